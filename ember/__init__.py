@@ -1,0 +1,126 @@
+"""ember: PyTorch's API in pure Python, on NumPy (CPU) and CuPy (CUDA).
+
+``import ember as torch`` runs PyTorch code: tensors with autograd, ``ember.nn``,
+``ember.optim``, ``ember.utils.data`` and the rest, under PyTorch's names.
+"""
+# The engine first: Tensor imports grad modes, and the ops import Tensor.
+from ember import autograd  # noqa: F401  isort: skip
+from ember._tensor import DeviceMismatchError, Size, Tensor  # noqa: F401
+from ember._tensor_str import get_printoptions, set_printoptions  # noqa: F401
+from ember.autograd.grad_mode import (enable_grad, inference_mode,  # noqa: F401
+                                      is_grad_enabled, is_inference_mode_enabled, no_grad,
+                                      set_grad_enabled)
+from ember.backend.device import Device as device  # noqa: F401
+from ember.dtypes import (bfloat16, bool, cdouble, cfloat, complex64, complex128,  # noqa: F401
+                          double, dtype, float, float16, float32, float64, get_default_dtype,
+                          half, int, int8, int16, int32, int64, long, promote_types,
+                          set_default_dtype, short, uint8, uint16, uint32, uint64)
+from ember.random import (Generator, default_generator, get_rng_state,  # noqa: F401
+                          initial_seed, manual_seed, seed, set_rng_state)
+from ember._creation import (  # noqa: F401
+    arange, as_tensor, asarray, bernoulli, cartesian_prod, complex, empty, empty_like, eye,
+    from_numpy, full, full_like, linspace, logspace, meshgrid, multinomial, normal, ones,
+    ones_like, poisson, polar, rand, rand_like, randint, randint_like, randn, randn_like,
+    randperm, range, scalar_tensor, tensor, tril_indices, triu_indices, zeros, zeros_like)
+from ember.backend.special import (  # noqa: F401
+    scatter_add)
+from ember.ops.elementwise import (  # noqa: F401
+    abs, abs_, absolute, acos, acosh, add, addcdiv, addcmul, allclose, angle, arccos, arccosh,
+    arcsin, arcsinh, arctan, arctan2, arctanh, asin, asinh, atan, atan2, atanh, bitwise_and,
+    bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor, ceil, ceil_,
+    clamp, clamp_, clamp_max, clamp_min, clip, conj, conj_physical, cos, cosh, digamma, div, eq,
+    equal, erf, erfc, erfinv, exp, exp2, exp_, expm1, fix, float_power, floor, floor_,
+    floor_divide, fmax, fmin, fmod, frac, ge, greater, greater_equal, gt, hypot, imag, isclose,
+    isfinite, isinf, isnan, isneginf, isposinf, isreal, le, lerp, less, less_equal, lgamma, log,
+    log10, log1p, log2, log_, logical_and, logical_not, logical_or, logical_xor, logit, lt,
+    maximum, minimum, mul, nan_to_num, nan_to_num_, ne, neg, neg_, negative, not_equal, pow, real,
+    reciprocal, relu, relu_, remainder, resolve_conj, resolve_neg, round, round_, rsqrt, rsub,
+    sgn, sigmoid, sigmoid_, sign, signbit, sin, sinh, sqrt, sqrt_, square, sub, tan, tanh, tanh_,
+    trunc, where)
+from ember.ops.indexing import (  # noqa: F401
+    argsort, argwhere, gather, index_add, index_copy, index_fill, index_put, index_select,
+    kthvalue, masked_fill, masked_scatter, masked_select, msort, nonzero, scatter, scatter_reduce,
+    sort, take, take_along_dim, topk, unique, unique_consecutive)
+from ember.ops.linalg import (  # noqa: F401
+    addbmm, addmm, addmv, addr, baddbmm, bmm, cdist, chain_matmul, cross, det, diag, diag_embed,
+    diagflat, dot, einsum, ger, inner, inverse, kron, logdet, matmul, matrix_power, mm, multi_dot,
+    mv, outer, slogdet, tensordot, trace, tril, triu, vdot)
+from ember.ops.movement import (  # noqa: F401
+    as_strided, atleast_1d, atleast_2d, atleast_3d, broadcast_shapes, broadcast_tensors,
+    broadcast_to, cat, chunk, clone, column_stack, concat, concatenate, diagonal, dstack, expand,
+    flatten, flip, fliplr, flipud, hsplit, hstack, moveaxis, movedim, narrow, permute, repeat,
+    repeat_interleave, reshape, roll, rot90, select, split, squeeze, stack, swapaxes, swapdims, t,
+    tensor_split, tile, transpose, unbind, unflatten, unfold, unsqueeze, vsplit, vstack)
+from ember.ops.nn import (  # noqa: F401
+    log_softmax, softmax)
+from ember.ops.reduce import (  # noqa: F401
+    all, amax, amin, aminmax, any, argmax, argmin, bincount, bucketize, count_nonzero, cummax,
+    cummin, cumprod, cumsum, diff, histc, logcumsumexp, logsumexp, max, mean, median, min, mode,
+    nanmean, nanmedian, nansum, norm, prod, searchsorted, std, std_mean, sum, var, var_mean)
+from ember import cuda, linalg, return_types  # noqa: F401,E402  isort: skip
+
+
+class layout:
+    """Memory layout of a tensor; ember tensors are strided."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return "torch." + self.name
+
+
+strided = layout("strided")
+
+
+class memory_format:
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return "torch." + self.name
+
+
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last")
+preserve_format = memory_format("preserve_format")
+
+FloatTensor = DoubleTensor = LongTensor = IntTensor = ByteTensor = BoolTensor = Tensor
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input: Tensor) -> bool:  # noqa: A002
+    return input.is_floating_point()
+
+
+def is_complex(input: Tensor) -> bool:  # noqa: A002
+    return input.is_complex()
+
+
+def numel(input: Tensor) -> int:  # noqa: A002
+    return input.numel()
+
+
+def result_type(tensor1, tensor2):
+    from ember.dtypes import result_type as _result_type
+    return _result_type(tensor1, tensor2)
+
+
+def can_cast(from_, to) -> bool:
+    return from_._category <= to._category
+
+
+def finfo(type=None):  # noqa: A002
+    from ember.dtypes import finfo_np
+    return finfo_np(type or get_default_dtype())
+
+
+def iinfo(type):  # noqa: A002
+    import numpy
+    return numpy.iinfo(type.np_dtype)
+
+
+__version__ = "0.1.0"

@@ -1,0 +1,371 @@
+"""Factory functions: tensor, zeros, ones, arange, rand, randn, ... and their ``*_like`` forms."""
+from __future__ import annotations
+
+import builtins
+import math
+import numbers
+
+import numpy as np
+
+from ember import dtypes as _dt
+from ember._tensor import Tensor, _host, _make, _to_nested
+from ember.backend.device import CPU, Device, to_device
+from ember.ops._util import shape_arg
+from ember.random import generator_for
+
+
+def _finish(data, device, requires_grad: bool, out=None) -> Tensor:
+    if device is not None:
+        device = Device(device)
+        if device.type != "cpu":
+            data = to_device(data, device)
+    if out is not None:
+        from ember.ops.inplace import write_out
+        return write_out(out, _make(data))
+    t = _make(data)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _np_dtype(dtype, default=None):
+    if dtype is None:
+        return (default or _dt.get_default_dtype()).np_dtype
+    return _dt.to_dtype(dtype).np_dtype
+
+
+def _infer_array(data):
+    """A NumPy array from Python data, with PyTorch's dtype inference."""
+    if isinstance(data, Tensor):
+        return _host(data._data)
+    if isinstance(data, np.ndarray):
+        return data
+    if isinstance(data, np.generic):
+        return np.asarray(data)
+    arr = np.array(_to_nested(data))
+    if arr.dtype == np.float64 and not _has_numpy_float64(data):
+        arr = arr.astype(_dt.get_default_dtype().np_dtype)
+    elif arr.dtype == np.complex128:
+        arr = arr.astype(_dt.get_default_dtype().to_complex().np_dtype)
+    elif arr.dtype.kind in "US" or arr.dtype == object:
+        raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+    return arr
+
+
+def _has_numpy_float64(data) -> bool:
+    if isinstance(data, (np.ndarray, np.float64)):
+        return True
+    if isinstance(data, Tensor):
+        return data.dtype is _dt.float64
+    if isinstance(data, (list, tuple)) and data:
+        return _has_numpy_float64(data[0])
+    return False
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
+           pin_memory: bool = False) -> Tensor:
+    """A new tensor that copies ``data`` (nested lists, numbers, arrays or tensors)."""
+    arr = _infer_array(data)
+    arr = np.array(arr, dtype=_dt.to_dtype(dtype).np_dtype if dtype is not None else None,
+                   copy=True)
+    if device is None and isinstance(data, Tensor):
+        device = data.device
+    return _finish(arr, device, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like ``tensor`` but shares memory with a tensor or NumPy array when it can."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype) if (dtype or device) else data
+    if isinstance(data, np.ndarray) and (dtype is None or _dt.to_dtype(dtype).np_dtype ==
+                                         data.dtype) and device in (None, "cpu", CPU):
+        _dt.from_numpy_dtype(data.dtype)
+        return _make(data)
+    arr = _infer_array(data)
+    if dtype is not None:
+        arr = arr.astype(_dt.to_dtype(dtype).np_dtype, copy=False)
+    return _finish(arr, device, False)
+
+
+asarray = as_tensor
+
+
+def from_numpy(ndarray: np.ndarray) -> Tensor:
+    """A tensor sharing memory with ``ndarray``: changes to one show in the other."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    _dt.from_numpy_dtype(ndarray.dtype)
+    return _make(ndarray)
+
+
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _finish(np.asarray(s, _np_dtype(dtype)), device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False, out=None,
+          memory_format=None, pin_memory: bool = False) -> Tensor:
+    return _finish(np.empty(shape_arg(size), _np_dtype(dtype)), device, requires_grad, out)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
+    return _finish(np.zeros(shape_arg(size), _np_dtype(dtype)), device, requires_grad, out)
+
+
+def ones(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
+    return _finish(np.ones(shape_arg(size), _np_dtype(dtype)), device, requires_grad, out)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False,
+         out=None) -> Tensor:
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    d = _dt.to_dtype(dtype) if dtype is not None else _dt.scalar_dtype(fill_value)
+    shape = (size,) if isinstance(size, int) else tuple(size)
+    return _finish(np.full(shape, fill_value, d.np_dtype), device, requires_grad, out)
+
+
+def _like(input: Tensor, dtype, device):
+    return (_dt.to_dtype(dtype) if dtype is not None else input.dtype,
+            device if device is not None else input.device)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad: bool = False,
+               memory_format=None) -> Tensor:
+    d, dev = _like(input, dtype, device)
+    return empty(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad: bool = False,
+               memory_format=None) -> Tensor:
+    d, dev = _like(input, dtype, device)
+    return zeros(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad: bool = False,
+              memory_format=None) -> Tensor:
+    d, dev = _like(input, dtype, device)
+    return ones(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad: bool = False,
+              memory_format=None) -> Tensor:
+    d, dev = _like(input, dtype, device)
+    return full(input.shape, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def eye(n: int, m: int | None = None, *, dtype=None, device=None,
+        requires_grad: bool = False, out=None) -> Tensor:
+    return _finish(np.eye(n, n if m is None else m, dtype=_np_dtype(dtype)), device,
+                   requires_grad, out)
+
+
+def arange(start=0, end=None, step=1, *, dtype=None, device=None,
+           requires_grad: bool = False, out=None) -> Tensor:
+    """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 unless a bound is a
+    float."""
+    if end is None:
+        start, end = 0, start
+    vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    start, end, step = vals
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) / step < 0:
+        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+    if dtype is None:
+        integral = builtins.all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                for v in vals)
+        d = _dt.int64 if integral else _dt.get_default_dtype()
+    else:
+        d = _dt.to_dtype(dtype)
+    n = builtins.max(0, math.ceil((end - start) / step))
+    data = (start + np.arange(n, dtype=np.float64 if d.is_floating_point else np.int64) * step)
+    return _finish(data.astype(d.np_dtype), device, requires_grad, out)
+
+
+def range(start=0, end=None, step=1, *, dtype=None, device=None,  # noqa: A001
+          requires_grad: bool = False) -> Tensor:
+    """Deprecated inclusive range (``end`` included), float by default."""
+    if end is None:
+        start, end = 0, start
+    n = int(math.floor((end - start) / step)) + 1
+    data = start + np.arange(n, dtype=np.float64) * step
+    return _finish(data.astype(_np_dtype(dtype)), device, requires_grad)
+
+
+def linspace(start, end, steps: int, *, dtype=None, device=None,
+             requires_grad: bool = False, out=None) -> Tensor:
+    start = start.item() if isinstance(start, Tensor) else start
+    end = end.item() if isinstance(end, Tensor) else end
+    data = np.linspace(start, end, int(steps), dtype=np.float64)
+    return _finish(data.astype(_np_dtype(dtype)), device, requires_grad, out)
+
+
+def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    data = np.logspace(start, end, int(steps), base=base, dtype=np.float64)
+    return _finish(data.astype(_np_dtype(dtype)), device, requires_grad)
+
+
+# ---------------------------------------------------------------------------------------------
+# Random factories. Values are drawn on the target device's generator.
+
+def _rng(device, generator):
+    return generator_for(Device(device) if device is not None else CPU, generator)
+
+
+def _xp_of(device):
+    return Device(device).xp if device is not None else np
+
+
+def _random_finish(data, device, requires_grad):
+    t = _make(data)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False,
+         out=None) -> Tensor:
+    """Uniform samples on [0, 1)."""
+    d = _np_dtype(dtype)
+    data = _rng(device, generator).random(shape_arg(size), dtype=np.float64).astype(d)
+    return _random_finish(data, device, requires_grad) if out is None else _finish(
+        data, None, False, out)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False,
+          out=None) -> Tensor:
+    """Standard normal samples."""
+    d = _np_dtype(dtype)
+    data = _rng(device, generator).standard_normal(shape_arg(size), dtype=np.float64).astype(d)
+    return _random_finish(data, device, requires_grad) if out is None else _finish(
+        data, None, False, out)
+
+
+def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad: bool = False) -> Tensor:
+    """Integers uniform on [low, high)."""
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    elif high is None:
+        low, high = 0, low
+    data = _rng(device, generator).integers(low, high, size=tuple(size), dtype=np.int64)
+    return _random_finish(data.astype(_np_dtype(dtype, _dt.int64)), device, requires_grad)
+
+
+def randperm(n: int, *, generator=None, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    data = _rng(device, generator).permutation(n)
+    return _random_finish(data.astype(_np_dtype(dtype, _dt.int64)), device, requires_grad)
+
+
+def rand_like(input, *, dtype=None, device=None, requires_grad: bool = False,
+              memory_format=None) -> Tensor:
+    d, dev = _like(input, dtype, device)
+    return rand(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, device=None, requires_grad: bool = False,
+               memory_format=None) -> Tensor:
+    d, dev = _like(input, dtype, device)
+    return randn(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def randint_like(input, low, high=None, *, dtype=None, device=None,
+                 requires_grad: bool = False) -> Tensor:
+    d, dev = _like(input, dtype, device)
+    return randint(low, high, input.shape, dtype=d, device=dev)
+
+
+def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+           requires_grad: bool = False, out=None) -> Tensor:
+    """Normal samples; ``mean`` and ``std`` may be tensors (broadcast) or numbers."""
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        ref = mean if isinstance(mean, Tensor) else std
+        m = mean._data if isinstance(mean, Tensor) else mean
+        s = std._data if isinstance(std, Tensor) else std
+        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
+        z = _rng(ref.device, generator).standard_normal(shape)
+        return _make((m + s * z).astype(ref._data.dtype))
+    data = _rng(device, generator).normal(mean, std, size=tuple(size)).astype(_np_dtype(dtype))
+    return _random_finish(data, device, requires_grad)
+
+
+def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
+    """1 with probability ``input`` (or ``p``) elementwise, else 0."""
+    probs = input._data if p is None else np.full(input._data.shape, p)
+    draws = _rng(input.device, generator).random(input._data.shape)
+    return _make((draws < probs).astype(input._data.dtype))
+
+
+def poisson(input: Tensor, generator=None) -> Tensor:
+    return _make(_rng(input.device, generator).poisson(input._data).astype(input._data.dtype))
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
+                generator=None) -> Tensor:
+    """Indices drawn from the rows of ``input`` (unnormalised probabilities)."""
+    probs = np.asarray(_host(input._data), np.float64)
+    if (probs < 0).any() or not np.isfinite(probs).all():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    rows = probs.reshape(-1, probs.shape[-1])
+    rng = _rng(CPU, generator)
+    out = np.empty((rows.shape[0], num_samples), np.int64)
+    for r, row in enumerate(rows):
+        total = row.sum()
+        if total <= 0:
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+        if not replacement and num_samples > np.count_nonzero(row):
+            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                               "replacement")
+        out[r] = rng.choice(row.size, num_samples, replace=replacement, p=row / total)
+    out = out.reshape(probs.shape[:-1] + (num_samples,))
+    return _finish(out, input.device, False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Grids and index helpers
+
+def meshgrid(*tensors, indexing: str | None = None):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    indexing = indexing or "ij"
+    shape = [t.numel() for t in tensors]
+    if indexing == "xy" and len(tensors) >= 2:
+        shape[0], shape[1] = shape[1], shape[0]
+    out = []
+    for i, t in enumerate(tensors):
+        view = [1] * len(tensors)
+        pos = i
+        if indexing == "xy" and len(tensors) >= 2 and i < 2:
+            pos = 1 - i
+        view[pos] = -1
+        out.append(t.reshape(view).expand(shape))
+    return tuple(out)
+
+
+def cartesian_prod(*tensors):
+    grids = meshgrid(*tensors, indexing="ij")
+    from ember.ops.movement import stack
+    return stack([g.reshape(-1) for g in grids], 1) if len(tensors) > 1 else tensors[0]
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None) -> Tensor:
+    r, c = np.tril_indices(row, offset, col)
+    return _finish(np.stack([r, c]).astype(_np_dtype(dtype, _dt.int64)), device, False)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None) -> Tensor:
+    r, c = np.triu_indices(row, offset, col)
+    return _finish(np.stack([r, c]).astype(_np_dtype(dtype, _dt.int64)), device, False)
+
+
+def complex(real: Tensor, imag: Tensor) -> Tensor:  # noqa: A001
+    return real + imag * 1j
+
+
+def polar(abs: Tensor, angle: Tensor) -> Tensor:  # noqa: A002
+    return complex(abs * angle.cos(), abs * angle.sin())
+
+
+del numbers

@@ -1,0 +1,1567 @@
+"""class Tensor: an array of a backend (NumPy or CuPy) with dtype, device and autograd state.
+
+Every method is written out and delegates to ``ember.ops`` (the differentiable primitives and
+their compositions), so ``def exp`` is found where it is expected.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ember import dtypes as _dt
+from ember.autograd.grad_mode import _State
+from ember.backend.device import CPU, Device, array_device
+
+_new = object.__new__
+_ndarray = np.ndarray
+_np_to_dtype = _dt._FROM_NP
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints as ``torch.Size([4, 3])``."""
+
+    def __repr__(self) -> str:
+        return f"torch.Size({list(self)})"
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __getitem__(self, item):
+        out = tuple.__getitem__(self, item)
+        return Size(out) if isinstance(item, slice) else out
+
+    def __add__(self, other):
+        return Size(tuple(self) + tuple(other))
+
+    def __radd__(self, other):
+        return Size(tuple(other) + tuple(self))
+
+
+def _make(data, requires_grad: bool = False, grad_fn=None, output_nr: int = 0):
+    """Wrap an array in a new Tensor (the hot path: no checks beyond scalar-to-array)."""
+    if data.__class__ is not _ndarray:
+        data = _as_array(data)
+    t = _new(Tensor)
+    t._data = data
+    t.requires_grad = requires_grad
+    t.grad_fn = grad_fn
+    t.grad = None
+    t._output_nr = output_nr
+    t._ver = None
+    t._base = None
+    t._view_fn = None
+    t._hooks = None
+    t._post_acc_hooks = None
+    t._grad_acc = None
+    t._retains_grad = False
+    return t
+
+
+def _as_array(data):
+    # NumPy reductions and 0-d arithmetic return NumPy scalars; a Tensor always holds an array.
+    if isinstance(data, np.generic):
+        return np.asarray(data)
+    if isinstance(data, _ndarray):
+        return data
+    from ember.backend.device import get_array_module
+    if get_array_module(data) is np:
+        return np.asarray(data)
+    return data
+
+
+def _device_error(op: str, a, b):
+    return DeviceMismatchError(
+        f"{op}: expected all tensors to be on the same device, but found at least two devices, "
+        f"{array_device(a)} and {array_device(b)}!")
+
+
+class DeviceMismatchError(TypeError, RuntimeError):
+    """Tensors on different devices met in one op (a TypeError in 2017, a RuntimeError now)."""
+
+
+class Tensor:
+    """A multi-dimensional array with autograd, like ``torch.Tensor``.
+
+    ``ember.Tensor(4, 3)`` makes an uninitialised float32 tensor of that shape (2017 style);
+    ``ember.Tensor([[1, 2]])`` copies data as float32. Prefer ``ember.tensor`` and factories.
+    """
+
+    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_output_nr", "_ver", "_base",
+                 "_view_fn", "_hooks", "_post_acc_hooks", "_grad_acc", "_retains_grad",
+                 "__dict__", "__weakref__")
+    __array_priority__ = 1000  # NumPy defers to Tensor's reflected operators
+
+    def __init__(self, *args, device=None, dtype=None):
+        dt = _dt.float32 if dtype is None else _dt.to_dtype(dtype)
+        if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+            src = args[0]
+            if isinstance(src, Tensor):
+                data = src._data.astype(dt.np_dtype, copy=False)
+            elif isinstance(src, Size):
+                data = np.empty(tuple(src), dt.np_dtype)
+            else:
+                data = np.array(_to_nested(src), dt.np_dtype)
+        else:
+            shape = args[0] if len(args) == 1 and isinstance(args[0], tuple) else args
+            data = np.empty(tuple(int(s) for s in shape) or (0,), dt.np_dtype)
+        if device is not None and Device(device).type != "cpu":
+            from ember.backend.device import to_device
+            data = to_device(data, Device(device))
+        self._data = data
+        self.requires_grad = False
+        self.grad_fn = None
+        self.grad = None
+        self._output_nr = 0
+        self._ver = None
+        self._base = None
+        self._view_fn = None
+        self._hooks = None
+        self._post_acc_hooks = None
+        self._grad_acc = None
+        self._retains_grad = False
+
+    # ------------------------------------------------------------------------------------------
+    # Attributes
+
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    @property
+    def dtype(self) -> _dt.dtype:
+        return _np_to_dtype[self._data.dtype]
+
+    @property
+    def device(self) -> Device:
+        return CPU if self._data.__class__ is _ndarray else array_device(self._data)
+
+    @property
+    def _xp(self):
+        if self._data.__class__ is _ndarray:
+            return np
+        from ember.backend.device import get_array_module
+        return get_array_module(self._data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def is_cpu(self) -> bool:
+        return self.device.type == "cpu"
+
+    @property
+    def is_meta(self) -> bool:
+        return False
+
+    @property
+    def is_sparse(self) -> bool:
+        return False
+
+    @property
+    def is_quantized(self) -> bool:
+        return False
+
+    @property
+    def layout(self):
+        from ember import strided
+        return strided
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    @property
+    def _version(self) -> int:
+        return 0 if self._ver is None else self._ver[0]
+
+    @property
+    def data(self) -> "Tensor":
+        """The same storage without autograd history (and with its own version counter)."""
+        return _make(self._data)
+
+    @data.setter
+    def data(self, value: "Tensor") -> None:
+        self._data = value._data
+
+    @property
+    def T(self) -> "Tensor":
+        return self.permute(*range(self.ndim - 1, -1, -1))
+
+    @property
+    def mT(self) -> "Tensor":
+        return self.transpose(-2, -1)
+
+    @property
+    def H(self) -> "Tensor":
+        return self.T.conj()
+
+    @property
+    def mH(self) -> "Tensor":
+        return self.mT.conj()
+
+    @property
+    def real(self) -> "Tensor":
+        return _ops.real(self)
+
+    @property
+    def imag(self) -> "Tensor":
+        return _ops.imag(self)
+
+    def size(self, dim: int | None = None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_ops.wrap_dim(dim, self.ndim)]
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    ndimension = dim
+
+    def numel(self) -> int:
+        return self._data.size
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    def stride(self, dim: int | None = None):
+        itemsize = self._data.itemsize
+        strides = tuple(s // itemsize for s in self._data.strides)
+        if dim is None:
+            return strides
+        return strides[_ops.wrap_dim(dim, self.ndim)]
+
+    def storage_offset(self) -> int:
+        base = self._data
+        while base.base is not None and isinstance(base.base, type(self._data)):
+            base = base.base
+        return (self._data.__array_interface__["data"][0]
+                - base.__array_interface__["data"][0]) // self._data.itemsize \
+            if self._data.__class__ is _ndarray else 0
+
+    def data_ptr(self) -> int:
+        if self._data.__class__ is _ndarray:
+            return self._data.__array_interface__["data"][0]
+        return self._data.data.ptr
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        if memory_format is not None and getattr(memory_format, "name", "") == "channels_last":
+            return self.ndim == 4 and self.permute(0, 2, 3, 1).is_contiguous()
+        return self._data.flags.c_contiguous
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+    def is_complex(self) -> bool:
+        return self.dtype.is_complex
+
+    def is_signed(self) -> bool:
+        return self.dtype.is_signed
+
+    def get_device(self) -> int:
+        d = self.device
+        return -1 if d.type == "cpu" else (d.index or 0)
+
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
+                               "to Scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        return _host(self._data).tolist()
+
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The NumPy array behind this tensor (shares memory); CPU tensors only."""
+        if self.requires_grad and _State.enabled and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+        if self._data.__class__ is not _ndarray:
+            if force:
+                return _host(self._data)
+            raise TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() "
+                            "to copy the tensor to host memory first.")
+        if self.dtype is _dt.bfloat16 and not force:
+            return self._data
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        arr = _host(self._data)
+        return arr if dtype is None else arr.astype(dtype, copy=False)
+
+    def __dlpack__(self, stream=None):
+        return self._data.__dlpack__()
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self._data.reshape(()).item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __complex__(self) -> complex:
+        return complex(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.is_floating_point or self.dtype.is_complex or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            "index")
+        return int(self.item())
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self, *, tensor_contents=None) -> str:
+        from ember._tensor_str import tensor_repr
+        return tensor_repr(self)
+
+    def __format__(self, spec: str) -> str:
+        if self._data.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
+    def __reduce_ex__(self, protocol):
+        from ember.multiprocessing.reductions import reduce_tensor_for_pickle
+        return reduce_tensor_for_pickle(self)
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        if not self.is_leaf:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                               "support the deepcopy protocol at the moment.")
+        new = type(self).__new__(type(self))
+        _init_like(new, self._data.copy(), self.requires_grad)
+        memo[id(self)] = new
+        if self.grad is not None:
+            new.grad = self.grad.__deepcopy__(memo)
+        if self.__dict__:
+            import copy
+            new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new
+
+    # ------------------------------------------------------------------------------------------
+    # Autograd
+
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,
+                 inputs=None) -> None:
+        """Accumulate the gradient of this tensor into the ``.grad`` of the graph's leaves."""
+        from ember.autograd import backward
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    def register_hook(self, hook):
+        """``hook(grad)`` runs when this tensor's gradient is computed; it may return a new one."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            return self.grad_fn._add_tensor_hook(self._output_nr, hook)
+        if self._hooks is None:
+            self._hooks = []
+        from ember.autograd.function import _RemovableHandle
+        self._hooks.append(hook)
+        return _RemovableHandle(self._hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        if self._post_acc_hooks is None:
+            self._post_acc_hooks = []
+        from ember.autograd.function import _RemovableHandle
+        self._post_acc_hooks.append(hook)
+        return _RemovableHandle(self._post_acc_hooks, hook)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is None or self._retains_grad:
+            return
+        self._retains_grad = True
+        import weakref
+        ref = weakref.ref(self)
+
+        def keep(grad):
+            t = ref()
+            if t is not None:
+                t.grad = grad.detach()._owned_copy() if t.grad is None else t.grad + grad
+        self.grad_fn._add_tensor_hook(self._output_nr, keep)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If "
+                               "you want to use a computed variable in a subgraph that doesn't "
+                               "require differentiation use var_no_grad = var.detach().")
+        if requires_grad and not (self.dtype.is_floating_point or self.dtype.is_complex):
+            raise RuntimeError("only Tensors of floating point and complex dtype can require "
+                               "gradients")
+        self.requires_grad = requires_grad
+        return self
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing storage and version counter, cut from the graph."""
+        out = _make(self._data)
+        if self._ver is None:
+            self._ver = [0]
+        out._ver = self._ver
+        return out
+
+    def detach_(self) -> "Tensor":
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def _set_history(self, node, output_nr: int = 0) -> None:
+        self.grad_fn = node
+        self._output_nr = output_nr
+        self.requires_grad = True
+
+    def _alias(self) -> "Tensor":
+        out = _make(self._data)
+        if self._ver is None:
+            self._ver = [0]
+        out._ver = self._ver
+        return out
+
+    def _owned_copy(self) -> "Tensor":
+        return _make(self._xp.array(self._data, copy=True))
+
+    def _accumulate_(self, grad: "Tensor") -> None:
+        self._data += grad._data
+
+    def _bump_version(self) -> None:
+        if self._ver is None:
+            self._ver = [1]
+        else:
+            self._ver[0] += 1
+
+    # ------------------------------------------------------------------------------------------
+    # Conversion and copies
+
+    def to(self, *args, **kwargs) -> "Tensor":
+        """``to(dtype)``, ``to(device, dtype=None)``, ``to(other)``; returns self if unchanged."""
+        return _ops.to(self, *args, **kwargs)
+
+    def type(self, dtype=None, non_blocking: bool = False, **kwargs):
+        if dtype is None:
+            return _type_string(self)
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            return _ops.to(self, _dtype_from_type_string(dtype), device=(
+                "cuda" if ".cuda." in dtype else "cpu"))
+        return _ops.to(self, _dt.to_dtype(dtype))
+
+    def type_as(self, other: "Tensor") -> "Tensor":
+        return _ops.to(self, other.dtype, device=other.device)
+
+    def float(self) -> "Tensor":
+        return _ops.to(self, _dt.float32)
+
+    def double(self) -> "Tensor":
+        return _ops.to(self, _dt.float64)
+
+    def half(self) -> "Tensor":
+        return _ops.to(self, _dt.float16)
+
+    def bfloat16(self) -> "Tensor":
+        return _ops.to(self, _dt.bfloat16)
+
+    def int(self) -> "Tensor":
+        return _ops.to(self, _dt.int32)
+
+    def long(self) -> "Tensor":
+        return _ops.to(self, _dt.int64)
+
+    def short(self) -> "Tensor":
+        return _ops.to(self, _dt.int16)
+
+    def char(self) -> "Tensor":
+        return _ops.to(self, _dt.int8)
+
+    def byte(self) -> "Tensor":
+        return _ops.to(self, _dt.uint8)
+
+    def bool(self) -> "Tensor":
+        return _ops.to(self, _dt.bool)
+
+    def cfloat(self) -> "Tensor":
+        return _ops.to(self, _dt.complex64)
+
+    def cdouble(self) -> "Tensor":
+        return _ops.to(self, _dt.complex128)
+
+    def cpu(self, memory_format=None) -> "Tensor":
+        return _ops.to(self, "cpu")
+
+    def cuda(self, device=None, non_blocking: bool = False, memory_format=None) -> "Tensor":
+        if device is None:
+            device = "cuda"
+        elif isinstance(device, int):
+            device = Device("cuda", device)
+        return _ops.to(self, device)
+
+    def clone(self, *, memory_format=None) -> "Tensor":
+        return _ops.clone(self)
+
+    def contiguous(self, memory_format=None) -> "Tensor":
+        if self._data.flags.c_contiguous:
+            return self
+        return _ops.clone(self)
+
+    def copy_(self, src, non_blocking: bool = False) -> "Tensor":
+        return _ops.copy_(self, src)
+
+    def fill_(self, value) -> "Tensor":
+        return _ops.fill_(self, value)
+
+    def zero_(self) -> "Tensor":
+        return _ops.fill_(self, 0)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False):
+        return _ops.tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                           requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False):
+        return _ops.empty(*size, dtype=dtype or self.dtype, device=device or self.device,
+                          requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False):
+        return _ops.zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
+                          requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False):
+        return _ops.ones(*size, dtype=dtype or self.dtype, device=device or self.device,
+                         requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad: bool = False):
+        return _ops.full(size, fill_value, dtype=dtype or self.dtype,
+                         device=device or self.device, requires_grad=requires_grad)
+
+    def share_memory_(self) -> "Tensor":
+        from ember.multiprocessing.reductions import share_memory_
+        return share_memory_(self)
+
+    def is_shared(self) -> bool:
+        from ember.multiprocessing.reductions import is_shared
+        return is_shared(self)
+
+    def pin_memory(self, device=None) -> "Tensor":
+        return self
+
+    def is_pinned(self, device=None) -> bool:
+        return False
+
+    def untyped_storage(self):
+        from ember.storage import UntypedStorage
+        return UntypedStorage._of(self)
+
+    # ------------------------------------------------------------------------------------------
+    # Operators
+
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(self, other)
+
+    def __iadd__(self, other):
+        return _ops.add_(self, other)
+
+    def __sub__(self, other):
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops.rsub(self, other)
+
+    def __isub__(self, other):
+        return _ops.sub_(self, other)
+
+    def __mul__(self, other):
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops.mul(self, other)
+
+    def __imul__(self, other):
+        return _ops.mul_(self, other)
+
+    def __truediv__(self, other):
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.reciprocal(self) * other if _is_number(other) else _ops.div(other, self)
+
+    def __itruediv__(self, other):
+        return _ops.div_(self, other)
+
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(_ops.scalar_tensor_like(other, self), self)
+
+    def __ifloordiv__(self, other):
+        return _ops.floor_divide_(self, other)
+
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops.remainder(_ops.scalar_tensor_like(other, self), self)
+
+    def __imod__(self, other):
+        return _ops.remainder_(self, other)
+
+    def __pow__(self, exponent):
+        return _ops.pow(self, exponent)
+
+    def __rpow__(self, base):
+        return _ops.pow(base, self)
+
+    def __ipow__(self, exponent):
+        return _ops.pow_(self, exponent)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __neg__(self):
+        return _ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __invert__(self):
+        return _ops.bitwise_not(self)
+
+    def __and__(self, other):
+        return _ops.bitwise_and(self, other)
+
+    __rand__ = __and__
+
+    def __iand__(self, other):
+        return _ops.bitwise_and_(self, other)
+
+    def __or__(self, other):
+        return _ops.bitwise_or(self, other)
+
+    __ror__ = __or__
+
+    def __ior__(self, other):
+        return _ops.bitwise_or_(self, other)
+
+    def __xor__(self, other):
+        return _ops.bitwise_xor(self, other)
+
+    __rxor__ = __xor__
+
+    def __ixor__(self, other):
+        return _ops.bitwise_xor_(self, other)
+
+    def __lshift__(self, other):
+        return _ops.bitwise_left_shift(self, other)
+
+    def __rshift__(self, other):
+        return _ops.bitwise_right_shift(self, other)
+
+    def __eq__(self, other):
+        return _ops.eq(self, other)
+
+    def __ne__(self, other):
+        return _ops.ne(self, other)
+
+    def __lt__(self, other):
+        return _ops.lt(self, other)
+
+    def __le__(self, other):
+        return _ops.le(self, other)
+
+    def __gt__(self, other):
+        return _ops.gt(self, other)
+
+    def __ge__(self, other):
+        return _ops.ge(self, other)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    def __setitem__(self, index, value) -> None:
+        _ops.setitem(self, index, value)
+
+    # ------------------------------------------------------------------------------------------
+    # Arithmetic and pointwise math
+
+    def add(self, other, *, alpha=1):
+        return _ops.add(self, other, alpha=alpha)
+
+    def add_(self, other, *, alpha=1):
+        return _ops.add_(self, other, alpha=alpha)
+
+    def sub(self, other, *, alpha=1):
+        return _ops.sub(self, other, alpha=alpha)
+
+    subtract = sub
+
+    def sub_(self, other, *, alpha=1):
+        return _ops.sub_(self, other, alpha=alpha)
+
+    def mul(self, other):
+        return _ops.mul(self, other)
+
+    multiply = mul
+
+    def mul_(self, other):
+        return _ops.mul_(self, other)
+
+    def div(self, other, *, rounding_mode=None):
+        return _ops.div(self, other, rounding_mode=rounding_mode)
+
+    divide = true_divide = div
+
+    def div_(self, other, *, rounding_mode=None):
+        return _ops.div_(self, other, rounding_mode=rounding_mode)
+
+    def floor_divide(self, other):
+        return _ops.floor_divide(self, other)
+
+    def remainder(self, other):
+        return _ops.remainder(self, other)
+
+    def fmod(self, other):
+        return _ops.fmod(self, other)
+
+    def pow(self, exponent):
+        return _ops.pow(self, exponent)
+
+    def pow_(self, exponent):
+        return _ops.pow_(self, exponent)
+
+    def neg(self):
+        return _ops.neg(self)
+
+    negative = neg
+
+    def neg_(self):
+        return _ops.neg_(self)
+
+    def abs(self):
+        return _ops.abs(self)
+
+    absolute = abs
+
+    def abs_(self):
+        return _ops.abs_(self)
+
+    def sign(self):
+        return _ops.sign(self)
+
+    def sgn(self):
+        return _ops.sgn(self)
+
+    def exp(self):
+        return _ops.exp(self)
+
+    def exp_(self):
+        return _ops.exp_(self)
+
+    def exp2(self):
+        return _ops.exp2(self)
+
+    def expm1(self):
+        return _ops.expm1(self)
+
+    def log(self):
+        return _ops.log(self)
+
+    def log_(self):
+        return _ops.log_(self)
+
+    def log2(self):
+        return _ops.log2(self)
+
+    def log10(self):
+        return _ops.log10(self)
+
+    def log1p(self):
+        return _ops.log1p(self)
+
+    def sqrt(self):
+        return _ops.sqrt(self)
+
+    def sqrt_(self):
+        return _ops.sqrt_(self)
+
+    def rsqrt(self):
+        return _ops.rsqrt(self)
+
+    def square(self):
+        return _ops.square(self)
+
+    def reciprocal(self):
+        return _ops.reciprocal(self)
+
+    def reciprocal_(self):
+        return _ops.reciprocal_(self)
+
+    def sin(self):
+        return _ops.sin(self)
+
+    def cos(self):
+        return _ops.cos(self)
+
+    def tan(self):
+        return _ops.tan(self)
+
+    def asin(self):
+        return _ops.asin(self)
+
+    arcsin = asin
+
+    def acos(self):
+        return _ops.acos(self)
+
+    arccos = acos
+
+    def atan(self):
+        return _ops.atan(self)
+
+    arctan = atan
+
+    def atan2(self, other):
+        return _ops.atan2(self, other)
+
+    arctan2 = atan2
+
+    def sinh(self):
+        return _ops.sinh(self)
+
+    def cosh(self):
+        return _ops.cosh(self)
+
+    def tanh(self):
+        return _ops.tanh(self)
+
+    def tanh_(self):
+        return _ops.tanh_(self)
+
+    def asinh(self):
+        return _ops.asinh(self)
+
+    def acosh(self):
+        return _ops.acosh(self)
+
+    def atanh(self):
+        return _ops.atanh(self)
+
+    def sigmoid(self):
+        return _ops.sigmoid(self)
+
+    def sigmoid_(self):
+        return _ops.sigmoid_(self)
+
+    def logit(self, eps=None):
+        return _ops.logit(self, eps)
+
+    def relu(self):
+        return _ops.relu(self)
+
+    def relu_(self):
+        return _ops.relu_(self)
+
+    def erf(self):
+        return _ops.erf(self)
+
+    def erfc(self):
+        return _ops.erfc(self)
+
+    def erfinv(self):
+        return _ops.erfinv(self)
+
+    def lgamma(self):
+        return _ops.lgamma(self)
+
+    def digamma(self):
+        return _ops.digamma(self)
+
+    def floor(self):
+        return _ops.floor(self)
+
+    def floor_(self):
+        return _ops.floor_(self)
+
+    def ceil(self):
+        return _ops.ceil(self)
+
+    def ceil_(self):
+        return _ops.ceil_(self)
+
+    def round(self, decimals: int = 0):
+        return _ops.round(self, decimals=decimals)
+
+    def round_(self, decimals: int = 0):
+        return _ops.round_(self, decimals=decimals)
+
+    def trunc(self):
+        return _ops.trunc(self)
+
+    fix = trunc
+
+    def frac(self):
+        return _ops.frac(self)
+
+    def clamp(self, min=None, max=None):  # noqa: A002
+        return _ops.clamp(self, min, max)
+
+    clip = clamp
+
+    def clamp_(self, min=None, max=None):  # noqa: A002
+        return _ops.clamp_(self, min, max)
+
+    clip_ = clamp_
+
+    def clamp_min(self, min):  # noqa: A002
+        return _ops.clamp(self, min, None)
+
+    def clamp_max(self, max):  # noqa: A002
+        return _ops.clamp(self, None, max)
+
+    def lerp(self, end, weight):
+        return _ops.lerp(self, end, weight)
+
+    def lerp_(self, end, weight):
+        return _ops.lerp_(self, end, weight)
+
+    def addcmul(self, tensor1, tensor2, *, value=1):
+        return _ops.addcmul(self, tensor1, tensor2, value=value)
+
+    def addcmul_(self, tensor1, tensor2, *, value=1):
+        return _ops.addcmul_(self, tensor1, tensor2, value=value)
+
+    def addcdiv(self, tensor1, tensor2, *, value=1):
+        return _ops.addcdiv(self, tensor1, tensor2, value=value)
+
+    def addcdiv_(self, tensor1, tensor2, *, value=1):
+        return _ops.addcdiv_(self, tensor1, tensor2, value=value)
+
+    def maximum(self, other):
+        return _ops.maximum(self, other)
+
+    def minimum(self, other):
+        return _ops.minimum(self, other)
+
+    def fmax(self, other):
+        return _ops.fmax(self, other)
+
+    def fmin(self, other):
+        return _ops.fmin(self, other)
+
+    def hypot(self, other):
+        return _ops.hypot(self, other)
+
+    def conj(self):
+        return _ops.conj(self)
+
+    def angle(self):
+        return _ops.angle(self)
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        return _ops.nan_to_num(self, nan, posinf, neginf)
+
+    def where(self, condition, other):
+        return _ops.where(condition, self, other)
+
+    def masked_fill(self, mask, value):
+        return _ops.masked_fill(self, mask, value)
+
+    def masked_fill_(self, mask, value):
+        return _ops.masked_fill_(self, mask, value)
+
+    def isnan(self):
+        return _ops.isnan(self)
+
+    def isinf(self):
+        return _ops.isinf(self)
+
+    def isfinite(self):
+        return _ops.isfinite(self)
+
+    def isposinf(self):
+        return _ops.isposinf(self)
+
+    def isneginf(self):
+        return _ops.isneginf(self)
+
+    def signbit(self):
+        return _ops.signbit(self)
+
+    # Comparison and logic
+    def eq(self, other):
+        return _ops.eq(self, other)
+
+    def ne(self, other):
+        return _ops.ne(self, other)
+
+    not_equal = ne
+
+    def lt(self, other):
+        return _ops.lt(self, other)
+
+    less = lt
+
+    def le(self, other):
+        return _ops.le(self, other)
+
+    less_equal = le
+
+    def gt(self, other):
+        return _ops.gt(self, other)
+
+    greater = gt
+
+    def ge(self, other):
+        return _ops.ge(self, other)
+
+    greater_equal = ge
+
+    def equal(self, other) -> bool:
+        return _ops.equal(self, other)
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+        return _ops.allclose(self, other, rtol, atol, equal_nan)
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _ops.isclose(self, other, rtol, atol, equal_nan)
+
+    def logical_not(self):
+        return _ops.logical_not(self)
+
+    def logical_and(self, other):
+        return _ops.logical_and(self, other)
+
+    def logical_or(self, other):
+        return _ops.logical_or(self, other)
+
+    def logical_xor(self, other):
+        return _ops.logical_xor(self, other)
+
+    def bitwise_not(self):
+        return _ops.bitwise_not(self)
+
+    def bitwise_and(self, other):
+        return _ops.bitwise_and(self, other)
+
+    def bitwise_or(self, other):
+        return _ops.bitwise_or(self, other)
+
+    def bitwise_xor(self, other):
+        return _ops.bitwise_xor(self, other)
+
+    # ------------------------------------------------------------------------------------------
+    # Reductions
+
+    def sum(self, dim=None, keepdim: bool = False, *, dtype=None):
+        return _ops.sum(self, dim, keepdim, dtype=dtype)
+
+    def nansum(self, dim=None, keepdim: bool = False, *, dtype=None):
+        return _ops.nansum(self, dim, keepdim, dtype=dtype)
+
+    def sum_to_size(self, *size):
+        return _ops.sum_to_size(self, *size)
+
+    def mean(self, dim=None, keepdim: bool = False, *, dtype=None):
+        return _ops.mean(self, dim, keepdim, dtype=dtype)
+
+    def nanmean(self, dim=None, keepdim: bool = False, *, dtype=None):
+        return _ops.nanmean(self, dim, keepdim, dtype=dtype)
+
+    def prod(self, dim=None, keepdim: bool = False, *, dtype=None):
+        return _ops.prod(self, dim, keepdim, dtype=dtype)
+
+    def max(self, dim=None, keepdim: bool = False):
+        return _ops.max(self, dim, keepdim)
+
+    def min(self, dim=None, keepdim: bool = False):
+        return _ops.min(self, dim, keepdim)
+
+    def amax(self, dim=(), keepdim: bool = False):
+        return _ops.amax(self, dim, keepdim)
+
+    def amin(self, dim=(), keepdim: bool = False):
+        return _ops.amin(self, dim, keepdim)
+
+    def aminmax(self, *, dim=None, keepdim: bool = False):
+        return _ops.aminmax(self, dim=dim, keepdim=keepdim)
+
+    def argmax(self, dim=None, keepdim: bool = False):
+        return _ops.argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim: bool = False):
+        return _ops.argmin(self, dim, keepdim)
+
+    def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+        return _ops.std(self, dim, unbiased, keepdim, correction=correction)
+
+    def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+        return _ops.var(self, dim, unbiased, keepdim, correction=correction)
+
+    def norm(self, p="fro", dim=None, keepdim: bool = False, dtype=None):
+        return _ops.norm(self, p, dim, keepdim, dtype=dtype)
+
+    def logsumexp(self, dim, keepdim: bool = False):
+        return _ops.logsumexp(self, dim, keepdim)
+
+    def all(self, dim=None, keepdim: bool = False):
+        return _ops.all(self, dim, keepdim)
+
+    def any(self, dim=None, keepdim: bool = False):
+        return _ops.any(self, dim, keepdim)
+
+    def count_nonzero(self, dim=None):
+        return _ops.count_nonzero(self, dim)
+
+    def cumsum(self, dim, *, dtype=None):
+        return _ops.cumsum(self, dim, dtype=dtype)
+
+    def cumsum_(self, dim, *, dtype=None):
+        return self.copy_(_ops.cumsum(self, dim, dtype=dtype))
+
+    def cumprod(self, dim, *, dtype=None):
+        return _ops.cumprod(self, dim, dtype=dtype)
+
+    def cummax(self, dim):
+        return _ops.cummax(self, dim)
+
+    def cummin(self, dim):
+        return _ops.cummin(self, dim)
+
+    def logcumsumexp(self, dim):
+        return _ops.logcumsumexp(self, dim)
+
+    def median(self, dim=None, keepdim: bool = False):
+        return _ops.median(self, dim, keepdim)
+
+    def mode(self, dim=-1, keepdim: bool = False):
+        return _ops.mode(self, dim, keepdim)
+
+    def sort(self, dim=-1, descending: bool = False, stable: bool = False):
+        return _ops.sort(self, dim, descending, stable=stable)
+
+    def argsort(self, dim=-1, descending: bool = False, stable: bool = False):
+        return _ops.argsort(self, dim, descending, stable=stable)
+
+    def topk(self, k, dim=-1, largest: bool = True, sorted: bool = True):  # noqa: A002
+        return _ops.topk(self, k, dim, largest, sorted)
+
+    def kthvalue(self, k, dim=-1, keepdim: bool = False):
+        return _ops.kthvalue(self, k, dim, keepdim)
+
+    def unique(self, sorted: bool = True, return_inverse: bool = False,  # noqa: A002
+               return_counts: bool = False, dim=None):
+        return _ops.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def bincount(self, weights=None, minlength: int = 0):
+        return _ops.bincount(self, weights, minlength)
+
+    def histc(self, bins: int = 100, min=0, max=0):  # noqa: A002
+        return _ops.histc(self, bins, min, max)
+
+    # ------------------------------------------------------------------------------------------
+    # Linear algebra
+
+    def matmul(self, other):
+        return _ops.matmul(self, other)
+
+    def mm(self, mat2):
+        return _ops.mm(self, mat2)
+
+    def bmm(self, mat2):
+        return _ops.bmm(self, mat2)
+
+    def mv(self, vec):
+        return _ops.mv(self, vec)
+
+    def dot(self, other):
+        return _ops.dot(self, other)
+
+    def inner(self, other):
+        return _ops.inner(self, other)
+
+    def outer(self, vec2):
+        return _ops.outer(self, vec2)
+
+    ger = outer
+
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        return _ops.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def addmm_(self, mat1, mat2, *, beta=1, alpha=1):
+        return self.copy_(_ops.addmm(self, mat1, mat2, beta=beta, alpha=alpha))
+
+    def addmv(self, mat, vec, *, beta=1, alpha=1):
+        return _ops.addmv(self, mat, vec, beta=beta, alpha=alpha)
+
+    def addbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return _ops.addbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return _ops.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def addr(self, vec1, vec2, *, beta=1, alpha=1):
+        return _ops.addr(self, vec1, vec2, beta=beta, alpha=alpha)
+
+    def trace(self):
+        return _ops.trace(self)
+
+    def diag(self, diagonal: int = 0):
+        return _ops.diag(self, diagonal)
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1):
+        return _ops.diagonal(self, offset, dim1, dim2)
+
+    def diag_embed(self, offset: int = 0, dim1: int = -2, dim2: int = -1):
+        return _ops.diag_embed(self, offset, dim1, dim2)
+
+    def tril(self, diagonal: int = 0):
+        return _ops.tril(self, diagonal)
+
+    def tril_(self, diagonal: int = 0):
+        return self.copy_(_ops.tril(self, diagonal))
+
+    def triu(self, diagonal: int = 0):
+        return _ops.triu(self, diagonal)
+
+    def triu_(self, diagonal: int = 0):
+        return self.copy_(_ops.triu(self, diagonal))
+
+    def det(self):
+        return _ops.det(self)
+
+    def inverse(self):
+        return _ops.inverse(self)
+
+    def cross(self, other, dim=None):
+        return _ops.cross(self, other, dim)
+
+    # ------------------------------------------------------------------------------------------
+    # Shape and movement (views share storage)
+
+    def view(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], _dt.dtype):
+            return _ops.view_dtype(self, shape[0])
+        return _ops.view(self, *shape)
+
+    def view_as(self, other):
+        return _ops.view(self, other.shape)
+
+    def reshape(self, *shape):
+        return _ops.reshape(self, *shape)
+
+    def reshape_as(self, other):
+        return _ops.reshape(self, other.shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        return _ops.flatten(self, start_dim, end_dim)
+
+    def unflatten(self, dim, sizes):
+        return _ops.unflatten(self, dim, sizes)
+
+    def ravel(self):
+        return _ops.reshape(self, -1)
+
+    def squeeze(self, dim=None):
+        return _ops.squeeze(self, dim)
+
+    def squeeze_(self, dim=None):
+        return _ops.set_view_inplace_(self, _ops.squeeze(self, dim))
+
+    def unsqueeze(self, dim: int):
+        return _ops.unsqueeze(self, dim)
+
+    def unsqueeze_(self, dim: int):
+        return _ops.set_view_inplace_(self, _ops.unsqueeze(self, dim))
+
+    def permute(self, *dims):
+        return _ops.permute(self, *dims)
+
+    def transpose(self, dim0: int, dim1: int):
+        return _ops.transpose(self, dim0, dim1)
+
+    swapaxes = swapdims = transpose
+
+    def transpose_(self, dim0: int, dim1: int):
+        return _ops.set_view_inplace_(self, _ops.transpose(self, dim0, dim1))
+
+    def t(self):
+        return _ops.t(self)
+
+    def t_(self):
+        return _ops.set_view_inplace_(self, _ops.t(self))
+
+    def movedim(self, source, destination):
+        return _ops.movedim(self, source, destination)
+
+    moveaxis = movedim
+
+    def expand(self, *sizes):
+        return _ops.expand(self, *sizes)
+
+    def expand_as(self, other):
+        return _ops.expand(self, other.shape)
+
+    def broadcast_to(self, size):
+        return _ops.expand(self, size)
+
+    def repeat(self, *sizes):
+        return _ops.repeat(self, *sizes)
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        return _ops.repeat_interleave(self, repeats, dim)
+
+    def tile(self, dims):
+        return _ops.tile(self, dims)
+
+    def narrow(self, dim: int, start: int, length: int):
+        return _ops.narrow(self, dim, start, length)
+
+    def select(self, dim: int, index: int):
+        return _ops.select(self, dim, index)
+
+    def unfold(self, dimension: int, size: int, step: int):
+        return _ops.unfold(self, dimension, size, step)
+
+    def as_strided(self, size, stride, storage_offset=None):
+        return _ops.as_strided(self, size, stride, storage_offset)
+
+    def unbind(self, dim: int = 0):
+        return _ops.unbind(self, dim)
+
+    def split(self, split_size, dim: int = 0):
+        return _ops.split(self, split_size, dim)
+
+    def tensor_split(self, indices_or_sections, dim: int = 0):
+        return _ops.tensor_split(self, indices_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0):
+        return _ops.chunk(self, chunks, dim)
+
+    def flip(self, *dims):
+        return _ops.flip(self, *dims)
+
+    def fliplr(self):
+        return _ops.flip(self, 1)
+
+    def flipud(self):
+        return _ops.flip(self, 0)
+
+    def roll(self, shifts, dims=None):
+        return _ops.roll(self, shifts, dims)
+
+    def rot90(self, k: int = 1, dims=(0, 1)):
+        return _ops.rot90(self, k, dims)
+
+    def resize_(self, *sizes):
+        return _ops.resize_(self, *sizes)
+
+    def resize_as_(self, other):
+        return _ops.resize_(self, other.shape)
+
+    # ------------------------------------------------------------------------------------------
+    # Indexing
+
+    def gather(self, dim: int, index):
+        return _ops.gather(self, dim, index)
+
+    def scatter(self, dim: int, index, src=None, *, value=None, reduce=None):
+        return _ops.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_(self, dim: int, index, src=None, *, value=None, reduce=None):
+        return _ops.scatter_(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_add(self, dim: int, index, src):
+        return _ops.scatter_add(self, dim, index, src)
+
+    def scatter_add_(self, dim: int, index, src):
+        return _ops.scatter_add_(self, dim, index, src)
+
+    def scatter_reduce(self, dim, index, src, reduce, *, include_self: bool = True):
+        return _ops.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
+
+    def index_select(self, dim: int, index):
+        return _ops.index_select(self, dim, index)
+
+    def index_add(self, dim: int, index, source, *, alpha=1):
+        return _ops.index_add(self, dim, index, source, alpha=alpha)
+
+    def index_add_(self, dim: int, index, source, *, alpha=1):
+        return _ops.index_add_(self, dim, index, source, alpha=alpha)
+
+    def index_copy(self, dim: int, index, source):
+        return _ops.index_copy(self, dim, index, source)
+
+    def index_copy_(self, dim: int, index, source):
+        return _ops.index_copy_(self, dim, index, source)
+
+    def index_fill(self, dim: int, index, value):
+        return _ops.index_fill(self, dim, index, value)
+
+    def index_fill_(self, dim: int, index, value):
+        return _ops.index_fill_(self, dim, index, value)
+
+    def index_put(self, indices, values, accumulate: bool = False):
+        return _ops.index_put(self, indices, values, accumulate)
+
+    def index_put_(self, indices, values, accumulate: bool = False):
+        return _ops.index_put_(self, indices, values, accumulate)
+
+    def masked_select(self, mask):
+        return _ops.masked_select(self, mask)
+
+    def masked_scatter(self, mask, source):
+        return _ops.masked_scatter(self, mask, source)
+
+    def masked_scatter_(self, mask, source):
+        return self.copy_(_ops.masked_scatter(self, mask, source))
+
+    def take(self, index):
+        return _ops.take(self, index)
+
+    def take_along_dim(self, indices, dim=None):
+        return _ops.take_along_dim(self, indices, dim)
+
+    def nonzero(self, *, as_tuple: bool = False):
+        return _ops.nonzero(self, as_tuple=as_tuple)
+
+    def argwhere(self):
+        return _ops.nonzero(self)
+
+    # ------------------------------------------------------------------------------------------
+    # Random fills (in place)
+
+    def uniform_(self, from_=0.0, to=1.0, *, generator=None):
+        return _ops.uniform_(self, from_, to, generator=generator)
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        return _ops.normal_(self, mean, std, generator=generator)
+
+    def bernoulli_(self, p=0.5, *, generator=None):
+        return _ops.bernoulli_(self, p, generator=generator)
+
+    def bernoulli(self, p=None, *, generator=None):
+        return _ops.bernoulli(self, p, generator=generator)
+
+    def random_(self, from_=0, to=None, *, generator=None):
+        return _ops.random_(self, from_, to, generator=generator)
+
+    def exponential_(self, lambd=1.0, *, generator=None):
+        return _ops.exponential_(self, lambd, generator=generator)
+
+    def geometric_(self, p, *, generator=None):
+        return _ops.geometric_(self, p, generator=generator)
+
+    def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+        return _ops.log_normal_(self, mean, std, generator=generator)
+
+    def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+        return _ops.cauchy_(self, median, sigma, generator=generator)
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *, generator=None):
+        return _ops.multinomial(self, num_samples, replacement, generator=generator)
+
+    # ------------------------------------------------------------------------------------------
+    # Neural-network helpers that PyTorch also exposes as methods
+
+    def softmax(self, dim, dtype=None):
+        return _ops.softmax(self, dim, dtype=dtype)
+
+    def log_softmax(self, dim, dtype=None):
+        return _ops.log_softmax(self, dim, dtype=dtype)
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (numbers.Number, np.generic))
+
+
+def _host(array):
+    return array if array.__class__ is _ndarray else array.get()
+
+
+def _to_nested(src):
+    """Turn Tensors nested in lists into plain values for np.array."""
+    if isinstance(src, Tensor):
+        return _host(src._data)
+    if isinstance(src, (list, tuple)):
+        return [_to_nested(s) for s in src]
+    return src
+
+
+def _init_like(t, data, requires_grad: bool = False) -> None:
+    t._data = data
+    t.requires_grad = requires_grad
+    t.grad_fn = None
+    t.grad = None
+    t._output_nr = 0
+    t._ver = None
+    t._base = None
+    t._view_fn = None
+    t._hooks = None
+    t._post_acc_hooks = None
+    t._grad_acc = None
+    t._retains_grad = False
+
+
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
+               "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+               "bool": "BoolTensor", "complex64": "ComplexFloatTensor",
+               "complex128": "ComplexDoubleTensor"}
+
+
+def _type_string(t: Tensor) -> str:
+    prefix = "torch.cuda." if t.is_cuda else "torch."
+    return prefix + _TYPE_NAMES[t.dtype.name]
+
+
+def _dtype_from_type_string(name: str) -> _dt.dtype:
+    short = name.rsplit(".", 1)[-1]
+    for dname, tname in _TYPE_NAMES.items():
+        if tname == short:
+            return _dt._BY_NAME[dname]
+    raise ValueError(f"invalid type: '{name}'")
+
+
+from ember import ops as _ops  # noqa: E402  (ops build on Tensor)

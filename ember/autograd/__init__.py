@@ -1,0 +1,66 @@
+"""Tape-based automatic differentiation: ``backward``, ``grad``, ``Function`` and grad modes."""
+from __future__ import annotations
+
+from ember.autograd import functional  # noqa: F401
+from ember.autograd.anomaly_mode import detect_anomaly, set_detect_anomaly
+from ember.autograd.engine import run_backward
+from ember.autograd.function import Function, once_differentiable
+from ember.autograd.function import FunctionCtx as _FunctionCtx
+from ember.autograd.gradcheck import gradcheck, gradgradcheck
+from ember.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,
+                                      set_grad_enabled)
+from ember.autograd.variable import Variable
+
+
+def _tensors(x):
+    from ember._tensor import Tensor
+    if x is None:
+        return None
+    if isinstance(x, Tensor):
+        return [x]
+    return list(x)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False,
+             grad_variables=None, inputs=None) -> None:
+    """Accumulate gradients of ``tensors`` into the leaves' ``.grad`` (or only ``inputs``')."""
+    tensors = _tensors(tensors)
+    grads = _tensors(grad_tensors if grad_tensors is not None else grad_variables)
+    if grads is None:
+        grads = [None] * len(tensors)
+    if len(grads) != len(tensors):
+        raise RuntimeError(f"got {len(grads)} tensors and {len(tensors)} gradients")
+    if retain_graph is None:
+        retain_graph = create_graph
+    inputs = _tensors(inputs)
+    if inputs is not None and not inputs:
+        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    run_backward(tensors, grads, retain_graph, create_graph, inputs=inputs, accumulate=True)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
+         only_inputs: bool = True, allow_unused=None, is_grads_batched: bool = False,
+         materialize_grads: bool = False):
+    """The gradients of ``outputs`` with respect to ``inputs``, returned instead of stored."""
+    outputs = _tensors(outputs)
+    single = not isinstance(inputs, (list, tuple))
+    inputs = _tensors(inputs)
+    grads = _tensors(grad_outputs)
+    if grads is None:
+        grads = [None] * len(outputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    result = run_backward(outputs, grads, retain_graph, create_graph, inputs=inputs,
+                          allow_unused=allow_unused, accumulate=False)
+    if materialize_grads:
+        from ember._creation import zeros_like
+        result = tuple(zeros_like(x) if g is None else g for g, x in zip(result, inputs))
+    del single
+    return result
+
+
+__all__ = ["Function", "Variable", "backward", "grad", "gradcheck", "gradgradcheck", "no_grad",
+           "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
+           "detect_anomaly", "set_detect_anomaly", "once_differentiable", "_FunctionCtx"]

@@ -1,0 +1,66 @@
+"""detect_anomaly: remember where each node was created, and name the forward op when its
+backward produces NaN or fails."""
+from __future__ import annotations
+
+import traceback
+import warnings
+
+
+class _State:
+    enabled = False
+
+
+def record_trace(node) -> None:
+    node._anomaly_trace = "".join(traceback.format_stack()[:-3])
+
+
+def _warn_trace(node) -> None:
+    trace = node._anomaly_trace
+    if trace:
+        warnings.warn(f"Error detected in {node.name()}. Traceback of forward call that caused "
+                      f"the error:\n{trace}", stacklevel=3)
+
+
+def report(node, exc: Exception) -> None:
+    _warn_trace(node)
+
+
+def check_nan(node, grads) -> None:
+    for i, g in enumerate(grads):
+        if g is not None and g._data.dtype.kind in "fc" and g._xp.isnan(g._data).any():
+            _warn_trace(node)
+            raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th "
+                               "output.")
+
+
+class detect_anomaly:
+    """Context manager that makes backward check for NaN and point at the forward op."""
+
+    def __init__(self, check_nan: bool = True):
+        self.check_nan = check_nan
+
+    def __enter__(self):
+        self._prev = _State.enabled
+        _State.enabled = self.check_nan
+        warnings.warn("Anomaly Detection has been enabled. This mode will increase the runtime "
+                      "and should only be enabled for debugging.", stacklevel=2)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _State.enabled = self._prev
+
+
+class set_detect_anomaly:
+    def __init__(self, mode: bool, check_nan: bool = True):
+        self._prev = _State.enabled
+        _State.enabled = mode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _State.enabled = self._prev
+
+
+def is_anomaly_enabled() -> bool:
+    return _State.enabled

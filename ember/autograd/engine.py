@@ -1,0 +1,247 @@
+"""The backward pass: dependency counts, then a ready heap ordered by sequence number.
+
+Iterative (a 10,000-step RNN graph cannot overflow the stack). Gradients arriving at a node are
+summed in its input buffer; a node runs once all its consumers have run, latest-created first,
+and its saved tensors are freed right after unless ``retain_graph``.
+"""
+from __future__ import annotations
+
+import heapq
+
+from ember.autograd.function import AccumulateGrad, edge_of
+from ember.autograd.grad_mode import set_grad_enabled
+
+
+def _root_edges(tensors):
+    edges = []
+    for i, t in enumerate(tensors):
+        if not t.requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not "
+                               "have a grad_fn")
+        edges.append(edge_of(t))
+    return edges
+
+
+def _make_root_grads(tensors, grad_tensors):
+    from ember._tensor import Tensor, _make
+    grads = []
+    for t, g in zip(tensors, grad_tensors):
+        if g is None:
+            if t.numel() != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            xp = t._xp
+            g = _make(xp.ones(t._data.shape, t._data.dtype))
+        elif not isinstance(g, Tensor):
+            g = _make(t._xp.asarray(g, t._data.dtype))
+        elif tuple(g.shape) != tuple(t.shape):
+            raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {g.shape} and "
+                               f"output[0] has a shape of {t.shape}.")
+        grads.append(g)
+    return grads
+
+
+def _dependencies(root_nodes):
+    deps: dict = {}
+    seen = set()
+    stack = [n for n in root_nodes if n is not None]
+    for n in stack:
+        seen.add(n)
+    while stack:
+        node = stack.pop()
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            deps[nxt] = deps.get(nxt, 0) + 1
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return deps, seen
+
+
+def _needed_nodes(all_nodes, targets):
+    """Nodes from which some target node is reachable (the rest need not run)."""
+    needed = set(targets)
+    changed = True
+    order = sorted(all_nodes, key=lambda n: n._seq)  # producers have smaller sequence numbers
+    while changed:
+        changed = False
+        for node in order:
+            if node in needed:
+                continue
+            if any(nxt in needed for nxt, _ in node.next_functions if nxt is not None):
+                needed.add(node)
+                changed = True
+    return needed
+
+
+def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
+                 inputs=None, allow_unused: bool = True, accumulate: bool = True):
+    """Backpropagate from ``tensors``. With ``accumulate`` leaves' ``.grad`` fields are updated;
+    otherwise the gradients of ``inputs`` are returned (``autograd.grad``)."""
+    from ember.autograd import anomaly_mode
+    root_edges = _root_edges(tensors)
+    root_grads = _make_root_grads(tensors, grad_tensors)
+    input_edges = None
+    if inputs is not None:
+        input_edges = [edge_of(t) if t.requires_grad else (None, 0) for t in inputs]
+        for t, e in zip(inputs, input_edges):
+            if e[0] is None:
+                raise RuntimeError("One of the differentiated Tensors does not require grad")
+    deps, all_nodes = _dependencies([e[0] for e in root_edges])
+    needed = None
+    captured = {}
+    if input_edges is not None:
+        targets = {e[0] for e in input_edges}
+        needed = _needed_nodes(all_nodes, targets)
+        capture_keys = {(e[0], e[1]): t for e, t in zip(input_edges, inputs)}
+    buffers: dict = {}
+    for (node, nr), g in zip(root_edges, root_grads):
+        _add_to_buffer(buffers, node, nr, g)
+    heap = []
+    for node in {e[0] for e in root_edges}:
+        if deps.get(node, 0) == 0:
+            heapq.heappush(heap, (-node._seq, id(node), node))
+    anomaly = anomaly_mode._State.enabled
+    with set_grad_enabled(create_graph):
+        while heap:
+            _, _, node = heapq.heappop(heap)
+            grads = buffers.pop(node, None)
+            if grads is None:
+                _release_edges(node, deps, heap)
+                continue
+            if node._tensor_hooks:
+                grads = _run_tensor_hooks(node, grads)
+            if input_edges is not None:
+                for i, g in enumerate(grads):
+                    key = (node, i)
+                    if key in capture_keys and g is not None:
+                        captured[key] = g
+                        if accumulate and not isinstance(node, AccumulateGrad):
+                            _accumulate_into(capture_keys[key], g, create_graph)
+                if isinstance(node, AccumulateGrad):
+                    if accumulate and (node, 0) in capture_keys:
+                        node.accumulate(grads[0], create_graph)
+                    continue
+                if node not in needed:
+                    _release_edges(node, deps, heap)
+                    continue
+            if isinstance(node, AccumulateGrad):
+                if accumulate:
+                    node.accumulate(grads[0], create_graph)
+                continue
+            if node._pre_hooks:
+                for hook in node._pre_hooks:
+                    result = hook(tuple(grads))
+                    if result is not None:
+                        grads = list(result)
+            try:
+                out = node.apply(*grads)
+            except Exception as exc:
+                if anomaly:
+                    anomaly_mode.report(node, exc)
+                raise
+            if node._post_hooks:
+                for hook in node._post_hooks:
+                    result = hook(out, tuple(grads))
+                    if result is not None:
+                        out = result
+            if anomaly:
+                anomaly_mode.check_nan(node, out)
+            if not retain_graph:
+                node._release()
+            meta = node._input_meta
+            for i, (nxt, nr) in enumerate(node.next_functions):
+                if nxt is None:
+                    continue
+                g = out[i] if i < len(out) else None
+                if g is not None:
+                    g = _validate(node, i, g, meta[i] if meta else None)
+                    _add_to_buffer(buffers, nxt, nr, g)
+                d = deps[nxt] - 1
+                deps[nxt] = d
+                if d == 0:
+                    heapq.heappush(heap, (-nxt._seq, id(nxt), nxt))
+    if input_edges is None:
+        return None
+    results = []
+    for t, e in zip(inputs, input_edges):
+        g = captured.get(e)
+        if g is None and not allow_unused:
+            raise RuntimeError("One of the differentiated Tensors appears to not have been used "
+                               "in the graph. Set allow_unused=True if this is the desired "
+                               "behavior.")
+        if g is not None and not create_graph:
+            g = g.detach()
+        results.append(g)
+    return tuple(results)
+
+
+def _accumulate_into(tensor, grad, create_graph: bool) -> None:
+    """``backward(inputs=[non_leaf])`` fills the non-leaf's ``.grad`` like a leaf's."""
+    if tensor.grad is None:
+        tensor.grad = grad if create_graph else grad.detach()._owned_copy()
+    else:
+        tensor.grad = tensor.grad + grad
+
+
+def _release_edges(node, deps, heap):
+    """Skip a node: its consumers' dependency counts still drop so the walk can finish."""
+    for nxt, _ in node.next_functions:
+        if nxt is None:
+            continue
+        deps[nxt] -= 1
+        if deps[nxt] == 0:
+            heapq.heappush(heap, (-nxt._seq, id(nxt), nxt))
+
+
+def _add_to_buffer(buffers, node, nr, grad):
+    buf = buffers.get(node)
+    if buf is None:
+        n = len(node._out_meta) if getattr(node, "_out_meta", None) else 1
+        buf = buffers[node] = [None] * max(n, nr + 1)
+    elif nr >= len(buf):
+        buf.extend([None] * (nr + 1 - len(buf)))
+    prev = buf[nr]
+    buf[nr] = grad if prev is None else prev + grad
+
+
+def _run_tensor_hooks(node, grads):
+    grads = list(grads)
+    for nr, hooks in node._tensor_hooks.items():
+        if nr < len(grads) and grads[nr] is not None:
+            for hook in list(hooks):
+                result = hook(grads[nr])
+                if result is not None:
+                    grads[nr] = result
+    return grads
+
+
+def _validate(node, index, grad, meta):
+    """Reduce a broadcast gradient to its input's shape and cast it to the input's dtype."""
+    if meta is None:
+        return grad
+    shape, np_dtype = meta
+    data = grad._data
+    if data.shape != shape:
+        if not _expandable(shape, data.shape):
+            raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index "
+                               f"{index} - got {list(data.shape)} but expected shape compatible "
+                               f"with {list(shape)}")
+        grad = grad.sum_to_size(shape)
+    if grad._data.dtype != np_dtype:
+        grad = grad.to(_dtype(np_dtype))
+    return grad
+
+
+def _dtype(np_dtype):
+    from ember.dtypes import from_numpy_dtype
+    return from_numpy_dtype(np_dtype)
+
+
+def _expandable(shape, target) -> bool:
+    if len(shape) > len(target):
+        return False
+    for s, t in zip(reversed(shape), reversed(target)):
+        if s != t and s != 1:
+            return False
+    return True

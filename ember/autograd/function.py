@@ -1,0 +1,536 @@
+"""Graph nodes (``grad_fn``) and the Function API shared by built-in ops and user extensions.
+
+A ``Function`` subclass defines ``forward`` and ``backward``; ``apply`` runs the forward and, when
+grad mode is on and an input requires grad, records one node of the class's backward type (named
+like PyTorch's, e.g. ``MulBackward0``). That node is also the ``ctx`` the two methods receive.
+Built-in ops subclass ``Primitive``: their forward takes and returns raw arrays, their backward
+takes and returns Tensors, so backward formulas are differentiable (higher-order gradients).
+"""
+from __future__ import annotations
+
+import numbers
+import weakref
+
+from ember.autograd.grad_mode import _State, no_grad
+
+_next_seq = [0]
+_Number = numbers.Number
+
+_FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you "
+    "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
+    "through the graph a second time or if you need to access saved tensors after calling "
+    "backward.")
+
+
+class Node:
+    """A node of the backward graph: what a non-leaf tensor's ``grad_fn`` points to."""
+
+    __slots__ = ("next_functions", "_seq", "_saved", "_input_meta", "_tensor_hooks",
+                 "_pre_hooks", "_post_hooks", "_anomaly_trace", "_metadata", "__weakref__")
+
+    def __init__(self):
+        self._seq = _next_seq[0]
+        _next_seq[0] += 1
+        self.next_functions = ()
+        self._saved = None
+        self._input_meta = None
+        self._tensor_hooks = None
+        self._pre_hooks = None
+        self._post_hooks = None
+        self._anomaly_trace = None
+        self._metadata = None
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def apply(self, *grad_outputs):
+        raise NotImplementedError
+
+    def __call__(self, *grad_outputs):
+        return self.apply(*grad_outputs)
+
+    @property
+    def metadata(self) -> dict:
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
+
+    def register_hook(self, fn):
+        """``fn(grad_inputs, grad_outputs)`` runs after this node; it may return new grad_inputs."""
+        if self._post_hooks is None:
+            self._post_hooks = []
+        self._post_hooks.append(fn)
+        return _RemovableHandle(self._post_hooks, fn)
+
+    def register_prehook(self, fn):
+        """``fn(grad_outputs)`` runs before this node; it may return new grad_outputs."""
+        if self._pre_hooks is None:
+            self._pre_hooks = []
+        self._pre_hooks.append(fn)
+        return _RemovableHandle(self._pre_hooks, fn)
+
+    def _add_tensor_hook(self, output_nr: int, fn):
+        if self._tensor_hooks is None:
+            self._tensor_hooks = {}
+        hooks = self._tensor_hooks.setdefault(output_nr, [])
+        hooks.append(fn)
+        return _RemovableHandle(hooks, fn)
+
+    def _release(self) -> None:
+        if self._saved is not None:
+            self._saved = _RELEASED
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+
+class _Released:
+    pass
+
+
+_RELEASED = _Released()
+
+
+class _RemovableHandle:
+    __slots__ = ("_hooks", "_fn")
+
+    def __init__(self, hooks: list, fn):
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+class AccumulateGrad(Node):
+    """The sink of a leaf tensor: adds incoming gradients into ``variable.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        super().__init__()
+        self._seq = 1 << 62  # run as soon as ready, as PyTorch does
+        self.variable = variable
+
+    def apply(self, grad):  # the engine calls accumulate() instead, knowing create_graph
+        self.accumulate(grad, create_graph=False)
+        return ()
+
+    def accumulate(self, grad, create_graph: bool) -> None:
+        var = self.variable
+        if var._hooks:
+            for hook in var._hooks:
+                result = hook(grad)
+                if result is not None:
+                    grad = result
+        if grad is None:
+            return
+        if var.grad is None:
+            var.grad = grad if create_graph else grad.detach()._owned_copy()
+        elif create_graph or _State.enabled and grad.requires_grad:
+            var.grad = var.grad + grad
+        else:
+            var.grad._accumulate_(grad)
+        if var._post_acc_hooks:
+            for hook in var._post_acc_hooks:
+                hook(var)
+
+
+def grad_accumulator(tensor) -> AccumulateGrad:
+    """The (cached) AccumulateGrad node of a leaf tensor."""
+    ref = tensor._grad_acc
+    node = ref() if ref is not None else None
+    if node is None:
+        node = AccumulateGrad(tensor)
+        tensor._grad_acc = weakref.ref(node)
+    return node
+
+
+def edge_of(tensor):
+    """The (node, output_nr) pair a gradient for ``tensor`` flows into, or (None, 0)."""
+    if not tensor.requires_grad:
+        return (None, 0)
+    fn = tensor.grad_fn
+    if fn is None:
+        return (grad_accumulator(tensor), 0)
+    return (fn, tensor._output_nr)
+
+
+class _SavedTensor:
+    """A tensor saved for backward, with the version it had then."""
+
+    __slots__ = ("tensor", "data", "is_output", "counter", "version")
+
+    def __init__(self, tensor, node):
+        counter = tensor._ver
+        if counter is None:
+            counter = tensor._ver = [0]
+        self.counter = counter
+        self.version = counter[0]
+        # An output saved by its own node would form a cycle: keep its data, rebuild on unpack.
+        self.is_output = tensor.grad_fn is node and node is not None
+        self.tensor = None if self.is_output else tensor
+        self.data = tensor._data if self.is_output else None
+
+    def unpack(self, node):
+        from ember._tensor import _make
+        if self.counter[0] != self.version:
+            t = self.tensor
+            shape = list(t.shape) if t is not None else list(self.data.shape)
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: [{_type_name(t, self.data)} {shape}], which is output 0 of "
+                f"{node.name()}, is at version {self.counter[0]}; expected version "
+                f"{self.version} instead. Hint: the backtrace further above can show the "
+                "operation that failed to compute its gradient. The variable in question was "
+                "changed in there or anywhere later. Good luck!")
+        if self.is_output:
+            out = _make(self.data, True, node)
+            out._ver = self.counter
+            return out
+        return self.tensor
+
+
+def _type_name(t, data) -> str:
+    from ember.dtypes import from_numpy_dtype
+    d = t.dtype if t is not None else from_numpy_dtype(data.dtype)
+    names = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+             "int64": "LongTensor", "int32": "IntTensor", "bool": "BoolTensor"}
+    return "torch." + names.get(d.name, d.name + "Tensor")
+
+
+class FunctionCtx:
+    """What ``forward`` and ``backward`` may call on ``ctx``."""
+
+    def save_for_backward(self, *tensors) -> None:
+        self._to_save = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        saved = self._saved
+        if saved is None:
+            return ()
+        if saved is _RELEASED:
+            raise RuntimeError(_FREED_MESSAGE)
+        return tuple(None if s is None else s.unpack(self) for s in saved)
+
+    def mark_dirty(self, *tensors) -> None:
+        self._dirty = tensors
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        self._non_differentiable = tensors
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self._materialize_grads = value
+
+
+class BackwardCFunction(Node, FunctionCtx):
+    """The node type recorded for a Function; instances double as the ``ctx``."""
+
+    __slots__ = ("needs_input_grad", "_tensor_positions", "_out_meta", "__dict__")
+    _forward_cls: type
+    _materialize_grads = True
+    _to_save = ()
+    _dirty = ()
+    _non_differentiable = ()
+
+    def apply(self, *grad_outputs):
+        if self._materialize_grads and self._out_meta is not None:
+            grad_outputs = tuple(_zeros_for(meta) if g is None else g
+                                 for g, meta in zip(grad_outputs, self._out_meta))
+        grads = self._forward_cls.backward(self, *grad_outputs)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        positions = self._tensor_positions
+        if positions is None:
+            return grads
+        return tuple(grads[i] if i < len(grads) else None for i in positions)
+
+
+def _zeros_for(meta):
+    from ember._tensor import _make
+    shape, np_dtype, xp = meta
+    return _make(xp.zeros(shape, np_dtype))
+
+
+class _NullCtx(FunctionCtx):
+    """The ctx of a forward that records nothing: saving is a no-op."""
+
+    needs_input_grad = ()
+
+    def save_for_backward(self, *tensors) -> None:
+        pass
+
+    def mark_dirty(self, *tensors) -> None:
+        pass
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        pass
+
+    def __setattr__(self, name, value) -> None:
+        pass  # forward may stash values on ctx; with nothing recorded they are not needed
+
+
+NULL_CTX = _NullCtx()
+
+
+class FunctionMeta(type):
+    """Gives each Function its own backward node type, named ``<Name>Backward`` by default."""
+
+    def __init__(cls, name, bases, attrs, node_name: str | None = None):
+        super().__init__(name, bases, attrs)
+        node_name = node_name or attrs.get("node_name") or name + "Backward"
+        cls._backward_cls = type(node_name, (BackwardCFunction,),
+                                 {"_forward_cls": cls, "__slots__": (),
+                                  "__module__": attrs.get("__module__", __name__)})
+
+    def __new__(mcs, name, bases, attrs, node_name: str | None = None):
+        return super().__new__(mcs, name, bases, attrs)
+
+
+class Function(metaclass=FunctionMeta):
+    """Base class of custom differentiable operations.
+
+    Subclasses write ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` as static
+    methods and are called through ``apply``::
+
+        class Exp(Function):
+            @staticmethod
+            def forward(ctx, x):
+                y = x.exp()
+                ctx.save_for_backward(y)
+                return y
+
+            @staticmethod
+            def backward(ctx, grad):
+                (y,) = ctx.saved_tensors
+                return grad * y
+
+        y = Exp.apply(x)
+    """
+
+    _forward_takes_arrays = False
+    _scalar_edges = False
+    _is_view = False
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom "
+                                  "autograd.Function.")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("You must implement either the backward or vjp method for "
+                                  "your custom autograd.Function to use it with backward mode "
+                                  "AD.")
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        return None
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from ember._tensor import Tensor, _make
+        record = False
+        if _State.enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a.requires_grad:
+                    record = True
+                    break
+        arrays = cls._forward_takes_arrays
+        if not record:
+            if arrays:
+                out = cls.forward(NULL_CTX, *[a._data if isinstance(a, Tensor) else a
+                                              for a in args], **kwargs)
+                if isinstance(out, tuple):
+                    out = tuple(_make(o) for o in out)
+                else:
+                    out = _make(out)
+                if cls._is_view:
+                    _mark_views(out, cls, args, kwargs)
+                return out
+            with no_grad():
+                return _custom_forward(cls, NULL_CTX, args, kwargs, record=False)
+        node = cls._backward_cls()
+        node._out_meta = None
+        edges = []
+        needs = []
+        positions = []
+        meta = []
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                positions.append(i)
+                e = edge_of(a)
+                edges.append(e)
+                needs.append(e[0] is not None)
+                meta.append((a._data.shape, a._data.dtype) if e[0] is not None else None)
+            else:
+                needs.append(False)
+                if cls._scalar_edges and isinstance(a, _Number):
+                    positions.append(i)  # PyTorch wraps the number: an edge to nothing
+                    edges.append((None, 0))
+                    meta.append(None)
+        node.needs_input_grad = tuple(needs)
+        node._tensor_positions = None if len(positions) == len(args) else tuple(positions)
+        node.next_functions = tuple(edges)
+        node._input_meta = meta
+        if arrays:
+            inputs = [a._data if isinstance(a, Tensor) else a for a in args]
+            out = cls.forward(node, *inputs, **kwargs)
+            outputs = _wrap_array_outputs(node, out)
+            if cls._is_view:
+                _mark_views(outputs, cls, args, kwargs)
+            saved = node._to_save
+            if saved:
+                node._saved = _resolve_saved_arrays(node, saved, args, inputs, outputs)
+                node._to_save = ()
+        else:
+            with no_grad():
+                outputs = _custom_forward(cls, node, args, kwargs, record=True)
+        if _anomaly_enabled():
+            from ember.autograd.anomaly_mode import record_trace
+            record_trace(node)
+        return outputs
+
+
+def _mark_views(outputs, cls, args, kwargs) -> None:
+    """Outputs of a view op share the input's storage and version counter, and remember how
+    to re-derive themselves from the root base (see NOTE [ In-place ops and autograd ])."""
+    src = args[0]
+    root = src if src._base is None else src._base
+    if root._ver is None:
+        root._ver = [0]
+    parent_fn = src._view_fn
+    rest = args[1:]
+    outs = outputs if isinstance(outputs, tuple) else (outputs,)
+    for i, o in enumerate(outs):
+        def view_fn(t, i=i):
+            if parent_fn is not None:
+                t = parent_fn(t)
+            out = cls.apply(t, *rest, **kwargs)
+            return out[i] if isinstance(out, tuple) else out
+        o._base = root
+        o._ver = root._ver
+        o._view_fn = view_fn
+
+
+def _anomaly_enabled() -> bool:
+    from ember.autograd import anomaly_mode
+    return anomaly_mode._State.enabled
+
+
+def _wrap_array_outputs(node, out):
+    from ember._tensor import _make
+    if isinstance(out, tuple):
+        # Integer outputs (indices) never require grad.
+        outs = tuple(_make(o, True, node, i) if o.dtype.kind in "fc" else _make(o)
+                     for i, o in enumerate(out))
+        node._out_meta = [(o._data.shape, o._data.dtype, _xp(o._data)) for o in outs]
+        return outs
+    return _make(out, True, node)
+
+
+def _xp(array):
+    from ember.backend import get_array_module
+    return get_array_module(array)
+
+
+def _resolve_saved_arrays(node, saved, args, inputs, outputs):
+    """Map the arrays a primitive saved back to the Tensors backward will use."""
+    from ember._tensor import Tensor, _make
+    outs = outputs if isinstance(outputs, tuple) else (outputs,)
+    resolved = []
+    for s in saved:
+        if s is None:
+            resolved.append(None)
+            continue
+        if isinstance(s, Tensor):
+            resolved.append(_SavedTensor(s, node))
+            continue
+        tensor = None
+        for a, arr in zip(args, inputs):
+            if arr is s and isinstance(a, Tensor):
+                tensor = a
+                break
+        if tensor is None:
+            for o in outs:
+                if o._data is s:
+                    tensor = o
+                    break
+        if tensor is None:
+            tensor = _make(s)  # an intermediate result: a constant for backward
+        resolved.append(_SavedTensor(tensor, node))
+    return resolved
+
+
+def _custom_forward(cls, ctx, args, kwargs, record: bool):
+    """Run a user Function's forward on Tensors and attach its outputs to the node ``ctx``."""
+    from ember._tensor import Tensor, _make
+    out = cls.forward(ctx, *args, **kwargs)
+    if cls.setup_context is not Function.setup_context:
+        cls.setup_context(ctx, args, out)
+    if not record:
+        return out
+    is_tuple = isinstance(out, tuple)
+    outs = out if is_tuple else (out,)
+    dirty = {id(t) for t in ctx._dirty}
+    non_diff = {id(t) for t in ctx._non_differentiable}
+    inputs = {id(a) for a in args if isinstance(a, Tensor)}
+    results = []
+    out_meta = []
+    for i, o in enumerate(outs):
+        if not isinstance(o, Tensor):
+            results.append(o)
+            out_meta.append(None)
+            continue
+        out_meta.append((o._data.shape, o._data.dtype, _xp(o._data)))
+        if id(o) in non_diff:
+            results.append(o)
+            continue
+        if id(o) in dirty:
+            o._set_history(ctx, i)  # in-place on an input: the input now carries this node
+            results.append(o)
+            continue
+        if id(o) in inputs or o.requires_grad or o.grad_fn is not None:
+            o = o._alias()  # an input returned as is, or a tensor with a history already
+        o._set_history(ctx, i)
+        results.append(o)
+    ctx._out_meta = out_meta if len(out_meta) > 1 else None
+    saved = ctx._to_save
+    if saved:
+        ctx._saved = [None if s is None else _SavedTensor(_as_result(s, outs, results), ctx)
+                      for s in saved]
+        ctx._to_save = ()
+    if any(isinstance(o, Tensor) for o in outs):
+        ctx._out_meta = out_meta if len(out_meta) > 1 else None
+    return tuple(results) if is_tuple else results[0]
+
+
+def _as_result(t, outs, results):
+    for o, r in zip(outs, results):
+        if o is t:
+            return r
+    return t
+
+
+class Primitive(Function):
+    """A built-in op: ``forward`` on raw arrays (of the inputs' array module), ``backward`` in
+    differentiable ember ops. Arrays passed to ``ctx.save_for_backward`` come back in backward as
+    the Tensors they belong to (inputs, outputs, or constants for intermediates)."""
+
+    _forward_takes_arrays = True
+
+
+class once_differentiable:
+    """Decorator for a backward that cannot itself be differentiated."""
+
+    def __new__(cls, fn):
+        return fn

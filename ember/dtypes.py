@@ -1,0 +1,209 @@
+"""Dtype objects, their NumPy mapping, and PyTorch's type-promotion rules."""
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+
+
+class dtype:
+    """A tensor element type (``ember.float32``, ``ember.int64``, ...)."""
+
+    __slots__ = ("name", "np_dtype", "itemsize", "is_floating_point", "is_complex", "is_signed",
+                 "_category")
+
+    def __init__(self, name: str, np_dtype, category: int):
+        self.name = name
+        self.np_dtype = np.dtype(np_dtype)
+        self.itemsize = self.np_dtype.itemsize
+        self.is_floating_point = category == FLOAT
+        self.is_complex = category == COMPLEX
+        self.is_signed = name not in ("uint8", "uint16", "uint32", "uint64", "bool")
+        self._category = category
+
+    def __repr__(self) -> str:
+        # PyTorch spells dtypes "torch.float32"; ember code runs as ``import ember as torch``.
+        return "torch." + self.name
+
+    def __reduce__(self):
+        return (_dtype_by_name, (self.name,))
+
+    def to_complex(self) -> "dtype":
+        return {float32: complex64, float64: complex128, float16: complex64}.get(self, self)
+
+    def to_real(self) -> "dtype":
+        return {complex64: float32, complex128: float64}.get(self, self)
+
+
+BOOL, INT, FLOAT, COMPLEX = 0, 1, 2, 3
+
+bool = dtype("bool", np.bool_, BOOL)  # noqa: A001 - PyTorch's public name
+uint8 = dtype("uint8", np.uint8, INT)
+uint16 = dtype("uint16", np.uint16, INT)
+uint32 = dtype("uint32", np.uint32, INT)
+uint64 = dtype("uint64", np.uint64, INT)
+int8 = dtype("int8", np.int8, INT)
+int16 = dtype("int16", np.int16, INT)
+int32 = dtype("int32", np.int32, INT)
+int64 = dtype("int64", np.int64, INT)
+float16 = dtype("float16", np.float16, FLOAT)
+bfloat16 = dtype("bfloat16", ml_dtypes.bfloat16, FLOAT)
+float32 = dtype("float32", np.float32, FLOAT)
+float64 = dtype("float64", np.float64, FLOAT)
+complex64 = dtype("complex64", np.complex64, COMPLEX)
+complex128 = dtype("complex128", np.complex128, COMPLEX)
+
+# PyTorch's aliases.
+half, float, double = float16, float32, float64  # noqa: A001
+short, int, long = int16, int32, int64  # noqa: A001
+cfloat, cdouble = complex64, complex128
+
+ALL = (bool, uint8, uint16, uint32, uint64, int8, int16, int32, int64, float16, bfloat16,
+       float32, float64, complex64, complex128)
+_BY_NAME = {d.name: d for d in ALL}
+_FROM_NP = {d.np_dtype: d for d in ALL}
+
+
+def _dtype_by_name(name: str) -> dtype:
+    return _BY_NAME[name]
+
+
+def from_numpy_dtype(np_dtype) -> dtype:
+    """The ember dtype of a NumPy dtype; raises TypeError for types ember lacks."""
+    try:
+        return _FROM_NP[np_dtype]
+    except KeyError:
+        pass
+    try:
+        return _FROM_NP[np.dtype(np_dtype)]
+    except (KeyError, TypeError):
+        raise TypeError(
+            f"can't convert np.ndarray of type {np_dtype}. The only supported types are: "
+            "float64, float32, float16, complex64, complex128, int64, int32, int16, int8, "
+            "uint8, and bool.") from None
+
+
+def to_dtype(d) -> dtype:
+    """Accept an ember dtype, a NumPy dtype, a Python type or a type name."""
+    if d.__class__ is dtype:
+        return d
+    if d is builtins_float:
+        return get_default_dtype()
+    if d is builtins_int:
+        return int64
+    if d is builtins_bool:
+        return bool
+    if d is builtins_complex:
+        return get_default_dtype().to_complex()
+    if isinstance(d, str):
+        name = d[6:] if d.startswith("torch.") else d
+        aliases = {"float": float32, "double": float64, "half": float16, "long": int64,
+                   "int": int32, "short": int16}
+        if name in aliases:
+            return aliases[name]
+        if name in _BY_NAME:
+            return _BY_NAME[name]
+    return from_numpy_dtype(d)
+
+
+import builtins as _builtins  # noqa: E402
+
+builtins_float, builtins_int = _builtins.float, _builtins.int
+builtins_bool, builtins_complex = _builtins.bool, _builtins.complex
+
+_default_dtype = float32
+
+
+def set_default_dtype(d: dtype) -> None:
+    """Set the dtype of new floating-point tensors (float32 unless changed)."""
+    global _default_dtype
+    d = to_dtype(d)
+    if not d.is_floating_point:
+        raise TypeError("only floating-point types are supported as the default type")
+    _default_dtype = d
+
+
+def get_default_dtype() -> dtype:
+    return _default_dtype
+
+
+# ----------------------------------------------------------------------------------------------
+# Promotion. PyTorch's lattice differs from NumPy's in two places: an integer meeting a float
+# keeps the float's width, and float16 meeting bfloat16 gives float32.
+
+_promote_cache: dict = {}
+
+
+def promote_types(a: dtype, b: dtype) -> dtype:
+    if a is b:
+        return a
+    key = (a, b)
+    hit = _promote_cache.get(key)
+    if hit is not None:
+        return hit
+    ca, cb = a._category, b._category
+    if ca != cb and (ca >= FLOAT or cb >= FLOAT) and min(ca, cb) <= INT:
+        result = a if ca > cb else b
+    elif {a, b} == {float16, bfloat16}:
+        result = float32
+    elif bfloat16 in (a, b) and COMPLEX in (ca, cb):
+        result = complex64 if float64 not in (a, b) else complex128
+    else:
+        result = _FROM_NP[np.promote_types(a.np_dtype, b.np_dtype)]
+    _promote_cache[key] = result
+    return result
+
+
+def _combine_categories(higher, lower):
+    # ``higher`` comes from the higher-priority participants (dimensioned tensors beat 0-d
+    # tensors, which beat Python scalars); a lower group only wins by being of a higher category.
+    if higher is None:
+        return lower
+    if lower is None:
+        return higher
+    if higher.is_complex:
+        return higher
+    if lower.is_complex:
+        return higher.to_complex() if higher.is_floating_point else lower
+    if higher.is_floating_point:
+        return higher
+    if higher is bool or lower.is_floating_point:
+        return promote_types(higher, lower)
+    return higher
+
+
+def scalar_dtype(value) -> dtype:
+    """The dtype PyTorch gives a Python number taking part in an op."""
+    if isinstance(value, _builtins.bool):
+        return bool
+    if isinstance(value, _builtins.int):
+        return int64
+    if isinstance(value, _builtins.float):
+        return _default_dtype
+    if isinstance(value, _builtins.complex):
+        return _default_dtype.to_complex()
+    if isinstance(value, np.generic):  # NumPy scalars count as Python numbers, as in PyTorch
+        return scalar_dtype(value.item())
+    raise TypeError(f"unsupported scalar type {type(value).__name__}")
+
+
+def result_type(*operands) -> dtype:
+    """PyTorch's result dtype of tensors (``.dtype`` and ``.ndim`` read) and Python scalars."""
+    dim = zero = wrapped = None
+    for x in operands:
+        d = getattr(x, "dtype", None)
+        if d.__class__ is not dtype:
+            s = scalar_dtype(x)
+            wrapped = s if wrapped is None else promote_types(wrapped, s)
+        elif x.ndim:
+            dim = d if dim is None else promote_types(dim, d)
+        else:
+            zero = d if zero is None else promote_types(zero, d)
+    return _combine_categories(dim, _combine_categories(zero, wrapped))
+
+
+def is_floating_point(d: dtype) -> _builtins.bool:
+    return d._category == FLOAT
+
+
+def finfo_np(d: dtype):
+    return ml_dtypes.finfo(d.np_dtype) if d is bfloat16 else np.finfo(d.np_dtype)

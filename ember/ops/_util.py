@@ -1,0 +1,138 @@
+"""Helpers shared by the op families: dims, dtype promotion on arrays, argument parsing."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ember import dtypes as _dt
+from ember._tensor import Tensor, _make, _device_error
+from ember.autograd.grad_mode import _State
+
+_FROM_NP = _dt._FROM_NP
+
+
+def wrap_dim(dim: int, ndim: int) -> int:
+    """A dim in range(ndim), accepting negatives; IndexError as PyTorch words it."""
+    n = max(ndim, 1)
+    if dim < -n or dim >= n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {dim})")
+    return dim + n if dim < 0 else dim
+
+
+def wrap_dims(dim, ndim: int) -> tuple:
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (int, np.integer)):
+        return (wrap_dim(int(dim), ndim),)
+    dims = tuple(wrap_dim(int(d), ndim) for d in dim)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(f"dim {dims} appears multiple times in the list of dims")
+    return dims
+
+
+def shape_arg(size) -> tuple:
+    """Accept ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(torch.Size([2, 3]))``."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    return tuple(int(s) for s in size)
+
+
+def is_number(x) -> bool:
+    return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, Tensor)
+
+
+def array_dtype(x) -> _dt.dtype:
+    return _FROM_NP[x.dtype]
+
+
+def result_dtype(a, b) -> _dt.dtype:
+    """PyTorch's promotion of two operands, each an array or a Python number."""
+    return _dt.result_type(_Meta.of(a), _Meta.of(b))
+
+
+class _Meta:
+    __slots__ = ("dtype", "ndim")
+
+    @staticmethod
+    def of(x):
+        if hasattr(x, "ndim") and not isinstance(x, np.generic):
+            m = _Meta()
+            m.dtype = _FROM_NP[x.dtype]
+            m.ndim = x.ndim
+            return m
+        return x
+
+
+def promote(a, b):
+    """Cast two operands (arrays or numbers) to PyTorch's common dtype for an op."""
+    da = getattr(a, "dtype", None)
+    db = getattr(b, "dtype", None)
+    if da is not None and da == db:
+        if type(a) is not type(b) and not isinstance(a, np.generic) \
+                and not isinstance(b, np.generic):
+            raise _device_error("binary op", a, b)
+        return a, b
+    rd = result_dtype(a, b).np_dtype
+    return cast(a, rd), cast(b, rd)
+
+
+def cast(x, np_dtype):
+    if hasattr(x, "astype") and not isinstance(x, np.generic):
+        return x if x.dtype == np_dtype else x.astype(np_dtype)
+    if isinstance(x, np.generic):
+        x = x.item()
+    if np.issubdtype(np_dtype, np.complexfloating) or isinstance(x, complex):
+        return x
+    if np.issubdtype(np_dtype, np.floating):
+        return float(x)
+    if np_dtype == np.bool_:
+        return bool(x)
+    return int(x)
+
+
+def float_array(x):
+    """Integer and bool inputs of a floating-point op become the default float dtype."""
+    if x.dtype.kind in "biu":
+        return x.astype(_dt.get_default_dtype().np_dtype)
+    return x
+
+
+def needs_grad(*tensors) -> bool:
+    if not _State.enabled:
+        return False
+    for t in tensors:
+        if isinstance(t, Tensor) and t.requires_grad:
+            return True
+    return False
+
+
+def as_tensor_arg(x, like: Tensor) -> Tensor:
+    """A Python number or array-like as a 0-d or full Tensor on ``like``'s device."""
+    if isinstance(x, Tensor):
+        return x
+    xp = like._xp
+    if is_number(x):
+        return _make(xp.asarray(x, dtype=_dt.scalar_dtype(x).np_dtype))
+    return _make(xp.asarray(x))
+
+
+def data_of(x):
+    """The array of a Tensor, or the number itself."""
+    return x._data if isinstance(x, Tensor) else x
+
+
+def check_same_device(op: str, *tensors) -> None:
+    kind = None
+    for t in tensors:
+        if isinstance(t, Tensor):
+            k = t._data.__class__
+            if kind is None:
+                kind, first = k, t
+            elif k is not kind:
+                raise _device_error(op, first._data, t._data)
+
+
+def normalize_index_dtype(index_array):
+    return index_array.astype(np.int64) if index_array.dtype != np.int64 else index_array

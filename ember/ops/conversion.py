@@ -1,0 +1,61 @@
+"""``Tensor.to``: dtype casts and device moves, differentiable."""
+from __future__ import annotations
+
+from ember import dtypes as _dt
+from ember._tensor import Tensor
+from ember.autograd.function import Primitive
+from ember.backend.device import Device, array_device, to_device
+
+
+class ToCopy(Primitive, node_name="ToCopyBackward0"):
+    @staticmethod
+    def forward(ctx, a, np_dtype, device):
+        ctx.src = (a.dtype, array_device(a))
+        out = a if device is None else to_device(a, device)
+        if np_dtype is not None and out.dtype != np_dtype:
+            out = out.astype(np_dtype)
+        elif out is a:
+            out = a.copy()
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        np_dtype, device = ctx.src
+        if grad._data.dtype.kind == "c" and np_dtype.kind != "c":
+            grad = grad.real
+        return ToCopy.apply(grad, np_dtype, device)
+
+
+def _parse_to(args, kwargs):
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        elif isinstance(a, _dt.dtype):
+            dtype = a
+        elif isinstance(a, (str, Device, int)) and not isinstance(a, bool):
+            device = a
+        elif a is not None and not isinstance(a, bool):
+            dtype = _dt.to_dtype(a)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    return (None if dtype is None else _dt.to_dtype(dtype),
+            None if device is None else Device(device), copy)
+
+
+def to(input: Tensor, *args, **kwargs) -> Tensor:
+    """A tensor with the requested dtype and/or device; ``input`` itself when nothing changes."""
+    dtype, device, copy = _parse_to(args, dict(kwargs))
+    if device is not None and device.type == "cuda" and device.index is None:
+        from ember.backend import cuda
+        device = Device("cuda", cuda.current_device_index())
+    same_dtype = dtype is None or dtype.np_dtype == input._data.dtype
+    same_device = device is None or device == input.device
+    if same_dtype and same_device and not copy:
+        return input
+    return ToCopy.apply(input, None if same_dtype else dtype.np_dtype,
+                        None if same_device else device)

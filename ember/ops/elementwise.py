@@ -1,0 +1,1501 @@
+"""Pointwise ops: arithmetic, math functions, comparisons, logic. Forward on arrays, backward
+in ember ops beside it; the functional wrapper follows each primitive."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ember import dtypes as _dt
+from ember._tensor import Tensor, _make
+from ember.autograd.function import Primitive
+from ember.backend.device import get_array_module
+from ember.backend.special import special
+from ember.ops._util import (array_dtype, as_tensor_arg, cast, data_of, float_array, is_number,
+                             promote, result_dtype)
+from ember.ops.inplace import inplace, write_out
+
+
+def _xp(a):
+    return get_array_module(a)
+
+
+# ---------------------------------------------------------------------------------------------
+# Arithmetic
+
+class Add(Primitive, node_name="AddBackward0"):
+    _scalar_edges = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad
+
+
+def add(input, other, *, alpha=1, out=None):
+    """input + alpha * other, with broadcasting and PyTorch's type promotion."""
+    if alpha != 1:
+        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+    if out is not None:
+        return write_out(out, Add.apply(input, other))
+    return Add.apply(input, other)
+
+
+def add_(input, other, *, alpha=1):
+    if alpha != 1:
+        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+    return inplace(input, Add, other)
+
+
+class Sub(Primitive, node_name="SubBackward0"):
+    _scalar_edges = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        if a.dtype == np.bool_ if hasattr(a, "dtype") else False:
+            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                               "supported. Use the `^` or `logical_xor()` operator instead.")
+        return a - b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, neg(grad)
+
+
+def sub(input, other, *, alpha=1, out=None):
+    if alpha != 1:
+        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+    if out is not None:
+        return write_out(out, Sub.apply(input, other))
+    return Sub.apply(input, other)
+
+
+def sub_(input, other, *, alpha=1):
+    if alpha != 1:
+        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+    return inplace(input, Sub, other)
+
+
+class Rsub(Primitive, node_name="RsubBackward1"):
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        return b - a
+
+    @staticmethod
+    def backward(ctx, grad):
+        return neg(grad), grad
+
+
+def rsub(input, other, *, alpha=1):
+    """other - alpha * input."""
+    if alpha != 1:
+        input = mul(input, alpha)
+    if isinstance(other, Tensor):
+        return Sub.apply(other, input)
+    return Rsub.apply(input, other)
+
+
+class Mul(Primitive, node_name="MulBackward0"):
+    _scalar_edges = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        if ctx.needs_input_grad:
+            ctx.scalar = b if is_number(b) else None
+            ctx.save_for_backward(a if ctx.needs_input_grad[1] else None,
+                                  b if ctx.needs_input_grad[0] and ctx.scalar is None else None)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        if ctx.scalar is not None:
+            return grad * ctx.scalar, None
+        ga = mul(grad, b.conj() if b.is_complex() else b) if ctx.needs_input_grad[0] else None
+        gb = mul(grad, a.conj() if a.is_complex() else a) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+def mul(input, other, *, out=None):
+    if out is not None:
+        return write_out(out, Mul.apply(input, other))
+    return Mul.apply(input, other)
+
+
+def mul_(input, other):
+    return inplace(input, Mul, other, saves_self=True)
+
+
+class Div(Primitive, node_name="DivBackward0"):
+    _scalar_edges = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        if a.dtype.kind in "biu" if hasattr(a, "dtype") else False:
+            f = _dt.get_default_dtype().np_dtype
+            a, b = cast(a, f), cast(b, f)
+        out = a / b
+        if ctx.needs_input_grad:
+            ctx.scalar = b if is_number(b) else None
+            ctx.save_for_backward(a if ctx.needs_input_grad[1] else None,
+                                  b if ctx.scalar is None else None)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        if ctx.scalar is not None:
+            return grad / ctx.scalar, None
+        ga = div(grad, b) if ctx.needs_input_grad[0] else None
+        gb = neg(grad) * a / (b * b) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+def div(input, other, *, rounding_mode=None, out=None):
+    """input / other; ``rounding_mode`` 'trunc' or 'floor' rounds the quotient."""
+    if rounding_mode is None:
+        result = Div.apply(input, other)
+    elif rounding_mode == "floor":
+        result = floor_divide(input, other)
+    elif rounding_mode == "trunc":
+        result = _rounded_div(input, other, trunc)
+    else:
+        raise ValueError("div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
+                         f"found '{rounding_mode}'")
+    return write_out(out, result) if out is not None else result
+
+
+def div_(input, other, *, rounding_mode=None):
+    if rounding_mode is None:
+        return inplace(input, Div, other, saves_self=True)
+    return input.copy_(div(input, other, rounding_mode=rounding_mode))
+
+
+def _rounded_div(a, b, rounding):
+    da, db = data_of(a), data_of(b)
+    da, db = promote(da, db)
+    if getattr(da, "dtype", np.dtype(np.float64)).kind in "biu":
+        xp = _xp(da if hasattr(da, "dtype") else db)
+        q = xp.trunc(xp.true_divide(da, db)) if rounding is trunc else xp.floor_divide(da, db)
+        return _make(xp.asarray(q).astype(da.dtype))
+    return rounding(Div.apply(a, b))
+
+
+class Neg(Primitive, node_name="NegBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        if a.dtype == np.bool_:
+            raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
+                               "If you are trying to invert a mask, use the `~` or "
+                               "`logical_not()` operator instead.")
+        return -a
+
+    @staticmethod
+    def backward(ctx, grad):
+        return neg(grad)
+
+
+def neg(input, *, out=None):
+    return write_out(out, Neg.apply(input)) if out is not None else Neg.apply(input)
+
+
+negative = neg
+
+
+def neg_(input):
+    return inplace(input, Neg)
+
+
+class PowScalar(Primitive, node_name="PowBackward0"):
+    @staticmethod
+    def forward(ctx, a, exponent):
+        if a.dtype.kind in "biu" and isinstance(exponent, float):
+            a = float_array(a)
+        elif a.dtype.kind in "iu" and isinstance(exponent, int) and exponent < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        ctx.save_for_backward(a)
+        ctx.exponent = exponent
+        return a ** cast(exponent, a.dtype) if not isinstance(exponent, complex) else a ** exponent
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        e = ctx.exponent
+        if e == 0:
+            return grad * 0
+        return grad * e * pow(a, e - 1)
+
+
+class PowTensor(Primitive, node_name="PowBackward1"):
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        out = a ** b
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, out = ctx.saved_tensors
+        ga = grad * b * pow(a, b - 1) if ctx.needs_input_grad[0] else None
+        gb = None
+        if ctx.needs_input_grad[1]:
+            gb = grad * out * where(a == 0, zeros_like_(a), log(a))
+        return ga, gb
+
+
+class RPow(Primitive, node_name="PowBackward2"):
+    @staticmethod
+    def forward(ctx, exponent, base):
+        base, exponent = promote(base, exponent)
+        if exponent.dtype.kind in "biu" and isinstance(base, float):
+            exponent = float_array(exponent)
+        out = _xp(exponent).power(base, exponent)
+        ctx.save_for_backward(out)
+        ctx.base = base
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out * math.log(ctx.base) if ctx.base > 0 else grad * 0
+
+
+def zeros_like_(t):
+    return _make(t._xp.zeros_like(t._data))
+
+
+def pow(input, exponent, *, out=None):  # noqa: A001
+    """input ** exponent (either may be a number)."""
+    if isinstance(input, Tensor):
+        if isinstance(exponent, Tensor):
+            result = PowTensor.apply(input, exponent)
+        else:
+            result = PowScalar.apply(input, exponent)
+    else:
+        result = RPow.apply(exponent, input)
+    return write_out(out, result) if out is not None else result
+
+
+def pow_(input, exponent):
+    if isinstance(exponent, Tensor):
+        return inplace(input, PowTensor, exponent, saves_self=True)
+    return inplace(input, PowScalar, exponent, saves_self=True)
+
+
+def float_power(input, exponent):
+    input = input.double() if isinstance(input, Tensor) else input
+    exponent = exponent.double() if isinstance(exponent, Tensor) else exponent
+    return pow(input, exponent)
+
+
+def square(input):
+    return pow(input, 2)
+
+
+class Reciprocal(Primitive, node_name="ReciprocalBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        out = 1 / float_array(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return neg(grad) * out * out
+
+
+def reciprocal(input):
+    return Reciprocal.apply(input)
+
+
+def reciprocal_(input):
+    return inplace(input, Reciprocal, saves_self=True)
+
+
+class FloorDivide(Primitive, node_name="FloorDivideBackward0"):
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        return _xp(a if hasattr(a, "dtype") else b).floor_divide(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 0, None
+
+
+def floor_divide(input, other):
+    return FloorDivide.apply(input, other)
+
+
+def floor_divide_(input, other):
+    return inplace(input, FloorDivide, other)
+
+
+class Remainder(Primitive, node_name="RemainderBackward0"):
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        ctx.save_for_backward(a, b)
+        return _xp(a if hasattr(a, "dtype") else b).remainder(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        gb = None
+        if ctx.needs_input_grad[1]:
+            gb = neg(grad) * floor_divide(a, b)
+        return grad, gb
+
+
+def remainder(input, other):
+    return Remainder.apply(input, other)
+
+
+def remainder_(input, other):
+    return inplace(input, Remainder, other, saves_self=True)
+
+
+class Fmod(Primitive, node_name="FmodBackward0"):
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        ctx.save_for_backward(a, b)
+        return _xp(a if hasattr(a, "dtype") else b).fmod(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        gb = neg(grad) * trunc(a / b) if ctx.needs_input_grad[1] else None
+        return grad, gb
+
+
+def fmod(input, other):
+    return Fmod.apply(input, other)
+
+
+# ---------------------------------------------------------------------------------------------
+# Unary math. Integer inputs of floating ops compute in the default float dtype.
+
+class Exp(Primitive, node_name="ExpBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        out = _xp(a).exp(float_array(a))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out.conj() if out.is_complex() else grad * out
+
+
+def exp(input, *, out=None):
+    return write_out(out, Exp.apply(input)) if out is not None else Exp.apply(input)
+
+
+def exp_(input):
+    return inplace(input, Exp)
+
+
+class Exp2(Primitive, node_name="Exp2Backward0"):
+    @staticmethod
+    def forward(ctx, a):
+        out = _xp(a).exp2(float_array(a))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out * math.log(2.0)
+
+
+def exp2(input):
+    return Exp2.apply(input)
+
+
+class Expm1(Primitive, node_name="Expm1Backward0"):
+    @staticmethod
+    def forward(ctx, a):
+        out = _xp(a).expm1(float_array(a))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (out + 1)
+
+
+def expm1(input):
+    return Expm1.apply(input)
+
+
+class Log(Primitive, node_name="LogBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _xp(a).log(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (a.conj() if a.is_complex() else a)
+
+
+def log(input, *, out=None):
+    return write_out(out, Log.apply(input)) if out is not None else Log.apply(input)
+
+
+def log_(input):
+    return inplace(input, Log, saves_self=True)
+
+
+class Log2(Primitive, node_name="Log2Backward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _xp(a).log2(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (a * math.log(2.0))
+
+
+def log2(input):
+    return Log2.apply(input)
+
+
+class Log10(Primitive, node_name="Log10Backward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _xp(a).log10(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (a * math.log(10.0))
+
+
+def log10(input):
+    return Log10.apply(input)
+
+
+class Log1p(Primitive, node_name="Log1PBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _xp(a).log1p(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (a + 1)
+
+
+def log1p(input):
+    return Log1p.apply(input)
+
+
+class Sqrt(Primitive, node_name="SqrtBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        with np.errstate(invalid="ignore"):
+            out = _xp(a).sqrt(float_array(a))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad / (out * 2)
+
+
+def sqrt(input, *, out=None):
+    return write_out(out, Sqrt.apply(input)) if out is not None else Sqrt.apply(input)
+
+
+def sqrt_(input):
+    return inplace(input, Sqrt)
+
+
+class Rsqrt(Primitive, node_name="RsqrtBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = 1 / _xp(a).sqrt(float_array(a))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * pow(out, 3) * -0.5
+
+
+def rsqrt(input):
+    return Rsqrt.apply(input)
+
+
+class Sin(Primitive, node_name="SinBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return _xp(a).sin(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * cos(a)
+
+
+def sin(input):
+    return Sin.apply(input)
+
+
+class Cos(Primitive, node_name="CosBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return _xp(a).cos(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * neg(sin(a))
+
+
+def cos(input):
+    return Cos.apply(input)
+
+
+class Tan(Primitive, node_name="TanBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        out = _xp(a).tan(float_array(a))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (out * out + 1)
+
+
+def tan(input):
+    return Tan.apply(input)
+
+
+class Asin(Primitive, node_name="AsinBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        with np.errstate(invalid="ignore"):
+            return _xp(a).arcsin(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * rsqrt(1 - a * a)
+
+
+def asin(input):
+    return Asin.apply(input)
+
+
+arcsin = asin
+
+
+class Acos(Primitive, node_name="AcosBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        with np.errstate(invalid="ignore"):
+            return _xp(a).arccos(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return neg(grad) * rsqrt(1 - a * a)
+
+
+def acos(input):
+    return Acos.apply(input)
+
+
+arccos = acos
+
+
+class Atan(Primitive, node_name="AtanBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return _xp(a).arctan(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (a * a + 1)
+
+
+def atan(input):
+    return Atan.apply(input)
+
+
+arctan = atan
+
+
+class Atan2(Primitive, node_name="Atan2Backward0"):
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(float_array(a), float_array(b))
+        ctx.save_for_backward(a, b)
+        return _xp(a).arctan2(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        denom = a * a + b * b
+        return grad * b / denom, neg(grad) * a / denom
+
+
+def atan2(input, other):
+    return Atan2.apply(input, other)
+
+
+arctan2 = atan2
+
+
+class Sinh(Primitive, node_name="SinhBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return _xp(a).sinh(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * cosh(a)
+
+
+def sinh(input):
+    return Sinh.apply(input)
+
+
+class Cosh(Primitive, node_name="CoshBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return _xp(a).cosh(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * sinh(a)
+
+
+def cosh(input):
+    return Cosh.apply(input)
+
+
+class Tanh(Primitive, node_name="TanhBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        out = _xp(a).tanh(float_array(a))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (1 - out * out)
+
+
+def tanh(input, *, out=None):
+    return write_out(out, Tanh.apply(input)) if out is not None else Tanh.apply(input)
+
+
+def tanh_(input):
+    return inplace(input, Tanh)
+
+
+class Asinh(Primitive, node_name="AsinhBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return _xp(a).arcsinh(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * rsqrt(a * a + 1)
+
+
+def asinh(input):
+    return Asinh.apply(input)
+
+
+arcsinh = asinh
+
+
+class Acosh(Primitive, node_name="AcoshBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        with np.errstate(invalid="ignore"):
+            return _xp(a).arccosh(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * rsqrt(a * a - 1)
+
+
+def acosh(input):
+    return Acosh.apply(input)
+
+
+arccosh = acosh
+
+
+class Atanh(Primitive, node_name="AtanhBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _xp(a).arctanh(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (1 - a * a)
+
+
+def atanh(input):
+    return Atanh.apply(input)
+
+
+arctanh = atanh
+
+
+class Sigmoid(Primitive, node_name="SigmoidBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        xp = _xp(a)
+        # exp of -|a| never overflows; the two branches agree where both are finite.
+        e = xp.exp(-xp.abs(a))
+        out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out * (1 - out)
+
+
+def sigmoid(input, *, out=None):
+    return write_out(out, Sigmoid.apply(input)) if out is not None else Sigmoid.apply(input)
+
+
+def sigmoid_(input):
+    return inplace(input, Sigmoid)
+
+
+def logit(input, eps=None):
+    if eps is not None:
+        input = clamp(input, eps, 1 - eps)
+    return log(input / (1 - input))
+
+
+class Relu(Primitive, node_name="ReluBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        out = _xp(a).maximum(a, 0).astype(a.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (out > 0)
+
+
+def relu(input):
+    return Relu.apply(input)
+
+
+def relu_(input):
+    return inplace(input, Relu)
+
+
+class Abs(Primitive, node_name="AbsBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return _xp(a).abs(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * sgn(a)
+
+
+def abs(input, *, out=None):  # noqa: A001
+    return write_out(out, Abs.apply(input)) if out is not None else Abs.apply(input)
+
+
+absolute = abs
+
+
+def abs_(input):
+    return inplace(input, Abs, saves_self=True)
+
+
+class Erf(Primitive, node_name="ErfBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return special(_xp(a)).erf(a).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * exp(neg(a * a)) * (2 / math.sqrt(math.pi))
+
+
+def erf(input):
+    return Erf.apply(input)
+
+
+class Erfc(Primitive, node_name="ErfcBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return special(_xp(a)).erfc(a).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * exp(neg(a * a)) * (-2 / math.sqrt(math.pi))
+
+
+def erfc(input):
+    return Erfc.apply(input)
+
+
+class Erfinv(Primitive, node_name="ErfinvBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        out = special(_xp(a)).erfinv(a).astype(a.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * exp(out * out) * (math.sqrt(math.pi) / 2)
+
+
+def erfinv(input):
+    return Erfinv.apply(input)
+
+
+class Lgamma(Primitive, node_name="LgammaBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return special(_xp(a)).gammaln(a).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * digamma(a)
+
+
+def lgamma(input):
+    return Lgamma.apply(input)
+
+
+class Digamma(Primitive, node_name="DigammaBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return special(_xp(a)).digamma(a).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * _make(special(a._xp).polygamma(1, a._data).astype(a._data.dtype))
+
+
+def digamma(input):
+    return Digamma.apply(input)
+
+
+# Piecewise-constant functions: their gradient is zero (PyTorch still records them).
+
+class _ZeroGrad(Primitive):
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 0
+
+
+class Floor(_ZeroGrad, node_name="FloorBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        return a if a.dtype.kind in "biu" else _xp(a).floor(a)
+
+
+class Ceil(_ZeroGrad, node_name="CeilBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        return a if a.dtype.kind in "biu" else _xp(a).ceil(a)
+
+
+class Trunc(_ZeroGrad, node_name="TruncBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        return a if a.dtype.kind in "biu" else _xp(a).trunc(a)
+
+
+class Round(_ZeroGrad, node_name="RoundBackward0"):
+    @staticmethod
+    def forward(ctx, a, decimals=0):
+        return a if a.dtype.kind in "biu" else _xp(a).round(a, decimals)
+
+
+class Sign(_ZeroGrad, node_name="SignBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        if a.dtype == np.bool_:
+            return a.copy()
+        return _xp(a).sign(a)
+
+
+def floor(input):
+    return Floor.apply(input)
+
+
+def floor_(input):
+    return inplace(input, Floor)
+
+
+def ceil(input):
+    return Ceil.apply(input)
+
+
+def ceil_(input):
+    return inplace(input, Ceil)
+
+
+def trunc(input):
+    return Trunc.apply(input)
+
+
+fix = trunc
+
+
+def round(input, *, decimals: int = 0):  # noqa: A001
+    return Round.apply(input, decimals)
+
+
+def round_(input, *, decimals: int = 0):
+    return inplace(input, Round, decimals)
+
+
+def sign(input):
+    return Sign.apply(input)
+
+
+def sgn(input):
+    if input.is_complex():
+        mag = abs(input)
+        return where(mag == 0, zeros_like_(input), input / mag)
+    return sign(input)
+
+
+def frac(input):
+    return input - trunc(input)
+
+
+# ---------------------------------------------------------------------------------------------
+# Clamping, selection, interpolation
+
+class Clamp(Primitive, node_name="ClampBackward1"):
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        xp = _xp(a)
+        if a.dtype.kind in "biu" and (isinstance(lo, float) or isinstance(hi, float)):
+            a = float_array(a)
+        out = a
+        if lo is not None:
+            out = xp.maximum(out, cast(lo, a.dtype) if is_number(lo) else lo)
+        if hi is not None:
+            out = xp.minimum(out, cast(hi, a.dtype) if is_number(hi) else hi)
+        if out is a:
+            out = a.copy()
+        ctx.save_for_backward(a)
+        ctx.bounds = (lo, hi)
+        return out.astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        x = a._data
+        mask = x == x  # propagate where the input passed through (NaN included, as PyTorch)
+        if lo is not None:
+            mask &= x >= data_of(lo)
+        if hi is not None:
+            mask &= x <= data_of(hi)
+        return grad * _make(mask), None, None
+
+
+class ClampTensor(Primitive, node_name="ClampBackward0"):
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        xp = _xp(a)
+        out = a
+        if lo is not None:
+            out = xp.maximum(out, lo)
+        if hi is not None:
+            out = xp.minimum(out, hi)
+        ctx.save_for_backward(a, lo, hi)
+        return out.astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, lo, hi = ctx.saved_tensors
+        keep = ones_mask = a == a
+        glo = ghi = None
+        if lo is not None:
+            below = a < lo
+            keep = keep & ~below
+            glo = grad * below
+        if hi is not None:
+            above = a > hi
+            keep = keep & ~above
+            ghi = grad * above
+        del ones_mask
+        return grad * keep, glo, ghi
+
+
+def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
+    """Limit values to [min, max]; either bound may be a number, a Tensor or None."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        result = ClampTensor.apply(input, min, max)
+    else:
+        result = Clamp.apply(input, min, max)
+    return write_out(out, result) if out is not None else result
+
+
+clip = clamp
+
+
+def clamp_(input, min=None, max=None):  # noqa: A002
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        return inplace(input, ClampTensor, min, max, saves_self=True)
+    return inplace(input, Clamp, min, max, saves_self=True)
+
+
+def clamp_min(input, min):  # noqa: A002
+    return clamp(input, min, None)
+
+
+def clamp_max(input, max):  # noqa: A002
+    return clamp(input, None, max)
+
+
+class Where(Primitive, node_name="WhereBackward0"):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        a, b = promote(a, b)
+        xp = _xp(cond)
+        ctx.save_for_backward(cond)
+        return xp.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (cond,) = ctx.saved_tensors
+        zero = zeros_like_(grad)
+        ga = where(cond, grad, zero) if ctx.needs_input_grad[1] else None
+        gb = where(cond, zero, grad) if ctx.needs_input_grad[2] else None
+        return None, ga, gb
+
+
+def where(condition, input=None, other=None):
+    """Elements of ``input`` where ``condition`` holds, else of ``other``; with one argument,
+    the indices of the True elements (as ``nonzero(as_tuple=True)``)."""
+    if input is None and other is None:
+        from ember.ops.indexing import nonzero
+        return nonzero(condition, as_tuple=True)
+    if condition.dtype is not _dt.bool:
+        condition = condition.bool()
+    return Where.apply(condition, input, other)
+
+
+class Maximum(Primitive, node_name="MaximumBackward0"):
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        ctx.save_for_backward(a, b)
+        return _xp(a).maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        # Ties split the gradient evenly, as PyTorch does.
+        wa = (a > b) + (a == b) * 0.5
+        return grad * wa, grad * (1 - wa)
+
+
+class Minimum(Primitive, node_name="MinimumBackward0"):
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        ctx.save_for_backward(a, b)
+        return _xp(a).minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        wa = (a < b) + (a == b) * 0.5
+        return grad * wa, grad * (1 - wa)
+
+
+def maximum(input, other):
+    return Maximum.apply(input, other)
+
+
+def minimum(input, other):
+    return Minimum.apply(input, other)
+
+
+def fmax(input, other):
+    return where(isnan(other) | (input >= other), input, other)
+
+
+def fmin(input, other):
+    return where(isnan(other) | (input <= other), input, other)
+
+
+def hypot(input, other):
+    return sqrt(input * input + other * other)
+
+
+def lerp(input, end, weight):
+    """input + weight * (end - input)."""
+    return input + weight * (end - input)
+
+
+def lerp_(input, end, weight):
+    if not _record(input, end, weight):
+        xp = input._xp
+        diff = data_of(end) - input._data
+        input._data += (data_of(weight) * diff).astype(input._data.dtype, copy=False)
+        input._bump_version()
+        return input
+    return input.copy_(lerp(input, end, weight))
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 * tensor2."""
+    return input + value * tensor1 * tensor2 if value != 1 else input + tensor1 * tensor2
+
+
+def addcmul_(input, tensor1, tensor2, *, value=1):
+    if not _record(input, tensor1, tensor2):
+        prod = tensor1._data * tensor2._data
+        if value != 1:
+            prod *= value
+        input._data += prod.astype(input._data.dtype, copy=False)
+        input._bump_version()
+        return input
+    return input.copy_(addcmul(input, tensor1, tensor2, value=value))
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 / tensor2."""
+    return input + value * tensor1 / tensor2 if value != 1 else input + tensor1 / tensor2
+
+
+def addcdiv_(input, tensor1, tensor2, *, value=1):
+    if not _record(input, tensor1, tensor2):
+        q = tensor1._data / tensor2._data
+        if value != 1:
+            q *= value
+        input._data += q.astype(input._data.dtype, copy=False)
+        input._bump_version()
+        return input
+    return input.copy_(addcdiv(input, tensor1, tensor2, value=value))
+
+
+def _record(*xs) -> bool:
+    from ember.ops._util import needs_grad
+    return needs_grad(*xs)
+
+
+class Real(Primitive, node_name="RealBackward0"):
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.real
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def real(input):
+    return Real.apply(input) if input.is_complex() else input
+
+
+def imag(input):
+    if not input.is_complex():
+        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+    return _make(input._data.imag)
+
+
+def conj(input):
+    if not input.is_complex():
+        return input
+    return _make(input._data.conj())
+
+
+conj_physical = conj
+
+
+def resolve_conj(input):
+    return input
+
+
+def resolve_neg(input):
+    return input
+
+
+def angle(input):
+    return _make(input._xp.angle(float_array(input._data)))
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    xp = input._xp
+    d = input._data
+    out = xp.nan_to_num(d, nan=nan, posinf=posinf, neginf=neginf)
+    if not input.requires_grad:
+        return _make(out)
+    return where(_make(xp.isfinite(d)), input, _make(out))
+
+
+def nan_to_num_(input, nan=0.0, posinf=None, neginf=None):
+    return input.copy_(nan_to_num(input, nan, posinf, neginf))
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison and logic: never differentiable, results are bool.
+
+def eq(input, other, *, out=None):
+    """Elementwise ``input == other`` (bool)."""
+    return _cmp("equal", input, other, out)
+
+
+def ne(input, other, *, out=None):
+    return _cmp("not_equal", input, other, out)
+
+
+def lt(input, other, *, out=None):
+    return _cmp("less", input, other, out)
+
+
+def le(input, other, *, out=None):
+    return _cmp("less_equal", input, other, out)
+
+
+def gt(input, other, *, out=None):
+    return _cmp("greater", input, other, out)
+
+
+def ge(input, other, *, out=None):
+    return _cmp("greater_equal", input, other, out)
+
+
+less, less_equal, greater, greater_equal, not_equal = lt, le, gt, ge, ne
+
+
+def _cmp(name, input, other, out):
+    if other is None or isinstance(other, (str, list, tuple)) and not isinstance(input, Tensor):
+        return NotImplemented
+    a, b = promote(data_of(input), data_of(other))
+    xp = _xp(a if hasattr(a, "dtype") else b)
+    result = _make(getattr(xp, name)(a, b))
+    return write_out(out, result) if out is not None else result
+
+
+def _logic(name, input, other=None):
+    xp = input._xp
+    if other is None:
+        return _make(getattr(xp, name)(input._data))
+    return _make(getattr(xp, name)(input._data, data_of(other)))
+
+
+def logical_not(input):
+    return _logic("logical_not", input)
+
+
+def logical_and(input, other):
+    return _logic("logical_and", input, other)
+
+
+def logical_or(input, other):
+    return _logic("logical_or", input, other)
+
+
+def logical_xor(input, other):
+    return _logic("logical_xor", input, other)
+
+
+def _bitwise(name, input, other=None):
+    if input.is_floating_point() or (isinstance(other, Tensor) and other.is_floating_point()) \
+            or isinstance(other, float):
+        raise RuntimeError(f'"{name}_cpu" not implemented for \'Float\'')
+    if other is None:
+        return _make(getattr(input._xp, name)(input._data))
+    a, b = promote(input._data, data_of(other))
+    return _make(getattr(input._xp, name)(a, b))
+
+
+def bitwise_not(input):
+    return _bitwise("invert", input)
+
+
+def bitwise_and(input, other):
+    return _bitwise("bitwise_and", input, other)
+
+
+def bitwise_or(input, other):
+    return _bitwise("bitwise_or", input, other)
+
+
+def bitwise_xor(input, other):
+    return _bitwise("bitwise_xor", input, other)
+
+
+def bitwise_left_shift(input, other):
+    return _bitwise("left_shift", input, other)
+
+
+def bitwise_right_shift(input, other):
+    return _bitwise("right_shift", input, other)
+
+
+def _bitwise_inplace(fn, input, other):
+    result = fn(input, other)
+    if result.dtype is not input.dtype and _dt.promote_types(input.dtype, result.dtype) \
+            is not input.dtype:
+        raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output "
+                           f"type {input.dtype}")
+    input._data[...] = result._data
+    input._bump_version()
+    return input
+
+
+def bitwise_and_(input, other):
+    return _bitwise_inplace(bitwise_and, input, other)
+
+
+def bitwise_or_(input, other):
+    return _bitwise_inplace(bitwise_or, input, other)
+
+
+def bitwise_xor_(input, other):
+    return _bitwise_inplace(bitwise_xor, input, other)
+
+
+def isnan(input):
+    return _make(input._xp.isnan(input._data))
+
+
+def isinf(input):
+    return _make(input._xp.isinf(input._data))
+
+
+def isfinite(input):
+    return _make(input._xp.isfinite(input._data))
+
+
+def isposinf(input):
+    return _make(input._xp.isposinf(input._data))
+
+
+def isneginf(input):
+    return _make(input._xp.isneginf(input._data))
+
+
+def isreal(input):
+    return _make(input._xp.isreal(input._data))
+
+
+def signbit(input):
+    return _make(input._xp.signbit(input._data))
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    a, b = promote(input._data, data_of(other))
+    return _make(input._xp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    return bool(isclose(input, other, rtol, atol, equal_nan).all())
+
+
+def equal(input, other) -> bool:
+    """True if both tensors have the same size and elements."""
+    if tuple(input.shape) != tuple(other.shape):
+        return False
+    return bool((input._data == other._data).all())
+
+
+def scalar_tensor_like(value, like: Tensor) -> Tensor:
+    return as_tensor_arg(value, like)
+
+
+del array_dtype, result_dtype

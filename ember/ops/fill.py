@@ -1,0 +1,119 @@
+"""Writing into a tensor: copy_, fill_, and the in-place random fills (uniform_, normal_, ...)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ember._tensor import Tensor, _make
+from ember.autograd.function import Primitive
+from ember.autograd.grad_mode import _State
+from ember.backend.device import get_array_module, to_device
+from ember.ops.inplace import _write, check_inplace, inplace
+from ember.random import generator_for
+
+
+class Copy(Primitive, node_name="CopyBackwards"):
+    @staticmethod
+    def forward(ctx, a, src):
+        xp = get_array_module(a)
+        if src.__class__ is not a.__class__:
+            from ember.backend.device import array_device
+            src = to_device(src, array_device(a))
+        return xp.broadcast_to(src, a.shape).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, grad
+
+
+def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
+    """Copy ``src`` (broadcast, cast, moved across devices) into ``self``."""
+    if not isinstance(src, Tensor):
+        src = _make(self._xp.asarray(src, self._data.dtype))
+    if not (_State.enabled and (self.requires_grad or src.requires_grad)):
+        data = src._data
+        if data.__class__ is not self._data.__class__:
+            data = to_device(data, self.device)
+        try:
+            _write(self, data)
+        except RuntimeError:
+            raise RuntimeError(f"The size of tensor a ({list(self.shape)}) must match the size "
+                               f"of tensor b ({list(src.shape)})") from None
+        return self
+    return inplace(self, Copy, src)
+
+
+class Fill(Primitive, node_name="FillBackward1"):
+    @staticmethod
+    def forward(ctx, a, value):
+        return get_array_module(a).full(a.shape, value, a.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, grad.sum()
+
+
+def fill_(self: Tensor, value) -> Tensor:
+    if not (_State.enabled and (self.requires_grad or isinstance(value, Tensor)
+                                and value.requires_grad)):
+        v = value.item() if isinstance(value, Tensor) else value
+        self._data[...] = v
+        self._bump_version()
+        return self
+    return inplace(self, Fill, value)
+
+
+def _random_write(self: Tensor, values) -> Tensor:
+    check_inplace(self)
+    _write(self, values.astype(self._data.dtype, copy=False))
+    return self
+
+
+def uniform_(self: Tensor, from_=0.0, to=1.0, *, generator=None) -> Tensor:
+    rng = generator_for(self.device, generator)
+    return _random_write(self, rng.uniform(from_, to, self._data.shape))
+
+
+def normal_(self: Tensor, mean=0.0, std=1.0, *, generator=None) -> Tensor:
+    rng = generator_for(self.device, generator)
+    return _random_write(self, rng.normal(mean, std, self._data.shape))
+
+
+def bernoulli_(self: Tensor, p=0.5, *, generator=None) -> Tensor:
+    rng = generator_for(self.device, generator)
+    probs = p._data if isinstance(p, Tensor) else p
+    return _random_write(self, rng.random(self._data.shape) < probs)
+
+
+def random_(self: Tensor, from_=0, to=None, *, generator=None) -> Tensor:
+    rng = generator_for(self.device, generator)
+    if to is None:
+        from_, to = 0, (from_ if from_ else _max_for(self._data.dtype))
+    return _random_write(self, rng.integers(from_, to, self._data.shape))
+
+
+def _max_for(np_dtype) -> int:
+    if np_dtype.kind == "f":
+        return 2 ** np.finfo(np_dtype).nmant + 1
+    if np_dtype == np.bool_:
+        return 2
+    return int(np.iinfo(np_dtype).max) + 1
+
+
+def exponential_(self: Tensor, lambd=1.0, *, generator=None) -> Tensor:
+    rng = generator_for(self.device, generator)
+    return _random_write(self, rng.exponential(1.0 / lambd, self._data.shape))
+
+
+def geometric_(self: Tensor, p, *, generator=None) -> Tensor:
+    rng = generator_for(self.device, generator)
+    return _random_write(self, rng.geometric(p, self._data.shape))
+
+
+def log_normal_(self: Tensor, mean=1.0, std=2.0, *, generator=None) -> Tensor:
+    rng = generator_for(self.device, generator)
+    return _random_write(self, rng.lognormal(mean, std, self._data.shape))
+
+
+def cauchy_(self: Tensor, median=0.0, sigma=1.0, *, generator=None) -> Tensor:
+    rng = generator_for(self.device, generator)
+    return _random_write(self, median + sigma * rng.standard_cauchy(self._data.shape))

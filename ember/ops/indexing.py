@@ -1,0 +1,682 @@
+"""Indexing: ``t[...]`` and ``t[...] = v``, gather/scatter, index_*, masked_*, sort/topk."""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from ember import dtypes as _dt
+from ember import return_types
+from ember._tensor import Tensor, _make
+from ember.autograd.function import Primitive
+from ember.autograd.grad_mode import _State
+from ember.backend.device import get_array_module, to_device
+from ember.backend.special import scatter_add as _scatter_add_arrays
+from ember.ops._util import cast, check_same_device, is_number, promote, wrap_dim
+from ember.ops.inplace import check_inplace, inplace
+from ember.ops.movement import BasicIndex, Select, expand, reshape
+
+
+def _convert_index(index, xp):
+    """A NumPy index from a PyTorch one, and whether it is basic (so the result is a view)."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    basic = True
+    for item in index:
+        if isinstance(item, Tensor):
+            arr = item._data
+            if arr.dtype != np.bool_:
+                if arr.dtype.kind not in "iu":
+                    raise IndexError("tensors used as indices must be long, int, byte or bool "
+                                     "tensors")
+                arr = arr.astype(np.int64, copy=False)
+            if arr.__class__ is not xp.ndarray:
+                arr = xp.asarray(_host(arr))
+            out.append(arr)
+            basic = False
+        elif isinstance(item, (list, np.ndarray)) or (
+                not isinstance(item, (int, slice, type(None), type(Ellipsis)))
+                and hasattr(item, "__len__")):
+            arr = xp.asarray(_flatten_tensors(item))
+            if arr.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int, byte or bool "
+                                 "tensors")
+            out.append(arr)
+            basic = False
+        elif isinstance(item, (bool, np.bool_)):
+            out.append(xp.asarray(item))
+            basic = False
+        elif isinstance(item, (int, np.integer)):
+            out.append(int(item))
+        else:
+            out.append(item)
+    return tuple(out), basic
+
+
+def _host(arr):
+    return arr if isinstance(arr, np.ndarray) else arr.get()
+
+
+def _flatten_tensors(item):
+    if isinstance(item, Tensor):
+        return _host(item._data)
+    if isinstance(item, (list, tuple)):
+        return [_flatten_tensors(i) for i in item]
+    return item
+
+
+class Index(Primitive, node_name="IndexBackward0"):
+    """Advanced (integer or bool array) indexing: a copy."""
+
+    @staticmethod
+    def forward(ctx, a, index):
+        ctx.in_shape = a.shape
+        ctx.index = index
+        return a[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return IndexAccumulate.apply(grad, ctx.in_shape, ctx.index)
+
+
+class IndexAccumulate(Primitive, node_name="IndexPutBackward0"):
+    """Zeros of ``shape`` with ``values`` summed in at ``index`` (repeated indices add)."""
+
+    @staticmethod
+    def forward(ctx, values, shape, index):
+        ctx.index = index
+        xp = get_array_module(values)
+        out = xp.zeros(shape, values.dtype)
+        _scatter_add_arrays(xp, out, index, values)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Index.apply(grad, ctx.index)
+
+
+def getitem(t: Tensor, index):
+    """``t[index]``: basic indexing returns a view, advanced indexing a copy."""
+    if isinstance(index, int) and t._data.ndim:
+        n = t._data.shape[0]
+        if index < -n or index >= n:
+            raise IndexError(f"index {index} is out of bounds for dimension 0 with size {n}")
+        return Select.apply(t, index)
+    if t._data.ndim == 0 and index is not None and index is not Ellipsis and not (
+            isinstance(index, tuple) and builtins.all(i is None or i is Ellipsis for i in index)):
+        if not isinstance(index, (Tensor, list)) or isinstance(index, int):
+            raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                             "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+    np_index, basic = _convert_index(index, t._xp)
+    if basic:
+        if builtins.all(isinstance(i, int) for i in np_index):
+            return Select.apply(t, np_index)
+        return BasicIndex.apply(t, np_index)
+    return Index.apply(t, np_index)
+
+
+def setitem(t: Tensor, index, value) -> None:
+    """``t[index] = value`` for every index kind, differentiable (see inplace.py)."""
+    record = _State.enabled and (t.requires_grad or (isinstance(value, Tensor)
+                                                     and value.requires_grad))
+    xp = t._xp
+    np_index, basic = _convert_index(index, xp)
+    if not record:
+        if isinstance(value, Tensor):
+            v = value._data
+            if v.__class__ is not t._data.__class__:
+                v = to_device(v, t.device)
+        else:
+            v = value
+        try:
+            t._data[np_index] = v
+        except ValueError as exc:
+            raise RuntimeError(str(exc)) from None
+        t._bump_version()
+        return
+    check_inplace(t)
+    if basic:
+        from ember.ops.fill import copy_
+        copy_(BasicIndex.apply(t, np_index), value)
+        return
+    index_put_(t, np_index, value)
+
+
+class IndexPut(Primitive, node_name="IndexPutBackward0"):
+    @staticmethod
+    def forward(ctx, a, values, index, accumulate):
+        ctx.index = index
+        ctx.accumulate = accumulate
+        xp = get_array_module(a)
+        out = a.copy()
+        values = cast(values, a.dtype) if is_number(values) else values.astype(a.dtype,
+                                                                                 copy=False)
+        if accumulate:
+            target_shape = out[index].shape
+            _scatter_add_arrays(xp, out, index, xp.broadcast_to(values, target_shape))
+        else:
+            out[index] = values
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_self = grad
+        if not ctx.accumulate:
+            mask = _make(grad._xp.ones(grad._data.shape, bool))
+            mask._data[ctx.index] = False
+            grad_self = grad * mask
+        grad_values = Index.apply(grad, ctx.index) if ctx.needs_input_grad[1] else None
+        return grad_self, grad_values
+
+
+def _index_tuple(t: Tensor, indices):
+    return _convert_index(tuple(indices) if isinstance(indices, list) else indices, t._xp)[0]
+
+
+def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tensor:
+    index = _index_tuple(input, indices)
+    if not isinstance(values, Tensor):
+        values = _make(input._xp.asarray(values, input._data.dtype))
+    return IndexPut.apply(input, values, index, accumulate)
+
+
+def index_put_(input: Tensor, indices, values, accumulate: bool = False) -> Tensor:
+    index = _index_tuple(input, indices)
+    if not isinstance(values, Tensor):
+        values = _make(input._xp.asarray(values, input._data.dtype))
+    return inplace(input, IndexPut, values, index, accumulate)
+
+
+# ---------------------------------------------------------------------------------------------
+# gather / scatter
+
+def _scatter_index(xp, index, dim):
+    """The full NumPy index addressing, for each element of ``index``, its target position."""
+    grids = list(xp.indices(index.shape, sparse=True))
+    grids[dim] = index
+    return tuple(grids)
+
+
+def _check_index(index: Tensor, op: str) -> None:
+    if index.dtype is not _dt.int64:
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index")
+
+
+class Gather(Primitive, node_name="GatherBackward0"):
+    @staticmethod
+    def forward(ctx, a, index, dim):
+        ctx.save_for_backward(index)
+        ctx.args = (a.shape, dim)
+        xp = get_array_module(a)
+        return a[_scatter_index(xp, index, dim)]
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        shape, dim = ctx.args
+        zeros = _make(grad._xp.zeros(shape, grad._data.dtype))
+        return scatter_add(zeros, dim, index, grad), None, None
+
+
+def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
+    """out[i][j] = input[index[i][j]][j] along ``dim`` (for dim=0), and so on."""
+    _check_index(index, "gather")
+    d = wrap_dim(dim, input.ndim)
+    if index.ndim != input.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+    return Gather.apply(input, index, d)
+
+
+class ScatterAdd(Primitive, node_name="ScatterAddBackward0"):
+    @staticmethod
+    def forward(ctx, a, index, src, dim):
+        ctx.save_for_backward(index)
+        ctx.dim = dim
+        xp = get_array_module(a)
+        out = a.copy()
+        src = src[tuple(slice(0, s) for s in index.shape)]
+        _scatter_add_arrays(xp, out, _scatter_index(xp, index, dim), src.astype(a.dtype))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        gsrc = gather(grad, ctx.dim, index) if ctx.needs_input_grad[2] else None
+        return grad, None, gsrc, None
+
+
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    _check_index(index, "scatter_add")
+    return ScatterAdd.apply(input, index, src, wrap_dim(dim, input.ndim))
+
+
+def scatter_add_(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    _check_index(index, "scatter_add_")
+    return inplace(input, ScatterAdd, index, src, wrap_dim(dim, input.ndim))
+
+
+class Scatter(Primitive, node_name="ScatterBackward0"):
+    @staticmethod
+    def forward(ctx, a, index, src, dim, reduce):
+        ctx.save_for_backward(index)
+        ctx.dim = dim
+        xp = get_array_module(a)
+        out = a.copy()
+        pos = _scatter_index(xp, index, dim)
+        if is_number(src):
+            vals = cast(src, a.dtype)
+        else:
+            vals = src[tuple(slice(0, s) for s in index.shape)].astype(a.dtype)
+        if reduce is None:
+            out[pos] = vals
+        elif reduce == "add":
+            _scatter_add_arrays(xp, out, pos, xp.broadcast_to(vals, index.shape))
+        elif reduce == "multiply":
+            xp.multiply.at(out, pos, xp.broadcast_to(vals, index.shape))
+        else:
+            raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        grad_self = Scatter.apply(grad, index, 0.0, ctx.dim, None)
+        gsrc = gather(grad, ctx.dim, index) if len(ctx.needs_input_grad) > 2 and \
+            ctx.needs_input_grad[2] else None
+        return grad_self, None, gsrc, None, None
+
+
+def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None):
+    """Write ``src`` (or ``value``) into a copy of ``input`` at ``index`` along ``dim``."""
+    _check_index(index, "scatter")
+    s = value if src is None else src
+    return Scatter.apply(input, index, s, wrap_dim(dim, input.ndim), reduce)
+
+
+def scatter_(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None):
+    _check_index(index, "scatter_")
+    s = value if src is None else src
+    return inplace(input, Scatter, index, s, wrap_dim(dim, input.ndim), reduce)
+
+
+class ScatterReduce(Primitive, node_name="ScatterReduceBackward0"):
+    @staticmethod
+    def forward(ctx, a, index, src, dim, reduce, include_self):
+        xp = get_array_module(a)
+        pos = _scatter_index(xp, index, dim)
+        src = src[tuple(slice(0, s) for s in index.shape)].astype(a.dtype)
+        out = a.copy()
+        touched = xp.zeros(a.shape, bool)
+        touched[pos] = True
+        if not include_self:
+            fill = {"sum": 0, "mean": 0, "prod": 1}.get(reduce)
+            if fill is None:
+                fill = _extreme(a.dtype, reduce == "amax")
+            out[touched] = fill
+        if reduce in ("sum", "mean"):
+            _scatter_add_arrays(xp, out, pos, src)
+        elif reduce == "prod":
+            xp.multiply.at(out, pos, src)
+        elif reduce == "amax":
+            xp.maximum.at(out, pos, src)
+        elif reduce == "amin":
+            xp.minimum.at(out, pos, src)
+        else:
+            raise RuntimeError(f"reduce argument must be one of sum, prod, mean, amax, amin, "
+                               f"got {reduce}")
+        count = None
+        if reduce == "mean":
+            count = xp.zeros(a.shape, a.dtype)
+            _scatter_add_arrays(xp, count, pos, xp.ones(index.shape, a.dtype))
+            if include_self:
+                count += 1
+            count = xp.maximum(count, 1)
+            out = out / count if a.dtype.kind == "f" else out // count
+        ctx.save_for_backward(a, index, src, out)
+        ctx.args = (dim, reduce, include_self, count)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, index, src, out = ctx.saved_tensors
+        dim, reduce, include_self, count = ctx.args
+        if reduce == "sum":
+            gself = grad if include_self else grad * _untouched(a, index, dim)
+            return gself, None, gather(grad, dim, index)
+        if reduce == "mean":
+            g = grad / _make(count)
+            gself = g if include_self else grad * _untouched(a, index, dim)
+            return gself, None, gather(g, dim, index)
+        if reduce in ("amax", "amin"):
+            self_hit = (a == out) if include_self else (a == out) & _untouched(a, index, dim)
+            src_hit = src == gather(out, dim, index)
+            ties = scatter_add(self_hit.to(grad.dtype), dim, index, src_hit.to(grad.dtype))
+            g = grad / ties
+            return g * self_hit, None, gather(g, dim, index) * src_hit
+        raise RuntimeError("the derivative of scatter_reduce with reduce='prod' is not "
+                           "implemented in ember")
+
+
+def _untouched(a: Tensor, index: Tensor, dim: int) -> Tensor:
+    mask = a._xp.ones(a._data.shape, bool)
+    mask[_scatter_index(a._xp, index._data, dim)] = False
+    return _make(mask)
+
+
+def _extreme(np_dtype, lowest: bool):
+    if np_dtype.kind == "f":
+        return -np.inf if lowest else np.inf
+    info = np.iinfo(np_dtype)
+    return info.min if lowest else info.max
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self: bool = True):
+    _check_index(index, "scatter_reduce")
+    return ScatterReduce.apply(input, index, src, wrap_dim(dim, input.ndim), reduce,
+                               include_self)
+
+
+def scatter_reduce_(input, dim, index, src, reduce, *, include_self: bool = True):
+    return inplace(input, ScatterReduce, index, src, wrap_dim(dim, input.ndim), reduce,
+                   include_self, saves_self=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# index_* along one dim
+
+class IndexSelect(Primitive, node_name="IndexSelectBackward0"):
+    @staticmethod
+    def forward(ctx, a, index, dim):
+        ctx.save_for_backward(index)
+        ctx.args = (a.shape, dim)
+        return get_array_module(a).take(a, index, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        shape, dim = ctx.args
+        zeros = _make(grad._xp.zeros(shape, grad._data.dtype))
+        return index_add(zeros, dim, index, grad), None, None
+
+
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    if index.ndim > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    if index.dtype.is_floating_point:
+        raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
+    return IndexSelect.apply(input, index.reshape(-1), wrap_dim(dim, input.ndim))
+
+
+class IndexAdd(Primitive, node_name="IndexAddBackward0"):
+    @staticmethod
+    def forward(ctx, a, index, source, dim, alpha):
+        ctx.save_for_backward(index)
+        ctx.args = (dim, alpha)
+        xp = get_array_module(a)
+        out = a.copy()
+        src = source * alpha if alpha != 1 else source
+        _scatter_add_arrays(xp, out, (slice(None),) * dim + (index,), src.astype(a.dtype))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        dim, alpha = ctx.args
+        gsrc = index_select(grad, dim, index) if ctx.needs_input_grad[2] else None
+        if gsrc is not None and alpha != 1:
+            gsrc = gsrc * alpha
+        return grad, None, gsrc
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    return IndexAdd.apply(input, index, source, wrap_dim(dim, input.ndim), alpha)
+
+
+def index_add_(input, dim, index, source, *, alpha=1):
+    return inplace(input, IndexAdd, index, source, wrap_dim(dim, input.ndim), alpha)
+
+
+class IndexCopy(Primitive, node_name="IndexCopyBackward0"):
+    @staticmethod
+    def forward(ctx, a, index, source, dim):
+        ctx.save_for_backward(index)
+        ctx.dim = dim
+        out = a.copy()
+        out[(slice(None),) * dim + (index,)] = source
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        gsrc = index_select(grad, ctx.dim, index) if ctx.needs_input_grad[2] else None
+        return index_fill(grad, ctx.dim, index, 0), None, gsrc
+
+
+def index_copy(input, dim, index, source):
+    return IndexCopy.apply(input, index, source, wrap_dim(dim, input.ndim))
+
+
+def index_copy_(input, dim, index, source):
+    return inplace(input, IndexCopy, index, source, wrap_dim(dim, input.ndim))
+
+
+class IndexFill(Primitive, node_name="IndexFillBackward0"):
+    @staticmethod
+    def forward(ctx, a, index, value, dim):
+        ctx.save_for_backward(index)
+        ctx.dim = dim
+        out = a.copy()
+        out[(slice(None),) * dim + (index,)] = value
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        return IndexFill.apply(grad, index, 0, ctx.dim)
+
+
+def index_fill(input, dim, index, value):
+    if isinstance(value, Tensor):
+        value = value.item()
+    return IndexFill.apply(input, index, value, wrap_dim(dim, input.ndim))
+
+
+def index_fill_(input, dim, index, value):
+    if isinstance(value, Tensor):
+        value = value.item()
+    return inplace(input, IndexFill, index, value, wrap_dim(dim, input.ndim))
+
+
+# ---------------------------------------------------------------------------------------------
+# masks
+
+class MaskedFill(Primitive, node_name="MaskedFillBackward0"):
+    @staticmethod
+    def forward(ctx, a, mask, value):
+        ctx.save_for_backward(mask)
+        xp = get_array_module(a)
+        v = cast(value, a.dtype) if is_number(value) else value.astype(a.dtype)
+        return xp.where(mask, v, a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (mask,) = ctx.saved_tensors
+        zero = _make(grad._xp.zeros((), grad._data.dtype))
+        gself = where_(mask, zero, grad)
+        gval = None
+        if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]:
+            gval = where_(mask, grad, zero).sum()
+        return gself, None, gval
+
+
+def where_(cond, a, b):
+    from ember.ops.elementwise import where
+    return where(cond, a, b)
+
+
+def _check_mask(mask: Tensor, op: str) -> None:
+    if mask.dtype is not _dt.bool:
+        if mask.dtype is _dt.uint8:
+            return
+        raise RuntimeError(f"{op} only supports boolean masks, but got mask with dtype "
+                           f"{mask.dtype}")
+
+
+def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
+    """``input`` with ``value`` where ``mask`` is True (mask broadcasts)."""
+    _check_mask(mask, "masked_fill_")
+    if isinstance(value, Tensor) and value.ndim:
+        raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got "
+                           f"tensor with {value.ndim} dimension(s).")
+    check_same_device("masked_fill", input, mask)
+    return MaskedFill.apply(input, mask.bool() if mask.dtype is not _dt.bool else mask, value)
+
+
+def masked_fill_(input: Tensor, mask: Tensor, value) -> Tensor:
+    _check_mask(mask, "masked_fill_")
+    mask = mask.bool() if mask.dtype is not _dt.bool else mask
+    if not (_State.enabled and (input.requires_grad or isinstance(value, Tensor)
+                                and value.requires_grad)):
+        v = value._data if isinstance(value, Tensor) else value
+        xp = input._xp
+        xp.copyto(input._data, xp.asarray(v, input._data.dtype), where=mask._data)
+        input._bump_version()
+        return input
+    return inplace(input, MaskedFill, mask, value)
+
+
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
+    _check_mask(mask, "masked_select")
+    shape = np.broadcast_shapes(tuple(input.shape), tuple(mask.shape))
+    return getitem(expand(input, shape), expand(mask.bool(), shape))
+
+
+def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
+    mask = expand(mask.bool(), input.shape)
+    k = int(mask._data.sum())
+    if source.numel() < k:
+        raise RuntimeError("masked_scatter: expected source to have at least as many elements "
+                           "as ones in mask")
+    values = reshape(source, -1)[:k]
+    return index_put(input, (mask,), values)
+
+
+def take(input: Tensor, index: Tensor) -> Tensor:
+    return getitem(reshape(input, -1), index)
+
+
+def take_along_dim(input: Tensor, indices: Tensor, dim=None) -> Tensor:
+    if dim is None:
+        return take(input, reshape(indices, -1))
+    d = wrap_dim(dim, input.ndim)
+    shape_in = list(input.shape)
+    shape_idx = list(indices.shape)
+    shape_in[d] = shape_idx[d] = 1
+    b = list(np.broadcast_shapes(tuple(shape_in), tuple(shape_idx)))
+    bi = b.copy()
+    bi[d] = input.shape[d]
+    bx = b.copy()
+    bx[d] = indices.shape[d]
+    return gather(expand(input, bi), d, expand(indices, bx).contiguous())
+
+
+def nonzero(input: Tensor, *, as_tuple: bool = False):
+    xp = input._xp
+    idx = xp.nonzero(input._data) if input.ndim else xp.nonzero(input._data.reshape(1))
+    if as_tuple:
+        return tuple(_make(i.astype(np.int64)) for i in idx)
+    if not idx:
+        return _make(xp.zeros((0 if not input._data.item() else 1, 0), np.int64))
+    return _make(xp.stack(idx, axis=1).astype(np.int64))
+
+
+def argwhere(input: Tensor) -> Tensor:
+    return nonzero(input)
+
+
+# ---------------------------------------------------------------------------------------------
+# sorting
+
+def _argsort(a, dim: int, descending: bool, xp):
+    if not descending:
+        return xp.argsort(a, axis=dim, kind="stable")
+    # Stable descending order: sort the reversed array, reverse, and map positions back.
+    n = a.shape[dim]
+    rev = xp.flip(a, dim)
+    order = xp.flip(xp.argsort(rev, axis=dim, kind="stable"), dim)
+    return (n - 1) - order
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
+    """(values, indices) sorted along ``dim``; NaN counts as the largest value."""
+    if input.ndim == 0:
+        return return_types.sort(input.clone(), _make(input._xp.zeros((), np.int64)))
+    d = wrap_dim(dim, input.ndim)
+    idx = _make(_argsort(input._data, d, descending, input._xp).astype(np.int64))
+    return return_types.sort(gather(input, d, idx), idx)
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
+    return sort(input, dim, descending, stable).indices
+
+
+def msort(input: Tensor) -> Tensor:
+    return sort(input, 0).values
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+    """The k largest (or smallest) elements along ``dim`` and their indices."""
+    d = wrap_dim(dim, input.ndim)
+    n = input._data.shape[d] if input.ndim else 1
+    if k > n or k < 0:
+        raise RuntimeError("selected index k out of range")
+    values, indices = sort(input, d, descending=largest, stable=True)
+    return return_types.topk(values.narrow(d, 0, k) if input.ndim else values,
+                             indices.narrow(d, 0, k) if input.ndim else indices)
+
+
+def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
+    d = wrap_dim(dim, input.ndim)
+    values, indices = sort(input, d, stable=True)
+    v = values.select(d, k - 1)
+    i = indices.select(d, k - 1)
+    if keepdim:
+        v, i = v.unsqueeze(d), i.unsqueeze(d)
+    return return_types.kthvalue(v, i)
+
+
+def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
+           return_counts: bool = False, dim=None):
+    xp = input._xp
+    res = xp.unique(input._data, return_inverse=True, return_counts=True,
+                    axis=None if dim is None else wrap_dim(dim, input.ndim))
+    values, inverse, counts = res
+    out = [_make(values)]
+    if return_inverse:
+        out.append(_make(inverse.reshape(input._data.shape if dim is None else -1)
+                         .astype(np.int64)))
+    if return_counts:
+        out.append(_make(counts.astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def unique_consecutive(input: Tensor, return_inverse: bool = False,
+                       return_counts: bool = False, dim=None):
+    xp = input._xp
+    flat = input._data.reshape(-1)
+    if flat.size == 0:
+        keep = flat.astype(bool)
+    else:
+        keep = xp.concatenate([xp.ones(1, bool), flat[1:] != flat[:-1]])
+    values = flat[keep]
+    out = [_make(values)]
+    if return_inverse:
+        out.append(_make((xp.cumsum(keep) - 1).reshape(input._data.shape).astype(np.int64)))
+    if return_counts:
+        starts = xp.nonzero(keep)[0]
+        out.append(_make(xp.diff(xp.append(starts, flat.size)).astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+del promote

@@ -1,0 +1,143 @@
+"""In-place ops and ``out=``: writing into existing storage without breaking autograd.
+
+# NOTE [ In-place ops and autograd ]
+An in-place op on a tensor that takes part in a graph is computed out of place by the same
+primitive, then written into the tensor's storage; the tensor takes over the result's history.
+If the tensor is a view, its base's history becomes a ``CopySlices`` node: the gradient of the
+base flows to the old base outside the written region and to the new values inside it, and the
+view's history is re-derived from the base by the view's recorded ``_view_fn``. The shared
+version counter is bumped, so a backward that saved the old values raises instead of silently
+using the new ones.
+"""
+from __future__ import annotations
+
+from ember import dtypes as _dt
+from ember._tensor import Tensor, _make
+from ember.autograd.function import Node, edge_of
+from ember.autograd.grad_mode import _State, enable_grad
+
+
+def check_inplace(t: Tensor) -> None:
+    """PyTorch's errors for in-place ops on leaves that require grad (in grad mode)."""
+    if not _State.enabled:
+        return
+    if t.requires_grad and t.grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+    base = t._base
+    if base is not None and base.requires_grad and base.grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+
+
+def _check_castable(t: Tensor, result_np_dtype) -> None:
+    if result_np_dtype == t._data.dtype:
+        return
+    rd = _dt._FROM_NP[result_np_dtype]
+    if rd._category > t.dtype._category:
+        raise RuntimeError(f"result type {_short(rd)} can't be cast to the desired output type "
+                           f"{_short(t.dtype)}")
+
+
+def _short(d) -> str:
+    return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
+            "bool": "Bool", "float16": "Half", "complex64": "ComplexFloat"}.get(d.name, d.name)
+
+
+def inplace(self: Tensor, prim, *args, saves_self: bool = False) -> Tensor:
+    """self <- prim(self, *args), in place (see NOTE [ In-place ops and autograd ])."""
+    record = _State.enabled and (self.requires_grad or any(
+        isinstance(a, Tensor) and a.requires_grad for a in args))
+    if not record:
+        result = prim.apply(self, *args)._data
+        _check_castable(self, result.dtype)
+        _write(self, result)
+        return self
+    check_inplace(self)
+    old = _snapshot(self, saves_self)
+    result = prim.apply(old, *args)
+    _check_castable(self, result._data.dtype)
+    _write(self, result._data)
+    rebase_history(self, result)
+    return self
+
+
+def _snapshot(t: Tensor, copy: bool) -> Tensor:
+    """A tensor with ``t``'s history and current values, for an op about to overwrite ``t``."""
+    data = t._xp.array(t._data, copy=True) if copy else t._data
+    s = _make(data, t.requires_grad, t.grad_fn, t._output_nr)
+    if t.grad_fn is None and t.requires_grad:
+        s._grad_acc = t._grad_acc
+    if not copy:
+        if t._ver is None:
+            t._ver = [0]
+        s._ver = t._ver
+    return s
+
+
+def _write(t: Tensor, values) -> None:
+    data = t._data
+    try:
+        if values.shape == data.shape and values.dtype == data.dtype:
+            data[...] = values
+        else:
+            t._xp.copyto(data, values, casting="unsafe")
+    except ValueError as exc:
+        if "read-only" in str(exc):
+            raise RuntimeError(
+                "unsupported operation: more than one element of the written-to tensor refers "
+                "to a single memory location. Please clone() the tensor before performing the "
+                "operation.") from None
+        raise RuntimeError(f"output with shape {list(data.shape)} doesn't match the broadcast "
+                           f"shape {list(values.shape)}") from None
+    t._bump_version()
+
+
+class CopySlices(Node):
+    """The history of a base whose view was written in place."""
+
+    __slots__ = ("_view_fn", "_base_meta")
+
+    def apply(self, grad):
+        return _zero_region(grad, self._view_fn), self._view_fn(grad)
+
+
+def _zero_region(grad: Tensor, view_fn) -> Tensor:
+    """``grad`` with the written region zeroed (a product, so it stays differentiable)."""
+    mask = _make(grad._xp.ones(grad._data.shape, bool))
+    view_fn(mask)._data[...] = False
+    return grad * mask
+
+
+def rebase_history(self: Tensor, result: Tensor) -> None:
+    """Give ``self`` (just written in place) the history of ``result``."""
+    base = self._base
+    if base is None:
+        self._set_history(result.grad_fn, result._output_nr)
+        return
+    node = CopySlices()
+    base_edge = edge_of(base)
+    node.next_functions = (base_edge, edge_of(result))
+    node._input_meta = [(base._data.shape, base._data.dtype) if base_edge[0] else None,
+                        (result._data.shape, result._data.dtype)]
+    node._view_fn = self._view_fn
+    base._set_history(node, 0)
+    alias = _make(base._data, True, node)
+    alias._ver = base._ver
+    with enable_grad():
+        view = self._view_fn(alias)
+    self._set_history(view.grad_fn, view._output_nr)
+
+
+def write_out(out: Tensor, result: Tensor) -> Tensor:
+    """Implement ``out=``: resize ``out`` if its shape differs, then copy ``result`` in."""
+    if _State.enabled and (out.requires_grad or result.requires_grad):
+        raise RuntimeError("add(): functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+    _check_castable(out, result._data.dtype)
+    if out._data.shape != result._data.shape:
+        out._data = result._data.astype(out._data.dtype, copy=True)
+        out._bump_version()
+    else:
+        _write(out, result._data)
+    return out

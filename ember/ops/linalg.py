@@ -1,0 +1,470 @@
+"""Matrix products (one BLAS call each), einsum, and the linear-algebra ops."""
+from __future__ import annotations
+
+import numpy as np
+
+from ember._tensor import Tensor, _make
+from ember.autograd.function import Primitive
+from ember.backend.device import get_array_module
+from ember.ops._util import check_same_device, wrap_dim
+
+
+def _check_matmul(a: Tensor, b: Tensor, op: str) -> None:
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                           f"{a.dtype.name} != {b.dtype.name}")
+    check_same_device(op, a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"both arguments to {op} need to be at least 1D, but they are "
+                           f"{a.ndim}D and {b.ndim}D")
+    k_a = a._data.shape[-1]
+    k_b = b._data.shape[-2] if b.ndim > 1 else b._data.shape[0]
+    if k_a != k_b:
+        if a.ndim == 2 and b.ndim == 2:
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
+                               f"({a.shape[0]}x{a.shape[1]} and {b.shape[0]}x{b.shape[1]})")
+        raise RuntimeError(f"{op}: Expected size for first two dimensions of batch2 tensor to be"
+                           f": {list(a.shape)} but got: {list(b.shape)}. (shapes "
+                           f"{list(a.shape)} and {list(b.shape)} cannot be multiplied)")
+
+
+class Matmul(Primitive, node_name="MatmulBackward0"):
+    @staticmethod
+    def forward(ctx, a, b):
+        if ctx.needs_input_grad:
+            need_a, need_b = ctx.needs_input_grad
+            ctx.save_for_backward(a if need_b else None, b if need_a else None)
+            ctx.ndims = (a.ndim, b.ndim)
+        return get_array_module(a).matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        na, nb = ctx.ndims
+        if na == 1 and nb == 1:
+            return (grad * b if need_a else None), (grad * a if need_b else None)
+        # Vectors are lifted to matrices, as the forward did; the added dims are dropped after.
+        g = grad.unsqueeze(-2) if na == 1 else grad
+        g = g.unsqueeze(-1) if nb == 1 else g
+        ga = gb = None
+        if need_a:
+            ga = matmul(g, (b.unsqueeze(-1) if nb == 1 else b).mT)
+            ga = ga.squeeze(-2) if na == 1 else ga
+        if need_b:
+            gb = matmul((a.unsqueeze(-2) if na == 1 else a).mT, g)
+            gb = gb.squeeze(-1) if nb == 1 else gb
+        return ga, gb
+
+
+class Mm(Matmul, node_name="MmBackward0"):
+    pass
+
+
+class Bmm(Matmul, node_name="BmmBackward0"):
+    pass
+
+
+class Mv(Matmul, node_name="MvBackward0"):
+    pass
+
+
+class Dot(Matmul, node_name="DotBackward0"):
+    pass
+
+
+def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
+    """Matrix product with NumPy's (and PyTorch's) 1-d and batch broadcasting rules."""
+    _check_matmul(input, other, "matmul")
+    na, nb = input.ndim, other.ndim
+    if na == 2 and nb == 2:
+        result = Mm.apply(input, other)
+    elif na == 1 and nb == 1:
+        result = Dot.apply(input, other)
+    elif na == 2 and nb == 1:
+        result = Mv.apply(input, other)
+    elif na == 3 and nb == 3:
+        result = Bmm.apply(input, other)
+    else:
+        result = Matmul.apply(input, other)
+    if out is not None:
+        from ember.ops.inplace import write_out
+        return write_out(out, result)
+    return result
+
+
+def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(f"{'self' if input.ndim != 2 else 'mat2'} must be a matrix")
+    return matmul(input, mat2, out=out)
+
+
+def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
+    if input.ndim != 3 or mat2.ndim != 3:
+        raise RuntimeError(f"batch1 must be a 3D tensor" if input.ndim != 3 else
+                           "batch2 must be a 3D tensor")
+    if input.shape[0] != mat2.shape[0]:
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{input.shape[0]}, {input.shape[2]}] but got: "
+                           f"[{mat2.shape[0]}, {mat2.shape[1]}].")
+    return matmul(input, mat2, out=out)
+
+
+def mv(input: Tensor, vec: Tensor) -> Tensor:
+    return matmul(input, vec)
+
+
+def dot(input: Tensor, other: Tensor) -> Tensor:
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D "
+                           "tensors")
+    if input.shape[0] != other.shape[0]:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{input.shape[0]}] and "
+                           f"src [{other.shape[0]}] to have the same number of elements, but "
+                           "got 1 and 1 elements respectively")
+    return matmul(input, other)
+
+
+vdot = dot
+
+
+def inner(input: Tensor, other: Tensor) -> Tensor:
+    if input.ndim == 0 or other.ndim == 0:
+        return input * other
+    return matmul(input, other.mT if other.ndim > 1 else other) if other.ndim <= 2 else \
+        einsum("...i,...ji->...j", input, other)
+
+
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    return input.unsqueeze(1) * vec2.unsqueeze(0)
+
+
+ger = outer
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    """beta * input + alpha * (mat1 @ mat2)."""
+    prod = mm(mat1, mat2)
+    result = _scaled_sum(input, prod, beta, alpha)
+    if out is not None:
+        from ember.ops.inplace import write_out
+        return write_out(out, result)
+    return result
+
+
+def _scaled_sum(input, prod, beta, alpha):
+    if alpha != 1:
+        prod = prod * alpha
+    if beta == 0:
+        return prod
+    return prod + (input * beta if beta != 1 else input)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    return _scaled_sum(input, mv(mat, vec), beta, alpha)
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    return _scaled_sum(input, bmm(batch1, batch2).sum(0), beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    return _scaled_sum(input, outer(vec1, vec2), beta, alpha)
+
+
+def chain_matmul(*matrices):
+    return multi_dot(list(matrices))
+
+
+def multi_dot(tensors):
+    out = tensors[0]
+    for t in tensors[1:]:
+        out = matmul(out, t)
+    return out
+
+
+class Einsum(Primitive, node_name="EinsumBackward0"):
+    @staticmethod
+    def forward(ctx, equation, *arrays):
+        ctx.equation = equation
+        ctx.save_for_backward(*arrays)
+        xp = get_array_module(arrays[0])
+        return xp.einsum(equation, *arrays, optimize=len(arrays) > 2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        operands = ctx.saved_tensors
+        inputs, output = ctx.equation.split("->")
+        subs = inputs.split(",")
+        grads = [None]
+        for i, (s, op) in enumerate(zip(subs, operands)):
+            if not ctx.needs_input_grad[i + 1]:
+                grads.append(None)
+                continue
+            if len(set(s)) != len(s):
+                raise RuntimeError("ember: einsum backward with a repeated index in one operand "
+                                   "is not supported")
+            others = [(sub, o) for j, (sub, o) in enumerate(zip(subs, operands)) if j != i]
+            available = set(output).union(*[set(sub) for sub, _ in others])
+            kept = "".join(c for c in s if c in available)
+            eq = ",".join([output] + [sub for sub, _ in others]) + "->" + kept
+            g = einsum(eq, grad, *[o for _, o in others])
+            if kept != s:  # letters summed away inside this operand alone: broadcast back
+                shape = [op.shape[k] if c in kept else 1 for k, c in enumerate(s)]
+                g = g.reshape(shape).expand(op.shape)
+            grads.append(g)
+        return tuple(grads)
+
+
+def _expand_ellipsis(equation: str, operands) -> str:
+    if "..." not in equation:
+        return equation
+    inputs, _, output = equation.partition("->")
+    subs = inputs.split(",")
+    used = set(equation) - set(".,->")
+    letters = iter(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used)
+    max_ell = max(op.ndim - (len(s) - 3) for s, op in zip(subs, operands) if "..." in s)
+    ell = "".join(next(letters) for _ in range(max_ell))
+    new_subs = []
+    for s, op in zip(subs, operands):
+        if "..." in s:
+            n = op.ndim - (len(s) - 3)
+            s = s.replace("...", ell[max_ell - n:])
+        new_subs.append(s)
+    if not _:
+        output = "".join(sorted(c for c in "".join(new_subs)
+                                if "".join(new_subs).count(c) == 1 and c not in ell))
+        output = ell + output
+    else:
+        output = output.replace("...", ell)
+    return ",".join(new_subs) + "->" + output
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation, e.g. ``einsum('bij,bjk->bik', a, b)``."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    equation = equation.replace(" ", "")
+    if "->" not in equation:
+        inputs = equation.split(",")
+        letters = "".join(inputs)
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c != "."))
+        equation = equation + "->" + ("..." if "..." in equation else "") + output
+    equation = _expand_ellipsis(equation, operands)
+    return Einsum.apply(equation, *operands)
+
+
+def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
+    if isinstance(dims, int):
+        da = list(range(a.ndim - dims, a.ndim))
+        db = list(range(dims))
+    else:
+        da, db = [list(d) if isinstance(d, (list, tuple)) else [d] for d in dims]
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
+    sa = [next(letters) for _ in range(a.ndim)]
+    sb = [next(letters) for _ in range(b.ndim)]
+    for i, j in zip(da, db):
+        sb[j] = sa[i]
+    out = [c for k, c in enumerate(sa) if k not in da] + [c for k, c in enumerate(sb)
+                                                          if k not in db]
+    return einsum("".join(sa) + "," + "".join(sb) + "->" + "".join(out), a, b)
+
+
+def kron(a: Tensor, b: Tensor) -> Tensor:
+    out = einsum("ij,kl->ikjl", a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(1, -1),
+                 b.reshape(b.shape[0], -1) if b.ndim > 1 else b.reshape(1, -1))
+    s = out.shape
+    shape = (s[0] * s[1], s[2] * s[3]) if a.ndim > 1 else (s[2] * s[3],)
+    return out.reshape(shape)
+
+
+def trace(input: Tensor) -> Tensor:
+    return input.diagonal().sum()
+
+
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
+    if input.ndim == 1:
+        return diag_embed(input, diagonal, 0, 1)
+    if input.ndim == 2:
+        return input.diagonal(diagonal).clone()
+    raise RuntimeError("diag(): Supports 1D or 2D tensors. Got " + str(input.ndim) + "D")
+
+
+def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    from ember.ops.movement import EmbedDiagonal
+    n = input.shape[-1] + abs(offset)
+    nd = input.ndim + 1
+    d1, d2 = wrap_dim(dim1, nd), wrap_dim(dim2, nd)
+    rest = list(input.shape[:-1])
+    shape = []
+    it = iter(rest)
+    for k in range(nd):
+        shape.append(n if k in (d1, d2) else next(it))
+    return EmbedDiagonal.apply(input, tuple(shape), offset, d1, d2)
+
+
+def diagflat(input: Tensor, offset: int = 0) -> Tensor:
+    return diag(input.reshape(-1), offset)
+
+
+def _tri_mask(input: Tensor, diagonal: int, lower: bool):
+    xp = input._xp
+    n, m = input._data.shape[-2:]
+    mask = xp.tri(n, m, diagonal, dtype=bool)
+    return _make(mask if lower else ~xp.tri(n, m, diagonal - 1, dtype=bool))
+
+
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    return input * _tri_mask(input, diagonal, True) if input.dtype.is_floating_point else \
+        _make(input._xp.tril(input._data, diagonal))
+
+
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    return input * _tri_mask(input, diagonal, False) if input.dtype.is_floating_point else \
+        _make(input._xp.triu(input._data, diagonal))
+
+
+class Inverse(Primitive, node_name="LinalgInvExBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        out = get_array_module(a).linalg.inv(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inv_,) = ctx.saved_tensors
+        return -matmul(matmul(inv_.mT, grad), inv_.mT)
+
+
+def inverse(input: Tensor) -> Tensor:
+    return Inverse.apply(input)
+
+
+class Det(Primitive, node_name="LinalgDetBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        out = get_array_module(a).linalg.det(a)
+        ctx.save_for_backward(a, out)
+        return out.astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        return (grad * out).unsqueeze(-1).unsqueeze(-1) * inverse(a).mT
+
+
+def det(input: Tensor) -> Tensor:
+    return Det.apply(input)
+
+
+def logdet(input: Tensor) -> Tensor:
+    return det(input).log()
+
+
+def slogdet(input: Tensor):
+    d = det(input)
+    return d.sign(), d.abs().log()
+
+
+class Solve(Primitive, node_name="LinalgSolveExBackward0"):
+    @staticmethod
+    def forward(ctx, a, b):
+        xp = get_array_module(a)
+        vector = b.ndim == a.ndim - 1
+        out = xp.linalg.solve(a, b[..., None] if vector else b)
+        out = out[..., 0] if vector else out
+        ctx.save_for_backward(a, out)
+        ctx.vector = vector
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, x = ctx.saved_tensors
+        gb = solve(a.mT, grad)
+        if ctx.vector:
+            ga = -gb.unsqueeze(-1) * x.unsqueeze(-2)
+        else:
+            ga = -matmul(gb, x.mT)
+        return ga, gb
+
+
+def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
+    return Solve.apply(A, B)
+
+
+def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:
+    if dim is None:
+        dim = next(i for i, s in enumerate(input.shape) if s == 3)
+    d = wrap_dim(dim, input.ndim)
+
+    def comp(t, i):
+        return t.select(d, i)
+    a0, a1, a2 = (comp(input, i) for i in range(3))
+    b0, b1, b2 = (comp(other, i) for i in range(3))
+    from ember.ops.movement import stack
+    return stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
+
+
+def matrix_norm(input: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Tensor:
+    if ord == "fro":
+        return input.norm(2, dim, keepdim)
+    if ord == "nuc":
+        return svdvals(input).sum(-1)
+    raise NotImplementedError(f"matrix_norm ord={ord}")
+
+
+def vector_norm(input: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None):
+    return input.norm(ord, dim, keepdim, dtype=dtype)
+
+
+def svdvals(input: Tensor) -> Tensor:
+    return _make(input._xp.linalg.svd(input._data, compute_uv=False))
+
+
+def cholesky(input: Tensor, upper: bool = False) -> Tensor:
+    L = input._xp.linalg.cholesky(input._data)
+    return _make(L.swapaxes(-1, -2).conj() if upper else L)
+
+
+def qr(input: Tensor, mode: str = "reduced"):
+    q, r = input._xp.linalg.qr(input._data, mode=mode)
+    return _make(q), _make(r)
+
+
+def svd(input: Tensor, full_matrices: bool = True):
+    u, s, vh = input._xp.linalg.svd(input._data, full_matrices=full_matrices)
+    return _make(u), _make(s), _make(vh)
+
+
+def eigh(input: Tensor, UPLO: str = "L"):
+    w, v = input._xp.linalg.eigh(input._data, UPLO=UPLO)
+    return _make(w), _make(v)
+
+
+def pinv(input: Tensor) -> Tensor:
+    return _make(input._xp.linalg.pinv(input._data))
+
+
+def matrix_power(input: Tensor, n: int) -> Tensor:
+    if n == 0:
+        return _make(input._xp.broadcast_to(input._xp.eye(input.shape[-1], dtype=input._data
+                                                          .dtype), input.shape).copy())
+    if n < 0:
+        input, n = inverse(input), -n
+    out = input
+    for _ in range(n - 1):
+        out = matmul(out, input)
+    return out
+
+
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0) -> Tensor:
+    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
+    return diff.norm(p, dim=-1)
+
+
+del np

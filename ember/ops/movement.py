@@ -1,0 +1,776 @@
+"""Shape and movement ops. View ops (``_is_view``) return arrays that share the input's memory;
+their outputs share its version counter (see NOTE [ In-place ops and autograd ])."""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from ember._tensor import Tensor, _make
+from ember.autograd.function import Primitive
+from ember.backend.device import get_array_module, reshape_view
+from ember.backend.special import scatter_add
+from ember.ops._util import check_same_device, promote, shape_arg, wrap_dim, wrap_dims
+
+
+def _infer_shape(shape, numel: int, op: str = "view") -> tuple:
+    shape = list(shape)
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = 1
+    for s in shape:
+        if s != -1:
+            if s < 0:
+                raise RuntimeError(f"invalid shape dimension {s}")
+            known *= s
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{_fmt(shape)}' is invalid for input of size {numel}")
+        shape[shape.index(-1)] = numel // known
+    elif known != numel:
+        raise RuntimeError(f"shape '{_fmt(shape)}' is invalid for input of size {numel}")
+    return tuple(shape)
+
+
+def _fmt(shape) -> str:
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+class View(Primitive, node_name="ViewBackward0"):
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        out = reshape_view(a, shape)
+        if out is None:
+            raise RuntimeError("view size is not compatible with input tensor's size and stride "
+                               "(at least one dimension spans across two contiguous subspaces). "
+                               "Use .reshape(...) instead.")
+        ctx.in_shape = a.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return reshape(grad, ctx.in_shape)
+
+
+def view(input: Tensor, *shape) -> Tensor:
+    """A view of ``input`` with a new shape (one dim may be -1); shares storage."""
+    shape = _infer_shape(shape_arg(shape), input._data.size)
+    if shape == input._data.shape and not input.requires_grad:
+        return View.apply(input, shape)
+    return View.apply(input, shape)
+
+
+def reshape(input: Tensor, *shape) -> Tensor:
+    """Like ``view`` when the strides allow it, otherwise a reshaped copy."""
+    shape = _infer_shape(shape_arg(shape), input._data.size)
+    if reshape_view(input._data, shape) is not None:
+        return View.apply(input, shape)
+    return View.apply(clone(input), shape)
+
+
+def view_dtype(input: Tensor, dtype) -> Tensor:
+    from ember.dtypes import to_dtype
+    return _make(input._data.view(to_dtype(dtype).np_dtype))
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if input.ndim == 0:
+        return reshape(input, 1)
+    s = wrap_dim(start_dim, input.ndim)
+    e = wrap_dim(end_dim, input.ndim)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    shape = input._data.shape
+    if s == e:
+        return input
+    return reshape(input, shape[:s] + (-1,) + shape[e + 1:])
+
+
+def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
+    d = wrap_dim(dim, input.ndim)
+    shape = input._data.shape
+    inner = _infer_shape(sizes, shape[d])
+    return view(input, shape[:d] + inner + shape[d + 1:])
+
+
+class Permute(Primitive, node_name="PermuteBackward0"):
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, a, dims):
+        ctx.dims = dims
+        return a.transpose(dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return permute(grad, *np.argsort(ctx.dims).tolist())
+
+
+def permute(input: Tensor, *dims) -> Tensor:
+    dims = shape_arg(dims) if dims and isinstance(dims[0], (tuple, list)) else dims
+    if len(dims) != input.ndim:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
+                           f"not match the length of the desired ordering of dimensions i.e. "
+                           f"input.dim() = {input.ndim} is not equal to len(dims) = {len(dims)}")
+    return Permute.apply(input, wrap_dims(dims, input.ndim))
+
+
+class Transpose(Primitive, node_name="TransposeBackward0"):
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, a, d0, d1):
+        ctx.dims = (d0, d1)
+        return a.swapaxes(d0, d1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return transpose(grad, *ctx.dims)
+
+
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    n = input.ndim
+    return Transpose.apply(input, wrap_dim(dim0, n), wrap_dim(dim1, n))
+
+
+swapaxes = swapdims = transpose
+
+
+class T(Primitive, node_name="TBackward0"):
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.T
+
+    @staticmethod
+    def backward(ctx, grad):
+        return t(grad)
+
+
+def t(input: Tensor) -> Tensor:
+    """Transpose of a matrix (0-d and 1-d tensors come back as they are)."""
+    if input.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                           f"{input.ndim}D")
+    return T.apply(input)
+
+
+def movedim(input: Tensor, source, destination) -> Tensor:
+    src = wrap_dims(source if isinstance(source, (tuple, list)) else (source,), input.ndim)
+    dst = wrap_dims(destination if isinstance(destination, (tuple, list)) else (destination,),
+                    input.ndim)
+    order = [d for d in range(input.ndim) if d not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute(input, *order)
+
+
+moveaxis = movedim
+
+
+class Expand(Primitive, node_name="ExpandBackward0"):
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.in_shape = a.shape
+        return get_array_module(a).broadcast_to(a, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return sum_to_size(grad, ctx.in_shape)
+
+
+def expand(input: Tensor, *sizes) -> Tensor:
+    """A broadcast view (size -1 keeps a dim); expanded elements share memory."""
+    sizes = shape_arg(sizes)
+    shape = input._data.shape
+    if len(sizes) < len(shape):
+        raise RuntimeError(f"expand(torch.FloatTensor{{{list(shape)}}}, size={list(sizes)}): the "
+                           "number of sizes provided must be greater or equal to the number of "
+                           "dimensions in the tensor")
+    lead = len(sizes) - len(shape)
+    target = []
+    for i, s in enumerate(sizes):
+        if s == -1:
+            if i < lead:
+                raise RuntimeError("expand: -1 is not allowed in a leading, non-existing "
+                                   "dimension")
+            s = shape[i - lead]
+        elif i >= lead and shape[i - lead] not in (1, s):
+            raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing "
+                               f"size ({shape[i - lead]}) at non-singleton dimension {i}.  "
+                               f"Target sizes: {list(sizes)}.  Tensor sizes: {list(shape)}")
+        target.append(s)
+    return Expand.apply(input, tuple(target))
+
+
+def broadcast_to(input: Tensor, size) -> Tensor:
+    return expand(input, size)
+
+
+def broadcast_shapes(*shapes):
+    from ember._tensor import Size
+    return Size(np.broadcast_shapes(*[tuple(s) if not isinstance(s, int) else (s,)
+                                      for s in shapes]))
+
+
+def broadcast_tensors(*tensors):
+    shape = broadcast_shapes(*[t.shape for t in tensors])
+    return tuple(expand(t, shape) for t in tensors)
+
+
+class SumToSize(Primitive, node_name="SumBackward1"):
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.in_shape = a.shape
+        lead = a.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape)
+                                          if s == 1 and a.shape[i + lead] != 1)
+        out = a.sum(axis=axes, keepdims=True) if axes else a
+        return out.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return expand(grad, ctx.in_shape)
+
+
+def sum_to_size(input: Tensor, *size) -> Tensor:
+    shape = shape_arg(size)
+    if tuple(input._data.shape) == shape:
+        return input
+    return SumToSize.apply(input, shape)
+
+
+class Squeeze(Primitive, node_name="SqueezeBackward0"):
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, a, dims):
+        ctx.in_shape = a.shape
+        return a.reshape(tuple(s for i, s in enumerate(a.shape) if i not in dims))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return reshape(grad, ctx.in_shape)
+
+
+def squeeze(input: Tensor, dim=None) -> Tensor:
+    """Remove dims of size 1 (all of them, or those in ``dim``)."""
+    shape = input._data.shape
+    if dim is None:
+        dims = tuple(i for i, s in enumerate(shape) if s == 1)
+    else:
+        dims = tuple(d for d in wrap_dims(dim, input.ndim) if input.ndim and shape[d] == 1)
+    return Squeeze.apply(input, dims)
+
+
+class Unsqueeze(Primitive, node_name="UnsqueezeBackward0"):
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, a, dim):
+        ctx.in_shape = a.shape
+        return get_array_module(a).expand_dims(a, dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return reshape(grad, ctx.in_shape)
+
+
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    return Unsqueeze.apply(input, wrap_dim(dim, input.ndim + 1))
+
+
+class BasicIndex(Primitive, node_name="SliceBackward0"):
+    """Indexing with ints, slices, None and Ellipsis: a view."""
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, a, index):
+        ctx.in_shape = a.shape
+        ctx.index = index
+        return a[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return EmbedBasic.apply(grad, ctx.in_shape, ctx.index)
+
+
+class Select(BasicIndex, node_name="SelectBackward0"):
+    _is_view = True
+
+
+class EmbedBasic(Primitive, node_name="SliceBackwardBackward0"):
+    """The gradient of basic indexing: zeros of the input's shape with ``grad`` at ``index``."""
+
+    @staticmethod
+    def forward(ctx, g, shape, index):
+        ctx.index = index
+        out = get_array_module(g).zeros(shape, g.dtype)
+        out[index] = g
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return BasicIndex.apply(grad, ctx.index)
+
+
+def select(input: Tensor, dim: int, index: int) -> Tensor:
+    d = wrap_dim(dim, input.ndim)
+    size = input._data.shape[d]
+    if index < -size or index >= size:
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(input._data.shape)} at dimension {d}")
+    return Select.apply(input, (slice(None),) * d + (index,))
+
+
+def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    d = wrap_dim(dim, input.ndim)
+    start = int(start)
+    if start < 0:
+        start += input._data.shape[d]
+    if start + length > input._data.shape[d] or length < 0:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size "
+                           f"({input._data.shape[d]}).")
+    return BasicIndex.apply(input, (slice(None),) * d + (slice(start, start + length),))
+
+
+class Diagonal(Primitive, node_name="DiagonalBackward0"):
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, a, offset, d1, d2):
+        ctx.args = (a.shape, offset, d1, d2)
+        return get_array_module(a).diagonal(a, offset, d1, d2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        shape, offset, d1, d2 = ctx.args
+        return EmbedDiagonal.apply(grad, shape, offset, d1, d2)
+
+
+class EmbedDiagonal(Primitive, node_name="DiagonalBackwardBackward0"):
+    @staticmethod
+    def forward(ctx, g, shape, offset, d1, d2):
+        ctx.args = (offset, d1, d2)
+        xp = get_array_module(g)
+        out = xp.zeros(shape, g.dtype)
+        i = xp.arange(g.shape[-1])
+        # With the two dims moved last, [..., rows, cols] addresses the diagonal in g's order.
+        xp.moveaxis(out, (d1, d2), (-2, -1))[..., i + builtins.max(-offset, 0),
+                                             i + builtins.max(offset, 0)] = g
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Diagonal.apply(grad, *ctx.args)
+
+
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    n = input.ndim
+    return Diagonal.apply(input, offset, wrap_dim(dim1, n), wrap_dim(dim2, n))
+
+
+class AsStrided(Primitive, node_name="AsStridedBackward0"):
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, a, size, stride, offset):
+        xp = get_array_module(a)
+        flat_index = xp.lib.stride_tricks.as_strided(
+            xp.arange(a.size, dtype=np.int64)[offset:], size,
+            tuple(s * 8 for s in stride)) if a.size else xp.zeros(size, np.int64)
+        ctx.flat_index = flat_index
+        ctx.in_shape = a.shape
+        base = a if a.flags.c_contiguous else None
+        if base is None:
+            raise RuntimeError("as_strided: ember needs a contiguous input")
+        return xp.lib.stride_tricks.as_strided(a.reshape(-1)[offset:], size,
+                                               tuple(s * a.itemsize for s in stride))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ScatterFlat.apply(grad, _make(ctx.flat_index), ctx.in_shape)
+
+
+class ScatterFlat(Primitive, node_name="IndexPutBackward0"):
+    """Sum ``values`` into a zero tensor of ``shape`` at flat positions ``index`` (repeats add)."""
+
+    @staticmethod
+    def forward(ctx, values, index, shape):
+        xp = get_array_module(values)
+        ctx.save_for_backward(index)
+        out = xp.zeros(int(np.prod(shape)), values.dtype)
+        scatter_add(xp, out, index.reshape(-1), values.reshape(-1))
+        return out.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        from ember.ops.indexing import take
+        return take(grad, index), None, None
+
+
+def as_strided(input: Tensor, size, stride, storage_offset=None) -> Tensor:
+    return AsStrided.apply(input, tuple(size), tuple(stride), int(storage_offset or 0))
+
+
+def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """All windows of ``size`` along ``dimension``, ``step`` apart, as a new last dim."""
+    d = wrap_dim(dimension, input.ndim)
+    shape = input._data.shape
+    n = (shape[d] - size) // step + 1 if input.ndim else 1
+    if n < 1 and input.ndim:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {shape[d]} but size "
+                           f"is {size}")
+    strides = input.stride()
+    out_shape = shape[:d] + (n,) + shape[d + 1:] + (size,)
+    out_strides = strides[:d] + (strides[d] * step,) + strides[d + 1:] + (strides[d],)
+    src = input if input._data.flags.c_contiguous else input.contiguous()
+    return as_strided(src, out_shape, out_strides, 0)
+
+
+class Split(Primitive, node_name="SplitWithSizesBackward0"):
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, a, sizes, dim):
+        ctx.dim = dim
+        bounds = np.cumsum(sizes)[:-1].tolist()
+        return tuple(get_array_module(a).split(a, bounds, axis=dim))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return cat(list(grads), ctx.dim)
+
+
+def split(tensor: Tensor, split_size_or_sections, dim: int = 0):
+    """Pieces of ``split_size`` (the last may be smaller) or of the listed sizes, as views."""
+    d = wrap_dim(dim, tensor.ndim)
+    n = tensor._data.shape[d]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0 and n:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                               f"dimension size of {n}")
+        sizes = [builtins.min(step, n - i) for i in range(0, n, step)] if n else [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if builtins.sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                               f"(input tensor's size at dimension {d}), but got "
+                               f"split_sizes={sizes}")
+    return Split.apply(tensor, tuple(sizes), d)
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0):
+    """Split into ``chunks`` pieces of ceil(size / chunks) (fewer if the size runs out)."""
+    if chunks <= 0:
+        raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
+    n = input._data.shape[wrap_dim(dim, input.ndim)]
+    step = -(-n // chunks) if n else 1
+    return split(input, step, dim)
+
+
+def tensor_split(input: Tensor, indices_or_sections, dim: int = 0):
+    d = wrap_dim(dim, input.ndim)
+    n = input._data.shape[d]
+    if isinstance(indices_or_sections, int):
+        k = indices_or_sections
+        sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
+    else:
+        idx = [0] + [builtins.min(builtins.max(int(i), 0), n) for i in indices_or_sections] + [n]
+        sizes = [builtins.max(b - a, 0) for a, b in zip(idx[:-1], idx[1:])]
+    return Split.apply(input, tuple(sizes), d)
+
+
+def hsplit(input, sections):
+    return tensor_split(input, sections, 1 if input.ndim > 1 else 0)
+
+
+def vsplit(input, sections):
+    return tensor_split(input, sections, 0)
+
+
+class Unbind(Primitive, node_name="UnbindBackward0"):
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, a, dim):
+        ctx.dim = dim
+        return tuple(a[(slice(None),) * dim + (i,)] for i in range(a.shape[dim]))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return stack(list(grads), ctx.dim)
+
+
+def unbind(input: Tensor, dim: int = 0):
+    return Unbind.apply(input, wrap_dim(dim, input.ndim))
+
+
+class Cat(Primitive, node_name="CatBackward0"):
+    @staticmethod
+    def forward(ctx, dim, *arrays):
+        xp = get_array_module(arrays[0])
+        dtype = arrays[0].dtype
+        for a in arrays[1:]:
+            if a.dtype != dtype:
+                dtype = None
+        if dtype is None:
+            from ember.dtypes import result_type
+            from ember.ops._util import _Meta
+            dtype = result_type(*[_Meta.of(a) for a in arrays]).np_dtype
+            arrays = [a.astype(dtype) for a in arrays]
+        ctx.sizes = [a.shape[dim] for a in arrays]
+        ctx.dim = dim
+        return xp.concatenate(arrays, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (None,) + tuple(split(grad, ctx.sizes, ctx.dim))
+
+
+def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
+    """Concatenate along an existing dim (1-d empty tensors are skipped, as in PyTorch)."""
+    tensors = [t for t in tensors if not (t.ndim == 1 and t._data.shape[0] == 0)] or list(
+        tensors[:1])
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    check_same_device("cat", *tensors)
+    ref = tensors[0]
+    d = wrap_dim(dim, ref.ndim)
+    for i, t in enumerate(tensors):
+        if t.ndim != ref.ndim:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {ref.ndim} "
+                               f"and {t.ndim}")
+        for k in range(ref.ndim):
+            if k != d and t._data.shape[k] != ref._data.shape[k]:
+                raise RuntimeError(
+                    f"Sizes of tensors must match except in dimension {d}. Expected size "
+                    f"{ref._data.shape[k]} but got size {t._data.shape[k]} for tensor number "
+                    f"{i} in the list.")
+    result = Cat.apply(d, *tensors)
+    if out is not None:
+        from ember.ops.inplace import write_out
+        return write_out(out, result)
+    return result
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim: int = 0, *, out=None) -> Tensor:
+    """Join tensors of one shape along a new dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shape = tensors[0]._data.shape
+    for i, t in enumerate(tensors):
+        if t._data.shape != shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
+                               f"{list(shape)} at entry 0 and {list(t._data.shape)} at entry {i}")
+    d = wrap_dim(dim, len(shape) + 1)
+    return cat([unsqueeze(t, d) for t in tensors], d, out=out)
+
+
+def hstack(tensors):
+    return cat(tensors, 1 if tensors[0].ndim > 1 else 0)
+
+
+def vstack(tensors):
+    return cat([t.reshape(1, -1) if t.ndim == 1 else t for t in tensors], 0)
+
+
+def dstack(tensors):
+    return cat([t.reshape(1, -1, 1) if t.ndim == 1 else t.unsqueeze(-1) if t.ndim == 2 else t
+                for t in tensors], 2)
+
+
+def column_stack(tensors):
+    return cat([t.reshape(-1, 1) if t.ndim <= 1 else t for t in tensors], 1)
+
+
+class Flip(Primitive, node_name="FlipBackward0"):
+    @staticmethod
+    def forward(ctx, a, dims):
+        ctx.dims = dims
+        return get_array_module(a).flip(a, dims).copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Flip.apply(grad, ctx.dims)
+
+
+def flip(input: Tensor, *dims) -> Tensor:
+    dims = shape_arg(dims) if dims and isinstance(dims[0], (tuple, list)) else dims
+    return Flip.apply(input, wrap_dims(dims, input.ndim))
+
+
+def fliplr(input):
+    return flip(input, 1)
+
+
+def flipud(input):
+    return flip(input, 0)
+
+
+class Roll(Primitive, node_name="RollBackward0"):
+    @staticmethod
+    def forward(ctx, a, shifts, dims):
+        ctx.args = (shifts, dims)
+        xp = get_array_module(a)
+        if dims is None:
+            return xp.roll(a.reshape(-1), shifts).reshape(a.shape)
+        return xp.roll(a, shifts, dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        shifts, dims = ctx.args
+        neg = tuple(-s for s in shifts) if isinstance(shifts, tuple) else -shifts
+        return Roll.apply(grad, neg, dims)
+
+
+def roll(input: Tensor, shifts, dims=None) -> Tensor:
+    if isinstance(shifts, (list, tuple)):
+        shifts = tuple(int(s) for s in shifts)
+    if isinstance(dims, (list, tuple)):
+        dims = tuple(wrap_dim(d, input.ndim) for d in dims)
+    elif dims is not None:
+        dims = wrap_dim(dims, input.ndim)
+    return Roll.apply(input, shifts, dims)
+
+
+def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
+    d0, d1 = dims
+    k %= 4
+    if k == 1:
+        return transpose(flip(input, d1), d0, d1)
+    if k == 2:
+        return flip(input, d0, d1)
+    if k == 3:
+        return flip(transpose(input, d0, d1), d1)
+    return clone(input)
+
+
+class Repeat(Primitive, node_name="RepeatBackward0"):
+    @staticmethod
+    def forward(ctx, a, repeats):
+        xp = get_array_module(a)
+        a = a.reshape((1,) * (len(repeats) - a.ndim) + a.shape)
+        ctx.shape = a.shape
+        ctx.repeats = repeats
+        return xp.tile(a, repeats)
+
+    @staticmethod
+    def backward(ctx, grad):
+        interleaved = []
+        for r, s in zip(ctx.repeats, ctx.shape):
+            interleaved += [r, s]
+        g = reshape(grad, tuple(interleaved))
+        from ember.ops.reduce import sum as _sum
+        return _sum(g, tuple(range(0, len(interleaved), 2)))
+
+
+def repeat(input: Tensor, *sizes) -> Tensor:
+    sizes = shape_arg(sizes)
+    if len(sizes) < input.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
+                           "of dimensions of tensor")
+    return Repeat.apply(input, sizes)
+
+
+def tile(input: Tensor, dims) -> Tensor:
+    dims = tuple(dims)
+    return repeat(input, (1,) * (input.ndim - len(dims)) + dims)
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    from ember.ops.indexing import index_select
+    if repeats is None:  # repeat_interleave(repeats_tensor)
+        counts = input._data
+        return _make(get_array_module(counts).repeat(
+            get_array_module(counts).arange(len(counts)), counts))
+    if dim is None:
+        input = reshape(input, -1)
+        dim = 0
+    d = wrap_dim(dim, input.ndim)
+    xp = input._xp
+    reps = repeats._data if isinstance(repeats, Tensor) else repeats
+    idx = xp.repeat(xp.arange(input._data.shape[d]), reps)
+    return index_select(input, d, _make(idx))
+
+
+class Clone(Primitive, node_name="CloneBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        return get_array_module(a).array(a, copy=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def clone(input: Tensor, *, memory_format=None) -> Tensor:
+    """A copy with its own storage (differentiable)."""
+    return Clone.apply(input)
+
+
+def resize_(input: Tensor, *sizes) -> Tensor:
+    shape = shape_arg(sizes)
+    data = input._data
+    n = int(np.prod(shape))
+    if n == data.size:
+        input._data = data.reshape(shape) if data.flags.c_contiguous else data.copy().reshape(shape)
+    else:
+        xp = input._xp
+        flat = xp.zeros(n, data.dtype)
+        m = builtins.min(n, data.size)
+        flat[:m] = data.reshape(-1)[:m]
+        input._data = flat.reshape(shape)
+    input._bump_version()
+    return input
+
+
+def set_view_inplace_(input: Tensor, result: Tensor) -> Tensor:
+    """squeeze_/unsqueeze_/t_/transpose_: ``input`` takes the new shape as its own."""
+    input._data = result._data
+    if result.grad_fn is not None:
+        input._set_history(result.grad_fn, result._output_nr)
+    return input
+
+
+def atleast_1d(*tensors):
+    out = [t.reshape(1) if t.ndim == 0 else t for t in _flat(tensors)]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def atleast_2d(*tensors):
+    out = [t.reshape(1, -1) if t.ndim < 2 else t for t in _flat(tensors)]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def atleast_3d(*tensors):
+    out = []
+    for t in _flat(tensors):
+        if t.ndim == 0:
+            t = t.reshape(1, 1, 1)
+        elif t.ndim == 1:
+            t = t.reshape(1, -1, 1)
+        elif t.ndim == 2:
+            t = t.unsqueeze(-1)
+        out.append(t)
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def _flat(tensors):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        return list(tensors[0])
+    return list(tensors)
+
+
+del promote

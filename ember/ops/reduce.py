@@ -1,0 +1,563 @@
+"""Reductions (sum, mean, max, var, norm, ...) and scans (cumsum, cumprod, ...)."""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from ember import dtypes as _dt
+from ember import return_types
+from ember._tensor import Tensor, _make
+from ember.autograd.function import Primitive
+from ember.backend.device import get_array_module
+from ember.ops._util import wrap_dim, wrap_dims
+
+
+def _dims(dim, ndim: int):
+    """Normalised reduction dims; None and () mean all dims (PyTorch's convention)."""
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
+        return tuple(range(ndim))
+    return wrap_dims(dim, ndim)
+
+
+def _restore_dims(grad: Tensor, in_shape, dims, keepdim: bool) -> Tensor:
+    """Reshape a reduced gradient so that it broadcasts against the input."""
+    if keepdim or not dims:
+        return grad
+    shape = list(in_shape)
+    for d in dims:
+        shape[d] = 1
+    return grad.reshape(shape)
+
+
+class Sum(Primitive, node_name="SumBackward0"):
+    @staticmethod
+    def forward(ctx, a, dims, keepdim, dtype):
+        ctx.args = (a.shape, dims, keepdim)
+        if dtype is None and a.dtype.kind in "biu":
+            dtype = np.int64
+        return a.sum(axis=dims, keepdims=keepdim, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        shape, dims, keepdim = ctx.args
+        return _restore_dims(grad, shape, dims, keepdim).expand(shape)
+
+
+def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None):  # noqa: A001
+    """Sum over ``dim`` (all dims by default). Integer and bool inputs sum to int64."""
+    dims = _dims(dim, input.ndim)
+    np_dtype = None if dtype is None else _dt.to_dtype(dtype).np_dtype
+    result = Sum.apply(input, dims if input.ndim else None, keepdim, np_dtype)
+    if out is not None:
+        from ember.ops.inplace import write_out
+        return write_out(out, result)
+    return result
+
+
+def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None):
+    from ember.ops.elementwise import isnan, where
+    return sum(where(isnan(input), _make(input._xp.zeros((), input._data.dtype)), input),
+               dim, keepdim, dtype=dtype)
+
+
+class Mean(Primitive, node_name="MeanBackward0"):
+    @staticmethod
+    def forward(ctx, a, dims, keepdim, dtype):
+        if dtype is None and a.dtype.kind not in "fc":
+            raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either "
+                               f"a floating point or complex dtype. Got: "
+                               f"{_dt._FROM_NP[a.dtype].name.capitalize()}")
+        ctx.args = (a.shape, dims, keepdim)
+        out = a.mean(axis=dims, keepdims=keepdim, dtype=dtype)
+        return out.astype(dtype or a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        shape, dims, keepdim = ctx.args
+        n = 1
+        for d in (dims if dims is not None else range(len(shape))):
+            n *= shape[d]
+        return _restore_dims(grad, shape, dims, keepdim).expand(shape) / builtins.max(n, 1) \
+            if n else _restore_dims(grad, shape, dims, keepdim).expand(shape) * float("nan")
+
+
+def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None):
+    """Mean over ``dim`` (all dims by default); floating-point inputs only."""
+    dims = _dims(dim, input.ndim)
+    np_dtype = None if dtype is None else _dt.to_dtype(dtype).np_dtype
+    result = Mean.apply(input, dims if input.ndim else None, keepdim, np_dtype)
+    if out is not None:
+        from ember.ops.inplace import write_out
+        return write_out(out, result)
+    return result
+
+
+def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None):
+    from ember.ops.elementwise import isnan
+    count = sum(~isnan(input), dim, keepdim)
+    return nansum(input, dim, keepdim, dtype=dtype) / count
+
+
+class Prod(Primitive, node_name="ProdBackward0"):
+    @staticmethod
+    def forward(ctx, a, dim, keepdim, dtype):
+        if dtype is None and a.dtype.kind in "biu":
+            dtype = np.int64
+        out = a.prod(axis=dim, keepdims=keepdim, dtype=dtype)
+        ctx.save_for_backward(a, out)
+        ctx.args = (dim, keepdim)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        dim, keepdim = ctx.args
+        if dim is None:
+            flat = a.reshape(-1)
+            return (grad * _prod_others(flat, 0)).reshape(a.shape)
+        g = _restore_dims(grad, a.shape, (dim,), keepdim)
+        return g * _prod_others(a, dim)
+
+
+def _prod_others(a: Tensor, dim: int) -> Tensor:
+    """For each element, the product of the others along ``dim`` (exact with zeros)."""
+    ones_shape = list(a.shape)
+    ones_shape[dim] = 1
+    one = _make(a._xp.ones(ones_shape, a._data.dtype))
+    from ember.ops.movement import cat
+    before = cumprod(cat([one, a.narrow(dim, 0, a.shape[dim] - 1)], dim), dim)
+    rev = a.flip(dim)
+    after = cumprod(cat([one, rev.narrow(dim, 0, a.shape[dim] - 1)], dim), dim).flip(dim)
+    return before * after
+
+
+def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None):
+    np_dtype = None if dtype is None else _dt.to_dtype(dtype).np_dtype
+    d = None if dim is None else wrap_dim(dim, input.ndim)
+    return Prod.apply(input, d, keepdim, np_dtype)
+
+
+class MaxAll(Primitive, node_name="MaxBackward1"):
+    """max()/min()/amax/amin over several dims: ties share the gradient evenly."""
+
+    @staticmethod
+    def forward(ctx, a, dims, keepdim, largest):
+        if a.size == 0:
+            raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() "
+                               "== 0. Specify the reduction dim with the 'dim' argument.")
+        xp = get_array_module(a)
+        out = (xp.max if largest else xp.min)(a, axis=dims, keepdims=keepdim)
+        ctx.save_for_backward(a, out)
+        ctx.args = (dims, keepdim)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        dims, keepdim = ctx.args
+        dims = dims if dims is not None else tuple(range(a.ndim))
+        out_b = _restore_dims(out, a.shape, dims, keepdim)
+        hit = (a == out_b).to(grad.dtype)
+        count = hit.sum(dims, keepdim=True)
+        return _restore_dims(grad, a.shape, dims, keepdim) * hit / count
+
+
+class MaxDim(Primitive, node_name="MaxBackward0"):
+    @staticmethod
+    def forward(ctx, a, dim, keepdim, largest):
+        xp = get_array_module(a)
+        if a.shape and a.shape[dim] == 0:
+            raise IndexError("max(): Expected reduction dim " + str(dim) + " to have non-zero "
+                             "size.")
+        idx = (xp.argmax if largest else xp.argmin)(a, axis=dim, keepdims=True)
+        if a.dtype.kind == "f":  # NaN wins, as in PyTorch
+            nan_idx = xp.argmax(xp.isnan(a), axis=dim, keepdims=True)
+            has_nan = xp.isnan(a).any(axis=dim, keepdims=True)
+            idx = xp.where(has_nan, nan_idx, idx)
+        values = xp.take_along_axis(a, idx, dim)
+        if not keepdim:
+            idx = idx.squeeze(dim)
+            values = values.squeeze(dim)
+        ctx.save_for_backward(idx)
+        ctx.args = (a.shape, dim, keepdim)
+        return values, idx.astype(np.int64)
+
+    @staticmethod
+    def backward(ctx, grad, grad_idx=None):
+        (idx,) = ctx.saved_tensors
+        shape, dim, keepdim = ctx.args
+        g = grad if keepdim else grad.unsqueeze(dim)
+        i = idx if keepdim else idx.unsqueeze(dim)
+        zeros = _make(grad._xp.zeros(shape, grad._data.dtype))
+        from ember.ops.indexing import scatter
+        return scatter(zeros, dim, i, g)
+
+
+class MinDim(MaxDim, node_name="MinBackward0"):
+    pass
+
+
+def _max_min(input, dim, keepdim, largest: bool, name: str, other=None):
+    if isinstance(dim, Tensor):  # torch.max(a, b) is maximum
+        from ember.ops.elementwise import maximum, minimum
+        return (maximum if largest else minimum)(input, dim)
+    if dim is None:
+        return MaxAll.apply(input, None, False, largest)
+    d = wrap_dim(dim, input.ndim)
+    if input.ndim == 0:
+        return getattr(return_types, name)(input.clone(), _make(np.zeros((), np.int64)))
+    values, indices = (MaxDim if largest else MinDim).apply(input, d, keepdim, largest)
+    return getattr(return_types, name)(values, indices)
+
+
+def max(input: Tensor, dim=None, keepdim: bool = False, *, out=None):  # noqa: A001
+    """The largest element, or (values, indices) along ``dim``, or ``maximum`` of two tensors."""
+    return _max_min(input, dim, keepdim, True, "max")
+
+
+def min(input: Tensor, dim=None, keepdim: bool = False, *, out=None):  # noqa: A001
+    return _max_min(input, dim, keepdim, False, "min")
+
+
+def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    return MaxAll.apply(input, _dims(dim, input.ndim) if input.ndim else None, keepdim, True)
+
+
+def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    return MaxAll.apply(input, _dims(dim, input.ndim) if input.ndim else None, keepdim, False)
+
+
+def aminmax(input: Tensor, *, dim=None, keepdim: bool = False):
+    d = () if dim is None else dim
+    return return_types.aminmax(amin(input, d, keepdim), amax(input, d, keepdim))
+
+
+def argmax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    xp = input._xp
+    if dim is None:
+        out = xp.argmax(input._data.reshape(-1))
+        return _make(xp.asarray(out, np.int64).reshape((1,) * input.ndim if keepdim else ()))
+    return max(input, dim, keepdim).indices if input.ndim else _make(np.zeros((), np.int64))
+
+
+def argmin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    xp = input._xp
+    if dim is None:
+        out = xp.argmin(input._data.reshape(-1))
+        return _make(xp.asarray(out, np.int64).reshape((1,) * input.ndim if keepdim else ()))
+    return min(input, dim, keepdim).indices if input.ndim else _make(np.zeros((), np.int64))
+
+
+def _correction(unbiased, correction) -> float:
+    if correction is not None:
+        return correction
+    if unbiased is None:
+        return 1
+    return 1 if unbiased else 0
+
+
+def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """Variance over ``dim`` with Bessel's ``correction`` (1 by default)."""
+    if isinstance(dim, bool):  # var(input, unbiased)
+        unbiased, dim = dim, None
+    c = _correction(unbiased, correction)
+    dims = _dims(dim, input.ndim)
+    n = 1
+    for d in dims:
+        n *= input._data.shape[d] if input.ndim else 1
+    centered = input - mean(input, dims, keepdim=True)
+    sq = centered * centered.conj() if input.is_complex() else centered * centered
+    total = sum(sq, dims, keepdim)
+    return total / builtins.max(n - c, 0) if n - c > 0 else total * float("nan")
+
+
+def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """Standard deviation over ``dim`` (square root of ``var``)."""
+    return var(input, dim, unbiased, keepdim, correction=correction).sqrt()
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    return return_types.var_mean(var(input, dim, unbiased, keepdim, correction=correction),
+                                 mean(input, dim, keepdim))
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    return return_types.std_mean(std(input, dim, unbiased, keepdim, correction=correction),
+                                 mean(input, dim, keepdim))
+
+
+class Norm(Primitive, node_name="NormBackward1"):
+    @staticmethod
+    def forward(ctx, a, p, dims, keepdim):
+        xp = get_array_module(a)
+        x = xp.abs(a)
+        if p == float("inf"):
+            out = x.max(axis=dims, keepdims=keepdim)
+        elif p == float("-inf"):
+            out = x.min(axis=dims, keepdims=keepdim)
+        elif p == 0:
+            out = (x != 0).sum(axis=dims, keepdims=keepdim).astype(x.dtype)
+        elif p == 1:
+            out = x.sum(axis=dims, keepdims=keepdim)
+        elif p == 2:
+            out = xp.sqrt((x * x).sum(axis=dims, keepdims=keepdim))
+        else:
+            out = (x ** p).sum(axis=dims, keepdims=keepdim) ** (1.0 / p)
+        ctx.save_for_backward(a, out)
+        ctx.args = (p, dims, keepdim)
+        return out.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        p, dims, keepdim = ctx.args
+        g = _restore_dims(grad, a.shape, dims, keepdim)
+        n = _restore_dims(out, a.shape, dims, keepdim)
+        if p == 0:
+            return g * 0
+        if p == 1:
+            return g * a.sgn()
+        if p in (float("inf"), float("-inf")):
+            hit = (a.abs() == n).to(g.dtype)
+            return g * a.sgn() * hit / hit.sum(dims, keepdim=True)
+        safe = n.masked_fill(n == 0, 1)
+        if p == 2:
+            return (g * a / safe).masked_fill(n == 0, 0)
+        scale = a * a.abs().pow(p - 2) / safe.pow(p - 1)
+        return (g * scale).masked_fill(n == 0, 0)
+
+
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None, out=None):
+    """Vector p-norm over ``dim`` (all elements by default); 'fro' is the 2-norm."""
+    if p == "fro" or p is None:
+        p = 2
+    if p == "nuc":
+        from ember.ops.linalg import matrix_norm
+        return matrix_norm(input, "nuc", dim or (-2, -1), keepdim)
+    if isinstance(dim, int):
+        dim = (dim,)
+    dims = _dims(dim, input.ndim)
+    if dtype is not None:
+        input = input.to(dtype)
+    if not (input.is_floating_point() or input.is_complex()):
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {input.dtype.name.capitalize()}")
+    return Norm.apply(input, float(p), dims if input.ndim else None, keepdim)
+
+
+class LogSumExp(Primitive, node_name="LogsumexpBackward0"):
+    @staticmethod
+    def forward(ctx, a, dims, keepdim):
+        xp = get_array_module(a)
+        if a.dtype.kind in "biu":
+            a = a.astype(_dt.get_default_dtype().np_dtype)
+        m = a.max(axis=dims, keepdims=True) if a.size else xp.zeros((1,) * a.ndim, a.dtype)
+        m = xp.where(xp.isfinite(m), m, 0)
+        with np.errstate(divide="ignore"):
+            out = xp.log(xp.exp(a - m).sum(axis=dims, keepdims=True)) + m
+        ctx.save_for_backward(a, out)
+        ctx.args = (dims, keepdim)
+        return out if keepdim else out.squeeze(dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        dims, keepdim = ctx.args
+        g = _restore_dims(grad, a.shape, dims, keepdim)
+        return g * (a - out).exp()
+
+
+def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(input))) over ``dim``, computed stably."""
+    return LogSumExp.apply(input, _dims(dim, input.ndim) if input.ndim else None, keepdim)
+
+
+def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    axis = None if dim is None else _dims(dim, input.ndim)
+    return _make(input._xp.all(input._data, axis=axis, keepdims=keepdim))
+
+
+def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    axis = None if dim is None else _dims(dim, input.ndim)
+    return _make(input._xp.any(input._data, axis=axis, keepdims=keepdim))
+
+
+def count_nonzero(input: Tensor, dim=None) -> Tensor:
+    axis = None if dim is None else _dims(dim, input.ndim)
+    return _make(input._xp.asarray(input._xp.count_nonzero(input._data, axis=axis), np.int64))
+
+
+class Cumsum(Primitive, node_name="CumsumBackward0"):
+    @staticmethod
+    def forward(ctx, a, dim, dtype):
+        ctx.dim = dim
+        if dtype is None and a.dtype.kind in "biu":
+            dtype = np.int64
+        return get_array_module(a).cumsum(a, axis=dim, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return cumsum(grad.flip(ctx.dim), ctx.dim).flip(ctx.dim)
+
+
+def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    np_dtype = None if dtype is None else _dt.to_dtype(dtype).np_dtype
+    if input.ndim == 0:
+        return input.clone()
+    return Cumsum.apply(input, wrap_dim(dim, input.ndim), np_dtype)
+
+
+class Cumprod(Primitive, node_name="CumprodBackward0"):
+    @staticmethod
+    def forward(ctx, a, dim, dtype):
+        if dtype is None and a.dtype.kind in "biu":
+            dtype = np.int64
+        out = get_array_module(a).cumprod(a, axis=dim, dtype=dtype)
+        ctx.save_for_backward(a, out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        d = ctx.dim
+        # d out_j / d a_i = out_j / a_i for j >= i (inputs without zeros).
+        return cumsum((grad * out).flip(d), d).flip(d) / a
+
+
+def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    np_dtype = None if dtype is None else _dt.to_dtype(dtype).np_dtype
+    if input.ndim == 0:
+        return input.clone()
+    return Cumprod.apply(input, wrap_dim(dim, input.ndim), np_dtype)
+
+
+def _cum_extreme(input: Tensor, dim: int, largest: bool, name: str):
+    d = wrap_dim(dim, input.ndim)
+    xp = input._xp
+    a = xp.moveaxis(input._data, d, -1)
+    n = a.shape[-1]
+    idx = xp.zeros(a.shape, np.int64)
+    best = a[..., :1].copy()
+    best_idx = xp.zeros(a.shape[:-1] + (1,), np.int64)
+    for i in range(n):
+        cur = a[..., i:i + 1]
+        better = (cur >= best) if largest else (cur <= best)
+        if a.dtype.kind == "f":
+            better = better | xp.isnan(cur)
+        best = xp.where(better, cur, best)
+        best_idx = xp.where(better, i, best_idx)
+        idx[..., i:i + 1] = best_idx
+    indices = _make(xp.ascontiguousarray(xp.moveaxis(idx, -1, d)))
+    from ember.ops.indexing import gather
+    return getattr(return_types, name)(gather(input, d, indices), indices)
+
+
+def cummax(input: Tensor, dim: int):
+    return _cum_extreme(input, dim, True, "cummax")
+
+
+def cummin(input: Tensor, dim: int):
+    return _cum_extreme(input, dim, False, "cummin")
+
+
+def logcumsumexp(input: Tensor, dim: int) -> Tensor:
+    d = wrap_dim(dim, input.ndim)
+    m = amax(input.detach(), d, keepdim=True)
+    return cumsum((input - m).exp(), d).log() + m
+
+
+def median(input: Tensor, dim=None, keepdim: bool = False):
+    """The lower median (of all elements, or (values, indices) along ``dim``)."""
+    if dim is None:
+        flat = input.reshape(-1)
+        k = (flat.shape[0] - 1) // 2
+        return flat.sort().values[k]
+    from ember.ops.indexing import kthvalue
+    d = wrap_dim(dim, input.ndim)
+    k = (input.shape[d] - 1) // 2 + 1
+    v, i = kthvalue(input, k, d, keepdim)
+    return return_types.median(v, i)
+
+
+def nanmedian(input: Tensor, dim=None, keepdim: bool = False):
+    if dim is None:
+        flat = input.reshape(-1)
+        flat = flat[~flat.isnan()]
+        return median(flat)
+    raise NotImplementedError("nanmedian with dim")
+
+
+def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
+    d = wrap_dim(dim, input.ndim)
+    host = np.moveaxis(np.asarray(input.detach().cpu()._data), d, -1)
+    rows = host.reshape(-1, host.shape[-1])
+    values = np.empty(rows.shape[0], host.dtype)
+    indices = np.empty(rows.shape[0], np.int64)
+    for r, row in enumerate(rows):
+        uniq, counts = np.unique(row, return_counts=True)
+        v = uniq[np.argmax(counts)]  # ties: the smallest value, as PyTorch
+        values[r] = v
+        indices[r] = np.nonzero(row == v)[0][-1]
+    shape = host.shape[:-1]
+    v = _make(values.reshape(shape)).to(input.device)
+    i = _make(indices.reshape(shape)).to(input.device)
+    if keepdim:
+        v, i = v.unsqueeze(d), i.unsqueeze(d)
+    return return_types.mode(v, i)
+
+
+def bincount(input: Tensor, weights=None, minlength: int = 0) -> Tensor:
+    xp = input._xp
+    w = None if weights is None else weights._data
+    out = xp.bincount(input._data, weights=w, minlength=minlength)
+    if w is None:
+        out = out.astype(np.int64)
+    elif w.dtype == np.float32:
+        out = out.astype(np.float32)
+    return _make(out)
+
+
+def histc(input: Tensor, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
+    xp = input._xp
+    data = input._data
+    lo, hi = float(min), float(max)
+    if lo == hi and data.size:
+        lo, hi = float(data.min()), float(data.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    hist, _ = xp.histogram(data, bins=bins, range=(lo, hi))
+    return _make(hist.astype(data.dtype))
+
+
+def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False,
+                 right: bool = False, side=None, sorter=None) -> Tensor:
+    xp = sorted_sequence._xp
+    side = side or ("right" if right else "left")
+    seq = sorted_sequence._data
+    vals = values._data if isinstance(values, Tensor) else xp.asarray(values)
+    if seq.ndim == 1:
+        out = xp.searchsorted(seq, vals, side=side)
+    else:
+        out = xp.stack([xp.searchsorted(s, v, side=side) for s, v in
+                        zip(seq.reshape(-1, seq.shape[-1]), vals.reshape(-1, vals.shape[-1]))])
+        out = out.reshape(vals.shape)
+    return _make(out.astype(np.int32 if out_int32 else np.int64))
+
+
+def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool = False):
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
+    from ember.ops.movement import cat
+    d = wrap_dim(dim, input.ndim)
+    if prepend is not None or append is not None:
+        parts = ([prepend] if prepend is not None else []) + [input] + (
+            [append] if append is not None else [])
+        input = cat(parts, d)
+    for _ in range(n):
+        size = input.shape[d]
+        input = input.narrow(d, 1, size - 1) - input.narrow(d, 0, size - 1)
+    return input

@@ -1,0 +1,118 @@
+"""Random number generators: ``Generator``, ``manual_seed`` and the per-device default state."""
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+
+from ember.backend.device import CPU, Device
+
+# PyTorch's default seed, so that a fresh process starts from a known state.
+DEFAULT_SEED = 67280421310721
+
+
+class Generator:
+    """A random number generator: ``ember.Generator().manual_seed(0)``.
+
+    CPU generators wrap NumPy's PCG64; CUDA generators wrap CuPy's. The streams differ from
+    PyTorch's (which uses other engines), but seeding makes every run reproducible.
+    """
+
+    def __init__(self, device="cpu"):
+        self.device = Device(device)
+        self._seed = DEFAULT_SEED
+        self._rng = self._make(self._seed)
+
+    def _make(self, seed: int):
+        if self.device.type == "cuda":
+            from ember.backend import cuda
+            return cuda.cupy().random.Generator(cuda.cupy().random.XORWOW(seed))
+        return np.random.Generator(np.random.PCG64(seed))
+
+    def manual_seed(self, seed: int) -> "Generator":
+        seed = int(seed)
+        if seed < 0:
+            seed &= (1 << 64) - 1
+        self._seed = seed
+        self._rng = self._make(seed)
+        return self
+
+    def seed(self) -> int:
+        seed = int(np.random.SeedSequence().entropy) & ((1 << 63) - 1)
+        self.manual_seed(seed)
+        return seed
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self):
+        from ember._tensor import _make
+        blob = pickle.dumps((self._seed, self._rng.bit_generator.state))
+        return _make(np.frombuffer(blob, np.uint8).copy())
+
+    def set_state(self, state) -> "Generator":
+        self._seed, bit_state = _safe_state(np.asarray(state._data, np.uint8).tobytes())
+        self._rng.bit_generator.state = bit_state
+        return self
+
+    def xp_rng(self):
+        """The array module's generator behind this one."""
+        return self._rng
+
+
+def _safe_state(blob: bytes):
+    """Unpickle a generator state: plain containers and numbers only, never code."""
+    class _Restricted(pickle.Unpickler):
+        def find_class(self, module, name):
+            if module == "numpy" and name in ("ndarray", "dtype") or \
+                    module in ("numpy.core.multiarray", "numpy._core.multiarray") and \
+                    name in ("_reconstruct", "scalar"):
+                return super().find_class(module, name)
+            raise pickle.UnpicklingError(f"generator state refers to {module}.{name}")
+    import io
+    return _Restricted(io.BytesIO(blob)).load()
+
+
+default_generator = Generator()
+_cuda_generators: dict = {}
+
+
+def generator_for(device: Device, generator: Generator | None = None):
+    """The NumPy/CuPy generator to draw from for a tensor on ``device``."""
+    if generator is not None:
+        return generator.xp_rng()
+    if device.type == "cpu":
+        return default_generator.xp_rng()
+    index = device.index or 0
+    gen = _cuda_generators.get(index)
+    if gen is None:
+        gen = _cuda_generators[index] = Generator(Device("cuda", index))
+    return gen.xp_rng()
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed every default generator (CPU and CUDA)."""
+    default_generator.manual_seed(seed)
+    for gen in _cuda_generators.values():
+        gen.manual_seed(seed)
+    return default_generator
+
+
+def seed() -> int:
+    return default_generator.seed()
+
+
+def initial_seed() -> int:
+    return default_generator.initial_seed()
+
+
+def get_rng_state():
+    return default_generator.get_state()
+
+
+def set_rng_state(new_state) -> None:
+    default_generator.set_state(new_state)
+
+
+__all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
+           "get_rng_state", "set_rng_state", "CPU"]

@@ -1,9 +1,9 @@
-"""Conformance tests compare ember with real PyTorch; without torch they skip."""
+"""Conformance tests compare ember with real PyTorch. Each module starts with
+``torch = pytest.importorskip("torch")`` so that the suite skips cleanly without it."""
 import pytest
-
-torch = pytest.importorskip("torch")
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        item.add_marker(pytest.mark.conformance)
+        if "conformance" in str(item.fspath):
+            item.add_marker(pytest.mark.conformance)

@@ -589,16 +589,16 @@ class Tensor:
     # Operators
 
     def __add__(self, other):
-        return _ops.add(self, other)
+        return _Add.apply(self, other)
 
     def __radd__(self, other):
-        return _ops.add(self, other)
+        return _Add.apply(self, other)
 
     def __iadd__(self, other):
         return _ops.add_(self, other)
 
     def __sub__(self, other):
-        return _ops.sub(self, other)
+        return _Sub.apply(self, other)
 
     def __rsub__(self, other):
         return _ops.rsub(self, other)
@@ -607,10 +607,10 @@ class Tensor:
         return _ops.sub_(self, other)
 
     def __mul__(self, other):
-        return _ops.mul(self, other)
+        return _Mul.apply(self, other)
 
     def __rmul__(self, other):
-        return _ops.mul(self, other)
+        return _Mul.apply(self, other)
 
     def __imul__(self, other):
         return _ops.mul_(self, other)
@@ -1564,4 +1564,11 @@ def _dtype_from_type_string(name: str) -> _dt.dtype:
     raise ValueError(f"invalid type: '{name}'")
 
 
+from ember.autograd import function as _function  # noqa: E402
+
+_function._bind_tensor(Tensor, _make)
+
 from ember import ops as _ops  # noqa: E402  (ops build on Tensor)
+from ember.ops.elementwise import Add as _Add  # noqa: E402  (operators skip the wrappers)
+from ember.ops.elementwise import Mul as _Mul  # noqa: E402
+from ember.ops.elementwise import Sub as _Sub  # noqa: E402

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import heapq
 
+from ember.autograd import anomaly_mode
 from ember.autograd.function import AccumulateGrad, edge_of
-from ember.autograd.grad_mode import set_grad_enabled
+from ember.autograd.grad_mode import _State as _GradState
+
+heappush, heappop = heapq.heappush, heapq.heappop
 
 
 def _root_edges(tensors):
@@ -78,7 +81,6 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
                  inputs=None, allow_unused: bool = True, accumulate: bool = True):
     """Backpropagate from ``tensors``. With ``accumulate`` leaves' ``.grad`` fields are updated;
     otherwise the gradients of ``inputs`` are returned (``autograd.grad``)."""
-    from ember.autograd import anomaly_mode
     root_edges = _root_edges(tensors)
     root_grads = _make_root_grads(tensors, grad_tensors)
     input_edges = None
@@ -102,9 +104,11 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
         if deps.get(node, 0) == 0:
             heapq.heappush(heap, (-node._seq, id(node), node))
     anomaly = anomaly_mode._State.enabled
-    with set_grad_enabled(create_graph):
+    prev_grad_mode = _GradState.enabled
+    _GradState.enabled = create_graph
+    try:
         while heap:
-            _, _, node = heapq.heappop(heap)
+            _, _, node = heappop(heap)
             grads = buffers.pop(node, None)
             if grads is None:
                 _release_edges(node, deps, heap)
@@ -150,17 +154,22 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
             if not retain_graph:
                 node._release()
             meta = node._input_meta
+            n_out = len(out)
             for i, (nxt, nr) in enumerate(node.next_functions):
                 if nxt is None:
                     continue
-                g = out[i] if i < len(out) else None
+                g = out[i] if i < n_out else None
                 if g is not None:
-                    g = _validate(node, i, g, meta[i] if meta else None)
+                    m = meta[i] if meta else None
+                    if m is not None and (g._data.shape != m[0] or g._data.dtype != m[1]):
+                        g = _validate(node, i, g, m)
                     _add_to_buffer(buffers, nxt, nr, g)
                 d = deps[nxt] - 1
                 deps[nxt] = d
                 if d == 0:
-                    heapq.heappush(heap, (-nxt._seq, id(nxt), nxt))
+                    heappush(heap, (-nxt._seq, id(nxt), nxt))
+    finally:
+        _GradState.enabled = prev_grad_mode
     if input_edges is None:
         return None
     results = []

@@ -11,7 +11,18 @@ from __future__ import annotations
 import numbers
 import weakref
 
+from ember.autograd.anomaly_mode import _State as _anomaly_state
+from ember.autograd.anomaly_mode import record_trace as _record_trace
 from ember.autograd.grad_mode import _State, no_grad
+
+# Bound by ember._tensor once Tensor exists (it imports this package first).
+Tensor = None
+_make = None
+
+
+def _bind_tensor(tensor_cls, make) -> None:
+    global Tensor, _make
+    Tensor, _make = tensor_cls, make
 
 _next_seq = [0]
 _Number = numbers.Number
@@ -134,7 +145,8 @@ class AccumulateGrad(Node):
         if grad is None:
             return
         if var.grad is None:
-            var.grad = grad if create_graph else grad.detach()._owned_copy()
+            # A private copy: the same gradient object may also flow to other leaves.
+            var.grad = grad if create_graph else _make(grad._xp.array(grad._data, copy=True))
         elif create_graph or _State.enabled and grad.requires_grad:
             var.grad = var.grad + grad
         else:
@@ -181,7 +193,6 @@ class _SavedTensor:
         self.data = tensor._data if self.is_output else None
 
     def unpack(self, node):
-        from ember._tensor import _make
         if self.counter[0] != self.version:
             t = self.tensor
             shape = list(t.shape) if t is not None else list(self.data.shape)
@@ -256,7 +267,6 @@ class BackwardCFunction(Node, FunctionCtx):
 
 
 def _zeros_for(meta):
-    from ember._tensor import _make
     shape, np_dtype, xp = meta
     return _make(xp.zeros(shape, np_dtype))
 
@@ -338,67 +348,62 @@ class Function(metaclass=FunctionMeta):
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from ember._tensor import Tensor, _make
-        record = False
         if _State.enabled:
             for a in args:
                 if isinstance(a, Tensor) and a.requires_grad:
-                    record = True
-                    break
-        arrays = cls._forward_takes_arrays
-        if not record:
-            if arrays:
-                out = cls.forward(NULL_CTX, *[a._data if isinstance(a, Tensor) else a
-                                              for a in args], **kwargs)
-                if isinstance(out, tuple):
-                    out = tuple(_make(o) for o in out)
-                else:
-                    out = _make(out)
-                if cls._is_view:
-                    _mark_views(out, cls, args, kwargs)
-                return out
+                    return _apply_recording(cls, args, kwargs)
+        if not cls._forward_takes_arrays:
             with no_grad():
                 return _custom_forward(cls, NULL_CTX, args, kwargs, record=False)
-        node = cls._backward_cls()
-        node._out_meta = None
-        edges = []
-        needs = []
-        positions = []
-        meta = []
-        for i, a in enumerate(args):
-            if isinstance(a, Tensor):
-                positions.append(i)
-                e = edge_of(a)
-                edges.append(e)
-                needs.append(e[0] is not None)
-                meta.append((a._data.shape, a._data.dtype) if e[0] is not None else None)
-            else:
-                needs.append(False)
-                if cls._scalar_edges and isinstance(a, _Number):
-                    positions.append(i)  # PyTorch wraps the number: an edge to nothing
-                    edges.append((None, 0))
-                    meta.append(None)
-        node.needs_input_grad = tuple(needs)
-        node._tensor_positions = None if len(positions) == len(args) else tuple(positions)
-        node.next_functions = tuple(edges)
-        node._input_meta = meta
-        if arrays:
-            inputs = [a._data if isinstance(a, Tensor) else a for a in args]
-            out = cls.forward(node, *inputs, **kwargs)
-            outputs = _wrap_array_outputs(node, out)
-            if cls._is_view:
-                _mark_views(outputs, cls, args, kwargs)
-            saved = node._to_save
-            if saved:
-                node._saved = _resolve_saved_arrays(node, saved, args, inputs, outputs)
-                node._to_save = ()
+        out = cls.forward(NULL_CTX, *[a._data if isinstance(a, Tensor) else a for a in args],
+                          **kwargs)
+        out = tuple(_make(o) for o in out) if out.__class__ is tuple else _make(out)
+        if cls._is_view:
+            _mark_views(out, cls, args, kwargs)
+        return out
+
+
+def _apply_recording(cls, args, kwargs):
+    """Run ``cls``'s forward and record its node: some input requires grad."""
+    node = cls._backward_cls()
+    node._out_meta = None
+    edges = []
+    needs = []
+    positions = []
+    meta = []
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor):
+            positions.append(i)
+            e = edge_of(a)
+            edges.append(e)
+            needs.append(e[0] is not None)
+            meta.append((a._data.shape, a._data.dtype) if e[0] is not None else None)
         else:
-            with no_grad():
-                outputs = _custom_forward(cls, node, args, kwargs, record=True)
-        if _anomaly_enabled():
-            from ember.autograd.anomaly_mode import record_trace
-            record_trace(node)
-        return outputs
+            needs.append(False)
+            if cls._scalar_edges and isinstance(a, _Number):
+                positions.append(i)  # PyTorch wraps the number: an edge to nothing
+                edges.append((None, 0))
+                meta.append(None)
+    node.needs_input_grad = tuple(needs)
+    node._tensor_positions = None if len(positions) == len(args) else tuple(positions)
+    node.next_functions = tuple(edges)
+    node._input_meta = meta
+    if cls._forward_takes_arrays:
+        inputs = [a._data if isinstance(a, Tensor) else a for a in args]
+        out = cls.forward(node, *inputs, **kwargs)
+        outputs = _wrap_array_outputs(node, out)
+        if cls._is_view:
+            _mark_views(outputs, cls, args, kwargs)
+        saved = node._to_save
+        if saved:
+            node._saved = _resolve_saved_arrays(node, saved, args, inputs, outputs)
+            node._to_save = ()
+    else:
+        with no_grad():
+            outputs = _custom_forward(cls, node, args, kwargs, record=True)
+    if _anomaly_state.enabled:
+        _record_trace(node)
+    return outputs
 
 
 def _mark_views(outputs, cls, args, kwargs) -> None:
@@ -422,13 +427,7 @@ def _mark_views(outputs, cls, args, kwargs) -> None:
         o._view_fn = view_fn
 
 
-def _anomaly_enabled() -> bool:
-    from ember.autograd import anomaly_mode
-    return anomaly_mode._State.enabled
-
-
 def _wrap_array_outputs(node, out):
-    from ember._tensor import _make
     if isinstance(out, tuple):
         # Integer outputs (indices) never require grad.
         outs = tuple(_make(o, True, node, i) if o.dtype.kind in "fc" else _make(o)
@@ -445,7 +444,6 @@ def _xp(array):
 
 def _resolve_saved_arrays(node, saved, args, inputs, outputs):
     """Map the arrays a primitive saved back to the Tensors backward will use."""
-    from ember._tensor import Tensor, _make
     outs = outputs if isinstance(outputs, tuple) else (outputs,)
     resolved = []
     for s in saved:
@@ -473,7 +471,6 @@ def _resolve_saved_arrays(node, saved, args, inputs, outputs):
 
 def _custom_forward(cls, ctx, args, kwargs, record: bool):
     """Run a user Function's forward on Tensors and attach its outputs to the node ``ctx``."""
-    from ember._tensor import Tensor, _make
     out = cls.forward(ctx, *args, **kwargs)
     if cls.setup_context is not Function.setup_context:
         cls.setup_context(ctx, args, out)
@@ -527,6 +524,33 @@ class Primitive(Function):
     the Tensors they belong to (inputs, outputs, or constants for intermediates)."""
 
     _forward_takes_arrays = True
+
+    @classmethod
+    def apply(cls, *args):
+        # The eager hot path: unpack one or two operands without building lists.
+        n = len(args)
+        if n == 1 or n == 2:
+            a = args[0]
+            if isinstance(a, Tensor):
+                if a.requires_grad and _State.enabled:
+                    return _apply_recording(cls, args, {})
+                a = a._data
+            if n == 1:
+                out = cls.forward(NULL_CTX, a)
+            else:
+                b = args[1]
+                if isinstance(b, Tensor):
+                    if b.requires_grad and _State.enabled:
+                        return _apply_recording(cls, args, {})
+                    b = b._data
+                out = cls.forward(NULL_CTX, a, b)
+            if out.__class__ is not tuple and not cls._is_view:
+                return _make(out)
+            out = tuple(_make(o) for o in out) if out.__class__ is tuple else _make(out)
+            if cls._is_view:
+                _mark_views(out, cls, args, {})
+            return out
+        return super().apply(*args)
 
 
 class once_differentiable:

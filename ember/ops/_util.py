@@ -10,6 +10,7 @@ from ember._tensor import Tensor, _make, _device_error
 from ember.autograd.grad_mode import _State
 
 _FROM_NP = _dt._FROM_NP
+_ndarray = np.ndarray
 
 
 def wrap_dim(dim: int, ndim: int) -> int:
@@ -67,6 +68,27 @@ class _Meta:
 
 def promote(a, b):
     """Cast two operands (arrays or numbers) to PyTorch's common dtype for an op."""
+    ca, cb = a.__class__, b.__class__
+    # Fast paths: equal dtypes, or a Python number that cannot change the array's dtype.
+    if ca is _ndarray:
+        if cb is _ndarray:
+            if a.dtype is b.dtype:
+                return a, b
+        elif cb is float:
+            if a.dtype.kind in "fc":
+                return a, b
+        elif cb is int and a.dtype.kind in "iufc":
+            return a, b
+    elif cb is _ndarray:
+        if ca is float:
+            if b.dtype.kind in "fc":
+                return a, b
+        elif ca is int and b.dtype.kind in "iufc":
+            return a, b
+    return _promote_slow(a, b)
+
+
+def _promote_slow(a, b):
     da = getattr(a, "dtype", None)
     db = getattr(b, "dtype", None)
     if da is not None and da == db:

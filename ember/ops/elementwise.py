@@ -849,7 +849,8 @@ class Relu(Primitive, node_name="ReluBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * (out > 0)
+        positive = out._data > 0
+        return grad * _make(positive.astype(out._data.dtype, copy=False))
 
 
 def relu(input):

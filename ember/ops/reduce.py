@@ -11,6 +11,7 @@ from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.device import get_array_module
 from ember.ops._util import wrap_dim, wrap_dims
+from ember.ops.movement import Expand
 
 
 def _dims(dim, ndim: int):
@@ -22,7 +23,7 @@ def _dims(dim, ndim: int):
 
 def _restore_dims(grad: Tensor, in_shape, dims, keepdim: bool) -> Tensor:
     """Reshape a reduced gradient so that it broadcasts against the input."""
-    if keepdim or not dims:
+    if keepdim or not dims or grad.ndim == 0:  # a 0-d gradient broadcasts as it is
         return grad
     shape = list(in_shape)
     for d in dims:
@@ -41,7 +42,7 @@ class Sum(Primitive, node_name="SumBackward0"):
     @staticmethod
     def backward(ctx, grad):
         shape, dims, keepdim = ctx.args
-        return _restore_dims(grad, shape, dims, keepdim).expand(shape)
+        return Expand.apply(_restore_dims(grad, shape, dims, keepdim), shape)
 
 
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None):  # noqa: A001

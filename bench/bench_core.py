@@ -1,0 +1,86 @@
+"""Eager overhead of ember vs PyTorch, measured interleaved in one run.
+
+Workloads (issue 2): a 2x2 ``a + b``; a small autograd step
+``((x * 2 + 1).relu()).sum().backward()`` on 10x10; a 1024x1024 float32 matmul (against NumPy's
+own ``@`` too); and ``import ember`` vs ``import torch`` in fresh interpreters.
+Prints medians and the ratio ember/torch. Usage: python bench/bench_core.py
+"""
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+
+
+def _median_time(fn, number: int, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - t0) / number)
+    return statistics.median(times)
+
+
+def _interleaved(fns: dict, number: int, repeat: int) -> dict:
+    """Alternate the candidates so that machine noise hits them alike."""
+    samples = {k: [] for k in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            samples[name].append(_median_time(fn, number, 1))
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def _import_time(module: str, runs: int = 5) -> float:
+    code = f"import time; t=time.perf_counter(); import {module}; print(time.perf_counter()-t)"
+    out = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                check=True).stdout) for _ in range(runs)]
+    return statistics.median(out)
+
+
+def main() -> None:
+    import torch
+
+    import ember
+
+    rows = []
+    a_e, b_e = ember.ones(2, 2), ember.ones(2, 2)
+    a_t, b_t = torch.ones(2, 2), torch.ones(2, 2)
+    a_n, b_n = np.ones((2, 2), np.float32), np.ones((2, 2), np.float32)
+    r = _interleaved({"ember": lambda: a_e + b_e, "torch": lambda: a_t + b_t,
+                      "numpy": lambda: a_n + b_n}, number=20000, repeat=7)
+    rows.append(("add 2x2", r))
+
+    x_e = ember.randn(10, 10, requires_grad=True)
+    x_t = torch.randn(10, 10, requires_grad=True)
+    r = _interleaved({"ember": lambda: ((x_e * 2 + 1).relu()).sum().backward(),
+                      "torch": lambda: ((x_t * 2 + 1).relu()).sum().backward()},
+                     number=2000, repeat=7)
+    rows.append(("autograd step 10x10", r))
+
+    m_e, n_e = ember.randn(1024, 1024), ember.randn(1024, 1024)
+    m_t, n_t = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    m_n, n_n = m_e.numpy(), n_e.numpy()
+    r = _interleaved({"ember": lambda: m_e @ n_e, "torch": lambda: m_t @ n_t,
+                      "numpy": lambda: m_n @ n_n}, number=5, repeat=7)
+    rows.append(("matmul 1024x1024 f32", r))
+
+    rows.append(("import", {"ember": _import_time("ember"), "torch": _import_time("torch")}))
+
+    print(f"{'workload':<24}{'ember':>12}{'torch':>12}{'numpy':>12}{'ember/torch':>13}")
+    for name, r in rows:
+        numpy_col = f"{r['numpy'] * 1e6:10.2f}us" if "numpy" in r else " " * 12
+        print(f"{name:<24}{r['ember'] * 1e6:10.2f}us{r['torch'] * 1e6:10.2f}us{numpy_col}"
+              f"{r['ember'] / r['torch']:13.2f}")
+    mm = rows[2][1]
+    print(f"matmul: ember/numpy = {mm['ember'] / mm['numpy']:.3f}, "
+          f"{2 * 1024 ** 3 / mm['ember'] / 1e9:.0f} GFLOP/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -22,8 +22,6 @@ from ember._creation import (  # noqa: F401
     from_numpy, full, full_like, linspace, logspace, meshgrid, multinomial, normal, ones,
     ones_like, poisson, polar, rand, rand_like, randint, randint_like, randn, randn_like,
     randperm, range, scalar_tensor, tensor, tril_indices, triu_indices, zeros, zeros_like)
-from ember.backend.special import (  # noqa: F401
-    scatter_add)
 from ember.ops.elementwise import (  # noqa: F401
     abs, abs_, absolute, acos, acosh, add, addcdiv, addcmul, allclose, angle, arccos, arccosh,
     arcsin, arcsinh, arctan, arctan2, arctanh, asin, asinh, atan, atan2, atanh, bitwise_and,
@@ -36,10 +34,11 @@ from ember.ops.elementwise import (  # noqa: F401
     maximum, minimum, mul, nan_to_num, nan_to_num_, ne, neg, neg_, negative, not_equal, pow, real,
     reciprocal, relu, relu_, remainder, resolve_conj, resolve_neg, round, round_, rsqrt, rsub,
     sgn, sigmoid, sigmoid_, sign, signbit, sin, sinh, sqrt, sqrt_, square, sub, tan, tanh, tanh_,
-    trunc, where)
+    true_divide, trunc, where)
 from ember.ops.indexing import (  # noqa: F401
     argsort, argwhere, gather, index_add, index_copy, index_fill, index_put, index_select,
-    kthvalue, masked_fill, masked_scatter, masked_select, msort, nonzero, scatter, scatter_reduce,
+    kthvalue, masked_fill, masked_scatter, masked_select, msort, nonzero, scatter, scatter_add,
+    scatter_reduce,
     sort, take, take_along_dim, topk, unique, unique_consecutive)
 from ember.ops.linalg import (  # noqa: F401
     addbmm, addmm, addmv, addr, baddbmm, bmm, cdist, chain_matmul, cross, det, diag, diag_embed,

@@ -531,12 +531,12 @@ class Tensor:
         return _ops.to(self, device)
 
     def clone(self, *, memory_format=None) -> "Tensor":
-        return _ops.clone(self)
+        return _ops.contiguous(self)
 
     def contiguous(self, memory_format=None) -> "Tensor":
         if self._data.flags.c_contiguous:
             return self
-        return _ops.clone(self)
+        return _ops.contiguous(self)
 
     def copy_(self, src, non_blocking: bool = False) -> "Tensor":
         return _ops.copy_(self, src)

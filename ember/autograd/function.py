@@ -38,8 +38,13 @@ _FREED_MESSAGE = (
 class Node:
     """A node of the backward graph: what a non-leaf tensor's ``grad_fn`` points to."""
 
-    __slots__ = ("next_functions", "_seq", "_saved", "_input_meta", "_tensor_hooks",
-                 "_pre_hooks", "_post_hooks", "_anomaly_trace", "_metadata", "__weakref__")
+    __slots__ = ("next_functions", "_seq", "_saved", "_input_meta", "__dict__", "__weakref__")
+    # Rarely set; class-level defaults keep node creation cheap.
+    _tensor_hooks = None
+    _pre_hooks = None
+    _post_hooks = None
+    _anomaly_trace = None
+    _metadata = None
 
     def __init__(self):
         self._seq = _next_seq[0]
@@ -47,11 +52,6 @@ class Node:
         self.next_functions = ()
         self._saved = None
         self._input_meta = None
-        self._tensor_hooks = None
-        self._pre_hooks = None
-        self._post_hooks = None
-        self._anomaly_trace = None
-        self._metadata = None
 
     def name(self) -> str:
         return type(self).__name__
@@ -246,7 +246,7 @@ class FunctionCtx:
 class BackwardCFunction(Node, FunctionCtx):
     """The node type recorded for a Function; instances double as the ``ctx``."""
 
-    __slots__ = ("needs_input_grad", "_tensor_positions", "_out_meta", "__dict__")
+    __slots__ = ("needs_input_grad", "_tensor_positions", "_out_meta")
     _forward_cls: type
     _materialize_grads = True
     _to_save = ()
@@ -471,9 +471,11 @@ def _resolve_saved_arrays(node, saved, args, inputs, outputs):
 
 def _custom_forward(cls, ctx, args, kwargs, record: bool):
     """Run a user Function's forward on Tensors and attach its outputs to the node ``ctx``."""
-    out = cls.forward(ctx, *args, **kwargs)
     if cls.setup_context is not Function.setup_context:
+        out = cls.forward(*args, **kwargs)  # forward without ctx; setup_context saves
         cls.setup_context(ctx, args, out)
+    else:
+        out = cls.forward(ctx, *args, **kwargs)
     if not record:
         return out
     is_tuple = isinstance(out, tuple)

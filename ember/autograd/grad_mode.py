@@ -2,15 +2,55 @@
 from __future__ import annotations
 
 import functools
+import inspect
 
 
 class _State:
     # A class attribute, read on every op: the cheapest global lookup Python has.
     enabled = True
+    inference = False
 
 
 def is_grad_enabled() -> bool:
+    """Whether ops run now are recorded for autograd."""
     return _State.enabled
+
+
+def is_inference_mode_enabled() -> bool:
+    """Whether an ``inference_mode()`` block is active."""
+    return _State.inference
+
+
+def _wrap(fn, make_context):
+    """Run ``fn`` (or each step of a generator function) inside ``make_context()``."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def generator(*args, **kwargs):
+            gen = fn(*args, **kwargs)
+            try:
+                with make_context():
+                    value = next(gen)
+                while True:
+                    try:
+                        sent = yield value
+                    except GeneratorExit:
+                        gen.close()
+                        raise
+                    except BaseException as exc:
+                        with make_context():
+                            value = gen.throw(exc)
+                    else:
+                        with make_context():
+                            value = gen.send(sent)
+            except StopIteration as stop:
+                return stop.value
+        return generator
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with make_context():
+            return fn(*args, **kwargs)
+    return wrapper
 
 
 class _GradModeContext:
@@ -27,24 +67,35 @@ class _GradModeContext:
         _State.enabled = self._prev
 
     def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with self.__class__():
-                return fn(*args, **kwargs)
-        return wrapper
+        return _wrap(fn, self.clone)
 
     def clone(self):
         return self.__class__()
 
 
-class no_grad(_GradModeContext):
-    """Context manager and decorator that disables gradient recording."""
+class _NoParamGradModeContext(_GradModeContext):
+    """Also usable as a bare decorator: ``@no_grad`` as well as ``@no_grad()``."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoParamGradModeContext):
+    """Context manager and decorator that disables gradient recording.
+
+    Example::
+
+        with ember.no_grad():
+            y = x * 2          # y.requires_grad is False
+    """
 
     _target = False
 
 
-class enable_grad(_GradModeContext):
-    """Context manager and decorator that enables gradient recording."""
+class enable_grad(_NoParamGradModeContext):
+    """Context manager and decorator that enables gradient recording (e.g. inside no_grad)."""
 
     _target = True
 
@@ -61,37 +112,34 @@ class set_grad_enabled(_GradModeContext):
         return self
 
     def __call__(self, fn):
-        _State.enabled = self._prev
+        _State.enabled = self._prev  # as a decorator it must not change the mode now
         mode = self._target
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-        return wrapper
+        return _wrap(fn, lambda: set_grad_enabled(mode))
 
     def clone(self):
         return set_grad_enabled(self._target)
 
 
 class inference_mode(_GradModeContext):
-    """Like no_grad: no graph is recorded for ops run inside it."""
+    """Like no_grad (no graph is recorded inside it); ``inference_mode(False)`` is a no-op."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # used as a bare decorator
+            return cls()(mode)
+        return super().__new__(cls)
 
     def __init__(self, mode: bool = True):
-        self._target = not mode
+        self.mode = bool(mode)
 
-    def __call__(self, fn):
-        mode = not self._target
+    def __enter__(self):
+        self._prev = (_State.enabled, _State.inference)
+        if self.mode:
+            _State.enabled = False
+            _State.inference = True
+        return self
 
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with inference_mode(mode):
-                return fn(*args, **kwargs)
-        return wrapper
+    def __exit__(self, *exc) -> None:
+        _State.enabled, _State.inference = self._prev
 
     def clone(self):
-        return inference_mode(not self._target)
-
-
-def is_inference_mode_enabled() -> bool:
-    return False
+        return inference_mode(self.mode)

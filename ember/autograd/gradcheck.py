@@ -1,72 +1,100 @@
 """gradcheck / gradgradcheck: analytical gradients against central finite differences."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ember._tensor import Tensor, _make
-from ember.autograd.grad_mode import no_grad
+from ember.autograd.grad_mode import enable_grad, no_grad
 
 
 class GradcheckError(RuntimeError):
-    pass
+    """Raised by gradcheck when analytical and numerical gradients disagree."""
 
 
 def _as_tuple(x):
     return x if isinstance(x, tuple) else (x,)
 
 
+def _host(t: Tensor) -> np.ndarray:
+    return np.asarray(t.detach().cpu().numpy(), dtype=np.float64)
+
+
 def _differentiable_outputs(fn, inputs):
     return [o for o in _as_tuple(fn(*inputs)) if isinstance(o, Tensor) and o.requires_grad]
 
 
-def _numerical_jacobian(fn, inputs, wrt, output_index, eps):
-    """d output[output_index] / d inputs[wrt], by central differences (as a 2-d array)."""
-    x = inputs[wrt]
-    flat = x._data.reshape(-1)
+def _evaluate(fn, inputs, output_index) -> np.ndarray:
     with no_grad():
-        out0 = _as_tuple(fn(*inputs))[output_index]
-    jac = np.zeros((flat.size, out0.numel()), dtype=np.result_type(flat.dtype, np.float64))
-    for i in range(flat.size):
-        orig = flat[i].item()
-        flat[i] = orig + eps
-        with no_grad():
-            plus = np.array(_as_tuple(fn(*inputs))[output_index]._data, copy=True)
-        flat[i] = orig - eps
-        with no_grad():
-            minus = np.array(_as_tuple(fn(*inputs))[output_index]._data, copy=True)
-        flat[i] = orig
-        jac[i] = ((plus - minus) / (2 * eps)).reshape(-1)
-    return jac
+        outs = [o for o in _as_tuple(fn(*inputs)) if isinstance(o, Tensor)
+                and (o.dtype.is_floating_point or o.dtype.is_complex)]
+    return _host(outs[output_index]).reshape(-1).copy()
+
+
+def _numerical_jacobian(fn, inputs, wrt, output_index, eps):
+    """d output[output_index] / d inputs[wrt] by central differences, shaped (in, out)."""
+    data = inputs[wrt]._data  # perturbed in place, element by element (works for any strides)
+    columns = []
+    for idx in np.ndindex(*data.shape):
+        orig = data[idx].item()
+        data[idx] = orig + eps
+        plus = _evaluate(fn, inputs, output_index)
+        data[idx] = orig - eps
+        minus = _evaluate(fn, inputs, output_index)
+        data[idx] = orig
+        columns.append((plus - minus) / (2 * eps))
+    n_out = _evaluate(fn, inputs, output_index).size
+    return np.stack(columns) if columns else np.zeros((0, n_out))
 
 
 def _analytical_jacobian(fn, inputs, wrt_list, output_index):
     from ember.autograd import grad as autograd_grad
-    out = _differentiable_outputs(fn, inputs)[output_index]
+    with enable_grad():
+        out = _differentiable_outputs(fn, inputs)[output_index]
     jacs = [np.zeros((inputs[w].numel(), out.numel())) for w in wrt_list]
     for j in range(out.numel()):
-        seed = np.zeros(out.numel(), out._data.dtype)
+        seed = out._xp.zeros(out.numel(), out._data.dtype)
         seed[j] = 1
         grads = autograd_grad(out, [inputs[w] for w in wrt_list],
                               _make(seed.reshape(out._data.shape)), retain_graph=True,
                               allow_unused=True)
         for k, g in enumerate(grads):
             if g is not None:
-                jacs[k][:, j] = np.asarray(g._data).reshape(-1)
+                jacs[k][:, j] = _host(g).reshape(-1)
     return jacs
+
+
+def _fmt(jac: np.ndarray) -> str:
+    from ember._creation import tensor
+    return repr(tensor(jac, dtype=None))
 
 
 def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
               raise_exception: bool = True, **kwargs) -> bool:
-    """Check the gradients of ``func`` at ``inputs`` (float64 tensors that require grad)."""
+    """Check the gradients of ``func`` at ``inputs`` against central finite differences.
+
+    Args:
+        func: a function of Tensors returning a Tensor or a tuple of Tensors.
+        inputs: a Tensor or tuple of inputs; those that require grad are checked (use float64).
+        eps, atol, rtol: perturbation size and tolerances.
+        raise_exception: raise ``GradcheckError`` on a mismatch instead of returning False.
+
+    Returns:
+        True when every Jacobian matches.
+    """
     inputs = _as_tuple(inputs)
     wrt = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not wrt:
+        raise ValueError("gradcheck expects at least one input tensor to require gradient, but "
+                         "none of the them have requires_grad=True.")
     for i in wrt:
         if inputs[i].dtype.name not in ("float64", "complex128"):
-            import warnings
-            warnings.warn("Input #%d requires gradient and is not a double precision floating "
-                          "point. This check will likely fail if all the inputs are not of "
-                          "double precision floating point." % i, stacklevel=2)
-    n_out = len(_differentiable_outputs(func, inputs))
+            warnings.warn(f"Input #{i} requires gradient and is not a double precision floating "
+                          "point or complex. This check will likely fail if all the inputs are "
+                          "not of double precision floating point or complex. ", stacklevel=2)
+    with enable_grad():
+        n_out = len(_differentiable_outputs(func, inputs))
     for o in range(n_out):
         analytical = _analytical_jacobian(func, inputs, wrt, o)
         for k, w in enumerate(wrt):
@@ -76,28 +104,32 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
                     return False
                 raise GradcheckError(
                     f"Jacobian mismatch for output {o} with respect to input {w},\n"
-                    f"numerical:{numerical}\nanalytical:{analytical[k]}\n")
+                    f"numerical:{_fmt(numerical)}\nanalytical:{_fmt(analytical[k])}\n")
     return True
 
 
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: float = 1e-5,
                   rtol: float = 1e-3, raise_exception: bool = True, **kwargs) -> bool:
-    """Check second derivatives: gradcheck of the function that maps inputs to their grads."""
+    """Check second derivatives: gradcheck of the map (inputs, grad_outputs) -> input grads."""
     from ember.autograd import grad as autograd_grad
     inputs = _as_tuple(inputs)
-    outs = _differentiable_outputs(func, inputs)
-    rng = np.random.default_rng(0)
+    with enable_grad():
+        outs = _differentiable_outputs(func, inputs)
     if grad_outputs is None:
-        grad_outputs = tuple(_make(rng.standard_normal(o._data.shape)).requires_grad_()
-                             for o in outs)
+        rng = np.random.default_rng(0)
+        grad_outputs = tuple(
+            _make(o._xp.asarray(rng.standard_normal(o._data.shape), o._data.dtype)
+                  ).requires_grad_() for o in outs)
     grad_outputs = _as_tuple(grad_outputs)
     n = len(inputs)
 
     def first_grads(*args):
         xs, gos = args[:n], args[n:]
         diff = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
-        outs_ = _differentiable_outputs(func, xs)
-        grads = autograd_grad(outs_, diff, gos, create_graph=True, allow_unused=True)
+        # The numerical pass runs under no_grad; the first derivative still needs a graph.
+        with enable_grad():
+            outs_ = _differentiable_outputs(func, xs)
+            grads = autograd_grad(outs_, diff, gos, create_graph=True, allow_unused=True)
         return tuple(g for g in grads if g is not None)
     return gradcheck(first_grads, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
                      raise_exception=raise_exception)

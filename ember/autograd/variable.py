@@ -10,7 +10,8 @@ class _VariableMeta(type):
 
 
 class Variable(metaclass=_VariableMeta):
-    """``Variable(tensor, requires_grad=False)`` returns the tensor (as PyTorch does since 0.4)."""
+    """``Variable(tensor, requires_grad=False)``: a new leaf Tensor on the same data (since 0.4
+    Variables are Tensors)."""
 
     def __new__(cls, data=None, requires_grad: bool = False, volatile: bool = False):
         if data is None:
@@ -18,7 +19,7 @@ class Variable(metaclass=_VariableMeta):
             data = empty(0)
         if not isinstance(data, Tensor):
             raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
-        t = data.detach() if data.grad_fn is not None else data
+        t = data.detach()  # a new leaf sharing the data, as PyTorch's Variable() returns
         if requires_grad:
             t.requires_grad_(True)
         return t

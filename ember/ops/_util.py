@@ -91,10 +91,10 @@ def promote(a, b):
 def _promote_slow(a, b):
     da = getattr(a, "dtype", None)
     db = getattr(b, "dtype", None)
+    if da is not None and db is not None and type(a) is not type(b) \
+            and not isinstance(a, np.generic) and not isinstance(b, np.generic):
+        raise _device_error("binary op", a, b)  # a NumPy array met a CuPy array
     if da is not None and da == db:
-        if type(a) is not type(b) and not isinstance(a, np.generic) \
-                and not isinstance(b, np.generic):
-            raise _device_error("binary op", a, b)
         return a, b
     rd = result_dtype(a, b).np_dtype
     return cast(a, rd), cast(b, rd)
@@ -116,6 +116,8 @@ def cast(x, np_dtype):
 
 def float_array(x):
     """Integer and bool inputs of a floating-point op become the default float dtype."""
+    if not hasattr(x, "dtype"):  # a Python number
+        return x if isinstance(x, complex) else float(x)
     if x.dtype.kind in "biu":
         return x.astype(_dt.get_default_dtype().np_dtype)
     return x

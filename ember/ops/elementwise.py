@@ -56,11 +56,24 @@ class Sub(Primitive, node_name="SubBackward0"):
 
     @staticmethod
     def forward(ctx, a, b):
+        _check_bool_sub(a, b)
         a, b = promote(a, b)
-        if a.dtype == np.bool_ if hasattr(a, "dtype") else False:
-            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
-                               "supported. Use the `^` or `logical_xor()` operator instead.")
         return a - b
+
+
+def _is_bool(x) -> bool:
+    return x.__class__ is bool or getattr(x, "dtype", None) == np.bool_
+
+
+def _check_bool_sub(a, b) -> None:
+    n_bool = _is_bool(a) + _is_bool(b)
+    if n_bool == 2:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+    if n_bool:
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
 
     @staticmethod
     def backward(ctx, grad):
@@ -84,6 +97,7 @@ def sub_(input, other, *, alpha=1):
 class Rsub(Primitive, node_name="RsubBackward1"):
     @staticmethod
     def forward(ctx, a, b):
+        _check_bool_sub(a, b)
         a, b = promote(a, b)
         return b - a
 
@@ -171,6 +185,9 @@ def div(input, other, *, rounding_mode=None, out=None):
         raise ValueError("div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
                          f"found '{rounding_mode}'")
     return write_out(out, result) if out is not None else result
+
+
+true_divide = div
 
 
 def div_(input, other, *, rounding_mode=None):
@@ -673,7 +690,8 @@ arctan = atan
 class Atan2(Primitive, node_name="Atan2Backward0"):
     @staticmethod
     def forward(ctx, a, b):
-        a, b = promote(float_array(a), float_array(b))
+        a, b = promote(a, b)
+        a, b = float_array(a), float_array(b)
         ctx.save_for_backward(a, b)
         return _xp(a).arctan2(a, b)
 

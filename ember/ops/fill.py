@@ -22,7 +22,8 @@ class Copy(Primitive, node_name="CopyBackwards"):
 
     @staticmethod
     def backward(ctx, grad):
-        return None, grad
+        # PyTorch sends explicit zeros to the overwritten tensor, so its leaves get a .grad.
+        return _make(grad._xp.zeros_like(grad._data)), grad
 
 
 def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
@@ -49,7 +50,7 @@ class Fill(Primitive, node_name="FillBackward1"):
 
     @staticmethod
     def backward(ctx, grad):
-        return None, grad.sum()
+        return _make(grad._xp.zeros_like(grad._data)), grad.sum()
 
 
 def fill_(self: Tensor, value) -> Tensor:

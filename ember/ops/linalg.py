@@ -274,12 +274,15 @@ def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
     return einsum("".join(sa) + "," + "".join(sb) + "->" + "".join(out), a, b)
 
 
-def kron(a: Tensor, b: Tensor) -> Tensor:
-    out = einsum("ij,kl->ikjl", a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(1, -1),
-                 b.reshape(b.shape[0], -1) if b.ndim > 1 else b.reshape(1, -1))
-    s = out.shape
-    shape = (s[0] * s[1], s[2] * s[3]) if a.ndim > 1 else (s[2] * s[3],)
-    return out.reshape(shape)
+def kron(input: Tensor, other: Tensor) -> Tensor:
+    """Kronecker product: the shapes multiply dim by dim (the shorter one padded with 1s)."""
+    n = max(input.ndim, other.ndim)
+    sa = (1,) * (n - input.ndim) + tuple(input.shape)
+    sb = (1,) * (n - other.ndim) + tuple(other.shape)
+    # Interleave dims as (a0, b0, a1, b1, ...), multiply by broadcasting, merge each pair.
+    a = input.reshape([d for s in sa for d in (s, 1)])
+    b = other.reshape([d for s in sb for d in (1, s)])
+    return (a * b).reshape([x * y for x, y in zip(sa, sb)])
 
 
 def trace(input: Tensor) -> Tensor:

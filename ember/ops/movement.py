@@ -67,7 +67,7 @@ def reshape(input: Tensor, *shape) -> Tensor:
     shape = _infer_shape(shape_arg(shape), input._data.size)
     if reshape_view(input._data, shape) is not None:
         return View.apply(input, shape)
-    return View.apply(clone(input), shape)
+    return View.apply(contiguous(input), shape)
 
 
 def view_dtype(input: Tensor, dtype) -> Tensor:
@@ -293,7 +293,11 @@ class BasicIndex(Primitive, node_name="SliceBackward0"):
     def forward(ctx, a, index):
         ctx.in_shape = a.shape
         ctx.index = index
-        return a[index]
+        out = a[index]
+        if out.__class__ is not a.__class__:  # all ints: NumPy gives a scalar, PyTorch a view
+            index = index if isinstance(index, tuple) else (index,)
+            out = a[tuple(i for i in index if i is not Ellipsis) + (Ellipsis,)]
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -421,17 +425,25 @@ def as_strided(input: Tensor, size, stride, storage_offset=None) -> Tensor:
 
 def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
     """All windows of ``size`` along ``dimension``, ``step`` apart, as a new last dim."""
+    if input.ndim == 0:
+        if size > 1:
+            raise RuntimeError(f"maximum size for tensor at dimension 0 is 1 but size is {size}")
+        return reshape(input, 1)
     d = wrap_dim(dimension, input.ndim)
     shape = input._data.shape
-    n = (shape[d] - size) // step + 1 if input.ndim else 1
-    if n < 1 and input.ndim:
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    n = (shape[d] - size) // step + 1
+    if size > shape[d]:
         raise RuntimeError(f"maximum size for tensor at dimension {d} is {shape[d]} but size "
                            f"is {size}")
-    strides = input.stride()
+    strides = [1] * len(shape)  # element strides of the C-contiguous source
+    for k in range(len(shape) - 2, -1, -1):
+        strides[k] = strides[k + 1] * shape[k + 1]
     out_shape = shape[:d] + (n,) + shape[d + 1:] + (size,)
-    out_strides = strides[:d] + (strides[d] * step,) + strides[d + 1:] + (strides[d],)
-    src = input if input._data.flags.c_contiguous else input.contiguous()
-    return as_strided(src, out_shape, out_strides, 0)
+    out_strides = tuple(strides[:d]) + (strides[d] * step,) + tuple(strides[d + 1:]) + (
+        strides[d],)
+    return as_strided(contiguous(input), out_shape, out_strides, 0)
 
 
 class Split(Primitive, node_name="SplitWithSizesBackward0"):
@@ -707,8 +719,8 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
 class Clone(Primitive, node_name="CloneBackward0"):
     @staticmethod
-    def forward(ctx, a):
-        return get_array_module(a).array(a, copy=True)
+    def forward(ctx, a, order="K"):
+        return get_array_module(a).array(a, copy=True, order=order)
 
     @staticmethod
     def backward(ctx, grad):
@@ -716,8 +728,18 @@ class Clone(Primitive, node_name="CloneBackward0"):
 
 
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
-    """A copy with its own storage (differentiable)."""
+    """A copy with its own storage (differentiable); keeps the strides' order unless
+    ``memory_format`` is ``contiguous_format``."""
+    if getattr(memory_format, "name", None) == "contiguous_format":
+        return contiguous(input)
     return Clone.apply(input)
+
+
+def contiguous(input: Tensor) -> Tensor:
+    """``input`` itself when C-contiguous, else a C-contiguous copy (differentiable)."""
+    if input._data.flags.c_contiguous:
+        return input
+    return Clone.apply(input, "C")
 
 
 def resize_(input: Tensor, *sizes) -> Tensor:

@@ -1,10 +1,15 @@
-"""Neural-network primitives fused for speed or numerical stability (softmax, ...)."""
+"""Neural-network primitives fused for speed or numerical stability: softmax, activations,
+normalization, embedding, CTC loss. ``ember.nn.functional`` composes the rest from these."""
 from __future__ import annotations
 
+import math
+
 from ember import dtypes as _dt
-from ember._tensor import Tensor
+from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
+from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module
+from ember.backend.special import scatter_add, special
 from ember.ops._util import float_array, wrap_dim
 
 
@@ -65,3 +70,369 @@ def log_softmax(input: Tensor, dim=None, dtype=None, *, _stacklevel: int = 3) ->
     if input.ndim == 0:
         return LogSoftmax.apply(input.reshape(1), 0).reshape(())
     return LogSoftmax.apply(input, _softmax_dim(input, dim))
+
+
+def _mask(tensor: Tensor, array) -> Tensor:
+    """A constant 0/1 tensor of ``tensor``'s dtype (the derivative of a piecewise-linear op)."""
+    return _make(array.astype(tensor._data.dtype, copy=False))
+
+
+# ----------------------------------------------------------------------------------------------
+# Activations whose composition would be slow or unstable
+
+class LeakyRelu(Primitive, node_name="LeakyReluBackward0"):
+    @staticmethod
+    def forward(ctx, a, negative_slope):
+        xp = get_array_module(a)
+        ctx.save_for_backward(a)
+        ctx.slope = negative_slope
+        return xp.where(a > 0, a, a * negative_slope).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        xp = get_array_module(a._data)
+        return grad * _mask(grad, xp.where(a._data > 0, 1.0, ctx.slope))
+
+
+class Hardtanh(Primitive, node_name="HardtanhBackward0"):
+    @staticmethod
+    def forward(ctx, a, min_val, max_val):
+        xp = get_array_module(a)
+        ctx.save_for_backward(a)
+        ctx.bounds = (min_val, max_val)
+        return xp.clip(a, min_val, max_val).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        return grad * _mask(grad, (a._data > lo) & (a._data < hi))
+
+
+class Threshold(Primitive, node_name="ThresholdBackward0"):
+    @staticmethod
+    def forward(ctx, a, threshold, value):
+        xp = get_array_module(a)
+        ctx.save_for_backward(a)
+        ctx.threshold = threshold
+        return xp.where(a > threshold, a, value).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * _mask(grad, a._data > ctx.threshold)
+
+
+class Hardsigmoid(Primitive, node_name="HardsigmoidBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        xp = get_array_module(a)
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return xp.clip(a / 6 + 0.5, 0, 1).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * _mask(grad, (a._data > -3) & (a._data < 3)) / 6
+
+
+class Hardswish(Primitive, node_name="HardswishBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        xp = get_array_module(a)
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return (a * xp.clip(a / 6 + 0.5, 0, 1)).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        inside = _mask(grad, (a._data > -3) & (a._data < 3))
+        above = _mask(grad, a._data >= 3)
+        return grad * (inside * (a / 3 + 0.5) + above)
+
+
+class Elu(Primitive, node_name="EluBackward0"):
+    """scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1)): ELU, SELU and CELU."""
+
+    @staticmethod
+    def forward(ctx, a, alpha, scale, input_scale):
+        xp = get_array_module(a)
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        ctx.params = (alpha, scale, input_scale)
+        neg = alpha * xp.expm1(xp.minimum(a, 0) * input_scale)
+        return (scale * xp.where(a > 0, a, neg)).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        alpha, scale, input_scale = ctx.params
+        positive = _mask(a, a._data > 0)
+        neg_slope = (a.clamp(max=0) * input_scale).exp() * (alpha * input_scale)
+        return grad * scale * (positive + (1 - positive) * neg_slope)
+
+
+class Gelu(Primitive, node_name="GeluBackward0"):
+    @staticmethod
+    def forward(ctx, a, approximate):
+        xp = get_array_module(a)
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        ctx.approximate = approximate
+        if approximate == "tanh":
+            inner = math.sqrt(2 / math.pi) * (a + 0.044715 * a * a * a)
+            out = 0.5 * a * (1 + xp.tanh(inner))
+        else:
+            out = 0.5 * a * (1 + special(xp).erf(a * (1 / math.sqrt(2))))
+        return out.astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            k = math.sqrt(2 / math.pi)
+            t = (k * (a + 0.044715 * a * a * a)).tanh()
+            d = 0.5 * (1 + t) + 0.5 * a * (1 - t * t) * (k * (1 + 3 * 0.044715 * a * a))
+        else:
+            cdf = 0.5 * (1 + (a * (1 / math.sqrt(2))).erf())
+            pdf = (a * a * -0.5).exp() * (1 / math.sqrt(2 * math.pi))
+            d = cdf + a * pdf
+        return grad * d
+
+
+class Silu(Primitive, node_name="SiluBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return (a * special(get_array_module(a)).expit(a)).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        s = a.sigmoid()
+        return grad * (s * (1 + a * (1 - s)))
+
+
+class Softplus(Primitive, node_name="SoftplusBackward0"):
+    @staticmethod
+    def forward(ctx, a, beta, threshold):
+        xp = get_array_module(a)
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        ctx.params = (beta, threshold)
+        z = a * beta
+        # log1p(exp(z)) = max(z, 0) + log1p(exp(-|z|)) never overflows
+        soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / beta
+        return xp.where(z > threshold, a, soft).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        beta, threshold = ctx.params
+        linear = _mask(a, a._data * beta > threshold)
+        return grad * (linear + (1 - linear) * (a * beta).sigmoid())
+
+
+# ----------------------------------------------------------------------------------------------
+# Normalization: batch, layer, group and instance norm share one primitive
+
+class _Normalize(Primitive):
+    """y = (x - mean) * rstd * weight + bias, with mean/var over ``axes`` of x viewed as
+    ``stat_shape`` and weight/bias viewed as ``param_shape``.
+
+    ``stats``, when a list, receives the (mean, biased var) arrays so BatchNorm can update its
+    running statistics without a second pass.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stat_shape, axes, param_shape, eps, stats):
+        xp = get_array_module(x)
+        x = float_array(x)
+        xs = x.reshape(stat_shape)
+        mean = xs.mean(axis=axes, keepdims=True)
+        xmu = xs - mean
+        var = (xmu * xmu).mean(axis=axes, keepdims=True)
+        rstd = 1 / xp.sqrt(var + eps)
+        y = (xmu * rstd).reshape(x.shape)
+        if weight is not None:
+            y = y * weight.reshape(param_shape)
+        if bias is not None:
+            y = y + bias.reshape(param_shape)
+        if stats is not None:
+            stats.extend((mean, var))
+        ctx.save_for_backward(x, weight, bias, mean, rstd)
+        ctx.shapes = (stat_shape, axes, param_shape, eps)
+        return y.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight, bias, mean, rstd = ctx.saved_tensors
+        stat_shape, axes, param_shape, eps = ctx.shapes
+        xs = x.reshape(stat_shape)
+        if _State.enabled:
+            # create_graph: the stats must depend on x for the second derivative
+            mean = xs.mean(axes, keepdim=True)
+            rstd = ((xs - mean) ** 2).mean(axes, keepdim=True).add(eps).rsqrt()
+        xhat = (xs - mean) * rstd
+        gxhat = grad if weight is None else grad * weight.reshape(param_shape)
+        g = gxhat.reshape(stat_shape)
+        gx = rstd * (g - g.mean(axes, keepdim=True)
+                     - xhat * (g * xhat).mean(axes, keepdim=True))
+        gx = gx.reshape(x.shape)
+        gw = gb = None
+        if weight is not None and ctx.needs_input_grad[1]:
+            gw = (grad * xhat.reshape(x.shape)).sum_to_size(param_shape).reshape(weight.shape)
+        if bias is not None and ctx.needs_input_grad[2]:
+            gb = grad.sum_to_size(param_shape).reshape(bias.shape)
+        return gx, gw, gb
+
+
+class BatchNormTrain(_Normalize, node_name="NativeBatchNormBackward0"):
+    pass
+
+
+class LayerNormFn(_Normalize, node_name="NativeLayerNormBackward0"):
+    pass
+
+
+class GroupNormFn(_Normalize, node_name="NativeGroupNormBackward0"):
+    pass
+
+
+# ----------------------------------------------------------------------------------------------
+# Embedding
+
+class Embedding(Primitive, node_name="EmbeddingBackward0"):
+    @staticmethod
+    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq):
+        xp = get_array_module(weight)
+        ctx.save_for_backward(indices)
+        ctx.params = (weight.shape[0], padding_idx, scale_grad_by_freq)
+        return xp.take(weight, indices, axis=0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (indices,) = ctx.saved_tensors
+        num, padding_idx, scale_grad_by_freq = ctx.params
+        flat = indices.reshape(-1)
+        g = grad.reshape(-1, grad.shape[-1])
+        xp = get_array_module(flat._data)
+        keep = None
+        if padding_idx is not None:
+            keep = flat._data != padding_idx
+        if scale_grad_by_freq:
+            counts = xp.bincount(flat._data, minlength=num)[flat._data]
+            scale = 1.0 / counts
+            keep = scale if keep is None else scale * keep
+        if keep is not None:
+            g = g * _make(keep.astype(g._data.dtype, copy=False)[:, None])
+        zeros = _make(xp.zeros((num, g.shape[1]), g._data.dtype))
+        return zeros.index_add(0, flat, g), None
+
+
+def embedding_lookup(weight: Tensor, indices: Tensor, padding_idx=None,
+                     scale_grad_by_freq: bool = False) -> Tensor:
+    """Rows ``weight[indices]`` with the gradient of ``padding_idx`` held at zero."""
+    return Embedding.apply(weight, indices, padding_idx, scale_grad_by_freq)
+
+
+# ----------------------------------------------------------------------------------------------
+# CTC loss: the alpha-beta recursion in log space over the arrays
+
+class CtcLoss(Primitive, node_name="CtcLossBackward0"):
+    """Per-sample negative log-likelihood of CTC alignments; input (T, N, C) log-probs.
+
+    Backward returns PyTorch's gradient, ``exp(lp) - posterior``: the derivative with respect
+    to the logits when ``log_probs`` is a log_softmax (how CTC is always used).
+    """
+
+    @staticmethod
+    def forward(ctx, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity):
+        xp = get_array_module(log_probs)
+        T, N, C = log_probs.shape
+        neg_inf = -xp.inf
+        losses = xp.zeros(N, log_probs.dtype)
+        grad = xp.zeros_like(log_probs)
+        offsets = [0]
+        for n in target_lengths[:-1]:
+            offsets.append(offsets[-1] + n)
+        for b in range(N):
+            tlen = int(input_lengths[b])
+            slen = int(target_lengths[b])
+            if targets.ndim == 2:
+                tgt = targets[b, :slen]
+            else:
+                tgt = targets[offsets[b]:offsets[b] + slen]
+            ext = xp.full(2 * slen + 1, blank, dtype=targets.dtype)
+            ext[1::2] = tgt
+            S = ext.shape[0]
+            # transitions from s-2 are allowed onto a label that differs from the one two back
+            skip = xp.zeros(S, bool)
+            if S > 2:
+                skip[2:] = (ext[2:] != blank) & (ext[2:] != ext[:-2])
+            lp = log_probs[:tlen, b, :][:, ext]  # (tlen, S)
+            alpha = xp.full((max(tlen, 1), S), neg_inf, log_probs.dtype)
+            beta = xp.full((max(tlen, 1), S), neg_inf, log_probs.dtype)
+            if tlen > 0:
+                alpha[0, 0] = lp[0, 0]
+                if S > 1:
+                    alpha[0, 1] = lp[0, 1]
+                for t in range(1, tlen):
+                    prev = alpha[t - 1]
+                    acc = prev.copy()
+                    acc[1:] = xp.logaddexp(acc[1:], prev[:-1])
+                    acc[2:] = xp.where(skip[2:], xp.logaddexp(acc[2:], prev[:-2]), acc[2:])
+                    alpha[t] = acc + lp[t]
+                beta[tlen - 1, S - 1] = lp[tlen - 1, S - 1]
+                if S > 1:
+                    beta[tlen - 1, S - 2] = lp[tlen - 1, S - 2]
+                for t in range(tlen - 2, -1, -1):
+                    nxt = beta[t + 1]
+                    acc = nxt.copy()
+                    acc[:-1] = xp.logaddexp(acc[:-1], nxt[1:])
+                    acc[:-2] = xp.where(skip[2:], xp.logaddexp(acc[:-2], nxt[2:]), acc[:-2])
+                    beta[t] = acc + lp[t]
+                ll = alpha[tlen - 1, S - 1]
+                if S > 1:
+                    ll = xp.logaddexp(ll, alpha[tlen - 1, S - 2])
+            else:
+                ll = xp.asarray(0.0 if S == 1 else neg_inf)
+            nll = -ll
+            losses[b] = nll
+            if tlen == 0:
+                continue
+            if not xp.isfinite(nll):
+                if zero_infinity:
+                    losses[b] = 0
+                    continue
+            # alpha*beta double counts lp: posterior log-mass per (t, s), then per class
+            ab = alpha[:tlen] + beta[:tlen] - lp
+            lcab = xp.full((tlen, C), neg_inf, log_probs.dtype)
+            for s in range(S):
+                lcab[:, ext[s]] = xp.logaddexp(lcab[:, ext[s]], ab[:, s])
+            lpb = log_probs[:tlen, b, :]
+            with _ignore_float_errors(xp):
+                grad[:tlen, b, :] = xp.exp(lpb) - xp.exp(lcab + nll - lpb)
+        ctx.grad = grad
+        return losses
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(1, -1, 1) * _make(ctx.grad)
+
+
+class _ignore_float_errors:
+    def __init__(self, xp):
+        self.xp = xp
+
+    def __enter__(self):
+        if hasattr(self.xp, "seterr"):
+            self.old = self.xp.seterr(all="ignore")
+
+    def __exit__(self, *exc):
+        if hasattr(self.xp, "seterr"):
+            self.xp.seterr(**self.old)

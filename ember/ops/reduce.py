@@ -374,18 +374,27 @@ def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
     return LogSumExp.apply(input, _dims(dim, input.ndim) if input.ndim else None, keepdim)
 
 
+def _axis_arg(dim, input: Tensor):
+    """A NumPy axis for ``dim``: None for all dims (a 0-d tensor accepts dim 0 and -1)."""
+    if dim is None:
+        return None
+    axis = _dims(dim, input.ndim)
+    return axis if input.ndim else None
+
+
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    axis = None if dim is None else _dims(dim, input.ndim)
-    return _make(input._xp.all(input._data, axis=axis, keepdims=keepdim))
+    out = input._xp.all(input._data, axis=_axis_arg(dim, input), keepdims=keepdim)
+    # uint8 keeps its dtype, as in PyTorch; everything else gives bool.
+    return _make(out.astype(np.uint8) if input._data.dtype == np.uint8 else out)
 
 
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    axis = None if dim is None else _dims(dim, input.ndim)
-    return _make(input._xp.any(input._data, axis=axis, keepdims=keepdim))
+    out = input._xp.any(input._data, axis=_axis_arg(dim, input), keepdims=keepdim)
+    return _make(out.astype(np.uint8) if input._data.dtype == np.uint8 else out)
 
 
 def count_nonzero(input: Tensor, dim=None) -> Tensor:
-    axis = None if dim is None else _dims(dim, input.ndim)
+    axis = _axis_arg(dim, input)
     return _make(input._xp.asarray(input._xp.count_nonzero(input._data, axis=axis), np.int64))
 
 

@@ -1,0 +1,85 @@
+"""Testing helpers with PyTorch's names: ``assert_close`` and ``make_tensor``."""
+from __future__ import annotations
+
+import numpy as np
+
+from ember import dtypes as _dt
+from ember._tensor import Tensor, _make
+
+# PyTorch's default tolerances by dtype (rtol, atol).
+_TOLERANCES = {"float16": (1e-3, 1e-5), "bfloat16": (1.6e-2, 1e-5), "float32": (1.3e-6, 1e-5),
+               "float64": (1e-7, 1e-7), "complex64": (1.3e-6, 1e-5),
+               "complex128": (1e-7, 1e-7)}
+
+
+def _host(x):
+    if isinstance(x, Tensor):
+        data = x.detach()._data
+        return data if isinstance(data, np.ndarray) else data.get()
+    return np.asarray(x)
+
+
+def assert_close(actual, expected, *, rtol=None, atol=None, equal_nan: bool = False,
+                 check_dtype: bool = True, check_device: bool = True, msg=None) -> None:
+    """Raise AssertionError unless ``actual`` and ``expected`` agree within tolerance."""
+    if isinstance(actual, (list, tuple)):
+        assert len(actual) == len(expected), msg or "sequence lengths differ"
+        for a, e in zip(actual, expected):
+            assert_close(a, e, rtol=rtol, atol=atol, equal_nan=equal_nan,
+                         check_dtype=check_dtype, check_device=check_device, msg=msg)
+        return
+    if isinstance(actual, Tensor) and isinstance(expected, Tensor):
+        if check_dtype and actual.dtype is not expected.dtype:
+            raise AssertionError(msg or f"The values for attribute 'dtype' do not match: "
+                                 f"{actual.dtype} != {expected.dtype}.")
+        if check_device and actual.device != expected.device:
+            raise AssertionError(msg or f"The values for attribute 'device' do not match: "
+                                 f"{actual.device} != {expected.device}.")
+    a, e = _host(actual), _host(expected)
+    if a.shape != e.shape:
+        raise AssertionError(msg or f"The values for attribute 'shape' do not match: "
+                             f"{a.shape} != {e.shape}.")
+    name = actual.dtype.name if isinstance(actual, Tensor) else "float64"
+    default_rtol, default_atol = _TOLERANCES.get(name, (0.0, 0.0))
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
+    a64 = a.astype(np.complex128 if a.dtype.kind == "c" else np.float64)
+    e64 = e.astype(np.complex128 if e.dtype.kind == "c" else np.float64)
+    ok = np.isclose(a64, e64, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    if not ok.all():
+        bad = int((~ok).sum())
+        diff = np.abs(a64 - e64)
+        raise AssertionError(msg or f"Tensor-likes are not close!\n\nMismatched elements: "
+                             f"{bad} / {ok.size}\nGreatest absolute difference: "
+                             f"{np.nanmax(diff)}\n(up to {atol} allowed, rtol {rtol})")
+
+
+def make_tensor(*shape, dtype, device=None, low=None, high=None,
+                requires_grad: bool = False, noncontiguous: bool = False, seed: int = 0) -> Tensor:
+    """A tensor of ``shape`` filled with uniform values in [low, high) for testing."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    d = _dt.to_dtype(dtype)
+    rng = np.random.default_rng(seed)
+    if d is _dt.bool:
+        data = rng.random(shape) < 0.5
+    elif d.is_floating_point or d.is_complex:
+        lo, hi = (-9.0 if low is None else low), (9.0 if high is None else high)
+        data = rng.uniform(lo, hi, shape)
+        if d.is_complex:
+            data = data + 1j * rng.uniform(lo, hi, shape)
+    else:
+        lo = -9 if low is None else int(low)
+        hi = 10 if high is None else int(high)
+        if not d.is_signed:
+            lo = max(lo, 0)
+        data = rng.integers(lo, hi, shape)
+    t = _make(np.asarray(data).astype(d.np_dtype))
+    if noncontiguous and t.numel() > 1:
+        doubled = np.repeat(t._data[..., None], 2, axis=-1)
+        t = _make(doubled[..., 0])
+    if device is not None:
+        t = t.to(device)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t

@@ -1,0 +1,77 @@
+"""THE op table (CONVENTIONS rule 9): every tensor op as an ``OpInfo`` row (name, call,
+NumPy reference, sample inputs incl. 0-d, broadcast and non-contiguous, dtypes, grad and
+grad-of-grad flags). test_ops_forward.py, test_ops_grad.py and tests/conformance/test_ops.py
+sweep it; the rows live by family in rows_*.py, the row type and input makers in samples.py.
+"""
+from __future__ import annotations
+
+import numpy as np
+import rows_linalg
+import rows_pointwise
+import rows_reduce
+import rows_shape
+from samples import OpInfo, S  # noqa: F401  (re-exported for the test modules)
+
+OPS: list[OpInfo] = (rows_pointwise.ROWS + rows_reduce.ROWS + rows_shape.ROWS
+                     + rows_linalg.ROWS)
+
+_names = [op.name for op in OPS]
+assert len(_names) == len(set(_names)), "op table names must be unique"
+
+
+def cases(grad: bool = False, gradgrad: bool = False):
+    """(row, dtype) pairs to parametrize over; grad sweeps use float64 only."""
+    out = []
+    for op in OPS:
+        if gradgrad and not (op.grad and op.gradgrad):
+            continue
+        if grad and not op.grad:
+            continue
+        for dt in op.dtypes:
+            if (grad or gradgrad) and dt != np.float64:
+                continue
+            out.append((op, dt))
+    return out
+
+
+def case_id(case) -> str:
+    op, dt = case
+    return f"{op.name}-{dt if dt is not None else 'mixed'}"
+
+
+def samples_of(op: OpInfo, dt, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return op.samples(dt, rng)
+
+
+def to_lib(x, make, requires_grad: bool = False):
+    """Sample argument -> library argument: arrays through ``make``, containers recursively."""
+    if isinstance(x, np.ndarray):
+        return make(x, requires_grad and x.dtype.kind == "f")
+    if isinstance(x, list):
+        return [to_lib(v, make, requires_grad) for v in x]
+    if isinstance(x, tuple):
+        return tuple(to_lib(v, make, requires_grad) for v in x)
+    return x
+
+
+def call(op: OpInfo, sample: S, lib, make, requires_grad: bool = False):
+    args = [to_lib(a, make, requires_grad) for a in sample.args]
+    kwargs = {k: to_lib(v, make, requires_grad) for k, v in sample.kwargs.items()}
+    return op.fn(lib, *args, **kwargs), args, kwargs
+
+
+def leaves(result) -> list:
+    """A result (tensor, tuple, list, namedtuple, number) as a flat list."""
+    if isinstance(result, (tuple, list)):
+        out = []
+        for r in result:
+            out += leaves(r)
+        return out
+    return [result]
+
+
+def tensor_inputs(args, kwargs) -> list:
+    """The floating tensors among the (converted) arguments that require grad."""
+    return [t for t in leaves(list(args) + list(kwargs.values()))
+            if getattr(t, "requires_grad", False)]

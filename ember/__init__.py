@@ -56,7 +56,8 @@ from ember.ops.reduce import (  # noqa: F401
     all, amax, amin, aminmax, any, argmax, argmin, bincount, bucketize, count_nonzero, cummax,
     cummin, cumprod, cumsum, diff, histc, logcumsumexp, logsumexp, max, mean, median, min, mode,
     nanmean, nanmedian, nansum, norm, prod, searchsorted, std, std_mean, sum, var, var_mean)
-from ember import cuda, linalg, return_types  # noqa: F401,E402  isort: skip
+from ember import amp, cuda, linalg, return_types, testing  # noqa: F401,E402  isort: skip
+from ember.amp import autocast  # noqa: F401,E402
 
 
 class layout:
@@ -84,7 +85,9 @@ contiguous_format = memory_format("contiguous_format")
 channels_last = memory_format("channels_last")
 preserve_format = memory_format("preserve_format")
 
-FloatTensor = DoubleTensor = LongTensor = IntTensor = ByteTensor = BoolTensor = Tensor
+from ember._creation import (BFloat16Tensor, BoolTensor, ByteTensor,  # noqa: F401,E402
+                             CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
+                             LongTensor, ShortTensor)
 
 
 def is_tensor(obj) -> bool:

@@ -15,6 +15,15 @@ from ember.autograd.anomaly_mode import _State as _anomaly_state
 from ember.autograd.anomaly_mode import record_trace as _record_trace
 from ember.autograd.grad_mode import _State, no_grad
 
+class _AutocastFlag:
+    on = False  # set by ember.amp while an autocast context is active
+
+
+def _autocast_args(cls, args):
+    from ember.amp.autocast_mode import cast_args
+    return cast_args(cls, args)
+
+
 # Bound by ember._tensor once Tensor exists (it imports this package first).
 Tensor = None
 _make = None
@@ -348,6 +357,8 @@ class Function(metaclass=FunctionMeta):
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        if _AutocastFlag.on:
+            args = _autocast_args(cls, args)
         if _State.enabled:
             for a in args:
                 if isinstance(a, Tensor) and a.requires_grad:
@@ -530,6 +541,8 @@ class Primitive(Function):
     @classmethod
     def apply(cls, *args):
         # The eager hot path: unpack one or two operands without building lists.
+        if _AutocastFlag.on:
+            args = _autocast_args(cls, args)
         n = len(args)
         if n == 1 or n == 2:
             a = args[0]

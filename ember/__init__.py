@@ -90,6 +90,17 @@ from ember._creation import (BFloat16Tensor, BoolTensor, ByteTensor,  # noqa: F4
                              LongTensor, ShortTensor)
 
 
+def from_dlpack(ext_tensor) -> Tensor:
+    """A tensor sharing memory with any DLPack producer (NumPy, CuPy, PyTorch, ...)."""
+    import numpy
+    from ember._tensor import _make
+    device_type = ext_tensor.__dlpack_device__()[0] if hasattr(ext_tensor, "__dlpack_device__") \
+        else 1
+    if device_type == 1:  # kDLCPU
+        return _make(numpy.from_dlpack(ext_tensor))
+    return _make(cuda._backend.cupy().from_dlpack(ext_tensor))
+
+
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
 

@@ -1,0 +1,52 @@
+"""The CUDA API where there is no GPU: quick, clear answers instead of crashes."""
+import time
+
+import numpy as np
+import pytest
+
+import ember
+
+
+def test_is_available_is_false_quickly_without_cupy_or_gpu():
+    t0 = time.perf_counter()
+    available = ember.cuda.is_available()
+    assert time.perf_counter() - t0 < 1.0
+    if available:
+        pytest.skip("a GPU is present")
+    assert ember.cuda.device_count() == 0
+    assert ember.cuda.memory_allocated() == 0
+    assert ember.cuda.max_memory_allocated() == 0
+
+
+def test_moving_to_cuda_without_gpu_raises_clear_error():
+    if ember.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(RuntimeError, match="CuPy or an NVIDIA GPU is missing"):
+        ember.ones(2).cuda()
+    with pytest.raises(RuntimeError, match="CuPy or an NVIDIA GPU is missing"):
+        ember.zeros(2, device="cuda")
+
+
+def test_device_mismatch_error_is_both_type_and_runtime_error():
+    assert issubclass(ember.DeviceMismatchError, TypeError)
+    assert issubclass(ember.DeviceMismatchError, RuntimeError)
+
+
+def test_device_objects():
+    d = ember.device("cuda:1")
+    assert (d.type, d.index) == ("cuda", 1)
+    assert str(d) == "cuda:1" and repr(d) == "device(type='cuda', index=1)"
+    assert ember.device("cpu") == "cpu"
+    assert ember.ones(1).device == ember.device("cpu")
+    with pytest.raises(RuntimeError):
+        ember.device("tpu")
+
+
+def test_dlpack_round_trip_on_cpu_shares_memory():
+    a = np.arange(6.0)
+    t = ember.from_dlpack(a)
+    a[0] = 42.0
+    assert t[0].item() == 42.0
+    back = np.from_dlpack(t)
+    t.add_(1)
+    assert back[1] == 2.0

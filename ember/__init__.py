@@ -31,8 +31,9 @@ from ember.ops.elementwise import (  # noqa: F401
     floor_divide, fmax, fmin, fmod, frac, ge, greater, greater_equal, gt, hypot, imag, isclose,
     isfinite, isinf, isnan, isneginf, isposinf, isreal, le, lerp, less, less_equal, lgamma, log,
     log10, log1p, log2, log_, logical_and, logical_not, logical_or, logical_xor, logit, lt,
-    maximum, minimum, mul, nan_to_num, nan_to_num_, ne, neg, neg_, negative, not_equal, pow, real,
-    reciprocal, relu, relu_, remainder, resolve_conj, resolve_neg, round, round_, rsqrt, rsub,
+    maximum, minimum, mul, nan_to_num, nan_to_num_, ne, neg, neg_, negative, not_equal, polygamma,
+    pow, real, reciprocal, relu, relu_, remainder, resolve_conj, resolve_neg, round, round_, rsqrt,
+    rsub,
     sgn, sigmoid, sigmoid_, sign, signbit, sin, sinh, sqrt, sqrt_, square, sub, tan, tanh, tanh_,
     true_divide, trunc, where)
 from ember.ops.indexing import (  # noqa: F401

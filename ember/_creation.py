@@ -14,7 +14,26 @@ from ember.ops._util import shape_arg
 from ember.random import generator_for
 
 
+def _checked_shape(size, op: str | None = None) -> tuple:
+    """``shape_arg(size)``, with PyTorch's errors for negative sizes."""
+    shape = shape_arg(size)
+    for s in shape:
+        if s < 0:
+            if op == "zeros":
+                raise RuntimeError("zeros: Dimension size must be non-negative.")
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: "
+                               f"{list(shape)}")
+    return shape
+
+
+def _check_requires_grad(data, requires_grad: bool) -> None:
+    if requires_grad and data.dtype.kind not in "fc":
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require "
+                           "gradients")
+
+
 def _finish(data, device, requires_grad: bool, out=None) -> Tensor:
+    _check_requires_grad(data, requires_grad)
     if device is not None:
         device = Device(device)
         if device.type != "cpu":
@@ -42,7 +61,11 @@ def _infer_array(data):
         return data
     if isinstance(data, np.generic):
         return np.asarray(data)
-    arr = np.array(_to_nested(data))
+    try:
+        arr = np.array(_to_nested(data))
+    except ValueError:
+        _raise_ragged(data)
+        raise
     if arr.dtype == np.float64 and not _has_numpy_float64(data):
         arr = arr.astype(_dt.get_default_dtype().np_dtype)
     elif arr.dtype == np.complex128:
@@ -50,6 +73,35 @@ def _infer_array(data):
     elif arr.dtype.kind in "US" or arr.dtype == object:
         raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
     return arr
+
+
+def _raise_ragged(data) -> None:
+    """PyTorch's error for nested sequences of unequal lengths (or mixed with scalars): the
+    expected shape is the one along the first elements, as PyTorch infers it."""
+    shape = []
+    item = data
+    while isinstance(item, (list, tuple)):
+        shape.append(len(item))
+        if not item:
+            break
+        item = item[0]
+    _check_ragged(data, shape, 0)
+
+
+def _check_ragged(item, shape, dim: int) -> None:
+    is_seq = isinstance(item, (list, tuple))
+    if dim == len(shape):
+        if is_seq:
+            raise TypeError(f"'{type(item).__name__}' object cannot be interpreted as an "
+                            "integer")
+        return
+    if not is_seq:
+        raise TypeError("not a sequence")
+    if len(item) != shape[dim]:
+        raise ValueError(f"expected sequence of length {shape[dim]} at dim {dim} "
+                         f"(got {len(item)})")
+    for sub in item:
+        _check_ragged(sub, shape, dim + 1)
 
 
 def _has_numpy_float64(data) -> bool:
@@ -104,15 +156,16 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) ->
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False, out=None,
           memory_format=None, pin_memory: bool = False) -> Tensor:
-    return _finish(np.empty(shape_arg(size), _np_dtype(dtype)), device, requires_grad, out)
+    return _finish(np.empty(_checked_shape(size), _np_dtype(dtype)), device, requires_grad, out)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
-    return _finish(np.zeros(shape_arg(size), _np_dtype(dtype)), device, requires_grad, out)
+    return _finish(np.zeros(_checked_shape(size, "zeros"), _np_dtype(dtype)), device,
+                   requires_grad, out)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
-    return _finish(np.ones(shape_arg(size), _np_dtype(dtype)), device, requires_grad, out)
+    return _finish(np.ones(_checked_shape(size), _np_dtype(dtype)), device, requires_grad, out)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False,
@@ -120,7 +173,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = Fal
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.scalar_dtype(fill_value)
-    shape = (size,) if isinstance(size, int) else tuple(size)
+    shape = _checked_shape((size,) if isinstance(size, int) else tuple(size))
     return _finish(np.full(shape, fill_value, d.np_dtype), device, requires_grad, out)
 
 
@@ -155,6 +208,11 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad: bool
 
 def eye(n: int, m: int | None = None, *, dtype=None, device=None,
         requires_grad: bool = False, out=None) -> Tensor:
+    """A 2-d tensor with ones on the diagonal (``n`` x ``m``, square by default)."""
+    if n < 0:
+        raise RuntimeError(f"n must be greater or equal to 0, got {n}")
+    if m is not None and m < 0:
+        raise RuntimeError(f"m must be greater or equal to 0, got {m}")
     return _finish(np.eye(n, n if m is None else m, dtype=_np_dtype(dtype)), device,
                    requires_grad, out)
 
@@ -170,7 +228,7 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None,
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (end - start) / step < 0:
-        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     if dtype is None:
         integral = builtins.all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
                                 for v in vals)
@@ -196,6 +254,8 @@ def linspace(start, end, steps: int, *, dtype=None, device=None,
              requires_grad: bool = False, out=None) -> Tensor:
     start = start.item() if isinstance(start, Tensor) else start
     end = end.item() if isinstance(end, Tensor) else end
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
     data = np.linspace(start, end, int(steps), dtype=np.float64)
     return _finish(data.astype(_np_dtype(dtype)), device, requires_grad, out)
 
@@ -218,6 +278,7 @@ def _xp_of(device):
 
 
 def _random_finish(data, device, requires_grad):
+    _check_requires_grad(data, requires_grad)
     t = _make(data)
     if requires_grad:
         t.requires_grad_(True)
@@ -228,7 +289,7 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = F
          out=None) -> Tensor:
     """Uniform samples on [0, 1)."""
     d = _np_dtype(dtype)
-    data = _rng(device, generator).random(shape_arg(size), dtype=np.float64).astype(d)
+    data = _rng(device, generator).random(_checked_shape(size), dtype=np.float64).astype(d)
     return _random_finish(data, device, requires_grad) if out is None else _finish(
         data, None, False, out)
 
@@ -237,7 +298,8 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = 
           out=None) -> Tensor:
     """Standard normal samples."""
     d = _np_dtype(dtype)
-    data = _rng(device, generator).standard_normal(shape_arg(size), dtype=np.float64).astype(d)
+    data = _rng(device, generator).standard_normal(_checked_shape(size),
+                                                   dtype=np.float64).astype(d)
     return _random_finish(data, device, requires_grad) if out is None else _finish(
         data, None, False, out)
 
@@ -249,12 +311,17 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
         low, high, size = 0, low, high
     elif high is None:
         low, high = 0, low
-    data = _rng(device, generator).integers(low, high, size=tuple(size), dtype=np.int64)
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
+                           f">= to={high}")
+    data = _rng(device, generator).integers(low, high, size=_checked_shape(tuple(size)),
+                                            dtype=np.int64)
     return _random_finish(data.astype(_np_dtype(dtype, _dt.int64)), device, requires_grad)
 
 
 def randperm(n: int, *, generator=None, dtype=None, device=None,
              requires_grad: bool = False) -> Tensor:
+    _checked_shape((n,))
     data = _rng(device, generator).permutation(n)
     return _random_finish(data.astype(_np_dtype(dtype, _dt.int64)), device, requires_grad)
 
@@ -367,5 +434,37 @@ def complex(real: Tensor, imag: Tensor) -> Tensor:  # noqa: A001
 def polar(abs: Tensor, angle: Tensor) -> Tensor:  # noqa: A002
     return complex(abs * angle.cos(), abs * angle.sin())
 
+
+# ---------------------------------------------------------------------------------------------
+# Legacy typed constructors: ember.FloatTensor(2, 3), ember.LongTensor([1, 2]), ...
+
+class _LegacyTensorType(type):
+    """``isinstance(t, ember.LongTensor)`` checks dtype and device, as PyTorch's typed classes
+    do; calling the class makes a Tensor of that dtype."""
+
+    def __instancecheck__(cls, obj) -> bool:
+        return isinstance(obj, Tensor) and obj.dtype is cls.dtype and obj.device.type == "cpu"
+
+    def __call__(cls, *args, device=None) -> Tensor:
+        return Tensor(*args, dtype=cls.dtype, device=device)
+
+    def __repr__(cls) -> str:
+        return f"<class 'torch.{cls.__name__}'>"
+
+
+def _legacy_type(name: str, dtype) -> type:
+    return _LegacyTensorType(name, (), {"dtype": dtype, "is_cuda": False})
+
+
+FloatTensor = _legacy_type("FloatTensor", _dt.float32)
+DoubleTensor = _legacy_type("DoubleTensor", _dt.float64)
+HalfTensor = _legacy_type("HalfTensor", _dt.float16)
+BFloat16Tensor = _legacy_type("BFloat16Tensor", _dt.bfloat16)
+ByteTensor = _legacy_type("ByteTensor", _dt.uint8)
+CharTensor = _legacy_type("CharTensor", _dt.int8)
+ShortTensor = _legacy_type("ShortTensor", _dt.int16)
+IntTensor = _legacy_type("IntTensor", _dt.int32)
+LongTensor = _legacy_type("LongTensor", _dt.int64)
+BoolTensor = _legacy_type("BoolTensor", _dt.bool)
 
 del numbers

@@ -416,6 +416,7 @@ class Tensor:
             t = ref()
             if t is not None:
                 t.grad = grad.detach()._owned_copy() if t.grad is None else t.grad + grad
+        keep._retains_grad = True
         self.grad_fn._add_tensor_hook(self._output_nr, keep)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
@@ -424,8 +425,7 @@ class Tensor:
                                "you want to use a computed variable in a subgraph that doesn't "
                                "require differentiation use var_no_grad = var.detach().")
         if requires_grad and not (self.dtype.is_floating_point or self.dtype.is_complex):
-            raise RuntimeError("only Tensors of floating point and complex dtype can require "
-                               "gradients")
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self.requires_grad = requires_grad
         return self
 
@@ -531,7 +531,7 @@ class Tensor:
         return _ops.to(self, device)
 
     def clone(self, *, memory_format=None) -> "Tensor":
-        return _ops.contiguous(self)
+        return _ops.clone(self, memory_format=memory_format)
 
     def contiguous(self, memory_format=None) -> "Tensor":
         if self._data.flags.c_contiguous:

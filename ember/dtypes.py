@@ -28,7 +28,8 @@ class dtype:
         return (_dtype_by_name, (self.name,))
 
     def to_complex(self) -> "dtype":
-        return {float32: complex64, float64: complex128, float16: complex64}.get(self, self)
+        return {float32: complex64, float64: complex128, float16: complex64,
+                bfloat16: complex64}.get(self, self)
 
     def to_real(self) -> "dtype":
         return {complex64: float32, complex128: float64}.get(self, self)
@@ -146,7 +147,7 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     elif {a, b} == {float16, bfloat16}:
         result = float32
     elif bfloat16 in (a, b) and COMPLEX in (ca, cb):
-        result = complex64 if float64 not in (a, b) else complex128
+        result = complex128 if complex128 in (a, b) else complex64
     else:
         result = _FROM_NP[np.promote_types(a.np_dtype, b.np_dtype)]
     _promote_cache[key] = result

@@ -1,15 +1,27 @@
 """Named tuples returned by ops with several results (PyTorch's ``torch.return_types``)."""
 from collections import namedtuple
 
-max = namedtuple("max", ["values", "indices"])  # noqa: A001
-min = namedtuple("min", ["values", "indices"])  # noqa: A001
-sort = namedtuple("sort", ["values", "indices"])
-topk = namedtuple("topk", ["values", "indices"])
-kthvalue = namedtuple("kthvalue", ["values", "indices"])
-median = namedtuple("median", ["values", "indices"])
-mode = namedtuple("mode", ["values", "indices"])
-cummax = namedtuple("cummax", ["values", "indices"])
-cummin = namedtuple("cummin", ["values", "indices"])
-aminmax = namedtuple("aminmax", ["min", "max"])
-var_mean = namedtuple("var_mean", ["var", "mean"])
-std_mean = namedtuple("std_mean", ["std", "mean"])
+
+def _return_type(name: str, fields: list):
+    base = namedtuple(name, fields)
+
+    def __repr__(self) -> str:
+        items = ",\n".join(f"{f}={v!r}" for f, v in zip(self._fields, self))
+        return f"torch.return_types.{name}(\n{items})"
+
+    return type(name, (base,), {"__slots__": (), "__repr__": __repr__,
+                                "__module__": __name__})
+
+
+max = _return_type("max", ["values", "indices"])  # noqa: A001
+min = _return_type("min", ["values", "indices"])  # noqa: A001
+sort = _return_type("sort", ["values", "indices"])
+topk = _return_type("topk", ["values", "indices"])
+kthvalue = _return_type("kthvalue", ["values", "indices"])
+median = _return_type("median", ["values", "indices"])
+mode = _return_type("mode", ["values", "indices"])
+cummax = _return_type("cummax", ["values", "indices"])
+cummin = _return_type("cummin", ["values", "indices"])
+aminmax = _return_type("aminmax", ["min", "max"])
+var_mean = _return_type("var_mean", ["var", "mean"])
+std_mean = _return_type("std_mean", ["std", "mean"])

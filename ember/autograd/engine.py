@@ -46,7 +46,8 @@ def _make_root_grads(tensors, grad_tensors):
 def _dependencies(root_nodes):
     deps: dict = {}
     seen = set()
-    stack = [n for n in root_nodes if n is not None]
+    # Several roots may share a node (outputs of one split): count its edges once.
+    stack = list(dict.fromkeys(n for n in root_nodes if n is not None))
     for n in stack:
         seen.add(n)
     while stack:
@@ -173,12 +174,12 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
     if input_edges is None:
         return None
     results = []
-    for t, e in zip(inputs, input_edges):
+    for i, (t, e) in enumerate(zip(inputs, input_edges)):
         g = captured.get(e)
         if g is None and not allow_unused:
-            raise RuntimeError("One of the differentiated Tensors appears to not have been used "
-                               "in the graph. Set allow_unused=True if this is the desired "
-                               "behavior.")
+            raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have "
+                               "been used in the graph. Set allow_unused=True if this is the "
+                               "desired behavior.")
         if g is not None and not create_graph:
             g = g.detach()
         results.append(g)

@@ -9,6 +9,7 @@ takes and returns Tensors, so backward formulas are differentiable (higher-order
 from __future__ import annotations
 
 import numbers
+import re
 import weakref
 
 from ember.autograd.anomaly_mode import _State as _anomaly_state
@@ -95,7 +96,10 @@ class Node:
         if self._tensor_hooks is None:
             self._tensor_hooks = {}
         hooks = self._tensor_hooks.setdefault(output_nr, [])
-        hooks.append(fn)
+        if hooks and getattr(hooks[-1], "_retains_grad", False):
+            hooks.insert(len(hooks) - 1, fn)  # retain_grad sees the grad after every hook
+        else:
+            hooks.append(fn)
         return _RemovableHandle(hooks, fn)
 
     def _release(self) -> None:
@@ -139,6 +143,9 @@ class AccumulateGrad(Node):
         super().__init__()
         self._seq = 1 << 62  # run as soon as ready, as PyTorch does
         self.variable = variable
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"  # PyTorch's C++ node name
 
     def apply(self, grad):  # the engine calls accumulate() instead, knowing create_graph
         self.accumulate(grad, create_graph=False)
@@ -203,20 +210,33 @@ class _SavedTensor:
 
     def unpack(self, node):
         if self.counter[0] != self.version:
-            t = self.tensor
-            shape = list(t.shape) if t is not None else list(self.data.shape)
-            raise RuntimeError(
-                "one of the variables needed for gradient computation has been modified by an "
-                f"inplace operation: [{_type_name(t, self.data)} {shape}], which is output 0 of "
-                f"{node.name()}, is at version {self.counter[0]}; expected version "
-                f"{self.version} instead. Hint: the backtrace further above can show the "
-                "operation that failed to compute its gradient. The variable in question was "
-                "changed in there or anywhere later. Good luck!")
+            raise RuntimeError(_modified_message(self, node))
         if self.is_output:
             out = _make(self.data, True, node)
             out._ver = self.counter
             return out
         return self.tensor
+
+
+def _modified_message(saved: _SavedTensor, node) -> str:
+    """PyTorch's error for a saved tensor changed in place since it was saved."""
+    t = saved.tensor
+    data = t._data if t is not None else saved.data
+    # An output names the node that saved it; an input names its current history.
+    fn, nr = (node, 0) if saved.is_output else (t.grad_fn, t._output_nr)
+    origin = ""
+    if fn is not None:
+        origin = f", which is output {nr} of {re.sub(r'Backward[0-9]*$', '', fn.name())},"
+    if _anomaly_state.enabled:
+        hint = ("Hint: the backtrace further above can show the operation that failed to "
+                "compute its gradient. The variable in question was changed in there or "
+                "anywhere later. Good luck!")
+    else:
+        hint = ("Hint: enable anomaly detection to find the operation that failed to compute "
+                "its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")
+    return ("one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [{_type_name(t, data)} {list(data.shape)}]{origin} is at "
+            f"version {saved.counter[0]}; expected version {saved.version} instead. {hint}")
 
 
 def _type_name(t, data) -> str:
@@ -366,8 +386,11 @@ class Function(metaclass=FunctionMeta):
         if not cls._forward_takes_arrays:
             with no_grad():
                 return _custom_forward(cls, NULL_CTX, args, kwargs, record=False)
-        out = cls.forward(NULL_CTX, *[a._data if isinstance(a, Tensor) else a for a in args],
-                          **kwargs)
+        try:
+            out = cls.forward(NULL_CTX, *[a._data if isinstance(a, Tensor) else a for a in args],
+                              **kwargs)
+        except ValueError as exc:
+            raise _broadcast_error(args, exc) from None
         out = tuple(_make(o) for o in out) if out.__class__ is tuple else _make(out)
         if cls._is_view:
             _mark_views(out, cls, args, kwargs)
@@ -401,13 +424,18 @@ def _apply_recording(cls, args, kwargs):
     node._input_meta = meta
     if cls._forward_takes_arrays:
         inputs = [a._data if isinstance(a, Tensor) else a for a in args]
-        out = cls.forward(node, *inputs, **kwargs)
+        if len(inputs) > 1:
+            _distinct_arrays(args, inputs)
+        try:
+            out = cls.forward(node, *inputs, **kwargs)
+        except ValueError as exc:
+            raise _broadcast_error(args, exc) from None
         outputs = _wrap_array_outputs(node, out)
         if cls._is_view:
             _mark_views(outputs, cls, args, kwargs)
         saved = node._to_save
         if saved:
-            node._saved = _resolve_saved_arrays(node, saved, args, inputs, outputs)
+            node._saved = _resolve_saved_arrays(node, saved, args, inputs, outputs, out)
             node._to_save = ()
     else:
         with no_grad():
@@ -415,6 +443,18 @@ def _apply_recording(cls, args, kwargs):
     if _anomaly_state.enabled:
         _record_trace(node)
     return outputs
+
+
+def _distinct_arrays(args, inputs) -> None:
+    """Distinct Tensors sharing one array (``x * x.detach()``) get distinct array objects, so
+    that saved arrays map back to the right Tensor."""
+    for i in range(1, len(inputs)):
+        arr = inputs[i]
+        if isinstance(args[i], Tensor):
+            for j in range(i):
+                if inputs[j] is arr and args[j] is not args[i]:
+                    inputs[i] = arr.view()
+                    break
 
 
 def _mark_views(outputs, cls, args, kwargs) -> None:
@@ -453,9 +493,11 @@ def _xp(array):
     return get_array_module(array)
 
 
-def _resolve_saved_arrays(node, saved, args, inputs, outputs):
+def _resolve_saved_arrays(node, saved, args, inputs, outputs, raw_out):
     """Map the arrays a primitive saved back to the Tensors backward will use."""
     outs = outputs if isinstance(outputs, tuple) else (outputs,)
+    # 0-d results may be NumPy scalars that _make replaced by arrays: match the raw objects.
+    raws = raw_out if isinstance(raw_out, tuple) else (raw_out,)
     resolved = []
     for s in saved:
         if s is None:
@@ -470,8 +512,8 @@ def _resolve_saved_arrays(node, saved, args, inputs, outputs):
                 tensor = a
                 break
         if tensor is None:
-            for o in outs:
-                if o._data is s:
+            for o, r in zip(outs, raws):
+                if o._data is s or r is s:
                     tensor = o
                     break
         if tensor is None:
@@ -558,7 +600,10 @@ class Primitive(Function):
                     if b.requires_grad and _State.enabled:
                         return _apply_recording(cls, args, {})
                     b = b._data
-                out = cls.forward(NULL_CTX, a, b)
+                try:  # free unless raised (3.11+)
+                    out = cls.forward(NULL_CTX, a, b)
+                except ValueError as exc:
+                    raise _broadcast_error(args, exc) from None
             if out.__class__ is not tuple and not cls._is_view:
                 return _make(out)
             out = tuple(_make(o) for o in out) if out.__class__ is tuple else _make(out)
@@ -566,6 +611,22 @@ class Primitive(Function):
                 _mark_views(out, cls, args, {})
             return out
         return super().apply(*args)
+
+
+def _broadcast_error(args, exc: ValueError) -> Exception:
+    """NumPy's ValueError for operands that do not broadcast, as PyTorch's RuntimeError."""
+    if "broadcast" not in str(exc):
+        return exc
+    shapes = [tuple(a.shape) for a in args if isinstance(a, Tensor) or hasattr(a, "ndim")]
+    for i, sa in enumerate(shapes):
+        for sb in shapes[i + 1:]:
+            n = max(len(sa), len(sb))
+            for k in range(1, min(len(sa), len(sb)) + 1):
+                x, y = sa[-k], sb[-k]
+                if x != y and x != 1 and y != 1:
+                    return RuntimeError(f"The size of tensor a ({x}) must match the size of "
+                                        f"tensor b ({y}) at non-singleton dimension {n - k}")
+    return RuntimeError(str(exc))
 
 
 class once_differentiable:

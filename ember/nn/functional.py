@@ -17,7 +17,6 @@ from ember.ops import nn as _nn
 from ember.ops.inplace import inplace as _inplace
 from ember.ops.linalg import addmm, einsum, matmul
 from ember.ops.movement import broadcast_tensors, cat
-from ember.ops.nn import log_softmax, softmax  # noqa: F401
 from ember.random import generator_for
 
 # ----------------------------------------------------------------------------------------------
@@ -175,8 +174,9 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * tanh(softplus(x))."""
-    out = input * _nn.Softplus.apply(input, 1.0, 20.0).tanh()
-    return input.copy_(out) if inplace else out
+    if inplace:
+        return _inplace(input, _nn.Mish, saves_self=True)
+    return _nn.Mish.apply(input)
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
@@ -259,11 +259,35 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     return a * b.sigmoid()
 
 
+def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
+                  "to include dim=X as an argument.", stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype=None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim``, computed stably."""
+    if dim is None:
+        dim = _softmax_dim("softmax", input.ndim, _stacklevel)
+    return _nn.softmax(input, dim, dtype)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+                dtype=None) -> Tensor:
+    """log(softmax(x)) along ``dim``, computed stably."""
+    if dim is None:
+        dim = _softmax_dim("log_softmax", input.ndim, _stacklevel)
+    return _nn.log_softmax(input, dim, dtype)
+
+
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """softmax(-x) along ``dim``."""
+    if dim is None:
+        dim = _softmax_dim("softmin", input.ndim, _stacklevel)
     if dtype is not None:
         input = input.to(_dt.to_dtype(dtype))
-    return softmax(-input, dim)
+    return _nn.softmax(-input, dim)
 
 
 def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10,
@@ -273,7 +297,7 @@ def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: fl
     xp = logits._xp
     exp_samples = xp.asarray(rng.exponential(1.0, logits.shape)).astype(logits._data.dtype)
     gumbels = _make(-xp.log(exp_samples))
-    y_soft = softmax((logits + gumbels) / tau, dim)
+    y_soft = _nn.softmax((logits + gumbels) / tau, dim)
     if not hard:
         return y_soft
     index = y_soft.argmax(dim, keepdim=True)

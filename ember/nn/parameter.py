@@ -1,8 +1,8 @@
 """Parameter: a Tensor that a Module registers as a learnable weight; Buffer for state."""
 from __future__ import annotations
 
-from ember._tensor import Tensor, _init_like
 from ember import dtypes as _dt
+from ember._tensor import Tensor, _init_like
 
 
 class Parameter(Tensor):

@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 
 from ember import dtypes as _dt
-from ember._tensor import Tensor, _make, _device_error
+from ember._tensor import _TYPE_NAMES, Tensor, _device_error, _make
 from ember.autograd.grad_mode import _State
 
 _FROM_NP = _dt._FROM_NP
@@ -38,6 +38,12 @@ def shape_arg(size) -> tuple:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]
     return tuple(int(s) for s in size)
+
+
+def scalar_name(dtype) -> str:
+    """PyTorch's C++ name of a dtype in messages: Float, Double, Long, Byte, Bool, ..."""
+    name = dtype.name if isinstance(dtype, _dt.dtype) else np.dtype(dtype).name
+    return _TYPE_NAMES[name][:-len("Tensor")]
 
 
 def is_number(x) -> bool:

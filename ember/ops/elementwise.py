@@ -2,17 +2,18 @@
 in ember ops beside it; the functional wrapper follows each primitive."""
 from __future__ import annotations
 
+import builtins
 import math
 
 import numpy as np
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
-from ember.autograd.function import Primitive
+from ember.autograd.function import Primitive, _broadcast_error
 from ember.backend.device import get_array_module
 from ember.backend.special import special
 from ember.ops._util import (array_dtype, as_tensor_arg, cast, data_of, float_array, is_number,
-                             promote, result_dtype)
+                             promote, result_dtype, scalar_name)
 from ember.ops.inplace import inplace, write_out
 
 
@@ -36,9 +37,23 @@ class Add(Primitive, node_name="AddBackward0"):
         return grad, grad
 
 
+def _check_alpha(input, other, alpha) -> None:
+    """PyTorch refuses a float alpha for integer results and a bool one for non-bool results."""
+    dtypes = [t.dtype for t in (input, other) if isinstance(t, Tensor)]
+    if isinstance(alpha, bool):
+        if not builtins.all(d is _dt.bool for d in dtypes):
+            raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    elif isinstance(alpha, float) and not builtins.any(
+            d.is_floating_point or d.is_complex for d in dtypes) and not isinstance(
+                other, (float, complex)):
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
+                           "point number.")
+
+
 def add(input, other, *, alpha=1, out=None):
     """input + alpha * other, with broadcasting and PyTorch's type promotion."""
-    if alpha != 1:
+    if alpha != 1 or isinstance(alpha, bool):
+        _check_alpha(input, other, alpha)
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     if out is not None:
         return write_out(out, Add.apply(input, other))
@@ -49,16 +64,6 @@ def add_(input, other, *, alpha=1):
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     return inplace(input, Add, other)
-
-
-class Sub(Primitive, node_name="SubBackward0"):
-    _scalar_edges = True
-
-    @staticmethod
-    def forward(ctx, a, b):
-        _check_bool_sub(a, b)
-        a, b = promote(a, b)
-        return a - b
 
 
 def _is_bool(x) -> bool:
@@ -75,13 +80,25 @@ def _check_bool_sub(a, b) -> None:
                            "If you are trying to invert a mask, use the `~` or `logical_not()` "
                            "operator instead.")
 
+
+class Sub(Primitive, node_name="SubBackward0"):
+    _scalar_edges = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_bool_sub(a, b)
+        a, b = promote(a, b)
+        return a - b
+
     @staticmethod
     def backward(ctx, grad):
         return grad, neg(grad)
 
 
 def sub(input, other, *, alpha=1, out=None):
-    if alpha != 1:
+    """input - alpha * other, with broadcasting and PyTorch's type promotion."""
+    if alpha != 1 or isinstance(alpha, bool):
+        _check_alpha(input, other, alpha)
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     if out is not None:
         return write_out(out, Sub.apply(input, other))
@@ -981,11 +998,32 @@ class Digamma(Primitive, node_name="DigammaBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * _make(special(a._xp).polygamma(1, a._data).astype(a._data.dtype))
+        return grad * polygamma(1, a)
 
 
 def digamma(input):
     return Digamma.apply(input)
+
+
+class Polygamma(Primitive, node_name="PolygammaBackward0"):
+    @staticmethod
+    def forward(ctx, a, n):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        ctx.n = n
+        return special(_xp(a)).polygamma(n, a).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * polygamma(ctx.n + 1, a), None
+
+
+def polygamma(n: int, input):
+    """The n-th derivative of digamma (n = 0 is digamma itself)."""
+    if n == 0:
+        return digamma(input)
+    return Polygamma.apply(input, n)
 
 
 # Piecewise-constant functions: their gradient is zero (PyTorch still records them).
@@ -1025,7 +1063,10 @@ class Sign(_ZeroGrad, node_name="SignBackward0"):
     def forward(ctx, a):
         if a.dtype == np.bool_:
             return a.copy()
-        return _xp(a).sign(a)
+        out = _xp(a).sign(a)
+        if a.dtype.kind == "f":  # sign(NaN) is 0 in PyTorch
+            out = _xp(a).where(out == out, out, 0).astype(a.dtype, copy=False)
+        return out
 
 
 def floor(input):
@@ -1188,6 +1229,9 @@ def where(condition, input=None, other=None):
         from ember.ops.indexing import nonzero
         return nonzero(condition, as_tuple=True)
     if condition.dtype is not _dt.bool:
+        if condition.dtype is not _dt.uint8:  # uint8 is PyTorch's deprecated legacy mask
+            raise RuntimeError("where expected condition to be a boolean tensor, but got a "
+                               f"tensor with dtype {condition.dtype.name.capitalize()}")
         condition = condition.bool()
     return Where.apply(condition, input, other)
 
@@ -1248,7 +1292,6 @@ def lerp(input, end, weight):
 
 def lerp_(input, end, weight):
     if not _record(input, end, weight):
-        xp = input._xp
         diff = data_of(end) - input._data
         input._data += (data_of(weight) * diff).astype(input._data.dtype, copy=False)
         input._bump_version()
@@ -1385,15 +1428,23 @@ def _cmp(name, input, other, out):
         return NotImplemented
     a, b = promote(data_of(input), data_of(other))
     xp = _xp(a if hasattr(a, "dtype") else b)
-    result = _make(getattr(xp, name)(a, b))
+    result = _make(_broadcasting(getattr(xp, name), a, b))
     return write_out(out, result) if out is not None else result
+
+
+def _broadcasting(fn, a, b):
+    """``fn(a, b)`` for the ops that are not Primitives, with PyTorch's broadcast error."""
+    try:
+        return fn(a, b)
+    except ValueError as exc:
+        raise _broadcast_error((a, b), exc) from None
 
 
 def _logic(name, input, other=None):
     xp = input._xp
     if other is None:
         return _make(getattr(xp, name)(input._data))
-    return _make(getattr(xp, name)(input._data, data_of(other)))
+    return _make(_broadcasting(getattr(xp, name), input._data, data_of(other)))
 
 
 def logical_not(input):
@@ -1412,14 +1463,23 @@ def logical_xor(input, other):
     return _logic("logical_xor", input, other)
 
 
+# PyTorch's kernel names, which its "not implemented for 'Float'" errors quote.
+_KERNELS = {"invert": "bitwise_not", "left_shift": "lshift", "right_shift": "rshift"}
+
+
 def _bitwise(name, input, other=None):
-    if input.is_floating_point() or (isinstance(other, Tensor) and other.is_floating_point()) \
-            or isinstance(other, float):
-        raise RuntimeError(f'"{name}_cpu" not implemented for \'Float\'')
+    for x in (input, other):
+        if isinstance(x, float) or isinstance(x, Tensor) and (x.is_floating_point()
+                                                              or x.is_complex()):
+            kernel = _KERNELS.get(name, name)
+            dtype = _dt.promote_types(input.dtype, x.dtype) if isinstance(x, Tensor) \
+                else _dt.get_default_dtype()
+            raise NotImplementedError(f'"{kernel}_cpu" not implemented for '
+                                      f"'{scalar_name(dtype)}'")
     if other is None:
         return _make(getattr(input._xp, name)(input._data))
     a, b = promote(input._data, data_of(other))
-    return _make(getattr(input._xp, name)(a, b))
+    return _make(_broadcasting(getattr(input._xp, name), a, b))
 
 
 def bitwise_not(input):

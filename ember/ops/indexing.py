@@ -12,7 +12,8 @@ from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module, to_device
 from ember.backend.special import scatter_add as _scatter_add_arrays
-from ember.ops._util import cast, check_same_device, is_number, promote, wrap_dim
+from ember.ops._util import (cast, check_same_device, is_number, promote, scalar_name,
+                             wrap_dim)
 from ember.ops.inplace import check_inplace, inplace
 from ember.ops.movement import BasicIndex, Select, expand, reshape
 
@@ -109,11 +110,23 @@ def getitem(t: Tensor, index):
             raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
                              "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
     np_index, basic = _convert_index(index, t._xp)
-    if basic:
-        if builtins.all(isinstance(i, int) for i in np_index):
-            return Select.apply(t, np_index)
-        return BasicIndex.apply(t, np_index)
-    return Index.apply(t, np_index)
+    try:
+        if basic:
+            if builtins.all(isinstance(i, int) for i in np_index):
+                return Select.apply(t, np_index)
+            return BasicIndex.apply(t, np_index)
+        return Index.apply(t, np_index)
+    except IndexError as exc:
+        raise _index_error(exc) from None
+
+
+def _index_error(exc: IndexError) -> IndexError:
+    """NumPy's IndexError in PyTorch's words (tensors have dimensions, not axes)."""
+    msg = str(exc)
+    if msg.startswith("too many indices for array"):
+        ndim = msg.split("array is ")[1].split("-")[0] if "array is " in msg else "?"
+        return IndexError(f"too many indices for tensor of dimension {ndim}")
+    return IndexError(msg.replace(" for axis ", " for dimension "))
 
 
 def setitem(t: Tensor, index, value) -> None:
@@ -122,6 +135,16 @@ def setitem(t: Tensor, index, value) -> None:
                                                      and value.requires_grad))
     xp = t._xp
     np_index, basic = _convert_index(index, xp)
+    if isinstance(value, Tensor):
+        if not basic and value.dtype is not t.dtype:
+            raise RuntimeError("Index put requires the source and destination dtypes match, got "
+                               f"{scalar_name(t.dtype)} for the destination and "
+                               f"{scalar_name(value.dtype)} for the source.")
+    elif not is_number(value):
+        kind = type(value)
+        name = kind.__name__ if kind.__module__ == "builtins" else \
+            f"{kind.__module__.split('.')[0]}.{kind.__name__}"
+        raise TypeError(f"can't assign a {name} to a {t.type()}")
     if not record:
         if isinstance(value, Tensor):
             v = value._data
@@ -131,8 +154,13 @@ def setitem(t: Tensor, index, value) -> None:
             v = value
         try:
             t._data[np_index] = v
-        except ValueError as exc:
-            raise RuntimeError(str(exc)) from None
+        except IndexError as exc:
+            raise _index_error(exc) from None
+        except ValueError:
+            # PyTorch expands the value to the indexed shape; let expand word the error.
+            expand(value if isinstance(value, Tensor) else _make(xp.asarray(v)),
+                   t._data[np_index].shape)
+            raise
         t._bump_version()
         return
     check_inplace(t)
@@ -191,6 +219,12 @@ def index_put_(input: Tensor, indices, values, accumulate: bool = False) -> Tens
 # ---------------------------------------------------------------------------------------------
 # gather / scatter
 
+def _src_grad(grad: Tensor, dim: int, index: Tensor, src_shape) -> Tensor:
+    """The gradient of a scatter's ``src``: gathered at ``index``, zero where ``src`` is larger
+    than ``index`` (those elements are never read)."""
+    return _pad_src(gather(grad, dim, index), src_shape)
+
+
 def _scatter_index(xp, index, dim):
     """The full NumPy index addressing, for each element of ``index``, its target position."""
     grids = list(xp.indices(index.shape, sparse=True))
@@ -198,9 +232,24 @@ def _scatter_index(xp, index, dim):
     return tuple(grids)
 
 
-def _check_index(index: Tensor, op: str) -> None:
-    if index.dtype is not _dt.int64:
-        raise RuntimeError(f"{op}(): Expected dtype int64 for index")
+def _check_index(index: Tensor, op: str, input: Tensor = None, dim: int = 0,
+                 src=None) -> None:
+    """Index dtype, and (for the scatters) PyTorch's shape rule: index no larger than src
+    anywhere, nor than input outside ``dim``."""
+    if index.dtype is not _dt.int64 and index.dtype is not _dt.int32:
+        raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index")
+    if input is None:
+        return
+    d = wrap_dim(dim, input.ndim)
+    shape, ishape = input._data.shape, index._data.shape
+    sshape = src._data.shape if isinstance(src, Tensor) else None
+    if index.ndim != input.ndim or (sshape is not None and len(sshape) != index.ndim):
+        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+    for k, n in enumerate(ishape):
+        if (k != d and n > shape[k]) or (sshape is not None and n > sshape[k]):
+            raise RuntimeError(f"Expected index {list(ishape)} to be no larger than self "
+                               f"{list(shape)} apart from dimension {d} and to be no larger "
+                               f"size than src {list(sshape or ())}")
 
 
 class Gather(Primitive, node_name="GatherBackward0"):
@@ -221,10 +270,8 @@ class Gather(Primitive, node_name="GatherBackward0"):
 
 def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
     """out[i][j] = input[index[i][j]][j] along ``dim`` (for dim=0), and so on."""
-    _check_index(index, "gather")
+    _check_index(index, "gather", input, dim)
     d = wrap_dim(dim, input.ndim)
-    if index.ndim != input.ndim:
-        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     return Gather.apply(input, index, d)
 
 
@@ -233,6 +280,7 @@ class ScatterAdd(Primitive, node_name="ScatterAddBackward0"):
     def forward(ctx, a, index, src, dim):
         ctx.save_for_backward(index)
         ctx.dim = dim
+        ctx.src_shape = src.shape
         xp = get_array_module(a)
         out = a.copy()
         src = src[tuple(slice(0, s) for s in index.shape)]
@@ -242,17 +290,19 @@ class ScatterAdd(Primitive, node_name="ScatterAddBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (index,) = ctx.saved_tensors
-        gsrc = gather(grad, ctx.dim, index) if ctx.needs_input_grad[2] else None
+        gsrc = None
+        if ctx.needs_input_grad[2]:
+            gsrc = _src_grad(grad, ctx.dim, index, ctx.src_shape)
         return grad, None, gsrc, None
 
 
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
-    _check_index(index, "scatter_add")
+    _check_index(index, "scatter_add", input, dim, src)
     return ScatterAdd.apply(input, index, src, wrap_dim(dim, input.ndim))
 
 
 def scatter_add_(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
-    _check_index(index, "scatter_add_")
+    _check_index(index, "scatter_add_", input, dim, src)
     return inplace(input, ScatterAdd, index, src, wrap_dim(dim, input.ndim))
 
 
@@ -264,6 +314,7 @@ class Scatter(Primitive, node_name="ScatterBackward0"):
         xp = get_array_module(a)
         out = a.copy()
         pos = _scatter_index(xp, index, dim)
+        ctx.src_shape = getattr(src, "shape", ())
         if is_number(src):
             vals = cast(src, a.dtype)
         else:
@@ -282,20 +333,21 @@ class Scatter(Primitive, node_name="ScatterBackward0"):
     def backward(ctx, grad):
         (index,) = ctx.saved_tensors
         grad_self = Scatter.apply(grad, index, 0.0, ctx.dim, None)
-        gsrc = gather(grad, ctx.dim, index) if len(ctx.needs_input_grad) > 2 and \
-            ctx.needs_input_grad[2] else None
+        gsrc = None
+        if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]:
+            gsrc = _src_grad(grad, ctx.dim, index, ctx.src_shape)
         return grad_self, None, gsrc, None, None
 
 
 def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None):
     """Write ``src`` (or ``value``) into a copy of ``input`` at ``index`` along ``dim``."""
-    _check_index(index, "scatter")
+    _check_index(index, "scatter", input, dim, src)
     s = value if src is None else src
     return Scatter.apply(input, index, s, wrap_dim(dim, input.ndim), reduce)
 
 
 def scatter_(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None):
-    _check_index(index, "scatter_")
+    _check_index(index, "scatter_", input, dim, src)
     s = value if src is None else src
     return inplace(input, Scatter, index, s, wrap_dim(dim, input.ndim), reduce)
 
@@ -305,6 +357,7 @@ class ScatterReduce(Primitive, node_name="ScatterReduceBackward0"):
     def forward(ctx, a, index, src, dim, reduce, include_self):
         xp = get_array_module(a)
         pos = _scatter_index(xp, index, dim)
+        src_in = src
         src = src[tuple(slice(0, s) for s in index.shape)].astype(a.dtype)
         out = a.copy()
         touched = xp.zeros(a.shape, bool)
@@ -333,29 +386,38 @@ class ScatterReduce(Primitive, node_name="ScatterReduceBackward0"):
                 count += 1
             count = xp.maximum(count, 1)
             out = out / count if a.dtype.kind == "f" else out // count
-        ctx.save_for_backward(a, index, src, out)
+        ctx.save_for_backward(a, index, src_in, out)  # src as given: double backward
         ctx.args = (dim, reduce, include_self, count)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        a, index, src, out = ctx.saved_tensors
+        a, index, src_in, out = ctx.saved_tensors
         dim, reduce, include_self, count = ctx.args
-        if reduce == "sum":
-            gself = grad if include_self else grad * _untouched(a, index, dim)
-            return gself, None, gather(grad, dim, index)
-        if reduce == "mean":
-            g = grad / _make(count)
+        src_shape = src_in.shape
+        src = src_in[tuple(slice(0, n) for n in index.shape)]
+        if reduce in ("sum", "mean"):
+            g = grad / _make(count) if reduce == "mean" else grad
             gself = g if include_self else grad * _untouched(a, index, dim)
-            return gself, None, gather(g, dim, index)
+            return gself, None, _pad_src(gather(g, dim, index), src_shape)
         if reduce in ("amax", "amin"):
             self_hit = (a == out) if include_self else (a == out) & _untouched(a, index, dim)
             src_hit = src == gather(out, dim, index)
             ties = scatter_add(self_hit.to(grad.dtype), dim, index, src_hit.to(grad.dtype))
             g = grad / ties
-            return g * self_hit, None, gather(g, dim, index) * src_hit
-        raise RuntimeError("the derivative of scatter_reduce with reduce='prod' is not "
-                           "implemented in ember")
+            return g * self_hit, None, _pad_src(gather(g, dim, index) * src_hit, src_shape)
+        # prod: d out / d x = out / x for each factor x (inputs without zeros).
+        gout = grad * out
+        gself = gout / a if include_self else grad * _untouched(a, index, dim)
+        return gself, None, _pad_src(gather(gout, dim, index) / src, src_shape)
+
+
+def _pad_src(g: Tensor, src_shape) -> Tensor:
+    """Zero-pad a gradient computed on ``src[:index.shape]`` to the whole of ``src``."""
+    if tuple(g.shape) == tuple(src_shape):
+        return g
+    from ember.ops.movement import EmbedBasic
+    return EmbedBasic.apply(g, tuple(src_shape), tuple(slice(0, n) for n in g.shape))
 
 
 def _untouched(a: Tensor, index: Tensor, dim: int) -> Tensor:
@@ -372,7 +434,7 @@ def _extreme(np_dtype, lowest: bool):
 
 
 def scatter_reduce(input, dim, index, src, reduce, *, include_self: bool = True):
-    _check_index(index, "scatter_reduce")
+    _check_index(index, "scatter_reduce", input, dim, src)
     return ScatterReduce.apply(input, index, src, wrap_dim(dim, input.ndim), reduce,
                                include_self)
 
@@ -473,19 +535,26 @@ class IndexFill(Primitive, node_name="IndexFillBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (index,) = ctx.saved_tensors
-        return IndexFill.apply(grad, index, 0, ctx.dim)
+        gself = IndexFill.apply(grad, index, 0, ctx.dim)
+        # A tensor value receives the sum of the gradient over the filled positions.
+        gval = (grad - gself).sum() if ctx.needs_input_grad[2] else None
+        return gself, None, gval
 
 
 def index_fill(input, dim, index, value):
-    if isinstance(value, Tensor):
-        value = value.item()
-    return IndexFill.apply(input, index, value, wrap_dim(dim, input.ndim))
+    """A copy of ``input`` with ``value`` (a number or a 0-d tensor) at ``index`` along ``dim``."""
+    return IndexFill.apply(input, index, _fill_value(value), wrap_dim(dim, input.ndim))
 
 
 def index_fill_(input, dim, index, value):
-    if isinstance(value, Tensor):
-        value = value.item()
-    return inplace(input, IndexFill, index, value, wrap_dim(dim, input.ndim))
+    return inplace(input, IndexFill, index, _fill_value(value), wrap_dim(dim, input.ndim))
+
+
+def _fill_value(value):
+    if isinstance(value, Tensor) and value.ndim:
+        raise RuntimeError("index_fill_ only supports a 0-dimensional value tensor, but got "
+                           f"tensor with {value.ndim} dimension(s).")
+    return value
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ using the new ones.
 """
 from __future__ import annotations
 
+import re
+
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Node, edge_of
@@ -58,8 +60,24 @@ def inplace(self: Tensor, prim, *args, saves_self: bool = False) -> Tensor:
     result = prim.apply(old, *args)
     _check_castable(self, result._data.dtype)
     _write(self, result._data)
+    _adopt_saved_output(self, result)
     rebase_history(self, result)
     return self
+
+
+def _adopt_saved_output(self: Tensor, result: Tensor) -> None:
+    """A primitive that saved its output saved ``result``; that output now lives in ``self``,
+    so the saved copy must follow ``self``'s storage and version counter (a later in-place
+    change of ``self`` then raises in backward, as in PyTorch)."""
+    node = result.grad_fn
+    saved = node._saved if node is not None else None
+    if not isinstance(saved, list):
+        return
+    for s in saved:
+        if s is not None and s.is_output and s.counter is result._ver:
+            s.counter = self._ver
+            s.version = self._ver[0]
+            s.data = self._data
 
 
 def _snapshot(t: Tensor, copy: bool) -> Tensor:
@@ -98,6 +116,9 @@ class CopySlices(Node):
 
     __slots__ = ("_view_fn", "_base_meta")
 
+    def name(self) -> str:
+        return "torch::autograd::CopySlices"  # PyTorch's C++ node name
+
     def apply(self, grad):
         return _zero_region(grad, self._view_fn), self._view_fn(grad)
 
@@ -129,10 +150,12 @@ def rebase_history(self: Tensor, result: Tensor) -> None:
     self._set_history(view.grad_fn, view._output_nr)
 
 
-def write_out(out: Tensor, result: Tensor) -> Tensor:
-    """Implement ``out=``: resize ``out`` if its shape differs, then copy ``result`` in."""
+def write_out(out: Tensor, result: Tensor, op: str | None = None) -> Tensor:
+    """Implement ``out=``: resize ``out`` if its shape differs, then copy ``result`` in.
+    ``op`` names the function in errors (by default it is read off ``result.grad_fn``)."""
     if _State.enabled and (out.requires_grad or result.requires_grad):
-        raise RuntimeError("add(): functions with out=... arguments don't support automatic "
+        name = op or _op_name(result.grad_fn)
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
                            "differentiation, but one of the arguments requires grad.")
     _check_castable(out, result._data.dtype)
     if out._data.shape != result._data.shape:
@@ -141,3 +164,11 @@ def write_out(out: Tensor, result: Tensor) -> Tensor:
     else:
         _write(out, result._data)
     return out
+
+
+def _op_name(node) -> str:
+    """``MulBackward0`` -> ``mul``, ``IndexSelectBackward0`` -> ``index_select``."""
+    if node is None:
+        return "out"
+    name = re.sub(r"Backward\d*$", "", node.name())
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

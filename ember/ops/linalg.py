@@ -6,13 +6,16 @@ import numpy as np
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.device import get_array_module
-from ember.ops._util import check_same_device, wrap_dim
+from ember.ops._util import check_same_device, scalar_name, wrap_dim
 
 
 def _check_matmul(a: Tensor, b: Tensor, op: str) -> None:
     if a._data.dtype != b._data.dtype:
+        if a.ndim == 1 and b.ndim == 1:
+            raise RuntimeError("dot : expected both vectors to have same dtype, but found "
+                               f"{scalar_name(a.dtype)} and {scalar_name(b.dtype)}")
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                           f"{a.dtype.name} != {b.dtype.name}")
+                           f"{_c_name(a.dtype)} != {_c_name(b.dtype)}")
     check_same_device(op, a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to {op} need to be at least 1D, but they are "
@@ -28,6 +31,14 @@ def _check_matmul(a: Tensor, b: Tensor, op: str) -> None:
                            f"{list(a.shape)} and {list(b.shape)} cannot be multiplied)")
 
 
+def _c_name(dtype) -> str:
+    """The C type PyTorch's mm errors name (float, double, long int, ...)."""
+    return {"float32": "float", "float64": "double", "int64": "long int", "int32": "int",
+            "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+            "bool": "bool", "float16": "c10::Half", "bfloat16": "c10::BFloat16"}.get(
+                dtype.name, dtype.name)
+
+
 class Matmul(Primitive, node_name="MatmulBackward0"):
     @staticmethod
     def forward(ctx, a, b):
@@ -35,7 +46,8 @@ class Matmul(Primitive, node_name="MatmulBackward0"):
             need_a, need_b = ctx.needs_input_grad
             ctx.save_for_backward(a if need_b else None, b if need_a else None)
             ctx.ndims = (a.ndim, b.ndim)
-        return get_array_module(a).matmul(a, b)
+        # ml_dtypes computes bfloat16 products in float32: keep the inputs' dtype.
+        return get_array_module(a).matmul(a, b).astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -101,7 +113,7 @@ def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
 
 def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     if input.ndim != 3 or mat2.ndim != 3:
-        raise RuntimeError(f"batch1 must be a 3D tensor" if input.ndim != 3 else
+        raise RuntimeError("batch1 must be a 3D tensor" if input.ndim != 3 else
                            "batch2 must be a 3D tensor")
     if input.shape[0] != mat2.shape[0]:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
@@ -193,7 +205,10 @@ class Einsum(Primitive, node_name="EinsumBackward0"):
         ctx.equation = equation
         ctx.save_for_backward(*arrays)
         xp = get_array_module(arrays[0])
-        return xp.einsum(equation, *arrays, optimize=len(arrays) > 2)
+        try:
+            return xp.einsum(equation, *arrays, optimize=len(arrays) > 2)
+        except ValueError as exc:  # NumPy's words, PyTorch's exception type
+            raise RuntimeError(f"einsum(): {exc}") from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -205,19 +220,38 @@ class Einsum(Primitive, node_name="EinsumBackward0"):
             if not ctx.needs_input_grad[i + 1]:
                 grads.append(None)
                 continue
-            if len(set(s)) != len(s):
-                raise RuntimeError("ember: einsum backward with a repeated index in one operand "
-                                   "is not supported")
             others = [(sub, o) for j, (sub, o) in enumerate(zip(subs, operands)) if j != i]
             available = set(output).union(*[set(sub) for sub, _ in others])
-            kept = "".join(c for c in s if c in available)
+            unique = "".join(dict.fromkeys(s))  # a repeated letter is one diagonal
+            kept = "".join(c for c in unique if c in available)
             eq = ",".join([output] + [sub for sub, _ in others]) + "->" + kept
             g = einsum(eq, grad, *[o for _, o in others])
-            if kept != s:  # letters summed away inside this operand alone: broadcast back
-                shape = [op.shape[k] if c in kept else 1 for k, c in enumerate(s)]
-                g = g.reshape(shape).expand(op.shape)
+            size = {c: op.shape[k] for k, c in enumerate(s)}
+            if kept != unique:  # letters summed away inside this operand alone: broadcast
+                g = g.reshape([size[c] if c in kept else 1 for c in unique])
+                g = g.expand([size[c] for c in unique])
+            if unique != s:
+                g = _embed_diagonals(g, unique, s, size, ctx.equation)
             grads.append(g)
         return tuple(grads)
+
+
+def _embed_diagonals(g: Tensor, unique: str, s: str, size: dict, equation: str) -> Tensor:
+    """The gradient of an operand with repeated letters (``s``, e.g. 'ii') from the gradient
+    of its diagonal (``unique``, e.g. 'i'): zero off the diagonal, via identity matrices."""
+    fresh = (c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+             if c not in equation)
+    seen = set()
+    renamed, eyes, eye_subs = "", [], []
+    for c in s:
+        if c in seen:
+            f = next(fresh)
+            eye_subs.append(c + f)
+            eyes.append(_make(g._xp.eye(size[c], dtype=g._data.dtype)))
+            c = f
+        seen.add(c)
+        renamed += c
+    return einsum(",".join([unique] + eye_subs) + "->" + renamed, g, *eyes)
 
 
 def _expand_ellipsis(equation: str, operands) -> str:
@@ -344,16 +378,30 @@ class Inverse(Primitive, node_name="LinalgInvExBackward0"):
         return -matmul(matmul(inv_.mT, grad), inv_.mT)
 
 
+def _check_square(input: Tensor, op: str, name: str = "A") -> None:
+    if input.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor {name} must have at least 2 dimensions.")
+    n, m = input.shape[-2:]
+    if n != m:
+        raise RuntimeError(f"{op}: {name} must be batches of square matrices, but they are {n} "
+                           f"by {m} matrices")
+    if not (input.is_floating_point() or input.is_complex()):
+        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
+                           f"{input.dtype.name.capitalize()}")
+
+
 def inverse(input: Tensor) -> Tensor:
+    """The inverse of each square matrix in ``input`` (batched)."""
+    _check_square(input, "linalg.inv")
     return Inverse.apply(input)
 
 
 class Det(Primitive, node_name="LinalgDetBackward0"):
     @staticmethod
     def forward(ctx, a):
-        out = get_array_module(a).linalg.det(a)
-        ctx.save_for_backward(a, out)
-        return out.astype(a.dtype, copy=False)
+        out = get_array_module(a).linalg.det(a).astype(a.dtype, copy=False)
+        ctx.save_for_backward(a, out)  # the returned object, so double backward reaches it
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -362,6 +410,8 @@ class Det(Primitive, node_name="LinalgDetBackward0"):
 
 
 def det(input: Tensor) -> Tensor:
+    """The determinant of each square matrix in ``input`` (batched)."""
+    _check_square(input, "linalg.det")
     return Det.apply(input)
 
 
@@ -397,6 +447,10 @@ class Solve(Primitive, node_name="LinalgSolveExBackward0"):
 
 
 def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
+    """X with A @ X = B (``left``) or X @ A = B; B may be a (batch of) vector(s)."""
+    _check_square(A, "linalg.solve")
+    if not left:
+        return Solve.apply(A.mT, B.mT).mT
     return Solve.apply(A, B)
 
 

@@ -538,25 +538,38 @@ class Cat(Primitive, node_name="CatBackward0"):
             from ember.ops._util import _Meta
             dtype = result_type(*[_Meta.of(a) for a in arrays]).np_dtype
             arrays = [a.astype(dtype) for a in arrays]
-        ctx.sizes = [a.shape[dim] for a in arrays]
+        # 1-d empty tensors join any shape by being left out (PyTorch's legacy rule).
+        skip = [a.ndim == 1 and a.shape[0] == 0 for a in arrays]
+        if builtins.all(skip):
+            skip = [False] * len(arrays)
+        ctx.sizes = [None if s else a.shape[dim] for a, s in zip(arrays, skip)]
         ctx.dim = dim
-        return xp.concatenate(arrays, axis=dim)
+        return xp.concatenate([a for a, s in zip(arrays, skip) if not s], axis=dim)
 
     @staticmethod
     def backward(ctx, grad):
-        return (None,) + tuple(split(grad, ctx.sizes, ctx.dim))
+        pieces = iter(split(grad, [n for n in ctx.sizes if n is not None], ctx.dim))
+        empty = None
+        grads = []
+        for n in ctx.sizes:
+            if n is None:
+                empty = empty or _make(grad._xp.zeros((0,), grad._data.dtype))
+                grads.append(empty)
+            else:
+                grads.append(next(pieces))
+        return (None,) + tuple(grads)
 
 
 def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     """Concatenate along an existing dim (1-d empty tensors are skipped, as in PyTorch)."""
-    tensors = [t for t in tensors if not (t.ndim == 1 and t._data.shape[0] == 0)] or list(
-        tensors[:1])
+    tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     check_same_device("cat", *tensors)
-    ref = tensors[0]
+    shaped = [t for t in tensors if not (t.ndim == 1 and t._data.shape[0] == 0)] or tensors
+    ref = shaped[0]
     d = wrap_dim(dim, ref.ndim)
-    for i, t in enumerate(tensors):
+    for i, t in enumerate(shaped):
         if t.ndim != ref.ndim:
             raise RuntimeError(f"Tensors must have same number of dimensions: got {ref.ndim} "
                                f"and {t.ndim}")

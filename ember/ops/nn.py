@@ -9,7 +9,7 @@ from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module
-from ember.backend.special import scatter_add, special
+from ember.backend.special import special
 from ember.ops._util import float_array, wrap_dim
 
 
@@ -217,6 +217,22 @@ class Silu(Primitive, node_name="SiluBackward0"):
         return grad * (s * (1 + a * (1 - s)))
 
 
+class Mish(Primitive, node_name="MishBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        xp = get_array_module(a)
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        softplus = xp.maximum(a, 0) + xp.log1p(xp.exp(-xp.abs(a)))
+        return (a * xp.tanh(softplus)).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        t = Softplus.apply(a, 1.0, math.inf).tanh()
+        return grad * (t + a * (1 - t * t) * a.sigmoid())
+
+
 class Softplus(Primitive, node_name="SoftplusBackward0"):
     @staticmethod
     def forward(ctx, a, beta, threshold):
@@ -301,6 +317,42 @@ class LayerNormFn(_Normalize, node_name="NativeLayerNormBackward0"):
 
 class GroupNormFn(_Normalize, node_name="NativeGroupNormBackward0"):
     pass
+
+
+# ----------------------------------------------------------------------------------------------
+# Negative log-likelihood: one gather forward, one scatter backward
+
+class NllLoss(Primitive, node_name="NllLossBackward0"):
+    """-logp[n, target[n], ...] * weight[target[n]] over (N, C, *) log-probabilities, with
+    ``ignore_index`` entries weighing 0 and 'mean' dividing by the total weight."""
+
+    @staticmethod
+    def forward(ctx, logp, target, weight, ignore_index, reduction):
+        xp = get_array_module(logp)
+        valid = target != ignore_index
+        safe = xp.where(valid, target, 0)[:, None]
+        w = valid.astype(logp.dtype)
+        if weight is not None:
+            w = w * weight[safe[:, 0]]
+        losses = -xp.take_along_axis(logp, safe, axis=1)[:, 0] * w
+        ctx.params = (safe, logp.shape, logp.dtype)
+        if reduction == "none":
+            ctx.coef = w
+            return losses
+        if reduction == "sum":
+            ctx.coef = w
+            return xp.asarray(losses.sum())
+        with _ignore_float_errors(xp):  # all targets ignored: 0 / 0 = nan, as in PyTorch
+            total = w.sum()
+            ctx.coef = w / total
+            return xp.asarray(losses.sum() / total)
+
+    @staticmethod
+    def backward(ctx, grad):
+        safe, shape, dtype = ctx.params
+        xp = get_array_module(safe)
+        src = (grad * _make(-ctx.coef)).unsqueeze(1)
+        return _make(xp.zeros(shape, dtype)).scatter(1, _make(safe), src), None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -409,8 +461,8 @@ class CtcLoss(Primitive, node_name="CtcLossBackward0"):
                 if zero_infinity:
                     losses[b] = 0
                     continue
-            # alpha*beta double counts lp: posterior log-mass per (t, s), then per class
-            ab = alpha[:tlen] + beta[:tlen] - lp
+            # alpha and beta both include the emission at t; the formula below divides once
+            ab = alpha[:tlen] + beta[:tlen]
             lcab = xp.full((tlen, C), neg_inf, log_probs.dtype)
             for s in range(S):
                 lcab[:, ext[s]] = xp.logaddexp(lcab[:, ext[s]], ab[:, s])

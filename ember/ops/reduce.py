@@ -10,7 +10,7 @@ from ember import return_types
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.device import get_array_module
-from ember.ops._util import wrap_dim, wrap_dims
+from ember.ops._util import scalar_name, wrap_dim, wrap_dims
 from ember.ops.movement import Expand
 
 
@@ -65,10 +65,11 @@ def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None):
 class Mean(Primitive, node_name="MeanBackward0"):
     @staticmethod
     def forward(ctx, a, dims, keepdim, dtype):
-        if dtype is None and a.dtype.kind not in "fc":
-            raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either "
-                               f"a floating point or complex dtype. Got: "
-                               f"{_dt._FROM_NP[a.dtype].name.capitalize()}")
+        if (dtype or a.dtype).kind not in "fc":
+            which = "Input" if dtype is None else "Optional"
+            raise RuntimeError(f"mean(): could not infer output dtype. {which} dtype must be "
+                               "either a floating point or complex dtype. Got: "
+                               f"{scalar_name(dtype or a.dtype)}")
         ctx.args = (a.shape, dims, keepdim)
         out = a.mean(axis=dims, keepdims=keepdim, dtype=dtype)
         return out.astype(dtype or a.dtype, copy=False)
@@ -136,6 +137,8 @@ def _prod_others(a: Tensor, dim: int) -> Tensor:
 def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None):
     np_dtype = None if dtype is None else _dt.to_dtype(dtype).np_dtype
     d = None if dim is None else wrap_dim(dim, input.ndim)
+    if input.ndim == 0:  # dim 0 / -1 of a 0-d tensor is the tensor itself
+        d = None
     return Prod.apply(input, d, keepdim, np_dtype)
 
 
@@ -145,8 +148,14 @@ class MaxAll(Primitive, node_name="MaxBackward1"):
     @staticmethod
     def forward(ctx, a, dims, keepdim, largest):
         if a.size == 0:
-            raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() "
-                               "== 0. Specify the reduction dim with the 'dim' argument.")
+            if dims is None:
+                raise RuntimeError("max(): Expected reduction dim to be specified for "
+                                   "input.numel() == 0. Specify the reduction dim with the "
+                                   "'dim' argument.")
+            for d in dims:
+                if a.shape[d] == 0:
+                    raise IndexError(f"{'amax' if largest else 'amin'}(): Expected reduction "
+                                     f"dim {d} to have non-zero size.")
         xp = get_array_module(a)
         out = (xp.max if largest else xp.min)(a, axis=dims, keepdims=keepdim)
         ctx.save_for_backward(a, out)
@@ -221,12 +230,21 @@ def min(input: Tensor, dim=None, keepdim: bool = False, *, out=None):  # noqa: A
     return _max_min(input, dim, keepdim, False, "min")
 
 
+def _all_or_dims(dim, input: Tensor):
+    """None for a reduction over every dim (``dim`` None or ()), else the wrapped dims."""
+    if input.ndim == 0 or dim is None or (isinstance(dim, (tuple, list)) and not dim):
+        return None
+    return _dims(dim, input.ndim)
+
+
 def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    return MaxAll.apply(input, _dims(dim, input.ndim) if input.ndim else None, keepdim, True)
+    """The largest values over ``dim`` (all dims by default); ties share the gradient."""
+    return MaxAll.apply(input, _all_or_dims(dim, input), keepdim, True)
 
 
 def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    return MaxAll.apply(input, _dims(dim, input.ndim) if input.ndim else None, keepdim, False)
+    """The smallest values over ``dim`` (all dims by default); ties share the gradient."""
+    return MaxAll.apply(input, _all_or_dims(dim, input), keepdim, False)
 
 
 def aminmax(input: Tensor, *, dim=None, keepdim: bool = False):
@@ -305,9 +323,10 @@ class Norm(Primitive, node_name="NormBackward1"):
             out = xp.sqrt((x * x).sum(axis=dims, keepdims=keepdim))
         else:
             out = (x ** p).sum(axis=dims, keepdims=keepdim) ** (1.0 / p)
-        ctx.save_for_backward(a, out)
+        out = out.astype(x.dtype, copy=False)
+        ctx.save_for_backward(a, out)  # the returned object, so double backward reaches it
         ctx.args = (p, dims, keepdim)
-        return out.astype(x.dtype, copy=False)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -357,16 +376,17 @@ class LogSumExp(Primitive, node_name="LogsumexpBackward0"):
         m = xp.where(xp.isfinite(m), m, 0)
         with np.errstate(divide="ignore"):
             out = xp.log(xp.exp(a - m).sum(axis=dims, keepdims=True)) + m
-        ctx.save_for_backward(a, out)
+        out = out if keepdim else out.squeeze(dims)
+        ctx.save_for_backward(a, out)  # the returned object, so double backward reaches it
         ctx.args = (dims, keepdim)
-        return out if keepdim else out.squeeze(dims)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
         dims, keepdim = ctx.args
         g = _restore_dims(grad, a.shape, dims, keepdim)
-        return g * (a - out).exp()
+        return g * (a - _restore_dims(out, a.shape, dims, keepdim)).exp()
 
 
 def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
@@ -432,8 +452,23 @@ class Cumprod(Primitive, node_name="CumprodBackward0"):
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
         d = ctx.dim
-        # d out_j / d a_i = out_j / a_i for j >= i (inputs without zeros).
-        return cumsum((grad * out).flip(d), d).flip(d) / a
+        if not bool((a._data == 0).any()):
+            # d out_j / d a_i = out_j / a_i for j >= i.
+            return cumsum((grad * out).flip(d), d).flip(d) / a
+        return _cumprod_grad_with_zeros(a, grad, d)
+
+
+def _cumprod_grad_with_zeros(a: Tensor, grad: Tensor, d: int) -> Tensor:
+    """Exact cumprod gradient when ``a`` has zeros: grad_i = sum_{j >= i} g_j prod_{k <= j,
+    k != i} a_k, from an (n, n) matrix per row whose row i is ``a`` with a_i set to 1."""
+    x = a.movedim(d, -1)
+    g = grad.movedim(d, -1)
+    n = x.shape[-1]
+    xp = a._xp
+    rows = x.unsqueeze(-2).expand(*x.shape[:-1], n, n).masked_fill(
+        _make(xp.eye(n, dtype=bool)), 1)
+    upper = _make(xp.triu(xp.ones((n, n), a._data.dtype)))  # keeps j >= i
+    return (cumprod(rows, -1) * upper * g.unsqueeze(-2)).sum(-1).movedim(-1, d)
 
 
 def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
@@ -481,14 +516,28 @@ def logcumsumexp(input: Tensor, dim: int) -> Tensor:
 def median(input: Tensor, dim=None, keepdim: bool = False):
     """The lower median (of all elements, or (values, indices) along ``dim``)."""
     if dim is None:
-        flat = input.reshape(-1)
-        k = (flat.shape[0] - 1) // 2
-        return flat.sort().values[k]
+        return MedianAll.apply(input)
     from ember.ops.indexing import kthvalue
     d = wrap_dim(dim, input.ndim)
     k = (input.shape[d] - 1) // 2 + 1
     v, i = kthvalue(input, k, d, keepdim)
     return return_types.median(v, i)
+
+
+class MedianAll(MaxAll, node_name="MedianBackward0"):
+    """The lower median of all elements (NaN if any is NaN); ties share the gradient."""
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = get_array_module(a)
+        flat = xp.sort(a.reshape(-1))
+        if flat.size == 0 or (a.dtype.kind == "f" and xp.isnan(flat[-1])):
+            out = xp.full((), xp.nan, a.dtype)
+        else:
+            out = flat[(flat.size - 1) // 2].reshape(())
+        ctx.save_for_backward(a, out)
+        ctx.args = (None, False)
+        return out
 
 
 def nanmedian(input: Tensor, dim=None, keepdim: bool = False):

@@ -167,6 +167,11 @@ def test_hook_handle_as_context_manager_and_retain_grad_sees_hooked_grad():
         pass
     y.sum().backward()
     np.testing.assert_allclose(npy(y.grad), np.ones(3))
+    z = x * 2
+    z.retain_grad()
+    z.register_hook(lambda g: g * 3)  # registered later, still runs before retain_grad's
+    z.sum().backward()
+    np.testing.assert_allclose(npy(z.grad), np.full(3, 3.0))
 
 
 def test_node_hooks():

@@ -299,6 +299,7 @@ def test_gradgradcheck_detects_wrong_double_backward():
         gradgradcheck(WrongSecond.apply, (x,))
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_detect_anomaly_names_the_op_with_nan():
     x = ember.tensor([0.0, 1.0], requires_grad=True)
     with warnings.catch_warnings():
@@ -314,6 +315,7 @@ def test_detect_anomaly_names_the_op_with_nan():
     assert np.isnan(x.grad.numpy()[0])
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_detect_anomaly_warns_with_forward_trace():
     x = ember.tensor([0.0], requires_grad=True)
     with pytest.warns(UserWarning) as record:

@@ -77,7 +77,7 @@ def test_rnn_like_index_assignment():
         return out
 
     out = run(w, x0)
-    assert out.grad_fn.name() == "CopySlices"
+    assert type(out.grad_fn).__name__ == "CopySlices"
     out.sum().backward()
     w2 = w.detach().clone().requires_grad_()
     x2 = x0.detach().clone().requires_grad_()
@@ -97,7 +97,7 @@ def test_inplace_on_view_of_non_leaf_copyslices():
     h = x * 2
     v = h[1]
     v.mul_(10)
-    assert h.grad_fn.name() == "CopySlices"
+    assert h.grad_fn.name() == "torch::autograd::CopySlices"
     assert v.grad_fn is not None and v._version == h._version == 1
     h.sum().backward()
     expected = np.full((4, 3), 2.0)
@@ -143,8 +143,8 @@ def test_modified_saved_tensor_raises_version_error():
     msg = str(err.value)
     assert msg.startswith("one of the variables needed for gradient computation has been "
                           "modified by an inplace operation: [torch.DoubleTensor [3]], which is "
-                          "output 0 of ExpBackward0, is at version 1; expected version 0 "
-                          "instead.")
+                          "output 0 of Exp, is at version 1; expected version 0 instead. Hint: "
+                          "enable anomaly detection")
     a = leaf(3)
     h = a * 1
     s = h.sin()  # saves its input h

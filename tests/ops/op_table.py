@@ -6,6 +6,9 @@ sweep it; the rows live by family in rows_*.py, the row type and input makers in
 from __future__ import annotations
 
 import numpy as np
+import rows_edge
+import rows_errors
+import rows_kinks
 import rows_linalg
 import rows_pointwise
 import rows_reduce
@@ -13,19 +16,22 @@ import rows_shape
 from samples import OpInfo, S  # noqa: F401  (re-exported for the test modules)
 
 OPS: list[OpInfo] = (rows_pointwise.ROWS + rows_reduce.ROWS + rows_shape.ROWS
-                     + rows_linalg.ROWS)
+                     + rows_linalg.ROWS + rows_edge.ROWS + rows_kinks.ROWS)
 
 _names = [op.name for op in OPS]
 assert len(_names) == len(set(_names)), "op table names must be unique"
+assert set(rows_errors.ERRORS) <= set(_names), set(rows_errors.ERRORS) - set(_names)
+for _op in OPS:
+    _op.errors = _op.errors or rows_errors.ERRORS.get(_op.name)
 
 
 def cases(grad: bool = False, gradgrad: bool = False):
     """(row, dtype) pairs to parametrize over; grad sweeps use float64 only."""
     out = []
     for op in OPS:
-        if gradgrad and not (op.grad and op.gradgrad):
+        if gradgrad and not (op.grad and op.gradgrad and op.gradcheck):
             continue
-        if grad and not op.grad:
+        if grad and not (op.grad and op.gradcheck):
             continue
         for dt in op.dtypes:
             if (grad or gradgrad) and dt != np.float64:

@@ -3,19 +3,43 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.special as sp
-from samples import (BOOL, F32, F64, FIXED, FLOAT, I8, I32, I64, INT, NUM, U8, OpInfo, S, arr,
-                     binary_samples, fixed, m, nc, reflected_samples, sliced, unary_samples)
+from samples import (
+    BOOL,
+    F32,
+    F64,
+    FIXED,
+    FLOAT,
+    I8,
+    I32,
+    I64,
+    INT,
+    NUM,
+    U8,
+    OpInfo,
+    S,
+    arr,
+    binary_samples,
+    fixed,
+    m,
+    nc,
+    reflected_samples,
+    sliced,
+    unary_samples,
+)
 
 POS = (0.5, 3.0)
 UNIT = (-0.9, 0.9)
 
 
 def _unary(name, ref, domain=(-2.0, 2.0), dtypes=FLOAT + (I64,), **kw):
-    return OpInfo(name, m(name), ref, unary_samples(domain), dtypes, **kw)
+    return OpInfo(name, m(name), ref, unary_samples(domain), dtypes, tags=("unary", domain),
+                  **kw)
 
 
-def _binary(name, ref, domain=(-2.0, 2.0), other_domain=None, dtypes=FLOAT, **kw):
-    return OpInfo(name, m(name), ref, binary_samples(domain, other_domain), dtypes, **kw)
+def _binary(name, ref, domain=(-2.0, 2.0), other_domain=None, dtypes=FLOAT, scalars=True, **kw):
+    return OpInfo(name, m(name), ref, binary_samples(domain, other_domain, scalars=scalars),
+                  dtypes,
+                  tags=("binary", domain, other_domain or domain), **kw)
 
 
 def _sigmoid(x):
@@ -67,6 +91,8 @@ UNARY = [
     _unary("erfinv", sp.erfinv, UNIT, dtypes=FLOAT),
     _unary("lgamma", sp.gammaln, POS),
     _unary("digamma", sp.digamma, POS),
+    OpInfo("polygamma", lambda lib, x: lib.polygamma(2, x), lambda x: sp.polygamma(2, x),
+           unary_samples(POS), FLOAT),
     _unary("floor", np.floor, (-3.0, 3.0), dtypes=NUM),
     _unary("ceil", np.ceil, (-3.0, 3.0), dtypes=NUM),
     _unary("round", np.round, (-3.0, 3.0), dtypes=NUM),
@@ -114,9 +140,9 @@ BINARY = [
            NUM, grad=False),
     OpInfo("remainder", m("remainder"), np.remainder, _divisor_samples, NUM),
     OpInfo("fmod", m("fmod"), np.fmod, _divisor_samples, NUM),
-    _binary("atan2", np.arctan2, dtypes=FLOAT),
-    _binary("maximum", np.maximum, dtypes=NUM),
-    _binary("minimum", np.minimum, dtypes=NUM),
+    _binary("atan2", np.arctan2, dtypes=FLOAT, scalars=False),
+    _binary("maximum", np.maximum, dtypes=NUM, scalars=False),
+    _binary("minimum", np.minimum, dtypes=NUM, scalars=False),
     OpInfo("fmax", m("fmax"), np.fmax, lambda dt, rng: binary_samples()(dt, rng)[:6], NUM),
     OpInfo("fmin", m("fmin"), np.fmin, lambda dt, rng: binary_samples()(dt, rng)[:6], NUM),
     OpInfo("hypot", m("hypot"), np.hypot, lambda dt, rng: binary_samples()(dt, rng)[:6],
@@ -163,7 +189,7 @@ OPERATORS = [
 ] + [
     OpInfo(f"rop{sym}", _operator(sym), _op(sym),
            reflected_samples(POS if sym in ("/", "//", "%", "**") else (-2.0, 2.0)),
-           NUM if sym not in ("**",) else FLOAT, grad=sym not in ("//",))
+           NUM if sym not in ("**",) else FLOAT, grad=sym not in ("//", "%"))
     for sym in ("+", "-", "*", "/", "//", "%", "**")
 ] + [
     OpInfo(f"op{sym}", _operator(sym), _op(sym), binary_samples(), NUM + (BOOL,), grad=False)
@@ -184,8 +210,11 @@ OPERATORS = [
 COMPARE = [
     OpInfo(name, m(name), ref, binary_samples((-2, 2)), NUM + (BOOL,), grad=False)
     for name, ref in (("eq", np.equal), ("ne", np.not_equal), ("lt", np.less),
-                      ("le", np.less_equal), ("gt", np.greater), ("ge", np.greater_equal),
-                      ("logical_and", np.logical_and), ("logical_or", np.logical_or),
+                      ("le", np.less_equal), ("gt", np.greater), ("ge", np.greater_equal))
+] + [
+    OpInfo(name, m(name), ref, binary_samples((-2, 2), scalars=False), NUM + (BOOL,),
+           grad=False)
+    for name, ref in (("logical_and", np.logical_and), ("logical_or", np.logical_or),
                       ("logical_xor", np.logical_xor))
 ] + [
     OpInfo("logical_not", m("logical_not"), np.logical_not, unary_samples(), NUM + (BOOL,),
@@ -281,8 +310,11 @@ def _promotion_samples(rng):
 
 PROMOTION = [
     OpInfo(f"promote_{name}", m(name), ref, fixed(_promotion_samples), FIXED, grad=False)
-    for name, ref in (("add", np.add), ("mul", np.multiply), ("maximum", np.maximum),
-                      ("eq", np.equal))
+    for name, ref in (("add", np.add), ("mul", np.multiply), ("eq", np.equal))
+] + [
+    OpInfo("promote_maximum", m("maximum"), np.maximum,
+           fixed(lambda rng: [s for s in _promotion_samples(rng)
+                              if isinstance(s.args[1], np.ndarray)]), FIXED, grad=False)
 ] + [
     OpInfo("promote_div", m("div"), np.true_divide,
            fixed(lambda rng: [s for s in _promotion_samples(rng)

@@ -212,3 +212,50 @@ ROWS = [
     OpInfo("sum_int32", m("sum"), _sum_ref, lambda dt, rng: [S(arr(rng, (3, 4), dt), 1)],
            (I32,), grad=False),
 ]
+
+
+def _kw_samples(dt, rng):
+    return [S(arr(rng, (2, 3, 4), dt)), S(nc(rng, (3, 4), dt))]
+
+
+# Keyword and method forms: the same ops reached as PyTorch code usually writes them.
+METHODS = [
+    OpInfo("sum_kw", lambda lib, x: x.sum(dim=1, keepdim=True),
+           lambda x: x.sum(axis=1, keepdims=True), _kw_samples),
+    OpInfo("mean_kw", lambda lib, x: lib.mean(x, dim=(0, -1)), lambda x: x.mean((0, -1)),
+           lambda dt, rng: _kw_samples(dt, rng)[:1]),
+    OpInfo("max_kw", lambda lib, x: x.max(dim=0), lambda x: (x.max(0), x.argmax(0)),
+           _kw_samples),
+    OpInfo("max_keepdim_kw", lambda lib, x: lib.max(x, dim=-1, keepdim=True).values,
+           lambda x: x.max(-1, keepdims=True), _kw_samples),
+    OpInfo("min_indices", lambda lib, x: x.min(1)[1], lambda x: x.argmin(1), _kw_samples,
+           grad=False),
+    OpInfo("std_kw", lambda lib, x: x.std(dim=1, correction=0, keepdim=True),
+           lambda x: x.std(1, keepdims=True), _kw_samples),
+    OpInfo("var_unbiased_positional", lambda lib, x: x.var(0, False), lambda x: x.var(0),
+           _kw_samples),
+    OpInfo("norm_kw", lambda lib, x: x.norm(p=1, dim=1), lambda x: np.abs(x).sum(1),
+           _kw_samples),
+    OpInfo("topk_kw", lambda lib, x: lib.topk(x, k=2, dim=0, largest=False),
+           lambda x: _topk_ref(x, 2, 0, False), _kw_samples),
+    OpInfo("sort_kw", lambda lib, x: x.sort(dim=0, descending=True),
+           lambda x: _sort_ref(x, 0, True), _kw_samples),
+    OpInfo("cumsum_kw", lambda lib, x: x.cumsum(dim=-1), lambda x: x.cumsum(-1), _kw_samples),
+    OpInfo("logsumexp_kw", lambda lib, x: x.logsumexp(dim=1, keepdim=True),
+           lambda x: sp.logsumexp(x, 1, keepdims=True), _kw_samples),
+    OpInfo("amax_kw", lambda lib, x: x.amax(dim=(0, 1)), lambda x: x.max((0, 1)), _kw_samples),
+    OpInfo("argmax_kw", lambda lib, x: x.argmax(dim=1, keepdim=True),
+           lambda x: x.argmax(1, keepdims=True), _kw_samples, grad=False),
+    OpInfo("prod_kw", lambda lib, x: x.prod(dim=1, keepdim=True),
+           lambda x: x.prod(1, keepdims=True), _kw_samples),
+    OpInfo("median_kw", lambda lib, x: x.median(dim=0).values,
+           lambda x: _median_ref(x, 0)[0], _kw_samples),
+    OpInfo("all_kw", lambda lib, x: (x > 0).all(dim=1), lambda x: (x > 0).all(1), _kw_samples,
+           grad=False),
+    OpInfo("any_method", lambda lib, x: (x > 1).any(), lambda x: (x > 1).any(), _kw_samples,
+           grad=False),
+    OpInfo("sum_int8_method", lambda lib, x: x.sum(), lambda x: x.sum(dtype=np.int64),
+           lambda dt, rng: [S(arr(rng, (3, 4), np.int8, (-100, 100)))], (I32,), grad=False),
+]
+
+ROWS += METHODS

@@ -3,7 +3,7 @@ index_*, masked_*)."""
 from __future__ import annotations
 
 import numpy as np
-from samples import BOOL, F32, FLOAT, I64, NUM, OpInfo, S, arr, m, meth, nc, perm_index, sliced
+from samples import BOOL, F32, FLOAT, I64, NUM, OpInfo, S, arr, m, meth, nc, perm_index
 
 ALL = NUM + (BOOL,)
 
@@ -225,14 +225,14 @@ def _unique_index(rng, shape, n, dim):
 def _scatter_samples(dt, rng):
     x = arr(rng, (3, 5), dt)
     return [S(x, 0, _unique_index(rng, (2, 5), 3, 0), arr(rng, (2, 5), dt)),
-            S(x, 1, _unique_index(rng, (3, 2), 5, 1), arr(rng, (3, 4), dt)),
+            S(x, 1, _unique_index(rng, (3, 2), 5, 1), arr(rng, (3, 2), dt)),
             S(nc(rng, (3, 5), dt), -1, _unique_index(rng, (2, 3), 5, 1), arr(rng, (2, 3), dt))]
 
 
 def _scatter_add_samples(dt, rng):
     x = arr(rng, (3, 5), dt)
     return [S(x, 0, rng.integers(0, 3, (4, 5)), arr(rng, (4, 5), dt)),
-            S(x, 1, rng.integers(0, 5, (3, 6)), arr(rng, (3, 7), dt)),
+            S(x, 1, rng.integers(0, 5, (3, 6)), arr(rng, (3, 6), dt)),
             S(nc(rng, (3, 5), dt), -1, rng.integers(0, 5, (2, 3)), nc(rng, (2, 3), dt))]
 
 
@@ -240,7 +240,7 @@ def _scatter_reduce_samples(reduce):
     def gen(dt, rng):
         x = arr(rng, (3, 5), dt, (0.5, 2.0))
         return [S(x, 0, rng.integers(0, 3, (4, 5)), arr(rng, (4, 5), dt, (0.5, 2.0)), reduce),
-                S(x, 1, rng.integers(0, 5, (3, 3)), arr(rng, (3, 4), dt, (0.5, 2.0)), reduce,
+                S(x, 1, rng.integers(0, 5, (3, 3)), arr(rng, (3, 3), dt, (0.5, 2.0)), reduce,
                   include_self=False)]
     return gen
 
@@ -335,9 +335,18 @@ INDEXING = [
            lambda dt, rng: _scatter_add_samples(dt, rng)[:1], FLOAT, grad=False),
     OpInfo("scatter_add", m("scatter_add"),
            lambda x, d, i, s: _loop_scatter(x, d, i, s, "sum"), _scatter_add_samples, NUM),
+    # PyTorch reads only src[:index.shape] and has no gradient for a larger src.
+    OpInfo("scatter_add_larger_src", m("scatter_add"),
+           lambda x, d, i, s: _loop_scatter(x, d, i, s[:i.shape[0], :i.shape[1]], "sum"),
+           lambda dt, rng: [S(arr(rng, (3, 5), dt), 1, rng.integers(0, 5, (3, 2)),
+                              arr(rng, (4, 6), dt))], NUM, grad=False),
+    OpInfo("scatter_larger_src", m("scatter"),
+           lambda x, d, i, s: _loop_scatter(x, d, i, s[:i.shape[0], :i.shape[1]]),
+           lambda dt, rng: [S(arr(rng, (3, 5), dt), 1, _unique_index(rng, (3, 2), 5, 1),
+                              arr(rng, (3, 4), dt))], NUM, grad=False),
 ] + [
     OpInfo(f"scatter_reduce_{r}", m("scatter_reduce"), _loop_scatter,
-           _scatter_reduce_samples(r), FLOAT, grad=r != "prod")
+           _scatter_reduce_samples(r), FLOAT)
     for r in ("sum", "prod", "mean", "amax", "amin")
 ] + [
     OpInfo("index_select", m("index_select"), _index_select_ref, _index_samples("select"), ALL),
@@ -369,3 +378,45 @@ INDEXING = [
 ]
 
 ROWS = MOVEMENT + INDEXING
+
+
+def _kw(dt, rng):
+    return [S(arr(rng, (2, 3, 4), dt)), S(nc(rng, (4, 3, 2), dt))]
+
+
+# Keyword and method forms of the movement ops.
+METHODS = [
+    OpInfo("view_method", lambda lib, x: x.contiguous().view(-1, 4),
+           lambda x: x.reshape(-1, 4), _kw),
+    OpInfo("reshape_method", lambda lib, x: x.reshape(4, -1), lambda x: x.reshape(4, -1), _kw),
+    OpInfo("flatten_kw", lambda lib, x: x.flatten(start_dim=1),
+           lambda x: x.reshape(x.shape[0], -1), _kw),
+    OpInfo("transpose_method", lambda lib, x: x.transpose(0, 1),
+           lambda x: x.swapaxes(0, 1), _kw),
+    OpInfo("unsqueeze_method", lambda lib, x: x.unsqueeze(1).squeeze(1), lambda x: x, _kw),
+    OpInfo("cat_kw", lambda lib, x: lib.cat(tensors=[x, x], dim=1),
+           lambda x: np.concatenate([x, x], 1), _kw),
+    OpInfo("stack_neg_dim", lambda lib, x: lib.stack([x, x * 2], dim=-1),
+           lambda x: np.stack([x, x * 2], -1), _kw),
+    OpInfo("chunk_method", lambda lib, x: x.chunk(2, dim=-1), lambda x: _chunk_ref(x, 2, -1),
+           _kw),
+    OpInfo("split_method", lambda lib, x: x.split([1, 2], dim=1),
+           lambda x: np.split(x, [1], 1), _kw),
+    OpInfo("unbind_method", lambda lib, x: x.unbind(1), lambda x: [x[:, i] for i in range(3)],
+           _kw),
+    OpInfo("flip_method", lambda lib, x: x.flip(0, 2), lambda x: np.flip(x, (0, 2)), _kw),
+    OpInfo("expand_method", lambda lib, x: x[:, :1].expand(-1, 5, -1),
+           lambda x: np.broadcast_to(x[:, :1], (x.shape[0], 5, x.shape[2])), _kw),
+    OpInfo("contiguous_method", lambda lib, x: x.contiguous(), lambda x: x, _kw),
+    OpInfo("gather_method", lambda lib, x, i: x.gather(1, i),
+           lambda x, i: np.take_along_axis(x, i, 1),
+           lambda dt, rng: [S(arr(rng, (3, 4), dt), rng.integers(0, 4, (3, 5)))]),
+    OpInfo("masked_fill_method", lambda lib, x: x.masked_fill(x > 0, 0.0),
+           lambda x: np.where(x > 0, 0.0, x).astype(x.dtype), _kw),
+    OpInfo("index_select_method", lambda lib, x: x.index_select(-1, lib.tensor([1, 0, 1])),
+           lambda x: x[..., [1, 0, 1]], _kw),
+    OpInfo("nonzero_method", lambda lib, x: (x > 0).nonzero(),
+           lambda x: np.argwhere(x > 0), _kw, grad=False),
+]
+
+ROWS += METHODS

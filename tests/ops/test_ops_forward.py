@@ -4,7 +4,7 @@ import copy
 
 import numpy as np
 import pytest
-from op_table import call, case_id, cases, leaves, samples_of
+from op_table import OPS, call, case_id, cases, leaves, samples_of
 
 import ember
 
@@ -52,6 +52,17 @@ def test_forward_matches_numpy(case):
         want = op.ref(*copy.deepcopy(sample.args), **copy.deepcopy(sample.kwargs))
         got, _, _ = call(op, sample, ember, _make)
         compare(op, sample, got, want)
+
+
+ERROR_ROWS = [op for op in OPS if op.errors]
+
+
+@pytest.mark.parametrize("op", ERROR_ROWS, ids=[op.name for op in ERROR_ROWS])
+def test_bad_inputs_raise(op):
+    """Each bad input raises PyTorch's exception type (recorded in rows_errors.py)."""
+    for sample in op.errors(np.random.default_rng(0)):
+        with pytest.raises(sample.raises):
+            call(op, sample, ember, _make)
 
 
 def _t(values, dtype):

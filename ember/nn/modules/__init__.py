@@ -1,6 +1,26 @@
 """The layer catalogue: every Module subclass under PyTorch's names."""
-from ember.nn.modules.module import Module  # noqa: F401
+# ruff: noqa: I001  (the order is deliberate: Module first, then the layers)
+from ember.nn.modules.module import Module  # noqa: F401  isort: skip
+from ember.nn.modules.activation import (  # noqa: F401
+    CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU,
+    LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, RReLU, Sigmoid, SiLU, Softmax, Softmax2d,
+    Softmin, Softplus, Softshrink, Softsign, Tanh, Tanhshrink, Threshold)
 from ember.nn.modules.container import (ModuleDict, ModuleList, ParameterDict,  # noqa: F401
                                         ParameterList, Sequential)
+from ember.nn.modules.distance import CosineSimilarity, PairwiseDistance  # noqa: F401
+from ember.nn.modules.dropout import (  # noqa: F401
+    AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout)
+from ember.nn.modules.flatten import Flatten, Unflatten  # noqa: F401
+from ember.nn.modules.linear import Bilinear, Identity, LazyLinear, Linear  # noqa: F401
+from ember.nn.modules.loss import (  # noqa: F401
+    BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, CTCLoss,
+    GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss, MarginRankingLoss,
+    MSELoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, NLLLoss,
+    PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, TripletMarginLoss,
+    TripletMarginWithDistanceLoss)
+from ember.nn.modules.normalization import (  # noqa: F401
+    BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
+    InstanceNorm3d, LayerNorm, LocalResponseNorm, RMSNorm)
+from ember.nn.modules.sparse import Embedding, EmbeddingBag  # noqa: F401
 
 # --- spatial and sequence layers (nn-spatial) ---

@@ -303,13 +303,13 @@ class ModuleDict(Module):
             self[m[0]] = m[1]
 
 
-def _param_line(key, p) -> str:
+def _param_line(key, p, type_name: str) -> str:
     if not isinstance(p, Tensor):
         return f"  ({key}): Object of type: {type(p).__name__}"
     size_str = "x".join(str(s) for s in p.size())
     device_str = f" ({p.device})" if p.device.type == "cuda" else ""
     kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
-    return f"  ({key}): {kind} containing: [{p.dtype} of size {size_str}{device_str}]"
+    return f"  ({key}): {kind} containing: [{type_name} of size {size_str}{device_str}]"
 
 
 class ParameterList(Module):
@@ -365,7 +365,9 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self) -> str:
-        return "\n".join(_param_line(k, p) for k, p in enumerate(self))
+        # PyTorch prints the dtype here ('torch.float32') ...
+        return "\n".join(_param_line(k, p, repr(getattr(p, "dtype", None)))
+                         for k, p in enumerate(self))
 
     def __call__(self, *args, **kwargs):
         raise RuntimeError("ParameterList should not be called.")
@@ -474,7 +476,9 @@ class ParameterDict(Module):
                 self[p[0]] = p[1]
 
     def extra_repr(self) -> str:
-        return "\n".join(_param_line(k, p) for k, p in self.items())
+        # ... and the legacy type name here ('torch.FloatTensor')
+        return "\n".join(_param_line(k, p, p.type() if isinstance(p, Tensor) else "")
+                         for k, p in self.items())
 
     def __call__(self, input):
         raise RuntimeError("ParameterDict should not be called.")

@@ -1,0 +1,476 @@
+"""The loss functions of ``ember.nn.functional`` (re-exported there), composed from ember ops and
+the fused primitives of ``ember.ops.nn`` (log_softmax, softplus, CTC)."""
+from __future__ import annotations
+
+import math
+import warnings
+
+from ember._tensor import Tensor, _make
+from ember.autograd.grad_mode import no_grad
+from ember.ops import nn as _nn
+from ember.ops.elementwise import where
+from ember.ops.movement import broadcast_tensors
+
+__all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
+           "poisson_nll_loss", "gaussian_nll_loss", "margin_ranking_loss",
+           "hinge_embedding_loss", "cosine_embedding_loss", "triplet_margin_loss",
+           "triplet_margin_with_distance_loss", "soft_margin_loss",
+           "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss",
+           "ctc_loss"]
+
+
+class _Reduction:
+    """The legacy ``size_average``/``reduce`` flags mapped onto ``reduction``."""
+
+    @staticmethod
+    def legacy_get_string(size_average, reduce, emit_warning: bool = True) -> str:
+        warning = ("size_average and reduce args will be deprecated, please use "
+                   "reduction='{}' instead.")
+        if size_average is None:
+            size_average = True
+        if reduce is None:
+            reduce = True
+        if size_average and reduce:
+            ret = "mean"
+        elif reduce:
+            ret = "sum"
+        else:
+            ret = "none"
+        if emit_warning:
+            warnings.warn(warning.format(ret), stacklevel=3)
+        return ret
+
+    @staticmethod
+    def get_enum(reduction: str) -> int:
+        return {"none": 0, "mean": 1, "elementwise_mean": 1, "sum": 2}[reduction]
+
+
+def _reduction(size_average, reduce, reduction: str) -> str:
+    if size_average is not None or reduce is not None:
+        return _Reduction.legacy_get_string(size_average, reduce)
+    return reduction
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "none":
+        return loss
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _check_sizes(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    if target.shape != input.shape:
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size "
+                      f"({input.shape}). This will likely lead to incorrect results due to "
+                      "broadcasting. Please ensure they have the same size.", stacklevel=3)
+    return broadcast_tensors(input, target)
+
+
+def _weighted(loss: Tensor, weight: Tensor | None) -> Tensor:
+    return loss if weight is None else loss * weight
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+            reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """Mean (or sum) absolute error |input - target|."""
+    reduction = _reduction(size_average, reduce, reduction)
+    input, target = _check_sizes(input, target)
+    return _reduce(_weighted((input - target).abs(), weight), reduction)
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+             reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """Mean (or sum) squared error (input - target)^2."""
+    reduction = _reduction(size_average, reduce, reduction)
+    input, target = _check_sizes(input, target)
+    diff = input - target
+    return _reduce(_weighted(diff * diff, weight), reduction)
+
+
+def _huber(diff: Tensor, delta: float) -> Tensor:
+    abs_diff = diff.abs()
+    quadratic = 0.5 * diff * diff
+    linear = delta * (abs_diff - 0.5 * delta)
+    return where(abs_diff < delta, quadratic, linear)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2."""
+    reduction = _reduction(size_average, reduce, reduction)
+    input, target = _check_sizes(input, target)
+    diff = input - target
+    if beta == 0.0:
+        return _reduce(diff.abs(), reduction)
+    return _reduce(_huber(diff, beta) / beta, reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """0.5 d^2 where |d| < delta, else delta * (|d| - delta / 2)."""
+    input, target = _check_sizes(input, target)
+    return _reduce(_weighted(_huber(input - target, delta), weight), reduction)
+
+
+# ----------------------------------------------------------------------------------------------
+# Classification
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
+    """-input[n, target[n]] * weight[target[n]], over (N, C), (C,) or (N, C, d1, ...) input.
+
+    With ``reduction='mean'`` the sum is divided by the total weight of non-ignored targets.
+    """
+    reduction = _reduction(size_average, reduce, reduction)
+    if input.ndim < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
+    if target.dtype.is_floating_point:
+        raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
+    unbatched = input.ndim == 1
+    if unbatched:
+        input = input.unsqueeze(0)
+        target = target.unsqueeze(0)
+    if input.shape[0] != target.shape[0]:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
+                         f"batch_size ({target.shape[0]}).")
+    if tuple(input.shape[2:]) != tuple(target.shape[1:]):
+        raise RuntimeError(f"size mismatch (got input: {list(input.shape)}, target: "
+                           f"{list(target.shape)})")
+    n_classes = input.shape[1]
+    tgt = target._data
+    valid = tgt != ignore_index
+    bad = valid & ((tgt < 0) | (tgt >= n_classes))
+    if bad.any():
+        raise IndexError(f"Target {int(tgt[bad].reshape(-1)[0])} is out of bounds.")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    loss = _nn.NllLoss.apply(input, target, None if weight is None else weight.detach(),
+                             ignore_index, reduction)
+    return loss.squeeze(0) if unbatched and reduction == "none" else loss
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                  size_average=None, ignore_index: int = -100, reduce=None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """log_softmax over the class dim (1, or 0 for unbatched input) followed by the NLL of class
+    indices, or the cross-entropy with class probabilities when ``target`` is floating."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    class_dim = 0 if input.ndim == 1 else 1
+    logp = _nn.log_softmax(input, class_dim)
+    n_classes = input.shape[class_dim]
+    w_shape = [1] * input.ndim
+    w_shape[class_dim] = n_classes
+    if target.dtype.is_floating_point:
+        if target.shape != input.shape:
+            raise RuntimeError(f"Expected target size {list(input.shape)}, got "
+                               f"{list(target.shape)}")
+        if label_smoothing > 0:
+            target = target * (1 - label_smoothing) + label_smoothing / n_classes
+        terms = logp * target
+        if weight is not None:
+            terms = terms * weight.reshape(w_shape)
+        loss = -terms.sum(class_dim)
+        if reduction == "mean":  # over samples and positions, not weights
+            return loss.sum() / (input.numel() // n_classes)
+        return _reduce(loss, reduction)
+    nll = nll_loss(logp, target, weight, None, ignore_index, None, reduction)
+    if label_smoothing <= 0:
+        return nll
+    ignore = _make((target._data == ignore_index).astype(logp._data.dtype))
+    keep = 1 - ignore
+    terms = logp if weight is None else logp * weight.reshape(w_shape)
+    smooth = -terms.sum(class_dim) * keep
+    if reduction == "mean":
+        if weight is None:
+            smooth = smooth.sum() / keep.sum()
+        else:
+            safe = _make(target._xp.where(target._data == ignore_index, 0, target._data))
+            smooth = smooth.sum() / (weight.detach()[safe] * keep).sum()
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """-(t log x + (1 - t) log(1 - x)), each log clamped at -100 as PyTorch does."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
+                         f"size ({input.shape}) is deprecated. Please ensure they have the same "
+                         "size.")
+    data = input._data
+    if data.size and ((data < 0).any() or (data > 1).any()):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    log_x = input.log().clamp_min(-100)
+    log_1mx = (1 - input).log().clamp_min(-100)
+    loss = -(target * log_x + (1 - target) * log_1mx)
+    return _reduce(_weighted(loss, weight), reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
+                                     weight: Tensor | None = None, size_average=None,
+                                     reduce=None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """BCE of sigmoid(input), computed stably as (1 - t) x + (1 + (pw - 1) t) softplus(-x)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size "
+                         f"({input.shape})")
+    softplus_neg = _nn.Softplus.apply(-input, 1.0, math.inf)
+    if pos_weight is not None:
+        log_weight = (pos_weight - 1) * target + 1
+        loss = (1 - target) * input + log_weight * softplus_neg
+    else:
+        loss = (1 - target) * input + softplus_neg
+    return _reduce(_weighted(loss, weight), reduction)
+
+
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """target * (log target - input), ``input`` being log-probabilities."""
+    if size_average is not None or reduce is not None:
+        reduction = _Reduction.legacy_get_string(size_average, reduce)
+    elif reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", stacklevel=2)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        positive = target._data > 0
+        safe = where(_make(positive), target, _make(target._xp.ones((), target._data.dtype)))
+        loss = target * safe.log() - target * input
+    if reduction == "batchmean":
+        if input.ndim == 0:
+            return loss.sum()
+        return loss.sum() / input.shape[0]
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
+                     size_average=None, eps: float = 1e-8, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """exp(x) - t x (``log_input``) or x - t log(x + eps), plus Stirling's term if ``full``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        safe_t = where(target > 1, target, _make(target._xp.ones((), target._data.dtype)))
+        stirling = safe_t * safe_t.log() - safe_t + 0.5 * (2 * math.pi * safe_t).log()
+        loss = loss + where(target > 1, stirling, stirling * 0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input: Tensor, target: Tensor, var, full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:
+    """0.5 * (log(var) + (input - target)^2 / var), var clamped at ``eps`` (without grad)."""
+    if isinstance(var, (int, float)):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = input.new_full((), float(var))
+    if var.shape != input.shape:
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1:
+            pass
+        elif var.ndim == 0:
+            pass
+        else:
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    if (var._data < 0).any():
+        raise ValueError("var has negative entry/entries")
+    var = var.clone()
+    with no_grad():
+        var.clamp_(min=eps)
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+# ----------------------------------------------------------------------------------------------
+# Margin and embedding losses
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0,
+                        size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """max(0, -target * (input1 - input2) + margin)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if not (input1.ndim == input2.ndim == target.ndim):
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension "
+                           f"but got sizes: input1: {input1.shape}, input2: {input2.shape}, "
+                           f"target: {target.shape} ")
+    return _reduce((-target * (input1 - input2) + margin).clamp_min(0), reduction)
+
+
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average=None,
+                         reduce=None, reduction: str = "mean") -> Tensor:
+    """x where target == 1, max(0, margin - x) where target == -1."""
+    reduction = _reduction(size_average, reduce, reduction)
+    zero = input * 0
+    margin_part = where(target != 1, (margin - input).clamp_min(0), zero)
+    self_part = where(target != -1, input, zero)
+    return _reduce(margin_part + self_part, reduction)
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0,
+                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """1 - cos(x1, x2) where target == 1, max(0, cos(x1, x2) - margin) where target == -1."""
+    reduction = _reduction(size_average, reduce, reduction)
+    eps = 1e-12
+    prod = (input1 * input2).sum(-1)
+    mag1 = (input1 * input1).sum(-1) + eps
+    mag2 = (input2 * input2).sum(-1) + eps
+    cos = prod / (mag1 * mag2).sqrt()
+    zero = cos * 0
+    pos = where(target == 1, 1 - cos, zero)
+    neg = where(target == -1, (cos - margin).clamp_min(0), zero)
+    return _reduce(pos + neg, reduction)
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0,
+                        p: float = 2, eps: float = 1e-6, swap: bool = False, size_average=None,
+                        reduce=None, reduction: str = "mean") -> Tensor:
+    """max(d(a, p) - d(a, n) + margin, 0) with the pairwise p-norm distance."""
+    reduction = _reduction(size_average, reduce, reduction)
+    from ember.nn.functional import pairwise_distance
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = d_neg.minimum(pairwise_distance(positive, negative, p, eps))
+    return _reduce((margin + d_pos - d_neg).clamp_min(0), reduction)
+
+
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
+                                      distance_function=None, margin: float = 1.0,
+                                      swap: bool = False, reduction: str = "mean") -> Tensor:
+    """Triplet loss with any distance (pairwise L2 by default)."""
+    if margin <= 0:
+        raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, "
+                         f"got {margin} instead")
+    from ember.nn.functional import pairwise_distance
+    dist = distance_function if distance_function is not None else pairwise_distance
+    d_pos = dist(anchor, positive)
+    d_neg = dist(anchor, negative)
+    if swap:
+        d_neg = d_neg.minimum(dist(positive, negative))
+    return _reduce((margin + d_pos - d_neg).clamp_min(0), reduction)
+
+
+def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """log(1 + exp(-target * input))."""
+    reduction = _reduction(size_average, reduce, reduction)
+    return _reduce(_nn.Softplus.apply(-target * input, 1.0, math.inf), reduction)
+
+
+def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                size_average=None, reduce=None,
+                                reduction: str = "mean") -> Tensor:
+    """Mean over classes of -(t log sigmoid(x) + (1 - t) log sigmoid(-x))."""
+    reduction = _reduction(size_average, reduce, reduction)
+    log_sig = -_nn.Softplus.apply(-input, 1.0, math.inf)
+    log_sig_neg = -_nn.Softplus.apply(input, 1.0, math.inf)
+    loss = -(target * log_sig + (1 - target) * log_sig_neg)
+    loss = _weighted(loss, weight)
+    loss = loss.sum(input.ndim - 1) / input.shape[-1]
+    return _reduce(loss, reduction)
+
+
+def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,
+                      weight: Tensor | None = None, size_average=None, reduce=None,
+                      reduction: str = "mean") -> Tensor:
+    """sum over i != y of max(0, margin - x[y] + x[i])^p / C (times weight[y])."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    unbatched = input.ndim <= 1
+    x = input.reshape(1, -1) if unbatched else input
+    y = target.reshape(1) if unbatched else target
+    n_classes = x.shape[1]
+    x_y = x.gather(1, y.unsqueeze(1))
+    terms = (margin - x_y + x).clamp_min(0)
+    if p == 2:
+        terms = terms * terms
+    if weight is not None:
+        terms = terms * weight.detach()[y].unsqueeze(1)
+    not_target = _make((target._xp.arange(n_classes)[None, :] != y._data[:, None]).astype(
+        x._data.dtype))
+    loss = (terms * not_target).sum(1) / n_classes
+    if unbatched:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                           reduction: str = "mean") -> Tensor:
+    """sum over target classes j and non-target classes i of max(0, 1 - (x[j] - x[i])) / C;
+    each row of ``target`` lists class indices, ended by the first -1."""
+    reduction = _reduction(size_average, reduce, reduction)
+    unbatched = input.ndim <= 1
+    x = input.reshape(1, -1) if unbatched else input
+    t = target._data.reshape(1, -1) if unbatched else target._data
+    xp = target._xp
+    n, c = x.shape
+    # entries after the first -1 of a row are not targets
+    stopped = xp.cumsum(t == -1, axis=1) > 0
+    counts = xp.zeros((n, c), x._data.dtype)
+    rows = xp.broadcast_to(xp.arange(n)[:, None], t.shape)
+    live = ~stopped
+    from ember.backend.special import scatter_add
+    scatter_add(xp, counts, (rows[live], t[live]), 1)
+    is_target = (counts > 0).astype(x._data.dtype)
+    pair = (1 - (x.unsqueeze(2) - x.unsqueeze(1))).clamp_min(0)  # [n, j, i]
+    mask = _make(counts[:, :, None] * (1 - is_target)[:, None, :])
+    loss = (pair * mask).sum((1, 2)) / c
+    if unbatched:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, blank: int = 0,
+             reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """Connectionist Temporal Classification loss of (T, N, C) log-probabilities.
+
+    ``reduction='mean'`` divides each sample's loss by its target length, then averages.
+    """
+    unbatched = log_probs.ndim == 2
+    if unbatched:
+        log_probs = log_probs.unsqueeze(1)  # a 1-D target reads as one concatenated sequence
+    in_lens = _lengths(input_lengths)
+    tgt_lens = _lengths(target_lengths)
+    batch = log_probs.shape[1]
+    if len(in_lens) != batch:
+        raise RuntimeError(f"input_lengths must be of size batch_size, got {len(in_lens)}")
+    if len(tgt_lens) != batch:
+        raise RuntimeError(f"target_lengths must be of size batch_size, got {len(tgt_lens)}")
+    losses = _nn.CtcLoss.apply(log_probs, targets, in_lens, tgt_lens, blank, zero_infinity)
+    if reduction == "mean":
+        divisor = _make(log_probs._xp.asarray([max(n, 1) for n in tgt_lens],
+                                              log_probs._data.dtype))
+        return (losses / divisor).mean()
+    if reduction == "sum":
+        return losses.sum()
+    if reduction == "none":
+        return losses.squeeze(0) if unbatched else losses
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _lengths(lengths) -> tuple:
+    if isinstance(lengths, Tensor):
+        return tuple(int(v) for v in lengths.reshape(-1).tolist())
+    return tuple(int(v) for v in lengths)
+

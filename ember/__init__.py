@@ -57,8 +57,8 @@ from ember.ops.reduce import (  # noqa: F401
     all, amax, amin, aminmax, any, argmax, argmin, bincount, bucketize, count_nonzero, cummax,
     cummin, cumprod, cumsum, diff, histc, logcumsumexp, logsumexp, max, mean, median, min, mode,
     nanmean, nanmedian, nansum, norm, prod, searchsorted, std, std_mean, sum, var, var_mean)
-from ember import (accelerator, amp, backends, cuda, linalg, return_types,  # noqa: F401,E402
-                   testing)
+from ember import (accelerator, amp, backends, cuda, distributions, linalg,  # noqa: F401,E402
+                   return_types, testing)
 from ember.amp import autocast  # noqa: F401,E402
 
 

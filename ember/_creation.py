@@ -117,9 +117,13 @@ def _has_numpy_float64(data) -> bool:
 def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
            pin_memory: bool = False) -> Tensor:
     """A new tensor that copies ``data`` (nested lists, numbers, arrays or tensors)."""
-    arr = _infer_array(data)
-    arr = np.array(arr, dtype=_dt.to_dtype(dtype).np_dtype if dtype is not None else None,
-                   copy=True)
+    if dtype is not None and not isinstance(data, (Tensor, np.ndarray, np.generic)):
+        # Straight to the requested dtype: going through float32 first would round float64 data.
+        arr = np.array(_to_nested(data), dtype=_dt.to_dtype(dtype).np_dtype)
+    else:
+        arr = _infer_array(data)
+        arr = np.array(arr, dtype=_dt.to_dtype(dtype).np_dtype if dtype is not None else None,
+                       copy=True)
     if device is None and isinstance(data, Tensor):
         device = data.device
     return _finish(arr, device, requires_grad)

@@ -30,12 +30,11 @@ from ember.ops.elementwise import (  # noqa: F401
     equal, erf, erfc, erfinv, exp, exp2, exp_, expm1, fix, float_power, floor, floor_,
     floor_divide, fmax, fmin, fmod, frac, ge, greater, greater_equal, gt, hypot, imag, isclose,
     isfinite, isinf, isnan, isneginf, isposinf, isreal, le, lerp, less, less_equal, lgamma, log,
-    log10, log1p, log2, log_, logical_and, logical_not, logical_or, logical_xor, logit, lt,
-    maximum, minimum, mul, nan_to_num, nan_to_num_, ne, neg, neg_, negative, not_equal, polygamma,
-    pow, real, reciprocal, relu, relu_, remainder, resolve_conj, resolve_neg, round, round_, rsqrt,
-    rsub,
-    sgn, sigmoid, sigmoid_, sign, signbit, sin, sinh, sqrt, sqrt_, square, sub, tan, tanh, tanh_,
-    true_divide, trunc, where)
+    log10, log1p, log2, log_, logaddexp, logical_and, logical_not, logical_or, logical_xor,
+    logit, lt, maximum, minimum, mul, nan_to_num, nan_to_num_, ne, neg, neg_, negative,
+    not_equal, polygamma, pow, real, reciprocal, relu, relu_, remainder, resolve_conj,
+    resolve_neg, round, round_, rsqrt, rsub, sgn, sigmoid, sigmoid_, sign, signbit, sin, sinh,
+    sqrt, sqrt_, square, sub, tan, tanh, tanh_, true_divide, trunc, where, xlogy)
 from ember.ops.indexing import (  # noqa: F401
     argsort, argwhere, gather, index_add, index_copy, index_fill, index_put, index_select,
     kthvalue, masked_fill, masked_scatter, masked_select, msort, nonzero, scatter, scatter_add,
@@ -58,7 +57,7 @@ from ember.ops.reduce import (  # noqa: F401
     cummin, cumprod, cumsum, diff, histc, logcumsumexp, logsumexp, max, mean, median, min, mode,
     nanmean, nanmedian, nansum, norm, prod, searchsorted, std, std_mean, sum, var, var_mean)
 from ember import (accelerator, amp, backends, cuda, distributions, linalg,  # noqa: F401,E402
-                   return_types, testing)
+                   nn, return_types, testing)
 from ember.amp import autocast  # noqa: F401,E402
 
 

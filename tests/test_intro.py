@@ -25,7 +25,9 @@ def test_tensor_operations_addition():
     np.testing.assert_allclose((x + y).numpy(), expected)
     np.testing.assert_allclose(torch.add(x, y).numpy(), expected)
     result = torch.Tensor(5, 3)
-    returned = torch.add(x, y, out=result)
+    with pytest.warns(UserWarning, match=r"An output with one or more elements was resized "
+                                         r"since it had shape \[5, 3\]"):
+        returned = torch.add(x, y, out=result)
     assert returned is result
     assert result.size() == (4, 3)  # resized to the result's shape
     np.testing.assert_allclose(result.numpy(), expected)

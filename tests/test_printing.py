@@ -2,7 +2,7 @@
 import pytest
 
 import ember
-from ember import tensor, zeros, ones, arange  # noqa: F401  (used by the eval'd cases)
+from ember import arange, ones, tensor, zeros  # noqa: F401  (used by the eval'd cases)
 
 CASES = [
     ("int", "tensor([1, 2, 3])",

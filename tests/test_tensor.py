@@ -254,9 +254,13 @@ def test_tensor_constructor_2017_style():
 def test_out_argument_resizes_and_returns_out():
     x, y = ember.rand(4, 3), ember.rand(4, 3)
     result = ember.Tensor(5, 3)
-    returned = ember.add(x, y, out=result)
+    with pytest.warns(UserWarning, match="was resized since it had shape"):
+        returned = ember.add(x, y, out=result)
     assert returned is result and result.shape == (4, 3)
     np.testing.assert_allclose(result.numpy(), x.numpy() + y.numpy())
+    empty = ember.empty(0)
+    ember.add(x, y, out=empty)  # zero elements: resized silently
+    assert empty.shape == (4, 3)
     same = ember.empty(4, 3)
     ptr = same.data_ptr()
     ember.mul(x, 2, out=same)  # right shape: written in place

@@ -6,9 +6,14 @@ from ember.autograd.anomaly_mode import detect_anomaly, set_detect_anomaly
 from ember.autograd.engine import run_backward
 from ember.autograd.function import Function, once_differentiable
 from ember.autograd.function import FunctionCtx as _FunctionCtx
+from ember.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from ember.autograd.gradcheck import gradcheck, gradgradcheck
-from ember.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,
-                                      set_grad_enabled)
 from ember.autograd.variable import Variable
 
 

@@ -174,7 +174,7 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
     if input_edges is None:
         return None
     results = []
-    for i, (t, e) in enumerate(zip(inputs, input_edges)):
+    for i, e in enumerate(input_edges):
         g = captured.get(e)
         if g is None and not allow_unused:
             raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have "

@@ -8,6 +8,7 @@ takes and returns Tensors, so backward formulas are differentiable (higher-order
 """
 from __future__ import annotations
 
+import functools
 import numbers
 import re
 import weakref
@@ -184,12 +185,36 @@ def grad_accumulator(tensor) -> AccumulateGrad:
 
 def edge_of(tensor):
     """The (node, output_nr) pair a gradient for ``tensor`` flows into, or (None, 0)."""
+    if tensor._base is not None:
+        refresh_view(tensor)
     if not tensor.requires_grad:
         return (None, 0)
     fn = tensor.grad_fn
     if fn is None:
         return (grad_accumulator(tensor), 0)
     return (fn, tensor._output_nr)
+
+
+def refresh_view(view) -> None:
+    """Re-derive a view's history from its base when the storage was written in place since
+    the view's history was set (its base or a sibling view was modified): the old history
+    would describe values that are gone (see NOTE [ In-place ops and autograd ])."""
+    fn = view._view_fn
+    if fn is None or fn.history_version == view._ver[0]:
+        return
+    fn.history_version = view._ver[0]
+    base = view._base
+    if base.grad_fn is None:  # a leaf base's history never changes
+        return
+    alias = _make(base._data, True, base.grad_fn, base._output_nr)
+    alias._ver = base._ver
+    prev = _State.enabled
+    _State.enabled = True
+    try:
+        fresh = fn(alias)
+    finally:
+        _State.enabled = prev
+    view._set_history(fresh.grad_fn, fresh._output_nr)
 
 
 class _SavedTensor:
@@ -284,15 +309,28 @@ class BackwardCFunction(Node, FunctionCtx):
 
     def apply(self, *grad_outputs):
         if self._materialize_grads and self._out_meta is not None:
-            grad_outputs = tuple(_zeros_for(meta) if g is None else g
+            grad_outputs = tuple(_zeros_for(meta) if g is None and meta is not None else g
                                  for g, meta in zip(grad_outputs, self._out_meta))
         grads = self._forward_cls.backward(self, *grad_outputs)
         if not isinstance(grads, tuple):
             grads = (grads,)
+        if not self._forward_cls._forward_takes_arrays:
+            grads = _check_grad_count(self, grads)
         positions = self._tensor_positions
         if positions is None:
             return grads
         return tuple(grads[i] if i < len(grads) else None for i in positions)
+
+
+def _check_grad_count(node, grads: tuple) -> tuple:
+    """A user backward returns one gradient per forward input (extra trailing Nones allowed)."""
+    n = len(node.needs_input_grad)
+    if len(grads) > n and all(g is None for g in grads[n:]):
+        grads = grads[:n]
+    if len(grads) != n:
+        raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
+                           f"(expected {n}, got {len(grads)})")
+    return grads
 
 
 def _zeros_for(meta):
@@ -473,6 +511,9 @@ def _mark_views(outputs, cls, args, kwargs) -> None:
                 t = parent_fn(t)
             out = cls.apply(t, *rest, **kwargs)
             return out[i] if isinstance(out, tuple) else out
+        view_fn.history_version = root._ver[0]
+        if not _State.enabled:
+            view_fn.no_grad_view = True  # in-place on it in grad mode is refused
         o._base = root
         o._ver = root._ver
         o._view_fn = view_fn
@@ -548,6 +589,10 @@ def _custom_forward(cls, ctx, args, kwargs, record: bool):
             results.append(o)
             continue
         if id(o) in dirty:
+            if o.requires_grad and o.grad_fn is None:
+                raise RuntimeError("a leaf Variable that requires grad has been used in an "
+                                   "in-place operation.")
+            o._bump_version()
             o._set_history(ctx, i)  # in-place on an input: the input now carries this node
             results.append(o)
             continue
@@ -629,8 +674,11 @@ def _broadcast_error(args, exc: ValueError) -> Exception:
     return RuntimeError(str(exc))
 
 
-class once_differentiable:
-    """Decorator for a backward that cannot itself be differentiated."""
-
-    def __new__(cls, fn):
-        return fn
+def once_differentiable(fn):
+    """Decorator for a backward that cannot itself be differentiated: it runs under no_grad,
+    so its gradients carry no history (a double backward then finds nothing to do)."""
+    @functools.wraps(fn)
+    def wrapper(ctx, *args):
+        with no_grad():
+            return fn(ctx, *args)
+    return wrapper

@@ -74,21 +74,39 @@ def _weighted(loss: Tensor, weight: Tensor | None) -> Tensor:
     return loss if weight is None else loss * weight
 
 
+def _elementwise_weighted(loss: Tensor, input_shape, weight: Tensor | None, reduction: str,
+                          mean_by_weight: bool) -> Tensor:
+    """Reduce an elementwise loss; l1 and mse average a weighted loss by the total weight."""
+    if weight is None:
+        return _reduce(loss, reduction)
+    if weight.shape != input_shape:
+        raise ValueError("Weights and input must have the same size.")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', "
+                         "'sum'.")
+    loss = loss * weight
+    if reduction == "mean" and mean_by_weight:
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction)
+
+
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
             reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
     """Mean (or sum) absolute error |input - target|."""
     reduction = _reduction(size_average, reduce, reduction)
+    shape = input.shape
     input, target = _check_sizes(input, target)
-    return _reduce(_weighted((input - target).abs(), weight), reduction)
+    return _elementwise_weighted((input - target).abs(), shape, weight, reduction, True)
 
 
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
              reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
     """Mean (or sum) squared error (input - target)^2."""
     reduction = _reduction(size_average, reduce, reduction)
+    shape = input.shape
     input, target = _check_sizes(input, target)
     diff = input - target
-    return _reduce(_weighted(diff * diff, weight), reduction)
+    return _elementwise_weighted(diff * diff, shape, weight, reduction, True)
 
 
 def _huber(diff: Tensor, delta: float) -> Tensor:
@@ -112,8 +130,9 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight: Tensor | None = None) -> Tensor:
     """0.5 d^2 where |d| < delta, else delta * (|d| - delta / 2)."""
+    shape = input.shape
     input, target = _check_sizes(input, target)
-    return _reduce(_weighted(_huber(input - target, delta), weight), reduction)
+    return _elementwise_weighted(_huber(input - target, delta), shape, weight, reduction, False)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -318,7 +318,8 @@ def _check_p(p: float) -> None:
 def _bernoulli_keep(input: Tensor, shape, p: float):
     """A 0/1 array of ``shape`` in ``input``'s dtype, 1 with probability 1 - p."""
     rng = generator_for(input.device)
-    return (input._xp.asarray(rng.random(shape)) >= p).astype(input._data.dtype)
+    # float32 uniforms are 3x cheaper to draw than float64 and fine for a keep/drop decision
+    return (rng.random(shape, dtype=input._xp.float32) >= p).astype(input._data.dtype)
 
 
 def _apply_noise(input: Tensor, noise, inplace: bool, shift=None) -> Tensor:

@@ -23,6 +23,9 @@ class Parameter(Tensor):
         if data is None:
             from ember._creation import empty
             data = empty(0)
+        if requires_grad and not (data.dtype.is_floating_point or data.dtype.is_complex):
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require "
+                               "gradients")
         self = object.__new__(cls)
         _init_like(self, data._data, requires_grad)
         # share the version counter so in-place updates of either are seen by autograd

@@ -66,12 +66,17 @@ def add_(input, other, *, alpha=1):
     return inplace(input, Add, other)
 
 
+_BOOL = np.dtype(np.bool_)
+
+
 def _is_bool(x) -> bool:
-    return x.__class__ is bool or getattr(x, "dtype", None) == np.bool_
+    return x.__class__ is bool or getattr(x, "dtype", None) is _BOOL
 
 
 def _check_bool_sub(a, b) -> None:
     n_bool = _is_bool(a) + _is_bool(b)
+    if not n_bool:
+        return
     if n_bool == 2:
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
                            "supported. Use the `^` or `logical_xor()` operator instead.")
@@ -1283,6 +1288,24 @@ def fmin(input, other):
 
 def hypot(input, other):
     return sqrt(input * input + other * other)
+
+
+def xlogy(input, other):
+    """input * log(other), and 0 where input is 0 (unless other is NaN)."""
+    if not isinstance(input, Tensor):
+        input = as_tensor_arg(input, other)
+    if not isinstance(other, Tensor):
+        other = as_tensor_arg(other, input)
+    out = input * log(other)
+    zero = _make(out._xp.zeros((), out._data.dtype))
+    return where((input == 0) & ~isnan(other), zero, out)
+
+
+def logaddexp(input, other):
+    """log(exp(input) + exp(other)), without overflow."""
+    m = maximum(input, other).detach()
+    m = where(isfinite(m), m, _make(m._xp.zeros((), m._data.dtype)))
+    return m + log(exp(input - m) + exp(other - m))
 
 
 def lerp(input, end, weight):

@@ -120,6 +120,12 @@ def getitem(t: Tensor, index):
         raise _index_error(exc) from None
 
 
+def _is_mask(index) -> bool:
+    if isinstance(index, tuple) and len(index) == 1:
+        index = index[0]
+    return isinstance(index, Tensor) and index.dtype is _dt.bool
+
+
 def _index_error(exc: IndexError) -> IndexError:
     """NumPy's IndexError in PyTorch's words (tensors have dimensions, not axes)."""
     msg = str(exc)
@@ -136,7 +142,9 @@ def setitem(t: Tensor, index, value) -> None:
     xp = t._xp
     np_index, basic = _convert_index(index, xp)
     if isinstance(value, Tensor):
-        if not basic and value.dtype is not t.dtype:
+        # A 0-d value under one bool mask is a masked_fill, which casts; index_put does not.
+        if not basic and value.dtype is not t.dtype and not (value.ndim == 0
+                                                             and _is_mask(index)):
             raise RuntimeError("Index put requires the source and destination dtypes match, got "
                                f"{scalar_name(t.dtype)} for the destination and "
                                f"{scalar_name(value.dtype)} for the source.")

@@ -12,10 +12,11 @@ using the new ones.
 from __future__ import annotations
 
 import re
+import warnings
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
-from ember.autograd.function import Node, edge_of
+from ember.autograd.function import Node, edge_of, refresh_view
 from ember.autograd.grad_mode import _State, enable_grad
 
 
@@ -27,9 +28,23 @@ def check_inplace(t: Tensor) -> None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            "operation.")
     base = t._base
-    if base is not None and base.requires_grad and base.grad_fn is None:
+    if base is None:
+        return
+    _check_no_grad_view(t)
+    if base.requires_grad and base.grad_fn is None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
                            "in-place operation.")
+
+
+def _check_no_grad_view(t: Tensor) -> None:
+    """A view taken under no_grad of a tensor that requires grad has no history to rebase."""
+    if getattr(t._view_fn, "no_grad_view", False) and t._base.requires_grad:
+        raise RuntimeError(
+            "A view was created in no_grad mode and is being modified inplace with grad mode "
+            "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. "
+            "You can clarify your code by moving both the view and the inplace either both "
+            "inside the no_grad block (if you don't want the inplace to be tracked) or both "
+            "outside (if you want the inplace to be tracked).")
 
 
 def _check_castable(t: Tensor, result_np_dtype) -> None:
@@ -51,11 +66,15 @@ def inplace(self: Tensor, prim, *args, saves_self: bool = False) -> Tensor:
     record = _State.enabled and (self.requires_grad or any(
         isinstance(a, Tensor) and a.requires_grad for a in args))
     if not record:
+        if _State.enabled and self._base is not None:
+            _check_no_grad_view(self)
         result = prim.apply(self, *args)._data
         _check_castable(self, result.dtype)
         _write(self, result)
         return self
     check_inplace(self)
+    if self._base is not None:
+        refresh_view(self)
     old = _snapshot(self, saves_self)
     result = prim.apply(old, *args)
     _check_castable(self, result._data.dtype)
@@ -148,6 +167,7 @@ def rebase_history(self: Tensor, result: Tensor) -> None:
     with enable_grad():
         view = self._view_fn(alias)
     self._set_history(view.grad_fn, view._output_nr)
+    self._view_fn.history_version = self._ver[0]
 
 
 def write_out(out: Tensor, result: Tensor, op: str | None = None) -> Tensor:
@@ -159,6 +179,14 @@ def write_out(out: Tensor, result: Tensor, op: str | None = None) -> Tensor:
                            "differentiation, but one of the arguments requires grad.")
     _check_castable(out, result._data.dtype)
     if out._data.shape != result._data.shape:
+        if out._data.size:
+            warnings.warn(
+                "An output with one or more elements was resized since it had shape "
+                f"{list(out._data.shape)}, which does not match the required output shape "
+                f"{list(result._data.shape)}. This behavior is deprecated, and in a future "
+                "PyTorch release outputs will not be resized unless they have zero elements. "
+                "You can explicitly reuse an out tensor t by resizing it, inplace, to zero "
+                "elements with t.resize_(0).", UserWarning, stacklevel=3)
         out._data = result._data.astype(out._data.dtype, copy=True)
         out._bump_version()
     else:

@@ -508,9 +508,11 @@ def pinv(input: Tensor) -> Tensor:
 
 
 def matrix_power(input: Tensor, n: int) -> Tensor:
+    """``input`` (a square matrix or a batch) to the integer power ``n``."""
     if n == 0:
-        return _make(input._xp.broadcast_to(input._xp.eye(input.shape[-1], dtype=input._data
-                                                          .dtype), input.shape).copy())
+        eye = _make(input._xp.eye(input.shape[-1], dtype=input._data.dtype))
+        # Connected to the graph with a zero gradient, as PyTorch's identity result is.
+        return (input * 0).nan_to_num(0.0, 0.0, 0.0) + eye
     if n < 0:
         input, n = inverse(input), -n
     out = input

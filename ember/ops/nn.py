@@ -268,6 +268,9 @@ class _Normalize(Primitive):
     def forward(ctx, x, weight, bias, stat_shape, axes, param_shape, eps, stats):
         xp = get_array_module(x)
         x = float_array(x)
+        out_dtype = x.dtype
+        if x.dtype.itemsize < 4:  # half precision: statistics in float32, as PyTorch does
+            x = x.astype(xp.float32)
         xs = x.reshape(stat_shape)
         mean = xs.mean(axis=axes, keepdims=True)
         xmu = xs - mean
@@ -282,7 +285,7 @@ class _Normalize(Primitive):
             stats.extend((mean, var))
         ctx.save_for_backward(x, weight, bias, mean, rstd)
         ctx.shapes = (stat_shape, axes, param_shape, eps)
-        return y.astype(x.dtype, copy=False)
+        return y.astype(out_dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):

@@ -328,3 +328,81 @@ def test_detect_anomaly_warns_with_forward_trace():
     assert any("Error detected in SqrtBackward0" in m and "test_function.py" in m
                for m in messages)
     assert not ember.autograd.anomaly_mode.is_anomaly_enabled()
+
+
+def test_backward_must_return_one_grad_per_input():
+    class Count(Function):
+        n = 1
+
+        @staticmethod
+        def forward(ctx, x, y):
+            return x + y
+
+        @staticmethod
+        def backward(ctx, g):
+            return (g,) * Count.n
+
+    x, y = leaf(2), leaf(2)
+    with pytest.raises(RuntimeError, match=r"^function CountBackward returned an incorrect "
+                                           r"number of gradients \(expected 2, got 1\)$"):
+        Count.apply(x, y).sum().backward()
+    Count.n = 3
+    with pytest.raises(RuntimeError, match=r"expected 2, got 3"):
+        Count.apply(x, y).sum().backward()
+
+
+def test_mark_dirty_on_leaf_and_version_bump():
+    class Inc(Function):
+        @staticmethod
+        def forward(ctx, x):
+            x.add_(1)
+            ctx.mark_dirty(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    with pytest.raises(RuntimeError, match="^a leaf Variable that requires grad has been used "
+                                           "in an in-place operation.$"):
+        Inc.apply(leaf(2))
+    h = leaf(2) * 1
+    Inc.apply(h)
+    assert h._version == 2  # the add_ and the dirty mark, as in PyTorch
+
+
+def test_non_tensor_and_none_outputs():
+    class Mixed(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2, None, 3
+
+        @staticmethod
+        def backward(ctx, g, g_none, g_int):
+            assert g_none is None and g_int is None
+            return g * 2
+
+    x = leaf(2)
+    a, b, c = Mixed.apply(x)
+    assert b is None and c == 3
+    a.sum().backward()
+    np.testing.assert_allclose(npy(x.grad), np.full(2, 2.0))
+
+
+def test_once_differentiable_blocks_double_backward():
+    class Sq(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        @ember.autograd.function.once_differentiable
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return 2 * x * grad
+
+    x = leaf(3)
+    (g,) = ember.autograd.grad(Sq.apply(x).sum(), x, create_graph=True)
+    np.testing.assert_allclose(npy(g), 2 * npy(x))
+    assert not g.requires_grad

@@ -83,7 +83,8 @@ def test_is_leaf_and_requires_grad():
     assert d.is_leaf and not d.requires_grad
     with pytest.raises(RuntimeError, match="you can only change requires_grad flags of leaf"):
         c.requires_grad_(False)
-    with pytest.raises(RuntimeError, match="^only Tensors of floating point dtype can require gradients$"):
+    with pytest.raises(RuntimeError, match="^only Tensors of floating point dtype can require "
+                                           "gradients$"):
         ember.ones(2, dtype=ember.int64).requires_grad_()
     a.requires_grad_(False)
     assert not a.requires_grad

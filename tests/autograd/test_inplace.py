@@ -206,3 +206,46 @@ def test_inplace_dtype_rules():
     with pytest.raises(RuntimeError, match="output with shape \\[3\\] doesn't match the "
                                            "broadcast shape \\[2, 3\\]"):
         f.add_(ember.ones(2, 3))
+
+
+def test_view_taken_before_base_inplace_sees_new_history():
+    x = ember.ones(4, dtype=ember.float64, requires_grad=True)
+    h = x * 1
+    v = h[:2]
+    h.mul_(3)  # v's values changed; so must its gradient
+    np.testing.assert_allclose(npy(v), [3.0, 3.0])
+    v.sum().backward()
+    np.testing.assert_allclose(npy(x.grad), [3.0, 3.0, 0.0, 0.0])
+
+
+def test_overlapping_sibling_views():
+    x = ember.ones(4, dtype=ember.float64, requires_grad=True)
+    h = x * 2
+    a, b = h[:2], h[1:3]
+    a.mul_(3)
+    b.sum().backward()
+    np.testing.assert_allclose(npy(x.grad), [0.0, 6.0, 2.0, 0.0])
+
+    def f(x):
+        h = x * 1
+        a, b = h[:, :2], h[:, 1:]
+        a.mul_(x[:, :2])
+        b.exp_()
+        return a * 2 + h[:, :2]
+    assert gradcheck(f, (leaf(2, 3),))
+
+
+def test_view_made_under_no_grad_cannot_be_modified_in_grad_mode():
+    x = leaf(4)
+    with ember.no_grad():
+        v = x[:2]
+    with pytest.raises(RuntimeError, match="^A view was created in no_grad mode and is being "
+                                           "modified inplace with grad mode enabled."):
+        v.mul_(2)
+    with ember.no_grad():
+        v.mul_(2)  # both inside no_grad: allowed
+    plain = ember.ones(4)
+    with ember.no_grad():
+        w = plain[:2]
+    w.mul_(2)  # the base does not require grad: allowed
+    assert plain.tolist() == [2.0, 2.0, 1.0, 1.0]

@@ -158,6 +158,17 @@ def test_embedding_layers():
         check_module(tm, em, np.array([1, 2, 4, 5, 4, 3, 2, 6]), np.array([0, 3, 3, 5]),
                      grad_inputs=False)
         check_module(tm, em, idx, grad_inputs=False)
+    tm, em = tnn.EmbeddingBag(7, 3, mode="sum"), enn.EmbeddingBag(7, 3, mode="sum")
+    copy_weights(tm, em)
+    psw = np.abs(rand(5))
+    t_psw, e_psw = _pair(psw)
+    t_out = tm(torch.tensor([1, 2, 4, 2, 6]), torch.tensor([0, 2]), per_sample_weights=t_psw)
+    e_out = em(ember.tensor([1, 2, 4, 2, 6]), ember.tensor([0, 2]), per_sample_weights=e_psw)
+    close(e_out, t_out)
+    t_out.sum().backward()
+    e_out.sum().backward()
+    close(e_psw.grad, t_psw.grad)
+    close(em.weight.grad, tm.weight.grad)
     tm = tnn.EmbeddingBag(7, 3, mode="sum", padding_idx=2)
     em = enn.EmbeddingBag(7, 3, mode="sum", padding_idx=2)
     check_module(tm, em, np.array([1, 2, 4, 2, 6]), np.array([0, 2]), grad_inputs=False)
@@ -250,6 +261,18 @@ def test_cross_entropy_nd_and_probabilities(reduction):
                                          label_smoothing=0.1),
               lambda a: EF.cross_entropy(a, ember.tensor(probs), reduction=reduction,
                                          label_smoothing=0.1), (tx,), (ex,))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name", ["l1_loss", "mse_loss", "huber_loss"])
+def test_weighted_regression_losses(name, reduction):
+    x, y = _loss_inputs(15)
+    w = np.abs(rand(4, 5))
+    tx, ex = _pair(x)
+    _check_fn(lambda a: getattr(TF, name)(a, torch.from_numpy(y), reduction=reduction,
+                                          weight=torch.from_numpy(w)),
+              lambda a: getattr(EF, name)(a, ember.tensor(y), reduction=reduction,
+                                          weight=ember.tensor(w)), (tx,), (ex,))
 
 
 def test_nll_loss_unbatched_and_module():

@@ -183,3 +183,97 @@ def test_random_reductions_match_torch(name):
         else:
             sample = S(a, dims, keepdim=keepdim)
         check(op, sample)
+
+
+# Ops taking one dim, called on random shapes (some 0-d, some non-contiguous) and dims.
+DIM_OPS = {
+    "max_dim": lambda lib, x, d: lib.max(x, d),
+    "min_dim_keepdim": lambda lib, x, d: lib.min(x, d, keepdim=True),
+    "argmax": lambda lib, x, d: lib.argmax(x, d),
+    "cumsum": lambda lib, x, d: lib.cumsum(x, d),
+    "cumprod": lambda lib, x, d: lib.cumprod(x, d),
+    "sort": lambda lib, x, d: lib.sort(x, d, descending=True),
+    "softmax": lambda lib, x, d: lib.softmax(x, d),
+    "log_softmax": lambda lib, x, d: lib.log_softmax(x, d),
+    "flip": lambda lib, x, d: lib.flip(x, (d,)),
+    "roll": lambda lib, x, d: lib.roll(x, 2, d),
+    "unsqueeze": lambda lib, x, d: lib.unsqueeze(x, d),
+    "squeeze": lambda lib, x, d: lib.squeeze(x, d),
+    "transpose": lambda lib, x, d: lib.transpose(x, d, 0),
+    "narrow": lambda lib, x, d: lib.narrow(x, d, 0, 1),
+    "select": lambda lib, x, d: lib.select(x, d, -1),
+    "chunk": lambda lib, x, d: lib.chunk(x, 2, d),
+    "unbind": lambda lib, x, d: lib.unbind(x, d),
+    "std": lambda lib, x, d: lib.std(x, d, keepdim=True),
+    "amin": lambda lib, x, d: lib.amin(x, d),
+    "prod": lambda lib, x, d: lib.prod(x, d),
+    "logcumsumexp": lambda lib, x, d: lib.logcumsumexp(x, d),
+    "cummax": lambda lib, x, d: lib.cummax(x, d),
+    "kthvalue": lambda lib, x, d: lib.kthvalue(x, 1, d),
+    "median": lambda lib, x, d: lib.median(x, d),
+    "index_select": lambda lib, x, d: lib.index_select(x, d, lib.tensor([0, 0])),
+    "repeat_interleave": lambda lib, x, d: lib.repeat_interleave(x, 2, d),
+    "diff": lambda lib, x, d: lib.diff(x, dim=d),
+}
+
+
+@pytest.mark.parametrize("name", list(DIM_OPS))
+def test_random_dims_match_torch(name):
+    from samples import FLOAT, OpInfo
+    op = OpInfo(name, lambda lib, x, d: DIM_OPS[name](lib, x, d), None, None, FLOAT)
+    rng = np.random.default_rng(len(name) * 7919)
+    for _ in range(6):
+        ndim = int(rng.integers(1, 4))
+        shape = tuple(int(s) for s in rng.integers(1, 4, ndim))
+        a = _random_array(rng, shape, np.float64, (-2.0, 2.0))
+        d = int(rng.integers(-ndim, ndim))
+        check(op, S(a, d))
+
+
+def _random_index(rng, shape):
+    """A random PyTorch index for ``shape``: ints, slices with steps, None, Ellipsis, integer
+    arrays and bool masks, mixed."""
+    items = []
+    dim = 0
+    while dim < len(shape) and rng.random() < 0.8:
+        n = shape[dim]
+        kind = int(rng.integers(0, 6))
+        if kind == 0:
+            items.append(int(rng.integers(-n, n)))
+        elif kind == 1:
+            start = int(rng.integers(-n, n))
+            items.append(slice(start, None, int(rng.integers(1, 3))))
+        elif kind == 2:
+            items.append(None)
+            continue
+        elif kind == 3:
+            items.append(rng.integers(-n, n, int(rng.integers(1, 4))))
+        elif kind == 4:
+            items.append(rng.random(n) < 0.5)
+        else:
+            items.append(slice(None))
+        dim += 1
+    if rng.random() < 0.3:
+        items.insert(int(rng.integers(0, len(items) + 1)), Ellipsis)
+    return tuple(items)
+
+
+def test_random_getitem_matches_torch():
+    from samples import OpInfo
+    op = OpInfo("getitem", lambda lib, x, i: x[i], None, None)
+    rng = np.random.default_rng(2024)
+    for _ in range(60):
+        shape = tuple(int(s) for s in rng.integers(1, 5, int(rng.integers(1, 4))))
+        a = _random_array(rng, shape, np.float64, (-2.0, 2.0))
+        index = _random_index(rng, shape)
+        if sum(isinstance(i, np.ndarray) for i in index) > 1:
+            # Several index arrays broadcast together: keep them compatible.
+            index = tuple(i[:1] if isinstance(i, np.ndarray) and i.dtype != bool else i
+                          for i in index)
+        try:
+            call(op, S(a, index), torch, _torch)
+        except IndexError:  # arrays and masks that do not broadcast: ember must refuse too
+            with pytest.raises(IndexError):
+                call(op, S(a, index), ember, _ember)
+            continue
+        check(op, S(a, index))

@@ -44,10 +44,6 @@ def _params(cases, known):
             if i in known else pytest.param(c, id=str(i)) for i, c in enumerate(cases)]
 
 
-_INDEX_MSG = "NumPy's IndexError text (ember/ops/indexing.py)"
-_SETITEM_SHAPE = "setitem shape mismatch gives NumPy's broadcast text (ember/ops/indexing.py)"
-_SETITEM_SEQ = "PyTorch refuses list/ndarray values in setitem; ember accepts them"
-_INDEX_PUT_DTYPE = "PyTorch refuses float values for index_put into int tensors; ember casts"
 
 
 def _same(a, b) -> bool:
@@ -274,7 +270,7 @@ TENSOR_API = [
 ]
 
 
-@pytest.mark.parametrize("case", _params(TENSOR_API, {56: _INDEX_MSG, 58: _INDEX_MSG}))
+@pytest.mark.parametrize("case", _params(TENSOR_API, {}))
 def test_tensor_api(case):
     run_both(case)
 
@@ -352,12 +348,7 @@ MIXED = [
 ]
 
 
-@pytest.mark.parametrize("case", _params(MIXED, {
-    11: "mean() error names the dtype Int64, PyTorch says Long (ember/ops/reduce.py)",
-    21: "integer add with a float alpha is not refused (ember/ops/elementwise.py)",
-    26: "matmul dtype mismatch message differs (ember/ops/linalg.py)",
-    35: "bitwise_not on floats raises RuntimeError, PyTorch NotImplementedError",
-}))
+@pytest.mark.parametrize("case", _params(MIXED, {}))
 def test_mixed_operations(case):
     run_both(case)
 
@@ -428,14 +419,8 @@ SETITEM = [
 ]
 
 
-_SETITEM_KNOWN = {4: _SETITEM_SHAPE, 18: _SETITEM_SEQ, 19: _SETITEM_SEQ, 21: _INDEX_MSG,
-                  22: _SETITEM_SHAPE}
-_SETITEM_PARAMS = [
-    pytest.param(i, dtype, id=f"{dtype}-{i}", marks=pytest.mark.xfail(strict=True, reason=(
-        _SETITEM_KNOWN.get(i) or _INDEX_PUT_DTYPE)))
-    if i in _SETITEM_KNOWN or (dtype == "int64" and i in (11, 12, 13, 14))
-    else pytest.param(i, dtype, id=f"{dtype}-{i}")
-    for dtype in ("float32", "int64") for i in range(len(SETITEM))]
+_SETITEM_PARAMS = [pytest.param(i, dtype, id=f"{dtype}-{i}")
+                   for dtype in ("float32", "int64") for i in range(len(SETITEM))]
 
 
 @pytest.mark.parametrize("i, dtype", _SETITEM_PARAMS)

@@ -151,3 +151,11 @@ def test_flatten_unflatten_distance_modules():
     np.testing.assert_allclose(nn.PairwiseDistance(p=1.0)(a, b).numpy(),
                                np.abs(a.numpy() - b.numpy() + 1e-6).sum(1), rtol=1e-5)
     assert nn.CosineSimilarity(dim=0)(a, b).shape == (4,)
+
+
+def test_pytorch_module_paths_for_norm_classes():
+    from ember.nn.modules.batchnorm import _BatchNorm
+    from ember.nn.modules.instancenorm import _InstanceNorm
+    assert isinstance(nn.BatchNorm3d(2), _BatchNorm)
+    assert not isinstance(nn.InstanceNorm1d(2), _BatchNorm)
+    assert isinstance(nn.InstanceNorm2d(2), _InstanceNorm)

@@ -96,6 +96,16 @@ def test_cross_entropy_and_nll(reduction, weighted):
                                                reduction=reduction), (_t(x, True),))
 
 
+def test_cross_entropy_second_order_and_all_ignored():
+    from ember.autograd import gradgradcheck
+    rs = np.random.RandomState(10)
+    x = _t(rs.randn(3, 4), True)
+    target = ember.tensor([1, -100, 3])
+    assert gradgradcheck(lambda a: F.cross_entropy(a, target, label_smoothing=0.1), (x,))
+    out = F.cross_entropy(_t(rs.randn(2, 3)), ember.tensor([-100, -100]))
+    assert np.isnan(out.item())  # 0 / 0 as in PyTorch
+
+
 def test_cross_entropy_label_smoothing_and_probabilities():
     rs = np.random.RandomState(2)
     x = rs.randn(3, 4)

@@ -31,6 +31,9 @@ def test_parameter_is_a_tensor_that_requires_grad():
     q = nn.Parameter(ember.ones(2), requires_grad=False)
     assert not q.requires_grad
     assert nn.Parameter().shape == (0,)
+    with pytest.raises(RuntimeError, match="floating point and complex dtype"):
+        nn.Parameter(ember.tensor([1, 2]))
+    assert not nn.Parameter(ember.tensor([1, 2]), requires_grad=False).requires_grad
     base = ember.zeros(3)
     shared = nn.Parameter(base)
     with ember.no_grad():

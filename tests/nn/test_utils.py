@@ -36,6 +36,9 @@ def test_clip_grad_norm(norm_type):
     for p, g in zip(params, grads):
         np.testing.assert_allclose(p.grad.numpy(), g * scale, rtol=1e-5)
     params = _params(grads)
+    clip_grad_norm_(iter(params), 1.0, norm_type)  # a generator works too
+    np.testing.assert_allclose(params[1].grad.numpy(), grads[1] * scale, rtol=1e-5)
+    params = _params(grads)
     clip_grad_norm_(params, 1000.0, norm_type)  # below the limit: unchanged
     np.testing.assert_allclose(params[0].grad.numpy(), grads[0])
 

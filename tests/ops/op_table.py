@@ -10,13 +10,14 @@ import rows_edge
 import rows_errors
 import rows_kinks
 import rows_linalg
+import rows_more
 import rows_pointwise
 import rows_reduce
 import rows_shape
 from samples import OpInfo, S  # noqa: F401  (re-exported for the test modules)
 
 OPS: list[OpInfo] = (rows_pointwise.ROWS + rows_reduce.ROWS + rows_shape.ROWS
-                     + rows_linalg.ROWS + rows_edge.ROWS + rows_kinks.ROWS)
+                     + rows_linalg.ROWS + rows_more.ROWS + rows_edge.ROWS + rows_kinks.ROWS)
 
 _names = [op.name for op in OPS]
 assert len(_names) == len(set(_names)), "op table names must be unique"

@@ -22,5 +22,6 @@ from ember.nn.modules.normalization import (  # noqa: F401
     BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
     InstanceNorm3d, LayerNorm, LocalResponseNorm, RMSNorm)
 from ember.nn.modules.sparse import Embedding, EmbeddingBag  # noqa: F401
+from ember.nn.modules import batchnorm, instancenorm  # noqa: F401  (PyTorch's module paths)
 
 # --- spatial and sequence layers (nn-spatial) ---

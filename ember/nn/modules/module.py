@@ -398,19 +398,23 @@ class Module:
                                        recurse=recurse, remove_duplicate=remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """The module's buffers (and, if ``recurse``, its descendants'), each once."""
         for _, buf in self.named_buffers(recurse=recurse):
             yield buf
 
     def named_buffers(self, prefix: str = "", recurse: bool = True,
                       remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) pairs, e.g. ('bn.running_mean', Tensor)."""
         yield from self._named_members(lambda m: m._buffers.items(), prefix=prefix,
                                        recurse=recurse, remove_duplicate=remove_duplicate)
 
     def children(self) -> Iterator["Module"]:
+        """The direct submodules."""
         for _, module in self.named_children():
             yield module
 
     def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        """(name, module) for each direct submodule, each module once."""
         memo = set()
         for name, module in self._modules.items():
             if module is not None and module not in memo:
@@ -418,6 +422,7 @@ class Module:
                 yield name, module
 
     def modules(self) -> Iterator["Module"]:
+        """This module and every descendant, each once, depth first."""
         for _, module in self.named_modules():
             yield module
 
@@ -454,6 +459,7 @@ class Module:
         return self.train(False)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Set ``requires_grad`` on every parameter (e.g. to freeze a part of a model)."""
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
@@ -520,27 +526,35 @@ class Module:
         return self._apply(convert)
 
     def cuda(self, device=None) -> "Module":
+        """Move parameters and buffers to a CUDA device."""
         return self._apply(lambda t: t.cuda(device))
 
     def cpu(self) -> "Module":
+        """Move parameters and buffers to the CPU."""
         return self._apply(lambda t: t.cpu())
 
     def type(self, dst_type) -> "Module":
+        """Cast every parameter and buffer to ``dst_type``."""
         return self._apply(lambda t: t.type(dst_type))
 
     def float(self) -> "Module":
+        """Cast floating-point parameters and buffers to float32."""
         return self._apply(lambda t: t.float() if t.is_floating_point() else t)
 
     def double(self) -> "Module":
+        """Cast floating-point parameters and buffers to float64."""
         return self._apply(lambda t: t.double() if t.is_floating_point() else t)
 
     def half(self) -> "Module":
+        """Cast floating-point parameters and buffers to float16."""
         return self._apply(lambda t: t.half() if t.is_floating_point() else t)
 
     def bfloat16(self) -> "Module":
+        """Cast floating-point parameters and buffers to bfloat16."""
         return self._apply(lambda t: t.bfloat16() if t.is_floating_point() else t)
 
     def to_empty(self, *, device=None, recurse: bool = True) -> "Module":
+        """Replace parameters and buffers by uninitialised ones on ``device``."""
         from ember._creation import empty_like
         return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
 

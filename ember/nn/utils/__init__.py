@@ -6,3 +6,5 @@ from ember.nn.utils.clip_grad import (  # noqa: F401
                                       get_total_norm,
 )
 from ember.nn.utils.convert_parameters import parameters_to_vector, vector_to_parameters  # noqa: F401
+
+# --- rnn utilities (nn-spatial) ---

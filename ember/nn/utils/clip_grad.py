@@ -49,16 +49,24 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         >>> loss.backward()
         >>> ember.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     """
-    grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
+    params = _as_list(parameters)  # a generator (model.parameters()) is read once
+    grads = [p.grad for p in params if p.grad is not None]
     total = get_total_norm(grads, norm_type, error_if_nonfinite)
+    clip_grads_with_norm_(params, max_norm, total)
+    return total
+
+
+def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None) -> None:
+    """Scale gradients by ``max_norm / total_norm`` where that is below 1 (the second half of
+    :func:`clip_grad_norm_`, for a norm computed elsewhere)."""
+    grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     if not grads:
-        return total
+        return
     with no_grad():
         # multiply even when the factor is 1, so a non-finite norm propagates as in PyTorch
-        clip_coef = min(float(max_norm) / (float(total) + 1e-6), 1.0)
+        clip_coef = min(float(max_norm) / (float(total_norm) + 1e-6), 1.0)
         for g in grads:
             g.mul_(clip_coef)
-    return total
 
 
 def clip_grad_norm(parameters, max_norm: float, norm_type: float = 2.0,

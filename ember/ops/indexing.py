@@ -110,6 +110,11 @@ def getitem(t: Tensor, index):
             raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
                              "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
     np_index, basic = _convert_index(index, t._xp)
+    if not basic:
+        np_index = _expand_ellipsis(np_index, t._data.ndim)
+        split = _split_ints(np_index)
+        if split is not None:  # PyTorch selects ints first; NumPy counts them as arrays
+            return getitem(getitem(t, split[0]), split[1])
     try:
         if basic:
             if builtins.all(isinstance(i, int) for i in np_index):
@@ -118,6 +123,46 @@ def getitem(t: Tensor, index):
         return Index.apply(t, np_index)
     except IndexError as exc:
         raise _index_error(exc) from None
+
+
+def _dims_used(item) -> int:
+    if item is None or item is Ellipsis:
+        return 0
+    return item.ndim if getattr(item, "dtype", None) == np.bool_ else 1
+
+
+def _expand_ellipsis(np_index, ndim: int):
+    """The index with its Ellipsis written out as slices: an Ellipsis that covers no dim then
+    vanishes, so index arrays on both sides stay adjacent (PyTorch; NumPy separates them)."""
+    if not builtins.any(i is Ellipsis for i in np_index):
+        return np_index
+    k = next(j for j, i in enumerate(np_index) if i is Ellipsis)
+    fill = ndim - builtins.sum(_dims_used(i) for i in np_index)
+    return np_index[:k] + (slice(None),) * builtins.max(fill, 0) + np_index[k + 1:]
+
+
+def _split_ints(np_index):
+    """(ints-only index, the rest) when an index mixes ints with arrays, else None.
+
+    NumPy treats an int next to index arrays as one more array (which moves the result's dims
+    when a slice separates them); PyTorch first selects with the ints, then indexes the rest.
+    """
+    if not builtins.any(isinstance(i, int) for i in np_index):
+        return None
+    first, rest = [], []
+    for item in np_index:
+        if isinstance(item, int):
+            first.append(item)
+        elif item is None:
+            first.append(None)
+            rest.append(slice(None))  # the new dim exists after the first pass
+        elif item is Ellipsis:
+            first.append(Ellipsis)
+            rest.append(Ellipsis)
+        else:
+            first += [slice(None)] * _dims_used(item)
+            rest.append(item)
+    return tuple(first), tuple(rest)
 
 
 def _is_mask(index) -> bool:
@@ -153,6 +198,12 @@ def setitem(t: Tensor, index, value) -> None:
         name = kind.__name__ if kind.__module__ == "builtins" else \
             f"{kind.__module__.split('.')[0]}.{kind.__name__}"
         raise TypeError(f"can't assign a {name} to a {t.type()}")
+    if not basic:
+        np_index = _expand_ellipsis(np_index, t._data.ndim)
+        split = _split_ints(np_index)
+        if split is not None:
+            setitem(getitem(t, split[0]), split[1], value)
+            return
     if not record:
         if isinstance(value, Tensor):
             v = value._data

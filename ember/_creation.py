@@ -14,9 +14,10 @@ from ember.ops._util import shape_arg
 from ember.random import generator_for
 
 
-def _checked_shape(size, op: str | None = None) -> tuple:
-    """``shape_arg(size)``, with PyTorch's errors for negative sizes."""
-    shape = shape_arg(size)
+def _checked_shape(size, op: str | None = None, size_kw=None) -> tuple:
+    """``shape_arg(size)`` (or the ``size=`` keyword), with PyTorch's errors for negative
+    sizes."""
+    shape = shape_arg(size if size_kw is None else (size_kw,))
     for s in shape:
         if s < 0:
             if op == "zeros":
@@ -66,6 +67,10 @@ def _infer_array(data):
     except ValueError:
         _raise_ragged(data)
         raise
+    except OverflowError:
+        raise ValueError("Overflow when unpacking long long") from None
+    if arr.dtype.kind in "uO" and _has_huge_int(data):
+        raise ValueError("Overflow when unpacking long long")
     if arr.dtype == np.float64 and not _has_numpy_float64(data):
         arr = arr.astype(_dt.get_default_dtype().np_dtype)
     elif arr.dtype == np.complex128:
@@ -102,6 +107,13 @@ def _check_ragged(item, shape, dim: int) -> None:
                          f"(got {len(item)})")
     for sub in item:
         _check_ragged(sub, shape, dim + 1)
+
+
+def _has_huge_int(data) -> bool:
+    """Python ints beyond int64, which NumPy keeps as objects but PyTorch refuses."""
+    if isinstance(data, (list, tuple)):
+        return builtins.any(_has_huge_int(d) for d in data)
+    return isinstance(data, int) and not -2 ** 63 <= data < 2 ** 63
 
 
 def _has_numpy_float64(data) -> bool:
@@ -158,18 +170,25 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) ->
     return _finish(np.asarray(s, _np_dtype(dtype)), device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad: bool = False, out=None,
+def empty(*shape, size=None, dtype=None, device=None, requires_grad: bool = False, out=None,
           memory_format=None, pin_memory: bool = False) -> Tensor:
-    return _finish(np.empty(_checked_shape(size), _np_dtype(dtype)), device, requires_grad, out)
-
-
-def zeros(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
-    return _finish(np.zeros(_checked_shape(size, "zeros"), _np_dtype(dtype)), device,
+    """An uninitialised tensor of the given size (``empty(2, 3)`` or ``empty(size=(2, 3))``)."""
+    return _finish(np.empty(_checked_shape(shape, size_kw=size), _np_dtype(dtype)), device,
                    requires_grad, out)
 
 
-def ones(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
-    return _finish(np.ones(_checked_shape(size), _np_dtype(dtype)), device, requires_grad, out)
+def zeros(*shape, size=None, dtype=None, device=None, requires_grad: bool = False,
+          out=None) -> Tensor:
+    """A tensor of zeros (``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``)."""
+    return _finish(np.zeros(_checked_shape(shape, "zeros", size), _np_dtype(dtype)), device,
+                   requires_grad, out)
+
+
+def ones(*shape, size=None, dtype=None, device=None, requires_grad: bool = False,
+         out=None) -> Tensor:
+    """A tensor of ones (``ones(2, 3)``, ``ones((2, 3))`` or ``ones(size=(2, 3))``)."""
+    return _finish(np.ones(_checked_shape(shape, size_kw=size), _np_dtype(dtype)), device,
+                   requires_grad, out)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False,
@@ -289,20 +308,21 @@ def _random_finish(data, device, requires_grad):
     return t
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False,
-         out=None) -> Tensor:
+def rand(*shape, size=None, generator=None, dtype=None, device=None,
+         requires_grad: bool = False, out=None) -> Tensor:
     """Uniform samples on [0, 1)."""
     d = _np_dtype(dtype)
-    data = _rng(device, generator).random(_checked_shape(size), dtype=np.float64).astype(d)
+    data = _rng(device, generator).random(_checked_shape(shape, size_kw=size),
+                                          dtype=np.float64).astype(d)
     return _random_finish(data, device, requires_grad) if out is None else _finish(
         data, None, False, out)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False,
-          out=None) -> Tensor:
+def randn(*shape, size=None, generator=None, dtype=None, device=None,
+          requires_grad: bool = False, out=None) -> Tensor:
     """Standard normal samples."""
     d = _np_dtype(dtype)
-    data = _rng(device, generator).standard_normal(_checked_shape(size),
+    data = _rng(device, generator).standard_normal(_checked_shape(shape, size_kw=size),
                                                    dtype=np.float64).astype(d)
     return _random_finish(data, device, requires_grad) if out is None else _finish(
         data, None, False, out)

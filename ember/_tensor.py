@@ -628,7 +628,7 @@ class Tensor:
         return _ops.floor_divide(self, other)
 
     def __rfloordiv__(self, other):
-        return _ops.floor_divide(_ops.scalar_tensor_like(other, self), self)
+        return _ops.floor_divide(other, self)  # a Python number stays a weak scalar
 
     def __ifloordiv__(self, other):
         return _ops.floor_divide_(self, other)
@@ -637,7 +637,7 @@ class Tensor:
         return _ops.remainder(self, other)
 
     def __rmod__(self, other):
-        return _ops.remainder(_ops.scalar_tensor_like(other, self), self)
+        return _ops.remainder(other, self)
 
     def __imod__(self, other):
         return _ops.remainder_(self, other)

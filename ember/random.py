@@ -1,6 +1,7 @@
 """Random number generators: ``Generator``, ``manual_seed`` and the per-device default state."""
 from __future__ import annotations
 
+import contextlib
 import pickle
 
 import numpy as np
@@ -114,5 +115,30 @@ def set_rng_state(new_state) -> None:
     default_generator.set_state(new_state)
 
 
-__all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled: bool = True, device_type: str | None = None):
+    """Run a block with the RNG states saved on entry and restored on exit.
+
+    Example::
+
+        with ember.random.fork_rng():
+            noise = ember.rand(3)   # the draws after the block repeat these
+    """
+    if not enabled:
+        yield
+        return
+    cuda_indices = list(_cuda_generators) if devices is None else [
+        Device(d).index or 0 if not isinstance(d, int) else d for d in devices]
+    cpu_state = default_generator.get_state()
+    cuda_states = {i: _cuda_generators[i].get_state() for i in cuda_indices
+                   if i in _cuda_generators}
+    try:
+        yield
+    finally:
+        default_generator.set_state(cpu_state)
+        for i, state in cuda_states.items():
+            _cuda_generators[i].set_state(state)
+
+
+__all__ = ["Generator", "fork_rng", "default_generator", "manual_seed", "seed", "initial_seed",
            "get_rng_state", "set_rng_state", "CPU"]

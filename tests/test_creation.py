@@ -47,6 +47,17 @@ def test_tensor_requires_grad_and_dtype_argument():
         ember.zeros(2, dtype=ember.int64, requires_grad=True)
 
 
+def test_size_keyword_and_int64_overflow():
+    assert ember.zeros(size=(2, 3)).shape == (2, 3) and ember.ones(size=[2]).shape == (2,)
+    assert ember.rand(size=(1, 2)).shape == (1, 2) and ember.randn(size=(3,)).shape == (3,)
+    assert ember.empty(size=(4,)).shape == (4,) and ember.zeros(()).shape == ()
+    assert ember.tensor(-2 ** 63).item() == -2 ** 63
+    with pytest.raises(ValueError, match="^Overflow when unpacking long long$"):
+        ember.tensor(2 ** 63)
+    with pytest.raises(ValueError, match="Overflow when unpacking long long"):
+        ember.tensor([1, 2 ** 64])
+
+
 def test_tensor_ragged_and_invalid_data():
     with pytest.raises(ValueError, match=r"^expected sequence of length 2 at dim 1 \(got 1\)$"):
         ember.tensor([[1, 2], [3]])
@@ -183,3 +194,13 @@ def test_rng_state_roundtrip():
     assert ember.rand(4).tolist() == a
     assert ember.manual_seed(1) is ember.default_generator
     assert ember.initial_seed() == 1
+
+
+def test_fork_rng_restores_state():
+    ember.manual_seed(3)
+    with ember.random.fork_rng():
+        inside = ember.rand(3).tolist()
+    assert ember.rand(3).tolist() == inside
+    with ember.random.fork_rng(enabled=False):
+        ember.rand(1)
+    assert ember.rand(3).tolist() != inside

@@ -330,3 +330,17 @@ def test_device_mismatch_error_is_type_and_runtime_error():
             op()
         with pytest.raises(RuntimeError):
             op()
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not ember.cuda.is_available(), reason="needs CuPy and an NVIDIA GPU")
+def test_cpu_cuda_mix_raises_device_mismatch():
+    x = ember.rand(4, 3)
+    y = ember.rand(4, 3).cuda()
+    assert repr(ember.ones(2).cuda()) == "tensor([1., 1.], device='cuda:0')"
+    with pytest.raises(ember.DeviceMismatchError):
+        x + y
+    with pytest.raises(TypeError):  # the seed's 2017 expectation
+        x + y
+    with pytest.raises(RuntimeError):  # PyTorch 2's
+        y * x

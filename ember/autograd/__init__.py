@@ -26,6 +26,11 @@ def _tensors(x):
     return list(x)
 
 
+def _check_counts(tensors: list, grads: list) -> None:
+    if len(grads) != len(tensors):
+        raise RuntimeError(f"got {len(tensors)} tensors and {len(grads)} gradients")
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False,
              grad_variables=None, inputs=None) -> None:
     """Accumulate gradients of ``tensors`` into the leaves' ``.grad`` (or only ``inputs``')."""
@@ -33,8 +38,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
     grads = _tensors(grad_tensors if grad_tensors is not None else grad_variables)
     if grads is None:
         grads = [None] * len(tensors)
-    if len(grads) != len(tensors):
-        raise RuntimeError(f"got {len(grads)} tensors and {len(tensors)} gradients")
+    _check_counts(tensors, grads)
     if retain_graph is None:
         retain_graph = create_graph
     inputs = _tensors(inputs)
@@ -47,12 +51,19 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
          only_inputs: bool = True, allow_unused=None, is_grads_batched: bool = False,
          materialize_grads: bool = False):
     """The gradients of ``outputs`` with respect to ``inputs``, returned instead of stored."""
+    from ember._tensor import Tensor
     outputs = _tensors(outputs)
-    single = not isinstance(inputs, (list, tuple))
     inputs = _tensors(inputs)
+    if not inputs:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
+    for x in inputs:
+        if not isinstance(x, Tensor):
+            raise RuntimeError("all inputs have to be Tensors or GradientEdges, but got "
+                               f"{type(x).__name__}")
     grads = _tensors(grad_outputs)
     if grads is None:
         grads = [None] * len(outputs)
+    _check_counts(outputs, grads)
     if retain_graph is None:
         retain_graph = create_graph
     if allow_unused is None:
@@ -62,7 +73,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     if materialize_grads:
         from ember._creation import zeros_like
         result = tuple(zeros_like(x) if g is None else g for g, x in zip(result, inputs))
-    del single
     return result
 
 

@@ -8,6 +8,7 @@ import warnings
 
 class _State:
     enabled = False
+    check_nan = True
 
 
 def record_trace(node) -> None:
@@ -26,6 +27,9 @@ def report(node, exc: Exception) -> None:
 
 
 def check_nan(node, grads) -> None:
+    """Raise (after warning with the forward trace) if ``node`` returned NaN gradients."""
+    if not _State.check_nan:
+        return
     for i, g in enumerate(grads):
         if g is not None and g._data.dtype.kind in "fc" and g._xp.isnan(g._data).any():
             _warn_trace(node)
@@ -34,33 +38,45 @@ def check_nan(node, grads) -> None:
 
 
 class detect_anomaly:
-    """Context manager that makes backward check for NaN and point at the forward op."""
+    """Context manager that records forward traces and makes backward check for NaN.
+
+    Example::
+
+        with ember.autograd.detect_anomaly():
+            loss.backward()   # a NaN gradient raises, naming the op that produced it
+    """
 
     def __init__(self, check_nan: bool = True):
         self.check_nan = check_nan
-
-    def __enter__(self):
-        self._prev = _State.enabled
-        _State.enabled = self.check_nan
         warnings.warn("Anomaly Detection has been enabled. This mode will increase the runtime "
                       "and should only be enabled for debugging.", stacklevel=2)
+
+    def __enter__(self):
+        self._prev = (_State.enabled, _State.check_nan)
+        _State.enabled, _State.check_nan = True, self.check_nan
         return self
 
     def __exit__(self, *exc) -> None:
-        _State.enabled = self._prev
+        _State.enabled, _State.check_nan = self._prev
 
 
 class set_detect_anomaly:
+    """Turn anomaly detection on or off; a function call or a context manager."""
+
     def __init__(self, mode: bool, check_nan: bool = True):
-        self._prev = _State.enabled
-        _State.enabled = mode
+        self._prev = (_State.enabled, _State.check_nan)
+        _State.enabled, _State.check_nan = bool(mode), check_nan
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
-        _State.enabled = self._prev
+        _State.enabled, _State.check_nan = self._prev
 
 
 def is_anomaly_enabled() -> bool:
     return _State.enabled
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    return _State.check_nan

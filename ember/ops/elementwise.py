@@ -12,13 +12,34 @@ from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive, _broadcast_error
 from ember.backend.device import get_array_module
 from ember.backend.special import special
-from ember.ops._util import (array_dtype, as_tensor_arg, cast, data_of, float_array, is_number,
-                             promote, result_dtype, scalar_name)
+from ember.ops._util import (
+    _Meta,
+    array_dtype,
+    as_tensor_arg,
+    cast,
+    data_of,
+    float_array,
+    is_number,
+    promote,
+    result_dtype,
+    scalar_name,
+)
 from ember.ops.inplace import inplace, write_out
 
 
 def _xp(a):
     return get_array_module(a)
+
+
+def _refuse_bool(a, b, kernel: str) -> None:
+    """PyTorch has no bool kernel for these ops (operands already promoted to one dtype)."""
+    if getattr(a if hasattr(a, "dtype") else b, "dtype", None) == np.bool_:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+
+
+def _promoted(*operands):
+    """PyTorch's result NumPy dtype for arrays and Python numbers."""
+    return _dt.result_type(*[_Meta.of(x) for x in operands]).np_dtype
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,13 +277,18 @@ def neg_(input):
 class PowScalar(Primitive, node_name="PowBackward0"):
     @staticmethod
     def forward(ctx, a, exponent):
-        if a.dtype.kind in "biu" and isinstance(exponent, float):
-            a = float_array(a)
-        elif a.dtype.kind in "iu" and isinstance(exponent, int) and exponent < 0:
+        if isinstance(exponent, complex):
+            ctx.save_for_backward(a)
+            ctx.exponent = exponent
+            return a ** exponent
+        a = a.astype(_promoted(a, exponent), copy=False)  # bool ** 2 is int64, int ** 0.5 float
+        if a.dtype.kind in "iu" and exponent < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         ctx.save_for_backward(a)
         ctx.exponent = exponent
-        return a ** cast(exponent, a.dtype) if not isinstance(exponent, complex) else a ** exponent
+        if a.dtype == np.bool_:  # x ** True is x, x ** False is True
+            return _xp(a).logical_or(a, not exponent)
+        return a ** cast(exponent, a.dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -277,6 +303,7 @@ class PowTensor(Primitive, node_name="PowBackward1"):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
+        _refuse_bool(a, b, "pow")
         out = a ** b
         ctx.save_for_backward(a, b, out)
         return out
@@ -295,6 +322,7 @@ class RPow(Primitive, node_name="PowBackward2"):
     @staticmethod
     def forward(ctx, exponent, base):
         base, exponent = promote(base, exponent)
+        _refuse_bool(exponent, base, "pow")
         if exponent.dtype.kind in "biu" and isinstance(base, float):
             exponent = float_array(exponent)
         out = _xp(exponent).power(base, exponent)
@@ -365,6 +393,7 @@ class FloorDivide(Primitive, node_name="FloorDivideBackward0"):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
+        _refuse_bool(a, b, "div_floor_cpu")
         return _xp(a if hasattr(a, "dtype") else b).floor_divide(a, b)
 
     @staticmethod
@@ -384,6 +413,7 @@ class Remainder(Primitive, node_name="RemainderBackward0"):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
+        _refuse_bool(a, b, "remainder_cpu")
         ctx.save_for_backward(a, b)
         return _xp(a if hasattr(a, "dtype") else b).remainder(a, b)
 
@@ -408,6 +438,7 @@ class Fmod(Primitive, node_name="FmodBackward0"):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
+        _refuse_bool(a, b, "fmod_cpu")
         ctx.save_for_backward(a, b)
         return _xp(a if hasattr(a, "dtype") else b).fmod(a, b)
 
@@ -1127,8 +1158,11 @@ class Clamp(Primitive, node_name="ClampBackward1"):
     @staticmethod
     def forward(ctx, a, lo, hi):
         xp = _xp(a)
-        if a.dtype.kind in "biu" and (isinstance(lo, float) or isinstance(hi, float)):
-            a = float_array(a)
+        a = a.astype(_promoted(a, *[b for b in (lo, hi) if b is not None]), copy=False)
+        if a.dtype == np.bool_:
+            kernel = "clamp" if lo is not None and hi is not None else \
+                "clamp_min" if lo is not None else "clamp_max"
+            raise NotImplementedError(f"\"{kernel}_scalar_cpu\" not implemented for 'Bool'")
         out = a
         if lo is not None:
             out = xp.maximum(out, cast(lo, a.dtype) if is_number(lo) else lo)
@@ -1157,13 +1191,14 @@ class ClampTensor(Primitive, node_name="ClampBackward0"):
     @staticmethod
     def forward(ctx, a, lo, hi):
         xp = _xp(a)
+        dtype = _promoted(a, *[b for b in (lo, hi) if b is not None])
         out = a
         if lo is not None:
             out = xp.maximum(out, lo)
         if hi is not None:
             out = xp.minimum(out, hi)
         ctx.save_for_backward(a, lo, hi)
-        return out.astype(a.dtype, copy=False)
+        return out.astype(dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -1594,10 +1629,6 @@ def equal(input, other) -> bool:
     if tuple(input.shape) != tuple(other.shape):
         return False
     return bool((input._data == other._data).all())
-
-
-def scalar_tensor_like(value, like: Tensor) -> Tensor:
-    return as_tensor_arg(value, like)
 
 
 del array_dtype, result_dtype

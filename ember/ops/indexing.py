@@ -12,8 +12,7 @@ from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module, to_device
 from ember.backend.special import scatter_add as _scatter_add_arrays
-from ember.ops._util import (cast, check_same_device, is_number, promote, scalar_name,
-                             wrap_dim)
+from ember.ops._util import cast, check_same_device, is_number, promote, scalar_name, wrap_dim
 from ember.ops.inplace import check_inplace, inplace
 from ember.ops.movement import BasicIndex, Select, expand, reshape
 
@@ -142,7 +141,7 @@ def _expand_ellipsis(np_index, ndim: int):
 
 
 def _split_ints(np_index):
-    """(ints-only index, the rest) when an index mixes ints with arrays, else None.
+    """(ints-only index, the rest) when an index (without Ellipsis) mixes ints with arrays.
 
     NumPy treats an int next to index arrays as one more array (which moves the result's dims
     when a slice separates them); PyTorch first selects with the ints, then indexes the rest.
@@ -156,10 +155,7 @@ def _split_ints(np_index):
         elif item is None:
             first.append(None)
             rest.append(slice(None))  # the new dim exists after the first pass
-        elif item is Ellipsis:
-            first.append(Ellipsis)
-            rest.append(Ellipsis)
-        else:
+        else:  # slices and arrays (an Ellipsis was written out by _expand_ellipsis)
             first += [slice(None)] * _dims_used(item)
             rest.append(item)
     return tuple(first), tuple(rest)

@@ -406,3 +406,22 @@ def test_once_differentiable_blocks_double_backward():
     (g,) = ember.autograd.grad(Sq.apply(x).sum(), x, create_graph=True)
     np.testing.assert_allclose(npy(g), 2 * npy(x))
     assert not g.requires_grad
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_anomaly_modes_without_nan_check_and_as_function():
+    from ember.autograd import anomaly_mode
+    with ember.autograd.detect_anomaly(check_nan=False):
+        assert anomaly_mode.is_anomaly_enabled()
+        assert not anomaly_mode.is_anomaly_check_nan_enabled()
+        x = ember.tensor([0.0], requires_grad=True)
+        (x.sqrt() * 0.0).sum().backward()  # NaN passes: only traces are kept
+        assert np.isnan(x.grad.numpy()[0])
+    assert not anomaly_mode.is_anomaly_enabled() and anomaly_mode.is_anomaly_check_nan_enabled()
+    ember.autograd.set_detect_anomaly(True)
+    try:
+        assert anomaly_mode.is_anomaly_enabled()
+    finally:
+        ember.autograd.set_detect_anomaly(False)
+    assert not anomaly_mode.is_anomaly_enabled()

@@ -193,6 +193,14 @@ ERRORS = [
     lambda L: (L.ones(2, requires_grad=True) * 2).backward(L.ones(3)),
     lambda L: L.mul(L.ones(2, requires_grad=True), 2, out=L.zeros(2)),
     lambda L: L.ones(2, requires_grad=True).backward(inputs=[]),
+    lambda L: (lambda x: L.autograd.backward([x * 2, x * 3], [L.ones(2)]))(
+        L.ones(2, requires_grad=True)),
+    lambda L: (lambda x: L.autograd.grad([(x * 2).sum(), (x * 3).sum()], x, [L.tensor(1.0)]))(
+        L.ones(2, requires_grad=True)),
+    lambda L: L.autograd.grad((L.ones(2, requires_grad=True) * 2).sum(), []),
+    lambda L: L.autograd.grad((L.ones(2, requires_grad=True) * 2).sum(), [1.0]),
+    lambda L: (lambda x: L.autograd.grad(x * 2, x, L.ones(3)))(L.ones(2, requires_grad=True)),
+    lambda L: L.ones(2, dtype=L.int64).sum().backward(),
 ]
 
 

@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))
-from op_table import OPS, call, case_id, cases, leaves, samples_of, tensor_inputs  # noqa: E402
+from op_table import OPS, call, case_id, cases, leaves, samples_of, tensor_inputs, to_lib  # noqa: E402
 from samples import S, arr, nc  # noqa: E402
 
 import ember  # noqa: E402
@@ -230,9 +230,9 @@ def test_random_dims_match_torch(name):
         check(op, S(a, d))
 
 
-def _random_index(rng, shape):
+def _random_index(rng, shape, unique=False):
     """A random PyTorch index for ``shape``: ints, slices with steps, None, Ellipsis, integer
-    arrays and bool masks, mixed."""
+    arrays (without repeats if ``unique``) and bool masks, mixed."""
     items = []
     dim = 0
     while dim < len(shape) and rng.random() < 0.8:
@@ -247,7 +247,9 @@ def _random_index(rng, shape):
             items.append(None)
             continue
         elif kind == 3:
-            items.append(rng.integers(-n, n, int(rng.integers(1, 4))))
+            k = int(rng.integers(1, 4))
+            items.append(rng.permutation(n)[:k] - n * (rng.random() < 0.5) if unique
+                         else rng.integers(-n, n, k))
         elif kind == 4:
             items.append(rng.random(n) < 0.5)
         else:
@@ -262,7 +264,7 @@ def test_random_getitem_matches_torch():
     from samples import OpInfo
     op = OpInfo("getitem", lambda lib, x, i: x[i], None, None)
     rng = np.random.default_rng(2024)
-    for _ in range(3000):
+    for _ in range(60):
         shape = tuple(int(s) for s in rng.integers(1, 5, int(rng.integers(1, 4))))
         a = _random_array(rng, shape, np.float64, (-2.0, 2.0))
         index = _random_index(rng, shape)
@@ -277,3 +279,121 @@ def test_random_getitem_matches_torch():
                 call(op, S(a, index), ember, _ember)
             continue
         check(op, S(a, index))
+
+
+def test_random_setitem_matches_torch():
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        shape = tuple(int(s) for s in rng.integers(1, 5, int(rng.integers(1, 4))))
+        base = rng.standard_normal(shape)
+        index = _random_index(rng, shape, unique=True)
+        if sum(isinstance(i, np.ndarray) and i.dtype != bool for i in index) > 1:
+            index = tuple(i[:1] if isinstance(i, np.ndarray) and i.dtype != bool else i
+                          for i in index)
+        t_index = to_lib(index, _torch)
+        try:
+            target = torch.from_numpy(base)[t_index]
+        except IndexError:
+            continue
+        value = rng.standard_normal(tuple(target.shape)[int(rng.integers(0, 2)):])
+        results = []
+        for make in (_torch, _ember):
+            x = make(base, True)
+            v = make(value, True)
+            y = x * 1  # a non-leaf, so the in-place write is recorded
+            y[to_lib(index, make)] = v
+            (y * make(np.arange(y.numel(), dtype=np.float64).reshape(shape))).sum().backward()
+            results.append((y, x.grad, v.grad))
+        where = f"setitem{S(base, index)} value {value.shape}"
+        for got, want in zip(results[1], results[0]):
+            np.testing.assert_allclose(_np(got), _np(want), err_msg=where)
+
+
+_PROMO_DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32",
+                 "float64"]
+_PROMO_OPS = {
+    "add": lambda lib, a, b: lib.add(a, b), "sub": lambda lib, a, b: a - b,
+    "mul": lambda lib, a, b: a * b, "div": lambda lib, a, b: a / b,
+    "maximum": lambda lib, a, b: lib.maximum(a, b), "eq": lambda lib, a, b: a == b,
+    "lt": lambda lib, a, b: a < b, "where": lambda lib, a, b: lib.where(a > 0, a, b),
+    "floor_divide": lambda lib, a, b: a // b, "remainder": lambda lib, a, b: a % b,
+    "atan2": lambda lib, a, b: lib.atan2(a, b), "pow": lambda lib, a, b: a ** b,
+    "bitwise_and": lambda lib, a, b: a & b, "rsub": lambda lib, a, b: b - a,
+    "cat": lambda lib, a, b: lib.cat([a.reshape(-1), b.reshape(-1)]),
+    "clamp": lambda lib, a, b: lib.clamp(a, min=b),
+}
+
+
+def _promo_operand(rng, dt, kind):
+    """A tensor (n-d or 0-d) or a Python number of ``dt``'s category, with safe values."""
+    values = rng.integers(1, 4, (2, 3)) if kind == "nd" else rng.integers(1, 4, ())
+    if kind == "scalar":
+        return {"bool": True, "float16": 1.5, "float32": 1.5, "float64": 2.5}.get(dt, 2)
+    return np.asarray(values).astype(dt)
+
+
+@pytest.mark.parametrize("name", list(_PROMO_OPS))
+def test_random_promotion_matches_torch(name):
+    rng = np.random.default_rng(len(name) * 31)
+    fn = _PROMO_OPS[name]
+    for _ in range(40):
+        da, db = rng.choice(_PROMO_DTYPES, 2)
+        ka, kb = rng.choice(["nd", "0d", "scalar"], 2, p=[0.5, 0.3, 0.2])
+        if ka == "scalar" and (kb == "scalar" or name in ("maximum", "atan2", "cat", "clamp",
+                                                          "where")):
+            ka = "nd"
+        if kb == "scalar" and name in ("maximum", "atan2", "cat"):
+            kb = "0d"
+        a, b = _promo_operand(rng, da, ka), _promo_operand(rng, db, kb)
+        outcomes = []
+        for lib, make in ((torch, _torch), (ember, _ember)):
+            x = make(a) if isinstance(a, np.ndarray) else a
+            y = make(b) if isinstance(b, np.ndarray) else b
+            try:
+                outcomes.append(("ok", fn(lib, x, y)))
+            except Exception as exc:  # compared below: both must refuse alike
+                outcomes.append(("error", type(exc)))
+        want, got = outcomes
+        where = f"{name}({da} {ka}, {db} {kb})"
+        assert got[0] == want[0], f"{where}: ember {got}, torch {want}"
+        if want[0] == "error":
+            assert issubclass(got[1], want[1]) or issubclass(want[1], got[1]), where
+            continue
+        assert str(got[1].dtype) == str(want[1].dtype), \
+            f"{where}: dtype {got[1].dtype}, torch {want[1].dtype}"
+        np.testing.assert_allclose(_np(got[1]).astype(np.float64),
+                                   _np(want[1]).astype(np.float64), rtol=1e-3, err_msg=where)
+
+
+_INT_REDUCTIONS = {
+    "sum": lambda lib, x, d: x.sum(d), "prod": lambda lib, x, d: x.prod(d),
+    "amax": lambda lib, x, d: x.amax(d), "max": lambda lib, x, d: x.max(d),
+    "argmin": lambda lib, x, d: x.argmin(d), "cumsum": lambda lib, x, d: x.cumsum(d),
+    "cumprod": lambda lib, x, d: x.cumprod(d), "all": lambda lib, x, d: x.all(d),
+    "any": lambda lib, x, d: x.any(d), "count_nonzero": lambda lib, x, d: lib.count_nonzero(x, d),
+    "mean_dtype": lambda lib, x, d: x.mean(d, dtype=lib.float64),
+    "sum_dtype": lambda lib, x, d: x.sum(d, dtype=lib.int32),
+    "sort": lambda lib, x, d: x.sort(dim=d, stable=True),
+    "cummax": lambda lib, x, d: lib.cummax(x, d).values,
+    "logsumexp": lambda lib, x, d: x.logsumexp(d), "norm_float": lambda lib, x, d: x.float()
+    .norm(dim=d), "std_double": lambda lib, x, d: x.double().std(d),
+}
+
+
+@pytest.mark.parametrize("name", list(_INT_REDUCTIONS))
+def test_integer_reductions_match_torch(name):
+    from samples import OpInfo
+    fn = _INT_REDUCTIONS[name]
+    op = OpInfo(name, lambda lib, x, d: fn(lib, x, d), None, None, grad=False)
+    rng = np.random.default_rng(len(name) * 101)
+    for dt in ("bool", "uint8", "int8", "int32", "int64"):
+        shape = tuple(int(s) for s in rng.integers(1, 4, int(rng.integers(1, 4))))
+        a = _random_array(rng, shape, dt, (-3.0, 3.0))
+        d = int(rng.integers(-len(shape), len(shape)))
+        try:
+            call(op, S(a, d), torch, _torch)
+        except (RuntimeError, NotImplementedError) as exc:  # both refuse (e.g. sort of bool)
+            with pytest.raises(type(exc)):
+                call(op, S(a, d), ember, _ember)
+            continue
+        check(op, S(a, d))

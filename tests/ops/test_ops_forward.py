@@ -106,6 +106,12 @@ PROMOTION = [
     (lambda: _t([1], ember.int32) // 2, ember.int32),
     (lambda: ember.lerp(_t([1.0], ember.float32), _t([2.0], ember.float32), 0.5),
      ember.float32),
+    (lambda: _t([True], ember.bool) ** 2, ember.int64),
+    (lambda: 5 // _t(2.0, ember.float16), ember.float16),
+    (lambda: 5 % _t([2], ember.uint8), ember.uint8),
+    (lambda: ember.clamp(_t([2], ember.uint8), min=_t([1], ember.int8)), ember.int16),
+    (lambda: ember.clamp(_t([2.0], ember.float32), min=_t(1.0, ember.float64)), ember.float32),
+    (lambda: ember.clamp(_t([True], ember.bool), min=2), ember.int64),
 ]
 
 

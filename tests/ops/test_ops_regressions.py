@@ -37,7 +37,7 @@ def test_broadcast_error_is_runtime_error_with_pytorch_words():
                                            r"tensor b \(2\) at non-singleton dimension 0"):
         ember.ones(3, 4) + ember.ones(2, 4)
     with pytest.raises(RuntimeError, match="non-singleton dimension 1"):
-        ember.ones(2, 3) < ember.ones(2)
+        _ = ember.ones(2, 3) < ember.ones(2)
 
 
 def test_messages_name_dtypes_as_pytorch():
@@ -88,3 +88,25 @@ def test_cat_keeps_grad_of_skipped_empty_tensor():
     assert e.grad is not None and tuple(e.grad.shape) == (0,)
     with pytest.raises(ValueError):
         ember.cat([])
+
+
+def test_int_and_array_index_follow_pytorch_dim_order():
+    # PyTorch selects with ints first; NumPy would move the mask's dim to the front.
+    x = ember.arange(12.0).reshape(4, 1, 3)
+    mask = ember.tensor([True, True, False])
+    assert tuple(x[0, :, mask].shape) == (1, 2)
+    np.testing.assert_array_equal(x[0, :, mask].numpy(), [[0.0, 1.0]])
+    # An Ellipsis that covers no dim leaves index arrays adjacent.
+    y = ember.zeros(1, 2, 3)
+    first = ember.tensor([True, False, False])
+    assert tuple(y[None, ::2, ember.tensor([True, True]), ..., first].shape) == (1, 1, 2)
+    x[0, :, mask] = ember.tensor([[-1.0, -2.0]])
+    np.testing.assert_array_equal(x[0].numpy(), [[-1.0, -2.0, 2.0]])
+
+
+def test_bool_operands_pytorch_refuses():
+    t = ember.tensor([True, False])
+    for fn in (lambda: t // t, lambda: t % t, lambda: t.fmod(t), lambda: t ** t,
+               lambda: True ** t, lambda: ember.clamp(t, min=True)):
+        with pytest.raises(NotImplementedError, match="not implemented for 'Bool'"):
+            fn()

@@ -21,7 +21,8 @@ from ember._creation import (  # noqa: F401
     arange, as_tensor, asarray, bernoulli, cartesian_prod, complex, empty, empty_like, eye,
     from_numpy, full, full_like, linspace, logspace, meshgrid, multinomial, normal, ones,
     ones_like, poisson, polar, rand, rand_like, randint, randint_like, randn, randn_like,
-    randperm, range, scalar_tensor, tensor, tril_indices, triu_indices, zeros, zeros_like)
+    randperm, range, scalar_tensor, tensor, tril_indices, triu_indices, zeros, zeros_like,
+    get_default_device, set_default_device)
 from ember.ops.elementwise import (  # noqa: F401
     abs, abs_, absolute, acos, acosh, add, addcdiv, addcmul, allclose, angle, arccos, arccosh,
     arcsin, arcsinh, arctan, arctan2, arctanh, asin, asinh, atan, atan2, atanh, bitwise_and,

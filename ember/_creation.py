@@ -33,8 +33,28 @@ def _check_requires_grad(data, requires_grad: bool) -> None:
                            "gradients")
 
 
+# The device factories allocate on when given no ``device=``; None means CPU.
+_default_device: Device | None = None
+
+
+def set_default_device(device) -> None:
+    """Make factories called without ``device=`` allocate on ``device`` (None: back to CPU).
+
+    Example: ``ember.set_default_device("cpu")``.
+    """
+    global _default_device
+    _default_device = None if device is None else Device(device)
+
+
+def get_default_device() -> Device:
+    """The device factories allocate on when given no ``device=``."""
+    return _default_device or CPU
+
+
 def _finish(data, device, requires_grad: bool, out=None) -> Tensor:
     _check_requires_grad(data, requires_grad)
+    if device is None:
+        device = _default_device
     if device is not None:
         device = Device(device)
         if device.type != "cpu":
@@ -293,11 +313,12 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=N
 # Random factories. Values are drawn on the target device's generator.
 
 def _rng(device, generator):
-    return generator_for(Device(device) if device is not None else CPU, generator)
+    return generator_for(Device(device) if device is not None else get_default_device(),
+                         generator)
 
 
 def _xp_of(device):
-    return Device(device).xp if device is not None else np
+    return Device(device).xp if device is not None else get_default_device().xp
 
 
 def _random_finish(data, device, requires_grad):

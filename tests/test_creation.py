@@ -204,3 +204,15 @@ def test_fork_rng_restores_state():
     with ember.random.fork_rng(enabled=False):
         ember.rand(1)
     assert ember.rand(3).tolist() != inside
+
+
+def test_set_default_device_applies_to_factories():
+    # Regression: tutorials call torch.set_default_device(device) before creating tensors.
+    ember.set_default_device("cpu")
+    try:
+        assert ember.get_default_device() == ember.device("cpu")
+        assert ember.zeros(2).device == ember.device("cpu")
+        assert ember.randn(2).device == ember.device("cpu")
+    finally:
+        ember.set_default_device(None)
+    assert ember.get_default_device().type == "cpu"

@@ -37,9 +37,14 @@ def _refuse_bool(a, b, kernel: str) -> None:
         raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
 
 
-def _promoted(*operands):
-    """PyTorch's result NumPy dtype for arrays and Python numbers."""
-    return _dt.result_type(*[_Meta.of(x) for x in operands]).np_dtype
+def _promoted(a, *others):
+    """PyTorch's result NumPy dtype for array ``a`` with other arrays and Python numbers."""
+    kind = a.dtype.kind
+    for o in others:  # fast path: Python numbers that keep a's dtype (weak scalars)
+        c = o.__class__
+        if not (c is float and kind in "fc" or c is int and kind in "iufc"):
+            return _dt.result_type(_Meta.of(a), *[_Meta.of(x) for x in others]).np_dtype
+    return a.dtype
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1271,7 +1276,7 @@ def where(condition, input=None, other=None):
     if condition.dtype is not _dt.bool:
         if condition.dtype is not _dt.uint8:  # uint8 is PyTorch's deprecated legacy mask
             raise RuntimeError("where expected condition to be a boolean tensor, but got a "
-                               f"tensor with dtype {condition.dtype.name.capitalize()}")
+                               f"tensor with dtype {scalar_name(condition.dtype)}")
         condition = condition.bool()
     return Where.apply(condition, input, other)
 

@@ -325,9 +325,19 @@ class Gather(Primitive, node_name="GatherBackward0"):
 
 def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
     """out[i][j] = input[index[i][j]][j] along ``dim`` (for dim=0), and so on."""
+    if input.ndim == 0:  # dim 0 / -1 of a 0-d tensor: gather from its 1-element view
+        wrap_dim(dim, 0)
+        return reshape(gather(reshape(input, 1), 0, reshape(index, -1)), index.shape)
     _check_index(index, "gather", input, dim)
     d = wrap_dim(dim, input.ndim)
     return Gather.apply(input, index, d)
+
+
+def _lift_0d(fn, input: Tensor, dim: int, *args, **kwargs) -> Tensor:
+    """An op along ``dim`` (0 or -1) of a 0-d tensor, run on its 1-element 1-d view."""
+    wrap_dim(dim, 0)
+    args = [reshape(a, -1) if isinstance(a, Tensor) else a for a in args]
+    return reshape(fn(reshape(input, 1), 0, *args, **kwargs), ())
 
 
 class ScatterAdd(Primitive, node_name="ScatterAddBackward0"):
@@ -352,6 +362,9 @@ class ScatterAdd(Primitive, node_name="ScatterAddBackward0"):
 
 
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """A copy of ``input`` with ``src`` summed in at ``index`` along ``dim``."""
+    if input.ndim == 0:
+        return _lift_0d(scatter_add, input, dim, index, src)
     _check_index(index, "scatter_add", input, dim, src)
     return ScatterAdd.apply(input, index, src, wrap_dim(dim, input.ndim))
 
@@ -396,6 +409,8 @@ class Scatter(Primitive, node_name="ScatterBackward0"):
 
 def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None):
     """Write ``src`` (or ``value``) into a copy of ``input`` at ``index`` along ``dim``."""
+    if input.ndim == 0:
+        return _lift_0d(scatter, input, dim, index, src, value=value, reduce=reduce)
     _check_index(index, "scatter", input, dim, src)
     s = value if src is None else src
     return Scatter.apply(input, index, s, wrap_dim(dim, input.ndim), reduce)
@@ -489,6 +504,11 @@ def _extreme(np_dtype, lowest: bool):
 
 
 def scatter_reduce(input, dim, index, src, reduce, *, include_self: bool = True):
+    """Reduce ``src`` into a copy of ``input`` at ``index`` ('sum', 'prod', 'mean', 'amax',
+    'amin'), with or without the input's own values."""
+    if input.ndim == 0:
+        return _lift_0d(scatter_reduce, input, dim, index, src, reduce,
+                        include_self=include_self)
     _check_index(index, "scatter_reduce", input, dim, src)
     return ScatterReduce.apply(input, index, src, wrap_dim(dim, input.ndim), reduce,
                                include_self)
@@ -518,6 +538,12 @@ class IndexSelect(Primitive, node_name="IndexSelectBackward0"):
 
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """The slices of ``input`` at ``index`` (a vector) along ``dim``."""
+    if input.ndim == 0:
+        if index.numel() != 1:
+            raise RuntimeError("index_select(): Index to scalar can have only 1 value, got "
+                               f"{index.numel()} value(s)")
+        return _lift_0d(index_select, input, dim, index)
     if index.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
     if index.dtype.is_floating_point:
@@ -547,6 +573,9 @@ class IndexAdd(Primitive, node_name="IndexAddBackward0"):
 
 
 def index_add(input, dim, index, source, *, alpha=1):
+    """A copy of ``input`` with ``alpha * source`` added at ``index`` along ``dim``."""
+    if input.ndim == 0:
+        return _lift_0d(index_add, input, dim, index, source, alpha=alpha)
     return IndexAdd.apply(input, index, source, wrap_dim(dim, input.ndim), alpha)
 
 
@@ -571,6 +600,9 @@ class IndexCopy(Primitive, node_name="IndexCopyBackward0"):
 
 
 def index_copy(input, dim, index, source):
+    """A copy of ``input`` with the slices of ``source`` written at ``index`` along ``dim``."""
+    if input.ndim == 0:
+        return _lift_0d(index_copy, input, dim, index, source)
     return IndexCopy.apply(input, index, source, wrap_dim(dim, input.ndim))
 
 
@@ -598,6 +630,8 @@ class IndexFill(Primitive, node_name="IndexFillBackward0"):
 
 def index_fill(input, dim, index, value):
     """A copy of ``input`` with ``value`` (a number or a 0-d tensor) at ``index`` along ``dim``."""
+    if input.ndim == 0:
+        return _lift_0d(index_fill, input, dim, index, value)
     return IndexFill.apply(input, index, _fill_value(value), wrap_dim(dim, input.ndim))
 
 
@@ -710,8 +744,8 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
     idx = xp.nonzero(input._data) if input.ndim else xp.nonzero(input._data.reshape(1))
     if as_tuple:
         return tuple(_make(i.astype(np.int64)) for i in idx)
-    if not idx:
-        return _make(xp.zeros((0 if not input._data.item() else 1, 0), np.int64))
+    if input.ndim == 0:  # one (or no) match, with no coordinates
+        return _make(xp.zeros((int(bool(input._data)), 0), np.int64))
     return _make(xp.stack(idx, axis=1).astype(np.int64))
 
 
@@ -761,7 +795,13 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
 
 
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
+    """The k-th smallest values along ``dim`` and their indices."""
     d = wrap_dim(dim, input.ndim)
+    n = input._data.shape[d] if input.ndim else 1
+    if not 1 <= k <= n:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
+    if input.ndim == 0:
+        return return_types.kthvalue(input.clone(), _make(input._xp.zeros((), np.int64)))
     values, indices = sort(input, d, stable=True)
     v = values.select(d, k - 1)
     i = indices.select(d, k - 1)

@@ -7,6 +7,7 @@ from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.device import get_array_module
 from ember.ops._util import check_same_device, scalar_name, wrap_dim
+from ember.ops.elementwise import where
 
 
 def _check_matmul(a: Tensor, b: Tensor, op: str) -> None:
@@ -148,6 +149,10 @@ def inner(input: Tensor, other: Tensor) -> Tensor:
 
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """The outer product of two vectors."""
+    for name, v in (("self", input), ("vec2", vec2)):
+        if v.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {v.ndim}-D")
     return input.unsqueeze(1) * vec2.unsqueeze(0)
 
 
@@ -349,6 +354,9 @@ def diagflat(input: Tensor, offset: int = 0) -> Tensor:
 
 
 def _tri_mask(input: Tensor, diagonal: int, lower: bool):
+    if input.ndim < 2:
+        raise RuntimeError(f"{'tril' if lower else 'triu'}: input tensor must have at least 2 "
+                           "dimensions")
     xp = input._xp
     n, m = input._data.shape[-2:]
     mask = xp.tri(n, m, diagonal, dtype=bool)
@@ -356,13 +364,15 @@ def _tri_mask(input: Tensor, diagonal: int, lower: bool):
 
 
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:
-    return input * _tri_mask(input, diagonal, True) if input.dtype.is_floating_point else \
-        _make(input._xp.tril(input._data, diagonal))
+    """The lower triangle of each matrix (on and below ``diagonal``); zeros elsewhere."""
+    return where(_tri_mask(input, diagonal, True), input, False if input.dtype.name == "bool"
+                 else 0)
 
 
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
-    return input * _tri_mask(input, diagonal, False) if input.dtype.is_floating_point else \
-        _make(input._xp.triu(input._data, diagonal))
+    """The upper triangle of each matrix (on and above ``diagonal``); zeros elsewhere."""
+    return where(_tri_mask(input, diagonal, False), input, False if input.dtype.name == "bool"
+                 else 0)
 
 
 class Inverse(Primitive, node_name="LinalgInvExBackward0"):

@@ -9,7 +9,7 @@ import numpy as np
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.device import get_array_module, reshape_view
-from ember.backend.special import scatter_add
+from ember.backend.special import scatter_add as _scatter_add_arrays
 from ember.ops._util import check_same_device, promote, shape_arg, wrap_dim, wrap_dims
 
 
@@ -109,6 +109,7 @@ class Permute(Primitive, node_name="PermuteBackward0"):
 
 
 def permute(input: Tensor, *dims) -> Tensor:
+    """A view with the dims reordered (``dims`` as varargs or one sequence)."""
     dims = shape_arg(dims) if dims and isinstance(dims[0], (tuple, list)) else dims
     if len(dims) != input.ndim:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
@@ -123,7 +124,7 @@ class Transpose(Primitive, node_name="TransposeBackward0"):
     @staticmethod
     def forward(ctx, a, d0, d1):
         ctx.dims = (d0, d1)
-        return a.swapaxes(d0, d1)
+        return a.swapaxes(d0, d1) if a.ndim else a[...]  # dims 0 / -1 of a 0-d tensor
 
     @staticmethod
     def backward(ctx, grad):
@@ -162,6 +163,8 @@ def movedim(input: Tensor, source, destination) -> Tensor:
     src = wrap_dims(source if isinstance(source, (tuple, list)) else (source,), input.ndim)
     dst = wrap_dims(destination if isinstance(destination, (tuple, list)) else (destination,),
                     input.ndim)
+    if input.ndim == 0:
+        return Permute.apply(input, ())
     order = [d for d in range(input.ndim) if d not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -333,6 +336,8 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
 
 
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    if input.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = wrap_dim(dim, input.ndim)
     start = int(start)
     if start < 0:
@@ -380,25 +385,48 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
 
 
 class AsStrided(Primitive, node_name="AsStridedBackward0"):
+    """A view of the input's storage (its root array) with any sizes and element strides."""
     _is_view = True
 
     @staticmethod
-    def forward(ctx, a, size, stride, offset):
-        xp = get_array_module(a)
-        flat_index = xp.lib.stride_tricks.as_strided(
-            xp.arange(a.size, dtype=np.int64)[offset:], size,
-            tuple(s * 8 for s in stride)) if a.size else xp.zeros(size, np.int64)
-        ctx.flat_index = flat_index
-        ctx.in_shape = a.shape
-        base = a if a.flags.c_contiguous else None
-        if base is None:
-            raise RuntimeError("as_strided: ember needs a contiguous input")
-        return xp.lib.stride_tricks.as_strided(a.reshape(-1)[offset:], size,
-                                               tuple(s * a.itemsize for s in stride))
+    def forward(ctx, a, size, stride, offset, a_offset):
+        root = a
+        while isinstance(root.base, type(a)):
+            root = root.base
+        if not (root.flags.c_contiguous or root.flags.f_contiguous):
+            raise RuntimeError("as_strided: ember needs the tensor's storage to be contiguous")
+        reach = offset + builtins.sum((n - 1) * s for n, s in zip(size, stride)) + 1 \
+            if builtins.all(size) else 0
+        if offset < 0 or reach > root.size:
+            raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage "
+                               f"offset {offset}, and itemsize {a.itemsize} requiring a storage "
+                               f"size of {reach * a.itemsize} are out of bounds for storage of "
+                               f"size {root.size * a.itemsize}")
+        ctx.args = (a.shape, tuple(s // a.itemsize for s in a.strides), a_offset, root.size,
+                    size, stride, offset)
+        storage = root.reshape(-1) if root.flags.c_contiguous else root.T.reshape(-1)
+        return get_array_module(a).lib.stride_tricks.as_strided(
+            storage[offset:], size, tuple(s * a.itemsize for s in stride))
 
     @staticmethod
     def backward(ctx, grad):
-        return ScatterFlat.apply(grad, _make(ctx.flat_index), ctx.in_shape)
+        shape, strides, a_offset, n_storage, size, stride, offset = ctx.args
+        xp = grad._xp
+        n = int(np.prod(shape))
+        # Storage position -> flat index into the input (n: storage the input does not cover).
+        owner = xp.full(n_storage, n, np.int64)
+        owner[_positions(xp, shape, strides, a_offset).reshape(-1)] = xp.arange(n)
+        index = owner[_positions(xp, size, stride, offset)]
+        flat = ScatterFlat.apply(grad, _make(index), (n + 1,))
+        return reshape(narrow(flat, 0, 0, n), shape)
+
+
+def _positions(xp, shape, strides, offset: int):
+    """The storage position of every element of a strided view, as an int64 array."""
+    pos = xp.full(shape, offset, np.int64)
+    for k, (n, s) in enumerate(zip(shape, strides)):
+        pos += xp.arange(n, dtype=np.int64).reshape((-1,) + (1,) * (len(shape) - k - 1)) * s
+    return pos
 
 
 class ScatterFlat(Primitive, node_name="IndexPutBackward0"):
@@ -409,7 +437,7 @@ class ScatterFlat(Primitive, node_name="IndexPutBackward0"):
         xp = get_array_module(values)
         ctx.save_for_backward(index)
         out = xp.zeros(int(np.prod(shape)), values.dtype)
-        scatter_add(xp, out, index.reshape(-1), values.reshape(-1))
+        _scatter_add_arrays(xp, out, index.reshape(-1), values.reshape(-1))
         return out.reshape(shape)
 
     @staticmethod
@@ -420,7 +448,12 @@ class ScatterFlat(Primitive, node_name="IndexPutBackward0"):
 
 
 def as_strided(input: Tensor, size, stride, storage_offset=None) -> Tensor:
-    return AsStrided.apply(input, tuple(size), tuple(stride), int(storage_offset or 0))
+    """A view of ``input``'s storage with the given sizes and element strides, starting at
+    ``storage_offset`` (counted from the storage's start; ``input``'s own offset by default)."""
+    own = input.storage_offset()
+    offset = own if storage_offset is None else int(storage_offset)
+    return AsStrided.apply(input, tuple(int(n) for n in size), tuple(int(s) for s in stride),
+                           offset, own)
 
 
 def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
@@ -443,7 +476,7 @@ def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
     out_shape = shape[:d] + (n,) + shape[d + 1:] + (size,)
     out_strides = tuple(strides[:d]) + (strides[d] * step,) + tuple(strides[d + 1:]) + (
         strides[d],)
-    return as_strided(contiguous(input), out_shape, out_strides, 0)
+    return as_strided(contiguous(input), out_shape, out_strides)  # from input's own offset
 
 
 class Split(Primitive, node_name="SplitWithSizesBackward0"):
@@ -462,6 +495,8 @@ class Split(Primitive, node_name="SplitWithSizesBackward0"):
 
 def split(tensor: Tensor, split_size_or_sections, dim: int = 0):
     """Pieces of ``split_size`` (the last may be smaller) or of the listed sizes, as views."""
+    if tensor.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = wrap_dim(dim, tensor.ndim)
     n = tensor._data.shape[d]
     if isinstance(split_size_or_sections, int):
@@ -481,6 +516,8 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0):
 
 def chunk(input: Tensor, chunks: int, dim: int = 0):
     """Split into ``chunks`` pieces of ceil(size / chunks) (fewer if the size runs out)."""
+    if input.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
     n = input._data.shape[wrap_dim(dim, input.ndim)]
@@ -566,6 +603,10 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     check_same_device("cat", *tensors)
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
+                               "concatenated")
     shaped = [t for t in tensors if not (t.ndim == 1 and t._data.shape[0] == 0)] or tensors
     ref = shaped[0]
     d = wrap_dim(dim, ref.ndim)
@@ -633,7 +674,8 @@ class Flip(Primitive, node_name="FlipBackward0"):
 
 def flip(input: Tensor, *dims) -> Tensor:
     dims = shape_arg(dims) if dims and isinstance(dims[0], (tuple, list)) else dims
-    return Flip.apply(input, wrap_dims(dims, input.ndim))
+    dims = wrap_dims(dims, input.ndim)
+    return Flip.apply(input, dims if input.ndim else ())
 
 
 def fliplr(input):

@@ -253,6 +253,8 @@ def aminmax(input: Tensor, *, dim=None, keepdim: bool = False):
 
 
 def argmax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    if input.dtype is _dt.bool:
+        raise RuntimeError("argmax(): does not support bool input")
     xp = input._xp
     if dim is None:
         out = xp.argmax(input._data.reshape(-1))
@@ -261,6 +263,8 @@ def argmax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def argmin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    if input.dtype is _dt.bool:
+        raise RuntimeError("argmin(): does not support bool input")
     xp = input._xp
     if dim is None:
         out = xp.argmin(input._data.reshape(-1))
@@ -519,7 +523,7 @@ def median(input: Tensor, dim=None, keepdim: bool = False):
         return MedianAll.apply(input)
     from ember.ops.indexing import kthvalue
     d = wrap_dim(dim, input.ndim)
-    k = (input.shape[d] - 1) // 2 + 1
+    k = (input.shape[d] - 1) // 2 + 1 if input.ndim else 1
     v, i = kthvalue(input, k, d, keepdim)
     return return_types.median(v, i)
 

@@ -2,6 +2,16 @@
 NumPy reference, sample inputs incl. 0-d, broadcast and non-contiguous, dtypes, grad and
 grad-of-grad flags). test_ops_forward.py, test_ops_grad.py and tests/conformance/test_ops.py
 sweep it; the rows live by family in rows_*.py, the row type and input makers in samples.py.
+
+To add an op: append an ``OpInfo`` to its family's rows_*.py, e.g.::
+
+    OpInfo("exp", m("exp"), np.exp, unary_samples(), FLOAT + (I64,))
+
+``m("exp")`` calls ``lib.exp`` on ember and on torch alike (``meth`` calls a Tensor method, a
+lambda ``(lib, *args)`` anything else). Set ``grad=False`` for ops without gradients,
+``gradgrad=False`` to skip double backward, ``gradcheck=False`` at kinks (gradients then compared
+with PyTorch only), and list inputs the op must reject in rows_errors.py with PyTorch's
+exception type. rows_edge.py (NaN, inf, empty) and rows_kinks.py hold the special points.
 """
 from __future__ import annotations
 

@@ -31,7 +31,8 @@ def _unfold_ref(x, d, size, step):
 
 
 def _as_strided_ref(x, size, stride, offset=0):
-    flat = np.ascontiguousarray(x).reshape(-1)[offset:]
+    """Strides over the storage, in memory order (a transposed input reads its base)."""
+    flat = x.ravel(order="K")[offset:]
     return np.lib.stride_tricks.as_strided(flat, size, [s * x.itemsize for s in stride])
 
 
@@ -123,7 +124,7 @@ MOVEMENT = [
            FLOAT),
     OpInfo("as_strided", m("as_strided"), _as_strided_ref,
            _each(((3, 4), (2, 2), (4, 1)), ((3, 4), (3, 3), (1, 4), 1), ((12,), (4, 3), (2, 1)),
-                 ((3, 4), (2, 3), (0, 1), 2)), FLOAT),
+                 ((3, 4), (2, 3), (0, 1), 2), ("nc", (3, 4), (2, 3), (1, 3), 1)), FLOAT),
     OpInfo("flip", m("flip"), np.flip,
            _each(((2, 3, 4), (0,)), ((2, 3, 4), (0, 2)), ((2, 3, 4), (-1,)), ("nc", (3, 4), (1,))),
            ALL),
@@ -408,6 +409,24 @@ METHODS = [
     OpInfo("expand_method", lambda lib, x: x[:, :1].expand(-1, 5, -1),
            lambda x: np.broadcast_to(x[:, :1], (x.shape[0], 5, x.shape[2])), _kw),
     OpInfo("contiguous_method", lambda lib, x: x.contiguous(), lambda x: x, _kw),
+    OpInfo("scatter_add_method", lambda lib, x, d, i, s: x.scatter_add(d, i, s),
+           lambda x, d, i, s: _loop_scatter(x, d, i, s, "sum"),
+           lambda dt, rng: _scatter_add_samples(dt, rng)[:1]),
+    OpInfo("scatter_method", lambda lib, x, d, i, s: x.scatter(d, i, s),
+           lambda x, d, i, s: _loop_scatter(x, d, i, s),
+           lambda dt, rng: _scatter_samples(dt, rng)[:1]),
+    OpInfo("index_add_method", lambda lib, x, d, i, s: x.index_add(d, i, s, alpha=2),
+           lambda x, d, i, s: _index_add_ref(x, d, i, s, 2),
+           lambda dt, rng: _index_samples("add")(dt, rng)[:1]),
+    OpInfo("index_put_method", lambda lib, x, i, v: x.index_put((i,), v, accumulate=True),
+           lambda x, i, v: _index_put_ref(x, (i,), v, True),
+           lambda dt, rng: [S(arr(rng, (4, 3), dt), np.array([0, 0, 3]), arr(rng, (3, 3), dt))]),
+    OpInfo("masked_scatter_method", lambda lib, x, mk, s: x.masked_scatter(mk, s),
+           _masked_scatter_ref, lambda dt, rng: [S(arr(rng, (3, 4), dt), arr(rng, (3, 4), BOOL),
+                                                   arr(rng, (12,), dt))]),
+    OpInfo("take_along_dim_method", lambda lib, x, i: x.take_along_dim(i, 1),
+           lambda x, i: np.take_along_axis(x, i, 1),
+           lambda dt, rng: [S(arr(rng, (3, 4), dt), rng.integers(0, 4, (3, 2)))]),
     OpInfo("gather_method", lambda lib, x, i: x.gather(1, i),
            lambda x, i: np.take_along_axis(x, i, 1),
            lambda dt, rng: [S(arr(rng, (3, 4), dt), rng.integers(0, 4, (3, 5)))]),

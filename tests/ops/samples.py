@@ -146,6 +146,7 @@ def m(name):
     def call(lib, *args, **kwargs):
         return getattr(lib, name)(*args, **kwargs)
     call.__name__ = name
+    call.functional = name  # the method form x.name(...) is checked against it
     return call
 
 

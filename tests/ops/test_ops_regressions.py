@@ -110,3 +110,45 @@ def test_bool_operands_pytorch_refuses():
                lambda: True ** t, lambda: ember.clamp(t, min=True)):
         with pytest.raises(NotImplementedError, match="not implemented for 'Bool'"):
             fn()
+
+
+def test_zero_dim_tensors_along_dim_0():
+    x = ember.tensor(0.75, dtype=ember.float64, requires_grad=True)
+    assert x.flip(0).item() == 0.75 and x.transpose(0, -1).item() == 0.75
+    np.testing.assert_array_equal(x.gather(0, ember.tensor([0, 0])).detach().numpy(), [0.75] * 2)
+    assert x.scatter(0, ember.tensor(0), 2.0).item() == 2.0
+    assert x.index_fill(0, ember.tensor([0]), 1.0).item() == 1.0
+    assert x.index_select(0, ember.tensor([0])).shape == ()
+    assert x.kthvalue(1).values.item() == 0.75 and x.median(0).indices.item() == 0
+    assert tuple(ember.nonzero(x).shape) == (1, 0)
+    (g,) = ember.autograd.grad(x.scatter_add(0, ember.tensor(0), x * 2), x)
+    assert g.item() == 3.0
+    for fn in (lambda: x.narrow(0, 0, 1), lambda: x.chunk(2), lambda: x.split(1),
+               lambda: ember.cat([x, x]), lambda: x.tril(), lambda: ember.outer(x, x),
+               lambda: x.kthvalue(2), lambda: x.index_select(0, ember.tensor([0, 0]))):
+        with pytest.raises(RuntimeError):
+            fn()
+
+
+def test_tril_triu_zero_infinities_outside_the_triangle():
+    x = ember.tensor([[1.0, float("inf")], [float("-inf"), 3.0]])
+    np.testing.assert_array_equal(x.tril().numpy(), [[1.0, 0.0], [-np.inf, 3.0]])
+    np.testing.assert_array_equal(x.triu().numpy(), [[1.0, np.inf], [0.0, 3.0]])
+
+
+def test_as_strided_and_unfold_read_the_storage_of_views():
+    base = ember.arange(12.0).reshape(3, 4)
+    view = base[1:, 1:]
+    assert view.storage_offset() == 5
+    np.testing.assert_array_equal(view.as_strided((2, 2), (1, 2)).numpy(), [[5, 7], [6, 8]])
+    np.testing.assert_array_equal(view.as_strided((2,), (1,), 0).numpy(), [0, 1])
+    np.testing.assert_array_equal(base.t().as_strided((3,), (4,)).numpy(), [0, 4, 8])
+    np.testing.assert_array_equal(ember.arange(10.0)[2:].unfold(0, 3, 2).numpy(),
+                                  [[2, 3, 4], [4, 5, 6], [6, 7, 8]])
+    # The gradient reaches only the storage the input covers.
+    x = ember.arange(12.0, dtype=ember.float64).requires_grad_()
+    y = x.reshape(3, 4).t()[1:].as_strided((2, 3), (3, 1), 2)
+    (y * ember.arange(6.0, dtype=ember.float64).reshape(2, 3)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 0, 0, 1, 0, 3, 4, 5, 0, 0, 0, 0])
+    with pytest.raises(RuntimeError, match="out of bounds for storage"):
+        base.as_strided((4, 4), (4, 1))

@@ -23,19 +23,22 @@ from ember._creation import (  # noqa: F401
     ones_like, poisson, polar, rand, rand_like, randint, randint_like, randn, randn_like,
     randperm, range, scalar_tensor, tensor, tril_indices, triu_indices, zeros, zeros_like,
     get_default_device, set_default_device)
+from ember.ops.compare import (  # noqa: F401
+    allclose, bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift,
+    bitwise_xor, eq, equal, ge, greater, greater_equal, gt, isclose, isfinite, isinf, isnan,
+    isneginf, isposinf, isreal, le, less, less_equal, logical_and, logical_not, logical_or,
+    logical_xor, lt, ne, not_equal, signbit)
 from ember.ops.elementwise import (  # noqa: F401
-    abs, abs_, absolute, acos, acosh, add, addcdiv, addcmul, allclose, angle, arccos, arccosh,
-    arcsin, arcsinh, arctan, arctan2, arctanh, asin, asinh, atan, atan2, atanh, bitwise_and,
-    bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor, ceil, ceil_,
-    clamp, clamp_, clamp_max, clamp_min, clip, conj, conj_physical, cos, cosh, digamma, div, eq,
-    equal, erf, erfc, erfinv, exp, exp2, exp_, expm1, fix, float_power, floor, floor_,
-    floor_divide, fmax, fmin, fmod, frac, ge, greater, greater_equal, gt, hypot, imag, isclose,
-    isfinite, isinf, isnan, isneginf, isposinf, isreal, le, lerp, less, less_equal, lgamma, log,
-    log10, log1p, log2, log_, logaddexp, logical_and, logical_not, logical_or, logical_xor,
-    logit, lt, maximum, minimum, mul, nan_to_num, nan_to_num_, ne, neg, neg_, negative,
-    not_equal, polygamma, pow, real, reciprocal, relu, relu_, remainder, resolve_conj,
-    resolve_neg, round, round_, rsqrt, rsub, sgn, sigmoid, sigmoid_, sign, signbit, sin, sinh,
-    sqrt, sqrt_, square, sub, tan, tanh, tanh_, true_divide, trunc, where, xlogy)
+    add, addcdiv, addcmul, angle, clamp, clamp_, clamp_max, clamp_min, clip, conj, conj_physical,
+    div, float_power, floor_divide, fmax, fmin, fmod, imag, lerp, maximum, minimum, mul,
+    nan_to_num, nan_to_num_, neg, neg_, negative, pow, real, reciprocal, remainder, resolve_conj,
+    resolve_neg, rsub, square, sub, true_divide, where)
+from ember.ops.unary import (  # noqa: F401
+    abs, abs_, absolute, acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh,
+    asin, asinh, atan, atan2, atanh, ceil, ceil_, cos, cosh, digamma, erf, erfc, erfinv, exp,
+    exp2, exp_, expm1, fix, floor, floor_, frac, hypot, lgamma, log, log10, log1p, log2, log_,
+    logaddexp, logit, polygamma, relu, relu_, round, round_, rsqrt, sgn, sigmoid, sigmoid_, sign,
+    sin, sinh, sqrt, sqrt_, tan, tanh, tanh_, trunc, xlogy)
 from ember.ops.indexing import (  # noqa: F401
     argsort, argwhere, gather, index_add, index_copy, index_fill, index_put, index_select,
     kthvalue, masked_fill, masked_scatter, masked_select, msort, nonzero, scatter, scatter_add,

@@ -1091,6 +1091,39 @@ class Tensor:
     def bitwise_xor(self, other):
         return _ops.bitwise_xor(self, other)
 
+    def bitwise_left_shift(self, other):
+        return _ops.bitwise_left_shift(self, other)
+
+    def bitwise_right_shift(self, other):
+        return _ops.bitwise_right_shift(self, other)
+
+    def float_power(self, exponent):
+        return _ops.float_power(self, exponent)
+
+    def logaddexp(self, other):
+        return _ops.logaddexp(self, other)
+
+    def xlogy(self, other):
+        return _ops.xlogy(self, other)
+
+    def diff(self, n: int = 1, dim: int = -1, prepend=None, append=None):
+        return _ops.diff(self, n, dim, prepend, append)
+
+    def diagflat(self, offset: int = 0):
+        return _ops.diagflat(self, offset)
+
+    def kron(self, other):
+        return _ops.kron(self, other)
+
+    def logdet(self):
+        return _ops.logdet(self)
+
+    def slogdet(self):
+        return _ops.slogdet(self)
+
+    def matrix_power(self, n: int):
+        return _ops.matrix_power(self, n)
+
     # ------------------------------------------------------------------------------------------
     # Reductions
 

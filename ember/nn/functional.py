@@ -13,6 +13,7 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import no_grad
 from ember.ops import elementwise as _ew
+from ember.ops import unary as _unary
 from ember.ops import nn as _nn
 from ember.ops.inplace import inplace as _inplace
 from ember.ops.linalg import addmm, einsum, matmul
@@ -56,11 +57,11 @@ def identity(input: Tensor) -> Tensor:
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0)."""
-    return _ew.relu_(input) if inplace else _ew.relu(input)
+    return _unary.relu_(input) if inplace else _unary.relu(input)
 
 
 def relu_(input: Tensor) -> Tensor:
-    return _ew.relu_(input)
+    return _unary.relu_(input)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
@@ -194,11 +195,11 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def sigmoid(input: Tensor) -> Tensor:
-    return _ew.sigmoid(input)
+    return _unary.sigmoid(input)
 
 
 def tanh(input: Tensor) -> Tensor:
-    return _ew.tanh(input)
+    return _unary.tanh(input)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:

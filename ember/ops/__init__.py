@@ -3,7 +3,9 @@ from ember._creation import *  # noqa: F401,F403
 from ember._creation import range  # noqa: F401  (star-import skips nothing, but be explicit)
 from ember.ops._util import wrap_dim  # noqa: F401
 from ember.ops.conversion import to  # noqa: F401
+from ember.ops.compare import *  # noqa: F401,F403
 from ember.ops.elementwise import *  # noqa: F401,F403
+from ember.ops.unary import *  # noqa: F401,F403
 from ember.ops.fill import *  # noqa: F401,F403
 from ember.ops.indexing import *  # noqa: F401,F403
 from ember.ops.linalg import *  # noqa: F401,F403

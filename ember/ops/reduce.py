@@ -57,7 +57,8 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None)
 
 
 def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None):
-    from ember.ops.elementwise import isnan, where
+    from ember.ops.compare import isnan
+    from ember.ops.elementwise import where
     return sum(where(isnan(input), _make(input._xp.zeros((), input._data.dtype)), input),
                dim, keepdim, dtype=dtype)
 
@@ -96,7 +97,7 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None
 
 
 def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None):
-    from ember.ops.elementwise import isnan
+    from ember.ops.compare import isnan
     count = sum(~isnan(input), dim, keepdim)
     return nansum(input, dim, keepdim, dtype=dtype) / count
 

@@ -453,9 +453,7 @@ def test_zero_dim_inputs_match_torch(name):
 
 # Tensor methods still to write in ember/_tensor.py (the functions exist in ember.ops). Remove
 # a name here once its method is added: the test checks this list is exact.
-KNOWN_MISSING_METHODS = {"bitwise_left_shift", "bitwise_right_shift", "diagflat", "diff",
-                         "float_power", "kron", "logaddexp", "logdet", "matrix_power", "slogdet",
-                         "xlogy"}
+KNOWN_MISSING_METHODS: set = set()
 
 
 def test_table_functions_exist_as_methods_where_pytorch_has_them():

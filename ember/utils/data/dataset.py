@@ -4,7 +4,7 @@ from __future__ import annotations
 import bisect
 import math
 import warnings
-from typing import Generic, Iterable, Iterator, Sequence, TypeVar
+from typing import Generic, Iterable, Sequence, TypeVar
 
 from ember._tensor import Tensor, _make
 
@@ -186,7 +186,3 @@ def random_split(dataset: Dataset[T], lengths: Sequence[int | float],
         out.append(Subset(dataset, perm[offset:offset + length]))
         offset += length
     return out
-
-
-def _iter_len(it: Iterator) -> int:
-    return sum(1 for _ in it)

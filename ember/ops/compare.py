@@ -1,0 +1,198 @@
+"""Comparisons, logic and bitwise ops, and the elementwise predicates (isnan, isclose, ...).
+Never differentiable: results are bool (or the bitwise operands' integer dtype)."""
+from __future__ import annotations
+
+from ember import dtypes as _dt
+from ember._tensor import Tensor, _make
+from ember.autograd.function import _broadcast_error
+from ember.backend.device import get_array_module
+from ember.ops._util import array_dtype, data_of, promote, result_dtype, scalar_name
+from ember.ops.inplace import write_out
+
+
+def _xp(a):
+    return get_array_module(a)
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison and logic: never differentiable, results are bool.
+
+def eq(input, other, *, out=None):
+    """Elementwise ``input == other`` (bool)."""
+    return _cmp("equal", input, other, out)
+
+
+def ne(input, other, *, out=None):
+    return _cmp("not_equal", input, other, out)
+
+
+def lt(input, other, *, out=None):
+    return _cmp("less", input, other, out)
+
+
+def le(input, other, *, out=None):
+    return _cmp("less_equal", input, other, out)
+
+
+def gt(input, other, *, out=None):
+    return _cmp("greater", input, other, out)
+
+
+def ge(input, other, *, out=None):
+    return _cmp("greater_equal", input, other, out)
+
+
+less, less_equal, greater, greater_equal, not_equal = lt, le, gt, ge, ne
+
+
+def _cmp(name, input, other, out):
+    if other is None or isinstance(other, (str, list, tuple)) and not isinstance(input, Tensor):
+        return NotImplemented
+    a, b = promote(data_of(input), data_of(other))
+    xp = _xp(a if hasattr(a, "dtype") else b)
+    result = _make(_broadcasting(getattr(xp, name), a, b))
+    return write_out(out, result) if out is not None else result
+
+
+def _broadcasting(fn, a, b):
+    """``fn(a, b)`` for the ops that are not Primitives, with PyTorch's broadcast error."""
+    try:
+        return fn(a, b)
+    except ValueError as exc:
+        raise _broadcast_error((a, b), exc) from None
+
+
+def _logic(name, input, other=None):
+    xp = input._xp
+    if other is None:
+        return _make(getattr(xp, name)(input._data))
+    return _make(_broadcasting(getattr(xp, name), input._data, data_of(other)))
+
+
+def logical_not(input):
+    return _logic("logical_not", input)
+
+
+def logical_and(input, other):
+    return _logic("logical_and", input, other)
+
+
+def logical_or(input, other):
+    return _logic("logical_or", input, other)
+
+
+def logical_xor(input, other):
+    return _logic("logical_xor", input, other)
+
+
+# PyTorch's kernel names, which its "not implemented for 'Float'" errors quote.
+_KERNELS = {"invert": "bitwise_not", "left_shift": "lshift", "right_shift": "rshift"}
+
+
+def _bitwise(name, input, other=None):
+    for x in (input, other):
+        if isinstance(x, float) or isinstance(x, Tensor) and (x.is_floating_point()
+                                                              or x.is_complex()):
+            kernel = _KERNELS.get(name, name)
+            dtype = _dt.promote_types(input.dtype, x.dtype) if isinstance(x, Tensor) \
+                else _dt.get_default_dtype()
+            raise NotImplementedError(f'"{kernel}_cpu" not implemented for '
+                                      f"'{scalar_name(dtype)}'")
+    if other is None:
+        return _make(getattr(input._xp, name)(input._data))
+    a, b = promote(input._data, data_of(other))
+    return _make(_broadcasting(getattr(input._xp, name), a, b))
+
+
+def bitwise_not(input):
+    return _bitwise("invert", input)
+
+
+def bitwise_and(input, other):
+    return _bitwise("bitwise_and", input, other)
+
+
+def bitwise_or(input, other):
+    return _bitwise("bitwise_or", input, other)
+
+
+def bitwise_xor(input, other):
+    return _bitwise("bitwise_xor", input, other)
+
+
+def bitwise_left_shift(input, other):
+    return _bitwise("left_shift", input, other)
+
+
+def bitwise_right_shift(input, other):
+    return _bitwise("right_shift", input, other)
+
+
+def _bitwise_inplace(fn, input, other):
+    result = fn(input, other)
+    if result.dtype is not input.dtype and _dt.promote_types(input.dtype, result.dtype) \
+            is not input.dtype:
+        raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output "
+                           f"type {input.dtype}")
+    input._data[...] = result._data
+    input._bump_version()
+    return input
+
+
+def bitwise_and_(input, other):
+    return _bitwise_inplace(bitwise_and, input, other)
+
+
+def bitwise_or_(input, other):
+    return _bitwise_inplace(bitwise_or, input, other)
+
+
+def bitwise_xor_(input, other):
+    return _bitwise_inplace(bitwise_xor, input, other)
+
+
+def isnan(input):
+    return _make(input._xp.isnan(input._data))
+
+
+def isinf(input):
+    return _make(input._xp.isinf(input._data))
+
+
+def isfinite(input):
+    return _make(input._xp.isfinite(input._data))
+
+
+def isposinf(input):
+    return _make(input._xp.isposinf(input._data))
+
+
+def isneginf(input):
+    return _make(input._xp.isneginf(input._data))
+
+
+def isreal(input):
+    return _make(input._xp.isreal(input._data))
+
+
+def signbit(input):
+    return _make(input._xp.signbit(input._data))
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    a, b = promote(input._data, data_of(other))
+    return _make(input._xp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    return bool(isclose(input, other, rtol, atol, equal_nan).all())
+
+
+def equal(input, other) -> bool:
+    """True if both tensors have the same size and elements."""
+    if tuple(input.shape) != tuple(other.shape):
+        return False
+    return bool((input._data == other._data).all())
+
+
+del array_dtype, result_dtype

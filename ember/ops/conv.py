@@ -1,0 +1,841 @@
+"""Spatial ops: convolution, transposed convolution, pooling, padding, interpolation, pixel
+shuffle and fold/unfold, with the functional forms ``ember.nn.functional`` exposes.
+
+NOTE [ Convolution adjoints ]
+Convolution is linear in its input and in its weight, so three primitives close under
+differentiation: ``Convolution`` (y = x * w), ``ConvInputGrad`` (its adjoint in x, which is also
+the transposed convolution) and ``ConvWeightGrad`` (its adjoint in w). Each one's backward calls
+the other two, so gradients of any order come from the same im2col + matmul kernels in
+``ember.backend.kernels``. Pooling pairs the same way (gather with its scatter, average with its
+spread).
+"""
+from __future__ import annotations
+
+import math
+
+from ember._tensor import Tensor, _make
+from ember.autograd.function import Primitive
+from ember.backend import kernels as K
+from ember.backend.device import get_array_module
+from ember.ops.indexing import gather, index_select, scatter
+from ember.ops.linalg import matmul
+
+__all__ = [
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
+    "max_pool2d_with_indices", "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d",
+    "avg_pool3d", "lp_pool1d", "lp_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+    "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "max_unpool1d",
+    "max_unpool2d", "max_unpool3d", "pad", "interpolate", "upsample", "upsample_nearest",
+    "upsample_bilinear", "pixel_shuffle", "pixel_unshuffle", "unfold", "fold",
+]
+
+
+def _tuple(value, n: int, name: str = "argument") -> tuple:
+    if isinstance(value, (tuple, list)):
+        if len(value) == 1:
+            return tuple(value) * n
+        if len(value) != n:
+            raise RuntimeError(f"expected {name} to be a single integer value or a list of {n} "
+                               f"values to match the convolution dimensions, but got "
+                               f"{name}={list(value)}")
+        return tuple(int(v) for v in value)
+    return (int(value),) * n
+
+
+def _batched(input: Tensor, nd: int, op: str):
+    """(input with a batch dim, whether one was added) for ops taking (N, C, *sp) or (C, *sp)."""
+    if input.ndim == nd + 2:
+        return input, False
+    if input.ndim == nd + 1:
+        return input.unsqueeze(0), True
+    raise RuntimeError(f"{op}: Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input, "
+                       f"but got input of size: {list(input.shape)}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Convolution (see NOTE [ Convolution adjoints ])
+
+class Convolution(Primitive, node_name="ConvolutionBackward0"):
+    @staticmethod
+    def forward(ctx, x, w, stride, pads, dilation, groups):
+        y, cols = K.conv_forward(x, w, stride, pads, dilation, groups)
+        ctx.save_for_backward(x, w)
+        ctx.args = (stride, pads, dilation, groups)
+        ctx.cols = cols  # reused by the weight gradient: im2col runs once per step
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w = ctx.saved_tensors
+        cols, ctx.cols = ctx.cols, None
+        gx = gw = None
+        if ctx.needs_input_grad[0]:
+            gx = ConvInputGrad.apply(grad, w, tuple(x.shape), *ctx.args)
+        if ctx.needs_input_grad[1]:
+            gw = ConvWeightGrad.apply(x, grad, tuple(w.shape), *ctx.args, cols)
+        return gx, gw
+
+
+class ConvInputGrad(Primitive, node_name="ConvolutionBackward0"):
+    @staticmethod
+    def forward(ctx, gy, w, x_shape, stride, pads, dilation, groups):
+        ctx.save_for_backward(gy, w)
+        ctx.args = (stride, pads, dilation, groups)
+        ctx.x_shape = x_shape
+        return K.conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups)
+
+    @staticmethod
+    def backward(ctx, grad):
+        gy, w = ctx.saved_tensors
+        g_gy = g_w = None
+        if ctx.needs_input_grad[0]:
+            g_gy = Convolution.apply(grad, w, *ctx.args)
+        if ctx.needs_input_grad[1]:
+            g_w = ConvWeightGrad.apply(grad, gy, tuple(w.shape), *ctx.args, None)
+        return g_gy, g_w
+
+
+class ConvWeightGrad(Primitive, node_name="ConvolutionBackwardBackward0"):
+    @staticmethod
+    def forward(ctx, x, gy, w_shape, stride, pads, dilation, groups, cols):
+        ctx.save_for_backward(x, gy)
+        ctx.args = (stride, pads, dilation, groups)
+        return K.conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups, cols)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, gy = ctx.saved_tensors
+        g_x = g_gy = None
+        if ctx.needs_input_grad[0]:
+            g_x = ConvInputGrad.apply(gy, grad, tuple(x.shape), *ctx.args)
+        if ctx.needs_input_grad[1]:
+            g_gy = Convolution.apply(x, grad, *ctx.args)
+        return g_x, g_gy
+
+
+def _check_conv(op: str, input: Tensor, weight: Tensor, bias, groups: int, in_channels: int):
+    if input.dtype != weight.dtype or (bias is not None and bias.dtype != input.dtype):
+        other = weight if input.dtype != weight.dtype else bias
+        raise RuntimeError(f"{op}: Input type ({input.dtype}) and weight/bias type "
+                           f"({other.dtype}) should be the same")
+    if in_channels != input.shape[1]:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, "
+                           f"expected input{list(input.shape)} to have {in_channels} channels, "
+                           f"but got {input.shape[1]} channels instead")
+
+
+def _add_bias(out: Tensor, bias, nd: int) -> Tensor:
+    if bias is None:
+        return out
+    return out + bias.reshape((-1,) + (1,) * nd)
+
+
+def _conv(nd: int, input, weight, bias, stride, padding, dilation, groups) -> Tensor:
+    op = f"conv{nd}d"
+    if weight.ndim != nd + 2:
+        raise RuntimeError(f"{op}: Expected {nd + 2}-dimensional weight, got weight of size "
+                           f"{list(weight.shape)}")
+    x, unbatched = _batched(input, nd, op)
+    kernel = tuple(weight.shape[2:])
+    stride = _tuple(stride, nd, "stride")
+    dilation = _tuple(dilation, nd, "dilation")
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = ((0, 0),) * nd
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+            total = [d * (k - 1) for d, k in zip(dilation, kernel)]
+            pads = tuple((t // 2, t - t // 2) for t in total)
+        else:
+            raise ValueError(f"Invalid padding string '{padding}', should be one of "
+                             f"{{'valid', 'same'}}")
+    else:
+        pads = tuple((p, p) for p in _tuple(padding, nd, "padding"))
+    _check_conv(op, x, weight, bias, groups, weight.shape[1] * groups)
+    if weight.shape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
+                           f"at dimension 0, but got weight of size {list(weight.shape)} instead")
+    for n, k, d, (lo, hi) in zip(x.shape[2:], kernel, dilation, pads):
+        if n + lo + hi < d * (k - 1) + 1:
+            padded = " x ".join(str(s + a + b) for s, (a, b) in zip(x.shape[2:], pads))
+            raise RuntimeError(f"Calculated padded input size per channel: ({padded}"
+                               f"). Kernel size: ({' x '.join(map(str, kernel))}). Kernel size "
+                               f"can't be greater than actual input size")
+    out = _add_bias(Convolution.apply(x, weight, stride, pads, dilation, groups), bias, nd)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """1-D cross-correlation. Shape: input (N, C_in, L), weight (C_out, C_in/groups, k)."""
+    return _conv(1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation. Shape: input (N, C_in, H, W), weight (C_out, C_in/groups, kH, kW).
+
+    Example::
+
+        >>> F.conv2d(ember.randn(1, 1, 32, 32), ember.randn(6, 1, 5, 5)).shape
+        torch.Size([1, 6, 28, 28])
+    """
+    return _conv(2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """3-D cross-correlation. Shape: input (N, C_in, D, H, W), weight (C_out, C_in/groups, *k)."""
+    return _conv(3, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, groups, dilation,
+                    output_size=None) -> Tensor:
+    op = f"conv_transpose{nd}d"
+    x, unbatched = _batched(input, nd, op)
+    stride = _tuple(stride, nd, "stride")
+    padding = _tuple(padding, nd, "padding")
+    dilation = _tuple(dilation, nd, "dilation")
+    output_padding = _tuple(output_padding, nd, "output_padding")
+    if x.dtype != weight.dtype:
+        raise RuntimeError(f"{op}: Input type ({x.dtype}) and weight type ({weight.dtype}) "
+                           f"should be the same")
+    if weight.shape[0] != x.shape[1]:
+        raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected "
+                           f"input{list(x.shape)} to have {weight.shape[0]} channels, but got "
+                           f"{x.shape[1]} channels instead")
+    for op_, s, d in zip(output_padding, stride, dilation):
+        if op_ >= s and op_ >= d:
+            raise RuntimeError("output padding must be smaller than either stride or dilation")
+    kernel = weight.shape[2:]
+    outs = tuple((n - 1) * s - 2 * p + d * (k - 1) + o + 1 for n, s, p, d, k, o
+                 in zip(x.shape[2:], stride, padding, dilation, kernel, output_padding))
+    x_shape = (x.shape[0], weight.shape[1] * groups) + outs
+    pads = tuple((p, p) for p in padding)
+    out = ConvInputGrad.apply(x, weight, x_shape, stride, pads, dilation, groups)
+    out = _add_bias(out, bias, nd)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """1-D transposed convolution. weight (C_in, C_out/groups, k)."""
+    return _conv_transpose(1, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """2-D transposed convolution. weight (C_in, C_out/groups, kH, kW)."""
+    return _conv_transpose(2, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """3-D transposed convolution. weight (C_in, C_out/groups, kD, kH, kW)."""
+    return _conv_transpose(3, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+# ----------------------------------------------------------------------------------------------
+# Pooling
+
+def _pool_geometry(nd, spatial, kernel_size, stride, padding, dilation, ceil_mode, op):
+    kernel = _tuple(kernel_size, nd, "kernel_size")
+    stride = kernel if stride is None or stride == [] or stride == () else _tuple(stride, nd)
+    padding = _tuple(padding, nd, "padding")
+    dilation = _tuple(dilation, nd, "dilation")
+    for k, p in zip(kernel, padding):
+        if p * 2 > k:
+            raise RuntimeError(f"{op}: pad should be at most half of effective kernel size, but "
+                               f"got pad={p}, kernel_size={k} and dilation=1")
+    outs = tuple(K.out_size(n, k, s, p, p, d, ceil_mode)
+                 for n, k, s, p, d in zip(spatial, kernel, stride, padding, dilation))
+    if any(o <= 0 for o in outs):
+        raise RuntimeError(f"{op}: Given input size: {tuple(spatial)}. Calculated output size: "
+                           f"{outs}. Output size is too small")
+    # the high side is padded just enough for the last (ceil_mode) window
+    pads = tuple((p, max((o - 1) * s + d * (k - 1) + 1 - n - p, 0))
+                 for n, k, s, p, d, o in zip(spatial, kernel, stride, padding, dilation, outs))
+    return kernel, stride, pads, dilation, outs
+
+
+class WindowGather(Primitive, node_name="MaxPool2DWithIndicesBackward0"):
+    """Each output is the input element at window offset ``arg`` (max pooling's selection)."""
+
+    @staticmethod
+    def forward(ctx, x, arg, kernel, stride, pads, dilation):
+        xp = get_array_module(x)
+        ctx.geom = (arg, x.shape, kernel, stride, pads, dilation)
+        win = K.windows(K.pad(x, pads), kernel, stride, dilation)
+        flat = win.reshape(win.shape[:win.ndim - len(kernel)] + (-1,))
+        return xp.take_along_axis(flat, arg[..., None], -1)[..., 0]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return WindowScatter.apply(grad, *ctx.geom)
+
+
+class WindowScatter(Primitive, node_name="MaxPool2DWithIndicesBackwardBackward0"):
+    @staticmethod
+    def forward(ctx, g, arg, x_shape, kernel, stride, pads, dilation):
+        xp = get_array_module(g)
+        ctx.geom = (arg, kernel, stride, pads, dilation)
+        onehot = arg[..., None] == xp.arange(math.prod(kernel))
+        cols = (onehot * g[..., None]).reshape(g.shape + tuple(kernel))
+        padded = x_shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pads))
+        gx = K.col2im(cols, padded, stride, dilation)
+        return gx[(Ellipsis,) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x_shape[2:], pads))]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return WindowGather.apply(grad, *ctx.geom)
+
+
+def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    op = f"max_pool{nd}d"
+    x, unbatched = _batched(input, nd, op)
+    kernel, stride, pads, dilation, outs = _pool_geometry(
+        nd, x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode, op)
+    xp = get_array_module(x._data)
+    data = x._data
+    low = -xp.inf if data.dtype.kind == "f" else xp.iinfo(data.dtype).min
+    win = K.windows(K.pad(data, pads, "constant", low), kernel, stride, dilation)
+    flat = win.reshape(win.shape[:2 + nd] + (-1,))
+    # NaN wins, as in PyTorch: argmax of "is nan" where any, else the max
+    nan = xp.isnan(flat) if data.dtype.kind == "f" else None
+    arg = flat.argmax(-1)
+    if nan is not None and nan.any():
+        arg = xp.where(nan.any(-1), nan.argmax(-1), arg)
+    out = WindowGather.apply(x, arg, kernel, stride, pads, dilation)
+    if unbatched:
+        out = out.squeeze(0)
+    if not return_indices:
+        return out
+    offs = xp.unravel_index(arg, kernel)
+    flat_index = 0
+    for i, (n, s, (lo, _), d) in enumerate(zip(x.shape[2:], stride, pads, dilation)):
+        pos = xp.arange(outs[i]).reshape((-1,) + (1,) * (nd - 1 - i)) * s - lo + offs[i] * d
+        flat_index = flat_index * n + pos
+    idx = _make(xp.asarray(flat_index, dtype=xp.int64))
+    return out, idx.squeeze(0) if unbatched else idx
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    return _max_pool(1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    return _max_pool(2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    return _max_pool(3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """Max over sliding windows of (N, C, L); with ``return_indices`` also the flat argmax."""
+    return _max_pool(1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """Max over sliding windows of (N, C, H, W).
+
+    Example::
+
+        >>> F.max_pool2d(ember.randn(1, 6, 28, 28), 2).shape
+        torch.Size([1, 6, 14, 14])
+    """
+    return _max_pool(2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """Max over sliding windows of (N, C, D, H, W)."""
+    return _max_pool(3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+class AvgPool(Primitive, node_name="AvgPool2DBackward0"):
+    @staticmethod
+    def forward(ctx, x, kernel, stride, pads, divisor):
+        nd = len(kernel)
+        ctx.geom = (x.shape, kernel, stride, pads, divisor)
+        win = K.windows(K.pad(x, pads), kernel, stride, (1,) * nd)
+        total = win.sum(axis=tuple(range(win.ndim - nd, win.ndim)))
+        return (total / divisor).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return AvgPoolSpread.apply(grad, *ctx.geom)
+
+
+class AvgPoolSpread(Primitive, node_name="AvgPool2DBackwardBackward0"):
+    @staticmethod
+    def forward(ctx, g, x_shape, kernel, stride, pads, divisor):
+        xp = get_array_module(g)
+        ctx.geom = (kernel, stride, pads, divisor)
+        share = (g / divisor).astype(g.dtype, copy=False)
+        cols = xp.broadcast_to(share.reshape(share.shape + (1,) * len(kernel)),
+                               share.shape + tuple(kernel))
+        padded = x_shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pads))
+        gx = K.col2im(cols, padded, stride, (1,) * len(kernel))
+        return gx[(Ellipsis,) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x_shape[2:], pads))]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return AvgPool.apply(grad, *ctx.geom)
+
+
+def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override=None):
+    op = f"avg_pool{nd}d"
+    x, unbatched = _batched(input, nd, op)
+    kernel, stride, pads, _, outs = _pool_geometry(nd, x.shape[2:], kernel_size, stride,
+                                                   padding, 1, ceil_mode, op)
+    xp = get_array_module(x._data)
+    if divisor_override:
+        divisor = divisor_override
+    else:
+        divisor = K.pool_divisor(xp, x.shape[2:], kernel, stride, pads, outs, count_include_pad,
+                                 x._data.dtype)
+    out = AvgPool.apply(x, kernel, stride, pads, divisor)
+    return out.squeeze(0) if unbatched else out
+
+
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """Mean over sliding windows of (N, C, L)."""
+    return _avg_pool(1, input, kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """Mean over sliding windows of (N, C, H, W)."""
+    return _avg_pool(2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """Mean over sliding windows of (N, C, D, H, W)."""
+    return _avg_pool(3, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def _lp_pool(nd, input, norm_type, kernel_size, stride, ceil_mode):
+    kernel = _tuple(kernel_size, nd)
+    pool = avg_pool1d if nd == 1 else avg_pool2d
+    out = pool(input.pow(norm_type), kernel, stride, 0, ceil_mode)
+    # sign * relu(|.|) keeps the gradient finite where the window sums to zero
+    return (out.sign() * out.abs().relu()).mul(math.prod(kernel)).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input: Tensor, norm_type: float, kernel_size, stride=None,
+              ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling: (sum x^p)^(1/p) over windows of (N, C, L)."""
+    return _lp_pool(1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None,
+              ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling over windows of (N, C, H, W)."""
+    return _lp_pool(2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def _adaptive_sizes(nd, spatial, output_size) -> tuple:
+    sizes = _tuple(output_size, nd, "output_size") if not isinstance(output_size, (tuple, list)) \
+        else tuple(output_size)
+    if len(sizes) != nd:
+        raise ValueError(f"adaptive pooling: output_size must have {nd} elements")
+    return tuple(n if s is None else int(s) for s, n in zip(sizes, spatial))
+
+
+def _adaptive_matrix(xp, length: int, out: int, dtype):
+    starts, ends = K.adaptive_bounds(length, out)
+    pos = xp.arange(length)
+    st = xp.asarray(starts)[:, None]
+    en = xp.asarray(ends)[:, None]
+    inside = (pos >= st) & (pos < en)
+    return (inside / (en - st)).astype(dtype)
+
+
+def _adaptive_avg(nd, input, output_size):
+    x, unbatched = _batched(input, nd, f"adaptive_avg_pool{nd}d")
+    sizes = _adaptive_sizes(nd, x.shape[2:], output_size)
+    if all(n % o == 0 for n, o in zip(x.shape[2:], sizes)):
+        kernel = tuple(n // o for n, o in zip(x.shape[2:], sizes))
+        out = _avg_pool(nd, x, kernel, kernel, 0, False, True)
+    else:
+        xp = get_array_module(x._data)
+        out = x
+        for i, (n, o) in enumerate(zip(x.shape[2:], sizes)):
+            mat = _make(_adaptive_matrix(xp, n, o, x._data.dtype).T.copy())
+            out = matmul(out.movedim(2 + i, -1), mat).movedim(-1, 2 + i)
+    return out.squeeze(0) if unbatched else out
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    """Mean over windows chosen so that the output has ``output_size`` positions."""
+    return _adaptive_avg(1, input, output_size)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Mean over windows chosen so that the output is ``output_size`` (None keeps a size)."""
+    return _adaptive_avg(2, input, output_size)
+
+
+def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
+    return _adaptive_avg(3, input, output_size)
+
+
+def _adaptive_max(nd, input, output_size, return_indices):
+    x, unbatched = _batched(input, nd, f"adaptive_max_pool{nd}d")
+    sizes = _adaptive_sizes(nd, x.shape[2:], output_size)
+    xp = get_array_module(x._data)
+    # every window padded to the longest by repeating its last index (harmless for a max)
+    idx = []
+    for n, o in zip(x.shape[2:], sizes):
+        starts, ends = K.adaptive_bounds(n, o)
+        width = max(e - s for s, e in zip(starts, ends))
+        st = xp.asarray(starts)[:, None]
+        idx.append(xp.minimum(st + xp.arange(width), xp.asarray(ends)[:, None] - 1))
+    # flat input positions of every (out..., window...) element
+    flat = 0
+    for i, (n, ix) in enumerate(zip(x.shape[2:], idx)):
+        shape = [1] * (2 * nd)
+        shape[i], shape[nd + i] = ix.shape
+        flat = flat * n + ix.reshape(shape)
+    flat = flat.reshape(sizes + (-1,))
+    vals = x.flatten(2)[:, :, _make(flat)]  # (N, C, *out, W)
+    data = vals._data
+    arg = data.argmax(-1)
+    if data.dtype.kind == "f":
+        nan = xp.isnan(data)
+        arg = xp.where(nan.any(-1), nan.argmax(-1), arg)
+    arg_t = _make(arg[..., None])
+    out = gather(vals, -1, arg_t).squeeze(-1)
+    if unbatched:
+        out = out.squeeze(0)
+    if not return_indices:
+        return out
+    where = xp.take_along_axis(xp.broadcast_to(flat, data.shape), arg[..., None], -1)[..., 0]
+    ind = _make(where.astype(xp.int64))
+    return out, ind.squeeze(0) if unbatched else ind
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):
+    return _adaptive_max(1, input, output_size, return_indices)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
+    return _adaptive_max(2, input, output_size, return_indices)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    """Max over windows chosen so that the output has ``output_size`` positions."""
+    return _adaptive_max(1, input, output_size, return_indices)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    """Max over windows chosen so that the output is ``output_size``."""
+    return _adaptive_max(2, input, output_size, return_indices)
+
+
+def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
+    x, unbatched = _batched(input, nd, f"max_unpool{nd}d")
+    if unbatched:
+        indices = indices.unsqueeze(0)
+    kernel = _tuple(kernel_size, nd)
+    stride = kernel if stride is None else _tuple(stride, nd)
+    padding = _tuple(padding, nd)
+    outs = tuple((n - 1) * s - 2 * p + k
+                 for n, s, p, k in zip(x.shape[2:], stride, padding, kernel))
+    if output_size is not None:
+        outs = tuple(output_size)[-nd:]
+    n, c = x.shape[:2]
+    base = x.new_zeros((n, c, math.prod(outs)))
+    out = scatter(base, 2, indices.flatten(2), x.flatten(2)).reshape((n, c) + tuple(outs))
+    return out.squeeze(0) if unbatched else out
+
+
+def max_unpool1d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0,
+                 output_size=None) -> Tensor:
+    """The partial inverse of max_pool1d: values put back at ``indices``, zeros elsewhere."""
+    return _max_unpool(1, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0,
+                 output_size=None) -> Tensor:
+    """The partial inverse of max_pool2d."""
+    return _max_unpool(2, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool3d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0,
+                 output_size=None) -> Tensor:
+    return _max_unpool(3, input, indices, kernel_size, stride, padding, output_size)
+
+
+# ----------------------------------------------------------------------------------------------
+# Padding
+
+class ConstantPad(Primitive, node_name="ConstantPadNdBackward0"):
+    @staticmethod
+    def forward(ctx, x, pads, value):
+        ctx.pads = pads
+        return K.pad(x, pads, "constant", value)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ConstantPad.apply(grad, tuple((-lo, -hi) for lo, hi in ctx.pads), 0)
+
+
+def _pad_index(xp, length: int, lo: int, hi: int, mode: str):
+    i = xp.arange(-lo, length + hi)
+    if mode == "reflect":
+        i = xp.abs(i)
+        return (length - 1) - xp.abs((length - 1) - i)
+    if mode == "replicate":
+        return xp.clip(i, 0, length - 1)
+    return i % length  # circular
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pads the last ``len(pad) // 2`` dimensions; ``pad`` lists (left, right) for the last
+    dimension first, as in PyTorch. Modes: constant, reflect, replicate, circular."""
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    nd = len(pad) // 2
+    if nd > input.ndim:
+        raise RuntimeError("Padding length should be less than or equal to two times the input "
+                           "dimension but got padding length "
+                           f"{len(pad)} and input of dimension {input.ndim}")
+    pads = tuple((int(pad[2 * i]), int(pad[2 * i + 1])) for i in reversed(range(nd)))
+    if mode == "constant":
+        return ConstantPad.apply(input, pads, 0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if value:
+        raise ValueError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    xp = get_array_module(input._data)
+    out = input
+    for i, (lo, hi) in enumerate(pads):
+        dim = input.ndim - nd + i
+        length = input.shape[dim]
+        if mode == "reflect" and (lo >= length or hi >= length):
+            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding "
+                               f"input dimension, but got: padding ({lo}, {hi}) at dimension "
+                               f"{dim} of input {list(input.shape)}")
+        if mode == "circular" and (lo > length or hi > length):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        index = _make(_pad_index(xp, length, lo, hi, mode))
+        out = index_select(out, dim, index)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Interpolation: nearest by index_select, (bi/tri)linear and bicubic by one matrix per dimension
+
+def _source(xp, out: int, length: int, scale, align_corners: bool, dtype):
+    dst = xp.arange(out, dtype=dtype)
+    if align_corners:
+        return dst * ((length - 1) / (out - 1) if out > 1 else 0.0)
+    ratio = 1.0 / scale if scale else length / out
+    return (dst + 0.5) * ratio - 0.5
+
+
+def _linear_matrix(xp, length, out, scale, align_corners, dtype):
+    src = xp.maximum(_source(xp, out, length, scale, align_corners, dtype), 0)
+    i0 = xp.minimum(xp.floor(src).astype(xp.int64), length - 1)
+    i1 = xp.minimum(i0 + 1, length - 1)
+    lam = src - i0
+    rows = xp.arange(out)
+    mat = xp.zeros((out, length), dtype)
+    mat[rows, i0] += 1 - lam
+    mat[rows, i1] += lam
+    return mat
+
+
+def _cubic_matrix(xp, length, out, scale, align_corners, dtype):
+    a = -0.75  # PyTorch's bicubic coefficient
+    src = _source(xp, out, length, scale, align_corners, dtype)
+    i0 = xp.floor(src).astype(xp.int64)
+    t = src - i0
+
+    def near(x):
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    weights = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    rows = xp.arange(out)
+    mat = xp.zeros((out, length), dtype)
+    for k, w in zip(range(-1, 3), weights):
+        mat[rows, xp.clip(i0 + k, 0, length - 1)] += w
+    return mat
+
+
+def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                antialias: bool = False) -> Tensor:
+    """Resizes (N, C, *spatial) to ``size`` or by ``scale_factor``. Modes: nearest,
+    nearest-exact, linear, bilinear, bicubic, trilinear, area."""
+    nd = input.ndim - 2
+    if nd < 1:
+        raise ValueError(f"interpolate: expected a batched input with spatial dims, got "
+                         f"{list(input.shape)}")
+    linear_modes = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+    if mode in linear_modes and linear_modes[mode] != nd:
+        raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
+                                  f"{linear_modes[mode] + 2}D input")
+    if align_corners is not None and mode not in linear_modes:
+        raise ValueError("align_corners option can only be set with the interpolating modes: "
+                         "linear | bilinear | bicubic | trilinear")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("only one of size or scale_factor should be defined")
+    spatial = input.shape[2:]
+    if size is not None:
+        outs = _tuple(size, nd, "size")
+        scales = (None,) * nd
+    else:
+        factors = _tuple_float(scale_factor, nd)
+        outs = tuple(int(math.floor(n * f)) for n, f in zip(spatial, factors))
+        scales = (None,) * nd if recompute_scale_factor else factors
+    if mode == "area":
+        return _adaptive_avg(nd, input, outs)
+    xp = get_array_module(input._data)
+    dtype = input._data.dtype
+    out = input
+    for i, (n, o, s) in enumerate(zip(spatial, outs, scales)):
+        dim = 2 + i
+        if mode in ("nearest", "nearest-exact"):
+            ratio = 1.0 / s if s else n / o
+            shift = 0.5 if mode == "nearest-exact" else 0.0
+            src = xp.floor((xp.arange(o) + shift) * ratio).astype(xp.int64)
+            out = index_select(out, dim, _make(xp.minimum(src, n - 1)))
+        elif mode in linear_modes:
+            build = _cubic_matrix if mode == "bicubic" else _linear_matrix
+            mat = build(xp, n, o, s, bool(align_corners), dtype)
+            out = matmul(out.movedim(dim, -1), _make(mat.T.copy())).movedim(-1, dim)
+        else:
+            raise NotImplementedError(f"interpolate: unsupported mode '{mode}'")
+    return out
+
+
+def _tuple_float(value, n: int) -> tuple:
+    if isinstance(value, (tuple, list)):
+        return tuple(float(v) for v in value)
+    return (float(value),) * n
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Deprecated alias of :func:`interpolate`."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Pixel shuffle and fold / unfold
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """(*, C*r^2, H, W) -> (*, C, H*r, W*r)."""
+    r = upscale_factor
+    *lead, c, h, w = input.shape
+    if c % (r * r):
+        raise RuntimeError(f"pixel_shuffle expects its input's 'channel' dimension to be "
+                           f"divisible by the square of upscale_factor, but input.size(-3)={c} "
+                           f"is not divisible by {r * r}")
+    n = len(lead)
+    x = input.reshape(tuple(lead) + (c // (r * r), r, r, h, w))
+    order = tuple(range(n)) + (n, n + 3, n + 1, n + 4, n + 2)
+    return x.permute(order).reshape(tuple(lead) + (c // (r * r), h * r, w * r))
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """(*, C, H*r, W*r) -> (*, C*r^2, H, W)."""
+    r = downscale_factor
+    *lead, c, h, w = input.shape
+    if h % r or w % r:
+        raise RuntimeError(f"pixel_unshuffle expects height and width to be divisible by "
+                           f"downscale_factor, but got {h}x{w} and {r}")
+    n = len(lead)
+    x = input.reshape(tuple(lead) + (c, h // r, r, w // r, r))
+    order = tuple(range(n)) + (n, n + 2, n + 4, n + 1, n + 3)
+    return x.permute(order).reshape(tuple(lead) + (c * r * r, h // r, w // r))
+
+
+class Im2Col(Primitive, node_name="Im2ColBackward0"):
+    @staticmethod
+    def forward(ctx, x, kernel, dilation, pads, stride):
+        ctx.geom = (x.shape[2:], kernel, dilation, pads, stride)
+        win = K.windows(K.pad(x, pads), kernel, stride, dilation)  # (N, C, oh, ow, kh, kw)
+        n, c = x.shape[:2]
+        return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * math.prod(kernel), -1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Col2Im.apply(grad, *ctx.geom)
+
+
+class Col2Im(Primitive, node_name="Col2ImBackward0"):
+    @staticmethod
+    def forward(ctx, cols, output_size, kernel, dilation, pads, stride):
+        ctx.geom = (kernel, dilation, pads, stride)
+        n = cols.shape[0]
+        c = cols.shape[1] // math.prod(kernel)
+        outs = tuple(K.out_size(o, k, s, lo, hi, d) for o, k, s, (lo, hi), d
+                     in zip(output_size, kernel, stride, pads, dilation))
+        if math.prod(outs) != cols.shape[2]:
+            raise RuntimeError(f"Given output_size={tuple(output_size)}, kernel_size="
+                               f"{tuple(kernel)}, dilation={tuple(dilation)}, padding="
+                               f"{tuple(p for p, _ in pads)}, stride={tuple(stride)}, expected "
+                               f"size of input's dimension 2 to match the calculated number of "
+                               f"sliding blocks {math.prod(outs)}, but got input.size(2)="
+                               f"{cols.shape[2]}.")
+        win = cols.reshape((n, c) + tuple(kernel) + outs).transpose(0, 1, 4, 5, 2, 3)
+        padded = (n, c) + tuple(o + lo + hi for o, (lo, hi) in zip(output_size, pads))
+        out = K.col2im(win, padded, stride, dilation)
+        return out[(Ellipsis,) + tuple(slice(lo, lo + o) for o, (lo, _) in zip(output_size, pads))]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Im2Col.apply(grad, *ctx.geom)
+
+
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sliding local blocks (im2col): (N, C, H, W) -> (N, C*kH*kW, L)."""
+    x, unbatched = _batched(input, 2, "unfold")
+    pads = tuple((p, p) for p in _tuple(padding, 2))
+    out = Im2Col.apply(x, _tuple(kernel_size, 2), _tuple(dilation, 2), pads, _tuple(stride, 2))
+    return out.squeeze(0) if unbatched else out
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sums sliding local blocks back into an image (col2im): (N, C*kH*kW, L) -> (N, C, H, W)."""
+    unbatched = input.ndim == 2
+    x = input.unsqueeze(0) if unbatched else input
+    kernel = _tuple(kernel_size, 2)
+    if x.shape[1] % math.prod(kernel):
+        raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product "
+                           f"of kernel_size, but got input.size(1)={x.shape[1]} and "
+                           f"kernel_size={kernel}")
+    pads = tuple((p, p) for p in _tuple(padding, 2))
+    out = Col2Im.apply(x, _tuple(output_size, 2), kernel, _tuple(dilation, 2), pads,
+                       _tuple(stride, 2))
+    return out.squeeze(0) if unbatched else out
+

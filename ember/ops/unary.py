@@ -1,0 +1,734 @@
+"""Unary math: exp/log family, roots, trig and hyperbolic functions, sigmoid, relu, abs, the
+special functions (erf, lgamma, ...) and the piecewise-constant rounding ops, plus composites
+built on them (hypot, xlogy, logaddexp). Forward on arrays, backward in ember ops beside it."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ember._tensor import Tensor, _make
+from ember.autograd.function import Primitive
+from ember.backend.special import special
+from ember.ops._util import as_tensor_arg, float_array, promote
+from ember.ops.compare import isfinite, isnan
+from ember.ops.elementwise import _xp, clamp, conj, maximum, neg, pow, where, zeros_like_  # noqa: F401
+from ember.ops.inplace import inplace, write_out
+
+# ---------------------------------------------------------------------------------------------
+# Unary math. Integer inputs of floating ops compute in the default float dtype.
+
+class Exp(Primitive, node_name="ExpBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        out = _xp(a).exp(float_array(a))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out.conj() if out.is_complex() else grad * out
+
+
+def exp(input, *, out=None):
+    return write_out(out, Exp.apply(input)) if out is not None else Exp.apply(input)
+
+
+def exp_(input):
+    return inplace(input, Exp)
+
+
+class Exp2(Primitive, node_name="Exp2Backward0"):
+    @staticmethod
+    def forward(ctx, a):
+        out = _xp(a).exp2(float_array(a))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out * math.log(2.0)
+
+
+def exp2(input):
+    return Exp2.apply(input)
+
+
+class Expm1(Primitive, node_name="Expm1Backward0"):
+    @staticmethod
+    def forward(ctx, a):
+        out = _xp(a).expm1(float_array(a))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (out + 1)
+
+
+def expm1(input):
+    return Expm1.apply(input)
+
+
+class Log(Primitive, node_name="LogBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _xp(a).log(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (a.conj() if a.is_complex() else a)
+
+
+def log(input, *, out=None):
+    return write_out(out, Log.apply(input)) if out is not None else Log.apply(input)
+
+
+def log_(input):
+    return inplace(input, Log, saves_self=True)
+
+
+class Log2(Primitive, node_name="Log2Backward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _xp(a).log2(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (a * math.log(2.0))
+
+
+def log2(input):
+    return Log2.apply(input)
+
+
+class Log10(Primitive, node_name="Log10Backward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _xp(a).log10(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (a * math.log(10.0))
+
+
+def log10(input):
+    return Log10.apply(input)
+
+
+class Log1p(Primitive, node_name="Log1PBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _xp(a).log1p(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (a + 1)
+
+
+def log1p(input):
+    return Log1p.apply(input)
+
+
+class Sqrt(Primitive, node_name="SqrtBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        with np.errstate(invalid="ignore"):
+            out = _xp(a).sqrt(float_array(a))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad / (out * 2)
+
+
+def sqrt(input, *, out=None):
+    return write_out(out, Sqrt.apply(input)) if out is not None else Sqrt.apply(input)
+
+
+def sqrt_(input):
+    return inplace(input, Sqrt)
+
+
+class Rsqrt(Primitive, node_name="RsqrtBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = 1 / _xp(a).sqrt(float_array(a))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * pow(out, 3) * -0.5
+
+
+def rsqrt(input):
+    return Rsqrt.apply(input)
+
+
+class Sin(Primitive, node_name="SinBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return _xp(a).sin(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * cos(a)
+
+
+def sin(input):
+    return Sin.apply(input)
+
+
+class Cos(Primitive, node_name="CosBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return _xp(a).cos(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * neg(sin(a))
+
+
+def cos(input):
+    return Cos.apply(input)
+
+
+class Tan(Primitive, node_name="TanBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        out = _xp(a).tan(float_array(a))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (out * out + 1)
+
+
+def tan(input):
+    return Tan.apply(input)
+
+
+class Asin(Primitive, node_name="AsinBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        with np.errstate(invalid="ignore"):
+            return _xp(a).arcsin(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * rsqrt(1 - a * a)
+
+
+def asin(input):
+    return Asin.apply(input)
+
+
+arcsin = asin
+
+
+class Acos(Primitive, node_name="AcosBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        with np.errstate(invalid="ignore"):
+            return _xp(a).arccos(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return neg(grad) * rsqrt(1 - a * a)
+
+
+def acos(input):
+    return Acos.apply(input)
+
+
+arccos = acos
+
+
+class Atan(Primitive, node_name="AtanBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return _xp(a).arctan(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (a * a + 1)
+
+
+def atan(input):
+    return Atan.apply(input)
+
+
+arctan = atan
+
+
+class Atan2(Primitive, node_name="Atan2Backward0"):
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        a, b = float_array(a), float_array(b)
+        ctx.save_for_backward(a, b)
+        return _xp(a).arctan2(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        denom = a * a + b * b
+        return grad * b / denom, neg(grad) * a / denom
+
+
+def atan2(input, other):
+    return Atan2.apply(input, other)
+
+
+arctan2 = atan2
+
+
+class Sinh(Primitive, node_name="SinhBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return _xp(a).sinh(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * cosh(a)
+
+
+def sinh(input):
+    return Sinh.apply(input)
+
+
+class Cosh(Primitive, node_name="CoshBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return _xp(a).cosh(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * sinh(a)
+
+
+def cosh(input):
+    return Cosh.apply(input)
+
+
+class Tanh(Primitive, node_name="TanhBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        out = _xp(a).tanh(float_array(a))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (1 - out * out)
+
+
+def tanh(input, *, out=None):
+    return write_out(out, Tanh.apply(input)) if out is not None else Tanh.apply(input)
+
+
+def tanh_(input):
+    return inplace(input, Tanh)
+
+
+class Asinh(Primitive, node_name="AsinhBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return _xp(a).arcsinh(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * rsqrt(a * a + 1)
+
+
+def asinh(input):
+    return Asinh.apply(input)
+
+
+arcsinh = asinh
+
+
+class Acosh(Primitive, node_name="AcoshBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        with np.errstate(invalid="ignore"):
+            return _xp(a).arccosh(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * rsqrt(a * a - 1)
+
+
+def acosh(input):
+    return Acosh.apply(input)
+
+
+arccosh = acosh
+
+
+class Atanh(Primitive, node_name="AtanhBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _xp(a).arctanh(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (1 - a * a)
+
+
+def atanh(input):
+    return Atanh.apply(input)
+
+
+arctanh = atanh
+
+
+class Sigmoid(Primitive, node_name="SigmoidBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        xp = _xp(a)
+        # exp of -|a| never overflows; the two branches agree where both are finite.
+        e = xp.exp(-xp.abs(a))
+        out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out * (1 - out)
+
+
+def sigmoid(input, *, out=None):
+    return write_out(out, Sigmoid.apply(input)) if out is not None else Sigmoid.apply(input)
+
+
+def sigmoid_(input):
+    return inplace(input, Sigmoid)
+
+
+def logit(input, eps=None):
+    if eps is not None:
+        input = clamp(input, eps, 1 - eps)
+    return log(input / (1 - input))
+
+
+class Relu(Primitive, node_name="ReluBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        out = _xp(a).maximum(a, 0).astype(a.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        positive = out._data > 0
+        return grad * _make(positive.astype(out._data.dtype, copy=False))
+
+
+def relu(input):
+    return Relu.apply(input)
+
+
+def relu_(input):
+    return inplace(input, Relu)
+
+
+class Abs(Primitive, node_name="AbsBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return _xp(a).abs(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * sgn(a)
+
+
+def abs(input, *, out=None):  # noqa: A001
+    return write_out(out, Abs.apply(input)) if out is not None else Abs.apply(input)
+
+
+absolute = abs
+
+
+def abs_(input):
+    return inplace(input, Abs, saves_self=True)
+
+
+class Erf(Primitive, node_name="ErfBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return special(_xp(a)).erf(a).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * exp(neg(a * a)) * (2 / math.sqrt(math.pi))
+
+
+def erf(input):
+    return Erf.apply(input)
+
+
+class Erfc(Primitive, node_name="ErfcBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return special(_xp(a)).erfc(a).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * exp(neg(a * a)) * (-2 / math.sqrt(math.pi))
+
+
+def erfc(input):
+    return Erfc.apply(input)
+
+
+class Erfinv(Primitive, node_name="ErfinvBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        out = special(_xp(a)).erfinv(a).astype(a.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * exp(out * out) * (math.sqrt(math.pi) / 2)
+
+
+def erfinv(input):
+    return Erfinv.apply(input)
+
+
+class Lgamma(Primitive, node_name="LgammaBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return special(_xp(a)).gammaln(a).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * digamma(a)
+
+
+def lgamma(input):
+    return Lgamma.apply(input)
+
+
+class Digamma(Primitive, node_name="DigammaBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return special(_xp(a)).digamma(a).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * polygamma(1, a)
+
+
+def digamma(input):
+    return Digamma.apply(input)
+
+
+class Polygamma(Primitive, node_name="PolygammaBackward0"):
+    @staticmethod
+    def forward(ctx, a, n):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        ctx.n = n
+        return special(_xp(a)).polygamma(n, a).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * polygamma(ctx.n + 1, a), None
+
+
+def polygamma(n: int, input):
+    """The n-th derivative of digamma (n = 0 is digamma itself)."""
+    if n == 0:
+        return digamma(input)
+    return Polygamma.apply(input, n)
+
+
+# Piecewise-constant functions: their gradient is zero (PyTorch still records them).
+
+class _ZeroGrad(Primitive):
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 0
+
+
+class Floor(_ZeroGrad, node_name="FloorBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        return a if a.dtype.kind in "biu" else _xp(a).floor(a)
+
+
+class Ceil(_ZeroGrad, node_name="CeilBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        return a if a.dtype.kind in "biu" else _xp(a).ceil(a)
+
+
+class Trunc(_ZeroGrad, node_name="TruncBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        return a if a.dtype.kind in "biu" else _xp(a).trunc(a)
+
+
+class Round(_ZeroGrad, node_name="RoundBackward0"):
+    @staticmethod
+    def forward(ctx, a, decimals=0):
+        return a if a.dtype.kind in "biu" else _xp(a).round(a, decimals)
+
+
+class Sign(_ZeroGrad, node_name="SignBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        if a.dtype == np.bool_:
+            return a.copy()
+        out = _xp(a).sign(a)
+        if a.dtype.kind == "f":  # sign(NaN) is 0 in PyTorch
+            out = _xp(a).where(out == out, out, 0).astype(a.dtype, copy=False)
+        return out
+
+
+def floor(input):
+    return Floor.apply(input)
+
+
+def floor_(input):
+    return inplace(input, Floor)
+
+
+def ceil(input):
+    return Ceil.apply(input)
+
+
+def ceil_(input):
+    return inplace(input, Ceil)
+
+
+def trunc(input):
+    return Trunc.apply(input)
+
+
+fix = trunc
+
+
+def round(input, *, decimals: int = 0):  # noqa: A001
+    return Round.apply(input, decimals)
+
+
+def round_(input, *, decimals: int = 0):
+    return inplace(input, Round, decimals)
+
+
+def sign(input):
+    return Sign.apply(input)
+
+
+def sgn(input):
+    if input.is_complex():
+        mag = abs(input)
+        return where(mag == 0, zeros_like_(input), input / mag)
+    return sign(input)
+
+
+def frac(input):
+    return input - trunc(input)
+
+def hypot(input, other):
+    return sqrt(input * input + other * other)
+
+
+def xlogy(input, other):
+    """input * log(other), and 0 where input is 0 (unless other is NaN)."""
+    if not isinstance(input, Tensor):
+        input = as_tensor_arg(input, other)
+    if not isinstance(other, Tensor):
+        other = as_tensor_arg(other, input)
+    out = input * log(other)
+    zero = _make(out._xp.zeros((), out._data.dtype))
+    return where((input == 0) & ~isnan(other), zero, out)
+
+
+def logaddexp(input, other):
+    """log(exp(input) + exp(other)), without overflow."""
+    m = maximum(input, other).detach()
+    m = where(isfinite(m), m, _make(m._xp.zeros((), m._data.dtype)))
+    return m + log(exp(input - m) + exp(other - m))

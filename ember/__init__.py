@@ -63,6 +63,7 @@ from ember.ops.reduce import (  # noqa: F401
 from ember import (accelerator, amp, backends, cuda, distributions, linalg,  # noqa: F401,E402
                    nn, return_types, testing)
 from ember.amp import autocast  # noqa: F401,E402
+from ember.serialization import load, save  # noqa: F401,E402
 
 
 class layout:

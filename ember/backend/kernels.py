@@ -10,13 +10,10 @@ from __future__ import annotations
 import itertools
 import math
 
+from ember.backend.device import get_array_module as get_xp
+
 _PAD_MODES = {"constant": "constant", "zeros": "constant", "reflect": "reflect",
               "replicate": "edge", "circular": "wrap"}
-
-
-def get_xp(array):
-    from ember.backend.device import get_array_module
-    return get_array_module(array)
 
 
 def out_size(length: int, kernel: int, stride: int, lo: int, hi: int, dilation: int = 1,
@@ -50,8 +47,9 @@ def pad(x, pads, mode: str = "constant", value: float = 0.0):
 
 
 def windows(x, kernel, stride, dilation):
-    """A read-only strided view ``(*lead, *out, *kernel)`` of every window over the trailing
-    ``len(kernel)`` dimensions of ``x`` (already padded)."""
+    """A strided view ``(*lead, *out, *kernel)`` of every window over the trailing
+    ``len(kernel)`` dimensions of ``x`` (already padded). Callers only read it: windows
+    overlap, so a write through it would land in several places."""
     xp = get_xp(x)
     nd = len(kernel)
     spatial = x.shape[x.ndim - nd:]
@@ -61,7 +59,7 @@ def windows(x, kernel, stride, dilation):
     shape = x.shape[:x.ndim - nd] + outs + tuple(kernel)
     strides = (x.strides[:x.ndim - nd] + tuple(a * s for a, s in zip(st, stride))
                + tuple(a * d for a, d in zip(st, dilation)))
-    return xp.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
+    return xp.lib.stride_tricks.as_strided(x, shape, strides)
 
 
 def col2im(cols, padded_shape, stride, dilation):

@@ -727,3 +727,5 @@ from ember.nn._losses import *  # noqa: F401,F403,E402
 from ember.nn._losses import _Reduction  # noqa: F401,E402
 
 # --- spatial and sequence layers (nn-spatial) ---
+from ember.ops.attention import *  # noqa: F401,F403,E402
+from ember.ops.conv import *  # noqa: F401,F403,E402

@@ -83,7 +83,6 @@ class ConvInputGrad(Primitive, node_name="ConvolutionBackward0"):
     def forward(ctx, gy, w, x_shape, stride, pads, dilation, groups):
         ctx.save_for_backward(gy, w)
         ctx.args = (stride, pads, dilation, groups)
-        ctx.x_shape = x_shape
         return K.conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups)
 
     @staticmethod
@@ -699,6 +698,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if align_corners is not None and mode not in linear_modes:
         raise ValueError("align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | bicubic | trilinear")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
     if (size is None) == (scale_factor is None):
         raise ValueError("only one of size or scale_factor should be defined")
     spatial = input.shape[2:]

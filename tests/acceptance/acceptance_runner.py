@@ -37,8 +37,14 @@ class _TorchToEmber(importlib.abc.MetaPathFinder):
         if fullname != "torch" and not fullname.startswith("torch."):
             return None
         ember_name = "ember" + fullname[len("torch"):]
-        if importlib.util.find_spec(ember_name) is None:
-            return None
+        try:
+            found = importlib.util.find_spec(ember_name)
+        except ModuleNotFoundError:
+            found = None
+        if found is None:
+            # Never fall through to real PyTorch: the tutorial must run on ember alone.
+            raise ModuleNotFoundError(f"No module named {ember_name!r} (for {fullname!r})",
+                                      name=fullname)
         return importlib.util.spec_from_loader(fullname, _AliasLoader(ember_name))
 
 

@@ -25,3 +25,4 @@ from ember.nn.modules.sparse import Embedding, EmbeddingBag  # noqa: F401
 from ember.nn.modules import batchnorm, instancenorm  # noqa: F401  (PyTorch's module paths)
 
 # --- spatial and sequence layers (nn-spatial) ---
+from ember.nn.modules._spatial import *  # noqa: F401,F403

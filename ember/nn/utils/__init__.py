@@ -8,3 +8,4 @@ from ember.nn.utils.clip_grad import (  # noqa: F401
 from ember.nn.utils.convert_parameters import parameters_to_vector, vector_to_parameters  # noqa: F401
 
 # --- rnn utilities (nn-spatial) ---
+from ember.nn.utils import rnn  # noqa: F401,E402  isort: skip

@@ -8,9 +8,6 @@ import queue
 import time
 from typing import Any, Callable, Iterable
 
-import numpy as np
-
-from ember.utils.data import _utils
 from ember.utils.data._utils.collate import default_collate, default_convert
 from ember.utils.data._utils.fetch import create_fetcher
 from ember.utils.data._utils.worker import (MP_STATUS_CHECK_INTERVAL, ExceptionWrapper,
@@ -184,7 +181,6 @@ class _BaseDataLoaderIter:
         self._sampler_iter = iter(self._index_sampler)
         self._base_seed = loader._base_seed()
         self._num_yielded = 0
-        self._length = loader.__len__ if not self._is_iterable else None
 
     def __iter__(self):
         return self
@@ -253,7 +249,6 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._send_idx = 0
         self._rcvd_idx = 0
         self._task_info: dict = {}  # send_idx -> (worker_id,) while pending, + (data,) when done
-        self._tasks_outstanding = 0
         self._workers_status = [True] * self._num_workers
         self._worker_queue_idx_cycle = itertools.cycle(range(self._num_workers))
         if not first_iter:
@@ -282,7 +277,6 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
             return
         self._index_queues[worker_id].put((self._send_idx, index))
         self._task_info[self._send_idx] = (worker_id,)
-        self._tasks_outstanding += 1
         self._send_idx += 1
 
     def _failed_workers(self) -> list:
@@ -334,7 +328,6 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 data = self._task_info.pop(self._rcvd_idx)[1]
                 return self._process_data(data)
             idx, data = self._get_data()
-            self._tasks_outstanding -= 1
             if isinstance(data, _IterableDatasetStopIteration):
                 self._workers_status[data.worker_id] = False
                 self._try_put_index()
@@ -384,5 +377,3 @@ def _describe_exit(code: int) -> str:
             return f"killed by signal {-code}"
     return f"exit code {code}"
 
-
-__all__ += ["_utils", "np"]

@@ -1,0 +1,2 @@
+"""Runnable examples: ``python -m ember.examples.mnist`` (the main job) and
+``python -m ember.examples.mnist_hogwild``."""

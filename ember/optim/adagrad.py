@@ -1,0 +1,73 @@
+"""Adagrad: per-coordinate learning rates from the sum of squared gradients."""
+from __future__ import annotations
+
+from ember._tensor import Tensor, _make
+from ember.optim.optimizer import (Optimizer, _array_module, _check_range, _scalar_state,
+                                   _weight_decay)
+
+__all__ = ["Adagrad"]
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad, like ``torch.optim.Adagrad``.
+
+    ``clr = lr / (1 + (t - 1) * lr_decay)``, ``s += g * g``, ``p -= clr * g / (sqrt(s) + eps)``.
+
+    Args:
+        params: parameters or parameter groups.
+        lr: learning rate (default 1e-2).
+        lr_decay: learning rate decay (default 0).
+        weight_decay: L2 penalty (default 0).
+        initial_accumulator_value: starting value of ``s`` (default 0).
+        eps: added to the denominator (default 1e-10).
+
+    Example::
+
+        >>> opt = ember.optim.Adagrad(model.parameters(), lr=0.1)
+    """
+
+    def __init__(self, params, lr: float | Tensor = 1e-2, lr_decay: float = 0,
+                 weight_decay: float = 0, initial_accumulator_value: float = 0,
+                 eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
+        _check_range("learning rate", lr)
+        _check_range("lr_decay value", lr_decay)
+        _check_range("weight_decay value", weight_decay)
+        _check_range("initial_accumulator_value value", initial_accumulator_value)
+        _check_range("epsilon value", eps)
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+        # PyTorch creates Adagrad's state eagerly (so share_memory() works before a step).
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p] = self._init_state(p, group)
+
+    def _init_state(self, p, group) -> dict:
+        xp = _array_module(p._data)
+        return {"step": _scalar_state(0.0),
+                "sum": _make(xp.full_like(p._data, group["initial_accumulator_value"]))}
+
+    def share_memory(self) -> None:
+        """Move the accumulators to shared memory (for Hogwild training)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p]["sum"].share_memory_()
+
+    def _update(self, p, g, state, group) -> None:
+        xp = _array_module(p)
+        step_t = state["step"]._data
+        step_t += 1
+        tmp = self._scratch(p, 0)
+        if group["weight_decay"] != 0:
+            g = _weight_decay(p, g, group["weight_decay"], self._scratch(p, 1))
+        clr = float(group["lr"]) / (1 + (float(step_t) - 1) * group["lr_decay"])
+        state_sum = state["sum"]._data
+        xp.multiply(g, g, out=tmp)
+        state_sum += tmp
+        xp.sqrt(state_sum, out=tmp)
+        tmp += group["eps"]
+        xp.divide(g, tmp, out=tmp)
+        tmp *= -clr
+        p += tmp

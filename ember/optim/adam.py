@@ -1,0 +1,93 @@
+"""Adam (and the shared update of AdamW): adaptive moment estimation."""
+from __future__ import annotations
+
+from ember._tensor import Tensor, _make
+from ember.optim.optimizer import (Optimizer, _array_module, _check_range, _lerp_,
+                                   _mul_addcmul_, _scalar_state, _weight_decay)
+
+__all__ = ["Adam"]
+
+
+def _check_adam_args(lr, betas, eps, weight_decay) -> None:
+    _check_range("learning rate", lr)
+    _check_range("epsilon value", eps)
+    _check_range("beta", betas[0], high=1.0, index=0)
+    _check_range("beta", betas[1], high=1.0, index=1)
+    _check_range("weight_decay value", weight_decay)
+
+
+class Adam(Optimizer):
+    r"""Adam, like ``torch.optim.Adam``.
+
+    ``m = lerp(m, g, 1 - beta1)``, ``v = beta2 * v + (1 - beta2) * g * g``,
+    ``p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)``; ``amsgrad`` uses the
+    running maximum of ``v``; ``weight_decay`` is an L2 term added to the gradient, or with
+    ``decoupled_weight_decay=True`` a decay ``p *= 1 - lr * weight_decay`` (AdamW).
+
+    Args:
+        params: parameters or parameter groups.
+        lr: learning rate (default 1e-3).
+        betas: coefficients of the running averages of the gradient and its square.
+        eps: added to the denominator (default 1e-8).
+        weight_decay: weight decay (default 0).
+        amsgrad: use the AMSGrad variant (default False).
+        maximize, foreach, capturable, differentiable, fused, decoupled_weight_decay: as in
+            PyTorch (foreach/capturable/differentiable/fused are accepted and ignored).
+
+    Example::
+
+        >>> opt = ember.optim.Adam(model.parameters(), lr=1e-3)
+    """
+
+    def __init__(self, params, lr: float | Tensor = 1e-3, betas: tuple = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False) -> None:
+        _check_adam_args(lr, betas, eps, weight_decay)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, foreach=foreach, capturable=capturable,
+                        differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def _init_state(self, p, group) -> dict:
+        xp = _array_module(p._data)
+        state = {"step": _scalar_state(0.0),
+                 "exp_avg": _make(xp.zeros_like(p._data)),
+                 "exp_avg_sq": _make(xp.zeros_like(p._data))}
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = _make(xp.zeros_like(p._data))
+        return state
+
+    def _update(self, p, g, state, group) -> None:
+        xp = _array_module(p)
+        lr = float(group["lr"])
+        beta1, beta2 = group["betas"]
+        weight_decay = group["weight_decay"]
+        step_t = state["step"]._data
+        step_t += 1
+        step = float(step_t)
+        tmp = self._scratch(p, 0)
+        if weight_decay != 0:
+            if group["decoupled_weight_decay"]:
+                p *= 1 - lr * weight_decay
+            else:
+                g = _weight_decay(p, g, weight_decay, self._scratch(p, 1))
+        exp_avg = state["exp_avg"]._data
+        exp_avg_sq = state["exp_avg_sq"]._data
+        _lerp_(exp_avg, g, 1 - beta1, tmp)
+        _mul_addcmul_(exp_avg_sq, beta2, g, g, 1 - beta2, tmp)
+        step_size = lr / (1 - beta1 ** step)
+        bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+        if group["amsgrad"]:
+            max_sq = state["max_exp_avg_sq"]._data
+            xp.maximum(max_sq, exp_avg_sq, out=max_sq)
+            exp_avg_sq = max_sq
+        # denom = sqrt(v) / sqrt(bias_correction2) + eps; p += -step_size * (m / denom)
+        xp.sqrt(exp_avg_sq, out=tmp)
+        tmp /= bias_correction2_sqrt
+        tmp += group["eps"]
+        xp.divide(exp_avg, tmp, out=tmp)
+        tmp *= -step_size
+        p += tmp

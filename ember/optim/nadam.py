@@ -1,0 +1,86 @@
+"""NAdam: Adam with Nesterov momentum and a momentum-decay schedule."""
+from __future__ import annotations
+
+from ember._tensor import Tensor, _make
+from ember.optim.adam import _check_adam_args
+from ember.optim.optimizer import (Optimizer, _array_module, _check_range, _lerp_,
+                                   _mul_addcmul_, _scalar_state, _weight_decay)
+
+__all__ = ["NAdam"]
+
+
+class NAdam(Optimizer):
+    r"""NAdam, like ``torch.optim.NAdam``.
+
+    ``mu_t = beta1 * (1 - 0.5 * 0.96^(t * momentum_decay))``; with ``prod`` the running product
+    of ``mu``: ``p -= lr * (1 - mu_t) / (1 - prod_t) * g / d
+    + lr * mu_{t+1} / (1 - prod_t * mu_{t+1}) * m / d`` where
+    ``d = sqrt(v / (1 - beta2^t)) + eps``.
+
+    Args:
+        params: parameters or parameter groups.
+        lr: learning rate (default 2e-3).
+        betas, eps: as in Adam.
+        weight_decay: weight decay (default 0), decoupled (AdamW style) when
+            ``decoupled_weight_decay=True``.
+        momentum_decay: momentum decay psi (default 4e-3).
+
+    Example::
+
+        >>> opt = ember.optim.NAdam(model.parameters())
+    """
+
+    def __init__(self, params, lr: float | Tensor = 2e-3, betas: tuple = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, momentum_decay: float = 4e-3,
+                 decoupled_weight_decay: bool = False, *, foreach: bool | None = None,
+                 maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False) -> None:
+        _check_adam_args(lr, betas, eps, weight_decay)
+        _check_range("momentum_decay value", momentum_decay)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                        momentum_decay=momentum_decay,
+                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
+                        foreach=foreach, capturable=capturable, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    def _init_state(self, p, group) -> dict:
+        xp = _array_module(p._data)
+        return {"step": _scalar_state(0.0), "mu_product": _scalar_state(1.0),
+                "exp_avg": _make(xp.zeros_like(p._data)),
+                "exp_avg_sq": _make(xp.zeros_like(p._data))}
+
+    def _update(self, p, g, state, group) -> None:
+        xp = _array_module(p)
+        lr = float(group["lr"])
+        beta1, beta2 = group["betas"]
+        weight_decay = group["weight_decay"]
+        momentum_decay = group["momentum_decay"]
+        step_t = state["step"]._data
+        step_t += 1
+        step = float(step_t)
+        tmp = self._scratch(p, 0)
+        if weight_decay != 0:
+            if group["decoupled_weight_decay"]:
+                p *= 1 - lr * weight_decay
+            else:
+                g = _weight_decay(p, g, weight_decay, self._scratch(p, 1))
+        mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
+        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
+        # The product is kept in the scalar-state dtype (float32), as PyTorch does.
+        mu_product_t = state["mu_product"]._data
+        mu_product_t *= mu
+        mu_product = float(mu_product_t)
+        exp_avg = state["exp_avg"]._data
+        exp_avg_sq = state["exp_avg_sq"]._data
+        _lerp_(exp_avg, g, 1 - beta1, tmp)
+        _mul_addcmul_(exp_avg_sq, beta2, g, g, 1 - beta2, tmp)
+        denom = self._scratch(p, 2)
+        xp.divide(exp_avg_sq, 1 - beta2 ** step, out=denom)
+        xp.sqrt(denom, out=denom)
+        denom += group["eps"]
+        xp.divide(g, denom, out=tmp)
+        tmp *= -lr * (1.0 - mu) / (1.0 - mu_product)
+        p += tmp
+        xp.divide(exp_avg, denom, out=tmp)
+        tmp *= (-lr * mu_next) / (1.0 - mu_product * mu_next)
+        p += tmp

@@ -1,0 +1,161 @@
+"""The zip container of PyTorch checkpoints: stored (uncompressed) records, data 64-byte aligned.
+
+Writing is done here rather than with ``zipfile`` so that each record's data starts on a
+64-byte boundary (PyTorch pads the local header's extra field, so ``mmap`` views are aligned)
+and so that a stream needs no seeking. Reading parses the central directory with ``zipfile``
+but takes record data straight from the file, after checking every size and offset against
+the file's length: a hostile archive can make ember raise, never allocate more than the file.
+"""
+from __future__ import annotations
+
+import struct
+import zipfile
+import zlib
+
+ALIGNMENT = 64
+_U32 = 0xFFFFFFFF
+_DOS_DATE = (1 << 5) | 1  # 1980-01-01: zip has no earlier date, and a fixed one keeps builds
+# reproducible
+_PAD_ID = 0x4246  # "FB", the extra-field id PyTorch pads with
+
+
+class ZipWriter:
+    """Appends stored records to a binary stream, then the central directory on ``close``."""
+
+    def __init__(self, fp, prefix: str):
+        self._fp = fp
+        self._prefix = prefix
+        self._pos = 0
+        self._entries = []  # (name, crc, size, header offset)
+
+    def _write(self, data) -> None:
+        self._fp.write(data)
+        self._pos += len(data) if isinstance(data, bytes) else data.nbytes
+
+    def write_record(self, name: str, data, crc: int | None = None) -> None:
+        """Write ``data`` (bytes or a flat uint8 array) as ``<prefix>/<name>``.
+
+        ``crc`` is the data's CRC-32 when the caller has computed it (in another thread).
+        """
+        fname = (self._prefix + "/" + name).encode()
+        view = memoryview(data).cast("B")
+        size = view.nbytes
+        if crc is None:
+            crc = zlib.crc32(view)
+        offset = self._pos
+        zip64 = size >= _U32
+        extra = struct.pack("<HHQQ", 1, 16, size, size) if zip64 else b""
+        fixed = 30 + len(fname) + len(extra) + 4
+        pad = -(offset + fixed) % ALIGNMENT
+        extra += struct.pack("<HH", _PAD_ID, pad) + b"Z" * pad
+        header = struct.pack("<IHHHHHIIIHH", 0x04034B50, 45 if zip64 else 20, 0, 0, 0,
+                             _DOS_DATE, crc, _U32 if zip64 else size,
+                             _U32 if zip64 else size, len(fname), len(extra))
+        self._write(header + fname + extra)
+        self._write(view)
+        self._entries.append((fname, crc, size, offset))
+
+    def close(self) -> None:
+        """Write the central directory and the end records (zip64 ones when needed)."""
+        cd_start = self._pos
+        for fname, crc, size, offset in self._entries:
+            zip64 = size >= _U32 or offset >= _U32
+            extra = struct.pack("<HHQQQ", 1, 24, size, size, offset) if zip64 else b""
+            small = _U32 if zip64 else None
+            self._write(struct.pack(
+                "<IHHHHHHIIIHHHHHII", 0x02014B50, 45 if zip64 else 20, 45 if zip64 else 20, 0,
+                0, 0, _DOS_DATE, crc, small or size, small or size, len(fname), len(extra), 0,
+                0, 0, 0, small or offset) + fname + extra)
+        cd_size = self._pos - cd_start
+        count = len(self._entries)
+        if count >= 0xFFFF or cd_start >= _U32 or cd_size >= _U32:
+            eocd64 = self._pos
+            self._write(struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count,
+                                    cd_size, cd_start))
+            self._write(struct.pack("<IIQI", 0x07064B50, 0, eocd64, 1))
+            self._write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, _U32, _U32,
+                                    0))
+        else:
+            self._write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, cd_size,
+                                    cd_start, 0))
+
+
+class ZipReader:
+    """Validated access to the stored records of a zip archive in a seekable binary file."""
+
+    def __init__(self, fp, file_size: int):
+        self._fp = fp
+        self.file_size = file_size
+        try:
+            with zipfile.ZipFile(fp) as zf:
+                infos = zf.infolist()
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError,
+                struct.error) as e:
+            raise RuntimeError(f"ember.load: not a valid zip checkpoint ({e})") from e
+        self._infos = {}
+        for info in infos:
+            self._infos.setdefault(info.filename, info)
+        self.names = list(self._infos)
+
+    def locate(self, name: str) -> tuple[int, int, int]:
+        """(data offset, size, crc32) of a record, checked to lie inside the file."""
+        info = self._infos.get(name)
+        if info is None:
+            raise RuntimeError(f"ember.load: the checkpoint has no record '{name}'")
+        if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 1:
+            raise RuntimeError(f"ember.load: record '{name}' is compressed or encrypted; "
+                               "checkpoints store records uncompressed")
+        if info.compress_size != info.file_size:
+            raise RuntimeError(f"ember.load: record '{name}' declares {info.file_size} bytes "
+                               f"but stores {info.compress_size}")
+        if info.header_offset + 30 > self.file_size:
+            raise RuntimeError(f"ember.load: record '{name}' starts past the end of the file")
+        self._fp.seek(info.header_offset)
+        header = self._fp.read(30)
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            raise RuntimeError(f"ember.load: record '{name}' has a corrupt local header")
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        start = info.header_offset + 30 + name_len + extra_len
+        if start + info.file_size > self.file_size:
+            raise RuntimeError(f"ember.load: record '{name}' ({info.file_size} bytes at offset "
+                               f"{start}) runs past the end of the {self.file_size}-byte file")
+        return start, info.file_size, info.CRC
+
+    def read(self, name: str, check_crc: bool = True) -> bytes:
+        """A small record's bytes."""
+        start, size, crc = self.locate(name)
+        self._fp.seek(start)
+        data = self._fp.read(size)
+        if len(data) != size:
+            raise RuntimeError(f"ember.load: record '{name}' is truncated")
+        if check_crc and zlib.crc32(data) != crc:
+            raise RuntimeError(f"ember.load: record '{name}' is corrupt (CRC-32 mismatch)")
+        return data
+
+    def readinto(self, name: str, buffer) -> int:
+        """Read a record into a writable buffer of exactly its size; return its stored CRC-32
+        (the caller checks it with ``check_crc``, possibly in another thread)."""
+        start, size, crc = self.locate(name)
+        view = memoryview(buffer).cast("B")
+        if view.nbytes != size:
+            raise ValueError(f"readinto: buffer of {view.nbytes} bytes for a {size}-byte record")
+        self._fp.seek(start)
+        read_exactly(self._fp, view, f"record '{name}'")
+        return crc
+
+
+def check_crc(name: str, data, crc: int) -> None:
+    """Raise if ``data`` does not have the CRC-32 its zip entry records."""
+    if zlib.crc32(data) != crc:
+        raise RuntimeError(f"ember.load: record '{name}' is corrupt (CRC-32 mismatch)")
+
+
+def read_exactly(fp, buffer, what: str) -> None:
+    """Fill ``buffer`` from ``fp``; raw files may return short reads, so loop."""
+    view = memoryview(buffer).cast("B")
+    got = 0
+    while got < view.nbytes:
+        n = fp.readinto(view[got:])
+        if not n:
+            raise RuntimeError(f"ember.load: {what} is truncated")
+        got += n

@@ -1,0 +1,43 @@
+"""FakeData: random images, the same for the same index on every call."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ember._tensor import _make
+from ember.vision.datasets.vision import VisionDataset
+
+
+class FakeData(VisionDataset):
+    """``size`` random PIL images of ``image_size`` (C, H, W) with random labels.
+
+    Sample ``i`` is drawn from a generator seeded with ``i + random_offset``, so it is the same
+    on every access and in every worker.
+    """
+
+    def __init__(self, size: int = 1000, image_size: tuple = (3, 224, 224),
+                 num_classes: int = 10, transform: Callable | None = None,
+                 target_transform: Callable | None = None, random_offset: int = 0) -> None:
+        super().__init__(None, transform=transform, target_transform=target_transform)
+        self.size = size
+        self.num_classes = num_classes
+        self.image_size = image_size
+        self.random_offset = random_offset
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        if index >= len(self):
+            raise IndexError(f"{self.__class__.__name__} index out of range")
+        rng = np.random.Generator(np.random.PCG64(index + self.random_offset))
+        img = rng.standard_normal(self.image_size, dtype=np.float32)
+        target = int(rng.integers(0, self.num_classes))
+        from ember.vision.transforms.functional import to_pil_image
+        img = to_pil_image(_make(img))
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+    def __len__(self) -> int:
+        return self.size

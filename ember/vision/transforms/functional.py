@@ -1,0 +1,428 @@
+"""Image transforms as functions, on PIL images (Pillow, imported lazily) and CHW tensors."""
+from __future__ import annotations
+
+import enum
+import numbers
+from typing import Sequence
+
+import numpy as np
+
+from ember import dtypes as _dt
+from ember._tensor import Tensor, _make
+
+
+class InterpolationMode(enum.Enum):
+    """Resampling filters, named as torchvision's."""
+
+    NEAREST = "nearest"
+    NEAREST_EXACT = "nearest-exact"
+    BILINEAR = "bilinear"
+    BICUBIC = "bicubic"
+    BOX = "box"
+    HAMMING = "hamming"
+    LANCZOS = "lanczos"
+
+
+def _pil_filter(mode: InterpolationMode):
+    from PIL import Image
+    mode = InterpolationMode(mode) if isinstance(mode, str) else mode
+    return {InterpolationMode.NEAREST: Image.NEAREST, InterpolationMode.NEAREST_EXACT:
+            Image.NEAREST, InterpolationMode.BILINEAR: Image.BILINEAR,
+            InterpolationMode.BICUBIC: Image.BICUBIC, InterpolationMode.BOX: Image.BOX,
+            InterpolationMode.HAMMING: Image.HAMMING,
+            InterpolationMode.LANCZOS: Image.LANCZOS}[mode]
+
+
+def _is_pil(img) -> bool:
+    try:
+        from PIL import Image
+    except ImportError:
+        return False
+    return isinstance(img, Image.Image)
+
+
+def _check_image(img, op: str) -> None:
+    if not (_is_pil(img) or isinstance(img, Tensor)):
+        raise TypeError(f"{op}: img should be PIL Image or Tensor. Got {type(img)}")
+
+
+def get_dimensions(img) -> list:
+    """``[channels, height, width]`` of a PIL image or a (..., C, H, W) tensor."""
+    if isinstance(img, Tensor):
+        shape = img.shape
+        return [1 if img.ndim == 2 else shape[-3], shape[-2], shape[-1]]
+    _check_image(img, "get_dimensions")
+    return [len(img.getbands()), img.height, img.width]
+
+
+def get_image_size(img) -> list:
+    """``[width, height]``."""
+    _, h, w = get_dimensions(img)
+    return [w, h]
+
+
+# ---------------------------------------------------------------------------------------------
+# Conversions
+
+def to_tensor(pic) -> Tensor:
+    """A PIL image or HWC ndarray as a float32 CHW tensor; 8-bit data is scaled to [0, 1]."""
+    if isinstance(pic, np.ndarray):
+        arr = pic[:, :, None] if pic.ndim == 2 else pic
+        out = np.ascontiguousarray(arr.transpose(2, 0, 1))
+        if out.dtype == np.uint8:
+            return _make(out.astype(np.float32) / np.float32(255))
+        return _make(out)
+    if not _is_pil(pic):
+        raise TypeError(f"pic should be PIL Image or ndarray. Got {type(pic)}")
+    arr = np.asarray(pic)
+    if pic.mode == "1":
+        arr = arr.astype(np.uint8) * 255
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    out = np.ascontiguousarray(arr.transpose(2, 0, 1))
+    if out.dtype == np.uint8:
+        return _make(out.astype(np.float32) / np.float32(255))
+    return _make(out.astype(np.float32) if out.dtype != np.float32 else out)
+
+
+def pil_to_tensor(pic) -> Tensor:
+    """A PIL image as a CHW tensor of its own dtype (uint8 for 8-bit modes), not scaled."""
+    if not _is_pil(pic):
+        raise TypeError(f"pic should be PIL Image. Got {type(pic)}")
+    arr = np.array(pic)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return _make(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+
+
+def to_pil_image(pic, mode: str | None = None):
+    """A CHW tensor or HWC ndarray as a PIL image (floats are scaled by 255 to uint8)."""
+    from PIL import Image
+    if isinstance(pic, Tensor):
+        arr = pic.detach().cpu()._data
+        if arr.ndim not in (2, 3):
+            raise ValueError(f"pic should be 2/3 dimensional. Got {arr.ndim} dimensions.")
+        arr = arr[None] if arr.ndim == 2 else arr
+        arr = arr.transpose(1, 2, 0)
+        if np.issubdtype(arr.dtype, np.floating) and mode != "F":
+            arr = (arr * 255).astype(np.uint8)
+    elif isinstance(pic, np.ndarray):
+        arr = pic[:, :, None] if pic.ndim == 2 else pic
+        if arr.ndim != 3:
+            raise ValueError(f"pic should be 2/3 dimensional. Got {pic.ndim} dimensions.")
+    else:
+        raise TypeError(f"pic should be Tensor or ndarray. Got {type(pic)}.")
+    channels = arr.shape[2]
+    if channels == 1:
+        arr = arr[:, :, 0]
+        if mode is None:
+            mode = {np.dtype(np.uint8): "L", np.dtype(np.int16): "I;16",
+                    np.dtype(np.int32): "I", np.dtype(np.float32): "F"}.get(arr.dtype)
+        if mode is None:
+            raise TypeError(f"Input type {arr.dtype} is not supported")
+    elif mode is None:
+        if arr.dtype != np.uint8:
+            raise TypeError(f"Input type {arr.dtype} is not supported for {channels} channels")
+        mode = {2: "LA", 3: "RGB", 4: "RGBA"}.get(channels)
+        if mode is None:
+            raise ValueError(f"pic should not have > 4 channels. Got {channels} channels.")
+    if mode == "F":
+        arr = arr.astype(np.float32)
+    return Image.fromarray(np.ascontiguousarray(arr), mode=mode)
+
+
+def convert_image_dtype(image: Tensor, dtype=_dt.float32) -> Tensor:
+    """Cast an image tensor, rescaling between integer ranges and [0, 1] floats."""
+    dtype = _dt.to_dtype(dtype)
+    src = image._data
+    if image.dtype == dtype:
+        return image
+    if image.dtype.is_floating_point:
+        if dtype.is_floating_point:
+            return _make(src.astype(dtype.np_dtype))
+        top = np.iinfo(dtype.np_dtype).max
+        return _make((src * (top + 1.0 - 1e-3)).astype(dtype.np_dtype))
+    src_max = np.iinfo(src.dtype).max
+    if dtype.is_floating_point:
+        return _make(src.astype(dtype.np_dtype) / dtype.np_dtype.type(src_max))
+    dst_max = np.iinfo(dtype.np_dtype).max
+    if src_max > dst_max:
+        factor = (src_max + 1) // (dst_max + 1)
+        return _make((src // factor).astype(dtype.np_dtype))
+    factor = (dst_max + 1) // (src_max + 1)
+    return _make(src.astype(dtype.np_dtype) * factor)
+
+
+# ---------------------------------------------------------------------------------------------
+# Value transforms
+
+def normalize(tensor: Tensor, mean: Sequence[float], std: Sequence[float],
+              inplace: bool = False) -> Tensor:
+    """``(tensor - mean) / std`` per channel of a (..., C, H, W) float tensor."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"img should be Tensor Image. Got {type(tensor)}")
+    if not tensor.is_floating_point():
+        raise TypeError(f"Input tensor should be a float tensor. Got {tensor.dtype}.")
+    if tensor.ndim < 3:
+        raise ValueError("Expected tensor to be a tensor image of size (..., C, H, W). Got "
+                         f"tensor.size() = {tuple(tensor.shape)}")
+    data = tensor._data
+    m = np.asarray(mean, data.dtype).reshape(-1, 1, 1)
+    s = np.asarray(std, data.dtype).reshape(-1, 1, 1)
+    if np.any(s == 0):
+        raise ValueError(f"std evaluated to zero after conversion to {tensor.dtype}, leading "
+                         "to division by zero.")
+    if inplace:
+        np.subtract(data, m, out=data)
+        np.divide(data, s, out=data)
+        return tensor
+    return _make((data - m) / s)
+
+
+def adjust_brightness(img, brightness_factor: float):
+    if isinstance(img, Tensor):
+        return _blend_tensor(img, np.zeros_like(img._data), brightness_factor)
+    from PIL import ImageEnhance
+    return ImageEnhance.Brightness(img).enhance(brightness_factor)
+
+
+def adjust_contrast(img, contrast_factor: float):
+    if isinstance(img, Tensor):
+        mean = _gray(img._data).mean(axis=(-3, -2, -1), keepdims=True)
+        return _blend_tensor(img, np.broadcast_to(mean, img._data.shape), contrast_factor)
+    from PIL import ImageEnhance
+    return ImageEnhance.Contrast(img).enhance(contrast_factor)
+
+
+def adjust_saturation(img, saturation_factor: float):
+    if isinstance(img, Tensor):
+        return _blend_tensor(img, np.broadcast_to(_gray(img._data), img._data.shape),
+                             saturation_factor)
+    from PIL import ImageEnhance
+    return ImageEnhance.Color(img).enhance(saturation_factor)
+
+
+def adjust_hue(img, hue_factor: float):
+    """Shift the hue by ``hue_factor`` turns (in [-0.5, 0.5]) through HSV."""
+    if not -0.5 <= hue_factor <= 0.5:
+        raise ValueError(f"hue_factor ({hue_factor}) is not in [-0.5, 0.5].")
+    if isinstance(img, Tensor):
+        return to_tensor(adjust_hue(to_pil_image(img), hue_factor))
+    from PIL import Image
+    if img.mode in ("L", "1", "I", "F"):
+        return img
+    mode = img.mode
+    h, s, v = img.convert("HSV").split()
+    shifted = (np.asarray(h, np.uint8).astype(np.int16) + int(hue_factor * 255)) % 256
+    h = Image.fromarray(shifted.astype(np.uint8), "L")
+    return Image.merge("HSV", (h, s, v)).convert(mode)
+
+
+def _gray(data: np.ndarray) -> np.ndarray:
+    if data.shape[-3] == 1:
+        return data
+    r, g, b = data[..., 0, :, :], data[..., 1, :, :], data[..., 2, :, :]
+    return (0.2989 * r + 0.587 * g + 0.114 * b).astype(data.dtype)[..., None, :, :]
+
+
+def _blend_tensor(img: Tensor, other: np.ndarray, ratio: float) -> Tensor:
+    data = img._data
+    top = 1.0 if np.issubdtype(data.dtype, np.floating) else 255.0
+    out = np.clip(ratio * data + (1.0 - ratio) * other, 0, top)
+    return _make(out.astype(data.dtype))
+
+
+def rgb_to_grayscale(img, num_output_channels: int = 1):
+    """Luma (ITU-R 601-2) of an RGB image, repeated to ``num_output_channels`` (1 or 3)."""
+    if num_output_channels not in (1, 3):
+        raise ValueError("num_output_channels should be either 1 or 3")
+    if isinstance(img, Tensor):
+        g = _gray(img._data)
+        if num_output_channels == 3:
+            g = np.concatenate([g, g, g], axis=-3)
+        return _make(np.ascontiguousarray(g))
+    from PIL import Image
+    g = img.convert("L")
+    return Image.merge("RGB", (g, g, g)) if num_output_channels == 3 else g
+
+
+to_grayscale = rgb_to_grayscale
+
+
+def erase(img: Tensor, i: int, j: int, h: int, w: int, v, inplace: bool = False) -> Tensor:
+    """Set ``img[..., i:i+h, j:j+w]`` to ``v``."""
+    if not isinstance(img, Tensor):
+        raise TypeError(f"img should be Tensor Image. Got {type(img)}")
+    out = img if inplace else _make(img._data.copy())
+    out._data[..., i:i + h, j:j + w] = v._data if isinstance(v, Tensor) else v
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Geometry
+
+def _size_pair(size) -> tuple:
+    if isinstance(size, numbers.Number):
+        return int(size), int(size)
+    if isinstance(size, Sequence) and len(size) == 1:
+        return int(size[0]), int(size[0])
+    if isinstance(size, Sequence) and len(size) == 2:
+        return int(size[0]), int(size[1])
+    raise ValueError("Please provide only two dimensions (h, w) for size.")
+
+
+def _resized_hw(h: int, w: int, size, max_size: int | None) -> tuple:
+    if isinstance(size, Sequence) and len(size) == 2:
+        return int(size[0]), int(size[1])
+    target = int(size if isinstance(size, numbers.Number) else size[0])
+    short, long = (h, w) if h <= w else (w, h)
+    new_short, new_long = target, int(target * long / short)
+    if max_size is not None:
+        if max_size <= target:
+            raise ValueError(f"max_size = {max_size} must be strictly greater than the "
+                             f"requested size for the smaller edge size = {size}")
+        if new_long > max_size:
+            new_short, new_long = int(max_size * new_short / new_long), max_size
+    return (new_short, new_long) if h <= w else (new_long, new_short)
+
+
+def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size: int | None = None,
+           antialias: bool | None = True):
+    """Resize to ``size`` (h, w), or match the smaller edge to ``size`` (an int)."""
+    _, h, w = get_dimensions(img)
+    new_h, new_w = _resized_hw(h, w, size, max_size)
+    if isinstance(img, Tensor):
+        return _via_pil(img, lambda p: p.resize((new_w, new_h), _pil_filter(interpolation)))
+    if (new_h, new_w) == (h, w):
+        return img
+    return img.resize((new_w, new_h), _pil_filter(interpolation))
+
+
+def _via_pil(img: Tensor, fn):
+    """Apply a PIL operation to each channel of a CHW tensor (exact for uint8 and float32)."""
+    from PIL import Image
+    data = img._data
+    as_float = data.dtype != np.uint8
+    planes = [Image.fromarray(c.astype(np.float32) if as_float else c,
+                              "F" if as_float else "L") for c in data]
+    out = np.stack([np.asarray(fn(p)) for p in planes]).astype(data.dtype)
+    return _make(out)
+
+
+def crop(img, top: int, left: int, height: int, width: int):
+    """The region at (top, left) of (height, width); outside the image is zero."""
+    if isinstance(img, Tensor):
+        _, h, w = get_dimensions(img)
+        if top < 0 or left < 0 or top + height > h or left + width > w:
+            pads = [max(-left, 0), max(-top, 0), max(left + width - w, 0),
+                    max(top + height - h, 0)]
+            img = pad(img, pads)
+            top, left = top + pads[1], left + pads[0]
+        return _make(np.ascontiguousarray(img._data[..., top:top + height, left:left + width]))
+    _check_image(img, "crop")
+    return img.crop((left, top, left + width, top + height))
+
+
+def center_crop(img, output_size):
+    """The centred region of ``output_size``, zero-padded when the image is smaller."""
+    th, tw = _size_pair(output_size)
+    _, h, w = get_dimensions(img)
+    if th > h or tw > w:
+        pads = [(tw - w) // 2 if tw > w else 0, (th - h) // 2 if th > h else 0,
+                (tw - w + 1) // 2 if tw > w else 0, (th - h + 1) // 2 if th > h else 0]
+        img = pad(img, pads, fill=0)
+        _, h, w = get_dimensions(img)
+        if (h, w) == (th, tw):
+            return img
+    return crop(img, int(round((h - th) / 2.0)), int(round((w - tw) / 2.0)), th, tw)
+
+
+def resized_crop(img, top: int, left: int, height: int, width: int, size,
+                 interpolation=InterpolationMode.BILINEAR, antialias: bool | None = True):
+    return resize(crop(img, top, left, height, width), size, interpolation)
+
+
+def _pad4(padding) -> list:
+    if isinstance(padding, numbers.Number):
+        return [int(padding)] * 4
+    padding = [int(p) for p in padding]
+    if len(padding) == 1:
+        return padding * 4
+    if len(padding) == 2:
+        return [padding[0], padding[1], padding[0], padding[1]]
+    if len(padding) == 4:
+        return padding
+    raise ValueError("Padding must be an int or a 1, 2, or 4 element tuple, not a "
+                     f"{len(padding)} element tuple")
+
+
+_NP_PAD_MODES = {"constant": "constant", "edge": "edge", "reflect": "reflect",
+                 "symmetric": "symmetric"}
+
+
+def pad(img, padding, fill=0, padding_mode: str = "constant"):
+    """Pad the borders: ``padding`` is one int, (left/right, top/bottom) or (l, t, r, b)."""
+    if padding_mode not in _NP_PAD_MODES:
+        raise ValueError("Padding mode should be either constant, edge, reflect or symmetric")
+    left, top, right, bottom = _pad4(padding)
+    if isinstance(img, Tensor):
+        data = img._data
+        widths = [(0, 0)] * (data.ndim - 2) + [(top, bottom), (left, right)]
+        kwargs = {"constant_values": fill} if padding_mode == "constant" else {}
+        return _make(np.pad(data, widths, _NP_PAD_MODES[padding_mode], **kwargs))
+    from PIL import Image
+    arr = np.asarray(img)
+    widths = [(top, bottom), (left, right)] + [(0, 0)] * (arr.ndim - 2)
+    if padding_mode == "constant":
+        fills = fill if isinstance(fill, (tuple, list)) else [fill] * (
+            arr.shape[2] if arr.ndim == 3 else 1)
+        if arr.ndim == 3:
+            out = np.stack([np.pad(arr[:, :, c], widths[:2], constant_values=fills[c])
+                            for c in range(arr.shape[2])], axis=2)
+        else:
+            out = np.pad(arr, widths, constant_values=fills[0])
+    else:
+        out = np.pad(arr, widths, _NP_PAD_MODES[padding_mode])
+    result = Image.fromarray(out, mode=img.mode)
+    if img.mode == "P":
+        result.putpalette(img.getpalette())
+    return result
+
+
+def hflip(img):
+    """Flip left-right."""
+    if isinstance(img, Tensor):
+        return _make(np.ascontiguousarray(img._data[..., ::-1]))
+    _check_image(img, "hflip")
+    from PIL import Image
+    return img.transpose(Image.FLIP_LEFT_RIGHT)
+
+
+def vflip(img):
+    """Flip top-bottom."""
+    if isinstance(img, Tensor):
+        return _make(np.ascontiguousarray(img._data[..., ::-1, :]))
+    _check_image(img, "vflip")
+    from PIL import Image
+    return img.transpose(Image.FLIP_TOP_BOTTOM)
+
+
+def rotate(img, angle: float, interpolation=InterpolationMode.NEAREST, expand: bool = False,
+           center: list | None = None, fill=None):
+    """Rotate counter-clockwise by ``angle`` degrees about ``center`` (default: the middle)."""
+    if isinstance(img, Tensor):
+        return _via_pil(img, lambda p: p.rotate(angle, _pil_filter(interpolation), expand,
+                                                center, fillcolor=fill))
+    _check_image(img, "rotate")
+    if isinstance(fill, (list, tuple)) and len(fill) == 1:
+        fill = fill[0]
+    if isinstance(fill, list):
+        fill = tuple(fill)
+    return img.rotate(angle, _pil_filter(interpolation), expand, center, fillcolor=fill)
+
+
+__all__ = ["InterpolationMode", "adjust_brightness", "adjust_contrast", "adjust_hue",
+           "adjust_saturation", "center_crop", "convert_image_dtype", "crop", "erase",
+           "get_dimensions", "get_image_size", "hflip", "normalize", "pad", "pil_to_tensor",
+           "resize", "resized_crop", "rgb_to_grayscale", "rotate", "to_grayscale",
+           "to_pil_image", "to_tensor", "vflip"]

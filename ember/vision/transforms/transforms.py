@@ -1,0 +1,445 @@
+"""Image transforms as callable objects (torchvision.transforms' classes).
+
+Random transforms draw from ember's global RNG, so ``ember.manual_seed`` makes them
+reproducible and each DataLoader worker (seeded differently) draws its own values.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ember import dtypes as _dt
+from ember._tensor import Tensor, _make
+from ember.vision.transforms import functional as F
+from ember.vision.transforms.functional import InterpolationMode, _size_pair
+
+
+def _rng():
+    from ember.random import default_generator
+    return default_generator.xp_rng()
+
+
+def _uniform(low: float, high: float) -> float:
+    return float(_rng().uniform(low, high))
+
+
+def _randint(low: int, high: int) -> int:
+    return int(_rng().integers(low, high))
+
+
+class Compose:
+    """Apply ``transforms`` one after another.
+
+    Example::
+
+        >>> t = Compose([ToTensor(), Normalize((0.1307,), (0.3081,))])
+    """
+
+    def __init__(self, transforms: Sequence[Callable]) -> None:
+        self.transforms = transforms
+
+    def __call__(self, img):
+        for t in self.transforms:
+            img = t(img)
+        return img
+
+    def __repr__(self) -> str:
+        body = "".join(f"\n    {t}" for t in self.transforms)
+        return f"{self.__class__.__name__}({body}\n)"
+
+
+class _Transform:
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self._args()})"
+
+    def _args(self) -> str:
+        return ""
+
+
+class ToTensor(_Transform):
+    """PIL image / HWC ndarray -> float CHW tensor in [0, 1] (for 8-bit images)."""
+
+    def __call__(self, pic) -> Tensor:
+        return F.to_tensor(pic)
+
+
+class PILToTensor(_Transform):
+    """PIL image -> CHW tensor of the image's dtype, unscaled."""
+
+    def __call__(self, pic) -> Tensor:
+        return F.pil_to_tensor(pic)
+
+
+class ToPILImage(_Transform):
+    """CHW tensor / HWC ndarray -> PIL image."""
+
+    def __init__(self, mode: str | None = None) -> None:
+        self.mode = mode
+
+    def __call__(self, pic):
+        return F.to_pil_image(pic, self.mode)
+
+
+class ConvertImageDtype(_Transform):
+    """Cast an image tensor to ``dtype``, rescaling values."""
+
+    def __init__(self, dtype) -> None:
+        self.dtype = _dt.to_dtype(dtype)
+
+    def __call__(self, image: Tensor) -> Tensor:
+        return F.convert_image_dtype(image, self.dtype)
+
+
+class Normalize(_Transform):
+    """``(x - mean) / std`` per channel."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float],
+                 inplace: bool = False) -> None:
+        self.mean = mean
+        self.std = std
+        self.inplace = inplace
+
+    def __call__(self, tensor: Tensor) -> Tensor:
+        return F.normalize(tensor, self.mean, self.std, self.inplace)
+
+    def _args(self) -> str:
+        return f"mean={self.mean}, std={self.std}"
+
+
+class Resize(_Transform):
+    """Resize to ``size`` (h, w), or the smaller edge to ``size`` keeping the aspect ratio."""
+
+    def __init__(self, size, interpolation=InterpolationMode.BILINEAR,
+                 max_size: int | None = None, antialias: bool | None = True) -> None:
+        self.size = size
+        self.interpolation = interpolation
+        self.max_size = max_size
+        self.antialias = antialias
+
+    def __call__(self, img):
+        return F.resize(img, self.size, self.interpolation, self.max_size, self.antialias)
+
+    def _args(self) -> str:
+        return f"size={self.size}, interpolation={InterpolationMode(self.interpolation).value}"
+
+
+class CenterCrop(_Transform):
+    def __init__(self, size) -> None:
+        self.size = _size_pair(size)
+
+    def __call__(self, img):
+        return F.center_crop(img, self.size)
+
+    def _args(self) -> str:
+        return f"size={self.size}"
+
+
+class Pad(_Transform):
+    def __init__(self, padding, fill=0, padding_mode: str = "constant") -> None:
+        self.padding = padding
+        self.fill = fill
+        self.padding_mode = padding_mode
+
+    def __call__(self, img):
+        return F.pad(img, self.padding, self.fill, self.padding_mode)
+
+    def _args(self) -> str:
+        return f"padding={self.padding}, fill={self.fill}, padding_mode={self.padding_mode}"
+
+
+class RandomCrop(_Transform):
+    """A random ``size`` crop, after optional ``padding`` (and padding up to ``size`` if
+    ``pad_if_needed``)."""
+
+    def __init__(self, size, padding=None, pad_if_needed: bool = False, fill=0,
+                 padding_mode: str = "constant") -> None:
+        self.size = _size_pair(size)
+        self.padding = padding
+        self.pad_if_needed = pad_if_needed
+        self.fill = fill
+        self.padding_mode = padding_mode
+
+    @staticmethod
+    def get_params(img, output_size) -> tuple:
+        _, h, w = F.get_dimensions(img)
+        th, tw = output_size
+        if h < th or w < tw:
+            raise ValueError(f"Required crop size {(th, tw)} is larger than input image size "
+                             f"{(h, w)}")
+        if w == tw and h == th:
+            return 0, 0, h, w
+        return _randint(0, h - th + 1), _randint(0, w - tw + 1), th, tw
+
+    def __call__(self, img):
+        if self.padding is not None:
+            img = F.pad(img, self.padding, self.fill, self.padding_mode)
+        _, h, w = F.get_dimensions(img)
+        th, tw = self.size
+        if self.pad_if_needed and w < tw:
+            img = F.pad(img, [tw - w, 0], self.fill, self.padding_mode)
+        if self.pad_if_needed and h < th:
+            img = F.pad(img, [0, th - h], self.fill, self.padding_mode)
+        return F.crop(img, *self.get_params(img, self.size))
+
+    def _args(self) -> str:
+        return f"size={self.size}, padding={self.padding}"
+
+
+class RandomResizedCrop(_Transform):
+    """A crop of random area (``scale``) and aspect ratio (``ratio``), resized to ``size``."""
+
+    def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0),
+                 interpolation=InterpolationMode.BILINEAR, antialias: bool | None = True):
+        self.size = _size_pair(size)
+        if scale[0] > scale[1] or ratio[0] > ratio[1]:
+            raise ValueError("Scale and ratio should be of kind (min, max)")
+        self.scale = scale
+        self.ratio = ratio
+        self.interpolation = interpolation
+        self.antialias = antialias
+
+    @staticmethod
+    def get_params(img, scale, ratio) -> tuple:
+        _, height, width = F.get_dimensions(img)
+        area = height * width
+        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+        for _ in range(10):
+            target_area = area * _uniform(scale[0], scale[1])
+            aspect = math.exp(_uniform(*log_ratio))
+            w = int(round(math.sqrt(target_area * aspect)))
+            h = int(round(math.sqrt(target_area / aspect)))
+            if 0 < w <= width and 0 < h <= height:
+                return _randint(0, height - h + 1), _randint(0, width - w + 1), h, w
+        in_ratio = width / height
+        if in_ratio < min(ratio):
+            w, h = width, int(round(width / min(ratio)))
+        elif in_ratio > max(ratio):
+            h, w = height, int(round(height * max(ratio)))
+        else:
+            w, h = width, height
+        return (height - h) // 2, (width - w) // 2, h, w
+
+    def __call__(self, img):
+        i, j, h, w = self.get_params(img, self.scale, self.ratio)
+        return F.resized_crop(img, i, j, h, w, self.size, self.interpolation)
+
+    def _args(self) -> str:
+        return f"size={self.size}, scale={self.scale}, ratio={self.ratio}"
+
+
+class RandomHorizontalFlip(_Transform):
+    def __init__(self, p: float = 0.5) -> None:
+        self.p = p
+
+    def __call__(self, img):
+        return F.hflip(img) if _uniform(0, 1) < self.p else img
+
+    def _args(self) -> str:
+        return f"p={self.p}"
+
+
+class RandomVerticalFlip(RandomHorizontalFlip):
+    def __call__(self, img):
+        return F.vflip(img) if _uniform(0, 1) < self.p else img
+
+
+def _range(value, name: str, center: float = 1.0, bound=(0, float("inf")),
+           clip_first: bool = True):
+    """A number ``v`` means ``[center - v, center + v]``; a pair is taken as is."""
+    if isinstance(value, numbers.Number):
+        if value < 0:
+            raise ValueError(f"If {name} is a single number, it must be non negative.")
+        value = [center - float(value), center + float(value)]
+        if clip_first:
+            value[0] = max(value[0], 0.0)
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        value = [float(value[0]), float(value[1])]
+    else:
+        raise TypeError(f"{name} should be a single number or a list/tuple with length 2.")
+    if not bound[0] <= value[0] <= value[1] <= bound[1]:
+        raise ValueError(f"{name} values should be between {bound}, but got {value}.")
+    return None if value[0] == value[1] == center else value
+
+
+class ColorJitter(_Transform):
+    """Random brightness, contrast, saturation and hue changes, in a random order."""
+
+    def __init__(self, brightness=0, contrast=0, saturation=0, hue=0) -> None:
+        self.brightness = _range(brightness, "brightness")
+        self.contrast = _range(contrast, "contrast")
+        self.saturation = _range(saturation, "saturation")
+        self.hue = _range(hue, "hue", center=0, bound=(-0.5, 0.5), clip_first=False)
+
+    @staticmethod
+    def get_params(brightness, contrast, saturation, hue) -> tuple:
+        order = [int(i) for i in _rng().permutation(4)]
+        factors = [None if r is None else _uniform(r[0], r[1])
+                   for r in (brightness, contrast, saturation, hue)]
+        return (order, *factors)
+
+    def __call__(self, img):
+        order, b, c, s, h = self.get_params(self.brightness, self.contrast, self.saturation,
+                                            self.hue)
+        ops = [(F.adjust_brightness, b), (F.adjust_contrast, c), (F.adjust_saturation, s),
+               (F.adjust_hue, h)]
+        for i in order:
+            fn, factor = ops[i]
+            if factor is not None:
+                img = fn(img, factor)
+        return img
+
+    def _args(self) -> str:
+        return (f"brightness={self.brightness}, contrast={self.contrast}, "
+                f"saturation={self.saturation}, hue={self.hue}")
+
+
+class RandomRotation(_Transform):
+    """Rotate by an angle drawn uniformly from ``degrees`` (``d`` means ``(-d, d)``)."""
+
+    def __init__(self, degrees, interpolation=InterpolationMode.NEAREST, expand: bool = False,
+                 center=None, fill=0) -> None:
+        if isinstance(degrees, numbers.Number):
+            if degrees < 0:
+                raise ValueError("If degrees is a single number, it must be positive.")
+            degrees = (-float(degrees), float(degrees))
+        self.degrees = [float(d) for d in degrees]
+        self.interpolation = interpolation
+        self.expand = expand
+        self.center = center
+        self.fill = fill
+
+    @staticmethod
+    def get_params(degrees) -> float:
+        return _uniform(degrees[0], degrees[1])
+
+    def __call__(self, img):
+        fill = self.fill
+        if not isinstance(img, Tensor) and isinstance(fill, (int, float)):
+            fill = tuple([fill] * len(img.getbands())) if len(img.getbands()) > 1 else fill
+        return F.rotate(img, self.get_params(self.degrees), self.interpolation, self.expand,
+                        self.center, fill)
+
+    def _args(self) -> str:
+        return f"degrees={self.degrees}"
+
+
+class Grayscale(_Transform):
+    def __init__(self, num_output_channels: int = 1) -> None:
+        self.num_output_channels = num_output_channels
+
+    def __call__(self, img):
+        return F.rgb_to_grayscale(img, self.num_output_channels)
+
+    def _args(self) -> str:
+        return f"num_output_channels={self.num_output_channels}"
+
+
+class RandomGrayscale(_Transform):
+    def __init__(self, p: float = 0.1) -> None:
+        self.p = p
+
+    def __call__(self, img):
+        if _uniform(0, 1) < self.p:
+            return F.rgb_to_grayscale(img, F.get_dimensions(img)[0])
+        return img
+
+
+class Lambda(_Transform):
+    """Apply a user function."""
+
+    def __init__(self, lambd: Callable) -> None:
+        if not callable(lambd):
+            raise TypeError(f"Argument lambd should be callable, got {type(lambd).__name__!r}")
+        self.lambd = lambd
+
+    def __call__(self, img):
+        return self.lambd(img)
+
+
+class RandomApply(_Transform):
+    """Apply all of ``transforms`` with probability ``p``."""
+
+    def __init__(self, transforms: Sequence[Callable], p: float = 0.5) -> None:
+        self.transforms = transforms
+        self.p = p
+
+    def __call__(self, img):
+        if self.p < _uniform(0, 1):
+            return img
+        for t in self.transforms:
+            img = t(img)
+        return img
+
+
+class RandomChoice(_Transform):
+    """Apply one of ``transforms``, chosen with probabilities ``p`` (uniform by default)."""
+
+    def __init__(self, transforms: Sequence[Callable], p: list | None = None) -> None:
+        self.transforms = transforms
+        self.p = p
+
+    def __call__(self, img):
+        p = None if self.p is None else np.asarray(self.p, np.float64) / sum(self.p)
+        return self.transforms[int(_rng().choice(len(self.transforms), p=p))](img)
+
+
+class RandomOrder(_Transform):
+    """Apply ``transforms`` in a random order."""
+
+    def __init__(self, transforms: Sequence[Callable]) -> None:
+        self.transforms = transforms
+
+    def __call__(self, img):
+        for i in _rng().permutation(len(self.transforms)):
+            img = self.transforms[int(i)](img)
+        return img
+
+
+class RandomErasing(_Transform):
+    """With probability ``p``, set a random rectangle of a tensor image to ``value``
+    (a number, a per-channel tuple, or ``"random"`` for normal noise)."""
+
+    def __init__(self, p: float = 0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0,
+                 inplace: bool = False) -> None:
+        if not 0 <= p <= 1:
+            raise ValueError("Random erasing probability should be between 0 and 1")
+        if scale[0] > scale[1] or ratio[0] > ratio[1]:
+            raise ValueError("Scale and ratio should be of kind (min, max)")
+        self.p = p
+        self.scale = scale
+        self.ratio = ratio
+        self.value = value
+        self.inplace = inplace
+
+    @staticmethod
+    def get_params(img: Tensor, scale, ratio, value=None) -> tuple:
+        c, h, w = F.get_dimensions(img)
+        area = h * w
+        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+        for _ in range(10):
+            erase_area = area * _uniform(scale[0], scale[1])
+            aspect = math.exp(_uniform(*log_ratio))
+            eh = int(round(math.sqrt(erase_area * aspect)))
+            ew = int(round(math.sqrt(erase_area / aspect)))
+            if not (eh < h and ew < w):
+                continue
+            if value is None:
+                v = _make(_rng().standard_normal((c, eh, ew)).astype(img._data.dtype))
+            else:
+                v = _make(np.asarray(value, img._data.dtype).reshape(-1, 1, 1))
+            return _randint(0, h - eh + 1), _randint(0, w - ew + 1), eh, ew, v
+        return 0, 0, h, w, img
+
+    def __call__(self, img: Tensor) -> Tensor:
+        if _uniform(0, 1) >= self.p:
+            return img
+        value = None if self.value == "random" else (
+            [self.value] if isinstance(self.value, numbers.Number) else list(self.value))
+        if value is not None and len(value) not in (1, F.get_dimensions(img)[0]):
+            raise ValueError("If value is a sequence, it should have either a single value or "
+                             f"{F.get_dimensions(img)[0]} (number of input channels)")
+        i, j, h, w, v = self.get_params(img, self.scale, self.ratio, value)
+        return F.erase(img, i, j, h, w, v, self.inplace)

@@ -1,0 +1,177 @@
+"""Checkpoints cross between ember and real PyTorch in both directions."""
+import collections
+import io
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import ember  # noqa: E402
+from ember import dtypes as _dt  # noqa: E402
+
+pytestmark = pytest.mark.conformance
+
+
+def _sample(dtype):
+    rng = np.random.default_rng(0)
+    if dtype is _dt.bool:
+        return rng.random((3, 4)) > 0.5
+    if dtype.is_complex or dtype.is_floating_point:
+        values = rng.standard_normal((3, 4)) * 10
+        return (values + 1j * values if dtype.is_complex else values).astype(dtype.np_dtype)
+    return rng.integers(0, 100, (3, 4)).astype(dtype.np_dtype)
+
+
+def _torch_dtype(dtype):
+    return getattr(torch, dtype.name)
+
+
+def _bits(array):
+    return np.ascontiguousarray(array).view(np.uint8)
+
+
+def _torch_numpy(t):
+    """A torch tensor's values as a NumPy array of ember's dtype (NumPy lacks bfloat16)."""
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().view(_dt.bfloat16.np_dtype)
+    return t.numpy()
+
+
+@pytest.mark.parametrize("dtype", _dt.ALL, ids=lambda d: d.name)
+def test_ember_to_torch_every_dtype(dtype):
+    array = _sample(dtype)
+    buf = io.BytesIO()
+    ember.save({"x": ember.from_numpy(array), "t": ember.from_numpy(array).t()}, buf)
+    buf.seek(0)
+    out = torch.load(buf, weights_only=True)
+    assert out["x"].dtype == _torch_dtype(dtype)
+    np.testing.assert_array_equal(_bits(_torch_numpy(out["x"])), _bits(array))
+    assert out["t"].stride() == (1, 4)
+    assert out["t"].untyped_storage().data_ptr() == out["x"].untyped_storage().data_ptr()
+
+
+@pytest.mark.parametrize("dtype", _dt.ALL, ids=lambda d: d.name)
+@pytest.mark.parametrize("legacy", [False, True])
+def test_torch_to_ember_every_dtype(dtype, legacy):
+    if legacy and dtype.name.startswith("uint") and dtype is not _dt.uint8:
+        pytest.skip("PyTorch's legacy format cannot round-trip these dtypes itself")
+    array = _sample(dtype)
+    x = torch.from_numpy(array.view(np.int16)).view(torch.bfloat16) \
+        if dtype is _dt.bfloat16 else torch.from_numpy(array)
+    buf = io.BytesIO()
+    torch.save({"x": x, "v": x[1:, ::2], "e": x[0].expand(2, 4)}, buf,
+               _use_new_zipfile_serialization=not legacy)
+    buf.seek(0)
+    out = ember.load(buf)
+    assert out["x"].dtype is dtype
+    np.testing.assert_array_equal(_bits(out["x"].numpy()), _bits(array))
+    np.testing.assert_array_equal(_bits(out["v"].numpy()), _bits(array[1:, ::2]))
+    assert out["v"].stride() == x[1:, ::2].stride()
+    assert out["v"].storage_offset() == x[1:, ::2].storage_offset()
+    assert out["e"].stride() == (0, 1)
+
+
+def test_torch_state_dict_loads_into_ember_model(tmp_path):
+    tm = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    torch.save(tm.state_dict(), tmp_path / "model.pt")  # archive named "model", not "archive"
+    em = ember.nn.Sequential(ember.nn.Linear(3, 4), ember.nn.ReLU(), ember.nn.Linear(4, 2))
+    sd = ember.load(tmp_path / "model.pt")
+    assert type(sd) is collections.OrderedDict and hasattr(sd, "_metadata")
+    em.load_state_dict(sd)
+    for name, value in tm.state_dict().items():
+        np.testing.assert_array_equal(em.state_dict()[name].numpy(), value.numpy())
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    np.testing.assert_allclose(em(ember.from_numpy(x)).detach().numpy(),
+                               tm(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_ember_state_dict_loads_into_torch_model(tmp_path):
+    em = ember.nn.Sequential(ember.nn.Linear(3, 4), ember.nn.ReLU(), ember.nn.Linear(4, 2))
+    ember.save(em.state_dict(), tmp_path / "m.pt")
+    tm = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    tm.load_state_dict(torch.load(tmp_path / "m.pt", weights_only=True))
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    np.testing.assert_allclose(tm(torch.from_numpy(x)).detach().numpy(),
+                               em(ember.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_torch_optimizer_state_and_parameters():
+    w = torch.nn.Parameter(torch.randn(3, 2))
+    opt = torch.optim.Adam([w], lr=0.1)
+    w.sum().backward()
+    opt.step()
+    buf = io.BytesIO()
+    torch.save({"opt": opt.state_dict(), "w": w, "epoch": 3, "loss": 0.5}, buf)
+    buf.seek(0)
+    out = ember.load(buf)
+    state = out["opt"]["state"][0]
+    np.testing.assert_array_equal(state["exp_avg"].numpy(), opt.state[w]["exp_avg"].numpy())
+    assert float(state["step"].item()) == 1.0
+    assert out["opt"]["param_groups"][0]["lr"] == 0.1
+    assert out["opt"]["param_groups"][0]["betas"] == (0.9, 0.999)
+    assert type(out["w"]) is ember.nn.Parameter and out["w"].requires_grad
+    assert out["epoch"] == 3 and out["loss"] == 0.5
+
+
+def test_torch_parameter_with_attributes_and_containers():
+    p = torch.nn.Parameter(torch.ones(2))
+    p.tag = "w"
+    t = torch.arange(3)
+    t.note = 7
+    obj = [p, t, {1, 2}, b"xy", 1 + 2j, torch.Size([2, 3]), torch.device("cpu"), torch.int8]
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    buf.seek(0)
+    out = ember.load(buf)
+    assert type(out[0]) is ember.nn.Parameter and out[0].tag == "w"
+    assert out[1].note == 7 and out[1].tolist() == [0, 1, 2]
+    assert out[2:5] == [{1, 2}, b"xy", 1 + 2j]
+    assert out[5] == (2, 3) and out[6] == ember.device("cpu") and out[7] is ember.int8
+
+
+def test_ember_objects_load_in_torch():
+    p = ember.nn.Parameter(ember.ones(2))
+    obj = [p, ember.Size([2]), ember.device("cpu"), ember.float16, {1}, b"b", 2j,
+           collections.OrderedDict(a=1)]
+    buf = io.BytesIO()
+    ember.save(obj, buf)
+    buf.seek(0)
+    out = torch.load(buf, weights_only=True)
+    assert isinstance(out[0], torch.nn.Parameter) and out[0].requires_grad
+    assert out[1:] == [torch.Size([2]), torch.device("cpu"), torch.float16, {1}, b"b", 2j,
+                       collections.OrderedDict(a=1)]
+
+
+def test_mmap_load_of_a_torch_file(tmp_path):
+    x = torch.randn(100, 10)
+    torch.save({"x": x, "row": x[5]}, tmp_path / "x.pt")
+    out = ember.load(tmp_path / "x.pt", mmap=True)
+    np.testing.assert_array_equal(out["x"].numpy(), x.numpy())
+    np.testing.assert_array_equal(out["row"].numpy(), x[5].numpy())
+
+
+def test_torch_mmap_load_of_an_ember_file(tmp_path):
+    x = np.random.default_rng(0).standard_normal((64, 33)).astype(np.float32)
+    ember.save({"x": ember.from_numpy(x)}, tmp_path / "x.pt")
+    out = torch.load(tmp_path / "x.pt", mmap=True, weights_only=True)
+    np.testing.assert_array_equal(out["x"].numpy(), x)
+
+
+def test_big_endian_torch_file():
+    x = torch.arange(6, dtype=torch.float32)
+    buf = io.BytesIO()
+    torch.save(x, buf)
+    import zipfile
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name in src.namelist():
+            data = src.read(name)
+            if name.endswith("byteorder"):
+                data = b"big"
+            elif "/data/" in name:
+                data = np.frombuffer(data, "<f4").astype(">f4").tobytes()
+            z.writestr(name, data)
+    out.seek(0)
+    np.testing.assert_array_equal(ember.load(out).numpy(), x.numpy())

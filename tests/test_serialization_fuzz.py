@@ -1,0 +1,296 @@
+"""ember.load against hostile and damaged files: every case raises a clear exception, quickly,
+within bounded memory, and runs no code from the file."""
+import collections
+import io
+import os
+import pickle
+import struct
+import time
+import tracemalloc
+import zipfile
+import zlib
+
+import numpy as np
+import pytest
+
+import ember
+from ember.serialization import load_npz, load_safetensors
+from ember.serialization._pickle import TorchGlobal, TorchPickler, StorageTable
+
+CLEAR = (RuntimeError, pickle.UnpicklingError)
+
+
+def _zip(records: dict, compression=zipfile.ZIP_STORED) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression) as z:
+        for name, data in records.items():
+            z.writestr("archive/" + name, data)
+    return out.getvalue()
+
+
+class _Call:
+    """Pickles as ``func(*args)``."""
+
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+class _Pid:
+    def __init__(self, *pid):
+        self.pid = pid
+
+
+class _Pickler(TorchPickler):
+    def persistent_id(self, obj):
+        return obj.pid if isinstance(obj, _Pid) else None
+
+
+def _dumps(obj) -> bytes:
+    buf = io.BytesIO()
+    _Pickler(buf, 2, StorageTable()).dump(obj)
+    return buf.getvalue()
+
+
+def _tensor_file(numel=4, record_bytes=16, offset=0, size=(4,), stride=(1,), key="0"):
+    """A checkpoint of one float32 tensor, every field under the test's control."""
+    pid = _Pid("storage", TorchGlobal("torch", "FloatStorage"), key, "cpu", numel)
+    rebuild = _Call(TorchGlobal("torch._utils", "_rebuild_tensor_v2"), pid, offset, size,
+                    stride, False, collections.OrderedDict())
+    return _zip({"data.pkl": _dumps(rebuild), "data/0": b"\0" * record_bytes})
+
+
+def _load(raw: bytes):
+    return ember.load(io.BytesIO(raw))
+
+
+def test_the_crafted_file_is_valid():
+    np.testing.assert_array_equal(_load(_tensor_file()).numpy(), np.zeros(4, np.float32))
+
+
+class _System:
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+@pytest.mark.parametrize("payload", [
+    lambda marker: _System(f"touch {marker}"),
+    lambda marker: _Call(eval, f"open({str(marker)!r}, 'w')"),
+    lambda marker: _Call(getattr, "text", "upper"),
+    lambda marker: _Call(collections.namedtuple, "X", "a"),
+], ids=["os.system", "eval", "getattr", "namedtuple"])
+def test_code_in_the_pickle_is_refused_and_not_run(payload, tmp_path):
+    marker = tmp_path / "pwned"
+    raw = _zip({"data.pkl": pickle.dumps([payload(marker)], protocol=2)})
+    with pytest.raises(pickle.UnpicklingError, match="refused"):
+        _load(raw)
+    assert not marker.exists()
+
+
+def test_refusal_names_the_global():
+    raw = _zip({"data.pkl": pickle.dumps(_System("true"), protocol=2)})
+    with pytest.raises(pickle.UnpicklingError, match="posix.system|nt.system"):
+        _load(raw)
+
+
+@pytest.mark.parametrize("build", [
+    # BUILD on a tensor could set its slots to anything
+    lambda: _dumps(_Call(TorchGlobal("torch._utils", "_rebuild_tensor_v2"), _Pid(
+        "storage", TorchGlobal("torch", "FloatStorage"), "0", "cpu", 4), 0, (4,), (1,), False,
+        collections.OrderedDict()))[:-1] + b"}X\x05\x00\x00\x00_dataK\x01sb.",
+    # a tensor attribute that would shadow a method
+    lambda: _dumps(_Call(TorchGlobal("torch._tensor", "_rebuild_from_type_v2"),
+                         TorchGlobal("torch._utils", "_rebuild_tensor_v2"),
+                         TorchGlobal("torch", "Tensor"),
+                         (_Pid("storage", TorchGlobal("torch", "FloatStorage"), "0", "cpu", 4),
+                          0, (4,), (1,), False, collections.OrderedDict()),
+                         {"numpy": 1})),
+    # calling a storage type or torch.Tensor (which would allocate)
+    lambda: _dumps(_Call(TorchGlobal("torch", "Tensor"), 10 ** 12)),
+    lambda: _dumps(_Call(TorchGlobal("torch", "FloatStorage"), 10 ** 12)),
+    # INST / OBJ opcodes
+    lambda: b"(cbuiltins\nlist\no.",
+    lambda: b"(ibuiltins\nlist\n.",
+], ids=["build-tensor", "shadow-method", "call-tensor", "call-storage", "obj", "inst"])
+def test_object_building_opcodes_are_refused(build):
+    raw = _zip({"data.pkl": build(), "data/0": b"\0" * 16})
+    with pytest.raises(pickle.UnpicklingError):
+        _load(raw)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(numel=10 ** 15), "declares"),
+    (dict(numel=5), "declares"),
+    (dict(offset=4), "reaches past"),
+    (dict(size=(3, 2), stride=(2, 1)), "reaches past"),
+    (dict(size=(4,), stride=(2,)), "reaches past"),
+    (dict(size=(2,), stride=(-1,)), "malformed"),
+    (dict(offset=-1), "malformed"),
+    (dict(size=(2, 2), stride=(1,)), "malformed"),
+    (dict(size=(10 ** 30,), stride=(0,)), "corrupt|malformed"),
+    (dict(key="../../etc/passwd"), "no record"),
+])
+def test_sizes_and_offsets_are_checked(kwargs, match):
+    tracemalloc.start()
+    try:
+        with pytest.raises(CLEAR, match=match):
+            _load(_tensor_file(**kwargs))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20
+
+
+def _good_file() -> bytes:
+    base = ember.from_numpy(np.arange(24, dtype=np.float32))
+    buf = io.BytesIO()
+    ember.save({"a": base, "v": base[3:9], "n": [1, "two", 3.0]}, buf)
+    return buf.getvalue()
+
+
+def _equal(out, ref) -> bool:
+    return (set(out) == set(ref) and out["n"] == ref["n"]
+            and np.array_equal(out["a"].numpy(), ref["a"].numpy())
+            and np.array_equal(out["v"].numpy(), ref["v"].numpy()))
+
+
+def test_truncated_files_raise():
+    raw = _good_file()
+    for cut in range(0, len(raw), 7):
+        with pytest.raises(CLEAR):
+            _load(raw[:cut])
+
+
+def test_bit_flips_raise_or_change_nothing():
+    raw = _good_file()
+    ref = _load(raw)
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    for pos in rng.choice(len(raw), 400, replace=False):
+        flipped = bytearray(raw)
+        flipped[pos] ^= 1 << int(rng.integers(8))
+        try:
+            out = _load(bytes(flipped))
+        except CLEAR:
+            continue
+        assert _equal(out, ref), f"a flip at byte {pos} changed the loaded values silently"
+    assert time.perf_counter() - start < 30
+
+
+def test_zip_bomb_is_refused_before_reading():
+    bomb = _zip({"data.pkl": b"\0" * (20 << 20)}, zipfile.ZIP_DEFLATED)
+    assert len(bomb) < 100_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(RuntimeError, match="compressed"):
+            _load(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+
+
+def test_declared_size_larger_than_the_file():
+    raw = bytearray(_tensor_file())
+    info = [i for i in zipfile.ZipFile(io.BytesIO(bytes(raw))).infolist()
+            if i.filename.endswith("data/0")][0]
+    cd = [i for i in range(len(raw)) if raw[i:i + 4] == b"PK\x01\x02"][-1]
+    assert raw[cd + 46:cd + 46 + len(info.filename)] == info.filename.encode()
+    raw[cd + 20:cd + 28] = struct.pack("<II", 1 << 31, 1 << 31)  # compressed, uncompressed
+    with pytest.raises(RuntimeError, match="past the end"):
+        _load(bytes(raw))
+
+
+def test_corrupt_data_is_caught_by_crc():
+    raw = bytearray(_tensor_file())
+    at = raw.index(b"\0" * 16, raw.index(b"archive/data/0"))
+    raw[at] = 1
+    with pytest.raises(RuntimeError, match="CRC"):
+        _load(bytes(raw))
+
+
+def test_garbage_and_empty_files():
+    for raw in [b"", b"hello world", b"PK\x03\x04" + b"\0" * 100, b"\x80\x02K\x01."]:
+        with pytest.raises(CLEAR):
+            _load(raw)
+
+
+def test_legacy_storage_larger_than_the_file_is_refused_before_allocating():
+    buf = io.BytesIO()
+    for obj in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}):
+        pickle.dump(obj, buf, protocol=2)
+    pid = _Pid("storage", TorchGlobal("torch", "FloatStorage"), "k", "cpu", 10 ** 12, None)
+    buf.write(_dumps(pid))
+    tracemalloc.start()
+    try:
+        with pytest.raises(RuntimeError, match="more than"):
+            _load(buf.getvalue())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+
+
+# ----------------------------------------------------------------------------------------------
+# safetensors and .npz
+
+
+def _safetensors(header: dict, data: bytes = b"") -> bytes:
+    text = __import__("json").dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + data
+
+
+@pytest.mark.parametrize("raw", [
+    b"",
+    struct.pack("<Q", 1 << 60) + b"{}",
+    _safetensors({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}, b"\0" * 8),
+    _safetensors({"a": {"dtype": "F32", "shape": [10 ** 12], "data_offsets": [0, 16]}},
+                 b"\0" * 16),
+    _safetensors({"a": {"dtype": "XX", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 4),
+    _safetensors({"a": {"dtype": "F32", "shape": [-4], "data_offsets": [0, 16]}}, b"\0" * 16),
+    struct.pack("<Q", 4) + b"\xff\xfe{}",
+], ids=["empty", "huge-header", "short-data", "huge-shape", "dtype", "negative", "utf8"])
+def test_hostile_safetensors(raw):
+    with pytest.raises(RuntimeError):
+        load_safetensors(io.BytesIO(raw))
+
+
+def test_npz_with_pickled_objects_is_refused():
+    buf = io.BytesIO()
+    np.savez(buf, a=np.array([_System("true")], dtype=object))
+    buf.seek(0)
+    with pytest.raises(RuntimeError, match="pickle"):
+        load_npz(buf)
+
+
+def test_npz_bomb_is_refused():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a.npy", b"\0" * 1000)
+    raw = bytearray(buf.getvalue())
+    cd = raw.index(b"PK\x01\x02")
+    raw[cd + 24:cd + 28] = struct.pack("<I", 0xFFFFFFF0)  # claims 4 GB uncompressed
+    with pytest.raises(RuntimeError, match="declares"):
+        load_npz(io.BytesIO(bytes(raw)))
+
+
+def test_npz_member_that_is_not_an_array():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("a.txt", b"hello")
+    buf.seek(0)
+    with pytest.raises(RuntimeError, match="not an array"):
+        load_npz(buf)
+
+
+def test_crc_helper_matches_zlib():
+    # the writer's CRC must be what zipfile checks (guards the reader's CRC test above)
+    buf = io.BytesIO()
+    ember.save(ember.ones(3), buf)
+    for info in zipfile.ZipFile(io.BytesIO(buf.getvalue())).infolist():
+        assert zlib.crc32(zipfile.ZipFile(io.BytesIO(buf.getvalue())).read(info)) == info.CRC

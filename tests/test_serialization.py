@@ -15,8 +15,7 @@ import pytest
 
 import ember
 from ember import dtypes as _dt
-from ember.serialization import (atomic_write, load_npz, load_safetensors, save_npz,
-                                 save_safetensors)
+from ember.serialization import atomic_write, load_npz, load_safetensors, save_npz, save_safetensors
 from ember.storage import UntypedStorage
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

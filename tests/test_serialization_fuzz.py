@@ -15,7 +15,7 @@ import pytest
 
 import ember
 from ember.serialization import load_npz, load_safetensors
-from ember.serialization._pickle import TorchGlobal, TorchPickler, StorageTable
+from ember.serialization._pickle import StorageTable, TorchGlobal, TorchPickler
 
 CLEAR = (RuntimeError, pickle.UnpicklingError)
 

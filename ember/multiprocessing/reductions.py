@@ -8,7 +8,9 @@ memory is freed when the last process holding the mapping drops it. Sending a te
 are registered on the stdlib ``ForkingPickler``) first moves it into shared memory in place,
 then passes the file descriptor with ``SCM_RIGHTS`` (``multiprocessing.reduction.DupFd``); the
 receiver maps the same pages, so each side sees the other's later in-place writes, as with
-``torch.multiprocessing``. A plain ``pickle.dumps`` or ``copy.copy`` goes through
+``torch.multiprocessing``. As there, the sending process must stay alive until the receiver
+has unpickled the tensor (the descriptor is handed over by the sender's resource-sharer
+thread). A plain ``pickle.dumps`` or ``copy.copy`` goes through
 ``Tensor.__reduce_ex__`` instead and carries the values (``copy.copy`` shares the array, as
 PyTorch's shares the storage).
 """

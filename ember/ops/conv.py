@@ -267,11 +267,12 @@ class WindowGather(Primitive, node_name="MaxPool2DWithIndicesBackward0"):
     """Each output is the input element at window offset ``arg`` (max pooling's selection)."""
 
     @staticmethod
-    def forward(ctx, x, arg, kernel, stride, pads, dilation):
+    def forward(ctx, x, arg, kernel, stride, pads, dilation, flat=None):
         xp = get_array_module(x)
         ctx.geom = (arg, x.shape, kernel, stride, pads, dilation)
-        win = K.windows(K.pad(x, pads), kernel, stride, dilation)
-        flat = win.reshape(win.shape[:win.ndim - len(kernel)] + (-1,))
+        if flat is None:  # max pooling passes the windows it already gathered for the argmax
+            win = K.windows(K.pad(x, pads), kernel, stride, dilation)
+            flat = win.reshape(win.shape[:win.ndim - len(kernel)] + (-1,))
         return xp.take_along_axis(flat, arg[..., None], -1)[..., 0]
 
     @staticmethod
@@ -310,7 +311,7 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
     arg = flat.argmax(-1)
     if nan is not None and nan.any():
         arg = xp.where(nan.any(-1), nan.argmax(-1), arg)
-    out = WindowGather.apply(x, arg, kernel, stride, pads, dilation)
+    out = WindowGather.apply(x, arg, kernel, stride, pads, dilation, flat)
     if unbatched:
         out = out.squeeze(0)
     if not return_indices:
@@ -324,18 +325,21 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
     return out, idx.squeeze(0) if unbatched else idx
 
 
-def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
-                            ceil_mode=False, return_indices=True):
+def max_pool1d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode: bool = False, return_indices: bool = True):
+    """max_pool1d returning (values, flat argmax indices) by default."""
     return _max_pool(1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
-                            ceil_mode=False, return_indices=True):
+def max_pool2d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode: bool = False, return_indices: bool = True):
+    """max_pool2d returning (values, flat argmax indices) by default."""
     return _max_pool(2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
-                            ceil_mode=False, return_indices=True):
+def max_pool3d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode: bool = False, return_indices: bool = True):
+    """max_pool3d returning (values, flat argmax indices) by default."""
     return _max_pool(3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
@@ -493,6 +497,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
 
 
 def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
+    """Mean over windows chosen so that the output is ``output_size`` (D, H, W)."""
     return _adaptive_avg(3, input, output_size)
 
 
@@ -531,11 +536,15 @@ def _adaptive_max(nd, input, output_size, return_indices):
     return out, ind.squeeze(0) if unbatched else ind
 
 
-def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):
+def adaptive_max_pool1d_with_indices(input: Tensor, output_size,
+                                       return_indices: bool = True):
+    """adaptive_max_pool1d returning (values, flat argmax indices) by default."""
     return _adaptive_max(1, input, output_size, return_indices)
 
 
-def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
+def adaptive_max_pool2d_with_indices(input: Tensor, output_size,
+                                       return_indices: bool = True):
+    """adaptive_max_pool2d returning (values, flat argmax indices) by default."""
     return _adaptive_max(2, input, output_size, return_indices)
 
 
@@ -580,6 +589,7 @@ def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, paddi
 
 def max_unpool3d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0,
                  output_size=None) -> Tensor:
+    """The partial inverse of max_pool3d."""
     return _max_unpool(3, input, indices, kernel_size, stride, padding, output_size)
 
 
@@ -737,16 +747,19 @@ def _tuple_float(value, n: int) -> tuple:
     return (float(value),) * n
 
 
-def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
+             align_corners: bool | None = None) -> Tensor:
     """Deprecated alias of :func:`interpolate`."""
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
-def upsample_nearest(input, size=None, scale_factor=None):
+def upsample_nearest(input: Tensor, size=None, scale_factor=None) -> Tensor:
+    """Deprecated: ``interpolate(..., mode='nearest')``."""
     return interpolate(input, size, scale_factor, mode="nearest")
 
 
-def upsample_bilinear(input, size=None, scale_factor=None):
+def upsample_bilinear(input: Tensor, size=None, scale_factor=None) -> Tensor:
+    """Deprecated: ``interpolate(..., mode='bilinear', align_corners=True)``."""
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
 

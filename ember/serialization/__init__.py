@@ -20,8 +20,6 @@ import pickle
 import secrets
 import struct
 import sys
-import zlib
-from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any, BinaryIO, Callable, Union
 
 import numpy as np
@@ -147,22 +145,8 @@ def _save_zip(obj, fp, protocol: int, byteorder: bool) -> None:
     writer.write_record(".storage_alignment", b"64")
     if byteorder:
         writer.write_record("byteorder", sys.byteorder.encode())
-    # each record's CRC-32 is computed in a thread one record ahead of the writes (zlib and
-    # file writes release the GIL), so checksumming overlaps the I/O
-    with ThreadPoolExecutor(1) as pool:
-        ahead = None
-        for i, storage in enumerate(table.storages):
-            if ahead is None:
-                data = storage.host_bytes()
-                ahead = pool.submit(zlib.crc32, data)
-            crc = ahead.result()
-            ahead = None
-            if i + 1 < len(table.storages):
-                following = table.storages[i + 1].host_bytes()
-                ahead = pool.submit(zlib.crc32, following)
-            writer.write_record(f"data/{storage.key}", data, crc)
-            if ahead is not None:
-                data = following
+    for storage in table.storages:
+        writer.write_record(f"data/{storage.key}", storage.host_bytes())
     writer.write_record("version", b"3\n")
     writer.close()
 
@@ -317,34 +301,23 @@ def _load_zip(fp, restore: Callable, use_mmap: bool, encoding: str):
             raise RuntimeError("ember.load: mmap=True needs a file on disk, not a file object")
         mapped = _mmap.mmap(fp.fileno(), 0, access=_mmap.ACCESS_COPY)
 
-    # CRC-32s are checked in a thread while the next records are read (mmap skips them: it
-    # would read the whole file); the result is returned only once all have passed
-    pool = ThreadPoolExecutor(1)
-    checks = []
-
     def load_storage(key: str, location: str, nbytes: int) -> UntypedStorage:
         name = f"{prefix}data/{key}"
         offset, size, _ = reader.locate(name)
         if size != nbytes:
             raise RuntimeError(f"ember.load: storage '{key}' declares {nbytes} bytes but its "
                                f"record '{name}' holds {size}")
-        if mapped is not None:
+        if mapped is not None:  # no CRC check: it would read the whole file
             array = np.frombuffer(mapped, np.uint8, size, offset)
         else:
             array = np.empty(size, np.uint8)
-            checks.append(pool.submit(check_crc, name, array, reader.readinto(name, array)))
+            check_crc(name, array, reader.readinto(name, array))
         return restore(UntypedStorage._wrap(array), location)
 
-    try:
-        unpickler = SafeUnpickler(io.BytesIO(reader.read(prefix + "data.pkl")), load_storage,
-                                  encoding)
-        unpickler.byteswap = byteorder.decode() != sys.byteorder
-        result = _unpickle(unpickler)
-        for check in checks:
-            check.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return result
+    unpickler = SafeUnpickler(io.BytesIO(reader.read(prefix + "data.pkl")), load_storage,
+                              encoding)
+    unpickler.byteswap = byteorder.decode() != sys.byteorder
+    return _unpickle(unpickler)
 
 
 def _load_legacy(fp, restore: Callable, encoding: str):
@@ -398,8 +371,7 @@ def _load_legacy(fp, restore: Callable, encoding: str):
     return result
 
 
-from ember.serialization._formats import (load_npz, load_safetensors, save_npz,  # noqa: E402
-                                          save_safetensors)
+from ember.serialization._formats import load_npz, load_safetensors, save_npz, save_safetensors  # noqa: E402
 
 __all__ = ["save", "load", "save_safetensors", "load_safetensors", "save_npz", "load_npz",
            "atomic_write"]

@@ -32,16 +32,12 @@ class ZipWriter:
         self._fp.write(data)
         self._pos += len(data) if isinstance(data, bytes) else data.nbytes
 
-    def write_record(self, name: str, data, crc: int | None = None) -> None:
-        """Write ``data`` (bytes or a flat uint8 array) as ``<prefix>/<name>``.
-
-        ``crc`` is the data's CRC-32 when the caller has computed it (in another thread).
-        """
+    def write_record(self, name: str, data) -> None:
+        """Write ``data`` (bytes or a flat uint8 array) as ``<prefix>/<name>``."""
         fname = (self._prefix + "/" + name).encode()
         view = memoryview(data).cast("B")
         size = view.nbytes
-        if crc is None:
-            crc = zlib.crc32(view)
+        crc = zlib.crc32(view)
         offset = self._pos
         zip64 = size >= _U32
         extra = struct.pack("<HHQQ", 1, 16, size, size) if zip64 else b""
@@ -133,8 +129,7 @@ class ZipReader:
         return data
 
     def readinto(self, name: str, buffer) -> int:
-        """Read a record into a writable buffer of exactly its size; return its stored CRC-32
-        (the caller checks it with ``check_crc``, possibly in another thread)."""
+        """Read a record into a writable buffer of exactly its size; return its stored CRC-32."""
         start, size, crc = self.locate(name)
         view = memoryview(buffer).cast("B")
         if view.nbytes != size:

@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 import ember
-from ember.utils.data import (DataLoader, Dataset, IterableDataset, RandomSampler,
-                              TensorDataset, get_worker_info)
+from ember.utils.data import (
+    DataLoader,
+    Dataset,
+    IterableDataset,
+    RandomSampler,
+    TensorDataset,
+    get_worker_info,
+)
 
 
 class Range(Dataset):

@@ -10,9 +10,14 @@ from typing import Any, Callable, Iterable
 
 from ember.utils.data._utils.collate import default_collate, default_convert
 from ember.utils.data._utils.fetch import create_fetcher
-from ember.utils.data._utils.worker import (MP_STATUS_CHECK_INTERVAL, ExceptionWrapper,
-                                            _IterableDatasetStopIteration, _ResumeIteration,
-                                            _worker_loop, get_worker_info)
+from ember.utils.data._utils.worker import (
+    MP_STATUS_CHECK_INTERVAL,
+    ExceptionWrapper,
+    _IterableDatasetStopIteration,
+    _ResumeIteration,
+    _worker_loop,
+    get_worker_info,
+)
 from ember.utils.data.dataset import Dataset, IterableDataset
 from ember.utils.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 

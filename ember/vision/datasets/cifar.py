@@ -6,8 +6,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ember.vision.datasets.utils import (check_integrity, download_and_extract_archive,
-                                         safe_unpickle)
+from ember.vision.datasets.utils import check_integrity, download_and_extract_archive, safe_unpickle
 from ember.vision.datasets.vision import VisionDataset
 
 

@@ -9,8 +9,12 @@ from typing import Any, Callable
 import numpy as np
 
 from ember._tensor import _make
-from ember.vision.datasets.utils import (calculate_md5, check_integrity, download_from_mirrors,
-                                         extract_archive)
+from ember.vision.datasets.utils import (
+    calculate_md5,
+    check_integrity,
+    download_from_mirrors,
+    extract_archive,
+)
 from ember.vision.datasets.vision import VisionDataset
 
 # IDX type codes (the third byte of the magic number) and their big-endian NumPy dtypes.

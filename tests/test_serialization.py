@@ -417,3 +417,20 @@ def test_load_points_to_the_right_reader(tmp_path):
     save_npz({"a": ember.ones(2)}, tmp_path / "a.npz")
     with pytest.raises(RuntimeError, match="load_npz"):
         ember.load(tmp_path / "a.npz")
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not ember.cuda.is_available(), reason="needs CuPy and an NVIDIA GPU")
+def test_cuda_tensors_roundtrip_and_map_location():
+    base = ember.from_numpy(np.arange(12, dtype=np.float32)).cuda()
+    buf = io.BytesIO()
+    ember.save({"base": base, "view": base.reshape(3, 4).t()}, buf)
+    out = ember.load(io.BytesIO(buf.getvalue()))
+    assert out["base"].device == ember.device("cuda", 0)
+    np.testing.assert_array_equal(out["view"].cpu().numpy(), base.reshape(3, 4).t().cpu().numpy())
+    out["base"][5] = -1.0
+    assert out["view"][1, 1].item() == -1.0  # still one storage on the GPU
+    cpu = ember.load(io.BytesIO(buf.getvalue()), map_location="cpu")
+    assert cpu["view"].device == ember.device("cpu") and cpu["view"].stride() == (1, 4)
+    back = ember.load(io.BytesIO(_cuda_file()), map_location=lambda s, loc: s.cuda())
+    assert back.device.type == "cuda"

@@ -159,10 +159,47 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
 ger = outer
 
 
+class Addmm(Primitive, node_name="AddmmBackward0"):
+    """beta * input + alpha * (mat1 @ mat2) in one node (nn.Linear's forward)."""
+
+    @staticmethod
+    def forward(ctx, bias, mat1, mat2, beta, alpha):
+        if ctx.needs_input_grad:
+            ctx.save_for_backward(mat1 if ctx.needs_input_grad[2] else None,
+                                  mat2 if ctx.needs_input_grad[1] else None)
+            ctx.scales = (beta, alpha)
+        xp = get_array_module(mat1)
+        out = xp.matmul(mat1, mat2).astype(mat1.dtype, copy=False)
+        if alpha != 1:
+            out *= alpha
+        if beta != 0:
+            out += bias * beta if beta != 1 else bias
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        mat1, mat2 = ctx.saved_tensors
+        beta, alpha = ctx.scales
+        need_bias, need_1, need_2 = ctx.needs_input_grad[:3]
+        g = grad * alpha if alpha != 1 else grad
+        gbias = (grad * beta if beta != 1 else grad) if need_bias and beta != 0 else None
+        g1 = matmul(g, mat2.mT) if need_1 else None
+        g2 = matmul(mat1.mT, g) if need_2 else None
+        return gbias, g1, g2
+
+
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     """beta * input + alpha * (mat1 @ mat2)."""
-    prod = mm(mat1, mat2)
-    result = _scaled_sum(input, prod, beta, alpha)
+    if mat1.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(f"{'mat1' if mat1.ndim != 2 else 'mat2'} must be a matrix, got "
+                           f"{mat1.ndim if mat1.ndim != 2 else mat2.ndim}-D tensor")
+    _check_matmul(mat1, mat2, "addmm")
+    if isinstance(input, Tensor) and input._data.dtype == mat1._data.dtype and \
+            np.broadcast_shapes(input._data.shape, (mat1.shape[0], mat2.shape[1])) == \
+            (mat1.shape[0], mat2.shape[1]):
+        result = Addmm.apply(input, mat1, mat2, beta, alpha)
+    else:
+        result = _scaled_sum(input, mm(mat1, mat2), beta, alpha)
     if out is not None:
         from ember.ops.inplace import write_out
         return write_out(out, result)
@@ -536,4 +573,3 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0) -> Tensor:
     return diff.norm(p, dim=-1)
 
 
-del np

@@ -320,17 +320,35 @@ def _load_zip(fp, restore: Callable, use_mmap: bool, encoding: str):
     return _unpickle(unpickler)
 
 
+class _Bounded:
+    """A file whose reads stop at its end: a pickle may declare any length, and a buffered
+    file would allocate all of it before finding out the data is not there."""
+
+    def __init__(self, fp, end: int):
+        self._fp = fp
+        self._end = end
+
+    def read(self, n: int = -1) -> bytes:
+        left = self._end - self._fp.tell()
+        return self._fp.read(left if n is None or n < 0 else min(n, left))
+
+    def readline(self) -> bytes:
+        return self._fp.readline()
+
+
 def _load_legacy(fp, restore: Callable, encoding: str):
     start = fp.tell()
-    file_size = fp.seek(0, os.SEEK_END) - start
+    end = fp.seek(0, os.SEEK_END)
+    file_size = end - start
     fp.seek(start)
+    bounded = _Bounded(fp, end)
     pending = {}  # key -> (storage, nbytes, location), filled after the main pickle
 
     def no_storage(*args):
         raise pickle.UnpicklingError("ember.load: storage reference in a legacy header")
 
     def header():
-        return _unpickle(SafeUnpickler(fp, no_storage, encoding))
+        return _unpickle(SafeUnpickler(bounded, no_storage, encoding))
 
     if header() != _LEGACY_MAGIC:
         raise pickle.UnpicklingError("ember.load: not a checkpoint (bad legacy magic number)")
@@ -348,7 +366,7 @@ def _load_legacy(fp, restore: Callable, encoding: str):
         pending[key] = (storage, location)
         return storage
 
-    unpickler = SafeUnpickler(fp, load_storage, encoding)
+    unpickler = SafeUnpickler(bounded, load_storage, encoding)
     unpickler.byteswap = sys_info.get("little_endian", True) != (sys.byteorder == "little")
     result = _unpickle(unpickler)
     keys = header()

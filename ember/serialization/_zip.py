@@ -85,8 +85,7 @@ class ZipReader:
         try:
             with zipfile.ZipFile(fp) as zf:
                 infos = zf.infolist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError,
-                struct.error) as e:
+        except Exception as e:  # BadZipFile, struct.error, UnicodeDecodeError of a name, ...
             raise RuntimeError(f"ember.load: not a valid zip checkpoint ({e})") from e
         self._infos = {}
         for info in infos:
@@ -104,7 +103,7 @@ class ZipReader:
         if info.compress_size != info.file_size:
             raise RuntimeError(f"ember.load: record '{name}' declares {info.file_size} bytes "
                                f"but stores {info.compress_size}")
-        if info.header_offset + 30 > self.file_size:
+        if not 0 <= info.header_offset <= self.file_size - 30:
             raise RuntimeError(f"ember.load: record '{name}' starts past the end of the file")
         self._fp.seek(info.header_offset)
         header = self._fp.read(30)

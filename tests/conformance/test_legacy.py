@@ -123,9 +123,9 @@ def test_lbfgs_matches_torch():
 
     def f(v):
         return float(0.5 * v @ (ea @ v) - eb @ v), ea @ v - eb
-    optim.lbfgs(f, x, {"maxIter": 3, "tolFun": 1e-14, "tolX": 1e-14})
+    optim.lbfgs(f, x, {"maxIter": 4, "tolFun": 1e-14, "tolX": 1e-14})
     p = torch.tensor(x0, requires_grad=True)
-    opt = torch.optim.LBFGS([p], max_iter=3, tolerance_grad=1e-14, tolerance_change=1e-14)
+    opt = torch.optim.LBFGS([p], max_iter=4, tolerance_grad=1e-14, tolerance_change=1e-14)
     ta, tb = torch.tensor(a), torch.tensor(b)
 
     def closure():

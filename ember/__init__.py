@@ -60,6 +60,11 @@ from ember.ops.reduce import (  # noqa: F401
     all, amax, amin, aminmax, any, argmax, argmin, bincount, bucketize, count_nonzero, cummax,
     cummin, cumprod, cumsum, diff, histc, logcumsumexp, logsumexp, max, mean, median, min, mode,
     nanmean, nanmedian, nansum, norm, prod, searchsorted, std, std_mean, sum, var, var_mean)
+from ember.ops.conv import (adaptive_avg_pool1d, adaptive_max_pool1d,  # noqa: F401,E402
+                            avg_pool1d, conv1d, conv2d, conv3d, conv_transpose1d,
+                            conv_transpose2d, conv_transpose3d, max_pool1d,
+                            max_pool1d_with_indices, max_pool2d, max_pool3d, pixel_shuffle,
+                            pixel_unshuffle)
 from ember import (accelerator, amp, backends, cuda, distributions, linalg,  # noqa: F401,E402
                    nn, return_types, testing)
 from ember.amp import autocast  # noqa: F401,E402

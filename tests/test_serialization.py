@@ -269,6 +269,36 @@ def test_file_objects_and_streams(tmp_path):
         np.testing.assert_array_equal(ember.load(f).numpy(), t.numpy())
 
 
+class _Sink(io.RawIOBase):
+    """A write-only, non-seekable stream."""
+
+    def __init__(self):
+        self.data = bytearray()
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        self.data += b
+        return len(b)
+
+
+def test_large_records_have_valid_crcs_on_every_kind_of_file(tmp_path):
+    array = np.random.default_rng(0).standard_normal(300_000).astype(np.float32)  # > 1 chunk
+    t = ember.from_numpy(array)
+    ember.save(t, tmp_path / "big.pt")
+    sink = _Sink()
+    ember.save(t, sink)
+    offset = io.BytesIO()
+    offset.write(b"7 bytes")
+    ember.save(t, offset)
+    files = [(tmp_path / "big.pt").read_bytes(), bytes(sink.data), offset.getvalue()[7:]]
+    for raw in files:
+        assert zipfile.ZipFile(io.BytesIO(raw)).testzip() is None  # zipfile checks the CRCs
+        np.testing.assert_array_equal(ember.load(io.BytesIO(raw)).numpy(), array)
+    assert files[0] == files[1] == files[2]
+
+
 def test_legacy_format_shares_storage():
     base = ember.from_numpy(np.arange(6, dtype=np.float32))
     buf = io.BytesIO()

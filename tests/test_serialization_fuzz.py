@@ -294,3 +294,43 @@ def test_crc_helper_matches_zlib():
     ember.save(ember.ones(3), buf)
     for info in zipfile.ZipFile(io.BytesIO(buf.getvalue())).infolist():
         assert zlib.crc32(zipfile.ZipFile(io.BytesIO(buf.getvalue())).read(info)) == info.CRC
+
+
+def _legacy_file() -> bytes:
+    base = ember.from_numpy(np.arange(24, dtype=np.float32))
+    buf = io.BytesIO()
+    ember.save({"a": base, "v": base[3:9], "n": [1, "two"]}, buf,
+               _use_new_zipfile_serialization=False)
+    return buf.getvalue()
+
+
+def test_legacy_truncated_and_flipped_files_raise_clear_errors():
+    raw = _legacy_file()
+    for cut in range(0, len(raw), 5):
+        with pytest.raises(CLEAR):
+            _load(raw[:cut])
+    rng = np.random.default_rng(1)
+    for pos in rng.choice(len(raw), 200, replace=False):
+        flipped = bytearray(raw)
+        flipped[pos] ^= 1 << int(rng.integers(8))
+        try:
+            _load(bytes(flipped))
+        except CLEAR:
+            pass  # the legacy format has no checksums: a flip in the data goes unnoticed
+
+
+def test_legacy_huge_declared_string_on_disk(tmp_path):
+    raw = bytearray(_legacy_file())
+    # the first BINUNICODE of the main pickle ('a'), declared 4 GB long
+    at = raw.index(b"X\x01\x00\x00\x00a")
+    raw[at + 1:at + 5] = struct.pack("<I", 0xFFFFFFF0)
+    path = tmp_path / "legacy.pt"
+    path.write_bytes(bytes(raw))
+    tracemalloc.start()
+    try:
+        with pytest.raises(CLEAR):
+            ember.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20

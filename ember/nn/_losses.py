@@ -105,6 +105,8 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     reduction = _reduction(size_average, reduce, reduction)
     shape = input.shape
     input, target = _check_sizes(input, target)
+    if weight is None and reduction in ("none", "mean", "sum"):
+        return _nn.MseLoss.apply(input, target, reduction)
     diff = input - target
     return _elementwise_weighted(diff * diff, shape, weight, reduction, True)
 
@@ -243,13 +245,13 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
     if target.shape != input.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
                          f"({input.shape})")
-    softplus_neg = _nn.Softplus.apply(-input, 1.0, math.inf)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if weight is not None:
+        weight = weight.expand(input.shape)
     if pos_weight is not None:
-        log_weight = (pos_weight - 1) * target + 1
-        loss = (1 - target) * input + log_weight * softplus_neg
-    else:
-        loss = (1 - target) * input + softplus_neg
-    return _reduce(_weighted(loss, weight), reduction)
+        pos_weight = pos_weight.expand(input.shape)
+    return _nn.BinaryCrossEntropyWithLogits.apply(input, target, weight, pos_weight, reduction)
 
 
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,

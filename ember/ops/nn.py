@@ -358,6 +358,78 @@ class NllLoss(Primitive, node_name="NllLossBackward0"):
         return _make(xp.zeros(shape, dtype)).scatter(1, _make(safe), src), None
 
 
+def _reduced_grad(grad: Tensor, shape, reduction: str) -> Tensor:
+    """The incoming gradient of a reduced loss spread over the elementwise losses."""
+    if reduction == "none":
+        return grad
+    n = 1
+    for s in shape:
+        n *= s
+    g = grad.expand(shape)
+    return g / n if reduction == "mean" else g
+
+
+def _reduce_array(xp, losses, reduction: str):
+    if reduction == "none":
+        return losses
+    total = losses.sum()
+    return xp.asarray(total / losses.size if reduction == "mean" else total)
+
+
+class MseLoss(Primitive, node_name="MseLossBackward0"):
+    """(input - target)^2, reduced; operands already broadcast to one shape."""
+
+    @staticmethod
+    def forward(ctx, a, t, reduction):
+        xp = get_array_module(a)
+        ctx.save_for_backward(a, t)
+        ctx.reduction = reduction
+        diff = a - t
+        return _reduce_array(xp, diff * diff, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, t = ctx.saved_tensors
+        g = _reduced_grad(grad, a.shape, ctx.reduction) * (a - t) * 2
+        return g, -g
+
+
+class BinaryCrossEntropyWithLogits(Primitive,
+                                   node_name="BinaryCrossEntropyWithLogitsBackward0"):
+    """w * ((1 - t) x + (1 + (pw - 1) t) softplus(-x)), reduced, without overflow."""
+
+    @staticmethod
+    def forward(ctx, x, t, weight, pos_weight, reduction):
+        xp = get_array_module(x)
+        ctx.save_for_backward(x, t, weight, pos_weight)
+        ctx.reduction = reduction
+        softplus_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+        log_weight = 1 if pos_weight is None else (pos_weight - 1) * t + 1
+        loss = (1 - t) * x + log_weight * softplus_neg
+        if weight is not None:
+            loss = loss * weight
+        return _reduce_array(xp, loss.astype(x.dtype, copy=False), reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t, weight, pos_weight = ctx.saved_tensors
+        g = _reduced_grad(grad, x.shape, ctx.reduction)
+        if weight is not None:
+            g = g * weight
+        sig_neg = (-x).sigmoid()
+        if pos_weight is None:
+            gx = g * ((1 - t) - sig_neg)
+            gt = g * -x if ctx.needs_input_grad[1] else None
+        else:
+            log_weight = (pos_weight - 1) * t + 1
+            gx = g * ((1 - t) - log_weight * sig_neg)
+            gt = None
+            if ctx.needs_input_grad[1]:
+                softplus_neg = Softplus.apply(-x, 1.0, math.inf)
+                gt = g * (-x + (pos_weight - 1) * softplus_neg)
+        return gx, gt, None, None
+
+
 # ----------------------------------------------------------------------------------------------
 # Embedding
 

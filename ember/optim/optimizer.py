@@ -329,10 +329,16 @@ class Optimizer:
         return text + ")"
 
 
+# Scalar bookkeeping kept in the scalar-state dtype. PyTorch casts all but 'step' to the
+# parameter's dtype on load, so its float64 NAdam/ASGD runs drift after a resume; ember keeps
+# them, so a resumed run equals an uninterrupted one bit for bit.
+_SCALAR_STATE = frozenset({"step", "mu_product", "eta", "mu"})
+
+
 def _cast_state(param: Tensor, value, key=None):
-    """Move loaded state to the parameter's device and (floating, not 'step') dtype."""
+    """Move loaded state to the parameter's device and (floating) dtype."""
     if isinstance(value, Tensor):
-        if key == "step":
+        if key in _SCALAR_STATE:
             return value
         if param.is_floating_point():
             return value.to(dtype=param.dtype, device=param.device)

@@ -26,7 +26,7 @@ import numpy as np
 
 from ember.backend.device import Device
 from ember.serialization._pickle import SafeUnpickler, StorageTable, TorchPickler
-from ember.serialization._zip import ZipReader, ZipWriter, check_crc, read_exactly
+from ember.serialization._zip import ZipReader, ZipWriter, read_exactly
 from ember.storage import UntypedStorage
 
 FILE_LIKE = Union[str, os.PathLike, BinaryIO, IO[bytes]]
@@ -311,7 +311,7 @@ def _load_zip(fp, restore: Callable, use_mmap: bool, encoding: str):
             array = np.frombuffer(mapped, np.uint8, size, offset)
         else:
             array = np.empty(size, np.uint8)
-            check_crc(name, array, reader.readinto(name, array))
+            reader.readinto(name, array)
         return restore(UntypedStorage._wrap(array), location)
 
     unpickler = SafeUnpickler(io.BytesIO(reader.read(prefix + "data.pkl")), load_storage,

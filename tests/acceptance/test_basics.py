@@ -5,7 +5,6 @@ Code from pytorch/tutorials beginner_source/basics/{tensorqs,autogradqs}_tutoria
 """
 
 import numpy as np
-import pytest
 from acceptance_runner import run
 
 import ember
@@ -188,8 +187,6 @@ def test_autograd_tutorial():
     assert out[-3:] == ["True", "False", "False"]
 
 
-@pytest.mark.xfail(strict=True, reason="ember's losses are composed of ops, so loss.grad_fn is "
-                   "the last op's node (MeanBackward0), not PyTorch's fused loss node")
 def test_autograd_tutorial_loss_grad_fn_name():
     ns = run(AUTOGRADQS)
     assert "Gradient function for loss = <BinaryCrossEntropyWithLogitsBackward0 object at" in (

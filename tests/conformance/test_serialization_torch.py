@@ -152,10 +152,11 @@ def test_mmap_load_of_a_torch_file(tmp_path):
 
 
 def test_torch_mmap_load_of_an_ember_file(tmp_path):
-    x = np.random.default_rng(0).standard_normal((64, 33)).astype(np.float32)
+    x = np.random.default_rng(0).standard_normal((600, 500)).astype(np.float32)  # > 1 chunk
     ember.save({"x": ember.from_numpy(x)}, tmp_path / "x.pt")
     out = torch.load(tmp_path / "x.pt", mmap=True, weights_only=True)
     np.testing.assert_array_equal(out["x"].numpy(), x)
+    np.testing.assert_array_equal(torch.load(tmp_path / "x.pt")["x"].numpy(), x)
 
 
 def test_big_endian_torch_file():

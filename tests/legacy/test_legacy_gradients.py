@@ -1,9 +1,9 @@
 """Every legacy module and criterion against float64 finite differences."""
 import pytest
+from legacy_check import check_criterion, check_module
 
 import ember
 from ember.legacy import nn
-from legacy_check import check_criterion, check_module
 
 
 def r(*shape):

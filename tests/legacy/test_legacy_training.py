@@ -31,7 +31,7 @@ def test_mlp_learns_with_update_parameters():
     model.add(nn.LogSoftMax())
     criterion = nn.ClassNLLCriterion()
     first = None
-    for epoch in range(30):
+    for _ in range(30):
         for i in range(0, 300, 30):
             inputs, targets = x[i:i + 30], y[i:i + 30]
             output = model.forward(inputs)
@@ -73,11 +73,11 @@ def test_convnet_learns_with_flat_parameters_and_optim_sgd():
     params, grads = model.flattenParameters()
     assert params.numel() == 6 * 9 + 6 + 12 + 96 * 3 + 3
     config, state = {"learningRate": 0.05, "momentum": 0.9, "dampening": 0}, {}
-    for epoch in range(6):
+    for _ in range(6):
         for i in range(0, 240, 24):
             inputs, targets = x[i:i + 24], y[i:i + 24]
 
-            def feval(p):
+            def feval(p, inputs=inputs, targets=targets):
                 # p is params itself: the modules see the same storage
                 grads.zero_()
                 output = model.forward(inputs)

@@ -1,12 +1,12 @@
 """Legacy modules and criterions against the matching ember.nn layers with the same weights:
 outputs, gradInput and parameter gradients (ember.nn's through autograd) agree."""
 import pytest
+from legacy_check import leaves
 
 import ember
 import ember.nn.functional as F
 from ember import nn as enn
 from ember.legacy import nn
-from legacy_check import leaves
 
 D = ember.float64
 

@@ -292,3 +292,21 @@ def test_loss_modules_hold_weight_buffers():
     assert nn.BCEWithLogitsLoss(pos_weight=w).pos_weight is w
     with pytest.raises(ValueError, match="margin to be greater than 0"):
         nn.TripletMarginLoss(margin=0)
+
+
+def test_fused_loss_nodes_match_pytorch_names_and_grads():
+    from ember.autograd import gradcheck, gradgradcheck
+    x = ember.randn(3, 4, dtype=ember.float64, requires_grad=True)
+    t = ember.rand(3, 4, dtype=ember.float64, requires_grad=True)
+    w = ember.rand(4, dtype=ember.float64)
+    pw = ember.rand(4, dtype=ember.float64) + 0.5
+    assert F.mse_loss(x, t).grad_fn.name() == "MseLossBackward0"
+    assert F.binary_cross_entropy_with_logits(x, t).grad_fn.name() == \
+        "BinaryCrossEntropyWithLogitsBackward0"
+    for reduction in ("none", "mean", "sum"):
+        assert gradcheck(lambda a, b: F.mse_loss(a, b, reduction=reduction), (x, t))
+        assert gradgradcheck(lambda a, b: F.mse_loss(a, b, reduction=reduction), (x, t))
+        fn = (lambda a, b: F.binary_cross_entropy_with_logits(
+            a, b, weight=w, pos_weight=pw, reduction=reduction))
+        assert gradcheck(fn, (x, t))
+        assert gradgradcheck(fn, (x, t))

@@ -191,12 +191,15 @@ def test_timeout_raises():
 
 
 def test_no_shared_memory_segment_outlives_the_loader():
-    before = _shm()
+    import gc
+    before, fds = _shm(), len(os.listdir("/proc/self/fd"))
     loader = DataLoader(TensorDataset(ember.randn(40, 5)), batch_size=4, num_workers=2)
     total = sum(float(x.sum().item()) for (x,) in loader)
     assert np.isfinite(total)
     del loader
+    gc.collect()
     assert _shm() - before == set()
+    assert len(os.listdir("/proc/self/fd")) <= fds  # every batch's segment was released
 
 
 def test_spawn_context():

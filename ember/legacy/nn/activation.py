@@ -40,6 +40,7 @@ class Threshold(_Pointwise):
 
 
 class ReLU(Threshold):
+    """``max(0, input)``."""
     def __init__(self, inplace: bool = False):
         super().__init__(0.0, 0.0, inplace)
 
@@ -64,11 +65,13 @@ class HardTanh(_Pointwise):
 
 
 class ReLU6(HardTanh):
+    """``min(max(0, input), 6)``."""
     def __init__(self, inplace: bool = False):
         super().__init__(0.0, 6.0, inplace)
 
 
 class Clamp(HardTanh):
+    """``input`` clamped to ``[min_value, max_value]``."""
     def __init__(self, min_value: float, max_value: float):
         super().__init__(min_value, max_value)
 
@@ -163,6 +166,7 @@ class RReLU(Module):
 
 
 class Tanh(_Pointwise):
+    """Hyperbolic tangent."""
     def _f(self, x):
         return x.tanh()
 
@@ -171,6 +175,7 @@ class Tanh(_Pointwise):
 
 
 class Sigmoid(_Pointwise):
+    """Logistic sigmoid."""
     def _f(self, x):
         return x.sigmoid()
 
@@ -216,6 +221,7 @@ class SoftPlus(_Pointwise):
 
 
 class SoftSign(_Pointwise):
+    """``x / (1 + |x|)``."""
     def _f(self, x):
         return x / (1 + x.abs())
 
@@ -225,6 +231,7 @@ class SoftSign(_Pointwise):
 
 
 class Abs(_Pointwise):
+    """``|input|``."""
     def _f(self, x):
         return x.abs()
 
@@ -233,6 +240,7 @@ class Abs(_Pointwise):
 
 
 class Exp(_Pointwise):
+    """``exp(input)``."""
     def _f(self, x):
         return x.exp()
 
@@ -241,6 +249,7 @@ class Exp(_Pointwise):
 
 
 class Log(_Pointwise):
+    """``log(input)``."""
     def _f(self, x):
         return x.log()
 
@@ -263,6 +272,7 @@ class Sqrt(_Pointwise):
 
 
 class Square(_Pointwise):
+    """``input ** 2``."""
     def _f(self, x):
         return x * x
 
@@ -323,6 +333,7 @@ class Dropout(Module):
         return self.gradInput
 
     def setp(self, p: float) -> None:
+        """Change the drop probability."""
         self.p = p
 
 

@@ -23,13 +23,16 @@ class Container(Module):
         self.modules = []
 
     def add(self, module: Module) -> Container:
+        """Append ``module``; returns self, so calls chain."""
         self.modules.append(module)
         return self
 
     def get(self, index: int) -> Module:
+        """Child ``index`` (0-based)."""
         return self.modules[index]
 
     def size(self) -> int:
+        """Number of children."""
         return len(self.modules)
 
     def parameters(self):
@@ -80,10 +83,12 @@ class Sequential(Container):
     (default: the last) edit the chain."""
 
     def insert(self, module: Module, index: int | None = None) -> Sequential:
+        """Insert ``module`` before position ``index`` (default: at the end)."""
         self.modules.insert(len(self.modules) if index is None else index, module)
         return self
 
     def remove(self, index: int | None = None) -> Module:
+        """Remove and return child ``index`` (default: the last)."""
         return self.modules.pop(-1 if index is None else index)
 
     def updateOutput(self, input):

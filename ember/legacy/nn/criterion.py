@@ -316,6 +316,7 @@ class MultiCriterion(Criterion):
         self.weights = []
 
     def add(self, criterion: Criterion, weight: float = 1) -> MultiCriterion:
+        """Add ``criterion`` with ``weight``; returns self."""
         self.criterions.append(criterion)
         self.weights.append(weight)
         return self
@@ -345,6 +346,7 @@ class ParallelCriterion(Criterion):
         self.repeatTarget = repeatTarget
 
     def add(self, criterion: Criterion, weight: float = 1) -> ParallelCriterion:
+        """Add ``criterion`` with ``weight``; returns self."""
         self.criterions.append(criterion)
         self.weights.append(weight)
         return self

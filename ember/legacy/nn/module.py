@@ -172,9 +172,11 @@ class Module:
 
     # -- modes and types ----------------------------------------------------------------------
     def training(self) -> None:
+        """Switch to training mode (Dropout, BatchNormalization, RReLU)."""
         self.train = True
 
     def evaluate(self) -> None:
+        """Switch to evaluation mode."""
         self.train = False
 
     def type(self, type=None, tensorCache: dict | None = None):
@@ -209,11 +211,13 @@ class Module:
     modules: list = []
 
     def apply(self, callback) -> None:
+        """Call ``callback`` on this module and every descendant."""
         callback(self)
         for module in self.modules:
             module.apply(callback)
 
     def listModules(self) -> list:
+        """This module and all its descendants, depth first."""
         result = [self]
         for module in self.modules:
             result.extend(module.listModules())

@@ -33,6 +33,7 @@ class View(_Reshaping):
         self.numInputDims = None
 
     def setNumInputDims(self, numInputDims: int) -> View:
+        """Treat inputs with more than ``numInputDims`` dimensions as batches."""
         self.numInputDims = numInputDims
         return self
 

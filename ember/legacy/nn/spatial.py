@@ -54,6 +54,7 @@ class SpatialConvolution(Module):
             self.bias.uniform_(-stdv, stdv)
 
     def noBias(self) -> SpatialConvolution:
+        """Drop the bias; returns self."""
         self.bias = None
         self.gradBias = None
         return self
@@ -128,6 +129,7 @@ class SpatialFullConvolution(Module):
             self.bias.uniform_(-stdv, stdv)
 
     def noBias(self) -> SpatialFullConvolution:
+        """Drop the bias; returns self."""
         self.bias = None
         self.gradBias = None
         return self
@@ -233,10 +235,12 @@ class _Pool2d(Module):
         self.ceil_mode = False
 
     def ceil(self):
+        """Round the output size up (Lua's ``:ceil()``); returns self."""
         self.ceil_mode = True
         return self
 
     def floor(self):
+        """Round the output size down (the default); returns self."""
         self.ceil_mode = False
         return self
 
@@ -284,8 +288,9 @@ class SpatialMaxPooling(_Pool2d):
         gy, _ = _batched(gradOutput, 2)
         outs, pads = self._geometry(x)
         xp = kernels.get_xp(x)
-        cols = xp.zeros(gy.shape + (self.kH * self.kW,), gy.dtype)
-        xp.put_along_axis(cols, self.indices[..., None], gy[..., None], -1)
+        # each output's gradient goes to its arg max within the window (a one-hot mask)
+        hit = xp.arange(self.kH * self.kW) == self.indices[..., None]
+        cols = (hit * gy[..., None]).astype(gy.dtype, copy=False)
         cols = cols.reshape(gy.shape + (self.kH, self.kW))
         self.gradInput = _unbatch(self._scatter_back(cols, x, pads), added)
         return self.gradInput
@@ -303,10 +308,12 @@ class SpatialAveragePooling(_Pool2d):
         self.divide = divide
 
     def setCountIncludePad(self):
+        """Count padded zeros in the divisor; returns self."""
         self.count_include_pad = True
         return self
 
     def setCountExcludePad(self):
+        """Leave padded zeros out of the divisor; returns self."""
         self.count_include_pad = False
         return self
 

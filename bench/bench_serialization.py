@@ -1,6 +1,6 @@
 """Save and load a 500 MB state_dict (50 float32 tensors of 10 MB): ember vs PyTorch, one run.
 
-    python bench/bench_serialization.py [--dir /tmp] [--repeat 3]
+    python bench/bench_serialization.py [--dir /tmp] [--repeat 5]
 
 Prints the median of each; ratios are ember / torch (below 1: ember is faster). ember.save
 fsyncs the file before renaming it into place (atomic and durable); torch.save does neither,
@@ -17,19 +17,22 @@ import numpy as np
 import ember
 
 
-def _median(fn, repeat: int) -> float:
-    times = []
+def _medians(jobs: list, repeat: int) -> dict:
+    """Median seconds of each (name, fn), the jobs interleaved so that load from other
+    processes on the machine falls on ember and torch alike."""
+    times = {name: [] for name, _ in jobs}
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in jobs:
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", default="/tmp")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--tensors", type=int, default=50)
     parser.add_argument("--mb", type=int, default=10)
     args = parser.parse_args()
@@ -43,32 +46,30 @@ def main() -> None:
 
     workdir = tempfile.mkdtemp(prefix="ember_bench_", dir=args.dir)
     e_path, t_path = os.path.join(workdir, "ember.pt"), os.path.join(workdir, "torch.pt")
-    results = {}
+    jobs = [("ember.save", lambda: ember.save(ember_sd, e_path)),
+            ("ember.load", lambda: ember.load(e_path)),
+            ("ember.load(mmap=True)", lambda: ember.load(e_path, mmap=True))]
     try:
-        results["ember.save"] = _median(lambda: ember.save(ember_sd, e_path), args.repeat)
-        results["ember.load"] = _median(lambda: ember.load(e_path), args.repeat)
-        results["ember.load(mmap=True)"] = _median(lambda: ember.load(e_path, mmap=True),
-                                                   args.repeat)
-        try:
-            import torch
-        except ImportError:
-            torch = None
-        if torch is not None:
-            torch_sd = {k: torch.from_numpy(v) for k, v in arrays.items()}
+        import torch
+    except ImportError:
+        torch = None
+    if torch is not None:
+        torch_sd = {k: torch.from_numpy(v) for k, v in arrays.items()}
 
-            def torch_save_fsync():
-                with open(t_path, "wb") as f:
-                    torch.save(torch_sd, f)
-                    f.flush()
-                    os.fsync(f.fileno())
+        def torch_save_fsync():
+            with open(t_path, "wb") as f:
+                torch.save(torch_sd, f)
+                f.flush()
+                os.fsync(f.fileno())
 
-            results["torch.save"] = _median(lambda: torch.save(torch_sd, t_path), args.repeat)
-            results["torch.save+fsync"] = _median(torch_save_fsync, args.repeat)
-            results["torch.load"] = _median(lambda: torch.load(t_path, weights_only=True),
-                                            args.repeat)
-            results["torch.load(mmap=True)"] = _median(
-                lambda: torch.load(t_path, weights_only=True, mmap=True), args.repeat)
-            results["ember.load(torch file)"] = _median(lambda: ember.load(t_path), args.repeat)
+        jobs += [("torch.save", lambda: torch.save(torch_sd, t_path)),
+                 ("torch.save+fsync", torch_save_fsync),
+                 ("torch.load", lambda: torch.load(t_path, weights_only=True)),
+                 ("torch.load(mmap=True)",
+                  lambda: torch.load(t_path, weights_only=True, mmap=True)),
+                 ("ember.load(torch file)", lambda: ember.load(t_path))]
+    try:
+        results = _medians(jobs, args.repeat)
     finally:
         for path in (e_path, t_path):
             if os.path.exists(path):

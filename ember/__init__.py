@@ -65,10 +65,22 @@ from ember.ops.conv import (adaptive_avg_pool1d, adaptive_max_pool1d,  # noqa: F
                             conv_transpose2d, conv_transpose3d, max_pool1d,
                             max_pool1d_with_indices, max_pool2d, max_pool3d, pixel_shuffle,
                             pixel_unshuffle)
-from ember import (accelerator, amp, backends, cuda, distributions, linalg,  # noqa: F401,E402
-                   nn, return_types, testing)
+from ember import accelerator, amp, backends, cuda, linalg, return_types  # noqa: F401,E402
 from ember.amp import autocast  # noqa: F401,E402
-from ember.serialization import load, save  # noqa: F401,E402
+
+
+def save(obj, f, *args, **kwargs) -> None:
+    """Save ``obj`` (tensors, state_dicts, containers) in PyTorch's checkpoint format,
+    atomically; the arguments are ``ember.serialization.save``'s (loaded on first use)."""
+    from ember import serialization
+    return serialization.save(obj, f, *args, **kwargs)
+
+
+def load(f, *args, **kwargs):
+    """Load what ``save`` (or ``torch.save``) wrote, never running code from the file; the
+    arguments are ``ember.serialization.load``'s (loaded on first use)."""
+    from ember import serialization
+    return serialization.load(f, *args, **kwargs)
 
 
 class layout:
@@ -148,3 +160,15 @@ def iinfo(type):  # noqa: A002
 
 
 __version__ = "0.1.0"
+
+# Heavier packages load on first use (``ember.optim``, ``ember.legacy``, ...), keeping
+# ``import ember`` fast; ``import ember.optim`` works as usual.
+_LAZY_SUBMODULES = ("nn", "optim", "utils", "legacy", "multiprocessing", "vision",
+                    "serialization", "storage", "distributions", "testing", "examples")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+        return importlib.import_module(f"ember.{name}")
+    raise AttributeError(f"module 'ember' has no attribute '{name}'")

@@ -231,6 +231,14 @@ def test_mmap_load_is_copy_on_write(tmp_path):
     np.testing.assert_array_equal(ember.load(path)["a"].numpy(), array)
 
 
+def test_mmap_needs_a_real_file():
+    buf = io.BytesIO()
+    ember.save(ember.ones(2), buf)
+    buf.seek(0)
+    with pytest.raises(RuntimeError, match="mmap"):
+        ember.load(buf, mmap=True)
+
+
 def test_mmap_needs_zip_format(tmp_path):
     ember.save(ember.ones(2), tmp_path / "l.pt", _use_new_zipfile_serialization=False)
     with pytest.raises(RuntimeError, match="mmap"):

@@ -3,8 +3,14 @@ from __future__ import annotations
 
 from ember._tensor import Tensor, _make
 from ember.optim.adam import _check_adam_args
-from ember.optim.optimizer import (Optimizer, _array_module, _lerp_, _mul_addcmul_,
-                                   _scalar_state, _weight_decay)
+from ember.optim.optimizer import (
+    Optimizer,
+    _array_module,
+    _lerp_,
+    _mul_addcmul_,
+    _scalar_state,
+    _weight_decay,
+)
 
 __all__ = ["RAdam"]
 

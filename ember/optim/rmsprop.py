@@ -2,8 +2,15 @@
 from __future__ import annotations
 
 from ember._tensor import Tensor, _make
-from ember.optim.optimizer import (Optimizer, _array_module, _check_range, _lerp_,
-                                   _mul_addcmul_, _scalar_state, _weight_decay)
+from ember.optim.optimizer import (
+    Optimizer,
+    _array_module,
+    _check_range,
+    _lerp_,
+    _mul_addcmul_,
+    _scalar_state,
+    _weight_decay,
+)
 
 __all__ = ["RMSprop"]
 

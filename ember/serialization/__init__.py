@@ -297,9 +297,12 @@ def _load_zip(fp, restore: Callable, use_mmap: bool, encoding: str):
             raise RuntimeError(f"ember.load: unknown byteorder {byteorder[:16]!r}")
     mapped = None
     if use_mmap:
-        if not hasattr(fp, "fileno"):
-            raise RuntimeError("ember.load: mmap=True needs a file on disk, not a file object")
-        mapped = _mmap.mmap(fp.fileno(), 0, access=_mmap.ACCESS_COPY)
+        try:
+            fileno = fp.fileno()
+        except (AttributeError, OSError) as e:  # io.UnsupportedOperation is an OSError
+            raise RuntimeError("ember.load: mmap=True needs a file on disk, not an in-memory "
+                               "file object") from e
+        mapped = _mmap.mmap(fileno, 0, access=_mmap.ACCESS_COPY)
 
     def load_storage(key: str, location: str, nbytes: int) -> UntypedStorage:
         name = f"{prefix}data/{key}"

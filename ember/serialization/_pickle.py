@@ -178,7 +178,8 @@ class TorchPickler(pickle._Pickler):
             return self._table.untyped(obj).persistent_id()
         if cls is TypedStorage:
             ref = self._table.untyped(obj.untyped())
-            return _StorageRef(ref.storage, obj.dtype, ref.legacy).persistent_id()
+            dtype = obj.dtype if obj.dtype in _STORAGE_NAMES else None
+            return _StorageRef(ref.storage, dtype, ref.legacy).persistent_id()
         return None
 
     def reducer_override(self, obj):

@@ -154,7 +154,7 @@ def test_lbfgs_iterates(kwargs):
         tl = topt.step(closure(topt, torch, tx))
         el = eopt.step(closure(eopt, ember, ex))
         tol = 1e-10 if step < 3 else 1e-6
-        assert float(el) == pytest.approx(float(tl), rel=tol, abs=tol * 1e-2), step
+        assert el.item() == pytest.approx(tl.item(), rel=tol, abs=tol * 1e-2), step
         np.testing.assert_allclose(ex.detach().numpy(), tx.detach().numpy(), rtol=tol,
                                    atol=1e-12, err_msg=f"step {step}")
         ts, es = topt.state[tx], eopt.state[ex]

@@ -176,3 +176,14 @@ def test_big_endian_torch_file():
             z.writestr(name, data)
     out.seek(0)
     np.testing.assert_array_equal(ember.load(out).numpy(), x.numpy())
+
+
+@pytest.mark.parametrize("protocol", [1, 2, 3, 4, 5])
+def test_torch_pickle_protocols(protocol):
+    obj = {"x": torch.arange(3.0), "s": {1}, "sd": torch.nn.Linear(2, 2).state_dict()}
+    buf = io.BytesIO()
+    torch.save(obj, buf, pickle_protocol=protocol)
+    buf.seek(0)
+    out = ember.load(buf)
+    assert out["x"].tolist() == [0.0, 1.0, 2.0] and out["s"] == {1}
+    np.testing.assert_array_equal(out["sd"]["weight"].numpy(), obj["sd"]["weight"].numpy())

@@ -199,7 +199,7 @@ def test_lbfgs_minimises_rosenbrock():
         opt = optim.LBFGS([xy], max_iter=50, tolerance_change=1e-14, tolerance_grad=1e-10,
                           **kwargs)
 
-        def closure():
+        def closure(opt=opt, xy=xy):
             opt.zero_grad()
             loss = (1 - xy[0]) ** 2 + 100 * (xy[1] - xy[0] ** 2) ** 2
             loss.backward()
@@ -223,3 +223,23 @@ def test_lbfgs_stops_at_a_stationary_point():
     opt.step(closure)
     assert opt.state[x]["func_evals"] == 1
     assert np.all(x.detach().numpy() == 0)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not ember.cuda.is_available(), reason="needs CuPy and an NVIDIA GPU")
+@pytest.mark.parametrize("name,hp", CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
+def test_cuda_matches_cpu(name, hp):
+    a, y, p0 = _problem()
+    runs = []
+    for device in ("cpu", "cuda"):
+        p = ember.tensor(p0, device=device, requires_grad=True)
+        at, yt = ember.tensor(a, device=device), ember.tensor(y, device=device)
+        opt = getattr(optim, name)([p], **hp)
+        for _ in range(10):
+            opt.zero_grad()
+            r = at @ p - yt
+            ((r * r).mean() + (p ** 4).sum() * 0.01).backward()
+            opt.step()
+        assert p.device.type == device
+        runs.append(p.detach().cpu().numpy())
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-9, atol=1e-12)

@@ -206,3 +206,12 @@ def test_spawn_context():
     loader = DataLoader(TensorDataset(ember.arange(6)), batch_size=3, num_workers=1,
                         multiprocessing_context="spawn")
     assert [b[0].tolist() for b in loader] == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_persistent_workers_reseed_each_epoch():
+    loader = DataLoader(RandomDraws(4), batch_size=2, num_workers=2, persistent_workers=True,
+                        generator=ember.Generator().manual_seed(0))
+    epochs = [[row for b in loader for row in zip(*(c.tolist() for c in b))] for _ in range(2)]
+    loader._iterator._shutdown_workers()
+    assert epochs[0][0][1] != epochs[1][0][1]  # a new base seed per epoch, as fresh workers
+    assert epochs[0][0][2] != epochs[1][0][2]

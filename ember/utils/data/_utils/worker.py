@@ -142,7 +142,10 @@ def _worker_loop(is_iterable: bool, dataset, index_queue, data_queue, done_event
                 data_queue.put((None, task))
                 iteration_end = False
                 if task.seed is not None:
-                    _seed_worker(task.seed + worker_id, worker_id, task.seed)
+                    seed = task.seed + worker_id
+                    _seed_worker(seed, worker_id, task.seed)
+                    _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed,
+                                              dataset=dataset)
                 fetcher = create_fetcher(is_iterable, dataset, auto_collation, collate_fn,
                                          drop_last)
                 continue

@@ -1,0 +1,96 @@
+"""Run unchanged PyTorch code on ember: ``python -m ember.compat SCRIPT [args...]``.
+
+A module alias finder on ``sys.meta_path`` resolves ``torch`` and ``torch.<sub>`` to ``ember``
+and ``ember.<sub>``, and ``torchvision`` to ``ember.vision`` (no source rewriting). An alias never
+falls back to a real PyTorch install: a module ember lacks raises ModuleNotFoundError.
+
+Example::
+
+    python -m ember.compat mnist/main.py --epochs 1      # PyTorch's own MNIST example
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.abc
+import importlib.util
+import runpy
+import sys
+
+ALIASES = {"torch": "ember", "torchvision": "ember.vision"}
+
+
+class _AliasLoader(importlib.abc.Loader):
+    def __init__(self, target: str):
+        self.target = target
+
+    def create_module(self, spec):
+        return importlib.import_module(self.target)
+
+    def exec_module(self, module) -> None:
+        return None  # the ember module is initialised by import_module
+
+
+class EmberAliasFinder(importlib.abc.MetaPathFinder):
+    """Finds ``torch[.x]`` as ``ember[.x]`` and ``torchvision[.x]`` as ``ember.vision[.x]``."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        top, _, rest = fullname.partition(".")
+        base = ALIASES.get(top)
+        if base is None:
+            return None
+        ember_name = base + ("." + rest if rest else "")
+        try:
+            found = importlib.util.find_spec(ember_name)
+        except ModuleNotFoundError:
+            found = None
+        if found is None:
+            raise ModuleNotFoundError(f"ember has no module {ember_name!r} (imported as "
+                                      f"{fullname!r})", name=fullname)
+        return importlib.util.spec_from_loader(fullname, _AliasLoader(ember_name))
+
+
+def _aliased(name: str) -> bool:
+    return name.partition(".")[0] in ALIASES
+
+
+@contextlib.contextmanager
+def torch_is_ember():
+    """Within the block, ``import torch[.x]`` / ``import torchvision[.x]`` give ember's modules;
+    afterwards ``sys.modules`` is restored (so a real torch can still be used elsewhere)."""
+    saved = {k: v for k, v in sys.modules.items() if _aliased(k)}
+    for k in saved:
+        del sys.modules[k]
+    finder = EmberAliasFinder()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+        for k in [k for k in sys.modules if _aliased(k)]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+
+
+def install() -> None:
+    """Alias ``torch`` to ember for the rest of this process."""
+    for k in [k for k in sys.modules if _aliased(k)]:
+        del sys.modules[k]
+    sys.meta_path.insert(0, EmberAliasFinder())
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: python -m ember.compat SCRIPT [args...]\n\nRuns an unchanged PyTorch "
+              "script with torch and torchvision resolved to ember.")
+        raise SystemExit(0 if argv else 2)
+    script = argv[0]
+    install()
+    sys.argv = argv
+    sys.path.insert(0, str(__import__("pathlib").Path(script).resolve().parent))
+    runpy.run_path(script, run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import ember
+from ember.compat import torch_is_ember
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_torch_and_torchvision_resolve_to_ember_inside_the_block():
+    with torch_is_ember():
+        import torch
+        import torch.nn.functional as F
+        import torchvision.transforms as T
+        assert torch is ember
+        assert F is ember.nn.functional
+        assert T is ember.vision.transforms
+    assert "torchvision" not in sys.modules or sys.modules["torchvision"] is not ember.vision
+
+
+def test_missing_module_never_falls_back_to_real_torch():
+    with torch_is_ember():
+        with pytest.raises(ModuleNotFoundError, match="ember has no module"):
+            import torch.no_such_module  # noqa: F401
+
+
+def test_python_m_ember_compat_runs_an_unchanged_script(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        import torch
+        import torch.nn as nn
+        x = torch.randn(32, 2)
+        y = x @ torch.tensor([[1.0], [-2.0]])
+        model = nn.Linear(2, 1, bias=False)
+        opt = torch.optim.SGD(model.parameters(), lr=0.2)
+        for _ in range(200):
+            opt.zero_grad()
+            loss = nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            opt.step()
+        print(torch.__name__, sys.argv[1], round(loss.item(), 6))
+    """))
+    out = subprocess.run([sys.executable, "-m", "ember.compat", str(script), "arg1"],
+                         capture_output=True, text=True, cwd=ROOT, check=True,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    name, arg, loss = out.stdout.split()
+    assert (name, arg) == ("ember", "arg1")
+    assert float(loss) < 1e-6

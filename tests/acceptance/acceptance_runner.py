@@ -2,8 +2,8 @@
 
 The tutorials' own ``import torch`` / ``import torch.nn as nn`` / ``from torch import optim``
 lines stay in the code; an import hook maps ``torch`` and ``torch.<sub>`` to ``ember`` and
-``ember.<sub>`` while the code runs, then restores ``sys.modules`` so that real PyTorch (used
-by tests/conformance) is untouched.
+``ember.<sub>`` (and ``torchvision[.<sub>]`` to ``ember.vision[.<sub>]``) while the code runs,
+then restores ``sys.modules`` so that real PyTorch (used by tests/conformance) is untouched.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import importlib.util
 import io
 import sys
 import textwrap
+import types
 
 import pytest
 
@@ -32,11 +33,20 @@ class _AliasLoader(importlib.abc.Loader):
         return None
 
 
+# Top-level PyTorch packages and the ember packages that stand in for them.
+ALIASES = {"torch": "ember", "torchvision": "ember.vision"}
+
+
+def _aliased(name: str) -> bool:
+    return any(name == top or name.startswith(top + ".") for top in ALIASES)
+
+
 class _TorchToEmber(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "torch" and not fullname.startswith("torch."):
+        top = fullname.partition(".")[0]
+        if top not in ALIASES:
             return None
-        ember_name = "ember" + fullname[len("torch"):]
+        ember_name = ALIASES[top] + fullname[len(top):]
         try:
             found = importlib.util.find_spec(ember_name)
         except ModuleNotFoundError:
@@ -50,8 +60,9 @@ class _TorchToEmber(importlib.abc.MetaPathFinder):
 
 @contextlib.contextmanager
 def torch_is_ember():
-    """Within the block ``import torch[.x]`` yields ``ember[.x]``."""
-    saved = {k: v for k, v in sys.modules.items() if k == "torch" or k.startswith("torch.")}
+    """Within the block ``import torch[.x]`` yields ``ember[.x]`` and ``import torchvision[.x]``
+    yields ``ember.vision[.x]``."""
+    saved = {k: v for k, v in sys.modules.items() if _aliased(k)}
     for k in saved:
         del sys.modules[k]
     finder = _TorchToEmber()
@@ -60,7 +71,7 @@ def torch_is_ember():
         yield
     finally:
         sys.meta_path.remove(finder)
-        for k in [k for k in sys.modules if k == "torch" or k.startswith("torch.")]:
+        for k in [k for k in sys.modules if _aliased(k)]:
             del sys.modules[k]
         sys.modules.update(saved)
 
@@ -82,11 +93,13 @@ def require_attrs(module: str, *names: str) -> None:
         pytest.skip(f"{module} lacks {', '.join(missing)} (not built yet)")
 
 
-def run(code: str, ns: dict | None = None, **env) -> dict:
+def run(code: str, ns: dict | None = None, modules: dict | None = None, **env) -> dict:
     """Exec ``code`` (dedented) with ``torch`` = ember; return its globals.
 
     Pass the returned ``ns`` back to run the tutorial's next cell in the same namespace.
-    What the code printed so far is in ``ns["_stdout"]``.
+    What the code printed so far is in ``ns["_stdout"]``. ``modules`` maps the names of an
+    example's own sibling modules (``import data``) to their source; they are importable while
+    the code runs.
     """
     if ns is None:
         out = io.StringIO()
@@ -94,7 +107,54 @@ def run(code: str, ns: dict | None = None, **env) -> dict:
         ns = {"__name__": "__tutorial__", "print": functools.partial(print, file=out),
               "_out": out}
     ns.update(env)
-    with torch_is_ember():
+    with torch_is_ember(), _sibling_modules(modules or {}, ns["print"]):
         exec(compile(textwrap.dedent(code), "<tutorial>", "exec"), ns)
     ns["_stdout"] = ns["_out"].getvalue()
     return ns
+
+
+@contextlib.contextmanager
+def _sibling_modules(sources: dict, print_fn):
+    """Make each ``name: source`` importable as module ``name`` inside the block."""
+    saved = {name: sys.modules.get(name) for name in sources}
+    try:
+        for name, source in sources.items():
+            module = types.ModuleType(name)
+            module.print = print_fn
+            sys.modules[name] = module
+            exec(compile(textwrap.dedent(source), f"<{name}.py>", "exec"), module.__dict__)
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = old
+
+
+def write_idx(path, array) -> None:
+    """Write a uint8 array as an IDX file (MNIST's on-disk format)."""
+    import numpy as np
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">i4").tobytes()
+    with open(path, "wb") as f:
+        f.write(header + array.tobytes())
+
+
+def write_mnist(root, n_train: int = 64, n_test: int = 32, seed: int = 0) -> None:
+    """A tiny learnable MNIST in ``root/MNIST/raw``: each digit is a bright bar at its own row
+    band on noise, so a real model can fit it in a few steps."""
+    import os
+
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    raw = os.path.join(root, "MNIST", "raw")
+    os.makedirs(raw, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = np.arange(n) % 10
+        rng.shuffle(labels)
+        images = rng.integers(0, 60, (n, 28, 28))
+        for i, label in enumerate(labels):
+            images[i, 2 + 2 * label:4 + 2 * label, 4:24] = 255
+        write_idx(os.path.join(raw, f"{prefix}-images-idx3-ubyte"), images)
+        write_idx(os.path.join(raw, f"{prefix}-labels-idx1-ubyte"), labels)

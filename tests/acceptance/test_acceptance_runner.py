@@ -36,3 +36,25 @@ def test_print_is_captured_and_cells_share_state():
     ns = run("import torch\nx = torch.tensor([1.5, 2.0])\nprint(x)")
     run("print(x.sum().item())", ns)
     assert ns["_stdout"] == "tensor([1.5000, 2.0000])\n3.5\n"
+
+
+def test_torchvision_imports_resolve_to_ember_vision():
+    ns = run("""
+    import torchvision
+    from torchvision import datasets, transforms
+    import torchvision.utils as vutils
+    """)
+    assert ns["torchvision"] is ember.vision
+    assert ns["datasets"] is ember.vision.datasets
+    assert ns["transforms"] is ember.vision.transforms
+    assert ns["vutils"] is ember.vision.utils
+    assert not any(k == "torchvision" or k.startswith("torchvision.") for k in sys.modules
+                   if sys.modules[k] is ember.vision)
+
+
+def test_sibling_modules_importable_only_during_run():
+    ns = run("import helper\nvalue = helper.twice(torch.ones(2)).sum().item()",
+             modules={"helper": "import torch\ndef twice(x):\n    return 2 * x\n"},
+             torch=ember)
+    assert ns["value"] == 4.0
+    assert "helper" not in sys.modules

@@ -10,7 +10,10 @@ parameters allocates nothing.
 from __future__ import annotations
 
 import functools
+import os
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from collections import OrderedDict, defaultdict
 from copy import deepcopy
 from typing import Any, Callable
@@ -34,6 +37,40 @@ class _RequiredParameter:
 
 
 required = _RequiredParameter()
+
+# NOTE [ Parallel updates ]
+# NumPy's elementwise kernels run on one core but release the GIL, so a large step splits its
+# parameters between threads (one per core): each parameter is still updated by the same code,
+# in the same order, so results are bit-identical; only which thread runs it changes.
+_PARALLEL_MIN_VALUES = 1 << 20
+_pool: list = []
+
+
+def _threads() -> int:
+    return min(os.cpu_count() or 1, 4)
+
+
+def _run_split(fn, work, n: int) -> None:
+    """Run ``fn`` on ``n`` shares of ``work`` balanced by parameter size, in parallel."""
+    shares = [[] for _ in range(n)]
+    sizes = [0] * n
+    for item in sorted(work, key=lambda w: -w[0]._data.size):
+        i = sizes.index(min(sizes))
+        shares[i].append(item)
+        sizes[i] += item[0]._data.size
+    if not _pool:
+        _pool.append(ThreadPoolExecutor(max_workers=n, thread_name_prefix="ember-optim"))
+    futures = [_pool[0].submit(fn, share) for share in shares[1:] if share]
+    fn(shares[0])
+    for f in futures:
+        f.result()
+
+
+def _forget_pool_after_fork() -> None:
+    _pool.clear()  # the pool's threads do not exist in a forked child
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 _global_step_pre_hooks: dict = OrderedDict()
 _global_step_post_hooks: dict = OrderedDict()
@@ -209,26 +246,36 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         state = self.state
+        work = []
+        fresh = []
+        total = 0
         with no_grad():
             for group in self.param_groups:
-                maximize = group.get("maximize", False)
                 for p in group["params"]:
-                    grad = p.grad
-                    if grad is None:
+                    if p.grad is None:
                         continue
-                    g = grad._data
-                    if maximize:
-                        g = -g
                     st = state.get(p)
                     if st is None:
                         st = self._init_state(p, group)
-                        self._update(p._data, g, st, group)
-                        if st:  # SGD without momentum keeps no state, as in PyTorch
-                            state[p] = st
-                    else:
-                        self._update(p._data, g, st, group)
-                    p._bump_version()
+                        fresh.append((p, st))
+                    work.append((p, st, group))
+                    total += p._data.size
+            if total >= _PARALLEL_MIN_VALUES and _threads() > 1:
+                _run_split(self._update_all, work, _threads())
+            else:
+                self._update_all(work)
+        for p, st in fresh:
+            if st:  # SGD without momentum keeps no state, as in PyTorch
+                state[p] = st
         return loss
+
+    def _update_all(self, work) -> None:
+        for p, st, group in work:
+            g = p.grad._data
+            if group.get("maximize", False):
+                g = -g
+            self._update(p._data, g, st, group)
+            p._bump_version()
 
     def _init_state(self, p: Tensor, group: dict) -> dict:
         """The state of a parameter on its first step (a subclass fills it)."""
@@ -240,7 +287,7 @@ class Optimizer:
 
     def _scratch(self, like, k: int = 0):
         """Temporary array ``k`` shaped like ``like``, reused across parameters and steps."""
-        key = (type(like), like.dtype, k)
+        key = (threading.get_ident(), type(like), like.dtype, k)
         buf = self._scratch_buffers.get(key)
         n = like.size
         if buf is None or buf.size < n:

@@ -159,3 +159,22 @@ def test_pytorch_module_paths_for_norm_classes():
     assert isinstance(nn.BatchNorm3d(2), _BatchNorm)
     assert not isinstance(nn.InstanceNorm1d(2), _BatchNorm)
     assert isinstance(nn.InstanceNorm2d(2), _InstanceNorm)
+
+
+def test_shape_errors_name_the_module_and_shapes():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 6, 3)
+            self.fc1 = nn.Linear(5, 3)
+
+        def forward(self, x, which):
+            return self.conv1(x) if which == "conv" else self.fc1(x)
+
+    net = Net()
+    with pytest.raises(RuntimeError, match=r"Linear 'fc1' \(in_features=5.*in_features=5.*"
+                                           r"shape \[2, 4\]"):
+        net(ember.randn(2, 4), "fc")
+    with pytest.raises(RuntimeError, match=r"Conv2d 'conv1' .*3 channels.*shape \[1, 4, 8, 8\]"):
+        net(ember.randn(1, 4, 8, 8), "conv")
+    assert net(ember.randn(1, 3, 8, 8), "conv").shape == (1, 6, 6, 6)

@@ -125,6 +125,10 @@ class _Conv(_ConvNd):
         return fn(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
     def forward(self, input: Tensor) -> Tensor:
+        nd = self._nd
+        if input.ndim not in (nd + 1, nd + 2) or input.shape[-nd - 1] != self.in_channels:
+            raise self._shape_error(f"a {nd + 2}-d (batched) or {nd + 1}-d input with "
+                                    f"{self.in_channels} channels", input)
         return self._conv_forward(input, self.weight, self.bias)
 
 

@@ -64,6 +64,9 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
+        if input.ndim == 0 or input.shape[-1] != self.in_features:
+            raise self._shape_error(f"an input with in_features={self.in_features} in its last "
+                                    "dimension", input)
         return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:

@@ -226,6 +226,7 @@ class Module:
         if name == "":
             raise KeyError('module name can\'t be empty string ""')
         self._modules[name] = module
+        _remember_name(module, name)
 
     def register_module(self, name: str, module: "Module | None") -> None:
         """Alias of :meth:`add_module`."""
@@ -309,6 +310,7 @@ class Module:
             self._remove_from(name, d, self._parameters, self._buffers,
                               self._non_persistent_buffers_set)
             modules[name] = value
+            _remember_name(value, name)
             return
         if modules is not None and name in modules:
             if value is not None:
@@ -797,6 +799,14 @@ class Module:
     # ------------------------------------------------------------------------------------------
     # Printing
 
+    def _shape_error(self, expected: str, input) -> RuntimeError:
+        """A shape error naming this module (its attribute name when it has one), what it
+        expected and the shape it got."""
+        name = self.__dict__.get("_name_in_parent")
+        which = f"{self._get_name()} '{name}'" if name else self._get_name()
+        return RuntimeError(f"{which} ({self.extra_repr()}) expected {expected}, but got input "
+                            f"of shape {list(input.shape)}")
+
     def _get_name(self) -> str:
         return type(self).__name__
 
@@ -834,3 +844,9 @@ class Module:
 def _with_module(hook, module, *args):
     return hook(module, *args)
 
+
+def _remember_name(module, name: str) -> None:
+    # Error messages say which submodule failed ("Linear 'fc1' ..."); a module shared by two
+    # parents keeps the name it got last.
+    if module is not None:
+        module.__dict__["_name_in_parent"] = name

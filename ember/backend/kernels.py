@@ -71,6 +71,15 @@ def col2im(cols, padded_shape, stride, dilation):
     outs = cols.shape[cols.ndim - 2 * nd:cols.ndim - nd]
     out = xp.zeros(padded_shape, cols.dtype)
     lead = (Ellipsis,)
+    if tuple(stride) == tuple(kernel) and all(d == 1 or k == 1 for d, k in zip(dilation, kernel)):
+        # Windows that tile without overlap: the adjoint is a transpose, not a sum of slices.
+        lead_nd = cols.ndim - 2 * nd
+        order = tuple(range(lead_nd)) + tuple(
+            a for i in range(nd) for a in (lead_nd + i, lead_nd + nd + i))
+        tiled = cols.transpose(order).reshape(
+            cols.shape[:lead_nd] + tuple(o * k for o, k in zip(outs, kernel)))
+        out[lead + tuple(slice(0, o * k) for o, k in zip(outs, kernel))] = tiled
+        return out
     for offs in itertools.product(*(range(k) for k in kernel)):
         dst = tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
                     for o, d, s, n in zip(offs, dilation, stride, outs))

@@ -31,6 +31,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """
     if input.ndim == 2 and bias is not None:
         return addmm(bias, input, weight.t())
+    if input.ndim > 2 and input.shape[-1] == weight.shape[-1]:
+        # Fold the batch dims into rows: one GEMM each way (PyTorch does the same).
+        flat = linear(input.reshape(-1, input.shape[-1]), weight, bias)
+        return flat.reshape(tuple(input.shape[:-1]) + (weight.shape[0],))
     out = matmul(input, weight.t())
     return out if bias is None else out + bias
 

@@ -65,8 +65,13 @@ class Matmul(Primitive, node_name="MatmulBackward0"):
             ga = matmul(g, (b.unsqueeze(-1) if nb == 1 else b).mT)
             ga = ga.squeeze(-2) if na == 1 else ga
         if need_b:
-            gb = matmul((a.unsqueeze(-2) if na == 1 else a).mT, g)
-            gb = gb.squeeze(-1) if nb == 1 else gb
+            if nb == 2 and na > 2:
+                # A shared matrix: sum over the batch as one GEMM on folded rows, rather than a
+                # batch of products reduced afterwards.
+                gb = matmul(a.reshape(-1, a.shape[-1]).mT, g.reshape(-1, g.shape[-1]))
+            else:
+                gb = matmul((a.unsqueeze(-2) if na == 1 else a).mT, g)
+                gb = gb.squeeze(-1) if nb == 1 else gb
         return ga, gb
 
 

@@ -164,7 +164,7 @@ __version__ = "0.1.0"
 # Heavier packages load on first use (``ember.optim``, ``ember.legacy``, ...), keeping
 # ``import ember`` fast; ``import ember.optim`` works as usual.
 _LAZY_SUBMODULES = ("nn", "optim", "utils", "legacy", "multiprocessing", "vision",
-                    "serialization", "storage", "distributions", "testing", "examples")
+                    "serialization", "storage", "distributions", "testing", "examples", "onnx")
 
 
 def __getattr__(name: str):

@@ -377,6 +377,11 @@ class Tensor:
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,
                  inputs=None) -> None:
         """Accumulate the gradient of this tensor into the ``.grad`` of the graph's leaves."""
+        if gradient is None and inputs is None:  # the common call skips argument parsing
+            if retain_graph is None:
+                retain_graph = create_graph
+            _run_backward((self,), (None,), retain_graph, create_graph)
+            return
         from ember.autograd import backward
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
@@ -1598,6 +1603,7 @@ def _dtype_from_type_string(name: str) -> _dt.dtype:
 
 
 from ember.autograd import function as _function  # noqa: E402
+from ember.autograd.engine import run_backward as _run_backward  # noqa: E402
 
 _function._bind_tensor(Tensor, _make)
 

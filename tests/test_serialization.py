@@ -472,3 +472,35 @@ def test_cuda_tensors_roundtrip_and_map_location():
     assert cpu["view"].device == ember.device("cpu") and cpu["view"].stride() == (1, 4)
     back = ember.load(io.BytesIO(_cuda_file()), map_location=lambda s, loc: s.cuda())
     assert back.device.type == "cuda"
+
+
+def _tied_model():
+    emb = ember.nn.Embedding(5, 4)
+    model = ember.nn.Sequential(emb, ember.nn.Linear(4, 5))
+    model[1].weight = emb.weight  # a tie, as word_language_model's --tied makes
+    return model
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_whole_model_loads_only_with_weights_only_false(legacy, tmp_path):
+    model = _tied_model()
+    path = tmp_path / "model.pt"
+    ember.save(model, path, _use_new_zipfile_serialization=not legacy)
+    for weights_only in (None, True):
+        with pytest.raises(pickle.UnpicklingError, match="refused"):
+            ember.load(path, weights_only=weights_only)
+    loaded = ember.load(path, weights_only=False)
+    assert type(loaded) is ember.nn.Sequential and type(loaded[1]) is ember.nn.Linear
+    assert loaded[1].weight is loaded[0].weight
+    x = ember.tensor([[0, 3, 4]])
+    np.testing.assert_array_equal(loaded(x).detach().numpy(), model(x).detach().numpy())
+    loaded(x).sum().backward()  # the rebuilt Parameters still train
+    assert loaded[0].weight.grad.shape == (5, 4)
+
+
+def test_weights_only_false_maps_torch_names_to_ember():
+    """A module pickled under PyTorch's names (as ``torch.save(model)`` writes) loads as ember's."""
+    from ember.serialization._pickle import FullUnpickler
+    unpickler = FullUnpickler(io.BytesIO(b""), lambda *a: None)
+    assert unpickler.find_class("torch.nn.modules.activation", "ReLU") is ember.nn.ReLU
+    assert unpickler.find_class("torch", "float16") is ember.float16

@@ -9,7 +9,8 @@ from __future__ import annotations
 import heapq
 
 from ember.autograd import anomaly_mode
-from ember.autograd.function import AccumulateGrad, edge_of
+from ember.autograd import function as _function
+from ember.autograd.function import _RELEASED, AccumulateGrad, edge_of
 from ember.autograd.grad_mode import _State as _GradState
 
 heappush, heappop = heapq.heappush, heapq.heappop
@@ -26,14 +27,15 @@ def _root_edges(tensors):
 
 
 def _make_root_grads(tensors, grad_tensors):
-    from ember._tensor import Tensor, _make
+    Tensor, _make = _function.Tensor, _function._make
     grads = []
     for t, g in zip(tensors, grad_tensors):
         if g is None:
-            if t.numel() != 1:
+            data = t._data
+            if data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            xp = t._xp
-            g = _make(xp.ones(t._data.shape, t._data.dtype))
+            # A 0-d one reshaped: cheaper than ones() (a Python-level NumPy function).
+            g = _make(t._xp.asarray(1, data.dtype).reshape(data.shape))
         elif not isinstance(g, Tensor):
             g = _make(t._xp.asarray(g, t._data.dtype))
         elif tuple(g.shape) != tuple(t.shape):
@@ -45,20 +47,20 @@ def _make_root_grads(tensors, grad_tensors):
 
 def _dependencies(root_nodes):
     deps: dict = {}
-    seen = set()
     # Several roots may share a node (outputs of one split): count its edges once.
-    stack = list(dict.fromkeys(n for n in root_nodes if n is not None))
-    for n in stack:
-        seen.add(n)
+    seen = {n for n in root_nodes if n is not None}
+    stack = list(seen)
     while stack:
-        node = stack.pop()
-        for nxt, _ in node.next_functions:
+        for nxt, _ in stack.pop().next_functions:
             if nxt is None:
                 continue
-            deps[nxt] = deps.get(nxt, 0) + 1
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
+            if nxt in deps:
+                deps[nxt] += 1
+            else:
+                deps[nxt] = 1
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
     return deps, seen
 
 
@@ -87,7 +89,7 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
     input_edges = None
     if inputs is not None:
         input_edges = [edge_of(t) if t.requires_grad else (None, 0) for t in inputs]
-        for t, e in zip(inputs, input_edges):
+        for e in input_edges:
             if e[0] is None:
                 raise RuntimeError("One of the differentiated Tensors does not require grad")
     deps, all_nodes = _dependencies([e[0] for e in root_edges])
@@ -98,19 +100,26 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
         needed = _needed_nodes(all_nodes, targets)
         capture_keys = {(e[0], e[1]): t for e, t in zip(input_edges, inputs)}
     buffers: dict = {}
-    for (node, nr), g in zip(root_edges, root_grads):
-        _add_to_buffer(buffers, node, nr, g)
     heap = []
-    for node in {e[0] for e in root_edges}:
-        if deps.get(node, 0) == 0:
-            heapq.heappush(heap, (-node._seq, id(node), node))
+    if len(root_edges) == 1 and root_edges[0][1] == 0 and root_edges[0][0]._out_meta is None:
+        node = root_edges[0][0]  # the usual ``loss.backward()``: one single-output root
+        buffers[node] = root_grads
+        if node not in deps:
+            heap.append((-node._seq, node))
+    else:
+        for (node, nr), g in zip(root_edges, root_grads):
+            _add_to_buffer(buffers, node, nr, g)
+        for node in {e[0] for e in root_edges}:
+            if deps.get(node, 0) == 0:
+                heappush(heap, (-node._seq, node))
     anomaly = anomaly_mode._State.enabled
     prev_grad_mode = _GradState.enabled
     _GradState.enabled = create_graph
+    pop_buffer = buffers.pop
     try:
         while heap:
-            _, _, node = heappop(heap)
-            grads = buffers.pop(node, None)
+            node = heappop(heap)[1]
+            grads = pop_buffer(node, None)
             if grads is None:
                 _release_edges(node, deps, heap)
                 continue
@@ -130,7 +139,7 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
                 if node not in needed:
                     _release_edges(node, deps, heap)
                     continue
-            if isinstance(node, AccumulateGrad):
+            if node.__class__ is AccumulateGrad:
                 if accumulate:
                     node.accumulate(grads[0], create_graph)
                 continue
@@ -152,23 +161,32 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
                         out = result
             if anomaly:
                 anomaly_mode.check_nan(node, out)
-            if not retain_graph:
-                node._release()
+            if not retain_graph and node._saved is not None:
+                node._saved = _RELEASED
             meta = node._input_meta
             n_out = len(out)
-            for i, (nxt, nr) in enumerate(node.next_functions):
+            i = -1
+            for nxt, nr in node.next_functions:
+                i += 1
                 if nxt is None:
                     continue
                 g = out[i] if i < n_out else None
                 if g is not None:
                     m = meta[i] if meta else None
-                    if m is not None and (g._data.shape != m[0] or g._data.dtype != m[1]):
-                        g = _validate(node, i, g, m)
-                    _add_to_buffer(buffers, nxt, nr, g)
+                    if m is not None:
+                        data = g._data
+                        if data.shape != m[0] or (data.dtype is not m[1]
+                                                  and data.dtype != m[1]):
+                            g = _validate(node, i, g, m)
+                    buf = buffers.get(nxt)
+                    if buf is None and nr == 0 and nxt._out_meta is None:
+                        buffers[nxt] = [g]  # the common single-output consumer
+                    else:
+                        _add_to_buffer(buffers, nxt, nr, g)
                 d = deps[nxt] - 1
                 deps[nxt] = d
                 if d == 0:
-                    heappush(heap, (-nxt._seq, id(nxt), nxt))
+                    heappush(heap, (-nxt._seq, nxt))
     finally:
         _GradState.enabled = prev_grad_mode
     if input_edges is None:
@@ -201,13 +219,13 @@ def _release_edges(node, deps, heap):
             continue
         deps[nxt] -= 1
         if deps[nxt] == 0:
-            heapq.heappush(heap, (-nxt._seq, id(nxt), nxt))
+            heappush(heap, (-nxt._seq, nxt))
 
 
 def _add_to_buffer(buffers, node, nr, grad):
     buf = buffers.get(node)
     if buf is None:
-        n = len(node._out_meta) if getattr(node, "_out_meta", None) else 1
+        n = len(node._out_meta) if node._out_meta else 1
         buf = buffers[node] = [None] * max(n, nr + 1)
     elif nr >= len(buf):
         buf.extend([None] * (nr + 1 - len(buf)))

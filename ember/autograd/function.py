@@ -17,6 +17,7 @@ from ember.autograd.anomaly_mode import _State as _anomaly_state
 from ember.autograd.anomaly_mode import record_trace as _record_trace
 from ember.autograd.grad_mode import _State, no_grad
 
+
 class _AutocastFlag:
     on = False  # set by ember.amp while an autocast context is active
 
@@ -37,6 +38,7 @@ def _bind_tensor(tensor_cls, make) -> None:
 
 _next_seq = [0]
 _Number = numbers.Number
+_PY_NUMBERS = frozenset((int, float, bool, complex))  # skip the slow ABC check for these
 
 _FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -56,6 +58,7 @@ class Node:
     _post_hooks = None
     _anomaly_trace = None
     _metadata = None
+    _out_meta = None  # per-output (shape, dtype, xp) of multi-output nodes
 
     def __init__(self):
         self._seq = _next_seq[0]
@@ -103,10 +106,6 @@ class Node:
             hooks.append(fn)
         return _RemovableHandle(hooks, fn)
 
-    def _release(self) -> None:
-        if self._saved is not None:
-            self._saved = _RELEASED
-
     def __repr__(self) -> str:
         return f"<{type(self).__name__} object at {hex(id(self))}>"
 
@@ -142,7 +141,8 @@ class AccumulateGrad(Node):
 
     def __init__(self, variable):
         super().__init__()
-        self._seq = 1 << 62  # run as soon as ready, as PyTorch does
+        # Run as soon as ready, as PyTorch does; still unique, so the heap never compares nodes.
+        self._seq += 1 << 62
         self.variable = variable
 
     def name(self) -> str:
@@ -275,6 +275,8 @@ def _type_name(t, data) -> str:
 class FunctionCtx:
     """What ``forward`` and ``backward`` may call on ``ctx``."""
 
+    _to_save = ()
+
     def save_for_backward(self, *tensors) -> None:
         self._to_save = tensors
 
@@ -285,7 +287,7 @@ class FunctionCtx:
             return ()
         if saved is _RELEASED:
             raise RuntimeError(_FREED_MESSAGE)
-        return tuple(None if s is None else s.unpack(self) for s in saved)
+        return tuple([None if s is None else s.unpack(self) for s in saved])
 
     def mark_dirty(self, *tensors) -> None:
         self._dirty = tensors
@@ -300,26 +302,27 @@ class FunctionCtx:
 class BackwardCFunction(Node, FunctionCtx):
     """The node type recorded for a Function; instances double as the ``ctx``."""
 
-    __slots__ = ("needs_input_grad", "_tensor_positions", "_out_meta")
+    __slots__ = ("needs_input_grad", "_tensor_positions", "_out_meta", "_to_save")
     _forward_cls: type
+    _checks_grad_count = True  # user Functions must return one gradient per input
     _materialize_grads = True
-    _to_save = ()
     _dirty = ()
     _non_differentiable = ()
 
     def apply(self, *grad_outputs):
-        if self._materialize_grads and self._out_meta is not None:
+        if self._out_meta is not None and self._materialize_grads:
             grad_outputs = tuple(_zeros_for(meta) if g is None and meta is not None else g
                                  for g, meta in zip(grad_outputs, self._out_meta))
         grads = self._forward_cls.backward(self, *grad_outputs)
         if not isinstance(grads, tuple):
             grads = (grads,)
-        if not self._forward_cls._forward_takes_arrays:
+        if self._checks_grad_count:
             grads = _check_grad_count(self, grads)
         positions = self._tensor_positions
         if positions is None:
             return grads
-        return tuple(grads[i] if i < len(grads) else None for i in positions)
+        n = len(grads)
+        return tuple([grads[i] if i < n else None for i in positions])
 
 
 def _check_grad_count(node, grads: tuple) -> tuple:
@@ -367,6 +370,7 @@ class FunctionMeta(type):
         node_name = node_name or attrs.get("node_name") or name + "Backward"
         cls._backward_cls = type(node_name, (BackwardCFunction,),
                                  {"_forward_cls": cls, "__slots__": (),
+                                  "_checks_grad_count": not cls._forward_takes_arrays,
                                   "__module__": attrs.get("__module__", __name__)})
 
     def __new__(mcs, name, bases, attrs, node_name: str | None = None):
@@ -421,24 +425,15 @@ class Function(metaclass=FunctionMeta):
             for a in args:
                 if isinstance(a, Tensor) and a.requires_grad:
                     return _apply_recording(cls, args, kwargs)
-        if not cls._forward_takes_arrays:
-            with no_grad():
-                return _custom_forward(cls, NULL_CTX, args, kwargs, record=False)
-        try:
-            out = cls.forward(NULL_CTX, *[a._data if isinstance(a, Tensor) else a for a in args],
-                              **kwargs)
-        except ValueError as exc:
-            raise _broadcast_error(args, exc) from None
-        out = tuple(_make(o) for o in out) if out.__class__ is tuple else _make(out)
-        if cls._is_view:
-            _mark_views(out, cls, args, kwargs)
-        return out
+        with no_grad():
+            return _custom_forward(cls, NULL_CTX, args, kwargs, record=False)
 
 
 def _apply_recording(cls, args, kwargs):
-    """Run ``cls``'s forward and record its node: some input requires grad."""
+    """Run a user Function's forward and record its node: some input requires grad."""
     node = cls._backward_cls()
     node._out_meta = None
+    node._to_save = ()
     edges = []
     needs = []
     positions = []
@@ -460,24 +455,148 @@ def _apply_recording(cls, args, kwargs):
     node._tensor_positions = None if len(positions) == len(args) else tuple(positions)
     node.next_functions = tuple(edges)
     node._input_meta = meta
-    if cls._forward_takes_arrays:
-        inputs = [a._data if isinstance(a, Tensor) else a for a in args]
-        if len(inputs) > 1:
-            _distinct_arrays(args, inputs)
+    with no_grad():
+        outputs = _custom_forward(cls, node, args, kwargs, record=True)
+    if _anomaly_state.enabled:
+        _record_trace(node)
+    return outputs
+
+
+_NO_EDGE = (None, 0)
+_new = object.__new__
+
+
+def _record_primitive(cls, args):
+    """Run a primitive's forward on arrays and record its node: some input requires grad.
+    The hot path of eager autograd: unary ops build no lists, and no helper runs per input."""
+    node = _new(cls._backward_cls)
+    node._seq = _next_seq[0]
+    _next_seq[0] += 1
+    node._saved = None
+    node._out_meta = None
+    node._to_save = ()
+    node._tensor_positions = None
+    if len(args) == 1:  # a unary op: its input is a Tensor that requires grad
+        a = args[0]
+        if a._base is not None:
+            refresh_view(a)
+        data = a._data
+        fn = a.grad_fn
+        node.next_functions = ((fn, a._output_nr) if fn is not None
+                               else (grad_accumulator(a), 0),)
+        node.needs_input_grad = _NEEDS_ONE
+        node._input_meta = ((data.shape, data.dtype),)
         try:
-            out = cls.forward(node, *inputs, **kwargs)
+            out = cls.forward(node, data)
         except ValueError as exc:
             raise _broadcast_error(args, exc) from None
-        outputs = _wrap_array_outputs(node, out)
-        if cls._is_view:
-            _mark_views(outputs, cls, args, kwargs)
-        saved = node._to_save
-        if saved:
-            node._saved = _resolve_saved_arrays(node, saved, args, inputs, outputs, out)
-            node._to_save = ()
+        return _finish_record(cls, node, args, (data,), out)
+    if len(args) == 2 and isinstance(args[0], Tensor):
+        return _record_binary(cls, node, args)
+    scalar_edges = cls._scalar_edges
+    edges = []
+    needs = []
+    meta = []
+    inputs = []
+    for a in args:
+        if isinstance(a, Tensor):
+            if a._base is not None:
+                refresh_view(a)
+            data = a._data
+            inputs.append(data)
+            if a.requires_grad:
+                fn = a.grad_fn
+                edges.append((fn, a._output_nr) if fn is not None else (grad_accumulator(a), 0))
+                needs.append(True)
+                meta.append((data.shape, data.dtype))
+            else:
+                edges.append(_NO_EDGE)
+                needs.append(False)
+                meta.append(None)
+        else:
+            inputs.append(a)
+            needs.append(False)
+            if scalar_edges and (a.__class__ in _PY_NUMBERS or isinstance(a, _Number)):
+                edges.append(_NO_EDGE)  # PyTorch wraps the number: an edge to nothing
+                meta.append(None)
+    if len(edges) != len(args):
+        node._tensor_positions = tuple([
+            i for i, a in enumerate(args)
+            if isinstance(a, Tensor) or scalar_edges and isinstance(a, _Number)])
+    node.needs_input_grad = tuple(needs)
+    node.next_functions = tuple(edges)
+    node._input_meta = meta
+    if len(meta) > 1:  # more than one Tensor input: two might share an array
+        _distinct_arrays(args, inputs)
+    try:
+        out = cls.forward(node, *inputs)
+    except ValueError as exc:
+        raise _broadcast_error(args, exc) from None
+    return _finish_record(cls, node, args, inputs, out)
+
+
+_NEEDS_ONE = (True,)
+
+
+def _record_binary(cls, node, args):
+    """``_record_primitive`` for ``(Tensor, Tensor)``, ``(Tensor, number)`` and
+    ``(Tensor, option)``: the same edges, flags and metadata, built without lists."""
+    a, b = args
+    if a._base is not None:
+        refresh_view(a)
+    da = a._data
+    if a.requires_grad:
+        fn = a.grad_fn
+        ea = (fn, a._output_nr) if fn is not None else (grad_accumulator(a), 0)
+        ma = (da.shape, da.dtype)
     else:
-        with no_grad():
-            outputs = _custom_forward(cls, node, args, kwargs, record=True)
+        ea = _NO_EDGE
+        ma = None
+    if isinstance(b, Tensor):
+        if b._base is not None:
+            refresh_view(b)
+        db = b._data
+        if b.requires_grad:
+            fn = b.grad_fn
+            node.next_functions = (ea, (fn, b._output_nr) if fn is not None
+                                   else (grad_accumulator(b), 0))
+            node.needs_input_grad = (ma is not None, True)
+            node._input_meta = (ma, (db.shape, db.dtype))
+        else:
+            node.next_functions = (ea, _NO_EDGE)
+            node.needs_input_grad = (True, False)
+            node._input_meta = (ma, None)
+        if db is da and b is not a:
+            db = db.view()  # see _distinct_arrays
+    else:
+        db = b
+        node.needs_input_grad = (True, False)  # only ``a`` can require grad
+        if cls._scalar_edges and (b.__class__ in _PY_NUMBERS or isinstance(b, _Number)):
+            node.next_functions = (ea, _NO_EDGE)  # PyTorch wraps the number: an edge to nothing
+            node._input_meta = (ma, None)
+        else:
+            node.next_functions = (ea,)
+            node._input_meta = (ma,)
+            node._tensor_positions = (0,)
+    try:
+        out = cls.forward(node, da, db)
+    except ValueError as exc:
+        raise _broadcast_error(args, exc) from None
+    return _finish_record(cls, node, args, (da, db), out)
+
+
+def _finish_record(cls, node, args, inputs, out):
+    """Wrap a recorded primitive's outputs and resolve what its forward saved."""
+    if out.__class__ is tuple:
+        outputs = _wrap_array_outputs(node, out)
+    else:
+        outputs = _make(out, True, node)
+    if cls._is_view:
+        _mark_views(outputs, cls, args)
+    saved = node._to_save
+    if saved:
+        node._saved = _resolve_saved_arrays(node, saved, args, inputs, outputs, out)
+        node._to_save = ()
     if _anomaly_state.enabled:
         _record_trace(node)
     return outputs
@@ -486,6 +605,10 @@ def _apply_recording(cls, args, kwargs):
 def _distinct_arrays(args, inputs) -> None:
     """Distinct Tensors sharing one array (``x * x.detach()``) get distinct array objects, so
     that saved arrays map back to the right Tensor."""
+    if len(inputs) == 2:  # the common binary op: one comparison
+        if inputs[0] is inputs[1] and args[0] is not args[1]:
+            inputs[1] = inputs[1].view()
+        return
     for i in range(1, len(inputs)):
         arr = inputs[i]
         if isinstance(args[i], Tensor):
@@ -495,28 +618,46 @@ def _distinct_arrays(args, inputs) -> None:
                     break
 
 
-def _mark_views(outputs, cls, args, kwargs) -> None:
+def _mark_views(outputs, cls, args) -> None:
     """Outputs of a view op share the input's storage and version counter, and remember how
     to re-derive themselves from the root base (see NOTE [ In-place ops and autograd ])."""
     src = args[0]
     root = src if src._base is None else src._base
-    if root._ver is None:
-        root._ver = [0]
-    parent_fn = src._view_fn
-    rest = args[1:]
-    outs = outputs if isinstance(outputs, tuple) else (outputs,)
-    for i, o in enumerate(outs):
-        def view_fn(t, i=i):
-            if parent_fn is not None:
-                t = parent_fn(t)
-            out = cls.apply(t, *rest, **kwargs)
-            return out[i] if isinstance(out, tuple) else out
-        view_fn.history_version = root._ver[0]
-        if not _State.enabled:
-            view_fn.no_grad_view = True  # in-place on it in grad mode is refused
+    ver = root._ver
+    if ver is None:
+        ver = root._ver = [0]
+    no_grad_view = not _State.enabled  # in-place on it in grad mode is refused
+    if outputs.__class__ is not tuple:
+        outputs._base = root
+        outputs._ver = ver
+        outputs._view_fn = _ViewFn(src._view_fn, cls, args, -1, ver[0], no_grad_view)
+        return
+    for i, o in enumerate(outputs):
         o._base = root
-        o._ver = root._ver
-        o._view_fn = view_fn
+        o._ver = ver
+        o._view_fn = _ViewFn(src._view_fn, cls, args, i, ver[0], no_grad_view)
+
+
+class _ViewFn:
+    """How a view re-derives itself from its root base: the parent view's ``_ViewFn``, then
+    the view op applied again with the same arguments (recorded cheaply, replayed rarely)."""
+
+    __slots__ = ("parent", "cls", "rest", "index", "history_version", "no_grad_view")
+
+    def __init__(self, parent, cls, args, index: int, history_version: int,
+                 no_grad_view: bool):
+        self.parent = parent
+        self.cls = cls
+        self.rest = args[1:]  # not the source: a view must not keep it alive
+        self.index = index  # which output of a multi-output view op; -1 for a single one
+        self.history_version = history_version
+        self.no_grad_view = no_grad_view
+
+    def __call__(self, t):
+        if self.parent is not None:
+            t = self.parent(t)
+        out = self.cls.apply(t, *self.rest)
+        return out if self.index < 0 else out[self.index]
 
 
 def _wrap_array_outputs(node, out):
@@ -536,31 +677,33 @@ def _xp(array):
 
 def _resolve_saved_arrays(node, saved, args, inputs, outputs, raw_out):
     """Map the arrays a primitive saved back to the Tensors backward will use."""
-    outs = outputs if isinstance(outputs, tuple) else (outputs,)
-    # 0-d results may be NumPy scalars that _make replaced by arrays: match the raw objects.
-    raws = raw_out if isinstance(raw_out, tuple) else (raw_out,)
     resolved = []
     for s in saved:
         if s is None:
             resolved.append(None)
-            continue
-        if isinstance(s, Tensor):
+        elif isinstance(s, Tensor):
             resolved.append(_SavedTensor(s, node))
-            continue
-        tensor = None
-        for a, arr in zip(args, inputs):
-            if arr is s and isinstance(a, Tensor):
-                tensor = a
-                break
-        if tensor is None:
-            for o, r in zip(outs, raws):
-                if o._data is s or r is s:
-                    tensor = o
-                    break
-        if tensor is None:
-            tensor = _make(s)  # an intermediate result: a constant for backward
-        resolved.append(_SavedTensor(tensor, node))
+        else:
+            resolved.append(_SavedTensor(_owner(s, args, inputs, outputs, raw_out), node))
     return resolved
+
+
+def _owner(array, args, inputs, outputs, raw_out):
+    """The input or output Tensor holding a saved array (inputs first), else a constant."""
+    i = 0
+    for arr in inputs:  # inputs[i] is the array of args[i]
+        if arr is array and isinstance(args[i], Tensor):
+            return args[i]
+        i += 1
+    # 0-d results may be NumPy scalars that _make replaced by arrays: match the raw objects.
+    if outputs.__class__ is not tuple:
+        if outputs._data is array or raw_out is array:
+            return outputs
+    else:
+        for o, r in zip(outputs, raw_out):
+            if o._data is array or r is array:
+                return o
+    return _make(array)  # an intermediate result: a constant for backward
 
 
 def _custom_forward(cls, ctx, args, kwargs, record: bool):
@@ -635,7 +778,7 @@ class Primitive(Function):
             a = args[0]
             if isinstance(a, Tensor):
                 if a.requires_grad and _State.enabled:
-                    return _apply_recording(cls, args, {})
+                    return _record_primitive(cls, args)
                 a = a._data
             if n == 1:
                 out = cls.forward(NULL_CTX, a)
@@ -643,7 +786,7 @@ class Primitive(Function):
                 b = args[1]
                 if isinstance(b, Tensor):
                     if b.requires_grad and _State.enabled:
-                        return _apply_recording(cls, args, {})
+                        return _record_primitive(cls, args)
                     b = b._data
                 try:  # free unless raised (3.11+)
                     out = cls.forward(NULL_CTX, a, b)
@@ -651,11 +794,22 @@ class Primitive(Function):
                     raise _broadcast_error(args, exc) from None
             if out.__class__ is not tuple and not cls._is_view:
                 return _make(out)
-            out = tuple(_make(o) for o in out) if out.__class__ is tuple else _make(out)
-            if cls._is_view:
-                _mark_views(out, cls, args, {})
-            return out
-        return super().apply(*args)
+        else:
+            if _State.enabled:
+                for a in args:
+                    if isinstance(a, Tensor) and a.requires_grad:
+                        return _record_primitive(cls, args)
+            try:
+                out = cls.forward(NULL_CTX, *[a._data if isinstance(a, Tensor) else a
+                                              for a in args])
+            except ValueError as exc:
+                raise _broadcast_error(args, exc) from None
+            if out.__class__ is not tuple and not cls._is_view:
+                return _make(out)
+        out = tuple(_make(o) for o in out) if out.__class__ is tuple else _make(out)
+        if cls._is_view:
+            _mark_views(out, cls, args)
+        return out
 
 
 def _broadcast_error(args, exc: ValueError) -> Exception:

@@ -227,13 +227,14 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
                          f"size ({input.shape}) is deprecated. Please ensure they have the same "
                          "size.")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
     data = input._data
     if data.size and ((data < 0).any() or (data > 1).any()):
         raise RuntimeError("all elements of input should be between 0 and 1")
-    log_x = input.log().clamp_min(-100)
-    log_1mx = (1 - input).log().clamp_min(-100)
-    loss = -(target * log_x + (1 - target) * log_1mx)
-    return _reduce(_weighted(loss, weight), reduction)
+    if weight is not None:
+        weight = weight.expand(input.shape)
+    return _nn.BinaryCrossEntropy.apply(input, target, weight, reduction)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,

@@ -47,7 +47,12 @@ def scalar_name(dtype) -> str:
 
 
 def is_number(x) -> bool:
+    if x.__class__ in _PY_SCALARS:  # skips the ABC check on the hot path
+        return True
     return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, Tensor)
+
+
+_PY_SCALARS = frozenset((int, float, bool, complex))
 
 
 def array_dtype(x) -> _dt.dtype:

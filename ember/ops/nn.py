@@ -430,6 +430,43 @@ class BinaryCrossEntropyWithLogits(Primitive,
         return gx, gt, None, None
 
 
+def _clamped_log(xp, a):
+    """log(a) clamped below at -100 (PyTorch's BCE), without evaluating log(0)."""
+    positive = a > 0
+    return xp.maximum(xp.where(positive, xp.log(xp.where(positive, a, 1)), -100), -100)
+
+
+class BinaryCrossEntropy(Primitive, node_name="BinaryCrossEntropyBackward0"):
+    """-w (t log x + (1 - t) log(1 - x)), each log clamped at -100, reduced.
+
+    One node rather than a composition: the gradient is PyTorch's
+    (x - t) / max(x (1 - x), 1e-12), finite where x saturates at 0 or 1 (a composed log would
+    give 0 * inf = nan there).
+    """
+
+    @staticmethod
+    def forward(ctx, x, t, weight, reduction):
+        xp = get_array_module(x)
+        ctx.save_for_backward(x, t, weight)
+        ctx.reduction = reduction
+        loss = -(t * _clamped_log(xp, x) + (1 - t) * _clamped_log(xp, 1 - x))
+        if weight is not None:
+            loss = loss * weight
+        return _reduce_array(xp, loss.astype(x.dtype, copy=False), reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t, weight = ctx.saved_tensors
+        g = _reduced_grad(grad, x.shape, ctx.reduction)
+        if weight is not None:
+            g = g * weight
+        gx = g * (x - t) / ((1 - x) * x).clamp_min(1e-12)
+        gt = None
+        if ctx.needs_input_grad[1]:
+            gt = g * ((1 - x).log().clamp_min(-100) - x.log().clamp_min(-100))
+        return gx, gt
+
+
 # ----------------------------------------------------------------------------------------------
 # Embedding
 

@@ -3,7 +3,8 @@
 Files go both ways: ``ember.save`` writes PyTorch's zip format (``archive/data.pkl`` plus one
 64-byte-aligned stored record per storage), which ``torch.load(weights_only=True)`` reads, and
 ``ember.load`` reads what ``torch.save`` writes, including the legacy non-zip format. Loading
-never runs code from the file (see NOTE [ Checkpoint pickles ] in ``_pickle.py``). Saving to a
+never runs code from the file (see NOTE [ Checkpoint pickles ] in ``_pickle.py``) unless the
+caller passes ``weights_only=False``, as in PyTorch, to load whole pickled objects. Saving to a
 path writes a temporary file in the same directory, fsyncs it and renames it over the target,
 so an interrupted save leaves the previous file intact.
 
@@ -25,7 +26,12 @@ from typing import IO, Any, BinaryIO, Callable, Union
 import numpy as np
 
 from ember.backend.device import Device
-from ember.serialization._pickle import SafeUnpickler, StorageTable, TorchPickler
+from ember.serialization._pickle import (
+    FullUnpickler,
+    SafeUnpickler,
+    StorageTable,
+    TorchPickler,
+)
 from ember.serialization._zip import ZipReader, ZipWriter, read_exactly
 from ember.storage import UntypedStorage
 
@@ -215,18 +221,21 @@ def _restore_function(map_location: MAP_LOCATION) -> Callable:
 def load(f: FILE_LIKE, map_location: MAP_LOCATION = None, pickle_module: Any = None, *,
          weights_only: bool | None = None, mmap: bool | None = None,
          **pickle_load_args: Any) -> Any:
-    """Load an object saved by ``ember.save`` or ``torch.save``; never runs code from the file.
+    """Load an object saved by ``ember.save`` or ``torch.save``.
 
-    Only tensors, Parameters, numbers, strings, bytes, lists, tuples, dicts, OrderedDicts, sets
-    and PyTorch's dtypes, devices and sizes are rebuilt; anything else raises
-    ``pickle.UnpicklingError`` naming what was refused (``weights_only`` is accepted and
-    loading is always this safe).
+    By default (``weights_only`` None or True, PyTorch's default since 2.6) no code from the
+    file runs: only tensors, Parameters, numbers, strings, bytes, lists, tuples, dicts,
+    OrderedDicts, sets and PyTorch's dtypes, devices and sizes are rebuilt; anything else raises
+    ``pickle.UnpicklingError`` naming what was refused. ``weights_only=False`` unpickles any
+    object (a model saved whole with ``save(model, f)``), importing the classes it names, with
+    ``torch.*`` names resolved to ``ember.*``: only for files you trust.
 
     Args:
         f: a path or a readable binary file object.
         map_location: where storages go: a device or string (all storages), a dict remapping
             saved locations (``{"cuda:1": "cuda:0"}``), or ``fn(storage, location)`` returning
             a storage (or None for the default). Default: where they were saved.
+        weights_only: False to rebuild arbitrary objects (trusted files only).
         mmap: map the file's storages into memory instead of reading them (zip format only;
             the tensors are copy-on-write views of the file).
         pickle_load_args: ``encoding`` for Python 2 strings in old files.
@@ -247,13 +256,14 @@ def load(f: FILE_LIKE, map_location: MAP_LOCATION = None, pickle_module: Any = N
         start = fp.tell()
         magic = fp.read(8)
         fp.seek(start)
+        unpickler_cls = FullUnpickler if weights_only is False else SafeUnpickler
         if magic[:4] == b"PK\x03\x04":
-            return _load_zip(fp, restore, bool(mmap), encoding)
+            return _load_zip(fp, restore, bool(mmap), encoding, unpickler_cls)
         if mmap:
             raise RuntimeError("mmap can only be used with files saved with "
                                "`torch.save(_use_new_zipfile_serialization=True)`")
         if magic[:2] == b"\x80\x02" or magic[:2] == b"\x80\x01":
-            return _load_legacy(fp, restore, encoding)
+            return _load_legacy(fp, restore, encoding, unpickler_cls)
         if len(magic) == 8 and magic[7:8] == b"\x00" and _looks_like_safetensors(fp):
             raise RuntimeError("ember.load: this is a safetensors file; use "
                                "ember.serialization.load_safetensors")
@@ -278,7 +288,7 @@ def _unpickle(unpickler: SafeUnpickler):
             f"ember.load: corrupt pickle data ({type(e).__name__}: {e})") from e
 
 
-def _load_zip(fp, restore: Callable, use_mmap: bool, encoding: str):
+def _load_zip(fp, restore: Callable, use_mmap: bool, encoding: str, unpickler_cls: type):
     start = fp.tell()
     file_size = fp.seek(0, os.SEEK_END)
     fp.seek(start)
@@ -317,7 +327,7 @@ def _load_zip(fp, restore: Callable, use_mmap: bool, encoding: str):
             reader.readinto(name, array)
         return restore(UntypedStorage._wrap(array), location)
 
-    unpickler = SafeUnpickler(io.BytesIO(reader.read(prefix + "data.pkl")), load_storage,
+    unpickler = unpickler_cls(io.BytesIO(reader.read(prefix + "data.pkl")), load_storage,
                               encoding)
     unpickler.byteswap = byteorder.decode() != sys.byteorder
     return _unpickle(unpickler)
@@ -339,7 +349,7 @@ class _Bounded:
         return self._fp.readline()
 
 
-def _load_legacy(fp, restore: Callable, encoding: str):
+def _load_legacy(fp, restore: Callable, encoding: str, unpickler_cls: type):
     start = fp.tell()
     end = fp.seek(0, os.SEEK_END)
     file_size = end - start
@@ -369,7 +379,7 @@ def _load_legacy(fp, restore: Callable, encoding: str):
         pending[key] = (storage, location)
         return storage
 
-    unpickler = SafeUnpickler(bounded, load_storage, encoding)
+    unpickler = unpickler_cls(bounded, load_storage, encoding)
     unpickler.byteswap = sys_info.get("little_endian", True) != (sys.byteorder == "little")
     result = _unpickle(unpickler)
     keys = header()

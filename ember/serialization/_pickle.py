@@ -356,6 +356,9 @@ class SafeUnpickler(pickle._Unpickler):
                 return _STORAGE_TYPES[name]
             if name in _dt._BY_NAME:
                 return _dt._BY_NAME[name]
+        return self._find_other(module, name)
+
+    def _find_other(self, module: str, name: str):
         _refuse(f"the global '{module}.{name}'")
 
     def persistent_load(self, pid):
@@ -483,3 +486,19 @@ class SafeUnpickler(pickle._Unpickler):
             t = Parameter(t, t.requires_grad)
         _set_state(t, state)
         return t
+
+
+class FullUnpickler(SafeUnpickler):
+    """Rebuilds any pickled object, as ``torch.load(weights_only=False)`` does: it imports the
+    classes the file names and runs their reconstruction, so use it only on trusted files.
+
+    Tensors and storages still go through ``SafeUnpickler``'s rebuilders; other ``torch.*``
+    names (modules saved whole by PyTorch) resolve to ``ember.*``.
+    """
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def _find_other(self, module: str, name: str):
+        if module == "torch" or module.startswith("torch."):
+            module = "ember" + module[len("torch"):]
+        return pickle._Unpickler.find_class(self, module, name)

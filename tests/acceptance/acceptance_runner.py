@@ -158,3 +158,80 @@ def write_mnist(root, n_train: int = 64, n_test: int = 32, seed: int = 0) -> Non
             images[i, 2 + 2 * label:4 + 2 * label, 4:24] = 255
         write_idx(os.path.join(raw, f"{prefix}-images-idx3-ubyte"), images)
         write_idx(os.path.join(raw, f"{prefix}-labels-idx1-ubyte"), labels)
+
+
+def install() -> None:
+    """Resolve ``torch``/``torchvision`` to ember for the rest of this process (for the child
+    interpreters of ``run_script`` only; tests use ``run``)."""
+    sys.meta_path.insert(0, _TorchToEmber())
+
+
+# The entry point of ``run_script``: it stays the ``__main__`` module, so that processes started
+# with "spawn" re-run it (as ``__mp_main__``), install the hook again and then define the
+# example's classes and functions, which unpickling needs. The script is named by an
+# environment variable because spawn's re-run sets ``sys.argv[0]`` to this entry file.
+_ENTRY = '''\
+import os
+import sys
+sys.path.insert(0, {runner_dir!r})
+import acceptance_runner
+acceptance_runner.install()
+sys.argv[0] = os.environ["EMBER_EXAMPLE_SCRIPT"]
+with open(sys.argv[0]) as _f:
+    exec(compile(_f.read(), sys.argv[0], "exec"))
+'''
+
+
+def run_script(folder, script: str, *args: str, cwd=None, timeout: float = 60.0):
+    """Run ``folder/script`` (an example written to disk with its sibling modules) in a fresh
+    interpreter with ``torch`` = ember, as ``python script args...`` from ``cwd`` (default
+    ``folder``); return the ``subprocess.CompletedProcess`` (text output)."""
+    import os
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    entry = os.path.join(folder, "_run_on_ember.py")
+    with open(entry, "w") as f:
+        f.write(_ENTRY.format(runner_dir=os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(folder), root]),
+               EMBER_EXAMPLE_SCRIPT=os.path.join(folder, script))
+    return subprocess.run([sys.executable, entry, *args],
+                          cwd=cwd or folder, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def write_cifar10(root, per_batch: int = 40, n_test: int = 20, seed: int = 0) -> dict:
+    """A tiny learnable CIFAR-10 in ``root/cifar-10-batches-py`` (the Python pickle batches,
+    protocol 2, as the real archive holds them); each class has its own colour plus noise.
+    Returns ``{file name: md5}`` of the batches written."""
+    import hashlib
+    import os
+    import pickle
+
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    folder = os.path.join(root, "cifar-10-batches-py")
+    os.makedirs(folder, exist_ok=True)
+    colours = rng.integers(0, 256, (10, 3))
+    md5 = {}
+
+    def batch(name, n, label):
+        labels = [int(x) for x in rng.permutation(np.arange(n) % 10)]
+        images = rng.integers(0, 80, (n, 3, 32, 32)) + colours[labels][:, :, None, None] * 0.7
+        entry = {"batch_label": label, "labels": labels,
+                 "data": images.clip(0, 255).astype(np.uint8).reshape(n, 3072),
+                 "filenames": [f"img_{i}.png" for i in range(n)]}
+        path = os.path.join(folder, name)
+        with open(path, "wb") as f:
+            pickle.dump(entry, f, protocol=2)
+        with open(path, "rb") as f:
+            md5[name] = hashlib.md5(f.read()).hexdigest()
+
+    for i in range(1, 6):
+        batch(f"data_batch_{i}", per_batch, f"training batch {i} of 5")
+    batch("test_batch", n_test, "testing batch 1 of 1")
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+             "truck"]
+    with open(os.path.join(folder, "batches.meta"), "wb") as f:
+        pickle.dump({"label_names": names, "num_cases_per_batch": per_batch, "num_vis": 3072},
+                    f, protocol=2)
+    return md5

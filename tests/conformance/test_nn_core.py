@@ -624,3 +624,16 @@ def test_lenet_repr_matches_torch():
                 self.fc3 = m.Linear(84, 10)
         return Net()
     assert repr(build(enn)) == repr(build(tnn))
+
+
+def test_binary_cross_entropy_at_saturation_matches_torch():
+    p = np.array([0.0, 1.0, 1.0, 0.0, 0.5, 1e-30], np.float32)
+    t = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.3], np.float32)
+    tx = torch.tensor(p, requires_grad=True)
+    ex = ember.tensor(p, requires_grad=True)
+    tl = TF.binary_cross_entropy(tx, torch.from_numpy(t), reduction="sum")
+    el = EF.binary_cross_entropy(ex, ember.tensor(t), reduction="sum")
+    tl.backward()
+    el.backward()
+    np.testing.assert_allclose(el.item(), tl.item(), rtol=1e-6)
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=1e-6)

@@ -187,3 +187,15 @@ def test_torch_pickle_protocols(protocol):
     out = ember.load(buf)
     assert out["x"].tolist() == [0.0, 1.0, 2.0] and out["s"] == {1}
     np.testing.assert_array_equal(out["sd"]["weight"].numpy(), obj["sd"]["weight"].numpy())
+
+
+def test_torch_saved_whole_model_loads_with_weights_only_false():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU())
+    buf = io.BytesIO()
+    torch.save(model, buf)
+    buf.seek(0)
+    loaded = ember.load(buf, weights_only=False)
+    assert type(loaded[0]) is ember.nn.Linear and type(loaded[1]) is ember.nn.ReLU
+    x = torch.randn(4, 3)
+    np.testing.assert_allclose(loaded(ember.tensor(x.numpy())).detach().numpy(),
+                               model(x).detach().numpy(), rtol=1e-6, atol=1e-7)

@@ -7,7 +7,7 @@ import pytest
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
-from ember.autograd import gradcheck
+from ember.autograd import gradcheck, gradgradcheck
 
 
 def _t(a, grad=False):
@@ -310,3 +310,24 @@ def test_fused_loss_nodes_match_pytorch_names_and_grads():
             a, b, weight=w, pos_weight=pw, reduction=reduction))
         assert gradcheck(fn, (x, t))
         assert gradgradcheck(fn, (x, t))
+
+
+def test_binary_cross_entropy_saturated_input_has_finite_grad():
+    """At x = 0 or 1 the loss clamps each log at -100 and the gradient is PyTorch's
+    (x - t) / max(x (1 - x), 1e-12), never nan (a siamese net's sigmoid saturates)."""
+    p = _t([0.0, 1.0, 1.0, 0.0, 0.5], True)
+    t = _t([1.0, 0.0, 1.0, 0.0, 1.0])
+    loss = F.binary_cross_entropy(p, t, reduction="sum")
+    assert loss.grad_fn.name() == "BinaryCrossEntropyBackward0"
+    np.testing.assert_allclose(loss.item(), 200 + np.log(2), rtol=1e-12)
+    loss.backward()
+    np.testing.assert_allclose(p.grad.numpy(), [-1e12, 1e12, 0.0, 0.0, -2.0], rtol=1e-12)
+
+
+def test_binary_cross_entropy_target_grad_and_double_backward():
+    rs = np.random.RandomState(5)
+    p = rs.uniform(0.1, 0.9, (2, 3))
+    t = rs.rand(2, 3)
+    assert gradcheck(lambda a, b: F.binary_cross_entropy(a, b), (_t(p, True), _t(t, True)))
+    assert gradgradcheck(lambda a: F.binary_cross_entropy(a, _t(t), reduction="sum"),
+                         (_t(p, True),))

@@ -1,3 +1,9 @@
 """``ember.distributions``: the probability distributions PyTorch examples use most."""
-from ember.distributions.distributions import (Bernoulli, Categorical,  # noqa: F401
-                                               Distribution, Normal, Uniform, kl_divergence)
+from ember.distributions.distributions import (  # noqa: F401
+                                               Bernoulli,
+                                               Categorical,
+                                               Distribution,
+                                               Normal,
+                                               Uniform,
+                                               kl_divergence,
+)

@@ -13,8 +13,8 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import no_grad
 from ember.ops import elementwise as _ew
-from ember.ops import unary as _unary
 from ember.ops import nn as _nn
+from ember.ops import unary as _unary
 from ember.ops.inplace import inplace as _inplace
 from ember.ops.linalg import addmm, einsum, matmul
 from ember.ops.movement import broadcast_tensors, cat

@@ -13,8 +13,8 @@ import functools
 import os
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from collections import OrderedDict, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
 from typing import Any, Callable
 

@@ -304,12 +304,15 @@ def test_fused_loss_nodes_match_pytorch_names_and_grads():
     assert F.binary_cross_entropy_with_logits(x, t).grad_fn.name() == \
         "BinaryCrossEntropyWithLogitsBackward0"
     for reduction in ("none", "mean", "sum"):
-        assert gradcheck(lambda a, b: F.mse_loss(a, b, reduction=reduction), (x, t))
-        assert gradgradcheck(lambda a, b: F.mse_loss(a, b, reduction=reduction), (x, t))
-        fn = (lambda a, b: F.binary_cross_entropy_with_logits(
-            a, b, weight=w, pos_weight=pw, reduction=reduction))
-        assert gradcheck(fn, (x, t))
-        assert gradgradcheck(fn, (x, t))
+        def mse(a, b, reduction=reduction):
+            return F.mse_loss(a, b, reduction=reduction)
+
+        def bce(a, b, reduction=reduction):
+            return F.binary_cross_entropy_with_logits(a, b, weight=w, pos_weight=pw,
+                                                      reduction=reduction)
+        for fn in (mse, bce):
+            assert gradcheck(fn, (x, t))
+            assert gradgradcheck(fn, (x, t))
 
 
 def test_binary_cross_entropy_saturated_input_has_finite_grad():

@@ -334,3 +334,27 @@ def test_legacy_huge_declared_string_on_disk(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 8 << 20
+
+
+def test_whole_model_load_never_calls_what_the_file_names(tmp_path):
+    """``weights_only=False`` rebuilds nn.Module subclasses but refuses other globals."""
+    import io
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            import os
+            return (os.system, ("echo pwned",))
+
+    payload = io.BytesIO()
+    pickle.dump(Evil(), payload, protocol=2)
+    path = tmp_path / "evil.pt"
+    path.write_bytes(payload.getvalue())
+    with pytest.raises(pickle.UnpicklingError, match="system"):
+        ember.load(str(path), weights_only=False)
+    model = ember.nn.Sequential(ember.nn.Linear(2, 3), ember.nn.ReLU())
+    good = tmp_path / "model.pt"
+    ember.save(model, str(good))
+    back = ember.load(str(good), weights_only=False)
+    assert isinstance(back, ember.nn.Sequential)
+    assert ember.equal(back[0].weight, model[0].weight)

@@ -3,8 +3,9 @@
 Files go both ways: ``ember.save`` writes PyTorch's zip format (``archive/data.pkl`` plus one
 64-byte-aligned stored record per storage), which ``torch.load(weights_only=True)`` reads, and
 ``ember.load`` reads what ``torch.save`` writes, including the legacy non-zip format. Loading
-never runs code from the file (see NOTE [ Checkpoint pickles ] in ``_pickle.py``) unless the
-caller passes ``weights_only=False``, as in PyTorch, to load whole pickled objects. Saving to a
+never runs code the file chooses (see NOTE [ Checkpoint pickles ] in ``_pickle.py``); with
+``weights_only=False`` whole pickled models load too, but only as instances of nn.Module
+classes the program has already imported. Saving to a
 path writes a temporary file in the same directory, fsyncs it and renames it over the target,
 so an interrupted save leaves the previous file intact.
 
@@ -226,16 +227,17 @@ def load(f: FILE_LIKE, map_location: MAP_LOCATION = None, pickle_module: Any = N
     By default (``weights_only`` None or True, PyTorch's default since 2.6) no code from the
     file runs: only tensors, Parameters, numbers, strings, bytes, lists, tuples, dicts,
     OrderedDicts, sets and PyTorch's dtypes, devices and sizes are rebuilt; anything else raises
-    ``pickle.UnpicklingError`` naming what was refused. ``weights_only=False`` unpickles any
-    object (a model saved whole with ``save(model, f)``), importing the classes it names, with
-    ``torch.*`` names resolved to ``ember.*``: only for files you trust.
+    ``pickle.UnpicklingError`` naming what was refused. ``weights_only=False`` also rebuilds a
+    model saved whole with ``save(model, f)``: instances of nn.Module (and Tensor) subclasses
+    from modules already imported, ``torch.*`` names resolved to ``ember.*``; nothing is
+    imported and no function the file names is called.
 
     Args:
         f: a path or a readable binary file object.
         map_location: where storages go: a device or string (all storages), a dict remapping
             saved locations (``{"cuda:1": "cuda:0"}``), or ``fn(storage, location)`` returning
             a storage (or None for the default). Default: where they were saved.
-        weights_only: False to rebuild arbitrary objects (trusted files only).
+        weights_only: False to also rebuild whole nn.Module objects (see above).
         mmap: map the file's storages into memory instead of reading them (zip format only;
             the tensors are copy-on-write views of the file).
         pickle_load_args: ``encoding`` for Python 2 strings in old files.

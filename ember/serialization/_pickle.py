@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import collections
+import copyreg
 import pickle
+import sys
 from typing import Callable
 
 import numpy as np
@@ -489,16 +491,40 @@ class SafeUnpickler(pickle._Unpickler):
 
 
 class FullUnpickler(SafeUnpickler):
-    """Rebuilds any pickled object, as ``torch.load(weights_only=False)`` does: it imports the
-    classes the file names and runs their reconstruction, so use it only on trusted files.
-
-    Tensors and storages still go through ``SafeUnpickler``'s rebuilders; other ``torch.*``
-    names (modules saved whole by PyTorch) resolve to ``ember.*``.
+    """Also rebuilds whole pickled models (``torch.save(model)``), for
+    ``load(weights_only=False)``, still without running code the file chooses: beyond the safe
+    set it accepts only ``nn.Module`` and Tensor subclasses (and the plain-object machinery
+    that rebuilds them) from modules the program has ALREADY imported. Nothing is imported, and
+    no function named by the file is called. ``torch.*`` names resolve to ``ember.*``.
     """
 
     dispatch = dict(pickle._Unpickler.dispatch)
 
     def _find_other(self, module: str, name: str):
+        if (module, name) in _OBJECT_MACHINERY:
+            return _OBJECT_MACHINERY[(module, name)]
         if module == "torch" or module.startswith("torch."):
             module = "ember" + module[len("torch"):]
-        return pickle._Unpickler.find_class(self, module, name)
+        loaded = sys.modules.get(module)
+        found = getattr(loaded, name, None) if loaded is not None else None
+        if isinstance(found, type) and issubclass(found, _safe_class_bases()):
+            return found
+        if module == "ember.nn.functional" and callable(found):
+            return found  # a layer's activation (TransformerEncoderLayer.activation = F.relu)
+        if loaded is None:
+            _refuse(f"the global '{module}.{name}' (its module is not imported: import the "
+                    "module that defines the model class before loading)")
+        _refuse(f"the global '{module}.{name}' (only nn.Module and Tensor subclasses are "
+                "rebuilt)")
+
+
+# copyreg's helpers rebuild plain objects through object.__new__ and __setstate__/__dict__.
+_OBJECT_MACHINERY = {("copyreg", "_reconstructor"): copyreg._reconstructor,
+                     ("copy_reg", "_reconstructor"): copyreg._reconstructor,
+                     ("builtins", "object"): object,
+                     ("__builtin__", "object"): object}
+
+
+def _safe_class_bases() -> tuple:
+    from ember.nn import Module
+    return (Module, Tensor)

@@ -20,60 +20,8 @@ import types
 
 import pytest
 
-
-class _AliasLoader(importlib.abc.Loader):
-    def __init__(self, target: str):
-        self.target = target
-
-    def create_module(self, spec):
-        return importlib.import_module(self.target)
-
-    def exec_module(self, module):
-        # The ember module is already initialised by import_module.
-        return None
-
-
-# Top-level PyTorch packages and the ember packages that stand in for them.
-ALIASES = {"torch": "ember", "torchvision": "ember.vision"}
-
-
-def _aliased(name: str) -> bool:
-    return any(name == top or name.startswith(top + ".") for top in ALIASES)
-
-
-class _TorchToEmber(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname, path=None, target=None):
-        top = fullname.partition(".")[0]
-        if top not in ALIASES:
-            return None
-        ember_name = ALIASES[top] + fullname[len(top):]
-        try:
-            found = importlib.util.find_spec(ember_name)
-        except ModuleNotFoundError:
-            found = None
-        if found is None:
-            # Never fall through to real PyTorch: the tutorial must run on ember alone.
-            raise ModuleNotFoundError(f"No module named {ember_name!r} (for {fullname!r})",
-                                      name=fullname)
-        return importlib.util.spec_from_loader(fullname, _AliasLoader(ember_name))
-
-
-@contextlib.contextmanager
-def torch_is_ember():
-    """Within the block ``import torch[.x]`` yields ``ember[.x]`` and ``import torchvision[.x]``
-    yields ``ember.vision[.x]``."""
-    saved = {k: v for k, v in sys.modules.items() if _aliased(k)}
-    for k in saved:
-        del sys.modules[k]
-    finder = _TorchToEmber()
-    sys.meta_path.insert(0, finder)
-    try:
-        yield
-    finally:
-        sys.meta_path.remove(finder)
-        for k in [k for k in sys.modules if _aliased(k)]:
-            del sys.modules[k]
-        sys.modules.update(saved)
+# The alias hook is ember's own (``python -m ember.compat``); the tests use its context manager.
+from ember.compat import EmberAliasFinder, torch_is_ember  # noqa: E402,F401
 
 
 def require(*modules: str) -> None:
@@ -163,7 +111,7 @@ def write_mnist(root, n_train: int = 64, n_test: int = 32, seed: int = 0) -> Non
 def install() -> None:
     """Resolve ``torch``/``torchvision`` to ember for the rest of this process (for the child
     interpreters of ``run_script`` only; tests use ``run``)."""
-    sys.meta_path.insert(0, _TorchToEmber())
+    sys.meta_path.insert(0, EmberAliasFinder())
 
 
 # The entry point of ``run_script``: it stays the ``__main__`` module, so that processes started

@@ -9,7 +9,7 @@ from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import no_grad
 from ember.ops import nn as _nn
 from ember.ops.elementwise import where
-from ember.ops.movement import broadcast_tensors
+from ember.ops.movement import broadcast_shapes
 
 __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
@@ -67,7 +67,10 @@ def _check_sizes(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input size "
                       f"({input.shape}). This will likely lead to incorrect results due to "
                       "broadcasting. Please ensure they have the same size.", stacklevel=3)
-    return broadcast_tensors(input, target)
+    shape = broadcast_shapes(input.shape, target.shape)
+    # Expand only what needs it, so that grad_fn chains stay PyTorch's (no no-op Expand nodes).
+    return (input if input.shape == shape else input.expand(shape),
+            target if target.shape == shape else target.expand(shape))
 
 
 def _weighted(loss: Tensor, weight: Tensor | None) -> Tensor:

@@ -10,7 +10,7 @@ from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module
 from ember.backend.special import special
-from ember.ops._util import float_array, wrap_dim
+from ember.ops._util import float_array, promote, wrap_dim
 
 
 class Softmax(Primitive, node_name="SoftmaxBackward0"):
@@ -384,7 +384,7 @@ class MseLoss(Primitive, node_name="MseLossBackward0"):
         xp = get_array_module(a)
         ctx.save_for_backward(a, t)
         ctx.reduction = reduction
-        diff = a - t
+        diff = xp.subtract(*promote(a, t))  # float32 input, int64 target: float32, as PyTorch
         return _reduce_array(xp, diff * diff, reduction)
 
     @staticmethod

@@ -334,3 +334,15 @@ def test_binary_cross_entropy_target_grad_and_double_backward():
     assert gradcheck(lambda a, b: F.binary_cross_entropy(a, b), (_t(p, True), _t(t, True)))
     assert gradgradcheck(lambda a: F.binary_cross_entropy(a, _t(t), reduction="sum"),
                          (_t(p, True),))
+
+
+def test_mse_with_integer_broadcast_target_keeps_float32_and_graph():
+    """The seed's `criterion(output, torch.arange(1, 11))`: float32 loss, no extra Expand node."""
+    fc = nn.Linear(4, 10)
+    out = fc(ember.randn(1, 4))
+    with pytest.warns(UserWarning, match="target size"):
+        loss = nn.MSELoss()(out, ember.arange(1, 11))
+    assert loss.dtype is ember.float32
+    assert loss.grad_fn.next_functions[0][0].name() == "AddmmBackward0"
+    expected = ((out.detach().numpy() - np.arange(1, 11)) ** 2).mean()
+    np.testing.assert_allclose(loss.item(), expected, rtol=1e-5)

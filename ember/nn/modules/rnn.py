@@ -1,7 +1,9 @@
 """Recurrent layers: RNN, LSTM, GRU and their single-step cells.
 
 Each layer projects the whole input sequence with one matmul, then runs one matmul per time
-step for the hidden state (all gates at once). Variable lengths (PackedSequence) run on the
+step for the hidden state (all gates at once). LSTM (without proj_size) and GRU layers on
+unpadded input run as one fused primitive per layer and direction (ember/ops/rnn.py); RNN,
+proj_size and PackedSequence input compose ember ops step by step. Variable lengths run on the
 padded batch with a mask per step: a finished sequence keeps its last state.
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ember.nn.parameter import Parameter
 from ember.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 from ember.ops.linalg import addmm, matmul
 from ember.ops.movement import cat, stack
+from ember.ops.rnn import gru_layer, gru_step, lstm_layer, lstm_step
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -29,29 +32,6 @@ _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 def _rnn_step(act, xw, h, w_hh, b_hh):
     gates = xw + (matmul(h, w_hh.t()) if b_hh is None else addmm(b_hh, h, w_hh.t()))
     return act(gates)
-
-
-def _lstm_step(xw, state, w_hh, b_hh, w_hr):
-    h, c = state
-    gates = xw + (matmul(h, w_hh.t()) if b_hh is None else addmm(b_hh, h, w_hh.t()))
-    hidden = c.shape[-1]
-    ifo = gates[:, :2 * hidden].sigmoid()  # i, f in one op; o below keeps PyTorch's order
-    g = gates[:, 2 * hidden:3 * hidden].tanh()
-    o = gates[:, 3 * hidden:].sigmoid()
-    c = ifo[:, hidden:] * c + ifo[:, :hidden] * g
-    h = o * c.tanh()
-    if w_hr is not None:
-        h = matmul(h, w_hr.t())
-    return h, c
-
-
-def _gru_step(xw, h, w_hh, b_hh):
-    gh = matmul(h, w_hh.t()) if b_hh is None else addmm(b_hh, h, w_hh.t())
-    hidden = h.shape[-1]
-    rz = (xw[:, :2 * hidden] + gh[:, :2 * hidden]).sigmoid()
-    r, z = rz[:, :hidden], rz[:, hidden:]
-    n = (xw[:, 2 * hidden:] + r * gh[:, 2 * hidden:]).tanh()
-    return n + z * (h - n)
 
 
 def _act(mode: str):
@@ -138,13 +118,19 @@ class RNNBase(Module):
         w_ih, w_hh, b_ih, b_hh, w_hr = weights
         steps, batch = x.shape[:2]
         xw = F.linear(x, w_ih, b_ih)  # all time steps in one matmul
+        if mask is None and w_hr is None and self.mode == "LSTM":
+            out, h, c = lstm_layer(xw, state[0], state[1], w_hh, b_hh, reverse)
+            return out, (h, c)
+        if mask is None and self.mode == "GRU":
+            out, h = gru_layer(xw, state, w_hh, b_hh, reverse)
+            return out, h
         outputs = [None] * steps
         order = range(steps - 1, -1, -1) if reverse else range(steps)
         for t in order:
             if self.mode == "LSTM":
-                new = _lstm_step(xw[t], state, w_hh, b_hh, w_hr)
+                new = lstm_step(xw[t], state, w_hh, b_hh, w_hr)
             elif self.mode == "GRU":
-                new = _gru_step(xw[t], state, w_hh, b_hh)
+                new = gru_step(xw[t], state, w_hh, b_hh)
             else:
                 new = _rnn_step(_act(self.mode), xw[t], state, w_hh, b_hh)
             if mask is not None:
@@ -401,7 +387,7 @@ class LSTMCell(RNNCellBase):
 
     def forward(self, input: Tensor, hx=None):
         x, state, batched = self._prepare(input, hx)
-        h, c = _lstm_step(F.linear(x, self.weight_ih, self.bias_ih), state, self.weight_hh,
+        h, c = lstm_step(F.linear(x, self.weight_ih, self.bias_ih), state, self.weight_hh,
                           self.bias_hh, None)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
@@ -415,6 +401,6 @@ class GRUCell(RNNCellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, h, batched = self._prepare(input, hx)
-        h = _gru_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh,
+        h = gru_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh,
                       self.bias_hh)
         return h if batched else h.squeeze(0)

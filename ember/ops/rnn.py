@@ -1,0 +1,281 @@
+"""Fused recurrent layers: one primitive runs a whole LSTM or GRU layer in one direction.
+
+The forward loops over time on arrays with in-place NumPy/CuPy and keeps the activated gates;
+the backward walks time in reverse on arrays and forms the recurrent weight gradient as one
+matmul over all steps. A backward with ``create_graph=True`` differentiates a step-by-step
+recomputation instead, so double backward works (at the unfused cost).
+"""
+from __future__ import annotations
+
+from ember._tensor import _make
+from ember.autograd import grad as _grad
+from ember.autograd.function import Primitive
+from ember.autograd.grad_mode import _State
+from ember.backend.device import get_array_module
+from ember.ops.linalg import addmm, matmul
+from ember.ops.movement import stack
+
+__all__ = ["lstm_layer", "gru_layer", "lstm_step", "gru_step"]
+
+
+def _sigmoid_(x):
+    """In-place logistic through tanh: stable for any sign, no overflow warnings."""
+    x *= 0.5
+    get_array_module(x).tanh(x, out=x)
+    x *= 0.5
+    x += 0.5
+    return x
+
+
+# ----------------------------------------------------------------------------------------------
+# One time step composed of ember ops (differentiable to any order). ``xw`` is the input's
+# projection (bias included); each returns the new state. The layers below use these only when
+# backward runs with create_graph, and the modules for the cases the fused layers do not cover.
+
+def lstm_step(xw, state, w_hh, b_hh, w_hr):
+    """One LSTM step from ``state`` = (h, c); ``w_hr`` projects h (proj_size) when given."""
+    h, c = state
+    gates = xw + (matmul(h, w_hh.t()) if b_hh is None else addmm(b_hh, h, w_hh.t()))
+    hidden = c.shape[-1]
+    ifo = gates[:, :2 * hidden].sigmoid()  # i, f in one op; o below keeps PyTorch's order
+    g = gates[:, 2 * hidden:3 * hidden].tanh()
+    o = gates[:, 3 * hidden:].sigmoid()
+    c = ifo[:, hidden:] * c + ifo[:, :hidden] * g
+    h = o * c.tanh()
+    if w_hr is not None:
+        h = matmul(h, w_hr.t())
+    return h, c
+
+
+def gru_step(xw, h, w_hh, b_hh):
+    """One GRU step from h."""
+    gh = matmul(h, w_hh.t()) if b_hh is None else addmm(b_hh, h, w_hh.t())
+    hidden = h.shape[-1]
+    rz = (xw[:, :2 * hidden] + gh[:, :2 * hidden]).sigmoid()
+    r, z = rz[:, :hidden], rz[:, hidden:]
+    n = (xw[:, 2 * hidden:] + r * gh[:, 2 * hidden:]).tanh()
+    return n + z * (h - n)
+
+
+def _composed_layer(step, xw, state, reverse: bool):
+    """A whole layer as ``step`` over time: (outputs (T, B, H), final state)."""
+    outputs = [None] * xw.shape[0]
+    for t in _time_order(xw.shape[0], reverse):
+        state = step(xw[t], state)
+        outputs[t] = state[0] if isinstance(state, tuple) else state
+    return stack(outputs, 0), state
+
+
+def _differentiable_grads(ctx, outputs, grad_outputs):
+    """Backward with create_graph: differentiate a step-by-step recomputation, so the gradients
+    are themselves differentiable (double backward), at the unfused cost."""
+    inputs = ctx.saved_tensors
+    wanted = [x for x, needed in zip(inputs, ctx.needs_input_grad) if needed]
+    grads = iter(_grad(outputs, wanted, grad_outputs, create_graph=True, allow_unused=True))
+    return tuple(next(grads) if needed else None
+                 for _, needed in zip(inputs, ctx.needs_input_grad))
+
+
+def _time_order(steps: int, reverse: bool):
+    return range(steps - 1, -1, -1) if reverse else range(steps)
+
+
+def _previous(xp, hs, h0, reverse: bool):
+    """The state each step started from, stacked in time order: (T, B, H)."""
+    prev = xp.empty_like(hs)
+    if reverse:
+        prev[-1] = h0
+        prev[:-1] = hs[1:]
+    else:
+        prev[0] = h0
+        prev[1:] = hs[:-1]
+    return prev
+
+
+def _recurrent_grads(xp, dgates, prev, b_hh):
+    """d w_hh as one (G, T*B) @ (T*B, H) matmul; d b_hh as one sum."""
+    flat = dgates.reshape(-1, dgates.shape[-1])
+    dw = flat.T @ prev.reshape(-1, prev.shape[-1])
+    db = None if b_hh is None else _make(flat.sum(0))
+    return _make(dw), db
+
+
+class LSTMLayer(Primitive, node_name="MkldnnRnnLayerBackward0"):  # PyTorch CPU's name
+    @staticmethod
+    def forward(ctx, xw, h0, c0, w_hh, b_hh, reverse):
+        """xw (T, B, 4H): the input projection with b_ih. Returns (output, h_n, c_n)."""
+        xp = get_array_module(xw)
+        steps, batch = xw.shape[:2]
+        hidden = h0.shape[-1]
+        gates = xw + b_hh if b_hh is not None else xw.copy()  # activated in place below
+        # sigmoid(x) = tanh(x / 2) / 2 + 1/2: halving the i, f, o pre-activations (input and
+        # recurrent weight columns) up front lets each step run one tanh over all four gates
+        g4 = gates.reshape(steps, batch, 4, hidden)
+        g4[:, :, :2] *= 0.5
+        g4[:, :, 3] *= 0.5
+        w_t = w_hh.T.copy()  # contiguous: BLAS runs h @ w_hh.T about 2x slower
+        w_t[:, :2 * hidden] *= 0.5
+        w_t[:, 3 * hidden:] *= 0.5
+        hs = xp.empty((steps, batch, hidden), xw.dtype)
+        cs = xp.empty_like(hs)
+        tanh_c = xp.empty_like(hs)
+        rec = xp.empty((batch, 4 * hidden), xw.dtype)
+        h, c = h0, c0
+        for t in _time_order(steps, reverse):
+            g = gates[t]
+            xp.matmul(h, w_t, out=rec)
+            g += rec
+            xp.tanh(g, out=g)
+            for s in (g[:, :2 * hidden], g[:, 3 * hidden:]):
+                s *= 0.5
+                s += 0.5
+            c_t = cs[t]
+            xp.multiply(g[:, hidden:2 * hidden], c, out=c_t)
+            xp.multiply(g[:, :hidden], g[:, 2 * hidden:3 * hidden], out=rec[:, :hidden])
+            c_t += rec[:, :hidden]
+            xp.tanh(c_t, out=tanh_c[t])
+            xp.multiply(g[:, 3 * hidden:], tanh_c[t], out=hs[t])
+            h, c = hs[t], c_t
+        ctx.reverse = reverse
+        ctx.save_for_backward(xw, h0, c0, w_hh, b_hh)
+        ctx.state = (gates, hs, cs, tanh_c, h0, c0, w_hh, b_hh)
+        return hs, h.copy(), c.copy()
+
+    @staticmethod
+    def backward(ctx, g_out, g_h, g_c):
+        if _State.enabled:  # create_graph
+            xw, h0, c0, w_hh, b_hh = ctx.saved_tensors
+            out, (h, c) = _composed_layer(
+                lambda x, state: lstm_step(x, state, w_hh, b_hh, None), xw, (h0, c0),
+                ctx.reverse)
+            return _differentiable_grads(ctx, (out, h, c), (g_out, g_h, g_c))
+        gates, hs, cs, tanh_c, h0, c0, w_hh, b_hh = ctx.state
+        xp = get_array_module(gates)
+        steps, batch = gates.shape[:2]
+        hidden = h0.shape[-1]
+        reverse = ctx.reverse
+        g4 = gates.reshape(steps, batch, 4, hidden)
+        i, f, g, o = g4[:, :, 0], g4[:, :, 1], g4[:, :, 2], g4[:, :, 3]
+        # Everything but the recurrence, for all steps at once: d c_t / d h_t, d o_t / d h_t
+        # and d (i, f, g)_t / d c_t as coefficients (sigmoid' = s(1-s), tanh' = 1-t^2)
+        dc_dh = o * (1 - tanh_c * tanh_c)
+        do_dh = tanh_c * o * (1 - o)
+        coef = xp.empty((steps, batch, 3, hidden), gates.dtype)
+        xp.multiply(g, i * (1 - i), out=coef[:, :, 0])
+        xp.multiply(_previous(xp, cs, c0, reverse), f * (1 - f), out=coef[:, :, 1])
+        xp.multiply(i, 1 - g * g, out=coef[:, :, 2])
+        dgates = xp.empty_like(gates)
+        d4 = dgates.reshape(steps, batch, 4, hidden)
+        dh = xp.zeros_like(h0) if g_h is None else g_h._data.copy()
+        dc = xp.zeros_like(c0) if g_c is None else g_c._data.copy()
+        g_out = None if g_out is None else g_out._data
+        tmp = xp.empty_like(dh)
+        for t in _time_order(steps, not reverse):
+            if g_out is not None:
+                dh += g_out[t]
+            xp.multiply(dh, dc_dh[t], out=tmp)
+            dc += tmp
+            xp.multiply(dh, do_dh[t], out=d4[t, :, 3])
+            xp.multiply(dc[:, None], coef[t], out=d4[t, :, :3])
+            dc *= f[t]
+            xp.matmul(dgates[t], w_hh, out=dh)
+        dw, db = _recurrent_grads(xp, dgates, _previous(xp, hs, h0, reverse), b_hh)
+        return _make(dgates), _make(dh), _make(dc), dw, db
+
+
+class GRULayer(Primitive, node_name="GruLayerBackward0"):
+    @staticmethod
+    def forward(ctx, xw, h0, w_hh, b_hh, reverse):
+        """xw (T, B, 3H): the input projection with b_ih. Returns (output, h_n)."""
+        xp = get_array_module(xw)
+        steps = xw.shape[0]
+        hidden = h0.shape[-1]
+        gates = xw.copy()  # r, z, n activated in place below
+        hn = xp.empty(xw.shape[:2] + (hidden,), xw.dtype)  # h W_hn^T + b_hn, kept for backward
+        hs = xp.empty_like(hn)
+        w_t = xp.ascontiguousarray(w_hh.T)  # BLAS runs h @ w_hh.T about 2x slower
+        gh = xp.empty(xw.shape[1:], xw.dtype)
+        h = h0
+        for t in _time_order(steps, reverse):
+            xp.matmul(h, w_t, out=gh)
+            if b_hh is not None:
+                gh += b_hh
+            g = gates[t]
+            rz = g[:, :2 * hidden]
+            rz += gh[:, :2 * hidden]
+            _sigmoid_(rz)
+            n = g[:, 2 * hidden:]
+            hn[t] = gh[:, 2 * hidden:]
+            n += g[:, :hidden] * hn[t]
+            xp.tanh(n, out=n)
+            # h' = n + z * (h - n)
+            h_t = hs[t]
+            xp.subtract(h, n, out=h_t)
+            h_t *= g[:, hidden:2 * hidden]
+            h_t += n
+            h = h_t
+        ctx.reverse = reverse
+        ctx.save_for_backward(xw, h0, w_hh, b_hh)
+        ctx.state = (gates, hn, hs, h0, w_hh, b_hh)
+        return hs, h.copy()
+
+    @staticmethod
+    def backward(ctx, g_out, g_h):
+        if _State.enabled:  # create_graph
+            xw, h0, w_hh, b_hh = ctx.saved_tensors
+            out, h = _composed_layer(lambda x, state: gru_step(x, state, w_hh, b_hh), xw, h0,
+                                     ctx.reverse)
+            return _differentiable_grads(ctx, (out, h), (g_out, g_h))
+        gates, hn, hs, h0, w_hh, b_hh = ctx.state
+        xp = get_array_module(gates)
+        steps = gates.shape[0]
+        hidden = h0.shape[-1]
+        dh = xp.zeros_like(h0) if g_h is None else g_h._data.copy()
+        g_out = None if g_out is None else g_out._data
+        dxw = xp.empty_like(gates)
+        dgh = xp.empty_like(gates)  # grads of h W_hh^T + b_hh
+        reverse = ctx.reverse
+        for t in _time_order(steps, not reverse):
+            h_prev = h0 if t == (steps - 1 if reverse else 0) else hs[t + 1 if reverse else t - 1]
+            if g_out is not None:
+                dh += g_out[t]
+            g = gates[t]
+            r, z, n = g[:, :hidden], g[:, hidden:2 * hidden], g[:, 2 * hidden:]
+            dx = dxw[t]
+            dr, dz, dn = dx[:, :hidden], dx[:, hidden:2 * hidden], dx[:, 2 * hidden:]
+            # dz = dh * (h_prev - n) * z(1-z)
+            xp.subtract(h_prev, n, out=dz)
+            dz *= dh
+            dz *= z
+            dz *= 1 - z
+            # dn (pre-tanh) = dh * (1 - z) * (1 - n^2)
+            xp.multiply(n, n, out=dn)
+            xp.subtract(1, dn, out=dn)
+            dn *= 1 - z
+            dn *= dh
+            # dr = dn * hn * r(1-r)
+            xp.multiply(dn, hn[t], out=dr)
+            dr *= r
+            dr *= 1 - r
+            dgt = dgh[t]
+            dgt[:, :2 * hidden] = dx[:, :2 * hidden]
+            xp.multiply(dn, r, out=dgt[:, 2 * hidden:])
+            dh *= z
+            dh += dgt @ w_hh
+        prev = _previous(xp, hs, h0, reverse)
+        dw, db = _recurrent_grads(xp, dgh, prev, b_hh)
+        return _make(dxw), _make(dh), dw, db
+
+
+def lstm_layer(xw, h0, c0, w_hh, b_hh, reverse: bool):
+    """One LSTM layer in one direction over the projected input ``xw`` (T, B, 4H).
+
+    Returns (output (T, B, H), h_n (B, H), c_n (B, H))."""
+    return LSTMLayer.apply(xw, h0, c0, w_hh, b_hh, reverse)
+
+
+def gru_layer(xw, h0, w_hh, b_hh, reverse: bool):
+    """One GRU layer in one direction over the projected input ``xw`` (T, B, 3H).
+
+    Returns (output (T, B, H), h_n (B, H))."""
+    return GRULayer.apply(xw, h0, w_hh, b_hh, reverse)

@@ -62,109 +62,153 @@ def windows(x, kernel, stride, dilation):
     return xp.lib.stride_tricks.as_strided(x, shape, strides)
 
 
-def col2im(cols, padded_shape, stride, dilation):
+def col2im(cols, padded_shape, stride, dilation, pads=None):
     """The adjoint of :func:`windows`: a zero array of ``padded_shape`` plus every window's
-    values added back where it came from (one shifted strided slice per kernel offset)."""
+    values added back where it came from (one shifted strided slice per kernel offset). With
+    ``pads`` the padding is cropped off: only the inner part is summed, into a fresh
+    contiguous array, which is cheaper than summing everything and returning a view."""
     xp = get_xp(cols)
     nd = len(stride)
     kernel = cols.shape[cols.ndim - nd:]
     outs = cols.shape[cols.ndim - 2 * nd:cols.ndim - nd]
-    out = xp.zeros(padded_shape, cols.dtype)
+    pads = ((0, 0),) * nd if pads is None else tuple(pads)
     lead = (Ellipsis,)
+    lead_nd = cols.ndim - 2 * nd
     if tuple(stride) == tuple(kernel) and all(d == 1 or k == 1 for d, k in zip(dilation, kernel)):
         # Windows that tile without overlap: the adjoint is a transpose, not a sum of slices.
-        lead_nd = cols.ndim - 2 * nd
+        out = xp.zeros(padded_shape, cols.dtype)
         order = tuple(range(lead_nd)) + tuple(
             a for i in range(nd) for a in (lead_nd + i, lead_nd + nd + i))
         tiled = cols.transpose(order).reshape(
             cols.shape[:lead_nd] + tuple(o * k for o, k in zip(outs, kernel)))
         out[lead + tuple(slice(0, o * k) for o, k in zip(outs, kernel))] = tiled
-        return out
+        return out[lead + tuple(slice(lo, n - hi) for n, (lo, hi)
+                                in zip(padded_shape[lead_nd:], pads))]
+    sizes = tuple(n - lo - hi for n, (lo, hi) in zip(padded_shape[lead_nd:], pads))
+    out = xp.zeros(tuple(padded_shape[:lead_nd]) + sizes, cols.dtype)
     for offs in itertools.product(*(range(k) for k in kernel)):
-        dst = tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
-                    for o, d, s, n in zip(offs, dilation, stride, outs))
-        out[lead + dst] += cols[lead + offs]
+        dst, src = [], []
+        for o, d, s, n, size, (lo, _) in zip(offs, dilation, stride, outs, sizes, pads):
+            # the window positions whose element at this offset lands inside the crop
+            first = max(0, -(-(lo - o * d) // s))
+            last = min(n - 1, (size - 1 + lo - o * d) // s)
+            if last < first:
+                break
+            begin = o * d + s * first - lo
+            dst.append(slice(begin, begin + s * (last - first) + 1, s))
+            src.append(slice(first, last + 1))
+        else:
+            out[lead + tuple(dst)] += cols[lead + tuple(src) + offs]
+    return out
+
+
+def window_max(x, kernel, stride, dilation):
+    """The max of every window of ``x`` (already padded) and the flat in-window offset of its
+    first occurrence (a NaN wins, as in PyTorch); offsets are uint8 when the kernel allows.
+    One pass per kernel offset over output-sized strided views: cheaper than copying the
+    windows out for an argmax; the offsets are built with arithmetic, since masked writes
+    (``where``, ``copyto(where=)``) cost several times more."""
+    xp = get_xp(x)
+    win = windows(x, kernel, stride, dilation)
+    offsets = list(itertools.product(*(range(k) for k in kernel)))
+    best = win[(Ellipsis,) + offsets[0]].copy()
+    arg = xp.zeros(best.shape, xp.uint8 if len(offsets) < 256 else xp.int64)
+    for k, offs in enumerate(offsets[1:], 1):
+        v = win[(Ellipsis,) + offs]
+        gt = v > best  # strict: ties keep the first offset
+        xp.maximum(best, v, out=best)  # propagates NaN
+        # offsets grow along the loop, so "k where v is the new max" is a running maximum
+        xp.maximum(arg, xp.multiply(gt, k, dtype=arg.dtype), out=arg)
+    if x.dtype.kind == "f" and bool(xp.isnan(best).any()):
+        for k in range(len(offsets) - 1, -1, -1):  # backwards: the first NaN is left
+            v = win[(Ellipsis,) + offsets[k]]
+            arg[v != v] = k
+    return best, arg
+
+
+def window_scatter(g, arg, padded_shape, kernel, stride, dilation):
+    """The adjoint of gathering each window's element at flat offset ``arg``: a zero array of
+    ``padded_shape`` with every ``g`` added at the element its window chose."""
+    xp = get_xp(g)
+    out = xp.zeros(padded_shape, g.dtype)
+    outs = g.shape[g.ndim - len(kernel):]
+    tiled = all(s >= k and (d == 1 or k == 1) for s, k, d in zip(stride, kernel, dilation))
+    # g * mask is much cheaper than a masked select, but inf * 0 would leave NaN behind
+    finite = g.dtype.kind != "f" or bool(xp.isfinite(g).all())
+    for k, offs in enumerate(itertools.product(*(range(k) for k in kernel))):
+        dst = out[(Ellipsis,) + tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
+                                      for o, d, s, n in zip(offs, dilation, stride, outs))]
+        hit = arg == k
+        if tiled and finite:  # windows do not overlap: each element is written once
+            xp.multiply(g, hit, out=dst)
+        else:
+            dst += g * hit if finite else xp.where(hit, g, 0)
     return out
 
 
 # ----------------------------------------------------------------------------------------------
 # Convolution as im2col + one (grouped) matmul
 
+_WGRAD_CHUNK = 1 << 22  # elements of per-sample weight-gradient products held at once (16 MB)
+
+
 def im2col(x, kernel, stride, pads, dilation, groups: int):
-    """Columns ``(groups, N*L, C/groups * prod(kernel))`` of the zero-padded input, and the
-    output spatial shape."""
+    """Columns ``(N, groups, C/groups * prod(kernel), L)`` of the zero-padded input, and the
+    output spatial shape. Per-sample columns let one batched matmul give ``(N, O, L)``, the
+    output's own layout, and the copy below reads the input along its contiguous last axis."""
     nd = len(kernel)
     win = windows(pad(x, pads), kernel, stride, dilation)  # (N, C, *out, *k)
     n, c = x.shape[:2]
     outs = win.shape[2:2 + nd]
-    win = win.reshape((n, groups, c // groups) + win.shape[2:])
-    # (G, N, *out, Cg, *k): the one copy of the forward pass
-    order = (1, 0) + tuple(range(3, 3 + nd)) + (2,) + tuple(range(3 + nd, 3 + 2 * nd))
-    cols = win.transpose(order).reshape(groups, n * math.prod(outs), -1)
+    order = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
+    cols = win.transpose(order).reshape(n, groups, -1, math.prod(outs))  # the one copy
     return cols, outs
-
-
-def _grouped_grad(gy, groups: int):
-    """``gy`` (N, O, *out) as (G, N*L, O/groups)."""
-    n, o = gy.shape[:2]
-    nd = gy.ndim - 2
-    g = gy.reshape((n, groups, o // groups) + gy.shape[2:])
-    order = (1, 0) + tuple(range(3, 3 + nd)) + (2,)
-    return g.transpose(order).reshape(groups, -1, o // groups)
 
 
 def conv_forward(x, w, stride, pads, dilation, groups: int, cols=None):
     """Cross-correlation of ``x`` (N, C, *sp) with ``w`` (O, C/groups, *k); returns (y, cols)."""
-    nd = w.ndim - 2
     if cols is None:
         cols, _ = im2col(x, w.shape[2:], stride, pads, dilation, groups)
     outs = tuple(out_size(s, k, st, lo, hi, d) for s, k, st, (lo, hi), d
                  in zip(x.shape[2:], w.shape[2:], stride, pads, dilation))
-    n = x.shape[0]
-    o = w.shape[0]
-    w2 = w.reshape(groups, o // groups, -1)
-    if groups == 1:
-        y = (cols[0] @ w2[0].T)[None]
-    else:
-        y = cols @ w2.transpose(0, 2, 1)  # (G, N*L, Og)
-    y = y.reshape((groups, n) + outs + (o // groups,))
-    order = (1, 0, 2 + nd) + tuple(range(2, 2 + nd))
-    return y.transpose(order).reshape((n, o) + outs), cols
+    w2 = w.reshape(groups, w.shape[0] // groups, -1)
+    y = w2 @ cols  # (N, G, Og, L): one GEMM per sample and group, no transposed copies
+    return y.reshape((x.shape[0], w.shape[0]) + outs), cols
 
 
 def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups: int):
     """The adjoint of :func:`conv_forward` in ``x`` (a transposed convolution): col2im of
-    ``gy @ w`` cropped to ``x_shape``."""
+    ``w^T @ gy`` cropped to ``x_shape``."""
     nd = w.ndim - 2
     n, c = x_shape[:2]
     o = w.shape[0]
-    cg = c // groups
     kernel = w.shape[2:]
     outs = gy.shape[2:]
     w2 = w.reshape(groups, o // groups, -1)
-    g2 = _grouped_grad(gy, groups)
-    gcols = g2[0] @ w2[0] if groups == 1 else g2 @ w2  # (G, N*L, Cg*K)
-    gcols = gcols.reshape((groups, n) + outs + (cg,) + kernel)
-    # (N, G, Cg, *out, *k) as a view, then (N, C, *out, *k)
-    order = (1, 0, 2 + nd) + tuple(range(2, 2 + nd)) + tuple(range(3 + nd, 3 + 2 * nd))
-    gcols = gcols.transpose(order)
-    gcols = gcols.reshape((n, c) + outs + kernel)
+    g2 = gy.reshape(n, groups, o // groups, -1)
+    gcols = w2.transpose(0, 2, 1) @ g2  # (N, G, Cg*K, L)
+    # (N, C, *k, *out) seen as (N, C, *out, *k): a view whose offset slices stay contiguous
+    gcols = gcols.reshape((n, c) + kernel + outs)
+    order = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
     padded = (n, c) + tuple(s + lo + hi for s, (lo, hi) in zip(x_shape[2:], pads))
-    gx = col2im(gcols, padded, stride, dilation)
-    crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(x_shape[2:], pads))
-    return gx[(Ellipsis,) + crop]
+    return col2im(gcols.transpose(order), padded, stride, dilation, pads)
 
 
 def conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups: int, cols=None):
-    """The adjoint of :func:`conv_forward` in ``w``: ``gy^T @ cols`` per group."""
+    """The adjoint of :func:`conv_forward` in ``w``: ``sum_n gy[n] @ cols[n]^T`` per group."""
     if cols is None:
         cols, _ = im2col(x, w_shape[2:], stride, pads, dilation, groups)
-    g2 = _grouped_grad(gy, groups)
-    if groups == 1:
-        gw = g2[0].T @ cols[0]
-    else:
-        gw = g2.transpose(0, 2, 1) @ cols
-    return gw.reshape(w_shape)
+    n = gy.shape[0]
+    g2 = gy.reshape(n, groups, w_shape[0] // groups, -1)
+    g2_t = g2.transpose(0, 1, 3, 2)
+    # per-sample GEMMs on a transposed view (BLAS reads it in place) beat one GEMM that needs
+    # gy copied into (O, N*L); cols @ gy^T (the taller left operand) measured faster than
+    # gy @ cols^T. Samples go in chunks so the per-sample products stay small.
+    step = max(1, _WGRAD_CHUNK // math.prod(w_shape))
+    gw_t = (cols[:step] @ g2_t[:step]).sum(0)  # (G, Cg*K, Og)
+    for i in range(step, n, step):
+        gw_t += (cols[i:i + step] @ g2_t[i:i + step]).sum(0)
+    return gw_t.transpose(0, 2, 1).reshape(w_shape)
 
 
 # ----------------------------------------------------------------------------------------------

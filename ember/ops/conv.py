@@ -267,12 +267,13 @@ class WindowGather(Primitive, node_name="MaxPool2DWithIndicesBackward0"):
     """Each output is the input element at window offset ``arg`` (max pooling's selection)."""
 
     @staticmethod
-    def forward(ctx, x, arg, kernel, stride, pads, dilation, flat=None):
+    def forward(ctx, x, arg, kernel, stride, pads, dilation, values=None):
         xp = get_array_module(x)
         ctx.geom = (arg, x.shape, kernel, stride, pads, dilation)
-        if flat is None:  # max pooling passes the windows it already gathered for the argmax
-            win = K.windows(K.pad(x, pads), kernel, stride, dilation)
-            flat = win.reshape(win.shape[:win.ndim - len(kernel)] + (-1,))
+        if values is not None:  # max pooling already has the gathered maxima
+            return values
+        win = K.windows(K.pad(x, pads), kernel, stride, dilation)
+        flat = win.reshape(win.shape[:win.ndim - len(kernel)] + (-1,))
         return xp.take_along_axis(flat, arg[..., None], -1)[..., 0]
 
     @staticmethod
@@ -283,12 +284,9 @@ class WindowGather(Primitive, node_name="MaxPool2DWithIndicesBackward0"):
 class WindowScatter(Primitive, node_name="MaxPool2DWithIndicesBackwardBackward0"):
     @staticmethod
     def forward(ctx, g, arg, x_shape, kernel, stride, pads, dilation):
-        xp = get_array_module(g)
         ctx.geom = (arg, kernel, stride, pads, dilation)
-        onehot = arg[..., None] == xp.arange(math.prod(kernel))
-        cols = (onehot * g[..., None]).reshape(g.shape + tuple(kernel))
         padded = x_shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pads))
-        gx = K.col2im(cols, padded, stride, dilation)
+        gx = K.window_scatter(g, arg, padded, kernel, stride, dilation)
         return gx[(Ellipsis,) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x_shape[2:], pads))]
 
     @staticmethod
@@ -304,14 +302,8 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
     xp = get_array_module(x._data)
     data = x._data
     low = -xp.inf if data.dtype.kind == "f" else xp.iinfo(data.dtype).min
-    win = K.windows(K.pad(data, pads, "constant", low), kernel, stride, dilation)
-    flat = win.reshape(win.shape[:2 + nd] + (-1,))
-    # NaN wins, as in PyTorch: argmax of "is nan" where any, else the max
-    nan = xp.isnan(flat) if data.dtype.kind == "f" else None
-    arg = flat.argmax(-1)
-    if nan is not None and nan.any():
-        arg = xp.where(nan.any(-1), nan.argmax(-1), arg)
-    out = WindowGather.apply(x, arg, kernel, stride, pads, dilation, flat)
+    values, arg = K.window_max(K.pad(data, pads, "constant", low), kernel, stride, dilation)
+    out = WindowGather.apply(x, arg, kernel, stride, pads, dilation, values)
     if unbatched:
         out = out.squeeze(0)
     if not return_indices:

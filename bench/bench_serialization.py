@@ -9,12 +9,16 @@ so "torch.save+fsync" is also shown as the like-for-like reference. Files are de
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
-import ember
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import ember  # noqa: E402
 
 
 def _medians(jobs: list, repeat: int) -> dict:

@@ -66,6 +66,9 @@ from ember.ops.conv import (adaptive_avg_pool1d, adaptive_max_pool1d,  # noqa: F
                             max_pool1d_with_indices, max_pool2d, max_pool3d, pixel_shuffle,
                             pixel_unshuffle)
 from ember import accelerator, amp, backends, cuda, linalg, return_types  # noqa: F401,E402
+from ember.backend.cpu import tune_allocator as _tune_allocator  # noqa: E402
+
+_tune_allocator()
 from ember.amp import autocast  # noqa: F401,E402
 
 

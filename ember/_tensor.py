@@ -295,8 +295,6 @@ class Tensor:
                 return _host(self._data)
             raise TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() "
                             "to copy the tensor to host memory first.")
-        if self.dtype is _dt.bfloat16 and not force:
-            return self._data
         return self._data
 
     def __array__(self, dtype=None, copy=None):

@@ -749,8 +749,6 @@ def _custom_forward(cls, ctx, args, kwargs, record: bool):
         ctx._saved = [None if s is None else _SavedTensor(_as_result(s, outs, results), ctx)
                       for s in saved]
         ctx._to_save = ()
-    if any(isinstance(o, Tensor) for o in outs):
-        ctx._out_meta = out_meta if len(out_meta) > 1 else None
     return tuple(results) if is_tuple else results[0]
 
 

@@ -25,7 +25,29 @@ def _unbatch(array, added: bool):
     return _make(array[0] if added else array)
 
 
-class SpatialConvolution(Module):
+class _SpatialConv(Module):
+    """What the two spatial convolutions share: Lua's init, ``noBias`` and the geometry."""
+
+    def reset(self, stdv: float | None = None) -> None:
+        if stdv is None:
+            stdv = 1 / math.sqrt(self.kW * self.kH * self.nInputPlane)
+        else:
+            stdv = stdv * math.sqrt(3)
+        self.weight.uniform_(-stdv, stdv)
+        if self.bias is not None:
+            self.bias.uniform_(-stdv, stdv)
+
+    def noBias(self) -> _SpatialConv:
+        """Drop the bias; returns self."""
+        self.bias = None
+        self.gradBias = None
+        return self
+
+    def _geometry(self):
+        return (self.dH, self.dW), ((self.padH, self.padH), (self.padW, self.padW)), (1, 1)
+
+
+class SpatialConvolution(_SpatialConv):
     """2-d convolution of ``(nInputPlane, H, W)`` or ``(N, nInputPlane, H, W)`` inputs;
     ``weight`` is ``(nOutputPlane, nInputPlane, kH, kW)``."""
 
@@ -43,24 +65,6 @@ class SpatialConvolution(Module):
         self.gradBias = ember.zeros(nOutputPlane)
         self._cols = None
         self.reset()
-
-    def reset(self, stdv: float | None = None) -> None:
-        if stdv is None:
-            stdv = 1 / math.sqrt(self.kW * self.kH * self.nInputPlane)
-        else:
-            stdv = stdv * math.sqrt(3)
-        self.weight.uniform_(-stdv, stdv)
-        if self.bias is not None:
-            self.bias.uniform_(-stdv, stdv)
-
-    def noBias(self) -> SpatialConvolution:
-        """Drop the bias; returns self."""
-        self.bias = None
-        self.gradBias = None
-        return self
-
-    def _geometry(self):
-        return (self.dH, self.dW), ((self.padH, self.padH), (self.padW, self.padW)), (1, 1)
 
     def updateOutput(self, input):
         x, added = _batched(input, 2)
@@ -100,7 +104,7 @@ class SpatialConvolution(Module):
                 f"{self.kW}x{self.kH}, {self.dW},{self.dH}, {self.padW},{self.padH})")
 
 
-class SpatialFullConvolution(Module):
+class SpatialFullConvolution(_SpatialConv):
     """Transposed 2-d convolution; ``weight`` is ``(nInputPlane, nOutputPlane, kH, kW)`` and
     the output size is ``(in - 1) * d - 2 * pad + k + adj``."""
 
@@ -118,24 +122,6 @@ class SpatialFullConvolution(Module):
         self.bias = ember.empty(nOutputPlane)
         self.gradBias = ember.zeros(nOutputPlane)
         self.reset()
-
-    def reset(self, stdv: float | None = None) -> None:
-        if stdv is None:
-            stdv = 1 / math.sqrt(self.kW * self.kH * self.nInputPlane)
-        else:
-            stdv = stdv * math.sqrt(3)
-        self.weight.uniform_(-stdv, stdv)
-        if self.bias is not None:
-            self.bias.uniform_(-stdv, stdv)
-
-    def noBias(self) -> SpatialFullConvolution:
-        """Drop the bias; returns self."""
-        self.bias = None
-        self.gradBias = None
-        return self
-
-    def _geometry(self):
-        return (self.dH, self.dW), ((self.padH, self.padH), (self.padW, self.padW)), (1, 1)
 
     def _out_shape(self, x):
         h = (x.shape[2] - 1) * self.dH - 2 * self.padH + self.kH + self.adjH

@@ -66,9 +66,10 @@ from ember.ops.conv import (adaptive_avg_pool1d, adaptive_max_pool1d,  # noqa: F
                             max_pool1d_with_indices, max_pool2d, max_pool3d, pixel_shuffle,
                             pixel_unshuffle)
 from ember import accelerator, amp, backends, cuda, linalg, return_types  # noqa: F401,E402
-from ember.backend.cpu import tune_allocator as _tune_allocator  # noqa: E402
+from ember.backend import cpu as _cpu_backend  # noqa: E402
 
-_tune_allocator()
+_cpu_backend.tune_allocator()
+_cpu_backend.silence_float_warnings()
 from ember.amp import autocast  # noqa: F401,E402
 
 

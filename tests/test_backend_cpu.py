@@ -13,3 +13,23 @@ def test_allocator_tuning_is_accepted_by_glibc():
     except (OSError, AttributeError):
         pytest.skip("not glibc")
     assert tune_allocator() is True
+
+
+def test_float_exceptions_are_silent_in_ember_ops_only():
+    """PyTorch gives inf/nan silently; NumPy warns. Even under ``-W error`` ember's ops must
+    not warn, while the user's own NumPy code keeps NumPy's behaviour."""
+    import subprocess
+    code = (
+        "import math, numpy as np, ember\n"
+        "x = ember.tensor([1.0, 0.0, -1.0])\n"
+        "assert (x / 0).tolist()[0] == math.inf\n"
+        "assert math.isnan(ember.log(x).tolist()[2])\n"
+        "assert ember.exp(ember.tensor([1000.0])).item() == math.inf\n"
+        "try:\n"
+        "    np.ones(1) / 0\n"
+        "except RuntimeWarning:\n"
+        "    print('numpy still warns')\n")
+    done = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "numpy still warns"

@@ -1,7 +1,9 @@
-"""What the CPU backend sets up once: the process's allocator for tensor-sized buffers."""
+"""What the CPU backend sets up once: the process's allocator for tensor-sized buffers, and
+PyTorch's silence on floating-point exceptions."""
 from __future__ import annotations
 
 import sys
+import warnings
 
 # glibc returns freed blocks above M_MMAP_THRESHOLD to the OS at once, so a training step that
 # frees and reallocates tens of MB of activations pays page faults for all of them every step
@@ -24,3 +26,12 @@ def tune_allocator() -> bool:
     except (OSError, AttributeError):
         return False
     return bool(ok)
+
+
+def silence_float_warnings() -> None:
+    """Let ember's ops give inf and nan without NumPy's RuntimeWarnings, as PyTorch's do.
+
+    A warnings filter scoped to ember's own modules costs nothing until a warning fires, unlike
+    ``np.errstate`` around every op, and leaves the user's own NumPy code as it was.
+    """
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember(\.|$)")

@@ -1,9 +1,11 @@
-"""``ember.nn.parallel``: ``DataParallel`` and ``data_parallel``, as in ``torch.nn.parallel``.
+"""``ember.nn.parallel``: ``DataParallel``, ``data_parallel`` and ``DistributedDataParallel``,
+as in ``torch.nn.parallel``.
 
 ember runs one device per process, so both run the module on its one device: that is what
 PyTorch does too when fewer than two GPUs are visible (the common case in scripts that guard
 ``data_parallel`` behind ``ngpu > 1``). Spreading one batch over several GPUs is not built;
-asking for it raises instead of silently using one.
+asking for it raises instead of silently using one: ``DistributedDataParallel`` (one process
+per device, launched with ``mpiexec``) is the way to use several.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Any, Sequence
 
 from ember.nn.modules.module import Module
 
-__all__ = ["DataParallel", "data_parallel"]
+__all__ = ["DataParallel", "DistributedDataParallel", "data_parallel"]
 
 
 def _check_devices(device_ids: Sequence | None) -> None:
@@ -58,3 +60,11 @@ def data_parallel(module: Module, inputs: Any, device_ids: Sequence | None = Non
     if not isinstance(inputs, tuple):
         inputs = (inputs,)
     return module(*inputs, **(module_kwargs or {}))
+
+
+def __getattr__(name: str):
+    # Loaded on first use: ``import ember.nn`` stays free of ember.distributed.
+    if name == "DistributedDataParallel":
+        from ember.nn.parallel.distributed import DistributedDataParallel
+        return DistributedDataParallel
+    raise AttributeError(f"module 'ember.nn.parallel' has no attribute '{name}'")

@@ -1,12 +1,14 @@
 """ember.save / ember.load: round trips, views and shared storage, map_location, mmap, atomic
 saves, legacy format, safetensors and .npz. Oracle: the NumPy arrays the tensors were made from."""
 import collections
+import gc
 import io
 import os
 import pickle
 import subprocess
 import sys
 import textwrap
+import weakref
 import zipfile
 
 import ml_dtypes
@@ -305,6 +307,22 @@ def test_large_records_have_valid_crcs_on_every_kind_of_file(tmp_path):
         assert zipfile.ZipFile(io.BytesIO(raw)).testzip() is None  # zipfile checks the CRCs
         np.testing.assert_array_equal(ember.load(io.BytesIO(raw)).numpy(), array)
     assert files[0] == files[1] == files[2]
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_loaded_tensors_are_freed_without_the_cyclic_gc(legacy):
+    # the unpickler's memo referred back to the unpickler, a cycle holding every tensor
+    buf = io.BytesIO()
+    ember.save({"w": ember.ones(1000)}, buf, _use_new_zipfile_serialization=not legacy)
+    gc.disable()
+    try:
+        buf.seek(0)
+        data = ember.load(buf)["w"]._data
+        ref = weakref.ref(data)
+        del data
+        assert ref() is None
+    finally:
+        gc.enable()
 
 
 def test_legacy_format_shares_storage():

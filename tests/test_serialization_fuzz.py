@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import ember
+from ember.serialization import _zip as _zip_module
 from ember.serialization import load_npz, load_safetensors
 from ember.serialization._pickle import StorageTable, TorchGlobal, TorchPickler
 
@@ -214,6 +215,30 @@ def test_corrupt_data_is_caught_by_crc():
         _load(bytes(raw))
 
 
+def test_overlapping_records_are_refused_before_allocating():
+    # ten central-directory entries sharing one 1 MB record: without a check, 10 MB to load
+    # from a 1 MB file (and any multiple with more entries)
+    numel = 1 << 18
+    tensors = [_Call(TorchGlobal("torch._utils", "_rebuild_tensor_v2"),
+                     _Pid("storage", TorchGlobal("torch", "FloatStorage"), str(k), "cpu", numel),
+                     0, (numel,), (1,), False, collections.OrderedDict()) for k in range(10)]
+    buf = io.BytesIO()
+    writer = _zip_module.ZipWriter(buf, "archive")
+    writer.write_record("data.pkl", _dumps(tensors))
+    writer.write_record("data/0", b"\0" * (4 * numel))
+    fname, crc, size, offset = writer._entries[-1]
+    writer._entries += [(f"archive/data/{k}".encode(), crc, size, offset) for k in range(1, 10)]
+    writer.close()
+    tracemalloc.start()
+    try:
+        with pytest.raises(RuntimeError, match="overlap"):
+            _load(buf.getvalue())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20
+
+
 def test_garbage_and_empty_files():
     for raw in [b"", b"hello world", b"PK\x03\x04" + b"\0" * 100, b"\x80\x02K\x01."]:
         with pytest.raises(CLEAR):
@@ -294,6 +319,56 @@ def test_crc_helper_matches_zlib():
     ember.save(ember.ones(3), buf)
     for info in zipfile.ZipFile(io.BytesIO(buf.getvalue())).infolist():
         assert zlib.crc32(zipfile.ZipFile(io.BytesIO(buf.getvalue())).read(info)) == info.CRC
+
+
+@pytest.fixture
+def _small_segments(monkeypatch):
+    """Records of a few hundred KB read by three threads, as 500 MB ones are."""
+    monkeypatch.setattr(_zip_module, "_SEGMENT_MIN", 1 << 16)
+    monkeypatch.setattr(_zip_module, "_THREADS", 3)
+
+
+def test_records_read_in_segments_load_the_same(tmp_path, _small_segments, monkeypatch):
+    segments = []
+    read_segment = _zip_module.ZipReader._read_segment
+    monkeypatch.setattr(_zip_module.ZipReader, "_read_segment",
+                        lambda self, *args: segments.append(args) or read_segment(self, *args))
+    x = ember.from_numpy(np.random.default_rng(0).standard_normal(100_003).astype(np.float32))
+    path = tmp_path / "big.pt"
+    ember.save({"x": x, "y": x[:10].clone()}, path)
+    for f in (path, open(path, "rb")):
+        out = ember.load(f)
+        np.testing.assert_array_equal(out["x"].numpy(), x.numpy())
+        np.testing.assert_array_equal(out["y"].numpy(), x.numpy()[:10])
+    f.close()
+    assert len(segments) == 6  # the large record, in three parts, twice
+
+
+@pytest.mark.parametrize("where", [0.0, 0.4, 0.7, 1.0])
+def test_flips_in_any_segment_are_caught_by_crc(tmp_path, _small_segments, where):
+    x = ember.from_numpy(np.arange(100_003, dtype=np.float32))
+    path = tmp_path / "big.pt"
+    ember.save(x, path)
+    raw = bytearray(path.read_bytes())
+    start = raw.index(x.numpy().tobytes()[:64])
+    raw[start + min(int(where * x.numpy().nbytes), x.numpy().nbytes - 1)] ^= 0x10
+    path.write_bytes(bytes(raw))
+    with pytest.raises(RuntimeError, match="CRC"):
+        ember.load(path)
+
+
+def test_only_plain_files_are_read_by_position(tmp_path):
+    import gzip
+
+    from ember.serialization import _file_descriptor
+    (tmp_path / "a").write_bytes(b"x")
+    with open(tmp_path / "a", "rb") as f, open(tmp_path / "a", "rb", buffering=0) as raw:
+        assert _file_descriptor(f) == f.fileno() and _file_descriptor(raw) == raw.fileno()
+    with gzip.open(tmp_path / "g", "wb") as g:
+        g.write(b"x")
+    with gzip.open(tmp_path / "g", "rb") as g:
+        assert _file_descriptor(g) is None  # its fileno() is the compressed file's
+    assert _file_descriptor(io.BytesIO(b"x")) is None
 
 
 def _legacy_file() -> bytes:

@@ -344,6 +344,15 @@ class SafeUnpickler(pickle._Unpickler):
         self._swapped: set = set()
         self.byteswap = False
 
+    def load(self):
+        try:
+            return super().load()
+        finally:
+            # the memo holds this unpickler's bound rebuild methods: left filled, that cycle
+            # would keep every loaded tensor alive after its last use, until the cyclic GC ran
+            self.memo.clear()
+            self._storages.clear()
+
     def find_class(self, module: str, name: str):
         module = {"__builtin__": "builtins"}.get(module, module)
         found = _CONTAINERS.get((module, name))
@@ -493,8 +502,8 @@ class SafeUnpickler(pickle._Unpickler):
 class FullUnpickler(SafeUnpickler):
     """Also rebuilds whole pickled models (``torch.save(model)``), for
     ``load(weights_only=False)``, still without running code the file chooses: beyond the safe
-    set it accepts only ``nn.Module`` and Tensor subclasses (and the plain-object machinery
-    that rebuilds them) from modules the program has ALREADY imported. Nothing is imported, and
+    set it accepts only NumPy arrays, and ``nn.Module`` and Tensor subclasses (and the
+    plain-object machinery that rebuilds them) from modules the program has ALREADY imported. Nothing is imported, and
     no function named by the file is called. ``torch.*`` names resolve to ``ember.*``.
     """
 
@@ -503,6 +512,8 @@ class FullUnpickler(SafeUnpickler):
     def _find_other(self, module: str, name: str):
         if (module, name) in _OBJECT_MACHINERY:
             return _OBJECT_MACHINERY[(module, name)]
+        if (module, name) in _NUMPY_ARRAYS:
+            return _NUMPY_ARRAYS[(module, name)]
         if module == "torch" or module.startswith("torch."):
             module = "ember" + module[len("torch"):]
         loaded = sys.modules.get(module)
@@ -523,6 +534,15 @@ _OBJECT_MACHINERY = {("copyreg", "_reconstructor"): copyreg._reconstructor,
                      ("copy_reg", "_reconstructor"): copyreg._reconstructor,
                      ("builtins", "object"): object,
                      ("__builtin__", "object"): object}
+
+# NumPy arrays and scalars, as ``torch.load(weights_only=False)`` rebuilds them: NumPy's own
+# reconstructors only allocate (an ndarray subclass is required) and take their contents from
+# the same restricted stream, so they run no code the file chooses.
+_NUMPY_ARRAYS = {(prefix + "multiarray", name): found
+                 for prefix in ("numpy.core.", "numpy._core.")
+                 for name, found in (("_reconstruct", np._core.multiarray._reconstruct),
+                                     ("scalar", np._core.multiarray.scalar))}
+_NUMPY_ARRAYS.update({("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype})
 
 
 def _safe_class_bases() -> tuple:

@@ -5,12 +5,23 @@ Writing is done here rather than with ``zipfile`` so that each record's data sta
 and so that a stream needs no seeking. Reading parses the central directory with ``zipfile``
 but takes record data straight from the file, after checking every size and offset against
 the file's length: a hostile archive can make ember raise, never allocate more than the file.
+
+Every record's CRC-32 is checked as it is read (PyTorch checks none), so a bit flip in a
+checkpoint raises instead of loading wrong weights. To keep that check from costing time, the
+CRC is zlib-ng's (SIMD), and a large record of a file on disk is read in segments by several
+threads at once, each reading and checksumming its own part (``os.preadv`` and the CRC
+release the GIL), and the segments' CRCs are combined.
 """
 from __future__ import annotations
 
+import os
 import struct
 import zipfile
-import zlib
+from concurrent.futures import ThreadPoolExecutor
+
+# zlib-ng: zlib's API with a ~4x faster (SIMD) CRC-32, and crc32_combine, which Python's zlib
+# lacks
+from zlib_ng.zlib_ng import crc32, crc32_combine
 
 ALIGNMENT = 64
 _U32 = 0xFFFFFFFF
@@ -18,6 +29,9 @@ _DOS_DATE = (1 << 5) | 1  # 1980-01-01: zip has no earlier date, and a fixed one
 # reproducible
 _PAD_ID = 0x4246  # "FB", the extra-field id PyTorch pads with
 _CHUNK = 1 << 18  # fits in L2 cache, so checksumming a chunk just copied reads no RAM
+_SEGMENT_MIN = 1 << 22  # smaller records are read by one thread, saving the hand-offs
+_THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else os.cpu_count() or 1)
 
 
 class ZipWriter:
@@ -43,7 +57,7 @@ class ZipWriter:
         # A seekable file gets the CRC-32 patched into the header after the data, computed
         # chunk by chunk while each chunk is in cache (a third faster than a separate pass).
         patch = self._start is not None and size > _CHUNK
-        crc = 0 if patch else zlib.crc32(view)
+        crc = 0 if patch else crc32(view)
         offset = self._pos
         zip64 = size >= _U32
         extra = struct.pack("<HHQQ", 1, 16, size, size) if zip64 else b""
@@ -57,7 +71,7 @@ class ZipWriter:
         if patch:
             for at in range(0, size, _CHUNK):
                 chunk = view[at:at + _CHUNK]
-                crc = zlib.crc32(chunk, crc)
+                crc = crc32(chunk, crc)
                 self._fp.write(chunk)
             self._pos += size
             self._fp.seek(self._start + offset + 14)
@@ -93,11 +107,17 @@ class ZipWriter:
 
 
 class ZipReader:
-    """Validated access to the stored records of a zip archive in a seekable binary file."""
+    """Validated access to the stored records of a zip archive in a seekable binary file.
 
-    def __init__(self, fp, file_size: int):
+    ``fd``, the OS file descriptor of ``fp`` when ``fp`` is a plain file, lets large records
+    be read by several threads; call ``close`` (or use ``with``) to stop them.
+    """
+
+    def __init__(self, fp, file_size: int, fd: int | None = None):
         self._fp = fp
         self.file_size = file_size
+        self._fd = fd if hasattr(os, "preadv") else None
+        self._pool = None
         try:
             with zipfile.ZipFile(fp) as zf:
                 infos = zf.infolist()
@@ -107,6 +127,17 @@ class ZipReader:
         for info in infos:
             self._infos.setdefault(info.filename, info)
         self.names = list(self._infos)
+
+    def __enter__(self) -> "ZipReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def locate(self, name: str) -> tuple[int, int, int]:
         """(data offset, size, crc32) of a record, checked to lie inside the file."""
@@ -139,25 +170,60 @@ class ZipReader:
         data = self._fp.read(size)
         if len(data) != size:
             raise RuntimeError(f"ember.load: record '{name}' is truncated")
-        if check_crc and zlib.crc32(data) != crc:
+        if check_crc and crc32(data) != crc:
             raise RuntimeError(f"ember.load: record '{name}' is corrupt (CRC-32 mismatch)")
         return data
 
     def readinto(self, name: str, buffer) -> None:
-        """Read a record into a writable buffer of exactly its size, checking its CRC-32
-        chunk by chunk while each chunk is in cache."""
+        """Read a record into a writable buffer of exactly its size and check its CRC-32."""
         start, size, expected = self.locate(name)
         view = memoryview(buffer).cast("B")
         if view.nbytes != size:
             raise ValueError(f"readinto: buffer of {view.nbytes} bytes for a {size}-byte record")
-        self._fp.seek(start)
-        crc = 0
-        for at in range(0, size, _CHUNK):
-            chunk = view[at:at + _CHUNK]
-            read_exactly(self._fp, chunk, f"record '{name}'")
-            crc = zlib.crc32(chunk, crc)
+        parts = min(_THREADS, size // _SEGMENT_MIN) if self._fd is not None else 1
+        if parts > 1:
+            crc = self._read_segments(name, view, start, parts)
+        else:
+            self._fp.seek(start)
+            crc = 0
+            for at in range(0, size, _CHUNK):
+                chunk = view[at:at + _CHUNK]
+                read_exactly(self._fp, chunk, f"record '{name}'")
+                crc = crc32(chunk, crc)
         if crc != expected:
             raise RuntimeError(f"ember.load: record '{name}' is corrupt (CRC-32 mismatch)")
+
+    def _read_segments(self, name: str, view, start: int, parts: int) -> int:
+        """Read ``parts`` consecutive segments of a record at once, one per thread (this one
+        included), and return the record's CRC-32."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(_THREADS - 1, thread_name_prefix="ember.load")
+        size = view.nbytes
+        bounds = [size * i // parts // _CHUNK * _CHUNK for i in range(parts)] + [size]
+        futures = [self._pool.submit(self._read_segment, name, view[a:b], start + a)
+                   for a, b in zip(bounds[1:-1], bounds[2:])]
+        try:
+            crc = self._read_segment(name, view[:bounds[1]], start)
+        finally:  # never leave a thread writing into a buffer the caller may drop
+            for future in futures:
+                future.exception()
+        for future, a, b in zip(futures, bounds[1:-1], bounds[2:]):
+            crc = crc32_combine(crc, future.result(), b - a)
+        return crc
+
+    def _read_segment(self, name: str, view, offset: int) -> int:
+        """Positional reads (no shared file position), each chunk checksummed while cached."""
+        crc = 0
+        for at in range(0, view.nbytes, _CHUNK):
+            chunk = view[at:at + _CHUNK]
+            got = 0
+            while got < chunk.nbytes:
+                n = os.preadv(self._fd, [chunk[got:]], offset + at + got)
+                if not n:
+                    raise RuntimeError(f"ember.load: record '{name}' is truncated")
+                got += n
+            crc = crc32(chunk, crc)
+        return crc
 
 
 def read_exactly(fp, buffer, what: str) -> None:

@@ -1,6 +1,7 @@
 """Checkpoints cross between ember and real PyTorch in both directions."""
 import collections
 import io
+import pickle
 
 import numpy as np
 import pytest
@@ -159,6 +160,22 @@ def test_torch_mmap_load_of_an_ember_file(tmp_path):
     np.testing.assert_array_equal(torch.load(tmp_path / "x.pt")["x"].numpy(), x)
 
 
+def test_large_torch_records_read_by_threads_and_mapped(tmp_path, monkeypatch):
+    # large records are read in segments by several threads, into memory mapped from the OS;
+    # the small tensor beside them takes the other path
+    from ember.serialization import _zip
+    monkeypatch.setattr(_zip, "_THREADS", 3)
+    monkeypatch.setattr(_zip, "_SEGMENT_MIN", 1 << 20)
+    x = torch.randn(3, 1 << 19)  # 6 MB
+    torch.save({"x": x, "row": x[1], "small": torch.arange(5)}, tmp_path / "x.pt")
+    out = ember.load(tmp_path / "x.pt")
+    np.testing.assert_array_equal(out["x"].numpy(), x.numpy())
+    np.testing.assert_array_equal(out["row"].numpy(), x[1].numpy())
+    np.testing.assert_array_equal(out["small"].numpy(), np.arange(5))
+    out["x"][1, 0] = 7.0  # writable, and the row still shares the tensor's storage
+    assert out["row"].numpy()[0] == 7.0
+
+
 def test_big_endian_torch_file():
     x = torch.arange(6, dtype=torch.float32)
     buf = io.BytesIO()
@@ -199,3 +216,22 @@ def test_torch_saved_whole_model_loads_with_weights_only_false():
     x = torch.randn(4, 3)
     np.testing.assert_allclose(loaded(ember.tensor(x.numpy())).detach().numpy(),
                                model(x).detach().numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_numpy_arrays_load_only_with_weights_only_false():
+    """As in torch.load: NumPy arrays and scalars come back with weights_only=False (PyTorch's
+    time_sequence_prediction example saves its data this way) and are refused by default."""
+    obj = {"a": np.arange(6.0).reshape(2, 3), "s": np.float32(2.5),
+           "o": np.array([1, "x"], dtype=object), "t": torch.ones(2)}
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    buf.seek(0)
+    out = ember.load(buf, weights_only=False)
+    buf.seek(0)
+    expected = torch.load(buf, weights_only=False)
+    np.testing.assert_array_equal(out["a"], expected["a"])
+    assert out["s"] == expected["s"] and out["s"].dtype == np.float32
+    assert out["o"].tolist() == [1, "x"]
+    buf.seek(0)
+    with pytest.raises(pickle.UnpicklingError, match="_reconstruct"):
+        ember.load(buf)

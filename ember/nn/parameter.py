@@ -67,8 +67,64 @@ class Buffer(Tensor):
         pass
 
 
-class UninitializedParameter(Parameter):
-    """A parameter of a lazy module, whose shape is set by the first forward."""
+_SHAPE_ERROR = ("Can't access the shape of an uninitialized parameter or buffer. This error "
+                "usually happens in `load_state_dict` when trying to load an uninitialized "
+                "parameter into an initialized one. Call `forward` to initialize the parameters "
+                "before accessing their attributes.")
+
+
+class UninitializedTensorMixin:
+    """What uninitialised parameters and buffers share: a dtype and device but no shape until
+    ``materialize``, which turns them into ``cls_to_become`` in place."""
+
+    __slots__ = ()
+    cls_to_become = Tensor
+
+    def materialize(self, shape, device=None, dtype=None) -> None:
+        """Give the tensor ``shape`` (uninitialised values) and make it ``cls_to_become``."""
+        from ember._creation import empty
+        if isinstance(shape, int):
+            shape = (shape,)
+        self._data = empty(tuple(shape), device=device or self.device,
+                           dtype=dtype or self.dtype)._data
+        self.__class__ = self.cls_to_become
+
+    @property
+    def shape(self):
+        raise RuntimeError(_SHAPE_ERROR)
+
+    def _misuse(self, name: str):
+        return ValueError(f"Attempted to use an uninitialized parameter in {name}. This error "
+                          "happens when you are using a `LazyModule` or explicitly manipulating "
+                          "`torch.nn.parameter.UninitializedParameter` objects. When using "
+                          "LazyModules Call `forward` with a dummy batch to initialize the "
+                          "parameters before calling torch functions")
+
+    def dim(self) -> int:
+        raise self._misuse("dim")
+
+    def numel(self) -> int:
+        raise self._misuse("numel")
+
+    def __repr__(self, *, tensor_contents=None) -> str:
+        return f"<{type(self).__name__}>"
+
+    def __reduce_ex__(self, protocol):
+        return (type(self), (self.requires_grad, self.device, self.dtype))
+
+
+class UninitializedParameter(UninitializedTensorMixin, Parameter):
+    """A parameter of a lazy module, whose shape the module's first forward sets.
+
+    Example::
+
+        >>> p = UninitializedParameter()
+        >>> p.materialize((2, 3))
+        >>> type(p).__name__, p.shape
+        ('Parameter', torch.Size([2, 3]))
+    """
+
+    cls_to_become = Parameter
 
     def __new__(cls, requires_grad: bool = True, device=None, dtype=None):
         from ember._creation import empty
@@ -78,16 +134,24 @@ class UninitializedParameter(Parameter):
     def __init__(self, requires_grad: bool = True, device=None, dtype=None):
         pass
 
-    def materialize(self, shape, device=None, dtype=None) -> None:
-        """Give the parameter a shape (uninitialised values) and make it a plain Parameter."""
-        from ember._creation import empty
-        self._data = empty(shape, device=device or self.device,
-                           dtype=dtype or self.dtype)._data
-        self.__class__ = Parameter
 
-    def __repr__(self, *, tensor_contents=None) -> str:
-        return "<UninitializedParameter>"
+class UninitializedBuffer(UninitializedTensorMixin, Tensor):
+    """A buffer of a lazy module (``running_mean`` of ``LazyBatchNorm2d``), shaped by the
+    module's first forward into a plain Tensor."""
+
+    __slots__ = ()  # Tensor's layout, so that materialize can turn it into a Tensor
+
+    def __new__(cls, requires_grad: bool = False, device=None, dtype=None):
+        from ember._creation import empty
+        dt = _dt.get_default_dtype() if dtype is None else dtype
+        self = object.__new__(cls)
+        _init_like(self, empty(0, device=device, dtype=dt)._data, requires_grad)
+        return self
+
+    def __init__(self, requires_grad: bool = False, device=None, dtype=None):
+        pass
 
 
 def is_lazy(param) -> bool:
-    return isinstance(param, UninitializedParameter)
+    """Whether ``param`` is an uninitialised parameter or buffer."""
+    return isinstance(param, UninitializedTensorMixin)

@@ -60,17 +60,67 @@ from ember.ops.reduce import (  # noqa: F401
     all, amax, amin, aminmax, any, argmax, argmin, bincount, bucketize, count_nonzero, cummax,
     cummin, cumprod, cumsum, diff, histc, logcumsumexp, logsumexp, max, mean, median, min, mode,
     nanmean, nanmedian, nansum, norm, prod, searchsorted, std, std_mean, sum, var, var_mean)
+from ember._creation import empty_strided, frombuffer  # noqa: F401
+from ember.ops.compare import isin  # noqa: F401
+from ember.ops.conversion import detach, detach_  # noqa: F401
+from ember.ops.fill import fill, fill_, zero_  # noqa: F401
+from ember.ops.indexing import index_put_, put  # noqa: F401
+from ember.ops.decomposition import (cholesky, cholesky_inverse, cholesky_solve,  # noqa: F401
+                                     lu_unpack, matrix_exp, pinverse, svd, triangular_solve)
+from ember.ops.decomposition import legacy_lu as lu  # noqa: F401
+from ember.ops.decomposition import legacy_lu_solve as lu_solve  # noqa: F401
+from ember.ops.decomposition import legacy_qr as qr  # noqa: F401
+from ember.ops.inplace_forms import (  # noqa: F401
+    acos_, acosh_, addmv_, arccos_, arccosh_, arcsin_, arcsinh_, arctan_, arctanh_, asin_,
+    asinh_, atan_, atanh_, clamp_max_, clamp_min_, clip_, conj_physical_, cos_, cosh_, deg2rad_,
+    erf_, erfc_, exp2_, expm1_, fix_, frac_, gcd_, i0_, lcm_, ldexp_, log1p_, log2_, log10_,
+    logit_, negative_, rad2deg_, reciprocal_, rsqrt_, sin_, sinc_, sinh_, square_, tan_, trunc_,
+    xlogy_)
+from ember.ops.nn_aliases import (  # noqa: F401
+    alpha_dropout, alpha_dropout_, batch_norm, bilinear, binary_cross_entropy_with_logits, celu,
+    celu_, cosine_embedding_loss, cosine_similarity, ctc_loss, dropout, dropout_, embedding,
+    feature_alpha_dropout, feature_alpha_dropout_, feature_dropout, feature_dropout_, group_norm,
+    hardshrink, hinge_embedding_loss, instance_norm, kl_div, layer_norm, margin_ranking_loss,
+    pairwise_distance, pdist, poisson_nll_loss, prelu, rms_norm, rrelu, rrelu_, selu, selu_,
+    threshold, threshold_, triplet_margin_loss)
+from ember.ops.pointwise_extra import (  # noqa: F401
+    copysign, deg2rad, divide, frexp, gcd, heaviside, i0, igamma, igammac, lcm, ldexp,
+    logaddexp2, multiply, mvlgamma, nextafter, positive, rad2deg, sinc, subtract)
+from ember.ops.reshaping import (  # noqa: F401
+    block_diag, combinations, diagonal_scatter, dsplit, ravel, row_stack, select_scatter,
+    slice_scatter, split_with_sizes, unravel_index, unsafe_chunk, unsafe_split,
+    unsafe_split_with_sizes, vander, view_as_complex, view_as_real)
+from ember.ops.spectral import (bartlett_window, blackman_window, hamming_window,  # noqa: F401
+                                hann_window, istft, kaiser_window, stft)
+from ember.ops.statistics import (corrcoef, cov, cumulative_trapezoid, dist,  # noqa: F401
+                                  histogram, nanquantile, quantile, renorm, trapezoid, trapz)
 from ember.ops.conv import (adaptive_avg_pool1d, adaptive_max_pool1d,  # noqa: F401,E402
                             avg_pool1d, conv1d, conv2d, conv3d, conv_transpose1d,
                             conv_transpose2d, conv_transpose3d, max_pool1d,
                             max_pool1d_with_indices, max_pool2d, max_pool3d, pixel_shuffle,
                             pixel_unshuffle)
 from ember import accelerator, amp, backends, cuda, linalg, return_types  # noqa: F401,E402
+from ember import fft  # noqa: F401,E402
 from ember.backend import cpu as _cpu_backend  # noqa: E402
 
 _cpu_backend.tune_allocator()
 _cpu_backend.silence_float_warnings()
 from ember.amp import autocast  # noqa: F401,E402
+from ember.runtime import (  # noqa: F401,E402
+    are_deterministic_algorithms_enabled, clear_autocast_cache, compile,
+    get_autocast_cpu_dtype, get_autocast_dtype, get_autocast_gpu_dtype,
+    get_deterministic_debug_mode, get_device, get_float32_matmul_precision, get_num_interop_threads,
+    get_num_threads, is_anomaly_check_nan_enabled, is_anomaly_enabled,
+    is_autocast_cache_enabled, is_autocast_cpu_enabled, is_autocast_enabled, is_conj,
+    is_deterministic_algorithms_warn_only_enabled, is_inference, is_neg, is_nonzero,
+    is_same_size, is_signed, is_storage, is_warn_always_enabled, newaxis, set_anomaly_enabled,
+    set_autocast_cache_enabled, set_autocast_cpu_dtype, set_autocast_cpu_enabled,
+    set_autocast_dtype, set_autocast_enabled, set_autocast_gpu_dtype,
+    set_default_tensor_type, set_deterministic_debug_mode, set_flush_denormal,
+    set_float32_matmul_precision, set_num_interop_threads, set_num_threads, set_warn_always,
+    typename, use_deterministic_algorithms)
+from ember.cuda import OutOfMemoryError  # noqa: F401,E402
+from math import e, inf, nan, pi  # noqa: F401,E402
 
 
 def save(obj, f, *args, **kwargs) -> None:
@@ -168,7 +218,8 @@ __version__ = "0.1.0"
 # Heavier packages load on first use (``ember.optim``, ``ember.legacy``, ...), keeping
 # ``import ember`` fast; ``import ember.optim`` works as usual.
 _LAZY_SUBMODULES = ("nn", "optim", "utils", "legacy", "multiprocessing", "vision",
-                    "serialization", "storage", "distributions", "testing", "examples", "onnx")
+                    "serialization", "storage", "distributions", "testing", "examples", "onnx",
+                    "distributed", "func")
 
 
 def __getattr__(name: str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import builtins
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -195,6 +196,35 @@ def empty(*shape, size=None, dtype=None, device=None, requires_grad: bool = Fals
     """An uninitialised tensor of the given size (``empty(2, 3)`` or ``empty(size=(2, 3))``)."""
     return _finish(np.empty(_checked_shape(shape, size_kw=size), _np_dtype(dtype)), device,
                    requires_grad, out)
+
+
+def empty_strided(size, stride, *, dtype=None, layout=None, device=None,
+                  requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """An uninitialised tensor with the given size and strides (in elements), over a buffer
+    just large enough for them."""
+    size, stride = tuple(size), tuple(stride)
+    if len(size) != len(stride):
+        raise RuntimeError("mismatch in length of strides and shape")
+    np_dtype = np.dtype(_np_dtype(dtype))
+    extent = 1 + sum((n - 1) * st for n, st in zip(size, stride)) if all(size) else 0
+    base = np.empty(extent, np_dtype)
+    data = np.lib.stride_tricks.as_strided(
+        base, size, tuple(st * np_dtype.itemsize for st in stride), writeable=True)
+    return _finish(data, device, requires_grad)
+
+
+def frombuffer(buffer, *, dtype, count: int = -1, offset: int = 0,
+               requires_grad: bool = False) -> Tensor:
+    """A 1-D tensor sharing memory with an object that exposes the buffer protocol."""
+    data = np.frombuffer(buffer, dtype=_np_dtype(dtype), count=count, offset=offset)
+    if not data.flags.writeable:
+        warnings.warn("The given buffer is not writable, and PyTorch does not support "
+                      "non-writable tensors. This means you can write to the underlying "
+                      "(supposedly non-writable) buffer using the tensor. You may want to copy "
+                      "the buffer to protect its data or make it writable before converting it "
+                      "to a tensor. This type of warning will be suppressed for the rest of "
+                      "this program.", UserWarning, stacklevel=2)
+    return _finish(data, None, requires_grad)
 
 
 def zeros(*shape, size=None, dtype=None, device=None, requires_grad: bool = False,
@@ -485,20 +515,23 @@ def polar(abs: Tensor, angle: Tensor) -> Tensor:  # noqa: A002
 
 class _LegacyTensorType(type):
     """``isinstance(t, ember.LongTensor)`` checks dtype and device, as PyTorch's typed classes
-    do; calling the class makes a Tensor of that dtype."""
+    do; calling the class makes a Tensor of that dtype (on the GPU for ``ember.cuda.*``)."""
 
     def __instancecheck__(cls, obj) -> bool:
-        return isinstance(obj, Tensor) and obj.dtype is cls.dtype and obj.device.type == "cpu"
+        return isinstance(obj, Tensor) and obj.dtype is cls.dtype and \
+            obj.device.type == ("cuda" if cls.is_cuda else "cpu")
 
     def __call__(cls, *args, device=None) -> Tensor:
+        if device is None and cls.is_cuda:
+            device = "cuda"
         return Tensor(*args, dtype=cls.dtype, device=device)
 
     def __repr__(cls) -> str:
-        return f"<class 'torch.{cls.__name__}'>"
+        return f"<class 'torch.{'cuda.' if cls.is_cuda else ''}{cls.__name__}'>"
 
 
-def _legacy_type(name: str, dtype) -> type:
-    return _LegacyTensorType(name, (), {"dtype": dtype, "is_cuda": False})
+def _legacy_type(name: str, dtype, is_cuda: bool = False) -> type:
+    return _LegacyTensorType(name, (), {"dtype": dtype, "is_cuda": is_cuda})
 
 
 FloatTensor = _legacy_type("FloatTensor", _dt.float32)
@@ -511,5 +544,10 @@ ShortTensor = _legacy_type("ShortTensor", _dt.int16)
 IntTensor = _legacy_type("IntTensor", _dt.int32)
 LongTensor = _legacy_type("LongTensor", _dt.int64)
 BoolTensor = _legacy_type("BoolTensor", _dt.bool)
+
+# ember.cuda.FloatTensor and the rest, by name.
+CUDA_LEGACY_TYPES = {t.__name__: _legacy_type(t.__name__, t.dtype, is_cuda=True) for t in (
+    FloatTensor, DoubleTensor, HalfTensor, BFloat16Tensor, ByteTensor, CharTensor, ShortTensor,
+    IntTensor, LongTensor, BoolTensor)}
 
 del numbers

@@ -1,21 +1,44 @@
 """``ember.linalg``: PyTorch's linear-algebra namespace."""
+from ember.ops.decomposition import (  # noqa: F401
+    LinAlgError,
+    cholesky_ex,
+    cond,
+    eig,
+    eigh,
+    eigvals,
+    eigvalsh,
+    inv_ex,
+    lstsq,
+    lu,
+    lu_factor,
+    lu_factor_ex,
+    lu_solve,
+    matrix_exp,
+    matrix_norm,
+    matrix_rank,
+    pinv,
+    solve_ex,
+    solve_triangular,
+    svdvals,
+    tensorinv,
+    tensorsolve,
+    vecdot,
+)
+from ember.ops.decomposition import linalg_cholesky as cholesky  # noqa: F401
+from ember.ops.decomposition import linalg_diagonal as diagonal  # noqa: F401
+from ember.ops.decomposition import linalg_inv as inv  # noqa: F401
+from ember.ops.decomposition import linalg_solve as solve  # noqa: F401
+from ember.ops.decomposition import linalg_svd as svd  # noqa: F401
 from ember.ops.linalg import (  # noqa: F401
-                              cholesky,
                               cross,
                               det,
-                              eigh,
                               inverse,
-                              matrix_norm,
+                              matmul,
                               matrix_power,
                               multi_dot,
-                              pinv,
                               qr,
                               slogdet,
-                              solve,
-                              svd,
-                              svdvals,
                               vector_norm,
 )
 from ember.ops.reduce import norm  # noqa: F401
-
-inv = inverse
+from ember.ops.reshaping import linalg_vander as vander  # noqa: F401

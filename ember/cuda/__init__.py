@@ -36,63 +36,104 @@ def synchronize(device=None) -> None:
         _backend.cupy().cuda.Device().synchronize()
 
 
-def manual_seed(seed: int) -> None:
-    from ember import random
-    for gen in random._cuda_generators.values():
-        gen.manual_seed(seed)
-
-
-def manual_seed_all(seed: int) -> None:
-    manual_seed(seed)
-
-
 def is_initialized() -> bool:
     return is_available()
 
 
-def empty_cache() -> None:
-    if is_available():
-        _backend.cupy().get_default_memory_pool().free_all_blocks()
+def init() -> None:
+    """CUDA starts on first use; this only checks that it can."""
+    _backend.cupy()
 
 
-def memory_allocated(device=None) -> int:
+class _DeviceProperties:
+    """What ``get_device_properties`` returns: name, compute capability, memory, SMs."""
+
+    def __init__(self, props: dict):
+        name = props["name"]
+        self.name = name.decode() if isinstance(name, bytes) else name
+        self.major = props["major"]
+        self.minor = props["minor"]
+        self.total_memory = props["totalGlobalMem"]
+        self.multi_processor_count = props["multiProcessorCount"]
+        self.is_integrated = bool(props.get("integrated", 0))
+        self.is_multi_gpu_board = bool(props.get("isMultiGpuBoard", 0))
+
+    def __repr__(self) -> str:
+        return (f"_CudaDeviceProperties(name='{self.name}', major={self.major}, "
+                f"minor={self.minor}, total_memory={self.total_memory // 2 ** 20}MB, "
+                f"multi_processor_count={self.multi_processor_count})")
+
+
+def _index(device) -> int:
+    if device is None:
+        return current_device()
+    if isinstance(device, int):
+        return device
+    from ember.backend.device import Device
+    return Device(device).index or 0
+
+
+def get_device_properties(device=None) -> _DeviceProperties:
+    cp = _backend.cupy()
+    return _DeviceProperties(cp.cuda.runtime.getDeviceProperties(_index(device)))
+
+
+def get_device_capability(device=None) -> tuple:
+    """(major, minor) compute capability of the GPU."""
+    props = get_device_properties(device)
+    return props.major, props.minor
+
+
+def get_arch_list() -> list:
+    """The architectures ember's kernels target: CuPy compiles for the GPU at hand."""
     if not is_available():
-        return 0
-    return _backend.cupy().get_default_memory_pool().used_bytes()
+        return []
+    major, minor = get_device_capability()
+    return [f"sm_{major}{minor}"]
 
 
-_peak = {"bytes": 0}
-
-
-def max_memory_allocated(device=None) -> int:
-    _peak["bytes"] = max(_peak["bytes"], memory_allocated(device))
-    return _peak["bytes"]
-
-
-def reset_peak_memory_stats(device=None) -> None:
-    _peak["bytes"] = memory_allocated(device)
-
-
-def memory_reserved(device=None) -> int:
+def is_bf16_supported(including_emulation: bool = True) -> bool:
+    """Whether the GPU computes in bfloat16 (Ampere, compute capability 8.0, and newer)."""
     if not is_available():
-        return 0
-    return _backend.cupy().get_default_memory_pool().total_bytes()
+        return False
+    return get_device_capability()[0] >= 8
+
+
+def is_tf32_supported() -> bool:
+    return is_bf16_supported()
+
+
+class OutOfMemoryError(RuntimeError):
+    """Raised when the GPU runs out of memory (PyTorch's ``torch.cuda.OutOfMemoryError``)."""
 
 
 class device:
-    """Context manager that makes ``index`` the current CUDA device."""
+    """Context manager that makes ``index`` the current CUDA device (-1 or None: no change)."""
 
     def __init__(self, index):
         from ember.backend.device import Device
-        self.index = index if isinstance(index, int) else (Device(index).index or 0)
+        if index is None or isinstance(index, int):
+            self.index = -1 if index is None else index
+        else:
+            self.index = Device(index).index or 0
+        self._ctx = None
 
     def __enter__(self):
-        self._ctx = _backend.cupy().cuda.Device(self.index)
-        self._ctx.__enter__()
+        if self.index >= 0:
+            self._ctx = _backend.cupy().cuda.Device(self.index)
+            self._ctx.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._ctx.__exit__(*exc)
+        if self._ctx is not None:
+            self._ctx.__exit__(*exc)
+
+
+class device_of(device):
+    """Context manager that makes ``obj``'s GPU current; a no-op for CPU tensors."""
+
+    def __init__(self, obj):
+        super().__init__(obj.get_device() if obj.is_cuda else -1)
 
 
 class Stream:
@@ -137,14 +178,30 @@ class Event:
         return _backend.cupy().cuda.get_elapsed_time(self._event, end_event._event)
 
 
-def current_stream(device=None) -> Stream:
+def _wrap_stream(cupy_stream) -> Stream:
     s = Stream.__new__(Stream)
-    s._stream = _backend.cupy().cuda.get_current_stream()
+    s._stream = cupy_stream
     return s
 
 
-class stream:
-    """Context manager that makes ``s`` the current stream."""
+def current_stream(device=None) -> Stream:
+    """The stream ember's GPU work is queued on now."""
+    return _wrap_stream(_backend.cupy().cuda.get_current_stream())
+
+
+def default_stream(device=None) -> Stream:
+    """The GPU's default (null) stream."""
+    return _wrap_stream(_backend.cupy().cuda.Stream.null)
+
+
+def set_stream(stream: Stream) -> None:
+    """Make ``stream`` current (prefer the ``stream`` context manager)."""
+    if stream is not None:
+        stream._stream.use()
+
+
+class StreamContext:
+    """Context manager that makes ``s`` the current stream (None: no change)."""
 
     def __init__(self, s: Stream | None):
         self.s = s
@@ -159,7 +216,55 @@ class stream:
             self.s._stream.__exit__(*exc)
 
 
+def stream(s: Stream | None) -> StreamContext:
+    """``with ember.cuda.stream(s):`` queues the block's GPU work on ``s``."""
+    return StreamContext(s)
+
+
+from ember._creation import CUDA_LEGACY_TYPES as _LEGACY  # noqa: E402
 from ember.amp import GradScaler as _GradScaler  # noqa: E402
+from ember.cuda import nvtx  # noqa: E402,F401
+from ember.cuda.memory import (  # noqa: E402,F401
+    empty_cache,
+    ipc_collect,
+    max_memory_allocated,
+    max_memory_cached,
+    max_memory_reserved,
+    mem_get_info,
+    memory_allocated,
+    memory_cached,
+    memory_reserved,
+    memory_snapshot,
+    memory_stats,
+    memory_summary,
+    reset_accumulated_memory_stats,
+    reset_max_memory_allocated,
+    reset_max_memory_cached,
+    reset_peak_memory_stats,
+    set_per_process_memory_fraction,
+)
+from ember.cuda.random import (  # noqa: E402,F401
+    get_rng_state,
+    get_rng_state_all,
+    initial_seed,
+    manual_seed,
+    manual_seed_all,
+    seed,
+    seed_all,
+    set_rng_state,
+    set_rng_state_all,
+)
+
+BFloat16Tensor = _LEGACY["BFloat16Tensor"]
+BoolTensor = _LEGACY["BoolTensor"]
+ByteTensor = _LEGACY["ByteTensor"]
+CharTensor = _LEGACY["CharTensor"]
+DoubleTensor = _LEGACY["DoubleTensor"]
+FloatTensor = _LEGACY["FloatTensor"]
+HalfTensor = _LEGACY["HalfTensor"]
+IntTensor = _LEGACY["IntTensor"]
+LongTensor = _LEGACY["LongTensor"]
+ShortTensor = _LEGACY["ShortTensor"]
 
 
 class amp:

@@ -195,4 +195,16 @@ def equal(input, other) -> bool:
     return bool((input._data == other._data).all())
 
 
+def isin(elements, test_elements, *, assume_unique: bool = False,
+         invert: bool = False) -> Tensor:
+    """True where an element of ``elements`` occurs in ``test_elements`` (either may be a
+    Python number); ``invert`` gives the complement."""
+    like = elements if isinstance(elements, Tensor) else test_elements
+    xp = like._xp
+    a = data_of(elements) if isinstance(elements, Tensor) else xp.asarray(elements)
+    b = data_of(test_elements) if isinstance(test_elements, Tensor) else \
+        xp.asarray(test_elements)
+    return _make(xp.isin(a, b, assume_unique=assume_unique, invert=invert))
+
+
 del array_dtype, result_dtype

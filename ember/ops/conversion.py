@@ -59,3 +59,13 @@ def to(input: Tensor, *args, **kwargs) -> Tensor:
         return input
     return ToCopy.apply(input, None if same_dtype else dtype.np_dtype,
                         None if same_device else device)
+
+
+def detach(input: Tensor) -> Tensor:
+    """A tensor sharing ``input``'s data, cut from the autograd graph (``torch.detach``)."""
+    return input.detach()
+
+
+def detach_(input: Tensor) -> Tensor:
+    """Cut ``input`` from the autograd graph, in place."""
+    return input.detach_()

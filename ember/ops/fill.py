@@ -63,6 +63,35 @@ def fill_(self: Tensor, value) -> Tensor:
     return inplace(self, Fill, value)
 
 
+def fill(input: Tensor, value) -> Tensor:
+    """A new tensor shaped like ``input`` filled with ``value`` (``torch.fill``)."""
+    return fill_(input.clone(), value)
+
+
+def zero_(input: Tensor) -> Tensor:
+    """Fill ``input`` with zeros, in place."""
+    return fill_(input, 0)
+
+
+def fill_diagonal_(input: Tensor, fill_value, wrap: bool = False) -> Tensor:
+    """Write ``fill_value`` on the main diagonal, in place (all dims equal when more than 2;
+    ``wrap`` restarts the diagonal every cols + 1 rows of a tall matrix)."""
+    if input.ndim < 2:
+        raise RuntimeError("dimensions must larger than 1")
+    if input.ndim > 2 and len(set(input.shape)) != 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    xp = input._xp
+    if input.ndim == 2:
+        rows, cols = input.shape
+        end = rows * cols if wrap else min(rows, cols) * cols
+        flat = xp.arange(0, end, cols + 1)
+        index = (_make(flat // cols), _make(flat % cols))
+    else:
+        index = (_make(xp.arange(input.shape[0])),) * input.ndim
+    value = _make(xp.asarray(fill_value, input._data.dtype))
+    return input.index_put_(index, value)
+
+
 def _random_write(self: Tensor, values) -> Tensor:
     check_inplace(self)
     _write(self, values.astype(self._data.dtype, copy=False))

@@ -271,6 +271,20 @@ def index_put_(input: Tensor, indices, values, accumulate: bool = False) -> Tens
     return inplace(input, IndexPut, values, index, accumulate)
 
 
+def put_(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
+    """Write (or add) ``source`` at the flat row-major positions ``index`` of a contiguous
+    ``input``, in place."""
+    if not input.is_contiguous():
+        raise RuntimeError("put_: expected a contiguous tensor")
+    index_put_(input.view(-1), (index.reshape(-1),), source.reshape(-1), accumulate)
+    return input
+
+
+def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
+    """``put_`` on a copy of ``input``."""
+    return put_(input.clone(), index, source, accumulate)
+
+
 # ---------------------------------------------------------------------------------------------
 # gather / scatter
 

@@ -1,0 +1,21 @@
+"""``ember.fft``: PyTorch's discrete Fourier transform namespace (no gradients yet)."""
+from ember.ops.fourier import (  # noqa: F401
+    fft,
+    fft2,
+    fftfreq,
+    fftn,
+    fftshift,
+    hfft,
+    ifft,
+    ifft2,
+    ifftn,
+    ifftshift,
+    ihfft,
+    irfft,
+    irfft2,
+    irfftn,
+    rfft,
+    rfft2,
+    rfftfreq,
+    rfftn,
+)

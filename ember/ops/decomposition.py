@@ -1,0 +1,644 @@
+"""Matrix decompositions and the solvers built on them, with PyTorch's ``torch.linalg``
+semantics: differentiable SVD, symmetric eigendecomposition, Cholesky and triangular solves
+(backward formulas written in ember ops, so they are differentiable again), and LU, eig and
+least squares composed from them or computed without gradient.
+
+Singular or non-positive-definite inputs raise ``LinAlgError`` (a RuntimeError), as PyTorch's
+do; the ``*_ex`` variants return an ``info`` tensor instead.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from ember import dtypes as _dt
+from ember._tensor import Tensor, _make
+from ember.autograd.function import Primitive
+from ember.backend.device import get_array_module
+from ember.ops.elementwise import where
+from ember.ops.linalg import _check_square, inverse, matmul, solve, tril, triu
+from ember.ops.movement import diagonal
+from ember.return_types import _return_type
+
+svd_type = _return_type("svd", ["U", "S", "V"])
+linalg_svd_type = _return_type("linalg_svd", ["U", "S", "Vh"])
+eigh_type = _return_type("linalg_eigh", ["eigenvalues", "eigenvectors"])
+eig_type = _return_type("linalg_eig", ["eigenvalues", "eigenvectors"])
+lu_type = _return_type("linalg_lu", ["P", "L", "U"])
+lu_factor_type = _return_type("linalg_lu_factor", ["LU", "pivots"])
+lu_factor_ex_type = _return_type("linalg_lu_factor_ex", ["LU", "pivots", "info"])
+lu_unpack_type = _return_type("lu_unpack", ["P", "L", "U"])
+lstsq_type = _return_type("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
+inv_ex_type = _return_type("linalg_inv_ex", ["inverse", "info"])
+cholesky_ex_type = _return_type("linalg_cholesky_ex", ["L", "info"])
+solve_ex_type = _return_type("linalg_solve_ex", ["result", "info"])
+triangular_solve_type = _return_type("triangular_solve", ["solution", "cloned_coefficient"])
+
+
+class LinAlgError(RuntimeError):
+    """Raised for singular or non-positive-definite inputs (PyTorch's ``torch.linalg``
+    ``LinAlgError``, a RuntimeError)."""
+
+
+def _scipy_linalg(xp):
+    """SciPy's linalg for NumPy arrays, cupyx's for CuPy arrays (LU lives only there)."""
+    if xp is np:
+        import scipy.linalg
+        return scipy.linalg
+    import cupyx.scipy.linalg
+    return cupyx.scipy.linalg
+
+
+def _eye_like(a: Tensor, n: int) -> Tensor:
+    return _make(a._xp.eye(n, dtype=a._data.dtype))
+
+
+def _mH(a: Tensor) -> Tensor:
+    return a.mT.conj() if a.is_complex() else a.mT
+
+
+def _check_float(a: Tensor, op: str) -> None:
+    if not (a.is_floating_point() or a.is_complex()):
+        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
+                           f"{a.dtype.name.capitalize()}")
+
+
+# ---------------------------------------------------------------------------------------------
+# SVD
+
+
+class Svd(Primitive, node_name="LinalgSvdBackward0"):
+    @staticmethod
+    def forward(ctx, a, full_matrices):
+        u, s, vh = get_array_module(a).linalg.svd(a, full_matrices=full_matrices)
+        s = s.astype(a.real.dtype, copy=False)
+        ctx.save_for_backward(u, s, vh)
+        return u, s, vh
+
+    @staticmethod
+    def backward(ctx, gu, gs, gvh):
+        u, s, vh = ctx.saved_tensors
+        k = s.shape[-1]
+        u, vh = u[..., :k], vh[..., :k, :]
+        gu = None if gu is None else gu[..., :k]
+        gvh = None if gvh is None else gvh[..., :k, :]
+        return _svd_backward(u, s, vh, gu, gs, gvh), None
+
+
+def _svd_backward(u, s, vh, gu, gs, gvh):
+    """The gradient of the reduced SVD (real or complex, without the phase term)."""
+    v = _mH(vh)
+    sigma = s.unsqueeze(-2)  # row vector of singular values
+    inner = _mH(u).new_zeros(u.shape[:-2] + (s.shape[-1], s.shape[-1]))
+    if gs is not None:
+        inner = inner + (gs.to(u.dtype).diag_embed() if u.is_complex() else gs.diag_embed())
+    if gu is None and gvh is None:
+        return matmul(matmul(u, inner), vh)
+    s2 = s * s
+    diff = s2.unsqueeze(-2) - s2.unsqueeze(-1)  # s_j^2 - s_i^2
+    off = diff != 0
+    f = where(off, 1.0 / where(off, diff, 1.0), 0.0)
+    m, n = u.shape[-2], v.shape[-2]
+    extra = 0
+    if gu is not None:
+        j = _mH(u) @ gu
+        inner = inner + (f * (j - _mH(j))) * sigma
+        if m > s.shape[-1]:
+            proj = gu - u @ (_mH(u) @ gu)
+            extra = extra + (proj / sigma) @ vh
+    if gvh is not None:
+        gv = _mH(gvh)
+        k_ = _mH(v) @ gv
+        inner = inner + sigma.mT * (f * (k_ - _mH(k_)))
+        if n > s.shape[-1]:
+            proj = gv - v @ (_mH(v) @ gv)
+            extra = extra + u @ _mH(proj / sigma)
+    return u @ inner @ vh + extra
+
+
+def linalg_svd(A: Tensor, full_matrices: bool = True, *, driver=None):
+    """A = U diag(S) Vh; ``full_matrices=False`` gives the reduced factors."""
+    _check_float(A, "linalg.svd")
+    u, s, vh = Svd.apply(A, full_matrices)
+    return linalg_svd_type(u, s, vh)
+
+
+def svd(input: Tensor, some: bool = True, compute_uv: bool = True):
+    """PyTorch's older SVD: returns (U, S, V) with V (not its adjoint); ``some`` gives the
+    reduced factors; without ``compute_uv``, U and V are zeros."""
+    u, s, vh = Svd.apply(input, not some)
+    if not compute_uv:
+        return svd_type(u.new_zeros(u.shape).detach(), s, vh.new_zeros(vh.shape).detach())
+    return svd_type(u, s, _mH(vh))
+
+
+def legacy_qr(input: Tensor, some: bool = True):
+    """``torch.qr``: (Q, R), reduced unless ``some`` is False."""
+    from ember.ops.linalg import qr
+    return qr(input, "reduced" if some else "complete")
+
+
+def svdvals(A: Tensor, *, driver=None) -> Tensor:
+    """The singular values of ``A``, in descending order."""
+    return Svd.apply(A, False)[1]
+
+
+def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
+    """The Moore-Penrose pseudo-inverse: singular values under max(atol, rtol * s_max) count
+    as zero (rtol defaults to eps * max(m, n))."""
+    _check_float(A, "linalg.pinv")
+    u, s, vh = Svd.apply(A, False)
+    cutoff = _cutoff(A, s, atol, rtol)
+    keep = s > cutoff
+    s_inv = where(keep, 1.0 / where(keep, s, 1.0), 0.0)
+    return matmul(_mH(vh) * s_inv.unsqueeze(-2).to(A.dtype), _mH(u))
+
+
+def _cutoff(A: Tensor, s: Tensor, atol, rtol):
+    """max(atol, rtol * s_max) per matrix, as a column to compare with ``s``."""
+    if rtol is None:
+        given_atol = atol is not None and not bool((_as_tensor(atol, s) == 0).all())
+        eps = _dt.finfo_np(_dt._FROM_NP[s._data.dtype]).eps
+        rtol = 0.0 if given_atol else eps * max(A.shape[-2], A.shape[-1])
+    smax = s.detach().amax(-1, keepdim=True) if s.shape[-1] else s.new_zeros(s.shape[:-1] + (1,))
+    cut = smax * _column(rtol, s)
+    return cut if atol is None else cut.maximum(_column(atol, s).expand(cut.shape))
+
+
+def _as_tensor(x, like: Tensor) -> Tensor:
+    return x if isinstance(x, Tensor) else _make(like._xp.asarray(x, like._data.dtype))
+
+
+def _column(x, like: Tensor) -> Tensor:
+    t = _as_tensor(x, like).to(like.dtype)
+    return t.unsqueeze(-1) if t.ndim else t
+
+
+def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
+    """PyTorch's older ``pinv``: singular values under rcond * s_max count as zero."""
+    return pinv(input, rtol=rcond)
+
+
+def matrix_rank(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
+    """The number of singular values above max(atol, rtol * s_max)."""
+    s = svdvals(A.detach())
+    return (s > _cutoff(A, s, atol, rtol)).sum(-1)
+
+
+def cond(A: Tensor, p=None) -> Tensor:
+    """The condition number of ``A`` in norm ``p`` (2 by default: s_max / s_min)."""
+    if p is None or p in (2, -2):
+        s = svdvals(A)
+        ratio = s[..., 0] / s[..., -1]
+        return ratio if p != -2 else 1.0 / ratio
+    _check_square(A, "linalg.cond")
+    return matrix_norm(A, p) * matrix_norm(inverse(A), p)
+
+
+def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Tensor:
+    """Frobenius, nuclear, 1, -1, 2, -2, inf or -inf norm of the matrices in ``dim``."""
+    r, c = dim
+    if ord == "fro":
+        out = A.abs().pow(2).sum(dim, keepdim=keepdim).sqrt()
+    elif ord in ("nuc", 2, -2):
+        s = svdvals(A.movedim((r, c), (-2, -1)))
+        out = s.sum(-1) if ord == "nuc" else (s.amax(-1) if ord == 2 else s.amin(-1))
+        if keepdim:
+            out = out.unsqueeze(-1).unsqueeze(-1).movedim((-2, -1), (r, c))
+    elif ord in (1, -1, math.inf, -math.inf):
+        r, c = r % A.ndim, c % A.ndim
+        red, along = (r, c) if ord in (1, -1) else (c, r)
+        sums = A.abs().sum(red, keepdim=True)
+        out = sums.amax(along, keepdim=True) if ord > 0 else sums.amin(along, keepdim=True)
+        if not keepdim:
+            out = out.squeeze(max(r, c)).squeeze(min(r, c))
+    else:
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Symmetric / Hermitian eigendecomposition
+
+
+class Eigh(Primitive, node_name="LinalgEighBackward0"):
+    @staticmethod
+    def forward(ctx, a, uplo):
+        w, v = get_array_module(a).linalg.eigh(a, UPLO=uplo)
+        w = w.astype(a.real.dtype, copy=False)
+        ctx.save_for_backward(w, v)
+        return w, v
+
+    @staticmethod
+    def backward(ctx, gw, gv):
+        w, v = ctx.saved_tensors
+        inner = v.new_zeros(v.shape)
+        if gw is not None:
+            inner = inner + gw.to(v.dtype).diag_embed()
+        if gv is not None:
+            diff = w.unsqueeze(-2) - w.unsqueeze(-1)  # w_j - w_i
+            off = diff != 0
+            f = where(off, 1.0 / where(off, diff, 1.0), 0.0)
+            inner = inner + f * (_mH(v) @ gv)
+        return v @ inner @ _mH(v), None
+
+
+def eigh(A: Tensor, UPLO: str = "L"):
+    """Eigenvalues (ascending) and orthonormal eigenvectors of a symmetric/Hermitian ``A``,
+    read from its lower (``"L"``) or upper triangle."""
+    _check_square(A, "linalg.eigh")
+    w, v = Eigh.apply(A, UPLO)
+    return eigh_type(w, v)
+
+
+def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
+    return eigh(A, UPLO).eigenvalues
+
+
+def eig(A: Tensor):
+    """Eigenvalues and eigenvectors of a general square ``A`` (complex results; no gradient;
+    NumPy only, as CuPy has no general eigensolver)."""
+    _check_square(A, "linalg.eig")
+    w, v = A._xp.linalg.eig(A._data)
+    ctype = np.result_type(A._data.dtype, np.complex64)
+    return eig_type(_make(w.astype(ctype)), _make(v.astype(ctype)))
+
+
+def eigvals(A: Tensor) -> Tensor:
+    _check_square(A, "linalg.eigvals")
+    w = A._xp.linalg.eigvals(A._data)
+    return _make(w.astype(np.result_type(A._data.dtype, np.complex64)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Cholesky and triangular solves
+
+
+class Cholesky(Primitive, node_name="LinalgCholeskyExBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        try:
+            low = get_array_module(a).linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            raise LinAlgError(f"linalg.cholesky: The factorization could not be completed "
+                              f"because the input is not positive-definite (the leading minor "
+                              f"of order {_cholesky_info(a).max()} is not "
+                              f"positive-definite).") from None
+        ctx.save_for_backward(low)
+        return low
+
+    @staticmethod
+    def backward(ctx, grad):
+        (low,) = ctx.saved_tensors
+        # gA = L^-H Phi(L^H gL) L^-1, symmetrized; Phi keeps the lower triangle, halving the
+        # diagonal.
+        phi = tril(_mH(low) @ grad)
+        phi = phi - 0.5 * phi.diagonal(0, -2, -1).diag_embed()
+        tmp = solve_triangular(_mH(low), phi, upper=True)
+        ga = solve_triangular(_mH(low), _mH(tmp), upper=True)
+        return 0.5 * (ga + _mH(ga))
+
+
+def _cholesky_info(a) -> np.ndarray:
+    """For each matrix, the order of the first leading minor that is not positive-definite
+    (0 where the factorization succeeds)."""
+    xp = get_array_module(a)
+    batch = a.reshape(-1, *a.shape[-2:])
+    info = np.zeros(batch.shape[0], np.int32)
+    for b in range(batch.shape[0]):
+        for k in range(1, a.shape[-1] + 1):
+            try:
+                xp.linalg.cholesky(batch[b, :k, :k])
+            except np.linalg.LinAlgError:
+                info[b] = k
+                break
+    return info.reshape(a.shape[:-2])
+
+
+def linalg_cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
+    """The lower (or, with ``upper``, upper) Cholesky factor of a positive-definite ``A``."""
+    _check_square(A, "linalg.cholesky")
+    low = Cholesky.apply(A)
+    return _mH(low) if upper else low
+
+
+def cholesky(input: Tensor, upper: bool = False) -> Tensor:
+    """PyTorch's older spelling of ``linalg.cholesky`` (``upper`` positional)."""
+    return linalg_cholesky(input, upper=upper)
+
+
+def cholesky_ex(A: Tensor, *, upper: bool = False, check_errors: bool = False):
+    """``linalg.cholesky`` returning (L, info) instead of raising (info: order of the failing
+    leading minor, 0 on success)."""
+    _check_square(A, "linalg.cholesky_ex")
+    info = _make(_cholesky_info(A._data))
+    if bool((info != 0).any()):
+        if check_errors:
+            linalg_cholesky(A, upper=upper)
+        return cholesky_ex_type(A.new_zeros(A.shape), info)
+    return cholesky_ex_type(linalg_cholesky(A, upper=upper), info)
+
+
+def _tri(A: Tensor, upper: bool, unitriangular: bool) -> Tensor:
+    t = triu(A) if upper else tril(A)
+    if unitriangular:
+        eye = _eye_like(A, A.shape[-1])
+        t = t - t * eye + eye
+    return t
+
+
+class SolveTriangular(Primitive, node_name="LinalgSolveTriangularBackward0"):
+    @staticmethod
+    def forward(ctx, a, b, upper, unitriangular):
+        xp = get_array_module(a)
+        n = a.shape[-1]
+        t = xp.triu(a) if upper else xp.tril(a)
+        if unitriangular:
+            idx = xp.arange(n)
+            t = t.copy()
+            t[..., idx, idx] = 1
+        try:
+            x = xp.linalg.solve(t, b)
+        except np.linalg.LinAlgError:
+            raise LinAlgError("linalg.solve_triangular: The solver failed because the input "
+                              "matrix is singular.") from None
+        ctx.flags = (upper, unitriangular)
+        ctx.save_for_backward(a, x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, x = ctx.saved_tensors
+        upper, unitriangular = ctx.flags
+        gb = solve_triangular(_mH(a), grad, upper=not upper, unitriangular=unitriangular)
+        ga = -(gb @ _mH(x))
+        ga = triu(ga, 1 if unitriangular else 0) if upper else \
+            tril(ga, -1 if unitriangular else 0)
+        return ga, gb, None, None
+
+
+def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True,
+                     unitriangular: bool = False) -> Tensor:
+    """X with A X = B (``left``) or X A = B, for triangular ``A`` (only the triangle named by
+    ``upper`` is read; ``unitriangular`` takes its diagonal as ones)."""
+    if not left:
+        return _mH(SolveTriangular.apply(_mH(A), _mH(B), not upper, unitriangular))
+    return SolveTriangular.apply(A, B, upper, unitriangular)
+
+
+def triangular_solve(b: Tensor, A: Tensor, upper: bool = True, transpose: bool = False,
+                     unitriangular: bool = False):
+    """PyTorch's older triangular solver: (X, A) with op(A) X = b, op = transpose or not."""
+    coef = A.mT if transpose else A
+    x = solve_triangular(coef, b, upper=upper != transpose, unitriangular=unitriangular)
+    return triangular_solve_type(x, A.clone())
+
+
+def cholesky_solve(B: Tensor, L: Tensor, upper: bool = False) -> Tensor:
+    """X with A X = B, given the Cholesky factor L of A (lower, or upper with ``upper``)."""
+    if upper:
+        y = solve_triangular(_mH(L), B, upper=False)
+        return solve_triangular(L, y, upper=True)
+    y = solve_triangular(L, B, upper=False)
+    return solve_triangular(_mH(L), y, upper=True)
+
+
+def cholesky_inverse(L: Tensor, upper: bool = False) -> Tensor:
+    """The inverse of A = L L^H from its Cholesky factor ``L``."""
+    return cholesky_solve(_eye_like(L, L.shape[-1]).expand(L.shape), L, upper)
+
+
+# ---------------------------------------------------------------------------------------------
+# LU (no gradient through the factorization itself)
+
+
+def _lu_factor_arrays(a):
+    """Packed LU factors and 1-based int32 pivots of each matrix (LAPACK's getrf)."""
+    xp = get_array_module(a)
+    sl = _scipy_linalg(xp)
+    batch = a.reshape(-1, *a.shape[-2:])
+    m, n = a.shape[-2:]
+    lus = xp.empty_like(batch)
+    pivs = xp.empty((batch.shape[0], min(m, n)), np.int32)
+    for b in range(batch.shape[0]):
+        with warnings.catch_warnings():  # singular inputs are reported through ``info``
+            warnings.simplefilter("ignore")
+            lu, piv = sl.lu_factor(batch[b], check_finite=False)
+        lus[b] = lu
+        pivs[b] = piv[:min(m, n)] + 1
+    return lus.reshape(a.shape), pivs.reshape(*a.shape[:-2], min(m, n))
+
+
+def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False):
+    """Packed LU factorization (LU, pivots, info); info is the 1-based index of the first zero
+    pivot (0 when the matrix is not singular)."""
+    if not pivot:
+        raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the CPU")
+    _check_float(A, "linalg.lu_factor")
+    lu, piv = _lu_factor_arrays(A._data)
+    info = _zero_pivot_info(A._xp, lu)
+    if check_errors and bool((info != 0).any()):
+        raise LinAlgError("torch.linalg.lu_factor: The factorization could not be completed "
+                          "because the input is singular.")
+    return lu_factor_ex_type(_make(lu), _make(piv), _make(info))
+
+
+def _zero_pivot_info(xp, lu):
+    d = xp.diagonal(lu, 0, -2, -1) == 0
+    first = xp.argmax(d, axis=-1).astype(np.int32) + 1
+    return xp.where(d.any(-1), first, 0).astype(np.int32)
+
+
+def lu_factor(A: Tensor, *, pivot: bool = True):
+    """Packed LU factorization: (LU, pivots) with 1-based pivots, as LAPACK's getrf."""
+    lu, piv, _ = lu_factor_ex(A, pivot=pivot)
+    return lu_factor_type(lu, piv)
+
+
+def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True,
+              unpack_pivots: bool = True):
+    """(P, L, U) from packed factors, with A = P L U."""
+    m, n = LU_data.shape[-2:]
+    k = min(m, n)
+    xp = LU_data._xp
+    lower = tril(LU_data, -1)[..., :, :k] + _eye_like(LU_data, max(m, n))[:m, :k]
+    upper = triu(LU_data)[..., :k, :]
+    piv = LU_pivots._data.reshape(-1, LU_pivots.shape[-1]).astype(np.int64) - 1
+    perms = xp.tile(xp.arange(m), (piv.shape[0], 1))
+    for b in range(piv.shape[0]):  # apply the row swaps in order
+        for i in range(piv.shape[1]):
+            j = int(piv[b, i])
+            perms[b, [i, j]] = perms[b, [j, i]]
+    p = xp.zeros((piv.shape[0], m, m), LU_data._data.dtype)
+    rows = perms.reshape(-1)
+    cols = xp.tile(xp.arange(m), piv.shape[0])
+    p[xp.repeat(xp.arange(piv.shape[0]), m), rows, cols] = 1
+    p = _make(p.reshape(*LU_data.shape[:-2], m, m))
+    return lu_unpack_type(p, lower, upper)
+
+
+def lu(A: Tensor, *, pivot: bool = True):
+    """A = P L U with a permutation P, unit-lower L and upper U (``torch.linalg.lu``)."""
+    packed, piv = lu_factor(A.detach(), pivot=pivot)
+    return lu_unpack(packed, piv)
+
+
+def legacy_lu(A: Tensor, pivot: bool = True, get_infos: bool = False):
+    """``torch.lu``: (A_LU, pivots) or, with ``get_infos``, (A_LU, pivots, infos)."""
+    packed, piv, info = lu_factor_ex(A, pivot=pivot)
+    return (packed, piv, info) if get_infos else (packed, piv)
+
+
+def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True,
+             adjoint: bool = False) -> Tensor:
+    """X with A X = B from A's packed LU factors (differentiable in ``B``)."""
+    p, low, up = lu_unpack(LU, pivots)
+    if not left:
+        return _mH(lu_solve(LU, pivots, _mH(B), adjoint=not adjoint))
+    if adjoint:  # A^H X = B: U^H L^H P^T X = B
+        y = solve_triangular(_mH(up), B, upper=False)
+        y = solve_triangular(_mH(low), y, upper=True, unitriangular=True)
+        return p @ y
+    y = solve_triangular(low, p.mT @ B, upper=False, unitriangular=True)
+    return solve_triangular(up, y, upper=True)
+
+
+def legacy_lu_solve(b: Tensor, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:
+    """``torch.lu_solve(b, LU_data, LU_pivots)``."""
+    return lu_solve(LU_data, LU_pivots, b)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inverses and solves that report singular inputs
+
+
+def _singular_info(A: Tensor) -> Tensor:
+    _, _, info = lu_factor_ex(A.detach())
+    return info
+
+
+def linalg_inv(A: Tensor) -> Tensor:
+    """The inverse of each square matrix; raises LinAlgError for singular ones."""
+    _check_square(A, "linalg.inv")
+    try:
+        return inverse(A)
+    except np.linalg.LinAlgError:
+        info = _singular_info(A).reshape(-1)
+        i = int(info[(info != 0).long().argmax()].item())
+        raise LinAlgError(f"linalg.inv: The diagonal element {i} is zero, the inversion could "
+                          f"not be completed because the input matrix is singular.") from None
+
+
+def inv_ex(A: Tensor, *, check_errors: bool = False):
+    """``linalg.inv`` returning (inverse, info) instead of raising."""
+    _check_square(A, "linalg.inv_ex")
+    info = _singular_info(A)
+    if bool((info != 0).any()):
+        if check_errors:
+            linalg_inv(A)
+        with np.errstate(all="ignore"):
+            return inv_ex_type(_make(_nan_inverse(A._data)), info)
+    return inv_ex_type(inverse(A), info)
+
+
+def _nan_inverse(a):
+    xp = get_array_module(a)
+    return xp.full(a.shape, xp.nan, a.dtype)
+
+
+def linalg_solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
+    """X with A X = B; raises LinAlgError for singular ``A``."""
+    try:
+        return solve(A, B, left=left)
+    except np.linalg.LinAlgError:
+        raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is "
+                          "singular.") from None
+
+
+def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = False):
+    """``linalg.solve`` returning (result, info) instead of raising."""
+    _check_square(A, "linalg.solve_ex")
+    info = _singular_info(A)
+    if bool((info != 0).any()):
+        if check_errors:
+            linalg_solve(A, B, left=left)
+        return solve_ex_type(_make(_nan_inverse(B._data)), info)
+    return solve_ex_type(solve(A, B, left=left), info)
+
+
+def tensorinv(A: Tensor, ind: int = 2) -> Tensor:
+    """The inverse of ``A`` seen as a map from its first ``ind`` dims to the rest."""
+    if ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    out_shape, in_shape = A.shape[:ind], A.shape[ind:]
+    rows = math.prod(out_shape)
+    if rows != math.prod(in_shape):
+        raise RuntimeError("Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                           "prod(self.shape[:ind])")
+    return linalg_inv(A.reshape(rows, rows)).reshape(*in_shape, *out_shape)
+
+
+def tensorsolve(A: Tensor, B: Tensor, dims=None) -> Tensor:
+    """X with tensordot(A, X, X.ndim) = B; ``dims`` moves those dims of A to the end first."""
+    if dims is not None:
+        dims = [d % A.ndim for d in dims]
+        keep = [d for d in range(A.ndim) if d not in dims]
+        A = A.permute(*keep, *dims)
+    x_shape = A.shape[B.ndim:]
+    n = math.prod(x_shape)
+    return linalg_solve(A.reshape(-1, n), B.reshape(-1)).reshape(x_shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# Least squares, matrix exponential, small helpers
+
+
+def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver: str | None = None):
+    """Least-squares solution of A X = B (minimum norm when rank-deficient), through the
+    pseudo-inverse (differentiable). Like PyTorch's default CPU driver ``gelsy``, residuals and
+    singular values are only filled for ``gelsd``/``gelss``."""
+    driver = driver or "gelsy"
+    if driver not in ("gels", "gelsy", "gelsd", "gelss"):
+        raise RuntimeError(f"torch.linalg.lstsq: parameter `driver` should be one of (gels, "
+                           f"gelsy, gelsd, gelss), but got {driver}")
+    vector = B.ndim == A.ndim - 1
+    b = B.unsqueeze(-1) if vector else B
+    rtol = rcond if rcond is not None else None
+    x = matmul(pinv(A, rtol=rtol), b)
+    empty = A.new_zeros((0,))
+    rank = matrix_rank(A, rtol=rtol) if driver != "gels" else _make(A._xp.zeros((), np.int64))
+    s = svdvals(A.detach()) if driver in ("gelsd", "gelss") else empty
+    residuals = empty
+    m, n = A.shape[-2:]
+    if driver != "gelsy" and m > n and bool((rank == n).all()):
+        residuals = (matmul(A, x) - b).abs().pow(2).sum(-2)
+    return lstsq_type(x.squeeze(-1) if vector else x, residuals, rank, s)
+
+
+def matrix_exp(A: Tensor) -> Tensor:
+    """e^A for square matrices, by scaling and squaring a degree-18 Taylor polynomial (composed
+    from matmuls, so it is differentiable)."""
+    _check_square(A, "linalg.matrix_exp")
+    n = A.shape[-1]
+    norm = float(A.detach().abs().sum(-2).amax()) if A.numel() else 0.0
+    squarings = max(0, math.ceil(math.log2(norm))) + 1 if norm > 0.5 else 0
+    x = A / (2.0 ** squarings)
+    eye = _eye_like(A, n)
+    out = eye + x / 18.0
+    for k in range(17, 0, -1):  # Horner: I + x/1 (I + x/2 (I + ...))
+        out = eye + matmul(x, out) / float(k)
+    for _ in range(squarings):
+        out = matmul(out, out)
+    return out
+
+
+def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
+    """The dot product of vectors along ``dim`` (conjugating ``x``)."""
+    return ((x.conj() if x.is_complex() else x) * y).sum(dim)
+
+
+def linalg_diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    return diagonal(A, offset, dim1, dim2)
+

@@ -1,0 +1,184 @@
+"""Pointwise ops composed from the primitives of unary.py and elementwise.py: angle conversions,
+sinc, copysign, ldexp, logaddexp2, the Bessel function i0, and the integer/bit-level ops
+(gcd, lcm, heaviside, nextafter, frexp) that have no gradient."""
+from __future__ import annotations
+
+import math
+
+from ember import dtypes as _dt
+from ember._tensor import Tensor, _make
+from ember.autograd.function import Primitive
+from ember.backend.special import special
+from ember.ops._util import as_tensor_arg, data_of, float_array, promote
+from ember.ops.compare import isfinite, signbit
+from ember.ops.elementwise import _xp, div, maximum, mul, pow, sub, where
+from ember.ops.unary import abs, exp2, lgamma, log2, sin
+from ember.return_types import _return_type
+
+frexp_type = _return_type("frexp", ["mantissa", "exponent"])
+
+
+def _floating(input: Tensor) -> Tensor:
+    """Integer and bool tensors as the default float dtype (PyTorch's float ops do this)."""
+    if input.is_floating_point() or input.is_complex():
+        return input
+    return input.to(_dt.get_default_dtype())
+
+
+# PyTorch's NumPy-style names.
+divide = div
+multiply = mul
+subtract = sub
+
+
+def positive(input: Tensor) -> Tensor:
+    """``input`` itself (PyTorch's unary plus); refuses bool tensors as PyTorch does."""
+    if input.dtype is _dt.bool:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return input
+
+
+def deg2rad(input: Tensor) -> Tensor:
+    """Angles in degrees to radians."""
+    return _floating(input) * (math.pi / 180.0)
+
+
+def rad2deg(input: Tensor) -> Tensor:
+    """Angles in radians to degrees."""
+    return _floating(input) * (180.0 / math.pi)
+
+
+def sinc(input: Tensor) -> Tensor:
+    """The normalized sinc, sin(pi x) / (pi x), with sinc(0) = 1."""
+    x = _floating(input)
+    zero = x == 0
+    # A safe denominator keeps the untaken branch (and its gradient) finite at 0.
+    safe = where(zero, 1.0, x) * math.pi
+    return where(zero, 1.0, sin(safe) / safe)
+
+
+def copysign(input: Tensor, other) -> Tensor:
+    """|input| with the sign of ``other`` (a float result; -0.0 counts as negative)."""
+    x = _floating(input)
+    o = other if isinstance(other, Tensor) else as_tensor_arg(float(other), x)
+    return abs(x) * where(signbit(o), -1.0, 1.0)
+
+
+def ldexp(input, other) -> Tensor:
+    """input * 2 ** other."""
+    return _floating(input) * pow(2.0, other)
+
+
+def logaddexp2(input, other) -> Tensor:
+    """log2(2 ** input + 2 ** other), without overflow."""
+    m = maximum(input, other).detach()
+    m = where(isfinite(m), m, _make(m._xp.zeros((), m._data.dtype)))
+    return m + log2(exp2(input - m) + exp2(other - m))
+
+
+def mvlgamma(input: Tensor, p: int) -> Tensor:
+    """The multivariate log-gamma function of dimension ``p`` (all inputs must be > (p-1)/2)."""
+    if p < 1:
+        raise RuntimeError("p has to be greater than or equal to 1")
+    x = _floating(input)
+    if bool(((x <= (p - 1) / 2)).any()):
+        raise RuntimeError(f"All elements must be greater than (p-1)/2 = {(p - 1) / 2}")
+    out = lgamma(x)
+    for i in range(1, p):
+        out = out + lgamma(x - i / 2)
+    return out + p * (p - 1) / 4 * math.log(math.pi)
+
+
+class I0(Primitive, node_name="I0Backward0"):
+    @staticmethod
+    def forward(ctx, a):
+        a = float_array(a)
+        ctx.save_for_backward(a)
+        return special(_xp(a)).i0(a).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * I1.apply(a)
+
+
+class I1(Primitive, node_name="SpecialI1Backward0"):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return special(_xp(a)).i1(a).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # i1'(x) = i0(x) - i1(x) / x, with the limit 1/2 at 0.
+        (a,) = ctx.saved_tensors
+        zero = a == 0
+        safe = where(zero, 1.0, a)
+        return grad * where(zero, 0.5, I0.apply(a) - I1.apply(a) / safe)
+
+
+def i0(input: Tensor) -> Tensor:
+    """The modified Bessel function of the first kind, order 0."""
+    return I0.apply(input)
+
+
+# ---------------------------------------------------------------------------------------------
+# Without gradient: integer arithmetic and bit-level float ops
+
+
+def _no_grad_binary(name: str, input, other) -> Tensor:
+    a, b = promote(data_of(input), data_of(other))
+    xp = _xp(a if hasattr(a, "dtype") else b)
+    return _make(getattr(xp, name)(a, b))
+
+
+def gcd(input: Tensor, other: Tensor) -> Tensor:
+    """Greatest common divisor, elementwise (integer tensors)."""
+    if input.is_floating_point() or (isinstance(other, Tensor) and other.is_floating_point()):
+        raise RuntimeError(f"\"gcd_cpu\" not implemented for '{_kernel_name(input)}'")
+    return _no_grad_binary("gcd", input, other)
+
+
+def lcm(input: Tensor, other: Tensor) -> Tensor:
+    """Least common multiple, elementwise (integer tensors)."""
+    if input.is_floating_point() or (isinstance(other, Tensor) and other.is_floating_point()):
+        raise RuntimeError(f"\"lcm_cpu\" not implemented for '{_kernel_name(input)}'")
+    return _no_grad_binary("lcm", input, other)
+
+
+def _kernel_name(t: Tensor) -> str:
+    return {"float32": "Float", "float64": "Double", "float16": "Half"}.get(t.dtype.name,
+                                                                           t.dtype.name)
+
+
+def heaviside(input: Tensor, values: Tensor) -> Tensor:
+    """0 where input < 0, ``values`` where input == 0, 1 where input > 0."""
+    if isinstance(values, Tensor) and values.dtype is not input.dtype:
+        raise RuntimeError("heaviside is not yet implemented for tensors with different "
+                           "dtypes")
+    return _no_grad_binary("heaviside", input, values)
+
+
+def nextafter(input: Tensor, other: Tensor) -> Tensor:
+    """The next representable float after ``input`` towards ``other``."""
+    return _no_grad_binary("nextafter", input, other)
+
+
+def igamma(input: Tensor, other: Tensor) -> Tensor:
+    """The regularized lower incomplete gamma function P(input, other)."""
+    a, x = promote(data_of(_floating(input)), data_of(other))
+    return _make(special(_xp(a)).gammainc(a, x))
+
+
+def igammac(input: Tensor, other: Tensor) -> Tensor:
+    """The regularized upper incomplete gamma function Q(input, other) = 1 - P."""
+    a, x = promote(data_of(_floating(input)), data_of(other))
+    return _make(special(_xp(a)).gammaincc(a, x))
+
+
+def frexp(input: Tensor):
+    """(mantissa, exponent) with input = mantissa * 2 ** exponent, |mantissa| in [0.5, 1)."""
+    if not input.is_floating_point():
+        raise RuntimeError("torch.frexp() only supports floating-point dtypes")
+    mantissa, exponent = input._xp.frexp(input._data)
+    return frexp_type(_make(mantissa), _make(exponent.astype("int32")))

@@ -98,3 +98,12 @@ def test_finfo_iinfo():
     assert ember.finfo().eps == np.finfo(np.float32).eps
     assert ember.finfo(ember.bfloat16).bits == 16
     assert ember.iinfo(ember.int8).max == 127
+
+
+def test_casts_to_integer_or_bool_leave_the_graph():
+    """As in PyTorch: an integer or bool result never requires grad; float casts stay
+    differentiable."""
+    x = ember.randn(3, requires_grad=True)
+    for cast in (x.int(), x.long(), x.bool(), x.to(ember.uint8), x.type(ember.int16)):
+        assert not cast.requires_grad and cast.grad_fn is None
+    assert x.double().requires_grad and type(x.half().grad_fn).__name__ == "ToCopyBackward0"

@@ -57,8 +57,10 @@ def to(input: Tensor, *args, **kwargs) -> Tensor:
     same_device = device is None or device == input.device
     if same_dtype and same_device and not copy:
         return input
-    return ToCopy.apply(input, None if same_dtype else dtype.np_dtype,
-                        None if same_device else device)
+    out = ToCopy.apply(input, None if same_dtype else dtype.np_dtype,
+                       None if same_device else device)
+    # integer and bool results have no gradient: PyTorch leaves them out of the graph
+    return out if dtype is None or dtype.is_floating_point or dtype.is_complex else out.detach()
 
 
 def detach(input: Tensor) -> Tensor:

@@ -340,3 +340,18 @@ def test_batchnorm_loads_checkpoint_without_num_batches_tracked():
     del sd["num_batches_tracked"]
     sd._metadata[""] = {"version": 1}
     bn.load_state_dict(sd)  # old checkpoints lack the counter: filled in, not reported missing
+
+
+def _noop_hook(*args):
+    return None
+
+
+def test_hook_handles_survive_pickle_and_deepcopy():
+    """A handle pickled or copied with its module still removes the copy's hook only."""
+    model = nn.Linear(2, 2)
+    state = {"model": model, "handle": model.register_forward_hook(_noop_hook)}
+    for clone in (pickle.loads(pickle.dumps(state)), copy.deepcopy(state)):
+        assert len(clone["model"]._forward_hooks) == 1
+        clone["handle"].remove()
+        assert len(clone["model"]._forward_hooks) == 0
+    assert len(model._forward_hooks) == 1

@@ -38,6 +38,16 @@ class RemovableHandle:
     def __exit__(self, *exc) -> None:
         self.remove()
 
+    # A pickled module (``torch.save(model)``, ``copy.deepcopy``) carries its handles: store
+    # the dicts themselves, which the pickle shares with the module, and re-weaken on load.
+    def __getstate__(self) -> tuple:
+        return (self.hooks_dict_ref(), self.id,
+                tuple(ref() for ref in self.extra_dict_ref))
+
+    def __setstate__(self, state: tuple) -> None:
+        hooks_dict, self.id, extra = state
+        self.hooks_dict_ref = weakref.ref(OrderedDict() if hooks_dict is None else hooks_dict)
+        self.extra_dict_ref = tuple(weakref.ref(d) for d in extra if d is not None)
 
 
 # Hooks that apply to every module (``register_module_forward_hook`` and friends).

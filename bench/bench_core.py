@@ -2,7 +2,8 @@
 
 Workloads (issue 2): a 2x2 ``a + b``; a small autograd step
 ``((x * 2 + 1).relu()).sum().backward()`` on 10x10; a 1024x1024 float32 matmul (against NumPy's
-own ``@`` too); and ``import ember`` vs ``import torch`` in fresh interpreters.
+own ``@`` too); and ``import ember`` vs ``import torch`` in fresh interpreters. Also an MLP-like
+autograd step (32x64 batch, two linear layers) to check that autograd gains carry over.
 Prints medians and the ratio ember/torch. Usage: python bench/bench_core.py
 """
 from __future__ import annotations
@@ -63,6 +64,18 @@ def main() -> None:
                      number=2000, repeat=7)
     rows.append(("autograd step 10x10", r))
 
+    # A slightly bigger step, MLP-like: matmuls, broadcast bias adds, relu, mean.
+    def mlp_step(x, w1, b1, w2, b2):
+        ((x @ w1 + b1).relu() @ w2 + b2).mean().backward()
+
+    params_e = [ember.randn(*s, requires_grad=True) for s in ((64, 64), (64,), (64, 10), (10,))]
+    params_t = [torch.randn(*s, requires_grad=True) for s in ((64, 64), (64,), (64, 10), (10,))]
+    xb_e, xb_t = ember.randn(32, 64), torch.randn(32, 64)
+    r = _interleaved({"ember": lambda: mlp_step(xb_e, *params_e),
+                      "torch": lambda: mlp_step(xb_t, *params_t)},
+                     number=1000, repeat=7)
+    rows.append(("autograd MLP 32x64x10", r))
+
     m_e, n_e = ember.randn(1024, 1024), ember.randn(1024, 1024)
     m_t, n_t = torch.randn(1024, 1024), torch.randn(1024, 1024)
     m_n, n_n = m_e.numpy(), n_e.numpy()
@@ -77,7 +90,7 @@ def main() -> None:
         numpy_col = f"{r['numpy'] * 1e6:10.2f}us" if "numpy" in r else " " * 12
         print(f"{name:<24}{r['ember'] * 1e6:10.2f}us{r['torch'] * 1e6:10.2f}us{numpy_col}"
               f"{r['ember'] / r['torch']:13.2f}")
-    mm = rows[2][1]
+    mm = dict(rows)["matmul 1024x1024 f32"]
     print(f"matmul: ember/numpy = {mm['ember'] / mm['numpy']:.3f}, "
           f"{2 * 1024 ** 3 / mm['ember'] / 1e9:.0f} GFLOP/s")
 

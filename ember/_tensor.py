@@ -460,9 +460,6 @@ class Tensor:
     def _owned_copy(self) -> "Tensor":
         return _make(self._xp.array(self._data, copy=True))
 
-    def _accumulate_(self, grad: "Tensor") -> None:
-        self._data += grad._data
-
     def _bump_version(self) -> None:
         if self._ver is None:
             self._ver = [1]
@@ -901,7 +898,7 @@ class Tensor:
         return _ops.logit(self, eps)
 
     def relu(self):
-        return _ops.relu(self)
+        return _Relu.apply(self)
 
     def relu_(self):
         return _ops.relu_(self)
@@ -1609,3 +1606,4 @@ from ember import ops as _ops  # noqa: E402  (ops build on Tensor)
 from ember.ops.elementwise import Add as _Add  # noqa: E402  (operators skip the wrappers)
 from ember.ops.elementwise import Mul as _Mul  # noqa: E402
 from ember.ops.elementwise import Sub as _Sub  # noqa: E402
+from ember.ops.unary import Relu as _Relu  # noqa: E402

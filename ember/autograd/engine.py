@@ -7,13 +7,15 @@ and its saved tensors are freed right after unless ``retain_graph``.
 from __future__ import annotations
 
 import heapq
+import operator
 
 from ember.autograd import anomaly_mode
 from ember.autograd import function as _function
 from ember.autograd.function import _RELEASED, AccumulateGrad, edge_of
 from ember.autograd.grad_mode import _State as _GradState
 
-heappush, heappop = heapq.heappush, heapq.heappop
+heappush, heappop, heapreplace = heapq.heappush, heapq.heappop, heapq.heapreplace
+_node_of = operator.itemgetter(0)  # of an edge (node, output_nr)
 
 
 def _root_edges(tensors):
@@ -34,8 +36,10 @@ def _make_root_grads(tensors, grad_tensors):
             data = t._data
             if data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            # A 0-d one reshaped: cheaper than ones() (a Python-level NumPy function).
-            g = _make(t._xp.asarray(1, data.dtype).reshape(data.shape))
+            # A 0-d one (reshaped for a one-element tensor): cheaper than ones(), a Python-level
+            # NumPy function.
+            one = t._xp.asarray(1, data.dtype)
+            g = _make(one if data.ndim == 0 else one.reshape(data.shape))
         elif not isinstance(g, Tensor):
             g = _make(t._xp.asarray(g, t._data.dtype))
         elif tuple(g.shape) != tuple(t.shape):
@@ -45,11 +49,11 @@ def _make_root_grads(tensors, grad_tensors):
     return grads
 
 
-def _dependencies(root_nodes):
+def _dependencies(roots: set) -> dict:
+    """How many edges reach each node below ``roots`` (each root walked once: several may share
+    a node, e.g. the outputs of one split)."""
     deps: dict = {}
-    # Several roots may share a node (outputs of one split): count its edges once.
-    seen = {n for n in root_nodes if n is not None}
-    stack = list(seen)
+    stack = list(roots)
     while stack:
         for nxt, _ in stack.pop().next_functions:
             if nxt is None:
@@ -58,10 +62,9 @@ def _dependencies(root_nodes):
                 deps[nxt] += 1
             else:
                 deps[nxt] = 1
-                if nxt not in seen:
-                    seen.add(nxt)
+                if nxt not in roots:
                     stack.append(nxt)
-    return deps, seen
+    return deps
 
 
 def _needed_nodes(all_nodes, targets):
@@ -92,24 +95,26 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
         for e in input_edges:
             if e[0] is None:
                 raise RuntimeError("One of the differentiated Tensors does not require grad")
-    deps, all_nodes = _dependencies([e[0] for e in root_edges])
+    roots = set(map(_node_of, root_edges))
+    deps = _dependencies(roots)
     needed = None
     captured = {}
     if input_edges is not None:
         targets = {e[0] for e in input_edges}
-        needed = _needed_nodes(all_nodes, targets)
+        needed = _needed_nodes(roots.union(deps), targets)
         capture_keys = {(e[0], e[1]): t for e, t in zip(input_edges, inputs)}
     buffers: dict = {}
     heap = []
+    ready = None  # the next node to run when it needs no trip through the heap
     if len(root_edges) == 1 and root_edges[0][1] == 0 and root_edges[0][0]._out_meta is None:
         node = root_edges[0][0]  # the usual ``loss.backward()``: one single-output root
         buffers[node] = root_grads
         if node not in deps:
-            heap.append((-node._seq, node))
+            ready = node
     else:
         for (node, nr), g in zip(root_edges, root_grads):
             _add_to_buffer(buffers, node, nr, g)
-        for node in {e[0] for e in root_edges}:
+        for node in roots:
             if deps.get(node, 0) == 0:
                 heappush(heap, (-node._seq, node))
     anomaly = anomaly_mode._State.enabled
@@ -117,13 +122,24 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
     _GradState.enabled = create_graph
     pop_buffer = buffers.pop
     try:
-        while heap:
-            node = heappop(heap)[1]
+        while True:
+            # A node that the last one made ready runs next unless the heap holds a later one:
+            # in a chain of single-consumer nodes the heap is never touched.
+            if ready is not None:
+                node = ready
+                ready = None
+                if heap and heap[0][0] < -node._seq:
+                    node = heapreplace(heap, (-node._seq, node))[1]
+            elif heap:
+                node = heappop(heap)[1]
+            else:
+                break
             grads = pop_buffer(node, None)
             if grads is None:
                 _release_edges(node, deps, heap)
                 continue
-            if node._tensor_hooks:
+            hooked = node._hooked
+            if hooked and node._tensor_hooks:
                 grads = _run_tensor_hooks(node, grads)
             if input_edges is not None:
                 for i, g in enumerate(grads):
@@ -143,7 +159,7 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
                 if accumulate:
                     node.accumulate(grads[0], create_graph)
                 continue
-            if node._pre_hooks:
+            if hooked and node._pre_hooks:
                 for hook in node._pre_hooks:
                     result = hook(tuple(grads))
                     if result is not None:
@@ -154,7 +170,7 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
                 if anomaly:
                     anomaly_mode.report(node, exc)
                 raise
-            if node._post_hooks:
+            if hooked and node._post_hooks:
                 for hook in node._post_hooks:
                     result = hook(out, tuple(grads))
                     if result is not None:
@@ -178,15 +194,17 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
                         if data.shape != m[0] or (data.dtype is not m[1]
                                                   and data.dtype != m[1]):
                             g = _validate(node, i, g, m)
-                    buf = buffers.get(nxt)
-                    if buf is None and nr == 0 and nxt._out_meta is None:
+                    if nr == 0 and nxt._out_meta is None and nxt not in buffers:
                         buffers[nxt] = [g]  # the common single-output consumer
                     else:
                         _add_to_buffer(buffers, nxt, nr, g)
                 d = deps[nxt] - 1
                 deps[nxt] = d
                 if d == 0:
-                    heappush(heap, (-nxt._seq, nxt))
+                    if ready is None:
+                        ready = nxt
+                    else:
+                        heappush(heap, (-nxt._seq, nxt))
     finally:
         _GradState.enabled = prev_grad_mode
     if input_edges is None:

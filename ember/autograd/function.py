@@ -53,6 +53,7 @@ class Node:
 
     __slots__ = ("next_functions", "_seq", "_saved", "_input_meta", "__dict__", "__weakref__")
     # Rarely set; class-level defaults keep node creation cheap.
+    _hooked = False  # any hook registered: the engine then looks at the three kinds below
     _tensor_hooks = None
     _pre_hooks = None
     _post_hooks = None
@@ -86,6 +87,7 @@ class Node:
         """``fn(grad_inputs, grad_outputs)`` runs after this node; it may return new grad_inputs."""
         if self._post_hooks is None:
             self._post_hooks = []
+            self._hooked = True
         self._post_hooks.append(fn)
         return _RemovableHandle(self._post_hooks, fn)
 
@@ -93,12 +95,14 @@ class Node:
         """``fn(grad_outputs)`` runs before this node; it may return new grad_outputs."""
         if self._pre_hooks is None:
             self._pre_hooks = []
+            self._hooked = True
         self._pre_hooks.append(fn)
         return _RemovableHandle(self._pre_hooks, fn)
 
     def _add_tensor_hook(self, output_nr: int, fn):
         if self._tensor_hooks is None:
             self._tensor_hooks = {}
+            self._hooked = True
         hooks = self._tensor_hooks.setdefault(output_nr, [])
         if hooks and getattr(hooks[-1], "_retains_grad", False):
             hooks.insert(len(hooks) - 1, fn)  # retain_grad sees the grad after every hook
@@ -140,9 +144,12 @@ class AccumulateGrad(Node):
     __slots__ = ("variable",)
 
     def __init__(self, variable):
-        super().__init__()
         # Run as soon as ready, as PyTorch does; still unique, so the heap never compares nodes.
-        self._seq += 1 << 62
+        self._seq = _next_seq[0] + (1 << 62)
+        _next_seq[0] += 1
+        self.next_functions = ()
+        self._saved = None
+        self._input_meta = None
         self.variable = variable
 
     def name(self) -> str:
@@ -167,7 +174,7 @@ class AccumulateGrad(Node):
         elif create_graph or _State.enabled and grad.requires_grad:
             var.grad = var.grad + grad
         else:
-            var.grad._accumulate_(grad)
+            var.grad._data += grad._data  # in place: ``.grad`` keeps its identity
         if var._post_acc_hooks:
             for hook in var._post_acc_hooks:
                 hook(var)
@@ -287,7 +294,10 @@ class FunctionCtx:
             return ()
         if saved is _RELEASED:
             raise RuntimeError(_FREED_MESSAGE)
-        return tuple([None if s is None else s.unpack(self) for s in saved])
+        out = []  # a loop, not a comprehension: no extra frame for the usual one or two
+        for s in saved:
+            out.append(None if s is None else s.unpack(self))
+        return tuple(out)
 
     def mark_dirty(self, *tensors) -> None:
         self._dirty = tensors
@@ -321,6 +331,8 @@ class BackwardCFunction(Node, FunctionCtx):
         positions = self._tensor_positions
         if positions is None:
             return grads
+        if positions is _FIRST_ONLY:  # a Tensor and options: the first gradient has the edge
+            return grads[:1] or (None,)
         n = len(grads)
         return tuple([grads[i] if i < n else None for i in positions])
 
@@ -466,9 +478,8 @@ _NO_EDGE = (None, 0)
 _new = object.__new__
 
 
-def _record_primitive(cls, args):
-    """Run a primitive's forward on arrays and record its node: some input requires grad.
-    The hot path of eager autograd: unary ops build no lists, and no helper runs per input."""
+def _new_node(cls):
+    """A node of ``cls``'s backward type, set up as a single-output primitive's."""
     node = _new(cls._backward_cls)
     node._seq = _next_seq[0]
     _next_seq[0] += 1
@@ -476,58 +487,28 @@ def _record_primitive(cls, args):
     node._out_meta = None
     node._to_save = ()
     node._tensor_positions = None
-    if len(args) == 1:  # a unary op: its input is a Tensor that requires grad
-        a = args[0]
-        if a._base is not None:
-            refresh_view(a)
-        data = a._data
-        fn = a.grad_fn
-        node.next_functions = ((fn, a._output_nr) if fn is not None
-                               else (grad_accumulator(a), 0),)
+    return node
+
+
+def _record_unary(cls, args):
+    """Run a primitive's forward and record its node when only its first argument, which
+    requires grad, is a Tensor; the rest are options (dims, flags, dtypes). The hot path of
+    eager autograd, with no lists and no per-input helpers."""
+    a = args[0]
+    node = _new_node(cls)
+    if a._base is not None:
+        refresh_view(a)
+    data = a._data
+    fn = a.grad_fn
+    node.next_functions = ((fn, a._output_nr) if fn is not None else (grad_accumulator(a), 0),)
+    node._input_meta = ((data.shape, data.dtype),)
+    if len(args) == 1:
         node.needs_input_grad = _NEEDS_ONE
-        node._input_meta = ((data.shape, data.dtype),)
-        try:
-            out = cls.forward(node, data)
-        except ValueError as exc:
-            raise _broadcast_error(args, exc) from None
-        return _finish_record(cls, node, args, (data,), out)
-    if len(args) == 2 and isinstance(args[0], Tensor):
-        return _record_binary(cls, node, args)
-    scalar_edges = cls._scalar_edges
-    edges = []
-    needs = []
-    meta = []
-    inputs = []
-    for a in args:
-        if isinstance(a, Tensor):
-            if a._base is not None:
-                refresh_view(a)
-            data = a._data
-            inputs.append(data)
-            if a.requires_grad:
-                fn = a.grad_fn
-                edges.append((fn, a._output_nr) if fn is not None else (grad_accumulator(a), 0))
-                needs.append(True)
-                meta.append((data.shape, data.dtype))
-            else:
-                edges.append(_NO_EDGE)
-                needs.append(False)
-                meta.append(None)
-        else:
-            inputs.append(a)
-            needs.append(False)
-            if scalar_edges and (a.__class__ in _PY_NUMBERS or isinstance(a, _Number)):
-                edges.append(_NO_EDGE)  # PyTorch wraps the number: an edge to nothing
-                meta.append(None)
-    if len(edges) != len(args):
-        node._tensor_positions = tuple([
-            i for i, a in enumerate(args)
-            if isinstance(a, Tensor) or scalar_edges and isinstance(a, _Number)])
-    node.needs_input_grad = tuple(needs)
-    node.next_functions = tuple(edges)
-    node._input_meta = meta
-    if len(meta) > 1:  # more than one Tensor input: two might share an array
-        _distinct_arrays(args, inputs)
+        inputs = (data,)
+    else:
+        node.needs_input_grad = (True,) + (False,) * (len(args) - 1)
+        node._tensor_positions = _FIRST_ONLY
+        inputs = (data, *args[1:])
     try:
         out = cls.forward(node, *inputs)
     except ValueError as exc:
@@ -536,12 +517,13 @@ def _record_primitive(cls, args):
 
 
 _NEEDS_ONE = (True,)
+_FIRST_ONLY = (0,)
 
 
-def _record_binary(cls, node, args):
+def _record_binary(cls, a, b):
     """``_record_primitive`` for ``(Tensor, Tensor)``, ``(Tensor, number)`` and
     ``(Tensor, option)``: the same edges, flags and metadata, built without lists."""
-    a, b = args
+    node = _new_node(cls)
     if a._base is not None:
         refresh_view(a)
     da = a._data
@@ -577,12 +559,68 @@ def _record_binary(cls, node, args):
         else:
             node.next_functions = (ea,)
             node._input_meta = (ma,)
-            node._tensor_positions = (0,)
+            node._tensor_positions = _FIRST_ONLY
     try:
         out = cls.forward(node, da, db)
     except ValueError as exc:
+        raise _broadcast_error((a, b), exc) from None
+    return _finish_record(cls, node, (a, b), (da, db), out)
+
+
+def _record_primitive(cls, args):
+    """Run a primitive's forward on arrays and record its node: some input requires grad.
+    The general case of any arity; numbers and options get no edge unless ``_scalar_edges``."""
+    a = args[0]
+    if not cls._scalar_edges and isinstance(a, Tensor) and a.requires_grad:
+        for b in args[1:]:
+            if isinstance(b, Tensor):
+                break
+        else:
+            return _record_unary(cls, args)  # a Tensor and options (a reduction's dims, ...)
+    node = _new_node(cls)
+    scalar_edges = cls._scalar_edges
+    edges = []
+    needs = []
+    meta = []
+    inputs = []
+    positions = []  # the arguments that have an edge
+    i = 0
+    for a in args:
+        if isinstance(a, Tensor):
+            if a._base is not None:
+                refresh_view(a)
+            data = a._data
+            inputs.append(data)
+            positions.append(i)
+            if a.requires_grad:
+                fn = a.grad_fn
+                edges.append((fn, a._output_nr) if fn is not None else (grad_accumulator(a), 0))
+                needs.append(True)
+                meta.append((data.shape, data.dtype))
+            else:
+                edges.append(_NO_EDGE)
+                needs.append(False)
+                meta.append(None)
+        else:
+            inputs.append(a)
+            needs.append(False)
+            if scalar_edges and (a.__class__ in _PY_NUMBERS or isinstance(a, _Number)):
+                positions.append(i)
+                edges.append(_NO_EDGE)  # PyTorch wraps the number: an edge to nothing
+                meta.append(None)
+        i += 1
+    if len(positions) != i:
+        node._tensor_positions = tuple(positions)
+    node.needs_input_grad = tuple(needs)
+    node.next_functions = tuple(edges)
+    node._input_meta = meta
+    if len(meta) > 1:  # more than one Tensor input: two might share an array
+        _distinct_arrays(args, inputs)
+    try:
+        out = cls.forward(node, *inputs)
+    except ValueError as exc:
         raise _broadcast_error(args, exc) from None
-    return _finish_record(cls, node, args, (da, db), out)
+    return _finish_record(cls, node, args, inputs, out)
 
 
 def _finish_record(cls, node, args, inputs, out):
@@ -776,7 +814,7 @@ class Primitive(Function):
             a = args[0]
             if isinstance(a, Tensor):
                 if a.requires_grad and _State.enabled:
-                    return _record_primitive(cls, args)
+                    return _record_unary(cls, args) if n == 1 else _record_binary(cls, a, args[1])
                 a = a._data
             if n == 1:
                 out = cls.forward(NULL_CTX, a)
@@ -784,14 +822,14 @@ class Primitive(Function):
                 b = args[1]
                 if isinstance(b, Tensor):
                     if b.requires_grad and _State.enabled:
-                        return _record_primitive(cls, args)
+                        a = args[0]
+                        return (_record_binary(cls, a, b) if isinstance(a, Tensor)
+                                else _record_primitive(cls, args))
                     b = b._data
                 try:  # free unless raised (3.11+)
                     out = cls.forward(NULL_CTX, a, b)
                 except ValueError as exc:
                     raise _broadcast_error(args, exc) from None
-            if out.__class__ is not tuple and not cls._is_view:
-                return _make(out)
         else:
             if _State.enabled:
                 for a in args:
@@ -802,12 +840,17 @@ class Primitive(Function):
                                               for a in args])
             except ValueError as exc:
                 raise _broadcast_error(args, exc) from None
-            if out.__class__ is not tuple and not cls._is_view:
-                return _make(out)
-        out = tuple(_make(o) for o in out) if out.__class__ is tuple else _make(out)
-        if cls._is_view:
-            _mark_views(out, cls, args)
-        return out
+        if out.__class__ is not tuple and not cls._is_view:
+            return _make(out)
+        return _wrap_untracked(cls, args, out)
+
+
+def _wrap_untracked(cls, args, out):
+    """Tensors for the outputs of a primitive that recorded nothing (a tuple, or a view)."""
+    out = tuple(_make(o) for o in out) if out.__class__ is tuple else _make(out)
+    if cls._is_view:
+        _mark_views(out, cls, args)
+    return out
 
 
 def _broadcast_error(args, exc: ValueError) -> Exception:

@@ -11,6 +11,7 @@ import numpy as np
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
+from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module
 from ember.ops._util import (
     _Meta,
@@ -24,9 +25,7 @@ from ember.ops._util import (
 from ember.ops.compare import isfinite, isnan, logical_not, logical_or, logical_xor  # noqa: F401
 from ember.ops.inplace import inplace, write_out
 
-
-def _xp(a):
-    return get_array_module(a)
+_xp = get_array_module  # numpy or cupy, whichever owns an operand
 
 
 def _refuse_bool(a, b, kernel: str) -> None:
@@ -176,8 +175,12 @@ class Mul(Primitive, node_name="MulBackward0"):
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
-        if ctx.scalar is not None:
-            return grad * ctx.scalar, None
+        scalar = ctx.scalar
+        if scalar is not None:
+            if _State.enabled and grad.requires_grad:  # create_graph: differentiable in grad
+                return grad * scalar, None
+            # promote() made the scalar a Python number: weak, it keeps grad's dtype.
+            return _make(grad._data * scalar), None
         ga = mul(grad, b.conj() if b.is_complex() else b) if ctx.needs_input_grad[0] else None
         gb = mul(grad, a.conj() if a.is_complex() else a) if ctx.needs_input_grad[1] else None
         return ga, gb

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
@@ -9,6 +10,7 @@ from ember import dtypes as _dt
 from ember import return_types
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
+from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module
 from ember.ops._util import scalar_name, wrap_dim, wrap_dims
 from ember.ops.movement import Expand
@@ -31,6 +33,28 @@ def _restore_dims(grad: Tensor, in_shape, dims, keepdim: bool) -> Tensor:
     return grad.reshape(shape)
 
 
+# Elements up to which writing a small gradient out costs less than broadcast_to's Python-level
+# setup (about 2 us, the time to fill some 8k floats); above it a broadcast view saves memory.
+_FILL_LIMIT = 4096
+
+
+def _expand_grad(grad: Tensor, shape: tuple) -> Tensor:
+    """A reduction's gradient (already ``_restore_dims``-ed) broadcast back to the input's
+    ``shape``: a differentiable ``expand`` when a graph is recorded (``create_graph``), else a
+    plain array, since nothing sees that the gradient of a sum is a view."""
+    if _State.enabled and grad.requires_grad:
+        return Expand.apply(grad, shape)
+    data = grad._data
+    if data.shape == shape:
+        return grad
+    xp = grad._xp
+    if math.prod(shape) > _FILL_LIMIT:
+        return _make(xp.broadcast_to(data, shape))
+    out = xp.empty(shape, data.dtype)
+    out[...] = data
+    return _make(out)
+
+
 class Sum(Primitive, node_name="SumBackward0"):
     @staticmethod
     def forward(ctx, a, dims, keepdim, dtype):
@@ -42,12 +66,13 @@ class Sum(Primitive, node_name="SumBackward0"):
     @staticmethod
     def backward(ctx, grad):
         shape, dims, keepdim = ctx.args
-        return Expand.apply(_restore_dims(grad, shape, dims, keepdim), shape)
+        return _expand_grad(_restore_dims(grad, shape, dims, keepdim), shape)
 
 
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None):  # noqa: A001
     """Sum over ``dim`` (all dims by default). Integer and bool inputs sum to int64."""
-    dims = _dims(dim, input.ndim)
+    # All dims reduce as axis=None: no dims tuple to build, and none to restore in backward.
+    dims = None if dim is None else _dims(dim, input.ndim)
     np_dtype = None if dtype is None else _dt.to_dtype(dtype).np_dtype
     result = Sum.apply(input, dims if input.ndim else None, keepdim, np_dtype)
     if out is not None:
@@ -81,8 +106,9 @@ class Mean(Primitive, node_name="MeanBackward0"):
         n = 1
         for d in (dims if dims is not None else range(len(shape))):
             n *= shape[d]
-        return _restore_dims(grad, shape, dims, keepdim).expand(shape) / builtins.max(n, 1) \
-            if n else _restore_dims(grad, shape, dims, keepdim).expand(shape) * float("nan")
+        # Scale before broadcasting: fewer elements.
+        g = _restore_dims(grad, shape, dims, keepdim)
+        return _expand_grad(g / n if n else g * float("nan"), shape)
 
 
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None):

@@ -9,6 +9,7 @@ import numpy as np
 
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
+from ember.autograd.grad_mode import _State
 from ember.backend.special import special
 from ember.ops._util import as_tensor_arg, float_array, promote
 from ember.ops.compare import isfinite, isnan
@@ -483,7 +484,9 @@ class Relu(Primitive, node_name="ReluBackward0"):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         positive = out._data > 0
-        return grad * _make(positive.astype(out._data.dtype, copy=False))
+        if _State.enabled and grad.requires_grad:  # create_graph: differentiable in grad
+            return grad * _make(positive.astype(out._data.dtype, copy=False))
+        return _make(grad._data * positive)  # a float times a bool mask keeps the float dtype
 
 
 def relu(input):

@@ -503,8 +503,9 @@ class FullUnpickler(SafeUnpickler):
     """Also rebuilds whole pickled models (``torch.save(model)``), for
     ``load(weights_only=False)``, still without running code the file chooses: beyond the safe
     set it accepts only NumPy arrays, and ``nn.Module`` and Tensor subclasses (and the
-    plain-object machinery that rebuilds them) from modules the program has ALREADY imported. Nothing is imported, and
-    no function named by the file is called. ``torch.*`` names resolve to ``ember.*``.
+    plain-object machinery that rebuilds them) from modules the program has ALREADY imported.
+    Nothing is imported, and no function named by the file is called. ``torch.*`` names
+    resolve to ``ember.*``.
     """
 
     dispatch = dict(pickle._Unpickler.dispatch)

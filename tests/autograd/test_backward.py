@@ -224,3 +224,59 @@ def test_integer_tensor_results_do_not_require_grad():
     assert not (x > 0).requires_grad
     vals, idx = x.max(0)
     assert vals.requires_grad and not idx.requires_grad
+
+
+def _node_order(loss):
+    """Names of the graph's nodes (AccumulateGrad aside) in the order backward runs them."""
+    order, seen, stack = [], set(), [loss.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        if not node.name().endswith("AccumulateGrad"):
+            node.register_prehook(lambda g, node=node: order.append(node.name()))
+        stack.extend(f for f, _ in node.next_functions)
+    loss.backward()
+    return order
+
+
+def test_nodes_run_latest_created_first():
+    # Orders observed with PyTorch 2.x: of the ready nodes, the one created last runs first,
+    # also when the node that just ran made it ready while an older one waits.
+    x = leaf(3)
+    a = x * 2
+    b, c = a.exp(), a.sin()
+    assert _node_order((b * c).sum()) == ["SumBackward0", "MulBackward0", "SinBackward0",
+                                          "ExpBackward0", "MulBackward0"]
+    a, b = x * 2, x * 3
+    assert _node_order((a + b.exp()).sum()) == ["SumBackward0", "AddBackward0", "ExpBackward0",
+                                                "MulBackward0", "MulBackward0"]
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (80, 70)])  # written out, and a broadcast view
+def test_reduction_gradients_small_and_large(shape):
+    x = leaf(*shape)
+    seen = []
+    x.register_hook(lambda g: seen.append(tuple(g.shape)))
+    (x.sum() + x.mean() + x.sum(1, keepdim=True).sum() + x.mean(0).sum()).backward()
+    n, m = shape
+    want = 1 + 1 / (n * m) + 1 + 1 / n
+    np.testing.assert_allclose(npy(x.grad), np.full(shape, want))
+    assert seen == [shape]
+    x.grad.add_(1)  # a leaf's .grad is its own writable array
+    w = ember.tensor(2.0, dtype=ember.float64, requires_grad=True)
+    (g,) = grad(x.sum(), x, grad_outputs=w, create_graph=True)
+    assert g.requires_grad  # the expand of sum's backward is recorded, differentiable in w
+    np.testing.assert_allclose(npy(g), np.full(shape, 2.0))
+    (gw,) = grad((g * x).sum(), w)
+    np.testing.assert_allclose(npy(gw), npy(x).sum())
+
+
+def test_backward_through_scalar_mul_and_relu_twice_needs_retain_graph():
+    x = leaf(3)
+    for make in (lambda: (x * 2).sum(), lambda: (x + 1).relu().sum()):
+        y = make()
+        y.backward()
+        with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+            y.backward()

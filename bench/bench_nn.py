@@ -2,7 +2,7 @@
 
 Each step is zero_grad, forward, loss, backward, optimizer step. The same code builds both
 models (it takes the library as an argument). Prints median ms per step and ember/torch.
-Usage: python bench/bench_nn.py [--repeat 3]
+Usage: python bench/bench_nn.py [--repeat 3] [--only cifar --only lenet]
 """
 from __future__ import annotations
 
@@ -98,7 +98,11 @@ def step_time(lib, build, steps: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="run only the workloads whose name contains TEXT (any case); "
+                             "may be given more than once")
     args = parser.parse_args()
+    only = [o.lower() for o in args.only]
     import torch
 
     import ember
@@ -106,6 +110,8 @@ def main() -> None:
     print(f"torch threads: {torch.get_num_threads()}")
     print(f"{'workload':<56}{'ember ms':>10}{'torch ms':>10}{'ratio':>8}")
     for name, build, steps in WORKLOADS:
+        if only and not any(o in name.lower() for o in only):
+            continue
         times = {"ember": [], "torch": []}
         for _ in range(args.repeat):  # interleaved, so machine noise hits both alike
             times["ember"].append(step_time(ember, build, steps))

@@ -2,8 +2,8 @@
 im2col / col2im and the convolution products built on them.
 
 Every function takes arrays of one array module (NumPy or CuPy) and uses only the API both share.
-Spatial layouts are channels-first, ``(N, C, *spatial)``; ``pads`` is one ``(lo, hi)`` pair per
-spatial dimension.
+Arrays in and out are channels-first, ``(N, C, *spatial)`` (only convolution's columns may be
+channels-last inside); ``pads`` is one ``(lo, hi)`` pair per spatial dimension.
 """
 from __future__ import annotations
 
@@ -86,6 +86,16 @@ def col2im(cols, padded_shape, stride, dilation, pads=None):
                                 in zip(padded_shape[lead_nd:], pads))]
     sizes = tuple(n - lo - hi for n, (lo, hi) in zip(padded_shape[lead_nd:], pads))
     out = xp.zeros(tuple(padded_shape[:lead_nd]) + sizes, cols.dtype)
+    for offs, dst, src in _offset_slices(outs, kernel, stride, dilation, sizes, pads):
+        out[lead + dst] += cols[lead + src + offs]
+    return out
+
+
+def _offset_slices(outs, kernel, stride, dilation, sizes, pads):
+    """For each kernel offset, the slices ``(offs, dst, src)`` that add every window's element
+    at that offset back into the cropped input: ``dst`` over the input's ``sizes``, ``src``
+    over the window positions ``outs``. Offsets that only ever land in the padding are left
+    out."""
     for offs in itertools.product(*(range(k) for k in kernel)):
         dst, src = [], []
         for o, d, s, n, size, (lo, _) in zip(offs, dilation, stride, outs, sizes, pads):
@@ -98,117 +108,306 @@ def col2im(cols, padded_shape, stride, dilation, pads=None):
             dst.append(slice(begin, begin + s * (last - first) + 1, s))
             src.append(slice(first, last + 1))
         else:
-            out[lead + tuple(dst)] += cols[lead + tuple(src) + offs]
-    return out
+            yield offs, tuple(dst), tuple(src)
 
 
-def window_max(x, kernel, stride, dilation):
-    """The max of every window of ``x`` (already padded) and the flat in-window offset of its
-    first occurrence (a NaN wins, as in PyTorch); offsets are uint8 when the kernel allows.
-    One pass per kernel offset over output-sized strided views: cheaper than copying the
-    windows out for an argmax; the offsets are built with arithmetic, since masked writes
-    (``where``, ``copyto(where=)``) cost several times more."""
-    xp = get_xp(x)
-    win = windows(x, kernel, stride, dilation)
-    offsets = list(itertools.product(*(range(k) for k in kernel)))
-    best = win[(Ellipsis,) + offsets[0]].copy()
-    arg = xp.zeros(best.shape, xp.uint8 if len(offsets) < 256 else xp.int64)
-    for k, offs in enumerate(offsets[1:], 1):
-        v = win[(Ellipsis,) + offs]
-        gt = v > best  # strict: ties keep the first offset
-        xp.maximum(best, v, out=best)  # propagates NaN
-        # offsets grow along the loop, so "k where v is the new max" is a running maximum
-        xp.maximum(arg, xp.multiply(gt, k, dtype=arg.dtype), out=arg)
-    if x.dtype.kind == "f" and bool(xp.isnan(best).any()):
-        for k in range(len(offsets) - 1, -1, -1):  # backwards: the first NaN is left
-            v = win[(Ellipsis,) + offsets[k]]
-            arg[v != v] = k
+# NOTE [ Separable max pooling ]
+# A window's max is the max, over its first dimension, of the maxima over its later ones; and
+# its first occurrence in row-major order is found the same way, if every one-dimensional pass
+# keeps the lowest offset among ties. So max pooling runs one pass per spatial dimension, the
+# last dimension first, each an elementwise max of k strided slices: only the first pass reads
+# the whole input, and later passes read rows that are contiguous. Where each max came from is
+# one small offset array per dimension, ``args[i]``, shaped like pass i's output
+# (N, C, *sp[:i], *out[i:]); the adjoint runs the passes backwards. For 2x2 windows this does
+# half the work of k**nd passes over the window view (NumPy has no fused window reduction).
+
+
+def _along(axis: int, start: int, step: int, count: int) -> tuple:
+    """The index that takes ``count`` positions ``start + step * i`` along ``axis``."""
+    return (slice(None),) * axis + (slice(start, start + step * (count - 1) + 1, step),)
+
+
+def _max_along(v, axis: int, k: int, s: int, d: int, nan: bool):
+    """One pass of :func:`window_max`: maxima over the windows along ``axis`` and the offset
+    of each one's first occurrence (of its first NaN, if ``nan``)."""
+    xp = get_xp(v)
+    n = (v.shape[axis] - d * (k - 1) - 1) // s + 1
+    views = [v[_along(axis, j * d, s, n)] for j in range(k)]
+    if k == 1:
+        return views[0].copy(), xp.zeros(views[0].shape, xp.uint8)
+    best = views[0]
+    arg = None
+    for j, view in enumerate(views[1:], 1):
+        gt = view > best  # strict: ties keep the lower offset
+        if nan:
+            gt |= xp.isnan(view) & ~xp.isnan(best)
+        best = xp.maximum(best, view, out=None if j == 1 else best)  # propagates NaN
+        if arg is None:
+            arg = gt.view(xp.uint8) if k < 256 else gt.astype(xp.int64)
+        else:  # offsets grow along the loop: "j where the max is new" is a running maximum
+            xp.maximum(arg, xp.multiply(gt, j, dtype=arg.dtype), out=arg)
     return best, arg
 
 
-def window_scatter(g, arg, padded_shape, kernel, stride, dilation):
-    """The adjoint of gathering each window's element at flat offset ``arg``: a zero array of
-    ``padded_shape`` with every ``g`` added at the element its window chose."""
-    xp = get_xp(g)
-    out = xp.zeros(padded_shape, g.dtype)
-    outs = g.shape[g.ndim - len(kernel):]
-    tiled = all(s >= k and (d == 1 or k == 1) for s, k, d in zip(stride, kernel, dilation))
-    # g * mask is much cheaper than a masked select, but inf * 0 would leave NaN behind
-    finite = g.dtype.kind != "f" or bool(xp.isfinite(g).all())
-    for k, offs in enumerate(itertools.product(*(range(k) for k in kernel))):
-        dst = out[(Ellipsis,) + tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
-                                      for o, d, s, n in zip(offs, dilation, stride, outs))]
-        hit = arg == k
-        if tiled and finite:  # windows do not overlap: each element is written once
-            xp.multiply(g, hit, out=dst)
-        else:
-            dst += g * hit if finite else xp.where(hit, g, 0)
+def window_max(x, kernel, stride, dilation):
+    """The max of every window of ``x`` (already padded) and where it is: one integer offset
+    array per spatial dimension (see NOTE [ Separable max pooling ]); a NaN wins, the first
+    one, as in PyTorch."""
+    xp = get_xp(x)
+    nd = len(kernel)
+    lead = x.ndim - nd
+    for nan in (False, True):
+        v, args = x, [None] * nd
+        for i in reversed(range(nd)):
+            v, args[i] = _max_along(v, lead + i, kernel[i], stride[i], dilation[i], nan)
+        # NaN-aware comparisons cost a pass each: only rerun with them when a NaN came out
+        if nan or x.dtype.kind != "f" or not bool(xp.isnan(v).any()):
+            return v, tuple(args)
+
+
+def _pick_along(v, arg, axis: int, k: int, s: int, d: int):
+    """The element at offset ``arg`` of every window along ``axis``."""
+    xp = get_xp(v)
+    n = arg.shape[axis]
+    out = v[_along(axis, 0, s, n)].copy()
+    for j in range(1, k):
+        xp.copyto(out, v[_along(axis, j * d, s, n)], where=arg == j)
     return out
 
 
-# ----------------------------------------------------------------------------------------------
-# Convolution as im2col + one (grouped) matmul
+def window_gather(x, args, kernel, stride, dilation):
+    """The element of every window of ``x`` (already padded) that :func:`window_max` chose."""
+    lead = x.ndim - len(kernel)
+    for i in reversed(range(len(kernel))):
+        x = _pick_along(x, args[i], lead + i, kernel[i], stride[i], dilation[i])
+    return x
 
+
+def window_offsets(args, kernel, stride, dilation) -> tuple:
+    """Per spatial dimension, the in-window offset of every window's chosen element (each
+    ``args[i]`` carried through the passes before it)."""
+    lead = args[0].ndim - len(kernel)
+    offs = []
+    for i, arg in enumerate(args):
+        for j in reversed(range(i)):
+            arg = _pick_along(arg, args[j], lead + j, kernel[j], stride[j], dilation[j])
+        offs.append(arg)
+    return tuple(offs)
+
+
+def _disjoint(k: int, s: int, d: int) -> bool:
+    """Whether windows of size ``k``, stride ``s``, dilation ``d`` share no element."""
+    return s >= k and (d == 1 or k == 1)
+
+
+def _scatter_along(g, arg, axis: int, length: int, k: int, s: int, d: int, finite: bool):
+    """The adjoint of one :func:`_max_along` pass: ``g`` added where each window's max was."""
+    xp = get_xp(g)
+    n = g.shape[axis]
+    shape = g.shape[:axis] + (length,) + g.shape[axis + 1:]
+    assign = finite and _disjoint(k, s, d)  # else g * mask would turn inf * 0 into NaN
+    covered = assign and s == k and n * k == length  # every element written below
+    out = xp.empty(shape, g.dtype) if covered else xp.zeros(shape, g.dtype)
+    dst = [out[_along(axis, j * d, s, n)] for j in range(k)]
+    if not assign:
+        for j in range(k):
+            dst[j] += g * (arg == j) if finite else xp.where(arg == j, g, 0)
+    elif k == 2:
+        xp.multiply(g, arg, out=dst[1])
+        xp.subtract(g, dst[1], out=dst[0])  # exact: g - g or g - 0
+    else:
+        for j in range(k):
+            xp.multiply(g, arg == j, out=dst[j])
+    return out
+
+
+def window_scatter(g, args, padded_shape, kernel, stride, dilation):
+    """The adjoint of :func:`window_gather`: a zero array of ``padded_shape`` with every ``g``
+    added at the element its window chose."""
+    xp = get_xp(g)
+    nd = len(kernel)
+    lead = g.ndim - nd
+    finite = g.dtype.kind != "f" or bool(xp.isfinite(g).all())
+    for i in range(nd):
+        g = _scatter_along(g, args[i], lead + i, padded_shape[lead + i], kernel[i], stride[i],
+                           dilation[i], finite)
+        # overlapping windows sum, which may overflow to inf
+        if finite and not _disjoint(kernel[i], stride[i], dilation[i]):
+            finite = bool(xp.isfinite(g).all())
+    return g
+
+
+# ----------------------------------------------------------------------------------------------
+# Convolution as im2col + matmul
+#
+# NOTE [ Convolution column layouts ]
+# Tensors stay channels-first, (N, C, *sp); the columns take one of two layouts, chosen by the
+# number of input channels per group (``_channels_last``), since neither wins everywhere:
+# - channels-last, (G, N * L, prod(kernel) * C/G), for many channels: one row per output
+#   position of every sample, laid out (*kernel, C/G). Building them copies runs of contiguous
+#   channels, and all samples go through one GEMM per group, which OpenBLAS runs (and spreads
+#   over the cores) far better than one small GEMM per sample. The output gradient, made
+#   (G, N * L, O/G) by one transposing copy (``grad_matrix``), feeds both backward GEMMs; the
+#   forward's one transposing copy back to (N, O, *out) also adds the bias.
+# - channels-first, (N, G, C/G * prod(kernel), L), for few channels (a network's first layer):
+#   there the rows above would be a few elements long and the transposing copies would cost more
+#   than the GEMMs, while per-sample GEMMs give (N, O, L), the output's own layout, directly.
+
+_CHANNELS_LAST_MIN = 24  # channels per group from which channels-last columns win (measured)
 _WGRAD_CHUNK = 1 << 22  # elements of per-sample weight-gradient products held at once (16 MB)
 
 
+def _channels_last(c_per_group: int) -> bool:
+    return c_per_group >= _CHANNELS_LAST_MIN
+
+
+def _padded_last(x, pads):
+    """``x`` (N, C, *sp) zero-padded by ``pads`` (non-negative) as a contiguous (N, *padded, C)
+    (whose channel runs the im2col copy then reads faster than strided ones)."""
+    xp = get_xp(x)
+    xl = xp.moveaxis(x, 1, -1)
+    if not any(lo or hi for lo, hi in pads):
+        return xp.ascontiguousarray(xl)
+    spatial = x.shape[2:]
+    out = xp.zeros((x.shape[0],) + tuple(n + lo + hi for n, (lo, hi) in zip(spatial, pads))
+                   + (x.shape[1],), x.dtype)
+    out[(slice(None),) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(spatial, pads))] = xl
+    return out
+
+
 def im2col(x, kernel, stride, pads, dilation, groups: int):
-    """Columns ``(N, groups, C/groups * prod(kernel), L)`` of the zero-padded input, and the
-    output spatial shape. Per-sample columns let one batched matmul give ``(N, O, L)``, the
-    output's own layout, and the copy below reads the input along its contiguous last axis."""
+    """Columns of the zero-padded input in the layout NOTE [ Convolution column layouts ]
+    picks, and the output spatial shape."""
     nd = len(kernel)
-    win = windows(pad(x, pads), kernel, stride, dilation)  # (N, C, *out, *k)
     n, c = x.shape[:2]
-    outs = win.shape[2:2 + nd]
-    order = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
-    cols = win.transpose(order).reshape(n, groups, -1, math.prod(outs))  # the one copy
+    if not _channels_last(c // groups):
+        win = windows(pad(x, pads), kernel, stride, dilation)  # (N, C, *out, *k)
+        outs = win.shape[2:2 + nd]
+        order = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
+        return win.transpose(order).reshape(n, groups, -1, math.prod(outs)), outs  # one copy
+    xl = _padded_last(x, pads)
+    outs = tuple((s - d * (k - 1) - 1) // st + 1
+                 for s, k, st, d in zip(xl.shape[1:-1], kernel, stride, dilation))
+    st = xl.strides
+    cg = c // groups
+    win = get_xp(x).lib.stride_tricks.as_strided(  # (N, *out, *kernel, G, C/G), read only
+        xl, (n,) + outs + tuple(kernel) + (groups, cg),
+        (st[0],) + tuple(a * s for a, s in zip(st[1:-1], stride))
+        + tuple(a * d for a, d in zip(st[1:-1], dilation)) + (st[-1] * cg, st[-1]))
+    order = (1 + 2 * nd,) + tuple(range(1 + 2 * nd)) + (2 + 2 * nd,)
+    cols = win.transpose(order).reshape(groups, n * math.prod(outs), -1)  # the one copy
     return cols, outs
 
 
-def conv_forward(x, w, stride, pads, dilation, groups: int, cols=None):
-    """Cross-correlation of ``x`` (N, C, *sp) with ``w`` (O, C/groups, *k); returns (y, cols)."""
+def _weight_matrix(w, groups: int):
+    """``w`` (O, C/G, *kernel) as channels-last columns' (G, prod(kernel) * C/G, O/G)."""
+    nd = w.ndim - 2
+    o, cg = w.shape[:2]
+    wg = w.reshape((groups, o // groups, cg) + w.shape[2:])
+    return wg.transpose((0,) + tuple(range(3, 3 + nd)) + (2, 1)).reshape(groups, -1, o // groups)
+
+
+def grad_matrix(gy, w_shape, groups: int):
+    """The output gradient (N, O, *out) as the operand of both backward products, so that a
+    caller needing both makes it once: a contiguous (G, N * L, O/G) for channels-last columns,
+    None for channels-first ones, which read ``gy`` as it is."""
+    if not _channels_last(w_shape[1]):
+        return None
+    xp = get_xp(gy)
+    n, o = gy.shape[:2]
+    length = math.prod(gy.shape[2:])
+    g = xp.empty((groups, n, length, o // groups), gy.dtype)
+    g[...] = gy.reshape(n, groups, o // groups, length).transpose(1, 0, 3, 2)
+    return g.reshape(groups, n * length, o // groups)
+
+
+def conv_forward(x, w, stride, pads, dilation, groups: int, cols=None, bias=None):
+    """Cross-correlation of ``x`` (N, C, *sp) with ``w`` (O, C/groups, *k), plus ``bias`` (O,)
+    if given; returns ``(y, cols)``, the columns for :func:`conv_weight_grad`."""
+    xp = get_xp(x)
     if cols is None:
-        cols, _ = im2col(x, w.shape[2:], stride, pads, dilation, groups)
-    outs = tuple(out_size(s, k, st, lo, hi, d) for s, k, st, (lo, hi), d
-                 in zip(x.shape[2:], w.shape[2:], stride, pads, dilation))
-    w2 = w.reshape(groups, w.shape[0] // groups, -1)
-    y = w2 @ cols  # (N, G, Og, L): one GEMM per sample and group, no transposed copies
-    return y.reshape((x.shape[0], w.shape[0]) + outs), cols
+        cols, outs = im2col(x, w.shape[2:], stride, pads, dilation, groups)
+    else:
+        outs = tuple(out_size(s, k, st, lo, hi, d) for s, k, st, (lo, hi), d
+                     in zip(x.shape[2:], w.shape[2:], stride, pads, dilation))
+    n, o = x.shape[0], w.shape[0]
+    og, length = o // groups, math.prod(outs)
+    if not _channels_last(w.shape[1]):
+        y = w.reshape(groups, og, -1) @ cols  # (N, G, O/G, L): the output's own layout
+        if bias is not None:
+            y += bias.reshape(groups, og, 1)
+        return y.reshape((n, o) + outs), cols
+    y = cols @ _weight_matrix(w, groups)  # (G, N * L, O/G)
+    out = xp.empty((n, o) + outs, y.dtype)
+    src = y.reshape(groups, n, length, og).transpose(1, 0, 3, 2)
+    dst = out.reshape(n, groups, og, length)
+    if bias is None:
+        dst[...] = src
+    else:
+        xp.add(src, bias.reshape(groups, og, 1), out=dst)
+    return out, cols
 
 
-def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups: int):
+def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups: int, gmat=None):
     """The adjoint of :func:`conv_forward` in ``x`` (a transposed convolution): col2im of
-    ``w^T @ gy`` cropped to ``x_shape``."""
+    ``gy @ w`` cropped to ``x_shape``; ``gmat`` is :func:`grad_matrix`'s, if at hand."""
+    xp = get_xp(gy)
     nd = w.ndim - 2
     n, c = x_shape[:2]
-    o = w.shape[0]
-    kernel = w.shape[2:]
-    outs = gy.shape[2:]
-    w2 = w.reshape(groups, o // groups, -1)
-    g2 = gy.reshape(n, groups, o // groups, -1)
-    gcols = w2.transpose(0, 2, 1) @ g2  # (N, G, Cg*K, L)
-    # (N, C, *k, *out) seen as (N, C, *out, *k): a view whose offset slices stay contiguous
-    gcols = gcols.reshape((n, c) + kernel + outs)
-    order = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
-    padded = (n, c) + tuple(s + lo + hi for s, (lo, hi) in zip(x_shape[2:], pads))
-    return col2im(gcols.transpose(order), padded, stride, dilation, pads)
+    o, cg = w.shape[:2]
+    kernel = tuple(w.shape[2:])
+    outs = tuple(gy.shape[2:])
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(x_shape[2:], pads))
+    if not _channels_last(cg):
+        w2 = w.reshape(groups, o // groups, -1)
+        gcols = w2.transpose(0, 2, 1) @ gy.reshape(n, groups, o // groups, -1)  # (N,G,Cg*K,L)
+        # (N, C, *k, *out) seen as (N, C, *out, *k): a view whose offset slices stay contiguous
+        gcols = gcols.reshape((n, c) + kernel + outs)
+        order = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
+        return col2im(gcols.transpose(order), (n, c) + padded, stride, dilation, pads)
+    if gmat is None:
+        gmat = grad_matrix(gy, w.shape, groups)
+    w_offs = _weight_matrix(w, groups).reshape((groups,) + kernel + (cg, o // groups))
+    sizes = tuple(x_shape[2:])
+    gx = xp.zeros((n,) + sizes + (groups, cg), xp.result_type(gmat, w))
+    order = tuple(range(1, 2 + nd)) + (0, 2 + nd)  # (G, N, *out, Cg) -> (N, *out, G, Cg)
+    # col2im with one GEMM per kernel offset: each adds its (N * L, Cg) product while it is
+    # contiguous and in cache, where slicing one GEMM's (N * L, prod(k) * Cg) would not be
+    for offs, dst, src in _offset_slices(outs, kernel, stride, dilation, sizes, pads):
+        part = gmat @ w_offs[(slice(None),) + offs].transpose(0, 2, 1)  # (G, N * L, Cg)
+        part = part.reshape((groups, n) + outs + (cg,)).transpose(order)
+        gx[(slice(None),) + dst] += part[(slice(None),) + src]
+    out = xp.empty(tuple(x_shape), gx.dtype)
+    out[...] = xp.moveaxis(gx.reshape((n,) + sizes + (c,)), -1, 1)
+    return out
 
 
-def conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups: int, cols=None):
-    """The adjoint of :func:`conv_forward` in ``w``: ``sum_n gy[n] @ cols[n]^T`` per group."""
+def conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups: int, cols=None,
+                     gmat=None):
+    """The adjoint of :func:`conv_forward` in ``w``: ``gy^T @ cols`` per group (``cols`` and
+    ``gmat`` as made by :func:`im2col` and :func:`grad_matrix`, if at hand)."""
     if cols is None:
         cols, _ = im2col(x, w_shape[2:], stride, pads, dilation, groups)
-    n = gy.shape[0]
-    g2 = gy.reshape(n, groups, w_shape[0] // groups, -1)
-    g2_t = g2.transpose(0, 1, 3, 2)
-    # per-sample GEMMs on a transposed view (BLAS reads it in place) beat one GEMM that needs
-    # gy copied into (O, N*L); cols @ gy^T (the taller left operand) measured faster than
-    # gy @ cols^T. Samples go in chunks so the per-sample products stay small.
-    step = max(1, _WGRAD_CHUNK // math.prod(w_shape))
-    gw_t = (cols[:step] @ g2_t[:step]).sum(0)  # (G, Cg*K, Og)
-    for i in range(step, n, step):
-        gw_t += (cols[i:i + step] @ g2_t[i:i + step]).sum(0)
-    return gw_t.transpose(0, 2, 1).reshape(w_shape)
+    nd = len(w_shape) - 2
+    o, cg = w_shape[:2]
+    if not _channels_last(cg):
+        n = gy.shape[0]
+        g_t = gy.reshape(n, groups, o // groups, -1).transpose(0, 1, 3, 2)
+        # per-sample GEMMs on a transposed view (BLAS reads it in place) beat one GEMM that
+        # needs gy copied into (O, N*L); cols @ gy^T (the taller left operand) measured faster
+        # than gy @ cols^T. Samples go in chunks so the per-sample products stay small.
+        step = max(1, _WGRAD_CHUNK // math.prod(w_shape))
+        gw_t = (cols[:step] @ g_t[:step]).sum(0)  # (G, Cg*K, Og)
+        for i in range(step, n, step):
+            gw_t += (cols[i:i + step] @ g_t[i:i + step]).sum(0)
+        return gw_t.transpose(0, 2, 1).reshape(w_shape)
+    if gmat is None:
+        gmat = grad_matrix(gy, w_shape, groups)
+    # cols^T @ g: OpenBLAS runs this orientation twice as fast as g^T @ cols
+    gw = cols.transpose(0, 2, 1) @ gmat  # (G, prod(k) * Cg, O/G)
+    gw = gw.reshape((groups,) + tuple(w_shape[2:]) + (cg, o // groups))
+    order = (0, 2 + nd, 1 + nd) + tuple(range(1, 1 + nd))
+    return gw.transpose(order).reshape(w_shape)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -59,8 +59,9 @@ def _batched(input: Tensor, nd: int, op: str):
 
 class Convolution(Primitive, node_name="ConvolutionBackward0"):
     @staticmethod
-    def forward(ctx, x, w, stride, pads, dilation, groups):
-        y, cols = K.conv_forward(x, w, stride, pads, dilation, groups)
+    def forward(ctx, x, w, b, stride, pads, dilation, groups):
+        # the bias rides on the GEMM output's one copy into (N, O, *out)
+        y, cols = K.conv_forward(x, w, stride, pads, dilation, groups, bias=b)
         ctx.save_for_backward(x, w)
         ctx.args = (stride, pads, dilation, groups)
         ctx.cols = cols  # reused by the weight gradient: im2col runs once per step
@@ -70,27 +71,32 @@ class Convolution(Primitive, node_name="ConvolutionBackward0"):
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
         cols, ctx.cols = ctx.cols, None
-        gx = gw = None
-        if ctx.needs_input_grad[0]:
-            gx = ConvInputGrad.apply(grad, w, tuple(x.shape), *ctx.args)
-        if ctx.needs_input_grad[1]:
-            gw = ConvWeightGrad.apply(x, grad, tuple(w.shape), *ctx.args, cols)
-        return gx, gw
+        needs = ctx.needs_input_grad
+        # both products read the gradient in one layout: make it once
+        gmat = K.grad_matrix(grad._data, w.shape, ctx.args[3]) if needs[0] and needs[1] else None
+        gx = gw = gb = None
+        if needs[0]:
+            gx = ConvInputGrad.apply(grad, w, tuple(x.shape), *ctx.args, gmat)
+        if needs[1]:
+            gw = ConvWeightGrad.apply(x, grad, tuple(w.shape), *ctx.args, cols, gmat)
+        if needs[2]:
+            gb = grad.sum((0,) + tuple(range(2, grad.ndim)))
+        return gx, gw, gb
 
 
 class ConvInputGrad(Primitive, node_name="ConvolutionBackward0"):
     @staticmethod
-    def forward(ctx, gy, w, x_shape, stride, pads, dilation, groups):
+    def forward(ctx, gy, w, x_shape, stride, pads, dilation, groups, gmat=None):
         ctx.save_for_backward(gy, w)
         ctx.args = (stride, pads, dilation, groups)
-        return K.conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups)
+        return K.conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups, gmat)
 
     @staticmethod
     def backward(ctx, grad):
         gy, w = ctx.saved_tensors
         g_gy = g_w = None
         if ctx.needs_input_grad[0]:
-            g_gy = Convolution.apply(grad, w, *ctx.args)
+            g_gy = Convolution.apply(grad, w, None, *ctx.args)
         if ctx.needs_input_grad[1]:
             g_w = ConvWeightGrad.apply(grad, gy, tuple(w.shape), *ctx.args, None)
         return g_gy, g_w
@@ -98,10 +104,10 @@ class ConvInputGrad(Primitive, node_name="ConvolutionBackward0"):
 
 class ConvWeightGrad(Primitive, node_name="ConvolutionBackwardBackward0"):
     @staticmethod
-    def forward(ctx, x, gy, w_shape, stride, pads, dilation, groups, cols):
+    def forward(ctx, x, gy, w_shape, stride, pads, dilation, groups, cols, gmat=None):
         ctx.save_for_backward(x, gy)
         ctx.args = (stride, pads, dilation, groups)
-        return K.conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups, cols)
+        return K.conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups, cols, gmat)
 
     @staticmethod
     def backward(ctx, grad):
@@ -110,7 +116,7 @@ class ConvWeightGrad(Primitive, node_name="ConvolutionBackwardBackward0"):
         if ctx.needs_input_grad[0]:
             g_x = ConvInputGrad.apply(gy, grad, tuple(x.shape), *ctx.args)
         if ctx.needs_input_grad[1]:
-            g_gy = Convolution.apply(x, grad, *ctx.args)
+            g_gy = Convolution.apply(x, grad, None, *ctx.args)
         return g_x, g_gy
 
 
@@ -123,6 +129,10 @@ def _check_conv(op: str, input: Tensor, weight: Tensor, bias, groups: int, in_ch
         raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, "
                            f"expected input{list(input.shape)} to have {in_channels} channels, "
                            f"but got {input.shape[1]} channels instead")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise RuntimeError(f"Given weight of size {list(weight.shape)}, expected bias to be "
+                           f"1-dimensional with {weight.shape[0]} elements, but got bias of size "
+                           f"{list(bias.shape)} instead")
 
 
 def _add_bias(out: Tensor, bias, nd: int) -> Tensor:
@@ -163,7 +173,7 @@ def _conv(nd: int, input, weight, bias, stride, padding, dilation, groups) -> Te
             raise RuntimeError(f"Calculated padded input size per channel: ({padded}"
                                f"). Kernel size: ({' x '.join(map(str, kernel))}). Kernel size "
                                f"can't be greater than actual input size")
-    out = _add_bias(Convolution.apply(x, weight, stride, pads, dilation, groups), bias, nd)
+    out = Convolution.apply(x, weight, bias, stride, pads, dilation, groups)
     return out.squeeze(0) if unbatched else out
 
 
@@ -264,17 +274,15 @@ def _pool_geometry(nd, spatial, kernel_size, stride, padding, dilation, ceil_mod
 
 
 class WindowGather(Primitive, node_name="MaxPool2DWithIndicesBackward0"):
-    """Each output is the input element at window offset ``arg`` (max pooling's selection)."""
+    """Each output is the input element at window offsets ``arg`` (max pooling's selection, see
+    NOTE [ Separable max pooling ] in ``ember.backend.kernels``)."""
 
     @staticmethod
     def forward(ctx, x, arg, kernel, stride, pads, dilation, values=None):
-        xp = get_array_module(x)
         ctx.geom = (arg, x.shape, kernel, stride, pads, dilation)
         if values is not None:  # max pooling already has the gathered maxima
             return values
-        win = K.windows(K.pad(x, pads), kernel, stride, dilation)
-        flat = win.reshape(win.shape[:win.ndim - len(kernel)] + (-1,))
-        return xp.take_along_axis(flat, arg[..., None], -1)[..., 0]
+        return K.window_gather(K.pad(x, pads), arg, kernel, stride, dilation)
 
     @staticmethod
     def backward(ctx, grad):
@@ -308,7 +316,7 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
         out = out.squeeze(0)
     if not return_indices:
         return out
-    offs = xp.unravel_index(arg, kernel)
+    offs = K.window_offsets(arg, kernel, stride, dilation)
     flat_index = 0
     for i, (n, s, (lo, _), d) in enumerate(zip(x.shape[2:], stride, pads, dilation)):
         pos = xp.arange(outs[i]).reshape((-1,) + (1,) * (nd - 1 - i)) * s - lo + offs[i] * d

@@ -117,6 +117,8 @@ def test_padding_same_valid_and_errors():
         F.conv2d(x, ember.randn(3, 2, 9, 9, dtype=ember.float64))
     with pytest.raises(RuntimeError, match="should be the same"):
         F.conv2d(x.float(), w)
+    with pytest.raises(RuntimeError, match="expected bias to be 1-dimensional with 3 elements"):
+        F.conv2d(x, w, ember.zeros(2, dtype=ember.float64))
 
 
 def _leaf(*shape, seed=0):
@@ -132,6 +134,11 @@ def _leaf(*shape, seed=0):
                                                                 (2,)]),
     (lambda x, w, b: F.conv_transpose1d(x, w, b, 3, 0, 1, 1, 2), [(2, 2, 3), (2, 3, 2),
                                                                    (3,)]),
+    # 24+ channels per group: channels-last columns (NOTE [ Convolution column layouts ])
+    (lambda x, w, b: F.conv2d(x, w, b, 1, 1, 1, 2), [(1, 48, 2, 2), (2, 24, 1, 2), (2,)]),
+    (lambda x, w, b: F.conv2d(x, w, b, (2, 1), (1, 0), (1, 2)), [(1, 24, 3, 3), (2, 24, 2, 1),
+                                                                   (2,)]),
+    (lambda x, w, b: F.conv_transpose2d(x, w, b, 2, 1), [(1, 2, 2, 1), (2, 24, 2, 2), (24,)]),
 ])
 def test_conv_gradcheck_and_gradgradcheck(fn, shapes):
     inputs = tuple(_leaf(*s, seed=i) for i, s in enumerate(shapes))

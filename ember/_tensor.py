@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 
 from ember import dtypes as _dt
+from ember._tensor_methods import TensorMethods, bind_ops
 from ember.autograd.grad_mode import _State
 from ember.backend.device import CPU, Device, array_device
 
@@ -83,7 +84,7 @@ class DeviceMismatchError(TypeError, RuntimeError):
     """Tensors on different devices met in one op (a TypeError in 2017, a RuntimeError now)."""
 
 
-class Tensor:
+class Tensor(TensorMethods):
     """A multi-dimensional array with autograd, like ``torch.Tensor``.
 
     ``ember.Tensor(4, 3)`` makes an uninitialised float32 tensor of that shape (2017 style);
@@ -476,6 +477,9 @@ class Tensor:
     def type(self, dtype=None, non_blocking: bool = False, **kwargs):
         if dtype is None:
             return _type_string(self)
+        if isinstance(dtype, type) and isinstance(getattr(dtype, "dtype", None), _dt.dtype):
+            # a legacy typed class: ember.LongTensor, ember.cuda.FloatTensor, ...
+            return _ops.to(self, dtype.dtype, device="cuda" if dtype.is_cuda else "cpu")
         if isinstance(dtype, str) and dtype.endswith("Tensor"):
             return _ops.to(self, _dtype_from_type_string(dtype), device=(
                 "cuda" if ".cuda." in dtype else "cpu"))
@@ -1607,3 +1611,5 @@ from ember.ops.elementwise import Add as _Add  # noqa: E402  (operators skip the
 from ember.ops.elementwise import Mul as _Mul  # noqa: E402
 from ember.ops.elementwise import Sub as _Sub  # noqa: E402
 from ember.ops.unary import Relu as _Relu  # noqa: E402
+
+bind_ops()  # the delegating methods' op modules, now that Tensor exists

@@ -1,15 +1,10 @@
-"""Tensor methods added for API coverage (/tmp/tensor_methods_patch.py, applied to
-ember/_tensor.py by the lead): in-place forms, predicates, statistics, linear algebra,
-against NumPy and the out-of-place functions."""
+"""Tensor methods of ember/_tensor_methods.py: in-place forms, predicates, statistics, linear
+algebra, against NumPy and the out-of-place functions."""
 import numpy as np
 import pytest
 
 import ember
 from ember.autograd import gradcheck
-
-# Until the lead applies the patch to ember/_tensor.py, these methods do not exist.
-pytestmark = pytest.mark.skipif(not hasattr(ember.Tensor, "sinc_"),
-                                reason="tensor-method patch not applied yet")
 
 rng = np.random.default_rng(3)
 

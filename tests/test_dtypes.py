@@ -107,3 +107,10 @@ def test_casts_to_integer_or_bool_leave_the_graph():
     for cast in (x.int(), x.long(), x.bool(), x.to(ember.uint8), x.type(ember.int16)):
         assert not cast.requires_grad and cast.grad_fn is None
     assert x.double().requires_grad and type(x.half().grad_fn).__name__ == "ToCopyBackward0"
+
+
+def test_type_accepts_legacy_typed_classes():
+    x = ember.tensor([1.5, -2.5])
+    assert x.type(ember.LongTensor).tolist() == [1, -2]
+    assert x.type(ember.DoubleTensor).dtype == ember.float64
+    assert isinstance(x.type(ember.IntTensor), ember.IntTensor)

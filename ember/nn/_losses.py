@@ -144,13 +144,8 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 # Classification
 
 
-def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
-             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
-    """-input[n, target[n]] * weight[target[n]], over (N, C), (C,) or (N, C, d1, ...) input.
-
-    With ``reduction='mean'`` the sum is divided by the total weight of non-ignored targets.
-    """
-    reduction = _reduction(size_average, reduce, reduction)
+def _nll_args(input: Tensor, target: Tensor):
+    """nll_loss's checks; returns (input, target) with a batch dim and whether it was added."""
     if input.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
     if target.dtype.is_floating_point:
@@ -165,7 +160,10 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     if tuple(input.shape[2:]) != tuple(target.shape[1:]):
         raise RuntimeError(f"size mismatch (got input: {list(input.shape)}, target: "
                            f"{list(target.shape)})")
-    n_classes = input.shape[1]
+    return input, target, unbatched
+
+
+def _check_targets(target: Tensor, n_classes: int, ignore_index: int, reduction: str) -> None:
     tgt = target._data
     valid = tgt != ignore_index
     bad = valid & ((tgt < 0) | (tgt >= n_classes))
@@ -173,9 +171,37 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
         raise IndexError(f"Target {int(tgt[bad].reshape(-1)[0])} is out of bounds.")
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
+    """-input[n, target[n]] * weight[target[n]], over (N, C), (C,) or (N, C, d1, ...) input.
+
+    With ``reduction='mean'`` the sum is divided by the total weight of non-ignored targets.
+    """
+    reduction = _reduction(size_average, reduce, reduction)
+    input, target, unbatched = _nll_args(input, target)
+    _check_targets(target, input.shape[1], ignore_index, reduction)
     loss = _nn.NllLoss.apply(input, target, None if weight is None else weight.detach(),
                              ignore_index, reduction)
     return loss.squeeze(0) if unbatched and reduction == "none" else loss
+
+
+def _class_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None,
+                         ignore_index: int, reduction: str) -> Tensor:
+    """cross_entropy with class indices: one fused node over (rows, classes)."""
+    input, target, unbatched = _nll_args(input, target)
+    n_classes = input.shape[1]
+    _check_targets(target, n_classes, ignore_index, reduction)
+    shape = target.shape
+    if input.ndim > 2:  # (N, C, d1, ...): one row of classes per position
+        input = input.movedim(1, -1).reshape(-1, n_classes)
+        target = target.reshape(-1)
+    loss = _nn.CrossEntropy.apply(input, target, None if weight is None else weight.detach(),
+                                  ignore_index, reduction)
+    if reduction != "none":
+        return loss
+    return loss.reshape(shape[1:] if unbatched else shape)
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -186,6 +212,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     reduction = _reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if not target.dtype.is_floating_point and label_smoothing <= 0:
+        return _class_cross_entropy(input, target, weight, ignore_index, reduction)
     class_dim = 0 if input.ndim == 1 else 1
     logp = _nn.log_softmax(input, class_dim)
     n_classes = input.shape[class_dim]
@@ -205,8 +233,6 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
             return loss.sum() / (input.numel() // n_classes)
         return _reduce(loss, reduction)
     nll = nll_loss(logp, target, weight, None, ignore_index, None, reduction)
-    if label_smoothing <= 0:
-        return nll
     ignore = _make((target._data == ignore_index).astype(logp._data.dtype))
     keep = 1 - ignore
     terms = logp if weight is None else logp * weight.reshape(w_shape)

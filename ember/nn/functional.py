@@ -327,6 +327,17 @@ def _bernoulli_keep(input: Tensor, shape, p: float):
     return (rng.random(shape, dtype=input._xp.float32) >= p).astype(input._data.dtype)
 
 
+def _dropout_noise(input: Tensor, shape, p: float):
+    """1 / (1 - p) with probability 1 - p, else 0: an array of ``shape`` in ``input``'s dtype."""
+    xp = input._xp
+    noise = generator_for(input.device).random(shape, dtype=xp.float32)
+    xp.greater_equal(noise, p, out=noise)  # 1.0 kept, 0.0 dropped, in the draws' buffer
+    noise = noise.astype(input._data.dtype, copy=False)
+    if p < 1.0:
+        noise *= 1.0 / (1.0 - p)
+    return noise
+
+
 def _apply_noise(input: Tensor, noise, inplace: bool, shift=None) -> Tensor:
     out = input * _make(noise)
     if shift is not None:
@@ -339,9 +350,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     _check_p(p)
     if not training or p == 0.0:
         return input
-    keep = _bernoulli_keep(input, input.shape, p)
-    noise = keep * (1.0 / (1.0 - p)) if p < 1.0 else keep
-    return _apply_noise(input, noise.astype(input._data.dtype, copy=False), inplace)
+    return _apply_noise(input, _dropout_noise(input, input.shape, p), inplace)
 
 
 def _feature_shape(input: Tensor, batched_ndim: int, name: str) -> tuple:
@@ -356,9 +365,7 @@ def _feature_dropout(input: Tensor, p: float, training: bool, inplace: bool, sha
     _check_p(p)
     if not training or p == 0.0:
         return input
-    keep = _bernoulli_keep(input, shape, p)
-    noise = keep * (1.0 / (1.0 - p)) if p < 1.0 else keep
-    return _apply_noise(input, noise.astype(input._data.dtype, copy=False), inplace)
+    return _apply_noise(input, _dropout_noise(input, shape, p), inplace)
 
 
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
@@ -733,3 +740,13 @@ from ember.nn._losses import _Reduction  # noqa: F401,E402
 # --- spatial and sequence layers (nn-spatial) ---
 from ember.ops.attention import *  # noqa: F401,F403,E402
 from ember.ops.conv import *  # noqa: F401,F403,E402
+
+# --- sampling and channel shuffling: grid_sample / affine_grid live in ember/ops/sampling.py,
+# channel_shuffle in ember/nn/modules/channelshuffle.py (imported last: the modules package
+# itself imports ember.nn.functional)
+from ember.ops.sampling import affine_grid, grid_sample  # noqa: F401,E402  isort: skip
+from ember.nn.modules.channelshuffle import (  # noqa: F401,E402  isort: skip
+    channel_shuffle, native_channel_shuffle)
+
+GRID_SAMPLE_INTERPOLATION_MODES = {"bilinear": 0, "nearest": 1, "bicubic": 2}
+GRID_SAMPLE_PADDING_MODES = {"zeros": 0, "border": 1, "reflection": 2}

@@ -1,13 +1,18 @@
-"""Scaled dot-product attention, composed of ember ops (so every order of gradient works)."""
+"""Scaled dot-product attention, composed of ember ops (so every order of gradient works), and
+multi-head self-attention's core as one primitive over the packed q, k, v projection."""
 from __future__ import annotations
 
 import math
 
 from ember import dtypes as _dt
-from ember._tensor import Tensor
+from ember._tensor import Tensor, _make
+from ember.autograd import grad as _grad
+from ember.autograd.function import Primitive
+from ember.autograd.grad_mode import _State
+from ember.backend.device import get_array_module
 from ember.ops.linalg import matmul
 from ember.ops.movement import cat
-from ember.ops.nn import softmax
+from ember.ops.nn import _row_blocks, softmax
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
@@ -58,6 +63,107 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
 
 
 
+# ----------------------------------------------------------------------------------------------
+# Self-attention over the packed projection. The heads are strided views of the (L, N, 3E)
+# array, which BLAS reads in place, so no head is copied out; the backward writes dq, dk and dv
+# into one packed gradient, the in-projection's, instead of concatenating three.
+
+def _heads(packed, parts: int, heads: int):
+    """(L, N, parts * E) -> ``parts`` views (N, heads, L, E / heads)."""
+    length, batch = packed.shape[:2]
+    split = packed.reshape(length, batch, parts, heads, -1)
+    return [split[:, :, i].transpose(1, 2, 0, 3) for i in range(parts)]
+
+
+class PackedSelfAttention(Primitive,
+                          node_name="ScaledDotProductFlashAttentionForCpuBackward0"):
+    @staticmethod
+    def forward(ctx, qkv, mask, heads, scale, noise):
+        """qkv (L, N, 3E); mask: additive, broadcastable to (N, heads, L, L), or None; noise:
+        dropout's scaled keep mask (N, heads, L, L) or None. Returns (L, N, E)."""
+        xp = get_array_module(qkv)
+        q, k, v = _heads(qkv, 3, heads)
+        probs = xp.matmul(q, k.swapaxes(-1, -2))
+        for rows in _row_blocks(probs.shape, 3):  # softmax in place, a cache-sized block a time
+            block = probs[rows]
+            block *= scale
+            if mask is not None:
+                block += mask[rows] if mask.shape[0] > 1 else mask
+            block -= block.max(axis=-1, keepdims=True)
+            xp.exp(block, out=block)
+            block /= block.sum(axis=-1, keepdims=True)
+        weights = probs if noise is None else probs * noise
+        out = xp.empty(qkv.shape[:2] + (qkv.shape[2] // 3,), qkv.dtype)
+        _heads(out, 1, heads)[0][...] = xp.matmul(weights, v)
+        ctx.save_for_backward(qkv)
+        ctx.state = (mask, heads, scale, noise, probs, weights)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (qkv,) = ctx.saved_tensors
+        mask, heads, scale, noise, probs, weights = ctx.state
+        if _State.enabled:  # create_graph: differentiate the composed computation
+            out = _composed_self_attention(qkv, mask, heads, scale, noise)
+            return _grad(out, qkv, grad, create_graph=True)
+        xp = get_array_module(probs)
+        q, k, v = _heads(qkv._data, 3, heads)
+        (g,) = _heads(grad._data, 1, heads)
+        packed = xp.empty(qkv.shape, qkv._data.dtype)
+        dq, dk, dv = _heads(packed, 3, heads)
+        dv[...] = xp.matmul(weights.swapaxes(-1, -2), g)
+        ds = xp.matmul(g, v.swapaxes(-1, -2))  # d weights, turned into d scores in place
+        if noise is not None:
+            ds *= noise
+        # softmax: p * (d - sum(d * p)), then the scale
+        ds -= (ds * probs).sum(axis=-1, keepdims=True)
+        ds *= probs
+        ds *= scale
+        dq[...] = xp.matmul(ds, k)
+        dk[...] = xp.matmul(ds.swapaxes(-1, -2), q)
+        return _make(packed)
+
+
+def _composed_self_attention(qkv: Tensor, mask, heads: int, scale: float, noise) -> Tensor:
+    """PackedSelfAttention in ember ops (for double backward)."""
+    length, batch, width = qkv.shape
+    split = qkv.reshape(length, batch, 3, heads, width // (3 * heads))
+    q, k, v = (split.select(2, i).permute(1, 2, 0, 3) for i in range(3))
+    scores = matmul(q, k.transpose(-2, -1)) * scale
+    if mask is not None:
+        scores = scores + _make(mask)
+    weights = softmax(scores, -1)
+    if noise is not None:
+        weights = weights * _make(noise)
+    return matmul(weights, v).permute(2, 0, 1, 3).reshape(length, batch, width // 3)
+
+
+def packed_self_attention(qkv: Tensor, num_heads: int, attn_mask: Tensor | None = None,
+                          noise=None) -> Tensor:
+    """Multi-head self-attention's core: (L, N, 3E) packed q, k, v -> (L, N, E).
+
+    ``attn_mask`` is additive (not differentiated), broadcastable to (N, num_heads, L, L);
+    ``noise`` is dropout's scaled keep mask of that shape, or None.
+    """
+    scale = 1 / math.sqrt(qkv.shape[2] // (3 * num_heads))
+    mask = None if attn_mask is None else attn_mask._data
+    return PackedSelfAttention.apply(qkv, mask, num_heads, scale, noise)
+
+
+def _packed_mask(attn_mask: Tensor | None, key_padding_mask: Tensor | None, like: Tensor,
+                 num_heads: int) -> Tensor | None:
+    """MultiheadAttention's masks as one additive mask broadcastable to (N, heads, L, S)."""
+    mask = _as_float_mask(attn_mask, like, "attn_mask")
+    if mask is not None:  # (L, S) or (N * heads, L, S) -> 4-D
+        lead = (-1, num_heads) if mask.ndim == 3 and mask.shape[0] > 1 else (1, 1)
+        mask = mask.reshape(lead + tuple(mask.shape[-2:]))
+    if key_padding_mask is not None:
+        kpm = _as_float_mask(key_padding_mask, like, "key_padding_mask")
+        kpm = kpm.reshape(kpm.shape[0], 1, 1, kpm.shape[-1])
+        mask = kpm if mask is None else mask + kpm
+    return mask
+
+
 def _as_float_mask(mask: Tensor | None, like: Tensor, name: str) -> Tensor | None:
     """MultiheadAttention's masks: bool True means "do not attend" (the opposite of
     scaled_dot_product_attention's), float masks are added to the scores."""
@@ -89,7 +195,7 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
     """Multi-head attention on sequence-first inputs: query (L, N, E), key/value (S, N, E_k/v)
     or unbatched (L, E). Returns (output (L, N, E), weights (N, L, S) averaged over heads, or
     (N, H, L, S), or None without ``need_weights``)."""
-    from ember.nn.functional import dropout, linear, pad
+    from ember.nn.functional import _dropout_noise, dropout, linear, pad
 
     batched = query.ndim == 3
     if not batched:
@@ -114,7 +220,18 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
         v = linear(value, v_proj_weight, b_v)
     elif query is key and key is value:
         # self-attention: one matmul for all three projections
-        q, k, v = linear(query, in_proj_weight, in_proj_bias).chunk(3, -1)
+        qkv = linear(query, in_proj_weight, in_proj_bias)
+        if (not need_weights and bias_k is None and not add_zero_attn and static_k is None
+                and static_v is None):
+            mask = _packed_mask(attn_mask, key_padding_mask, qkv, num_heads)
+            if mask is None or not mask.requires_grad:
+                p = dropout_p if training else 0.0
+                noise = _dropout_noise(qkv, (bsz, num_heads, tgt_len, tgt_len), p) if p else None
+                out = packed_self_attention(qkv, num_heads, mask, noise)
+                out = linear(out.reshape(tgt_len * bsz, embed_dim), out_proj_weight,
+                             out_proj_bias).reshape(tgt_len, bsz, embed_dim)
+                return (out if batched else out.squeeze(1)), None
+        q, k, v = qkv.chunk(3, -1)
     else:
         w_q, w_k, w_v = in_proj_weight.chunk(3)
         q = linear(query, w_q, b_q)

@@ -47,6 +47,7 @@ class Matmul(Primitive, node_name="MatmulBackward0"):
             need_a, need_b = ctx.needs_input_grad
             ctx.save_for_backward(a if need_b else None, b if need_a else None)
             ctx.ndims = (a.ndim, b.ndim)
+            ctx.b_transposed = b.ndim == 2 and _is_transposed(b)
         # ml_dtypes computes bfloat16 products in float32: keep the inputs' dtype.
         return get_array_module(a).matmul(a, b).astype(a.dtype, copy=False)
 
@@ -68,11 +69,26 @@ class Matmul(Primitive, node_name="MatmulBackward0"):
             if nb == 2 and na > 2:
                 # A shared matrix: sum over the batch as one GEMM on folded rows, rather than a
                 # batch of products reduced afterwards.
-                gb = matmul(a.reshape(-1, a.shape[-1]).mT, g.reshape(-1, g.shape[-1]))
+                gb = _right_grad(a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1]),
+                                 ctx.b_transposed)
+            elif nb == 2:
+                gb = _right_grad(a.unsqueeze(-2) if na == 1 else a, g, ctx.b_transposed)
             else:
                 gb = matmul((a.unsqueeze(-2) if na == 1 else a).mT, g)
                 gb = gb.squeeze(-1) if nb == 1 else gb
         return ga, gb
+
+
+def _right_grad(a: Tensor, g: Tensor, transposed: bool) -> Tensor:
+    """a^T @ g, the gradient of matrix b in a @ b, laid out as b is: for a ``transposed`` b
+    (as nn.Linear's weight.t()) the product is formed transposed, so that the gradient reaching
+    the weight is contiguous, as the optimizers' elementwise updates want it."""
+    return matmul(g.mT, a).mT if transposed else matmul(a.mT, g)
+
+
+def _is_transposed(array) -> bool:
+    flags = array.flags
+    return flags.f_contiguous and not flags.c_contiguous
 
 
 class Mm(Matmul, node_name="MmBackward0"):
@@ -173,6 +189,7 @@ class Addmm(Primitive, node_name="AddmmBackward0"):
             ctx.save_for_backward(mat1 if ctx.needs_input_grad[2] else None,
                                   mat2 if ctx.needs_input_grad[1] else None)
             ctx.scales = (beta, alpha)
+            ctx.b_transposed = _is_transposed(mat2)
         xp = get_array_module(mat1)
         out = xp.matmul(mat1, mat2).astype(mat1.dtype, copy=False)
         if alpha != 1:
@@ -189,7 +206,7 @@ class Addmm(Primitive, node_name="AddmmBackward0"):
         g = grad * alpha if alpha != 1 else grad
         gbias = (grad * beta if beta != 1 else grad) if need_bias and beta != 0 else None
         g1 = matmul(g, mat2.mT) if need_1 else None
-        g2 = matmul(mat1.mT, g) if need_2 else None
+        g2 = _right_grad(mat1, g, ctx.b_transposed) if need_2 else None
         return gbias, g1, g2
 
 

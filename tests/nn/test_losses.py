@@ -346,3 +346,43 @@ def test_mse_with_integer_broadcast_target_keeps_float32_and_graph():
     assert loss.grad_fn.next_functions[0][0].name() == "AddmmBackward0"
     expected = ((out.detach().numpy() - np.arange(1, 11)) ** 2).mean()
     np.testing.assert_allclose(loss.item(), expected, rtol=1e-5)
+
+
+def test_cross_entropy_fused_second_order_and_grad_fn():
+    from ember.autograd import gradgradcheck
+    rs = np.random.RandomState(11)
+    target = ember.tensor([1, -100, 3, 0])
+    weight = _t(rs.rand(4) + 0.5)
+    for reduction in ("mean", "sum", "none"):
+        assert gradgradcheck(lambda a, r=reduction: F.cross_entropy(a, target, weight, reduction=r),
+                             (_t(rs.randn(4, 4), True),))
+    out = F.cross_entropy(_t(rs.randn(4, 4), True), target)
+    assert out.grad_fn.name() == "NllLossBackward0"  # PyTorch's last node too
+
+
+def test_cross_entropy_and_softmax_across_row_blocks():
+    # wide rows split the fused softmax into several cache blocks: every block must agree
+    rs = np.random.RandomState(12)
+    x = rs.randn(300, 2000) * 4
+    target = rs.randint(0, 2000, 300)
+    logp = _log_softmax(x)
+    a = _t(x, True)
+    loss = F.cross_entropy(a, ember.tensor(target), reduction="sum")
+    np.testing.assert_allclose(loss.item(), -logp[np.arange(300), target].sum(), rtol=1e-10)
+    loss.backward()
+    expected = np.exp(logp)
+    expected[np.arange(300), target] -= 1
+    np.testing.assert_allclose(a.grad.numpy(), expected, atol=1e-12)
+    np.testing.assert_allclose(F.log_softmax(_t(x), 1).numpy(), logp, atol=1e-12)
+    np.testing.assert_allclose(F.softmax(_t(x), 1).numpy(), np.exp(logp), atol=1e-12)
+
+
+def test_cross_entropy_backward_twice_with_retained_graph():
+    # the first backward hands its softmax buffer to the gradient; the second recomputes it
+    rs = np.random.RandomState(13)
+    a = _t(rs.randn(5, 7), True)
+    loss = F.cross_entropy(a, ember.tensor([0, 6, 3, 3, 1]))
+    loss.backward(retain_graph=True)
+    first = a.grad.numpy().copy()
+    loss.backward()
+    np.testing.assert_allclose(a.grad.numpy(), 2 * first, rtol=1e-12)

@@ -167,3 +167,45 @@ def test_transformer_stack_names_masks_and_shapes():
     assert custom.activation is F.silu
     with pytest.raises(RuntimeError, match="relu/gelu"):
         nn.TransformerEncoderLayer(8, 2, activation="tanh")
+
+
+@pytest.mark.parametrize("masks", ["none", "attn2d", "attn3d", "padding", "both", "causal"])
+def test_packed_self_attention_matches_composed_path(masks):
+    # need_weights=False runs self-attention as one primitive; need_weights=True composes ops:
+    # outputs and gradients agree, dropout included (both draw the same noise from one seed)
+    m = nn.MultiheadAttention(8, 2, dropout=0.3, dtype=ember.float64)
+    x = _arr(5, 3, 8)
+    kw = {}
+    if masks in ("attn2d", "both"):
+        kw["attn_mask"] = ember.tensor(_arr(5, 5, seed=2))
+    if masks == "attn3d":
+        kw["attn_mask"] = ember.tensor(_arr(6, 5, 5, seed=2))
+    if masks in ("padding", "both"):
+        kw["key_padding_mask"] = ember.tensor(np.array([[0, 0, 0, 1, 1], [0] * 5, [1, 0, 0, 0, 0]],
+                                                        bool))
+    if masks == "causal":
+        kw["attn_mask"] = nn.Transformer.generate_square_subsequent_mask(5).to(ember.float64)
+        kw["is_causal"] = True
+    results = []
+    for need_weights in (False, True):
+        a = ember.tensor(x, requires_grad=True)
+        ember.manual_seed(3)
+        out = m(a, a, a, need_weights=need_weights, **kw)[0]
+        out.backward(ember.tensor(_arr(5, 3, 8, seed=4)))
+        results.append((out.detach().numpy(), a.grad.numpy(), m.in_proj_weight.grad.numpy()))
+        m.zero_grad()
+    for fused, composed in zip(*results):
+        np.testing.assert_allclose(fused, composed, atol=1e-12)
+
+
+def test_packed_self_attention_gradcheck_and_double_backward():
+    from ember.autograd import gradgradcheck
+    m = nn.MultiheadAttention(4, 2, dtype=ember.float64, batch_first=True)
+    x = ember.tensor(_arr(2, 3, 4), requires_grad=True)
+    kpm = ember.tensor(np.array([[0, 0, 1], [0, 0, 0]], bool))
+
+    def attend(a):
+        return m(a, a, a, key_padding_mask=kpm, need_weights=False)[0]
+    assert attend(x).grad_fn is not None
+    assert gradcheck(attend, (x,))
+    assert gradgradcheck(attend, (x,))

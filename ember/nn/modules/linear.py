@@ -1,17 +1,16 @@
-"""Identity, Linear, Bilinear and LazyLinear."""
+"""Identity, Linear and Bilinear (LazyLinear is in lazy.py)."""
 from __future__ import annotations
 
 import math
 
 from ember._creation import empty
 from ember._tensor import Tensor
-from ember.autograd.grad_mode import no_grad
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.module import Module
-from ember.nn.parameter import Parameter, UninitializedParameter
+from ember.nn.parameter import Parameter
 
-__all__ = ["Identity", "Linear", "Bilinear", "LazyLinear"]
+__all__ = ["Identity", "Linear", "Bilinear"]
 
 
 class Identity(Module):
@@ -106,34 +105,3 @@ class Bilinear(Module):
     def extra_repr(self) -> str:
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
                 f"out_features={self.out_features}, bias={self.bias is not None}")
-
-
-class LazyLinear(Linear):
-    """A Linear whose ``in_features`` is taken from the first input it sees."""
-
-    cls_to_become = Linear
-
-    def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
-        Module.__init__(self)
-        self.in_features = 0
-        self.out_features = out_features
-        self.weight = UninitializedParameter(device=device, dtype=dtype)
-        if bias:
-            self.bias = UninitializedParameter(device=device, dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
-
-    def reset_parameters(self) -> None:
-        if self.in_features != 0:
-            super().reset_parameters()
-
-    def forward(self, input: Tensor) -> Tensor:
-        if isinstance(self.weight, UninitializedParameter):
-            self.in_features = input.shape[-1]
-            with no_grad():
-                self.weight.materialize((self.out_features, self.in_features))
-                if self.bias is not None:
-                    self.bias.materialize((self.out_features,))
-                self.reset_parameters()
-            self.__class__ = self.cls_to_become
-        return F.linear(input, self.weight, self.bias)

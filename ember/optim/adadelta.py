@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from ember._tensor import Tensor, _make
+from ember.backend.device import get_array_module
 from ember.optim.optimizer import (
     Optimizer,
-    _array_module,
     _check_range,
     _mul_addcmul_,
     _scalar_state,
@@ -46,29 +46,32 @@ class Adadelta(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, p, group) -> dict:
-        xp = _array_module(p._data)
+        xp = get_array_module(p._data)
         return {"step": _scalar_state(0.0), "square_avg": _make(xp.zeros_like(p._data)),
                 "acc_delta": _make(xp.zeros_like(p._data))}
 
-    def _update(self, p, g, state, group) -> None:
-        xp = _array_module(p)
-        rho = group["rho"]
-        eps = group["eps"]
+    _n_scratch = 4
+
+    def _prepare(self, p, state, group) -> tuple:
         state["step"]._data += 1
-        tmp = self._scratch(p, 0)
-        if group["weight_decay"] != 0:
-            g = _weight_decay(p, g, group["weight_decay"], self._scratch(p, 1))
-        square_avg = state["square_avg"]._data
-        acc_delta = state["acc_delta"]._data
-        _mul_addcmul_(square_avg, rho, g, g, 1 - rho, tmp)
-        std = self._scratch(p, 2)
+        return ((state["square_avg"]._data, state["acc_delta"]._data),
+                (group["rho"], group["eps"], group["weight_decay"], float(group["lr"])))
+
+    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
+        rho, eps, weight_decay, lr = consts
+        square_avg, acc_delta = bufs
+        t = tmp[0]
+        if weight_decay != 0:
+            g = _weight_decay(xp, p, g, weight_decay, tmp[1])
+        _mul_addcmul_(xp, square_avg, rho, g, g, 1 - rho, t)
+        std = tmp[2]
         xp.add(square_avg, eps, out=std)
         xp.sqrt(std, out=std)
-        delta = self._scratch(p, 3)
+        delta = tmp[3]
         xp.add(acc_delta, eps, out=delta)
         xp.sqrt(delta, out=delta)
         delta /= std
         delta *= g
-        _mul_addcmul_(acc_delta, rho, delta, delta, 1 - rho, tmp)
-        delta *= -float(group["lr"])
+        _mul_addcmul_(xp, acc_delta, rho, delta, delta, 1 - rho, t)
+        delta *= -lr
         p += delta

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from ember._tensor import Tensor, _make
+from ember.backend.device import get_array_module
 from ember.optim.optimizer import (
     Optimizer,
-    _array_module,
     _check_range,
     _scalar_state,
     _weight_decay,
@@ -50,7 +50,7 @@ class Adagrad(Optimizer):
                 self.state[p] = self._init_state(p, group)
 
     def _init_state(self, p, group) -> dict:
-        xp = _array_module(p._data)
+        xp = get_array_module(p._data)
         return {"step": _scalar_state(0.0),
                 "sum": _make(xp.full_like(p._data, group["initial_accumulator_value"]))}
 
@@ -60,19 +60,24 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 self.state[p]["sum"].share_memory_()
 
-    def _update(self, p, g, state, group) -> None:
-        xp = _array_module(p)
+    _n_scratch = 2
+
+    def _prepare(self, p, state, group) -> tuple:
         step_t = state["step"]._data
         step_t += 1
-        tmp = self._scratch(p, 0)
-        if group["weight_decay"] != 0:
-            g = _weight_decay(p, g, group["weight_decay"], self._scratch(p, 1))
         clr = float(group["lr"]) / (1 + (float(step_t) - 1) * group["lr_decay"])
-        state_sum = state["sum"]._data
-        xp.multiply(g, g, out=tmp)
-        state_sum += tmp
-        xp.sqrt(state_sum, out=tmp)
-        tmp += group["eps"]
-        xp.divide(g, tmp, out=tmp)
-        tmp *= -clr
-        p += tmp
+        return (state["sum"]._data,), (group["weight_decay"], group["eps"], clr)
+
+    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
+        weight_decay, eps, clr = consts
+        t = tmp[0]
+        if weight_decay != 0:
+            g = _weight_decay(xp, p, g, weight_decay, tmp[1])
+        state_sum = bufs[0]
+        xp.multiply(g, g, out=t)
+        state_sum += t
+        xp.sqrt(state_sum, out=t)
+        t += eps
+        xp.divide(g, t, out=t)
+        t *= -clr
+        p += t

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from ember._tensor import Tensor, _make
+from ember.backend.device import get_array_module
 from ember.optim.optimizer import (
     Optimizer,
-    _array_module,
     _check_range,
     _lerp_,
     _mul_addcmul_,
@@ -59,7 +59,7 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, p, group) -> dict:
-        xp = _array_module(p._data)
+        xp = get_array_module(p._data)
         state = {"step": _scalar_state(0.0),
                  "exp_avg": _make(xp.zeros_like(p._data)),
                  "exp_avg_sq": _make(xp.zeros_like(p._data))}
@@ -67,34 +67,40 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = _make(xp.zeros_like(p._data))
         return state
 
-    def _update(self, p, g, state, group) -> None:
-        xp = _array_module(p)
+    _n_scratch = 2
+
+    def _prepare(self, p, state, group) -> tuple:
         lr = float(group["lr"])
         beta1, beta2 = group["betas"]
-        weight_decay = group["weight_decay"]
         step_t = state["step"]._data
         step_t += 1
         step = float(step_t)
-        tmp = self._scratch(p, 0)
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                p *= 1 - lr * weight_decay
-            else:
-                g = _weight_decay(p, g, weight_decay, self._scratch(p, 1))
-        exp_avg = state["exp_avg"]._data
-        exp_avg_sq = state["exp_avg_sq"]._data
-        _lerp_(exp_avg, g, 1 - beta1, tmp)
-        _mul_addcmul_(exp_avg_sq, beta2, g, g, 1 - beta2, tmp)
-        step_size = lr / (1 - beta1 ** step)
-        bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+        bufs = (state["exp_avg"]._data, state["exp_avg_sq"]._data)
         if group["amsgrad"]:
-            max_sq = state["max_exp_avg_sq"]._data
-            xp.maximum(max_sq, exp_avg_sq, out=max_sq)
-            exp_avg_sq = max_sq
+            bufs += (state["max_exp_avg_sq"]._data,)
+        weight_decay = group["weight_decay"]
+        decay = 1 - lr * weight_decay if group["decoupled_weight_decay"] else None
+        return bufs, (beta1, beta2, weight_decay, decay, lr / (1 - beta1 ** step),
+                      (1 - beta2 ** step) ** 0.5, group["eps"])
+
+    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
+        beta1, beta2, weight_decay, decay, step_size, bias_correction2_sqrt, eps = consts
+        t = tmp[0]
+        if weight_decay != 0:
+            if decay is not None:
+                p *= decay
+            else:
+                g = _weight_decay(xp, p, g, weight_decay, tmp[1])
+        exp_avg, exp_avg_sq = bufs[0], bufs[1]
+        _lerp_(xp, exp_avg, g, 1 - beta1, t)
+        _mul_addcmul_(xp, exp_avg_sq, beta2, g, g, 1 - beta2, t)
+        if len(bufs) == 3:  # amsgrad
+            xp.maximum(bufs[2], exp_avg_sq, out=bufs[2])
+            exp_avg_sq = bufs[2]
         # denom = sqrt(v) / sqrt(bias_correction2) + eps; p += -step_size * (m / denom)
-        xp.sqrt(exp_avg_sq, out=tmp)
-        tmp /= bias_correction2_sqrt
-        tmp += group["eps"]
-        xp.divide(exp_avg, tmp, out=tmp)
-        tmp *= -step_size
-        p += tmp
+        xp.sqrt(exp_avg_sq, out=t)
+        t /= bias_correction2_sqrt
+        t += eps
+        xp.divide(exp_avg, t, out=t)
+        t *= -step_size
+        p += t

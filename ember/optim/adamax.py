@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from ember._tensor import Tensor, _make
+from ember.backend.device import get_array_module
 from ember.optim.adam import _check_adam_args
-from ember.optim.optimizer import Optimizer, _array_module, _lerp_, _scalar_state, _weight_decay
+from ember.optim.optimizer import Optimizer, _lerp_, _scalar_state, _weight_decay
 
 __all__ = ["Adamax"]
 
@@ -36,26 +37,31 @@ class Adamax(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, p, group) -> dict:
-        xp = _array_module(p._data)
+        xp = get_array_module(p._data)
         return {"step": _scalar_state(0.0), "exp_avg": _make(xp.zeros_like(p._data)),
                 "exp_inf": _make(xp.zeros_like(p._data))}
 
-    def _update(self, p, g, state, group) -> None:
-        xp = _array_module(p)
+    _n_scratch = 2
+
+    def _prepare(self, p, state, group) -> tuple:
         beta1, beta2 = group["betas"]
         step_t = state["step"]._data
         step_t += 1
-        tmp = self._scratch(p, 0)
-        if group["weight_decay"] != 0:
-            g = _weight_decay(p, g, group["weight_decay"], self._scratch(p, 1))
-        exp_avg = state["exp_avg"]._data
-        exp_inf = state["exp_inf"]._data
-        _lerp_(exp_avg, g, 1 - beta1, tmp)
-        exp_inf *= beta2
-        xp.abs(g, out=tmp)
-        tmp += group["eps"]
-        xp.maximum(exp_inf, tmp, out=exp_inf)
         clr = float(group["lr"]) / (1 - beta1 ** float(step_t))
-        xp.divide(exp_avg, exp_inf, out=tmp)
-        tmp *= -clr
-        p += tmp
+        return ((state["exp_avg"]._data, state["exp_inf"]._data),
+                (beta1, beta2, group["eps"], group["weight_decay"], clr))
+
+    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
+        beta1, beta2, eps, weight_decay, clr = consts
+        exp_avg, exp_inf = bufs
+        t = tmp[0]
+        if weight_decay != 0:
+            g = _weight_decay(xp, p, g, weight_decay, tmp[1])
+        _lerp_(xp, exp_avg, g, 1 - beta1, t)
+        exp_inf *= beta2
+        xp.abs(g, out=t)
+        t += eps
+        xp.maximum(exp_inf, t, out=exp_inf)
+        xp.divide(exp_avg, exp_inf, out=t)
+        t *= -clr
+        p += t

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from ember._tensor import Tensor, _make
+from ember.backend.device import get_array_module
 from ember.optim.optimizer import (
     Optimizer,
     _add_scaled_,
-    _array_module,
     _check_range,
     _scalar_state,
     _weight_decay,
@@ -45,32 +45,38 @@ class ASGD(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, p, group) -> dict:
-        xp = _array_module(p._data)
+        xp = get_array_module(p._data)
         return {"step": _scalar_state(0.0), "eta": _scalar_state(float(group["lr"])),
                 "mu": _scalar_state(1.0), "ax": _make(xp.zeros_like(p._data))}
 
-    def _update(self, p, g, state, group) -> None:
-        xp = _array_module(p)
+    _n_scratch = 2
+
+    def _prepare(self, p, state, group) -> tuple:
         lr = float(group["lr"])
         lambd = group["lambd"]
         step_t = state["step"]._data
         step_t += 1
-        tmp = self._scratch(p, 0)
-        if group["weight_decay"] != 0:
-            g = _weight_decay(p, g, group["weight_decay"], self._scratch(p, 1))
-        # eta and mu live in the scalar-state dtype (float32), as in PyTorch.
+        step = float(step_t)
+        # eta and mu live in the scalar-state dtype (float32), as in PyTorch; this step uses
+        # their current values and leaves the next step's.
         eta = state["eta"]._data
         mu = state["mu"]._data
-        eta_value = float(eta)
-        p *= 1 - lambd * eta_value
-        _add_scaled_(p, g, -eta_value, tmp)
-        ax = state["ax"]._data
-        if float(mu) != 1:
-            xp.subtract(p, ax, out=tmp)
-            tmp *= float(mu)
-            ax += tmp
-        else:
-            xp.copyto(ax, p)
-        step = float(step_t)
+        consts = (float(eta), float(mu), lambd, group["weight_decay"])
         eta[...] = lr / ((1 + lambd * lr * step) ** group["alpha"])
         mu[...] = 1 / max(1, step - group["t0"])
+        return (state["ax"]._data,), consts
+
+    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
+        eta, mu, lambd, weight_decay = consts
+        t = tmp[0]
+        if weight_decay != 0:
+            g = _weight_decay(xp, p, g, weight_decay, tmp[1])
+        p *= 1 - lambd * eta
+        _add_scaled_(xp, p, g, -eta, t)
+        ax = bufs[0]
+        if mu != 1:
+            xp.subtract(p, ax, out=t)
+            t *= mu
+            ax += t
+        else:
+            xp.copyto(ax, p)

@@ -5,7 +5,8 @@ from typing import Callable
 
 from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import enable_grad, no_grad
-from ember.optim.optimizer import Optimizer, _array_module, _check_range
+from ember.backend.device import get_array_module
+from ember.optim.optimizer import Optimizer, _check_range
 
 __all__ = ["LBFGS"]
 
@@ -35,7 +36,7 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
     ``obj_func(x, t, d)`` returns the loss and flat gradient at ``x + t d``. Returns
     ``(f_new, g_new, t, evaluations)``.
     """
-    xp = _array_module(d)
+    xp = get_array_module(d)
     d_norm = float(xp.abs(d).max())
     f_new, g_new = obj_func(x, t, d)
     ls_func_evals = 1
@@ -148,7 +149,7 @@ class LBFGS(Optimizer):
         self._params = self.param_groups[0]["params"]
 
     def _gather_flat_grad(self):
-        xp = _array_module(self._params[0]._data)
+        xp = get_array_module(self._params[0]._data)
         return xp.concatenate([
             xp.zeros(p._data.size, p._data.dtype) if p.grad is None else p.grad._data.ravel()
             for p in self._params])
@@ -182,7 +183,7 @@ class LBFGS(Optimizer):
         tolerance_change = group["tolerance_change"]
         line_search_fn = group["line_search_fn"]
         history_size = group["history_size"]
-        xp = _array_module(self._params[0]._data)
+        xp = get_array_module(self._params[0]._data)
 
         state = self.state[self._params[0]]
         state.setdefault("func_evals", 0)

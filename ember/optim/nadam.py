@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from ember._tensor import Tensor, _make
+from ember.backend.device import get_array_module
 from ember.optim.adam import _check_adam_args
 from ember.optim.optimizer import (
     Optimizer,
-    _array_module,
     _check_range,
     _lerp_,
     _mul_addcmul_,
@@ -51,43 +51,51 @@ class NAdam(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, p, group) -> dict:
-        xp = _array_module(p._data)
+        xp = get_array_module(p._data)
         return {"step": _scalar_state(0.0), "mu_product": _scalar_state(1.0),
                 "exp_avg": _make(xp.zeros_like(p._data)),
                 "exp_avg_sq": _make(xp.zeros_like(p._data))}
 
-    def _update(self, p, g, state, group) -> None:
-        xp = _array_module(p)
+    _n_scratch = 3
+
+    def _prepare(self, p, state, group) -> tuple:
         lr = float(group["lr"])
         beta1, beta2 = group["betas"]
-        weight_decay = group["weight_decay"]
         momentum_decay = group["momentum_decay"]
         step_t = state["step"]._data
         step_t += 1
         step = float(step_t)
-        tmp = self._scratch(p, 0)
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                p *= 1 - lr * weight_decay
-            else:
-                g = _weight_decay(p, g, weight_decay, self._scratch(p, 1))
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
         # The product is kept in the scalar-state dtype (float32), as PyTorch does.
         mu_product_t = state["mu_product"]._data
         mu_product_t *= mu
         mu_product = float(mu_product_t)
-        exp_avg = state["exp_avg"]._data
-        exp_avg_sq = state["exp_avg_sq"]._data
-        _lerp_(exp_avg, g, 1 - beta1, tmp)
-        _mul_addcmul_(exp_avg_sq, beta2, g, g, 1 - beta2, tmp)
-        denom = self._scratch(p, 2)
-        xp.divide(exp_avg_sq, 1 - beta2 ** step, out=denom)
+        weight_decay = group["weight_decay"]
+        decay = 1 - lr * weight_decay if group["decoupled_weight_decay"] else None
+        return ((state["exp_avg"]._data, state["exp_avg_sq"]._data),
+                (beta1, beta2, weight_decay, decay, 1 - beta2 ** step, group["eps"],
+                 -lr * (1.0 - mu) / (1.0 - mu_product),
+                 (-lr * mu_next) / (1.0 - mu_product * mu_next)))
+
+    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
+        beta1, beta2, weight_decay, decay, bias_correction2, eps, grad_step, avg_step = consts
+        exp_avg, exp_avg_sq = bufs
+        t = tmp[0]
+        if weight_decay != 0:
+            if decay is not None:
+                p *= decay
+            else:
+                g = _weight_decay(xp, p, g, weight_decay, tmp[1])
+        _lerp_(xp, exp_avg, g, 1 - beta1, t)
+        _mul_addcmul_(xp, exp_avg_sq, beta2, g, g, 1 - beta2, t)
+        denom = tmp[2]
+        xp.divide(exp_avg_sq, bias_correction2, out=denom)
         xp.sqrt(denom, out=denom)
-        denom += group["eps"]
-        xp.divide(g, denom, out=tmp)
-        tmp *= -lr * (1.0 - mu) / (1.0 - mu_product)
-        p += tmp
-        xp.divide(exp_avg, denom, out=tmp)
-        tmp *= (-lr * mu_next) / (1.0 - mu_product * mu_next)
-        p += tmp
+        denom += eps
+        xp.divide(g, denom, out=t)
+        t *= grad_step
+        p += t
+        xp.divide(exp_avg, denom, out=t)
+        t *= avg_step
+        p += t

@@ -1,15 +1,18 @@
 """The optimizer base class: parameter groups, per-parameter state, state_dict, hooks, loops.
 
 # NOTE [ One update, written once ]
-Each built-in optimizer writes the update of ONE parameter (``_update``) on raw arrays, in
-place, with PyTorch's operation order so float64 trajectories match PyTorch's; this class owns
-the loops over groups and parameters, ``maximize``, the step hooks and the checkpoint layout.
-Temporaries come from a per-optimizer scratch buffer (``_scratch``) so a step over many
-parameters allocates nothing.
+Each built-in optimizer writes its update once, on raw arrays, in place, with PyTorch's
+operation order so float64 trajectories match PyTorch's: ``_prepare`` does a parameter's
+once-per-step bookkeeping (step counts, bias corrections) and names the state arrays the update
+touches; ``_update`` applies the elementwise update to a piece of the parameter and of those
+arrays (see NOTE [ Cache-blocked updates ]). This class owns the loops over groups, parameters
+and pieces, ``maximize``, the step hooks and the checkpoint layout. Temporaries are rows of a
+per-thread scratch block, so a step over many parameters allocates nothing.
 """
 from __future__ import annotations
 
 import functools
+import math
 import os
 import threading
 import warnings
@@ -23,6 +26,7 @@ import numpy as np
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import enable_grad, no_grad
+from ember.backend.device import get_array_module
 from ember.nn.modules._hooks import RemovableHandle
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
@@ -37,6 +41,18 @@ class _RequiredParameter:
 
 
 required = _RequiredParameter()
+
+# NOTE [ Cache-blocked updates ]
+# An update is 4 (SGD) to 13 (Adam) NumPy ufuncs, and a ufunc over a whole parameter is a pass
+# through memory for every array it touches. On host arrays a one-thread step runs the whole
+# update on one piece of at most _CHUNK values of each array before moving to the next piece,
+# so the piece's arrays (about 5 x 256 KB for Adam) stay in the core's L2 cache (2 MB here)
+# between ufuncs: ~10% less time for Adam alone (32K-128K measured alike), none for SGD. A step
+# split between threads (NOTE [ Parallel updates ]) updates whole arrays: there the pieces'
+# extra, shorter ufunc calls cost more (GIL handoffs between the threads) than they save.
+# Updates are elementwise, so pieces never change a value. Device arrays are updated whole:
+# there a kernel launch costs more than a pass.
+_CHUNK = 1 << 16
 
 # NOTE [ Parallel updates ]
 # NumPy's elementwise kernels run on one core but release the GIL, so a large step splits its
@@ -147,8 +163,8 @@ class Optimizer:
         defaults: default options for the groups.
 
     A subclass may override ``step`` in PyTorch style (loop over ``self.param_groups`` and use
-    ``self.state[p]``); built-in optimizers instead write ``_update`` for one parameter and let
-    this class loop (see NOTE [ One update, written once ]).
+    ``self.state[p]``); built-in optimizers instead write ``_prepare`` and ``_update`` for one
+    parameter and let this class loop (see NOTE [ One update, written once ]).
     """
 
     _in_step = False
@@ -261,39 +277,86 @@ class Optimizer:
                     work.append((p, st, group))
                     total += p._data.size
             if total >= _PARALLEL_MIN_VALUES and _threads() > 1:
-                _run_split(self._update_all, work, _threads())
+                _run_split(functools.partial(self._update_all, chunk=None), work, _threads())
             else:
-                self._update_all(work)
+                self._update_all(work, _CHUNK)
         for p, st in fresh:
             if st:  # SGD without momentum keeps no state, as in PyTorch
                 state[p] = st
         return loss
 
-    def _update_all(self, work) -> None:
+    def _update_all(self, work, chunk: int | None) -> None:
         for p, st, group in work:
-            g = p.grad._data
-            if group.get("maximize", False):
-                g = -g
-            self._update(p._data, g, st, group)
+            data = p._data
+            bufs, consts = self._prepare(data, st, group)
+            self._apply(data, p.grad._data, bufs, consts, group.get("maximize", False), chunk)
             p._bump_version()
+
+    def _apply(self, p, g, bufs: tuple, consts, maximize: bool, chunk: int | None) -> None:
+        """Run ``_update`` over ``p`` whole, or in pieces of at most ``chunk`` values
+        (NOTE [ Cache-blocked updates ])."""
+        xp = get_array_module(p)
+        n = p.size
+        if chunk and n > chunk and type(p) is np.ndarray and _contiguous(p, g, *bufs):
+            self._apply_in_pieces(xp, p, g, bufs, consts, maximize, chunk)
+            return
+        tmp = self._scratch(p, p.shape)
+        if maximize:
+            g = xp.negative(g, out=tmp[-1])
+        self._update(xp, p, g, bufs, consts, tmp)
+
+    def _apply_in_pieces(self, xp, p, g, bufs, consts, maximize: bool, chunk: int) -> None:
+        n = p.size
+        pieces = -(-n // chunk)  # of equal sizes, so no piece is a tiny remainder
+        rows = self._scratch(p, (chunk,))
+        p, g, *bufs = [a.reshape(-1) for a in (p, g, *bufs)]
+        lo = 0
+        for i in range(1, pieces + 1):
+            hi = i * n // pieces
+            tmp = [row[:hi - lo] for row in rows]
+            gv = g[lo:hi]
+            if maximize:
+                gv = xp.negative(gv, out=tmp[-1])
+            self._update(xp, p[lo:hi], gv, [b[lo:hi] for b in bufs], consts, tmp)
+            lo = hi
 
     def _init_state(self, p: Tensor, group: dict) -> dict:
         """The state of a parameter on its first step (a subclass fills it)."""
         return {}
 
-    def _update(self, p, g, state: dict, group: dict) -> None:
-        """Update one parameter array ``p`` in place from its gradient array ``g``."""
+    # Scratch rows ``_update`` gets as ``tmp`` (one more is kept for ``maximize``).
+    _n_scratch = 0
+
+    def _prepare(self, p, state: dict, group: dict) -> tuple:
+        """Once per parameter and step, before ``_update``: advance ``state`` (step counts,
+        scalar state) and return ``(arrays, consts)``: the state arrays the update reads and
+        writes, and the step's constants. ``p`` is the parameter's array."""
+        return (), None
+
+    def _update(self, xp, p, g, bufs, consts, tmp: list) -> None:
+        """Update ``p`` in place from its gradient ``g``: arrays of the same shape (a piece of
+        the parameter), ``bufs`` the same piece of the arrays from ``_prepare``, ``consts``
+        its constants, ``tmp`` scratch arrays shaped like ``p``; ``xp`` is their module."""
         raise NotImplementedError
 
-    def _scratch(self, like, k: int = 0):
-        """Temporary array ``k`` shaped like ``like``, reused across parameters and steps."""
-        key = (threading.get_ident(), type(like), like.dtype, k)
-        buf = self._scratch_buffers.get(key)
-        n = like.size
-        if buf is None or buf.size < n:
-            buf = _array_module(like).empty(n, like.dtype)
-            self._scratch_buffers[key] = buf
-        return buf[:n].reshape(like.shape)
+    def _scratch(self, like, shape: tuple) -> list:
+        """``_n_scratch + 1`` scratch arrays of ``like``'s dtype and of ``shape``: views of one
+        block per thread, reused across parameters and steps (the views are cached by shape)."""
+        key = (threading.get_ident(), type(like), like.dtype)
+        views = self._scratch_buffers.get(key + (shape,))
+        if views is None:
+            size = math.prod(shape)
+            block = self._scratch_buffers.get(key)
+            if block is None or block.shape[1] < size:
+                # Forget the views of the old block, so that its memory can be freed.
+                for k in list(self._scratch_buffers):  # one atomic copy: threads share the dict
+                    if k[:3] == key:
+                        del self._scratch_buffers[k]
+                block = get_array_module(like).empty((self._n_scratch + 1, size), like.dtype)
+                self._scratch_buffers[key] = block
+            views = [row[:size].reshape(shape) for row in block]
+            self._scratch_buffers[key + (shape,)] = views
+        return views
 
     # ------------------------------------------------------------------------------------------
     # Hooks
@@ -397,11 +460,6 @@ def _cast_state(param: Tensor, value, key=None):
     return value
 
 
-def _array_module(a):
-    from ember.backend.device import get_array_module
-    return get_array_module(a)
-
-
 def _typename(obj) -> str:
     if isinstance(obj, Tensor):
         return obj.type()
@@ -411,19 +469,21 @@ def _typename(obj) -> str:
 
 
 
+def _contiguous(*arrays) -> bool:
+    return all(a.flags.c_contiguous for a in arrays)
+
+
 # ----------------------------------------------------------------------------------------------
 # In-place array helpers shared by the optimizers: PyTorch's operation order, no allocation.
 
-def _weight_decay(p, g, weight_decay: float, out):
+def _weight_decay(xp, p, g, weight_decay: float, out):
     """``g + weight_decay * p`` (PyTorch's ``grad.add(param, alpha=weight_decay)``) into ``out``."""
-    xp = _array_module(p)
     xp.multiply(p, weight_decay, out=out)
     return xp.add(g, out, out=out)
 
 
-def _lerp_(a, end, weight: float, tmp) -> None:
+def _lerp_(xp, a, end, weight: float, tmp) -> None:
     """``a.lerp_(end, weight)`` with PyTorch's two-sided formula."""
-    xp = _array_module(a)
     xp.subtract(end, a, out=tmp)
     if weight < 0.5:
         tmp *= weight
@@ -433,19 +493,18 @@ def _lerp_(a, end, weight: float, tmp) -> None:
         xp.subtract(end, tmp, out=a)
 
 
-def _mul_addcmul_(a, decay: float, x, y, value: float, tmp) -> None:
+def _mul_addcmul_(xp, a, decay: float, x, y, value: float, tmp) -> None:
     """``a.mul_(decay).addcmul_(x, y, value=value)``."""
-    xp = _array_module(a)
     a *= decay
     xp.multiply(x, value, out=tmp)
     tmp *= y
     a += tmp
 
 
-def _add_scaled_(a, x, alpha: float, tmp) -> None:
+def _add_scaled_(xp, a, x, alpha: float, tmp) -> None:
     """``a.add_(x, alpha=alpha)``."""
     if alpha == 1:
         a += x
         return
-    _array_module(a).multiply(x, alpha, out=tmp)
+    xp.multiply(x, alpha, out=tmp)
     a += tmp

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from ember._tensor import Tensor, _make
+from ember.backend.device import get_array_module
 from ember.optim.adam import _check_adam_args
 from ember.optim.optimizer import (
     Optimizer,
-    _array_module,
     _lerp_,
     _mul_addcmul_,
     _scalar_state,
@@ -46,41 +46,50 @@ class RAdam(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, p, group) -> dict:
-        xp = _array_module(p._data)
+        xp = get_array_module(p._data)
         return {"step": _scalar_state(0.0), "exp_avg": _make(xp.zeros_like(p._data)),
                 "exp_avg_sq": _make(xp.zeros_like(p._data))}
 
-    def _update(self, p, g, state, group) -> None:
-        xp = _array_module(p)
+    _n_scratch = 3
+
+    def _prepare(self, p, state, group) -> tuple:
         lr = float(group["lr"])
         beta1, beta2 = group["betas"]
-        weight_decay = group["weight_decay"]
         step_t = state["step"]._data
         step_t += 1
         step = float(step_t)
-        tmp = self._scratch(p, 0)
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                p *= 1 - lr * weight_decay
-            else:
-                g = _weight_decay(p, g, weight_decay, self._scratch(p, 1))
-        exp_avg = state["exp_avg"]._data
-        exp_avg_sq = state["exp_avg_sq"]._data
-        _lerp_(exp_avg, g, 1 - beta1, tmp)
-        _mul_addcmul_(exp_avg_sq, beta2, g, g, 1 - beta2, tmp)
-        bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step
         rho_inf = 2 / (1 - beta2) - 1
         rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
-        xp.divide(exp_avg, bias_correction1, out=tmp)
-        tmp *= lr
+        rect = None
         if rho_t > 5.0:
             rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
                     / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-            adaptive = self._scratch(p, 2)
+        weight_decay = group["weight_decay"]
+        decay = 1 - lr * weight_decay if group["decoupled_weight_decay"] else None
+        return ((state["exp_avg"]._data, state["exp_avg_sq"]._data),
+                (lr, beta1, beta2, weight_decay, decay, 1 - beta1 ** step, bias_correction2,
+                 rect, group["eps"]))
+
+    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
+        (lr, beta1, beta2, weight_decay, decay, bias_correction1, bias_correction2, rect,
+         eps) = consts
+        exp_avg, exp_avg_sq = bufs
+        t = tmp[0]
+        if weight_decay != 0:
+            if decay is not None:
+                p *= decay
+            else:
+                g = _weight_decay(xp, p, g, weight_decay, tmp[1])
+        _lerp_(xp, exp_avg, g, 1 - beta1, t)
+        _mul_addcmul_(xp, exp_avg_sq, beta2, g, g, 1 - beta2, t)
+        xp.divide(exp_avg, bias_correction1, out=t)
+        t *= lr
+        if rect is not None:
+            adaptive = tmp[2]
             xp.sqrt(exp_avg_sq, out=adaptive)
-            adaptive += group["eps"]
+            adaptive += eps
             xp.divide(bias_correction2 ** 0.5, adaptive, out=adaptive)
-            tmp *= adaptive
-            tmp *= rect
-        p -= tmp
+            t *= adaptive
+            t *= rect
+        p -= t

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from ember._tensor import Tensor, _make
+from ember.backend.device import get_array_module
 from ember.optim.optimizer import (
     Optimizer,
-    _array_module,
     _check_range,
     _lerp_,
     _mul_addcmul_,
@@ -52,7 +52,7 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, p, group) -> dict:
-        xp = _array_module(p._data)
+        xp = get_array_module(p._data)
         state = {"step": _scalar_state(0.0), "square_avg": _make(xp.zeros_like(p._data))}
         if group["momentum"] > 0:
             state["momentum_buffer"] = _make(xp.zeros_like(p._data))
@@ -60,34 +60,43 @@ class RMSprop(Optimizer):
             state["grad_avg"] = _make(xp.zeros_like(p._data))
         return state
 
-    def _update(self, p, g, state, group) -> None:
-        xp = _array_module(p)
-        alpha = group["alpha"]
+    _n_scratch = 3
+
+    def _prepare(self, p, state, group) -> tuple:
         state["step"]._data += 1
-        tmp = self._scratch(p, 0)
-        if group["weight_decay"] != 0:
-            g = _weight_decay(p, g, group["weight_decay"], self._scratch(p, 1))
-        square_avg = state["square_avg"]._data
-        _mul_addcmul_(square_avg, alpha, g, g, 1 - alpha, tmp)
-        avg = self._scratch(p, 2)
+        bufs = (state["square_avg"]._data,)
         if group["centered"]:
-            grad_avg = state["grad_avg"]._data
-            _lerp_(grad_avg, g, 1 - alpha, tmp)
+            bufs += (state["grad_avg"]._data,)
+        if group["momentum"] > 0:
+            bufs += (state["momentum_buffer"]._data,)
+        return bufs, (group["alpha"], group["eps"], group["weight_decay"], group["centered"],
+                      group["momentum"], float(group["lr"]))
+
+    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
+        alpha, eps, weight_decay, centered, momentum, lr = consts
+        square_avg = bufs[0]
+        t = tmp[0]
+        if weight_decay != 0:
+            g = _weight_decay(xp, p, g, weight_decay, tmp[1])
+        _mul_addcmul_(xp, square_avg, alpha, g, g, 1 - alpha, t)
+        avg = tmp[2]
+        if centered:
+            grad_avg = bufs[1]
+            _lerp_(xp, grad_avg, g, 1 - alpha, t)
             xp.negative(grad_avg, out=avg)
             avg *= grad_avg
             avg += square_avg
             xp.sqrt(avg, out=avg)
         else:
             xp.sqrt(square_avg, out=avg)
-        avg += group["eps"]
-        lr = float(group["lr"])
-        if group["momentum"] > 0:
-            buf = state["momentum_buffer"]._data
-            buf *= group["momentum"]
-            xp.divide(g, avg, out=tmp)
-            buf += tmp
-            xp.multiply(buf, -lr, out=tmp)
+        avg += eps
+        if momentum > 0:
+            buf = bufs[-1]
+            buf *= momentum
+            xp.divide(g, avg, out=t)
+            buf += t
+            xp.multiply(buf, -lr, out=t)
         else:
-            xp.divide(g, avg, out=tmp)
-            tmp *= -lr
-        p += tmp
+            xp.divide(g, avg, out=t)
+            t *= -lr
+        p += t

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ember._tensor import Tensor, _make
-from ember.optim.optimizer import Optimizer, _array_module, _check_range, _scalar_state
+from ember.backend.device import get_array_module
+from ember.optim.optimizer import Optimizer, _check_range, _scalar_state
 
 __all__ = ["Rprop"]
 
@@ -38,18 +39,21 @@ class Rprop(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, p, group) -> dict:
-        xp = _array_module(p._data)
+        xp = get_array_module(p._data)
         return {"step": _scalar_state(0.0), "prev": _make(xp.zeros_like(p._data)),
                 "step_size": _make(xp.full_like(p._data, float(group["lr"])))}
 
-    def _update(self, p, g, state, group) -> None:
-        xp = _array_module(p)
-        etaminus, etaplus = group["etas"]
-        step_size_min, step_size_max = group["step_sizes"]
+    _n_scratch = 1
+
+    def _prepare(self, p, state, group) -> tuple:
         state["step"]._data += 1
-        prev = state["prev"]._data
-        step_size = state["step_size"]._data
-        sign = self._scratch(p, 0)
+        return (state["prev"]._data, state["step_size"]._data), (*group["etas"],
+                                                                 *group["step_sizes"])
+
+    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
+        etaminus, etaplus, step_size_min, step_size_max = consts
+        prev, step_size = bufs
+        sign = tmp[0]
         xp.multiply(g, prev, out=sign)
         xp.sign(sign, out=sign)
         factor = xp.where(sign > 0, etaplus, xp.where(sign < 0, etaminus, 1.0)).astype(p.dtype)

@@ -2,13 +2,8 @@
 from __future__ import annotations
 
 from ember._tensor import _make
-from ember.optim.optimizer import (
-    Optimizer,
-    _add_scaled_,
-    _array_module,
-    _check_range,
-    _weight_decay,
-)
+from ember.backend.device import get_array_module
+from ember.optim.optimizer import Optimizer, _add_scaled_, _check_range, _weight_decay
 
 __all__ = ["SGD"]
 
@@ -50,32 +45,36 @@ class SGD(Optimizer):
                         foreach=foreach, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
 
-    def _update(self, p, g, state, group) -> None:
-        lr = float(group["lr"])
+    _n_scratch = 3
+
+    def _prepare(self, p, state, group) -> tuple:
         momentum = group["momentum"]
-        weight_decay = group["weight_decay"]
-        tmp = self._scratch(p, 0)
-        if weight_decay != 0:
-            g = _weight_decay(p, g, weight_decay, self._scratch(p, 1))
+        first = False
+        bufs = ()
         if momentum != 0:
             buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = _make(g.copy())
-                b = buf._data
+            if buf is None:  # PyTorch starts the buffer at the first gradient: _update copies it
+                buf = state["momentum_buffer"] = _make(get_array_module(p).empty_like(p))
+                first = True
+            bufs = (buf._data,)
+        return bufs, (float(group["lr"]), momentum, 1 - group["dampening"],
+                      group["weight_decay"], group["nesterov"], first)
+
+    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
+        lr, momentum, undamped, weight_decay, nesterov, first = consts
+        if weight_decay != 0:
+            g = _weight_decay(xp, p, g, weight_decay, tmp[1])
+        if bufs:
+            b = bufs[0]
+            if first:
+                xp.copyto(b, g)
             else:
-                b = buf._data
                 b *= momentum
-                _add_scaled_(b, g, 1 - group["dampening"], tmp)
-            if group["nesterov"]:
-                tmp2 = self._scratch(p, 2)
-                g = _add_to(g, b, momentum, tmp2)
+                _add_scaled_(xp, b, g, undamped, tmp[0])
+            if nesterov:
+                # g.add(b, alpha=momentum)
+                xp.multiply(b, momentum, out=tmp[2])
+                g = xp.add(g, tmp[2], out=tmp[2])
             else:
                 g = b
-        _add_scaled_(p, g, -lr, tmp)
-
-
-def _add_to(g, b, alpha: float, out):
-    """``g.add(b, alpha=alpha)`` into ``out``."""
-    xp = _array_module(g)
-    xp.multiply(b, alpha, out=out)
-    return xp.add(g, out, out=out)
+        _add_scaled_(xp, p, g, -lr, tmp[0])

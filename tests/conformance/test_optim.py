@@ -103,6 +103,16 @@ def test_optimizer_trajectory(name, kwargs, dtype):
                                        err_msg=f"{name} {kwargs} step {step}", **_tol(dtype))
 
 
+@pytest.mark.parametrize("name,kwargs", CASES, ids=[f"{n}-{i}" for i, (n, _) in
+                                                     enumerate(CASES)])
+def test_optimizer_trajectory_in_pieces(name, kwargs, monkeypatch):
+    # The 5x3 weight in pieces of 4 values (NOTE [ Cache-blocked updates ] in
+    # ember/optim/optimizer.py).
+    import ember.optim.optimizer as base
+    monkeypatch.setattr(base, "_CHUNK", 4)
+    test_optimizer_trajectory(name, kwargs, np.float64)
+
+
 @pytest.mark.parametrize("name,kwargs", CASES[::3], ids=[n for n, _ in CASES[::3]])
 def test_state_dict_matches_torch(name, kwargs):
     tp, ep, topt, eopt, (tx, ty), (ex, ey) = _pair(name, kwargs, np.float64)

@@ -283,3 +283,40 @@ def test_seed_introduction_updates():
         optimizer.step()
         losses.append(float(loss))
     assert losses[-1] < losses[0]
+
+
+# Each optimizer plain, and with weight decay and maximize (Rprop has no weight decay).
+PIECES = [(cls, kwargs) for cls, kwargs in ALL] + [
+    (cls, dict(kwargs, weight_decay=0.1, maximize=True)) for cls, kwargs in ALL
+    if cls is not optim.Rprop]
+
+
+@pytest.mark.parametrize("cls,kwargs", PIECES, ids=[c.__name__ for c, _ in PIECES])
+def test_updates_in_pieces_and_threads_are_bit_identical(cls, kwargs, monkeypatch):
+    # NOTE [ Cache-blocked updates ]: splitting arrays into pieces, and parameters between
+    # threads, must not change a bit; a non-contiguous parameter is updated whole.
+    import ember.optim.optimizer as base
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal((7, 5)), rng.standard_normal(1),
+              np.asfortranarray(rng.standard_normal((4, 6)))]
+    grads = [[rng.standard_normal(a.shape) for a in arrays] for _ in range(4)]
+    runs = []
+    for chunk, parallel in ((1 << 15, 1 << 20), (4, 1 << 20), (3, 8)):
+        monkeypatch.setattr(base, "_CHUNK", chunk)
+        monkeypatch.setattr(base, "_PARALLEL_MIN_VALUES", parallel)
+        params = [ember.tensor(a, requires_grad=True) for a in arrays]
+        opt = cls(params, **kwargs)
+        for step_grads in grads:
+            for p, g in zip(params, step_grads):
+                p.grad = ember.tensor(g)
+            opt.step()
+        runs.append(([p.detach().numpy() for p in params],
+                     [{k: np.asarray(v) for k, v in opt.state[p].items()} for p in params]))
+    (ref, ref_state), *others = runs
+    for values, state in others:
+        for a, b in zip(values, ref):
+            np.testing.assert_array_equal(a, b)
+        for s, r in zip(state, ref_state):
+            assert s.keys() == r.keys()
+            for k in s:
+                np.testing.assert_array_equal(s[k], r[k], err_msg=k)

@@ -33,16 +33,3 @@ def test_float_exceptions_are_silent_in_ember_ops_only():
                           text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "numpy still warns"
-
-
-def test_one_blas_thread_limits_and_restores_the_pool():
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    from ember.backend.cpu import one_blas_thread
-
-    def blas_threads():
-        return [p["num_threads"] for p in threadpoolctl.threadpool_info()
-                if p["user_api"] == "blas"]
-    before = blas_threads()
-    with one_blas_thread():
-        assert all(n == 1 for n in blas_threads())
-    assert blas_threads() == before

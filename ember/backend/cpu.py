@@ -1,10 +1,7 @@
 """What the CPU backend sets up once: the process's allocator for tensor-sized buffers, and
-PyTorch's silence on floating-point exceptions; and the BLAS thread pool's size for loops of
-small matrix products."""
+PyTorch's silence on floating-point exceptions."""
 from __future__ import annotations
 
-import contextlib
-import functools
 import sys
 import warnings
 
@@ -38,29 +35,3 @@ def silence_float_warnings() -> None:
     ``np.errstate`` around every op, and leaves the user's own NumPy code as it was.
     """
     warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember(\.|$)")
-
-
-@functools.cache
-def _blas_pools():
-    """threadpoolctl's handle on the BLAS libraries loaded now (None without threadpoolctl)."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return None
-    return ThreadpoolController().select(user_api="blas")
-
-
-@contextlib.contextmanager
-def one_blas_thread():
-    """Run the enclosed matrix products on one BLAS thread.
-
-    A recurrent layer's per-step product (20x256 @ 256x1024) is too small to split: two
-    OpenBLAS threads make every step wait for the other core, and on a busy machine each
-    product took 25-70x longer than on one thread (5-15 ms against 0.22 ms, measured here).
-    """
-    pools = _blas_pools()
-    if pools is None:
-        yield
-        return
-    with pools.limit(limits=1):
-        yield

@@ -11,7 +11,6 @@ from ember._tensor import _make
 from ember.autograd import grad as _grad
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
-from ember.backend.cpu import one_blas_thread
 from ember.backend.device import get_array_module
 from ember.ops.linalg import addmm, matmul
 from ember.ops.movement import stack
@@ -137,21 +136,20 @@ class LSTMLayer(Primitive, node_name="MkldnnRnnLayerBackward0"):  # PyTorch CPU'
         tanh_c = xp.empty_like(hs)
         rec = xp.empty((batch, 4 * hidden), xw.dtype)
         h, c = h0, c0
-        with one_blas_thread():  # per-step products are too small to split
-            for t in _time_order(steps, reverse):
-                g = gates[t]
-                xp.matmul(h, w_t, out=rec)
-                g += rec
-                xp.tanh(g, out=g)
-                g *= slope
-                g += shift
-                c_t = cs[t]
-                xp.multiply(g[:, hidden:2 * hidden], c, out=c_t)
-                xp.multiply(g[:, :hidden], g[:, 2 * hidden:3 * hidden], out=rec[:, :hidden])
-                c_t += rec[:, :hidden]
-                xp.tanh(c_t, out=tanh_c[t])
-                xp.multiply(g[:, 3 * hidden:], tanh_c[t], out=hs[t])
-                h, c = hs[t], c_t
+        for t in _time_order(steps, reverse):
+            g = gates[t]
+            xp.matmul(h, w_t, out=rec)
+            g += rec
+            xp.tanh(g, out=g)
+            g *= slope
+            g += shift
+            c_t = cs[t]
+            xp.multiply(g[:, hidden:2 * hidden], c, out=c_t)
+            xp.multiply(g[:, :hidden], g[:, 2 * hidden:3 * hidden], out=rec[:, :hidden])
+            c_t += rec[:, :hidden]
+            xp.tanh(c_t, out=tanh_c[t])
+            xp.multiply(g[:, 3 * hidden:], tanh_c[t], out=hs[t])
+            h, c = hs[t], c_t
         ctx.reverse = reverse
         ctx.save_for_backward(xw, h0, c0, w_hh, b_hh)
         ctx.state = (gates, hs, cs, tanh_c, h0, c0, w_hh, b_hh)
@@ -188,16 +186,15 @@ class LSTMLayer(Primitive, node_name="MkldnnRnnLayerBackward0"):  # PyTorch CPU'
         dc = xp.zeros_like(c0) if g_c is None else g_c._data.copy()
         g_out = None if g_out is None else g_out._data
         tmp = xp.empty_like(dh)
-        with one_blas_thread():  # per-step products are too small to split
-            for t in _time_order(steps, not reverse):
-                if g_out is not None:
-                    dh += g_out[t]
-                xp.multiply(dh, dc_dh[t], out=tmp)
-                dc += tmp
-                xp.multiply(dh, do_dh[t], out=d4[t, :, 3])
-                xp.multiply(dc[:, None], coef[t], out=d4[t, :, :3])
-                dc *= f[t]
-                xp.matmul(dgates[t], w_hh, out=dh)
+        for t in _time_order(steps, not reverse):
+            if g_out is not None:
+                dh += g_out[t]
+            xp.multiply(dh, dc_dh[t], out=tmp)
+            dc += tmp
+            xp.multiply(dh, do_dh[t], out=d4[t, :, 3])
+            xp.multiply(dc[:, None], coef[t], out=d4[t, :, :3])
+            dc *= f[t]
+            xp.matmul(dgates[t], w_hh, out=dh)
         dw, db = _recurrent_grads(xp, dgates, _previous(xp, hs, h0, reverse), b_hh)
         return _make(dgates), _make(dh), _make(dc), dw, db
 
@@ -215,25 +212,24 @@ class GRULayer(Primitive, node_name="GruLayerBackward0"):
         w_t = xp.ascontiguousarray(w_hh.T)  # BLAS runs h @ w_hh.T about 2x slower
         gh = xp.empty(xw.shape[1:], xw.dtype)
         h = h0
-        with one_blas_thread():  # per-step products are too small to split
-            for t in _time_order(steps, reverse):
-                xp.matmul(h, w_t, out=gh)
-                if b_hh is not None:
-                    gh += b_hh
-                g = gates[t]
-                rz = g[:, :2 * hidden]
-                rz += gh[:, :2 * hidden]
-                _sigmoid_(rz)
-                n = g[:, 2 * hidden:]
-                hn[t] = gh[:, 2 * hidden:]
-                n += g[:, :hidden] * hn[t]
-                xp.tanh(n, out=n)
-                # h' = n + z * (h - n)
-                h_t = hs[t]
-                xp.subtract(h, n, out=h_t)
-                h_t *= g[:, hidden:2 * hidden]
-                h_t += n
-                h = h_t
+        for t in _time_order(steps, reverse):
+            xp.matmul(h, w_t, out=gh)
+            if b_hh is not None:
+                gh += b_hh
+            g = gates[t]
+            rz = g[:, :2 * hidden]
+            rz += gh[:, :2 * hidden]
+            _sigmoid_(rz)
+            n = g[:, 2 * hidden:]
+            hn[t] = gh[:, 2 * hidden:]
+            n += g[:, :hidden] * hn[t]
+            xp.tanh(n, out=n)
+            # h' = n + z * (h - n)
+            h_t = hs[t]
+            xp.subtract(h, n, out=h_t)
+            h_t *= g[:, hidden:2 * hidden]
+            h_t += n
+            h = h_t
         ctx.reverse = reverse
         ctx.save_for_backward(xw, h0, w_hh, b_hh)
         ctx.state = (gates, hn, hs, h0, w_hh, b_hh)
@@ -255,35 +251,33 @@ class GRULayer(Primitive, node_name="GruLayerBackward0"):
         dxw = xp.empty_like(gates)
         dgh = xp.empty_like(gates)  # grads of h W_hh^T + b_hh
         reverse = ctx.reverse
-        with one_blas_thread():  # per-step products are too small to split
-            for t in _time_order(steps, not reverse):
-                first = t == (steps - 1 if reverse else 0)
-                h_prev = h0 if first else hs[t + 1 if reverse else t - 1]
-                if g_out is not None:
-                    dh += g_out[t]
-                g = gates[t]
-                r, z, n = g[:, :hidden], g[:, hidden:2 * hidden], g[:, 2 * hidden:]
-                dx = dxw[t]
-                dr, dz, dn = dx[:, :hidden], dx[:, hidden:2 * hidden], dx[:, 2 * hidden:]
-                # dz = dh * (h_prev - n) * z(1-z)
-                xp.subtract(h_prev, n, out=dz)
-                dz *= dh
-                dz *= z
-                dz *= 1 - z
-                # dn (pre-tanh) = dh * (1 - z) * (1 - n^2)
-                xp.multiply(n, n, out=dn)
-                xp.subtract(1, dn, out=dn)
-                dn *= 1 - z
-                dn *= dh
-                # dr = dn * hn * r(1-r)
-                xp.multiply(dn, hn[t], out=dr)
-                dr *= r
-                dr *= 1 - r
-                dgt = dgh[t]
-                dgt[:, :2 * hidden] = dx[:, :2 * hidden]
-                xp.multiply(dn, r, out=dgt[:, 2 * hidden:])
-                dh *= z
-                dh += dgt @ w_hh
+        for t in _time_order(steps, not reverse):
+            h_prev = h0 if t == (steps - 1 if reverse else 0) else hs[t + 1 if reverse else t - 1]
+            if g_out is not None:
+                dh += g_out[t]
+            g = gates[t]
+            r, z, n = g[:, :hidden], g[:, hidden:2 * hidden], g[:, 2 * hidden:]
+            dx = dxw[t]
+            dr, dz, dn = dx[:, :hidden], dx[:, hidden:2 * hidden], dx[:, 2 * hidden:]
+            # dz = dh * (h_prev - n) * z(1-z)
+            xp.subtract(h_prev, n, out=dz)
+            dz *= dh
+            dz *= z
+            dz *= 1 - z
+            # dn (pre-tanh) = dh * (1 - z) * (1 - n^2)
+            xp.multiply(n, n, out=dn)
+            xp.subtract(1, dn, out=dn)
+            dn *= 1 - z
+            dn *= dh
+            # dr = dn * hn * r(1-r)
+            xp.multiply(dn, hn[t], out=dr)
+            dr *= r
+            dr *= 1 - r
+            dgt = dgh[t]
+            dgt[:, :2 * hidden] = dx[:, :2 * hidden]
+            xp.multiply(dn, r, out=dgt[:, 2 * hidden:])
+            dh *= z
+            dh += dgt @ w_hh
         prev = _previous(xp, hs, h0, reverse)
         dw, db = _recurrent_grads(xp, dgh, prev, b_hh)
         return _make(dxw), _make(dh), dw, db

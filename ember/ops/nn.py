@@ -407,6 +407,21 @@ class GroupNormFn(_Normalize, node_name="NativeGroupNormBackward0"):
 # ----------------------------------------------------------------------------------------------
 # Negative log-likelihood: one gather forward, one scatter backward
 
+def _weighted_reduction(ctx, xp, losses, w, reduction: str):
+    """NLL's reductions of per-target ``losses`` weighted ``w``: 'mean' divides by the total
+    weight. Sets ``ctx.coef``, each loss's factor in the result, for the backward."""
+    if reduction == "none":
+        ctx.coef = w
+        return losses
+    if reduction == "sum":
+        ctx.coef = w
+        return xp.asarray(losses.sum())
+    with _ignore_float_errors(xp):  # all targets ignored: 0 / 0 = nan, as in PyTorch
+        total = w.sum()
+        ctx.coef = w / total
+        return xp.asarray(losses.sum() / total)
+
+
 class NllLoss(Primitive, node_name="NllLossBackward0"):
     """-logp[n, target[n], ...] * weight[target[n]] over (N, C, *) log-probabilities, with
     ``ignore_index`` entries weighing 0 and 'mean' dividing by the total weight."""
@@ -421,16 +436,7 @@ class NllLoss(Primitive, node_name="NllLossBackward0"):
             w = w * weight[safe[:, 0]]
         losses = -xp.take_along_axis(logp, safe, axis=1)[:, 0] * w
         ctx.params = (safe, logp.shape, logp.dtype)
-        if reduction == "none":
-            ctx.coef = w
-            return losses
-        if reduction == "sum":
-            ctx.coef = w
-            return xp.asarray(losses.sum())
-        with _ignore_float_errors(xp):  # all targets ignored: 0 / 0 = nan, as in PyTorch
-            total = w.sum()
-            ctx.coef = w / total
-            return xp.asarray(losses.sum() / total)
+        return _weighted_reduction(ctx, xp, losses, w, reduction)
 
     @staticmethod
     def backward(ctx, grad):
@@ -459,16 +465,7 @@ class CrossEntropy(Primitive, node_name="NllLossBackward0"):  # PyTorch's last n
         ctx.save_for_backward(x)
         ctx.parts = (exp, total)
         ctx.index = (rows, safe)
-        if reduction == "none":
-            ctx.coef = w
-            return losses
-        if reduction == "sum":
-            ctx.coef = w
-            return xp.asarray(losses.sum())
-        with _ignore_float_errors(xp):  # all targets ignored: 0 / 0 = nan, as in PyTorch
-            weight_sum = w.sum()
-            ctx.coef = w / weight_sum
-            return xp.asarray(losses.sum() / weight_sum)
+        return _weighted_reduction(ctx, xp, losses, w, reduction)
 
     @staticmethod
     def backward(ctx, grad):

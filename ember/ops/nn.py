@@ -416,10 +416,9 @@ def _weighted_reduction(ctx, xp, losses, w, reduction: str):
     if reduction == "sum":
         ctx.coef = w
         return xp.asarray(losses.sum())
-    with _ignore_float_errors(xp):  # all targets ignored: 0 / 0 = nan, as in PyTorch
-        total = w.sum()
-        ctx.coef = w / total
-        return xp.asarray(losses.sum() / total)
+    total = w.sum()  # all targets ignored: 0 / 0 = nan, as in PyTorch
+    ctx.coef = w / total
+    return xp.asarray(losses.sum() / total)
 
 
 class NllLoss(Primitive, node_name="NllLossBackward0"):
@@ -722,24 +721,10 @@ class CtcLoss(Primitive, node_name="CtcLossBackward0"):
             for s in range(S):
                 lcab[:, ext[s]] = xp.logaddexp(lcab[:, ext[s]], ab[:, s])
             lpb = log_probs[:tlen, b, :]
-            with _ignore_float_errors(xp):
-                grad[:tlen, b, :] = xp.exp(lpb) - xp.exp(lcab + nll - lpb)
+            grad[:tlen, b, :] = xp.exp(lpb) - xp.exp(lcab + nll - lpb)
         ctx.grad = grad
         return losses
 
     @staticmethod
     def backward(ctx, grad):
         return grad.reshape(1, -1, 1) * _make(ctx.grad)
-
-
-class _ignore_float_errors:
-    def __init__(self, xp):
-        self.xp = xp
-
-    def __enter__(self):
-        if hasattr(self.xp, "seterr"):
-            self.old = self.xp.seterr(all="ignore")
-
-    def __exit__(self, *exc):
-        if hasattr(self.xp, "seterr"):
-            self.xp.seterr(**self.old)

@@ -97,7 +97,10 @@ class Mean(Primitive, node_name="MeanBackward0"):
                                "either a floating point or complex dtype. Got: "
                                f"{scalar_name(dtype or a.dtype)}")
         ctx.args = (a.shape, dims, keepdim)
-        out = a.mean(axis=dims, keepdims=keepdim, dtype=dtype)
+        if a.size:
+            out = a.mean(axis=dims, keepdims=keepdim, dtype=dtype)
+        else:  # NumPy warns from inside np.mean; PyTorch gives nan quietly
+            out = a.sum(axis=dims, keepdims=keepdim, dtype=dtype) * float("nan")
         return out.astype(dtype or a.dtype, copy=False)
 
     @staticmethod

@@ -536,44 +536,13 @@ def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:
     return stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
 
 
-def matrix_norm(input: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Tensor:
-    if ord == "fro":
-        return input.norm(2, dim, keepdim)
-    if ord == "nuc":
-        return svdvals(input).sum(-1)
-    raise NotImplementedError(f"matrix_norm ord={ord}")
-
-
 def vector_norm(input: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None):
     return input.norm(ord, dim, keepdim, dtype=dtype)
-
-
-def svdvals(input: Tensor) -> Tensor:
-    return _make(input._xp.linalg.svd(input._data, compute_uv=False))
-
-
-def cholesky(input: Tensor, upper: bool = False) -> Tensor:
-    L = input._xp.linalg.cholesky(input._data)
-    return _make(L.swapaxes(-1, -2).conj() if upper else L)
 
 
 def qr(input: Tensor, mode: str = "reduced"):
     q, r = input._xp.linalg.qr(input._data, mode=mode)
     return _make(q), _make(r)
-
-
-def svd(input: Tensor, full_matrices: bool = True):
-    u, s, vh = input._xp.linalg.svd(input._data, full_matrices=full_matrices)
-    return _make(u), _make(s), _make(vh)
-
-
-def eigh(input: Tensor, UPLO: str = "L"):
-    w, v = input._xp.linalg.eigh(input._data, UPLO=UPLO)
-    return _make(w), _make(v)
-
-
-def pinv(input: Tensor) -> Tensor:
-    return _make(input._xp.linalg.pinv(input._data))
 
 
 def matrix_power(input: Tensor, n: int) -> Tensor:

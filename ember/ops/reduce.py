@@ -387,7 +387,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None, ou
     if p == "fro" or p is None:
         p = 2
     if p == "nuc":
-        from ember.ops.linalg import matrix_norm
+        from ember.ops.decomposition import matrix_norm
         return matrix_norm(input, "nuc", dim or (-2, -1), keepdim)
     if isinstance(dim, int):
         dim = (dim,)

@@ -7,7 +7,7 @@ import pytest
 
 import ember
 import ember.nn as nn
-from ember.autograd import gradcheck
+from ember.autograd import gradcheck, gradgradcheck
 from ember.nn.utils import rnn as rnn_utils
 
 
@@ -195,3 +195,15 @@ def test_dropout_between_layers_only_in_training():
     m.train()
     outs = {tuple(np.round(m(x)[0].detach().numpy().ravel(), 6)) for _ in range(4)}
     assert len(outs) > 1
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_lstm_cell_fused_step_gradients(bias):
+    """The fused LSTMCell node: gradients through h', c' or both, and double backward."""
+    cell = nn.LSTMCell(3, 4, bias=bias).double()
+    x, h, c = (ember.randn(2, n, dtype=ember.float64, requires_grad=True) for n in (3, 4, 4))
+    assert type(cell(x, (h, c))[0].grad_fn).__name__ == "ThnnFusedLstmCellBackward0"
+    assert gradcheck(lambda x, h, c: cell(x, (h, c)), (x, h, c))
+    assert gradcheck(lambda x, h, c: cell(x, (h, c))[0], (x, h, c))
+    assert gradcheck(lambda x, h, c: cell(x, (h, c))[1], (x, h, c))
+    assert gradgradcheck(lambda x, h, c: cell(x, (h, c)), (x, h, c))

@@ -19,7 +19,7 @@ from ember.nn.parameter import Parameter
 from ember.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 from ember.ops.linalg import addmm, matmul
 from ember.ops.movement import cat, stack
-from ember.ops.rnn import gru_layer, gru_step, lstm_layer, lstm_step
+from ember.ops.rnn import gru_layer, gru_step, lstm_cell, lstm_layer, lstm_step
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -387,8 +387,8 @@ class LSTMCell(RNNCellBase):
 
     def forward(self, input: Tensor, hx=None):
         x, state, batched = self._prepare(input, hx)
-        h, c = lstm_step(F.linear(x, self.weight_ih, self.bias_ih), state, self.weight_hh,
-                          self.bias_hh, None)
+        h, c = lstm_cell(F.linear(x, self.weight_ih, self.bias_ih), *state, self.weight_hh,
+                         self.bias_hh)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
 

@@ -61,7 +61,7 @@ class LazyModuleMixin:
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # the id, not the handle, is kept: the handle holds a weakref, which cannot be pickled
+        # the hook's id is enough to remove it once the parameters have their shapes
         self._initialize_hook_id = self.register_forward_pre_hook(_infer_parameters,
                                                                   with_kwargs=True).id
 

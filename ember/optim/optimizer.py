@@ -67,13 +67,14 @@ def _threads() -> int:
 
 
 def _run_split(fn, work, n: int) -> None:
-    """Run ``fn`` on ``n`` shares of ``work`` balanced by parameter size, in parallel."""
+    """Run ``fn`` on ``n`` shares of ``work`` balanced by bytes (an update's cost is its
+    memory traffic), in parallel; the calling thread runs the first share."""
     shares = [[] for _ in range(n)]
     sizes = [0] * n
-    for item in sorted(work, key=lambda w: -w[0]._data.size):
+    for item in sorted(work, key=lambda w: -w[0]._data.nbytes):
         i = sizes.index(min(sizes))
         shares[i].append(item)
-        sizes[i] += item[0]._data.size
+        sizes[i] += item[0]._data.nbytes
     if not _pool:
         _pool.append(ThreadPoolExecutor(max_workers=n, thread_name_prefix="ember-optim"))
     futures = [_pool[0].submit(fn, share) for share in shares[1:] if share]

@@ -1,2 +1,3 @@
-"""``ember.utils``: ``data`` (datasets, samplers, DataLoader)."""
-from ember.utils import data  # noqa: F401
+"""``ember.utils``: ``data`` (datasets, samplers, DataLoader) and ``checkpoint`` (activation
+checkpointing)."""
+from ember.utils import checkpoint, data  # noqa: F401

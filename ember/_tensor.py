@@ -1132,6 +1132,8 @@ class Tensor(TensorMethods):
     # Reductions
 
     def sum(self, dim=None, keepdim: bool = False, *, dtype=None):
+        if dim is None and dtype is None:  # the common full sum: straight to the primitive
+            return _Sum.apply(self, None, keepdim, None)
         return _ops.sum(self, dim, keepdim, dtype=dtype)
 
     def nansum(self, dim=None, keepdim: bool = False, *, dtype=None):
@@ -1610,6 +1612,7 @@ from ember import ops as _ops  # noqa: E402  (ops build on Tensor)
 from ember.ops.elementwise import Add as _Add  # noqa: E402  (operators skip the wrappers)
 from ember.ops.elementwise import Mul as _Mul  # noqa: E402
 from ember.ops.elementwise import Sub as _Sub  # noqa: E402
+from ember.ops.reduce import Sum as _Sum  # noqa: E402
 from ember.ops.unary import Relu as _Relu  # noqa: E402
 
 bind_ops()  # the delegating methods' op modules, now that Tensor exists

@@ -476,7 +476,7 @@ def logit(input, eps=None):
 class Relu(Primitive, node_name="ReluBackward0"):
     @staticmethod
     def forward(ctx, a):
-        out = _xp(a).maximum(a, 0).astype(a.dtype, copy=False)
+        out = _xp(a).maximum(a, 0)  # 0 is a weak scalar: the result keeps a's dtype
         ctx.save_for_backward(out)
         return out
 

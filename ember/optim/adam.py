@@ -5,11 +5,9 @@ from ember._tensor import Tensor, _make
 from ember.backend.device import get_array_module
 from ember.optim.optimizer import (
     Optimizer,
+    _adam_moments_,
     _check_range,
-    _lerp_,
-    _mul_addcmul_,
     _scalar_state,
-    _weight_decay,
 )
 
 __all__ = ["Adam"]
@@ -86,14 +84,8 @@ class Adam(Optimizer):
     def _update(self, xp, p, g, bufs, consts, tmp) -> None:
         beta1, beta2, weight_decay, decay, step_size, bias_correction2_sqrt, eps = consts
         t = tmp[0]
-        if weight_decay != 0:
-            if decay is not None:
-                p *= decay
-            else:
-                g = _weight_decay(xp, p, g, weight_decay, tmp[1])
         exp_avg, exp_avg_sq = bufs[0], bufs[1]
-        _lerp_(xp, exp_avg, g, 1 - beta1, t)
-        _mul_addcmul_(xp, exp_avg_sq, beta2, g, g, 1 - beta2, t)
+        _adam_moments_(xp, p, g, exp_avg, exp_avg_sq, beta1, beta2, weight_decay, decay, tmp)
         if len(bufs) == 3:  # amsgrad
             xp.maximum(bufs[2], exp_avg_sq, out=bufs[2])
             exp_avg_sq = bufs[2]

@@ -6,11 +6,9 @@ from ember.backend.device import get_array_module
 from ember.optim.adam import _check_adam_args
 from ember.optim.optimizer import (
     Optimizer,
+    _adam_moments_,
     _check_range,
-    _lerp_,
-    _mul_addcmul_,
     _scalar_state,
-    _weight_decay,
 )
 
 __all__ = ["NAdam"]
@@ -82,13 +80,7 @@ class NAdam(Optimizer):
         beta1, beta2, weight_decay, decay, bias_correction2, eps, grad_step, avg_step = consts
         exp_avg, exp_avg_sq = bufs
         t = tmp[0]
-        if weight_decay != 0:
-            if decay is not None:
-                p *= decay
-            else:
-                g = _weight_decay(xp, p, g, weight_decay, tmp[1])
-        _lerp_(xp, exp_avg, g, 1 - beta1, t)
-        _mul_addcmul_(xp, exp_avg_sq, beta2, g, g, 1 - beta2, t)
+        g = _adam_moments_(xp, p, g, exp_avg, exp_avg_sq, beta1, beta2, weight_decay, decay, tmp)
         denom = tmp[2]
         xp.divide(exp_avg_sq, bias_correction2, out=denom)
         xp.sqrt(denom, out=denom)

@@ -502,6 +502,22 @@ def _mul_addcmul_(xp, a, decay: float, x, y, value: float, tmp) -> None:
     a += tmp
 
 
+def _adam_moments_(xp, p, g, exp_avg, exp_avg_sq, beta1: float, beta2: float,
+                   weight_decay: float, decay, tmp):
+    """The Adam family's shared start: weight decay (decoupled, ``p *= decay``, when ``decay``
+    is given, else L2 into the gradient), then ``exp_avg.lerp_(g, 1 - beta1)`` and
+    ``exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)``. Uses ``tmp[0]`` and ``tmp[1]``;
+    returns the gradient the moments saw (in ``tmp[1]`` after L2 decay)."""
+    if weight_decay != 0:
+        if decay is not None:
+            p *= decay
+        else:
+            g = _weight_decay(xp, p, g, weight_decay, tmp[1])
+    _lerp_(xp, exp_avg, g, 1 - beta1, tmp[0])
+    _mul_addcmul_(xp, exp_avg_sq, beta2, g, g, 1 - beta2, tmp[0])
+    return g
+
+
 def _add_scaled_(xp, a, x, alpha: float, tmp) -> None:
     """``a.add_(x, alpha=alpha)``."""
     if alpha == 1:

@@ -6,10 +6,8 @@ from ember.backend.device import get_array_module
 from ember.optim.adam import _check_adam_args
 from ember.optim.optimizer import (
     Optimizer,
-    _lerp_,
-    _mul_addcmul_,
+    _adam_moments_,
     _scalar_state,
-    _weight_decay,
 )
 
 __all__ = ["RAdam"]
@@ -76,13 +74,7 @@ class RAdam(Optimizer):
          eps) = consts
         exp_avg, exp_avg_sq = bufs
         t = tmp[0]
-        if weight_decay != 0:
-            if decay is not None:
-                p *= decay
-            else:
-                g = _weight_decay(xp, p, g, weight_decay, tmp[1])
-        _lerp_(xp, exp_avg, g, 1 - beta1, t)
-        _mul_addcmul_(xp, exp_avg_sq, beta2, g, g, 1 - beta2, t)
+        _adam_moments_(xp, p, g, exp_avg, exp_avg_sq, beta1, beta2, weight_decay, decay, tmp)
         xp.divide(exp_avg, bias_correction1, out=t)
         t *= lr
         if rect is not None:

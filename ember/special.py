@@ -9,13 +9,13 @@ import math
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.special import special as _backend
-from ember.ops._util import as_tensor_arg, float_array
-from ember.ops.compare import isnan
+from ember.ops._util import float_array
 from ember.ops.elementwise import _xp, where
 from ember.ops.nn import log_softmax, softmax
 from ember.ops.pointwise_extra import I1, i0, igamma, igammac, mvlgamma, sinc
 from ember.ops.reduce import logsumexp
 from ember.ops.unary import (
+    _x_times_log,
     digamma,
     erf,
     erfc,
@@ -169,13 +169,7 @@ def log_ndtr(input: Tensor) -> Tensor:
 
 def xlog1py(input, other) -> Tensor:
     """input * log1p(other), and 0 where input is 0 (unless other is NaN)."""
-    if not isinstance(input, Tensor):
-        input = as_tensor_arg(input, other)
-    if not isinstance(other, Tensor):
-        other = as_tensor_arg(other, input)
-    out = input * log1p(other)
-    zero = _make(out._xp.zeros((), out._data.dtype))
-    return where((input == 0) & ~isnan(other), zero, out)
+    return _x_times_log(input, other, log1p)
 
 
 def entr(input: Tensor) -> Tensor:

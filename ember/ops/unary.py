@@ -719,15 +719,20 @@ def hypot(input, other):
     return sqrt(input * input + other * other)
 
 
-def xlogy(input, other):
-    """input * log(other), and 0 where input is 0 (unless other is NaN)."""
+def _x_times_log(input, other, log_fn):
+    """input * log_fn(other), and 0 where input is 0 (unless other is NaN): xlogy, xlog1py."""
     if not isinstance(input, Tensor):
         input = as_tensor_arg(input, other)
     if not isinstance(other, Tensor):
         other = as_tensor_arg(other, input)
-    out = input * log(other)
+    out = input * log_fn(other)
     zero = _make(out._xp.zeros((), out._data.dtype))
     return where((input == 0) & ~isnan(other), zero, out)
+
+
+def xlogy(input, other):
+    """input * log(other), and 0 where input is 0 (unless other is NaN)."""
+    return _x_times_log(input, other, log)
 
 
 def logaddexp(input, other):

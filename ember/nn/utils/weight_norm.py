@@ -73,9 +73,16 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
 
 def remove_weight_norm(module: Module, name: str = "weight") -> Module:
     """Undo :func:`weight_norm`: ``<name>`` becomes one parameter again."""
+    return remove_reparametrization_hook(module, name, WeightNorm, "weight_norm")
+
+
+def remove_reparametrization_hook(module: Module, name: str, hook_type: type,
+                                  what: str) -> Module:
+    """Remove the ``hook_type`` pre-hook that recomputes ``<name>`` (``remove_weight_norm``,
+    ``remove_spectral_norm``), making ``<name>`` one parameter again."""
     for key, hook in list(module._forward_pre_hooks.items()):
-        if isinstance(hook, WeightNorm) and hook.name == name:
+        if isinstance(hook, hook_type) and hook.name == name:
             hook.remove(module)
             del module._forward_pre_hooks[key]
             return module
-    raise ValueError(f"weight_norm of '{name}' not found in {module}")
+    raise ValueError(f"{what} of '{name}' not found in {module}")

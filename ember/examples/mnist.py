@@ -148,23 +148,29 @@ def save_plot(history: list, path: str) -> None:
     img.save(path)
 
 
-def main(argv: list | None = None) -> list:
-    """Parse options, train, and return the per-epoch history."""
-    parser = argparse.ArgumentParser(description="Train LeNet-5 on MNIST with ember")
+def training_parser(description: str, epochs: int, out: str,
+                    batch_help: str | None = None) -> argparse.ArgumentParser:
+    """The options every MNIST example here takes (data, schedule, limits, seed, output)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", default="./data", help="folder holding MNIST/raw/")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--batch-size", type=int, default=64, help=batch_help)
     parser.add_argument("--test-batch-size", type=int, default=1000)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--limit-train", type=int, default=None,
                         help="use only the first N training images (smoke runs)")
     parser.add_argument("--limit-test", type=int, default=None)
-    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", default="./mnist-run",
-                        help="folder for the plot and the checkpoint")
+    parser.add_argument("--out", default=out, help="folder for the outputs")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    return parser
+
+
+def main(argv: list | None = None) -> list:
+    """Parse options, train, and return the per-epoch history."""
+    parser = training_parser("Train LeNet-5 on MNIST with ember", 3, "./mnist-run")
+    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     args = parser.parse_args(argv)
 
     from ember import optim

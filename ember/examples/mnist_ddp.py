@@ -11,13 +11,12 @@ are ``ember.examples.mnist``'s. Rank 0 evaluates, prints, and writes the checkpo
 """
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
 import ember
 import ember.distributed as dist
-from ember.examples.mnist import evaluate, load_split, prepare_data, train_epoch
+from ember.examples.mnist import evaluate, load_split, prepare_data, train_epoch, training_parser
 from ember.nn.parallel import DistributedDataParallel
 from ember.utils.data import DataLoader, DistributedSampler
 from ember.vision.models import LeNet5
@@ -25,21 +24,9 @@ from ember.vision.models import LeNet5
 
 def main(argv: list | None = None) -> list:
     """Parse options, train on every rank, and return the per-epoch history (on every rank)."""
-    parser = argparse.ArgumentParser(description="Train LeNet-5 on MNIST with ember, "
-                                     "data-parallel (launch with mpiexec -n N)")
-    parser.add_argument("--data", default="./data", help="folder holding MNIST/raw/")
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=64, help="images per rank and step")
-    parser.add_argument("--test-batch-size", type=int, default=1000)
-    parser.add_argument("--lr", type=float, default=0.05)
-    parser.add_argument("--momentum", type=float, default=0.9)
-    parser.add_argument("--limit-train", type=int, default=None,
-                        help="use only the first N training images (smoke runs)")
-    parser.add_argument("--limit-test", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=1)
+    parser = training_parser("Train LeNet-5 on MNIST with ember, data-parallel (launch with "
+                             "mpiexec -n N)", 1, "./mnist-ddp-run", "images per rank and step")
     parser.add_argument("--backend", default="mpi", help="mpi (or gloo), nccl")
-    parser.add_argument("--out", default="./mnist-ddp-run", help="folder for the checkpoint")
-    parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     args = parser.parse_args(argv)
 
     from ember import optim

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from ember import dtypes as _dt
-from ember._tensor import Tensor
-from ember.autograd.function import Primitive
+from ember._tensor import Tensor, _make
+from ember.autograd.function import NULL_CTX, Primitive
 from ember.backend.device import Device, array_device, to_device
 
 
@@ -57,10 +57,12 @@ def to(input: Tensor, *args, **kwargs) -> Tensor:
     same_device = device is None or device == input.device
     if same_dtype and same_device and not copy:
         return input
-    out = ToCopy.apply(input, None if same_dtype else dtype.np_dtype,
-                       None if same_device else device)
-    # integer and bool results have no gradient: PyTorch leaves them out of the graph
-    return out if dtype is None or dtype.is_floating_point or dtype.is_complex else out.detach()
+    np_dtype = None if same_dtype else dtype.np_dtype
+    target = None if same_device else device
+    if dtype is not None and not (dtype.is_floating_point or dtype.is_complex):
+        # integer and bool results have no gradient: made outside the graph, as PyTorch does
+        return _make(ToCopy.forward(NULL_CTX, input._data, np_dtype, target))
+    return ToCopy.apply(input, np_dtype, target)
 
 
 def detach(input: Tensor) -> Tensor:

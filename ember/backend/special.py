@@ -1,4 +1,5 @@
-"""Special functions (erf, lgamma, ...) of the array module: SciPy's or CuPy's, loaded on use."""
+"""SciPy-level functions of the array module (special functions, linalg beyond the array
+module's own): SciPy's or cupyx's, loaded on use."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,6 +11,15 @@ def special(xp):
         return scipy.special
     import cupyx.scipy.special
     return cupyx.scipy.special
+
+
+def linalg(xp):
+    """SciPy's linalg for NumPy arrays, cupyx's for CuPy arrays (LU, triangular solves)."""
+    if xp is np:
+        import scipy.linalg
+        return scipy.linalg
+    import cupyx.scipy.linalg
+    return cupyx.scipy.linalg
 
 
 def scatter_add(xp, target, index, values) -> None:

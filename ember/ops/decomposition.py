@@ -17,6 +17,7 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.device import get_array_module
+from ember.backend.special import linalg as backend_linalg
 from ember.ops.elementwise import where
 from ember.ops.linalg import _check_square, inverse, matmul, solve, tril, triu
 from ember.ops.movement import diagonal
@@ -40,15 +41,6 @@ triangular_solve_type = _return_type("triangular_solve", ["solution", "cloned_co
 class LinAlgError(RuntimeError):
     """Raised for singular or non-positive-definite inputs (PyTorch's ``torch.linalg``
     ``LinAlgError``, a RuntimeError)."""
-
-
-def _scipy_linalg(xp):
-    """SciPy's linalg for NumPy arrays, cupyx's for CuPy arrays (LU lives only there)."""
-    if xp is np:
-        import scipy.linalg
-        return scipy.linalg
-    import cupyx.scipy.linalg
-    return cupyx.scipy.linalg
 
 
 def _eye_like(a: Tensor, n: int) -> Tensor:
@@ -417,7 +409,7 @@ def cholesky_inverse(L: Tensor, upper: bool = False) -> Tensor:
 def _lu_factor_arrays(a):
     """Packed LU factors and 1-based int32 pivots of each matrix (LAPACK's getrf)."""
     xp = get_array_module(a)
-    sl = _scipy_linalg(xp)
+    sl = backend_linalg(xp)
     batch = a.reshape(-1, *a.shape[-2:])
     m, n = a.shape[-2:]
     lus = xp.empty_like(batch)

@@ -408,8 +408,7 @@ class LogSumExp(Primitive, node_name="LogsumexpBackward0"):
             a = a.astype(_dt.get_default_dtype().np_dtype)
         m = a.max(axis=dims, keepdims=True) if a.size else xp.zeros((1,) * a.ndim, a.dtype)
         m = xp.where(xp.isfinite(m), m, 0)
-        with np.errstate(divide="ignore"):
-            out = xp.log(xp.exp(a - m).sum(axis=dims, keepdims=True)) + m
+        out = xp.log(xp.exp(a - m).sum(axis=dims, keepdims=True)) + m
         out = out if keepdim else out.squeeze(dims)
         ctx.save_for_backward(a, out)  # the returned object, so double backward reaches it
         ctx.args = (dims, keepdim)

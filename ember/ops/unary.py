@@ -79,8 +79,7 @@ class Log(Primitive, node_name="LogBackward0"):
     def forward(ctx, a):
         a = float_array(a)
         ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return _xp(a).log(a)
+        return _xp(a).log(a)
 
     @staticmethod
     def backward(ctx, grad):
@@ -101,8 +100,7 @@ class Log2(Primitive, node_name="Log2Backward0"):
     def forward(ctx, a):
         a = float_array(a)
         ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return _xp(a).log2(a)
+        return _xp(a).log2(a)
 
     @staticmethod
     def backward(ctx, grad):
@@ -119,8 +117,7 @@ class Log10(Primitive, node_name="Log10Backward0"):
     def forward(ctx, a):
         a = float_array(a)
         ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return _xp(a).log10(a)
+        return _xp(a).log10(a)
 
     @staticmethod
     def backward(ctx, grad):
@@ -137,8 +134,7 @@ class Log1p(Primitive, node_name="Log1PBackward0"):
     def forward(ctx, a):
         a = float_array(a)
         ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return _xp(a).log1p(a)
+        return _xp(a).log1p(a)
 
     @staticmethod
     def backward(ctx, grad):
@@ -153,8 +149,7 @@ def log1p(input):
 class Sqrt(Primitive, node_name="SqrtBackward0"):
     @staticmethod
     def forward(ctx, a):
-        with np.errstate(invalid="ignore"):
-            out = _xp(a).sqrt(float_array(a))
+        out = _xp(a).sqrt(float_array(a))
         ctx.save_for_backward(out)
         return out
 
@@ -175,8 +170,7 @@ def sqrt_(input):
 class Rsqrt(Primitive, node_name="RsqrtBackward0"):
     @staticmethod
     def forward(ctx, a):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = 1 / _xp(a).sqrt(float_array(a))
+        out = 1 / _xp(a).sqrt(float_array(a))
         ctx.save_for_backward(out)
         return out
 
@@ -246,8 +240,7 @@ class Asin(Primitive, node_name="AsinBackward0"):
     def forward(ctx, a):
         a = float_array(a)
         ctx.save_for_backward(a)
-        with np.errstate(invalid="ignore"):
-            return _xp(a).arcsin(a)
+        return _xp(a).arcsin(a)
 
     @staticmethod
     def backward(ctx, grad):
@@ -267,8 +260,7 @@ class Acos(Primitive, node_name="AcosBackward0"):
     def forward(ctx, a):
         a = float_array(a)
         ctx.save_for_backward(a)
-        with np.errstate(invalid="ignore"):
-            return _xp(a).arccos(a)
+        return _xp(a).arccos(a)
 
     @staticmethod
     def backward(ctx, grad):
@@ -405,8 +397,7 @@ class Acosh(Primitive, node_name="AcoshBackward0"):
     def forward(ctx, a):
         a = float_array(a)
         ctx.save_for_backward(a)
-        with np.errstate(invalid="ignore"):
-            return _xp(a).arccosh(a)
+        return _xp(a).arccosh(a)
 
     @staticmethod
     def backward(ctx, grad):
@@ -426,8 +417,7 @@ class Atanh(Primitive, node_name="AtanhBackward0"):
     def forward(ctx, a):
         a = float_array(a)
         ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return _xp(a).arctanh(a)
+        return _xp(a).arctanh(a)
 
     @staticmethod
     def backward(ctx, grad):

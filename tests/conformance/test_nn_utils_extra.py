@@ -19,6 +19,14 @@ def _copy(em, tm):
     em.load_state_dict({k: ember.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
 
 
+def _check_grads(em, tm, eo, to):
+    """Backward of sum(out ** 2) in both; every parameter's gradient agrees."""
+    (to ** 2).sum().backward()
+    (eo ** 2).sum().backward()
+    for (n, ep), (_, tp) in zip(em.named_parameters(), tm.named_parameters()):
+        np.testing.assert_allclose(ep.grad.numpy(), tp.grad.numpy(), atol=1e-9, err_msg=n)
+
+
 def _check_pair(em, tm, x):
     assert repr(em) == repr(tm)
     assert list(em.state_dict()) == list(tm.state_dict())
@@ -29,10 +37,7 @@ def _check_pair(em, tm, x):
     _copy(em, tm)
     to, eo = tm(torch.tensor(x)), em(ember.tensor(x))
     np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), atol=1e-10)
-    (to ** 2).sum().backward()
-    (eo ** 2).sum().backward()
-    for (n, ep), (_, tp) in zip(em.named_parameters(), tm.named_parameters()):
-        np.testing.assert_allclose(ep.grad.numpy(), tp.grad.numpy(), atol=1e-9, err_msg=n)
+    _check_grads(em, tm, eo, to)
     for (n, eb), (_, tb) in zip(em.named_buffers(), tm.named_buffers()):
         np.testing.assert_allclose(eb.numpy(), tb.numpy(), atol=1e-10, err_msg=n)
 
@@ -86,10 +91,7 @@ def test_hook_based_norms(name):
     for _ in range(2):
         to, eo = tm(torch.tensor(x)), em(ember.tensor(x))
         np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), atol=1e-10)
-    (to ** 2).sum().backward()
-    (eo ** 2).sum().backward()
-    for (n, ep), (_, tp) in zip(em.named_parameters(), tm.named_parameters()):
-        np.testing.assert_allclose(ep.grad.numpy(), tp.grad.numpy(), atol=1e-9, err_msg=n)
+    _check_grads(em, tm, eo, to)
     remove = getattr(torch.nn.utils, "remove_" + name)
     remove(tm)
     getattr(ember.nn.utils, "remove_" + name)(em)

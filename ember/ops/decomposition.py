@@ -375,6 +375,12 @@ def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True,
                      unitriangular: bool = False) -> Tensor:
     """X with A X = B (``left``) or X A = B, for triangular ``A`` (only the triangle named by
     ``upper`` is read; ``unitriangular`` takes its diagonal as ones)."""
+    _check_square(A, "linalg.solve_triangular")
+    if B.ndim < 2 or B.shape[-2 if left else -1] != A.shape[-1]:
+        raise RuntimeError(
+            f"linalg.solve_triangular: Incompatible shapes of A and B for the equation "
+            f"{'AX = B' if left else 'XA = B'} ({'x'.join(map(str, A.shape[-2:]))} and "
+            f"{'x'.join(map(str, B.shape[-2:]))})")
     if not left:
         return _mH(SolveTriangular.apply(_mH(A), _mH(B), not upper, unitriangular))
     return SolveTriangular.apply(A, B, upper, unitriangular)

@@ -182,3 +182,10 @@ def test_matrix_norm_matches_numpy(ord):
     a = rng.standard_normal((2, 3, 4))
     np.testing.assert_allclose(ember.linalg.matrix_norm(t(a), ord).numpy(),
                                np.linalg.norm(a, ord, axis=(-2, -1)))
+
+
+@pytest.mark.parametrize("left, b_shape", [(True, (4, 2)), (False, (2, 4))])
+def test_solve_triangular_names_incompatible_shapes(left, b_shape):
+    equation = "AX = B" if left else "XA = B"
+    with pytest.raises(RuntimeError, match=f"{equation} \\(3x3 and {b_shape[0]}x{b_shape[1]}\\)"):
+        ember.linalg.solve_triangular(ember.eye(3), ember.ones(*b_shape), upper=True, left=left)

@@ -1,18 +1,36 @@
-"""The GPU check for issue 7, to run on a machine with an NVIDIA GPU and CuPy:
+"""The GPU check for issue 7, for a machine with an NVIDIA GPU, CuPy and (for the ratios) a CUDA
+build of PyTorch:
 
-    pip install ".[cuda12,test]" && python bench/gpu_check.py
+    pip install ".[cuda13,test]" && python bench/gpu_check.py [--data DIR] [--quick]
 
-1. every op of the op table on CUDA against the CPU result;
-2. a LeNet training step on CUDA against the same step on the CPU;
-3. ember CUDA vs PyTorch CUDA timings (matmul, small-op overhead), as ratios ember/torch.
-Prints one line per check and exits non-zero if a check fails. Record what it printed, the card
+Sections, each independent (one failing does not stop the others):
+
+1. environment: CuPy, CUDA, cuDNN, bfloat16 support;
+2. every row of tests/ops' op table on CUDA against the CPU, forward and float64 gradients
+   (in worker processes: CuPy compiles each kernel on first use, and compiling is CPU work);
+3. a catalogue of nn layers and losses: CUDA against CPU, outputs and every gradient (float64);
+4. every optimizer: five steps on CUDA against five on the CPU;
+5. the device API (streams, events, memory stats, mismatch errors, DLPack, checkpoints,
+   pinned DataLoader batches, autocast, GradScaler);
+6. the main job: LeNet-5 on MNIST on CUDA (one short epoch);
+7. timings against PyTorch CUDA in the same run: issue 3's training steps, a large bf16
+   TransformerEncoderLayer step and an 8192^3 bf16 matmul; ratio = ember time / torch time.
+
+Prints a summary table last and writes the full log (tracebacks included) to $OUT (or
+./gpu-check-out). Exits non-zero if a correctness check fails. Record what it printed, the card
 and the date in bench/RESULTS.md.
 """
 from __future__ import annotations
 
+import argparse
+import copy
+import os
 import statistics
+import subprocess
 import sys
 import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -22,99 +40,694 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "ops"))
 
 import ember  # noqa: E402
+import ember.optim  # noqa: E402,F401
+
+OUT = Path(os.environ.get("OUT") or ROOT / "gpu-check-out")
+RESULTS: list[tuple[str, str, str]] = []  # (section, status, detail)
+_log_file = None
 
 
-def check_op_table() -> int:
-    """Every row of tests/ops' op table on CUDA against the CPU (the same samples)."""
-    from op_table import OPS, call, leaves, samples_of
+def log(*parts) -> None:
+    text = " ".join(str(p) for p in parts)
+    _log_file.write(text + "\n")
+    _log_file.flush()
 
-    def on_cpu(a, requires_grad=False):
-        return ember.tensor(a).requires_grad_(requires_grad)
 
-    def on_gpu(a, requires_grad=False):
-        return ember.tensor(a).cuda().requires_grad_(requires_grad)
+def where(exc: BaseException) -> str:
+    """The innermost frame of ember's code in ``exc``'s traceback, as ``file:line func``."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/ember/" in f.filename]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f"{f.filename.split('/ember/', 1)[1]}:{f.lineno} {f.name}"
 
-    failures = checked = 0
-    for op in OPS:
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''} " \
+           f"[{where(exc)}]"
+
+
+def section(fn):
+    """Run one section; an exception fails it without stopping the others."""
+    def run(*args):
+        start = time.perf_counter()
+        print(f"== {fn.__name__}", flush=True)
+        log(f"\n== {fn.__name__}")
+        try:
+            status, detail = fn(*args)
+        except Exception as exc:  # noqa: BLE001 - a check reports, it never stops the run
+            log(traceback.format_exc())
+            status, detail = "FAIL", describe(exc)
+        detail = f"{detail} ({time.perf_counter() - start:.0f} s)"
+        RESULTS.append((fn.__name__, status, detail))
+        print(f"   {status} {detail}", flush=True)
+    run.section_name = fn.__name__
+    return run
+
+
+def close(want, got, dtype, rtol=None, atol=None) -> bool:
+    """``got`` (a CUDA tensor, or a number) matches ``want`` (its CPU twin)."""
+    if isinstance(want, ember.Tensor):
+        if not isinstance(got, ember.Tensor) or tuple(want.shape) != tuple(got.shape) \
+                or want.dtype != got.dtype or got.device.type != "cuda":
+            return False
+        w, g = want.detach().numpy(), got.detach().cpu().numpy()
+    else:
+        w, g = np.asarray(want), np.asarray(got)
+    if w.dtype.kind in "biu":
+        return bool(np.array_equal(w, g))
+    loose = np.dtype(dtype).itemsize <= 2 if dtype is not None else False
+    rtol = rtol or (1e-2 if loose else 1e-4 if w.dtype in (np.float32, np.complex64) else 1e-7)
+    atol = atol or rtol / 10
+    return bool(np.allclose(w, g, rtol=rtol, atol=atol, equal_nan=True))
+
+
+# --------------------------------------------------------------------------------------------
+# 2. The op table
+
+def _on(device):
+    def make(a, requires_grad=False):
+        return ember.tensor(a, device=device).requires_grad_(requires_grad)
+    return make
+
+
+def _op_chunk(indices: list, deadline: float) -> list:
+    """Check op-table rows ``indices`` (forward for every dtype, gradients in float64)."""
+    from op_table import OPS, call, leaves, samples_of, tensor_inputs
+    rows = []
+    for i in indices:
+        op = OPS[i]
         for dt in op.dtypes:
-            for sample in samples_of(op, dt):
+            if time.time() > deadline:
+                rows.append((op.name, str(dt), "SKIP", "out of time"))
+                continue
+            for sample in samples_of(op, dt)[:2]:
                 try:
-                    want = leaves(call(op, sample, ember, on_cpu)[0])
-                except Exception:
-                    continue  # a sample the CPU rejects on purpose (error rows)
-                try:
-                    got = leaves(call(op, sample, ember, on_gpu)[0])
-                except Exception as exc:
-                    print(f"FAIL {op.name} {dt}: {type(exc).__name__}: {exc}")
-                    failures += 1
+                    want = leaves(call(op, sample, ember, _on("cpu"))[0])
+                except Exception:  # noqa: BLE001 - samples the CPU rejects on purpose
                     continue
-                checked += 1
-                for w, g in zip(want, got):
-                    if isinstance(w, ember.Tensor) and not np.allclose(
-                            w.detach().numpy(), g.detach().cpu().numpy(), rtol=1e-4,
-                            atol=1e-5, equal_nan=True):
-                        print(f"FAIL {op.name} {dt}: the CUDA result differs from the CPU")
-                        failures += 1
-    print(f"op table on CUDA: {checked} samples, {failures} failures")
-    return failures
+                try:
+                    got = leaves(call(op, sample, ember, _on("cuda"))[0])
+                    bad = [k for k, (w, g) in enumerate(zip(want, got)) if not close(w, g, dt)]
+                    status = "FAIL" if bad or len(want) != len(got) else "ok"
+                    rows.append((op.name, str(dt), status, f"outputs {bad} differ" if bad else ""))
+                except Exception as exc:  # noqa: BLE001
+                    rows.append((op.name, str(dt), "FAIL", describe(exc)))
+                    break
+                if not (op.grad and dt == np.float64):
+                    continue
+                try:
+                    grads = []
+                    for device in ("cpu", "cuda"):
+                        out, args, kwargs = call(op, sample, ember, _on(device), True)
+                        outs = [o for o in leaves(out)
+                                if isinstance(o, ember.Tensor) and o.requires_grad]
+                        ins = tensor_inputs(args, kwargs)
+                        if not outs or not ins:
+                            break
+                        rng = np.random.default_rng(1)
+                        seeds = [ember.tensor(rng.standard_normal(o.shape), dtype=o.dtype,
+                                              device=device) for o in outs]
+                        grads.append(ember.autograd.grad(outs, ins, seeds, allow_unused=True))
+                    if len(grads) == 2:
+                        bad = [k for k, (w, g) in enumerate(zip(*grads))
+                               if (w is None) != (g is None) or (w is not None
+                                                                 and not close(w, g, dt))]
+                        rows.append((op.name, "grad", "FAIL" if bad else "ok",
+                                     f"grads {bad} differ" if bad else ""))
+                except Exception as exc:  # noqa: BLE001
+                    rows.append((op.name, "grad", "FAIL", describe(exc)))
+    return rows
 
 
-def check_training_step() -> int:
-    nn = ember.nn
+@section
+def op_table(workers: int, budget: float):
+    from op_table import OPS
+    deadline = time.time() + budget
+    chunks = [list(range(k, len(OPS), workers)) for k in range(workers)]
+    import multiprocessing
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        rows = [r for part in pool.map(_op_chunk, chunks, [deadline] * workers) for r in part]
+    failed = sorted({(name, kind, msg) for name, kind, status, msg in rows if status == "FAIL"})
+    for name, kind, msg in failed:
+        log(f"FAIL {name} [{kind}] {msg}")
+    skipped = sum(status == "SKIP" for *_, status, _ in rows)
+    ops_failed = len({name for name, *_ in failed})
+    passed = sum(status == "ok" for *_, status, _ in rows)
+    return ("FAIL" if failed else "ok",
+            f"{passed} checks passed, {len(failed)} failed in {ops_failed} ops, "
+            f"{skipped} (op, dtype) skipped for time")
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Layers and losses
+
+def _layers():
+    nn, F = ember.nn, ember.nn.functional
+    r = np.random.default_rng(0)
+
+    def x(*shape, lo=-1.0, hi=1.0):
+        return r.uniform(lo, hi, shape)
+
+    def labels(n, k, shape=None):
+        return r.integers(0, k, shape or (n,)).astype(np.int64)
+    return [
+        ("Linear", nn.Linear(5, 3), [x(4, 5)]),
+        ("Bilinear", nn.Bilinear(4, 5, 3), [x(2, 4), x(2, 5)]),
+        ("Conv1d", nn.Conv1d(3, 4, 3, padding=1), [x(2, 3, 8)]),
+        ("Conv2d stride/dilation", nn.Conv2d(3, 4, 3, stride=2, padding=2, dilation=2),
+         [x(2, 3, 9, 9)]),
+        ("Conv2d groups", nn.Conv2d(4, 6, 3, groups=2, padding="same"), [x(2, 4, 7, 7)]),
+        ("Conv2d wide", nn.Conv2d(32, 16, 3, padding=1), [x(2, 32, 8, 8)]),
+        ("Conv2d reflect", nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect"),
+         [x(1, 2, 6, 6)]),
+        ("Conv3d", nn.Conv3d(2, 3, 3), [x(1, 2, 5, 5, 5)]),
+        ("ConvTranspose1d", nn.ConvTranspose1d(3, 2, 3, stride=2), [x(2, 3, 5)]),
+        ("ConvTranspose2d", nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1,
+                                               output_padding=1), [x(2, 3, 5, 5)]),
+        ("MaxPool2d", nn.MaxPool2d(3, 2, ceil_mode=True), [x(2, 3, 9, 9)]),
+        ("MaxPool1d", nn.MaxPool1d(2), [x(2, 3, 8)]),
+        ("AvgPool2d", nn.AvgPool2d(3, 2, padding=1), [x(2, 3, 9, 9)]),
+        ("AdaptiveAvgPool2d", nn.AdaptiveAvgPool2d((3, 2)), [x(2, 3, 7, 5)]),
+        ("AdaptiveMaxPool2d", nn.AdaptiveMaxPool2d(2), [x(2, 3, 7, 5)]),
+        ("Upsample nearest", nn.Upsample(scale_factor=2), [x(1, 2, 3, 4)]),
+        ("Upsample bilinear", nn.Upsample(scale_factor=2, mode="bilinear"), [x(1, 2, 3, 4)]),
+        ("PixelShuffle", nn.PixelShuffle(2), [x(1, 8, 3, 3)]),
+        ("BatchNorm1d", nn.BatchNorm1d(4), [x(6, 4)]),
+        ("BatchNorm2d", nn.BatchNorm2d(3), [x(4, 3, 5, 5)]),
+        ("LayerNorm", nn.LayerNorm(6), [x(3, 4, 6)]),
+        ("GroupNorm", nn.GroupNorm(2, 4), [x(3, 4, 5)]),
+        ("InstanceNorm2d", nn.InstanceNorm2d(3, affine=True), [x(2, 3, 5, 5)]),
+        ("LocalResponseNorm", nn.LocalResponseNorm(3), [x(2, 5, 4, 4)]),
+        ("Embedding", nn.Embedding(10, 4, padding_idx=0), [labels(6, 10, (2, 3))]),
+        ("EmbeddingBag", nn.EmbeddingBag(10, 4, mode="mean"), [labels(6, 10, (2, 3))]),
+        ("RNN", nn.RNN(4, 5, num_layers=2), [x(6, 3, 4)]),
+        ("LSTM bidirectional", nn.LSTM(4, 5, num_layers=2, bidirectional=True,
+                                       batch_first=True), [x(3, 6, 4)]),
+        ("GRU", nn.GRU(4, 5), [x(6, 3, 4)]),
+        ("LSTMCell", nn.LSTMCell(4, 5), [x(3, 4)]),
+        ("GRUCell", nn.GRUCell(4, 5), [x(3, 4)]),
+        ("MultiheadAttention", nn.MultiheadAttention(8, 2, batch_first=True),
+         [x(2, 5, 8), x(2, 5, 8), x(2, 5, 8)]),
+        ("TransformerEncoderLayer", nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0,
+                                                               batch_first=True), [x(2, 5, 8)]),
+        ("TransformerDecoderLayer", nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0),
+         [x(5, 2, 8), x(4, 2, 8)]),
+        ("PReLU", nn.PReLU(3), [x(2, 3, 4)]),
+        *[(name, getattr(nn, name)(), [x(3, 6)]) for name in (
+            "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
+            "Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish", "Softplus", "Softsign",
+            "GLU", "Tanhshrink", "Softshrink")],
+        *[(name, getattr(nn, name)(dim=1), [x(3, 6)]) for name in ("Softmax", "LogSoftmax",
+                                                                  "Softmin")],
+        ("GELU tanh", nn.GELU(approximate="tanh"), [x(3, 6)]),
+        ("MSELoss", nn.MSELoss(), [x(3, 4), x(3, 4)]),
+        ("L1Loss", nn.L1Loss(), [x(3, 4), x(3, 4)]),
+        ("SmoothL1Loss", nn.SmoothL1Loss(), [x(3, 4), x(3, 4)]),
+        ("HuberLoss", nn.HuberLoss(delta=0.5), [x(3, 4), x(3, 4)]),
+        ("CrossEntropyLoss", nn.CrossEntropyLoss(label_smoothing=0.1), [x(5, 4), labels(5, 4)]),
+        ("CrossEntropyLoss 2d", nn.CrossEntropyLoss(ignore_index=1),
+         [x(2, 4, 3, 3), labels(2, 4, (2, 3, 3))]),
+        ("CrossEntropyLoss probs", nn.CrossEntropyLoss(), [x(5, 4), x(5, 4, lo=0.0)]),
+        ("NLLLoss", nn.NLLLoss(), [x(5, 4), labels(5, 4)]),
+        ("BCELoss", nn.BCELoss(), [x(3, 4, lo=0.05, hi=0.95), x(3, 4, lo=0.0)]),
+        ("BCEWithLogitsLoss", nn.BCEWithLogitsLoss(pos_weight=ember.ones(4, dtype=ember.float64)
+                                                   * 2), [x(3, 4), x(3, 4, lo=0.0)]),
+        ("KLDivLoss", nn.KLDivLoss(reduction="batchmean"), [x(3, 4), x(3, 4, lo=0.1)]),
+        ("MarginRankingLoss", nn.MarginRankingLoss(0.1), [x(5), x(5), np.sign(x(5))]),
+        ("CosineEmbeddingLoss", nn.CosineEmbeddingLoss(), [x(3, 4), x(3, 4), np.sign(x(3))]),
+        ("TripletMarginLoss", nn.TripletMarginLoss(), [x(3, 4), x(3, 4), x(3, 4)]),
+        ("PoissonNLLLoss", nn.PoissonNLLLoss(), [x(3, 4), x(3, 4, lo=0.0, hi=3.0)]),
+        ("GaussianNLLLoss", nn.GaussianNLLLoss(), [x(3, 4), x(3, 4), x(3, 4, lo=0.1)]),
+        ("MultiLabelSoftMarginLoss", nn.MultiLabelSoftMarginLoss(),
+         [x(3, 4), r.integers(0, 2, (3, 4)).astype(np.float64)]),
+        ("CTCLoss", nn.CTCLoss(), [np.log(r.dirichlet(np.ones(5), (8, 2))),
+                                   r.integers(1, 5, (2, 3)).astype(np.int64),
+                                   np.array([8, 7]), np.array([3, 2])]),
+        ("F.grid_sample", lambda a, g: F.grid_sample(a, g, align_corners=False),
+         [x(1, 2, 4, 5), x(1, 3, 3, 2)]),
+        ("F.affine_grid", lambda t: F.affine_grid(t, [1, 2, 3, 4], align_corners=False),
+         [x(1, 2, 3)]),
+        ("F.interpolate bicubic", lambda a: F.interpolate(a, size=(5, 7), mode="bicubic"),
+         [x(1, 2, 3, 4)]),
+        ("F.pad replicate", lambda a: F.pad(a, (1, 2, 2, 1), mode="replicate"), [x(1, 2, 3, 4)]),
+        ("F.unfold/fold", lambda a: F.fold(F.unfold(a, 2, stride=1), (4, 5), 2),
+         [x(1, 2, 4, 5)]),
+        ("F.scaled_dot_product_attention causal",
+         lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+         [x(2, 3, 5, 4), x(2, 3, 5, 4), x(2, 3, 5, 4)]),
+        ("F.normalize/cosine_similarity",
+         lambda a, b: F.cosine_similarity(F.normalize(a), b), [x(3, 4), x(3, 4)]),
+        ("F.one_hot", lambda t: F.one_hot(t, 5), [labels(4, 5)]),
+    ]
+
+
+def _run_layer(fn, inputs, device):
+    args = [ember.tensor(a, device=device).requires_grad_(a.dtype.kind == "f") for a in inputs]
+    out = fn(*args)
+    outs = [o for o in (out if isinstance(out, tuple) else (out,))
+            for o in (o if isinstance(o, tuple) else (o,))]
+    float_outs = [o for o in outs if o.requires_grad]
+    rng = np.random.default_rng(2)
+    seeds = [ember.tensor(rng.standard_normal(o.shape), device=device) for o in float_outs]
+    if float_outs:
+        ember.autograd.backward(float_outs, seeds)
+    params = fn.parameters() if isinstance(fn, ember.nn.Module) else []
+    buffers = fn.buffers() if isinstance(fn, ember.nn.Module) else []
+    return (outs + [a.grad for a in args if a.requires_grad] + [p.grad for p in params]
+            + list(buffers))
+
+
+@section
+def layers():
+    failed = []
+    entries = _layers()
+    for name, fn, inputs in entries:
+        try:
+            if isinstance(fn, ember.nn.Module):
+                fn = fn.double()
+                gpu_fn = copy.deepcopy(fn).cuda()
+            else:
+                gpu_fn = fn
+            want = _run_layer(fn, inputs, "cpu")
+            got = _run_layer(gpu_fn, inputs, "cuda")
+            bad = [k for k, (w, g) in enumerate(zip(want, got))
+                   if (w is None) != (g is None) or (w is not None and not close(w, g, None))]
+            if bad or len(want) != len(got):
+                failed.append(name)
+                log(f"FAIL {name}: results {bad} differ (outputs, input grads, param grads, "
+                    "buffers)")
+        except Exception as exc:  # noqa: BLE001
+            failed.append(name)
+            log(f"FAIL {name}: {describe(exc)}")
+            log(traceback.format_exc())
+    return ("FAIL" if failed else "ok",
+            f"{len(entries) - len(failed)}/{len(entries)} match; failed: {', '.join(failed)}")
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Optimizers
+
+_OPTIMIZERS = [
+    ("SGD momentum nesterov", lambda p: ember.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True,
+                                                        weight_decay=0.01)),
+    ("Adam amsgrad", lambda p: ember.optim.Adam(p, lr=0.01, amsgrad=True, weight_decay=0.01)),
+    ("AdamW", lambda p: ember.optim.AdamW(p, lr=0.01)),
+    ("Adamax", lambda p: ember.optim.Adamax(p, lr=0.01)),
+    ("NAdam", lambda p: ember.optim.NAdam(p, lr=0.01)),
+    ("RAdam", lambda p: ember.optim.RAdam(p, lr=0.01, decoupled_weight_decay=True,
+                                          weight_decay=0.1)),
+    ("Adagrad", lambda p: ember.optim.Adagrad(p, lr=0.1, lr_decay=0.01)),
+    ("Adadelta", lambda p: ember.optim.Adadelta(p)),
+    ("RMSprop centered", lambda p: ember.optim.RMSprop(p, lr=0.01, centered=True,
+                                                       momentum=0.5)),
+    ("Rprop", lambda p: ember.optim.Rprop(p)),
+    ("ASGD", lambda p: ember.optim.ASGD(p, lr=0.01, t0=2)),
+    ("LBFGS strong_wolfe", lambda p: ember.optim.LBFGS(p, line_search_fn="strong_wolfe")),
+]
+
+
+def _train_params(make_opt, device) -> list:
     ember.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                          nn.Linear(6 * 14 * 14, 10))
-    x = ember.randn(8, 1, 32, 32)
-    y = ember.randint(0, 10, (8,))
-    loss_cpu = nn.functional.cross_entropy(model(x), y)
-    loss_cpu.backward()
-    grads_cpu = [p.grad.numpy().copy() for p in model.parameters()]
-    model.zero_grad()
-    model.cuda()
-    loss_gpu = nn.functional.cross_entropy(model(x.cuda()), y.cuda())
-    loss_gpu.backward()
-    bad = sum(not np.allclose(g, p.grad.cpu().numpy(), rtol=1e-3, atol=1e-4)
-              for g, p in zip(grads_cpu, model.parameters()))
-    print(f"LeNet step on CUDA: loss {loss_cpu.item():.5f} (cpu) vs {loss_gpu.item():.5f} "
-          f"(cuda), {bad} parameter grads differ")
-    return bad
+    model = ember.nn.Sequential(ember.nn.Linear(6, 8), ember.nn.Tanh(),
+                                ember.nn.Linear(8, 3)).double()
+    model.to(device)
+    rng = np.random.default_rng(3)
+    x = ember.tensor(rng.standard_normal((16, 6)), device=device)
+    y = ember.tensor(rng.standard_normal((16, 3)), device=device)
+    opt = make_opt(model.parameters())
+
+    def closure():
+        opt.zero_grad()
+        loss = ember.nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        return loss
+    for _ in range(5):
+        opt.step(closure)
+    return list(model.parameters()) + [v for s in opt.state.values() for v in s.values()
+                                       if isinstance(v, ember.Tensor)]
 
 
-def _median(fn, sync, n=20) -> float:
+@section
+def optimizers():
+    failed = []
+    for name, make in _OPTIMIZERS:
+        try:
+            want, got = _train_params(make, "cpu"), _train_params(make, "cuda")
+            if len(want) != len(got) or not all(
+                    close(w, g, None, rtol=1e-9) if w.device.type == "cpu" else False
+                    for w, g in zip(want, got)):
+                failed.append(name)
+                log(f"FAIL {name}: parameters or state differ after 5 steps")
+        except Exception as exc:  # noqa: BLE001
+            failed.append(name)
+            log(f"FAIL {name}: {describe(exc)}")
+            log(traceback.format_exc())
+    return ("FAIL" if failed else "ok",
+            f"{len(_OPTIMIZERS) - len(failed)}/{len(_OPTIMIZERS)} match; failed: "
+            f"{', '.join(failed)}")
+
+
+# --------------------------------------------------------------------------------------------
+# 5. The device API
+
+def _api_checks():
+    cuda = ember.cuda
+
+    def devices():
+        t = ember.ones(3, device="cuda:0")
+        assert t.device == ember.device("cuda", 0) and t.is_cuda
+        assert str(t.to("cpu").device) == "cpu"
+        assert t.to(ember.float64).dtype == ember.float64 and t.to(ember.float64).is_cuda
+        m = ember.nn.Linear(2, 2).cuda()
+        assert all(p.is_cuda for p in m.parameters())
+        assert m.cpu().weight.device.type == "cpu"
+        assert cuda.device_count() >= 1 and cuda.current_device() == 0
+        with cuda.device(0):
+            assert ember.zeros(1, device="cuda").device.index == 0
+        cuda.set_device(0)
+        assert "H100" in cuda.get_device_name() or cuda.get_device_name()
+        assert "cuda" in repr(t)
+
+    def mismatch():
+        try:
+            ember.ones(2) + ember.ones(2, device="cuda")
+        except TypeError as exc:
+            assert isinstance(exc, RuntimeError), "mismatch error must also be a RuntimeError"
+            assert "cuda" in str(exc) and "cpu" in str(exc), str(exc)
+        else:
+            raise AssertionError("a CPU + CUDA op did not raise")
+
+    def memory():
+        cuda.reset_peak_memory_stats()
+        before = cuda.memory_allocated()
+        t = ember.empty(1 << 20, device="cuda")
+        assert cuda.memory_allocated() >= before + 4 * (1 << 20), cuda.memory_allocated()
+        assert cuda.max_memory_allocated() >= cuda.memory_allocated()
+        del t
+        cuda.empty_cache()
+
+    def streams_events():
+        s = cuda.Stream()
+        start, end = cuda.Event(enable_timing=True), cuda.Event(enable_timing=True)
+        with cuda.stream(s):
+            start.record()
+            a = ember.randn(512, 512, device="cuda")
+            b = a @ a
+            end.record()
+        end.synchronize()
+        assert start.elapsed_time(end) >= 0 and b.shape == (512, 512)
+        cuda.synchronize()
+
+    def rng():
+        cuda.manual_seed_all(5)
+        a = ember.randn(4, device="cuda")
+        cuda.manual_seed(5)
+        assert ember.equal(a, ember.randn(4, device="cuda"))
+        assert ember.rand(1000, device="cuda").max().item() < 1.0
+        assert ember.randint(0, 3, (100,), device="cuda").dtype == ember.int64
+        d = ember.nn.functional.dropout(ember.ones(1000, device="cuda"), 0.5)
+        assert 300 < int((d == 0).sum().item()) < 700
+
+    def dlpack():
+        import cupy
+        t = ember.arange(6.0, device="cuda")
+        c = cupy.from_dlpack(t)
+        c[0] = 42.0
+        assert t[0].item() == 42.0
+        back = ember.from_dlpack(c)
+        back.add_(1)
+        assert float(c[1]) == 2.0
+        try:
+            import torch
+        except ImportError:
+            return
+        tt = torch.from_dlpack(t)
+        assert tt.is_cuda and tt[0].item() == 43.0
+        e = ember.from_dlpack(torch.arange(3.0, device="cuda"))
+        assert e.is_cuda and e.tolist() == [0.0, 1.0, 2.0]
+
+    def checkpoint():
+        path = OUT / "cuda_ckpt.pt"
+        m = ember.nn.Linear(3, 2).cuda()
+        ember.save(m.state_dict(), path)
+        on_gpu = ember.load(path)
+        assert on_gpu["weight"].is_cuda
+        on_cpu = ember.load(path, map_location="cpu")
+        assert not on_cpu["weight"].is_cuda
+        assert ember.equal(on_cpu["weight"], m.weight.detach().cpu())
+        try:
+            import torch
+        except ImportError:
+            return
+        sd = torch.load(path, map_location="cuda", weights_only=True)
+        assert sd["weight"].is_cuda
+
+    def pinned_loader():
+        from ember.utils.data import DataLoader, TensorDataset
+        ds = TensorDataset(ember.randn(64, 3), ember.arange(64))
+        for workers in (0, 2):
+            batches = list(DataLoader(ds, batch_size=16, num_workers=workers, pin_memory=True))
+            assert all(b[0].is_pinned() for b in batches), "pin_memory batches are not pinned"
+            moved = [b[0].to("cuda", non_blocking=True) for b in batches]
+            cuda.synchronize()
+            assert ember.equal(ember.cat(moved).cpu(), ds.tensors[0])
+
+    def autocast_lists():
+        a = ember.randn(8, 8, device="cuda")
+        for dtype in (ember.float16, ember.bfloat16):
+            with ember.autocast("cuda", dtype=dtype):
+                assert (a @ a).dtype == dtype
+                assert ember.nn.functional.linear(a, a).dtype == dtype
+                assert (a @ a).sum().dtype in (dtype, ember.float32)
+                assert ember.nn.functional.softmax(a @ a, -1).dtype == ember.float32
+                assert ember.nn.functional.mse_loss(a @ a, a).dtype == ember.float32
+
+    def grad_scaler():
+        model = ember.nn.Linear(4, 1).cuda()
+        opt = ember.optim.SGD(model.parameters(), lr=0.1)
+        scaler = ember.amp.GradScaler("cuda", init_scale=2.0 ** 10)
+        x = ember.randn(8, 4, device="cuda")
+        before = model.weight.detach().clone()
+        with ember.autocast("cuda", dtype=ember.float16):
+            loss = model(x).float().pow(2).mean()
+        scaler.scale(loss).backward()
+        model.weight.grad[0, 0] = float("inf")
+        scaler.step(opt)
+        scaler.update()
+        assert ember.equal(model.weight.detach(), before), "an inf step was not skipped"
+        assert scaler.get_scale() == 2.0 ** 9
+        opt.zero_grad()
+        with ember.autocast("cuda", dtype=ember.float16):
+            loss = model(x).float().pow(2).mean()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        assert not ember.equal(model.weight.detach(), before)
+
+    def printing():
+        t = ember.tensor([[0.1, 0.2]], device="cuda", requires_grad=True)
+        assert repr(t) == ("tensor([[0.1000, 0.2000]], device='cuda:0', requires_grad=True)"), \
+            repr(t)
+    return [devices, mismatch, memory, streams_events, rng, dlpack, checkpoint, pinned_loader,
+            autocast_lists, grad_scaler, printing]
+
+
+@section
+def device_api():
+    failed = []
+    checks = _api_checks()
+    for check in checks:
+        try:
+            check()
+        except Exception as exc:  # noqa: BLE001
+            failed.append(check.__name__)
+            log(f"FAIL {check.__name__}: {describe(exc)}")
+            log(traceback.format_exc())
+    return ("FAIL" if failed else "ok",
+            f"{len(checks) - len(failed)}/{len(checks)} pass; failed: {', '.join(failed)}")
+
+
+# --------------------------------------------------------------------------------------------
+# 6. The main job on CUDA
+
+@section
+def mnist_on_cuda(data: str | None):
+    if data is None:
+        return "SKIP", "no --data folder with MNIST/raw"
+    cmd = [sys.executable, "-m", "ember.examples.mnist", "--data", data, "--epochs", "1",
+           "--limit-train", "20000", "--limit-test", "2000", "--device", "cuda",
+           "--no-progress", "--out", str(OUT / "mnist")]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    log(run.stdout, run.stderr)
+    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("epoch")]
+    if run.returncode or not lines:
+        return "FAIL", (run.stderr.strip().splitlines() or ["no output"])[-1][:200]
+    accuracy = float(lines[-1].split("test accuracy ")[1].split("%")[0])
+    return ("ok" if accuracy > 90 else "FAIL"), lines[-1]
+
+
+# --------------------------------------------------------------------------------------------
+# 7. Timings against PyTorch CUDA
+
+def _median_ms(fn, sync, repeat: int) -> float:
+    fn()
+    sync()
     times = []
-    for _ in range(n):
-        sync()
+    for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
         sync()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(times) * 1e3
 
 
-def bench_against_torch() -> None:
+def _training_step(lib, build, autocast_dtype=None):
+    lib.manual_seed(0)
+    model, x, y, opt_name = build(lib)
+    model.to("cuda")
+    x, y = x.to("cuda"), y.to("cuda")
+    opt = (lib.optim.Adam(model.parameters(), lr=1e-4) if opt_name == "adam"
+           else lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9))
+
+    def step():
+        opt.zero_grad()
+        if autocast_dtype is None:
+            loss = lib.nn.functional.cross_entropy(model(x), y)
+        else:
+            with lib.autocast("cuda", dtype=getattr(lib, autocast_dtype)):
+                loss = lib.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def _large_transformer(lib):
+    nn = lib.nn
+
+    class Enc(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.TransformerEncoderLayer(1024, 16, batch_first=True)
+            self.head = nn.Linear(1024, 10)
+
+        def forward(self, x):
+            return self.head(self.layer(x).mean(1))
+    return Enc(), lib.randn(32, 512, 1024), lib.randint(0, 10, (32,)), "adam"
+
+
+@section
+def timings(quick: bool):
+    import torch
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_nn import WORKLOADS
+    rows = []
+
+    def compare(name, fe, ft, repeat):
+        te = _median_ms(fe, ember.cuda.synchronize, repeat)
+        tt = _median_ms(ft, torch.cuda.synchronize, repeat)
+        rows.append(f"{name:<58}{te:10.3f}{tt:10.3f}{te / tt:8.2f}")
+        log(rows[-1])
+        print("  ", rows[-1], flush=True)
+    for name, build, _ in WORKLOADS:
+        try:
+            compare(name + " (CUDA)", _training_step(ember, build), _training_step(torch, build),
+                    5 if quick else 20)
+        except Exception as exc:  # noqa: BLE001
+            rows.append(f"{name:<58} FAILED {describe(exc)}")
+            log(traceback.format_exc())
     try:
-        import torch
-    except ImportError:
-        print("torch not installed: no CUDA ratios")
-        return
-    sync_e, sync_t = ember.cuda.synchronize, torch.cuda.synchronize
-    a_e, b_e = ember.randn(4096, 4096).cuda(), ember.randn(4096, 4096).cuda()
-    a_t, b_t = torch.randn(4096, 4096, device="cuda"), torch.randn(4096, 4096, device="cuda")
-    for name, fe, ft in [("matmul 4096 f32", lambda: a_e @ b_e, lambda: a_t @ b_t),
-                         ("add 2x2", lambda: a_e[:2, :2] + b_e[:2, :2],
-                          lambda: a_t[:2, :2] + b_t[:2, :2])]:
-        te, tt = _median(fe, sync_e), _median(ft, sync_t)
-        print(f"{name}: ember {te * 1e3:.3f} ms, torch {tt * 1e3:.3f} ms, ratio {te / tt:.2f}")
+        compare("TransformerEncoderLayer 1024/16, seq 512, batch 32, bf16",
+                _training_step(ember, _large_transformer, "bfloat16"),
+                _training_step(torch, _large_transformer, "bfloat16"), 3 if quick else 10)
+    except Exception as exc:  # noqa: BLE001
+        rows.append(f"large transformer FAILED {describe(exc)}")
+        log(traceback.format_exc())
+    n = 8192
+    for dtype in ("bfloat16", "float16", "float32"):
+        try:
+            a_t = torch.randn(n, n, device="cuda", dtype=getattr(torch, dtype))
+            b_t = torch.randn(n, n, device="cuda", dtype=getattr(torch, dtype))
+            a_e, b_e = ember.from_dlpack(a_t.clone()), ember.from_dlpack(b_t.clone())
+            compare(f"matmul {n}^3 {dtype}", lambda a=a_e, b=b_e: a @ b,
+                    lambda a=a_t, b=b_t: a @ b, 10)
+            flops = 2 * n ** 3 / (float(rows[-1].split()[-3]) * 1e-3) / 1e12
+            rows[-1] += f"  ({flops:.0f} TFLOP/s ember)"
+        except Exception as exc:  # noqa: BLE001
+            rows.append(f"matmul {dtype} FAILED {describe(exc)}")
+            log(traceback.format_exc())
+    a_e, a_t = ember.randn(2, 2, device="cuda"), torch.randn(2, 2, device="cuda")
+    compare("a + b, 2x2 (launch overhead)", lambda: a_e + a_e, lambda: a_t + a_t, 200)
+    w_e = ember.randn(10, 10, device="cuda", requires_grad=True)
+    w_t = torch.randn(10, 10, device="cuda", requires_grad=True)
+    compare("((x*2+1).relu()).sum().backward(), 10x10",
+            lambda: ((w_e * 2 + 1).relu()).sum().backward(),
+            lambda: ((w_t * 2 + 1).relu()).sum().backward(), 200)
+    print(f"   {'workload':<58}{'ember ms':>10}{'torch ms':>10}{'ratio':>8}")
+    for row in rows:
+        print("  ", row)
+    return "ok", f"{len(rows)} timings"
+
+
+# --------------------------------------------------------------------------------------------
+
+@section
+def environment():
+    import cupy
+    lines = [f"ember {ember.__version__}, numpy {np.__version__}, cupy {cupy.__version__}",
+             f"CUDA runtime {cupy.cuda.runtime.runtimeGetVersion()}, driver "
+             f"{cupy.cuda.runtime.driverGetVersion()}, device {ember.cuda.get_device_name(0)}"]
+    try:
+        from cupy.cuda import cudnn
+        lines.append(f"cuDNN {cudnn.getVersion()}")
+    except Exception as exc:  # noqa: BLE001
+        lines.append(f"no cupy.cuda.cudnn: {describe(exc)}")
+    for probe, code in [("cupyx.cudnn", "import cupyx.cudnn"),
+                        ("bfloat16 array", "import ml_dtypes; cupy.zeros(4, ml_dtypes.bfloat16)"),
+                        ("bfloat16 matmul", "import ml_dtypes; a = cupy.ones((4, 4), "
+                                            "ml_dtypes.bfloat16); a @ a"),
+                        ("cupy.fuse", "cupy.fuse(lambda a: a * 2 + 1)(cupy.ones(3))"),
+                        ("torch", "import torch; torch.cuda.get_device_name()")]:
+        try:
+            exec(code, {"cupy": cupy})
+            lines.append(f"{probe}: works")
+        except Exception as exc:  # noqa: BLE001
+            lines.append(f"{probe}: {describe(exc)}")
+    for line in lines:
+        log(line)
+        print("  ", line)
+    return "ok", lines[1]
 
 
 def main() -> int:
+    global _log_file
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None, help="folder holding MNIST/raw/ (section 6)")
+    parser.add_argument("--quick", action="store_true", help="fewer timing repeats")
+    parser.add_argument("--workers", type=int, default=min(12, os.cpu_count() or 1))
+    parser.add_argument("--budget", type=float, default=400.0,
+                        help="seconds for the whole check: the op table, last, gets what is "
+                             "left of them (at least 30)")
+    parser.add_argument("--skip", action="append", default=[], help="sections to skip")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    _log_file = open(OUT / "gpu_check.log", "w")
     if not ember.cuda.is_available():
         print("no CUDA device visible to CuPy: nothing to check")
         return 1
-    print(f"device: {ember.cuda.get_device_name(0)}")
-    failures = check_op_table() + check_training_step()
-    bench_against_torch()
-    return 1 if failures else 0
+    end = time.time() + args.budget
+    plan = [(environment, ()), (device_api, ()), (layers, ()), (optimizers, ()),
+            (mnist_on_cuda, (args.data,)), (timings, (args.quick,)),
+            (op_table, (args.workers, None))]
+    for run, run_args in plan:
+        if run.section_name == "op_table":
+            run_args = (args.workers, max(30.0, end - time.time() - 20))
+        if run.section_name not in args.skip:
+            run(*run_args)
+    print("\nsummary")
+    for name, status, detail in RESULTS:
+        print(f"{status:<5}{name:<14}{detail}")
+    return 1 if any(status == "FAIL" for _, status, _ in RESULTS) else 0
 
 
 if __name__ == "__main__":

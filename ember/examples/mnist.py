@@ -74,12 +74,14 @@ def load_split(root: str, train: bool, limit: int | None = None) -> TensorDatase
     return TensorDataset(x.contiguous(), labels)
 
 
-def train_epoch(model, loader, optimizer, epoch: int, progress: bool = True) -> float:
-    """One pass over ``loader``; returns the mean training loss."""
+def train_epoch(model, loader, optimizer, epoch: int, progress: bool = True,
+                device="cpu") -> float:
+    """One pass over ``loader`` (batches moved to ``device``); returns the mean training loss."""
     model.train()
     bar = _progress(loader, f"epoch {epoch}", progress)
     total, count = 0.0, 0
     for data, target in bar:
+        data, target = data.to(device, non_blocking=True), target.to(device, non_blocking=True)
         optimizer.zero_grad()
         loss = F.cross_entropy(model(data), target)
         loss.backward()
@@ -91,12 +93,13 @@ def train_epoch(model, loader, optimizer, epoch: int, progress: bool = True) -> 
     return total / max(count, 1)
 
 
-def evaluate(model, loader) -> tuple[float, float]:
-    """Mean loss and accuracy (in %) of ``model`` on ``loader``."""
+def evaluate(model, loader, device="cpu") -> tuple[float, float]:
+    """Mean loss and accuracy (in %) of ``model`` on ``loader`` (batches moved to ``device``)."""
     model.eval()
     loss, correct, count = 0.0, 0, 0
     with ember.no_grad():
         for data, target in loader:
+            data, target = data.to(device), target.to(device)
             output = model(data)
             loss += F.cross_entropy(output, target, reduction="sum").item()
             correct += int((output.argmax(1) == target).sum().item())
@@ -164,6 +167,8 @@ def training_parser(description: str, epochs: int, out: str,
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default=out, help="folder for the outputs")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    parser.add_argument("--device", default="cuda" if ember.cuda.is_available() else "cpu",
+                        help="where to train: cuda when a GPU is visible, else cpu")
     return parser
 
 
@@ -180,21 +185,23 @@ def main(argv: list | None = None) -> list:
     test_set = load_split(args.data, False, args.limit_test)
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
                               num_workers=args.workers,
-                              persistent_workers=args.workers > 0)
+                              persistent_workers=args.workers > 0,
+                              pin_memory=args.device != "cpu")
     test_loader = DataLoader(test_set, batch_size=args.test_batch_size)
 
-    model = LeNet5(padding=2)
+    model = LeNet5(padding=2).to(args.device)
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs) \
         if hasattr(optim, "lr_scheduler") else None
-    print(f"LeNet-5 on MNIST: {len(train_set)} training / {len(test_set)} test images, "
-          f"batch {args.batch_size}, SGD lr {args.lr} momentum {args.momentum}")
+    print(f"LeNet-5 on MNIST ({args.device}): {len(train_set)} training / {len(test_set)} test "
+          f"images, batch {args.batch_size}, SGD lr {args.lr} momentum {args.momentum}")
     history = []
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
-        train_loss = train_epoch(model, train_loader, optimizer, epoch, not args.no_progress)
+        train_loss = train_epoch(model, train_loader, optimizer, epoch, not args.no_progress,
+                                 args.device)
         seconds = time.perf_counter() - start
-        test_loss, test_acc = evaluate(model, test_loader)
+        test_loss, test_acc = evaluate(model, test_loader, args.device)
         if scheduler is not None:
             scheduler.step()
         history.append({"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,

@@ -42,7 +42,9 @@ def main(argv: list | None = None) -> list:
     test_loader = DataLoader(load_split(args.data, False, args.limit_test),
                              batch_size=args.test_batch_size)
 
-    model = DistributedDataParallel(LeNet5(padding=2))
+    # MPI moves host memory; NCCL moves GPU memory, so only the NCCL run trains on the GPU.
+    device = args.device if args.backend == "nccl" else "cpu"
+    model = DistributedDataParallel(LeNet5(padding=2).to(device))
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     if rank == 0:
         print(f"LeNet-5 on MNIST over {world} ranks ({dist.get_backend()}): {len(train_set)} "
@@ -53,13 +55,13 @@ def main(argv: list | None = None) -> list:
         sampler.set_epoch(epoch)
         start = time.perf_counter()
         local = train_epoch(model, train_loader, optimizer, epoch,
-                            progress=rank == 0 and not args.no_progress)
+                            progress=rank == 0 and not args.no_progress, device=device)
         seconds = time.perf_counter() - start
         train_loss = ember.tensor([local], dtype=ember.float64)
         dist.all_reduce(train_loss, op=dist.ReduceOp.AVG)
         entry = {"epoch": epoch, "train_loss": train_loss.item(), "seconds": seconds}
         if rank == 0:
-            entry["test_loss"], entry["test_acc"] = evaluate(model.module, test_loader)
+            entry["test_loss"], entry["test_acc"] = evaluate(model.module, test_loader, device)
             print(f"epoch {epoch}: train loss {entry['train_loss']:.4f}, test loss "
                   f"{entry['test_loss']:.4f}, test accuracy {entry['test_acc']:.2f}%, "
                   f"{seconds:.1f} s", flush=True)

@@ -33,6 +33,7 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import ml_dtypes
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,7 +118,8 @@ def _op_chunk(indices: list, deadline: float) -> list:
     rows = []
     for i in indices:
         op = OPS[i]
-        for dt in op.dtypes:
+        halves = (np.float16, ml_dtypes.bfloat16) if np.float32 in op.dtypes else ()
+        for dt in tuple(op.dtypes) + halves:
             if time.time() > deadline:
                 rows.append((op.name, str(dt), "SKIP", "out of time"))
                 continue
@@ -374,11 +376,12 @@ def optimizers():
     for name, make in _OPTIMIZERS:
         try:
             want, got = _train_params(make, "cpu"), _train_params(make, "cuda")
-            if len(want) != len(got) or not all(
-                    close(w, g, None, rtol=1e-9) if w.device.type == "cpu" else False
-                    for w, g in zip(want, got)):
+            bad = [k for k, (w, g) in enumerate(zip(want, got))
+                   if not close(w, g.to("cuda"), None, rtol=1e-9)]
+            if len(want) != len(got) or bad or not all(p.is_cuda for p in got[:4]):
                 failed.append(name)
-                log(f"FAIL {name}: parameters or state differ after 5 steps")
+                log(f"FAIL {name}: parameters or state {bad} differ after 5 steps "
+                    f"(devices {[str(g.device) for g in got]})")
         except Exception as exc:  # noqa: BLE001
             failed.append(name)
             log(f"FAIL {name}: {describe(exc)}")
@@ -549,6 +552,54 @@ def device_api():
 
 
 # --------------------------------------------------------------------------------------------
+# 5b. Fused kernels (ember.backend.fused) on CuPy against the same source on NumPy
+
+_FUSED = [
+    ("where(x > 0, x, alpha * expm1(x))", dict(alpha=1.0)),
+    ("0.5 * x * (1 + tanh(0.7978845608 * (x + 0.044715 * x ** 3)))", {}),
+    ("x / (1 + exp(-x)) + maximum(x, y) - minimum(x, 0.5) * abs(y)", {}),
+    ("where(isfinite(x / y), sqrt(abs(x)) * log1p(abs(y)), 0)", {}),
+]
+
+
+@section
+def fused_kernels():
+    import cupy
+
+    from ember.backend import fused
+    failed, rng = [], np.random.default_rng(4)
+    for dtype in (np.float32, np.float64, np.float16):
+        for source, scalars in _FUSED:
+            x = rng.standard_normal((33, 65)).astype(dtype)
+            y = rng.standard_normal((65,)).astype(dtype)
+            try:
+                want = fused.evaluate(source, x=x, y=y, **scalars)
+                got = fused.evaluate(source, x=cupy.asarray(x), y=cupy.asarray(y), **scalars)
+                if want.dtype != got.dtype or not np.allclose(
+                        want, got.get(), rtol=1e-2 if dtype == np.float16 else 1e-5,
+                        atol=1e-3 if dtype == np.float16 else 1e-6):
+                    failed.append(f"{source} {dtype.__name__}: differs")
+            except Exception as exc:  # noqa: BLE001
+                failed.append(f"{source} {dtype.__name__}: {describe(exc)}")
+                log(traceback.format_exc())
+    for m, p in [(np.ones(100), np.arange(100.0))]:
+        g = np.linspace(-1, 1, 100)
+        cm, cp_, cg = cupy.asarray(m), cupy.asarray(p), cupy.asarray(g)
+        try:
+            source = "m = m + w * (g - m); p = p - lr * m"
+            fused.update(source, m=m, p=p, g=g, w=0.1, lr=0.01)
+            fused.update(source, m=cm, p=cp_, g=cg, w=0.1, lr=0.01)
+            if not (np.allclose(m, cm.get()) and np.allclose(p, cp_.get())):
+                failed.append("update differs")
+        except Exception as exc:  # noqa: BLE001
+            failed.append(f"update: {describe(exc)}")
+            log(traceback.format_exc())
+    for f in failed:
+        log("FAIL", f)
+    return ("FAIL" if failed else "ok", f"{len(failed)} failures: {'; '.join(failed)[:300]}")
+
+
+# --------------------------------------------------------------------------------------------
 # 6. The main job on CUDA
 
 @section
@@ -666,7 +717,40 @@ def timings(quick: bool):
     print(f"   {'workload':<58}{'ember ms':>10}{'torch ms':>10}{'ratio':>8}")
     for row in rows:
         print("  ", row)
+    for name, build, _ in WORKLOADS[1:]:
+        _profile(name, _training_step(ember, build))
+    _profile("large transformer", _training_step(ember, _large_transformer, "bfloat16"))
     return "ok", f"{len(rows)} timings"
+
+
+def _profile(name: str, step, steps: int = 3) -> None:
+    """Where an ember CUDA step's time goes: host time per step, and the functions with the
+    most own time (cProfile), in the log and shortened on stdout."""
+    import cProfile
+    import io
+    import pstats
+    try:
+        step()
+        ember.cuda.synchronize()
+        profiler = cProfile.Profile()
+        t0 = time.perf_counter()
+        profiler.enable()
+        for _ in range(steps):
+            step()
+        ember.cuda.synchronize()
+        profiler.disable()
+        total = (time.perf_counter() - t0) / steps * 1e3
+        text = io.StringIO()
+        stats = pstats.Stats(profiler, stream=text).sort_stats("tottime")
+        stats.print_stats(25)
+        log(f"profile of {name}: {total:.1f} ms per step (profiled)\n{text.getvalue()}")
+        top = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:6]
+        calls = sum(v[1] for v in stats.stats.values()) // steps
+        own = ", ".join(f"{fn[2]}:{fn[1]} {v[2] / steps * 1e3:.1f}" for fn, v in top)
+        print(f"   {name}: {total:.1f} ms/step profiled, {calls} calls/step; own ms: {own}",
+              flush=True)
+    except Exception as exc:  # noqa: BLE001
+        print(f"   profile of {name} failed: {describe(exc)}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -716,7 +800,8 @@ def main() -> int:
         print("no CUDA device visible to CuPy: nothing to check")
         return 1
     end = time.time() + args.budget
-    plan = [(environment, ()), (device_api, ()), (layers, ()), (optimizers, ()),
+    plan = [(environment, ()), (device_api, ()), (fused_kernels, ()), (layers, ()),
+            (optimizers, ()),
             (mnist_on_cuda, (args.data,)), (timings, (args.quick,)),
             (op_table, (args.workers, None))]
     for run, run_args in plan:

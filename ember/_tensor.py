@@ -580,10 +580,16 @@ class Tensor(TensorMethods):
         return is_shared(self)
 
     def pin_memory(self, device=None) -> "Tensor":
-        return self
+        """A copy in page-locked host memory, which copies to the GPU faster (and, with
+        ``non_blocking=True``, asynchronously); the tensor itself where there is no GPU."""
+        from ember.backend import cuda
+        if self.device.type != "cpu" or not cuda.is_available() or self.is_pinned():
+            return self
+        return _make(cuda.pinned_copy(self._data))
 
     def is_pinned(self, device=None) -> bool:
-        return False
+        from ember.backend import cuda
+        return self.device.type == "cpu" and cuda.is_pinned(self._data)
 
     def untyped_storage(self):
         from ember.storage import UntypedStorage
@@ -1133,7 +1139,7 @@ class Tensor(TensorMethods):
 
     def sum(self, dim=None, keepdim: bool = False, *, dtype=None):
         if dim is None and dtype is None:  # the common full sum: straight to the primitive
-            return _Sum.apply(self, None, keepdim, None)
+            return _Sum.apply(self, None, True, None) if keepdim else _Sum.apply(self)
         return _ops.sum(self, dim, keepdim, dtype=dtype)
 
     def nansum(self, dim=None, keepdim: bool = False, *, dtype=None):

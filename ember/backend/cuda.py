@@ -51,3 +51,24 @@ def to_device(array, device: Device):
 def current_device_index() -> int:
     cp = _import_cupy()
     return 0 if cp is None else cp.cuda.runtime.getDevice()
+
+
+def pinned_copy(array):
+    """A copy of host ``array`` in page-locked memory, which the GPU reads by DMA (a NumPy array
+    over CuPy's pinned-memory pool)."""
+    import cupyx
+    out = cupyx.empty_pinned(array.shape, array.dtype)
+    out[...] = array
+    return out
+
+
+def is_pinned(array) -> bool:
+    """Whether host ``array``'s memory is page-locked (registered with CUDA)."""
+    cp = _import_cupy()
+    if cp is None or array.nbytes == 0:
+        return False
+    try:
+        attributes = cp.cuda.runtime.pointerGetAttributes(array.ctypes.data)
+    except cp.cuda.runtime.CUDARuntimeError:  # memory CUDA has never seen
+        return False
+    return attributes.type == getattr(cp.cuda.runtime, "memoryTypeHost", 1)

@@ -84,7 +84,9 @@ class PackedSelfAttention(Primitive,
         xp = get_array_module(qkv)
         q, k, v = _heads(qkv, 3, heads)
         probs = xp.matmul(q, k.swapaxes(-1, -2))
-        for rows in _row_blocks(probs.shape, 3):  # softmax in place, a cache-sized block a time
+        if probs.dtype.itemsize < 4:  # half precision: the softmax in float32, as SDPA kernels do
+            probs = probs.astype(xp.float32)
+        for rows in _row_blocks(probs.shape, 3, xp):  # softmax in place, a cache-sized block a time
             block = probs[rows]
             block *= scale
             if mask is not None:
@@ -92,7 +94,7 @@ class PackedSelfAttention(Primitive,
             block -= block.max(axis=-1, keepdims=True)
             xp.exp(block, out=block)
             block /= block.sum(axis=-1, keepdims=True)
-        weights = probs if noise is None else probs * noise
+        weights = (probs if noise is None else probs * noise).astype(qkv.dtype, copy=False)
         out = xp.empty(qkv.shape[:2] + (qkv.shape[2] // 3,), qkv.dtype)
         _heads(out, 1, heads)[0][...] = xp.matmul(weights, v)
         ctx.save_for_backward(qkv)
@@ -113,12 +115,14 @@ class PackedSelfAttention(Primitive,
         dq, dk, dv = _heads(packed, 3, heads)
         dv[...] = xp.matmul(weights.swapaxes(-1, -2), g)
         ds = xp.matmul(g, v.swapaxes(-1, -2))  # d weights, turned into d scores in place
+        ds = ds.astype(probs.dtype, copy=False)  # float32 for half inputs, as the forward
         if noise is not None:
             ds *= noise
         # softmax: p * (d - sum(d * p)), then the scale
         ds -= (ds * probs).sum(axis=-1, keepdims=True)
         ds *= probs
         ds *= scale
+        ds = ds.astype(qkv._data.dtype, copy=False)
         dq[...] = xp.matmul(ds, k)
         dk[...] = xp.matmul(ds.swapaxes(-1, -2), q)
         return _make(packed)

@@ -296,7 +296,8 @@ def _src_grad(grad: Tensor, dim: int, index: Tensor, src_shape) -> Tensor:
 
 def _scatter_index(xp, index, dim):
     """The full NumPy index addressing, for each element of ``index``, its target position."""
-    grids = list(xp.indices(index.shape, sparse=True))
+    grids = [xp.arange(n).reshape((1,) * d + (n,) + (1,) * (index.ndim - d - 1))
+             for d, n in enumerate(index.shape)]  # open grids (CuPy's indices has no sparse=)
     grids[dim] = index
     return tuple(grids)
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 import numpy as np
 
 from ember._tensor import Tensor, _make
-from ember.autograd.function import Primitive
+from ember.autograd.function import Primitive, _AutocastFlag
 from ember.backend.device import get_array_module
 from ember.ops._util import check_same_device, scalar_name, wrap_dim
 from ember.ops.elementwise import where
 
 
 def _check_matmul(a: Tensor, b: Tensor, op: str) -> None:
-    if a._data.dtype != b._data.dtype:
+    if a._data.dtype != b._data.dtype and not _AutocastFlag.on:  # autocast casts them later
         if a.ndim == 1 and b.ndim == 1:
             raise RuntimeError("dot : expected both vectors to have same dtype, but found "
                                f"{scalar_name(a.dtype)} and {scalar_name(b.dtype)}")

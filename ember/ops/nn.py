@@ -17,11 +17,12 @@ from ember.ops._util import float_array, promote, wrap_dim
 _BLOCK_ELEMENTS = 1 << 18
 
 
-def _row_blocks(shape, dim: int) -> list:
+def _row_blocks(shape, dim: int, xp=None) -> list:
     """Slices of dim 0 that split an array of ``shape`` into blocks of about _BLOCK_ELEMENTS,
-    each holding whole slices along ``dim`` (one block when ``dim`` is 0)."""
+    each holding whole slices along ``dim`` (one block when ``dim`` is 0, and on a GPU, where
+    each block would cost kernel launches and there is no CPU cache to fit)."""
     rows = shape[0] if shape else 1
-    if dim == 0 or rows == 0:
+    if dim == 0 or rows == 0 or getattr(xp, "__name__", "") == "cupy":
         return [slice(None)]
     step = max(1, _BLOCK_ELEMENTS * rows // max(math.prod(shape), 1))
     return [slice(i, i + step) for i in range(0, rows, step)]
@@ -30,7 +31,7 @@ def _row_blocks(shape, dim: int) -> list:
 def _exp_blocks(xp, a, dim: int, out):
     """Write exp(a - max) along ``dim`` into ``out`` block by block, yielding each block's
     (rows, exp block, max, sum of exp) with ``dim`` kept, for the caller to finish in cache."""
-    for rows in _row_blocks(a.shape, dim):
+    for rows in _row_blocks(a.shape, dim, xp):
         block = out[rows]
         top = a[rows].max(axis=dim, keepdims=True)
         xp.subtract(a[rows], top, out=block)

@@ -602,7 +602,8 @@ class Polygamma(Primitive, node_name="PolygammaBackward0"):
         a = float_array(a)
         ctx.save_for_backward(a)
         ctx.n = n
-        return special(_xp(a)).polygamma(n, a).astype(a.dtype, copy=False)
+        xp = _xp(a)  # n as an array: CuPy's polygamma needs one
+        return special(xp).polygamma(xp.full_like(a, n), a).astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):

@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable
 
 from ember.utils.data._utils.collate import default_collate, default_convert
 from ember.utils.data._utils.fetch import create_fetcher
+from ember.utils.data._utils.pin_memory import pin_memory
 from ember.utils.data._utils.worker import (
     MP_STATUS_CHECK_INTERVAL,
     ExceptionWrapper,
@@ -42,7 +43,8 @@ class DataLoader:
         sampler, batch_sampler: custom index order (exclusive with shuffle/batch options).
         num_workers: worker processes loading batches (0: load in this process).
         collate_fn: merges a list of samples into a batch (default: ``default_collate``).
-        pin_memory: accepted for compatibility (CPU tensors are returned as they are).
+        pin_memory: copy each batch's tensors into page-locked memory, from which they move
+            to the GPU faster (nothing happens where there is no GPU).
         drop_last: drop the last incomplete batch.
         timeout: seconds to wait for a batch from the workers before raising (0: forever).
         worker_init_fn: called as ``worker_init_fn(worker_id)`` in each worker.
@@ -186,6 +188,8 @@ class _BaseDataLoaderIter:
         self._sampler_iter = iter(self._index_sampler)
         self._base_seed = loader._base_seed()
         self._num_yielded = 0
+        from ember import cuda
+        self._pin_memory = loader.pin_memory and cuda.is_available()
 
     def __iter__(self):
         return self
@@ -199,6 +203,8 @@ class _BaseDataLoaderIter:
 
     def __next__(self) -> Any:
         data = self._next_data()
+        if self._pin_memory:
+            data = pin_memory(data)
         self._num_yielded += 1
         return data
 

@@ -106,6 +106,19 @@ def close(want, got, dtype, rtol=None, atol=None) -> bool:
 # --------------------------------------------------------------------------------------------
 # 2. The op table
 
+def _diff(want, got) -> str:
+    """The first few elements where ``got`` (CUDA) differs from ``want`` (CPU)."""
+    try:
+        w, g = (np.asarray(x.detach().cpu().numpy() if isinstance(x, ember.Tensor) else x)
+                for x in (want, got))
+        if w.shape != g.shape or w.dtype != g.dtype:
+            return f"cpu {w.dtype}{w.shape} vs cuda {g.dtype}{g.shape}"
+        w64, g64 = w.astype(np.float64).ravel(), g.astype(np.float64).ravel()
+        at = np.flatnonzero(~np.isclose(w64, g64, rtol=1e-2, atol=1e-3, equal_nan=True))[:3]
+        return ", ".join(f"[{i}] {w64[i]:.6g} vs {g64[i]:.6g}" for i in at) or "(close)"
+    except Exception as exc:  # noqa: BLE001
+        return describe(exc)
+
 def _on(device):
     def make(a, requires_grad=False):
         return ember.tensor(a, device=device).requires_grad_(requires_grad)
@@ -118,7 +131,8 @@ def _op_chunk(indices: list, deadline: float) -> list:
     rows = []
     for i in indices:
         op = OPS[i]
-        halves = (np.float16, ml_dtypes.bfloat16) if np.float32 in op.dtypes else ()
+        halves = ((np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
+                  if np.float32 in op.dtypes else ())
         for dt in tuple(op.dtypes) + halves:
             if time.time() > deadline:
                 rows.append((op.name, str(dt), "SKIP", "out of time"))
@@ -132,7 +146,9 @@ def _op_chunk(indices: list, deadline: float) -> list:
                     got = leaves(call(op, sample, ember, _on("cuda"))[0])
                     bad = [k for k, (w, g) in enumerate(zip(want, got)) if not close(w, g, dt)]
                     status = "FAIL" if bad or len(want) != len(got) else "ok"
-                    rows.append((op.name, str(dt), status, f"outputs {bad} differ" if bad else ""))
+                    rows.append((op.name, str(dt), status,
+                                 f"outputs {bad} differ: {_diff(want[bad[0]], got[bad[0]])}"
+                                 if bad else ""))
                 except Exception as exc:  # noqa: BLE001
                     rows.append((op.name, str(dt), "FAIL", describe(exc)))
                     break
@@ -156,7 +172,8 @@ def _op_chunk(indices: list, deadline: float) -> list:
                                if (w is None) != (g is None) or (w is not None
                                                                  and not close(w, g, dt))]
                         rows.append((op.name, "grad", "FAIL" if bad else "ok",
-                                     f"grads {bad} differ" if bad else ""))
+                                     f"grads {bad} differ: {_diff(*[g[bad[0]] for g in grads])}"
+                                     if bad else ""))
                 except Exception as exc:  # noqa: BLE001
                     rows.append((op.name, "grad", "FAIL", describe(exc)))
     return rows
@@ -755,6 +772,32 @@ def _profile(name: str, step, steps: int = 3) -> None:
 
 # --------------------------------------------------------------------------------------------
 
+def _bfloat16_batched_probe(cupy) -> str:
+    """ember's cuBLAS path for batched bfloat16 products against float32 products."""
+    from ember.backend import cuda
+    rng = np.random.default_rng(5)
+    worst = 0.0
+    try:
+        for a_shape, b_shape, transpose_b in [((3, 4, 5, 6), (3, 4, 6, 7), False),
+                                              ((2, 5, 8), (8, 3), False),
+                                              ((4, 6, 5), (4, 7, 5), True),
+                                              ((1, 3, 6), (5, 6, 2), False)]:
+            a = rng.standard_normal(a_shape).astype(ml_dtypes.bfloat16)
+            b = rng.standard_normal(b_shape).astype(ml_dtypes.bfloat16)
+            ga, gb = cupy.asarray(a), cupy.asarray(b)
+            if transpose_b:
+                gb = gb.swapaxes(-1, -2)
+                b = b.swapaxes(-1, -2)
+            got = cuda.bfloat16_batched_matmul(ga, gb).get().astype(np.float32)
+            want = np.matmul(a.astype(np.float32), b.astype(np.float32))
+            worst = max(worst, float(np.abs(got - want).max() / np.abs(want).max()))
+        return f"bfloat16 batched matmul (cuBLAS): max relative error {worst:.1e}" + (
+            "" if worst < 2e-2 else "  <-- WRONG")
+    except Exception as exc:  # noqa: BLE001
+        log(traceback.format_exc())
+        return f"bfloat16 batched matmul (cuBLAS): {describe(exc)}"
+
+
 @section
 def environment():
     import cupy
@@ -777,6 +820,7 @@ def environment():
             lines.append(f"{probe}: works")
         except Exception as exc:  # noqa: BLE001
             lines.append(f"{probe}: {describe(exc)}")
+    lines.append(_bfloat16_batched_probe(cupy))
     for line in lines:
         log(line)
         print("  ", line)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 
 import numpy as np
@@ -76,6 +77,9 @@ def _safe_state(blob: bytes):
 
 default_generator = Generator()
 _cuda_generators: dict = {}
+# CUDA cannot be used in a forked child (a DataLoader worker): the child starts without the
+# parent's CUDA generators, so that seeding it (as every worker does) never touches the GPU.
+os.register_at_fork(after_in_child=_cuda_generators.clear)
 
 
 def generator_for(device: Device, generator: Generator | None = None):

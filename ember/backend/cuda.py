@@ -72,3 +72,72 @@ def is_pinned(array) -> bool:
     except cp.cuda.runtime.CUDARuntimeError:  # memory CUDA has never seen
         return False
     return attributes.type == getattr(cp.cuda.runtime, "memoryTypeHost", 1)
+
+
+# cuBLAS enums (cublas_api.h / library_types.h)
+_OP_N, _OP_T = 0, 1
+_CUDA_R_16BF = 14
+_CUBLAS_COMPUTE_32F = 68
+_CUBLAS_GEMM_DEFAULT = -1
+
+
+def _gemm_operand(x, batch: tuple):
+    """``x`` broadcast over ``batch`` as (count, rows, cols) with one batch stride, and the
+    cuBLAS (op, leading dimension) that reads it: a row-major matrix is a transposed
+    column-major one."""
+    cp = cupy()
+    rows, cols = x.shape[-2:]
+    flat = cp.broadcast_to(x, batch + (rows, cols)).reshape(-1, rows, cols)
+    item = x.itemsize
+    _, s_row, s_col = flat.strides
+    if s_col == item and s_row >= max(cols, 1) * item and s_row % item == 0:
+        return flat, _OP_N, s_row // item
+    if s_row == item and s_col >= max(rows, 1) * item and s_col % item == 0:
+        return flat, _OP_T, s_col // item
+    flat = cp.ascontiguousarray(flat)
+    return flat, _OP_N, max(cols, 1)
+
+
+def _cublas_errors() -> tuple:
+    try:
+        from cupy_backends.cuda.libs import cublas
+        return (cublas.CUBLASError, AttributeError)
+    except ImportError:
+        return (AttributeError,)
+
+
+CUBLAS_ERRORS = _cublas_errors()
+
+
+def bfloat16_batched_matmul(a, b):
+    """``a @ b`` for bfloat16 CuPy arrays with batch dimensions, by cublasGemmStridedBatchedEx
+    (float32 accumulation, bfloat16 output)."""
+    import numpy as np
+    from cupy_backends.cuda.libs import cublas
+    cp = cupy()
+    if a.ndim == 1:
+        return bfloat16_batched_matmul(a[None, :], b)[..., 0, :]
+    if b.ndim == 1:
+        return bfloat16_batched_matmul(a, b[:, None])[..., 0]
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    if b.shape[-2] != k:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied")
+    batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+    fa, op_a, ld_a = _gemm_operand(a, batch)
+    fb, op_b, ld_b = _gemm_operand(b, batch)
+    count = fa.shape[0]
+    out = cp.empty((count, m, n), a.dtype)
+    if k == 0:
+        out.fill(0)
+    elif count and m and n:
+        # Row-major C = A B is column-major C^T = B^T A^T: B goes first.
+        item = a.itemsize
+        alpha, beta = np.array(1.0, np.float32), np.array(0.0, np.float32)
+        cublas.gemmStridedBatchedEx(  # on the current stream (CuPy sets it)
+            cp.cuda.device.get_cublas_handle(), op_b, op_a, n, m, k, alpha.ctypes.data,
+            fb.data.ptr, _CUDA_R_16BF, ld_b, fb.strides[0] // item,
+            fa.data.ptr, _CUDA_R_16BF, ld_a, fa.strides[0] // item,
+            beta.ctypes.data, out.data.ptr, _CUDA_R_16BF, n, m * n,
+            count, _CUBLAS_COMPUTE_32F, _CUBLAS_GEMM_DEFAULT)
+    return out.reshape(batch + (m, n))

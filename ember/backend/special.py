@@ -1,5 +1,6 @@
 """SciPy-level functions of the array module (special functions, linalg beyond the array
-module's own): SciPy's or cupyx's, loaded on use."""
+module's own): SciPy's or cupyx's, loaded on use; and the few array functions whose CuPy
+version lacks a case ember needs."""
 from __future__ import annotations
 
 import numpy as np
@@ -24,8 +25,73 @@ def linalg(xp):
 
 def scatter_add(xp, target, index, values) -> None:
     """target[index] += values, accumulating repeated indices (np.add.at / cupyx.scatter_add)."""
+    ufunc_at(xp, "add", target, index, values)
+
+
+# What CuPy 14's ``ufunc.at`` takes: add on these dtypes, maximum/minimum on those less float16,
+# and no multiply at all.
+_CUPY_AT_DTYPES = frozenset("int32 int64 float16 float32 float64 uint32 uint64".split())
+
+
+def ufunc_at(xp, name: str, target, index, values) -> None:
+    """``ufunc.at(target, index, values)`` for ufunc ``name`` (add, multiply, maximum, minimum):
+    repeated indices combine. Where CuPy lacks the dtype, it runs in float32 (exact for the
+    half types' maximum/minimum, float32-accumulated for their sums); where it lacks the ufunc
+    (multiply), on the host."""
     if xp is np:
-        np.add.at(target, index, values)
-    else:
+        getattr(np, name).at(target, index, values)
+        return
+    supported = _CUPY_AT_DTYPES - ({"float16"} if name != "add" else set())
+    if name == "multiply":
+        host = xp.asnumpy(target)
+        index = tuple(map(xp.asnumpy, index)) if isinstance(index, tuple) else xp.asnumpy(index)
+        np.multiply.at(host, index, xp.asnumpy(values))
+        target[...] = xp.asarray(host)
+    elif target.dtype.name not in supported:
+        wide = target.astype(np.float32)
+        ufunc_at(xp, name, wide, index, xp.asarray(values).astype(np.float32))
+        target[...] = wide.astype(target.dtype)
+    elif name == "add":
         import cupyx
         cupyx.scatter_add(target, index, values)
+    else:
+        getattr(xp, name).at(target, index, values)
+
+
+def sort_keys(a):
+    """``a``, or for bfloat16 on CuPy (which cannot sort it) the same values in float32: the
+    widening is exact, so the order is the same."""
+    if isinstance(a, np.ndarray) or a.dtype.name != "bfloat16":
+        return a
+    return a.astype(np.float32)
+
+
+def cumulative(xp, name: str, a, axis: int, dtype=None):
+    """``xp.cumsum``/``xp.cumprod``; bfloat16 on CuPy (no kernel) runs in float32."""
+    if xp is not np and dtype is None and a.dtype.name == "bfloat16":
+        return getattr(xp, name)(a.astype(np.float32), axis=axis).astype(a.dtype)
+    return getattr(xp, name)(a, axis=axis, dtype=dtype)
+
+
+def matmul(a, b, out=None):
+    """``a @ b`` (into ``out`` if given). CuPy 14 has no kernel for batched bfloat16 products;
+    those go to cuBLAS's strided-batched GEMM directly."""
+    if isinstance(a, np.ndarray) or not (a.ndim > 2 or b.ndim > 2) or a.dtype != b.dtype \
+            or a.dtype.name != "bfloat16":
+        xp = np if isinstance(a, np.ndarray) else _cupy()
+        return xp.matmul(a, b, out=out)
+    from ember.backend import cuda
+    try:
+        result = cuda.bfloat16_batched_matmul(a, b)
+    except cuda.CUBLAS_ERRORS:  # a GPU without bfloat16 GEMMs (before Ampere): float32 math
+        f32 = np.dtype(np.float32)
+        result = _cupy().matmul(a.astype(f32), b.astype(f32)).astype(a.dtype)
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
+def _cupy():
+    from ember.backend import cuda
+    return cuda.cupy()

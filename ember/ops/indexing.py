@@ -12,6 +12,7 @@ from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module, to_device
 from ember.backend.special import scatter_add as _scatter_add_arrays
+from ember.backend.special import sort_keys, ufunc_at
 from ember.ops._util import cast, check_same_device, is_number, promote, scalar_name, wrap_dim
 from ember.ops.inplace import check_inplace, inplace
 from ember.ops.movement import BasicIndex, Select, expand, reshape
@@ -455,11 +456,11 @@ class ScatterReduce(Primitive, node_name="ScatterReduceBackward0"):
         if reduce in ("sum", "mean"):
             _scatter_add_arrays(xp, out, pos, src)
         elif reduce == "prod":
-            xp.multiply.at(out, pos, src)
+            ufunc_at(xp, "multiply", out, pos, src)
         elif reduce == "amax":
-            xp.maximum.at(out, pos, src)
+            ufunc_at(xp, "maximum", out, pos, src)
         elif reduce == "amin":
-            xp.minimum.at(out, pos, src)
+            ufunc_at(xp, "minimum", out, pos, src)
         else:
             raise RuntimeError(f"reduce argument must be one of sum, prod, mean, amax, amin, "
                                f"got {reduce}")
@@ -772,6 +773,7 @@ def argwhere(input: Tensor) -> Tensor:
 # sorting
 
 def _argsort(a, dim: int, descending: bool, xp):
+    a = sort_keys(a)
     if not descending:
         return xp.argsort(a, axis=dim, kind="stable")
     # Stable descending order: sort the reversed array, reverse, and map positions back.

@@ -62,11 +62,12 @@ def windows(x, kernel, stride, dilation):
     return xp.lib.stride_tricks.as_strided(x, shape, strides)
 
 
-def col2im(cols, padded_shape, stride, dilation, pads=None):
+def col2im(cols, padded_shape, stride, dilation, pads=None, out=None):
     """The adjoint of :func:`windows`: a zero array of ``padded_shape`` plus every window's
     values added back where it came from (one shifted strided slice per kernel offset). With
     ``pads`` the padding is cropped off: only the inner part is summed, into a fresh
-    contiguous array, which is cheaper than summing everything and returning a view."""
+    contiguous array (or ``out``, of the cropped shape and any layout), which is cheaper than
+    summing everything and returning a view."""
     xp = get_xp(cols)
     nd = len(stride)
     kernel = cols.shape[cols.ndim - nd:]
@@ -76,19 +77,43 @@ def col2im(cols, padded_shape, stride, dilation, pads=None):
     lead_nd = cols.ndim - 2 * nd
     if tuple(stride) == tuple(kernel) and all(d == 1 or k == 1 for d, k in zip(dilation, kernel)):
         # Windows that tile without overlap: the adjoint is a transpose, not a sum of slices.
-        out = xp.zeros(padded_shape, cols.dtype)
+        whole = xp.zeros(padded_shape, cols.dtype)
         order = tuple(range(lead_nd)) + tuple(
             a for i in range(nd) for a in (lead_nd + i, lead_nd + nd + i))
         tiled = cols.transpose(order).reshape(
             cols.shape[:lead_nd] + tuple(o * k for o, k in zip(outs, kernel)))
-        out[lead + tuple(slice(0, o * k) for o, k in zip(outs, kernel))] = tiled
-        return out[lead + tuple(slice(lo, n - hi) for n, (lo, hi)
-                                in zip(padded_shape[lead_nd:], pads))]
+        whole[lead + tuple(slice(0, o * k) for o, k in zip(outs, kernel))] = tiled
+        cropped = whole[lead + tuple(slice(lo, n - hi) for n, (lo, hi)
+                                     in zip(padded_shape[lead_nd:], pads))]
+        if out is None:
+            return cropped
+        out[...] = cropped
+        return out
     sizes = tuple(n - lo - hi for n, (lo, hi) in zip(padded_shape[lead_nd:], pads))
-    out = xp.zeros(tuple(padded_shape[:lead_nd]) + sizes, cols.dtype)
-    for offs, dst, src in _offset_slices(outs, kernel, stride, dilation, sizes, pads):
-        out[lead + dst] += cols[lead + src + offs]
+    slices, covered = _covering_first(_offset_slices(outs, kernel, stride, dilation, sizes, pads),
+                                      sizes)
+    if out is None:
+        shape = tuple(padded_shape[:lead_nd]) + sizes
+        out = xp.empty(shape, cols.dtype) if covered else xp.zeros(shape, cols.dtype)
+    elif not covered:
+        out[...] = 0
+    for i, (offs, dst, src) in enumerate(slices):
+        if i == 0 and covered:
+            out[...] = cols[lead + src + offs]
+        else:
+            out[lead + dst] += cols[lead + src + offs]
     return out
+
+
+def _covering_first(slices, sizes) -> tuple[list, bool]:
+    """The offsets of :func:`_offset_slices`, one whose ``dst`` covers all of ``sizes`` first
+    if there is one, and whether there is: that one can be assigned, not added to zeros."""
+    slices = list(slices)
+    whole = tuple(slice(0, n, 1) for n in sizes)
+    for i, (_, dst, _) in enumerate(slices):
+        if dst == whole:
+            return [slices[i]] + slices[:i] + slices[i + 1:], True
+    return slices, False
 
 
 def _offset_slices(outs, kernel, stride, dilation, sizes, pads):
@@ -129,7 +154,7 @@ def _along(axis: int, start: int, step: int, count: int) -> tuple:
 
 def _max_along(v, axis: int, k: int, s: int, d: int, nan: bool):
     """One pass of :func:`window_max`: maxima over the windows along ``axis`` and the offset
-    of each one's first occurrence (of its first NaN, if ``nan``)."""
+    of each one's first occurrence (of its last NaN, if ``nan``)."""
     xp = get_xp(v)
     n = (v.shape[axis] - d * (k - 1) - 1) // s + 1
     views = [v[_along(axis, j * d, s, n)] for j in range(k)]
@@ -140,7 +165,7 @@ def _max_along(v, axis: int, k: int, s: int, d: int, nan: bool):
     for j, view in enumerate(views[1:], 1):
         gt = view > best  # strict: ties keep the lower offset
         if nan:
-            gt |= xp.isnan(view) & ~xp.isnan(best)
+            gt |= xp.isnan(view)  # a later NaN wins, as in PyTorch
         best = xp.maximum(best, view, out=None if j == 1 else best)  # propagates NaN
         if arg is None:
             arg = gt.view(xp.uint8) if k < 256 else gt.astype(xp.int64)
@@ -151,16 +176,17 @@ def _max_along(v, axis: int, k: int, s: int, d: int, nan: bool):
 
 def window_max(x, kernel, stride, dilation):
     """The max of every window of ``x`` (already padded) and where it is: one integer offset
-    array per spatial dimension (see NOTE [ Separable max pooling ]); a NaN wins, the first
+    array per spatial dimension (see NOTE [ Separable max pooling ]); a NaN wins, the last
     one, as in PyTorch."""
     xp = get_xp(x)
     nd = len(kernel)
     lead = x.ndim - nd
-    for nan in (False, True):
+    # NaN-aware comparisons cost a pass each: on the CPU, rerun with them only when a NaN came
+    # out; on a GPU, asking whether one did would stall the host until the GPU caught up.
+    for nan in (False, True) if xp.__name__ == "numpy" else (True,):
         v, args = x, [None] * nd
         for i in reversed(range(nd)):
             v, args[i] = _max_along(v, lead + i, kernel[i], stride[i], dilation[i], nan)
-        # NaN-aware comparisons cost a pass each: only rerun with them when a NaN came out
         if nan or x.dtype.kind != "f" or not bool(xp.isnan(v).any()):
             return v, tuple(args)
 
@@ -252,6 +278,11 @@ def window_scatter(g, args, padded_shape, kernel, stride, dilation):
 # - channels-first, (N, G, C/G * prod(kernel), L), for few channels (a network's first layer):
 #   there the rows above would be a few elements long and the transposing copies would cost more
 #   than the GEMMs, while per-sample GEMMs give (N, O, L), the output's own layout, directly.
+#   The input gradient's col2im sums prod(kernel) shifted slices of the columns, whose rows are
+#   one output row long (a few values for a small image). Where the columns are large beside
+#   the output gradient (``_batch_last``), it moves the batch last instead: one GEMM makes
+#   (C * prod(k), L * N) from a transposed copy of the output gradient, the slices' rows are
+#   then N times longer, and one transposing copy gives (N, C, *sp).
 
 _CHANNELS_LAST_MIN = 24  # channels per group from which channels-last columns win (measured)
 _WGRAD_CHUNK = 1 << 22  # elements of per-sample weight-gradient products held at once (16 MB)
@@ -259,6 +290,13 @@ _WGRAD_CHUNK = 1 << 22  # elements of per-sample weight-gradient products held a
 
 def _channels_last(c_per_group: int) -> bool:
     return c_per_group >= _CHANNELS_LAST_MIN
+
+
+def _batch_last(kernel, c_per_group: int, o_per_group: int) -> bool:
+    """Whether channels-first columns' input gradient sums its windows batch-last (see NOTE
+    [ Convolution column layouts ]): where the columns are much larger than the output
+    gradient, the sum's short rows cost more than the two transposing copies."""
+    return math.prod(kernel) * c_per_group >= 2 * o_per_group
 
 
 def _padded_last(x, pads):
@@ -359,25 +397,47 @@ def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups: int, gmat=No
     outs = tuple(gy.shape[2:])
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(x_shape[2:], pads))
     if not _channels_last(cg):
-        w2 = w.reshape(groups, o // groups, -1)
-        gcols = w2.transpose(0, 2, 1) @ gy.reshape(n, groups, o // groups, -1)  # (N,G,Cg*K,L)
-        # (N, C, *k, *out) seen as (N, C, *out, *k): a view whose offset slices stay contiguous
-        gcols = gcols.reshape((n, c) + kernel + outs)
+        w_t = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)  # (G, Cg * K, O/G)
         order = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
-        return col2im(gcols.transpose(order), (n, c) + padded, stride, dilation, pads)
+        if not _batch_last(kernel, cg, o // groups):
+            gcols = w_t @ gy.reshape(n, groups, o // groups, -1)  # (N, G, Cg * K, L)
+            # (N, C, *k, *out) seen as (N, C, *out, *k): a view whose offset slices stay
+            # contiguous
+            gcols = gcols.reshape((n, c) + kernel + outs)
+            return col2im(gcols.transpose(order), (n, c) + padded, stride, dilation, pads)
+        length = math.prod(outs)
+        gy_t = xp.empty((groups, o // groups, length, n), gy.dtype)
+        gy_t[...] = gy.reshape(n, groups, o // groups, length).transpose(1, 2, 3, 0)
+        gcols = (w_t @ gy_t.reshape(groups, o // groups, -1)).reshape((c,) + kernel + outs + (n,))
+        gx_t = xp.empty((c,) + tuple(x_shape[2:]) + (n,), gcols.dtype)
+        # col2im on views with the batch moved in front: each offset's sum then runs over rows
+        # of (out width * N) contiguous values
+        col2im(xp.moveaxis(gcols, -1, 0).transpose(order), (n, c) + padded, stride, dilation,
+               pads, out=xp.moveaxis(gx_t, -1, 0))
+        out = xp.empty(tuple(x_shape), gx_t.dtype)
+        out[...] = xp.moveaxis(gx_t, -1, 0)
+        return out
     if gmat is None:
         gmat = grad_matrix(gy, w.shape, groups)
     w_offs = _weight_matrix(w, groups).reshape((groups,) + kernel + (cg, o // groups))
     sizes = tuple(x_shape[2:])
-    gx = xp.zeros((n,) + sizes + (groups, cg), xp.result_type(gmat, w))
+    slices, covered = _covering_first(_offset_slices(outs, kernel, stride, dilation, sizes, pads),
+                                      sizes)
+    shape = (n,) + sizes + (groups, cg)
+    dtype = xp.result_type(gmat, w)
+    gx = xp.empty(shape, dtype) if covered else xp.zeros(shape, dtype)
     order = tuple(range(1, 2 + nd)) + (0, 2 + nd)  # (G, N, *out, Cg) -> (N, *out, G, Cg)
     # col2im with one GEMM per kernel offset: each adds its (N * L, Cg) product while it is
     # contiguous and in cache, where slicing one GEMM's (N * L, prod(k) * Cg) would not be
-    for offs, dst, src in _offset_slices(outs, kernel, stride, dilation, sizes, pads):
+    for i, (offs, dst, src) in enumerate(slices):
         part = gmat @ w_offs[(slice(None),) + offs].transpose(0, 2, 1)  # (G, N * L, Cg)
         part = part.reshape((groups, n) + outs + (cg,)).transpose(order)
-        gx[(slice(None),) + dst] += part[(slice(None),) + src]
-    out = xp.empty(tuple(x_shape), gx.dtype)
+        part = part[(slice(None),) + src]
+        if i == 0 and covered:
+            gx[...] = part
+        else:
+            gx[(slice(None),) + dst] += part
+    out = xp.empty(tuple(x_shape), dtype)
     out[...] = xp.moveaxis(gx.reshape((n,) + sizes + (c,)), -1, 1)
     return out
 

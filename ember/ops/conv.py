@@ -523,8 +523,9 @@ def _adaptive_max(nd, input, output_size, return_indices):
     data = vals._data
     arg = data.argmax(-1)
     if data.dtype.kind == "f":
-        nan = xp.isnan(data)
-        arg = xp.where(nan.any(-1), nan.argmax(-1), arg)
+        nan = xp.isnan(data)  # a NaN wins, the last one, as PyTorch's kernels take every NaN
+        last = nan.shape[-1] - 1 - nan[..., ::-1].argmax(-1)
+        arg = xp.where(nan.any(-1), last, arg)
     arg_t = _make(arg[..., None])
     out = gather(vals, -1, arg_t).squeeze(-1)
     if unbatched:

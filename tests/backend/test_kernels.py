@@ -9,7 +9,8 @@ def _oracle_max(x, kernel, stride, dilation):
     win = K.windows(x, kernel, stride, dilation)
     flat = win.reshape(win.shape[:win.ndim - len(kernel)] + (-1,))
     nan = np.isnan(flat)
-    arg = np.where(nan.any(-1), nan.argmax(-1), flat.argmax(-1))  # first NaN, else first max
+    last_nan = nan.shape[-1] - 1 - nan[..., ::-1].argmax(-1)
+    arg = np.where(nan.any(-1), last_nan, flat.argmax(-1))  # last NaN, else first max
     return np.take_along_axis(flat, arg[..., None], -1)[..., 0], arg
 
 

@@ -15,6 +15,12 @@ CASES = [  # (x shape, w shape, kwargs): 3 and 32 channels per group straddle th
     ((2, 32, 6, 5), (16, 32, 3, 3), {"padding": 1}),
     ((2, 64, 5, 5), (8, 32, 3, 2), {"stride": (2, 1), "dilation": (1, 2), "groups": 2}),
     ((1, 24, 4, 7, 3), (4, 24, 2, 3, 1), {"padding": (1, 0, 1)}),
+    # channels-first input gradients: per sample (few columns), batch-last (many), the latter
+    # with no offset covering the input, with groups and stride, and with tiling windows
+    ((2, 4, 7, 6), (16, 4, 1, 1), {}),
+    ((3, 6, 14, 14), (16, 6, 5, 5), {}),
+    ((2, 4, 9, 9), (6, 2, 3, 3), {"stride": 2, "padding": 1, "groups": 2}),
+    ((2, 3, 8, 8), (4, 3, 2, 2), {"stride": 2}),
 ]
 
 

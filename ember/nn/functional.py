@@ -339,10 +339,11 @@ def _bernoulli_keep(input: Tensor, shape, p: float):
 
 def _dropout_noise(input: Tensor, shape, p: float):
     """1 / (1 - p) with probability 1 - p, else 0: an array of ``shape`` in ``input``'s dtype."""
-    noise = _keep_draws(input, shape, p).astype(input._data.dtype)
-    if p < 1.0:
-        noise *= 1.0 / (1.0 - p)
-    return noise
+    keep = _keep_draws(input, shape, p)
+    dtype = input._data.dtype
+    if p >= 1.0:
+        return keep.astype(dtype)
+    return input._xp.multiply(keep, dtype.type(1.0 / (1.0 - p)), dtype=dtype)  # one pass
 
 
 def _apply_noise(input: Tensor, noise, inplace: bool, shift=None) -> Tensor:

@@ -10,6 +10,7 @@ from ember.autograd import grad as _grad
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module
+from ember.backend.special import matmul as backend_matmul
 from ember.ops.linalg import matmul
 from ember.ops.movement import cat
 from ember.ops.nn import _row_blocks, softmax
@@ -83,7 +84,7 @@ class PackedSelfAttention(Primitive,
         dropout's scaled keep mask (N, heads, L, L) or None. Returns (L, N, E)."""
         xp = get_array_module(qkv)
         q, k, v = _heads(qkv, 3, heads)
-        probs = xp.matmul(q, k.swapaxes(-1, -2))
+        probs = backend_matmul(q, k.swapaxes(-1, -2))
         if probs.dtype.itemsize < 4:  # half precision: the softmax in float32, as SDPA kernels do
             probs = probs.astype(xp.float32)
         for rows in _row_blocks(probs.shape, 3, xp):  # softmax in place, a cache-sized block a time
@@ -96,7 +97,7 @@ class PackedSelfAttention(Primitive,
             block /= block.sum(axis=-1, keepdims=True)
         weights = (probs if noise is None else probs * noise).astype(qkv.dtype, copy=False)
         out = xp.empty(qkv.shape[:2] + (qkv.shape[2] // 3,), qkv.dtype)
-        _heads(out, 1, heads)[0][...] = xp.matmul(weights, v)
+        _heads(out, 1, heads)[0][...] = backend_matmul(weights, v)
         ctx.save_for_backward(qkv)
         ctx.state = (mask, heads, scale, noise, probs, weights)
         return out
@@ -113,8 +114,8 @@ class PackedSelfAttention(Primitive,
         (g,) = _heads(grad._data, 1, heads)
         packed = xp.empty(qkv.shape, qkv._data.dtype)
         dq, dk, dv = _heads(packed, 3, heads)
-        dv[...] = xp.matmul(weights.swapaxes(-1, -2), g)
-        ds = xp.matmul(g, v.swapaxes(-1, -2))  # d weights, turned into d scores in place
+        dv[...] = backend_matmul(weights.swapaxes(-1, -2), g)
+        ds = backend_matmul(g, v.swapaxes(-1, -2))  # d weights, turned into d scores in place
         ds = ds.astype(probs.dtype, copy=False)  # float32 for half inputs, as the forward
         if noise is not None:
             ds *= noise
@@ -123,8 +124,8 @@ class PackedSelfAttention(Primitive,
         ds *= probs
         ds *= scale
         ds = ds.astype(qkv._data.dtype, copy=False)
-        dq[...] = xp.matmul(ds, k)
-        dk[...] = xp.matmul(ds.swapaxes(-1, -2), q)
+        dq[...] = backend_matmul(ds, k)
+        dk[...] = backend_matmul(ds.swapaxes(-1, -2), q)
         return _make(packed)
 
 

@@ -99,6 +99,18 @@ def _sigmoid_grad(xp, s):
     return out
 
 
+def _derivative_times(xp, y, other, out, sigmoid: bool) -> None:
+    """out = y' * other, with y' the derivative of sigmoid (s (1 - s)) or tanh (1 - t^2)
+    from its output y."""
+    if sigmoid:
+        xp.subtract(1, y, out=out)
+        out *= y
+    else:
+        xp.multiply(y, y, out=out)
+        xp.subtract(1, out, out=out)
+    out *= other
+
+
 def _tanh_grad(xp, t):
     """1 - t^2: tanh's derivative from its output, in one fresh array."""
     out = xp.multiply(t, t)
@@ -172,14 +184,14 @@ class LSTMLayer(Primitive, node_name="MkldnnRnnLayerBackward0"):  # PyTorch CPU'
         i, f, g, o = g4[:, :, 0], g4[:, :, 1], g4[:, :, 2], g4[:, :, 3]
         # Everything but the recurrence, for all steps at once: d c_t / d h_t, d o_t / d h_t
         # and d (i, f, g)_t / d c_t as coefficients (sigmoid' = s(1-s), tanh' = 1-t^2)
-        dc_dh = _tanh_grad(xp, tanh_c)
-        dc_dh *= o
-        do_dh = _sigmoid_grad(xp, o)
-        do_dh *= tanh_c
+        dc_dh = xp.empty_like(tanh_c)
+        do_dh = xp.empty_like(tanh_c)
         coef = xp.empty((steps, batch, 3, hidden), gates.dtype)
-        xp.multiply(g, _sigmoid_grad(xp, i), out=coef[:, :, 0])
-        xp.multiply(_previous(xp, cs, c0, reverse), _sigmoid_grad(xp, f), out=coef[:, :, 1])
-        xp.multiply(i, _tanh_grad(xp, g), out=coef[:, :, 2])
+        _derivative_times(xp, tanh_c, o, dc_dh, sigmoid=False)
+        _derivative_times(xp, o, tanh_c, do_dh, sigmoid=True)
+        _derivative_times(xp, i, g, coef[:, :, 0], sigmoid=True)
+        _derivative_times(xp, f, _previous(xp, cs, c0, reverse), coef[:, :, 1], sigmoid=True)
+        _derivative_times(xp, g, i, coef[:, :, 2], sigmoid=False)
         dgates = xp.empty_like(gates)
         d4 = dgates.reshape(steps, batch, 4, hidden)
         dh = xp.zeros_like(h0) if g_h is None else g_h._data.copy()

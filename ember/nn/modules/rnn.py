@@ -117,10 +117,13 @@ class RNNBase(Module):
         """One layer in one direction over x (T, B, F); returns (outputs (T, B, H), state)."""
         w_ih, w_hh, b_ih, b_hh, w_hr = weights
         steps, batch = x.shape[:2]
-        xw = F.linear(x, w_ih, b_ih)  # all time steps in one matmul
         if mask is None and w_hr is None and self.mode == "LSTM":
-            out, h, c = lstm_layer(xw, state[0], state[1], w_hh, b_hh, reverse)
+            # b_ih joins b_hh, which the layer adds anyway: the input GEMM needs no bias pass
+            # and its backward no bias sum
+            bias = b_hh if b_ih is None else b_ih if b_hh is None else b_ih + b_hh
+            out, h, c = lstm_layer(F.linear(x, w_ih), state[0], state[1], w_hh, bias, reverse)
             return out, (h, c)
+        xw = F.linear(x, w_ih, b_ih)  # all time steps in one matmul
         if mask is None and self.mode == "GRU":
             out, h = gru_layer(xw, state, w_hh, b_hh, reverse)
             return out, h

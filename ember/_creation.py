@@ -29,7 +29,7 @@ def _checked_shape(size, op: str | None = None, size_kw=None) -> tuple:
 
 
 def _check_requires_grad(data, requires_grad: bool) -> None:
-    if requires_grad and data.dtype.kind not in "fc":
+    if requires_grad and _dt.np_kind(data.dtype) not in "fc":
         raise RuntimeError("Only Tensors of floating point and complex dtype can require "
                            "gradients")
 

@@ -206,5 +206,11 @@ def is_floating_point(d: dtype) -> _builtins.bool:
     return d._category == FLOAT
 
 
+def np_kind(np_dtype) -> str:
+    """NumPy's kind letter of ``np_dtype``, with ml_dtypes' bfloat16 as the float it is ("f";
+    NumPy files it under "V")."""
+    return "f" if np_dtype == bfloat16.np_dtype else np_dtype.kind
+
+
 def finfo_np(d: dtype):
     return ml_dtypes.finfo(d.np_dtype) if d is bfloat16 else np.finfo(d.np_dtype)

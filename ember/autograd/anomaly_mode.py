@@ -5,6 +5,8 @@ from __future__ import annotations
 import traceback
 import warnings
 
+from ember import dtypes as _dt
+
 
 class _State:
     enabled = False
@@ -31,7 +33,7 @@ def check_nan(node, grads) -> None:
     if not _State.check_nan:
         return
     for i, g in enumerate(grads):
-        if g is not None and g._data.dtype.kind in "fc" and g._xp.isnan(g._data).any():
+        if g is not None and _dt.np_kind(g._data.dtype) in "fc" and g._xp.isnan(g._data).any():
             _warn_trace(node)
             raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th "
                                "output.")

@@ -95,7 +95,7 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
         for e in input_edges:
             if e[0] is None:
                 raise RuntimeError("One of the differentiated Tensors does not require grad")
-    roots = set(map(_node_of, root_edges))
+    roots = {root_edges[0][0]} if len(root_edges) == 1 else set(map(_node_of, root_edges))
     deps = _dependencies(roots)
     needed = None
     captured = {}
@@ -177,7 +177,7 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
                         out = result
             if anomaly:
                 anomaly_mode.check_nan(node, out)
-            if not retain_graph and node._saved is not None:
+            if not retain_graph:  # even with nothing saved: saved_tensors raises, as in PyTorch
                 node._saved = _RELEASED
             meta = node._input_meta
             n_out = len(out)
@@ -273,7 +273,8 @@ def _validate(node, index, grad, meta):
             raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index "
                                f"{index} - got {list(data.shape)} but expected shape compatible "
                                f"with {list(shape)}")
-        grad = grad.sum_to_size(shape)
+        from ember.ops.movement import SumToSize  # the primitive: shape is already a tuple
+        grad = SumToSize.apply(grad, shape)
     if grad._data.dtype != np_dtype:
         grad = grad.to(_dtype(np_dtype))
     return grad

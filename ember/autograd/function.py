@@ -9,10 +9,12 @@ takes and returns Tensors, so backward formulas are differentiable (higher-order
 from __future__ import annotations
 
 import functools
+import itertools
 import numbers
 import re
 import weakref
 
+from ember import dtypes as _dt
 from ember.autograd.anomaly_mode import _State as _anomaly_state
 from ember.autograd.anomaly_mode import record_trace as _record_trace
 from ember.autograd.grad_mode import _State, no_grad
@@ -36,7 +38,7 @@ def _bind_tensor(tensor_cls, make) -> None:
     global Tensor, _make
     Tensor, _make = tensor_cls, make
 
-_next_seq = [0]
+_next_seq = itertools.count().__next__  # creation order: the engine runs later nodes first
 _Number = numbers.Number
 _PY_NUMBERS = frozenset((int, float, bool, complex))  # skip the slow ABC check for these
 
@@ -62,8 +64,7 @@ class Node:
     _out_meta = None  # per-output (shape, dtype, xp) of multi-output nodes
 
     def __init__(self):
-        self._seq = _next_seq[0]
-        _next_seq[0] += 1
+        self._seq = _next_seq()
         self.next_functions = ()
         self._saved = None
         self._input_meta = None
@@ -139,18 +140,24 @@ class _RemovableHandle:
 
 
 class AccumulateGrad(Node):
-    """The sink of a leaf tensor: adds incoming gradients into ``variable.grad``."""
+    """The sink of a leaf tensor: adds incoming gradients into ``variable.grad``.
 
-    __slots__ = ("variable",)
+    A leaf holds its node for life and the node refers back weakly: one node per leaf rather
+    than one per graph, and no reference cycle."""
+
+    __slots__ = ("_variable",)
 
     def __init__(self, variable):
         # Run as soon as ready, as PyTorch does; still unique, so the heap never compares nodes.
-        self._seq = _next_seq[0] + (1 << 62)
-        _next_seq[0] += 1
+        self._seq = _next_seq() + (1 << 62)
         self.next_functions = ()
         self._saved = None
         self._input_meta = None
-        self.variable = variable
+        self._variable = weakref.ref(variable)
+
+    @property
+    def variable(self):
+        return self._variable()
 
     def name(self) -> str:
         return "torch::autograd::AccumulateGrad"  # PyTorch's C++ node name
@@ -160,7 +167,9 @@ class AccumulateGrad(Node):
         return ()
 
     def accumulate(self, grad, create_graph: bool) -> None:
-        var = self.variable
+        var = self._variable()
+        if var is None:  # the leaf is gone, and with it everything that could read its grad
+            return
         if var._hooks:
             for hook in var._hooks:
                 result = hook(grad)
@@ -181,12 +190,10 @@ class AccumulateGrad(Node):
 
 
 def grad_accumulator(tensor) -> AccumulateGrad:
-    """The (cached) AccumulateGrad node of a leaf tensor."""
-    ref = tensor._grad_acc
-    node = ref() if ref is not None else None
+    """The AccumulateGrad node of a leaf tensor, made on first use."""
+    node = tensor._grad_acc
     if node is None:
-        node = AccumulateGrad(tensor)
-        tensor._grad_acc = weakref.ref(node)
+        node = tensor._grad_acc = AccumulateGrad(tensor)
     return node
 
 
@@ -236,9 +243,20 @@ class _SavedTensor:
         self.counter = counter
         self.version = counter[0]
         # An output saved by its own node would form a cycle: keep its data, rebuild on unpack.
-        self.is_output = tensor.grad_fn is node and node is not None
-        self.tensor = None if self.is_output else tensor
-        self.data = tensor._data if self.is_output else None
+        if tensor.grad_fn is node and node is not None:
+            self.is_output = True
+            self.tensor = None
+            self.data = tensor._data
+        else:
+            self.is_output = False
+            self.tensor = tensor
+            self.data = None
+
+    def array(self, node):
+        """The saved values, version-checked as ``unpack`` does, with no Tensor rebuilt."""
+        if self.counter[0] != self.version:
+            raise RuntimeError(_modified_message(self, node))
+        return self.data if self.is_output else self.tensor._data
 
     def unpack(self, node):
         if self.counter[0] != self.version:
@@ -282,10 +300,8 @@ def _type_name(t, data) -> str:
 class FunctionCtx:
     """What ``forward`` and ``backward`` may call on ``ctx``."""
 
-    _to_save = ()
-
     def save_for_backward(self, *tensors) -> None:
-        self._to_save = tensors
+        self._saved = tensors  # resolved to _SavedTensors once the outputs exist
 
     @property
     def saved_tensors(self) -> tuple:
@@ -297,6 +313,20 @@ class FunctionCtx:
         out = []  # a loop, not a comprehension: no extra frame for the usual one or two
         for s in saved:
             out.append(None if s is None else s.unpack(self))
+        return tuple(out)
+
+    @property
+    def _saved_arrays(self) -> tuple:
+        """The arrays of ``saved_tensors``, for built-in backward formulas that need only the
+        values (a mask, say): saved outputs are not rebuilt as Tensors."""
+        saved = self._saved
+        if saved is None:
+            return ()
+        if saved is _RELEASED:
+            raise RuntimeError(_FREED_MESSAGE)
+        out = []
+        for s in saved:
+            out.append(None if s is None else s.array(self))
         return tuple(out)
 
     def mark_dirty(self, *tensors) -> None:
@@ -312,7 +342,9 @@ class FunctionCtx:
 class BackwardCFunction(Node, FunctionCtx):
     """The node type recorded for a Function; instances double as the ``ctx``."""
 
-    __slots__ = ("needs_input_grad", "_tensor_positions", "_out_meta", "_to_save")
+    # Rarely set fields are class-level defaults: a new node is cheaper without their stores.
+    __slots__ = ("needs_input_grad",)
+    _tensor_positions = None  # the arguments with an edge, when not all are (see apply)
     _forward_cls: type
     _checks_grad_count = True  # user Functions must return one gradient per input
     _materialize_grads = True
@@ -444,8 +476,6 @@ class Function(metaclass=FunctionMeta):
 def _apply_recording(cls, args, kwargs):
     """Run a user Function's forward and record its node: some input requires grad."""
     node = cls._backward_cls()
-    node._out_meta = None
-    node._to_save = ()
     edges = []
     needs = []
     positions = []
@@ -481,12 +511,8 @@ _new = object.__new__
 def _new_node(cls):
     """A node of ``cls``'s backward type, set up as a single-output primitive's."""
     node = _new(cls._backward_cls)
-    node._seq = _next_seq[0]
-    _next_seq[0] += 1
+    node._seq = _next_seq()
     node._saved = None
-    node._out_meta = None
-    node._to_save = ()
-    node._tensor_positions = None
     return node
 
 
@@ -510,7 +536,7 @@ def _record_unary(cls, args):
         node._tensor_positions = _FIRST_ONLY
         inputs = (data, *args[1:])
     try:
-        out = cls.forward(node, *inputs)
+        out = cls.forward(node, data) if len(args) == 1 else cls.forward(node, *inputs)
     except ValueError as exc:
         raise _broadcast_error(args, exc) from None
     return _finish_record(cls, node, args, inputs, out)
@@ -631,10 +657,9 @@ def _finish_record(cls, node, args, inputs, out):
         outputs = _make(out, True, node)
     if cls._is_view:
         _mark_views(outputs, cls, args)
-    saved = node._to_save
-    if saved:
+    saved = node._saved  # what forward passed to save_for_backward, if anything
+    if saved is not None:
         node._saved = _resolve_saved_arrays(node, saved, args, inputs, outputs, out)
-        node._to_save = ()
     if _anomaly_state.enabled:
         _record_trace(node)
     return outputs
@@ -701,7 +726,7 @@ class _ViewFn:
 def _wrap_array_outputs(node, out):
     if isinstance(out, tuple):
         # Integer outputs (indices) never require grad.
-        outs = tuple(_make(o, True, node, i) if o.dtype.kind in "fc" else _make(o)
+        outs = tuple(_make(o, True, node, i) if _dt.np_kind(o.dtype) in "fc" else _make(o)
                      for i, o in enumerate(out))
         node._out_meta = [(o._data.shape, o._data.dtype, _xp(o._data)) for o in outs]
         return outs
@@ -717,12 +742,13 @@ def _resolve_saved_arrays(node, saved, args, inputs, outputs, raw_out):
     """Map the arrays a primitive saved back to the Tensors backward will use."""
     resolved = []
     for s in saved:
-        if s is None:
-            resolved.append(None)
-        elif isinstance(s, Tensor):
-            resolved.append(_SavedTensor(s, node))
-        else:
-            resolved.append(_SavedTensor(_owner(s, args, inputs, outputs, raw_out), node))
+        if s is not None:
+            if s is raw_out and len(inputs) == 1 and s is not inputs[0]:  # relu, exp, ...
+                s = _SavedTensor(outputs, node)
+            else:
+                t = s if isinstance(s, Tensor) else _owner(s, args, inputs, outputs, raw_out)
+                s = _SavedTensor(t, node)
+        resolved.append(s)
     return resolved
 
 
@@ -781,12 +807,12 @@ def _custom_forward(cls, ctx, args, kwargs, record: bool):
             o = o._alias()  # an input returned as is, or a tensor with a history already
         o._set_history(ctx, i)
         results.append(o)
-    ctx._out_meta = out_meta if len(out_meta) > 1 else None
-    saved = ctx._to_save
-    if saved:
+    if len(out_meta) > 1:
+        ctx._out_meta = out_meta
+    saved = ctx._saved  # what forward passed to save_for_backward, if anything
+    if saved is not None:
         ctx._saved = [None if s is None else _SavedTensor(_as_result(s, outs, results), ctx)
                       for s in saved]
-        ctx._to_save = ()
     return tuple(results) if is_tuple else results[0]
 
 
@@ -835,9 +861,11 @@ class Primitive(Function):
                 for a in args:
                     if isinstance(a, Tensor) and a.requires_grad:
                         return _record_primitive(cls, args)
+            arrays = []  # a loop, not a comprehension: no extra frame
+            for a in args:
+                arrays.append(a._data if isinstance(a, Tensor) else a)
             try:
-                out = cls.forward(NULL_CTX, *[a._data if isinstance(a, Tensor) else a
-                                              for a in args])
+                out = cls.forward(NULL_CTX, *arrays)
             except ValueError as exc:
                 raise _broadcast_error(args, exc) from None
         if out.__class__ is not tuple and not cls._is_view:

@@ -74,6 +74,8 @@ def array_device(array) -> Device:
 
 def get_array_module(array):
     """numpy or cupy, whichever owns ``array``."""
+    if array.__class__ is np.ndarray:  # the common case, before the tuple isinstance
+        return np
     if isinstance(array, (np.ndarray, np.generic, numbers.Number)):
         return np
     from ember.backend import cuda

@@ -11,6 +11,7 @@ import itertools
 import math
 
 from ember.backend.device import get_array_module as get_xp
+from ember.dtypes import np_kind
 
 _PAD_MODES = {"constant": "constant", "zeros": "constant", "reflect": "reflect",
               "replicate": "edge", "circular": "wrap"}
@@ -187,7 +188,7 @@ def window_max(x, kernel, stride, dilation):
         v, args = x, [None] * nd
         for i in reversed(range(nd)):
             v, args[i] = _max_along(v, lead + i, kernel[i], stride[i], dilation[i], nan)
-        if nan or x.dtype.kind != "f" or not bool(xp.isnan(v).any()):
+        if nan or np_kind(x.dtype) != "f" or not bool(xp.isnan(v).any()):
             return v, tuple(args)
 
 
@@ -253,7 +254,7 @@ def window_scatter(g, args, padded_shape, kernel, stride, dilation):
     xp = get_xp(g)
     nd = len(kernel)
     lead = g.ndim - nd
-    finite = g.dtype.kind != "f" or bool(xp.isfinite(g).all())
+    finite = np_kind(g.dtype) != "f" or bool(xp.isfinite(g).all())
     for i in range(nd):
         g = _scatter_along(g, args[i], lead + i, padded_shape[lead + i], kernel[i], stride[i],
                            dilation[i], finite)

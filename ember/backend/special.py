@@ -59,11 +59,9 @@ def ufunc_at(xp, name: str, target, index, values) -> None:
 
 
 def sort_keys(a):
-    """``a``, or for bfloat16 on CuPy (which cannot sort it) the same values in float32: the
-    widening is exact, so the order is the same."""
-    if isinstance(a, np.ndarray) or a.dtype.name != "bfloat16":
-        return a
-    return a.astype(np.float32)
+    """``a``, or for bfloat16 (which CuPy cannot sort, and NumPy sorts without NaN's place) the
+    same values in float32: the widening is exact, so the order is the same."""
+    return a.astype(np.float32) if a.dtype.name == "bfloat16" else a
 
 
 def cumulative(xp, name: str, a, axis: int, dtype=None):

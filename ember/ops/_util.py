@@ -8,6 +8,7 @@ import numpy as np
 from ember import dtypes as _dt
 from ember._tensor import _TYPE_NAMES, Tensor, _device_error, _make
 from ember.autograd.grad_mode import _State
+from ember.backend.device import get_array_module
 
 _FROM_NP = _dt._FROM_NP
 _ndarray = np.ndarray
@@ -53,6 +54,17 @@ def is_number(x) -> bool:
 
 
 _PY_SCALARS = frozenset((int, float, bool, complex))
+
+_ZEROS: dict = {}
+
+
+def zero_of(dtype):
+    """A zero of NumPy ``dtype`` as a NumPy scalar, cached: as a ufunc operand it costs less
+    than a Python 0, whose weak dtype NumPy must resolve against the array on every call."""
+    z = _ZEROS.get(dtype)
+    if z is None:  # ml_dtypes' scalars (kind "V") stay Python ints: CuPy takes no such scalar
+        z = _ZEROS[dtype] = dtype.type(0) if dtype.kind in "biufc" else 0
+    return z
 
 
 def array_dtype(x) -> _dt.dtype:
@@ -108,7 +120,22 @@ def _promote_slow(a, b):
     if da is not None and da == db:
         return a, b
     rd = result_dtype(a, b).np_dtype
-    return cast(a, rd), cast(b, rd)
+    a, b = cast(a, rd), cast(b, rd)
+    if rd.kind == "V":  # bfloat16: the Python number of a pair becomes a 0-d array
+        if hasattr(b, "dtype") and not hasattr(a, "dtype"):
+            return scalar_operand(a, b), b
+        if hasattr(a, "dtype") and not hasattr(b, "dtype"):
+            return a, scalar_operand(b, a)
+    return a, b
+
+
+def scalar_operand(value, array):
+    """Python number ``value`` as an operand of ``array``'s dtype: the number itself, or for
+    bfloat16 (which NumPy and CuPy widen when it meets a Python float) a 0-d array."""
+    value = cast(value, array.dtype)
+    if array.dtype.kind == "V":
+        return get_array_module(array).full((), value, array.dtype)
+    return value
 
 
 def cast(x, np_dtype):
@@ -118,7 +145,7 @@ def cast(x, np_dtype):
         x = x.item()
     if np.issubdtype(np_dtype, np.complexfloating) or isinstance(x, complex):
         return x
-    if np.issubdtype(np_dtype, np.floating):
+    if _dt.np_kind(np_dtype) == "f":  # bfloat16 too, which NumPy does not file as floating
         return float(x)
     if np_dtype == np.bool_:
         return bool(x)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend import kernels as K
@@ -309,7 +310,7 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
         nd, x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode, op)
     xp = get_array_module(x._data)
     data = x._data
-    low = -xp.inf if data.dtype.kind == "f" else xp.iinfo(data.dtype).min
+    low = -xp.inf if _dt.np_kind(data.dtype) == "f" else xp.iinfo(data.dtype).min
     values, arg = K.window_max(K.pad(data, pads, "constant", low), kernel, stride, dilation)
     out = WindowGather.apply(x, arg, kernel, stride, pads, dilation, values)
     if unbatched:
@@ -522,7 +523,7 @@ def _adaptive_max(nd, input, output_size, return_indices):
     vals = x.flatten(2)[:, :, _make(flat)]  # (N, C, *out, W)
     data = vals._data
     arg = data.argmax(-1)
-    if data.dtype.kind == "f":
+    if _dt.np_kind(data.dtype) == "f":
         nan = xp.isnan(data)  # a NaN wins, the last one, as PyTorch's kernels take every NaN
         last = nan.shape[-1] - 1 - nan[..., ::-1].argmax(-1)
         arg = xp.where(nan.any(-1), last, arg)

@@ -21,6 +21,7 @@ from ember.ops._util import (
     is_number,
     promote,
     scalar_name,
+    scalar_operand,
 )
 from ember.ops.compare import isfinite, isnan, logical_not, logical_or, logical_xor  # noqa: F401
 from ember.ops.inplace import inplace, write_out
@@ -166,21 +167,25 @@ class Mul(Primitive, node_name="MulBackward0"):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
-        if ctx.needs_input_grad:
-            ctx.scalar = b if is_number(b) else None
-            ctx.save_for_backward(a if ctx.needs_input_grad[1] else None,
-                                  b if ctx.needs_input_grad[0] and ctx.scalar is None else None)
+        needs = ctx.needs_input_grad
+        if needs:
+            if is_number(b):
+                ctx.scalar = b  # nothing to save: the gradient is grad * b
+            else:
+                ctx.scalar = None
+                ctx.save_for_backward(a if needs[1] else None, b if needs[0] else None)
         return a * b
 
     @staticmethod
     def backward(ctx, grad):
-        a, b = ctx.saved_tensors
+        saved = ctx.saved_tensors  # read even for a scalar: it raises once the graph is freed
         scalar = ctx.scalar
         if scalar is not None:
             if _State.enabled and grad.requires_grad:  # create_graph: differentiable in grad
                 return grad * scalar, None
             # promote() made the scalar a Python number: weak, it keeps grad's dtype.
             return _make(grad._data * scalar), None
+        a, b = saved
         ga = mul(grad, b.conj() if b.is_complex() else b) if ctx.needs_input_grad[0] else None
         gb = mul(grad, a.conj() if a.is_complex() else a) if ctx.needs_input_grad[1] else None
         return ga, gb
@@ -294,7 +299,7 @@ class PowScalar(Primitive, node_name="PowBackward0"):
         ctx.exponent = exponent
         if a.dtype == np.bool_:  # x ** True is x, x ** False is True
             return _xp(a).logical_or(a, not exponent)
-        return a ** cast(exponent, a.dtype)
+        return a ** scalar_operand(exponent, a)
 
     @staticmethod
     def backward(ctx, grad):
@@ -727,7 +732,13 @@ def angle(input):
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     xp = input._xp
     d = input._data
-    out = xp.nan_to_num(d, nan=nan, posinf=posinf, neginf=neginf)
+    if d.dtype.kind == "V":  # bfloat16: no nan_to_num loop; its own extremes, set in float32
+        top = float(_dt.finfo_np(input.dtype).max)
+        posinf, neginf = (top if posinf is None else posinf), (-top if neginf is None else neginf)
+        out = xp.nan_to_num(d.astype(np.float32), nan=nan, posinf=posinf,
+                            neginf=neginf).astype(d.dtype)
+    else:
+        out = xp.nan_to_num(d, nan=nan, posinf=posinf, neginf=neginf)
     if not input.requires_grad:
         return _make(out)
     return where(_make(xp.isfinite(d)), input, _make(out))

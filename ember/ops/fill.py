@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
@@ -122,8 +123,8 @@ def random_(self: Tensor, from_=0, to=None, *, generator=None) -> Tensor:
 
 
 def _max_for(np_dtype) -> int:
-    if np_dtype.kind == "f":
-        return 2 ** np.finfo(np_dtype).nmant + 1
+    if _dt.np_kind(np_dtype) == "f":
+        return 2 ** _dt.finfo_np(_dt.from_numpy_dtype(np_dtype)).nmant + 1
     if np_dtype == np.bool_:
         return 2
     return int(np.iinfo(np_dtype).max) + 1

@@ -13,7 +13,15 @@ from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module, to_device
 from ember.backend.special import scatter_add as _scatter_add_arrays
 from ember.backend.special import sort_keys, ufunc_at
-from ember.ops._util import cast, check_same_device, is_number, promote, scalar_name, wrap_dim
+from ember.ops._util import (
+    cast,
+    check_same_device,
+    is_number,
+    promote,
+    scalar_name,
+    scalar_operand,
+    wrap_dim,
+)
 from ember.ops.inplace import check_inplace, inplace
 from ember.ops.movement import BasicIndex, Select, expand, reshape
 
@@ -471,7 +479,7 @@ class ScatterReduce(Primitive, node_name="ScatterReduceBackward0"):
             if include_self:
                 count += 1
             count = xp.maximum(count, 1)
-            out = out / count if a.dtype.kind == "f" else out // count
+            out = out / count if _dt.np_kind(a.dtype) == "f" else out // count
         ctx.save_for_backward(a, index, src_in, out)  # src as given: double backward
         ctx.args = (dim, reduce, include_self, count)
         return out
@@ -513,7 +521,7 @@ def _untouched(a: Tensor, index: Tensor, dim: int) -> Tensor:
 
 
 def _extreme(np_dtype, lowest: bool):
-    if np_dtype.kind == "f":
+    if _dt.np_kind(np_dtype) == "f":
         return -np.inf if lowest else np.inf
     info = np.iinfo(np_dtype)
     return info.min if lowest else info.max
@@ -670,7 +678,7 @@ class MaskedFill(Primitive, node_name="MaskedFillBackward0"):
     def forward(ctx, a, mask, value):
         ctx.save_for_backward(mask)
         xp = get_array_module(a)
-        v = cast(value, a.dtype) if is_number(value) else value.astype(a.dtype)
+        v = scalar_operand(value, a) if is_number(value) else value.astype(a.dtype)
         return xp.where(mask, v, a)
 
     @staticmethod

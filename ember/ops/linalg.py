@@ -6,6 +6,7 @@ import numpy as np
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive, _AutocastFlag
 from ember.backend.device import get_array_module
+from ember.backend.special import matmul as backend_matmul
 from ember.ops._util import check_same_device, scalar_name, wrap_dim
 from ember.ops.elementwise import where
 
@@ -49,7 +50,7 @@ class Matmul(Primitive, node_name="MatmulBackward0"):
             ctx.ndims = (a.ndim, b.ndim)
             ctx.b_transposed = b.ndim == 2 and _is_transposed(b)
         # ml_dtypes computes bfloat16 products in float32: keep the inputs' dtype.
-        return get_array_module(a).matmul(a, b).astype(a.dtype, copy=False)
+        return backend_matmul(a, b).astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -269,8 +270,11 @@ class Einsum(Primitive, node_name="EinsumBackward0"):
         ctx.equation = equation
         ctx.save_for_backward(*arrays)
         xp = get_array_module(arrays[0])
+        dtype = arrays[0].dtype
+        if dtype.kind == "V":  # bfloat16: no einsum loops; float32 sums, as PyTorch accumulates
+            arrays = [a.astype(np.float32) for a in arrays]
         try:
-            return xp.einsum(equation, *arrays, optimize=len(arrays) > 2)
+            return xp.einsum(equation, *arrays, optimize=len(arrays) > 2).astype(dtype, copy=False)
         except ValueError as exc:  # NumPy's words, PyTorch's exception type
             raise RuntimeError(f"einsum(): {exc}") from None
 

@@ -12,6 +12,7 @@ from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module
+from ember.backend.special import cumulative, sort_keys
 from ember.ops._util import scalar_name, wrap_dim, wrap_dims
 from ember.ops.movement import Expand
 
@@ -57,8 +58,10 @@ def _expand_grad(grad: Tensor, shape: tuple) -> Tensor:
 
 class Sum(Primitive, node_name="SumBackward0"):
     @staticmethod
-    def forward(ctx, a, dims, keepdim, dtype):
-        ctx.args = (a.shape, dims, keepdim)
+    def forward(ctx, a, dims=None, keepdim=False, dtype=None):
+        # The defaults are the full sum, applied as ``Sum.apply(x)``: the one-operand fast path.
+        if ctx.needs_input_grad:
+            ctx.args = (a.shape, dims, keepdim)
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64
         return a.sum(axis=dims, keepdims=keepdim, dtype=dtype)
@@ -66,7 +69,9 @@ class Sum(Primitive, node_name="SumBackward0"):
     @staticmethod
     def backward(ctx, grad):
         shape, dims, keepdim = ctx.args
-        return _expand_grad(_restore_dims(grad, shape, dims, keepdim), shape)
+        if dims is not None:  # a full sum's 0-d gradient broadcasts as it is
+            grad = _restore_dims(grad, shape, dims, keepdim)
+        return _expand_grad(grad, shape)
 
 
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None):  # noqa: A001
@@ -74,7 +79,10 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None)
     # All dims reduce as axis=None: no dims tuple to build, and none to restore in backward.
     dims = None if dim is None else _dims(dim, input.ndim)
     np_dtype = None if dtype is None else _dt.to_dtype(dtype).np_dtype
-    result = Sum.apply(input, dims if input.ndim else None, keepdim, np_dtype)
+    if dims is None and not keepdim and np_dtype is None:
+        result = Sum.apply(input)
+    else:
+        result = Sum.apply(input, dims if input.ndim else None, keepdim, np_dtype)
     if out is not None:
         from ember.ops.inplace import write_out
         return write_out(out, result)
@@ -91,7 +99,7 @@ def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None):
 class Mean(Primitive, node_name="MeanBackward0"):
     @staticmethod
     def forward(ctx, a, dims, keepdim, dtype):
-        if (dtype or a.dtype).kind not in "fc":
+        if _dt.np_kind(dtype or a.dtype) not in "fc":
             which = "Input" if dtype is None else "Optional"
             raise RuntimeError(f"mean(): could not infer output dtype. {which} dtype must be "
                                "either a floating point or complex dtype. Got: "
@@ -211,7 +219,7 @@ class MaxDim(Primitive, node_name="MaxBackward0"):
             raise IndexError("max(): Expected reduction dim " + str(dim) + " to have non-zero "
                              "size.")
         idx = (xp.argmax if largest else xp.argmin)(a, axis=dim, keepdims=True)
-        if a.dtype.kind == "f":  # NaN wins, as in PyTorch
+        if _dt.np_kind(a.dtype) == "f":  # NaN wins, as in PyTorch
             nan_idx = xp.argmax(xp.isnan(a), axis=dim, keepdims=True)
             has_nan = xp.isnan(a).any(axis=dim, keepdims=True)
             idx = xp.where(has_nan, nan_idx, idx)
@@ -246,7 +254,7 @@ def _max_min(input, dim, keepdim, largest: bool, name: str, other=None):
         return MaxAll.apply(input, None, False, largest)
     d = wrap_dim(dim, input.ndim)
     if input.ndim == 0:
-        return getattr(return_types, name)(input.clone(), _make(np.zeros((), np.int64)))
+        return getattr(return_types, name)(input.clone(), _make(input._xp.zeros((), np.int64)))
     values, indices = (MaxDim if largest else MinDim).apply(input, d, keepdim, largest)
     return getattr(return_types, name)(values, indices)
 
@@ -289,7 +297,7 @@ def argmax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     if dim is None:
         out = xp.argmax(input._data.reshape(-1))
         return _make(xp.asarray(out, np.int64).reshape((1,) * input.ndim if keepdim else ()))
-    return max(input, dim, keepdim).indices if input.ndim else _make(np.zeros((), np.int64))
+    return max(input, dim, keepdim).indices if input.ndim else _make(input._xp.zeros((), np.int64))
 
 
 def argmin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
@@ -299,7 +307,7 @@ def argmin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     if dim is None:
         out = xp.argmin(input._data.reshape(-1))
         return _make(xp.asarray(out, np.int64).reshape((1,) * input.ndim if keepdim else ()))
-    return min(input, dim, keepdim).indices if input.ndim else _make(np.zeros((), np.int64))
+    return min(input, dim, keepdim).indices if input.ndim else _make(input._xp.zeros((), np.int64))
 
 
 def _correction(unbiased, correction) -> float:
@@ -457,7 +465,7 @@ class Cumsum(Primitive, node_name="CumsumBackward0"):
         ctx.dim = dim
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64
-        return get_array_module(a).cumsum(a, axis=dim, dtype=dtype)
+        return cumulative(get_array_module(a), "cumsum", a, dim, dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -476,7 +484,7 @@ class Cumprod(Primitive, node_name="CumprodBackward0"):
     def forward(ctx, a, dim, dtype):
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64
-        out = get_array_module(a).cumprod(a, axis=dim, dtype=dtype)
+        out = cumulative(get_array_module(a), "cumprod", a, dim, dtype)
         ctx.save_for_backward(a, out)
         ctx.dim = dim
         return out
@@ -563,8 +571,8 @@ class MedianAll(MaxAll, node_name="MedianBackward0"):
     @staticmethod
     def forward(ctx, a):
         xp = get_array_module(a)
-        flat = xp.sort(a.reshape(-1))
-        if flat.size == 0 or (a.dtype.kind == "f" and xp.isnan(flat[-1])):
+        flat = xp.sort(sort_keys(a.reshape(-1))).astype(a.dtype, copy=False)
+        if flat.size == 0 or (_dt.np_kind(a.dtype) == "f" and xp.isnan(flat[-1])):
             out = xp.full((), xp.nan, a.dtype)
         else:
             out = flat[(flat.size - 1) // 2].reshape(())

@@ -7,11 +7,12 @@ import math
 
 import numpy as np
 
+from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
 from ember.backend.special import special
-from ember.ops._util import as_tensor_arg, float_array, promote
+from ember.ops._util import as_tensor_arg, float_array, promote, zero_of
 from ember.ops.compare import isfinite, isnan
 from ember.ops.elementwise import _xp, clamp, conj, maximum, neg, pow, where, zeros_like_  # noqa: F401
 from ember.ops.inplace import inplace, write_out
@@ -466,16 +467,18 @@ def logit(input, eps=None):
 class Relu(Primitive, node_name="ReluBackward0"):
     @staticmethod
     def forward(ctx, a):
-        out = _xp(a).maximum(a, 0)  # 0 is a weak scalar: the result keeps a's dtype
+        if a.dtype.kind == "b":
+            raise RuntimeError("Boolean inputs not supported for relu")
+        out = _xp(a).maximum(a, zero_of(a.dtype))
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        positive = out._data > 0
+        (out,) = ctx._saved_arrays  # the mask is all backward needs, even for create_graph
+        positive = out > zero_of(out.dtype)
         if _State.enabled and grad.requires_grad:  # create_graph: differentiable in grad
-            return grad * _make(positive.astype(out._data.dtype, copy=False))
+            return grad * _make(positive.astype(out.dtype, copy=False))
         return _make(grad._data * positive)  # a float times a bool mask keeps the float dtype
 
 
@@ -656,7 +659,7 @@ class Sign(_ZeroGrad, node_name="SignBackward0"):
         if a.dtype == np.bool_:
             return a.copy()
         out = _xp(a).sign(a)
-        if a.dtype.kind == "f":  # sign(NaN) is 0 in PyTorch
+        if _dt.np_kind(a.dtype) == "f":  # sign(NaN) is 0 in PyTorch
             out = _xp(a).where(out == out, out, 0).astype(a.dtype, copy=False)
         return out
 

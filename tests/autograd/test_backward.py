@@ -280,3 +280,15 @@ def test_backward_through_scalar_mul_and_relu_twice_needs_retain_graph():
         y.backward()
         with pytest.raises(RuntimeError, match="backward through the graph a second time"):
             y.backward()
+
+
+def test_relu_and_full_sum_gradients_through_their_fast_paths():
+    x = ember.tensor([-1.0, 0.0, 2.0], dtype=ember.float64, requires_grad=True)
+    for loss in (x.relu().sum(), ember.sum(x.relu()), x.relu().sum(keepdim=True).sum()):
+        (g,) = grad(loss, x)
+        np.testing.assert_array_equal(npy(g), [0.0, 0.0, 1.0])  # relu'(0) = 0, as PyTorch
+    assert x.sum(keepdim=True).shape == (1,) and x.float().relu().dtype == ember.float32
+    (g,) = grad((x * 3).relu().sum(), x, create_graph=True)
+    np.testing.assert_array_equal(npy(g), [0.0, 0.0, 3.0])
+    with pytest.raises(RuntimeError, match="^Boolean inputs not supported for relu$"):
+        ember.tensor([True, False]).relu()

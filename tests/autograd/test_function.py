@@ -217,6 +217,26 @@ def test_saved_tensor_modified_inplace_raises():
         y.sum().backward()
 
 
+
+def test_saved_tensors_after_backward_raises_even_when_nothing_was_saved():
+    class Double(Function):  # saves nothing, yet reads saved_tensors (PyTorch raises too)
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            assert ctx.saved_tensors == ()
+            return grad * 2
+
+    y = Double.apply(leaf(3)).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+    z = Double.apply(leaf(3)).sum()
+    z.backward(retain_graph=True)
+    z.backward()  # retained: the node still answers ()
+
 def test_wrong_gradient_shape_is_reported():
     class Bad(Function):
         @staticmethod

@@ -1,5 +1,7 @@
 """Graph structure: grad_fn names, next_functions, leaves, requires_grad, retain_grad, .grad
 accumulation, detach() and .data."""
+import weakref
+
 import numpy as np
 import pytest
 
@@ -49,6 +51,16 @@ def test_grad_fn_names(fn, name):
     x, y = leaf(3, 3), leaf(3, 3)
     assert fn(x, y).grad_fn.name() == name
     assert type(fn(x, y).grad_fn).__name__ == name
+
+
+def test_grad_accumulator_outlives_graphs_but_not_its_leaf():
+    x = leaf(3)
+    acc = (x * 2).grad_fn.next_functions[0][0]
+    (x * 3).sum().backward()  # a later graph reuses the leaf's node
+    assert (x + 1).grad_fn.next_functions[0][0] is acc and acc.variable is x
+    ref = weakref.ref(x)
+    del x  # the node refers back weakly: no cycle keeps the leaf alive
+    assert ref() is None and acc.variable is None
 
 
 def test_next_functions_leaves_and_scalars():

@@ -151,6 +151,11 @@ def test_modified_saved_tensor_raises_version_error():
     h.zero_()
     with pytest.raises(RuntimeError, match="is at version 1; expected version 0"):
         s.sum().backward()
+    r = (leaf(3) * 1).relu()  # relu's backward reads only the saved output's values
+    r.add_(1)
+    with pytest.raises(RuntimeError, match="output 0 of Relu, is at version 1; expected "
+                                           "version 0"):
+        r.sum().backward()
 
 
 def test_leaf_inplace_errors():

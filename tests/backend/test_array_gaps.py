@@ -29,9 +29,9 @@ def test_scatter_add_takes_tuple_indices():
     np.testing.assert_array_equal(target, [[0, 0, 2], [1, 0, 0]])
 
 
-def test_sort_keys_and_cumulative_are_numpy_on_the_cpu():
+def test_sort_keys_and_cumulative_on_the_cpu():
     a = np.array([3.0, -1.0, 2.0], ml_dtypes.bfloat16)
-    assert special.sort_keys(a) is a
+    assert special.sort_keys(a).dtype == np.float32  # NumPy misplaces bfloat16 NaNs
     np.testing.assert_array_equal(special.cumulative(np, "cumsum", a, 0), np.cumsum(a))
     np.testing.assert_array_equal(special.cumulative(np, "cumprod", a, 0, np.float64),
                                   np.cumprod(a, dtype=np.float64))

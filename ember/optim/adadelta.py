@@ -1,14 +1,15 @@
 """Adadelta: step sizes from running averages of squared gradients and squared updates."""
 from __future__ import annotations
 
+import functools
+
 from ember._tensor import Tensor, _make
 from ember.backend.device import get_array_module
 from ember.optim.optimizer import (
     Optimizer,
     _check_range,
-    _mul_addcmul_,
+    _gradient_source,
     _scalar_state,
-    _weight_decay,
 )
 
 __all__ = ["Adadelta"]
@@ -50,28 +51,22 @@ class Adadelta(Optimizer):
         return {"step": _scalar_state(0.0), "square_avg": _make(xp.zeros_like(p._data)),
                 "acc_delta": _make(xp.zeros_like(p._data))}
 
-    _n_scratch = 4
-
-    def _prepare(self, p, state, group) -> tuple:
+    def _prepare(self, p, state, group) -> tuple[str, dict]:
         state["step"]._data += 1
-        return ((state["square_avg"]._data, state["acc_delta"]._data),
-                (group["rho"], group["eps"], group["weight_decay"], float(group["lr"])))
+        rho = group["rho"]
+        source = _source(group["maximize"], group["weight_decay"] != 0)
+        return source, dict(rho=rho, c=1 - rho, eps=group["eps"],
+                            weight_decay=group["weight_decay"], neg_lr=-float(group["lr"]),
+                            square_avg=state["square_avg"]._data,
+                            acc_delta=state["acc_delta"]._data)
 
-    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
-        rho, eps, weight_decay, lr = consts
-        square_avg, acc_delta = bufs
-        t = tmp[0]
-        if weight_decay != 0:
-            g = _weight_decay(xp, p, g, weight_decay, tmp[1])
-        _mul_addcmul_(xp, square_avg, rho, g, g, 1 - rho, t)
-        std = tmp[2]
-        xp.add(square_avg, eps, out=std)
-        xp.sqrt(std, out=std)
-        delta = tmp[3]
-        xp.add(acc_delta, eps, out=delta)
-        xp.sqrt(delta, out=delta)
-        delta /= std
-        delta *= g
-        _mul_addcmul_(xp, acc_delta, rho, delta, delta, 1 - rho, t)
-        delta *= -lr
-        p += delta
+
+@functools.cache
+def _source(maximize: bool, weight_decay: bool) -> str:
+    """Adadelta's fused update in PyTorch's order."""
+    lines, g = _gradient_source(maximize, weight_decay)
+    lines.append(f"square_avg = square_avg * rho + ({g} * c) * {g}")
+    lines.append(f"_d = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * {g}")
+    lines.append("acc_delta = acc_delta * rho + (_d * c) * _d")
+    lines.append("p = p + _d * neg_lr")
+    return "; ".join(lines)

@@ -1,13 +1,15 @@
 """Adagrad: per-coordinate learning rates from the sum of squared gradients."""
 from __future__ import annotations
 
+import functools
+
 from ember._tensor import Tensor, _make
 from ember.backend.device import get_array_module
 from ember.optim.optimizer import (
     Optimizer,
     _check_range,
+    _gradient_source,
     _scalar_state,
-    _weight_decay,
 )
 
 __all__ = ["Adagrad"]
@@ -60,24 +62,19 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 self.state[p]["sum"].share_memory_()
 
-    _n_scratch = 2
-
-    def _prepare(self, p, state, group) -> tuple:
+    def _prepare(self, p, state, group) -> tuple[str, dict]:
         step_t = state["step"]._data
         step_t += 1
         clr = float(group["lr"]) / (1 + (float(step_t) - 1) * group["lr_decay"])
-        return (state["sum"]._data,), (group["weight_decay"], group["eps"], clr)
+        source = _source(group["maximize"], group["weight_decay"] != 0)
+        return source, dict(weight_decay=group["weight_decay"], eps=group["eps"], neg_clr=-clr,
+                            state_sum=state["sum"]._data)
 
-    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
-        weight_decay, eps, clr = consts
-        t = tmp[0]
-        if weight_decay != 0:
-            g = _weight_decay(xp, p, g, weight_decay, tmp[1])
-        state_sum = bufs[0]
-        xp.multiply(g, g, out=t)
-        state_sum += t
-        xp.sqrt(state_sum, out=t)
-        t += eps
-        xp.divide(g, t, out=t)
-        t *= -clr
-        p += t
+
+@functools.cache
+def _source(maximize: bool, weight_decay: bool) -> str:
+    """Adagrad's fused update in PyTorch's order."""
+    lines, g = _gradient_source(maximize, weight_decay)
+    lines.append(f"state_sum = state_sum + {g} * {g}")
+    lines.append(f"p = p + ({g} / (sqrt(state_sum) + eps)) * neg_clr")
+    return "; ".join(lines)

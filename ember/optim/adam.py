@@ -1,11 +1,14 @@
 """Adam (and the shared update of AdamW): adaptive moment estimation."""
 from __future__ import annotations
 
+import functools
+
 from ember._tensor import Tensor, _make
 from ember.backend.device import get_array_module
 from ember.optim.optimizer import (
     Optimizer,
-    _adam_moments_,
+    _adam_moments_source,
+    _adam_scalars,
     _check_range,
     _scalar_state,
 )
@@ -65,34 +68,32 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = _make(xp.zeros_like(p._data))
         return state
 
-    _n_scratch = 2
-
-    def _prepare(self, p, state, group) -> tuple:
+    def _prepare(self, p, state, group) -> tuple[str, dict]:
         lr = float(group["lr"])
         beta1, beta2 = group["betas"]
         step_t = state["step"]._data
         step_t += 1
         step = float(step_t)
-        bufs = (state["exp_avg"]._data, state["exp_avg_sq"]._data)
+        source = _source(group["maximize"], group["weight_decay"] != 0,
+                         group["decoupled_weight_decay"], 1 - beta1 < 0.5, group["amsgrad"])
+        operands = _adam_scalars(lr, beta1, beta2, group["weight_decay"])
+        operands.update(bias_correction2_sqrt=(1 - beta2 ** step) ** 0.5, eps=group["eps"],
+                        neg_step_size=-(lr / (1 - beta1 ** step)),
+                        m=state["exp_avg"]._data, v=state["exp_avg_sq"]._data)
         if group["amsgrad"]:
-            bufs += (state["max_exp_avg_sq"]._data,)
-        weight_decay = group["weight_decay"]
-        decay = 1 - lr * weight_decay if group["decoupled_weight_decay"] else None
-        return bufs, (beta1, beta2, weight_decay, decay, lr / (1 - beta1 ** step),
-                      (1 - beta2 ** step) ** 0.5, group["eps"])
+            operands["v_max"] = state["max_exp_avg_sq"]._data
+        return source, operands
 
-    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
-        beta1, beta2, weight_decay, decay, step_size, bias_correction2_sqrt, eps = consts
-        t = tmp[0]
-        exp_avg, exp_avg_sq = bufs[0], bufs[1]
-        _adam_moments_(xp, p, g, exp_avg, exp_avg_sq, beta1, beta2, weight_decay, decay, tmp)
-        if len(bufs) == 3:  # amsgrad
-            xp.maximum(bufs[2], exp_avg_sq, out=bufs[2])
-            exp_avg_sq = bufs[2]
-        # denom = sqrt(v) / sqrt(bias_correction2) + eps; p += -step_size * (m / denom)
-        xp.sqrt(exp_avg_sq, out=t)
-        t /= bias_correction2_sqrt
-        t += eps
-        xp.divide(exp_avg, t, out=t)
-        t *= -step_size
-        p += t
+
+@functools.cache
+def _source(maximize: bool, weight_decay: bool, decoupled: bool, lerp_low: bool,
+            amsgrad: bool) -> str:
+    """Adam's fused update, in PyTorch's operation order: the moments, then
+    ``p.addcdiv_(m, sqrt(v) / bias_correction2_sqrt + eps, value=neg_step_size)``."""
+    lines, _ = _adam_moments_source(maximize, weight_decay, decoupled, lerp_low)
+    v = "v"
+    if amsgrad:
+        lines.append("v_max = maximum(v_max, v)")
+        v = "v_max"
+    lines.append(f"p = p + (m / (sqrt({v}) / bias_correction2_sqrt + eps)) * neg_step_size")
+    return "; ".join(lines)

@@ -1,10 +1,18 @@
 """Adamax: Adam with the infinity norm."""
 from __future__ import annotations
 
+import functools
+
 from ember._tensor import Tensor, _make
 from ember.backend.device import get_array_module
 from ember.optim.adam import _check_adam_args
-from ember.optim.optimizer import Optimizer, _lerp_, _scalar_state, _weight_decay
+from ember.optim.optimizer import (
+    Optimizer,
+    _adam_scalars,
+    _gradient_source,
+    _lerp_source,
+    _scalar_state,
+)
 
 __all__ = ["Adamax"]
 
@@ -41,27 +49,23 @@ class Adamax(Optimizer):
         return {"step": _scalar_state(0.0), "exp_avg": _make(xp.zeros_like(p._data)),
                 "exp_inf": _make(xp.zeros_like(p._data))}
 
-    _n_scratch = 2
-
-    def _prepare(self, p, state, group) -> tuple:
+    def _prepare(self, p, state, group) -> tuple[str, dict]:
         beta1, beta2 = group["betas"]
         step_t = state["step"]._data
         step_t += 1
-        clr = float(group["lr"]) / (1 - beta1 ** float(step_t))
-        return ((state["exp_avg"]._data, state["exp_inf"]._data),
-                (beta1, beta2, group["eps"], group["weight_decay"], clr))
+        lr = float(group["lr"])
+        scalars = _adam_scalars(lr, beta1, beta2, group["weight_decay"])
+        scalars.update(eps=group["eps"], neg_clr=-(lr / (1 - beta1 ** float(step_t))))
+        source = _source(group["maximize"], group["weight_decay"] != 0, 1 - beta1 < 0.5)
+        return source, dict(scalars, m=state["exp_avg"]._data, u=state["exp_inf"]._data)
 
-    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
-        beta1, beta2, eps, weight_decay, clr = consts
-        exp_avg, exp_inf = bufs
-        t = tmp[0]
-        if weight_decay != 0:
-            g = _weight_decay(xp, p, g, weight_decay, tmp[1])
-        _lerp_(xp, exp_avg, g, 1 - beta1, t)
-        exp_inf *= beta2
-        xp.abs(g, out=t)
-        t += eps
-        xp.maximum(exp_inf, t, out=exp_inf)
-        xp.divide(exp_avg, exp_inf, out=t)
-        t *= -clr
-        p += t
+
+@functools.cache
+def _source(maximize: bool, weight_decay: bool, lerp_low: bool) -> str:
+    """Adamax's fused update in PyTorch's order: ``m.lerp_(g, w)``,
+    ``u = maximum(u * beta2, abs(g) + eps)``, ``p.addcdiv_(m, u, value=neg_clr)``."""
+    lines, g = _gradient_source(maximize, weight_decay)
+    lines.append(_lerp_source("m", g, "w", lerp_low))
+    lines.append(f"u = maximum(u * beta2, abs({g}) + eps)")
+    lines.append("p = p + (m / u) * neg_clr")
+    return "; ".join(lines)

@@ -1,14 +1,15 @@
 """ASGD: averaged stochastic gradient descent."""
 from __future__ import annotations
 
+import functools
+
 from ember._tensor import Tensor, _make
 from ember.backend.device import get_array_module
 from ember.optim.optimizer import (
     Optimizer,
-    _add_scaled_,
     _check_range,
+    _gradient_source,
     _scalar_state,
-    _weight_decay,
 )
 
 __all__ = ["ASGD"]
@@ -49,9 +50,7 @@ class ASGD(Optimizer):
         return {"step": _scalar_state(0.0), "eta": _scalar_state(float(group["lr"])),
                 "mu": _scalar_state(1.0), "ax": _make(xp.zeros_like(p._data))}
 
-    _n_scratch = 2
-
-    def _prepare(self, p, state, group) -> tuple:
+    def _prepare(self, p, state, group) -> tuple[str, dict]:
         lr = float(group["lr"])
         lambd = group["lambd"]
         step_t = state["step"]._data
@@ -61,22 +60,19 @@ class ASGD(Optimizer):
         # their current values and leaves the next step's.
         eta = state["eta"]._data
         mu = state["mu"]._data
-        consts = (float(eta), float(mu), lambd, group["weight_decay"])
+        scalars = dict(decay=1 - lambd * float(eta), neg_eta=-float(eta), mu=float(mu),
+                       weight_decay=group["weight_decay"])
         eta[...] = lr / ((1 + lambd * lr * step) ** group["alpha"])
         mu[...] = 1 / max(1, step - group["t0"])
-        return (state["ax"]._data,), consts
+        source = _source(group["maximize"], group["weight_decay"] != 0, scalars["mu"] != 1)
+        return source, dict(scalars, ax=state["ax"]._data)
 
-    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
-        eta, mu, lambd, weight_decay = consts
-        t = tmp[0]
-        if weight_decay != 0:
-            g = _weight_decay(xp, p, g, weight_decay, tmp[1])
-        p *= 1 - lambd * eta
-        _add_scaled_(xp, p, g, -eta, t)
-        ax = bufs[0]
-        if mu != 1:
-            xp.subtract(p, ax, out=t)
-            t *= mu
-            ax += t
-        else:
-            xp.copyto(ax, p)
+
+@functools.cache
+def _source(maximize: bool, weight_decay: bool, averaging: bool) -> str:
+    """ASGD's fused update in PyTorch's order: decay, step, then the average ``ax``."""
+    lines, g = _gradient_source(maximize, weight_decay)
+    lines.append("p = p * decay")
+    lines.append(f"p = p + {g} * neg_eta")
+    lines.append("ax = ax + (p - ax) * mu" if averaging else "ax = p")
+    return "; ".join(lines)

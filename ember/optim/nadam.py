@@ -1,12 +1,15 @@
 """NAdam: Adam with Nesterov momentum and a momentum-decay schedule."""
 from __future__ import annotations
 
+import functools
+
 from ember._tensor import Tensor, _make
 from ember.backend.device import get_array_module
 from ember.optim.adam import _check_adam_args
 from ember.optim.optimizer import (
     Optimizer,
-    _adam_moments_,
+    _adam_moments_source,
+    _adam_scalars,
     _check_range,
     _scalar_state,
 )
@@ -54,9 +57,7 @@ class NAdam(Optimizer):
                 "exp_avg": _make(xp.zeros_like(p._data)),
                 "exp_avg_sq": _make(xp.zeros_like(p._data))}
 
-    _n_scratch = 3
-
-    def _prepare(self, p, state, group) -> tuple:
+    def _prepare(self, p, state, group) -> tuple[str, dict]:
         lr = float(group["lr"])
         beta1, beta2 = group["betas"]
         momentum_decay = group["momentum_decay"]
@@ -69,25 +70,21 @@ class NAdam(Optimizer):
         mu_product_t = state["mu_product"]._data
         mu_product_t *= mu
         mu_product = float(mu_product_t)
-        weight_decay = group["weight_decay"]
-        decay = 1 - lr * weight_decay if group["decoupled_weight_decay"] else None
-        return ((state["exp_avg"]._data, state["exp_avg_sq"]._data),
-                (beta1, beta2, weight_decay, decay, 1 - beta2 ** step, group["eps"],
-                 -lr * (1.0 - mu) / (1.0 - mu_product),
-                 (-lr * mu_next) / (1.0 - mu_product * mu_next)))
+        scalars = _adam_scalars(lr, beta1, beta2, group["weight_decay"])
+        scalars.update(bias_correction2=1 - beta2 ** step, eps=group["eps"],
+                       grad_step=-lr * (1.0 - mu) / (1.0 - mu_product),
+                       avg_step=(-lr * mu_next) / (1.0 - mu_product * mu_next))
+        source = _source(group["maximize"], group["weight_decay"] != 0,
+                         group["decoupled_weight_decay"], 1 - beta1 < 0.5)
+        return source, dict(scalars, m=state["exp_avg"]._data, v=state["exp_avg_sq"]._data)
 
-    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
-        beta1, beta2, weight_decay, decay, bias_correction2, eps, grad_step, avg_step = consts
-        exp_avg, exp_avg_sq = bufs
-        t = tmp[0]
-        g = _adam_moments_(xp, p, g, exp_avg, exp_avg_sq, beta1, beta2, weight_decay, decay, tmp)
-        denom = tmp[2]
-        xp.divide(exp_avg_sq, bias_correction2, out=denom)
-        xp.sqrt(denom, out=denom)
-        denom += eps
-        xp.divide(g, denom, out=t)
-        t *= grad_step
-        p += t
-        xp.divide(exp_avg, denom, out=t)
-        t *= avg_step
-        p += t
+
+@functools.cache
+def _source(maximize: bool, weight_decay: bool, decoupled: bool, lerp_low: bool) -> str:
+    """NAdam's fused update in PyTorch's order: the moments, the denominator
+    ``sqrt(v / bias_correction2) + eps``, then ``p.addcdiv_`` of the gradient and of ``m``."""
+    lines, g = _adam_moments_source(maximize, weight_decay, decoupled, lerp_low)
+    lines.append("_d = sqrt(v / bias_correction2) + eps")
+    lines.append(f"p = p + ({g} / _d) * grad_step")
+    lines.append("p = p + (m / _d) * avg_step")
+    return "; ".join(lines)

@@ -1,20 +1,20 @@
 """The optimizer base class: parameter groups, per-parameter state, state_dict, hooks, loops.
 
 # NOTE [ One update, written once ]
-Each built-in optimizer writes its update once, on raw arrays, in place, with PyTorch's
-operation order so float64 trajectories match PyTorch's: ``_prepare`` does a parameter's
-once-per-step bookkeeping (step counts, bias corrections) and names the state arrays the update
-touches; ``_update`` applies the elementwise update to a piece of the parameter and of those
-arrays (see NOTE [ Cache-blocked updates ]). This class owns the loops over groups, parameters
-and pieces, ``maximize``, the step hooks and the checkpoint layout. Temporaries are rows of a
-per-thread scratch block, so a step over many parameters allocates nothing.
+Each built-in optimizer writes its update once, as one fused elementwise kernel
+(``ember.backend.fused``) that runs on NumPy and CuPy arrays alike, in place, with PyTorch's
+operation order so float64 trajectories match PyTorch's. ``_prepare`` does a parameter's
+once-per-step bookkeeping (step counts, bias corrections) and returns the kernel's source for
+the group's options (``maximize`` included) with its operands: the state arrays and the step's
+scalars; the parameter is ``p`` and its gradient ``g``. This class owns the loops over groups
+and parameters, the step hooks and the checkpoint layout. On the CPU the kernel runs its
+ufuncs over cache-sized pieces and allocates nothing of the parameter's size; on a GPU it is
+one launch per parameter.
 """
 from __future__ import annotations
 
 import functools
-import math
 import os
-import threading
 import warnings
 from collections import OrderedDict, defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +26,7 @@ import numpy as np
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import enable_grad, no_grad
-from ember.backend.device import get_array_module
+from ember.backend import fused
 from ember.nn.modules._hooks import RemovableHandle
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
@@ -42,22 +42,15 @@ class _RequiredParameter:
 
 required = _RequiredParameter()
 
-# NOTE [ Cache-blocked updates ]
-# An update is 4 (SGD) to 13 (Adam) NumPy ufuncs, and a ufunc over a whole parameter is a pass
-# through memory for every array it touches. On host arrays a one-thread step runs the whole
-# update on one piece of at most _CHUNK values of each array before moving to the next piece,
-# so the piece's arrays (about 5 x 256 KB for Adam) stay in the core's L2 cache (2 MB here)
-# between ufuncs: ~10% less time for Adam alone (32K-128K measured alike), none for SGD. A step
-# split between threads (NOTE [ Parallel updates ]) updates whole arrays: there the pieces'
-# extra, shorter ufunc calls cost more (GIL handoffs between the threads) than they save.
-# Updates are elementwise, so pieces never change a value. Device arrays are updated whole:
-# there a kernel launch costs more than a pass.
-_CHUNK = 1 << 16
-
 # NOTE [ Parallel updates ]
 # NumPy's elementwise kernels run on one core but release the GIL, so a large step splits its
 # parameters between threads (one per core): each parameter is still updated by the same code,
-# in the same order, so results are bit-identical; only which thread runs it changes.
+# in the same order, so results are bit-identical; only which thread runs it changes. Every
+# ufunc call hands the GIL between the threads (a thread wake-up), and Python run by one thread
+# stalls the other's next call, so the calling thread does all the Python work first (each
+# update's bookkeeping and the binding of its kernel) and the threads then run only the kernels,
+# on whole arrays: cache-sized pieces would make more, shorter calls, which cost more than the
+# cache saves (measured). Device arrays are not split: their kernels run asynchronously anyway.
 _PARALLEL_MIN_VALUES = 1 << 20
 _pool: list = []
 
@@ -66,21 +59,26 @@ def _threads() -> int:
     return min(os.cpu_count() or 1, 4)
 
 
-def _run_split(fn, work, n: int) -> None:
-    """Run ``fn`` on ``n`` shares of ``work`` balanced by bytes (an update's cost is its
-    memory traffic), in parallel; the calling thread runs the first share."""
+def _run_split(kernels: list, sizes: list, n: int) -> None:
+    """Run the ``kernels`` in ``n`` threads, shared out balanced by ``sizes`` (bytes: an
+    update's cost is its memory traffic); the calling thread runs the first share."""
     shares = [[] for _ in range(n)]
-    sizes = [0] * n
-    for item in sorted(work, key=lambda w: -w[0]._data.nbytes):
-        i = sizes.index(min(sizes))
-        shares[i].append(item)
-        sizes[i] += item[0]._data.nbytes
+    loads = [0] * n
+    for size, kernel in sorted(zip(sizes, kernels), key=lambda w: -w[0]):
+        i = loads.index(min(loads))
+        shares[i].append(kernel)
+        loads[i] += size
     if not _pool:
         _pool.append(ThreadPoolExecutor(max_workers=n, thread_name_prefix="ember-optim"))
-    futures = [_pool[0].submit(fn, share) for share in shares[1:] if share]
-    fn(shares[0])
+    futures = [_pool[0].submit(_run_all, share) for share in shares[1:] if share]
+    _run_all(shares[0])
     for f in futures:
         f.result()
+
+
+def _run_all(kernels: list) -> None:
+    for kernel in kernels:
+        kernel()
 
 
 def _forget_pool_after_fork() -> None:
@@ -164,8 +162,8 @@ class Optimizer:
         defaults: default options for the groups.
 
     A subclass may override ``step`` in PyTorch style (loop over ``self.param_groups`` and use
-    ``self.state[p]``); built-in optimizers instead write ``_prepare`` and ``_update`` for one
-    parameter and let this class loop (see NOTE [ One update, written once ]).
+    ``self.state[p]``); built-in optimizers instead write ``_prepare`` for one parameter and let
+    this class loop (see NOTE [ One update, written once ]).
     """
 
     _in_step = False
@@ -180,7 +178,6 @@ class Optimizer:
         self.defaults = defaults
         self._optimizer_step_pre_hooks: dict = OrderedDict()
         self._optimizer_step_post_hooks: dict = OrderedDict()
-        self._scratch_buffers: dict = {}
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             f"Tensors or dicts, but got {_typename(params)}")
@@ -276,88 +273,36 @@ class Optimizer:
                         st = self._init_state(p, group)
                         fresh.append((p, st))
                     work.append((p, st, group))
-                    total += p._data.size
-            if total >= _PARALLEL_MIN_VALUES and _threads() > 1:
-                _run_split(functools.partial(self._update_all, chunk=None), work, _threads())
+                    if type(p._data) is np.ndarray:
+                        total += p._data.size
+            parallel = total >= _PARALLEL_MIN_VALUES and _threads() > 1
+            kernels = []
+            for p, st, group in work:
+                source, operands = self._prepare(p._data, st, group)
+                operands = {k: _as_real(v) for k, v in operands.items()}
+                kernels.append(fused.prepare_update(source, block=0 if parallel else None,
+                                                    p=_as_real(p._data), g=_as_real(p.grad._data),
+                                                    **operands))
+            if parallel:
+                _run_split(kernels, [p._data.nbytes for p, _, _ in work], _threads())
             else:
-                self._update_all(work, _CHUNK)
+                _run_all(kernels)
+            for p, _, _ in work:
+                p._bump_version()
         for p, st in fresh:
             if st:  # SGD without momentum keeps no state, as in PyTorch
                 state[p] = st
         return loss
 
-    def _update_all(self, work, chunk: int | None) -> None:
-        for p, st, group in work:
-            data = p._data
-            bufs, consts = self._prepare(data, st, group)
-            self._apply(data, p.grad._data, bufs, consts, group.get("maximize", False), chunk)
-            p._bump_version()
-
-    def _apply(self, p, g, bufs: tuple, consts, maximize: bool, chunk: int | None) -> None:
-        """Run ``_update`` over ``p`` whole, or in pieces of at most ``chunk`` values
-        (NOTE [ Cache-blocked updates ])."""
-        xp = get_array_module(p)
-        n = p.size
-        if chunk and n > chunk and type(p) is np.ndarray and _contiguous(p, g, *bufs):
-            self._apply_in_pieces(xp, p, g, bufs, consts, maximize, chunk)
-            return
-        tmp = self._scratch(p, p.shape)
-        if maximize:
-            g = xp.negative(g, out=tmp[-1])
-        self._update(xp, p, g, bufs, consts, tmp)
-
-    def _apply_in_pieces(self, xp, p, g, bufs, consts, maximize: bool, chunk: int) -> None:
-        n = p.size
-        pieces = -(-n // chunk)  # of equal sizes, so no piece is a tiny remainder
-        rows = self._scratch(p, (chunk,))
-        p, g, *bufs = [a.reshape(-1) for a in (p, g, *bufs)]
-        lo = 0
-        for i in range(1, pieces + 1):
-            hi = i * n // pieces
-            tmp = [row[:hi - lo] for row in rows]
-            gv = g[lo:hi]
-            if maximize:
-                gv = xp.negative(gv, out=tmp[-1])
-            self._update(xp, p[lo:hi], gv, [b[lo:hi] for b in bufs], consts, tmp)
-            lo = hi
-
     def _init_state(self, p: Tensor, group: dict) -> dict:
         """The state of a parameter on its first step (a subclass fills it)."""
         return {}
 
-    # Scratch rows ``_update`` gets as ``tmp`` (one more is kept for ``maximize``).
-    _n_scratch = 0
-
-    def _prepare(self, p, state: dict, group: dict) -> tuple:
-        """Once per parameter and step, before ``_update``: advance ``state`` (step counts,
-        scalar state) and return ``(arrays, consts)``: the state arrays the update reads and
-        writes, and the step's constants. ``p`` is the parameter's array."""
-        return (), None
-
-    def _update(self, xp, p, g, bufs, consts, tmp: list) -> None:
-        """Update ``p`` in place from its gradient ``g``: arrays of the same shape (a piece of
-        the parameter), ``bufs`` the same piece of the arrays from ``_prepare``, ``consts``
-        its constants, ``tmp`` scratch arrays shaped like ``p``; ``xp`` is their module."""
+    def _prepare(self, p, state: dict, group: dict) -> tuple[str, dict]:
+        """Once per parameter and step: advance ``state`` (step counts, scalar state) and return
+        the fused update's source and its operands other than ``p`` and ``g`` (state arrays
+        and the step's scalars). ``p`` is the parameter's array."""
         raise NotImplementedError
-
-    def _scratch(self, like, shape: tuple) -> list:
-        """``_n_scratch + 1`` scratch arrays of ``like``'s dtype and of ``shape``: views of one
-        block per thread, reused across parameters and steps (the views are cached by shape)."""
-        key = (threading.get_ident(), type(like), like.dtype)
-        views = self._scratch_buffers.get(key + (shape,))
-        if views is None:
-            size = math.prod(shape)
-            block = self._scratch_buffers.get(key)
-            if block is None or block.shape[1] < size:
-                # Forget the views of the old block, so that its memory can be freed.
-                for k in list(self._scratch_buffers):  # one atomic copy: threads share the dict
-                    if k[:3] == key:
-                        del self._scratch_buffers[k]
-                block = get_array_module(like).empty((self._n_scratch + 1, size), like.dtype)
-                self._scratch_buffers[key] = block
-            views = [row[:size].reshape(shape) for row in block]
-            self._scratch_buffers[key + (shape,)] = views
-        return views
 
     # ------------------------------------------------------------------------------------------
     # Hooks
@@ -428,7 +373,6 @@ class Optimizer:
         self.__dict__.update(state)
         self.__dict__.setdefault("_optimizer_step_pre_hooks", OrderedDict())
         self.__dict__.setdefault("_optimizer_step_post_hooks", OrderedDict())
-        self.__dict__.setdefault("_scratch_buffers", {})
 
     def __repr__(self) -> str:
         text = self.__class__.__name__ + " ("
@@ -444,6 +388,15 @@ class Optimizer:
 # parameter's dtype on load, so its float64 NAdam/ASGD runs drift after a resume; ember keeps
 # them, so a resumed run equals an uninterrupted one bit for bit.
 _SCALAR_STATE = frozenset({"step", "mu_product", "eta", "mu"})
+
+
+def _as_real(a):
+    """A complex array as a real view with a trailing (real, imaginary) axis: PyTorch updates
+    complex parameters and their state as real pairs (``view_as_real``); other values as they
+    are."""
+    if getattr(a, "dtype", None) is None or a.dtype.kind != "c":
+        return a
+    return a.view(a.real.dtype).reshape(a.shape + (2,))
 
 
 def _cast_state(param: Tensor, value, key=None):
@@ -469,59 +422,46 @@ def _typename(obj) -> str:
     return name if module in ("builtins", None) else module + "." + name
 
 
-
-def _contiguous(*arrays) -> bool:
-    return all(a.flags.c_contiguous for a in arrays)
-
-
 # ----------------------------------------------------------------------------------------------
-# In-place array helpers shared by the optimizers: PyTorch's operation order, no allocation.
+# Pieces of fused update sources (ember.backend.fused) shared by the optimizers. The update's
+# operands: p (parameter), g (gradient), state arrays, and scalars the optimizer passes.
 
-def _weight_decay(xp, p, g, weight_decay: float, out):
-    """``g + weight_decay * p`` (PyTorch's ``grad.add(param, alpha=weight_decay)``) into ``out``."""
-    xp.multiply(p, weight_decay, out=out)
-    return xp.add(g, out, out=out)
-
-
-def _lerp_(xp, a, end, weight: float, tmp) -> None:
-    """``a.lerp_(end, weight)`` with PyTorch's two-sided formula."""
-    xp.subtract(end, a, out=tmp)
-    if weight < 0.5:
-        tmp *= weight
-        a += tmp
-    else:
-        tmp *= 1 - weight
-        xp.subtract(end, tmp, out=a)
+def _gradient_source(maximize: bool, l2: bool) -> tuple[list, str]:
+    """Statements for the gradient the update sees (negated for ``maximize``, then plus
+    ``p * weight_decay``, PyTorch's ``grad.add(param, alpha=weight_decay)``) and its name."""
+    lines, g = [], "g"
+    if maximize:
+        lines.append("_g = -g")
+        g = "_g"
+    if l2:
+        lines.append(f"_g = {g} + p * weight_decay")
+        g = "_g"
+    return lines, g
 
 
-def _mul_addcmul_(xp, a, decay: float, x, y, value: float, tmp) -> None:
-    """``a.mul_(decay).addcmul_(x, y, value=value)``."""
-    a *= decay
-    xp.multiply(x, value, out=tmp)
-    tmp *= y
-    a += tmp
+def _lerp_source(a: str, end: str, weight: str, low: bool) -> str:
+    """``a.lerp_(end, weight)`` with PyTorch's two-sided formula: ``low`` when the weight is
+    below 0.5; else the scalar ``{weight}_rest`` must hold ``1 - weight``."""
+    if low:
+        return f"{a} = {a} + ({end} - {a}) * {weight}"
+    return f"{a} = {end} - ({end} - {a}) * {weight}_rest"
 
 
-def _adam_moments_(xp, p, g, exp_avg, exp_avg_sq, beta1: float, beta2: float,
-                   weight_decay: float, decay, tmp):
-    """The Adam family's shared start: weight decay (decoupled, ``p *= decay``, when ``decay``
-    is given, else L2 into the gradient), then ``exp_avg.lerp_(g, 1 - beta1)`` and
-    ``exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)``. Uses ``tmp[0]`` and ``tmp[1]``;
-    returns the gradient the moments saw (in ``tmp[1]`` after L2 decay)."""
-    if weight_decay != 0:
-        if decay is not None:
-            p *= decay
-        else:
-            g = _weight_decay(xp, p, g, weight_decay, tmp[1])
-    _lerp_(xp, exp_avg, g, 1 - beta1, tmp[0])
-    _mul_addcmul_(xp, exp_avg_sq, beta2, g, g, 1 - beta2, tmp[0])
-    return g
+def _adam_moments_source(maximize: bool, weight_decay: bool, decoupled: bool,
+                         lerp_low: bool) -> tuple[list, str]:
+    """The Adam family's start: weight decay (decoupled ``p = p * decay``, else L2 into the
+    gradient), ``m.lerp_(g, w)``, ``v.mul_(beta2).addcmul_(g, g, value=c)``; the statements and
+    the gradient's name. Scalars from ``_adam_scalars``."""
+    lines, g = _gradient_source(maximize, weight_decay and not decoupled)
+    if weight_decay and decoupled:
+        lines.append("p = p * decay")
+    lines.append(_lerp_source("m", g, "w", lerp_low))
+    lines.append(f"v = v * beta2 + ({g} * c) * {g}")
+    return lines, g
 
 
-def _add_scaled_(xp, a, x, alpha: float, tmp) -> None:
-    """``a.add_(x, alpha=alpha)``."""
-    if alpha == 1:
-        a += x
-        return
-    xp.multiply(x, alpha, out=tmp)
-    a += tmp
+def _adam_scalars(lr: float, beta1: float, beta2: float, weight_decay: float) -> dict:
+    """The scalars ``_adam_moments_source`` names."""
+    return dict(weight_decay=weight_decay, decay=1 - lr * weight_decay, w=1 - beta1,
+                w_rest=1 - (1 - beta1), beta2=beta2, c=1 - beta2)
+

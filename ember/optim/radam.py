@@ -1,12 +1,15 @@
 """RAdam: Adam with a rectified adaptive learning rate."""
 from __future__ import annotations
 
+import functools
+
 from ember._tensor import Tensor, _make
 from ember.backend.device import get_array_module
 from ember.optim.adam import _check_adam_args
 from ember.optim.optimizer import (
     Optimizer,
-    _adam_moments_,
+    _adam_moments_source,
+    _adam_scalars,
     _scalar_state,
 )
 
@@ -48,9 +51,7 @@ class RAdam(Optimizer):
         return {"step": _scalar_state(0.0), "exp_avg": _make(xp.zeros_like(p._data)),
                 "exp_avg_sq": _make(xp.zeros_like(p._data))}
 
-    _n_scratch = 3
-
-    def _prepare(self, p, state, group) -> tuple:
+    def _prepare(self, p, state, group) -> tuple[str, dict]:
         lr = float(group["lr"])
         beta1, beta2 = group["betas"]
         step_t = state["step"]._data
@@ -63,25 +64,25 @@ class RAdam(Optimizer):
         if rho_t > 5.0:
             rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
                     / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-        weight_decay = group["weight_decay"]
-        decay = 1 - lr * weight_decay if group["decoupled_weight_decay"] else None
-        return ((state["exp_avg"]._data, state["exp_avg_sq"]._data),
-                (lr, beta1, beta2, weight_decay, decay, 1 - beta1 ** step, bias_correction2,
-                 rect, group["eps"]))
+        scalars = _adam_scalars(lr, beta1, beta2, group["weight_decay"])
+        scalars.update(lr=lr, bias_correction1=1 - beta1 ** step,
+                       bias_correction2_sqrt=bias_correction2 ** 0.5, rect=rect,
+                       eps=group["eps"])
+        source = _source(group["maximize"], group["weight_decay"] != 0,
+                         group["decoupled_weight_decay"], 1 - beta1 < 0.5, rect is not None)
+        return source, dict(scalars, m=state["exp_avg"]._data, v=state["exp_avg_sq"]._data)
 
-    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
-        (lr, beta1, beta2, weight_decay, decay, bias_correction1, bias_correction2, rect,
-         eps) = consts
-        exp_avg, exp_avg_sq = bufs
-        t = tmp[0]
-        _adam_moments_(xp, p, g, exp_avg, exp_avg_sq, beta1, beta2, weight_decay, decay, tmp)
-        xp.divide(exp_avg, bias_correction1, out=t)
-        t *= lr
-        if rect is not None:
-            adaptive = tmp[2]
-            xp.sqrt(exp_avg_sq, out=adaptive)
-            adaptive += eps
-            xp.divide(bias_correction2 ** 0.5, adaptive, out=adaptive)
-            t *= adaptive
-            t *= rect
-        p -= t
+
+@functools.cache
+def _source(maximize: bool, weight_decay: bool, decoupled: bool, lerp_low: bool,
+            rectified: bool) -> str:
+    """RAdam's fused update in PyTorch's order: the moments, then the bias-corrected step,
+    rectified (times ``bias_correction2_sqrt / (sqrt(v) + eps) * rect``) once the variance
+    is tractable."""
+    lines, _ = _adam_moments_source(maximize, weight_decay, decoupled, lerp_low)
+    if rectified:
+        lines.append("p = p - (m / bias_correction1) * lr * "
+                     "(bias_correction2_sqrt / (sqrt(v) + eps)) * rect")
+    else:
+        lines.append("p = p - (m / bias_correction1) * lr")
+    return "; ".join(lines)

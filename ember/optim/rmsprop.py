@@ -1,15 +1,16 @@
 """RMSprop: divide the gradient by a running root mean square."""
 from __future__ import annotations
 
+import functools
+
 from ember._tensor import Tensor, _make
 from ember.backend.device import get_array_module
 from ember.optim.optimizer import (
     Optimizer,
     _check_range,
-    _lerp_,
-    _mul_addcmul_,
+    _gradient_source,
+    _lerp_source,
     _scalar_state,
-    _weight_decay,
 )
 
 __all__ = ["RMSprop"]
@@ -60,43 +61,37 @@ class RMSprop(Optimizer):
             state["grad_avg"] = _make(xp.zeros_like(p._data))
         return state
 
-    _n_scratch = 3
-
-    def _prepare(self, p, state, group) -> tuple:
+    def _prepare(self, p, state, group) -> tuple[str, dict]:
         state["step"]._data += 1
-        bufs = (state["square_avg"]._data,)
+        alpha = group["alpha"]
+        operands = dict(alpha=alpha, c=1 - alpha, w=1 - alpha, w_rest=1 - (1 - alpha),
+                        eps=group["eps"], weight_decay=group["weight_decay"],
+                        momentum=group["momentum"], neg_lr=-float(group["lr"]),
+                        square_avg=state["square_avg"]._data)
         if group["centered"]:
-            bufs += (state["grad_avg"]._data,)
+            operands["grad_avg"] = state["grad_avg"]._data
         if group["momentum"] > 0:
-            bufs += (state["momentum_buffer"]._data,)
-        return bufs, (group["alpha"], group["eps"], group["weight_decay"], group["centered"],
-                      group["momentum"], float(group["lr"]))
+            operands["buf"] = state["momentum_buffer"]._data
+        source = _source(group["maximize"], group["weight_decay"] != 0, group["centered"],
+                         1 - alpha < 0.5, group["momentum"] > 0)
+        return source, operands
 
-    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
-        alpha, eps, weight_decay, centered, momentum, lr = consts
-        square_avg = bufs[0]
-        t = tmp[0]
-        if weight_decay != 0:
-            g = _weight_decay(xp, p, g, weight_decay, tmp[1])
-        _mul_addcmul_(xp, square_avg, alpha, g, g, 1 - alpha, t)
-        avg = tmp[2]
-        if centered:
-            grad_avg = bufs[1]
-            _lerp_(xp, grad_avg, g, 1 - alpha, t)
-            xp.negative(grad_avg, out=avg)
-            avg *= grad_avg
-            avg += square_avg
-            xp.sqrt(avg, out=avg)
-        else:
-            xp.sqrt(square_avg, out=avg)
-        avg += eps
-        if momentum > 0:
-            buf = bufs[-1]
-            buf *= momentum
-            xp.divide(g, avg, out=t)
-            buf += t
-            xp.multiply(buf, -lr, out=t)
-        else:
-            xp.divide(g, avg, out=t)
-            t *= -lr
-        p += t
+
+@functools.cache
+def _source(maximize: bool, weight_decay: bool, centered: bool, lerp_low: bool,
+            momentum: bool) -> str:
+    """RMSprop's fused update in PyTorch's order: the running square (and mean, centered),
+    the denominator ``sqrt(...) + eps``, the momentum buffer, the step."""
+    lines, g = _gradient_source(maximize, weight_decay)
+    lines.append(f"square_avg = square_avg * alpha + ({g} * c) * {g}")
+    if centered:
+        lines.append(_lerp_source("grad_avg", g, "w", lerp_low))
+        lines.append("_a = sqrt(square_avg + (-grad_avg) * grad_avg) + eps")
+    else:
+        lines.append("_a = sqrt(square_avg) + eps")
+    if momentum:
+        lines.append(f"buf = buf * momentum + {g} / _a")
+        lines.append("p = p + buf * neg_lr")
+    else:
+        lines.append(f"p = p + ({g} / _a) * neg_lr")
+    return "; ".join(lines)

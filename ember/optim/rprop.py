@@ -1,9 +1,16 @@
 """Rprop: resilient backpropagation (sign-based steps with adaptive sizes)."""
 from __future__ import annotations
 
+import functools
+
 from ember._tensor import Tensor, _make
 from ember.backend.device import get_array_module
-from ember.optim.optimizer import Optimizer, _check_range, _scalar_state
+from ember.optim.optimizer import (
+    Optimizer,
+    _check_range,
+    _gradient_source,
+    _scalar_state,
+)
 
 __all__ = ["Rprop"]
 
@@ -43,25 +50,25 @@ class Rprop(Optimizer):
         return {"step": _scalar_state(0.0), "prev": _make(xp.zeros_like(p._data)),
                 "step_size": _make(xp.full_like(p._data, float(group["lr"])))}
 
-    _n_scratch = 1
-
-    def _prepare(self, p, state, group) -> tuple:
+    def _prepare(self, p, state, group) -> tuple[str, dict]:
         state["step"]._data += 1
-        return (state["prev"]._data, state["step_size"]._data), (*group["etas"],
-                                                                 *group["step_sizes"])
+        etaminus, etaplus = group["etas"]
+        step_size_min, step_size_max = group["step_sizes"]
+        return _source(group["maximize"]), dict(
+            etaminus=etaminus, etaplus=etaplus, step_size_min=step_size_min,
+            step_size_max=step_size_max, prev=state["prev"]._data,
+            step_size=state["step_size"]._data)
 
-    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
-        etaminus, etaplus, step_size_min, step_size_max = consts
-        prev, step_size = bufs
-        sign = tmp[0]
-        xp.multiply(g, prev, out=sign)
-        xp.sign(sign, out=sign)
-        factor = xp.where(sign > 0, etaplus, xp.where(sign < 0, etaminus, 1.0)).astype(p.dtype)
-        step_size *= factor
-        xp.clip(step_size, step_size_min, step_size_max, out=step_size)
-        # Where the sign flipped the step is skipped and the gradient forgotten.
-        xp.copyto(prev, g)
-        prev[factor == etaminus] = 0
-        xp.sign(prev, out=sign)
-        sign *= step_size
-        p -= sign
+
+@functools.cache
+def _source(maximize: bool) -> str:
+    """Rprop's fused update in PyTorch's order: the factor from the sign of ``g * prev``, the
+    clamped step sizes; where the factor is ``etaminus`` the step is skipped and the gradient
+    forgotten."""
+    lines, g = _gradient_source(maximize, False)
+    lines.append(f"_s = {g} * prev")
+    lines.append("_f = where(_s > 0, etaplus, where(_s < 0, etaminus, 1))")
+    lines.append("step_size = minimum(maximum(step_size * _f, step_size_min), step_size_max)")
+    lines.append(f"prev = where(_f == etaminus, 0, {g})")
+    lines.append("p = p - sign(prev) * step_size")
+    return "; ".join(lines)

@@ -1,9 +1,11 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
 from __future__ import annotations
 
+import functools
+
 from ember._tensor import _make
 from ember.backend.device import get_array_module
-from ember.optim.optimizer import Optimizer, _add_scaled_, _check_range, _weight_decay
+from ember.optim.optimizer import Optimizer, _check_range
 
 __all__ = ["SGD"]
 
@@ -45,36 +47,43 @@ class SGD(Optimizer):
                         foreach=foreach, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
 
-    _n_scratch = 3
-
-    def _prepare(self, p, state, group) -> tuple:
+    def _prepare(self, p, state, group) -> tuple[str, dict]:
         momentum = group["momentum"]
         first = False
-        bufs = ()
+        operands = dict(neg_lr=-float(group["lr"]), momentum=momentum,
+                        undamped=1 - group["dampening"], weight_decay=group["weight_decay"])
         if momentum != 0:
             buf = state.get("momentum_buffer")
-            if buf is None:  # PyTorch starts the buffer at the first gradient: _update copies it
+            if buf is None:  # PyTorch starts the buffer at the first gradient
                 buf = state["momentum_buffer"] = _make(get_array_module(p).empty_like(p))
                 first = True
-            bufs = (buf._data,)
-        return bufs, (float(group["lr"]), momentum, 1 - group["dampening"],
-                      group["weight_decay"], group["nesterov"], first)
+            operands["b"] = buf._data
+        source = _source(group["maximize"], group["weight_decay"] != 0, momentum != 0, first,
+                         group["dampening"] == 0, group["nesterov"])
+        return source, operands
 
-    def _update(self, xp, p, g, bufs, consts, tmp) -> None:
-        lr, momentum, undamped, weight_decay, nesterov, first = consts
-        if weight_decay != 0:
-            g = _weight_decay(xp, p, g, weight_decay, tmp[1])
-        if bufs:
-            b = bufs[0]
-            if first:
-                xp.copyto(b, g)
-            else:
-                b *= momentum
-                _add_scaled_(xp, b, g, undamped, tmp[0])
-            if nesterov:
-                # g.add(b, alpha=momentum)
-                xp.multiply(b, momentum, out=tmp[2])
-                g = xp.add(g, tmp[2], out=tmp[2])
-            else:
-                g = b
-        _add_scaled_(xp, p, g, -lr, tmp[0])
+
+@functools.cache
+def _source(maximize: bool, weight_decay: bool, momentum: bool, first: bool, undamped: bool,
+            nesterov: bool) -> str:
+    """The fused update for the options, in PyTorch's operation order (b: momentum buffer)."""
+    lines = []
+    g = "g"
+    if maximize:
+        lines.append("_g = -g")
+        g = "_g"
+    if weight_decay:
+        lines.append(f"_g = {g} + p * weight_decay")
+        g = "_g"
+    if momentum:
+        if first:
+            lines.append(f"b = {g}")
+        elif undamped:  # PyTorch's add with alpha 1 does not multiply
+            lines.append(f"b = b * momentum + {g}")
+        else:
+            lines.append(f"b = b * momentum + {g} * undamped")
+        if nesterov:
+            lines.append(f"_g = {g} + b * momentum")
+        g = "_g" if nesterov else "b"
+    lines.append(f"p = p + {g} * neg_lr")
+    return "; ".join(lines)

@@ -20,12 +20,16 @@ CASES = [
     ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.01)),
     ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
     ("SGD", dict(lr=0.05, momentum=0.5, maximize=True)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+    ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.01, maximize=True)),
     ("Adam", dict(lr=0.01)),
     ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
     ("Adam", dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, maximize=True)),
     ("Adam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("Adam", dict(lr=0.01, betas=(0.3, 0.9), weight_decay=0.1, maximize=True)),
     ("AdamW", dict(lr=0.01)),
     ("AdamW", dict(lr=0.01, amsgrad=True, weight_decay=0.5)),
+    ("AdamW", dict(lr=0.01, amsgrad=True, maximize=True, betas=(0.4, 0.9))),
     ("Adamax", dict(lr=0.01)),
     ("Adamax", dict(lr=0.01, weight_decay=0.1, betas=(0.8, 0.95))),
     ("NAdam", dict(lr=0.01)),
@@ -106,10 +110,9 @@ def test_optimizer_trajectory(name, kwargs, dtype):
 @pytest.mark.parametrize("name,kwargs", CASES, ids=[f"{n}-{i}" for i, (n, _) in
                                                      enumerate(CASES)])
 def test_optimizer_trajectory_in_pieces(name, kwargs, monkeypatch):
-    # The 5x3 weight in pieces of 4 values (NOTE [ Cache-blocked updates ] in
-    # ember/optim/optimizer.py).
-    import ember.optim.optimizer as base
-    monkeypatch.setattr(base, "_CHUNK", 4)
+    # The 5x3 weight in pieces of 4 values (ember.backend.fused's cache blocking).
+    from ember.backend import fused
+    monkeypatch.setattr(fused, "BLOCK", 4)
     test_optimizer_trajectory(name, kwargs, np.float64)
 
 

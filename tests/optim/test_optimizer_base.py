@@ -293,16 +293,18 @@ PIECES = [(cls, kwargs) for cls, kwargs in ALL] + [
 
 @pytest.mark.parametrize("cls,kwargs", PIECES, ids=[c.__name__ for c, _ in PIECES])
 def test_updates_in_pieces_and_threads_are_bit_identical(cls, kwargs, monkeypatch):
-    # NOTE [ Cache-blocked updates ]: splitting arrays into pieces, and parameters between
-    # threads, must not change a bit; a non-contiguous parameter is updated whole.
+    # Splitting arrays into pieces (ember.backend.fused's cache blocking) and parameters
+    # between threads (NOTE [ Parallel updates ]) must not change a bit; a non-contiguous
+    # parameter is updated whole.
     import ember.optim.optimizer as base
+    from ember.backend import fused
     rng = np.random.default_rng(3)
     arrays = [rng.standard_normal((7, 5)), rng.standard_normal(1),
               np.asfortranarray(rng.standard_normal((4, 6)))]
     grads = [[rng.standard_normal(a.shape) for a in arrays] for _ in range(4)]
     runs = []
     for chunk, parallel in ((1 << 15, 1 << 20), (4, 1 << 20), (3, 8)):
-        monkeypatch.setattr(base, "_CHUNK", chunk)
+        monkeypatch.setattr(fused, "BLOCK", chunk)
         monkeypatch.setattr(base, "_PARALLEL_MIN_VALUES", parallel)
         params = [ember.tensor(a, requires_grad=True) for a in arrays]
         opt = cls(params, **kwargs)
@@ -320,3 +322,25 @@ def test_updates_in_pieces_and_threads_are_bit_identical(cls, kwargs, monkeypatc
             assert s.keys() == r.keys()
             for k in s:
                 np.testing.assert_array_equal(s[k], r[k], err_msg=k)
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("Adam", dict(lr=0.01, amsgrad=True)), ("AdamW", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)), ("Adagrad", dict(lr=0.1)),
+])
+def test_complex_parameters_update_as_real_pairs(name, kwargs):
+    """PyTorch's definition: a complex parameter steps as its view_as_real twin would."""
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((3, 2, 2))
+    grads = [rng.standard_normal((3, 2, 2)) for _ in range(4)]
+    complex_p = ember.tensor(start[..., 0] + 1j * start[..., 1], requires_grad=True)
+    real_p = ember.tensor(start, requires_grad=True)
+    opts = [getattr(ember.optim, name)([q], **kwargs) for q in (complex_p, real_p)]
+    for g in grads:
+        complex_p.grad = ember.tensor(g[..., 0] + 1j * g[..., 1])
+        real_p.grad = ember.tensor(g)
+        for opt in opts:
+            opt.step()
+    np.testing.assert_allclose(ember.view_as_real(complex_p.detach()).numpy(),
+                               real_p.detach().numpy(), rtol=1e-12, atol=1e-14)

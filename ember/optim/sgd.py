@@ -5,7 +5,7 @@ import functools
 
 from ember._tensor import _make
 from ember.backend.device import get_array_module
-from ember.optim.optimizer import Optimizer, _check_range
+from ember.optim.optimizer import Optimizer, _check_range, _gradient_source
 
 __all__ = ["SGD"]
 
@@ -67,14 +67,7 @@ class SGD(Optimizer):
 def _source(maximize: bool, weight_decay: bool, momentum: bool, first: bool, undamped: bool,
             nesterov: bool) -> str:
     """The fused update for the options, in PyTorch's operation order (b: momentum buffer)."""
-    lines = []
-    g = "g"
-    if maximize:
-        lines.append("_g = -g")
-        g = "_g"
-    if weight_decay:
-        lines.append(f"_g = {g} + p * weight_decay")
-        g = "_g"
+    lines, g = _gradient_source(maximize, weight_decay)
     if momentum:
         if first:
             lines.append(f"b = {g}")

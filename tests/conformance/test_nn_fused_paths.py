@@ -40,8 +40,13 @@ def test_self_attention_without_weights_matches_torch(batch_first, masks):
     te, tt = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     out_e = em(te, te, te, need_weights=False, **{k: ember.tensor(v) for k, v in kw.items()})[0]
     out_t = tm(tt, tt, tt, need_weights=False, **{k: torch.tensor(v) for k, v in kw.items()})[0]
+    _compare_attention(out_e, out_t, te, tt, em, tm)
+
+
+def _compare_attention(out_e, out_t, te, tt, em, tm) -> None:
+    """Outputs, then the input's and every parameter's gradient, ember against torch."""
     _close(out_e, out_t)
-    g = _arr(*x.shape, seed=3)
+    g = _arr(*te.shape, seed=3)
     out_e.backward(ember.tensor(g))
     out_t.backward(torch.tensor(g))
     _close(te.grad, tt.grad)
@@ -86,13 +91,7 @@ def test_large_self_attention_with_masks_matches_torch():
                key_padding_mask=ember.tensor(pad))[0]
     out_t = tm(tt, tt, tt, need_weights=False, attn_mask=torch.tensor(mask),
                key_padding_mask=torch.tensor(pad))[0]
-    _close(out_e, out_t)
-    g = _arr(*x.shape, seed=3)
-    out_e.backward(ember.tensor(g))
-    out_t.backward(torch.tensor(g))
-    _close(te.grad, tt.grad)
-    for pe, pt in zip(em.parameters(), tm.parameters()):
-        _close(pe.grad, pt.grad)
+    _compare_attention(out_e, out_t, te, tt, em, tm)
 
 
 @pytest.mark.parametrize("case", ["layer", "layer_2d", "group", "instance", "batch"])

@@ -254,12 +254,15 @@ def window_scatter(g, args, padded_shape, kernel, stride, dilation):
     xp = get_xp(g)
     nd = len(kernel)
     lead = g.ndim - nd
-    finite = np_kind(g.dtype) != "f" or bool(xp.isfinite(g).all())
+    # The faster products need finite values; on a GPU, asking would stall the host until the
+    # GPU caught up, so it takes the select-based path, right for any value.
+    on_cpu = xp.__name__ == "numpy"
+    finite = np_kind(g.dtype) != "f" or (on_cpu and bool(xp.isfinite(g).all()))
     for i in range(nd):
         g = _scatter_along(g, args[i], lead + i, padded_shape[lead + i], kernel[i], stride[i],
                            dilation[i], finite)
         # overlapping windows sum, which may overflow to inf
-        if finite and not _disjoint(kernel[i], stride[i], dilation[i]):
+        if finite and not _disjoint(kernel[i], stride[i], dilation[i]) and np_kind(g.dtype) == "f":
             finite = bool(xp.isfinite(g).all())
     return g
 

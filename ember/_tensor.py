@@ -6,6 +6,7 @@ their compositions), so ``def exp`` is found where it is expected.
 from __future__ import annotations
 
 import numbers
+import operator as _operator
 
 import numpy as np
 
@@ -60,6 +61,21 @@ def _make(data, requires_grad: bool = False, grad_fn=None, output_nr: int = 0):
     t._grad_acc = None
     t._retains_grad = False
     return t
+
+
+def _eager_arith(a: "Tensor", b: "Tensor", op):
+    """``op`` (+ - * /) straight on the arrays of two floating tensors of one dtype and device,
+    neither requiring grad, outside autocast: eager arithmetic's common case, which needs no
+    graph node, promotion or cast (None for any other case, or a broadcast error, which the op
+    then reports in PyTorch's words)."""
+    da, db = a._data, b._data
+    if (a.requires_grad or b.requires_grad or da.dtype is not db.dtype or da.dtype.kind != "f"
+            or da.__class__ is not db.__class__ or _function._AutocastFlag.on):
+        return None
+    try:
+        return _make(op(da, db))
+    except ValueError:
+        return None
 
 
 def _as_array(data):
@@ -599,6 +615,10 @@ class Tensor(TensorMethods):
     # Operators
 
     def __add__(self, other):
+        if other.__class__ is Tensor:
+            out = _eager_arith(self, other, _operator.add)
+            if out is not None:
+                return out
         return _Add.apply(self, other)
 
     def __radd__(self, other):
@@ -608,6 +628,10 @@ class Tensor(TensorMethods):
         return _ops.add_(self, other)
 
     def __sub__(self, other):
+        if other.__class__ is Tensor:
+            out = _eager_arith(self, other, _operator.sub)
+            if out is not None:
+                return out
         return _Sub.apply(self, other)
 
     def __rsub__(self, other):
@@ -617,6 +641,10 @@ class Tensor(TensorMethods):
         return _ops.sub_(self, other)
 
     def __mul__(self, other):
+        if other.__class__ is Tensor:
+            out = _eager_arith(self, other, _operator.mul)
+            if out is not None:
+                return out
         return _Mul.apply(self, other)
 
     def __rmul__(self, other):
@@ -626,6 +654,10 @@ class Tensor(TensorMethods):
         return _ops.mul_(self, other)
 
     def __truediv__(self, other):
+        if other.__class__ is Tensor:
+            out = _eager_arith(self, other, _operator.truediv)
+            if out is not None:
+                return out
         return _ops.div(self, other)
 
     def __rtruediv__(self, other):

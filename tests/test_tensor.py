@@ -344,3 +344,35 @@ def test_cpu_cuda_mix_raises_device_mismatch():
         x + y
     with pytest.raises(RuntimeError):  # PyTorch 2's
         y * x
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "truediv"])
+@pytest.mark.parametrize("dtypes", [("float32", "float32"), ("float16", "float16"),
+                                    ("int64", "int64"), ("float32", "float64"),
+                                    ("int32", "float32"), ("bool", "bool")])
+def test_operators_on_two_tensors_match_numpy_and_promotion(op, dtypes):
+    """The operators' eager path (two tensors, no autograd) keeps PyTorch's dtype rules."""
+    import operator
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(1, 5, (2, 3)), rng.integers(1, 5, (3,))
+    a = ember.tensor(x.astype(dtypes[0]))
+    b = ember.tensor(y.astype(dtypes[1]))
+    if op == "sub" and dtypes == ("bool", "bool"):
+        with pytest.raises(RuntimeError):
+            a - b
+        return
+    got = getattr(operator, op)(a, b)
+    want_dtype = getattr(ember, op if op != "truediv" else "div")(a, b).dtype
+    assert got.dtype == want_dtype
+    np.testing.assert_allclose(got.double().numpy(),
+                               getattr(operator, op)(x.astype(float), y.astype(float))
+                               if dtypes != ("bool", "bool") else
+                               getattr(operator, op)(x.astype(bool), y.astype(bool)), rtol=1e-3)
+
+
+def test_operators_still_record_and_check_shapes():
+    a = ember.ones(2, 3, requires_grad=True)
+    out = a * ember.ones(2, 3)
+    assert out.grad_fn.name() == "MulBackward0"
+    with pytest.raises(RuntimeError, match="must match the size"):
+        ember.ones(2, 3) + ember.ones(4, 5)

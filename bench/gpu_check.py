@@ -9,7 +9,8 @@ Sections, each independent (one failing does not stop the others):
 2. every row of tests/ops' op table on CUDA against the CPU, forward and float64 gradients
    (in worker processes: CuPy compiles each kernel on first use, and compiling is CPU work);
 3. a catalogue of nn layers and losses: CUDA against CPU, outputs and every gradient (float64);
-4. every optimizer: five steps on CUDA against five on the CPU;
+4. every optimizer: five steps on CUDA against five on the CPU, and the test suite's
+   CUDA-marked tests;
 5. the device API (streams, events, memory stats, mismatch errors, DLPack, checkpoints,
    pinned DataLoader batches, autocast, GradScaler);
 6. the main job: LeNet-5 on MNIST on CUDA (one short epoch);
@@ -617,6 +618,19 @@ def fused_kernels():
 
 
 # --------------------------------------------------------------------------------------------
+# 5c. The test suite's CUDA-marked tests (fused kernels, optimizer updates on the GPU)
+
+@section
+def cuda_tests():
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "cuda", "-p",
+                          "no:cacheprovider", "tests"], capture_output=True, text=True,
+                         timeout=300, cwd=ROOT)
+    log(run.stdout[-20000:], run.stderr[-5000:])
+    summary = (run.stdout.strip().splitlines() or ["no output"])[-1]
+    return ("ok" if run.returncode == 0 else "FAIL"), summary
+
+
+# --------------------------------------------------------------------------------------------
 # 6. The main job on CUDA
 
 @section
@@ -844,8 +858,8 @@ def main() -> int:
         print("no CUDA device visible to CuPy: nothing to check")
         return 1
     end = time.time() + args.budget
-    plan = [(environment, ()), (device_api, ()), (fused_kernels, ()), (layers, ()),
-            (optimizers, ()),
+    plan = [(environment, ()), (device_api, ()), (fused_kernels, ()), (cuda_tests, ()),
+            (layers, ()), (optimizers, ()),
             (mnist_on_cuda, (args.data,)), (timings, (args.quick,)),
             (op_table, (args.workers, None))]
     for run, run_args in plan:

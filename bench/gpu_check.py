@@ -745,6 +745,10 @@ def timings(quick: bool):
     compare("((x*2+1).relu()).sum().backward(), 10x10",
             lambda: ((w_e * 2 + 1).relu()).sum().backward(),
             lambda: ((w_t * 2 + 1).relu()).sum().backward(), 200)
+    optim = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_optim.py"), "5", "cuda"],
+                           capture_output=True, text=True, timeout=300, cwd=ROOT)
+    rows += [f"optimizer (bench_optim.py, CUDA): {line}"
+             for line in optim.stdout.strip().splitlines()[-3:]] or [optim.stderr[-300:]]
     print(f"   {'workload':<58}{'ember ms':>10}{'torch ms':>10}{'ratio':>8}")
     for row in rows:
         print("  ", row)

@@ -101,6 +101,8 @@ from ember.ops.conv import (adaptive_avg_pool1d, adaptive_max_pool1d,  # noqa: F
                             pixel_unshuffle)
 from ember import accelerator, amp, backends, cuda, linalg, return_types  # noqa: F401,E402
 from ember import fft  # noqa: F401,E402
+from ember import sparse  # noqa: F401,E402
+from ember.sparse import sparse_coo_tensor  # noqa: F401,E402
 from ember.backend import cpu as _cpu_backend  # noqa: E402
 
 _cpu_backend.tune_allocator()
@@ -148,6 +150,7 @@ class layout:
 
 
 strided = layout("strided")
+sparse_coo = layout("sparse_coo")
 
 
 class memory_format:

@@ -57,6 +57,19 @@ class TensorMethods:
     def is_same_size(self, other) -> bool:
         return _runtime.is_same_size(self, other)
 
+    # ------------------------------------------------------------------------------------------
+    # Layouts (ember.sparse)
+
+    def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None):
+        return _sparse.to_sparse(self, sparse_dim, layout=layout)
+
+    def to_sparse_coo(self):
+        return _sparse.to_sparse(self)
+
+    def to_dense(self, dtype=None, *, masked_grad=None):
+        """A strided tensor is already dense: itself (converted to ``dtype`` if given)."""
+        return self if dtype is None else self.to(dtype)
+
     def new(self, *args, device=None):
         return Tensor(*args, dtype=self.dtype, device=device or self.device)
 
@@ -569,8 +582,10 @@ class TensorMethods:
 def bind_ops() -> None:
     """Import the op modules the methods above delegate to (they need ``Tensor`` to exist)."""
     global Tensor, _ops, _runtime, _decomp, _inpl, _nn, _pw, _reshape, _spectral, _stats
+    global _sparse
     from ember import ops as _ops
     from ember import runtime as _runtime
+    from ember import sparse as _sparse
     from ember._tensor import Tensor
     from ember.ops import decomposition as _decomp
     from ember.ops import inplace_forms as _inpl

@@ -102,6 +102,7 @@ from ember.ops.conv import (adaptive_avg_pool1d, adaptive_max_pool1d,  # noqa: F
 from ember import accelerator, amp, backends, cuda, linalg, return_types  # noqa: F401,E402
 from ember import fft  # noqa: F401,E402
 from ember import sparse  # noqa: F401,E402
+from ember.sparse import mm as spmm  # noqa: F401,E402  (torch.spmm: sparse @ dense)
 from ember.sparse import sparse_coo_tensor  # noqa: F401,E402
 from ember.backend import cpu as _cpu_backend  # noqa: E402
 

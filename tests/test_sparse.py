@@ -52,6 +52,7 @@ def test_to_sparse_round_trips_and_products_are_dense():
     assert s.is_coalesced() and s._nnz() == int((a != 0).sum())
     np.testing.assert_allclose((s @ ember.tensor(b)).numpy(), a @ b)
     np.testing.assert_allclose(ember.sparse.mm(s, ember.tensor(b)).numpy(), a @ b)
+    np.testing.assert_allclose(ember.spmm(s, ember.tensor(b)).numpy(), a @ b)
     np.testing.assert_allclose((ember.eye(4, 5, dtype=ember.float64) + s).numpy(),
                                np.eye(4, 5) + a)
     assert ember.sparse.sum(s).item() == pytest.approx(a.sum())

@@ -223,7 +223,7 @@ __version__ = "0.1.0"
 # ``import ember`` fast; ``import ember.optim`` works as usual.
 _LAZY_SUBMODULES = ("nn", "optim", "utils", "legacy", "multiprocessing", "vision",
                     "serialization", "storage", "distributions", "testing", "examples", "onnx",
-                    "distributed", "func", "special", "jit", "xpu", "mps", "hub")
+                    "distributed", "func", "special", "jit", "xpu", "mps", "hub", "cpu")
 
 
 def __getattr__(name: str):

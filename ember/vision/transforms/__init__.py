@@ -6,6 +6,7 @@ from ember.vision.transforms.transforms import (
                                                 ColorJitter,
                                                 Compose,
                                                 ConvertImageDtype,
+                                                GaussianBlur,
                                                 Grayscale,
                                                 Lambda,
                                                 Normalize,
@@ -26,7 +27,8 @@ from ember.vision.transforms.transforms import (
                                                 ToTensor,
 )
 
-__all__ = ["CenterCrop", "ColorJitter", "Compose", "ConvertImageDtype", "Grayscale",
+__all__ = ["CenterCrop", "ColorJitter", "Compose", "ConvertImageDtype", "GaussianBlur",
+           "Grayscale",
            "InterpolationMode", "Lambda", "Normalize", "PILToTensor", "Pad", "RandomApply",
            "RandomChoice", "RandomCrop", "RandomErasing", "RandomGrayscale",
            "RandomHorizontalFlip", "RandomOrder", "RandomResizedCrop", "RandomRotation",

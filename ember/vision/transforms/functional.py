@@ -407,6 +407,41 @@ def vflip(img):
     return img.transpose(Image.FLIP_TOP_BOTTOM)
 
 
+def _gaussian_kernel1d(size: int, sigma: float) -> np.ndarray:
+    x = np.linspace(-(size - 1) * 0.5, (size - 1) * 0.5, size)
+    pdf = np.exp(-0.5 * (x / sigma) ** 2)
+    return pdf / pdf.sum()
+
+
+def gaussian_blur(img, kernel_size, sigma=None):
+    """Blur with a Gaussian kernel of ``kernel_size`` (odd, positive; an int or ``[kx, ky]``)
+    and standard deviation ``sigma`` (default ``0.3 * ((k - 1) * 0.5 - 1) + 0.8`` per axis), the
+    image reflected at its borders; integer images are rounded back. A PIL image is blurred as
+    its tensor and returned as a PIL image."""
+    kx, ky = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    if kx % 2 == 0 or ky % 2 == 0 or kx <= 0 or ky <= 0:
+        raise ValueError(f"kernel_size should have odd and positive integers. Got {kernel_size}")
+    if sigma is None:
+        sigma = [k * 0.15 + 0.35 for k in (kx, ky)]
+    sx, sy = (sigma, sigma) if isinstance(sigma, (int, float)) else (list(sigma) * 2)[:2]
+    if sx <= 0 or sy <= 0:
+        raise ValueError(f"sigma should have positive values. Got {sigma}")
+    if not isinstance(img, Tensor):
+        _check_image(img, "gaussian_blur")
+        return to_pil_image(gaussian_blur(pil_to_tensor(img), [kx, ky], [sx, sy]), img.mode)
+    from ember.nn.functional import conv2d
+    from ember.nn.functional import pad as pad_nd
+    kernel = np.outer(_gaussian_kernel1d(ky, sy), _gaussian_kernel1d(kx, sx))
+    shape = img.shape
+    x = img.reshape(-1, 1, shape[-2], shape[-1])
+    floating = img.dtype.is_floating_point
+    x = x if floating else x.float()
+    weight = _make(kernel.astype(x._data.dtype)).reshape(1, 1, ky, kx)
+    x = pad_nd(x, [kx // 2, kx // 2, ky // 2, ky // 2], mode="reflect")
+    out = conv2d(x, weight.to(x.device)).reshape(shape)
+    return out if floating else out.round().to(img.dtype)
+
+
 def rotate(img, angle: float, interpolation=InterpolationMode.NEAREST, expand: bool = False,
            center: list | None = None, fill=None):
     """Rotate counter-clockwise by ``angle`` degrees about ``center`` (default: the middle)."""
@@ -423,6 +458,6 @@ def rotate(img, angle: float, interpolation=InterpolationMode.NEAREST, expand: b
 
 __all__ = ["InterpolationMode", "adjust_brightness", "adjust_contrast", "adjust_hue",
            "adjust_saturation", "center_crop", "convert_image_dtype", "crop", "erase",
-           "get_dimensions", "get_image_size", "hflip", "normalize", "pad", "pil_to_tensor",
-           "resize", "resized_crop", "rgb_to_grayscale", "rotate", "to_grayscale",
+           "gaussian_blur", "get_dimensions", "get_image_size", "hflip", "normalize", "pad",
+           "pil_to_tensor", "resize", "resized_crop", "rgb_to_grayscale", "rotate", "to_grayscale",
            "to_pil_image", "to_tensor", "vflip"]

@@ -326,6 +326,34 @@ class RandomRotation(_Transform):
         return f"degrees={self.degrees}"
 
 
+class GaussianBlur(_Transform):
+    """Blur with a Gaussian of ``kernel_size`` whose sigma is drawn uniformly from ``sigma``
+    (a ``(min, max)`` pair, or one fixed value)."""
+
+    def __init__(self, kernel_size, sigma=(0.1, 2.0)) -> None:
+        self.kernel_size = list(_size_pair(kernel_size))  # [kx, ky], as given
+        if any(k <= 0 or k % 2 == 0 for k in self.kernel_size):
+            raise ValueError("Kernel size value should be an odd and positive number.")
+        if isinstance(sigma, numbers.Number):
+            if sigma <= 0:
+                raise ValueError("If sigma is a single number, it must be positive.")
+            sigma = (float(sigma), float(sigma))
+        elif not (len(sigma) == 2 and 0 < sigma[0] <= sigma[1]):
+            raise ValueError("sigma values should be positive and of the form (min, max).")
+        self.sigma = sigma
+
+    @staticmethod
+    def get_params(sigma_min: float, sigma_max: float) -> float:
+        return _uniform(sigma_min, sigma_max)
+
+    def __call__(self, img):
+        sigma = self.get_params(*self.sigma)
+        return F.gaussian_blur(img, self.kernel_size, [sigma, sigma])
+
+    def _args(self) -> str:
+        return f"kernel_size={tuple(self.kernel_size)}, sigma={self.sigma}"
+
+
 class Grayscale(_Transform):
     def __init__(self, num_output_channels: int = 1) -> None:
         self.num_output_channels = num_output_channels

@@ -12,6 +12,7 @@ from ember.vision.transforms.transforms import (
                                                 Normalize,
                                                 Pad,
                                                 PILToTensor,
+                                                RandomAffine,
                                                 RandomApply,
                                                 RandomChoice,
                                                 RandomCrop,
@@ -29,7 +30,8 @@ from ember.vision.transforms.transforms import (
 
 __all__ = ["CenterCrop", "ColorJitter", "Compose", "ConvertImageDtype", "GaussianBlur",
            "Grayscale",
-           "InterpolationMode", "Lambda", "Normalize", "PILToTensor", "Pad", "RandomApply",
+           "InterpolationMode", "Lambda", "Normalize", "PILToTensor", "Pad", "RandomAffine",
+           "RandomApply",
            "RandomChoice", "RandomCrop", "RandomErasing", "RandomGrayscale",
            "RandomHorizontalFlip", "RandomOrder", "RandomResizedCrop", "RandomRotation",
            "RandomVerticalFlip", "Resize", "ToPILImage", "ToTensor"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import numbers
 from typing import Sequence
 
@@ -442,6 +443,44 @@ def gaussian_blur(img, kernel_size, sigma=None):
     return out if floating else out.round().to(img.dtype)
 
 
+def _inverse_affine(center, angle: float, translate, scale: float, shear) -> list:
+    """The six coefficients PIL's AFFINE transform takes (output pixel -> input pixel) for the
+    forward map ``p -> C + T + R(angle) SHy(shear_y) SHx(shear_x) scale (p - C)``: angles in
+    degrees, clockwise on the screen (y points down), as torchvision's ``affine``."""
+    rot = math.radians(angle)
+    shear_x, shear_y = (math.radians(s) for s in shear)
+    rotate_ = np.array([[math.cos(rot), -math.sin(rot)], [math.sin(rot), math.cos(rot)]])
+    shear_y_ = np.array([[1.0, 0.0], [-math.tan(shear_y), 1.0]])
+    shear_x_ = np.array([[1.0, -math.tan(shear_x)], [0.0, 1.0]])
+    linear = np.linalg.inv(rotate_ @ shear_y_ @ shear_x_ * scale)
+    center = np.asarray(center, np.float64)
+    offset = center - linear @ (center + np.asarray(translate, np.float64))
+    return [*linear[0], offset[0], *linear[1], offset[1]]
+
+
+def affine(img, angle: float, translate, scale: float, shear,
+           interpolation=InterpolationMode.NEAREST, fill=None, center=None):
+    """Rotate by ``angle`` (degrees, clockwise), scale, shear (degrees; one value or
+    ``[x, y]``) about ``center`` (default: the middle), then shift by ``translate`` pixels."""
+    if scale <= 0:
+        raise ValueError("Argument scale should be positive")
+    shear = [float(shear), 0.0] if isinstance(shear, (int, float)) else list(shear) + [0.0]
+    _, h, w = get_dimensions(img)
+    center = [w * 0.5, h * 0.5] if center is None else center
+    coefficients = _inverse_affine(center, angle, translate, scale, shear[:2])
+    from PIL import Image
+
+    def transform(p):
+        return p.transform(p.size, Image.AFFINE, coefficients, _pil_filter(interpolation),
+                           fillcolor=fill)
+    if isinstance(img, Tensor):
+        return _via_pil(img, transform)
+    _check_image(img, "affine")
+    if isinstance(fill, (list, tuple)):
+        fill = tuple(fill) if len(fill) > 1 else fill[0]
+    return transform(img)
+
+
 def rotate(img, angle: float, interpolation=InterpolationMode.NEAREST, expand: bool = False,
            center: list | None = None, fill=None):
     """Rotate counter-clockwise by ``angle`` degrees about ``center`` (default: the middle)."""
@@ -456,7 +495,7 @@ def rotate(img, angle: float, interpolation=InterpolationMode.NEAREST, expand: b
     return img.rotate(angle, _pil_filter(interpolation), expand, center, fillcolor=fill)
 
 
-__all__ = ["InterpolationMode", "adjust_brightness", "adjust_contrast", "adjust_hue",
+__all__ = ["InterpolationMode", "adjust_brightness", "affine", "adjust_contrast", "adjust_hue",
            "adjust_saturation", "center_crop", "convert_image_dtype", "crop", "erase",
            "gaussian_blur", "get_dimensions", "get_image_size", "hflip", "normalize", "pad",
            "pil_to_tensor", "resize", "resized_crop", "rgb_to_grayscale", "rotate", "to_grayscale",

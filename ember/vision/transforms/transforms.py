@@ -326,6 +326,71 @@ class RandomRotation(_Transform):
         return f"degrees={self.degrees}"
 
 
+class RandomAffine(_Transform):
+    """A random affine map about the centre: rotation by an angle from ``degrees`` (``d`` means
+    ``(-d, d)``), a shift of up to ``translate = (fx, fy)`` times the width and height, a
+    scale from ``scale = (lo, hi)``, shear angles from ``shear`` (``s``: x in ``(-s, s)``;
+    ``(lo, hi)``: x; ``(xlo, xhi, ylo, yhi)``: both)."""
+
+    def __init__(self, degrees, translate=None, scale=None, shear=None,
+                 interpolation=InterpolationMode.NEAREST, fill=0, center=None) -> None:
+        self.degrees = _symmetric(degrees, "degrees")
+        if translate is not None and not all(0.0 <= t <= 1.0 for t in translate):
+            raise ValueError("translation values should be between 0 and 1")
+        if scale is not None and not all(s > 0 for s in scale):
+            raise ValueError("scale values should be positive")
+        if shear is not None:
+            shear = _symmetric(shear, "shear") if isinstance(shear, numbers.Number) else \
+                [float(s) for s in shear]
+            if len(shear) not in (2, 4):
+                raise ValueError("shear should be a number or a sequence of 2 or 4 numbers")
+        self.translate, self.scale, self.shear = translate, scale, shear
+        self.interpolation, self.fill, self.center = interpolation, fill, center
+
+    @staticmethod
+    def get_params(degrees, translate, scale_ranges, shears, img_size) -> tuple:
+        """(angle, (tx, ty), scale, (shear_x, shear_y)) for an image of ``[width, height]``."""
+        angle = _uniform(degrees[0], degrees[1])
+        tx = ty = 0
+        if translate is not None:
+            max_dx, max_dy = translate[0] * img_size[0], translate[1] * img_size[1]
+            tx, ty = int(round(_uniform(-max_dx, max_dx))), int(round(_uniform(-max_dy, max_dy)))
+        scale = 1.0 if scale_ranges is None else _uniform(scale_ranges[0], scale_ranges[1])
+        shear_x = shear_y = 0.0
+        if shears is not None:
+            shear_x = _uniform(shears[0], shears[1])
+            if len(shears) == 4:
+                shear_y = _uniform(shears[2], shears[3])
+        return angle, (tx, ty), scale, (shear_x, shear_y)
+
+    def __call__(self, img):
+        fill = self.fill
+        if not isinstance(img, Tensor) and isinstance(fill, (int, float)):
+            fill = tuple([fill] * len(img.getbands())) if len(img.getbands()) > 1 else fill
+        params = self.get_params(self.degrees, self.translate, self.scale, self.shear,
+                                 F.get_image_size(img))
+        return F.affine(img, *params, interpolation=self.interpolation, fill=fill,
+                        center=self.center)
+
+    def _args(self) -> str:
+        parts = [f"degrees={self.degrees}"]
+        for name in ("translate", "scale", "shear"):
+            if getattr(self, name) is not None:
+                parts.append(f"{name}={getattr(self, name)}")
+        return ", ".join(parts)
+
+
+def _symmetric(value, name: str) -> list:
+    """``d`` as ``[-d, d]`` (``d`` >= 0), a pair as floats."""
+    if isinstance(value, numbers.Number):
+        if value < 0:
+            raise ValueError(f"If {name} is a single number, it must be positive.")
+        return [-float(value), float(value)]
+    if len(value) != 2:
+        raise ValueError(f"{name} should be a sequence of length 2.")
+    return [float(v) for v in value]
+
+
 class GaussianBlur(_Transform):
     """Blur with a Gaussian of ``kernel_size`` whose sigma is drawn uniformly from ``sigma``
     (a ``(min, max)`` pair, or one fixed value)."""

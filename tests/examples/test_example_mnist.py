@@ -86,3 +86,15 @@ def test_module_entry_point_help():
                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(
                              os.path.abspath(__file__)))))
     assert out.returncode == 0 and "--limit-train" in out.stdout
+
+
+def test_device_option_defaults_to_what_is_available(tmp_path):
+    import ember
+    parser = mnist.training_parser("test", 1, str(tmp_path))
+    assert parser.parse_args([]).device == ("cuda" if ember.cuda.is_available() else "cpu")
+    if ember.cuda.is_available():
+        pytest.skip("a GPU is present: --device cuda would train on it")
+    _tiny_mnist(tmp_path / "data")
+    with pytest.raises(RuntimeError, match="CuPy or an NVIDIA GPU is missing"):
+        mnist.main(["--data", str(tmp_path / "data"), "--epochs", "1", "--device", "cuda",
+                    "--out", str(tmp_path / "out"), "--no-progress"])

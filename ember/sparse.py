@@ -21,7 +21,7 @@ import re
 import numpy as np
 
 from ember import dtypes as _dt
-from ember._tensor import Tensor, _init_like, _make
+from ember._tensor import Tensor, _make
 from ember.backend.device import Device, to_device
 from ember.backend.special import scatter_add
 
@@ -53,8 +53,9 @@ class SparseCooTensor(Tensor):
         return self.__dict__["_coalesced"]
 
     def coalesce(self) -> "SparseCooTensor":
-        """The same tensor with unique, sorted indices (duplicates were summed on creation)."""
-        return _sparse(self._data.copy(), self.sparse_dim(), True, self.requires_grad)
+        """The same tensor with unique, sorted indices (duplicates were summed on creation);
+        differentiable, as in PyTorch."""
+        return _as_sparse(self.clone(), self.sparse_dim(), True)
 
     def _indices(self) -> Tensor:
         """The (sparse_dim, nnz) int64 coordinates of the stored entries, in row-major order."""
@@ -101,7 +102,9 @@ class SparseCooTensor(Tensor):
         if self.dtype not in (default, default.to_complex(), _dt.int64, _dt.bool):
             last.append(f"dtype={self.dtype!r}")
         last.append("layout=torch.sparse_coo")
-        if self.requires_grad:
+        if self.grad_fn is not None:
+            last.append(f"grad_fn=<{type(self.grad_fn).__name__}>")
+        elif self.requires_grad:
             last.append("requires_grad=True")
         return ("tensor(indices=" + _indented(repr(self._indices()), 8) + ",\n       values="
                 + _indented(_without_dtype(repr(self._values().detach())), 7) + ",\n       "
@@ -118,9 +121,9 @@ def _indented(text: str, width: int) -> str:
     return text.replace("\n", "\n" + " " * (width + 7))
 
 
-def _sparse(dense, sparse_dim: int, coalesced: bool, requires_grad: bool) -> SparseCooTensor:
-    t = object.__new__(SparseCooTensor)
-    _init_like(t, dense, requires_grad)
+def _as_sparse(t: Tensor, sparse_dim: int, coalesced: bool) -> SparseCooTensor:
+    """``t`` itself, graph and all, as a sparse tensor (the classes share their layout)."""
+    t.__class__ = SparseCooTensor
     t.__dict__["_sparse_dim"] = sparse_dim
     t.__dict__["_coalesced"] = coalesced
     return t
@@ -170,7 +173,7 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None,
     if requires_grad and not (vals.dtype.is_floating_point or vals.dtype.is_complex):
         raise RuntimeError("Only Tensors of floating point and complex dtype can require "
                            "gradients")
-    return _sparse(dense, sparse_dim, bool(is_coalesced), requires_grad)
+    return _as_sparse(_make(dense, requires_grad), sparse_dim, bool(is_coalesced))
 
 
 def to_sparse(input: Tensor, sparse_dim: int | None = None, *, layout=None,
@@ -181,7 +184,7 @@ def to_sparse(input: Tensor, sparse_dim: int | None = None, *, layout=None,
     sparse_dim = input.ndim if sparse_dim is None else sparse_dim
     if not 0 <= sparse_dim <= input.ndim:
         raise RuntimeError(f"sparse_dim must be in [0, {input.ndim}], got {sparse_dim}")
-    return _sparse(input._data.copy(), sparse_dim, True, False)
+    return _as_sparse(input.clone(), sparse_dim, True)  # differentiable, as in PyTorch
 
 
 def mm(mat1: Tensor, mat2: Tensor) -> Tensor:

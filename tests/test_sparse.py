@@ -65,3 +65,11 @@ def test_gradient_flows_to_the_dense_operand():
     w = ember.tensor(rng.standard_normal((4, 2)), requires_grad=True)
     (adj @ w).sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), adj.to_dense().numpy().T @ np.ones((4, 2)))
+
+
+def test_to_sparse_and_coalesce_stay_in_the_graph():
+    x = ember.tensor([[0.0, 2.0], [3.0, 0.0]], requires_grad=True)
+    s = x.to_sparse().coalesce()
+    assert s.is_sparse and s.grad_fn is not None
+    (s @ ember.ones(2, 1)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones((2, 2)))

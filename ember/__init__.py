@@ -102,6 +102,12 @@ from ember.ops.conv import (adaptive_avg_pool1d, adaptive_max_pool1d,  # noqa: F
 from ember import accelerator, amp, backends, cuda, linalg, return_types  # noqa: F401,E402
 from ember import fft  # noqa: F401,E402
 from ember import sparse  # noqa: F401,E402
+from ember.ops.view_copies import (  # noqa: F401,E402
+    adjoint, alias_copy, as_strided_copy, constant_pad_nd, detach_copy, diagonal_copy,
+    expand_copy, frobenius_norm, narrow_copy, nuclear_norm, permute_copy, resize_as_,
+    select_copy, slice_copy, split_copy, split_with_sizes_copy, squeeze_copy, t_copy,
+    transpose_copy, unbind_copy, unfold_copy, unsqueeze_copy, view_as_complex_copy,
+    view_as_real_copy, view_copy)
 from ember.sparse import mm as spmm  # noqa: F401,E402  (torch.spmm: sparse @ dense)
 from ember.sparse import sparse_coo_tensor  # noqa: F401,E402
 from ember.backend import cpu as _cpu_backend  # noqa: E402
@@ -201,6 +207,12 @@ def numel(input: Tensor) -> int:  # noqa: A002
 def result_type(tensor1, tensor2):
     from ember.dtypes import result_type as _result_type
     return _result_type(tensor1, tensor2)
+
+
+def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=None):
+    """``ember.func.vmap`` (``torch.vmap``), loaded on first use."""
+    from ember.func import vmap as func_vmap
+    return func_vmap(func, in_dims, out_dims, randomness, chunk_size=chunk_size)
 
 
 def can_cast(from_, to) -> bool:

@@ -58,8 +58,9 @@ from ember.ops.nn import (  # noqa: F401
     log_softmax, softmax)
 from ember.ops.reduce import (  # noqa: F401
     all, amax, amin, aminmax, any, argmax, argmin, bincount, bucketize, count_nonzero, cummax,
-    cummin, cumprod, cumsum, diff, histc, logcumsumexp, logsumexp, max, mean, median, min, mode,
-    nanmean, nanmedian, nansum, norm, prod, searchsorted, std, std_mean, sum, var, var_mean)
+    cummin, cumprod, cumsum, diff, gradient, histc, logcumsumexp, logsumexp, max, mean, median,
+    min, mode, nanmean, nanmedian, nansum, norm, prod, searchsorted, std, std_mean, sum, var,
+    var_mean)
 from ember._creation import empty_strided, frombuffer  # noqa: F401
 from ember.ops.compare import isin  # noqa: F401
 from ember.ops.conversion import detach, detach_  # noqa: F401

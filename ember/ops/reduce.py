@@ -661,3 +661,62 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) ->
         size = input.shape[d]
         input = input.narrow(d, 1, size - 1) - input.narrow(d, 0, size - 1)
     return input
+
+
+def gradient(input: Tensor, *, spacing=1, dim=None, edge_order: int = 1) -> tuple:
+    """d input / dx along each of ``dim`` (all dims by default): central differences inside,
+    one-sided ones of order ``edge_order`` (1 or 2) at the edges, as NumPy's ``gradient``.
+    ``spacing``: one step for every dim, one per dim, or per dim the sample coordinates (1-D
+    tensors). Returns one tensor per dim."""
+    dims = range(input.ndim) if dim is None else [dim] if isinstance(dim, int) else dim
+    dims = [wrap_dim(d, input.ndim) for d in dims]
+    if isinstance(spacing, (int, float)) or (isinstance(spacing, Tensor) and not spacing.ndim):
+        spacing = [spacing] * len(dims)
+    if len(spacing) != len(dims):
+        raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar or "
+                           f"it's spacing and dim arguments to have the same length, but got "
+                           f"a spacing argument of length {len(spacing)} and a dim argument of "
+                           f"length {len(dims)}.")
+    if edge_order not in (1, 2):
+        raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
+        input = input.to(_dt.get_default_dtype())
+    return tuple(_gradient_along(input, d, h, edge_order) for d, h in zip(dims, spacing))
+
+
+def _gradient_along(f: Tensor, d: int, h, edge_order: int) -> Tensor:
+    from ember.ops.movement import cat
+    n = f.shape[d]
+    if n < edge_order + 1:
+        raise RuntimeError(f"torch.gradient expected each dimension size to be at least "
+                           f"edge_order+1, got size {n} for dim {d}")
+
+    def at(start: int, stop: int | None = None):  # f[start:stop] along d
+        stop = n if stop is None else stop % n if stop < 0 else stop
+        return f.narrow(d, start % n, stop - start % n)
+
+    if isinstance(h, Tensor) and h.ndim == 1:  # coordinates: steps between samples
+        shape = [1] * f.ndim
+        shape[d] = -1
+        steps = (h[1:] - h[:-1]).to(f.dtype).reshape(shape)
+        step = [steps.narrow(d, i, 1) for i in (0, 1)] + [steps.narrow(d, n - 3, 1),
+                                                          steps.narrow(d, n - 2, 1)] \
+            if n > 2 else [steps] * 4
+        h1, h2 = steps.narrow(d, 0, n - 2), steps.narrow(d, 1, n - 2)
+    else:  # one step for the whole dim
+        step = [float(h)] * 4
+        h1 = h2 = float(h)
+    inner = (-h2 / (h1 * (h1 + h2))) * at(0, -2) + ((h2 - h1) / (h1 * h2)) * at(1, -1) \
+        + (h1 / (h2 * (h1 + h2))) * at(2) if n > 2 else f.narrow(d, 0, 0)
+    if edge_order == 1:
+        left = (at(1, 2) - at(0, 1)) / step[0]
+        right = (at(n - 1) - at(n - 2, n - 1)) / step[3]
+    else:  # second-order one-sided differences
+        a, b = step[0], step[1]
+        left = (-(2 * a + b) / (a * (a + b))) * at(0, 1) + ((a + b) / (a * b)) * at(1, 2) \
+            + (-a / (b * (a + b))) * at(2, 3)
+        a, b = step[2], step[3]
+        right = (b / (a * (a + b))) * at(n - 3, n - 2) + (-(a + b) / (a * b)) * at(n - 2, n - 1) \
+            + ((2 * b + a) / (b * (a + b))) * at(n - 1)
+    return cat([left, inner, right], d)
+

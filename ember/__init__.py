@@ -18,11 +18,11 @@ from ember.dtypes import (bfloat16, bool, cdouble, cfloat, complex64, complex128
 from ember.random import (Generator, default_generator, get_rng_state,  # noqa: F401
                           initial_seed, manual_seed, seed, set_rng_state)
 from ember._creation import (  # noqa: F401
-    arange, as_tensor, asarray, bernoulli, cartesian_prod, complex, empty, empty_like, eye,
-    from_numpy, full, full_like, linspace, logspace, meshgrid, multinomial, normal, ones,
-    ones_like, poisson, polar, rand, rand_like, randint, randint_like, randn, randn_like,
-    randperm, range, scalar_tensor, tensor, tril_indices, triu_indices, zeros, zeros_like,
-    get_default_device, set_default_device)
+    arange, as_tensor, asarray, bernoulli, binomial, cartesian_prod, complex, empty,
+    empty_like, eye, from_numpy, full, full_like, linspace, logspace, meshgrid, multinomial,
+    normal, ones, ones_like, poisson, polar, rand, rand_like, randint, randint_like, randn,
+    randn_like, randperm, range, scalar_tensor, tensor, tril_indices, triu_indices, zeros,
+    zeros_like, get_default_device, set_default_device)
 from ember.ops.compare import (  # noqa: F401
     allclose, bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift,
     bitwise_xor, eq, equal, ge, greater, greater_equal, gt, isclose, isfinite, isinf, isnan,

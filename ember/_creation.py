@@ -440,6 +440,13 @@ def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
     return _make((draws < probs).astype(input._data.dtype))
 
 
+def binomial(count: Tensor, prob: Tensor, generator=None) -> Tensor:
+    """Draws of Binomial(``count``, ``prob``) elementwise (the two broadcast), in ``prob``'s
+    dtype."""
+    draws = _rng(prob.device, generator).binomial(count._data.astype(np.int64), prob._data)
+    return _make(draws.astype(prob._data.dtype))
+
+
 def poisson(input: Tensor, generator=None) -> Tensor:
     return _make(_rng(input.device, generator).poisson(input._data).astype(input._data.dtype))
 

@@ -1,5 +1,5 @@
 """ember.gradient (torch.gradient) against NumPy's gradient: uniform steps, per-dim steps,
-coordinates, first- and second-order edges."""
+coordinates, first- and second-order edges; and ember.binomial's moments."""
 import numpy as np
 import pytest
 
@@ -32,3 +32,13 @@ def test_gradient_is_differentiable_and_checks_sizes():
     assert ember.autograd.gradcheck(lambda t: ember.gradient(t, edge_order=2)[0], (x,))
     with pytest.raises(RuntimeError, match="at least"):
         ember.gradient(ember.ones(2), edge_order=2)
+
+
+def test_binomial_draws_have_binomial_moments():
+    ember.manual_seed(0)
+    count = ember.full((20000,), 10.0)
+    prob = ember.full((20000,), 0.3)
+    draws = ember.binomial(count, prob)
+    assert draws.dtype == ember.float32 and 0 <= draws.min().item() and draws.max().item() <= 10
+    assert draws.mean().item() == pytest.approx(3.0, abs=0.05)
+    assert draws.var().item() == pytest.approx(10 * 0.3 * 0.7, abs=0.1)

@@ -55,18 +55,18 @@ def lstm_lm(lib):
     return LM(), tokens, lib.randint(0, 10000, (35 * 20,)), "sgd"
 
 
-def transformer(lib):
+def transformer(lib, width: int = 256, heads: int = 4, seq: int = 128, batch: int = 16):
     nn = lib.nn
 
     class Enc(nn.Module):
         def __init__(self):
             super().__init__()
-            self.layer = nn.TransformerEncoderLayer(256, 4, batch_first=True)
-            self.head = nn.Linear(256, 10)
+            self.layer = nn.TransformerEncoderLayer(width, heads, batch_first=True)
+            self.head = nn.Linear(width, 10)
 
         def forward(self, x):
             return self.head(self.layer(x).mean(1))
-    return Enc(), lib.randn(16, 128, 256), lib.randint(0, 10, (16,)), "adam"
+    return Enc(), lib.randn(batch, seq, width), lib.randint(0, 10, (batch,)), "adam"
 
 
 WORKLOADS = [("MLP 784-256-256-10, batch 128", mlp, 20),

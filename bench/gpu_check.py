@@ -40,6 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "ops"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import ember  # noqa: E402
 import ember.optim  # noqa: E402,F401
@@ -685,23 +686,15 @@ def _training_step(lib, build, autocast_dtype=None):
 
 
 def _large_transformer(lib):
-    nn = lib.nn
-
-    class Enc(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.layer = nn.TransformerEncoderLayer(1024, 16, batch_first=True)
-            self.head = nn.Linear(1024, 10)
-
-        def forward(self, x):
-            return self.head(self.layer(x).mean(1))
-    return Enc(), lib.randn(32, 512, 1024), lib.randint(0, 10, (32,)), "adam"
+    """Issue 7's large workload: bench_nn's Transformer at d_model 1024, 16 heads, seq 512,
+    batch 32."""
+    from bench_nn import transformer
+    return transformer(lib, width=1024, heads=16, seq=512, batch=32)
 
 
 @section
 def timings(quick: bool):
     import torch
-    sys.path.insert(0, str(ROOT / "bench"))
     from bench_nn import WORKLOADS
     rows = []
 

@@ -212,6 +212,20 @@ def _add_suffixes(tensor_str: str, suffixes, indent: int, force_newline: bool) -
     return "".join(parts)
 
 
+def dtype_implied(t) -> bool:
+    """Whether ``repr`` leaves ``t``'s dtype unsaid: the default float and complex, int64, bool."""
+    from ember import dtypes as _dt
+    default = _dt.get_default_dtype()
+    return t.dtype in (default, default.to_complex(), _dt.int64, _dt.bool)
+
+
+def autograd_suffix(t) -> list:
+    """``grad_fn=<...>`` or ``requires_grad=True``, as ``repr`` ends."""
+    if t.grad_fn is not None:
+        return [f"grad_fn=<{type(t.grad_fn).__name__}>"]
+    return ["requires_grad=True"] if t.requires_grad else []
+
+
 def tensor_repr(t) -> str:
     """``repr(t)``: ``tensor([...], dtype=..., grad_fn=<...>)`` as PyTorch prints it."""
     from ember import dtypes as _dt
@@ -233,11 +247,8 @@ def tensor_repr(t) -> str:
     else:
         if not PRINT_OPTS.edgeitems:
             suffixes.append(f"size={tuple(data.shape)}")
-        if t.dtype not in (default_dtype, default_dtype.to_complex(), _dt.int64, _dt.bool):
+        if not dtype_implied(t):
             suffixes.append(f"dtype={t.dtype!r}")
         body = _body(data, indent)
-    if t.grad_fn is not None:
-        suffixes.append(f"grad_fn=<{type(t.grad_fn).__name__}>")
-    elif t.requires_grad:
-        suffixes.append("requires_grad=True")
+    suffixes += autograd_suffix(t)
     return _add_suffixes(prefix + body, suffixes, indent, force_newline=False)

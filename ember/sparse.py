@@ -20,7 +20,6 @@ import re
 
 import numpy as np
 
-from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.backend.device import Device, to_device
 from ember.backend.special import scatter_add
@@ -67,10 +66,13 @@ class SparseCooTensor(Tensor):
         return _make(xp.stack(xp.nonzero(occupied)).astype(np.int64).reshape(
             self.sparse_dim(), -1))
 
-    def indices(self) -> Tensor:
+    def _check_coalesced(self, what: str) -> None:
         if not self.is_coalesced():
-            raise RuntimeError("Cannot get indices on an uncoalesced tensor, please call "
+            raise RuntimeError(f"Cannot get {what} on an uncoalesced tensor, please call "
                                ".coalesce() first")
+
+    def indices(self) -> Tensor:
+        self._check_coalesced("indices")
         return self._indices()
 
     def _values(self) -> Tensor:
@@ -78,9 +80,7 @@ class SparseCooTensor(Tensor):
         return self[tuple(self._indices())]
 
     def values(self) -> Tensor:
-        if not self.is_coalesced():
-            raise RuntimeError("Cannot get values on an uncoalesced tensor, please call "
-                               ".coalesce() first")
+        self._check_coalesced("values")
         return self._values()
 
     def _nnz(self) -> int:
@@ -95,17 +95,13 @@ class SparseCooTensor(Tensor):
             sparse_dim)
 
     def __repr__(self) -> str:
-        default = _dt.get_default_dtype()
+        from ember._tensor_str import autograd_suffix, dtype_implied
         last = [f"size={tuple(self.shape)}", f"nnz={self._nnz()}"]
         if self.is_cuda:
             last.append(f"device='{self.device}'")
-        if self.dtype not in (default, default.to_complex(), _dt.int64, _dt.bool):
+        if not dtype_implied(self):
             last.append(f"dtype={self.dtype!r}")
-        last.append("layout=torch.sparse_coo")
-        if self.grad_fn is not None:
-            last.append(f"grad_fn=<{type(self.grad_fn).__name__}>")
-        elif self.requires_grad:
-            last.append("requires_grad=True")
+        last += ["layout=torch.sparse_coo", *autograd_suffix(self)]
         return ("tensor(indices=" + _indented(repr(self._indices()), 8) + ",\n       values="
                 + _indented(_without_dtype(repr(self._values().detach())), 7) + ",\n       "
                 + ", ".join(last) + ")")

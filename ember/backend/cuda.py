@@ -98,20 +98,10 @@ def _gemm_operand(x, batch: tuple):
     return flat, _OP_N, max(cols, 1)
 
 
-def _cublas_errors() -> tuple:
-    try:
-        from cupy_backends.cuda.libs import cublas
-        return (cublas.CUBLASError, AttributeError)
-    except ImportError:
-        return (AttributeError,)
-
-
-CUBLAS_ERRORS = _cublas_errors()
-
-
 def bfloat16_batched_matmul(a, b):
     """``a @ b`` for bfloat16 CuPy arrays with batch dimensions, by cublasGemmStridedBatchedEx
-    (float32 accumulation, bfloat16 output)."""
+    (float32 accumulation, bfloat16 output); in float32 on GPUs without bfloat16 GEMMs (before
+    Ampere)."""
     import numpy as np
     from cupy_backends.cuda.libs import cublas
     cp = cupy()
@@ -134,10 +124,14 @@ def bfloat16_batched_matmul(a, b):
         # Row-major C = A B is column-major C^T = B^T A^T: B goes first.
         item = a.itemsize
         alpha, beta = np.array(1.0, np.float32), np.array(0.0, np.float32)
-        cublas.gemmStridedBatchedEx(  # on the current stream (CuPy sets it)
-            cp.cuda.device.get_cublas_handle(), op_b, op_a, n, m, k, alpha.ctypes.data,
-            fb.data.ptr, _CUDA_R_16BF, ld_b, fb.strides[0] // item,
-            fa.data.ptr, _CUDA_R_16BF, ld_a, fa.strides[0] // item,
-            beta.ctypes.data, out.data.ptr, _CUDA_R_16BF, n, m * n,
-            count, _CUBLAS_COMPUTE_32F, _CUBLAS_GEMM_DEFAULT)
+        try:
+            cublas.gemmStridedBatchedEx(  # on the current stream (CuPy sets it)
+                cp.cuda.device.get_cublas_handle(), op_b, op_a, n, m, k, alpha.ctypes.data,
+                fb.data.ptr, _CUDA_R_16BF, ld_b, fb.strides[0] // item,
+                fa.data.ptr, _CUDA_R_16BF, ld_a, fa.strides[0] // item,
+                beta.ctypes.data, out.data.ptr, _CUDA_R_16BF, n, m * n,
+                count, _CUBLAS_COMPUTE_32F, _CUBLAS_GEMM_DEFAULT)
+        except cublas.CUBLASError:
+            wide = cp.matmul(a.astype(np.float32), b.astype(np.float32))
+            return wide.astype(a.dtype)
     return out.reshape(batch + (m, n))

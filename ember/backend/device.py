@@ -72,6 +72,12 @@ def array_device(array) -> Device:
     return cuda.device_of(array)
 
 
+def is_host(xp) -> bool:
+    """Whether array module ``xp`` is the CPU's (NumPy): asking a GPU array a question about
+    its values stalls the host until the GPU catches up, so some ops take another path there."""
+    return xp is np
+
+
 def get_array_module(array):
     """numpy or cupy, whichever owns ``array``."""
     if array.__class__ is np.ndarray:  # the common case, before the tuple isinstance

@@ -44,6 +44,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from ember.dtypes import np_kind
+
 __all__ = ["BLOCK", "FUNCTIONS", "cuda_source", "evaluate", "prepare_update", "update"]
 
 # name: (number of arguments, NumPy function, CUDA function)
@@ -195,7 +197,7 @@ def _result_dtype(dtypes) -> np.dtype:
     ``dtypes`` holds None for scalars."""
     floats = [d for d in map(np.dtype, filter(None, dtypes)) if d.kind != "b"]
     dtype = np.result_type(*floats) if floats else np.dtype(np.float32)
-    if dtype.kind != "f" and dtype.name != "bfloat16":
+    if np_kind(dtype) != "f":
         raise TypeError(f"fused expressions take floating-point arrays, not {dtype}")
     return dtype
 

@@ -11,6 +11,7 @@ import itertools
 import math
 
 from ember.backend.device import get_array_module as get_xp
+from ember.backend.device import is_host
 from ember.dtypes import np_kind
 
 _PAD_MODES = {"constant": "constant", "zeros": "constant", "reflect": "reflect",
@@ -184,7 +185,7 @@ def window_max(x, kernel, stride, dilation):
     lead = x.ndim - nd
     # NaN-aware comparisons cost a pass each: on the CPU, rerun with them only when a NaN came
     # out; on a GPU, asking whether one did would stall the host until the GPU caught up.
-    for nan in (False, True) if xp.__name__ == "numpy" else (True,):
+    for nan in (False, True) if is_host(xp) else (True,):
         v, args = x, [None] * nd
         for i in reversed(range(nd)):
             v, args[i] = _max_along(v, lead + i, kernel[i], stride[i], dilation[i], nan)
@@ -256,8 +257,7 @@ def window_scatter(g, args, padded_shape, kernel, stride, dilation):
     lead = g.ndim - nd
     # The faster products need finite values; on a GPU, asking would stall the host until the
     # GPU caught up, so it takes the select-based path, right for any value.
-    on_cpu = xp.__name__ == "numpy"
-    finite = np_kind(g.dtype) != "f" or (on_cpu and bool(xp.isfinite(g).all()))
+    finite = np_kind(g.dtype) != "f" or (is_host(xp) and bool(xp.isfinite(g).all()))
     for i in range(nd):
         g = _scatter_along(g, args[i], lead + i, padded_shape[lead + i], kernel[i], stride[i],
                            dilation[i], finite)

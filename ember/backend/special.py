@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend.device import get_array_module
+
 
 def special(xp):
     if xp is np:
@@ -74,22 +76,13 @@ def cumulative(xp, name: str, a, axis: int, dtype=None):
 def matmul(a, b, out=None):
     """``a @ b`` (into ``out`` if given). CuPy 14 has no kernel for batched bfloat16 products;
     those go to cuBLAS's strided-batched GEMM directly."""
-    if isinstance(a, np.ndarray) or not (a.ndim > 2 or b.ndim > 2) or a.dtype != b.dtype \
-            or a.dtype.name != "bfloat16":
-        xp = np if isinstance(a, np.ndarray) else _cupy()
-        return xp.matmul(a, b, out=out)
+    if a.__class__ is np.ndarray:  # the CPU: NumPy has every case
+        return np.matmul(a, b, out=out)
+    if a.dtype.name != "bfloat16" or b.dtype != a.dtype or max(a.ndim, b.ndim) <= 2:
+        return get_array_module(a).matmul(a, b, out=out)
     from ember.backend import cuda
-    try:
-        result = cuda.bfloat16_batched_matmul(a, b)
-    except cuda.CUBLAS_ERRORS:  # a GPU without bfloat16 GEMMs (before Ampere): float32 math
-        f32 = np.dtype(np.float32)
-        result = _cupy().matmul(a.astype(f32), b.astype(f32)).astype(a.dtype)
+    result = cuda.bfloat16_batched_matmul(a, b)
     if out is None:
         return result
     out[...] = result
     return out
-
-
-def _cupy():
-    from ember.backend import cuda
-    return cuda.cupy()

@@ -48,7 +48,7 @@ def _convert_index(index, xp):
                 not isinstance(item, (int, slice, type(None), type(Ellipsis)))
                 and hasattr(item, "__len__")):
             arr = xp.asarray(_flatten_tensors(item))
-            if arr.dtype.kind == "f":
+            if _dt.np_kind(arr.dtype) == "f":
                 raise IndexError("tensors used as indices must be long, int, byte or bool "
                                  "tensors")
             out.append(arr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember._tensor import Tensor, _make
+from ember.amp.autocast_mode import is_autocast_enabled
 from ember.autograd.function import Primitive, _AutocastFlag
 from ember.backend.device import get_array_module
 from ember.backend.special import matmul as backend_matmul
@@ -12,7 +13,8 @@ from ember.ops.elementwise import where
 
 
 def _check_matmul(a: Tensor, b: Tensor, op: str) -> None:
-    if a._data.dtype != b._data.dtype and not _AutocastFlag.on:  # autocast casts them later
+    if a._data.dtype != b._data.dtype and not (
+            _AutocastFlag.on and is_autocast_enabled(a.device.type)):  # autocast casts later
         if a.ndim == 1 and b.ndim == 1:
             raise RuntimeError("dot : expected both vectors to have same dtype, but found "
                                f"{scalar_name(a.dtype)} and {scalar_name(b.dtype)}")

@@ -8,7 +8,7 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
-from ember.backend.device import get_array_module
+from ember.backend.device import get_array_module, is_host
 from ember.backend.special import scatter_add, special
 from ember.ops._util import float_array, promote, wrap_dim
 
@@ -22,7 +22,7 @@ def _row_blocks(shape, dim: int, xp=None) -> list:
     each holding whole slices along ``dim`` (one block when ``dim`` is 0, and on a GPU, where
     each block would cost kernel launches and there is no CPU cache to fit)."""
     rows = shape[0] if shape else 1
-    if dim == 0 or rows == 0 or getattr(xp, "__name__", "") == "cupy":
+    if dim == 0 or rows == 0 or (xp is not None and not is_host(xp)):
         return [slice(None)]
     step = max(1, _BLOCK_ELEMENTS * rows // max(math.prod(shape), 1))
     return [slice(i, i + step) for i in range(0, rows, step)]

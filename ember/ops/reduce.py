@@ -530,7 +530,7 @@ def _cum_extreme(input: Tensor, dim: int, largest: bool, name: str):
     for i in range(n):
         cur = a[..., i:i + 1]
         better = (cur >= best) if largest else (cur <= best)
-        if a.dtype.kind == "f":
+        if _dt.np_kind(a.dtype) == "f":
             better = better | xp.isnan(cur)
         best = xp.where(better, cur, best)
         best_idx = xp.where(better, i, best_idx)
@@ -685,38 +685,36 @@ def gradient(input: Tensor, *, spacing=1, dim=None, edge_order: int = 1) -> tupl
 
 
 def _gradient_along(f: Tensor, d: int, h, edge_order: int) -> Tensor:
+    """NumPy's second-order-accurate differences for samples ``h`` apart (a number) or at
+    coordinates ``h`` (a 1-D tensor), along dim ``d``."""
     from ember.ops.movement import cat
     n = f.shape[d]
     if n < edge_order + 1:
         raise RuntimeError(f"torch.gradient expected each dimension size to be at least "
                            f"edge_order+1, got size {n} for dim {d}")
 
-    def at(start: int, stop: int | None = None):  # f[start:stop] along d
-        stop = n if stop is None else stop % n if stop < 0 else stop
-        return f.narrow(d, start % n, stop - start % n)
+    def at(start: int, stop: int = 0):  # f[start:stop] along d (stop <= 0 counts from the end)
+        return f.narrow(d, start, n + stop - start if stop <= 0 else stop - start)
 
-    if isinstance(h, Tensor) and h.ndim == 1:  # coordinates: steps between samples
+    if isinstance(h, Tensor) and h.ndim == 1:  # coordinates: the steps between samples
         shape = [1] * f.ndim
         shape[d] = -1
         steps = (h[1:] - h[:-1]).to(f.dtype).reshape(shape)
-        step = [steps.narrow(d, i, 1) for i in (0, 1)] + [steps.narrow(d, n - 3, 1),
-                                                          steps.narrow(d, n - 2, 1)] \
-            if n > 2 else [steps] * 4
         h1, h2 = steps.narrow(d, 0, n - 2), steps.narrow(d, 1, n - 2)
+        first, second = steps.narrow(d, 0, 1), steps.narrow(d, builtins.min(1, n - 2), 1)
+        penultimate, last = steps.narrow(d, builtins.max(n - 3, 0), 1), steps.narrow(d, n - 2, 1)
     else:  # one step for the whole dim
-        step = [float(h)] * 4
-        h1 = h2 = float(h)
+        h1 = h2 = first = second = penultimate = last = float(h)
     inner = (-h2 / (h1 * (h1 + h2))) * at(0, -2) + ((h2 - h1) / (h1 * h2)) * at(1, -1) \
-        + (h1 / (h2 * (h1 + h2))) * at(2) if n > 2 else f.narrow(d, 0, 0)
+        + (h1 / (h2 * (h1 + h2))) * at(2)
     if edge_order == 1:
-        left = (at(1, 2) - at(0, 1)) / step[0]
-        right = (at(n - 1) - at(n - 2, n - 1)) / step[3]
+        left = (at(1, 2) - at(0, 1)) / first
+        right = (at(n - 1) - at(n - 2, n - 1)) / last
     else:  # second-order one-sided differences
-        a, b = step[0], step[1]
+        a, b = first, second
         left = (-(2 * a + b) / (a * (a + b))) * at(0, 1) + ((a + b) / (a * b)) * at(1, 2) \
             + (-a / (b * (a + b))) * at(2, 3)
-        a, b = step[2], step[3]
+        a, b = penultimate, last
         right = (b / (a * (a + b))) * at(n - 3, n - 2) + (-(a + b) / (a * b)) * at(n - 2, n - 1) \
             + ((2 * b + a) / (b * (a + b))) * at(n - 1)
     return cat([left, inner, right], d)
-

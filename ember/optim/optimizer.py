@@ -279,10 +279,11 @@ class Optimizer:
             kernels = []
             for p, st, group in work:
                 source, operands = self._prepare(p._data, st, group)
-                operands = {k: _as_real(v) for k, v in operands.items()}
+                arrays = dict(operands, p=p._data, g=p.grad._data)
+                if p._data.dtype.kind == "c":
+                    arrays = {k: _as_real(v) for k, v in arrays.items()}
                 kernels.append(fused.prepare_update(source, block=0 if parallel else None,
-                                                    p=_as_real(p._data), g=_as_real(p.grad._data),
-                                                    **operands))
+                                                    **arrays))
             if parallel:
                 _run_split(kernels, [p._data.nbytes for p, _, _ in work], _threads())
             else:

@@ -91,3 +91,15 @@ def test_grad_scaler_double_unscale_errors():
     scaler.unscale_(opt)
     with pytest.raises(RuntimeError):
         scaler.unscale_(opt)
+
+
+def test_matmul_dtype_check_is_skipped_only_where_autocast_casts():
+    import pytest
+
+    import ember
+    a, b = ember.randn(3, 3), ember.randn(3, 3, dtype=ember.float64)
+    with ember.autocast("cpu", dtype=ember.bfloat16):
+        assert (a @ b).dtype == ember.bfloat16
+    with ember.autocast("cuda", dtype=ember.float16), \
+            pytest.raises(RuntimeError, match="same dtype"):
+        a @ b  # CPU tensors: no CPU autocast, so PyTorch's dtype error stands

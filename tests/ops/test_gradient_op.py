@@ -25,6 +25,8 @@ def test_gradient_matches_numpy():
         for g, w in zip(got, np.gradient(f, *spacing, **np_kwargs)):
             np.testing.assert_allclose(g.numpy(), w, rtol=1e-12, atol=1e-12)
     assert ember.gradient(ember.tensor([1, 2, 4]))[0].tolist() == [1.0, 1.5, 2.0]
+    two = ember.gradient(ember.tensor([1.0, 3.0]), spacing=[ember.tensor([0.0, 2.0])])[0]
+    np.testing.assert_array_equal(two.numpy(), np.gradient([1.0, 3.0], [0.0, 2.0]))
 
 
 def test_gradient_is_differentiable_and_checks_sizes():

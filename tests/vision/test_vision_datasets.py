@@ -300,3 +300,16 @@ def test_fake_data_is_deterministic():
     assert len(ds) == 3
     with pytest.raises(IndexError):
         ds[3]
+
+
+def test_download_url_checks_md5(tmp_path):
+    import hashlib
+
+    from ember.vision.datasets.utils import download_url
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"digits" * 100)
+    md5 = hashlib.md5(src.read_bytes()).hexdigest()
+    download_url(src.as_uri(), str(tmp_path / "root"), "a.bin", md5)
+    assert (tmp_path / "root" / "a.bin").read_bytes() == src.read_bytes()
+    with pytest.raises(RuntimeError, match="MD5 mismatch"):
+        download_url(src.as_uri(), str(tmp_path / "root"), "b.bin", "0" * 32)

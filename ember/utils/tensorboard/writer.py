@@ -39,7 +39,6 @@ class SummaryWriter:
         self._children: dict = {}  # add_scalars' writers, one per series
         if purge_step is not None:  # TensorBoard drops what a crashed run wrote from here on
             self._writer.add_event(Event(step=purge_step, file_version="brain.Event:2"))
-        self._graph_warned = False
 
     def get_logdir(self) -> str:
         return self.log_dir
@@ -131,11 +130,9 @@ class SummaryWriter:
     def add_graph(self, model, input_to_model=None, verbose: bool = False,
                   use_strict_trace: bool = True) -> None:
         """PyTorch traces the model with TorchScript to draw its graph; ember has no tracer,
-        so no graph is written (a warning says so, once)."""
-        if not self._graph_warned:
-            warnings.warn("SummaryWriter.add_graph: ember cannot trace a model into a graph; "
-                          "nothing was written", stacklevel=2)
-            self._graph_warned = True
+        so no graph is written (a warning says so)."""
+        warnings.warn("SummaryWriter.add_graph: ember cannot trace a model into a graph; "
+                      "nothing was written", stacklevel=2)
 
     def flush(self) -> None:
         for writer in (self._writer, *self._children.values()):

@@ -11,13 +11,11 @@ import pickle
 import shutil
 import tarfile
 import urllib.error
-import urllib.request
 import zipfile
 
 __all__ = ["calculate_md5", "check_md5", "check_integrity", "download_url",
            "extract_archive", "download_and_extract_archive", "safe_unpickle"]
 
-USER_AGENT = "ember/vision"
 
 
 def calculate_md5(fpath: str, chunk_size: int = 1024 * 1024) -> str:
@@ -58,11 +56,8 @@ def download_url(url: str, root: str, filename: str | None = None, md5: str | No
         raise RuntimeError(f"File {fpath} exists but its MD5 is {calculate_md5(fpath)}, "
                            f"not {md5}: it is corrupt or truncated; delete it and retry.")
     print(f"Downloading {url} to {fpath}")
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    tmp = fpath + ".part"
-    with urllib.request.urlopen(request, timeout=30) as response, open(tmp, "wb") as f:
-        shutil.copyfileobj(response, f)
-    os.replace(tmp, fpath)
+    from ember.hub import download_url_to_file  # atomic: a partial file never appears
+    download_url_to_file(url, fpath, progress=False)
     if not check_integrity(fpath, md5):
         raise RuntimeError(f"File not found or corrupted: {fpath} (MD5 mismatch after "
                            "download).")

@@ -88,6 +88,9 @@ def step_time(lib, build, steps: int) -> float:
         loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
+    # The other library's idle thread pools keep spinning on the cores after its last step
+    # (OpenBLAS's for about 0.1 s): let them go to sleep first, so each library runs alone.
+    time.sleep(0.25)
     step()  # warm-up
     t0 = time.perf_counter()
     for _ in range(steps):

@@ -502,7 +502,7 @@ class SafeUnpickler(pickle._Unpickler):
 class FullUnpickler(SafeUnpickler):
     """Also rebuilds whole pickled models (``torch.save(model)``), for
     ``load(weights_only=False)``, still without running code the file chooses: beyond the safe
-    set it accepts only NumPy arrays, and ``nn.Module`` and Tensor subclasses (and the
+    set it accepts only NumPy arrays, ``nn.Module`` and Tensor subclasses, pruning methods (and the
     plain-object machinery that rebuilds them) from modules the program has ALREADY imported.
     Nothing is imported, and no function named by the file is called. ``torch.*`` names
     resolve to ``ember.*``.
@@ -548,4 +548,5 @@ _NUMPY_ARRAYS.update({("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.d
 
 def _safe_class_bases() -> tuple:
     from ember.nn import Module
-    return (Module, Tensor)
+    from ember.nn.utils.prune import BasePruningMethod  # a pruned module's forward pre-hook
+    return (Module, Tensor, BasePruningMethod)

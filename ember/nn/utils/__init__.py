@@ -1,5 +1,5 @@
 """ember.nn.utils: gradient clipping, parameter/vector conversion, parametrizations, weight and
-spectral norm, BatchNorm fusion, functional_call, skip_init."""
+spectral norm, pruning, BatchNorm fusion, functional_call, skip_init."""
 # ruff: noqa: I001  (parametrize before the modules that use it)
 from ember.nn.utils.clip_grad import (  # noqa: F401
                                       clip_grad_norm,
@@ -10,7 +10,7 @@ from ember.nn.utils.clip_grad import (  # noqa: F401
 )
 from ember.nn.utils.convert_parameters import parameters_to_vector, vector_to_parameters  # noqa: F401
 from ember.nn.utils import parametrize  # noqa: F401
-from ember.nn.utils import fusion, parametrizations, stateless  # noqa: F401
+from ember.nn.utils import fusion, parametrizations, prune, stateless  # noqa: F401
 from ember.nn.utils.fusion import (  # noqa: F401
     fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights)
 from ember.nn.utils.init import skip_init  # noqa: F401

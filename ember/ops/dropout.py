@@ -1,0 +1,104 @@
+"""Dropout as one primitive: a keep mask drawn, applied and kept for backward in one pass.
+
+Elements are kept with probability ``1 - p`` (raw 32-bit draws compared with ``p * 2^32``) and
+scaled by ``1 / (1 - p)``; backward multiplies by the same ``keep * scale``. On the CPU both
+passes run over cache-sized pieces (draw, compare, scale, multiply while the piece is in cache)
+and the mask is kept as bools, a quarter of the float noise's memory.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ember._tensor import Tensor, _make
+from ember.autograd.function import Primitive
+from ember.autograd.grad_mode import _State
+from ember.backend.device import get_array_module, is_host
+from ember.backend.fused import BLOCK
+
+__all__ = ["dropout", "keep_draws"]
+
+
+def _threshold(xp, p: float):
+    """Draws at or above this keep their element: probability 1 - p at 2^-32 resolution."""
+    return xp.uint32(min(round(p * (1 << 32)), (1 << 32) - 1))
+
+
+def _host_bits(rng, count: int):
+    """``count`` raw 32-bit draws: the bit generator's 64-bit words seen as pairs (40% less
+    time than ``integers``' bounded draws)."""
+    return rng.bit_generator.random_raw((count + 1) // 2).view(np.uint32)[:count]
+
+
+def keep_draws(xp, rng, shape, p: float):
+    """A bool array of ``shape``, True with probability 1 - p (``rng``: the device's
+    generator behind ``ember.random``)."""
+    if p >= 1.0:
+        return xp.zeros(shape, bool)
+    if is_host(xp):
+        bits = _host_bits(rng, int(np.prod(shape))).reshape(shape)
+    else:
+        bits = rng.integers(0, 1 << 32, size=shape, dtype=xp.uint32)
+    return bits >= _threshold(xp, p)
+
+
+def _pieces(size: int):
+    for lo in range(0, size, BLOCK):
+        yield lo, min(size, lo + BLOCK)
+
+
+def _host_forward(x, p: float, scale, rng):
+    """``x * keep * scale`` and ``keep``, drawn and applied piece by piece (the same draws,
+    in the same order, as one ``keep_draws`` call)."""
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty(flat.size, x.dtype)
+    keep = np.empty(flat.size, bool)
+    noise = np.empty(min(flat.size, BLOCK), x.dtype)
+    threshold = _threshold(np, p)
+    for lo, hi in _pieces(flat.size):
+        k = np.greater_equal(_host_bits(rng, hi - lo), threshold, out=keep[lo:hi])
+        n = np.multiply(k, scale, out=noise[:hi - lo])
+        np.multiply(flat[lo:hi], n, out=out[lo:hi])
+    return out.reshape(x.shape), keep.reshape(x.shape)
+
+
+def _host_backward(g, keep, scale):
+    """``g * keep * scale``, piece by piece."""
+    flat = np.ascontiguousarray(g).reshape(-1)
+    mask = keep.reshape(-1)
+    out = np.empty(flat.size, g.dtype)
+    noise = np.empty(min(flat.size, BLOCK), g.dtype)
+    for lo, hi in _pieces(flat.size):
+        n = np.multiply(mask[lo:hi], scale, out=noise[:hi - lo])
+        np.multiply(flat[lo:hi], n, out=out[lo:hi])
+    return out.reshape(g.shape)
+
+
+class _Dropout(Primitive, node_name="MulBackward0"):  # PyTorch CPU multiplies by the mask
+    @staticmethod
+    def forward(ctx, x, p, rng):
+        xp = get_array_module(x)
+        scale = x.dtype.type(1.0 / (1.0 - p))
+        if is_host(xp):
+            out, keep = _host_forward(x, p, scale, rng)
+        else:
+            keep = keep_draws(xp, rng, x.shape, p)
+            out = x * xp.multiply(keep, scale, dtype=x.dtype)
+        ctx.keep, ctx.scale = keep, scale
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        keep, scale = ctx.keep, ctx.scale
+        g = grad._data
+        xp = get_array_module(g)
+        if _State.enabled and grad.requires_grad:  # create_graph: differentiable in grad
+            return grad * _make(xp.multiply(keep, scale, dtype=g.dtype)), None, None
+        if is_host(xp) and g.shape == keep.shape and g.dtype == scale.dtype:
+            return _make(_host_backward(g, keep, scale)), None, None
+        return _make(g * xp.multiply(keep, scale, dtype=g.dtype)), None, None
+
+
+def dropout(input: Tensor, p: float, rng) -> Tensor:
+    """``input`` with each element zeroed with probability ``0 <= p < 1`` and the rest scaled
+    by ``1 / (1 - p)``, drawing from ``rng`` (the device's generator)."""
+    return _Dropout.apply(input, p, rng)

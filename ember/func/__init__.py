@@ -3,9 +3,11 @@
 ``grad``, ``grad_and_value``, ``vjp``, ``jacrev``, ``jacfwd``, ``hessian`` differentiate
 through the ordinary autograd graph (nesting works: ``grad(grad(f))``), ``vmap`` maps a
 function over a batch dimension by calling it once per sample and stacking, and
-``functional_call`` runs a module with substituted parameters. ``jacfwd`` computes the same
-Jacobian as ``jacrev`` (ember has no forward-mode AD), so it is right but not faster for tall
-Jacobians; ``vmap`` is right for functions without side effects but runs at Python speed.
+``functional_call`` runs a module with substituted parameters; ``jvp`` and ``linearize``
+differentiate a vector-Jacobian product with respect to its vector. ``jacfwd`` computes the
+same Jacobian as ``jacrev`` (ember has no per-op forward-mode rules), so it is right but not
+faster for tall Jacobians; ``vmap`` is right for functions without side effects but runs at
+Python speed.
 """
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ from ember.autograd.grad_mode import enable_grad
 from ember.nn.utils.stateless import _functional_call
 from ember.ops.movement import stack
 
-__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "vjp",
-           "vmap"]
+__all__ = ["functional_call", "functionalize", "grad", "grad_and_value", "hessian", "jacfwd",
+           "jacrev", "jvp", "linearize", "replace_all_batch_norm_modules_", "stack_module_state",
+           "vjp", "vmap"]
 
 
 def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *,
@@ -222,9 +225,44 @@ def hessian(func, argnums=0):
     return jacfwd(jacrev(func, argnums), argnums)
 
 
+def _mapped_leaves(arg, dim) -> list:
+    """(leaf, dim) for the tensors of ``arg`` that ``dim`` (an int, None, or a pytree of them
+    shaped like ``arg``) maps."""
+    if dim is None:
+        return []
+    if isinstance(dim, int):
+        return [(leaf, dim) for leaf in _flatten(arg)[0] if isinstance(leaf, Tensor)]
+    if isinstance(dim, dict) and isinstance(arg, dict):
+        return [m for k in arg for m in _mapped_leaves(arg[k], dim.get(k))]
+    if isinstance(dim, (tuple, list)) and isinstance(arg, (tuple, list)) and len(dim) == len(arg):
+        return [m for a, d in zip(arg, dim) for m in _mapped_leaves(a, d)]
+    raise ValueError(f"vmap: in_dims is not compatible with the structure of inputs: {dim!r} "
+                     f"for an input of type {type(arg).__name__}")
+
+
+def _stack_outputs(results: list, out_dims):
+    """The per-sample outputs (pytrees of tensors) stacked along ``out_dims``."""
+    first = results[0]
+    if isinstance(first, Tensor):
+        return stack(results, out_dims)
+    if isinstance(first, dict):
+        dims = out_dims if isinstance(out_dims, dict) else {k: out_dims for k in first}
+        return {k: _stack_outputs([r[k] for r in results], dims[k]) for k in first}
+    if isinstance(first, (tuple, list)):
+        dims = out_dims if isinstance(out_dims, (tuple, list)) else (out_dims,) * len(first)
+        return type(first)(_stack_outputs([r[k] for r in results], dims[k])
+                           for k in range(len(first)))
+    raise ValueError(f"vmap: the function must return tensors (or tuples, lists, dicts of "
+                     f"them), got {type(first).__name__}")
+
+
 def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=None):
-    """``func`` mapped over dim ``in_dims`` of its inputs (None: not mapped; a tuple: per
-    argument), outputs stacked along ``out_dims``. It calls ``func`` once per sample.
+    """``func`` mapped over dim ``in_dims`` of its inputs, outputs stacked along ``out_dims``.
+
+    ``in_dims`` is an int or None (every input), or one entry per positional input, each an
+    int, None (not mapped) or a pytree of them shaped like that input (tuples, lists, dicts of
+    tensors, e.g. a model's parameter dict); keyword arguments are not mapped. Outputs may be
+    pytrees. It calls ``func`` once per sample.
 
     Example::
 
@@ -232,23 +270,119 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
         tensor([3., 3., 3., 3., 3.])
     """
     @functools.wraps(func)
-    def wrapper(*args):
+    def wrapper(*args, **kwargs):
         dims = in_dims if isinstance(in_dims, (tuple, list)) else (in_dims,) * len(args)
         if len(dims) != len(args):
             raise ValueError(f"vmap: in_dims is not compatible with the structure of inputs: "
                              f"{len(dims)} in_dims for {len(args)} inputs")
-        sizes = {a.shape[d] for a, d in zip(args, dims) if d is not None}
+        mapped = [_mapped_leaves(a, d) for a, d in zip(args, dims)]
+        sizes = {leaf.shape[d] for leaves in mapped for leaf, d in leaves}
         if len(sizes) != 1:
             raise ValueError("vmap: Expected all tensors to have the same size in the mapped "
                              f"dimension, got sizes {sorted(sizes)} for the mapped dimension"
                              if sizes else "vmap: at least one input must be mapped")
         (size,) = sizes
-        results = [func(*(a.select(d, b) if d is not None else a for a, d in zip(args, dims)))
-                   for b in range(size)]
-        if isinstance(results[0], tuple):
-            outs = out_dims if isinstance(out_dims, (tuple, list)) else \
-                (out_dims,) * len(results[0])
-            return tuple(stack([r[k] for r in results], outs[k])
-                         for k in range(len(results[0])))
-        return stack(results, out_dims)
+        results = []
+        for b in range(size):
+            sample = []
+            for arg, leaves in zip(args, mapped):
+                chosen = {id(leaf): leaf.select(d, b) for leaf, d in leaves}
+                flat, rebuild = _flatten(arg)
+                sample.append(rebuild([chosen.get(id(x), x) for x in flat]) if chosen else arg)
+            results.append(func(*sample, **kwargs))
+        return _stack_outputs(results, out_dims)
     return wrapper
+
+
+def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False):
+    """``(func(*primals), J @ tangents)``: the Jacobian-vector product of ``func`` at
+    ``primals`` (a tuple of tensors or pytrees of them) along ``tangents`` (same structure),
+    by differentiating a vector-Jacobian product with respect to its vector.
+
+    Example::
+
+        >>> ember.func.jvp(ember.sin, (ember.tensor(0.0),), (ember.tensor(2.0),))
+        (tensor(0.), tensor(2.))
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to be "
+                           "tuples")
+    output, jvp_fn, *aux = linearize(func, *primals, has_aux=has_aux)
+    result = jvp_fn(*tangents)
+    return (output, result, aux[0]) if has_aux else (output, result)
+
+
+def linearize(func, *primals, has_aux: bool = False):
+    """``(func(*primals), jvp_fn)`` with ``jvp_fn(*tangents)`` the Jacobian-vector product at
+    ``primals`` (the graph is recorded once and reused by every call)."""
+    with enable_grad():
+        tracked_args, tracked, outer = [], [], False
+        for p in primals:
+            tree, leaves, nested = _track(p)
+            tracked_args.append(tree)
+            tracked.append(leaves)
+            outer = outer or nested
+        result = func(*tracked_args)
+        if has_aux:
+            result, aux = result
+        out_leaves, rebuild_out = _flatten(result)
+        flat = [t for leaves in tracked for t in leaves]
+        # d/du <u, J x> = J x: the vjp with a free cotangent u, then its gradient in u
+        cotangents = [o.detach().new_zeros(o.shape).requires_grad_() for o in out_leaves]
+        vjps = _grads(out_leaves, flat, cotangents, True)
+
+    def jvp_fn(*tangents):
+        t_leaves = [leaf for t in tangents for leaf in _flatten(t)[0]]
+        if len(t_leaves) != len(flat) or any(t.shape != x.shape for t, x in zip(t_leaves, flat)):
+            raise RuntimeError("jvp: Expected tangents to have the same structure and shapes "
+                               "as primals")
+        with enable_grad():
+            return _finish(rebuild_out(_grads(vjps, cotangents, t_leaves, outer)), outer)
+
+    output = _finish(result, outer)
+    return (output, jvp_fn, _finish(aux, outer)) if has_aux else (output, jvp_fn)
+
+
+def stack_module_state(models) -> tuple[dict, dict]:
+    """The parameters and buffers of same-architecture ``models`` stacked along a new first
+    dimension, by name: ``(params, buffers)`` for ``vmap`` over ``functional_call`` (model
+    ensembling). Stacked parameters are fresh leaves that require grad when the originals do."""
+    models = list(models)
+    if not models:
+        raise RuntimeError("stack_module_state: Expected at least one model, got 0.")
+    if len({m.training for m in models}) != 1:
+        raise RuntimeError("stack_module_state: Expected all models to have the same training/"
+                           "eval mode.")
+
+    def stacked(named):
+        out = {}
+        for name, first in named(models[0]).items():
+            tensors = [named(m)[name] for m in models]
+            value = stack([t.detach() for t in tensors])
+            out[name] = value.requires_grad_() if first.requires_grad else value
+        return out
+    return (stacked(lambda m: dict(m.named_parameters())),
+            stacked(lambda m: dict(m.named_buffers())))
+
+
+def functionalize(func, *, remove: str = "mutations"):
+    """``func`` itself: ember runs eagerly, so a functionalized program computes the same
+    values (PyTorch's transform only matters to its compilers)."""
+    if remove not in ("mutations", "mutations_and_views"):
+        raise RuntimeError(f"functionalize(f, remove='mutations'): received invalid argument "
+                           f"for remove={remove}. Valid options are: 'mutations' and "
+                           "'mutations_and_views'")
+    return func
+
+
+def replace_all_batch_norm_modules_(root):
+    """Make every BatchNorm in ``root`` use batch statistics only (no running stats), in
+    place, so it can run under ``vmap``; returns ``root``."""
+    from ember.nn.modules.normalization import _BatchNorm
+    for module in root.modules():
+        if isinstance(module, _BatchNorm):
+            module.running_mean = None
+            module.running_var = None
+            module.num_batches_tracked = None
+            module.track_running_stats = False
+    return root

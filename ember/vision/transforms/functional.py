@@ -10,6 +10,7 @@ import numpy as np
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
+from ember.backend.device import get_array_module
 
 
 class InterpolationMode(enum.Enum):
@@ -180,25 +181,55 @@ def normalize(tensor: Tensor, mean: Sequence[float], std: Sequence[float],
     return _make((data - m) / s)
 
 
+def _non_negative(value: float, name: str) -> None:
+    if value < 0:
+        raise ValueError(f"{name} ({value}) is not non-negative.")
+
+
+def _assert_channels(img: Tensor, permitted: tuple) -> None:
+    channels = get_dimensions(img)[0]
+    if channels not in permitted:
+        raise TypeError(f"Input image tensor permitted channel values are {list(permitted)}, "
+                        f"but found {channels}")
+
+
+def _is_float(data) -> bool:
+    return bool(np.issubdtype(data.dtype, np.floating))
+
+
+def _max_value(dtype) -> float:
+    """The brightest value of an image: 1.0 for floats, the type's maximum for integers."""
+    return 1.0 if np.issubdtype(dtype, np.floating) else float(np.iinfo(dtype).max)
+
+
 def adjust_brightness(img, brightness_factor: float):
+    """Multiply the intensities by ``brightness_factor`` (0 gives black, 1 the original)."""
+    _non_negative(brightness_factor, "brightness_factor")
     if isinstance(img, Tensor):
-        return _blend_tensor(img, np.zeros_like(img._data), brightness_factor)
+        _assert_channels(img, (1, 3))
+        return _blend_tensor(img, 0.0, brightness_factor)
     from PIL import ImageEnhance
     return ImageEnhance.Brightness(img).enhance(brightness_factor)
 
 
 def adjust_contrast(img, contrast_factor: float):
+    """Blend with the mean grey level (0 gives a flat grey image, 1 the original)."""
+    _non_negative(contrast_factor, "contrast_factor")
     if isinstance(img, Tensor):
-        mean = _gray(img._data).mean(axis=(-3, -2, -1), keepdims=True)
-        return _blend_tensor(img, np.broadcast_to(mean, img._data.shape), contrast_factor)
+        _assert_channels(img, (1, 3))
+        gray = _gray(img._data)
+        mean = gray.mean(axis=(-3, -2, -1), keepdims=True, dtype=_work_dtype(gray))
+        return _blend_tensor(img, mean, contrast_factor)
     from PIL import ImageEnhance
     return ImageEnhance.Contrast(img).enhance(contrast_factor)
 
 
 def adjust_saturation(img, saturation_factor: float):
+    """Blend with the greyscale image (0 gives grey, 1 the original)."""
+    _non_negative(saturation_factor, "saturation_factor")
     if isinstance(img, Tensor):
-        return _blend_tensor(img, np.broadcast_to(_gray(img._data), img._data.shape),
-                             saturation_factor)
+        _assert_channels(img, (1, 3))
+        return _blend_tensor(img, _gray(img._data), saturation_factor)
     from PIL import ImageEnhance
     return ImageEnhance.Color(img).enhance(saturation_factor)
 
@@ -208,7 +239,14 @@ def adjust_hue(img, hue_factor: float):
     if not -0.5 <= hue_factor <= 0.5:
         raise ValueError(f"hue_factor ({hue_factor}) is not in [-0.5, 0.5].")
     if isinstance(img, Tensor):
-        return to_tensor(adjust_hue(to_pil_image(img), hue_factor))
+        _assert_channels(img, (1, 3))
+        if get_dimensions(img)[0] == 1:
+            return img
+        rgb = convert_image_dtype(img, _dt.float32)._data
+        h, s, v = _rgb_to_hsv(rgb)
+        h = (h + np.float32(hue_factor)) % np.float32(1.0)
+        out = _make(get_array_module(rgb).stack(_hsv_to_rgb(h, s, v), axis=-3))
+        return convert_image_dtype(out, img.dtype)
     from PIL import Image
     if img.mode in ("L", "1", "I", "F"):
         return img
@@ -219,18 +257,192 @@ def adjust_hue(img, hue_factor: float):
     return Image.merge("HSV", (h, s, v)).convert(mode)
 
 
-def _gray(data: np.ndarray) -> np.ndarray:
+def _rgb_to_hsv(rgb):
+    """Hue (in turns), saturation and value of a float (..., 3, H, W) RGB image in [0, 1]."""
+    xp = get_array_module(rgb)
+    r, g, b = rgb[..., 0, :, :], rgb[..., 1, :, :], rgb[..., 2, :, :]
+    maxc, minc = rgb.max(axis=-3), rgb.min(axis=-3)
+    delta = maxc - minc
+    gray = delta == 0
+    s = delta / xp.where(gray, 1, maxc)
+    d = xp.where(gray, 1, delta)
+    rc, gc, bc = (maxc - r) / d, (maxc - g) / d, (maxc - b) / d
+    h = xp.where(maxc == r, bc - gc, xp.where(maxc == g, 2.0 + rc - bc, 4.0 + gc - rc))
+    return (h / 6.0 + 1.0) % 1.0, s, maxc
+
+
+def _hsv_to_rgb(h, s, v) -> tuple:
+    xp = get_array_module(h)
+    sector = xp.floor(h * 6.0)
+    f = h * 6.0 - sector
+    sector = sector.astype(np.int64) % 6
+    p = xp.clip(v * (1.0 - s), 0, 1)
+    q = xp.clip(v * (1.0 - s * f), 0, 1)
+    t = xp.clip(v * (1.0 - s * (1.0 - f)), 0, 1)
+    return (xp.choose(sector, (v, q, p, p, t, v)), xp.choose(sector, (t, v, v, q, p, p)),
+            xp.choose(sector, (p, p, t, v, v, q)))
+
+
+def adjust_gamma(img, gamma: float, gain: float = 1):
+    """``gain * I ** gamma`` on intensities ``I`` in [0, 1] (integer images are rescaled there
+    and back, as ``convert_image_dtype`` does)."""
+    if gamma < 0:
+        raise ValueError("Gamma should be a non-negative real number")
+    if not isinstance(img, Tensor):
+        _check_image(img, "adjust_gamma")
+        mode = img.mode
+        lut = [int((255 + 1 - 1e-3) * gain * pow(v / 255.0, gamma)) for v in range(256)]
+        return img.convert("RGB").point(lut * 3).convert(mode)
+    _assert_channels(img, (1, 3))
+    x = convert_image_dtype(img, _dt.float32) if not img.is_floating_point() else img
+    xp = get_array_module(x._data)
+    out = _make(xp.clip(gain * x._data ** gamma, 0, 1).astype(x._data.dtype))
+    return convert_image_dtype(out, img.dtype)
+
+
+def _gray(data):
+    """ITU-R 601-2 luma, in the image's dtype (integers truncated, as torchvision)."""
     if data.shape[-3] == 1:
         return data
-    r, g, b = data[..., 0, :, :], data[..., 1, :, :], data[..., 2, :, :]
+    x = data.astype(_work_dtype(data), copy=False)
+    r, g, b = x[..., 0, :, :], x[..., 1, :, :], x[..., 2, :, :]
     return (0.2989 * r + 0.587 * g + 0.114 * b).astype(data.dtype)[..., None, :, :]
 
 
-def _blend_tensor(img: Tensor, other: np.ndarray, ratio: float) -> Tensor:
+def _work_dtype(data):
+    """Integer images are computed in float32, as torchvision does."""
+    return data.dtype if _is_float(data) else np.dtype(np.float32)
+
+
+def _blend_tensor(img: Tensor, other, ratio: float) -> Tensor:
+    """``ratio * img + (1 - ratio) * other``, clipped to the image range; integer images are
+    truncated back, as torchvision's ``_blend``."""
     data = img._data
-    top = 1.0 if np.issubdtype(data.dtype, np.floating) else 255.0
-    out = np.clip(ratio * data + (1.0 - ratio) * other, 0, top)
+    xp = get_array_module(data)
+    work = data.astype(_work_dtype(data), copy=False)
+    other = xp.asarray(other, work.dtype)
+    out = xp.clip(ratio * work + (1.0 - ratio) * other, 0, _max_value(data.dtype))
     return _make(out.astype(data.dtype))
+
+
+def invert(img):
+    """Invert the colours: ``max - img`` (255 for uint8, 1.0 for floats)."""
+    if not isinstance(img, Tensor):
+        _check_image(img, "invert")
+        from PIL import ImageOps
+        return ImageOps.invert(img)
+    _assert_channels(img, (1, 3))
+    data = img._data
+    return _make(data.dtype.type(_max_value(data.dtype)) - data)
+
+
+def posterize(img, bits: int):
+    """Keep the top ``bits`` bits of each channel (uint8 tensors, as torchvision)."""
+    if not 0 <= bits <= 8:
+        raise ValueError(f"The number of bits should be between 0 and 8. Got {bits}")
+    if not isinstance(img, Tensor):
+        _check_image(img, "posterize")
+        from PIL import ImageOps
+        return ImageOps.posterize(img, bits)
+    _assert_uint8(img)
+    _assert_channels(img, (1, 3))
+    return _make(img._data & np.uint8((0xFF << (8 - bits)) & 0xFF))
+
+
+def solarize(img, threshold: float):
+    """Invert every pixel at or above ``threshold``."""
+    if not isinstance(img, Tensor):
+        _check_image(img, "solarize")
+        from PIL import ImageOps
+        return ImageOps.solarize(img, threshold)
+    _assert_channels(img, (1, 3))
+    data = img._data
+    bound = _max_value(data.dtype)
+    if threshold > bound:
+        raise TypeError("Threshold should be less than bound of img.")
+    inverted = data.dtype.type(bound) - data
+    return _make(get_array_module(data).where(data >= threshold, inverted, data))
+
+
+def adjust_sharpness(img, sharpness_factor: float):
+    """Blend with a smoothed copy (3x3 kernel ``[[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13``, the
+    one-pixel border left as is): 0 gives the smoothed image, 1 the original, 2 a sharper one."""
+    _non_negative(sharpness_factor, "sharpness_factor")
+    if not isinstance(img, Tensor):
+        _check_image(img, "adjust_sharpness")
+        from PIL import ImageEnhance
+        return ImageEnhance.Sharpness(img).enhance(sharpness_factor)
+    _assert_channels(img, (1, 3))
+    data = img._data
+    if data.shape[-1] <= 2 or data.shape[-2] <= 2:
+        return img
+    return _blend_tensor(img, _smoothed(data), sharpness_factor)
+
+
+def _smoothed(data):
+    xp = get_array_module(data)
+    x = data.astype(_work_dtype(data), copy=False)
+    h, w = x.shape[-2:]
+    total = 4 * x[..., 1:-1, 1:-1]
+    for dy in range(3):
+        for dx in range(3):
+            total = total + x[..., dy:h - 2 + dy, dx:w - 2 + dx]
+    inner = total / 13
+    out = data.copy()
+    out[..., 1:-1, 1:-1] = inner if _is_float(data) else xp.round(inner)
+    return out
+
+
+def autocontrast(img):
+    """Stretch each channel linearly so its darkest pixel becomes black and its lightest white
+    (a flat channel is left as is)."""
+    if not isinstance(img, Tensor):
+        _check_image(img, "autocontrast")
+        from PIL import ImageOps
+        return ImageOps.autocontrast(img)
+    _assert_channels(img, (1, 3))
+    data = img._data
+    xp = get_array_module(data)
+    bound = _max_value(data.dtype)
+    work = data.astype(_work_dtype(data), copy=False)
+    low = work.min(axis=(-2, -1), keepdims=True)
+    high = work.max(axis=(-2, -1), keepdims=True)
+    flat = high == low
+    scale = xp.where(flat, 1, bound / xp.where(flat, 1, high - low)).astype(work.dtype)
+    low = xp.where(flat, 0, low).astype(work.dtype)
+    return _make(xp.clip((work - low) * scale, 0, bound).astype(data.dtype))
+
+
+def equalize(img):
+    """Equalise the histogram of each channel (uint8 tensors), as PIL's ``ImageOps.equalize``:
+    level ``i`` maps to ``(pixels below i + step // 2) // step``, ``step`` being the pixels
+    outside the brightest level present over 255."""
+    if not isinstance(img, Tensor):
+        _check_image(img, "equalize")
+        from PIL import ImageOps
+        return ImageOps.equalize(img)
+    _assert_uint8(img)
+    _assert_channels(img, (1, 3))
+    data = img._data
+    xp = get_array_module(data)
+    planes = data.reshape(-1, data.shape[-2] * data.shape[-1])
+    n = planes.shape[0]
+    rows = xp.arange(n)
+    hist = xp.bincount((planes + rows[:, None] * 256).ravel(), minlength=256 * n)
+    hist = hist.reshape(n, 256)
+    brightest = 255 - xp.argmax(hist[:, ::-1] > 0, axis=1)
+    step = (hist.sum(axis=1) - hist[rows, brightest]) // 255
+    safe = xp.maximum(step, 1)[:, None]
+    below = xp.cumsum(hist, axis=1) - hist
+    lut = xp.clip((below + safe // 2) // safe, 0, 255)
+    lut = xp.where((step == 0)[:, None], xp.arange(256), lut).astype(np.uint8)
+    out = xp.take_along_axis(lut, planes.astype(np.intp), axis=1)
+    return _make(out.reshape(data.shape))
+
+
+def _assert_uint8(img: Tensor) -> None:
+    if img.dtype != _dt.uint8:
+        raise TypeError(f"Only uint8 image tensors are supported, but found {img.dtype}")
 
 
 def rgb_to_grayscale(img, num_output_channels: int = 1):
@@ -293,21 +505,51 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size: int | 
     _, h, w = get_dimensions(img)
     new_h, new_w = _resized_hw(h, w, size, max_size)
     if isinstance(img, Tensor):
-        return _via_pil(img, lambda p: p.resize((new_w, new_h), _pil_filter(interpolation)))
+        return _via_pil(img, lambda p, _: p.resize((new_w, new_h), _pil_filter(interpolation)))
     if (new_h, new_w) == (h, w):
         return img
     return img.resize((new_w, new_h), _pil_filter(interpolation))
 
 
-def _via_pil(img: Tensor, fn):
-    """Apply a PIL operation to each channel of a CHW tensor (exact for uint8 and float32)."""
+def _via_pil(img: Tensor, fn, fill=None) -> Tensor:
+    """Apply a PIL operation ``fn(plane, fill)`` to each H x W plane of a (..., C, H, W) tensor
+    (exact for uint8 and float32); ``fill`` is one value or one per channel."""
     from PIL import Image
-    data = img._data
+    data = img.cpu()._data
+    shape = data.shape
+    fills = _channel_fills(fill, get_dimensions(img)[0])
     as_float = data.dtype != np.uint8
-    planes = [Image.fromarray(c.astype(np.float32) if as_float else c,
-                              "F" if as_float else "L") for c in data]
-    out = np.stack([np.asarray(fn(p)) for p in planes]).astype(data.dtype)
-    return _make(out)
+    out = []
+    for k, plane in enumerate(data.reshape(-1, shape[-2], shape[-1])):
+        f = fills[k % len(fills)]
+        f = f if f is None or as_float else int(f)
+        p = Image.fromarray(plane.astype(np.float32) if as_float else plane,
+                            "F" if as_float else "L")
+        out.append(np.asarray(fn(p, f)))
+    out = np.stack(out).astype(data.dtype)
+    return _make(out.reshape(shape[:-2] + out.shape[-2:])).to(img.device)
+
+
+def _channel_fills(fill, channels: int) -> list:
+    """A fill value per channel from None, one number, or a sequence of one or ``channels``."""
+    if fill is None or isinstance(fill, numbers.Number):
+        return [fill] * channels
+    fill = list(fill)
+    if len(fill) == 1:
+        return fill * channels
+    if len(fill) != channels:
+        raise ValueError("The number of elements in 'fill' does not match the number of "
+                         f"channels of the image ({len(fill)} != {channels})")
+    return fill
+
+
+def _pil_fill(fill, img):
+    """PIL's ``fillcolor`` for torchvision's ``fill``: None is black, one number fills every
+    band, integers for integer modes."""
+    bands = len(img.getbands())
+    fills = _channel_fills(0 if fill is None else fill, bands)
+    fills = [float(f) if img.mode == "F" else int(f) for f in fills]
+    return tuple(fills) if bands > 1 else fills[0]
 
 
 def crop(img, top: int, left: int, height: int, width: int):
@@ -470,33 +712,131 @@ def affine(img, angle: float, translate, scale: float, shear,
     coefficients = _inverse_affine(center, angle, translate, scale, shear[:2])
     from PIL import Image
 
-    def transform(p):
+    def transform(p, f):
         return p.transform(p.size, Image.AFFINE, coefficients, _pil_filter(interpolation),
-                           fillcolor=fill)
+                           fillcolor=f)
     if isinstance(img, Tensor):
-        return _via_pil(img, transform)
+        return _via_pil(img, transform, fill)
     _check_image(img, "affine")
-    if isinstance(fill, (list, tuple)):
-        fill = tuple(fill) if len(fill) > 1 else fill[0]
-    return transform(img)
+    return transform(img, _pil_fill(fill, img))
 
 
 def rotate(img, angle: float, interpolation=InterpolationMode.NEAREST, expand: bool = False,
            center: list | None = None, fill=None):
     """Rotate counter-clockwise by ``angle`` degrees about ``center`` (default: the middle)."""
+    def transform(p, f):
+        return p.rotate(angle, _pil_filter(interpolation), expand, center, fillcolor=f)
     if isinstance(img, Tensor):
-        return _via_pil(img, lambda p: p.rotate(angle, _pil_filter(interpolation), expand,
-                                                center, fillcolor=fill))
+        return _via_pil(img, transform, fill)
     _check_image(img, "rotate")
-    if isinstance(fill, (list, tuple)) and len(fill) == 1:
-        fill = fill[0]
-    if isinstance(fill, list):
-        fill = tuple(fill)
-    return img.rotate(angle, _pil_filter(interpolation), expand, center, fillcolor=fill)
+    return transform(img, _pil_fill(fill, img))
 
 
-__all__ = ["InterpolationMode", "adjust_brightness", "affine", "adjust_contrast", "adjust_hue",
-           "adjust_saturation", "center_crop", "convert_image_dtype", "crop", "erase",
-           "gaussian_blur", "get_dimensions", "get_image_size", "hflip", "normalize", "pad",
-           "pil_to_tensor", "resize", "resized_crop", "rgb_to_grayscale", "rotate", "to_grayscale",
+def _perspective_coeffs(startpoints, endpoints) -> list:
+    """PIL's eight PERSPECTIVE coefficients: the map (x, y) -> ((a x + b y + c) / (g x + h y + 1),
+    (d x + e y + f) / (g x + h y + 1)) that takes each end point to its start point."""
+    rows, rhs = [], []
+    for (xe, ye), (xs, ys) in zip(endpoints, startpoints):
+        rows += [[xe, ye, 1, 0, 0, 0, -xs * xe, -xs * ye], [0, 0, 0, xe, ye, 1, -ys * xe, -ys * ye]]
+        rhs += [xs, ys]
+    solution = np.linalg.lstsq(np.asarray(rows, np.float64), np.asarray(rhs, np.float64),
+                               rcond=None)[0]
+    return solution.astype(np.float32).tolist()
+
+
+def perspective(img, startpoints, endpoints, interpolation=InterpolationMode.BILINEAR,
+                fill=None):
+    """Warp the image so that the four ``startpoints`` (``[x, y]`` corners: top-left, top-right,
+    bottom-right, bottom-left) land on ``endpoints``; uncovered pixels get ``fill``."""
+    if len(startpoints) != 4 or len(endpoints) != 4:
+        raise ValueError("Please provide exactly four corners for startpoints and endpoints.")
+    coefficients = _perspective_coeffs(startpoints, endpoints)
+    from PIL import Image
+
+    def transform(p, f):
+        return p.transform(p.size, Image.PERSPECTIVE, coefficients, _pil_filter(interpolation),
+                           fillcolor=f)
+    if isinstance(img, Tensor):
+        return _via_pil(img, transform, fill)
+    _check_image(img, "perspective")
+    return transform(img, _pil_fill(fill, img))
+
+
+def elastic_transform(img, displacement: Tensor, interpolation=InterpolationMode.BILINEAR,
+                      fill=None):
+    """Move every pixel by ``displacement`` (shape ``(1, H, W, 2)``, x then y, in grid_sample's
+    normalised units: 1 is half the width or height), sampling as ``grid_sample`` does
+    (``align_corners=False``, zeros outside, then blended towards ``fill`` there)."""
+    if not isinstance(displacement, Tensor):
+        raise TypeError("Argument displacement should be a Tensor")
+    if not isinstance(img, Tensor):
+        _check_image(img, "elastic_transform")
+        out = elastic_transform(pil_to_tensor(img), displacement, interpolation, fill)
+        return to_pil_image(out, mode=img.mode)
+    channels, h, w = get_dimensions(img)
+    if tuple(displacement.shape) != (1, h, w, 2):
+        raise ValueError(f"Argument displacement shape should be {(1, h, w, 2)}, but given "
+                         f"{tuple(displacement.shape)}")
+    mode = InterpolationMode(interpolation)
+    if mode not in (InterpolationMode.NEAREST, InterpolationMode.BILINEAR):
+        raise ValueError(f"elastic_transform supports nearest and bilinear, not {mode.value}")
+    nearest = mode == InterpolationMode.NEAREST
+    data = img._data
+    xp = get_array_module(data)
+    shift = displacement.to(img.device)._data
+    # grid_sample un-normalises g to ((g + 1) * size - 1) / 2: the identity grid lands on the
+    # pixel centres, and a displacement d moves by d * size / 2 pixels.
+    x = xp.arange(w) + shift[0, :, :, 0] * (w / 2)
+    y = xp.arange(h)[:, None] + shift[0, :, :, 1] * (h / 2)
+    work = data.astype(_work_dtype(data), copy=False)
+    out = _sample(work, x, y, nearest)
+    if fill is not None:
+        mask = _sample(xp.ones((h, w), work.dtype), x, y, nearest)
+        fills = xp.asarray(_channel_fills(fill, channels), work.dtype)[:, None, None]
+        out = xp.where(mask < 0.5, fills, out) if nearest else out * mask + (1 - mask) * fills
+    return _make((out if _is_float(data) else xp.round(out)).astype(data.dtype))
+
+
+def _sample(values, x, y, nearest: bool):
+    """``values[..., y, x]`` at real pixel coordinates, nearest or bilinear, zero outside."""
+    xp = get_array_module(values)
+    h, w = values.shape[-2:]
+    if nearest:
+        corners = [(xp.rint(y), xp.rint(x), 1.0)]
+    else:
+        x0, y0 = xp.floor(x), xp.floor(y)
+        fx, fy = x - x0, y - y0
+        corners = [(y0, x0, (1 - fy) * (1 - fx)), (y0, x0 + 1, (1 - fy) * fx),
+                   (y0 + 1, x0, fy * (1 - fx)), (y0 + 1, x0 + 1, fy * fx)]
+    out = xp.zeros(values.shape[:-2] + x.shape, values.dtype)
+    for yy, xx, weight in corners:
+        inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+        yi = xp.clip(yy, 0, h - 1).astype(np.intp)
+        xi = xp.clip(xx, 0, w - 1).astype(np.intp)
+        out += values[..., yi, xi] * xp.where(inside, weight, 0).astype(values.dtype)
+    return out
+
+
+def five_crop(img, size) -> tuple:
+    """The four corner crops and the centre crop of ``size``: (tl, tr, bl, br, center)."""
+    th, tw = _size_pair(size)
+    _, h, w = get_dimensions(img)
+    if th > h or tw > w:
+        raise ValueError(f"Requested crop size {(th, tw)} is bigger than input size {(h, w)}")
+    return (crop(img, 0, 0, th, tw), crop(img, 0, w - tw, th, tw), crop(img, h - th, 0, th, tw),
+            crop(img, h - th, w - tw, th, tw), center_crop(img, [th, tw]))
+
+
+def ten_crop(img, size, vertical_flip: bool = False) -> tuple:
+    """``five_crop`` of the image and of its flip (horizontal, or vertical if asked)."""
+    flipped = vflip(img) if vertical_flip else hflip(img)
+    return five_crop(img, size) + five_crop(flipped, size)
+
+
+__all__ = ["InterpolationMode", "adjust_brightness", "adjust_contrast", "adjust_gamma",
+           "adjust_hue", "adjust_saturation", "adjust_sharpness", "affine", "autocontrast",
+           "center_crop", "convert_image_dtype", "crop", "elastic_transform", "equalize", "erase",
+           "five_crop", "gaussian_blur", "get_dimensions", "get_image_size", "hflip", "invert",
+           "normalize", "pad", "perspective", "pil_to_tensor", "posterize", "resize",
+           "resized_crop", "rgb_to_grayscale", "rotate", "solarize", "ten_crop", "to_grayscale",
            "to_pil_image", "to_tensor", "vflip"]

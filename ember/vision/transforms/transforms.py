@@ -419,6 +419,245 @@ class GaussianBlur(_Transform):
         return f"kernel_size={tuple(self.kernel_size)}, sigma={self.sigma}"
 
 
+class RandomPerspective(_Transform):
+    """With probability ``p``, a random perspective warp: each corner moves inwards by up to
+    ``distortion_scale`` times half the width and height."""
+
+    def __init__(self, distortion_scale: float = 0.5, p: float = 0.5,
+                 interpolation=InterpolationMode.BILINEAR, fill=0) -> None:
+        self.distortion_scale = distortion_scale
+        self.p = p
+        self.interpolation = interpolation
+        self.fill = fill
+
+    @staticmethod
+    def get_params(width: int, height: int, distortion_scale: float) -> tuple:
+        """(startpoints, endpoints): the image corners and where they go, clockwise from the
+        top-left."""
+        dx, dy = int(distortion_scale * (width // 2)), int(distortion_scale * (height // 2))
+        left, right = (0, dx + 1), (width - dx - 1, width)
+        top, bottom = (0, dy + 1), (height - dy - 1, height)
+        endpoints = [[_randint(*xr), _randint(*yr)] for xr, yr in
+                     ((left, top), (right, top), (right, bottom), (left, bottom))]
+        startpoints = [[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]]
+        return startpoints, endpoints
+
+    def __call__(self, img):
+        channels, height, width = F.get_dimensions(img)
+        fill = _tensor_fill(img, self.fill, channels)
+        if _uniform(0, 1) < self.p:
+            start, end = self.get_params(width, height, self.distortion_scale)
+            return F.perspective(img, start, end, self.interpolation, fill)
+        return img
+
+    def _args(self) -> str:
+        return f"p={self.p}"
+
+
+def _tensor_fill(img, fill, channels: int):
+    """A number becomes one float per channel for tensors, as torchvision's transforms do."""
+    if not isinstance(img, Tensor) or fill is None:
+        return fill
+    if isinstance(fill, numbers.Number):
+        return [float(fill)] * channels
+    return [float(f) for f in fill]
+
+
+class ElasticTransform(_Transform):
+    """Move pixels by a random displacement field: uniform noise in [-1, 1] per pixel, blurred
+    with a Gaussian of ``sigma`` and scaled by ``alpha`` pixels (x, then y; one number or a
+    pair each)."""
+
+    def __init__(self, alpha=50.0, sigma=5.0, interpolation=InterpolationMode.BILINEAR,
+                 fill=0) -> None:
+        self.alpha = _pair_of_floats(alpha, "alpha")
+        self.sigma = _pair_of_floats(sigma, "sigma")
+        self.interpolation = interpolation
+        if isinstance(fill, numbers.Number):
+            fill = [float(fill)]
+        elif isinstance(fill, (list, tuple)):
+            fill = [float(f) for f in fill]
+        else:
+            raise TypeError(f"fill should be int or float or a list or tuple of them. "
+                            f"Got {type(fill)}")
+        self.fill = fill
+
+    @staticmethod
+    def get_params(alpha: list, sigma: list, size: list) -> Tensor:
+        """A (1, H, W, 2) displacement in ``grid_sample``'s normalised units."""
+        fields = []
+        for axis in (0, 1):
+            d = _make(_rng().random((1, 1, *size), dtype=np.float32) * 2 - 1)
+            if sigma[axis] > 0.0:
+                k = int(8 * sigma[axis] + 1)
+                k += 1 - k % 2  # odd
+                d = F.gaussian_blur(d, [k, k], sigma)
+            fields.append(d * (alpha[axis] / size[axis]))
+        return _make(np.concatenate([f._data for f in fields], 1).transpose(0, 2, 3, 1).copy())
+
+    def __call__(self, img):
+        _, height, width = F.get_dimensions(img)
+        displacement = self.get_params(self.alpha, self.sigma, [height, width])
+        return F.elastic_transform(img, displacement, self.interpolation, self.fill)
+
+    def _args(self) -> str:
+        return (f"alpha={self.alpha}, sigma={self.sigma}, interpolation={self.interpolation}, "
+                f"fill={self.fill}")
+
+
+def _pair_of_floats(value, name: str) -> list:
+    if isinstance(value, numbers.Number):
+        return [float(value), float(value)]
+    if not isinstance(value, (list, tuple)) or len(value) not in (1, 2):
+        raise ValueError(f"If {name} is a sequence its length should be 2. Got {value}")
+    return [float(value[0]), float(value[-1])]
+
+
+class _RandomColorOp(_Transform):
+    """Apply ``_apply`` with probability ``p``."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        self.p = p
+
+    def __call__(self, img):
+        return self._apply(img) if _uniform(0, 1) < self.p else img
+
+    def _args(self) -> str:
+        return f"p={self.p}"
+
+
+class RandomInvert(_RandomColorOp):
+    """Invert the colours with probability ``p``."""
+
+    def _apply(self, img):
+        return F.invert(img)
+
+
+class RandomAutocontrast(_RandomColorOp):
+    """Stretch each channel to the full range with probability ``p``."""
+
+    def _apply(self, img):
+        return F.autocontrast(img)
+
+
+class RandomEqualize(_RandomColorOp):
+    """Equalise each channel's histogram with probability ``p``."""
+
+    def _apply(self, img):
+        return F.equalize(img)
+
+
+class RandomPosterize(_RandomColorOp):
+    """Keep the top ``bits`` bits of each channel with probability ``p``."""
+
+    def __init__(self, bits: int, p: float = 0.5) -> None:
+        super().__init__(p)
+        self.bits = bits
+
+    def _apply(self, img):
+        return F.posterize(img, self.bits)
+
+    def _args(self) -> str:
+        return f"bits={self.bits},p={self.p}"
+
+
+class RandomSolarize(_RandomColorOp):
+    """Invert the pixels at or above ``threshold`` with probability ``p``."""
+
+    def __init__(self, threshold: float, p: float = 0.5) -> None:
+        super().__init__(p)
+        self.threshold = threshold
+
+    def _apply(self, img):
+        return F.solarize(img, self.threshold)
+
+    def _args(self) -> str:
+        return f"threshold={self.threshold},p={self.p}"
+
+
+class RandomAdjustSharpness(_RandomColorOp):
+    """Change the sharpness by ``sharpness_factor`` with probability ``p``."""
+
+    def __init__(self, sharpness_factor: float, p: float = 0.5) -> None:
+        super().__init__(p)
+        self.sharpness_factor = sharpness_factor
+
+    def _apply(self, img):
+        return F.adjust_sharpness(img, self.sharpness_factor)
+
+    def _args(self) -> str:
+        return f"sharpness_factor={self.sharpness_factor},p={self.p}"
+
+
+class FiveCrop(_Transform):
+    """The four corner crops and the centre crop of ``size``, as a tuple."""
+
+    def __init__(self, size) -> None:
+        self.size = _size_pair(size)
+
+    def __call__(self, img) -> tuple:
+        return F.five_crop(img, self.size)
+
+    def _args(self) -> str:
+        return f"size={self.size}"
+
+
+class TenCrop(_Transform):
+    """``FiveCrop`` of the image and of its horizontal (or vertical) flip."""
+
+    def __init__(self, size, vertical_flip: bool = False) -> None:
+        self.size = _size_pair(size)
+        self.vertical_flip = vertical_flip
+
+    def __call__(self, img) -> tuple:
+        return F.ten_crop(img, self.size, self.vertical_flip)
+
+    def _args(self) -> str:
+        return f"size={self.size}, vertical_flip={self.vertical_flip}"
+
+
+class LinearTransformation(_Transform):
+    """Flatten a (..., C, H, W) tensor, subtract ``mean_vector`` and multiply by the square
+    ``transformation_matrix`` (as for ZCA whitening), keeping the shape."""
+
+    def __init__(self, transformation_matrix: Tensor, mean_vector: Tensor) -> None:
+        n = transformation_matrix.shape[0]
+        if transformation_matrix.ndim != 2 or transformation_matrix.shape[1] != n:
+            raise ValueError("transformation_matrix should be square. Got "
+                             f"{tuple(transformation_matrix.shape)} rectangular matrix.")
+        if mean_vector.shape[0] != n:
+            raise ValueError(f"mean_vector should have the same length {mean_vector.shape[0]} "
+                             "as any one of the dimensions of the transformation_matrix "
+                             f"[{tuple(transformation_matrix.shape)}]")
+        if transformation_matrix.device != mean_vector.device:
+            raise ValueError("Input tensors should be on the same device. Got "
+                             f"{transformation_matrix.device} and {mean_vector.device}")
+        if transformation_matrix.dtype != mean_vector.dtype:
+            raise ValueError("Input tensors should have the same dtype. Got "
+                             f"{transformation_matrix.dtype} and {mean_vector.dtype}")
+        self.transformation_matrix = transformation_matrix
+        self.mean_vector = mean_vector
+
+    def __call__(self, tensor: Tensor) -> Tensor:
+        shape = tuple(tensor.shape)
+        n = shape[-3] * shape[-2] * shape[-1]
+        if n != self.transformation_matrix.shape[0]:
+            raise ValueError("Input tensor and transformation matrix have incompatible shape."
+                             f"[{shape[-3]} x {shape[-2]} x {shape[-1]}] != "
+                             f"{self.transformation_matrix.shape[0]}")
+        if tensor.device != self.mean_vector.device:
+            raise ValueError("Input tensor should be on the same device as transformation "
+                             f"matrix and mean vector. Got {tensor.device} vs "
+                             f"{self.mean_vector.device}")
+        flat = tensor.reshape(-1, n) - self.mean_vector
+        return (flat @ self.transformation_matrix.to(flat.dtype)).reshape(shape)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(transformation_matrix="
+                f"{self.transformation_matrix.tolist()}, "
+                f"mean_vector={self.mean_vector.tolist()})")
+
+
 class Grayscale(_Transform):
     def __init__(self, num_output_channels: int = 1) -> None:
         self.num_output_channels = num_output_channels

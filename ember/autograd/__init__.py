@@ -1,7 +1,7 @@
 """Tape-based automatic differentiation: ``backward``, ``grad``, ``Function`` and grad modes."""
 from __future__ import annotations
 
-from ember.autograd import forward_ad, functional  # noqa: F401
+from ember.autograd import forward_ad, functional, graph  # noqa: F401
 from ember.autograd.anomaly_mode import detect_anomaly, set_detect_anomaly
 from ember.autograd.engine import run_backward
 from ember.autograd.function import Function, once_differentiable

@@ -234,7 +234,7 @@ def refresh_view(view) -> None:
 class _SavedTensor:
     """A tensor saved for backward, with the version it had then."""
 
-    __slots__ = ("tensor", "data", "is_output", "counter", "version")
+    __slots__ = ("tensor", "data", "is_output", "output_nr", "counter", "version")
 
     def __init__(self, tensor, node):
         counter = tensor._ver
@@ -245,6 +245,7 @@ class _SavedTensor:
         # An output saved by its own node would form a cycle: keep its data, rebuild on unpack.
         if tensor.grad_fn is node and node is not None:
             self.is_output = True
+            self.output_nr = tensor._output_nr  # which output: double backward flows into it
             self.tensor = None
             self.data = tensor._data
         else:
@@ -262,10 +263,51 @@ class _SavedTensor:
         if self.counter[0] != self.version:
             raise RuntimeError(_modified_message(self, node))
         if self.is_output:
-            out = _make(self.data, True, node)
+            out = _make(self.data, True, node, self.output_nr)
             out._ver = self.counter
             return out
         return self.tensor
+
+
+# The active (pack_hook, unpack_hook) pairs, innermost last: ember.autograd.graph's
+# saved_tensors_hooks pushes and pops them.
+saved_tensors_hooks_stack: list = []
+
+
+class _PackedSavedTensor(_SavedTensor):
+    """A saved tensor held as what the innermost ``saved_tensors_hooks``' pack hook returned;
+    every access calls the unpack hook. As in PyTorch, the hooks own the value: no version
+    check (a pack hook may have copied it before an in-place change)."""
+
+    __slots__ = ("packed", "unpack_hook")
+
+    def __init__(self, tensor, node, pack_hook, unpack_hook):
+        self.is_output = False
+        self.tensor = self.data = None
+        self.unpack_hook = unpack_hook
+        self.packed = pack_hook(tensor)
+
+    def array(self, node):
+        return self.unpack(node)._data
+
+    def unpack(self, node):
+        out = self.unpack_hook(self.packed)
+        if not isinstance(out, _tensor_type()):
+            raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but got "
+                            f"result of type {type(out).__name__}")
+        return out
+
+
+def _tensor_type():
+    from ember._tensor import Tensor
+    return Tensor
+
+
+def _save(tensor, node) -> _SavedTensor:
+    """``tensor`` saved for ``node``'s backward (packed when saved-tensor hooks are active)."""
+    if saved_tensors_hooks_stack:
+        return _PackedSavedTensor(tensor, node, *saved_tensors_hooks_stack[-1])
+    return _SavedTensor(tensor, node)
 
 
 def _modified_message(saved: _SavedTensor, node) -> str:
@@ -273,7 +315,7 @@ def _modified_message(saved: _SavedTensor, node) -> str:
     t = saved.tensor
     data = t._data if t is not None else saved.data
     # An output names the node that saved it; an input names its current history.
-    fn, nr = (node, 0) if saved.is_output else (t.grad_fn, t._output_nr)
+    fn, nr = (node, saved.output_nr) if saved.is_output else (t.grad_fn, t._output_nr)
     origin = ""
     if fn is not None:
         origin = f", which is output {nr} of {re.sub(r'Backward[0-9]*$', '', fn.name())},"
@@ -744,10 +786,10 @@ def _resolve_saved_arrays(node, saved, args, inputs, outputs, raw_out):
     for s in saved:
         if s is not None:
             if s is raw_out and len(inputs) == 1 and s is not inputs[0]:  # relu, exp, ...
-                s = _SavedTensor(outputs, node)
+                s = _save(outputs, node)
             else:
                 t = s if isinstance(s, Tensor) else _owner(s, args, inputs, outputs, raw_out)
-                s = _SavedTensor(t, node)
+                s = _save(t, node)
         resolved.append(s)
     return resolved
 
@@ -811,7 +853,7 @@ def _custom_forward(cls, ctx, args, kwargs, record: bool):
         ctx._out_meta = out_meta
     saved = ctx._saved  # what forward passed to save_for_backward, if anything
     if saved is not None:
-        ctx._saved = [None if s is None else _SavedTensor(_as_result(s, outs, results), ctx)
+        ctx._saved = [None if s is None else _save(_as_result(s, outs, results), ctx)
                       for s in saved]
     return tuple(results) if is_tuple else results[0]
 

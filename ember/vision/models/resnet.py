@@ -1,10 +1,27 @@
-"""ResNets with torchvision's layout and state_dict keys (conv1, bn1, layer1.0.conv1, ..., fc)."""
+"""ResNets, ResNeXts and Wide ResNets with torchvision's layout and state_dict keys (conv1, bn1,
+layer1.0.conv1, ..., fc) and pretrained weights."""
 from __future__ import annotations
 
 from typing import Callable
 
 from ember import nn
 from ember._tensor import Tensor
+from ember.vision.models._api import WeightsEnum, register_model
+from ember.vision.models._utils import (
+    _URL,
+    _fit_to_weights,
+    _imagenet_weights,
+    _load_weights,
+    _ovewrite_named_param,
+    handle_legacy_interface,
+)
+
+__all__ = ["BasicBlock", "Bottleneck", "ResNet", "ResNet18_Weights", "ResNet34_Weights",
+           "ResNet50_Weights", "ResNet101_Weights", "ResNet152_Weights",
+           "ResNeXt50_32X4D_Weights", "ResNeXt101_32X8D_Weights", "ResNeXt101_64X4D_Weights",
+           "Wide_ResNet50_2_Weights", "Wide_ResNet101_2_Weights", "resnet18", "resnet34",
+           "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d",
+           "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"]
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1,
@@ -147,23 +164,234 @@ class ResNet(nn.Module):
         return self.fc(x)
 
 
-def _resnet(block, layers: list, weights, progress: bool, **kwargs) -> ResNet:
-    if weights is not None:
-        raise ValueError("ember.vision has no pretrained weights (no network access); load a "
-                         "state_dict instead")
-    return ResNet(block, layers, **kwargs)
+def _resnet(block, layers: list, weights: WeightsEnum | None, progress: bool,
+            **kwargs) -> ResNet:
+    _fit_to_weights(weights, kwargs)
+    return _load_weights(ResNet(block, layers, **kwargs), weights, progress)
 
 
-def resnet18(*, weights=None, progress: bool = True, **kwargs) -> ResNet:
-    """ResNet-18 (BasicBlock x [2, 2, 2, 2])."""
+# The V1 weights are the original training recipe; V2 (torchvision's newer recipe) are more
+# accurate and evaluated after resizing to 232.
+class ResNet18_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet_weights(_URL + "resnet18-f37072fd.pth", 11689512)
+    DEFAULT = IMAGENET1K_V1
+
+
+class ResNet34_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet_weights(_URL + "resnet34-b627a593.pth", 21797672)
+    DEFAULT = IMAGENET1K_V1
+
+
+class ResNet50_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet_weights(_URL + "resnet50-0676ba61.pth", 25557032)
+    IMAGENET1K_V2 = _imagenet_weights(_URL + "resnet50-11ad3fa6.pth", 25557032, resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class ResNet101_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet_weights(_URL + "resnet101-63fe2227.pth", 44549160)
+    IMAGENET1K_V2 = _imagenet_weights(_URL + "resnet101-cd907fc2.pth", 44549160,
+                                      resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class ResNet152_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet_weights(_URL + "resnet152-394f9c45.pth", 60192808)
+    IMAGENET1K_V2 = _imagenet_weights(_URL + "resnet152-f82ba261.pth", 60192808,
+                                      resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class ResNeXt50_32X4D_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet_weights(_URL + "resnext50_32x4d-7cdf4587.pth", 25028904)
+    IMAGENET1K_V2 = _imagenet_weights(_URL + "resnext50_32x4d-1a0047aa.pth", 25028904,
+                                      resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class ResNeXt101_32X8D_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet_weights(_URL + "resnext101_32x8d-8ba56ff5.pth", 88791336)
+    IMAGENET1K_V2 = _imagenet_weights(_URL + "resnext101_32x8d-110c445d.pth", 88791336,
+                                      resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class ResNeXt101_64X4D_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet_weights(_URL + "resnext101_64x4d-173b62eb.pth", 83455272,
+                                      resize_size=232)
+    DEFAULT = IMAGENET1K_V1
+
+
+class Wide_ResNet50_2_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet_weights(_URL + "wide_resnet50_2-95faca4d.pth", 68883240)
+    IMAGENET1K_V2 = _imagenet_weights(_URL + "wide_resnet50_2-9ba9bcbe.pth", 68883240,
+                                      resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class Wide_ResNet101_2_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _imagenet_weights(_URL + "wide_resnet101_2-32ee1156.pth", 126886696)
+    IMAGENET1K_V2 = _imagenet_weights(_URL + "wide_resnet101_2-d733dc28.pth", 126886696,
+                                      resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+@register_model()
+@handle_legacy_interface(ResNet18_Weights.IMAGENET1K_V1)
+def resnet18(*, weights: ResNet18_Weights | None = None, progress: bool = True,
+             **kwargs) -> ResNet:
+    """ResNet-18 (BasicBlock x [2, 2, 2, 2]), from `Deep Residual Learning for Image
+    Recognition <https://arxiv.org/abs/1512.03385>`_.
+
+    Args:
+        weights: a ``ResNet18_Weights`` member, its name, or None (random init).
+        progress: show a download progress bar.
+        kwargs: passed to :class:`ResNet` (``num_classes``, ``zero_init_residual``, ...).
+    """
+    weights = ResNet18_Weights.verify(weights)
     return _resnet(BasicBlock, [2, 2, 2, 2], weights, progress, **kwargs)
 
 
-def resnet34(*, weights=None, progress: bool = True, **kwargs) -> ResNet:
-    """ResNet-34 (BasicBlock x [3, 4, 6, 3])."""
+@register_model()
+@handle_legacy_interface(ResNet34_Weights.IMAGENET1K_V1)
+def resnet34(*, weights: ResNet34_Weights | None = None, progress: bool = True,
+             **kwargs) -> ResNet:
+    """ResNet-34 (BasicBlock x [3, 4, 6, 3]).
+
+    Args:
+        weights: a ``ResNet34_Weights`` member, its name, or None (random init).
+        progress: show a download progress bar.
+        kwargs: passed to :class:`ResNet` (``num_classes``, ``zero_init_residual``, ...).
+    """
+    weights = ResNet34_Weights.verify(weights)
     return _resnet(BasicBlock, [3, 4, 6, 3], weights, progress, **kwargs)
 
 
-def resnet50(*, weights=None, progress: bool = True, **kwargs) -> ResNet:
-    """ResNet-50 (Bottleneck x [3, 4, 6, 3])."""
+@register_model()
+@handle_legacy_interface(ResNet50_Weights.IMAGENET1K_V1)
+def resnet50(*, weights: ResNet50_Weights | None = None, progress: bool = True,
+             **kwargs) -> ResNet:
+    """ResNet-50 (Bottleneck x [3, 4, 6, 3]).
+
+    Args:
+        weights: a ``ResNet50_Weights`` member, its name, or None (random init).
+        progress: show a download progress bar.
+        kwargs: passed to :class:`ResNet` (``num_classes``, ``zero_init_residual``, ...).
+    """
+    weights = ResNet50_Weights.verify(weights)
     return _resnet(Bottleneck, [3, 4, 6, 3], weights, progress, **kwargs)
+
+
+@register_model()
+@handle_legacy_interface(ResNet101_Weights.IMAGENET1K_V1)
+def resnet101(*, weights: ResNet101_Weights | None = None, progress: bool = True,
+              **kwargs) -> ResNet:
+    """ResNet-101 (Bottleneck x [3, 4, 23, 3]).
+
+    Args:
+        weights: a ``ResNet101_Weights`` member, its name, or None (random init).
+        progress: show a download progress bar.
+        kwargs: passed to :class:`ResNet` (``num_classes``, ``zero_init_residual``, ...).
+    """
+    weights = ResNet101_Weights.verify(weights)
+    return _resnet(Bottleneck, [3, 4, 23, 3], weights, progress, **kwargs)
+
+
+@register_model()
+@handle_legacy_interface(ResNet152_Weights.IMAGENET1K_V1)
+def resnet152(*, weights: ResNet152_Weights | None = None, progress: bool = True,
+              **kwargs) -> ResNet:
+    """ResNet-152 (Bottleneck x [3, 8, 36, 3]).
+
+    Args:
+        weights: a ``ResNet152_Weights`` member, its name, or None (random init).
+        progress: show a download progress bar.
+        kwargs: passed to :class:`ResNet` (``num_classes``, ``zero_init_residual``, ...).
+    """
+    weights = ResNet152_Weights.verify(weights)
+    return _resnet(Bottleneck, [3, 8, 36, 3], weights, progress, **kwargs)
+
+
+@register_model()
+@handle_legacy_interface(ResNeXt50_32X4D_Weights.IMAGENET1K_V1)
+def resnext50_32x4d(*, weights: ResNeXt50_32X4D_Weights | None = None, progress: bool = True,
+                    **kwargs) -> ResNet:
+    """ResNeXt-50 32x4d: ResNet-50 with 32 groups of width 4 in each 3x3 convolution, from
+    `Aggregated Residual Transformations <https://arxiv.org/abs/1611.05431>`_.
+
+    Args:
+        weights: a ``ResNeXt50_32X4D_Weights`` member, its name, or None (random init).
+        progress: show a download progress bar.
+        kwargs: passed to :class:`ResNet` (``num_classes``, ``zero_init_residual``, ...).
+    """
+    weights = ResNeXt50_32X4D_Weights.verify(weights)
+    _ovewrite_named_param(kwargs, "groups", 32)
+    _ovewrite_named_param(kwargs, "width_per_group", 4)
+    return _resnet(Bottleneck, [3, 4, 6, 3], weights, progress, **kwargs)
+
+
+@register_model()
+@handle_legacy_interface(ResNeXt101_32X8D_Weights.IMAGENET1K_V1)
+def resnext101_32x8d(*, weights: ResNeXt101_32X8D_Weights | None = None, progress: bool = True,
+                     **kwargs) -> ResNet:
+    """ResNeXt-101 32x8d (32 groups of width 8).
+
+    Args:
+        weights: a ``ResNeXt101_32X8D_Weights`` member, its name, or None (random init).
+        progress: show a download progress bar.
+        kwargs: passed to :class:`ResNet` (``num_classes``, ``zero_init_residual``, ...).
+    """
+    weights = ResNeXt101_32X8D_Weights.verify(weights)
+    _ovewrite_named_param(kwargs, "groups", 32)
+    _ovewrite_named_param(kwargs, "width_per_group", 8)
+    return _resnet(Bottleneck, [3, 4, 23, 3], weights, progress, **kwargs)
+
+
+@register_model()
+@handle_legacy_interface(ResNeXt101_64X4D_Weights.IMAGENET1K_V1)
+def resnext101_64x4d(*, weights: ResNeXt101_64X4D_Weights | None = None, progress: bool = True,
+                     **kwargs) -> ResNet:
+    """ResNeXt-101 64x4d (64 groups of width 4).
+
+    Args:
+        weights: a ``ResNeXt101_64X4D_Weights`` member, its name, or None (random init).
+        progress: show a download progress bar.
+        kwargs: passed to :class:`ResNet` (``num_classes``, ``zero_init_residual``, ...).
+    """
+    weights = ResNeXt101_64X4D_Weights.verify(weights)
+    _ovewrite_named_param(kwargs, "groups", 64)
+    _ovewrite_named_param(kwargs, "width_per_group", 4)
+    return _resnet(Bottleneck, [3, 4, 23, 3], weights, progress, **kwargs)
+
+
+@register_model()
+@handle_legacy_interface(Wide_ResNet50_2_Weights.IMAGENET1K_V1)
+def wide_resnet50_2(*, weights: Wide_ResNet50_2_Weights | None = None, progress: bool = True,
+                    **kwargs) -> ResNet:
+    """Wide ResNet-50-2: ResNet-50 with twice the bottleneck width, from `Wide Residual
+    Networks <https://arxiv.org/abs/1605.07146>`_.
+
+    Args:
+        weights: a ``Wide_ResNet50_2_Weights`` member, its name, or None (random init).
+        progress: show a download progress bar.
+        kwargs: passed to :class:`ResNet` (``num_classes``, ``zero_init_residual``, ...).
+    """
+    weights = Wide_ResNet50_2_Weights.verify(weights)
+    _ovewrite_named_param(kwargs, "width_per_group", 128)
+    return _resnet(Bottleneck, [3, 4, 6, 3], weights, progress, **kwargs)
+
+
+@register_model()
+@handle_legacy_interface(Wide_ResNet101_2_Weights.IMAGENET1K_V1)
+def wide_resnet101_2(*, weights: Wide_ResNet101_2_Weights | None = None, progress: bool = True,
+                     **kwargs) -> ResNet:
+    """Wide ResNet-101-2: ResNet-101 with twice the bottleneck width.
+
+    Args:
+        weights: a ``Wide_ResNet101_2_Weights`` member, its name, or None (random init).
+        progress: show a download progress bar.
+        kwargs: passed to :class:`ResNet` (``num_classes``, ``zero_init_residual``, ...).
+    """
+    weights = Wide_ResNet101_2_Weights.verify(weights)
+    _ovewrite_named_param(kwargs, "width_per_group", 128)
+    return _resnet(Bottleneck, [3, 4, 23, 3], weights, progress, **kwargs)

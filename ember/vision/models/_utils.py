@@ -1,0 +1,87 @@
+"""What the builders share: ImageNet weight records, the arguments that pretrained weights fix,
+loading the checkpoint, and the deprecated ``pretrained=`` argument."""
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Any, Callable
+
+from ember import nn
+from ember.vision.models._api import Weights, WeightsEnum
+from ember.vision.models._meta import _IMAGENET_CATEGORIES
+from ember.vision.models._presets import ImageClassification
+
+_URL = "https://download.pytorch.org/models/"  # where torchvision's checkpoints are
+
+
+def _imagenet_weights(url: str, num_params: int, min_size: tuple = (1, 1),
+                      resize_size: int = 256, crop_size: int = 224) -> Weights:
+    """The record of an ImageNet-1K classifier's weights, evaluated at ``crop_size`` after
+    resizing to ``resize_size``."""
+    transforms = functools.partial(ImageClassification, crop_size=crop_size,
+                                   resize_size=resize_size)
+    return Weights(url=url, transforms=transforms,
+                   meta={"num_params": num_params, "min_size": min_size,
+                         "categories": _IMAGENET_CATEGORIES})
+
+
+def _ovewrite_named_param(kwargs: dict[str, Any], param: str, new_value: Any) -> None:
+    """Set ``kwargs[param]``; a caller's different value is an error (torchvision's name)."""
+    if param in kwargs and kwargs[param] != new_value:
+        raise ValueError(f"The parameter '{param}' expected value {new_value} but got "
+                         f"{kwargs[param]} instead.")
+    kwargs[param] = new_value
+
+
+def _fit_to_weights(weights: WeightsEnum | None, kwargs: dict[str, Any]) -> None:
+    """Pretrained weights fix the classifier's size: ``num_classes`` must match them."""
+    if weights is not None and weights.meta["categories"] is not None:
+        _ovewrite_named_param(kwargs, "num_classes", len(weights.meta["categories"]))
+
+
+def _load_weights(model: nn.Module, weights: WeightsEnum | None, progress: bool) -> nn.Module:
+    """Download (once) and load ``weights`` into ``model`` with strict key matching."""
+    if weights is not None:
+        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
+    return model
+
+
+def _make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
+    """``v`` rounded to the nearest multiple of ``divisor``, losing at most 10% (the channel
+    rounding of the MobileNets)."""
+    min_value = min_value or divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+def handle_legacy_interface(default: WeightsEnum) -> Callable:
+    """Decorator: a builder also accepts the deprecated ``pretrained=True`` (meaning
+    ``weights=default``) or ``pretrained=False`` (``weights=None``), warning as torchvision
+    does."""
+    def outer(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        @functools.wraps(builder)
+        def inner(*args: Any, **kwargs: Any) -> nn.Module:
+            if "pretrained" in kwargs:
+                _translate_pretrained(kwargs, default)
+            return builder(*args, **kwargs)
+        return inner
+    return outer
+
+
+def _translate_pretrained(kwargs: dict[str, Any], default: WeightsEnum) -> None:
+    pretrained = kwargs.pop("pretrained")
+    if kwargs.get("weights") is not None:
+        raise ValueError("Pass either 'weights' or the deprecated 'pretrained', not both.")
+    weights = default if pretrained else None
+    warnings.warn("The parameter 'pretrained' is deprecated since 0.13 and may be removed in "
+                  "the future, please use 'weights' instead.", UserWarning, stacklevel=3)
+    msg = ("Arguments other than a weight enum or `None` for 'weights' are deprecated since "
+           "0.13 and may be removed in the future. The current behavior is equivalent to "
+           f"passing `weights={weights}`.")
+    if pretrained:
+        msg += (f" You can also use `weights={type(default).__name__}.DEFAULT` to get the most "
+                "up-to-date weights.")
+    warnings.warn(msg, UserWarning, stacklevel=3)
+    kwargs["weights"] = weights

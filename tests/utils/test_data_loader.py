@@ -215,3 +215,18 @@ def test_persistent_workers_reseed_each_epoch():
     loader._iterator._shutdown_workers()
     assert epochs[0][0][1] != epochs[1][0][1]  # a new base seed per epoch, as fresh workers
     assert epochs[0][0][2] != epochs[1][0][2]
+
+
+class _ThreadCount(Dataset):
+    """Each item: the BLAS thread count inside the process that loads it."""
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        return ember.get_num_threads()
+
+
+def test_workers_run_one_blas_thread_like_torch():
+    counts = [int(b) for b in DataLoader(_ThreadCount(), num_workers=2)]
+    assert counts == [1, 1]

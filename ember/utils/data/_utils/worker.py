@@ -116,6 +116,10 @@ def _worker_loop(is_iterable: bool, dataset, index_queue, data_queue, done_event
     global _worker_info
     from ember.utils.data._utils.fetch import create_fetcher
     try:
+        # One BLAS thread per worker, as in PyTorch: the workers and the training process
+        # would otherwise oversubscribe the cores, and OpenBLAS slows 10-100x when they do.
+        import ember
+        ember.set_num_threads(1)
         seed = base_seed + worker_id
         _seed_worker(seed, worker_id, base_seed)
         _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed,

@@ -1,0 +1,5 @@
+"""The inference presets that pretrained weights' ``transforms()`` return, where torchvision
+keeps them (``torchvision.transforms._presets``)."""
+from ember.vision.models._presets import ImageClassification
+
+__all__ = ["ImageClassification"]

@@ -171,6 +171,7 @@ class memory_format:
 
 contiguous_format = memory_format("contiguous_format")
 channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
 preserve_format = memory_format("preserve_format")
 
 from ember._creation import (BFloat16Tensor, BoolTensor, ByteTensor,  # noqa: F401,E402
@@ -236,7 +237,8 @@ __version__ = "0.1.0"
 # ``import ember`` fast; ``import ember.optim`` works as usual.
 _LAZY_SUBMODULES = ("nn", "optim", "utils", "legacy", "multiprocessing", "vision",
                     "serialization", "storage", "distributions", "testing", "examples", "onnx",
-                    "distributed", "func", "special", "jit", "xpu", "mps", "hub", "cpu")
+                    "distributed", "func", "special", "jit", "xpu", "mps", "hub", "cpu",
+                    "profiler")
 
 
 def __getattr__(name: str):

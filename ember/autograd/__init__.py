@@ -76,6 +76,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     return result
 
 
+def __getattr__(name: str):
+    # ``ember.autograd.profiler`` loads on first use: it pulls in ember.profiler's tracer
+    if name == "profiler":
+        import importlib
+        return importlib.import_module("ember.autograd.profiler")
+    raise AttributeError(f"module 'ember.autograd' has no attribute {name!r}")
+
+
 __all__ = ["Function", "Variable", "backward", "grad", "gradcheck", "gradgradcheck", "no_grad",
            "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
            "detect_anomaly", "set_detect_anomaly", "once_differentiable", "_FunctionCtx"]

@@ -193,9 +193,11 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) ->
 
 def empty(*shape, size=None, dtype=None, device=None, requires_grad: bool = False, out=None,
           memory_format=None, pin_memory: bool = False) -> Tensor:
-    """An uninitialised tensor of the given size (``empty(2, 3)`` or ``empty(size=(2, 3))``)."""
-    return _finish(np.empty(_checked_shape(shape, size_kw=size), _np_dtype(dtype)), device,
-                   requires_grad, out)
+    """An uninitialised tensor of the given size (``empty(2, 3)`` or ``empty(size=(2, 3))``),
+    laid out in ``memory_format`` (C order by default, or channels-last)."""
+    t = _finish(np.empty(_checked_shape(shape, size_kw=size), _np_dtype(dtype)), device,
+                requires_grad, out)
+    return t if memory_format is None or out is not None else _in_format(t, memory_format)
 
 
 def empty_strided(size, stride, *, dtype=None, layout=None, device=None,
@@ -255,28 +257,52 @@ def _like(input: Tensor, dtype, device):
             device if device is not None else input.device)
 
 
+def _in_format(t: Tensor, memory_format, like: Tensor | None = None) -> Tensor:
+    """The fresh tensor ``t`` laid out in ``memory_format``; ``preserve_format`` (the
+    ``*_like`` default) keeps ``like``'s channels-last layout, as PyTorch does."""
+    from ember.backend.kernels import is_channels_last
+    from ember.ops.movement import _inverse, laid_out, memory_order
+    if getattr(memory_format, "name", None) in (None, "preserve_format"):
+        if like is None or not is_channels_last(like._data):
+            return t
+        memory_format = _dt_channels_last(like.ndim)
+    order = memory_order(memory_format, t.ndim)
+    if order is not None and not laid_out(t._data, order):
+        t._data = t._xp.ascontiguousarray(t._data.transpose(order)).transpose(_inverse(order))
+    return t
+
+
+def _dt_channels_last(ndim: int):
+    import ember
+    return ember.channels_last if ndim == 4 else ember.channels_last_3d
+
+
 def empty_like(input, *, dtype=None, device=None, requires_grad: bool = False,
                memory_format=None) -> Tensor:
     d, dev = _like(input, dtype, device)
-    return empty(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+    return _in_format(empty(input.shape, dtype=d, device=dev, requires_grad=requires_grad),
+                      memory_format, input)
 
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad: bool = False,
                memory_format=None) -> Tensor:
     d, dev = _like(input, dtype, device)
-    return zeros(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+    return _in_format(zeros(input.shape, dtype=d, device=dev, requires_grad=requires_grad),
+                      memory_format, input)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad: bool = False,
               memory_format=None) -> Tensor:
     d, dev = _like(input, dtype, device)
-    return ones(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+    return _in_format(ones(input.shape, dtype=d, device=dev, requires_grad=requires_grad),
+                      memory_format, input)
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad: bool = False,
               memory_format=None) -> Tensor:
     d, dev = _like(input, dtype, device)
-    return full(input.shape, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
+    return _in_format(full(input.shape, fill_value, dtype=d, device=dev,
+                           requires_grad=requires_grad), memory_format, input)
 
 
 def eye(n: int, m: int | None = None, *, dtype=None, device=None,
@@ -361,20 +387,29 @@ def _random_finish(data, device, requires_grad):
 
 def rand(*shape, size=None, generator=None, dtype=None, device=None,
          requires_grad: bool = False, out=None) -> Tensor:
-    """Uniform samples on [0, 1)."""
+    """Uniform samples on [0, 1) (for a complex dtype, in the real and the imaginary part)."""
     d = _np_dtype(dtype)
-    data = _rng(device, generator).random(_checked_shape(shape, size_kw=size),
-                                          dtype=np.float64).astype(d)
+    rng, shape = _rng(device, generator), _checked_shape(shape, size_kw=size)
+    if d.kind == "c":
+        parts = rng.random((2,) + shape, dtype=np.float64)
+        data = (parts[0] + 1j * parts[1]).astype(d)
+    else:
+        data = rng.random(shape, dtype=np.float64).astype(d)
     return _random_finish(data, device, requires_grad) if out is None else _finish(
         data, None, False, out)
 
 
 def randn(*shape, size=None, generator=None, dtype=None, device=None,
           requires_grad: bool = False, out=None) -> Tensor:
-    """Standard normal samples."""
+    """Standard normal samples (for a complex dtype, unit variance split evenly between the
+    real and the imaginary part, as in PyTorch)."""
     d = _np_dtype(dtype)
-    data = _rng(device, generator).standard_normal(_checked_shape(shape, size_kw=size),
-                                                   dtype=np.float64).astype(d)
+    rng, shape = _rng(device, generator), _checked_shape(shape, size_kw=size)
+    if d.kind == "c":
+        parts = rng.standard_normal((2,) + shape, dtype=np.float64) * math.sqrt(0.5)
+        data = (parts[0] + 1j * parts[1]).astype(d)
+    else:
+        data = rng.standard_normal(shape, dtype=np.float64).astype(d)
     return _random_finish(data, device, requires_grad) if out is None else _finish(
         data, None, False, out)
 
@@ -404,13 +439,15 @@ def randperm(n: int, *, generator=None, dtype=None, device=None,
 def rand_like(input, *, dtype=None, device=None, requires_grad: bool = False,
               memory_format=None) -> Tensor:
     d, dev = _like(input, dtype, device)
-    return rand(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+    return _in_format(rand(input.shape, dtype=d, device=dev, requires_grad=requires_grad),
+                      memory_format, input)
 
 
 def randn_like(input, *, dtype=None, device=None, requires_grad: bool = False,
                memory_format=None) -> Tensor:
     d, dev = _like(input, dtype, device)
-    return randn(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+    return _in_format(randn(input.shape, dtype=d, device=dev, requires_grad=requires_grad),
+                      memory_format, input)
 
 
 def randint_like(input, low, high=None, *, dtype=None, device=None,

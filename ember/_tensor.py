@@ -276,8 +276,10 @@ class Tensor(TensorMethods):
         return self._data.data.ptr
 
     def is_contiguous(self, memory_format=None) -> bool:
-        if memory_format is not None and getattr(memory_format, "name", "") == "channels_last":
-            return self.ndim == 4 and self.permute(0, 2, 3, 1).is_contiguous()
+        if memory_format is not None:
+            order = _movement._LAYOUTS.get(getattr(memory_format, "name", None))
+            if order is not None:  # a channels-last layout (False for another rank)
+                return self.ndim == len(order) and _movement.laid_out(self._data, order)
         return self._data.flags.c_contiguous
 
     def is_floating_point(self) -> bool:
@@ -554,9 +556,9 @@ class Tensor(TensorMethods):
         return _ops.clone(self, memory_format=memory_format)
 
     def contiguous(self, memory_format=None) -> "Tensor":
-        if self._data.flags.c_contiguous:
+        if memory_format is None and self._data.flags.c_contiguous:
             return self
-        return _ops.contiguous(self)
+        return _ops.contiguous(self, memory_format)
 
     def copy_(self, src, non_blocking: bool = False) -> "Tensor":
         return _ops.copy_(self, src)
@@ -768,19 +770,19 @@ class Tensor(TensorMethods):
     # ------------------------------------------------------------------------------------------
     # Arithmetic and pointwise math
 
-    def add(self, other, *, alpha=1):
-        return _ops.add(self, other, alpha=alpha)
+    def add(self, other, *deprecated, alpha=1):
+        return _ops.add(self, other, *deprecated, alpha=alpha)
 
-    def add_(self, other, *, alpha=1):
-        return _ops.add_(self, other, alpha=alpha)
+    def add_(self, other, *deprecated, alpha=1):
+        return _ops.add_(self, other, *deprecated, alpha=alpha)
 
-    def sub(self, other, *, alpha=1):
-        return _ops.sub(self, other, alpha=alpha)
+    def sub(self, other, *deprecated, alpha=1):
+        return _ops.sub(self, other, *deprecated, alpha=alpha)
 
     subtract = sub
 
-    def sub_(self, other, *, alpha=1):
-        return _ops.sub_(self, other, alpha=alpha)
+    def sub_(self, other, *deprecated, alpha=1):
+        return _ops.sub_(self, other, *deprecated, alpha=alpha)
 
     def mul(self, other):
         return _ops.mul(self, other)
@@ -1008,17 +1010,17 @@ class Tensor(TensorMethods):
     def lerp_(self, end, weight):
         return _ops.lerp_(self, end, weight)
 
-    def addcmul(self, tensor1, tensor2, *, value=1):
-        return _ops.addcmul(self, tensor1, tensor2, value=value)
+    def addcmul(self, tensor1, tensor2, *deprecated, value=1):
+        return _ops.addcmul(self, tensor1, tensor2, *deprecated, value=value)
 
-    def addcmul_(self, tensor1, tensor2, *, value=1):
-        return _ops.addcmul_(self, tensor1, tensor2, value=value)
+    def addcmul_(self, tensor1, tensor2, *deprecated, value=1):
+        return _ops.addcmul_(self, tensor1, tensor2, *deprecated, value=value)
 
-    def addcdiv(self, tensor1, tensor2, *, value=1):
-        return _ops.addcdiv(self, tensor1, tensor2, value=value)
+    def addcdiv(self, tensor1, tensor2, *deprecated, value=1):
+        return _ops.addcdiv(self, tensor1, tensor2, *deprecated, value=value)
 
-    def addcdiv_(self, tensor1, tensor2, *, value=1):
-        return _ops.addcdiv_(self, tensor1, tensor2, value=value)
+    def addcdiv_(self, tensor1, tensor2, *deprecated, value=1):
+        return _ops.addcdiv_(self, tensor1, tensor2, *deprecated, value=value)
 
     def maximum(self, other):
         return _ops.maximum(self, other)
@@ -1647,6 +1649,7 @@ from ember.autograd.engine import run_backward as _run_backward  # noqa: E402
 _function._bind_tensor(Tensor, _make)
 
 from ember import ops as _ops  # noqa: E402  (ops build on Tensor)
+from ember.ops import movement as _movement  # noqa: E402
 from ember.ops.elementwise import Add as _Add  # noqa: E402  (operators skip the wrappers)
 from ember.ops.elementwise import Mul as _Mul  # noqa: E402
 from ember.ops.elementwise import Sub as _Sub  # noqa: E402

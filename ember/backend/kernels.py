@@ -363,9 +363,20 @@ def grad_matrix(gy, w_shape, groups: int):
     return g.reshape(groups, n * length, o // groups)
 
 
-def conv_forward(x, w, stride, pads, dilation, groups: int, cols=None, bias=None):
+def is_channels_last(a) -> bool:
+    """Whether a 4-D or 5-D array is laid out channels-last, (N, *spatial, C) in memory, rather
+    than C order (an array that is both, e.g. with one channel, counts as C order)."""
+    if a.ndim not in (4, 5) or a.flags.c_contiguous:
+        return False
+    return get_xp(a).moveaxis(a, 1, -1).flags.c_contiguous
+
+
+def conv_forward(x, w, stride, pads, dilation, groups: int, cols=None, bias=None,
+                 channels_last: bool = False):
     """Cross-correlation of ``x`` (N, C, *sp) with ``w`` (O, C/groups, *k), plus ``bias`` (O,)
-    if given; returns ``(y, cols)``, the columns for :func:`conv_weight_grad`."""
+    if given; returns ``(y, cols)``, the columns for :func:`conv_weight_grad`. With
+    ``channels_last`` the result is laid out (N, *out, O) in memory, as PyTorch gives for a
+    channels-last input (one GEMM's own layout, with no transposing copy, when it allows)."""
     xp = get_xp(x)
     if cols is None:
         cols, outs = im2col(x, w.shape[2:], stride, pads, dilation, groups)
@@ -378,8 +389,16 @@ def conv_forward(x, w, stride, pads, dilation, groups: int, cols=None, bias=None
         y = w.reshape(groups, og, -1) @ cols  # (N, G, O/G, L): the output's own layout
         if bias is not None:
             y += bias.reshape(groups, og, 1)
-        return y.reshape((n, o) + outs), cols
+        y = y.reshape((n, o) + outs)
+        if channels_last:
+            y = xp.ascontiguousarray(xp.moveaxis(y, 1, -1))
+            y = xp.moveaxis(y, -1, 1)
+        return y, cols
     y = cols @ _weight_matrix(w, groups)  # (G, N * L, O/G)
+    if channels_last and groups == 1:  # (N * L, O) is already (N, *out, O) in memory
+        if bias is not None:
+            y += bias
+        return xp.moveaxis(y.reshape((n,) + outs + (o,)), -1, 1), cols
     out = xp.empty((n, o) + outs, y.dtype)
     src = y.reshape(groups, n, length, og).transpose(1, 0, 3, 2)
     dst = out.reshape(n, groups, og, length)
@@ -387,6 +406,8 @@ def conv_forward(x, w, stride, pads, dilation, groups: int, cols=None, bias=None
         dst[...] = src
     else:
         xp.add(src, bias.reshape(groups, og, 1), out=dst)
+    if channels_last:
+        out = xp.moveaxis(xp.ascontiguousarray(xp.moveaxis(out, 1, -1)), -1, 1)
     return out, cols
 
 

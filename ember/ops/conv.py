@@ -61,8 +61,10 @@ def _batched(input: Tensor, nd: int, op: str):
 class Convolution(Primitive, node_name="ConvolutionBackward0"):
     @staticmethod
     def forward(ctx, x, w, b, stride, pads, dilation, groups):
-        # the bias rides on the GEMM output's one copy into (N, O, *out)
-        y, cols = K.conv_forward(x, w, stride, pads, dilation, groups, bias=b)
+        # the bias rides on the GEMM output's one copy into (N, O, *out); a channels-last
+        # input gives a channels-last output, as in PyTorch
+        y, cols = K.conv_forward(x, w, stride, pads, dilation, groups, bias=b,
+                                 channels_last=K.is_channels_last(x))
         ctx.save_for_backward(x, w)
         ctx.args = (stride, pads, dilation, groups)
         ctx.cols = cols  # reused by the weight gradient: im2col runs once per step

@@ -27,11 +27,12 @@ class ToCopy(Primitive, node_name="ToCopyBackward0"):
 
 
 def _parse_to(args, kwargs):
+    """``to``'s arguments as (dtype, device, copy, memory_format)."""
     dtype = kwargs.pop("dtype", None)
     device = kwargs.pop("device", None)
     copy = kwargs.pop("copy", False)
     kwargs.pop("non_blocking", None)
-    kwargs.pop("memory_format", None)
+    memory_format = kwargs.pop("memory_format", None)
     for a in args:
         if isinstance(a, Tensor):
             dtype, device = a.dtype, a.device
@@ -44,12 +45,16 @@ def _parse_to(args, kwargs):
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
     return (None if dtype is None else _dt.to_dtype(dtype),
-            None if device is None else Device(device), copy)
+            None if device is None else Device(device), copy, memory_format)
 
 
 def to(input: Tensor, *args, **kwargs) -> Tensor:
-    """A tensor with the requested dtype and/or device; ``input`` itself when nothing changes."""
-    dtype, device, copy = _parse_to(args, dict(kwargs))
+    """A tensor with the requested dtype, device and/or memory format; ``input`` itself when
+    nothing changes."""
+    dtype, device, copy, memory_format = _parse_to(args, dict(kwargs))
+    if memory_format is not None and getattr(memory_format, "name", None) != "preserve_format":
+        from ember.ops.movement import contiguous
+        return contiguous(to(input, dtype=dtype, device=device, copy=copy), memory_format)
     if device is not None and device.type == "cuda" and device.index is None:
         from ember.backend import cuda
         device = Device("cuda", cuda.current_device_index())

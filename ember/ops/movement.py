@@ -308,6 +308,14 @@ class Select(BasicIndex, node_name="SelectBackward0"):
     _is_view = True
 
 
+class UnsqueezeIndex(BasicIndex, node_name="UnsqueezeBackward0"):
+    _is_view = True
+
+
+class AliasIndex(BasicIndex, node_name="AliasBackward0"):
+    _is_view = True
+
+
 class EmbedBasic(Primitive, node_name="SliceBackwardBackward0"):
     """The gradient of basic indexing: zeros of the input's shape with ``grad`` at ``index``."""
 
@@ -772,26 +780,61 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 class Clone(Primitive, node_name="CloneBackward0"):
     @staticmethod
     def forward(ctx, a, order="K"):
-        return get_array_module(a).array(a, copy=True, order=order)
+        """A copy in NumPy's ``order`` ("K": the strides' order, "C"), or with the dims laid
+        out outermost to innermost in the tuple ``order`` (channels-last layouts)."""
+        xp = get_array_module(a)
+        if isinstance(order, tuple):
+            return xp.ascontiguousarray(a.transpose(order)).transpose(_inverse(order))
+        return xp.array(a, copy=True, order=order)
 
     @staticmethod
     def backward(ctx, grad):
         return grad
 
 
+def _inverse(order: tuple) -> tuple:
+    out = [0] * len(order)
+    for i, d in enumerate(order):
+        out[d] = i
+    return tuple(out)
+
+
+# The dims from outermost to innermost in memory of PyTorch's channels-last formats.
+_LAYOUTS = {"channels_last": (0, 2, 3, 1), "channels_last_3d": (0, 2, 3, 4, 1)}
+
+
+def memory_order(memory_format, ndim: int) -> tuple | None:
+    """The dims' order in memory for a channels-last ``memory_format`` (None for the others);
+    RuntimeError, as in PyTorch, when the rank does not fit it."""
+    name = getattr(memory_format, "name", None)
+    order = _LAYOUTS.get(name)
+    if order is not None and ndim != len(order):
+        raise RuntimeError(f"required rank {len(order)} tensor to use {name} format")
+    return order
+
+
+def laid_out(array, order: tuple) -> bool:
+    """Whether ``array`` is dense in the layout ``order`` (dims of size 1 may have any stride)."""
+    return array.transpose(order).flags.c_contiguous
+
+
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
-    """A copy with its own storage (differentiable); keeps the strides' order unless
-    ``memory_format`` is ``contiguous_format``."""
-    if getattr(memory_format, "name", None) == "contiguous_format":
-        return contiguous(input)
-    return Clone.apply(input)
+    """A copy with its own storage (differentiable), in ``memory_format``: the strides' order
+    by default (``preserve_format``), C order for ``contiguous_format``, or channels-last."""
+    name = getattr(memory_format, "name", None)
+    if name == "contiguous_format":
+        return Clone.apply(input, "C")
+    order = memory_order(memory_format, input.ndim)
+    return Clone.apply(input, "K" if order is None else order)
 
 
-def contiguous(input: Tensor) -> Tensor:
-    """``input`` itself when C-contiguous, else a C-contiguous copy (differentiable)."""
-    if input._data.flags.c_contiguous:
-        return input
-    return Clone.apply(input, "C")
+def contiguous(input: Tensor, memory_format=None) -> Tensor:
+    """``input`` itself when dense in ``memory_format`` (C order by default, or a
+    channels-last layout), else a copy laid out so (differentiable)."""
+    order = memory_order(memory_format, input.ndim)
+    if order is None:
+        return input if input._data.flags.c_contiguous else Clone.apply(input, "C")
+    return input if laid_out(input._data, order) else Clone.apply(input, order)
 
 
 def resize_(input: Tensor, *sizes) -> Tensor:

@@ -514,7 +514,7 @@ class Module:
         """Move and/or cast parameters and buffers: ``to(device)``, ``to(dtype)``,
         ``to(device, dtype)``, ``to(tensor)``. Only floating-point tensors change dtype."""
         from ember.ops.conversion import _parse_to
-        dtype, device, _ = _parse_to(args, dict(kwargs))
+        dtype, device, _, memory_format = _parse_to(args, dict(kwargs))
         if dtype is not None and not (dtype.is_floating_point or dtype.is_complex):
             raise TypeError("nn.Module.to only accepts floating point or complex dtypes, but "
                             f"got desired dtype={dtype}")
@@ -524,7 +524,11 @@ class Module:
                 else None
             if cast is not None and t.is_complex() and not dtype.is_complex:
                 cast = None
-            return t.to(device=device, dtype=cast)
+            t = t.to(device=device, dtype=cast)
+            if memory_format is not None and t.dim() in (4, 5) and \
+                    getattr(memory_format, "name", None) != "preserve_format":
+                t = t.contiguous(memory_format=memory_format)  # PyTorch: 4-D (and 5-D) tensors
+            return t
         return self._apply(convert)
 
     def cuda(self, device=None) -> "Module":

@@ -17,6 +17,7 @@ from ember.ops.decomposition import (  # noqa: F401
     matrix_norm,
     matrix_rank,
     pinv,
+    qr,
     solve_ex,
     solve_triangular,
     svdvals,
@@ -27,18 +28,17 @@ from ember.ops.decomposition import (  # noqa: F401
 from ember.ops.decomposition import linalg_cholesky as cholesky  # noqa: F401
 from ember.ops.decomposition import linalg_diagonal as diagonal  # noqa: F401
 from ember.ops.decomposition import linalg_inv as inv  # noqa: F401
+from ember.ops.decomposition import linalg_norm as norm  # noqa: F401
 from ember.ops.decomposition import linalg_solve as solve  # noqa: F401
 from ember.ops.decomposition import linalg_svd as svd  # noqa: F401
 from ember.ops.linalg import (  # noqa: F401
-                              cross,
-                              det,
-                              inverse,
-                              matmul,
-                              matrix_power,
-                              multi_dot,
-                              qr,
-                              slogdet,
-                              vector_norm,
+    det,
+    inverse,
+    matmul,
+    matrix_power,
+    multi_dot,
+    slogdet,
+    vector_norm,
 )
-from ember.ops.reduce import norm  # noqa: F401
+from ember.ops.linalg import linalg_cross as cross  # noqa: F401
 from ember.ops.reshaping import linalg_vander as vander  # noqa: F401

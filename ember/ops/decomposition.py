@@ -20,7 +20,7 @@ from ember.backend.device import get_array_module
 from ember.backend.special import linalg as backend_linalg
 from ember.ops.elementwise import where
 from ember.ops.linalg import _check_square, inverse, matmul, solve, tril, triu
-from ember.ops.movement import diagonal
+from ember.ops.movement import cat, diagonal
 from ember.return_types import _return_type
 
 svd_type = _return_type("svd", ["U", "S", "V"])
@@ -33,6 +33,7 @@ lu_factor_ex_type = _return_type("linalg_lu_factor_ex", ["LU", "pivots", "info"]
 lu_unpack_type = _return_type("lu_unpack", ["P", "L", "U"])
 lstsq_type = _return_type("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
 inv_ex_type = _return_type("linalg_inv_ex", ["inverse", "info"])
+qr_type = _return_type("linalg_qr", ["Q", "R"])
 cholesky_ex_type = _return_type("linalg_cholesky_ex", ["L", "info"])
 solve_ex_type = _return_type("linalg_solve_ex", ["result", "info"])
 triangular_solve_type = _return_type("triangular_solve", ["solution", "cloned_coefficient"])
@@ -126,9 +127,68 @@ def svd(input: Tensor, some: bool = True, compute_uv: bool = True):
     return svd_type(u, s, _mH(vh))
 
 
+class Qr(Primitive, node_name="LinalgQrBackward0"):
+    @staticmethod
+    def forward(ctx, a, mode):
+        xp = get_array_module(a)
+        if mode == "r":  # Q is not computed: PyTorch returns an empty one
+            ctx.mode = mode
+            return xp.empty(0, a.dtype), xp.linalg.qr(a, mode="r")
+        q, r = xp.linalg.qr(a, mode=mode)
+        ctx.mode = mode
+        ctx.save_for_backward(q, r)
+        return q, r
+
+    @staticmethod
+    def backward(ctx, gq, gr):
+        if ctx.mode == "r":
+            raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed "
+                               "when mode='r'. Please use linalg.qr(A, mode='reduced') if you "
+                               "are going to differentiate through linalg.qr.")
+        q, r = ctx.saved_tensors
+        m, n = q.shape[-2], r.shape[-1]
+        if ctx.mode == "complete" and m > n:
+            raise RuntimeError("The QR decomposition is not differentiable when mode='complete' "
+                               "and nrows > ncols.")
+        if gq is None:
+            gq = q.new_zeros(q.shape)
+        if gr is None:
+            gr = r.new_zeros(r.shape)
+        if m >= n:
+            return _qr_square_backward(q, r, gq, gr), None
+        # A = Q [U V] with U square: X = Q U is a square QR and Y = Q V gives V = Q^H Y
+        u, gu, gv = r[..., :m], gr[..., :m], gr[..., m:]
+        y = matmul(q, r[..., m:])
+        gx = _qr_square_backward(q, u, gq + matmul(y, _mH(gv)), gu)
+        return cat([gx, matmul(q, gv)], -1), None
+
+
+def _qr_square_backward(q, r, gq, gr):
+    """The gradient of A = QR with R square (m >= n): ``(gQ + Q copyltu(M)) R^-H`` with
+    ``M = R gR^H - gQ^H Q`` and copyltu(M) its lower triangle mirrored to the upper one."""
+    m_ = matmul(r, _mH(gr)) - matmul(_mH(gq), q)
+    lower = tril(m_, -1)
+    sym = lower + _mH(lower) + diagonal(m_, 0, -2, -1).real.diag_embed().to(m_.dtype)
+    b = gq + matmul(q, sym)
+    # X R^H = B  <=>  R X^H = B^H, an upper-triangular solve
+    return _mH(solve_triangular(r, _mH(b), upper=True))
+
+
+def qr(A: Tensor, mode: str = "reduced"):
+    """``torch.linalg.qr``: (Q, R) with A = QR, Q with orthonormal columns and R upper
+    triangular; ``mode`` "reduced" (default), "complete" (square Q) or "r" (R only, Q empty).
+    Differentiable except for ``mode='r'`` and "complete" with more rows than columns."""
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
+                           "'reduced' (default), 'r', or 'complete'")
+    if A.ndim < 2:
+        raise RuntimeError("linalg.qr: The input tensor A must have at least 2 dimensions.")
+    q, r = Qr.apply(A, mode)
+    return qr_type(q, r)
+
+
 def legacy_qr(input: Tensor, some: bool = True):
     """``torch.qr``: (Q, R), reduced unless ``some`` is False."""
-    from ember.ops.linalg import qr
     return qr(input, "reduced" if some else "complete")
 
 
@@ -209,6 +269,36 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Te
     else:
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
     return out
+
+
+def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, out=None,
+                dtype=None) -> Tensor:
+    """``torch.linalg.norm``: a vector norm over an int ``dim`` (or of a 1-D ``A``), a matrix
+    norm over a 2-tuple ``dim`` (or of a 2-D ``A``); with neither ``ord`` nor ``dim``, the
+    2-norm of ``A`` flattened."""
+    from ember.ops.linalg import vector_norm
+    if dtype is not None:
+        A = A.to(dtype)
+    if dim is None and ord is None:
+        result = vector_norm(A, 2, None, keepdim)
+    else:
+        if dim is None:
+            if A.ndim not in (1, 2):
+                raise RuntimeError("linalg.norm: If dim is not specified but ord is, the input "
+                                   f"must be 1D or 2D. Got {A.ndim}D.")
+            dim = tuple(range(A.ndim))
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        if len(dims) == 1:
+            result = vector_norm(A, 2 if ord is None else ord, dims[0], keepdim)
+        elif len(dims) == 2:
+            result = matrix_norm(A, "fro" if ord is None else ord, dims, keepdim)
+        else:
+            raise RuntimeError("linalg.norm: If dim is specified, it must be of length 1 or 2. "
+                               f"Got {list(dims)}")
+    if out is not None:
+        from ember.ops.inplace import write_out
+        return write_out(out, result)
+    return result
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,7 +4,10 @@ math functions live in unary.py, comparisons and logic in compare.py."""
 from __future__ import annotations
 
 import builtins
+import cmath
 import math
+import numbers
+import warnings
 
 import numpy as np
 
@@ -74,8 +77,23 @@ def _check_alpha(input, other, alpha) -> None:
                            "point number.")
 
 
-def add(input, other, *, alpha=1, out=None):
+def _scalar_first(name: str, scalar, rest: tuple, kw: str):
+    """PyTorch 1's ``add(Number alpha, Tensor other)`` / ``addcmul(Number value, Tensor, Tensor)``
+    argument order, which PyTorch 2 still accepts with a warning (old tutorials update weights
+    with ``p.data.add_(-lr, p.grad)``). Returns the tensors in their current order, then the
+    scalar."""
+    if not isinstance(scalar, numbers.Number):
+        raise TypeError(f"{name}() received an invalid combination of arguments")
+    warnings.warn(f"This overload of {name} is deprecated:\n\t{name}(Number {kw}, Tensor ...)"
+                  f"\nConsider using {name}(..., *, {kw}=...) instead.", UserWarning,
+                  stacklevel=3)
+    return (*rest, scalar)
+
+
+def add(input, other, *deprecated, alpha=1, out=None):
     """input + alpha * other, with broadcasting and PyTorch's type promotion."""
+    if deprecated:
+        other, alpha = _scalar_first("add", other, deprecated, "alpha")
     if alpha != 1 or isinstance(alpha, bool):
         _check_alpha(input, other, alpha)
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
@@ -84,7 +102,9 @@ def add(input, other, *, alpha=1, out=None):
     return Add.apply(input, other)
 
 
-def add_(input, other, *, alpha=1):
+def add_(input, other, *deprecated, alpha=1):
+    if deprecated:
+        other, alpha = _scalar_first("add_", other, deprecated, "alpha")
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     return inplace(input, Add, other)
@@ -124,8 +144,10 @@ class Sub(Primitive, node_name="SubBackward0"):
         return grad, neg(grad)
 
 
-def sub(input, other, *, alpha=1, out=None):
+def sub(input, other, *deprecated, alpha=1, out=None):
     """input - alpha * other, with broadcasting and PyTorch's type promotion."""
+    if deprecated:
+        other, alpha = _scalar_first("sub", other, deprecated, "alpha")
     if alpha != 1 or isinstance(alpha, bool):
         _check_alpha(input, other, alpha)
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
@@ -134,7 +156,9 @@ def sub(input, other, *, alpha=1, out=None):
     return Sub.apply(input, other)
 
 
-def sub_(input, other, *, alpha=1):
+def sub_(input, other, *deprecated, alpha=1):
+    if deprecated:
+        other, alpha = _scalar_first("sub_", other, deprecated, "alpha")
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     return inplace(input, Sub, other)
@@ -181,6 +205,8 @@ class Mul(Primitive, node_name="MulBackward0"):
         saved = ctx.saved_tensors  # read even for a scalar: it raises once the graph is freed
         scalar = ctx.scalar
         if scalar is not None:
+            if isinstance(scalar, complex):  # the adjoint multiplies by the conjugate
+                scalar = scalar.conjugate()
             if _State.enabled and grad.requires_grad:  # create_graph: differentiable in grad
                 return grad * scalar, None
             # promote() made the scalar a Python number: weak, it keeps grad's dtype.
@@ -221,9 +247,14 @@ class Div(Primitive, node_name="DivBackward0"):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         if ctx.scalar is not None:
-            return grad / ctx.scalar, None
+            scalar = ctx.scalar
+            return grad / (scalar.conjugate() if isinstance(scalar, complex) else scalar), None
+        # complex adjoints conjugate the partial derivatives (1 / b and -a / b^2)
+        if b.is_complex():
+            b = b.conj()
         ga = div(grad, b) if ctx.needs_input_grad[0] else None
-        gb = neg(grad) * a / (b * b) if ctx.needs_input_grad[1] else None
+        gb = neg(grad) * (a.conj() if a.is_complex() else a) / (b * b) \
+            if ctx.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -285,6 +316,12 @@ def neg_(input):
     return inplace(input, Neg)
 
 
+def conj_derivative(derivative: Tensor) -> Tensor:
+    """A complex derivative conjugated: PyTorch's gradients are ``grad * conj(f'(z))`` for a
+    holomorphic ``f`` (a real derivative is returned as it is)."""
+    return derivative.conj() if derivative.is_complex() else derivative
+
+
 class PowScalar(Primitive, node_name="PowBackward0"):
     @staticmethod
     def forward(ctx, a, exponent):
@@ -307,7 +344,7 @@ class PowScalar(Primitive, node_name="PowBackward0"):
         e = ctx.exponent
         if e == 0:
             return grad * 0
-        return grad * e * pow(a, e - 1)
+        return grad * conj_derivative(pow(a, e - 1) * e)
 
 
 class PowTensor(Primitive, node_name="PowBackward1"):
@@ -322,10 +359,10 @@ class PowTensor(Primitive, node_name="PowBackward1"):
     @staticmethod
     def backward(ctx, grad):
         a, b, out = ctx.saved_tensors
-        ga = grad * b * pow(a, b - 1) if ctx.needs_input_grad[0] else None
+        ga = grad * conj_derivative(b * pow(a, b - 1)) if ctx.needs_input_grad[0] else None
         gb = None
         if ctx.needs_input_grad[1]:
-            gb = grad * out * where(a == 0, zeros_like_(a), a.log())
+            gb = grad * conj_derivative(out * where(a == 0, zeros_like_(a), a.log()))
         return ga, gb
 
 
@@ -344,7 +381,10 @@ class RPow(Primitive, node_name="PowBackward2"):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * out * math.log(ctx.base) if ctx.base > 0 else grad * 0
+        base = ctx.base
+        if isinstance(base, complex):
+            return grad * conj_derivative(out * cmath.log(base))
+        return grad * out * math.log(base) if base > 0 else grad * 0
 
 
 def zeros_like_(t):
@@ -389,7 +429,7 @@ class Reciprocal(Primitive, node_name="ReciprocalBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return neg(grad) * out * out
+        return neg(grad) * conj_derivative(out * out)
 
 
 def reciprocal(input):
@@ -649,12 +689,18 @@ def lerp_(input, end, weight):
     return input.copy_(lerp(input, end, weight))
 
 
-def addcmul(input, tensor1, tensor2, *, value=1):
+def addcmul(input, tensor1, tensor2, *deprecated, value=1):
     """input + value * tensor1 * tensor2."""
+    if deprecated:
+        tensor1, tensor2, value = _scalar_first("addcmul", tensor1, (tensor2, *deprecated),
+                                                "value")
     return input + value * tensor1 * tensor2 if value != 1 else input + tensor1 * tensor2
 
 
-def addcmul_(input, tensor1, tensor2, *, value=1):
+def addcmul_(input, tensor1, tensor2, *deprecated, value=1):
+    if deprecated:
+        tensor1, tensor2, value = _scalar_first("addcmul_", tensor1, (tensor2, *deprecated),
+                                                "value")
     if not _record(input, tensor1, tensor2):
         prod = tensor1._data * tensor2._data
         if value != 1:
@@ -665,12 +711,18 @@ def addcmul_(input, tensor1, tensor2, *, value=1):
     return input.copy_(addcmul(input, tensor1, tensor2, value=value))
 
 
-def addcdiv(input, tensor1, tensor2, *, value=1):
+def addcdiv(input, tensor1, tensor2, *deprecated, value=1):
     """input + value * tensor1 / tensor2."""
+    if deprecated:
+        tensor1, tensor2, value = _scalar_first("addcdiv", tensor1, (tensor2, *deprecated),
+                                                "value")
     return input + value * tensor1 / tensor2 if value != 1 else input + tensor1 / tensor2
 
 
-def addcdiv_(input, tensor1, tensor2, *, value=1):
+def addcdiv_(input, tensor1, tensor2, *deprecated, value=1):
+    if deprecated:
+        tensor1, tensor2, value = _scalar_first("addcdiv_", tensor1, (tensor2, *deprecated),
+                                                "value")
     if not _record(input, tensor1, tensor2):
         q = tensor1._data / tensor2._data
         if value != 1:
@@ -702,16 +754,40 @@ def real(input):
     return Real.apply(input) if input.is_complex() else input
 
 
+class Imag(Primitive, node_name="ImagBackward0"):
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.imag
+
+    @staticmethod
+    def backward(ctx, grad):
+        # L's gradient in z = x + iy is dL/dx + i dL/dy (PyTorch's convention): i * grad
+        return grad * 1j
+
+
 def imag(input):
     if not input.is_complex():
         raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
-    return _make(input._data.imag)
+    return Imag.apply(input)
+
+
+class Conj(Primitive, node_name="ConjBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        return a.conj()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return conj(grad)
 
 
 def conj(input):
+    """The complex conjugate (``input`` itself for a real tensor)."""
     if not input.is_complex():
         return input
-    return _make(input._data.conj())
+    return Conj.apply(input)
 
 
 conj_physical = conj
@@ -725,8 +801,24 @@ def resolve_neg(input):
     return input
 
 
+class Angle(Primitive, node_name="AngleBackward0"):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return get_array_module(a).angle(float_array(a))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        if not a.is_complex():  # 0 or pi: flat
+            return grad * 0
+        # atan2(y, x): d/dx = -y / |z|^2, d/dy = x / |z|^2, as dL/dx + i dL/dy
+        return grad * (a * 1j) / (a.abs() ** 2)
+
+
 def angle(input):
-    return _make(input._xp.angle(float_array(input._data)))
+    """The argument of each element (0 or pi for real inputs)."""
+    return Angle.apply(input)
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):

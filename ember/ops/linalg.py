@@ -1,6 +1,8 @@
 """Matrix products (one BLAS call each), einsum, and the linear-algebra ops."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ember._tensor import Tensor, _make
@@ -57,6 +59,11 @@ class Matmul(Primitive, node_name="MatmulBackward0"):
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
+        # complex adjoints use the conjugate transposes: conjugate once, transpose below
+        if a is not None and a.is_complex():
+            a = a.conj()
+        if b is not None and b.is_complex():
+            b = b.conj()
         need_a, need_b = ctx.needs_input_grad
         na, nb = ctx.ndims
         if na == 1 and nb == 1:
@@ -162,7 +169,9 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
     return matmul(input, other)
 
 
-vdot = dot
+def vdot(input: Tensor, other: Tensor) -> Tensor:
+    """The dot product with ``input`` conjugated first (``sum(conj(input) * other)``)."""
+    return dot(input.conj(), other)
 
 
 def inner(input: Tensor, other: Tensor) -> Tensor:
@@ -204,6 +213,10 @@ class Addmm(Primitive, node_name="AddmmBackward0"):
     @staticmethod
     def backward(ctx, grad):
         mat1, mat2 = ctx.saved_tensors
+        if mat1 is not None and mat1.is_complex():  # complex adjoints: conjugate transposes
+            mat1 = mat1.conj()
+        if mat2 is not None and mat2.is_complex():
+            mat2 = mat2.conj()
         beta, alpha = ctx.scales
         need_bias, need_1, need_2 = ctx.needs_input_grad[:3]
         g = grad * alpha if alpha != 1 else grad
@@ -450,7 +463,8 @@ class Inverse(Primitive, node_name="LinalgInvExBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (inv_,) = ctx.saved_tensors
-        return -matmul(matmul(inv_.mT, grad), inv_.mT)
+        inv_h = inv_.mH if inv_.is_complex() else inv_.mT
+        return -matmul(matmul(inv_h, grad), inv_h)
 
 
 def _check_square(input: Tensor, op: str, name: str = "A") -> None:
@@ -481,6 +495,8 @@ class Det(Primitive, node_name="LinalgDetBackward0"):
     @staticmethod
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
+        if a.is_complex():  # the adjoint of det's derivative det(A) A^-T is its conjugate
+            return (grad * out.conj()).unsqueeze(-1).unsqueeze(-1) * inverse(a).mH
         return (grad * out).unsqueeze(-1).unsqueeze(-1) * inverse(a).mT
 
 
@@ -503,22 +519,28 @@ class Solve(Primitive, node_name="LinalgSolveExBackward0"):
     @staticmethod
     def forward(ctx, a, b):
         xp = get_array_module(a)
-        vector = b.ndim == a.ndim - 1
-        out = xp.linalg.solve(a, b[..., None] if vector else b)
+        # PyTorch's rule: B is a (batch of) vector(s) when 1-D, or shaped like A without its
+        # last dim; else a (batch of) matrices. Batch dims broadcast.
+        vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
+        bm = b[..., None] if vector else b
+        batch = np.broadcast_shapes(a.shape[:-2], bm.shape[:-2])
+        out = xp.linalg.solve(xp.broadcast_to(a, batch + a.shape[-2:]),
+                              xp.broadcast_to(bm, batch + bm.shape[-2:]))
         out = out[..., 0] if vector else out
         ctx.save_for_backward(a, out)
         ctx.vector = vector
+        ctx.shapes = (a.shape, b.shape)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         a, x = ctx.saved_tensors
-        gb = solve(a.mT, grad)
-        if ctx.vector:
-            ga = -gb.unsqueeze(-1) * x.unsqueeze(-2)
-        else:
-            ga = -matmul(gb, x.mT)
-        return ga, gb
+        a_shape, b_shape = ctx.shapes
+        xv = x.unsqueeze(-1) if ctx.vector else x
+        gv = solve(a.mT, grad.unsqueeze(-1) if ctx.vector else grad)  # the matrix case
+        ga = -matmul(gv, xv.mT)
+        gb = gv.squeeze(-1) if ctx.vector else gv
+        return ga.sum_to_size(a_shape), gb.sum_to_size(b_shape)
 
 
 def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
@@ -530,9 +552,26 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
 
 
 def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:
+    """``torch.cross``: the cross product along ``dim``; without ``dim`` (deprecated) along the
+    first dimension of size 3, unlike ``linalg.cross``."""
     if dim is None:
-        dim = next(i for i, s in enumerate(input.shape) if s == 3)
+        warnings.warn("Using torch.cross without specifying the dim arg is deprecated.\n"
+                      "Please either pass the dim explicitly or simply use torch.linalg.cross.\n"
+                      "The default value of dim will change to agree with that of linalg.cross "
+                      "in a future release.", UserWarning, stacklevel=2)
+        dim = next((i for i, s in enumerate(input.shape) if s == 3), None)
+        if dim is None:
+            raise RuntimeError("no dimension of size 3 in input")
+    return linalg_cross(input, other, dim=dim)
+
+
+def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
+    """``torch.linalg.cross``: the cross product of 3-vectors along ``dim`` (default the last),
+    broadcasting the other dimensions."""
     d = wrap_dim(dim, input.ndim)
+    if input.shape[d] != 3 or other.shape[d] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. "
+                           f"Got {input.shape[d]} and {other.shape[d]}")
 
     def comp(t, i):
         return t.select(d, i)
@@ -544,11 +583,6 @@ def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:
 
 def vector_norm(input: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None):
     return input.norm(ord, dim, keepdim, dtype=dtype)
-
-
-def qr(input: Tensor, mode: str = "reduced"):
-    q, r = input._xp.linalg.qr(input._data, mode=mode)
-    return _make(q), _make(r)
 
 
 def matrix_power(input: Tensor, n: int) -> Tensor:

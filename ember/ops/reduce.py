@@ -74,6 +74,10 @@ class Sum(Primitive, node_name="SumBackward0"):
         return _expand_grad(grad, shape)
 
 
+class SumDim(Sum, node_name="SumBackward1"):
+    """``sum`` over given dims: PyTorch names its node apart from the full sum's."""
+
+
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None):  # noqa: A001
     """Sum over ``dim`` (all dims by default). Integer and bool inputs sum to int64."""
     # All dims reduce as axis=None: no dims tuple to build, and none to restore in backward.
@@ -82,7 +86,8 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None)
     if dims is None and not keepdim and np_dtype is None:
         result = Sum.apply(input)
     else:
-        result = Sum.apply(input, dims if input.ndim else None, keepdim, np_dtype)
+        node = Sum if dim is None else SumDim
+        result = node.apply(input, dims if input.ndim else None, keepdim, np_dtype)
     if out is not None:
         from ember.ops.inplace import write_out
         return write_out(out, result)
@@ -122,11 +127,16 @@ class Mean(Primitive, node_name="MeanBackward0"):
         return _expand_grad(g / n if n else g * float("nan"), shape)
 
 
+class MeanDim(Mean, node_name="MeanBackward1"):
+    """``mean`` over given dims: PyTorch names its node apart from the full mean's."""
+
+
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None):
     """Mean over ``dim`` (all dims by default); floating-point inputs only."""
     dims = _dims(dim, input.ndim)
     np_dtype = None if dtype is None else _dt.to_dtype(dtype).np_dtype
-    result = Mean.apply(input, dims if input.ndim else None, keepdim, np_dtype)
+    node = Mean if dim is None else MeanDim
+    result = node.apply(input, dims if input.ndim else None, keepdim, np_dtype)
     if out is not None:
         from ember.ops.inplace import write_out
         return write_out(out, result)
@@ -153,6 +163,8 @@ class Prod(Primitive, node_name="ProdBackward0"):
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
         dim, keepdim = ctx.args
+        if a.is_complex():  # the adjoint multiplies by the conjugate derivative
+            a = a.conj()
         if dim is None:
             flat = a.reshape(-1)
             return (grad * _prod_others(flat, 0)).reshape(a.shape)
@@ -427,7 +439,8 @@ class LogSumExp(Primitive, node_name="LogsumexpBackward0"):
         a, out = ctx.saved_tensors
         dims, keepdim = ctx.args
         g = _restore_dims(grad, a.shape, dims, keepdim)
-        return g * (a - _restore_dims(out, a.shape, dims, keepdim)).exp()
+        softmax = (a - _restore_dims(out, a.shape, dims, keepdim)).exp()
+        return g * (softmax.conj() if softmax.is_complex() else softmax)
 
 
 def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
@@ -493,6 +506,8 @@ class Cumprod(Primitive, node_name="CumprodBackward0"):
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
         d = ctx.dim
+        if a.is_complex():  # the adjoint multiplies by conjugate derivatives
+            a, out = a.conj(), out.conj()
         if not bool((a._data == 0).any()):
             # d out_j / d a_i = out_j / a_i for j >= i.
             return cumsum((grad * out).flip(d), d).flip(d) / a

@@ -14,7 +14,17 @@ from ember.autograd.grad_mode import _State
 from ember.backend.special import special
 from ember.ops._util import as_tensor_arg, float_array, promote, zero_of
 from ember.ops.compare import isfinite, isnan
-from ember.ops.elementwise import _xp, clamp, conj, maximum, neg, pow, where, zeros_like_  # noqa: F401
+from ember.ops.elementwise import (  # noqa: F401
+    _xp,
+    clamp,
+    conj,
+    conj_derivative,
+    maximum,
+    neg,
+    pow,
+    where,
+    zeros_like_,
+)
 from ember.ops.inplace import inplace, write_out
 
 # ---------------------------------------------------------------------------------------------
@@ -51,7 +61,7 @@ class Exp2(Primitive, node_name="Exp2Backward0"):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * out * math.log(2.0)
+        return grad * conj_derivative(out) * math.log(2.0)
 
 
 def exp2(input):
@@ -68,7 +78,7 @@ class Expm1(Primitive, node_name="Expm1Backward0"):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * (out + 1)
+        return grad * conj_derivative(out + 1)
 
 
 def expm1(input):
@@ -106,7 +116,7 @@ class Log2(Primitive, node_name="Log2Backward0"):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad / (a * math.log(2.0))
+        return grad / conj_derivative(a * math.log(2.0))
 
 
 def log2(input):
@@ -123,7 +133,7 @@ class Log10(Primitive, node_name="Log10Backward0"):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad / (a * math.log(10.0))
+        return grad / conj_derivative(a * math.log(10.0))
 
 
 def log10(input):
@@ -140,7 +150,7 @@ class Log1p(Primitive, node_name="Log1PBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad / (a + 1)
+        return grad / conj_derivative(a + 1)
 
 
 def log1p(input):
@@ -157,7 +167,7 @@ class Sqrt(Primitive, node_name="SqrtBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad / (out * 2)
+        return grad / conj_derivative(out * 2)
 
 
 def sqrt(input, *, out=None):
@@ -178,7 +188,7 @@ class Rsqrt(Primitive, node_name="RsqrtBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * pow(out, 3) * -0.5
+        return grad * conj_derivative(pow(out, 3)) * -0.5
 
 
 def rsqrt(input):
@@ -195,7 +205,7 @@ class Sin(Primitive, node_name="SinBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * cos(a)
+        return grad * conj_derivative(cos(a))
 
 
 def sin(input):
@@ -212,7 +222,7 @@ class Cos(Primitive, node_name="CosBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * neg(sin(a))
+        return grad * conj_derivative(neg(sin(a)))
 
 
 def cos(input):
@@ -229,7 +239,7 @@ class Tan(Primitive, node_name="TanBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * (out * out + 1)
+        return grad * conj_derivative(out * out + 1)
 
 
 def tan(input):
@@ -246,7 +256,7 @@ class Asin(Primitive, node_name="AsinBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * rsqrt(1 - a * a)
+        return grad * conj_derivative(rsqrt(1 - a * a))
 
 
 def asin(input):
@@ -266,7 +276,7 @@ class Acos(Primitive, node_name="AcosBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return neg(grad) * rsqrt(1 - a * a)
+        return neg(grad) * conj_derivative(rsqrt(1 - a * a))
 
 
 def acos(input):
@@ -286,7 +296,7 @@ class Atan(Primitive, node_name="AtanBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad / (a * a + 1)
+        return grad / conj_derivative(a * a + 1)
 
 
 def atan(input):
@@ -328,7 +338,7 @@ class Sinh(Primitive, node_name="SinhBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * cosh(a)
+        return grad * conj_derivative(cosh(a))
 
 
 def sinh(input):
@@ -345,7 +355,7 @@ class Cosh(Primitive, node_name="CoshBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * sinh(a)
+        return grad * conj_derivative(sinh(a))
 
 
 def cosh(input):
@@ -362,7 +372,7 @@ class Tanh(Primitive, node_name="TanhBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * (1 - out * out)
+        return grad * conj_derivative(1 - out * out)
 
 
 def tanh(input, *, out=None):
@@ -383,7 +393,7 @@ class Asinh(Primitive, node_name="AsinhBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * rsqrt(a * a + 1)
+        return grad * conj_derivative(rsqrt(a * a + 1))
 
 
 def asinh(input):
@@ -403,7 +413,7 @@ class Acosh(Primitive, node_name="AcoshBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * rsqrt(a * a - 1)
+        return grad * conj_derivative(rsqrt(a - 1) * rsqrt(a + 1))  # right on every branch
 
 
 def acosh(input):
@@ -423,7 +433,7 @@ class Atanh(Primitive, node_name="AtanhBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad / (1 - a * a)
+        return grad / conj_derivative(1 - a * a)
 
 
 def atanh(input):
@@ -438,16 +448,19 @@ class Sigmoid(Primitive, node_name="SigmoidBackward0"):
     def forward(ctx, a):
         a = float_array(a)
         xp = _xp(a)
-        # exp of -|a| never overflows; the two branches agree where both are finite.
-        e = xp.exp(-xp.abs(a))
-        out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        if a.dtype.kind == "c":
+            out = 1 / (1 + xp.exp(-a))
+        else:
+            # exp of -|a| never overflows; the two branches agree where both are finite.
+            e = xp.exp(-xp.abs(a))
+            out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * out * (1 - out)
+        return grad * conj_derivative(out * (1 - out))
 
 
 def sigmoid(input, *, out=None):

@@ -19,16 +19,23 @@ def _host(x):
     return np.asarray(x)
 
 
-def assert_close(actual, expected, *, rtol=None, atol=None, equal_nan: bool = False,
-                 check_dtype: bool = True, check_device: bool = True, msg=None) -> None:
-    """Raise AssertionError unless ``actual`` and ``expected`` agree within tolerance."""
+def assert_close(actual, expected, *, allow_subclasses: bool = True, rtol=None, atol=None,
+                 equal_nan: bool = False, check_device: bool = True, check_dtype: bool = True,
+                 check_layout: bool = True, check_stride: bool = False, msg=None) -> None:
+    """Raise AssertionError unless ``actual`` and ``expected`` agree within tolerance (and, as
+    asked, in dtype, device and strides). Both tensors are strided: ``check_layout`` and
+    ``allow_subclasses`` change nothing."""
     if isinstance(actual, (list, tuple)):
         assert len(actual) == len(expected), msg or "sequence lengths differ"
         for a, e in zip(actual, expected):
             assert_close(a, e, rtol=rtol, atol=atol, equal_nan=equal_nan,
-                         check_dtype=check_dtype, check_device=check_device, msg=msg)
+                         check_dtype=check_dtype, check_device=check_device,
+                         check_stride=check_stride, msg=msg)
         return
     if isinstance(actual, Tensor) and isinstance(expected, Tensor):
+        if check_stride and actual.stride() != expected.stride():
+            raise AssertionError(msg or f"The values for attribute 'stride()' do not match: "
+                                 f"{actual.stride()} != {expected.stride()}.")
         if check_dtype and actual.dtype is not expected.dtype:
             raise AssertionError(msg or f"The values for attribute 'dtype' do not match: "
                                  f"{actual.dtype} != {expected.dtype}.")

@@ -1,4 +1,4 @@
-"""``ember.fft``: PyTorch's discrete Fourier transform namespace (no gradients yet)."""
+"""``ember.fft``: PyTorch's discrete Fourier transform namespace (differentiable)."""
 from ember.ops.fourier import (  # noqa: F401
     fft,
     fft2,
@@ -6,11 +6,15 @@ from ember.ops.fourier import (  # noqa: F401
     fftn,
     fftshift,
     hfft,
+    hfft2,
+    hfftn,
     ifft,
     ifft2,
     ifftn,
     ifftshift,
     ihfft,
+    ihfft2,
+    ihfftn,
     irfft,
     irfft2,
     irfftn,

@@ -1,109 +1,248 @@
 """Discrete Fourier transforms (``ember.fft``) on the array module's FFT, with PyTorch's
-argument names (``n``/``s``, ``dim``, ``norm``) and dtypes (float32 in, complex64 out; integer
-inputs as the default float dtype). They record no gradient."""
+argument names (``n``/``s``, ``dim``, ``norm``), dtypes (float32 in, complex64 out; integer
+inputs as the default float dtype) and gradients.
+
+Every transform is one of three differentiable primitives, as in PyTorch: complex-to-complex
+(``fftn``/``ifftn``), real-to-complex (``rfftn``, the non-negative frequencies of the last
+dim) and complex-to-real (``irfftn``); ``hfft*`` and ``ihfft*`` are these with a conjugate and
+the opposite normalisation. Each backward is another transform (so gradients are
+differentiable again): the adjoint of a transform scaled by c is the transform the other way
+scaled by c, i.e. with the dual ``norm``; the real-to-complex adjoint fills the negative
+frequencies with zeros, and the complex-to-real one doubles the bins it had mirrored.
+``n``/``s`` crop or zero-pad the input first; backward undoes it on the gradient.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
+from ember.autograd.function import Primitive
+from ember.backend.device import get_array_module
+from ember.ops._util import wrap_dim
 
 _NORMS = (None, "backward", "ortho", "forward")
+# The norm whose scale the adjoint (or the conjugate-symmetric twin) of a transform carries.
+_DUAL = {None: "forward", "backward": "forward", "forward": "backward", "ortho": "ortho"}
 
 
-def _prepare(input: Tensor, norm):
-    if norm not in _NORMS:
-        raise RuntimeError(f"Invalid normalization mode: {norm}")
-    data = input._data
+def _host_dtype(data):
     if data.dtype.kind in "biu":
-        data = data.astype(_dt.get_default_dtype().np_dtype)
-    return input._xp, data
+        return data.astype(_dt.get_default_dtype().np_dtype)
+    return data
 
 
-def _finish(out, like, real_out: bool = False) -> Tensor:
+def _finish(out, like, real_out: bool = False):
     """Results in the precision of the input: complex64 (or float32) for 32-bit inputs."""
     single = like.dtype in (np.float32, np.complex64, np.float16)
     if real_out:
         dtype = np.float32 if single else np.float64
     else:
         dtype = np.complex64 if single else np.complex128
-    return _make(out.astype(dtype, copy=False))
+    return out.astype(dtype, copy=False)
 
 
-def _one_dim(kind: str, input: Tensor, n, dim: int, norm, real_out: bool = False) -> Tensor:
-    xp, data = _prepare(input, norm)
-    return _finish(getattr(xp.fft, kind)(data, n=n, axis=dim, norm=norm), data, real_out)
+def _resized(t: Tensor, axes: tuple, sizes: tuple) -> Tensor:
+    """``t`` cropped or zero-padded at the end of each of ``axes`` to ``sizes``
+    (differentiable: the adjoint of one resize is the resize back)."""
+    from ember.nn.functional import pad
+    for axis, size in zip(axes, sizes):
+        have = t.shape[axis]
+        if size < have:
+            t = t.narrow(axis, 0, size)
+        elif size > have:
+            widths = [0, 0] * (t.ndim - 1 - axis) + [0, size - have]
+            t = pad(t, widths)
+    return t
 
 
-def _many_dims(kind: str, input: Tensor, s, dim, norm, real_out: bool = False) -> Tensor:
-    xp, data = _prepare(input, norm)
-    axes = None if dim is None else ((dim,) if isinstance(dim, int) else tuple(dim))
-    if s is not None and axes is None:
-        axes = tuple(range(-len(s), 0))
-    return _finish(getattr(xp.fft, kind)(data, s=s, axes=axes, norm=norm), data, real_out)
+class _C2C(Primitive, node_name="FftC2CBackward0"):
+    @staticmethod
+    def forward(ctx, x, axes, sizes, norm, inverse):
+        xp = get_array_module(x)
+        x = _host_dtype(x)
+        transform = xp.fft.ifftn if inverse else xp.fft.fftn
+        ctx.args = (axes, tuple(x.shape[a] for a in axes), norm, inverse, x.dtype.kind != "c")
+        return _finish(transform(x, s=sizes, axes=axes, norm=norm), x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        axes, in_sizes, norm, inverse, real_in = ctx.args
+        g = _C2C.apply(grad, axes, None, _DUAL[norm], not inverse)
+        g = _resized(g, axes, in_sizes)
+        return (g.real if real_in else g), None, None, None, None
+
+
+class _R2C(Primitive, node_name="FftR2CBackward0"):
+    @staticmethod
+    def forward(ctx, x, axes, sizes, norm):
+        xp = get_array_module(x)
+        if x.dtype.kind == "c":
+            kind = "ComplexFloat" if x.dtype == np.complex64 else "ComplexDouble"
+            raise RuntimeError(f"rfft expects a real input tensor, but got {kind}")
+        x = _host_dtype(x)
+        out = xp.fft.rfftn(x, s=sizes, axes=axes, norm=norm)
+        in_sizes = tuple(x.shape[a] for a in axes)
+        ctx.args = (axes, in_sizes, in_sizes if sizes is None else sizes, norm)
+        return _finish(out, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        axes, in_sizes, full, norm = ctx.args
+        # the negative frequencies rfft dropped: zeros, then the complex adjoint's real part
+        g = _resized(grad, axes[-1:], full[-1:])
+        g = _C2C.apply(g, axes, None, _DUAL[norm], True).real
+        return _resized(g, axes, in_sizes), None, None, None
+
+
+class _C2R(Primitive, node_name="FftC2RBackward0"):
+    @staticmethod
+    def forward(ctx, x, axes, sizes, norm):
+        xp = get_array_module(x)
+        x = _host_dtype(x)
+        out = xp.fft.irfftn(x, s=sizes, axes=axes, norm=norm)
+        half = tuple(out.shape[a] for a in axes[:-1]) + (out.shape[axes[-1]] // 2 + 1,)
+        ctx.args = (axes, tuple(x.shape[a] for a in axes), half, norm)
+        return _finish(out, x, real_out=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        axes, in_sizes, half, norm = ctx.args
+        g = _R2C.apply(grad, axes, None, _DUAL[norm])
+        # bins 1 .. n - (n // 2 + 1) stood for themselves and their mirror images
+        last = axes[-1]
+        doubled = grad.shape[last] - half[-1]
+        if doubled > 0:
+            weight = np.ones(half[-1], grad._data.dtype)
+            weight[1:1 + doubled] = 2
+            shape = [1] * g.ndim
+            shape[last] = half[-1]
+            g = g * _make(g._xp.asarray(weight.reshape(shape)))
+        return _resized(g, axes, in_sizes), None, None, None
+
+
+def _axes(input: Tensor, s, dim, default_all: bool) -> tuple:
+    """The transform's dims, wrapped: ``dim``; else the last ``len(s)`` with ``s``; else all
+    (``default_all``, the N-D transforms) or the last two."""
+    if dim is None:
+        if s is not None:
+            return tuple(range(input.ndim - len(s), input.ndim))
+        return tuple(range(input.ndim)) if default_all else (input.ndim - 2, input.ndim - 1)
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    return tuple(wrap_dim(d, input.ndim) for d in dims)
+
+
+def _check(norm) -> None:
+    if norm not in _NORMS:
+        raise RuntimeError(f"Invalid normalization mode: {norm}")
+
+
+def _sizes(s) -> tuple | None:
+    return None if s is None else tuple(int(v) for v in s)
+
+
+def _c2c(input, s, dim, norm, inverse: bool, default_all: bool = True) -> Tensor:
+    _check(norm)
+    return _C2C.apply(input, _axes(input, s, dim, default_all), _sizes(s), norm, inverse)
+
+
+def _r2c(input, s, dim, norm, default_all: bool = True) -> Tensor:
+    _check(norm)
+    return _R2C.apply(input, _axes(input, s, dim, default_all), _sizes(s), norm)
+
+
+def _c2r(input, s, dim, norm, default_all: bool = True) -> Tensor:
+    _check(norm)
+    return _C2R.apply(input, _axes(input, s, dim, default_all), _sizes(s), norm)
+
+
+def _n(n) -> tuple | None:
+    return None if n is None else (n,)
 
 
 def fft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None):
     """The 1-D discrete Fourier transform along ``dim`` (``n``: crop or zero-pad first)."""
-    return _one_dim("fft", input, n, dim, norm)
+    return _c2c(input, _n(n), dim, norm, False)
 
 
 def ifft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None):
-    return _one_dim("ifft", input, n, dim, norm)
+    return _c2c(input, _n(n), dim, norm, True)
 
 
 def rfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None):
     """The FFT of a real signal: the n // 2 + 1 non-negative frequencies."""
-    if input.is_complex():
-        raise RuntimeError("rfft expects a real input tensor, but got ComplexFloat")
-    return _one_dim("rfft", input, n, dim, norm)
+    return _r2c(input, _n(n), dim, norm)
 
 
 def irfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None):
     """The inverse of ``rfft``: a real signal of length ``n`` (2 * (m - 1) by default)."""
-    return _one_dim("irfft", input, n, dim, norm, real_out=True)
+    return _c2r(input, _n(n), dim, norm)
 
 
 def hfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None):
     """The FFT of a Hermitian-symmetric signal given by its first half: a real result."""
-    return _one_dim("hfft", input, n, dim, norm, real_out=True)
+    _check(norm)
+    return _c2r(input.conj(), _n(n), dim, _DUAL[norm])
 
 
 def ihfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None):
-    return _one_dim("ihfft", input, n, dim, norm)
+    """The inverse of ``hfft``: the first half of the inverse FFT of a real signal."""
+    _check(norm)
+    return _r2c(input, _n(n), dim, _DUAL[norm]).conj()
 
 
 def fft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None):
-    return _many_dims("fftn", input, s, dim, norm)
+    return _c2c(input, s, dim, norm, False, default_all=False)
 
 
 def ifft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None):
-    return _many_dims("ifftn", input, s, dim, norm)
+    return _c2c(input, s, dim, norm, True, default_all=False)
 
 
 def rfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None):
-    return _many_dims("rfftn", input, s, dim, norm)
+    return _r2c(input, s, dim, norm, default_all=False)
 
 
 def irfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None):
-    return _many_dims("irfftn", input, s, dim, norm, real_out=True)
+    return _c2r(input, s, dim, norm, default_all=False)
+
+
+def hfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None):
+    _check(norm)
+    return _c2r(input.conj(), s, dim, _DUAL[norm], default_all=False)
+
+
+def ihfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None):
+    _check(norm)
+    return _r2c(input, s, dim, _DUAL[norm], default_all=False).conj()
 
 
 def fftn(input: Tensor, s=None, dim=None, norm: str | None = None):
     """The N-D FFT over ``dim`` (all dims by default, or the last len(s))."""
-    return _many_dims("fftn", input, s, dim, norm)
+    return _c2c(input, s, dim, norm, False)
 
 
 def ifftn(input: Tensor, s=None, dim=None, norm: str | None = None):
-    return _many_dims("ifftn", input, s, dim, norm)
+    return _c2c(input, s, dim, norm, True)
 
 
 def rfftn(input: Tensor, s=None, dim=None, norm: str | None = None):
-    return _many_dims("rfftn", input, s, dim, norm)
+    return _r2c(input, s, dim, norm)
 
 
 def irfftn(input: Tensor, s=None, dim=None, norm: str | None = None):
-    return _many_dims("irfftn", input, s, dim, norm, real_out=True)
+    return _c2r(input, s, dim, norm)
+
+
+def hfftn(input: Tensor, s=None, dim=None, norm: str | None = None):
+    """The N-D FFT of a Hermitian-symmetric signal given by its first half in the last dim."""
+    _check(norm)
+    return _c2r(input.conj(), s, dim, _DUAL[norm])
+
+
+def ihfftn(input: Tensor, s=None, dim=None, norm: str | None = None):
+    _check(norm)
+    return _r2c(input, s, dim, _DUAL[norm]).conj()
 
 
 def _frequencies(values: np.ndarray, dtype, device, requires_grad: bool) -> Tensor:

@@ -61,11 +61,11 @@ from ember.ops.reduce import (  # noqa: F401
     cummin, cumprod, cumsum, diff, gradient, histc, logcumsumexp, logsumexp, max, mean, median,
     min, mode, nanmean, nanmedian, nansum, norm, prod, searchsorted, std, std_mean, sum, var,
     var_mean)
-from ember._creation import empty_strided, frombuffer  # noqa: F401
+from ember._creation import empty_permuted, empty_strided, frombuffer  # noqa: F401
 from ember.ops.compare import isin  # noqa: F401
 from ember.ops.conversion import detach, detach_  # noqa: F401
 from ember.ops.fill import fill, fill_, zero_  # noqa: F401
-from ember.ops.indexing import index_put_, put  # noqa: F401
+from ember.ops.indexing import index_put_, nonzero_static, put  # noqa: F401
 from ember.ops.decomposition import (cholesky, cholesky_inverse, cholesky_solve,  # noqa: F401
                                      lu_unpack, matrix_exp, pinverse, svd, triangular_solve)
 from ember.ops.decomposition import legacy_lu as lu  # noqa: F401
@@ -88,11 +88,12 @@ from ember.ops.pointwise_extra import (  # noqa: F401
     copysign, deg2rad, divide, frexp, gcd, heaviside, i0, igamma, igammac, lcm, ldexp,
     logaddexp2, multiply, mvlgamma, nextafter, positive, rad2deg, sinc, subtract)
 from ember.ops.reshaping import (  # noqa: F401
-    block_diag, combinations, diagonal_scatter, dsplit, ravel, row_stack, select_scatter,
-    slice_scatter, split_with_sizes, unravel_index, unsafe_chunk, unsafe_split,
+    as_strided_scatter, block_diag, combinations, diagonal_scatter, dsplit, ravel, row_stack,
+    select_scatter, slice_scatter, split_with_sizes, unravel_index, unsafe_chunk, unsafe_split,
     unsafe_split_with_sizes, vander, view_as_complex, view_as_real)
 from ember.ops.spectral import (bartlett_window, blackman_window, hamming_window,  # noqa: F401
                                 hann_window, istft, kaiser_window, stft)
+from ember.ops.statistics import histogramdd  # noqa: F401
 from ember.ops.statistics import (corrcoef, cov, cumulative_trapezoid, dist,  # noqa: F401
                                   histogram, nanquantile, quantile, renorm, trapezoid, trapz)
 from ember.ops.conv import (adaptive_avg_pool1d, adaptive_max_pool1d,  # noqa: F401,E402
@@ -172,6 +173,8 @@ class memory_format:
 contiguous_format = memory_format("contiguous_format")
 channels_last = memory_format("channels_last")
 channels_last_3d = memory_format("channels_last_3d")
+
+from ember.storage import TypedStorage, UntypedStorage  # noqa: F401,E402
 preserve_format = memory_format("preserve_format")
 
 from ember._creation import (BFloat16Tensor, BoolTensor, ByteTensor,  # noqa: F401,E402
@@ -179,15 +182,42 @@ from ember._creation import (BFloat16Tensor, BoolTensor, ByteTensor,  # noqa: F4
                              LongTensor, ShortTensor)
 
 
+class _DLPackCapsule:
+    """A bare DLPack capsule (``to_dlpack``'s result) as the producer object that NumPy's and
+    CuPy's ``from_dlpack`` take; the capsule is tried on the CPU first, then on CUDA."""
+
+    def __init__(self, capsule, device_type: int):
+        self.capsule, self.device_type = capsule, device_type
+
+    def __dlpack__(self, **kwargs):
+        return self.capsule
+
+    def __dlpack_device__(self) -> tuple:
+        return (self.device_type, 0)
+
+
 def from_dlpack(ext_tensor) -> Tensor:
-    """A tensor sharing memory with any DLPack producer (NumPy, CuPy, PyTorch, ...)."""
+    """A tensor sharing memory with any DLPack producer (NumPy, CuPy, PyTorch, ...) or a
+    DLPack capsule (an unversioned capsule gives a read-only tensor on the CPU)."""
     import numpy
     from ember._tensor import _make
+    if type(ext_tensor).__name__ == "PyCapsule":
+        try:
+            return _make(numpy.from_dlpack(_DLPackCapsule(ext_tensor, 1)))
+        except (BufferError, RuntimeError, TypeError):  # not host memory
+            return _make(cuda._backend.cupy().from_dlpack(_DLPackCapsule(ext_tensor, 2)))
     device_type = ext_tensor.__dlpack_device__()[0] if hasattr(ext_tensor, "__dlpack_device__") \
         else 1
     if device_type == 1:  # kDLCPU
         return _make(numpy.from_dlpack(ext_tensor))
     return _make(cuda._backend.cupy().from_dlpack(ext_tensor))
+
+
+def to_dlpack(input: Tensor):  # noqa: A002
+    """A DLPack capsule sharing ``input``'s memory (consumed once, by ``from_dlpack``): a
+    DLPack 1.0 capsule, which keeps the memory writable where it is consumed (NumPy imports
+    the older, unversioned capsules read-only)."""
+    return input.detach()._data.__dlpack__(max_version=(1, 0))
 
 
 def is_tensor(obj) -> bool:

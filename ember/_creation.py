@@ -252,6 +252,20 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = Fal
     return _finish(np.full(shape, fill_value, d.np_dtype), device, requires_grad, out)
 
 
+def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=None,
+                   requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """An uninitialised tensor of ``size`` laid out in memory with its dims in the order
+    ``physical_layout`` (outermost first): ``empty_permuted((N, C, H, W), (0, 2, 3, 1))`` is
+    channels-last."""
+    from ember.ops.movement import _inverse
+    size, order = tuple(size), tuple(physical_layout)
+    if sorted(order) != list(builtins.range(len(size))):
+        raise RuntimeError(f"empty_permuted: physical_layout {list(order)} is not a permutation "
+                           f"of the {len(size)} dims")
+    data = np.empty(tuple(size[d] for d in order), _np_dtype(dtype)).transpose(_inverse(order))
+    return _finish(data, device, requires_grad)
+
+
 def _like(input: Tensor, dtype, device):
     return (_dt.to_dtype(dtype) if dtype is not None else input.dtype,
             device if device is not None else input.device)

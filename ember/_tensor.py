@@ -613,6 +613,11 @@ class Tensor(TensorMethods):
         from ember.storage import UntypedStorage
         return UntypedStorage._of(self)
 
+    def storage(self):
+        """The memory under this tensor as elements of its dtype (PyTorch's older API)."""
+        from ember.storage import TypedStorage
+        return TypedStorage(wrap_storage=self.untyped_storage(), dtype=self.dtype)
+
     # ------------------------------------------------------------------------------------------
     # Operators
 

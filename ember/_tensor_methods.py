@@ -501,6 +501,13 @@ class TensorMethods:
     def slice_scatter(self, src, dim: int = 0, start=None, end=None, step: int = 1):
         return _reshape.slice_scatter(self, src, dim, start, end, step)
 
+    def as_strided_scatter(self, src, size, stride, storage_offset=None):
+        return _reshape.as_strided_scatter(self, src, size, stride, storage_offset)
+
+    def nonzero_static(self, *, size: int, fill_value: int = -1):
+        from ember.ops.indexing import nonzero_static
+        return nonzero_static(self, size=size, fill_value=fill_value)
+
     def split_with_sizes(self, split_sizes, dim: int = 0):
         return _reshape.split_with_sizes(self, split_sizes, dim)
 

@@ -126,9 +126,22 @@ class TypedStorage:
 
     __slots__ = ("_untyped_storage", "dtype")
 
-    def __init__(self, *, wrap_storage: UntypedStorage, dtype):
+    def __init__(self, *args, wrap_storage: UntypedStorage | None = None, dtype=None,
+                 device=None):
+        """``TypedStorage(size)`` (uninitialised), ``TypedStorage(sequence)``, or a view of
+        ``wrap_storage``'s bytes; ``dtype`` defaults to the default dtype."""
+        self.dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+        if wrap_storage is None:
+            data = args[0] if args else 0
+            if isinstance(data, int):
+                array = np.empty(data, self.dtype.np_dtype)
+            else:
+                array = np.asarray(list(data), self.dtype.np_dtype)
+            raw = array.view(np.uint8).reshape(-1)
+            if device is not None and Device(device).type != "cpu":
+                raw = to_device(raw, Device(device))
+            wrap_storage = UntypedStorage._wrap(raw)
         self._untyped_storage = wrap_storage
-        self.dtype = _dt.to_dtype(dtype)
 
     def untyped(self) -> UntypedStorage:
         return self._untyped_storage
@@ -156,6 +169,18 @@ class TypedStorage:
 
     def tolist(self) -> list:
         return to_device(self._array(), CPU).tolist()
+
+    def __getitem__(self, index):
+        return self._array()[index].item()
+
+    def __setitem__(self, index, value) -> None:
+        self._array()[index] = value
+
+    def __iter__(self):
+        return iter(self.tolist())
+
+    def data_ptr(self) -> int:
+        return self._untyped_storage.data_ptr()
 
     def __repr__(self) -> str:
         return f"TypedStorage(dtype={self.dtype}, size={self.size()}, device='{self.device}')"

@@ -62,27 +62,30 @@ def _broadcasting(fn, a, b):
         raise _broadcast_error((a, b), exc) from None
 
 
-def _logic(name, input, other=None):
+def _logic(name, input, other=None, out=None):
+    """A boolean result (written into ``out``, in its dtype, if given)."""
     xp = input._xp
     if other is None:
-        return _make(getattr(xp, name)(input._data))
-    return _make(_broadcasting(getattr(xp, name), input._data, data_of(other)))
+        result = _make(getattr(xp, name)(input._data))
+    else:
+        result = _make(_broadcasting(getattr(xp, name), input._data, data_of(other)))
+    return write_out(out, result) if out is not None else result
 
 
-def logical_not(input):
-    return _logic("logical_not", input)
+def logical_not(input, *, out=None):
+    return _logic("logical_not", input, out=out)
 
 
-def logical_and(input, other):
-    return _logic("logical_and", input, other)
+def logical_and(input, other, *, out=None):
+    return _logic("logical_and", input, other, out)
 
 
-def logical_or(input, other):
-    return _logic("logical_or", input, other)
+def logical_or(input, other, *, out=None):
+    return _logic("logical_or", input, other, out)
 
 
-def logical_xor(input, other):
-    return _logic("logical_xor", input, other)
+def logical_xor(input, other, *, out=None):
+    return _logic("logical_xor", input, other, out)
 
 
 # PyTorch's kernel names, which its "not implemented for 'Float'" errors quote.

@@ -95,18 +95,33 @@ def fill_diagonal_(input: Tensor, fill_value, wrap: bool = False) -> Tensor:
 
 def _random_write(self: Tensor, values) -> Tensor:
     check_inplace(self)
-    _write(self, values.astype(self._data.dtype, copy=False))
+    # ``_write`` casts while it copies: no second full-size array in the tensor's dtype (for a
+    # large layer's initialisation that temporary cost more than drawing the numbers).
+    _write(self, values)
     return self
+
+
+def _parts(self: Tensor, draw):
+    """``draw(shape)``, or for a complex tensor a draw for each of the real and imaginary parts
+    (PyTorch draws both parts alike; a real draw would leave the imaginary part zero)."""
+    if not self.dtype.is_complex:
+        return draw(self._data.shape)
+    pairs = draw(self._data.shape + (2,))
+    return pairs.view(self._xp.complex128)[..., 0]
 
 
 def uniform_(self: Tensor, from_=0.0, to=1.0, *, generator=None) -> Tensor:
     rng = generator_for(self.device, generator)
-    return _random_write(self, rng.uniform(from_, to, self._data.shape))
+    return _random_write(self, _parts(self, lambda shape: rng.uniform(from_, to, shape)))
 
 
 def normal_(self: Tensor, mean=0.0, std=1.0, *, generator=None) -> Tensor:
+    """Fill with draws from N(mean, std²); a complex tensor gets N(mean, std²/2) in each of its
+    real and imaginary parts (a total variance of std²), as in PyTorch."""
     rng = generator_for(self.device, generator)
-    return _random_write(self, rng.normal(mean, std, self._data.shape))
+    if self.dtype.is_complex:
+        std = std / 2 ** 0.5
+    return _random_write(self, _parts(self, lambda shape: rng.normal(mean, std, shape)))
 
 
 def bernoulli_(self: Tensor, p=0.5, *, generator=None) -> Tensor:

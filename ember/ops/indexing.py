@@ -23,7 +23,7 @@ from ember.ops._util import (
     wrap_dim,
 )
 from ember.ops.inplace import check_inplace, inplace
-from ember.ops.movement import BasicIndex, Select, expand, reshape
+from ember.ops.movement import AliasIndex, BasicIndex, Select, UnsqueezeIndex, expand, reshape
 
 
 def _convert_index(index, xp):
@@ -127,10 +127,34 @@ def getitem(t: Tensor, index):
         if basic:
             if builtins.all(isinstance(i, int) for i in np_index):
                 return Select.apply(t, np_index)
-            return BasicIndex.apply(t, np_index)
+            return _view_node(index, np_index, t._data.shape).apply(t, np_index)
         return Index.apply(t, np_index)
     except IndexError as exc:
         raise _index_error(exc) from None
+
+
+def _view_node(index, np_index, shape) -> type:
+    """The node PyTorch names a basic-indexing view after: a bare slice slices; in a tuple the
+    last step that changes something decides (an int selects, None unsqueezes, a slice short of
+    its whole dimension slices), and a tuple that changes nothing is an alias."""
+    if isinstance(index, slice):
+        return BasicIndex
+    items = np_index if isinstance(np_index, tuple) else (np_index,)
+    n_dims = builtins.sum(1 for i in items if i is not None and i is not Ellipsis)
+    node, dim = AliasIndex, 0
+    for item in items:
+        if item is Ellipsis:
+            dim += len(shape) - n_dims
+            continue
+        if item is None:
+            node = UnsqueezeIndex
+            continue
+        if not isinstance(item, slice):
+            node = Select
+        elif item.indices(shape[dim]) != (0, shape[dim], 1):
+            node = BasicIndex
+        dim += 1
+    return node
 
 
 def _dims_used(item) -> int:
@@ -352,9 +376,17 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
     if input.ndim == 0:  # dim 0 / -1 of a 0-d tensor: gather from its 1-element view
         wrap_dim(dim, 0)
         return reshape(gather(reshape(input, 1), 0, reshape(index, -1)), index.shape)
+    if index.ndim == 0:  # read as one element, as PyTorch does; the result stays 0-d
+        return reshape(gather(input, dim, reshape(index, 1)), ())
     _check_index(index, "gather", input, dim)
     d = wrap_dim(dim, input.ndim)
     return Gather.apply(input, index, d)
+
+
+def _scalars_as_1d(*tensors) -> list:
+    """PyTorch's scatters read a 0-d ``index`` or ``src`` as 1-d with one element (so
+    ``zeros(10).scatter_(0, tensor(label), value=1)`` one-hot encodes a label)."""
+    return [reshape(t, 1) if isinstance(t, Tensor) and t.ndim == 0 else t for t in tensors]
 
 
 def _lift_0d(fn, input: Tensor, dim: int, *args, **kwargs) -> Tensor:
@@ -389,11 +421,13 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """A copy of ``input`` with ``src`` summed in at ``index`` along ``dim``."""
     if input.ndim == 0:
         return _lift_0d(scatter_add, input, dim, index, src)
+    index, src = _scalars_as_1d(index, src)
     _check_index(index, "scatter_add", input, dim, src)
     return ScatterAdd.apply(input, index, src, wrap_dim(dim, input.ndim))
 
 
 def scatter_add_(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    index, src = _scalars_as_1d(index, src)
     _check_index(index, "scatter_add_", input, dim, src)
     return inplace(input, ScatterAdd, index, src, wrap_dim(dim, input.ndim))
 
@@ -435,12 +469,14 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, red
     """Write ``src`` (or ``value``) into a copy of ``input`` at ``index`` along ``dim``."""
     if input.ndim == 0:
         return _lift_0d(scatter, input, dim, index, src, value=value, reduce=reduce)
+    index, src = _scalars_as_1d(index, src)
     _check_index(index, "scatter", input, dim, src)
     s = value if src is None else src
     return Scatter.apply(input, index, s, wrap_dim(dim, input.ndim), reduce)
 
 
 def scatter_(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None):
+    index, src = _scalars_as_1d(index, src)
     _check_index(index, "scatter_", input, dim, src)
     s = value if src is None else src
     return inplace(input, Scatter, index, s, wrap_dim(dim, input.ndim), reduce)
@@ -533,12 +569,14 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self: bool = True)
     if input.ndim == 0:
         return _lift_0d(scatter_reduce, input, dim, index, src, reduce,
                         include_self=include_self)
+    index, src = _scalars_as_1d(index, src)
     _check_index(index, "scatter_reduce", input, dim, src)
     return ScatterReduce.apply(input, index, src, wrap_dim(dim, input.ndim), reduce,
                                include_self)
 
 
 def scatter_reduce_(input, dim, index, src, reduce, *, include_self: bool = True):
+    index, src = _scalars_as_1d(index, src)
     return inplace(input, ScatterReduce, index, src, wrap_dim(dim, input.ndim), reduce,
                    include_self, saves_self=True)
 
@@ -771,6 +809,18 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
     if input.ndim == 0:  # one (or no) match, with no coordinates
         return _make(xp.zeros((int(bool(input._data)), 0), np.int64))
     return _make(xp.stack(idx, axis=1).astype(np.int64))
+
+
+def nonzero_static(input: Tensor, *, size: int, fill_value: int = -1) -> Tensor:
+    """``nonzero`` with exactly ``size`` rows: the first ``size`` matches, then rows of
+    ``fill_value``."""
+    if size < 0:
+        raise RuntimeError(f"nonzero_static: 'size' must be an non-negative integer, but got "
+                           f"{size}")
+    found = nonzero(input)._data[:size]
+    out = input._xp.full((size, max(input.ndim, 1) if input.ndim else 0), fill_value, np.int64)
+    out[:found.shape[0]] = found
+    return _make(out)
 
 
 def argwhere(input: Tensor) -> Tensor:

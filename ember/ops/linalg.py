@@ -361,8 +361,36 @@ def _expand_ellipsis(equation: str, operands) -> str:
     return ",".join(new_subs) + "->" + output
 
 
-def einsum(equation: str, *operands) -> Tensor:
-    """Einstein summation, e.g. ``einsum('bij,bjk->bik', a, b)``."""
+_SUBSCRIPTS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _sublist_equation(args: tuple) -> tuple:
+    """The (equation, operands) of einsum's sublist form: ``einsum(a, [0, 1], b, [1, 2],
+    [0, 2])`` with subscripts as ints in [0, 52) and ``...`` (Ellipsis)."""
+    def letters(sublist) -> str:
+        out = []
+        for s in sublist:
+            if s is Ellipsis:
+                out.append("...")
+            elif isinstance(s, int) and 0 <= s < len(_SUBSCRIPTS):
+                out.append(_SUBSCRIPTS[s])
+            else:
+                raise ValueError(f"einsum(): subscript in subscript list is not within the valid "
+                                 f"range [0, 52), got {s}")
+        return "".join(out)
+    operands, terms = list(args[0::2]), [letters(s) for s in args[1::2]]
+    if len(args) % 2:  # a trailing output sublist
+        output = letters(args[-1])
+        operands.pop()
+        return ",".join(terms) + "->" + output, operands
+    return ",".join(terms), operands
+
+
+def einsum(equation, *operands) -> Tensor:
+    """Einstein summation, e.g. ``einsum('bij,bjk->bik', a, b)``, or in sublist form
+    ``einsum(a, [0, 1], b, [1, 2], [0, 2])``."""
+    if isinstance(equation, Tensor):
+        equation, operands = _sublist_equation((equation,) + operands)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     equation = equation.replace(" ", "")

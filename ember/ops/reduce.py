@@ -597,11 +597,23 @@ class MedianAll(MaxAll, node_name="MedianBackward0"):
 
 
 def nanmedian(input: Tensor, dim=None, keepdim: bool = False):
+    """``median`` ignoring NaNs: the lower median of the other values (NaN where there are
+    none); along ``dim``, (values, indices)."""
     if dim is None:
         flat = input.reshape(-1)
         flat = flat[~flat.isnan()]
         return median(flat)
-    raise NotImplementedError("nanmedian with dim")
+    d = wrap_dim(dim, input.ndim)
+    if input.ndim == 0:
+        return return_types.nanmedian(input, _make(input._xp.zeros((), np.int64)))
+    data = input.detach()
+    order = data.argsort(dim=d, stable=True)  # NaNs sort last
+    count = (~data.isnan()).sum(d, keepdim=True)
+    index = order.gather(d, (count - 1).clamp(min=0) // 2)
+    values = input.gather(d, index)
+    if not keepdim:
+        values, index = values.squeeze(d), index.squeeze(d)
+    return return_types.nanmedian(values, index)
 
 
 def mode(input: Tensor, dim: int = -1, keepdim: bool = False):

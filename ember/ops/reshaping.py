@@ -173,6 +173,17 @@ def slice_scatter(input: Tensor, src: Tensor, dim: int = 0, start: int | None = 
     return out
 
 
+def as_strided_scatter(input: Tensor, src: Tensor, size, stride,
+                       storage_offset: int | None = None) -> Tensor:
+    """A copy of ``input`` (contiguous) with its ``as_strided(size, stride, storage_offset)``
+    view replaced by ``src``."""
+    out = clone(input).contiguous()
+    target = out.as_strided(size, stride, storage_offset)
+    _check_embed(target, src, "as_strided_scatter")
+    target.copy_(src)
+    return out
+
+
 def diagonal_scatter(input: Tensor, src: Tensor, offset: int = 0, dim1: int = 0,
                      dim2: int = 1) -> Tensor:
     """A copy of ``input`` with its diagonal (``offset``, ``dim1``, ``dim2``) replaced by

@@ -18,6 +18,7 @@ from ember.ops.unary import sqrt
 from ember.return_types import _return_type
 
 histogram_type = _return_type("histogram", ["hist", "bin_edges"])
+histogramdd_type = _return_type("histogramdd", ["hist", "bin_edges"])
 
 
 def _floating(input: Tensor) -> Tensor:
@@ -249,4 +250,25 @@ def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = No
                                    density=density)
     dtype = input._data.dtype
     return histogram_type(_make(hist.astype(dtype)), _make(bin_edges.astype(dtype)))
+
+
+def histogramdd(input: Tensor, bins=10, *, range=None, weight: Tensor | None = None,  # noqa: A002
+                density: bool = False):
+    """The D-dimensional histogram of the points in the last dim of ``input`` (..., D):
+    ``bins`` an int or one per dim (a count, or a tensor of increasing edges), ``range`` a flat
+    (min_0, max_0, min_1, ...). Returns (hist, bin_edges) with one edge tensor per dim."""
+    if not input.is_floating_point():
+        raise RuntimeError(f"torch.histogramdd: input tensor should be floating point, but got "
+                           f"{input.dtype}")
+    xp = input._xp
+    d = input.shape[-1]
+    points = input._data.reshape(-1, d)
+    if isinstance(bins, (list, tuple)):
+        bins = [b._data if isinstance(b, Tensor) else b for b in bins]
+    pairs = None if range is None else [tuple(range[2 * i:2 * i + 2]) for i in builtins.range(d)]
+    hist, edges = xp.histogramdd(points, bins=bins, range=pairs, density=density,
+                                 weights=None if weight is None else weight._data.reshape(-1))
+    dtype = input._data.dtype
+    return histogramdd_type(_make(hist.astype(dtype)),
+                            tuple(_make(e.astype(dtype)) for e in edges))
 

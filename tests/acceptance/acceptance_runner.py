@@ -183,3 +183,37 @@ def write_cifar10(root, per_batch: int = 40, n_test: int = 20, seed: int = 0) ->
         pickle.dump({"label_names": names, "num_cases_per_batch": per_batch, "num_vis": 3072},
                     f, protocol=2)
     return md5
+
+
+# A stand-in for matplotlib (not installed here): any call or attribute works, ``subplots()``
+# unpacks to (fig, ax) and ``axarr[i]`` indexes; ``plt.plot``'s arguments are kept in ``plots``.
+# Pass ``modules=MATPLOTLIB`` to ``run``.
+PLOT_STUB = """
+plots = []
+
+
+class _Any:
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __call__(self, *args, **kwargs):
+        return _Any()
+
+    def __getattr__(self, name):
+        return _Any()
+
+    def __getitem__(self, index):
+        return _Any()
+
+    def __iter__(self):
+        return iter((_Any(), _Any()))
+
+
+def plot(*args, **kwargs):
+    plots.append(args)
+
+
+def __getattr__(name):
+    return _Any()
+"""
+MATPLOTLIB = {"matplotlib": "", "matplotlib.pyplot": PLOT_STUB, "matplotlib.ticker": PLOT_STUB}

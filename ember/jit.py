@@ -1,11 +1,22 @@
 """``torch.jit`` for an eager library: TorchScript compiles a Python function or module into a
-graph, and ember runs Python eagerly, so ``script``, ``trace`` and friends hand back what they are
-given (as ``ember.compile`` does), ``fork`` runs its call at once, and the queries report that no
-scripting or tracing is in progress. Only TorchScript's file format has no stand-in: ``save`` and
-``load`` say to use ``ember.save`` with a ``state_dict`` instead."""
+graph, and ember runs Python eagerly, so ``script`` and ``trace`` hand back a function as it is
+and a module as a *scripted* view of it (same parameters, same forward) that also has
+TorchScript's ``save``; ``fork`` runs its call at once, and the queries report that no scripting
+or tracing is in progress.
+
+NOTE [ Scripted modules ]
+A scripted module is a shallow copy of the module whose class is a subclass of the module's
+class with ``ScriptModule`` mixed in: it shares the parameters and buffers (as TorchScript's
+module does), behaves like the module, and adds ``save``. ``jit.save``/``save`` write the module
+object with ``ember.save``; ``jit.load`` reads it back with ``ember.load(weights_only=False)``,
+which rebuilds module classes that the loading program has imported and runs no code the file
+chooses. The archive is ember's (PyTorch's zip layout with a pickled model), not a TorchScript
+graph, so libtorch cannot run it."""
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 from typing import Any, Callable, Final, Generic, TypeVar
 
 __all__ = [
@@ -17,9 +28,47 @@ __all__ = [
 T = TypeVar("T")
 
 
+class ScriptModule:
+    """Mixed into scripted modules (see NOTE [ Scripted modules ]): TorchScript's extras."""
+
+    def save(self, f, _extra_files=None) -> None:
+        """Write this module to ``f`` (a path or a binary file), for ``ember.jit.load``."""
+        save(self, f, _extra_files)
+
+    @property
+    def original_name(self) -> str:
+        return _unscripted_class(type(self)).__name__
+
+
+@functools.lru_cache(maxsize=None)
+def _scripted_class(cls: type) -> type:
+    return type(cls.__name__, (cls, ScriptModule), {"__module__": cls.__module__})
+
+
+def _unscripted_class(cls: type) -> type:
+    return next(c for c in cls.__mro__ if not issubclass(c, ScriptModule))
+
+
+def _scripted(module):
+    """The module as a scripted module: a shallow copy sharing its parameters and buffers."""
+    if isinstance(module, ScriptModule):
+        return module
+    out = copy.copy(module)
+    for name in ("_parameters", "_buffers", "_modules"):  # own registries, shared tensors
+        object.__setattr__(out, name, dict(getattr(module, name)))
+    out.__class__ = _scripted_class(type(module))
+    return out
+
+
+def _is_module(obj) -> bool:
+    from ember.nn import Module
+    return isinstance(obj, Module)
+
+
 def script(obj: Any = None, optimize=None, _frames_up: int = 0, _rcb=None, example_inputs=None):
-    """Return ``obj`` unchanged: the eager function or module already is what would run."""
-    return obj
+    """A function unchanged (the eager function already is what would run); a module as a
+    scripted module with ``save`` (see NOTE [ Scripted modules ])."""
+    return _scripted(obj) if _is_module(obj) else obj
 
 
 def _run_example(fn: Callable, example_inputs) -> None:
@@ -41,15 +90,15 @@ def trace(func: Callable, example_inputs=None, optimize=None, check_trace: bool 
             func(**example_kwarg_inputs)
     elif example_inputs is not None:
         _run_example(func, example_inputs)
-    return func
+    return _scripted(func) if _is_module(func) else func
 
 
 def trace_module(mod, inputs: dict, optimize=None, check_trace: bool = True, check_inputs=None,
                  check_tolerance: float = 1e-5, strict: bool = True, **kwargs):
-    """Run each named method of ``mod`` once on its example inputs and return ``mod``."""
+    """Run each named method of ``mod`` once on its example inputs; ``mod`` scripted."""
     for name, example in inputs.items():
         _run_example(getattr(mod, name), example)
-    return mod
+    return _scripted(mod)
 
 
 def ignore(drop=False, **kwargs):
@@ -137,18 +186,23 @@ def optimized_execution(should_optimize: bool):
     yield
 
 
-def _no_script_files(what: str):
-    raise NotImplementedError(
-        f"ember.jit.{what}: ember has no TorchScript archive format; save the model's weights "
-        "with ember.save(model.state_dict(), path) and load them with "
-        "model.load_state_dict(ember.load(path))")
-
-
 def save(m, f, _extra_files=None) -> None:
-    """Not supported: TorchScript archives need a compiled graph (see ``ember.save``)."""
-    _no_script_files("save")
+    """Write the module ``m`` (scripted or not) to ``f`` for ``load``: the module object under
+    its own class, through ``ember.save`` (atomic for a path)."""
+    import ember
+    if not _is_module(m):
+        raise TypeError(f"ember.jit.save expects a module, got {type(m).__name__}")
+    plain = copy.copy(m)
+    plain.__class__ = _unscripted_class(type(m))
+    ember.save(plain, f)
 
 
 def load(f, map_location=None, _extra_files=None, _restore_shapes: bool = False):
-    """Not supported: TorchScript archives need a compiled graph (see ``ember.load``)."""
-    _no_script_files("load")
+    """Read a module written by ``save`` (its class must be importable by this program, as
+    ``ember.load`` requires) and return it scripted."""
+    import ember
+    module = ember.load(f, map_location=map_location, weights_only=False)
+    if not _is_module(module):
+        raise RuntimeError("ember.jit.load: the file holds no module (was it written by "
+                           "ember.jit.save?)")
+    return _scripted(module)

@@ -1,18 +1,40 @@
-"""ember.jit: TorchScript's entry points are eager no-ops; save/load point to ember.save."""
+"""ember.jit: TorchScript's entry points run eagerly; scripted modules share the module's
+parameters and save/load through ember.save/ember.load."""
 import pytest
 
 import ember
 from ember import jit
 
 
-def test_script_and_trace_return_what_they_are_given():
+def test_script_and_trace_give_modules_that_share_parameters():
     model = ember.nn.Linear(3, 2)
-    assert jit.script(model) is model
-    assert jit.trace(model, ember.randn(4, 3)) is model
-    assert jit.trace(model, (ember.randn(4, 3),)) is model
-    assert jit.trace_module(model, {"forward": ember.randn(1, 3)}) is model
+    x = ember.randn(4, 3)
+    for scripted in (jit.script(model), jit.trace(model, x), jit.trace(model, (x,)),
+                     jit.trace_module(model, {"forward": ember.randn(1, 3)})):
+        assert isinstance(scripted, ember.nn.Linear) and isinstance(scripted, jit.ScriptModule)
+        assert scripted.weight is model.weight and ember.equal(scripted(x), model(x))
+        assert scripted.original_name == "Linear" and repr(scripted) == repr(model)
+        assert jit.script(scripted) is scripted
+    scripted = jit.script(model)
+    scripted.extra = ember.nn.ReLU()  # its own registry: the model is unchanged
+    assert not hasattr(model, "extra")
     assert jit.freeze(model) is model
     assert jit.optimize_for_inference(model) is model
+
+
+def test_scripted_save_and_load_round_trip(tmp_path):
+    model = ember.nn.Sequential(ember.nn.Linear(3, 4), ember.nn.ReLU(), ember.nn.Linear(4, 1))
+    x = ember.randn(5, 3)
+    jit.script(model).save(str(tmp_path / "scripted.pt"))
+    loaded = jit.load(str(tmp_path / "scripted.pt"))
+    assert isinstance(loaded, jit.ScriptModule) and ember.equal(loaded(x), model(x))
+    jit.save(model, str(tmp_path / "plain.pt"))
+    assert ember.equal(jit.load(str(tmp_path / "plain.pt"))(x), model(x))
+    with pytest.raises(TypeError, match="module"):
+        jit.save(lambda t: t, str(tmp_path / "fn.pt"))
+    ember.save({"not": "a module"}, str(tmp_path / "dict.pt"))
+    with pytest.raises(RuntimeError, match="no module"):
+        jit.load(str(tmp_path / "dict.pt"))
 
 
 def test_trace_runs_the_example_inputs_once_without_grad():
@@ -50,13 +72,6 @@ def test_queries_and_fork_wait():
     future = jit.fork(lambda x, y=1: x + y, 2, y=3)
     assert future.done() and jit.wait(future) == 5
     assert jit.Final[int] is not None
-
-
-def test_save_and_load_name_the_alternative():
-    with pytest.raises(NotImplementedError, match="state_dict"):
-        jit.save(ember.nn.Linear(1, 1), "model.pt")
-    with pytest.raises(NotImplementedError, match="ember.load"):
-        jit.load("model.pt")
 
 
 def test_lazy_submodules():

@@ -268,7 +268,7 @@ __version__ = "0.1.0"
 _LAZY_SUBMODULES = ("nn", "optim", "utils", "legacy", "multiprocessing", "vision",
                     "serialization", "storage", "distributions", "testing", "examples", "onnx",
                     "distributed", "func", "special", "jit", "xpu", "mps", "hub", "cpu",
-                    "profiler")
+                    "profiler", "functional")
 
 
 def __getattr__(name: str):

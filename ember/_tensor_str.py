@@ -231,6 +231,12 @@ def tensor_repr(t) -> str:
     from ember import dtypes as _dt
     prefix = "tensor("
     indent = len(prefix)
+    if t.device.type == "meta":  # no values to show: PyTorch prints the size instead
+        suffixes = ["device='meta'", f"size={tuple(t.shape)}"]
+        if not dtype_implied(t):
+            suffixes.append(f"dtype={t.dtype!r}")
+        return _add_suffixes(prefix + "...", suffixes + autograd_suffix(t), indent,
+                             force_newline=False)
     data = t._data if isinstance(t._data, np.ndarray) else t._data.get()
     if data.dtype.kind == "V" or t.dtype in (_dt.bfloat16, _dt.float16):
         data = data.astype(np.float32)

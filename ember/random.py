@@ -88,6 +88,8 @@ def generator_for(device: Device, generator: Generator | None = None):
         return generator.xp_rng()
     if device.type == "cpu":
         return default_generator.xp_rng()
+    if device.type == "meta":  # meta tensors hold no values: no default generator advances
+        return np.random.Generator(np.random.PCG64(DEFAULT_SEED))
     index = device.index or 0
     gen = _cuda_generators.get(index)
     if gen is None:

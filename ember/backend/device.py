@@ -62,10 +62,24 @@ class Device:
 
 
 CPU = Device("cpu")
+META = Device("meta")
+
+
+class MetaArray(np.ndarray):
+    """An array of the ``meta`` device: shape, dtype and strides but no data. It is a read-only
+    zero-stride view of a single zero, so a meta tensor of any size costs no memory; NumPy
+    keeps the subclass through ops, so what is computed from meta tensors is meta too (shape
+    inference, as PyTorch's meta kernels give; the values are meaningless)."""
+
+
+def _meta_array(array) -> MetaArray:
+    return np.broadcast_to(np.zeros((), dtype=array.dtype), array.shape).view(MetaArray)
 
 
 def array_device(array) -> Device:
     """The device an array lives on."""
+    if isinstance(array, MetaArray):
+        return META
     if isinstance(array, np.ndarray):
         return CPU
     from ember.backend import cuda
@@ -90,6 +104,10 @@ def get_array_module(array):
 
 def to_device(array, device: Device):
     """A copy of ``array`` on ``device`` (the array itself if it is already there)."""
+    if device.type == "meta":
+        return array if isinstance(array, MetaArray) else _meta_array(array)
+    if isinstance(array, MetaArray):
+        raise NotImplementedError("Cannot copy out of meta tensor; no data!")
     if device.type == "cpu":
         if isinstance(array, np.ndarray):
             return array

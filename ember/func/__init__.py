@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 
-from ember._creation import zeros
 from ember._tensor import Tensor
 from ember.autograd import grad as _autograd_grad
 from ember.autograd.grad_mode import enable_grad
@@ -185,8 +184,11 @@ def vjp(func, *primals, has_aux: bool = False):
 
 
 def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size=None):
-    """The Jacobian of ``func`` (one output tensor) with respect to ``argnums``, one reverse
-    pass per output element: shape ``output.shape + input.shape``."""
+    """The Jacobian of ``func`` with respect to its positional argument(s) ``argnums``, one
+    reverse pass per output element. Inputs and outputs may be pytrees (tuples, lists, dicts
+    of tensors, e.g. a model's parameter dict): the result has the output's structure, each
+    output leaf holding the input's structure, with leaves of shape
+    ``output_leaf.shape + input_leaf.shape``."""
     @functools.wraps(func)
     def wrapper(*args):
         nums = _argnums(argnums, len(args))
@@ -197,20 +199,24 @@ def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size=None):
                 full[i] = value
             return func(*full)
         out, fn, *aux = vjp(selected, *(args[i] for i in nums), has_aux=has_aux)
-        rows = []
-        for k in range(out.numel()):
-            basis = zeros(out.numel(), dtype=out.dtype, device=out.device)
-            basis[k] = 1
-            rows.append(fn(basis.reshape(out.shape)))
-        jacobians = []
-        for j, i in enumerate(nums):
-            arg = args[i]
-            if rows:
-                jac = stack([r[j] for r in rows]).reshape(*out.shape, *arg.shape)
-            else:
-                jac = arg.new_zeros((*out.shape, *arg.shape))
-            jacobians.append(jac)
-        result = jacobians[0] if isinstance(argnums, int) else tuple(jacobians)
+        out_leaves, rebuild_out = _flatten(out)
+        per_output = []
+        for o, target in enumerate(out_leaves):
+            rows = []  # one vjp per element of this output leaf: a row of its Jacobian
+            for k in range(target.numel()):
+                cotangents = [x.new_zeros(x.shape) for x in out_leaves]
+                cotangents[o].view(-1)[k] = 1
+                rows.append(fn(rebuild_out(cotangents)))
+            jacobians = []
+            for j, i in enumerate(nums):
+                leaves, rebuild = _flatten(args[i])
+                row_leaves = [_flatten(r[j])[0] for r in rows]
+                jacobians.append(rebuild([
+                    stack([r[m] for r in row_leaves]).reshape(*target.shape, *leaf.shape)
+                    if rows else leaf.new_zeros((*target.shape, *leaf.shape))
+                    for m, leaf in enumerate(leaves)]))
+            per_output.append(jacobians[0] if isinstance(argnums, int) else tuple(jacobians))
+        result = rebuild_out(per_output)
         return (result, aux[0]) if has_aux else result
     return wrapper
 

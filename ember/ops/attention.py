@@ -35,8 +35,10 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
 
     Returns: (..., L, Ev).
     """
-    from ember.nn.functional import dropout  # the nn layer sits above ops
+    from ember.nn.attention import _fused_kernel  # the nn layer sits above ops
+    from ember.nn.functional import dropout
 
+    fused = _fused_kernel(query.device.type == "cpu", dropout_p)
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set "
                            "when is_causal=True")
@@ -60,7 +62,20 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     weights = softmax(scores, -1)
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
-    return matmul(weights, value)
+    out = matmul(weights, value)
+    return _in_layout_of(out, query) if fused and query.ndim == 4 else out
+
+
+def _in_layout_of(out: Tensor, query: Tensor) -> Tensor:
+    """``out`` laid out in memory in the query's dim order, as PyTorch's fused kernels write it:
+    for heads viewed out of a (N, L, H * E) projection as (N, H, L, E), the output's memory is
+    (N, L, H, E), so ``out.transpose(1, 2).view(N, L, H * E)`` (common in attention modules)
+    needs no copy."""
+    if query.is_contiguous():
+        return out
+    order = sorted(range(4), key=lambda d: -query.stride(d))  # outermost dim first
+    inverse = sorted(range(4), key=order.__getitem__)
+    return out.permute(*order).contiguous().permute(*inverse)
 
 
 

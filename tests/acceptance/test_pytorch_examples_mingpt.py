@@ -325,6 +325,25 @@ class CharDataset(Dataset):
 '''
 
 
+# The example reads its text through fsspec; for a local path this is all of it that it uses
+# (a stand-in, so the test needs no extra package).
+FSSPEC = '''
+import builtins
+
+
+class OpenFile:
+    def __init__(self, path, mode):
+        self.path, self.mode = path, mode
+
+    def open(self):
+        return builtins.open(self.path, self.mode)
+
+
+def open(path, mode="rb"):
+    return OpenFile(path, mode)
+'''
+
+
 def _gpt_run(tmp_path):
     text = "the quick brown fox jumps over the lazy dog. " * 8
     (tmp_path / "input.txt").write_text(text)
@@ -332,7 +351,7 @@ def _gpt_run(tmp_path):
 import torch
 from char_dataset import CharDataset, DataConfig
 from model import GPT, GPTConfig, OptimizerConfig, create_optimizer
-""", modules={"model": MODEL, "char_dataset": CHAR_DATASET}), text
+""", modules={"model": MODEL, "char_dataset": CHAR_DATASET, "fsspec": FSSPEC}), text
 
 
 def test_mingpt_learns_a_repeated_sentence(tmp_path):

@@ -70,6 +70,17 @@ def _track(tree) -> tuple:
     return rebuild(tracked), tracked, any(leaf.requires_grad for leaf in leaves)
 
 
+def _track_all(primals) -> tuple:
+    """``_track`` for each primal: (trees, each one's tracked leaves, any nested)."""
+    trees, tracked, outer = [], [], False
+    for p in primals:
+        tree, leaves, nested = _track(p)
+        trees.append(tree)
+        tracked.append(leaves)
+        outer = outer or nested
+    return trees, tracked, outer
+
+
 def _argnums(argnums, n: int) -> tuple:
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     for i in nums:
@@ -153,12 +164,7 @@ def vjp(func, *primals, has_aux: bool = False):
     """``(func(*primals), vjp_fn)``: ``vjp_fn(cotangents)`` gives the vector-Jacobian product
     for each primal (a tuple, one entry per primal)."""
     with enable_grad():
-        tracked_args, tracked, outer = [], [], False
-        for p in primals:
-            tree, leaves, nested = _track(p)
-            tracked_args.append(tree)
-            tracked.append(leaves)
-            outer = outer or nested
+        tracked_args, tracked, outer = _track_all(primals)
         result = func(*tracked_args)
     if has_aux:
         result, aux = result
@@ -322,12 +328,7 @@ def linearize(func, *primals, has_aux: bool = False):
     """``(func(*primals), jvp_fn)`` with ``jvp_fn(*tangents)`` the Jacobian-vector product at
     ``primals`` (the graph is recorded once and reused by every call)."""
     with enable_grad():
-        tracked_args, tracked, outer = [], [], False
-        for p in primals:
-            tree, leaves, nested = _track(p)
-            tracked_args.append(tree)
-            tracked.append(leaves)
-            outer = outer or nested
+        tracked_args, tracked, outer = _track_all(primals)
         result = func(*tracked_args)
         if has_aux:
             result, aux = result

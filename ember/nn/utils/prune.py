@@ -201,9 +201,9 @@ class Identity(BasePruningMethod):
         return super().apply(module, name)
 
 
-class RandomUnstructured(BasePruningMethod):
-    """Prunes ``amount`` entries chosen uniformly at random (an int count or a float
-    fraction)."""
+class _Unstructured(BasePruningMethod):
+    """Prunes ``amount`` single entries (an int count or a float fraction), those that
+    ``_chosen`` picks."""
 
     PRUNING_TYPE = "unstructured"
 
@@ -211,36 +211,36 @@ class RandomUnstructured(BasePruningMethod):
         _check_amount(amount)
         self.amount = amount
 
+    def _chosen(self, t: Tensor, n_prune: int) -> Tensor:
+        """The flat indices of the ``n_prune`` entries of ``t`` to prune."""
+        raise NotImplementedError
+
     def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
         n_prune = _count_to_prune(self.amount, t.numel())
         mask = default_mask.clone()
         if n_prune:
-            chosen = rand_like(t).view(-1).topk(n_prune).indices
-            mask.view(-1)[chosen] = 0
+            mask.view(-1)[self._chosen(t, n_prune)] = 0
         return mask
+
+
+class RandomUnstructured(_Unstructured):
+    """Prunes ``amount`` entries chosen uniformly at random (an int count or a float
+    fraction)."""
+
+    def _chosen(self, t: Tensor, n_prune: int) -> Tensor:
+        return rand_like(t).view(-1).topk(n_prune).indices
 
     @classmethod
     def apply(cls, module: Module, name: str, amount: int | float) -> "RandomUnstructured":
         return super().apply(module, name, amount=amount)
 
 
-class L1Unstructured(BasePruningMethod):
+class L1Unstructured(_Unstructured):
     """Prunes the ``amount`` entries of smallest absolute value (an int count or a float
     fraction)."""
 
-    PRUNING_TYPE = "unstructured"
-
-    def __init__(self, amount: int | float) -> None:
-        _check_amount(amount)
-        self.amount = amount
-
-    def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
-        n_prune = _count_to_prune(self.amount, t.numel())
-        mask = default_mask.clone()
-        if n_prune:
-            smallest = t.detach().abs().view(-1).topk(n_prune, largest=False).indices
-            mask.view(-1)[smallest] = 0
-        return mask
+    def _chosen(self, t: Tensor, n_prune: int) -> Tensor:
+        return t.detach().abs().view(-1).topk(n_prune, largest=False).indices
 
     @classmethod
     def apply(cls, module: Module, name: str, amount: int | float,

@@ -85,3 +85,19 @@ def _translate_pretrained(kwargs: dict[str, Any], default: WeightsEnum) -> None:
                 "up-to-date weights.")
     warnings.warn(msg, UserWarning, stacklevel=3)
     kwargs["weights"] = weights
+
+
+def _init_mobilenet(model: nn.Module) -> None:
+    """The MobileNets' initialisation: Kaiming (fan-out) convolutions, unit norms, small
+    normal classifier weights, zero biases."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.zeros_(m.bias)

@@ -14,8 +14,10 @@ update is seen) until the level exits. What this means for users:
 
 * dual tensors and what is computed from them report ``requires_grad=True`` (PyTorch: only when
   the primal requires grad), and ops run under ``no_grad`` carry no tangent;
-* every op on the way must have a differentiable backward (all built-in ops do); a custom
-  ``Function`` is differentiated through its ``backward`` (its ``jvp`` is not used);
+* every op on the way must have a differentiable backward (all built-in ops do), except a
+  custom ``Function`` that defines ``jvp``: its output tangents come from ``jvp`` when it is
+  applied (see ``_apply_jvp``) unless an input also needs reverse mode, where its ``backward``
+  is used as for any other op;
 * each ``unpack_dual`` of a new tensor costs about two backward passes (tensor hooks fire);
 * ``unpack_dual(y).primal`` has no tangent, but tensors computed from it do when ``y`` depends
   on a tensor that requires grad (the primal then stays a view in ``y``'s graph, so that
@@ -36,7 +38,7 @@ import weakref
 from collections import namedtuple
 from typing import TYPE_CHECKING
 
-from ember.autograd.function import AccumulateGrad
+from ember.autograd.function import AccumulateGrad, _SavedTensor
 from ember.autograd.grad_mode import enable_grad, is_grad_enabled
 
 if TYPE_CHECKING:
@@ -246,3 +248,54 @@ def _needs_reverse_mode(t: Tensor, state: _Level) -> bool:
         else:
             stack.extend(nxt for nxt, _ in node.next_functions)
     return False
+
+
+def _apply_jvp(cls, ctx, args, outputs):
+    """The outputs of a custom Function that defines ``jvp``, given their tangents from it.
+
+    Called after its forward was recorded. When some input carries a tangent at the open
+    level and none needs reverse mode, ``jvp(ctx, *tangents)`` runs with ``ctx.saved_tensors``
+    giving what forward passed to ``ctx.save_for_forward``, and each output comes back as a
+    dual tensor cut from the graph, so that no reverse pass crosses this Function (its
+    ``backward`` may be missing). Otherwise the outputs are returned as they are.
+    """
+    from ember._creation import zeros_like
+    from ember._tensor import Tensor
+    state = _level
+    if state is None or not state.duals:
+        return outputs
+    tangents = []
+    carried = False
+    for a in args:
+        if not isinstance(a, Tensor):
+            tangents.append(None)
+            continue
+        if _needs_reverse_mode(a, state):
+            return outputs
+        tangent = _tangent_of(a, state)
+        carried = carried or tangent is not None
+        tangents.append(zeros_like(a) if tangent is None else tangent)
+    if not carried:
+        return outputs
+    saved_for_backward = ctx._saved
+    forward_saved = ctx._forward_saved
+    ctx._saved = None if forward_saved is None else [
+        None if t is None else _SavedTensor(t, ctx) for t in forward_saved]
+    try:
+        out_tangents = cls.jvp(ctx, *tangents)
+    finally:
+        ctx._saved = saved_for_backward
+    is_tuple = isinstance(outputs, tuple)
+    outs = outputs if is_tuple else (outputs,)
+    out_tangents = out_tangents if isinstance(out_tangents, tuple) else (out_tangents,)
+    if len(out_tangents) != len(outs):
+        raise RuntimeError(f"jvp function {ctx.name()} returned an incorrect number of forward "
+                           f"gradients (expected {len(outs)}, got {len(out_tangents)})")
+    results = []
+    for o, tangent in zip(outs, out_tangents):
+        if isinstance(o, Tensor) and o.grad_fn is ctx:
+            o = o.detach()
+            if tangent is not None:
+                o = make_dual(o, tangent.detach())
+        results.append(o)
+    return tuple(results) if is_tuple else results[0]

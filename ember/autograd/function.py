@@ -114,6 +114,101 @@ class Node:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} object at {hex(id(self))}>"
 
+    def __getattr__(self, name: str):
+        # Reached only when ordinary lookup fails, so recording pays nothing: PyTorch's
+        # ``_saved_<arg>`` / ``_raw_saved_<arg>`` are resolved from the op's ``_node_saved``.
+        if name.startswith("_saved_"):
+            source = _saved_source(self, name[7:])
+            if source is not None:
+                return _saved_value(self, source)
+        elif name.startswith("_raw_saved_"):
+            source = _saved_source(self, name[11:])
+            if source is not None and not callable(source):
+                return SavedTensor(self, source)
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __dir__(self):
+        names = list(super().__dir__())
+        for key, source in _node_table(self).items():
+            names.append("_saved_" + key)
+            if not callable(source):
+                names.append("_raw_saved_" + key)
+        return names
+
+
+def _saved_source(node, key: str):
+    """Where ``node``'s PyTorch-named saved value ``key`` lives, from its op's table: an int
+    (a position in what forward saved), ``(position, attr)`` (else the number ``node.attr``,
+    as PyTorch wraps a scalar operand) or a callable of the node (a non-tensor value)."""
+    return _node_table(node).get(key)
+
+
+def _node_table(node) -> dict:
+    return getattr(getattr(type(node), "_forward_cls", None), "_node_saved", None) or {}
+
+
+def _saved_value(node, source):
+    if callable(source):
+        return source(node)
+    if source.__class__ is tuple:
+        index, attr = source
+        value = _saved_slot(node, index)
+        number = node.__dict__.get(attr)
+        if value is None and number is not None:
+            import numpy  # a wrapped number is a CPU tensor of the number's default type
+            return _make(numpy.asarray(number))
+        return value
+    return _saved_slot(node, source)
+
+
+def _saved_entry(node, index: int):
+    """The ``_SavedTensor`` at ``index`` of what ``node`` saved, or None when nothing is."""
+    saved = node._saved
+    if saved is _RELEASED:
+        raise RuntimeError(_FREED_MESSAGE)
+    if saved is None or index >= len(saved):
+        return None
+    return saved[index]
+
+
+def _saved_slot(node, index: int):
+    entry = _saved_entry(node, index)
+    return None if entry is None else entry.unpack(node)
+
+
+class SavedTensor:
+    """One tensor a node saved, as ``grad_fn._raw_saved_<arg>`` gives it (PyTorch's
+    ``torch._C._autograd.SavedTensor``): ``register_hooks`` sets its own pack/unpack hooks."""
+
+    __slots__ = ("_node", "_source")
+
+    def __init__(self, node, source) -> None:
+        self._node = node
+        self._source = source
+
+    def register_hooks(self, pack_hook, unpack_hook) -> None:
+        """Store the tensor as ``pack_hook(tensor)`` (called now) and give it back, to backward
+        and to ``_saved_<arg>``, as ``unpack_hook(packed)``. One pair per saved tensor."""
+        if not (callable(pack_hook) and callable(unpack_hook)):
+            raise TypeError("register_hooks(): incompatible function arguments: expected two "
+                            "callables (pack_hook, unpack_hook)")
+        node = self._node
+        index = self._source if self._source.__class__ is int else self._source[0]
+        entry = _saved_entry(node, index)
+        if entry is None:
+            raise RuntimeError("Calling register_hooks on a saved tensor with value None is "
+                               "forbidden")
+        if isinstance(entry, _PackedSavedTensor):
+            raise RuntimeError("Calling register_hooks on a saved tensor whose hooks have "
+                               "already been set. Hint: only one pair of hooks is allowed at "
+                               "a time.")
+        node._saved[index] = _PackedSavedTensor(entry.unpack(node), node, pack_hook,
+                                                unpack_hook)
+
+    def unpack(self):
+        """The saved tensor (through the unpack hook when one is set)."""
+        return _saved_value(self._node, self._source)
+
 
 class _Released:
     pass
@@ -345,6 +440,10 @@ class FunctionCtx:
     def save_for_backward(self, *tensors) -> None:
         self._saved = tensors  # resolved to _SavedTensors once the outputs exist
 
+    def save_for_forward(self, *tensors) -> None:
+        """Keep ``tensors`` for ``jvp``, where ``ctx.saved_tensors`` gives them back."""
+        self._forward_saved = tensors
+
     @property
     def saved_tensors(self) -> tuple:
         saved = self._saved
@@ -392,6 +491,7 @@ class BackwardCFunction(Node, FunctionCtx):
     _materialize_grads = True
     _dirty = ()
     _non_differentiable = ()
+    _forward_saved = None
 
     def apply(self, *grad_outputs):
         if self._out_meta is not None and self._materialize_grads:
@@ -435,6 +535,9 @@ class _NullCtx(FunctionCtx):
     def save_for_backward(self, *tensors) -> None:
         pass
 
+    def save_for_forward(self, *tensors) -> None:
+        pass
+
     def mark_dirty(self, *tensors) -> None:
         pass
 
@@ -448,12 +551,18 @@ class _NullCtx(FunctionCtx):
 NULL_CTX = _NullCtx()
 
 
+def _no_jvp(ctx, *tangents):
+    raise NotImplementedError("You must implement the jvp function for custom autograd.Function "
+                              "to use it with forward mode AD.")
+
+
 class FunctionMeta(type):
     """Gives each Function its own backward node type, named ``<Name>Backward`` by default."""
 
     def __init__(cls, name, bases, attrs, node_name: str | None = None):
         super().__init__(name, bases, attrs)
         node_name = node_name or attrs.get("node_name") or name + "Backward"
+        cls._defines_jvp = getattr(cls, "jvp", _no_jvp) is not _no_jvp
         cls._backward_cls = type(node_name, (BackwardCFunction,),
                                  {"_forward_cls": cls, "__slots__": (),
                                   "_checks_grad_count": not cls._forward_takes_arrays,
@@ -503,6 +612,10 @@ class Function(metaclass=FunctionMeta):
     def setup_context(ctx, inputs, output):
         return None
 
+    # ``jvp(ctx, *tangents)``: the tangents of the outputs from one per input (zeros for a
+    # Tensor without one, None for other arguments); used by forward-mode AD when defined.
+    jvp = staticmethod(_no_jvp)
+
     @classmethod
     def apply(cls, *args, **kwargs):
         if _AutocastFlag.on:
@@ -543,6 +656,9 @@ def _apply_recording(cls, args, kwargs):
         outputs = _custom_forward(cls, node, args, kwargs, record=True)
     if _anomaly_state.enabled:
         _record_trace(node)
+    if cls._defines_jvp:
+        from ember.autograd.forward_ad import _apply_jvp
+        outputs = _apply_jvp(cls, node, args, outputs)
     return outputs
 
 
@@ -868,9 +984,15 @@ def _as_result(t, outs, results):
 class Primitive(Function):
     """A built-in op: ``forward`` on raw arrays (of the inputs' array module), ``backward`` in
     differentiable ember ops. Arrays passed to ``ctx.save_for_backward`` come back in backward as
-    the Tensors they belong to (inputs, outputs, or constants for intermediates)."""
+    the Tensors they belong to (inputs, outputs, or constants for intermediates).
+
+    ``_node_saved`` maps the names PyTorch's node gives its saved values (``self``, ``other``,
+    ``result``, ``exponent``, ...) to where they are here, for ``grad_fn._saved_<name>`` and
+    ``grad_fn._raw_saved_<name>`` (see ``_saved_source``); looked up only when those are read.
+    """
 
     _forward_takes_arrays = True
+    _node_saved = None
 
     @classmethod
     def apply(cls, *args):

@@ -65,13 +65,34 @@ def _analytical_jacobian(fn, inputs, wrt_list, output_index):
     return jacs
 
 
+def _forward_jacobian(fn, inputs, wrt, output_index):
+    """d output[output_index] / d inputs[wrt] by forward-mode AD, one tangent per input
+    element, shaped (in, out). The other inputs are detached: only their values matter."""
+    from ember.autograd import forward_ad as fwAD
+    x = inputs[wrt]
+    args = [a.detach() if isinstance(a, Tensor) else a for a in inputs]
+    columns = []
+    for j in range(x.numel()):
+        seed = x._xp.zeros(x.numel(), x._data.dtype)
+        seed[j] = 1
+        with fwAD.dual_level():
+            args[wrt] = fwAD.make_dual(args[wrt].detach(), _make(seed.reshape(x._data.shape)))
+            out = [o for o in _as_tuple(fn(*args)) if isinstance(o, Tensor)
+                   and (o.dtype.is_floating_point or o.dtype.is_complex)][output_index]
+            tangent = fwAD.unpack_dual(out).tangent
+            columns.append(np.zeros(out.numel()) if tangent is None
+                           else _host(tangent).reshape(-1))
+    return np.stack(columns) if columns else np.zeros((0, 0))
+
+
 def _fmt(jac: np.ndarray) -> str:
     from ember._creation import tensor
     return repr(tensor(jac, dtype=None))
 
 
 def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-              raise_exception: bool = True, **kwargs) -> bool:
+              raise_exception: bool = True, check_forward_ad: bool = False,
+              check_backward_ad: bool = True, **kwargs) -> bool:
     """Check the gradients of ``func`` at ``inputs`` against central finite differences.
 
     Args:
@@ -79,10 +100,15 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
         inputs: a Tensor or tuple of inputs; those that require grad are checked (use float64).
         eps, atol, rtol: perturbation size and tolerances.
         raise_exception: raise ``GradcheckError`` on a mismatch instead of returning False.
+        check_forward_ad: also check the Jacobians forward-mode AD gives (dual tensors).
+        check_backward_ad: check the Jacobians reverse-mode AD gives.
 
     Returns:
         True when every Jacobian matches.
     """
+    if not (check_forward_ad or check_backward_ad):
+        raise AssertionError("Expected at least one of check_forward_ad or check_backward_ad to "
+                             "be True")
     inputs = _as_tuple(inputs)
     wrt = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not wrt:
@@ -96,15 +122,23 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
     with enable_grad():
         n_out = len(_differentiable_outputs(func, inputs))
     for o in range(n_out):
-        analytical = _analytical_jacobian(func, inputs, wrt, o)
+        analytical = _analytical_jacobian(func, inputs, wrt, o) if check_backward_ad else None
         for k, w in enumerate(wrt):
             numerical = _numerical_jacobian(func, inputs, w, o, eps)
-            if not np.allclose(analytical[k], numerical, rtol=rtol, atol=atol):
+            checks = []
+            if check_backward_ad:
+                checks.append(("Jacobian", analytical[k]))
+            if check_forward_ad:
+                checks.append(("Jacobian computed with forward mode",
+                               _forward_jacobian(func, inputs, w, o)))
+            for what, jac in checks:
+                if np.allclose(jac, numerical, rtol=rtol, atol=atol):
+                    continue
                 if not raise_exception:
                     return False
                 raise GradcheckError(
-                    f"Jacobian mismatch for output {o} with respect to input {w},\n"
-                    f"numerical:{_fmt(numerical)}\nanalytical:{_fmt(analytical[k])}\n")
+                    f"{what} mismatch for output {o} with respect to input {w},\n"
+                    f"numerical:{_fmt(numerical)}\nanalytical:{_fmt(jac)}\n")
     return True
 
 

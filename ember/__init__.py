@@ -112,6 +112,9 @@ from ember.ops.view_copies import (  # noqa: F401,E402
     view_as_real_copy, view_copy)
 from ember.sparse import mm as spmm  # noqa: F401,E402  (torch.spmm: sparse @ dense)
 from ember.sparse import sparse_coo_tensor  # noqa: F401,E402
+from ember.ops.indexing import index_reduce  # noqa: F401,E402
+from ember.sparse import (sparse_bsc_tensor, sparse_bsr_tensor,  # noqa: F401,E402
+                          sparse_compressed_tensor, sparse_csc_tensor, sparse_csr_tensor)
 from ember.backend import cpu as _cpu_backend  # noqa: E402
 
 _cpu_backend.tune_allocator()
@@ -160,6 +163,8 @@ class layout:
 
 strided = layout("strided")
 sparse_coo = layout("sparse_coo")
+sparse_csr, sparse_csc, sparse_bsr, sparse_bsc = (
+    layout(name) for name in ("sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc"))
 
 
 class memory_format:

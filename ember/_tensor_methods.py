@@ -39,8 +39,18 @@ class TensorMethods:
     is_xla = False
     is_xpu = False
 
-    def dim_order(self) -> tuple:
-        return tuple(sorted(range(self.ndim), key=lambda d: -self.stride(d)))
+    def dim_order(self, *, ambiguity_check=False) -> tuple:
+        """The dims from outermost to innermost in memory (``(0, 2, 3, 1)`` for channels-last).
+
+        Args:
+            ambiguity_check: True to raise ``RuntimeError`` where more than one order fits
+                (a size-1 dim, equal strides); a list of memory formats to raise only when the
+                tensor is also not laid out in exactly one of them.
+        """
+        if self.is_sparse:
+            raise AttributeError("Can't get dim order on a sparse tensor. Use Tensor.to_dense() "
+                                 "to convert to a dense tensor first.")
+        return _dim_order(self, ambiguity_check)
 
     def is_conj(self) -> bool:
         return _runtime.is_conj(self)
@@ -61,10 +71,57 @@ class TensorMethods:
     # Layouts (ember.sparse)
 
     def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None):
-        return _sparse.to_sparse(self, sparse_dim, layout=layout)
+        return _sparse.to_sparse(self, sparse_dim, layout=layout, blocksize=blocksize,
+                                 dense_dim=dense_dim)
 
     def to_sparse_coo(self):
         return _sparse.to_sparse(self)
+
+    def to_sparse_csr(self, dense_dim=None):
+        return _sparse.to_compressed(self, "sparse_csr", None, dense_dim)
+
+    def to_sparse_csc(self, dense_dim=None):
+        return _sparse.to_compressed(self, "sparse_csc", None, dense_dim)
+
+    def to_sparse_bsr(self, blocksize, dense_dim=None):
+        return _sparse.to_compressed(self, "sparse_bsr", blocksize, dense_dim)
+
+    def to_sparse_bsc(self, blocksize, dense_dim=None):
+        return _sparse.to_compressed(self, "sparse_bsc", blocksize, dense_dim)
+
+    def sparse_mask(self, mask):
+        return _sparse.sparse_mask(self, mask)
+
+    def sparse_dim(self) -> int:
+        """0: a strided tensor has no sparse dims (sparse layouts override these accessors)."""
+        return 0
+
+    def dense_dim(self) -> int:
+        return self.ndim
+
+    def indices(self):
+        raise _sparse.layout_error("indices", self, "sparse coordinate")
+
+    def values(self):
+        raise _sparse.layout_error("values", self, "sparse")
+
+    def coalesce(self):
+        raise _sparse.layout_error("coalesce", self, "sparse coordinate")
+
+    def is_coalesced(self) -> bool:
+        raise _sparse.layout_error("is_coalesced", self, "sparse coordinate")
+
+    def crow_indices(self):
+        raise _sparse.layout_error("crow_indices", self, "sparse row compressed")
+
+    def col_indices(self):
+        raise _sparse.layout_error("col_indices", self, "sparse row compressed")
+
+    def ccol_indices(self):
+        raise _sparse.layout_error("ccol_indices", self, "sparse column compressed")
+
+    def row_indices(self):
+        raise _sparse.layout_error("row_indices", self, "sparse column compressed")
 
     def to_dense(self, dtype=None, *, masked_grad=None):
         """A strided tensor is already dense: itself (converted to ``dtype`` if given)."""
@@ -557,6 +614,12 @@ class TensorMethods:
     def lu_solve(self, LU_data, LU_pivots):
         return _decomp.legacy_lu_solve(self, LU_data, LU_pivots)
 
+    def index_reduce(self, dim: int, index, source, reduce: str, *, include_self: bool = True):
+        return _ops.index_reduce(self, dim, index, source, reduce, include_self=include_self)
+
+    def index_reduce_(self, dim: int, index, source, reduce: str, *, include_self: bool = True):
+        return _ops.index_reduce_(self, dim, index, source, reduce, include_self=include_self)
+
     def matrix_exp(self):
         return _decomp.matrix_exp(self)
 
@@ -584,6 +647,52 @@ class TensorMethods:
 
     def vdot(self, other):
         return _ops.vdot(self, other)
+
+
+def _dim_order(t, ambiguity_check) -> tuple:
+    """``Tensor.dim_order``: PyTorch's stride order, with its ambiguity rules."""
+    from ember import memory_format
+    formats = ambiguity_check if isinstance(ambiguity_check, list) else []
+    if not isinstance(ambiguity_check, (bool, list)) or not all(
+            isinstance(f, memory_format) for f in formats):
+        raise TypeError("The ambiguity_check argument must be a bool or a list of memory "
+                        "formats.")
+    sizes, strides = tuple(t.shape), t.stride()
+    several = 1 in sizes or any(a == b for a, b in zip(strides, strides[1:]))
+    if (ambiguity_check is True or isinstance(ambiguity_check, list)) and several and sum(
+            t.is_contiguous(memory_format=f) for f in formats) != 1:
+        raise RuntimeError("The tensor does not have unique dim order, or cannot map to exact "
+                           "one of the given memory formats.")
+    if t.ndim < 2:
+        return tuple(range(t.ndim))
+    from ember import channels_last
+    contiguous = t.is_contiguous()
+    if contiguous != t.is_contiguous(memory_format=channels_last):
+        return tuple(range(t.ndim)) if contiguous else (0, *range(2, t.ndim), 1)
+
+    def inner_first(a: int, b: int) -> int:
+        """1 if dim ``a`` lies inside ``b`` in memory, -1 if outside, 0 if undecided (a zero
+        stride, or equal strides over sizes that do not order them)."""
+        if strides[a] == 0 or strides[b] == 0:
+            return 0
+        if strides[a] == strides[b]:
+            return 0 if sizes[a] == 0 or (sizes[b] != 0 and sizes[b] >= sizes[a]) else 1
+        return -1 if strides[b] > strides[a] else 1
+
+    # Insertion sort from innermost to outermost that leaves undecided pairs in place.
+    order = list(reversed(range(t.ndim)))
+    for i in range(1, t.ndim):
+        moving = i
+        for j in reversed(range(i)):
+            side = inner_first(order[j], order[moving])
+            if side > 0:
+                order[j], order[moving] = order[moving], order[j]
+                moving = j
+            elif side < 0:
+                break
+    if ambiguity_check and any(inner_first(a, b) != -1 for a, b in zip(order, order[1:])):
+        raise RuntimeError("The tensor does not have unique dim order.")
+    return tuple(reversed(order))
 
 
 def bind_ops() -> None:

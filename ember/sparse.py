@@ -1,11 +1,14 @@
-"""Sparse COO tensors: ``ember.sparse_coo_tensor``, ``Tensor.to_sparse`` and ``ember.sparse``.
+"""Sparse tensors: COO (``ember.sparse_coo_tensor``, ``Tensor.to_sparse``), the compressed
+layouts CSR, CSC, BSR and BSC (``ember.sparse_csr_tensor``, ``Tensor.to_sparse_csr``, ...; see
+NOTE [ Dense-backed compressed tensors ]), ``Tensor.sparse_mask`` and ``ember.sparse``.
 
 A sparse tensor here keeps its values in a dense array, and shows PyTorch's COO interface over
 it: ``is_sparse``, ``layout``, ``indices()``, ``values()``, ``coalesce()``, ``_nnz()``,
 ``to_dense()``. So every op, autograd included, computes what it computes on the dense tensor,
 which is PyTorch's result for the sparse-dense products, sums and elementwise ops that code
 applies to them; results come back dense (strided). What differs from PyTorch: memory and time
-are the dense tensor's, and an entry stored as an explicit zero is not counted in ``_nnz()``.
+are the dense tensor's, and an entry stored as an explicit zero is not counted in ``_nnz()``
+(except in ``sparse_mask``'s result, which keeps its mask's pattern).
 
 Example::
 
@@ -15,8 +18,6 @@ Example::
     [[3.0], [9.0]]
 """
 from __future__ import annotations
-
-import re
 
 import numpy as np
 
@@ -54,16 +55,23 @@ class SparseCooTensor(Tensor):
     def coalesce(self) -> "SparseCooTensor":
         """The same tensor with unique, sorted indices (duplicates were summed on creation);
         differentiable, as in PyTorch."""
-        return _as_sparse(self.clone(), self.sparse_dim(), True)
+        return _as_sparse(self.clone(), self.sparse_dim(), True, self.__dict__.get("_pattern"))
+
+    def _occupied(self):
+        """The bool array over the sparse dims of the stored entries: the pattern given by
+        ``sparse_mask``, else where a value is nonzero."""
+        pattern = self.__dict__.get("_pattern")
+        if pattern is not None:
+            return pattern
+        occupied = self._data != 0
+        if self.dense_dim():
+            occupied = occupied.reshape(self._data.shape[:self.sparse_dim()] + (-1,)).any(-1)
+        return occupied
 
     def _indices(self) -> Tensor:
         """The (sparse_dim, nnz) int64 coordinates of the stored entries, in row-major order."""
         xp = self._xp
-        sparse_shape = self._data.shape[:self.sparse_dim()]
-        occupied = self._data != 0
-        if self.dense_dim():
-            occupied = occupied.reshape(sparse_shape + (-1,)).any(axis=-1)
-        return _make(xp.stack(xp.nonzero(occupied)).astype(np.int64).reshape(
+        return _make(xp.stack(xp.nonzero(self._occupied())).astype(np.int64).reshape(
             self.sparse_dim(), -1))
 
     def _check_coalesced(self, what: str) -> None:
@@ -87,41 +95,61 @@ class SparseCooTensor(Tensor):
         return int(self._indices().shape[1])
 
     def to_dense(self, dtype=None, *, masked_grad=None) -> Tensor:
-        dense = _make(self._data.copy())
+        """The strided tensor; its gradient is kept to the stored entries unless
+        ``masked_grad=False``, as in PyTorch."""
+        occupied = self._occupied()
+        keep = occupied.reshape(occupied.shape + (1,) * self.dense_dim())
+        dense = Tensor.clone(self) if masked_grad is False else _masked(self, keep)
         return dense if dtype is None else dense.to(dtype)
 
-    def to_sparse(self, sparse_dim: int | None = None) -> "SparseCooTensor":
-        return self if sparse_dim in (None, self.sparse_dim()) else self.to_dense().to_sparse(
-            sparse_dim)
+    def to_sparse(self, sparse_dim: int | None = None, *, layout=None, blocksize=None,
+                  dense_dim=None):
+        if _layout_name(layout) in (None, "sparse_coo") and sparse_dim in (
+                None, self.sparse_dim()):
+            return self
+        return to_sparse(self.to_dense(masked_grad=False), sparse_dim, layout=layout,
+                         blocksize=blocksize, dense_dim=dense_dim)
 
     def __repr__(self) -> str:
-        from ember._tensor_str import autograd_suffix, dtype_implied
+        from ember._tensor_str import _add_suffixes, autograd_suffix, dtype_implied
         last = [f"size={tuple(self.shape)}", f"nnz={self._nnz()}"]
         if self.is_cuda:
             last.append(f"device='{self.device}'")
         if not dtype_implied(self):
             last.append(f"dtype={self.dtype!r}")
         last += ["layout=torch.sparse_coo", *autograd_suffix(self)]
-        return ("tensor(indices=" + _indented(repr(self._indices()), 8) + ",\n       values="
-                + _indented(_without_dtype(repr(self._values().detach())), 7) + ",\n       "
-                + ", ".join(last) + ")")
+        text = ("tensor(" + _labelled("indices", self._indices()) + ",\n       "
+                + _labelled("values", self._values()))
+        return _add_suffixes(text, last, 7, force_newline=True)
 
 
-def _without_dtype(text: str) -> str:
-    """A values repr without its dtype, which the sparse tensor's own repr states."""
-    return re.sub(r",\s*dtype=torch\.\w+", "", text)
+def _masked(t: Tensor, keep) -> Tensor:
+    """A strided copy of ``t``, zero where the bool array ``keep`` (broadcast) is False: its
+    gradient is the incoming one kept to the stored entries, as PyTorch's sparse grads are."""
+    return Tensor.masked_fill(t, _make(~keep), 0)
 
 
-def _indented(text: str, width: int) -> str:
-    """A nested tensor repr continued under ``tensor(`` + a ``width``-wide label."""
-    return text.replace("\n", "\n" + " " * (width + 7))
+def _labelled(label: str, t: Tensor) -> str:
+    """``label=tensor([...])`` inside a sparse repr, laid out for its indent as PyTorch does
+    (the sparse repr states the dtype and autograd state, so this part does not)."""
+    from ember import dtypes as _dt
+    from ember._tensor_str import _body
+    t = t.detach().cpu()
+    if t.dtype in (_dt.bfloat16, _dt.float16):
+        t = t.float()
+    if not t.numel():
+        return f"{label}=tensor([], size={tuple(t.shape)})"
+    return f"{label}=tensor({_body(t._data, 2 * len('tensor(') + len(label) + 1)})"
 
 
-def _as_sparse(t: Tensor, sparse_dim: int, coalesced: bool) -> SparseCooTensor:
-    """``t`` itself, graph and all, as a sparse tensor (the classes share their layout)."""
+def _as_sparse(t: Tensor, sparse_dim: int, coalesced: bool, pattern=None) -> SparseCooTensor:
+    """``t`` itself, graph and all, as a sparse tensor (the classes share their layout); a
+    ``pattern`` (bool, over the sparse dims) fixes which entries are stored."""
     t.__class__ = SparseCooTensor
     t.__dict__["_sparse_dim"] = sparse_dim
     t.__dict__["_coalesced"] = coalesced
+    if pattern is not None:
+        t.__dict__["_pattern"] = pattern
     return t
 
 
@@ -173,14 +201,396 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None,
 
 
 def to_sparse(input: Tensor, sparse_dim: int | None = None, *, layout=None,
-              blocksize=None, dense_dim=None) -> SparseCooTensor:
-    """``input`` as a COO sparse tensor (coalesced) over its first ``sparse_dim`` dims (all)."""
-    if layout is not None and repr(layout) != "torch.sparse_coo":
-        raise NotImplementedError(f"to_sparse: only layout=torch.sparse_coo, not {layout}")
+              blocksize=None, dense_dim=None) -> Tensor:
+    """``input`` as a COO sparse tensor (coalesced) over its first ``sparse_dim`` dims (all),
+    or in the compressed ``layout`` given (``Tensor.to_sparse_csr`` and its kin)."""
+    name = _layout_name(layout)
+    if name in _COMPRESSED:
+        if sparse_dim is not None:
+            raise RuntimeError("to_sparse: sparse_dim is only for layout=torch.sparse_coo")
+        return to_compressed(input, name, blocksize, dense_dim)
+    if name not in (None, "sparse_coo"):
+        raise RuntimeError(f"to_sparse: unsupported layout {layout}")
+    pattern = None
+    if isinstance(input, SparseCompressedTensor):
+        if sparse_dim is None:
+            sparse_dim = input.ndim - input.dense_dim()
+            if input.__dict__["_blocksize"] == (1, 1):
+                pattern = input.__dict__["_pattern"]
+        input = input.to_dense(masked_grad=False)
     sparse_dim = input.ndim if sparse_dim is None else sparse_dim
     if not 0 <= sparse_dim <= input.ndim:
         raise RuntimeError(f"sparse_dim must be in [0, {input.ndim}], got {sparse_dim}")
-    return _as_sparse(input.clone(), sparse_dim, True)  # differentiable, as in PyTorch
+    return _as_sparse(input.clone(), sparse_dim, True, pattern)  # differentiable, as in PyTorch
+
+
+def sparse_mask(input: Tensor, mask: Tensor) -> Tensor:
+    """``input``'s entries at ``mask``'s stored positions, as a sparse tensor of ``mask``'s
+    layout and pattern (``mask``'s values are ignored); differentiable in ``input``."""
+    if tuple(input.shape) != tuple(mask.shape):
+        raise RuntimeError(f"sparse_mask(): operands have incompatible sizes; self has size "
+                           f"{list(input.shape)} but mask has size {list(mask.shape)}")
+    dense = input.to_dense(masked_grad=False) if input.is_sparse or isinstance(
+        input, SparseCompressedTensor) else input
+    if isinstance(mask, SparseCompressedTensor):
+        info = mask.__dict__
+        return _as_compressed(_masked(dense, mask._keep()), info["_layout"], info["_blocksize"],
+                              mask.dense_dim(), info["_pattern"], info["_index_dtype"])
+    if not mask.is_sparse:
+        raise layout_error("sparse_mask", mask, "sparse")
+    occupied = mask._occupied()
+    keep = occupied.reshape(occupied.shape + (1,) * mask.dense_dim())
+    return _as_sparse(_masked(dense, keep), mask.sparse_dim(), True, occupied)
+
+
+# ---------------------------------------------------------------------------------------------
+# Compressed layouts: CSR, CSC, BSR, BSC
+#
+# NOTE [ Dense-backed compressed tensors ]
+# A compressed tensor keeps its values densely, shape (*batch, rows, cols, *dense), like a COO
+# one, plus ``_pattern``: a bool array (*batch, rows / bh, cols / bw) of the specified blocks
+# (1x1 for CSR and CSC), always in row-major orientation. The pattern is what PyTorch stores as
+# indices, so explicit zeros given to a constructor stay specified and ``crow_indices()``,
+# ``col_indices()``, ``values()`` and ``_nnz()`` answer what PyTorch's do; every op computes on
+# the dense values and answers dense (strided), as for COO.
+
+_COMPRESSED = {  # layout name -> (PyTorch's layout word in errors, compresses rows, is blocked)
+    "sparse_csr": ("SparseCsr", True, False),
+    "sparse_csc": ("SparseCsc", False, False),
+    "sparse_bsr": ("SparseBsr", True, True),
+    "sparse_bsc": ("SparseBsc", False, True),
+}
+
+
+def layout_word(t: Tensor) -> str:
+    """The layout as PyTorch's errors spell it (``Strided``, ``Sparse``, ``SparseCsr``, ...)."""
+    name = t.layout.name
+    return {"strided": "Strided", "sparse_coo": "Sparse"}.get(name) or _COMPRESSED[name][0]
+
+
+def layout_error(op: str, t: Tensor, expected: str) -> RuntimeError:
+    return RuntimeError(f"{op} expected {expected} tensor layout but got {layout_word(t)}")
+
+
+class SparseCompressedTensor(Tensor):
+    """A CSR, CSC, BSR or BSC sparse tensor (see NOTE [ Dense-backed compressed tensors ]):
+    ``isinstance(t, ember.Tensor)`` holds, as ``type(t) is torch.Tensor`` does for PyTorch's."""
+
+    __slots__ = ()
+
+    @property
+    def layout(self):
+        import ember
+        return getattr(ember, self.__dict__["_layout"])
+
+    @property
+    def is_sparse_csr(self) -> bool:
+        return self.__dict__["_layout"] == "sparse_csr"
+
+    def sparse_dim(self) -> int:
+        return 2
+
+    def dense_dim(self) -> int:
+        return self.__dict__["_dense_dim"]
+
+    def _row_compressed(self) -> bool:
+        return _COMPRESSED[self.__dict__["_layout"]][1]
+
+    def _oriented_pattern(self):
+        """The pattern with the compressed dimension first (columns for CSC and BSC)."""
+        pattern = self.__dict__["_pattern"]
+        return pattern if self._row_compressed() else pattern.swapaxes(-1, -2)
+
+    def _nnz(self) -> int:
+        pattern = self.__dict__["_pattern"]
+        batches = pattern.size // max(pattern.shape[-1] * pattern.shape[-2], 1)
+        return int(pattern.sum()) // max(batches, 1)
+
+    def _compressed_indices(self) -> Tensor:
+        xp = self._xp
+        counts = self._oriented_pattern().sum(-1)
+        zero = xp.zeros(counts.shape[:-1] + (1,), counts.dtype)
+        cumulative = xp.concatenate([zero, xp.cumsum(counts, axis=-1)], axis=-1)
+        return _make(cumulative.astype(self.__dict__["_index_dtype"]))
+
+    def _plain_indices(self) -> Tensor:
+        pattern = self._oriented_pattern()
+        plain = self._xp.nonzero(pattern)[-1].reshape(pattern.shape[:-2] + (self._nnz(),))
+        return _make(plain.astype(self.__dict__["_index_dtype"]))
+
+    def crow_indices(self) -> Tensor:
+        """The (*batch, rows + 1) offsets of each row's entries in ``col_indices()``."""
+        if not self._row_compressed():
+            raise layout_error("crow_indices", self, "sparse row compressed")
+        return self._compressed_indices()
+
+    def col_indices(self) -> Tensor:
+        """The (*batch, nnz) column (block) of each entry, row by row."""
+        if not self._row_compressed():
+            raise layout_error("col_indices", self, "sparse row compressed")
+        return self._plain_indices()
+
+    def ccol_indices(self) -> Tensor:
+        """The (*batch, cols + 1) offsets of each column's entries in ``row_indices()``."""
+        if self._row_compressed():
+            raise layout_error("ccol_indices", self, "sparse column compressed")
+        return self._compressed_indices()
+
+    def row_indices(self) -> Tensor:
+        """The (*batch, nnz) row (block) of each entry, column by column."""
+        if self._row_compressed():
+            raise layout_error("row_indices", self, "sparse column compressed")
+        return self._plain_indices()
+
+    def values(self) -> Tensor:
+        """The (*batch, nnz, [bh, bw,] *dense) specified entries (blocks) in index order;
+        differentiable."""
+        nbatch = self.ndim - 2 - self.dense_dim()
+        blocks = _blocks(self, nbatch, self.__dict__["_blocksize"])
+        if not self._row_compressed():
+            blocks = blocks.transpose(nbatch, nbatch + 1)
+        picked = blocks[_make(self._oriented_pattern())]
+        shape = tuple(self.shape[:nbatch]) + (self._nnz(),) + tuple(picked.shape[1:])
+        if not _COMPRESSED[self.__dict__["_layout"]][2]:
+            shape = shape[:nbatch + 1] + shape[nbatch + 3:]  # CSR, CSC: no 1x1 block dims
+        return picked.reshape(shape)
+
+    def _keep(self):
+        return _element_keep(self._xp, self.__dict__["_pattern"], self.__dict__["_blocksize"],
+                             self.dense_dim())
+
+    def to_dense(self, dtype=None, *, masked_grad=None) -> Tensor:
+        """The strided tensor; its gradient is kept to the specified entries unless
+        ``masked_grad=False``, as in PyTorch."""
+        dense = Tensor.clone(self) if masked_grad is False else _masked(self, self._keep())
+        return dense if dtype is None else dense.to(dtype)
+
+    def __repr__(self) -> str:
+        from ember._tensor_str import _add_suffixes, autograd_suffix, dtype_implied
+        compressed, plain = (("crow_indices", "col_indices") if self._row_compressed()
+                             else ("ccol_indices", "row_indices"))
+        text = ("tensor(" + _labelled(compressed, self._compressed_indices()) + ",\n       "
+                + _labelled(plain, self._plain_indices()) + ",\n       "
+                + _labelled("values", self.values()))
+        suffixes = [f"size={tuple(self.shape)}", f"nnz={self._nnz()}"]
+        if self.is_cuda:
+            suffixes.append(f"device='{self.device}'")
+        if not dtype_implied(self):
+            suffixes.append(f"dtype={self.dtype!r}")
+        suffixes += [f"layout=torch.{self.__dict__['_layout']}", *autograd_suffix(self)]
+        return _add_suffixes(text, suffixes, 7, force_newline=False)
+
+
+def _element_keep(xp, pattern, blocksize, dense_dim: int):
+    """A block pattern spread over the elements: a bool array that broadcasts to the shape."""
+    bh, bw = blocksize
+    rows, cols = pattern.shape[-2:]
+    keep = pattern.reshape(pattern.shape[:-2] + (rows, 1, cols, 1))
+    keep = xp.broadcast_to(keep, keep.shape[:-3] + (bh, cols, bw))
+    return keep.reshape(pattern.shape[:-2] + (rows * bh, cols * bw) + (1,) * dense_dim)
+
+
+def _block_view(shape, nbatch: int, blocksize):
+    """The reshape and permutation that take (*batch, R*bh, C*bw, *dense) to
+    (*batch, R, C, bh, bw, *dense)."""
+    bh, bw = blocksize
+    rows, cols = shape[nbatch], shape[nbatch + 1]
+    split = (tuple(shape[:nbatch]) + (rows // bh, bh, cols // bw, bw)
+             + tuple(shape[nbatch + 2:]))
+    perm = (tuple(range(nbatch)) + (nbatch, nbatch + 2, nbatch + 1, nbatch + 3)
+            + tuple(range(nbatch + 4, len(split))))
+    return split, perm
+
+
+def _blocks(t: Tensor, nbatch: int, blocksize) -> Tensor:
+    split, perm = _block_view(tuple(t.shape), nbatch, blocksize)
+    return t.reshape(split).permute(perm)
+
+
+def _as_compressed(t: Tensor, layout: str, blocksize, dense_dim: int, pattern,
+                   index_dtype=np.int64) -> SparseCompressedTensor:
+    """``t`` itself, graph and all, as a compressed tensor with the given specified blocks."""
+    t.__class__ = SparseCompressedTensor
+    t.__dict__.update(_layout=layout, _blocksize=tuple(blocksize), _dense_dim=dense_dim,
+                      _pattern=pattern, _index_dtype=index_dtype)
+    return t
+
+
+def _layout_name(layout) -> str | None:
+    return getattr(layout, "name", None)
+
+
+def to_compressed(input: Tensor, layout: str, blocksize=None,
+                  dense_dim: int | None = None) -> SparseCompressedTensor:
+    """``input`` in a compressed layout (``Tensor.to_sparse_csr`` and its kin): the blocks
+    holding a nonzero are specified; differentiable, as in PyTorch."""
+    blocked = _COMPRESSED[layout][2]
+    if blocked and blocksize is None:
+        raise RuntimeError(f"to_sparse: {layout} conversion requires blocksize")
+    blocksize = tuple(int(b) for b in blocksize) if blocked else (1, 1)
+    if isinstance(input, SparseCompressedTensor):
+        same = input.__dict__["_blocksize"] == blocksize and dense_dim in (
+            None, input.dense_dim())
+        if same and input.__dict__["_layout"] == layout:
+            return input
+        if same:  # a layout change keeps the specified entries, explicit zeros included
+            info = input.__dict__
+            return _as_compressed(input.to_dense(masked_grad=False), layout, blocksize,
+                                  input.dense_dim(), info["_pattern"], info["_index_dtype"])
+    sparse_input = input.is_sparse or isinstance(input, SparseCompressedTensor)
+    if dense_dim is None:
+        dense_dim = input.dense_dim() if sparse_input else 0
+    dense = input.to_dense(masked_grad=False) if sparse_input else input
+    nbatch = dense.ndim - 2 - dense_dim
+    if nbatch < 0:
+        raise RuntimeError(f"to_sparse: expected a tensor with at least {2 + dense_dim} dims "
+                           f"for dense_dim={dense_dim}, got {dense.ndim}")
+    rows, cols = dense.shape[nbatch], dense.shape[nbatch + 1]
+    if rows % blocksize[0] or cols % blocksize[1]:
+        raise RuntimeError(f"to_sparse: tensor sparse size ({rows},{cols}) must be divisible "
+                           f"by given blocksize ({blocksize[0]},{blocksize[1]})")
+    split, perm = _block_view(tuple(dense.shape), nbatch, blocksize)
+    blocks = dense._data.reshape(split).transpose(perm)
+    pattern = (blocks != 0).any(axis=tuple(range(nbatch + 2, blocks.ndim)))
+    per_batch = pattern.reshape((-1, pattern.shape[-2] * pattern.shape[-1])).sum(-1)
+    if per_batch.size and bool((per_batch != per_batch[0]).any()):
+        raise RuntimeError("Expect the same number of specified elements per batch.")
+    return _as_compressed(dense.clone(), layout, blocksize, dense_dim, pattern)
+
+
+def sparse_compressed_tensor(compressed_indices, plain_indices, values, size=None, *,
+                             dtype=None, layout=None, device=None, pin_memory: bool = False,
+                             requires_grad: bool = False,
+                             check_invariants: bool | None = None) -> SparseCompressedTensor:
+    """A CSR, CSC, BSR or BSC tensor (``layout``) from its indices and values.
+
+    Args:
+        compressed_indices: (*batch, n + 1) offsets: the entries of row (CSR, BSR) or column
+            (CSC, BSC) ``i`` are ``plain_indices[..., ci[i]:ci[i + 1]]``.
+        plain_indices: (*batch, nnz) the column (CSR, BSR) or row (CSC, BSC) of each entry;
+            for the block layouts, counted in blocks.
+        values: (*batch, nnz, *dense) entries, or (*batch, nnz, bh, bw, *dense) blocks.
+        size: the full shape (default: the smallest that holds every index).
+        dtype, device: of the result (default: the values').
+
+    Example::
+
+        >>> a = ember.sparse_csr_tensor([0, 2, 3], [0, 2, 1], [1., 2., 3.], (2, 3))
+        >>> a.to_dense().tolist()
+        [[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]]
+    """
+    from ember._creation import as_tensor
+    name = _layout_name(layout)
+    if name not in _COMPRESSED:
+        raise RuntimeError("sparse_compressed_tensor expected sparse compressed tensor layout "
+                           f"but got {'none' if layout is None else layout}")
+    _, row_compressed, blocked = _COMPRESSED[name]
+    ci, pi = as_tensor(compressed_indices), as_tensor(plain_indices)
+    vals = as_tensor(values, dtype=dtype)
+    for what, idx in (("compressed_indices", ci), ("plain_indices", pi)):
+        if idx.ndim < 1 or idx.dtype.is_floating_point or idx.dtype.is_complex:
+            raise RuntimeError(f"{what} must be an integer tensor of at least one dimension, "
+                               f"got {idx.dtype} {list(idx.shape)}")
+    nbatch = ci.ndim - 1
+    batch = tuple(ci.shape[:-1])
+    nnz = pi.shape[-1]
+    blocksize = tuple(vals.shape[nbatch + 1:nbatch + 3]) if blocked else (1, 1)
+    if (tuple(pi.shape[:-1]) != batch or tuple(vals.shape[:nbatch + 1]) != batch + (nnz,)
+            or len(blocksize) != 2):
+        raise RuntimeError(f"sparse_compressed_tensor: compressed_indices {list(ci.shape)}, "
+                           f"plain_indices {list(pi.shape)} and values {list(vals.shape)} "
+                           f"disagree on the batch shape or the number of entries")
+    xp = vals._xp
+    cix, pix = xp.asarray(ci._data, np.int64), xp.asarray(pi._data, np.int64)
+    ncompressed = ci.shape[-1] - 1
+    if nnz and (bool((cix[..., :1] != 0).any()) or bool((cix[..., -1:] != nnz).any())
+                or bool((xp.diff(cix, axis=-1) < 0).any())):
+        raise RuntimeError("sparse_compressed_tensor: compressed_indices must start at 0, "
+                           f"never decrease and end at nnz ({nnz})")
+    nplain = int(pix.max()) + 1 if nnz else 0
+    grid = (ncompressed, nplain) if row_compressed else (nplain, ncompressed)
+    dense_shape = tuple(vals.shape[nbatch + (3 if blocked else 1):])
+    if size is None:
+        size = batch + (grid[0] * blocksize[0], grid[1] * blocksize[1]) + dense_shape
+    size = tuple(int(s) for s in size)
+    if size[:nbatch] != batch or size[nbatch + 2:] != dense_shape or len(size) < nbatch + 2:
+        raise RuntimeError(f"sparse_compressed_tensor: size {size} does not match the indices' "
+                           f"batch shape {batch} and the values' dense shape {dense_shape}")
+    grid = (size[nbatch] // blocksize[0], size[nbatch + 1] // blocksize[1])
+    compressed_len, plain_len = grid if row_compressed else grid[::-1]
+    if compressed_len != ncompressed or plain_len < nplain:
+        raise RuntimeError(f"sparse_compressed_tensor: size {size} is inconsistent with the "
+                           f"indices (blocksize {blocksize})")
+    # Each entry's compressed coordinate: the segment of compressed_indices it falls in.
+    flat_ci = cix.reshape(-1, ncompressed + 1)
+    comp = xp.stack([xp.searchsorted(row, xp.arange(nnz), side="right") - 1
+                     for row in flat_ci]) if flat_ci.shape[0] else xp.zeros((0, nnz), np.int64)
+    coords_b = xp.repeat(xp.arange(comp.shape[0]), nnz)
+    comp, plain = comp.reshape(-1), pix.reshape(-1)
+    row, col = (comp, plain) if row_compressed else (plain, comp)
+    split, perm = _block_view(size, nbatch, blocksize)
+    blocks = xp.zeros(tuple(split[i] for i in perm), vals._data.dtype)
+    pattern = xp.zeros(blocks.shape[:nbatch + 2], bool)
+    entries = vals._data.reshape((-1,) + blocks.shape[nbatch + 2:])
+    # flat batch views of the fresh (contiguous) arrays, written through
+    scatter_add(xp, blocks.reshape((-1,) + blocks.shape[nbatch:]), (coords_b, row, col),
+                entries)
+    pattern.reshape((-1,) + pattern.shape[nbatch:])[coords_b, row, col] = True
+    dense = blocks.transpose(tuple(np.argsort(perm))).reshape(size)
+    if device is not None:
+        dense = to_device(dense, Device(device))
+        pattern = to_device(pattern, Device(device))
+    if requires_grad and not (vals.dtype.is_floating_point or vals.dtype.is_complex):
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require "
+                           "gradients")
+    index_dtype = np.int32 if ci._data.dtype == np.int32 else np.int64
+    return _as_compressed(_make(xp.ascontiguousarray(dense), requires_grad), name, blocksize,
+                          len(dense_shape), pattern, index_dtype)
+
+
+
+def sparse_csr_tensor(crow_indices, col_indices, values, size=None, *, dtype=None, device=None,
+                      pin_memory: bool = False, requires_grad: bool = False,
+                      check_invariants: bool | None = None) -> SparseCompressedTensor:
+    """A CSR tensor: row ``i`` holds ``values[crow_indices[i]:crow_indices[i + 1]]`` at those
+    ``col_indices`` (see ``sparse_compressed_tensor``)."""
+    import ember
+    return sparse_compressed_tensor(crow_indices, col_indices, values, size, dtype=dtype,
+                                    layout=ember.sparse_csr, device=device,
+                                    requires_grad=requires_grad)
+
+
+def sparse_csc_tensor(ccol_indices, row_indices, values, size=None, *, dtype=None, device=None,
+                      pin_memory: bool = False, requires_grad: bool = False,
+                      check_invariants: bool | None = None) -> SparseCompressedTensor:
+    """A CSC tensor: column ``j`` holds ``values[ccol_indices[j]:ccol_indices[j + 1]]`` at
+    those ``row_indices`` (see ``sparse_compressed_tensor``)."""
+    import ember
+    return sparse_compressed_tensor(ccol_indices, row_indices, values, size, dtype=dtype,
+                                    layout=ember.sparse_csc, device=device,
+                                    requires_grad=requires_grad)
+
+
+def sparse_bsr_tensor(crow_indices, col_indices, values, size=None, *, dtype=None, device=None,
+                      pin_memory: bool = False, requires_grad: bool = False,
+                      check_invariants: bool | None = None) -> SparseCompressedTensor:
+    """A BSR tensor: CSR over blocks, ``values`` of shape (nnz, bh, bw, *dense) (see
+    ``sparse_compressed_tensor``)."""
+    import ember
+    return sparse_compressed_tensor(crow_indices, col_indices, values, size, dtype=dtype,
+                                    layout=ember.sparse_bsr, device=device,
+                                    requires_grad=requires_grad)
+
+
+def sparse_bsc_tensor(ccol_indices, row_indices, values, size=None, *, dtype=None, device=None,
+                      pin_memory: bool = False, requires_grad: bool = False,
+                      check_invariants: bool | None = None) -> SparseCompressedTensor:
+    """A BSC tensor: CSC over blocks, ``values`` of shape (nnz, bh, bw, *dense) (see
+    ``sparse_compressed_tensor``)."""
+    import ember
+    return sparse_compressed_tensor(ccol_indices, row_indices, values, size, dtype=dtype,
+                                    layout=ember.sparse_bsc, device=device,
+                                    requires_grad=requires_grad)
 
 
 def mm(mat1: Tensor, mat2: Tensor) -> Tensor:

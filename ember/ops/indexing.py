@@ -531,15 +531,31 @@ class ScatterReduce(Primitive, node_name="ScatterReduceBackward0"):
             gself = g if include_self else grad * _untouched(a, index, dim)
             return gself, None, _pad_src(gather(g, dim, index), src_shape)
         if reduce in ("amax", "amin"):
-            self_hit = (a == out) if include_self else (a == out) & _untouched(a, index, dim)
+            # PyTorch counts self among the ties even when include_self=False (then its share
+            # of the gradient is dropped), so do the same.
+            self_hit = a == out
             src_hit = src == gather(out, dim, index)
             ties = scatter_add(self_hit.to(grad.dtype), dim, index, src_hit.to(grad.dtype))
             g = grad / ties
+            if not include_self:
+                self_hit = self_hit & _untouched(a, index, dim)
             return g * self_hit, None, _pad_src(gather(g, dim, index) * src_hit, src_shape)
-        # prod: d out / d x = out / x for each factor x (inputs without zeros).
-        gout = grad * out
-        gself = gout / a if include_self else grad * _untouched(a, index, dim)
-        return gself, None, _pad_src(gather(gout, dim, index) / src, src_shape)
+        # prod: each factor's gradient is the product of the other factors, formed without
+        # dividing by a zero (out / x is right only where x is nonzero).
+        if include_self:
+            a_one = masked_fill(a, a == 0, 1)
+            gself = grad * scatter_reduce(a_one, dim, index, src, "prod") / a_one
+        else:
+            gself = grad * _untouched(a, index, dim)
+        src_zero = src == 0
+        zeros = _make(a._xp.zeros(a._data.shape, grad._data.dtype))
+        zeros = gather(scatter_add(zeros, dim, index, src_zero.to(grad.dtype)), dim, index)
+        lone = src_zero & (zeros == 1)  # the only zero of its group: the others' product
+        others = where_(lone, gather(scatter_reduce(a, dim, index, masked_fill(src, lone, 1),
+                                                    "prod", include_self=include_self),
+                                     dim, index),
+                        gather(out, dim, index) / masked_fill(src, src_zero, 1))
+        return gself, None, _pad_src(gather(grad, dim, index) * others, src_shape)
 
 
 def _pad_src(g: Tensor, src_shape) -> Tensor:
@@ -672,6 +688,73 @@ def index_copy_(input, dim, index, source):
     return inplace(input, IndexCopy, index, source, wrap_dim(dim, input.ndim))
 
 
+class IndexReduce(ScatterReduce, node_name="IndexReduceBackward0"):
+    """``index_reduce``: ``ScatterReduce`` with the index vector spread over ``source``'s shape
+    along ``dim`` (forward and gradients are the same)."""
+
+
+_INDEX_REDUCTIONS = ("prod", "mean", "amax", "amin")
+
+
+def _spread_index(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str):
+    """PyTorch's checks of ``index_reduce``, and its index as a scatter index shaped like
+    ``source`` (``index[i]`` at every position ``i`` along ``dim``)."""
+    op = "index_reduce_()"
+    if reduce not in _INDEX_REDUCTIONS:
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or "
+                           f"amin but got {reduce}.")
+    if index.ndim > 1:
+        raise IndexError(f"{op}: Index is supposed to be a vector, but got dim: {index.ndim} "
+                         f"with type: {scalar_name(index.dtype)} and size: {list(index.shape)}")
+    if index.dtype is not _dt.int64 and index.dtype is not _dt.int32:
+        raise RuntimeError(f"{op}: Expected dtype int32/int64 for index but got: "
+                           f"{scalar_name(index.dtype)}")
+    if source.dtype != input.dtype:
+        raise RuntimeError(f"{op}: self ({scalar_name(input.dtype)}) and source "
+                           f"({scalar_name(source.dtype)}) must have the same scalar type")
+    d = wrap_dim(dim, input.ndim)
+    shape, sshape = tuple(input.shape), tuple(source.shape)
+    if len(sshape) != len(shape) or sshape[:d] + sshape[d + 1:] != shape[:d] + shape[d + 1:]:
+        raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the "
+                           f"specified dimension. Got self.shape = {list(shape)} "
+                           f"source.shape = {list(sshape)}")
+    if index.numel() != sshape[d]:
+        raise RuntimeError(f"{op}: Number of indices ({index.numel()}) should be equal to "
+                           f"source.size(dim): ({sshape[d]}), for dim: {d}")
+    xp = input._xp
+    spread = index._data.astype(np.int64, copy=False).reshape((1,) * d + (-1,) + (1,) * (
+        len(shape) - d - 1))
+    return d, xp.broadcast_to(spread, sshape)
+
+
+def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str, *,
+                 include_self: bool = True) -> Tensor:
+    """A copy of ``input`` where slice ``index[i]`` along ``dim`` is reduced ('prod', 'mean',
+    'amax', 'amin') with slice ``i`` of ``source``, and with itself if ``include_self``.
+
+    Example::
+
+        >>> x = ember.ones(3, 2)
+        >>> x.index_reduce(0, ember.tensor([0, 2, 0]), ember.tensor([[2., 3], [4, 5], [6, 7]]),
+        ...                'prod').tolist()
+        [[12.0, 21.0], [1.0, 1.0], [4.0, 5.0]]
+    """
+    if input.ndim == 0:
+        return _lift_0d(index_reduce, input, dim, index, source, reduce,
+                        include_self=include_self)
+    d, spread = _spread_index(input, dim, index, source, reduce)
+    return IndexReduce.apply(input, spread, source, d, reduce, include_self)
+
+
+def index_reduce_(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str, *,
+                  include_self: bool = True) -> Tensor:
+    if input.ndim == 0:  # through a copy: the reduction saves the input it reads
+        return input.copy_(index_reduce(input.clone(), dim, index, source, reduce,
+                                        include_self=include_self))
+    d, spread = _spread_index(input, dim, index, source, reduce)
+    return inplace(input, IndexReduce, spread, source, d, reduce, include_self, saves_self=True)
+
+
 class IndexFill(Primitive, node_name="IndexFillBackward0"):
     @staticmethod
     def forward(ctx, a, index, value, dim):
@@ -773,7 +856,11 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
 
 
 def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
-    mask = expand(mask.bool(), input.shape)
+    """``input`` (broadcast with ``mask``) with the leading elements of ``source``, in order,
+    written where ``mask`` is True."""
+    shape = np.broadcast_shapes(tuple(input.shape), tuple(mask.shape))
+    input = expand(input, shape)
+    mask = expand(mask.bool(), shape)
     k = int(mask._data.sum())
     if source.numel() < k:
         raise RuntimeError("masked_scatter: expected source to have at least as many elements "

@@ -10,7 +10,7 @@ import numpy as np
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _host, _make, _to_nested
-from ember.backend.device import CPU, Device, to_device
+from ember.backend.device import CPU, Device, meta_array, to_device
 from ember.ops._util import shape_arg
 from ember.random import generator_for
 
@@ -50,6 +50,40 @@ def set_default_device(device) -> None:
 def get_default_device() -> Device:
     """The device factories allocate on when given no ``device=``."""
     return _default_device or CPU
+
+
+# The defaults that ``with ember.device(...)`` blocks replaced, innermost last.
+_outer_devices: list = []
+
+
+def enter_device(device: Device) -> None:
+    """Start a ``with ember.device(...)`` block: factories inside it default to ``device``."""
+    _outer_devices.append(_default_device)
+    set_default_device(device)
+
+
+def exit_device() -> None:
+    """End the innermost ``with ember.device(...)`` block, restoring the default before it."""
+    global _default_device
+    _default_device = _outer_devices.pop()
+
+
+def _is_meta(device) -> bool:
+    """Whether a factory given ``device`` makes a meta tensor: it then builds a data-free array
+    of the right shape instead of computing values it would drop (a huge model built on meta
+    must cost no memory)."""
+    if device is None:
+        device = _default_device
+        if device is None:
+            return False
+    return (device if isinstance(device, Device) else Device(device)).type == "meta"
+
+
+def _alloc(make, shape: tuple, np_dtype, device):
+    """``make(shape, np_dtype)`` for a factory, or a meta array when it allocates on meta."""
+    if device is None and _default_device is None:  # the common case, without a call
+        return make(shape, np_dtype)
+    return meta_array(shape, np_dtype) if _is_meta(device) else make(shape, np_dtype)
 
 
 def _finish(data, device, requires_grad: bool, out=None) -> Tensor:
@@ -150,6 +184,11 @@ def _has_numpy_float64(data) -> bool:
 def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
            pin_memory: bool = False) -> Tensor:
     """A new tensor that copies ``data`` (nested lists, numbers, arrays or tensors)."""
+    if isinstance(data, Tensor) and data.is_meta:  # nothing to copy but the shape
+        d = data.dtype if dtype is None else _dt.to_dtype(dtype)
+        if device is not None and Device(device).type != "meta":
+            to_device(data._data, Device(device))  # PyTorch's error: no data to copy out
+        return _finish(meta_array(tuple(data.shape), d.np_dtype), "meta", requires_grad)
     if dtype is not None and not isinstance(data, (Tensor, np.ndarray, np.generic)):
         # Straight to the requested dtype: going through float32 first would round float64 data.
         arr = np.array(_to_nested(data), dtype=_dt.to_dtype(dtype).np_dtype)
@@ -195,8 +234,8 @@ def empty(*shape, size=None, dtype=None, device=None, requires_grad: bool = Fals
           memory_format=None, pin_memory: bool = False) -> Tensor:
     """An uninitialised tensor of the given size (``empty(2, 3)`` or ``empty(size=(2, 3))``),
     laid out in ``memory_format`` (C order by default, or channels-last)."""
-    t = _finish(np.empty(_checked_shape(shape, size_kw=size), _np_dtype(dtype)), device,
-                requires_grad, out)
+    t = _finish(_alloc(np.empty, _checked_shape(shape, size_kw=size), _np_dtype(dtype), device),
+                device, requires_grad, out)
     return t if memory_format is None or out is not None else _in_format(t, memory_format)
 
 
@@ -208,6 +247,8 @@ def empty_strided(size, stride, *, dtype=None, layout=None, device=None,
     if len(size) != len(stride):
         raise RuntimeError("mismatch in length of strides and shape")
     np_dtype = np.dtype(_np_dtype(dtype))
+    if _is_meta(device):  # meta tensors report contiguous strides whatever was asked
+        return _finish(meta_array(size, np_dtype), device, requires_grad)
     extent = 1 + sum((n - 1) * st for n, st in zip(size, stride)) if all(size) else 0
     base = np.empty(extent, np_dtype)
     data = np.lib.stride_tricks.as_strided(
@@ -232,15 +273,15 @@ def frombuffer(buffer, *, dtype, count: int = -1, offset: int = 0,
 def zeros(*shape, size=None, dtype=None, device=None, requires_grad: bool = False,
           out=None) -> Tensor:
     """A tensor of zeros (``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``)."""
-    return _finish(np.zeros(_checked_shape(shape, "zeros", size), _np_dtype(dtype)), device,
-                   requires_grad, out)
+    return _finish(_alloc(np.zeros, _checked_shape(shape, "zeros", size), _np_dtype(dtype),
+                          device), device, requires_grad, out)
 
 
 def ones(*shape, size=None, dtype=None, device=None, requires_grad: bool = False,
          out=None) -> Tensor:
     """A tensor of ones (``ones(2, 3)``, ``ones((2, 3))`` or ``ones(size=(2, 3))``)."""
-    return _finish(np.ones(_checked_shape(shape, size_kw=size), _np_dtype(dtype)), device,
-                   requires_grad, out)
+    return _finish(_alloc(np.ones, _checked_shape(shape, size_kw=size), _np_dtype(dtype),
+                          device), device, requires_grad, out)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False,
@@ -249,7 +290,8 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = Fal
         fill_value = fill_value.item()
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.scalar_dtype(fill_value)
     shape = _checked_shape((size,) if isinstance(size, int) else tuple(size))
-    return _finish(np.full(shape, fill_value, d.np_dtype), device, requires_grad, out)
+    return _finish(_alloc(lambda s, t: np.full(s, fill_value, t), shape, d.np_dtype, device),
+                   device, requires_grad, out)
 
 
 def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=None,
@@ -262,7 +304,8 @@ def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=Non
     if sorted(order) != list(builtins.range(len(size))):
         raise RuntimeError(f"empty_permuted: physical_layout {list(order)} is not a permutation "
                            f"of the {len(size)} dims")
-    data = np.empty(tuple(size[d] for d in order), _np_dtype(dtype)).transpose(_inverse(order))
+    data = _alloc(np.empty, tuple(size[d] for d in order), _np_dtype(dtype), device) \
+        .transpose(_inverse(order))
     return _finish(data, device, requires_grad)
 
 
@@ -281,7 +324,7 @@ def _in_format(t: Tensor, memory_format, like: Tensor | None = None) -> Tensor:
             return t
         memory_format = _dt_channels_last(like.ndim)
     order = memory_order(memory_format, t.ndim)
-    if order is not None and not laid_out(t._data, order):
+    if order is not None and t.device.type != "meta" and not laid_out(t._data, order):
         t._data = t._xp.ascontiguousarray(t._data.transpose(order)).transpose(_inverse(order))
     return t
 
@@ -326,8 +369,9 @@ def eye(n: int, m: int | None = None, *, dtype=None, device=None,
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
     if m is not None and m < 0:
         raise RuntimeError(f"m must be greater or equal to 0, got {m}")
-    return _finish(np.eye(n, n if m is None else m, dtype=_np_dtype(dtype)), device,
-                   requires_grad, out)
+    shape = (n, n if m is None else m)
+    return _finish(_alloc(lambda s, t: np.eye(*s, dtype=t), shape, _np_dtype(dtype), device),
+                   device, requires_grad, out)
 
 
 def arange(start=0, end=None, step=1, *, dtype=None, device=None,
@@ -349,6 +393,8 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None,
     else:
         d = _dt.to_dtype(dtype)
     n = builtins.max(0, math.ceil((end - start) / step))
+    if _is_meta(device):
+        return _finish(meta_array((n,), d.np_dtype), device, requires_grad, out)
     data = (start + np.arange(n, dtype=np.float64 if d.is_floating_point else np.int64) * step)
     return _finish(data.astype(d.np_dtype), device, requires_grad, out)
 
@@ -505,6 +551,9 @@ def poisson(input: Tensor, generator=None) -> Tensor:
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
                 generator=None) -> Tensor:
     """Indices drawn from the rows of ``input`` (unnormalised probabilities)."""
+    if input.device.type == "meta":
+        return _finish(meta_array(tuple(input.shape[:-1]) + (num_samples,), np.int64), "meta",
+                       False)
     probs = np.asarray(_host(input._data), np.float64)
     if (probs < 0).any() or not np.isfinite(probs).all():
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")

@@ -233,7 +233,7 @@ def tensor_repr(t) -> str:
     indent = len(prefix)
     if t.device.type == "meta":  # no values to show: PyTorch prints the size instead
         suffixes = ["device='meta'", f"size={tuple(t.shape)}"]
-        if not dtype_implied(t):
+        if t.dtype is not _dt.get_default_dtype():  # no values imply it either
             suffixes.append(f"dtype={t.dtype!r}")
         return _add_suffixes(prefix + "...", suffixes + autograd_suffix(t), indent,
                              force_newline=False)

@@ -7,7 +7,7 @@ import pickle
 
 import numpy as np
 
-from ember.backend.device import CPU, Device
+from ember.backend.device import CPU, Device, meta_array
 
 # PyTorch's default seed, so that a fresh process starts from a known state.
 DEFAULT_SEED = 67280421310721
@@ -82,14 +82,65 @@ _cuda_generators: dict = {}
 os.register_at_fork(after_in_child=_cuda_generators.clear)
 
 
+class _MetaDraws:
+    """The generator of the meta device: each draw is a data-free meta array of the shape and
+    dtype NumPy's draw would have, so nothing is computed or allocated and no generator's
+    state advances (a huge model initialised on meta costs nothing)."""
+
+    @staticmethod
+    def _draw(size, dtype, *params) -> np.ndarray:
+        shape = np.broadcast_shapes(*(np.shape(p) for p in params)) if size is None else size
+        return meta_array((shape,) if isinstance(shape, int) else tuple(shape), dtype)
+
+    def random(self, size=None, dtype=np.float64, out=None):
+        return self._draw(size, dtype)
+
+    def standard_normal(self, size=None, dtype=np.float64, out=None):
+        return self._draw(size, dtype)
+
+    def uniform(self, low=0.0, high=1.0, size=None):
+        return self._draw(size, np.float64, low, high)
+
+    def normal(self, loc=0.0, scale=1.0, size=None):
+        return self._draw(size, np.float64, loc, scale)
+
+    def lognormal(self, mean=0.0, sigma=1.0, size=None):
+        return self._draw(size, np.float64, mean, sigma)
+
+    def exponential(self, scale=1.0, size=None):
+        return self._draw(size, np.float64, scale)
+
+    def standard_cauchy(self, size=None):
+        return self._draw(size, np.float64)
+
+    def integers(self, low, high=None, size=None, dtype=np.int64, endpoint=False):
+        return self._draw(size, dtype, low, high)
+
+    def geometric(self, p, size=None):
+        return self._draw(size, np.int64, p)
+
+    def binomial(self, n, p, size=None):
+        return self._draw(size, np.int64, n, p)
+
+    def poisson(self, lam=1.0, size=None):
+        return self._draw(size, np.int64, lam)
+
+    def permutation(self, x):
+        return self._draw(x if isinstance(x, int) else len(x), np.int64)
+
+
+_meta_draws = _MetaDraws()
+
+
 def generator_for(device: Device, generator: Generator | None = None):
-    """The NumPy/CuPy generator to draw from for a tensor on ``device``."""
+    """The NumPy/CuPy generator to draw from for a tensor on ``device`` (for a meta tensor,
+    one that draws nothing, whatever ``generator`` is given)."""
+    if device.type == "cpu":
+        return default_generator.xp_rng() if generator is None else generator.xp_rng()
+    if device.type == "meta":
+        return _meta_draws
     if generator is not None:
         return generator.xp_rng()
-    if device.type == "cpu":
-        return default_generator.xp_rng()
-    if device.type == "meta":  # meta tensors hold no values: no default generator advances
-        return np.random.Generator(np.random.PCG64(DEFAULT_SEED))
     index = device.index or 0
     gen = _cuda_generators.get(index)
     if gen is None:

@@ -18,7 +18,6 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Node, edge_of, refresh_view
 from ember.autograd.grad_mode import _State, enable_grad
-from ember.backend.device import MetaArray
 
 
 def check_inplace(t: Tensor) -> None:
@@ -115,9 +114,6 @@ def _snapshot(t: Tensor, copy: bool) -> Tensor:
 
 def _write(t: Tensor, values) -> None:
     data = t._data
-    if isinstance(data, MetaArray):  # a meta tensor holds no values: only its version moves
-        t._bump_version()
-        return
     try:
         if values.shape == data.shape and values.dtype == data.dtype:
             data[...] = values

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import warnings
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 from typing import Any, Callable, Iterator
@@ -487,17 +488,26 @@ class Module:
         if recurse:
             for module in self.children():
                 module._apply(fn)
-        for param in self._parameters.values():
+        for key, param in self._parameters.items():
             if param is None:
                 continue
-            # Parameters keep their identity (optimizers hold them): swap their storage.
             with no_grad():
                 param_applied = fn(param)
-            param.data = param_applied
-            if param.grad is not None:
+            grad = param.grad
+            if param.is_meta != param_applied.is_meta:
+                # Onto or off the meta device PyTorch makes new Parameters (it cannot swap a
+                # meta tensor's storage for real storage): e.g. after ``to_empty``.
+                self._parameters[key] = param = Parameter(param_applied, param.requires_grad)
+            else:
+                # Parameters keep their identity (optimizers hold them): swap their storage.
+                param.data = param_applied
+            if grad is not None:
                 with no_grad():
-                    grad_applied = fn(param.grad)
-                param.grad.data = grad_applied
+                    grad_applied = fn(grad)
+                if param.grad is None:
+                    param.grad = grad_applied
+                else:
+                    param.grad.data = grad_applied
         for key, buf in self._buffers.items():
             if buf is not None:
                 self._buffers[key] = fn(buf)
@@ -560,7 +570,10 @@ class Module:
         return self._apply(lambda t: t.bfloat16() if t.is_floating_point() else t)
 
     def to_empty(self, *, device=None, recurse: bool = True) -> "Module":
-        """Replace parameters and buffers by uninitialised ones on ``device``."""
+        """Replace parameters and buffers by uninitialised ones on ``device`` (without copying:
+        how a model built on the ``meta`` device gets real storage before its weights are
+        loaded or initialised). Parameters keep ``requires_grad``; off the meta device they
+        are new Parameter objects, as in PyTorch."""
         from ember._creation import empty_like
         return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
 
@@ -722,12 +735,20 @@ class Module:
                 with no_grad():
                     if assign:
                         if isinstance(param, Parameter):
-                            new = input_param if isinstance(input_param, Parameter) else \
+                            new = input_param.requires_grad_(param.requires_grad) \
+                                if isinstance(input_param, Parameter) else \
                                 Parameter(input_param, requires_grad=param.requires_grad)
                             setattr(self, name, new)
                         else:
                             setattr(self, name, input_param)
                     else:
+                        if param.is_meta and not input_param.is_meta:
+                            warnings.warn(
+                                f"for {key}: copying from a non-meta parameter in the checkpoint "
+                                "to a meta parameter in the current model, which is a no-op. "
+                                "(Did you mean to pass `assign=True` to assign items in the "
+                                "state dictionary to their corresponding key in the module "
+                                "instead of copying them in place?)", stacklevel=4)
                         param.copy_(input_param)
             except Exception as ex:
                 error_msgs.append(f'While copying the parameter named "{key}", whose dimensions '

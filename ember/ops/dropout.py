@@ -34,7 +34,7 @@ def keep_draws(xp, rng, shape, p: float):
     generator behind ``ember.random``)."""
     if p >= 1.0:
         return xp.zeros(shape, bool)
-    if is_host(xp):
+    if is_host(xp) and hasattr(rng, "bit_generator"):  # NumPy's (not the meta device's)
         bits = _host_bits(rng, int(np.prod(shape))).reshape(shape)
     else:
         bits = rng.integers(0, 1 << 32, size=shape, dtype=xp.uint32)
@@ -78,7 +78,7 @@ class _Dropout(Primitive, node_name="MulBackward0"):  # PyTorch CPU multiplies b
     def forward(ctx, x, p, rng):
         xp = get_array_module(x)
         scale = x.dtype.type(1.0 / (1.0 - p))
-        if is_host(xp):
+        if x.__class__ is np.ndarray:  # (not a meta array, which has no values to draw for)
             out, keep = _host_forward(x, p, scale, rng)
         else:
             keep = keep_draws(xp, rng, x.shape, p)
@@ -93,7 +93,7 @@ class _Dropout(Primitive, node_name="MulBackward0"):  # PyTorch CPU multiplies b
         xp = get_array_module(g)
         if _State.enabled and grad.requires_grad:  # create_graph: differentiable in grad
             return grad * _make(xp.multiply(keep, scale, dtype=g.dtype)), None, None
-        if is_host(xp) and g.shape == keep.shape and g.dtype == scale.dtype:
+        if g.__class__ is np.ndarray and g.shape == keep.shape and g.dtype == scale.dtype:
             return _make(_host_backward(g, keep, scale)), None, None
         return _make(g * xp.multiply(keep, scale, dtype=g.dtype)), None, None
 

@@ -173,7 +173,8 @@ class Tensor(TensorMethods):
 
     @property
     def is_meta(self) -> bool:
-        return False
+        """Whether this tensor is on the ``meta`` device (shape and dtype, no data)."""
+        return self._data.__class__ is not _ndarray and self.device.type == "meta"
 
     @property
     def is_sparse(self) -> bool:
@@ -219,6 +220,9 @@ class Tensor(TensorMethods):
 
     @property
     def mT(self) -> "Tensor":
+        if self._data.ndim < 2:
+            raise RuntimeError(f"tensor.mT is only supported on matrices or batches of "
+                               f"matrices. Got {self._data.ndim}-D tensor.")
         return self.transpose(-2, -1)
 
     @property
@@ -256,8 +260,13 @@ class Tensor(TensorMethods):
         return self._data.itemsize
 
     def stride(self, dim: int | None = None):
-        itemsize = self._data.itemsize
-        strides = tuple(s // itemsize for s in self._data.strides)
+        if self._data.__class__ is not _ndarray and self.device.type == "meta":
+            # A meta array is a zero-stride view; PyTorch reports a fresh tensor's strides.
+            from ember.backend.device import contiguous_strides
+            strides = contiguous_strides(self._data.shape)
+        else:
+            itemsize = self._data.itemsize
+            strides = tuple(s // itemsize for s in self._data.strides)
         if dim is None:
             return strides
         return strides[_ops.wrap_dim(dim, self.ndim)]
@@ -312,7 +321,9 @@ class Tensor(TensorMethods):
         if self._data.__class__ is not _ndarray:
             if force:
                 return _host(self._data)
-            raise TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() "
+            device = self.device
+            name = "meta" if device.type == "meta" else f"cuda:{device.index or 0}"
+            raise TypeError(f"can't convert {name} device type tensor to numpy. Use Tensor.cpu() "
                             "to copy the tensor to host memory first.")
         return self._data
 
@@ -1155,7 +1166,8 @@ class Tensor(TensorMethods):
     def xlogy(self, other):
         return _ops.xlogy(self, other)
 
-    def diff(self, n: int = 1, dim: int = -1, prepend=None, append=None):
+    def diff(self, n: int = 1, dim: int = -1, prepend=None, append=None, *, axis=None):
+        dim = dim if axis is None else axis
         return _ops.diff(self, n, dim, prepend, append)
 
     def diagflat(self, offset: int = 0):
@@ -1176,90 +1188,136 @@ class Tensor(TensorMethods):
     # ------------------------------------------------------------------------------------------
     # Reductions
 
-    def sum(self, dim=None, keepdim: bool = False, *, dtype=None):
+    def sum(self, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         if dim is None and dtype is None:  # the common full sum: straight to the primitive
             return _Sum.apply(self, None, True, None) if keepdim else _Sum.apply(self)
         return _ops.sum(self, dim, keepdim, dtype=dtype)
 
-    def nansum(self, dim=None, keepdim: bool = False, *, dtype=None):
+    def nansum(self, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.nansum(self, dim, keepdim, dtype=dtype)
 
-    def sum_to_size(self, *size):
-        return _ops.sum_to_size(self, *size)
+    def sum_to_size(self, *sizes, size=None):
+        return _ops.sum_to_size(self, *(sizes if size is None else (size,)))
 
-    def mean(self, dim=None, keepdim: bool = False, *, dtype=None):
+    def mean(self, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.mean(self, dim, keepdim, dtype=dtype)
 
-    def nanmean(self, dim=None, keepdim: bool = False, *, dtype=None):
+    def nanmean(self, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.nanmean(self, dim, keepdim, dtype=dtype)
 
-    def prod(self, dim=None, keepdim: bool = False, *, dtype=None):
+    def prod(self, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.prod(self, dim, keepdim, dtype=dtype)
 
-    def max(self, dim=None, keepdim: bool = False):
+    def max(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.max(self, dim, keepdim)
 
-    def min(self, dim=None, keepdim: bool = False):
+    def min(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.min(self, dim, keepdim)
 
-    def amax(self, dim=(), keepdim: bool = False):
+    def amax(self, dim=(), keepdim: bool = False, *, axis=None, keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.amax(self, dim, keepdim)
 
-    def amin(self, dim=(), keepdim: bool = False):
+    def amin(self, dim=(), keepdim: bool = False, *, axis=None, keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.amin(self, dim, keepdim)
 
-    def aminmax(self, *, dim=None, keepdim: bool = False):
+    def aminmax(self, *, dim=None, keepdim: bool = False, axis=None, keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.aminmax(self, dim=dim, keepdim=keepdim)
 
-    def argmax(self, dim=None, keepdim: bool = False):
+    def argmax(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.argmax(self, dim, keepdim)
 
-    def argmin(self, dim=None, keepdim: bool = False):
+    def argmin(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.argmin(self, dim, keepdim)
 
-    def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None,
+            keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.std(self, dim, unbiased, keepdim, correction=correction)
 
-    def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None,
+            keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.var(self, dim, unbiased, keepdim, correction=correction)
 
     def norm(self, p="fro", dim=None, keepdim: bool = False, dtype=None):
         return _ops.norm(self, p, dim, keepdim, dtype=dtype)
 
-    def logsumexp(self, dim, keepdim: bool = False):
+    def logsumexp(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.logsumexp(self, dim, keepdim)
 
-    def all(self, dim=None, keepdim: bool = False):
+    def all(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.all(self, dim, keepdim)
 
-    def any(self, dim=None, keepdim: bool = False):
+    def any(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.any(self, dim, keepdim)
 
-    def count_nonzero(self, dim=None):
+    def count_nonzero(self, dim=None, *, axis=None):
+        dim = dim if axis is None else axis
         return _ops.count_nonzero(self, dim)
 
-    def cumsum(self, dim, *, dtype=None):
+    def cumsum(self, dim=None, *, dtype=None, axis=None):
+        dim = dim if axis is None else axis
         return _ops.cumsum(self, dim, dtype=dtype)
 
     def cumsum_(self, dim, *, dtype=None):
         return self.copy_(_ops.cumsum(self, dim, dtype=dtype))
 
-    def cumprod(self, dim, *, dtype=None):
+    def cumprod(self, dim=None, *, dtype=None, axis=None):
+        dim = dim if axis is None else axis
         return _ops.cumprod(self, dim, dtype=dtype)
 
-    def cummax(self, dim):
+    def cummax(self, dim=None, *, axis=None):
+        dim = dim if axis is None else axis
         return _ops.cummax(self, dim)
 
-    def cummin(self, dim):
+    def cummin(self, dim=None, *, axis=None):
+        dim = dim if axis is None else axis
         return _ops.cummin(self, dim)
 
-    def logcumsumexp(self, dim):
+    def logcumsumexp(self, dim=None, *, axis=None):
+        dim = dim if axis is None else axis
         return _ops.logcumsumexp(self, dim)
 
-    def median(self, dim=None, keepdim: bool = False):
+    def median(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.median(self, dim, keepdim)
 
-    def mode(self, dim=-1, keepdim: bool = False):
+    def mode(self, dim=-1, keepdim: bool = False, *, axis=None, keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.mode(self, dim, keepdim)
 
     def sort(self, dim=-1, descending: bool = False, stable: bool = False):
@@ -1299,8 +1357,8 @@ class Tensor(TensorMethods):
     def mv(self, vec):
         return _ops.mv(self, vec)
 
-    def dot(self, other):
-        return _ops.dot(self, other)
+    def dot(self, tensor):
+        return _ops.dot(self, tensor)
 
     def inner(self, other):
         return _ops.inner(self, other)
@@ -1364,7 +1422,9 @@ class Tensor(TensorMethods):
     # ------------------------------------------------------------------------------------------
     # Shape and movement (views share storage)
 
-    def view(self, *shape):
+    def view(self, *shape, size=None, dtype=None):
+        if size is not None or dtype is not None:  # the keyword forms, view(size=...) etc.
+            shape = (dtype,) if size is None else (size,)
         if len(shape) == 1 and isinstance(shape[0], _dt.dtype):
             return _ops.view_dtype(self, shape[0])
         return _ops.view(self, *shape)
@@ -1372,8 +1432,8 @@ class Tensor(TensorMethods):
     def view_as(self, other):
         return _ops.view(self, other.shape)
 
-    def reshape(self, *shape):
-        return _ops.reshape(self, *shape)
+    def reshape(self, *sizes, shape=None):
+        return _ops.reshape(self, *sizes) if shape is None else _ops.reshape(self, shape)
 
     def reshape_as(self, other):
         return _ops.reshape(self, other.shape)
@@ -1387,25 +1447,30 @@ class Tensor(TensorMethods):
     def ravel(self):
         return _ops.reshape(self, -1)
 
-    def squeeze(self, dim=None):
+    def squeeze(self, dim=None, *, axis=None):
+        dim = dim if axis is None else axis
         return _ops.squeeze(self, dim)
 
     def squeeze_(self, dim=None):
         return _ops.set_view_inplace_(self, _ops.squeeze(self, dim))
 
-    def unsqueeze(self, dim: int):
+    def unsqueeze(self, dim=None, *, axis=None):
+        dim = dim if axis is None else axis
         return _ops.unsqueeze(self, dim)
 
     def unsqueeze_(self, dim: int):
         return _ops.set_view_inplace_(self, _ops.unsqueeze(self, dim))
 
-    def permute(self, *dims):
-        return _ops.permute(self, *dims)
+    def permute(self, *order, dims=None):
+        return _ops.permute(self, *order) if dims is None else _ops.permute(self, dims)
 
     def transpose(self, dim0: int, dim1: int):
         return _ops.transpose(self, dim0, dim1)
 
-    swapaxes = swapdims = transpose
+    swapdims = transpose
+
+    def swapaxes(self, axis0: int, axis1: int):
+        return _ops.transpose(self, axis0, axis1)
 
     def transpose_(self, dim0: int, dim1: int):
         return _ops.set_view_inplace_(self, _ops.transpose(self, dim0, dim1))
@@ -1421,8 +1486,8 @@ class Tensor(TensorMethods):
 
     moveaxis = movedim
 
-    def expand(self, *sizes):
-        return _ops.expand(self, *sizes)
+    def expand(self, *sizes, size=None):
+        return _ops.expand(self, *(sizes if size is None else (size,)))
 
     def expand_as(self, other):
         return _ops.expand(self, other.shape)
@@ -1430,20 +1495,21 @@ class Tensor(TensorMethods):
     def broadcast_to(self, size):
         return _ops.expand(self, size)
 
-    def repeat(self, *sizes):
-        return _ops.repeat(self, *sizes)
+    def repeat(self, *sizes, repeats=None):
+        return _ops.repeat(self, *(sizes if repeats is None else (repeats,)))
 
-    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None, axis=None):
+        dim = dim if axis is None else axis
         return _ops.repeat_interleave(self, repeats, dim)
 
     def tile(self, dims):
         return _ops.tile(self, dims)
 
-    def narrow(self, dim: int, start: int, length: int):
-        return _ops.narrow(self, dim, start, length)
+    def narrow(self, dim=None, start=None, length=None, *, axis=None):
+        return _ops.narrow(self, dim if axis is None else axis, start, length)
 
-    def select(self, dim: int, index: int):
-        return _ops.select(self, dim, index)
+    def select(self, dim=None, index=None, *, axis=None):
+        return _ops.select(self, dim if axis is None else axis, index)
 
     def unfold(self, dimension: int, size: int, step: int):
         return _ops.unfold(self, dimension, size, step)
@@ -1451,20 +1517,23 @@ class Tensor(TensorMethods):
     def as_strided(self, size, stride, storage_offset=None):
         return _ops.as_strided(self, size, stride, storage_offset)
 
-    def unbind(self, dim: int = 0):
+    def unbind(self, dim: int = 0, *, axis=None):
+        dim = dim if axis is None else axis
         return _ops.unbind(self, dim)
 
     def split(self, split_size, dim: int = 0):
         return _ops.split(self, split_size, dim)
 
-    def tensor_split(self, indices_or_sections, dim: int = 0):
+    def tensor_split(self, indices_or_sections, dim: int = 0, *, axis=None):
+        dim = dim if axis is None else axis
         return _ops.tensor_split(self, indices_or_sections, dim)
 
-    def chunk(self, chunks: int, dim: int = 0):
+    def chunk(self, chunks: int, dim: int = 0, *, axis=None):
+        dim = dim if axis is None else axis
         return _ops.chunk(self, chunks, dim)
 
-    def flip(self, *dims):
-        return _ops.flip(self, *dims)
+    def flip(self, *order, dims=None):
+        return _ops.flip(self, *order) if dims is None else _ops.flip(self, dims)
 
     def fliplr(self):
         return _ops.flip(self, 1)

@@ -100,13 +100,13 @@ def promote(a, b):
         elif cb is float:
             if a.dtype.kind in "fc":
                 return a, b
-        elif cb is int and a.dtype.kind in "iufc":
-            return a, b
+        elif cb is int and (a.dtype.kind in "fc" or a.dtype.itemsize == 8):
+            return a, b  # (smaller integer dtypes wrap a number out of their range: cast)
     elif cb is _ndarray:
         if ca is float:
             if b.dtype.kind in "fc":
                 return a, b
-        elif ca is int and b.dtype.kind in "iufc":
+        elif ca is int and (b.dtype.kind in "fc" or b.dtype.itemsize == 8):
             return a, b
     return _promote_slow(a, b)
 
@@ -149,7 +149,10 @@ def cast(x, np_dtype):
         return float(x)
     if np_dtype == np.bool_:
         return bool(x)
-    return int(x)
+    np_dtype = np.dtype(np_dtype)
+    bits = np_dtype.itemsize * 8
+    x = int(x) % (1 << bits)  # wraps into the dtype's range, as PyTorch's C++ cast does
+    return x - (1 << bits) if np_dtype.kind == "i" and x >= 1 << (bits - 1) else x
 
 
 def float_array(x):
@@ -198,3 +201,22 @@ def check_same_device(op: str, *tensors) -> None:
 
 def normalize_index_dtype(index_array):
     return index_array.astype(np.int64) if index_array.dtype != np.int64 else index_array
+
+
+def write_result(out, result):
+    """``out=``: copy ``result`` into ``out`` (a tensor, or for (values, indices) results a
+    tuple of tensors) and return it, as the same kind of tuple."""
+    from ember.ops.inplace import write_out
+    if isinstance(result, tuple):
+        if not isinstance(out, (tuple, list)) or len(out) != len(result):
+            raise TypeError(f"out must be a tuple of {len(result)} tensors")
+        written = [write_out(o, r) for o, r in zip(out, result)]
+        return type(result)(*written) if hasattr(result, "_fields") else tuple(written)
+    return write_out(out, result)
+
+
+def refuse_complex(array, message: str, exc=NotImplementedError) -> None:
+    """Raise for a complex ``array``: PyTorch orders no complex numbers, where NumPy would
+    compare them lexicographically."""
+    if getattr(array, "dtype", None) is not None and array.dtype.kind == "c":
+        raise exc(message)

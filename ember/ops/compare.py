@@ -6,7 +6,7 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import _broadcast_error
 from ember.backend.device import get_array_module
-from ember.ops._util import array_dtype, data_of, promote, result_dtype, scalar_name
+from ember.ops._util import array_dtype, data_of, promote, result_dtype, scalar_name, write_result
 from ember.ops.inplace import write_out
 
 
@@ -27,29 +27,34 @@ def ne(input, other, *, out=None):
 
 
 def lt(input, other, *, out=None):
-    return _cmp("less", input, other, out)
+    return _cmp("less", input, other, out, "lt")
 
 
 def le(input, other, *, out=None):
-    return _cmp("less_equal", input, other, out)
+    return _cmp("less_equal", input, other, out, "le")
 
 
 def gt(input, other, *, out=None):
-    return _cmp("greater", input, other, out)
+    return _cmp("greater", input, other, out, "gt")
 
 
 def ge(input, other, *, out=None):
-    return _cmp("greater_equal", input, other, out)
+    return _cmp("greater_equal", input, other, out, "ge")
 
 
 less, less_equal, greater, greater_equal, not_equal = lt, le, gt, ge, ne
 
 
-def _cmp(name, input, other, out):
+def _cmp(name, input, other, out, ordering=None):
+    """``ordering``: PyTorch's name of an order comparison, which complex inputs refuse."""
     if other is None or isinstance(other, (str, list, tuple)) and not isinstance(input, Tensor):
         return NotImplemented
     a, b = promote(data_of(input), data_of(other))
-    xp = _xp(a if hasattr(a, "dtype") else b)
+    arr = a if hasattr(a, "dtype") else b
+    if ordering is not None and arr.dtype.kind == "c":
+        raise NotImplementedError(f"\"{ordering}_cpu\" not implemented for "
+                                  f"'{scalar_name(arr.dtype)}'")
+    xp = _xp(arr)
     result = _make(_broadcasting(getattr(xp, name), a, b))
     return write_out(out, result) if out is not None else result
 
@@ -111,8 +116,9 @@ def bitwise_not(input):
     return _bitwise("invert", input)
 
 
-def bitwise_and(input, other):
-    return _bitwise("bitwise_and", input, other)
+def bitwise_and(input, other, *, out=None):
+    result = _bitwise("bitwise_and", input, other)
+    return result if out is None else write_result(out, result)
 
 
 def bitwise_or(input, other):

@@ -18,6 +18,7 @@ from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.device import get_array_module
 from ember.backend.special import linalg as backend_linalg
+from ember.ops._util import write_result
 from ember.ops.elementwise import where
 from ember.ops.linalg import _check_square, inverse, matmul, solve, tril, triu
 from ember.ops.movement import cat, diagonal
@@ -81,7 +82,10 @@ class Svd(Primitive, node_name="LinalgSvdBackward0"):
 
 
 def _svd_backward(u, s, vh, gu, gs, gvh):
-    """The gradient of the reduced SVD (real or complex, without the phase term)."""
+    """The gradient of the reduced SVD, real or complex. A complex loss that is invariant
+    under the phases U -> U D, V -> V D (D diagonal, unimodular) reaches the diagonal of
+    U^H gU and V^H gV only through their imaginary parts: split evenly between U and V,
+    they add i Im(J_ii - K_ii) / (2 s_i) to the inner matrix."""
     v = _mH(vh)
     sigma = s.unsqueeze(-2)  # row vector of singular values
     inner = _mH(u).new_zeros(u.shape[:-2] + (s.shape[-1], s.shape[-1]))
@@ -95,9 +99,12 @@ def _svd_backward(u, s, vh, gu, gs, gvh):
     f = where(off, 1.0 / where(off, diff, 1.0), 0.0)
     m, n = u.shape[-2], v.shape[-2]
     extra = 0
+    phase = 0
     if gu is not None:
         j = _mH(u) @ gu
         inner = inner + (f * (j - _mH(j))) * sigma
+        if u.is_complex():
+            phase = j.diagonal(0, -2, -1).imag
         if m > s.shape[-1]:
             proj = gu - u @ (_mH(u) @ gu)
             extra = extra + (proj / sigma) @ vh
@@ -105,17 +112,22 @@ def _svd_backward(u, s, vh, gu, gs, gvh):
         gv = _mH(gvh)
         k_ = _mH(v) @ gv
         inner = inner + sigma.mT * (f * (k_ - _mH(k_)))
+        if u.is_complex():
+            phase = phase - k_.diagonal(0, -2, -1).imag
         if n > s.shape[-1]:
             proj = gv - v @ (_mH(v) @ gv)
             extra = extra + u @ _mH(proj / sigma)
+    if u.is_complex():
+        inner = inner + (phase / (2 * s) * 1j).diag_embed()
     return u @ inner @ vh + extra
 
 
-def linalg_svd(A: Tensor, full_matrices: bool = True, *, driver=None):
+def linalg_svd(A: Tensor, full_matrices: bool = True, *, driver=None, out=None):
     """A = U diag(S) Vh; ``full_matrices=False`` gives the reduced factors."""
     _check_float(A, "linalg.svd")
     u, s, vh = Svd.apply(A, full_matrices)
-    return linalg_svd_type(u, s, vh)
+    result = linalg_svd_type(u, s, vh)
+    return result if out is None else write_result(out, result)
 
 
 def svd(input: Tensor, some: bool = True, compute_uv: bool = True):
@@ -174,7 +186,7 @@ def _qr_square_backward(q, r, gq, gr):
     return _mH(solve_triangular(r, _mH(b), upper=True))
 
 
-def qr(A: Tensor, mode: str = "reduced"):
+def qr(A: Tensor, mode: str = "reduced", *, out=None):
     """``torch.linalg.qr``: (Q, R) with A = QR, Q with orthonormal columns and R upper
     triangular; ``mode`` "reduced" (default), "complete" (square Q) or "r" (R only, Q empty).
     Differentiable except for ``mode='r'`` and "complete" with more rows than columns."""
@@ -184,7 +196,8 @@ def qr(A: Tensor, mode: str = "reduced"):
     if A.ndim < 2:
         raise RuntimeError("linalg.qr: The input tensor A must have at least 2 dimensions.")
     q, r = Qr.apply(A, mode)
-    return qr_type(q, r)
+    result = qr_type(q, r)
+    return result if out is None else write_result(out, result)
 
 
 def legacy_qr(input: Tensor, some: bool = True):
@@ -249,26 +262,27 @@ def cond(A: Tensor, p=None) -> Tensor:
     return matrix_norm(A, p) * matrix_norm(inverse(A), p)
 
 
-def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Tensor:
+def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, out=None) -> Tensor:
     """Frobenius, nuclear, 1, -1, 2, -2, inf or -inf norm of the matrices in ``dim``."""
     r, c = dim
     if ord == "fro":
-        out = A.abs().pow(2).sum(dim, keepdim=keepdim).sqrt()
+        res = A.abs().pow(2).sum(dim, keepdim=keepdim).sqrt()
     elif ord in ("nuc", 2, -2):
         s = svdvals(A.movedim((r, c), (-2, -1)))
-        out = s.sum(-1) if ord == "nuc" else (s.amax(-1) if ord == 2 else s.amin(-1))
+        res = s.sum(-1) if ord == "nuc" else (s.amax(-1) if ord == 2 else s.amin(-1))
         if keepdim:
-            out = out.unsqueeze(-1).unsqueeze(-1).movedim((-2, -1), (r, c))
+            res = res.unsqueeze(-1).unsqueeze(-1).movedim((-2, -1), (r, c))
     elif ord in (1, -1, math.inf, -math.inf):
         r, c = r % A.ndim, c % A.ndim
         red, along = (r, c) if ord in (1, -1) else (c, r)
         sums = A.abs().sum(red, keepdim=True)
-        out = sums.amax(along, keepdim=True) if ord > 0 else sums.amin(along, keepdim=True)
+        res = sums.amax(along, keepdim=True) if ord > 0 else sums.amin(along, keepdim=True)
         if not keepdim:
-            out = out.squeeze(max(r, c)).squeeze(min(r, c))
+            res = res.squeeze(max(r, c)).squeeze(min(r, c))
     else:
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
-    return out
+    result = res
+    return result if out is None else write_result(out, result)
 
 
 def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, out=None,
@@ -323,16 +337,20 @@ class Eigh(Primitive, node_name="LinalgEighBackward0"):
             diff = w.unsqueeze(-2) - w.unsqueeze(-1)  # w_j - w_i
             off = diff != 0
             f = where(off, 1.0 / where(off, diff, 1.0), 0.0)
-            inner = inner + f * (_mH(v) @ gv)
+            # Only the skew-Hermitian part of V^H gV moves V (V^H dV is skew-Hermitian): the
+            # gradient comes out Hermitian, as PyTorch's.
+            j = _mH(v) @ gv
+            inner = inner + f * ((j - _mH(j)) * 0.5)
         return v @ inner @ _mH(v), None
 
 
-def eigh(A: Tensor, UPLO: str = "L"):
+def eigh(A: Tensor, UPLO: str = "L", *, out=None):
     """Eigenvalues (ascending) and orthonormal eigenvectors of a symmetric/Hermitian ``A``,
     read from its lower (``"L"``) or upper triangle."""
     _check_square(A, "linalg.eigh")
     w, v = Eigh.apply(A, UPLO)
-    return eigh_type(w, v)
+    result = eigh_type(w, v)
+    return result if out is None else write_result(out, result)
 
 
 def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
@@ -399,11 +417,12 @@ def _cholesky_info(a) -> np.ndarray:
     return info.reshape(a.shape[:-2])
 
 
-def linalg_cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
+def linalg_cholesky(A: Tensor, *, upper: bool = False, out=None) -> Tensor:
     """The lower (or, with ``upper``, upper) Cholesky factor of a positive-definite ``A``."""
     _check_square(A, "linalg.cholesky")
     low = Cholesky.apply(A)
-    return _mH(low) if upper else low
+    result = _mH(low) if upper else low
+    return result if out is None else write_result(out, result)
 
 
 def cholesky(input: Tensor, upper: bool = False) -> Tensor:
@@ -519,18 +538,41 @@ def _lu_factor_arrays(a):
     return lus.reshape(a.shape), pivs.reshape(*a.shape[:-2], min(m, n))
 
 
+class LuFactor(Primitive, node_name="LinalgLuFactorExBackward0"):
+    """Packed LU of square matrices. With A = P L U and X = L^-1 P^T dA U^-1 (strictly
+    lower part: L^-1 dL; upper part: dU U^-1), the adjoint is
+    gA = P L^-H (tril_-1(L^H gL) + triu(gU U^H)) U^-H."""
+
+    @staticmethod
+    def forward(ctx, a):
+        lu, piv = _lu_factor_arrays(a)
+        ctx.save_for_backward(lu, piv)
+        return lu, piv
+
+    @staticmethod
+    def backward(ctx, glu, gpiv=None):
+        lu, piv = ctx.saved_tensors
+        p, low, up = lu_unpack(lu, piv)
+        inner = tril(_mH(low) @ tril(glu, -1), -1) + triu(triu(glu) @ _mH(up))
+        y = solve_triangular(_mH(up), inner, upper=False, left=False)
+        return p @ solve_triangular(_mH(low), y, upper=True, unitriangular=True)
+
+
 def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False):
     """Packed LU factorization (LU, pivots, info); info is the 1-based index of the first zero
     pivot (0 when the matrix is not singular)."""
     if not pivot:
         raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the CPU")
     _check_float(A, "linalg.lu_factor")
-    lu, piv = _lu_factor_arrays(A._data)
-    info = _zero_pivot_info(A._xp, lu)
+    if A.shape[-1] == A.shape[-2]:  # differentiable
+        lu, piv = LuFactor.apply(A)
+    else:
+        lu, piv = (_make(x) for x in _lu_factor_arrays(A._data))
+    info = _zero_pivot_info(A._xp, lu._data)
     if check_errors and bool((info != 0).any()):
         raise LinAlgError("torch.linalg.lu_factor: The factorization could not be completed "
                           "because the input is singular.")
-    return lu_factor_ex_type(_make(lu), _make(piv), _make(info))
+    return lu_factor_ex_type(lu, piv, _make(info))
 
 
 def _zero_pivot_info(xp, lu):
@@ -569,7 +611,7 @@ def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True,
 
 def lu(A: Tensor, *, pivot: bool = True):
     """A = P L U with a permutation P, unit-lower L and upper U (``torch.linalg.lu``)."""
-    packed, piv = lu_factor(A.detach(), pivot=pivot)
+    packed, piv = lu_factor(A, pivot=pivot)
     return lu_unpack(packed, piv)
 
 
@@ -607,11 +649,12 @@ def _singular_info(A: Tensor) -> Tensor:
     return info
 
 
-def linalg_inv(A: Tensor) -> Tensor:
+def linalg_inv(A: Tensor, *, out=None) -> Tensor:
     """The inverse of each square matrix; raises LinAlgError for singular ones."""
     _check_square(A, "linalg.inv")
     try:
-        return inverse(A)
+        result = inverse(A)
+        return result if out is None else write_result(out, result)
     except np.linalg.LinAlgError:
         info = _singular_info(A).reshape(-1)
         i = int(info[(info != 0).long().argmax()].item())
@@ -636,10 +679,11 @@ def _nan_inverse(a):
     return xp.full(a.shape, xp.nan, a.dtype)
 
 
-def linalg_solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
+def linalg_solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
     """X with A X = B; raises LinAlgError for singular ``A``."""
     try:
-        return solve(A, B, left=left)
+        result = solve(A, B, left=left)
+        return result if out is None else write_result(out, result)
     except np.linalg.LinAlgError:
         raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is "
                           "singular.") from None

@@ -23,8 +23,10 @@ from ember.ops._util import (
     float_array,
     is_number,
     promote,
+    refuse_complex,
     scalar_name,
     scalar_operand,
+    write_result,
 )
 from ember.ops.compare import isfinite, isnan, logical_not, logical_or, logical_xor  # noqa: F401
 from ember.ops.inplace import inplace, write_out
@@ -36,6 +38,15 @@ def _refuse_bool(a, b, kernel: str) -> None:
     """PyTorch has no bool kernel for these ops (operands already promoted to one dtype)."""
     if getattr(a if hasattr(a, "dtype") else b, "dtype", None) == np.bool_:
         raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+
+
+def _check_division(a, b, kernel: str) -> None:
+    """floor_divide/remainder/fmod operands (promoted to one dtype): no bool kernel, and an
+    integer division by zero raises, as in PyTorch (NumPy would warn and give 0)."""
+    _refuse_bool(a, b, kernel)
+    arr = a if hasattr(a, "dtype") else b
+    if arr.dtype.kind in "iu" and not bool(_xp(arr).all(b != 0)):
+        raise RuntimeError("ZeroDivisionError")
 
 
 def _promoted(a, *others):
@@ -186,6 +197,7 @@ def rsub(input, other, *, alpha=1):
 
 
 class Mul(Primitive, node_name="MulBackward0"):
+    _node_saved = {"self": 0, "other": (1, "scalar")}
     _scalar_edges = True
 
     @staticmethod
@@ -228,6 +240,7 @@ def mul_(input, other):
 
 
 class Div(Primitive, node_name="DivBackward0"):
+    _node_saved = {"self": 0, "other": (1, "scalar")}
     _scalar_edges = True
 
     @staticmethod
@@ -285,6 +298,7 @@ def _rounded_div(a, b, rounding):
     da, db = data_of(a), data_of(b)
     da, db = promote(da, db)
     if getattr(da, "dtype", np.dtype(np.float64)).kind in "biu":
+        _check_division(da, db, "div_trunc_cpu")
         xp = _xp(da if hasattr(da, "dtype") else db)
         q = xp.trunc(xp.true_divide(da, db)) if rounding == "trunc" else xp.floor_divide(da, db)
         return _make(xp.asarray(q).astype(da.dtype))
@@ -323,6 +337,8 @@ def conj_derivative(derivative: Tensor) -> Tensor:
 
 
 class PowScalar(Primitive, node_name="PowBackward0"):
+    _node_saved = {"self": 0, "exponent": lambda ctx: ctx.exponent}
+
     @staticmethod
     def forward(ctx, a, exponent):
         if isinstance(exponent, complex):
@@ -348,6 +364,8 @@ class PowScalar(Primitive, node_name="PowBackward0"):
 
 
 class PowTensor(Primitive, node_name="PowBackward1"):
+    _node_saved = {"self": 0, "exponent": 1, "result": 2}
+
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
@@ -359,14 +377,19 @@ class PowTensor(Primitive, node_name="PowBackward1"):
     @staticmethod
     def backward(ctx, grad):
         a, b, out = ctx.saved_tensors
-        ga = grad * conj_derivative(b * pow(a, b - 1)) if ctx.needs_input_grad[0] else None
-        gb = None
-        if ctx.needs_input_grad[1]:
-            gb = grad * conj_derivative(out * where(a == 0, zeros_like_(a), a.log()))
+        zero = zeros_like_(out)
+        ga = gb = None
+        if ctx.needs_input_grad[0]:  # x ** 0 is constant, even at x = 0
+            ga = grad * conj_derivative(where(b == 0, zero, b * pow(a, b - 1)))
+        if ctx.needs_input_grad[1]:  # 0 ** y is constant for y >= 0 (PyTorch's convention)
+            flat = (a == 0) & ((b.real if b.is_complex() else b) >= 0)
+            gb = grad * conj_derivative(where(flat, zero, out * a.log()))
         return ga, gb
 
 
 class RPow(Primitive, node_name="PowBackward2"):
+    _node_saved = {"self": lambda ctx: ctx.base, "result": 0}
+
     @staticmethod
     def forward(ctx, exponent, base):
         base, exponent = promote(base, exponent)
@@ -384,7 +407,12 @@ class RPow(Primitive, node_name="PowBackward2"):
         base = ctx.base
         if isinstance(base, complex):
             return grad * conj_derivative(out * cmath.log(base))
-        return grad * out * math.log(base) if base > 0 else grad * 0
+        if base > 0:
+            return grad * out * math.log(base)
+        if base < 0:  # log of a negative base: NaN, as in PyTorch
+            return grad * float("nan")
+        # 0 ** y: constant for y >= 0; for y < 0 (an infinite result) out * log(0) = -inf.
+        return where(out.isinf(), grad * float("-inf"), grad * 0)
 
 
 def zeros_like_(t):
@@ -415,11 +443,14 @@ def float_power(input, exponent):
     return pow(input, exponent)
 
 
-def square(input):
-    return pow(input, 2)
+def square(input, *, out=None):
+    result = pow(input, 2)
+    return result if out is None else write_result(out, result)
 
 
 class Reciprocal(Primitive, node_name="ReciprocalBackward0"):
+    _node_saved = {"result": 0}
+
     @staticmethod
     def forward(ctx, a):
         out = 1 / float_array(a)
@@ -432,8 +463,9 @@ class Reciprocal(Primitive, node_name="ReciprocalBackward0"):
         return neg(grad) * conj_derivative(out * out)
 
 
-def reciprocal(input):
-    return Reciprocal.apply(input)
+def reciprocal(input, *, out=None):
+    result = Reciprocal.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 def reciprocal_(input):
@@ -444,7 +476,7 @@ class FloorDivide(Primitive, node_name="FloorDivideBackward0"):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
-        _refuse_bool(a, b, "div_floor_cpu")
+        _check_division(a, b, "div_floor_cpu")
         return _xp(a if hasattr(a, "dtype") else b).floor_divide(a, b)
 
     @staticmethod
@@ -452,8 +484,9 @@ class FloorDivide(Primitive, node_name="FloorDivideBackward0"):
         return grad * 0, None
 
 
-def floor_divide(input, other):
-    return FloorDivide.apply(input, other)
+def floor_divide(input, other, *, out=None):
+    result = FloorDivide.apply(input, other)
+    return result if out is None else write_result(out, result)
 
 
 def floor_divide_(input, other):
@@ -464,7 +497,7 @@ class Remainder(Primitive, node_name="RemainderBackward0"):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
-        _refuse_bool(a, b, "remainder_cpu")
+        _check_division(a, b, "remainder_cpu")
         ctx.save_for_backward(a, b)
         return _xp(a if hasattr(a, "dtype") else b).remainder(a, b)
 
@@ -477,8 +510,9 @@ class Remainder(Primitive, node_name="RemainderBackward0"):
         return grad, gb
 
 
-def remainder(input, other):
-    return Remainder.apply(input, other)
+def remainder(input, other, *, out=None):
+    result = Remainder.apply(input, other)
+    return result if out is None else write_result(out, result)
 
 
 def remainder_(input, other):
@@ -489,7 +523,7 @@ class Fmod(Primitive, node_name="FmodBackward0"):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
-        _refuse_bool(a, b, "fmod_cpu")
+        _check_division(a, b, "fmod_cpu")
         ctx.save_for_backward(a, b)
         return _xp(a if hasattr(a, "dtype") else b).fmod(a, b)
 
@@ -500,19 +534,23 @@ class Fmod(Primitive, node_name="FmodBackward0"):
         return grad, gb
 
 
-def fmod(input, other):
-    return Fmod.apply(input, other)
+def fmod(input, other, *, out=None):
+    result = Fmod.apply(input, other)
+    return result if out is None else write_result(out, result)
 
 
 # ---------------------------------------------------------------------------------------------
 # Clamping, selection, interpolation
 
 class Clamp(Primitive, node_name="ClampBackward1"):
+    _node_saved = {"self": 0, "min": lambda ctx: ctx.bounds[0], "max": lambda ctx: ctx.bounds[1]}
+
     @staticmethod
     def forward(ctx, a, lo, hi):
         xp = _xp(a)
         a = a.astype(_promoted(a, *[b for b in (lo, hi) if b is not None]), copy=False)
-        if a.dtype == np.bool_:
+        if a.dtype.kind in "bc":
+            refuse_complex(a, "clamp is not supported for complex types")
             kernel = "clamp" if lo is not None and hi is not None else \
                 "clamp_min" if lo is not None else "clamp_max"
             raise NotImplementedError(f"\"{kernel}_scalar_cpu\" not implemented for 'Bool'")
@@ -545,6 +583,8 @@ class ClampTensor(Primitive, node_name="ClampBackward0"):
     def forward(ctx, a, lo, hi):
         xp = _xp(a)
         dtype = _promoted(a, *[b for b in (lo, hi) if b is not None])
+        if np.dtype(dtype).kind == "c":
+            raise NotImplementedError("clamp is not supported for complex types")
         out = a
         if lo is not None:
             out = xp.maximum(out, lo)
@@ -590,8 +630,9 @@ def clamp_(input, min=None, max=None):  # noqa: A002
     return inplace(input, Clamp, min, max, saves_self=True)
 
 
-def clamp_min(input, min):  # noqa: A002
-    return clamp(input, min, None)
+def clamp_min(input, min, *, out=None):  # noqa: A002
+    result = clamp(input, min, None)
+    return result if out is None else write_result(out, result)
 
 
 def clamp_max(input, max):  # noqa: A002
@@ -599,6 +640,8 @@ def clamp_max(input, max):  # noqa: A002
 
 
 class Where(Primitive, node_name="WhereBackward0"):
+    _node_saved = {"condition": 0}
+
     @staticmethod
     def forward(ctx, cond, a, b):
         a, b = promote(a, b)
@@ -615,55 +658,73 @@ class Where(Primitive, node_name="WhereBackward0"):
         return None, ga, gb
 
 
-def where(condition, input=None, other=None):
+def where(condition, input=None, other=None, *, out=None):
     """Elements of ``input`` where ``condition`` holds, else of ``other``; with one argument,
     the indices of the True elements (as ``nonzero(as_tuple=True)``)."""
     if input is None and other is None:
         from ember.ops.indexing import nonzero
-        return nonzero(condition, as_tuple=True)
+        result = nonzero(condition, as_tuple=True)
+        return result if out is None else write_result(out, result)
     if condition.dtype is not _dt.bool:
         if condition.dtype is not _dt.uint8:  # uint8 is PyTorch's deprecated legacy mask
             raise RuntimeError("where expected condition to be a boolean tensor, but got a "
                                f"tensor with dtype {scalar_name(condition.dtype)}")
         condition = condition.bool()
-    return Where.apply(condition, input, other)
+    result = Where.apply(condition, input, other)
+    return result if out is None else write_result(out, result)
 
 
 class Maximum(Primitive, node_name="MaximumBackward0"):
+    _node_saved = {"self": 0, "other": 1}
+
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
+        out = _xp(a).maximum(a, b)
+        if out.dtype.kind == "c":  # NumPy orders complex numbers lexicographically
+            raise RuntimeError("maximum not implemented for complex tensors.")
         ctx.save_for_backward(a, b)
-        return _xp(a).maximum(a, b)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
-        # Ties split the gradient evenly, as PyTorch does.
-        wa = (a > b) + (a == b) * 0.5
-        return grad * wa, grad * (1 - wa)
+        return _extreme_grads(grad, a < b, a > b, a == b)
 
 
 class Minimum(Primitive, node_name="MinimumBackward0"):
+    _node_saved = {"self": 0, "other": 1}
+
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
+        out = _xp(a).minimum(a, b)
+        if out.dtype.kind == "c":
+            raise RuntimeError("minimum not implemented for complex tensors.")
         ctx.save_for_backward(a, b)
-        return _xp(a).minimum(a, b)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
-        wa = (a < b) + (a == b) * 0.5
-        return grad * wa, grad * (1 - wa)
+        return _extreme_grads(grad, a > b, a < b, a == b)
 
 
-def maximum(input, other):
-    return Maximum.apply(input, other)
+def _extreme_grads(grad, a_loses, b_loses, tie):
+    """maximum/minimum's gradients: each side gets ``grad`` unless it loses, half on ties. A
+    NaN loses no comparison, so both sides of a NaN get it, as in PyTorch."""
+    half = grad * tie.to(grad.dtype) * 0.5
+    return grad * (~a_loses).to(grad.dtype) - half, grad * (~b_loses).to(grad.dtype) - half
 
 
-def minimum(input, other):
-    return Minimum.apply(input, other)
+def maximum(input, other, *, out=None):
+    result = Maximum.apply(input, other)
+    return result if out is None else write_result(out, result)
+
+
+def minimum(input, other, *, out=None):
+    result = Minimum.apply(input, other)
+    return result if out is None else write_result(out, result)
 
 
 def fmax(input, other):
@@ -675,9 +736,10 @@ def fmin(input, other):
 
 
 
-def lerp(input, end, weight):
+def lerp(input, end, weight, *, out=None):
     """input + weight * (end - input)."""
-    return input + weight * (end - input)
+    result = input + weight * (end - input)
+    return result if out is None else write_result(out, result)
 
 
 def lerp_(input, end, weight):
@@ -689,12 +751,13 @@ def lerp_(input, end, weight):
     return input.copy_(lerp(input, end, weight))
 
 
-def addcmul(input, tensor1, tensor2, *deprecated, value=1):
+def addcmul(input, tensor1, tensor2, *deprecated, value=1, out=None):
     """input + value * tensor1 * tensor2."""
     if deprecated:
         tensor1, tensor2, value = _scalar_first("addcmul", tensor1, (tensor2, *deprecated),
                                                 "value")
-    return input + value * tensor1 * tensor2 if value != 1 else input + tensor1 * tensor2
+    result = input + value * tensor1 * tensor2 if value != 1 else input + tensor1 * tensor2
+    return result if out is None else write_result(out, result)
 
 
 def addcmul_(input, tensor1, tensor2, *deprecated, value=1):
@@ -821,19 +884,21 @@ def angle(input):
     return Angle.apply(input)
 
 
-def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
     xp = input._xp
     d = input._data
     if d.dtype.kind == "V":  # bfloat16: no nan_to_num loop; its own extremes, set in float32
         top = float(_dt.finfo_np(input.dtype).max)
         posinf, neginf = (top if posinf is None else posinf), (-top if neginf is None else neginf)
-        out = xp.nan_to_num(d.astype(np.float32), nan=nan, posinf=posinf,
+        res = xp.nan_to_num(d.astype(np.float32), nan=nan, posinf=posinf,
                             neginf=neginf).astype(d.dtype)
     else:
-        out = xp.nan_to_num(d, nan=nan, posinf=posinf, neginf=neginf)
+        res = xp.nan_to_num(d, nan=nan, posinf=posinf, neginf=neginf)
     if not input.requires_grad:
-        return _make(out)
-    return where(_make(xp.isfinite(d)), input, _make(out))
+        result = _make(res)
+        return result if out is None else write_result(out, result)
+    result = where(_make(xp.isfinite(d)), input, _make(res))
+    return result if out is None else write_result(out, result)
 
 
 def nan_to_num_(input, nan=0.0, posinf=None, neginf=None):

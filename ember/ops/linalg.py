@@ -10,7 +10,7 @@ from ember.amp.autocast_mode import is_autocast_enabled
 from ember.autograd.function import Primitive, _AutocastFlag
 from ember.backend.device import get_array_module
 from ember.backend.special import matmul as backend_matmul
-from ember.ops._util import check_same_device, scalar_name, wrap_dim
+from ember.ops._util import check_same_device, scalar_name, wrap_dim, write_result
 from ember.ops.elementwise import where
 
 
@@ -46,6 +46,8 @@ def _c_name(dtype) -> str:
 
 
 class Matmul(Primitive, node_name="MatmulBackward0"):
+    _node_saved = {"self": 0, "other": 1}
+
     @staticmethod
     def forward(ctx, a, b):
         if ctx.needs_input_grad:
@@ -102,19 +104,19 @@ def _is_transposed(array) -> bool:
 
 
 class Mm(Matmul, node_name="MmBackward0"):
-    pass
+    _node_saved = {"self": 0, "mat2": 1}
 
 
 class Bmm(Matmul, node_name="BmmBackward0"):
-    pass
+    _node_saved = {"self": 0, "mat2": 1}
 
 
 class Mv(Matmul, node_name="MvBackward0"):
-    pass
+    _node_saved = {"self": 0, "vec": 1}
 
 
 class Dot(Matmul, node_name="DotBackward0"):
-    pass
+    _node_saved = {"self": 0, "tensor": 1}
 
 
 def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
@@ -154,11 +156,12 @@ def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     return matmul(input, mat2, out=out)
 
 
-def mv(input: Tensor, vec: Tensor) -> Tensor:
-    return matmul(input, vec)
+def mv(input: Tensor, vec: Tensor, *, out=None) -> Tensor:
+    result = matmul(input, vec)
+    return result if out is None else write_result(out, result)
 
 
-def dot(input: Tensor, other: Tensor) -> Tensor:
+def dot(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D "
                            "tensors")
@@ -166,27 +169,32 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{input.shape[0]}] and "
                            f"src [{other.shape[0]}] to have the same number of elements, but "
                            "got 1 and 1 elements respectively")
-    return matmul(input, other)
+    result = matmul(input, other)
+    return result if out is None else write_result(out, result)
 
 
-def vdot(input: Tensor, other: Tensor) -> Tensor:
+def vdot(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     """The dot product with ``input`` conjugated first (``sum(conj(input) * other)``)."""
-    return dot(input.conj(), other)
+    result = dot(input.conj(), other)
+    return result if out is None else write_result(out, result)
 
 
-def inner(input: Tensor, other: Tensor) -> Tensor:
+def inner(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     if input.ndim == 0 or other.ndim == 0:
-        return input * other
-    return matmul(input, other.mT if other.ndim > 1 else other) if other.ndim <= 2 else \
-        einsum("...i,...ji->...j", input, other)
+        result = input * other
+        return result if out is None else write_result(out, result)
+    result = matmul(input, other.mT if other.ndim > 1 else other) if other.ndim <= 2 else \
+          einsum("...i,...ji->...j", input, other)
+    return result if out is None else write_result(out, result)
 
 
-def outer(input: Tensor, vec2: Tensor) -> Tensor:
+def outer(input: Tensor, vec2: Tensor, *, out=None) -> Tensor:
     """The outer product of two vectors."""
     for name, v in (("self", input), ("vec2", vec2)):
         if v.ndim != 1:
             raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {v.ndim}-D")
-    return input.unsqueeze(1) * vec2.unsqueeze(0)
+    result = input.unsqueeze(1) * vec2.unsqueeze(0)
+    return result if out is None else write_result(out, result)
 
 
 ger = outer
@@ -194,6 +202,11 @@ ger = outer
 
 class Addmm(Primitive, node_name="AddmmBackward0"):
     """beta * input + alpha * (mat1 @ mat2) in one node (nn.Linear's forward)."""
+
+    _node_saved = {"mat1": 0,
+                   "mat2": 1,
+                   "beta": lambda ctx: ctx.scales[0],
+                   "alpha": lambda ctx: ctx.scales[1]}
 
     @staticmethod
     def forward(ctx, bias, mat1, mat2, beta, alpha):
@@ -218,6 +231,8 @@ class Addmm(Primitive, node_name="AddmmBackward0"):
         if mat2 is not None and mat2.is_complex():
             mat2 = mat2.conj()
         beta, alpha = ctx.scales
+        if isinstance(alpha, complex) or isinstance(beta, complex):  # adjoints conjugate them
+            beta, alpha = beta.conjugate(), alpha.conjugate()
         need_bias, need_1, need_2 = ctx.needs_input_grad[:3]
         g = grad * alpha if alpha != 1 else grad
         gbias = (grad * beta if beta != 1 else grad) if need_bias and beta != 0 else None
@@ -252,16 +267,18 @@ def _scaled_sum(input, prod, beta, alpha):
     return prod + (input * beta if beta != 1 else input)
 
 
-def addmv(input, mat, vec, *, beta=1, alpha=1):
-    return _scaled_sum(input, mv(mat, vec), beta, alpha)
+def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
+    result = _scaled_sum(input, mv(mat, vec), beta, alpha)
+    return result if out is None else write_result(out, result)
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     return _scaled_sum(input, bmm(batch1, batch2).sum(0), beta, alpha)
 
 
-def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
-    return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    result = _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
+    return result if out is None else write_result(out, result)
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
@@ -308,7 +325,8 @@ class Einsum(Primitive, node_name="EinsumBackward0"):
             unique = "".join(dict.fromkeys(s))  # a repeated letter is one diagonal
             kept = "".join(c for c in unique if c in available)
             eq = ",".join([output] + [sub for sub, _ in others]) + "->" + kept
-            g = einsum(eq, grad, *[o for _, o in others])
+            # The adjoint of a product contracts with the conjugates of the other factors.
+            g = einsum(eq, grad, *[o.conj() if o.is_complex() else o for _, o in others])
             size = {c: op.shape[k] for k, c in enumerate(s)}
             if kept != unique:  # letters summed away inside this operand alone: broadcast
                 g = g.reshape([size[c] if c in kept else 1 for c in unique])
@@ -403,7 +421,7 @@ def einsum(equation, *operands) -> Tensor:
     return Einsum.apply(equation, *operands)
 
 
-def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
+def tensordot(a: Tensor, b: Tensor, dims=2, *, out=None) -> Tensor:
     if isinstance(dims, int):
         da = list(range(a.ndim - dims, a.ndim))
         db = list(range(dims))
@@ -414,12 +432,13 @@ def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
     sb = [next(letters) for _ in range(b.ndim)]
     for i, j in zip(da, db):
         sb[j] = sa[i]
-    out = [c for k, c in enumerate(sa) if k not in da] + [c for k, c in enumerate(sb)
+    res = [c for k, c in enumerate(sa) if k not in da] + [c for k, c in enumerate(sb)
                                                           if k not in db]
-    return einsum("".join(sa) + "," + "".join(sb) + "->" + "".join(out), a, b)
+    result = einsum("".join(sa) + "," + "".join(sb) + "->" + "".join(res), a, b)
+    return result if out is None else write_result(out, result)
 
 
-def kron(input: Tensor, other: Tensor) -> Tensor:
+def kron(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     """Kronecker product: the shapes multiply dim by dim (the shorter one padded with 1s)."""
     n = max(input.ndim, other.ndim)
     sa = (1,) * (n - input.ndim) + tuple(input.shape)
@@ -427,18 +446,24 @@ def kron(input: Tensor, other: Tensor) -> Tensor:
     # Interleave dims as (a0, b0, a1, b1, ...), multiply by broadcasting, merge each pair.
     a = input.reshape([d for s in sa for d in (s, 1)])
     b = other.reshape([d for s in sb for d in (1, s)])
-    return (a * b).reshape([x * y for x, y in zip(sa, sb)])
+    result = (a * b).reshape([x * y for x, y in zip(sa, sb)])
+    return result if out is None else write_result(out, result)
 
 
 def trace(input: Tensor) -> Tensor:
+    """The sum of a matrix's main diagonal."""
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
     return input.diagonal().sum()
 
 
-def diag(input: Tensor, diagonal: int = 0) -> Tensor:
+def diag(input: Tensor, diagonal: int = 0, *, out=None) -> Tensor:
     if input.ndim == 1:
-        return diag_embed(input, diagonal, 0, 1)
+        result = diag_embed(input, diagonal, 0, 1)
+        return result if out is None else write_result(out, result)
     if input.ndim == 2:
-        return input.diagonal(diagonal).clone()
+        result = input.diagonal(diagonal).clone()
+        return result if out is None else write_result(out, result)
     raise RuntimeError("diag(): Supports 1D or 2D tensors. Got " + str(input.ndim) + "D")
 
 
@@ -469,16 +494,18 @@ def _tri_mask(input: Tensor, diagonal: int, lower: bool):
     return _make(mask if lower else ~xp.tri(n, m, diagonal - 1, dtype=bool))
 
 
-def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+def tril(input: Tensor, diagonal: int = 0, *, out=None) -> Tensor:
     """The lower triangle of each matrix (on and below ``diagonal``); zeros elsewhere."""
-    return where(_tri_mask(input, diagonal, True), input, False if input.dtype.name == "bool"
-                 else 0)
+    result = where(_tri_mask(input, diagonal, True), input, False if input.dtype.name == "bool"
+                   else 0)
+    return result if out is None else write_result(out, result)
 
 
-def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+def triu(input: Tensor, diagonal: int = 0, *, out=None) -> Tensor:
     """The upper triangle of each matrix (on and above ``diagonal``); zeros elsewhere."""
-    return where(_tri_mask(input, diagonal, False), input, False if input.dtype.name == "bool"
-                 else 0)
+    result = where(_tri_mask(input, diagonal, False), input, False if input.dtype.name == "bool"
+                   else 0)
+    return result if out is None else write_result(out, result)
 
 
 class Inverse(Primitive, node_name="LinalgInvExBackward0"):
@@ -528,10 +555,11 @@ class Det(Primitive, node_name="LinalgDetBackward0"):
         return (grad * out).unsqueeze(-1).unsqueeze(-1) * inverse(a).mT
 
 
-def det(input: Tensor) -> Tensor:
+def det(input: Tensor, *, out=None) -> Tensor:
     """The determinant of each square matrix in ``input`` (batched)."""
     _check_square(input, "linalg.det")
-    return Det.apply(input)
+    result = Det.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 def logdet(input: Tensor) -> Tensor:
@@ -539,8 +567,9 @@ def logdet(input: Tensor) -> Tensor:
 
 
 def slogdet(input: Tensor):
+    """(sign, log|det|) of each square matrix; a complex sign is det / |det|."""
     d = det(input)
-    return d.sign(), d.abs().log()
+    return d.sgn(), d.abs().log()
 
 
 class Solve(Primitive, node_name="LinalgSolveExBackward0"):
@@ -551,6 +580,10 @@ class Solve(Primitive, node_name="LinalgSolveExBackward0"):
         # last dim; else a (batch of) matrices. Batch dims broadcast.
         vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
         bm = b[..., None] if vector else b
+        if bm.ndim < 2 or bm.shape[-2] != a.shape[-1]:
+            raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
+                               f"AX = B ({a.shape[-2]}x{a.shape[-1]} and "
+                               f"{'x'.join(map(str, bm.shape[-2:]))})")
         batch = np.broadcast_shapes(a.shape[:-2], bm.shape[:-2])
         out = xp.linalg.solve(xp.broadcast_to(a, batch + a.shape[-2:]),
                               xp.broadcast_to(bm, batch + bm.shape[-2:]))
@@ -565,8 +598,9 @@ class Solve(Primitive, node_name="LinalgSolveExBackward0"):
         a, x = ctx.saved_tensors
         a_shape, b_shape = ctx.shapes
         xv = x.unsqueeze(-1) if ctx.vector else x
-        gv = solve(a.mT, grad.unsqueeze(-1) if ctx.vector else grad)  # the matrix case
-        ga = -matmul(gv, xv.mT)
+        # The adjoints: A^H gv = grad and -gv x^H (transposes for real inputs).
+        gv = solve(a.mH, grad.unsqueeze(-1) if ctx.vector else grad)  # the matrix case
+        ga = -matmul(gv, xv.mH)
         gb = gv.squeeze(-1) if ctx.vector else gv
         return ga.sum_to_size(a_shape), gb.sum_to_size(b_shape)
 
@@ -579,7 +613,7 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     return Solve.apply(A, B)
 
 
-def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:
+def cross(input: Tensor, other: Tensor, dim=None, *, out=None) -> Tensor:
     """``torch.cross``: the cross product along ``dim``; without ``dim`` (deprecated) along the
     first dimension of size 3, unlike ``linalg.cross``."""
     if dim is None:
@@ -590,7 +624,8 @@ def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:
         dim = next((i for i, s in enumerate(input.shape) if s == 3), None)
         if dim is None:
             raise RuntimeError("no dimension of size 3 in input")
-    return linalg_cross(input, other, dim=dim)
+    result = linalg_cross(input, other, dim=dim)
+    return result if out is None else write_result(out, result)
 
 
 def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
@@ -609,8 +644,9 @@ def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
     return stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
 
 
-def vector_norm(input: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None):
-    return input.norm(ord, dim, keepdim, dtype=dtype)
+def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None, out=None):
+    result = x.norm(ord, dim, keepdim, dtype=dtype)
+    return result if out is None else write_result(out, result)
 
 
 def matrix_power(input: Tensor, n: int) -> Tensor:

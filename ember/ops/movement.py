@@ -1,5 +1,6 @@
 """Shape and movement ops. View ops (``_is_view``) return arrays that share the input's memory;
-their outputs share its version counter (see NOTE [ In-place ops and autograd ])."""
+their outputs share its version counter (see NOTE [ In-place ops and autograd ]). Ops with a
+``dim`` also take NumPy's ``axis`` keyword, as PyTorch's do."""
 from __future__ import annotations
 
 import builtins
@@ -59,9 +60,9 @@ def view(input: Tensor, *shape) -> Tensor:
     return View.apply(input, _infer_shape(shape_arg(shape), input._data.size))
 
 
-def reshape(input: Tensor, *shape) -> Tensor:
+def reshape(input: Tensor, *sizes, shape=None) -> Tensor:
     """Like ``view`` when the strides allow it, otherwise a reshaped copy."""
-    shape = _infer_shape(shape_arg(shape), input._data.size)
+    shape = _infer_shape(shape_arg(sizes if shape is None else (shape,)), input._data.size)
     if reshape_view(input._data, shape) is not None:
         return View.apply(input, shape)
     return View.apply(contiguous(input), shape)
@@ -105,8 +106,9 @@ class Permute(Primitive, node_name="PermuteBackward0"):
         return permute(grad, *np.argsort(ctx.dims).tolist())
 
 
-def permute(input: Tensor, *dims) -> Tensor:
-    """A view with the dims reordered (``dims`` as varargs or one sequence)."""
+def permute(input: Tensor, *order, dims=None) -> Tensor:
+    """A view with the dims reordered (``dims`` as varargs, one sequence or a keyword)."""
+    dims = order if dims is None else (dims,)
     dims = shape_arg(dims) if dims and isinstance(dims[0], (tuple, list)) else dims
     if len(dims) != input.ndim:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
@@ -133,7 +135,12 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     return Transpose.apply(input, wrap_dim(dim0, n), wrap_dim(dim1, n))
 
 
-swapaxes = swapdims = transpose
+swapdims = transpose
+
+
+def swapaxes(input: Tensor, axis0: int, axis1: int) -> Tensor:
+    """``transpose`` under NumPy's names."""
+    return transpose(input, axis0, axis1)
 
 
 class T(Primitive, node_name="TBackward0"):
@@ -258,8 +265,9 @@ class Squeeze(Primitive, node_name="SqueezeBackward0"):
         return reshape(grad, ctx.in_shape)
 
 
-def squeeze(input: Tensor, dim=None) -> Tensor:
+def squeeze(input: Tensor, dim=None, *, axis=None) -> Tensor:
     """Remove dims of size 1 (all of them, or those in ``dim``)."""
+    dim = dim if axis is None else axis
     shape = input._data.shape
     if dim is None:
         dims = tuple(i for i, s in enumerate(shape) if s == 1)
@@ -281,7 +289,8 @@ class Unsqueeze(Primitive, node_name="UnsqueezeBackward0"):
         return reshape(grad, ctx.in_shape)
 
 
-def unsqueeze(input: Tensor, dim: int) -> Tensor:
+def unsqueeze(input: Tensor, dim=None, *, axis=None) -> Tensor:
+    dim = dim if axis is None else axis
     return Unsqueeze.apply(input, wrap_dim(dim, input.ndim + 1))
 
 
@@ -331,8 +340,9 @@ class EmbedBasic(Primitive, node_name="SliceBackwardBackward0"):
         return BasicIndex.apply(grad, ctx.index)
 
 
-def select(input: Tensor, dim: int, index: int) -> Tensor:
-    d = wrap_dim(dim, input.ndim)
+def select(input: Tensor, dim: int | None = None, index: int | None = None, *,
+           axis=None) -> Tensor:
+    d = wrap_dim(dim if axis is None else axis, input.ndim)
     size = input._data.shape[d]
     if index < -size or index >= size:
         raise IndexError(f"select(): index {index} out of range for tensor of size "
@@ -340,10 +350,11 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
     return Select.apply(input, (slice(None),) * d + (index,))
 
 
-def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+def narrow(input: Tensor, dim: int | None = None, start: int | None = None,
+           length: int | None = None, *, axis=None) -> Tensor:
     if input.ndim == 0:
         raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
-    d = wrap_dim(dim, input.ndim)
+    d = wrap_dim(dim if axis is None else axis, input.ndim)
     start = int(start)
     if start < 0:
         start += input._data.shape[d]
@@ -386,7 +397,10 @@ class EmbedDiagonal(Primitive, node_name="DiagonalBackwardBackward0"):
 
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     n = input.ndim
-    return Diagonal.apply(input, offset, wrap_dim(dim1, n), wrap_dim(dim2, n))
+    d1, d2 = wrap_dim(dim1, n), wrap_dim(dim2, n)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return Diagonal.apply(input, offset, d1, d2)
 
 
 class AsStrided(Primitive, node_name="AsStridedBackward0"):
@@ -519,8 +533,9 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0):
     return Split.apply(tensor, tuple(sizes), d)
 
 
-def chunk(input: Tensor, chunks: int, dim: int = 0):
+def chunk(input: Tensor, chunks: int, dim: int = 0, *, axis=None):
     """Split into ``chunks`` pieces of ceil(size / chunks) (fewer if the size runs out)."""
+    dim = dim if axis is None else axis
     if input.ndim == 0:
         raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
@@ -530,7 +545,8 @@ def chunk(input: Tensor, chunks: int, dim: int = 0):
     return split(input, step, dim)
 
 
-def tensor_split(input: Tensor, indices_or_sections, dim: int = 0):
+def tensor_split(input: Tensor, indices_or_sections, dim: int = 0, *, axis=None):
+    dim = dim if axis is None else axis
     d = wrap_dim(dim, input.ndim)
     n = input._data.shape[d]
     if isinstance(indices_or_sections, int):
@@ -563,7 +579,8 @@ class Unbind(Primitive, node_name="UnbindBackward0"):
         return stack(list(grads), ctx.dim)
 
 
-def unbind(input: Tensor, dim: int = 0):
+def unbind(input: Tensor, dim: int = 0, *, axis=None):
+    dim = dim if axis is None else axis
     return Unbind.apply(input, wrap_dim(dim, input.ndim))
 
 
@@ -602,8 +619,9 @@ class Cat(Primitive, node_name="CatBackward0"):
         return (None,) + tuple(grads)
 
 
-def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
+def cat(tensors, dim: int = 0, *, out=None, axis=None) -> Tensor:
     """Concatenate along an existing dim (1-d empty tensors are skipped, as in PyTorch)."""
+    dim = dim if axis is None else axis
     tensors = list(tensors)
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
@@ -635,8 +653,9 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
 concat = concatenate = cat
 
 
-def stack(tensors, dim: int = 0, *, out=None) -> Tensor:
+def stack(tensors, dim: int = 0, *, out=None, axis=None) -> Tensor:
     """Join tensors of one shape along a new dim."""
+    dim = dim if axis is None else axis
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
@@ -677,7 +696,8 @@ class Flip(Primitive, node_name="FlipBackward0"):
         return Flip.apply(grad, ctx.dims)
 
 
-def flip(input: Tensor, *dims) -> Tensor:
+def flip(input: Tensor, *order, dims=None) -> Tensor:
+    dims = order if dims is None else (dims,)
     dims = shape_arg(dims) if dims and isinstance(dims[0], (tuple, list)) else dims
     dims = wrap_dims(dims, input.ndim)
     return Flip.apply(input, dims if input.ndim else ())
@@ -714,6 +734,10 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
         dims = tuple(wrap_dim(d, input.ndim) for d in dims)
     elif dims is not None:
         dims = wrap_dim(dims, input.ndim)
+    n_shifts = len(shifts) if isinstance(shifts, tuple) else 1
+    n_dims = len(dims) if isinstance(dims, tuple) else 1
+    if dims is not None and n_shifts != n_dims:
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {n_shifts}, dims:{n_dims}")
     return Roll.apply(input, shifts, dims)
 
 
@@ -761,7 +785,8 @@ def tile(input: Tensor, dims) -> Tensor:
     return repeat(input, (1,) * (input.ndim - len(dims)) + dims)
 
 
-def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None, axis=None):
+    dim = dim if axis is None else axis
     from ember.ops.indexing import index_select
     if repeats is None:  # repeat_interleave(repeats_tensor)
         counts = input._data

@@ -40,6 +40,8 @@ def _exp_blocks(xp, a, dim: int, out):
 
 
 class Softmax(Primitive, node_name="SoftmaxBackward0"):
+    _node_saved = {"result": 0, "dim": lambda ctx: ctx.dim}
+
     @staticmethod
     def forward(ctx, a, dim):
         xp = get_array_module(a)
@@ -66,6 +68,8 @@ class Softmax(Primitive, node_name="SoftmaxBackward0"):
 
 
 class LogSoftmax(Primitive, node_name="LogSoftmaxBackward0"):
+    _node_saved = {"result": 0, "dim": lambda ctx: ctx.dim}
+
     @staticmethod
     def forward(ctx, a, dim):
         xp = get_array_module(a)
@@ -219,6 +223,8 @@ class Elu(Primitive, node_name="EluBackward0"):
 
 
 class Gelu(Primitive, node_name="GeluBackward0"):
+    _node_saved = {"self": 0, "approximate": lambda ctx: ctx.approximate}
+
     @staticmethod
     def forward(ctx, a, approximate):
         xp = get_array_module(a)
@@ -247,6 +253,8 @@ class Gelu(Primitive, node_name="GeluBackward0"):
 
 
 class Silu(Primitive, node_name="SiluBackward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)

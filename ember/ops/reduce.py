@@ -1,4 +1,7 @@
-"""Reductions (sum, mean, max, var, norm, ...) and scans (cumsum, cumprod, ...)."""
+"""Reductions (sum, mean, max, var, norm, ...) and scans (cumsum, cumprod, ...).
+
+Like PyTorch, each accepts NumPy's keyword names ``axis`` for ``dim`` and ``keepdims`` for
+``keepdim``: explicit keyword-only parameters, so the usual call pays one comparison."""
 from __future__ import annotations
 
 import builtins
@@ -13,7 +16,7 @@ from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module
 from ember.backend.special import cumulative, sort_keys
-from ember.ops._util import scalar_name, wrap_dim, wrap_dims
+from ember.ops._util import refuse_complex, scalar_name, wrap_dim, wrap_dims, write_result
 from ember.ops.movement import Expand
 
 
@@ -32,6 +35,13 @@ def _restore_dims(grad: Tensor, in_shape, dims, keepdim: bool) -> Tensor:
     for d in dims:
         shape[d] = 1
     return grad.reshape(shape)
+
+
+def _half(np_dtype) -> bool:
+    """float16 or bfloat16 (NumPy kind 'V'): PyTorch accumulates their sums, means, norms
+    and scans in float32 (not ``prod``, which rounds at each step), where these 8- and
+    11-bit mantissas would stall (256 + 0.5 == 256 in bfloat16)."""
+    return np_dtype.itemsize == 2 and np_dtype.kind in "fV"
 
 
 # Elements up to which writing a small gradient out costs less than broadcast_to's Python-level
@@ -57,13 +67,18 @@ def _expand_grad(grad: Tensor, shape: tuple) -> Tensor:
 
 
 class Sum(Primitive, node_name="SumBackward0"):
+    _node_saved = {"self_sym_sizes": lambda ctx: ctx.args[0]}
+
     @staticmethod
     def forward(ctx, a, dims=None, keepdim=False, dtype=None):
         # The defaults are the full sum, applied as ``Sum.apply(x)``: the one-operand fast path.
         if ctx.needs_input_grad:
             ctx.args = (a.shape, dims, keepdim)
-        if dtype is None and a.dtype.kind in "biu":
-            dtype = np.int64
+        if dtype is None:
+            if a.dtype.kind in "biu":
+                dtype = np.int64
+            elif a.dtype.itemsize == 2:  # float16, bfloat16: see _half
+                return a.sum(axis=dims, keepdims=keepdim, dtype=np.float32).astype(a.dtype)
         return a.sum(axis=dims, keepdims=keepdim, dtype=dtype)
 
     @staticmethod
@@ -77,9 +92,17 @@ class Sum(Primitive, node_name="SumBackward0"):
 class SumDim(Sum, node_name="SumBackward1"):
     """``sum`` over given dims: PyTorch names its node apart from the full sum's."""
 
+    _node_saved = {"self_sym_sizes": lambda ctx: ctx.args[0],
+                   "dim": lambda ctx: ctx.args[1],
+                   "keepdim": lambda ctx: ctx.args[2]}
 
-def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None):  # noqa: A001
+
+def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None,  # noqa: A001
+        axis=None,
+        keepdims=None):
     """Sum over ``dim`` (all dims by default). Integer and bool inputs sum to int64."""
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
     # All dims reduce as axis=None: no dims tuple to build, and none to restore in backward.
     dims = None if dim is None else _dims(dim, input.ndim)
     np_dtype = None if dtype is None else _dt.to_dtype(dtype).np_dtype
@@ -94,14 +117,23 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None)
     return result
 
 
-def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None):
+def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None,
+           keepdims=None, out=None):
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
     from ember.ops.compare import isnan
+    if input.is_complex():
+        raise RuntimeError("nansum does not support complex inputs")
     from ember.ops.elementwise import where
-    return sum(where(isnan(input), _make(input._xp.zeros((), input._data.dtype)), input),
-               dim, keepdim, dtype=dtype)
+    result = sum(where(isnan(input), _make(input._xp.zeros((), input._data.dtype)), input),
+                 dim, keepdim, dtype=dtype)
+    return result if out is None else write_result(out, result)
 
 
 class Mean(Primitive, node_name="MeanBackward0"):
+    _node_saved = {"self_sym_sizes": lambda ctx: ctx.args[0],
+                   "self_sym_numel": lambda ctx: int(np.prod(ctx.args[0]))}
+
     @staticmethod
     def forward(ctx, a, dims, keepdim, dtype):
         if _dt.np_kind(dtype or a.dtype) not in "fc":
@@ -110,10 +142,11 @@ class Mean(Primitive, node_name="MeanBackward0"):
                                "either a floating point or complex dtype. Got: "
                                f"{scalar_name(dtype or a.dtype)}")
         ctx.args = (a.shape, dims, keepdim)
+        acc = np.float32 if dtype is None and _half(a.dtype) else dtype
         if a.size:
-            out = a.mean(axis=dims, keepdims=keepdim, dtype=dtype)
+            out = a.mean(axis=dims, keepdims=keepdim, dtype=acc)
         else:  # NumPy warns from inside np.mean; PyTorch gives nan quietly
-            out = a.sum(axis=dims, keepdims=keepdim, dtype=dtype) * float("nan")
+            out = a.sum(axis=dims, keepdims=keepdim, dtype=acc) * float("nan")
         return out.astype(dtype or a.dtype, copy=False)
 
     @staticmethod
@@ -130,9 +163,17 @@ class Mean(Primitive, node_name="MeanBackward0"):
 class MeanDim(Mean, node_name="MeanBackward1"):
     """``mean`` over given dims: PyTorch names its node apart from the full mean's."""
 
+    _node_saved = {"self_sym_sizes": lambda ctx: ctx.args[0],
+                   "self_sym_numel": lambda ctx: int(np.prod(ctx.args[0])),
+                   "dim": lambda ctx: ctx.args[1],
+                   "keepdim": lambda ctx: ctx.args[2]}
 
-def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None):
+
+def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None, axis=None,
+         keepdims=None):
     """Mean over ``dim`` (all dims by default); floating-point inputs only."""
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
     dims = _dims(dim, input.ndim)
     np_dtype = None if dtype is None else _dt.to_dtype(dtype).np_dtype
     node = Mean if dim is None else MeanDim
@@ -143,18 +184,24 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None
     return result
 
 
-def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None):
+def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None,
+            keepdims=None, out=None):
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
     from ember.ops.compare import isnan
     count = sum(~isnan(input), dim, keepdim)
-    return nansum(input, dim, keepdim, dtype=dtype) / count
+    result = nansum(input, dim, keepdim, dtype=dtype) / count
+    return result if out is None else write_result(out, result)
 
 
 class Prod(Primitive, node_name="ProdBackward0"):
+    _node_saved = {"self": 0, "result": 1}
+
     @staticmethod
     def forward(ctx, a, dim, keepdim, dtype):
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64
-        out = a.prod(axis=dim, keepdims=keepdim, dtype=dtype)
+        out = a.prod(axis=dim, keepdims=keepdim, dtype=dtype)  # rounds per step, as PyTorch
         ctx.save_for_backward(a, out)
         ctx.args = (dim, keepdim)
         return out
@@ -163,6 +210,8 @@ class Prod(Primitive, node_name="ProdBackward0"):
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
         dim, keepdim = ctx.args
+        if a._data.size == 0:  # nothing to differentiate (a product over an empty dim is 1)
+            return _make(a._xp.zeros(a.shape, a._data.dtype))
         if a.is_complex():  # the adjoint multiplies by the conjugate derivative
             a = a.conj()
         if dim is None:
@@ -184,19 +233,27 @@ def _prod_others(a: Tensor, dim: int) -> Tensor:
     return before * after
 
 
-def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None):
+def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None,
+         out=None):
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
     np_dtype = None if dtype is None else _dt.to_dtype(dtype).np_dtype
     d = None if dim is None else wrap_dim(dim, input.ndim)
     if input.ndim == 0:  # dim 0 / -1 of a 0-d tensor is the tensor itself
         d = None
-    return Prod.apply(input, d, keepdim, np_dtype)
+    result = Prod.apply(input, d, keepdim, np_dtype)
+    return result if out is None else write_result(out, result)
 
 
 class MaxAll(Primitive, node_name="MaxBackward1"):
     """max()/min()/amax/amin over several dims: ties share the gradient evenly."""
 
+    _node_saved = {"self": 0, "result": 1}
+
     @staticmethod
     def forward(ctx, a, dims, keepdim, largest):
+        refuse_complex(a, f"{'max' if largest else 'min'}(): not implemented for complex "
+                       "tensors")
         if a.size == 0:
             if dims is None:
                 raise RuntimeError("max(): Expected reduction dim to be specified for "
@@ -218,7 +275,10 @@ class MaxAll(Primitive, node_name="MaxBackward1"):
         dims, keepdim = ctx.args
         dims = dims if dims is not None else tuple(range(a.ndim))
         out_b = _restore_dims(out, a.shape, dims, keepdim)
-        hit = (a == out_b).to(grad.dtype)
+        hit = a == out_b
+        if a.is_floating_point():  # a NaN result came from the NaNs: they share the gradient
+            hit = hit | (a.isnan() & out_b.isnan())
+        hit = hit.to(grad.dtype)
         count = hit.sum(dims, keepdim=True)
         return _restore_dims(grad, a.shape, dims, keepdim) * hit / count
 
@@ -262,8 +322,9 @@ def _max_min(input, dim, keepdim, largest: bool, name: str, other=None):
     if isinstance(dim, Tensor):  # torch.max(a, b) is maximum
         from ember.ops.elementwise import maximum, minimum
         return (maximum if largest else minimum)(input, dim)
-    if dim is None:
+    if dim is None:  # MaxAll refuses complex inputs
         return MaxAll.apply(input, None, False, largest)
+    refuse_complex(input._data, f"{name}(): does not support complex input", RuntimeError)
     d = wrap_dim(dim, input.ndim)
     if input.ndim == 0:
         return getattr(return_types, name)(input.clone(), _make(input._xp.zeros((), np.int64)))
@@ -271,13 +332,21 @@ def _max_min(input, dim, keepdim, largest: bool, name: str, other=None):
     return getattr(return_types, name)(values, indices)
 
 
-def max(input: Tensor, dim=None, keepdim: bool = False, *, out=None):  # noqa: A001
+def max(input: Tensor, dim=None, keepdim: bool = False, *, out=None, axis=None,  # noqa: A001
+        keepdims=None):
     """The largest element, or (values, indices) along ``dim``, or ``maximum`` of two tensors."""
-    return _max_min(input, dim, keepdim, True, "max")
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
+    result = _max_min(input, dim, keepdim, True, "max")
+    return result if out is None else write_result(out, result)
 
 
-def min(input: Tensor, dim=None, keepdim: bool = False, *, out=None):  # noqa: A001
-    return _max_min(input, dim, keepdim, False, "min")
+def min(input: Tensor, dim=None, keepdim: bool = False, *, out=None, axis=None,  # noqa: A001
+        keepdims=None):
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
+    result = _max_min(input, dim, keepdim, False, "min")
+    return result if out is None else write_result(out, result)
 
 
 def _all_or_dims(dim, input: Tensor):
@@ -287,39 +356,67 @@ def _all_or_dims(dim, input: Tensor):
     return _dims(dim, input.ndim)
 
 
-def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+def amax(input: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims=None,
+         out=None) -> Tensor:
     """The largest values over ``dim`` (all dims by default); ties share the gradient."""
-    return MaxAll.apply(input, _all_or_dims(dim, input), keepdim, True)
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
+    result = MaxAll.apply(input, _all_or_dims(dim, input), keepdim, True)
+    return result if out is None else write_result(out, result)
 
 
-def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+def amin(input: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims=None,
+         out=None) -> Tensor:
     """The smallest values over ``dim`` (all dims by default); ties share the gradient."""
-    return MaxAll.apply(input, _all_or_dims(dim, input), keepdim, False)
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
+    result = MaxAll.apply(input, _all_or_dims(dim, input), keepdim, False)
+    return result if out is None else write_result(out, result)
 
 
-def aminmax(input: Tensor, *, dim=None, keepdim: bool = False):
+def aminmax(input: Tensor, *, dim=None, keepdim: bool = False, axis=None, keepdims=None, out=None):
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
     d = () if dim is None else dim
-    return return_types.aminmax(amin(input, d, keepdim), amax(input, d, keepdim))
+    result = return_types.aminmax(amin(input, d, keepdim), amax(input, d, keepdim))
+    return result if out is None else write_result(out, result)
 
 
-def argmax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    if input.dtype is _dt.bool:
-        raise RuntimeError("argmax(): does not support bool input")
+def _arg_extreme(input: Tensor, dim, keepdim: bool, largest: bool) -> Tensor:
+    name = "argmax" if largest else "argmin"
+    kind = input._data.dtype.kind
+    if kind in "bc":
+        raise RuntimeError(f"{name}(): does not support {'bool' if kind == 'b' else 'complex'} "
+                           "input")
     xp = input._xp
     if dim is None:
-        out = xp.argmax(input._data.reshape(-1))
-        return _make(xp.asarray(out, np.int64).reshape((1,) * input.ndim if keepdim else ()))
-    return max(input, dim, keepdim).indices if input.ndim else _make(input._xp.zeros((), np.int64))
+        if input._data.size == 0:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for "
+                             "input.numel() == 0.")
+        flat = (xp.argmax if largest else xp.argmin)(input._data.reshape(-1))
+        return _make(xp.asarray(flat, np.int64).reshape((1,) * input.ndim if keepdim else ()))
+    if not input.ndim:
+        wrap_dim(dim, 0)
+        return _make(xp.zeros((), np.int64))
+    return (max if largest else min)(input, dim, keepdim).indices
 
 
-def argmin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    if input.dtype is _dt.bool:
-        raise RuntimeError("argmin(): does not support bool input")
-    xp = input._xp
-    if dim is None:
-        out = xp.argmin(input._data.reshape(-1))
-        return _make(xp.asarray(out, np.int64).reshape((1,) * input.ndim if keepdim else ()))
-    return min(input, dim, keepdim).indices if input.ndim else _make(input._xp.zeros((), np.int64))
+def argmax(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None,
+           out=None) -> Tensor:
+    """The index of the largest element (of the flattened input, or along ``dim``)."""
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
+    result = _arg_extreme(input, dim, keepdim, True)
+    return result if out is None else write_result(out, result)
+
+
+def argmin(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None,
+           out=None) -> Tensor:
+    """The index of the smallest element (of the flattened input, or along ``dim``)."""
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
+    result = _arg_extreme(input, dim, keepdim, False)
+    return result if out is None else write_result(out, result)
 
 
 def _correction(unbiased, correction) -> float:
@@ -330,8 +427,11 @@ def _correction(unbiased, correction) -> float:
     return 1 if unbiased else 0
 
 
-def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
+        axis=None, keepdims=None, out=None):
     """Variance over ``dim`` with Bessel's ``correction`` (1 by default)."""
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
     if isinstance(dim, bool):  # var(input, unbiased)
         unbiased, dim = dim, None
     c = _correction(unbiased, correction)
@@ -340,22 +440,50 @@ def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correc
     for d in dims:
         n *= input._data.shape[d] if input.ndim else 1
     centered = input - mean(input, dims, keepdim=True)
-    sq = centered * centered.conj() if input.is_complex() else centered * centered
+    # |x - mean|^2: a complex input has a real variance, as in PyTorch.
+    sq = (centered * centered.conj()).real if input.is_complex() else centered * centered
     total = sum(sq, dims, keepdim)
-    return total / builtins.max(n - c, 0) if n - c > 0 else total * float("nan")
+    result = total / builtins.max(n - c, 0) if n - c > 0 else total * float("nan")
+    return result if out is None else write_result(out, result)
 
 
-def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
+        axis=None, keepdims=None, out=None):
     """Standard deviation over ``dim`` (square root of ``var``)."""
-    return var(input, dim, unbiased, keepdim, correction=correction).sqrt()
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
+    result = StdSqrt.apply(var(input, dim, unbiased, keepdim, correction=correction))
+    return result if out is None else write_result(out, result)
 
 
-def var_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+class StdSqrt(Primitive, node_name="StdBackward0"):
+    """The square root that turns a variance into ``std``: where the deviation is 0 (a
+    constant slice) the gradient is 0, as in PyTorch, not sqrt's infinite slope."""
+
+    @staticmethod
+    def forward(ctx, v):
+        out = get_array_module(v).sqrt(v)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return (grad / (2 * out)).masked_fill(out == 0, 0)
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None,
+             keepdims=None):
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
     return return_types.var_mean(var(input, dim, unbiased, keepdim, correction=correction),
                                  mean(input, dim, keepdim))
 
 
-def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None,
+             keepdims=None):
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
     return return_types.std_mean(std(input, dim, unbiased, keepdim, correction=correction),
                                  mean(input, dim, keepdim))
 
@@ -365,6 +493,9 @@ class Norm(Primitive, node_name="NormBackward1"):
     def forward(ctx, a, p, dims, keepdim):
         xp = get_array_module(a)
         x = xp.abs(a)
+        real_dtype = x.dtype
+        if _half(real_dtype):  # accumulate in float32, as PyTorch
+            x = x.astype(np.float32)
         if p == float("inf"):
             out = x.max(axis=dims, keepdims=keepdim)
         elif p == float("-inf"):
@@ -377,7 +508,7 @@ class Norm(Primitive, node_name="NormBackward1"):
             out = xp.sqrt((x * x).sum(axis=dims, keepdims=keepdim))
         else:
             out = (x ** p).sum(axis=dims, keepdims=keepdim) ** (1.0 / p)
-        out = out.astype(x.dtype, copy=False)
+        out = out.astype(real_dtype, copy=False)
         ctx.save_for_backward(a, out)  # the returned object, so double backward reaches it
         ctx.args = (p, dims, keepdim)
         return out
@@ -386,15 +517,15 @@ class Norm(Primitive, node_name="NormBackward1"):
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
         p, dims, keepdim = ctx.args
+        if p == 0:  # a count of nonzeros: no gradient, as in PyTorch
+            return None
         g = _restore_dims(grad, a.shape, dims, keepdim)
         n = _restore_dims(out, a.shape, dims, keepdim)
-        if p == 0:
-            return g * 0
         if p == 1:
             return g * a.sgn()
         if p in (float("inf"), float("-inf")):
-            hit = (a.abs() == n).to(g.dtype)
-            return g * a.sgn() * hit / hit.sum(dims, keepdim=True)
+            hit = (a.abs() == n).to(g.dtype)  # none for a NaN norm: no gradient, as PyTorch
+            return g * a.sgn() * hit / hit.sum(dims, keepdim=True).clamp(min=1)
         safe = n.masked_fill(n == 0, 1)
         if p == 2:
             return (g * a / safe).masked_fill(n == 0, 0)
@@ -408,7 +539,8 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None, ou
         p = 2
     if p == "nuc":
         from ember.ops.decomposition import matrix_norm
-        return matrix_norm(input, "nuc", dim or (-2, -1), keepdim)
+        result = matrix_norm(input, "nuc", dim or (-2, -1), keepdim)
+        return result if out is None else write_result(out, result)
     if isinstance(dim, int):
         dim = (dim,)
     dims = _dims(dim, input.ndim)
@@ -417,19 +549,26 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None, ou
     if not (input.is_floating_point() or input.is_complex()):
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {input.dtype.name.capitalize()}")
-    return Norm.apply(input, float(p), dims if input.ndim else None, keepdim)
+    result = Norm.apply(input, float(p), dims if input.ndim else None, keepdim)
+    return result if out is None else write_result(out, result)
 
 
 class LogSumExp(Primitive, node_name="LogsumexpBackward0"):
+    _node_saved = {"self": 0,
+                   "result": 1,
+                   "dim": lambda ctx: ctx.args[0],
+                   "keepdim": lambda ctx: ctx.args[1]}
+
     @staticmethod
     def forward(ctx, a, dims, keepdim):
         xp = get_array_module(a)
         if a.dtype.kind in "biu":
             a = a.astype(_dt.get_default_dtype().np_dtype)
-        m = a.max(axis=dims, keepdims=True) if a.size else xp.zeros((1,) * a.ndim, a.dtype)
+        x = a.astype(np.float32) if _half(a.dtype) else a  # accumulate as PyTorch does
+        m = x.max(axis=dims, keepdims=True) if x.size else xp.zeros((1,) * x.ndim, x.dtype)
         m = xp.where(xp.isfinite(m), m, 0)
-        out = xp.log(xp.exp(a - m).sum(axis=dims, keepdims=True)) + m
-        out = out if keepdim else out.squeeze(dims)
+        out = xp.log(xp.exp(x - m).sum(axis=dims, keepdims=True)) + m
+        out = (out if keepdim else out.squeeze(dims)).astype(a.dtype, copy=False)
         ctx.save_for_backward(a, out)  # the returned object, so double backward reaches it
         ctx.args = (dims, keepdim)
         return out
@@ -443,9 +582,15 @@ class LogSumExp(Primitive, node_name="LogsumexpBackward0"):
         return g * (softmax.conj() if softmax.is_complex() else softmax)
 
 
-def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
+def logsumexp(input: Tensor, dim=None, keepdim: bool = False, *, axis=None,
+              keepdims=None, out=None) -> Tensor:
     """log(sum(exp(input))) over ``dim``, computed stably."""
-    return LogSumExp.apply(input, _dims(dim, input.ndim) if input.ndim else None, keepdim)
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
+    if dim is None:
+        raise TypeError('logsumexp() missing 1 required positional arguments: "dim"')
+    result = LogSumExp.apply(input, _dims(dim, input.ndim) if input.ndim else None, keepdim)
+    return result if out is None else write_result(out, result)
 
 
 def _axis_arg(dim, input: Tensor):
@@ -456,28 +601,46 @@ def _axis_arg(dim, input: Tensor):
     return axis if input.ndim else None
 
 
-def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    out = input._xp.all(input._data, axis=_axis_arg(dim, input), keepdims=keepdim)
+def all(input: Tensor, dim=None, keepdim: bool = False, *, axis=None,  # noqa: A001
+        keepdims=None, out=None) -> Tensor:
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
+    result = _logical_reduce(input._xp.all, input, dim, keepdim)
+    return result if out is None else write_result(out, result)
+
+
+def _logical_reduce(fn, input: Tensor, dim, keepdim: bool) -> Tensor:
+    # An empty dim list reduces nothing here (unlike sum's): each element's truth value.
+    axis = () if isinstance(dim, (tuple, list)) and not dim else _axis_arg(dim, input)
+    res = fn(input._data, axis=axis, keepdims=keepdim)
     # uint8 keeps its dtype, as in PyTorch; everything else gives bool.
-    return _make(out.astype(np.uint8) if input._data.dtype == np.uint8 else out)
+    return _make(res.astype(np.uint8) if input._data.dtype == np.uint8 else res)
 
 
-def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    out = input._xp.any(input._data, axis=_axis_arg(dim, input), keepdims=keepdim)
-    return _make(out.astype(np.uint8) if input._data.dtype == np.uint8 else out)
+def any(input: Tensor, dim=None, keepdim: bool = False, *, axis=None,  # noqa: A001
+        keepdims=None, out=None) -> Tensor:
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
+    result = _logical_reduce(input._xp.any, input, dim, keepdim)
+    return result if out is None else write_result(out, result)
 
 
-def count_nonzero(input: Tensor, dim=None) -> Tensor:
+def count_nonzero(input: Tensor, dim=None, *, axis=None) -> Tensor:
+    dim = dim if axis is None else axis
     axis = _axis_arg(dim, input)
     return _make(input._xp.asarray(input._xp.count_nonzero(input._data, axis=axis), np.int64))
 
 
 class Cumsum(Primitive, node_name="CumsumBackward0"):
+    _node_saved = {"dim": lambda ctx: ctx.dim}
+
     @staticmethod
     def forward(ctx, a, dim, dtype):
         ctx.dim = dim
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64
+        if dtype is None and _half(a.dtype):
+            return cumulative(get_array_module(a), "cumsum", a, dim, np.float32).astype(a.dtype)
         return cumulative(get_array_module(a), "cumsum", a, dim, dtype)
 
     @staticmethod
@@ -485,11 +648,14 @@ class Cumsum(Primitive, node_name="CumsumBackward0"):
         return cumsum(grad.flip(ctx.dim), ctx.dim).flip(ctx.dim)
 
 
-def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+def cumsum(input: Tensor, dim=None, *, dtype=None, axis=None, out=None) -> Tensor:
+    dim = dim if axis is None else axis
     np_dtype = None if dtype is None else _dt.to_dtype(dtype).np_dtype
     if input.ndim == 0:
-        return input.clone()
-    return Cumsum.apply(input, wrap_dim(dim, input.ndim), np_dtype)
+        result = input.clone()
+        return result if out is None else write_result(out, result)
+    result = Cumsum.apply(input, wrap_dim(dim, input.ndim), np_dtype)
+    return result if out is None else write_result(out, result)
 
 
 class Cumprod(Primitive, node_name="CumprodBackward0"):
@@ -497,7 +663,10 @@ class Cumprod(Primitive, node_name="CumprodBackward0"):
     def forward(ctx, a, dim, dtype):
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64
-        out = cumulative(get_array_module(a), "cumprod", a, dim, dtype)
+        if dtype is None and _half(a.dtype):
+            out = cumulative(get_array_module(a), "cumprod", a, dim, np.float32).astype(a.dtype)
+        else:
+            out = cumulative(get_array_module(a), "cumprod", a, dim, dtype)
         ctx.save_for_backward(a, out)
         ctx.dim = dim
         return out
@@ -527,16 +696,22 @@ def _cumprod_grad_with_zeros(a: Tensor, grad: Tensor, d: int) -> Tensor:
     return (cumprod(rows, -1) * upper * g.unsqueeze(-2)).sum(-1).movedim(-1, d)
 
 
-def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+def cumprod(input: Tensor, dim=None, *, dtype=None, axis=None, out=None) -> Tensor:
+    dim = dim if axis is None else axis
     np_dtype = None if dtype is None else _dt.to_dtype(dtype).np_dtype
     if input.ndim == 0:
-        return input.clone()
-    return Cumprod.apply(input, wrap_dim(dim, input.ndim), np_dtype)
+        result = input.clone()
+        return result if out is None else write_result(out, result)
+    result = Cumprod.apply(input, wrap_dim(dim, input.ndim), np_dtype)
+    return result if out is None else write_result(out, result)
 
 
 def _cum_extreme(input: Tensor, dim: int, largest: bool, name: str):
     d = wrap_dim(dim, input.ndim)
     xp = input._xp
+    refuse_complex(input._data, f"{name}(): not implemented for complex tensors")
+    if input.ndim == 0:
+        return getattr(return_types, name)(input.clone(), _make(xp.zeros((), np.int64)))
     a = xp.moveaxis(input._data, d, -1)
     n = a.shape[-1]
     idx = xp.zeros(a.shape, np.int64)
@@ -555,29 +730,44 @@ def _cum_extreme(input: Tensor, dim: int, largest: bool, name: str):
     return getattr(return_types, name)(gather(input, d, indices), indices)
 
 
-def cummax(input: Tensor, dim: int):
-    return _cum_extreme(input, dim, True, "cummax")
+def cummax(input: Tensor, dim=None, *, axis=None, out=None):
+    dim = dim if axis is None else axis
+    result = _cum_extreme(input, dim, True, "cummax")
+    return result if out is None else write_result(out, result)
 
 
-def cummin(input: Tensor, dim: int):
+def cummin(input: Tensor, dim=None, *, axis=None):
+    dim = dim if axis is None else axis
     return _cum_extreme(input, dim, False, "cummin")
 
 
-def logcumsumexp(input: Tensor, dim: int) -> Tensor:
+def logcumsumexp(input: Tensor, dim=None, *, axis=None, out=None) -> Tensor:
+    dim = dim if axis is None else axis
     d = wrap_dim(dim, input.ndim)
-    m = amax(input.detach(), d, keepdim=True)
-    return cumsum((input - m).exp(), d).log() + m
+    if input.numel() == 0 or input.ndim == 0:
+        result = input.clone()
+        return result if out is None else write_result(out, result)
+    # The largest real part bounds the magnitudes (complex inputs have no order themselves).
+    m = amax((input.real if input.is_complex() else input).detach(), d, keepdim=True)
+    m = m.masked_fill(~m.isfinite(), 0)  # all -inf (or an inf) must not give inf - inf
+    result = cumsum((input - m).exp(), d).log() + m
+    return result if out is None else write_result(out, result)
 
 
-def median(input: Tensor, dim=None, keepdim: bool = False):
+def median(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, out=None):
     """The lower median (of all elements, or (values, indices) along ``dim``)."""
+    refuse_complex(input._data, "median(): not implemented for complex tensors")
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
     if dim is None:
-        return MedianAll.apply(input)
+        result = MedianAll.apply(input)
+        return result if out is None else write_result(out, result)
     from ember.ops.indexing import kthvalue
     d = wrap_dim(dim, input.ndim)
     k = (input.shape[d] - 1) // 2 + 1 if input.ndim else 1
     v, i = kthvalue(input, k, d, keepdim)
-    return return_types.median(v, i)
+    result = return_types.median(v, i)
+    return result if out is None else write_result(out, result)
 
 
 class MedianAll(MaxAll, node_name="MedianBackward0"):
@@ -596,9 +786,12 @@ class MedianAll(MaxAll, node_name="MedianBackward0"):
         return out
 
 
-def nanmedian(input: Tensor, dim=None, keepdim: bool = False):
+def nanmedian(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
     """``median`` ignoring NaNs: the lower median of the other values (NaN where there are
     none); along ``dim``, (values, indices)."""
+    refuse_complex(input._data, "nanmedian(): not implemented for complex tensors")
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
     if dim is None:
         flat = input.reshape(-1)
         flat = flat[~flat.isnan()]
@@ -616,23 +809,31 @@ def nanmedian(input: Tensor, dim=None, keepdim: bool = False):
     return return_types.nanmedian(values, index)
 
 
-def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
+def mode(input: Tensor, dim: int = -1, keepdim: bool = False, *, axis=None, keepdims=None,
+         out=None):
+    """The most frequent value along ``dim`` (the smallest on ties) and its last index;
+    the gradient flows to that index."""
+    refuse_complex(input._data, "mode(): not implemented for complex tensors")
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
     d = wrap_dim(dim, input.ndim)
+    if input.ndim == 0:
+        result = return_types.mode(input.clone(), _make(input._xp.zeros((), np.int64)))
+        return result if out is None else write_result(out, result)
     host = np.moveaxis(np.asarray(input.detach().cpu()._data), d, -1)
     rows = host.reshape(-1, host.shape[-1])
-    values = np.empty(rows.shape[0], host.dtype)
     indices = np.empty(rows.shape[0], np.int64)
     for r, row in enumerate(rows):
         uniq, counts = np.unique(row, return_counts=True)
         v = uniq[np.argmax(counts)]  # ties: the smallest value, as PyTorch
-        values[r] = v
         indices[r] = np.nonzero(row == v)[0][-1]
-    shape = host.shape[:-1]
-    v = _make(values.reshape(shape)).to(input.device)
-    i = _make(indices.reshape(shape)).to(input.device)
-    if keepdim:
-        v, i = v.unsqueeze(d), i.unsqueeze(d)
-    return return_types.mode(v, i)
+    i = _make(indices.reshape(host.shape[:-1])).to(input.device).unsqueeze(d)
+    from ember.ops.indexing import gather
+    v = gather(input, d, i)
+    if not keepdim:
+        v, i = v.squeeze(d), i.squeeze(d)
+    result = return_types.mode(v, i)
+    return result if out is None else write_result(out, result)
 
 
 def bincount(input: Tensor, weights=None, minlength: int = 0) -> Tensor:
@@ -646,38 +847,44 @@ def bincount(input: Tensor, weights=None, minlength: int = 0) -> Tensor:
     return _make(out)
 
 
-def histc(input: Tensor, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
+def histc(input: Tensor, bins: int = 100, min=0, max=0, *, out=None) -> Tensor:  # noqa: A002
     xp = input._xp
     data = input._data
+    refuse_complex(data, "histc(): not implemented for complex tensors")
     lo, hi = float(min), float(max)
     if lo == hi and data.size:
         lo, hi = float(data.min()), float(data.max())
     if lo == hi:
         lo, hi = lo - 1, hi + 1
     hist, _ = xp.histogram(data, bins=bins, range=(lo, hi))
-    return _make(hist.astype(data.dtype))
+    result = _make(hist.astype(data.dtype))
+    return result if out is None else write_result(out, result)
 
 
 def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False,
-                 right: bool = False, side=None, sorter=None) -> Tensor:
+                 right: bool = False, side=None, sorter=None, out=None) -> Tensor:
     xp = sorted_sequence._xp
     side = side or ("right" if right else "left")
     seq = sorted_sequence._data
     vals = values._data if isinstance(values, Tensor) else xp.asarray(values)
     if seq.ndim == 1:
-        out = xp.searchsorted(seq, vals, side=side)
+        res = xp.searchsorted(seq, vals, side=side)
     else:
-        out = xp.stack([xp.searchsorted(s, v, side=side) for s, v in
+        res = xp.stack([xp.searchsorted(s, v, side=side) for s, v in
                         zip(seq.reshape(-1, seq.shape[-1]), vals.reshape(-1, vals.shape[-1]))])
-        out = out.reshape(vals.shape)
-    return _make(out.astype(np.int32 if out_int32 else np.int64))
+        res = res.reshape(vals.shape)
+    result = _make(res.astype(np.int32 if out_int32 else np.int64))
+    return result if out is None else write_result(out, result)
 
 
-def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool = False):
-    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool = False, out=None):
+    result = searchsorted(boundaries, input, out_int32=out_int32, right=right)
+    return result if out is None else write_result(out, result)
 
 
-def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
+def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None, *,
+         axis=None, out=None) -> Tensor:
+    dim = dim if axis is None else axis
     from ember.ops.movement import cat
     d = wrap_dim(dim, input.ndim)
     if prepend is not None or append is not None:
@@ -687,7 +894,8 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) ->
     for _ in range(n):
         size = input.shape[d]
         input = input.narrow(d, 1, size - 1) - input.narrow(d, 0, size - 1)
-    return input
+    result = input
+    return result if out is None else write_result(out, result)
 
 
 def gradient(input: Tensor, *, spacing=1, dim=None, edge_order: int = 1) -> tuple:

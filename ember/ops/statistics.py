@@ -1,5 +1,6 @@
 """Statistics composed from differentiable primitives: covariance and correlation, quantiles,
-trapezoidal integration, distances and renormalization; ``histogram`` (counts, no gradient)."""
+trapezoidal integration, distances and renormalization; ``histogram`` (counts, no gradient).
+``axis``/``keepdims`` are accepted for ``dim``/``keepdim``, as in PyTorch."""
 from __future__ import annotations
 
 import builtins
@@ -8,7 +9,7 @@ import warnings
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
-from ember.ops._util import wrap_dim
+from ember.ops._util import wrap_dim, write_result
 from ember.ops.compare import isnan
 from ember.ops.elementwise import clamp, where
 from ember.ops.indexing import gather, sort
@@ -109,6 +110,8 @@ def _quantile(input: Tensor, q, dim, keepdim: bool, interpolation: str, ignore_n
         raise ValueError(f"{op}() interpolation must be one of linear, lower, higher, midpoint "
                          f"or nearest. Got {interpolation}")
     scalar_q = not isinstance(q, Tensor)
+    if not scalar_q and q.dtype is not input.dtype:
+        raise RuntimeError(f"{op}() q tensor must be same dtype as the input tensor")
     qt = _make(input._xp.asarray([q] if scalar_q else q._data, input._data.dtype))
     if qt.ndim > 1:
         raise RuntimeError(f"{op}() q must be a scalar or 1D tensor")
@@ -153,16 +156,22 @@ def _quantile(input: Tensor, q, dim, keepdim: bool, interpolation: str, ignore_n
 
 
 def quantile(input: Tensor, q, dim: int | None = None, keepdim: bool = False, *,
-             interpolation: str = "linear") -> Tensor:
+             interpolation: str = "linear", axis=None, keepdims=None, out=None) -> Tensor:
     """The ``q``-th quantiles of ``input`` (over all elements, or along ``dim``); NaN where a
     slice holds NaN. A 1-D ``q`` puts one result per quantile in a new leading dimension."""
-    return _quantile(input, q, dim, keepdim, interpolation, False, "quantile")
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
+    result = _quantile(input, q, dim, keepdim, interpolation, False, "quantile")
+    return result if out is None else write_result(out, result)
 
 
 def nanquantile(input: Tensor, q, dim: int | None = None, keepdim: bool = False, *,
-                interpolation: str = "linear") -> Tensor:
+                interpolation: str = "linear", axis=None, keepdims=None, out=None) -> Tensor:
     """``quantile`` ignoring NaN values (NaN only for slices that are all NaN)."""
-    return _quantile(input, q, dim, keepdim, interpolation, True, "nanquantile")
+    dim = dim if axis is None else axis
+    keepdim = keepdim if keepdims is None else keepdims
+    result = _quantile(input, q, dim, keepdim, interpolation, True, "nanquantile")
+    return result if out is None else write_result(out, result)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,9 +190,10 @@ def _spacing(y: Tensor, x, dx, d: int):
     return diff(x, dim=d if x.ndim == y.ndim else -1)
 
 
-def trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
+def trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1, axis=None) -> Tensor:
     """Integral of ``y`` along ``dim`` by the trapezoidal rule, with sample points ``x`` (a
     tensor) or a constant spacing ``x``/``dx`` (1 by default)."""
+    dim = dim if axis is None else axis
     d = wrap_dim(dim, y.ndim)
     n = y.shape[d]
     if n == 0:
@@ -198,8 +208,9 @@ def trapz(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
     return trapezoid(y, x, dx=dx, dim=dim)
 
 
-def cumulative_trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
+def cumulative_trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1, axis=None) -> Tensor:
     """The running trapezoidal integral along ``dim`` (one element shorter than ``y``)."""
+    dim = dim if axis is None else axis
     d = wrap_dim(dim, y.ndim)
     n = y.shape[d]
     y = _floating(y)

@@ -12,7 +12,14 @@ from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
 from ember.backend.special import special
-from ember.ops._util import as_tensor_arg, float_array, promote, zero_of
+from ember.ops._util import (
+    as_tensor_arg,
+    float_array,
+    promote,
+    refuse_complex,
+    write_result,
+    zero_of,
+)
 from ember.ops.compare import isfinite, isnan
 from ember.ops.elementwise import (  # noqa: F401
     _xp,
@@ -31,6 +38,8 @@ from ember.ops.inplace import inplace, write_out
 # Unary math. Integer inputs of floating ops compute in the default float dtype.
 
 class Exp(Primitive, node_name="ExpBackward0"):
+    _node_saved = {"result": 0}
+
     @staticmethod
     def forward(ctx, a):
         out = _xp(a).exp(float_array(a))
@@ -52,6 +61,8 @@ def exp_(input):
 
 
 class Exp2(Primitive, node_name="Exp2Backward0"):
+    _node_saved = {"result": 0}
+
     @staticmethod
     def forward(ctx, a):
         out = _xp(a).exp2(float_array(a))
@@ -69,6 +80,8 @@ def exp2(input):
 
 
 class Expm1(Primitive, node_name="Expm1Backward0"):
+    _node_saved = {"result": 0}
+
     @staticmethod
     def forward(ctx, a):
         out = _xp(a).expm1(float_array(a))
@@ -81,11 +94,14 @@ class Expm1(Primitive, node_name="Expm1Backward0"):
         return grad * conj_derivative(out + 1)
 
 
-def expm1(input):
-    return Expm1.apply(input)
+def expm1(input, *, out=None):
+    result = Expm1.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 class Log(Primitive, node_name="LogBackward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
@@ -107,6 +123,8 @@ def log_(input):
 
 
 class Log2(Primitive, node_name="Log2Backward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
@@ -124,6 +142,8 @@ def log2(input):
 
 
 class Log10(Primitive, node_name="Log10Backward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
@@ -141,6 +161,8 @@ def log10(input):
 
 
 class Log1p(Primitive, node_name="Log1PBackward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
@@ -153,11 +175,14 @@ class Log1p(Primitive, node_name="Log1PBackward0"):
         return grad / conj_derivative(a + 1)
 
 
-def log1p(input):
-    return Log1p.apply(input)
+def log1p(input, *, out=None):
+    result = Log1p.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 class Sqrt(Primitive, node_name="SqrtBackward0"):
+    _node_saved = {"result": 0}
+
     @staticmethod
     def forward(ctx, a):
         out = _xp(a).sqrt(float_array(a))
@@ -179,6 +204,8 @@ def sqrt_(input):
 
 
 class Rsqrt(Primitive, node_name="RsqrtBackward0"):
+    _node_saved = {"result": 0}
+
     @staticmethod
     def forward(ctx, a):
         out = 1 / _xp(a).sqrt(float_array(a))
@@ -191,11 +218,14 @@ class Rsqrt(Primitive, node_name="RsqrtBackward0"):
         return grad * conj_derivative(pow(out, 3)) * -0.5
 
 
-def rsqrt(input):
-    return Rsqrt.apply(input)
+def rsqrt(input, *, out=None):
+    result = Rsqrt.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 class Sin(Primitive, node_name="SinBackward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
@@ -208,11 +238,14 @@ class Sin(Primitive, node_name="SinBackward0"):
         return grad * conj_derivative(cos(a))
 
 
-def sin(input):
-    return Sin.apply(input)
+def sin(input, *, out=None):
+    result = Sin.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 class Cos(Primitive, node_name="CosBackward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
@@ -225,11 +258,14 @@ class Cos(Primitive, node_name="CosBackward0"):
         return grad * conj_derivative(neg(sin(a)))
 
 
-def cos(input):
-    return Cos.apply(input)
+def cos(input, *, out=None):
+    result = Cos.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 class Tan(Primitive, node_name="TanBackward0"):
+    _node_saved = {"result": 0}
+
     @staticmethod
     def forward(ctx, a):
         out = _xp(a).tan(float_array(a))
@@ -247,6 +283,8 @@ def tan(input):
 
 
 class Asin(Primitive, node_name="AsinBackward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
@@ -267,6 +305,8 @@ arcsin = asin
 
 
 class Acos(Primitive, node_name="AcosBackward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
@@ -287,6 +327,8 @@ arccos = acos
 
 
 class Atan(Primitive, node_name="AtanBackward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
@@ -307,6 +349,8 @@ arctan = atan
 
 
 class Atan2(Primitive, node_name="Atan2Backward0"):
+    _node_saved = {"self": 0, "other": 1}
+
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
@@ -317,18 +361,22 @@ class Atan2(Primitive, node_name="Atan2Backward0"):
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
-        denom = a * a + b * b
-        return grad * b / denom, neg(grad) * a / denom
+        recip = (a * a + b * b).reciprocal()
+        recip = recip.masked_fill(recip.isinf(), 0)  # at the origin: no gradient, as PyTorch
+        return grad * b * recip, neg(grad) * a * recip
 
 
-def atan2(input, other):
-    return Atan2.apply(input, other)
+def atan2(input, other, *, out=None):
+    result = Atan2.apply(input, other)
+    return result if out is None else write_result(out, result)
 
 
 arctan2 = atan2
 
 
 class Sinh(Primitive, node_name="SinhBackward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
@@ -346,6 +394,8 @@ def sinh(input):
 
 
 class Cosh(Primitive, node_name="CoshBackward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
@@ -363,6 +413,8 @@ def cosh(input):
 
 
 class Tanh(Primitive, node_name="TanhBackward0"):
+    _node_saved = {"result": 0}
+
     @staticmethod
     def forward(ctx, a):
         out = _xp(a).tanh(float_array(a))
@@ -384,6 +436,8 @@ def tanh_(input):
 
 
 class Asinh(Primitive, node_name="AsinhBackward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
@@ -404,6 +458,8 @@ arcsinh = asinh
 
 
 class Acosh(Primitive, node_name="AcoshBackward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
@@ -424,6 +480,8 @@ arccosh = acosh
 
 
 class Atanh(Primitive, node_name="AtanhBackward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
@@ -444,6 +502,8 @@ arctanh = atanh
 
 
 class Sigmoid(Primitive, node_name="SigmoidBackward0"):
+    _node_saved = {"result": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
@@ -478,10 +538,13 @@ def logit(input, eps=None):
 
 
 class Relu(Primitive, node_name="ReluBackward0"):
+    _node_saved = {"result": 0}
+
     @staticmethod
     def forward(ctx, a):
-        if a.dtype.kind == "b":
-            raise RuntimeError("Boolean inputs not supported for relu")
+        if a.dtype.kind in "bc":
+            raise (RuntimeError("Boolean inputs not supported for relu") if a.dtype.kind == "b"
+                   else NotImplementedError("clamp is not supported for complex types"))
         out = _xp(a).maximum(a, zero_of(a.dtype))
         ctx.save_for_backward(out)
         return out
@@ -504,6 +567,8 @@ def relu_(input):
 
 
 class Abs(Primitive, node_name="AbsBackward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -527,9 +592,12 @@ def abs_(input):
 
 
 class Erf(Primitive, node_name="ErfBackward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
+        refuse_complex(a, "erf is not supported for complex inputs")
         ctx.save_for_backward(a)
         return special(_xp(a)).erf(a).astype(a.dtype, copy=False)
 
@@ -539,11 +607,14 @@ class Erf(Primitive, node_name="ErfBackward0"):
         return grad * exp(neg(a * a)) * (2 / math.sqrt(math.pi))
 
 
-def erf(input):
-    return Erf.apply(input)
+def erf(input, *, out=None):
+    result = Erf.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 class Erfc(Primitive, node_name="ErfcBackward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
@@ -579,6 +650,8 @@ def erfinv(input):
 
 
 class Lgamma(Primitive, node_name="LgammaBackward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
@@ -596,6 +669,8 @@ def lgamma(input):
 
 
 class Digamma(Primitive, node_name="DigammaBackward0"):
+    _node_saved = {"self": 0}
+
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
@@ -642,33 +717,48 @@ class _ZeroGrad(Primitive):
         return grad * 0
 
 
+def _to_whole(a, name: str, decimals: int = 0):
+    """floor/ceil/trunc/round of an array: integers are whole already; complex numbers
+    PyTorch refuses (NumPy would round their parts, or raise a TypeError)."""
+    kind = a.dtype.kind
+    if kind in "biu":
+        return a
+    if kind == "c":
+        raise NotImplementedError(f"{name} is not supported for complex inputs")
+    xp = _xp(a)
+    return xp.round(a, decimals) if name == "round" else getattr(xp, name)(a)
+
+
 class Floor(_ZeroGrad, node_name="FloorBackward0"):
     @staticmethod
     def forward(ctx, a):
-        return a if a.dtype.kind in "biu" else _xp(a).floor(a)
+        return _to_whole(a, "floor")
 
 
 class Ceil(_ZeroGrad, node_name="CeilBackward0"):
     @staticmethod
     def forward(ctx, a):
-        return a if a.dtype.kind in "biu" else _xp(a).ceil(a)
+        return _to_whole(a, "ceil")
 
 
 class Trunc(_ZeroGrad, node_name="TruncBackward0"):
     @staticmethod
     def forward(ctx, a):
-        return a if a.dtype.kind in "biu" else _xp(a).trunc(a)
+        return _to_whole(a, "trunc")
 
 
 class Round(_ZeroGrad, node_name="RoundBackward0"):
     @staticmethod
     def forward(ctx, a, decimals=0):
-        return a if a.dtype.kind in "biu" else _xp(a).round(a, decimals)
+        return _to_whole(a, "round", decimals)
 
 
 class Sign(_ZeroGrad, node_name="SignBackward0"):
     @staticmethod
     def forward(ctx, a):
+        if a.dtype.kind == "c":
+            raise NotImplementedError("Unlike NumPy, torch.sign is not intended to support "
+                                      "complex numbers. Please use torch.sgn instead.")
         if a.dtype == np.bool_:
             return a.copy()
         out = _xp(a).sign(a)
@@ -677,39 +767,44 @@ class Sign(_ZeroGrad, node_name="SignBackward0"):
         return out
 
 
-def floor(input):
-    return Floor.apply(input)
+def floor(input, *, out=None):
+    result = Floor.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 def floor_(input):
     return inplace(input, Floor)
 
 
-def ceil(input):
-    return Ceil.apply(input)
+def ceil(input, *, out=None):
+    result = Ceil.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 def ceil_(input):
     return inplace(input, Ceil)
 
 
-def trunc(input):
-    return Trunc.apply(input)
+def trunc(input, *, out=None):
+    result = Trunc.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 fix = trunc
 
 
-def round(input, *, decimals: int = 0):  # noqa: A001
-    return Round.apply(input, decimals)
+def round(input, *, decimals: int = 0, out=None):  # noqa: A001
+    result = Round.apply(input, decimals)
+    return result if out is None else write_result(out, result)
 
 
 def round_(input, *, decimals: int = 0):
     return inplace(input, Round, decimals)
 
 
-def sign(input):
-    return Sign.apply(input)
+def sign(input, *, out=None):
+    result = Sign.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 def sgn(input):
@@ -719,11 +814,31 @@ def sgn(input):
     return sign(input)
 
 
-def frac(input):
-    return input - trunc(input)
+def frac(input, *, out=None):
+    result = input - trunc(input)
+    return result if out is None else write_result(out, result)
 
-def hypot(input, other):
-    return sqrt(input * input + other * other)
+class Hypot(Primitive, node_name="HypotBackward0"):
+    _node_saved = {"self": 0, "other": 1, "result": 2}
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        a, b = float_array(a), float_array(b)
+        out = _xp(a).hypot(a, b)  # scaled: no overflow for huge, no underflow for tiny sides
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, out = ctx.saved_tensors
+        return grad * a / out, grad * b / out
+
+
+def hypot(input, other, *, out=None):
+    """sqrt(input^2 + other^2), without intermediate overflow (inf if either side is inf)."""
+    result = Hypot.apply(input, other)
+    return result if out is None else write_result(out, result)
 
 
 def _x_times_log(input, other, log_fn):
@@ -737,13 +852,20 @@ def _x_times_log(input, other, log_fn):
     return where((input == 0) & ~isnan(other), zero, out)
 
 
-def xlogy(input, other):
+def xlogy(input, other, *, out=None):
     """input * log(other), and 0 where input is 0 (unless other is NaN)."""
-    return _x_times_log(input, other, log)
+    result = _x_times_log(input, other, log)
+    return result if out is None else write_result(out, result)
 
 
-def logaddexp(input, other):
+def _ordered(x):
+    """A complex tensor's real part, which bounds its exponential's magnitude."""
+    return x.real if isinstance(x, Tensor) and x.is_complex() else x
+
+
+def logaddexp(input, other, *, out=None):
     """log(exp(input) + exp(other)), without overflow."""
-    m = maximum(input, other).detach()
+    m = maximum(_ordered(input), _ordered(other)).detach()
     m = where(isfinite(m), m, _make(m._xp.zeros((), m._data.dtype)))
-    return m + log(exp(input - m) + exp(other - m))
+    result = m + log(exp(input - m) + exp(other - m))
+    return result if out is None else write_result(out, result)

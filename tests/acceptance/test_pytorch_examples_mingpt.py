@@ -351,7 +351,7 @@ def _gpt_run(tmp_path):
 import torch
 from char_dataset import CharDataset, DataConfig
 from model import GPT, GPTConfig, OptimizerConfig, create_optimizer
-""", modules={"model": MODEL, "char_dataset": CHAR_DATASET, "fsspec": FSSPEC}), text
+""", modules={"fsspec": FSSPEC, "model": MODEL, "char_dataset": CHAR_DATASET}), text
 
 
 def test_mingpt_learns_a_repeated_sentence(tmp_path):

@@ -272,16 +272,20 @@ class Tensor(TensorMethods):
         return strides[_ops.wrap_dim(dim, self.ndim)]
 
     def storage_offset(self) -> int:
+        # A meta array is a fresh zero-stride view that keeps no storage to be offset into.
+        if self._data.__class__ is not _ndarray:
+            return 0
         base = self._data
-        while base.base is not None and isinstance(base.base, type(self._data)):
+        while base.base is not None and isinstance(base.base, _ndarray):
             base = base.base
         return (self._data.__array_interface__["data"][0]
-                - base.__array_interface__["data"][0]) // self._data.itemsize \
-            if self._data.__class__ is _ndarray else 0
+                - base.__array_interface__["data"][0]) // self._data.itemsize
 
     def data_ptr(self) -> int:
         if self._data.__class__ is _ndarray:
             return self._data.__array_interface__["data"][0]
+        if self.device.type == "meta":  # no storage: PyTorch reports a null pointer
+            return 0
         return self._data.data.ptr
 
     def is_contiguous(self, memory_format=None) -> bool:
@@ -289,7 +293,9 @@ class Tensor(TensorMethods):
             order = _movement._LAYOUTS.get(getattr(memory_format, "name", None))
             if order is not None:  # a channels-last layout (False for another rank)
                 return self.ndim == len(order) and _movement.laid_out(self._data, order)
-        return self._data.flags.c_contiguous
+        # A meta array reports a fresh tensor's strides (see ``stride``): contiguous.
+        return self._data.flags.c_contiguous or (self._data.__class__ is not _ndarray
+                                                 and self.device.type == "meta")
 
     def is_floating_point(self) -> bool:
         return self.dtype.is_floating_point
@@ -567,7 +573,8 @@ class Tensor(TensorMethods):
         return _ops.clone(self, memory_format=memory_format)
 
     def contiguous(self, memory_format=None) -> "Tensor":
-        if memory_format is None and self._data.flags.c_contiguous:
+        if memory_format is None and (self._data.flags.c_contiguous or (
+                self._data.__class__ is not _ndarray and self.device.type == "meta")):
             return self
         return _ops.contiguous(self, memory_format)
 

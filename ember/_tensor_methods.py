@@ -537,17 +537,21 @@ class TensorMethods:
     def msort(self):
         return _ops.msort(self)
 
-    def nanmedian(self, dim=None, keepdim: bool = False):
-        return _ops.nanmedian(self, dim, keepdim)
+    def nanmedian(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        return _ops.nanmedian(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def nanquantile(self, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear"):
-        return _stats.nanquantile(self, q, dim, keepdim, interpolation=interpolation)
+    def nanquantile(self, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear",
+                    axis=None, keepdims=None):
+        return _stats.nanquantile(self, q, dim, keepdim, interpolation=interpolation,
+                                  axis=axis, keepdims=keepdims)
 
     def put(self, index, source, accumulate: bool = False):
         return _ops.put(self, index, source, accumulate)
 
-    def quantile(self, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear"):
-        return _stats.quantile(self, q, dim, keepdim, interpolation=interpolation)
+    def quantile(self, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear",
+                 axis=None, keepdims=None):
+        return _stats.quantile(self, q, dim, keepdim, interpolation=interpolation, axis=axis,
+                               keepdims=keepdims)
 
     def renorm(self, p, dim: int, maxnorm):
         return _stats.renorm(self, p, dim, maxnorm)

@@ -39,6 +39,8 @@ def _make_root_grads(tensors, grad_tensors):
             # A 0-d one (reshaped for a one-element tensor): cheaper than ones(), a Python-level
             # NumPy function.
             one = t._xp.asarray(1, data.dtype)
+            if one.__class__ is not data.__class__:  # a meta root: a one of its kind
+                one = t._xp.ones_like(data)
             g = _make(one if data.ndim == 0 else one.reshape(data.shape))
         elif not isinstance(g, Tensor):
             g = _make(t._xp.asarray(g, t._data.dtype))

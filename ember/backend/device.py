@@ -168,6 +168,21 @@ def meta_array(shape, dtype) -> MetaArray:
     return np.broadcast_to(np.zeros((), dtype=dtype), shape).view(MetaArray)
 
 
+def zeros_as(xp, ref, shape, dtype):
+    """``xp.zeros(shape, dtype)`` on ``ref``'s device: a meta ``ref`` gives a meta array
+    (``xp.zeros`` alone cannot see it; ``zeros_like`` would cost a fill on the CPU)."""
+    if ref.__class__ is MetaArray:
+        return meta_array(shape, dtype)
+    return xp.zeros(shape, dtype)
+
+
+def empty_as(xp, ref, shape, dtype):
+    """``xp.empty(shape, dtype)`` on ``ref``'s device: a meta ``ref`` gives a meta array."""
+    if ref.__class__ is MetaArray:
+        return meta_array(shape, dtype)
+    return xp.empty(shape, dtype)
+
+
 def contiguous_strides(shape: tuple) -> tuple:
     """The strides, in elements, of a C-contiguous array of ``shape`` (what a meta tensor
     reports: its storage is a zero-stride view)."""

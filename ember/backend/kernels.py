@@ -10,8 +10,8 @@ from __future__ import annotations
 import itertools
 import math
 
+from ember.backend.device import empty_as, is_host, zeros_as
 from ember.backend.device import get_array_module as get_xp
-from ember.backend.device import is_host
 from ember.dtypes import np_kind
 
 _PAD_MODES = {"constant": "constant", "zeros": "constant", "reflect": "reflect",
@@ -61,7 +61,14 @@ def windows(x, kernel, stride, dilation):
     shape = x.shape[:x.ndim - nd] + outs + tuple(kernel)
     strides = (x.strides[:x.ndim - nd] + tuple(a * s for a, s in zip(st, stride))
                + tuple(a * d for a, d in zip(st, dilation)))
-    return xp.lib.stride_tricks.as_strided(x, shape, strides)
+    return _as_strided(xp, x, shape, strides)
+
+
+def _as_strided(xp, x, shape, strides):
+    """``as_strided`` that keeps ``x``'s class, so a meta array stays meta (NumPy's drops
+    subclasses by default; CuPy's has no ``subok`` to ask otherwise)."""
+    view = xp.lib.stride_tricks.as_strided(x, shape, strides)
+    return view if view.__class__ is x.__class__ else view.view(x.__class__)
 
 
 def col2im(cols, padded_shape, stride, dilation, pads=None, out=None):
@@ -79,7 +86,7 @@ def col2im(cols, padded_shape, stride, dilation, pads=None, out=None):
     lead_nd = cols.ndim - 2 * nd
     if tuple(stride) == tuple(kernel) and all(d == 1 or k == 1 for d, k in zip(dilation, kernel)):
         # Windows that tile without overlap: the adjoint is a transpose, not a sum of slices.
-        whole = xp.zeros(padded_shape, cols.dtype)
+        whole = zeros_as(xp, cols, padded_shape, cols.dtype)
         order = tuple(range(lead_nd)) + tuple(
             a for i in range(nd) for a in (lead_nd + i, lead_nd + nd + i))
         tiled = cols.transpose(order).reshape(
@@ -96,7 +103,7 @@ def col2im(cols, padded_shape, stride, dilation, pads=None, out=None):
                                       sizes)
     if out is None:
         shape = tuple(padded_shape[:lead_nd]) + sizes
-        out = xp.empty(shape, cols.dtype) if covered else xp.zeros(shape, cols.dtype)
+        out = (empty_as if covered else zeros_as)(xp, cols, shape, cols.dtype)
     elif not covered:
         out[...] = 0
     for i, (offs, dst, src) in enumerate(slices):
@@ -161,7 +168,7 @@ def _max_along(v, axis: int, k: int, s: int, d: int, nan: bool):
     n = (v.shape[axis] - d * (k - 1) - 1) // s + 1
     views = [v[_along(axis, j * d, s, n)] for j in range(k)]
     if k == 1:
-        return views[0].copy(), xp.zeros(views[0].shape, xp.uint8)
+        return views[0].copy(), zeros_as(xp, v, views[0].shape, xp.uint8)
     best = views[0]
     arg = None
     for j, view in enumerate(views[1:], 1):
@@ -235,7 +242,7 @@ def _scatter_along(g, arg, axis: int, length: int, k: int, s: int, d: int, finit
     shape = g.shape[:axis] + (length,) + g.shape[axis + 1:]
     assign = finite and _disjoint(k, s, d)  # else g * mask would turn inf * 0 into NaN
     covered = assign and s == k and n * k == length  # every element written below
-    out = xp.empty(shape, g.dtype) if covered else xp.zeros(shape, g.dtype)
+    out = (empty_as if covered else zeros_as)(xp, g, shape, g.dtype)
     dst = [out[_along(axis, j * d, s, n)] for j in range(k)]
     if not assign:
         for j in range(k):
@@ -311,8 +318,8 @@ def _padded_last(x, pads):
     if not any(lo or hi for lo, hi in pads):
         return xp.ascontiguousarray(xl)
     spatial = x.shape[2:]
-    out = xp.zeros((x.shape[0],) + tuple(n + lo + hi for n, (lo, hi) in zip(spatial, pads))
-                   + (x.shape[1],), x.dtype)
+    out = zeros_as(xp, x, (x.shape[0],) + tuple(n + lo + hi for n, (lo, hi) in
+                                                zip(spatial, pads)) + (x.shape[1],), x.dtype)
     out[(slice(None),) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(spatial, pads))] = xl
     return out
 
@@ -332,8 +339,8 @@ def im2col(x, kernel, stride, pads, dilation, groups: int):
                  for s, k, st, d in zip(xl.shape[1:-1], kernel, stride, dilation))
     st = xl.strides
     cg = c // groups
-    win = get_xp(x).lib.stride_tricks.as_strided(  # (N, *out, *kernel, G, C/G), read only
-        xl, (n,) + outs + tuple(kernel) + (groups, cg),
+    win = _as_strided(  # (N, *out, *kernel, G, C/G), read only
+        get_xp(x), xl, (n,) + outs + tuple(kernel) + (groups, cg),
         (st[0],) + tuple(a * s for a, s in zip(st[1:-1], stride))
         + tuple(a * d for a, d in zip(st[1:-1], dilation)) + (st[-1] * cg, st[-1]))
     order = (1 + 2 * nd,) + tuple(range(1 + 2 * nd)) + (2 + 2 * nd,)
@@ -358,7 +365,7 @@ def grad_matrix(gy, w_shape, groups: int):
     xp = get_xp(gy)
     n, o = gy.shape[:2]
     length = math.prod(gy.shape[2:])
-    g = xp.empty((groups, n, length, o // groups), gy.dtype)
+    g = empty_as(xp, gy, (groups, n, length, o // groups), gy.dtype)
     g[...] = gy.reshape(n, groups, o // groups, length).transpose(1, 0, 3, 2)
     return g.reshape(groups, n * length, o // groups)
 
@@ -399,7 +406,7 @@ def conv_forward(x, w, stride, pads, dilation, groups: int, cols=None, bias=None
         if bias is not None:
             y += bias
         return xp.moveaxis(y.reshape((n,) + outs + (o,)), -1, 1), cols
-    out = xp.empty((n, o) + outs, y.dtype)
+    out = empty_as(xp, y, (n, o) + outs, y.dtype)
     src = y.reshape(groups, n, length, og).transpose(1, 0, 3, 2)
     dst = out.reshape(n, groups, og, length)
     if bias is None:
@@ -431,15 +438,15 @@ def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups: int, gmat=No
             gcols = gcols.reshape((n, c) + kernel + outs)
             return col2im(gcols.transpose(order), (n, c) + padded, stride, dilation, pads)
         length = math.prod(outs)
-        gy_t = xp.empty((groups, o // groups, length, n), gy.dtype)
+        gy_t = empty_as(xp, gy, (groups, o // groups, length, n), gy.dtype)
         gy_t[...] = gy.reshape(n, groups, o // groups, length).transpose(1, 2, 3, 0)
         gcols = (w_t @ gy_t.reshape(groups, o // groups, -1)).reshape((c,) + kernel + outs + (n,))
-        gx_t = xp.empty((c,) + tuple(x_shape[2:]) + (n,), gcols.dtype)
+        gx_t = empty_as(xp, gcols, (c,) + tuple(x_shape[2:]) + (n,), gcols.dtype)
         # col2im on views with the batch moved in front: each offset's sum then runs over rows
         # of (out width * N) contiguous values
         col2im(xp.moveaxis(gcols, -1, 0).transpose(order), (n, c) + padded, stride, dilation,
                pads, out=xp.moveaxis(gx_t, -1, 0))
-        out = xp.empty(tuple(x_shape), gx_t.dtype)
+        out = empty_as(xp, gx_t, tuple(x_shape), gx_t.dtype)
         out[...] = xp.moveaxis(gx_t, -1, 0)
         return out
     if gmat is None:
@@ -450,7 +457,7 @@ def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups: int, gmat=No
                                       sizes)
     shape = (n,) + sizes + (groups, cg)
     dtype = xp.result_type(gmat, w)
-    gx = xp.empty(shape, dtype) if covered else xp.zeros(shape, dtype)
+    gx = (empty_as if covered else zeros_as)(xp, gmat, shape, dtype)
     order = tuple(range(1, 2 + nd)) + (0, 2 + nd)  # (G, N, *out, Cg) -> (N, *out, G, Cg)
     # col2im with one GEMM per kernel offset: each adds its (N * L, Cg) product while it is
     # contiguous and in cache, where slicing one GEMM's (N * L, prod(k) * Cg) would not be
@@ -462,7 +469,7 @@ def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups: int, gmat=No
             gx[...] = part
         else:
             gx[(slice(None),) + dst] += part
-    out = xp.empty(tuple(x_shape), dtype)
+    out = empty_as(xp, gx, tuple(x_shape), dtype)
     out[...] = xp.moveaxis(gx.reshape((n,) + sizes + (c,)), -1, 1)
     return out
 

@@ -106,6 +106,8 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
              reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
     """Mean (or sum) squared error (input - target)^2."""
     reduction = _reduction(size_average, reduce, reduction)
+    if input.dtype.is_complex or target.dtype.is_complex:
+        raise NotImplementedError("mse_loss not implemented for complex tensors")
     shape = input.shape
     input, target = _check_sizes(input, target)
     if weight is None and reduction in ("none", "mean", "sum"):

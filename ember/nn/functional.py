@@ -11,7 +11,7 @@ import warnings
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
-from ember.autograd.grad_mode import no_grad
+from ember.autograd.grad_mode import _State, no_grad
 from ember.ops import dropout as _dropout
 from ember.ops import elementwise as _ew
 from ember.ops import nn as _nn
@@ -171,8 +171,19 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     return _nn.Gelu.apply(input, approximate)
 
 
+def _refuse_complex_grad(name: str, t: Tensor) -> None:
+    """PyTorch computes some ops on complex tensors but cannot differentiate them."""
+    if t.dtype.is_complex and t.requires_grad and _State.enabled:
+        raise RuntimeError(f"{name} does not support automatic differentiation for outputs with "
+                           "complex dtype.")
+
+
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x)."""
+    if input.dtype.is_complex:  # the fused kernel is real; complex silu has no gradient
+        _refuse_complex_grad("silu", input)
+        result = input / (1 + _unary.exp(-input))
+        return input.copy_(result) if inplace else result
     if inplace:
         return _inplace(input, _nn.Silu, saves_self=True)
     return _nn.Silu.apply(input)
@@ -616,6 +627,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
               scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Rows of ``weight`` selected by the integer ``input``; output shape input.shape + (D,)."""
     _check_indices(input, "embedding")
+    _refuse_complex_grad("embedding", weight)
     padding_idx = _padding_idx(padding_idx, weight.shape[0])
     if max_norm is not None:
         _renorm_rows(weight, input, max_norm, norm_type)
@@ -718,9 +730,14 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along ``dim`` (broadcasting)."""
+    common = _dt.promote_types(x1.dtype, x2.dtype)
+    if not common.is_floating_point:
+        raise RuntimeError("expected common dtype to be floating point, yet common dtype is "
+                           f"{common}")
     x1, x2 = broadcast_tensors(x1, x2)
-    n1 = (x1 * x1).sum(dim, keepdim=True).sqrt().clamp_min(eps)
-    n2 = (x2 * x2).sum(dim, keepdim=True).sqrt().clamp_min(eps)
+    # norm, not sqrt of a sum of squares: its gradient at a zero vector is 0, not NaN.
+    n1 = x1.norm(2, dim, keepdim=True).clamp_min(eps)
+    n2 = x2.norm(2, dim, keepdim=True).clamp_min(eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)
 
 

@@ -178,7 +178,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """Fill ``tensor`` (viewed as rows x rest) with a (semi-)orthogonal matrix times ``gain``."""
     if tensor.dim() < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
-    if tensor.numel() == 0:
+    if tensor.numel() == 0 or tensor.device.type == "meta":  # meta: no values to fill, no QR
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows

@@ -8,7 +8,7 @@ import numpy as np
 from ember import dtypes as _dt
 from ember._tensor import _TYPE_NAMES, Tensor, _device_error, _make
 from ember.autograd.grad_mode import _State
-from ember.backend.device import get_array_module
+from ember.backend.device import MetaArray, get_array_module
 
 _FROM_NP = _dt._FROM_NP
 _ndarray = np.ndarray
@@ -115,8 +115,9 @@ def _promote_slow(a, b):
     da = getattr(a, "dtype", None)
     db = getattr(b, "dtype", None)
     if da is not None and db is not None and type(a) is not type(b) \
-            and not isinstance(a, np.generic) and not isinstance(b, np.generic):
-        raise _device_error("binary op", a, b)  # a NumPy array met a CuPy array
+            and not isinstance(a, np.generic) and not isinstance(b, np.generic) \
+            and not _scalar_with_meta(a, b):
+        raise _device_error("binary op", a, b)  # a NumPy array met a CuPy (or meta) array
     if da is not None and da == db:
         return a, b
     rd = result_dtype(a, b).np_dtype
@@ -188,14 +189,22 @@ def data_of(x):
     return x._data if isinstance(x, Tensor) else x
 
 
+def _scalar_with_meta(a, b) -> bool:
+    """Whether arrays ``a`` and ``b`` are a meta array and a 0-d CPU one, which PyTorch lets
+    meet (a 0-dim CPU tensor goes with a tensor of any device, as a scalar would)."""
+    return (a.__class__ is MetaArray and b.__class__ is _ndarray and b.ndim == 0
+            or b.__class__ is MetaArray and a.__class__ is _ndarray and a.ndim == 0)
+
+
 def check_same_device(op: str, *tensors) -> None:
+    """DeviceMismatchError unless the tensors share a device (0-dim CPU ones go with meta)."""
     kind = None
     for t in tensors:
         if isinstance(t, Tensor):
             k = t._data.__class__
             if kind is None:
                 kind, first = k, t
-            elif k is not kind:
+            elif k is not kind and not _scalar_with_meta(first._data, t._data):
                 raise _device_error(op, first._data, t._data)
 
 

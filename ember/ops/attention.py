@@ -111,7 +111,8 @@ class PackedSelfAttention(Primitive,
             xp.exp(block, out=block)
             block /= block.sum(axis=-1, keepdims=True)
         weights = (probs if noise is None else probs * noise).astype(qkv.dtype, copy=False)
-        out = xp.empty(qkv.shape[:2] + (qkv.shape[2] // 3,), qkv.dtype)
+        # Made like qkv (C order), so that a meta qkv gives a meta result.
+        out = xp.empty_like(qkv, shape=qkv.shape[:2] + (qkv.shape[2] // 3,), order="C")
         _heads(out, 1, heads)[0][...] = backend_matmul(weights, v)
         ctx.save_for_backward(qkv)
         ctx.state = (mask, heads, scale, noise, probs, weights)
@@ -127,7 +128,7 @@ class PackedSelfAttention(Primitive,
         xp = get_array_module(probs)
         q, k, v = _heads(qkv._data, 3, heads)
         (g,) = _heads(grad._data, 1, heads)
-        packed = xp.empty(qkv.shape, qkv._data.dtype)
+        packed = xp.empty_like(qkv._data, order="C")
         dq, dk, dv = _heads(packed, 3, heads)
         dv[...] = backend_matmul(weights.swapaxes(-1, -2), g)
         ds = backend_matmul(g, v.swapaxes(-1, -2))  # d weights, turned into d scores in place

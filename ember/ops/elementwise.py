@@ -658,6 +658,9 @@ class Where(Primitive, node_name="WhereBackward0"):
         return None, ga, gb
 
 
+_PY_NUMBERS = (int, float, complex)  # bool is an int
+
+
 def where(condition, input=None, other=None, *, out=None):
     """Elements of ``input`` where ``condition`` holds, else of ``other``; with one argument,
     the indices of the True elements (as ``nonzero(as_tuple=True)``)."""
@@ -670,6 +673,10 @@ def where(condition, input=None, other=None, *, out=None):
             raise RuntimeError("where expected condition to be a boolean tensor, but got a "
                                f"tensor with dtype {scalar_name(condition.dtype)}")
         condition = condition.bool()
+    if isinstance(input, _PY_NUMBERS) and isinstance(other, _PY_NUMBERS):
+        # Two Python numbers give PyTorch's dtype for them (a float is the default dtype), not
+        # NumPy's float64: make the first a 0-d tensor of its own dtype.
+        input = _make(condition._xp.asarray(input, _dt.scalar_dtype(input).np_dtype))
     result = Where.apply(condition, input, other)
     return result if out is None else write_result(out, result)
 

@@ -18,9 +18,11 @@ from ember.ops._util import (
     check_same_device,
     is_number,
     promote,
+    refuse_complex,
     scalar_name,
     scalar_operand,
     wrap_dim,
+    write_result,
 )
 from ember.ops.inplace import check_inplace, inplace
 from ember.ops.movement import AliasIndex, BasicIndex, Select, UnsqueezeIndex, expand, reshape
@@ -355,13 +357,21 @@ def _check_index(index: Tensor, op: str, input: Tensor = None, dim: int = 0,
                                f"size than src {list(sshape or ())}")
 
 
+def _bad_index(op: str, exc: IndexError) -> RuntimeError:
+    """PyTorch's gathers and scatters report an out-of-range index as a RuntimeError."""
+    return RuntimeError(f"{op}(): {exc}")
+
+
 class Gather(Primitive, node_name="GatherBackward0"):
     @staticmethod
     def forward(ctx, a, index, dim):
         ctx.save_for_backward(index)
         ctx.args = (a.shape, dim)
         xp = get_array_module(a)
-        return a[_scatter_index(xp, index, dim)]
+        try:
+            return a[_scatter_index(xp, index, dim)]
+        except IndexError as exc:
+            raise _bad_index("gather", exc) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -371,8 +381,13 @@ class Gather(Primitive, node_name="GatherBackward0"):
         return scatter_add(zeros, dim, index, grad), None, None
 
 
-def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
+def gather(input: Tensor, dim: int | None = None, index: Tensor | None = None, *,
+           sparse_grad: bool = False, axis=None, out=None) -> Tensor:
     """out[i][j] = input[index[i][j]][j] along ``dim`` (for dim=0), and so on."""
+    if axis is not None:
+        dim = axis
+    if out is not None:
+        return write_result(out, gather(input, dim, index))
     if input.ndim == 0:  # dim 0 / -1 of a 0-d tensor: gather from its 1-element view
         wrap_dim(dim, 0)
         return reshape(gather(reshape(input, 1), 0, reshape(index, -1)), index.shape)
@@ -405,7 +420,10 @@ class ScatterAdd(Primitive, node_name="ScatterAddBackward0"):
         xp = get_array_module(a)
         out = a.copy()
         src = src[tuple(slice(0, s) for s in index.shape)]
-        _scatter_add_arrays(xp, out, _scatter_index(xp, index, dim), src.astype(a.dtype))
+        try:
+            _scatter_add_arrays(xp, out, _scatter_index(xp, index, dim), src.astype(a.dtype))
+        except IndexError as exc:
+            raise _bad_index("scatter_add", exc) from None
         return out
 
     @staticmethod
@@ -417,8 +435,13 @@ class ScatterAdd(Primitive, node_name="ScatterAddBackward0"):
         return grad, None, gsrc, None
 
 
-def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+def scatter_add(input: Tensor, dim: int | None = None, index: Tensor | None = None,
+                src: Tensor | None = None, *, axis=None, out=None) -> Tensor:
     """A copy of ``input`` with ``src`` summed in at ``index`` along ``dim``."""
+    if axis is not None:
+        dim = axis
+    if out is not None:
+        return write_result(out, scatter_add(input, dim, index, src))
     if input.ndim == 0:
         return _lift_0d(scatter_add, input, dim, index, src)
     index, src = _scalars_as_1d(index, src)
@@ -445,14 +468,18 @@ class Scatter(Primitive, node_name="ScatterBackward0"):
             vals = cast(src, a.dtype)
         else:
             vals = src[tuple(slice(0, s) for s in index.shape)].astype(a.dtype)
-        if reduce is None:
-            out[pos] = vals
-        elif reduce == "add":
-            _scatter_add_arrays(xp, out, pos, xp.broadcast_to(vals, index.shape))
-        elif reduce == "multiply":
-            xp.multiply.at(out, pos, xp.broadcast_to(vals, index.shape))
-        else:
-            raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
+        try:
+            if reduce is None:
+                out[pos] = vals
+            elif reduce == "add":
+                _scatter_add_arrays(xp, out, pos, xp.broadcast_to(vals, index.shape))
+            elif reduce == "multiply":
+                xp.multiply.at(out, pos, xp.broadcast_to(vals, index.shape))
+            else:
+                raise RuntimeError(f"reduce argument must be either add or multiply, got "
+                                   f"{reduce}")
+        except IndexError as exc:
+            raise _bad_index("scatter", exc) from None
         return out
 
     @staticmethod
@@ -465,8 +492,13 @@ class Scatter(Primitive, node_name="ScatterBackward0"):
         return grad_self, None, gsrc, None, None
 
 
-def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None):
+def scatter(input: Tensor, dim: int | None = None, index: Tensor | None = None, src=None, *,
+            value=None, reduce=None, axis=None, out=None):
     """Write ``src`` (or ``value``) into a copy of ``input`` at ``index`` along ``dim``."""
+    if axis is not None:
+        dim = axis
+    if out is not None:
+        return write_result(out, scatter(input, dim, index, src, value=value, reduce=reduce))
     if input.ndim == 0:
         return _lift_0d(scatter, input, dim, index, src, value=value, reduce=reduce)
     index, src = _scalars_as_1d(index, src)
@@ -579,9 +611,27 @@ def _extreme(np_dtype, lowest: bool):
     return info.min if lowest else info.max
 
 
-def scatter_reduce(input, dim, index, src, reduce, *, include_self: bool = True):
+def _refuse_complex_reduce(input: Tensor, src, reduce: str) -> None:
+    """PyTorch has no complex amax/amin, and no gradient for a complex scatter_reduce."""
+    if not (input.is_complex() or isinstance(src, Tensor) and src.is_complex()):
+        return
+    if reduce in ("amax", "amin"):
+        raise NotImplementedError(f"scatter_reduce: '{reduce}' not implemented for complex")
+    if _State.enabled and (input.requires_grad or isinstance(src, Tensor) and src.requires_grad):
+        raise RuntimeError("scatter_reduce does not support automatic differentiation for "
+                           "outputs with complex dtype.")
+
+
+def scatter_reduce(input, dim=None, index=None, src=None, reduce=None, *,
+                   include_self: bool = True, axis=None, out=None):
     """Reduce ``src`` into a copy of ``input`` at ``index`` ('sum', 'prod', 'mean', 'amax',
     'amin'), with or without the input's own values."""
+    if axis is not None:
+        dim = axis
+    if out is not None:
+        return write_result(out, scatter_reduce(input, dim, index, src, reduce,
+                                                include_self=include_self))
+    _refuse_complex_reduce(input, src, reduce)
     if input.ndim == 0:
         return _lift_0d(scatter_reduce, input, dim, index, src, reduce,
                         include_self=include_self)
@@ -592,6 +642,7 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self: bool = True)
 
 
 def scatter_reduce_(input, dim, index, src, reduce, *, include_self: bool = True):
+    _refuse_complex_reduce(input, src, reduce)
     index, src = _scalars_as_1d(index, src)
     return inplace(input, ScatterReduce, index, src, wrap_dim(dim, input.ndim), reduce,
                    include_self, saves_self=True)
@@ -605,7 +656,10 @@ class IndexSelect(Primitive, node_name="IndexSelectBackward0"):
     def forward(ctx, a, index, dim):
         ctx.save_for_backward(index)
         ctx.args = (a.shape, dim)
-        return get_array_module(a).take(a, index, axis=dim)
+        try:
+            return get_array_module(a).take(a, index, axis=dim)
+        except IndexError as exc:
+            raise _bad_index("index_select", exc) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -615,8 +669,13 @@ class IndexSelect(Primitive, node_name="IndexSelectBackward0"):
         return index_add(zeros, dim, index, grad), None, None
 
 
-def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
+def index_select(input: Tensor, dim: int | None = None, index: Tensor | None = None, *,
+                 axis=None, out=None) -> Tensor:
     """The slices of ``input`` at ``index`` (a vector) along ``dim``."""
+    if axis is not None:
+        dim = axis
+    if out is not None:
+        return write_result(out, index_select(input, dim, index))
     if input.ndim == 0:
         if index.numel() != 1:
             raise RuntimeError("index_select(): Index to scalar can have only 1 value, got "
@@ -637,7 +696,10 @@ class IndexAdd(Primitive, node_name="IndexAddBackward0"):
         xp = get_array_module(a)
         out = a.copy()
         src = source * alpha if alpha != 1 else source
-        _scatter_add_arrays(xp, out, (slice(None),) * dim + (index,), src.astype(a.dtype))
+        try:
+            _scatter_add_arrays(xp, out, (slice(None),) * dim + (index,), src.astype(a.dtype))
+        except IndexError as exc:
+            raise _bad_index("index_add", exc) from None
         return out
 
     @staticmethod
@@ -650,8 +712,12 @@ class IndexAdd(Primitive, node_name="IndexAddBackward0"):
         return grad, None, gsrc
 
 
-def index_add(input, dim, index, source, *, alpha=1):
+def index_add(input, dim=None, index=None, source=None, *, alpha=1, axis=None, out=None):
     """A copy of ``input`` with ``alpha * source`` added at ``index`` along ``dim``."""
+    if axis is not None:
+        dim = axis
+    if out is not None:
+        return write_result(out, index_add(input, dim, index, source, alpha=alpha))
     if input.ndim == 0:
         return _lift_0d(index_add, input, dim, index, source, alpha=alpha)
     return IndexAdd.apply(input, index, source, wrap_dim(dim, input.ndim), alpha)
@@ -773,8 +839,10 @@ class IndexFill(Primitive, node_name="IndexFillBackward0"):
         return gself, None, gval
 
 
-def index_fill(input, dim, index, value):
+def index_fill(input, dim=None, index=None, value=None, *, axis=None):
     """A copy of ``input`` with ``value`` (a number or a 0-d tensor) at ``index`` along ``dim``."""
+    if axis is not None:
+        dim = axis
     if input.ndim == 0:
         return _lift_0d(index_fill, input, dim, index, value)
     return IndexFill.apply(input, index, _fill_value(value), wrap_dim(dim, input.ndim))
@@ -849,7 +917,9 @@ def masked_fill_(input: Tensor, mask: Tensor, value) -> Tensor:
     return inplace(input, MaskedFill, mask, value)
 
 
-def masked_select(input: Tensor, mask: Tensor) -> Tensor:
+def masked_select(input: Tensor, mask: Tensor, *, out=None) -> Tensor:
+    if out is not None:
+        return write_result(out, masked_select(input, mask))
     _check_mask(mask, "masked_select")
     shape = np.broadcast_shapes(tuple(input.shape), tuple(mask.shape))
     return getitem(expand(input, shape), expand(mask.bool(), shape))
@@ -869,11 +939,17 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     return index_put(input, (mask,), values)
 
 
-def take(input: Tensor, index: Tensor) -> Tensor:
+def take(input: Tensor, index: Tensor, *, out=None) -> Tensor:
+    if out is not None:
+        return write_result(out, take(input, index))
     return getitem(reshape(input, -1), index)
 
 
-def take_along_dim(input: Tensor, indices: Tensor, dim=None) -> Tensor:
+def take_along_dim(input: Tensor, indices: Tensor, dim=None, *, axis=None, out=None) -> Tensor:
+    if axis is not None:
+        dim = axis
+    if out is not None:
+        return write_result(out, take_along_dim(input, indices, dim))
     if dim is None:
         return take(input, reshape(indices, -1))
     d = wrap_dim(dim, input.ndim)
@@ -928,8 +1004,17 @@ def _argsort(a, dim: int, descending: bool, xp):
     return (n - 1) - order
 
 
-def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
+_SORT_COMPLEX = "Sort does not support complex dtypes"
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False, *,
+         axis=None, out=None):
     """(values, indices) sorted along ``dim``; NaN counts as the largest value."""
+    if axis is not None:
+        dim = axis
+    if out is not None:
+        return write_result(out, sort(input, dim, descending, stable))
+    refuse_complex(input._data, _SORT_COMPLEX, RuntimeError)
     if input.ndim == 0:
         return return_types.sort(input.clone(), _make(input._xp.zeros((), np.int64)))
     d = wrap_dim(dim, input.ndim)
@@ -937,16 +1022,26 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     return return_types.sort(gather(input, d, idx), idx)
 
 
-def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
-    return sort(input, dim, descending, stable).indices
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False, *,
+            axis=None, out=None) -> Tensor:
+    indices = sort(input, dim if axis is None else axis, descending, stable).indices
+    return indices if out is None else write_result(out, indices)
 
 
-def msort(input: Tensor) -> Tensor:
-    return sort(input, 0).values
+def msort(input: Tensor, *, out=None) -> Tensor:
+    values = sort(input, 0).values
+    return values if out is None else write_result(out, values)
 
 
-def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
-    """The k largest (or smallest) elements along ``dim`` and their indices."""
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *,
+         axis=None, out=None):
+    """The k largest (or smallest) elements along ``dim`` and their indices; NaN is the
+    largest value."""
+    if axis is not None:
+        dim = axis
+    if out is not None:
+        return write_result(out, topk(input, k, dim, largest, sorted))
+    refuse_complex(input._data, "topk does not support complex dtypes", RuntimeError)
     d = wrap_dim(dim, input.ndim)
     n = input._data.shape[d] if input.ndim else 1
     if k > n or k < 0:
@@ -956,8 +1051,16 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
                              indices.narrow(d, 0, k) if input.ndim else indices)
 
 
-def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
+def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *, axis=None,
+             keepdims=None, out=None):
     """The k-th smallest values along ``dim`` and their indices."""
+    if axis is not None:
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    if out is not None:
+        return write_result(out, kthvalue(input, k, dim, keepdim))
+    refuse_complex(input._data, "kthvalue not implemented for complex")
     d = wrap_dim(dim, input.ndim)
     n = input._data.shape[d] if input.ndim else 1
     if not 1 <= k <= n:

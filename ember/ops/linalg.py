@@ -568,8 +568,9 @@ def logdet(input: Tensor) -> Tensor:
 
 def slogdet(input: Tensor):
     """(sign, log|det|) of each square matrix; a complex sign is det / |det|."""
+    from ember import return_types  # (the module imports no other return type)
     d = det(input)
-    return d.sgn(), d.abs().log()
+    return return_types.slogdet(d.sgn(), d.abs().log())
 
 
 class Solve(Primitive, node_name="LinalgSolveExBackward0"):

@@ -807,10 +807,10 @@ class Clone(Primitive, node_name="CloneBackward0"):
     def forward(ctx, a, order="K"):
         """A copy in NumPy's ``order`` ("K": the strides' order, "C"), or with the dims laid
         out outermost to innermost in the tuple ``order`` (channels-last layouts)."""
-        xp = get_array_module(a)
+        # ``ndarray.copy`` (NumPy and CuPy alike) keeps subclasses: a meta array stays meta.
         if isinstance(order, tuple):
-            return xp.ascontiguousarray(a.transpose(order)).transpose(_inverse(order))
-        return xp.array(a, copy=True, order=order)
+            return a.transpose(order).copy(order="C").transpose(_inverse(order))
+        return a.copy(order=order)
 
     @staticmethod
     def backward(ctx, grad):

@@ -8,7 +8,7 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
-from ember.backend.device import get_array_module, is_host
+from ember.backend.device import get_array_module, is_host, zeros_as
 from ember.backend.special import scatter_add, special
 from ember.ops._util import float_array, promote, wrap_dim
 
@@ -424,10 +424,10 @@ def _weighted_reduction(ctx, xp, losses, w, reduction: str):
         return losses
     if reduction == "sum":
         ctx.coef = w
-        return xp.asarray(losses.sum())
+        return xp.asanyarray(losses.sum())  # "any": a meta 0-d sum stays meta
     total = w.sum()  # all targets ignored: 0 / 0 = nan, as in PyTorch
     ctx.coef = w / total
-    return xp.asarray(losses.sum() / total)
+    return xp.asanyarray(losses.sum() / total)
 
 
 class NllLoss(Primitive, node_name="NllLossBackward0"):
@@ -451,7 +451,7 @@ class NllLoss(Primitive, node_name="NllLossBackward0"):
         safe, shape, dtype = ctx.params
         xp = get_array_module(safe)
         src = (grad * _make(-ctx.coef)).unsqueeze(1)
-        return _make(xp.zeros(shape, dtype)).scatter(1, _make(safe), src), None
+        return _make(zeros_as(xp, safe, shape, dtype)).scatter(1, _make(safe), src), None
 
 
 class CrossEntropy(Primitive, node_name="NllLossBackward0"):  # PyTorch's last node
@@ -481,7 +481,7 @@ class CrossEntropy(Primitive, node_name="NllLossBackward0"):  # PyTorch's last n
         rows, safe = ctx.index
         coef = grad * _make(ctx.coef)  # d loss / d log p[n, target[n]], negated
         if _State.enabled:  # create_graph: compose softmax - one_hot differentiably
-            one_hot = _make(get_array_module(safe).zeros(x.shape, x._data.dtype))
+            one_hot = _make(zeros_as(get_array_module(safe), safe, x.shape, x._data.dtype))
             one_hot = one_hot.scatter(1, _make(safe[:, None]), 1.0)
             return (Softmax.apply(x, 1) - one_hot) * coef.unsqueeze(1), None
         # The gradient takes over the exponentials' buffer; a retained graph's next backward
@@ -497,7 +497,7 @@ class CrossEntropy(Primitive, node_name="NllLossBackward0"):  # PyTorch's last n
 def _softmax_parts(xp, x):
     """exp(x - max) of (N, C) rows with each row's sum of exp and log-sum-exp (N, 1)."""
     exp = xp.empty_like(x)
-    lse = xp.empty((x.shape[0], 1), x.dtype)
+    lse = xp.empty_like(x, shape=(x.shape[0], 1))  # like x: a meta x gives meta buffers
     total = xp.empty_like(lse)
     for block, _, top, sums in _exp_blocks(xp, x, 1, exp):
         total[block] = sums
@@ -521,7 +521,7 @@ def _reduce_array(xp, losses, reduction: str):
     if reduction == "none":
         return losses
     total = losses.sum()
-    return xp.asarray(total / losses.size if reduction == "mean" else total)
+    return xp.asanyarray(total / losses.size if reduction == "mean" else total)
 
 
 class MseLoss(Primitive, node_name="MseLossBackward0"):
@@ -642,7 +642,7 @@ class Embedding(Primitive, node_name="EmbeddingBackward0"):
             keep = scale if keep is None else scale * keep
         if keep is not None:
             g = g * _make(keep.astype(g._data.dtype, copy=False)[:, None])
-        zeros = xp.zeros((num, g.shape[1]), g._data.dtype)
+        zeros = zeros_as(xp, g._data, (num, g.shape[1]), g._data.dtype)
         if _State.enabled:  # create_graph
             return _make(zeros).index_add(0, flat, g), None
         scatter_add(xp, zeros, flat._data, g._data)  # into the fresh zeros: no copy of them

@@ -9,7 +9,7 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.special import special
-from ember.ops._util import as_tensor_arg, data_of, float_array, promote
+from ember.ops._util import as_tensor_arg, data_of, float_array, promote, result_dtype
 from ember.ops.compare import isfinite, signbit
 from ember.ops.elementwise import _xp, div, maximum, mul, pow, sub, where
 from ember.ops.unary import abs, exp2, lgamma, log2, sin
@@ -61,7 +61,8 @@ def copysign(input: Tensor, other) -> Tensor:
     """|input| with the sign of ``other`` (a float result; -0.0 counts as negative)."""
     x = _floating(input)
     o = other if isinstance(other, Tensor) else as_tensor_arg(float(other), x)
-    return abs(x) * where(signbit(o), -1.0, 1.0)
+    mag = abs(x.to(result_dtype(x._data, o._data)))
+    return where(signbit(o), -mag, mag)
 
 
 def ldexp(input, other) -> Tensor:
@@ -156,7 +157,10 @@ def heaviside(input: Tensor, values: Tensor) -> Tensor:
     if isinstance(values, Tensor) and values.dtype is not input.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different "
                            "dtypes")
-    return _no_grad_binary("heaviside", input, values)
+    a, v = promote(data_of(input), data_of(values))
+    xp = _xp(a if hasattr(a, "dtype") else v)
+    # Not NumPy's heaviside: that gives float64 for integers and NaN for NaN (PyTorch: 0).
+    return _make(xp.where(a == 0, v, a > 0).astype(a.dtype))
 
 
 def nextafter(input: Tensor, other: Tensor) -> Tensor:

@@ -143,10 +143,11 @@ class LSTMLayer(Primitive, node_name="MkldnnRnnLayerBackward0"):  # PyTorch CPU'
         gates *= slope
         w_t = w_hh.T.copy()  # contiguous: BLAS runs h @ w_hh.T about 2x slower
         w_t *= slope
-        hs = xp.empty((steps, batch, hidden), xw.dtype)
+        # Buffers made like xw (C order), so that a meta xw gives meta buffers.
+        hs = xp.empty_like(xw, shape=(steps, batch, hidden), order="C")
         cs = xp.empty_like(hs)
         tanh_c = xp.empty_like(hs)
-        rec = xp.empty((batch, 4 * hidden), xw.dtype)
+        rec = xp.empty_like(xw, shape=(batch, 4 * hidden), order="C")
         h, c = h0, c0
         for t in _time_order(steps, reverse):
             g = gates[t]
@@ -186,7 +187,7 @@ class LSTMLayer(Primitive, node_name="MkldnnRnnLayerBackward0"):  # PyTorch CPU'
         # and d (i, f, g)_t / d c_t as coefficients (sigmoid' = s(1-s), tanh' = 1-t^2)
         dc_dh = xp.empty_like(tanh_c)
         do_dh = xp.empty_like(tanh_c)
-        coef = xp.empty((steps, batch, 3, hidden), gates.dtype)
+        coef = xp.empty_like(gates, shape=(steps, batch, 3, hidden), order="C")
         _derivative_times(xp, tanh_c, o, dc_dh, sigmoid=False)
         _derivative_times(xp, o, tanh_c, do_dh, sigmoid=True)
         _derivative_times(xp, i, g, coef[:, :, 0], sigmoid=True)
@@ -219,10 +220,11 @@ class GRULayer(Primitive, node_name="GruLayerBackward0"):
         steps = xw.shape[0]
         hidden = h0.shape[-1]
         gates = xw.copy()  # r, z, n activated in place below
-        hn = xp.empty(xw.shape[:2] + (hidden,), xw.dtype)  # h W_hn^T + b_hn, kept for backward
+        # h W_hn^T + b_hn, kept for backward; made like xw so that a meta xw gives meta buffers
+        hn = xp.empty_like(xw, shape=xw.shape[:2] + (hidden,), order="C")
         hs = xp.empty_like(hn)
         w_t = xp.ascontiguousarray(w_hh.T)  # BLAS runs h @ w_hh.T about 2x slower
-        gh = xp.empty(xw.shape[1:], xw.dtype)
+        gh = xp.empty_like(xw, shape=xw.shape[1:], order="C")
         h = h0
         for t in _time_order(steps, reverse):
             xp.matmul(h, w_t, out=gh)

@@ -21,7 +21,14 @@ import numpy as np
 
 from ember import dtypes as _dt
 from ember._tensor import Size, Tensor, _make
-from ember.backend.device import Device, array_device, get_array_module, to_device
+from ember.backend.device import (
+    Device,
+    MetaArray,
+    array_device,
+    get_array_module,
+    meta_array,
+    to_device,
+)
 from ember.nn.parameter import Parameter
 from ember.storage import TypedStorage, UntypedStorage, array_ptr, root_array, root_bytes
 
@@ -55,6 +62,7 @@ _STORAGE_DTYPES = {name: d for d, name in _STORAGE_NAMES.items()}
 _UNTYPED = TorchGlobal("torch.storage", "UntypedStorage")
 _REBUILD_V2 = TorchGlobal("torch._utils", "_rebuild_tensor_v2")
 _REBUILD_V3 = TorchGlobal("torch._utils", "_rebuild_tensor_v3")
+_REBUILD_META = TorchGlobal("torch._utils", "_rebuild_meta_tensor_no_storage")
 _REBUILD_PARAMETER = TorchGlobal("torch._utils", "_rebuild_parameter")
 _REBUILD_PARAMETER_STATE = TorchGlobal("torch._utils", "_rebuild_parameter_with_state")
 _REBUILD_FROM_TYPE = TorchGlobal("torch._tensor", "_rebuild_from_type_v2")
@@ -205,6 +213,11 @@ class TorchPickler(pickle._Pickler):
             if state:
                 return (_REBUILD_PARAMETER_STATE, (_PlainTensor(t), t.requires_grad, hooks, state))
             return (_REBUILD_PARAMETER, (_PlainTensor(t), t.requires_grad, hooks))
+        if t._data.__class__ is MetaArray:  # no storage to write: dtype, size and stride only
+            rebuild, args = _REBUILD_META, (t.dtype, tuple(t.shape), t.stride(), requires_grad)
+            if state:
+                return (_REBUILD_FROM_TYPE, (rebuild, _TENSOR, args, state))
+            return (rebuild, args)
         ref, offset, size, stride = self._table.tensor(t)
         if ref.dtype is None:
             rebuild, args = _REBUILD_V3, (ref, offset, size, stride, requires_grad, hooks,
@@ -300,8 +313,8 @@ _CONTAINERS = {
     ("torch.nn", "Parameter"): _PARAMETER,
     ("torch.storage", "UntypedStorage"): _UNTYPED, ("torch", "UntypedStorage"): _UNTYPED,
 }
-_REBUILDERS = {"_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter",
-               "_rebuild_parameter_with_state"}
+_REBUILDERS = {"_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_meta_tensor_no_storage",
+               "_rebuild_parameter", "_rebuild_parameter_with_state"}
 
 
 def _strided_view(flat, offset: int, size: tuple, strides: tuple):
@@ -477,6 +490,18 @@ class SafeUnpickler(pickle._Unpickler):
                "_rebuild_tensor_v3 of a non-storage")
         return self._tensor(storage, dtype, storage_offset, size, stride, requires_grad)
 
+    def _rebuild_meta_tensor_no_storage(self, dtype, size, stride, requires_grad):
+        """A meta tensor, saved without storage; it stays meta whatever ``map_location`` says,
+        as in PyTorch (there are no values to move)."""
+        _check(dtype.__class__ is _dt.dtype and type(size) in (tuple, list, Size)
+               and all(_is_int(n) and n >= 0 for n in size) and type(requires_grad) is bool,
+               "bad meta tensor")
+        t = _make(meta_array(tuple(size), dtype.np_dtype))
+        if requires_grad:
+            _check(dtype.is_floating_point or dtype.is_complex, "integer tensor requires grad")
+            t.requires_grad = True
+        return t
+
     def _rebuild_parameter(self, data, requires_grad, backward_hooks):
         _check(isinstance(data, Tensor) and type(requires_grad) is bool, "bad Parameter")
         return Parameter(data, requires_grad)
@@ -488,7 +513,8 @@ class SafeUnpickler(pickle._Unpickler):
 
     def _rebuild_from_type_v2(self, func, new_type, args, state):
         _check(getattr(func, "__self__", None) is self
-               and func.__name__ in ("_rebuild_tensor_v2", "_rebuild_tensor_v3"),
+               and func.__name__ in ("_rebuild_tensor_v2", "_rebuild_tensor_v3",
+                                     "_rebuild_meta_tensor_no_storage"),
                "_rebuild_from_type_v2 of an unknown function")
         _check(new_type in (_TENSOR, _PARAMETER) and type(args) is tuple,
                "_rebuild_from_type_v2 of an unknown type")

@@ -45,25 +45,8 @@ IDX1 = np.array([2, 0, 2])
 
 # Mismatches whose fix lies outside the ops this sweep's owner maintains (reported instead).
 KNOWN = {
-    "int.heaviside": "heaviside(int, int) gives float64 (ops/pointwise_extra.py)",
-    "where-py-scalars": "where(c, 1.0, 0) is float64, torch's default float32; callers "
-                        "(pointwise_extra.copysign, legacy Rprop) rely on float64",
     "int.lerp-err": "lerp accepts integer tensors, torch raises",
     "einsum-complex": "einsum mixes complex and real operands, torch raises",
-    "F.mse-complex-err": "mse_loss accepts complex inputs, torch raises",
-    "topk-nan": "topk does not rank NaN as the largest value (ops/indexing.py)",
-    "boundary-cosine-zero": "cosine_similarity of a zero vector has NaN gradients, torch 0 "
-                            "(nn/functional.py)",
-    "complex-sort-err": "sort orders complex numbers lexicographically, torch raises "
-                        "(ops/indexing.py; also argsort, msort, topk, kthvalue)",
-    "complex-scatter_reduce-sum": "scatter_reduce differentiates complex outputs, torch "
-                                  "raises (ops/indexing.py)",
-    "complex-F.embedding": "embedding differentiates complex weights, torch raises (ops/nn.py)",
-    "complex-F.silu": "silu of complex raises TypeError, torch RuntimeError (ops/nn.py)",
-    "complex-F.cosine_similarity": "cosine_similarity of complex raises NotImplementedError "
-                                   "(from clamp), torch RuntimeError (nn/functional.py)",
-    "gather-bad-index-err": "gather raises IndexError for an out-of-range index, torch "
-                            "RuntimeError (ops/indexing.py)",
 }
 
 
@@ -382,7 +365,10 @@ OUTS = {
     "fmax-nan": lambda lib, x: lib.fmax(x, lib.full_like(x, float("nan"))),
     "clamp-nan": lambda lib, x: lib.clamp(x * float("nan"), 0, 1),
     "clamp-min-gt-max": lambda lib, x: lib.clamp(x, 1, -1),
-    "topk-nan": lambda lib, x: lib.where(x > 0, float("nan"), x).topk(2),
+    # One NaN a row: PyTorch's order among tied NaNs is its selection algorithm's, unspecified.
+    "topk-nan": lambda lib, x: lib.where(x == x.amax(1, keepdim=True), float("nan"), x).topk(2),
+    "topk-nan-smallest": lambda lib, x: lib.where(x == x.amin(1, keepdim=True), float("nan"),
+                                                  x).topk(2, largest=False),
     "sort-desc-nan": lambda lib, x: lib.where(x > 0, float("nan"), x).sort(descending=True),
     "max-all-nan": lambda lib, x: lib.where(x > 0, float("nan"), x).max(),
     "min-dim-nan": lambda lib, x: lib.where(x > 0, float("nan"), x).min(1),
@@ -770,6 +756,55 @@ LINALG = {
 for name, fn in LINALG.items():
     case(f"linalg-{name}", fn, SPD2, _r(2, 3, 2))
 
+# --- result dtypes of Python-number operands, complex refusals, named results ----------------
+FOLLOW_UPS = {
+    "where-int-int": lambda lib, x: lib.where(x > 0, 1, 0),
+    "where-bool-bool": lambda lib, x: lib.where(x > 0, True, False),
+    "where-bool-int": lambda lib, x: lib.where(x > 0, True, 0),
+    "where-complex-int": lambda lib, x: lib.where(x > 0, 1j, 0),
+    "where-int-float": lambda lib, x: lib.where(x > 0, 2, 0.5),
+    "where-tensor-float": lambda lib, x: lib.where(x > 0, x, 0.5),
+    "copysign-float32-float64": lambda lib, x: lib.copysign(x.float(), -x),
+    "copysign-half-float": lambda lib, x: lib.copysign(x.half(), -1.0),
+    "copysign-int-float32": lambda lib, x: lib.copysign((x * 4).long(), x.float()),
+    "heaviside-int8": lambda lib, x: lib.heaviside((x * 4).to(lib.int8),
+                                                   lib.tensor([7], dtype=lib.int8)),
+    "heaviside-nan": lambda lib, x: lib.heaviside(lib.where(x > 0, float("nan"), x.round()),
+                                                  lib.tensor(0.5, dtype=lib.float64)),
+    "heaviside-bool": lambda lib, x: lib.heaviside(x > 0, lib.tensor([True])),
+    "slogdet-fields": lambda lib, x: lib.slogdet(x[:, :3]).logabsdet,
+    "linalg.slogdet-fields": lambda lib, x: lib.linalg.slogdet(x[:, :3]).sign,
+    "F.cosine_similarity-int-err": lambda lib, x: lib.nn.functional.cosine_similarity(
+        x.long(), x.long()),
+    "F.cosine_similarity-zero-rows": lambda lib, x: lib.nn.functional.cosine_similarity(
+        x * (x > 0), x.flip(0)),
+    "F.mse-real-complex-err": lambda lib, x: lib.nn.functional.mse_loss(x, x * 1j),
+    "gather-bad-index-dim0-err": lambda lib, x: x.gather(0, lib.full((1, 4), 3)),
+    "gather-bad-index-nograd-err": lambda lib, x: x.detach().gather(1, lib.full((3, 1), 4)),
+    "scatter-bad-index-err": lambda lib, x: x.scatter(1, lib.full((3, 1), 9), 1.0),
+    "scatter_add-bad-index-err": lambda lib, x: x.scatter_add(1, lib.full((3, 1), 9), x[:, :1]),
+    "index_select-bad-index-err": lambda lib, x: x.index_select(1, lib.tensor([9])),
+    "index_add-bad-index-err": lambda lib, x: x.index_add(0, lib.tensor([9]), x[:1]),
+    "index_fill-bad-index-err": lambda lib, x: x.index_fill(1, lib.tensor([9]), 1.0),
+}
+# No gradient to compare: torch differentiates neither heaviside nor a determinant's sign.
+NO_GRAD = {"copysign-int-float32", "heaviside-nan", "linalg.slogdet-fields"}
+for name, fn in FOLLOW_UPS.items():
+    case(name, fn, A34, grad=name not in NO_GRAD)
+COMPLEX_NOGRAD = {  # what PyTorch computes on complex tensors, but cannot differentiate
+    "F.silu": lambda lib, z: lib.nn.functional.silu(z),
+    "F.embedding": lambda lib, z: lib.nn.functional.embedding(lib.tensor([1, 0]), z[0]),
+    "scatter_reduce-sum": lambda lib, z: z.scatter_reduce(2, lib.zeros(2, 3, 2, dtype=lib.long),
+                                                          z, "sum"),
+    "scatter_reduce-amax-err": lambda lib, z: z.scatter_reduce(
+        2, lib.zeros(2, 3, 2, dtype=lib.long), z, "amax"),
+    "topk-err": lambda lib, z: z.topk(1), "kthvalue-err": lambda lib, z: z.kthvalue(1),
+    "msort-err": lambda lib, z: lib.msort(z), "argsort-err": lambda lib, z: lib.argsort(z),
+    "F.mse-err": lambda lib, z: lib.nn.functional.mse_loss(z, z),
+}
+for name, fn in COMPLEX_NOGRAD.items():
+    case(f"complex-nograd-{name}", fn, C234, grad=False)
+
 
 def _make(lib, value, dtype):
     dt = getattr(lib, dtype) if dtype else None
@@ -923,6 +958,23 @@ ALIASES = {
     "select": lambda lib, x: lib.select(x, axis=1, index=2),
     "repeat_interleave": lambda lib, x: lib.repeat_interleave(x, 2, axis=0),
     "logsumexp-no-dim-err": lambda lib, x: lib.logsumexp(x),
+    "sort": lambda lib, x: lib.sort(x, axis=0, descending=True),
+    "argsort": lambda lib, x: lib.argsort(x, axis=0),
+    "topk": lambda lib, x: lib.topk(x, 2, axis=0),
+    "kthvalue": lambda lib, x: lib.kthvalue(x, 2, axis=1, keepdims=True),
+    "gather": lambda lib, x: lib.gather(x, axis=1, index=lib.tensor(IDX)),
+    "index_select": lambda lib, x: lib.index_select(x, axis=1, index=lib.tensor(IDX1)),
+    "scatter": lambda lib, x: lib.scatter(x, axis=1, index=lib.tensor(IDX), src=x[:1] * 2),
+    "scatter-value": lambda lib, x: lib.scatter(x, axis=1, index=lib.tensor(IDX), value=2.0),
+    "scatter_add": lambda lib, x: lib.scatter_add(x, axis=1, index=lib.tensor(IDX), src=x[1:2]),
+    "scatter_reduce": lambda lib, x: lib.scatter_reduce(x, axis=1, index=lib.tensor(IDX),
+                                                        src=x, reduce="amax"),
+    "index_add": lambda lib, x: lib.index_add(x, axis=0, index=lib.tensor(IDX1), source=x),
+    "index_fill": lambda lib, x: lib.index_fill(x, axis=1, index=lib.tensor(IDX1), value=0.5),
+    "take_along_dim": lambda lib, x: lib.take_along_dim(x, lib.tensor(IDX), axis=1),
+    "Tensor.nanmedian": lambda lib, x: x.nanmedian(axis=1, keepdims=True),
+    "Tensor.quantile": lambda lib, x: x.quantile(0.5, axis=1, keepdims=True),
+    "Tensor.nanquantile": lambda lib, x: x.nanquantile(0.25, axis=0, keepdims=True),
     "cumsum-no-dim-err": lambda lib, x: x.cumsum(),
 }
 
@@ -970,6 +1022,15 @@ OUT_FNS = {
     "linalg.matrix_norm": lambda lib, x: (x,), "linalg.qr": lambda lib, x: (x,),
     "linalg.cholesky": lambda lib, x: (x @ x.t() + lib.eye(3),),
     "linalg.eigh": lambda lib, x: (x @ x.t(),),
+    "sort": lambda lib, x: (x, 0), "topk": lambda lib, x: (x, 2), "msort": lambda lib, x: (x,),
+    "kthvalue": lambda lib, x: (x, 2, 1), "gather": lambda lib, x: (x, 1, lib.tensor(IDX)),
+    "index_select": lambda lib, x: (x, 1, lib.tensor(IDX1)),
+    "scatter": lambda lib, x: (x, 1, lib.tensor(IDX), x * 2),
+    "scatter_add": lambda lib, x: (x, 1, lib.tensor(IDX), x),
+    "scatter_reduce": lambda lib, x: (x, 1, lib.tensor(IDX), x, "prod"),
+    "index_add": lambda lib, x: (x, 0, lib.tensor(IDX1), x),
+    "take_along_dim": lambda lib, x: (x, lib.tensor(IDX), 1),
+    "masked_select": lambda lib, x: (x, x > 0), "take": lambda lib, x: (x, lib.tensor(IDX1)),
 }
 
 

@@ -218,9 +218,10 @@ def rprop(opfunc, x, config=None, state=None):
                 state["delta"] = ember.zeros_like(dfdx)
                 state["stepsize"] = ember.full_like(dfdx, stepsize)
             sign = (dfdx * state["delta"]).sign()
-            factor = ember.where(sign > 0, etaplus, ember.where(sign < 0, etaminus, 1.0))
-            state["stepsize"] = (state["stepsize"] * factor.to(dfdx.dtype)).clamp(
-                stepsizemin, stepsizemax)
+            # The factors in the gradient's dtype (two Python numbers would give float32).
+            factor = ember.where(sign > 0, etaplus,
+                                 ember.where(sign < 0, etaminus, ember.ones_like(dfdx)))
+            state["stepsize"] = (state["stepsize"] * factor).clamp(stepsizemin, stepsizemax)
             dfdx = ember.where(sign < 0, ember.zeros_like(dfdx), dfdx)
             x.addcmul_(dfdx.sign(), state["stepsize"], value=-1)
             state["delta"] = dfdx.clone()

@@ -591,17 +591,20 @@ class Tensor(TensorMethods):
         return _ops.tensor(data, dtype=dtype or self.dtype, device=device or self.device,
                            requires_grad=requires_grad)
 
-    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False):
-        return _ops.empty(*size, dtype=dtype or self.dtype, device=device or self.device,
-                          requires_grad=requires_grad)
+    def new_empty(self, *shape, size=None, dtype=None, device=None, requires_grad: bool = False):
+        """A new tensor of ``shape`` (or ``size=``) with this one's dtype and device."""
+        return _ops.empty(*(shape if size is None else (size,)), dtype=dtype or self.dtype,
+                          device=device or self.device, requires_grad=requires_grad)
 
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False):
-        return _ops.zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
-                          requires_grad=requires_grad)
+    def new_zeros(self, *shape, size=None, dtype=None, device=None, requires_grad: bool = False):
+        """A new tensor of ``shape`` (or ``size=``) with this one's dtype and device."""
+        return _ops.zeros(*(shape if size is None else (size,)), dtype=dtype or self.dtype,
+                          device=device or self.device, requires_grad=requires_grad)
 
-    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False):
-        return _ops.ones(*size, dtype=dtype or self.dtype, device=device or self.device,
-                         requires_grad=requires_grad)
+    def new_ones(self, *shape, size=None, dtype=None, device=None, requires_grad: bool = False):
+        """A new tensor of ``shape`` (or ``size=``) with this one's dtype and device."""
+        return _ops.ones(*(shape if size is None else (size,)), dtype=dtype or self.dtype,
+                         device=device or self.device, requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, dtype=None, device=None, requires_grad: bool = False):
         return _ops.full(size, fill_value, dtype=dtype or self.dtype,

@@ -376,3 +376,17 @@ def test_operators_still_record_and_check_shapes():
     assert out.grad_fn.name() == "MulBackward0"
     with pytest.raises(RuntimeError, match="must match the size"):
         ember.ones(2, 3) + ember.ones(4, 5)
+
+
+def test_new_factories_take_size_as_a_keyword():
+    x = ember.ones(2, dtype=ember.float64)
+    for make in (x.new_zeros, x.new_ones, x.new_empty):
+        assert make(size=(2, 3)).shape == (2, 3) and make(3, 1).shape == (3, 1)
+        assert make((4,)).dtype == ember.float64
+    assert x.new_zeros(size=[2]).tolist() == [0.0, 0.0]
+
+
+def test_gradients_of_meta_leaves_stay_meta():
+    m = ember.randn(3, 4, device="meta", requires_grad=True)
+    (m * 2).sum().backward()
+    assert m.grad.device.type == "meta" and m.grad.shape == (3, 4)

@@ -274,7 +274,7 @@ class AccumulateGrad(Node):
             return
         if var.grad is None:
             # A private copy: the same gradient object may also flow to other leaves.
-            var.grad = grad if create_graph else _make(grad._xp.array(grad._data, copy=True))
+            var.grad = grad if create_graph else _make(grad._data.copy())  # keeps meta arrays
         elif create_graph or _State.enabled and grad.requires_grad:
             var.grad = var.grad + grad
         else:

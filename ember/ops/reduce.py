@@ -61,7 +61,7 @@ def _expand_grad(grad: Tensor, shape: tuple) -> Tensor:
     xp = grad._xp
     if math.prod(shape) > _FILL_LIMIT:
         return _make(xp.broadcast_to(data, shape))
-    out = xp.empty(shape, data.dtype)
+    out = xp.empty_like(data, shape=shape)  # of data's kind (a meta array stays meta)
     out[...] = data
     return _make(out)
 

@@ -1330,16 +1330,22 @@ class Tensor(TensorMethods):
         keepdim = keepdim if keepdims is None else keepdims
         return _ops.mode(self, dim, keepdim)
 
-    def sort(self, dim=-1, descending: bool = False, stable: bool = False):
+    def sort(self, dim=-1, descending: bool = False, stable: bool = False, *, axis=None):
+        dim = dim if axis is None else axis
         return _ops.sort(self, dim, descending, stable=stable)
 
-    def argsort(self, dim=-1, descending: bool = False, stable: bool = False):
+    def argsort(self, dim=-1, descending: bool = False, stable: bool = False, *, axis=None):
+        dim = dim if axis is None else axis
         return _ops.argsort(self, dim, descending, stable=stable)
 
-    def topk(self, k, dim=-1, largest: bool = True, sorted: bool = True):  # noqa: A002
+    def topk(self, k, dim=-1, largest: bool = True, sorted: bool = True,  # noqa: A002
+             *, axis=None):
+        dim = dim if axis is None else axis
         return _ops.topk(self, k, dim, largest, sorted)
 
-    def kthvalue(self, k, dim=-1, keepdim: bool = False):
+    def kthvalue(self, k, dim=-1, keepdim: bool = False, *, axis=None, keepdims=None):
+        dim = dim if axis is None else axis
+        keepdim = keepdim if keepdims is None else keepdims
         return _ops.kthvalue(self, k, dim, keepdim)
 
     def unique(self, sorted: bool = True, return_inverse: bool = False,  # noqa: A002
@@ -1566,28 +1572,35 @@ class Tensor(TensorMethods):
     # ------------------------------------------------------------------------------------------
     # Indexing
 
-    def gather(self, dim: int, index):
+    def gather(self, dim=None, index=None, *, axis=None):
+        dim = dim if axis is None else axis
         return _ops.gather(self, dim, index)
 
-    def scatter(self, dim: int, index, src=None, *, value=None, reduce=None):
+    def scatter(self, dim=None, index=None, src=None, *, value=None, reduce=None, axis=None):
+        dim = dim if axis is None else axis
         return _ops.scatter(self, dim, index, src, value=value, reduce=reduce)
 
     def scatter_(self, dim: int, index, src=None, *, value=None, reduce=None):
         return _ops.scatter_(self, dim, index, src, value=value, reduce=reduce)
 
-    def scatter_add(self, dim: int, index, src):
+    def scatter_add(self, dim=None, index=None, src=None, *, axis=None):
+        dim = dim if axis is None else axis
         return _ops.scatter_add(self, dim, index, src)
 
     def scatter_add_(self, dim: int, index, src):
         return _ops.scatter_add_(self, dim, index, src)
 
-    def scatter_reduce(self, dim, index, src, reduce, *, include_self: bool = True):
+    def scatter_reduce(self, dim=None, index=None, src=None, reduce=None, *,
+                       include_self: bool = True, axis=None):
+        dim = dim if axis is None else axis
         return _ops.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
 
-    def index_select(self, dim: int, index):
+    def index_select(self, dim=None, index=None, *, axis=None):
+        dim = dim if axis is None else axis
         return _ops.index_select(self, dim, index)
 
-    def index_add(self, dim: int, index, source, *, alpha=1):
+    def index_add(self, dim=None, index=None, source=None, *, alpha=1, axis=None):
+        dim = dim if axis is None else axis
         return _ops.index_add(self, dim, index, source, alpha=alpha)
 
     def index_add_(self, dim: int, index, source, *, alpha=1):
@@ -1599,7 +1612,8 @@ class Tensor(TensorMethods):
     def index_copy_(self, dim: int, index, source):
         return _ops.index_copy_(self, dim, index, source)
 
-    def index_fill(self, dim: int, index, value):
+    def index_fill(self, dim=None, index=None, value=None, *, axis=None):
+        dim = dim if axis is None else axis
         return _ops.index_fill(self, dim, index, value)
 
     def index_fill_(self, dim: int, index, value):
@@ -1623,7 +1637,8 @@ class Tensor(TensorMethods):
     def take(self, index):
         return _ops.take(self, index)
 
-    def take_along_dim(self, indices, dim=None):
+    def take_along_dim(self, indices, dim=None, *, axis=None):
+        dim = dim if axis is None else axis
         return _ops.take_along_dim(self, indices, dim)
 
     def nonzero(self, *, as_tuple: bool = False):

@@ -1,4 +1,7 @@
 """``ember.linalg``: PyTorch's linear-algebra namespace."""
+from ember import return_types
+from ember._tensor import Tensor
+from ember.ops._util import write_result
 from ember.ops.decomposition import (  # noqa: F401
     LinAlgError,
     cholesky_ex,
@@ -37,8 +40,15 @@ from ember.ops.linalg import (  # noqa: F401
     matmul,
     matrix_power,
     multi_dot,
-    slogdet,
     vector_norm,
 )
 from ember.ops.linalg import linalg_cross as cross  # noqa: F401
+from ember.ops.linalg import slogdet as _slogdet
 from ember.ops.reshaping import linalg_vander as vander  # noqa: F401
+
+
+def slogdet(A: Tensor, *, out=None):
+    """(sign, log|det|) of each square matrix in ``A``, as ``torch.linalg.slogdet``'s own
+    named tuple (``torch.slogdet`` returns the same fields under another type name)."""
+    result = return_types.linalg_slogdet(*_slogdet(A))
+    return result if out is None else write_result(out, result)

@@ -18,6 +18,7 @@ from ember import dtypes as _dt
 from ember.autograd.anomaly_mode import _State as _anomaly_state
 from ember.autograd.anomaly_mode import record_trace as _record_trace
 from ember.autograd.grad_mode import _State, no_grad
+from ember.backend.device import zeros_as
 
 
 class _AutocastFlag:
@@ -495,8 +496,7 @@ class BackwardCFunction(Node, FunctionCtx):
 
     def apply(self, *grad_outputs):
         if self._out_meta is not None and self._materialize_grads:
-            grad_outputs = tuple(_zeros_for(meta) if g is None and meta is not None else g
-                                 for g, meta in zip(grad_outputs, self._out_meta))
+            grad_outputs = _materialize(grad_outputs, self._out_meta)
         grads = self._forward_cls.backward(self, *grad_outputs)
         if not isinstance(grads, tuple):
             grads = (grads,)
@@ -522,9 +522,24 @@ def _check_grad_count(node, grads: tuple) -> tuple:
     return grads
 
 
-def _zeros_for(meta):
+def _materialize(grads: tuple, out_meta) -> tuple:
+    """``grads`` with zeros for the outputs that got no gradient (``materialize_grads``)."""
+    ref = None
+    for g in grads:
+        if g is not None:
+            ref = g._data
+            break
+    return tuple(_zeros_for(meta, ref) if g is None and meta is not None else g
+                 for g, meta in zip(grads, out_meta))
+
+
+def _zeros_for(meta, ref):
+    """Zeros shaped as one output, of the kind of ``ref`` (a gradient given for another
+    output): a meta graph gets meta zeros, which ``xp.zeros`` alone would make on the CPU."""
     shape, np_dtype, xp = meta
-    return _make(xp.zeros(shape, np_dtype))
+    if ref is None:
+        return _make(xp.zeros(shape, np_dtype))
+    return _make(zeros_as(xp, ref, shape, np_dtype))
 
 
 class _NullCtx(FunctionCtx):

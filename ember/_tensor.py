@@ -1632,7 +1632,7 @@ class Tensor(TensorMethods):
         return _ops.masked_scatter(self, mask, source)
 
     def masked_scatter_(self, mask, source):
-        return self.copy_(_ops.masked_scatter(self, mask, source))
+        return _ops.masked_scatter_(self, mask, source)
 
     def take(self, index):
         return _ops.take(self, index)

@@ -925,18 +925,34 @@ def masked_select(input: Tensor, mask: Tensor, *, out=None) -> Tensor:
     return getitem(expand(input, shape), expand(mask.bool(), shape))
 
 
+class MaskedScatter(IndexPut, node_name="MaskedScatterBackward0"):
+    """``index_put`` of ``source``'s leading values at a boolean mask, under PyTorch's name."""
+
+
+def _scatter_values(mask: Tensor, source: Tensor) -> Tensor:
+    """The leading elements of ``source``, one per True in ``mask``."""
+    k = int(mask._data.sum())
+    if source.numel() < k:
+        raise RuntimeError("masked_scatter: expected source to have at least as many elements "
+                           "as ones in mask")
+    return reshape(source, -1)[:k]
+
+
 def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     """``input`` (broadcast with ``mask``) with the leading elements of ``source``, in order,
     written where ``mask`` is True."""
     shape = np.broadcast_shapes(tuple(input.shape), tuple(mask.shape))
     input = expand(input, shape)
     mask = expand(mask.bool(), shape)
-    k = int(mask._data.sum())
-    if source.numel() < k:
-        raise RuntimeError("masked_scatter: expected source to have at least as many elements "
-                           "as ones in mask")
-    values = reshape(source, -1)[:k]
-    return index_put(input, (mask,), values)
+    values = _scatter_values(mask, source)
+    return MaskedScatter.apply(input, values, _index_tuple(input, (mask,)), False)
+
+
+def masked_scatter_(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
+    """``masked_scatter`` in place (``mask`` broadcasts to ``input``'s shape)."""
+    mask = expand(mask.bool(), tuple(input.shape))
+    values = _scatter_values(mask, source)
+    return inplace(input, MaskedScatter, values, _index_tuple(input, (mask,)), False)
 
 
 def take(input: Tensor, index: Tensor, *, out=None) -> Tensor:

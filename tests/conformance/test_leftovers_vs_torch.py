@@ -76,7 +76,6 @@ def test_linalg_slogdet_out():
     np.testing.assert_allclose(out[1].numpy(), np.linalg.slogdet(a)[1], rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="needs a MaskedScatter primitive in ember/ops/indexing.py")
 def test_masked_scatter_inplace_grad_fn():
     def run(lib):
         x = lib.zeros(2, 3, requires_grad=True)

@@ -528,3 +528,20 @@ def adaptive_bounds(length: int, out: int):
     starts = [(i * length) // out for i in range(out)]
     ends = [-(-((i + 1) * length) // out) for i in range(out)]
     return starts, ends
+
+
+def fractional_starts(xp, u, length: int, out: int, kernel: int):
+    """Window starts of fractional max pooling, (*u.shape, out), from samples ``u`` in [0, 1).
+
+    PyTorch's sequence: with alpha = (length - kernel) / (out - 1), start i is
+    int((i + u) * alpha) - int(u * alpha), and the last window ends at the input's end. The
+    arithmetic stays in u's dtype so the starts match PyTorch's exactly.
+    """
+    last = xp.full(u.shape + (1,), length - kernel, dtype=xp.int64)
+    if out == 1:
+        return last
+    alpha = xp.asarray(length - kernel, dtype=u.dtype) / xp.asarray(out - 1, dtype=u.dtype)
+    u = u[..., None]
+    steps = xp.arange(out - 1, dtype=u.dtype)
+    starts = ((steps + u) * alpha).astype(xp.int64) - (u * alpha).astype(xp.int64)
+    return xp.concatenate([starts, last], axis=-1)

@@ -12,6 +12,7 @@ import warnings
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import _State, no_grad
+from ember.nn._losses import cross_entropy
 from ember.ops import dropout as _dropout
 from ember.ops import elementwise as _ew
 from ember.ops import nn as _nn
@@ -38,6 +39,30 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         return flat.reshape(tuple(input.shape[:-1]) + (weight.shape[0],))
     out = matmul(input, weight.t())
     return out if bias is None else out + bias
+
+
+def linear_cross_entropy(input: Tensor, linear_weight: Tensor, target: Tensor, *,
+                         linear_bias: Tensor | None = None, weight: Tensor | None = None,
+                         reduction: str = "mean", ignore_index: int | None = None,
+                         label_smoothing: float = 0.0, options=None) -> Tensor:
+    """cross_entropy(linear(input, linear_weight, linear_bias), target, ...).
+
+    ``linear_weight`` is (C, in_features), or (C, d1, ..., dK, in_features) for a K-dimensional
+    loss over batched input, whose logits are then (N, C, d1, ..., dK). ``ignore_index=None``
+    means -100. ``options`` selects PyTorch's chunked strategy, which only saves memory: ember
+    always computes the reference composition.
+    """
+    classes, *dims, features = linear_weight.shape
+    if dims and input.ndim != 2:
+        raise RuntimeError(f"K-dimensional loss defined by linear_weight shape "
+                           f"{tuple(linear_weight.shape)} requires batched input, (N, "
+                           f"{features}), got unbatched input with shape {tuple(input.shape)}")
+    bias = None if linear_bias is None else linear_bias.reshape(-1)
+    logits = linear(input, linear_weight.reshape(-1, features), bias)
+    if dims:
+        logits = logits.reshape((input.shape[0], classes) + tuple(dims))
+    return cross_entropy(logits, target, weight, ignore_index=-100 if ignore_index is None
+                         else ignore_index, reduction=reduction, label_smoothing=label_smoothing)
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

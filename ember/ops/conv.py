@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 from ember import dtypes as _dt
+from ember._creation import rand
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend import kernels as K
@@ -25,9 +26,11 @@ __all__ = [
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
     "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
     "max_pool2d_with_indices", "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d",
-    "avg_pool3d", "lp_pool1d", "lp_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-    "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
-    "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "max_unpool1d",
+    "avg_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d", "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+    "adaptive_max_pool3d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
+    "adaptive_max_pool3d_with_indices", "fractional_max_pool2d", "fractional_max_pool3d",
+    "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices", "max_unpool1d",
     "max_unpool2d", "max_unpool3d", "pad", "interpolate", "upsample", "upsample_nearest",
     "upsample_bilinear", "pixel_shuffle", "pixel_unshuffle", "unfold", "fold",
 ]
@@ -439,8 +442,7 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
 
 def _lp_pool(nd, input, norm_type, kernel_size, stride, ceil_mode):
     kernel = _tuple(kernel_size, nd)
-    pool = avg_pool1d if nd == 1 else avg_pool2d
-    out = pool(input.pow(norm_type), kernel, stride, 0, ceil_mode)
+    out = _avg_pool(nd, input.pow(norm_type), kernel, stride, 0, ceil_mode, True)
     # sign * relu(|.|) keeps the gradient finite where the window sums to zero
     return (out.sign() * out.abs().relu()).mul(math.prod(kernel)).pow(1.0 / norm_type)
 
@@ -455,6 +457,12 @@ def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None,
               ceil_mode: bool = False) -> Tensor:
     """Power-average pooling over windows of (N, C, H, W)."""
     return _lp_pool(2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input: Tensor, norm_type: float, kernel_size, stride=None,
+              ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling over windows of (N, C, D, H, W)."""
+    return _lp_pool(3, input, norm_type, kernel_size, stride, ceil_mode)
 
 
 def _adaptive_sizes(nd, spatial, output_size) -> tuple:
@@ -504,6 +512,43 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     return _adaptive_avg(3, input, output_size)
 
 
+def _flat_windows(spatial, idx):
+    """Flat input positions (*lead, *out, window) of the windows whose positions along dim i are
+    ``idx[i]`` (*lead, out_i, width_i); lead is () when every plane shares the windows."""
+    nd = len(spatial)
+    flat = 0
+    for i, (n, ix) in enumerate(zip(spatial, idx)):
+        shape = [1] * (2 * nd)
+        shape[i], shape[nd + i] = ix.shape[-2:]
+        flat = flat * n + ix.reshape(ix.shape[:-2] + tuple(shape))
+    return flat.reshape(flat.shape[:flat.ndim - nd] + (-1,))
+
+
+def _max_at(x, flat, unbatched, return_indices):
+    """Max of (N, C, *sp) over the windows ``flat`` gives (values, flat argmax indices): shared
+    windows (*out, W) for adaptive pooling, per-plane windows (N, C, *out, W) for fractional."""
+    xp = get_array_module(x._data)
+    n, c = x.shape[:2]
+    rows = x._data.reshape(n, c, -1)
+    if flat.ndim == x.ndim - 1:
+        data = rows[:, :, flat]  # (N, C, *out, W)
+    else:
+        flat = xp.broadcast_to(flat, (n, c) + flat.shape[2:])
+        data = xp.take_along_axis(rows, flat.reshape(n, c, -1), 2).reshape(flat.shape)
+    arg = data.argmax(-1)
+    if _dt.np_kind(data.dtype) == "f":
+        nan = xp.isnan(data)  # a NaN wins, the last one, as PyTorch's kernels take every NaN
+        last = nan.shape[-1] - 1 - nan[..., ::-1].argmax(-1)
+        arg = xp.where(nan.any(-1), last, arg)
+    where = xp.take_along_axis(xp.broadcast_to(flat, data.shape), arg[..., None], -1)[..., 0]
+    ind = _make(where.astype(xp.int64))
+    # the selection is the one differentiable step: its gradient scatters to the argmax only
+    out = gather(x.flatten(2), 2, ind.flatten(2)).reshape(ind.shape)
+    if unbatched:
+        out, ind = out.squeeze(0), ind.squeeze(0)
+    return (out, ind) if return_indices else out
+
+
 def _adaptive_max(nd, input, output_size, return_indices):
     x, unbatched = _batched(input, nd, f"adaptive_max_pool{nd}d")
     sizes = _adaptive_sizes(nd, x.shape[2:], output_size)
@@ -515,29 +560,7 @@ def _adaptive_max(nd, input, output_size, return_indices):
         width = max(e - s for s, e in zip(starts, ends))
         st = xp.asarray(starts)[:, None]
         idx.append(xp.minimum(st + xp.arange(width), xp.asarray(ends)[:, None] - 1))
-    # flat input positions of every (out..., window...) element
-    flat = 0
-    for i, (n, ix) in enumerate(zip(x.shape[2:], idx)):
-        shape = [1] * (2 * nd)
-        shape[i], shape[nd + i] = ix.shape
-        flat = flat * n + ix.reshape(shape)
-    flat = flat.reshape(sizes + (-1,))
-    vals = x.flatten(2)[:, :, _make(flat)]  # (N, C, *out, W)
-    data = vals._data
-    arg = data.argmax(-1)
-    if _dt.np_kind(data.dtype) == "f":
-        nan = xp.isnan(data)  # a NaN wins, the last one, as PyTorch's kernels take every NaN
-        last = nan.shape[-1] - 1 - nan[..., ::-1].argmax(-1)
-        arg = xp.where(nan.any(-1), last, arg)
-    arg_t = _make(arg[..., None])
-    out = gather(vals, -1, arg_t).squeeze(-1)
-    if unbatched:
-        out = out.squeeze(0)
-    if not return_indices:
-        return out
-    where = xp.take_along_axis(xp.broadcast_to(flat, data.shape), arg[..., None], -1)[..., 0]
-    ind = _make(where.astype(xp.int64))
-    return out, ind.squeeze(0) if unbatched else ind
+    return _max_at(x, _flat_windows(x.shape[2:], idx), unbatched, return_indices)
 
 
 def adaptive_max_pool1d_with_indices(input: Tensor, output_size,
@@ -552,6 +575,12 @@ def adaptive_max_pool2d_with_indices(input: Tensor, output_size,
     return _adaptive_max(2, input, output_size, return_indices)
 
 
+def adaptive_max_pool3d_with_indices(input: Tensor, output_size,
+                                       return_indices: bool = True):
+    """adaptive_max_pool3d returning (values, flat argmax indices) by default."""
+    return _adaptive_max(3, input, output_size, return_indices)
+
+
 def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
     """Max over windows chosen so that the output has ``output_size`` positions."""
     return _adaptive_max(1, input, output_size, return_indices)
@@ -560,6 +589,85 @@ def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
     """Max over windows chosen so that the output is ``output_size``."""
     return _adaptive_max(2, input, output_size, return_indices)
+
+
+def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False):
+    """Max over windows chosen so that the output is ``output_size`` (D, H, W)."""
+    return _adaptive_max(3, input, output_size, return_indices)
+
+
+_DIM_NAMES = {2: ("height", "width"), 3: ("time", "height", "width")}
+
+
+def _fractional_max(nd, input, kernel_size, output_size, output_ratio, return_indices,
+                    _random_samples):
+    op = f"fractional_max_pool{nd}d"
+    if output_size is None and output_ratio is None:
+        raise ValueError(f"{op} requires specifying either an output_size or an output_ratio")
+    x, unbatched = _batched(input, nd, op)
+    spatial = x.shape[2:]
+    kernel = _tuple(kernel_size, nd, "kernel_size")
+    if output_size is None:
+        ratio = output_ratio if isinstance(output_ratio, (tuple, list)) else (output_ratio,) * nd
+        output_size = [int(n * r) for n, r in zip(spatial, ratio)]
+    outs = _tuple(output_size, nd, "output_size")
+    # PyTorch's 3-D kernel also refuses a last window that ends exactly at the input's end
+    room = 0 if nd == 2 else 1
+    for name, n, k, o in zip(_DIM_NAMES[nd], spatial, kernel, outs):
+        if o + k - 1 > n - room:
+            raise RuntimeError(f"{op}{'_out' * (nd - 2)}(): pool {name} {k} too large relative "
+                               f"to input {name} {n}")
+    n, c = x.shape[:2]
+    if _random_samples is None:
+        _random_samples = rand(n, c, nd, dtype=x.dtype, device=x.device)
+    u = _random_samples._data
+    if u.ndim != 3 or u.shape[0] < n or u.shape[1] != c or u.shape[2] != nd:
+        raise RuntimeError(f"{op}(): expected _random_samples of size ({n}, {c}, {nd}), but got "
+                           f"{list(u.shape)}")
+    xp = get_array_module(x._data)
+    # samples are ordered (W, H) in 2-D and (T, H, W) in 3-D, as in PyTorch
+    order = (1, 0) if nd == 2 else (0, 1, 2)
+    idx = [K.fractional_starts(xp, u[:n, :, j], length, o, k)[..., None] + xp.arange(k)
+           for j, length, o, k in zip(order, spatial, outs, kernel)]
+    return _max_at(x, _flat_windows(spatial, idx), unbatched, return_indices)
+
+
+def fractional_max_pool2d_with_indices(input: Tensor, kernel_size, output_size=None,
+                                       output_ratio=None, return_indices: bool = True,
+                                       _random_samples: Tensor | None = None):
+    """fractional_max_pool2d returning (values, flat argmax indices) by default."""
+    return _fractional_max(2, input, kernel_size, output_size, output_ratio, return_indices,
+                           _random_samples)
+
+
+def fractional_max_pool3d_with_indices(input: Tensor, kernel_size, output_size=None,
+                                       output_ratio=None, return_indices: bool = True,
+                                       _random_samples: Tensor | None = None):
+    """fractional_max_pool3d returning (values, flat argmax indices) by default."""
+    return _fractional_max(3, input, kernel_size, output_size, output_ratio, return_indices,
+                           _random_samples)
+
+
+def fractional_max_pool2d(input: Tensor, kernel_size, output_size=None, output_ratio=None,
+                          return_indices: bool = False, _random_samples: Tensor | None = None):
+    """Max over pseudo-randomly placed ``kernel_size`` windows of (N, C, H, W) (Graham,
+    "Fractional Max-Pooling"): the output is ``output_size``, or the input's size times
+    ``output_ratio``; ``_random_samples`` (N, C, 2) in [0, 1) fixes the placement.
+
+    Example::
+
+        >>> F.fractional_max_pool2d(ember.randn(1, 3, 10, 10), 3, output_ratio=0.5).shape
+        torch.Size([1, 3, 5, 5])
+    """
+    return _fractional_max(2, input, kernel_size, output_size, output_ratio, return_indices,
+                           _random_samples)
+
+
+def fractional_max_pool3d(input: Tensor, kernel_size, output_size=None, output_ratio=None,
+                          return_indices: bool = False, _random_samples: Tensor | None = None):
+    """Fractional max pooling over (N, C, T, H, W); ``_random_samples`` is (N, C, 3)."""
+    return _fractional_max(3, input, kernel_size, output_size, output_ratio, return_indices,
+                           _random_samples)
 
 
 def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):

@@ -12,6 +12,7 @@ from ember.nn.modules.dropout import (  # noqa: F401
     AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout)
 from ember.nn.modules.flatten import Flatten, Unflatten  # noqa: F401
 from ember.nn.modules.linear import Bilinear, Identity, Linear  # noqa: F401
+from ember.nn.modules.linear_cross_entropy import LinearCrossEntropyLoss  # noqa: F401
 from ember.nn.modules.loss import (  # noqa: F401
     BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, CTCLoss,
     GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss, MarginRankingLoss,
@@ -32,7 +33,7 @@ from ember.nn.modules.channelshuffle import ChannelShuffle  # noqa: F401
 from ember.nn.modules.crossmaplrn import CrossMapLRN2d  # noqa: F401
 from ember.nn.modules.deprecated import Container, NLLLoss2d  # noqa: F401
 from ember.nn.modules import (  # noqa: F401  (PyTorch's module paths)
-    adaptive, batchnorm, channelshuffle, instancenorm, lazy)
+    adaptive, batchnorm, channelshuffle, instancenorm, lazy, linear_cross_entropy)
 # ember.nn.modules.utils is not imported here: the star import of ember.nn would make it
 # shadow ember.nn.utils
 

@@ -1,4 +1,4 @@
-"""Pooling layers: max, average, power-average, adaptive and max-unpooling."""
+"""Pooling layers: max, average, power-average, adaptive, fractional and max-unpooling."""
 from __future__ import annotations
 
 from ember._tensor import Tensor
@@ -6,8 +6,9 @@ from ember.nn import functional as F
 from ember.nn.modules.module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
-           "LPPool1d", "LPPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
-           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "MaxUnpool1d", "MaxUnpool2d",
+           "LPPool1d", "LPPool2d", "LPPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+           "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
+           "FractionalMaxPool2d", "FractionalMaxPool3d", "MaxUnpool1d", "MaxUnpool2d",
            "MaxUnpool3d"]
 
 
@@ -137,6 +138,14 @@ class LPPool2d(_LPPoolNd):
                            self.ceil_mode)
 
 
+class LPPool3d(_LPPoolNd):
+    """(sum over the window of x^p)^(1/p) over (N, C, D, H, W)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.lp_pool3d(input, float(self.norm_type), self.kernel_size, self.stride,
+                           self.ceil_mode)
+
+
 class _AdaptivePool(Module):
     def __init__(self, output_size) -> None:
         super().__init__()
@@ -185,6 +194,64 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPool):
 
     def forward(self, input: Tensor):
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPool):
+    """Max pooling to a fixed (D, H, W); None keeps the input's size."""
+
+    def forward(self, input: Tensor):
+        return F.adaptive_max_pool3d(input, self.output_size, self.return_indices)
+
+
+class _FractionalMaxPoolNd(Module):
+    _nd = 2
+    _fn = None
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None,
+                 return_indices: bool = False, _random_samples=None) -> None:
+        super().__init__()
+        nd = self._nd
+        self.kernel_size = _ntuple(kernel_size, nd)
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = None if output_size is None else _ntuple(output_size, nd)
+        self.output_ratio = None if output_ratio is None else _ntuple(output_ratio, nd)
+        if output_size is None and output_ratio is None:
+            raise ValueError(f"{type(self).__name__} requires specifying either an output size, "
+                             f"or a pooling ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+            raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def forward(self, input: Tensor):
+        return type(self)._fn(input, self.kernel_size, self.output_size, self.output_ratio,
+                              self.return_indices, _random_samples=self._random_samples)
+
+
+def _ntuple(value, n: int) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    """Max over pseudo-randomly placed ``kernel_size`` windows of (N, C, H, W), to an output of
+    ``output_size`` or of the input's size times ``output_ratio`` (Graham, 2014).
+
+    Example::
+
+        >>> FractionalMaxPool2d(3, output_ratio=(0.5, 0.5))(ember.randn(20, 16, 50, 32)).shape
+        torch.Size([20, 16, 25, 16])
+    """
+
+    _nd = 2
+    _fn = staticmethod(F.fractional_max_pool2d)
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    """Fractional max pooling over (N, C, T, H, W)."""
+
+    _nd = 3
+    _fn = staticmethod(F.fractional_max_pool3d)
 
 
 class _MaxUnpoolNd(Module):

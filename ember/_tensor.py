@@ -337,8 +337,21 @@ class Tensor(TensorMethods):
         arr = _host(self._data)
         return arr if dtype is None else arr.astype(dtype, copy=False)
 
-    def __dlpack__(self, stream=None):
-        return self._data.__dlpack__()
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """A DLPack capsule of this tensor's memory. A consumer that asks for DLPack 1.0
+        (``max_version``) gets a versioned capsule, which it imports writable; the array
+        module honours ``stream`` (CuPy) and the other options where it supports them."""
+        kwargs = {} if stream is None else {"stream": stream}
+        if max_version is not None:
+            kwargs["max_version"] = max_version
+        if dl_device is not None:
+            kwargs["dl_device"] = dl_device
+        if copy is not None:
+            kwargs["copy"] = copy
+        try:
+            return self._data.__dlpack__(**kwargs)
+        except TypeError:  # an array module that predates DLPack 1.0's keywords
+            return self._data.__dlpack__(**({} if stream is None else {"stream": stream}))
 
     def __dlpack_device__(self):
         return self._data.__dlpack_device__()

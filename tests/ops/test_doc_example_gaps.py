@@ -43,3 +43,13 @@ def test_dlpack_and_storage_share_memory():
     s[0] = 1
     assert t.tolist() == [1, 0, 5] and s.dtype == ember.float32 and len(s) == 3
     assert ember.TypedStorage([1, 2], dtype=ember.int64).tolist() == [1, 2]
+
+
+def test_from_dlpack_of_a_tensor_shares_writable_memory():
+    t = ember.arange(4)
+    t2 = ember.from_dlpack(t)
+    t2[:2] = -1
+    assert t.tolist() == [-1, -1, 2, 3]
+    a = np.from_dlpack(t)
+    a[3] = 9
+    assert t.tolist() == [-1, -1, 2, 9]

@@ -318,20 +318,16 @@ def _in_format(t: Tensor, memory_format, like: Tensor | None = None) -> Tensor:
     """The fresh tensor ``t`` laid out in ``memory_format``; ``preserve_format`` (the
     ``*_like`` default) keeps ``like``'s channels-last layout, as PyTorch does."""
     from ember.backend.kernels import is_channels_last
-    from ember.ops.movement import _inverse, laid_out, memory_order
+    from ember.ops.movement import laid_out, memory_order, relaid
     if getattr(memory_format, "name", None) in (None, "preserve_format"):
         if like is None or not is_channels_last(like._data):
             return t
-        memory_format = _dt_channels_last(like.ndim)
-    order = memory_order(memory_format, t.ndim)
+        order = (0,) + tuple(builtins.range(2, like.ndim)) + (1,)  # like's channels-last layout
+    else:
+        order = memory_order(memory_format, t.ndim)
     if order is not None and t.device.type != "meta" and not laid_out(t._data, order):
-        t._data = t._xp.ascontiguousarray(t._data.transpose(order)).transpose(_inverse(order))
+        t._data = relaid(t._data, order)
     return t
-
-
-def _dt_channels_last(ndim: int):
-    import ember
-    return ember.channels_last if ndim == 4 else ember.channels_last_3d
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad: bool = False,

@@ -260,8 +260,7 @@ class Tensor(TensorMethods):
         return self._data.itemsize
 
     def stride(self, dim: int | None = None):
-        if self._data.__class__ is not _ndarray and self.device.type == "meta":
-            # A meta array is a zero-stride view; PyTorch reports a fresh tensor's strides.
+        if self.is_meta:  # a zero-stride view: PyTorch reports a fresh tensor's strides
             from ember.backend.device import contiguous_strides
             strides = contiguous_strides(self._data.shape)
         else:
@@ -284,7 +283,7 @@ class Tensor(TensorMethods):
     def data_ptr(self) -> int:
         if self._data.__class__ is _ndarray:
             return self._data.__array_interface__["data"][0]
-        if self.device.type == "meta":  # no storage: PyTorch reports a null pointer
+        if self.is_meta:  # no storage: PyTorch reports a null pointer
             return 0
         return self._data.data.ptr
 
@@ -294,8 +293,7 @@ class Tensor(TensorMethods):
             if order is not None:  # a channels-last layout (False for another rank)
                 return self.ndim == len(order) and _movement.laid_out(self._data, order)
         # A meta array reports a fresh tensor's strides (see ``stride``): contiguous.
-        return self._data.flags.c_contiguous or (self._data.__class__ is not _ndarray
-                                                 and self.device.type == "meta")
+        return self._data.flags.c_contiguous or self.is_meta
 
     def is_floating_point(self) -> bool:
         return self.dtype.is_floating_point

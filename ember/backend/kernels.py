@@ -378,6 +378,12 @@ def is_channels_last(a) -> bool:
     return get_xp(a).moveaxis(a, 1, -1).flags.c_contiguous
 
 
+def _relaid_channels_last(a):
+    """A copy of ``a`` (N, C, *sp) laid out (N, *sp, C) in memory."""
+    xp = get_xp(a)
+    return xp.moveaxis(xp.ascontiguousarray(xp.moveaxis(a, 1, -1)), -1, 1)
+
+
 def conv_forward(x, w, stride, pads, dilation, groups: int, cols=None, bias=None,
                  channels_last: bool = False):
     """Cross-correlation of ``x`` (N, C, *sp) with ``w`` (O, C/groups, *k), plus ``bias`` (O,)
@@ -397,10 +403,7 @@ def conv_forward(x, w, stride, pads, dilation, groups: int, cols=None, bias=None
         if bias is not None:
             y += bias.reshape(groups, og, 1)
         y = y.reshape((n, o) + outs)
-        if channels_last:
-            y = xp.ascontiguousarray(xp.moveaxis(y, 1, -1))
-            y = xp.moveaxis(y, -1, 1)
-        return y, cols
+        return (_relaid_channels_last(y) if channels_last else y), cols
     y = cols @ _weight_matrix(w, groups)  # (G, N * L, O/G)
     if channels_last and groups == 1:  # (N * L, O) is already (N, *out, O) in memory
         if bias is not None:
@@ -413,9 +416,7 @@ def conv_forward(x, w, stride, pads, dilation, groups: int, cols=None, bias=None
         dst[...] = src
     else:
         xp.add(src, bias.reshape(groups, og, 1), out=dst)
-    if channels_last:
-        out = xp.moveaxis(xp.ascontiguousarray(xp.moveaxis(out, 1, -1)), -1, 1)
-    return out, cols
+    return (_relaid_channels_last(out) if channels_last else out), cols
 
 
 def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups: int, gmat=None):

@@ -11,12 +11,13 @@ import warnings
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
-from ember.autograd.grad_mode import _State, no_grad
+from ember.autograd.grad_mode import no_grad
 from ember.nn._losses import cross_entropy
 from ember.ops import dropout as _dropout
 from ember.ops import elementwise as _ew
 from ember.ops import nn as _nn
 from ember.ops import unary as _unary
+from ember.ops._util import refuse_complex_grad
 from ember.ops.inplace import inplace as _inplace
 from ember.ops.linalg import addmm, einsum, matmul
 from ember.ops.movement import broadcast_tensors, cat
@@ -196,17 +197,10 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     return _nn.Gelu.apply(input, approximate)
 
 
-def _refuse_complex_grad(name: str, t: Tensor) -> None:
-    """PyTorch computes some ops on complex tensors but cannot differentiate them."""
-    if t.dtype.is_complex and t.requires_grad and _State.enabled:
-        raise RuntimeError(f"{name} does not support automatic differentiation for outputs with "
-                           "complex dtype.")
-
-
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x)."""
     if input.dtype.is_complex:  # the fused kernel is real; complex silu has no gradient
-        _refuse_complex_grad("silu", input)
+        refuse_complex_grad("silu", input)
         result = input / (1 + _unary.exp(-input))
         return input.copy_(result) if inplace else result
     if inplace:
@@ -652,7 +646,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
               scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Rows of ``weight`` selected by the integer ``input``; output shape input.shape + (D,)."""
     _check_indices(input, "embedding")
-    _refuse_complex_grad("embedding", weight)
+    refuse_complex_grad("embedding", weight)
     padding_idx = _padding_idx(padding_idx, weight.shape[0])
     if max_norm is not None:
         _renorm_rows(weight, input, max_norm, norm_type)

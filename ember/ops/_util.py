@@ -224,6 +224,15 @@ def write_result(out, result):
     return write_out(out, result)
 
 
+def refuse_complex_grad(name: str, *tensors) -> None:
+    """PyTorch computes some ops on complex tensors but cannot differentiate them: raise its
+    error when one of the complex ``tensors`` (others may be numbers) needs a gradient."""
+    if _State.enabled and any(getattr(t, "requires_grad", False) and t.dtype.is_complex
+                              for t in tensors):
+        raise RuntimeError(f"{name} does not support automatic differentiation for outputs "
+                           "with complex dtype.")
+
+
 def refuse_complex(array, message: str, exc=NotImplementedError) -> None:
     """Raise for a complex ``array``: PyTorch orders no complex numbers, where NumPy would
     compare them lexicographically."""

@@ -19,6 +19,7 @@ from ember.ops._util import (
     is_number,
     promote,
     refuse_complex,
+    refuse_complex_grad,
     scalar_name,
     scalar_operand,
     wrap_dim,
@@ -617,9 +618,7 @@ def _refuse_complex_reduce(input: Tensor, src, reduce: str) -> None:
         return
     if reduce in ("amax", "amin"):
         raise NotImplementedError(f"scatter_reduce: '{reduce}' not implemented for complex")
-    if _State.enabled and (input.requires_grad or isinstance(src, Tensor) and src.requires_grad):
-        raise RuntimeError("scatter_reduce does not support automatic differentiation for "
-                           "outputs with complex dtype.")
+    refuse_complex_grad("scatter_reduce", input, src)
 
 
 def scatter_reduce(input, dim=None, index=None, src=None, reduce=None, *,

@@ -808,13 +808,17 @@ class Clone(Primitive, node_name="CloneBackward0"):
         """A copy in NumPy's ``order`` ("K": the strides' order, "C"), or with the dims laid
         out outermost to innermost in the tuple ``order`` (channels-last layouts)."""
         # ``ndarray.copy`` (NumPy and CuPy alike) keeps subclasses: a meta array stays meta.
-        if isinstance(order, tuple):
-            return a.transpose(order).copy(order="C").transpose(_inverse(order))
-        return a.copy(order=order)
+        return relaid(a, order) if isinstance(order, tuple) else a.copy(order=order)
 
     @staticmethod
     def backward(ctx, grad):
         return grad
+
+
+def relaid(array, order: tuple):
+    """A copy of ``array`` whose dims lie outermost to innermost in memory as ``order`` says
+    (the shape is unchanged)."""
+    return array.transpose(order).copy(order="C").transpose(_inverse(order))
 
 
 def _inverse(order: tuple) -> tuple:

@@ -248,8 +248,8 @@ class L1Unstructured(_Unstructured):
         return super().apply(module, name, amount=amount, importance_scores=importance_scores)
 
 
-class RandomStructured(BasePruningMethod):
-    """Prunes ``amount`` whole channels along ``dim``, chosen at random."""
+class _Structured(BasePruningMethod):
+    """Prunes ``amount`` whole channels along ``dim``, those that ``_kept`` leaves out."""
 
     PRUNING_TYPE = "structured"
 
@@ -258,15 +258,26 @@ class RandomStructured(BasePruningMethod):
         self.amount = amount
         self.dim = dim
 
+    def _kept(self, t: Tensor, channels: int, n_prune: int) -> Tensor:
+        """The channels to keep (a bool mask or their indices)."""
+        raise NotImplementedError
+
     def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
         _check_structured(t, self.dim)
         channels = t.shape[self.dim]
         n_prune = _count_to_prune(self.amount, channels)
         if not n_prune:
             return default_mask
-        scores = rand(channels, device=t.device)
-        kept = scores > scores.kthvalue(n_prune).values
+        kept = self._kept(t, channels, n_prune)
         return _channel_mask(t, self.dim, kept) * default_mask.to(dtype=t.dtype)
+
+
+class RandomStructured(_Structured):
+    """Prunes ``amount`` whole channels along ``dim``, chosen at random."""
+
+    def _kept(self, t: Tensor, channels: int, n_prune: int) -> Tensor:
+        scores = rand(channels, device=t.device)
+        return scores > scores.kthvalue(n_prune).values
 
     @classmethod
     def apply(cls, module: Module, name: str, amount: int | float,
@@ -274,28 +285,18 @@ class RandomStructured(BasePruningMethod):
         return super().apply(module, name, amount=amount, dim=dim)
 
 
-class LnStructured(BasePruningMethod):
+class LnStructured(_Structured):
     """Prunes the ``amount`` channels along ``dim`` of smallest ``n``-norm (``n`` as the ``p``
     of :func:`ember.norm`: an int, ``inf``, ``-inf``, 'fro' or 'nuc')."""
 
-    PRUNING_TYPE = "structured"
-
     def __init__(self, amount: int | float, n, dim: int = -1) -> None:
-        _check_amount(amount)
-        self.amount = amount
+        super().__init__(amount, dim)
         self.n = n
-        self.dim = dim
 
-    def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
-        _check_structured(t, self.dim)
-        channels = t.shape[self.dim]
-        n_prune = _count_to_prune(self.amount, channels)
-        if not n_prune:
-            return default_mask
+    def _kept(self, t: Tensor, channels: int, n_prune: int) -> Tensor:
         dim = self.dim % t.dim()
         norms = t.detach().norm(p=self.n, dim=[d for d in range(t.dim()) if d != dim])
-        kept = norms.topk(channels - n_prune).indices
-        return _channel_mask(t, self.dim, kept) * default_mask.to(dtype=t.dtype)
+        return norms.topk(channels - n_prune).indices
 
     @classmethod
     def apply(cls, module: Module, name: str, amount: int | float, n, dim: int,

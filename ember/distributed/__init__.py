@@ -14,17 +14,24 @@ Example (``mpiexec -n 2 python script.py``; ``pip install mpi4py mpich`` provide
     dist.all_reduce(t)                       # t is now [1., 1., 1.] on both ranks
     dist.destroy_process_group()
 
-``TORCH_DISTRIBUTED_DEBUG=DETAIL`` makes every collective first check that all ranks call the
-same op on the same shapes, and say which op and ranks disagree (MPI itself would hang or
-truncate silently).
+``TORCH_DISTRIBUTED_DEBUG=DETAIL`` (or ``set_debug_level(DebugLevel.DETAIL)``) makes every
+collective first check that all ranks call the same op on the same shapes, and say which op
+and ranks disagree (MPI itself would hang or truncate silently); ``monitored_barrier`` names
+the ranks that did not arrive.
+
+Beyond the collectives: ``algorithms.Join`` (uneven inputs, with DistributedDataParallel's
+``join()``), ``algorithms.ddp_comm_hooks``, ``optim.ZeroRedundancyOptimizer`` and
+``DeviceMesh`` / ``init_device_mesh``, loaded on first use.
 """
 from __future__ import annotations
 
 from ember.distributed import _mpi, _nccl
 from ember.distributed.collectives import (  # noqa: F401
     all_gather,
+    all_gather_coalesced,
     all_gather_into_tensor,
     all_reduce,
+    all_reduce_coalesced,
     all_to_all,
     all_to_all_single,
     broadcast,
@@ -34,6 +41,7 @@ from ember.distributed.collectives import (  # noqa: F401
     reduce_scatter_tensor,
     scatter,
 )
+from ember.distributed.grad_bucket import GradBucket  # noqa: F401
 from ember.distributed.messages import (  # noqa: F401
     P2POp,
     all_gather_object,
@@ -43,26 +51,51 @@ from ember.distributed.messages import (  # noqa: F401
     gather_object,
     irecv,
     isend,
+    monitored_barrier,
     recv,
+    recv_object_list,
     scatter_object_list,
     send,
+    send_object_list,
 )
 from ember.distributed.process_group import (  # noqa: F401
     GroupMember,
     ProcessGroup,
+    default_pg_timeout,
     destroy_process_group,
     get_backend,
+    get_backend_config,
+    get_default_backend_for_device,
     get_global_rank,
     get_group_rank,
+    get_node_local_rank,
+    get_pg_count,
     get_process_group_ranks,
     get_rank,
     get_world_size,
     group,
     init_process_group,
+    is_backend_available,
     is_initialized,
     new_group,
+    new_subgroups,
+    new_subgroups_by_enumeration,
 )
-from ember.distributed.work import Backend, ReduceOp, Work  # noqa: F401
+from ember.distributed.work import (  # noqa: F401
+    Backend,
+    DebugLevel,
+    DistBackendError,
+    DistError,
+    DistNetworkError,
+    DistStoreError,
+    Future,
+    QueueEmptyError,
+    ReduceOp,
+    Work,
+    get_debug_level,
+    set_debug_level,
+    set_debug_level_from_env,
+)
 
 
 def is_available() -> bool:
@@ -87,3 +120,34 @@ def is_nccl_available() -> bool:
 
 def is_torchelastic_launched() -> bool:
     return False
+
+
+def is_ucc_available() -> bool:
+    """False: ember runs MPI and NCCL only."""
+    return False
+
+
+def is_xccl_available() -> bool:
+    """False: ember runs MPI and NCCL only."""
+    return False
+
+
+def supports_complex(reduceOp: ReduceOp) -> bool:  # noqa: N803  (PyTorch's name)
+    """Whether ``reduceOp`` is defined on complex tensors (not the orderings nor the bitwise
+    ops, nor PRODUCT, which PyTorch's backends do not implement for complex)."""
+    return reduceOp in (ReduceOp.SUM, ReduceOp.AVG)
+
+
+_LAZY = {"algorithms": "ember.distributed.algorithms", "optim": "ember.distributed.optim",
+         "device_mesh": "ember.distributed.device_mesh"}
+
+
+def __getattr__(name: str):
+    # The subpackages load on first use, as ``ember.distributed.optim`` pulls in ember.optim.
+    if name in _LAZY:
+        import importlib
+        return importlib.import_module(_LAZY[name])
+    if name in ("DeviceMesh", "init_device_mesh"):
+        from ember.distributed import device_mesh
+        return getattr(device_mesh, name)
+    raise AttributeError(f"module 'ember.distributed' has no attribute '{name}'")

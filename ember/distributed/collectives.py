@@ -9,13 +9,15 @@ not a member of ``group`` returns None at once, as in PyTorch.
 """
 from __future__ import annotations
 
+import warnings
+
 from ember._tensor import Tensor
 from ember.distributed.process_group import ProcessGroup, resolve
-from ember.distributed.work import ReduceOp, Work
+from ember.distributed.work import Future, ReduceOp, Work
 
-__all__ = ["all_gather", "all_gather_into_tensor", "all_reduce", "all_to_all",
-           "all_to_all_single", "broadcast", "gather", "reduce", "reduce_scatter",
-           "reduce_scatter_tensor", "scatter"]
+__all__ = ["all_gather", "all_gather_coalesced", "all_gather_into_tensor", "all_reduce",
+           "all_reduce_coalesced", "all_to_all", "all_to_all_single", "broadcast", "gather",
+           "reduce", "reduce_scatter", "reduce_scatter_tensor", "scatter"]
 
 
 def _array(tensor, op: str):
@@ -123,6 +125,112 @@ def reduce(tensor: Tensor, dst: int | None = None, op: ReduceOp = ReduceOp.SUM,
     if after and pg.rank() == root:
         work.then(after)
     return _done(work, async_op, (tensor,))
+
+
+def _deprecated(name: str) -> None:
+    warnings.warn(f"`ember.distributed.{name}` will be deprecated. If you must use it, please "
+                  "revisit our documentation later at "
+                  "https://pytorch.org/docs/main/distributed.html#collective-functions",
+                  FutureWarning, stacklevel=3)
+
+
+def _flat(tensors: list, op: str, name: str):
+    """The tensors' arrays concatenated into one 1-D buffer (one engine call for them all)."""
+    if not isinstance(tensors, (list, tuple)) or not tensors:
+        raise TypeError(f"{op}: Invalid function argument. Expected parameter `{name}` of type "
+                        "List[ember.Tensor] (non-empty)")
+    arrays = [_array(t, op) for t in tensors]
+    if len({a.dtype for a in arrays}) != 1:
+        other = next(a.dtype for a in arrays if a.dtype != arrays[0].dtype)
+        raise ValueError(f"{op}: Invalid usage of tensors with different dtypes Found "
+                         f"{arrays[0].dtype} and {other}")
+    return arrays, tensors[0]._xp.concatenate([a.reshape(-1) for a in arrays])
+
+
+def _split_into(arrays: list, flat) -> None:
+    start = 0
+    for a in arrays:
+        a[...] = flat[start:start + a.size].reshape(a.shape)
+        start += a.size
+
+
+def _coalesced_done(work: Work, async_op: bool, written: tuple) -> Future | None:
+    """As ``_done``, but an async call returns ``work.get_future()``, as PyTorch's does."""
+    _done(work, True, written)
+    if async_op:
+        return work.get_future()
+    work.wait()
+    return None
+
+
+def all_reduce_coalesced(tensors: list, op: ReduceOp = ReduceOp.SUM,
+                         group: ProcessGroup | None = None,
+                         async_op: bool = False) -> Future | None:
+    """``all_reduce`` of several tensors of one dtype in one engine call (deprecated in
+    PyTorch, with a FutureWarning).
+
+    Returns:
+        With ``async_op``, a Future of the list of tensors; else None.
+    """
+    _deprecated("all_reduce_coalesced")
+    if isinstance(tensors, Tensor):
+        tensors = [tensors]
+    pg = resolve(group, "all_reduce_coalesced")
+    if pg is None:
+        return None
+    arrays, flat = _flat(tensors, "all_reduce_coalesced", "tensor")
+    engine_op, after = _reduction(op, flat, pg, "all_reduce_coalesced")
+    pg.check_same("all_reduce_coalesced", (tuple(a.shape for a in arrays), str(flat.dtype),
+                                           op.name))
+    work = pg.engine(tensors[0].device, "all_reduce_coalesced").allreduce(flat, engine_op)
+    if after:
+        work.then(after)
+    work.then(lambda: _split_into(arrays, flat))
+    return _coalesced_done(work, async_op, tuple(tensors))
+
+
+def all_gather_coalesced(output_tensor_lists: list, input_tensor_list: list,
+                         group: ProcessGroup | None = None,
+                         async_op: bool = False) -> Future | None:
+    """``output_tensor_lists[i][j]`` receives ``input_tensor_list[j]`` of group rank ``i``, in
+    one engine call (deprecated in PyTorch, with a FutureWarning). Every rank must pass
+    tensors of the same shapes (not checked across ranks, as in PyTorch).
+
+    Returns:
+        With ``async_op``, a Future of the output lists; else None.
+    """
+    _deprecated("all_gather_coalesced")
+    pg = resolve(group, "all_gather_coalesced")
+    if pg is None:
+        return None
+    arrays, flat = _flat(input_tensor_list, "all_gather_coalesced", "input_tensor_list")
+    if not isinstance(output_tensor_lists, list) or len(output_tensor_lists) != pg.size():
+        raise TypeError("all_gather_coalesced: Invalid function argument: output_tensor_lists "
+                        f"should be a list of one list per rank ({pg.size()})")
+    outputs = []
+    for i, outs in enumerate(output_tensor_lists):
+        if len(outs) != len(arrays):
+            raise ValueError(f"all_gather_coalesced: output_tensor_lists[{i}] must hold one "
+                             f"tensor per input ({len(arrays)}), got {len(outs)}")
+        for j, (t, a) in enumerate(zip(outs, arrays)):
+            _same("all_gather_coalesced", f"output_tensor_lists[{i}][{j}]", t, a)
+        outputs.append([t._data for t in outs])
+    pg.check_same("all_gather_coalesced", (tuple(a.shape for a in arrays), str(flat.dtype)))
+    out = input_tensor_list[0]._xp.empty((pg.size(), flat.size), flat.dtype)
+    work = pg.engine(input_tensor_list[0].device, "all_gather_coalesced").allgather(out, flat)
+
+    def copy_out() -> None:
+        for row, outs in zip(out, outputs):
+            _split_into(outs, row)
+    work.then(copy_out)
+    for outs in output_tensor_lists:
+        for t in outs:
+            t._bump_version()
+    work._result = output_tensor_lists
+    if async_op:
+        return work.get_future()
+    work.wait()
+    return None
 
 
 def all_gather(tensor_list: list, tensor: Tensor, group: ProcessGroup | None = None,

@@ -15,13 +15,17 @@ from datetime import timedelta
 from typing import Any
 
 from ember.distributed import _mpi, _nccl
-from ember.distributed.work import Backend, Work
+from ember.distributed.work import Backend, DebugLevel, Work, get_debug_level
 
-__all__ = ["GroupMember", "ProcessGroup", "destroy_process_group", "get_backend",
-           "get_global_rank", "get_group_rank", "get_process_group_ranks", "get_rank",
-           "get_world_size", "group", "init_process_group", "is_initialized", "new_group"]
+__all__ = ["GroupMember", "ProcessGroup", "default_pg_timeout", "destroy_process_group",
+           "get_backend", "get_backend_config", "get_default_backend_for_device",
+           "get_global_rank", "get_group_rank", "get_node_local_rank", "get_pg_count",
+           "get_process_group_ranks", "get_rank", "get_world_size", "group", "init_process_group",
+           "is_backend_available", "is_initialized", "new_group", "new_subgroups",
+           "new_subgroups_by_enumeration"]
 
 _ENGINES = {"mpi": "mpi", "gloo": "mpi", "nccl": "nccl"}
+default_pg_timeout = timedelta(minutes=30)
 
 
 class ProcessGroup:
@@ -31,12 +35,17 @@ class ProcessGroup:
     ``ranks`` lists the global rank of each group rank.
     """
 
-    def __init__(self, comm, ranks: list, devices: dict, debug: bool) -> None:
+    def __init__(self, comm, ranks: list, devices: dict, timeout: timedelta | None) -> None:
         self._comm = comm
+        # monitored_barrier's messages: a communicator of their own, so that a late rank's
+        # message never meets the user's send/recv (created now, while every rank is here)
+        self._control = comm.Dup()
+        self._monitored_calls = 0
+        self._orphans: list = []  # its sends that a timed-out peer may never receive
         self.ranks = list(ranks)
         self._devices = devices  # device type -> engine name
         self._engines: dict = {}
-        self._debug = debug
+        self.timeout = default_pg_timeout if timeout is None else timeout
 
     def rank(self) -> int:
         return self._comm.Get_rank()
@@ -74,7 +83,7 @@ class ProcessGroup:
 
     def check_same(self, op: str, signature: tuple) -> None:
         """With TORCH_DISTRIBUTED_DEBUG=DETAIL: every rank runs ``op`` on the same shapes."""
-        if not self._debug:
+        if get_debug_level() != DebugLevel.DETAIL:
             return
         seen = self._comm.allgather((op, signature))
         if any(s != seen[0] for s in seen):
@@ -89,6 +98,7 @@ class ProcessGroup:
         for engine in self._engines.values():
             engine.close()
         self._engines.clear()
+        self._control.Free()
         self._comm.Free()
 
 
@@ -109,6 +119,7 @@ class _State:
     def __init__(self) -> None:
         self.world: ProcessGroup | None = None
         self.groups: list = []  # every live group, the world first
+        self.count = 0  # groups created since init_process_group (get_pg_count)
 
 
 _state = _State()
@@ -168,8 +179,9 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
 
     Ranks and the world size come from the MPI launcher (a script run without one is a world
     of one process); ``world_size`` and ``rank``, when given, must agree with it, and so must
-    the ``WORLD_SIZE``/``RANK`` variables of an ``env://`` launch. ``init_method``, ``timeout``,
-    ``group_name``, ``pg_options`` and ``device_id`` are accepted for PyTorch compatibility.
+    the ``WORLD_SIZE``/``RANK`` variables of an ``env://`` launch. ``timeout`` (default 30
+    minutes) is the default of ``monitored_barrier``; ``init_method``, ``group_name``,
+    ``pg_options`` and ``device_id`` are accepted for PyTorch compatibility.
 
     Args:
         backend: ``"mpi"`` (CPU), ``"gloo"`` (the same, MPI on the CPU), ``"nccl"`` (CUDA
@@ -204,9 +216,9 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
         raise RuntimeError(f"init_process_group: asked for world_size={world_size}, rank={rank} "
                            f"but the MPI launcher started this process as rank {me} of {size}; "
                            f"launch with `mpiexec -n {world_size} python script.py`")
-    debug = os.environ.get("TORCH_DISTRIBUTED_DEBUG", "").upper() == "DETAIL"
-    _state.world = ProcessGroup(comm, range(size), devices, debug)
+    _state.world = ProcessGroup(comm, range(size), devices, timeout)
     _state.groups = [_state.world]
+    _state.count = 1
 
 
 def destroy_process_group(group: ProcessGroup | None = None) -> None:
@@ -214,7 +226,7 @@ def destroy_process_group(group: ProcessGroup | None = None) -> None:
     if group is None or group is _state.world:
         for pg in _state.groups:
             pg._free()
-        _state.world, _state.groups = None, []
+        _state.world, _state.groups, _state.count = None, [], 0
     elif group is not GroupMember.NON_GROUP_MEMBER:
         group._free()
         _state.groups.remove(group)
@@ -241,10 +253,11 @@ def new_group(ranks: list | None = None, timeout: timedelta | None = None,
     member = me in ranks
     MPI = _mpi.mpi()
     comm = world._comm.Split(0 if member else MPI.UNDEFINED, ranks.index(me) if member else 0)
+    _state.count += 1
     if not member:
         return GroupMember.NON_GROUP_MEMBER
     devices = world._devices if backend is None else _parse_backend(backend)
-    pg = ProcessGroup(comm, ranks, devices, world._debug)
+    pg = ProcessGroup(comm, ranks, devices, world.timeout if timeout is None else timeout)
     _state.groups.append(pg)
     return pg
 
@@ -282,3 +295,135 @@ def get_global_rank(group: ProcessGroup | None, group_rank: int) -> int:
 
 def get_group_rank(group: ProcessGroup | None, global_rank: int) -> int:
     return (default_group("get_group_rank") if group is None else group).group_rank(global_rank)
+
+
+def get_backend_config(group: ProcessGroup | None = None) -> str:
+    """The device-to-engine map of ``group``, lower case: ``"cpu:mpi"``, ``"cuda:nccl"`` or
+    ``"cpu:mpi,cuda:nccl"``."""
+    pg = resolve(group, "get_backend_config")
+    if pg is None:
+        raise ValueError("Invalid process group specified")
+    return ",".join(f"{d}:{e}" for d, e in sorted(pg._devices.items()))
+
+
+def is_backend_available(backend: str) -> bool:
+    """Whether ``backend`` (a name or a ``"cpu:mpi,cuda:nccl"`` map) can run here: mpi4py for
+    ``"mpi"``/``"gloo"``, CuPy with NCCL and a GPU for ``"nccl"``."""
+    try:
+        devices = _parse_backend(backend)
+    except ValueError:
+        return False
+    engines = {"mpi": _mpi.is_available, "nccl": _nccl.is_available}
+    return all(engines[e]() for e in set(devices.values()))
+
+
+def get_default_backend_for_device(device) -> str:
+    """The backend ember uses for ``device``: ``"mpi"`` for ``"cpu"`` (PyTorch says ``"gloo"``,
+    which ember runs on MPI), ``"nccl"`` for ``"cuda"``."""
+    kind = device if isinstance(device, str) else device.type
+    kind = kind.split(":")[0]
+    default = {"cpu": Backend.MPI, "cuda": Backend.NCCL}.get(kind)
+    if default is None:
+        raise ValueError(f"Default backend not registered for device : {kind}")
+    return default
+
+
+def get_pg_count() -> int:
+    """How many process groups were created since ``init_process_group`` (the default group
+    included; ``new_group`` counts on every rank, member or not)."""
+    return _state.count
+
+
+# The local rank of each process on its node, as the MPI launchers publish it
+# (MPICH's Hydra, Open MPI, MVAPICH, Slurm's srun).
+_LOCAL_RANK_VARIABLES = ("LOCAL_RANK", "MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK",
+                         "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID")
+
+
+def get_node_local_rank(fallback_rank: int | None = None) -> int:
+    """This process's rank among the processes of its node.
+
+    Read from ``LOCAL_RANK`` (as PyTorch does) or else from the MPI launcher's variable
+    (``MPI_LOCALRANKID``, ``OMPI_COMM_WORLD_LOCAL_RANK``, ...); ``fallback_rank`` when none is
+    set.
+    """
+    for name in _LOCAL_RANK_VARIABLES:
+        if name in os.environ:
+            return int(os.environ[name])
+    if fallback_rank is not None:
+        return int(fallback_rank)
+    raise RuntimeError("LOCAL_RANK is not in the environment. Consider passing fallback_rank to "
+                       "allow `get_node_local_rank` to work, assuming you are not running in a "
+                       "multi-device context and want the code to run locally instead.")
+
+
+def new_subgroups(group_size: int | None = None, group: ProcessGroup | None = None,
+                  timeout: timedelta | None = None, backend: str | None = None,
+                  pg_options: Any = None, group_desc: str | None = None) -> tuple:
+    """Split ``group`` (the world by default) into consecutive subgroups of ``group_size``
+    ranks; every rank of the world must call it.
+
+    Args:
+        group_size: ranks per subgroup; it must divide the group's size. The default, the
+            number of CUDA devices, needs CUDA.
+
+    Returns:
+        ``(this rank's subgroup, every subgroup)``.
+
+    Example::
+
+        >>> # 4 ranks: subgroups [0, 1] and [2, 3]
+        >>> cur, subgroups = dist.new_subgroups(group_size=2)
+    """
+    if group_size is None:
+        from ember import cuda
+        if not cuda.is_available():
+            raise ValueError("Default group size only takes effect when CUDA is available. If "
+                             "your subgroup uses a backend that does not depend on CUDA, please "
+                             "pass in 'group_size' correctly.")
+        group_size = cuda.device_count()
+    if group_size <= 0:
+        raise ValueError(f"The arg 'group_size' ({group_size}) must be positive")
+    size = get_world_size(group)
+    if size < group_size:
+        raise ValueError(f"The arg 'group_size' ({group_size}) must not exceed the world size "
+                         f"({size})")
+    if size % group_size:
+        raise ValueError(f"The world size ({size}) must be divisible by 'group_size={group_size}'")
+    ranks = get_process_group_ranks(group)
+    return new_subgroups_by_enumeration([ranks[i:i + group_size]
+                                         for i in range(0, size, group_size)],
+                                        timeout, backend, pg_options, group_desc)
+
+
+def new_subgroups_by_enumeration(ranks_per_subgroup_list: list,
+                                 timeout: timedelta | None = None, backend: str | None = None,
+                                 pg_options: Any = None, group_desc: str | None = None) -> tuple:
+    """One subgroup per list of global ranks (the lists must not overlap); every rank of the
+    world must call it.
+
+    Returns:
+        ``(this rank's subgroup or None, every subgroup)``; a subgroup this rank is not in is
+        ``GroupMember.NON_GROUP_MEMBER`` in the list.
+
+    Example::
+
+        >>> cur, subgroups = dist.new_subgroups_by_enumeration([[0, 2], [1, 3]])
+    """
+    if not ranks_per_subgroup_list:
+        raise ValueError("The arg 'ranks_per_subgroup_list' cannot be empty")
+    owner: dict = {}
+    for ranks in ranks_per_subgroup_list:
+        for r in ranks:
+            if r in owner:
+                raise ValueError(f"Rank {r} has appeared in both subgroup {owner[r]} and {ranks}")
+            owner[r] = ranks
+    me = get_rank()
+    current, subgroups = None, []
+    for ranks in ranks_per_subgroup_list:
+        subgroup = new_group(ranks, timeout=timeout, backend=backend, pg_options=pg_options,
+                             group_desc=group_desc)
+        subgroups.append(subgroup)
+        if me in ranks:
+            current = subgroup
+    return current, subgroups

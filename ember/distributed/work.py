@@ -1,12 +1,76 @@
-"""ReduceOp, Backend and Work: the small types that every collective uses."""
+"""ReduceOp, Backend, Work, Future, DebugLevel and the Dist* errors: the small types that
+every collective uses."""
 from __future__ import annotations
 
 import enum
+import os
+import threading
 import time
 from datetime import timedelta
-from typing import Callable
+from typing import Any, Callable
 
-__all__ = ["Backend", "ReduceOp", "Work"]
+__all__ = ["Backend", "DebugLevel", "DistBackendError", "DistError", "DistNetworkError",
+           "DistStoreError", "Future", "QueueEmptyError", "ReduceOp", "Work", "get_debug_level",
+           "set_debug_level", "set_debug_level_from_env"]
+
+
+class DistError(RuntimeError):
+    """An error of the distributed package (a RuntimeError, as in PyTorch)."""
+
+
+class DistBackendError(DistError):
+    """A collective or message failed in the engine (MPI, NCCL)."""
+
+
+class DistNetworkError(DistError):
+    """A network error."""
+
+
+class DistStoreError(DistError):
+    """A store error (ember has no store: ranks come from the MPI launcher)."""
+
+
+class QueueEmptyError(DistStoreError):
+    """A store queue was empty."""
+
+
+class DebugLevel(enum.IntEnum):
+    """How much checking ``ember.distributed`` does: with ``DETAIL`` every collective first
+    checks that all ranks run the same op on the same shapes."""
+
+    OFF = 0
+    INFO = 1
+    DETAIL = 2
+
+    def __str__(self) -> str:
+        return f"DebugLevel.{self.name}"
+
+
+def get_debug_level() -> DebugLevel:
+    """The debug level (``TORCH_DISTRIBUTED_DEBUG`` at import, or ``set_debug_level``'s)."""
+    return _debug_level
+
+
+def set_debug_level(level: DebugLevel) -> None:
+    """Set the debug level of the distributed package; collectives read it at each call, so
+    every rank must set the same level."""
+    global _debug_level
+    if not isinstance(level, DebugLevel):
+        raise TypeError(f"set_debug_level: expected a DebugLevel, got {level!r}")
+    _debug_level = level
+
+
+def set_debug_level_from_env() -> None:
+    """Set the debug level from ``TORCH_DISTRIBUTED_DEBUG`` (OFF, INFO or DETAIL)."""
+    value = os.environ.get("TORCH_DISTRIBUTED_DEBUG", "OFF").upper()
+    if value not in DebugLevel.__members__:
+        raise ValueError("The value of TORCH_DISTRIBUTED_DEBUG must be OFF, INFO, or DETAIL, "
+                         f"but got {value!r}")
+    set_debug_level(DebugLevel[value])
+
+
+_debug_level = DebugLevel.__members__.get(
+    os.environ.get("TORCH_DISTRIBUTED_DEBUG", "OFF").upper(), DebugLevel.OFF)
 
 
 class ReduceOp(enum.Enum):
@@ -50,6 +114,26 @@ class Backend(str):
         return str.__new__(cls, name.lower())
 
 
+# NOTE [ Dropped Works ]
+# An async collective whose Work the caller drops (``Join.notify_join_context``'s, or a user's
+# ``isend`` never waited on) must still complete, as in PyTorch: the engine writes into the
+# Work's buffers until then, so freeing them early would corrupt memory. A Work collected
+# before completion is kept here instead, and finished (its callbacks run) by the next
+# Work's creation once the engine reports it done.
+_dropped: list = []
+
+
+def _finish_dropped() -> None:
+    pending = []
+    for work in _dropped:
+        try:
+            if not work.is_completed():
+                pending.append(work)
+        except RuntimeError:
+            pass  # nobody waits for it any more: its failure has no one to report to
+    _dropped[:] = pending
+
+
 class Work:
     """The handle an ``async_op=True`` collective or ``isend``/``irecv`` returns.
 
@@ -69,6 +153,12 @@ class Work:
         self._result = list(result)
         self._done = False
         self._source_rank: Callable[[], int] | None = None
+        if _dropped:
+            _finish_dropped()
+
+    def __del__(self) -> None:
+        if self._requests and not self._done:
+            _dropped.append(self)  # NOTE [ Dropped Works ]
 
     def then(self, fn: Callable[[], None]) -> "Work":
         """Run ``fn`` once the engine finished (copy-outs, division for AVG)."""
@@ -90,7 +180,7 @@ class Work:
             for request in self._requests:
                 request.Wait()
         except Exception as e:  # mpi4py.MPI.Exception or a CUDA error: say which op failed
-            raise RuntimeError(f"{self._op} failed: {e}") from e
+            raise DistBackendError(f"{self._op} failed: {e}") from e
         self._requests = []
         for fn in self._callbacks:
             fn()
@@ -120,6 +210,13 @@ class Work:
         self.wait()
         return self._result
 
+    def get_future(self) -> "Future":
+        """A Future completed with ``result()`` when the operation finishes."""
+        future = Future()
+        future._driver = lambda: future.set_result(self.result())
+        future._ready = self.is_completed
+        return future
+
     def source_rank(self) -> int:
         """For ``irecv``: the global rank the message came from."""
         if self._source_rank is None:
@@ -127,3 +224,102 @@ class Work:
         self.wait()
         return self._source_rank()
 
+
+
+class Future:
+    """``torch.futures.Future``: a value that becomes available later (a Work's outputs, or a
+    ``set_result`` from elsewhere), with ``then`` chaining.
+
+    A Future made by ``Work.get_future`` completes when it is waited on or polled: ember runs
+    no background thread, so the callbacks of ``then`` and ``add_done_callback`` run in the
+    thread that first waits (or inline, when the Future is already complete).
+
+    Example::
+
+        >>> fut = ember.distributed.Future()
+        >>> doubled = fut.then(lambda f: f.value() * 2)
+        >>> fut.set_result(21)
+        >>> doubled.wait()
+        42
+    """
+
+    def __init__(self, *, devices: list | None = None) -> None:
+        self._event = threading.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._callbacks: list[Callable[["Future"], None]] = []
+        self._driver: Callable[[], None] | None = None  # completes this Future (a Work's wait)
+        self._ready: Callable[[], bool] | None = None   # whether the driver would not block
+
+    def done(self) -> bool:
+        """Whether the value (or an error) is set."""
+        if not self._event.is_set() and self._ready is not None and self._ready():
+            self._drive()
+        return self._event.is_set()
+
+    def _drive(self) -> None:
+        driver, self._driver, self._ready = self._driver, None, None
+        if driver is not None:
+            try:
+                driver()
+            except Exception as e:
+                if not self._event.is_set():
+                    self.set_exception(e)
+
+    def wait(self) -> Any:
+        """Block until complete; return the value or raise the error."""
+        self._drive()
+        self._event.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def value(self) -> Any:
+        """The value of a completed Future (raises its error)."""
+        if not self.done():
+            raise RuntimeError("Future.value() called on a Future that is not complete; call "
+                               "wait() first")
+        return self.wait()
+
+    def set_result(self, result: Any) -> None:
+        """Complete with ``result`` and run the callbacks."""
+        self._complete(result, None)
+
+    def set_exception(self, result: BaseException) -> None:
+        """Complete with an error that ``wait`` and ``value`` raise."""
+        self._complete(None, result)
+
+    def _complete(self, value: Any, error: BaseException | None) -> None:
+        if self._event.is_set():
+            raise RuntimeError("Attempting to mark a completed Future as complete again. Note "
+                               "that a Future can only be marked completed once.")
+        self._value, self._error = value, error
+        self._event.set()
+        callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            fn(self)
+
+    def add_done_callback(self, callback: Callable[["Future"], None]) -> None:
+        """Run ``callback(self)`` on completion (now, if already complete)."""
+        if self._event.is_set():
+            callback(self)
+        else:
+            self._callbacks.append(callback)
+
+    def then(self, callback: Callable[["Future"], Any]) -> "Future":
+        """A Future holding ``callback(self)``, computed when this one completes."""
+        child = Future()
+
+        def run(fut: Future) -> None:
+            try:
+                child.set_result(callback(fut))
+            except Exception as e:
+                error = RuntimeError("Got the following error when running the callback: "
+                                     f"{type(e).__name__}: {e}")
+                error.__cause__ = e
+                child.set_exception(error)
+
+        self.add_done_callback(run)
+        if not child._event.is_set():
+            child._driver, child._ready = self._drive, self.done
+        return child

@@ -9,7 +9,13 @@ asynchronously, buckets always in the same order on every rank so that the colle
 When the last bucket is started, the hook waits for them all and copies the averages back
 into ``.grad``, before ``backward()`` returns. ``forward`` arms this once per iteration;
 inside ``no_sync()`` it does not, and gradients accumulate locally until the next synced
-backward averages the sums.
+backward averages the sums. A communication hook (``register_comm_hook``) replaces the
+averaging all-reduce of each bucket; its Future's value is copied back into the bucket.
+
+Inside ``join()`` (NOTE [ Join: shadowing the collectives of the ranks still training ]) each
+forward first notifies the join context, then all-reduces whether the backward will sync, so
+that the joined ranks know whether to shadow the buffer broadcast and the bucket all-reduces
+(with zero gradients, whose results they discard, as PyTorch does).
 """
 from __future__ import annotations
 
@@ -21,9 +27,11 @@ from ember._tensor import Tensor, _make
 from ember.autograd.function import AccumulateGrad
 from ember.autograd.grad_mode import is_grad_enabled, no_grad
 from ember.distributed import collectives
+from ember.distributed.algorithms.join import Join, Joinable, JoinHook
+from ember.distributed.grad_bucket import GradBucket
 from ember.distributed.messages import all_gather_object
 from ember.distributed.process_group import ProcessGroup, resolve
-from ember.distributed.work import ReduceOp
+from ember.distributed.work import Future, ReduceOp
 from ember.nn.modules.module import Module
 
 __all__ = ["DistributedDataParallel"]
@@ -118,7 +126,35 @@ def _grad_hook(ref: weakref.ref, i: int):
     return hook
 
 
-class DistributedDataParallel(Module):
+class _DDPJoinHook(JoinHook):
+    """DDP's part of ``Join``: a joined rank shadows the buffer broadcast and the bucket
+    all-reduces of each training iteration, and finally takes the last joiner's model."""
+
+    def __init__(self, ddp: "DistributedDataParallel", divide_by_initial_world_size: bool):
+        self.ddp = ddp
+        ddp._divide_by_initial_world_size = divide_by_initial_world_size
+
+    def main_hook(self) -> None:
+        ddp = self.ddp
+        if not ddp._agree_to_sync(False):
+            return  # the ranks still training ran a forward that will not sync
+        if ddp.broadcast_buffers:
+            ddp._sync_buffers(joined=True)
+        for index, bucket in enumerate(ddp._buckets):
+            bucket.flat._data[...] = 0
+            ddp._reduce_bucket(index)
+        for bucket in ddp._buckets:
+            ddp._wait_bucket(bucket)
+        if ddp.find_unused_parameters:
+            ddp._all_used(set(range(len(ddp._params))))
+
+    def post_hook(self, is_last_joiner: bool) -> None:
+        ddp = self.ddp
+        src = ddp._common_rank(is_last_joiner)
+        ddp._broadcast([*ddp.module.parameters(), *ddp.module.buffers()], src)
+
+
+class DistributedDataParallel(Module, Joinable):
     """Data parallelism over the processes of a group, as ``torch.nn.parallel``'s.
 
     At construction rank 0's parameters and buffers are broadcast to every rank; during
@@ -138,6 +174,9 @@ class DistributedDataParallel(Module):
             depend on and treat their gradients as ready, so that backward can finish.
         check_reduction, gradient_as_bucket_view, static_graph: accepted; no effect.
 
+    Uneven inputs: inside ``with model.join():`` a rank that ran out of batches keeps answering
+    the others' collectives (see ``join``).
+
     Example::
 
         >>> # mpiexec -n 2 python train.py
@@ -153,6 +192,7 @@ class DistributedDataParallel(Module):
                  check_reduction: bool = False, gradient_as_bucket_view: bool = False,
                  static_graph: bool = False) -> None:
         super().__init__()
+        Joinable.__init__(self)
         pg = resolve(process_group, "DistributedDataParallel")
         if pg is None:
             raise ValueError("DistributedDataParallel: this process is not in process_group")
@@ -184,6 +224,10 @@ class DistributedDataParallel(Module):
         self._ready: list = []
         self._unused: list = []
         self._next_bucket = 0
+        self._comm_hook = None
+        self._comm_hook_state = None
+        self._divide_by_initial_world_size = True
+        self._active_ranks = None  # inside join(): the ranks still training this iteration
         ref = weakref.ref(self)  # the hooks must not keep a discarded DDP (and its buckets) alive
         for i, p in enumerate(self._params):
             p.register_post_accumulate_grad_hook(_grad_hook(ref, i))
@@ -212,15 +256,92 @@ class DistributedDataParallel(Module):
                     "DistributedDataParallel expects the same model on every rank, but group "
                     f"rank {self.process_group.rank()} and group rank {rank} differ: {diff}")
 
-    def _broadcast(self, tensors: list) -> None:
+    def _broadcast(self, tensors: list, src: int = 0) -> None:
+        """Copy group rank ``src``'s values of ``tensors`` to every rank."""
         with no_grad():
             for t in tensors:
                 if t.is_contiguous():
-                    collectives.broadcast(t, group=self.process_group, group_src=0)
+                    collectives.broadcast(t, group=self.process_group, group_src=src)
                 else:
                     tmp = t.contiguous()
-                    collectives.broadcast(tmp, group=self.process_group, group_src=0)
+                    collectives.broadcast(tmp, group=self.process_group, group_src=src)
                     t.copy_(tmp)
+
+    def _sync_buffers(self, joined: bool = False) -> None:
+        """Broadcast the buffers from group rank 0, or inside ``join()`` from the highest
+        rank still training."""
+        buffers = list(self.module.buffers())
+        if not buffers:
+            return
+        src = self._common_rank(not joined) if self._join_config.enable else 0
+        self._broadcast(buffers, src)
+
+    def _reduced(self, values: list, op: ReduceOp) -> list:
+        """``values`` (ints) all-reduced over the group with ``op`` (blocking)."""
+        t = _make(self._buckets[0].flat._xp.asarray(values, dtype="int64"))
+        collectives.all_reduce(t, op, self.process_group)
+        return t._data.tolist()
+
+    def _common_rank(self, candidate: bool) -> int:
+        """The highest group rank among the ranks that are ``candidate``s."""
+        return self._reduced([self.process_group.rank() if candidate else -1], ReduceOp.MAX)[0]
+
+    def _agree_to_sync(self, sync: bool) -> bool:
+        """Inside ``join()``: whether any rank's backward will sync this iteration."""
+        return self._reduced([int(sync)], ReduceOp.SUM)[0] > 0
+
+    def join(self, divide_by_initial_world_size: bool = True, enable: bool = True,
+             throw_on_early_termination: bool = False) -> Join:
+        """The context manager for training with uneven inputs across ranks.
+
+        Inside it, a rank that ran out of batches shadows the collectives of the ranks still
+        training, contributing zero gradients, until all ranks ran out; then every rank takes
+        the model of the last rank to finish.
+
+        Args:
+            divide_by_initial_world_size: average the gradients over the whole group (True,
+                as if the joined ranks' gradients were zero) or over the ranks still training.
+            enable: False makes the context do nothing.
+            throw_on_early_termination: raise on every rank as soon as one rank runs out.
+
+        Example::
+
+            >>> with model.join():
+            ...     for x, y in my_uneven_shard:
+            ...         loss_fn(model(x), y).backward(); opt.step(); opt.zero_grad()
+        """
+        return Join([self], enable, throw_on_early_termination,
+                    divide_by_initial_world_size=divide_by_initial_world_size)
+
+    def join_hook(self, **kwargs) -> JoinHook:
+        """DDP's JoinHook; ``divide_by_initial_world_size`` (default True) as in ``join``."""
+        return _DDPJoinHook(self, kwargs.get("divide_by_initial_world_size", True))
+
+    @property
+    def join_device(self):
+        return self._params[0].device if self._params else self._buckets[0].flat.device
+
+    @property
+    def join_process_group(self) -> ProcessGroup:
+        return self.process_group
+
+    def register_comm_hook(self, state: object, hook) -> None:
+        """Reduce each gradient bucket with ``hook(state, bucket)`` instead of the averaging
+        all-reduce; the hook returns a Future of the reduced flat tensor (see
+        ``ember.distributed.algorithms.ddp_comm_hooks``). It can be registered once, before
+        the first backward.
+
+        Example::
+
+            >>> from ember.distributed.algorithms.ddp_comm_hooks import default_hooks
+            >>> model.register_comm_hook(None, default_hooks.fp16_compress_hook)
+        """
+        if not callable(hook):
+            raise TypeError("Communication hook must be callable.")
+        if self._comm_hook is not None:
+            raise RuntimeError("register_comm_hook or register_builtin_comm_hook can only be "
+                               "called once.")
+        self._comm_hook, self._comm_hook_state = hook, state
 
     @contextlib.contextmanager
     def no_sync(self):
@@ -244,8 +365,13 @@ class DistributedDataParallel(Module):
                 "`ember.nn.parallel.DistributedDataParallel`. Parameters which did not receive "
                 f"grad on group rank {self.process_group.rank()}: {', '.join(missing)}")
         sync = is_grad_enabled() and self.require_backward_grad_sync
+        count = Join.notify_join_context(self)
+        if count is not None:  # inside join(): the next all-reduce blocks anyway, so wait now
+            self._active_ranks = int(count.result()[0].item())
+        if self._join_config.enable:
+            self._agree_to_sync(sync)
         if sync and self.broadcast_buffers:
-            self._broadcast(list(self.module.buffers()))
+            self._sync_buffers()
         if self.device_ids:
             inputs, kwargs = _to_device(inputs, self.device_ids[0]), \
                 _to_device(kwargs, self.device_ids[0])
@@ -290,24 +416,53 @@ class DistributedDataParallel(Module):
         bucket.pending -= 1
         while (self._next_bucket < len(self._buckets)
                and self._buckets[self._next_bucket].pending == 0):
-            ready = self._buckets[self._next_bucket]
-            ready.work = collectives.all_reduce(ready.flat, ReduceOp.AVG, self.process_group,
-                                                async_op=True)
+            self._reduce_bucket(self._next_bucket)
             self._next_bucket += 1
         if self._next_bucket == len(self._buckets):
             self._finish()
 
+    def _reduce_bucket(self, index: int) -> None:
+        """Start the reduction of bucket ``index``: the comm hook, or an all-reduce that
+        averages (over the group, or inside ``join(divide_by_initial_world_size=False)`` over
+        the ranks still training: a sum, divided in ``_finish``)."""
+        bucket = self._buckets[index]
+        if self._comm_hook is not None:
+            grad_bucket = GradBucket(index, bucket.flat,
+                                     [self._params[i] for i in bucket.indices], bucket.offsets,
+                                     index == len(self._buckets) - 1)
+            bucket.work = self._comm_hook(self._comm_hook_state, grad_bucket)
+            if not isinstance(bucket.work, Future):
+                raise TypeError("A DDP communication hook must return an "
+                                f"ember.distributed.Future, got {type(bucket.work).__name__}")
+            return
+        average = not self._join_config.enable or self._divide_by_initial_world_size
+        bucket.work = collectives.all_reduce(bucket.flat, ReduceOp.AVG if average else
+                                             ReduceOp.SUM, self.process_group, async_op=True)
+
+    def _wait_bucket(self, bucket: _Bucket) -> None:
+        """Wait for the bucket's reduction; its flat buffer then holds the result."""
+        work, bucket.work = bucket.work, None
+        if isinstance(work, Future):
+            result = work.wait()
+            if result is not bucket.flat:
+                bucket.flat._data[...] = result._data.reshape(-1)
+            return
+        work.wait()
+
+    def _all_used(self, unused) -> list:
+        """Which parameters some rank used (1) this iteration, from each rank's ``unused``."""
+        return self._reduced([0 if i in unused else 1 for i in range(len(self._params))],
+                             ReduceOp.MAX)
+
     def _finish(self) -> None:
         """Wait for every bucket and write the averages into ``.grad``."""
+        by_active = (self._comm_hook is None and self._join_config.enable
+                     and not self._divide_by_initial_world_size)
         for bucket in self._buckets:
-            bucket.work.wait()
-        used = None
-        if self.find_unused_parameters:
-            xp = self._buckets[0].flat._xp
-            mask = _make(xp.asarray([0 if i in self._unused else 1
-                                     for i in range(len(self._params))], dtype="int32"))
-            collectives.all_reduce(mask, ReduceOp.MAX, self.process_group)
-            used = mask._data.tolist()
+            self._wait_bucket(bucket)
+            if by_active:
+                bucket.flat._data /= self._active_ranks
+        used = self._all_used(self._unused) if self.find_unused_parameters else None
         for bucket in self._buckets:
             for position, i in enumerate(bucket.indices):
                 if used is not None and not used[i]:

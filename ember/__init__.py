@@ -134,6 +134,35 @@ from ember.runtime import (  # noqa: F401,E402
     set_float32_matmul_precision, set_num_interop_threads, set_num_threads, set_warn_always,
     typename, use_deterministic_algorithms)
 from ember.cuda import OutOfMemoryError  # noqa: F401,E402
+from ember.ops.api_gaps import (  # noqa: F401,E402
+    cond, from_file, get_device_module, hash_tensor, is_distributed, sym_float, sym_int, sym_ite,
+    sym_max, sym_min, sym_not, sym_sqrt, sym_sum, while_loop)
+from ember.ops.api_gaps import sym_constrain_range, sym_constrain_range_for_size  # noqa: F401,E402
+from ember.ops.native_nn import embedding_renorm_  # noqa: F401,E402
+from ember.ops.householder import geqrf, orgqr, ormqr  # noqa: F401,E402
+from ember.ops.lowrank import lobpcg, pca_lowrank, svd_lowrank  # noqa: F401,E402
+from ember.ops.native_nn import (  # noqa: F401,E402
+    affine_grid_generator, channel_shuffle, conv_tbc, convolution, embedding_bag, grid_sampler,
+    grid_sampler_2d, grid_sampler_3d, gru, gru_cell, lstm, lstm_cell, native_batch_norm,
+    native_channel_shuffle, native_dropout, native_group_norm, native_layer_norm, native_norm,
+    norm_except_dim, rnn_relu, rnn_relu_cell, rnn_tanh, rnn_tanh_cell, segment_reduce)
+from ember.ops.removed import eig, lstsq, matrix_rank, solve, symeig  # noqa: F401,E402
+from ember.ops.tensor_extras import (  # noqa: F401,E402
+    BFloat16Storage, BoolStorage, ByteStorage, CharStorage, ComplexDoubleStorage,
+    ComplexFloatStorage, DoubleStorage, FloatStorage, HalfStorage, IntStorage, LongStorage,
+    ShortStorage)
+from ember.dtypes import qint8, qint32, quint4x2, quint8  # noqa: F401,E402
+from ember._quantized import (  # noqa: F401,E402
+    _make_per_channel_quantized_tensor, _make_per_tensor_quantized_tensor, dequantize,
+    per_channel_affine, per_channel_affine_float_qparams, per_channel_symmetric,
+    per_tensor_affine, per_tensor_symmetric, qscheme, quantize_per_channel, quantize_per_tensor,
+    quantize_per_tensor_dynamic)
+from ember._fake_quantize import (  # noqa: F401,E402
+    _fake_quantize_learnable_per_channel_affine, _fake_quantize_learnable_per_tensor_affine,
+    fake_quantize_per_channel_affine, fake_quantize_per_tensor_affine)
+from ember.ops.random_variates import (_dirichlet_grad, _sample_dirichlet,  # noqa: F401,E402
+                                       _standard_gamma, _standard_gamma_grad)
+from ember import _C, overrides  # noqa: F401,E402  (the __torch_function__ protocol)
 from math import e, inf, nan, pi  # noqa: F401,E402
 
 
@@ -266,6 +295,11 @@ def iinfo(type):  # noqa: A002
     return numpy.iinfo(type.np_dtype)
 
 
+def _assert(condition, message: str) -> None:
+    """``torch._assert``: Python's ``assert`` as a function, so ``ember.fx`` can record it."""
+    assert condition, message
+
+
 __version__ = "0.1.0"
 
 # Heavier packages load on first use (``ember.optim``, ``ember.legacy``, ...), keeping
@@ -273,7 +307,11 @@ __version__ = "0.1.0"
 _LAZY_SUBMODULES = ("nn", "optim", "utils", "legacy", "multiprocessing", "vision",
                     "serialization", "storage", "distributions", "testing", "examples", "onnx",
                     "distributed", "func", "special", "jit", "xpu", "mps", "hub", "cpu",
-                    "profiler", "functional")
+                    "profiler", "functional", "signal", "compiler", "__future__")
+_LAZY_SUBMODULES += ("ao", "quantization")
+_LAZY_SUBMODULES += ("fx",)  # torch.fx: symbolic tracing, graphs, interpreters
+_LAZY_SUBMODULES += ("library",)  # torch.library: custom operators
+_LAZY_SUBMODULES += ("futures",)  # torch.futures
 
 
 def __getattr__(name: str):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numbers
 import operator as _operator
+import warnings
 
 import numpy as np
 
@@ -51,7 +52,7 @@ def _make(data, requires_grad: bool = False, grad_fn=None, output_nr: int = 0):
     t._data = data
     t.requires_grad = requires_grad
     t.grad_fn = grad_fn
-    t.grad = None
+    t._grad = None
     t._output_nr = output_nr
     t._ver = None
     t._base = None
@@ -100,6 +101,24 @@ class DeviceMismatchError(TypeError, RuntimeError):
     """Tensors on different devices met in one op (a TypeError in 2017, a RuntimeError now)."""
 
 
+class _GradField:
+    """``Tensor.grad`` over the ``_grad`` slot: the gradient ``backward()`` accumulates, set on
+    leaves that require grad and on non-leaves that ``retain_grad()``. Reading a non-leaf's
+    unpopulated ``.grad`` warns, as PyTorch does. A plain descriptor, not a property, so that
+    ``__torch_function__`` dispatch leaves it alone, as it left the slot."""
+
+    def __get__(self, tensor, owner=None):
+        if tensor is None:
+            return self
+        grad = tensor._grad
+        if grad is None and tensor.grad_fn is not None and not tensor._retains_grad:
+            warnings.warn(_NON_LEAF_GRAD, UserWarning, stacklevel=2)
+        return grad
+
+    def __set__(self, tensor, value) -> None:
+        tensor._grad = value
+
+
 class Tensor(TensorMethods):
     """A multi-dimensional array with autograd, like ``torch.Tensor``.
 
@@ -107,10 +126,11 @@ class Tensor(TensorMethods):
     ``ember.Tensor([[1, 2]])`` copies data as float32. Prefer ``ember.tensor`` and factories.
     """
 
-    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_output_nr", "_ver", "_base",
+    __slots__ = ("_data", "requires_grad", "_grad", "grad_fn", "_output_nr", "_ver", "_base",
                  "_view_fn", "_hooks", "_post_acc_hooks", "_grad_acc", "_retains_grad",
                  "__dict__", "__weakref__")
     __array_priority__ = 1000  # NumPy defers to Tensor's reflected operators
+    grad = _GradField()
 
     def __init__(self, *args, device=None, dtype=None):
         dt = _dt.float32 if dtype is None else _dt.to_dtype(dtype)
@@ -131,7 +151,7 @@ class Tensor(TensorMethods):
         self._data = data
         self.requires_grad = False
         self.grad_fn = None
-        self.grad = None
+        self._grad = None
         self._output_nr = 0
         self._ver = None
         self._base = None
@@ -200,6 +220,7 @@ class Tensor(TensorMethods):
     @property
     def retains_grad(self) -> bool:
         return self._retains_grad
+
 
     @property
     def _version(self) -> int:
@@ -409,8 +430,8 @@ class Tensor(TensorMethods):
         new = type(self).__new__(type(self))
         _init_like(new, self._data.copy(), self.requires_grad)
         memo[id(self)] = new
-        if self.grad is not None:
-            new.grad = self.grad.__deepcopy__(memo)
+        if self._grad is not None:
+            new.grad = self._grad.__deepcopy__(memo)
         if self.__dict__:
             import copy
             new.__dict__.update(copy.deepcopy(self.__dict__, memo))
@@ -1722,7 +1743,7 @@ def _init_like(t, data, requires_grad: bool = False) -> None:
     t._data = data
     t.requires_grad = requires_grad
     t.grad_fn = None
-    t.grad = None
+    t._grad = None
     t._output_nr = 0
     t._ver = None
     t._base = None
@@ -1732,6 +1753,13 @@ def _init_like(t, data, requires_grad: bool = False) -> None:
     t._grad_acc = None
     t._retains_grad = False
 
+
+_NON_LEAF_GRAD = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+    "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
+    "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
+    "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
+    "instead. See github.com/pytorch/pytorch/pull/30531 for more information.")
 
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
                "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",

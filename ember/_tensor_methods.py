@@ -14,6 +14,31 @@ class TensorMethods:
     __slots__ = ()
 
     # ------------------------------------------------------------------------------------------
+    # Subclassing: the __torch_function__ protocol (ember/overrides.py)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__name__ != "Tensor" or cls.__module__ != "ember._tensor":
+            from ember.overrides import _subclass_defined
+            _subclass_defined(cls)
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        from ember.overrides import tensor_torch_function
+        return tensor_torch_function(cls, func, types, args, kwargs)
+
+    @staticmethod
+    def _make_subclass(cls, data, require_grad: bool = False):
+        from ember.overrides import make_subclass
+        return make_subclass(cls, data, require_grad)
+
+    def as_subclass(self, cls):
+        """This tensor's data as an instance of ``cls``, a Tensor subclass (an alias: gradients
+        flow back to this tensor)."""
+        from ember.overrides import as_subclass
+        return as_subclass(self, cls)
+
+    # ------------------------------------------------------------------------------------------
     # Predicates and properties
 
     @property
@@ -51,6 +76,10 @@ class TensorMethods:
             raise AttributeError("Can't get dim order on a sparse tensor. Use Tensor.to_dense() "
                                  "to convert to a dense tensor first.")
         return _dim_order(self, ambiguity_check)
+
+    def dequantize(self):
+        """A float tensor is its own dequantized form (quantized tensors override this)."""
+        return self
 
     def is_conj(self) -> bool:
         return _runtime.is_conj(self)
@@ -509,6 +538,41 @@ class TensorMethods:
 
     def xlogy_(self, other):
         return _inpl.xlogy_(self, other)
+
+    # ------------------------------------------------------------------------------------------
+    # Memory and Python callables (ember/ops/tensor_extras.py)
+
+    def set_(self, source=None, storage_offset: int = 0, size=None, stride=None):
+        from ember.ops.tensor_extras import set_
+        return set_(self, source, storage_offset, size, stride)
+
+    def is_set_to(self, tensor) -> bool:
+        from ember.ops.tensor_extras import is_set_to
+        return is_set_to(self, tensor)
+
+    def apply_(self, callable):
+        from ember.ops.tensor_extras import apply_
+        return apply_(self, callable)
+
+    def map_(self, tensor, callable):
+        from ember.ops.tensor_extras import map_
+        return map_(self, tensor, callable)
+
+    def map2_(self, x, y, callable):
+        from ember.ops.tensor_extras import map2_
+        return map2_(self, x, y, callable)
+
+    def module_load(self, other, assign: bool = False):
+        from ember.ops.tensor_extras import module_load
+        return module_load(self, other, assign)
+
+    def storage_type(self):
+        from ember.ops.tensor_extras import storage_type
+        return storage_type(self)
+
+    def narrow_copy(self, dim: int, start: int, length: int):
+        from ember.ops.view_copies import narrow_copy
+        return narrow_copy(self, dim, start, length)
 
     # ------------------------------------------------------------------------------------------
     # Shapes, scatter views, statistics

@@ -229,7 +229,9 @@ def autograd_suffix(t) -> list:
 def tensor_repr(t) -> str:
     """``repr(t)``: ``tensor([...], dtype=..., grad_fn=<...>)`` as PyTorch prints it."""
     from ember import dtypes as _dt
-    prefix = "tensor("
+    from ember.overrides import _plain
+    # a subclass taking part in __torch_function__ prints its own name, as in PyTorch
+    prefix = "tensor(" if _plain(type(t)) else f"{type(t).__name__}("
     indent = len(prefix)
     if t.device.type == "meta":  # no values to show: PyTorch prints the size instead
         suffixes = ["device='meta'", f"size={tuple(t.shape)}"]

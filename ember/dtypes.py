@@ -214,3 +214,14 @@ def np_kind(np_dtype) -> str:
 
 def finfo_np(d: dtype):
     return ml_dtypes.finfo(d.np_dtype) if d is bfloat16 else np.finfo(d.np_dtype)
+
+
+# Quantized dtypes (see ember/_quantized.py): a quantized tensor keeps integers of ``np_dtype``
+# and its scale and zero point. They stay out of ALL, so an int8 array still reads as int8.
+qint8 = dtype("qint8", np.int8, INT)
+quint8 = dtype("quint8", np.uint8, INT)
+qint32 = dtype("qint32", np.int32, INT)
+quint4x2 = dtype("quint4x2", np.uint8, INT)  # 4-bit values, one per byte here
+quint8.is_signed = quint4x2.is_signed = False
+QUANTIZED = (qint8, quint8, qint32, quint4x2)
+_BY_NAME.update((d.name, d) for d in QUANTIZED)

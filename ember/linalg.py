@@ -34,6 +34,12 @@ from ember.ops.decomposition import linalg_inv as inv  # noqa: F401
 from ember.ops.decomposition import linalg_norm as norm  # noqa: F401
 from ember.ops.decomposition import linalg_solve as solve  # noqa: F401
 from ember.ops.decomposition import linalg_svd as svd  # noqa: F401
+from ember.ops.householder import (  # noqa: F401
+    householder_product,
+    ldl_factor,
+    ldl_factor_ex,
+    ldl_solve,
+)
 from ember.ops.linalg import (  # noqa: F401
     det,
     inverse,

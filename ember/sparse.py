@@ -24,6 +24,7 @@ import numpy as np
 from ember._tensor import Tensor, _make
 from ember.backend.device import Device, to_device
 from ember.backend.special import scatter_add
+from ember.overrides import _disabled_torch_function_impl
 
 __all__ = ["mm", "sum"]
 
@@ -31,6 +32,8 @@ __all__ = ["mm", "sum"]
 class SparseCooTensor(Tensor):
     """A COO sparse tensor (see the module's docstring): ``isinstance(t, ember.Tensor)`` holds,
     as ``type(t) is torch.Tensor`` does for PyTorch's."""
+
+    __torch_function__ = _disabled_torch_function_impl
 
     __slots__ = ()
 
@@ -275,6 +278,8 @@ def layout_error(op: str, t: Tensor, expected: str) -> RuntimeError:
 class SparseCompressedTensor(Tensor):
     """A CSR, CSC, BSR or BSC sparse tensor (see NOTE [ Dense-backed compressed tensors ]):
     ``isinstance(t, ember.Tensor)`` holds, as ``type(t) is torch.Tensor`` does for PyTorch's."""
+
+    __torch_function__ = _disabled_torch_function_impl
 
     __slots__ = ()
 

@@ -1,7 +1,8 @@
 """``torch.special``: the special functions under PyTorch's names. Most are the ember ops of the
 same meaning; the rest (erfcx, i0e, i1, i1e, ndtri, log_ndtr) wrap SciPy/CuPy's kernels with
 their derivatives, the composites (ndtr, xlog1py, entr) are built on differentiable ops, and
-the Bessel and zeta functions that PyTorch does not differentiate have no gradient here either."""
+the Bessel, Airy and zeta functions and the orthogonal polynomials (ember/ops/
+orthogonal_polynomials.py) that PyTorch does not differentiate have no gradient here either."""
 from __future__ import annotations
 
 import math
@@ -12,6 +13,20 @@ from ember.backend.special import special as _backend
 from ember.ops._util import float_array
 from ember.ops.elementwise import _xp, where
 from ember.ops.nn import log_softmax, softmax
+from ember.ops.orthogonal_polynomials import (  # noqa: F401
+    chebyshev_polynomial_t,
+    chebyshev_polynomial_u,
+    chebyshev_polynomial_v,
+    chebyshev_polynomial_w,
+    hermite_polynomial_h,
+    hermite_polynomial_he,
+    laguerre_polynomial_l,
+    legendre_polynomial_p,
+    shifted_chebyshev_polynomial_t,
+    shifted_chebyshev_polynomial_u,
+    shifted_chebyshev_polynomial_v,
+    shifted_chebyshev_polynomial_w,
+)
 from ember.ops.pointwise_extra import I1, i0, igamma, igammac, mvlgamma, sinc
 from ember.ops.reduce import logsumexp
 from ember.ops.unary import (
@@ -35,12 +50,18 @@ from ember.ops.unary import (
 )
 
 __all__ = [
-    "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "digamma", "entr", "erf", "erfc",
+    "airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "digamma", "entr", "erf", "erfc",
     "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc", "gammaincc", "gammaln", "i0",
     "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp",
     "modified_bessel_i0", "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1",
     "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round", "scaled_modified_bessel_k0",
-    "scaled_modified_bessel_k1", "sinc", "softmax", "xlog1py", "xlogy", "zeta"]
+    "scaled_modified_bessel_k1", "sinc", "softmax", "spherical_bessel_j0", "xlog1py", "xlogy",
+    "zeta",
+    "chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
+    "chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he",
+    "laguerre_polynomial_l", "legendre_polynomial_p", "shifted_chebyshev_polynomial_t",
+    "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
+    "shifted_chebyshev_polynomial_w"]
 
 expit = sigmoid
 gammaln = lgamma
@@ -243,3 +264,20 @@ def scaled_modified_bessel_k1(input: Tensor) -> Tensor:
 def zeta(input, other) -> Tensor:
     """The Hurwitz zeta function: the sum over k >= 0 of 1 / (k + other) ** input."""
     return _no_grad("zeta", input, other)
+
+
+def airy_ai(input: Tensor) -> Tensor:
+    """The Airy function Ai, without a gradient (as in PyTorch)."""
+    a = float_array(input._data)
+    return _make(_backend(_xp(a)).airy(a)[0].astype(a.dtype, copy=False))
+
+
+def spherical_bessel_j0(input: Tensor) -> Tensor:
+    """The spherical Bessel function of the first kind, order 0: sin(x) / x (1 at 0), without
+    a gradient (as in PyTorch)."""
+    a = float_array(input._data)
+    xp = _xp(a)
+    zero, infinite = a == 0, xp.isinf(a)
+    safe = xp.where(zero | infinite, 1, a)
+    # sin(x) / x tends to 0 at infinity (NaNs stay NaN)
+    return _make(xp.where(zero, 1, xp.where(infinite, 0, xp.sin(safe) / safe)).astype(a.dtype))

@@ -142,3 +142,59 @@ class autocast:
 def _sync_flag() -> None:
     from ember.autograd import function
     function._AutocastFlag.on = any(dtype is not None for _, dtype in _State.active)
+
+
+def is_autocast_available(device_type: str) -> bool:
+    """Whether ``autocast`` supports ``device_type`` (ember's: "cpu" and "cuda")."""
+    from ember.backend.device import Device
+    return Device(device_type).type in ("cpu", "cuda")
+
+
+def custom_fwd(fwd=None, *, device_type: str, cast_inputs=None):
+    """Decorator for the ``forward`` of a custom ``autograd.Function`` under autocast.
+
+    Without ``cast_inputs`` the forward runs in the caller's autocast state (recorded on ctx
+    for ``custom_bwd``). With ``cast_inputs`` (a floating dtype) and autocast enabled for
+    ``device_type``, the forward's floating-point tensor arguments are cast to that dtype and
+    it runs with autocast off.
+    """
+    if not isinstance(device_type, str):
+        raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+    if fwd is None:
+        return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
+
+    @functools.wraps(fwd)
+    def decorate_fwd(ctx, *args, **kwargs):
+        ctx._dtype = get_autocast_dtype(device_type)
+        enabled = is_autocast_enabled(device_type)
+        if cast_inputs is None:
+            ctx._fwd_used_autocast = enabled
+            return fwd(ctx, *args, **kwargs)
+        ctx._fwd_used_autocast = False
+        if not enabled:
+            return fwd(ctx, *args, **kwargs)
+        with autocast(device_type, enabled=False):
+            return fwd(ctx, *_cast_floats(args, cast_inputs),
+                       **dict(zip(kwargs, _cast_floats(tuple(kwargs.values()), cast_inputs))))
+    return decorate_fwd
+
+
+def custom_bwd(bwd=None, *, device_type: str):
+    """Decorator for the ``backward`` of a custom ``autograd.Function``: it runs in the
+    autocast state its ``custom_fwd`` forward ran in."""
+    if not isinstance(device_type, str):
+        raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+    if bwd is None:
+        return functools.partial(custom_bwd, device_type=device_type)
+
+    @functools.wraps(bwd)
+    def decorate_bwd(ctx, *args, **kwargs):
+        with autocast(device_type, dtype=ctx._dtype, enabled=ctx._fwd_used_autocast):
+            return bwd(ctx, *args, **kwargs)
+    return decorate_bwd
+
+
+def _cast_floats(values: tuple, dtype) -> tuple:
+    from ember._tensor import Tensor
+    return tuple(v.to(dtype) if isinstance(v, Tensor) and v.is_floating_point() else v
+                 for v in values)

@@ -226,10 +226,10 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
 
 def _accumulate_into(tensor, grad, create_graph: bool) -> None:
     """``backward(inputs=[non_leaf])`` fills the non-leaf's ``.grad`` like a leaf's."""
-    if tensor.grad is None:
+    if tensor._grad is None:  # the slot: reading .grad warns on non-leaves
         tensor.grad = grad if create_graph else grad.detach()._owned_copy()
     else:
-        tensor.grad = tensor.grad + grad
+        tensor.grad = tensor._grad + grad
 
 
 def _release_edges(node, deps, heap):

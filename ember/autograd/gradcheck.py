@@ -14,7 +14,10 @@ class GradcheckError(RuntimeError):
 
 
 def _as_tuple(x):
-    return x if isinstance(x, tuple) else (x,)
+    # PyTorch takes a list of inputs (or outputs) as the tuple of its items.
+    if isinstance(x, tuple):
+        return x
+    return tuple(x) if isinstance(x, list) else (x,)
 
 
 def _host(t: Tensor) -> np.ndarray:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _init_like
+from ember.overrides import _disabled_torch_function_impl
 
 
 class Parameter(Tensor):
@@ -18,6 +19,8 @@ class Parameter(Tensor):
         >>> p.requires_grad
         True
     """
+
+    __torch_function__ = _disabled_torch_function_impl
 
     def __new__(cls, data: Tensor | None = None, requires_grad: bool = True):
         if data is None:
@@ -53,6 +56,8 @@ class Buffer(Tensor):
 
     ``Buffer(data, persistent=False)`` keeps it out of ``state_dict()``.
     """
+
+    __torch_function__ = _disabled_torch_function_impl
 
     def __new__(cls, data: Tensor | None = None, *, persistent: bool = True):
         if data is None:
@@ -138,6 +143,8 @@ class UninitializedParameter(UninitializedTensorMixin, Parameter):
 class UninitializedBuffer(UninitializedTensorMixin, Tensor):
     """A buffer of a lazy module (``running_mean`` of ``LazyBatchNorm2d``), shaped by the
     module's first forward into a plain Tensor."""
+
+    __torch_function__ = _disabled_torch_function_impl
 
     __slots__ = ()  # Tensor's layout, so that materialize can turn it into a Tensor
 

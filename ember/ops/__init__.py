@@ -12,3 +12,9 @@ from ember.ops.linalg import *  # noqa: F401,F403
 from ember.ops.movement import *  # noqa: F401,F403
 from ember.ops.nn import log_softmax, softmax  # noqa: F401
 from ember.ops.reduce import *  # noqa: F401,F403
+
+
+def __getattr__(name: str):
+    """``ember.ops.<namespace>``: the custom operators registered under it (ember.library)."""
+    from ember.library import op_namespace
+    return op_namespace(name)

@@ -476,16 +476,15 @@ def var_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correctio
              keepdims=None):
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
-    return return_types.var_mean(var(input, dim, unbiased, keepdim, correction=correction),
-                                 mean(input, dim, keepdim))
+    # A plain tuple, as PyTorch returns (torch.return_types has no var_mean).
+    return (var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim))
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None,
              keepdims=None):
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
-    return return_types.std_mean(std(input, dim, unbiased, keepdim, correction=correction),
-                                 mean(input, dim, keepdim))
+    return (std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim))
 
 
 class Norm(Primitive, node_name="NormBackward1"):

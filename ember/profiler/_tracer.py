@@ -108,6 +108,7 @@ def _add_functions(table: dict, ambiguous: set, namespace, modules: tuple, prefi
     """The public functions of ``namespace`` defined in ``modules``: the API's ops, not the
     helpers the op modules share."""
     for key, fn in vars(namespace).items():
+        fn = inspect.unwrap(fn)  # the op itself, not a __torch_function__ dispatch wrapper
         if (not isinstance(fn, types.FunctionType) or key.startswith("_") or key in _NOT_OPS
                 or not fn.__module__.startswith(modules)):
             continue
@@ -139,6 +140,7 @@ def _op_table() -> dict:
         del table[code]
     for klass in reversed(Tensor.__mro__[:-1]):  # subclasses override their bases' entries
         for key, fn in vars(klass).items():
+            fn = inspect.unwrap(fn)
             if not isinstance(fn, types.FunctionType) or key in _NOT_OPS or \
                     key.startswith("is_"):  # predicates: is_contiguous, is_floating_point, ...
                 continue

@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from ember import _quantized as _q
 from ember import dtypes as _dt
 from ember._tensor import Size, Tensor, _make
 from ember.backend.device import (
@@ -56,7 +57,8 @@ _STORAGE_NAMES = {
     _dt.bfloat16: "BFloat16Storage", _dt.int64: "LongStorage", _dt.int32: "IntStorage",
     _dt.int16: "ShortStorage", _dt.int8: "CharStorage", _dt.uint8: "ByteStorage",
     _dt.bool: "BoolStorage", _dt.complex64: "ComplexFloatStorage",
-    _dt.complex128: "ComplexDoubleStorage"}
+    _dt.complex128: "ComplexDoubleStorage", _dt.qint8: "QInt8Storage",
+    _dt.quint8: "QUInt8Storage", _dt.qint32: "QInt32Storage", _dt.quint4x2: "QUInt4x2Storage"}
 _STORAGE_TYPES = {name: TorchGlobal("torch", name) for name in _STORAGE_NAMES.values()}
 _STORAGE_DTYPES = {name: d for d, name in _STORAGE_NAMES.items()}
 _UNTYPED = TorchGlobal("torch.storage", "UntypedStorage")
@@ -66,6 +68,7 @@ _REBUILD_META = TorchGlobal("torch._utils", "_rebuild_meta_tensor_no_storage")
 _REBUILD_PARAMETER = TorchGlobal("torch._utils", "_rebuild_parameter")
 _REBUILD_PARAMETER_STATE = TorchGlobal("torch._utils", "_rebuild_parameter_with_state")
 _REBUILD_FROM_TYPE = TorchGlobal("torch._tensor", "_rebuild_from_type_v2")
+_REBUILD_QTENSOR = TorchGlobal("torch._utils", "_rebuild_qtensor")
 _TENSOR = TorchGlobal("torch", "Tensor")
 _PARAMETER = TorchGlobal("torch.nn.parameter", "Parameter")
 _SIZE = TorchGlobal("torch", "Size")
@@ -194,7 +197,7 @@ class TorchPickler(pickle._Pickler):
 
     def reducer_override(self, obj):
         cls = obj.__class__
-        if cls is TorchGlobal or cls is _dt.dtype:
+        if cls is TorchGlobal or cls is _dt.dtype or cls is _q.qscheme:
             return obj.name  # a bare name sends the object to save_global below
         if cls is _PlainTensor:
             return self._reduce_tensor(obj.tensor, False, plain=True)
@@ -208,6 +211,10 @@ class TorchPickler(pickle._Pickler):
 
     def _reduce_tensor(self, t: Tensor, requires_grad: bool, plain: bool = False):
         hooks = collections.OrderedDict()
+        if t.is_quantized:  # integers plus the quantizer, as PyTorch's _rebuild_qtensor takes
+            ref, offset, size, stride = self._table.tensor(t)
+            return (_REBUILD_QTENSOR, (ref, offset, size, stride, _q.quantizer_params(t),
+                                       requires_grad, hooks))
         state = dict(t.__dict__) if type(t) in (Tensor, Parameter) and not plain else None
         if isinstance(t, Parameter) and not plain:
             if state:
@@ -232,7 +239,7 @@ class TorchPickler(pickle._Pickler):
         cls = obj.__class__
         if cls is TorchGlobal:
             module, name = obj.module, obj.name
-        elif cls is _dt.dtype:
+        elif cls is _dt.dtype or cls is _q.qscheme:
             module, name = "torch", obj.name
         else:
             return super().save_global(obj, name)
@@ -314,7 +321,7 @@ _CONTAINERS = {
     ("torch.storage", "UntypedStorage"): _UNTYPED, ("torch", "UntypedStorage"): _UNTYPED,
 }
 _REBUILDERS = {"_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_meta_tensor_no_storage",
-               "_rebuild_parameter", "_rebuild_parameter_with_state"}
+               "_rebuild_parameter", "_rebuild_parameter_with_state", "_rebuild_qtensor"}
 
 
 def _strided_view(flat, offset: int, size: tuple, strides: tuple):
@@ -380,6 +387,8 @@ class SafeUnpickler(pickle._Unpickler):
                 return _STORAGE_TYPES[name]
             if name in _dt._BY_NAME:
                 return _dt._BY_NAME[name]
+            if name in _q.QSCHEMES:
+                return _q.QSCHEMES[name]
         return self._find_other(module, name)
 
     def _find_other(self, module: str, name: str):
@@ -501,6 +510,13 @@ class SafeUnpickler(pickle._Unpickler):
             _check(dtype.is_floating_point or dtype.is_complex, "integer tensor requires grad")
             t.requires_grad = True
         return t
+
+    def _rebuild_qtensor(self, storage, storage_offset, size, stride, quantizer_params,
+                         requires_grad, backward_hooks):
+        _check(isinstance(storage, TypedStorage) and storage.dtype in _q.QUANTIZED_DTYPES,
+               "_rebuild_qtensor of a non-quantized storage")
+        t = self._tensor(storage.untyped(), storage.dtype, storage_offset, size, stride, False)
+        return _q.from_quantizer_params(t._data, storage.dtype, quantizer_params)
 
     def _rebuild_parameter(self, data, requires_grad, backward_hooks):
         _check(isinstance(data, Tensor) and type(requires_grad) is bool, "bad Parameter")

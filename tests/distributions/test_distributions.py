@@ -27,6 +27,10 @@ def test_normal_log_prob_entropy_and_rsample_grad():
 def test_uniform_and_bernoulli():
     u = Uniform(ember.tensor(1.0), ember.tensor(3.0))
     assert math.isclose(u.log_prob(ember.tensor(2.0)).item(), -math.log(2.0), rel_tol=1e-6)
+    # outside the support: ValueError by default (as in torch), -inf without validation
+    with pytest.raises(ValueError):
+        u.log_prob(ember.tensor(5.0))
+    u = Uniform(ember.tensor(1.0), ember.tensor(3.0), validate_args=False)
     assert u.log_prob(ember.tensor(5.0)).item() == -math.inf
     samples = u.sample((500,))
     assert float(samples.min()) >= 1.0 and float(samples.max()) < 3.0

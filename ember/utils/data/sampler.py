@@ -9,6 +9,9 @@ from ember._tensor import Tensor
 
 T_co = TypeVar("T_co", covariant=True)
 
+# How many indices a sampler drawing with replacement generates per NumPy call.
+_CHUNK = 4096
+
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler"]
 
@@ -78,7 +81,10 @@ class RandomSampler(Sampler[int]):
         n = len(self.data_source)
         rng = _rng(self.generator)
         if self.replacement:
-            yield from rng.integers(0, n, self.num_samples).tolist()
+            # Drawn a chunk at a time: num_samples may be effectively endless (1e10 for an
+            # "infinite" loader), so the draws are never materialised all at once.
+            for start in range(0, self.num_samples, _CHUNK):
+                yield from rng.integers(0, n, min(_CHUNK, self.num_samples - start)).tolist()
             return
         for _ in range(self.num_samples // n):
             yield from rng.permutation(n).tolist()
@@ -132,9 +138,12 @@ class WeightedRandomSampler(Sampler[int]):
         if not self.replacement and self.num_samples > np.count_nonzero(w):
             raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
                                "replacement")
-        draw = _rng(self.generator).choice(len(w), self.num_samples, replace=self.replacement,
-                                           p=w / w.sum())
-        yield from draw.tolist()
+        rng, p = _rng(self.generator), w / w.sum()
+        if not self.replacement:
+            yield from rng.choice(len(w), self.num_samples, replace=False, p=p).tolist()
+            return
+        for start in range(0, self.num_samples, _CHUNK):  # chunked, as in RandomSampler
+            yield from rng.choice(len(w), min(_CHUNK, self.num_samples - start), p=p).tolist()
 
     def __len__(self) -> int:
         return self.num_samples

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-import warnings
 from datetime import datetime
 
 import numpy as np
@@ -13,6 +12,7 @@ from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from ember.utils.tensorboard import summary as S
+from ember.utils.tensorboard.graph import model_graph
 
 
 class SummaryWriter:
@@ -43,11 +43,18 @@ class SummaryWriter:
     def get_logdir(self) -> str:
         return self.log_dir
 
+    def _file_writer(self) -> EventFileWriter:
+        """The event file writer; after ``close()`` the next write opens a new event file, as
+        PyTorch's writer does (tutorials log again after closing)."""
+        if self._writer is None:
+            self._writer = EventFileWriter(self.log_dir, **self._options)
+        return self._writer
+
     def _add(self, summary, global_step=None, walltime=None, writer=None) -> None:
         event = Event(summary=summary, wall_time=time.time() if walltime is None else walltime)
         if global_step is not None:
             event.step = int(global_step)
-        (writer or self._writer).add_event(event)
+        (writer or self._file_writer()).add_event(event)
 
     def add_scalar(self, tag: str, scalar_value, global_step=None, walltime=None,
                    new_style: bool = False, double_precision: bool = False) -> None:
@@ -129,18 +136,27 @@ class SummaryWriter:
 
     def add_graph(self, model, input_to_model=None, verbose: bool = False,
                   use_strict_trace: bool = True) -> None:
-        """PyTorch traces the model with TorchScript to draw its graph; ember has no tracer,
-        so no graph is written (a warning says so)."""
-        warnings.warn("SummaryWriter.add_graph: ember cannot trace a model into a graph; "
-                      "nothing was written", stacklevel=2)
+        """The graph of ``model`` run once on ``input_to_model`` (a tensor or a tuple of them),
+        for TensorBoard's Graphs tab. PyTorch traces the model with TorchScript; ember writes
+        the autograd graph of the pass, each op in its module's scope (see ``graph.py``)."""
+        graph_def = model_graph(model, input_to_model)
+        if verbose:
+            print(graph_def)
+        event = Event(graph_def=graph_def.SerializeToString(), wall_time=time.time())
+        self._file_writer().add_event(event)
 
     def flush(self) -> None:
-        for writer in (self._writer, *self._children.values()):
+        for writer in self._open_writers():
             writer.flush()
 
     def close(self) -> None:
-        for writer in (self._writer, *self._children.values()):
+        for writer in self._open_writers():
             writer.close()
+        self._writer = None
+        self._children = {}
+
+    def _open_writers(self) -> list:
+        return [w for w in (self._writer, *self._children.values()) if w is not None]
 
     def __enter__(self) -> "SummaryWriter":
         return self

@@ -1,0 +1,80 @@
+"""Cauchy (Lorentz) distribution."""
+from __future__ import annotations
+
+import math
+from numbers import Number
+
+import ember
+from ember._tensor import Tensor
+from ember.distributions import constraints
+from ember.distributions.distribution import Distribution
+from ember.distributions.utils import broadcast_all
+
+__all__ = ["Cauchy"]
+
+
+class Cauchy(Distribution):
+    """Cauchy distribution: the ratio of two independent standard normals, scaled and shifted.
+    Its mean and variance do not exist (nan and inf).
+
+    Example:
+        >>> Cauchy(ember.tensor([0.0]), ember.tensor([1.0])).sample().shape
+        torch.Size([1])
+    """
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args: bool | None = None) -> None:
+        self.loc, self.scale = broadcast_all(loc, scale)
+        if isinstance(loc, Number) and isinstance(scale, Number):
+            batch_shape = ember.Size()
+        else:
+            batch_shape = self.loc.size()
+        super().__init__(batch_shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None) -> "Cauchy":
+        new = self._get_checked_instance(Cauchy, _instance)
+        batch_shape = ember.Size(batch_shape)
+        new.loc = self.loc.expand(batch_shape)
+        new.scale = self.scale.expand(batch_shape)
+        super(Cauchy, new).__init__(batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @property
+    def mean(self) -> Tensor:
+        return ember.full(tuple(self._extended_shape()), math.nan, dtype=self.loc.dtype,
+                          device=self.loc.device)
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc
+
+    @property
+    def variance(self) -> Tensor:
+        return ember.full(tuple(self._extended_shape()), math.inf, dtype=self.loc.dtype,
+                          device=self.loc.device)
+
+    def rsample(self, sample_shape=ember.Size()) -> Tensor:
+        shape = tuple(self._extended_shape(sample_shape))
+        u = ember.rand(shape, dtype=self.loc.dtype, device=self.loc.device)
+        return self.loc + self.scale * ember.tan(math.pi * (u - 0.5))
+
+    def log_prob(self, value) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return (-math.log(math.pi) - self.scale.log()
+                - (((value - self.loc) / self.scale) ** 2).log1p())
+
+    def cdf(self, value) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return ember.atan((value - self.loc) / self.scale) / math.pi + 0.5
+
+    def icdf(self, value) -> Tensor:
+        return ember.tan(math.pi * (value - 0.5)) * self.scale + self.loc
+
+    def entropy(self) -> Tensor:
+        return math.log(4 * math.pi) + self.scale.log()

@@ -1,0 +1,1 @@
+"""``torch.fx.experimental``: passes built on FX (``optimization.fuse``)."""

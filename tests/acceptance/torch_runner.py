@@ -1,0 +1,32 @@
+"""Run tutorial code text under real PyTorch: the oracle the ember run is compared with.
+
+``run_torch(code)`` mirrors ``acceptance_runner.run`` (same namespace layout, printing captured
+in ``ns["_stdout"]``, sibling modules such as the matplotlib stub importable), with ``torch``
+left as PyTorch. Tests that use it skip when PyTorch is not installed.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import textwrap
+
+import pytest
+from acceptance_runner import _sibling_modules
+
+
+def run_torch(code: str, ns: dict | None = None, modules: dict | None = None, **env) -> dict:
+    """Exec ``code`` (dedented) with real ``torch``; return its globals."""
+    pytest.importorskip("torch")
+    # PyTorch imports torch._dynamo lazily (on an optimizer's first use) and then inspects every
+    # module in sys.modules; the stub modules answer any attribute, so import it before them.
+    import torch._dynamo  # noqa: F401
+    if ns is None:
+        out = io.StringIO()
+        ns = {"__name__": "__tutorial__", "print": functools.partial(print, file=out),
+              "_out": out}
+    ns.update(env)
+    with _sibling_modules(modules or {}, ns["print"]):
+        exec(compile(textwrap.dedent(code), "<tutorial>", "exec"), ns)
+    ns["_stdout"] = ns["_out"].getvalue()
+    return ns

@@ -1,6 +1,6 @@
 """``torch.special``: the special functions under PyTorch's names. Most are the ember ops of the
 same meaning; the rest (erfcx, i0e, i1, i1e, ndtri, log_ndtr) wrap SciPy/CuPy's kernels with
-their derivatives, the composites (ndtr, xlog1py, entr) are built on differentiable ops, and
+their derivatives, the composites (ndtr, entr) are built on differentiable ops, and
 the Bessel, Airy and zeta functions and the orthogonal polynomials (ember/ops/
 orthogonal_polynomials.py) that PyTorch does not differentiate have no gradient here either."""
 from __future__ import annotations
@@ -30,7 +30,6 @@ from ember.ops.orthogonal_polynomials import (  # noqa: F401
 from ember.ops.pointwise_extra import I1, i0, igamma, igammac, mvlgamma, sinc
 from ember.ops.reduce import logsumexp
 from ember.ops.unary import (
-    _x_times_log,
     digamma,
     erf,
     erfc,
@@ -46,6 +45,7 @@ from ember.ops.unary import (
     round,
     sigmoid,
     sign,
+    xlog1py,
     xlogy,
 )
 
@@ -186,11 +186,6 @@ def ndtri(input: Tensor) -> Tensor:
 def log_ndtr(input: Tensor) -> Tensor:
     """log(ndtr(x)), accurate in the left tail where ndtr underflows."""
     return LogNdtr.apply(input)
-
-
-def xlog1py(input, other) -> Tensor:
-    """input * log1p(other), and 0 where input is 0 (unless other is NaN)."""
-    return _x_times_log(input, other, log1p)
 
 
 def entr(input: Tensor) -> Tensor:

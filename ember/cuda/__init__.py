@@ -222,7 +222,6 @@ def stream(s: Stream | None) -> StreamContext:
 
 
 from ember._creation import CUDA_LEGACY_TYPES as _LEGACY  # noqa: E402
-from ember.amp import GradScaler as _GradScaler  # noqa: E402
 from ember.cuda import nvtx  # noqa: E402,F401
 from ember.cuda.memory import (  # noqa: E402,F401
     empty_cache,
@@ -267,12 +266,4 @@ LongTensor = _LEGACY["LongTensor"]
 ShortTensor = _LEGACY["ShortTensor"]
 
 
-class amp:
-    """``ember.cuda.amp``: PyTorch's older spelling of ember.amp for CUDA."""
-
-    GradScaler = _GradScaler
-
-    @staticmethod
-    def autocast(enabled: bool = True, dtype=None, cache_enabled=None):
-        from ember.amp import autocast
-        return autocast("cuda", dtype=dtype, enabled=enabled)
+from ember.cuda import amp  # noqa: E402,F401  (the older spelling of ember.amp)

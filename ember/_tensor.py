@@ -132,10 +132,14 @@ class Tensor(TensorMethods):
     __array_priority__ = 1000  # NumPy defers to Tensor's reflected operators
     grad = _GradField()
 
-    def __init__(self, *args, device=None, dtype=None):
+    def __new__(cls, *args, device=None, dtype=None):
+        # construction lives in __new__, as PyTorch's, so that a subclass's __new__ can call
+        # super().__new__(cls, data) and give its __init__ arguments of its own
         dt = _dt.float32 if dtype is None else _dt.to_dtype(dtype)
         if len(args) == 1 and not isinstance(args[0], numbers.Integral):
             src = args[0]
+            if isinstance(src, Tensor) and cls is not Tensor and src.dtype is dt:
+                return src.as_subclass(cls)  # an alias: gradients flow back to ``src``
             if isinstance(src, Tensor):
                 data = src._data.astype(dt.np_dtype, copy=False)
             elif isinstance(src, Size):
@@ -148,18 +152,9 @@ class Tensor(TensorMethods):
         if device is not None and Device(device).type != "cpu":
             from ember.backend.device import to_device
             data = to_device(data, Device(device))
-        self._data = data
-        self.requires_grad = False
-        self.grad_fn = None
-        self._grad = None
-        self._output_nr = 0
-        self._ver = None
-        self._base = None
-        self._view_fn = None
-        self._hooks = None
-        self._post_acc_hooks = None
-        self._grad_acc = None
-        self._retains_grad = False
+        self = object.__new__(cls)
+        _init_like(self, data)
+        return self
 
     # ------------------------------------------------------------------------------------------
     # Attributes
@@ -1595,11 +1590,13 @@ class Tensor(TensorMethods):
     def rot90(self, k: int = 1, dims=(0, 1)):
         return _ops.rot90(self, k, dims)
 
-    def resize_(self, *sizes):
-        return _ops.resize_(self, *sizes)
+    def resize_(self, *sizes, memory_format=None):
+        from ember.ops.tensor_extras import resize_
+        return resize_(self, *sizes, memory_format=memory_format)
 
-    def resize_as_(self, other):
-        return _ops.resize_(self, other.shape)
+    def resize_as_(self, other, memory_format=None):
+        from ember.ops.tensor_extras import resize_
+        return resize_(self, other.shape, memory_format=memory_format)
 
     # ------------------------------------------------------------------------------------------
     # Indexing

@@ -866,22 +866,6 @@ def contiguous(input: Tensor, memory_format=None) -> Tensor:
     return input if laid_out(input._data, order) else Clone.apply(input, order)
 
 
-def resize_(input: Tensor, *sizes) -> Tensor:
-    shape = shape_arg(sizes)
-    data = input._data
-    n = int(np.prod(shape))
-    if n == data.size:
-        input._data = data.reshape(shape) if data.flags.c_contiguous else data.copy().reshape(shape)
-    else:
-        xp = input._xp
-        flat = xp.zeros(n, data.dtype)
-        m = builtins.min(n, data.size)
-        flat[:m] = data.reshape(-1)[:m]
-        input._data = flat.reshape(shape)
-    input._bump_version()
-    return input
-
-
 def set_view_inplace_(input: Tensor, result: Tensor) -> Tensor:
     """squeeze_/unsqueeze_/t_/transpose_: ``input`` takes the new shape as its own."""
     input._data = result._data

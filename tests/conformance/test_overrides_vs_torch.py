@@ -93,3 +93,27 @@ def test_as_subclass_aliases_like_torch():
                 repr(t).split("(")[0])
 
     assert run(ember) == run(torch)
+
+
+def test_subclass_with_its_own_new_and_init_like_torch():
+    def run(lib):
+        class MyTensor(lib.Tensor):
+            @staticmethod
+            def __new__(cls, x, extra_data, *args, **kwargs):
+                return super().__new__(cls, x, *args, **kwargs)
+
+            def __init__(self, x, extra_data):
+                self.extra_data = extra_data
+
+        class Plain(lib.Tensor):
+            pass
+
+        x = lib.ones(3)
+        t = MyTensor(x, "meta")
+        y = lib.ones(2, requires_grad=True)
+        z = MyTensor(y, "m")
+        return (type(t).__name__, t.extra_data, t.data_ptr() == x.data_ptr(),
+                type(t + 1).__name__, hasattr(t + 1, "extra_data"), z.requires_grad, z.is_leaf,
+                repr(Plain([1, 2])), tuple(Plain(2, 3).shape))
+
+    assert run(ember) == run(torch)

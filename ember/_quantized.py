@@ -187,6 +187,12 @@ class QuantizedTensor(Tensor):
         return _like(self, self._xp.maximum(self._data, self._data.dtype.type(
             self.__dict__["_zero_point"])))
 
+    def relu_(self):
+        self._per_tensor("relu_")
+        self._xp.maximum(self._data, self._data.dtype.type(self.__dict__["_zero_point"]),
+                         out=self._data)
+        return self
+
     def mean(self, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
         """The mean of the values, requantized with this tensor's scale and zero point."""
         self._per_tensor("mean")
@@ -246,6 +252,21 @@ def _quantize_array(x, scale, zero_point, dtype: _dt.dtype):
     q = xp.rint(x.astype(np.float32, copy=False) * inv_scale) + xp.asarray(zero_point, np.float32)
     lo, hi = quant_range(dtype)
     return xp.clip(q, lo, hi).astype(dtype.np_dtype)
+
+
+def hardtanh(q: QuantizedTensor, min_val: float, max_val: float,
+             inplace: bool = False) -> QuantizedTensor:
+    """``q`` clipped to [min_val, max_val] on the integers, keeping its quantizer (PyTorch's
+    quantized hardtanh, which relu6 is too)."""
+    q._per_tensor("hardtanh")
+    d = q.__dict__
+    xp = q._xp
+    lo, hi = (_quantize_array(xp.asarray(v, np.float32), d["_scale"], d["_zero_point"],
+                              d["_qdtype"]) for v in (min_val, max_val))
+    if inplace:
+        xp.clip(q._data, lo, hi, out=q._data)
+        return q
+    return _like(q, xp.clip(q._data, lo, hi))
 
 
 def _check_float(x: Tensor, what: str) -> None:

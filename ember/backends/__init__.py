@@ -4,7 +4,7 @@ from __future__ import annotations
 import types
 
 # Real submodules, so that ``import torch.backends.cudnn as cudnn`` works as in PyTorch.
-from ember.backends import cudnn, mps  # noqa: F401
+from ember.backends import cudnn, mps, quantized  # noqa: F401
 
 
 def _flags(**defaults):

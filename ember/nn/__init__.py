@@ -7,3 +7,14 @@ from ember.nn import functional, init, parallel, utils  # noqa: F401,E402  isort
 from ember.nn.parallel import DataParallel  # noqa: F401,E402  isort: skip
 
 # --- spatial and sequence layers (nn-spatial) ---
+
+
+# The quantization packages load on first use, as ``ember``'s own lazy submodules do.
+_LAZY_SUBMODULES = ("quantized", "intrinsic", "qat")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+        return importlib.import_module(f"ember.nn.{name}")
+    raise AttributeError(f"module 'ember.nn' has no attribute '{name}'")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from ember import _quantized
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import no_grad
@@ -88,11 +89,12 @@ def identity(input: Tensor) -> Tensor:
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0)."""
-    return _unary.relu_(input) if inplace else _unary.relu(input)
+    # The methods, so that a quantized tensor runs its own (as PyTorch's dispatch does).
+    return input.relu_() if inplace else input.relu()
 
 
 def relu_(input: Tensor) -> Tensor:
-    return _unary.relu_(input)
+    return input.relu_()
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
@@ -105,6 +107,8 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
     """x clipped to [min_val, max_val]."""
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
+    if input.is_quantized:
+        return _quantized.hardtanh(input, min_val, max_val, inplace)
     if inplace:
         return _inplace(input, _nn.Hardtanh, min_val, max_val, saves_self=True)
     return _nn.Hardtanh.apply(input, min_val, max_val)
@@ -510,7 +514,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if weight is not None:
         scale = scale * weight
     out = (input - running_mean.reshape(shape)) * scale.reshape(shape)
-    return out if bias is None else out + bias.reshape(shape)
+    out = out if bias is None else out + bias.reshape(shape)
+    # Half-precision input with float32 statistics (CLIP's fp16 convs between float32
+    # BatchNorms): computed in float32, returned in the input's dtype, as in training.
+    return out.to(input.dtype) if input.is_floating_point() else out
 
 
 def instance_norm(input: Tensor, running_mean: Tensor | None = None,

@@ -18,7 +18,7 @@ from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.device import get_array_module
 from ember.backend.special import linalg as backend_linalg
-from ember.ops._util import write_result
+from ember.ops._util import scalar_name, write_result
 from ember.ops.elementwise import where
 from ember.ops.linalg import _check_square, inverse, matmul, solve, tril, triu
 from ember.ops.movement import cat, diagonal
@@ -503,13 +503,49 @@ def triangular_solve(b: Tensor, A: Tensor, upper: bool = True, transpose: bool =
     return triangular_solve_type(x, A.clone())
 
 
+class CholeskySolve(Primitive, node_name="CholeskySolveBackward0"):
+    """X = A^-1 B with A = L L^H (or U^H U). The forward reads one triangle of the factor; the
+    gradient for it is PyTorch's, full: -(C + C^H) L (or -U (C + C^H)), C = A^-1 gX X^H."""
+    _node_saved = {"self": 0, "input2": 1, "result": 2}
+
+    @staticmethod
+    def forward(ctx, b, factor, upper):
+        xp = get_array_module(factor)
+        t = xp.triu(factor) if upper else xp.tril(factor)
+        t_h = xp.conj(t.swapaxes(-1, -2))
+        first, second = (t_h, t) if upper else (t, t_h)
+        try:
+            x = xp.linalg.solve(second, xp.linalg.solve(first, b))
+        except np.linalg.LinAlgError:
+            raise LinAlgError("cholesky_solve: The factor is singular.") from None
+        ctx.upper = upper
+        ctx.save_for_backward(b, factor, x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        _, factor, x = ctx.saved_tensors
+        gb = cholesky_solve(grad, factor, ctx.upper)
+        common = gb @ _mH(x)
+        common = common + _mH(common)
+        gfactor = -(factor @ common) if ctx.upper else -(common @ factor)
+        return gb, gfactor, None
+
+
 def cholesky_solve(B: Tensor, L: Tensor, upper: bool = False) -> Tensor:
     """X with A X = B, given the Cholesky factor L of A (lower, or upper with ``upper``)."""
-    if upper:
-        y = solve_triangular(_mH(L), B, upper=False)
-        return solve_triangular(L, y, upper=True)
-    y = solve_triangular(L, B, upper=False)
-    return solve_triangular(_mH(L), y, upper=True)
+    if B.ndim < 2:
+        raise RuntimeError(f"b should have at least 2 dimensions, but has {B.ndim} dimensions "
+                           "instead")
+    if B.dtype is not L.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
+                           f"{scalar_name(B.dtype)} and A of type {scalar_name(L.dtype)} instead.")
+    _check_square(L, "cholesky_solve")
+    if B.shape[-2] != L.shape[-1]:
+        raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is "
+                           f"{L.shape[-1]} by {L.shape[-1]} but each b matrix is "
+                           f"{B.shape[-2]} by {B.shape[-1]}")
+    return CholeskySolve.apply(B, L, upper)
 
 
 def cholesky_inverse(L: Tensor, upper: bool = False) -> Tensor:

@@ -12,7 +12,7 @@ from ember.backend.special import special
 from ember.ops._util import as_tensor_arg, data_of, float_array, promote, result_dtype
 from ember.ops.compare import isfinite, signbit
 from ember.ops.elementwise import _xp, div, maximum, mul, pow, sub, where
-from ember.ops.unary import abs, exp2, lgamma, log2, sin
+from ember.ops.unary import abs, exp, exp2, lgamma, log, log2, sin
 from ember.return_types import _return_type
 
 frexp_type = _return_type("frexp", ["mantissa", "exponent"])
@@ -168,16 +168,51 @@ def nextafter(input: Tensor, other: Tensor) -> Tensor:
     return _no_grad_binary("nextafter", input, other)
 
 
+def _gamma_density(ctx, grad, name: str) -> Tensor:
+    """x^(a-1) e^(-x) / Gamma(a), the derivative of P(a, x) in x; PyTorch has none in a."""
+    if ctx.needs_input_grad[0]:
+        raise NotImplementedError(f"the derivative for '{name}: input' is not implemented.")
+    a, x = ctx.saved_tensors
+    return grad * exp((a - 1) * log(x) - x - lgamma(a))
+
+
+class Igamma(Primitive, node_name="IgammaBackward0"):
+    _node_saved = {"self": 0, "other": 1}
+
+    @staticmethod
+    def forward(ctx, a, x):
+        a, x = promote(float_array(a), x)
+        ctx.save_for_backward(a, x)
+        return special(_xp(a)).gammainc(a, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, _gamma_density(ctx, grad, "igamma")
+
+
+class Igammac(Primitive, node_name="IgammacBackward0"):
+    _node_saved = {"self": 0, "other": 1}
+
+    @staticmethod
+    def forward(ctx, a, x):
+        a, x = promote(float_array(a), x)
+        ctx.save_for_backward(a, x)
+        return special(_xp(a)).gammaincc(a, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, -_gamma_density(ctx, grad, "igammac")
+
+
 def igamma(input: Tensor, other: Tensor) -> Tensor:
-    """The regularized lower incomplete gamma function P(input, other)."""
-    a, x = promote(data_of(_floating(input)), data_of(other))
-    return _make(special(_xp(a)).gammainc(a, x))
+    """The regularized lower incomplete gamma function P(input, other); differentiable in
+    ``other`` only, as in PyTorch."""
+    return Igamma.apply(input, other)
 
 
 def igammac(input: Tensor, other: Tensor) -> Tensor:
     """The regularized upper incomplete gamma function Q(input, other) = 1 - P."""
-    a, x = promote(data_of(_floating(input)), data_of(other))
-    return _make(special(_xp(a)).gammaincc(a, x))
+    return Igammac.apply(input, other)
 
 
 def frexp(input: Tensor):

@@ -1,6 +1,7 @@
 """Unary math: exp/log family, roots, trig and hyperbolic functions, sigmoid, relu, abs, the
-special functions (erf, lgamma, ...) and the piecewise-constant rounding ops, plus composites
-built on them (hypot, xlogy, logaddexp). Forward on arrays, backward in ember ops beside it."""
+special functions (erf, lgamma, ...) and the piecewise-constant rounding ops, plus the binary
+ones of that kind (hypot, xlogy, xlog1py, logaddexp). Forward on arrays, backward in ember
+ops beside it."""
 from __future__ import annotations
 
 import math
@@ -13,14 +14,13 @@ from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
 from ember.backend.special import special
 from ember.ops._util import (
-    as_tensor_arg,
     float_array,
     promote,
     refuse_complex,
     write_result,
     zero_of,
 )
-from ember.ops.compare import isfinite, isnan
+from ember.ops.compare import isfinite
 from ember.ops.elementwise import (  # noqa: F401
     _xp,
     clamp,
@@ -841,21 +841,87 @@ def hypot(input, other, *, out=None):
     return result if out is None else write_result(out, result)
 
 
-def _x_times_log(input, other, log_fn):
-    """input * log_fn(other), and 0 where input is 0 (unless other is NaN): xlogy, xlog1py."""
-    if not isinstance(input, Tensor):
-        input = as_tensor_arg(input, other)
-    if not isinstance(other, Tensor):
-        other = as_tensor_arg(other, input)
-    out = input * log_fn(other)
-    zero = _make(out._xp.zeros((), out._data.dtype))
-    return where((input == 0) & ~isnan(other), zero, out)
+def _float_pair(a, b):
+    """Operands promoted together, then made float: a float32 ``b`` keeps a float64 ``a``'s
+    digits, because the log is taken in the common dtype."""
+    a, b = promote(a, b)
+    a, b = float_array(a), float_array(b)
+    # A Python number becomes a 0-d array of the other's dtype: its log is not a float64 scalar
+    if not hasattr(a, "dtype"):
+        a = _xp(b).full((), a, b.dtype)
+    elif not hasattr(b, "dtype"):
+        b = _xp(a).full((), b, a.dtype)
+    return a, b
+
+
+def _x_times_log(a, b, log_name: str):
+    """a * log_fn(b) on float arrays of one dtype, and 0 where a is 0 (unless b is NaN)."""
+    xp = _xp(b if hasattr(b, "dtype") else a)
+    out = xp.multiply(a, getattr(xp, log_name)(b))
+    return xp.where(xp.logical_and(xp.equal(a, 0), xp.logical_not(xp.isnan(b))),
+                    xp.zeros((), out.dtype), out)
+
+
+def _x_times_log_backward(ctx, grad, cls, log_name: str, edge: float):
+    """Gradients of a * log_fn(b), log_fn(edge) = -inf: xlogy(grad, log_fn(b)) for a, and 0
+    where a == 0 and b <= edge (no neighbourhood where the function is defined: PyTorch's
+    choice, the derivative along a = 0); grad * a / (b - edge) for b."""
+    a, b = ctx.saved_tensors
+    if _State.enabled:  # create_graph: differentiable in grad, a and b
+        grad_a = cls.apply(grad, b).masked_fill((a == 0) & (b <= edge), 0)
+        return grad_a, grad * a / (b - edge if edge else b)
+    g, av, bv = grad._data, a._data, b._data
+    xp = _xp(g)
+    grad_a = grad_b = None
+    if ctx.needs_input_grad[0]:
+        log_b = getattr(xp, log_name)(bv)
+        grad_a = g * log_b
+        if not xp.isfinite(log_b).all():  # only b <= edge or b = inf need the zeros
+            zero = ((g == 0) & ~xp.isnan(bv)) | ((av == 0) & (bv <= edge))
+            grad_a = xp.where(zero, xp.zeros((), grad_a.dtype), grad_a)
+        grad_a = _make(grad_a)
+    if ctx.needs_input_grad[1]:
+        grad_b = _make(g * av / (bv - edge if edge else bv))
+    return grad_a, grad_b
+
+
+class Xlogy(Primitive, node_name="XlogyBackward0"):
+    _node_saved = {"self": 0, "other": 1}
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = _float_pair(a, b)
+        ctx.save_for_backward(a, b)
+        return _x_times_log(a, b, "log")
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _x_times_log_backward(ctx, grad, Xlogy, "log", 0.0)
+
+
+class Xlog1py(Primitive, node_name="SpecialXlog1PyBackward0"):
+    _node_saved = {"self": 0, "other": 1}
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = _float_pair(a, b)
+        ctx.save_for_backward(a, b)
+        return _x_times_log(a, b, "log1p")
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _x_times_log_backward(ctx, grad, Xlog1py, "log1p", -1.0)
 
 
 def xlogy(input, other, *, out=None):
     """input * log(other), and 0 where input is 0 (unless other is NaN)."""
-    result = _x_times_log(input, other, log)
+    result = Xlogy.apply(input, other)
     return result if out is None else write_result(out, result)
+
+
+def xlog1py(input, other) -> Tensor:
+    """input * log1p(other), and 0 where input is 0 (unless other is NaN)."""
+    return Xlog1py.apply(input, other)
 
 
 def _ordered(x):

@@ -1,9 +1,13 @@
-"""Testing helpers with PyTorch's names: ``assert_close`` and ``make_tensor``."""
+"""Testing helpers with PyTorch's names: ``assert_close``, ``make_tensor`` and the deprecated
+``assert_allclose``."""
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
 from ember import dtypes as _dt
+from ember._creation import tensor
 from ember._tensor import Tensor, _make
 
 # PyTorch's default tolerances by dtype (rtol, atol).
@@ -55,10 +59,43 @@ def assert_close(actual, expected, *, allow_subclasses: bool = True, rtol=None, 
     ok = np.isclose(a64, e64, rtol=rtol, atol=atol, equal_nan=equal_nan)
     if not ok.all():
         bad = int((~ok).sum())
-        diff = np.abs(a64 - e64)
+        with np.errstate(invalid="ignore"):  # inf - inf
+            diff = np.abs(a64 - e64)
+        diff = diff[~np.isnan(diff)]  # NaN differences count only when all are NaN
+        greatest = diff.max() if diff.size else np.nan
         raise AssertionError(msg or f"Tensor-likes are not close!\n\nMismatched elements: "
                              f"{bad} / {ok.size}\nGreatest absolute difference: "
-                             f"{np.nanmax(diff)}\n(up to {atol} allowed, rtol {rtol})")
+                             f"{greatest}\n(up to {atol} allowed, rtol {rtol})")
+
+
+# assert_allclose keeps its own, older defaults (rtol, atol); other dtypes compare exactly.
+_ALLCLOSE_TOLERANCES = {"float16": (1e-3, 1e-3), "float32": (1e-4, 1e-5),
+                        "float64": (1e-5, 1e-8)}
+
+
+def assert_allclose(actual, expected, rtol=None, atol=None, equal_nan: bool = True,
+                    msg: str = "") -> None:
+    """Deprecated form of ``assert_close`` (it warns, as PyTorch's does): numbers and sequences
+    become tensors (``expected`` in ``actual``'s dtype), dtypes may differ, NaNs match by
+    default, and the default tolerances are the larger of the two dtypes' older ones."""
+    warnings.warn("`torch.testing.assert_allclose()` is deprecated since 1.12 and will be "
+                  "removed in a future release. Please use `torch.testing.assert_close()` "
+                  "instead. You can find detailed upgrade instructions in "
+                  "https://github.com/pytorch/pytorch/issues/61844.", FutureWarning,
+                  stacklevel=2)
+    if not isinstance(actual, Tensor):
+        actual = tensor(actual)
+    if not isinstance(expected, Tensor):
+        expected = tensor(expected, dtype=actual.dtype)
+    if rtol is None and atol is None:
+        pairs = [_ALLCLOSE_TOLERANCES.get(t.dtype.name, (0.0, 0.0)) for t in (actual, expected)]
+        rtol, atol = max(p[0] for p in pairs), max(p[1] for p in pairs)
+    elif rtol is None or atol is None:
+        missing = "rtol" if rtol is None else "atol"
+        raise ValueError(f"Both 'rtol' and 'atol' must be either specified or omitted, but got "
+                         f"no {missing}.")
+    assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=equal_nan,
+                 check_dtype=False, msg=msg or None)
 
 
 def make_tensor(*shape, dtype, device=None, low=None, high=None,

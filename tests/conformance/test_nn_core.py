@@ -609,9 +609,6 @@ def test_named_members_and_modules_match_torch():
 
 
 def test_lenet_repr_matches_torch():
-    if not hasattr(enn, "Conv2d") or not hasattr(enn, "MaxPool2d"):
-        pytest.skip("the spatial layers are not in ember.nn yet")
-
     def build(m):
         class Net(m.Module):
             def __init__(self):

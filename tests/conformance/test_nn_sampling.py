@@ -93,6 +93,4 @@ def test_affine_then_sample_pipeline():
 
 
 def test_functional_exports():
-    if not hasattr(EF, "grid_sample"):
-        pytest.skip("ember.nn.functional does not re-export grid_sample yet")
     assert EF.grid_sample is grid_sample and EF.affine_grid is affine_grid

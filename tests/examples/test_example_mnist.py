@@ -32,15 +32,7 @@ def _tiny_mnist(root, n_train=64, n_test=32):
             f.write(_idx(labels))
 
 
-def _needs_optim():
-    import importlib
-    optim = importlib.import_module("ember.optim")
-    if not hasattr(optim, "SGD"):
-        pytest.skip("ember.optim.SGD is not built yet")
-
-
 def test_main_trains_and_writes_plot_and_checkpoint(tmp_path):
-    _needs_optim()
     _tiny_mnist(tmp_path / "data")
     history = mnist.main(["--data", str(tmp_path / "data"), "--epochs", "2", "--batch-size",
                           "16", "--lr", "0.02", "--out", str(tmp_path / "out"),
@@ -54,7 +46,6 @@ def test_main_trains_and_writes_plot_and_checkpoint(tmp_path):
 
 
 def test_main_with_workers_and_limit(tmp_path):
-    _needs_optim()
     _tiny_mnist(tmp_path / "data")
     history = mnist.main(["--data", str(tmp_path / "data"), "--epochs", "1",
                           "--limit-train", "32", "--workers", "2", "--out",

@@ -56,8 +56,6 @@ def test_hogwild_shared_weights_improve(method):
 
 
 def test_hogwild_example_trains_shared_model():
-    if not hasattr(pytest.importorskip("ember.optim"), "SGD"):
-        pytest.skip("ember.optim.SGD is not built yet")
     from ember.examples import mnist_hogwild
     ds = _problem()
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))

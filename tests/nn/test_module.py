@@ -300,10 +300,7 @@ def test_pickle_and_deepcopy_module():
     np.testing.assert_array_equal(clone.fc1.weight.detach().numpy(),
                                   net.fc1.weight.detach().numpy())
     assert isinstance(clone.fc1.weight, nn.Parameter)
-    try:
-        restored = pickle.loads(pickle.dumps(net))
-    except ImportError:
-        pytest.skip("tensor pickling (ember.multiprocessing) is not available yet")
+    restored = pickle.loads(pickle.dumps(net))
     assert isinstance(restored.fc1.weight, nn.Parameter)
 
 

@@ -566,6 +566,14 @@ class _NullCtx(FunctionCtx):
 NULL_CTX = _NullCtx()
 
 
+class _UnrecordedCtx(_NullCtx):
+    """The ctx of a user Function's forward that records nothing (grad mode off, or no input
+    requires grad): saving is still a no-op, but what forward stores on ctx reads back, as in
+    PyTorch (a checkpointing Function calls ``ctx.run_function`` right after setting it)."""
+
+    __setattr__ = object.__setattr__
+
+
 def _no_jvp(ctx, *tangents):
     raise NotImplementedError("You must implement the jvp function for custom autograd.Function "
                               "to use it with forward mode AD.")
@@ -640,7 +648,7 @@ class Function(metaclass=FunctionMeta):
                 if isinstance(a, Tensor) and a.requires_grad:
                     return _apply_recording(cls, args, kwargs)
         with no_grad():
-            return _custom_forward(cls, NULL_CTX, args, kwargs, record=False)
+            return _custom_forward(cls, _UnrecordedCtx(), args, kwargs, record=False)
 
 
 def _apply_recording(cls, args, kwargs):

@@ -76,6 +76,19 @@ class Distribution:
         ``batch_shape``; subclasses expand their parameters."""
         raise NotImplementedError
 
+    def _expand_params(self, cls, batch_shape, _instance, *names: str) -> "Distribution":
+        """The common body of ``cls.expand``: a ``cls`` instance (``_instance`` if given) with
+        this one's event shape and validation flag, whose parameters ``names`` (tensors or
+        distributions batched like this one) are expanded to ``batch_shape``; the caller adds
+        any other attribute."""
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = ember.Size(batch_shape)
+        for name in names:
+            setattr(new, name, getattr(self, name).expand(batch_shape))
+        super(cls, new).__init__(batch_shape, self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
     @property
     def batch_shape(self) -> ember.Size:
         """Shape over which parameters are batched."""

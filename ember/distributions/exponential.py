@@ -1,8 +1,6 @@
 """Exponential distribution."""
 from __future__ import annotations
 
-from numbers import Number
-
 import ember
 from ember._tensor import Tensor
 from ember.distributions import constraints
@@ -43,16 +41,10 @@ class Exponential(ExponentialFamily):
 
     def __init__(self, rate, validate_args: bool | None = None) -> None:
         (self.rate,) = broadcast_all(rate)
-        batch_shape = ember.Size() if isinstance(rate, Number) else self.rate.size()
-        super().__init__(batch_shape, validate_args=validate_args)
+        super().__init__(self.rate.size(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None) -> "Exponential":
-        new = self._get_checked_instance(Exponential, _instance)
-        batch_shape = ember.Size(batch_shape)
-        new.rate = self.rate.expand(batch_shape)
-        super(Exponential, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expand_params(Exponential, batch_shape, _instance, "rate")
 
     def rsample(self, sample_shape=ember.Size()) -> Tensor:
         shape = tuple(self._extended_shape(sample_shape))

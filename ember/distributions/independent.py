@@ -36,13 +36,10 @@ class Independent(Distribution):
         super().__init__(shape[:cut], shape[cut:], validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None) -> "Independent":
-        new = self._get_checked_instance(Independent, _instance)
-        batch_shape = ember.Size(batch_shape)
+        new = self._expand_params(Independent, batch_shape, _instance)
         reinterpreted = tuple(self.event_shape[:self.reinterpreted_batch_ndims])
-        new.base_dist = self.base_dist.expand(tuple(batch_shape) + reinterpreted)
+        new.base_dist = self.base_dist.expand(new.batch_shape + reinterpreted)
         new.reinterpreted_batch_ndims = self.reinterpreted_batch_ndims
-        super(Independent, new).__init__(batch_shape, self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
         return new
 
     @property

@@ -50,13 +50,9 @@ class LKJCholesky(Distribution):
         super().__init__(batch_shape, event_shape, validate_args)
 
     def expand(self, batch_shape, _instance=None) -> "LKJCholesky":
-        new = self._get_checked_instance(LKJCholesky, _instance)
-        batch_shape = ember.Size(batch_shape)
+        new = self._expand_params(LKJCholesky, batch_shape, _instance, "concentration")
         new.dim = self.dim
-        new.concentration = self.concentration.expand(batch_shape)
-        new._beta = self._beta.expand(batch_shape + (self.dim,))
-        super(LKJCholesky, new).__init__(batch_shape, self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
+        new._beta = self._beta.expand(new.batch_shape + (self.dim,))
         return new
 
     def sample(self, sample_shape=ember.Size()) -> Tensor:

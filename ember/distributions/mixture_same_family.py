@@ -57,16 +57,13 @@ class MixtureSameFamily(Distribution):
         super().__init__(component_batch, event_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None) -> "MixtureSameFamily":
-        batch_shape = ember.Size(batch_shape)
-        new = self._get_checked_instance(MixtureSameFamily, _instance)
+        new = self._expand_params(MixtureSameFamily, batch_shape, _instance)
+        batch_shape = new.batch_shape
         new._component_distribution = self._component_distribution.expand(
             batch_shape + (self._num_component,))
         new._mixture_distribution = self._mixture_distribution.expand(batch_shape)
         new._num_component = self._num_component
         new._event_ndims = self._event_ndims
-        super(MixtureSameFamily, new).__init__(batch_shape, self.event_shape,
-                                               validate_args=False)
-        new._validate_args = self._validate_args
         return new
 
     @constraints.dependent_property

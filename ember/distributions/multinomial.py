@@ -5,14 +5,14 @@ import ember
 from ember._tensor import Tensor
 from ember.distributions import constraints
 from ember.distributions.binomial import Binomial
-from ember.distributions.categorical import Categorical
+from ember.distributions.categorical import _OverCategorical
 from ember.distributions.distribution import Distribution
 from ember.distributions.utils import broadcast_all
 
 __all__ = ["Multinomial"]
 
 
-class Multinomial(Distribution):
+class Multinomial(_OverCategorical, Distribution):
     """Multinomial distribution over counts of ``probs.size(-1)`` categories summing to
     ``total_count``.
 
@@ -43,40 +43,19 @@ class Multinomial(Distribution):
         if not isinstance(total_count, int):
             raise NotImplementedError("inhomogeneous total_count is not supported")
         self.total_count = total_count
-        self._categorical = Categorical(probs=probs, logits=logits)
+        batch_shape, event_shape = self._init_categorical(probs, logits)
         self._binomial = Binomial(total_count=total_count, probs=self.probs)
-        batch_shape = self._categorical.batch_shape
-        event_shape = self._categorical.param_shape[-1:]
         super().__init__(batch_shape, event_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None) -> "Multinomial":
-        new = self._get_checked_instance(Multinomial, _instance)
-        batch_shape = ember.Size(batch_shape)
+        new = self._expand_params(Multinomial, batch_shape, _instance, "_categorical")
         new.total_count = self.total_count
-        new._categorical = self._categorical.expand(batch_shape)
-        new._binomial = self._binomial.expand(batch_shape + self.event_shape)
-        super(Multinomial, new).__init__(batch_shape, self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
+        new._binomial = self._binomial.expand(new.batch_shape + self.event_shape)
         return new
-
-    def _new(self, *args, **kwargs) -> Tensor:
-        return self._categorical._param.new(*args, **kwargs)
 
     @constraints.dependent_property(is_discrete=True, event_dim=1)
     def support(self):
         return constraints.multinomial(self.total_count)
-
-    @property
-    def logits(self) -> Tensor:
-        return self._categorical.logits
-
-    @property
-    def probs(self) -> Tensor:
-        return self._categorical.probs
-
-    @property
-    def param_shape(self) -> ember.Size:
-        return self._categorical.param_shape
 
     def sample(self, sample_shape=ember.Size()) -> Tensor:
         sample_shape = ember.Size(sample_shape)

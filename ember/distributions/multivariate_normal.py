@@ -7,7 +7,7 @@ import ember
 from ember._tensor import Tensor
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution
-from ember.distributions.utils import _standard_normal, lazy_property
+from ember.distributions.utils import _LocIsMeanAndMode, _standard_normal, lazy_property
 
 __all__ = ["MultivariateNormal"]
 
@@ -36,12 +36,25 @@ def _batch_mahalanobis(bL: Tensor, bx: Tensor) -> Tensor:
     return solved.pow(2).sum(-1)
 
 
-def _precision_to_scale_tril(P: Tensor) -> Tensor:
-    """The Cholesky factor of ``P^-1``: invert through P's own Cholesky factor, then factor."""
-    return ember.linalg.cholesky(ember.cholesky_inverse(ember.linalg.cholesky(P)))
+def _precision_to_scale_tril(precision: Tensor) -> Tensor:
+    """The lower Cholesky factor L of inv(P) without inverting P: flipping P's rows and
+    columns turns its Cholesky factor upper triangular, whose inverse transpose is L."""
+    lf = ember.linalg.cholesky(ember.flip(precision, (-2, -1)))
+    l_inv = ember.transpose(ember.flip(lf, (-2, -1)), -2, -1)
+    eye = ember.eye(precision.shape[-1], dtype=precision.dtype, device=precision.device)
+    return ember.linalg.solve_triangular(l_inv, eye, upper=False)
 
 
-class MultivariateNormal(Distribution):
+def _scale_tril_from(scale_tril, covariance_matrix, precision_matrix) -> Tensor:
+    """The lower Cholesky factor of the covariance, from whichever of the three is given."""
+    if scale_tril is not None:
+        return scale_tril
+    if covariance_matrix is not None:
+        return ember.linalg.cholesky(covariance_matrix)
+    return _precision_to_scale_tril(precision_matrix)
+
+
+class MultivariateNormal(_LocIsMeanAndMode, Distribution):
     """Multivariate normal distribution, parameterized by a mean vector ``loc`` and exactly
     one of a positive-definite ``covariance_matrix``, a positive-definite
     ``precision_matrix`` or a lower-triangular ``scale_tril`` with a positive diagonal
@@ -82,26 +95,18 @@ class MultivariateNormal(Distribution):
         self.loc = loc.expand(tuple(batch_shape) + (-1,))
         event_shape = self.loc.shape[-1:]
         super().__init__(batch_shape, event_shape, validate_args=validate_args)
-        if scale_tril is not None:
-            self._unbroadcasted_scale_tril = scale_tril
-        elif covariance_matrix is not None:
-            self._unbroadcasted_scale_tril = ember.linalg.cholesky(covariance_matrix)
-        else:
-            self._unbroadcasted_scale_tril = _precision_to_scale_tril(precision_matrix)
+        self._unbroadcasted_scale_tril = _scale_tril_from(scale_tril, covariance_matrix,
+                                                          precision_matrix)
 
     def expand(self, batch_shape, _instance=None) -> "MultivariateNormal":
-        new = self._get_checked_instance(MultivariateNormal, _instance)
-        batch_shape = ember.Size(batch_shape)
-        loc_shape = tuple(batch_shape) + tuple(self.event_shape)
+        new = self._expand_params(MultivariateNormal, batch_shape, _instance)
+        loc_shape = new.batch_shape + tuple(self.event_shape)
         cov_shape = loc_shape + tuple(self.event_shape)
         new.loc = self.loc.expand(loc_shape)
         new._unbroadcasted_scale_tril = self._unbroadcasted_scale_tril
         for name in ("covariance_matrix", "scale_tril", "precision_matrix"):
             if name in self.__dict__:
                 setattr(new, name, self.__dict__[name].expand(cov_shape))
-        super(MultivariateNormal, new).__init__(batch_shape, self.event_shape,
-                                                validate_args=False)
-        new._validate_args = self._validate_args
         return new
 
     def _matrix_shape(self) -> tuple:
@@ -120,14 +125,6 @@ class MultivariateNormal(Distribution):
     def precision_matrix(self) -> Tensor:
         return ember.cholesky_inverse(self._unbroadcasted_scale_tril).expand(
             self._matrix_shape())
-
-    @property
-    def mean(self) -> Tensor:
-        return self.loc
-
-    @property
-    def mode(self) -> Tensor:
-        return self.loc
 
     @property
     def variance(self) -> Tensor:

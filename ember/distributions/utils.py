@@ -1,5 +1,6 @@
-"""Helpers shared by the distributions: broadcasting parameters, probs <-> logits, lazy caching,
-packing lower-triangular matrices into vectors."""
+"""Helpers shared by the distributions: broadcasting parameters, probs <-> logits (and the
+mixins of the distributions given by either), lazy caching, packing lower-triangular matrices
+into vectors."""
 from __future__ import annotations
 
 import numbers
@@ -93,6 +94,81 @@ class _lazy_property_and_property(lazy_property, property):
 
     def __init__(self, wrapped) -> None:
         property.__init__(self, wrapped)
+
+
+class _ProbsOrLogits:
+    """For a distribution given by exactly one of ``probs`` or ``logits``: the given one is
+    stored (and is ``_param``), the other is derived from it lazily on first use.
+
+    ``_is_binary`` picks the pair: probabilities and log-odds (True), or probabilities and
+    log-probabilities over the last dim (False).
+    """
+
+    _is_binary = True
+
+    @staticmethod
+    def _given(probs, logits) -> tuple:
+        """``(name, value)`` of the one parameter given; ValueError unless exactly one is."""
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        return ("probs", probs) if probs is not None else ("logits", logits)
+
+    def _store_param(self, name: str, value: Tensor) -> None:
+        setattr(self, name, value)
+        self._param = value
+
+    def _set_probs_or_logits(self, probs, logits, *others) -> list:
+        """Broadcast the given parameter with ``others`` (which come first, so a tensor among
+        them sets the dtype of numbers), store it, and return the broadcast ``others``."""
+        name, value = self._given(probs, logits)
+        *others, value = broadcast_all(*others, value)
+        self._store_param(name, value)
+        return others
+
+    def _expand_probs_or_logits(self, new, shape) -> None:
+        """Give ``new`` (an ``expand`` result) this one's parameters expanded to ``shape``."""
+        for name in ("probs", "logits"):
+            if name in self.__dict__:
+                new._store_param(name, self.__dict__[name].expand(shape))
+
+    def _enumerate(self, values: Tensor, expand: bool) -> Tensor:
+        """``values`` along a new leading dim, broadcast over the batch (``enumerate_support``)."""
+        values = values.view((-1,) + (1,) * len(self._batch_shape))
+        if expand:
+            values = values.expand((-1,) + tuple(self._batch_shape))
+        return values
+
+    @lazy_property
+    def logits(self) -> Tensor:
+        return probs_to_logits(self.probs, is_binary=self._is_binary)
+
+    @lazy_property
+    def probs(self) -> Tensor:
+        return logits_to_probs(self.logits, is_binary=self._is_binary)
+
+
+class _ProbsOrLogitsParam(_ProbsOrLogits):
+    """:class:`_ProbsOrLogits` with torch's ``param_shape`` and ``_new`` (tensors like the
+    parameter), which all such distributions but Geometric have."""
+
+    @property
+    def param_shape(self) -> ember.Size:
+        return self._param.size()
+
+    def _new(self, *args, **kwargs) -> Tensor:
+        return self._param.new(*args, **kwargs)
+
+
+class _LocIsMeanAndMode:
+    """For a distribution symmetric about its one mode ``loc``: its mean and mode."""
+
+    @property
+    def mean(self) -> Tensor:
+        return self.loc
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc
 
 
 def tril_matrix_to_vec(mat: Tensor, diag: int = 0) -> Tensor:

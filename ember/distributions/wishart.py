@@ -10,6 +10,7 @@ from ember._tensor import Tensor
 from ember.distributions import constraints
 from ember.distributions.chi2 import Chi2
 from ember.distributions.exp_family import ExponentialFamily
+from ember.distributions.multivariate_normal import _scale_tril_from
 from ember.distributions.utils import lazy_property, vec_to_tril_matrix
 
 __all__ = ["Wishart"]
@@ -26,15 +27,6 @@ def _mvdigamma(x: Tensor, p: int) -> Tensor:
 def _clamp_above_eps(x: Tensor) -> Tensor:
     # (the chi-squared draws' square roots sit on a diagonal that must stay invertible)
     return x.clamp(min=ember.finfo(x.dtype).eps)
-
-
-def _precision_to_scale_tril(precision: Tensor) -> Tensor:
-    """The lower Cholesky factor L of inv(P) without inverting P: flipping P's rows and
-    columns turns its Cholesky factor upper triangular, whose inverse transpose is L."""
-    lf = ember.linalg.cholesky(ember.flip(precision, (-2, -1)))
-    l_inv = ember.transpose(ember.flip(lf, (-2, -1)), -2, -1)
-    eye = ember.eye(precision.shape[-1], dtype=precision.dtype, device=precision.device)
-    return ember.linalg.solve_triangular(l_inv, eye, upper=False)
 
 
 class Wishart(ExponentialFamily):
@@ -94,20 +86,16 @@ class Wishart(ExponentialFamily):
                                 "df": constraints.greater_than(p - 1)}
         super().__init__(batch_shape, event_shape, validate_args=validate_args)
         self._batch_dims = [-(x + 1) for x in range(len(self._batch_shape))]
-        if scale_tril is not None:
-            self._unbroadcasted_scale_tril = scale_tril
-        elif covariance_matrix is not None:
-            self._unbroadcasted_scale_tril = ember.linalg.cholesky(covariance_matrix)
-        else:
-            self._unbroadcasted_scale_tril = _precision_to_scale_tril(precision_matrix)
+        self._unbroadcasted_scale_tril = _scale_tril_from(scale_tril, covariance_matrix,
+                                                          precision_matrix)
         # Bartlett decomposition: the squared diagonal of the random factor is Chi2(df - i).
         self._dist_chi2 = Chi2(df=self.df.unsqueeze(-1) - ember.arange(
             p, dtype=self._unbroadcasted_scale_tril.dtype,
             device=self._unbroadcasted_scale_tril.device).expand(tuple(batch_shape) + (-1,)))
 
     def expand(self, batch_shape, _instance=None) -> "Wishart":
-        new = self._get_checked_instance(Wishart, _instance)
-        batch_shape = ember.Size(batch_shape)
+        new = self._expand_params(Wishart, batch_shape, _instance)
+        batch_shape = new.batch_shape
         cov_shape = tuple(batch_shape) + tuple(self.event_shape)
         new._unbroadcasted_scale_tril = self._unbroadcasted_scale_tril.expand(cov_shape)
         new.df = self.df.expand(batch_shape)
@@ -119,8 +107,6 @@ class Wishart(ExponentialFamily):
             self.event_shape[-1], dtype=new._unbroadcasted_scale_tril.dtype,
             device=new._unbroadcasted_scale_tril.device).expand(tuple(batch_shape) + (-1,)))
         new.arg_constraints = self.arg_constraints
-        super(Wishart, new).__init__(batch_shape, self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
         return new
 
     @lazy_property

@@ -250,7 +250,7 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
                 noise = _dropout_noise(qkv, (bsz, num_heads, tgt_len, tgt_len), p) if p else None
                 out = packed_self_attention(qkv, num_heads, mask, noise)
                 out = linear(out.reshape(tgt_len * bsz, embed_dim), out_proj_weight,
-                             out_proj_bias).reshape(tgt_len, bsz, embed_dim)
+                             out_proj_bias).reshape(tgt_len, bsz, -1)
                 return (out if batched else out.squeeze(1)), None
         q, k, v = qkv.chunk(3, -1)
     else:
@@ -294,7 +294,8 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
     if p > 0.0:
         weights = dropout(weights, p, True)
     out = matmul(weights, v).transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
-    out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
+    # The output width is out_proj_weight's: CLIP's attention pool projects to another width.
+    out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)
     if not batched:
         out = out.squeeze(1)
     if not need_weights:

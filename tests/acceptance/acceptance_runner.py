@@ -56,7 +56,8 @@ def run(code: str, ns: dict | None = None, modules: dict | None = None, **env) -
               "_out": out}
     ns.update(env)
     with torch_is_ember(), _sibling_modules(modules or {}, ns["print"]):
-        exec(compile(textwrap.dedent(code), "<tutorial>", "exec"), ns)
+        # dont_inherit: this module's ``from __future__`` flags are not the tutorial's
+        exec(compile(textwrap.dedent(code), "<tutorial>", "exec", dont_inherit=True), ns)
     ns["_stdout"] = ns["_out"].getvalue()
     return ns
 
@@ -70,7 +71,8 @@ def _sibling_modules(sources: dict, print_fn):
             module = types.ModuleType(name)
             module.print = print_fn
             sys.modules[name] = module
-            exec(compile(textwrap.dedent(source), f"<{name}.py>", "exec"), module.__dict__)
+            exec(compile(textwrap.dedent(source), f"<{name}.py>", "exec", dont_inherit=True),
+                 module.__dict__)
         yield
     finally:
         for name, old in saved.items():

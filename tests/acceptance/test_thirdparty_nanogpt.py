@@ -888,6 +888,15 @@ def test_nanogpt_train_then_sample(tmp_path):
     checkpoint = ember.load(tmp_path / "out" / "ckpt.pt")
     assert checkpoint["iter_num"] == 60 and checkpoint["model_args"]["vocab_size"] == len(chars)
     assert checkpoint["config"]["n_embd"] == 32
+    # The checkpoint is in PyTorch's format: real PyTorch loads it with its default
+    # weights_only=True (tensors, the optimizer state and the config dict).
+    torch = pytest.importorskip("torch")
+    ref = torch.load(tmp_path / "out" / "ckpt.pt", map_location="cpu")
+    assert ref["model_args"] == checkpoint["model_args"] and ref["config"] == checkpoint["config"]
+    assert set(ref["model"]) == set(checkpoint["model"])
+    for name, value in checkpoint["model"].items():
+        np.testing.assert_array_equal(ref["model"][name].numpy(), value.numpy())
+    assert isinstance(ref["optimizer"]["state"][0]["exp_avg"], torch.Tensor)
 
     # Resume from the checkpoint (model and AdamW state) for ten more iterations.
     proc = run_script(tmp_path, "train.py", "--dataset=shakespeare_char", "--device=cpu",

@@ -371,3 +371,22 @@ def test_rsample_gradient_of_the_mean_is_unbiased(name, params):
     for eg, tg in zip(e_grads, t_grads):
         expected = np.zeros(eg.shape) if tg is None else tg.numpy()
         np.testing.assert_allclose(eg.numpy(), expected, rtol=0.05, atol=0.02)
+
+
+@pytest.mark.parametrize("case_id", ["binomial", "binomial-logits", "multinomial",
+                                     "multinomial-logits", "one-hot", "one-hot-logits",
+                                     "negative-binomial", "mixture"])
+def test_new_and_param_shape_follow_the_given_parameter(case_id):
+    # ``_new`` makes tensors like the stored parameter (dtype, device), as torch-style code
+    # building supports or samples relies on; it and param_shape survive expand.
+    _, name, params = next(c for c in CASES if c[0] == case_id)
+    ed, td, _, _ = _build(name, params, with_grad=False)
+    if name == "MixtureSameFamily":  # its Categorical
+        ed, td = ed.mixture_distribution, td.mixture_distribution
+    for e, t in ((ed, td), (ed.expand((2,) + tuple(ed.batch_shape)),
+                            td.expand((2,) + tuple(td.batch_shape)))):
+        assert tuple(e.param_shape) == tuple(t.param_shape)
+        for args in (((2, 3),), (2, 3)):  # data, then sizes
+            e_new, t_new = e._new(*args), t._new(*args)
+            assert tuple(e_new.shape) == tuple(t_new.shape)
+            assert str(e_new.dtype).split(".")[-1] == str(t_new.dtype).split(".")[-1]

@@ -1,5 +1,6 @@
-"""``torch._C``'s Python-visible switches that user code reaches for: the ``__torch_function__``
-ones (see ember/overrides.py). ember has no C extension; this module only names them."""
+"""``torch._C``'s Python-visible names that user code reaches for: the ``__torch_function__``
+switches (see ember/overrides.py) and the TorchScript settings scripts toggle. ember has no C
+extension; this module only names them."""
 from ember import overrides as _overrides
 from ember.overrides import (  # noqa: F401
                              DisableTorchFunction,
@@ -14,3 +15,4 @@ from ember.overrides import (  # noqa: F401
 
 _pop_torch_function_stack = _overrides._pop_mode
 _push_on_torch_function_stack = _overrides._push_mode
+from ember.jit import _set_autocast_mode as _jit_set_autocast_mode  # noqa: E402,F401

@@ -25,7 +25,9 @@ class _AliasLoader(importlib.abc.Loader):
         self.target = target
 
     def create_module(self, spec):
-        return importlib.import_module(self.target)
+        module = importlib.import_module(self.target)
+        _mirror_loaded()
+        return module
 
     def exec_module(self, module) -> None:
         return None  # the ember module is initialised by import_module
@@ -54,6 +56,21 @@ def _aliased(name: str) -> bool:
     return name.partition(".")[0] in ALIASES
 
 
+def _mirror_loaded() -> None:
+    """Enter every loaded ``ember[.x]`` module in ``sys.modules`` under its ``torch[.x]`` name.
+
+    The import system sets a newly loaded ``a.b`` as attribute ``b`` of ``a``. Were ``torch.a.b``
+    first resolved through the alias, that would rebind ``ember.a.b`` even where ember's package
+    binds a function there over its submodule (``ember.autograd.gradcheck``); an alias already
+    in ``sys.modules`` is returned as it is, with no such assignment.
+    """
+    for alias, base in ALIASES.items():
+        prefix = base + "."
+        for name, module in list(sys.modules.items()):
+            if name == base or name.startswith(prefix):
+                sys.modules.setdefault(alias + name[len(base):], module)
+
+
 @contextlib.contextmanager
 def torch_is_ember():
     """Within the block, ``import torch[.x]`` / ``import torchvision[.x]`` give ember's modules;
@@ -63,6 +80,7 @@ def torch_is_ember():
         del sys.modules[k]
     finder = EmberAliasFinder()
     sys.meta_path.insert(0, finder)
+    _mirror_loaded()
     try:
         yield
     finally:
@@ -77,6 +95,7 @@ def install() -> None:
     for k in [k for k in sys.modules if _aliased(k)]:
         del sys.modules[k]
     sys.meta_path.insert(0, EmberAliasFinder())
+    _mirror_loaded()
 
 
 def main(argv: list[str] | None = None) -> None:

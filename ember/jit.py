@@ -20,12 +20,16 @@ import functools
 from typing import Any, Callable, Final, Generic, TypeVar
 
 __all__ = [
-    "Final", "Future", "annotate", "export", "fork", "freeze", "ignore", "interface",
-    "is_scripting", "is_tracing", "load", "optimize_for_inference", "optimized_execution",
-    "save", "script", "script_if_tracing", "script_method", "trace", "trace_module", "unused",
-    "wait"]
+    "Final", "Future", "annotate", "enable_onednn_fusion", "export", "fork", "freeze",
+    "ignore", "interface", "is_scripting", "is_tracing", "load", "onednn_fusion_enabled",
+    "optimize_for_inference", "optimized_execution", "save", "script", "script_if_tracing",
+    "script_method", "trace", "trace_module", "unused", "wait"]
 
 T = TypeVar("T")
+
+# TorchScript's switches, kept so that code that sets and reads them works; with no graph
+# compiler there is nothing for them to change.
+_settings = {"onednn_fusion": False, "autocast": True}
 
 
 class ScriptModule:
@@ -72,9 +76,11 @@ def script(obj: Any = None, optimize=None, _frames_up: int = 0, _rcb=None, examp
 
 
 def _run_example(fn: Callable, example_inputs) -> None:
-    # A tuple holds the positional arguments; anything else is the one argument, as in PyTorch.
+    # A tuple or list holds the positional arguments; a tensor (or anything else) is the one
+    # argument, as in PyTorch.
     from ember.autograd.grad_mode import no_grad
-    args = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
+    args = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) \
+        else (example_inputs,)
     with no_grad():
         fn(*args)
 
@@ -184,6 +190,24 @@ def optimize_for_inference(mod, other_methods: list[str] | None = None):
 @contextlib.contextmanager
 def optimized_execution(should_optimize: bool):
     yield
+
+
+def enable_onednn_fusion(enabled: bool) -> None:
+    """Turn TorchScript's oneDNN (LLGA) fusion on or off: recorded only, as ember runs no graph
+    for oneDNN to fuse."""
+    _settings["onednn_fusion"] = bool(enabled)
+
+
+def onednn_fusion_enabled() -> bool:
+    """Whether ``enable_onednn_fusion(True)`` was last set (off by default, as in PyTorch)."""
+    return _settings["onednn_fusion"]
+
+
+def _set_autocast_mode(enabled: bool) -> bool:
+    """``torch._C._jit_set_autocast_mode``: whether TorchScript applies autocast inside scripted
+    code; returns the previous setting. Eager ember code autocasts as it runs either way."""
+    previous, _settings["autocast"] = _settings["autocast"], bool(enabled)
+    return previous
 
 
 def save(m, f, _extra_files=None) -> None:

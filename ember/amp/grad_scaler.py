@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 
 class GradScaler:
     """Scale the loss up, unscale gradients before the step, skip steps with inf/NaN grads.
 
     Args:
-        device: "cuda" or "cpu" (the scaler's arithmetic is device-independent here).
+        device: "cuda" or "cpu" (the scaler's arithmetic is device-independent here). A
+            "cuda" scaler on a machine without CUDA warns and disables itself, as PyTorch's does.
         init_scale: starting scale factor.
         growth_factor: the scale is multiplied by this after ``growth_interval`` clean steps.
         backoff_factor: the scale is multiplied by this when a step overflows.
@@ -33,6 +35,12 @@ class GradScaler:
         if backoff_factor >= 1.0:
             raise ValueError("The backoff factor must be < 1.0.")
         self._device = device
+        if enabled and device == "cuda":
+            import ember.cuda
+            if not ember.cuda.is_available():
+                warnings.warn("torch.cuda.amp.GradScaler is enabled, but CUDA is not available."
+                              "  Disabling.", stacklevel=2)
+                enabled = False
         self._enabled = enabled
         self._scale = float(init_scale)
         self._growth_factor = growth_factor

@@ -17,11 +17,6 @@ from ember.ops._util import write_result
 from ember.ops.decomposition import LinAlgError, solve_triangular
 from ember.ops.linalg import diag_embed
 
-geqrf_result = return_types._return_type("geqrf", ["a", "tau"])
-ldl_factor_result = return_types._return_type("linalg_ldl_factor", ["LD", "pivots"])
-ldl_factor_ex_result = return_types._return_type("linalg_ldl_factor_ex",
-                                                 ["LD", "pivots", "info"])
-
 
 def _check_reflectors(op: str, A: Tensor, tau: Tensor, rows_at_least_cols: bool) -> None:
     if A.ndim < 2:
@@ -116,8 +111,8 @@ def geqrf(input: Tensor, *, out=None):
     xp = input._xp
     h, tau = xp.linalg.qr(input.detach()._data, mode="raw")
     # LAPACK's output is column-major: NumPy returns it transposed.
-    result = geqrf_result(_make(xp.ascontiguousarray(h.swapaxes(-1, -2))),
-                          _make(xp.ascontiguousarray(tau.astype(h.dtype, copy=False))))
+    result = return_types.geqrf(_make(xp.ascontiguousarray(h.swapaxes(-1, -2))),
+                                _make(xp.ascontiguousarray(tau.astype(h.dtype, copy=False))))
     return result if out is None else write_result(out, result)
 
 
@@ -162,7 +157,7 @@ def ldl_factor_ex(A: Tensor, *, hermitian: bool = False, check_errors: bool = Fa
         raise LinAlgError(f"{op}: The factorization could not be completed because the "
                           f"input is singular (zero pivot at position {int(info.max())}).")
     device = A.device
-    result = ldl_factor_ex_result(
+    result = return_types.linalg_ldl_factor_ex(
         _make(ld).to(device), _make(pivots.reshape(a.shape[:-1])).to(device),
         _make(info.reshape(a.shape[:-2])).to(device))
     return result if out is None else write_result(out, result)
@@ -171,7 +166,7 @@ def ldl_factor_ex(A: Tensor, *, hermitian: bool = False, check_errors: bool = Fa
 def ldl_factor(A: Tensor, *, hermitian: bool = False, out=None):
     """``ldl_factor_ex`` raising ``LinAlgError`` where a matrix is singular."""
     LD, pivots, _ = ldl_factor_ex(A, hermitian=hermitian, check_errors=True)
-    result = ldl_factor_result(LD, pivots)
+    result = return_types.linalg_ldl_factor(LD, pivots)
     return result if out is None else write_result(out, result)
 
 

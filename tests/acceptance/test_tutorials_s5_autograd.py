@@ -428,19 +428,7 @@ print("Are the gradients correct: ", test)
 '''
 
 
-@pytest.fixture
-def autograd_functions_kept(monkeypatch):
-    """``from torch.autograd.gradcheck import gradcheck`` under the alias imports the module
-    ``torch.autograd.gradcheck`` for the first time, and the import system then sets it as the
-    attribute ``gradcheck`` of its parent, ember.autograd, over the function (reported: the
-    alias finder should pre-seed aliases of loaded ember modules). monkeypatch puts the
-    functions back after the test, so later tests see ember.autograd as it was."""
-    from ember.autograd.gradcheck import gradcheck, gradgradcheck
-    monkeypatch.setattr(ember.autograd, "gradcheck", gradcheck)
-    monkeypatch.setattr(ember.autograd, "gradgradcheck", gradgradcheck)
-
-
-def test_numpy_extensions(autograd_functions_kept):
+def test_numpy_extensions():
     pytest.importorskip("scipy")
     from scipy.signal import correlate2d
     ember.manual_seed(0)
@@ -611,7 +599,7 @@ def _double_backward_grads(runner) -> list:
     return grads
 
 
-def test_custom_function_double_backward(autograd_functions_kept):
+def test_custom_function_double_backward():
     grads = _double_backward_grads(run)  # gradcheck/gradgradcheck raise on a mismatch
     expected = _double_backward_grads(run_torch)
     for grad, want in zip(grads, expected):

@@ -8,6 +8,7 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 from typing import Any, Callable, Iterator
 
+from ember import __future__ as _future
 from ember._tensor import Tensor
 from ember.autograd.grad_mode import no_grad
 from ember.nn.modules._hooks import (
@@ -485,26 +486,37 @@ class Module:
     # Conversion
 
     def _apply(self, fn: Callable, recurse: bool = True) -> "Module":
+        """Convert every parameter, gradient and buffer with ``fn``. Parameters keep their
+        identity (optimizers hold them) unless ``ember.__future__`` says to overwrite them;
+        with its swap switch the converted contents are swapped into the old objects."""
         if recurse:
             for module in self.children():
                 module._apply(fn)
+        swap = _future.get_swap_module_params_on_conversion()
+        overwrite = _future.get_overwrite_module_params_on_conversion()
         for key, param in self._parameters.items():
             if param is None:
                 continue
             with no_grad():
                 param_applied = fn(param)
             grad = param.grad
-            if param.is_meta != param_applied.is_meta:
-                # Onto or off the meta device PyTorch makes new Parameters (it cannot swap a
-                # meta tensor's storage for real storage): e.g. after ``to_empty``.
+            if swap:
+                from ember.utils._swap import swap_tensors
+                swap_tensors(param, Parameter(param_applied, param.requires_grad))
+            elif overwrite or param.is_meta != param_applied.is_meta:
+                # A new Parameter: asked for, or onto or off the meta device (a meta tensor's
+                # storage cannot be swapped for real storage), e.g. after ``to_empty``.
                 self._parameters[key] = param = Parameter(param_applied, param.requires_grad)
             else:
-                # Parameters keep their identity (optimizers hold them): swap their storage.
                 param.data = param_applied
             if grad is not None:
                 with no_grad():
                     grad_applied = fn(grad)
-                if param.grad is None:
+                if swap:
+                    grad_applied.requires_grad_(grad.requires_grad)
+                    swap_tensors(grad, grad_applied)
+                    param.grad = grad
+                elif param.grad is None:
                     param.grad = grad_applied
                 else:
                     param.grad.data = grad_applied
@@ -710,6 +722,7 @@ class Module:
             hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                  error_msgs)
         assign = local_metadata.get("assign_to_params_buffers", False)
+        swap = _future.get_swap_module_params_on_conversion()
         persistent = {k: v for k, v in self._buffers.items()
                       if k not in self._non_persistent_buffers_set}
         local_state = {k: v for k, v in itertools.chain(self._parameters.items(),
@@ -733,7 +746,9 @@ class Module:
                 continue
             try:
                 with no_grad():
-                    if assign:
+                    if swap:
+                        _swap_loaded(param, input_param, assign)
+                    elif assign:
                         if isinstance(param, Parameter):
                             new = input_param.requires_grad_(param.requires_grad) \
                                 if isinstance(input_param, Parameter) else \
@@ -875,3 +890,18 @@ def _remember_name(module, name: str) -> None:
     # parents keeps the name it got last.
     if module is not None:
         module.__dict__["_name_in_parent"] = name
+
+
+def _swap_loaded(param: Tensor, input_param: Tensor, assign: bool) -> None:
+    """``load_state_dict`` under ``ember.__future__``'s swap switch: ``param.module_load``
+    builds the loaded tensor (a tensor subclass may override it) and its contents are swapped
+    into ``param``, so every reference to ``param`` sees them."""
+    from ember.utils._swap import swap_tensors
+    new = param.module_load(input_param, assign=assign)
+    if new is param or new is input_param:
+        raise RuntimeError("module_load returned one of self or other, please .detach() the "
+                           "result if returning one of the inputs in module_load")
+    if isinstance(param, Parameter):
+        new = new.requires_grad_(param.requires_grad) if isinstance(new, Parameter) \
+            else Parameter(new, requires_grad=param.requires_grad)
+    swap_tensors(param, new)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import textwrap
 import timeit
 from typing import Callable
 
@@ -17,13 +18,21 @@ class Language(enum.Enum):
     CPP = 1
 
 
+def _dedent(code: str) -> str:
+    """Indented triple-quoted code as written inside a function: dedented, without its first
+    newline and trailing whitespace, as PyTorch's Timer stores it (and shows it in reprs)."""
+    code = textwrap.dedent(code)
+    return (code[1:] if code.startswith("\n") else code).rstrip()
+
+
 class Timer:
     """Time ``stmt`` after running ``setup``, with ember's intra-op thread pool set to
     ``num_threads`` for the measurement. ``torch`` and ``ember`` are both names for ember in
     the statement's globals, so PyTorch's benchmark statements run unchanged.
 
     Args:
-        stmt: the code to time. setup: code run once before. global_setup: unused for
+        stmt: the code to time. setup: code run once before. Both may be indented
+            (triple-quoted inside a function): they are dedented. global_setup: unused for
             Python statements. timer: the clock (``timeit.default_timer``).
         globals: names the code sees. label, sub_label, description: how ``Compare`` groups
             the result (table, row and column). env: a tag for A/B runs.
@@ -45,6 +54,7 @@ class Timer:
         if language not in (Language.PYTHON, "py", "python"):
             raise ValueError("ember.utils.benchmark.Timer runs Python statements only")
         import ember
+        stmt, setup = _dedent(stmt), _dedent(setup)
         names = dict(globals or {})
         names.setdefault("torch", ember)
         names.setdefault("ember", ember)

@@ -13,9 +13,11 @@ import tarfile
 import urllib.error
 import zipfile
 
-__all__ = ["calculate_md5", "check_md5", "check_integrity", "download_url",
-           "extract_archive", "download_and_extract_archive", "safe_unpickle"]
+from ember.vision.datasets._helpers import iterable_to_str, list_dir, list_files, verify_str_arg
 
+__all__ = ["calculate_md5", "check_md5", "check_integrity", "download_url",
+           "extract_archive", "download_and_extract_archive", "safe_unpickle",
+           "iterable_to_str", "list_dir", "list_files", "verify_str_arg"]
 
 
 def calculate_md5(fpath: str, chunk_size: int = 1024 * 1024) -> str:

@@ -640,7 +640,10 @@ def clamp_max(input, max):  # noqa: A002
 
 
 class Where(Primitive, node_name="WhereBackward0"):
+    """Takes the condition as an array: PyTorch's node has no edge for it, only for the two
+    values (a Python number among them included)."""
     _node_saved = {"condition": 0}
+    _scalar_edges = True
 
     @staticmethod
     def forward(ctx, cond, a, b):
@@ -677,7 +680,7 @@ def where(condition, input=None, other=None, *, out=None):
         # Two Python numbers give PyTorch's dtype for them (a float is the default dtype), not
         # NumPy's float64: make the first a 0-d tensor of its own dtype.
         input = _make(condition._xp.asarray(input, _dt.scalar_dtype(input).np_dtype))
-    result = Where.apply(condition, input, other)
+    result = Where.apply(condition._data, input, other)
     return result if out is None else write_result(out, result)
 
 
@@ -743,13 +746,30 @@ def fmin(input, other):
 
 
 
+def _check_lerp(input, end, weight) -> None:
+    """PyTorch's lerp wants one floating or complex dtype for input, end and a weight tensor
+    (a 0-d weight excepted): a mix would silently promote, an integer result has no kernel."""
+    dtype = input.dtype
+    for name, t in (("end", end), ("weight", weight)):
+        if isinstance(t, Tensor) and t.dtype is not dtype and (name == "end" or t.ndim):
+            from ember.ops.linalg import _c_name
+            raise RuntimeError(f"expected dtype {_c_name(dtype)} for `{name}` but got dtype "
+                               f"{_c_name(t.dtype)}")
+    if not (dtype.is_floating_point or dtype.is_complex):
+        kernel = "tensor" if isinstance(weight, Tensor) else "scalar"
+        raise NotImplementedError(f'"lerp_kernel_{kernel}" not implemented for '
+                                  f"'{scalar_name(dtype)}'")
+
+
 def lerp(input, end, weight, *, out=None):
     """input + weight * (end - input)."""
+    _check_lerp(input, end, weight)
     result = input + weight * (end - input)
     return result if out is None else write_result(out, result)
 
 
 def lerp_(input, end, weight):
+    _check_lerp(input, end, weight)
     if not _record(input, end, weight):
         diff = data_of(end) - input._data
         input._data += (data_of(weight) * diff).astype(input._data.dtype, copy=False)
@@ -781,11 +801,28 @@ def addcmul_(input, tensor1, tensor2, *deprecated, value=1):
     return input.copy_(addcmul(input, tensor1, tensor2, value=value))
 
 
+_ADDCDIV_INT = ("Integer division with addcdiv is no longer supported, and in a future  "
+                "release addcdiv will perform a true division of tensor1 and tensor2. The "
+                "historic addcdiv behavior can be implemented as (input + value * "
+                "torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer inputs and as "
+                "(input + value * tensor1 / tensor2) for float inputs. The future addcdiv "
+                "behavior is just the latter implementation: (input + value * tensor1 / "
+                "tensor2), for all dtypes.")
+
+
+def _check_addcdiv(tensor1, tensor2) -> None:
+    """PyTorch refuses two integer (or bool) divisors: addcdiv once divided them as integers."""
+    if not (tensor1.dtype.is_floating_point or tensor1.dtype.is_complex
+            or tensor2.dtype.is_floating_point or tensor2.dtype.is_complex):
+        raise RuntimeError(_ADDCDIV_INT)
+
+
 def addcdiv(input, tensor1, tensor2, *deprecated, value=1):
     """input + value * tensor1 / tensor2."""
     if deprecated:
         tensor1, tensor2, value = _scalar_first("addcdiv", tensor1, (tensor2, *deprecated),
                                                 "value")
+    _check_addcdiv(tensor1, tensor2)
     return input + value * tensor1 / tensor2 if value != 1 else input + tensor1 / tensor2
 
 
@@ -793,6 +830,7 @@ def addcdiv_(input, tensor1, tensor2, *deprecated, value=1):
     if deprecated:
         tensor1, tensor2, value = _scalar_first("addcdiv_", tensor1, (tensor2, *deprecated),
                                                 "value")
+    _check_addcdiv(tensor1, tensor2)
     if not _record(input, tensor1, tensor2):
         q = tensor1._data / tensor2._data
         if value != 1:

@@ -10,7 +10,7 @@ from ember import return_types
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
-from ember.backend.device import get_array_module, to_device
+from ember.backend.device import get_array_module, is_host, to_device
 from ember.backend.special import scatter_add as _scatter_add_arrays
 from ember.backend.special import sort_keys, ufunc_at
 from ember.ops._util import (
@@ -356,6 +356,18 @@ def _check_index(index: Tensor, op: str, input: Tensor = None, dim: int = 0,
             raise RuntimeError(f"Expected index {list(ishape)} to be no larger than self "
                                f"{list(shape)} apart from dimension {d} and to be no larger "
                                f"size than src {list(sshape or ())}")
+    idx = index._data
+    # NumPy wraps a negative index around where PyTorch raises; a too-large one NumPy reports
+    # itself. On a GPU the question would stall the host: left to the device, as PyTorch does.
+    if idx.size and is_host(index._xp) and idx.min() < 0:
+        raise _out_of_bounds(idx, d, shape[d])
+
+
+def _out_of_bounds(index, dim: int, size: int) -> RuntimeError:
+    """PyTorch's error for the first element of ``index`` outside [0, size)."""
+    bad = index[(index < 0) | (index >= size)]
+    return RuntimeError(f"index {int(bad[0])} is out of bounds for dimension {dim} with size "
+                        f"{size}")
 
 
 def _bad_index(op: str, exc: IndexError) -> RuntimeError:
@@ -371,8 +383,8 @@ class Gather(Primitive, node_name="GatherBackward0"):
         xp = get_array_module(a)
         try:
             return a[_scatter_index(xp, index, dim)]
-        except IndexError as exc:
-            raise _bad_index("gather", exc) from None
+        except IndexError:
+            raise _out_of_bounds(index, dim, a.shape[dim]) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -423,8 +435,8 @@ class ScatterAdd(Primitive, node_name="ScatterAddBackward0"):
         src = src[tuple(slice(0, s) for s in index.shape)]
         try:
             _scatter_add_arrays(xp, out, _scatter_index(xp, index, dim), src.astype(a.dtype))
-        except IndexError as exc:
-            raise _bad_index("scatter_add", exc) from None
+        except IndexError:
+            raise _out_of_bounds(index, dim, a.shape[dim]) from None
         return out
 
     @staticmethod
@@ -479,8 +491,8 @@ class Scatter(Primitive, node_name="ScatterBackward0"):
             else:
                 raise RuntimeError(f"reduce argument must be either add or multiply, got "
                                    f"{reduce}")
-        except IndexError as exc:
-            raise _bad_index("scatter", exc) from None
+        except IndexError:
+            raise _out_of_bounds(index, dim, a.shape[dim]) from None
         return out
 
     @staticmethod

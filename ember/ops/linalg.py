@@ -10,6 +10,7 @@ from ember.amp.autocast_mode import is_autocast_enabled
 from ember.autograd.function import Primitive, _AutocastFlag
 from ember.backend.device import get_array_module
 from ember.backend.special import matmul as backend_matmul
+from ember.dtypes import _FROM_NP, promote_types
 from ember.ops._util import check_same_device, scalar_name, wrap_dim, write_result
 from ember.ops.elementwise import where
 
@@ -41,7 +42,8 @@ def _c_name(dtype) -> str:
     """The C type PyTorch's mm errors name (float, double, long int, ...)."""
     return {"float32": "float", "float64": "double", "int64": "long int", "int32": "int",
             "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-            "bool": "bool", "float16": "c10::Half", "bfloat16": "c10::BFloat16"}.get(
+            "bool": "bool", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+            "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}.get(
                 dtype.name, dtype.name)
 
 
@@ -303,6 +305,8 @@ class Einsum(Primitive, node_name="EinsumBackward0"):
         ctx.save_for_backward(*arrays)
         xp = get_array_module(arrays[0])
         dtype = arrays[0].dtype
+        if any(a.dtype != dtype for a in arrays):
+            dtype = _einsum_dtype(equation, arrays)
         if dtype.kind == "V":  # bfloat16: no einsum loops; float32 sums, as PyTorch accumulates
             arrays = [a.astype(np.float32) for a in arrays]
         try:
@@ -380,6 +384,29 @@ def _expand_ellipsis(equation: str, operands) -> str:
 
 
 _SUBSCRIPTS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _einsum_dtype(equation: str, arrays) -> np.dtype:
+    """The result dtype of operands of mixed dtypes. PyTorch contracts them left to right: a
+    step that sums a letter both sides hold with size > 1 runs bmm, which refuses a dtype
+    mismatch; a step without one multiplies, which promotes."""
+    inputs, output = equation.split("->")
+    terms = inputs.split(",")
+    last = {c: i for i, term in enumerate(terms) for c in term}
+    dtype = _FROM_NP[arrays[0].dtype]
+    sizes = dict(zip(terms[0], arrays[0].shape))  # the running product's sizes
+    for i in range(1, len(terms)):
+        own = dict(zip(terms[i], arrays[i].shape))
+        other = _FROM_NP[arrays[i].dtype]
+        if other is not dtype and any(last[c] == i and c not in output and n > 1
+                                      and sizes.get(c, 1) > 1 for c, n in own.items()):
+            raise RuntimeError(f"expected scalar type {scalar_name(dtype)} but found "
+                               f"{scalar_name(other)}")
+        dtype = promote_types(dtype, other)
+        for c, n in own.items():
+            if sizes.get(c, 1) == 1:
+                sizes[c] = n
+    return dtype.np_dtype
 
 
 def _sublist_equation(args: tuple) -> tuple:

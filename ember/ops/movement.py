@@ -55,6 +55,20 @@ class View(Primitive, node_name="ViewBackward0"):
         return reshape(grad, ctx.in_shape)
 
 
+class UnsafeView(Primitive, node_name="UnsafeViewBackward0"):
+    """reshape's copying path: a fresh contiguous copy reshaped. No one else holds the copy,
+    so the result is no view of anything (PyTorch's ``_unsafe_view``)."""
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.in_shape = a.shape
+        return a.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return reshape(grad, ctx.in_shape)
+
+
 def view(input: Tensor, *shape) -> Tensor:
     """A view of ``input`` with a new shape (one dim may be -1); shares storage."""
     return View.apply(input, _infer_shape(shape_arg(shape), input._data.size))
@@ -65,7 +79,7 @@ def reshape(input: Tensor, *sizes, shape=None) -> Tensor:
     shape = _infer_shape(shape_arg(sizes if shape is None else (shape,)), input._data.size)
     if reshape_view(input._data, shape) is not None:
         return View.apply(input, shape)
-    return View.apply(contiguous(input), shape)
+    return UnsafeView.apply(contiguous(input), shape)
 
 
 def view_dtype(input: Tensor, dtype) -> Tensor:

@@ -10,7 +10,7 @@ from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module, is_host, zeros_as
 from ember.backend.special import scatter_add, special
-from ember.ops._util import float_array, promote, wrap_dim
+from ember.ops._util import float_array, promote, scalar_name, wrap_dim
 
 # Cache-sized blocks of rows: each pass of a fused softmax then reads what the previous pass
 # left in L2 instead of streaming the whole array from memory again (~1.6x on 700 x 10000).
@@ -101,10 +101,21 @@ def _softmax_dim(input: Tensor, dim) -> int:
     return wrap_dim(dim, input.ndim)
 
 
+def _check_softmax(input: Tensor, dim, name: str) -> None:
+    """PyTorch's softmax kernels are floating only: an integer, bool or complex input with
+    elements raises, naming the kernel (the last-dim one, or the strided one)."""
+    if not input.dtype.is_floating_point and input.numel():
+        last = input.ndim == 0 or _softmax_dim(input, dim) == input.ndim - 1
+        kernel = f"{name}_lastdim_kernel_impl" if last else f"{name}_kernel_impl"
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{scalar_name(input.dtype)}'")
+
+
 def softmax(input: Tensor, dim=None, dtype=None, *, _stacklevel: int = 3) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``, computed stably."""
     if dtype is not None:
         input = input.to(_dt.to_dtype(dtype))
+    _check_softmax(input, dim, "softmax")
     if input.ndim == 0:
         return Softmax.apply(input.reshape(1), 0).reshape(())
     return Softmax.apply(input, _softmax_dim(input, dim))
@@ -114,6 +125,7 @@ def log_softmax(input: Tensor, dim=None, dtype=None, *, _stacklevel: int = 3) ->
     """log(softmax(x)) along ``dim``, computed stably."""
     if dtype is not None:
         input = input.to(_dt.to_dtype(dtype))
+    _check_softmax(input, dim, "log_softmax")
     if input.ndim == 0:
         return LogSoftmax.apply(input.reshape(1), 0).reshape(())
     return LogSoftmax.apply(input, _softmax_dim(input, dim))

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from ember import dtypes as _dt
+from ember._quantized import QuantizedTensor
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
@@ -17,6 +18,7 @@ from ember.ops._util import (
     float_array,
     promote,
     refuse_complex,
+    scalar_name,
     write_result,
     zero_of,
 )
@@ -559,10 +561,15 @@ class Relu(Primitive, node_name="ReluBackward0"):
 
 
 def relu(input):
+    """max(x, 0); a quantized tensor stays quantized, as through PyTorch's dispatch."""
+    if input.__class__ is QuantizedTensor:
+        return input.relu()
     return Relu.apply(input)
 
 
 def relu_(input):
+    if input.__class__ is QuantizedTensor:
+        return input.relu_()
     return inplace(input, Relu)
 
 
@@ -793,12 +800,27 @@ def trunc(input, *, out=None):
 fix = trunc
 
 
+def _no_kernel(kernel: str, dtype) -> NotImplementedError:
+    """PyTorch's error for a dtype its kernel was not built for."""
+    return NotImplementedError(f'"{kernel}" not implemented for \'{scalar_name(dtype)}\'')
+
+
+def _check_round(input, decimals: int) -> None:
+    """Integers are whole already, but PyTorch rounds them to decimals only with a float
+    kernel, and has no bool or complex kernel at all."""
+    dtype = input.dtype
+    if not dtype.is_floating_point and (decimals or dtype.is_complex or dtype is _dt.bool):
+        raise _no_kernel("round_cpu" if decimals else "round_vml_cpu", dtype)
+
+
 def round(input, *, decimals: int = 0, out=None):  # noqa: A001
+    _check_round(input, decimals)
     result = Round.apply(input, decimals)
     return result if out is None else write_result(out, result)
 
 
 def round_(input, *, decimals: int = 0):
+    _check_round(input, decimals)
     return inplace(input, Round, decimals)
 
 
@@ -815,6 +837,8 @@ def sgn(input):
 
 
 def frac(input, *, out=None):
+    if not input.dtype.is_floating_point:
+        raise _no_kernel("frac_cpu", input.dtype)
     result = input - trunc(input)
     return result if out is None else write_result(out, result)
 
@@ -824,7 +848,9 @@ class Hypot(Primitive, node_name="HypotBackward0"):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
-        a, b = float_array(a), float_array(b)
+        dtype = (a if hasattr(a, "dtype") else b).dtype
+        if dtype.kind not in "fV":  # no integer, bool or complex kernel (V: bfloat16)
+            raise _no_kernel("hypot_cpu", _dt._FROM_NP[dtype])
         out = _xp(a).hypot(a, b)  # scaled: no overflow for huge, no underflow for tiny sides
         ctx.save_for_backward(a, b, out)
         return out
@@ -924,6 +950,13 @@ def xlog1py(input, other) -> Tensor:
     return Xlog1py.apply(input, other)
 
 
+def _inexact(x) -> bool:
+    """Whether ``x`` is a floating or complex tensor, or a Python float."""
+    if isinstance(x, Tensor):
+        return x.dtype.is_floating_point or x.dtype.is_complex
+    return isinstance(x, (float, complex))
+
+
 def _ordered(x):
     """A complex tensor's real part, which bounds its exponential's magnitude."""
     return x.real if isinstance(x, Tensor) and x.is_complex() else x
@@ -931,6 +964,10 @@ def _ordered(x):
 
 def logaddexp(input, other, *, out=None):
     """log(exp(input) + exp(other)), without overflow."""
+    if not _inexact(input) and not _inexact(other):
+        dtype = input.dtype if not isinstance(other, Tensor) else \
+            _dt.promote_types(input.dtype, other.dtype)
+        raise _no_kernel("logaddexp_cpu", dtype)
     m = maximum(_ordered(input), _ordered(other)).detach()
     m = where(isfinite(m), m, _make(m._xp.zeros((), m._data.dtype)))
     result = m + log(exp(input - m) + exp(other - m))

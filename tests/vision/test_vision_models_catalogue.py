@@ -69,8 +69,10 @@ def _n_params(net) -> int:
 
 
 def test_every_torchvision_classification_model_is_registered_and_exported():
-    assert models.list_models() == sorted(NUM_PARAMS)
-    assert models.list_models(module=models) == sorted(NUM_PARAMS)
+    # this file's table covers the first catalogue; the later families are checked, with
+    # their parameter counts, in tests/vision/test_models_s5_*.py
+    assert set(NUM_PARAMS) <= set(models.list_models())
+    assert models.list_models(module=models) == models.list_models()
     for name in NUM_PARAMS:
         assert models.__dict__[name] is models.get_model_builder(name)  # the imagenet example
     assert models.list_models(include="resnet*", exclude=["*101*", "*152*"]) == [

@@ -14,6 +14,17 @@ from ember.vision.models._api import (
     list_models,
 )
 from ember.vision.models.alexnet import AlexNet, AlexNet_Weights, alexnet
+from ember.vision.models.convnext import (
+    ConvNeXt,
+    ConvNeXt_Base_Weights,
+    ConvNeXt_Large_Weights,
+    ConvNeXt_Small_Weights,
+    ConvNeXt_Tiny_Weights,
+    convnext_base,
+    convnext_large,
+    convnext_small,
+    convnext_tiny,
+)
 from ember.vision.models.densenet import (
     DenseNet,
     DenseNet121_Weights,
@@ -25,7 +36,50 @@ from ember.vision.models.densenet import (
     densenet169,
     densenet201,
 )
+from ember.vision.models.efficientnet import (
+    EfficientNet,
+    EfficientNet_B0_Weights,
+    EfficientNet_B1_Weights,
+    EfficientNet_B2_Weights,
+    EfficientNet_B3_Weights,
+    EfficientNet_B4_Weights,
+    EfficientNet_B5_Weights,
+    EfficientNet_B6_Weights,
+    EfficientNet_B7_Weights,
+    EfficientNet_V2_L_Weights,
+    EfficientNet_V2_M_Weights,
+    EfficientNet_V2_S_Weights,
+    efficientnet_b0,
+    efficientnet_b1,
+    efficientnet_b2,
+    efficientnet_b3,
+    efficientnet_b4,
+    efficientnet_b5,
+    efficientnet_b6,
+    efficientnet_b7,
+    efficientnet_v2_l,
+    efficientnet_v2_m,
+    efficientnet_v2_s,
+)
+from ember.vision.models.googlenet import GoogLeNet, GoogLeNet_Weights, GoogLeNetOutputs, googlenet
+from ember.vision.models.inception import (
+    Inception3,
+    Inception_V3_Weights,
+    InceptionOutputs,
+    inception_v3,
+)
 from ember.vision.models.lenet import LeNet5, lenet5
+from ember.vision.models.mnasnet import (
+    MNASNet,
+    MNASNet0_5_Weights,
+    MNASNet0_75_Weights,
+    MNASNet1_0_Weights,
+    MNASNet1_3_Weights,
+    mnasnet0_5,
+    mnasnet0_75,
+    mnasnet1_0,
+    mnasnet1_3,
+)
 from ember.vision.models.mobilenetv2 import MobileNet_V2_Weights, MobileNetV2, mobilenet_v2
 from ember.vision.models.mobilenetv3 import (
     MobileNet_V3_Large_Weights,
@@ -33,6 +87,39 @@ from ember.vision.models.mobilenetv3 import (
     MobileNetV3,
     mobilenet_v3_large,
     mobilenet_v3_small,
+)
+from ember.vision.models.regnet import (
+    RegNet,
+    RegNet_X_1_6GF_Weights,
+    RegNet_X_3_2GF_Weights,
+    RegNet_X_8GF_Weights,
+    RegNet_X_16GF_Weights,
+    RegNet_X_32GF_Weights,
+    RegNet_X_400MF_Weights,
+    RegNet_X_800MF_Weights,
+    RegNet_Y_1_6GF_Weights,
+    RegNet_Y_3_2GF_Weights,
+    RegNet_Y_8GF_Weights,
+    RegNet_Y_16GF_Weights,
+    RegNet_Y_32GF_Weights,
+    RegNet_Y_128GF_Weights,
+    RegNet_Y_400MF_Weights,
+    RegNet_Y_800MF_Weights,
+    regnet_x_1_6gf,
+    regnet_x_3_2gf,
+    regnet_x_8gf,
+    regnet_x_16gf,
+    regnet_x_32gf,
+    regnet_x_400mf,
+    regnet_x_800mf,
+    regnet_y_1_6gf,
+    regnet_y_3_2gf,
+    regnet_y_8gf,
+    regnet_y_16gf,
+    regnet_y_32gf,
+    regnet_y_128gf,
+    regnet_y_400mf,
+    regnet_y_800mf,
 )
 from ember.vision.models.resnet import (
     BasicBlock,
@@ -58,6 +145,17 @@ from ember.vision.models.resnet import (
     resnext101_64x4d,
     wide_resnet50_2,
     wide_resnet101_2,
+)
+from ember.vision.models.shufflenetv2 import (
+    ShuffleNet_V2_X0_5_Weights,
+    ShuffleNet_V2_X1_0_Weights,
+    ShuffleNet_V2_X1_5_Weights,
+    ShuffleNet_V2_X2_0_Weights,
+    ShuffleNetV2,
+    shufflenet_v2_x0_5,
+    shufflenet_v2_x1_0,
+    shufflenet_v2_x1_5,
+    shufflenet_v2_x2_0,
 )
 from ember.vision.models.squeezenet import (
     SqueezeNet,
@@ -85,6 +183,19 @@ from ember.vision.models.vgg import (
     vgg19,
     vgg19_bn,
 )
+from ember.vision.models.vision_transformer import (
+    VisionTransformer,
+    ViT_B_16_Weights,
+    ViT_B_32_Weights,
+    ViT_H_14_Weights,
+    ViT_L_16_Weights,
+    ViT_L_32_Weights,
+    vit_b_16,
+    vit_b_32,
+    vit_h_14,
+    vit_l_16,
+    vit_l_32,
+)
 
 __all__ = [
     "AlexNet", "AlexNet_Weights", "BasicBlock", "Bottleneck", "DenseNet", "DenseNet121_Weights",
@@ -103,4 +214,37 @@ __all__ = [
     "resnext101_64x4d", "resnext50_32x4d", "squeezenet1_0", "squeezenet1_1", "vgg11",
     "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
     "wide_resnet101_2", "wide_resnet50_2",
+    # ShuffleNet V2, MNASNet
+    "MNASNet", "MNASNet0_5_Weights", "MNASNet0_75_Weights", "MNASNet1_0_Weights",
+    "MNASNet1_3_Weights", "ShuffleNetV2", "ShuffleNet_V2_X0_5_Weights",
+    "ShuffleNet_V2_X1_0_Weights", "ShuffleNet_V2_X1_5_Weights", "ShuffleNet_V2_X2_0_Weights",
+    "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "shufflenet_v2_x0_5",
+    "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
+    # EfficientNet
+    "EfficientNet", "EfficientNet_B0_Weights", "EfficientNet_B1_Weights",
+    "EfficientNet_B2_Weights", "EfficientNet_B3_Weights", "EfficientNet_B4_Weights",
+    "EfficientNet_B5_Weights", "EfficientNet_B6_Weights", "EfficientNet_B7_Weights",
+    "EfficientNet_V2_L_Weights", "EfficientNet_V2_M_Weights", "EfficientNet_V2_S_Weights",
+    "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_b4",
+    "efficientnet_b5", "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_l",
+    "efficientnet_v2_m", "efficientnet_v2_s",
+    # ConvNeXt
+    "ConvNeXt", "ConvNeXt_Base_Weights", "ConvNeXt_Large_Weights", "ConvNeXt_Small_Weights",
+    "ConvNeXt_Tiny_Weights", "convnext_base", "convnext_large", "convnext_small", "convnext_tiny",
+    # GoogLeNet, Inception v3
+    "GoogLeNet", "GoogLeNetOutputs", "GoogLeNet_Weights", "Inception3", "InceptionOutputs",
+    "Inception_V3_Weights", "googlenet", "inception_v3",
+    # Vision Transformer
+    "ViT_B_16_Weights", "ViT_B_32_Weights", "ViT_H_14_Weights", "ViT_L_16_Weights",
+    "ViT_L_32_Weights", "VisionTransformer", "vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16",
+    "vit_l_32",
+    # RegNet
+    "RegNet", "RegNet_X_16GF_Weights", "RegNet_X_1_6GF_Weights", "RegNet_X_32GF_Weights",
+    "RegNet_X_3_2GF_Weights", "RegNet_X_400MF_Weights", "RegNet_X_800MF_Weights",
+    "RegNet_X_8GF_Weights", "RegNet_Y_128GF_Weights", "RegNet_Y_16GF_Weights",
+    "RegNet_Y_1_6GF_Weights", "RegNet_Y_32GF_Weights", "RegNet_Y_3_2GF_Weights",
+    "RegNet_Y_400MF_Weights", "RegNet_Y_800MF_Weights", "RegNet_Y_8GF_Weights", "regnet_x_16gf",
+    "regnet_x_1_6gf", "regnet_x_32gf", "regnet_x_3_2gf", "regnet_x_400mf", "regnet_x_800mf",
+    "regnet_x_8gf", "regnet_y_128gf", "regnet_y_16gf", "regnet_y_1_6gf", "regnet_y_32gf",
+    "regnet_y_3_2gf", "regnet_y_400mf", "regnet_y_800mf", "regnet_y_8gf",
 ]

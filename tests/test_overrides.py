@@ -20,9 +20,12 @@ from ember.overrides import (
 @pytest.fixture(autouse=True)
 def plain_functions_after_each_test():
     """Each test defines its tensor-likes (installing dispatch); afterwards the functions are
-    the plain ones again, so that the rest of the run is not affected."""
+    the plain ones again, unless something else had installed dispatch before the test (e.g.
+    ember.vision.tv_tensors, whose subclasses live on)."""
+    installed_before = ember.overrides._installed
     yield
-    ember.overrides._uninstall()
+    if not installed_before:
+        ember.overrides._uninstall()
 
 
 def tagged_type():

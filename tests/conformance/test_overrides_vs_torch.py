@@ -10,8 +10,10 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture(autouse=True)
 def plain_functions_after_each_test():
+    installed_before = ember.overrides._installed  # e.g. by ember.vision.tv_tensors
     yield
-    ember.overrides._uninstall()
+    if not installed_before:
+        ember.overrides._uninstall()
 
 
 def _subclass_program(lib):

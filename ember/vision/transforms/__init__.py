@@ -55,3 +55,11 @@ __all__ = ["AutoAugment", "AutoAugmentPolicy", "AugMix", "CenterCrop", "ColorJit
            "RandomPerspective", "RandomPosterize", "RandomResizedCrop", "RandomRotation",
            "RandomSolarize", "RandomVerticalFlip", "Resize", "TenCrop", "ToPILImage", "ToTensor",
            "TrivialAugmentWide"]
+
+
+def __getattr__(name: str):
+    # v2 works on tv_tensors, loaded on first use (see ember/vision/__init__.py)
+    if name == "v2":
+        import importlib
+        return importlib.import_module("ember.vision.transforms.v2")
+    raise AttributeError(f"module 'ember.vision.transforms' has no attribute {name!r}")

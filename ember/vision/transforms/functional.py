@@ -4,6 +4,7 @@ from __future__ import annotations
 import enum
 import math
 import numbers
+import sys
 from typing import Sequence
 
 import numpy as np
@@ -36,11 +37,9 @@ def _pil_filter(mode: InterpolationMode):
 
 
 def _is_pil(img) -> bool:
-    try:
-        from PIL import Image
-    except ImportError:
-        return False
-    return isinstance(img, Image.Image)
+    # a PIL image exists only once PIL.Image is loaded: no import attempt on every call
+    image = sys.modules.get("PIL.Image")
+    return image is not None and isinstance(img, image.Image)
 
 
 def _check_image(img, op: str) -> None:

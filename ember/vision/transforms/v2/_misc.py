@@ -1,0 +1,214 @@
+"""v2 conversions, normalisation, box maintenance and the trivial transforms."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ember import dtypes as _dt
+from ember._tensor import Tensor
+from ember.utils._pytree import tree_flatten, tree_unflatten
+from ember.vision import tv_tensors
+from ember.vision.transforms.v2 import functional as F
+from ember.vision.transforms.v2._transform import Transform
+from ember.vision.transforms.v2._utils import _is_pil, is_pure_tensor
+from ember.vision.tv_tensors._tv_tensor import _view_as
+
+
+class Identity(Transform):
+    """Return the sample unchanged."""
+
+    def forward(self, *inputs: Any) -> Any:
+        return inputs if len(inputs) > 1 else inputs[0]
+
+
+class Lambda(Transform):
+    """Apply ``lambd`` to the inputs of ``types`` (all inputs by default)."""
+
+    def __init__(self, lambd: Callable, *types: type) -> None:
+        super().__init__()
+        if not callable(lambd):
+            raise TypeError(f"Argument lambd should be callable, got {type(lambd).__name__!r}")
+        self.lambd = lambd
+        self.types = types or (object,)
+
+    def _needs_transform_list(self, flat_inputs: list) -> list:
+        return [isinstance(inpt, self.types) for inpt in flat_inputs]
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return self.lambd(inpt)
+
+
+class ToImage(Transform):
+    """PIL images, HWC ndarrays and plain tensors as ``tv_tensors.Image``."""
+
+    def _needs_transform(self, inpt) -> bool:
+        return (_is_pil(inpt) or isinstance(inpt, np.ndarray) or is_pure_tensor(inpt)
+                or isinstance(inpt, tv_tensors.Image))
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return F.to_image(inpt)
+
+
+class PILToTensor(Transform):
+    """PIL images as plain CHW tensors of their own dtype."""
+
+    def _needs_transform(self, inpt) -> bool:
+        return _is_pil(inpt)
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return F.pil_to_tensor(inpt)
+
+
+class ToPILImage(Transform):
+    """Images (plain tensors, ``Image``s or ndarrays) as PIL images of ``mode``."""
+
+    def __init__(self, mode: str | None = None) -> None:
+        super().__init__()
+        self.mode = mode
+
+    def _needs_transform(self, inpt) -> bool:
+        return isinstance(inpt, (Tensor, np.ndarray)) and not isinstance(
+            inpt, (tv_tensors.Mask, tv_tensors.BoundingBoxes, tv_tensors.Video))
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        if isinstance(inpt, tv_tensors.TVTensor):
+            inpt = _view_as(inpt, Tensor)
+        return F.to_pil_image(inpt, mode=self.mode)
+
+
+class ToPureTensor(Transform):
+    """TVTensors as plain Tensors."""
+
+    _transformed_types = (tv_tensors.TVTensor,)
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return F.to_pure_tensor(inpt)
+
+
+class ToDtype(Transform):
+    """Cast to ``dtype``; with ``scale``, rescale image values between integer ranges and
+    [0, 1] floats. One dtype converts images and videos only; a dict maps input types (and
+    ``"others"``) to dtypes, None leaving a type alone."""
+
+    def __init__(self, dtype, scale: bool = False) -> None:
+        super().__init__()
+        if not isinstance(dtype, (dict, _dt.dtype)):
+            raise ValueError(f"dtype must be a dict or a dtype, but got {type(dtype)} instead")
+        self.dtype, self.scale = dtype, scale
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        if not isinstance(self.dtype, dict):
+            if not (is_pure_tensor(inpt) or isinstance(inpt, (tv_tensors.Image,
+                                                             tv_tensors.Video))):
+                return inpt
+            dtype = self.dtype
+        else:
+            key = Tensor if is_pure_tensor(inpt) else type(inpt)
+            dtype = self.dtype[key] if key in self.dtype else self.dtype.get("others")
+        if dtype is None or _is_pil(inpt):
+            return inpt
+        return self._call_kernel(F.to_dtype, inpt, dtype, self.scale)
+
+
+class Normalize(Transform):
+    """``(image - mean) / std`` per channel of float images and videos."""
+
+    def __init__(self, mean, std, inplace: bool = False) -> None:
+        super().__init__()
+        self.mean, self.std, self.inplace = list(mean), list(std), inplace
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return self._call_kernel(F.normalize, inpt, self.mean, self.std, self.inplace)
+
+
+class ConvertBoundingBoxFormat(Transform):
+    """Boxes rewritten in ``format``."""
+
+    _transformed_types = (tv_tensors.BoundingBoxes,)
+
+    def __init__(self, format) -> None:
+        super().__init__()
+        self.format = F._format(format)
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return F.convert_bounding_box_format(inpt, new_format=self.format)
+
+
+class ClampBoundingBoxes(Transform):
+    """Boxes clipped to their canvas."""
+
+    _transformed_types = (tv_tensors.BoundingBoxes,)
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return F.clamp_bounding_boxes(inpt)
+
+
+def _find_labels(sample: Any):
+    """torchvision's default ``labels_getter``: the value of the first key named "labels"
+    (any case) of the sample, or of its second element when it is an (image, target) pair."""
+    if isinstance(sample, (tuple, list)) and len(sample) > 1 and isinstance(sample[1], dict):
+        sample = sample[1]
+    if not isinstance(sample, dict):
+        raise ValueError("The default labels_getter of SanitizeBoundingBoxes needs a dict "
+                         "(or an (image, dict) pair) with a 'labels' key")
+    for key in sample:
+        if isinstance(key, str) and key.lower() == "labels":
+            return sample[key]
+    raise ValueError("Could not find a 'labels' key in the sample for SanitizeBoundingBoxes")
+
+
+class SanitizeBoundingBoxes(Transform):
+    """Drop boxes narrower or shorter than ``min_size``, smaller than ``min_area``, or outside
+    the canvas, with their labels (found by ``labels_getter``) and masks (one per box).
+
+    ``labels_getter="default"`` takes the "labels" entry of a dict sample; None keeps labels.
+    """
+
+    def __init__(self, min_size: float = 1.0, min_area: float = 1.0,
+                 labels_getter: Callable | str | None = "default") -> None:
+        super().__init__()
+        if min_size < 1:
+            raise ValueError(f"min_size must be >= 1, got {min_size}.")
+        if min_area < 1:
+            raise ValueError(f"min_area must be >= 1, got {min_area}.")
+        if labels_getter == "default":
+            labels_getter = _find_labels
+        elif labels_getter is not None and not callable(labels_getter):
+            raise ValueError("labels_getter should either be 'default', a callable, or None")
+        self.min_size, self.min_area, self.labels_getter = min_size, min_area, labels_getter
+
+    def forward(self, *inputs: Any) -> Any:
+        sample = inputs if len(inputs) > 1 else inputs[0]
+        labels = None if self.labels_getter is None else self.labels_getter(sample)
+        flat_inputs, spec = tree_flatten(sample)
+        boxes = [x for x in flat_inputs if isinstance(x, tv_tensors.BoundingBoxes)]
+        if len(boxes) != 1:
+            raise ValueError(f"SanitizeBoundingBoxes needs exactly one BoundingBoxes in the "
+                             f"sample, found {len(boxes)}")
+        valid = self._valid(boxes[0], boxes[0].canvas_size)
+        label_list = list(labels) if isinstance(labels, (tuple, list)) else [labels]
+        out = []
+        for inpt in flat_inputs:
+            if any(inpt is label for label in label_list if label is not None):
+                out.append(inpt[valid])
+            elif isinstance(inpt, (tv_tensors.BoundingBoxes, tv_tensors.Mask)):
+                out.append(tv_tensors.wrap(_view_as(inpt, Tensor)[valid], like=inpt))
+            else:
+                out.append(inpt)
+        return tree_unflatten(out, spec)
+
+    def _valid(self, boxes: tv_tensors.BoundingBoxes, canvas_size) -> Tensor:
+        xyxy = F.convert_bounding_box_format(_view_as(boxes, Tensor), boxes.format,
+                                             tv_tensors.BoundingBoxFormat.XYXY)
+        h, w = canvas_size
+        ws, hs = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
+        valid = (ws >= self.min_size) & (hs >= self.min_size) & (ws * hs >= self.min_area)
+        valid = valid & (xyxy >= 0).all(dim=-1)
+        return valid & (xyxy[:, 0] <= w) & (xyxy[:, 2] <= w) & (xyxy[:, 1] <= h) & (
+            xyxy[:, 3] <= h)
+
+
+__all__ = ["ClampBoundingBoxes", "ConvertBoundingBoxFormat", "Identity", "Lambda", "Normalize",
+           "PILToTensor", "SanitizeBoundingBoxes", "ToDtype", "ToImage", "ToPILImage",
+           "ToPureTensor"]

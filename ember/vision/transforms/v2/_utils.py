@@ -1,0 +1,109 @@
+"""Kernel dispatch for ``transforms.v2.functional`` and the sample queries ``Transform`` uses.
+
+NOTE [ v2 kernel dispatch ]
+Each functional (``hflip``, ``resize``, ...) keeps a table from input type to kernel: plain
+tensors and ``Image``/``Video`` go to the image kernel (the v1 tensor function), PIL images to
+the v1 PIL function, ``BoundingBoxes`` and ``Mask`` to their own kernels. A TVTensor's kernel
+runs on the plain tensor and its result is wrapped back into the input's type (with a new
+canvas size when the kernel returns one). A Transform passes through TVTensor types a
+functional has no kernel for (a mask through ColorJitter); calling the functional raises.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Callable
+
+from ember._tensor import Tensor
+from ember.vision import tv_tensors
+from ember.vision.tv_tensors._tv_tensor import _view_as
+
+_KERNELS: dict = {}  # functional -> {input type (or "pil") -> kernel}
+
+
+def _is_pil(inpt) -> bool:
+    """Whether ``inpt`` is a PIL image, without importing Pillow on every call (there is no
+    PIL image before Pillow is imported)."""
+    pil = sys.modules.get("PIL.Image")
+    return pil is not None and isinstance(inpt, pil.Image)
+
+
+def _wrap_tv_tensor_kernel(kernel: Callable) -> Callable:
+    """A plain-tensor kernel made to take and give back a TVTensor (see the NOTE above)."""
+    @functools.wraps(kernel)
+    def wrapper(inpt, *args, **kwargs):
+        if isinstance(inpt, tv_tensors.BoundingBoxes):  # box kernels also give the new canvas
+            out, canvas_size = kernel(_view_as(inpt, Tensor), *args, format=inpt.format,
+                                      canvas_size=inpt.canvas_size, **kwargs)
+            return tv_tensors.wrap(out, like=inpt, canvas_size=canvas_size)
+        if isinstance(inpt, tv_tensors.KeyPoints):  # as do point kernels
+            out, canvas_size = kernel(_view_as(inpt, Tensor), *args,
+                                      canvas_size=inpt.canvas_size, **kwargs)
+            return tv_tensors.wrap(out, like=inpt, canvas_size=canvas_size)
+        return tv_tensors.wrap(kernel(_view_as(inpt, Tensor), *args, **kwargs), like=inpt)
+    return wrapper
+
+
+def register_kernel(functional: Callable, tv_tensor_cls) -> Callable:
+    """Decorate ``kernel`` to be what ``functional`` runs on ``tv_tensor_cls`` inputs (a
+    TVTensor type, ``Tensor`` for plain tensors, or ``"pil"``)."""
+    def decorate(kernel: Callable) -> Callable:
+        table = _KERNELS.setdefault(functional, {})
+        wrapped = kernel
+        if isinstance(tv_tensor_cls, type) and issubclass(tv_tensor_cls, tv_tensors.TVTensor):
+            wrapped = _wrap_tv_tensor_kernel(kernel)
+        table[tv_tensor_cls] = wrapped
+        return kernel
+    return decorate
+
+
+def _get_kernel(functional: Callable, inpt, allow_passthrough: bool = False) -> Callable:
+    table = _KERNELS.get(functional, {})
+    if _is_pil(inpt):
+        if "pil" in table:
+            return table["pil"]
+    else:
+        for cls in type(inpt).__mro__:
+            if cls in table:
+                return table[cls]
+            if cls is tv_tensors.TVTensor:  # a TVTensor type without a kernel of its own
+                break
+    if allow_passthrough and isinstance(inpt, tv_tensors.TVTensor):
+        return lambda inpt, *args, **kwargs: inpt
+    raise TypeError(f"{functional.__name__}() supports inputs of type "
+                    f"{[getattr(t, '__name__', t) for t in table]}, but got {type(inpt)} instead.")
+
+
+def _dispatch(functional: Callable, inpt, *args, **kwargs):
+    return _get_kernel(functional, inpt)(inpt, *args, **kwargs)
+
+
+def is_pure_tensor(inpt) -> bool:
+    """A Tensor that is not a TVTensor."""
+    return isinstance(inpt, Tensor) and not isinstance(inpt, tv_tensors.TVTensor)
+
+
+def get_size(inpt) -> list:
+    """``[height, width]`` of an image, video, mask, PIL image, or boxes' or points' canvas."""
+    if isinstance(inpt, (tv_tensors.BoundingBoxes, tv_tensors.KeyPoints)):
+        return list(inpt.canvas_size)
+    if _is_pil(inpt):
+        return [inpt.height, inpt.width]
+    return [int(inpt.shape[-2]), int(inpt.shape[-1])]
+
+
+def _is_sized(inpt) -> bool:
+    return (_is_pil(inpt) or isinstance(inpt, (tv_tensors.Image, tv_tensors.Video,
+                                               tv_tensors.Mask, tv_tensors.BoundingBoxes,
+                                               tv_tensors.KeyPoints))
+            or is_pure_tensor(inpt))
+
+
+def query_size(flat_inputs: list) -> tuple:
+    """The one ``(height, width)`` that every image, video, mask, box and point canvas has."""
+    sizes = {tuple(get_size(inpt)) for inpt in flat_inputs if _is_sized(inpt)}
+    if not sizes:
+        raise TypeError("No image, video, mask or bounding box was found in the sample")
+    if len(sizes) > 1:
+        raise ValueError(f"Found multiple HxW dimensions in the sample: {sorted(sizes)}")
+    return sizes.pop()

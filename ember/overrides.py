@@ -57,7 +57,8 @@ _wrapped: dict = {}  # wrapper -> the function it wraps (resolve_name, the overr
 _names: dict = {}  # wrapper (and wrapped function) -> PyTorch's name for it (resolve_name)
 _NAMESPACES = {"ember": "torch", "ember.nn.functional": "torch.nn.functional",
                "ember.linalg": "torch.linalg", "ember.special": "torch.special",
-               "ember.fft": "torch.fft", "ember.nn.init": "torch.nn.init"}
+               "ember.fft": "torch.fft", "ember.nn.init": "torch.nn.init",
+               "ember.functional": "torch.functional"}
 # Tensor attributes that are machinery, not API: never dispatched.
 _TENSOR_SKIP = frozenset({
     "__init__", "__new__", "__init_subclass__", "__torch_function__", "__getattribute__",
@@ -174,7 +175,9 @@ def _install() -> None:
     for name, public in _NAMESPACES.items():
         module = importlib.import_module(name)
         for attr, value in list(vars(module).items()):
-            if not attr.startswith("_") and isinstance(value, types.FunctionType):
+            # (a module imported during this loop may already hold the wrappers)
+            if (not attr.startswith("_") and isinstance(value, types.FunctionType)
+                    and value not in _wrapped):
                 if value not in done:
                     done[value] = _dispatching(value, f"{public}.{attr}")
                 _replace(module, attr, done[value])

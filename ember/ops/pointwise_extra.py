@@ -12,7 +12,7 @@ from ember.backend.special import special
 from ember.ops._util import as_tensor_arg, data_of, float_array, promote, result_dtype
 from ember.ops.compare import isfinite, signbit
 from ember.ops.elementwise import _xp, div, maximum, mul, pow, sub, where
-from ember.ops.unary import abs, exp, exp2, lgamma, log, log2, sin
+from ember.ops.unary import _inexact, _no_kernel, abs, exp, exp2, lgamma, log, log2, sin
 from ember.return_types import _return_type
 
 frexp_type = _return_type("frexp", ["mantissa", "exponent"])
@@ -72,6 +72,10 @@ def ldexp(input, other) -> Tensor:
 
 def logaddexp2(input, other) -> Tensor:
     """log2(2 ** input + 2 ** other), without overflow."""
+    if not _inexact(input) and not _inexact(other):
+        dtype = input.dtype if not isinstance(other, Tensor) else \
+            _dt.promote_types(input.dtype, other.dtype)
+        raise _no_kernel("logaddexp2_cpu", dtype)
     m = maximum(input, other).detach()
     m = where(isfinite(m), m, _make(m._xp.zeros((), m._data.dtype)))
     return m + log2(exp2(input - m) + exp2(other - m))

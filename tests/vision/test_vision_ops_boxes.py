@@ -131,8 +131,8 @@ def _np_nms(boxes, scores, thr):
     order = sorted(range(len(scores)), key=lambda i: -scores[i])  # stable on ties
     keep = []
     for i in order:
-        if all(_np_parts(boxes[[i]], boxes[[j]])[0][0, 0]
-               / _np_parts(boxes[[i]], boxes[[j]])[1][0, 0] <= thr for j in keep):
+        inter, union = _np_parts(boxes[[i]], boxes[keep])[:2]
+        if (inter / union <= thr).all():
             keep.append(i)
     return keep
 
@@ -144,6 +144,17 @@ def test_nms_matches_greedy_reference(thr):
     scores = rng.integers(0, 6, 40).astype(np.float32)  # many ties
     got = ops.nms(ember.tensor(boxes), ember.tensor(scores), thr)
     assert got.dtype == ember.int64
+    assert got.tolist() == _np_nms(boxes, scores, thr)
+
+
+@pytest.mark.parametrize("thr", [0.1, 0.5])
+def test_nms_many_boxes_matches_greedy_reference(thr):
+    # more boxes than one block of the blocked implementation, spread so that many are kept
+    rng = np.random.default_rng(3)
+    boxes = _boxes(rng, 3000) * [8.0, 8.0, 8.0, 8.0]
+    boxes[:, 2:] = boxes[:, :2] + (boxes[:, 2:] - boxes[:, :2]) / 2
+    scores = np.round(rng.uniform(size=3000), 2)  # ties
+    got = ops.nms(ember.tensor(boxes), ember.tensor(scores), thr)
     assert got.tolist() == _np_nms(boxes, scores, thr)
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 
 import ember
-from ember._tensor import Tensor
+from ember._tensor import Tensor, _make
+from ember.backend.device import get_array_module
 
 
 def _upcast(t: Tensor) -> Tensor:
@@ -151,6 +152,41 @@ def remove_small_boxes(boxes: Tensor, min_size: float) -> Tensor:
     return ember.where((ws >= min_size) & (hs >= min_size))[0]
 
 
+_NMS_BLOCK = 128
+
+
+def _pairwise_overlaps(a, b, areas_a, areas_b, iou_threshold: float):
+    """Whether IoU(a[i], b[j]) > iou_threshold, for arrays of xyxy boxes: bool [len(a), len(b)]."""
+    xp = get_array_module(a)
+    # in place: this is the hot loop of nms, and temporaries of len(a) x len(b) dominate it
+    inter = xp.minimum(a[:, None, 2], b[:, 2])
+    inter -= xp.maximum(a[:, None, 0], b[:, 0])
+    h = xp.minimum(a[:, None, 3], b[:, 3])
+    h -= xp.maximum(a[:, None, 1], b[:, 1])
+    xp.maximum(inter, 0, out=inter)
+    xp.maximum(h, 0, out=h)
+    inter *= h
+    union = areas_a[:, None] + areas_b
+    union -= inter
+    inter /= union
+    return inter > iou_threshold
+
+
+def _greedy_in_block(alive, overlaps):
+    """Greedy NMS inside one block: ``alive[i]`` survives unless an earlier surviving box overlaps
+    it. Iterating ``keep = alive & ~any(overlaps[earlier kept])`` fixes one more leading box per
+    round, so it reaches the (unique) greedy answer in at most len(alive) rounds, and in a few
+    when chains of suppression are short."""
+    xp = get_array_module(alive)
+    earlier = xp.triu(overlaps, 1).astype(xp.float32)
+    keep = alive
+    while True:
+        new = alive & ~(keep.astype(xp.float32) @ earlier > 0)
+        if bool((new == keep).all()):
+            return keep
+        keep = new
+
+
 def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     """Greedy non-maximum suppression: visiting boxes by decreasing score (ties in index order),
     keep a box and drop every later one whose IoU with it is greater than ``iou_threshold``.
@@ -168,22 +204,27 @@ def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
         if order.numel() == 0:
             return order
         sorted_boxes = boxes.detach()[order]
-        x1, y1, x2, y2 = sorted_boxes.unbind(-1)
-        areas = (x2 - x1) * (y2 - y1)
-        w = (ember.minimum(x2[:, None], x2) - ember.maximum(x1[:, None], x1)).clamp(min=0)
-        h = (ember.minimum(y2[:, None], y2) - ember.maximum(y1[:, None], y1)).clamp(min=0)
-        inter = w * h
-        # one IoU matrix, then a greedy sweep on the host, one vector OR per kept box; a box
-        # that overlaps a kept one is already removed when the sweep reaches it, since the
-        # matrix is symmetric
-        overlaps = (inter / (areas[:, None] + areas - inter) > iou_threshold).cpu()
-        removed = ember.zeros(len(overlaps), dtype=ember.bool)
-        keep = []
-        for i in range(len(overlaps)):
-            if not removed[i]:
-                keep.append(i)
-                removed |= overlaps[i]
-        return order[ember.tensor(keep, dtype=ember.int64, device=order.device)]
+        data = sorted_boxes._data
+        xp = get_array_module(data)
+        if data.dtype.kind != "f":  # integer boxes: exact areas and a float IoU
+            data = data.astype(xp.float64)
+        elif data.dtype.itemsize < 4:  # half: products of coordinates would overflow
+            data = data.astype(xp.float32)
+        areas = (data[:, 2] - data[:, 0]) * (data[:, 3] - data[:, 1])
+        # blocks in score order: a block is first thinned by the boxes kept before it, then
+        # resolved greedily within itself, so no N x N matrix is ever built
+        kept = xp.zeros(0, dtype=xp.int64)
+        for start in range(0, len(data), _NMS_BLOCK):
+            block = slice(start, start + _NMS_BLOCK)
+            alive = xp.ones(len(data[block]), dtype=bool)
+            if len(kept):
+                alive = ~_pairwise_overlaps(data[block], data[kept], areas[block], areas[kept],
+                                            iou_threshold).any(axis=1)
+            overlaps = _pairwise_overlaps(data[block], data[block], areas[block], areas[block],
+                                          iou_threshold)
+            keep = _greedy_in_block(alive, overlaps)
+            kept = xp.concatenate((kept, xp.flatnonzero(keep) + start))
+        return order[_make(kept)]
 
 
 def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: float) -> Tensor:

@@ -14,6 +14,7 @@ from ember._quantized import (
 from ember.ao.quantization.observer import (
     MovingAverageMinMaxObserver,
     MovingAveragePerChannelMinMaxObserver,
+    _DataShapedBuffers,
     _with_args,
     _with_callable_args,
 )
@@ -50,7 +51,7 @@ class FakeQuantizeBase(nn.Module):
     with_callable_args = classmethod(_with_callable_args)
 
 
-class FakeQuantize(FakeQuantizeBase):
+class FakeQuantize(_DataShapedBuffers, FakeQuantizeBase):
     """Observe the input (while ``observer_enabled``), then fake-quantize it with the
     observer's current scale and zero point (while ``fake_quant_enabled``).
 
@@ -59,6 +60,8 @@ class FakeQuantize(FakeQuantizeBase):
         quant_min, quant_max: the integer range (else the observer's).
         observer_kwargs: passed to the observer.
     """
+
+    _data_shaped = ("scale", "zero_point")  # per-channel qparams
 
     def __init__(self, observer=MovingAverageMinMaxObserver, quant_min=None, quant_max=None,
                  is_dynamic=False, **observer_kwargs) -> None:
@@ -112,15 +115,6 @@ class FakeQuantize(FakeQuantizeBase):
                 f"observer_enabled={self.observer_enabled}, quant_min={self.quant_min}, "
                 f"quant_max={self.quant_max}, dtype={self.dtype}, qscheme={self.qscheme}, "
                 f"ch_axis={self.ch_axis}, scale={self.scale}, zero_point={self.zero_point}")
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
-                              unexpected_keys, error_msgs):
-        # Saved per-channel qparams have their own length: take it before loading.
-        for name in ("scale", "zero_point"):
-            if prefix + name in state_dict:
-                setattr(self, name, ember.empty_like(state_dict[prefix + name]))
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
-                                      unexpected_keys, error_msgs)
 
 
 class FusedMovingAvgObsFakeQuantize(FakeQuantize):

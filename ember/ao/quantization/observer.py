@@ -99,6 +99,21 @@ def _min_max_valid(min_val, max_val) -> bool:
     return True
 
 
+class _DataShapedBuffers:
+    """Mixin for a module whose buffers ``_data_shaped`` get their length from the data
+    (per-channel ranges or qparams): loading first takes the saved shapes."""
+
+    _data_shaped: tuple = ()
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        for name in self._data_shaped:
+            if prefix + name in state_dict:
+                setattr(self, name, ember.empty_like(state_dict[prefix + name]))
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
+
 class ObserverBase(nn.Module):
     """The base of observers: ``forward`` records statistics and returns its input;
     ``calculate_qparams`` gives the scale and zero point."""
@@ -253,8 +268,10 @@ class MovingAverageMinMaxObserver(MinMaxObserver):
         return x_orig
 
 
-class PerChannelMinMaxObserver(UniformQuantizationObserverBase):
+class PerChannelMinMaxObserver(_DataShapedBuffers, UniformQuantizationObserverBase):
     """Tracks the min and max of each index of dim ``ch_axis``; qparams per channel."""
+
+    _data_shaped = ("min_val", "max_val")
 
     def __init__(self, ch_axis=0, dtype=ember.quint8, qscheme=per_channel_affine,
                  reduce_range=False, quant_min=None, quant_max=None, factory_kwargs=None,
@@ -288,23 +305,18 @@ class PerChannelMinMaxObserver(UniformQuantizationObserverBase):
         if self.min_val.numel() == 0 or self.min_val.shape != lo.shape:
             self._set(lo, hi)
         else:
-            self._set(ember.minimum(lo, self.min_val), ember.maximum(hi, self.max_val))
+            self._set(*self._update(lo, hi))
         return x_orig
+
+    def _update(self, lo, hi) -> tuple:
+        """The new (min, max) from the running ones and this batch's ``lo``/``hi``."""
+        return ember.minimum(lo, self.min_val), ember.maximum(hi, self.max_val)
 
     def calculate_qparams(self):
         return self._calculate_qparams(self.min_val, self.max_val)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}"
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
-                              unexpected_keys, error_msgs):
-        # Saved per-channel ranges have their own length: take it before loading.
-        for name in ("min_val", "max_val"):
-            if prefix + name in state_dict:
-                setattr(self, name, ember.empty_like(state_dict[prefix + name]))
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
-                                      unexpected_keys, error_msgs)
 
     def reset_min_max_vals(self):
         self.min_val = ember.tensor([])
@@ -322,17 +334,9 @@ class MovingAveragePerChannelMinMaxObserver(PerChannelMinMaxObserver):
                          eps=eps, is_dynamic=is_dynamic, **kwargs)
         self.averaging_constant = averaging_constant
 
-    def forward(self, x_orig):
-        if x_orig.numel() == 0:
-            return x_orig
-        lo, hi = self._channel_minmax(x_orig)
-        if self.min_val.numel() == 0 or self.min_val.shape != lo.shape:
-            self._set(lo, hi)
-        else:
-            c = self.averaging_constant
-            self._set(self.min_val + c * (lo - self.min_val),
-                      self.max_val + c * (hi - self.max_val))
-        return x_orig
+    def _update(self, lo, hi) -> tuple:
+        c = self.averaging_constant
+        return self.min_val + c * (lo - self.min_val), self.max_val + c * (hi - self.max_val)
 
 
 class PlaceholderObserver(ObserverBase):

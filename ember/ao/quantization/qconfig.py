@@ -87,30 +87,28 @@ def get_default_qconfig(backend: str = "x86", version: int = 0) -> QConfig:
 
 
 def get_default_qat_qconfig(backend: str = "x86", version: int = 1) -> QConfig:
-    """The quantization-aware-training qconfig PyTorch recommends for ``backend``."""
+    """The quantization-aware-training qconfig PyTorch recommends for ``backend`` (version 0
+    with ``FakeQuantize``, later versions with the fused observer + fake-quant module)."""
     if version == 0:
-        if backend in ("fbgemm", "x86"):
-            return QConfig(activation=FakeQuantize.with_args(
-                observer=MovingAverageMinMaxObserver, quant_min=0, quant_max=255,
-                reduce_range=True), weight=default_per_channel_weight_fake_quant)
-        if backend == "qnnpack":
-            return QConfig(activation=FakeQuantize.with_args(
-                observer=MovingAverageMinMaxObserver, quant_min=0, quant_max=255,
-                reduce_range=False), weight=default_weight_fake_quant)
-        return QConfig(activation=default_fake_quant, weight=default_weight_fake_quant)
+        fake_quant, default_act = FakeQuantize, default_fake_quant
+        per_channel_wt, per_tensor_wt = (default_per_channel_weight_fake_quant,
+                                         default_weight_fake_quant)
+    else:
+        fake_quant, default_act = FusedMovingAvgObsFakeQuantize, default_fused_act_fake_quant
+        per_channel_wt, per_tensor_wt = (default_fused_per_channel_wt_fake_quant,
+                                         default_fused_wt_fake_quant)
+
+    def uint8_activation(**kwargs):
+        return fake_quant.with_args(observer=MovingAverageMinMaxObserver, quant_min=0,
+                                    quant_max=255, **kwargs)
+
     if backend in ("fbgemm", "x86"):
-        return QConfig(activation=FusedMovingAvgObsFakeQuantize.with_args(
-            observer=MovingAverageMinMaxObserver, quant_min=0, quant_max=255,
-            reduce_range=True), weight=default_fused_per_channel_wt_fake_quant)
+        return QConfig(activation=uint8_activation(reduce_range=True), weight=per_channel_wt)
     if backend == "qnnpack":
-        return QConfig(activation=FusedMovingAvgObsFakeQuantize.with_args(
-            observer=MovingAverageMinMaxObserver, quant_min=0, quant_max=255,
-            reduce_range=False), weight=default_fused_wt_fake_quant)
-    if backend == "onednn":
-        return QConfig(activation=FusedMovingAvgObsFakeQuantize.with_args(
-            observer=MovingAverageMinMaxObserver, quant_min=0, quant_max=255),
-            weight=default_fused_per_channel_wt_fake_quant)
-    return QConfig(activation=default_fused_act_fake_quant, weight=default_fused_wt_fake_quant)
+        return QConfig(activation=uint8_activation(reduce_range=False), weight=per_tensor_wt)
+    if backend == "onednn" and version != 0:
+        return QConfig(activation=uint8_activation(), weight=per_channel_wt)
+    return QConfig(activation=default_act, weight=per_tensor_wt)
 
 
 def qconfig_equals(q1, q2) -> bool:

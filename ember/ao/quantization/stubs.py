@@ -7,7 +7,19 @@ from ember import nn
 __all__ = ["QuantStub", "DeQuantStub", "QuantWrapper"]
 
 
-class QuantStub(nn.Module):
+class _Stub(nn.Module):
+    """The identity, holding its own ``qconfig`` when given one."""
+
+    def __init__(self, qconfig=None) -> None:
+        super().__init__()
+        if qconfig:
+            self.qconfig = qconfig
+
+    def forward(self, x):
+        return x
+
+
+class QuantStub(_Stub):
     """The identity before ``convert``; observed by ``prepare`` and then replaced by a
     ``Quantize`` with the observed qparams.
 
@@ -15,25 +27,9 @@ class QuantStub(nn.Module):
         qconfig: the stub's own qconfig (else its parent's).
     """
 
-    def __init__(self, qconfig=None) -> None:
-        super().__init__()
-        if qconfig:
-            self.qconfig = qconfig
 
-    def forward(self, x):
-        return x
-
-
-class DeQuantStub(nn.Module):
+class DeQuantStub(_Stub):
     """The identity before ``convert``, replaced by ``DeQuantize`` afterwards."""
-
-    def __init__(self, qconfig=None) -> None:
-        super().__init__()
-        if qconfig:
-            self.qconfig = qconfig
-
-    def forward(self, x):
-        return x
 
 
 class QuantWrapper(nn.Module):

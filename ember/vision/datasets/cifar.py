@@ -7,7 +7,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ember.vision.datasets.utils import check_integrity, download_and_extract_archive, safe_unpickle
-from ember.vision.datasets.vision import VisionDataset
+from ember.vision.datasets.vision import VisionDataset, not_found_error
 
 
 class CIFAR10(VisionDataset):
@@ -43,9 +43,7 @@ class CIFAR10(VisionDataset):
         if download:
             self.download()
         if not self._check_exists():
-            raise RuntimeError("Dataset not found or corrupted. You can use download=True to "
-                               f"download it, or unpack it into "
-                               f"{os.path.join(self.root, self.base_folder)}")
+            raise not_found_error(f"unpack it into {os.path.join(self.root, self.base_folder)}")
         data, targets = [], []
         for name, _ in self.train_list if train else self.test_list:
             entry = safe_unpickle(os.path.join(self.root, self.base_folder, name))
@@ -89,13 +87,7 @@ class CIFAR10(VisionDataset):
                                      md5=self.tgz_md5)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        from PIL import Image
-        img, target = Image.fromarray(self.data[index]), self.targets[index]
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._array_sample(self.data[index], self.targets[index])
 
     def __len__(self) -> int:
         return len(self.data)

@@ -32,12 +32,7 @@ class FakeData(VisionDataset):
         img = rng.standard_normal(self.image_size, dtype=np.float32)
         target = int(rng.integers(0, self.num_classes))
         from ember.vision.transforms.functional import to_pil_image
-        img = to_pil_image(_make(img))
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._apply_transforms(to_pil_image(_make(img)), target)
 
     def __len__(self) -> int:
         return self.size

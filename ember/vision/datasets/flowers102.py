@@ -13,7 +13,7 @@ from ember.vision.datasets.utils import (
     download_and_extract_archive,
     download_url,
 )
-from ember.vision.datasets.vision import VisionDataset
+from ember.vision.datasets.vision import VisionDataset, not_found_error
 
 _CLASSES = [
     "pink primrose", "hard-leaved pocket orchid", "canterbury bells", "sweet pea",
@@ -64,8 +64,7 @@ class Flowers102(VisionDataset):
         if download:
             self.download()
         if not self._check_integrity():
-            raise RuntimeError("Dataset not found or corrupted. You can use download=True to "
-                               f"download it, or unpack it into {self._base_folder}")
+            raise not_found_error(f"unpack it into {self._base_folder}")
         set_ids = load_mat(os.path.join(self._base_folder, self._file_dict["setid"][0]),
                            squeeze_me=True)
         labels = load_mat(os.path.join(self._base_folder, self._file_dict["label"][0]),

@@ -143,14 +143,8 @@ class MNIST(VisionDataset):
                 download_from_mirrors(self.mirrors, filename, self.raw_folder, md5)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        from PIL import Image
-        img = Image.fromarray(self.data._data[index], mode="L")
-        target = int(self.targets._data[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._array_sample(self.data._data[index], int(self.targets._data[index]),
+                                  mode="L")
 
     def __len__(self) -> int:
         return len(self.data)

@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from ember.vision.datasets._helpers import list_dir, list_files
 from ember.vision.datasets.utils import check_integrity, download_and_extract_archive
-from ember.vision.datasets.vision import VisionDataset
+from ember.vision.datasets.vision import VisionDataset, not_found_error
 
 
 class Omniglot(VisionDataset):
@@ -34,9 +34,7 @@ class Omniglot(VisionDataset):
         if download:
             self.download()
         if not self._check_integrity():
-            raise RuntimeError("Dataset not found or corrupted. You can use download=True to "
-                               f"download it, or place {self._get_target_folder()}.zip in "
-                               f"{self.root}")
+            raise not_found_error(f"place {self._get_target_folder()}.zip in {self.root}")
         self.target_folder = os.path.join(self.root, self._get_target_folder())
         if not os.path.isdir(self.target_folder):
             raise RuntimeError(f"{self.target_folder} not found: unpack "
@@ -74,11 +72,7 @@ class Omniglot(VisionDataset):
                 image = f.convert("L")
         except (UnidentifiedImageError, OSError) as e:
             raise RuntimeError(f"{path}: cannot read the image (corrupt or truncated): {e}") from e
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            character_class = self.target_transform(character_class)
-        return image, character_class
+        return self._apply_transforms(image, character_class)
 
     def __len__(self) -> int:
         return len(self._flat_character_images)

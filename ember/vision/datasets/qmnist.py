@@ -84,16 +84,10 @@ class QMNIST(MNIST):
             download_from_mirrors([base + "/"], filename, self.raw_folder, md5)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        from PIL import Image
-        img = Image.fromarray(self.data._data[index], mode="L")
         target = self.targets[index]
-        if self.transform is not None:
-            img = self.transform(img)
         if self.compat:
             target = int(target._data[0])
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._array_sample(self.data._data[index], target, mode="L")
 
     def extra_repr(self) -> str:
         return f"Split: {self.what}"

@@ -7,7 +7,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ember.vision.datasets.utils import check_integrity, download_url
-from ember.vision.datasets.vision import VisionDataset
+from ember.vision.datasets.vision import VisionDataset, not_found_error
 
 
 class SEMEION(VisionDataset):
@@ -32,8 +32,7 @@ class SEMEION(VisionDataset):
         if download:
             self.download()
         if not self._check_integrity():
-            raise RuntimeError("Dataset not found or corrupted. You can use download=True to "
-                               f"download it, or place {self.filename} in {self.root}")
+            raise not_found_error(f"place {self.filename} in {self.root}")
         path = os.path.join(self.root, self.filename)
         try:
             rows = np.loadtxt(path, ndmin=2)
@@ -48,14 +47,7 @@ class SEMEION(VisionDataset):
         self.labels = one_hot.argmax(1)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        from PIL import Image
-        img = Image.fromarray(self.data[index], mode="L")
-        target = int(self.labels[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._array_sample(self.data[index], int(self.labels[index]), mode="L")
 
     def __len__(self) -> int:
         return len(self.data)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ember.vision.datasets._helpers import verify_str_arg
 from ember.vision.datasets.utils import check_integrity, download_and_extract_archive
-from ember.vision.datasets.vision import VisionDataset
+from ember.vision.datasets.vision import VisionDataset, not_found_error
 
 
 class STL10(VisionDataset):
@@ -47,8 +47,7 @@ class STL10(VisionDataset):
         if download:
             self.download()
         elif not self._check_integrity():
-            raise RuntimeError("Dataset not found or corrupted. You can use download=True to "
-                               f"download it, or unpack it into {self._folder()}")
+            raise not_found_error(f"unpack it into {self._folder()}")
         if split == "test":
             self.data, self.labels = self._load(self.test_list[0][0], self.test_list[1][0])
         elif split == "unlabeled":
@@ -120,14 +119,9 @@ class STL10(VisionDataset):
             raise RuntimeError(f"{self._folder()}: the unpacked files fail their MD5 check")
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        from PIL import Image
-        img = Image.fromarray(np.ascontiguousarray(self.data[index].transpose(1, 2, 0)))
         target = None if self.labels is None else int(self.labels[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._array_sample(np.ascontiguousarray(self.data[index].transpose(1, 2, 0)),
+                                  target)
 
     def __len__(self) -> int:
         return self.data.shape[0]

@@ -8,7 +8,7 @@ import numpy as np
 
 from ember.vision.datasets._helpers import load_mat, verify_str_arg
 from ember.vision.datasets.utils import check_integrity, download_url
-from ember.vision.datasets.vision import VisionDataset
+from ember.vision.datasets.vision import VisionDataset, not_found_error
 
 
 class SVHN(VisionDataset):
@@ -41,8 +41,7 @@ class SVHN(VisionDataset):
         if download:
             self.download()
         if not self._check_integrity():
-            raise RuntimeError("Dataset not found or corrupted. You can use download=True to "
-                               f"download it, or place {self.filename} in {self.root}")
+            raise not_found_error(f"place {self.filename} in {self.root}")
         self.data, self.labels = self._load_mat(os.path.join(self.root, self.filename))
 
     @staticmethod
@@ -66,14 +65,7 @@ class SVHN(VisionDataset):
         download_url(self.url, self.root, self.filename, md5)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        from PIL import Image
-        img = Image.fromarray(self.data[index].transpose(1, 2, 0))
-        target = int(self.labels[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._array_sample(self.data[index].transpose(1, 2, 0), int(self.labels[index]))
 
     def __len__(self) -> int:
         return len(self.data)

@@ -74,14 +74,7 @@ class USPS(VisionDataset):
         self.data, self.targets = read_usps(path)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        from PIL import Image
-        img = Image.fromarray(self.data[index], mode="L")
-        target = int(self.targets[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._array_sample(self.data[index], int(self.targets[index]), mode="L")
 
     def __len__(self) -> int:
         return len(self.data)

@@ -43,6 +43,21 @@ class VisionDataset(Dataset):
     def __len__(self) -> int:
         raise NotImplementedError
 
+    def _apply_transforms(self, img: Any, target: Any) -> tuple:
+        """``(transform(img), target_transform(target))``, each only when set; read at call
+        time so that assigning ``dataset.transform`` after construction takes effect."""
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+    def _array_sample(self, array: Any, target: Any, mode: str | None = None) -> tuple:
+        """The sample of an in-memory data set: ``array`` (HxW or HxWxC uint8) as a PIL image,
+        then both transforms."""
+        from PIL import Image
+        return self._apply_transforms(Image.fromarray(array, mode=mode), target)
+
     def extra_repr(self) -> str:
         return ""
 
@@ -57,3 +72,10 @@ class VisionDataset(Dataset):
             lines.append(f"Target transform: {self.target_transform!r}")
         pad = " " * self._repr_indent
         return "\n".join([f"Dataset {self.__class__.__name__}"] + [pad + l for l in lines])
+
+
+def not_found_error(hint: str) -> RuntimeError:
+    """The error every data set raises when its files are missing or fail their check;
+    ``hint`` says where the files are expected."""
+    return RuntimeError("Dataset not found or corrupted. You can use download=True to download "
+                        f"it, or {hint}")

@@ -103,15 +103,9 @@ class FXFloatFunctional(FloatFunctional):
         return ember.matmul(x, y)
 
 
-class QFunctional(nn.Module):
-    """The quantized ``FloatFunctional``: each op's result is requantized with ``scale`` and
-    ``zero_point`` (taken from the float module's observer by ``from_float``)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.scale = 1.0
-        self.zero_point = 0
-        self.activation_post_process = nn.Identity()
+class _OutputQParams:
+    """Mixin for a quantized module whose output ``scale``/``zero_point`` are plain attributes
+    that PyTorch's state dict holds as 0-d tensors, after the module's own entries."""
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         super()._save_to_state_dict(destination, prefix, keep_vars)
@@ -124,6 +118,17 @@ class QFunctional(nn.Module):
         self.zero_point = int(state_dict.pop(prefix + "zero_point"))
         super()._load_from_state_dict(state_dict, prefix, local_metadata, False, missing_keys,
                                       unexpected_keys, error_msgs)
+
+
+class QFunctional(_OutputQParams, nn.Module):
+    """The quantized ``FloatFunctional``: each op's result is requantized with ``scale`` and
+    ``zero_point`` (taken from the float module's observer by ``from_float``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = 1.0
+        self.zero_point = 0
+        self.activation_post_process = nn.Identity()
 
     def _get_name(self) -> str:
         return "QFunctional"

@@ -5,6 +5,7 @@ import ember
 from ember import nn
 from ember._quantized import quantize_per_tensor
 from ember.ao.nn.quantized import functional as qF
+from ember.ao.nn.quantized._basic import _OutputQParams
 from ember.ao.nn.quantized._linear import quantize_weight
 from ember.nn.utils.fusion import fuse_conv_bn_weights
 
@@ -15,7 +16,7 @@ def _ntuple(v, n: int) -> tuple:
     return tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
 
 
-class _ConvNd(nn.Module):
+class _ConvNd(_OutputQParams, nn.Module):
     _nd = 2
     _relu = False
 
@@ -72,19 +73,14 @@ class _ConvNd(nn.Module):
                         self.groups, self.scale, self.zero_point, self._relu, self.padding_mode)
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
+        # weight and bias first, as in PyTorch's files (the module has no parameters of its own)
+        destination[prefix + "weight"], destination[prefix + "bias"] = self._weight_bias
         super()._save_to_state_dict(destination, prefix, keep_vars)
-        w, b = self._weight_bias
-        destination[prefix + "weight"] = w
-        destination[prefix + "bias"] = b
-        destination[prefix + "scale"] = ember.tensor(self.scale)
-        destination[prefix + "zero_point"] = ember.tensor(self.zero_point)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
         self.set_weight_bias(state_dict.pop(prefix + "weight"), state_dict.pop(prefix + "bias"))
-        self.scale = float(state_dict.pop(prefix + "scale"))
-        self.zero_point = int(state_dict.pop(prefix + "zero_point"))
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, False, missing_keys,
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
 
     @classmethod

@@ -11,6 +11,7 @@ from ember._quantized import (
     quantize_per_tensor,
 )
 from ember.ao.nn.quantized import functional as qF
+from ember.ao.nn.quantized._basic import _OutputQParams
 from ember.nn.modules.module import _addindent
 
 __all__ = ["Linear", "LinearPackedParams", "quantize_weight"]
@@ -80,7 +81,7 @@ class LinearPackedParams(nn.Module):
         return self._weight_bias().__repr__()
 
 
-class Linear(nn.Module):
+class Linear(_OutputQParams, nn.Module):
     """A linear layer on quantized tensors: quint8 input, qint8 weight, float bias, output
     requantized with ``scale`` and ``zero_point``.
 
@@ -131,18 +132,6 @@ class Linear(nn.Module):
 
     def set_weight_bias(self, w, b) -> None:
         self._packed_params.set_weight_bias(w, b)
-
-    def _save_to_state_dict(self, destination, prefix, keep_vars):
-        super()._save_to_state_dict(destination, prefix, keep_vars)
-        destination[prefix + "scale"] = ember.tensor(self.scale)
-        destination[prefix + "zero_point"] = ember.tensor(self.zero_point)
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
-                              unexpected_keys, error_msgs):
-        self.scale = float(state_dict.pop(prefix + "scale"))
-        self.zero_point = int(state_dict.pop(prefix + "zero_point"))
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, False, missing_keys,
-                                      unexpected_keys, error_msgs)
 
     @classmethod
     def from_float(cls, mod, use_precomputed_fake_quant: bool = False):

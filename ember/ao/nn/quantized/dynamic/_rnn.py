@@ -12,6 +12,26 @@ from ember.ao.nn.quantized.dynamic._linear import linear_dynamic
 __all__ = ["LSTM", "GRU", "LSTMCell", "GRUCell", "RNNCell", "PackedParameter"]
 
 
+# The gate math after both products (input's and hidden state's), shared by layers and cells;
+# unlike ember.ops.rnn's steps, the hidden product here is a dynamic int8 linear.
+
+def _lstm_update(gates, c):
+    """The new (h, c) from the summed LSTM gates (i, f, g, o) and the old cell state."""
+    i, f, g, o = gates.chunk(4, -1)
+    c = ember.sigmoid(f) * c + ember.sigmoid(i) * ember.tanh(g)
+    return ember.sigmoid(o) * ember.tanh(c), c
+
+
+def _gru_update(ig, hg, h):
+    """The new h from the GRU input and hidden products (r, z, n each) and the old h."""
+    i_r, i_z, i_n = ig.chunk(3, -1)
+    h_r, h_z, h_n = hg.chunk(3, -1)
+    r = ember.sigmoid(i_r + h_r)
+    z = ember.sigmoid(i_z + h_z)
+    n = ember.tanh(i_n + r * h_n)
+    return n + z * (h - n)
+
+
 class PackedParameter(nn.Module):
     """One layer-direction's weights ``(w_ih, w_hh, b_ih, b_hh)``, saved as ``param``."""
 
@@ -141,10 +161,7 @@ class LSTM(RNNBase):
 
     def _step(self, gates, state, w_hh, b_hh):
         h, c = state
-        hg = self._linear(h, w_hh, b_hh)
-        i, f, g, o = (gates + hg).chunk(4, -1)
-        c = ember.sigmoid(f) * c + ember.sigmoid(i) * ember.tanh(g)
-        return ember.sigmoid(o) * ember.tanh(c), c
+        return _lstm_update(gates + self._linear(h, w_hh, b_hh), c)
 
     def forward(self, input, hx=None):
         unbatched = input.ndim == 2
@@ -170,13 +187,7 @@ class GRU(RNNBase):
 
     def _step(self, gates, state, w_hh, b_hh):
         (h,) = state
-        hg = self._linear(h, w_hh, b_hh)
-        i_r, i_z, i_n = gates.chunk(3, -1)
-        h_r, h_z, h_n = hg.chunk(3, -1)
-        r = ember.sigmoid(i_r + h_r)
-        z = ember.sigmoid(i_z + h_z)
-        n = ember.tanh(i_n + r * h_n)
-        return (n + z * (h - n),)
+        return (_gru_update(gates, self._linear(h, w_hh, b_hh), h),)
 
     def forward(self, input, hx=None):
         unbatched = input.ndim == 2
@@ -273,9 +284,7 @@ class LSTMCell(RNNCellBase):
     def forward(self, input, hx=None):
         h, c = (self._zeros(input),) * 2 if hx is None else hx
         ig, hg = self._gates(input, h)
-        i, f, g, o = (ig + hg).chunk(4, -1)
-        c = ember.sigmoid(f) * c + ember.sigmoid(i) * ember.tanh(g)
-        return ember.sigmoid(o) * ember.tanh(c), c
+        return _lstm_update(ig + hg, c)
 
 
 class GRUCell(RNNCellBase):
@@ -289,13 +298,7 @@ class GRUCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         h = self._zeros(input) if hx is None else hx
-        ig, hg = self._gates(input, h)
-        i_r, i_z, i_n = ig.chunk(3, -1)
-        h_r, h_z, h_n = hg.chunk(3, -1)
-        r = ember.sigmoid(i_r + h_r)
-        z = ember.sigmoid(i_z + h_z)
-        n = ember.tanh(i_n + r * h_n)
-        return n + z * (h - n)
+        return _gru_update(*self._gates(input, h), h)
 
 
 class RNNCell(RNNCellBase):

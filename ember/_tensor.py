@@ -152,7 +152,7 @@ class Tensor(TensorMethods):
         if device is not None and Device(device).type != "cpu":
             from ember.backend.device import to_device
             data = to_device(data, Device(device))
-        self = object.__new__(cls)
+        self = _new(cls)
         _init_like(self, data)
         return self
 

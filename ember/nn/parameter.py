@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _init_like
-from ember.overrides import _disabled_torch_function_impl
+from ember.overrides import _disabled_torch_function_impl, make_subclass
 
 
 class Parameter(Tensor):
@@ -29,13 +29,9 @@ class Parameter(Tensor):
         if requires_grad and not (data.dtype.is_floating_point or data.dtype.is_complex):
             raise RuntimeError("Only Tensors of floating point and complex dtype can require "
                                "gradients")
-        self = object.__new__(cls)
-        _init_like(self, data._data, requires_grad)
-        # share the version counter so in-place updates of either are seen by autograd
-        if data._ver is None:
-            data._ver = [0]
-        self._ver = data._ver
-        return self
+        # a leaf sharing data's storage and version counter (in-place updates of either are
+        # seen by autograd), as PyTorch's Parameter makes it
+        return make_subclass(cls, data, requires_grad)
 
     def __init__(self, data: Tensor | None = None, requires_grad: bool = True):
         pass

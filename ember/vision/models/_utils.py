@@ -87,9 +87,10 @@ def _translate_pretrained(kwargs: dict[str, Any], default: WeightsEnum) -> None:
     kwargs["weights"] = weights
 
 
-def _init_mobilenet(model: nn.Module) -> None:
-    """The MobileNets' initialisation: Kaiming (fan-out) convolutions, unit norms, small
-    normal classifier weights, zero biases."""
+def _init_mobilenet(model: nn.Module, linear_init: Callable | None = None) -> None:
+    """The MobileNets' initialisation (EfficientNet's too): Kaiming (fan-out) convolutions, unit
+    norms, zero biases, and classifier weights by ``linear_init(weight)`` (default: normal with
+    std 0.01)."""
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out")
@@ -99,5 +100,8 @@ def _init_mobilenet(model: nn.Module) -> None:
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
+            if linear_init is None:
+                nn.init.normal_(m.weight, 0, 0.01)
+            else:
+                linear_init(m.weight)
             nn.init.zeros_(m.bias)

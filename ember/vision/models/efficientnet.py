@@ -17,6 +17,7 @@ from ember.vision.models._presets import ImageClassification
 from ember.vision.models._utils import (
     _URL,
     _fit_to_weights,
+    _init_mobilenet,
     _load_weights,
     _make_divisible,
     handle_legacy_interface,
@@ -147,6 +148,12 @@ class FusedMBConv(_ResidualBlock):
         self.out_channels = cnf.out_channels
 
 
+def _uniform_by_fan_out(weight: Tensor) -> None:
+    """EfficientNet's classifier initialisation: uniform in +-1/sqrt(out_features)."""
+    bound = 1.0 / math.sqrt(weight.shape[0])
+    nn.init.uniform_(weight, -bound, bound)
+
+
 class EfficientNet(nn.Module):
     """EfficientNet (Tan & Le, 2019) and EfficientNetV2 (Tan & Le, 2021): a strided 3x3 SiLU
     stem, one Sequential per stage of the setting, a 1x1 head convolution, global average
@@ -201,18 +208,7 @@ class EfficientNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(nn.Dropout(p=dropout, inplace=True),
                                         nn.Linear(last_out, num_classes))
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                init_range = 1.0 / math.sqrt(m.out_features)
-                nn.init.uniform_(m.weight, -init_range, init_range)
-                nn.init.zeros_(m.bias)
+        _init_mobilenet(self, linear_init=_uniform_by_fan_out)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.avgpool(self.features(x)).flatten(1)

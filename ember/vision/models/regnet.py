@@ -346,250 +346,60 @@ class RegNet_X_32GF_Weights(WeightsEnum):
     DEFAULT = IMAGENET1K_V2
 
 
-@register_model()
-@handle_legacy_interface(RegNet_Y_400MF_Weights.IMAGENET1K_V1)
-def regnet_y_400mf(*, weights: RegNet_Y_400MF_Weights | None = None,
-                   progress: bool = True, **kwargs) -> RegNet:
-    """RegNetY_400MF from `Designing Network Design Spaces <https://arxiv.org/abs/2003.13678>`_.
+def _builder(name: str, weights_enum: type, legacy: bool = True, **block) -> Callable:
+    """The registered builder ``name`` of the RegNet with ``block``'s design parameters
+    (``BlockParams.from_init_params``); ``legacy``: it also takes the deprecated
+    ``pretrained=`` (every RegNet but RegNetY_128GF, which has no ImageNet-only weights)."""
+    family, size = name.split("_", 2)[1:]
+    title = f"RegNet{family.upper()}_{size.replace('_', '.').upper()}"  # RegNetY_1.6GF
+
+    def builder(*, weights=None, progress: bool = True, **kwargs) -> RegNet:
+        weights = weights_enum.verify(weights)
+        return _regnet(BlockParams.from_init_params(**block), weights, progress, **kwargs)
+
+    builder.__name__ = builder.__qualname__ = name
+    builder.__annotations__["weights"] = weights_enum | None  # what get_model_weights reads
+    builder.__doc__ = (f"""{title} from `Designing Network Design Spaces <https://arxiv.org/abs/2003.13678>`_.
 
     Args:
-        weights: a ``RegNet_Y_400MF_Weights`` member, its name, or None (random init).
+        weights: a ``{weights_enum.__name__}`` member, its name, or None (random init).
         progress: show a download progress bar.
         kwargs: passed to :class:`RegNet` (``num_classes``, ``norm_layer``, ...).
-    """
-    weights = RegNet_Y_400MF_Weights.verify(weights)
-    params = BlockParams.from_init_params(depth=16, w_0=48, w_a=27.89, w_m=2.09, group_width=8,
-                                          se_ratio=0.25)
-    return _regnet(params, weights, progress, **kwargs)
+    """)
+    if legacy:
+        builder = handle_legacy_interface(weights_enum.IMAGENET1K_V1)(builder)
+    return register_model()(builder)
 
 
-@register_model()
-@handle_legacy_interface(RegNet_Y_800MF_Weights.IMAGENET1K_V1)
-def regnet_y_800mf(*, weights: RegNet_Y_800MF_Weights | None = None,
-                   progress: bool = True, **kwargs) -> RegNet:
-    """RegNetY_800MF from `Designing Network Design Spaces <https://arxiv.org/abs/2003.13678>`_.
+_Y = {"se_ratio": 0.25}  # RegNetY: RegNetX's blocks with squeeze-and-excitation
 
-    Args:
-        weights: a ``RegNet_Y_800MF_Weights`` member, its name, or None (random init).
-        progress: show a download progress bar.
-        kwargs: passed to :class:`RegNet` (``num_classes``, ``norm_layer``, ...).
-    """
-    weights = RegNet_Y_800MF_Weights.verify(weights)
-    params = BlockParams.from_init_params(depth=14, w_0=56, w_a=38.84, w_m=2.4, group_width=16,
-                                          se_ratio=0.25)
-    return _regnet(params, weights, progress, **kwargs)
-
-
-@register_model()
-@handle_legacy_interface(RegNet_Y_1_6GF_Weights.IMAGENET1K_V1)
-def regnet_y_1_6gf(*, weights: RegNet_Y_1_6GF_Weights | None = None,
-                   progress: bool = True, **kwargs) -> RegNet:
-    """RegNetY_1.6GF from `Designing Network Design Spaces <https://arxiv.org/abs/2003.13678>`_.
-
-    Args:
-        weights: a ``RegNet_Y_1_6GF_Weights`` member, its name, or None (random init).
-        progress: show a download progress bar.
-        kwargs: passed to :class:`RegNet` (``num_classes``, ``norm_layer``, ...).
-    """
-    weights = RegNet_Y_1_6GF_Weights.verify(weights)
-    params = BlockParams.from_init_params(depth=27, w_0=48, w_a=20.71, w_m=2.65, group_width=24,
-                                          se_ratio=0.25)
-    return _regnet(params, weights, progress, **kwargs)
-
-
-@register_model()
-@handle_legacy_interface(RegNet_Y_3_2GF_Weights.IMAGENET1K_V1)
-def regnet_y_3_2gf(*, weights: RegNet_Y_3_2GF_Weights | None = None,
-                   progress: bool = True, **kwargs) -> RegNet:
-    """RegNetY_3.2GF from `Designing Network Design Spaces <https://arxiv.org/abs/2003.13678>`_.
-
-    Args:
-        weights: a ``RegNet_Y_3_2GF_Weights`` member, its name, or None (random init).
-        progress: show a download progress bar.
-        kwargs: passed to :class:`RegNet` (``num_classes``, ``norm_layer``, ...).
-    """
-    weights = RegNet_Y_3_2GF_Weights.verify(weights)
-    params = BlockParams.from_init_params(depth=21, w_0=80, w_a=42.63, w_m=2.66, group_width=24,
-                                          se_ratio=0.25)
-    return _regnet(params, weights, progress, **kwargs)
-
-
-@register_model()
-@handle_legacy_interface(RegNet_Y_8GF_Weights.IMAGENET1K_V1)
-def regnet_y_8gf(*, weights: RegNet_Y_8GF_Weights | None = None,
-                 progress: bool = True, **kwargs) -> RegNet:
-    """RegNetY_8GF from `Designing Network Design Spaces <https://arxiv.org/abs/2003.13678>`_.
-
-    Args:
-        weights: a ``RegNet_Y_8GF_Weights`` member, its name, or None (random init).
-        progress: show a download progress bar.
-        kwargs: passed to :class:`RegNet` (``num_classes``, ``norm_layer``, ...).
-    """
-    weights = RegNet_Y_8GF_Weights.verify(weights)
-    params = BlockParams.from_init_params(depth=17, w_0=192, w_a=76.82, w_m=2.19, group_width=56,
-                                          se_ratio=0.25)
-    return _regnet(params, weights, progress, **kwargs)
-
-
-@register_model()
-@handle_legacy_interface(RegNet_Y_16GF_Weights.IMAGENET1K_V1)
-def regnet_y_16gf(*, weights: RegNet_Y_16GF_Weights | None = None,
-                  progress: bool = True, **kwargs) -> RegNet:
-    """RegNetY_16GF from `Designing Network Design Spaces <https://arxiv.org/abs/2003.13678>`_.
-
-    Args:
-        weights: a ``RegNet_Y_16GF_Weights`` member, its name, or None (random init).
-        progress: show a download progress bar.
-        kwargs: passed to :class:`RegNet` (``num_classes``, ``norm_layer``, ...).
-    """
-    weights = RegNet_Y_16GF_Weights.verify(weights)
-    params = BlockParams.from_init_params(depth=18, w_0=200, w_a=106.23, w_m=2.48, group_width=112,
-                                          se_ratio=0.25)
-    return _regnet(params, weights, progress, **kwargs)
-
-
-@register_model()
-@handle_legacy_interface(RegNet_Y_32GF_Weights.IMAGENET1K_V1)
-def regnet_y_32gf(*, weights: RegNet_Y_32GF_Weights | None = None,
-                  progress: bool = True, **kwargs) -> RegNet:
-    """RegNetY_32GF from `Designing Network Design Spaces <https://arxiv.org/abs/2003.13678>`_.
-
-    Args:
-        weights: a ``RegNet_Y_32GF_Weights`` member, its name, or None (random init).
-        progress: show a download progress bar.
-        kwargs: passed to :class:`RegNet` (``num_classes``, ``norm_layer``, ...).
-    """
-    weights = RegNet_Y_32GF_Weights.verify(weights)
-    params = BlockParams.from_init_params(depth=20, w_0=232, w_a=115.89, w_m=2.53, group_width=232,
-                                          se_ratio=0.25)
-    return _regnet(params, weights, progress, **kwargs)
-
-
-@register_model()
-def regnet_y_128gf(*, weights: RegNet_Y_128GF_Weights | None = None,
-                   progress: bool = True, **kwargs) -> RegNet:
-    """RegNetY_128GF from `Designing Network Design Spaces <https://arxiv.org/abs/2003.13678>`_.
-
-    It has no ImageNet-only weights, so the deprecated ``pretrained=`` is not accepted.
-
-    Args:
-        weights: a ``RegNet_Y_128GF_Weights`` member, its name, or None (random init).
-        progress: show a download progress bar.
-        kwargs: passed to :class:`RegNet` (``num_classes``, ``norm_layer``, ...).
-    """
-    weights = RegNet_Y_128GF_Weights.verify(weights)
-    params = BlockParams.from_init_params(depth=27, w_0=456, w_a=160.83, w_m=2.52, group_width=264,
-                                          se_ratio=0.25)
-    return _regnet(params, weights, progress, **kwargs)
-
-
-@register_model()
-@handle_legacy_interface(RegNet_X_400MF_Weights.IMAGENET1K_V1)
-def regnet_x_400mf(*, weights: RegNet_X_400MF_Weights | None = None,
-                   progress: bool = True, **kwargs) -> RegNet:
-    """RegNetX_400MF from `Designing Network Design Spaces <https://arxiv.org/abs/2003.13678>`_.
-
-    Args:
-        weights: a ``RegNet_X_400MF_Weights`` member, its name, or None (random init).
-        progress: show a download progress bar.
-        kwargs: passed to :class:`RegNet` (``num_classes``, ``norm_layer``, ...).
-    """
-    weights = RegNet_X_400MF_Weights.verify(weights)
-    params = BlockParams.from_init_params(depth=22, w_0=24, w_a=24.48, w_m=2.54, group_width=16)
-    return _regnet(params, weights, progress, **kwargs)
-
-
-@register_model()
-@handle_legacy_interface(RegNet_X_800MF_Weights.IMAGENET1K_V1)
-def regnet_x_800mf(*, weights: RegNet_X_800MF_Weights | None = None,
-                   progress: bool = True, **kwargs) -> RegNet:
-    """RegNetX_800MF from `Designing Network Design Spaces <https://arxiv.org/abs/2003.13678>`_.
-
-    Args:
-        weights: a ``RegNet_X_800MF_Weights`` member, its name, or None (random init).
-        progress: show a download progress bar.
-        kwargs: passed to :class:`RegNet` (``num_classes``, ``norm_layer``, ...).
-    """
-    weights = RegNet_X_800MF_Weights.verify(weights)
-    params = BlockParams.from_init_params(depth=16, w_0=56, w_a=35.73, w_m=2.28, group_width=16)
-    return _regnet(params, weights, progress, **kwargs)
-
-
-@register_model()
-@handle_legacy_interface(RegNet_X_1_6GF_Weights.IMAGENET1K_V1)
-def regnet_x_1_6gf(*, weights: RegNet_X_1_6GF_Weights | None = None,
-                   progress: bool = True, **kwargs) -> RegNet:
-    """RegNetX_1.6GF from `Designing Network Design Spaces <https://arxiv.org/abs/2003.13678>`_.
-
-    Args:
-        weights: a ``RegNet_X_1_6GF_Weights`` member, its name, or None (random init).
-        progress: show a download progress bar.
-        kwargs: passed to :class:`RegNet` (``num_classes``, ``norm_layer``, ...).
-    """
-    weights = RegNet_X_1_6GF_Weights.verify(weights)
-    params = BlockParams.from_init_params(depth=18, w_0=80, w_a=34.01, w_m=2.25, group_width=24)
-    return _regnet(params, weights, progress, **kwargs)
-
-
-@register_model()
-@handle_legacy_interface(RegNet_X_3_2GF_Weights.IMAGENET1K_V1)
-def regnet_x_3_2gf(*, weights: RegNet_X_3_2GF_Weights | None = None,
-                   progress: bool = True, **kwargs) -> RegNet:
-    """RegNetX_3.2GF from `Designing Network Design Spaces <https://arxiv.org/abs/2003.13678>`_.
-
-    Args:
-        weights: a ``RegNet_X_3_2GF_Weights`` member, its name, or None (random init).
-        progress: show a download progress bar.
-        kwargs: passed to :class:`RegNet` (``num_classes``, ``norm_layer``, ...).
-    """
-    weights = RegNet_X_3_2GF_Weights.verify(weights)
-    params = BlockParams.from_init_params(depth=25, w_0=88, w_a=26.31, w_m=2.25, group_width=48)
-    return _regnet(params, weights, progress, **kwargs)
-
-
-@register_model()
-@handle_legacy_interface(RegNet_X_8GF_Weights.IMAGENET1K_V1)
-def regnet_x_8gf(*, weights: RegNet_X_8GF_Weights | None = None,
-                 progress: bool = True, **kwargs) -> RegNet:
-    """RegNetX_8GF from `Designing Network Design Spaces <https://arxiv.org/abs/2003.13678>`_.
-
-    Args:
-        weights: a ``RegNet_X_8GF_Weights`` member, its name, or None (random init).
-        progress: show a download progress bar.
-        kwargs: passed to :class:`RegNet` (``num_classes``, ``norm_layer``, ...).
-    """
-    weights = RegNet_X_8GF_Weights.verify(weights)
-    params = BlockParams.from_init_params(depth=23, w_0=80, w_a=49.56, w_m=2.88, group_width=120)
-    return _regnet(params, weights, progress, **kwargs)
-
-
-@register_model()
-@handle_legacy_interface(RegNet_X_16GF_Weights.IMAGENET1K_V1)
-def regnet_x_16gf(*, weights: RegNet_X_16GF_Weights | None = None,
-                  progress: bool = True, **kwargs) -> RegNet:
-    """RegNetX_16GF from `Designing Network Design Spaces <https://arxiv.org/abs/2003.13678>`_.
-
-    Args:
-        weights: a ``RegNet_X_16GF_Weights`` member, its name, or None (random init).
-        progress: show a download progress bar.
-        kwargs: passed to :class:`RegNet` (``num_classes``, ``norm_layer``, ...).
-    """
-    weights = RegNet_X_16GF_Weights.verify(weights)
-    params = BlockParams.from_init_params(depth=22, w_0=216, w_a=55.59, w_m=2.1, group_width=128)
-    return _regnet(params, weights, progress, **kwargs)
-
-
-@register_model()
-@handle_legacy_interface(RegNet_X_32GF_Weights.IMAGENET1K_V1)
-def regnet_x_32gf(*, weights: RegNet_X_32GF_Weights | None = None,
-                  progress: bool = True, **kwargs) -> RegNet:
-    """RegNetX_32GF from `Designing Network Design Spaces <https://arxiv.org/abs/2003.13678>`_.
-
-    Args:
-        weights: a ``RegNet_X_32GF_Weights`` member, its name, or None (random init).
-        progress: show a download progress bar.
-        kwargs: passed to :class:`RegNet` (``num_classes``, ``norm_layer``, ...).
-    """
-    weights = RegNet_X_32GF_Weights.verify(weights)
-    params = BlockParams.from_init_params(depth=23, w_0=320, w_a=69.86, w_m=2.0, group_width=168)
-    return _regnet(params, weights, progress, **kwargs)
+regnet_y_400mf = _builder("regnet_y_400mf", RegNet_Y_400MF_Weights,
+                           depth=16, w_0=48, w_a=27.89, w_m=2.09, group_width=8, **_Y)
+regnet_y_800mf = _builder("regnet_y_800mf", RegNet_Y_800MF_Weights,
+                           depth=14, w_0=56, w_a=38.84, w_m=2.4, group_width=16, **_Y)
+regnet_y_1_6gf = _builder("regnet_y_1_6gf", RegNet_Y_1_6GF_Weights,
+                           depth=27, w_0=48, w_a=20.71, w_m=2.65, group_width=24, **_Y)
+regnet_y_3_2gf = _builder("regnet_y_3_2gf", RegNet_Y_3_2GF_Weights,
+                           depth=21, w_0=80, w_a=42.63, w_m=2.66, group_width=24, **_Y)
+regnet_y_8gf = _builder("regnet_y_8gf", RegNet_Y_8GF_Weights,
+                         depth=17, w_0=192, w_a=76.82, w_m=2.19, group_width=56, **_Y)
+regnet_y_16gf = _builder("regnet_y_16gf", RegNet_Y_16GF_Weights,
+                          depth=18, w_0=200, w_a=106.23, w_m=2.48, group_width=112, **_Y)
+regnet_y_32gf = _builder("regnet_y_32gf", RegNet_Y_32GF_Weights,
+                          depth=20, w_0=232, w_a=115.89, w_m=2.53, group_width=232, **_Y)
+regnet_y_128gf = _builder("regnet_y_128gf", RegNet_Y_128GF_Weights, legacy=False,
+                           depth=27, w_0=456, w_a=160.83, w_m=2.52, group_width=264, **_Y)
+regnet_x_400mf = _builder("regnet_x_400mf", RegNet_X_400MF_Weights,
+                           depth=22, w_0=24, w_a=24.48, w_m=2.54, group_width=16)
+regnet_x_800mf = _builder("regnet_x_800mf", RegNet_X_800MF_Weights,
+                           depth=16, w_0=56, w_a=35.73, w_m=2.28, group_width=16)
+regnet_x_1_6gf = _builder("regnet_x_1_6gf", RegNet_X_1_6GF_Weights,
+                           depth=18, w_0=80, w_a=34.01, w_m=2.25, group_width=24)
+regnet_x_3_2gf = _builder("regnet_x_3_2gf", RegNet_X_3_2GF_Weights,
+                           depth=25, w_0=88, w_a=26.31, w_m=2.25, group_width=48)
+regnet_x_8gf = _builder("regnet_x_8gf", RegNet_X_8GF_Weights,
+                         depth=23, w_0=80, w_a=49.56, w_m=2.88, group_width=120)
+regnet_x_16gf = _builder("regnet_x_16gf", RegNet_X_16GF_Weights,
+                          depth=22, w_0=216, w_a=55.59, w_m=2.1, group_width=128)
+regnet_x_32gf = _builder("regnet_x_32gf", RegNet_X_32GF_Weights,
+                          depth=23, w_0=320, w_a=69.86, w_m=2.0, group_width=168)

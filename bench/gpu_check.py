@@ -748,7 +748,64 @@ def timings(quick: bool):
     for name, build, _ in WORKLOADS[1:]:
         _profile(name, _training_step(ember, build))
     _profile("large transformer", _training_step(ember, _large_transformer, "bfloat16"))
+    for name, build, _ in WORKLOADS[2:]:
+        _device_profile(name, _training_step(ember, build))
+    _device_profile("large transformer", _training_step(ember, _large_transformer, "bfloat16"))
+    _torch_kernel_profile("large transformer",
+                          _training_step(torch, _large_transformer, "bfloat16"))
     return "ok", f"{len(rows)} timings"
+
+
+def _torch_kernel_profile(name: str, step) -> None:
+    """PyTorch's kernels for the same step (CUDA time), to compare with ember's ops."""
+    import torch
+    try:
+        step()
+        torch.cuda.synchronize()
+        activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+        with torch.profiler.profile(activities=activities) as prof:
+            step()
+            torch.cuda.synchronize()
+        table = prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=18)
+        log(f"torch kernel profile of {name}:\n{table}")
+        print(f"   torch kernel profile of {name}:")
+        print("\n".join("     " + line[:150] for line in table.splitlines()), flush=True)
+    except Exception as exc:  # noqa: BLE001
+        log(traceback.format_exc())
+        print(f"   torch kernel profile of {name} failed: {describe(exc)}")
+
+
+def _device_profile(name: str, step, steps: int = 2) -> None:
+    """Which ops hold the GPU: ember.profiler with a device synchronisation at each op's start
+    and end, so that an op's self time is its own host time plus its kernels' time (ops run
+    serialised, so the total exceeds a normal step's)."""
+    from ember.profiler import _tracer
+    open_op, close_op = _tracer.Collector.open, _tracer.Collector.close
+
+    def synced_open(self, *args):
+        ember.cuda.synchronize()
+        return open_op(self, *args)
+
+    def synced_close(self, event, end_ns, result):
+        ember.cuda.synchronize()
+        close_op(self, event, time.perf_counter_ns(), result)
+    try:
+        step()
+        ember.cuda.synchronize()
+        _tracer.Collector.open, _tracer.Collector.close = synced_open, synced_close
+        with ember.profiler.profile() as prof:
+            for _ in range(steps):
+                step()
+            ember.cuda.synchronize()
+        table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=22)
+        log(f"device profile of {name} ({steps} steps, ops serialised):\n{table}")
+        print(f"   device profile of {name} ({steps} steps, ops serialised):")
+        print("\n".join("     " + line[:150] for line in table.splitlines()), flush=True)
+    except Exception as exc:  # noqa: BLE001
+        log(traceback.format_exc())
+        print(f"   device profile of {name} failed: {describe(exc)}")
+    finally:
+        _tracer.Collector.open, _tracer.Collector.close = open_op, close_op
 
 
 def _profile(name: str, step, steps: int = 3) -> None:

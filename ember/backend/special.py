@@ -3,9 +3,12 @@ module's own): SciPy's or cupyx's, loaded on use; and the few array functions wh
 version lacks a case ember needs."""
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 from ember.backend.device import get_array_module
+
+_BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 
 
 def special(xp):
@@ -58,6 +61,25 @@ def ufunc_at(xp, name: str, target, index, values) -> None:
         cupyx.scatter_add(target, index, values)
     else:
         getattr(xp, name).at(target, index, values)
+
+
+def where(xp, condition, a, b):
+    """``xp.where(condition, a, b)``. CuPy 14 runs bfloat16 operands through its float32
+    kernel and returns float32; that result goes back to bfloat16 (exactly: it holds
+    bfloat16 values)."""
+    out = xp.where(condition, a, b)
+    if out.dtype.name == "float32" and xp is not np and (
+            getattr(a, "dtype", None) == _BFLOAT16 or getattr(b, "dtype", None) == _BFLOAT16):
+        return out.astype(_BFLOAT16)
+    return out
+
+
+def round_half_even(xp, a, decimals: int):
+    """``xp.round``; on CuPy, bfloat16 (no kernel: float32's would return float32) rounds in
+    float32 and goes back, as PyTorch's CUDA kernel computes it."""
+    if xp is not np and a.dtype == _BFLOAT16:
+        return xp.round(a.astype(np.float32), decimals).astype(_BFLOAT16)
+    return xp.round(a, decimals)
 
 
 def sort_keys(a):

@@ -16,6 +16,7 @@ from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module
+from ember.backend.special import where as _where_arrays
 from ember.ops._util import (
     _Meta,
     cast,
@@ -648,9 +649,8 @@ class Where(Primitive, node_name="WhereBackward0"):
     @staticmethod
     def forward(ctx, cond, a, b):
         a, b = promote(a, b)
-        xp = _xp(cond)
         ctx.save_for_backward(cond)
-        return xp.where(cond, a, b)
+        return _where_arrays(_xp(cond), cond, a, b)
 
     @staticmethod
     def backward(ctx, grad):

@@ -13,6 +13,7 @@ from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module, is_host, to_device
 from ember.backend.special import scatter_add as _scatter_add_arrays
 from ember.backend.special import sort_keys, ufunc_at
+from ember.backend.special import where as _where_arrays
 from ember.ops._util import (
     cast,
     check_same_device,
@@ -879,7 +880,7 @@ class MaskedFill(Primitive, node_name="MaskedFillBackward0"):
         ctx.save_for_backward(mask)
         xp = get_array_module(a)
         v = scalar_operand(value, a) if is_number(value) else value.astype(a.dtype)
-        return xp.where(mask, v, a)
+        return _where_arrays(xp, mask, v, a)
 
     @staticmethod
     def backward(ctx, grad):

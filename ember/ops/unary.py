@@ -13,7 +13,8 @@ from ember._quantized import QuantizedTensor
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
-from ember.backend.special import special
+from ember.backend.special import round_half_even, special
+from ember.backend.special import where as _where_arrays
 from ember.ops._util import (
     float_array,
     promote,
@@ -733,7 +734,7 @@ def _to_whole(a, name: str, decimals: int = 0):
     if kind == "c":
         raise NotImplementedError(f"{name} is not supported for complex inputs")
     xp = _xp(a)
-    return xp.round(a, decimals) if name == "round" else getattr(xp, name)(a)
+    return round_half_even(xp, a, decimals) if name == "round" else getattr(xp, name)(a)
 
 
 class Floor(_ZeroGrad, node_name="FloorBackward0"):
@@ -884,8 +885,8 @@ def _x_times_log(a, b, log_name: str):
     """a * log_fn(b) on float arrays of one dtype, and 0 where a is 0 (unless b is NaN)."""
     xp = _xp(b if hasattr(b, "dtype") else a)
     out = xp.multiply(a, getattr(xp, log_name)(b))
-    return xp.where(xp.logical_and(xp.equal(a, 0), xp.logical_not(xp.isnan(b))),
-                    xp.zeros((), out.dtype), out)
+    return _where_arrays(xp, xp.logical_and(xp.equal(a, 0), xp.logical_not(xp.isnan(b))),
+                         xp.zeros((), out.dtype), out)
 
 
 def _x_times_log_backward(ctx, grad, cls, log_name: str, edge: float):

@@ -9,7 +9,8 @@ from ember._tensor import Tensor, _make
 from ember.autograd import grad as _grad
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
-from ember.backend.device import get_array_module
+from ember.backend import cuda_rows
+from ember.backend.device import get_array_module, is_host
 from ember.backend.special import matmul as backend_matmul
 from ember.ops.linalg import matmul
 from ember.ops.movement import cat
@@ -99,18 +100,11 @@ class PackedSelfAttention(Primitive,
         dropout's scaled keep mask (N, heads, L, L) or None. Returns (L, N, E)."""
         xp = get_array_module(qkv)
         q, k, v = _heads(qkv, 3, heads)
-        probs = backend_matmul(q, k.swapaxes(-1, -2))
-        if probs.dtype.itemsize < 4:  # half precision: the softmax in float32, as SDPA kernels do
-            probs = probs.astype(xp.float32)
-        for rows in _row_blocks(probs.shape, 3, xp):  # softmax in place, a cache-sized block a time
-            block = probs[rows]
-            block *= scale
-            if mask is not None:
-                block += mask[rows] if mask.shape[0] > 1 else mask
-            block -= block.max(axis=-1, keepdims=True)
-            xp.exp(block, out=block)
-            block /= block.sum(axis=-1, keepdims=True)
-        weights = (probs if noise is None else probs * noise).astype(qkv.dtype, copy=False)
+        scores = backend_matmul(q, k.swapaxes(-1, -2))
+        if _on_gpu_kernels(xp, scores, mask):
+            probs, weights = cuda_rows.softmax_forward(scores, scale, noise)
+        else:
+            probs, weights = _softmax_rows(xp, scores, scale, mask, noise)
         # Made like qkv (C order), so that a meta qkv gives a meta result.
         out = xp.empty_like(qkv, shape=qkv.shape[:2] + (qkv.shape[2] // 3,), order="C")
         _heads(out, 1, heads)[0][...] = backend_matmul(weights, v)
@@ -132,17 +126,44 @@ class PackedSelfAttention(Primitive,
         dq, dk, dv = _heads(packed, 3, heads)
         dv[...] = backend_matmul(weights.swapaxes(-1, -2), g)
         ds = backend_matmul(g, v.swapaxes(-1, -2))  # d weights, turned into d scores in place
-        ds = ds.astype(probs.dtype, copy=False)  # float32 for half inputs, as the forward
-        if noise is not None:
-            ds *= noise
-        # softmax: p * (d - sum(d * p)), then the scale
-        ds -= (ds * probs).sum(axis=-1, keepdims=True)
-        ds *= probs
-        ds *= scale
-        ds = ds.astype(qkv._data.dtype, copy=False)
+        if _on_gpu_kernels(xp, ds, mask):
+            ds = cuda_rows.softmax_backward(xp.ascontiguousarray(ds), probs, scale, noise)
+        else:
+            ds = ds.astype(probs.dtype, copy=False)  # float32 for half inputs, as the forward
+            if noise is not None:
+                ds *= noise
+            # softmax: p * (d - sum(d * p)), then the scale
+            ds -= (ds * probs).sum(axis=-1, keepdims=True)
+            ds *= probs
+            ds *= scale
+            ds = ds.astype(qkv._data.dtype, copy=False)
         dq[...] = backend_matmul(ds, k)
         dk[...] = backend_matmul(ds.swapaxes(-1, -2), q)
         return _make(packed)
+
+
+def _on_gpu_kernels(xp, scores, mask) -> bool:
+    """Whether the softmax runs as ember's CUDA kernels: on a GPU, without a mask (a mask
+    broadcasts in many ways; those take the CuPy path)."""
+    return mask is None and not is_host(xp) and cuda_rows.supports(scores)
+
+
+def _softmax_rows(xp, scores, scale: float, mask, noise):
+    """``(probs, weights)``: softmax(scores * scale + mask) along the last axis, in place over
+    ``scores`` a cache-sized block at a time (in float32 for half-precision scores, as SDPA
+    kernels compute it), and that times ``noise`` in the scores' dtype."""
+    dtype = scores.dtype
+    probs = scores.astype(xp.float32) if scores.dtype.itemsize < 4 else scores
+    for rows in _row_blocks(probs.shape, 3, xp):
+        block = probs[rows]
+        block *= scale
+        if mask is not None:
+            block += mask[rows] if mask.shape[0] > 1 else mask
+        block -= block.max(axis=-1, keepdims=True)
+        xp.exp(block, out=block)
+        block /= block.sum(axis=-1, keepdims=True)
+    weights = (probs if noise is None else probs * noise).astype(dtype, copy=False)
+    return probs, weights
 
 
 def _composed_self_attention(qkv: Tensor, mask, heads: int, scale: float, noise) -> Tensor:

@@ -9,6 +9,7 @@ import numpy as np
 
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
+from ember.backend.cuda import leading_sum
 from ember.backend.device import get_array_module, reshape_view
 from ember.backend.special import scatter_add as _scatter_add_arrays
 from ember.ops._util import check_same_device, promote, shape_arg, wrap_dim, wrap_dims
@@ -251,8 +252,10 @@ class SumToSize(Primitive, node_name="SumBackward1"):
         lead = a.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape)
                                           if s == 1 and a.shape[i + lead] != 1)
-        out = a.sum(axis=axes, keepdims=True) if axes else a
-        return out.reshape(shape)
+        if not axes:
+            return a.reshape(shape)
+        out = None if a.__class__ is np.ndarray else leading_sum(a, axes, True)
+        return (a.sum(axis=axes, keepdims=True) if out is None else out).reshape(shape)
 
     @staticmethod
     def backward(ctx, grad):

@@ -8,6 +8,8 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
+from ember.backend import cuda_rows
+from ember.backend.cuda import leading_sum
 from ember.backend.device import get_array_module, is_host, zeros_as
 from ember.backend.special import scatter_add, special
 from ember.ops._util import float_array, promote, scalar_name, wrap_dim
@@ -418,7 +420,46 @@ class BatchNormTrain(_Normalize, node_name="NativeBatchNormBackward0"):
 
 
 class LayerNormFn(_Normalize, node_name="NativeLayerNormBackward0"):
-    pass
+    """Layer norm; on a GPU, in float32/float64, one row kernel each way (see cuda_rows)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stat_shape, axes, param_shape, eps, stats):
+        if not _row_kernels(x, weight, bias):
+            return _Normalize.forward(ctx, x, weight, bias, stat_shape, axes, param_shape, eps,
+                                      stats)
+        n = math.prod(param_shape)
+        y, mean, rstd = cuda_rows.layer_norm_forward(x.reshape(-1, n), weight, bias, eps)
+        kept = x.shape[:x.ndim - len(axes)] + (1,) * len(axes)  # as _Normalize keeps them
+        ctx.save_for_backward(x, weight, bias, mean.reshape(kept), rstd.reshape(kept))
+        ctx.shapes = (stat_shape, axes, param_shape, eps)
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight, bias, mean, rstd = ctx.saved_tensors
+        w = None if weight is None else weight._data
+        if _State.enabled or not _row_kernels(grad._data, w, None) \
+                or grad._data.dtype != x._data.dtype:
+            return _Normalize.backward(ctx, grad)
+        param_shape = ctx.shapes[2]
+        n = math.prod(param_shape)
+        want_w = weight is not None and ctx.needs_input_grad[1]
+        rows = grad._xp.ascontiguousarray(grad._data.reshape(-1, n))
+        gx, g_xhat = cuda_rows.layer_norm_backward(rows, x._data.reshape(-1, n), w,
+                                                   mean._data.reshape(-1),
+                                                   rstd._data.reshape(-1), want_w)
+        gw = _make(leading_sum(g_xhat, (0,), False).reshape(weight.shape)) if want_w else None
+        gb = None
+        if bias is not None and ctx.needs_input_grad[2]:
+            gb = _make(leading_sum(rows, (0,), False).reshape(bias.shape))
+        return _make(gx.reshape(x.shape)), gw, gb
+
+
+def _row_kernels(x, weight, bias) -> bool:
+    """Whether layer norm runs as ember's CUDA row kernels: a GPU array of float32/float64,
+    with weight and bias (if any) of its dtype."""
+    return (not is_host(get_array_module(x)) and x.dtype.name in ("float32", "float64")
+            and x.size > 0 and all(p is None or p.dtype == x.dtype for p in (weight, bias)))
 
 
 class GroupNormFn(_Normalize, node_name="NativeGroupNormBackward0"):

@@ -14,6 +14,7 @@ from ember import return_types
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
+from ember.backend.cuda import leading_sum
 from ember.backend.device import get_array_module
 from ember.backend.special import cumulative, sort_keys
 from ember.ops._util import refuse_complex, scalar_name, wrap_dim, wrap_dims, write_result
@@ -74,6 +75,10 @@ class Sum(Primitive, node_name="SumBackward0"):
         # The defaults are the full sum, applied as ``Sum.apply(x)``: the one-operand fast path.
         if ctx.needs_input_grad:
             ctx.args = (a.shape, dims, keepdim)
+        if a.__class__ is not np.ndarray and dims and dtype is None:  # CUDA: a bias's grad
+            out = leading_sum(a, dims, keepdim)
+            if out is not None:
+                return out
         if dtype is None:
             if a.dtype.kind in "biu":
                 dtype = np.int64

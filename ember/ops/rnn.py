@@ -11,7 +11,8 @@ from ember._tensor import _make
 from ember.autograd import grad as _grad
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
-from ember.backend.device import get_array_module
+from ember.backend import cuda_rnn
+from ember.backend.device import get_array_module, is_host
 from ember.ops.linalg import addmm, matmul
 from ember.ops.movement import stack
 
@@ -126,6 +127,11 @@ def _recurrent_grads(xp, dgates, prev, b_hh):
     return _make(dw), db
 
 
+def _fused_cells(xp, like) -> bool:
+    """Whether an LSTM step's elementwise work runs as one CUDA kernel (see cuda_rnn)."""
+    return not is_host(xp) and like.dtype.name in cuda_rnn.DTYPES
+
+
 class LSTMLayer(Primitive, node_name="MkldnnRnnLayerBackward0"):  # PyTorch CPU's name
     @staticmethod
     def forward(ctx, xw, h0, c0, w_hh, b_hh, reverse):
@@ -149,9 +155,14 @@ class LSTMLayer(Primitive, node_name="MkldnnRnnLayerBackward0"):  # PyTorch CPU'
         tanh_c = xp.empty_like(hs)
         rec = xp.empty_like(xw, shape=(batch, 4 * hidden), order="C")
         h, c = h0, c0
+        fused = _fused_cells(xp, xw)
         for t in _time_order(steps, reverse):
             g = gates[t]
             xp.matmul(h, w_t, out=rec)
+            if fused:
+                cuda_rnn.lstm_cell_forward(g, rec, c, cs[t], tanh_c[t], hs[t])
+                h, c = hs[t], cs[t]
+                continue
             g += rec
             xp.tanh(g, out=g)
             g *= slope
@@ -199,7 +210,14 @@ class LSTMLayer(Primitive, node_name="MkldnnRnnLayerBackward0"):  # PyTorch CPU'
         dc = xp.zeros_like(c0) if g_c is None else g_c._data.copy()
         g_out = None if g_out is None else g_out._data
         tmp = xp.empty_like(dh)
+        fused = _fused_cells(xp, gates)
+        no_grad = xp.zeros((), dh.dtype)
         for t in _time_order(steps, not reverse):
+            if fused:
+                cuda_rnn.lstm_cell_backward(dh, no_grad if g_out is None else g_out[t], dc_dh[t],
+                                            do_dh[t], coef[t], f[t], dc, dgates[t])
+                xp.matmul(dgates[t], w_hh, out=dh)
+                continue
             if g_out is not None:
                 dh += g_out[t]
             xp.multiply(dh, dc_dh[t], out=tmp)

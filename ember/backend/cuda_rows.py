@@ -1,0 +1,265 @@
+"""Row-wise kernels on CUDA (CuPy ``RawKernel``s): attention's softmax and layer norm, each
+direction one kernel in which a thread block owns a row.
+
+Composed of CuPy calls, each is many passes over memory: attention's softmax over
+(N, heads, L, S) scores is about ten each way (scale, max, subtract, exp, sum, divide, the
+dropout product, the casts), layer norm about eight; at transformer sizes those passes, not the
+matrix products, hold the GPU. Here a block reads its row (again from cache where a second
+look is needed), reduces in registers and shared memory, and writes its results once.
+
+Half-precision rows compute in float32 (as PyTorch's kernels do) and attention keeps its
+probabilities in float32, like ember's CPU path, so both devices agree to rounding. The half
+types travel as 16-bit integers converted in registers, which needs no CUDA header.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ember.backend import cuda
+
+_THREADS = 128  # per row: a multiple of the warp size
+
+# Per storage dtype: the C type the kernels see, their compute type, and its conversions.
+_TYPES = {
+    "float32": ("float", "float", "return x;", "return v;"),
+    "float64": ("double", "double", "return x;", "return v;"),
+    "bfloat16": ("unsigned short", "float",
+                 "return __uint_as_float(((unsigned int)x) << 16);",
+                 # round to nearest even; NaN stays a (quiet) NaN
+                 "unsigned int b = __float_as_uint(v);\n"
+                 "    if ((b & 0x7fffffffu) > 0x7f800000u)\n"
+                 "        return (unsigned short)((b >> 16) | 0x40u);\n"
+                 "    b += 0x7fffu + ((b >> 16) & 1u);\n"
+                 "    return (unsigned short)(b >> 16);"),
+    "float16": ("unsigned short", "float",
+                'float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x)); return f;',
+                'unsigned short h; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v)); return h;'),
+}
+
+_PRELUDE = """
+typedef {storage} in_t;
+typedef {compute} acc_t;
+__device__ __forceinline__ acc_t load(in_t x) {{ {load} }}
+__device__ __forceinline__ in_t store(acc_t v) {{ {store} }}
+__device__ __forceinline__ acc_t neg_inf() {{ return {neg_inf}; }}
+__device__ __forceinline__ acc_t exp_(acc_t x) {{ return {exp}(x); }}
+__device__ __forceinline__ acc_t sqrt_(acc_t x) {{ return {sqrt}(x); }}
+"""
+
+_KERNELS = r"""
+__device__ __forceinline__ acc_t combine(acc_t a, acc_t b, bool is_max) {
+    if (!is_max) return a + b;
+    return (a != a || a > b) ? a : b;  // NaN wins, as NumPy's max
+}
+
+// The reduction of v over the block; every thread gets it (each warp reduces the warps'
+// partial results itself, so no broadcast step is needed).
+__device__ acc_t block_reduce(acc_t v, acc_t* partial, bool is_max) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    for (int offset = 16; offset > 0; offset >>= 1)
+        v = combine(v, __shfl_xor_sync(0xffffffffu, v, offset), is_max);
+    __syncthreads();  // the previous reduction's readers are done with `partial`
+    if (lane == 0) partial[warp] = v;
+    __syncthreads();
+    v = lane < warps ? partial[lane] : (is_max ? neg_inf() : (acc_t)0);
+    for (int offset = 16; offset > 0; offset >>= 1)
+        v = combine(v, __shfl_xor_sync(0xffffffffu, v, offset), is_max);
+    return v;
+}
+
+// probs = softmax(scores * scale) along rows of n; weights = probs * noise (or probs).
+extern "C" __global__ void ember_softmax_forward(
+        const in_t* scores, const in_t* noise, acc_t* probs, in_t* weights, int n,
+        acc_t scale, int has_noise) {
+    __shared__ acc_t partial[32];
+    const long long base = (long long)blockIdx.x * n;
+    const in_t* row = scores + base;
+    acc_t m = neg_inf();
+    for (int j = threadIdx.x; j < n; j += blockDim.x)
+        m = combine(m, load(row[j]) * scale, true);
+    m = block_reduce(m, partial, true);
+    acc_t total = 0;
+    for (int j = threadIdx.x; j < n; j += blockDim.x)
+        total += exp_(load(row[j]) * scale - m);
+    total = block_reduce(total, partial, false);
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        acc_t p = exp_(load(row[j]) * scale - m) / total;
+        probs[base + j] = p;
+        weights[base + j] = store(has_noise ? p * load(noise[base + j]) : p);
+    }
+}
+
+// d scores = p * (d - sum(d * p)) * scale, d = d weights * noise (or d weights), written
+// over d weights.
+extern "C" __global__ void ember_softmax_backward(
+        in_t* grad, const in_t* noise, const acc_t* probs, int n, acc_t scale,
+        int has_noise) {
+    __shared__ acc_t partial[32];
+    const long long base = (long long)blockIdx.x * n;
+    acc_t dot = 0;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        acc_t d = load(grad[base + j]);
+        if (has_noise) d *= load(noise[base + j]);
+        dot += d * probs[base + j];
+    }
+    dot = block_reduce(dot, partial, false);
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        acc_t d = load(grad[base + j]);
+        if (has_noise) d *= load(noise[base + j]);
+        grad[base + j] = store(probs[base + j] * (d - dot) * scale);
+    }
+}
+
+// Layer norm over rows of n: y = (x - mean) * rstd (* weight) (+ bias); mean and rstd kept.
+extern "C" __global__ void ember_layer_norm_forward(
+        const in_t* x, const in_t* weight, const in_t* bias, in_t* y, acc_t* mean_out,
+        acc_t* rstd_out, int n, acc_t eps, int has_weight, int has_bias) {
+    __shared__ acc_t partial[32];
+    const long long base = (long long)blockIdx.x * n;
+    acc_t total = 0;
+    for (int j = threadIdx.x; j < n; j += blockDim.x)
+        total += load(x[base + j]);
+    const acc_t mean = block_reduce(total, partial, false) / n;
+    acc_t squares = 0;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        const acc_t d = load(x[base + j]) - mean;
+        squares += d * d;
+    }
+    const acc_t rstd = (acc_t)1 / sqrt_(block_reduce(squares, partial, false) / n + eps);
+    if (threadIdx.x == 0) {
+        mean_out[blockIdx.x] = mean;
+        rstd_out[blockIdx.x] = rstd;
+    }
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        acc_t v = (load(x[base + j]) - mean) * rstd;
+        if (has_weight) v *= load(weight[j]);
+        if (has_bias) v += load(bias[j]);
+        y[base + j] = store(v);
+    }
+}
+
+// Its backward: with g = grad (* weight) and xhat = (x - mean) * rstd,
+// grad_x = rstd * (g - mean(g) - xhat * mean(g * xhat)); grad * xhat into grad_xhat (for the
+// weight's gradient, a sum over rows) when want_xhat.
+extern "C" __global__ void ember_layer_norm_backward(
+        const in_t* grad, const in_t* x, const in_t* weight, const acc_t* mean_in,
+        const acc_t* rstd_in, in_t* grad_x, in_t* grad_xhat, int n, int has_weight,
+        int want_xhat) {
+    __shared__ acc_t partial[32];
+    const long long base = (long long)blockIdx.x * n;
+    const acc_t mean = mean_in[blockIdx.x], rstd = rstd_in[blockIdx.x];
+    acc_t sum_g = 0, sum_gx = 0;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        acc_t g = load(grad[base + j]);
+        if (has_weight) g *= load(weight[j]);
+        sum_g += g;
+        sum_gx += g * ((load(x[base + j]) - mean) * rstd);
+    }
+    const acc_t mean_g = block_reduce(sum_g, partial, false) / n;
+    const acc_t mean_gx = block_reduce(sum_gx, partial, false) / n;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        const acc_t dy = load(grad[base + j]);
+        const acc_t g = has_weight ? dy * load(weight[j]) : dy;
+        const acc_t xhat = (load(x[base + j]) - mean) * rstd;
+        grad_x[base + j] = store(rstd * (g - mean_g - xhat * mean_gx));
+        if (want_xhat) grad_xhat[base + j] = store(dy * xhat);
+    }
+}
+"""
+
+
+@functools.lru_cache(maxsize=None)
+def _kernels(dtype_name: str):
+    storage, compute, load, store = _TYPES[dtype_name]
+    double = compute == "double"
+    prelude = _PRELUDE.format(
+        storage=storage, compute=compute, load=load, store=store,
+        neg_inf="__longlong_as_double(0xfff0000000000000LL)" if double
+        else "__int_as_float(0xff800000)",
+        exp="exp" if double else "expf", sqrt="sqrt" if double else "sqrtf")
+    module = cuda.cupy().RawModule(code=prelude + _KERNELS)
+    return {name: module.get_function(f"ember_{name}") for name in
+            ("softmax_forward", "softmax_backward", "layer_norm_forward",
+             "layer_norm_backward")}
+
+
+def supports(scores) -> bool:
+    """Whether these kernels take ``scores``' dtype."""
+    return scores.dtype.name in _TYPES
+
+
+def softmax_forward(scores, scale: float, noise):
+    """``(probs, weights)`` of (..., S) ``scores``: softmax(scores * scale) along the last
+    axis (float32 for half-precision scores), and that times ``noise`` (dropout's scaled keep
+    mask, of the scores' shape and dtype) or cast, in the scores' dtype."""
+    cp = cuda.cupy()
+    scores = cp.ascontiguousarray(scores)
+    forward = _kernels(scores.dtype.name)["softmax_forward"]
+    compute = _compute_dtype(scores)
+    probs = cp.empty(scores.shape, compute)
+    weights = cp.empty_like(scores)
+    n = scores.shape[-1]
+    rows = scores.size // n if n else 0
+    if rows:
+        has_noise = noise is not None
+        noise = cp.ascontiguousarray(noise) if has_noise else scores
+        forward((rows,), (_THREADS,), (scores, noise, probs, weights, np.int32(n),
+                                       compute(scale), np.int32(has_noise)))
+    return probs, weights
+
+
+def softmax_backward(grad, probs, scale: float, noise):
+    """The scores' gradient from the weights' ``grad`` (C-contiguous; overwritten and
+    returned), ``probs`` and ``noise`` of :func:`softmax_forward`."""
+    backward = _kernels(grad.dtype.name)["softmax_backward"]
+    n = grad.shape[-1]
+    rows = grad.size // n if n else 0
+    if rows:
+        has_noise = noise is not None
+        noise = cuda.cupy().ascontiguousarray(noise) if has_noise else grad
+        backward((rows,), (_THREADS,), (grad, noise, probs, np.int32(n),
+                                        probs.dtype.type(scale), np.int32(has_noise)))
+    return grad
+
+
+def _compute_dtype(x):
+    return np.float64 if x.dtype == np.float64 else np.float32
+
+
+def layer_norm_forward(x, weight, bias, eps: float):
+    """Layer norm of each row of the (rows, n) array ``x``: ``(y, mean, rstd)``, y in x's
+    dtype, mean and rstd (rows,) in the compute dtype. ``weight``/``bias``: (n,) or None."""
+    cp = cuda.cupy()
+    x = cp.ascontiguousarray(x)
+    rows, n = x.shape
+    compute = _compute_dtype(x)
+    y = cp.empty_like(x)
+    mean = cp.empty(rows, compute)
+    rstd = cp.empty(rows, compute)
+    if rows and n:
+        weight_arg = x if weight is None else cp.ascontiguousarray(weight)
+        bias_arg = x if bias is None else cp.ascontiguousarray(bias)
+        _kernels(x.dtype.name)["layer_norm_forward"](
+            (rows,), (_THREADS,), (x, weight_arg, bias_arg, y, mean, rstd, np.int32(n),
+                                   compute(eps), np.int32(weight is not None),
+                                   np.int32(bias is not None)))
+    return y, mean, rstd
+
+
+def layer_norm_backward(grad, x, weight, mean, rstd, want_xhat: bool):
+    """``(grad_x, grad * xhat or None)`` for :func:`layer_norm_forward`'s (rows, n) ``x``;
+    the second summed over rows is the weight's gradient."""
+    cp = cuda.cupy()
+    grad, x = cp.ascontiguousarray(grad), cp.ascontiguousarray(x)
+    rows, n = x.shape
+    grad_x = cp.empty_like(x)
+    grad_xhat = cp.empty_like(x) if want_xhat else None
+    if rows and n:
+        _kernels(x.dtype.name)["layer_norm_backward"](
+            (rows,), (_THREADS,), (grad, x, x if weight is None else cp.ascontiguousarray(weight),
+                                   mean, rstd, grad_x, x if grad_xhat is None else grad_xhat,
+                                   np.int32(n), np.int32(weight is not None),
+                                   np.int32(want_xhat)))
+    return grad_x, grad_xhat

@@ -59,8 +59,31 @@ def ufunc_at(xp, name: str, target, index, values) -> None:
     elif name == "add":
         import cupyx
         cupyx.scatter_add(target, index, values)
+    elif target.dtype.kind == "f":
+        _float_extreme_at(xp, name, target, index, values)
     else:
         getattr(xp, name).at(target, index, values)
+
+
+def _float_extreme_at(xp, name: str, target, index, values) -> None:
+    """maximum/minimum ``.at`` for CuPy float32/float64, exactly: CuPy's own changes the
+    values' low bits (seen on CUDA 13), so they run on integer keys with the floats' order
+    (the sign bit kept, the other bits flipped for negatives: an involution), and a NaN from
+    either side wins, as in NumPy."""
+    ints = np.dtype(f"int{8 * target.itemsize}")
+    rest = ints.type(np.iinfo(ints).max)  # every bit but the sign
+    shift = ints.type(8 * target.itemsize - 1)
+
+    def keys(a):
+        bits = a.view(ints)
+        return bits ^ ((bits >> shift) & rest)
+    values = xp.asarray(values, target.dtype)
+    nan = xp.isnan(target).astype(np.int32)
+    xp.maximum.at(nan, index, xp.isnan(values).astype(np.int32))
+    ordered = keys(target)
+    getattr(xp, name).at(ordered, index, keys(values))
+    target[...] = keys(ordered).view(target.dtype)
+    target[nan > 0] = np.nan
 
 
 def where(xp, condition, a, b):

@@ -57,7 +57,7 @@ def test_self_attention_on_cuda_matches_cpu(dtype):
     results = {}
     for device in ("cpu", "cuda"):
         model = layer.to(device=device, dtype=dtype)
-        xd = x.to(device=device, dtype=dtype).requires_grad_()
+        xd = x.to(device=device, dtype=dtype).detach().requires_grad_()
         out, _ = model(xd, xd, xd, need_weights=False)
         out.float().square().sum().backward()
         results[device] = [t.detach().float().cpu().numpy() for t in
@@ -109,7 +109,8 @@ def test_layer_norm_row_kernels_match_cpu(dtype, affine):
     bias = ember.randn(2, 10, dtype=dtype) if affine[1] else None
     results = {}
     for device in ("cpu", "cuda"):
-        leaves = [t.to(device).requires_grad_() for t in (x, weight, bias) if t is not None]
+        leaves = [t.to(device).detach().requires_grad_() for t in (x, weight, bias)
+                  if t is not None]
         w = leaves[1] if weight is not None else None
         b = leaves[2] if bias is not None else None
         out = ember.nn.functional.layer_norm(leaves[0], (2, 10), w, b)
@@ -135,7 +136,7 @@ def test_fused_lstm_cells_match_cpu(dtype, bidirectional):
     results = {}
     for device in ("cpu", "cuda"):
         model = lstm.to(device)
-        xd = x.to(device).requires_grad_()
+        xd = x.to(device).detach().requires_grad_()
         out, (h, c) = model(xd, (h0.to(device), c0.to(device)))
         (out.square().sum() + h.sum() + (c * c).sum()).backward()
         results[device] = [t.detach().cpu().numpy() for t in (out, h, c, xd.grad)] + \

@@ -192,6 +192,7 @@ class layout:
 
 strided = layout("strided")
 sparse_coo = layout("sparse_coo")
+jagged = layout("jagged")  # torch.nested's packed-values layout
 sparse_csr, sparse_csc, sparse_bsr, sparse_bsc = (
     layout(name) for name in ("sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc"))
 
@@ -312,6 +313,9 @@ _LAZY_SUBMODULES += ("ao", "quantization")
 _LAZY_SUBMODULES += ("fx",)  # torch.fx: symbolic tracing, graphs, interpreters
 _LAZY_SUBMODULES += ("library",)  # torch.library: custom operators
 _LAZY_SUBMODULES += ("futures",)  # torch.futures
+_LAZY_SUBMODULES += ("export",)  # torch.export
+_LAZY_SUBMODULES += ("masked",)  # torch.masked
+_LAZY_SUBMODULES += ("nested",)  # torch.nested
 
 
 def __getattr__(name: str):

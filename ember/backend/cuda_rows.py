@@ -204,7 +204,7 @@ def softmax_forward(scores, scale: float, noise):
     rows = scores.size // n if n else 0
     if rows:
         has_noise = noise is not None
-        noise = cp.ascontiguousarray(noise) if has_noise else scores
+        noise = cp.ascontiguousarray(noise, scores.dtype) if has_noise else scores
         forward((rows,), (_THREADS,), (scores, noise, probs, weights, np.int32(n),
                                        compute(scale), np.int32(has_noise)))
     return probs, weights
@@ -218,7 +218,7 @@ def softmax_backward(grad, probs, scale: float, noise):
     rows = grad.size // n if n else 0
     if rows:
         has_noise = noise is not None
-        noise = cuda.cupy().ascontiguousarray(noise) if has_noise else grad
+        noise = cuda.cupy().ascontiguousarray(noise, grad.dtype) if has_noise else grad
         backward((rows,), (_THREADS,), (grad, noise, probs, np.int32(n),
                                         probs.dtype.type(scale), np.int32(has_noise)))
     return grad

@@ -766,13 +766,18 @@ def _torch_kernel_profile(name: str, step) -> None:
         with torch.profiler.profile(activities=activities) as prof:
             step()
             torch.cuda.synchronize()
-        table = prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=18)
-        log(f"torch kernel profile of {name}:\n{table}")
-        print(f"   torch kernel profile of {name}:")
-        print("\n".join("     " + line[:150] for line in table.splitlines()), flush=True)
+        _show_table(f"torch kernel profile of {name}",
+                    prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=18))
     except Exception as exc:  # noqa: BLE001
         log(traceback.format_exc())
         print(f"   torch kernel profile of {name} failed: {describe(exc)}")
+
+
+def _show_table(title: str, table: str) -> None:
+    """A profiler table whole in the log, its lines cut to 150 characters on stdout."""
+    log(f"{title}:\n{table}")
+    print(f"   {title}:")
+    print("\n".join("     " + line[:150] for line in table.splitlines()), flush=True)
 
 
 def _device_profile(name: str, step, steps: int = 2) -> None:
@@ -797,10 +802,8 @@ def _device_profile(name: str, step, steps: int = 2) -> None:
             for _ in range(steps):
                 step()
             ember.cuda.synchronize()
-        table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=22)
-        log(f"device profile of {name} ({steps} steps, ops serialised):\n{table}")
-        print(f"   device profile of {name} ({steps} steps, ops serialised):")
-        print("\n".join("     " + line[:150] for line in table.splitlines()), flush=True)
+        _show_table(f"device profile of {name} ({steps} steps, ops serialised)",
+                    prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=22))
     except Exception as exc:  # noqa: BLE001
         log(traceback.format_exc())
         print(f"   device profile of {name} failed: {describe(exc)}")

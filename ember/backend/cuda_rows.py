@@ -1,5 +1,7 @@
-"""Row-wise kernels on CUDA (CuPy ``RawKernel``s): attention's softmax and layer norm, each
-direction one kernel in which a thread block owns a row.
+"""ember's hand-written CUDA kernels (CuPy ``RawKernel``s): attention's softmax and layer
+norm, each direction one kernel in which a thread block owns a row; and dropout, whose keep
+mask is a hash of a seed and the element's index, so that the backward draws it again instead
+of storing it.
 
 Composed of CuPy calls, each is many passes over memory: attention's softmax over
 (N, heads, L, S) scores is about ten each way (scale, max, subtract, exp, sum, divide, the
@@ -112,6 +114,30 @@ extern "C" __global__ void ember_softmax_backward(
     }
 }
 
+// Dropout's draw for element i: splitmix64's output function of the seed and the index, a
+// counter-based generator (any element's draw without the others'), high 32 bits.
+__device__ __forceinline__ unsigned int draw(unsigned long long seed, unsigned long long i) {
+    unsigned long long z = seed + (i + 1) * 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return (unsigned int)((z ^ (z >> 31)) >> 32);
+}
+
+// y = x * (draw >= threshold ? scale : 0) over n contiguous elements (x = 1 without has_x:
+// the noise itself); the seed's two 32-bit words are read on the device, so drawing them
+// needs no synchronisation.
+extern "C" __global__ void ember_dropout(
+        const in_t* x, in_t* y, const unsigned int* seed_words, long long n,
+        unsigned int threshold, acc_t scale, int has_x) {
+    const unsigned long long seed =
+        ((unsigned long long)seed_words[0] << 32) | seed_words[1];
+    const long long step = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
+        const acc_t noise = draw(seed, (unsigned long long)i) >= threshold ? scale : (acc_t)0;
+        y[i] = store(has_x ? load(x[i]) * noise : noise);
+    }
+}
+
 // Layer norm over rows of n: y = (x - mean) * rstd (* weight) (+ bias); mean and rstd kept.
 extern "C" __global__ void ember_layer_norm_forward(
         const in_t* x, const in_t* weight, const in_t* bias, in_t* y, acc_t* mean_out,
@@ -182,7 +208,7 @@ def _kernels(dtype_name: str):
     module = cuda.cupy().RawModule(code=prelude + _KERNELS)
     return {name: module.get_function(f"ember_{name}") for name in
             ("softmax_forward", "softmax_backward", "layer_norm_forward",
-             "layer_norm_backward")}
+             "layer_norm_backward", "dropout")}
 
 
 def supports(scores) -> bool:
@@ -263,3 +289,26 @@ def layer_norm_backward(grad, x, weight, mean, rstd, want_xhat: bool):
                                    np.int32(n), np.int32(weight is not None),
                                    np.int32(want_xhat)))
     return grad_x, grad_xhat
+
+
+_DROPOUT_BLOCKS = 4096  # a grid-stride loop covers larger arrays
+
+
+def dropout(x, threshold, scale, seed_words, shape=None, dtype=None):
+    """``x * noise`` in x's dtype, noise being ``scale`` where the element's draw (a hash of
+    ``seed_words``, two uint32 on the device, and its C-order index) is at least ``threshold``
+    (a uint32) and 0 elsewhere; with ``x`` None, the noise itself, of ``shape`` and ``dtype``.
+    The same seed gives the same mask for any array of that shape."""
+    cp = cuda.cupy()
+    if x is not None:
+        x = cp.ascontiguousarray(x)
+        shape, dtype = x.shape, x.dtype
+    out = cp.empty(shape, dtype)
+    if out.size:
+        blocks = min((out.size + _THREADS - 1) // _THREADS, _DROPOUT_BLOCKS)
+        compute = _compute_dtype(out)
+        _kernels(out.dtype.name)["dropout"](
+            (blocks,), (_THREADS,), (out if x is None else x, out, seed_words,
+                                     np.int64(out.size), np.uint32(threshold),
+                                     compute(scale), np.int32(x is not None)))
+    return out

@@ -367,11 +367,7 @@ def _bernoulli_keep(input: Tensor, shape, p: float):
 
 def _dropout_noise(input: Tensor, shape, p: float):
     """1 / (1 - p) with probability 1 - p, else 0: an array of ``shape`` in ``input``'s dtype."""
-    keep = _keep_draws(input, shape, p)
-    dtype = input._data.dtype
-    if p >= 1.0:
-        return keep.astype(dtype)
-    return input._xp.multiply(keep, dtype.type(1.0 / (1.0 - p)), dtype=dtype)  # one pass
+    return _dropout.noise(input._xp, generator_for(input.device), shape, p, input._data.dtype)
 
 
 def _apply_noise(input: Tensor, noise, inplace: bool, shift=None) -> Tensor:

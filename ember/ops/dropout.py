@@ -3,7 +3,9 @@
 Elements are kept with probability ``1 - p`` (raw 32-bit draws compared with ``p * 2^32``) and
 scaled by ``1 / (1 - p)``; backward multiplies by the same ``keep * scale``. On the CPU both
 passes run over cache-sized pieces (draw, compare, scale, multiply while the piece is in cache)
-and the mask is kept as bools, a quarter of the float noise's memory.
+and the mask is kept as bools, a quarter of the float noise's memory. On a GPU each pass is one
+kernel whose draws are a hash of a seed (two words drawn from the device's generator) and the
+element's index, so the mask is not stored: the backward hashes again (``cuda_rows.dropout``).
 """
 from __future__ import annotations
 
@@ -12,10 +14,11 @@ import numpy as np
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
+from ember.backend import cuda_rows
 from ember.backend.device import get_array_module, is_host
 from ember.backend.fused import BLOCK
 
-__all__ = ["dropout", "keep_draws"]
+__all__ = ["dropout", "keep_draws", "noise"]
 
 
 def _threshold(xp, p: float):
@@ -39,6 +42,26 @@ def keep_draws(xp, rng, shape, p: float):
     else:
         bits = rng.integers(0, 1 << 32, size=shape, dtype=xp.uint32)
     return bits >= _threshold(xp, p)
+
+
+def _hashed(xp, dtype) -> bool:
+    """Whether dropout on arrays of ``xp`` and ``dtype`` draws by hashing on the GPU."""
+    return not is_host(xp) and cuda_rows.supports(np.empty(0, dtype))
+
+
+def _device_seed(xp, rng):
+    """Two uint32 words from the device's generator, left on the device."""
+    return rng.integers(0, 1 << 32, size=2, dtype=xp.uint32)
+
+
+def noise(xp, rng, shape, p: float, dtype):
+    """Dropout's noise: ``1 / (1 - p)`` with probability ``1 - p``, else 0, an array of
+    ``shape`` and ``dtype``."""
+    scale = dtype.type(1.0 / (1.0 - p)) if p < 1.0 else dtype.type(0)
+    if p < 1.0 and _hashed(xp, dtype):
+        return cuda_rows.dropout(None, _threshold(xp, p), scale,
+                                 _device_seed(xp, rng), shape, dtype)
+    return xp.multiply(keep_draws(xp, rng, shape, p), scale, dtype=dtype)  # one pass
 
 
 def _pieces(size: int):
@@ -73,6 +96,23 @@ def _host_backward(g, keep, scale):
     return out.reshape(g.shape)
 
 
+class _HashedMask:
+    """A GPU keep mask as its seed: ``apply`` multiplies an array of the mask's shape by the
+    noise (hashing the draws again), ``noise`` makes the noise itself."""
+
+    __slots__ = ("shape", "threshold", "seed")
+
+    def __init__(self, shape, threshold, seed):
+        self.shape, self.threshold, self.seed = shape, threshold, seed
+
+    def apply(self, x, scale):
+        return cuda_rows.dropout(x, self.threshold, scale, self.seed)
+
+    def noise(self, scale):
+        return cuda_rows.dropout(None, self.threshold, scale, self.seed, self.shape,
+                                 scale.dtype)
+
+
 class _Dropout(Primitive, node_name="MulBackward0"):  # PyTorch CPU multiplies by the mask
     @staticmethod
     def forward(ctx, x, p, rng):
@@ -80,6 +120,9 @@ class _Dropout(Primitive, node_name="MulBackward0"):  # PyTorch CPU multiplies b
         scale = x.dtype.type(1.0 / (1.0 - p))
         if x.__class__ is np.ndarray:  # (not a meta array, which has no values to draw for)
             out, keep = _host_forward(x, p, scale, rng)
+        elif _hashed(xp, x.dtype):
+            keep = _HashedMask(x.shape, _threshold(xp, p), _device_seed(xp, rng))
+            out = keep.apply(x, scale)
         else:
             keep = keep_draws(xp, rng, x.shape, p)
             out = x * xp.multiply(keep, scale, dtype=x.dtype)
@@ -91,6 +134,10 @@ class _Dropout(Primitive, node_name="MulBackward0"):  # PyTorch CPU multiplies b
         keep, scale = ctx.keep, ctx.scale
         g = grad._data
         xp = get_array_module(g)
+        if isinstance(keep, _HashedMask):
+            if _State.enabled and grad.requires_grad:  # create_graph: differentiable in grad
+                return grad * _make(keep.noise(g.dtype.type(scale))), None, None
+            return _make(keep.apply(g, g.dtype.type(scale))), None, None
         if _State.enabled and grad.requires_grad:  # create_graph: differentiable in grad
             return grad * _make(xp.multiply(keep, scale, dtype=g.dtype)), None, None
         if g.__class__ is np.ndarray and g.shape == keep.shape and g.dtype == scale.dtype:

@@ -166,3 +166,71 @@ def test_bfloat16_results_stay_bfloat16(op):
     assert got.dtype is ember.bfloat16
     np.testing.assert_allclose(got.float().cpu().numpy(), want.float().numpy(), rtol=2e-2,
                                atol=2e-2)
+
+
+def _splitmix_draws(words, count):
+    """The dropout kernel's draws, in NumPy: splitmix64's output function of the seed and
+    each index, high 32 bits."""
+    seed = np.uint64((int(words[0]) << 32) | int(words[1]))
+    with np.errstate(over="ignore"):
+        z = seed + (np.arange(count, dtype=np.uint64) + np.uint64(1)) * \
+            np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return ((z ^ (z >> np.uint64(31))) >> np.uint64(32)).astype(np.uint32)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16, BF16])
+def test_dropout_kernel_draws_match_the_hash(dtype):
+    import cupy
+
+    from ember.backend import cuda_rows
+    words = np.array([0x12345678, 0x9ABCDEF0], np.uint32)
+    threshold = np.uint32(round(0.3 * 2 ** 32))
+    scale = np.dtype(dtype).type(1 / 0.7)
+    shape = (7, 1000)
+    noise = cuda_rows.dropout(None, threshold, scale, cupy.asarray(words), shape,
+                              np.dtype(dtype)).get()
+    keep = (_splitmix_draws(words, 7000) >= threshold).reshape(shape)
+    np.testing.assert_array_equal(noise, np.where(keep, scale, 0).astype(dtype))
+    assert abs(keep.mean() - 0.7) < 0.02
+    x = np.random.default_rng(6).standard_normal(shape).astype(dtype)
+    got = cuda_rows.dropout(cupy.asarray(x), threshold, scale, cupy.asarray(words)).get()
+    np.testing.assert_array_equal(got, (x * np.where(keep, scale, 0).astype(dtype)))
+
+
+@pytest.mark.parametrize("dtype", [ember.float64, ember.float32, ember.float16,
+                                   ember.bfloat16])
+def test_dropout_on_cuda_keeps_its_mask_for_backward(dtype):
+    ember.manual_seed(7)
+    x = (ember.rand(64, 50, device="cuda", dtype=ember.float64) + 0.5).to(dtype)
+    x = x.t().requires_grad_()  # non-contiguous
+    y = ember.nn.functional.dropout(x, 0.25)
+    kept = (y != 0).to(dtype)
+    scale = ember.tensor(1 / 0.75, dtype=dtype).item()
+    np.testing.assert_allclose(y.detach().float().cpu().numpy(),
+                               (x.detach() * kept * scale).float().cpu().numpy(), rtol=1e-2)
+    assert abs(kept.float().mean().item() - 0.75) < 0.03
+    (grad,) = ember.autograd.grad(y.sum(), x, create_graph=True)
+    np.testing.assert_allclose(grad.detach().float().cpu().numpy(),
+                               (kept * scale).float().cpu().numpy(), rtol=1e-2)
+    ember.manual_seed(7)
+    x2 = (ember.rand(64, 50, device="cuda", dtype=ember.float64) + 0.5).to(dtype).t()
+    again = ember.nn.functional.dropout(x2, 0.25)
+    np.testing.assert_array_equal(again.float().cpu().numpy(), y.detach().float().cpu().numpy())
+
+
+def test_transformer_layer_with_dropout_trains_on_cuda():
+    ember.manual_seed(8)
+    layer = ember.nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.1,
+                                             batch_first=True).cuda()
+    opt = ember.optim.Adam(layer.parameters(), lr=1e-3)
+    x = ember.randn(4, 10, 32, device="cuda")
+    losses = []
+    for _ in range(30):
+        opt.zero_grad()
+        loss = (layer(x) - x).square().mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.isfinite(losses).all() and losses[-1] < losses[0] * 0.8

@@ -14,6 +14,7 @@ import numpy as np
 from ember import dtypes as _dt
 from ember._tensor_methods import TensorMethods, bind_ops
 from ember.autograd.grad_mode import _State
+from ember.backend import cuda as _cuda_backend
 from ember.backend.device import CPU, Device, array_device
 
 _new = object.__new__
@@ -328,7 +329,10 @@ class Tensor(TensorMethods):
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
                                "to Scalar")
-        return self._data.reshape(()).item()
+        value = self._data.reshape(()).item()
+        if _cuda_backend._deferred:  # see NOTE [ Deferred device checks ]
+            _cuda_backend.raise_deferred()
+        return value
 
     def tolist(self):
         return _host(self._data).tolist()
@@ -1724,7 +1728,12 @@ def _is_number(x) -> bool:
 
 
 def _host(array):
-    return array if array.__class__ is _ndarray else array.get()
+    if array.__class__ is _ndarray:
+        return array
+    host = array.get()
+    if _cuda_backend._deferred:  # see NOTE [ Deferred device checks ]
+        _cuda_backend.raise_deferred()
+    return host
 
 
 def _to_nested(src):

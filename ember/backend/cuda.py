@@ -33,6 +33,36 @@ def cupy():
     return cp
 
 
+# NOTE [ Deferred device checks ]
+# A check of values on the GPU (a class index in range, say) needs those values on the host,
+# and fetching them waits for every kernel queued before: the host can then queue nothing
+# while the GPU works. PyTorch checks on the device (a device-side assert) and the error
+# surfaces at a later synchronisation. ember does the same: the check's flag, a 0-d device
+# bool, is ORed into one flag per (error, message), and ``raise_deferred`` raises the error at
+# the next point that waits for the GPU anyway (``.item()``, a copy to the host,
+# ``ember.cuda.synchronize()``).
+_deferred: dict = {}
+
+
+def defer_check(flag, error: type, message: str) -> None:
+    """Raise ``error(message)`` at the next synchronisation if the 0-d device bool ``flag``
+    is True."""
+    held = _deferred.get((error, message))
+    if held is None:
+        _deferred[error, message] = flag
+    else:
+        cupy().logical_or(held, flag, out=held)
+
+
+def raise_deferred() -> None:
+    """Raise the first failed deferred check (and forget them all)."""
+    checks = list(_deferred.items())
+    _deferred.clear()
+    for (error, message), flag in checks:
+        if bool(flag):
+            raise error(message)
+
+
 def device_count() -> int:
     cp = _import_cupy()
     return 0 if cp is None else cp.cuda.runtime.getDeviceCount()

@@ -423,7 +423,11 @@ def to_device(array, device: Device):
     if device.type == "cpu":
         if isinstance(array, np.ndarray):
             return array
-        return array.get()
+        from ember.backend import cuda
+        host = array.get()
+        if cuda._deferred:  # see NOTE [ Deferred device checks ]
+            cuda.raise_deferred()
+        return host
     if device.type == "cuda":
         from ember.backend import cuda
         return cuda.to_device(array, device)

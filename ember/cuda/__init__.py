@@ -32,8 +32,11 @@ def get_device_name(device=None) -> str:
 
 
 def synchronize(device=None) -> None:
+    """Wait for the GPU's queued work; a deferred device check that failed raises here (NOTE
+    [ Deferred device checks ] in ember/backend/cuda.py)."""
     if is_available():
         _backend.cupy().cuda.Device().synchronize()
+        _backend.raise_deferred()
 
 
 def is_initialized() -> bool:

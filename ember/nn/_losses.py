@@ -7,6 +7,7 @@ import warnings
 
 from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import no_grad
+from ember.backend.device import is_host
 from ember.ops import nn as _nn
 from ember.ops.elementwise import where
 from ember.ops.movement import broadcast_shapes
@@ -169,7 +170,13 @@ def _check_targets(target: Tensor, n_classes: int, ignore_index: int, reduction:
     tgt = target._data
     valid = tgt != ignore_index
     bad = valid & ((tgt < 0) | (tgt >= n_classes))
-    if bad.any():
+    if not is_host(target._xp):  # checked on the device: see NOTE [ Deferred device checks ]
+        from ember.backend import cuda
+        cuda.defer_check(bad.any(), IndexError,
+                         f"Target out of bounds: class indices must lie in [0, {n_classes}) or "
+                         f"equal ignore_index ({ignore_index}); checked on the GPU, so "
+                         f"raised at the next synchronisation")
+    elif bad.any():
         raise IndexError(f"Target {int(tgt[bad].reshape(-1)[0])} is out of bounds.")
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"{reduction} is not a valid value for reduction")

@@ -60,11 +60,19 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
             scores = scores.masked_fill(attn_mask.logical_not(), -math.inf)
         else:
             scores = scores + attn_mask
-    weights = softmax(scores, -1)
+    weights = softmax(scores, -1) if attn_mask is None else _safe_softmax(scores)
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
     out = matmul(weights, value)
     return _in_layout_of(out, query) if fused and query.ndim == 4 else out
+
+
+def _safe_softmax(scores: Tensor) -> Tensor:
+    """softmax along the last dim, where a row whose every score is -inf (every key masked)
+    gives zeros, as PyTorch's attention kernels do, with a finite gradient: such rows take
+    the softmax of zeros, then are zeroed."""
+    dead = (scores == -math.inf).all(-1, keepdim=True)
+    return softmax(scores.masked_fill(dead, 0.0), -1).masked_fill(dead, 0.0)
 
 
 def _in_layout_of(out: Tensor, query: Tensor) -> Tensor:
@@ -159,9 +167,15 @@ def _softmax_rows(xp, scores, scale: float, mask, noise):
         block *= scale
         if mask is not None:
             block += mask[rows] if mask.shape[0] > 1 else mask
-        block -= block.max(axis=-1, keepdims=True)
+        top = block.max(axis=-1, keepdims=True)
+        if mask is not None:  # a row masked whole gives zeros (see _safe_softmax)
+            top[top == -xp.inf] = 0
+        block -= top
         xp.exp(block, out=block)
-        block /= block.sum(axis=-1, keepdims=True)
+        total = block.sum(axis=-1, keepdims=True)
+        if mask is not None:
+            total[total == 0] = 1
+        block /= total
     weights = (probs if noise is None else probs * noise).astype(dtype, copy=False)
     return probs, weights
 
@@ -311,7 +325,10 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
     scores = matmul(q * (1.0 / math.sqrt(head_dim)), k.transpose(-2, -1))
     if attn_mask is not None:
         scores = scores + attn_mask
-    weights = softmax(scores, -1)
+    # Without weights to return PyTorch runs its attention kernels, which give a row masked
+    # whole zeros; with them, its composed softmax gives NaN.
+    weights = softmax(scores, -1) if need_weights or attn_mask is None else \
+        _safe_softmax(scores)
     if p > 0.0:
         weights = dropout(weights, p, True)
     out = matmul(weights, v).transpose(0, 1).reshape(tgt_len * bsz, embed_dim)

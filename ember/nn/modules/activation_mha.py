@@ -97,7 +97,7 @@ class MultiheadAttention(Module):
                 attn_mask: Tensor | None = None, average_attn_weights: bool = True,
                 is_causal: bool = False):
         batched = query.ndim == 3
-        if self.batch_first and batched:
+        if self.batch_first and batched and not query.is_nested:
             # keep self-attention's "query is key is value" so the packed projection is used
             if key is value:
                 if query is key:
@@ -116,6 +116,6 @@ class MultiheadAttention(Module):
             q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight,
             v_proj_weight=self.v_proj_weight, average_attn_weights=average_attn_weights,
             is_causal=is_causal)
-        if self.batch_first and batched:
+        if self.batch_first and batched and not out.is_nested:
             out = out.transpose(1, 0)
         return out, weights

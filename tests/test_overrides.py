@@ -174,6 +174,23 @@ def test_mode_sees_every_call_once():
         assert (x * 3).tolist() == [3.0, 3.0]
 
 
+def test_mode_sees_the_functions_pooling_modules_call():
+    class Recorder(TorchFunctionMode):
+        def __init__(self):
+            self.seen = []
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            self.seen.append(resolve_name(func))
+            return func(*args, **(kwargs or {}))
+
+    x = ember.ones(1, 1, 4, 4)
+    with Recorder() as rec:
+        ember.nn.MaxPool2d(2)(x)
+        ember.nn.MaxUnpool1d(2)(*ember.nn.functional.max_pool1d(x[0], 2, return_indices=True))
+    assert "torch.nn.functional.max_pool2d" in rec.seen
+    assert "torch.nn.functional.max_unpool1d" in rec.seen
+
+
 def test_user_functions_join_the_protocol():
     def first_row(t):
         if has_torch_function((t,)):

@@ -13,7 +13,7 @@ __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "Avg
 
 
 class _MaxPoolNd(Module):
-    _fn = None
+    _fn = None  # the F function's name, looked up per call: dispatch wrappers come later
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
                  return_indices: bool = False, ceil_mode: bool = False) -> None:
@@ -26,8 +26,9 @@ class _MaxPoolNd(Module):
         self.ceil_mode = ceil_mode
 
     def forward(self, input: Tensor):
-        return type(self)._fn(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                              ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+        pool = getattr(F, type(self)._fn)
+        return pool(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                    ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -38,7 +39,7 @@ class MaxPool1d(_MaxPoolNd):
     """Max over sliding windows of (N, C, L). Shape: L_out = (L + 2p - d(k-1) - 1) // s + 1
     (rounded up with ``ceil_mode``)."""
 
-    _fn = staticmethod(F.max_pool1d)
+    _fn = "max_pool1d"
 
 
 class MaxPool2d(_MaxPoolNd):
@@ -50,13 +51,13 @@ class MaxPool2d(_MaxPoolNd):
         torch.Size([1, 6, 14, 14])
     """
 
-    _fn = staticmethod(F.max_pool2d)
+    _fn = "max_pool2d"
 
 
 class MaxPool3d(_MaxPoolNd):
     """Max over sliding windows of (N, C, D, H, W)."""
 
-    _fn = staticmethod(F.max_pool3d)
+    _fn = "max_pool3d"
 
 
 class _AvgPoolNd(Module):
@@ -225,8 +226,9 @@ class _FractionalMaxPoolNd(Module):
             raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
 
     def forward(self, input: Tensor):
-        return type(self)._fn(input, self.kernel_size, self.output_size, self.output_ratio,
-                              self.return_indices, _random_samples=self._random_samples)
+        pool = getattr(F, type(self)._fn)
+        return pool(input, self.kernel_size, self.output_size, self.output_ratio,
+                    self.return_indices, _random_samples=self._random_samples)
 
 
 def _ntuple(value, n: int) -> tuple:
@@ -244,14 +246,14 @@ class FractionalMaxPool2d(_FractionalMaxPoolNd):
     """
 
     _nd = 2
-    _fn = staticmethod(F.fractional_max_pool2d)
+    _fn = "fractional_max_pool2d"
 
 
 class FractionalMaxPool3d(_FractionalMaxPoolNd):
     """Fractional max pooling over (N, C, T, H, W)."""
 
     _nd = 3
-    _fn = staticmethod(F.fractional_max_pool3d)
+    _fn = "fractional_max_pool3d"
 
 
 class _MaxUnpoolNd(Module):
@@ -266,8 +268,8 @@ class _MaxUnpoolNd(Module):
         self.padding = padding if isinstance(padding, tuple) else (padding,) * nd
 
     def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
-        return type(self)._fn(input, indices, self.kernel_size, self.stride, self.padding,
-                              output_size)
+        unpool = getattr(F, type(self)._fn)
+        return unpool(input, indices, self.kernel_size, self.stride, self.padding, output_size)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -277,18 +279,18 @@ class MaxUnpool1d(_MaxUnpoolNd):
     """Puts max_pool1d's values back at their indices, zeros elsewhere."""
 
     _nd = 1
-    _fn = staticmethod(F.max_unpool1d)
+    _fn = "max_unpool1d"
 
 
 class MaxUnpool2d(_MaxUnpoolNd):
     """Puts max_pool2d's values back at their indices, zeros elsewhere."""
 
     _nd = 2
-    _fn = staticmethod(F.max_unpool2d)
+    _fn = "max_unpool2d"
 
 
 class MaxUnpool3d(_MaxUnpoolNd):
     """Puts max_pool3d's values back at their indices, zeros elsewhere."""
 
     _nd = 3
-    _fn = staticmethod(F.max_unpool3d)
+    _fn = "max_unpool3d"

@@ -187,8 +187,8 @@ def test_mode_sees_the_functions_pooling_modules_call():
     with Recorder() as rec:
         ember.nn.MaxPool2d(2)(x)
         ember.nn.MaxUnpool1d(2)(*ember.nn.functional.max_pool1d(x[0], 2, return_indices=True))
-    assert "torch.nn.functional.max_pool2d" in rec.seen
-    assert "torch.nn.functional.max_unpool1d" in rec.seen
+    # (ember's F.max_pool2d is torch.max_pool2d's function, so it resolves to that name)
+    assert {"torch.max_pool2d", "torch.nn.functional.max_unpool1d"} <= set(rec.seen)
 
 
 def test_user_functions_join_the_protocol():

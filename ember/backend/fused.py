@@ -24,7 +24,8 @@ but must not otherwise overlap another operand.
 
 Engines (what differs between NumPy and CuPy lives here): CuPy arrays run one
 ``cupy.ElementwiseKernel`` generated from the source (``cuda_source``, a pure function of the
-source and dtypes), cached per source and dtypes. NumPy arrays run the expression as a sequence
+source and dtypes), cached per source and dtypes (``ember.backend.multi_tensor`` runs the same
+per-element code over many tensors in one launch). NumPy arrays run the expression as a sequence
 of NumPy ufuncs writing into scratch arrays, over pieces of at most ``BLOCK`` values of
 contiguous same-shape operands, so that a piece's arrays stay in the core's cache between the
 ufuncs (NumPy's SIMD loops then run at cache speed, and one pass goes through memory) and the

@@ -8,8 +8,10 @@ once-per-step bookkeeping (step counts, bias corrections) and returns the kernel
 the group's options (``maximize`` included) with its operands: the state arrays and the step's
 scalars; the parameter is ``p`` and its gradient ``g``. This class owns the loops over groups
 and parameters, the step hooks and the checkpoint layout. On the CPU the kernel runs its
-ufuncs over cache-sized pieces and allocates nothing of the parameter's size; on a GPU it is
-one launch per parameter.
+ufuncs over cache-sized pieces and allocates nothing of the parameter's size; on a GPU the
+updates that share a kernel and scalars run as one launch (``ember.backend.multi_tensor``,
+PyTorch's ``foreach`` kernels), with the per-parameter kernel's arithmetic; ``foreach=False``
+asks for one launch per parameter, as in PyTorch.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ import numpy as np
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import enable_grad, no_grad
-from ember.backend import fused
+from ember.backend import fused, multi_tensor
 from ember.nn.modules._hooks import RemovableHandle
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
@@ -277,17 +279,25 @@ class Optimizer:
                         total += p._data.size
             parallel = total >= _PARALLEL_MIN_VALUES and _threads() > 1
             kernels = []
+            sizes = []
+            device = []  # updates of device arrays: grouped into multi-tensor launches
             for p, st, group in work:
                 source, operands = self._prepare(p._data, st, group)
                 arrays = dict(operands, p=p._data, g=p.grad._data)
                 if p._data.dtype.kind == "c":
                     arrays = {k: _as_real(v) for k, v in arrays.items()}
-                kernels.append(fused.prepare_update(source, block=0 if parallel else None,
-                                                    **arrays))
+                if isinstance(p._data, np.ndarray) or group.get("foreach") is False:
+                    kernels.append(fused.prepare_update(source, block=0 if parallel else None,
+                                                        **arrays))
+                    sizes.append(p._data.nbytes)
+                else:
+                    device.append((source, arrays))
             if parallel:
-                _run_split(kernels, [p._data.nbytes for p, _, _ in work], _threads())
+                _run_split(kernels, sizes, _threads())
             else:
                 _run_all(kernels)
+            if device:
+                _run_all(multi_tensor.prepare_updates(device))
             for p, _, _ in work:
                 p._bump_version()
         for p, st in fresh:

@@ -3,13 +3,17 @@ im2col / col2im and the convolution products built on them.
 
 Every function takes arrays of one array module (NumPy or CuPy) and uses only the API both share.
 Arrays in and out are channels-first, ``(N, C, *spatial)`` (only convolution's columns may be
-channels-last inside); ``pads`` is one ``(lo, hi)`` pair per spatial dimension.
+channels-last inside); ``pads`` is one ``(lo, hi)`` pair per spatial dimension. On CUDA, im2col,
+col2im and max pooling run as single kernels (``cuda_conv``) where they take the arrays, and
+compose CuPy calls, as on the CPU, where they do not.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
+from ember.backend import cuda_conv
 from ember.backend.device import empty_as, is_host, zeros_as
 from ember.backend.device import get_array_module as get_xp
 from ember.dtypes import np_kind
@@ -64,6 +68,13 @@ def windows(x, kernel, stride, dilation):
     return _as_strided(xp, x, shape, strides)
 
 
+def _on_gpu(a, nd: int, elements: int) -> bool:
+    """Whether ``a`` is a CuPy array that ``cuda_conv``'s kernels take: up to three spatial
+    dimensions, and results of fewer than 2**31 ``elements`` (they index with 32 bits)."""
+    return (nd <= 3 and elements < 2 ** 31 and not is_host(get_xp(a))
+            and cuda_conv.supports(a.dtype))
+
+
 def _as_strided(xp, x, shape, strides):
     """``as_strided`` that keeps ``x``'s class, so a meta array stays meta (NumPy's drops
     subclasses by default; CuPy's has no ``subok`` to ask otherwise)."""
@@ -81,24 +92,30 @@ def col2im(cols, padded_shape, stride, dilation, pads=None, out=None):
     nd = len(stride)
     kernel = cols.shape[cols.ndim - nd:]
     outs = cols.shape[cols.ndim - 2 * nd:cols.ndim - nd]
-    pads = ((0, 0),) * nd if pads is None else tuple(pads)
+    pads = ((0, 0),) * nd if pads is None else tuple(tuple(p) for p in pads)
     lead = (Ellipsis,)
     lead_nd = cols.ndim - 2 * nd
-    if tuple(stride) == tuple(kernel) and all(d == 1 or k == 1 for d, k in zip(dilation, kernel)):
-        # Windows that tile without overlap: the adjoint is a transpose, not a sum of slices.
+    # windows that tile without overlap: the adjoint is a transpose, not a sum of slices
+    tiled = tuple(stride) == tuple(kernel) and all(d == 1 or k == 1
+                                                   for d, k in zip(dilation, kernel))
+    sizes = tuple(n - lo - hi for n, (lo, hi) in zip(padded_shape[lead_nd:], pads))
+    if lead_nd == 2 and _on_gpu(cols, nd, math.prod(padded_shape[:2]) * math.prod(sizes)):
+        first, assign = (-1, True) if tiled else _summation_order(
+            outs, kernel, tuple(stride), tuple(dilation), sizes, pads)
+        return cuda_conv.col2im(cols, sizes, stride, dilation, pads, first, assign, out)
+    if tiled:
         whole = zeros_as(xp, cols, padded_shape, cols.dtype)
         order = tuple(range(lead_nd)) + tuple(
             a for i in range(nd) for a in (lead_nd + i, lead_nd + nd + i))
-        tiled = cols.transpose(order).reshape(
+        joined = cols.transpose(order).reshape(
             cols.shape[:lead_nd] + tuple(o * k for o, k in zip(outs, kernel)))
-        whole[lead + tuple(slice(0, o * k) for o, k in zip(outs, kernel))] = tiled
+        whole[lead + tuple(slice(0, o * k) for o, k in zip(outs, kernel))] = joined
         cropped = whole[lead + tuple(slice(lo, n - hi) for n, (lo, hi)
                                      in zip(padded_shape[lead_nd:], pads))]
         if out is None:
             return cropped
         out[...] = cropped
         return out
-    sizes = tuple(n - lo - hi for n, (lo, hi) in zip(padded_shape[lead_nd:], pads))
     slices, covered = _covering_first(_offset_slices(outs, kernel, stride, dilation, sizes, pads),
                                       sizes)
     if out is None:
@@ -112,6 +129,22 @@ def col2im(cols, padded_shape, stride, dilation, pads=None, out=None):
         else:
             out[lead + dst] += cols[lead + src + offs]
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _summation_order(outs, kernel, stride, dilation, sizes, pads) -> tuple[int, bool]:
+    """The order in which :func:`col2im` (and :func:`conv_input_grad`) add the kernel offsets
+    into each element, for the CUDA kernel to keep (so that both paths agree bit for bit): the
+    flat offset added first, or -1 for row-major order, and whether that first one is assigned
+    rather than added to zeros (see :func:`_covering_first`)."""
+    slices, covered = _covering_first(
+        _offset_slices(outs, kernel, stride, dilation, sizes, pads), sizes)
+    if not covered:
+        return -1, False
+    first = 0
+    for o, k in zip(slices[0][0], kernel):
+        first = first * k + o
+    return first, True
 
 
 def _covering_first(slices, sizes) -> tuple[list, bool]:
@@ -154,6 +187,10 @@ def _offset_slices(outs, kernel, stride, dilation, sizes, pads):
 # one small offset array per dimension, ``args[i]``, shaped like pass i's output
 # (N, C, *sp[:i], *out[i:]); the adjoint runs the passes backwards. For 2x2 windows this does
 # half the work of k**nd passes over the window view (NumPy has no fused window reduction).
+# On CUDA one kernel per direction replaces the passes (``cuda_conv``): a thread scans its
+# window in row-major order with the same rule (first max, last NaN) and keeps PyTorch's flat
+# index; the backward's thread gathers, for its element, the gradients of the windows that
+# chose it, summed in the passes' order.
 
 
 def _along(axis: int, start: int, step: int, count: int) -> tuple:
@@ -274,6 +311,60 @@ def window_scatter(g, args, padded_shape, kernel, stride, dilation):
     return g
 
 
+def max_pool(x, kernel, stride, pads, dilation):
+    """Max pooling of ``x`` (N, C, *sp) padded by ``pads``: ``(values, choice)``, where
+    ``choice`` says which element each window's max is, for :func:`max_pool_gather`,
+    :func:`max_pool_scatter` and :func:`max_pool_indices`: on CUDA, PyTorch's flat indices
+    into ``sp`` (one kernel, which never chooses the padding); elsewhere the offsets of
+    :func:`window_max` over ``x`` padded with the lowest value (which a window of nothing but
+    lowest values chooses, unlike PyTorch). A NaN wins, the last one, as in PyTorch."""
+    outs = tuple(out_size(s, k, st, lo, hi, d) for s, k, st, (lo, hi), d
+                 in zip(x.shape[2:], kernel, stride, pads, dilation))
+    # (the backward's kernel writes x's shape)
+    if _on_gpu(x, len(kernel), max(x.size, math.prod(x.shape[:2] + outs))):
+        return cuda_conv.max_pool_forward(x, kernel, stride, pads, dilation, outs)
+    xp = get_xp(x)
+    low = -xp.inf if np_kind(x.dtype) == "f" else xp.iinfo(x.dtype).min
+    return window_max(pad(x, pads, "constant", low), kernel, stride, dilation)
+
+
+def max_pool_gather(x, choice, kernel, stride, pads, dilation):
+    """The element of ``x`` (N, C, *sp) that each window of :func:`max_pool` chose."""
+    if isinstance(choice, tuple):
+        return window_gather(pad(x, pads), choice, kernel, stride, dilation)
+    xp = get_xp(x)
+    n, c = x.shape[:2]
+    rows = xp.arange(n * c).reshape(-1, 1)
+    flat = x.reshape(n * c, math.prod(x.shape[2:]))
+    return flat[rows, choice.reshape(n * c, math.prod(choice.shape[2:]))].reshape(choice.shape)
+
+
+def max_pool_scatter(g, choice, x_shape, kernel, stride, pads, dilation):
+    """The adjoint of :func:`max_pool_gather`: zeros of ``x_shape`` with every ``g`` added at
+    the element its window chose."""
+    if isinstance(choice, tuple):
+        padded = x_shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pads))
+        gx = window_scatter(g, choice, padded, kernel, stride, dilation)
+        return gx[(Ellipsis,) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x_shape[2:], pads))]
+    return cuda_conv.max_pool_backward(g, choice, x_shape, kernel, stride, pads, dilation)
+
+
+def max_pool_indices(choice, spatial, kernel, stride, pads, dilation):
+    """PyTorch's indices of :func:`max_pool`'s ``choice``: each window's chosen element as a
+    flat (int64) position in the input's ``spatial`` shape."""
+    if not isinstance(choice, tuple):
+        return choice.copy()  # the caller's to keep, apart from the one backward reads
+    xp = get_xp(choice[0])
+    nd = len(kernel)
+    offs = window_offsets(choice, kernel, stride, dilation)
+    flat_index = 0
+    for i, (n, s, (lo, _), d) in enumerate(zip(spatial, stride, pads, dilation)):
+        pos = (xp.arange(offs[i].shape[2 + i]).reshape((-1,) + (1,) * (nd - 1 - i)) * s - lo
+               + offs[i] * d)
+        flat_index = flat_index * n + pos
+    return xp.asarray(flat_index, dtype=xp.int64)
+
+
 # ----------------------------------------------------------------------------------------------
 # Convolution as im2col + matmul
 #
@@ -294,6 +385,9 @@ def window_scatter(g, args, padded_shape, kernel, stride, dilation):
 #   the output gradient (``_batch_last``), it moves the batch last instead: one GEMM makes
 #   (C * prod(k), L * N) from a transposed copy of the output gradient, the slices' rows are
 #   then N times longer, and one transposing copy gives (N, C, *sp).
+# On CUDA, col2im is one kernel (``cuda_conv``) that reads the columns in any layout and writes
+# (N, C, *sp) directly, so neither the batch-last trick nor channels-last columns' GEMM per
+# kernel offset is needed: one GEMM makes all the columns.
 
 _CHANNELS_LAST_MIN = 24  # channels per group from which channels-last columns win (measured)
 _WGRAD_CHUNK = 1 << 22  # elements of per-sample weight-gradient products held at once (16 MB)
@@ -329,14 +423,16 @@ def im2col(x, kernel, stride, pads, dilation, groups: int):
     picks, and the output spatial shape."""
     nd = len(kernel)
     n, c = x.shape[:2]
+    outs = tuple(out_size(s, k, st, lo, hi, d) for s, k, st, (lo, hi), d
+                 in zip(x.shape[2:], kernel, stride, pads, dilation))
+    if _on_gpu(x, nd, n * c * math.prod(kernel) * math.prod(outs)):
+        return cuda_conv.im2col(x, kernel, stride, pads, dilation, groups, outs,
+                                _channels_last(c // groups)), outs
     if not _channels_last(c // groups):
         win = windows(pad(x, pads), kernel, stride, dilation)  # (N, C, *out, *k)
-        outs = win.shape[2:2 + nd]
         order = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
         return win.transpose(order).reshape(n, groups, -1, math.prod(outs)), outs  # one copy
     xl = _padded_last(x, pads)
-    outs = tuple((s - d * (k - 1) - 1) // st + 1
-                 for s, k, st, d in zip(xl.shape[1:-1], kernel, stride, dilation))
     st = xl.strides
     cg = c // groups
     win = _as_strided(  # (N, *out, *kernel, G, C/G), read only
@@ -432,7 +528,8 @@ def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups: int, gmat=No
     if not _channels_last(cg):
         w_t = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)  # (G, Cg * K, O/G)
         order = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
-        if not _batch_last(kernel, cg, o // groups):
+        # (col2im's CUDA kernel reads the columns in any layout: no need to move the batch)
+        if not _batch_last(kernel, cg, o // groups) or _on_gpu(gy, nd, math.prod(x_shape)):
             gcols = w_t @ gy.reshape(n, groups, o // groups, -1)  # (N, G, Cg * K, L)
             # (N, C, *k, *out) seen as (N, C, *out, *k): a view whose offset slices stay
             # contiguous
@@ -452,8 +549,18 @@ def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups: int, gmat=No
         return out
     if gmat is None:
         gmat = grad_matrix(gy, w.shape, groups)
-    w_offs = _weight_matrix(w, groups).reshape((groups,) + kernel + (cg, o // groups))
     sizes = tuple(x_shape[2:])
+    if _on_gpu(gmat, nd, math.prod(x_shape)):
+        # one GEMM for every kernel offset, (G, N * L, prod(k) * Cg), which col2im's kernel
+        # reads as (N, G, Cg, *out, *k) and sums in the order of the loop below
+        gcols = (gmat @ _weight_matrix(w, groups).transpose(0, 2, 1)).reshape(
+            (groups, n) + outs + kernel + (cg,))
+        first, assign = _summation_order(outs, kernel, tuple(stride), tuple(dilation), sizes,
+                                         tuple(tuple(p) for p in pads))
+        return cuda_conv.col2im(
+            gcols.transpose((1, 0, 2 + 2 * nd) + tuple(range(2, 2 + 2 * nd))), sizes, stride,
+            dilation, pads, first, assign)
+    w_offs = _weight_matrix(w, groups).reshape((groups,) + kernel + (cg, o // groups))
     slices, covered = _covering_first(_offset_slices(outs, kernel, stride, dilation, sizes, pads),
                                       sizes)
     shape = (n,) + sizes + (groups, cg)

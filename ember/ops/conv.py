@@ -280,15 +280,15 @@ def _pool_geometry(nd, spatial, kernel_size, stride, padding, dilation, ceil_mod
 
 
 class WindowGather(Primitive, node_name="MaxPool2DWithIndicesBackward0"):
-    """Each output is the input element at window offsets ``arg`` (max pooling's selection, see
-    NOTE [ Separable max pooling ] in ``ember.backend.kernels``)."""
+    """Each output is the input element that max pooling chose, ``arg`` (its ``choice``, see
+    ``ember.backend.kernels.max_pool``)."""
 
     @staticmethod
     def forward(ctx, x, arg, kernel, stride, pads, dilation, values=None):
         ctx.geom = (arg, x.shape, kernel, stride, pads, dilation)
         if values is not None:  # max pooling already has the gathered maxima
             return values
-        return K.window_gather(K.pad(x, pads), arg, kernel, stride, dilation)
+        return K.max_pool_gather(x, arg, kernel, stride, pads, dilation)
 
     @staticmethod
     def backward(ctx, grad):
@@ -299,9 +299,7 @@ class WindowScatter(Primitive, node_name="MaxPool2DWithIndicesBackwardBackward0"
     @staticmethod
     def forward(ctx, g, arg, x_shape, kernel, stride, pads, dilation):
         ctx.geom = (arg, kernel, stride, pads, dilation)
-        padded = x_shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pads))
-        gx = K.window_scatter(g, arg, padded, kernel, stride, dilation)
-        return gx[(Ellipsis,) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x_shape[2:], pads))]
+        return K.max_pool_scatter(g, arg, x_shape, kernel, stride, pads, dilation)
 
     @staticmethod
     def backward(ctx, grad):
@@ -311,23 +309,15 @@ class WindowScatter(Primitive, node_name="MaxPool2DWithIndicesBackwardBackward0"
 def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     op = f"max_pool{nd}d"
     x, unbatched = _batched(input, nd, op)
-    kernel, stride, pads, dilation, outs = _pool_geometry(
+    kernel, stride, pads, dilation, _ = _pool_geometry(
         nd, x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode, op)
-    xp = get_array_module(x._data)
-    data = x._data
-    low = -xp.inf if _dt.np_kind(data.dtype) == "f" else xp.iinfo(data.dtype).min
-    values, arg = K.window_max(K.pad(data, pads, "constant", low), kernel, stride, dilation)
+    values, arg = K.max_pool(x._data, kernel, stride, pads, dilation)
     out = WindowGather.apply(x, arg, kernel, stride, pads, dilation, values)
     if unbatched:
         out = out.squeeze(0)
     if not return_indices:
         return out
-    offs = K.window_offsets(arg, kernel, stride, dilation)
-    flat_index = 0
-    for i, (n, s, (lo, _), d) in enumerate(zip(x.shape[2:], stride, pads, dilation)):
-        pos = xp.arange(outs[i]).reshape((-1,) + (1,) * (nd - 1 - i)) * s - lo + offs[i] * d
-        flat_index = flat_index * n + pos
-    idx = _make(xp.asarray(flat_index, dtype=xp.int64))
+    idx = _make(K.max_pool_indices(arg, x.shape[2:], kernel, stride, pads, dilation))
     return out, idx.squeeze(0) if unbatched else idx
 
 

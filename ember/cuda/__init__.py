@@ -226,6 +226,13 @@ def stream(s: Stream | None) -> StreamContext:
 
 from ember._creation import CUDA_LEGACY_TYPES as _LEGACY  # noqa: E402
 from ember.cuda import nvtx  # noqa: E402,F401
+from ember.cuda.graphs import (  # noqa: E402,F401
+    CUDAGraph,
+    graph,
+    graph_pool_handle,
+    is_current_stream_capturing,
+    make_graphed_callables,
+)
 from ember.cuda.memory import (  # noqa: E402,F401
     empty_cache,
     ipc_collect,

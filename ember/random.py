@@ -77,6 +77,7 @@ def _safe_state(blob: bytes):
 
 default_generator = Generator()
 _cuda_generators: dict = {}
+_cuda_seed = DEFAULT_SEED  # the seed of CUDA generators made from now on
 # CUDA cannot be used in a forked child (a DataLoader worker): the child starts without the
 # parent's CUDA generators, so that seeding it (as every worker does) never touches the GPU.
 os.register_at_fork(after_in_child=_cuda_generators.clear)
@@ -141,16 +142,23 @@ def generator_for(device: Device, generator: Generator | None = None):
         return _meta_draws
     if generator is not None:
         return generator.xp_rng()
-    index = device.index or 0
+    return cuda_generator(device.index or 0).xp_rng()
+
+
+def cuda_generator(index: int) -> Generator:
+    """GPU ``index``'s default generator, made on first use with the seed that
+    ``manual_seed`` last gave (as PyTorch seeds a GPU that is initialised later)."""
     gen = _cuda_generators.get(index)
     if gen is None:
-        gen = _cuda_generators[index] = Generator(Device("cuda", index))
-    return gen.xp_rng()
+        gen = _cuda_generators[index] = Generator(Device("cuda", index)).manual_seed(_cuda_seed)
+    return gen
 
 
 def manual_seed(seed: int) -> Generator:
-    """Seed every default generator (CPU and CUDA)."""
+    """Seed every default generator (CPU and CUDA, also those of GPUs first used later)."""
+    global _cuda_seed
     default_generator.manual_seed(seed)
+    _cuda_seed = seed
     for gen in _cuda_generators.values():
         gen.manual_seed(seed)
     return default_generator

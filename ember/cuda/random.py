@@ -11,10 +11,7 @@ def _generator(device="cuda"):
     index = device if isinstance(device, int) else (Device(device).index or 0)
     if not _backend.is_available():
         _backend.cupy()  # raises the clear "CuPy or an NVIDIA GPU is missing" error
-    gen = random._cuda_generators.get(index)
-    if gen is None:
-        gen = random._cuda_generators[index] = random.Generator(Device("cuda", index))
-    return gen
+    return random.cuda_generator(index)
 
 
 def get_rng_state(device="cuda"):

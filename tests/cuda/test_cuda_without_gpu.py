@@ -50,3 +50,24 @@ def test_dlpack_round_trip_on_cpu_shares_memory():
     back = np.from_dlpack(t)
     t.add_(1)
     assert back[1] == 2.0
+
+
+def test_a_gpu_first_used_after_manual_seed_gets_that_seed(monkeypatch):
+    """ember.manual_seed seeds GPUs that are initialised later too (checked with host
+    generators standing in for CuPy's)."""
+    from ember import random
+    monkeypatch.setattr(random.Generator, "_make",
+                        lambda self, seed: np.random.Generator(np.random.PCG64(seed)))
+    monkeypatch.setattr(random, "_cuda_generators", {})
+    monkeypatch.setattr(random, "_cuda_seed", random.DEFAULT_SEED)
+    assert random.cuda_generator(0).initial_seed() == random.DEFAULT_SEED
+    state = random.default_generator.get_state()
+    try:
+        ember.manual_seed(7)
+        assert random.cuda_generator(0).initial_seed() == 7  # made before: reseeded
+        assert random.cuda_generator(3).initial_seed() == 7  # made after: seeded alike
+        first = random.cuda_generator(3).xp_rng().random(4)
+        ember.manual_seed(7)
+        np.testing.assert_array_equal(random.cuda_generator(3).xp_rng().random(4), first)
+    finally:
+        random.default_generator.set_state(state)

@@ -105,10 +105,10 @@ def test_a_non_contiguous_parameter_takes_the_per_tensor_kernel(name, kwargs, la
 
 def test_mixed_dtypes_and_groups_launch_once_per_kind(launches):
     rng = np.random.default_rng(1)
-    params = {d: [ember.tensor(np.asarray(rng.standard_normal(s), dtype), device=d,
-                               requires_grad=True)
-                  for s, dtype in [((5,), np.float32), ((6,), np.float64), ((7,), np.float32),
-                                   ((8,), np.float64), ((3,), np.float32)]]
+    start = [np.asarray(rng.standard_normal(s), dtype)
+             for s, dtype in [((5,), np.float32), ((6,), np.float64), ((7,), np.float32),
+                              ((8,), np.float64), ((3,), np.float32)]]
+    params = {d: [ember.tensor(a, device=d, requires_grad=True) for a in start]
               for d in ("cuda", "cpu")}
     opts = {d: optim.SGD([{"params": ps[:4]}, {"params": ps[4:], "lr": 0.2}], lr=0.1,
                          momentum=0.9) for d, ps in params.items()}

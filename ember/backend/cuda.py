@@ -117,7 +117,8 @@ def leading_sum(a, axes: tuple, keepdims: bool):
     k = len(axes)
     if (not 0 < k < a.ndim or axes != tuple(range(k)) or a.dtype.name not in _GEMM_SUM_DTYPES
             or a.size == 0 or a.__class__.__module__.split(".", 1)[0] != "cupy"
-            or not a.flags.c_contiguous):
+            or not a.flags.c_contiguous
+            or cupy().cuda.get_current_stream().is_capturing()):  # no cuBLAS in a CUDA graph
         return None
     from ember.backend.special import matmul
     rows = a.size // math.prod(a.shape[k:])

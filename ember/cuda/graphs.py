@@ -33,10 +33,13 @@ Deferred device checks (NOTE [ Deferred device checks ] in ember/backend/cuda.py
 a capture are dropped at its end: their flags are only computed when the graph replays, so a
 captured op's check (a class index out of range, say) is not reported.
 
-Limits: ``ember.cuda.memory_allocated`` and friends count CuPy's default pool only, not graph
-pools. Ops that upload host data while they run cannot be captured (CuPy stages the upload in
-pinned memory watched by an event, which a capture cannot record): the optimizers' multi-tensor
-update does so, so capture an optimizer step with ``foreach=False``.
+Limits: CuPy refuses to call cuBLAS during a capture, so matrix products (``Linear``,
+``matmul``, convolutions' GEMMs) cannot be captured: ``graph`` raises a RuntimeError naming the
+call (seen on an H200 with CuPy 14.2). What runs without cuBLAS is captured: elementwise ops,
+reductions (ember's sums over leading axes, cuBLAS products on the GPU, fall back to CuPy's
+reduction while capturing), the optimizers' updates (their multi-tensor launch, which uploads
+a table from host memory, falls back to one kernel per parameter while capturing).
+``ember.cuda.memory_allocated`` and friends count CuPy's default pool only, not graph pools.
 """
 from __future__ import annotations
 
@@ -320,6 +323,10 @@ class graph:
         if exc is not None and _capture_violation(exc):
             what = _ember_call(tb)
             what = f"{what}()" if what else "An operation"
+            if "cublas" in str(exc).lower():
+                raise RuntimeError(f"{what} runs a matrix product through cuBLAS, which CuPy "
+                                   "cannot record in a CUDA graph; capture only work without "
+                                   f"matrix products ({exc})") from exc
             raise RuntimeError(f"{what} waits for the GPU (or copies to the host), which is not "
                                "allowed while a CUDA graph is being captured; move it out of "
                                f"the captured block ({exc})") from exc

@@ -1,6 +1,7 @@
 """CUDA graphs on a GPU: captured work replays on new input values, a whole training step
 replays like eager steps, make_graphed_callables matches eager outputs and gradients, graphs
-share memory pools, and a synchronizing call during a capture raises."""
+share memory pools, and a synchronizing call or a matrix product (CuPy cannot capture cuBLAS)
+during a capture raises. The models are elementwise for that reason."""
 import copy
 
 import numpy as np
@@ -22,6 +23,18 @@ def _on_side_stream(fn, iters: int = 3) -> None:
         for _ in range(iters):
             fn()
     ember.cuda.current_stream().wait_stream(side)
+
+
+class _Elementwise(nn.Module):
+    """tanh(x * w + b): parameters and autograd without a matrix product."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.w = nn.Parameter(ember.randn(width))
+        self.b = nn.Parameter(ember.randn(width) * 0.1)
+
+    def forward(self, x):
+        return ember.tanh(x * self.w + self.b)
 
 
 def _full(value: float, n: int) -> ember.Tensor:
@@ -63,16 +76,14 @@ def test_graph_memory_is_private():
 
 def test_whole_training_step_replays_like_eager_steps():
     ember.manual_seed(0)
-    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3)).cuda()
+    model = _Elementwise(6).cuda()
     eager = copy.deepcopy(model)
     loss_fn = nn.MSELoss()
     rng = np.random.default_rng(0)
     batches = [(ember.tensor(rng.standard_normal((4, 6)), dtype=ember.float32, device="cuda"),
-                ember.tensor(rng.standard_normal((4, 3)), dtype=ember.float32, device="cuda"))
+                ember.tensor(rng.standard_normal((4, 6)), dtype=ember.float32, device="cuda"))
                for _ in range(5)]
-    # One launch per parameter: the multi-tensor update uploads its table through a pinned
-    # buffer, which a capture cannot record.
-    opt = ember.optim.SGD(model.parameters(), lr=0.1, foreach=False)
+    opt = ember.optim.SGD(model.parameters(), lr=0.1)  # stateless: the warm-up leaves none
     static_x = batches[0][0].clone()
     static_t = batches[0][1].clone()
     initial = [p.detach().clone() for p in model.parameters()]
@@ -92,7 +103,7 @@ def test_whole_training_step_replays_like_eager_steps():
         for p, p0 in zip(model.parameters(), initial):
             p.copy_(p0)
 
-    eager_opt = ember.optim.SGD(eager.parameters(), lr=0.1, foreach=False)
+    eager_opt = ember.optim.SGD(eager.parameters(), lr=0.1)
     for x, t in batches:
         static_x.copy_(x)
         static_t.copy_(t)
@@ -109,7 +120,7 @@ def test_whole_training_step_replays_like_eager_steps():
 
 def test_make_graphed_callables_module_matches_eager():
     ember.manual_seed(0)
-    module = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 2)).cuda()
+    module = _Elementwise(5).cuda()
     eager = copy.deepcopy(module)
     sample = ember.randn(3, 5, device="cuda", requires_grad=True)
     graphed = ember.cuda.make_graphed_callables(module, (sample,))
@@ -119,7 +130,7 @@ def test_make_graphed_callables_module_matches_eager():
         x_eager = x.detach().clone().requires_grad_()
         out, out_eager = graphed(x), eager(x_eager)
         assert_close(out.detach().cpu(), out_eager.detach().cpu(), rtol=1e-5, atol=1e-6)
-        grad = ember.randn(3, 2, device="cuda")
+        grad = ember.randn(3, 5, device="cuda")
         out.backward(grad)
         out_eager.backward(grad)
         assert_close(x.grad.cpu(), x_eager.grad.cpu(), rtol=1e-5, atol=1e-6)
@@ -192,3 +203,12 @@ def test_random_draws_differ_between_replays():
     second = y.cpu()
     assert 0 <= first.min().item() and first.max().item() < 1
     assert not ember.equal(first, second)
+
+
+def test_a_matrix_product_during_a_capture_raises_a_clear_error():
+    x = ember.randn(4, 4, device="cuda")
+    _on_side_stream(lambda: x @ x)
+    with pytest.raises(RuntimeError, match="cuBLAS"):
+        with ember.cuda.graph(ember.cuda.CUDAGraph()):
+            x @ x
+    assert not ember.cuda.is_current_stream_capturing()

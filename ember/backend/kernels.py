@@ -198,9 +198,12 @@ def _along(axis: int, start: int, step: int, count: int) -> tuple:
     return (slice(None),) * axis + (slice(start, start + step * (count - 1) + 1, step),)
 
 
-def _max_along(v, axis: int, k: int, s: int, d: int, nan: bool):
+def _max_along(v, axis: int, k: int, s: int, d: int, nan: bool, lo: int = 0,
+               length: int | None = None):
     """One pass of :func:`window_max`: maxima over the windows along ``axis`` and the offset
-    of each one's first occurrence (of its last NaN, if ``nan``)."""
+    of each one's first occurrence (of its last NaN, if ``nan``). With ``v`` padded by ``lo``
+    in front of ``length`` elements, a window whose max is the padding's lowest value takes
+    its first element inside the input instead, as PyTorch, which never chooses padding."""
     xp = get_xp(v)
     n = (v.shape[axis] - d * (k - 1) - 1) // s + 1
     views = [v[_along(axis, j * d, s, n)] for j in range(k)]
@@ -217,13 +220,20 @@ def _max_along(v, axis: int, k: int, s: int, d: int, nan: bool):
             arg = gt.view(xp.uint8) if k < 256 else gt.astype(xp.int64)
         else:  # offsets grow along the loop: "j where the max is new" is a running maximum
             xp.maximum(arg, xp.multiply(gt, j, dtype=arg.dtype), out=arg)
+    if length is not None and (lo or v.shape[axis] > lo + length):
+        shape = (1,) * axis + (n,) + (1,) * (v.ndim - axis - 1)
+        start = xp.arange(n).reshape(shape) * s  # each window's first position, padded
+        pos = start + arg * d
+        in_padding = (pos < lo) | (pos >= lo + length)
+        first_inside = xp.maximum(-((start - lo) // d), 0)  # ceil((lo - start) / d)
+        arg = xp.where(in_padding, first_inside, arg).astype(arg.dtype)
     return best, arg
 
 
-def window_max(x, kernel, stride, dilation):
-    """The max of every window of ``x`` (already padded) and where it is: one integer offset
-    array per spatial dimension (see NOTE [ Separable max pooling ]); a NaN wins, the last
-    one, as in PyTorch."""
+def window_max(x, kernel, stride, dilation, pads=None):
+    """The max of every window of ``x`` (already padded, by ``pads`` if given: then the padding
+    is never chosen) and where it is: one integer offset array per spatial dimension (see NOTE
+    [ Separable max pooling ]); a NaN wins, the last one, as in PyTorch."""
     xp = get_xp(x)
     nd = len(kernel)
     lead = x.ndim - nd
@@ -232,7 +242,10 @@ def window_max(x, kernel, stride, dilation):
     for nan in (False, True) if is_host(xp) else (True,):
         v, args = x, [None] * nd
         for i in reversed(range(nd)):
-            v, args[i] = _max_along(v, lead + i, kernel[i], stride[i], dilation[i], nan)
+            lo, hi = pads[i] if pads else (0, 0)
+            length = x.shape[lead + i] - lo - hi if pads else None
+            v, args[i] = _max_along(v, lead + i, kernel[i], stride[i], dilation[i], nan, lo,
+                                    length)
         if nan or np_kind(x.dtype) != "f" or not bool(xp.isnan(v).any()):
             return v, tuple(args)
 
@@ -316,8 +329,9 @@ def max_pool(x, kernel, stride, pads, dilation):
     ``choice`` says which element each window's max is, for :func:`max_pool_gather`,
     :func:`max_pool_scatter` and :func:`max_pool_indices`: on CUDA, PyTorch's flat indices
     into ``sp`` (one kernel, which never chooses the padding); elsewhere the offsets of
-    :func:`window_max` over ``x`` padded with the lowest value (which a window of nothing but
-    lowest values chooses, unlike PyTorch). A NaN wins, the last one, as in PyTorch."""
+    :func:`window_max` over ``x`` padded with the lowest value (never chosen: a window of
+    nothing but lowest values chooses its first element inside ``x``, as PyTorch). A NaN wins,
+    the last one, as in PyTorch."""
     outs = tuple(out_size(s, k, st, lo, hi, d) for s, k, st, (lo, hi), d
                  in zip(x.shape[2:], kernel, stride, pads, dilation))
     # (the backward's kernel writes x's shape)
@@ -325,7 +339,7 @@ def max_pool(x, kernel, stride, pads, dilation):
         return cuda_conv.max_pool_forward(x, kernel, stride, pads, dilation, outs)
     xp = get_xp(x)
     low = -xp.inf if np_kind(x.dtype) == "f" else xp.iinfo(x.dtype).min
-    return window_max(pad(x, pads, "constant", low), kernel, stride, dilation)
+    return window_max(pad(x, pads, "constant", low), kernel, stride, dilation, pads)
 
 
 def max_pool_gather(x, choice, kernel, stride, pads, dilation):

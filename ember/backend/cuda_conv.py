@@ -20,22 +20,12 @@ import math
 
 import numpy as np
 
-from ember.backend import cuda
+from ember.backend import cuda, cuda_rows
 
 _THREADS = 256
 _MAX_BLOCKS = 1 << 16  # beyond this a thread takes several elements (grid-stride loops)
 
-_HALF_LOADS = {
-    "bfloat16": ("return __uint_as_float(((unsigned int)x) << 16);",
-                 # round to nearest even; NaN stays a (quiet) NaN
-                 "unsigned int b = __float_as_uint(v);\n"
-                 "    if ((b & 0x7fffffffu) > 0x7f800000u)\n"
-                 "        return (unsigned short)((b >> 16) | 0x40u);\n"
-                 "    b += 0x7fffu + ((b >> 16) & 1u);\n"
-                 "    return (unsigned short)(b >> 16);"),
-    "float16": ('float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x)); return f;',
-                'unsigned short h; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v)); return h;'),
-}
+_HALF_LOADS = cuda_rows.HALF_CONVERSIONS  # (load, store) bodies of the half types
 # Per storage dtype: the C type the kernels see and the lowest value max pooling starts from
 # (half types compute in float, the others in their own type).
 _TYPES = {

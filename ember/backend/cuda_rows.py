@@ -23,21 +23,24 @@ from ember.backend import cuda
 
 _THREADS = 128  # per row: a multiple of the warp size
 
-# Per storage dtype: the C type the kernels see, their compute type, and its conversions.
-_TYPES = {
-    "float32": ("float", "float", "return x;", "return v;"),
-    "float64": ("double", "double", "return x;", "return v;"),
-    "bfloat16": ("unsigned short", "float",
-                 "return __uint_as_float(((unsigned int)x) << 16);",
+# The half types' bodies of load(unsigned short x) -> float and store(float v) -> unsigned
+# short, in registers (no CUDA header); ember's other RawKernels (cuda_conv) use them too.
+HALF_CONVERSIONS = {
+    "bfloat16": ("return __uint_as_float(((unsigned int)x) << 16);",
                  # round to nearest even; NaN stays a (quiet) NaN
                  "unsigned int b = __float_as_uint(v);\n"
                  "    if ((b & 0x7fffffffu) > 0x7f800000u)\n"
                  "        return (unsigned short)((b >> 16) | 0x40u);\n"
                  "    b += 0x7fffu + ((b >> 16) & 1u);\n"
                  "    return (unsigned short)(b >> 16);"),
-    "float16": ("unsigned short", "float",
-                'float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x)); return f;',
+    "float16": ('float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x)); return f;',
                 'unsigned short h; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v)); return h;'),
+}
+# Per storage dtype: the C type the kernels see, their compute type, and its conversions.
+_TYPES = {
+    "float32": ("float", "float", "return x;", "return v;"),
+    "float64": ("double", "double", "return x;", "return v;"),
+    **{name: ("unsigned short", "float", *body) for name, body in HALF_CONVERSIONS.items()},
 }
 
 _PRELUDE = """

@@ -120,6 +120,12 @@ from ember.backend import cpu as _cpu_backend  # noqa: E402
 _cpu_backend.tune_allocator()
 _cpu_backend.silence_float_warnings()
 from ember.amp import autocast  # noqa: F401,E402
+from ember.amp import GradScaler  # noqa: F401,E402
+from ember._stream import Event, Stream  # noqa: F401,E402
+from ember._accessors import (  # noqa: F401,E402
+    ccol_indices_copy, col_indices_copy, crow_indices_copy, indices_copy, int_repr,
+    q_per_channel_axis, q_per_channel_scales, q_per_channel_zero_points, q_scale, q_zero_point,
+    row_indices_copy, slice_inverse, values_copy)
 from ember.runtime import (  # noqa: F401,E402
     are_deterministic_algorithms_enabled, clear_autocast_cache, compile,
     get_autocast_cpu_dtype, get_autocast_dtype, get_autocast_gpu_dtype,
@@ -152,6 +158,12 @@ from ember.ops.tensor_extras import (  # noqa: F401,E402
     ComplexFloatStorage, DoubleStorage, FloatStorage, HalfStorage, IntStorage, LongStorage,
     ShortStorage)
 from ember.dtypes import qint8, qint32, quint4x2, quint8  # noqa: F401,E402
+from ember.dtypes import (float8_e4m3fn, float8_e4m3fnuz, float8_e5m2,  # noqa: F401,E402
+                          float8_e5m2fnuz, float8_e8m0fnu)
+from ember._float8 import _scaled_mm  # noqa: F401,E402
+from ember.dtypes import (  # noqa: F401,E402  (dtype objects only: NumPy cannot hold these)
+    bits1x8, bits2x4, bits4x2, bits8, bits16, chalf, complex32, float4_e2m1fn_x2, int1, int2,
+    int3, int4, int5, int6, int7, uint1, uint2, uint3, uint4, uint5, uint6, uint7)
 from ember._quantized import (  # noqa: F401,E402
     _make_per_channel_quantized_tensor, _make_per_tensor_quantized_tensor, dequantize,
     per_channel_affine, per_channel_affine_float_qparams, per_channel_symmetric,
@@ -316,6 +328,7 @@ _LAZY_SUBMODULES += ("futures",)  # torch.futures
 _LAZY_SUBMODULES += ("export",)  # torch.export
 _LAZY_SUBMODULES += ("masked",)  # torch.masked
 _LAZY_SUBMODULES += ("nested",)  # torch.nested
+_LAZY_SUBMODULES += ("quasirandom",)  # torch.quasirandom: SobolEngine
 
 
 def __getattr__(name: str):

@@ -81,6 +81,11 @@ class TensorMethods:
         """A float tensor is its own dequantized form (quantized tensors override this)."""
         return self
 
+    def chalf(self, memory_format=None):
+        """``self.to(torch.complex32)``, which ember refuses: NumPy has no complex32 type."""
+        from ember.dtypes import complex32
+        return self.to(complex32)
+
     def is_conj(self) -> bool:
         return _runtime.is_conj(self)
 

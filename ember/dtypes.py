@@ -28,6 +28,9 @@ class dtype:
         return (_dtype_by_name, (self.name,))
 
     def to_complex(self) -> "dtype":
+        if self in FLOAT8:
+            from ember._float8 import cpp_name
+            raise RuntimeError(f"Unknown Complex ScalarType for {cpp_name(self)}")
         return {float32: complex64, float64: complex128, float16: complex64,
                 bfloat16: complex64}.get(self, self)
 
@@ -63,8 +66,23 @@ ALL = (bool, uint8, uint16, uint32, uint64, int8, int16, int32, int64, float16, 
 _BY_NAME = {d.name: d for d in ALL}
 _FROM_NP = {d.np_dtype: d for d in ALL}
 
+# float8 (ml_dtypes): PyTorch stores, casts, views and prints them, but has few CPU kernels and
+# no promotion with any other dtype (see ember/_float8.py).
+float8_e4m3fn = dtype("float8_e4m3fn", ml_dtypes.float8_e4m3fn, FLOAT)
+float8_e5m2 = dtype("float8_e5m2", ml_dtypes.float8_e5m2, FLOAT)
+float8_e4m3fnuz = dtype("float8_e4m3fnuz", ml_dtypes.float8_e4m3fnuz, FLOAT)
+float8_e5m2fnuz = dtype("float8_e5m2fnuz", ml_dtypes.float8_e5m2fnuz, FLOAT)
+float8_e8m0fnu = dtype("float8_e8m0fnu", ml_dtypes.float8_e8m0fnu, FLOAT)
+FLOAT8 = (float8_e4m3fn, float8_e5m2, float8_e4m3fnuz, float8_e5m2fnuz, float8_e8m0fnu)
+float8_e8m0fnu.is_signed = False
+_BY_NAME.update((d.name, d) for d in FLOAT8)
+_FROM_NP.update((d.np_dtype, d) for d in FLOAT8)
+_FLOAT8_NP = frozenset(d.np_dtype for d in FLOAT8)
+
 
 def _dtype_by_name(name: str) -> dtype:
+    if name in _UNSTORABLE:
+        return _UNSTORABLE[name]
     return _BY_NAME[name]
 
 
@@ -103,6 +121,8 @@ def to_dtype(d) -> dtype:
             return aliases[name]
         if name in _BY_NAME:
             return _BY_NAME[name]
+    if isinstance(d, _UnstorableDtype):
+        raise TypeError(f"ember cannot make tensors of {d}: NumPy has no such element type")
     return from_numpy_dtype(d)
 
 
@@ -141,6 +161,9 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     hit = _promote_cache.get(key)
     if hit is not None:
         return hit
+    if a in FLOAT8 or b in FLOAT8:
+        from ember._float8 import refuse_promotion
+        refuse_promotion(a, b)
     ca, cb = a._category, b._category
     if ca != cb and (ca >= FLOAT or cb >= FLOAT) and min(ca, cb) <= INT:
         result = a if ca > cb else b
@@ -209,10 +232,17 @@ def is_floating_point(d: dtype) -> _builtins.bool:
 def np_kind(np_dtype) -> str:
     """NumPy's kind letter of ``np_dtype``, with ml_dtypes' bfloat16 as the float it is ("f";
     NumPy files it under "V")."""
-    return "f" if np_dtype == bfloat16.np_dtype else np_dtype.kind
+    kind = np_dtype.kind
+    if kind != "V":
+        return kind
+    # ml_dtypes' bfloat16 and float8 types are floats too
+    return "f" if np_dtype == bfloat16.np_dtype or np_dtype in _FLOAT8_NP else kind
 
 
 def finfo_np(d: dtype):
+    if d in FLOAT8:  # PyTorch's finfo fields, which differ from ml_dtypes' in places
+        from ember._float8 import finfo
+        return finfo(d)
     return ml_dtypes.finfo(d.np_dtype) if d is bfloat16 else np.finfo(d.np_dtype)
 
 
@@ -225,3 +255,31 @@ quint4x2 = dtype("quint4x2", np.uint8, INT)  # 4-bit values, one per byte here
 quint8.is_signed = quint4x2.is_signed = False
 QUANTIZED = (qint8, quint8, qint32, quint4x2)
 _BY_NAME.update((d.name, d) for d in QUANTIZED)
+
+# Dtypes PyTorch names but NumPy cannot hold: sub-byte integers, raw bits, packed float4 and
+# complex32. They exist as dtype objects (for code that names them); making a tensor of one
+# raises TypeError (see ``to_dtype``), where PyTorch's CPU allows little beyond ``empty``.
+
+
+class _UnstorableDtype(dtype):
+    __slots__ = ()
+
+
+def _unstorable(name: str, itemsize: int, category: int, signed: _builtins.bool):
+    d = _UnstorableDtype(name, f"V{itemsize}", category)
+    d.is_signed = signed
+    _UNSTORABLE[name] = d
+    return d
+
+
+_UNSTORABLE: dict = {}
+int1, int2, int3, int4, int5, int6, int7 = (_unstorable(f"int{n}", 1, INT, True)
+                                            for n in range(1, 8))
+uint1, uint2, uint3, uint4, uint5, uint6, uint7 = (_unstorable(f"uint{n}", 1, INT, False)
+                                                   for n in range(1, 8))
+bits8, bits16 = _unstorable("bits8", 1, INT, False), _unstorable("bits16", 2, INT, False)
+bits1x8, bits2x4, bits4x2 = (_unstorable(f"bits{n}", 1, INT, False)
+                             for n in ("1x8", "2x4", "4x2"))
+float4_e2m1fn_x2 = _unstorable("float4_e2m1fn_x2", 1, FLOAT, True)
+complex32 = chalf = _unstorable("complex32", 4, COMPLEX, True)
+

@@ -19,6 +19,9 @@ _ST_CODES = {
     _dt.float16: "F16", _dt.bfloat16: "BF16", _dt.int32: "I32", _dt.uint32: "U32",
     _dt.float32: "F32", _dt.complex64: "C64", _dt.float64: "F64", _dt.int64: "I64",
     _dt.uint64: "U64"}
+_ST_CODES.update({_dt.float8_e4m3fn: "F8_E4M3", _dt.float8_e5m2: "F8_E5M2",
+                  _dt.float8_e4m3fnuz: "F8_E4M3FNUZ", _dt.float8_e5m2fnuz: "F8_E5M2FNUZ",
+                  _dt.float8_e8m0fnu: "F8_E8M0"})
 _ST_DTYPES = {code: d for d, code in _ST_CODES.items()}
 _ST_MAX_HEADER = 100_000_000  # the safetensors library's own limit
 

@@ -1,7 +1,10 @@
 """``Tensor.to``: dtype casts and device moves, differentiable."""
 from __future__ import annotations
 
+import numpy as np
+
 from ember import dtypes as _dt
+from ember._float8 import to_float8
 from ember._tensor import Tensor, _make
 from ember.autograd.function import NULL_CTX, Primitive
 from ember.backend.device import Device, array_device, to_device
@@ -13,7 +16,10 @@ class ToCopy(Primitive, node_name="ToCopyBackward0"):
         ctx.src = (a.dtype, array_device(a))
         out = a if device is None else to_device(a, device)
         if np_dtype is not None and out.dtype != np_dtype:
-            out = out.astype(np_dtype)
+            if np_dtype in _dt._FLOAT8_NP and out.__class__ is np.ndarray:
+                out = to_float8(out, _dt._FROM_NP[np_dtype])  # PyTorch's rounding, saturation
+            else:
+                out = out.astype(np_dtype)
         elif out is a:
             out = a.copy()
         return out

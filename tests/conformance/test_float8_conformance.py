@@ -192,8 +192,6 @@ def test_scaled_mm_close_to_torch(out):
     assert (w != g).mean() < 0.01 or out == "float32"
 
 
-@pytest.mark.xfail(strict=True, reason="Tensor.to casts with ml_dtypes (NaN on e4m3fn overflow) "
-                   "until ToCopy rounds through ember._float8.to_float8")
 def test_tensor_to_saturates_like_torch():
     x = np.array([1e4, -1e4, np.inf], np.float32)
     np.testing.assert_array_equal(

@@ -7,7 +7,8 @@
 # ``_qscheme``, ``_scale`` and ``_zero_point`` (Python numbers per tensor; float64 and int64
 # tensors per channel) and ``_axis``. Plain tensors carry none of it, so they pay nothing.
 # The value an integer q stands for is ``(q - zero_point) * scale``, computed in float32 as
-# PyTorch's CPU kernels do; quantizing rounds ``x * (1 / scale)`` half to even in float32.
+# PyTorch's CPU kernels do; quantizing rounds ``x * (1 / scale) + zero_point`` half to even in
+# float32.
 # Layout ops (view, reshape, indexing, permute, ...) run on the integers and keep the quantizer;
 # arithmetic on a quantized tensor is refused, as in PyTorch.
 """
@@ -245,11 +246,13 @@ def _wrap(data, dtype, scheme, scale, zero_point, axis=None) -> QuantizedTensor:
 
 
 def _quantize_array(x, scale, zero_point, dtype: _dt.dtype):
-    """round(x / scale) + zero_point, clamped to ``dtype``'s range, as ``dtype``'s integers
-    (``scale`` and ``zero_point`` broadcast against ``x``)."""
+    """round(x / scale + zero_point), clamped to ``dtype``'s range, as ``dtype``'s integers
+    (``scale`` and ``zero_point`` broadcast against ``x``). PyTorch rounds after adding the
+    zero point: 0.5 with scale 1 and zero point 3 is 4 (3.5 to even), not 3."""
     xp = get_array_module(x)
     inv_scale = np.float32(1.0) / xp.asarray(scale, np.float32)
-    q = xp.rint(x.astype(np.float32, copy=False) * inv_scale) + xp.asarray(zero_point, np.float32)
+    q = xp.rint(x.astype(np.float32, copy=False) * inv_scale
+                + xp.asarray(zero_point, np.float32))
     lo, hi = quant_range(dtype)
     return xp.clip(q, lo, hi).astype(dtype.np_dtype)
 

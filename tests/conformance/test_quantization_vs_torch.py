@@ -333,3 +333,18 @@ def test_static_float_computed_layers_match():
         # the next layer gets torch's input, so each layer is compared on its own
         a = ember.quantize_per_tensor(_e(b.dequantize().numpy()), b.q_scale(), b.q_zero_point(),
                                       ember.quint8)
+
+
+@pytest.mark.parametrize("dtype", ["quint8", "qint8", "qint32"])
+def test_quantize_rounds_after_adding_the_zero_point(dtype):
+    """0.5 with scale 1 and zero point 3 is round(3.5) = 4 in PyTorch, not round(0.5) + 3."""
+    x = np.array([0.5, 2.5, -0.5, 0.25, 1.5, 7.5], np.float32)
+    want = torch.quantize_per_tensor(torch.from_numpy(x), 1.0, 3, getattr(torch, dtype))
+    got = ember.quantize_per_tensor(ember.from_numpy(x), 1.0, 3, getattr(ember, dtype))
+    np.testing.assert_array_equal(got.int_repr().numpy(), want.int_repr().numpy())
+    scales, zps = torch.tensor([1.0, 0.5]), torch.tensor([3, 1])
+    want = torch.quantize_per_channel(torch.from_numpy(x).reshape(2, 3), scales, zps, 0,
+                                      getattr(torch, dtype))
+    got = ember.quantize_per_channel(ember.from_numpy(x).reshape(2, 3), ember.tensor([1.0, 0.5]),
+                                     ember.tensor([3, 1]), 0, getattr(ember, dtype))
+    np.testing.assert_array_equal(got.int_repr().numpy(), want.int_repr().numpy())

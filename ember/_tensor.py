@@ -291,8 +291,10 @@ class Tensor(TensorMethods):
         # A meta array is a fresh zero-stride view that keeps no storage to be offset into.
         if self._data.__class__ is not _ndarray:
             return 0
+        # The root array: through views, and through as_strided's wrapper of its array (which
+        # has an array interface and a base, but is no ndarray)
         base = self._data
-        while base.base is not None and isinstance(base.base, _ndarray):
+        while hasattr(base.base, "__array_interface__"):
             base = base.base
         return (self._data.__array_interface__["data"][0]
                 - base.__array_interface__["data"][0]) // self._data.itemsize

@@ -143,3 +143,12 @@ def test_unstorable_dtype_objects_match_torch(name):
     torch.empty(2, dtype=t)  # PyTorch's CPU makes uninitialized storage; ember refuses
     with pytest.raises(TypeError, match="NumPy has no such element type"):
         ember.empty(2, dtype=e)
+
+
+def test_as_strided_views_report_their_storage_offset():
+    for lib in (torch, ember):
+        x = lib.arange(10.0)
+        got = (lib.as_strided(x, (2, 2), (3, 1), 2).storage_offset(),
+               x.as_strided((3,), (2,), 1).storage_offset(),
+               lib.as_strided(x, (2, 2), (3, 1), 2)[1].storage_offset())
+        assert got == (2, 1, 5)

@@ -624,7 +624,8 @@ def fused_kernels():
 @section
 def cuda_tests():
     # in parallel where pytest-xdist is installed: CuPy compiles each kernel on first use,
-    # which is CPU work (on the H200 machine, 8 workers took 50 s where one took 77 s)
+    # which is CPU work (on the H200 machine: 230 tests in 50 s with 8 workers, 99 in 77 s
+    # with one)
     import importlib.util
     workers = ["-n", "8"] if importlib.util.find_spec("xdist") else []
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "cuda", *workers, "-p",

@@ -19,14 +19,10 @@ def ps_roi_align(input: Tensor, boxes: BoxesArg, output_size: int | tuple[int, i
         Tensor[K, C / (ph * pw), ph, pw]
     """
     output_size = _pair(output_size)
-    rois = _rois(input, boxes)
-    ph, pw = output_size
-    _, channels, height, width = input.shape
-    if channels % (ph * pw):
-        raise RuntimeError("input channels must be a multiple of pooling height * pooling width")
+    rois, channel = _ps_setup(input, boxes, output_size)
+    height, width = input.shape[-2:]
     yi, wy, xi, wx, count = _align_samples(rois, height, width, output_size, spatial_scale,
                                            sampling_ratio, 0.5, None)
-    channel = _ps_channels(channels // (ph * pw), ph, pw, input.device)
     k = rois.shape[0]
     v = input[rois[:, 0].long().reshape(k, 1, 1, 1, 1, 1), channel,
               yi.reshape(k, 1, *yi.shape[1:], 1, 1), xi.reshape(k, 1, 1, 1, *xi.shape[1:])]
@@ -34,10 +30,15 @@ def ps_roi_align(input: Tensor, boxes: BoxesArg, output_size: int | tuple[int, i
     return out / count[:, None, None, None]
 
 
-def _ps_channels(channels_out: int, ph: int, pw: int, device) -> Tensor:
-    """Input channel of (output channel, bin row, bin column), shaped (1, Co, ph, 1, pw, 1)."""
-    channel = ember.arange(channels_out * ph * pw, device=device)
-    return channel.reshape(1, channels_out, ph, 1, pw, 1)
+def _ps_setup(input: Tensor, boxes: BoxesArg, output_size: tuple[int, int]):
+    """The position-sensitive ops' ``(rois, channel)``: the (K, 5) rois, and the input channel
+    of each (output channel, bin row, bin column), shaped (1, Co, ph, 1, pw, 1)."""
+    ph, pw = output_size
+    channels = input.shape[1]
+    if channels % (ph * pw):
+        raise RuntimeError("input channels must be a multiple of pooling height * pooling width")
+    channel = ember.arange(channels, device=input.device)
+    return _rois(input, boxes), channel.reshape(1, channels // (ph * pw), ph, 1, pw, 1)
 
 
 class PSRoIAlign(nn.Module):

@@ -5,8 +5,7 @@ import ember
 from ember._tensor import Tensor
 from ember.nn.modules.utils import _pair
 from ember.vision.ops._utils import BoxesArg
-from ember.vision.ops.ps_roi_align import _ps_channels
-from ember.vision.ops.roi_align import _rois
+from ember.vision.ops.ps_roi_align import _ps_setup
 from ember.vision.ops.roi_pool import RoIPool, _pool_windows
 
 
@@ -19,14 +18,10 @@ def ps_roi_pool(input: Tensor, boxes: BoxesArg, output_size: int | tuple[int, in
         Tensor[K, C / (ph * pw), ph, pw]
     """
     output_size = _pair(output_size)
-    rois = _rois(input, boxes)
-    ph, pw = output_size
-    _, channels, height, width = input.shape
-    if channels % (ph * pw):
-        raise RuntimeError("input channels must be a multiple of pooling height * pooling width")
+    rois, channel = _ps_setup(input, boxes, output_size)
+    height, width = input.shape[-2:]
     yi, ym, xi, xm = _pool_windows(rois, height, width, output_size, spatial_scale, 0)
     k = rois.shape[0]
-    channel = _ps_channels(channels // (ph * pw), ph, pw, input.device)
     v = input[rois[:, 0].long().reshape(k, 1, 1, 1, 1, 1), channel,
               yi.reshape(k, 1, *yi.shape[1:], 1, 1), xi.reshape(k, 1, 1, 1, *xi.shape[1:])]
     wy = ym.to(input.dtype)

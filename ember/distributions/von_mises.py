@@ -7,7 +7,7 @@ import ember
 from ember._tensor import Tensor
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution
-from ember.distributions.utils import broadcast_all, lazy_property
+from ember.distributions.utils import _LocIsMeanAndMode, broadcast_all, lazy_property
 
 __all__ = ["VonMises"]
 
@@ -17,7 +17,7 @@ def _log_i0(x: Tensor) -> Tensor:
     return ember.special.i0e(x).log() + x
 
 
-class VonMises(Distribution):
+class VonMises(_LocIsMeanAndMode, Distribution):  # the mean is the circular mean
     """Circular von Mises distribution: density ``exp(k cos(x - loc)) / (2 pi I0(k))`` on
     ``[-pi, pi)``. Sampling is the rejection method of Best & Fisher (1979), without
     reparameterized gradients.
@@ -79,15 +79,6 @@ class VonMises(Distribution):
 
     def expand(self, batch_shape, _instance=None) -> "VonMises":
         return self._expand_params(VonMises, batch_shape, _instance, "loc", "concentration")
-
-    @property
-    def mean(self) -> Tensor:
-        """The circular mean, ``loc``."""
-        return self.loc
-
-    @property
-    def mode(self) -> Tensor:
-        return self.loc
 
     @lazy_property
     def variance(self) -> Tensor:

@@ -44,10 +44,6 @@ _TYPES = {
 }
 
 _PRELUDE = """
-typedef {storage} in_t;
-typedef {compute} acc_t;
-__device__ __forceinline__ acc_t load(in_t x) {{ {load} }}
-__device__ __forceinline__ in_t store(acc_t v) {{ {store} }}
 __device__ __forceinline__ acc_t lowest() {{ return {lowest}; }}
 // a sum rounded to the storage dtype, as a composed addition in that dtype would be
 __device__ __forceinline__ acc_t round_(acc_t v) {{ return load(store(v)); }}
@@ -258,8 +254,8 @@ def source(dtype_name: str) -> str:
         compute, (load, store) = "float", _HALF_LOADS[dtype_name]
     else:
         compute, load, store = storage, "return x;", "return v;"
-    prelude = _PRELUDE.format(storage=storage, compute=compute, load=load, store=store,
-                              lowest=lowest)
+    prelude = cuda_rows.type_prelude(storage, compute, load, store) + _PRELUDE.format(
+        lowest=lowest)
     return prelude + (_KERNELS.replace("GEOMETRY_PARAMS", _GEOMETRY_PARAMS)
                       .replace("GEOMETRY", _GEOMETRY).replace("GRID_LOOP", _GRID_LOOP))
 

@@ -43,11 +43,22 @@ _TYPES = {
     **{name: ("unsigned short", "float", *body) for name, body in HALF_CONVERSIONS.items()},
 }
 
-_PRELUDE = """
+_TYPE_PRELUDE = """
 typedef {storage} in_t;
 typedef {compute} acc_t;
 __device__ __forceinline__ acc_t load(in_t x) {{ {load} }}
 __device__ __forceinline__ in_t store(acc_t v) {{ {store} }}
+"""
+
+
+def type_prelude(storage: str, compute: str, load: str = "return x;",
+                 store: str = "return v;") -> str:
+    """The kernels' storage type ``in_t``, compute type ``acc_t`` and the ``load``/``store``
+    between them (shared with ember's other RawKernels, cuda_conv)."""
+    return _TYPE_PRELUDE.format(storage=storage, compute=compute, load=load, store=store)
+
+
+_PRELUDE = """
 __device__ __forceinline__ acc_t neg_inf() {{ return {neg_inf}; }}
 __device__ __forceinline__ acc_t exp_(acc_t x) {{ return {exp}(x); }}
 __device__ __forceinline__ acc_t sqrt_(acc_t x) {{ return {sqrt}(x); }}
@@ -199,19 +210,25 @@ extern "C" __global__ void ember_layer_norm_backward(
 """
 
 
-@functools.lru_cache(maxsize=None)
-def _kernels(dtype_name: str):
+KERNEL_NAMES = ("softmax_forward", "softmax_backward", "layer_norm_forward",
+                "layer_norm_backward", "dropout")
+
+
+def source(dtype_name: str) -> str:
+    """The CUDA C of the kernels ``ember_<name>`` (``KERNEL_NAMES``) for storage dtype
+    ``dtype_name``."""
     storage, compute, load, store = _TYPES[dtype_name]
     double = compute == "double"
-    prelude = _PRELUDE.format(
-        storage=storage, compute=compute, load=load, store=store,
+    return type_prelude(storage, compute, load, store) + _PRELUDE.format(
         neg_inf="__longlong_as_double(0xfff0000000000000LL)" if double
         else "__int_as_float(0xff800000)",
-        exp="exp" if double else "expf", sqrt="sqrt" if double else "sqrtf")
-    module = cuda.cupy().RawModule(code=prelude + _KERNELS)
-    return {name: module.get_function(f"ember_{name}") for name in
-            ("softmax_forward", "softmax_backward", "layer_norm_forward",
-             "layer_norm_backward", "dropout")}
+        exp="exp" if double else "expf", sqrt="sqrt" if double else "sqrtf") + _KERNELS
+
+
+@functools.lru_cache(maxsize=None)
+def _kernels(dtype_name: str):
+    module = cuda.cupy().RawModule(code=source(dtype_name))
+    return {name: module.get_function(f"ember_{name}") for name in KERNEL_NAMES}
 
 
 def supports(scores) -> bool:

@@ -154,7 +154,9 @@ def test_more_derived_type_handles_first():
     assert ember.add(b, d) == "derived"
 
 
-def test_mode_sees_every_call_once():
+def recorder():
+    """A mode that records the names of the functions it sees (made inside each test: defining
+    it installs dispatch, which each test's end takes away)."""
     class Recorder(TorchFunctionMode):
         def __init__(self):
             self.seen = []
@@ -163,8 +165,12 @@ def test_mode_sees_every_call_once():
             self.seen.append(resolve_name(func))
             return func(*args, **(kwargs or {}))
 
+    return Recorder()
+
+
+def test_mode_sees_every_call_once():
     x = ember.ones(2)
-    with Recorder() as rec:
+    with recorder() as rec:
         y = ember.zeros(2) + x
         z = F.relu(y).sum()
     assert rec.seen == ["torch.zeros", "torch.Tensor.add", "torch.nn.functional.relu",
@@ -175,16 +181,8 @@ def test_mode_sees_every_call_once():
 
 
 def test_mode_sees_the_functions_pooling_modules_call():
-    class Recorder(TorchFunctionMode):
-        def __init__(self):
-            self.seen = []
-
-        def __torch_function__(self, func, types, args=(), kwargs=None):
-            self.seen.append(resolve_name(func))
-            return func(*args, **(kwargs or {}))
-
     x = ember.ones(1, 1, 4, 4)
-    with Recorder() as rec:
+    with recorder() as rec:
         ember.nn.MaxPool2d(2)(x)
         ember.nn.MaxUnpool1d(2)(*ember.nn.functional.max_pool1d(x[0], 2, return_indices=True))
     # (ember's F.max_pool2d is torch.max_pool2d's function, so it resolves to that name)

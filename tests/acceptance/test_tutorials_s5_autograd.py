@@ -601,13 +601,14 @@ def _double_backward_grads(runner) -> list:
 
 def test_custom_function_double_backward():
     grads = _double_backward_grads(run)  # gradcheck/gradgradcheck raise on a mismatch
-    expected = _double_backward_grads(run_torch)
-    for grad, want in zip(grads, expected):
-        assert grad.requires_grad == want.requires_grad
-        assert (grad.grad_fn and grad.grad_fn.name()) == (want.grad_fn and want.grad_fn.name())
     # What the tutorial shows: saving intermediates on ctx (the fourth cell) loses the graph.
     assert [g.requires_grad for g in grads] == [True, True, True, False, True]
     assert grads[4].grad_fn.name() == "CubeBackwardBackward" and grads[4].item() == 12.0
-    assert repr(grads[0]) == repr(expected[0]) == "tensor(2., grad_fn=<MulBackward0>)"
+    assert repr(grads[0]) == "tensor(2., grad_fn=<MulBackward0>)"
     (second,) = ember.autograd.grad(grads[4], [grads[4].grad_fn.next_functions[1][0].variable])
     assert second.item() == 12.0  # d/dx 3x^2 at 2
+    expected = _double_backward_grads(run_torch)  # skips without PyTorch
+    for grad, want in zip(grads, expected):
+        assert grad.requires_grad == want.requires_grad
+        assert (grad.grad_fn and grad.grad_fn.name()) == (want.grad_fn and want.grad_fn.name())
+    assert repr(grads[0]) == repr(expected[0])

@@ -1,7 +1,8 @@
 """Acceptance: intermediate vision and autograd tutorials run on ember.
 
 Code from pytorch/tutorials (BSD-3-Clause): intermediate_source/spatial_transformer_tutorial.py,
-custom_function_double_backward_tutorial.rst, custom_function_conv_bn_tutorial.py and
+custom_function_conv_bn_tutorial.py (custom_function_double_backward_tutorial is in
+test_tutorials_s5_autograd.py) and
 beginner_source/fgsm_tutorial.py; prose and comments removed, epoch counts and batch sizes
 reduced (``N_EPOCHS``, ``BATCH_SIZE``); otherwise unchanged. MNIST is the tiny learnable stand-in
 of ``acceptance_runner.write_mnist``; matplotlib is a stub.
@@ -147,131 +148,6 @@ visualize_stn()
 plt.ioff()
 plt.show()
 '''
-
-
-# custom_function_double_backward_tutorial.rst, its code blocks (the torchviz drawings replaced
-# by the ``torch.autograd.grad`` calls they draw)
-DOUBLE_BACKWARD = r"""
-import torch
-
-class Square(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x**2
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        x, = ctx.saved_tensors
-        return grad_out * 2 * x
-
-x = torch.rand(3, 3, requires_grad=True, dtype=torch.double)
-torch.autograd.gradcheck(Square.apply, x)
-torch.autograd.gradgradcheck(Square.apply, x)
-x = torch.tensor(1., requires_grad=True).clone()
-out = Square.apply(x)
-grad_x, = torch.autograd.grad(out, x, create_graph=True)
-
-class Exp(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        result = torch.exp(x)
-        ctx.save_for_backward(result)
-        return result
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        result, = ctx.saved_tensors
-        return result * grad_out
-
-x = torch.tensor(1., requires_grad=True, dtype=torch.double).clone()
-torch.autograd.gradcheck(Exp.apply, x)
-torch.autograd.gradgradcheck(Exp.apply, x)
-out = Exp.apply(x)
-grad_x, = torch.autograd.grad(out, x, create_graph=True)
-
-class Sinh(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        expx = torch.exp(x)
-        expnegx = torch.exp(-x)
-        ctx.save_for_backward(expx, expnegx)
-        return (expx - expnegx) / 2, expx, expnegx
-
-    @staticmethod
-    def backward(ctx, grad_out, _grad_out_exp, _grad_out_negexp):
-        expx, expnegx = ctx.saved_tensors
-        grad_input = grad_out * (expx + expnegx) / 2
-        grad_input += _grad_out_exp * expx
-        grad_input -= _grad_out_negexp * expnegx
-        return grad_input
-
-def sinh(x):
-    return Sinh.apply(x)[0]
-
-x = torch.rand(3, 3, requires_grad=True, dtype=torch.double)
-torch.autograd.gradcheck(sinh, x)
-torch.autograd.gradgradcheck(sinh, x)
-out = sinh(x)
-grad_x, = torch.autograd.grad(out.sum(), x, create_graph=True)
-
-class SinhBad(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        expx = torch.exp(x)
-        expnegx = torch.exp(-x)
-        ctx.expx = expx
-        ctx.expnegx = expnegx
-        return (expx - expnegx) / 2
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        expx = ctx.expx
-        expnegx = ctx.expnegx
-        grad_input = grad_out * (expx + expnegx) / 2
-        return grad_input
-out = SinhBad.apply(x)
-grad_x, = torch.autograd.grad(out.sum(), x, create_graph=True)
-
-def cube_forward(x):
-    return x**3
-def cube_backward(grad_out, x):
-    return grad_out * 3 * x**2
-def cube_backward_backward(grad_out, sav_grad_out, x):
-    return grad_out * sav_grad_out * 6 * x
-def cube_backward_backward_grad_out(grad_out, x):
-    return grad_out * 3 * x**2
-
-class Cube(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return cube_forward(x)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        x, = ctx.saved_tensors
-        return CubeBackward.apply(grad_out, x)
-
-class CubeBackward(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, grad_out, x):
-        ctx.save_for_backward(x, grad_out)
-        return cube_backward(grad_out, x)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        x, sav_grad_out = ctx.saved_tensors
-        dx = cube_backward_backward(grad_out, sav_grad_out, x)
-        dgrad_out = cube_backward_backward_grad_out(grad_out, x)
-        return dgrad_out, dx
-
-x = torch.tensor(2., requires_grad=True, dtype=torch.double)
-torch.autograd.gradcheck(Cube.apply, x)
-torch.autograd.gradgradcheck(Cube.apply, x)
-out = Cube.apply(x)
-grad_x, = torch.autograd.grad(out, x, create_graph=True)
-"""
 
 
 # custom_function_conv_bn_tutorial.py
@@ -725,26 +601,6 @@ def test_fgsm_attack_lowers_accuracy(mnist_run_dir):
     g = ember.randn(1, 1, 28, 28)
     expected = np.clip(x.numpy() + 0.1 * np.sign(g.numpy()), 0, 1)
     np.testing.assert_allclose(ns["fgsm_attack"](x, 0.1, g).numpy(), expected, rtol=1e-6)
-
-
-def test_custom_function_double_backward():
-    ns = run(DOUBLE_BACKWARD)  # its gradcheck / gradgradcheck calls raise on any mismatch
-    torch_grad = ember.autograd.grad
-    # Cube: d/dx x**3 = 3x**2 = 12 at 2, its own backward node; d2/dx2 = 6x = 12
-    assert ns["grad_x"].item() == 12.0 and ns["grad_x"].grad_fn.name() == "CubeBackwardBackward"
-    (g2,) = torch_grad(ns["grad_x"], ns["x"])
-    assert g2.item() == 12.0
-    # Sinh returns exp(x) and exp(-x) as outputs: their saved copies carry the graph, so the
-    # second derivative of sinh is sinh itself
-    x = ember.rand(3, requires_grad=True, dtype=ember.float64)
-    (g,) = torch_grad(ns["sinh"](x).sum(), x, create_graph=True)
-    np.testing.assert_allclose(g.detach().numpy(), np.cosh(x.detach().numpy()), rtol=1e-12)
-    (gg,) = torch_grad(g.sum(), x)
-    np.testing.assert_allclose(gg.numpy(), np.sinh(x.detach().numpy()), rtol=1e-12)
-    # SinhBad saves intermediates on ctx: the first gradient has no graph at all
-    (bad,) = torch_grad(ns["SinhBad"].apply(x).sum(), x, create_graph=True)
-    assert not bad.requires_grad and bad.grad_fn is None
-    np.testing.assert_allclose(bad.numpy(), np.cosh(x.detach().numpy()), rtol=1e-12)
 
 
 def test_custom_function_conv_bn(tmp_path, monkeypatch):

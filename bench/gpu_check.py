@@ -755,29 +755,66 @@ def timings(quick: bool, profiles: bool = True):
     for name, build, _ in WORKLOADS[1:]:
         _profile(name, _training_step(ember, build))
     _profile("large transformer", _training_step(ember, _large_transformer, "bfloat16"))
-    for name, build, _ in WORKLOADS[2:]:
-        _device_profile(name, _training_step(ember, build))
-    _device_profile("large transformer", _training_step(ember, _large_transformer, "bfloat16"))
-    _torch_kernel_profile("large transformer",
-                          _training_step(torch, _large_transformer, "bfloat16"))
+    print(f"   {'where a step goes (ms)':<58}{'host':>8}{'wall':>8}{'GPU':>8}{'kernels':>9}")
+    for name, build, _ in WORKLOADS:
+        for lib, sync in ((ember, ember.cuda.synchronize), (torch, torch.cuda.synchronize)):
+            _time_split(f"{name} ({lib.__name__})", _training_step(lib, build), sync)
+    for lib, sync in ((ember, ember.cuda.synchronize), (torch, torch.cuda.synchronize)):
+        _time_split(f"large transformer ({lib.__name__})",
+                    _training_step(lib, _large_transformer, "bfloat16"), sync,
+                    kernel_table=True)
     return "ok", f"{len(rows)} timings"
 
 
-def _torch_kernel_profile(name: str, step) -> None:
-    """PyTorch's kernels for the same step (CUDA time), to compare with ember's ops."""
+def _kernel_events(step, sync, steps: int):
+    """The GPU kernels and copies of ``steps`` steps, as CUPTI records them through PyTorch's
+    profiler (it sees every launch in the process, CuPy's included)."""
     import torch
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            step()
+        sync()
+
+    def device_us(event):
+        return (getattr(event, "self_device_time_total", None)
+                or getattr(event, "self_cuda_time_total", 0))
+    timed = [e for e in prof.key_averages() if device_us(e) > 0]
+    # Host-side events carry their kernels' time too: keep the device's own rows where marked.
+    on_device = [e for e in timed if str(getattr(e, "device_type", "")).endswith("CUDA")]
+    return [(e.key, e.count, device_us(e)) for e in on_device or timed]
+
+
+def _time_split(name: str, step, sync, steps: int = 10, kernel_table: bool = False) -> None:
+    """Where a step's time goes: host (until ``step()`` returns: Python, launches and any wait
+    for the GPU inside the step), wall (until the GPU is done), GPU (the sum of its kernels'
+    times, from CUPTI) and the number of kernels per step; with ``kernel_table``, the kernels
+    that take the most GPU time."""
     try:
         step()
-        torch.cuda.synchronize()
-        activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
-        with torch.profiler.profile(activities=activities) as prof:
+        sync()
+        host, wall = [], []
+        for _ in range(steps):
+            sync()
+            t0 = time.perf_counter()
             step()
-            torch.cuda.synchronize()
-        _show_table(f"torch kernel profile of {name}",
-                    prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=18))
+            t1 = time.perf_counter()
+            sync()
+            host.append(t1 - t0)
+            wall.append(time.perf_counter() - t0)
+        events = _kernel_events(step, sync, 3)
+        gpu_ms = sum(us for _, _, us in events) / 3e3
+        launches = sum(count for _, count, _ in events) / 3
+        row = (f"{name:<58}{statistics.median(host) * 1e3:8.2f}"
+               f"{statistics.median(wall) * 1e3:8.2f}{gpu_ms:8.2f}{launches:9.0f}")
+        log(row)
+        print("  ", row, flush=True)
+        if kernel_table:
+            lines = [f"{us / 3e3:8.3f} ms {count / 3:6.0f}x  {key[:110]}"
+                     for key, count, us in sorted(events, key=lambda e: -e[2])[:25]]
+            _show_table(f"GPU kernels of {name} per step", "\n".join(lines))
     except Exception as exc:  # noqa: BLE001
         log(traceback.format_exc())
-        print(f"   torch kernel profile of {name} failed: {describe(exc)}")
+        print(f"   time split of {name} failed: {describe(exc)}")
 
 
 def _show_table(title: str, table: str) -> None:
@@ -785,37 +822,6 @@ def _show_table(title: str, table: str) -> None:
     log(f"{title}:\n{table}")
     print(f"   {title}:")
     print("\n".join("     " + line[:150] for line in table.splitlines()), flush=True)
-
-
-def _device_profile(name: str, step, steps: int = 2) -> None:
-    """Which ops hold the GPU: ember.profiler with a device synchronisation at each op's start
-    and end, so that an op's self time is its own host time plus its kernels' time (ops run
-    serialised, so the total exceeds a normal step's)."""
-    from ember.profiler import _tracer
-    open_op, close_op = _tracer.Collector.open, _tracer.Collector.close
-
-    def synced_open(self, *args):
-        ember.cuda.synchronize()
-        return open_op(self, *args)
-
-    def synced_close(self, event, end_ns, result):
-        ember.cuda.synchronize()
-        close_op(self, event, time.perf_counter_ns(), result)
-    try:
-        step()
-        ember.cuda.synchronize()
-        _tracer.Collector.open, _tracer.Collector.close = synced_open, synced_close
-        with ember.profiler.profile() as prof:
-            for _ in range(steps):
-                step()
-            ember.cuda.synchronize()
-        _show_table(f"device profile of {name} ({steps} steps, ops serialised)",
-                    prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=22))
-    except Exception as exc:  # noqa: BLE001
-        log(traceback.format_exc())
-        print(f"   device profile of {name} failed: {describe(exc)}")
-    finally:
-        _tracer.Collector.open, _tracer.Collector.close = open_op, close_op
 
 
 def _profile(name: str, step, steps: int = 3) -> None:

@@ -128,15 +128,6 @@ extern "C" __global__ void ember_softmax_backward(
     }
 }
 
-// Dropout's draw for element i: splitmix64's output function of the seed and the index, a
-// counter-based generator (any element's draw without the others'), high 32 bits.
-__device__ __forceinline__ unsigned int draw(unsigned long long seed, unsigned long long i) {
-    unsigned long long z = seed + (i + 1) * 0x9E3779B97F4A7C15ULL;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return (unsigned int)((z ^ (z >> 31)) >> 32);
-}
-
 // y = x * (draw >= threshold ? scale : 0) over n contiguous elements (x = 1 without has_x:
 // the noise itself); the seed's two 32-bit words are read on the device, so drawing them
 // needs no synchronisation.
@@ -210,6 +201,19 @@ extern "C" __global__ void ember_layer_norm_backward(
 """
 
 
+# Dropout's draw for an element: shared with the fused attention kernels (cuda_flash), which
+# draw the same mask for the same seed.
+DRAW = r"""
+// Dropout's draw for element i: splitmix64's output function of the seed and the index, a
+// counter-based generator (any element's draw without the others'), high 32 bits.
+__device__ __forceinline__ unsigned int draw(unsigned long long seed, unsigned long long i) {
+    unsigned long long z = seed + (i + 1) * 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return (unsigned int)((z ^ (z >> 31)) >> 32);
+}
+"""
+
 KERNEL_NAMES = ("softmax_forward", "softmax_backward", "layer_norm_forward",
                 "layer_norm_backward", "dropout")
 
@@ -222,7 +226,7 @@ def source(dtype_name: str) -> str:
     return type_prelude(storage, compute, load, store) + _PRELUDE.format(
         neg_inf="__longlong_as_double(0xfff0000000000000LL)" if double
         else "__int_as_float(0xff800000)",
-        exp="exp" if double else "expf", sqrt="sqrt" if double else "sqrtf") + _KERNELS
+        exp="exp" if double else "expf", sqrt="sqrt" if double else "sqrtf") + DRAW + _KERNELS
 
 
 @functools.lru_cache(maxsize=None)

@@ -9,12 +9,14 @@ from ember._tensor import Tensor, _make
 from ember.autograd import grad as _grad
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
-from ember.backend import cuda_rows
+from ember.backend import cuda_flash, cuda_rows
 from ember.backend.device import get_array_module, is_host
 from ember.backend.special import matmul as backend_matmul
+from ember.ops import dropout as _dropout
 from ember.ops.linalg import matmul
 from ember.ops.movement import cat
 from ember.ops.nn import _row_blocks, softmax
+from ember.random import generator_for
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
@@ -51,6 +53,9 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         key = key.repeat_interleave(reps, dim=-3)
         value = value.repeat_interleave(reps, dim=-3)
     factor = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
+    flash = _flash_inputs(query, key, value) if attn_mask is None else None
+    if flash is not None:
+        return _flash_attention(*flash, factor, is_causal, dropout_p)
     scores = matmul(query, key.transpose(-2, -1)) * factor
     length, source = query.shape[-2], key.shape[-2]
     if is_causal:
@@ -65,6 +70,65 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         weights = dropout(weights, dropout_p, True)
     out = matmul(weights, value)
     return _in_layout_of(out, query) if fused and query.ndim == 4 else out
+
+
+def _flash_inputs(query: Tensor, key: Tensor, value: Tensor):
+    """(query, key, value) as the fused CUDA kernels take them (cast to autocast's dtype, as
+    PyTorch's attention is a lower-precision op), or None where they do not: (B, H, L, E)
+    inputs on a GPU of one batch and head count that ``cuda_flash.supports``."""
+    if query.device.type != "cuda" or query.ndim != 4 or key.ndim != 4 or value.ndim != 4:
+        return None
+    if key.shape[:2] != query.shape[:2] or value.shape[:3] != key.shape[:3]:
+        return None
+    from ember.amp.autocast_mode import get_autocast_dtype, is_autocast_enabled
+    if is_autocast_enabled("cuda") and query.is_floating_point():
+        low = get_autocast_dtype("cuda")
+        query, key, value = (t.to(low) for t in (query, key, value))
+    if not cuda_flash.supports(query._data, key._data, value._data):
+        return None
+    return query, key, value
+
+
+def _flash_attention(query: Tensor, key: Tensor, value: Tensor, scale: float, causal: bool,
+                     dropout_p: float) -> Tensor:
+    noise = None
+    if dropout_p > 0.0:
+        shape = query.shape[:3] + key.shape[2:3]
+        noise = _dropout.lazy_noise(query._xp, generator_for(query.device), shape, dropout_p,
+                                    query._data.dtype)
+    return FlashAttention.apply(query, key, value, scale, causal, noise)
+
+
+class FlashAttention(Primitive, node_name="ScaledDotProductFlashAttentionBackward0"):
+    """softmax(Q K^T * scale) V as ember's fused CUDA kernels (``cuda_flash``): neither the
+    scores nor the weights are kept; the backward recomputes them from each row's
+    log-sum-exp. ``noise``: dropout's ``HashedNoise`` on the weights, or None."""
+
+    @staticmethod
+    def forward(ctx, query, key, value, scale, causal, noise):
+        xp = get_array_module(query)
+        # The output laid out in memory as the query is (see _in_layout_of).
+        order = sorted(range(4), key=lambda d: -query.strides[d])
+        out = xp.empty([query.shape[d] for d in order], query.dtype).transpose(
+            sorted(range(4), key=order.__getitem__))
+        lse = cuda_flash.forward(query, key, value, out, scale, causal, noise)
+        ctx.save_for_backward(query, key, value)
+        ctx.state = (scale, causal, noise, out, lse)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        query, key, value = ctx.saved_tensors
+        scale, causal, noise, out, lse = ctx.state
+        if _State.enabled:  # create_graph: differentiate the composed computation
+            out = _composed_attention(query, key, value, scale, causal=causal, noise=noise)
+            return _grad(out, (query, key, value), grad, create_graph=True)
+        xp = get_array_module(out)
+        q, k, v = query._data, key._data, value._data
+        dq, dk, dv = xp.empty_like(q), xp.empty_like(k), xp.empty_like(v)
+        cuda_flash.backward(q, k, v, out, _flash_operand(xp, grad._data, out), lse, dq, dk, dv,
+                            scale, causal, noise)
+        return _make(dq), _make(dk), _make(dv)
 
 
 def _safe_softmax(scores: Tensor) -> Tensor:
@@ -108,6 +172,14 @@ class PackedSelfAttention(Primitive,
         dropout's scaled keep mask (N, heads, L, L) or None. Returns (L, N, E)."""
         xp = get_array_module(qkv)
         q, k, v = _heads(qkv, 3, heads)
+        if mask is None and _on_flash_kernels(xp, q, k, v):
+            out = xp.empty(qkv.shape[:2] + (qkv.shape[2] // 3,), qkv.dtype)
+            lse = cuda_flash.forward(q, k, v, _heads(out, 1, heads)[0], scale, False, noise)
+            ctx.save_for_backward(qkv)
+            ctx.state = (mask, heads, scale, noise, None, None, (out, lse))
+            return out
+        if isinstance(noise, _dropout.HashedNoise):
+            noise = noise.array()
         scores = backend_matmul(q, k.swapaxes(-1, -2))
         if _on_gpu_kernels(xp, scores, mask):
             probs, weights = cuda_rows.softmax_forward(scores, scale, noise)
@@ -117,21 +189,27 @@ class PackedSelfAttention(Primitive,
         out = xp.empty_like(qkv, shape=qkv.shape[:2] + (qkv.shape[2] // 3,), order="C")
         _heads(out, 1, heads)[0][...] = backend_matmul(weights, v)
         ctx.save_for_backward(qkv)
-        ctx.state = (mask, heads, scale, noise, probs, weights)
+        ctx.state = (mask, heads, scale, noise, probs, weights, None)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         (qkv,) = ctx.saved_tensors
-        mask, heads, scale, noise, probs, weights = ctx.state
+        mask, heads, scale, noise, probs, weights, flash = ctx.state
         if _State.enabled:  # create_graph: differentiate the composed computation
             out = _composed_self_attention(qkv, mask, heads, scale, noise)
             return _grad(out, qkv, grad, create_graph=True)
-        xp = get_array_module(probs)
+        xp = get_array_module(qkv._data)
         q, k, v = _heads(qkv._data, 3, heads)
-        (g,) = _heads(grad._data, 1, heads)
         packed = xp.empty_like(qkv._data, order="C")
         dq, dk, dv = _heads(packed, 3, heads)
+        if flash is not None:
+            out, lse = flash
+            (g,) = _heads(_flash_operand(xp, grad._data, out), 1, heads)
+            cuda_flash.backward(q, k, v, _heads(out, 1, heads)[0], g, lse, dq, dk, dv, scale,
+                                False, noise)
+            return _make(packed)
+        (g,) = _heads(grad._data, 1, heads)
         dv[...] = backend_matmul(weights.swapaxes(-1, -2), g)
         ds = backend_matmul(g, v.swapaxes(-1, -2))  # d weights, turned into d scores in place
         if _on_gpu_kernels(xp, ds, mask):
@@ -148,6 +226,19 @@ class PackedSelfAttention(Primitive,
         dq[...] = backend_matmul(ds, k)
         dk[...] = backend_matmul(ds.swapaxes(-1, -2), q)
         return _make(packed)
+
+
+def _on_flash_kernels(xp, *arrays) -> bool:
+    """Whether attention over these (B, H, L, D) arrays runs as the fused kernels: on a GPU,
+    in half precision, with a head dim and strides they take (``cuda_flash.supports``)."""
+    return not is_host(xp) and cuda_flash.supports(*arrays)
+
+
+def _flash_operand(xp, grad, like):
+    """The output's gradient as the fused backward reads it: ``like``'s dtype, and contiguous
+    unless its strides already suit."""
+    grad = grad.astype(like.dtype, copy=False)
+    return grad if grad.strides == like.strides else xp.ascontiguousarray(grad)
 
 
 def _on_gpu_kernels(xp, scores, mask) -> bool:
@@ -180,18 +271,30 @@ def _softmax_rows(xp, scores, scale: float, mask, noise):
     return probs, weights
 
 
+def _composed_attention(query: Tensor, key: Tensor, value: Tensor, scale: float,
+                        causal: bool = False, mask=None, noise=None) -> Tensor:
+    """The fused kernels' attention in ember ops (for double backward): ``mask`` additive,
+    ``noise`` dropout's noise (an array or a ``HashedNoise``) on the weights."""
+    scores = matmul(query, key.transpose(-2, -1)) * scale
+    if causal:
+        keep = scores.new_ones(scores.shape[-2:], dtype=_dt.bool).tril()
+        scores = scores.masked_fill(keep.logical_not(), -math.inf)
+    if mask is not None:
+        scores = scores + _make(mask)
+    weights = softmax(scores, -1)
+    if noise is not None:
+        weights = weights * _make(noise.array() if isinstance(noise, _dropout.HashedNoise)
+                                  else noise)
+    return matmul(weights, value)
+
+
 def _composed_self_attention(qkv: Tensor, mask, heads: int, scale: float, noise) -> Tensor:
     """PackedSelfAttention in ember ops (for double backward)."""
     length, batch, width = qkv.shape
     split = qkv.reshape(length, batch, 3, heads, width // (3 * heads))
     q, k, v = (split.select(2, i).permute(1, 2, 0, 3) for i in range(3))
-    scores = matmul(q, k.transpose(-2, -1)) * scale
-    if mask is not None:
-        scores = scores + _make(mask)
-    weights = softmax(scores, -1)
-    if noise is not None:
-        weights = weights * _make(noise)
-    return matmul(weights, v).permute(2, 0, 1, 3).reshape(length, batch, width // 3)
+    out = _composed_attention(q, k, v, scale, mask=mask, noise=noise)
+    return out.permute(2, 0, 1, 3).reshape(length, batch, width // 3)
 
 
 def packed_self_attention(qkv: Tensor, num_heads: int, attn_mask: Tensor | None = None,
@@ -251,7 +354,7 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
     """Multi-head attention on sequence-first inputs: query (L, N, E), key/value (S, N, E_k/v)
     or unbatched (L, E). Returns (output (L, N, E), weights (N, L, S) averaged over heads, or
     (N, H, L, S), or None without ``need_weights``)."""
-    from ember.nn.functional import _dropout_noise, dropout, linear, pad
+    from ember.nn.functional import dropout, linear, pad
 
     batched = query.ndim == 3
     if not batched:
@@ -282,7 +385,9 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
             mask = _packed_mask(attn_mask, key_padding_mask, qkv, num_heads)
             if mask is None or not mask.requires_grad:
                 p = dropout_p if training else 0.0
-                noise = _dropout_noise(qkv, (bsz, num_heads, tgt_len, tgt_len), p) if p else None
+                noise = _dropout.lazy_noise(qkv._xp, generator_for(qkv.device),
+                                            (bsz, num_heads, tgt_len, tgt_len), p,
+                                            qkv._data.dtype) if p else None
                 out = packed_self_attention(qkv, num_heads, mask, noise)
                 out = linear(out.reshape(tgt_len * bsz, embed_dim), out_proj_weight,
                              out_proj_bias).reshape(tgt_len, bsz, -1)

@@ -18,7 +18,7 @@ from ember.backend import cuda_rows
 from ember.backend.device import get_array_module, is_host
 from ember.backend.fused import BLOCK
 
-__all__ = ["dropout", "keep_draws", "noise"]
+__all__ = ["HashedNoise", "dropout", "keep_draws", "lazy_noise", "noise"]
 
 
 def _threshold(xp, p: float):
@@ -57,10 +57,16 @@ def _device_seed(xp, rng):
 def noise(xp, rng, shape, p: float, dtype):
     """Dropout's noise: ``1 / (1 - p)`` with probability ``1 - p``, else 0, an array of
     ``shape`` and ``dtype``."""
+    made = lazy_noise(xp, rng, shape, p, dtype)
+    return made.array() if isinstance(made, HashedNoise) else made
+
+
+def lazy_noise(xp, rng, shape, p: float, dtype):
+    """:func:`noise`, but where the GPU draws by hashing, a :class:`HashedNoise` (its seed):
+    a fused kernel draws the noise where it uses it."""
     scale = dtype.type(1.0 / (1.0 - p)) if p < 1.0 else dtype.type(0)
     if p < 1.0 and _hashed(xp, dtype):
-        return cuda_rows.dropout(None, _threshold(xp, p), scale,
-                                 _device_seed(xp, rng), shape, dtype)
+        return HashedNoise(shape, dtype, _threshold(xp, p), scale, _device_seed(xp, rng))
     return xp.multiply(keep_draws(xp, rng, shape, p), scale, dtype=dtype)  # one pass
 
 
@@ -96,21 +102,25 @@ def _host_backward(g, keep, scale):
     return out.reshape(g.shape)
 
 
-class _HashedMask:
-    """A GPU keep mask as its seed: ``apply`` multiplies an array of the mask's shape by the
-    noise (hashing the draws again), ``noise`` makes the noise itself."""
+class HashedNoise:
+    """Dropout's noise on a GPU as its seed (two uint32 on the device): ``scale`` where an
+    element's draw, a hash of the seed and its C-order index in ``shape``, is at least
+    ``threshold``, else 0. ``apply`` multiplies an array of ``shape`` by it and ``array``
+    makes it, each hashing the draws again."""
 
-    __slots__ = ("shape", "threshold", "seed")
+    __slots__ = ("shape", "dtype", "threshold", "scale", "seed")
 
-    def __init__(self, shape, threshold, seed):
-        self.shape, self.threshold, self.seed = shape, threshold, seed
+    def __init__(self, shape, dtype, threshold, scale, seed):
+        self.shape, self.dtype, self.threshold = shape, dtype, threshold
+        self.scale, self.seed = scale, seed
 
-    def apply(self, x, scale):
-        return cuda_rows.dropout(x, self.threshold, scale, self.seed)
+    def apply(self, x):
+        return cuda_rows.dropout(x, self.threshold, x.dtype.type(self.scale), self.seed)
 
-    def noise(self, scale):
-        return cuda_rows.dropout(None, self.threshold, scale, self.seed, self.shape,
-                                 scale.dtype)
+    def array(self, dtype=None):
+        dtype = np.dtype(self.dtype if dtype is None else dtype)
+        return cuda_rows.dropout(None, self.threshold, dtype.type(self.scale), self.seed,
+                                 self.shape, dtype)
 
 
 class _Dropout(Primitive, node_name="MulBackward0"):  # PyTorch CPU multiplies by the mask
@@ -121,8 +131,9 @@ class _Dropout(Primitive, node_name="MulBackward0"):  # PyTorch CPU multiplies b
         if x.__class__ is np.ndarray:  # (not a meta array, which has no values to draw for)
             out, keep = _host_forward(x, p, scale, rng)
         elif _hashed(xp, x.dtype):
-            keep = _HashedMask(x.shape, _threshold(xp, p), _device_seed(xp, rng))
-            out = keep.apply(x, scale)
+            keep = HashedNoise(x.shape, x.dtype, _threshold(xp, p), scale,
+                               _device_seed(xp, rng))
+            out = keep.apply(x)
         else:
             keep = keep_draws(xp, rng, x.shape, p)
             out = x * xp.multiply(keep, scale, dtype=x.dtype)
@@ -134,10 +145,10 @@ class _Dropout(Primitive, node_name="MulBackward0"):  # PyTorch CPU multiplies b
         keep, scale = ctx.keep, ctx.scale
         g = grad._data
         xp = get_array_module(g)
-        if isinstance(keep, _HashedMask):
+        if isinstance(keep, HashedNoise):
             if _State.enabled and grad.requires_grad:  # create_graph: differentiable in grad
-                return grad * _make(keep.noise(g.dtype.type(scale))), None, None
-            return _make(keep.apply(g, g.dtype.type(scale))), None, None
+                return grad * _make(keep.array(g.dtype)), None, None
+            return _make(keep.apply(g)), None, None
         if _State.enabled and grad.requires_grad:  # create_graph: differentiable in grad
             return grad * _make(xp.multiply(keep, scale, dtype=g.dtype)), None, None
         if g.__class__ is np.ndarray and g.shape == keep.shape and g.dtype == scale.dtype:

@@ -35,7 +35,8 @@ THREADS = 128  # four warps, each owning 16 rows of the block's tile
 _MMA_TYPES = {"bfloat16": "bf16", "float16": "f16"}
 
 # The instructions the kernels take from the device: tensor-core products, a transposing
-# shared-memory load, warp shuffles and the dynamic shared memory.
+# shared-memory load, asynchronous copies to shared memory, warp shuffles, packed conversions,
+# the fast exp2 and the dynamic shared memory.
 _DEVICE = r"""
 #define MMA_TYPE "{mma_type}"
 __device__ __forceinline__ void mma16816(float* c, const unsigned* a, unsigned b0, unsigned b1) {{
@@ -44,17 +45,42 @@ __device__ __forceinline__ void mma16816(float* c, const unsigned* a, unsigned b
                  : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }}
+__device__ __forceinline__ unsigned shared_address(const void* p) {{
+    unsigned address;
+    asm("{{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }}"
+        : "=r"(address) : "l"(p));
+    return address;
+}}
 // Four 8x8 matrices, transposed: lanes 8i..8i+7 give the rows of matrix i, and each lane
 // gets, of matrix i, rows 2 (lane % 4) and 2 (lane % 4) + 1 at column lane / 4.
 __device__ __forceinline__ void ldsm_x4_trans(unsigned* r, const in_t* row) {{
-    unsigned address;
-    asm("{{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }}"
-        : "=r"(address) : "l"(row));
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {{%0, %1, %2, %3}}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(shared_address(row)));
+}}
+// 16 bytes from global to shared memory, in the background (zeros where !valid).
+__device__ __forceinline__ void copy16(in_t* dst, const in_t* src, bool valid) {{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n"
+                 :: "r"(shared_address(dst)), "l"(src), "r"(valid ? 16 : 0));
+}}
+__device__ __forceinline__ void copies_commit() {{ asm volatile("cp.async.commit_group;\n" ::); }}
+// Wait for this thread's committed copies: all, or all but the last group.
+__device__ __forceinline__ void copies_wait_all() {{ asm volatile("cp.async.wait_group 0;\n" ::); }}
+__device__ __forceinline__ void copies_wait_prior() {{
+    asm volatile("cp.async.wait_group 1;\n" ::);
 }}
 __device__ __forceinline__ float shfl_xor(float v, int mask) {{
     return __shfl_xor_sync(0xffffffffu, v, mask);
+}}
+// Two floats rounded to the storage type, lo in the low half.
+__device__ __forceinline__ unsigned pack2(float lo, float hi) {{
+    unsigned r;
+    asm("cvt.rn." MMA_TYPE "x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}}
+__device__ __forceinline__ float exp2_(float x) {{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
 }}
 extern __shared__ __align__(16) unsigned char ember_smem_[];
 __device__ __forceinline__ unsigned char* dynamic_smem() {{ return ember_smem_; }}
@@ -63,30 +89,29 @@ __device__ __forceinline__ unsigned char* dynamic_smem() {{ return ember_smem_; 
 _KERNELS = r"""
 #define PITCH (HEAD_DIM + 8)  // a (64, HEAD_DIM) tile's row pitch in shared memory
 #define DS_PITCH (TILE + 8)   // the (64, 64) d-scores tile's
+#define THREADS 128
 __device__ __forceinline__ float pos_inf() { return __int_as_float(0x7f800000); }
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000); }
-__device__ __forceinline__ unsigned pack2(float lo, float hi) {
-    return (unsigned)store(lo) | ((unsigned)store(hi) << 16);
-}
 __device__ __forceinline__ unsigned lds32(const in_t* p) { return *(const unsigned*)p; }
 __device__ __forceinline__ void zero(float (*acc)[4], int tiles) {
     for (int n = 0; n < tiles; ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
 }
 
-// Rows [row0, row0 + 64) of a (rows, HEAD_DIM) matrix with row stride `stride` into `tile`,
-// zeros past the last row.
-__device__ void load_tile(in_t* tile, const in_t* src, long long stride, int row0, int rows) {
-    const int pairs = HEAD_DIM / 2;
-    for (int i = threadIdx.x; i < TILE * pairs; i += blockDim.x) {
-        const int r = i / pairs, c = (i - r * pairs) * 2;
-        unsigned v = 0;
-        if (row0 + r < rows) v = *(const unsigned*)(src + (long long)(row0 + r) * stride + c);
-        *(unsigned*)(tile + r * PITCH + c) = v;
+// Start copying rows [row0, row0 + 64) of a (rows, HEAD_DIM) matrix with row stride `stride`
+// into `tile` (zeros past the last row); copies_commit() closes the group.
+__device__ void fetch_tile(in_t* tile, const in_t* src, long long stride, int row0, int rows) {
+    const int pieces = HEAD_DIM / 8;  // 16 bytes each
+#pragma unroll
+    for (int i = threadIdx.x; i < TILE * pieces; i += THREADS) {
+        const int r = i / pieces, c = (i - r * pieces) * 8;
+        const bool valid = row0 + r < rows;
+        copy16(tile + r * PITCH + c, src + (long long)(valid ? row0 + r : 0) * stride + c, valid);
     }
 }
 
 // A operands of a warp's 16 rows of a tile, for each 16-wide slice of HEAD_DIM.
-__device__ void load_rows(unsigned (*frag)[4], const in_t* rows, int g, int t) {
+__device__ __forceinline__ void load_rows(unsigned (*frag)[4], const in_t* rows, int g, int t) {
+#pragma unroll
     for (int kk = 0; kk < HEAD_DIM / 16; ++kk) {
         const in_t* p = rows + g * PITCH + kk * 16 + 2 * t;
         frag[kk][0] = lds32(p);
@@ -96,9 +121,23 @@ __device__ void load_rows(unsigned (*frag)[4], const in_t* rows, int g, int t) {
     }
 }
 
+// acc (16 x 64) = a warp's 16 rows (A operands) times the 64 rows of `tile`, transposed.
+__device__ __forceinline__ void mma_rows_t(float (*acc)[4], const unsigned (*a)[4],
+                                           const in_t* tile, int g, int t) {
+    zero(acc, TILE / 8);
+#pragma unroll
+    for (int kk = 0; kk < HEAD_DIM / 16; ++kk)
+#pragma unroll
+        for (int n = 0; n < TILE / 8; ++n) {
+            const in_t* p = tile + (n * 8 + g) * PITCH + kk * 16 + 2 * t;
+            mma16816(acc[n], a[kk], lds32(p), lds32(p + 8));
+        }
+}
+
 // acc (16 x HEAD_DIM) += a (16 x 16, registers) times rows [k0, k0 + 16) of a tile.
 __device__ __forceinline__ void mma_rows(float (*acc)[4], const unsigned* a, const in_t* tile,
                                          int k0, int lane) {
+#pragma unroll
     for (int n = 0; n < HEAD_DIM / 16; ++n) {
         unsigned b[4];
         ldsm_x4_trans(b, tile + (k0 + (lane & 15)) * PITCH + n * 16 + (lane >> 4) * 8);
@@ -124,7 +163,8 @@ __device__ __forceinline__ unsigned long long seed_of(const unsigned int* words)
 // log2-sum-exp2 of the scores times scale_log2 (scale * log2(e)). Strides are in elements;
 // the last dimension is contiguous. Dropout when threshold > 0: element (i, j) is kept with
 // keep_scale where draw(seed, ((b * heads + h) * q_len + i) * k_len + j) >= threshold.
-extern "C" __global__ void ember_flash_forward(
+// The next key tile is copied in while this one is used (two buffers each for k and v).
+extern "C" __global__ void __launch_bounds__(THREADS) ember_flash_forward(
         const in_t* q, const in_t* k, const in_t* v, in_t* out, float* lse,
         int heads, int q_len, int k_len,
         long long q_batch, long long q_head, long long q_row,
@@ -134,8 +174,8 @@ extern "C" __global__ void ember_flash_forward(
         float scale_log2, int causal, const unsigned int* seed_words, unsigned int threshold,
         float keep_scale) {
     in_t* sQ = (in_t*)dynamic_smem();
-    in_t* sK = sQ + TILE * PITCH;
-    in_t* sV = sK + TILE * PITCH;
+    in_t* sK = sQ + TILE * PITCH;      // two tiles
+    in_t* sV = sK + 2 * TILE * PITCH;  // two tiles
     const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads, q0 = blockIdx.x * TILE;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
     q += b * q_batch + h * q_head;
@@ -144,30 +184,41 @@ extern "C" __global__ void ember_flash_forward(
     out += b * o_batch + h * o_head;
     const unsigned long long seed = threshold ? seed_of(seed_words) : 0ull;
     const int rows[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
+    const int k_end = causal && q0 + TILE < k_len ? q0 + TILE : k_len;
+    const int tiles = (k_end + TILE - 1) / TILE;
 
-    load_tile(sQ, q, q_row, q0, q_len);
+    fetch_tile(sQ, q, q_row, q0, q_len);
+    copies_commit();
+    fetch_tile(sK, k, k_row, 0, k_len);
+    fetch_tile(sV, v, v_row, 0, k_len);
+    copies_commit();
+    copies_wait_prior();
     __syncthreads();
     unsigned qf[HEAD_DIM / 16][4];
     load_rows(qf, sQ + warp * 16 * PITCH, g, t);
     float o[HEAD_DIM / 8][4];
     zero(o, HEAD_DIM / 8);
     float m[2] = {neg_inf(), neg_inf()}, l[2] = {0.f, 0.f};
-    const int k_end = causal && q0 + TILE < k_len ? q0 + TILE : k_len;
 
-    for (int k0 = 0; k0 < k_end; k0 += TILE) {
-        __syncthreads();  // the last tile's readers are done
-        load_tile(sK, k, k_row, k0, k_len);
-        load_tile(sV, v, v_row, k0, k_len);
+    for (int i = 0; i < tiles; ++i) {
+        const int k0 = i * TILE;
+        const in_t* kt = sK + (i & 1) * TILE * PITCH;
+        const in_t* vt = sV + (i & 1) * TILE * PITCH;
+        if (i + 1 < tiles) {
+            fetch_tile(sK + ((i + 1) & 1) * TILE * PITCH, k, k_row, k0 + TILE, k_len);
+            fetch_tile(sV + ((i + 1) & 1) * TILE * PITCH, v, v_row, k0 + TILE, k_len);
+            copies_commit();
+            copies_wait_prior();
+        } else {
+            copies_wait_all();
+        }
         __syncthreads();
         float s[TILE / 8][4];
-        zero(s, TILE / 8);
-        for (int kk = 0; kk < HEAD_DIM / 16; ++kk)
-            for (int n = 0; n < TILE / 8; ++n) {
-                const in_t* p = sK + (n * 8 + g) * PITCH + kk * 16 + 2 * t;
-                mma16816(s[n], qf[kk], lds32(p), lds32(p + 8));
-            }
+        mma_rows_t(s, qf, kt, g, t);
         float top[2] = {neg_inf(), neg_inf()};
+#pragma unroll
         for (int n = 0; n < TILE / 8; ++n)
+#pragma unroll
             for (int e = 0; e < 4; ++e) {
                 const int col = k0 + n * 8 + 2 * t + (e & 1);
                 float x = s[n][e] * scale_log2;
@@ -176,22 +227,26 @@ extern "C" __global__ void ember_flash_forward(
                 top[e >> 1] = fmaxf(top[e >> 1], x);
             }
         float ref[2], sum[2] = {0.f, 0.f};
+#pragma unroll
         for (int r = 0; r < 2; ++r) {
             top[r] = fmaxf(top[r], shfl_xor(top[r], 1));
             top[r] = fmaxf(top[r], shfl_xor(top[r], 2));
             const float m_new = fmaxf(m[r], top[r]);
             ref[r] = m_new == neg_inf() ? 0.f : m_new;  // every score so far masked
-            const float alpha = exp2f(m[r] - ref[r]);
+            const float alpha = exp2_(m[r] - ref[r]);
             m[r] = m_new;
             l[r] *= alpha;
+#pragma unroll
             for (int n = 0; n < HEAD_DIM / 8; ++n) {
                 o[n][2 * r] *= alpha;
                 o[n][2 * r + 1] *= alpha;
             }
         }
+#pragma unroll
         for (int n = 0; n < TILE / 8; ++n)
+#pragma unroll
             for (int e = 0; e < 4; ++e) {
-                const float p = exp2f(s[n][e] - ref[e >> 1]);
+                const float p = exp2_(s[n][e] - ref[e >> 1]);
                 sum[e >> 1] += p;
                 s[n][e] = p;
                 if (threshold) {
@@ -201,21 +256,26 @@ extern "C" __global__ void ember_flash_forward(
                     s[n][e] = draw(seed, index) >= threshold ? p * keep_scale : 0.f;
                 }
             }
+#pragma unroll
         for (int r = 0; r < 2; ++r) {
             sum[r] += shfl_xor(sum[r], 1);
             sum[r] += shfl_xor(sum[r], 2);
             l[r] += sum[r];
         }
+#pragma unroll
         for (int kk = 0; kk < TILE / 16; ++kk) {
             unsigned a[4];
             as_operand(a, s, kk);
-            mma_rows(o, a, sV, kk * 16, lane);
+            mma_rows(o, a, vt, kk * 16, lane);
         }
+        __syncthreads();  // this tile's buffers are free for the one after next
     }
+#pragma unroll
     for (int r = 0; r < 2; ++r) {
         if (rows[r] >= q_len) continue;
         const float inv = l[r] > 0.f ? 1.f / l[r] : 0.f;  // a row with every key masked: zeros
         in_t* dst = out + rows[r] * o_row + 2 * t;
+#pragma unroll
         for (int n = 0; n < HEAD_DIM / 8; ++n)
             *(unsigned*)(dst + n * 8) = pack2(o[n][2 * r] * inv, o[n][2 * r + 1] * inv);
         if (t == 0)
@@ -241,9 +301,10 @@ extern "C" __global__ void ember_flash_delta(
 }
 
 // The gradients of ember_flash_forward, keys in tiles of 64 per block (blockIdx.x), queries
-// walked in tiles of 64: dk, dv written (strided, like k and v); dq accumulated in float32
-// (batch * heads, q_len, HEAD_DIM), which the caller zeroes and casts.
-extern "C" __global__ void ember_flash_backward(
+// walked in tiles of 64 (the next tile's q and dout copied in while this one is used): dk,
+// dv written (strided, like k and v); dq accumulated in float32 (batch * heads, q_len,
+// HEAD_DIM), which the caller zeroes and casts.
+extern "C" __global__ void __launch_bounds__(THREADS) ember_flash_backward(
         const in_t* q, const in_t* k, const in_t* v, const in_t* dout, const float* lse,
         const float* delta, float* dq, in_t* dk, in_t* dv,
         int heads, int q_len, int k_len,
@@ -257,9 +318,9 @@ extern "C" __global__ void ember_flash_backward(
         unsigned int threshold, float keep_scale) {
     in_t* sK = (in_t*)dynamic_smem();
     in_t* sV = sK + TILE * PITCH;
-    in_t* sQ = sV + TILE * PITCH;
-    in_t* sO = sQ + TILE * PITCH;  // dout
-    in_t* sS = sO + TILE * PITCH;  // d scores, (query, key)
+    in_t* sQ = sV + TILE * PITCH;      // two tiles
+    in_t* sO = sQ + 2 * TILE * PITCH;  // dout, two tiles
+    in_t* sS = sO + 2 * TILE * PITCH;  // d scores, (query, key)
     float* sL = (float*)(sS + TILE * DS_PITCH);
     float* sD = sL + TILE;
     const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads, k0 = blockIdx.x * TILE;
@@ -272,9 +333,18 @@ extern "C" __global__ void ember_flash_backward(
     dv += b * dv_batch + h * dv_head;
     const unsigned long long seed = threshold ? seed_of(seed_words) : 0ull;
     const int keys[2] = {k0 + warp * 16 + g, k0 + warp * 16 + g + 8};
+    // Causal: queries before this tile's first key see none of its keys.
+    const int first = causal ? k0 : 0;
 
-    load_tile(sK, k, k_row, k0, k_len);
-    load_tile(sV, v, v_row, k0, k_len);
+    fetch_tile(sK, k, k_row, k0, k_len);
+    fetch_tile(sV, v, v_row, k0, k_len);
+    copies_commit();
+    if (first < q_len) {
+        fetch_tile(sQ, q, q_row, first, q_len);
+        fetch_tile(sO, dout, d_row, first, q_len);
+    }
+    copies_commit();
+    copies_wait_prior();
     __syncthreads();
     unsigned kf[HEAD_DIM / 16][4], vf[HEAD_DIM / 16][4];
     load_rows(kf, sK + warp * 16 * PITCH, g, t);
@@ -283,33 +353,34 @@ extern "C" __global__ void ember_flash_backward(
     zero(dk_acc, HEAD_DIM / 8);
     zero(dv_acc, HEAD_DIM / 8);
 
-    // Causal: queries before this tile's first key see none of its keys.
-    for (int q0 = causal ? k0 : 0; q0 < q_len; q0 += TILE) {
-        __syncthreads();  // the last tile's readers are done
-        load_tile(sQ, q, q_row, q0, q_len);
-        load_tile(sO, dout, d_row, q0, q_len);
-        for (int i = threadIdx.x; i < TILE; i += blockDim.x) {
-            const bool in = q0 + i < q_len;
-            sL[i] = in ? lse[(long long)bh * q_len + q0 + i] : pos_inf();
-            sD[i] = in ? delta[(long long)bh * q_len + q0 + i] : 0.f;
+    for (int i = 0, q0 = first; q0 < q_len; ++i, q0 += TILE) {
+        const in_t* qt = sQ + (i & 1) * TILE * PITCH;
+        const in_t* ot = sO + (i & 1) * TILE * PITCH;
+        if (q0 + TILE < q_len) {
+            fetch_tile(sQ + ((i + 1) & 1) * TILE * PITCH, q, q_row, q0 + TILE, q_len);
+            fetch_tile(sO + ((i + 1) & 1) * TILE * PITCH, dout, d_row, q0 + TILE, q_len);
+            copies_commit();
+            copies_wait_prior();
+        } else {
+            copies_wait_all();
+        }
+        for (int j = threadIdx.x; j < TILE; j += THREADS) {
+            const bool in = q0 + j < q_len;
+            sL[j] = in ? lse[(long long)bh * q_len + q0 + j] : pos_inf();
+            sD[j] = in ? delta[(long long)bh * q_len + q0 + j] : 0.f;
         }
         __syncthreads();
         // This warp's 16 keys against the tile's 64 queries: scores^T and d weights^T.
         float st[TILE / 8][4], dpt[TILE / 8][4];
-        zero(st, TILE / 8);
-        zero(dpt, TILE / 8);
-        for (int kk = 0; kk < HEAD_DIM / 16; ++kk)
-            for (int n = 0; n < TILE / 8; ++n) {
-                const in_t* pq = sQ + (n * 8 + g) * PITCH + kk * 16 + 2 * t;
-                mma16816(st[n], kf[kk], lds32(pq), lds32(pq + 8));
-                const in_t* po = sO + (n * 8 + g) * PITCH + kk * 16 + 2 * t;
-                mma16816(dpt[n], vf[kk], lds32(po), lds32(po + 8));
-            }
+        mma_rows_t(st, kf, qt, g, t);
+        mma_rows_t(dpt, vf, ot, g, t);
         // st -> dropped probabilities (for dv), dpt -> d scores times scale (for dk, dq).
+#pragma unroll
         for (int n = 0; n < TILE / 8; ++n)
+#pragma unroll
             for (int e = 0; e < 4; ++e) {
                 const int col = n * 8 + 2 * t + (e & 1), query = q0 + col, key = keys[e >> 1];
-                float p = exp2f(st[n][e] * scale_log2 - sL[col]);
+                float p = exp2_(st[n][e] * scale_log2 - sL[col]);
                 if (key >= k_len || (causal && key > query)) p = 0.f;
                 float z = 1.f;
                 if (threshold)
@@ -318,41 +389,53 @@ extern "C" __global__ void ember_flash_backward(
                 st[n][e] = p * z;
                 dpt[n][e] = p * (dpt[n][e] * z - sD[col]) * scale;
             }
+#pragma unroll
         for (int kk = 0; kk < TILE / 16; ++kk) {
             unsigned a[4];
             as_operand(a, st, kk);
-            mma_rows(dv_acc, a, sO, kk * 16, lane);
+            mma_rows(dv_acc, a, ot, kk * 16, lane);
             as_operand(a, dpt, kk);
-            mma_rows(dk_acc, a, sQ, kk * 16, lane);
+            mma_rows(dk_acc, a, qt, kk * 16, lane);
         }
+#pragma unroll
         for (int n = 0; n < TILE / 8; ++n)
-            for (int e = 0; e < 4; ++e)
-                sS[(n * 8 + 2 * t + (e & 1)) * DS_PITCH + warp * 16 + g + (e >> 1) * 8] =
-                    store(dpt[n][e]);
+#pragma unroll
+            for (int e = 0; e < 4; e += 2) {  // (query, key) and (query + 1, key)
+                in_t* dst = sS + (n * 8 + 2 * t) * DS_PITCH + warp * 16 + g + (e >> 1) * 8;
+                const unsigned both = pack2(dpt[n][e], dpt[n][e + 1]);
+                dst[0] = (in_t)(both & 0xffffu);
+                dst[DS_PITCH] = (in_t)(both >> 16);
+            }
         __syncthreads();
         // dq for this warp's 16 queries of the tile: d scores (16 x 64 keys) times k.
         float dq_acc[HEAD_DIM / 8][4];
         zero(dq_acc, HEAD_DIM / 8);
+#pragma unroll
         for (int kk = 0; kk < TILE / 16; ++kk) {
             const in_t* p = sS + (warp * 16 + g) * DS_PITCH + kk * 16 + 2 * t;
             const unsigned a[4] = {lds32(p), lds32(p + 8 * DS_PITCH), lds32(p + 8),
                                    lds32(p + 8 * DS_PITCH + 8)};
             mma_rows(dq_acc, a, sK, kk * 16, lane);
         }
+#pragma unroll
         for (int r = 0; r < 2; ++r) {
             const int query = q0 + warp * 16 + g + 8 * r;
             if (query >= q_len) continue;
             float* dst = dq + ((long long)bh * q_len + query) * HEAD_DIM + 2 * t;
+#pragma unroll
             for (int n = 0; n < HEAD_DIM / 8; ++n) {
                 atomicAdd(dst + n * 8, dq_acc[n][2 * r]);
                 atomicAdd(dst + n * 8 + 1, dq_acc[n][2 * r + 1]);
             }
         }
+        __syncthreads();  // this tile's buffers, d scores, lse and delta are free
     }
+#pragma unroll
     for (int r = 0; r < 2; ++r) {
         if (keys[r] >= k_len) continue;
         in_t* pk = dk + keys[r] * dk_row + 2 * t;
         in_t* pv = dv + keys[r] * dv_row + 2 * t;
+#pragma unroll
         for (int n = 0; n < HEAD_DIM / 8; ++n) {
             *(unsigned*)(pk + n * 8) = pack2(dk_acc[n][2 * r], dk_acc[n][2 * r + 1]);
             *(unsigned*)(pv + n * 8) = pack2(dv_acc[n][2 * r], dv_acc[n][2 * r + 1]);
@@ -386,10 +469,10 @@ def source(dtype_name: str, head_dim: int, instructions: str | None = None) -> s
 def shared_bytes(name: str, head_dim: int) -> int:
     """Dynamic shared memory of a kernel's block."""
     tile = TILE * (head_dim + 8) * 2
-    if name == "forward":
-        return 3 * tile
-    if name == "backward":
-        return 4 * tile + TILE * (TILE + 8) * 2 + 2 * TILE * 4
+    if name == "forward":  # q; k and v, two each
+        return 5 * tile
+    if name == "backward":  # k, v; q and dout, two each; d scores; lse and delta
+        return 6 * tile + TILE * (TILE + 8) * 2 + 2 * TILE * 4
     return 0
 
 
@@ -409,7 +492,8 @@ def _kernels(dtype_name: str, head_dim: int):
 def supports(*arrays) -> bool:
     """Whether the kernels take these (B, H, L, D) arrays: bfloat16 or float16 on a GPU with
     bfloat16 tensor cores (compute capability 8.0+), one head dim D that is a multiple of 16
-    up to 128, the last dimension contiguous, the other strides and the data 4-byte aligned."""
+    up to 128, the last dimension contiguous, the other strides and the data 16-byte aligned
+    (the kernels copy rows in 16-byte pieces)."""
     first = arrays[0]
     if first.dtype.name not in _MMA_TYPES or first.ndim != 4:
         return False
@@ -419,9 +503,9 @@ def supports(*arrays) -> bool:
     for a in arrays:
         if a.dtype != first.dtype or a.ndim != 4 or a.shape[-1] != head_dim:
             return False
-        if a.strides[-1] != a.itemsize or a.data.ptr % 4:
+        if a.strides[-1] != a.itemsize or a.data.ptr % 16:
             return False
-        if any(s % (2 * a.itemsize) for s in a.strides[:-1]):
+        if any(s % 16 for s in a.strides[:-1]):
             return False
     return _tensor_cores(first.device.id)
 

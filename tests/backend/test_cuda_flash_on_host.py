@@ -34,6 +34,7 @@ static ember_dim3 blockDim, gridDim;
 #define __global__
 #define __device__
 #define __forceinline__ inline
+#define __launch_bounds__(threads)
 template <class To, class From> static inline To bits_as(From v) {
     To out; std::memcpy(&out, &v, sizeof out); return out; }
 static inline float __int_as_float(int v) { return bits_as<float>(v); }
@@ -53,6 +54,15 @@ static inline void sync_warp() { warp_barriers[threadIdx.x / 32]->arrive_and_wai
 static inline unsigned char* dynamic_smem() { return host_smem; }
 static inline float atomicAdd(float* p, float v) {
     std::lock_guard<std::mutex> hold(atomic_lock); float old = *p; *p = old + v; return old; }
+// The copies to shared memory happen at once, so there is nothing to wait for.
+static inline void copy16(in_t* dst, const in_t* src, bool valid) {
+    if (valid) std::memcpy(dst, src, 16); else std::memset(dst, 0, 16); }
+static inline void copies_commit() {}
+static inline void copies_wait_all() {}
+static inline void copies_wait_prior() {}
+static inline unsigned pack2(float lo, float hi) {
+    return (unsigned)store(lo) | ((unsigned)store(hi) << 16); }
+static inline float exp2_(float x) { return exp2f(x); }
 static inline unsigned long long* slot(int lane) { return exchange[threadIdx.x / 32][lane]; }
 static inline float shfl_xor(float v, int mask) {
     const int lane = threadIdx.x % 32;

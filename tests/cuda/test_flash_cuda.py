@@ -25,8 +25,16 @@ def _run(fn, inputs):
 
 def _close(got, want, dtype):
     for g, w in zip(got, want):
-        g, w = g.double().cpu().numpy(), w.double().cpu().numpy()
+        g, w = g.detach().double().cpu().numpy(), w.detach().double().cpu().numpy()
         np.testing.assert_allclose(g, w, atol=TOL[dtype] * np.abs(w).max())
+
+
+def _close_in_norm(got, want, rtol):
+    """Relative error in the Frobenius norm: for gradients whose entries are at rounding
+    level (a weight's q and k rows, behind half-precision softmax products)."""
+    for g, w in zip(got, want):
+        g, w = g.detach().double().cpu().numpy(), w.detach().double().cpu().numpy()
+        assert np.linalg.norm(g - w) <= rtol * np.linalg.norm(w)
 
 
 @pytest.mark.parametrize("dtype", [ember.bfloat16, ember.float16])
@@ -108,4 +116,5 @@ def test_transformer_layer_step_fused_matches_materialised(monkeypatch, dropout)
         out.float().square().mean().backward()
         results.append([out.detach(), layer.self_attn.in_proj_weight.grad.clone(),
                         layer.linear1.weight.grad.clone()])
-    _close(results[0], results[1], ember.bfloat16)
+    _close(results[0][:1], results[1][:1], ember.bfloat16)
+    _close_in_norm(results[0][1:], results[1][1:], 3e-2)

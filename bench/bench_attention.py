@@ -1,0 +1,69 @@
+"""scaled_dot_product_attention on CUDA: ember's fused kernels (ember.backend.cuda_flash) vs
+PyTorch's (cuDNN / flash attention), forward and forward + backward, interleaved in one run.
+
+Usage: python bench/bench_attention.py [repeats]   (needs CuPy, a GPU and a CUDA build of torch)
+Prints the median milliseconds of each library and the ratio ember / torch.
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+
+CASES = [  # (batch, heads, length, head dim, causal, dropout)
+    (32, 16, 512, 64, False, 0.0),
+    (32, 16, 512, 64, False, 0.1),
+    (8, 16, 2048, 64, True, 0.0),
+    (16, 16, 1024, 128, True, 0.0),
+]
+
+
+def _median_ms(fn, sync, repeat: int) -> float:
+    fn()
+    sync()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def _steps(lib, case):
+    batch, heads, length, dim, causal, dropout = case
+    q, k, v = (lib.randn(batch, heads, length, dim, device="cuda", dtype=lib.bfloat16,
+                         requires_grad=True) for _ in range(3))
+    grad = lib.randn(batch, heads, length, dim, device="cuda", dtype=lib.bfloat16)
+    sdpa = lib.nn.functional.scaled_dot_product_attention
+
+    def forward():
+        with lib.no_grad():
+            sdpa(q, k, v, is_causal=causal, dropout_p=dropout)
+
+    def both():
+        sdpa(q, k, v, is_causal=causal, dropout_p=dropout).backward(grad)
+    return forward, both
+
+
+def main() -> None:
+    import torch
+
+    import ember
+    repeat = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    print(f"{'bf16 (B, H, L, D), causal, dropout':<40}{'pass':<10}{'ember ms':>10}"
+          f"{'torch ms':>10}{'ratio':>8}")
+    for case in CASES:
+        ember_steps = _steps(ember, case)
+        torch_steps = _steps(torch, case)
+        for name, fe, ft in zip(("forward", "fwd+bwd"), ember_steps, torch_steps):
+            te = _median_ms(fe, ember.cuda.synchronize, repeat)
+            tt = _median_ms(ft, torch.cuda.synchronize, repeat)
+            label = f"{case[:4]}, {case[4]}, {case[5]}"
+            print(f"{label:<40}{name:<10}{te:10.3f}{tt:10.3f}{te / tt:8.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

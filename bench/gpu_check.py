@@ -845,6 +845,7 @@ def _profile(name: str, step, steps: int = 3) -> None:
         stats = pstats.Stats(profiler, stream=text).sort_stats("tottime")
         stats.print_stats(25)
         log(f"profile of {name}: {total:.1f} ms per step (profiled)\n{text.getvalue()}")
+        log(_cupy_call_sites(stats, steps))
         top = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:6]
         calls = sum(v[1] for v in stats.stats.values()) // steps
         own = ", ".join(f"{fn[2]}:{fn[1]} {v[2] / steps * 1e3:.1f}" for fn, v in top)
@@ -852,6 +853,20 @@ def _profile(name: str, step, steps: int = 3) -> None:
               flush=True)
     except Exception as exc:  # noqa: BLE001
         print(f"   profile of {name} failed: {describe(exc)}")
+
+
+def _cupy_call_sites(stats, steps: int) -> str:
+    """CuPy's own functions by host time per step, each with the ember functions that call
+    it most: where a step's CuPy calls (each a launch or an allocation) come from."""
+    lines = ["CuPy calls per step (own ms, calls; top callers by calls):"]
+    own = [(fn, v) for fn, v in stats.stats.items() if "cupy" in fn[2] or "cupy" in fn[0]]
+    for fn, (_, calls, tottime, _, callers) in sorted(own, key=lambda kv: -kv[1][2])[:20]:
+        sites = sorted(callers.items(), key=lambda kv: -kv[1][1])[:4]
+        where_from = "; ".join(f"{c[0].rsplit('/ember/', 1)[-1]}:{c[1]} {c[2]} x{v[1] / steps:g}"
+                               for c, v in sites)
+        lines.append(f"  {tottime / steps * 1e3:6.2f} ms {calls / steps:5.0f}x  {fn[2][:60]}  "
+                     f"<- {where_from}")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -872,7 +887,7 @@ def _bfloat16_batched_probe(cupy) -> str:
             if transpose_b:
                 gb = gb.swapaxes(-1, -2)
                 b = b.swapaxes(-1, -2)
-            got = cuda.bfloat16_batched_matmul(ga, gb).get().astype(np.float32)
+            got = cuda.gemm(ga, gb).get().astype(np.float32)
             want = np.matmul(a.astype(np.float32), b.astype(np.float32))
             worst = max(worst, float(np.abs(got - want).max() / np.abs(want).max()))
         return f"bfloat16 batched matmul (cuBLAS): max relative error {worst:.1e}" + (

@@ -15,7 +15,7 @@ from ember import dtypes as _dt
 from ember._tensor_methods import TensorMethods, bind_ops
 from ember.autograd.grad_mode import _State
 from ember.backend import cuda as _cuda_backend
-from ember.backend.device import CPU, Device, array_device
+from ember.backend.device import CPU, Device, array_device, get_array_module
 
 _new = object.__new__
 _ndarray = np.ndarray
@@ -47,7 +47,7 @@ class Size(tuple):
 
 def _make(data, requires_grad: bool = False, grad_fn=None, output_nr: int = 0):
     """Wrap an array in a new Tensor (the hot path: no checks beyond scalar-to-array)."""
-    if data.__class__ is not _ndarray:
+    if data.__class__ is not _ndarray and data.__class__ not in _KEPT_ARRAYS:
         data = _as_array(data)
     t = _new(Tensor)
     t._data = data
@@ -80,15 +80,18 @@ def _eager_arith(a: "Tensor", b: "Tensor", op):
         return None
 
 
+# Array classes besides ndarray that _make keeps as they are (CuPy's, meta), learnt on first use.
+_KEPT_ARRAYS: set = set()
+
+
 def _as_array(data):
     # NumPy reductions and 0-d arithmetic return NumPy scalars; a Tensor always holds an array.
     if isinstance(data, np.generic):
         return np.asarray(data)
-    if isinstance(data, _ndarray):
-        return data
-    from ember.backend.device import get_array_module
-    if get_array_module(data) is np:
-        return np.asarray(data)
+    if not isinstance(data, _ndarray):
+        if get_array_module(data) is np:
+            return np.asarray(data)
+    _KEPT_ARRAYS.add(data.__class__)
     return data
 
 
@@ -174,9 +177,6 @@ class Tensor(TensorMethods):
 
     @property
     def _xp(self):
-        if self._data.__class__ is _ndarray:
-            return np
-        from ember.backend.device import get_array_module
         return get_array_module(self._data)
 
     @property
@@ -237,10 +237,11 @@ class Tensor(TensorMethods):
 
     @property
     def mT(self) -> "Tensor":
-        if self._data.ndim < 2:
+        n = self._data.ndim
+        if n < 2:
             raise RuntimeError(f"tensor.mT is only supported on matrices or batches of "
-                               f"matrices. Got {self._data.ndim}-D tensor.")
-        return self.transpose(-2, -1)
+                               f"matrices. Got {n}-D tensor.")
+        return _ops.transpose(self, n - 2, n - 1)
 
     @property
     def H(self) -> "Tensor":

@@ -328,4 +328,6 @@ def set_autocast_cache_enabled(enabled: bool) -> None:
 
 
 def clear_autocast_cache() -> None:
-    """ember's autocast casts afresh on every op, so there is no cache to clear."""
+    """Drop the weight casts autocast has cached (``torch.clear_autocast_cache``)."""
+    from ember.amp.autocast_mode import clear_autocast_cache as clear
+    clear()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 
 from ember import dtypes as _dt
+from ember.autograd.grad_mode import _State as _GradState
+from ember.backend.device import device_type
 
 LOWER_PRECISION = frozenset({
     "MmBackward0", "BmmBackward0", "MvBackward0", "DotBackward0", "MatmulBackward0",
@@ -42,15 +44,14 @@ WIDEST = frozenset({
 
 
 class _State:
-    # A list of (device_type, dtype) for the active autocast contexts, innermost last.
-    active: list = []
+    active: list = []  # (device_type, dtype) of the active autocast contexts, innermost last
+    policy: dict = {}  # device_type -> its innermost dtype (None: off there), kept by _sync_flag
+    nesting = 0  # autocast contexts entered and not yet exited
+    cache: dict = {}  # see NOTE [ Autocast cast cache ]
 
 
 def is_autocast_enabled(device_type: str = "cuda") -> bool:
-    for dev, dtype in reversed(_State.active):
-        if dev == device_type:
-            return dtype is not None
-    return False
+    return _State.policy.get(device_type) is not None
 
 
 def get_autocast_dtype(device_type: str = "cuda"):
@@ -60,29 +61,49 @@ def get_autocast_dtype(device_type: str = "cuda"):
     return _dt.float16 if device_type == "cuda" else _dt.bfloat16
 
 
-def _policy_dtype(device_type: str):
-    for dev, dtype in reversed(_State.active):
-        if dev == device_type:
-            return dtype
+# The floating NumPy dtypes: the tensors autocast casts.
+_FLOATING = frozenset(np_dtype for np_dtype, d in _dt._FROM_NP.items() if d.is_floating_point)
+_KINDS: dict = {}  # op class -> "lower", "fp32", "widest" or None: its list, from its node name
+_UNKNOWN = object()
+
+
+def _kind_of(node_name: str):
+    if node_name in LOWER_PRECISION:
+        return "lower"
+    if node_name in FLOAT32:
+        return "fp32"
+    if node_name in WIDEST:
+        return "widest"
     return None
 
 
 def cast_args(cls, args):
     """The arguments of op ``cls`` as autocast would pass them."""
+    kind = _KINDS.get(cls, _UNKNOWN)
+    if kind is _UNKNOWN:
+        kind = _KINDS[cls] = _kind_of(cls._backward_cls.__name__)
+    if kind is None:
+        return args
+    return _cast(kind, args)
+
+
+def cast_args_as(node_name: str, args):
+    """The arguments of a composite op as autocast would pass them to the aten op whose node is
+    ``node_name`` (``LinearBackward0``: ``F.linear``'s weight is cast before its transpose)."""
+    kind = _kind_of(node_name)
+    return args if kind is None else _cast(kind, args)
+
+
+def _cast(kind: str, args):
     from ember._tensor import Tensor
-    name = cls._backward_cls.__name__
-    if name in LOWER_PRECISION:
-        kind = "lower"
-    elif name in FLOAT32:
-        kind = "fp32"
-    elif name in WIDEST:
-        kind = "widest"
-    else:
+    first = None
+    for a in args:
+        if isinstance(a, Tensor) and a._data.dtype in _FLOATING:
+            first = a
+            break
+    if first is None:
         return args
-    tensors = [a for a in args if isinstance(a, Tensor) and a.dtype.is_floating_point]
-    if not tensors:
-        return args
-    low = _policy_dtype(tensors[0].device.type)
+    low = _State.policy.get(device_type(first._data))
     if low is None:
         return args
     if kind == "lower":
@@ -90,11 +111,55 @@ def cast_args(cls, args):
     elif kind == "fp32":
         target = _dt.float32
     else:
-        target = tensors[0].dtype
-        for t in tensors[1:]:
-            target = _dt.promote_types(target, t.dtype)
-    return tuple(a.to(target) if isinstance(a, Tensor) and a.dtype.is_floating_point
-                 and a.dtype is not target else a for a in args)
+        target = first.dtype
+        for a in args:
+            if isinstance(a, Tensor) and a._data.dtype in _FLOATING:
+                target = _dt.promote_types(target, a.dtype)
+    np_target = target.np_dtype
+    cached = kind == "lower" and _State.nesting and _cache_enabled()
+    out = []
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a._data.dtype
+            if dtype != np_target and dtype in _FLOATING:
+                a = _cached_cast(a, np_target) if cached else _to_copy(a, np_target)
+        out.append(a)
+    return tuple(out)
+
+
+def _to_copy(a, np_dtype):
+    from ember.ops.conversion import ToCopy
+    return ToCopy.apply(a, np_dtype, None)
+
+
+# NOTE [ Autocast cast cache ]
+# Inside an autocast region the same parameter is cast to the low-precision dtype by every
+# forward that uses it. As in PyTorch, the cast of a leaf that requires grad (a parameter, not
+# a view) is made once per region, in grad mode, and reused: one cast and one ToCopy node for
+# all its uses. The entries keep their leaves alive and are dropped when the outermost
+# autocast context exits (or by ``clear_autocast_cache``), so a parameter updated between
+# steps is cast afresh; one changed in place inside the region is not, as in PyTorch.
+
+
+def _cached_cast(a, np_dtype):
+    if a.grad_fn is not None or not a.requires_grad or a._base is not None or \
+            not _GradState.enabled:
+        return _to_copy(a, np_dtype)
+    key = (id(a), np_dtype)
+    entry = _State.cache.get(key)
+    if entry is None:
+        entry = _State.cache[key] = (a, _to_copy(a, np_dtype))
+    return entry[1]
+
+
+def _cache_enabled() -> bool:
+    from ember.runtime import is_autocast_cache_enabled
+    return is_autocast_cache_enabled()
+
+
+def clear_autocast_cache() -> None:
+    """Drop the casts autocast cached (see NOTE [ Autocast cast cache ])."""
+    _State.cache.clear()
 
 
 class autocast:
@@ -104,6 +169,8 @@ class autocast:
         device_type: "cuda" or "cpu".
         dtype: the low-precision dtype (float16 by default on CUDA, bfloat16 on the CPU).
         enabled: False makes the context a region where autocast is off.
+        cache_enabled: whether casts of parameters are cached inside the region (see NOTE
+            [ Autocast cast cache ]); None keeps ``is_autocast_cache_enabled()``.
 
     Example::
 
@@ -121,27 +188,44 @@ class autocast:
             dtype = _dt.float16 if device_type == "cuda" else _dt.bfloat16
         self.fast_dtype = _dt.to_dtype(dtype)
         self.enabled = enabled
+        self.cache_enabled = cache_enabled
 
     def __enter__(self):
+        from ember import runtime
+        self._prev_cache_enabled = runtime.is_autocast_cache_enabled()
+        if self.cache_enabled is not None:
+            runtime.set_autocast_cache_enabled(self.cache_enabled)
         _State.active.append((self.device_type, self.fast_dtype if self.enabled else None))
+        _State.nesting += 1
         _sync_flag()
         return self
 
     def __exit__(self, *exc) -> None:
+        from ember import runtime
         _State.active.pop()
+        _State.nesting -= 1
+        if _State.nesting == 0:
+            clear_autocast_cache()
+        runtime.set_autocast_cache_enabled(self._prev_cache_enabled)
         _sync_flag()
 
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with autocast(self.device_type, self.fast_dtype, self.enabled):
+            with autocast(self.device_type, self.fast_dtype, self.enabled, self.cache_enabled):
                 return fn(*args, **kwargs)
         return wrapper
 
 
 def _sync_flag() -> None:
-    from ember.autograd import function
-    function._AutocastFlag.on = any(dtype is not None for _, dtype in _State.active)
+    """Recompute what ops consult from ``_State.active`` (after every change to it)."""
+    from ember.autograd.function import _AutocastFlag
+    policy = {}
+    for dev, dtype in _State.active:
+        policy[dev] = dtype  # innermost last: it wins
+    _State.policy = policy
+    _AutocastFlag.cast_args = cast_args
+    _AutocastFlag.on = any(dtype is not None for dtype in policy.values())
 
 
 def is_autocast_available(device_type: str) -> bool:

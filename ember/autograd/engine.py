@@ -6,6 +6,7 @@ and its saved tensors are freed right after unless ``retain_graph``.
 """
 from __future__ import annotations
 
+import functools
 import heapq
 import operator
 
@@ -13,6 +14,7 @@ from ember.autograd import anomaly_mode
 from ember.autograd import function as _function
 from ember.autograd.function import _RELEASED, AccumulateGrad, edge_of
 from ember.autograd.grad_mode import _State as _GradState
+from ember.dtypes import from_numpy_dtype
 
 heappush, heappop, heapreplace = heapq.heappush, heapq.heappop, heapq.heapreplace
 _node_of = operator.itemgetter(0)  # of an edge (node, output_nr)
@@ -271,23 +273,24 @@ def _validate(node, index, grad, meta):
     shape, np_dtype = meta
     data = grad._data
     if data.shape != shape:
-        if not _expandable(shape, data.shape):
+        if not broadcasts_to(shape, data.shape):
             raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index "
                                f"{index} - got {list(data.shape)} but expected shape compatible "
                                f"with {list(shape)}")
-        from ember.ops.movement import SumToSize  # the primitive: shape is already a tuple
-        grad = SumToSize.apply(grad, shape)
+        grad = _sum_to_size().apply(grad, shape)  # the primitive: shape is already a tuple
     if grad._data.dtype != np_dtype:
-        grad = grad.to(_dtype(np_dtype))
+        grad = grad.to(from_numpy_dtype(np_dtype))
     return grad
 
 
-def _dtype(np_dtype):
-    from ember.dtypes import from_numpy_dtype
-    return from_numpy_dtype(np_dtype)
+@functools.cache
+def _sum_to_size():
+    from ember.ops.movement import SumToSize  # ops build on autograd: imported on first use
+    return SumToSize
 
 
-def _expandable(shape, target) -> bool:
+def broadcasts_to(shape: tuple, target: tuple) -> bool:
+    """Whether an array of ``shape`` broadcasts to ``target`` unchanged."""
     if len(shape) > len(target):
         return False
     for s, t in zip(reversed(shape), reversed(target)):

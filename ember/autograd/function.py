@@ -18,16 +18,12 @@ from ember import dtypes as _dt
 from ember.autograd.anomaly_mode import _State as _anomaly_state
 from ember.autograd.anomaly_mode import record_trace as _record_trace
 from ember.autograd.grad_mode import _State, no_grad
-from ember.backend.device import zeros_as
+from ember.backend.device import get_array_module, zeros_as
 
 
 class _AutocastFlag:
     on = False  # set by ember.amp while an autocast context is active
-
-
-def _autocast_args(cls, args):
-    from ember.amp.autocast_mode import cast_args
-    return cast_args(cls, args)
+    cast_args = None  # ember.amp's ``cast_args(cls, args)``, bound when it first turns ``on``
 
 
 # Bound by ember._tensor once Tensor exists (it imports this package first).
@@ -273,13 +269,14 @@ class AccumulateGrad(Node):
                     grad = result
         if grad is None:
             return
-        if var.grad is None:
+        current = var._grad  # the slot under ``.grad``, as PyTorch's engine sets it
+        if current is None:
             # A private copy: the same gradient object may also flow to other leaves.
-            var.grad = grad if create_graph else _make(grad._data.copy())  # keeps meta arrays
+            var._grad = grad if create_graph else _make(grad._data.copy())  # keeps meta arrays
         elif create_graph or _State.enabled and grad.requires_grad:
-            var.grad = var.grad + grad
+            var._grad = current + grad
         else:
-            var.grad._data += grad._data  # in place: ``.grad`` keeps its identity
+            current._data += grad._data  # in place: ``.grad`` keeps its identity
         if var._post_acc_hooks:
             for hook in var._post_acc_hooks:
                 hook(var)
@@ -508,6 +505,8 @@ class BackwardCFunction(Node, FunctionCtx):
         if positions is _FIRST_ONLY:  # a Tensor and options: the first gradient has the edge
             return grads[:1] or (None,)
         n = len(grads)
+        if n and n == len(positions) and positions[-1] == n - 1:  # the first n, as returned
+            return grads
         return tuple([grads[i] if i < n else None for i in positions])
 
 
@@ -642,7 +641,7 @@ class Function(metaclass=FunctionMeta):
     @classmethod
     def apply(cls, *args, **kwargs):
         if _AutocastFlag.on:
-            args = _autocast_args(cls, args)
+            args = _AutocastFlag.cast_args(cls, args)
         if _State.enabled:
             for a in args:
                 if isinstance(a, Tensor) and a.requires_grad:
@@ -713,7 +712,8 @@ def _record_unary(cls, args):
         node.needs_input_grad = _NEEDS_ONE
         inputs = (data,)
     else:
-        node.needs_input_grad = (True,) + (False,) * (len(args) - 1)
+        n = len(args)
+        node.needs_input_grad = _NEEDS_FIRST[n] if n < 8 else (True,) + (False,) * (n - 1)
         node._tensor_positions = _FIRST_ONLY
         inputs = (data, *args[1:])
     try:
@@ -724,6 +724,7 @@ def _record_unary(cls, args):
 
 
 _NEEDS_ONE = (True,)
+_NEEDS_FIRST = tuple((True,) + (False,) * (n - 1) for n in range(8))  # by argument count
 _FIRST_ONLY = (0,)
 
 
@@ -756,7 +757,7 @@ def _record_binary(cls, a, b):
             node.needs_input_grad = (True, False)
             node._input_meta = (ma, None)
         if db is da and b is not a:
-            db = db.view()  # see _distinct_arrays
+            db = db.view()  # see NOTE [ Distinct arrays ]
     else:
         db = b
         node.needs_input_grad = (True, False)  # only ``a`` can require grad
@@ -797,6 +798,10 @@ def _record_primitive(cls, args):
             if a._base is not None:
                 refresh_view(a)
             data = a._data
+            for j in range(i):
+                if inputs[j] is data and args[j] is not a:
+                    data = data.view()  # see NOTE [ Distinct arrays ]
+                    break
             inputs.append(data)
             positions.append(i)
             if a.requires_grad:
@@ -821,8 +826,6 @@ def _record_primitive(cls, args):
     node.needs_input_grad = tuple(needs)
     node.next_functions = tuple(edges)
     node._input_meta = meta
-    if len(meta) > 1:  # more than one Tensor input: two might share an array
-        _distinct_arrays(args, inputs)
     try:
         out = cls.forward(node, *inputs)
     except ValueError as exc:
@@ -846,20 +849,9 @@ def _finish_record(cls, node, args, inputs, out):
     return outputs
 
 
-def _distinct_arrays(args, inputs) -> None:
-    """Distinct Tensors sharing one array (``x * x.detach()``) get distinct array objects, so
-    that saved arrays map back to the right Tensor."""
-    if len(inputs) == 2:  # the common binary op: one comparison
-        if inputs[0] is inputs[1] and args[0] is not args[1]:
-            inputs[1] = inputs[1].view()
-        return
-    for i in range(1, len(inputs)):
-        arr = inputs[i]
-        if isinstance(args[i], Tensor):
-            for j in range(i):
-                if inputs[j] is arr and args[j] is not args[i]:
-                    inputs[i] = arr.view()
-                    break
+# NOTE [ Distinct arrays ]
+# Distinct Tensors sharing one array (``x * x.detach()``) get distinct array objects when they
+# meet in one op, so that the arrays its forward saves map back to the right Tensor.
 
 
 def _mark_views(outputs, cls, args) -> None:
@@ -904,19 +896,20 @@ class _ViewFn:
         return out if self.index < 0 else out[self.index]
 
 
-def _wrap_array_outputs(node, out):
-    if isinstance(out, tuple):
+def _wrap_array_outputs(node, out: tuple) -> tuple:
+    """Tensors for the output arrays of a recorded multi-output primitive, with their meta."""
+    outs = []
+    meta = []
+    i = 0
+    for o in out:
         # Integer outputs (indices) never require grad.
-        outs = tuple(_make(o, True, node, i) if _dt.np_kind(o.dtype) in "fc" else _make(o)
-                     for i, o in enumerate(out))
-        node._out_meta = [(o._data.shape, o._data.dtype, _xp(o._data)) for o in outs]
-        return outs
-    return _make(out, True, node)
-
-
-def _xp(array):
-    from ember.backend import get_array_module
-    return get_array_module(array)
+        t = _make(o, True, node, i) if _dt.np_kind(o.dtype) in "fc" else _make(o)
+        data = t._data  # an array, where a 0-d result came as a NumPy scalar
+        meta.append((data.shape, data.dtype, get_array_module(data)))
+        outs.append(t)
+        i += 1
+    node._out_meta = meta
+    return tuple(outs)
 
 
 def _resolve_saved_arrays(node, saved, args, inputs, outputs, raw_out):
@@ -972,7 +965,7 @@ def _custom_forward(cls, ctx, args, kwargs, record: bool):
             results.append(o)
             out_meta.append(None)
             continue
-        out_meta.append((o._data.shape, o._data.dtype, _xp(o._data)))
+        out_meta.append((o._data.shape, o._data.dtype, get_array_module(o._data)))
         if id(o) in non_diff:
             results.append(o)
             continue
@@ -1021,7 +1014,7 @@ class Primitive(Function):
     def apply(cls, *args):
         # The eager hot path: unpack one or two operands without building lists.
         if _AutocastFlag.on:
-            args = _autocast_args(cls, args)
+            args = _AutocastFlag.cast_args(cls, args)
         n = len(args)
         if n == 1 or n == 2:
             a = args[0]

@@ -69,7 +69,12 @@ def device_count() -> int:
 
 
 def device_of(array) -> Device:
-    return Device("cuda", array.device.id)
+    return _device(array.device.id)
+
+
+@functools.lru_cache(maxsize=None)
+def _device(index: int) -> Device:
+    return Device("cuda", index)
 
 
 def to_device(array, device: Device):
@@ -105,7 +110,6 @@ def is_pinned(array) -> bool:
     return attributes.type == getattr(cp.cuda.runtime, "memoryTypeHost", 1)
 
 
-_GEMM_SUM_DTYPES = frozenset({"float32", "float64", "bfloat16"})
 
 
 def leading_sum(a, axes: tuple, keepdims: bool):
@@ -115,75 +119,123 @@ def leading_sum(a, axes: tuple, keepdims: bool):
     bfloat16 in float32. None where this does not apply (a host array, other axes, dtypes or
     layouts): the caller sums as usual."""
     k = len(axes)
-    if (not 0 < k < a.ndim or axes != tuple(range(k)) or a.dtype.name not in _GEMM_SUM_DTYPES
+    if (not 0 < k < a.ndim or axes != tuple(range(k)) or a.dtype not in _gemm_types()
             or a.size == 0 or a.__class__.__module__.split(".", 1)[0] != "cupy"
             or not a.flags.c_contiguous
             or cupy().cuda.get_current_stream().is_capturing()):  # no cuBLAS in a CUDA graph
         return None
-    from ember.backend.special import matmul
     rows = a.size // math.prod(a.shape[k:])
-    out = matmul(cupy().ones((1, rows), a.dtype), a.reshape(rows, -1))
+    out = gemm(_ones_row(rows, a.dtype, cupy().cuda.get_device_id()), a.reshape(rows, -1))
     return out.reshape(((1,) * k if keepdims else ()) + a.shape[k:])
+
+
+@functools.lru_cache(maxsize=64)
+def _ones_row(rows: int, dtype, device_id: int):
+    """A (1, rows) row of ones on the current device, made once (read, never written)."""
+    return cupy().ones((1, rows), dtype)
 
 
 # cuBLAS enums (cublas_api.h / library_types.h)
 _OP_N, _OP_T = 0, 1
-_CUDA_R_16BF = 14
-_CUBLAS_COMPUTE_32F = 68
 _CUBLAS_GEMM_DEFAULT = -1
+
+
+@functools.lru_cache(maxsize=None)
+def _gemm_types():
+    """Per dtype that cuBLAS multiplies: its CUDA data type, the compute type (float32
+    accumulation for the half types, as PyTorch's), and host pointers to alpha = 1, beta = 0."""
+    import ml_dtypes
+    import numpy as np
+    single = np.array([1.0, 0.0], np.float32)
+    double = np.array([1.0, 0.0], np.float64)
+    scalars = {68: (single.ctypes.data, single.ctypes.data + 4, single),  # (the arrays kept)
+               70: (double.ctypes.data, double.ctypes.data + 8, double)}
+    return {np.dtype(dtype): (cuda_type, compute, *scalars[compute])
+            for dtype, cuda_type, compute in ((np.float16, 2, 68), (ml_dtypes.bfloat16, 14, 68),
+                                              (np.float32, 0, 68), (np.float64, 1, 70))}
+
+
+def _matrix_layout(x, rows: int, cols: int, s_row: int, s_col: int):
+    """The cuBLAS (op, leading dimension) that reads a matrix with these strides (bytes) in
+    place, or None: a row-major matrix is a transposed column-major one."""
+    item = x.itemsize
+    if s_col == item and s_row >= max(cols, 1) * item and s_row % item == 0:
+        return _OP_N, s_row // item
+    if s_row == item and s_col >= max(rows, 1) * item and s_col % item == 0:
+        return _OP_T, s_col // item
+    return None
 
 
 def _gemm_operand(x, batch: tuple):
     """``x`` broadcast over ``batch`` as (count, rows, cols) with one batch stride, and the
-    cuBLAS (op, leading dimension) that reads it: a row-major matrix is a transposed
-    column-major one."""
+    cuBLAS (op, leading dimension) that reads it."""
     cp = cupy()
     rows, cols = x.shape[-2:]
     flat = cp.broadcast_to(x, batch + (rows, cols)).reshape(-1, rows, cols)
-    item = x.itemsize
-    _, s_row, s_col = flat.strides
-    if s_col == item and s_row >= max(cols, 1) * item and s_row % item == 0:
-        return flat, _OP_N, s_row // item
-    if s_row == item and s_col >= max(rows, 1) * item and s_col % item == 0:
-        return flat, _OP_T, s_col // item
-    flat = cp.ascontiguousarray(flat)
-    return flat, _OP_N, max(cols, 1)
+    layout = _matrix_layout(flat, rows, cols, *flat.strides[1:])
+    if layout is None:
+        flat = cp.ascontiguousarray(flat)
+        layout = _OP_N, max(cols, 1)
+    return (flat, *layout)
 
 
-def bfloat16_batched_matmul(a, b):
-    """``a @ b`` for bfloat16 CuPy arrays with batch dimensions, by cublasGemmStridedBatchedEx
-    (float32 accumulation, bfloat16 output); in float32 on GPUs without bfloat16 GEMMs (before
-    Ampere)."""
+def gemm(a, b, out=None):
+    """``a @ b`` (written into ``out`` if given) for CuPy arrays of one dtype that cuBLAS
+    multiplies (float16, bfloat16 and float32 accumulating in float32, float64), with any
+    batch dimensions, by one cublasGemmStridedBatchedEx call on the current stream; None for
+    other dtypes (the caller uses CuPy). Called directly, cuBLAS costs the host a few
+    microseconds where CuPy's matmul costs tens, and CuPy 14 has no batched bfloat16 product.
+    Half types run in float32 on GPUs without their GEMMs."""
     import numpy as np
     from cupy_backends.cuda.libs import cublas
+    types = _gemm_types().get(a.dtype)
+    if types is None or b.dtype != a.dtype:
+        return None
     cp = cupy()
-    if a.ndim == 1:
-        return bfloat16_batched_matmul(a[None, :], b)[..., 0, :]
-    if b.ndim == 1:
-        return bfloat16_batched_matmul(a, b[:, None])[..., 0]
+    if a.ndim == 1 or b.ndim == 1:
+        result = gemm(a[None, :], b)[..., 0, :] if a.ndim == 1 else gemm(a, b[:, None])[..., 0]
+        return result if out is None else _into(out, result)
     m, k = a.shape[-2:]
     n = b.shape[-1]
     if b.shape[-2] != k:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied")
-    batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
-    fa, op_a, ld_a = _gemm_operand(a, batch)
-    fb, op_b, ld_b = _gemm_operand(b, batch)
-    count = fa.shape[0]
-    out = cp.empty((count, m, n), a.dtype)
+    layout_a = layout_b = None
+    if a.ndim == 2 and b.ndim == 2:  # the common case, without the batch views
+        batch, count = (), 1
+        layout_a = _matrix_layout(a, m, k, *a.strides)
+        layout_b = _matrix_layout(b, k, n, *b.strides)
+        fa, fb = a, b
+    if layout_a is None or layout_b is None:
+        batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+        fa, *layout_a = _gemm_operand(a, batch)
+        fb, *layout_b = _gemm_operand(b, batch)
+        count = fa.shape[0]
+    shape = batch + (m, n)
+    given = out
+    if (out is None or out.shape != shape or out.dtype != a.dtype or not out.flags.c_contiguous
+            or cp.may_share_memory(out, a) or cp.may_share_memory(out, b)):
+        out = cp.empty(shape, a.dtype)
     if k == 0:
         out.fill(0)
     elif count and m and n:
-        # Row-major C = A B is column-major C^T = B^T A^T: B goes first.
+        cuda_type, compute, alpha, beta, _ = types
         item = a.itemsize
-        alpha, beta = np.array(1.0, np.float32), np.array(0.0, np.float32)
+        stride_a = fa.strides[0] // item if fa.ndim == 3 else 0
+        stride_b = fb.strides[0] // item if fb.ndim == 3 else 0
         try:
-            cublas.gemmStridedBatchedEx(  # on the current stream (CuPy sets it)
-                cp.cuda.device.get_cublas_handle(), op_b, op_a, n, m, k, alpha.ctypes.data,
-                fb.data.ptr, _CUDA_R_16BF, ld_b, fb.strides[0] // item,
-                fa.data.ptr, _CUDA_R_16BF, ld_a, fa.strides[0] // item,
-                beta.ctypes.data, out.data.ptr, _CUDA_R_16BF, n, m * n,
-                count, _CUBLAS_COMPUTE_32F, _CUBLAS_GEMM_DEFAULT)
+            # Row-major C = A B is column-major C^T = B^T A^T: B goes first.
+            cublas.gemmStridedBatchedEx(
+                cp.cuda.device.get_cublas_handle(), layout_b[0], layout_a[0], n, m, k, alpha,
+                fb.data.ptr, cuda_type, layout_b[1], stride_b,
+                fa.data.ptr, cuda_type, layout_a[1], stride_a,
+                beta, out.data.ptr, cuda_type, n, m * n, count, compute, _CUBLAS_GEMM_DEFAULT)
         except cublas.CUBLASError:
-            wide = cp.matmul(a.astype(np.float32), b.astype(np.float32))
-            return wide.astype(a.dtype)
-    return out.reshape(batch + (m, n))
+            if a.dtype.itemsize != 2:
+                raise
+            out[...] = gemm(a.astype(np.float32), b.astype(np.float32))
+    return out if given is None or given is out else _into(given, out)
+
+
+def _into(out, result):
+    out[...] = result
+    return out

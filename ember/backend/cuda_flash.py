@@ -13,6 +13,8 @@ float32 accumulate). The accumulator's layout is PTX's: lane ``4 g + t`` holds r
 ``g + 8``, columns ``2 t`` and ``2 t + 1`` of each 8-column tile, which is also the layout of
 an A operand, so probabilities go from one product into the next without shared memory.
 Operands whose rows run along the product's k dimension load through ``ldmatrix.trans``.
+Tiles come into shared memory by ``cp.async``, the next one while the current one is used.
+The backward accumulates dq in float32 with atomic adds (each key tile adds its part).
 
 Dropout draws the keep mask of element (b, h, i, j) from the hash that ``cuda_rows.dropout``
 uses, at the C-order index of (B, H, L, S): the same seed gives the same mask as the
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import functools
 
+import ml_dtypes
 import numpy as np
 
 from ember.backend import cuda
@@ -33,6 +36,7 @@ from ember.backend.cuda_rows import DRAW, HALF_CONVERSIONS, type_prelude
 TILE = 64  # queries per forward block and keys per backward block; the step along the other side
 THREADS = 128  # four warps, each owning 16 rows of the block's tile
 _MMA_TYPES = {"bfloat16": "bf16", "float16": "f16"}
+_HALF_DTYPES = frozenset({np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16)})
 
 # The instructions the kernels take from the device: tensor-core products, a transposing
 # shared-memory load, asynchronous copies to shared memory, warp shuffles, packed conversions,
@@ -477,9 +481,9 @@ def shared_bytes(name: str, head_dim: int) -> int:
 
 
 @functools.lru_cache(maxsize=None)
-def _kernels(dtype_name: str, head_dim: int):
+def _kernels(dtype, head_dim: int):
     cp = cuda.cupy()
-    code = source(dtype_name, head_dim)
+    code = source(dtype.name, head_dim)
     kernels = {}
     for name in KERNEL_NAMES:
         kernel = cp.RawKernel(code, f"ember_flash_{name}")
@@ -495,7 +499,7 @@ def supports(*arrays) -> bool:
     up to 128, the last dimension contiguous, the other strides and the data 16-byte aligned
     (the kernels copy rows in 16-byte pieces)."""
     first = arrays[0]
-    if first.dtype.name not in _MMA_TYPES or first.ndim != 4:
+    if first.dtype not in _HALF_DTYPES or first.ndim != 4:
         return False
     head_dim = first.shape[-1]
     if head_dim % 16 or not 16 <= head_dim <= 128:
@@ -547,7 +551,7 @@ def forward(q, k, v, out, scale: float, causal: bool, noise=None):
     args = [q, k, v, out, lse, np.int32(heads), np.int32(q_len), np.int32(k_len),
             *_strides(q), *_strides(k), *_strides(v), *_strides(out),
             np.float32(scale * np.log2(np.e)), np.int32(causal), *_dropout_args(noise, lse)]
-    _kernels(q.dtype.name, head_dim)["forward"](
+    _kernels(q.dtype, head_dim)["forward"](
         grid, (THREADS,), tuple(args), shared_mem=shared_bytes("forward", head_dim))
     return lse
 
@@ -558,12 +562,12 @@ def backward(q, k, v, out, grad, lse, dq, dk, dv, scale: float, causal: bool, no
     cp = cuda.cupy()
     batch, heads, q_len, head_dim = q.shape
     k_len = k.shape[2]
-    if q_len == 0 or k_len == 0:
+    if q_len == 0 or k_len == 0 or batch * heads == 0:
         dq[...] = 0
         dk[...] = 0
         dv[...] = 0
         return
-    kernels = _kernels(q.dtype.name, head_dim)
+    kernels = _kernels(q.dtype, head_dim)
     rows = batch * heads * q_len
     delta = cp.empty((batch * heads, q_len), np.float32)
     warps = THREADS // 32

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 
+import ml_dtypes
 import numpy as np
 
 from ember.backend import cuda
@@ -230,14 +231,19 @@ def source(dtype_name: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _kernels(dtype_name: str):
-    module = cuda.cupy().RawModule(code=source(dtype_name))
+def _kernels(dtype):
+    """The kernels for a storage dtype (keyed by the dtype itself: its ``name`` is slower)."""
+    module = cuda.cupy().RawModule(code=source(dtype.name))
     return {name: module.get_function(f"ember_{name}") for name in KERNEL_NAMES}
+
+
+_SUPPORTED = frozenset(np.dtype(ml_dtypes.bfloat16 if name == "bfloat16" else name)
+                       for name in _TYPES)
 
 
 def supports(scores) -> bool:
     """Whether these kernels take ``scores``' dtype."""
-    return scores.dtype.name in _TYPES
+    return scores.dtype in _SUPPORTED
 
 
 def softmax_forward(scores, scale: float, noise):
@@ -246,7 +252,7 @@ def softmax_forward(scores, scale: float, noise):
     mask, of the scores' shape and dtype) or cast, in the scores' dtype."""
     cp = cuda.cupy()
     scores = cp.ascontiguousarray(scores)
-    forward = _kernels(scores.dtype.name)["softmax_forward"]
+    forward = _kernels(scores.dtype)["softmax_forward"]
     compute = _compute_dtype(scores)
     probs = cp.empty(scores.shape, compute)
     weights = cp.empty_like(scores)
@@ -263,7 +269,7 @@ def softmax_forward(scores, scale: float, noise):
 def softmax_backward(grad, probs, scale: float, noise):
     """The scores' gradient from the weights' ``grad`` (C-contiguous; overwritten and
     returned), ``probs`` and ``noise`` of :func:`softmax_forward`."""
-    backward = _kernels(grad.dtype.name)["softmax_backward"]
+    backward = _kernels(grad.dtype)["softmax_backward"]
     n = grad.shape[-1]
     rows = grad.size // n if n else 0
     if rows:
@@ -291,7 +297,7 @@ def layer_norm_forward(x, weight, bias, eps: float):
     if rows and n:
         weight_arg = x if weight is None else cp.ascontiguousarray(weight)
         bias_arg = x if bias is None else cp.ascontiguousarray(bias)
-        _kernels(x.dtype.name)["layer_norm_forward"](
+        _kernels(x.dtype)["layer_norm_forward"](
             (rows,), (_THREADS,), (x, weight_arg, bias_arg, y, mean, rstd, np.int32(n),
                                    compute(eps), np.int32(weight is not None),
                                    np.int32(bias is not None)))
@@ -307,7 +313,7 @@ def layer_norm_backward(grad, x, weight, mean, rstd, want_xhat: bool):
     grad_x = cp.empty_like(x)
     grad_xhat = cp.empty_like(x) if want_xhat else None
     if rows and n:
-        _kernels(x.dtype.name)["layer_norm_backward"](
+        _kernels(x.dtype)["layer_norm_backward"](
             (rows,), (_THREADS,), (grad, x, x if weight is None else cp.ascontiguousarray(weight),
                                    mean, rstd, grad_x, x if grad_xhat is None else grad_xhat,
                                    np.int32(n), np.int32(weight is not None),
@@ -331,7 +337,7 @@ def dropout(x, threshold, scale, seed_words, shape=None, dtype=None):
     if out.size:
         blocks = min((out.size + _THREADS - 1) // _THREADS, _DROPOUT_BLOCKS)
         compute = _compute_dtype(out)
-        _kernels(out.dtype.name)["dropout"](
+        _kernels(out.dtype)["dropout"](
             (blocks,), (_THREADS,), (out if x is None else x, out, seed_words,
                                      np.int64(out.size), np.uint32(threshold),
                                      compute(scale), np.int32(x is not None)))

@@ -390,12 +390,26 @@ _NEEDS_VALUES = {np.nonzero, np.argwhere, np.flatnonzero, np.unique, np.extract,
 
 def array_device(array) -> Device:
     """The device an array lives on."""
+    if array.__class__ is np.ndarray:
+        return CPU
     if isinstance(array, MetaArray):
         return META
     if isinstance(array, np.ndarray):
         return CPU
     from ember.backend import cuda
     return cuda.device_of(array)
+
+
+def device_type(array) -> str:
+    """The type of the device ``array`` lives on ("cpu", "cuda" or "meta"): one lookup by its
+    class, where ``array_device`` would build a Device."""
+    kind = _TYPE_OF.get(array.__class__)
+    if kind is None:
+        kind = _TYPE_OF[array.__class__] = array_device(array).type
+    return kind
+
+
+_TYPE_OF: dict = {}  # array class -> its device type
 
 
 def is_host(xp) -> bool:
@@ -406,12 +420,23 @@ def is_host(xp) -> bool:
 
 def get_array_module(array):
     """numpy or cupy, whichever owns ``array``."""
-    if array.__class__ is np.ndarray:  # the common case, before the tuple isinstance
+    if array.__class__ is np.ndarray:  # the common case, before any lookup
         return np
+    xp = _MODULE_OF.get(array.__class__)
+    return _module_of(array) if xp is None else xp
+
+
+_MODULE_OF: dict = {}  # class -> array module, for the classes other than ndarray met so far
+
+
+def _module_of(array):
     if isinstance(array, (np.ndarray, np.generic, numbers.Number)):
-        return np
-    from ember.backend import cuda
-    return cuda.cupy()
+        xp = np
+    else:
+        from ember.backend import cuda
+        xp = cuda.cupy()
+    _MODULE_OF[array.__class__] = xp
+    return xp
 
 
 def to_device(array, device: Device):

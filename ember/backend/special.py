@@ -6,9 +6,11 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
+from ember.backend import cuda
 from ember.backend.device import get_array_module
 
 _BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+_FLOAT16 = np.dtype(np.float16)
 
 
 def special(xp):
@@ -119,15 +121,33 @@ def cumulative(xp, name: str, a, axis: int, dtype=None):
 
 
 def matmul(a, b, out=None):
-    """``a @ b`` (into ``out`` if given). CuPy 14 has no kernel for batched bfloat16 products;
-    those go to cuBLAS's strided-batched GEMM directly."""
+    """``a @ b`` (into ``out`` if given). On a GPU, the floating dtypes go to cuBLAS directly
+    (``cuda.gemm``: less host time than CuPy's matmul, and CuPy 14 has no batched bfloat16
+    product)."""
     if a.__class__ is np.ndarray:  # the CPU: NumPy has every case
+        da, db = a.dtype, b.dtype
+        if da is _FLOAT16 or da is _BFLOAT16 or db is _FLOAT16 or db is _BFLOAT16:
+            return _host_half_matmul(a, b, out)
         return np.matmul(a, b, out=out)
-    if a.dtype.name != "bfloat16" or b.dtype != a.dtype or max(a.ndim, b.ndim) <= 2:
-        return get_array_module(a).matmul(a, b, out=out)
-    from ember.backend import cuda
-    result = cuda.bfloat16_batched_matmul(a, b)
-    if out is None:
-        return result
-    out[...] = result
-    return out
+    xp = get_array_module(a)
+    if xp is not np:
+        result = cuda.gemm(a, b, out)
+        if result is not None:
+            return result
+    return xp.matmul(a, b, out=out)
+
+
+def _host_half_matmul(a, b, out):
+    """NumPy's product with a half-precision operand: float16's runs in a loop without BLAS
+    (tens of times slower), and so does bfloat16's (ml_dtypes) when an operand is strided, as a
+    transposed weight is. Their products are exact in float32, so float32 BLAS gives what a
+    float32-accumulating kernel (PyTorch's) gives, and the widening copies are cheap. The
+    result has NumPy's dtype: float16 for two float16 operands, else float32."""
+    if a.dtype is _BFLOAT16 and b.dtype is _BFLOAT16 and a.flags.c_contiguous and \
+            b.flags.c_contiguous:
+        return np.matmul(a, b, out=out)  # ml_dtypes' contiguous loop beats the casts
+    result = np.matmul(a.astype(np.float32, copy=False), b.astype(np.float32, copy=False),
+                       out=out)
+    if out is None and a.dtype is _FLOAT16 and b.dtype is _FLOAT16:
+        return result.astype(np.float16)
+    return result

@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 
 from ember import dtypes as _dt
-from ember._tensor import _TYPE_NAMES, Tensor, _device_error, _make
+from ember._tensor import _KEPT_ARRAYS, _TYPE_NAMES, Tensor, _device_error, _make
 from ember.autograd.grad_mode import _State
 from ember.backend.device import MetaArray, get_array_module
 
@@ -28,6 +28,8 @@ def wrap_dims(dim, ndim: int) -> tuple:
         return tuple(range(ndim))
     if isinstance(dim, (int, np.integer)):
         return (wrap_dim(int(dim), ndim),)
+    if dim.__class__ is tuple and len(dim) == ndim and sorted(dim) == list(range(ndim)):
+        return dim  # a permutation of the dims, as given: nothing to wrap or check
     dims = tuple(wrap_dim(int(d), ndim) for d in dim)
     if len(set(dims)) != len(dims):
         raise RuntimeError(f"dim {dims} appears multiple times in the list of dims")
@@ -38,7 +40,10 @@ def shape_arg(size) -> tuple:
     """Accept ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(torch.Size([2, 3]))``."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]
-    return tuple(int(s) for s in size)
+    for s in size:
+        if s.__class__ is not int:  # NumPy integers, 0-d tensors, SymInt-likes: convert
+            return tuple(int(s) for s in size)
+    return size if size.__class__ is tuple else tuple(size)
 
 
 def scalar_name(dtype) -> str:
@@ -92,9 +97,10 @@ class _Meta:
 def promote(a, b):
     """Cast two operands (arrays or numbers) to PyTorch's common dtype for an op."""
     ca, cb = a.__class__, b.__class__
-    # Fast paths: equal dtypes, or a Python number that cannot change the array's dtype.
-    if ca is _ndarray:
-        if cb is _ndarray:
+    # Fast paths: equal dtypes, or a Python number that cannot change the array's dtype; for
+    # the arrays Tensors hold (NumPy's, then CuPy's and meta ones), not NumPy scalars.
+    if ca is _ndarray or ca in _KEPT_ARRAYS:
+        if cb is ca:
             if a.dtype is b.dtype:
                 return a, b
         elif cb is float:
@@ -102,7 +108,7 @@ def promote(a, b):
                 return a, b
         elif cb is int and (a.dtype.kind in "fc" or a.dtype.itemsize == 8):
             return a, b  # (smaller integer dtypes wrap a number out of their range: cast)
-    elif cb is _ndarray:
+    elif cb is _ndarray or cb in _KEPT_ARRAYS:
         if ca is float:
             if b.dtype.kind in "fc":
                 return a, b

@@ -13,7 +13,8 @@ from ember.backend.device import Device, array_device, to_device
 class ToCopy(Primitive, node_name="ToCopyBackward0"):
     @staticmethod
     def forward(ctx, a, np_dtype, device):
-        ctx.src = (a.dtype, array_device(a))
+        if ctx.needs_input_grad:  # backward casts back, and moves back if this moved
+            ctx.src = (a.dtype, None if device is None else array_device(a))
         out = a if device is None else to_device(a, device)
         if np_dtype is not None and out.dtype != np_dtype:
             if np_dtype in _dt._FLOAT8_NP and out.__class__ is np.ndarray:
@@ -57,6 +58,8 @@ def _parse_to(args, kwargs):
 def to(input: Tensor, *args, **kwargs) -> Tensor:
     """A tensor with the requested dtype, device and/or memory format; ``input`` itself when
     nothing changes."""
+    if not kwargs and len(args) == 1 and args[0].__class__ is _dt.dtype:
+        return _to_dtype(input, args[0])  # ``.float()``, ``.to(torch.bfloat16)``: no parsing
     dtype, device, copy, memory_format = _parse_to(args, dict(kwargs))
     if memory_format is not None and getattr(memory_format, "name", None) != "preserve_format":
         from ember.ops.movement import contiguous
@@ -68,12 +71,21 @@ def to(input: Tensor, *args, **kwargs) -> Tensor:
     same_device = device is None or device == input.device
     if same_dtype and same_device and not copy:
         return input
-    np_dtype = None if same_dtype else dtype.np_dtype
-    target = None if same_device else device
+    return _copy(input, dtype, None if same_dtype else dtype.np_dtype,
+                 None if same_device else device)
+
+
+def _to_dtype(input: Tensor, dtype) -> Tensor:
+    """``to(dtype)``: ``input`` itself when it has that dtype, else a cast."""
+    np_dtype = dtype.np_dtype
+    return input if np_dtype == input._data.dtype else _copy(input, dtype, np_dtype, None)
+
+
+def _copy(input: Tensor, dtype, np_dtype, device) -> Tensor:
     if dtype is not None and not (dtype.is_floating_point or dtype.is_complex):
         # integer and bool results have no gradient: made outside the graph, as PyTorch does
-        return _make(ToCopy.forward(NULL_CTX, input._data, np_dtype, target))
-    return ToCopy.apply(input, np_dtype, target)
+        return _make(ToCopy.forward(NULL_CTX, input._data, np_dtype, device))
+    return ToCopy.apply(input, np_dtype, device)
 
 
 def detach(input: Tensor) -> Tensor:

@@ -7,15 +7,22 @@ import numpy as np
 
 from ember._tensor import Tensor, _make
 from ember.amp.autocast_mode import is_autocast_enabled
+from ember.autograd.engine import broadcasts_to
 from ember.autograd.function import Primitive, _AutocastFlag
 from ember.backend.device import get_array_module
 from ember.backend.special import matmul as backend_matmul
 from ember.dtypes import _FROM_NP, promote_types
 from ember.ops._util import check_same_device, scalar_name, wrap_dim, write_result
 from ember.ops.elementwise import where
+from ember.ops.movement import t as _t
+from ember.ops.movement import transpose as _transpose
 
 
 def _check_matmul(a: Tensor, b: Tensor, op: str) -> None:
+    da, db = a._data, b._data
+    if da.__class__ is db.__class__ and da.ndim and db.ndim and da.dtype == db.dtype and \
+            da.shape[-1] == db.shape[-2 if db.ndim > 1 else 0]:
+        return  # the common case: nothing to report
     if a._data.dtype != b._data.dtype and not (
             _AutocastFlag.on and is_autocast_enabled(a.device.type)):  # autocast casts later
         if a.ndim == 1 and b.ndim == 1:
@@ -77,7 +84,7 @@ class Matmul(Primitive, node_name="MatmulBackward0"):
         g = g.unsqueeze(-1) if nb == 1 else g
         ga = gb = None
         if need_a:
-            ga = matmul(g, (b.unsqueeze(-1) if nb == 1 else b).mT)
+            ga = matmul(g, _mT(b.unsqueeze(-1) if nb == 1 else b))
             ga = ga.squeeze(-2) if na == 1 else ga
         if need_b:
             if nb == 2 and na > 2:
@@ -88,7 +95,7 @@ class Matmul(Primitive, node_name="MatmulBackward0"):
             elif nb == 2:
                 gb = _right_grad(a.unsqueeze(-2) if na == 1 else a, g, ctx.b_transposed)
             else:
-                gb = matmul((a.unsqueeze(-2) if na == 1 else a).mT, g)
+                gb = matmul(_mT(a.unsqueeze(-2) if na == 1 else a), g)
                 gb = gb.squeeze(-1) if nb == 1 else gb
         return ga, gb
 
@@ -97,7 +104,13 @@ def _right_grad(a: Tensor, g: Tensor, transposed: bool) -> Tensor:
     """a^T @ g, the gradient of matrix b in a @ b, laid out as b is: for a ``transposed`` b
     (as nn.Linear's weight.t()) the product is formed transposed, so that the gradient reaching
     the weight is contiguous, as the optimizers' elementwise updates want it."""
-    return matmul(g.mT, a).mT if transposed else matmul(a.mT, g)
+    # a and g are matrices of matching sizes: Mm needs no checks
+    return _t(Mm.apply(_t(g), a)) if transposed else Mm.apply(_t(a), g)
+
+
+def _mT(x: Tensor) -> Tensor:
+    """``x.mT`` for backward formulas: a matrix's as ``t`` (one operand, the cheapest path)."""
+    return _t(x) if x._data.ndim == 2 else _transpose(x, -2, -1)
 
 
 def _is_transposed(array) -> bool:
@@ -217,8 +230,7 @@ class Addmm(Primitive, node_name="AddmmBackward0"):
                                   mat2 if ctx.needs_input_grad[1] else None)
             ctx.scales = (beta, alpha)
             ctx.b_transposed = _is_transposed(mat2)
-        xp = get_array_module(mat1)
-        out = xp.matmul(mat1, mat2).astype(mat1.dtype, copy=False)
+        out = backend_matmul(mat1, mat2).astype(mat1.dtype, copy=False)
         if alpha != 1:
             out *= alpha
         if beta != 0:
@@ -238,7 +250,7 @@ class Addmm(Primitive, node_name="AddmmBackward0"):
         need_bias, need_1, need_2 = ctx.needs_input_grad[:3]
         g = grad * alpha if alpha != 1 else grad
         gbias = (grad * beta if beta != 1 else grad) if need_bias and beta != 0 else None
-        g1 = matmul(g, mat2.mT) if need_1 else None
+        g1 = Mm.apply(g, _t(mat2)) if need_1 else None
         g2 = _right_grad(mat1, g, ctx.b_transposed) if need_2 else None
         return gbias, g1, g2
 
@@ -250,8 +262,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
                            f"{mat1.ndim if mat1.ndim != 2 else mat2.ndim}-D tensor")
     _check_matmul(mat1, mat2, "addmm")
     if isinstance(input, Tensor) and input._data.dtype == mat1._data.dtype and \
-            np.broadcast_shapes(input._data.shape, (mat1.shape[0], mat2.shape[1])) == \
-            (mat1.shape[0], mat2.shape[1]):
+            broadcasts_to(input._data.shape, (mat1._data.shape[0], mat2._data.shape[1])):
         result = Addmm.apply(input, mat1, mat2, beta, alpha)
     else:
         result = _scaled_sum(input, mm(mat1, mat2), beta, alpha)

@@ -4,6 +4,7 @@ their outputs share its version counter (see NOTE [ In-place ops and autograd ])
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from ember.ops._util import check_same_device, promote, shape_arg, wrap_dim, wra
 
 
 def _infer_shape(shape, numel: int, op: str = "view") -> tuple:
+    if shape.__class__ is tuple and -1 not in shape and math.prod(shape) == numel and (
+            not shape or min(shape) >= 0):
+        return shape  # the common case: a full shape of the right size
     shape = list(shape)
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
@@ -53,7 +57,7 @@ class View(Primitive, node_name="ViewBackward0"):
 
     @staticmethod
     def backward(ctx, grad):
-        return reshape(grad, ctx.in_shape)
+        return _reshape(grad, ctx.in_shape)
 
 
 class UnsafeView(Primitive, node_name="UnsafeViewBackward0"):
@@ -67,7 +71,7 @@ class UnsafeView(Primitive, node_name="UnsafeViewBackward0"):
 
     @staticmethod
     def backward(ctx, grad):
-        return reshape(grad, ctx.in_shape)
+        return _reshape(grad, ctx.in_shape)
 
 
 def view(input: Tensor, *shape) -> Tensor:
@@ -77,8 +81,16 @@ def view(input: Tensor, *shape) -> Tensor:
 
 def reshape(input: Tensor, *sizes, shape=None) -> Tensor:
     """Like ``view`` when the strides allow it, otherwise a reshaped copy."""
-    shape = _infer_shape(shape_arg(sizes if shape is None else (shape,)), input._data.size)
-    if reshape_view(input._data, shape) is not None:
+    data = input._data
+    shape = _infer_shape(shape_arg(sizes if shape is None else (shape,)), data.size)
+    return _reshape(input, shape)
+
+
+def _reshape(input: Tensor, shape: tuple) -> Tensor:
+    """``reshape`` to a valid ``shape``: a view when the strides allow one (always, for a
+    C-contiguous array), otherwise a reshaped copy."""
+    data = input._data
+    if data.flags.c_contiguous or reshape_view(data, shape) is not None:
         return View.apply(input, shape)
     return UnsafeView.apply(contiguous(input), shape)
 
@@ -98,7 +110,7 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     shape = input._data.shape
     if s == e:
         return input
-    return reshape(input, shape[:s] + (-1,) + shape[e + 1:])
+    return _reshape(input, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
 
 def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
@@ -146,8 +158,10 @@ class Transpose(Primitive, node_name="TransposeBackward0"):
 
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
-    n = input.ndim
-    return Transpose.apply(input, wrap_dim(dim0, n), wrap_dim(dim1, n))
+    n = input._data.ndim
+    if not (0 <= dim0 < n and 0 <= dim1 < n):  # in range: no wrapping (nor checks) needed
+        dim0, dim1 = wrap_dim(dim0, n), wrap_dim(dim1, n)
+    return Transpose.apply(input, dim0, dim1)
 
 
 swapdims = transpose
@@ -255,7 +269,14 @@ class SumToSize(Primitive, node_name="SumBackward1"):
         if not axes:
             return a.reshape(shape)
         out = None if a.__class__ is np.ndarray else leading_sum(a, axes, True)
-        return (a.sum(axis=axes, keepdims=True) if out is None else out).reshape(shape)
+        if out is None:
+            dtype = a.dtype
+            if dtype.itemsize == 2 and dtype.kind in "fV":  # float16, bfloat16: as PyTorch,
+                # accumulate in float32 (also several times faster than ml_dtypes' own sum)
+                out = a.sum(axis=axes, keepdims=True, dtype=np.float32).astype(dtype)
+            else:
+                out = a.sum(axis=axes, keepdims=True)
+        return out.reshape(shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -279,7 +300,7 @@ class Squeeze(Primitive, node_name="SqueezeBackward0"):
 
     @staticmethod
     def backward(ctx, grad):
-        return reshape(grad, ctx.in_shape)
+        return _reshape(grad, ctx.in_shape)
 
 
 def squeeze(input: Tensor, dim=None, *, axis=None) -> Tensor:
@@ -299,11 +320,11 @@ class Unsqueeze(Primitive, node_name="UnsqueezeBackward0"):
     @staticmethod
     def forward(ctx, a, dim):
         ctx.in_shape = a.shape
-        return get_array_module(a).expand_dims(a, dim)
+        return a[(slice(None),) * dim + (None,)]  # xp.expand_dims's view, without its overhead
 
     @staticmethod
     def backward(ctx, grad):
-        return reshape(grad, ctx.in_shape)
+        return _reshape(grad, ctx.in_shape)
 
 
 def unsqueeze(input: Tensor, dim=None, *, axis=None) -> Tensor:
@@ -521,8 +542,13 @@ class Split(Primitive, node_name="SplitWithSizesBackward0"):
     @staticmethod
     def forward(ctx, a, sizes, dim):
         ctx.dim = dim
-        bounds = np.cumsum(sizes)[:-1].tolist()
-        return tuple(get_array_module(a).split(a, bounds, axis=dim))
+        lead = (slice(None),) * dim
+        pieces = []  # basic slices: cheaper than xp.split, a Python-level function
+        start = 0
+        for size in sizes:
+            pieces.append(a[lead + (slice(start, start + size),)])
+            start += size
+        return tuple(pieces)
 
     @staticmethod
     def backward(ctx, *grads):

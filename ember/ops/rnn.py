@@ -13,6 +13,7 @@ from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
 from ember.backend import cuda_rnn
 from ember.backend.device import get_array_module, is_host
+from ember.backend.special import matmul as backend_matmul
 from ember.ops.linalg import addmm, matmul
 from ember.ops.movement import stack
 
@@ -158,7 +159,7 @@ class LSTMLayer(Primitive, node_name="MkldnnRnnLayerBackward0"):  # PyTorch CPU'
         fused = _fused_cells(xp, xw)
         for t in _time_order(steps, reverse):
             g = gates[t]
-            xp.matmul(h, w_t, out=rec)
+            backend_matmul(h, w_t, out=rec)
             if fused:
                 cuda_rnn.lstm_cell_forward(g, rec, c, cs[t], tanh_c[t], hs[t])
                 h, c = hs[t], cs[t]
@@ -216,7 +217,7 @@ class LSTMLayer(Primitive, node_name="MkldnnRnnLayerBackward0"):  # PyTorch CPU'
             if fused:
                 cuda_rnn.lstm_cell_backward(dh, no_grad if g_out is None else g_out[t], dc_dh[t],
                                             do_dh[t], coef[t], f[t], dc, dgates[t])
-                xp.matmul(dgates[t], w_hh, out=dh)
+                backend_matmul(dgates[t], w_hh, out=dh)
                 continue
             if g_out is not None:
                 dh += g_out[t]
@@ -225,7 +226,7 @@ class LSTMLayer(Primitive, node_name="MkldnnRnnLayerBackward0"):  # PyTorch CPU'
             xp.multiply(dh, do_dh[t], out=d4[t, :, 3])
             xp.multiply(dc[:, None], coef[t], out=d4[t, :, :3])
             dc *= f[t]
-            xp.matmul(dgates[t], w_hh, out=dh)
+            backend_matmul(dgates[t], w_hh, out=dh)
         dw, db = _recurrent_grads(xp, dgates, _previous(xp, hs, h0, reverse), b_hh)
         return _make(dgates), _make(dh), _make(dc), dw, db
 
@@ -245,7 +246,7 @@ class GRULayer(Primitive, node_name="GruLayerBackward0"):
         gh = xp.empty_like(xw, shape=xw.shape[1:], order="C")
         h = h0
         for t in _time_order(steps, reverse):
-            xp.matmul(h, w_t, out=gh)
+            backend_matmul(h, w_t, out=gh)
             if b_hh is not None:
                 gh += b_hh
             g = gates[t]

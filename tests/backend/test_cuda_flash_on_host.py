@@ -188,7 +188,8 @@ def host_build(tmp_path_factory):
     build = tmp_path_factory.mktemp("cuda_flash")
     libraries = {}
 
-    def kernels(dtype_name: str, head_dim: int):
+    def kernels(dtype, head_dim: int):
+        dtype_name = np.dtype(dtype).name
         key = (dtype_name, head_dim)
         if key not in libraries:
             src, lib = build / f"{dtype_name}_{head_dim}.cpp", build / f"{dtype_name}_{head_dim}.so"
@@ -300,6 +301,16 @@ def test_flash_attention_without_keys_gives_zeros(on_host):
     out = np.full((1, 1, 3, 16), np.nan, BF16)
     lse = cuda_flash.forward(q, k, v, out, 0.25, False)
     assert (out.astype(np.float32) == 0).all() and np.isinf(lse).all()
+    grads = [np.full(a.shape, np.nan, BF16) for a in (q, k, v)]
+    cuda_flash.backward(q, k, v, out, out, lse, *grads, 0.25, False)
+    assert all((g.astype(np.float32) == 0).all() for g in grads)
+
+
+def test_flash_attention_of_an_empty_batch(on_host):
+    q = k = v = out = np.ones((0, 2, 5, 16), BF16)
+    lse = cuda_flash.forward(q, k, v, out, 0.25, False)
+    assert lse.shape == (0, 5)
+    cuda_flash.backward(q, k, v, out, out, lse, q.copy(), k.copy(), v.copy(), 0.25, False)
 
 
 def test_source_compiles_for_the_gpu_with_nvcc(tmp_path):

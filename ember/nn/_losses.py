@@ -149,35 +149,41 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 
 def _nll_args(input: Tensor, target: Tensor):
     """nll_loss's checks; returns (input, target) with a batch dim and whether it was added."""
-    if input.ndim < 1:
-        raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
+    ishape = input._data.shape
+    if not ishape:
+        raise ValueError("Expected 1 or more dimensions (got 0)")
     if target.dtype.is_floating_point:
         raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
-    unbatched = input.ndim == 1
+    unbatched = len(ishape) == 1
     if unbatched:
         input = input.unsqueeze(0)
         target = target.unsqueeze(0)
-    if input.shape[0] != target.shape[0]:
-        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
-                         f"batch_size ({target.shape[0]}).")
-    if tuple(input.shape[2:]) != tuple(target.shape[1:]):
-        raise RuntimeError(f"size mismatch (got input: {list(input.shape)}, target: "
-                           f"{list(target.shape)})")
+        ishape = (1,) + ishape
+    tshape = target._data.shape
+    if ishape[0] != tshape[0]:
+        raise ValueError(f"Expected input batch_size ({ishape[0]}) to match target "
+                         f"batch_size ({tshape[0]}).")
+    if ishape[2:] != tshape[1:]:
+        raise RuntimeError(f"size mismatch (got input: {list(ishape)}, target: "
+                           f"{list(tshape)})")
     return input, target, unbatched
 
 
 def _check_targets(target: Tensor, n_classes: int, ignore_index: int, reduction: str) -> None:
     tgt = target._data
-    valid = tgt != ignore_index
-    bad = valid & ((tgt < 0) | (tgt >= n_classes))
-    if not is_host(target._xp):  # checked on the device: see NOTE [ Deferred device checks ]
+    if is_host(target._xp):
+        # one pass for the common case, all targets in range; the ignored ones looked at after
+        if not ((tgt >= 0) & (tgt < n_classes)).all():
+            bad = (tgt != ignore_index) & ((tgt < 0) | (tgt >= n_classes))
+            if bad.any():
+                raise IndexError(f"Target {int(tgt[bad].reshape(-1)[0])} is out of bounds.")
+    else:  # checked on the device: see NOTE [ Deferred device checks ]
         from ember.backend import cuda
+        bad = (tgt != ignore_index) & ((tgt < 0) | (tgt >= n_classes))
         cuda.defer_check(bad.any(), IndexError,
                          f"Target out of bounds: class indices must lie in [0, {n_classes}) or "
                          f"equal ignore_index ({ignore_index}); checked on the GPU, so "
                          f"raised at the next synchronisation")
-    elif bad.any():
-        raise IndexError(f"Target {int(tgt[bad].reshape(-1)[0])} is out of bounds.")
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
 
@@ -200,10 +206,10 @@ def _class_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None,
                          ignore_index: int, reduction: str) -> Tensor:
     """cross_entropy with class indices: one fused node over (rows, classes)."""
     input, target, unbatched = _nll_args(input, target)
-    n_classes = input.shape[1]
+    n_classes = input._data.shape[1]
     _check_targets(target, n_classes, ignore_index, reduction)
-    shape = target.shape
-    if input.ndim > 2:  # (N, C, d1, ...): one row of classes per position
+    shape = target._data.shape
+    if input._data.ndim > 2:  # (N, C, d1, ...): one row of classes per position
         input = input.movedim(1, -1).reshape(-1, n_classes)
         target = target.reshape(-1)
     loss = _nn.CrossEntropy.apply(input, target, None if weight is None else weight.detach(),

@@ -12,15 +12,17 @@ import warnings
 from ember import _quantized
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
+from ember.amp.autocast_mode import cast_args_as
+from ember.autograd.function import _AutocastFlag
 from ember.autograd.grad_mode import no_grad
 from ember.nn._losses import cross_entropy
 from ember.ops import dropout as _dropout
 from ember.ops import elementwise as _ew
 from ember.ops import nn as _nn
 from ember.ops import unary as _unary
-from ember.ops._util import refuse_complex_grad
+from ember.ops._util import refuse_complex_grad, scalar_name
 from ember.ops.inplace import inplace as _inplace
-from ember.ops.linalg import addmm, einsum, matmul
+from ember.ops.linalg import Addmm, einsum, matmul
 from ember.ops.movement import broadcast_tensors, cat
 from ember.random import generator_for
 
@@ -33,14 +35,44 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
     Shape: input (*, in_features), weight (out_features, in_features), output (*, out_features).
     """
-    if input.ndim == 2 and bias is not None:
-        return addmm(bias, input, weight.t())
-    if input.ndim > 2 and input.shape[-1] == weight.shape[-1]:
-        # Fold the batch dims into rows: one GEMM each way (PyTorch does the same).
-        flat = linear(input.reshape(-1, input.shape[-1]), weight, bias)
-        return flat.reshape(tuple(input.shape[:-1]) + (weight.shape[0],))
+    if _AutocastFlag.on:  # cast as PyTorch's linear: the weight before its transpose (cached)
+        input, weight, bias = cast_args_as("LinearBackward0", (input, weight, bias))
+    x, w = input._data, weight._data
+    if (x.ndim > 2 or x.ndim == 1 and bias is not None) and w.ndim == 2 and \
+            x.shape[-1] == w.shape[1]:
+        # PyTorch's graph: the batch dims folded into rows, one GEMM each way
+        flat = _linear_rows(input.reshape(-1, w.shape[1]), weight, bias)
+        return flat.reshape(x.shape[:-1] + w.shape[:1])
+    return _linear_rows(input, weight, bias)
+
+
+def _linear_rows(input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """``linear`` of (N, in) input as one Addmm (the common case), else as matmul and add."""
+    if bias is not None:
+        x = input._data
+        if x.ndim == 2 and _addmm_fits(x, weight._data, bias._data):
+            return Addmm.apply(bias, input, weight.t(), 1, 1)
+        _check_linear_dtypes("mat1", input, weight)
     out = matmul(input, weight.t())
-    return out if bias is None else out + bias
+    if bias is None:
+        return out
+    _check_linear_dtypes("self", bias, weight)
+    return out + bias
+
+
+def _addmm_fits(x, w, b) -> bool:
+    """Whether arrays ``x`` (N, in), ``w`` (out, in) and ``b`` (out,) of one kind (NumPy or
+    CuPy) and dtype make one Addmm."""
+    return (w.ndim == 2 and b.shape == w.shape[:1] and x.shape[-1] == w.shape[1]
+            and x.__class__ is w.__class__ is b.__class__ and x.dtype == w.dtype == b.dtype)
+
+
+def _check_linear_dtypes(name: str, a: Tensor, weight: Tensor) -> None:
+    """PyTorch's error for a linear whose input (``mat1``) or bias (``self``) has another
+    floating dtype than the weight."""
+    if a.dtype is not weight.dtype and a.is_floating_point() and weight.is_floating_point():
+        raise RuntimeError(f"{name} and mat2 must have the same dtype, but got "
+                           f"{scalar_name(a.dtype)} and {scalar_name(weight.dtype)}")
 
 
 def linear_cross_entropy(input: Tensor, linear_weight: Tensor, target: Tensor, *,
@@ -470,8 +502,9 @@ def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
 # Normalization
 
 
-def _param_shape(input: Tensor) -> tuple:
-    return (1, input.shape[1]) + (1,) * (input.ndim - 2)
+def _param_shape(shape: tuple) -> tuple:
+    """The shape (1, C, 1, ...) that broadcasts per-channel values over input of ``shape``."""
+    return (1, shape[1]) + (1,) * (len(shape) - 2)
 
 
 def _update_running(running: Tensor, value, momentum: float) -> None:
@@ -487,15 +520,15 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     """Normalize each channel (dim 1) by batch statistics in training (updating the running
     ones) or by the running statistics in evaluation, then scale and shift."""
     if training:
-        size = input.shape
-        n = size.numel() // size[1] if input.ndim > 1 else 1
+        shape = input._data.shape
+        n = math.prod(shape) // shape[1] if len(shape) > 1 else 1
         if n == 1:
             raise ValueError("Expected more than 1 value per channel when training, got input "
-                             f"size {size}")
-        axes = (0,) + tuple(range(2, input.ndim))
+                             f"size {input.shape}")
+        axes = (0, *range(2, len(shape)))
         stats = [] if running_mean is not None or running_var is not None else None
-        out = _nn.BatchNormTrain.apply(input, weight, bias, tuple(input.shape), axes,
-                                       _param_shape(input), eps, stats)
+        out = _nn.BatchNormTrain.apply(input, weight, bias, shape, axes, _param_shape(shape),
+                                       eps, stats)
         if stats:
             mean, var = stats
             if running_mean is not None:
@@ -505,7 +538,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         return out
     if running_mean is None or running_var is None:
         raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
-    shape = _param_shape(input)
+    shape = _param_shape(input._data.shape)
     scale = (running_var + eps).rsqrt()
     if weight is not None:
         scale = scale * weight
@@ -530,7 +563,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     axes = tuple(range(2, input.ndim))
     stats = [] if running_mean is not None or running_var is not None else None
     out = _nn.BatchNormTrain.apply(input, weight, bias, tuple(input.shape), axes,
-                                   _param_shape(input), eps, stats)
+                                   _param_shape(input._data.shape), eps, stats)
     if stats:
         mean, var = stats  # (N, C, 1, ...): the running stats take their average over N
         if running_mean is not None:
@@ -545,14 +578,14 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize over the trailing ``normalized_shape`` dims, then scale and shift."""
     normalized_shape = _as_shape(normalized_shape)
-    k = len(normalized_shape)
-    if tuple(input.shape[input.ndim - k:]) != normalized_shape or input.ndim < k:
+    shape = input._data.shape
+    lead = len(shape) - len(normalized_shape)
+    if lead < 0 or shape[lead:] != normalized_shape:
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input "
                            f"with shape [*, {', '.join(str(s) for s in normalized_shape)}], but "
                            f"got input of size{list(input.shape)}")
-    axes = tuple(range(input.ndim - k, input.ndim))
-    return _nn.LayerNormFn.apply(input, weight, bias, tuple(input.shape), axes, normalized_shape,
-                                 eps, None)
+    return _nn.LayerNormFn.apply(input, weight, bias, shape, tuple(range(lead, len(shape))),
+                                 normalized_shape, eps, None)
 
 
 def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
@@ -569,7 +602,7 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
 def _as_shape(shape) -> tuple:
     if isinstance(shape, int):
         return (shape,)
-    return tuple(int(s) for s in shape)
+    return tuple(map(int, shape))
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
@@ -584,8 +617,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                            f"num_groups, but got input of shape {list(input.shape)} and "
                            f"num_groups={num_groups}")
     stat_shape = (n, num_groups, input.numel() // max(n * num_groups, 1))
-    return _nn.GroupNormFn.apply(input, weight, bias, stat_shape, (2,), _param_shape(input), eps,
-                                 None)
+    return _nn.GroupNormFn.apply(input, weight, bias, stat_shape, (2,),
+                                 _param_shape(input._data.shape), eps, None)
 
 
 def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,

@@ -13,6 +13,7 @@ from ember.backend.cuda import leading_sum
 from ember.backend.device import get_array_module, is_host, zeros_as
 from ember.backend.special import scatter_add, special
 from ember.ops._util import float_array, promote, scalar_name, wrap_dim
+from ember.ops.movement import sum_to_size
 
 # Cache-sized blocks of rows: each pass of a fused softmax then reads what the previous pass
 # left in L2 instead of streaming the whole array from memory again (~1.6x on 700 x 10000).
@@ -337,9 +338,10 @@ class _Normalize(Primitive):
         if x.dtype.itemsize < 4:  # half precision: statistics in float32, as PyTorch does
             x = x.astype(xp.float32)
         xs = x.reshape(stat_shape)
-        mean = xs.mean(axis=axes, keepdims=True)
+        count = _count(stat_shape, axes)
+        mean = _mean(xs, axes, count)
         y = xs - mean
-        var = xp.mean(xp.square(y), axis=axes, keepdims=True)
+        var = _mean(xp.square(y), axes, count)
         rstd = 1 / xp.sqrt(var + eps)
         y *= rstd  # y is a fresh temporary: scaled and shifted in place
         y = y.reshape(x.shape)
@@ -378,16 +380,31 @@ class _Normalize(Primitive):
         return gx, gw, gb
 
 
+def _count(shape: tuple, axes: tuple) -> int:
+    return math.prod([shape[i] for i in axes])
+
+
+def _mean(a, axes: tuple, count: int):
+    """``a.mean(axis=axes, keepdims=True)``: NumPy's sum then division, without the Python
+    wrapper of ``mean`` (microseconds, the cost of the whole op on small arrays). Half
+    precision keeps ``mean``, which accumulates it in float32."""
+    if a.dtype.itemsize < 4:
+        return a.mean(axis=axes, keepdims=True)
+    total = a.sum(axis=axes, keepdims=True)
+    total /= count
+    return total
+
+
 def _mul_fresh(xp, y, other):
     """y * other, in place when ``y`` (a temporary) already has the result's dtype."""
-    if xp.result_type(y, other) == y.dtype:
+    if other.dtype == y.dtype or xp.result_type(y, other) == y.dtype:
         y *= other
         return y
     return y * other
 
 
 def _add_fresh(xp, y, other):
-    if xp.result_type(y, other) == y.dtype:
+    if other.dtype == y.dtype or xp.result_type(y, other) == y.dtype:
         y += other
         return y
     return y + other
@@ -395,7 +412,6 @@ def _add_fresh(xp, y, other):
 
 def _normalize_grads(ctx, g, x, weight, bias, mean, rstd):
     """_Normalize's gradients on arrays (no create_graph): the same formulas, fewer passes."""
-    xp = get_array_module(g)
     stat_shape, axes, param_shape, _ = ctx.shapes
     xhat = x.reshape(stat_shape) - mean
     xhat *= rstd
@@ -403,16 +419,23 @@ def _normalize_grads(ctx, g, x, weight, bias, mean, rstd):
     gs = gxhat.reshape(stat_shape)
     gw = gb = None
     if weight is not None and ctx.needs_input_grad[1]:
-        gw = _make(g * xhat.reshape(x.shape)).sum_to_size(param_shape).reshape(weight.shape)
+        gw = _param_grad(g * xhat.reshape(x.shape), param_shape, weight)
     if bias is not None and ctx.needs_input_grad[2]:
-        gb = _make(g).sum_to_size(param_shape).reshape(bias.shape)
+        gb = _param_grad(g, param_shape, bias)
     # rstd * (g - mean(g) - xhat * mean(g * xhat)), reusing xhat's buffer for the last term
-    m2 = xp.mean(gs * xhat, axis=axes, keepdims=True)
-    gx = gs - gs.mean(axis=axes, keepdims=True)
+    count = _count(stat_shape, axes)
+    m2 = _mean(gs * xhat, axes, count)
+    gx = gs - _mean(gs, axes, count)
     xhat *= m2
     gx -= xhat
     gx *= rstd
     return _make(gx.reshape(x.shape)), gw, gb
+
+
+def _param_grad(g, param_shape: tuple, param: Tensor) -> Tensor:
+    """The gradient ``g`` (an array of the input's shape) summed to a weight or bias."""
+    out = sum_to_size(_make(g), param_shape)._data
+    return _make(out if out.shape == param._data.shape else out.reshape(param._data.shape))
 
 
 class BatchNormTrain(_Normalize, node_name="NativeBatchNormBackward0"):
@@ -517,7 +540,7 @@ class CrossEntropy(Primitive, node_name="NllLossBackward0"):  # PyTorch's last n
         x = float_array(x)
         exp, total, lse = _softmax_parts(xp, x)
         valid = target != ignore_index
-        safe = xp.where(valid, target, 0)
+        safe = target * valid  # ignored targets read class 0, with weight 0
         w = valid.astype(x.dtype)
         if weight is not None:
             w *= weight[safe]
@@ -532,8 +555,8 @@ class CrossEntropy(Primitive, node_name="NllLossBackward0"):  # PyTorch's last n
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         rows, safe = ctx.index
-        coef = grad * _make(ctx.coef)  # d loss / d log p[n, target[n]], negated
         if _State.enabled:  # create_graph: compose softmax - one_hot differentiably
+            coef = grad * _make(ctx.coef)  # d loss / d log p[n, target[n]], negated
             one_hot = _make(zeros_as(get_array_module(safe), safe, x.shape, x._data.dtype))
             one_hot = one_hot.scatter(1, _make(safe[:, None]), 1.0)
             return (Softmax.apply(x, 1) - one_hot) * coef.unsqueeze(1), None
@@ -541,7 +564,7 @@ class CrossEntropy(Primitive, node_name="NllLossBackward0"):  # PyTorch's last n
         # finds it gone and recomputes it.
         exp, total = ctx.parts or _softmax_parts(get_array_module(safe), x._data)[:2]
         ctx.parts = None
-        c = coef._data
+        c = (grad._data * ctx.coef).astype(exp.dtype, copy=False)
         exp *= c[:, None] / total
         exp[rows, safe] -= c
         return _make(exp), None
@@ -549,6 +572,14 @@ class CrossEntropy(Primitive, node_name="NllLossBackward0"):  # PyTorch's last n
 
 def _softmax_parts(xp, x):
     """exp(x - max) of (N, C) rows with each row's sum of exp and log-sum-exp (N, 1)."""
+    if x.size <= _BLOCK_ELEMENTS or not is_host(xp):  # one block: its arithmetic, no loop
+        top = x.max(axis=1, keepdims=True)
+        exp = xp.subtract(x, top)
+        xp.exp(exp, out=exp)
+        total = exp.sum(axis=1, keepdims=True)
+        lse = xp.log(total)
+        lse += top
+        return exp, total, lse
     exp = xp.empty_like(x)
     lse = xp.empty_like(x, shape=(x.shape[0], 1))  # like x: a meta x gives meta buffers
     total = xp.empty_like(lse)

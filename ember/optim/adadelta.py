@@ -7,6 +7,7 @@ from ember._tensor import Tensor, _make
 from ember.backend.device import get_array_module
 from ember.optim.optimizer import (
     Optimizer,
+    _advance_step,
     _check_range,
     _gradient_source,
     _scalar_state,
@@ -52,7 +53,7 @@ class Adadelta(Optimizer):
                 "acc_delta": _make(xp.zeros_like(p._data))}
 
     def _prepare(self, p, state, group) -> tuple[str, dict]:
-        state["step"]._data += 1
+        _advance_step(state)
         rho = group["rho"]
         source = _source(group["maximize"], group["weight_decay"] != 0)
         return source, dict(rho=rho, c=1 - rho, eps=group["eps"],

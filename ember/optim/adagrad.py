@@ -7,6 +7,7 @@ from ember._tensor import Tensor, _make
 from ember.backend.device import get_array_module
 from ember.optim.optimizer import (
     Optimizer,
+    _advance_step,
     _check_range,
     _gradient_source,
     _scalar_state,
@@ -63,9 +64,8 @@ class Adagrad(Optimizer):
                 self.state[p]["sum"].share_memory_()
 
     def _prepare(self, p, state, group) -> tuple[str, dict]:
-        step_t = state["step"]._data
-        step_t += 1
-        clr = float(group["lr"]) / (1 + (float(step_t) - 1) * group["lr_decay"])
+        step = _advance_step(state)
+        clr = float(group["lr"]) / (1 + (step - 1) * group["lr_decay"])
         source = _source(group["maximize"], group["weight_decay"] != 0)
         return source, dict(weight_decay=group["weight_decay"], eps=group["eps"], neg_clr=-clr,
                             state_sum=state["sum"]._data)

@@ -9,6 +9,7 @@ from ember.optim.optimizer import (
     Optimizer,
     _adam_moments_source,
     _adam_scalars,
+    _advance_step,
     _check_range,
     _scalar_state,
 )
@@ -71,9 +72,7 @@ class Adam(Optimizer):
     def _prepare(self, p, state, group) -> tuple[str, dict]:
         lr = float(group["lr"])
         beta1, beta2 = group["betas"]
-        step_t = state["step"]._data
-        step_t += 1
-        step = float(step_t)
+        step = _advance_step(state)
         source = _source(group["maximize"], group["weight_decay"] != 0,
                          group["decoupled_weight_decay"], 1 - beta1 < 0.5, group["amsgrad"])
         operands = _adam_scalars(lr, beta1, beta2, group["weight_decay"])

@@ -9,6 +9,7 @@ from ember.optim.adam import _check_adam_args
 from ember.optim.optimizer import (
     Optimizer,
     _adam_scalars,
+    _advance_step,
     _gradient_source,
     _lerp_source,
     _scalar_state,
@@ -51,11 +52,10 @@ class Adamax(Optimizer):
 
     def _prepare(self, p, state, group) -> tuple[str, dict]:
         beta1, beta2 = group["betas"]
-        step_t = state["step"]._data
-        step_t += 1
+        step = _advance_step(state)
         lr = float(group["lr"])
         scalars = _adam_scalars(lr, beta1, beta2, group["weight_decay"])
-        scalars.update(eps=group["eps"], neg_clr=-(lr / (1 - beta1 ** float(step_t))))
+        scalars.update(eps=group["eps"], neg_clr=-(lr / (1 - beta1 ** step)))
         source = _source(group["maximize"], group["weight_decay"] != 0, 1 - beta1 < 0.5)
         return source, dict(scalars, m=state["exp_avg"]._data, u=state["exp_inf"]._data)
 

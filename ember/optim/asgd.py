@@ -7,6 +7,7 @@ from ember._tensor import Tensor, _make
 from ember.backend.device import get_array_module
 from ember.optim.optimizer import (
     Optimizer,
+    _advance_step,
     _check_range,
     _gradient_source,
     _scalar_state,
@@ -53,9 +54,7 @@ class ASGD(Optimizer):
     def _prepare(self, p, state, group) -> tuple[str, dict]:
         lr = float(group["lr"])
         lambd = group["lambd"]
-        step_t = state["step"]._data
-        step_t += 1
-        step = float(step_t)
+        step = _advance_step(state)
         # eta and mu live in the scalar-state dtype (float32), as in PyTorch; this step uses
         # their current values and leaves the next step's.
         eta = state["eta"]._data

@@ -10,6 +10,7 @@ from ember.optim.optimizer import (
     Optimizer,
     _adam_moments_source,
     _adam_scalars,
+    _advance_step,
     _check_range,
     _scalar_state,
 )
@@ -61,9 +62,7 @@ class NAdam(Optimizer):
         lr = float(group["lr"])
         beta1, beta2 = group["betas"]
         momentum_decay = group["momentum_decay"]
-        step_t = state["step"]._data
-        step_t += 1
-        step = float(step_t)
+        step = _advance_step(state)
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
         # The product is kept in the scalar-state dtype (float32), as PyTorch does.

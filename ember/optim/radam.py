@@ -10,6 +10,7 @@ from ember.optim.optimizer import (
     Optimizer,
     _adam_moments_source,
     _adam_scalars,
+    _advance_step,
     _scalar_state,
 )
 
@@ -54,9 +55,7 @@ class RAdam(Optimizer):
     def _prepare(self, p, state, group) -> tuple[str, dict]:
         lr = float(group["lr"])
         beta1, beta2 = group["betas"]
-        step_t = state["step"]._data
-        step_t += 1
-        step = float(step_t)
+        step = _advance_step(state)
         bias_correction2 = 1 - beta2 ** step
         rho_inf = 2 / (1 - beta2) - 1
         rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2

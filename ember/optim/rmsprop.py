@@ -7,6 +7,7 @@ from ember._tensor import Tensor, _make
 from ember.backend.device import get_array_module
 from ember.optim.optimizer import (
     Optimizer,
+    _advance_step,
     _check_range,
     _gradient_source,
     _lerp_source,
@@ -62,7 +63,7 @@ class RMSprop(Optimizer):
         return state
 
     def _prepare(self, p, state, group) -> tuple[str, dict]:
-        state["step"]._data += 1
+        _advance_step(state)
         alpha = group["alpha"]
         operands = dict(alpha=alpha, c=1 - alpha, w=1 - alpha, w_rest=1 - (1 - alpha),
                         eps=group["eps"], weight_decay=group["weight_decay"],

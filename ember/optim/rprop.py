@@ -7,6 +7,7 @@ from ember._tensor import Tensor, _make
 from ember.backend.device import get_array_module
 from ember.optim.optimizer import (
     Optimizer,
+    _advance_step,
     _check_range,
     _gradient_source,
     _scalar_state,
@@ -51,7 +52,7 @@ class Rprop(Optimizer):
                 "step_size": _make(xp.full_like(p._data, float(group["lr"])))}
 
     def _prepare(self, p, state, group) -> tuple[str, dict]:
-        state["step"]._data += 1
+        _advance_step(state)
         etaminus, etaplus = group["etas"]
         step_size_min, step_size_max = group["step_sizes"]
         return _source(group["maximize"]), dict(

@@ -22,12 +22,11 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
     norm_type = float(norm_type)
     if not tensors:
         return tensor(0.0)
-    with no_grad():
-        norms = [t.detach().norm(norm_type) for t in tensors]
-        if math.isinf(norm_type):
-            total = stack([n.to(norms[0].device) for n in norms]).max()
-        else:
-            total = stack([n.to(norms[0].device) for n in norms]).norm(norm_type)
+    with no_grad():  # so no graph: norms of the tensors themselves, moved only when elsewhere
+        norms = [t.norm(norm_type) for t in tensors]
+        device = norms[0].device
+        norms = [n if n.device == device else n.to(device) for n in norms]
+        total = stack(norms).max() if math.isinf(norm_type) else stack(norms).norm(norm_type)
     if error_if_nonfinite and not bool(total.isfinite()):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
                            "`parameters` is non-finite, so it cannot be clipped. To disable this "

@@ -459,6 +459,12 @@ def to_device(array, device: Device):
     raise RuntimeError(f"ember has no arrays on device {device}")
 
 
+def as_dtype(array, dtype):
+    """``array`` in ``dtype``: itself where it already is (``astype(copy=False)`` also returns
+    it then, but costs CuPy's host tens of microseconds a call), else a converted copy."""
+    return array if array.dtype == dtype else array.astype(dtype)
+
+
 def reshape_view(array, shape):
     """``array`` reshaped without copying, or None when its strides do not allow it."""
     view = array.view()

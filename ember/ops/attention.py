@@ -10,7 +10,7 @@ from ember.autograd import grad as _grad
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
 from ember.backend import cuda_flash, cuda_rows
-from ember.backend.device import get_array_module, is_host
+from ember.backend.device import as_dtype, get_array_module, is_host
 from ember.backend.special import matmul as backend_matmul
 from ember.ops import dropout as _dropout
 from ember.ops.linalg import matmul
@@ -237,7 +237,7 @@ def _on_flash_kernels(xp, *arrays) -> bool:
 def _flash_operand(xp, grad, like):
     """The output's gradient as the fused backward reads it: ``like``'s dtype, and contiguous
     unless its strides already suit."""
-    grad = grad.astype(like.dtype, copy=False)
+    grad = as_dtype(grad, like.dtype)
     return grad if grad.strides == like.strides else xp.ascontiguousarray(grad)
 
 

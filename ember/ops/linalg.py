@@ -9,7 +9,7 @@ from ember._tensor import Tensor, _make
 from ember.amp.autocast_mode import is_autocast_enabled
 from ember.autograd.engine import broadcasts_to
 from ember.autograd.function import Primitive, _AutocastFlag
-from ember.backend.device import get_array_module
+from ember.backend.device import as_dtype, get_array_module
 from ember.backend.special import matmul as backend_matmul
 from ember.dtypes import _FROM_NP, promote_types
 from ember.ops._util import check_same_device, scalar_name, wrap_dim, write_result
@@ -65,7 +65,7 @@ class Matmul(Primitive, node_name="MatmulBackward0"):
             ctx.ndims = (a.ndim, b.ndim)
             ctx.b_transposed = b.ndim == 2 and _is_transposed(b)
         # ml_dtypes computes bfloat16 products in float32: keep the inputs' dtype.
-        return backend_matmul(a, b).astype(a.dtype, copy=False)
+        return as_dtype(backend_matmul(a, b), a.dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -230,7 +230,7 @@ class Addmm(Primitive, node_name="AddmmBackward0"):
                                   mat2 if ctx.needs_input_grad[1] else None)
             ctx.scales = (beta, alpha)
             ctx.b_transposed = _is_transposed(mat2)
-        out = backend_matmul(mat1, mat2).astype(mat1.dtype, copy=False)
+        out = as_dtype(backend_matmul(mat1, mat2), mat1.dtype)
         if alpha != 1:
             out *= alpha
         if beta != 0:

@@ -10,7 +10,7 @@ from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
 from ember.backend import cuda_rows
 from ember.backend.cuda import leading_sum
-from ember.backend.device import get_array_module, is_host, zeros_as
+from ember.backend.device import as_dtype, get_array_module, is_host, zeros_as
 from ember.backend.special import scatter_add, special
 from ember.ops._util import float_array, promote, scalar_name, wrap_dim
 from ember.ops.movement import sum_to_size
@@ -251,7 +251,7 @@ class Gelu(Primitive, node_name="GeluBackward0"):
             out = 0.5 * a * (1 + xp.tanh(inner))
         else:
             out = 0.5 * a * (1 + special(xp).erf(a * (1 / math.sqrt(2))))
-        return out.astype(a.dtype, copy=False)
+        return as_dtype(out, a.dtype)
 
     @staticmethod
     def backward(ctx, grad):

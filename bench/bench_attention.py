@@ -22,7 +22,9 @@ CASES = [  # (batch, heads, length, head dim, causal, dropout)
 ]
 
 
-def _median_ms(fn, sync, repeat: int) -> float:
+def median_ms(fn, sync, repeat: int) -> float:
+    """Median milliseconds of ``fn()`` waited for with ``sync()``, after one untimed call (also
+    gpu_check's timing)."""
     fn()
     sync()
     times = []
@@ -71,8 +73,8 @@ def main() -> None:
         ember_steps = _steps(ember, case)
         torch_steps = _steps(torch, case)
         for name, fe, ft in zip(("forward", "fwd+bwd"), ember_steps, torch_steps):
-            te = _median_ms(fe, ember.cuda.synchronize, repeat)
-            tt = _median_ms(ft, torch.cuda.synchronize, repeat)
+            te = median_ms(fe, ember.cuda.synchronize, repeat)
+            tt = median_ms(ft, torch.cuda.synchronize, repeat)
             qe = _queued_ms(fe, ember.cuda.synchronize)
             qt = _queued_ms(ft, torch.cuda.synchronize)
             label = f"{case[:4]}, {case[4]}, {case[5]}"

@@ -42,6 +42,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "ops"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bench_attention import median_ms  # noqa: E402
+
 import ember  # noqa: E402
 import ember.optim  # noqa: E402,F401
 
@@ -658,18 +660,6 @@ def mnist_on_cuda(data: str | None):
 # --------------------------------------------------------------------------------------------
 # 7. Timings against PyTorch CUDA
 
-def _median_ms(fn, sync, repeat: int) -> float:
-    fn()
-    sync()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
-
-
 def _training_step(lib, build, autocast_dtype=None):
     lib.manual_seed(0)
     model, x, y, opt_name = build(lib)
@@ -704,8 +694,8 @@ def timings(quick: bool, profiles: bool = True):
     rows = []
 
     def compare(name, fe, ft, repeat):
-        te = _median_ms(fe, ember.cuda.synchronize, repeat)
-        tt = _median_ms(ft, torch.cuda.synchronize, repeat)
+        te = median_ms(fe, ember.cuda.synchronize, repeat)
+        tt = median_ms(ft, torch.cuda.synchronize, repeat)
         rows.append(f"{name:<58}{te:10.3f}{tt:10.3f}{te / tt:8.2f}")
         log(rows[-1])
         print("  ", rows[-1], flush=True)

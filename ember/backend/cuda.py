@@ -4,6 +4,8 @@ from __future__ import annotations
 import functools
 import math
 
+import numpy as np
+
 from ember.backend.device import Device
 
 
@@ -145,7 +147,6 @@ def _gemm_types():
     """Per dtype that cuBLAS multiplies: its CUDA data type, the compute type (float32
     accumulation for the half types, as PyTorch's), and host pointers to alpha = 1, beta = 0."""
     import ml_dtypes
-    import numpy as np
     single = np.array([1.0, 0.0], np.float32)
     double = np.array([1.0, 0.0], np.float64)
     scalars = {68: (single.ctypes.data, single.ctypes.data + 4, single),  # (the arrays kept)
@@ -186,8 +187,6 @@ def gemm(a, b, out=None):
     other dtypes (the caller uses CuPy). Called directly, cuBLAS costs the host a few
     microseconds where CuPy's matmul costs tens, and CuPy 14 has no batched bfloat16 product.
     Half types run in float32 on GPUs without their GEMMs."""
-    import numpy as np
-    from cupy_backends.cuda.libs import cublas
     types = _gemm_types().get(a.dtype)
     if types is None or b.dtype != a.dtype:
         return None
@@ -222,6 +221,7 @@ def gemm(a, b, out=None):
         item = a.itemsize
         stride_a = fa.strides[0] // item if fa.ndim == 3 else 0
         stride_b = fb.strides[0] // item if fb.ndim == 3 else 0
+        cublas = _cublas()
         try:
             # Row-major C = A B is column-major C^T = B^T A^T: B goes first.
             cublas.gemmStridedBatchedEx(
@@ -234,6 +234,12 @@ def gemm(a, b, out=None):
                 raise
             out[...] = gemm(a.astype(np.float32), b.astype(np.float32))
     return out if given is None or given is out else _into(given, out)
+
+
+@functools.cache
+def _cublas():
+    from cupy_backends.cuda.libs import cublas  # with CuPy, on first use
+    return cublas
 
 
 def _into(out, result):

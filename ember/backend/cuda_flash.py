@@ -36,7 +36,7 @@ from ember.backend.cuda_rows import DRAW, HALF_CONVERSIONS, type_prelude
 TILE = 64  # queries per forward block and keys per backward block; the step along the other side
 THREADS = 128  # four warps, each owning 16 rows of the block's tile
 _MMA_TYPES = {"bfloat16": "bf16", "float16": "f16"}
-_HALF_DTYPES = frozenset({np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16)})
+_HALF_DTYPES = frozenset(np.dtype(getattr(ml_dtypes, name, name)) for name in _MMA_TYPES)
 
 # The instructions the kernels take from the device: tensor-core products, a transposing
 # shared-memory load, asynchronous copies to shared memory, warp shuffles, packed conversions,

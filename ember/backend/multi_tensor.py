@@ -145,34 +145,54 @@ def prepare_updates(updates: list) -> list[Callable]:
         # A CUDA graph would record the table's copy from host memory that is gone at replay
         return [fused.prepare_update(source, **operands) for source, operands in updates]
     device = cp.cuda.runtime.getDevice()
-    out: list = []
-    groups: dict = {}  # key: [(operands, size, addresses)], in order of first use
-    written: set = set()  # the addresses that the pending groups write
-    touched: set = set()  # ... that they read or write
-    for source, operands in updates:
+
+    def classify(source: str, operands: dict) -> tuple:
         key, addresses, targets, size = _classify(cp, device, source, operands)
         if key is None:
             arrays = [v.data.ptr for v in operands.values() if isinstance(v, cp.ndarray)]
-            if not touched.isdisjoint(arrays):
-                out += _launch_all(groups)
-                groups.clear()
-                written.clear()
-                touched.clear()
+            return None, arrays, arrays, None
+        if not size:  # (CuPy gives empty arrays the address 0)
+            return key, (), (), (operands, size, addresses)
+        return key, addresses, targets, (operands, size, addresses)
+    return _grouped(updates, classify, lambda key, members: _launch(key[0], members))
+
+
+def _grouped(updates: list, classify: Callable, bind: Callable) -> list[Callable]:
+    """The grouping both engines share. ``classify(source, operands)`` gives ``(key, arrays,
+    targets, member)``: the group's key, or None for an update that runs alone; what identifies
+    the arrays the update touches and those it assigns. ``bind(key, members)`` makes a group's
+    callables. A group runs where its first member stood, so an update that touches what the
+    pending groups write, or writes what they touch, first closes them: the callables have the
+    effect of the updates run one after another."""
+    out: list = []
+    groups: dict = {}  # key: [member], in order of first use
+    written: set = set()  # what the pending groups assign
+    touched: set = set()  # ... what they read or assign
+    for source, operands in updates:
+        key, arrays, targets, member = classify(source, operands)
+        if not (written.isdisjoint(arrays) and touched.isdisjoint(targets)):
+            for pending in groups.items():
+                out += bind(*pending)
+            groups.clear()
+            written.clear()
+            touched.clear()
+        if key is None:
             out.append(fused.prepare_update(source, **operands))
             continue
-        if size:  # (CuPy gives empty arrays the address 0)
-            if not (written.isdisjoint(addresses) and touched.isdisjoint(targets)):
-                out += _launch_all(groups)
-                groups.clear()
-                written.clear()
-                touched.clear()
-            written.update(targets)
-            touched.update(addresses)
+        written.update(targets)
+        touched.update(arrays)
         members = groups.get(key)
         if members is None:
             members = groups[key] = []
-        members.append((operands, size, addresses))
-    return out + _launch_all(groups)
+        members.append(member)
+    for pending in groups.items():
+        out += bind(*pending)
+    return out
+
+
+def _scalar_key(v):
+    """A scalar operand in a group's key: its value, a zero with its sign (-0.0 == 0.0)."""
+    return v if v or v != v else (v, math.copysign(1.0, v))
 
 
 @functools.lru_cache(maxsize=None)
@@ -208,7 +228,7 @@ def _classify(cp, device: int, source: str, operands: dict) -> tuple:
         if not isinstance(v, ndarray):
             if not isinstance(v, _SCALARS):
                 return no
-            key.append(v if v or v != v else (v, math.copysign(1.0, v)))
+            key.append(_scalar_key(v))
             continue
         if v.dtype not in _DTYPES:
             return no
@@ -230,10 +250,6 @@ def _classify(cp, device: int, source: str, operands: dict) -> tuple:
     if size and len(set(addresses)) < len(addresses):
         return no  # one array as two operands (ElementwiseKernel copies one)
     return tuple(key), addresses, written, size
-
-
-def _launch_all(groups: dict) -> list:
-    return [launch for key, members in groups.items() for launch in _launch(key[0], members)]
 
 
 def _launch(source: str, members: list) -> list:
@@ -295,27 +311,9 @@ def prepare_host_updates(updates: list) -> list[Callable]:
         ...                             ("p = p * s", dict(p=b, s=0.5))])   # one update
         >>> for update in run: update()
     """
-    out: list = []
-    groups: dict = {}  # key: [operands], in order of first use
-    written: set = set()  # ids of the arrays that the pending groups assign
-    touched: set = set()  # ... that they read or assign
-    for source, operands in updates:
-        key, arrays, targets = _host_key(source, operands)
-        if not (written.isdisjoint(arrays) and touched.isdisjoint(targets)):
-            out += _gather_all(groups)
-            groups.clear()
-            written.clear()
-            touched.clear()
-        if key is None:
-            out.append(fused.prepare_update(source, **operands))
-            continue
-        written.update(targets)
-        touched.update(arrays)
-        members = groups.get(key)
-        if members is None:
-            members = groups[key] = []
-        members.append(operands)
-    return out + _gather_all(groups)
+    def classify(source: str, operands: dict) -> tuple:
+        return (*_host_key(source, operands), operands)
+    return _grouped(updates, classify, lambda key, members: [_gathered(key[0], members)])
 
 
 def _host_key(source: str, operands: dict) -> tuple:
@@ -325,8 +323,10 @@ def _host_key(source: str, operands: dict) -> tuple:
     name, operands other than NumPy arrays and scalars, or arrays of several shapes."""
     values_of, targets_of = _host_plan(source)
     try:
-        values = values_of(operands)
-    except (KeyError, TypeError):  # an expression, or a missing name: fused raises
+        values = None if values_of is None else values_of(operands)
+    except KeyError:  # a missing name: fused.update raises
+        values = None
+    if values is None:  # (or an expression)
         ids = list(map(id, operands.values()))
         return None, ids, ids
     key = [source]
@@ -341,7 +341,7 @@ def _host_key(source: str, operands: dict) -> tuple:
             key.append(v.dtype)
             ids.append(id(v))
         elif isinstance(v, _SCALARS):
-            key.append(v if v or v != v else (v, math.copysign(1.0, v)))
+            key.append(_scalar_key(v))
         else:
             ids = list(map(id, operands.values()))
             return None, ids, ids
@@ -367,10 +367,6 @@ def _host_plan(source: str) -> tuple:
         return None, None
     names, targets = parsed
     return _getter(names), _getter([names.index(t) for t in targets])
-
-
-def _gather_all(groups: dict) -> list:
-    return [_gathered(key[0], members) for key, members in groups.items()]
 
 
 def _gathered(source: str, members: list) -> Callable:

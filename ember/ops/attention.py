@@ -6,6 +6,7 @@ import math
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
+from ember.amp.autocast_mode import get_autocast_dtype, is_autocast_enabled
 from ember.autograd import grad as _grad
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
@@ -80,7 +81,6 @@ def _flash_inputs(query: Tensor, key: Tensor, value: Tensor):
         return None
     if key.shape[:2] != query.shape[:2] or value.shape[:3] != key.shape[:3]:
         return None
-    from ember.amp.autocast_mode import get_autocast_dtype, is_autocast_enabled
     if is_autocast_enabled("cuda") and query.is_floating_point():
         low = get_autocast_dtype("cuda")
         query, key, value = (t.to(low) for t in (query, key, value))

@@ -2,7 +2,7 @@
 for SGD with momentum and for Adam: ember vs PyTorch, interleaved in one run.
 
 Prints the median time of one ``step()`` (each timed step follows an untimed one of the same
-library) and the ratio ember/torch.
+library; the libraries take turns going first) and the ratio ember/torch.
 Usage: python bench/bench_optim.py [repeats] [device]   (device: cpu, the default, or cuda)
 """
 from __future__ import annotations
@@ -68,9 +68,10 @@ def main() -> None:
         eopt.step()  # the first step creates the state: time the steady state
         topt.step()
         samples = {"ember": [], "torch": []}
-        for _ in range(repeat):
-            samples["ember"].append(_step_time(eopt, esync))
-            samples["torch"].append(_step_time(topt, tsync))
+        for i in range(repeat):  # each library goes first in every other round: no order bias
+            order = (("ember", eopt, esync), ("torch", topt, tsync))
+            for lib, opt, sync in order if i % 2 == 0 else order[::-1]:
+                samples[lib].append(_step_time(opt, sync))
         e = statistics.median(samples["ember"]) * 1e3
         t = statistics.median(samples["torch"]) * 1e3
         print(f"{name + ' step':<22}{e:>10.2f}{t:>10.2f}{e / t:>8.2f}")

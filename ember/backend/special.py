@@ -99,6 +99,36 @@ def where(xp, condition, a, b):
     return out
 
 
+# The signed integer type of each float width: a float's bits, for exact selections.
+_SAME_WIDTH_INT = {2: np.int16, 4: np.int32, 8: np.int64}
+
+
+def relu_backward(grad, result):
+    """``where(result <= 0, 0, grad)``, ReLU's gradient as PyTorch's threshold backward
+    computes it: a NaN result passes its gradient, and an inf gradient where the result is 0
+    gives 0 (``grad * (result > 0)`` gives NaN for both)."""
+    dead = result <= 0
+    if grad.__class__ is np.ndarray:
+        return _keep_bits_where_alive(grad, dead)
+    return _select_bits(get_array_module(grad), dead, grad)
+
+
+def _keep_bits_where_alive(grad, dead):
+    """NumPy: ``grad``'s bits ANDed with an all-ones (alive) or zero (dead) mask, 1.1-1.3x the
+    time of the inexact ``grad * alive`` (NumPy's ``where`` takes 6x)."""
+    bits = _SAME_WIDTH_INT[grad.dtype.itemsize]
+    mask = np.subtract(np.asarray(dead).view(np.uint8), 1, dtype=bits,
+                       out=np.empty(grad.shape, bits))  # an array even for 0-d operands
+    return np.bitwise_and(grad.view(bits), mask, out=mask).view(grad.dtype)
+
+
+def _select_bits(xp, dead, grad):
+    """``where`` on the bits, exact in every float dtype (CuPy 14's bfloat16 ``where`` returns
+    float32)."""
+    bits = _SAME_WIDTH_INT[grad.dtype.itemsize]
+    return xp.where(dead, bits(0), grad.view(bits)).view(grad.dtype)
+
+
 def round_half_even(xp, a, decimals: int):
     """``xp.round``; on CuPy, bfloat16 (no kernel: float32's would return float32) rounds in
     float32 and goes back, as PyTorch's CUDA kernel computes it."""

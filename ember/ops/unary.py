@@ -13,7 +13,7 @@ from ember._quantized import QuantizedTensor
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
-from ember.backend.special import round_half_even, special
+from ember.backend.special import relu_backward, round_half_even, special
 from ember.backend.special import where as _where_arrays
 from ember.ops._util import (
     float_array,
@@ -555,10 +555,9 @@ class Relu(Primitive, node_name="ReluBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx._saved_arrays  # the mask is all backward needs, even for create_graph
-        positive = out > zero_of(out.dtype)
         if _State.enabled and grad.requires_grad:  # create_graph: differentiable in grad
-            return grad * _make(positive.astype(out.dtype, copy=False))
-        return _make(grad._data * positive)  # a float times a bool mask keeps the float dtype
+            return grad.masked_fill(_make(out <= zero_of(out.dtype)), 0)
+        return _make(relu_backward(grad._data, out))
 
 
 def relu(input):

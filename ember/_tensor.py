@@ -307,6 +307,24 @@ class Tensor(TensorMethods):
             return 0
         return self._data.data.ptr
 
+    def const_data_ptr(self) -> int:
+        """``data_ptr()``, for code that promises not to write through it."""
+        return self.data_ptr()
+
+    def is_distributed(self) -> bool:
+        return False
+
+    @property
+    def volatile(self) -> bool:
+        """Always False: the 2017 flag is gone (``no_grad`` took its place)."""
+        warnings.warn("volatile was removed (Variable.volatile is always False)", stacklevel=2)
+        return False
+
+    @volatile.setter
+    def volatile(self, value) -> None:
+        warnings.warn("volatile was removed and now has no effect. Use `with torch.no_grad():` "
+                      "instead.", stacklevel=2)
+
     def is_contiguous(self, memory_format=None) -> bool:
         if memory_format is not None:
             order = _movement._LAYOUTS.get(getattr(memory_format, "name", None))
@@ -1604,6 +1622,19 @@ class Tensor(TensorMethods):
     def resize_as_(self, other, memory_format=None):
         from ember.ops.tensor_extras import resize_
         return resize_(self, other.shape, memory_format=memory_format)
+
+    def resize(self, *sizes):
+        """Deprecated: ``self`` with the shape ``sizes`` and the same number of elements, a
+        differentiable view of its contiguous version."""
+        warnings.warn("non-inplace resize is deprecated", stacklevel=2)
+        from ember.ops.tensor_extras import resized
+        return resized(self, sizes)
+
+    def resize_as(self, tensor):
+        """Deprecated: :meth:`resize` to ``tensor``'s shape."""
+        warnings.warn("non-inplace resize_as is deprecated", stacklevel=2)
+        from ember.ops.tensor_extras import resized
+        return resized(self, tensor.shape)
 
     # ------------------------------------------------------------------------------------------
     # Indexing

@@ -263,6 +263,7 @@ from ember.cuda.random import (  # noqa: E402,F401
     set_rng_state,
     set_rng_state_all,
 )
+from ember.ops.tensor_extras import CUDA_LEGACY_STORAGES as _STORAGES  # noqa: E402
 
 BFloat16Tensor = _LEGACY["BFloat16Tensor"]
 BoolTensor = _LEGACY["BoolTensor"]
@@ -274,6 +275,26 @@ HalfTensor = _LEGACY["HalfTensor"]
 IntTensor = _LEGACY["IntTensor"]
 LongTensor = _LEGACY["LongTensor"]
 ShortTensor = _LEGACY["ShortTensor"]
+
+BFloat16Storage = _STORAGES["BFloat16Storage"]
+BoolStorage = _STORAGES["BoolStorage"]
+ByteStorage = _STORAGES["ByteStorage"]
+CharStorage = _STORAGES["CharStorage"]
+ComplexDoubleStorage = _STORAGES["ComplexDoubleStorage"]
+ComplexFloatStorage = _STORAGES["ComplexFloatStorage"]
+DoubleStorage = _STORAGES["DoubleStorage"]
+FloatStorage = _STORAGES["FloatStorage"]
+HalfStorage = _STORAGES["HalfStorage"]
+IntStorage = _STORAGES["IntStorage"]
+LongStorage = _STORAGES["LongStorage"]
+ShortStorage = _STORAGES["ShortStorage"]
+
+
+def __getattr__(name: str):
+    if name == "default_generators":  # one per GPU, made when first asked for (none without)
+        from ember import random
+        return tuple(random.cuda_generator(i) for i in range(device_count()))
+    raise AttributeError(f"module 'ember.cuda' has no attribute {name!r}")
 
 
 from ember.cuda import amp  # noqa: E402,F401  (the older spelling of ember.amp)

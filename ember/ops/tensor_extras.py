@@ -112,6 +112,21 @@ def resize_(self: Tensor, *sizes, memory_format=None) -> Tensor:
     return self
 
 
+def resized(self: Tensor, sizes) -> Tensor:
+    """The non-inplace ``resize``: the contiguous ``self`` viewed as ``sizes``, which must hold
+    as many elements (autograd's resize changes only the shape)."""
+    from ember.ops._util import shape_arg
+    shape = shape_arg(sizes)
+    n = int(np.prod(shape))
+    if n != self.numel():
+        raise RuntimeError(
+            f"requested resize to {'x'.join(map(str, shape))} ({n} elements in total), but the "
+            f"given tensor has a size of {'x'.join(map(str, self.shape))} ({self.numel()} "
+            "elements). autograd's resize can only change the shape of a given tensor, while "
+            "preserving the number of elements. ")
+    return self.contiguous().view(shape)
+
+
 def is_set_to(self: Tensor, tensor: Tensor) -> bool:
     """True when both tensors view the same memory with the same offset, sizes and strides."""
     a, b = self._data, tensor._data
@@ -168,13 +183,15 @@ def module_load(self: Tensor, other: Tensor, assign: bool = False) -> Tensor:
     return self.copy_(other).detach()
 
 
-def _legacy_storage(name: str, dtype: _dt.dtype) -> type:
-    """A ``TypedStorage`` of fixed ``dtype``, as PyTorch's ``FloatStorage`` and its kin."""
-    def __init__(self, *args, wrap_storage=None, device=None):
+def _legacy_storage(name: str, dtype: _dt.dtype, module: str = "ember",
+                    default_device=None) -> type:
+    """A ``TypedStorage`` of fixed ``dtype``, as PyTorch's ``FloatStorage`` and its kin
+    (``ember.cuda``'s made on the GPU)."""
+    def __init__(self, *args, wrap_storage=None, device=default_device):
         TypedStorage.__init__(self, *args, wrap_storage=wrap_storage, dtype=dtype,
                               device=device)
     return type(name, (TypedStorage,), {"__slots__": (), "__init__": __init__,
-                                        "__module__": "ember"})
+                                        "__module__": module})
 
 
 DoubleStorage = _legacy_storage("DoubleStorage", _dt.float64)
@@ -193,6 +210,10 @@ _LEGACY_STORAGES = {cls().dtype: cls for cls in (
     DoubleStorage, FloatStorage, HalfStorage, BFloat16Storage, LongStorage, IntStorage,
     ShortStorage, CharStorage, ByteStorage, BoolStorage, ComplexFloatStorage,
     ComplexDoubleStorage)}
+
+
+CUDA_LEGACY_STORAGES = {cls.__name__: _legacy_storage(cls.__name__, dtype, "ember.cuda", "cuda")
+                        for dtype, cls in _LEGACY_STORAGES.items()}
 
 
 def storage_type(self: Tensor) -> type:

@@ -243,9 +243,23 @@ class _DLPackCapsule:
         return (self.device_type, 0)
 
 
-def from_dlpack(ext_tensor) -> Tensor:
+def from_dlpack(ext_tensor, *, device=None, copy=None) -> Tensor:  # noqa: F811 (torch.device)
     """A tensor sharing memory with any DLPack producer (NumPy, CuPy, PyTorch, ...) or a
-    DLPack capsule (an unversioned capsule gives a read-only tensor on the CPU)."""
+    DLPack capsule (an unversioned capsule gives a read-only tensor on the CPU); on
+    ``device`` if given (moved, so copied, where the data is elsewhere). ``copy=True`` always
+    copies; ``copy=False`` never does, and refuses a move."""
+    from ember.backend.device import Device
+    shared = _shared_from_dlpack(ext_tensor)
+    moves = device is not None and shared.device != Device(device)
+    if moves and copy is False:
+        raise BufferError(f"from_dlpack: the data is on {shared.device}, and copy=False "
+                          f"forbids moving it to {Device(device)}")
+    if moves:
+        return shared.to(device)
+    return shared.clone() if copy else shared
+
+
+def _shared_from_dlpack(ext_tensor) -> Tensor:
     import numpy
     from ember._tensor import _make
     if type(ext_tensor).__name__ == "PyCapsule":

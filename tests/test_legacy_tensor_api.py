@@ -59,3 +59,24 @@ def test_cuda_storages_and_generators_without_a_gpu():
     assert ember.FloatStorage(3).device.type == "cpu"
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         ember.cuda.nothing  # noqa: B018
+
+
+def test_from_dlpack_copy_and_device():
+    source = np.arange(3.0)
+    copied = ember.from_dlpack(source, copy=True)
+    shared = ember.from_dlpack(source, copy=False)
+    source[0] = 9.0
+    assert copied.tolist() == [0.0, 1.0, 2.0] and shared.tolist() == [9.0, 1.0, 2.0]
+    assert ember.from_dlpack(source, device="cpu").tolist() == [9.0, 1.0, 2.0]
+    assert ember.from_dlpack(source, device="meta").device.type == "meta"
+    with pytest.raises(BufferError, match="copy=False forbids moving it to meta"):
+        ember.from_dlpack(source, device="meta", copy=False)
+
+
+def test_chain_matmul_is_deprecated_and_writes_out():
+    a, b, c = (ember.tensor(np.random.default_rng(i).standard_normal((3, 3))) for i in range(3))
+    out = ember.empty(3, 3, dtype=ember.float64)
+    with pytest.warns(UserWarning, match="torch.chain_matmul is deprecated"):
+        result = ember.chain_matmul(a, b, c, out=out)
+    assert result is out
+    np.testing.assert_allclose(out.numpy(), a.numpy() @ b.numpy() @ c.numpy())

@@ -298,8 +298,13 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1):
     return _scaled_sum(input, outer(vec1, vec2), beta, alpha)
 
 
-def chain_matmul(*matrices):
-    return multi_dot(list(matrices))
+def chain_matmul(*matrices, out=None):
+    """Deprecated: ``linalg.multi_dot`` of the matrices given as arguments."""
+    warnings.warn("torch.chain_matmul is deprecated and will be removed in a future PyTorch "
+                  "release. Use torch.linalg.multi_dot instead, which accepts a list of two or "
+                  "more tensors rather than multiple parameters.", stacklevel=2)
+    result = multi_dot(list(matrices))
+    return result if out is None else write_result(out, result)
 
 
 def multi_dot(tensors):
@@ -702,8 +707,49 @@ def matrix_power(input: Tensor, n: int) -> Tensor:
     return out
 
 
-def cdist(x1: Tensor, x2: Tensor, p: float = 2.0) -> Tensor:
-    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
-    return diff.norm(p, dim=-1)
+_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                "donot_use_mm_for_euclid_dist")
+
+
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
+          compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
+    """The p-norm distances between the rows of ``x1`` (..., P, M) and ``x2`` (..., R, M):
+    (..., P, R), batch dims broadcast. Euclidean distances (p = 2) come from one matrix
+    product, ``||a||^2 + ||b||^2 - 2 a.b``, where ``compute_mode`` asks for it or, by default,
+    where either side has more than 25 rows, as in PyTorch: (P, R) memory instead of
+    (P, R, M), less accurate for near points."""
+    if compute_mode not in _CDIST_MODES:
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
+    for name, x in (("X1", x1), ("X2", x2)):
+        if not x.is_floating_point():
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
+                               f"{scalar_name(x.dtype)}")
+        if x.ndim < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: "
+                               f"{x.ndim}D")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: "
+                           f"{x1.shape[-1]} X2: {x2.shape[-1]}")
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    if p == 2 and (compute_mode == "use_mm_for_euclid_dist" or compute_mode == _CDIST_MODES[0]
+                   and (x1.shape[-2] > 25 or x2.shape[-2] > 25)):
+        return _euclidean_by_product(x1, x2)
+    return (x1.unsqueeze(-2) - x2.unsqueeze(-3)).norm(p, dim=-1)
+
+
+def _euclidean_by_product(x1: Tensor, x2: Tensor) -> Tensor:
+    """Euclidean distances from one product of the rows padded with their squared norms and
+    ones. Squares that round below zero become 0; while autograd records, 1e-30 instead (as
+    PyTorch's differentiable path does), so that sqrt's gradient stays finite."""
+    from ember.autograd.grad_mode import is_grad_enabled
+    from ember.ops.movement import cat
+    n1 = x1.pow(2).sum(-1, keepdim=True)
+    n2 = x2.pow(2).sum(-1, keepdim=True)
+    a = cat([x1 * -2, n1, n1.new_ones(n1.shape)], -1)
+    b = cat([x2, n2.new_ones(n2.shape), n2], -1)
+    squares = a.matmul(b.transpose(-1, -2))
+    recording = is_grad_enabled() and (x1.requires_grad or x2.requires_grad)
+    return squares.clamp_min(1e-30 if recording else 0).sqrt()
 
 

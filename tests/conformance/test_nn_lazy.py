@@ -64,3 +64,22 @@ def test_lazy_first_call_repr_matches_torch(name, args, shape):
     tm(torch.tensor(x))
     assert repr(em) == repr(tm)
     assert type(em).__name__ == type(tm).__name__
+
+
+@pytest.mark.parametrize("name,shape", [(n, s) for n, _, s in _CASES if "Norm" in n])
+def test_lazy_norm_without_bias_matches_torch(name, shape):
+    em = getattr(ember.nn, name)(bias=False, dtype=ember.float64)
+    tm = getattr(torch.nn, name)(bias=False, dtype=torch.float64)
+    assert em.bias is None and tm.bias is None
+    assert repr(em) == repr(tm)
+    x = np.random.default_rng(2).standard_normal(shape)
+    eo, to = em(ember.tensor(x)), tm(torch.tensor(x))
+    assert repr(em) == repr(tm) and em.bias is None
+    assert sorted(em.state_dict()) == sorted(tm.state_dict())
+    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), atol=1e-10)
+
+
+def test_sync_batch_norm_without_bias_matches_torch():
+    em, tm = ember.nn.SyncBatchNorm(3, bias=False), torch.nn.SyncBatchNorm(3, bias=False)
+    assert em.bias is None and tm.bias is None
+    assert sorted(em.state_dict()) == sorted(tm.state_dict())

@@ -33,7 +33,7 @@ def _cross_ref(a, b, dim=None):
     return np.cross(a, b, axis=dim)
 
 
-def _cdist_ref(a, b, p=2.0):
+def _cdist_ref(a, b, p=2.0, compute_mode=None):
     d = np.abs(a[..., :, None, :] - b[..., None, :, :])
     return (d ** p).sum(-1) ** (1 / p)
 
@@ -111,5 +111,9 @@ ROWS = [
     OpInfo("cdist", m("cdist"), _cdist_ref,
            lambda dt, rng: [S(arr(rng, (3, 2), dt), arr(rng, (4, 2), dt)),
                             S(arr(rng, (2, 3, 2), dt), arr(rng, (2, 4, 2), dt), 1.0),
-                            S(arr(rng, (3, 2), dt), arr(rng, (4, 2), dt), 3.0)], FLOAT),
+                            S(arr(rng, (3, 2), dt), arr(rng, (4, 2), dt), 3.0),
+                            # Euclidean by one product: over 25 rows, or asked for
+                            S(arr(rng, (2, 27, 3), dt), arr(rng, (2, 4, 3), dt)),
+                            S(arr(rng, (3, 2), dt), arr(rng, (4, 2), dt),
+                              compute_mode="use_mm_for_euclid_dist")], FLOAT, rtol=1e-5),
 ]

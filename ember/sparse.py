@@ -6,9 +6,12 @@ A sparse tensor here keeps its values in a dense array, and shows PyTorch's COO 
 it: ``is_sparse``, ``layout``, ``indices()``, ``values()``, ``coalesce()``, ``_nnz()``,
 ``to_dense()``. So every op, autograd included, computes what it computes on the dense tensor,
 which is PyTorch's result for the sparse-dense products, sums and elementwise ops that code
-applies to them; results come back dense (strided). What differs from PyTorch: memory and time
-are the dense tensor's, and an entry stored as an explicit zero is not counted in ``_nnz()``
-(except in ``sparse_mask``'s result, which keeps its mask's pattern).
+applies to them; results come back dense (strided), except the sum of two COO tensors, which
+stays COO with the union of their stored entries (as gradients accumulate). What differs from
+PyTorch: memory and time are the dense tensor's, and an entry stored as an explicit zero is not
+counted in ``_nnz()`` (except where a pattern of stored entries is kept: ``sparse_mask``'s
+result, sums of COO tensors, and the gradients of ``embedding(..., sparse=True)``, whose stored
+rows are the rows looked up); an uncoalesced tensor shows its coalesced entries.
 
 Example::
 
@@ -97,6 +100,34 @@ class SparseCooTensor(Tensor):
     def _nnz(self) -> int:
         return int(self._indices().shape[1])
 
+    def _like(self, t: Tensor) -> "SparseCooTensor":
+        """``t`` (a tensor of this shape) as a COO tensor with this one's stored entries."""
+        return _as_sparse(t, self.sparse_dim(), self.is_coalesced(),
+                          self.__dict__.get("_pattern"))
+
+    def detach(self) -> "SparseCooTensor":
+        return self._like(Tensor.detach(self))
+
+    def clone(self, *, memory_format=None) -> "SparseCooTensor":
+        return self._like(Tensor.clone(self))
+
+    def _owned_copy(self) -> "SparseCooTensor":
+        return self._like(Tensor._owned_copy(self))
+
+    def zero_(self) -> "SparseCooTensor":
+        """Zero the tensor, which then stores no entry (and is coalesced), as in PyTorch."""
+        Tensor.zero_(self)
+        self.__dict__["_pattern"] = self._xp.zeros_like(self._occupied())
+        self.__dict__["_coalesced"] = True
+        return self
+
+    def __add__(self, other):
+        out = Tensor.__add__(self, other)
+        if _same_layout(self, other):
+            return _as_sparse(out, self.sparse_dim(), self.is_coalesced() and other.is_coalesced(),
+                              self._occupied() | other._occupied())
+        return out
+
     def to_dense(self, dtype=None, *, masked_grad=None) -> Tensor:
         """The strided tensor; its gradient is kept to the stored entries unless
         ``masked_grad=False``, as in PyTorch."""
@@ -124,6 +155,34 @@ class SparseCooTensor(Tensor):
         text = ("tensor(" + _labelled("indices", self._indices()) + ",\n       "
                 + _labelled("values", self._values()))
         return _add_suffixes(text, last, 7, force_newline=True)
+
+
+def _same_layout(a: SparseCooTensor, other) -> bool:
+    """Whether ``other`` is a COO tensor of ``a``'s shape and sparse dims (their sum is COO)."""
+    return (isinstance(other, SparseCooTensor) and other.sparse_dim() == a.sparse_dim()
+            and tuple(other.shape) == tuple(a.shape))
+
+
+def accumulate(current: SparseCooTensor, grad: Tensor) -> Tensor:
+    """``current + grad`` for ``.grad`` accumulation, in place when both are COO (``current``
+    then stores the union of the entries, coalesced only if both were); a dense ``grad`` makes
+    a new dense gradient, as in PyTorch."""
+    if not _same_layout(current, grad):
+        return _make(current._data + grad._data)
+    pattern = current._occupied() | grad._occupied()
+    current._data += grad._data
+    current.__dict__["_pattern"] = pattern
+    current.__dict__["_coalesced"] = current.is_coalesced() and grad.is_coalesced()
+    return current
+
+
+def row_sparse(t: Tensor, rows) -> SparseCooTensor:
+    """``t`` (graph and all) as a COO tensor over its first dim, storing the ``rows`` (an index
+    array, repeats allowed): an embedding's sparse gradient. Coalesced when at most one row is
+    given, as PyTorch marks its gradient."""
+    pattern = t._xp.zeros(t.shape[0], bool)
+    pattern[rows] = True
+    return _as_sparse(t, 1, rows.size <= 1, pattern)
 
 
 def _masked(t: Tensor, keep) -> Tensor:

@@ -272,9 +272,17 @@ class AccumulateGrad(Node):
         current = var._grad  # the slot under ``.grad``, as PyTorch's engine sets it
         if current is None:
             # A private copy: the same gradient object may also flow to other leaves.
-            var._grad = grad if create_graph else _make(grad._data.copy())  # keeps meta arrays
+            if create_graph:
+                var._grad = grad
+            elif grad.__class__ is Tensor:
+                var._grad = _make(grad._data.copy())  # keeps meta arrays
+            else:
+                var._grad = grad._owned_copy()  # a sparse gradient stays sparse
         elif create_graph or _State.enabled and grad.requires_grad:
             var._grad = current + grad
+        elif current.__class__ is not Tensor and current.is_sparse:
+            from ember.sparse import accumulate  # ember.sparse needs Tensor, bound after this
+            var._grad = accumulate(current, grad)
         else:
             current._data += grad._data  # in place: ``.grad`` keeps its identity
         if var._post_acc_hooks:

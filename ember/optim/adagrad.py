@@ -29,6 +29,9 @@ class Adagrad(Optimizer):
         initial_accumulator_value: starting value of ``s`` (default 0).
         eps: added to the denominator (default 1e-10).
 
+    A sparse gradient (``embedding(..., sparse=True)``) updates its rows only, and takes no
+    weight decay, as in PyTorch.
+
     Example::
 
         >>> opt = ember.optim.Adagrad(model.parameters(), lr=0.1)
@@ -62,6 +65,11 @@ class Adagrad(Optimizer):
         for group in self.param_groups:
             for p in group["params"]:
                 self.state[p]["sum"].share_memory_()
+
+    def _sparse_update(self, group) -> bool:
+        if group["weight_decay"] != 0:
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+        return True  # PyTorch updates the gradient's rows only
 
     def _prepare(self, p, state, group) -> tuple[str, dict]:
         step = _advance_step(state)

@@ -12,6 +12,14 @@ ufuncs over cache-sized pieces and allocates nothing of the parameter's size; on
 updates that share a kernel and scalars run as one launch (``ember.backend.multi_tensor``,
 PyTorch's ``foreach`` kernels), with the per-parameter kernel's arithmetic; ``foreach=False``
 asks for one launch per parameter, as in PyTorch.
+
+# NOTE [ Sparse gradients ]
+A sparse (COO) gradient, from ``embedding(..., sparse=True)``, keeps its values densely (see
+``ember.sparse``), so an update can run on it as on a dense one. ``_sparse_update`` says how an
+optimizer takes one: on the whole arrays (SGD: PyTorch's sparse momentum buffer decays every row
+it stores, as a dense one does), or on the gradient's stored rows only (Adagrad, SparseAdam: the
+same kernel over the gathered rows, scattered back), or not at all: the default raises PyTorch's
+error. ``_dense_grad_error`` refuses dense gradients (SparseAdam).
 """
 from __future__ import annotations
 
@@ -179,6 +187,7 @@ class Optimizer:
     """
 
     _in_step = False
+    _dense_grad_error: str | None = None  # PyTorch's error for a dense gradient, where it has one
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -255,7 +264,10 @@ class Optimizer:
                         p.grad.detach_()
                     else:
                         p.grad.requires_grad_(False)
-                    p.grad._data[...] = 0
+                    if p.grad.is_sparse:
+                        p.grad.zero_()  # stores no entry then, as in PyTorch
+                    else:
+                        p.grad._data[...] = 0
 
     # ------------------------------------------------------------------------------------------
     # The step and its loops
@@ -272,6 +284,7 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         state = self.state
+        dense_error = self._dense_grad_error
         work = []
         fresh = []
         total = 0
@@ -282,11 +295,17 @@ class Optimizer:
                     grad = p.grad
                     if grad is None:
                         continue
+                    rows = None  # the stored entries of a sparse gradient updated alone
+                    if grad.__class__ is not Tensor and grad.is_sparse:
+                        if self._sparse_update(group):
+                            rows = grad._xp.nonzero(grad._occupied())
+                    elif dense_error is not None:
+                        raise RuntimeError(dense_error)
                     st = state.get(p)
                     if st is None:
                         st = self._init_state(p, group)
                         fresh.append((p, st))
-                    work.append((p, grad._data, st, group, foreach))
+                    work.append((p, grad._data, st, group, foreach, rows))
                     if type(p._data) is np.ndarray:
                         total += p._data.size
             parallel = total >= _PARALLEL_MIN_VALUES and _threads() > 1
@@ -294,10 +313,13 @@ class Optimizer:
             sizes = []
             small = []  # updates of small NumPy arrays: gathered into a few updates
             device = []  # updates of device arrays: grouped into multi-tensor launches
-            for p, grad, st, group, foreach in work:
+            for p, grad, st, group, foreach, rows in work:
                 data = p._data
                 source, operands = self._prepare(data, st, group)
                 arrays = dict(operands, p=data, g=grad)
+                if rows is not None:
+                    _update_rows(source, arrays, rows)
+                    continue
                 if data.dtype.kind == "c":
                     arrays = {k: _as_real(v) for k, v in arrays.items()}
                 if not isinstance(data, np.ndarray) and foreach:
@@ -326,6 +348,12 @@ class Optimizer:
     def _init_state(self, p: Tensor, group: dict) -> dict:
         """The state of a parameter on its first step (a subclass fills it)."""
         return {}
+
+    def _sparse_update(self, group: dict) -> bool:
+        """For a sparse gradient, before anything is updated: True to update only its stored
+        rows, False to update as for a dense gradient; raises PyTorch's error where PyTorch
+        refuses one (the default). See NOTE [ Sparse gradients ]."""
+        raise RuntimeError(_sparse_refusal(type(self)))
 
     def _prepare(self, p, state: dict, group: dict) -> tuple[str, dict]:
         """Once per parameter and step: advance ``state`` (step counts, scalar state) and return
@@ -417,6 +445,29 @@ class Optimizer:
 # parameter's dtype on load, so its float64 NAdam/ASGD runs drift after a resume; ember keeps
 # them, so a resumed run equals an uninterrupted one bit for bit.
 _SCALAR_STATE = frozenset({"step", "mu_product", "eta", "mu"})
+
+
+def _sparse_refusal(cls: type) -> str:
+    """PyTorch's error for a sparse gradient given to an optimizer without sparse updates:
+    it names the built-in algorithm (AdamW's and a subclass's name Adam's)."""
+    builtin = next((c for c in cls.__mro__ if c.__module__.startswith("ember.optim.")
+                    and c is not Optimizer), cls)
+    if builtin.__name__ in ("Adam", "AdamW"):
+        return "Adam does not support sparse gradients, please consider SparseAdam instead"
+    return f"{builtin.__name__} does not support sparse gradients"
+
+
+def _update_rows(source: str, arrays: dict, rows: tuple) -> None:
+    """Run a fused update on the entries at ``rows`` (coordinates over the leading dims) only:
+    the parameter-shaped arrays are gathered there, updated, and the written ones scattered
+    back (see NOTE [ Sparse gradients ])."""
+    shape = arrays["p"].shape
+    picked = {name: a[rows] if getattr(a, "shape", None) == shape else a
+              for name, a in arrays.items()}
+    fused.update(source, **{name: _as_real(a) for name, a in picked.items()})
+    for name, a in arrays.items():
+        if name != "g" and picked[name] is not a:
+            a[rows] = picked[name]
 
 
 def _as_real(a):

@@ -27,6 +27,9 @@ class SGD(Optimizer):
         maximize: ascend instead of descend (default False).
         foreach, differentiable, fused: accepted for compatibility.
 
+    Sparse gradients (``embedding(..., sparse=True)``) are taken without weight decay, as in
+    PyTorch; the momentum buffer is kept dense.
+
     Example::
 
         >>> opt = ember.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
@@ -46,6 +49,12 @@ class SGD(Optimizer):
                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
                         foreach=foreach, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
+
+    def _sparse_update(self, group) -> bool:
+        if group["weight_decay"] != 0:  # PyTorch's grad.add(param) with a sparse grad
+            raise RuntimeError("add(sparse, dense) is not supported. Use add(dense, sparse) "
+                               "instead.")
+        return False  # the momentum buffer decays on every row, as PyTorch's sparse one does
 
     def _prepare(self, p, state, group) -> tuple[str, dict]:
         momentum = group["momentum"]

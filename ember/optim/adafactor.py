@@ -85,6 +85,8 @@ class Adafactor(Optimizer):
         """One parameter's step, in PyTorch's order of operations."""
         if p.is_complex():
             raise RuntimeError("Adafactor does not support complex parameters")
+        if p.grad.is_sparse:
+            self._sparse_update(group)  # PyTorch's refusal
         grad = -p.grad if group["maximize"] else p.grad
         state = self.state[p]
         if not state:

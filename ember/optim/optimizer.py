@@ -228,6 +228,7 @@ class Optimizer:
                             "Please use a list instead.")
         else:
             param_group["params"] = list(params)
+        _split_names(param_group, self.param_groups)
         for param in param_group["params"]:
             if not isinstance(param, Tensor):
                 raise TypeError("optimizer can only optimize Tensors, but one of the params is "
@@ -445,6 +446,28 @@ class Optimizer:
 # parameter's dtype on load, so its float64 NAdam/ASGD runs drift after a resume; ember keeps
 # them, so a resumed run equals an uninterrupted one bit for bit.
 _SCALAR_STATE = frozenset({"step", "mu_product", "eta", "mu"})
+
+
+def _split_names(param_group: dict, groups: list) -> None:
+    """Named parameters (``module.named_parameters()``, ``(name, tensor)`` pairs) become the
+    group's ``params`` and its ``param_names``, right after them, as in PyTorch; every group
+    of an optimizer has names or none has."""
+    params = param_group["params"]
+    named = [isinstance(p, tuple) for p in params]
+    if any(named) and not all(named):
+        raise ValueError("all optimizer params should be with/without names. Some param names "
+                         "are missing")
+    has_names = bool(params) and named[0] or "param_names" in param_group
+    if groups and has_names != ("param_names" in groups[0]):
+        raise ValueError("all optimizer param groups should be with/without names. cannot add "
+                         f"param group {'with' if has_names else 'without'} names to the "
+                         "optimizer")
+    if params and named[0]:
+        options = {k: v for k, v in param_group.items() if k != "params"}
+        param_group.clear()
+        param_group["params"] = [p for _, p in params]
+        param_group["param_names"] = [name for name, _ in params]
+        param_group.update(options)
 
 
 def _sparse_refusal(cls: type) -> str:

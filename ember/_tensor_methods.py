@@ -707,9 +707,9 @@ class TensorMethods:
 
     def stft(self, n_fft: int, hop_length=None, win_length=None, window=None,
              center: bool = True, pad_mode: str = "reflect", normalized: bool = False,
-             onesided=None, return_complex=None):
+             onesided=None, return_complex=None, align_to_window=None):
         return _spectral.stft(self, n_fft, hop_length, win_length, window, center, pad_mode,
-                              normalized, onesided, return_complex)
+                              normalized, onesided, return_complex, align_to_window)
 
     def svd(self, some: bool = True, compute_uv: bool = True):
         return _decomp.svd(self, some, compute_uv)

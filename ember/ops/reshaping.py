@@ -213,8 +213,13 @@ class ViewAsReal(Primitive, node_name="ViewAsRealBackward0"):
 
     @staticmethod
     def forward(ctx, a):
-        real = a.real.dtype
-        return a.view(real).reshape(*a.shape, 2)
+        real = a.real  # a view of the real parts, with ``a``'s strides
+        if a.ndim and a.strides[-1] == a.itemsize:
+            return a.view(real.dtype).reshape(*a.shape, 2)
+        # a 0-d or strided complex array: the (real, imaginary) axis by strides, as PyTorch's
+        # view (NumPy's dtype view needs a contiguous last axis)
+        strided = get_array_module(a).lib.stride_tricks.as_strided
+        return strided(real, a.shape + (2,), a.strides + (real.itemsize,))
 
     @staticmethod
     def backward(ctx, grad):

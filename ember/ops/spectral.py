@@ -1,6 +1,7 @@
 """Window functions and the short-time Fourier transform (``stft`` / ``istft``), with PyTorch's
-conventions (frequency before time, centred frames, reflect padding). The transforms run on the
-array module's FFT and record no gradient."""
+conventions (frequency before time, centred frames, reflect padding). The transforms compose
+differentiable ops (padding, framing, windowing, ``ember.fft``, overlap-add), so gradients of
+any order flow to the signal, the spectrum and the window."""
 from __future__ import annotations
 
 import math
@@ -8,7 +9,13 @@ import math
 import numpy as np
 
 from ember import dtypes as _dt
-from ember._tensor import Tensor, _make
+from ember._tensor import Tensor
+from ember.autograd.function import Primitive
+from ember.backend import kernels as K
+from ember.backend.device import get_array_module
+from ember.ops.conv import pad
+from ember.ops.fourier import fft, ifft, irfft, rfft
+from ember.ops.reshaping import view_as_real
 
 # ---------------------------------------------------------------------------------------------
 # Windows: computed in float64 on the host, then made in the requested dtype and device.
@@ -87,119 +94,182 @@ def kaiser_window(window_length: int, periodic: bool = True, beta: float = 12.0,
 
 
 # ---------------------------------------------------------------------------------------------
+# Framing and overlap-add: each is the other's adjoint, so each backward is the other op and
+# gradients of any order follow. (``Tensor.unfold``'s backward scatters element by element and
+# ``F.fold`` adds one slice per kernel offset; these add one slice per hop-long block.)
+
+
+class _Frames(Primitive, node_name="UnfoldBackward0"):
+    """``n`` frames of ``size`` samples, ``hop`` apart, along the last dim: (..., L) ->
+    (..., n, size), a strided view like ``Tensor.unfold``'s."""
+
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, x, size, hop, n):
+        ctx.args = (hop, x.shape[-1])
+        return K.windows(x, (size,), (hop,), (1,))[..., :n, :]
+
+    @staticmethod
+    def backward(ctx, grad):
+        hop, length = ctx.args
+        return _OverlapAdd.apply(grad, hop, length), None, None, None
+
+
+class _OverlapAdd(Primitive, node_name="UnfoldBackwardBackward0"):
+    """Frames (..., n, size) summed into a signal of ``length`` samples, frame t at t * hop."""
+
+    @staticmethod
+    def forward(ctx, frames, hop, length):
+        xp = get_array_module(frames)
+        *lead, n, size = frames.shape
+        ctx.args = (size, hop, n)
+        blocks = -(-size // hop)  # the hop-long blocks one frame covers
+        rows = max(n + blocks - 1, -(-length // hop))
+        out = xp.zeros((*lead, rows, hop), frames.dtype)
+        for j in range(blocks):  # block j of frame t lands in row t + j: all frames at once
+            width = min(hop, size - j * hop)
+            out[..., j:j + n, :width] += frames[..., j * hop:j * hop + width]
+        return out.reshape(*lead, rows * hop)[..., :length]
+
+    @staticmethod
+    def backward(ctx, grad):
+        size, hop, n = ctx.args
+        return _Frames.apply(grad, size, hop, n), None, None
+
+
+# ---------------------------------------------------------------------------------------------
 # Short-time Fourier transform
 
-_PAD_MODES = {"reflect": "reflect", "constant": "constant", "replicate": "edge",
-              "circular": "wrap"}
 
-
-def _padded_window(window: Tensor | None, win_length: int, n_fft: int, like: Tensor):
-    xp = like._xp
-    real = like._data.real.dtype
-    w = xp.ones(win_length, real) if window is None else window._data
-    if w.shape[0] != win_length:
+def _padded_window(window: Tensor | None, win_length: int, n_fft: int, like: Tensor) -> Tensor:
+    """The window (ones without one), zero-padded on both sides to ``n_fft`` samples."""
+    if window is None:
+        from ember._creation import ones
+        window = ones(win_length, dtype=like.dtype.to_real(), device=like.device)
+    elif window.ndim != 1 or window.shape[0] != win_length:
         raise RuntimeError(f"stft: expected a 1D window tensor of size equal to win_length="
-                           f"{win_length}, but got window with size {list(w.shape)}")
+                           f"{win_length}, but got window with size {list(window.shape)}")
     left = (n_fft - win_length) // 2
-    return xp.pad(w, (left, n_fft - win_length - left))
+    return pad(window, (left, n_fft - win_length - left)) if win_length < n_fft else window
+
+
+def _lengths(n_fft: int, hop_length: int | None, win_length: int | None) -> tuple[int, int]:
+    return (n_fft // 4 if hop_length is None else hop_length,
+            n_fft if win_length is None else win_length)
 
 
 def stft(input: Tensor, n_fft: int, hop_length: int | None = None,
          win_length: int | None = None, window: Tensor | None = None, center: bool = True,
          pad_mode: str = "reflect", normalized: bool = False, onesided: bool | None = None,
-         return_complex: bool | None = None) -> Tensor:
+         return_complex: bool | None = None, align_to_window: bool | None = None) -> Tensor:
     """The STFT of a 1-D signal or a batch of them: (batch?, frequencies, frames) complex
     values (or a trailing (real, imag) pair without ``return_complex``).
+
+    Frame t holds ``n_fft`` samples from ``t * hop_length`` of the signal (padded by
+    ``n_fft // 2`` on both sides with ``pad_mode`` when ``center``), times the window
+    zero-padded to ``n_fft`` in the middle. ``align_to_window`` (only with ``center=False``)
+    starts each frame's window, not its ``n_fft`` span, at ``t * hop_length``.
 
     Example::
 
         >>> spec = ember.stft(signal, 400, hop_length=160, window=ember.hann_window(400),
         ...                   return_complex=True)
     """
+    complex_in = input.is_complex() or (window is not None and window.is_complex())
     if return_complex is None:
-        if not (input.is_complex() or (window is not None and window.is_complex())):
+        if not complex_in:
             raise RuntimeError("stft requires the return_complex parameter be given for real "
                                "inputs, and will further require that return_complex=True in "
                                "a future PyTorch release.")
         return_complex = True
+    if align_to_window is not None and center:
+        raise RuntimeError("stft align_to_window should only be set when center = false")
     if input.ndim not in (1, 2):
         raise RuntimeError(f"stft: expected a 1D or 2D tensor, but got {input.ndim}D")
-    hop = n_fft // 4 if hop_length is None else hop_length
-    win_length = n_fft if win_length is None else win_length
+    if not (input.is_floating_point() or input.is_complex()):
+        raise RuntimeError(f"stft: expected a tensor of floating point or complex values, but "
+                           f"got {input.dtype}")
+    hop, win_length = _lengths(n_fft, hop_length, win_length)
     if not 0 < win_length <= n_fft:
         raise RuntimeError(f"stft: expected 0 < win_length <= n_fft, but got "
                            f"win_length={win_length}")
     if hop <= 0:
         raise RuntimeError(f"stft: expected hop_length > 0, but got hop_length={hop}")
-    xp = input._xp
-    x = input._data if input.ndim == 2 else input._data[None]
-    if center:
-        pad = n_fft // 2
-        x = xp.pad(x, ((0, 0), (pad, pad)), mode=_PAD_MODES[pad_mode])
-    length = x.shape[-1]
-    if not 0 < n_fft <= length:
-        raise RuntimeError(f"stft: expected 0 < n_fft <= {length}, but got n_fft={n_fft}")
-    n_frames = 1 + (length - n_fft) // hop
-    starts = xp.arange(n_frames) * hop
-    frames = x[:, starts[:, None] + xp.arange(n_fft)]  # (batch, frames, n_fft)
-    frames = frames * _padded_window(window, win_length, n_fft, input)
-    complex_in = input.is_complex() or (window is not None and window.is_complex())
     onesided = (not complex_in) if onesided is None else onesided
-    spec = xp.fft.rfft(frames, axis=-1) if onesided else xp.fft.fft(frames, axis=-1)
-    if normalized:
-        spec = spec / math.sqrt(n_fft)
-    ctype = np.result_type(x.dtype, np.complex64)
-    spec = spec.swapaxes(-1, -2).astype(ctype, copy=False)
-    spec = spec if input.ndim == 2 else spec[0]
-    out = _make(xp.ascontiguousarray(spec))
-    if return_complex:
-        return out
-    from ember.ops.reshaping import view_as_real
-    return view_as_real(out)
+    if onesided and complex_in:
+        raise RuntimeError("Cannot have onesided output if window or input is complex")
+    x = input if input.ndim == 2 else input.unsqueeze(0)
+    if center:
+        half = n_fft // 2
+        # padded as (1, batch, time), as PyTorch does, so that errors name the same shape
+        x = pad(x.unsqueeze(0), (half, half), mode=pad_mode).squeeze(0)
+    length = x.shape[-1]
+    if not 0 < n_fft <= length:  # PyTorch asks this of align_to_window's shorter frames too
+        raise RuntimeError(f"stft: expected 0 < n_fft <= {length}, but got n_fft={n_fft}")
+    if align_to_window and win_length < n_fft:
+        left = (n_fft - win_length) // 2  # the window's place in the frame: shift the signal
+        x = pad(x, (left, n_fft - win_length - left))
+    n_frames = 1 + (x.shape[-1] - n_fft) // hop
+    frames = _Frames.apply(x, n_fft, hop, n_frames) * _padded_window(window, win_length,
+                                                                        n_fft, input)
+    norm = "ortho" if normalized else None
+    spec = rfft(frames, norm=norm) if onesided else fft(frames, norm=norm)
+    # contiguous (PyTorch returns the transposed view): ember's view_as_real needs that
+    spec = spec.transpose(-1, -2).contiguous()
+    spec = spec if input.ndim == 2 else spec.squeeze(0)
+    return spec if return_complex else view_as_real(spec)
 
 
 def istft(input: Tensor, n_fft: int, hop_length: int | None = None,
           win_length: int | None = None, window: Tensor | None = None, center: bool = True,
           normalized: bool = False, onesided: bool | None = None, length: int | None = None,
           return_complex: bool = False) -> Tensor:
-    """The inverse of ``stft``: overlap-add of the inverse transforms of the frames, divided by
-    the summed squared window (which must not vanish anywhere inside the output)."""
+    """The inverse of ``stft``: overlap-add of the windowed inverse transforms of the frames,
+    divided by the overlap-added squared window (which must not vanish anywhere inside the
+    output), trimmed (or zero-padded) to ``length``."""
     if not input.is_complex():
         raise RuntimeError("istft requires a complex-valued input tensor")
     if input.ndim not in (2, 3):
         raise RuntimeError(f"istft: expected a tensor with 2 or 3 dimensions of complex values,"
                            f" but got {input.ndim}")
-    hop = n_fft // 4 if hop_length is None else hop_length
-    win_length = n_fft if win_length is None else win_length
-    xp = input._xp
-    spec = input._data if input.ndim == 3 else input._data[None]
+    hop, win_length = _lengths(n_fft, hop_length, win_length)
+    if not 0 < win_length <= n_fft:
+        raise RuntimeError(f"istft: expected 0 < win_length <= n_fft, but got "
+                           f"win_length={win_length}")
+    if not 0 < hop <= win_length:
+        raise RuntimeError("istft: expected 0 < hop_length <= win_length")
+    spec = input if input.ndim == 3 else input.unsqueeze(0)
     n_freq, n_frames = spec.shape[-2:]
     onesided = (n_freq != n_fft) if onesided is None else onesided
-    if normalized:
-        spec = spec * math.sqrt(n_fft)
-    spec = spec.swapaxes(-1, -2)  # (batch, frames, freq)
-    if onesided:
-        frames = xp.fft.irfft(spec, n=n_fft, axis=-1)
-    else:
-        frames = xp.fft.ifft(spec, n=n_fft, axis=-1)
-        frames = frames if return_complex else frames.real
+    if onesided and n_freq != n_fft // 2 + 1:
+        raise RuntimeError("istft: expected the frequency dimension (3rd to the last) of the "
+                           "input tensor to match n_fft / 2 + 1 when onesided=True, but got "
+                           f"{n_freq}")
+    if not onesided and n_freq != n_fft:
+        raise RuntimeError("istft: expected the frequency dimension (3rd to the last) of the "
+                           f"input tensor to match n_fft when onesided=False, but got {n_freq}")
+    if return_complex and onesided:
+        raise RuntimeError("Cannot have onesided output if window or input is complex")
+    if not return_complex and window is not None and window.is_complex():
+        raise RuntimeError("Complex windows are incompatible with return_complex=False")
+    spec = spec.transpose(-1, -2)  # (batch, frames, freq)
+    norm = "ortho" if normalized else None
+    if return_complex:
+        frames = ifft(spec, n=n_fft, norm=norm)
+    else:  # a two-sided spectrum is taken as Hermitian: only its first half is read
+        frames = irfft(spec.narrow(-1, 0, n_fft // 2 + 1), n=n_fft, norm=norm)
     w = _padded_window(window, win_length, n_fft, input)
-    frames = frames * w
     total = n_fft + hop * (n_frames - 1)
-    signal = xp.zeros((spec.shape[0], total), frames.dtype)
-    envelope = xp.zeros(total, w.dtype)
-    for t in range(n_frames):
-        signal[:, t * hop:t * hop + n_fft] += frames[:, t]
-        envelope[t * hop:t * hop + n_fft] += w * w
+    signal = _OverlapAdd.apply(frames * w, hop, total)
+    envelope = _OverlapAdd.apply((w * w).expand(n_frames, n_fft), hop, total)
     start = n_fft // 2 if center else 0
-    end = total - (n_fft // 2 if center else 0) if length is None else start + length
-    end = min(end, total)
-    if (xp.abs(envelope[start:end]) < 1e-11).any():
+    end = min(total - start if length is None else start + length, total)
+    envelope = envelope[start:end]
+    if (envelope._xp.abs(envelope._data) < 1e-11).any():
         raise RuntimeError("istft: window overlap add min: 0 (the window's squared overlap-add "
                            "must not vanish)")
-    signal = signal[:, start:end] / envelope[start:end]
+    signal = signal[..., start:end] / envelope
     if length is not None and signal.shape[-1] < length:
-        signal = xp.pad(signal, ((0, 0), (0, length - signal.shape[-1])))
-    signal = signal if input.ndim == 3 else signal[0]
-    return _make(xp.ascontiguousarray(signal))
-
+        signal = pad(signal, (0, length - signal.shape[-1]))
+    return signal if input.ndim == 3 else signal.squeeze(0)

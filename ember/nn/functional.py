@@ -285,7 +285,7 @@ def softsign(input: Tensor) -> Tensor:
 
 def logsigmoid(input: Tensor) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
-    return -_nn.Softplus.apply(-input, 1.0, 20.0)
+    return 0 - _nn.Softplus.apply(-input, 1.0, 20.0)  # 0.0 at x = inf, as in PyTorch (not -0.0)
 
 
 def tanhshrink(input: Tensor) -> Tensor:
@@ -295,18 +295,14 @@ def tanhshrink(input: Tensor) -> Tensor:
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """x where |x| > lambd, else 0."""
-    return input * _keep(input, input.abs()._data > lambd)
+    return _nn.Hardshrink.apply(input, lambd)
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """x - lambd above lambd, x + lambd below -lambd, else 0."""
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
-    return input - input.clamp(-lambd, lambd)
-
-
-def _keep(input: Tensor, mask) -> Tensor:
-    return _make(mask.astype(input._data.dtype, copy=False))
+    return _nn.Softshrink.apply(input, lambd)
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
@@ -680,13 +676,15 @@ def _padding_idx(padding_idx, num: int):
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
               max_norm: float | None = None, norm_type: float = 2.0,
               scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
-    """Rows of ``weight`` selected by the integer ``input``; output shape input.shape + (D,)."""
+    """Rows of ``weight`` selected by the integer ``input``; output shape input.shape + (D,).
+    With ``sparse=True`` the weight's gradient is a COO tensor of the rows looked up
+    (``padding_idx``'s excepted), for ``optim.SparseAdam``, ``SGD`` and ``Adagrad``."""
     _check_indices(input, "embedding")
     refuse_complex_grad("embedding", weight)
     padding_idx = _padding_idx(padding_idx, weight.shape[0])
     if max_norm is not None:
         _renorm_rows(weight, input, max_norm, norm_type)
-    return _nn.embedding_lookup(weight, input, padding_idx, scale_grad_by_freq)
+    return _nn.embedding_lookup(weight, input, padding_idx, scale_grad_by_freq, sparse)
 
 
 def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
@@ -695,10 +693,12 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
                   per_sample_weights: Tensor | None = None, include_last_offset: bool = False,
                   padding_idx: int | None = None) -> Tensor:
     """Sums, means or maxes of bags of embeddings: rows of a 2-D ``input``, or the slices of a
-    1-D ``input`` that start at ``offsets``."""
+    1-D ``input`` that start at ``offsets``; ``sparse=True`` (sum and mean) as in ``embedding``."""
     _check_indices(input, "embedding_bag")
     if mode not in ("sum", "mean", "max"):
         raise ValueError("mode has to be one of sum, mean or max")
+    if mode == "max" and sparse:
+        raise ValueError("max mode does not support sparse weights")
     if per_sample_weights is not None and mode != "sum":
         raise NotImplementedError("embedding_bag: per_sample_weights was not None. "
                                   "per_sample_weights is only supported for mode='sum' (got "
@@ -734,7 +734,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
     keep = xp.ones(input.shape[0], bool)
     if padding_idx is not None:
         keep = input._data != padding_idx
-    rows = embedding(input, weight, None, None, norm_type, scale_grad_by_freq)
+    rows = embedding(input, weight, padding_idx, None, norm_type, scale_grad_by_freq, sparse)
     if per_sample_weights is not None:
         rows = rows * per_sample_weights.unsqueeze(1)
     sel = _make(xp.nonzero(keep)[0])

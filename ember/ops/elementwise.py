@@ -16,6 +16,7 @@ from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module
+from ember.backend.special import grad_where
 from ember.backend.special import where as _where_arrays
 from ember.ops._util import (
     _Meta,
@@ -48,6 +49,15 @@ def _check_division(a, b, kernel: str) -> None:
     arr = a if hasattr(a, "dtype") else b
     if arr.dtype.kind in "iu" and not bool(_xp(arr).all(b != 0)):
         raise RuntimeError("ZeroDivisionError")
+
+
+def select_grad(grad: Tensor, keep=None, *, drop=None) -> Tensor:
+    """``grad`` where the array ``keep`` holds (or ``drop`` does not), else 0: the backward of a
+    piecewise function, exact at inf and NaN gradients (see ``backend.special.grad_where``);
+    differentiable in ``grad`` under create_graph."""
+    if _State.enabled and grad.requires_grad:
+        return grad.masked_fill(_make(~keep if drop is None else drop), 0)
+    return _make(grad_where(grad._data, keep, drop=drop))
 
 
 def _promoted(a, *others):
@@ -548,67 +558,75 @@ class Clamp(Primitive, node_name="ClampBackward1"):
 
     @staticmethod
     def forward(ctx, a, lo, hi):
-        xp = _xp(a)
         a = a.astype(_promoted(a, *[b for b in (lo, hi) if b is not None]), copy=False)
         if a.dtype.kind in "bc":
             refuse_complex(a, "clamp is not supported for complex types")
             kernel = "clamp" if lo is not None and hi is not None else \
                 "clamp_min" if lo is not None else "clamp_max"
             raise NotImplementedError(f"\"{kernel}_scalar_cpu\" not implemented for 'Bool'")
-        out = a
-        if lo is not None:
-            out = xp.maximum(out, cast(lo, a.dtype) if is_number(lo) else lo)
-        if hi is not None:
-            out = xp.minimum(out, cast(hi, a.dtype) if is_number(hi) else hi)
-        if out is a:
-            out = a.copy()
+        out = clip_array(a, None if lo is None else cast(lo, a.dtype) if is_number(lo) else lo,
+                         None if hi is None else cast(hi, a.dtype) if is_number(hi) else hi)
         ctx.save_for_backward(a)
         ctx.bounds = (lo, hi)
         return out.astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
+        (a,) = ctx._saved_arrays
         lo, hi = ctx.bounds
-        x = a._data
-        mask = x == x  # propagate where the input passed through (NaN included, as PyTorch)
-        if lo is not None:
-            mask &= x >= data_of(lo)
-        if hi is not None:
-            mask &= x <= data_of(hi)
-        return grad * _make(mask), None, None
+        return select_grad(grad, _within(a, data_of(lo), data_of(hi))), None, None
+
+
+def clip_array(a, lo, hi):
+    """``xp.clip(a, lo, hi)``, a bound of None left out. Its loop keeps -0.0 at a 0 bound and
+    NaN, as PyTorch's clamp; so a float's missing bound is an infinity, as NumPy clips with
+    one bound by maximum or minimum, whose choice between -0.0 and 0.0 varies by dtype.
+    NumPy clips bfloat16 in float32 (exactly), whence the cast back."""
+    xp = _xp(a)
+    if xp is not np:  # CuPy: maximum and minimum, which have bfloat16 kernels (and keep NaN)
+        out = a if lo is None else xp.maximum(a, lo)
+        out = out if hi is None else xp.minimum(out, hi)
+        return (a.copy() if out is a else out).astype(a.dtype, copy=False)
+    if (lo is None or hi is None) and _dt.np_kind(a.dtype) == "f":
+        if lo is None:
+            lo = -math.inf
+        else:
+            hi = math.inf
+    return np.clip(a, lo, hi).astype(a.dtype, copy=False)
+
+
+def _within(x, lo, hi):
+    """Where ``lo <= x <= hi`` (bounds of None left out): where clamp passes its gradient to
+    the input, which a NaN input or bound never does, as in PyTorch."""
+    if lo is None:
+        return x <= hi
+    return x >= lo if hi is None else (x >= lo) & (x <= hi)
 
 
 class ClampTensor(Primitive, node_name="ClampBackward0"):
     @staticmethod
     def forward(ctx, a, lo, hi):
-        xp = _xp(a)
         dtype = _promoted(a, *[b for b in (lo, hi) if b is not None])
         if np.dtype(dtype).kind == "c":
             raise NotImplementedError("clamp is not supported for complex types")
-        out = a
-        if lo is not None:
-            out = xp.maximum(out, lo)
-        if hi is not None:
-            out = xp.minimum(out, hi)
+        out = clip_array(a.astype(dtype, copy=False), lo, hi)  # NumPy's clip keeps a's dtype
         ctx.save_for_backward(a, lo, hi)
         return out.astype(dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
-        a, lo, hi = ctx.saved_tensors
-        keep = ones_mask = a == a
+        """The input's gradient where ``lo <= x <= hi``; a bound's where it is the result:
+        ``lo`` where ``x < lo < hi``, ``hi`` where ``x > hi`` or ``lo > hi`` (hi wins). A NaN
+        anywhere passes no gradient, as in PyTorch."""
+        a, lo, hi = (data_of(t) for t in ctx.saved_tensors)
         glo = ghi = None
-        if lo is not None:
+        if ctx.needs_input_grad[1]:
             below = a < lo
-            keep = keep & ~below
-            glo = grad * below
-        if hi is not None:
+            glo = select_grad(grad, below if hi is None else below & (lo < hi))
+        if ctx.needs_input_grad[2]:
             above = a > hi
-            keep = keep & ~above
-            ghi = grad * above
-        del ones_mask
-        return grad * keep, glo, ghi
+            ghi = select_grad(grad, above if lo is None else above | (lo > hi))
+        return select_grad(grad, _within(a, lo, hi)), glo, ghi
 
 
 def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
@@ -698,8 +716,8 @@ class Maximum(Primitive, node_name="MaximumBackward0"):
 
     @staticmethod
     def backward(ctx, grad):
-        a, b = ctx.saved_tensors
-        return _extreme_grads(grad, a < b, a > b, a == b)
+        a, b = ctx._saved_arrays
+        return _extreme_grads(ctx, grad, a < b, a > b, a == b)
 
 
 class Minimum(Primitive, node_name="MinimumBackward0"):
@@ -716,15 +734,22 @@ class Minimum(Primitive, node_name="MinimumBackward0"):
 
     @staticmethod
     def backward(ctx, grad):
-        a, b = ctx.saved_tensors
-        return _extreme_grads(grad, a > b, a < b, a == b)
+        a, b = ctx._saved_arrays
+        return _extreme_grads(ctx, grad, a > b, a < b, a == b)
 
 
-def _extreme_grads(grad, a_loses, b_loses, tie):
-    """maximum/minimum's gradients: each side gets ``grad`` unless it loses, half on ties. A
-    NaN loses no comparison, so both sides of a NaN get it, as in PyTorch."""
-    half = grad * tie.to(grad.dtype) * 0.5
-    return grad * (~a_loses).to(grad.dtype) - half, grad * (~b_loses).to(grad.dtype) - half
+def _extreme_grads(ctx, grad, a_loses, b_loses, tie):
+    """maximum/minimum's gradients (of arrays ``a_loses`` ...): each side gets ``grad`` unless
+    it loses, half on ties, selected exactly (an inf gradient of a loser gives 0). A NaN loses
+    no comparison, so both sides of a NaN get it, as in PyTorch."""
+    if tie.any():
+        scale = tie.astype(grad._data.dtype)
+        scale *= -0.5
+        scale += 1  # 1, or 0.5 on ties: exact scalings of grad
+        grad = grad * _make(scale)
+    ga = select_grad(grad, drop=a_loses) if ctx.needs_input_grad[0] else None
+    gb = select_grad(grad, drop=b_loses) if ctx.needs_input_grad[1] else None
+    return ga, gb
 
 
 def maximum(input, other, *, out=None):

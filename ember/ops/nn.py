@@ -11,9 +11,11 @@ from ember.autograd.grad_mode import _State
 from ember.backend import cuda_rows
 from ember.backend.cuda import leading_sum
 from ember.backend.device import as_dtype, get_array_module, is_host, zeros_as
-from ember.backend.special import scatter_add, special
+from ember.backend.special import grad_where, scatter_add, special
 from ember.ops._util import float_array, promote, scalar_name, wrap_dim
+from ember.ops.elementwise import clip_array, select_grad
 from ember.ops.movement import sum_to_size
+from ember.sparse import row_sparse
 
 # Cache-sized blocks of rows: each pass of a fused softmax then reads what the previous pass
 # left in L2 instead of streaming the whole array from memory again (~1.6x on 700 x 10000).
@@ -142,19 +144,28 @@ def _mask(tensor: Tensor, array) -> Tensor:
 # ----------------------------------------------------------------------------------------------
 # Activations whose composition would be slow or unstable
 
+def _leaky_slope(a, negative_slope):
+    """1 where ``a > 0``, else ``negative_slope`` (a number or an array), in ``a``'s dtype: a
+    product with it selects exactly (x * 1 is x, inf and NaN included) at a quarter of the
+    time of NumPy's ``where``. A NaN takes the slope, as in PyTorch."""
+    positive = a > 0
+    slope = get_array_module(a).logical_not(positive).astype(a.dtype)
+    slope *= negative_slope
+    slope += positive
+    return slope
+
+
 class LeakyRelu(Primitive, node_name="LeakyReluBackward0"):
     @staticmethod
     def forward(ctx, a, negative_slope):
-        xp = get_array_module(a)
         ctx.save_for_backward(a)
         ctx.slope = negative_slope
-        return xp.where(a > 0, a, a * negative_slope).astype(a.dtype, copy=False)
+        return as_dtype(a * _leaky_slope(a, negative_slope), a.dtype)  # CuPy: bf16 * bf16 is f32
 
     @staticmethod
     def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        xp = get_array_module(a._data)
-        return grad * _mask(grad, xp.where(a._data > 0, 1.0, ctx.slope))
+        (a,) = ctx._saved_arrays
+        return grad * _make(_leaky_slope(a, ctx.slope))
 
 
 class Hardtanh(Primitive, node_name="HardtanhBackward0"):
@@ -167,9 +178,9 @@ class Hardtanh(Primitive, node_name="HardtanhBackward0"):
 
     @staticmethod
     def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
+        (a,) = ctx._saved_arrays
         lo, hi = ctx.bounds
-        return grad * _mask(grad, (a._data > lo) & (a._data < hi))
+        return select_grad(grad, drop=(a <= lo) | (a >= hi))  # a NaN passes its gradient
 
 
 class Threshold(Primitive, node_name="ThresholdBackward0"):
@@ -178,12 +189,12 @@ class Threshold(Primitive, node_name="ThresholdBackward0"):
         xp = get_array_module(a)
         ctx.save_for_backward(a)
         ctx.threshold = threshold
-        return xp.where(a > threshold, a, value).astype(a.dtype, copy=False)
+        return xp.where(a <= threshold, value, a).astype(a.dtype, copy=False)  # NaN stays
 
     @staticmethod
     def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad * _mask(grad, a._data > ctx.threshold)
+        (a,) = ctx._saved_arrays
+        return select_grad(grad, drop=a <= ctx.threshold)  # a NaN passes its gradient
 
 
 class Hardsigmoid(Primitive, node_name="HardsigmoidBackward0"):
@@ -192,12 +203,12 @@ class Hardsigmoid(Primitive, node_name="HardsigmoidBackward0"):
         xp = get_array_module(a)
         a = float_array(a)
         ctx.save_for_backward(a)
-        return xp.clip(a / 6 + 0.5, 0, 1).astype(a.dtype, copy=False)
+        return (xp.clip(a + 3, 0, 6) / 6).astype(a.dtype, copy=False)  # relu6(x + 3) / 6
 
     @staticmethod
     def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad * _mask(grad, (a._data > -3) & (a._data < 3)) / 6
+        (a,) = ctx._saved_arrays
+        return select_grad(grad, (a > -3) & (a < 3)) / 6  # a NaN passes no gradient
 
 
 class Hardswish(Primitive, node_name="HardswishBackward0"):
@@ -206,14 +217,20 @@ class Hardswish(Primitive, node_name="HardswishBackward0"):
         xp = get_array_module(a)
         a = float_array(a)
         ctx.save_for_backward(a)
-        return (a * xp.clip(a / 6 + 0.5, 0, 1)).astype(a.dtype, copy=False)
+        return (a * xp.clip(a + 3, 0, 6) / 6).astype(a.dtype, copy=False)  # x relu6(x + 3) / 6
 
     @staticmethod
     def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        inside = _mask(grad, (a._data > -3) & (a._data < 3))
-        above = _mask(grad, a._data >= 3)
-        return grad * (inside * (a / 3 + 0.5) + above)
+        """0 up to -3, then x / 3 + 1/2, then 1 from 3 on and at NaN, as in PyTorch."""
+        (a,) = ctx._saved_arrays
+        flat = ~(a < 3)
+        if _State.enabled:  # create_graph: differentiable in x
+            slope = (ctx.saved_tensors[0] / 3 + 0.5).masked_fill(_make(flat), 1)
+        else:  # x / 3 + 1/2 is never -0.0: adding 0 or 1 to it below is exact
+            slope = grad_where(as_dtype(a / 3 + 0.5, a.dtype), drop=flat)
+            slope += flat
+            slope = _make(slope)
+        return select_grad(grad * slope, drop=a <= -3)
 
 
 class Elu(Primitive, node_name="EluBackward0"):
@@ -225,16 +242,29 @@ class Elu(Primitive, node_name="EluBackward0"):
         a = float_array(a)
         ctx.save_for_backward(a)
         ctx.params = (alpha, scale, input_scale)
-        neg = alpha * xp.expm1(xp.minimum(a, 0) * input_scale)
-        return (scale * xp.where(a > 0, a, neg)).astype(a.dtype, copy=False)
+        # Each part is 0 (+0.0) where the other applies: their sum is exact, -0.0 and NaN kept.
+        neg = (alpha * scale) * xp.expm1(clip_array(a, None, 0) * input_scale)
+        return (scale * clip_array(a, 0, None) + neg).astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
+        """scale where x > 0 or NaN (as in PyTorch), else the exponential's slope."""
         alpha, scale, input_scale = ctx.params
-        positive = _mask(a, a._data > 0)
-        neg_slope = (a.clamp(max=0) * input_scale).exp() * (alpha * input_scale)
-        return grad * scale * (positive + (1 - positive) * neg_slope)
+        if _State.enabled:  # create_graph: differentiable in x
+            (a,) = ctx.saved_tensors
+            negative = a._data <= 0
+            exp_slope = (a.masked_fill(_make(~negative), 0) * input_scale).exp()
+            positive = _mask(a, ~negative)
+            return grad * scale * (positive + (1 - positive) * exp_slope * (alpha * input_scale))
+        (a,) = ctx._saved_arrays
+        xp = get_array_module(a)
+        negative = a <= 0
+        slope = grad_where(as_dtype(xp.exp(clip_array(a, None, 0) * input_scale), a.dtype),
+                           negative)
+        slope *= alpha * input_scale * scale
+        positive = xp.logical_not(negative).astype(a.dtype)
+        slope += positive * scale if scale != 1 else positive  # exact: adds to +0.0 or 0
+        return _make(as_dtype(grad._data * slope, grad._data.dtype))
 
 
 class Gelu(Primitive, node_name="GeluBackward0"):
@@ -317,6 +347,40 @@ class Softplus(Primitive, node_name="SoftplusBackward0"):
         beta, threshold = ctx.params
         linear = _mask(a, a._data * beta > threshold)
         return grad * (linear + (1 - linear) * (a * beta).sigmoid())
+
+
+def _shrunk(a, lambd: float):
+    """Where ``-lambd <= a <= lambd``: the zero band of hardshrink and softshrink (never NaN)."""
+    return (a >= -lambd) & (a <= lambd)
+
+
+class Hardshrink(Primitive, node_name="HardshrinkBackward0"):
+    """x outside [-lambd, lambd], else 0 (+0.0); a NaN passes, with its gradient."""
+
+    @staticmethod
+    def forward(ctx, a, lambd):
+        shrunk = _shrunk(a, lambd)
+        ctx.save_for_backward(shrunk)
+        return grad_where(a, drop=shrunk)  # an exact selection of x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (shrunk,) = ctx._saved_arrays
+        return select_grad(grad, drop=shrunk)
+
+
+class Softshrink(Primitive, node_name="SoftshrinkBackward0"):
+    """x - lambd above lambd, x + lambd below -lambd, else 0; a NaN passes, with its gradient."""
+
+    @staticmethod
+    def forward(ctx, a, lambd):
+        ctx.save_for_backward(_shrunk(a, lambd))
+        return a - clip_array(a, -lambd, lambd)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (shrunk,) = ctx._saved_arrays
+        return select_grad(grad, drop=shrunk)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -704,16 +768,19 @@ class BinaryCrossEntropy(Primitive, node_name="BinaryCrossEntropyBackward0"):
 
 class Embedding(Primitive, node_name="EmbeddingBackward0"):
     @staticmethod
-    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq):
+    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq, sparse):
         xp = get_array_module(weight)
         ctx.save_for_backward(indices)
-        ctx.params = (weight.shape[0], padding_idx, scale_grad_by_freq)
+        ctx.params = (weight.shape[0], padding_idx, scale_grad_by_freq, sparse)
         return xp.take(weight, indices, axis=0)
 
     @staticmethod
     def backward(ctx, grad):
         (indices,) = ctx.saved_tensors
-        num, padding_idx, scale_grad_by_freq = ctx.params
+        num, padding_idx, scale_grad_by_freq, sparse = ctx.params
+        if sparse and scale_grad_by_freq:
+            raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with sparse "
+                               "gradients")
         flat = indices.reshape(-1)
         g = grad.reshape(-1, grad.shape[-1])
         xp = get_array_module(flat._data)
@@ -728,15 +795,21 @@ class Embedding(Primitive, node_name="EmbeddingBackward0"):
             g = g * _make(keep.astype(g._data.dtype, copy=False)[:, None])
         zeros = zeros_as(xp, g._data, (num, g.shape[1]), g._data.dtype)
         if _State.enabled:  # create_graph
-            return _make(zeros).index_add(0, flat, g), None
-        scatter_add(xp, zeros, flat._data, g._data)  # into the fresh zeros: no copy of them
-        return _make(zeros), None
+            out = _make(zeros).index_add(0, flat, g)
+        else:
+            scatter_add(xp, zeros, flat._data, g._data)  # into the fresh zeros: no copy of them
+            out = _make(zeros)
+        if sparse:  # stores the rows looked up, padding_idx's excepted (PyTorch's COO gradient)
+            rows = flat._data if padding_idx is None else flat._data[flat._data != padding_idx]
+            out = row_sparse(out, rows)
+        return out, None
 
 
 def embedding_lookup(weight: Tensor, indices: Tensor, padding_idx=None,
-                     scale_grad_by_freq: bool = False) -> Tensor:
-    """Rows ``weight[indices]`` with the gradient of ``padding_idx`` held at zero."""
-    return Embedding.apply(weight, indices, padding_idx, scale_grad_by_freq)
+                     scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Rows ``weight[indices]`` with the gradient of ``padding_idx`` held at zero; with
+    ``sparse`` the weight's gradient is a COO tensor of the rows looked up."""
+    return Embedding.apply(weight, indices, padding_idx, scale_grad_by_freq, sparse)
 
 
 # ----------------------------------------------------------------------------------------------

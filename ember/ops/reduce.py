@@ -18,6 +18,7 @@ from ember.backend.cuda import leading_sum
 from ember.backend.device import get_array_module
 from ember.backend.special import cumulative, sort_keys
 from ember.ops._util import refuse_complex, scalar_name, wrap_dim, wrap_dims, write_result
+from ember.ops.elementwise import select_grad
 from ember.ops.movement import Expand
 
 
@@ -251,12 +252,15 @@ def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=Non
 
 
 class MaxAll(Primitive, node_name="MaxBackward1"):
-    """max()/min()/amax/amin over several dims: ties share the gradient evenly."""
+    """max()/min()/amax/amin over several dims: ties share the gradient evenly. max() and min()
+    select it (NaNs share it, the others get 0 even from an inf gradient); amax and amin
+    multiply it by the 0/1 ties, as PyTorch does: an inf gradient gives NaN to the others, and
+    a NaN slice (no element equal to its NaN result) NaN throughout."""
 
     _node_saved = {"self": 0, "result": 1}
 
     @staticmethod
-    def forward(ctx, a, dims, keepdim, largest):
+    def forward(ctx, a, dims, keepdim, largest, select=True):
         refuse_complex(a, f"{'max' if largest else 'min'}(): not implemented for complex "
                        "tensors")
         if a.size == 0:
@@ -271,21 +275,24 @@ class MaxAll(Primitive, node_name="MaxBackward1"):
         xp = get_array_module(a)
         out = (xp.max if largest else xp.min)(a, axis=dims, keepdims=keepdim)
         ctx.save_for_backward(a, out)
-        ctx.args = (dims, keepdim)
+        ctx.args = (dims, keepdim, select)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        a, out = ctx.saved_tensors
-        dims, keepdim = ctx.args
+        a, out = ctx._saved_arrays
+        dims, keepdim, select = ctx.args
         dims = dims if dims is not None else tuple(range(a.ndim))
-        out_b = _restore_dims(out, a.shape, dims, keepdim)
+        xp = get_array_module(a)
+        out_b = out if keepdim else xp.expand_dims(out, dims)
         hit = a == out_b
-        if a.is_floating_point():  # a NaN result came from the NaNs: they share the gradient
-            hit = hit | (a.isnan() & out_b.isnan())
-        hit = hit.to(grad.dtype)
-        count = hit.sum(dims, keepdim=True)
-        return _restore_dims(grad, a.shape, dims, keepdim) * hit / count
+        if select and _dt.np_kind(a.dtype) == "f":  # a NaN result came from the NaNs
+            hit |= xp.isnan(a) & xp.isnan(out_b)
+        count = _make(hit.sum(axis=dims, keepdims=True).astype(grad._data.dtype))
+        share = _restore_dims(grad, a.shape, dims, keepdim) / count
+        if select:
+            return select_grad(share.expand(a.shape), hit)
+        return share * _make(hit.astype(grad._data.dtype))
 
 
 class MaxDim(Primitive, node_name="MaxBackward0"):
@@ -328,7 +335,7 @@ def _max_min(input, dim, keepdim, largest: bool, name: str, other=None):
         from ember.ops.elementwise import maximum, minimum
         return (maximum if largest else minimum)(input, dim)
     if dim is None:  # MaxAll refuses complex inputs
-        return MaxAll.apply(input, None, False, largest)
+        return MaxAll.apply(input, None, False, largest, True)
     refuse_complex(input._data, f"{name}(): does not support complex input", RuntimeError)
     d = wrap_dim(dim, input.ndim)
     if input.ndim == 0:
@@ -366,7 +373,7 @@ def amax(input: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims=No
     """The largest values over ``dim`` (all dims by default); ties share the gradient."""
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
-    result = MaxAll.apply(input, _all_or_dims(dim, input), keepdim, True)
+    result = MaxAll.apply(input, _all_or_dims(dim, input), keepdim, True, False)
     return result if out is None else write_result(out, result)
 
 
@@ -375,7 +382,7 @@ def amin(input: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims=No
     """The smallest values over ``dim`` (all dims by default); ties share the gradient."""
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
-    result = MaxAll.apply(input, _all_or_dims(dim, input), keepdim, False)
+    result = MaxAll.apply(input, _all_or_dims(dim, input), keepdim, False, False)
     return result if out is None else write_result(out, result)
 
 
@@ -786,7 +793,7 @@ class MedianAll(MaxAll, node_name="MedianBackward0"):
         else:
             out = flat[(flat.size - 1) // 2].reshape(())
         ctx.save_for_backward(a, out)
-        ctx.args = (None, False)
+        ctx.args = (None, False, True)
         return out
 
 

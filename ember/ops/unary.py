@@ -13,7 +13,7 @@ from ember._quantized import QuantizedTensor
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
-from ember.backend.special import relu_backward, round_half_even, special
+from ember.backend.special import round_half_even, special
 from ember.backend.special import where as _where_arrays
 from ember.ops._util import (
     float_array,
@@ -27,11 +27,13 @@ from ember.ops.compare import isfinite
 from ember.ops.elementwise import (  # noqa: F401
     _xp,
     clamp,
+    clip_array,
     conj,
     conj_derivative,
     maximum,
     neg,
     pow,
+    select_grad,
     where,
     zeros_like_,
 )
@@ -514,9 +516,12 @@ class Sigmoid(Primitive, node_name="SigmoidBackward0"):
         if a.dtype.kind == "c":
             out = 1 / (1 + xp.exp(-a))
         else:
-            # exp of -|a| never overflows; the two branches agree where both are finite.
-            e = xp.exp(-xp.abs(a))
-            out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+            # exp of -|a| never overflows; the two branches agree where both are finite. Half
+            # types compute in float32 and round once, as PyTorch: bfloat16's own rounding
+            # makes sigmoid(6) 1, whose zero slope would turn an inf gradient into NaN.
+            wide = a.astype(np.float32) if a.dtype.itemsize == 2 else a
+            e = xp.exp(-xp.abs(wide))
+            out = xp.where(wide >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
         ctx.save_for_backward(out)
         return out
 
@@ -548,16 +553,14 @@ class Relu(Primitive, node_name="ReluBackward0"):
         if a.dtype.kind in "bc":
             raise (RuntimeError("Boolean inputs not supported for relu") if a.dtype.kind == "b"
                    else NotImplementedError("clamp is not supported for complex types"))
-        out = _xp(a).maximum(a, zero_of(a.dtype))
+        out = clip_array(a, zero_of(a.dtype), None)  # relu(-0.0) is -0.0, as in PyTorch
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx._saved_arrays  # the mask is all backward needs, even for create_graph
-        if _State.enabled and grad.requires_grad:  # create_graph: differentiable in grad
-            return grad.masked_fill(_make(out <= zero_of(out.dtype)), 0)
-        return _make(relu_backward(grad._data, out))
+        return select_grad(grad, drop=out <= zero_of(out.dtype))  # a NaN passes its gradient
 
 
 def relu(input):
@@ -721,7 +724,7 @@ def polygamma(n: int, input):
 class _ZeroGrad(Primitive):
     @staticmethod
     def backward(ctx, grad):
-        return grad * 0
+        return zeros_like_(grad)  # not grad * 0: an inf or NaN gradient gives 0 too
 
 
 def _to_whole(a, name: str, decimals: int = 0):
@@ -769,8 +772,9 @@ class Sign(_ZeroGrad, node_name="SignBackward0"):
         if a.dtype == np.bool_:
             return a.copy()
         out = _xp(a).sign(a)
-        if _dt.np_kind(a.dtype) == "f":  # sign(NaN) is 0 in PyTorch
+        if _dt.np_kind(a.dtype) == "f":  # sign(NaN) is 0 in PyTorch, and sign(-0.0) is 0.0
             out = _xp(a).where(out == out, out, 0).astype(a.dtype, copy=False)
+            out += 0  # -0.0 + 0 is 0.0 (bfloat16's sign keeps -0.0)
         return out
 
 

@@ -29,6 +29,8 @@ class Embedding(Module):
     """A table of ``num_embeddings`` vectors of size ``embedding_dim``, indexed by integers.
 
     The weight starts from N(0, 1); the row ``padding_idx`` starts at zero and gets no gradient.
+    With ``sparse=True`` the weight's gradient is a sparse COO tensor of the rows looked up
+    (train it with ``optim.SparseAdam``, ``SGD`` or ``Adagrad``).
 
     Shape: input (*) integers, output (*, embedding_dim).
 
@@ -107,7 +109,8 @@ class EmbeddingBag(Module):
     """Sums, means or maxes of bags of embeddings, without materialising the embeddings.
 
     ``forward(input, offsets=None, per_sample_weights=None)``: bags are the rows of a 2-D input,
-    or the slices of a 1-D input starting at ``offsets``.
+    or the slices of a 1-D input starting at ``offsets``. ``sparse=True`` (modes sum and mean)
+    gives the weight a sparse COO gradient, as ``Embedding`` does.
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, max_norm: float | None = None,

@@ -207,21 +207,30 @@ def rsub(input, other, *, alpha=1):
     return Rsub.apply(input, other)
 
 
+def _as_given(operand, promoted):
+    """What a binary op saves of an operand: the array as given where it can require grad
+    (a promoted copy would be a constant to double backward; the engine casts each gradient
+    to its input's dtype), else the promoted one."""
+    kind = getattr(operand, "dtype", None)
+    return operand if kind is not None and kind.kind in "fcV" else promoted
+
+
 class Mul(Primitive, node_name="MulBackward0"):
     _node_saved = {"self": 0, "other": (1, "scalar")}
     _scalar_edges = True
 
     @staticmethod
     def forward(ctx, a, b):
-        a, b = promote(a, b)
+        x, y = promote(a, b)
         needs = ctx.needs_input_grad
         if needs:
-            if is_number(b):
-                ctx.scalar = b  # nothing to save: the gradient is grad * b
+            if is_number(y):
+                ctx.scalar = y  # nothing to save: the gradient is grad * b
             else:
                 ctx.scalar = None
-                ctx.save_for_backward(a if needs[1] else None, b if needs[0] else None)
-        return a * b
+                ctx.save_for_backward(_as_given(a, x) if needs[1] else None,
+                                      _as_given(b, y) if needs[0] else None)
+        return x * y
 
     @staticmethod
     def backward(ctx, grad):
@@ -256,15 +265,15 @@ class Div(Primitive, node_name="DivBackward0"):
 
     @staticmethod
     def forward(ctx, a, b):
-        a, b = promote(a, b)
-        if a.dtype.kind in "biu" if hasattr(a, "dtype") else False:
+        x, y = promote(a, b)
+        if x.dtype.kind in "biu" if hasattr(x, "dtype") else False:
             f = _dt.get_default_dtype().np_dtype
-            a, b = cast(a, f), cast(b, f)
-        out = a / b
+            x, y = cast(x, f), cast(y, f)
+        out = x / y
         if ctx.needs_input_grad:
-            ctx.scalar = b if is_number(b) else None
-            ctx.save_for_backward(a if ctx.needs_input_grad[1] else None,
-                                  b if ctx.scalar is None else None)
+            ctx.scalar = y if is_number(y) else None
+            ctx.save_for_backward(_as_given(a, x) if ctx.needs_input_grad[1] else None,
+                                  _as_given(b, y) if ctx.scalar is None else None)
         return out
 
     @staticmethod
@@ -379,15 +388,17 @@ class PowTensor(Primitive, node_name="PowBackward1"):
 
     @staticmethod
     def forward(ctx, a, b):
-        a, b = promote(a, b)
-        _refuse_bool(a, b, "pow")
-        out = a ** b
-        ctx.save_for_backward(a, b, out)
+        x, y = promote(a, b)
+        _refuse_bool(x, y, "pow")
+        out = x ** y
+        ctx.save_for_backward(_as_given(a, x), _as_given(b, y), out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         a, b, out = ctx.saved_tensors
+        if out.is_complex() and not a.is_complex():  # a negative real base's complex log
+            a = a.to(out.dtype)
         zero = zeros_like_(out)
         ga = gb = None
         if ctx.needs_input_grad[0]:  # x ** 0 is constant, even at x = 0

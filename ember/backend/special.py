@@ -21,6 +21,15 @@ def special(xp):
     return cupyx.scipy.special
 
 
+def fft(xp):
+    """SciPy's fft for NumPy arrays (pocketfft's C++ version: 2-3x faster than NumPy's on
+    transforms of a few hundred points), CuPy's (cuFFT) for CuPy arrays."""
+    if xp is np:
+        import scipy.fft
+        return scipy.fft
+    return xp.fft
+
+
 def linalg(xp):
     """SciPy's linalg for NumPy arrays, cupyx's for CuPy arrays (LU, triangular solves)."""
     if xp is np:

@@ -1,4 +1,5 @@
-"""Discrete Fourier transforms (``ember.fft``) on the array module's FFT, with PyTorch's
+"""Discrete Fourier transforms (``ember.fft``) on SciPy's FFT (NumPy arrays) or cuFFT (CuPy's;
+see ``backend.special.fft``), with PyTorch's
 argument names (``n``/``s``, ``dim``, ``norm``), dtypes (float32 in, complex64 out; integer
 inputs as the default float dtype) and gradients.
 
@@ -19,6 +20,7 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.device import get_array_module
+from ember.backend.special import fft as fft_of
 from ember.ops._util import wrap_dim
 
 _NORMS = (None, "backward", "ortho", "forward")
@@ -61,7 +63,7 @@ class _C2C(Primitive, node_name="FftC2CBackward0"):
     def forward(ctx, x, axes, sizes, norm, inverse):
         xp = get_array_module(x)
         x = _host_dtype(x)
-        transform = xp.fft.ifftn if inverse else xp.fft.fftn
+        transform = fft_of(xp).ifftn if inverse else fft_of(xp).fftn
         ctx.args = (axes, tuple(x.shape[a] for a in axes), norm, inverse, x.dtype.kind != "c")
         return _finish(transform(x, s=sizes, axes=axes, norm=norm), x)
 
@@ -81,7 +83,7 @@ class _R2C(Primitive, node_name="FftR2CBackward0"):
             kind = "ComplexFloat" if x.dtype == np.complex64 else "ComplexDouble"
             raise RuntimeError(f"rfft expects a real input tensor, but got {kind}")
         x = _host_dtype(x)
-        out = xp.fft.rfftn(x, s=sizes, axes=axes, norm=norm)
+        out = fft_of(xp).rfftn(x, s=sizes, axes=axes, norm=norm)
         in_sizes = tuple(x.shape[a] for a in axes)
         ctx.args = (axes, in_sizes, in_sizes if sizes is None else sizes, norm)
         return _finish(out, x)
@@ -100,7 +102,7 @@ class _C2R(Primitive, node_name="FftC2RBackward0"):
     def forward(ctx, x, axes, sizes, norm):
         xp = get_array_module(x)
         x = _host_dtype(x)
-        out = xp.fft.irfftn(x, s=sizes, axes=axes, norm=norm)
+        out = fft_of(xp).irfftn(x, s=sizes, axes=axes, norm=norm)
         half = tuple(out.shape[a] for a in axes[:-1]) + (out.shape[axes[-1]] // 2 + 1,)
         ctx.args = (axes, tuple(x.shape[a] for a in axes), half, norm)
         return _finish(out, x, real_out=True)

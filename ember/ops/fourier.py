@@ -1,7 +1,6 @@
 """Discrete Fourier transforms (``ember.fft``) on SciPy's FFT (NumPy arrays) or cuFFT (CuPy's;
-see ``backend.special.fft``), with PyTorch's
-argument names (``n``/``s``, ``dim``, ``norm``), dtypes (float32 in, complex64 out; integer
-inputs as the default float dtype) and gradients.
+see ``backend.special.fft``), with PyTorch's argument names (``n``/``s``, ``dim``, ``norm``),
+dtypes (float32 in, complex64 out; integer inputs as the default float dtype) and gradients.
 
 Every transform is one of three differentiable primitives, as in PyTorch: complex-to-complex
 (``fftn``/``ifftn``), real-to-complex (``rfftn``, the non-negative frequencies of the last

@@ -1,10 +1,11 @@
 """Matrix decompositions and the solvers built on them, with PyTorch's ``torch.linalg``
-semantics: differentiable SVD, symmetric eigendecomposition, Cholesky and triangular solves
-(backward formulas written in ember ops, so they are differentiable again), and LU, eig and
-least squares composed from them or computed without gradient.
+semantics: differentiable SVD, QR, symmetric and general eigendecompositions, Cholesky, LU and
+triangular solves (backward formulas written in ember ops, so they are differentiable again),
+and least squares composed from them.
 
 Singular or non-positive-definite inputs raise ``LinAlgError`` (a RuntimeError), as PyTorch's
-do; the ``*_ex`` variants return an ``info`` tensor instead.
+do; the ``*_ex`` variants return an ``info`` tensor instead, and results (with gradients) that
+hold the infs and NaNs of the failed factorization, as PyTorch's do.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import numpy as np
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
+from ember.autograd.grad_mode import is_grad_enabled
 from ember.backend.device import get_array_module
 from ember.backend.special import linalg as backend_linalg
 from ember.ops._util import scalar_name, write_result
@@ -51,6 +53,29 @@ def _eye_like(a: Tensor, n: int) -> Tensor:
 
 def _mH(a: Tensor) -> Tensor:
     return a.mT.conj() if a.is_complex() else a.mT
+
+
+def _inverse_gaps(w: Tensor) -> Tensor:
+    """1 / (w_j - w_i) at [i, j], 0 where the gap is 0: on the diagonal, and between repeated
+    values, where the vectors are not differentiable (PyTorch's gradient is then NaN)."""
+    diff = w.unsqueeze(-2) - w.unsqueeze(-1)
+    off = diff != 0
+    return where(off, 1.0 / where(off, diff, 1.0), 0.0)
+
+
+def _check_phase(phase: Tensor, tol: float, message: str) -> None:
+    """Refuse a loss that depends on the arbitrary phases of complex singular or eigen vectors
+    (v -> v e^{i phi}): ``phase`` is its derivative in each phi, which PyTorch lets pass as
+    rounding error up to an absolute ``tol``."""
+    if bool((phase.detach().abs() > tol).any()):
+        raise RuntimeError(message)
+
+
+_PHASE = "The {} in the complex case are specified up to multiplication by e^{{i phi}}. " \
+         "The specified loss function depends on this {}."
+_SVD_PHASE = "svd_backward: " + _PHASE.format("singular vectors",
+                                              "phase term, making it ill-defined")
+_EIGVEC_PHASE = _PHASE.format("eigenvectors", "quantity, so it is ill-defined")
 
 
 def _check_float(a: Tensor, op: str) -> None:
@@ -93,18 +118,15 @@ def _svd_backward(u, s, vh, gu, gs, gvh):
         inner = inner + (gs.to(u.dtype).diag_embed() if u.is_complex() else gs.diag_embed())
     if gu is None and gvh is None:
         return matmul(matmul(u, inner), vh)
-    s2 = s * s
-    diff = s2.unsqueeze(-2) - s2.unsqueeze(-1)  # s_j^2 - s_i^2
-    off = diff != 0
-    f = where(off, 1.0 / where(off, diff, 1.0), 0.0)
+    f = _inverse_gaps(s * s)  # 1 / (s_j^2 - s_i^2)
     m, n = u.shape[-2], v.shape[-2]
     extra = 0
-    phase = 0
+    im_j = im_k = 0  # Im diag(U^H gU), Im diag(V^H gV)
     if gu is not None:
         j = _mH(u) @ gu
         inner = inner + (f * (j - _mH(j))) * sigma
         if u.is_complex():
-            phase = j.diagonal(0, -2, -1).imag
+            im_j = j.diagonal(0, -2, -1).imag
         if m > s.shape[-1]:
             proj = gu - u @ (_mH(u) @ gu)
             extra = extra + (proj / sigma) @ vh
@@ -113,12 +135,14 @@ def _svd_backward(u, s, vh, gu, gs, gvh):
         k_ = _mH(v) @ gv
         inner = inner + sigma.mT * (f * (k_ - _mH(k_)))
         if u.is_complex():
-            phase = phase - k_.diagonal(0, -2, -1).imag
+            im_k = k_.diagonal(0, -2, -1).imag
         if n > s.shape[-1]:
             proj = gv - v @ (_mH(v) @ gv)
             extra = extra + u @ _mH(proj / sigma)
     if u.is_complex():
-        inner = inner + (phase / (2 * s) * 1j).diag_embed()
+        # U -> U D, V -> V D moves the loss by Im(J_ii + K_ii) per phase
+        _check_phase(im_j + im_k, 5e-3, _SVD_PHASE)
+        inner = inner + ((im_j - im_k) / (2 * s) * 1j).diag_embed()
     return u @ inner @ vh + extra
 
 
@@ -334,13 +358,13 @@ class Eigh(Primitive, node_name="LinalgEighBackward0"):
         if gw is not None:
             inner = inner + gw.to(v.dtype).diag_embed()
         if gv is not None:
-            diff = w.unsqueeze(-2) - w.unsqueeze(-1)  # w_j - w_i
-            off = diff != 0
-            f = where(off, 1.0 / where(off, diff, 1.0), 0.0)
             # Only the skew-Hermitian part of V^H gV moves V (V^H dV is skew-Hermitian): the
             # gradient comes out Hermitian, as PyTorch's.
             j = _mH(v) @ gv
-            inner = inner + f * ((j - _mH(j)) * 0.5)
+            if v.is_complex():
+                _check_phase(j.diagonal(0, -2, -1).imag, 1e-2,
+                             "linalg_eigh_backward: " + _EIGVEC_PHASE)
+            inner = inner + _inverse_gaps(w) * ((j - _mH(j)) * 0.5)
         return v @ inner @ _mH(v), None
 
 
@@ -357,19 +381,62 @@ def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
     return eigh(A, UPLO).eigenvalues
 
 
-def eig(A: Tensor):
-    """Eigenvalues and eigenvectors of a general square ``A`` (complex results; no gradient;
-    NumPy only, as CuPy has no general eigensolver)."""
+class Eig(Primitive, node_name="LinalgEigBackward0"):
+    """A = V diag(L) V^-1 with unit-norm eigenvectors (complex, also for a real A).
+
+    With C = V^-1 dV: V^-1 dA V = C diag(L) - diag(L) C + diag(dL), so dL is its diagonal and
+    C_ij = (V^-1 dA V)_ij / (L_j - L_i) off it; ||v_i|| = 1 fixes Re C_ii, the phase of v_i is
+    free. The adjoint, for a loss that does not depend on those phases (Im diag(V^H gV) = 0):
+    gA = V^-H (diag(gL) + (V^H gV - V^H V Re diag(V^H gV)) / conj(L_j - L_i)) V^H."""
+
+    @staticmethod
+    def forward(ctx, a):
+        w, v = get_array_module(a).linalg.eig(a)
+        ctype = np.result_type(a.dtype, np.complex64)
+        w, v = w.astype(ctype, copy=False), v.astype(ctype, copy=False)
+        ctx.real_input = a.dtype.kind != "c"
+        ctx.save_for_backward(w, v)
+        return w, v
+
+    @staticmethod
+    def backward(ctx, gw, gv):
+        w, v = ctx.saved_tensors
+        vh = _mH(v)
+        inner = v.new_zeros(v.shape)
+        if gw is not None:
+            inner = inner + gw.diag_embed()
+        if gv is not None:
+            j = vh @ gv
+            d = j.diagonal(0, -2, -1)
+            _check_phase(d.imag, 1e-2, "linalg_eig_backward: " + _EIGVEC_PHASE)
+            j = j - (vh @ v) * d.real.unsqueeze(-2)
+            inner = inner + _inverse_gaps(w.conj()) * j
+        ga = solve(vh, inner @ vh)
+        return ga.real if ctx.real_input else ga
+
+
+def eig(A: Tensor, *, out=None):
+    """Eigenvalues and unit-norm eigenvectors of a general square ``A`` (complex results),
+    differentiable where the eigenvalues are distinct. NumPy only: CuPy has no general
+    eigensolver."""
+    _check_float(A, "linalg.eig")
     _check_square(A, "linalg.eig")
-    w, v = A._xp.linalg.eig(A._data)
-    ctype = np.result_type(A._data.dtype, np.complex64)
-    return eig_type(_make(w.astype(ctype)), _make(v.astype(ctype)))
+    w, v = Eig.apply(A)
+    result = eig_type(w, v)
+    return result if out is None else write_result(out, result)
 
 
-def eigvals(A: Tensor) -> Tensor:
+def eigvals(A: Tensor, *, out=None) -> Tensor:
+    """The eigenvalues of a general square ``A`` (complex); their gradient needs the
+    eigenvectors, computed only then."""
+    _check_float(A, "linalg.eigvals")
     _check_square(A, "linalg.eigvals")
-    w = A._xp.linalg.eigvals(A._data)
-    return _make(w.astype(np.result_type(A._data.dtype, np.complex64)))
+    if A.requires_grad and is_grad_enabled():
+        result = Eig.apply(A)[0]
+    else:
+        w = A._xp.linalg.eigvals(A._data)
+        result = _make(w.astype(np.result_type(A._data.dtype, np.complex64), copy=False))
+    return result if out is None else write_result(out, result)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,69 +444,93 @@ def eigvals(A: Tensor) -> Tensor:
 
 
 class Cholesky(Primitive, node_name="LinalgCholeskyExBackward0"):
+    """(L, info) with A = L L^H, L lower with a real positive diagonal, read from A's lower
+    triangle. A matrix that is not positive-definite raises LinAlgError as the op ``raise_as``
+    or, when that is None, gets LAPACK's partial factor (see ``_partial_cholesky``)."""
+
     @staticmethod
-    def forward(ctx, a):
+    def forward(ctx, a, raise_as):
+        xp = get_array_module(a)
         try:
-            low = get_array_module(a).linalg.cholesky(a)
+            low, info = xp.linalg.cholesky(a), xp.zeros(a.shape[:-2], np.int32)
         except np.linalg.LinAlgError:
-            raise LinAlgError(f"linalg.cholesky: The factorization could not be completed "
-                              f"because the input is not positive-definite (the leading minor "
-                              f"of order {_cholesky_info(a).max()} is not "
-                              f"positive-definite).") from None
+            low, info = _partial_cholesky(a)
+            if raise_as is not None:
+                raise _not_positive_definite(raise_as, info) from None
         ctx.save_for_backward(low)
-        return low
+        return low, info
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx, grad, ginfo=None):
         (low,) = ctx.saved_tensors
-        # gA = L^-H Phi(L^H gL) L^-1, symmetrized; Phi keeps the lower triangle, halving the
-        # diagonal.
-        phi = tril(_mH(low) @ grad)
-        phi = phi - 0.5 * phi.diagonal(0, -2, -1).diag_embed()
-        tmp = solve_triangular(_mH(low), phi, upper=True)
-        ga = solve_triangular(_mH(low), _mH(tmp), upper=True)
-        return 0.5 * (ga + _mH(ga))
+        # dL = L Phi(L^-1 dA L^-H), Phi keeping the lower triangle with its diagonal halved. On
+        # Hermitian dA its adjoint is gA = L^-H H L^-1 with H = (tril(M) + tril(M, -1)^H) / 2,
+        # M = L^H gL. Like PyTorch's, H keeps the imaginary part of M's diagonal (a loss on the
+        # always-zero Im L_ii): an anti-Hermitian term that no Hermitian dA sees.
+        m = _mH(low) @ grad
+        h = (tril(m) + _mH(tril(m, -1))) * 0.5
+        ga = solve_triangular(_mH(low), h, upper=True)
+        return solve_triangular(low, ga, upper=False, left=False), None
 
 
-def _cholesky_info(a) -> np.ndarray:
-    """For each matrix, the order of the first leading minor that is not positive-definite
-    (0 where the factorization succeeds)."""
+def _partial_cholesky(a):
+    """Cholesky factors, and LAPACK's info, of matrices some of which are not positive-definite.
+    Where the leading minor of order k is the first that is not, LAPACK's unblocked left-looking
+    potrf leaves columns 0..k-2 factored, the failing Schur complement on diagonal k-1 and A's
+    lower triangle elsewhere: PyTorch's cholesky_ex returns that."""
     xp = get_array_module(a)
     batch = a.reshape(-1, *a.shape[-2:])
+    lows = xp.tril(batch)
     info = np.zeros(batch.shape[0], np.int32)
     for b in range(batch.shape[0]):
-        for k in range(1, a.shape[-1] + 1):
-            try:
-                xp.linalg.cholesky(batch[b, :k, :k])
-            except np.linalg.LinAlgError:
-                info[b] = k
+        try:
+            lows[b] = xp.linalg.cholesky(batch[b])
+            continue
+        except np.linalg.LinAlgError:
+            pass
+        low = lows[b]
+        for j in range(a.shape[-1]):
+            row = low[j, :j]
+            d = low[j, j].real - (row * row.conj()).real.sum()
+            if not d > 0:  # NaN fails too
+                low[j, j] = d
+                info[b] = j + 1
                 break
-    return info.reshape(a.shape[:-2])
+            low[j, j] = d ** 0.5
+            low[j + 1:, j] = (low[j + 1:, j] - low[j + 1:, :j] @ row.conj()) / low[j, j]
+    return lows.reshape(a.shape), xp.asarray(info.reshape(a.shape[:-2]))
+
+
+def _not_positive_definite(op: str, info) -> LinAlgError:
+    flat = info.reshape(-1)
+    first = int((flat != 0).argmax())
+    batch = f"(Batch element {first}): " if info.ndim else ""
+    return LinAlgError(f"{op}: {batch}The factorization could not be completed because the "
+                       f"input is not positive-definite (the leading minor of order "
+                       f"{int(flat[first])} is not positive-definite).")
 
 
 def linalg_cholesky(A: Tensor, *, upper: bool = False, out=None) -> Tensor:
     """The lower (or, with ``upper``, upper) Cholesky factor of a positive-definite ``A``."""
     _check_square(A, "linalg.cholesky")
-    low = Cholesky.apply(A)
+    low = Cholesky.apply(A, "linalg.cholesky")[0]
     result = _mH(low) if upper else low
     return result if out is None else write_result(out, result)
 
 
 def cholesky(input: Tensor, upper: bool = False) -> Tensor:
     """PyTorch's older spelling of ``linalg.cholesky`` (``upper`` positional)."""
-    return linalg_cholesky(input, upper=upper)
+    _check_square(input, "cholesky")
+    low = Cholesky.apply(input, "cholesky")[0]
+    return _mH(low) if upper else low
 
 
 def cholesky_ex(A: Tensor, *, upper: bool = False, check_errors: bool = False):
-    """``linalg.cholesky`` returning (L, info) instead of raising (info: order of the failing
-    leading minor, 0 on success)."""
+    """``linalg.cholesky`` returning (L, info) instead of raising. Where the leading minor of
+    order info > 0 is not positive-definite, L is LAPACK's partial factor, as in PyTorch."""
     _check_square(A, "linalg.cholesky_ex")
-    info = _make(_cholesky_info(A._data))
-    if bool((info != 0).any()):
-        if check_errors:
-            linalg_cholesky(A, upper=upper)
-        return cholesky_ex_type(A.new_zeros(A.shape), info)
-    return cholesky_ex_type(linalg_cholesky(A, upper=upper), info)
+    low, info = Cholesky.apply(A, "linalg.cholesky_ex" if check_errors else None)
+    return cholesky_ex_type(_mH(low) if upper else low, info)
 
 
 def _tri(A: Tensor, upper: bool, unitriangular: bool) -> Tensor:
@@ -448,6 +539,27 @@ def _tri(A: Tensor, upper: bool, unitriangular: bool) -> Tensor:
         eye = _eye_like(A, A.shape[-1])
         t = t - t * eye + eye
     return t
+
+
+def _triangular_solve_arrays(t, b, upper: bool):
+    """X with T X = B for triangular T (batch dims broadcast). A zero on T's diagonal gives
+    the infs and NaNs of substitution, as PyTorch's triangular solvers do, not an error: LAPACK's
+    general solver, used first as it is fast, refuses such a T; substitution then takes over."""
+    xp = get_array_module(t)
+    try:
+        return xp.linalg.solve(t, b)
+    except np.linalg.LinAlgError:
+        pass
+    batch = np.broadcast_shapes(t.shape[:-2], b.shape[:-2])
+    t = xp.broadcast_to(t, batch + t.shape[-2:])
+    x = xp.array(xp.broadcast_to(b, batch + b.shape[-2:]), dtype=xp.result_type(t, b))
+    n = t.shape[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i in range(n - 1, -1, -1) if upper else range(n):
+            known = slice(i + 1, n) if upper else slice(0, i)
+            rest = t[..., i:i + 1, known] @ x[..., known, :]
+            x[..., i, :] = (x[..., i, :] - rest[..., 0, :]) / t[..., i, i:i + 1]
+    return x
 
 
 class SolveTriangular(Primitive, node_name="LinalgSolveTriangularBackward0"):
@@ -460,11 +572,7 @@ class SolveTriangular(Primitive, node_name="LinalgSolveTriangularBackward0"):
             idx = xp.arange(n)
             t = t.copy()
             t[..., idx, idx] = 1
-        try:
-            x = xp.linalg.solve(t, b)
-        except np.linalg.LinAlgError:
-            raise LinAlgError("linalg.solve_triangular: The solver failed because the input "
-                              "matrix is singular.") from None
+        x = _triangular_solve_arrays(t, b, upper)
         ctx.flags = (upper, unitriangular)
         ctx.save_for_backward(a, x)
         return x
@@ -514,10 +622,8 @@ class CholeskySolve(Primitive, node_name="CholeskySolveBackward0"):
         t = xp.triu(factor) if upper else xp.tril(factor)
         t_h = xp.conj(t.swapaxes(-1, -2))
         first, second = (t_h, t) if upper else (t, t_h)
-        try:
-            x = xp.linalg.solve(second, xp.linalg.solve(first, b))
-        except np.linalg.LinAlgError:
-            raise LinAlgError("cholesky_solve: The factor is singular.") from None
+        x = _triangular_solve_arrays(second, _triangular_solve_arrays(first, b, not upper),
+                                     upper)
         ctx.upper = upper
         ctx.save_for_backward(b, factor, x)
         return x
@@ -554,7 +660,7 @@ def cholesky_inverse(L: Tensor, upper: bool = False) -> Tensor:
 
 
 # ---------------------------------------------------------------------------------------------
-# LU (no gradient through the factorization itself)
+# LU
 
 
 def _lu_factor_arrays(a):
@@ -575,9 +681,12 @@ def _lu_factor_arrays(a):
 
 
 class LuFactor(Primitive, node_name="LinalgLuFactorExBackward0"):
-    """Packed LU of square matrices. With A = P L U and X = L^-1 P^T dA U^-1 (strictly
-    lower part: L^-1 dL; upper part: dU U^-1), the adjoint is
-    gA = P L^-H (tril_-1(L^H gL) + triu(gU U^H)) U^-H."""
+    """Packed LU of m x n matrices, A = P L U, k = min(m, n). Split L = [L1; L2] and
+    U = [U1, U2] with L1, U1 k x k (L2 is empty unless m > n, U2 unless m < n). With
+    X = L1^-1 P^T dA U1^-1 on the k x k block (strictly lower part: L1^-1 dL1; upper part:
+    dU1 U1^-1), dL2 = (dA2 - L2 dU1) U1^-1 and dU2 = L1^-1 (dA2 - dL1 U2); the adjoint is
+    gA = P [L1^-H H U1^-H, L1^-H gU2; gL2 U1^-H] with
+    H = tril(L1^H gL1 - gU2 U2^H, -1) + triu(gU1 U1^H - L2^H gL2)."""
 
     @staticmethod
     def forward(ctx, a):
@@ -589,9 +698,18 @@ class LuFactor(Primitive, node_name="LinalgLuFactorExBackward0"):
     def backward(ctx, glu, gpiv=None):
         lu, piv = ctx.saved_tensors
         p, low, up = lu_unpack(lu, piv)
-        inner = tril(_mH(low) @ tril(glu, -1), -1) + triu(triu(glu) @ _mH(up))
-        y = solve_triangular(_mH(up), inner, upper=False, left=False)
-        return p @ solve_triangular(_mH(low), y, upper=True, unitriangular=True)
+        m, n = lu.shape[-2:]
+        k = min(m, n)
+        gl, gu = tril(glu, -1)[..., :k], triu(glu)[..., :k, :]
+        l1, l2, gl1, gl2 = low[..., :k, :], low[..., k:, :], gl[..., :k, :], gl[..., k:, :]
+        u1, u2, gu1, gu2 = up[..., :k], up[..., k:], gu[..., :k], gu[..., k:]
+        h = tril(_mH(l1) @ gl1 - gu2 @ _mH(u2), -1) + triu(gu1 @ _mH(u1) - _mH(l2) @ gl2)
+        if m >= n:  # [L1^-H H; gL2] U1^-H
+            top = solve_triangular(_mH(l1), h, upper=True, unitriangular=True)
+            return p @ solve_triangular(_mH(u1), cat([top, gl2], -2), upper=False, left=False)
+        left = solve_triangular(_mH(u1), h, upper=False, left=False)  # L1^-H [H U1^-H, gU2]
+        return p @ solve_triangular(_mH(l1), cat([left, gu2], -1), upper=True,
+                                    unitriangular=True)
 
 
 def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False):
@@ -600,10 +718,7 @@ def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False):
     if not pivot:
         raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the CPU")
     _check_float(A, "linalg.lu_factor")
-    if A.shape[-1] == A.shape[-2]:  # differentiable
-        lu, piv = LuFactor.apply(A)
-    else:
-        lu, piv = (_make(x) for x in _lu_factor_arrays(A._data))
+    lu, piv = LuFactor.apply(A)
     info = _zero_pivot_info(A._xp, lu._data)
     if check_errors and bool((info != 0).any()):
         raise LinAlgError("torch.linalg.lu_factor: The factorization could not be completed "
@@ -699,20 +814,17 @@ def linalg_inv(A: Tensor, *, out=None) -> Tensor:
 
 
 def inv_ex(A: Tensor, *, check_errors: bool = False):
-    """``linalg.inv`` returning (inverse, info) instead of raising."""
+    """``linalg.inv`` returning (inverse, info) instead of raising. A singular matrix's inverse
+    comes, as PyTorch's, from its LU factors, with the infs and NaNs of a zero pivot (and
+    gradients to match)."""
     _check_square(A, "linalg.inv_ex")
     info = _singular_info(A)
     if bool((info != 0).any()):
         if check_errors:
             linalg_inv(A)
-        with np.errstate(all="ignore"):
-            return inv_ex_type(_make(_nan_inverse(A._data)), info)
+        lu_, piv, _ = lu_factor_ex(A)
+        return inv_ex_type(lu_solve(lu_, piv, _eye_like(A, A.shape[-1]).expand(A.shape)), info)
     return inv_ex_type(inverse(A), info)
-
-
-def _nan_inverse(a):
-    xp = get_array_module(a)
-    return xp.full(a.shape, xp.nan, a.dtype)
 
 
 def linalg_solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
@@ -726,13 +838,18 @@ def linalg_solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor
 
 
 def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = False):
-    """``linalg.solve`` returning (result, info) instead of raising."""
+    """``linalg.solve`` returning (result, info) instead of raising; for a singular ``A`` the
+    result comes from its LU factors, as in ``inv_ex``."""
     _check_square(A, "linalg.solve_ex")
     info = _singular_info(A)
     if bool((info != 0).any()):
         if check_errors:
             linalg_solve(A, B, left=left)
-        return solve_ex_type(_make(_nan_inverse(B._data)), info)
+        lu_, piv, _ = lu_factor_ex(A)
+        # linalg.solve's rule: B is a (batch of) vector(s) when 1-D or shaped like A less a dim
+        vector = left and (B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1]))
+        x = lu_solve(lu_, piv, B.unsqueeze(-1) if vector else B, left=left)
+        return solve_ex_type(x.squeeze(-1) if vector else x, info)
     return solve_ex_type(solve(A, B, left=left), info)
 
 

@@ -1,6 +1,7 @@
-"""Pointwise ops composed from the primitives of unary.py and elementwise.py: angle conversions,
-sinc, copysign, ldexp, logaddexp2, the Bessel function i0, and the integer/bit-level ops
-(gcd, lcm, heaviside, nextafter, frexp) that have no gradient."""
+"""Pointwise ops composed from the primitives of unary.py and elementwise.py (angle conversions,
+sinc, ldexp, logaddexp2), a few primitives of their own (copysign, the Bessel function i0, the
+incomplete gamma functions, and the bit-level nextafter and frexp, whose gradients are PyTorch's;
+heaviside, recorded without a derivative as in PyTorch), and the integer ops gcd and lcm."""
 from __future__ import annotations
 
 import math
@@ -9,10 +10,10 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.special import special
-from ember.ops._util import as_tensor_arg, data_of, float_array, promote, result_dtype
-from ember.ops.compare import isfinite, signbit
+from ember.ops._util import data_of, float_array, promote, result_dtype
+from ember.ops.compare import isfinite
 from ember.ops.elementwise import _xp, div, maximum, mul, pow, sub, where
-from ember.ops.unary import _inexact, _no_kernel, abs, exp, exp2, lgamma, log, log2, sin
+from ember.ops.unary import _inexact, _no_kernel, exp, exp2, lgamma, log, log2, sin
 from ember.return_types import _return_type
 
 frexp_type = _return_type("frexp", ["mantissa", "exponent"])
@@ -57,12 +58,33 @@ def sinc(input: Tensor) -> Tensor:
     return where(zero, 1.0, sin(safe) / safe)
 
 
+class Copysign(Primitive, node_name="CopysignBackward0"):
+    """copysign(x, y): its derivative in x is sign(x) sign(result) (0 at x = 0); in y it is 0,
+    a zero gradient as PyTorch gives."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = _xp(a).copysign(a, b).astype(a.dtype, copy=False)
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        gb = grad.new_zeros(grad.shape) if ctx.needs_input_grad[1] else None
+        return grad * (a.sign() * out.sign()), gb
+
+
+class CopysignScalar(Copysign, node_name="CopysignBackward1"):
+    """copysign(x, number)."""
+
+
 def copysign(input: Tensor, other) -> Tensor:
     """|input| with the sign of ``other`` (a float result; -0.0 counts as negative)."""
     x = _floating(input)
-    o = other if isinstance(other, Tensor) else as_tensor_arg(float(other), x)
-    mag = abs(x.to(result_dtype(x._data, o._data)))
-    return where(signbit(o), -mag, mag)
+    if not isinstance(other, Tensor):
+        return CopysignScalar.apply(x, float(other))
+    return Copysign.apply(x.to(result_dtype(x._data, other._data)), other)
 
 
 def ldexp(input, other) -> Tensor:
@@ -156,20 +178,45 @@ def _kernel_name(t: Tensor) -> str:
                                                                            t.dtype.name)
 
 
+class Heaviside(Primitive, node_name="NotImplemented"):
+    """PyTorch records heaviside in the graph but has no derivative for it: backward raises."""
+
+    @staticmethod
+    def forward(ctx, a, v):
+        a, v = promote(a, v)
+        # Not NumPy's heaviside: that gives float64 for integers and NaN for NaN (PyTorch: 0).
+        return _xp(a if hasattr(a, "dtype") else v).where(a == 0, v, a > 0).astype(a.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("derivative for aten::heaviside is not implemented")
+
+
 def heaviside(input: Tensor, values: Tensor) -> Tensor:
     """0 where input < 0, ``values`` where input == 0, 1 where input > 0."""
     if isinstance(values, Tensor) and values.dtype is not input.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different "
                            "dtypes")
-    a, v = promote(data_of(input), data_of(values))
-    xp = _xp(a if hasattr(a, "dtype") else v)
-    # Not NumPy's heaviside: that gives float64 for integers and NaN for NaN (PyTorch: 0).
-    return _make(xp.where(a == 0, v, a > 0).astype(a.dtype))
+    return Heaviside.apply(input, values)
+
+
+class Nextafter(Primitive, node_name="NextafterBackward0"):
+    """The step to the next float counts as no change: PyTorch's gradient is ``grad`` for
+    ``input`` and 0 for ``other``."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = promote(a, b)
+        return _xp(a if hasattr(a, "dtype") else b).nextafter(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad.new_zeros(grad.shape) if ctx.needs_input_grad[1] else None
 
 
 def nextafter(input: Tensor, other: Tensor) -> Tensor:
     """The next representable float after ``input`` towards ``other``."""
-    return _no_grad_binary("nextafter", input, other)
+    return Nextafter.apply(input, other)
 
 
 def _gamma_density(ctx, grad, name: str) -> Tensor:
@@ -219,9 +266,26 @@ def igammac(input: Tensor, other: Tensor) -> Tensor:
     return Igammac.apply(input, other)
 
 
+class Frexp(Primitive, node_name="FrexpBackward0"):
+    """mantissa = input / 2 ** exponent with the exponent held constant: PyTorch's gradient is
+    grad / 2 ** exponent (0 where 2 ** exponent overflows, inf where it is subnormal)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        mantissa, exponent = _xp(a).frexp(a)
+        exponent = exponent.astype("int32", copy=False)
+        ctx.save_for_backward(exponent)
+        return mantissa, exponent
+
+    @staticmethod
+    def backward(ctx, grad, gexponent=None):
+        (exponent,) = ctx.saved_tensors
+        xp = _xp(grad._data)
+        return grad / _make(xp.ldexp(xp.ones((), grad._data.dtype), exponent._data))
+
+
 def frexp(input: Tensor):
     """(mantissa, exponent) with input = mantissa * 2 ** exponent, |mantissa| in [0.5, 1)."""
     if not input.is_floating_point():
         raise RuntimeError("torch.frexp() only supports floating-point dtypes")
-    mantissa, exponent = input._xp.frexp(input._data)
-    return frexp_type(_make(mantissa), _make(exponent.astype("int32")))
+    return frexp_type(*Frexp.apply(input))

@@ -836,7 +836,8 @@ def sign(input, *, out=None):
 def sgn(input):
     if input.is_complex():
         mag = abs(input)
-        return where(mag == 0, zeros_like_(input), input / mag)
+        zero = mag == 0  # divided by 1 there, so that no NaN reaches a gradient through where
+        return where(zero, zeros_like_(input), input / where(zero, 1.0, mag))
     return sign(input)
 
 

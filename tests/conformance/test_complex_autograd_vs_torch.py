@@ -78,3 +78,14 @@ def test_binary(name, kinds):
         assert (e is None) == (t is None)
         if t is not None:
             np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-12, equal_nan=True)
+
+
+def test_abs_double_backward_at_complex_zero_matches_torch():
+    """sgn's composite divides by 1 where |z| = 0, so no NaN reaches the second derivative."""
+    results = []
+    for lib in (torch, ember):
+        z = lib.tensor([0j, 1 + 1j, -2 + 0.5j], dtype=lib.complex128, requires_grad=True)
+        (g,) = lib.autograd.grad(z.abs().sum(), [z], create_graph=True)
+        (gg,) = lib.autograd.grad(lib.view_as_real(g).sum(), [z])
+        results.append(gg.resolve_conj().numpy())
+    np.testing.assert_allclose(results[1], results[0], atol=1e-12)

@@ -797,18 +797,40 @@ def _check_lerp(input, end, weight) -> None:
                                   f"'{scalar_name(dtype)}'")
 
 
+def _lerp_scalar(weight, input):
+    """A number weight in ``input``'s dtype where that is single or double precision, as
+    PyTorch converts it before ``1 - weight`` (half types keep it weak: they compute wider)."""
+    if isinstance(weight, Tensor) or input._data.dtype.itemsize <= 2:
+        return weight
+    return input._data.dtype.type(weight)
+
+
 def lerp(input, end, weight, *, out=None):
-    """input + weight * (end - input)."""
+    """``input + weight * (end - input)`` where ``|weight| < 0.5``, else ``end - (end - input) *
+    (1 - weight)``, as PyTorch computes it: exact at weight 1, and an infinite ``input`` with a
+    large weight gives an infinity, not NaN."""
     _check_lerp(input, end, weight)
-    result = input + weight * (end - input)
+    weight = _lerp_scalar(weight, input)
+    diff = end - input
+    if isinstance(weight, Tensor):
+        result = where(weight.abs() < 0.5, input + weight * diff, end - diff * (1 - weight))
+    elif abs(weight) < 0.5:
+        result = input + weight * diff
+    else:
+        result = end - diff * (1 - weight)
     return result if out is None else write_result(out, result)
 
 
 def lerp_(input, end, weight):
     _check_lerp(input, end, weight)
     if not _record(input, end, weight):
-        diff = data_of(end) - input._data
-        input._data += (data_of(weight) * diff).astype(input._data.dtype, copy=False)
+        a, b, w = input._data, data_of(end), data_of(_lerp_scalar(weight, input))
+        diff = b - a
+        if isinstance(weight, Tensor):
+            result = input._xp.where(abs(w) < 0.5, a + w * diff, b - diff * (1 - w))
+        else:
+            result = a + w * diff if abs(w) < 0.5 else b - diff * (1 - w)
+        a[...] = result
         input._bump_version()
         return input
     return input.copy_(lerp(input, end, weight))
@@ -949,7 +971,13 @@ class Angle(Primitive, node_name="AngleBackward0"):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return get_array_module(a).angle(float_array(a))
+        xp = get_array_module(a)
+        if a.dtype.kind == "c":
+            return xp.angle(a)
+        f = float_array(a)  # real: pi below 0, else 0 (-0.0 included), NaN kept, as PyTorch
+        kind = f.dtype.type
+        return xp.where(f < 0, kind(math.pi), xp.where(f == f, kind(0), f)).astype(
+            f.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):

@@ -18,7 +18,7 @@ from ember.backend.cuda import leading_sum
 from ember.backend.device import get_array_module
 from ember.backend.special import cumulative, sort_keys
 from ember.ops._util import refuse_complex, scalar_name, wrap_dim, wrap_dims, write_result
-from ember.ops.elementwise import select_grad
+from ember.ops.elementwise import select_grad, where
 from ember.ops.movement import Expand
 
 
@@ -130,7 +130,6 @@ def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=N
     from ember.ops.compare import isnan
     if input.is_complex():
         raise RuntimeError("nansum does not support complex inputs")
-    from ember.ops.elementwise import where
     result = sum(where(isnan(input), _make(input._xp.zeros((), input._data.dtype)), input),
                  dim, keepdim, dtype=dtype)
     return result if out is None else write_result(out, result)
@@ -777,6 +776,14 @@ def median(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdim
     d = wrap_dim(dim, input.ndim)
     k = (input.shape[d] - 1) // 2 + 1 if input.ndim else 1
     v, i = kthvalue(input, k, d, keepdim)
+    if input.is_floating_point() and input.ndim:
+        # a slice holding NaN has median NaN, at its first NaN (without a sync: always picked)
+        nan = input.detach().isnan()
+        first = nan.to(_dt.uint8).argmax(d, keepdim=True)
+        i = where(nan.any(d, keepdim=True), first, i if keepdim else i.unsqueeze(d))
+        v = input.gather(d, i)
+        if not keepdim:
+            v, i = v.squeeze(d), i.squeeze(d)
     result = return_types.median(v, i)
     return result if out is None else write_result(out, result)
 
@@ -835,9 +842,10 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False, *, axis=None, keep
     rows = host.reshape(-1, host.shape[-1])
     indices = np.empty(rows.shape[0], np.int64)
     for r, row in enumerate(rows):
-        uniq, counts = np.unique(row, return_counts=True)
-        v = uniq[np.argmax(counts)]  # ties: the smallest value, as PyTorch
-        indices[r] = np.nonzero(row == v)[0][-1]
+        # each NaN counts once, as in PyTorch (no NaN equals another); ties: the smallest value
+        uniq, counts = np.unique(row, return_counts=True, equal_nan=False)
+        v = uniq[np.argmax(counts)]
+        indices[r] = np.nonzero(row != row if v != v else row == v)[0][-1]
     i = _make(indices.reshape(host.shape[:-1])).to(input.device).unsqueeze(d)
     from ember.ops.indexing import gather
     v = gather(input, d, i)

@@ -11,7 +11,7 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.ops._util import wrap_dim, write_result
 from ember.ops.compare import isnan
-from ember.ops.elementwise import clamp, where
+from ember.ops.elementwise import clamp, lerp, where
 from ember.ops.indexing import gather, sort
 from ember.ops.movement import movedim, narrow
 from ember.ops.reduce import cumsum, diff, sum
@@ -137,7 +137,7 @@ def _quantile(input: Tensor, q, dim, keepdim: bool, interpolation: str, ignore_n
     v_lo = gather(values, -1, lo.long())
     v_hi = gather(values, -1, hi.long())
     if interpolation == "linear":
-        out = v_lo + (rank - lo) * (v_hi - v_lo)
+        out = lerp(v_lo, v_hi, rank - lo)  # PyTorch's lerp: an infinite end stays infinite
     elif interpolation == "midpoint":
         out = (v_lo + v_hi) * 0.5
     else:

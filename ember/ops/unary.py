@@ -666,7 +666,9 @@ class Lgamma(Primitive, node_name="LgammaBackward0"):
     def forward(ctx, a):
         a = float_array(a)
         ctx.save_for_backward(a)
-        return special(_xp(a)).gammaln(a).astype(a.dtype, copy=False)
+        out = special(_xp(a)).gammaln(a)
+        # C's lgamma(-inf) is +inf, as PyTorch gives; SciPy's gammaln gives -inf
+        return _xp(a).where(a == -math.inf, math.inf, out).astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):

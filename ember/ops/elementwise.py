@@ -360,16 +360,15 @@ class PowScalar(Primitive, node_name="PowBackward0"):
     _node_saved = {"self": 0, "exponent": lambda ctx: ctx.exponent}
 
     @staticmethod
-    def forward(ctx, a, exponent):
+    def forward(ctx, given, exponent):
+        # bool ** 2 is int64, int ** 0.5 float, int ** 1j complex64 (the default dtype's)
+        a = given.astype(_promoted(given, exponent), copy=False)
+        ctx.save_for_backward(_as_given(given, a))
+        ctx.exponent = exponent
         if isinstance(exponent, complex):
-            ctx.save_for_backward(a)
-            ctx.exponent = exponent
             return a ** exponent
-        a = a.astype(_promoted(a, exponent), copy=False)  # bool ** 2 is int64, int ** 0.5 float
         if a.dtype.kind in "iu" and exponent < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
-        ctx.save_for_backward(a)
-        ctx.exponent = exponent
         if a.dtype == np.bool_:  # x ** True is x, x ** False is True
             return _xp(a).logical_or(a, not exponent)
         return a ** scalar_operand(exponent, a)

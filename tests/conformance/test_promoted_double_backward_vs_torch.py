@@ -38,3 +38,16 @@ def test_second_derivative_reaches_the_other_operand(op, dtypes):
     assert (eda, edb) == (tda, tdb)
     np.testing.assert_allclose(ega, tga, rtol=1e-5)
     np.testing.assert_allclose(egb, tgb, rtol=1e-5)
+
+
+def test_power_with_a_complex_number_exponent():
+    results = []
+    for lib in (torch, ember):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        (g,) = lib.autograd.grad(lib.view_as_real(x.pow(1 + 0.5j)).sum(), [x], create_graph=True)
+        (gg,) = lib.autograd.grad(g.sum(), [x])
+        ints = lib.tensor([1, 2]) ** (1 + 1j)
+        results.append((str(ints.dtype).split(".")[-1], g.detach().numpy(), gg.numpy()))
+    assert results[1][0] == results[0][0] == "complex64"
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-6)
+    np.testing.assert_allclose(results[1][2], results[0][2], rtol=1e-5)

@@ -247,6 +247,27 @@ class Module:
                 raise AttributeError("`" + item + "` is not an nn.Module")
         return mod
 
+    def set_submodule(self, target: str, module: "Module", strict: bool = False) -> None:
+        """Put ``module`` at the dotted path ``target``, whose parents must exist; with
+        ``strict``, so must the submodule being replaced."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        if strict and not hasattr(parent, name):
+            raise AttributeError(parent._get_name() + " has no attribute `" + name + "`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError("`" + name + "` is not an nn.Module")
+        setattr(parent, name, module)
+
+    def compile(self, *args, **kwargs) -> None:
+        """Compile this module's calls with ``ember.compile``'s arguments: ember runs eagerly,
+        so the module is left as it is."""
+        from ember.runtime import compile as compile_fn
+        compile_fn(self, *args, **kwargs)
+
     def get_parameter(self, target: str) -> Parameter:
         """The parameter at the dotted path ``target``."""
         module_path, _, param_name = target.rpartition(".")
@@ -425,9 +446,10 @@ class Module:
                 memo.add(module)
                 yield name, module
 
-    def modules(self) -> Iterator["Module"]:
-        """This module and every descendant, each once, depth first."""
-        for _, module in self.named_modules():
+    def modules(self, remove_duplicate: bool = True) -> Iterator["Module"]:
+        """This module and every descendant, depth first (each once unless
+        ``remove_duplicate=False``)."""
+        for _, module in self.named_modules(remove_duplicate=remove_duplicate):
             yield module
 
     def named_modules(self, memo: set | None = None, prefix: str = "",

@@ -2,8 +2,9 @@
 
 Workloads (issue 2): a 2x2 ``a + b``; a small autograd step
 ``((x * 2 + 1).relu()).sum().backward()`` on 10x10; a 1024x1024 float32 matmul (against NumPy's
-own ``@`` too); and ``import ember`` vs ``import torch`` in fresh interpreters. Also an MLP-like
-autograd step (32x64 batch, two linear layers) to check that autograd gains carry over.
+own ``@`` too); an STFT of 1 s at 16 kHz; and ``import ember`` vs ``import torch`` in fresh
+interpreters. Also an MLP-like autograd step (32x64 batch, two linear layers) to check that
+autograd gains carry over.
 Prints medians and the ratio ember/torch. Usage: python bench/bench_core.py
 """
 from __future__ import annotations
@@ -82,6 +83,15 @@ def main() -> None:
     r = _interleaved({"ember": lambda: m_e @ n_e, "torch": lambda: m_t @ n_t,
                       "numpy": lambda: m_n @ n_n}, number=5, repeat=7)
     rows.append(("matmul 1024x1024 f32", r))
+
+    # spectrogram front end (scipy.fft under ember): 1 s at 16 kHz, Whisper's n_fft and hop
+    sig_e, sig_t = ember.randn(16000), torch.randn(16000)
+    win_e, win_t = ember.hann_window(400), torch.hann_window(400)
+    r = _interleaved({"ember": lambda: ember.stft(sig_e, 400, 160, window=win_e,
+                                                  return_complex=True),
+                      "torch": lambda: torch.stft(sig_t, 400, 160, window=win_t,
+                                                  return_complex=True)}, number=20, repeat=7)
+    rows.append(("stft 16k, 400/160", r))
 
     rows.append(("import", {"ember": _import_time("ember"), "torch": _import_time("torch")}))
 

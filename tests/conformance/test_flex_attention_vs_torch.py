@@ -299,3 +299,15 @@ def test_sliced_block_mask_mod_raises_like_torch():
         sliced = flex.create_block_mask(causal, 2, 1, 8, 8, device="cpu")[1]
         with pytest.raises(RuntimeError, match="sliced BlockMask"):
             sliced.mask_mod(*[lib.tensor(0)] * 4)
+
+
+@pytest.mark.parametrize("variant", ["causal_upper_left", "causal_lower_right"])
+def test_causal_bias_is_a_bool_tensor_like_torch(variant):
+    """A Tensor subclass that prints as its dense mask, in both. (PyTorch's is built through
+    the legacy constructor, so its own shape is (variant, L, S) with unset values; ember's is
+    the (L, S) mask itself.)"""
+    biases = [getattr(lib.nn.attention.bias, variant)(2, 5) for lib in (torch, ember)]
+    assert issubclass(type(biases[1]), ember.Tensor)
+    assert issubclass(type(biases[0]), torch.Tensor)
+    assert repr(biases[1]) == repr(biases[0])
+    assert tuple(biases[1].shape) == (2, 5)

@@ -2,9 +2,10 @@
 takes as its ``attn_mask``, aligned to the top left or the bottom right of the (L, S) score
 matrix, which differ when L != S.
 
-PyTorch's ``CausalBias`` is a Tensor subclass that takes over SDPA through
-``__torch_function__``; ember's is a plain object that ``ember.nn.functional`` recognizes, so
-that defining it does not turn on the protocol's dispatch for every other function.
+``CausalBias`` is a Tensor subclass, as PyTorch's, holding the dense bool mask (True where a
+query sees a key); ``ember.nn.functional.scaled_dot_product_attention`` recognizes it, where
+PyTorch's takes over SDPA through ``__torch_function__``: ember's opts out of that protocol, so
+that defining it does not turn on dispatch for every other function.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import warnings
 
 import ember
 from ember._tensor import Tensor
+from ember.overrides import _disabled_torch_function_impl
 
 __all__ = ["causal_upper_left", "causal_lower_right", "CausalVariant", "CausalBias"]
 
@@ -26,26 +28,32 @@ class CausalVariant(enum.IntEnum):
     LOWER_RIGHT = 2
 
 
-class CausalBias:
-    """A causal mask of ``seq_len_q`` queries and ``seq_len_kv`` keys, made dense only where a
-    kernel needs it."""
+class CausalBias(Tensor):
+    """A causal mask of ``seq_len_q`` queries and ``seq_len_kv`` keys: a bool tensor of that
+    shape, True where a query sees a key."""
 
-    def __init__(self, variant: CausalVariant, seq_len_q: int, seq_len_kv: int) -> None:
+    __torch_function__ = _disabled_torch_function_impl
+    __slots__ = ()
+
+    def __new__(cls, variant: CausalVariant, seq_len_q: int, seq_len_kv: int) -> "CausalBias":
         if not isinstance(variant, CausalVariant):
             raise AssertionError("variant must be a CausalVariant")
         if variant == CausalVariant.LOWER_RIGHT and seq_len_q > seq_len_kv:
             warnings.warn("Lower right causal bias will produce NaNs in the output when "
                           "seq_len_q > seq_len_kv!", stacklevel=2)
-        self.variant = variant
-        self.seq_len_q = seq_len_q
-        self.seq_len_kv = seq_len_kv
+        ones = ember.ones(seq_len_q, seq_len_kv, dtype=ember.bool)
+        mask = ones.tril() if variant == CausalVariant.UPPER_LEFT else \
+            ones.tril(seq_len_kv - seq_len_q)
+        mask.__class__ = cls
+        mask.__dict__.update(variant=variant, seq_len_q=seq_len_q, seq_len_kv=seq_len_kv)
+        return mask
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass  # made whole by __new__
 
     def _materialize(self, device=None) -> Tensor:
-        """The dense bool (seq_len_q, seq_len_kv) mask, True where a query sees a key."""
-        ones = ember.ones(self.seq_len_q, self.seq_len_kv, dtype=ember.bool, device=device)
-        if self.variant == CausalVariant.UPPER_LEFT:
-            return ones.tril()
-        return ones.tril(self.seq_len_kv - self.seq_len_q)
+        """The mask as a plain bool (seq_len_q, seq_len_kv) tensor, on ``device``."""
+        return Tensor.to(Tensor.as_subclass(self, Tensor), device=device)
 
     def _sdpa(self, query: Tensor, key: Tensor, value: Tensor, dropout_p: float,
               is_causal: bool, scale: float | None, enable_gqa: bool) -> Tensor:

@@ -3,8 +3,10 @@
 
 Code from pytorch/tutorials (BSD-3-Clause), prose and comments removed. Reduced: batch sizes,
 sequence lengths, heads and widths, ``blocked_autorange``'s ``min_run_time`` (0.01 s); the
-``CausalSelfAttention`` model is moved ``.to(device)`` instead of ``.to("cuda")``. Not run: the
-``torch.nested`` cells and the ``torch.nn.attention.bias`` cells (ember has neither).
+``CausalSelfAttention`` model is moved ``.to(device)`` instead of ``.to("cuda")``. Not run here:
+the ``torch.nested`` cells (tests/acceptance/test_tutorial_nested.py covers nested tensors) and
+the ``torch.nn.attention.bias`` cells (tests/conformance/test_flex_attention_vs_torch.py checks
+CausalBias against PyTorch).
 """
 # The tutorials' code is kept verbatim, long lines included.
 # ruff: noqa: E501

@@ -57,6 +57,10 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     flash = _flash_inputs(query, key, value) if attn_mask is None else None
     if flash is not None:
         return _flash_attention(*flash, factor, is_causal, dropout_p)
+    if fused and _fused_on_host(query, key, value, attn_mask):
+        mask = _additive_mask(query, key, attn_mask, is_causal)
+        out = HostAttention.apply(query, key, value, factor, mask)
+        return _in_layout_of(out, query) if query.ndim == 4 else out
     scores = matmul(query, key.transpose(-2, -1)) * factor
     length, source = query.shape[-2], key.shape[-2]
     if is_causal:
@@ -71,6 +75,68 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         weights = dropout(weights, dropout_p, True)
     out = matmul(weights, value)
     return _in_layout_of(out, query) if fused and query.ndim == 4 else out
+
+
+def _fused_on_host(query: Tensor, key: Tensor, value: Tensor, attn_mask) -> bool:
+    """Whether attention runs as ``HostAttention``: NumPy arrays of one floating dtype and the
+    same leading dims, and a mask (if any) that is not differentiated."""
+    return (query.device.type == "cpu" and query.is_floating_point() and query.ndim >= 2
+            and query.dtype is key.dtype is value.dtype
+            and query.shape[:-2] == key.shape[:-2] == value.shape[:-2]
+            and (attn_mask is None or not attn_mask.requires_grad))
+
+
+def _additive_mask(query: Tensor, key: Tensor, attn_mask, causal: bool):
+    """SDPA's mask as an array added to the scores (bool: 0 where True, -inf where False;
+    causal: -inf above the diagonal), or None."""
+    xp = query._xp
+    if causal:
+        length, source = query.shape[-2], key.shape[-2]
+        return xp.triu(xp.full((length, source), -xp.inf, xp.float32), 1)
+    if attn_mask is None:
+        return None
+    mask = attn_mask._data
+    if mask.dtype == bool:
+        return xp.where(mask, xp.float32(0), xp.float32(-xp.inf))
+    return mask
+
+
+class HostAttention(Primitive, node_name="ScaledDotProductFlashAttentionForCpuBackward0"):
+    """softmax(Q K^T * scale + mask) V on the CPU as one node: the scores are scaled, masked
+    and normalised in place a cache-sized block at a time (``_softmax_rows``), instead of a
+    pass over memory per composed op; the backward is softmax's in closed form, and double
+    backward differentiates the composed computation."""
+
+    @staticmethod
+    def forward(ctx, query, key, value, scale, mask):
+        xp = get_array_module(query)
+        scores = backend_matmul(query, key.swapaxes(-1, -2))
+        shape = scores.shape
+        rows = scores.reshape((-1,) + shape[-2:])  # blocks of whole (L, S) score matrices
+        if mask is not None:
+            mask = xp.broadcast_to(mask, shape).reshape(rows.shape)
+        probs, weights = _softmax_rows(xp, rows, scale, mask, None)
+        probs, weights = probs.reshape(shape), weights.reshape(shape)
+        ctx.save_for_backward(query, key, value)
+        ctx.state = (scale, mask, probs, weights)
+        return backend_matmul(weights, value)
+
+    @staticmethod
+    def backward(ctx, grad):
+        query, key, value = ctx.saved_tensors
+        scale, mask, probs, weights = ctx.state
+        if _State.enabled:  # create_graph: differentiate the composed computation
+            mask = None if mask is None else mask.reshape(probs.shape)
+            return (*_composed_grads(grad, query, key, value, scale, mask=mask), None, None)
+        q, k, v, g = query._data, key._data, value._data, grad._data
+        dv = backend_matmul(weights.swapaxes(-1, -2), g)
+        ds = backend_matmul(g, v.swapaxes(-1, -2)).astype(probs.dtype, copy=False)
+        ds -= (ds * probs).sum(axis=-1, keepdims=True)  # softmax: p * (d - sum(d * p))
+        ds *= probs
+        ds *= scale
+        ds = ds.astype(q.dtype, copy=False)
+        return (_make(backend_matmul(ds, k)), _make(backend_matmul(ds.swapaxes(-1, -2), q)),
+                _make(dv), None, None)
 
 
 def _flash_inputs(query: Tensor, key: Tensor, value: Tensor):
@@ -121,8 +187,7 @@ class FlashAttention(Primitive, node_name="ScaledDotProductFlashAttentionBackwar
         query, key, value = ctx.saved_tensors
         scale, causal, noise, out, lse = ctx.state
         if _State.enabled:  # create_graph: differentiate the composed computation
-            out = _composed_attention(query, key, value, scale, causal=causal, noise=noise)
-            return _grad(out, (query, key, value), grad, create_graph=True)
+            return _composed_grads(grad, query, key, value, scale, causal=causal, noise=noise)
         xp = get_array_module(out)
         q, k, v = query._data, key._data, value._data
         dq, dk, dv = xp.empty_like(q), xp.empty_like(k), xp.empty_like(v)
@@ -286,6 +351,16 @@ def _composed_attention(query: Tensor, key: Tensor, value: Tensor, scale: float,
         weights = weights * _make(noise.array() if isinstance(noise, _dropout.HashedNoise)
                                   else noise)
     return matmul(weights, value)
+
+
+def _composed_grads(grad: Tensor, query: Tensor, key: Tensor, value: Tensor, scale: float,
+                    **options) -> tuple:
+    """The gradients of ``_composed_attention`` for its three inputs, differentiable again.
+    Each input enters through a view of its own, so that a partial derivative never runs
+    through another input computed from it (``k = 2 * q``) or equal to it (``q, q, q``)."""
+    q, k, v = (t.view_as(t) for t in (query, key, value))
+    out = _composed_attention(q, k, v, scale, **options)
+    return _grad(out, (q, k, v), grad, create_graph=True)
 
 
 def _composed_self_attention(qkv: Tensor, mask, heads: int, scale: float, noise) -> Tensor:

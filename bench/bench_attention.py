@@ -1,10 +1,13 @@
-"""scaled_dot_product_attention on CUDA: ember's fused kernels (ember.backend.cuda_flash) vs
-PyTorch's (cuDNN / flash attention), forward and forward + backward, interleaved in one run.
+"""scaled_dot_product_attention, forward and forward + backward, ember vs PyTorch in one run:
+on CUDA, ember's fused kernels (ember.backend.cuda_flash) against cuDNN / flash attention in
+bfloat16; on the CPU, ember's one-node attention (ops.attention.HostAttention) against
+PyTorch's CPU flash kernel in float32.
 
-Usage: python bench/bench_attention.py [repeats]   (needs CuPy, a GPU and a CUDA build of torch)
-Prints, per library, the median milliseconds of one call waited for (host and GPU time) and the
-mean of ten calls queued back to back (the GPU's time, where it is the slower side), with the
-ratios ember / torch.
+Usage: python bench/bench_attention.py [repeats] [device]   (device: cuda, the default, which
+needs CuPy, a GPU and a CUDA build of torch; or cpu)
+Prints, per library, the median milliseconds of one call waited for (host and GPU time) and,
+on CUDA, the mean of ten calls queued back to back (the GPU's time, where it is the slower
+side), with the ratios ember / torch.
 """
 from __future__ import annotations
 
@@ -14,12 +17,12 @@ import time
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
 
-CASES = [  # (batch, heads, length, head dim, causal, dropout)
-    (32, 16, 512, 64, False, 0.0),
-    (32, 16, 512, 64, False, 0.1),
-    (8, 16, 2048, 64, True, 0.0),
-    (16, 16, 1024, 128, True, 0.0),
-]
+CASES = {  # (batch, heads, length, head dim, causal, dropout)
+    "cuda": [(32, 16, 512, 64, False, 0.0), (32, 16, 512, 64, False, 0.1),
+             (8, 16, 2048, 64, True, 0.0), (16, 16, 1024, 128, True, 0.0)],
+    "cpu": [(2, 8, 512, 64, False, 0.0), (2, 8, 512, 64, True, 0.0),
+            (8, 4, 128, 32, True, 0.0)],
+}
 
 
 def median_ms(fn, sync, repeat: int) -> float:
@@ -46,11 +49,12 @@ def _queued_ms(fn, sync, calls: int = 10) -> float:
     return (time.perf_counter() - t0) / calls * 1e3
 
 
-def _steps(lib, case):
+def _steps(lib, case, device: str):
     batch, heads, length, dim, causal, dropout = case
-    q, k, v = (lib.randn(batch, heads, length, dim, device="cuda", dtype=lib.bfloat16,
+    dtype = lib.bfloat16 if device == "cuda" else lib.float32
+    q, k, v = (lib.randn(batch, heads, length, dim, device=device, dtype=dtype,
                          requires_grad=True) for _ in range(3))
-    grad = lib.randn(batch, heads, length, dim, device="cuda", dtype=lib.bfloat16)
+    grad = lib.randn(batch, heads, length, dim, device=device, dtype=dtype)
     sdpa = lib.nn.functional.scaled_dot_product_attention
 
     def forward():
@@ -67,19 +71,25 @@ def main() -> None:
 
     import ember
     repeat = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    print(f"{'bf16 (B, H, L, D), causal, dropout':<40}{'pass':<10}{'ember ms':>10}"
-          f"{'torch ms':>10}{'ratio':>8}{'queued: ember':>15}{'torch':>8}{'ratio':>8}")
-    for case in CASES:
-        ember_steps = _steps(ember, case)
-        torch_steps = _steps(torch, case)
+    device = sys.argv[2] if len(sys.argv) > 2 else "cuda"
+    gpu = device == "cuda"
+    esync = ember.cuda.synchronize if gpu else (lambda: None)
+    tsync = torch.cuda.synchronize if gpu else (lambda: None)
+    queued = f"{'queued: ember':>15}{'torch':>8}{'ratio':>8}" if gpu else ""
+    print(f"{('bf16' if gpu else 'f32') + ' (B, H, L, D), causal, dropout':<40}{'pass':<10}"
+          f"{'ember ms':>10}{'torch ms':>10}{'ratio':>8}{queued}")
+    for case in CASES[device]:
+        ember_steps = _steps(ember, case, device)
+        torch_steps = _steps(torch, case, device)
         for name, fe, ft in zip(("forward", "fwd+bwd"), ember_steps, torch_steps):
-            te = median_ms(fe, ember.cuda.synchronize, repeat)
-            tt = median_ms(ft, torch.cuda.synchronize, repeat)
-            qe = _queued_ms(fe, ember.cuda.synchronize)
-            qt = _queued_ms(ft, torch.cuda.synchronize)
+            te = median_ms(fe, esync, repeat)
+            tt = median_ms(ft, tsync, repeat)
             label = f"{case[:4]}, {case[4]}, {case[5]}"
-            print(f"{label:<40}{name:<10}{te:10.3f}{tt:10.3f}{te / tt:8.2f}"
-                  f"{qe:15.3f}{qt:8.3f}{qe / qt:8.2f}", flush=True)
+            row = f"{label:<40}{name:<10}{te:10.3f}{tt:10.3f}{te / tt:8.2f}"
+            if gpu:
+                qe, qt = _queued_ms(fe, esync), _queued_ms(ft, tsync)
+                row += f"{qe:15.3f}{qt:8.3f}{qe / qt:8.2f}"
+            print(row, flush=True)
 
 
 if __name__ == "__main__":

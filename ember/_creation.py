@@ -11,13 +11,15 @@ import numpy as np
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _host, _make, _to_nested
 from ember.backend.device import CPU, Device, meta_array, to_device
-from ember.ops._util import shape_arg
+from ember.ops._util import scalar_name, shape_arg
 from ember.random import generator_for
 
 
 def _checked_shape(size, op: str | None = None, size_kw=None) -> tuple:
     """``shape_arg(size)`` (or the ``size=`` keyword), with PyTorch's errors for negative
     sizes."""
+    if size and size_kw is not None:
+        raise TypeError(f"{op or 'factory'}() got multiple values for argument 'size'")
     shape = shape_arg(size if size_kw is None else (size_kw,))
     for s in shape:
         if s < 0:
@@ -243,7 +245,7 @@ def empty_strided(size, stride, *, dtype=None, layout=None, device=None,
                   requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """An uninitialised tensor with the given size and strides (in elements), over a buffer
     just large enough for them."""
-    size, stride = tuple(size), tuple(stride)
+    size, stride = _checked_shape((tuple(size),)), tuple(stride)
     if len(size) != len(stride):
         raise RuntimeError("mismatch in length of strides and shape")
     np_dtype = np.dtype(_np_dtype(dtype))
@@ -310,6 +312,9 @@ def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=Non
 
 
 def _like(input: Tensor, dtype, device):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
     return (_dt.to_dtype(dtype) if dtype is not None else input.dtype,
             device if device is not None else input.device)
 
@@ -378,6 +383,8 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None,
         start, end = 0, start
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
     start, end, step = vals
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"unsupported range: {start} -> {end}")
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (end - start) / step < 0:
@@ -409,14 +416,21 @@ def linspace(start, end, steps: int, *, dtype=None, device=None,
              requires_grad: bool = False, out=None) -> Tensor:
     start = start.item() if isinstance(start, Tensor) else start
     end = end.item() if isinstance(end, Tensor) else end
-    if steps < 0:
-        raise RuntimeError("number of steps must be non-negative")
+    _check_steps("linspace", steps)
     data = np.linspace(start, end, int(steps), dtype=np.float64)
     return _finish(data.astype(_np_dtype(dtype)), device, requires_grad, out)
 
 
+def _check_steps(op: str, steps) -> None:
+    if isinstance(steps, (float, np.floating)):
+        raise TypeError(f"{op}(): argument 'steps' must be int, not float")
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+
+
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None,
              requires_grad: bool = False) -> Tensor:
+    _check_steps("logspace", steps)
     data = np.logspace(start, end, int(steps), base=base, dtype=np.float64)
     return _finish(data.astype(_np_dtype(dtype)), device, requires_grad)
 
@@ -441,10 +455,18 @@ def _random_finish(data, device, requires_grad):
     return t
 
 
+def _check_float_kernel(np_dtype, kernel: str) -> None:
+    """PyTorch has no kernel drawing floating samples into an integer or bool tensor."""
+    if np_dtype.kind in "biu":
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{scalar_name(np_dtype)}'")
+
+
 def rand(*shape, size=None, generator=None, dtype=None, device=None,
          requires_grad: bool = False, out=None) -> Tensor:
     """Uniform samples on [0, 1) (for a complex dtype, in the real and the imaginary part)."""
     d = _np_dtype(dtype)
+    _check_float_kernel(d, "check_uniform_bounds")
     rng, shape = _rng(device, generator), _checked_shape(shape, size_kw=size)
     if d.kind == "c":
         parts = rng.random((2,) + shape, dtype=np.float64)
@@ -460,6 +482,7 @@ def randn(*shape, size=None, generator=None, dtype=None, device=None,
     """Standard normal samples (for a complex dtype, unit variance split evenly between the
     real and the imaginary part, as in PyTorch)."""
     d = _np_dtype(dtype)
+    _check_float_kernel(d, "normal_kernel_cpu")
     rng, shape = _rng(device, generator), _checked_shape(shape, size_kw=size)
     if d.kind == "c":
         parts = rng.standard_normal((2,) + shape, dtype=np.float64) * math.sqrt(0.5)
@@ -519,16 +542,27 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
         ref = mean if isinstance(mean, Tensor) else std
         m = mean._data if isinstance(mean, Tensor) else mean
         s = std._data if isinstance(std, Tensor) else std
-        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
+        if isinstance(std, Tensor) and std.numel() and bool((s < 0).any()):
+            raise RuntimeError("normal expects all elements of std >= 0.0")
+        if not isinstance(std, Tensor) and std < 0:
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
+        from ember.ops.movement import broadcast_shapes
+        shape = broadcast_shapes(np.shape(m), np.shape(s))
         z = _rng(ref.device, generator).standard_normal(shape)
         return _make((m + s * z).astype(ref._data.dtype))
+    if std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
     data = _rng(device, generator).normal(mean, std, size=tuple(size)).astype(_np_dtype(dtype))
     return _random_finish(data, device, requires_grad)
 
 
 def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
     """1 with probability ``input`` (or ``p``) elementwise, else 0."""
+    if p is not None and not 0 <= p <= 1:
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
     probs = input._data if p is None else np.full(input._data.shape, p)
+    if p is None and probs.size and not (probs.min() >= 0 and probs.max() <= 1):
+        raise RuntimeError("bernoulli expects all elements of input to be in [0, 1]")
     draws = _rng(input.device, generator).random(input._data.shape)
     return _make((draws < probs).astype(input._data.dtype))
 
@@ -575,6 +609,13 @@ def meshgrid(*tensors, indexing: str | None = None):
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
     indexing = indexing or "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: '
+                           f"{indexing}")
+    for t in tensors:
+        if t.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but "
+                               f"got a tensor of shape {list(t.shape)}")
     shape = [t.numel() for t in tensors]
     if indexing == "xy" and len(tensors) >= 2:
         shape[0], shape[1] = shape[1], shape[0]
@@ -595,12 +636,20 @@ def cartesian_prod(*tensors):
     return stack([g.reshape(-1) for g in grids], 1) if len(tensors) > 1 else tensors[0]
 
 
+def _check_rows_cols(row: int, col: int) -> None:
+    for name, n in (("row", row), ("col", col)):
+        if n < 0:
+            raise RuntimeError(f"{name} must be non-negative, got{n}")
+
+
 def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None) -> Tensor:
+    _check_rows_cols(row, col)
     r, c = np.tril_indices(row, offset, col)
     return _finish(np.stack([r, c]).astype(_np_dtype(dtype, _dt.int64)), device, False)
 
 
 def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None) -> Tensor:
+    _check_rows_cols(row, col)
     r, c = np.triu_indices(row, offset, col)
     return _finish(np.stack([r, c]).astype(_np_dtype(dtype, _dt.int64)), device, False)
 

@@ -120,7 +120,27 @@ class _GradField:
         return grad
 
     def __set__(self, tensor, value) -> None:
+        if value is not None:  # the engine writes the slot itself: these checks cost it nothing
+            _check_grad(tensor, value)
         tensor._grad = value
+
+
+_NOT_ONE_ELEMENT = "only one element tensors can be converted to Python scalars"
+
+
+def _check_grad(tensor, grad) -> None:
+    """PyTorch's errors for assigning ``.grad`` a value of another type, shape or dtype."""
+    if not isinstance(grad, Tensor):
+        raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                        f"{type(grad).__name__}")
+    if grad.shape != tensor.shape:
+        raise RuntimeError(f"attempting to assign a gradient of size '{list(grad.shape)}' to a "
+                           f"tensor of size '{list(tensor.shape)}'. Please ensure that the "
+                           "gradient and the tensor are the same size")
+    if grad.dtype is not tensor.dtype:
+        raise RuntimeError(f"attempting to assign a gradient with dtype '{grad.dtype}' to a "
+                           f"tensor with dtype '{tensor.dtype}'. The gradient must match the "
+                           "tensor's dtype")
 
 
 class Tensor(TensorMethods):
@@ -245,6 +265,9 @@ class Tensor(TensorMethods):
 
     @property
     def H(self) -> "Tensor":
+        if self.ndim not in (0, 2):
+            raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got "
+                               f"{self.ndim}-D tensor.")
         return self.T.conj()
 
     @property
@@ -410,13 +433,21 @@ class Tensor(TensorMethods):
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self._data.reshape(()).item())
 
+    # The Python conversions raise ValueError for many elements, where item() raises
+    # RuntimeError, as PyTorch's do.
     def __float__(self) -> float:
+        if self._data.size != 1:
+            raise ValueError(_NOT_ONE_ELEMENT)
         return float(self.item())
 
     def __int__(self) -> int:
+        if self._data.size != 1:
+            raise ValueError(_NOT_ONE_ELEMENT)
         return int(self.item())
 
     def __complex__(self) -> complex:
+        if self._data.size != 1:
+            raise ValueError(_NOT_ONE_ELEMENT)
         return complex(self.item())
 
     def __index__(self) -> int:
@@ -529,6 +560,8 @@ class Tensor(TensorMethods):
         return out
 
     def detach_(self) -> "Tensor":
+        if self._base is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         self.grad_fn = None
         self.requires_grad = False
         return self
@@ -573,6 +606,9 @@ class Tensor(TensorMethods):
         return _ops.to(self, _dt.to_dtype(dtype))
 
     def type_as(self, other: "Tensor") -> "Tensor":
+        if not isinstance(other, Tensor):
+            raise TypeError(f"type_as(): argument 'other' (position 1) must be Tensor, not "
+                            f"{type(other).__name__}")
         return _ops.to(self, other.dtype, device=other.device)
 
     def float(self) -> "Tensor":
@@ -789,6 +825,9 @@ class Tensor(TensorMethods):
         return _ops.abs(self)
 
     def __invert__(self):
+        if self.dtype.is_floating_point or self.dtype.is_complex:
+            raise TypeError("~ (operator.invert) is only implemented on integer and "
+                            "Boolean-type tensors")
         return _ops.bitwise_not(self)
 
     def __and__(self, other):

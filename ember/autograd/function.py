@@ -1074,15 +1074,26 @@ def _broadcast_error(args, exc: ValueError) -> Exception:
     if "broadcast" not in str(exc):
         return exc
     shapes = [tuple(a.shape) for a in args if isinstance(a, Tensor) or hasattr(a, "ndim")]
-    for i, sa in enumerate(shapes):
-        for sb in shapes[i + 1:]:
-            n = max(len(sa), len(sb))
-            for k in range(1, min(len(sa), len(sb)) + 1):
-                x, y = sa[-k], sb[-k]
-                if x != y and x != 1 and y != 1:
-                    return RuntimeError(f"The size of tensor a ({x}) must match the size of "
-                                        f"tensor b ({y}) at non-singleton dimension {n - k}")
-    return RuntimeError(str(exc))
+    return broadcast_mismatch(shapes) or RuntimeError(str(exc))
+
+
+def broadcast_mismatch(shapes) -> RuntimeError | None:
+    """PyTorch's error for shapes that do not broadcast, found as its TensorIterator does:
+    each shape (tensor b) against the shape broadcast so far (tensor a); None if they all
+    broadcast."""
+    so_far = ()
+    for shape in shapes:
+        n = max(len(so_far), len(shape))
+        merged = []
+        for k in range(1, n + 1):  # from the last dimension, as PyTorch's infer_size
+            x = so_far[-k] if k <= len(so_far) else 1
+            y = shape[-k] if k <= len(shape) else 1
+            if x != y and x != 1 and y != 1:
+                return RuntimeError(f"The size of tensor a ({x}) must match the size of "
+                                    f"tensor b ({y}) at non-singleton dimension {n - k}")
+            merged.append(y if x == 1 else x)
+        so_far = tuple(reversed(merged))
+    return None
 
 
 def once_differentiable(fn):

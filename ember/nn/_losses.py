@@ -6,9 +6,11 @@ import math
 import warnings
 
 from ember._tensor import Tensor, _make
+from ember.autograd.function import broadcast_mismatch
 from ember.autograd.grad_mode import no_grad
 from ember.backend.device import is_host
 from ember.ops import nn as _nn
+from ember.ops._util import scalar_name
 from ember.ops.elementwise import where
 from ember.ops.movement import broadcast_shapes
 
@@ -155,15 +157,27 @@ def _nll_args(input: Tensor, target: Tensor):
     if target.dtype.is_floating_point:
         raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
     unbatched = len(ishape) == 1
-    if unbatched:
-        input = input.unsqueeze(0)
-        target = target.unsqueeze(0)
-        ishape = (1,) + ishape
     tshape = target._data.shape
+    if len(tshape) > 1 and len(ishape) <= 2:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if unbatched:
+        if len(tshape) == 1 and tshape[0] != 1:
+            raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: "
+                             f"{tshape[0]}")
+        input = input.unsqueeze(0)
+        target = target.reshape(1)
+        ishape = (1,) + ishape
+        tshape = (1,)
     if ishape[0] != tshape[0]:
         raise ValueError(f"Expected input batch_size ({ishape[0]}) to match target "
                          f"batch_size ({tshape[0]}).")
     if ishape[2:] != tshape[1:]:
+        if len(ishape) == 4 and len(tshape) != 3:
+            raise RuntimeError("only batches of spatial targets supported (3D tensors) but got "
+                               f"targets of dimension: {len(tshape)}")
+        if len(ishape) != 4:
+            raise RuntimeError(f"Expected target size {[ishape[0], *ishape[2:]]}, got "
+                               f"{list(tshape)}")
         raise RuntimeError(f"size mismatch (got input: {list(ishape)}, target: "
                            f"{list(tshape)})")
     return input, target, unbatched
@@ -188,6 +202,12 @@ def _check_targets(target: Tensor, n_classes: int, ignore_index: int, reduction:
         raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
+def _check_class_weight(weight: Tensor | None, n_classes: int) -> None:
+    if weight is not None and weight.numel() != n_classes:
+        raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes "
+                           f"or no classes but got weight tensor of shape: {list(weight.shape)}")
+
+
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
              ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
     """-input[n, target[n]] * weight[target[n]], over (N, C), (C,) or (N, C, d1, ...) input.
@@ -197,6 +217,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     reduction = _reduction(size_average, reduce, reduction)
     input, target, unbatched = _nll_args(input, target)
     _check_targets(target, input.shape[1], ignore_index, reduction)
+    _check_class_weight(weight, input.shape[1])
     loss = _nn.NllLoss.apply(input, target, None if weight is None else weight.detach(),
                              ignore_index, reduction)
     return loss.squeeze(0) if unbatched and reduction == "none" else loss
@@ -208,6 +229,7 @@ def _class_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None,
     input, target, unbatched = _nll_args(input, target)
     n_classes = input._data.shape[1]
     _check_targets(target, n_classes, ignore_index, reduction)
+    _check_class_weight(weight, n_classes)
     shape = target._data.shape
     if input._data.ndim > 2:  # (N, C, d1, ...): one row of classes per position
         input = input.movedim(1, -1).reshape(-1, n_classes)
@@ -227,6 +249,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     reduction = _reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
+        raise NotImplementedError(f'"log_softmax_lastdim_kernel_impl" not implemented for '
+                                  f"'{scalar_name(input.dtype)}'")
     if not target.dtype.is_floating_point and label_smoothing <= 0:
         return _class_cross_entropy(input, target, weight, ignore_index, reduction)
     class_dim = 0 if input.ndim == 1 else 1
@@ -273,6 +298,9 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                          "size.")
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
+    if target.dtype is not input.dtype:
+        raise RuntimeError(f"Found dtype {scalar_name(target.dtype)} but expected "
+                           f"{scalar_name(input.dtype)}")
     data = input._data
     if data.size and ((data < 0).any() or (data > 1).any()):
         raise RuntimeError("all elements of input should be between 0 and 1")
@@ -295,7 +323,10 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
     if weight is not None:
         weight = weight.expand(input.shape)
     if pos_weight is not None:
-        pos_weight = pos_weight.expand(input.shape)
+        try:
+            pos_weight = pos_weight.expand(input.shape)
+        except RuntimeError as exc:
+            raise broadcast_mismatch((pos_weight.shape, input.shape)) or exc from None
     return _nn.BinaryCrossEntropyWithLogits.apply(input, target, weight, pos_weight, reduction)
 
 
@@ -440,7 +471,7 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=No
                      reduction: str = "mean") -> Tensor:
     """log(1 + exp(-target * input))."""
     reduction = _reduction(size_average, reduce, reduction)
-    return _reduce(_nn.Softplus.apply(-target * input, 1.0, math.inf), reduction)
+    return _reduce(_nn.Softplus.apply(input * -target, 1.0, math.inf), reduction)
 
 
 def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -488,6 +519,9 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     reduction = _reduction(size_average, reduce, reduction)
     unbatched = input.ndim <= 1
     x = input.reshape(1, -1) if unbatched else input
+    if target.shape != input.shape:
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
+                           f"{list(input.shape)}")
     t = target._data.reshape(1, -1) if unbatched else target._data
     xp = target._xp
     n, c = x.shape
@@ -519,6 +553,8 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, 
     in_lens = _lengths(input_lengths)
     tgt_lens = _lengths(target_lengths)
     batch = log_probs.shape[1]
+    if not 0 <= blank < log_probs.shape[2]:
+        raise RuntimeError("blank must be in label range")
     if len(in_lens) != batch:
         raise RuntimeError(f"input_lengths must be of size batch_size, got {len(in_lens)}")
     if len(tgt_lens) != batch:

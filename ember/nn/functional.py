@@ -523,26 +523,49 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                              f"size {input.shape}")
         axes = (0, *range(2, len(shape)))
         stats = [] if running_mean is not None or running_var is not None else None
-        out = _nn.BatchNormTrain.apply(input, weight, bias, shape, axes, _param_shape(shape),
-                                       eps, stats)
+        try:
+            out = _nn.BatchNormTrain.apply(input, weight, bias, shape, axes,
+                                           _param_shape(shape), eps, stats)
+        except (ValueError, RuntimeError):
+            _check_channels(input, running_mean, running_var, weight, bias)
+            raise
         if stats:
             mean, var = stats
-            if running_mean is not None:
-                _update_running(running_mean, mean.reshape(-1), momentum)
-            if running_var is not None:
-                _update_running(running_var, var.reshape(-1) * (n / (n - 1)), momentum)
+            try:
+                if running_mean is not None:
+                    _update_running(running_mean, mean.reshape(-1), momentum)
+                if running_var is not None:
+                    _update_running(running_var, var.reshape(-1) * (n / (n - 1)), momentum)
+            except ValueError:
+                _check_channels(input, running_mean, running_var)
+                raise
         return out
     if running_mean is None or running_var is None:
         raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
     shape = _param_shape(input._data.shape)
-    scale = (running_var + eps).rsqrt()
-    if weight is not None:
-        scale = scale * weight
-    out = (input - running_mean.reshape(shape)) * scale.reshape(shape)
-    out = out if bias is None else out + bias.reshape(shape)
+    try:
+        scale = (running_var + eps).rsqrt()
+        if weight is not None:
+            scale = scale * weight
+        out = (input - running_mean.reshape(shape)) * scale.reshape(shape)
+        out = out if bias is None else out + bias.reshape(shape)
+    except RuntimeError:
+        _check_channels(input, running_mean, running_var, weight, bias)
+        raise
     # Half-precision input with float32 statistics (CLIP's fp16 convs between float32
     # BatchNorms): computed in float32, returned in the input's dtype, as in training.
     return out.to(input.dtype) if input.is_floating_point() else out
+
+
+def _check_channels(input: Tensor, running_mean=None, running_var=None, weight=None,
+                    bias=None) -> None:
+    """PyTorch's error for per-channel parameters of the wrong size (run once something
+    failed, or before running statistics are updated: nothing is checked on the fast path)."""
+    c = input.shape[1] if input.ndim > 1 else 1
+    for name, p in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if p is not None and p.numel() != c:
+            raise RuntimeError(f"{name} should contain {c} elements not {p.numel()}")
 
 
 def instance_norm(input: Tensor, running_mean: Tensor | None = None,
@@ -580,19 +603,42 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input "
                            f"with shape [*, {', '.join(str(s) for s in normalized_shape)}], but "
                            f"got input of size{list(input.shape)}")
-    return _nn.LayerNormFn.apply(input, weight, bias, shape, tuple(range(lead, len(shape))),
-                                 normalized_shape, eps, None)
+    try:
+        return _nn.LayerNormFn.apply(input, weight, bias, shape, tuple(range(lead, len(shape))),
+                                     normalized_shape, eps, None)
+    except (ValueError, RuntimeError):
+        _check_affine(normalized_shape, weight, bias)
+        raise
 
 
 def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
              eps: float | None = None) -> Tensor:
     """x / sqrt(mean(x^2) + eps) over the trailing ``normalized_shape`` dims, times weight."""
     normalized_shape = _as_shape(normalized_shape)
+    shape = input._data.shape
+    if shape[len(shape) - len(normalized_shape):] != normalized_shape:
+        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input "
+                           f"with shape [*{', '.join(str(s) for s in normalized_shape)}], but "
+                           f"got input of size{list(input.shape)}")
     if eps is None:
         eps = _dt.finfo_np(input.dtype).eps
     dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
     out = input * (input * input).mean(dims, keepdim=True).add(eps).rsqrt()
-    return out if weight is None else out * weight
+    if weight is None:
+        return out
+    try:
+        return out * weight
+    except RuntimeError:
+        _check_affine(normalized_shape, weight)
+        raise
+
+
+def _check_affine(normalized_shape: tuple, weight=None, bias=None) -> None:
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and p._data.shape != normalized_shape:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but "
+                               f"got {name} of shape {list(p.shape)} and normalized_shape = "
+                               f"{list(normalized_shape)}")
 
 
 def _as_shape(shape) -> tuple:
@@ -613,8 +659,17 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                            f"num_groups, but got input of shape {list(input.shape)} and "
                            f"num_groups={num_groups}")
     stat_shape = (n, num_groups, input.numel() // max(n * num_groups, 1))
-    return _nn.GroupNormFn.apply(input, weight, bias, stat_shape, (2,),
-                                 _param_shape(input._data.shape), eps, None)
+    try:
+        return _nn.GroupNormFn.apply(input, weight, bias, stat_shape, (2,),
+                                     _param_shape(input._data.shape), eps, None)
+    except (ValueError, RuntimeError):
+        for name, p in (("weight", weight), ("bias", bias)):
+            if p is not None and p._data.shape != (c,):
+                raise RuntimeError(f"Expected {name} to be a vector of size equal to the number "
+                                   f"of channels in input, but got {name} of shape "
+                                   f"{list(p.shape)} and input of shape {list(input.shape)}"
+                                   ) from None
+        raise
 
 
 def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
@@ -734,7 +789,14 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
     keep = xp.ones(input.shape[0], bool)
     if padding_idx is not None:
         keep = input._data != padding_idx
-    rows = embedding(input, weight, padding_idx, None, norm_type, scale_grad_by_freq, sparse)
+    try:
+        rows = embedding(input, weight, padding_idx, None, norm_type, scale_grad_by_freq,
+                         sparse)
+    except IndexError:
+        idx = input._data
+        i = int(xp.nonzero((idx < 0) | (idx >= weight.shape[0]))[0][0])
+        raise RuntimeError(f"Index {i} of input takes value {int(idx[i])} which is not in the "
+                           f"valid range [0, {weight.shape[0]})") from None
     if per_sample_weights is not None:
         rows = rows * per_sample_weights.unsqueeze(1)
     sel = _make(xp.nonzero(keep)[0])

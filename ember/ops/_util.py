@@ -32,7 +32,8 @@ def wrap_dims(dim, ndim: int) -> tuple:
         return dim  # a permutation of the dims, as given: nothing to wrap or check
     dims = tuple(wrap_dim(int(d), ndim) for d in dim)
     if len(set(dims)) != len(dims):
-        raise RuntimeError(f"dim {dims} appears multiple times in the list of dims")
+        repeated = next(d for i, d in enumerate(dims) if d in dims[:i])
+        raise RuntimeError(f"dim {repeated} appears multiple times in the list of dims")
     return dims
 
 
@@ -42,8 +43,15 @@ def shape_arg(size) -> tuple:
         size = size[0]
     for s in size:
         if s.__class__ is not int:  # NumPy integers, 0-d tensors, SymInt-likes: convert
-            return tuple(int(s) for s in size)
+            return tuple(_size_int(s, i) for i, s in enumerate(size))
     return size if size.__class__ is tuple else tuple(size)
+
+
+def _size_int(s, pos: int) -> int:
+    if isinstance(s, (float, np.floating)) or isinstance(s, Tensor) and s.is_floating_point():
+        raise TypeError(f"argument 'size' must be tuple of ints, but found element of type "
+                        f"{type(s).__name__} at pos {pos}")
+    return int(s)
 
 
 def scalar_name(dtype) -> str:

@@ -190,7 +190,10 @@ def signbit(input):
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     a, b = promote(input._data, data_of(other))
-    return _make(input._xp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    try:
+        return _make(input._xp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    except ValueError as exc:
+        raise _broadcast_error((a, b), exc) from None
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:

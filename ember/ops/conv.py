@@ -179,7 +179,12 @@ def _conv(nd: int, input, weight, bias, stride, padding, dilation, groups) -> Te
             raise RuntimeError(f"Calculated padded input size per channel: ({padded}"
                                f"). Kernel size: ({' x '.join(map(str, kernel))}). Kernel size "
                                f"can't be greater than actual input size")
-    out = Convolution.apply(x, weight, bias, stride, pads, dilation, groups)
+    try:
+        out = Convolution.apply(x, weight, bias, stride, pads, dilation, groups)
+    except (ZeroDivisionError, ValueError):
+        if min(stride) <= 0:
+            raise RuntimeError("non-positive stride is not supported") from None
+        raise
     return out.squeeze(0) if unbatched else out
 
 
@@ -264,6 +269,10 @@ def _pool_geometry(nd, spatial, kernel_size, stride, padding, dilation, ceil_mod
     stride = kernel if stride is None or stride == [] or stride == () else _tuple(stride, nd)
     padding = _tuple(padding, nd, "padding")
     dilation = _tuple(dilation, nd, "dilation")
+    if 0 in stride:
+        raise RuntimeError("stride should not be zero")
+    if min(kernel) <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got kernel {kernel}")
     for k, p in zip(kernel, padding):
         if p * 2 > k:
             raise RuntimeError(f"{op}: pad should be at most half of effective kernel size, but "
@@ -459,7 +468,8 @@ def _adaptive_sizes(nd, spatial, output_size) -> tuple:
     sizes = _tuple(output_size, nd, "output_size") if not isinstance(output_size, (tuple, list)) \
         else tuple(output_size)
     if len(sizes) != nd:
-        raise ValueError(f"adaptive pooling: output_size must have {nd} elements")
+        raise RuntimeError(f"adaptive pooling: output_size must have {nd} elements, but got "
+                           f"{list(sizes)}")
     return tuple(n if s is None else int(s) for s, n in zip(sizes, spatial))
 
 
@@ -670,7 +680,12 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
     outs = tuple((n - 1) * s - 2 * p + k
                  for n, s, p, k in zip(x.shape[2:], stride, padding, kernel))
     if output_size is not None:
-        outs = tuple(output_size)[-nd:]
+        given = output_size[-nd:]
+        for i, (o, g, st) in enumerate(zip(outs, given, stride)):
+            if not o - st <= g <= o + st:
+                raise ValueError(f'invalid output_size "{given}" (dim {i} must be between '
+                                 f"{o - st} and {o + st})")
+        outs = tuple(given)
     n, c = x.shape[:2]
     base = x.new_zeros((n, c, math.prod(outs)))
     out = scatter(base, 2, indices.flatten(2), x.flatten(2)).reshape((n, c) + tuple(outs))
@@ -731,9 +746,15 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
                            f"{len(pad)} and input of dimension {input.ndim}")
     pads = tuple((int(pad[2 * i]), int(pad[2 * i + 1])) for i in reversed(range(nd)))
     if mode == "constant":
+        if min(pad, default=0) < 0 and any(n + lo + hi < 0 for n, (lo, hi)
+                                           in zip(input.shape[input.ndim - nd:], pads)):
+            raise RuntimeError("narrow(): length must be non-negative.")
         return ConstantPad.apply(input, pads, 0 if value is None else value)
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if input.ndim == nd:  # no batch or channel dim (PyTorch also refuses more leading dims)
+        raise NotImplementedError(f"Padding size {len(pad)} is not supported for {input.ndim}D "
+                                  "input tensor.")
     if value:
         raise ValueError(f'Padding mode "{mode}" doesn\'t take in value argument')
     xp = get_array_module(input._data)
@@ -801,8 +822,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     nearest-exact, linear, bilinear, bicubic, trilinear, area."""
     nd = input.ndim - 2
     if nd < 1:
-        raise ValueError(f"interpolate: expected a batched input with spatial dims, got "
-                         f"{list(input.shape)}")
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got "
+                                  f"{input.ndim}D) for the modes: nearest | linear | bilinear | "
+                                  f"bicubic | trilinear | area | nearest-exact (got {mode})")
     linear_modes = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
     if mode in linear_modes and linear_modes[mode] != nd:
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
@@ -812,9 +834,21 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                          "linear | bilinear | bicubic | trilinear")
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not supported")
-    if (size is None) == (scale_factor is None):
+    if size is None and scale_factor is None:
+        raise ValueError("either size or scale_factor should be defined")
+    if size is not None and scale_factor is not None:
         raise ValueError("only one of size or scale_factor should be defined")
     spatial = input.shape[2:]
+    given = size if size is not None else scale_factor
+    if isinstance(given, (tuple, list)) and len(given) not in (1, nd):
+        what, got, form = (("output", f"output size of {size}", "output size in (o1, o2, ...,oK)")
+                           if size is not None else
+                           ("scale_factor", f"scale_factor of shape {scale_factor}",
+                            "scale_factor in (s1, s2, ...,sK)"))
+        raise ValueError(f"Input and {what} must have the same number of spatial dimensions, "
+                         f"but got input with spatial dimensions of {list(spatial)} and {got}. "
+                         f"Please provide input tensor in (N, C, d1, d2, ...,dK) format and "
+                         f"{form} format.")
     if size is not None:
         outs = _tuple(size, nd, "size")
         scales = (None,) * nd
@@ -886,9 +920,11 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     """(*, C, H*r, W*r) -> (*, C*r^2, H, W)."""
     r = downscale_factor
     *lead, c, h, w = input.shape
-    if h % r or w % r:
-        raise RuntimeError(f"pixel_unshuffle expects height and width to be divisible by "
-                           f"downscale_factor, but got {h}x{w} and {r}")
+    for name, dim, n in (("height", -2, h), ("width", -1, w)):
+        if n % r:
+            raise RuntimeError(f"pixel_unshuffle expects {name} to be divisible by "
+                               f"downscale_factor, but input.size({dim})={n} is not divisible "
+                               f"by {r}")
     n = len(lead)
     x = input.reshape(tuple(lead) + (c, h // r, r, w // r, r))
     order = tuple(range(n)) + (n, n + 2, n + 4, n + 1, n + 3)

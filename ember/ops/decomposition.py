@@ -91,6 +91,8 @@ def _check_float(a: Tensor, op: str) -> None:
 class Svd(Primitive, node_name="LinalgSvdBackward0"):
     @staticmethod
     def forward(ctx, a, full_matrices):
+        if a.ndim < 2:
+            raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
         u, s, vh = get_array_module(a).linalg.svd(a, full_matrices=full_matrices)
         s = s.astype(a.real.dtype, copy=False)
         ctx.save_for_backward(u, s, vh)

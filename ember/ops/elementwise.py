@@ -13,7 +13,7 @@ import numpy as np
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
-from ember.autograd.function import Primitive
+from ember.autograd.function import Primitive, broadcast_mismatch
 from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module
 from ember.backend.special import grad_where
@@ -810,7 +810,10 @@ def lerp(input, end, weight, *, out=None):
     large weight gives an infinity, not NaN."""
     _check_lerp(input, end, weight)
     weight = _lerp_scalar(weight, input)
-    diff = end - input
+    try:
+        diff = end - input
+    except RuntimeError as exc:  # PyTorch names input tensor a
+        raise broadcast_mismatch((input.shape, end.shape)) or exc from None
     if isinstance(weight, Tensor):
         result = where(weight.abs() < 0.5, input + weight * diff, end - diff * (1 - weight))
     elif abs(weight) < 0.5:
@@ -840,7 +843,10 @@ def addcmul(input, tensor1, tensor2, *deprecated, value=1, out=None):
     if deprecated:
         tensor1, tensor2, value = _scalar_first("addcmul", tensor1, (tensor2, *deprecated),
                                                 "value")
-    result = input + value * tensor1 * tensor2 if value != 1 else input + tensor1 * tensor2
+    try:
+        result = input + value * tensor1 * tensor2 if value != 1 else input + tensor1 * tensor2
+    except RuntimeError as exc:  # PyTorch broadcasts input, tensor1, tensor2 in that order
+        raise broadcast_mismatch((input.shape, tensor1.shape, tensor2.shape)) or exc from None
     return result if out is None else write_result(out, result)
 
 

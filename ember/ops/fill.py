@@ -5,7 +5,7 @@ import numpy as np
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
-from ember.autograd.function import Primitive
+from ember.autograd.function import Primitive, broadcast_mismatch
 from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module, to_device
 from ember.ops.inplace import _write, check_inplace, inplace
@@ -37,9 +37,8 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
             data = to_device(data, self.device)
         try:
             _write(self, data)
-        except RuntimeError:
-            raise RuntimeError(f"The size of tensor a ({list(self.shape)}) must match the size "
-                               f"of tensor b ({list(src.shape)})") from None
+        except RuntimeError as exc:
+            raise broadcast_mismatch((self.shape, src.shape)) or exc from None
         return self
     return inplace(self, Copy, src)
 

@@ -139,7 +139,13 @@ def _check(norm) -> None:
 
 
 def _sizes(s) -> tuple | None:
-    return None if s is None else tuple(int(v) for v in s)
+    if s is None:
+        return None
+    sizes = tuple(int(v) for v in s)
+    for v in sizes:
+        if v < 1 and v != -1:  # -1: the input's size along that dim
+            raise RuntimeError(f"Invalid number of data points ({v}) specified")
+    return sizes
 
 
 def _c2c(input, s, dim, norm, inverse: bool, default_all: bool = True) -> Tensor:
@@ -158,6 +164,8 @@ def _c2r(input, s, dim, norm, default_all: bool = True) -> Tensor:
 
 
 def _n(n) -> tuple | None:
+    if n is not None and n < 1:
+        raise RuntimeError(f"Invalid number of data points ({n}) specified")
     return None if n is None else (n,)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from ember import dtypes as _dt
 from ember import return_types
 from ember._tensor import Tensor, _make
-from ember.autograd.function import Primitive
+from ember.autograd.function import Primitive, broadcast_mismatch
 from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module, is_host, to_device
 from ember.backend.special import scatter_add as _scatter_add_arrays
@@ -27,7 +27,15 @@ from ember.ops._util import (
     write_result,
 )
 from ember.ops.inplace import check_inplace, inplace
-from ember.ops.movement import AliasIndex, BasicIndex, Select, UnsqueezeIndex, expand, reshape
+from ember.ops.movement import (
+    AliasIndex,
+    BasicIndex,
+    Select,
+    UnsqueezeIndex,
+    broadcast_shapes,
+    expand,
+    reshape,
+)
 
 
 def _convert_index(index, xp):
@@ -255,12 +263,12 @@ def setitem(t: Tensor, index, value) -> None:
             raise
         t._bump_version()
         return
-    check_inplace(t)
-    if basic:
+    if basic:  # copy_ into the view checks it (a view of a leaf, in PyTorch's words)
         from ember.ops.fill import copy_
         copy_(BasicIndex.apply(t, np_index), value)
         return
-    index_put_(t, np_index, value)
+    check_inplace(t)
+    _index_put_(t, np_index, value)
 
 
 class IndexPut(Primitive, node_name="IndexPutBackward0"):
@@ -272,11 +280,14 @@ class IndexPut(Primitive, node_name="IndexPutBackward0"):
         out = a.copy()
         values = cast(values, a.dtype) if is_number(values) else values.astype(a.dtype,
                                                                                  copy=False)
-        if accumulate:
-            target_shape = out[index].shape
-            _scatter_add_arrays(xp, out, index, xp.broadcast_to(values, target_shape))
-        else:
-            out[index] = values
+        try:
+            if accumulate:
+                target_shape = out[index].shape
+                _scatter_add_arrays(xp, out, index, xp.broadcast_to(values, target_shape))
+            else:
+                out[index] = values
+        except IndexError as exc:
+            raise _index_error(exc) from None
         return out
 
     @staticmethod
@@ -294,7 +305,15 @@ def _index_tuple(t: Tensor, indices):
     return _convert_index(tuple(indices) if isinstance(indices, list) else indices, t._xp)[0]
 
 
+def _check_put_dtype(input: Tensor, values) -> None:
+    if isinstance(values, Tensor) and values.dtype is not input.dtype:
+        raise RuntimeError("Index put requires the source and destination dtypes match, got "
+                           f"{scalar_name(input.dtype)} for the destination and "
+                           f"{scalar_name(values.dtype)} for the source.")
+
+
 def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tensor:
+    _check_put_dtype(input, values)
     index = _index_tuple(input, indices)
     if not isinstance(values, Tensor):
         values = _make(input._xp.asarray(values, input._data.dtype))
@@ -302,6 +321,12 @@ def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tenso
 
 
 def index_put_(input: Tensor, indices, values, accumulate: bool = False) -> Tensor:
+    _check_put_dtype(input, values)
+    return _index_put_(input, indices, values, accumulate)
+
+
+def _index_put_(input: Tensor, indices, values, accumulate: bool = False) -> Tensor:
+    """``index_put_`` without its dtype check (``t[mask] = 0-d tensor`` casts)."""
     index = _index_tuple(input, indices)
     if not isinstance(values, Tensor):
         values = _make(input._xp.asarray(values, input._data.dtype))
@@ -313,6 +338,10 @@ def put_(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False)
     ``input``, in place."""
     if not input.is_contiguous():
         raise RuntimeError("put_: expected a contiguous tensor")
+    if source.dtype is not input.dtype:
+        raise RuntimeError(f"put_(): self and source expected to have the same dtype, but got "
+                           f"self.dtype = {scalar_name(input.dtype)} and source.dtype = "
+                           f"{scalar_name(source.dtype)}")
     index_put_(input.view(-1), (index.reshape(-1),), source.reshape(-1), accumulate)
     return input
 
@@ -351,7 +380,11 @@ def _check_index(index: Tensor, op: str, input: Tensor = None, dim: int = 0,
     shape, ishape = input._data.shape, index._data.shape
     sshape = src._data.shape if isinstance(src, Tensor) else None
     if index.ndim != input.ndim or (sshape is not None and len(sshape) != index.ndim):
-        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+        name = "input" if op == "gather" else "self"
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as {name} "
+                           "tensor")
+    if isinstance(src, Tensor) and src.dtype is not input.dtype and op.startswith("scatter"):
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     for k, n in enumerate(ishape):
         if (k != d and n > shape[k]) or (sshape is not None and n > sshape[k]):
             raise RuntimeError(f"Expected index {list(ishape)} to be no larger than self "
@@ -371,9 +404,13 @@ def _out_of_bounds(index, dim: int, size: int) -> RuntimeError:
                         f"{size}")
 
 
-def _bad_index(op: str, exc: IndexError) -> RuntimeError:
-    """PyTorch's gathers and scatters report an out-of-range index as a RuntimeError."""
-    return RuntimeError(f"{op}(): {exc}")
+def _bad_index(index, dim: int, size: int, scalar_kernel: bool) -> Exception:
+    """PyTorch's error for an index outside its dim in index_select and index_add: IndexError
+    from the kernels that check index by index (index_select along dim 0, index_add of a
+    vector), a RuntimeError from the others."""
+    if scalar_kernel:
+        return IndexError("index out of range in self")
+    return _out_of_bounds(index, dim, size)
 
 
 class Gather(Primitive, node_name="GatherBackward0"):
@@ -670,8 +707,8 @@ class IndexSelect(Primitive, node_name="IndexSelectBackward0"):
         ctx.args = (a.shape, dim)
         try:
             return get_array_module(a).take(a, index, axis=dim)
-        except IndexError as exc:
-            raise _bad_index("index_select", exc) from None
+        except IndexError:
+            raise _bad_index(index, dim, a.shape[dim], dim == 0) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -710,8 +747,8 @@ class IndexAdd(Primitive, node_name="IndexAddBackward0"):
         src = source * alpha if alpha != 1 else source
         try:
             _scatter_add_arrays(xp, out, (slice(None),) * dim + (index,), src.astype(a.dtype))
-        except IndexError as exc:
-            raise _bad_index("index_add", exc) from None
+        except IndexError:
+            raise _bad_index(index, dim, a.shape[dim], a.ndim <= 1) from None
         return out
 
     @staticmethod
@@ -745,7 +782,10 @@ class IndexCopy(Primitive, node_name="IndexCopyBackward0"):
         ctx.save_for_backward(index)
         ctx.dim = dim
         out = a.copy()
-        out[(slice(None),) * dim + (index,)] = source
+        try:
+            out[(slice(None),) * dim + (index,)] = source
+        except IndexError as exc:
+            raise IndexError(f"index_copy_(): {_index_error(exc)}") from None
         return out
 
     @staticmethod
@@ -839,7 +879,10 @@ class IndexFill(Primitive, node_name="IndexFillBackward0"):
         ctx.save_for_backward(index)
         ctx.dim = dim
         out = a.copy()
-        out[(slice(None),) * dim + (index,)] = value
+        try:
+            out[(slice(None),) * dim + (index,)] = value
+        except IndexError as exc:
+            raise _index_error(exc) from None
         return out
 
     @staticmethod
@@ -913,7 +956,10 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
         raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got "
                            f"tensor with {value.ndim} dimension(s).")
     check_same_device("masked_fill", input, mask)
-    return MaskedFill.apply(input, mask.bool() if mask.dtype is not _dt.bool else mask, value)
+    try:
+        return MaskedFill.apply(input, mask.bool() if mask.dtype is not _dt.bool else mask, value)
+    except RuntimeError as exc:  # PyTorch names the mask tensor a
+        raise broadcast_mismatch((mask.shape, input.shape)) or exc from None
 
 
 def masked_fill_(input: Tensor, mask: Tensor, value) -> Tensor:
@@ -933,7 +979,7 @@ def masked_select(input: Tensor, mask: Tensor, *, out=None) -> Tensor:
     if out is not None:
         return write_result(out, masked_select(input, mask))
     _check_mask(mask, "masked_select")
-    shape = np.broadcast_shapes(tuple(input.shape), tuple(mask.shape))
+    shape = broadcast_shapes(mask.shape, input.shape)
     return getitem(expand(input, shape), expand(mask.bool(), shape))
 
 
@@ -953,7 +999,7 @@ def _scatter_values(mask: Tensor, source: Tensor) -> Tensor:
 def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     """``input`` (broadcast with ``mask``) with the leading elements of ``source``, in order,
     written where ``mask`` is True."""
-    shape = np.broadcast_shapes(tuple(input.shape), tuple(mask.shape))
+    shape = broadcast_shapes(mask.shape, input.shape)
     input = expand(input, shape)
     mask = expand(mask.bool(), shape)
     values = _scatter_values(mask, source)
@@ -970,7 +1016,14 @@ def masked_scatter_(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
 def take(input: Tensor, index: Tensor, *, out=None) -> Tensor:
     if out is not None:
         return write_result(out, take(input, index))
-    return getitem(reshape(input, -1), index)
+    try:
+        return getitem(reshape(input, -1), index)
+    except IndexError:
+        n = input.numel()
+        idx = index._data
+        bad = int(idx[(idx < -n) | (idx >= n)].reshape(-1)[0])
+        raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} "
+                         "elements.") from None
 
 
 def take_along_dim(input: Tensor, indices: Tensor, dim=None, *, axis=None, out=None) -> Tensor:
@@ -1120,6 +1173,8 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
 
 def unique_consecutive(input: Tensor, return_inverse: bool = False,
                        return_counts: bool = False, dim=None):
+    if dim is not None:
+        wrap_dim(dim, input.ndim)
     xp = input._xp
     flat = input._data.reshape(-1)
     if flat.size == 0:

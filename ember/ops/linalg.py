@@ -8,12 +8,13 @@ import numpy as np
 from ember._tensor import Tensor, _make
 from ember.amp.autocast_mode import is_autocast_enabled
 from ember.autograd.engine import broadcasts_to
-from ember.autograd.function import Primitive, _AutocastFlag
+from ember.autograd.function import Primitive, _AutocastFlag, broadcast_mismatch
 from ember.backend.device import as_dtype, get_array_module
 from ember.backend.special import matmul as backend_matmul
 from ember.dtypes import _FROM_NP, promote_types
 from ember.ops._util import check_same_device, scalar_name, wrap_dim, write_result
 from ember.ops.elementwise import where
+from ember.ops.movement import broadcast_shapes
 from ember.ops.movement import t as _t
 from ember.ops.movement import transpose as _transpose
 
@@ -28,6 +29,9 @@ def _check_matmul(a: Tensor, b: Tensor, op: str) -> None:
         if a.ndim == 1 and b.ndim == 1:
             raise RuntimeError("dot : expected both vectors to have same dtype, but found "
                                f"{scalar_name(a.dtype)} and {scalar_name(b.dtype)}")
+        if a.ndim >= 3 and b.ndim >= 3:  # bmm's check
+            raise RuntimeError(f"expected scalar type {scalar_name(a.dtype)} but found "
+                               f"{scalar_name(b.dtype)}")
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                            f"{_c_name(a.dtype)} != {_c_name(b.dtype)}")
     check_same_device(op, a, b)
@@ -37,12 +41,27 @@ def _check_matmul(a: Tensor, b: Tensor, op: str) -> None:
     k_a = a._data.shape[-1]
     k_b = b._data.shape[-2] if b.ndim > 1 else b._data.shape[0]
     if k_a != k_b:
-        if a.ndim == 2 and b.ndim == 2:
-            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
-                               f"({a.shape[0]}x{a.shape[1]} and {b.shape[0]}x{b.shape[1]})")
-        raise RuntimeError(f"{op}: Expected size for first two dimensions of batch2 tensor to be"
-                           f": {list(a.shape)} but got: {list(b.shape)}. (shapes "
-                           f"{list(a.shape)} and {list(b.shape)} cannot be multiplied)")
+        raise _shape_error(tuple(a.shape), tuple(b.shape))
+
+
+def _shape_error(sa: tuple, sb: tuple) -> RuntimeError:
+    """PyTorch's error for a product of shapes whose inner sizes differ, worded as the kernel
+    it would dispatch to (dot, mv, mm on folded rows, or bmm on the broadcast batch) words it."""
+    rows = int(np.prod(sa[:-1]))
+    if len(sa) == 1 and len(sb) == 1:
+        return RuntimeError(f"inconsistent tensor size, expected tensor [{sa[0]}] and src "
+                            f"[{sb[0]}] to have the same number of elements, but got {sa[0]} "
+                            f"and {sb[0]} elements respectively")
+    if len(sb) == 1:
+        return RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{sa[-1]}), "
+                            f"vec ({sb[0]})")
+    if len(sb) == 2:
+        return RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{sa[-1]} and "
+                            f"{sb[0]}x{sb[1]})")
+    batch = broadcast_shapes(sa[:-2], sb[:-2])
+    n = int(np.prod(batch))
+    return RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                        f"[{n}, {sa[-1]}] but got: [{n}, {sb[-2]}].")
 
 
 def _c_name(dtype) -> str:
@@ -144,10 +163,12 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
         result = Dot.apply(input, other)
     elif na == 2 and nb == 1:
         result = Mv.apply(input, other)
-    elif na == 3 and nb == 3:
-        result = Bmm.apply(input, other)
     else:
-        result = Matmul.apply(input, other)
+        try:
+            result = Bmm.apply(input, other) if na == 3 and nb == 3 else \
+                Matmul.apply(input, other)
+        except RuntimeError as exc:  # batch dims that do not broadcast
+            raise broadcast_mismatch((input.shape[:-2], other.shape[:-2])) or exc from None
     if out is not None:
         from ember.ops.inplace import write_out
         return write_out(out, result)
@@ -172,6 +193,9 @@ def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
 
 
 def mv(input: Tensor, vec: Tensor, *, out=None) -> Tensor:
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.ndim}, "
+                           f"{vec.ndim}")
     result = matmul(input, vec)
     return result if out is None else write_result(out, result)
 
@@ -181,9 +205,7 @@ def dot(input: Tensor, other: Tensor, *, out=None) -> Tensor:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D "
                            "tensors")
     if input.shape[0] != other.shape[0]:
-        raise RuntimeError(f"inconsistent tensor size, expected tensor [{input.shape[0]}] and "
-                           f"src [{other.shape[0]}] to have the same number of elements, but "
-                           "got 1 and 1 elements respectively")
+        raise _shape_error(tuple(input.shape), tuple(other.shape))
     result = matmul(input, other)
     return result if out is None else write_result(out, result)
 
@@ -265,6 +287,10 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
             broadcasts_to(input._data.shape, (mat1._data.shape[0], mat2._data.shape[1])):
         result = Addmm.apply(input, mat1, mat2, beta, alpha)
     else:
+        if isinstance(input, Tensor) and input.dtype is not mat2.dtype and not (
+                _AutocastFlag.on and is_autocast_enabled(input.device.type)):
+            raise RuntimeError(f"self and mat2 must have the same dtype, but got "
+                               f"{scalar_name(input.dtype)} and {scalar_name(mat2.dtype)}")
         result = _scaled_sum(input, mm(mat1, mat2), beta, alpha)
     if out is not None:
         from ember.ops.inplace import write_out
@@ -314,6 +340,38 @@ def multi_dot(tensors):
     return out
 
 
+def _einsum_error(equation: str, shapes) -> RuntimeError | None:
+    """PyTorch's words for what is wrong with an equation NumPy refused (None if not found)."""
+    inputs, output = equation.split("->")
+    terms = inputs.split(",")
+    if len(terms) != len(shapes):
+        return RuntimeError(f"einsum(): {'fewer' if len(shapes) < len(terms) else 'more'} "
+                            "operands were provided than specified in the equation")
+    sizes = {}
+    for i, (term, shape) in enumerate(zip(terms, shapes)):
+        if len(term) != len(shape):
+            return RuntimeError(f"einsum(): the number of subscripts in the equation "
+                                f"({len(term)}) does not match the number of dimensions "
+                                f"({len(shape)}) for operand {i} and no ellipsis was given")
+        own = {}
+        for c, n in zip(term, shape):
+            if own.get(c, n) != n:
+                return RuntimeError(f"einsum(): subscript {c} is repeated for operand {i} but "
+                                    f"the sizes don't match, {n} != {own[c]}")
+            own[c] = n
+        for c, n in own.items():
+            seen = sizes.get(c, 1)
+            if n != seen and n != 1 and seen != 1:
+                return RuntimeError(f"einsum(): subscript {c} has size {n} for operand {i} "
+                                    f"which does not broadcast with previously seen size {seen}")
+            sizes[c] = max(n, seen)
+    for c in output:
+        if c not in sizes:
+            return RuntimeError(f"einsum(): output subscript {c} does not appear in the "
+                                "equation for any input operand")
+    return None
+
+
 class Einsum(Primitive, node_name="EinsumBackward0"):
     @staticmethod
     def forward(ctx, equation, *arrays):
@@ -327,8 +385,9 @@ class Einsum(Primitive, node_name="EinsumBackward0"):
             arrays = [a.astype(np.float32) for a in arrays]
         try:
             return xp.einsum(equation, *arrays, optimize=len(arrays) > 2).astype(dtype, copy=False)
-        except ValueError as exc:  # NumPy's words, PyTorch's exception type
-            raise RuntimeError(f"einsum(): {exc}") from None
+        except ValueError as exc:
+            raise _einsum_error(equation, [a.shape for a in arrays]) or \
+                RuntimeError(f"einsum(): {exc}") from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -466,10 +525,19 @@ def einsum(equation, *operands) -> Tensor:
 
 def tensordot(a: Tensor, b: Tensor, dims=2, *, out=None) -> Tensor:
     if isinstance(dims, int):
-        da = list(range(a.ndim - dims, a.ndim))
+        da = list(range(-dims, 0))
         db = list(range(dims))
     else:
         da, db = [list(d) if isinstance(d, (list, tuple)) else [d] for d in dims]
+    if len(da) != len(db):
+        raise RuntimeError("both dimension lists should have same length")
+    for i, j in zip(da, db):
+        if a.shape[i] != b.shape[j]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size "
+                               f"{a.shape[i]} in dim {i} and second has size {b.shape[j]} in "
+                               f"dim {j}")
+    da = [wrap_dim(i, a.ndim) for i in da]
+    db = [wrap_dim(j, b.ndim) for j in db]
     letters = iter("abcdefghijklmnopqrstuvwxyz")
     sa = [next(letters) for _ in range(a.ndim)]
     sb = [next(letters) for _ in range(b.ndim)]
@@ -515,6 +583,8 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     n = input.shape[-1] + abs(offset)
     nd = input.ndim + 1
     d1, d2 = wrap_dim(dim1, nd), wrap_dim(dim2, nd)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     rest = list(input.shape[:-1])
     shape = []
     it = iter(rest)

@@ -9,11 +9,11 @@ import math
 import numpy as np
 
 from ember._tensor import Tensor, _make
-from ember.autograd.function import Primitive
+from ember.autograd.function import Primitive, broadcast_mismatch
 from ember.backend.cuda import leading_sum
 from ember.backend.device import get_array_module, reshape_view
 from ember.backend.special import scatter_add as _scatter_add_arrays
-from ember.ops._util import check_same_device, promote, shape_arg, wrap_dim, wrap_dims
+from ember.ops._util import check_same_device, promote, scalar_name, shape_arg, wrap_dim, wrap_dims
 
 
 def _infer_shape(shape, numel: int, op: str = "view") -> tuple:
@@ -97,11 +97,25 @@ def _reshape(input: Tensor, shape: tuple) -> Tensor:
 
 def view_dtype(input: Tensor, dtype) -> Tensor:
     from ember.dtypes import to_dtype
-    return _make(input._data.view(to_dtype(dtype).np_dtype))
+    new = to_dtype(dtype)
+    try:
+        return _make(input._data.view(new.np_dtype))
+    except ValueError:
+        old_size, new_size = input._data.dtype.itemsize, new.np_dtype.itemsize
+        if input.ndim == 0 or (new_size > old_size and
+                               input._data.shape[-1] % (new_size // old_size)):
+            raise RuntimeError(f"self.size(-1) must be divisible by {new_size // old_size} to "
+                               f"view {scalar_name(input.dtype)} as {scalar_name(new)} "
+                               f"(different element sizes), but got "
+                               f"{input._data.shape[-1] if input.ndim else 0}") from None
+        raise RuntimeError(f"self.stride(-1) must be 1 to view {scalar_name(input.dtype)} as "
+                           f"{scalar_name(new)} (different element sizes)") from None
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if input.ndim == 0:
+        wrap_dim(start_dim, 0)
+        wrap_dim(end_dim, 0)
         return reshape(input, 1)
     s = wrap_dim(start_dim, input.ndim)
     e = wrap_dim(end_dim, input.ndim)
@@ -116,7 +130,15 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
     d = wrap_dim(dim, input.ndim)
     shape = input._data.shape
-    inner = _infer_shape(sizes, shape[d])
+    if not len(sizes):
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    try:
+        inner = _infer_shape(sizes, shape[d])
+    except RuntimeError as exc:
+        if "is invalid for input of size" not in str(exc):
+            raise
+        raise RuntimeError(f"unflatten: Provided sizes {_fmt(sizes)} don't multiply up to the "
+                           f"size of dim {d} ({shape[d]}) in the input tensor") from None
     return view(input, shape[:d] + inner + shape[d + 1:])
 
 
@@ -141,7 +163,11 @@ def permute(input: Tensor, *order, dims=None) -> Tensor:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
                            f"not match the length of the desired ordering of dimensions i.e. "
                            f"input.dim() = {input.ndim} is not equal to len(dims) = {len(dims)}")
-    return Permute.apply(input, wrap_dims(dims, input.ndim))
+    try:
+        dims = wrap_dims(dims, input.ndim)
+    except RuntimeError:
+        raise RuntimeError("permute(): duplicate dims are not allowed.") from None
+    return Permute.apply(input, dims)
 
 
 class Transpose(Primitive, node_name="TransposeBackward0"):
@@ -225,16 +251,16 @@ def expand(input: Tensor, *sizes) -> Tensor:
     sizes = shape_arg(sizes)
     shape = input._data.shape
     if len(sizes) < len(shape):
-        raise RuntimeError(f"expand(torch.FloatTensor{{{list(shape)}}}, size={list(sizes)}): the "
-                           "number of sizes provided must be greater or equal to the number of "
-                           "dimensions in the tensor")
+        raise RuntimeError(f"expand({input.type()}{{{list(shape)}}}, size={list(sizes)}): the "
+                           f"number of sizes provided ({len(sizes)}) must be greater or equal to "
+                           f"the number of dimensions in the tensor ({len(shape)})")
     lead = len(sizes) - len(shape)
     target = []
     for i, s in enumerate(sizes):
         if s == -1:
             if i < lead:
-                raise RuntimeError("expand: -1 is not allowed in a leading, non-existing "
-                                   "dimension")
+                raise RuntimeError(f"The expanded size of the tensor (-1) isn't allowed in a "
+                                   f"leading, non-existing dimension {i}")
             s = shape[i - lead]
         elif i >= lead and shape[i - lead] not in (1, s):
             raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing "
@@ -250,8 +276,11 @@ def broadcast_to(input: Tensor, size) -> Tensor:
 
 def broadcast_shapes(*shapes):
     from ember._tensor import Size
-    return Size(np.broadcast_shapes(*[tuple(s) if not isinstance(s, int) else (s,)
-                                      for s in shapes]))
+    shapes = [tuple(s) if not isinstance(s, int) else (s,) for s in shapes]
+    try:
+        return Size(np.broadcast_shapes(*shapes))
+    except ValueError as exc:
+        raise broadcast_mismatch(shapes) or RuntimeError(str(exc)) from None
 
 
 def broadcast_tensors(*tensors):
@@ -380,6 +409,8 @@ class EmbedBasic(Primitive, node_name="SliceBackwardBackward0"):
 
 def select(input: Tensor, dim: int | None = None, index: int | None = None, *,
            axis=None) -> Tensor:
+    if input.ndim == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
     d = wrap_dim(dim if axis is None else axis, input.ndim)
     size = input._data.shape[d]
     if index < -size or index >= size:
@@ -394,11 +425,15 @@ def narrow(input: Tensor, dim: int | None = None, start: int | None = None,
         raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = wrap_dim(dim if axis is None else axis, input.ndim)
     start = int(start)
+    size = input._data.shape[d]
+    if not -size <= start <= size:
+        raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], "
+                         f"but got {start})")
     if start < 0:
-        start += input._data.shape[d]
-    if start + length > input._data.shape[d] or length < 0:
+        start += size
+    if start + length > size or length < 0:
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size "
-                           f"({input._data.shape[d]}).")
+                           f"({size}).")
     return BasicIndex.apply(input, (slice(None),) * d + (slice(start, start + length),))
 
 
@@ -594,6 +629,8 @@ def tensor_split(input: Tensor, indices_or_sections, dim: int = 0, *, axis=None)
     n = input._data.shape[d]
     if isinstance(indices_or_sections, int):
         k = indices_or_sections
+        if k <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {k}")
         sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
     else:
         idx = [0] + [builtins.min(builtins.max(int(i), 0), n) for i in indices_or_sections] + [n]
@@ -624,6 +661,8 @@ class Unbind(Primitive, node_name="UnbindBackward0"):
 
 def unbind(input: Tensor, dim: int = 0, *, axis=None):
     dim = dim if axis is None else axis
+    if input.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     return Unbind.apply(input, wrap_dim(dim, input.ndim))
 
 
@@ -665,6 +704,9 @@ class Cat(Primitive, node_name="CatBackward0"):
 def cat(tensors, dim: int = 0, *, out=None, axis=None) -> Tensor:
     """Concatenate along an existing dim (1-d empty tensors are skipped, as in PyTorch)."""
     dim = dim if axis is None else axis
+    if isinstance(tensors, Tensor):
+        raise TypeError("cat(): argument 'tensors' (position 1) must be tuple of Tensors, not "
+                        "Tensor")
     tensors = list(tensors)
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
@@ -786,6 +828,9 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
 
 def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
     d0, d1 = dims
+    if wrap_dim(d0, input.ndim) == wrap_dim(d1, input.ndim):
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and "
+                           f"dim1 = {d1}")
     k %= 4
     if k == 1:
         return transpose(flip(input, d1), d0, d1)
@@ -820,11 +865,17 @@ def repeat(input: Tensor, *sizes) -> Tensor:
     if len(sizes) < input.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
                            "of dimensions of tensor")
-    return Repeat.apply(input, sizes)
+    try:
+        return Repeat.apply(input, sizes)
+    except ValueError:  # a negative repeat count
+        lead = len(sizes) - input.ndim
+        out = [r * (input.shape[i - lead] if i >= lead else 1) for i, r in enumerate(sizes)]
+        raise RuntimeError(f"Trying to create tensor with negative dimension "
+                           f"{min(out)}: {out}") from None
 
 
 def tile(input: Tensor, dims) -> Tensor:
-    dims = tuple(dims)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
     return repeat(input, (1,) * (input.ndim - len(dims)) + dims)
 
 
@@ -841,6 +892,10 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None, axis=N
     d = wrap_dim(dim, input.ndim)
     xp = input._xp
     reps = repeats._data if isinstance(repeats, Tensor) else repeats
+    n = input._data.shape[d]
+    if isinstance(repeats, Tensor) and repeats.ndim == 1 and repeats.shape[0] not in (1, n):
+        raise RuntimeError(f"repeats must have the same size as input along dim, but got "
+                           f"repeats.size(0) = {repeats.shape[0]} and input.size({d}) = {n}")
     idx = xp.repeat(xp.arange(input._data.shape[d]), reps)
     return index_select(input, d, _make(idx))
 

@@ -772,7 +772,10 @@ class Embedding(Primitive, node_name="EmbeddingBackward0"):
         xp = get_array_module(weight)
         ctx.save_for_backward(indices)
         ctx.params = (weight.shape[0], padding_idx, scale_grad_by_freq, sparse)
-        return xp.take(weight, indices, axis=0)
+        try:
+            return xp.take(weight, indices, axis=0)
+        except IndexError:
+            raise IndexError("index out of range in self") from None
 
     @staticmethod
     def backward(ctx, grad):

@@ -11,7 +11,7 @@ from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.special import special
 from ember.ops._util import data_of, float_array, promote, result_dtype
-from ember.ops.compare import isfinite
+from ember.ops.compare import _broadcasting, isfinite
 from ember.ops.elementwise import _xp, div, maximum, mul, pow, sub, where
 from ember.ops.unary import _inexact, _no_kernel, exp, exp2, lgamma, log, log2, sin
 from ember.return_types import _return_type
@@ -156,20 +156,20 @@ def i0(input: Tensor) -> Tensor:
 def _no_grad_binary(name: str, input, other) -> Tensor:
     a, b = promote(data_of(input), data_of(other))
     xp = _xp(a if hasattr(a, "dtype") else b)
-    return _make(getattr(xp, name)(a, b))
+    return _make(_broadcasting(getattr(xp, name), a, b))
 
 
 def gcd(input: Tensor, other: Tensor) -> Tensor:
     """Greatest common divisor, elementwise (integer tensors)."""
     if input.is_floating_point() or (isinstance(other, Tensor) and other.is_floating_point()):
-        raise RuntimeError(f"\"gcd_cpu\" not implemented for '{_kernel_name(input)}'")
+        raise NotImplementedError(f"\"gcd_cpu\" not implemented for '{_kernel_name(input)}'")
     return _no_grad_binary("gcd", input, other)
 
 
 def lcm(input: Tensor, other: Tensor) -> Tensor:
     """Least common multiple, elementwise (integer tensors)."""
     if input.is_floating_point() or (isinstance(other, Tensor) and other.is_floating_point()):
-        raise RuntimeError(f"\"lcm_cpu\" not implemented for '{_kernel_name(input)}'")
+        raise NotImplementedError(f"\"lcm_cpu\" not implemented for '{_kernel_name(input)}'")
     return _no_grad_binary("lcm", input, other)
 
 

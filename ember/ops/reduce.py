@@ -551,6 +551,8 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None, ou
         from ember.ops.decomposition import matrix_norm
         result = matrix_norm(input, "nuc", dim or (-2, -1), keepdim)
         return result if out is None else write_result(out, result)
+    if isinstance(p, str):
+        raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
     if isinstance(dim, int):
         dim = (dim,)
     dims = _dims(dim, input.ndim)
@@ -858,7 +860,13 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False, *, axis=None, keep
 def bincount(input: Tensor, weights=None, minlength: int = 0) -> Tensor:
     xp = input._xp
     w = None if weights is None else weights._data
-    out = xp.bincount(input._data, weights=w, minlength=minlength)
+    if input.dtype.is_floating_point or input.dtype.is_complex:
+        raise NotImplementedError(f'"bincount_cpu" not implemented for '
+                                  f"'{scalar_name(input.dtype)}'")
+    try:
+        out = xp.bincount(input._data, weights=w, minlength=minlength)
+    except ValueError:  # negative, or not 1-d
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.") from None
     if w is None:
         out = out.astype(np.int64)
     elif w.dtype == np.float32:
@@ -870,6 +878,11 @@ def histc(input: Tensor, bins: int = 100, min=0, max=0, *, out=None) -> Tensor: 
     xp = input._xp
     data = input._data
     refuse_complex(data, "histc(): not implemented for complex tensors")
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f'"histogram_cpu" not implemented for '
+                                  f"'{scalar_name(input.dtype)}'")
+    if bins <= 0:
+        raise RuntimeError(f"torch.histc(): bins must be > 0, but got {bins}")
     lo, hi = float(min), float(max)
     if lo == hi and data.size:
         lo, hi = float(data.min()), float(data.max())
@@ -886,6 +899,11 @@ def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False,
     side = side or ("right" if right else "left")
     seq = sorted_sequence._data
     vals = values._data if isinstance(values, Tensor) else xp.asarray(values)
+    if seq.ndim != 1 and seq.shape[:-1] != vals.shape[:-1]:
+        raise RuntimeError(f"torch.searchsorted(): boundaries tensor should be 1 dimension or "
+                           f"the first N-1 dimensions of boundaries tensor and input value "
+                           f"tensor must match, but we got boundaries tensor "
+                           f"{list(seq.shape)} and input value tensor {list(vals.shape)}")
     if seq.ndim == 1:
         res = xp.searchsorted(seq, vals, side=side)
     else:
@@ -897,6 +915,8 @@ def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False,
 
 
 def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool = False, out=None):
+    if boundaries.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries.ndim})")
     result = searchsorted(boundaries, input, out_int32=out_int32, right=right)
     return result if out is None else write_result(out, result)
 

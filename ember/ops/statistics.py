@@ -116,6 +116,8 @@ def _quantile(input: Tensor, q, dim, keepdim: bool, interpolation: str, ignore_n
     if qt.ndim > 1:
         raise RuntimeError(f"{op}() q must be a scalar or 1D tensor")
     if bool(((qt < 0) | (qt > 1)).any()):
+        if scalar_q:
+            raise RuntimeError(f"{op}() q must be in the range [0, 1] but got {q}")
         raise RuntimeError(f"{op}() q values must be in the range [0, 1]")
     x = input.reshape(-1) if dim is None else movedim(input, wrap_dim(dim, input.ndim), -1)
     n = x.shape[-1]

@@ -138,6 +138,9 @@ def _advance_step(state: dict) -> float:
 def _check_range(name: str, value, low: float = 0.0, high: float | None = None,
                  index: int | None = None) -> None:
     """Raise PyTorch's ValueError for a hyperparameter outside ``[low, high)``."""
+    if isinstance(value, Tensor) and value.numel() != 1:
+        raise ValueError(f"Tensor {'lr' if name == 'learning rate' else name} must be "
+                         "1-element")
     bad = not low <= value or (high is not None and not value < high)
     if bad:
         if index is not None:

@@ -195,9 +195,11 @@ class RNNBase(Module):
             if sorted_indices is not None:
                 h0 = h0.index_select(1, sorted_indices)
                 c0 = c0.index_select(1, sorted_indices) if c0 is not None else None
-            self._check_hidden(h0, (self.num_layers * directions, batch, real_hidden))
+            self._check_hidden(h0, (self.num_layers * directions, batch, real_hidden),
+                               "hidden[0]" if is_lstm else "hidden")
             if is_lstm:
-                self._check_hidden(c0, (self.num_layers * directions, batch, self.hidden_size))
+                self._check_hidden(c0, (self.num_layers * directions, batch, self.hidden_size),
+                                   "hidden[1]")
         h_n, c_n = [], []
         layer_input = x
         for layer in range(self.num_layers):
@@ -236,9 +238,9 @@ class RNNBase(Module):
         return output, ((h_n, c_n) if is_lstm else h_n)
 
     @staticmethod
-    def _check_hidden(hx: Tensor, expected: tuple) -> None:
+    def _check_hidden(hx: Tensor, expected: tuple, name: str) -> None:
         if tuple(hx.shape) != expected:
-            raise RuntimeError(f"Expected hidden size {expected}, got {list(hx.shape)}")
+            raise RuntimeError(f"Expected {name} size {expected}, got {list(hx.shape)}")
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"

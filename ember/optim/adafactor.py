@@ -5,9 +5,9 @@ from typing import Callable
 
 from ember._creation import zeros_like
 from ember._tensor import Tensor
-from ember.autograd.grad_mode import enable_grad, no_grad
+from ember.autograd.grad_mode import no_grad
 from ember.dtypes import finfo_np
-from ember.optim.optimizer import Optimizer, _scalar_state
+from ember.optim.optimizer import Optimizer, _closure_loss, _scalar_state
 
 __all__ = ["Adafactor"]
 
@@ -70,10 +70,7 @@ class Adafactor(Optimizer):
 
     def step(self, closure: Callable | None = None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         with no_grad():
             for group in self.param_groups:
                 for p in group["params"]:

@@ -6,9 +6,9 @@ from typing import Callable
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
-from ember.autograd.grad_mode import enable_grad, no_grad
+from ember.autograd.grad_mode import no_grad
 from ember.backend.device import as_dtype, get_array_module
-from ember.optim.optimizer import Optimizer
+from ember.optim.optimizer import Optimizer, _closure_loss
 
 __all__ = ["Muon"]
 
@@ -71,10 +71,7 @@ class Muon(Optimizer):
 
     def step(self, closure: Callable | None = None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         with no_grad():
             for group in self.param_groups:
                 work = []

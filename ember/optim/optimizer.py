@@ -283,10 +283,7 @@ class Optimizer:
         Returns:
             the closure's loss, or None.
         """
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         state = self.state
         dense_error = self._dense_grad_error
         work = []
@@ -449,6 +446,15 @@ class Optimizer:
 # parameter's dtype on load, so its float64 NAdam/ASGD runs drift after a resume; ember keeps
 # them, so a resumed run equals an uninterrupted one bit for bit.
 _SCALAR_STATE = frozenset({"step", "mu_product", "eta", "mu"})
+
+
+def _closure_loss(closure: Callable | None):
+    """The loss ``closure`` returns, computed with gradients enabled (None without one): what
+    every ``step(closure)`` does first."""
+    if closure is None:
+        return None
+    with enable_grad():
+        return closure()
 
 
 def _split_names(param_group: dict, groups: list) -> None:

@@ -129,14 +129,21 @@ class HostAttention(Primitive, node_name="ScaledDotProductFlashAttentionForCpuBa
             mask = None if mask is None else mask.reshape(probs.shape)
             return (*_composed_grads(grad, query, key, value, scale, mask=mask), None, None)
         q, k, v, g = query._data, key._data, value._data, grad._data
+        xp = get_array_module(q)
         dv = backend_matmul(weights.swapaxes(-1, -2), g)
         ds = backend_matmul(g, v.swapaxes(-1, -2)).astype(probs.dtype, copy=False)
-        ds -= (ds * probs).sum(axis=-1, keepdims=True)  # softmax: p * (d - sum(d * p))
-        ds *= probs
-        ds *= scale
+        shape = ds.shape
+        rows, p = ds.reshape((-1,) + shape[-2:]), probs.reshape((-1,) + shape[-2:])
+        for block in _row_blocks(rows.shape, 3, xp):  # softmax's p * (d - sum(d * p)), in cache
+            d, pb = rows[block], p[block]
+            d -= (d * pb).sum(axis=-1, keepdims=True)
+            d *= pb
         ds = ds.astype(q.dtype, copy=False)
-        return (_make(backend_matmul(ds, k)), _make(backend_matmul(ds.swapaxes(-1, -2), q)),
-                _make(dv), None, None)
+        dq = backend_matmul(ds, k)  # the scale on the (L, E) products, not the (L, S) scores
+        dk = backend_matmul(ds.swapaxes(-1, -2), q)
+        dq *= scale
+        dk *= scale
+        return _make(dq), _make(dk), _make(dv), None, None
 
 
 def _flash_inputs(query: Tensor, key: Tensor, value: Tensor):

@@ -11,8 +11,31 @@ import numpy as np
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _host, _make, _to_nested
 from ember.backend.device import CPU, Device, meta_array, to_device
-from ember.ops._util import scalar_name, shape_arg
+from ember.ops._util import accepts_out, scalar_name, shape_arg
 from ember.random import generator_for
+
+
+def _check_layout(op: str, layout) -> bool:
+    """``layout=`` of a factory: False for strided, True for a sparse COO ``zeros``, ``empty``
+    or ``zeros_like`` (built by ``_sparse_zeros``); other layouts raise what PyTorch raises."""
+    name = getattr(layout, "name", None)
+    if name == "strided":
+        return False
+    if name == "sparse_coo":
+        if op in ("zeros", "empty", "zeros_like"):
+            return True
+        if op in ("ones", "full"):
+            raise RuntimeError("full(...) is not implemented for sparse layout")
+    raise NotImplementedError(f"{op}(): ember creates strided tensors only, not "
+                              f"layout={layout!r}")
+
+
+def _sparse_zeros(shape: tuple, dtype, device, requires_grad: bool):
+    """The all-zero sparse COO tensor of ``shape`` (no stored values)."""
+    from ember.sparse import sparse_coo_tensor
+    d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+    return sparse_coo_tensor(zeros(len(shape), 0, dtype=_dt.int64), zeros(0, dtype=d), shape,
+                             device=device, requires_grad=requires_grad)
 
 
 def _checked_shape(size, op: str | None = None, size_kw=None) -> tuple:
@@ -232,10 +255,12 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) ->
     return _finish(np.asarray(s, _np_dtype(dtype)), device, requires_grad)
 
 
-def empty(*shape, size=None, dtype=None, device=None, requires_grad: bool = False, out=None,
-          memory_format=None, pin_memory: bool = False) -> Tensor:
+def empty(*shape, size=None, dtype=None, layout=None, device=None, requires_grad: bool = False,
+          out=None, memory_format=None, pin_memory: bool = False) -> Tensor:
     """An uninitialised tensor of the given size (``empty(2, 3)`` or ``empty(size=(2, 3))``),
     laid out in ``memory_format`` (C order by default, or channels-last)."""
+    if layout is not None and _check_layout("empty", layout):
+        return _sparse_zeros(_checked_shape(shape, size_kw=size), dtype, device, requires_grad)
     t = _finish(_alloc(np.empty, _checked_shape(shape, size_kw=size), _np_dtype(dtype), device),
                 device, requires_grad, out)
     return t if memory_format is None or out is not None else _in_format(t, memory_format)
@@ -272,22 +297,28 @@ def frombuffer(buffer, *, dtype, count: int = -1, offset: int = 0,
     return _finish(data, None, requires_grad)
 
 
-def zeros(*shape, size=None, dtype=None, device=None, requires_grad: bool = False,
-          out=None) -> Tensor:
+def zeros(*shape, size=None, dtype=None, layout=None, device=None, requires_grad: bool = False,
+          out=None, pin_memory: bool = False) -> Tensor:
     """A tensor of zeros (``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``)."""
+    if layout is not None and _check_layout("zeros", layout):
+        return _sparse_zeros(_checked_shape(shape, "zeros", size), dtype, device, requires_grad)
     return _finish(_alloc(np.zeros, _checked_shape(shape, "zeros", size), _np_dtype(dtype),
                           device), device, requires_grad, out)
 
 
-def ones(*shape, size=None, dtype=None, device=None, requires_grad: bool = False,
-         out=None) -> Tensor:
+def ones(*shape, size=None, dtype=None, layout=None, device=None, requires_grad: bool = False,
+         out=None, pin_memory: bool = False) -> Tensor:
     """A tensor of ones (``ones(2, 3)``, ``ones((2, 3))`` or ``ones(size=(2, 3))``)."""
+    if layout is not None:
+        _check_layout("ones", layout)
     return _finish(_alloc(np.ones, _checked_shape(shape, size_kw=size), _np_dtype(dtype),
                           device), device, requires_grad, out)
 
 
-def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False,
-         out=None) -> Tensor:
+def full(size, fill_value, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
+         out=None, pin_memory: bool = False) -> Tensor:
+    if layout is not None:
+        _check_layout("full", layout)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.scalar_dtype(fill_value)
@@ -335,37 +366,47 @@ def _in_format(t: Tensor, memory_format, like: Tensor | None = None) -> Tensor:
     return t
 
 
-def empty_like(input, *, dtype=None, device=None, requires_grad: bool = False,
-               memory_format=None) -> Tensor:
+def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
+               memory_format=None, pin_memory: bool = False) -> Tensor:
+    if layout is not None:
+        _check_layout("empty_like", layout)
     d, dev = _like(input, dtype, device)
     return _in_format(empty(input.shape, dtype=d, device=dev, requires_grad=requires_grad),
                       memory_format, input)
 
 
-def zeros_like(input, *, dtype=None, device=None, requires_grad: bool = False,
-               memory_format=None) -> Tensor:
+def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
+               memory_format=None, pin_memory: bool = False) -> Tensor:
     d, dev = _like(input, dtype, device)
+    if layout is not None and _check_layout("zeros_like", layout):
+        return _sparse_zeros(tuple(input.shape), d, dev, requires_grad)
     return _in_format(zeros(input.shape, dtype=d, device=dev, requires_grad=requires_grad),
                       memory_format, input)
 
 
-def ones_like(input, *, dtype=None, device=None, requires_grad: bool = False,
-              memory_format=None) -> Tensor:
+def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
+              memory_format=None, pin_memory: bool = False) -> Tensor:
+    if layout is not None:
+        _check_layout("ones_like", layout)
     d, dev = _like(input, dtype, device)
     return _in_format(ones(input.shape, dtype=d, device=dev, requires_grad=requires_grad),
                       memory_format, input)
 
 
-def full_like(input, fill_value, *, dtype=None, device=None, requires_grad: bool = False,
-              memory_format=None) -> Tensor:
+def full_like(input, fill_value, *, dtype=None, layout=None, device=None,
+              requires_grad: bool = False, memory_format=None, pin_memory: bool = False) -> Tensor:
+    if layout is not None:
+        _check_layout("full_like", layout)
     d, dev = _like(input, dtype, device)
     return _in_format(full(input.shape, fill_value, dtype=d, device=dev,
                            requires_grad=requires_grad), memory_format, input)
 
 
-def eye(n: int, m: int | None = None, *, dtype=None, device=None,
-        requires_grad: bool = False, out=None) -> Tensor:
+def eye(n: int, m: int | None = None, *, dtype=None, layout=None, device=None,
+        requires_grad: bool = False, out=None, pin_memory: bool = False) -> Tensor:
     """A 2-d tensor with ones on the diagonal (``n`` x ``m``, square by default)."""
+    if layout is not None:
+        _check_layout("eye", layout)
     if n < 0:
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
     if m is not None and m < 0:
@@ -375,10 +416,12 @@ def eye(n: int, m: int | None = None, *, dtype=None, device=None,
                    device, requires_grad, out)
 
 
-def arange(start=0, end=None, step=1, *, dtype=None, device=None,
-           requires_grad: bool = False, out=None) -> Tensor:
+def arange(start=0, end=None, step=1, *, dtype=None, layout=None, device=None,
+           requires_grad: bool = False, out=None, pin_memory: bool = False) -> Tensor:
     """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 unless a bound is a
     float."""
+    if layout is not None:
+        _check_layout("arange", layout)
     if end is None:
         start, end = 0, start
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
@@ -402,9 +445,12 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None,
     return _finish(data.astype(d.np_dtype), device, requires_grad, out)
 
 
-def range(start=0, end=None, step=1, *, dtype=None, device=None,  # noqa: A001
-          requires_grad: bool = False) -> Tensor:
+@accepts_out
+def range(start=0, end=None, step=1, *, dtype=None, layout=None, device=None,  # noqa: A001
+          requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Deprecated inclusive range (``end`` included), float by default."""
+    if layout is not None:
+        _check_layout("range", layout)
     if end is None:
         start, end = 0, start
     n = int(math.floor((end - start) / step)) + 1
@@ -412,8 +458,10 @@ def range(start=0, end=None, step=1, *, dtype=None, device=None,  # noqa: A001
     return _finish(data.astype(_np_dtype(dtype)), device, requires_grad)
 
 
-def linspace(start, end, steps: int, *, dtype=None, device=None,
-             requires_grad: bool = False, out=None) -> Tensor:
+def linspace(start, end, steps: int, *, dtype=None, layout=None, device=None,
+             requires_grad: bool = False, out=None, pin_memory: bool = False) -> Tensor:
+    if layout is not None:
+        _check_layout("linspace", layout)
     start = start.item() if isinstance(start, Tensor) else start
     end = end.item() if isinstance(end, Tensor) else end
     _check_steps("linspace", steps)
@@ -428,8 +476,11 @@ def _check_steps(op: str, steps) -> None:
         raise RuntimeError("number of steps must be non-negative")
 
 
-def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None,
-             requires_grad: bool = False) -> Tensor:
+@accepts_out
+def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, layout=None, device=None,
+             requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    if layout is not None:
+        _check_layout("logspace", layout)
     _check_steps("logspace", steps)
     data = np.logspace(start, end, int(steps), base=base, dtype=np.float64)
     return _finish(data.astype(_np_dtype(dtype)), device, requires_grad)
@@ -462,9 +513,11 @@ def _check_float_kernel(np_dtype, kernel: str) -> None:
                                   f"'{scalar_name(np_dtype)}'")
 
 
-def rand(*shape, size=None, generator=None, dtype=None, device=None,
-         requires_grad: bool = False, out=None) -> Tensor:
+def rand(*shape, size=None, generator=None, dtype=None, layout=None, device=None,
+         requires_grad: bool = False, out=None, pin_memory: bool = False) -> Tensor:
     """Uniform samples on [0, 1) (for a complex dtype, in the real and the imaginary part)."""
+    if layout is not None:
+        _check_layout("rand", layout)
     d = _np_dtype(dtype)
     _check_float_kernel(d, "check_uniform_bounds")
     rng, shape = _rng(device, generator), _checked_shape(shape, size_kw=size)
@@ -477,10 +530,12 @@ def rand(*shape, size=None, generator=None, dtype=None, device=None,
         data, None, False, out)
 
 
-def randn(*shape, size=None, generator=None, dtype=None, device=None,
-          requires_grad: bool = False, out=None) -> Tensor:
+def randn(*shape, size=None, generator=None, dtype=None, layout=None, device=None,
+          requires_grad: bool = False, out=None, pin_memory: bool = False) -> Tensor:
     """Standard normal samples (for a complex dtype, unit variance split evenly between the
     real and the imaginary part, as in PyTorch)."""
+    if layout is not None:
+        _check_layout("randn", layout)
     d = _np_dtype(dtype)
     _check_float_kernel(d, "normal_kernel_cpu")
     rng, shape = _rng(device, generator), _checked_shape(shape, size_kw=size)
@@ -493,9 +548,12 @@ def randn(*shape, size=None, generator=None, dtype=None, device=None,
         data, None, False, out)
 
 
-def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
-            requires_grad: bool = False) -> Tensor:
+@accepts_out
+def randint(low, high=None, size=None, *, generator=None, dtype=None, layout=None, device=None,
+            requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Integers uniform on [low, high)."""
+    if layout is not None:
+        _check_layout("randint", layout)
     if size is None and isinstance(high, (tuple, list)):
         low, high, size = 0, low, high
     elif high is None:
@@ -508,31 +566,42 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
     return _random_finish(data.astype(_np_dtype(dtype, _dt.int64)), device, requires_grad)
 
 
-def randperm(n: int, *, generator=None, dtype=None, device=None,
-             requires_grad: bool = False) -> Tensor:
+@accepts_out
+def randperm(n: int, *, generator=None, dtype=None, layout=None, device=None,
+             requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    if layout is not None:
+        _check_layout("randperm", layout)
     _checked_shape((n,))
     data = _rng(device, generator).permutation(n)
     return _random_finish(data.astype(_np_dtype(dtype, _dt.int64)), device, requires_grad)
 
 
-def rand_like(input, *, dtype=None, device=None, requires_grad: bool = False,
-              memory_format=None) -> Tensor:
+def rand_like(input, *, generator=None, dtype=None, layout=None, device=None,
+              requires_grad: bool = False, memory_format=None, pin_memory: bool = False) -> Tensor:
+    if layout is not None:
+        _check_layout("rand_like", layout)
     d, dev = _like(input, dtype, device)
-    return _in_format(rand(input.shape, dtype=d, device=dev, requires_grad=requires_grad),
-                      memory_format, input)
+    return _in_format(rand(input.shape, generator=generator, dtype=d, device=dev,
+                           requires_grad=requires_grad), memory_format, input)
 
 
-def randn_like(input, *, dtype=None, device=None, requires_grad: bool = False,
-               memory_format=None) -> Tensor:
+def randn_like(input, *, generator=None, dtype=None, layout=None, device=None,
+               requires_grad: bool = False, memory_format=None, pin_memory: bool = False) -> Tensor:
+    if layout is not None:
+        _check_layout("randn_like", layout)
     d, dev = _like(input, dtype, device)
-    return _in_format(randn(input.shape, dtype=d, device=dev, requires_grad=requires_grad),
-                      memory_format, input)
+    return _in_format(randn(input.shape, generator=generator, dtype=d, device=dev,
+                            requires_grad=requires_grad), memory_format, input)
 
 
-def randint_like(input, low, high=None, *, dtype=None, device=None,
-                 requires_grad: bool = False) -> Tensor:
+def randint_like(input, low, high=None, *, generator=None, dtype=None, layout=None, device=None,
+                 requires_grad: bool = False, memory_format=None,
+                 pin_memory: bool = False) -> Tensor:
+    if layout is not None:
+        _check_layout("randint_like", layout)
     d, dev = _like(input, dtype, device)
-    return randint(low, high, input.shape, dtype=d, device=dev)
+    return _in_format(randint(low, high, input.shape, generator=generator, dtype=d, device=dev,
+                              requires_grad=requires_grad), memory_format, input)
 
 
 def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
@@ -578,6 +647,7 @@ def poisson(input: Tensor, generator=None) -> Tensor:
     return _make(_rng(input.device, generator).poisson(input._data).astype(input._data.dtype))
 
 
+@accepts_out
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
                 generator=None) -> Tensor:
     """Indices drawn from the rows of ``input`` (unnormalised probabilities)."""
@@ -642,22 +712,30 @@ def _check_rows_cols(row: int, col: int) -> None:
             raise RuntimeError(f"{name} must be non-negative, got{n}")
 
 
-def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None) -> Tensor:
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, layout=None,
+                 device=None, pin_memory: bool = False) -> Tensor:
+    if layout is not None:
+        _check_layout("tril_indices", layout)
     _check_rows_cols(row, col)
     r, c = np.tril_indices(row, offset, col)
     return _finish(np.stack([r, c]).astype(_np_dtype(dtype, _dt.int64)), device, False)
 
 
-def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None) -> Tensor:
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, layout=None,
+                 device=None, pin_memory: bool = False) -> Tensor:
+    if layout is not None:
+        _check_layout("triu_indices", layout)
     _check_rows_cols(row, col)
     r, c = np.triu_indices(row, offset, col)
     return _finish(np.stack([r, c]).astype(_np_dtype(dtype, _dt.int64)), device, False)
 
 
+@accepts_out
 def complex(real: Tensor, imag: Tensor) -> Tensor:  # noqa: A001
     return real + imag * 1j
 
 
+@accepts_out
 def polar(abs: Tensor, angle: Tensor) -> Tensor:  # noqa: A002
     return complex(abs * angle.cos(), abs * angle.sin())
 

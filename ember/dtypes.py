@@ -154,7 +154,8 @@ def get_default_dtype() -> dtype:
 _promote_cache: dict = {}
 
 
-def promote_types(a: dtype, b: dtype) -> dtype:
+def promote_types(type1: dtype, type2: dtype) -> dtype:
+    a, b = type1, type2  # PyTorch's keyword names, short names below
     if a is b:
         return a
     key = (a, b)

@@ -10,7 +10,7 @@ import math
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.special import special as _backend
-from ember.ops._util import float_array
+from ember.ops._util import accepts_out, float_array
 from ember.ops.elementwise import _xp, where
 from ember.ops.nn import log_softmax, softmax
 from ember.ops.orthogonal_polynomials import (  # noqa: F401
@@ -149,16 +149,19 @@ class LogNdtr(Primitive, node_name="SpecialLogNdtrBackward0"):
         return grad * exp(-a * a / 2 - out) / _SQRT_2PI
 
 
+@accepts_out
 def erfcx(input: Tensor) -> Tensor:
     """The scaled complementary error function exp(x**2) * erfc(x)."""
     return Erfcx.apply(input)
 
 
+@accepts_out
 def i0e(input: Tensor) -> Tensor:
     """The exponentially scaled modified Bessel function of order 0: exp(-|x|) * i0(x)."""
     return I0e.apply(input)
 
 
+@accepts_out
 def i1(input: Tensor) -> Tensor:
     """The modified Bessel function of the first kind, order 1."""
     if not input.is_floating_point():
@@ -166,11 +169,13 @@ def i1(input: Tensor) -> Tensor:
     return I1.apply(input)
 
 
+@accepts_out
 def i1e(input: Tensor) -> Tensor:
     """The exponentially scaled modified Bessel function of order 1: exp(-|x|) * i1(x)."""
     return I1e.apply(input)
 
 
+@accepts_out
 def ndtr(input: Tensor) -> Tensor:
     """The standard normal CDF: the area under the Gaussian density from -inf to x."""
     if not input.is_floating_point():
@@ -178,16 +183,19 @@ def ndtr(input: Tensor) -> Tensor:
     return erfc(-input / _SQRT_2) / 2
 
 
+@accepts_out
 def ndtri(input: Tensor) -> Tensor:
     """The inverse of ndtr: the x whose standard normal CDF is ``input``."""
     return Ndtri.apply(input)
 
 
+@accepts_out
 def log_ndtr(input: Tensor) -> Tensor:
     """log(ndtr(x)), accurate in the left tail where ndtr underflows."""
     return LogNdtr.apply(input)
 
 
+@accepts_out
 def entr(input: Tensor) -> Tensor:
     """Elementwise entropy: -x * log(x) for x > 0, 0 at 0, and -inf for x < 0."""
     if not input.is_floating_point():
@@ -206,67 +214,80 @@ def _no_grad(name: str, *inputs) -> Tensor:
     return _make(xp.asarray(getattr(_backend(xp), name)(*arrays), dtype=dtype))
 
 
+@accepts_out
 def bessel_j0(input: Tensor) -> Tensor:
     """The Bessel function of the first kind, order 0."""
     return _no_grad("j0", input)
 
 
+@accepts_out
 def bessel_j1(input: Tensor) -> Tensor:
     """The Bessel function of the first kind, order 1."""
     return _no_grad("j1", input)
 
 
+@accepts_out
 def bessel_y0(input: Tensor) -> Tensor:
     """The Bessel function of the second kind, order 0."""
     return _no_grad("y0", input)
 
 
+@accepts_out
 def bessel_y1(input: Tensor) -> Tensor:
     """The Bessel function of the second kind, order 1."""
     return _no_grad("y1", input)
 
 
+@accepts_out
 def modified_bessel_i0(input: Tensor) -> Tensor:
     """The modified Bessel function of the first kind, order 0."""
     return _no_grad("i0", input)
 
 
+@accepts_out
 def modified_bessel_i1(input: Tensor) -> Tensor:
     """The modified Bessel function of the first kind, order 1."""
     return _no_grad("i1", input)
 
 
+@accepts_out
 def modified_bessel_k0(input: Tensor) -> Tensor:
     """The modified Bessel function of the second kind, order 0."""
     return _no_grad("k0", input)
 
 
+@accepts_out
 def modified_bessel_k1(input: Tensor) -> Tensor:
     """The modified Bessel function of the second kind, order 1."""
     return _no_grad("k1", input)
 
 
+@accepts_out
 def scaled_modified_bessel_k0(input: Tensor) -> Tensor:
     """exp(x) * modified_bessel_k0(x)."""
     return _no_grad("k0e", input)
 
 
+@accepts_out
 def scaled_modified_bessel_k1(input: Tensor) -> Tensor:
     """exp(x) * modified_bessel_k1(x)."""
     return _no_grad("k1e", input)
 
 
+@accepts_out
 def zeta(input, other) -> Tensor:
     """The Hurwitz zeta function: the sum over k >= 0 of 1 / (k + other) ** input."""
     return _no_grad("zeta", input, other)
 
 
+@accepts_out
 def airy_ai(input: Tensor) -> Tensor:
     """The Airy function Ai, without a gradient (as in PyTorch)."""
     a = float_array(input._data)
     return _make(_backend(_xp(a)).airy(a)[0].astype(a.dtype, copy=False))
 
 
+@accepts_out
 def spherical_bessel_j0(input: Tensor) -> Tensor:
     """The spherical Bessel function of the first kind, order 0: sin(x) / x (1 at 0), without
     a gradient (as in PyTorch)."""

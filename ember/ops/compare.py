@@ -6,7 +6,15 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import _broadcast_error
 from ember.backend.device import get_array_module
-from ember.ops._util import array_dtype, data_of, promote, result_dtype, scalar_name, write_result
+from ember.ops._util import (
+    accepts_out,
+    array_dtype,
+    data_of,
+    promote,
+    result_dtype,
+    scalar_name,
+    write_result,
+)
 from ember.ops.inplace import write_out
 
 
@@ -112,6 +120,7 @@ def _bitwise(name, input, other=None):
     return _make(_broadcasting(getattr(input._xp, name), a, b))
 
 
+@accepts_out
 def bitwise_not(input):
     return _bitwise("invert", input)
 
@@ -125,14 +134,17 @@ def bitwise_or(input, other):
     return _bitwise("bitwise_or", input, other)
 
 
+@accepts_out
 def bitwise_xor(input, other):
     return _bitwise("bitwise_xor", input, other)
 
 
+@accepts_out
 def bitwise_left_shift(input, other):
     return _bitwise("left_shift", input, other)
 
 
+@accepts_out
 def bitwise_right_shift(input, other):
     return _bitwise("right_shift", input, other)
 
@@ -172,10 +184,12 @@ def isfinite(input):
     return _make(input._xp.isfinite(input._data))
 
 
+@accepts_out
 def isposinf(input):
     return _make(input._xp.isposinf(input._data))
 
 
+@accepts_out
 def isneginf(input):
     return _make(input._xp.isneginf(input._data))
 
@@ -184,6 +198,7 @@ def isreal(input):
     return _make(input._xp.isreal(input._data))
 
 
+@accepts_out
 def signbit(input):
     return _make(input._xp.signbit(input._data))
 

@@ -20,7 +20,7 @@ from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import is_grad_enabled
 from ember.backend.device import get_array_module
 from ember.backend.special import linalg as backend_linalg
-from ember.ops._util import scalar_name, write_result
+from ember.ops._util import accepts_out, scalar_name, write_result
 from ember.ops.elementwise import where
 from ember.ops.linalg import _check_square, inverse, matmul, solve, tril, triu
 from ember.ops.movement import cat, diagonal
@@ -156,6 +156,7 @@ def linalg_svd(A: Tensor, full_matrices: bool = True, *, driver=None, out=None):
     return result if out is None else write_result(out, result)
 
 
+@accepts_out
 def svd(input: Tensor, some: bool = True, compute_uv: bool = True):
     """PyTorch's older SVD: returns (U, S, V) with V (not its adjoint); ``some`` gives the
     reduced factors; without ``compute_uv``, U and V are zeros."""
@@ -520,6 +521,7 @@ def linalg_cholesky(A: Tensor, *, upper: bool = False, out=None) -> Tensor:
     return result if out is None else write_result(out, result)
 
 
+@accepts_out
 def cholesky(input: Tensor, upper: bool = False) -> Tensor:
     """PyTorch's older spelling of ``linalg.cholesky`` (``upper`` positional)."""
     _check_square(input, "cholesky")
@@ -605,6 +607,7 @@ def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True,
     return SolveTriangular.apply(A, B, upper, unitriangular)
 
 
+@accepts_out
 def triangular_solve(b: Tensor, A: Tensor, upper: bool = True, transpose: bool = False,
                      unitriangular: bool = False):
     """PyTorch's older triangular solver: (X, A) with op(A) X = b, op = transpose or not."""
@@ -640,6 +643,7 @@ class CholeskySolve(Primitive, node_name="CholeskySolveBackward0"):
         return gb, gfactor, None
 
 
+@accepts_out
 def cholesky_solve(B: Tensor, L: Tensor, upper: bool = False) -> Tensor:
     """X with A X = B, given the Cholesky factor L of A (lower, or upper with ``upper``)."""
     if B.ndim < 2:
@@ -656,6 +660,7 @@ def cholesky_solve(B: Tensor, L: Tensor, upper: bool = False) -> Tensor:
     return CholeskySolve.apply(B, L, upper)
 
 
+@accepts_out
 def cholesky_inverse(L: Tensor, upper: bool = False) -> Tensor:
     """The inverse of A = L L^H from its Cholesky factor ``L``."""
     return cholesky_solve(_eye_like(L, L.shape[-1]).expand(L.shape), L, upper)
@@ -740,6 +745,7 @@ def lu_factor(A: Tensor, *, pivot: bool = True):
     return lu_factor_type(lu, piv)
 
 
+@accepts_out
 def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True,
               unpack_pivots: bool = True):
     """(P, L, U) from packed factors, with A = P L U."""
@@ -762,6 +768,7 @@ def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True,
     return lu_unpack_type(p, lower, upper)
 
 
+@accepts_out
 def lu(A: Tensor, *, pivot: bool = True):
     """A = P L U with a permutation P, unit-lower L and upper U (``torch.linalg.lu``)."""
     packed, piv = lu_factor(A, pivot=pivot)
@@ -788,6 +795,7 @@ def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True,
     return solve_triangular(up, y, upper=True)
 
 
+@accepts_out
 def legacy_lu_solve(b: Tensor, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:
     """``torch.lu_solve(b, LU_data, LU_pivots)``."""
     return lu_solve(LU_data, LU_pivots, b)

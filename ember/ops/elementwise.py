@@ -20,6 +20,7 @@ from ember.backend.special import grad_where
 from ember.backend.special import where as _where_arrays
 from ember.ops._util import (
     _Meta,
+    accepts_out,
     cast,
     data_of,
     float_array,
@@ -458,6 +459,7 @@ def pow_(input, exponent):
     return inplace(input, PowScalar, exponent, saves_self=True)
 
 
+@accepts_out
 def float_power(input, exponent):
     input = input.double() if isinstance(input, Tensor) else input
     exponent = exponent.double() if isinstance(exponent, Tensor) else exponent
@@ -772,10 +774,12 @@ def minimum(input, other, *, out=None):
     return result if out is None else write_result(out, result)
 
 
+@accepts_out
 def fmax(input, other):
     return where(isnan(other) | (input >= other), input, other)
 
 
+@accepts_out
 def fmin(input, other):
     return where(isnan(other) | (input <= other), input, other)
 
@@ -880,6 +884,7 @@ def _check_addcdiv(tensor1, tensor2) -> None:
         raise RuntimeError(_ADDCDIV_INT)
 
 
+@accepts_out
 def addcdiv(input, tensor1, tensor2, *deprecated, value=1):
     """input + value * tensor1 / tensor2."""
     if deprecated:
@@ -954,6 +959,7 @@ class Conj(Primitive, node_name="ConjBackward0"):
         return conj(grad)
 
 
+@accepts_out
 def conj(input):
     """The complex conjugate (``input`` itself for a real tensor)."""
     if not input.is_complex():

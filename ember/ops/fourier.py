@@ -20,7 +20,7 @@ from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.device import get_array_module
 from ember.backend.special import fft as fft_of
-from ember.ops._util import wrap_dim
+from ember.ops._util import accepts_out, wrap_dim
 
 _NORMS = (None, "backward", "ortho", "forward")
 # The norm whose scale the adjoint (or the conjugate-symmetric twin) of a transform carries.
@@ -169,86 +169,104 @@ def _n(n) -> tuple | None:
     return None if n is None else (n,)
 
 
+@accepts_out
 def fft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None):
     """The 1-D discrete Fourier transform along ``dim`` (``n``: crop or zero-pad first)."""
     return _c2c(input, _n(n), dim, norm, False)
 
 
+@accepts_out
 def ifft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None):
     return _c2c(input, _n(n), dim, norm, True)
 
 
+@accepts_out
 def rfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None):
     """The FFT of a real signal: the n // 2 + 1 non-negative frequencies."""
     return _r2c(input, _n(n), dim, norm)
 
 
+@accepts_out
 def irfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None):
     """The inverse of ``rfft``: a real signal of length ``n`` (2 * (m - 1) by default)."""
     return _c2r(input, _n(n), dim, norm)
 
 
+@accepts_out
 def hfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None):
     """The FFT of a Hermitian-symmetric signal given by its first half: a real result."""
     _check(norm)
     return _c2r(input.conj(), _n(n), dim, _DUAL[norm])
 
 
+@accepts_out
 def ihfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None):
     """The inverse of ``hfft``: the first half of the inverse FFT of a real signal."""
     _check(norm)
     return _r2c(input, _n(n), dim, _DUAL[norm]).conj()
 
 
+@accepts_out
 def fft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None):
     return _c2c(input, s, dim, norm, False, default_all=False)
 
 
+@accepts_out
 def ifft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None):
     return _c2c(input, s, dim, norm, True, default_all=False)
 
 
+@accepts_out
 def rfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None):
     return _r2c(input, s, dim, norm, default_all=False)
 
 
+@accepts_out
 def irfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None):
     return _c2r(input, s, dim, norm, default_all=False)
 
 
+@accepts_out
 def hfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None):
     _check(norm)
     return _c2r(input.conj(), s, dim, _DUAL[norm], default_all=False)
 
 
+@accepts_out
 def ihfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None):
     _check(norm)
     return _r2c(input, s, dim, _DUAL[norm], default_all=False).conj()
 
 
+@accepts_out
 def fftn(input: Tensor, s=None, dim=None, norm: str | None = None):
     """The N-D FFT over ``dim`` (all dims by default, or the last len(s))."""
     return _c2c(input, s, dim, norm, False)
 
 
+@accepts_out
 def ifftn(input: Tensor, s=None, dim=None, norm: str | None = None):
     return _c2c(input, s, dim, norm, True)
 
 
+@accepts_out
 def rfftn(input: Tensor, s=None, dim=None, norm: str | None = None):
     return _r2c(input, s, dim, norm)
 
 
+@accepts_out
 def irfftn(input: Tensor, s=None, dim=None, norm: str | None = None):
     return _c2r(input, s, dim, norm)
 
 
+@accepts_out
 def hfftn(input: Tensor, s=None, dim=None, norm: str | None = None):
     """The N-D FFT of a Hermitian-symmetric signal given by its first half in the last dim."""
     _check(norm)
     return _c2r(input.conj(), s, dim, _DUAL[norm])
 
 
+@accepts_out
 def ihfftn(input: Tensor, s=None, dim=None, norm: str | None = None):
     _check(norm)
     return _r2c(input, s, dim, _DUAL[norm]).conj()
@@ -260,12 +278,14 @@ def _frequencies(values: np.ndarray, dtype, device, requires_grad: bool) -> Tens
     return _make_on(values.astype(_np_dtype(dtype)), device, requires_grad)
 
 
+@accepts_out
 def fftfreq(n: int, d: float = 1.0, *, dtype=None, layout=None, device=None,
             requires_grad: bool = False) -> Tensor:
     """The sample frequencies of an ``n``-point FFT with sample spacing ``d``."""
     return _frequencies(np.fft.fftfreq(n, d), dtype, device, requires_grad)
 
 
+@accepts_out
 def rfftfreq(n: int, d: float = 1.0, *, dtype=None, layout=None, device=None,
              requires_grad: bool = False) -> Tensor:
     """The non-negative sample frequencies of ``rfft`` of ``n`` points."""

@@ -15,6 +15,7 @@ from ember.backend.special import scatter_add as _scatter_add_arrays
 from ember.backend.special import sort_keys, ufunc_at
 from ember.backend.special import where as _where_arrays
 from ember.ops._util import (
+    accepts_out,
     cast,
     check_same_device,
     is_number,
@@ -1045,6 +1046,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim=None, *, axis=None, out=N
     return gather(expand(input, bi), d, expand(indices, bx).contiguous())
 
 
+@accepts_out
 def nonzero(input: Tensor, *, as_tuple: bool = False):
     xp = input._xp
     idx = xp.nonzero(input._data) if input.ndim else xp.nonzero(input._data.reshape(1))

@@ -12,7 +12,7 @@ from ember.autograd.function import Primitive, _AutocastFlag, broadcast_mismatch
 from ember.backend.device import as_dtype, get_array_module
 from ember.backend.special import matmul as backend_matmul
 from ember.dtypes import _FROM_NP, promote_types
-from ember.ops._util import check_same_device, scalar_name, wrap_dim, write_result
+from ember.ops._util import accepts_out, check_same_device, scalar_name, wrap_dim, write_result
 from ember.ops.elementwise import where
 from ember.ops.movement import broadcast_shapes
 from ember.ops.movement import t as _t
@@ -200,13 +200,13 @@ def mv(input: Tensor, vec: Tensor, *, out=None) -> Tensor:
     return result if out is None else write_result(out, result)
 
 
-def dot(input: Tensor, other: Tensor, *, out=None) -> Tensor:
-    if input.ndim != 1 or other.ndim != 1:
-        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D "
+def dot(input: Tensor, tensor: Tensor, *, out=None) -> Tensor:
+    if input.ndim != 1 or tensor.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {tensor.ndim}D "
                            "tensors")
-    if input.shape[0] != other.shape[0]:
-        raise _shape_error(tuple(input.shape), tuple(other.shape))
-    result = matmul(input, other)
+    if input.shape[0] != tensor.shape[0]:
+        raise _shape_error(tuple(input.shape), tuple(tensor.shape))
+    result = matmul(input, tensor)
     return result if out is None else write_result(out, result)
 
 
@@ -311,6 +311,7 @@ def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
     return result if out is None else write_result(out, result)
 
 
+@accepts_out
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     return _scaled_sum(input, bmm(batch1, batch2).sum(0), beta, alpha)
 
@@ -320,6 +321,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     return result if out is None else write_result(out, result)
 
 
+@accepts_out
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
     return _scaled_sum(input, outer(vec1, vec2), beta, alpha)
 
@@ -647,6 +649,7 @@ def _check_square(input: Tensor, op: str, name: str = "A") -> None:
                            f"{input.dtype.name.capitalize()}")
 
 
+@accepts_out
 def inverse(input: Tensor) -> Tensor:
     """The inverse of each square matrix in ``input`` (batched)."""
     _check_square(input, "linalg.inv")
@@ -763,6 +766,7 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
     return result if out is None else write_result(out, result)
 
 
+@accepts_out
 def matrix_power(input: Tensor, n: int) -> Tensor:
     """``input`` (a square matrix or a batch) to the integer power ``n``."""
     if n == 0:

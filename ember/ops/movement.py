@@ -13,7 +13,15 @@ from ember.autograd.function import Primitive, broadcast_mismatch
 from ember.backend.cuda import leading_sum
 from ember.backend.device import get_array_module, reshape_view
 from ember.backend.special import scatter_add as _scatter_add_arrays
-from ember.ops._util import check_same_device, promote, scalar_name, shape_arg, wrap_dim, wrap_dims
+from ember.ops._util import (
+    accepts_out,
+    check_same_device,
+    promote,
+    scalar_name,
+    shape_arg,
+    wrap_dim,
+    wrap_dims,
+)
 
 
 def _infer_shape(shape, numel: int, op: str = "view") -> tuple:
@@ -753,19 +761,23 @@ def stack(tensors, dim: int = 0, *, out=None, axis=None) -> Tensor:
     return cat([unsqueeze(t, d) for t in tensors], d, out=out)
 
 
+@accepts_out
 def hstack(tensors):
     return cat(tensors, 1 if tensors[0].ndim > 1 else 0)
 
 
+@accepts_out
 def vstack(tensors):
     return cat([t.reshape(1, -1) if t.ndim == 1 else t for t in tensors], 0)
 
 
+@accepts_out
 def dstack(tensors):
     return cat([t.reshape(1, -1, 1) if t.ndim == 1 else t.unsqueeze(-1) if t.ndim == 2 else t
                 for t in tensors], 2)
 
 
+@accepts_out
 def column_stack(tensors):
     return cat([t.reshape(-1, 1) if t.ndim <= 1 else t for t in tensors], 1)
 

@@ -10,7 +10,7 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.special import special
-from ember.ops._util import data_of, float_array, promote, result_dtype
+from ember.ops._util import accepts_out, data_of, float_array, promote, result_dtype
 from ember.ops.compare import _broadcasting, isfinite
 from ember.ops.elementwise import _xp, div, maximum, mul, pow, sub, where
 from ember.ops.unary import _inexact, _no_kernel, exp, exp2, lgamma, log, log2, sin
@@ -39,6 +39,7 @@ def positive(input: Tensor) -> Tensor:
     return input
 
 
+@accepts_out
 def deg2rad(input: Tensor) -> Tensor:
     """Angles in degrees to radians."""
     return _floating(input) * (math.pi / 180.0)
@@ -49,6 +50,7 @@ def rad2deg(input: Tensor) -> Tensor:
     return _floating(input) * (180.0 / math.pi)
 
 
+@accepts_out
 def sinc(input: Tensor) -> Tensor:
     """The normalized sinc, sin(pi x) / (pi x), with sinc(0) = 1."""
     x = _floating(input)
@@ -79,6 +81,7 @@ class CopysignScalar(Copysign, node_name="CopysignBackward1"):
     """copysign(x, number)."""
 
 
+@accepts_out
 def copysign(input: Tensor, other) -> Tensor:
     """|input| with the sign of ``other`` (a float result; -0.0 counts as negative)."""
     x = _floating(input)
@@ -87,11 +90,13 @@ def copysign(input: Tensor, other) -> Tensor:
     return Copysign.apply(x.to(result_dtype(x._data, other._data)), other)
 
 
+@accepts_out
 def ldexp(input, other) -> Tensor:
     """input * 2 ** other."""
     return _floating(input) * pow(2.0, other)
 
 
+@accepts_out
 def logaddexp2(input, other) -> Tensor:
     """log2(2 ** input + 2 ** other), without overflow."""
     if not _inexact(input) and not _inexact(other):
@@ -103,6 +108,7 @@ def logaddexp2(input, other) -> Tensor:
     return m + log2(exp2(input - m) + exp2(other - m))
 
 
+@accepts_out
 def mvlgamma(input: Tensor, p: int) -> Tensor:
     """The multivariate log-gamma function of dimension ``p`` (all inputs must be > (p-1)/2)."""
     if p < 1:
@@ -144,6 +150,7 @@ class I1(Primitive, node_name="SpecialI1Backward0"):
         return grad * where(zero, 0.5, I0.apply(a) - I1.apply(a) / safe)
 
 
+@accepts_out
 def i0(input: Tensor) -> Tensor:
     """The modified Bessel function of the first kind, order 0."""
     return I0.apply(input)
@@ -159,6 +166,7 @@ def _no_grad_binary(name: str, input, other) -> Tensor:
     return _make(_broadcasting(getattr(xp, name), a, b))
 
 
+@accepts_out
 def gcd(input: Tensor, other: Tensor) -> Tensor:
     """Greatest common divisor, elementwise (integer tensors)."""
     if input.is_floating_point() or (isinstance(other, Tensor) and other.is_floating_point()):
@@ -166,6 +174,7 @@ def gcd(input: Tensor, other: Tensor) -> Tensor:
     return _no_grad_binary("gcd", input, other)
 
 
+@accepts_out
 def lcm(input: Tensor, other: Tensor) -> Tensor:
     """Least common multiple, elementwise (integer tensors)."""
     if input.is_floating_point() or (isinstance(other, Tensor) and other.is_floating_point()):
@@ -192,6 +201,7 @@ class Heaviside(Primitive, node_name="NotImplemented"):
         raise RuntimeError("derivative for aten::heaviside is not implemented")
 
 
+@accepts_out
 def heaviside(input: Tensor, values: Tensor) -> Tensor:
     """0 where input < 0, ``values`` where input == 0, 1 where input > 0."""
     if isinstance(values, Tensor) and values.dtype is not input.dtype:
@@ -214,6 +224,7 @@ class Nextafter(Primitive, node_name="NextafterBackward0"):
         return grad, grad.new_zeros(grad.shape) if ctx.needs_input_grad[1] else None
 
 
+@accepts_out
 def nextafter(input: Tensor, other: Tensor) -> Tensor:
     """The next representable float after ``input`` towards ``other``."""
     return Nextafter.apply(input, other)
@@ -255,12 +266,14 @@ class Igammac(Primitive, node_name="IgammacBackward0"):
         return None, -_gamma_density(ctx, grad, "igammac")
 
 
+@accepts_out
 def igamma(input: Tensor, other: Tensor) -> Tensor:
     """The regularized lower incomplete gamma function P(input, other); differentiable in
     ``other`` only, as in PyTorch."""
     return Igamma.apply(input, other)
 
 
+@accepts_out
 def igammac(input: Tensor, other: Tensor) -> Tensor:
     """The regularized upper incomplete gamma function Q(input, other) = 1 - P."""
     return Igammac.apply(input, other)
@@ -284,6 +297,7 @@ class Frexp(Primitive, node_name="FrexpBackward0"):
         return grad / _make(xp.ldexp(xp.ones((), grad._data.dtype), exponent._data))
 
 
+@accepts_out
 def frexp(input: Tensor):
     """(mantissa, exponent) with input = mantissa * 2 ** exponent, |mantissa| in [0.5, 1)."""
     if not input.is_floating_point():

@@ -17,7 +17,14 @@ from ember.autograd.grad_mode import _State
 from ember.backend.cuda import leading_sum
 from ember.backend.device import get_array_module
 from ember.backend.special import cumulative, sort_keys
-from ember.ops._util import refuse_complex, scalar_name, wrap_dim, wrap_dims, write_result
+from ember.ops._util import (
+    accepts_out,
+    refuse_complex,
+    scalar_name,
+    wrap_dim,
+    wrap_dims,
+    write_result,
+)
 from ember.ops.elementwise import select_grad, where
 from ember.ops.movement import Expand
 
@@ -748,6 +755,7 @@ def cummax(input: Tensor, dim=None, *, axis=None, out=None):
     return result if out is None else write_result(out, result)
 
 
+@accepts_out
 def cummin(input: Tensor, dim=None, *, axis=None):
     dim = dim if axis is None else axis
     return _cum_extreme(input, dim, False, "cummin")

@@ -9,7 +9,7 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.device import get_array_module
-from ember.ops._util import wrap_dim
+from ember.ops._util import accepts_out, wrap_dim
 from ember.ops.elementwise import where
 from ember.ops.movement import (
     EmbedDiagonal,
@@ -31,6 +31,7 @@ def ravel(input: Tensor) -> Tensor:
     return reshape(input, -1)
 
 
+@accepts_out
 def row_stack(tensors) -> Tensor:
     """PyTorch's alias of ``vstack``."""
     return vstack(tensors)

@@ -57,8 +57,9 @@ def hann_window(window_length: int, periodic: bool = True, *, dtype=None, layout
 
 def hamming_window(window_length: int, periodic: bool = True, alpha: float = 0.54,
                    beta: float = 0.46, *, dtype=None, layout=None, device=None,
-                   requires_grad: bool = False) -> Tensor:
-    """The Hamming window: alpha - beta cos(2 pi n / N)."""
+                   requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """The Hamming window: alpha - beta cos(2 pi n / N) (``pin_memory`` is accepted and
+    ignored, as the factories do)."""
     return _window(_cosine_sum(window_length, periodic, (alpha, beta)), dtype, layout, device,
                    requires_grad)
 

@@ -9,7 +9,7 @@ import warnings
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
-from ember.ops._util import wrap_dim, write_result
+from ember.ops._util import accepts_out, wrap_dim, write_result
 from ember.ops.compare import isnan
 from ember.ops.elementwise import clamp, lerp, where
 from ember.ops.indexing import gather, sort
@@ -231,6 +231,7 @@ def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
     return (input - other).norm(p)
 
 
+@accepts_out
 def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:
     """Each slice along ``dim`` with ``p``-norm above ``maxnorm`` scaled to norm ``maxnorm``."""
     if p <= 0:
@@ -246,6 +247,7 @@ def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:
 # Histogram (counts only)
 
 
+@accepts_out
 def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = None,  # noqa: A002
               density: bool = False):
     """Counts of ``input`` in ``bins`` (a number of equal bins over ``range`` or the data's

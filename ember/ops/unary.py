@@ -16,6 +16,7 @@ from ember.autograd.grad_mode import _State
 from ember.backend.special import round_half_even, special
 from ember.backend.special import where as _where_arrays
 from ember.ops._util import (
+    accepts_out,
     float_array,
     promote,
     refuse_complex,
@@ -80,6 +81,7 @@ class Exp2(Primitive, node_name="Exp2Backward0"):
         return grad * conj_derivative(out) * math.log(2.0)
 
 
+@accepts_out
 def exp2(input):
     return Exp2.apply(input)
 
@@ -283,6 +285,7 @@ class Tan(Primitive, node_name="TanBackward0"):
         return grad * conj_derivative(out * out + 1)
 
 
+@accepts_out
 def tan(input):
     return Tan.apply(input)
 
@@ -394,6 +397,7 @@ class Sinh(Primitive, node_name="SinhBackward0"):
         return grad * conj_derivative(cosh(a))
 
 
+@accepts_out
 def sinh(input):
     return Sinh.apply(input)
 
@@ -413,6 +417,7 @@ class Cosh(Primitive, node_name="CoshBackward0"):
         return grad * conj_derivative(sinh(a))
 
 
+@accepts_out
 def cosh(input):
     return Cosh.apply(input)
 
@@ -539,6 +544,7 @@ def sigmoid_(input):
     return inplace(input, Sigmoid)
 
 
+@accepts_out
 def logit(input, eps=None):
     if eps is not None:
         input = clamp(input, eps, 1 - eps)
@@ -637,6 +643,7 @@ class Erfc(Primitive, node_name="ErfcBackward0"):
         return grad * exp(neg(a * a)) * (-2 / math.sqrt(math.pi))
 
 
+@accepts_out
 def erfc(input):
     return Erfc.apply(input)
 
@@ -655,6 +662,7 @@ class Erfinv(Primitive, node_name="ErfinvBackward0"):
         return grad * exp(out * out) * (math.sqrt(math.pi) / 2)
 
 
+@accepts_out
 def erfinv(input):
     return Erfinv.apply(input)
 
@@ -676,6 +684,7 @@ class Lgamma(Primitive, node_name="LgammaBackward0"):
         return grad * digamma(a)
 
 
+@accepts_out
 def lgamma(input):
     return Lgamma.apply(input)
 
@@ -695,6 +704,7 @@ class Digamma(Primitive, node_name="DigammaBackward0"):
         return grad * polygamma(1, a)
 
 
+@accepts_out
 def digamma(input):
     return Digamma.apply(input)
 
@@ -714,6 +724,7 @@ class Polygamma(Primitive, node_name="PolygammaBackward0"):
         return grad * polygamma(ctx.n + 1, a), None
 
 
+@accepts_out
 def polygamma(n: int, input):
     """The n-th derivative of digamma (n = 0 is digamma itself)."""
     if n == 0:
@@ -835,6 +846,7 @@ def sign(input, *, out=None):
     return result if out is None else write_result(out, result)
 
 
+@accepts_out
 def sgn(input):
     if input.is_complex():
         mag = abs(input)
@@ -952,6 +964,7 @@ def xlogy(input, other, *, out=None):
     return result if out is None else write_result(out, result)
 
 
+@accepts_out
 def xlog1py(input, other) -> Tensor:
     """input * log1p(other), and 0 where input is 0 (unless other is NaN)."""
     return Xlog1py.apply(input, other)

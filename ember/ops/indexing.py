@@ -405,6 +405,15 @@ def _out_of_bounds(index, dim: int, size: int) -> RuntimeError:
                         f"{size}")
 
 
+def has_negative(index) -> bool:
+    """Whether a host index array holds a negative index, which PyTorch's index_select and
+    embedding refuse where NumPy counts from the end (one reduction: 1-2 us for a batch of
+    tokens). On a GPU the kernels' own bounds are all that is checked: finding out would wait
+    for the device."""
+    return index.__class__ is np.ndarray and index.size > 0 and index.dtype.kind == "i" and \
+        index.min() < 0
+
+
 def _bad_index(index, dim: int, size: int, scalar_kernel: bool) -> Exception:
     """PyTorch's error for an index outside its dim in index_select and index_add: IndexError
     from the kernels that check index by index (index_select along dim 0, index_add of a
@@ -707,6 +716,8 @@ class IndexSelect(Primitive, node_name="IndexSelectBackward0"):
         ctx.save_for_backward(index)
         ctx.args = (a.shape, dim)
         try:
+            if has_negative(index):  # NumPy would count it from the end
+                raise IndexError
             return get_array_module(a).take(a, index, axis=dim)
         except IndexError:
             raise _bad_index(index, dim, a.shape[dim], dim == 0) from None

@@ -14,6 +14,7 @@ from ember.backend.device import as_dtype, get_array_module, is_host, zeros_as
 from ember.backend.special import grad_where, scatter_add, special
 from ember.ops._util import float_array, promote, scalar_name, wrap_dim
 from ember.ops.elementwise import clip_array, select_grad
+from ember.ops.indexing import has_negative
 from ember.ops.movement import sum_to_size
 from ember.sparse import row_sparse
 
@@ -772,6 +773,8 @@ class Embedding(Primitive, node_name="EmbeddingBackward0"):
         xp = get_array_module(weight)
         ctx.save_for_backward(indices)
         ctx.params = (weight.shape[0], padding_idx, scale_grad_by_freq, sparse)
+        if has_negative(indices):
+            raise IndexError("index out of range in self")
         try:
             return xp.take(weight, indices, axis=0)
         except IndexError:

@@ -24,10 +24,6 @@ CASES = []
 KNOWN = {
     "mm_bool": "a dtype check on matmul's hot path would cost every product; NumPy's bool "
                "product is well defined",
-    # Finding a negative index takes a pass over the indices (2 us for a batch of tokens, 15%
-    # of a lookup): NumPy counts it from the end instead (one below -size raises).
-    "embedding_neg": "negative indices wrap around, as in NumPy",
-    "index_select_dim1_neg": "negative indices wrap around, as in NumPy",
 }
 
 

@@ -875,25 +875,10 @@ def pdist(input: Tensor, p: float = 2.0) -> Tensor:
 # --- losses ---
 from ember.nn._losses import *  # noqa: F401,F403,E402
 from ember.nn._losses import _Reduction  # noqa: F401,E402
-from ember.nn.attention.bias import CausalBias as _CausalBias  # noqa: E402
-from ember.ops import attention as _attention  # noqa: E402
 
 # --- spatial and sequence layers (nn-spatial) ---
 from ember.ops.attention import *  # noqa: F401,F403,E402
 from ember.ops.conv import *  # noqa: F401,F403,E402
-
-
-def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
-                                 attn_mask: Tensor | _CausalBias | None = None,
-                                 dropout_p: float = 0.0, is_causal: bool = False,
-                                 scale: float | None = None, enable_gqa: bool = False) -> Tensor:
-    """softmax(Q K^T * scale + mask) V (see ``ember.ops.attention``); ``attn_mask`` may also be
-    a ``torch.nn.attention.bias.CausalBias``."""
-    if isinstance(attn_mask, _CausalBias):
-        return attn_mask._sdpa(query, key, value, dropout_p, is_causal, scale, enable_gqa)
-    return _attention.scaled_dot_product_attention(query, key, value, attn_mask, dropout_p,
-                                                   is_causal, scale, enable_gqa)
-
 
 # --- sampling and channel shuffling: grid_sample / affine_grid live in ember/ops/sampling.py,
 # channel_shuffle in ember/nn/modules/channelshuffle.py (imported last: the modules package

@@ -31,7 +31,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     Args:
         query: (..., L, E); key: (..., S, E); value: (..., S, Ev).
         attn_mask: bool (True = take part) or float (added to the scores), broadcastable to
-            (..., L, S).
+            (..., L, S); or a ``torch.nn.attention.bias.CausalBias``.
         dropout_p: dropout probability on the attention weights.
         is_causal: mask out keys after each query (no ``attn_mask`` allowed then).
         scale: defaults to 1/sqrt(E).
@@ -42,6 +42,10 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     from ember.nn.attention import _fused_kernel  # the nn layer sits above ops
     from ember.nn.functional import dropout
 
+    if attn_mask is not None and attn_mask.__class__ is not Tensor:
+        from ember.nn.attention.bias import CausalBias
+        if isinstance(attn_mask, CausalBias):  # torch.nn.attention.bias's masks
+            return attn_mask._sdpa(query, key, value, dropout_p, is_causal, scale, enable_gqa)
     fused = _fused_kernel(query.device.type == "cpu", dropout_p)
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set "
@@ -132,13 +136,7 @@ class HostAttention(Primitive, node_name="ScaledDotProductFlashAttentionForCpuBa
         xp = get_array_module(q)
         dv = backend_matmul(weights.swapaxes(-1, -2), g)
         ds = backend_matmul(g, v.swapaxes(-1, -2)).astype(probs.dtype, copy=False)
-        shape = ds.shape
-        rows, p = ds.reshape((-1,) + shape[-2:]), probs.reshape((-1,) + shape[-2:])
-        for block in _row_blocks(rows.shape, 3, xp):  # softmax's p * (d - sum(d * p)), in cache
-            d, pb = rows[block], p[block]
-            d -= (d * pb).sum(axis=-1, keepdims=True)
-            d *= pb
-        ds = ds.astype(q.dtype, copy=False)
+        ds = _softmax_rows_backward(xp, ds, probs).astype(q.dtype, copy=False)
         dq = backend_matmul(ds, k)  # the scale on the (L, E) products, not the (L, S) scores
         dk = backend_matmul(ds.swapaxes(-1, -2), q)
         dq *= scale
@@ -290,9 +288,7 @@ class PackedSelfAttention(Primitive,
             ds = ds.astype(probs.dtype, copy=False)  # float32 for half inputs, as the forward
             if noise is not None:
                 ds *= noise
-            # softmax: p * (d - sum(d * p)), then the scale
-            ds -= (ds * probs).sum(axis=-1, keepdims=True)
-            ds *= probs
+            ds = _softmax_rows_backward(xp, ds, probs)
             ds *= scale
             ds = ds.astype(qkv._data.dtype, copy=False)
         dq[...] = backend_matmul(ds, k)
@@ -341,6 +337,18 @@ def _softmax_rows(xp, scores, scale: float, mask, noise):
         block /= total
     weights = (probs if noise is None else probs * noise).astype(dtype, copy=False)
     return probs, weights
+
+
+def _softmax_rows_backward(xp, ds, probs):
+    """``ds``, the gradient of softmax's ``probs`` along the last axis, turned into the
+    scores' in place, a cache-sized block of (L, S) matrices at a time: p * (d - sum(d * p))."""
+    shape = ds.shape
+    rows, p = ds.reshape((-1,) + shape[-2:]), probs.reshape((-1,) + shape[-2:])
+    for block in _row_blocks(rows.shape, 3, xp):
+        d, pb = rows[block], p[block]
+        d -= (d * pb).sum(axis=-1, keepdims=True)
+        d *= pb
+    return rows.reshape(shape)  # ds itself, unless reshaping had to copy
 
 
 def _composed_attention(query: Tensor, key: Tensor, value: Tensor, scale: float,

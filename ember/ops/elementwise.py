@@ -212,6 +212,8 @@ def _as_given(operand, promoted):
     """What a binary op saves of an operand: the array as given where it can require grad
     (a promoted copy would be a constant to double backward; the engine casts each gradient
     to its input's dtype), else the promoted one."""
+    if operand is promoted:  # nothing was promoted: the common case
+        return operand
     kind = getattr(operand, "dtype", None)
     return operand if kind is not None and kind.kind in "fcV" else promoted
 

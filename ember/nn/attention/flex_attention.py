@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import operator
 from typing import Callable, NamedTuple, TypedDict
 
 import ember
@@ -67,30 +68,26 @@ def noop_mask(batch: Tensor, head: Tensor, token_q: Tensor, token_kv: Tensor) ->
 
 def and_masks(*mask_mods: _mask_mod_signature) -> _mask_mod_signature:
     """The mask_mod keeping the positions that every one of ``mask_mods`` keeps."""
-    if not all(callable(m) for m in mask_mods):
-        raise RuntimeError(f"All inputs should be callable mask_mods: {mask_mods}")
-
-    def and_mask(b, h, q_idx, kv_idx):
-        result = b.new_ones((), dtype=ember.bool)
-        for mask in mask_mods:
-            result = result & mask(b, h, q_idx, kv_idx)
-        return result
-
-    return and_mask
+    return _combined(mask_mods, True, operator.and_)
 
 
 def or_masks(*mask_mods: _mask_mod_signature) -> _mask_mod_signature:
     """The mask_mod keeping the positions that any of ``mask_mods`` keeps."""
+    return _combined(mask_mods, False, operator.or_)
+
+
+def _combined(mask_mods: tuple, start: bool, combine) -> _mask_mod_signature:
+    """A mask_mod folding ``mask_mods``' masks with ``combine``, from a constant ``start``."""
     if not all(callable(m) for m in mask_mods):
         raise RuntimeError(f"All inputs should be callable mask_mods: {mask_mods}")
 
-    def or_mask(b, h, q_idx, kv_idx):
-        result = b.new_zeros((), dtype=ember.bool)
-        for mask in mask_mods:
-            result = result | mask(b, h, q_idx, kv_idx)
+    def mask(b, h, q_idx, kv_idx):
+        result = b.new_full((), start, dtype=ember.bool)
+        for mod in mask_mods:
+            result = combine(result, mod(b, h, q_idx, kv_idx))
         return result
 
-    return or_mask
+    return mask
 
 
 def _indices(batch: int, heads: int, q_len: int, kv_len: int, device) -> tuple:

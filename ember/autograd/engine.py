@@ -209,6 +209,7 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
                         ready = nxt
                     else:
                         heappush(heap, (-nxt._seq, nxt))
+            out = g = data = None  # so that a leaf can take a gradient nothing else holds
     finally:
         _GradState.enabled = prev_grad_mode
     if input_edges is None:

@@ -13,6 +13,7 @@ import itertools
 import numbers
 import re
 import weakref
+from sys import getrefcount as _getrefcount
 
 from ember import dtypes as _dt
 from ember.autograd.anomaly_mode import _State as _anomaly_state
@@ -271,11 +272,10 @@ class AccumulateGrad(Node):
             return
         current = var._grad  # the slot under ``.grad``, as PyTorch's engine sets it
         if current is None:
-            # A private copy: the same gradient object may also flow to other leaves.
             if create_graph:
                 var._grad = grad
             elif grad.__class__ is Tensor:
-                var._grad = _make(grad._data.copy())  # keeps meta arrays
+                var._grad = _make(_own(grad))
             else:
                 var._grad = grad._owned_copy()  # a sparse gradient stays sparse
         elif create_graph or _State.enabled and grad.requires_grad:
@@ -288,6 +288,39 @@ class AccumulateGrad(Node):
         if var._post_acc_hooks:
             for hook in var._post_acc_hooks:
                 hook(var)
+
+
+def _refs_of_engine_argument() -> int:
+    """The reference count :func:`_own` sees for a gradient held by nothing but the engine's
+    buffer list and the frames on the way (measured: it differs between Python versions)."""
+    def accumulate(grad):
+        return own(grad)
+
+    def own(grad):
+        return _getrefcount(grad)
+    buffer = [object()]
+    return accumulate(buffer[0])
+
+
+def _own(grad):
+    """An array for a leaf's new ``.grad``: the incoming gradient's own when nothing else can
+    see it (PyTorch's AccumulateGrad steals such a gradient too), else a private copy, since
+    the same gradient may also flow to other leaves or be kept by a hook or ``retain_grad``."""
+    data = grad._data
+    if _getrefcount(grad) <= _ENGINE_REFS and _getrefcount(data) <= 3 and data.flags.c_contiguous:
+        owner = getattr(data, "base", data)
+        if owner is None:
+            return data
+        # A whole-array view (nn.Linear's weight gradient: a product formed transposed, then
+        # transposed back), its owner held by nothing but the view's base tensor and the view.
+        base = grad._base
+        if (base is not None and base._data is owner and owner.size == data.size
+                and _getrefcount(base) <= 3 and _getrefcount(owner) <= 4):
+            return data
+    return data.copy()  # keeps meta arrays
+
+
+_ENGINE_REFS = _refs_of_engine_argument()
 
 
 def grad_accumulator(tensor) -> AccumulateGrad:

@@ -11,7 +11,7 @@ import numpy as np
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _host, _make, _to_nested
 from ember.backend.device import CPU, Device, meta_array, to_device
-from ember.ops._util import accepts_out, scalar_name, shape_arg
+from ember.ops._util import accepts_out, cast, scalar_name, shape_arg
 from ember.random import generator_for
 
 
@@ -156,8 +156,24 @@ def _infer_array(data):
     elif arr.dtype == np.complex128:
         arr = arr.astype(_dt.get_default_dtype().to_complex().np_dtype)
     elif arr.dtype.kind in "US" or arr.dtype == object:
-        raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+        leaf = _first_bad_leaf(data)
+        if isinstance(leaf, (str, bytes)):
+            raise TypeError(f"new(): invalid data type '{type(leaf).__name__}'")
+        raise RuntimeError(f"Could not infer dtype of {type(leaf).__name__}")
     return arr
+
+
+def _first_bad_leaf(data):
+    """The first element of nested sequences that is not a number (``data`` itself if none)."""
+    if isinstance(data, (list, tuple)):
+        for item in data:
+            leaf = _first_bad_leaf(item)
+            if leaf is not None:
+                return leaf
+        return None
+    if isinstance(data, (builtins.int, builtins.float, builtins.complex, np.generic, Tensor)):
+        return None
+    return data
 
 
 def _raise_ragged(data) -> None:
@@ -323,8 +339,52 @@ def full(size, fill_value, *, dtype=None, layout=None, device=None, requires_gra
         fill_value = fill_value.item()
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.scalar_dtype(fill_value)
     shape = _checked_shape((size,) if isinstance(size, int) else tuple(size))
+    fill_value = _checked_fill(fill_value, d.np_dtype, math.prod(shape))
     return _finish(_alloc(lambda s, t: np.full(s, fill_value, t), shape, d.np_dtype, device),
                    device, requires_grad, out)
+
+
+def _checked_fill(value, np_dtype, numel: int):
+    """A fill ``value`` cast to ``np_dtype`` as PyTorch's checked cast does: a real dtype
+    refuses a non-zero imaginary part, an integer dtype a value out of its range (an unsigned
+    one takes negative integers down to minus its maximum, wrapped), float32 a finite value
+    beyond its range."""
+    kind = np_dtype.kind
+    if kind in "bc" or isinstance(value, (bool, np.bool_)):
+        return value
+    if isinstance(value, (builtins.complex, np.complexfloating)):
+        if value.imag != 0:
+            raise _overflow(np_dtype)
+        value = value.real
+    if kind in "iu":
+        info = np.iinfo(np_dtype)
+        if isinstance(value, (builtins.int, np.integer)):
+            low = -info.max if kind == "u" else info.min
+            ok = low <= value <= info.max
+        else:  # compared as doubles; NaN never fits
+            ok = float(info.min) <= value <= float(info.max)
+        if not ok:
+            raise _overflow(np_dtype)
+        return cast(value, np_dtype)
+    if abs(value) > 65504.0 and math.isfinite(value):  # beyond float16's range
+        top = _FLOAT_MAX.get(np_dtype.name)
+        # (PyTorch skips the check for half types when it fills a single element)
+        if top is not None and abs(value) > top and (numel != 1 or np_dtype.itemsize == 4):
+            raise _overflow(np_dtype)
+        if np_dtype.itemsize == 2:  # rounds to infinity, silently
+            with np.errstate(over="ignore"):
+                return np_dtype.type(value)
+    return value
+
+
+_FLOAT_MAX = {"float32": 3.4028234663852886e38, "float16": 65504.0,
+              "bfloat16": 3.3895313892515355e38}
+_C_NAMES = {"float32": "float", "float16": "c10::Half", "bfloat16": "c10::BFloat16"}
+
+
+def _overflow(np_dtype) -> RuntimeError:
+    name = _C_NAMES.get(np_dtype.name, f"{np_dtype.name}_t")
+    return RuntimeError(f"value cannot be converted to type {name} without overflow")
 
 
 def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=None,
@@ -439,10 +499,38 @@ def arange(start=0, end=None, step=1, *, dtype=None, layout=None, device=None,
     else:
         d = _dt.to_dtype(dtype)
     n = builtins.max(0, math.ceil((end - start) / step))
+    if not (d.is_floating_point or d.is_complex):  # values from the truncated start and step
+        start, step = builtins.int(start), builtins.int(step)
+        if d is _dt.int64:  # whose count is ceil((end - start) / step) on integers too
+            if step == 0:  # (a ValueError here, as PyTorch raises)
+                raise ValueError("step must be nonzero")
+            span = builtins.int(end) - start
+            n = builtins.max(0, -(-span // step) if span * step > 0 else 0)
     if _is_meta(device):
         return _finish(meta_array((n,), d.np_dtype), device, requires_grad, out)
-    data = (start + np.arange(n, dtype=np.float64 if d.is_floating_point else np.int64) * step)
-    return _finish(data.astype(d.np_dtype), device, requires_grad, out)
+    return _finish(_arange_values(start, step, n, d.np_dtype), device, requires_grad, out)
+
+
+def _arange_values(start, step, n: int, np_dtype):
+    """The ``n`` values of ``arange`` in ``np_dtype`` as PyTorch's CPU kernel computes them (in
+    double, or int64 for integers). Its vectorized loop runs over pairs of 32-byte vectors:
+    each vector starts at ``start + step * i`` rounded to the dtype, its lanes add ``step``
+    times their lane number, fused; the elements left over after the last pair are
+    ``start + step * i``, fused."""
+    i = np.arange(n, dtype=np.int64)
+    if np_dtype.kind in "iub":
+        return (start + i * step).astype(np_dtype)
+    exact = 2 ** 24 if np_dtype.itemsize > 2 else 2 ** 8  # integers every dtype holds
+    if (builtins.float(start).is_integer() and builtins.float(step).is_integer()
+            and abs(start) + n * abs(step) <= exact):  # nothing rounds
+        return (start + i * step).astype(np_dtype)
+    lanes = 32 // np_dtype.itemsize
+    whole = n // (2 * lanes) * (2 * lanes)
+    step_f = np.full(n, step, np.float64)
+    lane = i % lanes
+    base = _fma(step_f, i - lane, np.float64(start)).astype(np_dtype).astype(np.float64)
+    vector = np.where(lane == 0, base, _fma(step_f, lane, base))
+    return np.where(i < whole, vector, _fma(step_f, i, np.float64(start))).astype(np_dtype)
 
 
 @accepts_out
@@ -462,11 +550,10 @@ def linspace(start, end, steps: int, *, dtype=None, layout=None, device=None,
              requires_grad: bool = False, out=None, pin_memory: bool = False) -> Tensor:
     if layout is not None:
         _check_layout("linspace", layout)
-    start = start.item() if isinstance(start, Tensor) else start
-    end = end.item() if isinstance(end, Tensor) else end
     _check_steps("linspace", steps)
-    data = np.linspace(start, end, int(steps), dtype=np.float64)
-    return _finish(data.astype(_np_dtype(dtype)), device, requires_grad, out)
+    start, end, np_dtype = _range_ends("linspace", start, end, dtype)
+    data = _ramp(start, end, int(steps), np_dtype).astype(np_dtype)
+    return _finish(data, device, requires_grad, out)
 
 
 def _check_steps(op: str, steps) -> None:
@@ -476,14 +563,87 @@ def _check_steps(op: str, steps) -> None:
         raise RuntimeError("number of steps must be non-negative")
 
 
+def _range_ends(op: str, start, end, dtype):
+    """linspace/logspace's ``start`` and ``end`` (numbers or 0-d tensors) cast to the result
+    dtype as PyTorch casts them (an integer dtype truncates), and that NumPy dtype: by default
+    the default dtype, or its complex counterpart when an end is complex."""
+    start = start.item() if isinstance(start, Tensor) else start
+    end = end.item() if isinstance(end, Tensor) else end
+    if dtype is None:
+        dtype = _dt.get_default_dtype()
+        if isinstance(start, builtins.complex) or isinstance(end, builtins.complex):
+            dtype = dtype.to_complex()
+    dtype = _dt.to_dtype(dtype)
+    if dtype is _dt.bool:
+        raise NotImplementedError(f'"{op}_cpu" not implemented for \'Bool\'')
+    np_dtype = dtype.np_dtype
+    if dtype.is_complex:
+        return np_dtype.type(start), np_dtype.type(end), np_dtype
+    if isinstance(start, builtins.complex) or isinstance(end, builtins.complex):
+        raise RuntimeError(f"torch.{op}(): inferred dtype c10::complex<float> can't be safely "
+                           f"cast to passed dtype {scalar_name(dtype)}")
+    return (np_dtype.type(_checked_fill(start, np_dtype, 2)),
+            np_dtype.type(_checked_fill(end, np_dtype, 2)), np_dtype)
+
+
+def _ramp(start, end, steps: int, np_dtype, fused: bool = True):
+    """``steps`` values from ``start`` to ``end`` as PyTorch's linspace computes them: the step
+    in the result dtype's arithmetic (double for integers), the first half counted up from
+    ``start`` and the rest down from ``end`` (so both ends are exact), each value rounded once
+    (a fused multiply-add) if ``fused``. Returned in double (complex) precision, for the
+    caller to round."""
+    wide = np.complex128 if np_dtype.kind == "c" else np.float64
+    if steps == 1:
+        return np.array([start], wide)
+    if np_dtype.kind in "iu":
+        step = (wide(end) - wide(start)) / (steps - 1)
+    else:  # float16 and bfloat16 compute in float32
+        narrow = np.float32 if np_dtype.itemsize == 2 else np_dtype.type
+        step = wide((narrow(end) - narrow(start)) / narrow(steps - 1))
+    idx = np.arange(steps)
+    if not fused:
+        return np.where(idx < steps // 2, wide(start) + step * idx,
+                        wide(end) - step * (steps - 1 - idx))
+    return np.where(idx < steps // 2, _fma(step, idx, wide(start)),
+                    _fma(-step, steps - 1 - idx, wide(end)))
+
+
+def _fma(a, b, c):
+    """``a * b + c`` for float64 arrays rounded once, as a fused multiply-add (which makes
+    ``linspace(17, -102, 52, dtype=torch.long)[6]`` 2, not 3): the rounding errors of the
+    product (Dekker's exact product) and of the sum, added back; the plain sum where they
+    cannot be had (an infinite term, or one so large that the split overflows)."""
+    if a.dtype.kind == "c":  # PyTorch's complex arithmetic fuses nothing
+        return a * b + c
+    b = np.asarray(b, np.float64)
+    p = a * b
+    a_hi, a_lo = _split(a)
+    b_hi, b_lo = _split(b)
+    p_err = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    total = p + c
+    back = total - p
+    s_err = (p - (total - back)) + (c - back)
+    with np.errstate(invalid="ignore", over="ignore"):
+        error = s_err + p_err
+        return np.where(np.isfinite(error), total + error, total)
+
+
+def _split(x):
+    """Dekker's split of float64 ``x`` into two halves of 26 bits each, ``hi + lo == x``."""
+    t = 134217729.0 * x  # 2 ** 27 + 1
+    hi = t - (t - x)
+    return hi, x - hi
+
+
 @accepts_out
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, layout=None, device=None,
              requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     if layout is not None:
         _check_layout("logspace", layout)
     _check_steps("logspace", steps)
-    data = np.logspace(start, end, int(steps), base=base, dtype=np.float64)
-    return _finish(data.astype(_np_dtype(dtype)), device, requires_grad)
+    start, end, np_dtype = _range_ends("logspace", start, end, dtype)
+    exponents = _ramp(start, end, int(steps), np_dtype, fused=False)
+    return _finish(np.power(base, exponents).astype(np_dtype), device, requires_grad)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -433,17 +433,32 @@ class Tensor(TensorMethods):
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self._data.reshape(()).item())
 
+    __nonzero__ = __bool__  # Python 2's name, which PyTorch keeps
+
+    def __contains__(self, element) -> bool:
+        """Whether ``element`` (a number or a tensor broadcast against self) equals some
+        element of self (not Python's row-by-row iteration)."""
+        if not (isinstance(element, Tensor) or _is_number(element)):
+            raise RuntimeError("Tensor.__contains__ only supports Tensor or scalar, but you "
+                               f"passed in a {type(element)}.")
+        return bool((element == self).any().item())
+
+    def __reversed__(self) -> "Tensor":
+        return self if self._data.ndim == 0 else _ops.flip(self, 0)
+
     # The Python conversions raise ValueError for many elements, where item() raises
     # RuntimeError, as PyTorch's do.
     def __float__(self) -> float:
         if self._data.size != 1:
             raise ValueError(_NOT_ONE_ELEMENT)
-        return float(self.item())
+        return float(_real_item(self, "double"))
 
     def __int__(self) -> int:
         if self._data.size != 1:
             raise ValueError(_NOT_ONE_ELEMENT)
-        return int(self.item())
+        return int(_real_item(self, "int64_t"))
+
+    __long__ = __int__  # Python 2's name, which PyTorch keeps
 
     def __complex__(self) -> complex:
         if self._data.size != 1:
@@ -611,41 +626,65 @@ class Tensor(TensorMethods):
                             f"{type(other).__name__}")
         return _ops.to(self, other.dtype, device=other.device)
 
-    def float(self) -> "Tensor":
-        return _ops.to(self, _dt.float32)
+    def float(self, *, memory_format=None) -> "Tensor":
+        if memory_format is None:
+            return _ops.to(self, _dt.float32)
+        return _ops.to(self, _dt.float32, memory_format=memory_format)
 
-    def double(self) -> "Tensor":
-        return _ops.to(self, _dt.float64)
+    def double(self, *, memory_format=None) -> "Tensor":
+        if memory_format is None:
+            return _ops.to(self, _dt.float64)
+        return _ops.to(self, _dt.float64, memory_format=memory_format)
 
-    def half(self) -> "Tensor":
-        return _ops.to(self, _dt.float16)
+    def half(self, *, memory_format=None) -> "Tensor":
+        if memory_format is None:
+            return _ops.to(self, _dt.float16)
+        return _ops.to(self, _dt.float16, memory_format=memory_format)
 
-    def bfloat16(self) -> "Tensor":
-        return _ops.to(self, _dt.bfloat16)
+    def bfloat16(self, *, memory_format=None) -> "Tensor":
+        if memory_format is None:
+            return _ops.to(self, _dt.bfloat16)
+        return _ops.to(self, _dt.bfloat16, memory_format=memory_format)
 
-    def int(self) -> "Tensor":
-        return _ops.to(self, _dt.int32)
+    def int(self, *, memory_format=None) -> "Tensor":
+        if memory_format is None:
+            return _ops.to(self, _dt.int32)
+        return _ops.to(self, _dt.int32, memory_format=memory_format)
 
-    def long(self) -> "Tensor":
-        return _ops.to(self, _dt.int64)
+    def long(self, *, memory_format=None) -> "Tensor":
+        if memory_format is None:
+            return _ops.to(self, _dt.int64)
+        return _ops.to(self, _dt.int64, memory_format=memory_format)
 
-    def short(self) -> "Tensor":
-        return _ops.to(self, _dt.int16)
+    def short(self, *, memory_format=None) -> "Tensor":
+        if memory_format is None:
+            return _ops.to(self, _dt.int16)
+        return _ops.to(self, _dt.int16, memory_format=memory_format)
 
-    def char(self) -> "Tensor":
-        return _ops.to(self, _dt.int8)
+    def char(self, *, memory_format=None) -> "Tensor":
+        if memory_format is None:
+            return _ops.to(self, _dt.int8)
+        return _ops.to(self, _dt.int8, memory_format=memory_format)
 
-    def byte(self) -> "Tensor":
-        return _ops.to(self, _dt.uint8)
+    def byte(self, *, memory_format=None) -> "Tensor":
+        if memory_format is None:
+            return _ops.to(self, _dt.uint8)
+        return _ops.to(self, _dt.uint8, memory_format=memory_format)
 
-    def bool(self) -> "Tensor":
-        return _ops.to(self, _dt.bool)
+    def bool(self, *, memory_format=None) -> "Tensor":
+        if memory_format is None:
+            return _ops.to(self, _dt.bool)
+        return _ops.to(self, _dt.bool, memory_format=memory_format)
 
-    def cfloat(self) -> "Tensor":
-        return _ops.to(self, _dt.complex64)
+    def cfloat(self, *, memory_format=None) -> "Tensor":
+        if memory_format is None:
+            return _ops.to(self, _dt.complex64)
+        return _ops.to(self, _dt.complex64, memory_format=memory_format)
 
-    def cdouble(self) -> "Tensor":
-        return _ops.to(self, _dt.complex128)
+    def cdouble(self, *, memory_format=None) -> "Tensor":
+        if memory_format is None:
+            return _ops.to(self, _dt.complex128)
+        return _ops.to(self, _dt.complex128, memory_format=memory_format)
 
     def cpu(self, memory_format=None) -> "Tensor":
         return _ops.to(self, "cpu")
@@ -782,6 +821,11 @@ class Tensor(TensorMethods):
     def __itruediv__(self, other):
         return _ops.div_(self, other)
 
+    # PyTorch keeps Python 2's names for true division
+    __div__ = __truediv__
+    __rdiv__ = __rtruediv__
+    __idiv__ = __itruediv__
+
     def __floordiv__(self, other):
         return _ops.floor_divide(self, other)
 
@@ -857,14 +901,32 @@ class Tensor(TensorMethods):
     def __lshift__(self, other):
         return _ops.bitwise_left_shift(self, other)
 
+    def __rlshift__(self, other):
+        return _ops.bitwise_left_shift(_make(self._xp.asarray(other)), self)  # a 0-d operand
+
+    def __ilshift__(self, other):
+        return self.bitwise_left_shift_(other)
+
     def __rshift__(self, other):
         return _ops.bitwise_right_shift(self, other)
 
+    def __rrshift__(self, other):
+        return _ops.bitwise_right_shift(_make(self._xp.asarray(other)), self)
+
+    def __irshift__(self, other):
+        return self.bitwise_right_shift_(other)
+
     def __eq__(self, other):
-        return _ops.eq(self, other)
+        try:
+            return _ops.eq(self, other)
+        except TypeError:  # not comparable: Python falls back to identity, as with PyTorch
+            return NotImplemented
 
     def __ne__(self, other):
-        return _ops.ne(self, other)
+        try:
+            return _ops.ne(self, other)
+        except TypeError:
+            return NotImplemented
 
     def __lt__(self, other):
         return _ops.lt(self, other)
@@ -1624,6 +1686,9 @@ class Tensor(TensorMethods):
     def as_strided(self, size, stride, storage_offset=None):
         return _ops.as_strided(self, size, stride, storage_offset)
 
+    def as_strided_(self, size, stride, storage_offset=None):
+        return _ops.set_view_inplace_(self, _ops.as_strided(self, size, stride, storage_offset))
+
     def unbind(self, dim: int = 0, *, axis=None):
         dim = dim if axis is None else axis
         return _ops.unbind(self, dim)
@@ -1794,6 +1859,16 @@ class Tensor(TensorMethods):
 
     def log_softmax(self, dim, dtype=None):
         return _ops.log_softmax(self, dim, dtype=dtype)
+
+
+def _real_item(t: Tensor, c_type: str):
+    """``t.item()`` for ``float()`` and ``int()``: a complex value only with no imaginary part."""
+    value = t.item()
+    if isinstance(value, complex):
+        if value.imag != 0:
+            raise RuntimeError(f"value cannot be converted to type {c_type} without overflow")
+        return value.real
+    return value
 
 
 def _is_number(x) -> bool:

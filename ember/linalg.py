@@ -40,8 +40,8 @@ from ember.ops.householder import (  # noqa: F401
     ldl_factor_ex,
     ldl_solve,
 )
+from ember.ops.linalg import det as _det
 from ember.ops.linalg import (  # noqa: F401
-    det,
     inverse,
     matmul,
     matrix_power,
@@ -58,3 +58,9 @@ def slogdet(A: Tensor, *, out=None):
     named tuple (``torch.slogdet`` returns the same fields under another type name)."""
     result = return_types.linalg_slogdet(*_slogdet(A))
     return result if out is None else write_result(out, result)
+
+
+def det(A: Tensor, *, out=None) -> Tensor:
+    """The determinant of each square matrix in ``A`` (``torch.det`` under ``torch.linalg``'s
+    argument name)."""
+    return _det(A, out=out)

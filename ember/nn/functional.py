@@ -163,8 +163,17 @@ def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """x if x > 0 else weight * x, with one weight per channel (dim 1) or one shared."""
-    w = weight
-    if weight.numel() != 1 and input.ndim >= 2:
+    if weight.ndim > 1:
+        raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: "
+                           f"ndim = {weight.ndim}")
+    if weight.numel() == 1:
+        w = weight.reshape(())  # a shared weight never widens the input's shape
+    else:
+        channels = input.shape[1] if input.ndim >= 2 else 1
+        if weight.numel() != channels:
+            raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
+                               f"parameter numbers = {weight.numel()} and channel size = "
+                               f"{channels}.")
         w = weight.reshape((1, -1) + (1,) * (input.ndim - 2))
     return _ew.where(input > 0, input, w * input)
 
@@ -353,9 +362,10 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
     """softmax(-x) along ``dim``."""
     if dim is None:
         dim = _softmax_dim("softmin", input.ndim, _stacklevel)
+    input = -input  # negated in the input's dtype, then cast, as in PyTorch (uint8 wraps)
     if dtype is not None:
         input = input.to(_dt.to_dtype(dtype))
-    return _nn.softmax(-input, dim)
+    return _nn.softmax(input, dim)
 
 
 def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10,
@@ -515,9 +525,13 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Normalize each channel (dim 1) by batch statistics in training (updating the running
     ones) or by the running statistics in evaluation, then scale and shift."""
+    if input.ndim < 2:  # no channel dim: PyTorch passes an empty input through, refuses others
+        if input.numel() == 0:
+            return input.clone()
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1)")
     if training:
         shape = input._data.shape
-        n = math.prod(shape) // shape[1] if len(shape) > 1 else 1
+        n = shape[0] * math.prod(shape[2:])  # values per channel
         if n == 1:
             raise ValueError("Expected more than 1 value per channel when training, got input "
                              f"size {input.shape}")
@@ -529,7 +543,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         except (ValueError, RuntimeError):
             _check_channels(input, running_mean, running_var, weight, bias)
             raise
-        if stats:
+        if stats and n:  # an empty batch leaves the running statistics as they were
             mean, var = stats
             try:
                 if running_mean is not None:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
+from ember.ops._util import wrap_dims
 
 # ---------------------------------------------------------------------------------------------
 # Files and hashes
@@ -49,10 +50,14 @@ def hash_tensor(input: Tensor, dim=(), *, keepdim: bool = False, mode: int = 0) 
         raise RuntimeError(f"Unknown hash_tensor mode: {mode}")
     xp = input._xp
     data = input.detach()._data
-    wide = data.astype(xp.float64 if data.dtype.kind == "f" else xp.int64).view(xp.uint64)
-    if isinstance(dim, int):
-        dim = (dim,)
-    axes = tuple(d % data.ndim for d in dim) if dim else tuple(builtins.range(data.ndim))
+    wide = data.astype(xp.float64 if _dt.np_kind(data.dtype) == "f" else xp.int64)  # bfloat16 too
+    wide = wide.view(xp.uint64)
+    if dim is None or isinstance(dim, (tuple, list)) and not dim:
+        axes = None  # all dims
+    else:
+        axes = wrap_dims(dim, builtins.max(data.ndim, 1))  # a 0-d input accepts dim 0 and -1
+        if not data.ndim:
+            axes = None
     return _make(xp.asarray(xp.bitwise_xor.reduce(wide, axis=axes, keepdims=keepdim)))
 
 

@@ -61,9 +61,14 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     flash = _flash_inputs(query, key, value) if attn_mask is None else None
     if flash is not None:
         return _flash_attention(*flash, factor, is_causal, dropout_p)
+    dtype = query.dtype
+    low = dtype is _dt.float16 or dtype is _dt.bfloat16
+    if low:  # as PyTorch's math path: float32 inside, the result cast back
+        query, key, value = query.float(), key.float(), value.float()
     if fused and _fused_on_host(query, key, value, attn_mask):
         mask = _additive_mask(query, key, attn_mask, is_causal)
         out = HostAttention.apply(query, key, value, factor, mask)
+        out = out.to(dtype) if low else out
         return _in_layout_of(out, query) if query.ndim == 4 else out
     scores = matmul(query, key.transpose(-2, -1)) * factor
     length, source = query.shape[-2], key.shape[-2]
@@ -78,6 +83,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
     out = matmul(weights, value)
+    out = out.to(dtype) if low else out
     return _in_layout_of(out, query) if fused and query.ndim == 4 else out
 
 

@@ -18,7 +18,7 @@ from ember._creation import rand
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend import kernels as K
-from ember.backend.device import get_array_module
+from ember.backend.device import as_dtype, get_array_module
 from ember.ops.indexing import gather, index_select, scatter
 from ember.ops.linalg import matmul
 
@@ -71,12 +71,14 @@ class Convolution(Primitive, node_name="ConvolutionBackward0"):
         ctx.save_for_backward(x, w)
         ctx.args = (stride, pads, dilation, groups)
         ctx.cols = cols  # reused by the weight gradient: im2col runs once per step
-        return y
+        return as_dtype(y, x.dtype)  # ml_dtypes multiplies bfloat16 into float32
 
     @staticmethod
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
         cols, ctx.cols = ctx.cols, None
+        if x.is_complex():  # complex adjoints pair the gradient with the conjugated factors
+            x, w, cols = x.conj(), w.conj(), None
         needs = ctx.needs_input_grad
         # both products read the gradient in one layout: make it once
         gmat = K.grad_matrix(grad._data, w.shape, ctx.args[3]) if needs[0] and needs[1] else None
@@ -90,21 +92,41 @@ class Convolution(Primitive, node_name="ConvolutionBackward0"):
         return gx, gw, gb
 
 
+def _conj(a: Tensor, b: Tensor) -> tuple:
+    """Both factors conjugated when complex: a complex adjoint pairs with the conjugates."""
+    return (a.conj(), b.conj()) if a.is_complex() else (a, b)
+
+
+def _fit_windows(x: Tensor, kernel, outs, args) -> tuple:
+    """(x, args) cut so a convolution of x gives exactly ``outs`` positions: a transposed
+    convolution's output_padding of a stride or more adds trailing rows no window reaches."""
+    stride, pads, dilation, groups = args
+    for dim, (n, k, s, (lo, hi), d, o) in enumerate(zip(x.shape[2:], kernel, stride, pads,
+                                                          dilation, outs)):
+        excess = n + lo + hi - (o - 1) * s - d * (k - 1) - 1
+        if excess >= s:  # rare: trim the high pad, then the rows
+            x = x.narrow(2 + dim, 0, n - max(excess - hi, 0))
+            pads = pads[:dim] + ((lo, max(hi - excess, 0)),) + pads[dim + 1:]
+    return x, (stride, pads, dilation, groups)
+
+
 class ConvInputGrad(Primitive, node_name="ConvolutionBackward0"):
     @staticmethod
     def forward(ctx, gy, w, x_shape, stride, pads, dilation, groups, gmat=None):
         ctx.save_for_backward(gy, w)
         ctx.args = (stride, pads, dilation, groups)
-        return K.conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups, gmat)
+        return as_dtype(K.conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups, gmat),
+                        gy.dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        gy, w = ctx.saved_tensors
+        gy, w = _conj(*ctx.saved_tensors)
+        grad, args = _fit_windows(grad, w.shape[2:], gy.shape[2:], ctx.args)
         g_gy = g_w = None
         if ctx.needs_input_grad[0]:
-            g_gy = Convolution.apply(grad, w, None, *ctx.args)
+            g_gy = Convolution.apply(grad, w, None, *args)
         if ctx.needs_input_grad[1]:
-            g_w = ConvWeightGrad.apply(grad, gy, tuple(w.shape), *ctx.args, None)
+            g_w = ConvWeightGrad.apply(grad, gy, tuple(w.shape), *args, None)
         return g_gy, g_w
 
 
@@ -113,11 +135,12 @@ class ConvWeightGrad(Primitive, node_name="ConvolutionBackwardBackward0"):
     def forward(ctx, x, gy, w_shape, stride, pads, dilation, groups, cols, gmat=None):
         ctx.save_for_backward(x, gy)
         ctx.args = (stride, pads, dilation, groups)
-        return K.conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups, cols, gmat)
+        return as_dtype(K.conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups, cols,
+                                           gmat), x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        x, gy = ctx.saved_tensors
+        x, gy = _conj(*ctx.saved_tensors)
         g_x = g_gy = None
         if ctx.needs_input_grad[0]:
             g_x = ConvInputGrad.apply(gy, grad, tuple(x.shape), *ctx.args)
@@ -521,7 +544,7 @@ def _flat_windows(spatial, idx):
         shape = [1] * (2 * nd)
         shape[i], shape[nd + i] = ix.shape[-2:]
         flat = flat * n + ix.reshape(ix.shape[:-2] + tuple(shape))
-    return flat.reshape(flat.shape[:flat.ndim - nd] + (-1,))
+    return flat.reshape(flat.shape[:flat.ndim - nd] + (math.prod(ix.shape[-1] for ix in idx),))
 
 
 def _max_at(x, flat, unbatched, return_indices):
@@ -529,12 +552,13 @@ def _max_at(x, flat, unbatched, return_indices):
     windows (*out, W) for adaptive pooling, per-plane windows (N, C, *out, W) for fractional."""
     xp = get_array_module(x._data)
     n, c = x.shape[:2]
-    rows = x._data.reshape(n, c, -1)
+    rows = x._data.reshape(n, c, math.prod(x.shape[2:]))
     if flat.ndim == x.ndim - 1:
         data = rows[:, :, flat]  # (N, C, *out, W)
     else:
         flat = xp.broadcast_to(flat, (n, c) + flat.shape[2:])
-        data = xp.take_along_axis(rows, flat.reshape(n, c, -1), 2).reshape(flat.shape)
+        data = xp.take_along_axis(rows, flat.reshape(n, c, math.prod(flat.shape[2:])),
+                                  2).reshape(flat.shape)
     arg = data.argmax(-1)
     if _dt.np_kind(data.dtype) == "f":
         nan = xp.isnan(data)  # a NaN wins, the last one, as PyTorch's kernels take every NaN
@@ -731,7 +755,9 @@ def _pad_index(xp, length: int, lo: int, hi: int, mode: str):
         return (length - 1) - xp.abs((length - 1) - i)
     if mode == "replicate":
         return xp.clip(i, 0, length - 1)
-    return i % length  # circular
+    # circular: a negative pad crops that side first, then the rest wraps what is left
+    start, kept = max(-lo, 0), length - max(-lo, 0) - max(-hi, 0)
+    return xp.arange(-max(lo, 0), kept + max(hi, 0)) % kept + start
 
 
 def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
@@ -859,10 +885,14 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if mode == "area":
         return _adaptive_avg(nd, input, outs)
     xp = get_array_module(input._data)
-    dtype = input._data.dtype
     out = input
-    for i, (n, o, s) in enumerate(zip(spatial, outs, scales)):
-        dim = 2 + i
+    passes = list(zip(range(2, 2 + nd), spatial, outs, scales))
+    as_bytes = mode in linear_modes and input.dtype is _dt.uint8
+    if as_bytes:  # as PyTorch's uint8 kernels: the last dim first, rounded to bytes each pass
+        out = input.float()
+        passes.reverse()
+    dtype = out._data.dtype
+    for dim, n, o, s in passes:
         if mode in ("nearest", "nearest-exact"):
             ratio = 1.0 / s if s else n / o
             shift = 0.5 if mode == "nearest-exact" else 0.0
@@ -872,9 +902,11 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
             build = _cubic_matrix if mode == "bicubic" else _linear_matrix
             mat = build(xp, n, o, s, bool(align_corners), dtype)
             out = matmul(out.movedim(dim, -1), _make(mat.T.copy())).movedim(-1, dim)
+            if as_bytes:
+                out = (out + 0.5).floor().clamp(0, 255)  # half up, as its fixed point
         else:
             raise NotImplementedError(f"interpolate: unsupported mode '{mode}'")
-    return out
+    return out.to(_dt.uint8) if as_bytes else out
 
 
 def _tuple_float(value, n: int) -> tuple:
@@ -937,7 +969,8 @@ class Im2Col(Primitive, node_name="Im2ColBackward0"):
         ctx.geom = (x.shape[2:], kernel, dilation, pads, stride)
         win = K.windows(K.pad(x, pads), kernel, stride, dilation)  # (N, C, oh, ow, kh, kw)
         n, c = x.shape[:2]
-        return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * math.prod(kernel), -1)
+        return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * math.prod(kernel),
+                                                        math.prod(win.shape[2:4]))
 
     @staticmethod
     def backward(ctx, grad):

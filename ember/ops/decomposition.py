@@ -96,6 +96,8 @@ class Svd(Primitive, node_name="LinalgSvdBackward0"):
         u, s, vh = get_array_module(a).linalg.svd(a, full_matrices=full_matrices)
         s = s.astype(a.real.dtype, copy=False)
         ctx.save_for_backward(u, s, vh)
+        # unused factors get no gradient: zeros for them would reach a complex 0 / s
+        ctx.set_materialize_grads(False)
         return u, s, vh
 
     @staticmethod
@@ -227,45 +229,83 @@ def qr(A: Tensor, mode: str = "reduced", *, out=None):
     return result if out is None else write_result(out, result)
 
 
+@accepts_out
 def legacy_qr(input: Tensor, some: bool = True):
     """``torch.qr``: (Q, R), reduced unless ``some`` is False."""
     return qr(input, "reduced" if some else "complete")
 
 
+@accepts_out
 def svdvals(A: Tensor, *, driver=None) -> Tensor:
     """The singular values of ``A``, in descending order."""
     return Svd.apply(A, False)[1]
 
 
+class Pinv(Primitive, node_name="LinalgPinvBackward0"):
+    """The pseudo-inverse X = A^+, from the SVD (or, with ``hermitian``, from ``eigh`` of the
+    lower triangle), with singular values at or under the cutoff taken as 0. Its gradient
+    (Golub and Pereyra's, exact where the rank does not change, as PyTorch's) is
+    gA = -X^H gX X^H + (I - A X) gX^H X X^H + X^H X gX^H (I - X A)."""
+
+    @staticmethod
+    def forward(ctx, a, atol, rtol, hermitian):
+        xp = get_array_module(a)
+        if hermitian:  # A = V diag(w) V^H
+            w, v = xp.linalg.eigh(a)
+            s, left, right = xp.abs(w), v, xp.conj(v.swapaxes(-1, -2))
+        else:  # A = U diag(s) V^H
+            u, w, vh = xp.linalg.svd(a, full_matrices=False)
+            s, left, right = w, xp.conj(vh.swapaxes(-1, -2)), xp.conj(u.swapaxes(-1, -2))
+        keep = s > _cutoff(xp, s, a.shape, atol, rtol)
+        w_inv = xp.where(keep, 1 / xp.where(keep, w, 1), 0)
+        x = (left * w_inv[..., None, :]) @ right
+        ctx.save_for_backward(a, x)
+        return x
+
+    @staticmethod
+    def backward(ctx, gx):
+        a, x = ctx.saved_tensors
+        xh, gh = _mH(x), _mH(gx)
+        ga = (gh - a @ (x @ gh)) @ (x @ xh) + (xh @ x) @ (gh - (gh @ x) @ a)
+        return ga - xh @ gx @ xh, None, None, None
+
+
+_PINV_DTYPES = (_dt.float32, _dt.float64, _dt.complex64, _dt.complex128)
+
+
+@accepts_out
 def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
     """The Moore-Penrose pseudo-inverse: singular values under max(atol, rtol * s_max) count
-    as zero (rtol defaults to eps * max(m, n))."""
-    _check_float(A, "linalg.pinv")
-    u, s, vh = Svd.apply(A, False)
-    cutoff = _cutoff(A, s, atol, rtol)
-    keep = s > cutoff
-    s_inv = where(keep, 1.0 / where(keep, s, 1.0), 0.0)
-    return matmul(_mH(vh) * s_inv.unsqueeze(-2).to(A.dtype), _mH(u))
+    as zero (rtol defaults to eps * max(m, n)). With ``hermitian``, ``A`` is taken to be
+    Hermitian and only its lower triangle is read."""
+    if A.ndim < 2 or A.dtype not in _PINV_DTYPES:
+        raise RuntimeError(f"linalg.pinv({scalar_name(A.dtype)}{{{list(A.shape)}}}): expected a "
+                           "tensor with 2 or more dimensions of float, double, cfloat or "
+                           "cdouble types")
+    if hermitian:
+        _check_square(A, "linalg.eigh")
+    return Pinv.apply(A, atol, rtol, hermitian)
 
 
-def _cutoff(A: Tensor, s: Tensor, atol, rtol):
-    """max(atol, rtol * s_max) per matrix, as a column to compare with ``s``."""
-    if rtol is None:
-        given_atol = atol is not None and not bool((_as_tensor(atol, s) == 0).all())
-        eps = _dt.finfo_np(_dt._FROM_NP[s._data.dtype]).eps
-        rtol = 0.0 if given_atol else eps * max(A.shape[-2], A.shape[-1])
-    smax = s.detach().amax(-1, keepdim=True) if s.shape[-1] else s.new_zeros(s.shape[:-1] + (1,))
-    cut = smax * _column(rtol, s)
-    return cut if atol is None else cut.maximum(_column(atol, s).expand(cut.shape))
+def _cutoff(xp, s, shape, atol, rtol):
+    """max(atol, rtol * s_max) for each matrix of ``shape``, as a column to compare with its
+    singular values ``s``; rtol defaults to eps * max(m, n), or to 0 where atol > 0."""
+    atol = None if atol is None else _column(xp, atol)
+    if rtol is not None:
+        rtol = _column(xp, rtol)
+    else:
+        rtol = xp.finfo(s.dtype).eps * max(shape[-2:])
+        if atol is not None:
+            rtol = xp.where(atol > 0, 0.0, rtol)
+    smax = s.max(-1, keepdims=True) if s.shape[-1] else xp.zeros((*s.shape[:-1], 1), s.dtype)
+    cut = smax * rtol
+    return cut if atol is None else xp.maximum(cut, atol)
 
 
-def _as_tensor(x, like: Tensor) -> Tensor:
-    return x if isinstance(x, Tensor) else _make(like._xp.asarray(x, like._data.dtype))
-
-
-def _column(x, like: Tensor) -> Tensor:
-    t = _as_tensor(x, like).to(like.dtype)
-    return t.unsqueeze(-1) if t.ndim else t
+def _column(xp, x):
+    """A tolerance (a number, an array or a Tensor of batch shape) as a column."""
+    x = xp.asarray(x._data if isinstance(x, Tensor) else x)
+    return x[..., None] if x.ndim else x
 
 
 def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
@@ -273,43 +313,67 @@ def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
     return pinv(input, rtol=rcond)
 
 
+@accepts_out
 def matrix_rank(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
-    """The number of singular values above max(atol, rtol * s_max)."""
-    s = svdvals(A.detach())
-    return (s > _cutoff(A, s, atol, rtol)).sum(-1)
+    """The number of singular values (absolute eigenvalues with ``hermitian``, read from the
+    lower triangle) above max(atol, rtol * s_max)."""
+    s = (eigvalsh(A.detach()).abs() if hermitian else svdvals(A.detach()))._data
+    return _make((s > _cutoff(A._xp, s, A.shape, atol, rtol)).sum(-1))
 
 
+@accepts_out
 def cond(A: Tensor, p=None) -> Tensor:
-    """The condition number of ``A`` in norm ``p`` (2 by default: s_max / s_min)."""
+    """The condition number of ``A`` in norm ``p`` (2 by default: s_max / s_min); for the
+    other norms, ``||A|| ||A^-1||``, inf where A is singular."""
+    if A.shape[-1] == 0 and A.ndim >= 2 and A.shape[-2] == 0:  # PyTorch's convention: 0
+        return A.new_zeros(A.shape[:-2], dtype=A.dtype.to_real())
     if p is None or p in (2, -2):
         s = svdvals(A)
         ratio = s[..., 0] / s[..., -1]
         return ratio if p != -2 else 1.0 / ratio
     _check_square(A, "linalg.cond")
-    return matrix_norm(A, p) * matrix_norm(inverse(A), p)
+    inv, info = inv_ex(A)
+    return (matrix_norm(A, p) * matrix_norm(inv, p)).masked_fill(info != 0, math.inf)
 
 
-def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, out=None) -> Tensor:
-    """Frobenius, nuclear, 1, -1, 2, -2, inf or -inf norm of the matrices in ``dim``."""
+def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None,
+                out=None) -> Tensor:
+    """Frobenius, nuclear, 1, -1, 2, -2, inf or -inf norm of the matrices in ``dim`` (of ``A``
+    converted to ``dtype`` first, when given)."""
+    if dtype is not None:
+        A = A.to(dtype)
     r, c = dim
-    if ord == "fro":
-        res = A.abs().pow(2).sum(dim, keepdim=keepdim).sqrt()
+    if ord == "fro":  # the vector 2-norm, whose gradient at 0 is 0 (sqrt's would be NaN)
+        res = A.norm(2, dim, keepdim)
     elif ord in ("nuc", 2, -2):
         s = svdvals(A.movedim((r, c), (-2, -1)))
-        res = s.sum(-1) if ord == "nuc" else (s.amax(-1) if ord == 2 else s.amin(-1))
+        if ord == "nuc":
+            res = s.sum(-1)
+        else:
+            res = _max_or_zero(s, -1, False) if ord == 2 else s.amin(-1)
         if keepdim:
             res = res.unsqueeze(-1).unsqueeze(-1).movedim((-2, -1), (r, c))
     elif ord in (1, -1, math.inf, -math.inf):
         r, c = r % A.ndim, c % A.ndim
         red, along = (r, c) if ord in (1, -1) else (c, r)
         sums = A.abs().sum(red, keepdim=True)
-        res = sums.amax(along, keepdim=True) if ord > 0 else sums.amin(along, keepdim=True)
+        res = _max_or_zero(sums, along) if ord > 0 else sums.amin(along, keepdim=True)
         if not keepdim:
             res = res.squeeze(max(r, c)).squeeze(min(r, c))
     else:
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
     result = res
     return result if out is None else write_result(out, result)
+
+
+def _max_or_zero(x: Tensor, dim: int, keepdim: bool = True) -> Tensor:
+    """The max of nonnegative values over ``dim``; 0 where it is empty, as PyTorch's norms."""
+    if x.shape[dim]:
+        return x.amax(dim, keepdim=keepdim)
+    shape = list(x.shape)
+    shape[dim] = 1
+    res = x.new_zeros(shape)
+    return res if keepdim else res.squeeze(dim)
 
 
 def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, out=None,
@@ -380,6 +444,7 @@ def eigh(A: Tensor, UPLO: str = "L", *, out=None):
     return result if out is None else write_result(out, result)
 
 
+@accepts_out
 def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
     return eigh(A, UPLO).eigenvalues
 
@@ -529,6 +594,7 @@ def cholesky(input: Tensor, upper: bool = False) -> Tensor:
     return _mH(low) if upper else low
 
 
+@accepts_out
 def cholesky_ex(A: Tensor, *, upper: bool = False, check_errors: bool = False):
     """``linalg.cholesky`` returning (L, info) instead of raising. Where the leading minor of
     order info > 0 is not positive-definite, L is LAPACK's partial factor, as in PyTorch."""
@@ -592,6 +658,7 @@ class SolveTriangular(Primitive, node_name="LinalgSolveTriangularBackward0"):
         return ga, gb, None, None
 
 
+@accepts_out
 def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True,
                      unitriangular: bool = False) -> Tensor:
     """X with A X = B (``left``) or X A = B, for triangular ``A`` (only the triangle named by
@@ -674,8 +741,8 @@ def _lu_factor_arrays(a):
     """Packed LU factors and 1-based int32 pivots of each matrix (LAPACK's getrf)."""
     xp = get_array_module(a)
     sl = backend_linalg(xp)
-    batch = a.reshape(-1, *a.shape[-2:])
     m, n = a.shape[-2:]
+    batch = a.reshape(math.prod(a.shape[:-2]), m, n)  # not -1: a batch may hold 0 matrices
     lus = xp.empty_like(batch)
     pivs = xp.empty((batch.shape[0], min(m, n)), np.int32)
     for b in range(batch.shape[0]):
@@ -719,6 +786,7 @@ class LuFactor(Primitive, node_name="LinalgLuFactorExBackward0"):
                                     unitriangular=True)
 
 
+@accepts_out
 def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False):
     """Packed LU factorization (LU, pivots, info); info is the 1-based index of the first zero
     pivot (0 when the matrix is not singular)."""
@@ -735,10 +803,13 @@ def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False):
 
 def _zero_pivot_info(xp, lu):
     d = xp.diagonal(lu, 0, -2, -1) == 0
+    if d.shape[-1] == 0:  # empty matrices: no pivot to search
+        return xp.zeros(d.shape[:-1], np.int32)
     first = xp.argmax(d, axis=-1).astype(np.int32) + 1
     return xp.where(d.any(-1), first, 0).astype(np.int32)
 
 
+@accepts_out
 def lu_factor(A: Tensor, *, pivot: bool = True):
     """Packed LU factorization: (LU, pivots) with 1-based pivots, as LAPACK's getrf."""
     lu, piv, _ = lu_factor_ex(A, pivot=pivot)
@@ -754,7 +825,8 @@ def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True,
     xp = LU_data._xp
     lower = tril(LU_data, -1)[..., :, :k] + _eye_like(LU_data, max(m, n))[:m, :k]
     upper = triu(LU_data)[..., :k, :]
-    piv = LU_pivots._data.reshape(-1, LU_pivots.shape[-1]).astype(np.int64) - 1
+    batch = math.prod(LU_data.shape[:-2])
+    piv = LU_pivots._data.reshape(batch, LU_pivots.shape[-1]).astype(np.int64) - 1
     perms = xp.tile(xp.arange(m), (piv.shape[0], 1))
     for b in range(piv.shape[0]):  # apply the row swaps in order
         for i in range(piv.shape[1]):
@@ -775,12 +847,14 @@ def lu(A: Tensor, *, pivot: bool = True):
     return lu_unpack(packed, piv)
 
 
+@accepts_out
 def legacy_lu(A: Tensor, pivot: bool = True, get_infos: bool = False):
     """``torch.lu``: (A_LU, pivots) or, with ``get_infos``, (A_LU, pivots, infos)."""
     packed, piv, info = lu_factor_ex(A, pivot=pivot)
     return (packed, piv, info) if get_infos else (packed, piv)
 
 
+@accepts_out
 def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True,
              adjoint: bool = False) -> Tensor:
     """X with A X = B from A's packed LU factors (differentiable in ``B``)."""
@@ -823,6 +897,7 @@ def linalg_inv(A: Tensor, *, out=None) -> Tensor:
                           f"not be completed because the input matrix is singular.") from None
 
 
+@accepts_out
 def inv_ex(A: Tensor, *, check_errors: bool = False):
     """``linalg.inv`` returning (inverse, info) instead of raising. A singular matrix's inverse
     comes, as PyTorch's, from its LU factors, with the infs and NaNs of a zero pivot (and
@@ -847,6 +922,7 @@ def linalg_solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor
                           "singular.") from None
 
 
+@accepts_out
 def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = False):
     """``linalg.solve`` returning (result, info) instead of raising; for a singular ``A`` the
     result comes from its LU factors, as in ``inv_ex``."""
@@ -863,6 +939,7 @@ def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = Fa
     return solve_ex_type(solve(A, B, left=left), info)
 
 
+@accepts_out
 def tensorinv(A: Tensor, ind: int = 2) -> Tensor:
     """The inverse of ``A`` seen as a map from its first ``ind`` dims to the rest."""
     if ind <= 0:
@@ -875,6 +952,7 @@ def tensorinv(A: Tensor, ind: int = 2) -> Tensor:
     return linalg_inv(A.reshape(rows, rows)).reshape(*in_shape, *out_shape)
 
 
+@accepts_out
 def tensorsolve(A: Tensor, B: Tensor, dims=None) -> Tensor:
     """X with tensordot(A, X, X.ndim) = B; ``dims`` moves those dims of A to the end first."""
     if dims is not None:
@@ -892,23 +970,30 @@ def tensorsolve(A: Tensor, B: Tensor, dims=None) -> Tensor:
 
 def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver: str | None = None):
     """Least-squares solution of A X = B (minimum norm when rank-deficient), through the
-    pseudo-inverse (differentiable). Like PyTorch's default CPU driver ``gelsy``, residuals and
-    singular values are only filled for ``gelsd``/``gelss``."""
+    pseudo-inverse (differentiable). The other fields follow ``driver``, as PyTorch's CPU
+    drivers fill them: the rank for all but ``gels``, the singular values for ``gelsd`` and
+    ``gelss``, and the squared residuals for all but ``gelsy`` when m > n and A has full rank
+    (``gels`` assumes it); the fields not filled are empty."""
     driver = driver or "gelsy"
     if driver not in ("gels", "gelsy", "gelsd", "gelss"):
         raise RuntimeError(f"torch.linalg.lstsq: parameter `driver` should be one of (gels, "
                            f"gelsy, gelsd, gelss), but got {driver}")
     vector = B.ndim == A.ndim - 1
     b = B.unsqueeze(-1) if vector else B
-    rtol = rcond if rcond is not None else None
-    x = matmul(pinv(A, rtol=rtol), b)
-    empty = A.new_zeros((0,))
-    rank = matrix_rank(A, rtol=rtol) if driver != "gels" else _make(A._xp.zeros((), np.int64))
-    s = svdvals(A.detach()) if driver in ("gelsd", "gelss") else empty
-    residuals = empty
+    x = matmul(pinv(A, rtol=rcond), b)
+    if driver == "gels":
+        rank = _make(A._xp.zeros((0,), np.int64))
+    else:
+        rank = matrix_rank(A, rtol=rcond)
+    if driver in ("gelsd", "gelss"):
+        s = svdvals(A.detach())
+    else:
+        s = A.new_zeros((0,), dtype=A.dtype.to_real())
     m, n = A.shape[-2:]
-    if driver != "gelsy" and m > n and bool((rank == n).all()):
+    if driver != "gelsy" and m > n and (driver == "gels" or bool((rank == n).all())):
         residuals = (matmul(A, x) - b).abs().pow(2).sum(-2)
+    else:
+        residuals = x.abs().flatten()[:0]  # empty, but on the graph, as PyTorch's
     return lstsq_type(x.squeeze(-1) if vector else x, residuals, rank, s)
 
 
@@ -916,9 +1001,14 @@ def matrix_exp(A: Tensor) -> Tensor:
     """e^A for square matrices, by scaling and squaring a degree-18 Taylor polynomial (composed
     from matmuls, so it is differentiable)."""
     _check_square(A, "linalg.matrix_exp")
+    if A.dtype.itemsize == 2:  # half precision overflows in the squarings: work in float32
+        return matrix_exp(A.float()).to(A.dtype)
     n = A.shape[-1]
     norm = float(A.detach().abs().sum(-2).amax()) if A.numel() else 0.0
-    squarings = max(0, math.ceil(math.log2(norm))) + 1 if norm > 0.5 else 0
+    # Scale to a norm under theta, where the Taylor remainder theta^19 / 19! is under the
+    # dtype's eps: as few squarings as that allows, since each one doubles the rounding error.
+    theta = 1.0 if A.dtype.to_real().itemsize == 8 else 3.0
+    squarings = max(0, math.ceil(math.log2(norm / theta))) if norm > theta else 0
     x = A / (2.0 ** squarings)
     eye = _eye_like(A, n)
     out = eye + x / 18.0
@@ -929,6 +1019,7 @@ def matrix_exp(A: Tensor) -> Tensor:
     return out
 
 
+@accepts_out
 def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
     """The dot product of vectors along ``dim`` (conjugating ``x``)."""
     return ((x.conj() if x.is_complex() else x) * y).sum(dim)

@@ -392,7 +392,10 @@ class PowTensor(Primitive, node_name="PowBackward1"):
     def forward(ctx, a, b):
         x, y = promote(a, b)
         _refuse_bool(x, y, "pow")
-        out = x ** y
+        try:
+            out = x ** y
+        except ValueError:  # NumPy refuses integers to negative integer powers
+            out = _int_power(x, y)
         ctx.save_for_backward(_as_given(a, x), _as_given(b, y), out)
         return out
 
@@ -420,7 +423,10 @@ class RPow(Primitive, node_name="PowBackward2"):
         _refuse_bool(exponent, base, "pow")
         if exponent.dtype.kind in "biu" and isinstance(base, float):
             exponent = float_array(exponent)
-        out = _xp(exponent).power(base, exponent)
+        try:
+            out = _xp(exponent).power(base, exponent)
+        except ValueError:  # NumPy refuses integers to negative integer powers
+            out = _int_power(base, exponent)
         ctx.save_for_backward(out)
         ctx.base = base
         return out
@@ -432,11 +438,21 @@ class RPow(Primitive, node_name="PowBackward2"):
         if isinstance(base, complex):
             return grad * conj_derivative(out * cmath.log(base))
         if base > 0:
-            return grad * out * math.log(base)
+            return grad * conj_derivative(out) * math.log(base)
         if base < 0:  # log of a negative base: NaN, as in PyTorch
             return grad * float("nan")
         # 0 ** y: constant for y >= 0; for y < 0 (an infinite result) out * log(0) = -inf.
         return where(out.isinf(), grad * float("-inf"), grad * 0)
+
+
+def _int_power(x, y):
+    """Integer ``x ** y`` with some ``y`` negative, by PyTorch's rule for tensor exponents:
+    powers of 1 and -1 as usual, 0 for every other base (0 included)."""
+    xp = _xp(y)
+    negative = y < 0
+    out = xp.power(x, xp.where(negative, 0, y))
+    unit = xp.where(y % 2 == 0, 1, x)  # (-1) ** y and 1 ** y
+    return xp.where(negative, xp.where((x == 1) | (x == -1), unit, 0), out).astype(out.dtype)
 
 
 def zeros_like_(t):
@@ -463,8 +479,13 @@ def pow_(input, exponent):
 
 @accepts_out
 def float_power(input, exponent):
-    input = input.double() if isinstance(input, Tensor) else input
-    exponent = exponent.double() if isinstance(exponent, Tensor) else exponent
+    """``pow`` in double precision: float64, or complex128 when either operand is complex."""
+    dtype = _dt.float64
+    for x in (input, exponent):
+        if isinstance(x, complex) or isinstance(x, Tensor) and x.is_complex():
+            dtype = _dt.complex128
+    input = input.to(dtype) if isinstance(input, Tensor) else input
+    exponent = exponent.to(dtype) if isinstance(exponent, Tensor) else exponent
     return pow(input, exponent)
 
 
@@ -787,6 +808,21 @@ def fmin(input, other):
 
 
 
+def _half_of(input, *others):
+    """float16 or bfloat16 when ``input`` has it and the other tensors too (numbers aside)."""
+    dtype = input.dtype
+    if dtype.itemsize != 2 or not dtype.is_floating_point:
+        return None
+    for o in others:
+        if isinstance(o, Tensor) and o.dtype is not dtype:
+            return None
+    return dtype
+
+
+def _float32(x):
+    return x.float() if isinstance(x, Tensor) else x
+
+
 def _check_lerp(input, end, weight) -> None:
     """PyTorch's lerp wants one floating or complex dtype for input, end and a weight tensor
     (a 0-d weight excepted): a mix would silently promote, an integer result has no kernel."""
@@ -815,6 +851,10 @@ def lerp(input, end, weight, *, out=None):
     (1 - weight)``, as PyTorch computes it: exact at weight 1, and an infinite ``input`` with a
     large weight gives an infinity, not NaN."""
     _check_lerp(input, end, weight)
+    half = _half_of(input, end, weight)
+    if half is not None:  # computed in float32 and rounded once, as PyTorch's kernel does
+        result = lerp(input.float(), end.float(), _float32(weight)).to(half)
+        return result if out is None else write_result(out, result)
     weight = _lerp_scalar(weight, input)
     try:
         diff = end - input
@@ -849,6 +889,10 @@ def addcmul(input, tensor1, tensor2, *deprecated, value=1, out=None):
     if deprecated:
         tensor1, tensor2, value = _scalar_first("addcmul", tensor1, (tensor2, *deprecated),
                                                 "value")
+    half = _half_of(input, tensor1, tensor2)
+    if half is not None:  # computed in float32 and rounded once, as PyTorch's kernel does
+        result = addcmul(input.float(), tensor1.float(), tensor2.float(), value=value).to(half)
+        return result if out is None else write_result(out, result)
     try:
         result = input + value * tensor1 * tensor2 if value != 1 else input + tensor1 * tensor2
     except RuntimeError as exc:  # PyTorch broadcasts input, tensor1, tensor2 in that order
@@ -893,6 +937,9 @@ def addcdiv(input, tensor1, tensor2, *deprecated, value=1):
         tensor1, tensor2, value = _scalar_first("addcdiv", tensor1, (tensor2, *deprecated),
                                                 "value")
     _check_addcdiv(tensor1, tensor2)
+    half = _half_of(input, tensor1, tensor2)
+    if half is not None:  # computed in float32 and rounded once, as PyTorch's kernel does
+        return addcdiv(input.float(), tensor1.float(), tensor2.float(), value=value).to(half)
     return input + value * tensor1 / tensor2 if value != 1 else input + tensor1 / tensor2
 
 

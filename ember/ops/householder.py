@@ -8,6 +8,8 @@ gradients) as in PyTorch; ``geqrf`` and the LDL routines record none, as PyTorch
 none."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ember import return_types
@@ -59,9 +61,9 @@ def _apply_reflectors(A: Tensor, tau: Tensor, C: Tensor, left: bool, adjoint: bo
     return C - ((C @ V) @ T) @ V.mH
 
 
-def householder_product(A: Tensor, tau: Tensor, *, out=None) -> Tensor:
+def householder_product(input: Tensor, tau: Tensor, *, out=None) -> Tensor:
     """The first n columns of the product of Householder matrices H_i = I - tau_i v_i v_i^H,
-    with v_i the columns of ``A``'s unit lower trapezoid (``geqrf``'s output gives Q).
+    with v_i the columns of ``input``'s unit lower trapezoid (``geqrf``'s output gives Q).
 
     Example::
 
@@ -70,11 +72,12 @@ def householder_product(A: Tensor, tau: Tensor, *, out=None) -> Tensor:
         >>> ember.allclose(Q, ember.linalg.qr(A).Q)
         True
     """
-    _check_reflectors("torch.linalg.householder_product", A, tau, True)
-    n = A.shape[-1]
-    V, T = _compact_wy(A, tau)
+    _check_reflectors("torch.linalg.householder_product", input, tau, True)
+    n = input.shape[-1]
+    V, T = _compact_wy(input, tau)
     # Q's first n columns: I[:, :n] - V T (V^H)[:, :n]
-    result = eye(*A.shape[-2:], dtype=A.dtype, device=A.device) - V @ (T @ V[..., :n, :].mH)
+    eye_ = eye(*input.shape[-2:], dtype=input.dtype, device=input.device)
+    result = eye_ - V @ (T @ V[..., :n, :].mH)
     return result if out is None else write_result(out, result)
 
 
@@ -144,7 +147,7 @@ def ldl_factor_ex(A: Tensor, *, hermitian: bool = False, check_errors: bool = Fa
     a = np.asarray(A.detach().cpu().numpy())
     name = "hetrf" if hermitian and np.iscomplexobj(a) else "sytrf"
     n = a.shape[-1]
-    flat = a.reshape(-1, n, n)
+    flat = a.reshape(math.prod(a.shape[:-2]), n, n)  # not -1: n may be 0
     ld = np.empty_like(flat)
     pivots = np.empty(flat.shape[:-1], np.int32)
     info = np.zeros(flat.shape[0], np.int32)
@@ -185,9 +188,10 @@ def ldl_solve(LD: Tensor, pivots: Tensor, B: Tensor, *, hermitian: bool = False,
     dtype = np.result_type(ld, b)
     batch = np.broadcast_shapes(ld.shape[:-2], b.shape[:-2])
     n = ld.shape[-1]
-    ld = np.broadcast_to(ld, (*batch, n, n)).reshape(-1, n, n).astype(dtype)
-    piv = np.broadcast_to(piv, (*batch, n)).reshape(-1, n)
-    b = np.broadcast_to(b, (*batch, *b.shape[-2:])).reshape(-1, *b.shape[-2:]).astype(dtype)
+    count = math.prod(batch)  # not -1 in the reshapes: n may be 0
+    ld = np.broadcast_to(ld, (*batch, n, n)).reshape(count, n, n).astype(dtype)
+    piv = np.broadcast_to(piv, (*batch, n)).reshape(count, n)
+    b = np.broadcast_to(b, (*batch, *b.shape[-2:])).reshape(count, *b.shape[-2:]).astype(dtype)
     solve = _lapack("hetrs" if hermitian and np.iscomplexobj(ld) else "sytrs", dtype)
     x = np.empty_like(b)
     for i in range(b.shape[0]):

@@ -369,15 +369,15 @@ def _scatter_index(xp, index, dim):
     return tuple(grids)
 
 
-def _check_index(index: Tensor, op: str, input: Tensor = None, dim: int = 0,
-                 src=None) -> None:
-    """Index dtype, and (for the scatters) PyTorch's shape rule: index no larger than src
-    anywhere, nor than input outside ``dim``."""
+def _check_index(index: Tensor, op: str, input: Tensor, dim: int, src=None) -> Tensor:
+    """Index dtype, and PyTorch's shape rule: index no larger than src anywhere, nor than
+    input outside ``dim``. Returns the index; an empty one PyTorch does not check (it reads
+    nothing), so it comes back as int64 whatever its dtype."""
+    d = wrap_dim(dim, input.ndim)
+    if not index._data.size:
+        return _make(index._data.astype(np.int64, copy=False))
     if index.dtype is not _dt.int64 and index.dtype is not _dt.int32:
         raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index")
-    if input is None:
-        return
-    d = wrap_dim(dim, input.ndim)
     shape, ishape = input._data.shape, index._data.shape
     sshape = src._data.shape if isinstance(src, Tensor) else None
     if index.ndim != input.ndim or (sshape is not None and len(sshape) != index.ndim):
@@ -396,6 +396,7 @@ def _check_index(index: Tensor, op: str, input: Tensor = None, dim: int = 0,
     # itself. On a GPU the question would stall the host: left to the device, as PyTorch does.
     if idx.size and is_host(index._xp) and idx.min() < 0:
         raise _out_of_bounds(idx, d, shape[d])
+    return index
 
 
 def _out_of_bounds(index, dim: int, size: int) -> RuntimeError:
@@ -454,8 +455,10 @@ def gather(input: Tensor, dim: int | None = None, index: Tensor | None = None, *
         return reshape(gather(reshape(input, 1), 0, reshape(index, -1)), index.shape)
     if index.ndim == 0:  # read as one element, as PyTorch does; the result stays 0-d
         return reshape(gather(input, dim, reshape(index, 1)), ())
-    _check_index(index, "gather", input, dim)
+    index = _check_index(index, "gather", input, dim)
     d = wrap_dim(dim, input.ndim)
+    if not index._data.size:  # of any shape: nothing is read
+        return reshape(reshape(input, -1)[:0], index.shape)
     return Gather.apply(input, index, d)
 
 
@@ -506,13 +509,13 @@ def scatter_add(input: Tensor, dim: int | None = None, index: Tensor | None = No
     if input.ndim == 0:
         return _lift_0d(scatter_add, input, dim, index, src)
     index, src = _scalars_as_1d(index, src)
-    _check_index(index, "scatter_add", input, dim, src)
+    index = _check_index(index, "scatter_add", input, dim, src)
     return ScatterAdd.apply(input, index, src, wrap_dim(dim, input.ndim))
 
 
 def scatter_add_(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     index, src = _scalars_as_1d(index, src)
-    _check_index(index, "scatter_add_", input, dim, src)
+    index = _check_index(index, "scatter_add_", input, dim, src)
     return inplace(input, ScatterAdd, index, src, wrap_dim(dim, input.ndim))
 
 
@@ -563,14 +566,14 @@ def scatter(input: Tensor, dim: int | None = None, index: Tensor | None = None, 
     if input.ndim == 0:
         return _lift_0d(scatter, input, dim, index, src, value=value, reduce=reduce)
     index, src = _scalars_as_1d(index, src)
-    _check_index(index, "scatter", input, dim, src)
+    index = _check_index(index, "scatter", input, dim, src)
     s = value if src is None else src
     return Scatter.apply(input, index, s, wrap_dim(dim, input.ndim), reduce)
 
 
 def scatter_(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None):
     index, src = _scalars_as_1d(index, src)
-    _check_index(index, "scatter_", input, dim, src)
+    index = _check_index(index, "scatter_", input, dim, src)
     s = value if src is None else src
     return inplace(input, Scatter, index, s, wrap_dim(dim, input.ndim), reduce)
 
@@ -668,6 +671,8 @@ def _untouched(a: Tensor, index: Tensor, dim: int) -> Tensor:
 def _extreme(np_dtype, lowest: bool):
     if _dt.np_kind(np_dtype) == "f":
         return -np.inf if lowest else np.inf
+    if np_dtype == np.bool_:
+        return not lowest
     info = np.iinfo(np_dtype)
     return info.min if lowest else info.max
 
@@ -695,7 +700,7 @@ def scatter_reduce(input, dim=None, index=None, src=None, reduce=None, *,
         return _lift_0d(scatter_reduce, input, dim, index, src, reduce,
                         include_self=include_self)
     index, src = _scalars_as_1d(index, src)
-    _check_index(index, "scatter_reduce", input, dim, src)
+    index = _check_index(index, "scatter_reduce", input, dim, src)
     return ScatterReduce.apply(input, index, src, wrap_dim(dim, input.ndim), reduce,
                                include_self)
 
@@ -756,7 +761,7 @@ class IndexAdd(Primitive, node_name="IndexAddBackward0"):
         ctx.args = (dim, alpha)
         xp = get_array_module(a)
         out = a.copy()
-        src = source * alpha if alpha != 1 else source
+        src = source * cast(alpha, source.dtype) if alpha != 1 else source  # uint8 wraps -1
         try:
             _scatter_add_arrays(xp, out, (slice(None),) * dim + (index,), src.astype(a.dtype))
         except IndexError:
@@ -910,12 +915,15 @@ def index_fill(input, dim=None, index=None, value=None, *, axis=None):
     """A copy of ``input`` with ``value`` (a number or a 0-d tensor) at ``index`` along ``dim``."""
     if axis is not None:
         dim = axis
-    if input.ndim == 0:
-        return _lift_0d(index_fill, input, dim, index, value)
+    if input.ndim == 0:  # on the 1-element view; a 0-d value tensor stays 0-d
+        wrap_dim(dim, 0)
+        return reshape(index_fill(reshape(input, 1), 0, reshape(index, -1), value), ())
     return IndexFill.apply(input, index, _fill_value(value), wrap_dim(dim, input.ndim))
 
 
 def index_fill_(input, dim, index, value):
+    if input.ndim == 0:
+        return input.copy_(index_fill(input, dim, index, value))
     return inplace(input, IndexFill, index, _fill_value(value), wrap_dim(dim, input.ndim))
 
 
@@ -1043,8 +1051,13 @@ def take_along_dim(input: Tensor, indices: Tensor, dim=None, *, axis=None, out=N
         dim = axis
     if out is not None:
         return write_result(out, take_along_dim(input, indices, dim))
-    if dim is None:
-        return take(input, reshape(indices, -1))
+    if indices.dtype is not _dt.int64:
+        raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
+                           f"{scalar_name(indices.dtype)}")
+    if dim is None:  # no wrapping here: a negative index is out of bounds
+        return gather(reshape(input, -1), 0, reshape(indices, -1))
+    if input.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     d = wrap_dim(dim, input.ndim)
     shape_in = list(input.shape)
     shape_idx = list(indices.shape)
@@ -1054,7 +1067,15 @@ def take_along_dim(input: Tensor, indices: Tensor, dim=None, *, axis=None, out=N
     bi[d] = input.shape[d]
     bx = b.copy()
     bx[d] = indices.shape[d]
-    return gather(expand(input, bi), d, expand(indices, bx).contiguous())
+    try:
+        return gather(expand(input, bi), d, expand(indices, bx).contiguous())
+    except RuntimeError:  # out of bounds (on the host; CuPy wraps by itself)
+        if not input.shape[d]:
+            raise
+    # Along a dim, PyTorch takes each index modulo the size: the rare path, so that the common
+    # one pays for no division.
+    wrapped = _make(indices._xp.remainder(indices._data, input.shape[d]))
+    return gather(expand(input, bi), d, expand(wrapped, bx).contiguous())
 
 
 @accepts_out
@@ -1136,6 +1157,8 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     if out is not None:
         return write_result(out, topk(input, k, dim, largest, sorted))
     refuse_complex(input._data, "topk does not support complex dtypes", RuntimeError)
+    if input.dtype is _dt.bool:
+        raise RuntimeError("topk does not support bool dtypes on CPU")
     d = wrap_dim(dim, input.ndim)
     n = input._data.shape[d] if input.ndim else 1
     if k > n or k < 0:
@@ -1157,10 +1180,14 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *, axi
     refuse_complex(input._data, "kthvalue not implemented for complex")
     d = wrap_dim(dim, input.ndim)
     n = input._data.shape[d] if input.ndim else 1
+    if n == 0:
+        raise IndexError(f"kthvalue(): Expected reduction dim {d} to have non-zero size.")
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
     if input.ndim == 0:
         return return_types.kthvalue(input.clone(), _make(input._xp.zeros((), np.int64)))
+    if input.dtype is _dt.bool:
+        raise NotImplementedError('"kthvalue_cpu" not implemented for \'Bool\'')
     values, indices = sort(input, d, stable=True)
     v = values.select(d, k - 1)
     i = indices.select(d, k - 1)
@@ -1173,7 +1200,8 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
            return_counts: bool = False, dim=None):
     xp = input._xp
     res = xp.unique(input._data, return_inverse=True, return_counts=True,
-                    axis=None if dim is None else wrap_dim(dim, input.ndim))
+                    axis=None if dim is None else wrap_dim(dim, input.ndim),
+                    equal_nan=False)  # each NaN apart, as in PyTorch
     values, inverse, counts = res
     out = [_make(values)]
     if return_inverse:
@@ -1186,21 +1214,36 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
 
 def unique_consecutive(input: Tensor, return_inverse: bool = False,
                        return_counts: bool = False, dim=None):
-    if dim is not None:
-        wrap_dim(dim, input.ndim)
+    """``input`` with each run of equal consecutive elements (or, along ``dim``, of equal
+    consecutive slices) kept once; optionally the run each element falls in and the run
+    lengths."""
     xp = input._xp
-    flat = input._data.reshape(-1)
-    if flat.size == 0:
-        keep = flat.astype(bool)
+    data = input._data
+    if dim is None:
+        flat = data.reshape(-1)
+        n = flat.size
+        keep = xp.ones(n, bool)  # where a run starts
+        keep[1:] = flat[1:] != flat[:-1]
+        out = [_make(flat[keep])]
     else:
-        keep = xp.concatenate([xp.ones(1, bool), flat[1:] != flat[:-1]])
-    values = flat[keep]
-    out = [_make(values)]
+        if input.ndim == 0:
+            raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+        d = wrap_dim(dim, input.ndim)
+        moved = xp.moveaxis(data, d, 0)
+        n = moved.shape[0]
+        rows = moved.reshape(n, moved[:1].size)  # one row per slice along d
+        if n and not rows.shape[1]:
+            raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so "
+                               "unique cannot be applied")
+        keep = xp.ones(n, bool)
+        keep[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+        out = [_make(xp.compress(keep, data, axis=d))]
     if return_inverse:
-        out.append(_make((xp.cumsum(keep) - 1).reshape(input._data.shape).astype(np.int64)))
+        inverse = (xp.cumsum(keep) - 1).astype(np.int64)
+        out.append(_make(inverse.reshape(data.shape) if dim is None else inverse))
     if return_counts:
         starts = xp.nonzero(keep)[0]
-        out.append(_make(xp.diff(xp.append(starts, flat.size)).astype(np.int64)))
+        out.append(_make(xp.diff(xp.append(starts, n)).astype(np.int64)))
     return out[0] if len(out) == 1 else tuple(out)
 
 

@@ -3,9 +3,11 @@ composition or lives in a module that defines no in-place variant: the result is
 of place and written into ``input`` through ``inplace`` (NOTE [ In-place ops and autograd ])."""
 from __future__ import annotations
 
+from ember import dtypes as _dt
 from ember import ops as _ops
 from ember._tensor import Tensor
 from ember.ops import pointwise_extra as _pw
+from ember.ops._util import scalar_name
 from ember.ops.inplace import inplace
 
 
@@ -232,6 +234,13 @@ def copysign_(input: Tensor, other) -> Tensor:
 
 
 def float_power_(input: Tensor, other) -> Tensor:
+    # no downcast: the base must already have the result's double-precision dtype
+    complex_ = input.is_complex() or isinstance(other, complex) or (
+        isinstance(other, Tensor) and other.is_complex())
+    dtype = _dt.complex128 if complex_ else _dt.float64
+    if input.dtype != dtype:
+        raise RuntimeError(f"the base given to float_power_ has dtype {scalar_name(input.dtype)} "
+                           f"but the operation's result requires dtype {scalar_name(dtype)}")
     return inplace_of(input, _ops.float_power, other)
 
 

@@ -1,10 +1,12 @@
 """Matrix products (one BLAS call each), einsum, and the linear-algebra ops."""
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 
+from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.amp.autocast_mode import is_autocast_enabled
 from ember.autograd.engine import broadcasts_to
@@ -109,7 +111,8 @@ class Matmul(Primitive, node_name="MatmulBackward0"):
             if nb == 2 and na > 2:
                 # A shared matrix: sum over the batch as one GEMM on folded rows, rather than a
                 # batch of products reduced afterwards.
-                gb = _right_grad(a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1]),
+                rows = math.prod(a.shape[:-1])  # not -1: the rows may hold no elements
+                gb = _right_grad(a.reshape(rows, a.shape[-1]), g.reshape(rows, g.shape[-1]),
                                  ctx.b_transposed)
             elif nb == 2:
                 gb = _right_grad(a.unsqueeze(-2) if na == 1 else a, g, ctx.b_transposed)
@@ -283,6 +286,8 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
         raise RuntimeError(f"{'mat1' if mat1.ndim != 2 else 'mat2'} must be a matrix, got "
                            f"{mat1.ndim if mat1.ndim != 2 else mat2.ndim}-D tensor")
     _check_matmul(mat1, mat2, "addmm")
+    if beta.__class__ is not int or alpha.__class__ is not int:
+        beta, alpha = _exact_scales(mat1, beta, alpha)
     if isinstance(input, Tensor) and input._data.dtype == mat1._data.dtype and \
             broadcasts_to(input._data.shape, (mat1._data.shape[0], mat2._data.shape[1])):
         result = Addmm.apply(input, mat1, mat2, beta, alpha)
@@ -298,7 +303,16 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     return result
 
 
+def _exact_scales(prod: Tensor, beta, alpha) -> tuple:
+    """An integer product keeps its dtype: PyTorch casts beta and alpha to it, truncating."""
+    if prod.is_floating_point() or prod.is_complex():
+        return beta, alpha
+    return int(beta), int(alpha)
+
+
 def _scaled_sum(input, prod, beta, alpha):
+    if beta.__class__ is not int or alpha.__class__ is not int:
+        beta, alpha = _exact_scales(prod, beta, alpha)
     if alpha != 1:
         prod = prod * alpha
     if beta == 0:
@@ -313,7 +327,18 @@ def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
 
 @accepts_out
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
-    return _scaled_sum(input, bmm(batch1, batch2).sum(0), beta, alpha)
+    """beta * input + alpha * sum_i batch1[i] @ batch2[i], the sum as one product
+    [A_1 ... A_b] @ [B_1; ...; B_b]: one GEMM, rounded once, in the operands' dtype."""
+    if batch1.ndim != 3 or batch2.ndim != 3:
+        raise RuntimeError(f"batch{1 if batch1.ndim != 3 else 2} must be a 3D tensor")
+    (b, n, k), (b2, k2, m) = batch1.shape, batch2.shape
+    if b != b2:
+        raise RuntimeError(f"batch1 and batch2 must have same number of batches, got {b} and "
+                           f"{b2}")
+    if k != k2:
+        raise RuntimeError(f"Incompatible matrix sizes for bmm ({n}x{k} and {k2}x{m})")
+    wide = batch1.permute(1, 0, 2).reshape(n, b * k)
+    return _scaled_sum(input, mm(wide, batch2.reshape(b * k, m)), beta, alpha)
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
@@ -323,7 +348,20 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
 
 @accepts_out
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
-    return _scaled_sum(input, outer(vec1, vec2), beta, alpha)
+    """beta * input + alpha * outer(vec1, vec2); for bool tensors, (beta and input) or
+    (alpha and vec1 vec2^T)."""
+    prod = outer(vec1, vec2)
+    if prod.is_floating_point() or prod.is_complex():
+        return _scaled_sum(input, prod, beta, alpha)
+    for name, scale in (("beta", beta), ("alpha", alpha)):
+        if isinstance(scale, float):  # PyTorch refuses to truncate them here
+            raise RuntimeError(f"For integral input tensors, argument {name} must not be a "
+                               "floating point number.")
+    if prod.dtype is not _dt.bool:
+        return _scaled_sum(input, prod, beta, alpha)
+    if not alpha:
+        prod = prod.logical_and(False)
+    return prod.logical_or(input) if beta else prod
 
 
 def chain_matmul(*matrices, out=None):
@@ -331,15 +369,71 @@ def chain_matmul(*matrices, out=None):
     warnings.warn("torch.chain_matmul is deprecated and will be removed in a future PyTorch "
                   "release. Use torch.linalg.multi_dot instead, which accepts a list of two or "
                   "more tensors rather than multiple parameters.", stacklevel=2)
-    result = multi_dot(list(matrices))
+    for m in matrices:
+        if m.ndim != 2:
+            raise RuntimeError(f"Tensor dimension is {m.ndim}, expected 2 instead.")
+    result = matrices[0].clone() if len(matrices) == 1 else multi_dot(list(matrices))
     return result if out is None else write_result(out, result)
 
 
+@accepts_out
 def multi_dot(tensors):
-    out = tensors[0]
-    for t in tensors[1:]:
-        out = matmul(out, t)
-    return out
+    """The product of the matrices in ``tensors`` (the first may be a row vector and the last a
+    column vector, then dropped from the result's shape), in the order that takes the fewest
+    scalar multiplications (the matrix-chain order, as PyTorch's)."""
+    n = len(tensors)
+    if n < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {n}")
+    for pos, name in ((0, "first"), (n - 1, "last")):
+        if tensors[pos].ndim not in (1, 2):
+            raise RuntimeError(f"multi_dot(): the {name} tensor must be 1D or 2D but got "
+                               f"{tensors[pos].ndim}D")
+    mats = list(tensors)
+    row, col = mats[0].ndim == 1, mats[-1].ndim == 1
+    if row:
+        mats[0] = mats[0].unsqueeze(0)
+    if col:
+        mats[-1] = mats[-1].unsqueeze(-1)
+    for i, m in enumerate(mats):
+        if m.ndim != 2:
+            raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {m.ndim}D")
+        if m.dtype is not mats[0].dtype:
+            raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but "
+                               f"tensor 0 is {_c_name(mats[0].dtype)} and tensor {i} "
+                               f"{_c_name(m.dtype)}")
+        if i and mats[i - 1].shape[1] != m.shape[0]:
+            raise RuntimeError(f"multi_dot(): tensors {i - 1} and {i} with shapes "
+                               f"{list(tensors[i - 1].shape)} and {list(tensors[i].shape)} "
+                               "cannot be multiplied")
+    result = _chain_product(mats, _chain_order(mats), 0, n - 1)
+    if row:
+        result = result.squeeze(0)
+    return result.squeeze(-1) if col else result
+
+
+def _chain_order(mats) -> list:
+    """split[i][j]: where the product of mats[i..j] splits in the cheapest order (the classic
+    dynamic program over the chain's dims)."""
+    n = len(mats)
+    dims = [m.shape[0] for m in mats] + [mats[-1].shape[1]]
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = math.inf
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+    return split
+
+
+def _chain_product(mats, split, i: int, j: int) -> Tensor:
+    if i == j:
+        return mats[i]
+    k = split[i][j]
+    return mm(_chain_product(mats, split, i, k), _chain_product(mats, split, k + 1, j))
 
 
 def _einsum_error(equation: str, shapes) -> RuntimeError | None:
@@ -534,7 +628,14 @@ def tensordot(a: Tensor, b: Tensor, dims=2, *, out=None) -> Tensor:
     if len(da) != len(db):
         raise RuntimeError("both dimension lists should have same length")
     for i, j in zip(da, db):
-        if a.shape[i] != b.shape[j]:
+        if a.shape[i] == b.shape[j]:
+            continue
+        # a size-1 dim contracts with the other's summed, as PyTorch broadcasts it
+        if a.shape[i] == 1:
+            b = b.sum(j, keepdim=True, dtype=b.dtype)
+        elif b.shape[j] == 1:
+            a = a.sum(i, keepdim=True, dtype=a.dtype)
+        else:
             raise RuntimeError(f"contracted dimensions need to match, but first has size "
                                f"{a.shape[i]} in dim {i} and second has size {b.shape[j]} in "
                                f"dim {j}")
@@ -745,6 +846,7 @@ def cross(input: Tensor, other: Tensor, dim=None, *, out=None) -> Tensor:
     return result if out is None else write_result(out, result)
 
 
+@accepts_out
 def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
     """``torch.linalg.cross``: the cross product of 3-vectors along ``dim`` (default the last),
     broadcasting the other dimensions."""

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive, broadcast_mismatch
 from ember.backend.cuda import leading_sum
@@ -22,6 +23,7 @@ from ember.ops._util import (
     wrap_dim,
     wrap_dims,
 )
+from ember.ops.inplace import check_inplace
 
 
 def _infer_shape(shape, numel: int, op: str = "view") -> tuple:
@@ -311,6 +313,8 @@ class SumToSize(Primitive, node_name="SumBackward1"):
             if dtype.itemsize == 2 and dtype.kind in "fV":  # float16, bfloat16: as PyTorch,
                 # accumulate in float32 (also several times faster than ml_dtypes' own sum)
                 out = a.sum(axis=axes, keepdims=True, dtype=np.float32).astype(dtype)
+            elif dtype.kind == "u":  # integers sum to int64 (NumPy: unsigned ones to uint64)
+                out = a.sum(axis=axes, keepdims=True, dtype=np.int64)
             else:
                 out = a.sum(axis=axes, keepdims=True)
         return out.reshape(shape)
@@ -322,8 +326,14 @@ class SumToSize(Primitive, node_name="SumBackward1"):
 
 def sum_to_size(input: Tensor, *size) -> Tensor:
     shape = shape_arg(size)
-    if tuple(input._data.shape) == shape:
-        return input
+    have = input._data.shape
+    if have == shape:
+        if shape or input.dtype.is_floating_point or input.dtype.is_complex:
+            return input
+        return input.sum()  # PyTorch sums to a 0-d size: integers and bools become int64
+    lead = len(have) - len(shape)
+    if lead < 0 or builtins.any(s != 1 and s != have[lead + i] for i, s in enumerate(shape)):
+        raise RuntimeError(f"size {{{list(shape)}}} is not expandable to size {{{list(have)}}}.")
     return SumToSize.apply(input, shape)
 
 
@@ -635,15 +645,34 @@ def tensor_split(input: Tensor, indices_or_sections, dim: int = 0, *, axis=None)
     dim = dim if axis is None else axis
     d = wrap_dim(dim, input.ndim)
     n = input._data.shape[d]
+    if isinstance(indices_or_sections, Tensor):
+        indices_or_sections = _sections_of(indices_or_sections)
     if isinstance(indices_or_sections, int):
         k = indices_or_sections
         if k <= 0:
             raise RuntimeError(f"number of sections must be larger than 0, got {k}")
         sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
-    else:
-        idx = [0] + [builtins.min(builtins.max(int(i), 0), n) for i in indices_or_sections] + [n]
-        sizes = [builtins.max(b - a, 0) for a, b in zip(idx[:-1], idx[1:])]
+    else:  # pieces input[i:j] between consecutive indices, sliced as Python slices
+        idx = [0] + [int(i) for i in indices_or_sections] + [None]
+        bounds = [slice(a, b).indices(n)[:2] for a, b in zip(idx[:-1], idx[1:])]
+        bounds = [(a, builtins.max(a, b)) for a, b in bounds]
+        if builtins.any(b[0] != a[1] for a, b in zip(bounds, bounds[1:])):  # not a partition
+            lead = (slice(None),) * d
+            return tuple(BasicIndex.apply(input, lead + (slice(a, b),)) for a, b in bounds)
+        sizes = [b - a for a, b in bounds]
     return Split.apply(input, tuple(sizes), d)
+
+
+def _sections_of(t: Tensor):
+    """A tensor ``indices_or_sections``: a 0-d one is a number of sections, a 1-d one indices."""
+    if t.dtype != _dt.int64:
+        raise RuntimeError("tensor_split expected tensor_indices_or_sections to have dtype of "
+                           f"long, but got {scalar_name(t.dtype)}")
+    if t.ndim > 1:
+        raise RuntimeError("tensor_split expected tensor_indices_or_sections to be a "
+                           "zero-dimensional or one-dimensional tensor, but got a tensor with "
+                           f"{t.ndim} dims")
+    return t.item() if t.ndim == 0 else t.tolist()
 
 
 def hsplit(input, sections):
@@ -978,6 +1007,7 @@ def contiguous(input: Tensor, memory_format=None) -> Tensor:
 
 def set_view_inplace_(input: Tensor, result: Tensor) -> Tensor:
     """squeeze_/unsqueeze_/t_/transpose_: ``input`` takes the new shape as its own."""
+    check_inplace(input)
     input._data = result._data
     if result.grad_fn is not None:
         input._set_history(result.grad_fn, result._output_nr)

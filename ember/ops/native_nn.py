@@ -155,8 +155,9 @@ def native_layer_norm(input: Tensor, normalized_shape, weight: Tensor | None,
     """(output, mean, rstd) of layer normalization over the trailing ``normalized_shape``
     dims; mean and rstd keep those dims with size 1."""
     dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
-    mean = input.mean(dims, keepdim=True)
-    rstd = (input.var(dims, unbiased=False, keepdim=True) + eps).rsqrt()
+    with no_grad():  # the statistics are saved values, not differentiable outputs
+        mean = input.mean(dims, keepdim=True)
+        rstd = (input.var(dims, unbiased=False, keepdim=True) + eps).rsqrt()
     return _F().layer_norm(input, list(normalized_shape), weight, bias, eps), mean, rstd
 
 
@@ -172,15 +173,16 @@ def native_batch_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None,
         empty = input.new_empty((0,))
         return out, empty, empty.clone()
     dims = tuple(d for d in range(input.ndim) if d != 1)
-    mean = input.mean(dims)
-    invstd = (input.var(dims, unbiased=False) + eps).rsqrt()
+    with no_grad():  # the statistics are saved values, not differentiable outputs
+        mean = input.mean(dims)
+        invstd = (input.var(dims, unbiased=False) + eps).rsqrt()
     return out, mean, invstd
 
 
 def native_group_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None, N: int,
                       C: int, HxW: int, group: int, eps: float) -> tuple:
     """(output, mean, rstd) of group normalization, mean and rstd of shape (N, group)."""
-    grouped = input.reshape(N, group, -1)
+    grouped = input.reshape(N, group, C // group * HxW)
     mean = grouped.mean(-1)
     rstd = (grouped.var(-1, unbiased=False) + eps).rsqrt()
     return _F().group_norm(input, group, weight, bias, eps), mean, rstd

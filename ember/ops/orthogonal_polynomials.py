@@ -39,7 +39,7 @@ def _evaluate(name: str, input, n, first, step, out) -> Tensor:
         result = xp.where(degree == k + 1, current, result)
     result = xp.where(degree < 0, xp.zeros_like(result), result)
     with no_grad():
-        t = _make(xp.ascontiguousarray(result))
+        t = _make(result)  # a fresh array from where: contiguous, and 0-d stays 0-d
     if out is not None:
         from ember.ops.inplace import write_out
         return write_out(out, t, f"special_{name}")

@@ -245,7 +245,7 @@ class Igamma(Primitive, node_name="IgammaBackward0"):
     def forward(ctx, a, x):
         a, x = promote(float_array(a), x)
         ctx.save_for_backward(a, x)
-        return special(_xp(a)).gammainc(a, x)
+        return special(_xp(a)).gammainc(a, x).astype(a.dtype, copy=False)  # half types widen
 
     @staticmethod
     def backward(ctx, grad):
@@ -259,7 +259,7 @@ class Igammac(Primitive, node_name="IgammacBackward0"):
     def forward(ctx, a, x):
         a, x = promote(float_array(a), x)
         ctx.save_for_backward(a, x)
-        return special(_xp(a)).gammaincc(a, x)
+        return special(_xp(a)).gammaincc(a, x).astype(a.dtype, copy=False)  # half types widen
 
     @staticmethod
     def backward(ctx, grad):

@@ -200,6 +200,9 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=
             keepdims=None, out=None):
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
+    if not (input.is_floating_point() or input.is_complex()):
+        raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype "
+                           f"but got {scalar_name(input.dtype)}")
     from ember.ops.compare import isnan
     count = sum(~isnan(input), dim, keepdim)
     result = nansum(input, dim, keepdim, dtype=dtype) / count
@@ -452,6 +455,9 @@ def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correc
     keepdim = keepdim if keepdims is None else keepdims
     if isinstance(dim, bool):  # var(input, unbiased)
         unbiased, dim = dim, None
+    if _half(input._data.dtype):  # computed in float32, as PyTorch does
+        result = var(input.float(), dim, unbiased, keepdim, correction=correction).to(input.dtype)
+        return result if out is None else write_result(out, result)
     c = _correction(unbiased, correction)
     dims = _dims(dim, input.ndim)
     n = 1
@@ -494,6 +500,8 @@ def var_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correctio
              keepdims=None):
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
+    if isinstance(dim, bool):  # var_mean(input, unbiased)
+        unbiased, dim = dim, None
     # A plain tuple, as PyTorch returns (torch.return_types has no var_mean).
     return (var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim))
 
@@ -502,6 +510,8 @@ def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correctio
              keepdims=None):
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
+    if isinstance(dim, bool):  # std_mean(input, unbiased)
+        unbiased, dim = dim, None
     return (std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim))
 
 
@@ -513,10 +523,8 @@ class Norm(Primitive, node_name="NormBackward1"):
         real_dtype = x.dtype
         if _half(real_dtype):  # accumulate in float32, as PyTorch
             x = x.astype(np.float32)
-        if p == float("inf"):
-            out = x.max(axis=dims, keepdims=keepdim)
-        elif p == float("-inf"):
-            out = x.min(axis=dims, keepdims=keepdim)
+        if p == float("inf") or p == float("-inf"):
+            out = (x.max if p > 0 else x.min)(axis=dims, keepdims=keepdim)
         elif p == 0:
             out = (x != 0).sum(axis=dims, keepdims=keepdim).astype(x.dtype)
         elif p == 1:
@@ -550,6 +558,19 @@ class Norm(Primitive, node_name="NormBackward1"):
         return (g * scale).masked_fill(n == 0, 0)
 
 
+def _check_extreme_dims(shape, p: float, dims) -> None:
+    """PyTorch's error for an inf norm over an empty dim: max and min have no identity."""
+    name = "inf" if p > 0 else "-inf"
+    if dims is None:
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {name} norm on an empty "
+                           "tensor because the operation does not have an identity")
+    for d in dims:
+        if shape[d] == 0:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {name} norm on the "
+                               f"dimension {d}because this dimension is empty and the "
+                               "operation does not have an identity")
+
+
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None, out=None):
     """Vector p-norm over ``dim`` (all elements by default); 'fro' is the 2-norm."""
     if p == "fro" or p is None:
@@ -568,6 +589,8 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None, ou
     if not (input.is_floating_point() or input.is_complex()):
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {input.dtype.name.capitalize()}")
+    if not input._data.size and p in (float("inf"), float("-inf")):
+        _check_extreme_dims(input.shape, p, None if dim is None else dims)
     result = Norm.apply(input, float(p), dims if input.ndim else None, keepdim)
     return result if out is None else write_result(out, result)
 
@@ -584,7 +607,9 @@ class LogSumExp(Primitive, node_name="LogsumexpBackward0"):
         if a.dtype.kind in "biu":
             a = a.astype(_dt.get_default_dtype().np_dtype)
         x = a.astype(np.float32) if _half(a.dtype) else a  # accumulate as PyTorch does
-        m = x.max(axis=dims, keepdims=True) if x.size else xp.zeros((1,) * x.ndim, x.dtype)
+        # A complex input shifts by its largest real part: a real shift keeps log's branch.
+        ref = x.real if x.dtype.kind == "c" else x
+        m = ref.max(axis=dims, keepdims=True) if x.size else xp.zeros((1,) * x.ndim, ref.dtype)
         m = xp.where(xp.isfinite(m), m, 0)
         out = xp.log(xp.exp(x - m).sum(axis=dims, keepdims=True)) + m
         out = (out if keepdim else out.squeeze(dims)).astype(a.dtype, copy=False)
@@ -658,8 +683,10 @@ class Cumsum(Primitive, node_name="CumsumBackward0"):
         ctx.dim = dim
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64
-        if dtype is None and _half(a.dtype):
-            return cumulative(get_array_module(a), "cumsum", a, dim, np.float32).astype(a.dtype)
+        out_dtype = a.dtype if dtype is None else np.dtype(dtype)
+        if _half(out_dtype):  # accumulated in float32 (a given dtype too, as PyTorch does)
+            return cumulative(get_array_module(a), "cumsum", a, dim,
+                              np.float32).astype(out_dtype)
         return cumulative(get_array_module(a), "cumsum", a, dim, dtype)
 
     @staticmethod
@@ -670,8 +697,9 @@ class Cumsum(Primitive, node_name="CumsumBackward0"):
 def cumsum(input: Tensor, dim=None, *, dtype=None, axis=None, out=None) -> Tensor:
     dim = dim if axis is None else axis
     np_dtype = None if dtype is None else _dt.to_dtype(dtype).np_dtype
-    if input.ndim == 0:
-        result = input.clone()
+    if input.ndim == 0:  # on the 1-element view: the dtype rules still apply
+        wrap_dim(dim, 0)
+        result = Cumsum.apply(input.reshape(1), 0, np_dtype).reshape(())
         return result if out is None else write_result(out, result)
     result = Cumsum.apply(input, wrap_dim(dim, input.ndim), np_dtype)
     return result if out is None else write_result(out, result)
@@ -718,8 +746,9 @@ def _cumprod_grad_with_zeros(a: Tensor, grad: Tensor, d: int) -> Tensor:
 def cumprod(input: Tensor, dim=None, *, dtype=None, axis=None, out=None) -> Tensor:
     dim = dim if axis is None else axis
     np_dtype = None if dtype is None else _dt.to_dtype(dtype).np_dtype
-    if input.ndim == 0:
-        result = input.clone()
+    if input.ndim == 0:  # on the 1-element view: the dtype rules still apply
+        wrap_dim(dim, 0)
+        result = Cumprod.apply(input.reshape(1), 0, np_dtype).reshape(())
         return result if out is None else write_result(out, result)
     result = Cumprod.apply(input, wrap_dim(dim, input.ndim), np_dtype)
     return result if out is None else write_result(out, result)
@@ -764,14 +793,51 @@ def cummin(input: Tensor, dim=None, *, axis=None):
 def logcumsumexp(input: Tensor, dim=None, *, axis=None, out=None) -> Tensor:
     dim = dim if axis is None else axis
     d = wrap_dim(dim, input.ndim)
+    if not (input.is_floating_point() or input.is_complex()):
+        raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for '
+                                  f"'{scalar_name(input.dtype)}'")
     if input.numel() == 0 or input.ndim == 0:
         result = input.clone()
+        return result if out is None else write_result(out, result)
+    if _half(input._data.dtype):  # computed in float32, as PyTorch does
+        result = logcumsumexp(input.float(), d).to(input.dtype)
         return result if out is None else write_result(out, result)
     # The largest real part bounds the magnitudes (complex inputs have no order themselves).
     m = amax((input.real if input.is_complex() else input).detach(), d, keepdim=True)
     m = m.masked_fill(~m.isfinite(), 0)  # all -inf (or an inf) must not give inf - inf
     result = cumsum((input - m).exp(), d).log() + m
+    if input.is_complex():
+        result = result + _log_add_exp_branch(input.detach()._data, result.detach()._data, d)
     return result if out is None else write_result(out, result)
+
+
+def _log_add_exp_branch(x, out, d: int) -> Tensor:
+    """The multiples of 2*pi*i that move ``out``'s imaginary parts (each in (-pi, pi]) to the
+    branch PyTorch's running log-add-exp lands on: out_i = max + log1p(exp(min - max)) of x_i
+    and out_{i-1} ordered by real part, within pi/2 of the larger one's imaginary part."""
+    xp = get_array_module(x)
+    x, out = xp.moveaxis(x, d, 0), xp.moveaxis(out, d, 0)
+    turns = xp.empty(out.shape, out.real.dtype)
+    turns[0] = xp.round((x[0].imag - out[0].imag) / (2 * math.pi))
+    prev_real, prev_imag = x[0].real, x[0].imag  # the first output is x_0 exactly
+    for i in range(1, x.shape[0]):
+        larger = x[i].real >= prev_real  # ties go to x_i, as in PyTorch
+        turns[i] = xp.round((xp.where(larger, x[i].imag, prev_imag) - out[i].imag) /
+                            (2 * math.pi))
+        prev_real, prev_imag = out[i].real, out[i].imag + 2 * math.pi * turns[i]
+    turns = xp.nan_to_num(turns, nan=0, posinf=0, neginf=0)  # non-finite outputs stay as they are
+    return _make(xp.moveaxis(turns, 0, d) * (2j * math.pi))
+
+
+def _refuse_bool(input: Tensor, kernel: str) -> None:
+    if input.dtype is _dt.bool:
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+
+
+def _check_reduced_dim(input: Tensor, d: int, name: str) -> None:
+    """PyTorch's error for a selection (median, mode, ...) along an empty dim."""
+    if input.ndim and input.shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
 
 
 def median(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, out=None):
@@ -780,10 +846,13 @@ def median(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdim
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
     if dim is None:
+        _refuse_bool(input, "median_cpu")
         result = MedianAll.apply(input)
         return result if out is None else write_result(out, result)
     from ember.ops.indexing import kthvalue
     d = wrap_dim(dim, input.ndim)
+    _check_reduced_dim(input, d, "median")
+    _refuse_bool(input, "median_out")
     k = (input.shape[d] - 1) // 2 + 1 if input.ndim else 1
     v, i = kthvalue(input, k, d, keepdim)
     if input.is_floating_point() and input.ndim:
@@ -825,6 +894,8 @@ def nanmedian(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keep
         flat = flat[~flat.isnan()]
         return median(flat)
     d = wrap_dim(dim, input.ndim)
+    _check_reduced_dim(input, d, "median")  # PyTorch's name, for nanmedian too
+    _refuse_bool(input, "median_out")
     if input.ndim == 0:
         return return_types.nanmedian(input, _make(input._xp.zeros((), np.int64)))
     data = input.detach()
@@ -845,6 +916,7 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False, *, axis=None, keep
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
     d = wrap_dim(dim, input.ndim)
+    _check_reduced_dim(input, d, "mode")
     if input.ndim == 0:
         result = return_types.mode(input.clone(), _make(input._xp.zeros((), np.int64)))
         return result if out is None else write_result(out, result)
@@ -892,17 +964,37 @@ def histc(input: Tensor, bins: int = 100, min=0, max=0, *, out=None) -> Tensor: 
     if bins <= 0:
         raise RuntimeError(f"torch.histc(): bins must be > 0, but got {bins}")
     lo, hi = float(min), float(max)
+    if lo > hi:
+        raise RuntimeError("torch.histc: max must be larger than min")
     if lo == hi and data.size:
         lo, hi = float(data.min()), float(data.max())
     if lo == hi:
         lo, hi = lo - 1, hi + 1
-    hist, _ = xp.histogram(data, bins=bins, range=(lo, hi))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise RuntimeError(f"torch.histc: range of [{lo:g}, {hi:g}] is not finite")
+    # PyTorch's bin of x, in x's dtype: (x - lo) * bins / (hi - lo), the last bin holding hi
+    # (no search against the edges, as NumPy's histogram makes: they differ near an edge).
+    x = data.reshape(-1)
+    lo_t, hi_t = xp.asarray(lo, data.dtype), xp.asarray(hi, data.dtype)
+    x = x[(x >= lo_t) & (x <= hi_t)]  # NaN neither
+    pos = ((x - lo_t) * xp.asarray(bins, data.dtype) / (hi_t - lo_t)).astype(np.int64)
+    hist = xp.bincount(xp.clip(pos, 0, bins - 1), minlength=bins)  # (0: a half's overflow)
     result = _make(hist.astype(data.dtype))
     return result if out is None else write_result(out, result)
 
 
 def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False,
                  right: bool = False, side=None, sorter=None, out=None) -> Tensor:
+    """For each of ``values``, the index in ``sorted_sequence`` (1-D, or sorted along its last
+    dim with leading dims matching ``values``'s) where inserting it keeps the order: the first
+    such index, or the last for ``right``/``side='right'``. ``sorter`` indexes the sequence
+    into sorted order."""
+    if side is not None and side not in ("left", "right"):
+        raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but got "
+                           f"{side}")
+    if side == "left" and right:
+        raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, got "
+                           "side of left while right was True")
     xp = sorted_sequence._xp
     side = side or ("right" if right else "left")
     seq = sorted_sequence._data
@@ -912,13 +1004,22 @@ def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False,
                            f"the first N-1 dimensions of boundaries tensor and input value "
                            f"tensor must match, but we got boundaries tensor "
                            f"{list(seq.shape)} and input value tensor {list(vals.shape)}")
+    if sorter is not None:
+        if sorter.shape != sorted_sequence.shape:
+            raise RuntimeError(f"torch.searchsorted(): boundary and sorter must have the same "
+                               f"size, but got boundary tensor {list(seq.shape)}and got sorter "
+                               f"tensor {list(sorter.shape)}")
+        seq = xp.take_along_axis(seq, sorter._data, -1)
     if seq.ndim == 1:
         res = xp.searchsorted(seq, vals, side=side)
-    else:
-        res = xp.stack([xp.searchsorted(s, v, side=side) for s, v in
-                        zip(seq.reshape(-1, seq.shape[-1]), vals.reshape(-1, vals.shape[-1]))])
-        res = res.reshape(vals.shape)
-    result = _make(res.astype(np.int32 if out_int32 else np.int64))
+    else:  # one search per row of the sequence
+        n = math.prod(seq.shape[:-1])  # explicit sizes: -1 cannot stand beside a 0
+        rows = seq.reshape(n, seq.shape[-1])
+        res = xp.empty(vals.shape, np.int64)
+        flat = res.reshape(n, vals.shape[-1])
+        for r, v in enumerate(vals.reshape(flat.shape)):
+            flat[r] = xp.searchsorted(rows[r], v, side=side)
+    result = _make(xp.asarray(res, np.int32 if out_int32 else np.int64))
     return result if out is None else write_result(out, result)
 
 
@@ -931,16 +1032,27 @@ def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool
 
 def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None, *,
          axis=None, out=None) -> Tensor:
+    """The ``n``-th forward difference along ``dim`` (after concatenating ``prepend`` and
+    ``append``); bool inputs differ by xor. ``n`` = 0 gives a copy of ``input`` alone, and an
+    ``n`` past the dim's size an empty result, as in PyTorch."""
     dim = dim if axis is None else axis
     from ember.ops.movement import cat
+    if input.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
     d = wrap_dim(dim, input.ndim)
+    if n == 0:
+        result = input.clone()
+        return result if out is None else write_result(out, result)
     if prepend is not None or append is not None:
         parts = ([prepend] if prepend is not None else []) + [input] + (
             [append] if append is not None else [])
         input = cat(parts, d)
-    for _ in range(n):
+    for _ in range(builtins.min(n, input.shape[d])):
         size = input.shape[d]
-        input = input.narrow(d, 1, size - 1) - input.narrow(d, 0, size - 1)
+        later, earlier = input.narrow(d, 1, size - 1), input.narrow(d, 0, size - 1)
+        input = later ^ earlier if input.dtype is _dt.bool else later - earlier
     result = input
     return result if out is None else write_result(out, result)
 
@@ -948,10 +1060,12 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None, *,
 def gradient(input: Tensor, *, spacing=1, dim=None, edge_order: int = 1) -> tuple:
     """d input / dx along each of ``dim`` (all dims by default): central differences inside,
     one-sided ones of order ``edge_order`` (1 or 2) at the edges, as NumPy's ``gradient``.
-    ``spacing``: one step for every dim, one per dim, or per dim the sample coordinates (1-D
-    tensors). Returns one tensor per dim."""
+    ``spacing``: one step for every dim (1 by default), one per dim, or per dim the sample
+    coordinates (1-D tensors). Returns one tensor per dim."""
     dims = range(input.ndim) if dim is None else [dim] if isinstance(dim, int) else dim
     dims = [wrap_dim(d, input.ndim) for d in dims]
+    if spacing is None:
+        spacing = 1
     if isinstance(spacing, (int, float)) or (isinstance(spacing, Tensor) and not spacing.ndim):
         spacing = [spacing] * len(dims)
     if len(spacing) != len(dims):

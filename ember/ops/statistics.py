@@ -7,6 +7,8 @@ import builtins
 import math
 import warnings
 
+import numpy as np
+
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.ops._util import accepts_out, wrap_dim, write_result
@@ -14,7 +16,7 @@ from ember.ops.compare import isnan
 from ember.ops.elementwise import clamp, lerp, where
 from ember.ops.indexing import gather, sort
 from ember.ops.movement import movedim, narrow
-from ember.ops.reduce import cumsum, diff, sum
+from ember.ops.reduce import cumsum, sum
 from ember.ops.unary import sqrt
 from ember.return_types import _return_type
 
@@ -42,7 +44,7 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
         fweights: integer frequency weight of each observation.
         aweights: importance weight of each observation.
 
-    Returns a (rows x rows) matrix, or a 0-d tensor for one variable.
+    Returns a (rows x rows) matrix, squeezed: a 0-d tensor for one variable.
 
     Example::
 
@@ -66,8 +68,7 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
         avg = x.mean(1)
         w_sum = float(n)
         norm = float(n - correction)
-    else:
-        w = w.to(x.dtype)
+    else:  # real weights stay real, so that the degrees of freedom are (a complex x's too)
         w_sum = w.sum()
         avg = (x * w).sum(1) / w_sum
         if aweights is None:
@@ -80,8 +81,8 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
         norm = 0.0 if isinstance(norm, float) else norm.clamp_min(0)
     xm = x - avg.unsqueeze(1)
     xw = xm if w is None else xm * w
-    c = (xw @ xm.mT.conj()) / norm
-    return c.squeeze() if input.ndim < 2 else c
+    c = (xm @ xw.mT.conj()) / norm
+    return c.squeeze()  # one variable (a 1-D input, or a single row) gives a 0-d tensor
 
 
 def corrcoef(input: Tensor) -> Tensor:
@@ -92,7 +93,10 @@ def corrcoef(input: Tensor) -> Tensor:
     d = c.diagonal()
     std = sqrt(d.real if d.is_complex() else d)
     c = c / std.unsqueeze(1) / std.unsqueeze(0)
-    return c if c.is_complex() else clamp(c, -1, 1)
+    if c.is_complex():  # each part clipped, as PyTorch does
+        from ember._creation import complex
+        return complex(clamp(c.real, -1, 1), clamp(c.imag, -1, 1))
+    return clamp(c, -1, 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,27 +106,37 @@ def corrcoef(input: Tensor) -> Tensor:
 _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 
-def _quantile(input: Tensor, q, dim, keepdim: bool, interpolation: str, ignore_nan: bool,
-              op: str) -> Tensor:
-    if not input.is_floating_point():
-        raise RuntimeError(f"{op}() input tensor must be either float or double dtype")
+def _quantile(input: Tensor, q, dim, keepdim: bool, interpolation: str,
+              ignore_nan: bool) -> Tensor:
+    """quantile and nanquantile (PyTorch words the errors of both as quantile()'s, in this
+    order)."""
     if interpolation not in _INTERPOLATIONS:
-        raise ValueError(f"{op}() interpolation must be one of linear, lower, higher, midpoint "
-                         f"or nearest. Got {interpolation}")
-    scalar_q = not isinstance(q, Tensor)
-    if not scalar_q and q.dtype is not input.dtype:
-        raise RuntimeError(f"{op}() q tensor must be same dtype as the input tensor")
-    qt = _make(input._xp.asarray([q] if scalar_q else q._data, input._data.dtype))
-    if qt.ndim > 1:
-        raise RuntimeError(f"{op}() q must be a scalar or 1D tensor")
-    if bool(((qt < 0) | (qt > 1)).any()):
-        if scalar_q:
-            raise RuntimeError(f"{op}() q must be in the range [0, 1] but got {q}")
-        raise RuntimeError(f"{op}() q values must be in the range [0, 1]")
-    x = input.reshape(-1) if dim is None else movedim(input, wrap_dim(dim, input.ndim), -1)
+        raise RuntimeError(f"quantile() interpolation must be one of linear, lower, higher, "
+                           f"midpoint or nearest, but got {interpolation}")
+    if not isinstance(q, Tensor) and not 0 <= q <= 1:
+        raise RuntimeError(f"quantile() q must be in the range [0, 1] but got {q}")
+    if input.numel() == 0:
+        raise RuntimeError("quantile() input tensor must be non-empty")
+    if not input.is_floating_point():
+        raise RuntimeError("quantile() input tensor must be either float or double dtype")
+    if isinstance(q, Tensor):
+        if q.ndim > 1:
+            raise RuntimeError("quantile() q must be a scalar or 1D tensor")
+        if q.dtype is not input.dtype:
+            raise RuntimeError("quantile() q tensor must be same dtype as the input tensor")
+        if bool(((q < 0) | (q > 1)).any()):
+            raise RuntimeError("quantile() q values must be in the range [0, 1]")
+        qt = q.reshape(-1)  # differentiable: the interpolation weights depend on q
+    else:
+        qt = _make(input._xp.asarray([q], input._data.dtype))
+    scalar_q = not isinstance(q, Tensor) or q.ndim == 0  # no quantile dim in the result
+    if dim is None or input.ndim == 0:  # a 0-d input accepts dim 0 and -1
+        if dim is not None:
+            wrap_dim(dim, 0)
+        x = input.reshape(-1)
+    else:
+        x = movedim(input, wrap_dim(dim, input.ndim), -1)
     n = x.shape[-1]
-    if n == 0:
-        raise RuntimeError(f"{op}() input tensor must be non-empty")
     values = sort(x, -1).values  # NaN sorts last
     nans = isnan(x)
     count = (~nans).sum(-1, keepdim=True) if ignore_nan else None
@@ -149,7 +163,7 @@ def _quantile(input: Tensor, q, dim, keepdim: bool, interpolation: str, ignore_n
     out = out.squeeze(-1) if scalar_q else movedim(out, -1, 0)
     if keepdim:
         lead = 0 if scalar_q else 1
-        if dim is None:
+        if dim is None or input.ndim == 0:
             for _ in range(input.ndim):
                 out = out.unsqueeze(lead)
         else:
@@ -163,7 +177,7 @@ def quantile(input: Tensor, q, dim: int | None = None, keepdim: bool = False, *,
     slice holds NaN. A 1-D ``q`` puts one result per quantile in a new leading dimension."""
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
-    result = _quantile(input, q, dim, keepdim, interpolation, False, "quantile")
+    result = _quantile(input, q, dim, keepdim, interpolation, False)
     return result if out is None else write_result(out, result)
 
 
@@ -172,7 +186,7 @@ def nanquantile(input: Tensor, q, dim: int | None = None, keepdim: bool = False,
     """``quantile`` ignoring NaN values (NaN only for slices that are all NaN)."""
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
-    result = _quantile(input, q, dim, keepdim, interpolation, True, "nanquantile")
+    result = _quantile(input, q, dim, keepdim, interpolation, True)
     return result if out is None else write_result(out, result)
 
 
@@ -180,29 +194,51 @@ def nanquantile(input: Tensor, q, dim: int | None = None, keepdim: bool = False,
 # Trapezoidal rule
 
 
-def _spacing(y: Tensor, x, dx, d: int):
-    if x is None:
-        return 1.0 if dx is None else dx
-    if not isinstance(x, Tensor):
-        return x
+def _ends(t: Tensor, d: int):
+    """``t[:-1]`` and ``t[1:]`` along dim ``d`` (both empty for an empty dim)."""
+    n = builtins.max(t.shape[d] - 1, 0)
+    return narrow(t, d, 0, n), narrow(t, d, t.shape[d] - n, n)
+
+
+def _steps(y: Tensor, x: Tensor, d: int, op: str) -> Tensor:
+    """The steps between the sample points ``x`` along dim ``d`` of ``y``: a 1-D ``x`` lies
+    along ``d``, one of fewer dims than ``y`` gains leading ones (the steps then broadcast
+    against the trapezoids, as in NumPy)."""
+    if x.dtype is _dt.bool:
+        raise RuntimeError(f"{op}: received a bool input for `x` or `y`, but bool is not "
+                           "supported")
     if x.ndim == 1:
+        if x.shape[0] != y.shape[d]:
+            raise RuntimeError(f"{op}: There must be one `x` value for each sample point")
         shape = [1] * y.ndim
-        shape[d] = x.shape[0] - 1
-        return diff(x).reshape(shape)
-    return diff(x, dim=d if x.ndim == y.ndim else -1)
+        shape[d] = x.shape[0]
+        x = x.reshape(shape)
+    elif x.ndim < y.ndim:
+        x = x.reshape((1,) * (y.ndim - x.ndim) + tuple(x.shape))
+    left, right = _ends(x, d)
+    return right - left
+
+
+def _check_samples(y: Tensor, dim: int, op: str) -> int:
+    if y.dtype is _dt.bool:
+        raise RuntimeError(f"{op}: received a bool input for `y`, but bool is not supported")
+    return wrap_dim(dim, y.ndim)
 
 
 def trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1, axis=None) -> Tensor:
     """Integral of ``y`` along ``dim`` by the trapezoidal rule, with sample points ``x`` (a
-    tensor) or a constant spacing ``x``/``dx`` (1 by default)."""
+    tensor) or a constant spacing ``x``/``dx`` (1 by default). Integer samples are added in
+    their own dtype (they can wrap, as in PyTorch)."""
     dim = dim if axis is None else axis
-    d = wrap_dim(dim, y.ndim)
-    n = y.shape[d]
-    if n == 0:
-        return _floating(y).sum(d) * 0.0
-    y = _floating(y)
-    mid = (narrow(y, d, 1, n - 1) + narrow(y, d, 0, n - 1)) * 0.5
-    return sum(mid * _spacing(y, x, dx, d), d)
+    d = _check_samples(y, dim, "trapezoid")
+    if y.shape[d] == 0:  # no samples: 0, as in NumPy
+        return _make(y._xp.zeros(y.shape[:d] + y.shape[d + 1:], y._data.dtype))
+    if isinstance(x, Tensor):
+        left, right = _ends(y, d)
+        return sum((left + right) * _steps(y, x, d, "trapezoid"), d) / 2.0
+    h = (1.0 if dx is None else dx) if x is None else x
+    # equal steps: h * (all samples, less half of each end)
+    return (sum(y, d) - (y.select(d, 0) + y.select(d, -1)) * 0.5) * h
 
 
 def trapz(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
@@ -213,13 +249,12 @@ def trapz(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
 def cumulative_trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1, axis=None) -> Tensor:
     """The running trapezoidal integral along ``dim`` (one element shorter than ``y``)."""
     dim = dim if axis is None else axis
-    d = wrap_dim(dim, y.ndim)
-    n = y.shape[d]
-    y = _floating(y)
-    if n == 0:
-        return y
-    mid = (narrow(y, d, 1, n - 1) + narrow(y, d, 0, n - 1)) * 0.5
-    return cumsum(mid * _spacing(y, x, dx, d), d)
+    d = _check_samples(y, dim, "cumulative_trapezoid")
+    left, right = _ends(y, d)
+    if isinstance(x, Tensor):
+        return cumsum((left + right) * _steps(y, x, d, "cumulative_trapezoid"), d) / 2.0
+    h = (1.0 if dx is None else dx) if x is None else x
+    return cumsum(h / 2.0 * (left + right), d)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,12 +313,38 @@ def histogramdd(input: Tensor, bins=10, *, range=None, weight: Tensor | None = N
     xp = input._xp
     d = input.shape[-1]
     points = input._data.reshape(-1, d)
-    if isinstance(bins, (list, tuple)):
-        bins = [b._data if isinstance(b, Tensor) else b for b in bins]
-    pairs = None if range is None else [tuple(range[2 * i:2 * i + 2]) for i in builtins.range(d)]
-    hist, edges = xp.histogramdd(points, bins=bins, range=pairs, density=density,
-                                 weights=None if weight is None else weight._data.reshape(-1))
+    weights = None if weight is None else weight._data.reshape(-1)
+    if isinstance(bins, (list, tuple)) and bins and isinstance(bins[0], Tensor):
+        edges = [b._data for b in bins]
+        hist = _count_in_edges(xp, points, edges, weights, density)
+    else:
+        pairs = None if range is None else [tuple(range[2 * i:2 * i + 2])
+                                            for i in builtins.range(d)]
+        hist, edges = xp.histogramdd(points, bins=bins, range=pairs, density=density,
+                                     weights=weights)
     dtype = input._data.dtype
     return histogramdd_type(_make(hist.astype(dtype)),
                             tuple(_make(e.astype(dtype)) for e in edges))
 
+
+
+def _count_in_edges(xp, points, edges, weights, density: bool):
+    """PyTorch's histogram of ``points`` (N, D) over given bin ``edges`` (one array per dim),
+    taken as they are (NumPy refuses edges that do not increase): a point outside [first edge,
+    last edge] (or NaN) is dropped, the others go to the bin a binary search finds, the last
+    bin holding its right edge."""
+    keep = xp.ones(points.shape[0], bool)
+    flat = xp.zeros(points.shape[0], np.int64)
+    for k, e in enumerate(edges):
+        col = points[:, k]
+        keep &= (col >= e[0]) & (col <= e[-1])
+        pos = xp.clip(xp.searchsorted(e, col, side="right") - 1, 0, e.size - 2)
+        flat = flat * (e.size - 1) + pos
+    shape = tuple(e.size - 1 for e in edges)
+    hist = xp.bincount(flat[keep], None if weights is None else weights[keep],
+                       minlength=math.prod(shape)).reshape(shape).astype(points.dtype)
+    if density:
+        hist /= hist.sum()
+        for k, e in enumerate(edges):
+            hist /= xp.diff(e).reshape((1,) * k + (-1,) + (1,) * (len(edges) - k - 1))
+    return hist

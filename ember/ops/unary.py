@@ -546,6 +546,8 @@ def sigmoid_(input):
 
 @accepts_out
 def logit(input, eps=None):
+    if not (input.is_floating_point() or input.is_complex()):
+        input = input.to(_dt.get_default_dtype())  # integers and bools compute in float
     if eps is not None:
         input = clamp(input, eps, 1 - eps)
     return log(input / (1 - input))
@@ -982,12 +984,31 @@ def _ordered(x):
     return x.real if isinstance(x, Tensor) and x.is_complex() else x
 
 
+def _logaddexp_complex(input, other):
+    """PyTorch's complex branch: ``hi + log1p(exp(lo - hi))``, ``hi`` the operand with the larger
+    real part (``input`` on a tie), so the imaginary part follows ``hi``'s, unwrapped; equal
+    infinite real parts give ``lo`` (-inf) or ``log(exp(lo) + exp(hi))`` (+inf)."""
+    if not isinstance(other, Tensor):
+        other = input.new_tensor(other)
+    first = input.real >= other.real
+    hi = where(first, input, other)
+    lo = where(first, other, input)
+    result = hi + log1p(exp(lo - hi))
+    both_inf = (lo.real == hi.real) & lo.real.isinf()
+    if both_inf.any():
+        result = where(both_inf, where(lo.real < 0, lo, log(exp(lo) + exp(hi))), result)
+    return result
+
+
 def logaddexp(input, other, *, out=None):
     """log(exp(input) + exp(other)), without overflow."""
     if not _inexact(input) and not _inexact(other):
         dtype = input.dtype if not isinstance(other, Tensor) else \
             _dt.promote_types(input.dtype, other.dtype)
         raise _no_kernel("logaddexp_cpu", dtype)
+    if input.is_complex() or isinstance(other, Tensor) and other.is_complex():
+        result = _logaddexp_complex(input, other)
+        return result if out is None else write_result(out, result)
     m = maximum(_ordered(input), _ordered(other)).detach()
     m = where(isfinite(m), m, _make(m._xp.zeros((), m._data.dtype)))
     result = m + log(exp(input - m) + exp(other - m))

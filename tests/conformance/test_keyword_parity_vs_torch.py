@@ -272,6 +272,8 @@ def test_parameter_names_match_torch():
 # what works with PyTorch (``broadcast_to(x, size=)``, ``hsplit(x, sections=)``, no ``out=`` on
 # std_mean, var_mean, histogramdd).
 DOC_ONLY = {
+    ("linalg", "householder_product"): lambda: torch.linalg.householder_product(
+        A=torch.ones(3, 2), tau=torch.ones(2)),
     ("torch", "broadcast_to"): lambda: torch.broadcast_to(torch.ones(2), shape=(2, 2)),
     ("torch", "hsplit"): lambda: torch.hsplit(torch.ones(4), indices_or_sections=2),
     ("torch", "vsplit"): lambda: torch.vsplit(torch.ones(4, 2), indices_or_sections=2),

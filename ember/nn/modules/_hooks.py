@@ -53,6 +53,8 @@ class RemovableHandle:
 # Hooks that apply to every module (``register_module_forward_hook`` and friends).
 _global_forward_pre_hooks: dict = OrderedDict()
 _global_forward_hooks: dict = OrderedDict()
+_global_forward_hooks_with_kwargs: dict = OrderedDict()
+_global_forward_hooks_always_called: dict = OrderedDict()
 _global_backward_hooks: dict = OrderedDict()
 
 
@@ -63,10 +65,18 @@ def register_module_forward_pre_hook(hook: Callable) -> RemovableHandle:
     return handle
 
 
-def register_module_forward_hook(hook: Callable) -> RemovableHandle:
-    """Run ``hook(module, args, output)`` after every module's forward."""
-    handle = RemovableHandle(_global_forward_hooks)
+def register_module_forward_hook(hook: Callable, *, with_kwargs: bool = False,
+                                 always_call: bool = False) -> RemovableHandle:
+    """Run ``hook(module, args, output)`` (``hook(module, args, kwargs, output)`` with
+    ``with_kwargs``) after every module's forward; with ``always_call`` also when it raises."""
+    handle = RemovableHandle(_global_forward_hooks,
+                             extra_dict=[_global_forward_hooks_with_kwargs,
+                                         _global_forward_hooks_always_called])
     _global_forward_hooks[handle.id] = hook
+    if with_kwargs:
+        _global_forward_hooks_with_kwargs[handle.id] = True
+    if always_call:
+        _global_forward_hooks_always_called[handle.id] = True
     return handle
 
 

@@ -77,6 +77,17 @@ class LazyModuleMixin:
         raise NotImplementedError(f"initialize_parameters is not implemented for "
                                   f"{type(self).__name__}")
 
+    def _apply(self, fn, recurse: bool = True):
+        # converting a buffer gives a plain Tensor: an uninitialised one must stay uninitialised
+        # (with the new device and dtype), or the first forward cannot materialize it
+        lazy = [key for key, b in self._buffers.items() if is_lazy(b)]
+        super()._apply(fn, recurse)
+        for key in lazy:
+            new = self._buffers[key]
+            if not is_lazy(new):
+                self._buffers[key] = UninitializedBuffer(device=new.device, dtype=new.dtype)
+        return self
+
     def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
         # uninitialised entries go in as they are (detach would make them shaped tensors)
         super()._save_to_state_dict(destination, prefix, keep_vars)

@@ -30,19 +30,25 @@ class LinearCrossEntropyLoss(Module):
                  bias: bool = False, device=None, dtype=None, reduction: str = "mean",
                  weight: Tensor | None = None, ignore_index: int | None = None,
                  label_smoothing: float = 0.0, options=None) -> None:
+        if weight is not None and tuple(weight.shape) != (num_classes,):
+            raise RuntimeError(f"expected weight shape to be {(num_classes,)}, got "
+                               f"{tuple(weight.shape)}")
+        if label_smoothing < 0 or label_smoothing > 1.0:
+            raise RuntimeError(f"expected label_smoothing to be in range [0, 1], got "
+                               f"{label_smoothing}")
         super().__init__()
         self.reduction = reduction
         self.num_classes = num_classes
-        self.out_features = tuple(out_features)
+        self.out_features = out_features
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
         self.options = options
-        self.linear = Linear(in_features, num_classes * math.prod(self.out_features), bias=bias,
+        self.linear = Linear(in_features, num_classes * math.prod(out_features), bias=bias,
                              device=device, dtype=dtype)
         self.register_buffer("weight", weight)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        shape = (self.num_classes,) + self.out_features
+        shape = (self.num_classes, *self.out_features)
         bias = self.linear.bias
         return F.linear_cross_entropy(
             input, self.linear.weight.reshape(shape + (-1,)), target,

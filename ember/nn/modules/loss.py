@@ -5,6 +5,7 @@ from __future__ import annotations
 from ember._tensor import Tensor
 from ember.nn import functional as F
 from ember.nn._losses import _Reduction
+from ember.nn.modules.distance import PairwiseDistance
 from ember.nn.modules.module import Module
 
 __all__ = ["L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "NLLLoss", "CrossEntropyLoss",
@@ -66,6 +67,8 @@ class HuberLoss(_Loss):
     """Quadratic below ``delta``, linear (slope delta) above."""
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        if not isinstance(delta, (float, int)):
+            raise TypeError(f"delta must be a float or int, got: {type(delta)}")
         super().__init__(reduction=reduction)
         self.delta = delta
 
@@ -237,7 +240,9 @@ class TripletMarginWithDistanceLoss(_Loss):
         if margin <= 0:
             raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater "
                              f"than 0, got {margin} instead")
-        self.distance_function = distance_function
+        # the default is a PairwiseDistance child, so it shows in the repr as in PyTorch
+        self.distance_function = (distance_function if distance_function is not None
+                                  else PairwiseDistance())
         self.margin = margin
         self.swap = swap
 

@@ -16,6 +16,8 @@ from ember.nn.modules._hooks import (
     _BackwardHookState,
     _global_backward_hooks,
     _global_forward_hooks,
+    _global_forward_hooks_always_called,
+    _global_forward_hooks_with_kwargs,
     _global_forward_pre_hooks,
     register_module_forward_hook,
     register_module_forward_pre_hook,
@@ -118,51 +120,63 @@ class Module:
     _call_impl = __call__
 
     def _call_with_hooks(self, args: tuple, kwargs: dict):
-        for hook_id, hook in itertools.chain(_global_forward_pre_hooks.items(),
-                                             self._forward_pre_hooks.items()):
-            if hook_id in self._forward_pre_hooks_with_kwargs:
-                res = hook(self, args, kwargs)
-                if res is not None:
-                    if not (isinstance(res, tuple) and len(res) == 2):
-                        raise RuntimeError("forward pre-hook must return None or a tuple of "
-                                           f"(new_args, new_kwargs), but got {res}.")
-                    args, kwargs = res
-            else:
-                res = hook(self, args)
-                if res is not None:
-                    args = res if isinstance(res, tuple) else (res,)
-        bw_state = None
-        if self._backward_hooks or self._backward_pre_hooks or _global_backward_hooks:
-            hooks = list(_global_backward_hooks.values()) + list(self._backward_hooks.values())
-            bw_state = _BackwardHookState(self, hooks, list(self._backward_pre_hooks.values()))
-            args = bw_state.wrap(args, is_output=False)
         called_always = set()
+        result = None
         try:
+            for hook_id, hook in itertools.chain(_global_forward_pre_hooks.items(),
+                                                 self._forward_pre_hooks.items()):
+                if hook_id in self._forward_pre_hooks_with_kwargs:
+                    res = hook(self, args, kwargs)
+                    if res is not None:
+                        if not (isinstance(res, tuple) and len(res) == 2):
+                            raise RuntimeError("forward pre-hook must return None or a tuple "
+                                               f"of (new_args, new_kwargs), but got {res}.")
+                        args, kwargs = res
+                else:
+                    res = hook(self, args)
+                    if res is not None:
+                        args = res if isinstance(res, tuple) else (res,)
+            bw_state = None
+            if self._backward_hooks or self._backward_pre_hooks or _global_backward_hooks:
+                hooks = list(_global_backward_hooks.values()) + list(self._backward_hooks.values())
+                bw_state = _BackwardHookState(self, hooks, list(self._backward_pre_hooks.values()))
+                args = bw_state.wrap(args, is_output=False)
             result = self.forward(*args, **kwargs)
             for hook_id, hook in itertools.chain(_global_forward_hooks.items(),
                                                  self._forward_hooks.items()):
-                if hook_id in self._forward_hooks_always_called:
+                if self._always_called(hook_id):
                     called_always.add(hook_id)
-                if hook_id in self._forward_hooks_with_kwargs:
-                    res = hook(self, args, kwargs, result)
-                else:
-                    res = hook(self, args, result)
+                res = self._run_forward_hook(hook_id, hook, args, kwargs, result)
                 if res is not None:
                     result = res
         except Exception:
-            for hook_id, hook in self._forward_hooks.items():
-                if hook_id in self._forward_hooks_always_called and hook_id not in called_always:
+            # as in PyTorch, always_call hooks still run (with the output so far, usually None)
+            # when a pre-hook, forward or an earlier hook raises; the original error wins
+            for hook_id, hook in itertools.chain(_global_forward_hooks.items(),
+                                                 self._forward_hooks.items()):
+                if self._always_called(hook_id) and hook_id not in called_always:
                     try:
-                        if hook_id in self._forward_hooks_with_kwargs:
-                            hook(self, args, kwargs, None)
-                        else:
-                            hook(self, args, None)
-                    except Exception:
-                        pass  # the original error is the one to report
+                        res = self._run_forward_hook(hook_id, hook, args, kwargs, result)
+                        if res is not None:
+                            result = res
+                    except Exception as exc:
+                        warnings.warn("module forward hook with ``always_call=True`` raised an "
+                                      "exception that was silenced as another error was raised "
+                                      f"in forward: {exc}", FutureWarning, stacklevel=2)
             raise
         if bw_state is not None:
             result = bw_state.wrap(result, is_output=True)
         return result
+
+    def _always_called(self, hook_id: int) -> bool:
+        return (hook_id in self._forward_hooks_always_called
+                or hook_id in _global_forward_hooks_always_called)
+
+    def _run_forward_hook(self, hook_id, hook, args, kwargs, result):
+        if (hook_id in self._forward_hooks_with_kwargs
+                or hook_id in _global_forward_hooks_with_kwargs):
+            return hook(self, args, kwargs, result)
+        return hook(self, args, result)
 
     # ------------------------------------------------------------------------------------------
     # Registration

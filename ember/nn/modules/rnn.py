@@ -9,9 +9,12 @@ padded batch with a mask per step: a finished sequence keeps its last state.
 from __future__ import annotations
 
 import math
+import numbers
+import warnings
 
 from ember._creation import zeros
 from ember._tensor import Tensor
+from ember.amp.autocast_mode import is_autocast_enabled
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.module import Module
@@ -47,11 +50,24 @@ class RNNBase(Module):
                  bidirectional: bool = False, proj_size: int = 0, device=None,
                  dtype=None) -> None:
         super().__init__()
-        if not 0 <= dropout <= 1 or isinstance(dropout, bool):
+        if (not isinstance(dropout, numbers.Number) or not 0 <= dropout <= 1
+                or isinstance(dropout, bool)):
             raise ValueError("dropout should be a number in range [0, 1] representing the "
                              "probability of an element being zeroed")
-        if hidden_size <= 0 or num_layers <= 0:
-            raise ValueError("hidden_size and num_layers must be greater than zero")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn("dropout option adds dropout after all but last recurrent layer, so "
+                          "non-zero dropout expects num_layers greater than 1, but got "
+                          f"dropout={dropout} and num_layers={num_layers}", stacklevel=2)
+        for name, value, kind in (("bias", bias, bool), ("batch_first", batch_first, bool),
+                                  ("input_size", input_size, int),
+                                  ("hidden_size", hidden_size, int)):
+            if not isinstance(value, kind):
+                raise TypeError(f"{name} should be of type {kind.__name__}, got: "
+                                f"{type(value).__name__}")
+            if kind is int and value <= 0:
+                raise ValueError(f"{name} must be greater than zero")
+        if num_layers <= 0:
+            raise ValueError("num_layers must be greater than zero")
         if proj_size < 0:
             raise ValueError("proj_size should be a positive integer or zero to disable "
                              "projections")
@@ -148,6 +164,11 @@ class RNNBase(Module):
         return stack(outputs, 0), state
 
     def _check_input(self, input: Tensor, batched_ndim: int) -> None:
+        weight_dtype = self.weight_ih_l0.dtype
+        if input.dtype != weight_dtype and not is_autocast_enabled(input.device.type):
+            raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype "
+                             f"({weight_dtype}). Convert input: input.to({weight_dtype}), or "
+                             f"convert model: model.to({input.dtype})")
         if input.ndim != batched_ndim and input.ndim != batched_ndim - 1:
             raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got "
                              f"{input.ndim}D instead")
@@ -189,6 +210,8 @@ class RNNBase(Module):
                        device=x.device) if is_lstm else None
         else:
             h0, c0 = hx if is_lstm else (hx, None)
+            if not packed:
+                self._check_hidden_rank(h0, c0, batched)
             if not batched:
                 h0 = h0.unsqueeze(1)
                 c0 = c0.unsqueeze(1) if c0 is not None else None
@@ -236,6 +259,16 @@ class RNNBase(Module):
         elif self.batch_first:
             output = output.transpose(0, 1)
         return output, ((h_n, c_n) if is_lstm else h_n)
+
+    @staticmethod
+    def _check_hidden_rank(h0: Tensor, c0: Tensor | None, batched: bool) -> None:
+        rank, kind = (3, "batched 3-D") if batched else (2, "unbatched 2-D")
+        if c0 is None and h0.ndim != rank:
+            raise RuntimeError(f"For {kind} input, hx should also be {rank}-D but got "
+                               f"{h0.ndim}-D tensor")
+        if c0 is not None and (h0.ndim != rank or c0.ndim != rank):
+            raise RuntimeError(f"For {kind} input, hx and cx should also be {rank}-D but got "
+                               f"({h0.ndim}-D, {c0.ndim}-D) tensors")
 
     @staticmethod
     def _check_hidden(hx: Tensor, expected: tuple, name: str) -> None:
@@ -341,20 +374,33 @@ class RNNCellBase(Module):
             init.uniform_(weight, -stdv, stdv)
 
     def _prepare(self, input: Tensor, hx):
+        name = type(self).__name__
         if input.ndim not in (1, 2):
-            raise ValueError(f"{type(self).__name__}: Expected input to be 1D or 2D, got "
-                             f"{input.ndim}D instead")
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead")
+        is_lstm = isinstance(self, LSTMCell)
+        hiddens = () if hx is None else tuple(hx) if is_lstm else (hx,)
+        for i, h in enumerate(hiddens):
+            if h.ndim not in (1, 2):
+                label = f"hx[{i}]" if is_lstm else "hidden"
+                raise ValueError(f"{name}: Expected {label} to be 1D or 2D, got {h.ndim}D instead")
+        batched = input.ndim == 2
+        x = input if batched else input.unsqueeze(0)
         if input.shape[-1] != self.input_size:
             raise RuntimeError(f"input has inconsistent input_size: got {input.shape[-1]} "
                                f"expected {self.input_size}")
-        batched = input.ndim == 2
-        x = input if batched else input.unsqueeze(0)
         if hx is None:
             zero = zeros((x.shape[0], self.hidden_size), dtype=x.dtype, device=x.device)
-            hx = (zero, zero) if isinstance(self, LSTMCell) else zero
-        elif not batched:
-            hx = tuple(h.unsqueeze(0) for h in hx) if isinstance(hx, tuple) else hx.unsqueeze(0)
-        return x, hx, batched
+            return x, ((zero, zero) if is_lstm else zero), batched
+        if not batched:
+            hiddens = tuple(h.unsqueeze(0) for h in hiddens)
+        for i, h in enumerate(hiddens):
+            if h.shape[0] != x.shape[0]:
+                raise RuntimeError(f"Input batch size {x.shape[0]} doesn't match hidden{i} "
+                                   f"batch size {h.shape[0]}")
+            if h.shape[-1] != self.hidden_size:
+                raise RuntimeError(f"hidden{i} has inconsistent hidden_size: got "
+                                   f"{h.shape[-1]}, expected {self.hidden_size}")
+        return x, (hiddens if is_lstm else hiddens[0]), batched
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"

@@ -143,6 +143,19 @@ def _check_grad(tensor, grad) -> None:
                            "tensor's dtype")
 
 
+def _cast_method(name: str, dtype_name: str):
+    """``Tensor.float()`` and its kin: a cast to one dtype (``memory_format`` optional)."""
+    dtype = getattr(_dt, dtype_name)
+
+    def cast(self, *, memory_format=None) -> "Tensor":
+        if memory_format is None:  # ``to``'s fast path: no argument parsing
+            return _ops.to(self, dtype)
+        return _ops.to(self, dtype, memory_format=memory_format)
+    cast.__name__, cast.__qualname__ = name, f"Tensor.{name}"
+    cast.__doc__ = f"``self.to({dtype_name})``."
+    return cast
+
+
 class Tensor(TensorMethods):
     """A multi-dimensional array with autograd, like ``torch.Tensor``.
 
@@ -626,65 +639,18 @@ class Tensor(TensorMethods):
                             f"{type(other).__name__}")
         return _ops.to(self, other.dtype, device=other.device)
 
-    def float(self, *, memory_format=None) -> "Tensor":
-        if memory_format is None:
-            return _ops.to(self, _dt.float32)
-        return _ops.to(self, _dt.float32, memory_format=memory_format)
-
-    def double(self, *, memory_format=None) -> "Tensor":
-        if memory_format is None:
-            return _ops.to(self, _dt.float64)
-        return _ops.to(self, _dt.float64, memory_format=memory_format)
-
-    def half(self, *, memory_format=None) -> "Tensor":
-        if memory_format is None:
-            return _ops.to(self, _dt.float16)
-        return _ops.to(self, _dt.float16, memory_format=memory_format)
-
-    def bfloat16(self, *, memory_format=None) -> "Tensor":
-        if memory_format is None:
-            return _ops.to(self, _dt.bfloat16)
-        return _ops.to(self, _dt.bfloat16, memory_format=memory_format)
-
-    def int(self, *, memory_format=None) -> "Tensor":
-        if memory_format is None:
-            return _ops.to(self, _dt.int32)
-        return _ops.to(self, _dt.int32, memory_format=memory_format)
-
-    def long(self, *, memory_format=None) -> "Tensor":
-        if memory_format is None:
-            return _ops.to(self, _dt.int64)
-        return _ops.to(self, _dt.int64, memory_format=memory_format)
-
-    def short(self, *, memory_format=None) -> "Tensor":
-        if memory_format is None:
-            return _ops.to(self, _dt.int16)
-        return _ops.to(self, _dt.int16, memory_format=memory_format)
-
-    def char(self, *, memory_format=None) -> "Tensor":
-        if memory_format is None:
-            return _ops.to(self, _dt.int8)
-        return _ops.to(self, _dt.int8, memory_format=memory_format)
-
-    def byte(self, *, memory_format=None) -> "Tensor":
-        if memory_format is None:
-            return _ops.to(self, _dt.uint8)
-        return _ops.to(self, _dt.uint8, memory_format=memory_format)
-
-    def bool(self, *, memory_format=None) -> "Tensor":
-        if memory_format is None:
-            return _ops.to(self, _dt.bool)
-        return _ops.to(self, _dt.bool, memory_format=memory_format)
-
-    def cfloat(self, *, memory_format=None) -> "Tensor":
-        if memory_format is None:
-            return _ops.to(self, _dt.complex64)
-        return _ops.to(self, _dt.complex64, memory_format=memory_format)
-
-    def cdouble(self, *, memory_format=None) -> "Tensor":
-        if memory_format is None:
-            return _ops.to(self, _dt.complex128)
-        return _ops.to(self, _dt.complex128, memory_format=memory_format)
+    float = _cast_method("float", "float32")
+    double = _cast_method("double", "float64")
+    half = _cast_method("half", "float16")
+    bfloat16 = _cast_method("bfloat16", "bfloat16")
+    int = _cast_method("int", "int32")
+    long = _cast_method("long", "int64")
+    short = _cast_method("short", "int16")
+    char = _cast_method("char", "int8")
+    byte = _cast_method("byte", "uint8")
+    bool = _cast_method("bool", "bool")
+    cfloat = _cast_method("cfloat", "complex64")
+    cdouble = _cast_method("cdouble", "complex128")
 
     def cpu(self, memory_format=None) -> "Tensor":
         return _ops.to(self, "cpu")
@@ -902,7 +868,7 @@ class Tensor(TensorMethods):
         return _ops.bitwise_left_shift(self, other)
 
     def __rlshift__(self, other):
-        return _ops.bitwise_left_shift(_make(self._xp.asarray(other)), self)  # a 0-d operand
+        return _ops.bitwise_left_shift(other, self)
 
     def __ilshift__(self, other):
         return self.bitwise_left_shift_(other)
@@ -911,7 +877,7 @@ class Tensor(TensorMethods):
         return _ops.bitwise_right_shift(self, other)
 
     def __rrshift__(self, other):
-        return _ops.bitwise_right_shift(_make(self._xp.asarray(other)), self)
+        return _ops.bitwise_right_shift(other, self)
 
     def __irshift__(self, other):
         return self.bitwise_right_shift_(other)

@@ -106,6 +106,8 @@ _KERNELS = {"invert": "bitwise_not", "left_shift": "lshift", "right_shift": "rsh
 
 
 def _bitwise(name, input, other=None):
+    if not isinstance(input, Tensor):  # a number first (``5 << t``): a 0-d operand
+        input = _make(other._xp.asarray(input))
     for x in (input, other):
         if isinstance(x, float) or isinstance(x, Tensor) and (x.is_floating_point()
                                                               or x.is_complex()):

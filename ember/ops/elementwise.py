@@ -819,8 +819,11 @@ def _half_of(input, *others):
     return dtype
 
 
-def _float32(x):
-    return x.float() if isinstance(x, Tensor) else x
+def _in_float32(op, half, *args, out=None, **kwargs):
+    """``op`` on float32 copies of the tensors, rounded once to ``half``, as PyTorch's kernels
+    compute half types."""
+    result = op(*(a.float() if isinstance(a, Tensor) else a for a in args), **kwargs).to(half)
+    return result if out is None else write_result(out, result)
 
 
 def _check_lerp(input, end, weight) -> None:
@@ -852,9 +855,8 @@ def lerp(input, end, weight, *, out=None):
     large weight gives an infinity, not NaN."""
     _check_lerp(input, end, weight)
     half = _half_of(input, end, weight)
-    if half is not None:  # computed in float32 and rounded once, as PyTorch's kernel does
-        result = lerp(input.float(), end.float(), _float32(weight)).to(half)
-        return result if out is None else write_result(out, result)
+    if half is not None:
+        return _in_float32(lerp, half, input, end, weight, out=out)
     weight = _lerp_scalar(weight, input)
     try:
         diff = end - input
@@ -890,9 +892,8 @@ def addcmul(input, tensor1, tensor2, *deprecated, value=1, out=None):
         tensor1, tensor2, value = _scalar_first("addcmul", tensor1, (tensor2, *deprecated),
                                                 "value")
     half = _half_of(input, tensor1, tensor2)
-    if half is not None:  # computed in float32 and rounded once, as PyTorch's kernel does
-        result = addcmul(input.float(), tensor1.float(), tensor2.float(), value=value).to(half)
-        return result if out is None else write_result(out, result)
+    if half is not None:
+        return _in_float32(addcmul, half, input, tensor1, tensor2, value=value, out=out)
     try:
         result = input + value * tensor1 * tensor2 if value != 1 else input + tensor1 * tensor2
     except RuntimeError as exc:  # PyTorch broadcasts input, tensor1, tensor2 in that order
@@ -938,8 +939,8 @@ def addcdiv(input, tensor1, tensor2, *deprecated, value=1):
                                                 "value")
     _check_addcdiv(tensor1, tensor2)
     half = _half_of(input, tensor1, tensor2)
-    if half is not None:  # computed in float32 and rounded once, as PyTorch's kernel does
-        return addcdiv(input.float(), tensor1.float(), tensor2.float(), value=value).to(half)
+    if half is not None:
+        return _in_float32(addcdiv, half, input, tensor1, tensor2, value=value)
     return input + value * tensor1 / tensor2 if value != 1 else input + tensor1 / tensor2
 
 

@@ -220,10 +220,11 @@ def difference(want, got, compare_values: bool = True) -> str | None:
     return None
 
 
-def _flat(value):
+def flatten(value):
+    """The leaves of nested lists and tuples."""
     if isinstance(value, (list, tuple)):
         for v in value:
-            yield from _flat(v)
+            yield from flatten(v)
     else:
         yield value
 
@@ -268,8 +269,8 @@ def check_sample(op, sample, gradients: bool) -> str | None:
 
 
 def _gradient_difference(expected, got, leaves) -> str | None:
-    want_outputs = [o for o in _flat(expected) if isinstance(o, torch.Tensor) and o.requires_grad]
-    got_outputs = [o.ember if isinstance(o, EmberProxy) else o for o in _flat(got)]
+    want_outputs = [o for o in flatten(expected) if isinstance(o, torch.Tensor) and o.requires_grad]
+    got_outputs = [o.ember if isinstance(o, EmberProxy) else o for o in flatten(got)]
     got_outputs = [o for o in got_outputs if isinstance(o, ember.Tensor) and o.requires_grad]
     if len(want_outputs) != len(got_outputs):
         return f"{len(want_outputs)} outputs require grad in torch, {len(got_outputs)} in ember"

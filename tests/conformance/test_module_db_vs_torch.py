@@ -10,6 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("expecttest")
 
+from op_db_proxy import flatten, to_ember  # noqa: E402
 from torch.testing._internal.common_modules import ModuleErrorEnum, module_db  # noqa: E402
 
 import ember  # noqa: E402
@@ -38,10 +39,6 @@ KNOWN_ERRORS = {
 _INFOS = {info.module_cls.__name__: info for info in module_db}
 
 
-def _edtype(d):
-    return getattr(ember, str(d).split(".")[1])
-
-
 def _em_module(tm):
     """ember twin of a torch module instance passed as a constructor argument."""
     name = type(tm).__name__
@@ -58,15 +55,12 @@ def _to_em(v, leaves=None):
     if isinstance(v, torch.nn.Module):
         return _em_module(v)
     if isinstance(v, torch.Tensor):
-        t = v.detach()
-        if t._is_zerotensor():
-            t = torch.zeros(t.shape, dtype=t.dtype)
-        e = ember.tensor(t.numpy().copy())
+        e = to_ember(v)
         if leaves is not None and v.requires_grad:
             leaves.append((v, e.requires_grad_(True)))
         return e
     if isinstance(v, torch.dtype):
-        return _edtype(v)
+        return to_ember(v)
     if isinstance(v, (list, tuple)) and not hasattr(v, "_fields"):
         return type(v)(_to_em(x, leaves) for x in v)
     if isinstance(v, dict):
@@ -85,14 +79,6 @@ def _fresh(v):
     if isinstance(v, dict):
         return {k: _fresh(x) for k, x in v.items()}
     return v
-
-
-def _flat(v):
-    if isinstance(v, (list, tuple)):
-        for x in v:
-            yield from _flat(x)
-    else:
-        yield v
 
 
 def _np(t):
@@ -135,7 +121,7 @@ def _check_sample(info, sample, dtype, training):
     except Exception:
         return  # torch rejects this sample
     em = getattr(ember.nn, cls.__name__)(*_to_em(c.args), **_to_em(c.kwargs))
-    em.to(_edtype(dtype)).train(training)
+    em.to(to_ember(dtype)).train(training)
     leaves = []
     eargs, ekw = _to_em(targs, leaves), _to_em(tkw, leaves)
     if info.is_lazy:
@@ -152,8 +138,8 @@ def _check_sample(info, sample, dtype, training):
         _assert_same(v, ebufs[k], rtol, atol, f"state {k} after forward")
     if dtype != torch.float64:
         return
-    touts = [o for o in _flat(want) if isinstance(o, torch.Tensor) and o.requires_grad]
-    eouts = [o for o in _flat(got) if isinstance(o, ember.Tensor) and o.requires_grad]
+    touts = [o for o in flatten(want) if isinstance(o, torch.Tensor) and o.requires_grad]
+    eouts = [o for o in flatten(got) if isinstance(o, ember.Tensor) and o.requires_grad]
     assert len(touts) == len(eouts)
     if not touts:
         return

@@ -4,11 +4,11 @@ from __future__ import annotations
 import functools
 
 from ember._tensor import Tensor, _make
-from ember.backend.device import get_array_module
 from ember.optim.optimizer import (
     Optimizer,
     _advance_step,
     _check_range,
+    _filled_like,
     _gradient_source,
     _scalar_state,
 )
@@ -56,9 +56,8 @@ class Adagrad(Optimizer):
                 self.state[p] = self._init_state(p, group)
 
     def _init_state(self, p, group) -> dict:
-        xp = get_array_module(p._data)
         return {"step": _scalar_state(0.0),
-                "sum": _make(xp.full_like(p._data, group["initial_accumulator_value"]))}
+                "sum": _make(_filled_like(p._data, group["initial_accumulator_value"]))}
 
     def share_memory(self) -> None:
         """Move the accumulators to shared memory (for Hogwild training)."""

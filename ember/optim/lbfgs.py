@@ -6,7 +6,7 @@ from typing import Callable
 from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import enable_grad, no_grad
 from ember.backend.device import get_array_module
-from ember.optim.optimizer import Optimizer, _check_range
+from ember.optim.optimizer import Optimizer, _as_real, _check_range
 
 __all__ = ["LBFGS"]
 
@@ -151,13 +151,13 @@ class LBFGS(Optimizer):
     def _gather_flat_grad(self):
         xp = get_array_module(self._params[0]._data)
         return xp.concatenate([
-            xp.zeros(p._data.size, p._data.dtype) if p.grad is None else p.grad._data.ravel()
+            _as_real(xp.zeros_like(p._data) if p.grad is None else p.grad._data).ravel()
             for p in self._params])
 
     def _add_grad(self, step_size: float, update) -> None:
         offset = 0
         for p in self._params:
-            a = p._data
+            a = _as_real(p._data)
             a += step_size * update[offset:offset + a.size].reshape(a.shape)
             offset += a.size
             p._bump_version()
@@ -197,11 +197,14 @@ class LBFGS(Optimizer):
             return orig_loss
 
         d = _array(state.get("d"))
-        t = state.get("t")
         old_dirs = [s._data for s in state.get("old_dirs", [])]
         old_stps = [s._data for s in state.get("old_stps", [])]
-        ro = state.get("ro")
+        # PyTorch's checkpoints hold these scalars as 0-d tensors; the recursion wants floats.
+        ro = [float(r) for r in state.get("ro", ())]
         h_diag = state.get("H_diag")
+        h_diag = None if h_diag is None else float(h_diag)
+        t = state.get("t")
+        t = None if t is None else float(t)
         prev_flat_grad = _array(state.get("prev_flat_grad"))
         prev_loss = state.get("prev_loss")
 
@@ -228,7 +231,8 @@ class LBFGS(Optimizer):
                     ro.append(1.0 / ys)
                     h_diag = ys / _dot(y, y)
                 num_old = len(old_dirs)
-                al = [0.0] * num_old
+                # Kept in the state, as PyTorch does, so that checkpoints carry the same keys.
+                al = state.setdefault("al", [None] * history_size)
                 q = -flat_grad
                 for i in range(num_old - 1, -1, -1):
                     al[i] = _dot(old_stps[i], q) * ro[i]

@@ -37,6 +37,7 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import enable_grad, no_grad
 from ember.backend import fused, multi_tensor
+from ember.backend.device import get_array_module
 from ember.nn.modules._hooks import RemovableHandle
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
@@ -509,6 +510,13 @@ def _as_real(a):
     if getattr(a, "dtype", None) is None or a.dtype.kind != "c":
         return a
     return a.view(a.real.dtype).reshape(a.shape + (2,))
+
+
+def _filled_like(a, value: float):
+    """State initialised to ``value`` in every real coordinate: for a complex parameter, both
+    halves of each (real, imaginary) pair, as PyTorch's real-pair view has it."""
+    xp = get_array_module(a)
+    return xp.full_like(a, complex(value, value) if a.dtype.kind == "c" else value)
 
 
 def _cast_state(param: Tensor, value, key=None):

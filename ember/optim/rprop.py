@@ -9,6 +9,7 @@ from ember.optim.optimizer import (
     Optimizer,
     _advance_step,
     _check_range,
+    _filled_like,
     _gradient_source,
     _scalar_state,
 )
@@ -49,7 +50,7 @@ class Rprop(Optimizer):
     def _init_state(self, p, group) -> dict:
         xp = get_array_module(p._data)
         return {"step": _scalar_state(0.0), "prev": _make(xp.zeros_like(p._data)),
-                "step_size": _make(xp.full_like(p._data, float(group["lr"])))}
+                "step_size": _make(_filled_like(p._data, float(group["lr"])))}
 
     def _prepare(self, p, state, group) -> tuple[str, dict]:
         _advance_step(state)

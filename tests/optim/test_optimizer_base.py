@@ -328,6 +328,8 @@ def test_updates_in_pieces_and_threads_are_bit_identical(cls, kwargs, monkeypatc
     ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
     ("Adam", dict(lr=0.01, amsgrad=True)), ("AdamW", dict(lr=0.01)),
     ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)), ("Adagrad", dict(lr=0.1)),
+    ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.5)), ("Rprop", dict(lr=0.01)),
+    ("Rprop", dict(lr=0.01, maximize=True)),
 ])
 def test_complex_parameters_update_as_real_pairs(name, kwargs):
     """PyTorch's definition: a complex parameter steps as its view_as_real twin would."""
@@ -344,3 +346,27 @@ def test_complex_parameters_update_as_real_pairs(name, kwargs):
             opt.step()
     np.testing.assert_allclose(ember.view_as_real(complex_p.detach()).numpy(),
                                real_p.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_complex_parameter_steps_as_real_pairs(line_search_fn):
+    """L-BFGS flattens a complex parameter into its (real, imaginary) pairs, as PyTorch's does."""
+    start = np.random.default_rng(1).standard_normal((4, 2))
+    weights = ember.tensor([[1.0, 3.0], [0.5, 2.0], [1.5, 0.7], [2.5, 1.1]])
+
+    def minimise(p, pairs):
+        opt = ember.optim.LBFGS([p], max_iter=5, line_search_fn=line_search_fn)
+
+        def closure():
+            opt.zero_grad()
+            loss = (weights * pairs(p) ** 2).sum() + pairs(p).sin().sum()
+            loss.backward()
+            return loss
+        for _ in range(3):
+            opt.step(closure)
+        return pairs(p.detach()).numpy()
+
+    complex_p = ember.tensor(start[:, 0] + 1j * start[:, 1], requires_grad=True)
+    real_p = ember.tensor(start, requires_grad=True)
+    np.testing.assert_allclose(minimise(complex_p, ember.view_as_real),
+                               minimise(real_p, lambda p: p), rtol=1e-12, atol=1e-14)

@@ -349,4 +349,8 @@ def __getattr__(name: str):
     if name in _LAZY_SUBMODULES:
         import importlib
         return importlib.import_module(f"ember.{name}")
+    if name.startswith("_foreach_"):  # torch._foreach_*: the multi-tensor ops, on first use
+        from ember import _foreach
+        if hasattr(_foreach, name):
+            return getattr(_foreach, name)
     raise AttributeError(f"module 'ember' has no attribute '{name}'")

@@ -492,6 +492,8 @@ def arange(start=0, end=None, step=1, *, dtype=None, layout=None, device=None,
         raise RuntimeError("step must be nonzero")
     if (end - start) / step < 0:
         raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    if dtype is None and out is not None:  # the values are computed in out's dtype
+        dtype = out.dtype
     if dtype is None:
         integral = builtins.all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
                                 for v in vals)
@@ -785,6 +787,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
     return _random_finish(data, device, requires_grad)
 
 
+@accepts_out
 def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
     """1 with probability ``input`` (or ``p``) elementwise, else 0."""
     if p is not None and not 0 <= p <= 1:
@@ -811,6 +814,13 @@ def poisson(input: Tensor, generator=None) -> Tensor:
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
                 generator=None) -> Tensor:
     """Indices drawn from the rows of ``input`` (unnormalised probabilities)."""
+    if input.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if not input.is_floating_point():
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: "
+                           f"{scalar_name(input.dtype)}")
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
     if input.device.type == "meta":
         return _finish(meta_array(tuple(input.shape[:-1]) + (num_samples,), np.int64), "meta",
                        False)
@@ -892,6 +902,14 @@ def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, layout=None
 
 @accepts_out
 def complex(real: Tensor, imag: Tensor) -> Tensor:  # noqa: A001
+    """``real + imag * 1j`` of two floating tensors of one dtype."""
+    floating = (_dt.float16, _dt.float32, _dt.float64)
+    if real.dtype not in floating or imag.dtype not in floating:
+        raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
+                           f"{scalar_name(real.dtype)} and {scalar_name(imag.dtype)}")
+    if real.dtype != imag.dtype:
+        raise RuntimeError(f"Expected object of scalar type {scalar_name(real.dtype)} but got "
+                           f"scalar type {scalar_name(imag.dtype)} for second argument")
     return real + imag * 1j
 
 

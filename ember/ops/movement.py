@@ -229,9 +229,17 @@ def t(input: Tensor) -> Tensor:
 
 
 def movedim(input: Tensor, source, destination) -> Tensor:
-    src = wrap_dims(source if isinstance(source, (tuple, list)) else (source,), input.ndim)
-    dst = wrap_dims(destination if isinstance(destination, (tuple, list)) else (destination,),
-                    input.ndim)
+    source = list(source) if isinstance(source, (tuple, list)) else [source]
+    destination = list(destination) if isinstance(destination, (tuple, list)) else [destination]
+    if len(source) != len(destination):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({source} "
+                           f"dims) should contain the same number of dims as destination "
+                           f"({destination} dims)")
+    src = tuple(wrap_dim(int(d), input.ndim) for d in source)
+    dst = tuple(wrap_dim(int(d), input.ndim) for d in destination)
+    for name, given, wrapped in (("source", source, src), ("destination", destination, dst)):
+        if len(set(wrapped)) != len(wrapped):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({given})")
     if input.ndim == 0:
         return Permute.apply(input, ())
     order = [d for d in range(input.ndim) if d not in src]
@@ -442,6 +450,9 @@ def narrow(input: Tensor, dim: int | None = None, start: int | None = None,
     if input.ndim == 0:
         raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = wrap_dim(dim if axis is None else axis, input.ndim)
+    if isinstance(start, Tensor) and (start.ndim != 0 or start.is_floating_point()
+                                      or start.is_complex() or start.dtype is _dt.bool):
+        raise RuntimeError("start must be an 0-dim integral Tensor.")
     start = int(start)
     size = input._data.shape[d]
     if not -size <= start <= size:
@@ -675,11 +686,20 @@ def _sections_of(t: Tensor):
     return t.item() if t.ndim == 0 else t.tolist()
 
 
+def check_split_dims(name: str, input: Tensor, needed: int) -> None:
+    """hsplit/vsplit/dsplit's refusal of a tensor with too few dims."""
+    if input.ndim < needed:
+        raise RuntimeError(f"torch.{name} requires a tensor with at least {needed} dimension, "
+                           f"but got a tensor with {input.ndim} dimensions!")
+
+
 def hsplit(input, sections):
+    check_split_dims("hsplit", input, 1)
     return tensor_split(input, sections, 1 if input.ndim > 1 else 0)
 
 
 def vsplit(input, sections):
+    check_split_dims("vsplit", input, 2)
     return tensor_split(input, sections, 0)
 
 
@@ -830,10 +850,14 @@ def flip(input: Tensor, *order, dims=None) -> Tensor:
 
 
 def fliplr(input):
+    if input.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
     return flip(input, 1)
 
 
 def flipud(input):
+    if input.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
     return flip(input, 0)
 
 
@@ -855,6 +879,8 @@ class Roll(Primitive, node_name="RollBackward0"):
 
 def roll(input: Tensor, shifts, dims=None) -> Tensor:
     if isinstance(shifts, (list, tuple)):
+        if not shifts:
+            raise RuntimeError("`shifts` required")
         shifts = tuple(int(s) for s in shifts)
     if isinstance(dims, (list, tuple)):
         dims = tuple(wrap_dim(d, input.ndim) for d in dims)
@@ -868,6 +894,10 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
 
 
 def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if input.ndim < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {input.ndim}")
     d0, d1 = dims
     if wrap_dim(d0, input.ndim) == wrap_dim(d1, input.ndim):
         raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and "

@@ -910,7 +910,14 @@ def complex(real: Tensor, imag: Tensor) -> Tensor:  # noqa: A001
     if real.dtype != imag.dtype:
         raise RuntimeError(f"Expected object of scalar type {scalar_name(real.dtype)} but got "
                            f"scalar type {scalar_name(imag.dtype)} for second argument")
-    return real + imag * 1j
+    # Paired as (real, imag) rather than computed as real + imag * 1j, which makes NaNs of
+    # infinite parts (inf * 1j is nan + inf j).
+    from ember.ops.movement import broadcast_tensors, stack
+    from ember.ops.reshaping import view_as_complex
+    real, imag = broadcast_tensors(real, imag)
+    if real.dtype is _dt.float16:  # no complex32 arrays: as complex64, as before
+        real, imag = real.float(), imag.float()
+    return view_as_complex(stack([real, imag], -1))
 
 
 @accepts_out

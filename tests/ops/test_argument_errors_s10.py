@@ -50,3 +50,14 @@ def test_the_valid_neighbours_still_work():
     assert ember.bernoulli(ember.full((3,), 0.5), out=ember.empty(3)).shape == (3,)
     z = ember.complex(ember.tensor([1.0]), ember.tensor([2.0]))
     assert z.dtype == ember.complex64 and z.tolist() == [1 + 2j]
+
+
+def test_complex_pairs_infinite_parts_without_nans():
+    inf, nan = float("inf"), float("nan")
+    z = ember.complex(ember.tensor([inf, -inf, nan, 1.0, inf]),
+                      ember.tensor([inf, 1.0, inf, nan, -inf]))
+    want = [complex(inf, inf), complex(-inf, 1), complex(nan, inf), complex(1, nan),
+            complex(inf, -inf)]
+    for got, expected in zip(z.tolist(), want):
+        assert (str(got.real), str(got.imag)) == (str(expected.real), str(expected.imag))
+    assert ember.complex(ember.tensor([1.0, 2.0]), ember.tensor(3.0)).tolist() == [1 + 3j, 2 + 3j]

@@ -343,6 +343,7 @@ _LAZY_SUBMODULES += ("export",)  # torch.export
 _LAZY_SUBMODULES += ("masked",)  # torch.masked
 _LAZY_SUBMODULES += ("nested",)  # torch.nested
 _LAZY_SUBMODULES += ("quasirandom",)  # torch.quasirandom: SobolEngine
+_LAZY_SUBMODULES += ("_dynamo", "_higher_order_ops", "_logging")  # compiler-stack namespaces
 
 
 def __getattr__(name: str):

@@ -3,9 +3,19 @@ the model unchanged and it runs eagerly), so there are no compiled frames or cac
 These functions keep PyTorch code that tunes or resets TorchDynamo running."""
 from __future__ import annotations
 
+import types
 from typing import Callable
 
-__all__ = ["disable", "reset"]
+__all__ = ["config", "disable", "reset"]
+
+# ``torch._dynamo.config``: TorchDynamo's switches with PyTorch's defaults, kept so that code
+# that sets or reads them runs; with no graph capture they change nothing (other names can be
+# set too, as tuning scripts set many).
+config = types.SimpleNamespace(
+    cache_size_limit=8, accumulated_cache_size_limit=256, capture_scalar_outputs=False,
+    capture_dynamic_output_shape_ops=False, suppress_errors=False, verbose=False,
+    optimize_ddp=True, automatic_dynamic_shapes=True, assume_static_by_default=True,
+    inline_inbuilt_nn_modules=True, recompile_limit=8)
 
 
 def reset() -> None:

@@ -30,7 +30,8 @@ from ember.fx.graph_module import GraphModule
 from ember.fx.node import Argument, Node, has_side_effect
 from ember.fx.proxy import ParameterProxy, Proxy, TraceError, _find_proxy
 
-__all__ = ["Tracer", "symbolic_trace", "wrap", "PH", "ProxyableClassMeta"]
+__all__ = ["Tracer", "GraphAppendingTracer", "symbolic_trace", "wrap", "PH",
+           "ProxyableClassMeta"]
 
 
 @has_side_effect
@@ -105,6 +106,9 @@ class _Patcher:
         while self._undo:
             self._undo.pop()()
 
+
+# How many ``Tracer.trace`` calls have their stand-ins installed (nested traces count).
+_traces_running = 0
 
 # Stand-ins hold no tracer (they find it through the Proxy), so one per function serves
 # every trace: (original, stand-in) by (id(original), kind, target).
@@ -336,22 +340,23 @@ class Tracer:
             type_expr = None if p.annotation is inspect.Parameter.empty else p.annotation
             if p.kind in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD):
                 star = "*" if p.kind is kinds.VAR_POSITIONAL else "**"
-                node = self.create_node("placeholder", star + p.name, (), {},
-                                        type_expr=type_expr)
-                values.append(self.proxy(node))
+                values.append(self.create_proxy("placeholder", star + p.name, (), {},
+                                                type_expr=type_expr))
                 continue
-            default = inspect.Signature.empty if p.default is inspect.Parameter.empty \
-                else p.default
+            # Through create_proxy, as every node, so that a subclass's override sees inputs.
+            default = () if p.default is inspect.Parameter.empty else (p.default,)
             if p.name not in concrete_args:
-                node = self.graph.placeholder(p.name, type_expr, default_value=default)
-                values.append(self.proxy(node))
+                values.append(self.create_proxy("placeholder", p.name, default, {},
+                                                type_expr=type_expr))
                 continue
             # A specialized input stays in the signature (as ``name_1``, as PyTorch names it)
             # and asserts that it gets the value the graph was traced with.
-            node = self.graph.placeholder(f"{p.name}_1", type_expr, default_value=default)
+            proxy = self.create_proxy("placeholder", f"{p.name}_1", default, {},
+                                      type_expr=type_expr)
+            node = proxy.node
             value = concrete_args[p.name]
             if value is PH:
-                values.append(self.proxy(node))
+                values.append(proxy)
                 continue
             values.append(value)
             msg = f"{p.name} has been specialized to have value {value} but got another value"
@@ -385,9 +390,11 @@ class Tracer:
         root_fn, args = self.create_args_for_root(fn, is_module, concrete_args)
         if is_module:
             args = [root] + args
+        global _traces_running
         patcher = _Patcher()
         self._patcher = patcher
         self._patched_globals = set()
+        _traces_running += 1
         try:
             self._patch(patcher, fn)
             result = root_fn(*args)
@@ -396,6 +403,7 @@ class Tracer:
                              type_expr=None if ret is inspect.Signature.empty else ret)
         finally:
             patcher.restore()
+            _traces_running -= 1
             self._patcher = None
         self.submodule_paths = None
         return self.graph
@@ -463,6 +471,27 @@ class Tracer:
         standins = self._standin_of
         self._patcher.set_many(namespace, {name: standins[id(f)] for name, f in namespace.items()
                                            if id(f) in standins})
+
+
+class GraphAppendingTracer(Tracer):
+    """The tracer of a Proxy made without one (``Proxy(node)``): records into ``graph``, at its
+    insertion point, whether or not a trace is running.
+
+    Example::
+
+        >>> g = ember.fx.Graph()
+        >>> x = ember.fx.Proxy(g.placeholder("x"))
+        >>> g.output(ember.relu(x).node)
+    """
+
+    def __init__(self, graph: Graph) -> None:
+        super().__init__()
+        self.graph = graph
+        # Outside a trace ember's functions find a Proxy only through __torch_function__. Inside
+        # one the stand-ins record, and installing would wrap them (and restore them later).
+        if not _traces_running:
+            from ember.overrides import _install
+            _install()
 
 
 def _is_tensor(v: Any) -> bool:

@@ -30,8 +30,10 @@ class Proxy:
 
     def __init__(self, node: Node, tracer=None) -> None:
         if tracer is None:
-            from ember.fx._symbolic_trace import Tracer
-            tracer = Tracer()
+            # ``Proxy(graph.placeholder("x"))``: ops on it append to the node's graph, and
+            # outside a trace ember's functions reach it through ``__torch_function__``.
+            from ember.fx._symbolic_trace import GraphAppendingTracer
+            tracer = GraphAppendingTracer(node.graph)
         self.tracer = tracer
         self.node = node
 
@@ -112,6 +114,25 @@ class Proxy:
     def __abs__(self): return self._op(operator.abs, self)
 
 
+def _proxy_torch_function(cls, func, types, args=(), kwargs=None) -> Proxy:
+    """``Proxy.__torch_function__``: record a call of an ember function or Tensor method that
+    got a Proxy argument (while ``symbolic_trace`` runs, its stand-ins record them first)."""
+    from ember.overrides import _names
+    kwargs = kwargs or {}
+    proxy = _find_proxy(args)
+    if proxy is None:
+        proxy = _find_proxy(kwargs)
+    name = _names.get(func, "")
+    if name.startswith("torch.Tensor."):
+        return proxy.tracer.create_proxy("call_method", name.split(".")[2], args, kwargs)
+    return proxy.tracer.create_proxy("call_function", func, args, kwargs)
+
+
+# Set after the class statement so that importing ember.fx does not install ember.overrides'
+# dispatch (a cost on every op); GraphAppendingTracer installs it when a Proxy needs it.
+Proxy.__torch_function__ = classmethod(_proxy_torch_function)
+
+
 class Attribute(Proxy):
     """``proxy.attr``: becomes a ``call_method`` node when called, else (on first use) a
     ``getattr`` call_function node."""
@@ -160,6 +181,13 @@ class ParameterProxy(Proxy):
 
     def nelement(self) -> int:
         return self.param.nelement()
+
+
+def __getattr__(name: str):
+    if name == "GraphAppendingTracer":  # PyTorch's home of it; defined beside Tracer
+        from ember.fx._symbolic_trace import GraphAppendingTracer
+        return GraphAppendingTracer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _find_proxy(args: Any) -> Proxy | None:

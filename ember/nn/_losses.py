@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import broadcast_mismatch
 from ember.autograd.grad_mode import no_grad
@@ -13,6 +14,7 @@ from ember.ops import nn as _nn
 from ember.ops._util import scalar_name
 from ember.ops.elementwise import where
 from ember.ops.movement import broadcast_shapes
+from ember.ops.unary import xlogy
 
 __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
@@ -111,12 +113,20 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     reduction = _reduction(size_average, reduce, reduction)
     if input.dtype.is_complex or target.dtype.is_complex:
         raise NotImplementedError("mse_loss not implemented for complex tensors")
+    _check_floating(input, target, "mse_cpu")
     shape = input.shape
     input, target = _check_sizes(input, target)
     if weight is None and reduction in ("none", "mean", "sum"):
         return _nn.MseLoss.apply(input, target, reduction)
     diff = input - target
     return _elementwise_weighted(diff * diff, shape, weight, reduction, True)
+
+
+def _check_floating(input: Tensor, target: Tensor, kernel: str) -> None:
+    """PyTorch's elementwise loss kernels exist for floating (promoted) dtypes only."""
+    if not (input.dtype.is_floating_point or target.dtype.is_floating_point):
+        dtype = input.dtype if input.dtype.itemsize >= target.dtype.itemsize else target.dtype
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{scalar_name(dtype)}\'')
 
 
 def _huber(diff: Tensor, delta: float) -> Tensor:
@@ -130,6 +140,10 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2."""
     reduction = _reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _check_floating(input, target, "smooth_l1_cpu")
     input, target = _check_sizes(input, target)
     diff = input - target
     if beta == 0.0:
@@ -140,6 +154,10 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight: Tensor | None = None) -> Tensor:
     """0.5 d^2 where |d| < delta, else delta * (|d| - delta / 2)."""
+    _check_reduction(reduction)
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    _check_floating(input, target, "huber_cpu")
     shape = input.shape
     input, target = _check_sizes(input, target)
     return _elementwise_weighted(_huber(input - target, delta), shape, weight, reduction, False)
@@ -149,15 +167,19 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 # Classification
 
 
-def _nll_args(input: Tensor, target: Tensor):
-    """nll_loss's checks; returns (input, target) with a batch dim and whether it was added."""
+def _nll_args(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
+              reduction: str):
+    """nll_loss's checks, in PyTorch's order; returns (input, target) with a batch dim and
+    whether it was added."""
+    _check_reduction(reduction)
     ishape = input._data.shape
     if not ishape:
         raise ValueError("Expected 1 or more dimensions (got 0)")
-    if target.dtype.is_floating_point:
-        raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
     unbatched = len(ishape) == 1
     tshape = target._data.shape
+    if not unbatched and ishape[0] != (tshape[0] if tshape else 0):
+        raise ValueError(f"Expected input batch_size ({ishape[0]}) to match target "
+                         f"batch_size ({tshape[0] if tshape else 0}).")
     if len(tshape) > 1 and len(ishape) <= 2:
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     if unbatched:
@@ -168,9 +190,6 @@ def _nll_args(input: Tensor, target: Tensor):
         target = target.reshape(1)
         ishape = (1,) + ishape
         tshape = (1,)
-    if ishape[0] != tshape[0]:
-        raise ValueError(f"Expected input batch_size ({ishape[0]}) to match target "
-                         f"batch_size ({tshape[0]}).")
     if ishape[2:] != tshape[1:]:
         if len(ishape) == 4 and len(tshape) != 3:
             raise RuntimeError("only batches of spatial targets supported (3D tensors) but got "
@@ -178,12 +197,36 @@ def _nll_args(input: Tensor, target: Tensor):
         if len(ishape) != 4:
             raise RuntimeError(f"Expected target size {[ishape[0], *ishape[2:]]}, got "
                                f"{list(tshape)}")
-        raise RuntimeError(f"size mismatch (got input: {list(ishape)}, target: "
-                           f"{list(tshape)})")
+        raise RuntimeError(f"size mismatch (got input: {list(ishape)} , target: "
+                           f"{list(tshape)}")
+    if target.dtype is not _dt.int64 and target.dtype is not _dt.uint8:
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                           f"{scalar_name(target.dtype)}")
+    spatial = len(ishape) > 2  # PyTorch's nll_loss2d: other messages, Long targets only
+    if weight is not None:
+        if spatial and weight.numel() != ishape[1]:
+            raise RuntimeError("weight tensor should be defined either for all or no classes")
+        if not spatial:
+            _check_class_weight(weight, ishape[1], "")
+        if weight.dtype is not input.dtype:
+            raise RuntimeError(f"expected scalar type {scalar_name(input.dtype)} but found "
+                               f"{scalar_name(weight.dtype)}")
+    if target.dtype is _dt.uint8:
+        if spatial:
+            raise RuntimeError("expected scalar type Long but found Byte")
+        target = target.long()  # the kernels index with int64
+    _check_targets(target, ishape[1], ignore_index)
     return input, target, unbatched
 
 
-def _check_targets(target: Tensor, n_classes: int, ignore_index: int, reduction: str) -> None:
+def _check_class_weight(weight: Tensor, n_classes: int, prefix: str) -> None:
+    if weight.ndim != 1 or weight.shape[0] != n_classes:
+        raise RuntimeError(f"{prefix}weight tensor should be defined either for all {n_classes} "
+                           f"classes or no classes but got weight tensor of shape: "
+                           f"{list(weight.shape)}")
+
+
+def _check_targets(target: Tensor, n_classes: int, ignore_index: int) -> None:
     tgt = target._data
     if is_host(target._xp):
         # one pass for the common case, all targets in range; the ignored ones looked at after
@@ -198,14 +241,6 @@ def _check_targets(target: Tensor, n_classes: int, ignore_index: int, reduction:
                          f"Target out of bounds: class indices must lie in [0, {n_classes}) or "
                          f"equal ignore_index ({ignore_index}); checked on the GPU, so "
                          f"raised at the next synchronisation")
-    if reduction not in ("none", "mean", "sum"):
-        raise ValueError(f"{reduction} is not a valid value for reduction")
-
-
-def _check_class_weight(weight: Tensor | None, n_classes: int) -> None:
-    if weight is not None and weight.numel() != n_classes:
-        raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes "
-                           f"or no classes but got weight tensor of shape: {list(weight.shape)}")
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
@@ -215,9 +250,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     With ``reduction='mean'`` the sum is divided by the total weight of non-ignored targets.
     """
     reduction = _reduction(size_average, reduce, reduction)
-    input, target, unbatched = _nll_args(input, target)
-    _check_targets(target, input.shape[1], ignore_index, reduction)
-    _check_class_weight(weight, input.shape[1])
+    input, target, unbatched = _nll_args(input, target, weight, ignore_index, reduction)
     loss = _nn.NllLoss.apply(input, target, None if weight is None else weight.detach(),
                              ignore_index, reduction)
     return loss.squeeze(0) if unbatched and reduction == "none" else loss
@@ -226,10 +259,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
 def _class_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None,
                          ignore_index: int, reduction: str) -> Tensor:
     """cross_entropy with class indices: one fused node over (rows, classes)."""
-    input, target, unbatched = _nll_args(input, target)
+    input, target, unbatched = _nll_args(input, target, weight, ignore_index, reduction)
     n_classes = input._data.shape[1]
-    _check_targets(target, n_classes, ignore_index, reduction)
-    _check_class_weight(weight, n_classes)
     shape = target._data.shape
     if input._data.ndim > 2:  # (N, C, d1, ...): one row of classes per position
         input = input.movedim(1, -1).reshape(-1, n_classes)
@@ -247,36 +278,48 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     """log_softmax over the class dim (1, or 0 for unbatched input) followed by the NLL of class
     indices, or the cross-entropy with class probabilities when ``target`` is floating."""
     reduction = _reduction(size_average, reduce, reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
+    _check_reduction(reduction)
+    if label_smoothing > 1.0:  # a negative one is no smoothing, as in PyTorch
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     if not (input.dtype.is_floating_point or input.dtype.is_complex):
         raise NotImplementedError(f'"log_softmax_lastdim_kernel_impl" not implemented for '
                                   f"'{scalar_name(input.dtype)}'")
-    if not target.dtype.is_floating_point and label_smoothing <= 0:
+    # PyTorch tells the two target kinds apart by shape: probabilities have the input's
+    probabilities = input._data.shape == target._data.shape
+    if not probabilities and label_smoothing <= 0:
         return _class_cross_entropy(input, target, weight, ignore_index, reduction)
+    if probabilities:
+        if not target.dtype.is_floating_point:
+            raise RuntimeError(f"Expected floating point type for target with class "
+                               f"probabilities, got {scalar_name(target.dtype)}")
+        if ignore_index >= 0:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+    if input.ndim == 0:
+        raise IndexError("Dimension specified as 1 but tensor has no dimensions")
     class_dim = 0 if input.ndim == 1 else 1
-    logp = _nn.log_softmax(input, class_dim)
     n_classes = input.shape[class_dim]
     w_shape = [1] * input.ndim
     w_shape[class_dim] = n_classes
-    if target.dtype.is_floating_point:
-        if target.shape != input.shape:
-            raise RuntimeError(f"Expected target size {list(input.shape)}, got "
-                               f"{list(target.shape)}")
+    if probabilities:
+        if weight is not None:
+            _check_class_weight(weight, n_classes, "cross_entropy: ")
+        logp = _nn.log_softmax(input, class_dim)
         if label_smoothing > 0:
             target = target * (1 - label_smoothing) + label_smoothing / n_classes
         terms = logp * target
         if weight is not None:
             terms = terms * weight.reshape(w_shape)
         loss = -terms.sum(class_dim)
-        if reduction == "mean":  # over samples and positions, not weights
-            return loss.sum() / (input.numel() // n_classes)
+        if reduction == "mean":  # over samples and positions, not weights; 0 classes: nan
+            return loss.sum() / (input.numel() / n_classes if n_classes else math.nan)
         return _reduce(loss, reduction)
+    logp = _nn.log_softmax(input, class_dim)
     nll = nll_loss(logp, target, weight, None, ignore_index, None, reduction)
-    ignore = _make((target._data == ignore_index).astype(logp._data.dtype))
-    keep = 1 - ignore
+    ignored = target._data == ignore_index
+    keep = _make((~ignored).astype(logp._data.dtype))
     terms = logp if weight is None else logp * weight.reshape(w_shape)
-    smooth = -terms.sum(class_dim) * keep
+    # masked_fill, not a product: all targets ignored gives nan forward but a zero gradient
+    smooth = (-terms.sum(class_dim)).masked_fill(_make(ignored), 0)
     if reduction == "mean":
         if weight is None:
             smooth = smooth.sum() / keep.sum()
@@ -301,12 +344,26 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if target.dtype is not input.dtype:
         raise RuntimeError(f"Found dtype {scalar_name(target.dtype)} but expected "
                            f"{scalar_name(input.dtype)}")
-    data = input._data
-    if data.size and ((data < 0).any() or (data > 1).any()):
-        raise RuntimeError("all elements of input should be between 0 and 1")
+    _check_unit_interval(input, "input")
+    _check_unit_interval(target, "target")
     if weight is not None:
         weight = weight.expand(input.shape)
     return _nn.BinaryCrossEntropy.apply(input, target, weight, reduction)
+
+
+def _check_unit_interval(x: Tensor, name: str) -> None:
+    """PyTorch's range check on BCE's operands; NaN fails it too."""
+    data = x._data
+    if not data.size:
+        return
+    message = f"all elements of {name} should be between 0 and 1"
+    if is_host(x._xp):  # two reductions, no temporaries; a NaN min/max compares False
+        # (a meta array's truth is False: phrased as "bad", so meta passes)
+        if ~((data.min() >= 0) & (data.max() <= 1)):
+            raise RuntimeError(message)
+    else:  # checked on the device: see NOTE [ Deferred device checks ]
+        from ember.backend import cuda
+        cuda.defer_check(~((data >= 0) & (data <= 1)).all(), RuntimeError, message)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
@@ -318,6 +375,10 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
     if target.shape != input.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
                          f"({input.shape})")
+    if not target.dtype.is_floating_point:  # the loss is written into target's dtype
+        result = _dt.promote_types(input.dtype, target.dtype)
+        raise RuntimeError(f"result type {scalar_name(result)} can't be cast to the desired "
+                           f"output type {scalar_name(target.dtype)}")
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
     if weight is not None:
@@ -340,12 +401,13 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
                       "support size.'batchmean' divides only by the batch size, and aligns with "
                       "the KL div math definition.'mean' will be changed to behave the same as "
                       "'batchmean' in the next major release.", stacklevel=2)
+    if not (input.dtype.is_floating_point or input.dtype.is_complex) or not (
+            target.dtype.is_floating_point or target.dtype.is_complex):
+        raise RuntimeError("kl_div: Integral inputs not supported.")
     if log_target:
         loss = target.exp() * (target - input)
-    else:
-        positive = target._data > 0
-        safe = where(_make(positive), target, _make(target._xp.ones((), target._data.dtype)))
-        loss = target * safe.log() - target * input
+    else:  # xlogy: 0 where target is 0, NaN where it is negative (as is the target grad at 0)
+        loss = xlogy(target, target) - target * input
     if reduction == "batchmean":
         if input.ndim == 0:
             return loss.sum()
@@ -362,11 +424,19 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
         loss = input.exp() - target * input
     else:
         loss = input - target * (input + eps).log()
-    if full:
-        safe_t = where(target > 1, target, _make(target._xp.ones((), target._data.dtype)))
-        stirling = safe_t * safe_t.log() - safe_t + 0.5 * (2 * math.pi * safe_t).log()
-        loss = loss + where(target > 1, stirling, stirling * 0)
+    if full:  # Stirling's term, masked (not clamped) where target <= 1, as in PyTorch: the
+        # target gradient there is 0 times the term's, nan at target 0
+        stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
+        loss = loss + stirling.masked_fill(target <= 1, 0)
     return _reduce(loss, reduction)
+
+
+def _one_dim_is_one(var_shape, input_shape) -> bool:
+    """Whether ``var_shape`` is ``input_shape`` with exactly one dim replaced by 1."""
+    if len(var_shape) != len(input_shape):
+        return False
+    differ = [v for v, i in zip(var_shape, input_shape) if v != i]
+    return differ == [1]
 
 
 def gaussian_nll_loss(input: Tensor, target: Tensor, var, full: bool = False,
@@ -376,14 +446,10 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var, full: bool = False,
         if var < 0:
             raise ValueError("var has negative entry/entries")
         var = input.new_full((), float(var))
-    if var.shape != input.shape:
-        if tuple(input.shape[:-1]) == tuple(var.shape):
+    elif var.shape != input.shape:
+        if tuple(input.shape[:-1]) == tuple(var.shape):  # one variance per sample
             var = var.unsqueeze(-1)
-        elif tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1:
-            pass
-        elif var.ndim == 0:
-            pass
-        else:
+        elif not _one_dim_is_one(var.shape, input.shape):  # homoscedastic along one dim
             raise ValueError("var is of incorrect size")
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(reduction + " is not valid")
@@ -427,6 +493,12 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
                           size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """1 - cos(x1, x2) where target == 1, max(0, cos(x1, x2) - margin) where target == -1."""
     reduction = _reduction(size_average, reduce, reduction)
+    if target.ndim > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if input1.ndim != target.ndim + 1 or input2.ndim != target.ndim + 1:
+        raise RuntimeError(f"{target.ndim}D target tensor expects {target.ndim + 1}D input "
+                           f"tensors, but found inputs with sizes {list(input1.shape)} and "
+                           f"{list(input2.shape)}.")
     eps = 1e-12
     prod = (input1 * input2).sum(-1)
     mag1 = (input1 * input1).sum(-1) + eps
@@ -438,11 +510,22 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
     return _reduce(pos + neg, reduction)
 
 
+def _check_triplet_dims(anchor: Tensor, positive: Tensor, negative: Tensor) -> None:
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the "
+                           f"same number of dimensions, but got: anchor {anchor.ndim}D, positive "
+                           f"{positive.ndim}D, and negative {negative.ndim}D inputs")
+
+
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0,
                         p: float = 2, eps: float = 1e-6, swap: bool = False, size_average=None,
                         reduce=None, reduction: str = "mean") -> Tensor:
     """max(d(a, p) - d(a, n) + margin, 0) with the pairwise p-norm distance."""
     reduction = _reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    _check_triplet_dims(anchor, positive, negative)
     from ember.nn.functional import pairwise_distance
     d_pos = pairwise_distance(anchor, positive, p, eps)
     d_neg = pairwise_distance(anchor, negative, p, eps)
@@ -456,8 +539,8 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
                                       swap: bool = False, reduction: str = "mean") -> Tensor:
     """Triplet loss with any distance (pairwise L2 by default)."""
     if margin <= 0:
-        raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, "
-                         f"got {margin} instead")
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    _check_triplet_dims(anchor, positive, negative)
     from ember.nn.functional import pairwise_distance
     dist = distance_function if distance_function is not None else pairwise_distance
     d_pos = dist(anchor, positive)
@@ -479,12 +562,46 @@ def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | 
                                 reduction: str = "mean") -> Tensor:
     """Mean over classes of -(t log sigmoid(x) + (1 - t) log sigmoid(-x))."""
     reduction = _reduction(size_average, reduce, reduction)
+    if input.ndim == 0:
+        raise IndexError("Dimension specified as -1 but tensor has no dimensions")
     log_sig = -_nn.Softplus.apply(-input, 1.0, math.inf)
     log_sig_neg = -_nn.Softplus.apply(input, 1.0, math.inf)
     loss = -(target * log_sig + (1 - target) * log_sig_neg)
     loss = _weighted(loss, weight)
     loss = loss.sum(input.ndim - 1) / input.shape[-1]
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not valid")
     return _reduce(loss, reduction)
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _check_margin_input(input: Tensor) -> None:
+    """The multi-class margin losses take (C,) or (N, C) input, C > 0, or a 0-d one."""
+    shape = input.shape
+    if len(shape) > 2 or (shape and shape[-1] == 0):
+        raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch size, "
+                           f"but got: {list(shape)}")
+
+
+def _check_long(target: Tensor) -> None:
+    if target.dtype is not _dt.int64:
+        raise RuntimeError(f"expected scalar type Long but found {scalar_name(target.dtype)}")
+
+
+def _margin_reduce(loss: Tensor, reduction: str) -> Tensor:
+    """The margin losses' reductions: the mean of no samples is 0, not nan."""
+    if reduction == "mean":
+        return loss.sum() / max(loss.numel(), 1)
+    return _reduce(loss, reduction)
+
+
+def _out_of_range(t, low: int, high: int) -> bool:
+    """Whether any of array ``t`` lies outside [low, high); a meta array never does."""
+    return bool(t.size) and bool((t.min() < low) | (t.max() >= high))
 
 
 def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,
@@ -492,12 +609,35 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
                       reduction: str = "mean") -> Tensor:
     """sum over i != y of max(0, margin - x[y] + x[i])^p / C (times weight[y])."""
     reduction = _reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight.ndim != 1:
+        raise ValueError("weight must be one-dimensional")
+    _check_margin_input(input)
     unbatched = input.ndim <= 1
+    n_samples = 1 if unbatched else input.shape[0]
+    if target.ndim > 1 or target.numel() != n_samples:
+        raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal to "
+                           f"the number of input samples (batch size). Expected target size "
+                           f"[{n_samples}], but got {list(target.shape)}. Input has shape "
+                           f"{list(input.shape)}.")
     x = input.reshape(1, -1) if unbatched else input
-    y = target.reshape(1) if unbatched else target
     n_classes = x.shape[1]
+    if weight is not None:
+        if weight.shape[0] != n_classes:
+            raise RuntimeError(f"inconsistent weight size, expected {n_classes} but got "
+                               f"{list(weight.shape)}")
+        if weight.dtype is not input.dtype:
+            raise RuntimeError(f"expected scalar type {scalar_name(input.dtype)} but found "
+                               f"{scalar_name(weight.dtype)}")
+    _check_long(target)
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f'"multi_margin_loss_cpu_kernel" not implemented for '
+                                  f"'{scalar_name(input.dtype)}'")
+    if _out_of_range(target._data, 0, n_classes):
+        raise RuntimeError("target out of range")
+    y = target.reshape(-1)
     x_y = x.gather(1, y.unsqueeze(1))
     terms = (margin - x_y + x).clamp_min(0)
     if p == 2:
@@ -507,9 +647,9 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     not_target = _make((target._xp.arange(n_classes)[None, :] != y._data[:, None]).astype(
         x._data.dtype))
     loss = (terms * not_target).sum(1) / n_classes
-    if unbatched:
-        loss = loss.reshape(())
-    return _reduce(loss, reduction)
+    if unbatched or target.ndim == 0:  # 'none' gives the target's shape
+        loss = loss.reshape(target.shape)
+    return _margin_reduce(loss, reduction)
 
 
 def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
@@ -517,14 +657,22 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     """sum over target classes j and non-target classes i of max(0, 1 - (x[j] - x[i])) / C;
     each row of ``target`` lists class indices, ended by the first -1."""
     reduction = _reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    _check_margin_input(input)
     unbatched = input.ndim <= 1
     x = input.reshape(1, -1) if unbatched else input
-    if target.shape != input.shape:
+    if target.shape != input.shape and not (input.ndim == 0 and target.numel() == 1):
         raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
                            f"{list(input.shape)}")
-    t = target._data.reshape(1, -1) if unbatched else target._data
-    xp = target._xp
     n, c = x.shape
+    if _out_of_range(target._data, -1, c):
+        raise RuntimeError("argument #2 'target' is out of range")
+    _check_long(target)
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f'"multilabel_margin_loss_forward_out_frame" not implemented '
+                                  f"for '{scalar_name(input.dtype)}'")
+    t = target._data.reshape(n, c)
+    xp = target._xp
     # entries after the first -1 of a row are not targets
     stopped = xp.cumsum(t == -1, axis=1) > 0
     counts = xp.zeros((n, c), x._data.dtype)
@@ -538,7 +686,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     loss = (pair * mask).sum((1, 2)) / c
     if unbatched:
         loss = loss.reshape(())
-    return _reduce(loss, reduction)
+    return _margin_reduce(loss, reduction)
 
 
 def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, blank: int = 0,
@@ -556,9 +704,10 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, 
     if not 0 <= blank < log_probs.shape[2]:
         raise RuntimeError("blank must be in label range")
     if len(in_lens) != batch:
-        raise RuntimeError(f"input_lengths must be of size batch_size, got {len(in_lens)}")
+        raise RuntimeError("input_lengths must be of size batch_size")
     if len(tgt_lens) != batch:
-        raise RuntimeError(f"target_lengths must be of size batch_size, got {len(tgt_lens)}")
+        raise RuntimeError("target_lengths must be of size batch_size")
+    _check_ctc_lengths(log_probs.shape[0], targets, in_lens, tgt_lens)
     losses = _nn.CtcLoss.apply(log_probs, targets, in_lens, tgt_lens, blank, zero_infinity)
     if reduction == "mean":
         divisor = _make(log_probs._xp.asarray([max(n, 1) for n in tgt_lens],
@@ -569,6 +718,26 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, 
     if reduction == "none":
         return losses.squeeze(0) if unbatched else losses
     raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _check_ctc_lengths(steps: int, targets: Tensor, in_lens: tuple, tgt_lens: tuple) -> None:
+    """PyTorch's checks of the lengths against the input's steps and the targets' size."""
+    where = " (while checking arguments for ctc_loss_allocate_outputs)"
+    for name, lens in (("input_lengths", in_lens), ("target_lengths", tgt_lens)):
+        if min(lens, default=0) < 0:
+            raise RuntimeError(f"Expected {name} to have value at least 0, but got value "
+                               f"{min(lens)}{where}")
+    if max(in_lens, default=0) > steps:
+        raise RuntimeError(f"Expected input_lengths to have value at most {steps}, but got "
+                           f"value {max(in_lens)}{where}")
+    shape = targets.shape
+    if len(shape) == 1:
+        if shape[0] != sum(tgt_lens):
+            raise RuntimeError(f"Expected tensor to have size {sum(tgt_lens)} at dimension 0, "
+                               f"but got size {shape[0]} for argument #2 'targets'{where}")
+    elif len(shape) == 2 and shape[1] < max(tgt_lens, default=0):
+        raise RuntimeError(f"Expected tensor to have size at least {max(tgt_lens)} at dimension "
+                           f"1, but got size {shape[1]} for argument #2 'targets'{where}")
 
 
 def _lengths(lengths) -> tuple:

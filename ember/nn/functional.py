@@ -86,6 +86,11 @@ def linear_cross_entropy(input: Tensor, linear_weight: Tensor, target: Tensor, *
     means -100. ``options`` selects PyTorch's chunked strategy, which only saves memory: ember
     always computes the reference composition.
     """
+    if input.ndim not in (1, 2):
+        raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.ndim}")
+    if linear_weight.ndim < 2:
+        raise RuntimeError(f"expected linear_weight with dimensionality at least 2, got "
+                           f"{linear_weight.ndim}")
     classes, *dims, features = linear_weight.shape
     if dims and input.ndim != 2:
         raise RuntimeError(f"K-dimensional loss defined by linear_weight shape "
@@ -139,6 +144,11 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
     """x clipped to [min_val, max_val]."""
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
+    if not input.dtype.is_floating_point:  # integers clamp; bool and complex do not
+        if input.dtype is _dt.bool:
+            raise RuntimeError("Bool inputs not supported for hardtanh")
+        if input.dtype.is_complex:
+            raise NotImplementedError("clamp is not supported for complex types")
     if input.is_quantized:
         return _quantized.hardtanh(input, min_val, max_val, inplace)
     if inplace:
@@ -150,8 +160,17 @@ def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Ten
     return hardtanh(input, min_val, max_val, inplace=True)
 
 
+def _real_floating_only(input: Tensor, kernel: str, complex_ok: bool = False) -> None:
+    """PyTorch's activation kernels exist for floating dtypes only (some for complex too); the
+    common case costs one attribute test."""
+    dtype = input.dtype
+    if not (dtype.is_floating_point or input.is_quantized or complex_ok and dtype.is_complex):
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{scalar_name(dtype)}\'')
+
+
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x if x > 0 else negative_slope * x."""
+    _real_floating_only(input, "leaky_relu_cpu")
     if inplace:
         return _inplace(input, _nn.LeakyRelu, negative_slope, saves_self=True)
     return _nn.LeakyRelu.apply(input, negative_slope)
@@ -182,6 +201,9 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
           inplace: bool = False) -> Tensor:
     """Leaky ReLU whose negative slope is drawn from U(lower, upper) per element in training
     and is (lower + upper) / 2 in evaluation."""
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
+    _real_floating_only(input, "leaky_relu_cpu")
     if training:
         rng = generator_for(input.device)
         slope = input._xp.asarray(rng.uniform(lower, upper, input.shape)).astype(
@@ -199,6 +221,7 @@ def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
 
 
 def _elu(input: Tensor, alpha: float, scale: float, input_scale: float, inplace: bool) -> Tensor:
+    _real_floating_only(input, "elu_cpu")
     if inplace:
         return _inplace(input, _nn.Elu, alpha, scale, input_scale, saves_self=True)
     return _nn.Elu.apply(input, alpha, scale, input_scale)
@@ -228,6 +251,8 @@ def selu_(input: Tensor) -> Tensor:
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x if x > 0 else alpha * (exp(x / alpha) - 1)."""
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
     return _elu(input, alpha, 1.0, 1.0 / alpha, inplace)
 
 
@@ -239,11 +264,13 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x); ``approximate='tanh'`` uses the tanh approximation."""
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
+    _real_floating_only(input, "GeluKernelImpl")
     return _nn.Gelu.apply(input, approximate)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x)."""
+    _real_floating_only(input, "silu_cpu", complex_ok=True)
     if input.dtype.is_complex:  # the fused kernel is real; complex silu has no gradient
         refuse_complex_grad("silu", input)
         result = input / (1 + _unary.exp(-input))
@@ -255,6 +282,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * tanh(softplus(x))."""
+    _real_floating_only(input, "mish_cpu")
     if inplace:
         return _inplace(input, _nn.Mish, saves_self=True)
     return _nn.Mish.apply(input)
@@ -262,6 +290,7 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """clip(x / 6 + 1/2, 0, 1)."""
+    _real_floating_only(input, "hardsigmoid_cpu")
     if inplace:
         return _inplace(input, _nn.Hardsigmoid, saves_self=True)
     return _nn.Hardsigmoid.apply(input)
@@ -269,6 +298,7 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * hardsigmoid(x)."""
+    _real_floating_only(input, "hardswish_cpu")
     if inplace:
         return _inplace(input, _nn.Hardswish, saves_self=True)
     return _nn.Hardswish.apply(input)
@@ -284,6 +314,7 @@ def tanh(input: Tensor) -> Tensor:
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold."""
+    _real_floating_only(input, "softplus_cpu")
     return _nn.Softplus.apply(input, beta, threshold)
 
 
@@ -294,6 +325,7 @@ def softsign(input: Tensor) -> Tensor:
 
 def logsigmoid(input: Tensor) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
+    _real_floating_only(input, "log_sigmoid_cpu")
     return 0 - _nn.Softplus.apply(-input, 1.0, 20.0)  # 0.0 at x = inf, as in PyTorch (not -0.0)
 
 
@@ -304,24 +336,34 @@ def tanhshrink(input: Tensor) -> Tensor:
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """x where |x| > lambd, else 0."""
+    _real_floating_only(input, "hardshrink_cpu")
     return _nn.Hardshrink.apply(input, lambd)
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """x - lambd above lambd, x + lambd below -lambd, else 0."""
+    _real_floating_only(input, "softshrink_check")
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
     return _nn.Softshrink.apply(input, lambd)
 
 
+def _check_threshold_dtype(input: Tensor) -> None:
+    if input.dtype is _dt.bool or input.dtype.is_complex:
+        raise NotImplementedError(f'"threshold_cpu" not implemented for '
+                                  f"'{scalar_name(input.dtype)}'")
+
+
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """x if x > threshold else value."""
+    _check_threshold_dtype(input)
     if inplace:
         return _inplace(input, _nn.Threshold, threshold, value, saves_self=True)
     return _nn.Threshold.apply(input, threshold, value)
 
 
 def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    _check_threshold_dtype(input)
     return _inplace(input, _nn.Threshold, threshold, value, saves_self=True)
 
 
@@ -391,6 +433,15 @@ def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: fl
 def _check_p(p: float) -> None:
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if p != p:  # NaN passes PyTorch's Python check and fails its kernel's
+        raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _feature_noise_shape(input: Tensor) -> tuple:
+    """(N, C, 1, ...): one draw per channel, for the feature dropouts of any rank >= 2."""
+    if input.ndim < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    return tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
 
 
 def _keep_draws(input: Tensor, shape, p: float):
@@ -471,7 +522,16 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True,
               inplace: bool = False) -> Tensor:
     """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input with probability ``p``."""
-    return _feature_dropout(input, p, training, inplace, _feature_shape(input, 5, "dropout3d"))
+    if input.ndim not in (4, 5):  # PyTorch warns and reads it as unbatched (C, ...)
+        warnings.warn(f"dropout3d: Received a {input.ndim}-D input to dropout3d, which is "
+                      "deprecated and will result in an error in a future release. To retain "
+                      "the behavior and silence this warning, please use dropout instead. Note "
+                      "that dropout3d exists to provide channel-wise dropout on inputs with 3 "
+                      "spatial dimensions, a channel dimension, and an optional batch dimension "
+                      "(i.e. 4D or 5D inputs).", stacklevel=2)
+    lead = 2 if input.ndim == 5 else 1
+    shape = tuple(input.shape[:lead]) + (1,) * (input.ndim - lead)
+    return _feature_dropout(input, p, training, inplace, shape)
 
 
 _ALPHA_SELU = 1.7580993408473766  # selu's alpha * scale: the value dropped units take
@@ -500,8 +560,10 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
 def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
                           inplace: bool = False) -> Tensor:
     """Alpha dropout of whole channels."""
-    shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
-    return _alpha_dropout(input, p, training, inplace, shape)
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    return _alpha_dropout(input, p, training, inplace, _feature_noise_shape(input))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -525,16 +587,29 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Normalize each channel (dim 1) by batch statistics in training (updating the running
     ones) or by the running statistics in evaluation, then scale and shift."""
+    shape = input._data.shape
+    if training:
+        if shape and shape[0] * math.prod(shape[2:]) == 1:
+            raise ValueError("Expected more than 1 value per channel when training, got input "
+                             f"size {input.shape}")
+        if eps <= 0:
+            raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    elif eps < 0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def _batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+                weight: Tensor | None, bias: Tensor | None, training: bool, momentum: float,
+                eps: float) -> Tensor:
+    """batch_norm without F's checks of the batch size and eps (``torch.batch_norm``)."""
+    shape = input._data.shape
     if input.ndim < 2:  # no channel dim: PyTorch passes an empty input through, refuses others
         if input.numel() == 0:
             return input.clone()
         raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1)")
     if training:
-        shape = input._data.shape
         n = shape[0] * math.prod(shape[2:])  # values per channel
-        if n == 1:
-            raise ValueError("Expected more than 1 value per channel when training, got input "
-                             f"size {input.shape}")
         axes = (0, *range(2, len(shape)))
         stats = [] if running_mean is not None or running_var is not None else None
         try:
@@ -880,6 +955,12 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
 
 def pdist(input: Tensor, p: float = 2.0) -> Tensor:
     """The p-norm distances between all pairs of rows (upper triangle, row-major)."""
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    if not input.dtype.is_floating_point:
+        raise RuntimeError("pdist only supports floating-point dtypes")
+    if p < 0:
+        raise RuntimeError("pdist only supports non-negative p values")
     n = input.shape[0]
     xp = input._xp
     i, j = xp.triu_indices(n, 1)

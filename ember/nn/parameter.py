@@ -104,6 +104,11 @@ class UninitializedTensorMixin:
     def dim(self) -> int:
         raise self._misuse("dim")
 
+    def share_memory_(self):
+        raise RuntimeError("Can't share memory on an uninitialized parameter or buffer. Call "
+                           "`forward` to initialize the parameters before calling "
+                           "`module.share_memory()`.")
+
     def numel(self) -> int:
         raise self._misuse("numel")
 
@@ -136,9 +141,25 @@ class UninitializedParameter(UninitializedTensorMixin, Parameter):
         pass
 
 
+def _staying_uninitialized(method):
+    """``method`` (a Tensor conversion) returning, like PyTorch's, an uninitialised buffer
+    (of the new dtype or device) rather than a plain tensor."""
+    def convert(self, *args, **kwargs):
+        out = method(self, *args, **kwargs)
+        if out is self:
+            return out
+        moved = object.__new__(type(self))
+        _init_like(moved, out._data, out.requires_grad)
+        return moved
+    convert.__name__ = method.__name__
+    convert.__doc__ = method.__doc__
+    return convert
+
+
 class UninitializedBuffer(UninitializedTensorMixin, Tensor):
     """A buffer of a lazy module (``running_mean`` of ``LazyBatchNorm2d``), shaped by the
-    module's first forward into a plain Tensor."""
+    module's first forward into a plain Tensor. Moved or cast (``to``, ``double``, ...), it
+    stays uninitialised, as PyTorch's does."""
 
     __torch_function__ = _disabled_torch_function_impl
 
@@ -153,6 +174,17 @@ class UninitializedBuffer(UninitializedTensorMixin, Tensor):
 
     def __init__(self, requires_grad: bool = False, device=None, dtype=None):
         pass
+
+    to = _staying_uninitialized(Tensor.to)
+    cpu = _staying_uninitialized(Tensor.cpu)
+    cuda = _staying_uninitialized(Tensor.cuda)
+    half = _staying_uninitialized(Tensor.half)
+    float = _staying_uninitialized(Tensor.float)
+    double = _staying_uninitialized(Tensor.double)
+    char = _staying_uninitialized(Tensor.char)
+    short = _staying_uninitialized(Tensor.short)
+    int = _staying_uninitialized(Tensor.int)
+    long = _staying_uninitialized(Tensor.long)
 
 
 def is_lazy(param) -> bool:

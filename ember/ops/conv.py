@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ember import dtypes as _dt
 from ember._creation import rand
 from ember._tensor import Tensor, _make
@@ -505,9 +507,57 @@ def _adaptive_matrix(xp, length: int, out: int, dtype):
     return (inside / (en - st)).astype(dtype)
 
 
-def _adaptive_avg(nd, input, output_size):
-    x, unbatched = _batched(input, nd, f"adaptive_avg_pool{nd}d")
+def _check_not_empty(input: Tensor, op: str) -> None:
+    """PyTorch refuses empty non-batch dims (an empty batch is fine); its adaptive_avg_pool2d,
+    which its 1d runs on an unsqueezed input, looks at the spatial dims only."""
+    shape = tuple(input.shape)
+    if 0 not in shape[1:]:
+        return
+    first = 1
+    if op == "adaptive_avg_pool1d":
+        shape, op = shape[:-1] + (1,) + shape[-1:], "adaptive_avg_pool2d"
+    if op == "adaptive_avg_pool2d":
+        first = len(shape) - 2
+    for i in range(first, len(shape)):
+        if shape[i] == 0:
+            raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch "
+                               f"dimensions, but input has sizes {list(shape)} with dimension "
+                               f"{i} being empty")
+
+
+def _adaptive_input(input: Tensor, nd: int, op: str, output_size):
+    """PyTorch's adaptive pools' checks; (input with a batch dim, whether one was added, the
+    output's spatial sizes)."""
+    if nd == 1 and input.ndim not in (2, 3):
+        raise RuntimeError(f"Expected 2 to 3 dimensions, but got {input.ndim}-dimensional tensor "
+                           f"for argument #1 'self' (while checking arguments for {op})")
+    if nd > 1 and input.ndim < nd + 1:
+        raise ValueError(f"Input dimension should be at least {nd + 1}")
+    x, unbatched = _batched(input, nd, op)
+    _check_not_empty(input, op)
     sizes = _adaptive_sizes(nd, x.shape[2:], output_size)
+    if min(sizes, default=0) < 0:
+        # PyTorch's 1d pools run its 2d ones on (N, C, 1, L); its messages show that
+        shown = (1,) + sizes if nd == 1 else sizes
+        if "max" in op:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {min(sizes)}: "
+                               f"{list(x.shape[:2] + shown)}")
+        received = ", ".join(map(str, shown[:2])) + "".join(f",{n}" for n in shown[2:])
+        raise RuntimeError(f"adaptive_avg_pool{max(nd, 2)}d: elements of output_size must be "
+                           f"greater than or equal to 0 but received {{{received}}}")
+    return x, unbatched, sizes
+
+
+def _empty_output(x: Tensor, sizes: tuple, unbatched: bool) -> Tensor:
+    """An output size of 0: an empty result, still in ``x``'s graph."""
+    out = x.flatten(2)[:, :, :0].reshape(tuple(x.shape[:2]) + tuple(sizes))
+    return out.squeeze(0) if unbatched else out
+
+
+def _adaptive_avg(nd, input, output_size):
+    x, unbatched, sizes = _adaptive_input(input, nd, f"adaptive_avg_pool{nd}d", output_size)
+    if 0 in sizes:
+        return _empty_output(x, sizes, unbatched)
     if all(n % o == 0 for n, o in zip(x.shape[2:], sizes)):
         kernel = tuple(n // o for n, o in zip(x.shape[2:], sizes))
         out = _avg_pool(nd, x, kernel, kernel, 0, False, True)
@@ -574,8 +624,10 @@ def _max_at(x, flat, unbatched, return_indices):
 
 
 def _adaptive_max(nd, input, output_size, return_indices):
-    x, unbatched = _batched(input, nd, f"adaptive_max_pool{nd}d")
-    sizes = _adaptive_sizes(nd, x.shape[2:], output_size)
+    x, unbatched, sizes = _adaptive_input(input, nd, f"adaptive_max_pool{nd}d", output_size)
+    if 0 in sizes:
+        out = _empty_output(x, sizes, unbatched)
+        return (out, _make(x._xp.zeros(out.shape, x._xp.int64))) if return_indices else out
     xp = get_array_module(x._data)
     # every window padded to the longest by repeating its last index (harmless for a max)
     idx = []
@@ -841,6 +893,43 @@ def _cubic_matrix(xp, length, out, scale, align_corners, dtype):
     return mat
 
 
+# Antialiased resampling (PIL's filters): each output sample averages the inputs under the
+# filter stretched by the downscaling ratio; the filters' half-widths.
+_ANTIALIAS_SUPPORT = {"bilinear": 1.0, "bicubic": 2.0, "lanczos": 3.0}
+
+
+def _antialias_filter(mode: str, x):
+    ax = np.abs(x)
+    if mode == "bilinear":
+        return np.maximum(0.0, 1.0 - ax)
+    if mode == "bicubic":
+        a = -0.5  # PIL's coefficient, which PyTorch's antialiased bicubic uses
+        return np.where(ax < 1, ((a + 2) * ax - (a + 3)) * ax * ax + 1,
+                        np.where(ax < 2, ((a * ax - 5 * a) * ax + 8 * a) * ax - 4 * a, 0.0))
+    return np.where(ax < 3, np.sinc(x) * np.sinc(x / 3), 0.0)  # Lanczos-3
+
+
+def _antialias_matrix(xp, length, out, scale, align_corners, dtype, mode):
+    """The (out, length) weights of antialiased resampling along one axis: output ``i`` centred
+    at ``ratio * (i + 0.5)``, the filter widened by ``ratio`` when downscaling, each row's
+    weights normalised to sum to one."""
+    if align_corners:
+        ratio = (length - 1) / (out - 1) if out > 1 else 0.0
+    else:
+        ratio = 1.0 / scale if scale else length / out
+    stretch = max(ratio, 1.0)
+    support = _ANTIALIAS_SUPPORT[mode] * stretch
+    mat = np.zeros((out, length))
+    for i in range(out):
+        center = ratio * (i + 0.5)
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), length)
+        weights = _antialias_filter(mode, (np.arange(lo, hi) - center + 0.5) / stretch)
+        total = weights.sum()
+        mat[i, lo:hi] = weights / total if total != 0 else weights
+    return xp.asarray(mat.astype(dtype))
+
+
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
                 antialias: bool = False) -> Tensor:
@@ -851,15 +940,20 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got "
                                   f"{input.ndim}D) for the modes: nearest | linear | bilinear | "
                                   f"bicubic | trilinear | area | nearest-exact (got {mode})")
-    linear_modes = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+    linear_modes = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3, "lanczos": 2}
     if mode in linear_modes and linear_modes[mode] != nd:
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
                                   f"{linear_modes[mode] + 2}D input")
     if align_corners is not None and mode not in linear_modes:
         raise ValueError("align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | bicubic | trilinear")
-    if antialias:
-        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if mode == "lanczos" and not antialias:
+        raise ValueError("Lanczos mode requires antialias=True")
+    if mode == "lanczos" and align_corners:
+        raise ValueError("Lanczos mode does not support align_corners=True")
+    if antialias and (mode not in _ANTIALIAS_SUPPORT or input.ndim != 4):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos "
+                         "modes and requires a 4-D tensor as input")
     if size is None and scale_factor is None:
         raise ValueError("either size or scale_factor should be defined")
     if size is not None and scale_factor is not None:
@@ -899,8 +993,11 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
             src = xp.floor((xp.arange(o) + shift) * ratio).astype(xp.int64)
             out = index_select(out, dim, _make(xp.minimum(src, n - 1)))
         elif mode in linear_modes:
-            build = _cubic_matrix if mode == "bicubic" else _linear_matrix
-            mat = build(xp, n, o, s, bool(align_corners), dtype)
+            if antialias:
+                mat = _antialias_matrix(xp, n, o, s, bool(align_corners), dtype, mode)
+            else:
+                build = _cubic_matrix if mode == "bicubic" else _linear_matrix
+                mat = build(xp, n, o, s, bool(align_corners), dtype)
             out = matmul(out.movedim(dim, -1), _make(mat.T.copy())).movedim(-1, dim)
             if as_bytes:
                 out = (out + 0.5).floor().clamp(0, 255)  # half up, as its fixed point

@@ -8,6 +8,7 @@ from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive, broadcast_mismatch
 from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module, to_device
+from ember.ops._util import scalar_name
 from ember.ops.inplace import _write, check_inplace, inplace
 from ember.random import generator_for
 
@@ -109,7 +110,41 @@ def _parts(self: Tensor, draw):
     return pairs.view(self._xp.complex128)[..., 0]
 
 
+# PyTorch's C++ names of the element types, in its range and distribution messages
+_CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+              "bfloat16": "c10::BFloat16", "complex64": "c10::complex<float>",
+              "complex128": "c10::complex<double>", "uint8": "unsigned char",
+              "int8": "signed char", "int16": "short int", "int32": "int", "int64": "long int",
+              "bool": "bool"}
+
+
+def _not_for(self: Tensor, kernel: str) -> NotImplementedError:
+    return NotImplementedError(f'"{kernel}" not implemented for \'{scalar_name(self.dtype)}\'')
+
+
+def _cpp_name(dtype) -> str:
+    return _CPP_NAMES.get(dtype.name, dtype.name)
+
+
+def _continuous_only(self: Tensor, name: str, cpp_names: bool) -> None:
+    if not self.dtype.is_floating_point:
+        kind = _cpp_name(self.dtype) if cpp_names else scalar_name(self.dtype)
+        raise RuntimeError(f"{name} distribution is a continuous probability distribution. dtype "
+                           f"must be a floating point but you specified {kind}")
+
+
 def uniform_(self: Tensor, from_=0.0, to=1.0, *, generator=None) -> Tensor:
+    dtype = self.dtype
+    if not (dtype.is_floating_point or dtype.is_complex):
+        raise _not_for(self, "check_uniform_bounds")
+    real = dtype.to_real() if dtype.is_complex else dtype
+    top = float(_dt.finfo_np(real).max)
+    for name, bound in (("from", from_), ("to", to)):
+        if not -top <= bound <= top:  # NaN too
+            raise RuntimeError(f"{name} is out of bounds for {_cpp_name(real)}")
+    if from_ > to:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
+                           f"from={from_:g} > to={to:g}")
     rng = generator_for(self.device, generator)
     return _random_write(self, _parts(self, lambda shape: rng.uniform(from_, to, shape)))
 
@@ -117,6 +152,10 @@ def uniform_(self: Tensor, from_=0.0, to=1.0, *, generator=None) -> Tensor:
 def normal_(self: Tensor, mean=0.0, std=1.0, *, generator=None) -> Tensor:
     """Fill with draws from N(mean, std²); a complex tensor gets N(mean, std²/2) in each of its
     real and imaginary parts (a total variance of std²), as in PyTorch."""
+    if not std >= 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
+    if not (self.dtype.is_floating_point or self.dtype.is_complex):
+        raise _not_for(self, "normal_kernel_cpu")
     rng = generator_for(self.device, generator)
     if self.dtype.is_complex:
         std = std / 2 ** 0.5
@@ -124,15 +163,37 @@ def normal_(self: Tensor, mean=0.0, std=1.0, *, generator=None) -> Tensor:
 
 
 def bernoulli_(self: Tensor, p=0.5, *, generator=None) -> Tensor:
+    if isinstance(p, Tensor):
+        probs = p._data
+    else:
+        if not 0 <= p <= 1:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p:g}")
+        probs = p
+    if self.dtype.is_complex:
+        raise _not_for(self, "bernoulli_scalar_cpu_")
     rng = generator_for(self.device, generator)
-    probs = p._data if isinstance(p, Tensor) else p
     return _random_write(self, rng.random(self._data.shape) < probs)
 
 
 def random_(self: Tensor, from_=0, to=None, *, generator=None) -> Tensor:
-    rng = generator_for(self.device, generator)
+    if to is not None and from_ >= to:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={from_} "
+                           f">= to={to}")
+    if self.dtype.is_complex:
+        if from_ == 0 and to is None:
+            raise _not_for(self, "random_kernel_cpu")
+        raise RuntimeError("check_random_bounds handles only integral, floating-point and "
+                           "boolean types")
     if to is None:
         from_, to = 0, (from_ if from_ else _max_for(self._data.dtype))
+    if not self.dtype.is_floating_point:
+        low, high = (0, 1) if self.dtype is _dt.bool else (int(np.iinfo(self._data.dtype).min),
+                                                          int(np.iinfo(self._data.dtype).max))
+        if from_ < low:
+            raise RuntimeError(f"from is out of bounds for {_cpp_name(self.dtype)}")
+        if to - 1 > high:
+            raise RuntimeError(f"to - 1 is out of bounds for {_cpp_name(self.dtype)}")
+    rng = generator_for(self.device, generator)
     return _random_write(self, rng.integers(from_, to, self._data.shape))
 
 
@@ -145,20 +206,34 @@ def _max_for(np_dtype) -> int:
 
 
 def exponential_(self: Tensor, lambd=1.0, *, generator=None) -> Tensor:
+    if not lambd > 0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd:g}")
+    _continuous_only(self, "Exponential", False)
     rng = generator_for(self.device, generator)
     return _random_write(self, rng.exponential(1.0 / lambd, self._data.shape))
 
 
 def geometric_(self: Tensor, p, *, generator=None) -> Tensor:
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p:g}")
+    if self.dtype.is_complex or self.dtype is _dt.bool:
+        raise _not_for(self, "geometric_cpu")
     rng = generator_for(self.device, generator)
     return _random_write(self, rng.geometric(p, self._data.shape))
 
 
 def log_normal_(self: Tensor, mean=1.0, std=2.0, *, generator=None) -> Tensor:
+    if not std > 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std:g}")
+    if not self.dtype.is_floating_point:
+        raise _not_for(self, "log_normal_cpu")
     rng = generator_for(self.device, generator)
     return _random_write(self, rng.lognormal(mean, std, self._data.shape))
 
 
 def cauchy_(self: Tensor, median=0.0, sigma=1.0, *, generator=None) -> Tensor:
+    if not sigma > 0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma:g}")
+    _continuous_only(self, "Cauchy", True)
     rng = generator_for(self.device, generator)
     return _random_write(self, median + sigma * rng.standard_cauchy(self._data.shape))

@@ -22,40 +22,56 @@ def _reduction(reduction) -> str:
 # Dropout
 
 
+def _check_p(p: float) -> None:
+    """torch.*'s dropouts check ``p`` in their kernels: RuntimeError (F's raise ValueError)."""
+    if not 0.0 <= p <= 1.0:
+        raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
 def dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    _check_p(p)
     return _F().dropout(input, p, train)
 
 
 def dropout_(input: Tensor, p: float, train: bool) -> Tensor:
+    _check_p(p)
     return _F().dropout(input, p, train, inplace=True)
 
 
 def feature_dropout(input: Tensor, p: float, train: bool) -> Tensor:
     """Dropout of whole channels (dim 1) of a (batch, channels, ...) tensor."""
-    if not train or p == 0:
-        return input
-    mask_shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
-    keep = input.new_empty(mask_shape).bernoulli_(1 - p)
-    return input * keep / (1 - p)
+    return _feature_dropout(input, p, train, False)
 
 
 def feature_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
-    return input.copy_(feature_dropout(input, p, train)) if train and p else input
+    return _feature_dropout(input, p, train, True)
+
+
+def _feature_dropout(input: Tensor, p: float, train: bool, inplace: bool) -> Tensor:
+    _check_p(p)
+    if not train or p == 0:
+        return input
+    F = _F()
+    return F._feature_dropout(input, p, train, inplace, F._feature_noise_shape(input))
 
 
 def alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    _check_p(p)
     return _F().alpha_dropout(input, p, train)
 
 
 def alpha_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
+    _check_p(p)
     return _F().alpha_dropout(input, p, train, inplace=True)
 
 
 def feature_alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    _check_p(p)
     return _F().feature_alpha_dropout(input, p, train)
 
 
 def feature_alpha_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
+    _check_p(p)
     return _F().feature_alpha_dropout(input, p, train, inplace=True)
 
 
@@ -75,8 +91,8 @@ def group_norm(input: Tensor, num_groups: int, weight=None, bias=None, eps: floa
 
 def batch_norm(input: Tensor, weight, bias, running_mean, running_var, training: bool,
                momentum: float, eps: float, cudnn_enabled: bool = True) -> Tensor:
-    return _F().batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
-                           eps)
+    return _F()._batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
+                            eps)
 
 
 def instance_norm(input: Tensor, weight, bias, running_mean, running_var,

@@ -21,20 +21,8 @@ TOL = {torch.float64: (1e-7, 1e-9), torch.float32: (1e-4, 1e-5)}
 GRAD_TOL = (1e-6, 1e-8)
 
 # module class -> why ember still differs (checked with xfail(strict=False))
-KNOWN = {
-    "KLDivLoss": "F.kl_div with target <= 0 is finite in ember; torch gives nan (target < 0 "
-                 "forward, target <= 0 target-grad)",
-    "GaussianNLLLoss": "F.gaussian_nll_loss rejects a homoscedastic var of shape (1, D)",
-}
-KNOWN_ERRORS = {
-    "BatchNorm1d": "F.batch_norm does not check eps > 0 in training",
-    "BatchNorm2d": "F.batch_norm does not check eps > 0 in training",
-    "BatchNorm3d": "F.batch_norm does not check eps > 0 in training",
-    "NLLLoss": "F.nll_loss does not check the weight dtype against the input's",
-    "CrossEntropyLoss": "F.cross_entropy accepts ignore_index with probability targets",
-    "LinearCrossEntropyLoss": "F.linear_cross_entropy: a batch-size mismatch raises "
-                              "RuntimeError (torch ValueError)",
-}
+KNOWN: dict = {}
+KNOWN_ERRORS: dict = {}
 
 _INFOS = {info.module_cls.__name__: info for info in module_db}
 

@@ -20,9 +20,17 @@ from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import is_grad_enabled
 from ember.backend.device import get_array_module
 from ember.backend.special import linalg as backend_linalg
-from ember.ops._util import accepts_out, scalar_name, write_result
+from ember.ops._util import accepts_out, scalar_name, wrap_dim, write_result
 from ember.ops.elementwise import where
-from ember.ops.linalg import _check_square, inverse, matmul, solve, tril, triu
+from ember.ops.linalg import (
+    _check_square,
+    check_norm_dtypes,
+    inverse,
+    matmul,
+    solve,
+    tril,
+    triu,
+)
 from ember.ops.movement import cat, diagonal
 from ember.return_types import _return_type
 
@@ -340,6 +348,7 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dt
                 out=None) -> Tensor:
     """Frobenius, nuclear, 1, -1, 2, -2, inf or -inf norm of the matrices in ``dim`` (of ``A``
     converted to ``dtype`` first, when given)."""
+    _check_matrix_norm(A, ord, dim, dtype)
     if dtype is not None:
         A = A.to(dtype)
     r, c = dim
@@ -353,17 +362,38 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dt
             res = _max_or_zero(s, -1, False) if ord == 2 else s.amin(-1)
         if keepdim:
             res = res.unsqueeze(-1).unsqueeze(-1).movedim((-2, -1), (r, c))
-    elif ord in (1, -1, math.inf, -math.inf):
+    else:
         r, c = r % A.ndim, c % A.ndim
         red, along = (r, c) if ord in (1, -1) else (c, r)
-        sums = A.abs().sum(red, keepdim=True)
-        res = _max_or_zero(sums, along) if ord > 0 else sums.amin(along, keepdim=True)
-        if not keepdim:
-            res = res.squeeze(max(r, c)).squeeze(min(r, c))
-    else:
+        sums = A.abs().sum(red)
+        along -= along > red
+        res = _max_or_zero(sums, along, False) if ord > 0 else sums.amin(along)
+        if keepdim:
+            res = res.unsqueeze(min(r, c)).unsqueeze(max(r, c))
+    return res if out is None else write_result(out, res)
+
+
+_MATRIX_ORDS = frozenset(("fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf))
+
+
+def _check_matrix_norm(A: Tensor, ord, dim, dtype) -> None:
+    """PyTorch's checks of ``linalg.matrix_norm``'s arguments, in its order."""
+    if ord not in _MATRIX_ORDS:
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
-    result = res
-    return result if out is None else write_result(out, result)
+    ndim = A._data.ndim
+    if ndim < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
+                           "dimensions.")
+    if dtype is not None or A._data.dtype.kind not in "fcV":
+        check_norm_dtypes(A, dtype, "linalg.matrix_norm")
+    if dim == (-2, -1):  # the default: nothing more to check
+        return
+    if isinstance(dim, int) or len(dim) != 2:
+        got = dim if isinstance(dim, int) else " ".join(map(str, dim))
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {got}")
+    r, c = wrap_dim(dim[0], ndim), wrap_dim(dim[1], ndim)
+    if r == c:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({r}, {c})")
 
 
 def _max_or_zero(x: Tensor, dim: int, keepdim: bool = True) -> Tensor:
@@ -382,24 +412,25 @@ def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, out=Non
     norm over a 2-tuple ``dim`` (or of a 2-D ``A``); with neither ``ord`` nor ``dim``, the
     2-norm of ``A`` flattened."""
     from ember.ops.linalg import vector_norm
-    if dtype is not None:
-        A = A.to(dtype)
-    if dim is None and ord is None:
-        result = vector_norm(A, 2, None, keepdim)
-    else:
-        if dim is None:
-            if A.ndim not in (1, 2):
-                raise RuntimeError("linalg.norm: If dim is not specified but ord is, the input "
-                                   f"must be 1D or 2D. Got {A.ndim}D.")
-            dim = tuple(range(A.ndim))
-        dims = (dim,) if isinstance(dim, int) else tuple(dim)
-        if len(dims) == 1:
-            result = vector_norm(A, 2 if ord is None else ord, dims[0], keepdim)
-        elif len(dims) == 2:
-            result = matrix_norm(A, "fro" if ord is None else ord, dims, keepdim)
+    if dim is None:
+        if ord is not None and A.ndim not in (1, 2):
+            raise RuntimeError("linalg.norm: If dim is not specified but ord is, the input "
+                               f"must be 1D or 2D. Got {A.ndim}D.")
+        if ord is None or A.ndim == 1 and not isinstance(ord, str):
+            result = vector_norm(A, 2 if ord is None else ord, None, keepdim, dtype=dtype)
         else:
+            result = matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
+    else:
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        if len(dims) not in (1, 2):
             raise RuntimeError("linalg.norm: If dim is specified, it must be of length 1 or 2. "
                                f"Got {list(dims)}")
+        if isinstance(ord, str):  # a matrix norm, whose own checks word the errors
+            result = matrix_norm(A, ord, dim, keepdim, dtype=dtype)
+        elif len(dims) == 1:
+            result = vector_norm(A, 2 if ord is None else ord, dims[0], keepdim, dtype=dtype)
+        else:
+            result = matrix_norm(A, "fro" if ord is None else ord, dims, keepdim, dtype=dtype)
     if out is not None:
         from ember.ops.inplace import write_out
         return write_out(out, result)
@@ -1022,6 +1053,13 @@ def matrix_exp(A: Tensor) -> Tensor:
 @accepts_out
 def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
     """The dot product of vectors along ``dim`` (conjugating ``x``)."""
+    if x.dtype is not y.dtype:
+        raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x "
+                           f"of type {scalar_name(x.dtype)} and y of type {scalar_name(y.dtype)}"
+                           " instead")
+    if not (x.is_floating_point() or x.is_complex()):
+        raise RuntimeError("linalg.vecdot: Expected a floating point or complex tensor as input. "
+                           f"Got {scalar_name(x.dtype)}")
     return ((x.conj() if x.is_complex() else x) * y).sum(dim)
 
 

@@ -1,6 +1,7 @@
 """Matrix products (one BLAS call each), einsum, and the linear-algebra ops."""
 from __future__ import annotations
 
+import collections
 import math
 import warnings
 
@@ -14,7 +15,14 @@ from ember.autograd.function import Primitive, _AutocastFlag, broadcast_mismatch
 from ember.backend.device import as_dtype, get_array_module
 from ember.backend.special import matmul as backend_matmul
 from ember.dtypes import _FROM_NP, promote_types
-from ember.ops._util import accepts_out, check_same_device, scalar_name, wrap_dim, write_result
+from ember.ops._util import (
+    accepts_out,
+    check_same_device,
+    is_number,
+    scalar_name,
+    wrap_dim,
+    write_result,
+)
 from ember.ops.elementwise import where
 from ember.ops.movement import broadcast_shapes
 from ember.ops.movement import t as _t
@@ -342,6 +350,8 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    if batch1.dtype is _dt.bool and batch1._data.size and batch2._data.size:
+        raise NotImplementedError('"baddbmm" not implemented for \'Bool\'')
     result = _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
     return result if out is None else write_result(out, result)
 
@@ -475,10 +485,13 @@ class Einsum(Primitive, node_name="EinsumBackward0"):
         ctx.save_for_backward(*arrays)
         xp = get_array_module(arrays[0])
         dtype = arrays[0].dtype
-        if any(a.dtype != dtype for a in arrays):
+        if dtype.kind in "biu" or any(a.dtype != dtype for a in arrays):
             dtype = _einsum_dtype(equation, arrays)
-        if dtype.kind == "V":  # bfloat16: no einsum loops; float32 sums, as PyTorch accumulates
-            arrays = [a.astype(np.float32) for a in arrays]
+        if dtype.kind in "iu" or dtype.kind == "V" or dtype == np.float16:
+            # integers in the result's (maybe wider) type; half floats summed in float32, as
+            # PyTorch accumulates (bfloat16 has no einsum loops of its own)
+            work = dtype if dtype.kind in "iu" else np.float32
+            arrays = [a.astype(work, copy=False) for a in arrays]
         try:
             return xp.einsum(equation, *arrays, optimize=len(arrays) > 2).astype(dtype, copy=False)
         except ValueError as exc:
@@ -558,21 +571,35 @@ _SUBSCRIPTS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def _einsum_dtype(equation: str, arrays) -> np.dtype:
-    """The result dtype of operands of mixed dtypes. PyTorch contracts them left to right: a
-    step that sums a letter both sides hold with size > 1 runs bmm, which refuses a dtype
-    mismatch; a step without one multiplies, which promotes."""
+    """The result dtype as PyTorch's einsum gives it. PyTorch first sums each letter that one
+    operand alone holds (of size > 1 unless it is the only operand): integers and bools become
+    int64 there. It then contracts left to right: a step that sums a letter both sides hold
+    with size > 1 runs bmm, which refuses bool and a dtype mismatch; a step without one
+    multiplies, which promotes."""
     inputs, output = equation.split("->")
     terms = inputs.split(",")
+    holders = collections.Counter(c for term in terms for c in set(term))
+    dtypes = []
+    for term, a in zip(terms, arrays):
+        dtype = _FROM_NP[a.dtype]
+        if not (dtype.is_floating_point or dtype.is_complex) and any(
+                holders[c] == 1 and c not in output and (n > 1 or len(terms) == 1)
+                for c, n in zip(term, a.shape)):
+            dtype = _dt.int64
+        dtypes.append(dtype)
     last = {c: i for i, term in enumerate(terms) for c in term}
-    dtype = _FROM_NP[arrays[0].dtype]
+    dtype = dtypes[0]
     sizes = dict(zip(terms[0], arrays[0].shape))  # the running product's sizes
     for i in range(1, len(terms)):
         own = dict(zip(terms[i], arrays[i].shape))
-        other = _FROM_NP[arrays[i].dtype]
-        if other is not dtype and any(last[c] == i and c not in output and n > 1
-                                      and sizes.get(c, 1) > 1 for c, n in own.items()):
-            raise RuntimeError(f"expected scalar type {scalar_name(dtype)} but found "
-                               f"{scalar_name(other)}")
+        other = dtypes[i]
+        if any(last[c] == i and c not in output and n > 1 and sizes.get(c, 1) > 1
+               for c, n in own.items()):
+            if dtype is _dt.bool:
+                raise NotImplementedError('"bmm" not implemented for \'Bool\'')
+            if other is not dtype:
+                raise RuntimeError(f"expected scalar type {scalar_name(dtype)} but found "
+                                   f"{scalar_name(other)}")
         dtype = promote_types(dtype, other)
         for c, n in own.items():
             if sizes.get(c, 1) == 1:
@@ -627,6 +654,11 @@ def tensordot(a: Tensor, b: Tensor, dims=2, *, out=None) -> Tensor:
         da, db = [list(d) if isinstance(d, (list, tuple)) else [d] for d in dims]
     if len(da) != len(db):
         raise RuntimeError("both dimension lists should have same length")
+    if a.dtype is not b.dtype:
+        raise RuntimeError("both inputs should have same dtype")
+    if a.dtype is _dt.bool and a._data.size and b._data.size:
+        kernel = "dot" if len(da) == a.ndim == b.ndim else "addmm_impl_cpu_"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
     for i, j in zip(da, db):
         if a.shape[i] == b.shape[j]:
             continue
@@ -863,9 +895,54 @@ def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
     return stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
 
 
-def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None, out=None):
+def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None,
+                out=None) -> Tensor:
+    """The ``ord``-norm of ``x`` over ``dim`` (all elements by default), computed in ``dtype``
+    when given; ``ord`` < 0 or inf over an empty dim raises, as PyTorch's."""
+    if not is_number(ord):
+        raise TypeError("linalg_vector_norm(): argument 'ord' (position 2) must be Number, not "
+                        f"{type(ord).__name__}")
+    if dtype is not None or not (x.is_floating_point() or x.is_complex()):
+        check_norm_dtypes(x, dtype, "linalg.vector_norm")
+    if not x._data.size and (ord < 0 or ord == math.inf):
+        _check_empty_norm(x.shape, ord, dim)
     result = x.norm(ord, dim, keepdim, dtype=dtype)
     return result if out is None else write_result(out, result)
+
+
+def check_norm_dtypes(x: Tensor, dtype, name: str) -> None:
+    """PyTorch's checks of a norm's input dtype and of its ``dtype`` argument."""
+    if not (x.is_floating_point() or x.is_complex()):
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
+                           f"{scalar_name(x.dtype)}")
+    if dtype is None:
+        return
+    if not (dtype.is_floating_point or dtype.is_complex):
+        raise RuntimeError(f"{name}: dtype should be floating point or complex, but got "
+                           f"{scalar_name(dtype)}")
+    if x.is_complex() != dtype.is_complex:
+        kind = "complex" if x.is_complex() else "real"
+        raise RuntimeError(f"{name}: dtype should be {kind} for {kind} inputs, but got "
+                           f"{scalar_name(dtype)}")
+    if promote_types(x.dtype, dtype) != dtype:
+        raise RuntimeError(f"{name}: the dtype of the input ({scalar_name(x.dtype)}) should be "
+                           f"convertible without narrowing to the specified dtype "
+                           f"({scalar_name(dtype)})")
+
+
+def _check_empty_norm(shape, ord, dim) -> None:
+    """PyTorch's error for a negative or infinite norm over an empty dim, which reduces by min
+    or max (no identity). Dims are named as the caller wrote them."""
+    name = f"{float(ord):g}"
+    dims = (dim,) if isinstance(dim, int) else dim
+    if not dims:
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {name} norm on an empty "
+                           "tensor because the operation does not have an identity")
+    for d in dims:
+        if shape[wrap_dim(d, len(shape))] == 0:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {name} norm on the "
+                               f"dimension {d}because this dimension is empty and the "
+                               "operation does not have an identity")
 
 
 @accepts_out

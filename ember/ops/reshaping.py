@@ -4,12 +4,14 @@ unravel_index."""
 from __future__ import annotations
 
 import itertools
+import math
+import numbers
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.device import get_array_module
-from ember.ops._util import accepts_out, wrap_dim
+from ember.ops._util import accepts_out, scalar_name, wrap_dim
 from ember.ops.elementwise import where
 from ember.ops.movement import (
     EmbedDiagonal,
@@ -129,23 +131,28 @@ def _vander(x: Tensor, n: int) -> Tensor:
 
 
 def linalg_vander(x: Tensor, *, N: int | None = None) -> Tensor:
-    """``linalg.vander``: powers x**0 .. x**(N-1) of the last dim of ``x`` in a new last dim."""
+    """``linalg.vander``: powers x**0 .. x**(N-1) of the last dim of ``x`` in a new last dim
+    (a 0-d ``x`` counts as shape (1,); integer inputs give int64, as PyTorch's)."""
+    if x.dtype in (_dt.bool, _dt.float16, _dt.bfloat16):
+        raise RuntimeError("linalg.vander supports floating point, complex, and integer "
+                           f"tensors, but got {scalar_name(x.dtype)}")
     if x.ndim == 0:
-        raise RuntimeError("linalg.vander: Expected x to have at least one dimension")
+        x = reshape(x, (1,))
     n = x.shape[-1] if N is None else N
     if n < 2:
-        raise RuntimeError("linalg.vander: N must be greater than 1.")
-    return _vander(x.long() if x.dtype is _dt.bool else x, n)
+        raise RuntimeError("N must be greater than 1.")
+    return _vander(x if x.dtype.is_floating_point or x.is_complex() else x.long(), n)
 
 
 def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
-    """The Vandermonde matrix of a 1-D ``x``: columns x**(N-1), ..., x**0 (or increasing)."""
+    """The Vandermonde matrix of a 1-D ``x``: columns x**(N-1), ..., x**0 (or increasing);
+    bool and integer inputs give int64, as PyTorch's."""
     if x.ndim != 1:
         raise RuntimeError("x must be a one-dimensional tensor.")
     n = x.shape[0] if N is None else N
     if n < 0:
         raise RuntimeError("N must be non-negative.")
-    x = x.long() if x.dtype is _dt.bool else x
+    x = x if x.dtype.is_floating_point or x.is_complex() else x.long()
     out = _vander(x, n)
     return out if increasing else out.flip(-1)
 
@@ -264,7 +271,9 @@ def view_as_complex(input: Tensor) -> Tensor:
 
 
 def unravel_index(indices: Tensor, shape) -> tuple:
-    """The coordinates, in an array of ``shape``, of flat ``indices`` (one tensor per dim)."""
+    """The coordinates, in an array of ``shape``, of flat ``indices``: one int64 tensor per dim,
+    computed in int64 whatever the integer dtype of ``indices`` (as PyTorch's; an index out of
+    range wraps around, also as PyTorch's, which does not check)."""
     if not isinstance(indices, Tensor):
         from ember._creation import tensor
         indices = tensor(indices)
@@ -272,11 +281,18 @@ def unravel_index(indices: Tensor, shape) -> tuple:
         raise TypeError("expected 'indices' to be integer dtype, but got "
                         f"{indices.dtype}")
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    size = 1
     for s in shape:
-        size *= s
-    data = indices._data
-    if data.size and (int(data.min()) < -size or int(data.max()) >= size):
-        raise RuntimeError("index out of bounds in unravel_index")
-    coords = indices._xp.unravel_index(data % size if size else data, shape)
-    return tuple(_make(c.astype("int64")) for c in coords)
+        if not isinstance(s, numbers.Integral):
+            raise TypeError(f"expected 'shape' sequence to only contain ints, but got {type(s)}")
+    if any(s < 0 for s in shape):
+        raise ValueError(f"'shape' cannot have negative values, but got {shape}")
+    data = indices._data.astype("int64", copy=False)
+    if 0 in shape:
+        if data.size:
+            raise RuntimeError("ZeroDivisionError")
+        return tuple(_make(data.copy()) for _ in shape)
+    coords, stride = [], math.prod(shape)
+    for s in shape:
+        stride //= s
+        coords.append(_make(data // stride % s))
+    return tuple(coords)

@@ -11,6 +11,7 @@ import math
 import warnings
 
 from ember._tensor import Tensor, _make
+from ember.ops._util import scalar_name
 from ember.ops.elementwise import where
 from ember.ops.linalg import matmul
 from ember.ops.movement import stack
@@ -49,7 +50,8 @@ def _reflect(x: Tensor, twice_low: int, twice_high: int) -> Tensor:
     low = twice_low / 2
     span = (twice_high - twice_low) / 2
     d = (x - low).abs()
-    flips = _constant(x._xp.floor(d._data / span))
+    # (NumPy's bfloat16 over a Python float gives float32: back to d's dtype)
+    flips = _constant(x._xp.floor(d._data / span).astype(d._data.dtype, copy=False))
     extra = d - flips * span
     return where((flips % 2) == 1, span - extra, extra) + low
 
@@ -113,8 +115,8 @@ def _check_grid_sample(input: Tensor, grid: Tensor, mode: str, padding_mode: str
         raise RuntimeError("grid_sampler(): expected 4D or 5D input and grid with same number "
                            f"of dimensions, but got {sizes}")
     if input.dtype != grid.dtype:
-        raise RuntimeError("grid_sampler(): expected input and grid to have same dtype, but "
-                           f"input has {input.dtype} and grid has {grid.dtype}")
+        raise RuntimeError(f"expected scalar type {scalar_name(input.dtype)} but found "
+                           f"{scalar_name(grid.dtype)}")
     if input.shape[0] != grid.shape[0]:
         raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, "
                            f"but got {sizes}")
@@ -204,7 +206,9 @@ def _base_coordinates(xp, size: int, align_corners: bool, dtype):
     if size <= 1:
         return xp.zeros(size, dtype)
     steps = xp.linspace(-1, 1, size, dtype=dtype)
-    return steps if align_corners else steps * ((size - 1) / size)
+    if align_corners:
+        return steps
+    return (steps * ((size - 1) / size)).astype(dtype, copy=False)  # bfloat16 * float: float32
 
 
 def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tensor:

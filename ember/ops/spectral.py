@@ -21,27 +21,29 @@ from ember.ops.reshaping import view_as_real
 # Windows: computed in float64 on the host, then made in the requested dtype and device.
 
 
-def _window(values: np.ndarray, dtype, layout, device, requires_grad: bool) -> Tensor:
+def _window(name: str, values: np.ndarray, dtype, layout, device,
+            requires_grad: bool) -> Tensor:
     from ember._creation import _finish, _np_dtype
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
     if not d.is_floating_point:
-        raise RuntimeError(f"window functions expect a floating point dtype, got {d}")
+        raise RuntimeError(f"{name} expects floating point dtypes, got: {d}")
     return _finish(values.astype(_np_dtype(d)), device, requires_grad)
 
 
-def _positions(window_length: int, periodic: bool):
+def _positions(name: str, window_length: int, periodic: bool):
     """(n, denominator) for a window of ``window_length`` points; a periodic window is the
     symmetric window one point longer, without its last point."""
     if window_length < 0:
-        raise RuntimeError(f"window_length must be non-negative, got {window_length}")
+        raise RuntimeError(f"{name} requires non-negative window_length, got "
+                           f"window_length={window_length}")
     n = np.arange(window_length, dtype=np.float64)
     return n, float(window_length if periodic else window_length - 1)
 
 
-def _cosine_sum(window_length: int, periodic: bool, coefs) -> np.ndarray:
+def _cosine_sum(name: str, window_length: int, periodic: bool, coefs) -> np.ndarray:
     if window_length == 1:
         return np.ones(1)
-    n, denom = _positions(window_length, periodic)
+    n, denom = _positions(name, window_length, periodic)
     out = np.zeros(window_length)
     for k, a in enumerate(coefs):
         out += (-1) ** k * a * np.cos(2 * math.pi * k * n / denom)
@@ -51,8 +53,8 @@ def _cosine_sum(window_length: int, periodic: bool, coefs) -> np.ndarray:
 def hann_window(window_length: int, periodic: bool = True, *, dtype=None, layout=None,
                 device=None, requires_grad: bool = False) -> Tensor:
     """The Hann window: 0.5 - 0.5 cos(2 pi n / N)."""
-    return _window(_cosine_sum(window_length, periodic, (0.5, 0.5)), dtype, layout, device,
-                   requires_grad)
+    return _window("hann_window", _cosine_sum("hann_window", window_length, periodic, (0.5, 0.5)),
+                   dtype, layout, device, requires_grad)
 
 
 def hamming_window(window_length: int, periodic: bool = True, alpha: float = 0.54,
@@ -60,15 +62,15 @@ def hamming_window(window_length: int, periodic: bool = True, alpha: float = 0.5
                    requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """The Hamming window: alpha - beta cos(2 pi n / N) (``pin_memory`` is accepted and
     ignored, as the factories do)."""
-    return _window(_cosine_sum(window_length, periodic, (alpha, beta)), dtype, layout, device,
-                   requires_grad)
+    values = _cosine_sum("hamming_window", window_length, periodic, (alpha, beta))
+    return _window("hamming_window", values, dtype, layout, device, requires_grad)
 
 
 def blackman_window(window_length: int, periodic: bool = True, *, dtype=None, layout=None,
                     device=None, requires_grad: bool = False) -> Tensor:
     """The Blackman window: 0.42 - 0.5 cos(2 pi n / N) + 0.08 cos(4 pi n / N)."""
-    return _window(_cosine_sum(window_length, periodic, (0.42, 0.5, 0.08)), dtype, layout,
-                   device, requires_grad)
+    values = _cosine_sum("blackman_window", window_length, periodic, (0.42, 0.5, 0.08))
+    return _window("blackman_window", values, dtype, layout, device, requires_grad)
 
 
 def bartlett_window(window_length: int, periodic: bool = True, *, dtype=None, layout=None,
@@ -77,9 +79,9 @@ def bartlett_window(window_length: int, periodic: bool = True, *, dtype=None, la
     if window_length == 1:
         values = np.ones(1)
     else:
-        n, denom = _positions(window_length, periodic)
+        n, denom = _positions("bartlett_window", window_length, periodic)
         values = 1.0 - np.abs(2.0 * n / denom - 1.0)
-    return _window(values, dtype, layout, device, requires_grad)
+    return _window("bartlett_window", values, dtype, layout, device, requires_grad)
 
 
 def kaiser_window(window_length: int, periodic: bool = True, beta: float = 12.0, *,
@@ -88,10 +90,10 @@ def kaiser_window(window_length: int, periodic: bool = True, beta: float = 12.0,
     if window_length == 1:
         values = np.ones(1)
     else:
-        n, denom = _positions(window_length, periodic)
+        n, denom = _positions("kaiser_window", window_length, periodic)
         ratio = np.clip(1.0 - (2.0 * n / denom - 1.0) ** 2, 0.0, None)
         values = np.i0(beta * np.sqrt(ratio)) / np.i0(beta)
-    return _window(values, dtype, layout, device, requires_grad)
+    return _window("kaiser_window", values, dtype, layout, device, requires_grad)
 
 
 # ---------------------------------------------------------------------------------------------

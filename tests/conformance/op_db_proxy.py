@@ -277,7 +277,8 @@ def _gradient_difference(expected, got, leaves) -> str | None:
     if not want_outputs:
         return None
     # complex outputs enter as their (real, imaginary) pairs, each with its own weight
-    want_outputs = [torch.view_as_real(o) if o.is_complex() else o for o in want_outputs]
+    want_outputs = [torch.view_as_real(o.resolve_conj()) if o.is_complex() else o
+                    for o in want_outputs]  # torch's result may be a lazily conjugated view
     rng = np.random.default_rng(0)
     weights = [rng.standard_normal(tuple(o.shape)) for o in want_outputs]
     torch_loss = sum((o * torch.tensor(w, dtype=o.dtype)).sum()

@@ -196,7 +196,11 @@ def test_solver_outs_and_argument_names():
 def test_cond_of_a_batch_holding_a_singular_matrix(p):
     a = np.stack([[[1.0, 2.0], [2.0, 4.0]], np.diag([2.0, 0.5])])
     e, t = _pair(a)
-    _close(ember.linalg.cond(e, p), torch.linalg.cond(t, p), 1e-6)
+    got, want = ember.linalg.cond(e, p), torch.linalg.cond(t, p)
+    if p in (None, 2):  # the singular matrix's smallest singular value is LAPACK's noise
+        assert got[0].item() > 1e15 and want[0].item() > 1e15
+        got, want = got[1:], want[1:]
+    _close(got, want, 1e-6)
 
 
 def test_multi_dot_half_matches_torchs_order():

@@ -146,9 +146,11 @@ def _select_bits(xp, drop, grad, keep=None):
 
 def round_half_even(xp, a, decimals: int):
     """``xp.round``; on CuPy, bfloat16 (no kernel: float32's would return float32) rounds in
-    float32 and goes back, as PyTorch's CUDA kernel computes it."""
-    if xp is not np and a.dtype == _BFLOAT16:
-        return xp.round(a.astype(np.float32), decimals).astype(_BFLOAT16)
+    float32 and goes back, as PyTorch's CUDA kernel computes it. With ``decimals`` the half
+    types scale in float32 and round once, as PyTorch's kernels do (scaling in float16 first
+    would round twice)."""
+    if (xp is not np and a.dtype == _BFLOAT16) or (decimals and a.dtype.itemsize == 2):
+        return xp.round(a.astype(np.float32), decimals).astype(a.dtype)
     return xp.round(a, decimals)
 
 

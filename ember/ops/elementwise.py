@@ -521,8 +521,15 @@ def reciprocal_(input):
 class FloorDivide(Primitive, node_name="FloorDivideBackward0"):
     @staticmethod
     def forward(ctx, a, b):
+        given = a, b
         a, b = promote(a, b)
         _check_division(a, b, "div_floor_cpu")
+        dtype = (a if hasattr(a, "dtype") else b).dtype
+        if dtype.itemsize == 2 and dtype.kind in "fV":
+            # half: in float32, a Python number unrounded, the quotient rounded once (PyTorch)
+            wide = [p.astype(np.float32) if hasattr(g, "dtype") else g
+                    for g, p in zip(given, (a, b))]
+            return _xp(a if hasattr(a, "dtype") else b).floor_divide(*wide).astype(dtype)
         return _xp(a if hasattr(a, "dtype") else b).floor_divide(a, b)
 
     @staticmethod

@@ -369,6 +369,12 @@ def _scatter_index(xp, index, dim):
     return tuple(grids)
 
 
+def _half(np_dtype):
+    """float16 or bfloat16, else None: PyTorch's scatter kernels accumulate these in float32 and
+    round once (index_put and a vector's index_add do not)."""
+    return np_dtype if np_dtype.itemsize == 2 and _dt.np_kind(np_dtype) == "f" else None
+
+
 def _check_index(index: Tensor, op: str, input: Tensor, dim: int, src=None) -> Tensor:
     """Index dtype, and PyTorch's shape rule: index no larger than src anywhere, nor than
     input outside ``dim``. Returns the index; an empty one PyTorch does not check (it reads
@@ -482,13 +488,14 @@ class ScatterAdd(Primitive, node_name="ScatterAddBackward0"):
         ctx.dim = dim
         ctx.src_shape = src.shape
         xp = get_array_module(a)
-        out = a.copy()
+        half = _half(a.dtype)
+        out = a.astype(np.float32) if half else a.copy()
         src = src[tuple(slice(0, s) for s in index.shape)]
         try:
-            _scatter_add_arrays(xp, out, _scatter_index(xp, index, dim), src.astype(a.dtype))
+            _scatter_add_arrays(xp, out, _scatter_index(xp, index, dim), src.astype(out.dtype))
         except IndexError:
             raise _out_of_bounds(index, dim, a.shape[dim]) from None
-        return out
+        return out.astype(half) if half else out
 
     @staticmethod
     def backward(ctx, grad):
@@ -578,43 +585,51 @@ def scatter_(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, re
     return inplace(input, Scatter, index, s, wrap_dim(dim, input.ndim), reduce)
 
 
+def _scatter_reduce(ctx, a, index, src, dim, reduce, include_self, half):
+    """ScatterReduce's forward; ``half``: the half type to compute in float32 and round to."""
+    xp = get_array_module(a)
+    pos = _scatter_index(xp, index, dim)
+    src_in = src
+    a_in, a = a, (a.astype(np.float32) if half else a)
+    src = src[tuple(slice(0, s) for s in index.shape)].astype(a.dtype)
+    out = a.copy()
+    touched = xp.zeros(a.shape, bool)
+    touched[pos] = True
+    if not include_self:
+        fill = {"sum": 0, "mean": 0, "prod": 1}.get(reduce)
+        if fill is None:
+            fill = _extreme(a.dtype, reduce == "amax")
+        out[touched] = fill
+    if reduce in ("sum", "mean"):
+        _scatter_add_arrays(xp, out, pos, src)
+    elif reduce == "prod":
+        ufunc_at(xp, "multiply", out, pos, src)
+    elif reduce == "amax":
+        ufunc_at(xp, "maximum", out, pos, src)
+    elif reduce == "amin":
+        ufunc_at(xp, "minimum", out, pos, src)
+    else:
+        raise RuntimeError(f"reduce argument must be one of sum, prod, mean, amax, amin, "
+                           f"got {reduce}")
+    count = None
+    if reduce == "mean":
+        count = xp.zeros(a.shape, a.dtype)
+        _scatter_add_arrays(xp, count, pos, xp.ones(index.shape, a.dtype))
+        if include_self:
+            count += 1
+        count = xp.maximum(count, 1)
+        out = out / count if _dt.np_kind(a.dtype) == "f" else out // count
+    if half:
+        out, count = out.astype(half), None if count is None else count.astype(half)
+    ctx.save_for_backward(a_in, index, src_in, out)  # src as given: double backward
+    ctx.args = (dim, reduce, include_self, count)
+    return out
+
+
 class ScatterReduce(Primitive, node_name="ScatterReduceBackward0"):
     @staticmethod
     def forward(ctx, a, index, src, dim, reduce, include_self):
-        xp = get_array_module(a)
-        pos = _scatter_index(xp, index, dim)
-        src_in = src
-        src = src[tuple(slice(0, s) for s in index.shape)].astype(a.dtype)
-        out = a.copy()
-        touched = xp.zeros(a.shape, bool)
-        touched[pos] = True
-        if not include_self:
-            fill = {"sum": 0, "mean": 0, "prod": 1}.get(reduce)
-            if fill is None:
-                fill = _extreme(a.dtype, reduce == "amax")
-            out[touched] = fill
-        if reduce in ("sum", "mean"):
-            _scatter_add_arrays(xp, out, pos, src)
-        elif reduce == "prod":
-            ufunc_at(xp, "multiply", out, pos, src)
-        elif reduce == "amax":
-            ufunc_at(xp, "maximum", out, pos, src)
-        elif reduce == "amin":
-            ufunc_at(xp, "minimum", out, pos, src)
-        else:
-            raise RuntimeError(f"reduce argument must be one of sum, prod, mean, amax, amin, "
-                               f"got {reduce}")
-        count = None
-        if reduce == "mean":
-            count = xp.zeros(a.shape, a.dtype)
-            _scatter_add_arrays(xp, count, pos, xp.ones(index.shape, a.dtype))
-            if include_self:
-                count += 1
-            count = xp.maximum(count, 1)
-            out = out / count if _dt.np_kind(a.dtype) == "f" else out // count
-        ctx.save_for_backward(a, index, src_in, out)  # src as given: double backward
-        ctx.args = (dim, reduce, include_self, count)
-        return out
+        return _scatter_reduce(ctx, a, index, src, dim, reduce, include_self, _half(a.dtype))
 
     @staticmethod
     def backward(ctx, grad):
@@ -760,13 +775,14 @@ class IndexAdd(Primitive, node_name="IndexAddBackward0"):
         ctx.save_for_backward(index)
         ctx.args = (dim, alpha)
         xp = get_array_module(a)
-        out = a.copy()
+        half = _half(a.dtype) if a.ndim > 1 else None
+        out = a.astype(np.float32) if half else a.copy()
         src = source * cast(alpha, source.dtype) if alpha != 1 else source  # uint8 wraps -1
         try:
-            _scatter_add_arrays(xp, out, (slice(None),) * dim + (index,), src.astype(a.dtype))
+            _scatter_add_arrays(xp, out, (slice(None),) * dim + (index,), src.astype(out.dtype))
         except IndexError:
             raise _bad_index(index, dim, a.shape[dim], a.ndim <= 1) from None
-        return out
+        return out.astype(half) if half else out
 
     @staticmethod
     def backward(ctx, grad):
@@ -825,7 +841,11 @@ def index_copy_(input, dim, index, source):
 
 class IndexReduce(ScatterReduce, node_name="IndexReduceBackward0"):
     """``index_reduce``: ``ScatterReduce`` with the index vector spread over ``source``'s shape
-    along ``dim`` (forward and gradients are the same)."""
+    along ``dim`` (gradients the same; half types accumulate in their own precision here)."""
+
+    @staticmethod
+    def forward(ctx, a, index, src, dim, reduce, include_self):
+        return _scatter_reduce(ctx, a, index, src, dim, reduce, include_self, None)
 
 
 _INDEX_REDUCTIONS = ("prod", "mean", "amax", "amin")

@@ -52,10 +52,15 @@ class Softmax(Primitive, node_name="SoftmaxBackward0"):
     def forward(ctx, a, dim):
         xp = get_array_module(a)
         a = float_array(a)
+        half = a.dtype if a.dtype.itemsize == 2 else None
+        if half is not None:  # float16, bfloat16: in float32, rounded once, as PyTorch does
+            a = a.astype(xp.float32)
         out = xp.empty_like(a)
         if a.size:
             for _, block, _, total in _exp_blocks(xp, a, dim, out):
                 block /= total
+        if half is not None:
+            out = out.astype(half)
         ctx.save_for_backward(out)
         ctx.dim = dim
         return out
@@ -80,11 +85,16 @@ class LogSoftmax(Primitive, node_name="LogSoftmaxBackward0"):
     def forward(ctx, a, dim):
         xp = get_array_module(a)
         a = float_array(a)
+        half = a.dtype if a.dtype.itemsize == 2 else None
+        if half is not None:  # float16, bfloat16: in float32, rounded once, as PyTorch does
+            a = a.astype(xp.float32)
         out = xp.empty_like(a)
         if a.size:
             for rows, block, top, total in _exp_blocks(xp, a, dim, out):
                 top += xp.log(total)
                 xp.subtract(a[rows], top, out=block)
+        if half is not None:
+            out = out.astype(half)
         ctx.save_for_backward(out)
         ctx.dim = dim
         return out
@@ -565,10 +575,12 @@ def _weighted_reduction(ctx, xp, losses, w, reduction: str):
         return losses
     if reduction == "sum":
         ctx.coef = w
-        return xp.asanyarray(losses.sum())  # "any": a meta 0-d sum stays meta
-    total = w.sum()  # all targets ignored: 0 / 0 = nan, as in PyTorch
-    ctx.coef = w / total
-    return xp.asanyarray(losses.sum() / total)
+        # "any": a meta 0-d sum stays meta
+        return xp.asanyarray(_wide_sum(losses).astype(losses.dtype, copy=False))
+    total = _wide_sum(w)  # all targets ignored: 0 / 0 = nan, as in PyTorch
+    # ... but a zero gradient, as PyTorch's: w is all 0 then, so dividing by 1 gives it
+    ctx.coef = (w / (total + (total == 0))).astype(w.dtype, copy=False)
+    return xp.asanyarray((_wide_sum(losses) / total).astype(losses.dtype, copy=False))
 
 
 class NllLoss(Primitive, node_name="NllLossBackward0"):
@@ -666,11 +678,20 @@ def _reduced_grad(grad: Tensor, shape, reduction: str) -> Tensor:
     return g / n if reduction == "mean" else g
 
 
+def _wide_sum(a):
+    """The sum of ``a``; float16/bfloat16 accumulated in float32 (PyTorch's reductions), else
+    NumPy's own (float16's pairwise sum drifts; bfloat16's, adding one element at a time,
+    stalls once the total dwarfs an element)."""
+    return a.sum(dtype="float32") if a.dtype.itemsize == 2 and a.dtype.kind in "fV" else a.sum()
+
+
 def _reduce_array(xp, losses, reduction: str):
     if reduction == "none":
         return losses
-    total = losses.sum()
-    return xp.asanyarray(total / losses.size if reduction == "mean" else total)
+    total = _wide_sum(losses)
+    if reduction == "mean":
+        total = total / losses.size
+    return xp.asanyarray(total.astype(losses.dtype, copy=False))
 
 
 class MseLoss(Primitive, node_name="MseLossBackward0"):
@@ -760,7 +781,7 @@ class BinaryCrossEntropy(Primitive, node_name="BinaryCrossEntropyBackward0"):
         gx = g * (x - t) / ((1 - x) * x).clamp_min(1e-12)
         gt = None
         if ctx.needs_input_grad[1]:
-            gt = g * ((1 - x).log().clamp_min(-100) - x.log().clamp_min(-100))
+            gt = g * ((1 - x).log() - x.log())  # unclamped: ±inf at x = 0 or 1, as PyTorch
         return gx, gt
 
 

@@ -92,8 +92,14 @@ def copysign(input: Tensor, other) -> Tensor:
 
 @accepts_out
 def ldexp(input, other) -> Tensor:
-    """input * 2 ** other."""
-    return _floating(input) * pow(2.0, other)
+    """input * 2 ** other, in the two operands' promoted (floating) dtype: 2 ** other is
+    float32 for an integer ``other``, which must not widen a half ``input``."""
+    if not isinstance(other, Tensor):
+        return _floating(input) * pow(2.0, other)
+    dtype = result_dtype(input._data, other._data)
+    if not (dtype.is_floating_point or dtype.is_complex):
+        dtype = _dt.get_default_dtype()
+    return input.to(dtype) * pow(2.0, other).to(dtype)
 
 
 @accepts_out
@@ -116,10 +122,10 @@ def mvlgamma(input: Tensor, p: int) -> Tensor:
     x = _floating(input)
     if bool(((x <= (p - 1) / 2)).any()):
         raise RuntimeError(f"All elements must be greater than (p-1)/2 = {(p - 1) / 2}")
-    out = lgamma(x)
-    for i in range(1, p):
-        out = out + lgamma(x - i / 2)
-    return out + p * (p - 1) / 4 * math.log(math.pi)
+    # the p terms summed in one reduction: half types accumulate it in float32, as PyTorch does
+    halves = _make((_xp(x._data).arange(p) / 2).astype(x._data.dtype))
+    terms = lgamma(x.unsqueeze(-1) - halves)
+    return terms.sum(-1) + p * (p - 1) / 4 * math.log(math.pi)
 
 
 class I0(Primitive, node_name="I0Backward0"):

@@ -224,6 +224,14 @@ def _uninstall() -> None:
             delattr(owner, attr)
         else:
             setattr(owner, attr, old)
+    # A namespace first imported while dispatch was on copied wrappers by ``from`` imports
+    # (``ember.functional``): give it the plain functions too.
+    import sys
+    for name in _NAMESPACES:
+        module = sys.modules.get(name)
+        for attr, value in list(vars(module).items()) if module is not None else ():
+            if isinstance(value, types.FunctionType) and value in _wrapped:
+                setattr(module, attr, _wrapped[value])
     _wrapped.clear()
     _names.clear()
     _installed = False

@@ -251,8 +251,9 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     """
     reduction = _reduction(size_average, reduce, reduction)
     input, target, unbatched = _nll_args(input, target, weight, ignore_index, reduction)
-    loss = _nn.NllLoss.apply(input, target, None if weight is None else weight.detach(),
-                             ignore_index, reduction)
+    fn = _nn.NllLoss2d if input.ndim > 2 else _nn.NllLoss
+    loss = fn.apply(input, target, None if weight is None else weight.detach(), ignore_index,
+                    reduction)
     return loss.squeeze(0) if unbatched and reduction == "none" else loss
 
 
@@ -262,11 +263,13 @@ def _class_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None,
     input, target, unbatched = _nll_args(input, target, weight, ignore_index, reduction)
     n_classes = input._data.shape[1]
     shape = target._data.shape
+    fn = _nn.CrossEntropy
     if input._data.ndim > 2:  # (N, C, d1, ...): one row of classes per position
         input = input.movedim(1, -1).reshape(-1, n_classes)
         target = target.reshape(-1)
-    loss = _nn.CrossEntropy.apply(input, target, None if weight is None else weight.detach(),
-                                  ignore_index, reduction)
+        fn = _nn.CrossEntropy2d
+    loss = fn.apply(input, target, None if weight is None else weight.detach(), ignore_index,
+                    reduction)
     if reduction != "none":
         return loss
     return loss.reshape(shape[1:] if unbatched else shape)
@@ -476,16 +479,17 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension "
                            f"but got sizes: input1: {input1.shape}, input2: {input2.shape}, "
                            f"target: {target.shape} ")
-    return _reduce((-target * (input1 - input2) + margin).clamp_min(0), reduction)
+    # margin is a double in PyTorch's signature: integer inputs give a float loss
+    return _reduce((-target * (input1 - input2) + float(margin)).clamp_min(0), reduction)
 
 
 def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average=None,
                          reduce=None, reduction: str = "mean") -> Tensor:
     """x where target == 1, max(0, margin - x) where target == -1."""
     reduction = _reduction(size_average, reduce, reduction)
-    zero = input * 0
-    margin_part = where(target != 1, (margin - input).clamp_min(0), zero)
-    self_part = where(target != -1, input, zero)
+    # a scalar 0, not ``input * 0``, which is NaN at an infinite input
+    margin_part = where(target != 1, (margin - input).clamp_min(0), 0.0)
+    self_part = where(target != -1, input, 0.0)
     return _reduce(margin_part + self_part, reduction)
 
 

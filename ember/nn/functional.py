@@ -688,10 +688,8 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     normalized_shape = _as_shape(normalized_shape)
     shape = input._data.shape
     lead = len(shape) - len(normalized_shape)
-    if lead < 0 or shape[lead:] != normalized_shape:
-        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input "
-                           f"with shape [*, {', '.join(str(s) for s in normalized_shape)}], but "
-                           f"got input of size{list(input.shape)}")
+    if lead < 0 or shape[lead:] != normalized_shape or not normalized_shape:
+        _refuse_normalized_shape(normalized_shape, input)
     try:
         return _nn.LayerNormFn.apply(input, weight, bias, shape, tuple(range(lead, len(shape))),
                                      normalized_shape, eps, None)
@@ -705,10 +703,8 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     """x / sqrt(mean(x^2) + eps) over the trailing ``normalized_shape`` dims, times weight."""
     normalized_shape = _as_shape(normalized_shape)
     shape = input._data.shape
-    if shape[len(shape) - len(normalized_shape):] != normalized_shape:
-        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input "
-                           f"with shape [*{', '.join(str(s) for s in normalized_shape)}], but "
-                           f"got input of size{list(input.shape)}")
+    if shape[len(shape) - len(normalized_shape):] != normalized_shape or not normalized_shape:
+        _refuse_normalized_shape(normalized_shape, input, "")
     if eps is None:
         eps = _dt.finfo_np(input.dtype).eps
     dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
@@ -720,6 +716,15 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     except RuntimeError:
         _check_affine(normalized_shape, weight)
         raise
+
+
+def _refuse_normalized_shape(normalized_shape: tuple, input: Tensor, sep: str = ", ") -> None:
+    if not normalized_shape:
+        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., "
+                           "containing at least one element, but got normalized_shape = []")
+    raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with "
+                       f"shape [*{sep}{', '.join(str(s) for s in normalized_shape)}], but got "
+                       f"input of size{list(input.shape)}")
 
 
 def _check_affine(normalized_shape: tuple, weight=None, bias=None) -> None:
@@ -824,6 +829,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
     With ``sparse=True`` the weight's gradient is a COO tensor of the rows looked up
     (``padding_idx``'s excepted), for ``optim.SparseAdam``, ``SGD`` and ``Adagrad``."""
     _check_indices(input, "embedding")
+    if weight.ndim != 2:
+        raise RuntimeError("'weight' must be 2-D")
     refuse_complex_grad("embedding", weight)
     padding_idx = _padding_idx(padding_idx, weight.shape[0])
     if max_norm is not None:
@@ -839,6 +846,9 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
     """Sums, means or maxes of bags of embeddings: rows of a 2-D ``input``, or the slices of a
     1-D ``input`` that start at ``offsets``; ``sparse=True`` (sum and mean) as in ``embedding``."""
     _check_indices(input, "embedding_bag")
+    if weight.ndim != 2:
+        raise ValueError(f"weight has to be a 2D Tensor, but got Tensor of dimension "
+                         f"{weight.ndim}")
     if mode not in ("sum", "mean", "max"):
         raise ValueError("mode has to be one of sum, mean or max")
     if mode == "max" and sparse:

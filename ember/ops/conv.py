@@ -166,6 +166,15 @@ def _check_conv(op: str, input: Tensor, weight: Tensor, bias, groups: int, in_ch
                            f"{list(bias.shape)} instead")
 
 
+def _check_conv_args(padding: tuple, stride: tuple, dilation: tuple) -> None:
+    if min(padding) < 0:
+        raise RuntimeError("negative padding is not supported")
+    if min(stride) <= 0:
+        raise RuntimeError("non-positive stride is not supported")
+    if min(dilation) <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
+
+
 def _add_bias(out: Tensor, bias, nd: int) -> Tensor:
     if bias is None:
         return out
@@ -186,14 +195,16 @@ def _conv(nd: int, input, weight, bias, stride, padding, dilation, groups) -> Te
             pads = ((0, 0),) * nd
         elif padding == "same":
             if any(s != 1 for s in stride):
-                raise ValueError("padding='same' is not supported for strided convolutions")
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
             total = [d * (k - 1) for d, k in zip(dilation, kernel)]
             pads = tuple((t // 2, t - t // 2) for t in total)
         else:
-            raise ValueError(f"Invalid padding string '{padding}', should be one of "
-                             f"{{'valid', 'same'}}")
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+        _check_conv_args((0,), stride, dilation)
     else:
-        pads = tuple((p, p) for p in _tuple(padding, nd, "padding"))
+        padding = _tuple(padding, nd, "padding")
+        _check_conv_args(padding, stride, dilation)
+        pads = tuple((p, p) for p in padding)
     _check_conv(op, x, weight, bias, groups, weight.shape[1] * groups)
     if weight.shape[0] % groups:
         raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
@@ -204,12 +215,7 @@ def _conv(nd: int, input, weight, bias, stride, padding, dilation, groups) -> Te
             raise RuntimeError(f"Calculated padded input size per channel: ({padded}"
                                f"). Kernel size: ({' x '.join(map(str, kernel))}). Kernel size "
                                f"can't be greater than actual input size")
-    try:
-        out = Convolution.apply(x, weight, bias, stride, pads, dilation, groups)
-    except (ZeroDivisionError, ValueError):
-        if min(stride) <= 0:
-            raise RuntimeError("non-positive stride is not supported") from None
-        raise
+    out = Convolution.apply(x, weight, bias, stride, pads, dilation, groups)
     return out.squeeze(0) if unbatched else out
 
 
@@ -245,6 +251,7 @@ def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, gr
     padding = _tuple(padding, nd, "padding")
     dilation = _tuple(dilation, nd, "dilation")
     output_padding = _tuple(output_padding, nd, "output_padding")
+    _check_conv_args(padding, stride, dilation)
     if x.dtype != weight.dtype:
         raise RuntimeError(f"{op}: Input type ({x.dtype}) and weight type ({weight.dtype}) "
                            f"should be the same")
@@ -298,6 +305,10 @@ def _pool_geometry(nd, spatial, kernel_size, stride, padding, dilation, ceil_mod
         raise RuntimeError("stride should not be zero")
     if min(kernel) <= 0:
         raise RuntimeError(f"kernel size should be greater than zero, but got kernel {kernel}")
+    if min(padding) < 0:
+        raise RuntimeError(f"pad must be non-negative, but got pad: {min(padding)}")
+    if min(dilation) <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
     for k, p in zip(kernel, padding):
         if p * 2 > k:
             raise RuntimeError(f"{op}: pad should be at most half of effective kernel size, but "
@@ -340,9 +351,20 @@ class WindowScatter(Primitive, node_name="MaxPool2DWithIndicesBackwardBackward0"
         return WindowGather.apply(grad, *ctx.geom)
 
 
+def _pool_input(input: Tensor, nd: int, op: str):
+    """``_batched`` for pooling, which refuses empty non-batch dimensions as PyTorch does."""
+    x, unbatched = _batched(input, nd, op)
+    if 0 in x.shape[1:]:
+        raise RuntimeError(f"{op}: Expected {nd + 1}D or {nd + 2}D (batch mode) tensor with "
+                           f"optional 0 dim batch size for input (the input's non-batch "
+                           f"dimensions must have positive length), but got: "
+                           f"{list(input.shape)}")
+    return x, unbatched
+
+
 def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     op = f"max_pool{nd}d"
-    x, unbatched = _batched(input, nd, op)
+    x, unbatched = _pool_input(input, nd, op)
     kernel, stride, pads, dilation, _ = _pool_geometry(
         nd, x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode, op)
     values, arg = K.max_pool(x._data, kernel, stride, pads, dilation)
@@ -431,11 +453,13 @@ class AvgPoolSpread(Primitive, node_name="AvgPool2DBackwardBackward0"):
 def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override=None):
     op = f"avg_pool{nd}d"
-    x, unbatched = _batched(input, nd, op)
+    x, unbatched = _pool_input(input, nd, op)
     kernel, stride, pads, _, outs = _pool_geometry(nd, x.shape[2:], kernel_size, stride,
                                                    padding, 1, ceil_mode, op)
     xp = get_array_module(x._data)
-    if divisor_override:
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise RuntimeError("divisor must be not zero")
         divisor = divisor_override
     else:
         divisor = K.pool_divisor(xp, x.shape[2:], kernel, stride, pads, outs, count_include_pad,
@@ -556,7 +580,7 @@ def _empty_output(x: Tensor, sizes: tuple, unbatched: bool) -> Tensor:
 
 def _adaptive_avg(nd, input, output_size):
     x, unbatched, sizes = _adaptive_input(input, nd, f"adaptive_avg_pool{nd}d", output_size)
-    if 0 in sizes:
+    if 0 in sizes or x.shape[1] == 0:  # (avg_pool refuses no channels, adaptive pooling not)
         return _empty_output(x, sizes, unbatched)
     if all(n % o == 0 for n, o in zip(x.shape[2:], sizes)):
         kernel = tuple(n // o for n, o in zip(x.shape[2:], sizes))
@@ -748,6 +772,12 @@ def fractional_max_pool3d(input: Tensor, kernel_size, output_size=None, output_r
 
 def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
     x, unbatched = _batched(input, nd, f"max_unpool{nd}d")
+    if indices.shape != input.shape:
+        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor "
+                           f"({list(input.shape)}) but got indices tensor with shape: "
+                           f"{list(indices.shape)}")
+    if indices.dtype != _dt.int64:
+        raise RuntimeError(f"elements in indices should be type int64 but got: {indices.dtype}")
     if unbatched:
         indices = indices.unsqueeze(0)
     kernel = _tuple(kernel_size, nd)
@@ -833,17 +863,24 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     if input.ndim == nd:  # no batch or channel dim (PyTorch also refuses more leading dims)
         raise NotImplementedError(f"Padding size {len(pad)} is not supported for {input.ndim}D "
                                   "input tensor.")
+    if mode != "circular" and 0 in input.shape[input.ndim - nd - 1:]:
+        raise RuntimeError(f"Expected {nd + 1}D or {nd + 2}D (batch mode) tensor with possibly 0 "
+                           f"batch size and other non-zero dimensions for input, but got: "
+                           f"{list(input.shape)}")
     if value:
-        raise ValueError(f'Padding mode "{mode}" doesn\'t take in value argument')
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
     xp = get_array_module(input._data)
     out = input
     for i, (lo, hi) in enumerate(pads):
         dim = input.ndim - nd + i
         length = input.shape[dim]
+        if length + lo + hi < 0:
+            raise RuntimeError(f"Negative padding value is resulting in a negative size "
+                               f"{length + lo + hi} at dimension {dim}")
         if mode == "reflect" and (lo >= length or hi >= length):
-            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding "
-                               f"input dimension, but got: padding ({lo}, {hi}) at dimension "
-                               f"{dim} of input {list(input.shape)}")
+            raise RuntimeError(f"Argument #{2 + 2 * nd}: Padding size should be less than the "
+                               f"corresponding input dimension, but got: padding ({lo}, {hi}) "
+                               f"at dimension {dim} of input {list(input.shape)}")
         if mode == "circular" and (lo > length or hi > length):
             raise RuntimeError("Padding value causes wrapping around more than once.")
         index = _make(_pad_index(xp, length, lo, hi, mode))

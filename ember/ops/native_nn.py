@@ -154,11 +154,12 @@ def native_layer_norm(input: Tensor, normalized_shape, weight: Tensor | None,
                       bias: Tensor | None, eps: float) -> tuple:
     """(output, mean, rstd) of layer normalization over the trailing ``normalized_shape``
     dims; mean and rstd keep those dims with size 1."""
+    out = _F().layer_norm(input, list(normalized_shape), weight, bias, eps)  # checks first
     dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
     with no_grad():  # the statistics are saved values, not differentiable outputs
         mean = input.mean(dims, keepdim=True)
         rstd = (input.var(dims, unbiased=False, keepdim=True) + eps).rsqrt()
-    return _F().layer_norm(input, list(normalized_shape), weight, bias, eps), mean, rstd
+    return out, mean, rstd
 
 
 def native_batch_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None,
@@ -167,8 +168,9 @@ def native_batch_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None,
     """(output, save_mean, save_invstd) of batch normalization over all dims but 1; in
     training the batch's mean and 1/sqrt(var + eps) (and the running statistics are updated),
     in evaluation two empty tensors."""
-    out = _F().batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
-                          eps)
+    # torch.native_batch_norm skips F.batch_norm's checks (eps=0 in training is accepted)
+    out = _F()._batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
+                           eps)
     if not training:
         empty = input.new_empty((0,))
         return out, empty, empty.clone()

@@ -607,6 +607,10 @@ class NllLoss(Primitive, node_name="NllLossBackward0"):
         return _make(zeros_as(xp, safe, shape, dtype)).scatter(1, _make(safe), src), None
 
 
+class NllLoss2d(NllLoss, node_name="NllLoss2DBackward0"):
+    """NllLoss over (N, C, d1, ...): PyTorch names the node apart."""
+
+
 class CrossEntropy(Primitive, node_name="NllLossBackward0"):  # PyTorch's last node
     """nll_loss(log_softmax(x, 1), target) over (N, C) logits in one node: the exponentials
     are computed once, in cache-sized blocks, and reused by the backward, softmax - one_hot."""
@@ -645,6 +649,10 @@ class CrossEntropy(Primitive, node_name="NllLossBackward0"):  # PyTorch's last n
         exp *= c[:, None] / total
         exp[rows, safe] -= c
         return _make(exp), None
+
+
+class CrossEntropy2d(CrossEntropy, node_name="NllLoss2DBackward0"):
+    """CrossEntropy over the rows of (N, C, d1, ...) input: PyTorch names the node apart."""
 
 
 def _softmax_parts(xp, x):

@@ -314,8 +314,7 @@ def _run(lib, case):
 
 # Owned elsewhere: the fused NllLoss/CrossEntropy primitives' 'mean' backward divides by the
 # total weight, 0 when every target is ignored (ember/ops/nn.py _weighted_reduction).
-KNOWN = {"nll all ignored": "nan gradient where PyTorch gives 0",
-         "ce all ignored": "nan gradient where PyTorch gives 0"}
+KNOWN: dict[str, str] = {}  # {case: why ember differs}
 
 
 @pytest.mark.parametrize("name", [

@@ -66,8 +66,6 @@ def test_nll_all_ignored_mean_is_nan():
     assert math.isnan(F.cross_entropy(x, t, label_smoothing=0.2).item())
 
 
-@pytest.mark.xfail(strict=True, reason="NllLoss's mean backward divides by a zero total weight "
-                                       "(ember/ops/nn.py _weighted_reduction); PyTorch gives 0")
 def test_nll_all_ignored_mean_grad_is_zero():
     x = _t(np.random.default_rng(0).standard_normal((3, 4)), grad=True)
     F.nll_loss(x, ember.full((3,), -100, dtype=ember.int64)).backward()

@@ -7,11 +7,13 @@ it: ``is_sparse``, ``layout``, ``indices()``, ``values()``, ``coalesce()``, ``_n
 ``to_dense()``. So every op, autograd included, computes what it computes on the dense tensor,
 which is PyTorch's result for the sparse-dense products, sums and elementwise ops that code
 applies to them; results come back dense (strided), except the sum of two COO tensors, which
-stays COO with the union of their stored entries (as gradients accumulate). What differs from
-PyTorch: memory and time are the dense tensor's, and an entry stored as an explicit zero is not
-counted in ``_nnz()`` (except where a pattern of stored entries is kept: ``sparse_mask``'s
-result, sums of COO tensors, and the gradients of ``embedding(..., sparse=True)``, whose stored
-rows are the rows looked up); an uncoalesced tensor shows its coalesced entries.
+stays COO with the union of their stored entries (as gradients accumulate), and casts and
+moves, which keep the layout. Which entries are stored is kept as a pattern (so explicit zeros
+count, as in PyTorch) where PyTorch's is known: the constructors', ``sparse_mask``'s,
+``torch.sparse``'s results, sums of COO tensors, and the gradients of ``embedding(...,
+sparse=True)``, whose stored rows are the rows looked up (in-place ops keep it); elsewhere
+(``to_sparse``) the stored entries are the nonzeros. What differs from PyTorch: memory and
+time are the dense tensor's, and an uncoalesced tensor shows its coalesced entries.
 
 Example::
 
@@ -25,14 +27,55 @@ from __future__ import annotations
 import numpy as np
 
 from ember._tensor import Tensor, _make
-from ember.backend.device import Device, to_device
+from ember.autograd.function import Primitive
+from ember.autograd.grad_mode import _State
+from ember.backend.device import Device, get_array_module, to_device
 from ember.backend.special import scatter_add
+from ember.ops._util import scalar_name
 from ember.overrides import _disabled_torch_function_impl
 
-__all__ = ["mm", "sum"]
+__all__ = ["addmm", "as_sparse_gradcheck", "check_sparse_tensor_invariants", "log_softmax", "mm",
+           "sampled_addmm", "softmax", "spdiags", "spsolve", "sum"]
 
 
-class SparseCooTensor(Tensor):
+def _layout_cast(name: str):
+    """``Tensor.<name>`` (``to``, ``double``, ``cpu``, ...) keeping the sparse layout and the
+    stored entries (a value cast to zero stays stored), as PyTorch's casts and moves do."""
+    method = getattr(Tensor, name)
+
+    def cast(self, *args, **kwargs):
+        out = method(self, *args, **kwargs)
+        return out if out is self else self._recast(out)
+    cast.__name__ = cast.__qualname__ = name
+    return cast
+
+
+class _SparseBase(Tensor):
+    """What the sparse layouts share: casts and moves that keep the layout (each subclass
+    says how, in ``_recast``)."""
+
+    __torch_function__ = _disabled_torch_function_impl
+
+    __slots__ = ()
+
+    to = _layout_cast("to")
+    float = _layout_cast("float")
+    double = _layout_cast("double")
+    half = _layout_cast("half")
+    bfloat16 = _layout_cast("bfloat16")
+    int = _layout_cast("int")
+    long = _layout_cast("long")
+    short = _layout_cast("short")
+    char = _layout_cast("char")
+    byte = _layout_cast("byte")
+    bool = _layout_cast("bool")
+    cfloat = _layout_cast("cfloat")
+    cdouble = _layout_cast("cdouble")
+    cpu = _layout_cast("cpu")
+    cuda = _layout_cast("cuda")
+
+
+class SparseCooTensor(_SparseBase):
     """A COO sparse tensor (see the module's docstring): ``isinstance(t, ember.Tensor)`` holds,
     as ``type(t) is torch.Tensor`` does for PyTorch's."""
 
@@ -105,6 +148,11 @@ class SparseCooTensor(Tensor):
         return _as_sparse(t, self.sparse_dim(), self.is_coalesced(),
                           self.__dict__.get("_pattern"))
 
+    def _recast(self, t: Tensor) -> "SparseCooTensor":
+        """``t``, this tensor cast or moved, as a COO tensor with this one's stored entries."""
+        return _as_sparse(t, self.sparse_dim(), self.is_coalesced(),
+                          to_device(self._occupied(), t.device))
+
     def detach(self) -> "SparseCooTensor":
         return self._like(Tensor.detach(self))
 
@@ -133,7 +181,8 @@ class SparseCooTensor(Tensor):
         ``masked_grad=False``, as in PyTorch."""
         occupied = self._occupied()
         keep = occupied.reshape(occupied.shape + (1,) * self.dense_dim())
-        dense = Tensor.clone(self) if masked_grad is False else _masked(self, keep)
+        dense = Tensor.clone(self) if masked_grad is False else ToDense.apply(
+            self, keep, self._recast)
         return dense if dtype is None else dense.to(dtype)
 
     def to_sparse(self, sparse_dim: int | None = None, *, layout=None, blocksize=None,
@@ -183,6 +232,34 @@ def row_sparse(t: Tensor, rows) -> SparseCooTensor:
     pattern = t._xp.zeros(t.shape[0], bool)
     pattern[rows] = True
     return _as_sparse(t, 1, rows.size <= 1, pattern)
+
+
+class ToDense(Primitive, node_name="ToDenseBackward0"):
+    """A sparse tensor's strided copy, zero off its stored entries (``keep``, a bool array that
+    broadcasts); the gradient, kept to those entries, comes back in the sparse tensor's layout
+    (``relayout`` is its ``_recast``), as PyTorch's does."""
+
+    @staticmethod
+    def forward(ctx, a, keep, relayout):
+        ctx.keep, ctx.relayout = keep, relayout
+        return get_array_module(a).where(keep, a, 0).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.relayout(Tensor.masked_fill(grad, _make(~ctx.keep), 0))
+
+
+class ToSparse(Primitive, node_name="ToSparseBackward0"):
+    """A strided copy that becomes a sparse tensor (the caller sets the layout); its gradient
+    is strided, as PyTorch's is."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad if grad.__class__ is Tensor else Tensor.clone(grad)
 
 
 def _masked(t: Tensor, keep) -> Tensor:
@@ -242,24 +319,42 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None,
                            f"indices {list(idx.shape)} and values {list(vals.shape)}")
     coords = idx.long()._data
     if size is None:
+        for d in range(sparse_dim):
+            if nnz and int(coords[d].min()) < 0:
+                raise RuntimeError(f"found negative index {int(coords[d].min())} for dim {d}")
         size = tuple(int(c.max()) + 1 if nnz else 0 for c in coords) + tuple(vals.shape[1:])
     size = tuple(int(s) for s in size)
     if len(size) != sparse_dim + vals.ndim - 1:
         raise RuntimeError(f"number of dimensions must be sparse_dim ({sparse_dim}) + dense_dim "
                            f"({vals.ndim - 1}), but got {len(size)}")
+    # checked whatever check_invariants says: a dense-backed tensor cannot hold such an index
     for d in range(sparse_dim):
-        if nnz and (int(coords[d].min()) < 0 or int(coords[d].max()) >= size[d]):
+        if nnz and int(coords[d].min()) < 0:
+            raise RuntimeError(f"found negative index {int(coords[d].min())} for dim {d}")
+        if nnz and int(coords[d].max()) >= size[d]:
             raise RuntimeError(f"size is inconsistent with indices: for dim {d}, size is "
                                f"{size[d]} but found index {int(coords[d].max())}")
     xp = vals._xp
-    dense = xp.zeros(size, vals._data.dtype)
-    scatter_add(xp, dense, tuple(xp.asarray(c) for c in coords), vals._data)
-    if device is not None:
-        dense = to_device(dense, Device(device))
+    where = tuple(xp.asarray(c) for c in coords)
+    pattern = xp.zeros(size[:sparse_dim], bool)  # explicit zeros stay specified, as in PyTorch
+    if nnz:
+        pattern[where] = True
     if requires_grad and not (vals.dtype.is_floating_point or vals.dtype.is_complex):
         raise RuntimeError("Only Tensors of floating point and complex dtype can require "
                            "gradients")
-    return _as_sparse(_make(dense, requires_grad), sparse_dim, bool(is_coalesced))
+    if vals.requires_grad and _State.enabled:  # differentiable in values, as in PyTorch
+        from ember._creation import zeros
+        out = zeros(size, dtype=vals.dtype, device=vals.device).index_put(
+            tuple(_make(w) for w in where), vals, accumulate=True)
+        if device is not None:
+            out, pattern = out.to(device), to_device(pattern, Device(device))
+    else:
+        dense = xp.zeros(size, vals._data.dtype)
+        scatter_add(xp, dense, where, vals._data)
+        if device is not None:
+            dense, pattern = to_device(dense, Device(device)), to_device(pattern, Device(device))
+        out = _make(dense, requires_grad)
+    return _as_sparse(out, sparse_dim, bool(is_coalesced), pattern)
 
 
 def to_sparse(input: Tensor, sparse_dim: int | None = None, *, layout=None,
@@ -283,7 +378,7 @@ def to_sparse(input: Tensor, sparse_dim: int | None = None, *, layout=None,
     sparse_dim = input.ndim if sparse_dim is None else sparse_dim
     if not 0 <= sparse_dim <= input.ndim:
         raise RuntimeError(f"sparse_dim must be in [0, {input.ndim}], got {sparse_dim}")
-    return _as_sparse(input.clone(), sparse_dim, True, pattern)  # differentiable, as in PyTorch
+    return _as_sparse(ToSparse.apply(input), sparse_dim, True, pattern)
 
 
 def sparse_mask(input: Tensor, mask: Tensor) -> Tensor:
@@ -334,7 +429,7 @@ def layout_error(op: str, t: Tensor, expected: str) -> RuntimeError:
     return RuntimeError(f"{op} expected {expected} tensor layout but got {layout_word(t)}")
 
 
-class SparseCompressedTensor(Tensor):
+class SparseCompressedTensor(_SparseBase):
     """A CSR, CSC, BSR or BSC sparse tensor (see NOTE [ Dense-backed compressed tensors ]):
     ``isinstance(t, ember.Tensor)`` holds, as ``type(t) is torch.Tensor`` does for PyTorch's."""
 
@@ -419,6 +514,16 @@ class SparseCompressedTensor(Tensor):
             shape = shape[:nbatch + 1] + shape[nbatch + 3:]  # CSR, CSC: no 1x1 block dims
         return picked.reshape(shape)
 
+    def _recast(self, t: Tensor) -> "SparseCompressedTensor":
+        """``t`` (this tensor cast, moved or copied) with this one's layout and pattern."""
+        info = self.__dict__
+        return _as_compressed(t, info["_layout"], info["_blocksize"], self.dense_dim(),
+                              to_device(info["_pattern"], t.device), info["_index_dtype"])
+
+    clone = _layout_cast("clone")
+    detach = _layout_cast("detach")
+    _owned_copy = _layout_cast("_owned_copy")
+
     def _keep(self):
         return _element_keep(self._xp, self.__dict__["_pattern"], self.__dict__["_blocksize"],
                              self.dense_dim())
@@ -426,7 +531,8 @@ class SparseCompressedTensor(Tensor):
     def to_dense(self, dtype=None, *, masked_grad=None) -> Tensor:
         """The strided tensor; its gradient is kept to the specified entries unless
         ``masked_grad=False``, as in PyTorch."""
-        dense = Tensor.clone(self) if masked_grad is False else _masked(self, self._keep())
+        dense = Tensor.clone(self) if masked_grad is False else ToDense.apply(
+            self, self._keep(), self._recast)
         return dense if dtype is None else dense.to(dtype)
 
     def __repr__(self) -> str:
@@ -515,11 +621,16 @@ def to_compressed(input: Tensor, layout: str, blocksize=None,
                            f"by given blocksize ({blocksize[0]},{blocksize[1]})")
     split, perm = _block_view(tuple(dense.shape), nbatch, blocksize)
     blocks = dense._data.reshape(split).transpose(perm)
-    pattern = (blocks != 0).any(axis=tuple(range(nbatch + 2, blocks.ndim)))
+    if isinstance(input, SparseCooTensor) and input.sparse_dim() == nbatch + 2:
+        # the COO tensor's stored entries, explicit zeros included, as PyTorch converts them
+        occupied = input._occupied().reshape(split[:nbatch + 4])
+        pattern = occupied.any(axis=(nbatch + 1, nbatch + 3))
+    else:
+        pattern = (blocks != 0).any(axis=tuple(range(nbatch + 2, blocks.ndim)))
     per_batch = pattern.reshape((-1, pattern.shape[-2] * pattern.shape[-1])).sum(-1)
     if per_batch.size and bool((per_batch != per_batch[0]).any()):
         raise RuntimeError("Expect the same number of specified elements per batch.")
-    return _as_compressed(dense.clone(), layout, blocksize, dense_dim, pattern)
+    return _as_compressed(ToSparse.apply(dense), layout, blocksize, dense_dim, pattern)
 
 
 def sparse_compressed_tensor(compressed_indices, plain_indices, values, size=None, *,
@@ -567,10 +678,6 @@ def sparse_compressed_tensor(compressed_indices, plain_indices, values, size=Non
     xp = vals._xp
     cix, pix = xp.asarray(ci._data, np.int64), xp.asarray(pi._data, np.int64)
     ncompressed = ci.shape[-1] - 1
-    if nnz and (bool((cix[..., :1] != 0).any()) or bool((cix[..., -1:] != nnz).any())
-                or bool((xp.diff(cix, axis=-1) < 0).any())):
-        raise RuntimeError("sparse_compressed_tensor: compressed_indices must start at 0, "
-                           f"never decrease and end at nnz ({nnz})")
     nplain = int(pix.max()) + 1 if nnz else 0
     grid = (ncompressed, nplain) if row_compressed else (nplain, ncompressed)
     dense_shape = tuple(vals.shape[nbatch + (3 if blocked else 1):])
@@ -582,7 +689,20 @@ def sparse_compressed_tensor(compressed_indices, plain_indices, values, size=Non
                            f"batch shape {batch} and the values' dense shape {dense_shape}")
     grid = (size[nbatch] // blocksize[0], size[nbatch + 1] // blocksize[1])
     compressed_len, plain_len = grid if row_compressed else grid[::-1]
-    if compressed_len != ncompressed or plain_len < nplain:
+    if checks_invariants(check_invariants):
+        if ci.dtype != pi.dtype:
+            names = ("crow_indices", "col_indices") if row_compressed else ("ccol_indices",
+                                                                            "row_indices")
+            raise RuntimeError(f"{names[0]} and {names[1]} must have the same dtype, bot got "
+                               f"{scalar_name(ci.dtype)} and {scalar_name(pi.dtype)}, "
+                               "respectively")
+        check_compressed_invariants(xp, name, cix, pix, nnz, plain_len)
+    # checked whatever check_invariants says: a dense-backed tensor cannot hold such indices
+    if nnz and (bool((cix[..., :1] != 0).any()) or bool((cix[..., -1:] != nnz).any())
+                or bool((xp.diff(cix, axis=-1) < 0).any())):
+        raise RuntimeError("sparse_compressed_tensor: compressed_indices must start at 0, "
+                           f"never decrease and end at nnz ({nnz})")
+    if compressed_len != ncompressed or plain_len < nplain or (nnz and int(pix.min()) < 0):
         raise RuntimeError(f"sparse_compressed_tensor: size {size} is inconsistent with the "
                            f"indices (blocksize {blocksize})")
     # Each entry's compressed coordinate: the segment of compressed_indices it falls in.
@@ -593,24 +713,35 @@ def sparse_compressed_tensor(compressed_indices, plain_indices, values, size=Non
     comp, plain = comp.reshape(-1), pix.reshape(-1)
     row, col = (comp, plain) if row_compressed else (plain, comp)
     split, perm = _block_view(size, nbatch, blocksize)
-    blocks = xp.zeros(tuple(split[i] for i in perm), vals._data.dtype)
-    pattern = xp.zeros(blocks.shape[:nbatch + 2], bool)
-    entries = vals._data.reshape((-1,) + blocks.shape[nbatch + 2:])
-    # flat batch views of the fresh (contiguous) arrays, written through
-    scatter_add(xp, blocks.reshape((-1,) + blocks.shape[nbatch:]), (coords_b, row, col),
-                entries)
+    blocks_shape = tuple(split[i] for i in perm)
+    pattern = xp.zeros(blocks_shape[:nbatch + 2], bool)
     pattern.reshape((-1,) + pattern.shape[nbatch:])[coords_b, row, col] = True
-    dense = blocks.transpose(tuple(np.argsort(perm))).reshape(size)
-    if device is not None:
-        dense = to_device(dense, Device(device))
-        pattern = to_device(pattern, Device(device))
     if requires_grad and not (vals.dtype.is_floating_point or vals.dtype.is_complex):
         raise RuntimeError("Only Tensors of floating point and complex dtype can require "
                            "gradients")
     index_dtype = np.int32 if ci._data.dtype == np.int32 else np.int64
+    unpermute = tuple(int(i) for i in np.argsort(perm))
+    entries_shape = (-1,) + blocks_shape[nbatch + 2:]
+    flat_shape = (-1,) + blocks_shape[nbatch:]
+    if vals.requires_grad and _State.enabled:  # differentiable in values, as in PyTorch
+        from ember._creation import zeros
+        blocks = zeros(blocks_shape, dtype=vals.dtype, device=vals.device).reshape(flat_shape)
+        blocks = blocks.index_put((_make(coords_b), _make(row), _make(col)),
+                                  vals.reshape(entries_shape), accumulate=True)
+        out = blocks.reshape(blocks_shape).permute(unpermute).reshape(size).contiguous()
+        if device is not None:
+            out, pattern = out.to(device), to_device(pattern, Device(device))
+        return _as_compressed(out, name, blocksize, len(dense_shape), pattern, index_dtype)
+    blocks = xp.zeros(blocks_shape, vals._data.dtype)
+    # a flat batch view of the fresh (contiguous) array, written through
+    scatter_add(xp, blocks.reshape(flat_shape), (coords_b, row, col),
+                vals._data.reshape(entries_shape))
+    dense = blocks.transpose(unpermute).reshape(size)
+    if device is not None:
+        dense = to_device(dense, Device(device))
+        pattern = to_device(pattern, Device(device))
     return _as_compressed(_make(xp.ascontiguousarray(dense), requires_grad), name, blocksize,
                           len(dense_shape), pattern, index_dtype)
-
 
 
 def sparse_csr_tensor(crow_indices, col_indices, values, size=None, *, dtype=None, device=None,
@@ -621,7 +752,8 @@ def sparse_csr_tensor(crow_indices, col_indices, values, size=None, *, dtype=Non
     import ember
     return sparse_compressed_tensor(crow_indices, col_indices, values, size, dtype=dtype,
                                     layout=ember.sparse_csr, device=device,
-                                    requires_grad=requires_grad)
+                                    requires_grad=requires_grad,
+                                    check_invariants=check_invariants)
 
 
 def sparse_csc_tensor(ccol_indices, row_indices, values, size=None, *, dtype=None, device=None,
@@ -632,7 +764,8 @@ def sparse_csc_tensor(ccol_indices, row_indices, values, size=None, *, dtype=Non
     import ember
     return sparse_compressed_tensor(ccol_indices, row_indices, values, size, dtype=dtype,
                                     layout=ember.sparse_csc, device=device,
-                                    requires_grad=requires_grad)
+                                    requires_grad=requires_grad,
+                                    check_invariants=check_invariants)
 
 
 def sparse_bsr_tensor(crow_indices, col_indices, values, size=None, *, dtype=None, device=None,
@@ -643,7 +776,8 @@ def sparse_bsr_tensor(crow_indices, col_indices, values, size=None, *, dtype=Non
     import ember
     return sparse_compressed_tensor(crow_indices, col_indices, values, size, dtype=dtype,
                                     layout=ember.sparse_bsr, device=device,
-                                    requires_grad=requires_grad)
+                                    requires_grad=requires_grad,
+                                    check_invariants=check_invariants)
 
 
 def sparse_bsc_tensor(ccol_indices, row_indices, values, size=None, *, dtype=None, device=None,
@@ -654,14 +788,44 @@ def sparse_bsc_tensor(ccol_indices, row_indices, values, size=None, *, dtype=Non
     import ember
     return sparse_compressed_tensor(ccol_indices, row_indices, values, size, dtype=dtype,
                                     layout=ember.sparse_bsc, device=device,
-                                    requires_grad=requires_grad)
+                                    requires_grad=requires_grad,
+                                    check_invariants=check_invariants)
 
 
 def mm(mat1: Tensor, mat2: Tensor) -> Tensor:
-    """``mat1 @ mat2`` where either may be sparse (``torch.sparse.mm``): a dense result."""
+    """``mat1 @ mat2`` where either may be sparse (``torch.sparse.mm``): a dense result; the
+    gradient of a sparse operand is kept to its specified entries, as in PyTorch."""
+    if mat1.is_sparse or isinstance(mat1, SparseCompressedTensor):
+        mat1 = mat1.to_dense()
+    if mat2.is_sparse or isinstance(mat2, SparseCompressedTensor):
+        mat2 = mat2.to_dense()
     return mat1.matmul(mat2)
 
 
 def sum(input: Tensor, dim=None, dtype=None) -> Tensor:  # noqa: A001 - PyTorch's name
     """The sum of a sparse tensor's entries, over ``dim`` (all by default)."""
     return input.sum(dtype=dtype) if dim is None else input.sum(dim, dtype=dtype)
+
+
+# torch.sparse's other functions, on the same representation (at the end: they import it)
+from ember._sparse_ops import (  # noqa: E402, F401
+    BFloat16Tensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+    addmm,
+    as_sparse_gradcheck,
+    check_compressed_invariants,
+    check_sparse_tensor_invariants,
+    checks_invariants,
+    log_softmax,
+    sampled_addmm,
+    softmax,
+    spdiags,
+    spsolve,
+)

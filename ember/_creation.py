@@ -11,7 +11,7 @@ import numpy as np
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _host, _make, _to_nested
 from ember.backend.device import CPU, Device, meta_array, to_device
-from ember.ops._util import accepts_out, cast, scalar_name, shape_arg
+from ember.ops._util import accepts_out, cast, scalar_name, shape_arg, write_result
 from ember.random import generator_for
 
 
@@ -810,10 +810,15 @@ def poisson(input: Tensor, generator=None) -> Tensor:
     return _make(_rng(input.device, generator).poisson(input._data).astype(input._data.dtype))
 
 
-@accepts_out
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
-                generator=None) -> Tensor:
+                generator=None, out: Tensor | None = None) -> Tensor:
     """Indices drawn from the rows of ``input`` (unnormalised probabilities)."""
+    if out is not None:
+        if out.dtype is not _dt.int64:
+            raise RuntimeError("multinomial expects Long tensor out, got: "
+                               f"{scalar_name(out.dtype)}")
+        return write_result(out, multinomial(input, num_samples, replacement,
+                                              generator=generator))
     if input.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     if not input.is_floating_point():
@@ -834,10 +839,11 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
         total = row.sum()
         if total <= 0:
             raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-        if not replacement and num_samples > np.count_nonzero(row):
+        p = row / total  # subnormal weights can vanish here
+        if not replacement and num_samples > np.count_nonzero(p):
             raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
                                "replacement")
-        out[r] = rng.choice(row.size, num_samples, replace=replacement, p=row / total)
+        out[r] = rng.choice(row.size, num_samples, replace=replacement, p=p)
     out = out.reshape(probs.shape[:-1] + (num_samples,))
     return _finish(out, input.device, False)
 
@@ -900,9 +906,9 @@ def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, layout=None
     return _finish(np.stack([r, c]).astype(_np_dtype(dtype, _dt.int64)), device, False)
 
 
-@accepts_out
-def complex(real: Tensor, imag: Tensor) -> Tensor:  # noqa: A001
-    """``real + imag * 1j`` of two floating tensors of one dtype."""
+def complex(real: Tensor, imag: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A001
+    """``real + imag * 1j`` of two floating tensors of one dtype (``out`` of the matching
+    complex dtype)."""
     floating = (_dt.float16, _dt.float32, _dt.float64)
     if real.dtype not in floating or imag.dtype not in floating:
         raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
@@ -917,7 +923,13 @@ def complex(real: Tensor, imag: Tensor) -> Tensor:  # noqa: A001
     real, imag = broadcast_tensors(real, imag)
     if real.dtype is _dt.float16:  # no complex32 arrays: as complex64, as before
         real, imag = real.float(), imag.float()
-    return view_as_complex(stack([real, imag], -1))
+    result = view_as_complex(stack([real, imag], -1))
+    if out is None:
+        return result
+    if out.dtype is not result.dtype:
+        raise RuntimeError(f"Expected object of scalar type {scalar_name(result.dtype)} but got "
+                           f"scalar type {scalar_name(out.dtype)} for argument 'out'")
+    return write_result(out, result)
 
 
 @accepts_out

@@ -206,6 +206,9 @@ def signbit(input):
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    if rtol < 0 or atol < 0:
+        name, value = ("rtol", rtol) if rtol < 0 else ("atol", atol)
+        raise RuntimeError(f"{name} must be greater than or equal to zero, but got {value}")
     a, b = promote(input._data, data_of(other))
     try:
         return _make(input._xp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))

@@ -118,18 +118,26 @@ def add(input, other, *deprecated, alpha=1, out=None):
     if deprecated:
         other, alpha = _scalar_first("add", other, deprecated, "alpha")
     if alpha != 1 or isinstance(alpha, bool):
-        _check_alpha(input, other, alpha)
-        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+        other = _scaled(input, other, alpha)
     if out is not None:
         return write_out(out, Add.apply(input, other))
     return Add.apply(input, other)
 
 
+def _scaled(input, other, alpha):
+    """``alpha * other`` for add/add_ (a bool result: any nonzero alpha counts as True)."""
+    _check_alpha(input, other, alpha)
+    if isinstance(input, Tensor) and input.dtype is _dt.bool and isinstance(other, Tensor) \
+            and other.dtype is _dt.bool:
+        alpha = builtins.bool(alpha)
+    return mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+
+
 def add_(input, other, *deprecated, alpha=1):
     if deprecated:
         other, alpha = _scalar_first("add_", other, deprecated, "alpha")
-    if alpha != 1:
-        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+    if alpha != 1 or isinstance(alpha, bool):
+        other = _scaled(input, other, alpha)
     return inplace(input, Add, other)
 
 
@@ -269,7 +277,7 @@ class Div(Primitive, node_name="DivBackward0"):
     @staticmethod
     def forward(ctx, a, b):
         x, y = promote(a, b)
-        if x.dtype.kind in "biu" if hasattr(x, "dtype") else False:
+        if (x if hasattr(x, "dtype") else y).dtype.kind in "biu":  # x may be a Python number
             f = _dt.get_default_dtype().np_dtype
             x, y = cast(x, f), cast(y, f)
         out = x / y
@@ -320,11 +328,12 @@ def div_(input, other, *, rounding_mode=None):
 def _rounded_div(a, b, rounding):
     da, db = data_of(a), data_of(b)
     da, db = promote(da, db)
-    if getattr(da, "dtype", np.dtype(np.float64)).kind in "biu":
+    array = da if hasattr(da, "dtype") else db  # the other may be a Python number
+    if array.dtype.kind in "biu":
         _check_division(da, db, "div_trunc_cpu")
-        xp = _xp(da if hasattr(da, "dtype") else db)
+        xp = _xp(array)
         q = xp.trunc(xp.true_divide(da, db)) if rounding == "trunc" else xp.floor_divide(da, db)
-        return _make(xp.asarray(q).astype(da.dtype))
+        return _make(xp.asarray(q).astype(array.dtype))
     return getattr(Div.apply(a, b), rounding)()
 
 

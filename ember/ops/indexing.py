@@ -455,6 +455,7 @@ def gather(input: Tensor, dim: int | None = None, index: Tensor | None = None, *
     if axis is not None:
         dim = axis
     if out is not None:
+        check_out_dtype(out, input.dtype)
         return write_result(out, gather(input, dim, index))
     if input.ndim == 0:  # dim 0 / -1 of a 0-d tensor: gather from its 1-element view
         wrap_dim(dim, 0)
@@ -802,11 +803,30 @@ def index_add(input, dim=None, index=None, source=None, *, alpha=1, axis=None, o
         return write_result(out, index_add(input, dim, index, source, alpha=alpha))
     if input.ndim == 0:
         return _lift_0d(index_add, input, dim, index, source, alpha=alpha)
-    return IndexAdd.apply(input, index, source, wrap_dim(dim, input.ndim), alpha)
+    d = wrap_dim(dim, input.ndim)
+    _check_index_add_source(input, d, index, source)
+    return IndexAdd.apply(input, index, source, d, alpha)
 
 
 def index_add_(input, dim, index, source, *, alpha=1):
-    return inplace(input, IndexAdd, index, source, wrap_dim(dim, input.ndim), alpha)
+    d = wrap_dim(dim, input.ndim)
+    if input.ndim:
+        _check_index_add_source(input, d, index, source)
+    return inplace(input, IndexAdd, index, source, d, alpha)
+
+
+def _check_index_add_source(input: Tensor, d: int, index: Tensor, source: Tensor) -> None:
+    """PyTorch's shape checks of ``source``: ``input``'s shape but along ``d``, where it has
+    one slice per index."""
+    shape, src_shape = input.shape, source.shape
+    if len(src_shape) != len(shape) or src_shape[:d] != shape[:d] \
+            or src_shape[d + 1:] != shape[d + 1:]:
+        raise RuntimeError("source tensor shape must match self tensor shape, excluding the "
+                           f"specified dimension. Got self.shape = {list(shape)} "
+                           f"source.shape = {list(src_shape)}")
+    if index.numel() != src_shape[d]:
+        raise RuntimeError(f"index_add_(): Number of indices ({index.numel()}) should be equal "
+                           f"to source.size(dim): ({src_shape[d]}), for dim: {d}")
 
 
 class IndexCopy(Primitive, node_name="IndexCopyBackward0"):
@@ -989,9 +1009,55 @@ def _check_mask(mask: Tensor, op: str) -> None:
                            f"{mask.dtype}")
 
 
+def _check_fill_value(input: Tensor, value) -> None:
+    """PyTorch refuses a complex value for a real tensor (and a Python number out of an
+    integer dtype's range) as an overflow."""
+    complex_value = isinstance(value, complex) or isinstance(value, Tensor) and value.is_complex()
+    if complex_value and not input.is_complex():
+        raise RuntimeError(f"value cannot be converted to type {_c_name(input.dtype)} without "
+                           "overflow")
+    if isinstance(value, int) and not -128 <= value <= 127 \
+            and input._data.dtype.kind in "iu":
+        info = np.iinfo(input._data.dtype)
+        if not info.min <= value <= info.max:
+            raise RuntimeError(f"value cannot be converted to type {_c_name(input.dtype)} "
+                               "without overflow")
+
+
+def _c_name(d) -> str:
+    """The C type name that PyTorch's conversion errors quote."""
+    name = d.name
+    if name in ("float32", "float64"):
+        return "float" if name == "float32" else "double"
+    if name.startswith(("int", "uint")):
+        return name + "_t"
+    return {"float16": "c10::Half", "bfloat16": "c10::BFloat16", "bool": "bool"}.get(name, name)
+
+
+def check_out_dtype(out: Tensor, dtype) -> None:
+    """The ``out=`` of ops that write their result's dtype unconverted must have it."""
+    if out.dtype is not dtype:
+        raise RuntimeError(f"Expected out tensor to have dtype {_type_meta_name(dtype)}, but "
+                           f"got {_type_meta_name(out.dtype)} instead")
+
+
+_TYPE_META_NAMES = {
+    "uint8": "unsigned char", "int8": "signed char", "int16": "short int", "int32": "int",
+    "int64": "long int", "float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float",
+    "float64": "double", "complex64": "c10::complex<float>",
+    "complex128": "c10::complex<double>", "bool": "bool",
+}
+
+
+def _type_meta_name(d) -> str:
+    return _TYPE_META_NAMES.get(d.name, d.name)
+
+
 def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     """``input`` with ``value`` where ``mask`` is True (mask broadcasts)."""
     _check_mask(mask, "masked_fill_")
+    if not isinstance(value, float):
+        _check_fill_value(input, value)
     if isinstance(value, Tensor) and value.ndim:
         raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got "
                            f"tensor with {value.ndim} dimension(s).")
@@ -1004,6 +1070,8 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
 
 def masked_fill_(input: Tensor, mask: Tensor, value) -> Tensor:
     _check_mask(mask, "masked_fill_")
+    if not isinstance(value, float):
+        _check_fill_value(input, value)
     mask = mask.bool() if mask.dtype is not _dt.bool else mask
     if not (_State.enabled and (input.requires_grad or isinstance(value, Tensor)
                                 and value.requires_grad)):
@@ -1036,9 +1104,16 @@ def _scatter_values(mask: Tensor, source: Tensor) -> Tensor:
     return reshape(source, -1)[:k]
 
 
+def _check_bool_mask(mask: Tensor) -> None:
+    if mask.dtype is not _dt.bool:
+        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with "
+                           f"dtype {scalar_name(mask.dtype)}")
+
+
 def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     """``input`` (broadcast with ``mask``) with the leading elements of ``source``, in order,
     written where ``mask`` is True."""
+    _check_bool_mask(mask)
     shape = broadcast_shapes(mask.shape, input.shape)
     input = expand(input, shape)
     mask = expand(mask.bool(), shape)
@@ -1048,6 +1123,7 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
 
 def masked_scatter_(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     """``masked_scatter`` in place (``mask`` broadcasts to ``input``'s shape)."""
+    _check_bool_mask(mask)
     mask = expand(mask.bool(), tuple(input.shape))
     values = _scatter_values(mask, source)
     return inplace(input, MaskedScatter, values, _index_tuple(input, (mask,)), False)

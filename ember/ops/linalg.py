@@ -882,6 +882,8 @@ def cross(input: Tensor, other: Tensor, dim=None, *, out=None) -> Tensor:
 def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
     """``torch.linalg.cross``: the cross product of 3-vectors along ``dim`` (default the last),
     broadcasting the other dimensions."""
+    if input.ndim != other.ndim:
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
     d = wrap_dim(dim, input.ndim)
     if input.shape[d] != 3 or other.shape[d] != 3:
         raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. "

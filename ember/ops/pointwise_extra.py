@@ -116,12 +116,11 @@ def logaddexp2(input, other) -> Tensor:
 
 @accepts_out
 def mvlgamma(input: Tensor, p: int) -> Tensor:
-    """The multivariate log-gamma function of dimension ``p`` (all inputs must be > (p-1)/2)."""
+    """The multivariate log-gamma function of dimension ``p`` (defined for inputs above
+    (p-1)/2; PyTorch 2.13 no longer refuses the others: their terms are log |gamma|)."""
     if p < 1:
         raise RuntimeError("p has to be greater than or equal to 1")
     x = _floating(input)
-    if bool(((x <= (p - 1) / 2)).any()):
-        raise RuntimeError(f"All elements must be greater than (p-1)/2 = {(p - 1) / 2}")
     # the p terms summed in one reduction: half types accumulate it in float32, as PyTorch does
     halves = _make((_xp(x._data).arange(p) / 2).astype(x._data.dtype))
     terms = lgamma(x.unsqueeze(-1) - halves)
@@ -244,6 +243,17 @@ def _gamma_density(ctx, grad, name: str) -> Tensor:
     return grad * exp((a - 1) * log(x) - x - lgamma(a))
 
 
+def _infinite_edges(xp, p, a, x, lower: bool):
+    """PyTorch's P (``lower``) or Q at an infinite argument, even when the other is NaN:
+    a = inf gives P = 0, x = inf gives P = 1 (SciPy: NaN with a NaN partner)."""
+    a, x = xp.asarray(a), xp.asarray(x)
+    a_inf, x_inf = a == math.inf, x == math.inf
+    if not (a_inf.any() or x_inf.any()):
+        return p
+    p = xp.where(a_inf & ~xp.isinf(x), 0.0 if lower else 1.0, p)
+    return xp.where(x_inf & ~xp.isinf(a), 1.0 if lower else 0.0, p).astype(p.dtype, copy=False)
+
+
 class Igamma(Primitive, node_name="IgammaBackward0"):
     _node_saved = {"self": 0, "other": 1}
 
@@ -251,7 +261,9 @@ class Igamma(Primitive, node_name="IgammaBackward0"):
     def forward(ctx, a, x):
         a, x = promote(float_array(a), x)
         ctx.save_for_backward(a, x)
-        return special(_xp(a)).gammainc(a, x).astype(a.dtype, copy=False)  # half types widen
+        xp = _xp(a)
+        p = special(xp).gammainc(a, x).astype(a.dtype, copy=False)  # half types widen
+        return _infinite_edges(xp, p, a, x, True)
 
     @staticmethod
     def backward(ctx, grad):
@@ -265,7 +277,9 @@ class Igammac(Primitive, node_name="IgammacBackward0"):
     def forward(ctx, a, x):
         a, x = promote(float_array(a), x)
         ctx.save_for_backward(a, x)
-        return special(_xp(a)).gammaincc(a, x).astype(a.dtype, copy=False)  # half types widen
+        xp = _xp(a)
+        q = special(xp).gammaincc(a, x).astype(a.dtype, copy=False)  # half types widen
+        return _infinite_edges(xp, q, a, x, False)
 
     @staticmethod
     def backward(ctx, grad):

@@ -400,7 +400,12 @@ def aminmax(input: Tensor, *, dim=None, keepdim: bool = False, axis=None, keepdi
     keepdim = keepdim if keepdims is None else keepdims
     d = () if dim is None else dim
     result = return_types.aminmax(amin(input, d, keepdim), amax(input, d, keepdim))
-    return result if out is None else write_result(out, result)
+    if out is None:
+        return result
+    from ember.ops.indexing import check_out_dtype
+    for o in out:
+        check_out_dtype(o, input.dtype)
+    return write_result(out, result)
 
 
 def _arg_extreme(input: Tensor, dim, keepdim: bool, largest: bool) -> Tensor:
@@ -1064,6 +1069,9 @@ def gradient(input: Tensor, *, spacing=1, dim=None, edge_order: int = 1) -> tupl
     coordinates (1-D tensors). Returns one tensor per dim."""
     dims = range(input.ndim) if dim is None else [dim] if isinstance(dim, int) else dim
     dims = [wrap_dim(d, input.ndim) for d in dims]
+    if len(set(dims)) != len(dims):
+        repeated = next(d for d in dims if dims.count(d) > 1)
+        raise RuntimeError(f"dim {repeated} appears multiple times in the list of dims")
     if spacing is None:
         spacing = 1
     if isinstance(spacing, (int, float)) or (isinstance(spacing, Tensor) and not spacing.ndim):
@@ -1075,6 +1083,10 @@ def gradient(input: Tensor, *, spacing=1, dim=None, edge_order: int = 1) -> tupl
                            f"length {len(dims)}.")
     if edge_order not in (1, 2):
         raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
+    for h in spacing:
+        if isinstance(h, Tensor) and h.device != input.device:
+            raise RuntimeError(f"torch.gradient expected each tensor to be on the same device, "
+                               f"but got devices {input.device} and {h.device}!")
     if not (input.dtype.is_floating_point or input.dtype.is_complex):
         input = input.to(_dt.get_default_dtype())
     return tuple(_gradient_along(input, d, h, edge_order) for d, h in zip(dims, spacing))

@@ -34,6 +34,18 @@ def _floating(input: Tensor) -> Tensor:
 # Covariance and correlation
 
 
+def _check_weights(w: Tensor, name: str, n: int) -> None:
+    """PyTorch's checks of a cov() weight vector against ``n`` observations."""
+    if w.ndim > 1:
+        raise RuntimeError(f"cov(): expected {name} to have one or fewer dimensions but got "
+                           f"{name} with {w.ndim} dimensions")
+    if w.numel() != n:
+        raise RuntimeError(f"cov(): expected {name} to have the same numel as there are "
+                           f"observations in the input but got {w.numel()} != {n}")
+    if bool((w._data < 0).any()):
+        raise RuntimeError(f"cov(): {name} cannot be negative")
+
+
 def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
         aweights: Tensor | None = None) -> Tensor:
     """Covariance of the variables in the rows of ``input`` (columns are observations).
@@ -61,8 +73,10 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
     if fweights is not None:
         if fweights.is_floating_point() or fweights.is_complex():
             raise RuntimeError("cov(): expected fweights to have integral dtype")
+        _check_weights(fweights, "fweights", n)
         w = fweights
     if aweights is not None:
+        _check_weights(aweights, "aweights", n)
         w = aweights if w is None else w * aweights
     if w is None:
         avg = x.mean(1)
@@ -271,6 +285,9 @@ def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:
     """Each slice along ``dim`` with ``p``-norm above ``maxnorm`` scaled to norm ``maxnorm``."""
     if p <= 0:
         raise RuntimeError("renorm: non-positive-norm not supported")
+    if input.ndim < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input.ndim} "
+                           f"dimensions")
     d = wrap_dim(dim, input.ndim)
     others = tuple(i for i in builtins.range(input.ndim) if i != d)
     norms = input.norm(p, others, keepdim=True) if others else input.abs()
@@ -312,6 +329,9 @@ def histogramdd(input: Tensor, bins=10, *, range=None, weight: Tensor | None = N
                            f"{input.dtype}")
     xp = input._xp
     d = input.shape[-1]
+    if isinstance(bins, (list, tuple)) and len(bins) != d:
+        raise RuntimeError("histogramdd: The size of bins must be equal to the innermost "
+                           "dimension of the input.")
     points = input._data.reshape(-1, d)
     weights = None if weight is None else weight._data.reshape(-1)
     if isinstance(bins, (list, tuple)) and bins and isinstance(bins[0], Tensor):

@@ -30,7 +30,6 @@ _VIEWS = {
     "detach_copy": lambda input: input.detach(),
     "diagonal_copy": movement.diagonal,
     "expand_copy": lambda input, size, *, implicit=False: input.expand(size),
-    "narrow_copy": movement.narrow,
     "permute_copy": movement.permute,
     "select_copy": movement.select,
     "slice_copy": _slice,
@@ -49,6 +48,14 @@ _VIEWS = {
 }
 for _name, _op in _VIEWS.items():
     globals()[_name] = _fresh(_op, _name)
+
+
+def narrow_copy(input: Tensor, dim: int, start, length: int) -> Tensor:
+    """``narrow`` in fresh memory; PyTorch checks a too-large ``dim`` as an internal assert."""
+    if dim >= input.ndim:
+        raise RuntimeError("Expected dim < static_cast<int64_t>(self_sizes.size()) to be true, "
+                           "but got false.")
+    return movement.narrow(input, dim, start, length).clone()
 
 
 def adjoint(input: Tensor) -> Tensor:
@@ -75,5 +82,5 @@ def resize_as_(input: Tensor, the_template: Tensor, *, memory_format=None) -> Te
     return input.resize_as_(the_template)
 
 
-__all__ = [*_VIEWS, "adjoint", "constant_pad_nd", "frobenius_norm", "nuclear_norm",
+__all__ = [*_VIEWS, "narrow_copy", "adjoint", "constant_pad_nd", "frobenius_norm", "nuclear_norm",
            "resize_as_"]

@@ -103,52 +103,21 @@ KNOWN_EXTRA = {
 }
 
 
-def _extra_cases():
+def _cases(dtypes, known: dict, skip=frozenset()):
     for op in op_db:
         key = op.name + (f".{op.variant_test_name}" if op.variant_test_name else "")
-        if op.name in NOT_PUBLIC or key in EXTRA_SLOW:
+        if op.name in NOT_PUBLIC or key in skip:
             continue
-        for dtype in EXTRA_DTYPES:
+        for dtype in dtypes:
             if dtype not in op.supported_dtypes("cpu"):
                 continue
             dtype_name = str(dtype).rsplit(".", 1)[-1]
-            reason = KNOWN_EXTRA.get(f"{key}|{dtype_name}", KNOWN_EXTRA.get(key))
+            reason = known.get(f"{key}|{dtype_name}", known.get(key))
             marks = [pytest.mark.xfail(reason=reason, strict=False)] if reason else []
             yield pytest.param(op, dtype, id=f"{key}-{dtype_name}", marks=marks)
 
 
-@pytest.mark.parametrize("op, dtype", list(_extra_cases()))
-def test_op_db_samples_match_torch_forward(op, dtype):
-    failures, checked = [], 0
-    for sample in op.sample_inputs("cpu", dtype, requires_grad=False):
-        try:
-            found = check_sample(op, sample, False)
-        except Unsupported:
-            continue
-        checked += 1
-        if found:
-            failures.append(f"{found}\n    on {sample.summary()}")
-    assert not failures, f"{len(failures)} of {checked} samples differ:\n" + "\n".join(
-        failures[:5])
-
-
-def _cases():
-    for op in op_db:
-        if op.name in NOT_PUBLIC:
-            continue
-        key = op.name + (f".{op.variant_test_name}" if op.variant_test_name else "")
-        for dtype in DTYPES:
-            if dtype not in op.supported_dtypes("cpu"):
-                continue
-            dtype_name = str(dtype).rsplit(".", 1)[-1]
-            reason = KNOWN.get(f"{key}|{dtype_name}", KNOWN.get(key))
-            marks = [pytest.mark.xfail(reason=reason, strict=False)] if reason else []
-            yield pytest.param(op, dtype, id=f"{key}-{dtype_name}", marks=marks)
-
-
-@pytest.mark.parametrize("op, dtype", list(_cases()))
-def test_op_db_samples_match_torch(op, dtype):
-    gradients = dtype in (torch.float64, torch.complex128) and op.supports_autograd
+def _check_samples(op, dtype, gradients: bool) -> None:
     failures, checked = [], 0
     for sample in op.sample_inputs("cpu", dtype, requires_grad=gradients):
         try:
@@ -160,3 +129,13 @@ def test_op_db_samples_match_torch(op, dtype):
             failures.append(f"{found}\n    on {sample.summary()}")
     assert not failures, f"{len(failures)} of {checked} samples differ:\n" + "\n".join(
         failures[:5])
+
+
+@pytest.mark.parametrize("op, dtype", list(_cases(DTYPES, KNOWN)))
+def test_op_db_samples_match_torch(op, dtype):
+    _check_samples(op, dtype, dtype in (torch.float64, torch.complex128) and op.supports_autograd)
+
+
+@pytest.mark.parametrize("op, dtype", list(_cases(EXTRA_DTYPES, KNOWN_EXTRA, EXTRA_SLOW)))
+def test_op_db_samples_match_torch_forward(op, dtype):
+    _check_samples(op, dtype, False)

@@ -555,7 +555,8 @@ def _adaptive_input(input: Tensor, nd: int, op: str, output_size):
     if nd == 1 and input.ndim not in (2, 3):
         raise RuntimeError(f"Expected 2 to 3 dimensions, but got {input.ndim}-dimensional tensor "
                            f"for argument #1 'self' (while checking arguments for {op})")
-    if nd > 1 and input.ndim < nd + 1:
+    if nd > 1 and input.ndim < nd + 1 and isinstance(output_size, (tuple, list)):
+        # PyTorch's Python layer reads a tuple size against the input's dims first
         raise ValueError(f"Input dimension should be at least {nd + 1}")
     x, unbatched = _batched(input, nd, op)
     _check_not_empty(input, op)

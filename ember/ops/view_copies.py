@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ember._tensor import Tensor
 from ember.ops import movement, reshaping
+from ember.ops._util import accepts_out
 
 
 def _fresh(view_op, name: str):
@@ -50,6 +51,7 @@ for _name, _op in _VIEWS.items():
     globals()[_name] = _fresh(_op, _name)
 
 
+@accepts_out
 def narrow_copy(input: Tensor, dim: int, start, length: int) -> Tensor:
     """``narrow`` in fresh memory; PyTorch checks a too-large ``dim`` as an internal assert."""
     if dim >= input.ndim:

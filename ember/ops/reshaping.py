@@ -16,6 +16,7 @@ from ember.ops.elementwise import where
 from ember.ops.movement import (
     EmbedDiagonal,
     cat,
+    check_split_dims,
     chunk,
     clone,
     diagonal,
@@ -41,9 +42,7 @@ def row_stack(tensors) -> Tensor:
 
 def dsplit(input: Tensor, indices_or_sections):
     """Split a tensor of 3 or more dims along its third dim (depth)."""
-    if input.ndim < 3:
-        raise RuntimeError(f"torch.dsplit requires a tensor with at least 3 dimension, but got "
-                           f"a tensor with {input.ndim} dimensions!")
+    check_split_dims("dsplit", input, 3)
     return tensor_split(input, indices_or_sections, 2)
 
 

@@ -23,13 +23,7 @@ from test_tutorials_fx import TABULATE_STAND_IN
 import ember
 import ember.overrides
 
-
-@pytest.fixture(autouse=True)
-def _restore_dispatch():
-    installed_before = ember.overrides._installed
-    yield
-    if not installed_before:
-        ember.overrides._uninstall()
+pytestmark = pytest.mark.usefixtures("plain_dispatch_after")
 
 CUSTOM_TRACER = r'''
 import torch

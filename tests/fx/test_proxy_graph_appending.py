@@ -7,14 +7,7 @@ import ember
 import ember.fx as fx
 import ember.overrides
 
-
-@pytest.fixture(autouse=True)
-def _restore_dispatch():
-    # A tracer-less Proxy installs __torch_function__ dispatch; keep the rest of the run plain.
-    installed_before = ember.overrides._installed
-    yield
-    if not installed_before:
-        ember.overrides._uninstall()
+pytestmark = pytest.mark.usefixtures("plain_dispatch_after")
 
 
 def test_proxy_of_raw_nodes_builds_a_runnable_graph():

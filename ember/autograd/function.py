@@ -311,12 +311,17 @@ def _own(grad):
         owner = getattr(data, "base", data)
         if owner is None:
             return data
-        # A whole-array view (nn.Linear's weight gradient: a product formed transposed, then
-        # transposed back), its owner held by nothing but the view's base tensor and the view.
-        base = grad._base
-        if (base is not None and base._data is owner and owner.size == data.size
-                and _getrefcount(base) <= 3 and _getrefcount(owner) <= 4):
-            return data
+        if owner.size == data.size:
+            # A whole-array view of an array held by nothing but the view (a sum reshaped:
+            # a bias's or a norm's weight gradient) ...
+            if _getrefcount(owner) <= 3:
+                return data
+            # ... or by nothing but the view's base tensor and the view (nn.Linear's weight
+            # gradient: a product formed transposed, then transposed back).
+            base = grad._base
+            if (base is not None and base._data is owner and _getrefcount(base) <= 3
+                    and _getrefcount(owner) <= 4):
+                return data
     return data.copy()  # keeps meta arrays
 
 

@@ -56,6 +56,30 @@ def defer_check(flag, error: type, message: str) -> None:
         cupy().logical_or(held, flag, out=held)
 
 
+def deferred_flag(error: type, message: str):
+    """The 0-d device bool that raises ``error(message)`` at the next synchronisation once a
+    kernel sets it (as :func:`flag_targets_outside` does)."""
+    flag = _deferred.get((error, message))
+    if flag is None:
+        flag = _deferred[error, message] = cupy().zeros((), np.bool_)
+    return flag
+
+
+def flag_targets_outside(target, n_classes: int, ignore_index: int, flag) -> None:
+    """Set ``flag`` if a class index in ``target`` lies outside [0, n_classes) and is not
+    ``ignore_index``: one kernel, where the comparisons composed of CuPy calls take six."""
+    _targets_outside()(target, target.dtype.type(n_classes), target.dtype.type(ignore_index),
+                       flag)
+
+
+@functools.cache
+def _targets_outside():
+    # every thread that finds a bad target writes the same value: no race to resolve
+    return cupy().ElementwiseKernel(
+        "T t, T n, T ignore", "raw bool flag",
+        "if (t != ignore && (t < 0 || t >= n)) flag[0] = true;", "ember_targets_outside")
+
+
 def raise_deferred() -> None:
     """Raise the first failed deferred check (and forget them all)."""
     checks = list(_deferred.items())
@@ -172,7 +196,8 @@ def _gemm_operand(x, batch: tuple):
     cuBLAS (op, leading dimension) that reads it."""
     cp = cupy()
     rows, cols = x.shape[-2:]
-    flat = cp.broadcast_to(x, batch + (rows, cols)).reshape(-1, rows, cols)
+    # the count given, not -1: a reshape of an empty array cannot infer it
+    flat = cp.broadcast_to(x, batch + (rows, cols)).reshape(math.prod(batch), rows, cols)
     layout = _matrix_layout(flat, rows, cols, *flat.strides[1:])
     if layout is None:
         flat = cp.ascontiguousarray(flat)
@@ -191,8 +216,12 @@ def gemm(a, b, out=None):
     if types is None or b.dtype != a.dtype:
         return None
     cp = cupy()
-    if a.ndim == 1 or b.ndim == 1:
-        result = gemm(a[None, :], b)[..., 0, :] if a.ndim == 1 else gemm(a, b[:, None])[..., 0]
+    if a.ndim == 1 or b.ndim == 1:  # a vector is a one-row (a) or one-column (b) matrix
+        result = gemm(a[None, :] if a.ndim == 1 else a, b[:, None] if b.ndim == 1 else b)
+        if b.ndim == 1:
+            result = result[..., 0]
+        if a.ndim == 1:
+            result = result[..., 0, :] if b.ndim > 1 else result[..., 0]
         return result if out is None else _into(out, result)
     m, k = a.shape[-2:]
     n = b.shape[-1]

@@ -342,3 +342,48 @@ def dropout(x, threshold, scale, seed_words, shape=None, dtype=None):
                                      np.int64(out.size), np.uint32(threshold),
                                      compute(scale), np.int32(x is not None)))
     return out
+
+
+_CAST = """
+extern "C" __global__ void ember_cast(const in_t* x, out_t* y, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x)
+        y[i] = store_out(load(x[i]));
+}
+"""
+_CAST_STORE = "__device__ __forceinline__ out_t store_out(float v) {{ {body} }}\n"
+
+
+def cast_source(source_name: str, target_name: str) -> str:
+    """The CUDA C of ``ember_cast`` from storage dtype ``source_name`` to ``target_name``."""
+    storage, _, load, _ = _TYPES[source_name]
+    out_storage, _, _, store = _TYPES[target_name]
+    return (type_prelude(storage, "float", load) + f"typedef {out_storage} out_t;\n"
+            + _CAST_STORE.format(body=store) + _CAST)
+
+
+_CASTS = frozenset({"float32", "bfloat16", "float16"})
+
+
+@functools.lru_cache(maxsize=None)
+def _cast_kernel(source_dtype, target_dtype):
+    """The kernel casting a contiguous ``source_dtype`` array to ``target_dtype`` (float32 and
+    the half types), or None for other pairs."""
+    if source_dtype == target_dtype or not {source_dtype.name, target_dtype.name} <= _CASTS:
+        return None
+    return cuda.cupy().RawKernel(cast_source(source_dtype.name, target_dtype.name),
+                                 "ember_cast")
+
+
+def cast(x, dtype):
+    """``x.astype(dtype)`` for a CuPy array: between float32 and the half types, one launch of
+    ember's kernel, whose call costs the host less than CuPy's elementwise machinery (autocast
+    makes dozens of these casts per step); other dtypes and layouts through ``astype``."""
+    kernel = _cast_kernel(x.dtype, dtype) if x.flags.c_contiguous else None
+    if kernel is None:
+        return x.astype(dtype)
+    out = cuda.cupy().empty(x.shape, dtype)
+    if out.size:
+        blocks = min((out.size + 255) // 256, _DROPOUT_BLOCKS)
+        kernel((blocks,), (256,), (x, out, np.int64(out.size)))
+    return out

@@ -3,6 +3,8 @@ module's own): SciPy's or cupyx's, loaded on use; and the few array functions wh
 version lacks a case ember needs."""
 from __future__ import annotations
 
+import functools
+
 import ml_dtypes
 import numpy as np
 
@@ -142,6 +144,29 @@ def _select_bits(xp, drop, grad, keep=None):
     if keep is None:
         return xp.where(drop, bits(0), grad.view(bits)).view(grad.dtype)
     return xp.where(keep, grad.view(bits), bits(0)).view(grad.dtype)
+
+
+def grad_where_positive(grad, x):
+    """``grad_where(grad, drop=x <= 0)`` (ReLU's backward): on CuPy one kernel over the bits,
+    where the comparison and the selection would be two passes over memory."""
+    if grad.__class__ is np.ndarray:
+        return _and_bits(grad, None, x <= 0)
+    bits_x, bits_g = _SAME_WIDTH_INT[x.dtype.itemsize], _SAME_WIDTH_INT[grad.dtype.itemsize]
+    width = 8 * x.dtype.itemsize
+    magnitude = bits_x((1 << (width - 1)) - 1)  # all but the sign bit
+    infinity = bits_x(np.array(np.inf, x.dtype).view(bits_x))
+    return _positive_select()(x.view(bits_x), grad.view(bits_g), magnitude,
+                              infinity).view(grad.dtype)
+
+
+@functools.cache
+def _positive_select():
+    # x <= 0 on x's bits: a zero of either sign, or a negative sign on a non-NaN
+    return cuda.cupy().ElementwiseKernel(
+        "X x, G g, X magnitude, X infinity", "G y",
+        "X m = x & magnitude;"
+        "y = (m == 0 || (x < 0 && m <= infinity)) ? (G)0 : g;",
+        "ember_grad_where_positive")
 
 
 def round_half_even(xp, a, decimals: int):

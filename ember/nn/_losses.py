@@ -236,11 +236,11 @@ def _check_targets(target: Tensor, n_classes: int, ignore_index: int) -> None:
                 raise IndexError(f"Target {int(tgt[bad].reshape(-1)[0])} is out of bounds.")
     else:  # checked on the device: see NOTE [ Deferred device checks ]
         from ember.backend import cuda
-        bad = (tgt != ignore_index) & ((tgt < 0) | (tgt >= n_classes))
-        cuda.defer_check(bad.any(), IndexError,
-                         f"Target out of bounds: class indices must lie in [0, {n_classes}) or "
-                         f"equal ignore_index ({ignore_index}); checked on the GPU, so "
-                         f"raised at the next synchronisation")
+        flag = cuda.deferred_flag(
+            IndexError, f"Target out of bounds: class indices must lie in [0, {n_classes}) or "
+                        f"equal ignore_index ({ignore_index}); checked on the GPU, so raised at "
+                        f"the next synchronisation")
+        cuda.flag_targets_outside(tgt, n_classes, ignore_index, flag)
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,

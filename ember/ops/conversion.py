@@ -9,6 +9,7 @@ from ember import dtypes as _dt
 from ember._float8 import to_float8
 from ember._tensor import Tensor, _make
 from ember.autograd.function import NULL_CTX, Primitive
+from ember.backend import cuda_rows
 from ember.backend.device import Device, array_device, to_device
 
 
@@ -23,8 +24,10 @@ class ToCopy(Primitive, node_name="ToCopyBackward0"):
                 out = out.real  # (``to`` warned that the imaginary part goes; NumPy would too)
             if np_dtype in _dt._FLOAT8_NP and out.__class__ is np.ndarray:
                 out = to_float8(out, _dt._FROM_NP[np_dtype])  # PyTorch's rounding, saturation
-            else:
+            elif isinstance(out, np.ndarray):
                 out = out.astype(np_dtype)
+            else:
+                out = cuda_rows.cast(out, np_dtype)
         elif out is a:
             out = a.copy()
         return out

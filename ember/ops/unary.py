@@ -13,7 +13,7 @@ from ember._quantized import QuantizedTensor
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
-from ember.backend.special import round_half_even, special
+from ember.backend.special import grad_where_positive, round_half_even, special
 from ember.backend.special import where as _where_arrays
 from ember.ops._util import (
     accepts_out,
@@ -568,7 +568,9 @@ class Relu(Primitive, node_name="ReluBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx._saved_arrays  # the mask is all backward needs, even for create_graph
-        return select_grad(grad, drop=out <= zero_of(out.dtype))  # a NaN passes its gradient
+        if _State.enabled and grad.requires_grad:
+            return select_grad(grad, drop=out <= zero_of(out.dtype))  # a NaN passes its grad
+        return _make(grad_where_positive(grad._data, out))
 
 
 def relu(input):

@@ -95,3 +95,36 @@ def test_module_gradients_match_numpy_over_steps():
         np.testing.assert_allclose(model.weight.grad.numpy(), step * (2 * y).T @ x_np,
                                    rtol=1e-12)
         np.testing.assert_allclose(model.bias.grad.numpy(), step * (2 * y).sum(0), rtol=1e-12)
+
+
+def test_a_reshaped_unshared_gradient_is_taken_without_a_copy():
+    x = _leaf(2, 3)
+    owner = np.full((6,), 2.0)
+    buffer = [_make(owner.reshape(2, 3))]  # a sum reshaped: its owner held by the view alone
+    address = owner.ctypes.data
+    del owner
+    grad_accumulator(x).accumulate(buffer[0], create_graph=False)
+    assert x.grad._data.ctypes.data == address
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 2.0))
+
+
+def test_a_view_whose_owner_is_held_elsewhere_is_copied():
+    x = _leaf(2, 3)
+    owner = np.full((6,), 2.0)
+    buffer = [_make(owner.reshape(2, 3))]
+    grad_accumulator(x).accumulate(buffer[0], create_graph=False)
+    assert not np.shares_memory(x.grad._data, owner)
+    x.grad.add_(1)
+    np.testing.assert_array_equal(owner, np.full(6, 2.0))
+
+
+def test_layer_norm_affine_gradients_accumulate_over_steps():
+    rng = np.random.default_rng(2)
+    x_np = rng.standard_normal((4, 5))
+    ln = ember.nn.LayerNorm(5).double()
+    xhat = (x_np - x_np.mean(1, keepdims=True)) / np.sqrt(x_np.var(1, keepdims=True) + 1e-5)
+    for step in range(1, 3):
+        ln(ember.tensor(x_np)).pow(2).sum().backward()
+        np.testing.assert_allclose(ln.weight.grad.numpy(), step * (2 * xhat * xhat).sum(0),
+                                   rtol=1e-10)
+        np.testing.assert_allclose(ln.bias.grad.numpy(), step * (2 * xhat).sum(0), rtol=1e-10)

@@ -98,12 +98,13 @@ def test_antialiased_interpolate_on_cuda_matches_cpu(mode):
 def test_half_pointwise_on_cuda_match_cpu(op, dtype):
     rng = np.random.default_rng(3)
     a, b, c = (rng.standard_normal(64) + 2 for _ in range(3))
+    call = {"lerp": lambda x, y, z: ember.lerp(x, y, 0.25),
+            "addcmul": lambda x, y, z: ember.addcmul(x, y, z),
+            "addcdiv": lambda x, y, z: ember.addcdiv(x, y, z, value=0.5),
+            "sigmoid": lambda x, y, z: ember.sigmoid(x)}[op]
     results = []
     for device in ("cpu", "cuda"):
-        x, y, z = (ember.tensor(v, dtype=dtype, device=device) for v in (a, b, c))
-        out = {"lerp": lambda: ember.lerp(x, y, 0.25), "addcmul": lambda: ember.addcmul(x, y, z),
-               "addcdiv": lambda: ember.addcdiv(x, y, z, value=0.5),
-               "sigmoid": lambda: ember.sigmoid(x)}[op]()
+        out = call(*(ember.tensor(v, dtype=dtype, device=device) for v in (a, b, c)))
         assert out.dtype == dtype
         results.append(out.float().cpu().numpy())
     # CuPy and NumPy may differ in the last bit of a half-type result

@@ -126,8 +126,9 @@ from ember._accessors import (  # noqa: F401,E402
     ccol_indices_copy, col_indices_copy, crow_indices_copy, indices_copy, int_repr,
     q_per_channel_axis, q_per_channel_scales, q_per_channel_zero_points, q_scale, q_zero_point,
     row_indices_copy, slice_inverse, values_copy)
+from ember.compiler import compile  # noqa: F401,E402  (torch.compile: runs eagerly)
 from ember.runtime import (  # noqa: F401,E402
-    are_deterministic_algorithms_enabled, clear_autocast_cache, compile,
+    are_deterministic_algorithms_enabled, clear_autocast_cache,
     get_autocast_cpu_dtype, get_autocast_dtype, get_autocast_gpu_dtype,
     get_deterministic_debug_mode, get_device, get_float32_matmul_precision, get_num_interop_threads,
     get_num_threads, is_anomaly_check_nan_enabled, is_anomaly_enabled,

@@ -1,12 +1,15 @@
-"""``torch._dynamo`` as ember needs it: ember has no graph capture (``ember.compile`` returns
-the model unchanged and it runs eagerly), so there are no compiled frames or caches to manage.
-These functions keep PyTorch code that tunes or resets TorchDynamo running."""
+"""``torch._dynamo`` as ember needs it: ember has no graph capture (``ember.compile`` runs the
+model eagerly, marked as compiled: see ``ember.compiler``), so there are no compiled frames or
+caches to manage. These functions keep PyTorch code that tunes or resets TorchDynamo, or asks
+whether it is tracing, running."""
 from __future__ import annotations
 
 import types
 from typing import Callable
 
-__all__ = ["config", "disable", "reset"]
+from ember.compiler import is_compiling
+
+__all__ = ["config", "disable", "is_compiling", "reset"]  # and OptimizedModule, made lazily
 
 # ``torch._dynamo.config``: TorchDynamo's switches with PyTorch's defaults, kept so that code
 # that sets or reads them runs; with no graph capture they change nothing (other names can be
@@ -23,8 +26,14 @@ def reset() -> None:
 
 
 def disable(fn: Callable | None = None, recursive: bool = True) -> Callable:
-    """Run ``fn`` without compiling it (ember never compiles): ``fn`` itself; usable as
-    ``@disable`` and ``@disable(recursive=False)``."""
-    if fn is None:
-        return lambda f: f
-    return fn
+    """``ember.compiler.disable``: run ``fn`` as uncompiled code (``is_compiling()`` False);
+    usable as ``@disable`` and ``@disable(recursive=False)``."""
+    from ember import compiler
+    return compiler.disable(fn, recursive)
+
+
+def __getattr__(name: str):
+    if name == "OptimizedModule":  # what ``ember.compile`` makes of a module
+        from ember import compiler
+        return compiler.OptimizedModule
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,7 +23,9 @@ from ember.sparse import (
     _as_compressed,
     _as_sparse,
     _layout_name,
+    _masked,
     layout_word,
+    to_compressed,
 )
 
 
@@ -131,6 +133,194 @@ def log_softmax(input: Tensor, dim: int, *, dtype=None) -> SparseCooTensor:
 def _masked_dense(t: Tensor) -> Tensor:
     """A sparse tensor's dense form, whose gradient is kept to its specified entries."""
     return t.to_dense() if _is_sparse(t) else t
+
+
+def _stored(xp, a, keep):
+    return a if keep is None else xp.where(keep, a, 0)
+
+
+def _operand(t: Tensor, keep) -> Tensor:
+    """An operand of a product, for its partner's gradient: a sparse one strided and zero off
+    its stored entries (differentiably); conjugated, for complex adjoints."""
+    t = t if keep is None else _masked(t, keep)
+    return t.conj() if t.is_complex() else t
+
+
+def _kept_grad(grad: Tensor, keep, relayout) -> Tensor:
+    """An operand's gradient: a sparse operand's kept to its stored entries, in its layout."""
+    return grad if keep is None else relayout(_masked(grad, keep))
+
+
+def _transposed(t: Tensor) -> Tensor:
+    """A sparse matrix transposed, still sparse (a compressed one's rows become columns: CSR
+    gives CSC); a strided one's ``mT``. Differentiable."""
+    if isinstance(t, SparseCompressedTensor):
+        info = t.__dict__
+        layout = {"sparse_csr": "sparse_csc", "sparse_csc": "sparse_csr"}[info["_layout"]]
+        return _as_compressed(Tensor.t(t), layout, (1, 1), 0, info["_pattern"].T,
+                              info["_index_dtype"])
+    if isinstance(t, SparseCooTensor):
+        return _as_sparse(Tensor.t(t), 2, True, t._occupied().T)
+    return t.mT
+
+
+def _layout_of(t: Tensor, grad: Tensor) -> Tensor:
+    """A compressed gradient in its operand's layout (a CSC product for a CSR operand)."""
+    layout = t.__dict__.get("_layout")
+    if isinstance(grad, SparseCompressedTensor) and grad.__dict__["_layout"] != layout:
+        return to_compressed(grad, layout)
+    return grad
+
+
+class SparseMm(Primitive, node_name="MmBackward0"):
+    """``a @ b`` of two sparse matrices, on their stored values (``keep_a``, ``keep_b``: bool
+    arrays that broadcast to them). Its gradients are PyTorch's for ``@``: the products of the
+    incoming gradient with the other operand, sparse when that gradient is, not kept to the
+    operand's entries. ``torch.sparse.mm``'s nodes, below, keep them (``relayout_a``,
+    ``relayout_b``: each sparse operand's ``_recast``; None for a strided one)."""
+
+    @staticmethod
+    def forward(ctx, a, b, keep_a, keep_b, relayout_a, relayout_b):
+        xp = get_array_module(a)
+        ctx.save_for_backward(a, b)
+        ctx.sparse = (keep_a, keep_b, relayout_a, relayout_b)
+        ctx.offset = 0  # the arguments before ``a``
+        ctx.masked = False
+        return xp.matmul(_stored(xp, a, keep_a), _stored(xp, b, keep_b))
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        keep_a, keep_b, relayout_a, relayout_b = ctx.sparse
+        need_a, need_b = ctx.needs_input_grad[ctx.offset:ctx.offset + 2]
+        ga = gb = None
+        if not ctx.masked:  # a sparse gradient times a sparse operand: a sparse product
+            if need_a:
+                ga = _layout_of(a, grad.matmul(_transposed(b.conj() if b.is_complex() else b)))
+            if need_b:
+                gb = _layout_of(b, _transposed(a.conj() if a.is_complex() else a).matmul(grad))
+            return ga, gb
+        if need_a:
+            ga = _kept_grad(grad.matmul(_operand(b, keep_b).mT), keep_a, relayout_a)
+        if need_b:
+            gb = _kept_grad(_operand(a, keep_a).mT.matmul(grad), keep_b, relayout_b)
+        return (None,) * ctx.offset + (ga, gb)
+
+
+class SparseSparseMatmul(SparseMm, node_name="SparseSparseMatmulBackward0"):
+    """``torch.sparse.mm`` of two COO matrices: gradients kept to the operands' entries."""
+
+    @staticmethod
+    def forward(ctx, a, b, keep_a, keep_b, relayout_a, relayout_b):
+        out = SparseMm.forward(ctx, a, b, keep_a, keep_b, relayout_a, relayout_b)
+        ctx.masked = True
+        return out
+
+
+class SparseAddmm(SparseMm, node_name="SparseAddmmBackward0"):
+    """``torch.sparse.mm`` of a sparse matrix by a strided one, or of two compressed ones:
+    PyTorch's ``addmm`` of a zero matrix, whose input edge leads nowhere (the leading number
+    argument, taken by ``forward`` and given an edge); gradients kept to the operands' entries.
+    """
+
+    _scalar_edges = True
+
+    @staticmethod
+    def forward(ctx, zero, a, b, keep_a, keep_b, relayout_a, relayout_b):
+        out = SparseMm.forward(ctx, a, b, keep_a, keep_b, relayout_a, relayout_b)
+        ctx.offset = 1
+        ctx.masked = True
+        return out
+
+
+def _keep_and_relayout(t: Tensor):
+    """The bool array of a sparse operand's stored entries (broadcasting to it) and its
+    ``_recast``; (None, None) for a strided one."""
+    if isinstance(t, SparseCompressedTensor):
+        return t._keep(), t._recast
+    if isinstance(t, SparseCooTensor):
+        occupied = t._occupied()
+        return occupied.reshape(occupied.shape + (1,) * t.dense_dim()), t._recast
+    return None, None
+
+
+def _matrix_pattern(t: Tensor, what: str):
+    """The (rows, cols) bool pattern of a sparse matrix's stored entries; PyTorch's
+    sparse-sparse kernels take scalar entries of COO, CSR and CSC matrices only."""
+    if isinstance(t, SparseCompressedTensor):
+        if _COMPRESSED[t.__dict__["_layout"]][2]:
+            raise RuntimeError(f"zeros_sparse_compressed expected sparse compressed (non-block) "
+                               f"tensor layout but got {layout_word(t)}")
+        pattern = t.__dict__["_pattern"]
+    else:
+        pattern = t._occupied()
+    if t.dense_dim():
+        raise RuntimeError(f"{what}: scalar values expected, got {t.dense_dim()}D values")
+    return pattern
+
+
+def sparse_mm(mat1: Tensor, mat2: Tensor, operator: bool = False) -> Tensor:
+    """The product of two sparse matrices, sparse as in PyTorch (COO for COO operands; CSR for
+    compressed ones, except ``torch.sparse.mm``'s CSC @ CSC, CSC). Its stored entries are the
+    structural product of the operands' (``(i, j)`` where some ``k`` has both ``mat1[i, k]``
+    and ``mat2[k, j]`` stored, a cancelling sum included), coalesced. The gradients, in the
+    operands' layouts, and the graph node are ``@``'s (``operator``) or ``torch.sparse.mm``'s
+    (kept to the operands' entries), as PyTorch's (see ``SparseMm``).
+
+    Example::
+
+        >>> a = ember.tensor([[1., 0.], [0., 2.]]).to_sparse()
+        >>> ember.sparse.mm(a, a).to_dense().tolist()
+        [[1.0, 0.0], [0.0, 4.0]]
+    """
+    compressed = isinstance(mat1, SparseCompressedTensor)
+    # the result's layout: ``@`` gives CSR for compressed operands; torch.sparse.mm is PyTorch's
+    # addmm into a zero matrix of mat2's layout, which has no CSR @ CSC -> CSC kernel
+    layout = "sparse_csr" if operator and compressed else mat2.layout.name
+    if compressed != isinstance(mat2, SparseCompressedTensor) or (
+            layout == "sparse_csc" and mat1.layout.name == "sparse_csr"):
+        device = "CUDA" if mat1.is_cuda else "CPU"
+        result = layout_word(mat1 if operator else mat2)
+        raise RuntimeError(f"addmm: computation on {device} is not implemented for "
+                           f"{result} + {layout_word(mat1)} @ {layout_word(mat2)}")
+    if mat1.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(f"{'self' if mat1.ndim != 2 else 'mat2'} must be a matrix")
+    what = "sparse_sparse_matmul_" + ("cuda" if mat1.is_cuda else "cpu")
+    p1, p2 = _matrix_pattern(mat1, what), _matrix_pattern(mat2, what)
+    if mat1.shape[1] != mat2.shape[0]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({mat1.shape[0]}x"
+                           f"{mat1.shape[1]} and {mat2.shape[0]}x{mat2.shape[1]})")
+    if mat1.dtype != mat2.dtype:
+        raise RuntimeError(f"mat1 dtype {scalar_name(mat1.dtype)} does not match mat2 dtype "
+                           f"{scalar_name(mat2.dtype)}")
+    keep1, relayout1 = _keep_and_relayout(mat1)
+    keep2, relayout2 = _keep_and_relayout(mat2)
+    args = (mat1, mat2, keep1, keep2, relayout1, relayout2)
+    if operator:
+        out = SparseMm.apply(*args)
+    elif compressed:
+        out = SparseAddmm.apply(0, *args)
+    else:
+        out = SparseSparseMatmul.apply(*args)
+    # counts of the k that pair up, in float32 (BLAS; nonnegative, so no count rounds to 0)
+    xp = out._xp
+    pattern = xp.matmul(p1.astype(np.float32), p2.astype(np.float32)) > 0
+    if compressed:
+        return _as_compressed(out, layout, (1, 1), 0, pattern, mat1.__dict__["_index_dtype"])
+    return _as_sparse(out, 2, True, pattern)
+
+
+def sparse_dense_mm(mat1: Tensor, mat2: Tensor) -> Tensor:
+    """``torch.sparse.mm`` of a sparse matrix by a strided one: strided; ``mat1``'s gradient
+    is kept to its stored entries, in its layout (``@`` gives it dense and whole)."""
+    if mat2.ndim != 2 or mat2.shape[0] != mat1.shape[1]:
+        raise RuntimeError(f"addmm: Argument #3 (dense): Expected dim 0 size {mat1.shape[1]}, "
+                           f"got {mat2.shape[0] if mat2.ndim else 0}")
+    if mat2.dtype != mat1.dtype:
+        raise RuntimeError(f"expected scalar type {scalar_name(mat1.dtype)} but found "
+                           f"{scalar_name(mat2.dtype)}")
+    keep, relayout = _keep_and_relayout(mat1)
+    return SparseAddmm.apply(0, mat1, mat2, keep, None, relayout, None)
 
 
 def addmm(mat: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1., alpha=1.) -> Tensor:

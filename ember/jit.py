@@ -1,26 +1,40 @@
 """``torch.jit`` for an eager library: TorchScript compiles a Python function or module into a
-graph, and ember runs Python eagerly, so ``script`` and ``trace`` hand back a function as it is
-and a module as a *scripted* view of it (same parameters, same forward) that also has
-TorchScript's ``save``; ``fork`` runs its call at once, and the queries report that no scripting
-or tracing is in progress.
+graph, and ember runs Python eagerly, so ``script`` and ``trace`` hand back a module as a
+*scripted* view of it (same parameters, same forward) and a function as a
+:class:`ScriptFunction` that calls it; ``fork`` runs its call at once, and the queries report
+that no scripting or tracing is in progress.
 
 NOTE [ Scripted modules ]
 A scripted module is a shallow copy of the module whose class is a subclass of the module's
 class with ``ScriptModule`` mixed in: it shares the parameters and buffers (as TorchScript's
-module does), behaves like the module, and adds ``save``. ``jit.save``/``save`` write the module
-object with ``ember.save``; ``jit.load`` reads it back with ``ember.load(weights_only=False)``,
-which rebuilds module classes that the loading program has imported and runs no code the file
-chooses. The archive is ember's (PyTorch's zip layout with a pickled model), not a TorchScript
-graph, so libtorch cannot run it."""
+module does), behaves like the module, and adds ``save``, ``code``, ``graph`` and
+``inlined_graph``. ``jit.save``/``save`` write the module object with ``ember.save``;
+``jit.load`` reads it back with ``ember.load(weights_only=False)``, which rebuilds module
+classes that the loading program has imported and runs no code the file chooses. The archive is
+ember's (PyTorch's zip layout with a pickled model), not a TorchScript graph, so libtorch cannot
+run it.
+
+NOTE [ What jit's code and graph show ]
+Nothing is compiled, so there is no TorchScript IR to print. ``code`` is the Python source of
+what runs (the module's ``forward``, or the function), and ``graph`` an ``ember.fx`` Graph
+traced from it symbolically, each submodule call one ``call_module`` node, as TorchScript's
+``graph`` keeps them; ``inlined_graph`` traces user modules through (ember's own layers stay
+nodes: they check their inputs in Python, which symbolic values cannot pass). Code that
+``ember.fx`` cannot trace (control flow on tensor values) has no graph: asking for one raises
+RuntimeError; its ``code`` is still shown.
+"""
 from __future__ import annotations
 
 import contextlib
 import copy
 import functools
+import inspect
+import textwrap
 from typing import Any, Callable, Final, Generic, TypeVar
 
 __all__ = [
-    "Final", "Future", "annotate", "enable_onednn_fusion", "export", "fork", "freeze",
+    "Final", "Future", "ScriptFunction", "ScriptModule", "annotate", "enable_onednn_fusion",
+    "export", "fork", "freeze",
     "ignore", "interface", "is_scripting", "is_tracing", "load", "onednn_fusion_enabled",
     "optimize_for_inference", "optimized_execution", "save", "script", "script_if_tracing",
     "script_method", "trace", "trace_module", "unused", "wait"]
@@ -30,6 +44,52 @@ T = TypeVar("T")
 # TorchScript's switches, kept so that code that sets and reads them works; with no graph
 # compiler there is nothing for them to change.
 _settings = {"onednn_fusion": False, "autocast": True}
+
+
+class _shown:  # noqa: N801 - used as a decorator, like property
+    """A read-only attribute computed on each access, which an instance attribute of the same
+    name hides (a module may keep its own ``graph``): a non-data descriptor."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, obj, owner=None):
+        return self if obj is None else self.fn(obj)
+
+
+def _source(fn: Callable) -> str | None:
+    try:
+        return textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):  # made by exec, or built in: no file to read
+        return None
+
+
+def _graph(obj, name: str, inline: bool):
+    """``obj`` (a module or function) traced by ``ember.fx`` into a Graph; submodule calls kept
+    as ``call_module`` nodes (TorchScript's ``graph``) or, ``inline``, user modules traced
+    through (its ``inlined_graph``; see NOTE [ What jit's code and graph show ])."""
+    from ember.fx import Tracer
+    tracer = Tracer()
+    if not inline:
+        tracer.is_leaf_module = lambda module, qualified_name: True
+    try:
+        return tracer.trace(obj)
+    except Exception as exc:  # what symbolic values cannot run: control flow on tensors, ...
+        raise RuntimeError(f"ember.jit: '{name}' has no graph: ember.fx cannot trace it "
+                           f"({type(exc).__name__}: {exc}); ember runs it as Python, "
+                           f"eagerly") from exc
+
+
+def _code(obj, fn: Callable, name: str) -> str:
+    """The Python source of ``fn``, else the code ember.fx generates from tracing ``obj``."""
+    source = _source(fn)
+    if source is not None:
+        return source
+    from ember.fx import GraphModule
+    from ember.nn import Module
+    root = obj if _is_module(obj) else Module()
+    return GraphModule(root, _graph(obj, name, inline=True)).code.lstrip("\n")
 
 
 class ScriptModule:
@@ -43,6 +103,66 @@ class ScriptModule:
     def original_name(self) -> str:
         return _unscripted_class(type(self)).__name__
 
+    @_shown
+    def code(self) -> str:
+        """The Python source of ``forward`` (see NOTE [ What jit's code and graph show ])."""
+        return _code(self, _unscripted_class(type(self)).forward, self.original_name)
+
+    @_shown
+    def graph(self):
+        """``forward`` as an ``ember.fx`` Graph, submodule calls as nodes (see NOTE [ What
+        jit's code and graph show ])."""
+        return _graph(self, self.original_name, inline=False)
+
+    @_shown
+    def inlined_graph(self):
+        """``forward`` as an ``ember.fx`` Graph, user submodules traced through."""
+        return _graph(self, self.original_name, inline=True)
+
+
+class ScriptFunction:
+    """A scripted or traced function: calling it calls the function; ``code`` and ``graph``
+    show it (see NOTE [ What jit's code and graph show ])."""
+
+    def __init__(self, fn: Callable) -> None:
+        self._fn = fn
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args, **kwargs):
+        return self._fn(*args, **kwargs)
+
+    @property
+    def name(self) -> str:
+        return self._fn.__name__
+
+    @property
+    def qualified_name(self) -> str:
+        return f"__torch__.{self._fn.__name__}"
+
+    @property
+    def code(self) -> str:
+        return _code(self._fn, self._fn, self.name)
+
+    @property
+    def graph(self):
+        return _graph(self._fn, self.name, inline=False)
+
+    @property
+    def inlined_graph(self):
+        return _graph(self._fn, self.name, inline=True)
+
+    def __repr__(self) -> str:
+        return f"<ember.jit.ScriptFunction {self.name}>"
+
+
+def _wrapped(obj):
+    """A module scripted, a function as a ScriptFunction, anything else (a class) as it is."""
+    if _is_module(obj):
+        return _scripted(obj)
+    if inspect.isfunction(obj) or inspect.ismethod(obj):
+        return ScriptFunction(obj)
+    return obj
+
 
 @functools.lru_cache(maxsize=None)
 def _scripted_class(cls: type) -> type:
@@ -53,15 +173,26 @@ def _unscripted_class(cls: type) -> type:
     return next(c for c in cls.__mro__ if not issubclass(c, ScriptModule))
 
 
-def _scripted(module):
-    """The module as a scripted module: a shallow copy sharing its parameters and buffers."""
-    if isinstance(module, ScriptModule):
-        return module
-    out = copy.copy(module)
-    for name in ("_parameters", "_buffers", "_modules"):  # own registries, shared tensors
+def _relabelled(module, scripted: bool, memo: dict):
+    """A shallow copy of the module tree, each module's class its scripted subclass (or, not
+    ``scripted``, its own class again): parameters and buffers shared, and submodules shared
+    between parents copied once."""
+    if id(module) in memo:
+        return memo[id(module)]
+    out = memo[id(module)] = copy.copy(module)
+    for name in ("_parameters", "_buffers"):  # own registries, shared tensors
         object.__setattr__(out, name, dict(getattr(module, name)))
-    out.__class__ = _scripted_class(type(module))
+    object.__setattr__(out, "_modules", {
+        name: None if child is None else _relabelled(child, scripted, memo)
+        for name, child in module._modules.items()})
+    cls = _unscripted_class(type(module))
+    out.__class__ = _scripted_class(cls) if scripted else cls
     return out
+
+
+def _scripted(module):
+    """The module as a scripted module, its submodules too, as in TorchScript."""
+    return module if isinstance(module, ScriptModule) else _relabelled(module, True, {})
 
 
 def _is_module(obj) -> bool:
@@ -70,9 +201,9 @@ def _is_module(obj) -> bool:
 
 
 def script(obj: Any = None, optimize=None, _frames_up: int = 0, _rcb=None, example_inputs=None):
-    """A function unchanged (the eager function already is what would run); a module as a
-    scripted module with ``save`` (see NOTE [ Scripted modules ])."""
-    return _scripted(obj) if _is_module(obj) else obj
+    """A module as a scripted module (see NOTE [ Scripted modules ]), a function as a
+    ScriptFunction calling it: both run eagerly, as Python, and show ``code`` and ``graph``."""
+    return _wrapped(obj)
 
 
 def _run_example(fn: Callable, example_inputs) -> None:
@@ -89,14 +220,15 @@ def trace(func: Callable, example_inputs=None, optimize=None, check_trace: bool 
           check_inputs=None, check_tolerance: float = 1e-5, strict: bool = True, *,
           example_kwarg_inputs: dict | None = None, **kwargs) -> Callable:
     """Run ``func`` once on the example inputs (so that inputs it cannot take fail here, as
-    tracing would) and return it unchanged."""
+    tracing would) and return it as ``script`` does: it runs eagerly, so control flow on
+    tensor values is followed on each call, not frozen at the example's path."""
     if example_kwarg_inputs is not None:
         from ember.autograd.grad_mode import no_grad
         with no_grad():
             func(**example_kwarg_inputs)
     elif example_inputs is not None:
         _run_example(func, example_inputs)
-    return _scripted(func) if _is_module(func) else func
+    return _wrapped(func)
 
 
 def trace_module(mod, inputs: dict, optimize=None, check_trace: bool = True, check_inputs=None,
@@ -216,9 +348,7 @@ def save(m, f, _extra_files=None) -> None:
     import ember
     if not _is_module(m):
         raise TypeError(f"ember.jit.save expects a module, got {type(m).__name__}")
-    plain = copy.copy(m)
-    plain.__class__ = _unscripted_class(type(m))
-    ember.save(plain, f)
+    ember.save(_relabelled(m, False, {}), f)
 
 
 def load(f, map_location=None, _extra_files=None, _restore_shapes: bool = False):

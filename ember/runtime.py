@@ -7,7 +7,6 @@ getters then return what was set); the thread counts really drive the BLAS pool 
 """
 from __future__ import annotations
 
-import functools
 import os
 
 from ember import dtypes as _dt
@@ -133,23 +132,6 @@ def is_warn_always_enabled() -> bool:
 def set_flush_denormal(mode: bool) -> bool:
     """PyTorch returns False where the CPU cannot flush denormals; NumPy never does."""
     return False
-
-
-# ---------------------------------------------------------------------------------------------
-# compile: ember is eager, so a compiled callable is the callable itself
-
-
-def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend="inductor",  # noqa: A001
-            mode=None, options=None, disable: bool = False, **kwargs):
-    """Return ``model`` unchanged (ember runs eagerly). Works as ``compile(fn)``,
-    ``@compile`` and ``@compile(mode="max-autotune")``, taking PyTorch's keyword arguments."""
-    if model is None:
-        return functools.partial(compile, fullgraph=fullgraph, dynamic=dynamic,
-                                 backend=backend, mode=mode, options=options, disable=disable,
-                                 **kwargs)
-    if not callable(model):
-        raise RuntimeError("torch.compile: model must be callable")
-    return model
 
 
 # ---------------------------------------------------------------------------------------------

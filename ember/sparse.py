@@ -6,13 +6,15 @@ A sparse tensor here keeps its values in a dense array, and shows PyTorch's COO 
 it: ``is_sparse``, ``layout``, ``indices()``, ``values()``, ``coalesce()``, ``_nnz()``,
 ``to_dense()``. So every op, autograd included, computes what it computes on the dense tensor,
 which is PyTorch's result for the sparse-dense products, sums and elementwise ops that code
-applies to them; results come back dense (strided), except the sum of two COO tensors, which
-stays COO with the union of their stored entries (as gradients accumulate), and casts and
-moves, which keep the layout. Which entries are stored is kept as a pattern (so explicit zeros
-count, as in PyTorch) where PyTorch's is known: the constructors', ``sparse_mask``'s,
-``torch.sparse``'s results, sums of COO tensors, and the gradients of ``embedding(...,
-sparse=True)``, whose stored rows are the rows looked up (in-place ops keep it); elsewhere
-(``to_sparse``) the stored entries are the nonzeros. What differs from PyTorch: memory and
+applies to them; results come back dense (strided), except the sum of two COO (or two
+compressed) tensors, which keeps the layout with the union of their stored entries (as
+gradients accumulate), the product of two sparse matrices, sparse as in PyTorch (see
+``_sparse_ops.sparse_mm``), and casts and moves, which keep the layout. Which entries are
+stored is kept as a pattern (so explicit zeros count, as in PyTorch) where PyTorch's is known:
+the constructors', ``sparse_mask``'s, ``torch.sparse``'s results, sums and products of sparse
+tensors, and the gradients of ``embedding(..., sparse=True)``, whose stored rows are the rows
+looked up (in-place ops keep it); elsewhere (``to_sparse``) the stored entries are the
+nonzeros. What differs from PyTorch: memory and
 time are the dense tensor's, and an uncoalesced tensor shows its coalesced entries.
 
 Example::
@@ -73,6 +75,22 @@ class _SparseBase(Tensor):
     cdouble = _layout_cast("cdouble")
     cpu = _layout_cast("cpu")
     cuda = _layout_cast("cuda")
+
+    # A product of two sparse matrices is sparse (``sparse_mm``); the others are strided's.
+    def matmul(self, other):
+        if isinstance(other, _SparseBase) and self.ndim == 2 == other.ndim:
+            return sparse_mm(self, other, operator=True)
+        return Tensor.matmul(self, other)
+
+    def __matmul__(self, other):
+        if isinstance(other, _SparseBase) and self.ndim == 2 == other.ndim:
+            return sparse_mm(self, other, operator=True)
+        return Tensor.__matmul__(self, other)
+
+    def mm(self, mat2):
+        if isinstance(mat2, _SparseBase):
+            return sparse_mm(self, mat2, operator=True)
+        return Tensor.mm(self, mat2)
 
 
 class SparseCooTensor(_SparseBase):
@@ -155,6 +173,13 @@ class SparseCooTensor(_SparseBase):
 
     def detach(self) -> "SparseCooTensor":
         return self._like(Tensor.detach(self))
+
+    def t(self) -> Tensor:
+        """A sparse matrix transposed stays COO (uncoalesced, as PyTorch marks it: its entries
+        are no longer in row order); differentiable."""
+        if self.sparse_dim() != 2 or self.ndim != 2:
+            return Tensor.t(self)
+        return _as_sparse(SparseTranspose.apply(self), 2, False, self._occupied().T)
 
     def clone(self, *, memory_format=None) -> "SparseCooTensor":
         return self._like(Tensor.clone(self))
@@ -247,6 +272,19 @@ class ToDense(Primitive, node_name="ToDenseBackward0"):
     @staticmethod
     def backward(ctx, grad):
         return ctx.relayout(Tensor.masked_fill(grad, _make(~ctx.keep), 0))
+
+
+class SparseTranspose(Primitive, node_name="TBackward0"):
+    """A COO matrix's transpose (its own values, as the caller makes it COO); the gradient is
+    transposed back, sparse when it is, as PyTorch's is."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.T.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.t()
 
 
 class ToSparse(Primitive, node_name="ToSparseBackward0"):
@@ -524,6 +562,20 @@ class SparseCompressedTensor(_SparseBase):
     detach = _layout_cast("detach")
     _owned_copy = _layout_cast("_owned_copy")
 
+    def __add__(self, other):
+        """A matrix of the same layout and shape added stays compressed, storing the union of
+        the entries (as gradients accumulate, and as PyTorch adds them); else strided."""
+        out = Tensor.__add__(self, other)
+        info = self.__dict__
+        if (isinstance(other, SparseCompressedTensor) and self.ndim == 2 + self.dense_dim()
+                and tuple(other.shape) == tuple(self.shape)
+                and all(other.__dict__[k] == info[k] for k in ("_layout", "_blocksize",
+                                                               "_dense_dim"))):
+            return _as_compressed(out, info["_layout"], info["_blocksize"], self.dense_dim(),
+                                  info["_pattern"] | other.__dict__["_pattern"],
+                                  info["_index_dtype"])
+        return out
+
     def _keep(self):
         return _element_keep(self._xp, self.__dict__["_pattern"], self.__dict__["_blocksize"],
                              self.dense_dim())
@@ -793,11 +845,16 @@ def sparse_bsc_tensor(ccol_indices, row_indices, values, size=None, *, dtype=Non
 
 
 def mm(mat1: Tensor, mat2: Tensor) -> Tensor:
-    """``mat1 @ mat2`` where either may be sparse (``torch.sparse.mm``): a dense result; the
-    gradient of a sparse operand is kept to its specified entries, as in PyTorch."""
-    if mat1.is_sparse or isinstance(mat1, SparseCompressedTensor):
-        mat1 = mat1.to_dense()
-    if mat2.is_sparse or isinstance(mat2, SparseCompressedTensor):
+    """``mat1 @ mat2`` where either may be sparse (``torch.sparse.mm``): sparse when both are
+    (see ``sparse_mm``), else dense; the gradient of a sparse operand is kept to its specified
+    entries, as in PyTorch."""
+    if isinstance(mat1, _SparseBase):
+        if isinstance(mat2, _SparseBase):
+            return sparse_mm(mat1, mat2)
+        if mat1.ndim == 2:
+            return sparse_dense_mm(mat1, mat2)
+        mat1 = mat1.to_dense()  # a batch of compressed matrices
+    if isinstance(mat2, _SparseBase):
         mat2 = mat2.to_dense()
     return mat1.matmul(mat2)
 
@@ -826,6 +883,8 @@ from ember._sparse_ops import (  # noqa: E402, F401
     log_softmax,
     sampled_addmm,
     softmax,
+    sparse_dense_mm,
+    sparse_mm,
     spdiags,
     spsolve,
 )

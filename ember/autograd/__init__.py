@@ -16,6 +16,12 @@ from ember.autograd.grad_mode import (
 from ember.autograd.gradcheck import gradcheck, gradgradcheck
 from ember.autograd.variable import Variable
 
+# NOTE [ vmap runs its function once per sample ]
+# ember.func.vmap calls the function for each sample in turn, so a grad() or backward() inside
+# it walks one graph once per sample, where PyTorch's batched call walks it once: while a vmap
+# runs (this count > 0), graphs are retained.
+_vmap_depth = 0
+
 
 def _tensors(x):
     from ember._tensor import Tensor
@@ -41,6 +47,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
     _check_counts(tensors, grads)
     if retain_graph is None:
         retain_graph = create_graph
+    retain_graph = retain_graph or _vmap_depth > 0
     inputs = _tensors(inputs)
     if inputs is not None and not inputs:
         raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
@@ -68,12 +75,37 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
         retain_graph = create_graph
     if allow_unused is None:
         allow_unused = materialize_grads
+    if is_grads_batched:
+        return _batched_grad(outputs, inputs, grads, retain_graph, create_graph, allow_unused,
+                             materialize_grads)
+    retain_graph = retain_graph or _vmap_depth > 0
     result = run_backward(outputs, grads, retain_graph, create_graph, inputs=inputs,
                           allow_unused=allow_unused, accumulate=False)
     if materialize_grads:
         from ember._creation import zeros_like
         result = tuple(zeros_like(x) if g is None else g for g, x in zip(result, inputs))
     return result
+
+
+def _batched_grad(outputs, inputs, grads, retain_graph, create_graph, allow_unused,
+                  materialize_grads) -> tuple:
+    """``grad`` with each of ``grads`` holding a batch of grad_outputs along dim 0: one
+    backward per batch row (the graph is kept until the last), results stacked along dim 0."""
+    from ember.ops.movement import stack
+    if any(g is not None and g.dim() == 0 for g in grads):
+        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python to "
+                         "convert a 0-dim tensor to a number")
+    sizes = {g.shape[0] for g in grads if g is not None}
+    if len(sizes) != 1:
+        raise RuntimeError("If `is_grads_batched=True`, all grad_outputs must be batched "
+                           "tensors with the same size in dim 0")
+    (size,) = sizes
+    rows = [grad(outputs, inputs, [None if g is None else g[b] for g in grads],
+                 retain_graph=retain_graph or b < size - 1, create_graph=create_graph,
+                 allow_unused=allow_unused, materialize_grads=materialize_grads)
+            for b in range(size)]
+    return tuple(None if rows[0][i] is None else stack([r[i] for r in rows])
+                 for i in range(len(inputs)))
 
 
 def __getattr__(name: str):

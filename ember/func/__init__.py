@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 
+import ember.autograd as _autograd
 from ember._tensor import Tensor
 from ember.autograd import grad as _autograd_grad
 from ember.autograd.grad_mode import enable_grad
@@ -295,13 +296,18 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
                              if sizes else "vmap: at least one input must be mapped")
         (size,) = sizes
         results = []
-        for b in range(size):
-            sample = []
-            for arg, leaves in zip(args, mapped):
-                chosen = {id(leaf): leaf.select(d, b) for leaf, d in leaves}
-                flat, rebuild = _flatten(arg)
-                sample.append(rebuild([chosen.get(id(x), x) for x in flat]) if chosen else arg)
-            results.append(func(*sample, **kwargs))
+        _autograd._vmap_depth += 1  # see NOTE [ vmap runs its function once per sample ]
+        try:
+            for b in range(size):
+                sample = []
+                for arg, leaves in zip(args, mapped):
+                    chosen = {id(leaf): leaf.select(d, b) for leaf, d in leaves}
+                    flat, rebuild = _flatten(arg)
+                    sample.append(rebuild([chosen.get(id(x), x) for x in flat])
+                                  if chosen else arg)
+                results.append(func(*sample, **kwargs))
+        finally:
+            _autograd._vmap_depth -= 1
         return _stack_outputs(results, out_dims)
     return wrapper
 

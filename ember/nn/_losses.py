@@ -8,7 +8,7 @@ import warnings
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import broadcast_mismatch
-from ember.autograd.grad_mode import no_grad
+from ember.autograd.grad_mode import is_grad_enabled, no_grad
 from ember.backend.device import is_host
 from ember.ops import nn as _nn
 from ember.ops._util import scalar_name
@@ -76,6 +76,19 @@ def _check_sizes(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     # Expand only what needs it, so that grad_fn chains stay PyTorch's (no no-op Expand nodes).
     return (input if input.shape == shape else input.expand(shape),
             target if target.shape == shape else target.expand(shape))
+
+
+def _constant(t: Tensor | None, kernel: str, arg: str):
+    """The array of an argument that PyTorch's loss kernel ``kernel`` takes no gradient for
+    (targets, class weights): the primitive gets it as an array, so its node has no edge for it,
+    as PyTorch's ``next_functions`` have none; one that requires grad is refused as PyTorch
+    refuses it."""
+    if t is None:
+        return None
+    if t.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"The function '{kernel}' is not differentiable with respect to "
+                           f"argument '{arg}'. This input cannot have requires_grad True.")
+    return t._data
 
 
 def _weighted(loss: Tensor, weight: Tensor | None) -> Tensor:
@@ -251,10 +264,20 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     """
     reduction = _reduction(size_average, reduce, reduction)
     input, target, unbatched = _nll_args(input, target, weight, ignore_index, reduction)
-    fn = _nn.NllLoss2d if input.ndim > 2 else _nn.NllLoss
-    loss = fn.apply(input, target, None if weight is None else weight.detach(), ignore_index,
+    spatial = input.ndim > 2
+    shape = tuple(target.shape)
+    viewed = spatial and input.ndim != 4
+    if viewed:  # PyTorch's nll_loss_nd runs nll_loss2d on a 4-d view (one more graph node)
+        positions = math.prod(shape[1:])
+        input = input.contiguous().view(shape[0], input.shape[1], 1, positions)
+        target = target.contiguous().view(shape[0], 1, positions)
+    fn = _nn.NllLoss2d if spatial else _nn.NllLoss
+    kernel = "nll_loss2d_forward" if spatial else "nll_loss_forward"
+    loss = fn.apply(input, target._data, _constant(weight, kernel, "weight"), ignore_index,
                     reduction)
-    return loss.squeeze(0) if unbatched and reduction == "none" else loss
+    if reduction != "none":
+        return loss
+    return loss.squeeze(0) if unbatched else loss.view(shape) if viewed else loss
 
 
 def _class_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None,
@@ -264,12 +287,13 @@ def _class_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None,
     n_classes = input._data.shape[1]
     shape = target._data.shape
     fn = _nn.CrossEntropy
+    kernel = "nll_loss2d_forward" if input._data.ndim > 2 else "nll_loss_forward"
+    weight = _constant(weight, kernel, "weight")
     if input._data.ndim > 2:  # (N, C, d1, ...): one row of classes per position
         input = input.movedim(1, -1).reshape(-1, n_classes)
         target = target.reshape(-1)
         fn = _nn.CrossEntropy2d
-    loss = fn.apply(input, target, None if weight is None else weight.detach(), ignore_index,
-                    reduction)
+    loss = fn.apply(input, target._data, weight, ignore_index, reduction)
     if reduction != "none":
         return loss
     return loss.reshape(shape[1:] if unbatched else shape)
@@ -312,10 +336,11 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         terms = logp * target
         if weight is not None:
             terms = terms * weight.reshape(w_shape)
-        loss = -terms.sum(class_dim)
         if reduction == "mean":  # over samples and positions, not weights; 0 classes: nan
-            return loss.sum() / (input.numel() / n_classes if n_classes else math.nan)
-        return _reduce(loss, reduction)
+            return -terms.sum() / (input.numel() / n_classes if n_classes else math.nan)
+        if reduction == "sum":  # PyTorch's node order: negate the total
+            return -terms.sum()
+        return -terms.sum(class_dim)
     logp = _nn.log_softmax(input, class_dim)
     nll = nll_loss(logp, target, weight, None, ignore_index, None, reduction)
     ignored = target._data == ignore_index
@@ -350,7 +375,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     _check_unit_interval(input, "input")
     _check_unit_interval(target, "target")
     if weight is not None:
-        weight = weight.expand(input.shape)
+        weight = _constant(weight.expand(input.shape), "binary_cross_entropy", "weight")
     return _nn.BinaryCrossEntropy.apply(input, target, weight, reduction)
 
 
@@ -384,13 +409,15 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
                            f"output type {scalar_name(target.dtype)}")
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
+    kernel = "binary_cross_entropy_with_logits"
     if weight is not None:
-        weight = weight.expand(input.shape)
+        weight = _constant(weight.expand(input.shape), kernel, "weight")
     if pos_weight is not None:
         try:
             pos_weight = pos_weight.expand(input.shape)
         except RuntimeError as exc:
             raise broadcast_mismatch((pos_weight.shape, input.shape)) or exc from None
+        pos_weight = _constant(pos_weight, kernel, "pos_weight")
     return _nn.BinaryCrossEntropyWithLogits.apply(input, target, weight, pos_weight, reduction)
 
 

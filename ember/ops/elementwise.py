@@ -25,6 +25,7 @@ from ember.ops._util import (
     data_of,
     float_array,
     is_number,
+    needs_grad,
     promote,
     refuse_complex,
     scalar_name,
@@ -32,7 +33,7 @@ from ember.ops._util import (
     write_result,
 )
 from ember.ops.compare import isfinite, isnan, logical_not, logical_or, logical_xor  # noqa: F401
-from ember.ops.inplace import inplace, write_out
+from ember.ops.inplace import check_castable, inplace, write_out
 
 _xp = get_array_module  # numpy or cupy, whichever owns an operand
 
@@ -44,11 +45,13 @@ def _refuse_bool(a, b, kernel: str) -> None:
 
 
 def _check_division(a, b, kernel: str) -> None:
-    """floor_divide/remainder/fmod operands (promoted to one dtype): no bool kernel, and an
-    integer division by zero raises, as in PyTorch (NumPy would warn and give 0)."""
-    _refuse_bool(a, b, kernel)
+    """floor_divide/remainder/fmod operands (promoted to one dtype): no bool or complex kernel,
+    and an integer division by zero raises, as in PyTorch (NumPy would warn and give 0)."""
     arr = a if hasattr(a, "dtype") else b
-    if arr.dtype.kind in "iu" and not bool(_xp(arr).all(b != 0)):
+    kind = arr.dtype.kind
+    if kind in "bc":
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_name(arr.dtype)}'")
+    if kind in "iu" and not bool(_xp(arr).all(b != 0)):
         raise RuntimeError("ZeroDivisionError")
 
 
@@ -486,16 +489,19 @@ def pow_(input, exponent):
     return inplace(input, PowScalar, exponent, saves_self=True)
 
 
-@accepts_out
-def float_power(input, exponent):
+def float_power(input, exponent, *, out=None):
     """``pow`` in double precision: float64, or complex128 when either operand is complex."""
     dtype = _dt.float64
     for x in (input, exponent):
         if isinstance(x, complex) or isinstance(x, Tensor) and x.is_complex():
             dtype = _dt.complex128
+    if out is not None and out.dtype is not dtype:  # no cast: out must hold the result's dtype
+        raise RuntimeError(f"the output given to float_power has dtype {scalar_name(out.dtype)} "
+                           f"but the operation's result requires dtype {scalar_name(dtype)}")
     input = input.to(dtype) if isinstance(input, Tensor) else input
     exponent = exponent.to(dtype) if isinstance(exponent, Tensor) else exponent
-    return pow(input, exponent)
+    result = pow(input, exponent)
+    return result if out is None else write_result(out, result)
 
 
 def square(input, *, out=None):
@@ -658,8 +664,11 @@ class ClampTensor(Primitive, node_name="ClampBackward0"):
     @staticmethod
     def forward(ctx, a, lo, hi):
         dtype = _promoted(a, *[b for b in (lo, hi) if b is not None])
-        if np.dtype(dtype).kind == "c":
+        kind = np.dtype(dtype).kind
+        if kind == "c":
             raise NotImplementedError("clamp is not supported for complex types")
+        if kind == "b" and lo is not None and hi is not None:  # one bound: max or min, which
+            raise NotImplementedError("\"clamp_cpu\" not implemented for 'Bool'")  # take bools
         out = clip_array(a.astype(dtype, copy=False), lo, hi)  # NumPy's clip keeps a's dtype
         ctx.save_for_backward(a, lo, hi)
         return out.astype(dtype, copy=False)
@@ -813,13 +822,20 @@ def minimum(input, other, *, out=None):
     return result if out is None else write_result(out, result)
 
 
+def _refuse_complex_pair(name: str, input, other) -> None:
+    if input.is_complex() or isinstance(other, Tensor) and other.is_complex():
+        raise RuntimeError(f"{name} not implemented for complex tensors.")
+
+
 @accepts_out
 def fmax(input, other):
+    _refuse_complex_pair("fmax", input, other)
     return where(isnan(other) | (input >= other), input, other)
 
 
 @accepts_out
 def fmin(input, other):
+    _refuse_complex_pair("fmin", input, other)
     return where(isnan(other) | (input <= other), input, other)
 
 
@@ -889,7 +905,7 @@ def lerp(input, end, weight, *, out=None):
 
 def lerp_(input, end, weight):
     _check_lerp(input, end, weight)
-    if not _record(input, end, weight):
+    if not needs_grad(input, end, weight):
         a, b, w = input._data, data_of(end), data_of(_lerp_scalar(weight, input))
         diff = b - a
         if isinstance(weight, Tensor):
@@ -902,11 +918,40 @@ def lerp_(input, end, weight):
     return input.copy_(lerp(input, end, weight))
 
 
+def _addc_operands(input, tensor1, tensor2, value, kernel: str):
+    """addcmul/addcdiv's tensors in their common dtype and ``value`` cast to it, as PyTorch
+    computes them (mixed operands are promoted before the product, not after)."""
+    dtype = input.dtype
+    if tensor1.dtype is not dtype or tensor2.dtype is not dtype:
+        dtype = _dt.result_type(input, tensor1, tensor2)
+        input, tensor1, tensor2 = input.to(dtype), tensor1.to(dtype), tensor2.to(dtype)
+    if not (dtype.is_floating_point or dtype.is_complex):
+        if dtype is _dt.bool:
+            raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+        if isinstance(value, float):
+            value = int(value)  # PyTorch converts value to the integer result type
+    return input, tensor1, tensor2, value
+
+
+_INEXACT = frozenset((_dt.float16, _dt.bfloat16, _dt.float32, _dt.float64, _dt.complex64,
+                      _dt.complex128))
+
+
+def _plain_addc(input, tensor1, tensor2) -> bool:
+    """Whether addcmul/addcdiv's operands share one floating or complex dtype: nothing to
+    promote, cast or refuse (the common case, checked first)."""
+    dtype = input.dtype
+    return dtype in _INEXACT and tensor1.dtype is dtype and tensor2.dtype is dtype
+
+
 def addcmul(input, tensor1, tensor2, *deprecated, value=1, out=None):
     """input + value * tensor1 * tensor2."""
     if deprecated:
         tensor1, tensor2, value = _scalar_first("addcmul", tensor1, (tensor2, *deprecated),
                                                 "value")
+    if not _plain_addc(input, tensor1, tensor2):
+        input, tensor1, tensor2, value = _addc_operands(input, tensor1, tensor2, value,
+                                                        "addcmul_cpu_out")
     half = _half_of(input, tensor1, tensor2)
     if half is not None:
         return _in_float32(addcmul, half, input, tensor1, tensor2, value=value, out=out)
@@ -921,14 +966,21 @@ def addcmul_(input, tensor1, tensor2, *deprecated, value=1):
     if deprecated:
         tensor1, tensor2, value = _scalar_first("addcmul_", tensor1, (tensor2, *deprecated),
                                                 "value")
-    if not _record(input, tensor1, tensor2):
+    if _plain_addc(input, tensor1, tensor2) and input.dtype.itemsize > 2 \
+            and not needs_grad(input, tensor1, tensor2):
         prod = tensor1._data * tensor2._data
         if value != 1:
             prod *= value
-        input._data += prod.astype(input._data.dtype, copy=False)
+        input._data += prod
         input._bump_version()
         return input
-    return input.copy_(addcmul(input, tensor1, tensor2, value=value))
+    return _addc_into(input, addcmul(input, tensor1, tensor2, value=value))
+
+
+def _addc_into(input, result):
+    """Write an addcmul/addcdiv result into ``input``, which must be able to hold its dtype."""
+    check_castable(input, result._data.dtype)
+    return input.copy_(result)
 
 
 _ADDCDIV_INT = ("Integer division with addcdiv is no longer supported, and in a future  "
@@ -954,6 +1006,9 @@ def addcdiv(input, tensor1, tensor2, *deprecated, value=1):
         tensor1, tensor2, value = _scalar_first("addcdiv", tensor1, (tensor2, *deprecated),
                                                 "value")
     _check_addcdiv(tensor1, tensor2)
+    if not _plain_addc(input, tensor1, tensor2):
+        input, tensor1, tensor2, value = _addc_operands(input, tensor1, tensor2, value,
+                                                        "addcdiv_cpu")
     half = _half_of(input, tensor1, tensor2)
     if half is not None:
         return _in_float32(addcdiv, half, input, tensor1, tensor2, value=value)
@@ -965,19 +1020,15 @@ def addcdiv_(input, tensor1, tensor2, *deprecated, value=1):
         tensor1, tensor2, value = _scalar_first("addcdiv_", tensor1, (tensor2, *deprecated),
                                                 "value")
     _check_addcdiv(tensor1, tensor2)
-    if not _record(input, tensor1, tensor2):
+    if _plain_addc(input, tensor1, tensor2) and input.dtype.itemsize > 2 \
+            and not needs_grad(input, tensor1, tensor2):
         q = tensor1._data / tensor2._data
         if value != 1:
             q *= value
-        input._data += q.astype(input._data.dtype, copy=False)
+        input._data += q
         input._bump_version()
         return input
-    return input.copy_(addcdiv(input, tensor1, tensor2, value=value))
-
-
-def _record(*xs) -> bool:
-    from ember.ops._util import needs_grad
-    return needs_grad(*xs)
+    return _addc_into(input, addcdiv(input, tensor1, tensor2, value=value))
 
 
 class Real(Primitive, node_name="RealBackward0"):
@@ -1065,9 +1116,10 @@ class Angle(Primitive, node_name="AngleBackward0"):
         return grad * (a * 1j) / (a.abs() ** 2)
 
 
-def angle(input):
+def angle(input, *, out=None):
     """The argument of each element (0 or pi for real inputs)."""
-    return Angle.apply(input)
+    result = Angle.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):

@@ -18,6 +18,7 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Node, edge_of, refresh_view
 from ember.autograd.grad_mode import _State, enable_grad
+from ember.ops._util import scalar_name
 
 
 def check_inplace(t: Tensor) -> None:
@@ -47,18 +48,39 @@ def _check_no_grad_view(t: Tensor) -> None:
             "outside (if you want the inplace to be tracked).")
 
 
-def _check_castable(t: Tensor, result_np_dtype) -> None:
+def check_castable(t: Tensor, result_np_dtype) -> None:
+    """PyTorch's refusal to write a result into a tensor of a lower dtype category (a float
+    into an integer tensor, an integer into a bool one, a complex number into a real one)."""
     if result_np_dtype == t._data.dtype:
         return
-    rd = _dt._FROM_NP[result_np_dtype]
-    if rd._category > t.dtype._category:
-        raise RuntimeError(f"result type {_short(rd)} can't be cast to the desired output type "
-                           f"{_short(t.dtype)}")
+    _refuse_cast(t, _dt._FROM_NP[result_np_dtype])
 
 
-def _short(d) -> str:
-    return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
-            "bool": "Bool", "float16": "Half", "complex64": "ComplexFloat"}.get(d.name, d.name)
+def _refuse_cast(t: Tensor, result: _dt.dtype) -> None:
+    if result._category > t.dtype._category:
+        raise RuntimeError(f"result type {scalar_name(result)} can't be cast to the desired "
+                           f"output type {scalar_name(t.dtype)}")
+
+
+# Ops whose operands promote to one dtype that is then cast into ``self`` (indexing and copy
+# ops take indices and dims besides, and cast nothing of their own)
+_ELEMENTWISE = frozenset(("ember.ops.elementwise", "ember.ops.unary", "ember.ops.pointwise_extra",
+                          "ember.ops.inplace_forms"))
+_OPERANDS = (Tensor, bool, int, float, complex)
+
+
+def _apply_inplace(self: Tensor, prim, operand: Tensor, args: tuple) -> Tensor:
+    """``prim.apply(operand, *args)``; where an elementwise op finds no kernel for its
+    operands' dtype, PyTorch reports first that the promoted operands could not be written
+    into ``self``, if so."""
+    try:
+        return prim.apply(operand, *args)
+    except (NotImplementedError, TypeError):
+        # a comparison's (promotes False) result is 0/1, which fits any dtype
+        if prim.__module__ in _ELEMENTWISE and getattr(prim, "promotes", True):
+            _refuse_cast(self, _dt.result_type(self, *[a for a in args
+                                                       if isinstance(a, _OPERANDS)]))
+        raise
 
 
 def inplace(self: Tensor, prim, *args, saves_self: bool = False) -> Tensor:
@@ -68,16 +90,16 @@ def inplace(self: Tensor, prim, *args, saves_self: bool = False) -> Tensor:
     if not record:
         if _State.enabled and self._base is not None:
             _check_no_grad_view(self)
-        result = prim.apply(self, *args)._data
-        _check_castable(self, result.dtype)
+        result = _apply_inplace(self, prim, self, args)._data
+        check_castable(self, result.dtype)
         _write(self, result)
         return self
     check_inplace(self)
     if self._base is not None:
         refresh_view(self)
     old = _snapshot(self, saves_self)
-    result = prim.apply(old, *args)
-    _check_castable(self, result._data.dtype)
+    result = _apply_inplace(self, prim, old, args)
+    check_castable(self, result._data.dtype)
     _write(self, result._data)
     _adopt_saved_output(self, result)
     rebase_history(self, result)
@@ -177,7 +199,7 @@ def write_out(out: Tensor, result: Tensor, op: str | None = None) -> Tensor:
         name = op or _op_name(result.grad_fn)
         raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
                            "differentiation, but one of the arguments requires grad.")
-    _check_castable(out, result._data.dtype)
+    check_castable(out, result._data.dtype)
     if out._data.shape != result._data.shape:
         if out._data.size:
             warnings.warn(

@@ -20,6 +20,14 @@ class _Composite:
         self.apply = fn
 
 
+class _Comparison(_Composite):
+    """A comparison's 0/1 result is written in ``input``'s dtype whatever the operands promote
+    to: a refusal is the comparison's own, never a cast's (see ``inplace``)."""
+
+    __slots__ = ()
+    promotes = False
+
+
 def inplace_of(input: Tensor, fn, *args, **kwargs) -> Tensor:
     """input <- fn(input, *args, **kwargs), keeping autograd history as in-place ops do.
     A composition may save its input for backward, so the old values are kept (a copy made
@@ -34,7 +42,7 @@ def inplace_of(input: Tensor, fn, *args, **kwargs) -> Tensor:
 
 
 def absolute_(input: Tensor) -> Tensor:
-    return inplace_of(input, _ops.absolute)
+    return _ops.abs_(input)
 
 
 def acos_(input: Tensor) -> Tensor:
@@ -316,48 +324,52 @@ def xlogy_(input: Tensor, other) -> Tensor:
 # Comparisons: the 0/1 result is written in ``input``'s dtype
 
 
+def _compare_inplace(input: Tensor, fn, other) -> Tensor:
+    return inplace(input, _Comparison(fn), other, saves_self=True)
+
+
 def eq_(input: Tensor, other) -> Tensor:
-    return inplace_of(input, _ops.eq, other)
+    return _compare_inplace(input, _ops.eq, other)
 
 
 def ge_(input: Tensor, other) -> Tensor:
-    return inplace_of(input, _ops.ge, other)
+    return _compare_inplace(input, _ops.ge, other)
 
 
 def greater_(input: Tensor, other) -> Tensor:
-    return inplace_of(input, _ops.greater, other)
+    return _compare_inplace(input, _ops.greater, other)
 
 
 def greater_equal_(input: Tensor, other) -> Tensor:
-    return inplace_of(input, _ops.greater_equal, other)
+    return _compare_inplace(input, _ops.greater_equal, other)
 
 
 def gt_(input: Tensor, other) -> Tensor:
-    return inplace_of(input, _ops.gt, other)
+    return _compare_inplace(input, _ops.gt, other)
 
 
 def le_(input: Tensor, other) -> Tensor:
-    return inplace_of(input, _ops.le, other)
+    return _compare_inplace(input, _ops.le, other)
 
 
 def less_(input: Tensor, other) -> Tensor:
-    return inplace_of(input, _ops.less, other)
+    return _compare_inplace(input, _ops.less, other)
 
 
 def less_equal_(input: Tensor, other) -> Tensor:
-    return inplace_of(input, _ops.less_equal, other)
+    return _compare_inplace(input, _ops.less_equal, other)
 
 
 def lt_(input: Tensor, other) -> Tensor:
-    return inplace_of(input, _ops.lt, other)
+    return _compare_inplace(input, _ops.lt, other)
 
 
 def ne_(input: Tensor, other) -> Tensor:
-    return inplace_of(input, _ops.ne, other)
+    return _compare_inplace(input, _ops.ne, other)
 
 
 def not_equal_(input: Tensor, other) -> Tensor:
-    return inplace_of(input, _ops.not_equal, other)
+    return _compare_inplace(input, _ops.not_equal, other)
 
 
 # ---------------------------------------------------------------------------------------------

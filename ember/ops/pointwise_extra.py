@@ -13,7 +13,7 @@ from ember.backend.special import special
 from ember.ops._util import accepts_out, data_of, float_array, promote, result_dtype
 from ember.ops.compare import _broadcasting, isfinite
 from ember.ops.elementwise import _xp, div, maximum, mul, pow, sub, where
-from ember.ops.unary import _inexact, _no_kernel, exp, exp2, lgamma, log, log2, sin
+from ember.ops.unary import _no_kernel, exp, exp2, inexact_pair, lgamma, log, log2, sin
 from ember.return_types import _return_type
 
 frexp_type = _return_type("frexp", ["mantissa", "exponent"])
@@ -39,15 +39,22 @@ def positive(input: Tensor) -> Tensor:
     return input
 
 
+def _real_floating(input: Tensor, name: str) -> Tensor:
+    if input.dtype.is_complex:
+        raise RuntimeError(f"{name} is not supported for complex tensors.")
+    return _floating(input)
+
+
 @accepts_out
 def deg2rad(input: Tensor) -> Tensor:
     """Angles in degrees to radians."""
-    return _floating(input) * (math.pi / 180.0)
+    return _real_floating(input, "deg2rad") * (math.pi / 180.0)
 
 
+@accepts_out
 def rad2deg(input: Tensor) -> Tensor:
     """Angles in radians to degrees."""
-    return _floating(input) * (180.0 / math.pi)
+    return _real_floating(input, "rad2deg") * (180.0 / math.pi)
 
 
 @accepts_out
@@ -84,10 +91,21 @@ class CopysignScalar(Copysign, node_name="CopysignBackward1"):
 @accepts_out
 def copysign(input: Tensor, other) -> Tensor:
     """|input| with the sign of ``other`` (a float result; -0.0 counts as negative)."""
-    x = _floating(input)
     if not isinstance(other, Tensor):
-        return CopysignScalar.apply(x, float(other))
-    return Copysign.apply(x.to(result_dtype(x._data, other._data)), other)
+        if input.dtype.is_complex or isinstance(other, complex):
+            raise _no_kernel("copysign_cpu", _dt.result_type(input, other))
+        return CopysignScalar.apply(_floating(input), float(other))
+    dtype = _float_result(input, other, "copysign_cpu")
+    return Copysign.apply(input.to(dtype), other)
+
+
+def _float_result(input: Tensor, other: Tensor, kernel: str) -> _dt.dtype:
+    """The promoted dtype of two tensors, made floating (an integer pair computes in the
+    default dtype, an integer and a half tensor in the half type); no complex kernel."""
+    dtype = result_dtype(input._data, other._data)
+    if dtype.is_complex:
+        raise _no_kernel(kernel, dtype)
+    return dtype if dtype.is_floating_point else _dt.get_default_dtype()
 
 
 @accepts_out
@@ -99,16 +117,23 @@ def ldexp(input, other) -> Tensor:
     dtype = result_dtype(input._data, other._data)
     if not (dtype.is_floating_point or dtype.is_complex):
         dtype = _dt.get_default_dtype()
+    elif input.dtype.is_floating_point and other.dtype is _dt.bool:
+        raise _no_kernel("ldexp_cpu_exp", other.dtype)  # PyTorch's float-by-int kernel
+    elif dtype.is_complex:
+        # PyTorch raises a complex 2 to ``other``: ComplexHalf for float16, which has no pow
+        # kernel, and complex64 (not a rounded bfloat16 power) for bfloat16
+        if other.dtype is _dt.float16:
+            raise NotImplementedError("\"pow\" not implemented for 'ComplexHalf'")
+        return input.to(dtype) * pow(2.0 + 0j, other.to(dtype))
     return input.to(dtype) * pow(2.0, other).to(dtype)
 
 
 @accepts_out
 def logaddexp2(input, other) -> Tensor:
     """log2(2 ** input + 2 ** other), without overflow."""
-    if not _inexact(input) and not _inexact(other):
-        dtype = input.dtype if not isinstance(other, Tensor) else \
-            _dt.promote_types(input.dtype, other.dtype)
-        raise _no_kernel("logaddexp2_cpu", dtype)
+    input, other = inexact_pair(input, other, "logaddexp2_cpu")
+    if input.dtype.is_complex or isinstance(other, Tensor) and other.dtype.is_complex:
+        raise _no_kernel("logaddexp2_cpu", _dt.result_type(input, other))
     m = maximum(input, other).detach()
     m = where(isfinite(m), m, _make(m._xp.zeros((), m._data.dtype)))
     return m + log2(exp2(input - m) + exp2(other - m))
@@ -120,6 +145,8 @@ def mvlgamma(input: Tensor, p: int) -> Tensor:
     (p-1)/2; PyTorch 2.13 no longer refuses the others: their terms are log |gamma|)."""
     if p < 1:
         raise RuntimeError("p has to be greater than or equal to 1")
+    if input.dtype is _dt.bool:
+        raise RuntimeError("The input tensor may not be a boolean tensor.")
     x = _floating(input)
     # the p terms summed in one reduction: half types accumulate it in float32, as PyTorch does
     halves = _make((_xp(x._data).arange(p) / 2).astype(x._data.dtype))
@@ -131,6 +158,8 @@ class I0(Primitive, node_name="I0Backward0"):
     @staticmethod
     def forward(ctx, a):
         a = float_array(a)
+        if a.dtype.kind == "c":
+            raise _no_kernel("i0_vml_cpu", a.dtype)
         ctx.save_for_backward(a)
         return special(_xp(a)).i0(a).astype(a.dtype, copy=False)
 
@@ -174,22 +203,22 @@ def _no_grad_binary(name: str, input, other) -> Tensor:
 @accepts_out
 def gcd(input: Tensor, other: Tensor) -> Tensor:
     """Greatest common divisor, elementwise (integer tensors)."""
-    if input.is_floating_point() or (isinstance(other, Tensor) and other.is_floating_point()):
-        raise NotImplementedError(f"\"gcd_cpu\" not implemented for '{_kernel_name(input)}'")
+    _check_integer(input, other, "gcd_cpu")
     return _no_grad_binary("gcd", input, other)
 
 
 @accepts_out
 def lcm(input: Tensor, other: Tensor) -> Tensor:
     """Least common multiple, elementwise (integer tensors)."""
-    if input.is_floating_point() or (isinstance(other, Tensor) and other.is_floating_point()):
-        raise NotImplementedError(f"\"lcm_cpu\" not implemented for '{_kernel_name(input)}'")
+    _check_integer(input, other, "lcm_cpu")
     return _no_grad_binary("lcm", input, other)
 
 
-def _kernel_name(t: Tensor) -> str:
-    return {"float32": "Float", "float64": "Double", "float16": "Half"}.get(t.dtype.name,
-                                                                           t.dtype.name)
+def _check_integer(input: Tensor, other, kernel: str) -> None:
+    """gcd and lcm have kernels for integer dtypes only (a bool pair has none)."""
+    dtype = _dt.result_type(input, other)
+    if dtype.is_floating_point or dtype.is_complex or dtype is _dt.bool:
+        raise _no_kernel(kernel, dtype)
 
 
 class Heaviside(Primitive, node_name="NotImplemented"):
@@ -212,7 +241,16 @@ def heaviside(input: Tensor, values: Tensor) -> Tensor:
     if isinstance(values, Tensor) and values.dtype is not input.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different "
                            "dtypes")
+    if input.dtype.is_complex:
+        raise RuntimeError("heaviside is not yet implemented for complex tensors.")
     return Heaviside.apply(input, values)
+
+
+def _check_floating(a, b, kernel: str) -> None:
+    """Operands promoted to one dtype: these kernels take real floating dtypes only."""
+    dtype = (a if hasattr(a, "dtype") else b).dtype
+    if dtype.kind not in "fV":  # V: bfloat16
+        raise _no_kernel(kernel, dtype)
 
 
 class Nextafter(Primitive, node_name="NextafterBackward0"):
@@ -222,6 +260,7 @@ class Nextafter(Primitive, node_name="NextafterBackward0"):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
+        _check_floating(a, b, "nextafter_cpu")
         return _xp(a if hasattr(a, "dtype") else b).nextafter(a, b)
 
     @staticmethod
@@ -259,7 +298,8 @@ class Igamma(Primitive, node_name="IgammaBackward0"):
 
     @staticmethod
     def forward(ctx, a, x):
-        a, x = promote(float_array(a), x)
+        a, x = promote(a, x)
+        _check_floating(a, x, "igamma_cpu")
         ctx.save_for_backward(a, x)
         xp = _xp(a)
         p = special(xp).gammainc(a, x).astype(a.dtype, copy=False)  # half types widen
@@ -275,7 +315,8 @@ class Igammac(Primitive, node_name="IgammacBackward0"):
 
     @staticmethod
     def forward(ctx, a, x):
-        a, x = promote(float_array(a), x)
+        a, x = promote(a, x)
+        _check_floating(a, x, "igammac_cpu")
         ctx.save_for_backward(a, x)
         xp = _xp(a)
         q = special(xp).gammaincc(a, x).astype(a.dtype, copy=False)  # half types widen

@@ -19,7 +19,6 @@ from ember.ops._util import (
     accepts_out,
     float_array,
     promote,
-    refuse_complex,
     scalar_name,
     write_result,
     zero_of,
@@ -144,8 +143,9 @@ class Log2(Primitive, node_name="Log2Backward0"):
         return grad / conj_derivative(a * math.log(2.0))
 
 
-def log2(input):
-    return Log2.apply(input)
+def log2(input, *, out=None):
+    result = Log2.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 class Log10(Primitive, node_name="Log10Backward0"):
@@ -163,8 +163,9 @@ class Log10(Primitive, node_name="Log10Backward0"):
         return grad / conj_derivative(a * math.log(10.0))
 
 
-def log10(input):
-    return Log10.apply(input)
+def log10(input, *, out=None):
+    result = Log10.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 class Log1p(Primitive, node_name="Log1PBackward0"):
@@ -305,8 +306,9 @@ class Asin(Primitive, node_name="AsinBackward0"):
         return grad * conj_derivative(rsqrt(1 - a * a))
 
 
-def asin(input):
-    return Asin.apply(input)
+def asin(input, *, out=None):
+    result = Asin.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 arcsin = asin
@@ -327,8 +329,9 @@ class Acos(Primitive, node_name="AcosBackward0"):
         return neg(grad) * conj_derivative(rsqrt(1 - a * a))
 
 
-def acos(input):
-    return Acos.apply(input)
+def acos(input, *, out=None):
+    result = Acos.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 arccos = acos
@@ -349,8 +352,9 @@ class Atan(Primitive, node_name="AtanBackward0"):
         return grad / conj_derivative(a * a + 1)
 
 
-def atan(input):
-    return Atan.apply(input)
+def atan(input, *, out=None):
+    result = Atan.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 arctan = atan
@@ -362,6 +366,8 @@ class Atan2(Primitive, node_name="Atan2Backward0"):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
+        if a.dtype.kind == "c":
+            raise _no_kernel("atan2_cpu", a.dtype)
         a, b = float_array(a), float_array(b)
         ctx.save_for_backward(a, b)
         return _xp(a).arctan2(a, b)
@@ -460,8 +466,9 @@ class Asinh(Primitive, node_name="AsinhBackward0"):
         return grad * conj_derivative(rsqrt(a * a + 1))
 
 
-def asinh(input):
-    return Asinh.apply(input)
+def asinh(input, *, out=None):
+    result = Asinh.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 arcsinh = asinh
@@ -482,8 +489,9 @@ class Acosh(Primitive, node_name="AcoshBackward0"):
         return grad * conj_derivative(rsqrt(a - 1) * rsqrt(a + 1))  # right on every branch
 
 
-def acosh(input):
-    return Acosh.apply(input)
+def acosh(input, *, out=None):
+    result = Acosh.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 arccosh = acosh
@@ -504,8 +512,9 @@ class Atanh(Primitive, node_name="AtanhBackward0"):
         return grad / conj_derivative(1 - a * a)
 
 
-def atanh(input):
-    return Atanh.apply(input)
+def atanh(input, *, out=None):
+    result = Atanh.apply(input)
+    return result if out is None else write_result(out, result)
 
 
 arctanh = atanh
@@ -546,7 +555,9 @@ def sigmoid_(input):
 
 @accepts_out
 def logit(input, eps=None):
-    if not (input.is_floating_point() or input.is_complex()):
+    if not input.is_floating_point():
+        if input.is_complex():
+            raise _no_kernel("logit_cpu", input.dtype)
         input = input.to(_dt.get_default_dtype())  # integers and bools compute in float
     if eps is not None:
         input = clamp(input, eps, 1 - eps)
@@ -591,6 +602,8 @@ class Abs(Primitive, node_name="AbsBackward0"):
 
     @staticmethod
     def forward(ctx, a):
+        if a.dtype.kind == "b":
+            raise _no_kernel("abs_cpu", a.dtype)
         ctx.save_for_backward(a)
         return _xp(a).abs(a)
 
@@ -608,7 +621,17 @@ absolute = abs
 
 
 def abs_(input):
+    if input.dtype.is_complex:  # the magnitude is real: PyTorch writes no complex result
+        raise RuntimeError("In-place abs is not supported for complex tensors.")
     return inplace(input, Abs, saves_self=True)
+
+
+def _real_float(a, kernel: str):
+    """``float_array(a)``, refusing complex arrays as PyTorch's real-only kernels do."""
+    a = float_array(a)
+    if a.dtype.kind == "c":
+        raise _no_kernel(kernel, a.dtype)
+    return a
 
 
 class Erf(Primitive, node_name="ErfBackward0"):
@@ -616,8 +639,7 @@ class Erf(Primitive, node_name="ErfBackward0"):
 
     @staticmethod
     def forward(ctx, a):
-        a = float_array(a)
-        refuse_complex(a, "erf is not supported for complex inputs")
+        a = _real_float(a, "erf_vml_cpu")
         ctx.save_for_backward(a)
         return special(_xp(a)).erf(a).astype(a.dtype, copy=False)
 
@@ -637,7 +659,7 @@ class Erfc(Primitive, node_name="ErfcBackward0"):
 
     @staticmethod
     def forward(ctx, a):
-        a = float_array(a)
+        a = _real_float(a, "erfc_vml_cpu")
         ctx.save_for_backward(a)
         return special(_xp(a)).erfc(a).astype(a.dtype, copy=False)
 
@@ -655,7 +677,7 @@ def erfc(input):
 class Erfinv(Primitive, node_name="ErfinvBackward0"):
     @staticmethod
     def forward(ctx, a):
-        a = float_array(a)
+        a = _real_float(a, "erfinv_vml_cpu")
         out = special(_xp(a)).erfinv(a).astype(a.dtype, copy=False)
         ctx.save_for_backward(out)
         return out
@@ -676,7 +698,7 @@ class Lgamma(Primitive, node_name="LgammaBackward0"):
 
     @staticmethod
     def forward(ctx, a):
-        a = float_array(a)
+        a = _real_float(a, "lgamma_vml_cpu")
         ctx.save_for_backward(a)
         out = special(_xp(a)).gammaln(a)
         # C's lgamma(-inf) is +inf, as PyTorch gives; SciPy's gammaln gives -inf
@@ -698,7 +720,7 @@ class Digamma(Primitive, node_name="DigammaBackward0"):
 
     @staticmethod
     def forward(ctx, a):
-        a = float_array(a)
+        a = _real_float(a, "digamma")
         ctx.save_for_backward(a)
         return special(_xp(a)).digamma(a).astype(a.dtype, copy=False)
 
@@ -716,7 +738,7 @@ def digamma(input):
 class Polygamma(Primitive, node_name="PolygammaBackward0"):
     @staticmethod
     def forward(ctx, a, n):
-        a = float_array(a)
+        a = _real_float(a, "trigamma" if n == 1 else "polygamma")
         ctx.save_for_backward(a)
         ctx.n = n
         xp = _xp(a)  # n as an array: CuPy's polygamma needs one
@@ -745,11 +767,13 @@ class _ZeroGrad(Primitive):
 
 
 def _to_whole(a, name: str, decimals: int = 0):
-    """floor/ceil/trunc/round of an array: integers are whole already; complex numbers
-    PyTorch refuses (NumPy would round their parts, or raise a TypeError)."""
+    """floor/ceil/trunc/round of an array: integers are whole already; bools and complex
+    numbers PyTorch refuses (NumPy would round their parts, or raise a TypeError)."""
     kind = a.dtype.kind
-    if kind in "biu":
+    if kind in "iu":
         return a
+    if kind == "b":
+        raise _no_kernel(f"{name}_vml_cpu", a.dtype)
     if kind == "c":
         raise NotImplementedError(f"{name} is not supported for complex inputs")
     xp = _xp(a)
@@ -890,10 +914,13 @@ def hypot(input, other, *, out=None):
     return result if out is None else write_result(out, result)
 
 
-def _float_pair(a, b):
+def _float_pair(a, b, kernel: str):
     """Operands promoted together, then made float: a float32 ``b`` keeps a float64 ``a``'s
-    digits, because the log is taken in the common dtype."""
+    digits, because the log is taken in the common dtype. No complex kernel."""
     a, b = promote(a, b)
+    dtype = (a if hasattr(a, "dtype") else b).dtype
+    if dtype.kind == "c":
+        raise _no_kernel(kernel, dtype)
     a, b = float_array(a), float_array(b)
     # A Python number becomes a 0-d array of the other's dtype: its log is not a float64 scalar
     if not hasattr(a, "dtype"):
@@ -939,7 +966,7 @@ class Xlogy(Primitive, node_name="XlogyBackward0"):
 
     @staticmethod
     def forward(ctx, a, b):
-        a, b = _float_pair(a, b)
+        a, b = _float_pair(a, b, "xlogy_cpu")
         ctx.save_for_backward(a, b)
         return _x_times_log(a, b, "log")
 
@@ -953,7 +980,7 @@ class Xlog1py(Primitive, node_name="SpecialXlog1PyBackward0"):
 
     @staticmethod
     def forward(ctx, a, b):
-        a, b = _float_pair(a, b)
+        a, b = _float_pair(a, b, "xlog1py_cpu")
         ctx.save_for_backward(a, b)
         return _x_times_log(a, b, "log1p")
 
@@ -1002,12 +1029,20 @@ def _logaddexp_complex(input, other):
     return result
 
 
+def inexact_pair(input, other, kernel: str):
+    """logaddexp's operands: floating (or complex) in their common dtype, where one was an
+    integer or bool tensor; two of those have no kernel."""
+    if not _inexact(input) or not _inexact(other):
+        dtype = _dt.result_type(input, other)
+        if not (dtype.is_floating_point or dtype.is_complex):
+            raise _no_kernel(kernel, dtype)
+        input, other = (x.to(dtype) if isinstance(x, Tensor) else x for x in (input, other))
+    return input, other
+
+
 def logaddexp(input, other, *, out=None):
     """log(exp(input) + exp(other)), without overflow."""
-    if not _inexact(input) and not _inexact(other):
-        dtype = input.dtype if not isinstance(other, Tensor) else \
-            _dt.promote_types(input.dtype, other.dtype)
-        raise _no_kernel("logaddexp_cpu", dtype)
+    input, other = inexact_pair(input, other, "logaddexp_cpu")
     if input.is_complex() or isinstance(other, Tensor) and other.is_complex():
         result = _logaddexp_complex(input, other)
         return result if out is None else write_result(out, result)

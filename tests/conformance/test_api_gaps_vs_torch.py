@@ -637,7 +637,7 @@ def test_compiler():
     assert ember.compiler.allow_in_graph(f) is f
     assert ember.compiler.assume_constant_result(f)(2) == 3
     assert ember.compiler.reset() is None
-    assert ember.compiler.compile(f) is f
+    assert ember.compiler.compile(f)(1) == 2 and ember.compiler.compile(f).__wrapped__ is f
 
 
 def test_future_flags():

@@ -40,8 +40,6 @@ KNOWN = {
     "__rpow__": "complex 0 ** 0 and infinite bases: as pow",
     "ldexp": "complex ldexp with infinite components: torch multiplies by a complex 2 ** e",
     "logaddexp": "complex logaddexp with infinite components",
-    "addcmul": "mixed bfloat16/float32 operands: torch does not round the bfloat16 product",
-    "addcdiv": "mixed bfloat16/float32 operands: torch does not round the bfloat16 quotient",
     "special.zeta": "zeta(1e20, 1e20): torch's series gives NaN, SciPy 0",
     "polygamma.polygamma_n_1": "polygamma(n, inf): torch gives 0 for n = 1, NaN for n >= 2",
     "polygamma.polygamma_n_2": "polygamma(n, inf): torch gives 0 for n = 1, NaN for n >= 2",

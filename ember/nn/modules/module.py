@@ -279,7 +279,7 @@ class Module:
     def compile(self, *args, **kwargs) -> None:
         """Compile this module's calls with ``ember.compile``'s arguments: ember runs eagerly,
         so the module is left as it is."""
-        from ember.runtime import compile as compile_fn
+        from ember.compiler import compile as compile_fn
         compile_fn(self, *args, **kwargs)
 
     def get_parameter(self, target: str) -> Parameter:

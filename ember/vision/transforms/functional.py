@@ -26,9 +26,24 @@ class InterpolationMode(enum.Enum):
     LANCZOS = "lanczos"
 
 
+# Pillow's integer filter constants (``Image.BICUBIC == 3``), which torchvision still takes
+_MODES_FROM_PIL = {0: InterpolationMode.NEAREST, 1: InterpolationMode.LANCZOS,
+                   2: InterpolationMode.BILINEAR, 3: InterpolationMode.BICUBIC,
+                   4: InterpolationMode.BOX, 5: InterpolationMode.HAMMING}
+
+
+def _interpolation_mode(mode) -> InterpolationMode:
+    """``mode`` (an InterpolationMode, its value, or a Pillow filter constant) as a mode."""
+    if isinstance(mode, InterpolationMode):
+        return mode
+    if isinstance(mode, int):
+        return _MODES_FROM_PIL[int(mode)]
+    return InterpolationMode(mode)
+
+
 def _pil_filter(mode: InterpolationMode):
     from PIL import Image
-    mode = InterpolationMode(mode) if isinstance(mode, str) else mode
+    mode = _interpolation_mode(mode)
     return {InterpolationMode.NEAREST: Image.NEAREST, InterpolationMode.NEAREST_EXACT:
             Image.NEAREST, InterpolationMode.BILINEAR: Image.BILINEAR,
             InterpolationMode.BICUBIC: Image.BICUBIC, InterpolationMode.BOX: Image.BOX,
@@ -776,7 +791,7 @@ def elastic_transform(img, displacement: Tensor, interpolation=InterpolationMode
     if tuple(displacement.shape) != (1, h, w, 2):
         raise ValueError(f"Argument displacement shape should be {(1, h, w, 2)}, but given "
                          f"{tuple(displacement.shape)}")
-    mode = InterpolationMode(interpolation)
+    mode = _interpolation_mode(interpolation)
     if mode not in (InterpolationMode.NEAREST, InterpolationMode.BILINEAR):
         raise ValueError(f"elastic_transform supports nearest and bilinear, not {mode.value}")
     nearest = mode == InterpolationMode.NEAREST

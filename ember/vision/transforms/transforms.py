@@ -115,7 +115,7 @@ class Resize(_Transform):
     def __init__(self, size, interpolation=InterpolationMode.BILINEAR,
                  max_size: int | None = None, antialias: bool | None = True) -> None:
         self.size = size
-        self.interpolation = interpolation
+        self.interpolation = F._interpolation_mode(interpolation)
         self.max_size = max_size
         self.antialias = antialias
 
@@ -198,7 +198,7 @@ class RandomResizedCrop(_Transform):
             raise ValueError("Scale and ratio should be of kind (min, max)")
         self.scale = scale
         self.ratio = ratio
-        self.interpolation = interpolation
+        self.interpolation = F._interpolation_mode(interpolation)
         self.antialias = antialias
 
     @staticmethod
@@ -306,7 +306,7 @@ class RandomRotation(_Transform):
                 raise ValueError("If degrees is a single number, it must be positive.")
             degrees = (-float(degrees), float(degrees))
         self.degrees = [float(d) for d in degrees]
-        self.interpolation = interpolation
+        self.interpolation = F._interpolation_mode(interpolation)
         self.expand = expand
         self.center = center
         self.fill = fill
@@ -345,7 +345,8 @@ class RandomAffine(_Transform):
             if len(shear) not in (2, 4):
                 raise ValueError("shear should be a number or a sequence of 2 or 4 numbers")
         self.translate, self.scale, self.shear = translate, scale, shear
-        self.interpolation, self.fill, self.center = interpolation, fill, center
+        self.interpolation = F._interpolation_mode(interpolation)
+        self.fill, self.center = fill, center
 
     @staticmethod
     def get_params(degrees, translate, scale_ranges, shears, img_size) -> tuple:
@@ -427,7 +428,7 @@ class RandomPerspective(_Transform):
                  interpolation=InterpolationMode.BILINEAR, fill=0) -> None:
         self.distortion_scale = distortion_scale
         self.p = p
-        self.interpolation = interpolation
+        self.interpolation = F._interpolation_mode(interpolation)
         self.fill = fill
 
     @staticmethod
@@ -472,7 +473,7 @@ class ElasticTransform(_Transform):
                  fill=0) -> None:
         self.alpha = _pair_of_floats(alpha, "alpha")
         self.sigma = _pair_of_floats(sigma, "sigma")
-        self.interpolation = interpolation
+        self.interpolation = F._interpolation_mode(interpolation)
         if isinstance(fill, numbers.Number):
             fill = [float(fill)]
         elif isinstance(fill, (list, tuple)):

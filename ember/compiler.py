@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from collections.abc import Callable
 
 __all__ = ["allow_in_graph", "assume_constant_result", "compile", "cudagraph_mark_step_begin",
@@ -26,18 +27,119 @@ class _Compiling(threading.local):
 _compiling = _Compiling()
 
 
-def _run_compiled(fn: Callable, args: tuple, kwargs: dict):
+class _Stance:
+    """The stance ``set_stance`` chose (process-wide, as PyTorch's)."""
+    name = "default"
+
+
+_STANCES = ("default", "force_eager", "eager_on_recompile", "fail_on_recompile",
+            "eager_then_compile")
+
+
+def _signature(value):
+    """What TorchDynamo's guards check of an argument: a tensor's dtype, device, grad flag and
+    shape; a Python scalar's value (both specialised until a second one makes them dynamic);
+    containers item by item; other objects' types."""
+    from ember._tensor import Tensor
+    if isinstance(value, Tensor):
+        return ("tensor", value.dtype, value.device, value.requires_grad, tuple(value.shape))
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return (type(value), *map(_signature, value))
+    if isinstance(value, dict):
+        return (dict, *((k, _signature(v)) for k, v in value.items()))
+    return type(value)
+
+
+def _covers(entry, signature) -> bool:
+    """Whether compiled code for ``entry`` (None where dynamic) takes ``signature``."""
+    if entry is None:
+        return True
+    if isinstance(entry, tuple) and isinstance(signature, tuple):
+        return len(entry) == len(signature) and all(map(_covers, entry, signature))
+    return type(entry) is type(signature) and entry == signature
+
+
+def _generalised(entry, signature):
+    """``entry`` made dynamic where ``signature`` differs in a size or a number (the automatic
+    dynamic shapes of PyTorch's recompile), or None if they differ in structure."""
+    if _covers(entry, signature):
+        return entry
+    if isinstance(entry, tuple) and isinstance(signature, tuple):
+        if len(entry) != len(signature):
+            return None
+        if entry[:1] == ("tensor",):  # same dtype, device and grad flag: dims go dynamic
+            if signature[:4] != entry[:4] or len(entry[4]) != len(signature[4]):
+                return None
+            return entry[:4] + (tuple(a if a == b else None for a, b in
+                                      zip(entry[4], signature[4])),)
+        merged = tuple(map(_generalised, entry, signature))
+        return None if any(m is None and e is not None for m, e in zip(merged, entry)) \
+            else merged
+    numbers = (int, float)
+    if isinstance(entry, numbers) and isinstance(signature, numbers) and \
+            not isinstance(entry, bool) and type(entry) is type(signature):
+        return None  # a number seen with two values is dynamic
+    return None
+
+
+class _CompiledCode:
+    """The inputs a compiled callable has "compiled" for, to tell a call that PyTorch would
+    recompile (the stances ``fail_on_recompile`` and ``eager_on_recompile`` react to it)."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+        self.entries: list = []
+        self.called = False
+        _ALL_CODE.add(self)
+
+    def compiled_call(self, args: tuple, kwargs: dict) -> bool:
+        """Whether this call runs as compiled code; raises where the stance forbids it."""
+        stance = _Stance.name
+        if stance == "force_eager":
+            return False
+        if stance == "eager_then_compile" and not self.called:
+            self.called = True
+            return False
+        self.called = True
+        signature = (_signature(args), _signature(kwargs))
+        if any(_covers(entry, signature) for entry in self.entries):
+            return True
+        if self.entries and stance == "eager_on_recompile":
+            return False
+        if self.entries and stance == "fail_on_recompile":
+            name = getattr(self.fn, "__name__", type(self.fn).__name__)
+            raise RuntimeError(f"Detected recompile when torch.compile stance is "
+                               f"'fail_on_recompile'. function name: '{name}'")
+        for i, entry in enumerate(self.entries):
+            merged = _generalised(entry, signature)
+            if merged is not None:
+                self.entries[i] = merged
+                return True
+        self.entries.append(signature)
+        return True
+
+
+_ALL_CODE: weakref.WeakSet = weakref.WeakSet()
+
+
+def _run_compiled(code: _CompiledCode, args: tuple, kwargs: dict):
+    if not code.compiled_call(args, kwargs):
+        return code.fn(*args, **kwargs)
     state = _compiling
     state.depth += 1
     try:
-        return fn(*args, **kwargs)
+        return code.fn(*args, **kwargs)
     finally:
         state.depth -= 1
 
 
 def _compiled_function(fn: Callable) -> Callable:
+    code = _CompiledCode(fn)
+
     def compiled(*args, **kwargs):
-        return _run_compiled(fn, args, kwargs)
+        return _run_compiled(code, args, kwargs)
     # the function's name and docstring, not its __dict__ (``fn`` may be any callable object)
     return functools.update_wrapper(compiled, fn, updated=())
 
@@ -58,9 +160,19 @@ def _module_class():
         def __init__(self, mod: Module) -> None:
             super().__init__()
             self._orig_mod = mod
+            self.__dict__["_compiled_code"] = _CompiledCode(mod)
 
         def forward(self, *args, **kwargs):
-            return _run_compiled(self._orig_mod, args, kwargs)
+            return _run_compiled(self.__dict__["_compiled_code"], args, kwargs)
+
+        def __getstate__(self) -> dict:  # what it compiled for is no checkpoint's business
+            state = self.__dict__.copy()
+            del state["_compiled_code"]
+            return state
+
+        def __setstate__(self, state: dict) -> None:
+            super().__setstate__(state)
+            self.__dict__["_compiled_code"] = _CompiledCode(self._orig_mod)
 
         @property
         def training(self) -> bool:
@@ -189,7 +301,10 @@ def is_exporting() -> bool:
 
 
 def reset() -> None:
-    """Clear compilation caches: there are none."""
+    """Forget what every compiled callable has compiled for: the next call compiles afresh."""
+    for code in list(_ALL_CODE):
+        code.entries.clear()
+        code.called = False
 
 
 def cudagraph_mark_step_begin() -> None:
@@ -212,17 +327,45 @@ def get_default_backend():
 
 def set_stance(stance: str = "default", *, skip_guard_eval_unsafe: bool = False,
                force_backend=None):
-    """Set how compiled functions behave ("default", "force_eager", ...); every stance runs
-    eagerly here. Usable as a context manager or decorator, as in PyTorch."""
-    return _Stance()
+    """Set how compiled callables run, from now on (a call), within a ``with`` block, or for
+    the calls of a decorated function: "default" (compiled), "force_eager" (as uncompiled code),
+    "eager_on_recompile" (uncompiled where PyTorch would recompile), "fail_on_recompile"
+    (raise there) or "eager_then_compile" (the first call uncompiled). Forbidden inside
+    compiled code, as in PyTorch."""
+    _forbid_in_compiled_code()
+    if stance not in _STANCES:
+        raise RuntimeError(f"invalid torch.compile stance '{stance}'")
+    prior, _Stance.name = _Stance.name, stance
+    return _StanceSetting(stance, prior)
 
 
-class _Stance:
+def _forbid_in_compiled_code() -> None:
+    if is_compiling():
+        raise AssertionError(f"Attempt to trace forbidden callable {set_stance!r}")
+
+
+class _StanceSetting:
+    """``set_stance``'s result: the stance is set when it is made; leaving a ``with`` block
+    restores the prior one, and as a decorator it applies to the decorated function's calls
+    only."""
+
+    def __init__(self, stance: str, prior: str) -> None:
+        self.stance, self.prior = stance, prior
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
-        return None
+        _Stance.name = self.prior
 
     def __call__(self, fn: Callable) -> Callable:
-        return fn
+        _Stance.name = self.prior  # decorating sets nothing now
+
+        def with_stance(*args, **kwargs):
+            _forbid_in_compiled_code()
+            prior, _Stance.name = _Stance.name, self.stance
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _Stance.name = prior
+        return functools.update_wrapper(with_stance, fn, updated=())

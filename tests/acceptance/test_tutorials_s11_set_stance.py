@@ -3,15 +3,11 @@ torch_compiler_set_stance_tutorial.py) on ember, compared with PyTorch running t
 
 Code from pytorch/tutorials (BSD-3-Clause), prose and comments removed (the recipe's "prints 1"
 comments kept). Not run: the "Measuring performance gains" cell, which times with
-``torch.cuda.Event`` (no GPU here). ember's ``compile`` does not yet honour the stances
-(``force_eager`` still compiles, ``fail_on_recompile``/``eager_on_recompile`` do not react to a
-new shape, ``set_stance`` inside a compiled region does not raise): the full comparison is an
-xfail until ember/compiler.py does.
+``torch.cuda.Event`` (no GPU here).
 """
 # The recipe's code is kept verbatim, long lines and trailing spaces included.
 # ruff: noqa: E501, W291, W293
 
-import pytest
 from acceptance_runner import run
 from torch_runner import run_torch
 
@@ -128,8 +124,6 @@ def test_set_stance_recipe_runs():
     assert out[-1] == "sin() takes 1 positional argument but 2 were given"
 
 
-@pytest.mark.xfail(reason="ember.compiler.set_stance does not change how compiled functions "
-                   "run (ember/compiler.py)", strict=False)
 def test_set_stance_recipe_matches_pytorch():
     ours, theirs = run(SET_STANCE)["_stdout"], run_torch(SET_STANCE)["_stdout"]
     # PyTorch's messages name Dynamo internals: compare the printed tensors and error count

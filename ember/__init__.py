@@ -122,6 +122,10 @@ _cpu_backend.silence_float_warnings()
 from ember.amp import autocast  # noqa: F401,E402
 from ember.amp import GradScaler  # noqa: F401,E402
 from ember._stream import Event, Stream  # noqa: F401,E402
+from ember._jit_types import (  # noqa: F401,E402  (TorchScript's type objects)
+    AnyType, BoolType, ComplexType, DeviceObjType, DictType, FloatType, IntType, ListType,
+    NoneType, NumberType, OptionalType, PyObjectType, StreamObjType, StringType, SymBoolType,
+    SymIntType, TensorType, TupleType, Type, UnionType)
 from ember._accessors import (  # noqa: F401,E402
     ccol_indices_copy, col_indices_copy, crow_indices_copy, indices_copy, int_repr,
     q_per_channel_axis, q_per_channel_scales, q_per_channel_zero_points, q_scale, q_zero_point,

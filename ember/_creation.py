@@ -10,7 +10,7 @@ import numpy as np
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _host, _make, _to_nested
-from ember.backend.device import CPU, Device, meta_array, to_device
+from ember.backend.device import CPU, Device, as_dtype, convert, meta_array, to_device
 from ember.ops._util import accepts_out, cast, scalar_name, shape_arg, write_result
 from ember.random import generator_for
 
@@ -231,12 +231,15 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
             to_device(data._data, Device(device))  # PyTorch's error: no data to copy out
         return _finish(meta_array(tuple(data.shape), d.np_dtype), "meta", requires_grad)
     if dtype is not None and not isinstance(data, (Tensor, np.ndarray, np.generic)):
-        # Straight to the requested dtype: going through float32 first would round float64 data.
-        arr = np.array(_to_nested(data), dtype=_dt.to_dtype(dtype).np_dtype)
+        # Straight to the requested dtype: going through float32 first would round float64
+        # data; float16 alone does, as PyTorch rounds a double to it.
+        np_dtype = _dt.to_dtype(dtype).np_dtype
+        arr = np.array(_to_nested(data), dtype=np.float32 if np_dtype == np.float16 else np_dtype)
+        arr = as_dtype(arr, np_dtype)
     else:
         arr = _infer_array(data)
-        arr = np.array(arr, dtype=_dt.to_dtype(dtype).np_dtype if dtype is not None else None,
-                       copy=True)
+        arr = np.array(arr, copy=True) if dtype is None else \
+            convert(np.asarray(arr), _dt.to_dtype(dtype).np_dtype)
     if device is None and isinstance(data, Tensor):
         device = data.device
     return _finish(arr, device, requires_grad)
@@ -252,7 +255,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         return _make(data)
     arr = _infer_array(data)
     if dtype is not None:
-        arr = arr.astype(_dt.to_dtype(dtype).np_dtype, copy=False)
+        arr = as_dtype(arr, _dt.to_dtype(dtype).np_dtype)
     return _finish(arr, device, False)
 
 
@@ -554,7 +557,10 @@ def linspace(start, end, steps: int, *, dtype=None, layout=None, device=None,
         _check_layout("linspace", layout)
     _check_steps("linspace", steps)
     start, end, np_dtype = _range_ends("linspace", start, end, dtype)
-    data = _ramp(start, end, int(steps), np_dtype).astype(np_dtype)
+    if np_dtype.itemsize == 2 and np_dtype.kind in "fV":
+        data = _half_ramp(start, end, int(steps))
+    else:
+        data = _ramp(start, end, int(steps), np_dtype).astype(np_dtype)
     return _finish(data, device, requires_grad, out)
 
 
@@ -565,10 +571,10 @@ def _check_steps(op: str, steps) -> None:
         raise RuntimeError("number of steps must be non-negative")
 
 
-def _range_ends(op: str, start, end, dtype):
+def _range_ends(op: str, start, end, dtype, cast: bool = True):
     """linspace/logspace's ``start`` and ``end`` (numbers or 0-d tensors) cast to the result
-    dtype as PyTorch casts them (an integer dtype truncates), and that NumPy dtype: by default
-    the default dtype, or its complex counterpart when an end is complex."""
+    dtype as PyTorch casts them (an integer dtype truncates) unless not ``cast``, and that NumPy
+    dtype: by default the default dtype, or its complex counterpart when an end is complex."""
     start = start.item() if isinstance(start, Tensor) else start
     end = end.item() if isinstance(end, Tensor) else end
     if dtype is None:
@@ -580,34 +586,47 @@ def _range_ends(op: str, start, end, dtype):
         raise NotImplementedError(f'"{op}_cpu" not implemented for \'Bool\'')
     np_dtype = dtype.np_dtype
     if dtype.is_complex:
-        return np_dtype.type(start), np_dtype.type(end), np_dtype
+        return (np_dtype.type(start), np_dtype.type(end), np_dtype) if cast else \
+            (start, end, np_dtype)
     if isinstance(start, builtins.complex) or isinstance(end, builtins.complex):
         raise RuntimeError(f"torch.{op}(): inferred dtype c10::complex<float> can't be safely "
                            f"cast to passed dtype {scalar_name(dtype)}")
-    return (np_dtype.type(_checked_fill(start, np_dtype, 2)),
-            np_dtype.type(_checked_fill(end, np_dtype, 2)), np_dtype)
+    if not cast:
+        return start, end, np_dtype
+    low, high = _checked_fill(start, np_dtype, 2), _checked_fill(end, np_dtype, 2)
+    if np_dtype.itemsize == 2 and np_dtype.kind in "fV":  # PyTorch's half from a double: via float
+        low, high = np.float32(low), np.float32(high)
+    return np_dtype.type(low), np_dtype.type(high), np_dtype
 
 
-def _ramp(start, end, steps: int, np_dtype, fused: bool = True):
+def _ramp(start, end, steps: int, np_dtype):
     """``steps`` values from ``start`` to ``end`` as PyTorch's linspace computes them: the step
     in the result dtype's arithmetic (double for integers), the first half counted up from
     ``start`` and the rest down from ``end`` (so both ends are exact), each value rounded once
-    (a fused multiply-add) if ``fused``. Returned in double (complex) precision, for the
-    caller to round."""
+    (a fused multiply-add). Returned in double (complex) precision, for the caller to round."""
     wide = np.complex128 if np_dtype.kind == "c" else np.float64
     if steps == 1:
         return np.array([start], wide)
     if np_dtype.kind in "iu":
         step = (wide(end) - wide(start)) / (steps - 1)
-    else:  # float16 and bfloat16 compute in float32
-        narrow = np.float32 if np_dtype.itemsize == 2 else np_dtype.type
-        step = wide((narrow(end) - narrow(start)) / narrow(steps - 1))
+    else:
+        step = wide((end - start) / np_dtype.type(steps - 1))
     idx = np.arange(steps)
-    if not fused:
-        return np.where(idx < steps // 2, wide(start) + step * idx,
-                        wide(end) - step * (steps - 1 - idx))
     return np.where(idx < steps // 2, _fma(step, idx, wide(start)),
                     _fma(-step, steps - 1 - idx, wide(end)))
+
+
+def _half_ramp(start, end, steps: int):
+    """linspace in float16 or bfloat16 as PyTorch's CPU kernel computes it: each operation in
+    the type's own arithmetic, rounded (the step, the index, its product and sum)."""
+    if steps == 1:
+        return np.array([start])
+    half = start.dtype
+    idx = np.arange(steps)
+    with np.errstate(over="ignore", invalid="ignore"):
+        step = (end - start) / half.type(steps - 1)
+        return np.where(idx < steps // 2, start + step * idx.astype(half),
+                        end - step * (steps - 1 - idx).astype(half))
 
 
 def _fma(a, b, c):
@@ -643,9 +662,41 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, layout=N
     if layout is not None:
         _check_layout("logspace", layout)
     _check_steps("logspace", steps)
-    start, end, np_dtype = _range_ends("logspace", start, end, dtype)
-    exponents = _ramp(start, end, int(steps), np_dtype, fused=False)
-    return _finish(np.power(base, exponents).astype(np_dtype), device, requires_grad)
+    steps = int(steps)
+    # PyTorch fills one step with base ** start, start neither rounded to the dtype nor checked
+    start, end, np_dtype = _range_ends("logspace", start, end, dtype, cast=steps != 1)
+    if np_dtype.kind == "c":
+        data = np.power(base, _ramp(np_dtype.type(start), np_dtype.type(end), steps,
+                                    np_dtype)).astype(np_dtype)
+    elif steps == 1:
+        data = np.array([_checked_fill(_libm_pow(base, [float(start)])[0], np_dtype, 1)],
+                        np_dtype)
+    else:
+        # the ends in the dtype, their difference in its arithmetic (C's for integers), the
+        # exponents in double
+        diff = float(end) - float(start) if np_dtype.kind in "iu" else float(end - start)
+        step = diff / (steps - 1)
+        idx = np.arange(steps)
+        exponents = np.where(idx < steps // 2, float(start) + step * idx,
+                             float(end) - step * (steps - 1 - idx))
+        data = _libm_pow(base, exponents)
+        with np.errstate(invalid="ignore"):  # NaN to an integer: PyTorch's cast is as loose
+            if np_dtype.itemsize == 2 and np_dtype.kind in "fV":  # a double to half: via float
+                data = data.astype(np.float32)
+            data = data.astype(np_dtype)
+    return _finish(data, device, requires_grad)
+
+
+def _libm_pow(base: float, exponents):
+    """``base ** x`` for each x by C's pow, as PyTorch's kernel (NumPy's vectorised power can
+    be an ulp apart), in double."""
+    def one(x):
+        try:
+            return math.pow(base, x)
+        except (ValueError, OverflowError):  # a negative base to a fractional power, overflow
+            return float(np.power(np.float64(base), x))
+    with np.errstate(all="ignore"):
+        return np.fromiter((one(x) for x in np.asarray(exponents).tolist()), np.float64)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -205,8 +205,21 @@ def _gemm_operand(x, batch: tuple):
     return (flat, *layout)
 
 
-def gemm(a, b, out=None):
-    """``a @ b`` (written into ``out`` if given) for CuPy arrays of one dtype that cuBLAS
+def addmm(bias, a, b):
+    """``bias + a @ b`` for 2-d CuPy arrays of one half type: ``bias`` broadcast into the
+    result, then one cuBLAS product added onto it (beta = 1) in float32 and rounded once, as
+    PyTorch's GEMM with its bias epilogue; None for other operands."""
+    if (a.dtype.itemsize != 2 or a.dtype not in _gemm_types() or b.dtype != a.dtype
+            or bias.dtype != a.dtype or a.ndim != 2 or b.ndim != 2):
+        return None
+    out = cupy().empty((a.shape[0], b.shape[1]), a.dtype)
+    out[...] = bias
+    return gemm(a, b, out=out, accumulate=True)
+
+
+def gemm(a, b, out=None, accumulate: bool = False):
+    """``a @ b`` (written into ``out`` if given; with ``accumulate``, added to the C-contiguous
+    ``out`` of the product's shape and dtype) for CuPy arrays of one dtype that cuBLAS
     multiplies (float16, bfloat16 and float32 accumulating in float32, float64), with any
     batch dimensions, by one cublasGemmStridedBatchedEx call on the current stream; None for
     other dtypes (the caller uses CuPy). Called directly, cuBLAS costs the host a few
@@ -242,11 +255,17 @@ def gemm(a, b, out=None):
     given = out
     if (out is None or out.shape != shape or out.dtype != a.dtype or not out.flags.c_contiguous
             or cp.may_share_memory(out, a) or cp.may_share_memory(out, b)):
+        if accumulate:
+            raise ValueError("gemm: accumulate needs a C-contiguous out of the product's "
+                             "shape and dtype, apart from the operands")
         out = cp.empty(shape, a.dtype)
     if k == 0:
-        out.fill(0)
+        if not accumulate:
+            out.fill(0)
     elif count and m and n:
         cuda_type, compute, alpha, beta, _ = types
+        if accumulate:
+            beta = alpha  # the pointer to 1
         item = a.itemsize
         stride_a = fa.strides[0] // item if fa.ndim == 3 else 0
         stride_b = fb.strides[0] // item if fb.ndim == 3 else 0
@@ -261,7 +280,8 @@ def gemm(a, b, out=None):
         except cublas.CUBLASError:
             if a.dtype.itemsize != 2:
                 raise
-            out[...] = gemm(a.astype(np.float32), b.astype(np.float32))
+            wide = gemm(a.astype(np.float32), b.astype(np.float32))
+            out[...] = wide + out.astype(np.float32) if accumulate else wide
     return out if given is None or given is out else _into(given, out)
 
 

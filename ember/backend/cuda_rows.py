@@ -21,6 +21,7 @@ import ml_dtypes
 import numpy as np
 
 from ember.backend import cuda
+from ember.backend.device import convert
 
 _THREADS = 128  # per row: a multiple of the warp size
 
@@ -381,7 +382,7 @@ def cast(x, dtype):
     makes dozens of these casts per step); other dtypes and layouts through ``astype``."""
     kernel = _cast_kernel(x.dtype, dtype) if x.flags.c_contiguous else None
     if kernel is None:
-        return x.astype(dtype)
+        return convert(x, dtype)
     out = cuda.cupy().empty(x.shape, dtype)
     if out.size:
         blocks = min((out.size + 255) // 256, _DROPOUT_BLOCKS)

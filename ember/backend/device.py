@@ -462,7 +462,18 @@ def to_device(array, device: Device):
 def as_dtype(array, dtype):
     """``array`` in ``dtype``: itself where it already is (``astype(copy=False)`` also returns
     it then, but costs CuPy's host tens of microseconds a call), else a converted copy."""
-    return array if array.dtype == dtype else array.astype(dtype)
+    return array if array.dtype == dtype else convert(array, dtype)
+
+
+_FLOAT16, _FLOAT32, _FLOAT64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
+
+
+def convert(array, dtype):
+    """``array.astype(dtype)``, rounding float64 to float16 through float32 as PyTorch's
+    casts do (a direct rounding differs from theirs in about 4 values in 100,000)."""
+    if dtype == _FLOAT16 and array.dtype == _FLOAT64:
+        array = array.astype(_FLOAT32)
+    return array.astype(dtype)
 
 
 def reshape_view(array, shape):

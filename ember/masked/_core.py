@@ -61,7 +61,7 @@ size dim numel nelement element_size is_floating_point is_complex is_contiguous 
 register_hook retain_grad requires_grad_ data_ptr get_device __len__ __hash__ stride
 storage_offset is_same_size is_tensor is_storage
 """.split())
-_REDUCTIONS = frozenset("sum mean amax amin prod argmax argmin all".split())
+_REDUCTIONS = frozenset("sum mean amax amin prod argmax argmin all var std".split())
 _SOFTMAXES = frozenset("softmax log_softmax softmin".split())
 _PREFIXES = ("torch.Tensor.", "torch.nn.functional.", "torch.special.", "torch.")
 

@@ -182,7 +182,9 @@ def mean(input: Tensor, dim: int | tuple | None = None, *, keepdim: bool = False
             raise ValueError("mean(): Could not infer output dtype. Input dtype must be either "
                              f"a floating point or complex dtype. Got: {dtype}")
     dims = _dims(dim, input.ndim)
-    total = _fill(input, mask, 0).sum(dims, keepdim=keepdim, dtype=dtype)
+    # (no dtype= for the input's own: a half sum then accumulates in float32)
+    total = _fill(input, mask, 0).sum(dims, keepdim=keepdim,
+                                      dtype=None if dtype is input.dtype else dtype)
     return total / _count(input, mask, dims, keepdim)
 
 

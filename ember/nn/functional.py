@@ -112,7 +112,13 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
     if input1.shape[:-1] != input2.shape[:-1]:
         raise RuntimeError(f"bilinear(): input batch dimensions do not match: got "
                            f"{list(input1.shape[:-1])} and {list(input2.shape[:-1])}")
-    out = einsum("...i,oij,...j->...o", input1, weight, input2)
+    if input1.dtype.itemsize == 2 and input1.is_floating_point():
+        # PyTorch's half bilinear: input1 @ weight rounded to the half dtype, then its products
+        # with input2 (summed in float32), then the bias
+        left = einsum("...i,oij->...oj", input1, weight)
+        out = matmul(left, input2.unsqueeze(-1)).squeeze(-1)
+    else:
+        out = einsum("...i,oij,...j->...o", input1, weight, input2)
     return out if bias is None else out + bias
 
 
@@ -632,6 +638,10 @@ def _batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor 
     if running_mean is None or running_var is None:
         raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
     shape = _param_shape(input._data.shape)
+    if input.dtype.itemsize == 2 and input.is_floating_point():
+        # half input: the per-channel scale and shift in float32, the output rounded once
+        running_mean, running_var, weight, bias = (
+            None if p is None else p.float() for p in (running_mean, running_var, weight, bias))
     try:
         scale = (running_var + eps).rsqrt()
         if weight is not None:
@@ -670,8 +680,11 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
                          f"{input.shape}")
     axes = tuple(range(2, input.ndim))
     stats = [] if running_mean is not None or running_var is not None else None
-    out = _nn.BatchNormTrain.apply(input, weight, bias, tuple(input.shape), axes,
-                                   _param_shape(input._data.shape), eps, stats)
+    if input.dtype.itemsize == 2 and input.is_floating_point():
+        out = _half_instance_norm(input, weight, bias, eps, stats)
+    else:
+        out = _nn.BatchNormTrain.apply(input, weight, bias, tuple(input.shape), axes,
+                                       _param_shape(input._data.shape), eps, stats)
     if stats:
         mean, var = stats  # (N, C, 1, ...): the running stats take their average over N
         if running_mean is not None:
@@ -680,6 +693,21 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
             unbiased = var.reshape(var.shape[:2]) * (n / (n - 1))
             _update_running(running_var, unbiased.mean(0), momentum)
     return out
+
+
+def _half_instance_norm(input: Tensor, weight, bias, eps: float, stats) -> Tensor:
+    """Instance norm of half input as PyTorch computes it: batch norm of the (1, N * C, ...)
+    view with weight and bias repeated N times, so their gradients are rounded per sample
+    before they are summed."""
+    n = input.shape[0]
+    shape = (1, n * input.shape[1]) + tuple(input.shape[2:])
+    weight = None if weight is None else weight.repeat(n)
+    bias = None if bias is None else bias.repeat(n)
+    out = _nn.BatchNormTrain.apply(input.reshape(shape), weight, bias, shape,
+                                   tuple(range(2, len(shape))), _param_shape(shape), eps, stats)
+    if stats:
+        stats[:] = [s.reshape(input.shape[:2] + (1,) * (input.ndim - 2)) for s in stats]
+    return out.reshape(input.shape)
 
 
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
@@ -705,6 +733,11 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     shape = input._data.shape
     if shape[len(shape) - len(normalized_shape):] != normalized_shape or not normalized_shape:
         _refuse_normalized_shape(normalized_shape, input, "")
+    if input.dtype.itemsize == 2 and input.dtype.is_floating_point:
+        # PyTorch upcasts half input (eps included) to float32 and rounds the result once:
+        # squares of float16 values above 256 would overflow
+        weight = None if weight is None else weight.float()
+        return rms_norm(input.float(), normalized_shape, weight, eps).to(input.dtype)
     if eps is None:
         eps = _dt.finfo_np(input.dtype).eps
     dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
@@ -803,7 +836,13 @@ def _renorm_rows(weight: Tensor, input: Tensor, max_norm: float, norm_type: floa
     rows = xp.unique(input._data.reshape(-1))
     with no_grad():
         data = weight._data
-        norms = xp.linalg.norm(data[rows], ord=norm_type, axis=1)
+        picked = data[rows]
+        if data.dtype.itemsize == 2 and weight.is_floating_point():
+            # half: PyTorch's norms, summed in float32 (no overflow) and rounded to the dtype
+            norms = xp.linalg.norm(picked.astype(xp.float32), ord=norm_type, axis=1)
+            norms = norms.astype(data.dtype).astype(xp.float32)
+        else:
+            norms = xp.linalg.norm(picked, ord=norm_type, axis=1)
         scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
         data[rows] *= scale[:, None].astype(data.dtype)
         weight._bump_version()
@@ -888,9 +927,15 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
     keep = xp.ones(input.shape[0], bool)
     if padding_idx is not None:
         keep = input._data != padding_idx
+    # half: the rows in float32, each bag summed and rounded once, as PyTorch sums it
+    widen = weight.dtype.itemsize == 2 and weight.is_floating_point()
     try:
-        rows = embedding(input, weight, padding_idx, None, norm_type, scale_grad_by_freq,
-                         sparse)
+        if widen:
+            rows = _nn.embedding_lookup(weight, input, padding_idx, scale_grad_by_freq, sparse,
+                                        widen=True)
+        else:
+            rows = embedding(input, weight, padding_idx, None, norm_type, scale_grad_by_freq,
+                             sparse)
     except IndexError:
         idx = input._data
         i = int(xp.nonzero((idx < 0) | (idx >= weight.shape[0]))[0][0])
@@ -904,12 +949,13 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
     zeros = rows.new_zeros((bags, weight.shape[1]))
     if mode == "max":
         index = bag_index.unsqueeze(1).expand(-1, weight.shape[1])
-        return zeros.scatter_reduce(0, index, rows, "amax", include_self=False)
+        out = zeros.scatter_reduce(0, index, rows, "amax", include_self=False)
+        return out.to(weight.dtype) if widen else out
     out = zeros.index_add(0, bag_index, rows)
     if mode == "mean":
         counts = xp.bincount(bag_of[keep], minlength=bags).astype(out._data.dtype)
         out = out / _make(xp.maximum(counts, 1)[:, None])
-    return out
+    return out.to(weight.dtype) if widen else out
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:

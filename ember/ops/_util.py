@@ -127,6 +127,29 @@ def promote(a, b):
     return _promote_slow(a, b)
 
 
+def half_and_number(x, y) -> bool:
+    """Whether promoted operands are a float16 or bfloat16 array and a Python number (bools
+    aside), which :func:`in_opmath` computes as PyTorch does."""
+    cy = y.__class__
+    if cy is float or cy is int:
+        return x.dtype.itemsize == 2 and x.dtype.kind in "fV"
+    cx = x.__class__
+    return (cx is float or cx is int) and y.dtype.itemsize == 2 and y.dtype.kind in "fV"
+
+
+def in_opmath(name: str, x, y):
+    """The ufunc ``name`` of a half-type array and a Python number as PyTorch's multiplying
+    kernels form it: in float32, the number unrounded, the result rounded once (NumPy rounds
+    the number to the half type first: ``x * 0.1`` then differs in a third of the values;
+    PyTorch's additions do round it first, as NumPy)."""
+    array = y if x.__class__ is float or x.__class__ is int else x
+    if isinstance(array, MetaArray):
+        return getattr(np, name)(x, y)
+    xp = get_array_module(array)
+    return getattr(xp, name)(x, y, out=xp.empty(array.shape, array.dtype), dtype=np.float32,
+                             casting="unsafe")
+
+
 def _promote_slow(a, b):
     da = getattr(a, "dtype", None)
     db = getattr(b, "dtype", None)
@@ -240,11 +263,30 @@ def write_result(out, result):
     return write_out(out, result)
 
 
+# Modules of elementwise ops, whose operands promote to one dtype that ``out=`` must hold
+_ELEMENTWISE_MODULES = frozenset(("ember.ops.elementwise", "ember.ops.unary",
+                                  "ember.ops.pointwise_extra", "ember.special"))
+_OPERANDS = (Tensor, bool, int, float, complex)
+
+
+def refuse_cast_first(out, operands: tuple) -> None:
+    """PyTorch checks that ``out`` can hold the promoted dtype of an elementwise op's operands
+    before it looks for a kernel: called once the op has refused them, this raises the cast's
+    error in place of the kernel's, if the cast fails too."""
+    if not isinstance(out, Tensor):
+        return
+    operands = [x for x in operands if isinstance(x, _OPERANDS)]
+    if any(isinstance(x, Tensor) for x in operands):
+        from ember.ops.inplace import _refuse_cast
+        _refuse_cast(out, _dt.result_type(*operands))
+
+
 def accepts_out(fn):
     """Give ``fn`` PyTorch's keyword-only ``out=``: the result is written into ``out`` (see
     ``write_result``) and ``out`` is returned; ``inspect.signature`` shows the new parameter.
     The wrapper is compiled with ``fn``'s exact parameter list, which costs about a third of
-    what a ``*args, **kwargs`` forwarder does per call."""
+    what a ``*args, **kwargs`` forwarder does per call. Where an elementwise ``fn`` refuses its
+    operands, ``out`` is checked first (see ``refuse_cast_first``), on that error path only."""
     sig = inspect.signature(fn)
     plist = list(sig.parameters.values())
     varkw = plist.pop() if plist and plist[-1].kind is plist[-1].VAR_KEYWORD else None
@@ -267,10 +309,23 @@ def accepts_out(fn):
     if varkw is not None:
         params.append(f"**{varkw.name}")
         call.append(f"**{varkw.name}")
-    source = (f"def {fn.__name__}({', '.join(params)}):\n"
-              f"    result = _wrapped_fn({', '.join(call)})\n"
-              "    return result if out is None else write_result(out, result)\n")
+    call = ", ".join(call)
+    operands = [p.name for p in plist if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if fn.__module__ in _ELEMENTWISE_MODULES and operands:
+        body = ("    if out is None:\n"
+                f"        return _wrapped_fn({call})\n"
+                "    try:\n"
+                f"        result = _wrapped_fn({call})\n"
+                "    except (NotImplementedError, TypeError):\n"
+                f"        refuse_cast_first(out, ({', '.join(operands)},))\n"
+                "        raise\n"
+                "    return write_result(out, result)\n")
+    else:
+        body = (f"    result = _wrapped_fn({call})\n"
+                "    return result if out is None else write_result(out, result)\n")
+    source = f"def {fn.__name__}({', '.join(params)}):\n" + body
     namespace = {"_wrapped_fn": fn, "write_result": write_result,
+                 "refuse_cast_first": refuse_cast_first,
                  "_defaults": {p.name: p.default for p in plist}}
     exec(source, namespace)  # noqa: S102 - source built above from fn's own parameter names
     wrapper = functools.update_wrapper(namespace[fn.__name__], fn)

@@ -7,15 +7,14 @@ from ember._tensor import Tensor, _make
 from ember.autograd.function import _broadcast_error
 from ember.backend.device import get_array_module
 from ember.ops._util import (
-    accepts_out,
     array_dtype,
     data_of,
     promote,
     result_dtype,
     scalar_name,
-    write_result,
 )
-from ember.ops.inplace import write_out
+from ember.ops.indexing import check_out_dtype
+from ember.ops.inplace import _refuse_cast, _write, check_castable, write_out
 
 
 def _xp(a):
@@ -103,62 +102,73 @@ def logical_xor(input, other, *, out=None):
 
 # PyTorch's kernel names, which its "not implemented for 'Float'" errors quote.
 _KERNELS = {"invert": "bitwise_not", "left_shift": "lshift", "right_shift": "rshift"}
+_SHIFTS = frozenset(("left_shift", "right_shift"))
 
 
-def _bitwise(name, input, other=None):
+def _bitwise(name, input, other=None, out=None):
     if not isinstance(input, Tensor):  # a number first (``5 << t``): a 0-d operand
         input = _make(other._xp.asarray(input))
     for x in (input, other):
-        if isinstance(x, float) or isinstance(x, Tensor) and (x.is_floating_point()
-                                                              or x.is_complex()):
-            kernel = _KERNELS.get(name, name)
-            dtype = _dt.promote_types(input.dtype, x.dtype) if isinstance(x, Tensor) \
-                else _dt.get_default_dtype()
-            raise NotImplementedError(f'"{kernel}_cpu" not implemented for '
-                                      f"'{scalar_name(dtype)}'")
+        if isinstance(x, (float, complex)) or isinstance(x, Tensor) and (
+                x.is_floating_point() or x.is_complex()):
+            raise _no_kernel(name, input, other, out)
     if other is None:
-        return _make(getattr(input._xp, name)(input._data))
-    a, b = promote(input._data, data_of(other))
-    return _make(_broadcasting(getattr(input._xp, name), a, b))
+        result = _make(getattr(input._xp, name)(input._data))
+    else:
+        a, b = promote(input._data, data_of(other))
+        if name in _SHIFTS and (a if hasattr(a, "dtype") else b).dtype.kind == "b":
+            raise _no_kernel(name, input, other, out)  # PyTorch shifts no bools
+        result = _make(_broadcasting(getattr(input._xp, name), a, b))
+    return result if out is None else write_out(out, result)
 
 
-@accepts_out
-def bitwise_not(input):
-    return _bitwise("invert", input)
+def _no_kernel(name, input, other, out) -> NotImplementedError:
+    """PyTorch's error for a bitwise op without a kernel for its operands' dtype; where ``out``
+    cannot hold that dtype, the cast's error, which PyTorch checks first."""
+    dtype = _dt.result_type(input) if other is None else _dt.result_type(input, other)
+    if out is not None:
+        _refuse_cast(out, dtype)
+    return NotImplementedError(f'"{_KERNELS.get(name, name)}_cpu" not implemented for '
+                               f"'{scalar_name(dtype)}'")
+
+
+def bitwise_not(input, *, out=None):
+    if out is not None and out.dtype is not input.dtype:  # PyTorch casts no result here
+        raise RuntimeError(f"Found dtype {scalar_name(out.dtype)} but expected "
+                           f"{scalar_name(input.dtype)}")
+    return _bitwise("invert", input, out=out)
 
 
 def bitwise_and(input, other, *, out=None):
-    result = _bitwise("bitwise_and", input, other)
-    return result if out is None else write_result(out, result)
+    return _bitwise("bitwise_and", input, other, out)
 
 
-def bitwise_or(input, other):
-    return _bitwise("bitwise_or", input, other)
+def bitwise_or(input, other, *, out=None):
+    return _bitwise("bitwise_or", input, other, out)
 
 
-@accepts_out
-def bitwise_xor(input, other):
-    return _bitwise("bitwise_xor", input, other)
+def bitwise_xor(input, other, *, out=None):
+    return _bitwise("bitwise_xor", input, other, out)
 
 
-@accepts_out
-def bitwise_left_shift(input, other):
-    return _bitwise("left_shift", input, other)
+def bitwise_left_shift(input, other, *, out=None):
+    return _bitwise("left_shift", input, other, out)
 
 
-@accepts_out
-def bitwise_right_shift(input, other):
-    return _bitwise("right_shift", input, other)
+def bitwise_right_shift(input, other, *, out=None):
+    return _bitwise("right_shift", input, other, out)
 
 
 def _bitwise_inplace(fn, input, other):
-    result = fn(input, other)
-    if result.dtype is not input.dtype and _dt.promote_types(input.dtype, result.dtype) \
-            is not input.dtype:
-        raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output "
-                           f"type {input.dtype}")
-    input._data[...] = result._data
-    input._bump_version()
+    """``input`` op= ``other``: the result is cast back to ``input``'s dtype, as PyTorch does
+    (``uint8 &= int32`` stays uint8), unless its dtype is of a higher category."""
+    try:
+        result = fn(input, other)
+    except NotImplementedError:
+        _refuse_cast(input, _dt.result_type(input, other))  # PyTorch checks the cast first
+        raise
+    check_castable(input, result._data.dtype)
+    _write(input, result._data)
     return input
 
 
@@ -186,23 +196,33 @@ def isfinite(input):
     return _make(input._xp.isfinite(input._data))
 
 
-@accepts_out
-def isposinf(input):
-    return _make(input._xp.isposinf(input._data))
+def isposinf(input, *, out=None):
+    return _bool_predicate("isposinf", input, out, RuntimeError("isposinf does not support "
+                                                                 "complex inputs."))
 
 
-@accepts_out
-def isneginf(input):
-    return _make(input._xp.isneginf(input._data))
+def isneginf(input, *, out=None):
+    return _bool_predicate("isneginf", input, out, RuntimeError("isneginf does not support "
+                                                                 "complex inputs."))
 
 
 def isreal(input):
     return _make(input._xp.isreal(input._data))
 
 
-@accepts_out
-def signbit(input):
-    return _make(input._xp.signbit(input._data))
+def signbit(input, *, out=None):
+    return _bool_predicate("signbit", input, out, NotImplementedError(
+        "signbit is not implemented for complex tensors."))
+
+
+def _bool_predicate(name, input, out, complex_error):
+    """A predicate without complex kernels, whose ``out`` must be bool (nothing is cast)."""
+    if input._data.dtype.kind == "c":
+        raise complex_error
+    if out is not None and out.dtype is not _dt.bool:
+        raise RuntimeError(f"{name} does not support non-boolean outputs.")
+    result = _make(getattr(input._xp, name)(input._data))
+    return result if out is None else write_out(out, result)
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
@@ -227,16 +247,24 @@ def equal(input, other) -> bool:
     return bool((input._data == other._data).all())
 
 
-def isin(elements, test_elements, *, assume_unique: bool = False,
-         invert: bool = False) -> Tensor:
+def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool = False,
+         out: Tensor | None = None) -> Tensor:
     """True where an element of ``elements`` occurs in ``test_elements`` (either may be a
-    Python number); ``invert`` gives the complement."""
+    Python number); ``invert`` gives the complement. ``out`` must be bool."""
     like = elements if isinstance(elements, Tensor) else test_elements
     xp = like._xp
     a = data_of(elements) if isinstance(elements, Tensor) else xp.asarray(elements)
     b = data_of(test_elements) if isinstance(test_elements, Tensor) else \
         xp.asarray(test_elements)
-    return _make(xp.isin(a, b, assume_unique=assume_unique, invert=invert))
+    for x in (a, b):
+        if x.dtype.kind in "bc":
+            raise RuntimeError(f"Unsupported input type encountered for isin(): "
+                               f"{scalar_name(x.dtype)}")
+    result = _make(xp.isin(a, b, assume_unique=assume_unique, invert=invert))
+    if out is None:
+        return result
+    check_out_dtype(out, _dt.bool)
+    return write_out(out, result)
 
 
 del array_dtype, result_dtype

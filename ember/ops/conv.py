@@ -63,17 +63,36 @@ def _batched(input: Tensor, nd: int, op: str):
 # ----------------------------------------------------------------------------------------------
 # Convolution (see NOTE [ Convolution adjoints ])
 
+def _is_half(a) -> bool:
+    return a.dtype.itemsize == 2 and a.dtype.kind in "fV"  # (ml_dtypes' bfloat16 is "V")
+
+
+def _float32(*arrays) -> tuple:
+    """Half-precision arrays (and None) in float32: PyTorch's CPU kernels compute float16 and
+    bfloat16 convolution and pooling in float32 and round the result once."""
+    return tuple(a if a is None or not _is_half(a) else a.astype("float32") for a in arrays)
+
+
+def _widened_on_host(a) -> bool:
+    """Whether a convolution of ``a`` computes in float32 here: a half-precision host array
+    (on the GPU, cuBLAS already accumulates half products in float32)."""
+    return isinstance(a, np.ndarray) and _is_half(a)
+
+
 class Convolution(Primitive, node_name="ConvolutionBackward0"):
     @staticmethod
     def forward(ctx, x, w, b, stride, pads, dilation, groups):
+        ctx.save_for_backward(x, w)
+        ctx.args = (stride, pads, dilation, groups)
+        dtype = x.dtype
+        if _widened_on_host(x):
+            x, w, b = _float32(x, w, b)
         # the bias rides on the GEMM output's one copy into (N, O, *out); a channels-last
         # input gives a channels-last output, as in PyTorch
         y, cols = K.conv_forward(x, w, stride, pads, dilation, groups, bias=b,
                                  channels_last=K.is_channels_last(x))
-        ctx.save_for_backward(x, w)
-        ctx.args = (stride, pads, dilation, groups)
         ctx.cols = cols  # reused by the weight gradient: im2col runs once per step
-        return as_dtype(y, x.dtype)  # ml_dtypes multiplies bfloat16 into float32
+        return as_dtype(y, dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -117,8 +136,11 @@ class ConvInputGrad(Primitive, node_name="ConvolutionBackward0"):
     def forward(ctx, gy, w, x_shape, stride, pads, dilation, groups, gmat=None):
         ctx.save_for_backward(gy, w)
         ctx.args = (stride, pads, dilation, groups)
+        dtype = gy.dtype
+        if _widened_on_host(gy):
+            gy, w, gmat = _float32(gy, w, gmat)
         return as_dtype(K.conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups, gmat),
-                        gy.dtype)
+                        dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -137,8 +159,11 @@ class ConvWeightGrad(Primitive, node_name="ConvolutionBackwardBackward0"):
     def forward(ctx, x, gy, w_shape, stride, pads, dilation, groups, cols, gmat=None):
         ctx.save_for_backward(x, gy)
         ctx.args = (stride, pads, dilation, groups)
+        dtype = x.dtype
+        if _widened_on_host(x):
+            x, gy, cols, gmat = _float32(x, gy, cols, gmat)
         return as_dtype(K.conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups, cols,
-                                           gmat), x.dtype)
+                                           gmat), dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -267,6 +292,12 @@ def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, gr
                  in zip(x.shape[2:], stride, padding, dilation, kernel, output_padding))
     x_shape = (x.shape[0], weight.shape[1] * groups) + outs
     pads = tuple((p, p) for p in padding)
+    if bias is not None and _widened_on_host(x._data):
+        # half: the bias joins the float32 result before its one rounding, as in PyTorch
+        out = ConvInputGrad.apply(x.float(), weight.float(), x_shape, stride, pads, dilation,
+                                  groups)
+        out = _add_bias(out, bias.float(), nd).to(x.dtype)
+        return out.squeeze(0) if unbatched else out
     out = ConvInputGrad.apply(x, weight, x_shape, stride, pads, dilation, groups)
     out = _add_bias(out, bias, nd)
     return out.squeeze(0) if unbatched else out
@@ -425,7 +456,10 @@ class AvgPool(Primitive, node_name="AvgPool2DBackward0"):
         nd = len(kernel)
         ctx.geom = (x.shape, kernel, stride, pads, divisor)
         win = K.windows(K.pad(x, pads), kernel, stride, (1,) * nd)
-        total = win.sum(axis=tuple(range(win.ndim - nd, win.ndim)))
+        axes = tuple(range(win.ndim - nd, win.ndim))
+        if _is_half(x):  # the sum and its division in float32 (the divisor is), rounded once
+            return (win.sum(axis=axes, dtype="float32") / divisor).astype(x.dtype)
+        total = win.sum(axis=axes)
         return (total / divisor).astype(x.dtype, copy=False)
 
     @staticmethod
@@ -438,12 +472,16 @@ class AvgPoolSpread(Primitive, node_name="AvgPool2DBackwardBackward0"):
     def forward(ctx, g, x_shape, kernel, stride, pads, divisor):
         xp = get_array_module(g)
         ctx.geom = (kernel, stride, pads, divisor)
+        dtype = g.dtype
+        if _is_half(g):  # the shares summed in float32, rounded once
+            g = g.astype(xp.float32)
         share = (g / divisor).astype(g.dtype, copy=False)
         cols = xp.broadcast_to(share.reshape(share.shape + (1,) * len(kernel)),
                                share.shape + tuple(kernel))
         padded = x_shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pads))
         gx = K.col2im(cols, padded, stride, (1,) * len(kernel))
-        return gx[(Ellipsis,) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x_shape[2:], pads))]
+        gx = gx[(Ellipsis,) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x_shape[2:], pads))]
+        return gx.astype(dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -462,8 +500,9 @@ def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_
             raise RuntimeError("divisor must be not zero")
         divisor = divisor_override
     else:
+        dtype = xp.float32 if _is_half(x._data) else x._data.dtype  # exact counts
         divisor = K.pool_divisor(xp, x.shape[2:], kernel, stride, pads, outs, count_include_pad,
-                                 x._data.dtype)
+                                 dtype)
     out = AvgPool.apply(x, kernel, stride, pads, divisor)
     return out.squeeze(0) if unbatched else out
 
@@ -588,10 +627,13 @@ def _adaptive_avg(nd, input, output_size):
         out = _avg_pool(nd, x, kernel, kernel, 0, False, True)
     else:
         xp = get_array_module(x._data)
-        out = x
+        half = _is_half(x._data)
+        out = x.float() if half else x  # half: the window means in float32, rounded once
         for i, (n, o) in enumerate(zip(x.shape[2:], sizes)):
-            mat = _make(_adaptive_matrix(xp, n, o, x._data.dtype).T.copy())
+            mat = _make(_adaptive_matrix(xp, n, o, out._data.dtype).T.copy())
             out = matmul(out.movedim(2 + i, -1), mat).movedim(-1, 2 + i)
+        if half:
+            out = out.to(x.dtype)
     return out.squeeze(0) if unbatched else out
 
 
@@ -900,19 +942,27 @@ def _source(xp, out: int, length: int, scale, align_corners: bool, dtype):
     return (dst + 0.5) * ratio - 0.5
 
 
-def _linear_matrix(xp, length, out, scale, align_corners, dtype):
+def _linear_matrix(xp, length, out, scale, align_corners, dtype, rounded=None):
+    """The (out, length) linear-interpolation weights; ``rounded``, a half dtype, rounds them
+    as PyTorch's half kernels do (lambda to it, then 1 - lambda)."""
     src = xp.maximum(_source(xp, out, length, scale, align_corners, dtype), 0)
     i0 = xp.minimum(xp.floor(src).astype(xp.int64), length - 1)
     i1 = xp.minimum(i0 + 1, length - 1)
     lam = src - i0
+    lam0 = 1 - lam
+    if rounded is not None:
+        lam = lam.astype(rounded).astype(dtype)
+        lam0 = (1 - lam).astype(rounded).astype(dtype)
     rows = xp.arange(out)
     mat = xp.zeros((out, length), dtype)
-    mat[rows, i0] += 1 - lam
+    mat[rows, i0] += lam0
     mat[rows, i1] += lam
     return mat
 
 
-def _cubic_matrix(xp, length, out, scale, align_corners, dtype):
+def _cubic_matrix(xp, length, out, scale, align_corners, dtype, rounded=None):
+    """The (out, length) bicubic weights; ``rounded``, a half dtype, rounds each of them to it
+    (before the clamped border taps add up), as PyTorch's half kernel does."""
     a = -0.75  # PyTorch's bicubic coefficient
     src = _source(xp, out, length, scale, align_corners, dtype)
     i0 = xp.floor(src).astype(xp.int64)
@@ -927,6 +977,8 @@ def _cubic_matrix(xp, length, out, scale, align_corners, dtype):
     rows = xp.arange(out)
     mat = xp.zeros((out, length), dtype)
     for k, w in zip(range(-1, 3), weights):
+        if rounded is not None:
+            w = w.astype(rounded).astype(dtype)
         mat[rows, xp.clip(i0 + k, 0, length - 1)] += w
     return mat
 
@@ -1023,6 +1075,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if as_bytes:  # as PyTorch's uint8 kernels: the last dim first, rounded to bytes each pass
         out = input.float()
         passes.reverse()
+    half = mode in linear_modes and _is_half(input._data)
+    if half:  # sums in float32, rounded once
+        out = input.float()
     dtype = out._data.dtype
     for dim, n, o, s in passes:
         if mode in ("nearest", "nearest-exact"):
@@ -1033,14 +1088,19 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         elif mode in linear_modes:
             if antialias:
                 mat = _antialias_matrix(xp, n, o, s, bool(align_corners), dtype, mode)
-            else:
-                build = _cubic_matrix if mode == "bicubic" else _linear_matrix
-                mat = build(xp, n, o, s, bool(align_corners), dtype)
+            elif mode == "bicubic":
+                mat = _cubic_matrix(xp, n, o, s, bool(align_corners), dtype,
+                                    input._data.dtype if half else None)
+            else:  # (PyTorch's half bilinear kernel keeps float32 weights, its others not)
+                rounded = input._data.dtype if half and mode != "bilinear" else None
+                mat = _linear_matrix(xp, n, o, s, bool(align_corners), dtype, rounded)
             out = matmul(out.movedim(dim, -1), _make(mat.T.copy())).movedim(-1, dim)
             if as_bytes:
                 out = (out + 0.5).floor().clamp(0, 255)  # half up, as its fixed point
         else:
             raise NotImplementedError(f"interpolate: unsupported mode '{mode}'")
+    if half:
+        return out.to(input.dtype)
     return out.to(_dt.uint8) if as_bytes else out
 
 

@@ -10,7 +10,7 @@ from ember._float8 import to_float8
 from ember._tensor import Tensor, _make
 from ember.autograd.function import NULL_CTX, Primitive
 from ember.backend import cuda_rows
-from ember.backend.device import Device, array_device, to_device
+from ember.backend.device import Device, array_device, convert, to_device
 
 
 class ToCopy(Primitive, node_name="ToCopyBackward0"):
@@ -25,7 +25,7 @@ class ToCopy(Primitive, node_name="ToCopyBackward0"):
             if np_dtype in _dt._FLOAT8_NP and out.__class__ is np.ndarray:
                 out = to_float8(out, _dt._FROM_NP[np_dtype])  # PyTorch's rounding, saturation
             elif isinstance(out, np.ndarray):
-                out = out.astype(np_dtype)
+                out = convert(out, np_dtype)
             else:
                 out = cuda_rows.cast(out, np_dtype)
         elif out is a:

@@ -365,11 +365,9 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dt
     else:
         r, c = r % A.ndim, c % A.ndim
         red, along = (r, c) if ord in (1, -1) else (c, r)
-        sums = A.abs().sum(red)
-        along -= along > red
-        res = _max_or_zero(sums, along, False) if ord > 0 else sums.amin(along)
-        if keepdim:
-            res = res.unsqueeze(min(r, c)).unsqueeze(max(r, c))
+        sums = A.abs().sum(red, keepdim=keepdim)
+        along -= along > red and not keepdim
+        res = _max_or_zero(sums, along, keepdim) if ord > 0 else sums.amin(along, keepdim)
     return res if out is None else write_result(out, res)
 
 
@@ -378,6 +376,8 @@ _MATRIX_ORDS = frozenset(("fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf))
 
 def _check_matrix_norm(A: Tensor, ord, dim, dtype) -> None:
     """PyTorch's checks of ``linalg.matrix_norm``'s arguments, in its order."""
+    if isinstance(dim, int):  # refused by PyTorch's argument parser, before anything else
+        raise TypeError("linalg_matrix_norm(): argument 'dim' must be tuple of ints, not int")
     if ord not in _MATRIX_ORDS:
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
     ndim = A._data.ndim
@@ -388,9 +388,9 @@ def _check_matrix_norm(A: Tensor, ord, dim, dtype) -> None:
         check_norm_dtypes(A, dtype, "linalg.matrix_norm")
     if dim == (-2, -1):  # the default: nothing more to check
         return
-    if isinstance(dim, int) or len(dim) != 2:
-        got = dim if isinstance(dim, int) else " ".join(map(str, dim))
-        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {got}")
+    if len(dim) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got "
+                           f"{' '.join(map(str, dim))}")
     r, c = wrap_dim(dim[0], ndim), wrap_dim(dim[1], ndim)
     if r == c:
         raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({r}, {c})")
@@ -426,7 +426,7 @@ def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, out=Non
             raise RuntimeError("linalg.norm: If dim is specified, it must be of length 1 or 2. "
                                f"Got {list(dims)}")
         if isinstance(ord, str):  # a matrix norm, whose own checks word the errors
-            result = matrix_norm(A, ord, dim, keepdim, dtype=dtype)
+            result = matrix_norm(A, ord, dims, keepdim, dtype=dtype)
         elif len(dims) == 1:
             result = vector_norm(A, 2 if ord is None else ord, dims[0], keepdim, dtype=dtype)
         else:

@@ -24,6 +24,8 @@ from ember.ops._util import (
     cast,
     data_of,
     float_array,
+    half_and_number,
+    in_opmath,
     is_number,
     needs_grad,
     promote,
@@ -238,12 +240,16 @@ class Mul(Primitive, node_name="MulBackward0"):
         x, y = promote(a, b)
         needs = ctx.needs_input_grad
         if needs:
-            if is_number(y):
-                ctx.scalar = y  # nothing to save: the gradient is grad * b
+            if b.__class__ is float or b.__class__ is int:  # (as given: unrounded)
+                ctx.scalar = b  # nothing to save: the gradient is grad * b
+            elif is_number(y):
+                ctx.scalar = y
             else:
                 ctx.scalar = None
                 ctx.save_for_backward(_as_given(a, x) if needs[1] else None,
                                       _as_given(b, y) if needs[0] else None)
+        if half_and_number(a, b):  # (the number as given: promote() may have rounded it)
+            return in_opmath("multiply", a, b)
         return x * y
 
     @staticmethod
@@ -256,6 +262,8 @@ class Mul(Primitive, node_name="MulBackward0"):
             if _State.enabled and grad.requires_grad:  # create_graph: differentiable in grad
                 return grad * scalar, None
             # promote() made the scalar a Python number: weak, it keeps grad's dtype.
+            if half_and_number(grad._data, scalar):
+                return _make(in_opmath("multiply", grad._data, scalar)), None
             return _make(grad._data * scalar), None
         a, b = saved
         ga = mul(grad, b.conj() if b.is_complex() else b) if ctx.needs_input_grad[0] else None

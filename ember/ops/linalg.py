@@ -12,6 +12,7 @@ from ember._tensor import Tensor, _make
 from ember.amp.autocast_mode import is_autocast_enabled
 from ember.autograd.engine import broadcasts_to
 from ember.autograd.function import Primitive, _AutocastFlag, broadcast_mismatch
+from ember.backend import cuda
 from ember.backend.device import as_dtype, get_array_module
 from ember.backend.special import matmul as backend_matmul
 from ember.dtypes import _FROM_NP, promote_types
@@ -27,6 +28,7 @@ from ember.ops.elementwise import where
 from ember.ops.movement import broadcast_shapes
 from ember.ops.movement import t as _t
 from ember.ops.movement import transpose as _transpose
+from ember.ops.reduce import check_empty_norm
 
 
 def _check_matmul(a: Tensor, b: Tensor, op: str) -> None:
@@ -89,10 +91,7 @@ class Matmul(Primitive, node_name="MatmulBackward0"):
     @staticmethod
     def forward(ctx, a, b):
         if ctx.needs_input_grad:
-            need_a, need_b = ctx.needs_input_grad
-            ctx.save_for_backward(a if need_b else None, b if need_a else None)
-            ctx.ndims = (a.ndim, b.ndim)
-            ctx.b_transposed = b.ndim == 2 and _is_transposed(b)
+            _save_operands(ctx, a, b)
         # ml_dtypes computes bfloat16 products in float32: keep the inputs' dtype.
         return as_dtype(backend_matmul(a, b), a.dtype)
 
@@ -128,6 +127,14 @@ class Matmul(Primitive, node_name="MatmulBackward0"):
                 gb = matmul(_mT(a.unsqueeze(-2) if na == 1 else a), g)
                 gb = gb.squeeze(-1) if nb == 1 else gb
         return ga, gb
+
+
+def _save_operands(ctx, a, b) -> None:
+    """What Matmul's backward needs: each operand the other's gradient uses, and the layout."""
+    need_a, need_b = ctx.needs_input_grad
+    ctx.save_for_backward(a if need_b else None, b if need_a else None)
+    ctx.ndims = (a.ndim, b.ndim)
+    ctx.b_transposed = b.ndim == 2 and _is_transposed(b)
 
 
 def _right_grad(a: Tensor, g: Tensor, transposed: bool) -> Tensor:
@@ -263,6 +270,8 @@ class Addmm(Primitive, node_name="AddmmBackward0"):
                                   mat2 if ctx.needs_input_grad[1] else None)
             ctx.scales = (beta, alpha)
             ctx.b_transposed = _is_transposed(mat2)
+        if mat1.dtype.itemsize == 2 and mat1.dtype.kind in "fV":
+            return _addmm_half(bias, mat1, mat2, beta, alpha)
         out = as_dtype(backend_matmul(mat1, mat2), mat1.dtype)
         if alpha != 1:
             out *= alpha
@@ -288,6 +297,56 @@ class Addmm(Primitive, node_name="AddmmBackward0"):
         return gbias, g1, g2
 
 
+def _addmm_half(bias, mat1, mat2, beta, alpha):
+    """beta * bias + alpha * (mat1 @ mat2) for float16 or bfloat16 arrays as PyTorch's kernels
+    form it: the product and the sum in float32, rounded once to the operands' dtype."""
+    if beta == 1 and alpha == 1 and not isinstance(mat1, np.ndarray):
+        out = cuda.addmm(bias, mat1, mat2)  # nn.Linear on the GPU: the sum inside cuBLAS
+        if out is not None:
+            return out
+    out = _wide_product(mat1, mat2)
+    if alpha != 1:
+        out *= alpha
+    if beta != 0:
+        bias = bias.astype(np.float32)
+        out += bias * beta if beta != 1 else bias
+    return out.astype(mat1.dtype)
+
+
+def _wide_product(a, b):
+    """a @ b of half-precision arrays (matrices, a batch of them, or a matrix and a vector)
+    left in float32: its float32 sums unrounded."""
+    shape = a.shape[:-1] + b.shape[-1:] if b.ndim > 1 else a.shape[:-1]
+    return backend_matmul(a, b, out=get_array_module(a).empty(shape, np.float32))
+
+
+class WideMatmul(Matmul, node_name="MatmulBackward0"):
+    """``_wide_product`` on the graph: the gradients come back in the operands' dtype."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        if ctx.needs_input_grad:
+            _save_operands(ctx, a, b)
+            ctx.dtype = _FROM_NP[a.dtype]
+        return _wide_product(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Matmul.backward(ctx, grad.to(ctx.dtype))
+
+
+def _rounded_once(input, a: Tensor, b: Tensor, beta, alpha) -> Tensor:
+    """beta * input + alpha * (a @ b) for half-precision ``a`` and ``b``: in float32, rounded
+    once, as PyTorch's addmm, baddbmm and addbmm kernels."""
+    if isinstance(input, Tensor):
+        input = input.float()
+    return _scaled_sum(input, WideMatmul.apply(a, b), beta, alpha).to(a.dtype)
+
+
+def _is_half(x: Tensor) -> bool:
+    return x.dtype is _dt.float16 or x.dtype is _dt.bfloat16
+
+
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     """beta * input + alpha * (mat1 @ mat2)."""
     if mat1.ndim != 2 or mat2.ndim != 2:
@@ -304,7 +363,8 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
                 _AutocastFlag.on and is_autocast_enabled(input.device.type)):
             raise RuntimeError(f"self and mat2 must have the same dtype, but got "
                                f"{scalar_name(input.dtype)} and {scalar_name(mat2.dtype)}")
-        result = _scaled_sum(input, mm(mat1, mat2), beta, alpha)
+        result = _rounded_once(input, mat1, mat2, beta, alpha) if _is_half(mat1) else \
+            _scaled_sum(input, mm(mat1, mat2), beta, alpha)
     if out is not None:
         from ember.ops.inplace import write_out
         return write_out(out, result)
@@ -329,8 +389,29 @@ def _scaled_sum(input, prod, beta, alpha):
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
-    result = _scaled_sum(input, mv(mat, vec), beta, alpha)
+    """beta * input + alpha * (mat @ vec)."""
+    if _is_half(mat) and isinstance(input, Tensor) and input.dtype is mat.dtype:
+        mv(mat, vec)  # its checks
+        result = _addmv_half(input, mat, vec, beta, alpha)
+    else:
+        result = _scaled_sum(input, mv(mat, vec), beta, alpha)
     return result if out is None else write_result(out, result)
+
+
+def _addmv_half(input: Tensor, mat: Tensor, vec: Tensor, beta, alpha) -> Tensor:
+    """PyTorch's half-precision gemv: beta and alpha rounded to the dtype, the sum formed in
+    float32 and rounded once; bfloat16's rounds beta * input first."""
+    xp, dtype = input._xp, mat.dtype
+    beta, alpha = (float(xp.asarray(s, dtype.np_dtype)) for s in (beta, alpha))
+    prod = WideMatmul.apply(mat, vec)
+    if alpha != 1:
+        prod = prod * alpha
+    if beta == 0:
+        return prod.to(dtype)
+    scaled = input.float() * beta
+    if dtype is _dt.bfloat16:
+        scaled = scaled.to(dtype).float()
+    return (prod + scaled).to(dtype)
 
 
 @accepts_out
@@ -345,6 +426,11 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
                            f"{b2}")
     if k != k2:
         raise RuntimeError(f"Incompatible matrix sizes for bmm ({n}x{k} and {k2}x{m})")
+    if b and _is_half(batch1) and isinstance(input, Tensor) and input.dtype is batch1.dtype:
+        # PyTorch's half kernel: one addmm per batch, each rounded
+        for i in range(b):
+            input = addmm(input, batch1[i], batch2[i], beta=beta if i == 0 else 1, alpha=alpha)
+        return input
     wide = batch1.permute(1, 0, 2).reshape(n, b * k)
     return _scaled_sum(input, mm(wide, batch2.reshape(b * k, m)), beta, alpha)
 
@@ -352,7 +438,11 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     if batch1.dtype is _dt.bool and batch1._data.size and batch2._data.size:
         raise NotImplementedError('"baddbmm" not implemented for \'Bool\'')
-    result = _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
+    if _is_half(batch1) and isinstance(input, Tensor) and input.dtype is batch1.dtype:
+        bmm(batch1, batch2)  # its checks
+        result = _rounded_once(input, batch1, batch2, beta, alpha)
+    else:
+        result = _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
     return result if out is None else write_result(out, result)
 
 
@@ -360,9 +450,13 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
     """beta * input + alpha * outer(vec1, vec2); for bool tensors, (beta and input) or
     (alpha and vec1 vec2^T)."""
+    if vec1.is_floating_point() or vec1.is_complex():
+        if _is_half(vec1):  # PyTorch's half kernel rounds the scales to the dtype first
+            beta, alpha = (float(np.asarray(s, vec1.dtype.np_dtype)) for s in (beta, alpha))
+        # PyTorch's order, which matters in half precision: (alpha * vec1) * vec2
+        prod = outer(vec1 * alpha if alpha != 1 else vec1, vec2)
+        return _scaled_sum(input, prod, beta, 1)
     prod = outer(vec1, vec2)
-    if prod.is_floating_point() or prod.is_complex():
-        return _scaled_sum(input, prod, beta, alpha)
     for name, scale in (("beta", beta), ("alpha", alpha)):
         if isinstance(scale, float):  # PyTorch refuses to truncate them here
             raise RuntimeError(f"For integral input tensors, argument {name} must not be a "
@@ -907,7 +1001,7 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
     if dtype is not None or not (x.is_floating_point() or x.is_complex()):
         check_norm_dtypes(x, dtype, "linalg.vector_norm")
     if not x._data.size and (ord < 0 or ord == math.inf):
-        _check_empty_norm(x.shape, ord, dim)
+        check_empty_norm(x.shape, ord, dim)
     result = x.norm(ord, dim, keepdim, dtype=dtype)
     return result if out is None else write_result(out, result)
 
@@ -930,21 +1024,6 @@ def check_norm_dtypes(x: Tensor, dtype, name: str) -> None:
         raise RuntimeError(f"{name}: the dtype of the input ({scalar_name(x.dtype)}) should be "
                            f"convertible without narrowing to the specified dtype "
                            f"({scalar_name(dtype)})")
-
-
-def _check_empty_norm(shape, ord, dim) -> None:
-    """PyTorch's error for a negative or infinite norm over an empty dim, which reduces by min
-    or max (no identity). Dims are named as the caller wrote them."""
-    name = f"{float(ord):g}"
-    dims = (dim,) if isinstance(dim, int) else dim
-    if not dims:
-        raise RuntimeError(f"linalg.vector_norm cannot compute the {name} norm on an empty "
-                           "tensor because the operation does not have an identity")
-    for d in dims:
-        if shape[wrap_dim(d, len(shape))] == 0:
-            raise RuntimeError(f"linalg.vector_norm cannot compute the {name} norm on the "
-                               f"dimension {d}because this dimension is empty and the "
-                               "operation does not have an identity")
 
 
 @accepts_out

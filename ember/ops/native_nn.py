@@ -157,9 +157,17 @@ def native_layer_norm(input: Tensor, normalized_shape, weight: Tensor | None,
     out = _F().layer_norm(input, list(normalized_shape), weight, bias, eps)  # checks first
     dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
     with no_grad():  # the statistics are saved values, not differentiable outputs
-        mean = input.mean(dims, keepdim=True)
-        rstd = (input.var(dims, unbiased=False, keepdim=True) + eps).rsqrt()
-    return out, mean, rstd
+        return (out,) + _mean_rstd(input, dims, True, eps)
+
+
+def _mean_rstd(input: Tensor, dims: tuple, keepdim: bool, eps: float) -> tuple:
+    """Mean and 1/sqrt(biased var + eps) over ``dims``; half input's computed in float32
+    and rounded once, as PyTorch's."""
+    half = input.dtype.itemsize == 2 and input.is_floating_point()
+    x = input.float() if half else input
+    mean = x.mean(dims, keepdim=keepdim)
+    rstd = (x.var(dims, unbiased=False, keepdim=keepdim) + eps).rsqrt()
+    return (mean.to(input.dtype), rstd.to(input.dtype)) if half else (mean, rstd)
 
 
 def native_batch_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None,
@@ -176,18 +184,14 @@ def native_batch_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None,
         return out, empty, empty.clone()
     dims = tuple(d for d in range(input.ndim) if d != 1)
     with no_grad():  # the statistics are saved values, not differentiable outputs
-        mean = input.mean(dims)
-        invstd = (input.var(dims, unbiased=False) + eps).rsqrt()
-    return out, mean, invstd
+        return (out,) + _mean_rstd(input, dims, False, eps)
 
 
 def native_group_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None, N: int,
                       C: int, HxW: int, group: int, eps: float) -> tuple:
     """(output, mean, rstd) of group normalization, mean and rstd of shape (N, group)."""
-    grouped = input.reshape(N, group, C // group * HxW)
-    mean = grouped.mean(-1)
-    rstd = (grouped.var(-1, unbiased=False) + eps).rsqrt()
-    return _F().group_norm(input, group, weight, bias, eps), mean, rstd
+    out = _F().group_norm(input, group, weight, bias, eps)
+    return (out,) + _mean_rstd(input.reshape(N, group, C // group * HxW), (-1,), False, eps)
 
 
 def native_dropout(input: Tensor, p: float, train: bool | None) -> tuple:

@@ -407,28 +407,7 @@ class _Normalize(Primitive):
 
     @staticmethod
     def forward(ctx, x, weight, bias, stat_shape, axes, param_shape, eps, stats):
-        xp = get_array_module(x)
-        x = float_array(x)
-        out_dtype = x.dtype
-        if x.dtype.itemsize < 4:  # half precision: statistics in float32, as PyTorch does
-            x = x.astype(xp.float32)
-        xs = x.reshape(stat_shape)
-        count = _count(stat_shape, axes)
-        mean = _mean(xs, axes, count)
-        y = xs - mean
-        var = _mean(xp.square(y), axes, count)
-        rstd = 1 / xp.sqrt(var + eps)
-        y *= rstd  # y is a fresh temporary: scaled and shifted in place
-        y = y.reshape(x.shape)
-        if weight is not None:
-            y = _mul_fresh(xp, y, weight.reshape(param_shape))
-        if bias is not None:
-            y = _add_fresh(xp, y, bias.reshape(param_shape))
-        if stats is not None:
-            stats.extend((mean, var))
-        ctx.save_for_backward(x, weight, bias, mean, rstd)
-        ctx.shapes = (stat_shape, axes, param_shape, eps)
-        return y.astype(out_dtype, copy=False)
+        return _normalize(ctx, x, weight, bias, stat_shape, axes, param_shape, eps, stats, False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -455,16 +434,53 @@ class _Normalize(Primitive):
         return gx, gw, gb
 
 
+def _normalize(ctx, x, weight, bias, stat_shape, axes, param_shape, eps, stats,
+               round_first: bool):
+    """_Normalize's forward. Half input is normalized in float32 and rounded once; its mean and
+    rstd are rounded to its dtype for backward (PyTorch saves them so), and batch norm
+    (``round_first``) normalizes with the rounded ones too, as PyTorch's kernel does."""
+    xp = get_array_module(x)
+    x = float_array(x)
+    half = x.dtype if x.dtype.itemsize == 2 else None
+    if half is not None:
+        x = x.astype(xp.float32)
+    xs = x.reshape(stat_shape)
+    count = _count(stat_shape, axes)
+    mean = _mean(xs, axes, count)
+    y = xs - mean
+    var = _mean(xp.square(y), axes, count)
+    if round_first and half is not None and half != xp.float16:
+        # PyTorch's bfloat16 kernel keeps the sum of squared deviations in bfloat16 too
+        var = (var * count).astype(half).astype(xp.float32) / count
+    rstd = 1 / xp.sqrt(var + eps)
+    saved_mean, saved_rstd = mean, rstd
+    if half is not None:
+        saved_mean = mean.astype(half).astype(xp.float32)
+        saved_rstd = rstd.astype(half).astype(xp.float32)
+        if round_first:
+            y = xs - saved_mean
+            rstd = saved_rstd
+    y *= rstd  # y is a fresh temporary: scaled and shifted in place
+    y = y.reshape(x.shape)
+    if weight is not None:
+        y = _mul_fresh(xp, y, weight.reshape(param_shape))
+    if bias is not None:
+        y = _add_fresh(xp, y, bias.reshape(param_shape))
+    if stats is not None:
+        stats.extend((mean, var))
+    ctx.save_for_backward(x, weight, bias, saved_mean, saved_rstd)
+    ctx.shapes = (stat_shape, axes, param_shape, eps)
+    return y.astype(half or y.dtype, copy=False)
+
+
 def _count(shape: tuple, axes: tuple) -> int:
     return math.prod([shape[i] for i in axes])
 
 
 def _mean(a, axes: tuple, count: int):
     """``a.mean(axis=axes, keepdims=True)``: NumPy's sum then division, without the Python
-    wrapper of ``mean`` (microseconds, the cost of the whole op on small arrays). Half
-    precision keeps ``mean``, which accumulates it in float32."""
-    if a.dtype.itemsize < 4:
-        return a.mean(axis=axes, keepdims=True)
+    wrapper of ``mean`` (microseconds, the cost of the whole op on small arrays). (Half input
+    reaches it in float32: see _normalize.)"""
     total = a.sum(axis=axes, keepdims=True)
     total /= count
     return total
@@ -488,6 +504,8 @@ def _add_fresh(xp, y, other):
 def _normalize_grads(ctx, g, x, weight, bias, mean, rstd):
     """_Normalize's gradients on arrays (no create_graph): the same formulas, fewer passes."""
     stat_shape, axes, param_shape, _ = ctx.shapes
+    if g.dtype.itemsize == 2:  # half input: x was saved in float32, the grads follow it
+        g = g.astype(x.dtype)
     xhat = x.reshape(stat_shape) - mean
     xhat *= rstd
     gxhat = g if weight is None else g * weight._data.reshape(param_shape)
@@ -514,7 +532,9 @@ def _param_grad(g, param_shape: tuple, param: Tensor) -> Tensor:
 
 
 class BatchNormTrain(_Normalize, node_name="NativeBatchNormBackward0"):
-    pass
+    @staticmethod
+    def forward(ctx, x, weight, bias, stat_shape, axes, param_shape, eps, stats):
+        return _normalize(ctx, x, weight, bias, stat_shape, axes, param_shape, eps, stats, True)
 
 
 class LayerNormFn(_Normalize, node_name="NativeLayerNormBackward0"):
@@ -798,21 +818,22 @@ class BinaryCrossEntropy(Primitive, node_name="BinaryCrossEntropyBackward0"):
 
 class Embedding(Primitive, node_name="EmbeddingBackward0"):
     @staticmethod
-    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq, sparse):
+    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq, sparse, widen=False):
         xp = get_array_module(weight)
         ctx.save_for_backward(indices)
-        ctx.params = (weight.shape[0], padding_idx, scale_grad_by_freq, sparse)
+        ctx.params = (weight.shape[0], padding_idx, scale_grad_by_freq, sparse, weight.dtype)
         if has_negative(indices):
             raise IndexError("index out of range in self")
         try:
-            return xp.take(weight, indices, axis=0)
+            rows = xp.take(weight, indices, axis=0)
         except IndexError:
             raise IndexError("index out of range in self") from None
+        return rows.astype(xp.float32) if widen else rows
 
     @staticmethod
     def backward(ctx, grad):
         (indices,) = ctx.saved_tensors
-        num, padding_idx, scale_grad_by_freq, sparse = ctx.params
+        num, padding_idx, scale_grad_by_freq, sparse, dtype = ctx.params
         if sparse and scale_grad_by_freq:
             raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with sparse "
                                "gradients")
@@ -828,10 +849,17 @@ class Embedding(Primitive, node_name="EmbeddingBackward0"):
             keep = scale if keep is None else scale * keep
         if keep is not None:
             g = g * _make(keep.astype(g._data.dtype, copy=False)[:, None])
-        zeros = zeros_as(xp, g._data, (num, g.shape[1]), g._data.dtype)
         if _State.enabled:  # create_graph
-            out = _make(zeros).index_add(0, flat, g)
+            out = _make(zeros_as(xp, g._data, (num, g.shape[1]), g._data.dtype))
+            out = out.index_add(0, flat, g).to(_dt.from_numpy_dtype(dtype))
+        elif dtype.itemsize == 2 and dtype.kind in "fV":
+            # half weight: the rows summed in float32 and rounded once (closer than PyTorch's
+            # embedding, which adds them one by one in the half dtype)
+            total = zeros_as(xp, g._data, (num, g.shape[1]), xp.float32)
+            scatter_add(xp, total, flat._data, g._data.astype(xp.float32, copy=False))
+            out = _make(total.astype(dtype))
         else:
+            zeros = zeros_as(xp, g._data, (num, g.shape[1]), g._data.dtype)
             scatter_add(xp, zeros, flat._data, g._data)  # into the fresh zeros: no copy of them
             out = _make(zeros)
         if sparse:  # stores the rows looked up, padding_idx's excepted (PyTorch's COO gradient)
@@ -841,10 +869,12 @@ class Embedding(Primitive, node_name="EmbeddingBackward0"):
 
 
 def embedding_lookup(weight: Tensor, indices: Tensor, padding_idx=None,
-                     scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+                     scale_grad_by_freq: bool = False, sparse: bool = False,
+                     widen: bool = False) -> Tensor:
     """Rows ``weight[indices]`` with the gradient of ``padding_idx`` held at zero; with
-    ``sparse`` the weight's gradient is a COO tensor of the rows looked up."""
-    return Embedding.apply(weight, indices, padding_idx, scale_grad_by_freq, sparse)
+    ``sparse`` the weight's gradient is a COO tensor of the rows looked up. ``widen`` returns
+    the rows in float32 (for sums of half rows), without a float32 copy of the whole weight."""
+    return Embedding.apply(weight, indices, padding_idx, scale_grad_by_freq, sparse, widen)
 
 
 # ----------------------------------------------------------------------------------------------

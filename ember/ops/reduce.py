@@ -272,15 +272,8 @@ class MaxAll(Primitive, node_name="MaxBackward1"):
     def forward(ctx, a, dims, keepdim, largest, select=True):
         refuse_complex(a, f"{'max' if largest else 'min'}(): not implemented for complex "
                        "tensors")
-        if a.size == 0:
-            if dims is None:
-                raise RuntimeError("max(): Expected reduction dim to be specified for "
-                                   "input.numel() == 0. Specify the reduction dim with the "
-                                   "'dim' argument.")
-            for d in dims:
-                if a.shape[d] == 0:
-                    raise IndexError(f"{'amax' if largest else 'amin'}(): Expected reduction "
-                                     f"dim {d} to have non-zero size.")
+        if a.size == 0 and dims is None:  # amax and amin check their dims before
+            _check_empty_extreme(a.shape, None, "max" if largest else "min")
         xp = get_array_module(a)
         out = (xp.max if largest else xp.min)(a, axis=dims, keepdims=keepdim)
         ctx.save_for_backward(a, out)
@@ -370,11 +363,27 @@ def min(input: Tensor, dim=None, keepdim: bool = False, *, out=None, axis=None, 
     return result if out is None else write_result(out, result)
 
 
-def _all_or_dims(dim, input: Tensor):
-    """None for a reduction over every dim (``dim`` None or ()), else the wrapped dims."""
-    if input.ndim == 0 or dim is None or (isinstance(dim, (tuple, list)) and not dim):
+def _all_or_dims(dim, input: Tensor, name: str):
+    """None for a reduction over every dim (``dim`` None or ()), else the wrapped dims; a 0-d
+    tensor's dims are checked (0 and -1) and reduce nothing."""
+    if not input._data.size:
+        _check_empty_extreme(input.shape, dim, name)
+    if dim is None or (isinstance(dim, (tuple, list)) and not dim):
         return None
-    return _dims(dim, input.ndim)
+    dims = _dims(dim, input.ndim)
+    return dims if input.ndim else None
+
+
+def _check_empty_extreme(shape, dim, name: str) -> None:
+    """PyTorch's errors for max or min over an empty tensor: before any other check of the
+    dims, each dim in the order written, named as written."""
+    dims = () if dim is None else (dim,) if isinstance(dim, (int, np.integer)) else dim
+    if not dims:
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                           "== 0. Specify the reduction dim with the 'dim' argument.")
+    for d in dims:
+        if shape[wrap_dim(d, len(shape))] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
 
 
 def amax(input: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims=None,
@@ -382,7 +391,7 @@ def amax(input: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims=No
     """The largest values over ``dim`` (all dims by default); ties share the gradient."""
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
-    result = MaxAll.apply(input, _all_or_dims(dim, input), keepdim, True, False)
+    result = MaxAll.apply(input, _all_or_dims(dim, input, "amax"), keepdim, True, False)
     return result if out is None else write_result(out, result)
 
 
@@ -391,14 +400,24 @@ def amin(input: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims=No
     """The smallest values over ``dim`` (all dims by default); ties share the gradient."""
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
-    result = MaxAll.apply(input, _all_or_dims(dim, input), keepdim, False, False)
+    result = MaxAll.apply(input, _all_or_dims(dim, input, "amin"), keepdim, False, False)
     return result if out is None else write_result(out, result)
 
 
 def aminmax(input: Tensor, *, dim=None, keepdim: bool = False, axis=None, keepdims=None, out=None):
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
-    d = () if dim is None else dim
+    if dim is None:
+        d = ()
+        if not input._data.size:
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
+                               "operation has no identity.")
+    elif isinstance(dim, (int, np.integer)) and not isinstance(dim, bool):
+        d = wrap_dim(dim, input.ndim)
+        if input.ndim and not input.shape[d]:
+            raise IndexError(f"aminmax: Expected reduction dim {d} to have non-zero size.")
+    else:
+        raise TypeError(f"aminmax(): argument 'dim' must be int, not {type(dim).__name__}")
     result = return_types.aminmax(amin(input, d, keepdim), amax(input, d, keepdim))
     if out is None:
         return result
@@ -563,14 +582,16 @@ class Norm(Primitive, node_name="NormBackward1"):
         return (g * scale).masked_fill(n == 0, 0)
 
 
-def _check_extreme_dims(shape, p: float, dims) -> None:
-    """PyTorch's error for an inf norm over an empty dim: max and min have no identity."""
-    name = "inf" if p > 0 else "-inf"
-    if dims is None:
+def check_empty_norm(shape, ord, dim) -> None:
+    """PyTorch's error for a negative or infinite norm over an empty dim, which reduces by min
+    or max (no identity). Dims are named as the caller wrote them."""
+    name = f"{float(ord):g}"
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else dim
+    if not dims:
         raise RuntimeError(f"linalg.vector_norm cannot compute the {name} norm on an empty "
                            "tensor because the operation does not have an identity")
     for d in dims:
-        if shape[d] == 0:
+        if shape[wrap_dim(d, len(shape))] == 0:
             raise RuntimeError(f"linalg.vector_norm cannot compute the {name} norm on the "
                                f"dimension {d}because this dimension is empty and the "
                                "operation does not have an identity")
@@ -578,14 +599,13 @@ def _check_extreme_dims(shape, p: float, dims) -> None:
 
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None, out=None):
     """Vector p-norm over ``dim`` (all elements by default); 'fro' is the 2-norm."""
-    if p == "fro" or p is None:
+    if p is None or p == "fro" and (dim is None or isinstance(dim, int) or len(dim) <= 2):
         p = 2
-    if p == "nuc":
+    elif isinstance(p, str):  # 'nuc', or 'fro' over more dims: a matrix norm checks the dims
         from ember.ops.decomposition import matrix_norm
-        result = matrix_norm(input, "nuc", dim or (-2, -1), keepdim)
+        dims = tuple(range(input.ndim)) if dim is None else [dim] if isinstance(dim, int) else dim
+        result = matrix_norm(input, p, dims, keepdim, dtype=dtype)
         return result if out is None else write_result(out, result)
-    if isinstance(p, str):
-        raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
     if isinstance(dim, int):
         dim = (dim,)
     dims = _dims(dim, input.ndim)
@@ -594,8 +614,8 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None, ou
     if not (input.is_floating_point() or input.is_complex()):
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {input.dtype.name.capitalize()}")
-    if not input._data.size and p in (float("inf"), float("-inf")):
-        _check_extreme_dims(input.shape, p, None if dim is None else dims)
+    if not input._data.size and (p < 0 or p == math.inf):
+        check_empty_norm(input.shape, p, dim)
     result = Norm.apply(input, float(p), dims if input.ndim else None, keepdim)
     return result if out is None else write_result(out, result)
 

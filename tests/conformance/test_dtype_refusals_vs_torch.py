@@ -46,24 +46,20 @@ _SPECIAL = ("xlog1py",)  # torch.special only, without a Tensor method
 _EXTRA_ARGS = {"polygamma": (1,), "mvlgamma": (1,)}  # polygamma's n comes first
 
 # {"op form": why} for the differences left; form is "op", "inplace" or "out"
-_BITWISE_INPLACE = ("ember/ops/compare.py's _bitwise_inplace: an integer result of a higher "
-                    "integer dtype (uint8 &= int32) is refused, and a float operand meets the "
-                    "kernel's refusal before the cast's")
-_SHIFT_BOOL = ("ember/ops/compare.py: shifts of two bool tensors compute (NumPy's int64) where "
-               "torch has no Bool kernel")
+_CAST_FIRST = ("{}: an out= that cannot hold the operands' promoted dtype, for operands that "
+               "have no kernel, meets the kernel's NotImplementedError first where torch "
+               "checks the cast first (RuntimeError); ember.ops._util.refuse_cast_first, "
+               "called as the kernel refuses, gives torch's order")
 KNOWN = {
-    "signbit op": "ember/ops/compare.py: complex signbit raises NumPy's TypeError",
-    "signbit out": "ember/ops/compare.py: out= must be bool in torch; complex: TypeError",
-    "bitwise_and inplace": _BITWISE_INPLACE,
-    "bitwise_or inplace": _BITWISE_INPLACE,
-    "bitwise_xor inplace": _BITWISE_INPLACE,
-    "bitwise_or out": "ember/ops/compare.py: bitwise_or takes no out=",
-    "bitwise_left_shift op": _SHIFT_BOOL,
-    "bitwise_left_shift inplace": _SHIFT_BOOL,
-    "bitwise_left_shift out": _SHIFT_BOOL,
-    "bitwise_right_shift op": _SHIFT_BOOL,
-    "bitwise_right_shift inplace": _SHIFT_BOOL,
-    "bitwise_right_shift out": _SHIFT_BOOL,
+    "floor_divide out": _CAST_FIRST.format("ember/ops/elementwise.py: floor_divide"),
+    "remainder out": _CAST_FIRST.format("ember/ops/elementwise.py: remainder"),
+    "fmod out": _CAST_FIRST.format("ember/ops/elementwise.py: fmod"),
+    "clamp out": _CAST_FIRST.format("ember/ops/elementwise.py: clamp"),
+    "atan2 out": _CAST_FIRST.format("ember/ops/unary.py: atan2"),
+    "arctan2 out": _CAST_FIRST.format("ember/ops/unary.py: atan2"),
+    "hypot out": _CAST_FIRST.format("ember/ops/unary.py: hypot"),
+    "xlogy out": _CAST_FIRST.format("ember/ops/unary.py: xlogy"),
+    "logaddexp out": _CAST_FIRST.format("ember/ops/unary.py: logaddexp"),
 }
 
 
@@ -94,20 +90,12 @@ def _numpy(x) -> np.ndarray:
     return x.to(ember.complex128 if x.is_complex() else ember.float64).numpy()
 
 
-def _cast_first(t_exc, e_exc) -> bool:
-    """An ``out=`` call that both refuse twice over: torch checks that ``out`` can hold the
-    promoted operands before it looks for a kernel, ember (whose ``out=`` writes a computed
-    result) finds no kernel first. The "op" sweep checks that refusal on its own."""
-    return (isinstance(t_exc, RuntimeError) and "can't be cast to the desired output type"
-            in str(t_exc) and isinstance(e_exc, NotImplementedError))
-
-
-def _compare(label: str, run, torch_args, ember_args, form: str):
+def _compare(label: str, run, torch_args, ember_args):
     """None if ``run`` on torch's and on ember's operands agrees, else what differs."""
     expected, t_exc = _run(run, torch, *torch_args)
     got, e_exc = _run(run, ember, *ember_args)
     if t_exc is not None or e_exc is not None:
-        if type(t_exc) is type(e_exc) or form == "out" and _cast_first(t_exc, e_exc):
+        if type(t_exc) is type(e_exc):
             return None
         said = [f"{type(x).__name__}({str(x)[:90]})" if x is not None else "ok"
                 for x in (t_exc, e_exc)]
@@ -154,7 +142,7 @@ def _check_unary(name: str, form: str) -> list:
     found = []
     for d in DTYPES:
         t, e = _pair(_VALUES.get(name, _FIRST), d)
-        found.append(_compare(f"{name} {d}", run, (t,), (e,), form))
+        found.append(_compare(f"{name} {d}", run, (t,), (e,)))
     return [f for f in found if f]
 
 
@@ -168,7 +156,7 @@ def _check_binary(name: str, form: str) -> list:
                 _, exc = _run(_fn(torch, name), t, t2)
                 if isinstance(exc, TypeError):  # torch takes no number here
                     continue
-            found.append(_compare(f"{name} {d} {d2}", run, (t, t2), (e, e2), form))
+            found.append(_compare(f"{name} {d} {d2}", run, (t, t2), (e, e2)))
     return [f for f in found if f]
 
 
@@ -186,7 +174,7 @@ def _check_ternary(name: str, form: str) -> list:
                                     or name == "lerp" and d3 == "2.5" and numbers == 1):
                     continue
                 found.append(_compare(f"{name} {d} {d2} {d3}", run, (t, t2, t3),
-                                      (e, e2, e3), form))
+                                      (e, e2, e3)))
     return [f for f in found if f]
 
 

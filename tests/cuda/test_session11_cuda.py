@@ -123,3 +123,35 @@ def test_sparse_coo_product_and_gradient_on_cuda_match_cpu():
         results.append((y.detach().cpu().numpy(), d.grad.cpu().numpy()))
     for cpu, cuda in zip(*results):
         np.testing.assert_allclose(cuda, cpu, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, BF16])
+@pytest.mark.parametrize("bias_shape", [(6,), (4, 6), (1, 6)])
+def test_half_addmm_adds_the_bias_inside_cublas_rounding_once(dtype, bias_shape):
+    import cupy
+
+    from ember.backend import cuda
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((4, 40)).astype(dtype), rng.standard_normal((40, 6)).astype(dtype)
+    bias = (rng.standard_normal(bias_shape) * 100).astype(dtype)
+    got = cuda.addmm(cupy.asarray(bias), cupy.asarray(a), cupy.asarray(b))
+    want = (a.astype(np.float32) @ b.astype(np.float32) + bias.astype(np.float32)).astype(dtype)
+    assert got.dtype == dtype and got.shape == (4, 6)
+    # float32 sums in another order than NumPy's: at most one unit in the last place apart
+    np.testing.assert_allclose(got.get().astype(np.float64), want.astype(np.float64),
+                               rtol=2 ** -7 if dtype == BF16 else 2 ** -10, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [ember.float16, ember.bfloat16])
+def test_half_linear_on_cuda_matches_cpu(dtype):
+    rng = np.random.default_rng(6)
+    x, w, bias = rng.standard_normal((8, 32)), rng.standard_normal((5, 32)), rng.standard_normal(5)
+    results = []
+    for device in ("cpu", "cuda"):
+        xs = [ember.tensor(v, dtype=dtype, device=device, requires_grad=True) for v in (x, w, bias)]
+        y = ember.nn.functional.linear(*xs)
+        y.float().pow(2).sum().backward()
+        results.append([y.detach().float().cpu().numpy()] +
+                       [t.grad.float().cpu().numpy() for t in xs])
+    for cpu, cuda in zip(*results):
+        np.testing.assert_allclose(cuda, cpu, rtol=2e-2, atol=2e-2)

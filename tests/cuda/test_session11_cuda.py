@@ -155,3 +155,12 @@ def test_half_linear_on_cuda_matches_cpu(dtype):
                        [t.grad.float().cpu().numpy() for t in xs])
     for cpu, cuda in zip(*results):
         np.testing.assert_allclose(cuda, cpu, rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize("dtype", [ember.float16, ember.bfloat16])
+def test_half_times_python_number_on_cuda_matches_cpu(dtype):
+    # both in float32 with the number unrounded, rounded once (PyTorch's opmath)
+    x = np.random.default_rng(7).standard_normal(1000) * 10
+    got = [(ember.tensor(x, device=d).to(dtype) * 0.1).float().cpu().numpy()
+           for d in ("cpu", "cuda")]
+    np.testing.assert_array_equal(got[1], got[0])

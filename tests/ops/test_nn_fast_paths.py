@@ -26,7 +26,7 @@ def test_one_block_equals_blocks(monkeypatch, dtype):
     np.testing.assert_array_equal(one[1], blocks[1])
 
 
-@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])  # (half input is widened first)
 @pytest.mark.parametrize("axes", [(1,), (1, 2), (0, 2)])
 def test_mean_is_numpys(dtype, axes):
     a = np.random.default_rng(1).standard_normal((3, 5, 4)).astype(dtype)

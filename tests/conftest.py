@@ -1,3 +1,5 @@
+import sys
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,18 @@ def _seed():
     ember.manual_seed(0)
     np.random.seed(0)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _torch_distribution_validation():
+    """Real torch.compile turns PyTorch's distribution argument checks off process-wide: keep
+    them as they were for the tests after one that compiles (where torch is loaded at all)."""
+    torch = sys.modules.get("torch")
+    validate = torch.distributions.Distribution._validate_args if torch else __debug__
+    yield
+    torch = sys.modules.get("torch")  # (perhaps imported by the test)
+    if torch is not None:
+        torch.distributions.Distribution.set_default_validate_args(validate)
 
 
 @pytest.fixture

@@ -349,6 +349,7 @@ _LAZY_SUBMODULES += ("masked",)  # torch.masked
 _LAZY_SUBMODULES += ("nested",)  # torch.nested
 _LAZY_SUBMODULES += ("quasirandom",)  # torch.quasirandom: SobolEngine
 _LAZY_SUBMODULES += ("_dynamo", "_higher_order_ops", "_logging")  # compiler-stack namespaces
+_LAZY_SUBMODULES += ("_inductor", "_utils")  # torch._inductor, torch._utils
 
 
 def __getattr__(name: str):

@@ -4,12 +4,16 @@ caches to manage. These functions keep PyTorch code that tunes or resets TorchDy
 whether it is tracing, running."""
 from __future__ import annotations
 
+import collections
+import contextlib
 import types
+from collections.abc import Iterator
 from typing import Callable
 
 from ember.compiler import is_compiling
 
-__all__ = ["config", "disable", "is_compiling", "reset"]  # and OptimizedModule, made lazily
+__all__ = ["compiled_autograd", "config", "disable", "graph_break", "is_compiling", "reset",
+           "utils"]  # and OptimizedModule, made lazily
 
 # ``torch._dynamo.config``: TorchDynamo's switches with PyTorch's defaults, kept so that code
 # that sets or reads them runs; with no graph capture they change nothing (other names can be
@@ -18,11 +22,33 @@ config = types.SimpleNamespace(
     cache_size_limit=8, accumulated_cache_size_limit=256, capture_scalar_outputs=False,
     capture_dynamic_output_shape_ops=False, suppress_errors=False, verbose=False,
     optimize_ddp=True, automatic_dynamic_shapes=True, assume_static_by_default=True,
-    inline_inbuilt_nn_modules=True, recompile_limit=8)
+    inline_inbuilt_nn_modules=True, recompile_limit=8, compiled_autograd=False)
 
 
 def reset() -> None:
     """Forget every compiled frame and cache: nothing to forget in ember."""
+
+
+def graph_break(msg: str = "") -> None:
+    """Split the traced graph here: ember traces nothing, so this does nothing."""
+
+
+@contextlib.contextmanager
+def _enable_compiled_autograd(compiler_fn: Callable, dynamic: bool = True,
+                              ignore_active_disable_ctx: bool = True) -> Iterator[None]:
+    """``torch._dynamo.compiled_autograd.enable``: run ``backward`` calls in the block through
+    ``compiler_fn``'s compiled backward graph. ember's autograd engine always runs eagerly,
+    so the block's backward passes run as they would outside it (same gradients, hooks
+    included); ``compiler_fn`` is never called."""
+    yield
+
+
+# ``torch._dynamo.compiled_autograd``: the context manager (``_enable`` is its PyTorch 2.9+ name)
+compiled_autograd = types.SimpleNamespace(enable=_enable_compiled_autograd,
+                                          _enable=_enable_compiled_autograd)
+# ``torch._dynamo.utils.counters``: the statistics TorchDynamo counts (graphs, breaks); ember
+# captures no graphs, so every count stays 0.
+utils = types.SimpleNamespace(counters=collections.defaultdict(collections.Counter))
 
 
 def disable(fn: Callable | None = None, recursive: bool = True) -> Callable:

@@ -1144,10 +1144,10 @@ class Tensor(TensorMethods):
     clip_ = clamp_
 
     def clamp_min(self, min):  # noqa: A002
-        return _ops.clamp(self, min, None)
+        return _ops.clamp_min(self, min)
 
     def clamp_max(self, max):  # noqa: A002
-        return _ops.clamp(self, None, max)
+        return _ops.clamp_max(self, max)
 
     def lerp(self, end, weight):
         return _ops.lerp(self, end, weight)

@@ -1,12 +1,14 @@
 """``torch._utils``' helpers that third-party training code imports (apex-style fp16 master
-weights, bucketed all-reduce): flattening a list of dense tensors into one and back."""
+weights, bucketed all-reduce): flattening a list of dense tensors into one and back, and
+``is_compiling`` (``ember.compiler.is_compiling``, which older code imports from here)."""
 from __future__ import annotations
 
 from typing import Sequence
 
 from ember._tensor import Tensor
+from ember.compiler import is_compiling
 
-__all__ = ["_flatten_dense_tensors", "_unflatten_dense_tensors"]
+__all__ = ["_flatten_dense_tensors", "_unflatten_dense_tensors", "is_compiling"]
 
 
 def _flatten_dense_tensors(tensors: Sequence[Tensor]) -> Tensor:

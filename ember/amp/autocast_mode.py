@@ -33,8 +33,8 @@ FLOAT32 = frozenset({
     "NllLoss2DBackward0",
     "MseLossBackward0", "L1LossBackward0", "SmoothL1LossBackward0", "HuberLossBackward0",
     "KlDivBackward0", "BinaryCrossEntropyWithLogitsBackward0", "CrossEntropyLossBackward0",
-    "SoftMarginLossBackward0", "MultiMarginLossBackward0", "PoissonNllLossBackward0",
-    "CdistBackward0",
+    "SoftMarginLossBackward0", "MultiMarginLossBackward0", "MultilabelMarginLossBackward0",
+    "PoissonNllLossBackward0", "CdistBackward0",
 })
 
 WIDEST = frozenset({

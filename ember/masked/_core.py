@@ -28,6 +28,9 @@ from ember.overrides import DisableTorchFunctionSubclass, _install, as_subclass,
 
 _MASKS_DIFFER = ("Input masks must match. If you need support for this, please open an issue on "
                  "Github.")
+# The element types PyTorch's MaskedTensor takes (not bfloat16, complex or unsigned ones).
+_DTYPES = frozenset((_dt.float16, _dt.float32, _dt.float64, _dt.bool, _dt.int8, _dt.int16,
+                     _dt.int32, _dt.int64))
 
 # Elementwise functions of one tensor (and scalars): data transformed, mask kept.
 _UNARY = frozenset("""
@@ -90,6 +93,7 @@ def _wrap(data: Tensor, mask: Tensor, fresh: bool = False) -> MaskedTensor:
     """``data`` as a MaskedTensor with ``mask`` (see NOTE [ MaskedTensor data and autograd ]):
     retagged in place when ``fresh`` (a result no one else holds, so its ``grad_fn`` stays the
     op's own node), else viewed."""
+    _check_dtype(data)
     with DisableTorchFunctionSubclass():
         if fresh:
             data.__class__ = MaskedTensor
@@ -371,12 +375,18 @@ def _check(data, mask) -> None:
         raise TypeError("data must be a Tensor")
     if not isinstance(mask, Tensor):
         raise TypeError("mask must be a Tensor")
+    if mask.dtype is not _dt.bool:
+        raise TypeError("mask must have dtype bool.")
+    _check_dtype(data)
     if data.ndim != mask.ndim:
         raise ValueError("data.dim() must equal mask.dim()")
     if tuple(data.shape) != tuple(mask.shape):
         raise ValueError("data.size() must equal mask.size()")
-    if mask.dtype is not _dt.bool:
-        raise TypeError("mask must have dtype bool.")
+
+
+def _check_dtype(data: Tensor) -> None:
+    if data.dtype not in _DTYPES:
+        raise TypeError(f"{data.dtype} is not supported in MaskedTensor.")
 
 
 def masked_tensor(data: Tensor, mask: Tensor, requires_grad: bool = False) -> MaskedTensor:

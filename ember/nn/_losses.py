@@ -7,11 +7,11 @@ import warnings
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
-from ember.autograd.function import broadcast_mismatch
+from ember.autograd.function import Primitive, broadcast_mismatch
 from ember.autograd.grad_mode import is_grad_enabled, no_grad
-from ember.backend.device import is_host
+from ember.backend.device import get_array_module, is_host
 from ember.ops import nn as _nn
-from ember.ops._util import scalar_name
+from ember.ops._util import promote, scalar_name
 from ember.ops.elementwise import where
 from ember.ops.movement import broadcast_shapes
 from ember.ops.unary import xlogy
@@ -149,6 +149,64 @@ def _huber(diff: Tensor, delta: float) -> Tensor:
     return where(abs_diff < delta, quadratic, linear)
 
 
+def _reduction_enum(node) -> int:
+    return _Reduction.get_enum(node.reduction)
+
+
+class SmoothL1Loss(Primitive, node_name="SmoothL1LossBackward0"):
+    """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2, reduced; d = input - target of one
+    shape, beta > 0."""
+
+    _node_saved = {"self": 0, "target": 1, "beta": lambda node: node.beta,
+                   "reduction": _reduction_enum}
+
+    @staticmethod
+    def forward(ctx, a, t, beta, reduction):
+        xp = get_array_module(a)
+        ctx.save_for_backward(a, t)
+        ctx.beta = beta
+        ctx.reduction = reduction
+        diff = xp.subtract(*promote(a, t))
+        abs_diff = xp.abs(diff)
+        loss = xp.where(abs_diff < beta, 0.5 * diff * diff / beta, abs_diff - 0.5 * beta)
+        return _nn._reduce_array(xp, loss.astype(diff.dtype, copy=False), reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, t = ctx.saved_tensors
+        diff = a - t
+        slope = where(diff.abs() < ctx.beta, diff / ctx.beta, diff.sign())
+        g = _nn._reduced_grad(grad, diff.shape, ctx.reduction) * slope
+        return g, -g
+
+
+class HuberLoss(Primitive, node_name="HuberLossBackward0"):
+    """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2), reduced; d = input - target of
+    one shape, delta > 0."""
+
+    _node_saved = {"self": 0, "target": 1, "delta": lambda node: node.delta,
+                   "reduction": _reduction_enum}
+
+    @staticmethod
+    def forward(ctx, a, t, delta, reduction):
+        xp = get_array_module(a)
+        ctx.save_for_backward(a, t)
+        ctx.delta = delta
+        ctx.reduction = reduction
+        diff = xp.subtract(*promote(a, t))
+        abs_diff = xp.abs(diff)
+        loss = xp.where(abs_diff < delta, 0.5 * diff * diff, delta * (abs_diff - 0.5 * delta))
+        return _nn._reduce_array(xp, loss.astype(diff.dtype, copy=False), reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, t = ctx.saved_tensors
+        diff = a - t
+        slope = where(diff.abs() < ctx.delta, diff, ctx.delta * diff.sign())
+        g = _nn._reduced_grad(grad, diff.shape, ctx.reduction) * slope
+        return g, -g
+
+
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2."""
@@ -158,10 +216,9 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     _check_floating(input, target, "smooth_l1_cpu")
     input, target = _check_sizes(input, target)
-    diff = input - target
-    if beta == 0.0:
-        return _reduce(diff.abs(), reduction)
-    return _reduce(_huber(diff, beta) / beta, reduction)
+    if beta == 0.0:  # PyTorch's l1_loss then: Sub, Abs and the reduction's node
+        return _reduce((input - target).abs(), reduction)
+    return SmoothL1Loss.apply(input, target, float(beta), reduction)
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
@@ -173,6 +230,8 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     _check_floating(input, target, "huber_cpu")
     shape = input.shape
     input, target = _check_sizes(input, target)
+    if weight is None:
+        return HuberLoss.apply(input, target, float(delta), reduction)
     return _elementwise_weighted(_huber(input - target, delta), shape, weight, reduction, False)
 
 
@@ -581,11 +640,45 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
     return _reduce((margin + d_pos - d_neg).clamp_min(0), reduction)
 
 
+class SoftMarginLoss(Primitive, node_name="SoftMarginLossBackward0"):
+    """log(1 + exp(-target * input)), reduced; target a constant that broadcasts to input's
+    shape."""
+
+    _node_saved = {"self": 0, "target": 1, "reduction": _reduction_enum}
+
+    @staticmethod
+    def forward(ctx, x, t, reduction):
+        xp = get_array_module(x)
+        ctx.save_for_backward(x, t)
+        ctx.reduction = reduction
+        z = -t * x
+        loss = xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))  # no overflow at large |z|
+        # the loss keeps a floating input's dtype, as in PyTorch
+        dtype = x.dtype if x.dtype.kind == "f" else z.dtype
+        return _nn._reduce_array(xp, loss.astype(dtype, copy=False), reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t = ctx.saved_tensors
+        if x.dtype.is_floating_point and t.dtype is not x.dtype:
+            t = t.to(x.dtype)
+        g = _nn._reduced_grad(grad, x.shape, ctx.reduction)
+        return g * -t * (-t * x).sigmoid(), None
+
+
 def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                      reduction: str = "mean") -> Tensor:
     """log(1 + exp(-target * input))."""
     reduction = _reduction(size_average, reduce, reduction)
-    return _reduce(_nn.Softplus.apply(input * -target, 1.0, math.inf), reduction)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    t = _constant(target, "soft_margin_loss", "target")
+    if target.shape != input.shape:  # PyTorch broadcasts the target into the input's shape
+        shape = broadcast_shapes(input.shape, target.shape)
+        if shape != input.shape:
+            raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the "
+                               f"broadcast shape {list(shape)}")
+    return SoftMarginLoss.apply(input, t, reduction)
 
 
 def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -623,16 +716,63 @@ def _check_long(target: Tensor) -> None:
         raise RuntimeError(f"expected scalar type Long but found {scalar_name(target.dtype)}")
 
 
-def _margin_reduce(loss: Tensor, reduction: str) -> Tensor:
+def _margin_reduce_array(xp, loss, reduction: str):
     """The margin losses' reductions: the mean of no samples is 0, not nan."""
-    if reduction == "mean":
-        return loss.sum() / max(loss.numel(), 1)
-    return _reduce(loss, reduction)
+    if reduction == "mean" and not loss.size:
+        return xp.zeros((), loss.dtype)
+    return _nn._reduce_array(xp, loss, reduction)
 
 
 def _out_of_range(t, low: int, high: int) -> bool:
     """Whether any of array ``t`` lies outside [low, high); a meta array never does."""
     return bool(t.size) and bool((t.min() < low) | (t.max() >= high))
+
+
+class MultiMarginLoss(Primitive, node_name="MultiMarginLossBackward0"):
+    """sum over i != y of max(0, margin - x[y] + x[i])^p / C (times weight[y]), reduced; input
+    (C,) or (N, C) (or 0-d), target a constant array of class indices in range."""
+
+    _node_saved = {"self": 0, "target": 1, "weight": 2, "p": lambda node: node.p,
+                   "margin": lambda node: node.margin, "reduction": _reduction_enum}
+
+    @staticmethod
+    def forward(ctx, x, y, p, margin, weight, reduction):
+        xp = get_array_module(x)
+        ctx.save_for_backward(x, y, weight)
+        ctx.p = p
+        ctx.margin = margin
+        ctx.reduction = reduction
+        x2 = x.reshape(-1, x.shape[-1] if x.ndim else 1)
+        rows = y.reshape(-1)
+        h = margin - xp.take_along_axis(x2, rows[:, None], 1) + x2
+        terms = xp.maximum(h, 0)
+        if p == 2:
+            terms = terms * terms
+        if weight is not None:
+            terms = terms * weight[rows][:, None]
+        not_target = xp.arange(x2.shape[1])[None, :] != rows[:, None]
+        loss = (terms * not_target).sum(1) / x2.shape[1]
+        shape = y.shape if x.ndim <= 1 or y.ndim == 0 else loss.shape
+        ctx.loss_shape = shape
+        return _margin_reduce_array(xp, loss.reshape(shape).astype(x.dtype, copy=False),
+                                    reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y, weight = ctx.saved_tensors
+        xp = x._xp
+        x2 = x.reshape(-1, x.shape[-1] if x.ndim else 1)
+        n, c = x2.shape
+        rows = y._data.reshape(-1)
+        h = ctx.margin - x2.gather(1, y.reshape(-1, 1)) + x2
+        not_target = xp.arange(c)[None, :] != rows[:, None]
+        active = _make(((h._data > 0) & not_target).astype(x._data.dtype))
+        coef = active * h * 2 if ctx.p == 2 else active
+        if weight is not None:
+            coef = coef * weight[y.reshape(-1)].unsqueeze(1)
+        g = _nn._reduced_grad(grad, ctx.loss_shape, ctx.reduction).reshape(n, 1) * coef / c
+        one_hot = _make((~not_target).astype(x._data.dtype))
+        return (g - one_hot * g.sum(1, keepdim=True)).reshape(x.shape), None, None
 
 
 def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,
@@ -668,19 +808,49 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
                                   f"'{scalar_name(input.dtype)}'")
     if _out_of_range(target._data, 0, n_classes):
         raise RuntimeError("target out of range")
-    y = target.reshape(-1)
-    x_y = x.gather(1, y.unsqueeze(1))
-    terms = (margin - x_y + x).clamp_min(0)
-    if p == 2:
-        terms = terms * terms
-    if weight is not None:
-        terms = terms * weight.detach()[y].unsqueeze(1)
-    not_target = _make((target._xp.arange(n_classes)[None, :] != y._data[:, None]).astype(
-        x._data.dtype))
-    loss = (terms * not_target).sum(1) / n_classes
-    if unbatched or target.ndim == 0:  # 'none' gives the target's shape
-        loss = loss.reshape(target.shape)
-    return _margin_reduce(loss, reduction)
+    return MultiMarginLoss.apply(input, target._data, p, margin,
+                                 None if weight is None else weight.detach()._data, reduction)
+
+
+class MultilabelMarginLoss(Primitive, node_name="MultilabelMarginLossBackward0"):
+    """sum over target classes j and non-target classes i of max(0, 1 - (x[j] - x[i])) / C,
+    reduced; each row of the constant ``target`` lists class indices, ended by the first -1."""
+
+    _node_saved = {"self": 0, "target": 1, "is_target": 2, "reduction": _reduction_enum}
+
+    @staticmethod
+    def forward(ctx, x, target, reduction):
+        xp = get_array_module(x)
+        c = x.shape[-1] if x.ndim else 1
+        x2 = x.reshape(-1, c)
+        n = x2.shape[0]
+        t = target.reshape(n, c)
+        # entries after the first -1 of a row are not targets; a repeated one counts each time
+        live = xp.cumsum(t == -1, axis=1) == 0
+        counts = xp.zeros((n, c), x.dtype)
+        rows = xp.broadcast_to(xp.arange(n)[:, None], t.shape)
+        from ember.backend.special import scatter_add
+        scatter_add(xp, counts, (rows[live], t[live]), 1)
+        is_target = (counts > 0).astype(x.dtype)
+        mask = counts[:, :, None] * (1 - is_target)[:, None, :]  # [n, j, i]
+        pair = xp.maximum(1 - (x2[:, :, None] - x2[:, None, :]), 0)
+        ctx.save_for_backward(x, target, is_target.reshape(x.shape))
+        ctx.mask = mask
+        ctx.reduction = reduction
+        loss = (pair * mask).sum((1, 2)) / c
+        return _margin_reduce_array(xp, loss.reshape(x.shape[:-1]).astype(x.dtype, copy=False),
+                                    reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x = ctx.saved_tensors[0]
+        c = x.shape[-1] if x.ndim else 1
+        x2 = x._data.reshape(-1, c)
+        active = ctx.mask * (1 - (x2[:, :, None] - x2[:, None, :]) > 0)
+        # d/dx[i] of the pair (j, i) is +1, d/dx[j] is -1
+        coef = _make((active.sum(1) - active.sum(2)) / c)
+        g = _nn._reduced_grad(grad, x.shape[:-1], ctx.reduction).reshape(-1, 1) * coef
+        return g.reshape(x.shape), None
 
 
 def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
@@ -702,22 +872,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     if not input.dtype.is_floating_point:
         raise NotImplementedError(f'"multilabel_margin_loss_forward_out_frame" not implemented '
                                   f"for '{scalar_name(input.dtype)}'")
-    t = target._data.reshape(n, c)
-    xp = target._xp
-    # entries after the first -1 of a row are not targets
-    stopped = xp.cumsum(t == -1, axis=1) > 0
-    counts = xp.zeros((n, c), x._data.dtype)
-    rows = xp.broadcast_to(xp.arange(n)[:, None], t.shape)
-    live = ~stopped
-    from ember.backend.special import scatter_add
-    scatter_add(xp, counts, (rows[live], t[live]), 1)
-    is_target = (counts > 0).astype(x._data.dtype)
-    pair = (1 - (x.unsqueeze(2) - x.unsqueeze(1))).clamp_min(0)  # [n, j, i]
-    mask = _make(counts[:, :, None] * (1 - is_target)[:, None, :])
-    loss = (pair * mask).sum((1, 2)) / c
-    if unbatched:
-        loss = loss.reshape(())
-    return _margin_reduce(loss, reduction)
+    return MultilabelMarginLoss.apply(input, target._data, reduction)
 
 
 def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, blank: int = 0,

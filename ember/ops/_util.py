@@ -62,6 +62,20 @@ def scalar_name(dtype) -> str:
     return _TYPE_NAMES[name][:-len("Tensor")]
 
 
+# PyTorch's C++ element types, which its range, distribution, mm and lerp messages quote
+_C_TYPE_NAMES = {
+    "uint8": "unsigned char", "int8": "signed char", "int16": "short int", "int32": "int",
+    "int64": "long int", "float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float",
+    "float64": "double", "complex64": "c10::complex<float>",
+    "complex128": "c10::complex<double>", "bool": "bool",
+}
+
+
+def c_type_name(dtype: _dt.dtype) -> str:
+    """PyTorch's C++ element type of a dtype in messages: float, long int, c10::Half, ..."""
+    return _C_TYPE_NAMES.get(dtype.name, dtype.name)
+
+
 def is_number(x) -> bool:
     if x.__class__ in _PY_SCALARS:  # skips the ABC check on the hot path
         return True
@@ -263,10 +277,14 @@ def write_result(out, result):
     return write_out(out, result)
 
 
-# Modules of elementwise ops, whose operands promote to one dtype that ``out=`` must hold
-_ELEMENTWISE_MODULES = frozenset(("ember.ops.elementwise", "ember.ops.unary",
-                                  "ember.ops.pointwise_extra", "ember.special"))
-_OPERANDS = (Tensor, bool, int, float, complex)
+# Modules of elementwise ops, whose operands promote to one dtype that ``out=`` or ``self`` (of
+# an in-place form) must hold; indexing and copy ops take indices and dims besides, and cast
+# nothing of their own. Only special's ops take ``out=`` and only inplace_forms' are in place.
+ELEMENTWISE_MODULES = frozenset(("ember.ops.elementwise", "ember.ops.unary",
+                                 "ember.ops.pointwise_extra", "ember.ops.inplace_forms",
+                                 "ember.special"))
+# The arguments of such an op that take part in promotion
+OPERANDS = (Tensor, bool, int, float, complex)
 
 
 def refuse_cast_first(out, operands: tuple) -> None:
@@ -275,10 +293,22 @@ def refuse_cast_first(out, operands: tuple) -> None:
     error in place of the kernel's, if the cast fails too."""
     if not isinstance(out, Tensor):
         return
-    operands = [x for x in operands if isinstance(x, _OPERANDS)]
+    operands = [x for x in operands if isinstance(x, OPERANDS)]
     if any(isinstance(x, Tensor) for x in operands):
         from ember.ops.inplace import _refuse_cast
         _refuse_cast(out, _dt.result_type(*operands))
+
+
+def apply_out(prim, input, other, out):
+    """``prim.apply(input, other)`` of an elementwise primitive, written into ``out`` where
+    given; if the kernel refuses the operands, ``out`` is checked first (see
+    ``refuse_cast_first``), on that error path only."""
+    try:
+        result = prim.apply(input, other)
+    except (NotImplementedError, TypeError):
+        refuse_cast_first(out, (input, other))
+        raise
+    return result if out is None else write_result(out, result)
 
 
 def accepts_out(fn):
@@ -311,7 +341,7 @@ def accepts_out(fn):
         call.append(f"**{varkw.name}")
     call = ", ".join(call)
     operands = [p.name for p in plist if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if fn.__module__ in _ELEMENTWISE_MODULES and operands:
+    if fn.__module__ in ELEMENTWISE_MODULES and operands:
         body = ("    if out is None:\n"
                 f"        return _wrapped_fn({call})\n"
                 "    try:\n"

@@ -21,6 +21,8 @@ from ember.backend.special import where as _where_arrays
 from ember.ops._util import (
     _Meta,
     accepts_out,
+    apply_out,
+    c_type_name,
     cast,
     data_of,
     float_array,
@@ -29,6 +31,7 @@ from ember.ops._util import (
     is_number,
     needs_grad,
     promote,
+    refuse_cast_first,
     refuse_complex,
     scalar_name,
     scalar_operand,
@@ -561,8 +564,7 @@ class FloorDivide(Primitive, node_name="FloorDivideBackward0"):
 
 
 def floor_divide(input, other, *, out=None):
-    result = FloorDivide.apply(input, other)
-    return result if out is None else write_result(out, result)
+    return apply_out(FloorDivide, input, other, out)
 
 
 def floor_divide_(input, other):
@@ -587,8 +589,7 @@ class Remainder(Primitive, node_name="RemainderBackward0"):
 
 
 def remainder(input, other, *, out=None):
-    result = Remainder.apply(input, other)
-    return result if out is None else write_result(out, result)
+    return apply_out(Remainder, input, other, out)
 
 
 def remainder_(input, other):
@@ -611,8 +612,7 @@ class Fmod(Primitive, node_name="FmodBackward0"):
 
 
 def fmod(input, other, *, out=None):
-    result = Fmod.apply(input, other)
-    return result if out is None else write_result(out, result)
+    return apply_out(Fmod, input, other, out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -697,15 +697,54 @@ class ClampTensor(Primitive, node_name="ClampBackward0"):
         return select_grad(grad, _within(a, lo, hi)), glo, ghi
 
 
+# clamp_min and clamp_max compute as clamp does; PyTorch names their nodes apart
+class ClampMin(Clamp, node_name="ClampMinBackward0"):
+    _node_saved = {"self": 0, "min": lambda ctx: ctx.bounds[0]}
+
+
+class ClampMax(Clamp, node_name="ClampMaxBackward0"):
+    _node_saved = {"self": 0, "max": lambda ctx: ctx.bounds[1]}
+
+
+class ClampMinTensor(ClampTensor, node_name="ClampMinBackward1"):
+    pass
+
+
+class ClampMaxTensor(ClampTensor, node_name="ClampMaxBackward1"):
+    pass
+
+
 def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
     """Limit values to [min, max]; either bound may be a number, a Tensor or None."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    if isinstance(min, Tensor) or isinstance(max, Tensor):
-        result = ClampTensor.apply(input, min, max)
+    return _clamp(input, min, max, out, Clamp, ClampTensor)
+
+
+def _clamp(input, lo, hi, out, prim, tensor_prim):
+    """``prim`` for number bounds, ``tensor_prim`` where a bound is a Tensor; into ``out``."""
+    if isinstance(lo, Tensor) or isinstance(hi, Tensor):
+        try:
+            result = tensor_prim.apply(input, lo, hi)
+        except (NotImplementedError, TypeError):
+            if not input.dtype.is_complex:  # PyTorch refuses a complex input before out
+                refuse_cast_first(out, (input, lo, hi))
+            raise
     else:
-        result = Clamp.apply(input, min, max)
+        if out is not None and not input.dtype.is_complex:
+            _check_clamp_out(out, input, lo, hi)
+        result = prim.apply(input, lo, hi)
     return write_out(out, result) if out is not None else result
+
+
+def _check_clamp_out(out: Tensor, input: Tensor, *bounds) -> None:
+    """With number bounds PyTorch casts nothing into ``out``: it must have the result's dtype,
+    which a complex bound does not widen (the bound fails later); checked before the kernel."""
+    dtype = _dt.result_type(input, *[b for b in bounds if b is not None
+                                     and not isinstance(b, complex)])
+    if out.dtype is not dtype:
+        raise RuntimeError(f"Found dtype {scalar_name(out.dtype)} but expected "
+                           f"{scalar_name(dtype)}")
 
 
 clip = clamp
@@ -718,12 +757,15 @@ def clamp_(input, min=None, max=None):  # noqa: A002
 
 
 def clamp_min(input, min, *, out=None):  # noqa: A002
-    result = clamp(input, min, None)
-    return result if out is None else write_result(out, result)
+    if min is None:
+        raise TypeError("clamp_min() received an invalid combination of arguments: min is None")
+    return _clamp(input, min, None, out, ClampMin, ClampMinTensor)
 
 
-def clamp_max(input, max):  # noqa: A002
-    return clamp(input, None, max)
+def clamp_max(input, max, *, out=None):  # noqa: A002
+    if max is None:
+        raise TypeError("clamp_max() received an invalid combination of arguments: max is None")
+    return _clamp(input, None, max, out, ClampMax, ClampMaxTensor)
 
 
 class Where(Primitive, node_name="WhereBackward0"):
@@ -872,9 +914,8 @@ def _check_lerp(input, end, weight) -> None:
     dtype = input.dtype
     for name, t in (("end", end), ("weight", weight)):
         if isinstance(t, Tensor) and t.dtype is not dtype and (name == "end" or t.ndim):
-            from ember.ops.linalg import _c_name
-            raise RuntimeError(f"expected dtype {_c_name(dtype)} for `{name}` but got dtype "
-                               f"{_c_name(t.dtype)}")
+            raise RuntimeError(f"expected dtype {c_type_name(dtype)} for `{name}` but got "
+                               f"dtype {c_type_name(t.dtype)}")
     if not (dtype.is_floating_point or dtype.is_complex):
         kernel = "tensor" if isinstance(weight, Tensor) else "scalar"
         raise NotImplementedError(f'"lerp_kernel_{kernel}" not implemented for '

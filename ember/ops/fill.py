@@ -8,7 +8,7 @@ from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive, broadcast_mismatch
 from ember.autograd.grad_mode import _State
 from ember.backend.device import get_array_module, to_device
-from ember.ops._util import scalar_name
+from ember.ops._util import c_type_name, scalar_name
 from ember.ops.inplace import _write, check_inplace, inplace
 from ember.random import generator_for
 
@@ -110,25 +110,13 @@ def _parts(self: Tensor, draw):
     return pairs.view(self._xp.complex128)[..., 0]
 
 
-# PyTorch's C++ names of the element types, in its range and distribution messages
-_CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
-              "bfloat16": "c10::BFloat16", "complex64": "c10::complex<float>",
-              "complex128": "c10::complex<double>", "uint8": "unsigned char",
-              "int8": "signed char", "int16": "short int", "int32": "int", "int64": "long int",
-              "bool": "bool"}
-
-
 def _not_for(self: Tensor, kernel: str) -> NotImplementedError:
     return NotImplementedError(f'"{kernel}" not implemented for \'{scalar_name(self.dtype)}\'')
 
 
-def _cpp_name(dtype) -> str:
-    return _CPP_NAMES.get(dtype.name, dtype.name)
-
-
 def _continuous_only(self: Tensor, name: str, cpp_names: bool) -> None:
     if not self.dtype.is_floating_point:
-        kind = _cpp_name(self.dtype) if cpp_names else scalar_name(self.dtype)
+        kind = c_type_name(self.dtype) if cpp_names else scalar_name(self.dtype)
         raise RuntimeError(f"{name} distribution is a continuous probability distribution. dtype "
                            f"must be a floating point but you specified {kind}")
 
@@ -141,7 +129,7 @@ def uniform_(self: Tensor, from_=0.0, to=1.0, *, generator=None) -> Tensor:
     top = float(_dt.finfo_np(real).max)
     for name, bound in (("from", from_), ("to", to)):
         if not -top <= bound <= top:  # NaN too
-            raise RuntimeError(f"{name} is out of bounds for {_cpp_name(real)}")
+            raise RuntimeError(f"{name} is out of bounds for {c_type_name(real)}")
     if from_ > to:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
                            f"from={from_:g} > to={to:g}")
@@ -190,9 +178,9 @@ def random_(self: Tensor, from_=0, to=None, *, generator=None) -> Tensor:
         low, high = (0, 1) if self.dtype is _dt.bool else (int(np.iinfo(self._data.dtype).min),
                                                           int(np.iinfo(self._data.dtype).max))
         if from_ < low:
-            raise RuntimeError(f"from is out of bounds for {_cpp_name(self.dtype)}")
+            raise RuntimeError(f"from is out of bounds for {c_type_name(self.dtype)}")
         if to - 1 > high:
-            raise RuntimeError(f"to - 1 is out of bounds for {_cpp_name(self.dtype)}")
+            raise RuntimeError(f"to - 1 is out of bounds for {c_type_name(self.dtype)}")
     rng = generator_for(self.device, generator)
     return _random_write(self, rng.integers(from_, to, self._data.shape))
 

@@ -16,6 +16,7 @@ from ember.backend.special import sort_keys, ufunc_at
 from ember.backend.special import where as _where_arrays
 from ember.ops._util import (
     accepts_out,
+    c_type_name,
     cast,
     check_same_device,
     is_number,
@@ -1037,20 +1038,8 @@ def _c_name(d) -> str:
 def check_out_dtype(out: Tensor, dtype) -> None:
     """The ``out=`` of ops that write their result's dtype unconverted must have it."""
     if out.dtype is not dtype:
-        raise RuntimeError(f"Expected out tensor to have dtype {_type_meta_name(dtype)}, but "
-                           f"got {_type_meta_name(out.dtype)} instead")
-
-
-_TYPE_META_NAMES = {
-    "uint8": "unsigned char", "int8": "signed char", "int16": "short int", "int32": "int",
-    "int64": "long int", "float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float",
-    "float64": "double", "complex64": "c10::complex<float>",
-    "complex128": "c10::complex<double>", "bool": "bool",
-}
-
-
-def _type_meta_name(d) -> str:
-    return _TYPE_META_NAMES.get(d.name, d.name)
+        raise RuntimeError(f"Expected out tensor to have dtype {c_type_name(dtype)}, but "
+                           f"got {c_type_name(out.dtype)} instead")
 
 
 def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:

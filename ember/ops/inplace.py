@@ -18,7 +18,7 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Node, edge_of, refresh_view
 from ember.autograd.grad_mode import _State, enable_grad
-from ember.ops._util import scalar_name
+from ember.ops._util import ELEMENTWISE_MODULES, OPERANDS, scalar_name
 
 
 def check_inplace(t: Tensor) -> None:
@@ -62,13 +62,6 @@ def _refuse_cast(t: Tensor, result: _dt.dtype) -> None:
                            f"output type {scalar_name(t.dtype)}")
 
 
-# Ops whose operands promote to one dtype that is then cast into ``self`` (indexing and copy
-# ops take indices and dims besides, and cast nothing of their own)
-_ELEMENTWISE = frozenset(("ember.ops.elementwise", "ember.ops.unary", "ember.ops.pointwise_extra",
-                          "ember.ops.inplace_forms"))
-_OPERANDS = (Tensor, bool, int, float, complex)
-
-
 def _apply_inplace(self: Tensor, prim, operand: Tensor, args: tuple) -> Tensor:
     """``prim.apply(operand, *args)``; where an elementwise op finds no kernel for its
     operands' dtype, PyTorch reports first that the promoted operands could not be written
@@ -77,9 +70,9 @@ def _apply_inplace(self: Tensor, prim, operand: Tensor, args: tuple) -> Tensor:
         return prim.apply(operand, *args)
     except (NotImplementedError, TypeError):
         # a comparison's (promotes False) result is 0/1, which fits any dtype
-        if prim.__module__ in _ELEMENTWISE and getattr(prim, "promotes", True):
+        if prim.__module__ in ELEMENTWISE_MODULES and getattr(prim, "promotes", True):
             _refuse_cast(self, _dt.result_type(self, *[a for a in args
-                                                       if isinstance(a, _OPERANDS)]))
+                                                       if isinstance(a, OPERANDS)]))
         raise
 
 

@@ -18,6 +18,7 @@ from ember.backend.special import matmul as backend_matmul
 from ember.dtypes import _FROM_NP, promote_types
 from ember.ops._util import (
     accepts_out,
+    c_type_name,
     check_same_device,
     is_number,
     scalar_name,
@@ -45,7 +46,7 @@ def _check_matmul(a: Tensor, b: Tensor, op: str) -> None:
             raise RuntimeError(f"expected scalar type {scalar_name(a.dtype)} but found "
                                f"{scalar_name(b.dtype)}")
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                           f"{_c_name(a.dtype)} != {_c_name(b.dtype)}")
+                           f"{c_type_name(a.dtype)} != {c_type_name(b.dtype)}")
     check_same_device(op, a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to {op} need to be at least 1D, but they are "
@@ -74,15 +75,6 @@ def _shape_error(sa: tuple, sb: tuple) -> RuntimeError:
     n = int(np.prod(batch))
     return RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                         f"[{n}, {sa[-1]}] but got: [{n}, {sb[-2]}].")
-
-
-def _c_name(dtype) -> str:
-    """The C type PyTorch's mm errors name (float, double, long int, ...)."""
-    return {"float32": "float", "float64": "double", "int64": "long int", "int32": "int",
-            "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-            "bool": "bool", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
-            "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}.get(
-                dtype.name, dtype.name)
 
 
 class Matmul(Primitive, node_name="MatmulBackward0"):
@@ -172,7 +164,11 @@ class Dot(Matmul, node_name="DotBackward0"):
 
 
 def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
-    """Matrix product with NumPy's (and PyTorch's) 1-d and batch broadcasting rules."""
+    """Matrix product with NumPy's (and PyTorch's) 1-d and batch broadcasting rules; sparse
+    when both operands are sparse matrices, as ``@`` (``ember.sparse``)."""
+    if input.__class__ is not Tensor and out is None and _both_sparse(input, other):
+        from ember._sparse_ops import sparse_mm
+        return sparse_mm(input, other, operator=True)
     _check_matmul(input, other, "matmul")
     na, nb = input.ndim, other.ndim
     if na == 2 and nb == 2:
@@ -191,6 +187,13 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
         from ember.ops.inplace import write_out
         return write_out(out, result)
     return result
+
+
+def _both_sparse(a: Tensor, b: Tensor) -> bool:
+    """Whether ``a`` and ``b`` are both sparse (asked only of a Tensor subclass, so dense
+    operands pay one class check)."""
+    from ember.sparse import _SparseBase  # ember.sparse imports the ops: import it late
+    return isinstance(a, _SparseBase) and isinstance(b, _SparseBase)
 
 
 def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
@@ -503,8 +506,8 @@ def multi_dot(tensors):
             raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {m.ndim}D")
         if m.dtype is not mats[0].dtype:
             raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but "
-                               f"tensor 0 is {_c_name(mats[0].dtype)} and tensor {i} "
-                               f"{_c_name(m.dtype)}")
+                               f"tensor 0 is {c_type_name(mats[0].dtype)} and tensor {i} "
+                               f"{c_type_name(m.dtype)}")
         if i and mats[i - 1].shape[1] != m.shape[0]:
             raise RuntimeError(f"multi_dot(): tensors {i - 1} and {i} with shapes "
                                f"{list(tensors[i - 1].shape)} and {list(tensors[i].shape)} "

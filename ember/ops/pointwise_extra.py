@@ -10,7 +10,15 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.special import special
-from ember.ops._util import accepts_out, data_of, float_array, promote, result_dtype
+from ember.ops._util import (
+    accepts_out,
+    data_of,
+    float_array,
+    promote,
+    result_dtype,
+    scalar_name,
+    write_result,
+)
 from ember.ops.compare import _broadcasting, isfinite
 from ember.ops.elementwise import _xp, div, maximum, mul, pow, sub, where
 from ember.ops.unary import _no_kernel, exp, exp2, inexact_pair, lgamma, log, log2, sin
@@ -139,19 +147,25 @@ def logaddexp2(input, other) -> Tensor:
     return m + log2(exp2(input - m) + exp2(other - m))
 
 
-@accepts_out
-def mvlgamma(input: Tensor, p: int) -> Tensor:
+def mvlgamma(input: Tensor, p: int, *, out: Tensor | None = None) -> Tensor:
     """The multivariate log-gamma function of dimension ``p`` (defined for inputs above
     (p-1)/2; PyTorch 2.13 no longer refuses the others: their terms are log |gamma|)."""
     if p < 1:
         raise RuntimeError("p has to be greater than or equal to 1")
     if input.dtype is _dt.bool:
         raise RuntimeError("The input tensor may not be a boolean tensor.")
+    if input.dtype.is_complex:  # PyTorch fails making the p offsets, before it looks at out
+        raise _no_kernel("arange_cpu", input.dtype)
     x = _floating(input)
+    if out is not None and x.dtype._category > out.dtype._category:
+        # (PyTorch's message names the input's dtype, then the result's, not out's)
+        raise RuntimeError(f"mvlgamma: result type {scalar_name(input.dtype)} can't be cast to "
+                           f"the desired output type {scalar_name(x.dtype)}")
     # the p terms summed in one reduction: half types accumulate it in float32, as PyTorch does
     halves = _make((_xp(x._data).arange(p) / 2).astype(x._data.dtype))
     terms = lgamma(x.unsqueeze(-1) - halves)
-    return terms.sum(-1) + p * (p - 1) / 4 * math.log(math.pi)
+    result = terms.sum(-1) + p * (p - 1) / 4 * math.log(math.pi)
+    return result if out is None else write_result(out, result)
 
 
 class I0(Primitive, node_name="I0Backward0"):

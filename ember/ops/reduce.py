@@ -92,6 +92,9 @@ class Sum(Primitive, node_name="SumBackward0"):
                 dtype = np.int64
             elif a.dtype.itemsize == 2:  # float16, bfloat16: see _half
                 return a.sum(axis=dims, keepdims=keepdim, dtype=np.float32).astype(a.dtype)
+        elif _half(dtype):  # PyTorch casts to the half dtype, then sums in float32 (see _half)
+            acc = a.astype(dtype, copy=False).sum(axis=dims, keepdims=keepdim, dtype=np.float32)
+            return acc.astype(dtype)
         return a.sum(axis=dims, keepdims=keepdim, dtype=dtype)
 
     @staticmethod
@@ -154,7 +157,10 @@ class Mean(Primitive, node_name="MeanBackward0"):
                                "either a floating point or complex dtype. Got: "
                                f"{scalar_name(dtype or a.dtype)}")
         ctx.args = (a.shape, dims, keepdim)
-        acc = np.float32 if dtype is None and _half(a.dtype) else dtype
+        acc = dtype
+        if _half(dtype or a.dtype):  # cast to the half dtype, then accumulate in float32
+            a = a.astype(dtype or a.dtype, copy=False)
+            acc = np.float32
         if a.size:
             out = a.mean(axis=dims, keepdims=keepdim, dtype=acc)
         else:  # NumPy warns from inside np.mean; PyTorch gives nan quietly
@@ -500,6 +506,10 @@ def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correc
     """Standard deviation over ``dim`` (square root of ``var``)."""
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
+    if _half(input._data.dtype):  # the float32 root rounded once, as PyTorch does
+        result = std(input.float(), dim, unbiased, keepdim, correction=correction)
+        result = result.to(input.dtype)
+        return result if out is None else write_result(out, result)
     result = StdSqrt.apply(var(input, dim, unbiased, keepdim, correction=correction))
     return result if out is None else write_result(out, result)
 
@@ -709,9 +719,9 @@ class Cumsum(Primitive, node_name="CumsumBackward0"):
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64
         out_dtype = a.dtype if dtype is None else np.dtype(dtype)
-        if _half(out_dtype):  # accumulated in float32 (a given dtype too, as PyTorch does)
-            return cumulative(get_array_module(a), "cumsum", a, dim,
-                              np.float32).astype(out_dtype)
+        if _half(out_dtype):  # cast to the half dtype, accumulated in float32, as PyTorch does
+            return cumulative(get_array_module(a), "cumsum", a.astype(out_dtype, copy=False),
+                              dim, np.float32).astype(out_dtype)
         return cumulative(get_array_module(a), "cumsum", a, dim, dtype)
 
     @staticmethod
@@ -735,8 +745,10 @@ class Cumprod(Primitive, node_name="CumprodBackward0"):
     def forward(ctx, a, dim, dtype):
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64
-        if dtype is None and _half(a.dtype):
-            out = cumulative(get_array_module(a), "cumprod", a, dim, np.float32).astype(a.dtype)
+        out_dtype = a.dtype if dtype is None else np.dtype(dtype)
+        if _half(out_dtype):  # as cumsum: cast to the half dtype, accumulated in float32
+            out = cumulative(get_array_module(a), "cumprod", a.astype(out_dtype, copy=False),
+                             dim, np.float32).astype(out_dtype)
         else:
             out = cumulative(get_array_module(a), "cumprod", a, dim, dtype)
         ctx.save_for_backward(a, out)

@@ -17,8 +17,10 @@ from ember.backend.special import grad_where_positive, round_half_even, special
 from ember.backend.special import where as _where_arrays
 from ember.ops._util import (
     accepts_out,
+    apply_out,
     float_array,
     promote,
+    refuse_cast_first,
     scalar_name,
     write_result,
     zero_of,
@@ -381,8 +383,7 @@ class Atan2(Primitive, node_name="Atan2Backward0"):
 
 
 def atan2(input, other, *, out=None):
-    result = Atan2.apply(input, other)
-    return result if out is None else write_result(out, result)
+    return apply_out(Atan2, input, other, out)
 
 
 arctan2 = atan2
@@ -910,8 +911,7 @@ class Hypot(Primitive, node_name="HypotBackward0"):
 
 def hypot(input, other, *, out=None):
     """sqrt(input^2 + other^2), without intermediate overflow (inf if either side is inf)."""
-    result = Hypot.apply(input, other)
-    return result if out is None else write_result(out, result)
+    return apply_out(Hypot, input, other, out)
 
 
 def _float_pair(a, b, kernel: str):
@@ -991,8 +991,7 @@ class Xlog1py(Primitive, node_name="SpecialXlog1PyBackward0"):
 
 def xlogy(input, other, *, out=None):
     """input * log(other), and 0 where input is 0 (unless other is NaN)."""
-    result = Xlogy.apply(input, other)
-    return result if out is None else write_result(out, result)
+    return apply_out(Xlogy, input, other, out)
 
 
 @accepts_out
@@ -1042,7 +1041,11 @@ def inexact_pair(input, other, kernel: str):
 
 def logaddexp(input, other, *, out=None):
     """log(exp(input) + exp(other)), without overflow."""
-    input, other = inexact_pair(input, other, "logaddexp_cpu")
+    try:
+        input, other = inexact_pair(input, other, "logaddexp_cpu")
+    except (NotImplementedError, TypeError):
+        refuse_cast_first(out, (input, other))
+        raise
     if input.is_complex() or isinstance(other, Tensor) and other.is_complex():
         result = _logaddexp_complex(input, other)
         return result if out is None else write_result(out, result)

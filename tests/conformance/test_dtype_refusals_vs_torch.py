@@ -46,21 +46,7 @@ _SPECIAL = ("xlog1py",)  # torch.special only, without a Tensor method
 _EXTRA_ARGS = {"polygamma": (1,), "mvlgamma": (1,)}  # polygamma's n comes first
 
 # {"op form": why} for the differences left; form is "op", "inplace" or "out"
-_CAST_FIRST = ("{}: an out= that cannot hold the operands' promoted dtype, for operands that "
-               "have no kernel, meets the kernel's NotImplementedError first where torch "
-               "checks the cast first (RuntimeError); ember.ops._util.refuse_cast_first, "
-               "called as the kernel refuses, gives torch's order")
-KNOWN = {
-    "floor_divide out": _CAST_FIRST.format("ember/ops/elementwise.py: floor_divide"),
-    "remainder out": _CAST_FIRST.format("ember/ops/elementwise.py: remainder"),
-    "fmod out": _CAST_FIRST.format("ember/ops/elementwise.py: fmod"),
-    "clamp out": _CAST_FIRST.format("ember/ops/elementwise.py: clamp"),
-    "atan2 out": _CAST_FIRST.format("ember/ops/unary.py: atan2"),
-    "arctan2 out": _CAST_FIRST.format("ember/ops/unary.py: atan2"),
-    "hypot out": _CAST_FIRST.format("ember/ops/unary.py: hypot"),
-    "xlogy out": _CAST_FIRST.format("ember/ops/unary.py: xlogy"),
-    "logaddexp out": _CAST_FIRST.format("ember/ops/unary.py: logaddexp"),
-}
+KNOWN: dict = {}
 
 
 def _kind(name: str) -> str:

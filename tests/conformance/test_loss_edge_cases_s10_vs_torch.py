@@ -119,7 +119,9 @@ CASES = {
                        reduction="none"),
     "mm 1d t1 none": _c("F.multi_margin_loss", X34[0], np.array([2]), reduction="none"),
     "mm 1d t0 none": _c("F.multi_margin_loss", X34[0], np.array(2), reduction="none"),
-    "mm empty": _c("F.multi_margin_loss", np.zeros((0, 4)), np.zeros(0, L)),
+    # (no "mm empty" mean: PyTorch's mean over no samples reads uninitialised memory)
+    "mm empty none": _c("F.multi_margin_loss", np.zeros((0, 4)), np.zeros(0, L),
+                        reduction="none"),
     "mm target 2d": _c("F.multi_margin_loss", X34, np.zeros((3, 1), L)),
     "mm target len": _c("F.multi_margin_loss", X34, np.zeros(2, L)),
     "mm oob": _c("F.multi_margin_loss", X34, np.array([0, 1, 4])),

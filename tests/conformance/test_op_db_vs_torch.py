@@ -79,10 +79,6 @@ KNOWN_EXTRA = {
     "nn.functional.nll_loss|float16": HALF_ORDER,
     "nn.functional.instance_norm|bfloat16": "PyTorch's bfloat16 rstd of one sample with many "
                                             "channels drifts from the float32 one rounded",
-    # torch.masked.var's Python composite calls sum(dtype=<half>), which ember's reduce.Sum
-    # accumulates in the half dtype (PyTorch in float32)
-    **{f"masked.var|{dtype}": "sum(dtype=half) accumulates in half in ops/reduce.py: open"
-       for dtype in ("float16", "bfloat16")},
     # PyTorch's CPU half kernel gives NaN or garbage (exp(0.01 I) is NaN in float16, exp(0.1 A)
     # off by 1e30 in bfloat16); ember's is the float32 result rounded
     "matrix_exp|float16": "PyTorch's CPU float16 matrix_exp is wrong (NaN); ember's is right",

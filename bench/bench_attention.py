@@ -39,14 +39,18 @@ def median_ms(fn, sync, repeat: int) -> float:
     return statistics.median(times) * 1e3
 
 
-def _queued_ms(fn, sync, calls: int = 10) -> float:
+def queued_ms(fn, sync, calls: int = 10, host_only: bool = False) -> float:
+    """Milliseconds per call of ``fn`` called ``calls`` times back to back (the GPU queue
+    kept full), until the GPU is done, or with ``host_only`` until the last call returns (the
+    host's cost of the launches; also gpu_check's)."""
     fn()
     sync()
     t0 = time.perf_counter()
     for _ in range(calls):
         fn()
+    t1 = time.perf_counter()
     sync()
-    return (time.perf_counter() - t0) / calls * 1e3
+    return ((t1 if host_only else time.perf_counter()) - t0) / calls * 1e3
 
 
 def _steps(lib, case, device: str):
@@ -87,7 +91,7 @@ def main() -> None:
             label = f"{case[:4]}, {case[4]}, {case[5]}"
             row = f"{label:<40}{name:<10}{te:10.3f}{tt:10.3f}{te / tt:8.2f}"
             if gpu:
-                qe, qt = _queued_ms(fe, esync), _queued_ms(ft, tsync)
+                qe, qt = queued_ms(fe, esync), queued_ms(ft, tsync)
                 row += f"{qe:15.3f}{qt:8.3f}{qe / qt:8.2f}"
             print(row, flush=True)
 

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "ops"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_attention import median_ms  # noqa: E402
+from bench_attention import median_ms, queued_ms  # noqa: E402
 
 import ember  # noqa: E402
 import ember.optim  # noqa: E402,F401
@@ -759,19 +759,6 @@ def timings(quick: bool, profiles: bool = True):
     return "ok", f"{len(rows)} timings"
 
 
-def _host_us(fn, calls: int = 1000) -> float:
-    """Host microseconds per call of ``fn`` on small arrays: the calls queue on the GPU faster
-    than it runs them, so this is the launch cost (Python, CuPy or PyTorch dispatch)."""
-    fn()
-    ember.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    t1 = time.perf_counter()
-    ember.cuda.synchronize()
-    return (t1 - t0) / calls * 1e6
-
-
 @section
 def launch_costs():
     """Host time per call of one small op through each layer: ember's Tensor op, the CuPy call
@@ -804,7 +791,8 @@ def launch_costs():
         ("  torch a @ b", lambda: m_t @ m_t),
     ]
     for label, fn in cases:
-        row = f"{label:<52}{_host_us(fn):8.1f} us"
+        # on small arrays the calls queue faster than the GPU runs them: the launch cost
+        row = f"{label:<52}{queued_ms(fn, ember.cuda.synchronize, 1000, True) * 1e3:8.1f} us"
         log(row)
         print("  ", row, flush=True)
     return "ok", f"{len(cases)} launch costs"

@@ -557,7 +557,7 @@ def linspace(start, end, steps: int, *, dtype=None, layout=None, device=None,
         _check_layout("linspace", layout)
     _check_steps("linspace", steps)
     start, end, np_dtype = _range_ends("linspace", start, end, dtype)
-    if np_dtype.itemsize == 2 and np_dtype.kind in "fV":
+    if _dt.is_half(np_dtype):
         data = _half_ramp(start, end, int(steps))
     else:
         data = _ramp(start, end, int(steps), np_dtype).astype(np_dtype)
@@ -594,7 +594,7 @@ def _range_ends(op: str, start, end, dtype, cast: bool = True):
     if not cast:
         return start, end, np_dtype
     low, high = _checked_fill(start, np_dtype, 2), _checked_fill(end, np_dtype, 2)
-    if np_dtype.itemsize == 2 and np_dtype.kind in "fV":  # PyTorch's half from a double: via float
+    if _dt.is_half(np_dtype):  # PyTorch's half from a double: via float
         low, high = np.float32(low), np.float32(high)
     return np_dtype.type(low), np_dtype.type(high), np_dtype
 
@@ -681,9 +681,7 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, layout=N
                              float(end) - step * (steps - 1 - idx))
         data = _libm_pow(base, exponents)
         with np.errstate(invalid="ignore"):  # NaN to an integer: PyTorch's cast is as loose
-            if np_dtype.itemsize == 2 and np_dtype.kind in "fV":  # a double to half: via float
-                data = data.astype(np.float32)
-            data = data.astype(np_dtype)
+            data = convert(data, np_dtype)  # (a double to float16 through float32)
     return _finish(data, device, requires_grad)
 
 

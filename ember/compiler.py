@@ -53,35 +53,38 @@ def _signature(value):
 
 
 def _covers(entry, signature) -> bool:
-    """Whether compiled code for ``entry`` (None where dynamic) takes ``signature``."""
+    """Whether compiled code for ``entry`` takes ``signature``: a dynamic size is None, a
+    dynamic number its type."""
     if entry is None:
         return True
+    if entry is int or entry is float:
+        return type(signature) is entry
     if isinstance(entry, tuple) and isinstance(signature, tuple):
         return len(entry) == len(signature) and all(map(_covers, entry, signature))
     return type(entry) is type(signature) and entry == signature
 
 
+_CLASH = object()  # what _generalised gives for signatures that differ in structure
+
+
 def _generalised(entry, signature):
-    """``entry`` made dynamic where ``signature`` differs in a size or a number (the automatic
-    dynamic shapes of PyTorch's recompile), or None if they differ in structure."""
+    """``entry`` made dynamic where ``signature`` differs in a size (None) or a number of the
+    same type (the type), as PyTorch's recompile with automatic dynamic shapes does;
+    ``_CLASH`` where they differ in anything else."""
     if _covers(entry, signature):
         return entry
-    if isinstance(entry, tuple) and isinstance(signature, tuple):
-        if len(entry) != len(signature):
-            return None
+    if isinstance(entry, tuple) and isinstance(signature, tuple) and \
+            len(entry) == len(signature):
         if entry[:1] == ("tensor",):  # same dtype, device and grad flag: dims go dynamic
             if signature[:4] != entry[:4] or len(entry[4]) != len(signature[4]):
-                return None
+                return _CLASH
             return entry[:4] + (tuple(a if a == b else None for a, b in
                                       zip(entry[4], signature[4])),)
         merged = tuple(map(_generalised, entry, signature))
-        return None if any(m is None and e is not None for m, e in zip(merged, entry)) \
-            else merged
-    numbers = (int, float)
-    if isinstance(entry, numbers) and isinstance(signature, numbers) and \
-            not isinstance(entry, bool) and type(entry) is type(signature):
-        return None  # a number seen with two values is dynamic
-    return None
+        return _CLASH if any(m is _CLASH for m in merged) else merged
+    if type(entry) is type(signature) and type(entry) in (int, float):
+        return type(entry)  # a number seen with two values is dynamic
+    return _CLASH
 
 
 class _CompiledCode:
@@ -114,7 +117,7 @@ class _CompiledCode:
                                f"'fail_on_recompile'. function name: '{name}'")
         for i, entry in enumerate(self.entries):
             merged = _generalised(entry, signature)
-            if merged is not None:
+            if merged is not _CLASH:
                 self.entries[i] = merged
                 return True
         self.entries.append(signature)

@@ -230,6 +230,14 @@ def is_floating_point(d: dtype) -> _builtins.bool:
     return d._category == FLOAT
 
 
+def is_half(dtype) -> bool:
+    """Whether ``dtype`` (ember's or NumPy's) is float16 or bfloat16 (ml_dtypes' bfloat16 is
+    NumPy kind "V"): the types PyTorch's CPU kernels compute in float32 and round once, their
+    8- and 11-bit mantissas being too short to accumulate in (256 + 0.5 == 256 in bfloat16)."""
+    np_dtype = getattr(dtype, "np_dtype", dtype)
+    return np_dtype.itemsize == 2 and np_dtype.kind in "fV"
+
+
 def np_kind(np_dtype) -> str:
     """NumPy's kind letter of ``np_dtype``, with ml_dtypes' bfloat16 as the float it is ("f";
     NumPy files it under "V")."""

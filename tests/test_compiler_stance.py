@@ -46,10 +46,14 @@ def test_fail_on_recompile_raises_for_a_new_shape_only():
         with pytest.raises(RuntimeError, match="fail_on_recompile"):
             f(ember.zeros(3), n=2)  # a Python number is specialised too
     f(ember.zeros(4))  # recompiled with a dynamic size
+    f(ember.zeros(3), n=2)
+    f(ember.zeros(3), n=3)  # ... and with a dynamic number
     with compiler.set_stance("fail_on_recompile"):
-        assert f(ember.zeros(9))
+        assert f(ember.zeros(9)) and f(ember.zeros(3), n=7)
         with pytest.raises(RuntimeError):
             f(ember.zeros(2, 2))  # another rank is still new
+        with pytest.raises(RuntimeError):
+            f(ember.zeros(3), n=2.5)  # so is a float where an int was
 
 
 def test_eager_on_recompile_keeps_compiled_code_for_seen_inputs():

@@ -46,16 +46,6 @@ def cupy():
 _deferred: dict = {}
 
 
-def defer_check(flag, error: type, message: str) -> None:
-    """Raise ``error(message)`` at the next synchronisation if the 0-d device bool ``flag``
-    is True."""
-    held = _deferred.get((error, message))
-    if held is None:
-        _deferred[error, message] = flag
-    else:
-        cupy().logical_or(held, flag, out=held)
-
-
 def deferred_flag(error: type, message: str):
     """The 0-d device bool that raises ``error(message)`` at the next synchronisation once a
     kernel sets it (as :func:`flag_targets_outside` does)."""
@@ -63,6 +53,13 @@ def deferred_flag(error: type, message: str):
     if flag is None:
         flag = _deferred[error, message] = cupy().zeros((), np.bool_)
     return flag
+
+
+def defer_check(flag, error: type, message: str) -> None:
+    """Raise ``error(message)`` at the next synchronisation if the 0-d device bool ``flag``
+    is True."""
+    held = deferred_flag(error, message)
+    cupy().logical_or(held, flag, out=held)
 
 
 def flag_targets_outside(target, n_classes: int, ignore_index: int, flag) -> None:

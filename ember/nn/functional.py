@@ -112,7 +112,7 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
     if input1.shape[:-1] != input2.shape[:-1]:
         raise RuntimeError(f"bilinear(): input batch dimensions do not match: got "
                            f"{list(input1.shape[:-1])} and {list(input2.shape[:-1])}")
-    if input1.dtype.itemsize == 2 and input1.is_floating_point():
+    if _dt.is_half(input1.dtype):
         # PyTorch's half bilinear: input1 @ weight rounded to the half dtype, then its products
         # with input2 (summed in float32), then the bias
         left = einsum("...i,oij->...oj", input1, weight)
@@ -638,7 +638,7 @@ def _batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor 
     if running_mean is None or running_var is None:
         raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
     shape = _param_shape(input._data.shape)
-    if input.dtype.itemsize == 2 and input.is_floating_point():
+    if _dt.is_half(input.dtype):
         # half input: the per-channel scale and shift in float32, the output rounded once
         running_mean, running_var, weight, bias = (
             None if p is None else p.float() for p in (running_mean, running_var, weight, bias))
@@ -680,7 +680,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
                          f"{input.shape}")
     axes = tuple(range(2, input.ndim))
     stats = [] if running_mean is not None or running_var is not None else None
-    if input.dtype.itemsize == 2 and input.is_floating_point():
+    if _dt.is_half(input.dtype):
         out = _half_instance_norm(input, weight, bias, eps, stats)
     else:
         out = _nn.BatchNormTrain.apply(input, weight, bias, tuple(input.shape), axes,
@@ -733,7 +733,7 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     shape = input._data.shape
     if shape[len(shape) - len(normalized_shape):] != normalized_shape or not normalized_shape:
         _refuse_normalized_shape(normalized_shape, input, "")
-    if input.dtype.itemsize == 2 and input.dtype.is_floating_point:
+    if _dt.is_half(input.dtype):
         # PyTorch upcasts half input (eps included) to float32 and rounds the result once:
         # squares of float16 values above 256 would overflow
         weight = None if weight is None else weight.float()
@@ -837,7 +837,7 @@ def _renorm_rows(weight: Tensor, input: Tensor, max_norm: float, norm_type: floa
     with no_grad():
         data = weight._data
         picked = data[rows]
-        if data.dtype.itemsize == 2 and weight.is_floating_point():
+        if _dt.is_half(data.dtype):
             # half: PyTorch's norms, summed in float32 (no overflow) and rounded to the dtype
             norms = xp.linalg.norm(picked.astype(xp.float32), ord=norm_type, axis=1)
             norms = norms.astype(data.dtype).astype(xp.float32)
@@ -928,7 +928,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
     if padding_idx is not None:
         keep = input._data != padding_idx
     # half: the rows in float32, each bag summed and rounded once, as PyTorch sums it
-    widen = weight.dtype.itemsize == 2 and weight.is_floating_point()
+    widen = _dt.is_half(weight.dtype)
     try:
         if widen:
             rows = _nn.embedding_lookup(weight, input, padding_idx, scale_grad_by_freq, sparse,

@@ -146,9 +146,9 @@ def half_and_number(x, y) -> bool:
     aside), which :func:`in_opmath` computes as PyTorch does."""
     cy = y.__class__
     if cy is float or cy is int:
-        return x.dtype.itemsize == 2 and x.dtype.kind in "fV"
+        return _dt.is_half(x.dtype)
     cx = x.__class__
-    return (cx is float or cx is int) and y.dtype.itemsize == 2 and y.dtype.kind in "fV"
+    return (cx is float or cx is int) and _dt.is_half(y.dtype)
 
 
 def in_opmath(name: str, x, y):

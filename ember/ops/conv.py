@@ -63,20 +63,17 @@ def _batched(input: Tensor, nd: int, op: str):
 # ----------------------------------------------------------------------------------------------
 # Convolution (see NOTE [ Convolution adjoints ])
 
-def _is_half(a) -> bool:
-    return a.dtype.itemsize == 2 and a.dtype.kind in "fV"  # (ml_dtypes' bfloat16 is "V")
-
-
 def _float32(*arrays) -> tuple:
     """Half-precision arrays (and None) in float32: PyTorch's CPU kernels compute float16 and
     bfloat16 convolution and pooling in float32 and round the result once."""
-    return tuple(a if a is None or not _is_half(a) else a.astype("float32") for a in arrays)
+    return tuple(a.astype("float32") if a is not None and _dt.is_half(a.dtype) else a
+                 for a in arrays)
 
 
 def _widened_on_host(a) -> bool:
     """Whether a convolution of ``a`` computes in float32 here: a half-precision host array
     (on the GPU, cuBLAS already accumulates half products in float32)."""
-    return isinstance(a, np.ndarray) and _is_half(a)
+    return isinstance(a, np.ndarray) and _dt.is_half(a.dtype)
 
 
 class Convolution(Primitive, node_name="ConvolutionBackward0"):
@@ -457,7 +454,7 @@ class AvgPool(Primitive, node_name="AvgPool2DBackward0"):
         ctx.geom = (x.shape, kernel, stride, pads, divisor)
         win = K.windows(K.pad(x, pads), kernel, stride, (1,) * nd)
         axes = tuple(range(win.ndim - nd, win.ndim))
-        if _is_half(x):  # the sum and its division in float32 (the divisor is), rounded once
+        if _dt.is_half(x.dtype):  # the sum and its division in float32 (as the divisor), rounded
             return (win.sum(axis=axes, dtype="float32") / divisor).astype(x.dtype)
         total = win.sum(axis=axes)
         return (total / divisor).astype(x.dtype, copy=False)
@@ -473,7 +470,7 @@ class AvgPoolSpread(Primitive, node_name="AvgPool2DBackwardBackward0"):
         xp = get_array_module(g)
         ctx.geom = (kernel, stride, pads, divisor)
         dtype = g.dtype
-        if _is_half(g):  # the shares summed in float32, rounded once
+        if _dt.is_half(g.dtype):  # the shares summed in float32, rounded once
             g = g.astype(xp.float32)
         share = (g / divisor).astype(g.dtype, copy=False)
         cols = xp.broadcast_to(share.reshape(share.shape + (1,) * len(kernel)),
@@ -500,7 +497,7 @@ def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_
             raise RuntimeError("divisor must be not zero")
         divisor = divisor_override
     else:
-        dtype = xp.float32 if _is_half(x._data) else x._data.dtype  # exact counts
+        dtype = xp.float32 if _dt.is_half(x._data.dtype) else x._data.dtype  # exact counts
         divisor = K.pool_divisor(xp, x.shape[2:], kernel, stride, pads, outs, count_include_pad,
                                  dtype)
     out = AvgPool.apply(x, kernel, stride, pads, divisor)
@@ -627,7 +624,7 @@ def _adaptive_avg(nd, input, output_size):
         out = _avg_pool(nd, x, kernel, kernel, 0, False, True)
     else:
         xp = get_array_module(x._data)
-        half = _is_half(x._data)
+        half = _dt.is_half(x._data.dtype)
         out = x.float() if half else x  # half: the window means in float32, rounded once
         for i, (n, o) in enumerate(zip(x.shape[2:], sizes)):
             mat = _make(_adaptive_matrix(xp, n, o, out._data.dtype).T.copy())
@@ -1075,7 +1072,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if as_bytes:  # as PyTorch's uint8 kernels: the last dim first, rounded to bytes each pass
         out = input.float()
         passes.reverse()
-    half = mode in linear_modes and _is_half(input._data)
+    half = mode in linear_modes and _dt.is_half(input._data.dtype)
     if half:  # sums in float32, rounded once
         out = input.float()
     dtype = out._data.dtype

@@ -551,7 +551,7 @@ class FloorDivide(Primitive, node_name="FloorDivideBackward0"):
         a, b = promote(a, b)
         _check_division(a, b, "div_floor_cpu")
         dtype = (a if hasattr(a, "dtype") else b).dtype
-        if dtype.itemsize == 2 and dtype.kind in "fV":
+        if _dt.is_half(dtype):
             # half: in float32, a Python number unrounded, the quotient rounded once (PyTorch)
             wide = [p.astype(np.float32) if hasattr(g, "dtype") else g
                     for g, p in zip(given, (a, b))]

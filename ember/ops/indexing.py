@@ -373,7 +373,7 @@ def _scatter_index(xp, index, dim):
 def _half(np_dtype):
     """float16 or bfloat16, else None: PyTorch's scatter kernels accumulate these in float32 and
     round once (index_put and a vector's index_add do not)."""
-    return np_dtype if np_dtype.itemsize == 2 and _dt.np_kind(np_dtype) == "f" else None
+    return np_dtype if _dt.is_half(np_dtype) else None
 
 
 def _check_index(index: Tensor, op: str, input: Tensor, dim: int, src=None) -> Tensor:

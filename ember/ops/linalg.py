@@ -273,7 +273,7 @@ class Addmm(Primitive, node_name="AddmmBackward0"):
                                   mat2 if ctx.needs_input_grad[1] else None)
             ctx.scales = (beta, alpha)
             ctx.b_transposed = _is_transposed(mat2)
-        if mat1.dtype.itemsize == 2 and mat1.dtype.kind in "fV":
+        if _dt.is_half(mat1.dtype):
             return _addmm_half(bias, mat1, mat2, beta, alpha)
         out = as_dtype(backend_matmul(mat1, mat2), mat1.dtype)
         if alpha != 1:
@@ -346,10 +346,6 @@ def _rounded_once(input, a: Tensor, b: Tensor, beta, alpha) -> Tensor:
     return _scaled_sum(input, WideMatmul.apply(a, b), beta, alpha).to(a.dtype)
 
 
-def _is_half(x: Tensor) -> bool:
-    return x.dtype is _dt.float16 or x.dtype is _dt.bfloat16
-
-
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     """beta * input + alpha * (mat1 @ mat2)."""
     if mat1.ndim != 2 or mat2.ndim != 2:
@@ -366,7 +362,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
                 _AutocastFlag.on and is_autocast_enabled(input.device.type)):
             raise RuntimeError(f"self and mat2 must have the same dtype, but got "
                                f"{scalar_name(input.dtype)} and {scalar_name(mat2.dtype)}")
-        result = _rounded_once(input, mat1, mat2, beta, alpha) if _is_half(mat1) else \
+        result = _rounded_once(input, mat1, mat2, beta, alpha) if _dt.is_half(mat1.dtype) else \
             _scaled_sum(input, mm(mat1, mat2), beta, alpha)
     if out is not None:
         from ember.ops.inplace import write_out
@@ -393,7 +389,7 @@ def _scaled_sum(input, prod, beta, alpha):
 
 def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
     """beta * input + alpha * (mat @ vec)."""
-    if _is_half(mat) and isinstance(input, Tensor) and input.dtype is mat.dtype:
+    if _dt.is_half(mat.dtype) and isinstance(input, Tensor) and input.dtype is mat.dtype:
         mv(mat, vec)  # its checks
         result = _addmv_half(input, mat, vec, beta, alpha)
     else:
@@ -429,7 +425,8 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
                            f"{b2}")
     if k != k2:
         raise RuntimeError(f"Incompatible matrix sizes for bmm ({n}x{k} and {k2}x{m})")
-    if b and _is_half(batch1) and isinstance(input, Tensor) and input.dtype is batch1.dtype:
+    if (b and _dt.is_half(batch1.dtype) and isinstance(input, Tensor)
+            and input.dtype is batch1.dtype):
         # PyTorch's half kernel: one addmm per batch, each rounded
         for i in range(b):
             input = addmm(input, batch1[i], batch2[i], beta=beta if i == 0 else 1, alpha=alpha)
@@ -441,7 +438,7 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     if batch1.dtype is _dt.bool and batch1._data.size and batch2._data.size:
         raise NotImplementedError('"baddbmm" not implemented for \'Bool\'')
-    if _is_half(batch1) and isinstance(input, Tensor) and input.dtype is batch1.dtype:
+    if _dt.is_half(batch1.dtype) and isinstance(input, Tensor) and input.dtype is batch1.dtype:
         bmm(batch1, batch2)  # its checks
         result = _rounded_once(input, batch1, batch2, beta, alpha)
     else:
@@ -454,7 +451,7 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1):
     """beta * input + alpha * outer(vec1, vec2); for bool tensors, (beta and input) or
     (alpha and vec1 vec2^T)."""
     if vec1.is_floating_point() or vec1.is_complex():
-        if _is_half(vec1):  # PyTorch's half kernel rounds the scales to the dtype first
+        if _dt.is_half(vec1.dtype):  # PyTorch's half kernel rounds the scales to the dtype first
             beta, alpha = (float(np.asarray(s, vec1.dtype.np_dtype)) for s in (beta, alpha))
         # PyTorch's order, which matters in half precision: (alpha * vec1) * vec2
         prod = outer(vec1 * alpha if alpha != 1 else vec1, vec2)

@@ -318,7 +318,7 @@ class SumToSize(Primitive, node_name="SumBackward1"):
         out = None if a.__class__ is np.ndarray else leading_sum(a, axes, True)
         if out is None:
             dtype = a.dtype
-            if dtype.itemsize == 2 and dtype.kind in "fV":  # float16, bfloat16: as PyTorch,
+            if _dt.is_half(dtype):  # float16, bfloat16: as PyTorch,
                 # accumulate in float32 (also several times faster than ml_dtypes' own sum)
                 out = a.sum(axis=axes, keepdims=True, dtype=np.float32).astype(dtype)
             elif dtype.kind == "u":  # integers sum to int64 (NumPy: unsigned ones to uint64)

@@ -4,6 +4,7 @@ the ATen signatures (integer modes, positional flags, the auxiliary outputs), ea
 ``ember.nn.functional`` or on differentiable ember ops, so gradients come with them."""
 from __future__ import annotations
 
+from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import no_grad
 from ember.backend.special import ufunc_at
@@ -163,7 +164,7 @@ def native_layer_norm(input: Tensor, normalized_shape, weight: Tensor | None,
 def _mean_rstd(input: Tensor, dims: tuple, keepdim: bool, eps: float) -> tuple:
     """Mean and 1/sqrt(biased var + eps) over ``dims``; half input's computed in float32
     and rounded once, as PyTorch's."""
-    half = input.dtype.itemsize == 2 and input.is_floating_point()
+    half = _dt.is_half(input.dtype)
     x = input.float() if half else input
     mean = x.mean(dims, keepdim=keepdim)
     rstd = (x.var(dims, unbiased=False, keepdim=keepdim) + eps).rsqrt()

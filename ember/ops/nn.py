@@ -710,7 +710,7 @@ def _wide_sum(a):
     """The sum of ``a``; float16/bfloat16 accumulated in float32 (PyTorch's reductions), else
     NumPy's own (float16's pairwise sum drifts; bfloat16's, adding one element at a time,
     stalls once the total dwarfs an element)."""
-    return a.sum(dtype="float32") if a.dtype.itemsize == 2 and a.dtype.kind in "fV" else a.sum()
+    return a.sum(dtype="float32") if _dt.is_half(a.dtype) else a.sum()
 
 
 def _reduce_array(xp, losses, reduction: str):
@@ -852,7 +852,7 @@ class Embedding(Primitive, node_name="EmbeddingBackward0"):
         if _State.enabled:  # create_graph
             out = _make(zeros_as(xp, g._data, (num, g.shape[1]), g._data.dtype))
             out = out.index_add(0, flat, g).to(_dt.from_numpy_dtype(dtype))
-        elif dtype.itemsize == 2 and dtype.kind in "fV":
+        elif _dt.is_half(dtype):
             # half weight: the rows summed in float32 and rounded once (closer than PyTorch's
             # embedding, which adds them one by one in the half dtype)
             total = zeros_as(xp, g._data, (num, g.shape[1]), xp.float32)

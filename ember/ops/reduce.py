@@ -46,13 +46,6 @@ def _restore_dims(grad: Tensor, in_shape, dims, keepdim: bool) -> Tensor:
     return grad.reshape(shape)
 
 
-def _half(np_dtype) -> bool:
-    """float16 or bfloat16 (NumPy kind 'V'): PyTorch accumulates their sums, means, norms
-    and scans in float32 (not ``prod``, which rounds at each step), where these 8- and
-    11-bit mantissas would stall (256 + 0.5 == 256 in bfloat16)."""
-    return np_dtype.itemsize == 2 and np_dtype.kind in "fV"
-
-
 # Elements up to which writing a small gradient out costs less than broadcast_to's Python-level
 # setup (about 2 us, the time to fill some 8k floats); above it a broadcast view saves memory.
 _FILL_LIMIT = 4096
@@ -92,7 +85,7 @@ class Sum(Primitive, node_name="SumBackward0"):
                 dtype = np.int64
             elif a.dtype.itemsize == 2:  # float16, bfloat16: see _half
                 return a.sum(axis=dims, keepdims=keepdim, dtype=np.float32).astype(a.dtype)
-        elif _half(dtype):  # PyTorch casts to the half dtype, then sums in float32 (see _half)
+        elif _dt.is_half(dtype):  # PyTorch casts to the half dtype, then sums in float32
             acc = a.astype(dtype, copy=False).sum(axis=dims, keepdims=keepdim, dtype=np.float32)
             return acc.astype(dtype)
         return a.sum(axis=dims, keepdims=keepdim, dtype=dtype)
@@ -158,7 +151,7 @@ class Mean(Primitive, node_name="MeanBackward0"):
                                f"{scalar_name(dtype or a.dtype)}")
         ctx.args = (a.shape, dims, keepdim)
         acc = dtype
-        if _half(dtype or a.dtype):  # cast to the half dtype, then accumulate in float32
+        if _dt.is_half(dtype or a.dtype):  # cast to the half dtype, then accumulate in float32
             a = a.astype(dtype or a.dtype, copy=False)
             acc = np.float32
         if a.size:
@@ -485,7 +478,7 @@ def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correc
     keepdim = keepdim if keepdims is None else keepdims
     if isinstance(dim, bool):  # var(input, unbiased)
         unbiased, dim = dim, None
-    if _half(input._data.dtype):  # computed in float32, as PyTorch does
+    if _dt.is_half(input._data.dtype):  # computed in float32, as PyTorch does
         result = var(input.float(), dim, unbiased, keepdim, correction=correction).to(input.dtype)
         return result if out is None else write_result(out, result)
     c = _correction(unbiased, correction)
@@ -506,7 +499,7 @@ def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correc
     """Standard deviation over ``dim`` (square root of ``var``)."""
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
-    if _half(input._data.dtype):  # the float32 root rounded once, as PyTorch does
+    if _dt.is_half(input._data.dtype):  # the float32 root rounded once, as PyTorch does
         result = std(input.float(), dim, unbiased, keepdim, correction=correction)
         result = result.to(input.dtype)
         return result if out is None else write_result(out, result)
@@ -555,7 +548,7 @@ class Norm(Primitive, node_name="NormBackward1"):
         xp = get_array_module(a)
         x = xp.abs(a)
         real_dtype = x.dtype
-        if _half(real_dtype):  # accumulate in float32, as PyTorch
+        if _dt.is_half(real_dtype):  # accumulate in float32, as PyTorch
             x = x.astype(np.float32)
         if p == float("inf") or p == float("-inf"):
             out = (x.max if p > 0 else x.min)(axis=dims, keepdims=keepdim)
@@ -641,7 +634,7 @@ class LogSumExp(Primitive, node_name="LogsumexpBackward0"):
         xp = get_array_module(a)
         if a.dtype.kind in "biu":
             a = a.astype(_dt.get_default_dtype().np_dtype)
-        x = a.astype(np.float32) if _half(a.dtype) else a  # accumulate as PyTorch does
+        x = a.astype(np.float32) if _dt.is_half(a.dtype) else a  # accumulate as PyTorch does
         # A complex input shifts by its largest real part: a real shift keeps log's branch.
         ref = x.real if x.dtype.kind == "c" else x
         m = ref.max(axis=dims, keepdims=True) if x.size else xp.zeros((1,) * x.ndim, ref.dtype)
@@ -719,7 +712,7 @@ class Cumsum(Primitive, node_name="CumsumBackward0"):
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64
         out_dtype = a.dtype if dtype is None else np.dtype(dtype)
-        if _half(out_dtype):  # cast to the half dtype, accumulated in float32, as PyTorch does
+        if _dt.is_half(out_dtype):  # cast to the half dtype, accumulated in float32 (PyTorch)
             return cumulative(get_array_module(a), "cumsum", a.astype(out_dtype, copy=False),
                               dim, np.float32).astype(out_dtype)
         return cumulative(get_array_module(a), "cumsum", a, dim, dtype)
@@ -746,7 +739,7 @@ class Cumprod(Primitive, node_name="CumprodBackward0"):
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64
         out_dtype = a.dtype if dtype is None else np.dtype(dtype)
-        if _half(out_dtype):  # as cumsum: cast to the half dtype, accumulated in float32
+        if _dt.is_half(out_dtype):  # as cumsum: cast to the half dtype, accumulated in float32
             out = cumulative(get_array_module(a), "cumprod", a.astype(out_dtype, copy=False),
                              dim, np.float32).astype(out_dtype)
         else:
@@ -836,7 +829,7 @@ def logcumsumexp(input: Tensor, dim=None, *, axis=None, out=None) -> Tensor:
     if input.numel() == 0 or input.ndim == 0:
         result = input.clone()
         return result if out is None else write_result(out, result)
-    if _half(input._data.dtype):  # computed in float32, as PyTorch does
+    if _dt.is_half(input._data.dtype):  # computed in float32, as PyTorch does
         result = logcumsumexp(input.float(), d).to(input.dtype)
         return result if out is None else write_result(out, result)
     # The largest real part bounds the magnitudes (complex inputs have no order themselves).

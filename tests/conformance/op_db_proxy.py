@@ -43,6 +43,11 @@ class Unsupported(Exception):
     sparse layout): the harness's limit, not a finding."""
 
 
+def op_key(op) -> str:
+    """An OpInfo's name with its variant ("name.variant"), as the KNOWN dicts spell it."""
+    return op.name + (f".{op.variant_test_name}" if op.variant_test_name else "")
+
+
 def is_random(op) -> bool:
     return any(word in op.name for word in _RANDOM)
 

@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("expecttest")  # the OpInfo database imports it
 
-from op_db_proxy import EmberProxy, Unsupported, to_ember  # noqa: E402
+from op_db_proxy import EmberProxy, Unsupported, op_key, to_ember  # noqa: E402
 from test_op_db_vs_torch import NOT_PUBLIC  # noqa: E402
 from torch.testing._internal.common_methods_invocations import op_db  # noqa: E402
 
@@ -23,15 +23,11 @@ KNOWN = {
 }
 
 
-def _key(op) -> str:
-    return op.name + (f".{op.variant_test_name}" if op.variant_test_name else "")
-
-
 def _cases():
     for op in op_db:
         if op.name in NOT_PUBLIC or op.error_inputs_func is None:
             continue
-        key = _key(op)
+        key = op_key(op)
         marks = [pytest.mark.xfail(reason=KNOWN[key], strict=False)] if key in KNOWN else []
         yield pytest.param(op, id=key, marks=marks)
 

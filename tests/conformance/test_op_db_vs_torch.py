@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("expecttest")  # the OpInfo database imports it
 
-from op_db_proxy import Unsupported, check_sample  # noqa: E402
+from op_db_proxy import Unsupported, check_sample, op_key  # noqa: E402
 from torch.testing._internal.common_methods_invocations import op_db  # noqa: E402
 
 DTYPES = (torch.float64, torch.float32, torch.int64, torch.bool, torch.complex128)
@@ -105,7 +105,7 @@ KNOWN_EXTRA = {
 
 def _cases(dtypes, known: dict, skip=frozenset()):
     for op in op_db:
-        key = op.name + (f".{op.variant_test_name}" if op.variant_test_name else "")
+        key = op_key(op)
         if op.name in NOT_PUBLIC or key in skip:
             continue
         for dtype in dtypes:

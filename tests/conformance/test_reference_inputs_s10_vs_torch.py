@@ -5,7 +5,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("expecttest")  # the OpInfo database imports it
 
-from op_db_proxy import Unsupported, check_sample  # noqa: E402
+from op_db_proxy import Unsupported, check_sample, op_key  # noqa: E402
 from torch.testing._internal.common_methods_invocations import op_db  # noqa: E402
 
 _CASES = {
@@ -48,17 +48,13 @@ KNOWN = {
 }
 
 
-def _key(op) -> str:
-    return op.name + (f".{op.variant_test_name}" if op.variant_test_name else "")
-
-
 def _params():
     for op in op_db:
         dtypes = _CASES.get(op.name)
         if dtypes is None:
             continue
         for name in dtypes:
-            key = _key(op)
+            key = op_key(op)
             marks = [pytest.mark.xfail(reason=KNOWN[key], strict=False)] if key in KNOWN else []
             yield pytest.param(op, getattr(torch, name), id=f"{key}-{name}", marks=marks)
 

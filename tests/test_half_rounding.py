@@ -1,7 +1,7 @@
 """float64 values become float16 through float32, as PyTorch's casts round them (a direct
 rounding differs in a few values per 100,000: those just above a float16 tie that float32
 rounds onto it): ``.to``/``.half()``, ``tensor``/``as_tensor`` with a dtype, from arrays and
-lists."""
+lists, and ``copy_`` into a float16 tensor."""
 import numpy as np
 
 import ember
@@ -35,3 +35,9 @@ def test_other_casts_are_unchanged():
                                   NEAR_TIES.astype(np.float32))
     ints = ember.tensor([1, 2049, 70000], dtype=ember.float16)
     np.testing.assert_array_equal(ints.numpy(), np.array([1, 2048, np.inf], np.float16))
+
+
+def test_copy_into_float16_rounds_through_float32():
+    out = ember.zeros(len(NEAR_TIES), dtype=ember.float16)
+    out.copy_(ember.tensor(NEAR_TIES))
+    np.testing.assert_array_equal(out.numpy(), WANT)

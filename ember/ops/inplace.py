@@ -18,6 +18,7 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Node, edge_of, refresh_view
 from ember.autograd.grad_mode import _State, enable_grad
+from ember.backend.device import cast_source
 from ember.ops._util import ELEMENTWISE_MODULES, OPERANDS, scalar_name
 
 
@@ -133,7 +134,7 @@ def _write(t: Tensor, values) -> None:
         if values.shape == data.shape and values.dtype == data.dtype:
             data[...] = values
         else:
-            t._xp.copyto(data, values, casting="unsafe")
+            t._xp.copyto(data, cast_source(values, data.dtype), casting="unsafe")
     except ValueError as exc:
         if "read-only" in str(exc):
             raise RuntimeError(

@@ -10,6 +10,7 @@ autocast context is active.
 from __future__ import annotations
 
 import functools
+import warnings
 
 from ember import dtypes as _dt
 from ember.autograd.grad_mode import _State as _GradState
@@ -187,6 +188,13 @@ class autocast:
         if dtype is None:
             dtype = _dt.float16 if device_type == "cuda" else _dt.bfloat16
         self.fast_dtype = _dt.to_dtype(dtype)
+        if enabled and device_type == "cuda":
+            import ember.cuda
+            if not ember.cuda.is_available():
+                # PyTorch's words: a CUDA region without CUDA is a region with autocast off
+                warnings.warn("CUDA is not available or torch_xla is imported. Disabling "
+                              "autocast.", stacklevel=2)
+                enabled = False
         self.enabled = enabled
         self.cache_enabled = cache_enabled
 

@@ -4,7 +4,10 @@ Processes are started by an MPI launcher and talk through MPI (mpi4py) for CPU t
 through NCCL (CuPy) for CUDA tensors; see the NOTE in process_group.py. mpi4py is imported by
 ``init_process_group``, never by ``import ember``.
 
-Example (``mpiexec -n 2 python script.py``; ``pip install mpi4py mpich`` provides both)::
+Example (``mpiexec -n 2 python script.py``, or ``python -m ember.distributed.run
+--nproc_per_node=2 script.py`` as with torchrun; ``pip install mpi4py mpich`` provides both;
+processes started by ``mp.spawn`` join with ``init_process_group(rank=, world_size=)`` and
+MASTER_ADDR/MASTER_PORT, see NOTE [ Rendezvous without mpiexec ] in _rendezvous.py)::
 
     import ember
     import ember.distributed as dist
@@ -24,6 +27,8 @@ Beyond the collectives: ``algorithms.Join`` (uneven inputs, with DistributedData
 ``DeviceMesh`` / ``init_device_mesh``, loaded on first use.
 """
 from __future__ import annotations
+
+import os
 
 from ember.distributed import _mpi, _nccl
 from ember.distributed.collectives import (  # noqa: F401
@@ -119,7 +124,8 @@ def is_nccl_available() -> bool:
 
 
 def is_torchelastic_launched() -> bool:
-    return False
+    """Whether torchrun (``python -m ember.distributed.run``) started this process."""
+    return os.environ.get("TORCHELASTIC_RUN_ID") is not None
 
 
 def is_ucc_available() -> bool:

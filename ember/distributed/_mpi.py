@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
+import sys
 
 import numpy as np
 
@@ -33,6 +35,22 @@ def mpi():
         raise RuntimeError(f"ember.distributed needs mpi4py and an MPI library: {INSTALL_HINT}"
                            ) from e
     return MPI
+
+
+# What MPI launchers put in their processes' environment: MPICH's Hydra (PMI_*), PMIx
+# launchers (Open MPI's prterun, Slurm's srun --mpi=pmix), Open MPI's older mpirun.
+_LAUNCHER_VARIABLES = ("PMI_FD", "PMI_PORT", "PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE")
+
+
+def started_by_launcher() -> bool:
+    """Whether an MPI launcher (``mpiexec``, ``srun``) started this process."""
+    return any(name in os.environ for name in _LAUNCHER_VARIABLES)
+
+
+def is_started() -> bool:
+    """Whether MPI is already running in this process (mpi4py imported it)."""
+    module = sys.modules.get("mpi4py.MPI")
+    return module is not None and module.Is_initialized()
 
 
 def _op(op: ReduceOp, dtype: np.dtype):

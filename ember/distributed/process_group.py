@@ -1,9 +1,10 @@
 """Process groups: ``init_process_group``, ``new_group`` and the rank/size queries.
 
 NOTE [ Process groups on MPI ]
-Every process group is an MPI communicator (mpi4py): the launcher (``mpiexec -n N``) gives
-each process its rank and the world size, ``new_group`` splits the world communicator, and
-barriers and the ``*_object`` collectives run on it. Tensor data runs on an engine chosen by
+Every process group is an MPI communicator (mpi4py): the launcher (``mpiexec -n N``, or
+ember's rendezvous for processes started without one) gives each process its rank and the
+world size, ``new_group`` splits the world communicator, and barriers and the ``*_object``
+collectives run on it. Tensor data runs on an engine chosen by
 the tensor's device: MPI for CPU tensors, NCCL (CuPy) for CUDA tensors, each created on first
 use. The backend string says which devices a group serves: ``"mpi"`` (or its alias ``"gloo"``)
 CPU, ``"nccl"`` CUDA, ``None`` both, or PyTorch's ``"cpu:gloo,cuda:nccl"`` form.
@@ -13,8 +14,9 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlparse
 
-from ember.distributed import _mpi, _nccl
+from ember.distributed import _mpi, _nccl, _rendezvous
 from ember.distributed.work import Backend, DebugLevel, Work, get_debug_level
 
 __all__ = ["GroupMember", "ProcessGroup", "default_pg_timeout", "destroy_process_group",
@@ -175,13 +177,18 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
                        timeout: timedelta | None = None, world_size: int = -1, rank: int = -1,
                        store: Any = None, group_name: str = "", pg_options: Any = None,
                        device_id: Any = None) -> None:
-    """Join the job that ``mpiexec -n N python script.py`` started.
+    """Join the job's world of processes.
 
-    Ranks and the world size come from the MPI launcher (a script run without one is a world
-    of one process); ``world_size`` and ``rank``, when given, must agree with it, and so must
-    the ``WORLD_SIZE``/``RANK`` variables of an ``env://`` launch. ``timeout`` (default 30
-    minutes) is the default of ``monitored_barrier``; ``init_method``, ``group_name``,
-    ``pg_options`` and ``device_id`` are accepted for PyTorch compatibility.
+    Under an MPI launcher (``mpiexec -n N python script.py``, or ``python -m
+    ember.distributed.run --nproc_per_node=N script.py``, which runs mpiexec) ranks and the world
+    size come from it; ``world_size`` and ``rank``, when given, must agree with it, and so must
+    the ``WORLD_SIZE``/``RANK`` variables of an ``env://`` launch. Processes started without one
+    (``mp.spawn``, ``mp.Process``) pass ``rank`` and ``world_size`` (or set ``RANK`` and
+    ``WORLD_SIZE``) and meet at ``MASTER_ADDR:MASTER_PORT`` or a ``tcp://host:port``
+    ``init_method``, as in PyTorch: see NOTE [ Rendezvous without mpiexec ] in _rendezvous.py.
+    A script run alone is a world of one process. ``timeout`` (default 30 minutes) bounds that
+    wait and is the default of ``monitored_barrier``; ``group_name``, ``pg_options`` and
+    ``device_id`` are accepted for PyTorch compatibility.
 
     Args:
         backend: ``"mpi"`` (CPU), ``"gloo"`` (the same, MPI on the CPU), ``"nccl"`` (CUDA
@@ -199,26 +206,67 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
     if _state.world is not None:
         raise RuntimeError("trying to initialize the default process group twice!")
     if store is not None:
-        raise ValueError("init_process_group: ember takes ranks from the MPI launcher and has "
-                         "no store; launch with `mpiexec -n N python script.py`")
+        raise ValueError("init_process_group: ember has no store; give rank and world_size "
+                         "(with MASTER_ADDR/MASTER_PORT) or launch with `mpiexec -n N python "
+                         "script.py`")
     devices = _parse_backend(backend)
     if backend is not None and "cuda" in devices:
         _nccl.load()  # says now, not at the first collective, that CuPy or NCCL is missing
-    comm = _mpi.mpi().COMM_WORLD.Dup()  # ember's own traffic never meets the user's MPI calls
-    size, me = comm.Get_size(), comm.Get_rank()
     if init_method in (None, "env://"):  # a torchrun-style launch must agree with MPI's
         if world_size < 0:
             world_size = int(os.environ.get("WORLD_SIZE", -1))
         if rank < 0:
             rank = int(os.environ.get("RANK", -1))
+    joining = world_size > 1 and not _mpi.started_by_launcher() and not _mpi.is_started()
+    if joining:
+        _join(init_method, world_size, rank, default_pg_timeout if timeout is None else timeout)
+    try:
+        comm = _mpi.mpi().COMM_WORLD.Dup()  # ember's own traffic never meets the user's MPI calls
+    finally:
+        if joining:
+            _rendezvous.forget()
+    size, me = comm.Get_size(), comm.Get_rank()
     if world_size not in (-1, size) or rank not in (-1, me):
         comm.Free()
+        why = (f"the MPI launcher started this process as rank {me} of {size}" if
+               _mpi.started_by_launcher() else "MPI already runs in this process as a world of "
+               "one (mpi4py.MPI was imported before init_process_group), so it can no longer "
+               "join other processes")
         raise RuntimeError(f"init_process_group: asked for world_size={world_size}, rank={rank} "
-                           f"but the MPI launcher started this process as rank {me} of {size}; "
-                           f"launch with `mpiexec -n {world_size} python script.py`")
+                           f"but {why}; launch with `mpiexec -n {world_size} python script.py` "
+                           f"or `python -m ember.distributed.run --nproc_per_node={world_size} "
+                           "script.py`")
     _state.world = ProcessGroup(comm, range(size), devices, timeout)
     _state.groups = [_state.world]
     _state.count = 1
+
+
+def _join(init_method: str | None, world_size: int, rank: int, timeout: timedelta) -> None:
+    """Meet the other ranks of a job started without an MPI launcher (see _rendezvous.py)."""
+    if init_method is not None and init_method.startswith("tcp://"):
+        url = urlparse(init_method)
+        host, port = url.hostname, url.port
+        if host is None or port is None:
+            raise ValueError(f"init_process_group: {init_method!r} needs a host and a port")
+    elif init_method in (None, "env://"):
+        for name in ("MASTER_ADDR", "MASTER_PORT"):
+            if name not in os.environ:
+                raise ValueError("Error initializing torch.distributed using env:// rendezvous: "
+                                 f"environment variable {name} expected, but not set")
+        host, port = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
+    else:
+        raise ValueError(f"init_process_group: ember meets other processes through env:// or "
+                         f"tcp://host:port, not {init_method!r}; or launch with `mpiexec -n "
+                         f"{world_size} python script.py`")
+    if rank < 0:
+        raise ValueError("Error initializing torch.distributed using env:// rendezvous: "
+                         "environment variable RANK expected, but not set")
+    if rank >= world_size:
+        raise ValueError(f"init_process_group: rank {rank} is not in [0, {world_size})")
+    if not _mpi.is_available():  # before rank 0 starts a server that no rank would reach
+        raise RuntimeError(f"ember.distributed needs mpi4py and an MPI library: "
+                           f"{_mpi.INSTALL_HINT}")
+    _rendezvous.join(rank, world_size, host, port, timeout.total_seconds())
 
 
 def destroy_process_group(group: ProcessGroup | None = None) -> None:

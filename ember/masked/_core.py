@@ -15,6 +15,11 @@ reductions, selected by the condition for ``where``. Reductions and softmax use
 backward passes plain gradients, so masks reach gradients at the ends only: a MaskedTensor's
 ``.grad`` is its gradient under its own mask, and a plain tensor broadcast against a
 MaskedTensor gets no gradient from masked-out positions (its gradient stays a plain tensor).
+
+A sparse MaskedTensor (COO or CSR: built from a sparse data and mask pair, or by
+``to_sparse_coo`` / ``to_sparse_csr``) computes the same way, on dense data and mask; it keeps
+its sparse mask beside them, whose stored positions are the ones ``get_data`` and ``get_mask``
+answer with, and elementwise results and conversions keep that mask (so their layout).
 """
 from __future__ import annotations
 
@@ -89,10 +94,11 @@ def _plain(t: Tensor) -> Tensor:
         return Tensor._make_subclass(Tensor, t)
 
 
-def _wrap(data: Tensor, mask: Tensor, fresh: bool = False) -> MaskedTensor:
+def _wrap(data: Tensor, mask: Tensor, fresh: bool = False,
+          sparse_mask: Tensor | None = None) -> MaskedTensor:
     """``data`` as a MaskedTensor with ``mask`` (see NOTE [ MaskedTensor data and autograd ]):
     retagged in place when ``fresh`` (a result no one else holds, so its ``grad_fn`` stays the
-    op's own node), else viewed."""
+    op's own node), else viewed. ``sparse_mask`` makes it a sparse one of that mask's layout."""
     _check_dtype(data)
     with DisableTorchFunctionSubclass():
         if fresh:
@@ -103,13 +109,43 @@ def _wrap(data: Tensor, mask: Tensor, fresh: bool = False) -> MaskedTensor:
         else:
             out = Tensor._make_subclass(MaskedTensor, data)
     out._masked_mask = mask
+    out._masked_sparse_mask = sparse_mask
     return out
 
 
-def _result(out: Tensor, mask: Tensor, args, kwargs) -> MaskedTensor:
+def _result(out: Tensor, mask: Tensor, args, kwargs,
+            sparse_mask: Tensor | None = None) -> MaskedTensor:
     """``out``, the result of a function called on ``args``, as a MaskedTensor."""
     held = any(out is a for a in (*args, *kwargs.values()))  # a function that returned its input
-    return _wrap(out, mask, fresh=type(out) is Tensor and not held)
+    return _wrap(out, mask, fresh=type(out) is Tensor and not held, sparse_mask=sparse_mask)
+
+
+def _sparse_mask_of(args) -> Tensor | None:
+    """The sparse mask of the first MaskedTensor in ``args`` (None for a strided one): the
+    layout an elementwise result keeps."""
+    for a in args:
+        if isinstance(a, MaskedTensor):
+            return a._masked_sparse_mask
+    return None
+
+
+def _dense_members(data, mask) -> tuple:
+    """``(data, mask, sparse_mask)`` for a MaskedTensor: a sparse pair becomes its dense data
+    (kept only at the mask's stored positions, as PyTorch's ``sparse_mask`` keeps them) and the
+    dense mask, with the sparse mask beside them; a strided pair stays as it is, with None."""
+    if not (isinstance(data, Tensor) and isinstance(mask, Tensor)):
+        return data, mask, None  # _check names the wrong type
+    if data.layout != mask.layout:
+        raise TypeError("data and mask must have the same layout.")
+    if data.layout == ember.strided:
+        return data, mask, None
+    if data.layout not in (ember.sparse_coo, ember.sparse_csr):
+        raise TypeError(f"data layout of {data.layout} is not supported.")
+    if mask.dtype is not _dt.bool:
+        raise TypeError("mask must have dtype bool.")
+    if data.layout == ember.sparse_coo:
+        mask = mask.coalesce()
+    return data.sparse_mask(mask).to_dense(), mask.to_dense(), mask
 
 
 def _unwrap(x):
@@ -146,7 +182,7 @@ def _same_masks(masks: list) -> Tensor:
 def _unary(func, args, kwargs, inplace: bool):
     mask = _same_masks(_masks((*args, *kwargs.values())))
     out = _call(func, args, kwargs)
-    return args[0] if inplace else _result(out, mask, args, kwargs)
+    return args[0] if inplace else _result(out, mask, args, kwargs, _sparse_mask_of(args))
 
 
 def _binary(func, args, kwargs, inplace: bool):
@@ -162,7 +198,9 @@ def _binary(func, args, kwargs, inplace: bool):
             _gate(a, mask) for a in args)
         kwargs = {k: _gate(v, mask) for k, v in kwargs.items()}
     out = _call(func, args, kwargs)
-    return args[0] if inplace else _result(out, mask, args, kwargs)
+    if inplace:
+        return args[0]
+    return _result(out, mask, args, kwargs, _sparse_mask_of((*args, *kwargs.values())))
 
 
 def _gate(x, mask: Tensor):
@@ -186,9 +224,11 @@ def _conversion(func, args, kwargs):
     out = _call(func, args, kwargs)
     if not isinstance(out, Tensor):  # x.type() names the type
         return out
+    sparse = args[0]._masked_sparse_mask
     if out.device != mask.device:
         mask = mask.to(out.device)
-    return _result(out, mask, args, kwargs)
+        sparse = None if sparse is None else sparse.to(out.device)
+    return _result(out, mask, args, kwargs, sparse)
 
 
 def _reduction(name: str, args, kwargs):
@@ -259,12 +299,17 @@ class MaskedTensor(Tensor):
         MaskedTensor(  4.0000, True)
     """
 
+    # The sparse mask (COO or CSR) of a sparse MaskedTensor; None for a strided one.
+    _masked_sparse_mask: Tensor | None = None
+
     def __new__(cls, data: Tensor, mask: Tensor, requires_grad: bool = False) -> MaskedTensor:
+        data, mask, sparse_mask = _dense_members(data, mask)
         _check(data, mask)
         _install()  # a no-op unless something (a test) has uninstalled dispatch since
         with DisableTorchFunctionSubclass():
             out = Tensor._make_subclass(cls, data, requires_grad)
         out._masked_mask = mask
+        out._masked_sparse_mask = sparse_mask
         return out
 
     def __init__(self, *args, **kwargs) -> None:
@@ -317,12 +362,59 @@ class MaskedTensor(Tensor):
 
     def get_data(self) -> Tensor:
         """The data as a plain tensor, unspecified elements included (their values are
-        arbitrary); differentiable."""
-        return _plain(self)
+        arbitrary); differentiable. A sparse MaskedTensor's is sparse, stored where its mask
+        is."""
+        with DisableTorchFunctionSubclass():
+            data = _plain(self)
+            sparse = self._masked_sparse_mask
+            return data if sparse is None else data.sparse_mask(sparse)
 
     def get_mask(self) -> Tensor:
-        """The boolean mask: True where an element is specified."""
-        return self._masked_mask
+        """The boolean mask: True where an element is specified (sparse for a sparse
+        MaskedTensor)."""
+        sparse = self._masked_sparse_mask
+        return self._masked_mask if sparse is None else sparse
+
+    @property
+    def layout(self):
+        sparse = self._masked_sparse_mask
+        return ember.strided if sparse is None else sparse.layout
+
+    @property
+    def is_sparse(self) -> bool:
+        """Whether the layout is sparse COO or sparse CSR (a property, as PyTorch's)."""
+        return self._masked_sparse_mask is not None
+
+    def is_sparse_coo(self) -> bool:
+        return self.layout == ember.sparse_coo
+
+    def is_sparse_csr(self) -> bool:
+        return self.layout == ember.sparse_csr
+
+    def to_dense(self) -> MaskedTensor:
+        """This MaskedTensor in the strided layout (itself if it is strided already)."""
+        if self._masked_sparse_mask is None:
+            return self
+        with DisableTorchFunctionSubclass():
+            return _wrap(_plain(self), self._masked_mask)
+
+    def to_sparse_coo(self) -> MaskedTensor:
+        """This MaskedTensor in the sparse COO layout: a strided one stores its specified
+        elements, a CSR one its stored positions."""
+        if self.layout == ember.sparse_coo:
+            return self
+        return self._to_sparse(self.get_mask().to_sparse_coo().coalesce())
+
+    def to_sparse_csr(self) -> MaskedTensor:
+        """This MaskedTensor in the sparse CSR layout (2-D only, as a CSR tensor)."""
+        if self.layout == ember.sparse_csr:
+            return self
+        return self._to_sparse(self.get_mask().to_sparse_csr())
+
+    def _to_sparse(self, sparse_mask: Tensor) -> MaskedTensor:
+        with DisableTorchFunctionSubclass():
+            data = _plain(self).sparse_mask(sparse_mask).to_dense()
+        return _wrap(data, self._masked_mask, fresh=True, sparse_mask=sparse_mask)
 
     def to_tensor(self, value) -> Tensor:
         """A plain tensor with the unspecified elements set to ``value``."""
@@ -333,6 +425,8 @@ class MaskedTensor(Tensor):
         with DisableTorchFunctionSubclass():
             out = MaskedTensor(_plain(self).detach().clone(), self._masked_mask.clone(),
                                self.requires_grad)
+            sparse = self._masked_sparse_mask
+            out._masked_sparse_mask = None if sparse is None else sparse.clone()
         memo[id(self)] = out
         return out
 
@@ -391,18 +485,23 @@ def _check_dtype(data: Tensor) -> None:
 
 def masked_tensor(data: Tensor, mask: Tensor, requires_grad: bool = False) -> MaskedTensor:
     """A new MaskedTensor (a leaf, ``requires_grad`` as given) holding copies of ``data`` and
-    ``mask``, like ``ember.tensor`` for masked data."""
+    ``mask``, like ``ember.tensor`` for masked data (sparse ones make a sparse MaskedTensor)."""
+    data, mask, sparse_mask = _dense_members(data, mask)
     _check(data, mask)
     with DisableTorchFunctionSubclass():
         data = _plain(data).detach().clone()
         mask = _plain(mask).detach().clone()
-    return MaskedTensor(data, mask, requires_grad)
+    out = MaskedTensor(data, mask, requires_grad)
+    out._masked_sparse_mask = sparse_mask
+    return out
 
 
 def as_masked_tensor(data: Tensor, mask: Tensor) -> MaskedTensor:
     """``data`` viewed as a MaskedTensor with ``mask``, sharing its storage and its autograd
-    history (like ``ember.as_tensor``)."""
+    history (like ``ember.as_tensor``); a sparse pair makes a sparse MaskedTensor, whose dense
+    data is new."""
+    data, mask, sparse_mask = _dense_members(data, mask)
     _check(data, mask)
     _install()
     with DisableTorchFunctionSubclass():
-        return _wrap(_plain(data), _plain(mask), fresh=True)
+        return _wrap(_plain(data), _plain(mask), fresh=True, sparse_mask=sparse_mask)

@@ -16,9 +16,12 @@ Example::
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import sys
 import traceback
 from multiprocessing import *  # noqa: F401,F403  the drop-in surface
+from multiprocessing import connection
 
 from ember.multiprocessing.reductions import init_reductions
 
@@ -76,7 +79,19 @@ def _wrap(fn, i: int, args: tuple, error_queue) -> None:
         pass
     except Exception:
         error_queue.put(traceback.format_exc())
+        _leave_mpi_world()
         sys.exit(1)
+
+
+def _leave_mpi_world() -> None:
+    # A failed rank of an ember.distributed world leaves at once: the MPI_Finalize that a
+    # normal exit runs would wait for the other ranks, which may be waiting for this one
+    # (ProcessContext.join then stops them)
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
 
 
 class ProcessContext:
@@ -90,30 +105,32 @@ class ProcessContext:
         return [p.pid for p in self.processes]
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait for all processes; True when all exited cleanly, raise when one failed."""
-        for i, p in enumerate(self.processes):
-            p.join(timeout)
-            if p.exitcode is None:
-                return False
-            if p.exitcode != 0:
-                for other in self.processes:
-                    if other.is_alive():
-                        other.terminate()
-                    other.join()
-                if not self.error_queues[i].empty():
-                    msg = self.error_queues[i].get()
-                    raise ProcessRaisedException(
-                        f"\n\n-- Process {i} terminated with the following error:\n{msg}",
-                        i, p.pid)
-                if p.exitcode < 0:
-                    import signal
-                    name = signal.Signals(-p.exitcode).name
-                    raise ProcessExitedException(
-                        f"process {i} terminated with signal {name}", i, p.pid, p.exitcode,
-                        name)
-                raise ProcessExitedException(
-                    f"process {i} terminated with exit code {p.exitcode}", i, p.pid, p.exitcode)
-        return True
+        """Wait up to ``timeout`` seconds; True when all processes exited cleanly, False while
+        some still run. When one fails, the others are stopped and its error raised."""
+        running = {p.sentinel: p for p in self.processes if p.exitcode is None}
+        for sentinel in connection.wait(list(running), timeout) if running else []:
+            running[sentinel].join()  # closed its sentinel: it exits now, and is reaped here
+        failed = [i for i, p in enumerate(self.processes) if p.exitcode not in (None, 0)]
+        if failed:
+            self._stop_and_raise(failed[0])
+        return all(p.exitcode == 0 for p in self.processes)
+
+    def _stop_and_raise(self, i: int) -> None:
+        for other in self.processes:
+            if other.is_alive():
+                other.terminate()
+            other.join()
+        p = self.processes[i]
+        if not self.error_queues[i].empty():
+            msg = self.error_queues[i].get()
+            raise ProcessRaisedException(
+                f"\n\n-- Process {i} terminated with the following error:\n{msg}", i, p.pid)
+        if p.exitcode < 0:
+            name = signal.Signals(-p.exitcode).name
+            raise ProcessExitedException(f"process {i} terminated with signal {name}", i, p.pid,
+                                         p.exitcode, name)
+        raise ProcessExitedException(f"process {i} terminated with exit code {p.exitcode}", i,
+                                     p.pid, p.exitcode)
 
 
 def start_processes(fn, args: tuple = (), nprocs: int = 1, join: bool = True,

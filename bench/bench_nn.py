@@ -2,11 +2,12 @@
 
 Each step is zero_grad, forward, loss, backward, optimizer step. The same code builds both
 models (it takes the library as an argument). Prints median ms per step and ember/torch.
-Usage: python bench/bench_nn.py [--repeat 3] [--only cifar --only lenet]
+Usage: python bench/bench_nn.py [--repeat 3] [--only cifar --only lenet] [--threads 1]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -104,13 +105,21 @@ def main() -> None:
     parser.add_argument("--only", action="append", default=[], metavar="TEXT",
                         help="run only the workloads whose name contains TEXT (any case); "
                              "may be given more than once")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="run both libraries on this many threads (OpenBLAS's pool, set "
+                             "before NumPy loads, and PyTorch's); default: each its own")
     args = parser.parse_args()
     only = [o.lower() for o in args.only]
+    if args.threads:
+        os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
     import torch
 
     import ember
     import ember.optim  # noqa: F401
-    print(f"torch threads: {torch.get_num_threads()}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch threads: {torch.get_num_threads()}, OpenBLAS threads: "
+          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}")
     print(f"{'workload':<56}{'ember ms':>10}{'torch ms':>10}{'ratio':>8}")
     for name, build, steps in WORKLOADS:
         if only and not any(o in name.lower() for o in only):

@@ -1,7 +1,9 @@
 """Matrix decompositions and the solvers built on them, with PyTorch's ``torch.linalg``
 semantics: differentiable SVD, QR, symmetric and general eigendecompositions, Cholesky, LU and
 triangular solves (backward formulas written in ember ops, so they are differentiable again),
-and least squares composed from them.
+and least squares composed from them. SVD, QR, pinv, matrix norms and eigendecompositions are
+here; Cholesky with the triangular solves in ``cholesky_decomposition``, LU with the solvers and
+inverses that report singular inputs in ``lu_decomposition``, both re-exported here.
 
 Singular or non-positive-definite inputs raise ``LinAlgError`` (a RuntimeError), as PyTorch's
 do; the ``*_ex`` variants return an ``info`` tensor instead, and results (with gradients) that
@@ -10,7 +12,6 @@ hold the infs and NaNs of the failed factorization, as PyTorch's do.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
@@ -19,19 +20,12 @@ from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import is_grad_enabled
 from ember.backend.device import get_array_module
-from ember.backend.special import linalg as backend_linalg
 from ember.ops._util import accepts_out, scalar_name, wrap_dim, write_result
 from ember.ops.elementwise import where
-from ember.ops.linalg import (
-    _check_square,
-    check_norm_dtypes,
-    inverse,
-    matmul,
-    solve,
-    tril,
-    triu,
-)
+from ember.ops.linalg import matmul, tril
+from ember.ops.linear_systems import _check_square, solve
 from ember.ops.movement import cat, diagonal
+from ember.ops.norms import check_norm_dtypes
 from ember.return_types import _return_type
 
 svd_type = _return_type("svd", ["U", "S", "V"])
@@ -411,7 +405,7 @@ def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, out=Non
     """``torch.linalg.norm``: a vector norm over an int ``dim`` (or of a 1-D ``A``), a matrix
     norm over a 2-tuple ``dim`` (or of a 2-D ``A``); with neither ``ord`` nor ``dim``, the
     2-norm of ``A`` flattened."""
-    from ember.ops.linalg import vector_norm
+    from ember.ops.norms import vector_norm
     if dim is None:
         if ord is not None and A.ndim not in (1, 2):
             raise RuntimeError("linalg.norm: If dim is not specified but ord is, the input "
@@ -539,463 +533,6 @@ def eigvals(A: Tensor, *, out=None) -> Tensor:
 
 
 # ---------------------------------------------------------------------------------------------
-# Cholesky and triangular solves
-
-
-class Cholesky(Primitive, node_name="LinalgCholeskyExBackward0"):
-    """(L, info) with A = L L^H, L lower with a real positive diagonal, read from A's lower
-    triangle. A matrix that is not positive-definite raises LinAlgError as the op ``raise_as``
-    or, when that is None, gets LAPACK's partial factor (see ``_partial_cholesky``)."""
-
-    @staticmethod
-    def forward(ctx, a, raise_as):
-        xp = get_array_module(a)
-        try:
-            low, info = xp.linalg.cholesky(a), xp.zeros(a.shape[:-2], np.int32)
-        except np.linalg.LinAlgError:
-            low, info = _partial_cholesky(a)
-            if raise_as is not None:
-                raise _not_positive_definite(raise_as, info) from None
-        ctx.save_for_backward(low)
-        return low, info
-
-    @staticmethod
-    def backward(ctx, grad, ginfo=None):
-        (low,) = ctx.saved_tensors
-        # dL = L Phi(L^-1 dA L^-H), Phi keeping the lower triangle with its diagonal halved. On
-        # Hermitian dA its adjoint is gA = L^-H H L^-1 with H = (tril(M) + tril(M, -1)^H) / 2,
-        # M = L^H gL. Like PyTorch's, H keeps the imaginary part of M's diagonal (a loss on the
-        # always-zero Im L_ii): an anti-Hermitian term that no Hermitian dA sees.
-        m = _mH(low) @ grad
-        h = (tril(m) + _mH(tril(m, -1))) * 0.5
-        ga = solve_triangular(_mH(low), h, upper=True)
-        return solve_triangular(low, ga, upper=False, left=False), None
-
-
-def _partial_cholesky(a):
-    """Cholesky factors, and LAPACK's info, of matrices some of which are not positive-definite.
-    Where the leading minor of order k is the first that is not, LAPACK's unblocked left-looking
-    potrf leaves columns 0..k-2 factored, the failing Schur complement on diagonal k-1 and A's
-    lower triangle elsewhere: PyTorch's cholesky_ex returns that."""
-    xp = get_array_module(a)
-    batch = a.reshape(-1, *a.shape[-2:])
-    lows = xp.tril(batch)
-    info = np.zeros(batch.shape[0], np.int32)
-    for b in range(batch.shape[0]):
-        try:
-            lows[b] = xp.linalg.cholesky(batch[b])
-            continue
-        except np.linalg.LinAlgError:
-            pass
-        low = lows[b]
-        for j in range(a.shape[-1]):
-            row = low[j, :j]
-            d = low[j, j].real - (row * row.conj()).real.sum()
-            if not d > 0:  # NaN fails too
-                low[j, j] = d
-                info[b] = j + 1
-                break
-            low[j, j] = d ** 0.5
-            low[j + 1:, j] = (low[j + 1:, j] - low[j + 1:, :j] @ row.conj()) / low[j, j]
-    return lows.reshape(a.shape), xp.asarray(info.reshape(a.shape[:-2]))
-
-
-def _not_positive_definite(op: str, info) -> LinAlgError:
-    flat = info.reshape(-1)
-    first = int((flat != 0).argmax())
-    batch = f"(Batch element {first}): " if info.ndim else ""
-    return LinAlgError(f"{op}: {batch}The factorization could not be completed because the "
-                       f"input is not positive-definite (the leading minor of order "
-                       f"{int(flat[first])} is not positive-definite).")
-
-
-def linalg_cholesky(A: Tensor, *, upper: bool = False, out=None) -> Tensor:
-    """The lower (or, with ``upper``, upper) Cholesky factor of a positive-definite ``A``."""
-    _check_square(A, "linalg.cholesky")
-    low = Cholesky.apply(A, "linalg.cholesky")[0]
-    result = _mH(low) if upper else low
-    return result if out is None else write_result(out, result)
-
-
-@accepts_out
-def cholesky(input: Tensor, upper: bool = False) -> Tensor:
-    """PyTorch's older spelling of ``linalg.cholesky`` (``upper`` positional)."""
-    _check_square(input, "cholesky")
-    low = Cholesky.apply(input, "cholesky")[0]
-    return _mH(low) if upper else low
-
-
-@accepts_out
-def cholesky_ex(A: Tensor, *, upper: bool = False, check_errors: bool = False):
-    """``linalg.cholesky`` returning (L, info) instead of raising. Where the leading minor of
-    order info > 0 is not positive-definite, L is LAPACK's partial factor, as in PyTorch."""
-    _check_square(A, "linalg.cholesky_ex")
-    low, info = Cholesky.apply(A, "linalg.cholesky_ex" if check_errors else None)
-    return cholesky_ex_type(_mH(low) if upper else low, info)
-
-
-def _tri(A: Tensor, upper: bool, unitriangular: bool) -> Tensor:
-    t = triu(A) if upper else tril(A)
-    if unitriangular:
-        eye = _eye_like(A, A.shape[-1])
-        t = t - t * eye + eye
-    return t
-
-
-def _triangular_solve_arrays(t, b, upper: bool):
-    """X with T X = B for triangular T (batch dims broadcast). A zero on T's diagonal gives
-    the infs and NaNs of substitution, as PyTorch's triangular solvers do, not an error: LAPACK's
-    general solver, used first as it is fast, refuses such a T; substitution then takes over."""
-    xp = get_array_module(t)
-    try:
-        return xp.linalg.solve(t, b)
-    except np.linalg.LinAlgError:
-        pass
-    batch = np.broadcast_shapes(t.shape[:-2], b.shape[:-2])
-    t = xp.broadcast_to(t, batch + t.shape[-2:])
-    x = xp.array(xp.broadcast_to(b, batch + b.shape[-2:]), dtype=xp.result_type(t, b))
-    n = t.shape[-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for i in range(n - 1, -1, -1) if upper else range(n):
-            known = slice(i + 1, n) if upper else slice(0, i)
-            rest = t[..., i:i + 1, known] @ x[..., known, :]
-            x[..., i, :] = (x[..., i, :] - rest[..., 0, :]) / t[..., i, i:i + 1]
-    return x
-
-
-class SolveTriangular(Primitive, node_name="LinalgSolveTriangularBackward0"):
-    @staticmethod
-    def forward(ctx, a, b, upper, unitriangular):
-        xp = get_array_module(a)
-        n = a.shape[-1]
-        t = xp.triu(a) if upper else xp.tril(a)
-        if unitriangular:
-            idx = xp.arange(n)
-            t = t.copy()
-            t[..., idx, idx] = 1
-        x = _triangular_solve_arrays(t, b, upper)
-        ctx.flags = (upper, unitriangular)
-        ctx.save_for_backward(a, x)
-        return x
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, x = ctx.saved_tensors
-        upper, unitriangular = ctx.flags
-        gb = solve_triangular(_mH(a), grad, upper=not upper, unitriangular=unitriangular)
-        ga = -(gb @ _mH(x))
-        ga = triu(ga, 1 if unitriangular else 0) if upper else \
-            tril(ga, -1 if unitriangular else 0)
-        return ga, gb, None, None
-
-
-@accepts_out
-def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True,
-                     unitriangular: bool = False) -> Tensor:
-    """X with A X = B (``left``) or X A = B, for triangular ``A`` (only the triangle named by
-    ``upper`` is read; ``unitriangular`` takes its diagonal as ones)."""
-    _check_square(A, "linalg.solve_triangular")
-    if B.ndim < 2 or B.shape[-2 if left else -1] != A.shape[-1]:
-        raise RuntimeError(
-            f"linalg.solve_triangular: Incompatible shapes of A and B for the equation "
-            f"{'AX = B' if left else 'XA = B'} ({'x'.join(map(str, A.shape[-2:]))} and "
-            f"{'x'.join(map(str, B.shape[-2:]))})")
-    if not left:
-        return _mH(SolveTriangular.apply(_mH(A), _mH(B), not upper, unitriangular))
-    return SolveTriangular.apply(A, B, upper, unitriangular)
-
-
-@accepts_out
-def triangular_solve(b: Tensor, A: Tensor, upper: bool = True, transpose: bool = False,
-                     unitriangular: bool = False):
-    """PyTorch's older triangular solver: (X, A) with op(A) X = b, op = transpose or not."""
-    coef = A.mT if transpose else A
-    x = solve_triangular(coef, b, upper=upper != transpose, unitriangular=unitriangular)
-    return triangular_solve_type(x, A.clone())
-
-
-class CholeskySolve(Primitive, node_name="CholeskySolveBackward0"):
-    """X = A^-1 B with A = L L^H (or U^H U). The forward reads one triangle of the factor; the
-    gradient for it is PyTorch's, full: -(C + C^H) L (or -U (C + C^H)), C = A^-1 gX X^H."""
-    _node_saved = {"self": 0, "input2": 1, "result": 2}
-
-    @staticmethod
-    def forward(ctx, b, factor, upper):
-        xp = get_array_module(factor)
-        t = xp.triu(factor) if upper else xp.tril(factor)
-        t_h = xp.conj(t.swapaxes(-1, -2))
-        first, second = (t_h, t) if upper else (t, t_h)
-        x = _triangular_solve_arrays(second, _triangular_solve_arrays(first, b, not upper),
-                                     upper)
-        ctx.upper = upper
-        ctx.save_for_backward(b, factor, x)
-        return x
-
-    @staticmethod
-    def backward(ctx, grad):
-        _, factor, x = ctx.saved_tensors
-        gb = cholesky_solve(grad, factor, ctx.upper)
-        common = gb @ _mH(x)
-        common = common + _mH(common)
-        gfactor = -(factor @ common) if ctx.upper else -(common @ factor)
-        return gb, gfactor, None
-
-
-@accepts_out
-def cholesky_solve(B: Tensor, L: Tensor, upper: bool = False) -> Tensor:
-    """X with A X = B, given the Cholesky factor L of A (lower, or upper with ``upper``)."""
-    if B.ndim < 2:
-        raise RuntimeError(f"b should have at least 2 dimensions, but has {B.ndim} dimensions "
-                           "instead")
-    if B.dtype is not L.dtype:
-        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
-                           f"{scalar_name(B.dtype)} and A of type {scalar_name(L.dtype)} instead.")
-    _check_square(L, "cholesky_solve")
-    if B.shape[-2] != L.shape[-1]:
-        raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is "
-                           f"{L.shape[-1]} by {L.shape[-1]} but each b matrix is "
-                           f"{B.shape[-2]} by {B.shape[-1]}")
-    return CholeskySolve.apply(B, L, upper)
-
-
-@accepts_out
-def cholesky_inverse(L: Tensor, upper: bool = False) -> Tensor:
-    """The inverse of A = L L^H from its Cholesky factor ``L``."""
-    return cholesky_solve(_eye_like(L, L.shape[-1]).expand(L.shape), L, upper)
-
-
-# ---------------------------------------------------------------------------------------------
-# LU
-
-
-def _lu_factor_arrays(a):
-    """Packed LU factors and 1-based int32 pivots of each matrix (LAPACK's getrf)."""
-    xp = get_array_module(a)
-    sl = backend_linalg(xp)
-    m, n = a.shape[-2:]
-    batch = a.reshape(math.prod(a.shape[:-2]), m, n)  # not -1: a batch may hold 0 matrices
-    lus = xp.empty_like(batch)
-    pivs = xp.empty((batch.shape[0], min(m, n)), np.int32)
-    for b in range(batch.shape[0]):
-        with warnings.catch_warnings():  # singular inputs are reported through ``info``
-            warnings.simplefilter("ignore")
-            lu, piv = sl.lu_factor(batch[b], check_finite=False)
-        lus[b] = lu
-        pivs[b] = piv[:min(m, n)] + 1
-    return lus.reshape(a.shape), pivs.reshape(*a.shape[:-2], min(m, n))
-
-
-class LuFactor(Primitive, node_name="LinalgLuFactorExBackward0"):
-    """Packed LU of m x n matrices, A = P L U, k = min(m, n). Split L = [L1; L2] and
-    U = [U1, U2] with L1, U1 k x k (L2 is empty unless m > n, U2 unless m < n). With
-    X = L1^-1 P^T dA U1^-1 on the k x k block (strictly lower part: L1^-1 dL1; upper part:
-    dU1 U1^-1), dL2 = (dA2 - L2 dU1) U1^-1 and dU2 = L1^-1 (dA2 - dL1 U2); the adjoint is
-    gA = P [L1^-H H U1^-H, L1^-H gU2; gL2 U1^-H] with
-    H = tril(L1^H gL1 - gU2 U2^H, -1) + triu(gU1 U1^H - L2^H gL2)."""
-
-    @staticmethod
-    def forward(ctx, a):
-        lu, piv = _lu_factor_arrays(a)
-        ctx.save_for_backward(lu, piv)
-        return lu, piv
-
-    @staticmethod
-    def backward(ctx, glu, gpiv=None):
-        lu, piv = ctx.saved_tensors
-        p, low, up = lu_unpack(lu, piv)
-        m, n = lu.shape[-2:]
-        k = min(m, n)
-        gl, gu = tril(glu, -1)[..., :k], triu(glu)[..., :k, :]
-        l1, l2, gl1, gl2 = low[..., :k, :], low[..., k:, :], gl[..., :k, :], gl[..., k:, :]
-        u1, u2, gu1, gu2 = up[..., :k], up[..., k:], gu[..., :k], gu[..., k:]
-        h = tril(_mH(l1) @ gl1 - gu2 @ _mH(u2), -1) + triu(gu1 @ _mH(u1) - _mH(l2) @ gl2)
-        if m >= n:  # [L1^-H H; gL2] U1^-H
-            top = solve_triangular(_mH(l1), h, upper=True, unitriangular=True)
-            return p @ solve_triangular(_mH(u1), cat([top, gl2], -2), upper=False, left=False)
-        left = solve_triangular(_mH(u1), h, upper=False, left=False)  # L1^-H [H U1^-H, gU2]
-        return p @ solve_triangular(_mH(l1), cat([left, gu2], -1), upper=True,
-                                    unitriangular=True)
-
-
-@accepts_out
-def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False):
-    """Packed LU factorization (LU, pivots, info); info is the 1-based index of the first zero
-    pivot (0 when the matrix is not singular)."""
-    if not pivot:
-        raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the CPU")
-    _check_float(A, "linalg.lu_factor")
-    lu, piv = LuFactor.apply(A)
-    info = _zero_pivot_info(A._xp, lu._data)
-    if check_errors and bool((info != 0).any()):
-        raise LinAlgError("torch.linalg.lu_factor: The factorization could not be completed "
-                          "because the input is singular.")
-    return lu_factor_ex_type(lu, piv, _make(info))
-
-
-def _zero_pivot_info(xp, lu):
-    d = xp.diagonal(lu, 0, -2, -1) == 0
-    if d.shape[-1] == 0:  # empty matrices: no pivot to search
-        return xp.zeros(d.shape[:-1], np.int32)
-    first = xp.argmax(d, axis=-1).astype(np.int32) + 1
-    return xp.where(d.any(-1), first, 0).astype(np.int32)
-
-
-@accepts_out
-def lu_factor(A: Tensor, *, pivot: bool = True):
-    """Packed LU factorization: (LU, pivots) with 1-based pivots, as LAPACK's getrf."""
-    lu, piv, _ = lu_factor_ex(A, pivot=pivot)
-    return lu_factor_type(lu, piv)
-
-
-@accepts_out
-def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True,
-              unpack_pivots: bool = True):
-    """(P, L, U) from packed factors, with A = P L U."""
-    m, n = LU_data.shape[-2:]
-    k = min(m, n)
-    xp = LU_data._xp
-    lower = tril(LU_data, -1)[..., :, :k] + _eye_like(LU_data, max(m, n))[:m, :k]
-    upper = triu(LU_data)[..., :k, :]
-    batch = math.prod(LU_data.shape[:-2])
-    piv = LU_pivots._data.reshape(batch, LU_pivots.shape[-1]).astype(np.int64) - 1
-    perms = xp.tile(xp.arange(m), (piv.shape[0], 1))
-    for b in range(piv.shape[0]):  # apply the row swaps in order
-        for i in range(piv.shape[1]):
-            j = int(piv[b, i])
-            perms[b, [i, j]] = perms[b, [j, i]]
-    p = xp.zeros((piv.shape[0], m, m), LU_data._data.dtype)
-    rows = perms.reshape(-1)
-    cols = xp.tile(xp.arange(m), piv.shape[0])
-    p[xp.repeat(xp.arange(piv.shape[0]), m), rows, cols] = 1
-    p = _make(p.reshape(*LU_data.shape[:-2], m, m))
-    return lu_unpack_type(p, lower, upper)
-
-
-@accepts_out
-def lu(A: Tensor, *, pivot: bool = True):
-    """A = P L U with a permutation P, unit-lower L and upper U (``torch.linalg.lu``)."""
-    packed, piv = lu_factor(A, pivot=pivot)
-    return lu_unpack(packed, piv)
-
-
-@accepts_out
-def legacy_lu(A: Tensor, pivot: bool = True, get_infos: bool = False):
-    """``torch.lu``: (A_LU, pivots) or, with ``get_infos``, (A_LU, pivots, infos)."""
-    packed, piv, info = lu_factor_ex(A, pivot=pivot)
-    return (packed, piv, info) if get_infos else (packed, piv)
-
-
-@accepts_out
-def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True,
-             adjoint: bool = False) -> Tensor:
-    """X with A X = B from A's packed LU factors (differentiable in ``B``)."""
-    p, low, up = lu_unpack(LU, pivots)
-    if not left:
-        return _mH(lu_solve(LU, pivots, _mH(B), adjoint=not adjoint))
-    if adjoint:  # A^H X = B: U^H L^H P^T X = B
-        y = solve_triangular(_mH(up), B, upper=False)
-        y = solve_triangular(_mH(low), y, upper=True, unitriangular=True)
-        return p @ y
-    y = solve_triangular(low, p.mT @ B, upper=False, unitriangular=True)
-    return solve_triangular(up, y, upper=True)
-
-
-@accepts_out
-def legacy_lu_solve(b: Tensor, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:
-    """``torch.lu_solve(b, LU_data, LU_pivots)``."""
-    return lu_solve(LU_data, LU_pivots, b)
-
-
-# ---------------------------------------------------------------------------------------------
-# Inverses and solves that report singular inputs
-
-
-def _singular_info(A: Tensor) -> Tensor:
-    _, _, info = lu_factor_ex(A.detach())
-    return info
-
-
-def linalg_inv(A: Tensor, *, out=None) -> Tensor:
-    """The inverse of each square matrix; raises LinAlgError for singular ones."""
-    _check_square(A, "linalg.inv")
-    try:
-        result = inverse(A)
-        return result if out is None else write_result(out, result)
-    except np.linalg.LinAlgError:
-        info = _singular_info(A).reshape(-1)
-        i = int(info[(info != 0).long().argmax()].item())
-        raise LinAlgError(f"linalg.inv: The diagonal element {i} is zero, the inversion could "
-                          f"not be completed because the input matrix is singular.") from None
-
-
-@accepts_out
-def inv_ex(A: Tensor, *, check_errors: bool = False):
-    """``linalg.inv`` returning (inverse, info) instead of raising. A singular matrix's inverse
-    comes, as PyTorch's, from its LU factors, with the infs and NaNs of a zero pivot (and
-    gradients to match)."""
-    _check_square(A, "linalg.inv_ex")
-    info = _singular_info(A)
-    if bool((info != 0).any()):
-        if check_errors:
-            linalg_inv(A)
-        lu_, piv, _ = lu_factor_ex(A)
-        return inv_ex_type(lu_solve(lu_, piv, _eye_like(A, A.shape[-1]).expand(A.shape)), info)
-    return inv_ex_type(inverse(A), info)
-
-
-def linalg_solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
-    """X with A X = B; raises LinAlgError for singular ``A``."""
-    try:
-        result = solve(A, B, left=left)
-        return result if out is None else write_result(out, result)
-    except np.linalg.LinAlgError:
-        raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is "
-                          "singular.") from None
-
-
-@accepts_out
-def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = False):
-    """``linalg.solve`` returning (result, info) instead of raising; for a singular ``A`` the
-    result comes from its LU factors, as in ``inv_ex``."""
-    _check_square(A, "linalg.solve_ex")
-    info = _singular_info(A)
-    if bool((info != 0).any()):
-        if check_errors:
-            linalg_solve(A, B, left=left)
-        lu_, piv, _ = lu_factor_ex(A)
-        # linalg.solve's rule: B is a (batch of) vector(s) when 1-D or shaped like A less a dim
-        vector = left and (B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1]))
-        x = lu_solve(lu_, piv, B.unsqueeze(-1) if vector else B, left=left)
-        return solve_ex_type(x.squeeze(-1) if vector else x, info)
-    return solve_ex_type(solve(A, B, left=left), info)
-
-
-@accepts_out
-def tensorinv(A: Tensor, ind: int = 2) -> Tensor:
-    """The inverse of ``A`` seen as a map from its first ``ind`` dims to the rest."""
-    if ind <= 0:
-        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
-    out_shape, in_shape = A.shape[:ind], A.shape[ind:]
-    rows = math.prod(out_shape)
-    if rows != math.prod(in_shape):
-        raise RuntimeError("Expected self to satisfy the requirement prod(self.shape[ind:]) == "
-                           "prod(self.shape[:ind])")
-    return linalg_inv(A.reshape(rows, rows)).reshape(*in_shape, *out_shape)
-
-
-@accepts_out
-def tensorsolve(A: Tensor, B: Tensor, dims=None) -> Tensor:
-    """X with tensordot(A, X, X.ndim) = B; ``dims`` moves those dims of A to the end first."""
-    if dims is not None:
-        dims = [d % A.ndim for d in dims]
-        keep = [d for d in range(A.ndim) if d not in dims]
-        A = A.permute(*keep, *dims)
-    x_shape = A.shape[B.ndim:]
-    n = math.prod(x_shape)
-    return linalg_solve(A.reshape(-1, n), B.reshape(-1)).reshape(x_shape)
-
-
-# ---------------------------------------------------------------------------------------------
 # Least squares, matrix exponential, small helpers
 
 
@@ -1066,3 +603,35 @@ def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
 def linalg_diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     return diagonal(A, offset, dim1, dim2)
 
+
+# Cholesky and LU, with the solvers built on them, live beside this module and build on its
+# helpers above: re-exported here, last, so that ``from ember.ops.decomposition import lu`` (and
+# this module's own calls) find them.
+from ember.ops.cholesky_decomposition import (  # noqa: E402,F401  (re-exported)
+    Cholesky,
+    CholeskySolve,
+    SolveTriangular,
+    cholesky,
+    cholesky_ex,
+    cholesky_inverse,
+    cholesky_solve,
+    linalg_cholesky,
+    solve_triangular,
+    triangular_solve,
+)
+from ember.ops.lu_decomposition import (  # noqa: E402,F401  (re-exported)
+    LuFactor,
+    inv_ex,
+    legacy_lu,
+    legacy_lu_solve,
+    linalg_inv,
+    linalg_solve,
+    lu,
+    lu_factor,
+    lu_factor_ex,
+    lu_solve,
+    lu_unpack,
+    solve_ex,
+    tensorinv,
+    tensorsolve,
+)

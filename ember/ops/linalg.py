@@ -1,7 +1,9 @@
-"""Matrix products (one BLAS call each), einsum, and the linear-algebra ops."""
+"""Matrix products (one BLAS call each): matmul and its named forms, the fused add-products
+(addmm, baddbmm, ...), chains, tensordot and kron; diagonals and triangles (trace, diag, tril,
+triu); cross products. Re-exported here from beside it: ``contraction`` (einsum), ``linear_systems``
+(inverse, det, solve) and ``norms`` (vector_norm, cdist)."""
 from __future__ import annotations
 
-import collections
 import math
 import warnings
 
@@ -15,21 +17,31 @@ from ember.autograd.function import Primitive, _AutocastFlag, broadcast_mismatch
 from ember.backend import cuda
 from ember.backend.device import as_dtype, get_array_module
 from ember.backend.special import matmul as backend_matmul
-from ember.dtypes import _FROM_NP, promote_types
+from ember.dtypes import _FROM_NP
 from ember.ops._util import (
     accepts_out,
     c_type_name,
     check_same_device,
-    is_number,
     scalar_name,
     wrap_dim,
     write_result,
 )
+from ember.ops.contraction import Einsum, einsum  # noqa: F401  (Einsum re-exported)
 from ember.ops.elementwise import where
+from ember.ops.linear_systems import (  # noqa: F401  (re-exported)
+    Det,
+    Inverse,
+    Solve,
+    det,
+    inverse,
+    logdet,
+    slogdet,
+    solve,
+)
 from ember.ops.movement import broadcast_shapes
 from ember.ops.movement import t as _t
 from ember.ops.movement import transpose as _transpose
-from ember.ops.reduce import check_empty_norm
+from ember.ops.norms import cdist, check_norm_dtypes, vector_norm  # noqa: F401  (re-exported)
 
 
 def _check_matmul(a: Tensor, b: Tensor, op: str) -> None:
@@ -540,206 +552,6 @@ def _chain_product(mats, split, i: int, j: int) -> Tensor:
     return mm(_chain_product(mats, split, i, k), _chain_product(mats, split, k + 1, j))
 
 
-def _einsum_error(equation: str, shapes) -> RuntimeError | None:
-    """PyTorch's words for what is wrong with an equation NumPy refused (None if not found)."""
-    inputs, output = equation.split("->")
-    terms = inputs.split(",")
-    if len(terms) != len(shapes):
-        return RuntimeError(f"einsum(): {'fewer' if len(shapes) < len(terms) else 'more'} "
-                            "operands were provided than specified in the equation")
-    sizes = {}
-    for i, (term, shape) in enumerate(zip(terms, shapes)):
-        if len(term) != len(shape):
-            return RuntimeError(f"einsum(): the number of subscripts in the equation "
-                                f"({len(term)}) does not match the number of dimensions "
-                                f"({len(shape)}) for operand {i} and no ellipsis was given")
-        own = {}
-        for c, n in zip(term, shape):
-            if own.get(c, n) != n:
-                return RuntimeError(f"einsum(): subscript {c} is repeated for operand {i} but "
-                                    f"the sizes don't match, {n} != {own[c]}")
-            own[c] = n
-        for c, n in own.items():
-            seen = sizes.get(c, 1)
-            if n != seen and n != 1 and seen != 1:
-                return RuntimeError(f"einsum(): subscript {c} has size {n} for operand {i} "
-                                    f"which does not broadcast with previously seen size {seen}")
-            sizes[c] = max(n, seen)
-    for c in output:
-        if c not in sizes:
-            return RuntimeError(f"einsum(): output subscript {c} does not appear in the "
-                                "equation for any input operand")
-    return None
-
-
-class Einsum(Primitive, node_name="EinsumBackward0"):
-    @staticmethod
-    def forward(ctx, equation, *arrays):
-        ctx.equation = equation
-        ctx.save_for_backward(*arrays)
-        xp = get_array_module(arrays[0])
-        dtype = arrays[0].dtype
-        if dtype.kind in "biu" or any(a.dtype != dtype for a in arrays):
-            dtype = _einsum_dtype(equation, arrays)
-        if dtype.kind in "iu" or dtype.kind == "V" or dtype == np.float16:
-            # integers in the result's (maybe wider) type; half floats summed in float32, as
-            # PyTorch accumulates (bfloat16 has no einsum loops of its own)
-            work = dtype if dtype.kind in "iu" else np.float32
-            arrays = [a.astype(work, copy=False) for a in arrays]
-        try:
-            return xp.einsum(equation, *arrays, optimize=len(arrays) > 2).astype(dtype, copy=False)
-        except ValueError as exc:
-            raise _einsum_error(equation, [a.shape for a in arrays]) or \
-                RuntimeError(f"einsum(): {exc}") from None
-
-    @staticmethod
-    def backward(ctx, grad):
-        operands = ctx.saved_tensors
-        inputs, output = ctx.equation.split("->")
-        subs = inputs.split(",")
-        grads = [None]
-        for i, (s, op) in enumerate(zip(subs, operands)):
-            if not ctx.needs_input_grad[i + 1]:
-                grads.append(None)
-                continue
-            others = [(sub, o) for j, (sub, o) in enumerate(zip(subs, operands)) if j != i]
-            available = set(output).union(*[set(sub) for sub, _ in others])
-            unique = "".join(dict.fromkeys(s))  # a repeated letter is one diagonal
-            kept = "".join(c for c in unique if c in available)
-            eq = ",".join([output] + [sub for sub, _ in others]) + "->" + kept
-            # The adjoint of a product contracts with the conjugates of the other factors.
-            g = einsum(eq, grad, *[o.conj() if o.is_complex() else o for _, o in others])
-            size = {c: op.shape[k] for k, c in enumerate(s)}
-            if kept != unique:  # letters summed away inside this operand alone: broadcast
-                g = g.reshape([size[c] if c in kept else 1 for c in unique])
-                g = g.expand([size[c] for c in unique])
-            if unique != s:
-                g = _embed_diagonals(g, unique, s, size, ctx.equation)
-            grads.append(g)
-        return tuple(grads)
-
-
-def _embed_diagonals(g: Tensor, unique: str, s: str, size: dict, equation: str) -> Tensor:
-    """The gradient of an operand with repeated letters (``s``, e.g. 'ii') from the gradient
-    of its diagonal (``unique``, e.g. 'i'): zero off the diagonal, via identity matrices."""
-    fresh = (c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-             if c not in equation)
-    seen = set()
-    renamed, eyes, eye_subs = "", [], []
-    for c in s:
-        if c in seen:
-            f = next(fresh)
-            eye_subs.append(c + f)
-            eyes.append(_make(g._xp.eye(size[c], dtype=g._data.dtype)))
-            c = f
-        seen.add(c)
-        renamed += c
-    return einsum(",".join([unique] + eye_subs) + "->" + renamed, g, *eyes)
-
-
-def _expand_ellipsis(equation: str, operands) -> str:
-    if "..." not in equation:
-        return equation
-    inputs, _, output = equation.partition("->")
-    subs = inputs.split(",")
-    used = set(equation) - set(".,->")
-    letters = iter(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used)
-    max_ell = max(op.ndim - (len(s) - 3) for s, op in zip(subs, operands) if "..." in s)
-    ell = "".join(next(letters) for _ in range(max_ell))
-    new_subs = []
-    for s, op in zip(subs, operands):
-        if "..." in s:
-            n = op.ndim - (len(s) - 3)
-            s = s.replace("...", ell[max_ell - n:])
-        new_subs.append(s)
-    if not _:
-        output = "".join(sorted(c for c in "".join(new_subs)
-                                if "".join(new_subs).count(c) == 1 and c not in ell))
-        output = ell + output
-    else:
-        output = output.replace("...", ell)
-    return ",".join(new_subs) + "->" + output
-
-
-_SUBSCRIPTS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def _einsum_dtype(equation: str, arrays) -> np.dtype:
-    """The result dtype as PyTorch's einsum gives it. PyTorch first sums each letter that one
-    operand alone holds (of size > 1 unless it is the only operand): integers and bools become
-    int64 there. It then contracts left to right: a step that sums a letter both sides hold
-    with size > 1 runs bmm, which refuses bool and a dtype mismatch; a step without one
-    multiplies, which promotes."""
-    inputs, output = equation.split("->")
-    terms = inputs.split(",")
-    holders = collections.Counter(c for term in terms for c in set(term))
-    dtypes = []
-    for term, a in zip(terms, arrays):
-        dtype = _FROM_NP[a.dtype]
-        if not (dtype.is_floating_point or dtype.is_complex) and any(
-                holders[c] == 1 and c not in output and (n > 1 or len(terms) == 1)
-                for c, n in zip(term, a.shape)):
-            dtype = _dt.int64
-        dtypes.append(dtype)
-    last = {c: i for i, term in enumerate(terms) for c in term}
-    dtype = dtypes[0]
-    sizes = dict(zip(terms[0], arrays[0].shape))  # the running product's sizes
-    for i in range(1, len(terms)):
-        own = dict(zip(terms[i], arrays[i].shape))
-        other = dtypes[i]
-        if any(last[c] == i and c not in output and n > 1 and sizes.get(c, 1) > 1
-               for c, n in own.items()):
-            if dtype is _dt.bool:
-                raise NotImplementedError('"bmm" not implemented for \'Bool\'')
-            if other is not dtype:
-                raise RuntimeError(f"expected scalar type {scalar_name(dtype)} but found "
-                                   f"{scalar_name(other)}")
-        dtype = promote_types(dtype, other)
-        for c, n in own.items():
-            if sizes.get(c, 1) == 1:
-                sizes[c] = n
-    return dtype.np_dtype
-
-
-def _sublist_equation(args: tuple) -> tuple:
-    """The (equation, operands) of einsum's sublist form: ``einsum(a, [0, 1], b, [1, 2],
-    [0, 2])`` with subscripts as ints in [0, 52) and ``...`` (Ellipsis)."""
-    def letters(sublist) -> str:
-        out = []
-        for s in sublist:
-            if s is Ellipsis:
-                out.append("...")
-            elif isinstance(s, int) and 0 <= s < len(_SUBSCRIPTS):
-                out.append(_SUBSCRIPTS[s])
-            else:
-                raise ValueError(f"einsum(): subscript in subscript list is not within the valid "
-                                 f"range [0, 52), got {s}")
-        return "".join(out)
-    operands, terms = list(args[0::2]), [letters(s) for s in args[1::2]]
-    if len(args) % 2:  # a trailing output sublist
-        output = letters(args[-1])
-        operands.pop()
-        return ",".join(terms) + "->" + output, operands
-    return ",".join(terms), operands
-
-
-def einsum(equation, *operands) -> Tensor:
-    """Einstein summation, e.g. ``einsum('bij,bjk->bik', a, b)``, or in sublist form
-    ``einsum(a, [0, 1], b, [1, 2], [0, 2])``."""
-    if isinstance(equation, Tensor):
-        equation, operands = _sublist_equation((equation,) + operands)
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
-        operands = tuple(operands[0])
-    equation = equation.replace(" ", "")
-    if "->" not in equation:
-        inputs = equation.split(",")
-        letters = "".join(inputs)
-        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c != "."))
-        equation = equation + "->" + ("..." if "..." in equation else "") + output
-    equation = _expand_ellipsis(equation, operands)
-    return Einsum.apply(equation, *operands)
-
-
 def tensordot(a: Tensor, b: Tensor, dims=2, *, out=None) -> Tensor:
     if isinstance(dims, int):
         da = list(range(-dims, 0))
@@ -850,113 +662,6 @@ def triu(input: Tensor, diagonal: int = 0, *, out=None) -> Tensor:
     return result if out is None else write_result(out, result)
 
 
-class Inverse(Primitive, node_name="LinalgInvExBackward0"):
-    @staticmethod
-    def forward(ctx, a):
-        out = get_array_module(a).linalg.inv(a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (inv_,) = ctx.saved_tensors
-        inv_h = inv_.mH if inv_.is_complex() else inv_.mT
-        return -matmul(matmul(inv_h, grad), inv_h)
-
-
-def _check_square(input: Tensor, op: str, name: str = "A") -> None:
-    if input.ndim < 2:
-        raise RuntimeError(f"{op}: The input tensor {name} must have at least 2 dimensions.")
-    n, m = input.shape[-2:]
-    if n != m:
-        raise RuntimeError(f"{op}: {name} must be batches of square matrices, but they are {n} "
-                           f"by {m} matrices")
-    if not (input.is_floating_point() or input.is_complex()):
-        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
-                           f"{input.dtype.name.capitalize()}")
-
-
-@accepts_out
-def inverse(input: Tensor) -> Tensor:
-    """The inverse of each square matrix in ``input`` (batched)."""
-    _check_square(input, "linalg.inv")
-    return Inverse.apply(input)
-
-
-class Det(Primitive, node_name="LinalgDetBackward0"):
-    @staticmethod
-    def forward(ctx, a):
-        out = get_array_module(a).linalg.det(a).astype(a.dtype, copy=False)
-        ctx.save_for_backward(a, out)  # the returned object, so double backward reaches it
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, out = ctx.saved_tensors
-        if a.is_complex():  # the adjoint of det's derivative det(A) A^-T is its conjugate
-            return (grad * out.conj()).unsqueeze(-1).unsqueeze(-1) * inverse(a).mH
-        return (grad * out).unsqueeze(-1).unsqueeze(-1) * inverse(a).mT
-
-
-def det(input: Tensor, *, out=None) -> Tensor:
-    """The determinant of each square matrix in ``input`` (batched)."""
-    _check_square(input, "linalg.det")
-    result = Det.apply(input)
-    return result if out is None else write_result(out, result)
-
-
-def logdet(input: Tensor) -> Tensor:
-    return det(input).log()
-
-
-def slogdet(input: Tensor):
-    """(sign, log|det|) of each square matrix; a complex sign is det / |det|."""
-    from ember import return_types  # (the module imports no other return type)
-    d = det(input)
-    return return_types.slogdet(d.sgn(), d.abs().log())
-
-
-class Solve(Primitive, node_name="LinalgSolveExBackward0"):
-    @staticmethod
-    def forward(ctx, a, b):
-        xp = get_array_module(a)
-        # PyTorch's rule: B is a (batch of) vector(s) when 1-D, or shaped like A without its
-        # last dim; else a (batch of) matrices. Batch dims broadcast.
-        vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
-        bm = b[..., None] if vector else b
-        if bm.ndim < 2 or bm.shape[-2] != a.shape[-1]:
-            raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
-                               f"AX = B ({a.shape[-2]}x{a.shape[-1]} and "
-                               f"{'x'.join(map(str, bm.shape[-2:]))})")
-        batch = np.broadcast_shapes(a.shape[:-2], bm.shape[:-2])
-        out = xp.linalg.solve(xp.broadcast_to(a, batch + a.shape[-2:]),
-                              xp.broadcast_to(bm, batch + bm.shape[-2:]))
-        out = out[..., 0] if vector else out
-        ctx.save_for_backward(a, out)
-        ctx.vector = vector
-        ctx.shapes = (a.shape, b.shape)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, x = ctx.saved_tensors
-        a_shape, b_shape = ctx.shapes
-        xv = x.unsqueeze(-1) if ctx.vector else x
-        # The adjoints: A^H gv = grad and -gv x^H (transposes for real inputs).
-        gv = solve(a.mH, grad.unsqueeze(-1) if ctx.vector else grad)  # the matrix case
-        ga = -matmul(gv, xv.mH)
-        gb = gv.squeeze(-1) if ctx.vector else gv
-        return ga.sum_to_size(a_shape), gb.sum_to_size(b_shape)
-
-
-def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
-    """X with A @ X = B (``left``) or X @ A = B; B may be a (batch of) vector(s)."""
-    _check_square(A, "linalg.solve")
-    if not left:
-        return Solve.apply(A.mT, B.mT).mT
-    return Solve.apply(A, B)
-
-
 def cross(input: Tensor, other: Tensor, dim=None, *, out=None) -> Tensor:
     """``torch.cross``: the cross product along ``dim``; without ``dim`` (deprecated) along the
     first dimension of size 3, unlike ``linalg.cross``."""
@@ -991,41 +696,6 @@ def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
     return stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
 
 
-def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None,
-                out=None) -> Tensor:
-    """The ``ord``-norm of ``x`` over ``dim`` (all elements by default), computed in ``dtype``
-    when given; ``ord`` < 0 or inf over an empty dim raises, as PyTorch's."""
-    if not is_number(ord):
-        raise TypeError("linalg_vector_norm(): argument 'ord' (position 2) must be Number, not "
-                        f"{type(ord).__name__}")
-    if dtype is not None or not (x.is_floating_point() or x.is_complex()):
-        check_norm_dtypes(x, dtype, "linalg.vector_norm")
-    if not x._data.size and (ord < 0 or ord == math.inf):
-        check_empty_norm(x.shape, ord, dim)
-    result = x.norm(ord, dim, keepdim, dtype=dtype)
-    return result if out is None else write_result(out, result)
-
-
-def check_norm_dtypes(x: Tensor, dtype, name: str) -> None:
-    """PyTorch's checks of a norm's input dtype and of its ``dtype`` argument."""
-    if not (x.is_floating_point() or x.is_complex()):
-        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
-                           f"{scalar_name(x.dtype)}")
-    if dtype is None:
-        return
-    if not (dtype.is_floating_point or dtype.is_complex):
-        raise RuntimeError(f"{name}: dtype should be floating point or complex, but got "
-                           f"{scalar_name(dtype)}")
-    if x.is_complex() != dtype.is_complex:
-        kind = "complex" if x.is_complex() else "real"
-        raise RuntimeError(f"{name}: dtype should be {kind} for {kind} inputs, but got "
-                           f"{scalar_name(dtype)}")
-    if promote_types(x.dtype, dtype) != dtype:
-        raise RuntimeError(f"{name}: the dtype of the input ({scalar_name(x.dtype)}) should be "
-                           f"convertible without narrowing to the specified dtype "
-                           f"({scalar_name(dtype)})")
-
-
 @accepts_out
 def matrix_power(input: Tensor, n: int) -> Tensor:
     """``input`` (a square matrix or a batch) to the integer power ``n``."""
@@ -1039,51 +709,3 @@ def matrix_power(input: Tensor, n: int) -> Tensor:
     for _ in range(n - 1):
         out = matmul(out, input)
     return out
-
-
-_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
-                "donot_use_mm_for_euclid_dist")
-
-
-def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
-          compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
-    """The p-norm distances between the rows of ``x1`` (..., P, M) and ``x2`` (..., R, M):
-    (..., P, R), batch dims broadcast. Euclidean distances (p = 2) come from one matrix
-    product, ``||a||^2 + ||b||^2 - 2 a.b``, where ``compute_mode`` asks for it or, by default,
-    where either side has more than 25 rows, as in PyTorch: (P, R) memory instead of
-    (P, R, M), less accurate for near points."""
-    if compute_mode not in _CDIST_MODES:
-        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
-    for name, x in (("X1", x1), ("X2", x2)):
-        if not x.is_floating_point():
-            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
-                               f"{scalar_name(x.dtype)}")
-        if x.ndim < 2:
-            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: "
-                               f"{x.ndim}D")
-    if x1.shape[-1] != x2.shape[-1]:
-        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: "
-                           f"{x1.shape[-1]} X2: {x2.shape[-1]}")
-    if p < 0:
-        raise RuntimeError("cdist only supports non-negative p values")
-    if p == 2 and (compute_mode == "use_mm_for_euclid_dist" or compute_mode == _CDIST_MODES[0]
-                   and (x1.shape[-2] > 25 or x2.shape[-2] > 25)):
-        return _euclidean_by_product(x1, x2)
-    return (x1.unsqueeze(-2) - x2.unsqueeze(-3)).norm(p, dim=-1)
-
-
-def _euclidean_by_product(x1: Tensor, x2: Tensor) -> Tensor:
-    """Euclidean distances from one product of the rows padded with their squared norms and
-    ones. Squares that round below zero become 0; while autograd records, 1e-30 instead (as
-    PyTorch's differentiable path does), so that sqrt's gradient stays finite."""
-    from ember.autograd.grad_mode import is_grad_enabled
-    from ember.ops.movement import cat
-    n1 = x1.pow(2).sum(-1, keepdim=True)
-    n2 = x2.pow(2).sum(-1, keepdim=True)
-    a = cat([x1 * -2, n1, n1.new_ones(n1.shape)], -1)
-    b = cat([x2, n2.new_ones(n2.shape), n2], -1)
-    squares = a.matmul(b.transpose(-1, -2))
-    recording = is_grad_enabled() and (x1.requires_grad or x2.requires_grad)
-    return squares.clamp_min(1e-30 if recording else 0).sqrt()
-
-

@@ -11,7 +11,8 @@ import numpy as np
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _host, _make, _to_nested
 from ember.backend.device import CPU, Device, as_dtype, convert, meta_array, to_device
-from ember.ops._util import accepts_out, cast, scalar_name, shape_arg, write_result
+from ember.ops._util import accepts_out, scalar_name, shape_arg, write_result
+from ember.ops.fill import checked_fill, write_source
 from ember.random import generator_for
 
 
@@ -271,7 +272,8 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
 
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _finish(np.asarray(s, _np_dtype(dtype)), device, requires_grad)
+    np_dtype = _np_dtype(dtype)
+    return _finish(np.asarray(write_source(s, np_dtype), np_dtype), device, requires_grad)
 
 
 def empty(*shape, size=None, dtype=None, layout=None, device=None, requires_grad: bool = False,
@@ -342,52 +344,9 @@ def full(size, fill_value, *, dtype=None, layout=None, device=None, requires_gra
         fill_value = fill_value.item()
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.scalar_dtype(fill_value)
     shape = _checked_shape((size,) if isinstance(size, int) else tuple(size))
-    fill_value = _checked_fill(fill_value, d.np_dtype, math.prod(shape))
+    fill_value = write_source(checked_fill(fill_value, d.np_dtype, math.prod(shape)), d.np_dtype)
     return _finish(_alloc(lambda s, t: np.full(s, fill_value, t), shape, d.np_dtype, device),
                    device, requires_grad, out)
-
-
-def _checked_fill(value, np_dtype, numel: int):
-    """A fill ``value`` cast to ``np_dtype`` as PyTorch's checked cast does: a real dtype
-    refuses a non-zero imaginary part, an integer dtype a value out of its range (an unsigned
-    one takes negative integers down to minus its maximum, wrapped), float32 a finite value
-    beyond its range."""
-    kind = np_dtype.kind
-    if kind in "bc" or isinstance(value, (bool, np.bool_)):
-        return value
-    if isinstance(value, (builtins.complex, np.complexfloating)):
-        if value.imag != 0:
-            raise _overflow(np_dtype)
-        value = value.real
-    if kind in "iu":
-        info = np.iinfo(np_dtype)
-        if isinstance(value, (builtins.int, np.integer)):
-            low = -info.max if kind == "u" else info.min
-            ok = low <= value <= info.max
-        else:  # compared as doubles; NaN never fits
-            ok = float(info.min) <= value <= float(info.max)
-        if not ok:
-            raise _overflow(np_dtype)
-        return cast(value, np_dtype)
-    if abs(value) > 65504.0 and math.isfinite(value):  # beyond float16's range
-        top = _FLOAT_MAX.get(np_dtype.name)
-        # (PyTorch skips the check for half types when it fills a single element)
-        if top is not None and abs(value) > top and (numel != 1 or np_dtype.itemsize == 4):
-            raise _overflow(np_dtype)
-        if np_dtype.itemsize == 2:  # rounds to infinity, silently
-            with np.errstate(over="ignore"):
-                return np_dtype.type(value)
-    return value
-
-
-_FLOAT_MAX = {"float32": 3.4028234663852886e38, "float16": 65504.0,
-              "bfloat16": 3.3895313892515355e38}
-_C_NAMES = {"float32": "float", "float16": "c10::Half", "bfloat16": "c10::BFloat16"}
-
-
-def _overflow(np_dtype) -> RuntimeError:
-    name = _C_NAMES.get(np_dtype.name, f"{np_dtype.name}_t")
-    return RuntimeError(f"value cannot be converted to type {name} without overflow")
 
 
 def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=None,
@@ -533,9 +492,9 @@ def _arange_values(start, step, n: int, np_dtype):
     whole = n // (2 * lanes) * (2 * lanes)
     step_f = np.full(n, step, np.float64)
     lane = i % lanes
-    base = _fma(step_f, i - lane, np.float64(start)).astype(np_dtype).astype(np.float64)
+    base = convert(_fma(step_f, i - lane, np.float64(start)), np_dtype).astype(np.float64)
     vector = np.where(lane == 0, base, _fma(step_f, lane, base))
-    return np.where(i < whole, vector, _fma(step_f, i, np.float64(start))).astype(np_dtype)
+    return convert(np.where(i < whole, vector, _fma(step_f, i, np.float64(start))), np_dtype)
 
 
 @accepts_out
@@ -548,7 +507,7 @@ def range(start=0, end=None, step=1, *, dtype=None, layout=None, device=None,  #
         start, end = 0, start
     n = int(math.floor((end - start) / step)) + 1
     data = start + np.arange(n, dtype=np.float64) * step
-    return _finish(data.astype(_np_dtype(dtype)), device, requires_grad)
+    return _finish(convert(data, _np_dtype(dtype)), device, requires_grad)
 
 
 def linspace(start, end, steps: int, *, dtype=None, layout=None, device=None,
@@ -593,7 +552,7 @@ def _range_ends(op: str, start, end, dtype, cast: bool = True):
                            f"cast to passed dtype {scalar_name(dtype)}")
     if not cast:
         return start, end, np_dtype
-    low, high = _checked_fill(start, np_dtype, 2), _checked_fill(end, np_dtype, 2)
+    low, high = checked_fill(start, np_dtype, 2), checked_fill(end, np_dtype, 2)
     if _dt.is_half(np_dtype):  # PyTorch's half from a double: via float
         low, high = np.float32(low), np.float32(high)
     return np_dtype.type(low), np_dtype.type(high), np_dtype
@@ -669,7 +628,7 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, layout=N
         data = np.power(base, _ramp(np_dtype.type(start), np_dtype.type(end), steps,
                                     np_dtype)).astype(np_dtype)
     elif steps == 1:
-        data = np.array([_checked_fill(_libm_pow(base, [float(start)])[0], np_dtype, 1)],
+        data = np.array([checked_fill(_libm_pow(base, [float(start)])[0], np_dtype, 1)],
                         np_dtype)
     else:
         # the ends in the dtype, their difference in its arithmetic (C's for integers), the

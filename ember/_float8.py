@@ -17,20 +17,12 @@ import numpy as np
 
 from ember import dtypes as _dt
 
-# PyTorch's C++ names of dtypes, which its promotion errors quote.
-_CPP_NAMES = {
-    "bool": "Bool", "uint8": "Byte", "uint16": "UInt16", "uint32": "UInt32", "uint64": "UInt64",
-    "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long", "float16": "Half",
-    "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
-    "complex64": "ComplexFloat", "complex128": "ComplexDouble", "qint8": "QInt8",
-    "quint8": "QUInt8", "qint32": "QInt32", "quint4x2": "QUInt4x2",
-}
-_CPP_NAMES.update((d.name, "Float8" + d.name[len("float8"):]) for d in _dt.FLOAT8)
-
 
 def cpp_name(d: _dt.dtype) -> str:
-    """PyTorch's C++ spelling of ``d`` (``Float8_e4m3fn``, ``Float``, ``Long``, ...)."""
-    return _CPP_NAMES[d.name]
+    """PyTorch's C++ spelling of ``d`` (``Float8_e4m3fn``, ``Float``, ``Long``, ...), which its
+    promotion errors quote (from the one table of tensor type names, through ``scalar_name``)."""
+    from ember.ops._util import scalar_name  # late: dtypes, which the ops need, imports us
+    return scalar_name(d)
 
 
 def refuse_promotion(a: _dt.dtype, b: _dt.dtype) -> None:

@@ -12,20 +12,18 @@ import functools
 import numpy as np
 
 from ember import dtypes as _dt
+from ember._sparse_compressed import SparseCompressedTensor, _as_compressed, to_compressed
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.device import get_array_module
 from ember.ops._util import scalar_name, wrap_dim
 from ember.sparse import (
     _COMPRESSED,
-    SparseCompressedTensor,
     SparseCooTensor,
-    _as_compressed,
     _as_sparse,
     _layout_name,
     _masked,
     layout_word,
-    to_compressed,
 )
 
 

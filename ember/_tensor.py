@@ -1885,11 +1885,19 @@ _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "
                "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
                "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
                "bool": "BoolTensor", "complex64": "ComplexFloatTensor",
-               "complex128": "ComplexDoubleTensor"}
+               "complex128": "ComplexDoubleTensor", "uint16": "UInt16Tensor",
+               "uint32": "UInt32Tensor", "uint64": "UInt64Tensor",
+               "float8_e4m3fn": "Float8_e4m3fnTensor", "float8_e5m2": "Float8_e5m2Tensor",
+               "float8_e4m3fnuz": "Float8_e4m3fnuzTensor",
+               "float8_e5m2fnuz": "Float8_e5m2fnuzTensor",
+               "float8_e8m0fnu": "Float8_e8m0fnuTensor", "qint8": "QInt8Tensor",
+               "quint8": "QUInt8Tensor", "qint32": "QInt32Tensor", "quint4x2": "QUInt4x2Tensor"}
 
 
 def _type_string(t: Tensor) -> str:
     prefix = "torch.cuda." if t.is_cuda else "torch."
+    if t.dtype.name.startswith(("qint", "quint")):
+        prefix += "quantized."
     return prefix + _TYPE_NAMES[t.dtype.name]
 
 

@@ -1,5 +1,10 @@
-"""Writing into a tensor: copy_, fill_, and the in-place random fills (uniform_, normal_, ...)."""
+"""Writing into a tensor: copy_, fill_, and the in-place random fills (uniform_, normal_, ...);
+and how every write of a number checks it (``checked_fill``) and rounds it (``write_source``)
+as PyTorch's Scalar conversion does (full, setitem, masked_fill, index_fill, scatter use them)."""
 from __future__ import annotations
+
+import math
+import struct
 
 import numpy as np
 
@@ -7,10 +12,74 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive, broadcast_mismatch
 from ember.autograd.grad_mode import _State
-from ember.backend.device import get_array_module, to_device
-from ember.ops._util import c_type_name, scalar_name
+from ember.backend.device import cast_source, get_array_module, to_device
+from ember.ops._util import c_type_name, cast, scalar_name
 from ember.ops.inplace import _write, check_inplace, inplace
 from ember.random import generator_for
+
+
+def checked_fill(value, np_dtype, numel: int):
+    """A fill ``value`` cast to ``np_dtype`` as PyTorch's checked cast does: a real dtype
+    refuses a non-zero imaginary part, an integer dtype a value out of its range (an unsigned
+    one takes negative integers down to minus its maximum, wrapped), float32 a finite value
+    beyond its range."""
+    kind = np_dtype.kind
+    if kind == "f" and value.__class__ in _PLAIN and -65504.0 <= value <= 65504.0:
+        return value  # within every float dtype's range: the common case, checked first
+    if kind in "bc" or isinstance(value, (bool, np.bool_)):
+        return value
+    if isinstance(value, (complex, np.complexfloating)):
+        if value.imag != 0:
+            raise _overflow(np_dtype)
+        value = value.real
+    if kind in "iu":
+        info = np.iinfo(np_dtype)
+        if isinstance(value, (int, np.integer)):
+            low = -info.max if kind == "u" else info.min
+            ok = low <= value <= info.max
+        else:  # compared as doubles; NaN never fits
+            ok = float(info.min) <= value <= float(info.max)
+        if not ok:
+            raise _overflow(np_dtype)
+        return cast(value, np_dtype)
+    if abs(value) > 65504.0 and math.isfinite(value):  # beyond float16's range
+        top = _FLOAT_MAX.get(np_dtype.name)
+        # (PyTorch skips the check for half types when it fills a single element)
+        if top is not None and abs(value) > top and (numel != 1 or np_dtype.itemsize == 4):
+            raise _overflow(np_dtype)
+        if np_dtype.itemsize == 2:  # to infinity, silently, through float32 as PyTorch
+            with np.errstate(over="ignore"):
+                return np_dtype.type(np.float32(value))
+    return value
+
+
+_PLAIN = (int, float)
+_FLOAT_MAX = {"float32": 3.4028234663852886e38, "float16": 65504.0,
+              "bfloat16": 3.3895313892515355e38}
+_C_NAMES = {"float32": "float", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+            "int32": "int"}
+
+
+def _overflow(np_dtype) -> RuntimeError:
+    name = _C_NAMES.get(np_dtype.name, f"{np_dtype.name}_t")
+    return RuntimeError(f"value cannot be converted to type {name} without overflow")
+
+
+def write_source(value, np_dtype):
+    """``value`` (a number or an array) as it is written into an array of ``np_dtype``: PyTorch
+    takes a Python float as a double and rounds a double through float32 on its way to float16
+    (see :func:`~ember.backend.device.cast_source`), where NumPy would round it directly."""
+    if np_dtype.itemsize != 2:
+        return value
+    if isinstance(value, float):  # np.float64 is a float too
+        try:  # the float32 nearest, kept a Python float: NumPy then rounds it as PyTorch does
+            return _FLOAT32.unpack(_FLOAT32.pack(value))[0]
+        except OverflowError:  # beyond float32: infinite either way
+            return value
+    return cast_source(value, np_dtype) if hasattr(value, "dtype") else value
+
+
+_FLOAT32 = struct.Struct("f")
 
 
 class Copy(Primitive, node_name="CopyBackwards"):
@@ -31,7 +100,7 @@ class Copy(Primitive, node_name="CopyBackwards"):
 def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
     """Copy ``src`` (broadcast, cast, moved across devices) into ``self``."""
     if not isinstance(src, Tensor):
-        src = _make(self._xp.asarray(src, self._data.dtype))
+        src = _make(self._xp.asarray(write_source(src, self._data.dtype), self._data.dtype))
     if not (_State.enabled and (self.requires_grad or src.requires_grad)):
         data = src._data
         if data.__class__ is not self._data.__class__:
@@ -47,7 +116,7 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
 class Fill(Primitive, node_name="FillBackward1"):
     @staticmethod
     def forward(ctx, a, value):
-        return get_array_module(a).full(a.shape, value, a.dtype)
+        return get_array_module(a).full(a.shape, write_source(value, a.dtype), a.dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -55,10 +124,23 @@ class Fill(Primitive, node_name="FillBackward1"):
 
 
 def fill_(self: Tensor, value) -> Tensor:
+    """Fill ``self`` with ``value``, in place: a number checked against the dtype's range as
+    PyTorch's Scalar is, a 0-d tensor cast unchecked as tensors are."""
+    dtype = self._data.dtype
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError("fill_ only supports 0-dimension value tensor but got tensor "
+                               f"with {value.ndim} dimensions.")
+    else:
+        value = checked_fill(value, dtype, self._data.size)
     if not (_State.enabled and (self.requires_grad or isinstance(value, Tensor)
                                 and value.requires_grad)):
-        v = value.item() if isinstance(value, Tensor) else value
-        self._data[...] = v
+        v = value
+        if isinstance(value, Tensor):
+            v = value._data
+            if v.__class__ is not self._data.__class__:
+                v = to_device(v, self.device)
+        self._data[...] = write_source(v, dtype)
         self._bump_version()
         return self
     return inplace(self, Fill, value)
@@ -89,8 +171,8 @@ def fill_diagonal_(input: Tensor, fill_value, wrap: bool = False) -> Tensor:
         index = (_make(flat // cols), _make(flat % cols))
     else:
         index = (_make(xp.arange(input.shape[0])),) * input.ndim
-    value = _make(xp.asarray(fill_value, input._data.dtype))
-    return input.index_put_(index, value)
+    dtype = input._data.dtype
+    return input.index_put_(index, _make(xp.asarray(write_source(fill_value, dtype), dtype)))
 
 
 def _random_write(self: Tensor, values) -> Tensor:

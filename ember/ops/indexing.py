@@ -28,6 +28,7 @@ from ember.ops._util import (
     wrap_dim,
     write_result,
 )
+from ember.ops.fill import checked_fill, write_source
 from ember.ops.inplace import check_inplace, inplace
 from ember.ops.movement import (
     AliasIndex,
@@ -252,10 +253,12 @@ def setitem(t: Tensor, index, value) -> None:
             v = value._data
             if v.__class__ is not t._data.__class__:
                 v = to_device(v, t.device)
+        elif t._data.dtype.kind in "iu":  # PyTorch checks a number against the int range
+            v = checked_fill(value, t._data.dtype, 2)
         else:
             v = value
         try:
-            t._data[np_index] = v
+            t._data[np_index] = write_source(v, t._data.dtype)
         except IndexError as exc:
             raise _index_error(exc) from None
         except ValueError:
@@ -280,8 +283,9 @@ class IndexPut(Primitive, node_name="IndexPutBackward0"):
         ctx.accumulate = accumulate
         xp = get_array_module(a)
         out = a.copy()
-        values = cast(values, a.dtype) if is_number(values) else values.astype(a.dtype,
-                                                                                 copy=False)
+        values = write_source(cast(values, a.dtype) if is_number(values) else values, a.dtype)
+        if hasattr(values, "astype"):
+            values = values.astype(a.dtype, copy=False)
         try:
             if accumulate:
                 target_shape = out[index].shape
@@ -318,7 +322,8 @@ def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tenso
     _check_put_dtype(input, values)
     index = _index_tuple(input, indices)
     if not isinstance(values, Tensor):
-        values = _make(input._xp.asarray(values, input._data.dtype))
+        values = _make(input._xp.asarray(write_source(values, input._data.dtype),
+                                         input._data.dtype))
     return IndexPut.apply(input, values, index, accumulate)
 
 
@@ -331,7 +336,8 @@ def _index_put_(input: Tensor, indices, values, accumulate: bool = False) -> Ten
     """``index_put_`` without its dtype check (``t[mask] = 0-d tensor`` casts)."""
     index = _index_tuple(input, indices)
     if not isinstance(values, Tensor):
-        values = _make(input._xp.asarray(values, input._data.dtype))
+        values = _make(input._xp.asarray(write_source(values, input._data.dtype),
+                                         input._data.dtype))
     return inplace(input, IndexPut, values, index, accumulate)
 
 
@@ -538,7 +544,7 @@ class Scatter(Primitive, node_name="ScatterBackward0"):
         pos = _scatter_index(xp, index, dim)
         ctx.src_shape = getattr(src, "shape", ())
         if is_number(src):
-            vals = cast(src, a.dtype)
+            vals = write_source(cast(src, a.dtype), a.dtype)
         else:
             vals = src[tuple(slice(0, s) for s in index.shape)].astype(a.dtype)
         try:
@@ -938,7 +944,7 @@ class IndexFill(Primitive, node_name="IndexFillBackward0"):
         ctx.dim = dim
         out = a.copy()
         try:
-            out[(slice(None),) * dim + (index,)] = value
+            out[(slice(None),) * dim + (index,)] = write_source(value, out.dtype)
         except IndexError as exc:
             raise _index_error(exc) from None
         return out
@@ -983,7 +989,9 @@ class MaskedFill(Primitive, node_name="MaskedFillBackward0"):
     def forward(ctx, a, mask, value):
         ctx.save_for_backward(mask)
         xp = get_array_module(a)
-        v = scalar_operand(value, a) if is_number(value) else value.astype(a.dtype)
+        v = write_source(scalar_operand(value, a) if is_number(value) else value, a.dtype)
+        if hasattr(v, "astype"):  # an array, or the float32 a float16's double goes through
+            v = v.astype(a.dtype, copy=False)
         return _where_arrays(xp, mask, v, a)
 
     @staticmethod
@@ -1066,6 +1074,7 @@ def masked_fill_(input: Tensor, mask: Tensor, value) -> Tensor:
                                 and value.requires_grad)):
         v = value._data if isinstance(value, Tensor) else value
         xp = input._xp
+        v = write_source(v, input._data.dtype)
         xp.copyto(input._data, xp.asarray(v, input._data.dtype), where=mask._data)
         input._bump_version()
         return input

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import sys
 
 from ember.backend import cuda_conv
 from ember.backend.device import empty_as, is_host, zeros_as
@@ -292,6 +293,15 @@ def _scatter_along(g, arg, axis: int, length: int, k: int, s: int, d: int, finit
     shape = g.shape[:axis] + (length,) + g.shape[axis + 1:]
     assign = finite and _disjoint(k, s, d)  # else g * mask would turn inf * 0 into NaN
     covered = assign and s == k and n * k == length  # every element written below
+    if covered and axis < g.ndim - 1 and g.__class__ is xp.ndarray:
+        # The windows' rows interleave in the output, which NumPy would write one short row at
+        # a time: copy every row k times instead (whole rows at once), keeping the chosen ones.
+        tail = g.shape[axis + 1:]
+        offset = (xp.arange(length) % k).astype(arg.dtype).reshape((length,) + (1,) * len(tail))
+        offset = xp.ascontiguousarray(xp.broadcast_to(offset, (length,) + tail))
+        out = xp.repeat(g, k, axis)
+        xp.multiply(out, xp.repeat(arg, k, axis) == offset, out=out)
+        return out
     out = (empty_as if covered else zeros_as)(xp, g, shape, g.dtype)
     dst = [out[_along(axis, j * d, s, n)] for j in range(k)]
     if not assign:
@@ -338,8 +348,75 @@ def max_pool(x, kernel, stride, pads, dilation):
     if _on_gpu(x, len(kernel), max(x.size, math.prod(x.shape[:2] + outs))):
         return cuda_conv.max_pool_forward(x, kernel, stride, pads, dilation, outs)
     xp = get_xp(x)
+    if _halving(x, kernel, stride, pads, dilation):
+        values, choice = _max_pool_halving(x)
+        if np_kind(x.dtype) != "f" or not bool(xp.isnan(values).any()):
+            return values, choice
     low = -xp.inf if np_kind(x.dtype) == "f" else xp.iinfo(x.dtype).min
     return window_max(pad(x, pads, "constant", low), kernel, stride, dilation, pads)
+
+
+# NOTE [ Halving max pooling ]
+# The common 2x2 window with stride 2 over even sizes gets the passes of NOTE [ Separable max
+# pooling ] without their strided reads, which NumPy runs element by element or a short row at
+# a time: each pass compares the whole array with itself shifted by one element (then by one
+# row of the halved width), a contiguous operation that runs vectorised even though only every
+# other result is kept. Keeping the even elements of a contiguous array is one cast, reading
+# each pair as a word of twice the size and keeping its low half (the first element, on a
+# little-endian host). The input goes a few planes at a time, so that the full-size
+# intermediates stay in cache. The results (NaN aside, which takes the general path) are those
+# of the general passes, bit for bit.
+
+_HALVING_BLOCK = 1 << 20  # bytes of input per block of planes
+_WORDS = {1: ("uint16", "uint8"), 2: ("uint32", "uint16"), 4: ("uint64", "uint32")}
+
+
+def _halving(x, kernel, stride, pads, dilation) -> bool:
+    """Whether max pooling of ``x`` takes :func:`_max_pool_halving`."""
+    xp = get_xp(x)
+    return (tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and tuple(dilation) == (1, 1)
+            and not any(lo or hi for lo, hi in pads) and x.ndim == 4 and x.size > 0
+            and x.shape[2] % 2 == 0 and x.shape[3] % 2 == 0 and x.dtype.itemsize in _WORDS
+            and sys.byteorder == "little" and is_host(xp) and x.__class__ is xp.ndarray
+            and x.flags.c_contiguous)
+
+
+def _evens(a):
+    """The even-indexed elements of a contiguous 1-D array, as a new contiguous array."""
+    word, low = _WORDS[a.dtype.itemsize]
+    return a.view(word).astype(low).view(a.dtype)
+
+
+def _max_pool_halving(x):
+    """:func:`window_max` for 2x2 windows with stride 2 over ``x`` (N, C, H, W), both sizes
+    even (NOTE [ Halving max pooling ])."""
+    xp = get_xp(x)
+    n, c, h, w = x.shape
+    wo = w // 2
+    flat = x.reshape(-1)
+    size = flat.size
+    right = xp.empty(size // 2, xp.uint8)  # per column pair: whether the right one is larger
+    lower = xp.empty((size // (2 * w), wo), xp.bool_)  # per row pair: whether the lower one is
+    values = xp.empty((size // (2 * w), wo), x.dtype)
+    block = max(1, _HALVING_BLOCK // (h * w * x.dtype.itemsize)) * h * w  # whole planes
+    pair = xp.empty(block, x.dtype)
+    beats = xp.empty(block, xp.bool_)
+    quad = xp.empty(block // 2, x.dtype)
+    below = xp.empty(block // 2, xp.bool_)
+    for start in range(0, size, block):
+        end = min(start + block, size)
+        m, src = end - start, flat[start:end]
+        xp.maximum(src[:-1], src[1:], out=pair[:m - 1])
+        xp.greater(src[1:], src[:-1], out=beats[:m - 1])  # strict: ties keep the first
+        right[start // 2:end // 2] = _evens(beats[:m])
+        half = _evens(pair[:m])  # the row maxima of each column pair, (rows, wo)
+        xp.maximum(half[:-wo], half[wo:], out=quad[:m // 2 - wo])
+        xp.greater(half[wo:], half[:-wo], out=below[:m // 2 - wo])
+        rows = slice(start // (2 * w), end // (2 * w))
+        values[rows] = quad[:m // 2].reshape(-1, 2, wo)[:, 0]
+        lower[rows] = below[:m // 2].reshape(-1, 2, wo)[:, 0]
+    return values.reshape(n, c, h // 2, wo), (lower.view(xp.uint8).reshape(n, c, h // 2, wo),
+                                               right.reshape(n, c, h, wo))
 
 
 def max_pool_gather(x, choice, kernel, stride, pads, dilation):

@@ -106,8 +106,18 @@ class Convolution(Primitive, node_name="ConvolutionBackward0"):
         if needs[1]:
             gw = ConvWeightGrad.apply(x, grad, tuple(w.shape), *ctx.args, cols, gmat)
         if needs[2]:
-            gb = grad.sum((0,) + tuple(range(2, grad.ndim)))
+            gb = _bias_grad(grad)
         return gx, gw, gb
+
+
+def _bias_grad(grad: Tensor) -> Tensor:
+    """``grad`` summed over all but its channel dim. In float32 and float64, one
+    matrix-vector product with ones per sample: BLAS sums three times faster than NumPy's
+    reduction over several axes."""
+    if grad._data.dtype not in (np.float32, np.float64):
+        return grad.sum((0,) + tuple(range(2, grad.ndim)))
+    flat = grad.flatten(2)
+    return matmul(flat, flat.new_ones(flat.shape[2])).sum(0)
 
 
 def _conj(a: Tensor, b: Tensor) -> tuple:

@@ -188,11 +188,28 @@ def normalize(tensor: Tensor, mean: Sequence[float], std: Sequence[float],
     if np.any(s == 0):
         raise ValueError(f"std evaluated to zero after conversion to {tensor.dtype}, leading "
                          "to division by zero.")
+    # torchvision subtracts and divides in place (on a clone unless ``inplace``): statistics
+    # for more channels than the image has do not widen it, they raise.
+    _check_in_place_broadcast(tensor, m.shape[0])
+    _check_in_place_broadcast(tensor, s.shape[0])
     if inplace:
         np.subtract(data, m, out=data)
         np.divide(data, s, out=data)
         return tensor
     return _make((data - m) / s)
+
+
+def _check_in_place_broadcast(tensor: Tensor, channels: int) -> None:
+    """PyTorch's errors for ``tensor.sub_(stat.view(-1, 1, 1))`` with ``channels`` values."""
+    have = tensor.shape[-3]
+    if channels == 1 or channels == have:
+        return
+    if have == 1:
+        wide = [*tensor.shape[:-3], channels, *tensor.shape[-2:]]
+        raise RuntimeError(f"output with shape {list(tensor.shape)} doesn't match the broadcast "
+                           f"shape {wide}")
+    raise RuntimeError(f"The size of tensor a ({have}) must match the size of tensor b "
+                       f"({channels}) at non-singleton dimension {tensor.ndim - 3}")
 
 
 def _non_negative(value: float, name: str) -> None:

@@ -392,6 +392,15 @@ def normalize(inpt, mean: Sequence[float], std: Sequence[float], inplace: bool =
     return _dispatch(normalize, inpt, mean, std, inplace)
 
 
+def _normalize_image(image: Tensor, mean, std, inplace: bool = False) -> Tensor:
+    """v1's, except that v2 subtracts the mean out of place unless ``inplace``: a mean for more
+    channels widens a one-channel image (v1 raises)."""
+    channels = np.size(mean)
+    if not inplace and image.ndim >= 3 and image.shape[-3] == 1 and channels > 1:
+        image = image.expand(*image.shape[:-3], channels, *image.shape[-2:])
+    return _v1.normalize(image, mean, std, inplace)
+
+
 def _to_dtype_image(image: Tensor, dtype=_dt.float32, scale: bool = False) -> Tensor:
     if scale:
         return _v1.convert_image_dtype(image, dtype)
@@ -430,7 +439,7 @@ def to_pure_tensor(inpt: Tensor) -> Tensor:
 
 
 for _image_type in _IMAGE_TYPES:
-    register_kernel(normalize, _image_type)(_v1.normalize)
+    register_kernel(normalize, _image_type)(_normalize_image)
     register_kernel(to_dtype, _image_type)(_to_dtype_image)
 for _functional, _v1_function in [
         (horizontal_flip, _v1.hflip), (vertical_flip, _v1.vflip), (resize, _v1.resize),

@@ -98,6 +98,7 @@ from ember.distributed.work import (  # noqa: F401
     ReduceOp,
     Work,
     get_debug_level,
+    reduce_op,
     set_debug_level,
     set_debug_level_from_env,
 )

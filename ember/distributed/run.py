@@ -109,8 +109,10 @@ def command(args: argparse.Namespace, local_rank_argument: bool = False) -> list
     if args.no_python:
         program = [args.training_script]
     else:  # mpi4py's runner: a rank that raises or exits non-zero aborts the job (MPI_Abort)
-        # instead of waiting in MPI_Finalize for ranks that wait for it
-        program = [sys.executable, "-u", "-m", "mpi4py", *(["-m"] if args.module else []),
+        # instead of waiting in MPI_Finalize for ranks that wait for it. Output is buffered as
+        # under torchrun (no -u): an unbuffered print's text and newline are two writes, which
+        # the ranks' concurrent output splits apart.
+        program = [sys.executable, "-m", "mpi4py", *(["-m"] if args.module else []),
                    args.training_script]
     shared = {"WORLD_SIZE": nproc, "LOCAL_WORLD_SIZE": nproc, "ROLE_WORLD_SIZE": nproc,
               "GROUP_RANK": 0, "ROLE_NAME": args.role, "MASTER_ADDR": addr, "MASTER_PORT": port,

@@ -6,12 +6,13 @@ import enum
 import os
 import threading
 import time
+import warnings
 from datetime import timedelta
 from typing import Any, Callable
 
 __all__ = ["Backend", "DebugLevel", "DistBackendError", "DistError", "DistNetworkError",
            "DistStoreError", "Future", "QueueEmptyError", "ReduceOp", "Work", "get_debug_level",
-           "set_debug_level", "set_debug_level_from_env"]
+           "reduce_op", "set_debug_level", "set_debug_level_from_env"]
 
 
 class DistError(RuntimeError):
@@ -94,6 +95,24 @@ class ReduceOp(enum.Enum):
 
 
 ReduceOp.RedOpType = ReduceOp  # PyTorch spells the members ``ReduceOp.RedOpType.SUM`` too
+
+
+class _reduce_op:  # noqa: N801  (PyTorch's type name, shown in its errors)
+    """``dist.reduce_op``: the deprecated spelling of ReduceOp (older tutorials and scripts
+    write ``dist.reduce_op.SUM``); each member read warns, as in PyTorch."""
+
+    def __getattr__(self, name: str) -> ReduceOp:
+        if name.startswith("__"):  # copy/pickle probing: no member, no warning
+            raise AttributeError(name)
+        warnings.warn("`torch.distributed.reduce_op` is deprecated, please use "
+                      "`torch.distributed.ReduceOp` instead", FutureWarning, stacklevel=2)
+        try:
+            return ReduceOp[name]
+        except KeyError:
+            raise AttributeError(f"'_reduce_op' object has no attribute '{name}'") from None
+
+
+reduce_op = _reduce_op()
 
 
 class Backend(str):

@@ -86,6 +86,13 @@ def test_reduce_op_and_backend_names():
     assert dist.Backend("GLOO") == dist.Backend.GLOO == "gloo"
 
 
+def test_deprecated_reduce_op_spelling_warns_and_names_the_members():
+    with pytest.warns(FutureWarning, match="reduce_op` is deprecated"):
+        assert dist.reduce_op.SUM is dist.ReduceOp.SUM
+    with pytest.warns(FutureWarning), pytest.raises(AttributeError, match="FOO"):
+        _ = dist.reduce_op.FOO
+
+
 class _Request:
     """A stand-in engine request that completes after ``polls`` tests (or never)."""
 

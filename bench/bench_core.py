@@ -4,7 +4,10 @@ Workloads (issue 2): a 2x2 ``a + b``; a small autograd step
 ``((x * 2 + 1).relu()).sum().backward()`` on 10x10; a 1024x1024 float32 matmul (against NumPy's
 own ``@`` too); an STFT of 1 s at 16 kHz; and ``import ember`` vs ``import torch`` in fresh
 interpreters. Also an MLP-like autograd step (32x64 batch, two linear layers) to check that
-autograd gains carry over.
+autograd gains carry over, and the host cost of one recorded op on 4x4 tensors that require grad
+(``a + b``, ``a * b``, ``x @ w``, ``F.linear``, ``relu``, ``sum``), a tiny 3-layer MLP's forward
+and backward, and a tiny TransformerEncoderLayer training step (d_model 32, 4 heads, seq 8,
+batch 2, Adam), where the array work is negligible and ember's Python per op is what is timed.
 Prints medians and the ratio ember/torch. Usage: python bench/bench_core.py
 """
 from __future__ import annotations
@@ -45,6 +48,43 @@ def _import_time(module: str, runs: int = 5) -> float:
     return statistics.median(out)
 
 
+def _tiny_cases(lib) -> dict:
+    """Per-op host cost: each case records a node on 4x4 tensors (the array work is tiny)."""
+    from bench.bench_nn import transformer
+
+    F = lib.nn.functional
+    lib.manual_seed(0)
+    a, b, w = (lib.randn(4, 4, requires_grad=True) for _ in range(3))
+    bias = lib.randn(4, requires_grad=True)
+    nn = lib.nn
+    mlp = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    x_mlp = lib.randn(4, 4)
+    model, x, y, _ = transformer(lib, 32, 4, 8, 2)
+    opt = lib.optim.Adam(model.parameters(), lr=1e-3)
+
+    def transformer_step():
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return {"grad a + b 4x4": (lambda: a + b, 20000),
+            "grad a * b 4x4": (lambda: a * b, 20000),
+            "grad x @ w 4x4": (lambda: a @ w, 20000),
+            "grad F.linear 4x4": (lambda: F.linear(a, w, bias), 20000),
+            "grad relu 4x4": (lambda: F.relu(a), 20000),
+            "grad sum 4x4": (lambda: a.sum(), 20000),
+            "tiny MLP fwd+bwd": (lambda: mlp(x_mlp).sum().backward(), 1000),
+            "tiny Transformer step": (transformer_step, 100)}
+
+
+def _tiny_rows(ember, torch) -> list:
+    cases_e, cases_t = _tiny_cases(ember), _tiny_cases(torch)
+    rows = []
+    for name, (fn_e, number) in cases_e.items():
+        r = _interleaved({"ember": fn_e, "torch": cases_t[name][0]}, number=number, repeat=7)
+        rows.append((name, r))
+    return rows
+
+
 def main() -> None:
     import torch
 
@@ -76,6 +116,8 @@ def main() -> None:
                       "torch": lambda: mlp_step(xb_t, *params_t)},
                      number=1000, repeat=7)
     rows.append(("autograd MLP 32x64x10", r))
+
+    rows += _tiny_rows(ember, torch)
 
     m_e, n_e = ember.randn(1024, 1024), ember.randn(1024, 1024)
     m_t, n_t = torch.randn(1024, 1024), torch.randn(1024, 1024)

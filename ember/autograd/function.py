@@ -280,8 +280,8 @@ class AccumulateGrad(Node):
                 var._grad = grad._owned_copy()  # a sparse gradient stays sparse
         elif create_graph or _State.enabled and grad.requires_grad:
             var._grad = current + grad
-        elif current.__class__ is not Tensor and current.is_sparse:
-            from ember.sparse import accumulate  # ember.sparse needs Tensor, bound after this
+        elif current.__class__ is not Tensor and current.layout.name.startswith("sparse"):
+            from ember.sparse import accumulate  # COO and compressed; needs Tensor, bound later
             var._grad = accumulate(current, grad)
         else:
             current._data += grad._data  # in place: ``.grad`` keeps its identity
@@ -833,10 +833,10 @@ def _record_primitive(cls, args):
             return _record_unary(cls, args)  # a Tensor and options (a reduction's dims, ...)
     node = _new_node(cls)
     scalar_edges = cls._scalar_edges
+    inputs = list(args)  # the Tensors replaced by their arrays below
+    needs = [False] * len(args)
     edges = []
-    needs = []
     meta = []
-    inputs = []
     positions = []  # the arguments that have an edge
     i = 0
     for a in args:
@@ -844,28 +844,24 @@ def _record_primitive(cls, args):
             if a._base is not None:
                 refresh_view(a)
             data = a._data
-            for j in range(i):
+            for j in positions:  # the earlier Tensors (and numbers, never ``data``)
                 if inputs[j] is data and args[j] is not a:
                     data = data.view()  # see NOTE [ Distinct arrays ]
                     break
-            inputs.append(data)
+            inputs[i] = data
             positions.append(i)
             if a.requires_grad:
                 fn = a.grad_fn
                 edges.append((fn, a._output_nr) if fn is not None else (grad_accumulator(a), 0))
-                needs.append(True)
+                needs[i] = True
                 meta.append((data.shape, data.dtype))
             else:
                 edges.append(_NO_EDGE)
-                needs.append(False)
                 meta.append(None)
-        else:
-            inputs.append(a)
-            needs.append(False)
-            if scalar_edges and (a.__class__ in _PY_NUMBERS or isinstance(a, _Number)):
-                positions.append(i)
-                edges.append(_NO_EDGE)  # PyTorch wraps the number: an edge to nothing
-                meta.append(None)
+        elif scalar_edges and (a.__class__ in _PY_NUMBERS or isinstance(a, _Number)):
+            positions.append(i)
+            edges.append(_NO_EDGE)  # PyTorch wraps the number: an edge to nothing
+            meta.append(None)
         i += 1
     if len(positions) != i:
         node._tensor_positions = tuple(positions)
@@ -960,14 +956,17 @@ def _wrap_array_outputs(node, out: tuple) -> tuple:
 
 def _resolve_saved_arrays(node, saved, args, inputs, outputs, raw_out):
     """Map the arrays a primitive saved back to the Tensors backward will use."""
+    hooks = saved_tensors_hooks_stack
     resolved = []
     for s in saved:
         if s is not None:
             if s is raw_out and len(inputs) == 1 and s is not inputs[0]:  # relu, exp, ...
-                s = _save(outputs, node)
+                t = outputs
+            elif s is inputs[0] and isinstance(args[0], Tensor):  # the first input: inline
+                t = args[0]
             else:
                 t = s if isinstance(s, Tensor) else _owner(s, args, inputs, outputs, raw_out)
-                s = _save(t, node)
+            s = _save(t, node) if hooks else _SavedTensor(t, node)
         resolved.append(s)
     return resolved
 

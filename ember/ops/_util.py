@@ -77,8 +77,11 @@ def c_type_name(dtype: _dt.dtype) -> str:
 
 
 def is_number(x) -> bool:
-    if x.__class__ in _PY_SCALARS:  # skips the ABC check on the hot path
+    cls = x.__class__
+    if cls in _PY_SCALARS:  # skips the ABC check on the hot path
         return True
+    if cls is _ndarray or cls is Tensor:  # (and for the usual operands that are not numbers)
+        return False
     return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, Tensor)
 
 

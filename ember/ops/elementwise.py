@@ -249,8 +249,9 @@ class Mul(Primitive, node_name="MulBackward0"):
                 ctx.scalar = y
             else:
                 ctx.scalar = None
-                ctx.save_for_backward(_as_given(a, x) if needs[1] else None,
-                                      _as_given(b, y) if needs[0] else None)
+                ctx.save_for_backward(
+                    None if not needs[1] else a if a is x else _as_given(a, x),
+                    None if not needs[0] else b if b is y else _as_given(b, y))
         if half_and_number(a, b):  # (the number as given: promote() may have rounded it)
             return in_opmath("multiply", a, b)
         return x * y
@@ -269,9 +270,20 @@ class Mul(Primitive, node_name="MulBackward0"):
                 return _make(in_opmath("multiply", grad._data, scalar)), None
             return _make(grad._data * scalar), None
         a, b = saved
-        ga = mul(grad, b.conj() if b.is_complex() else b) if ctx.needs_input_grad[0] else None
-        gb = mul(grad, a.conj() if a.is_complex() else a) if ctx.needs_input_grad[1] else None
+        ga = _grad_times(grad, b) if ctx.needs_input_grad[0] else None
+        gb = _grad_times(grad, a) if ctx.needs_input_grad[1] else None
         return ga, gb
+
+
+def _grad_times(grad: Tensor, factor: Tensor) -> Tensor:
+    """``grad * conj(factor)``: on the arrays when there is no graph to record and the two
+    are real and of one dtype and array kind (what ``mul`` would compute, without its
+    dispatch), else through ``mul``."""
+    g, f = grad._data, factor._data
+    if (not _State.enabled and g.dtype is f.dtype and g.__class__ is f.__class__
+            and g.dtype.kind != "c"):
+        return _make(g * f)
+    return mul(grad, factor.conj() if factor.is_complex() else factor)
 
 
 def mul(input, other, *, out=None):
@@ -657,6 +669,9 @@ def clip_array(a, lo, hi):
             lo = -math.inf
         else:
             hi = math.inf
+    if a.__class__ is np.ndarray and not isinstance(lo, np.ndarray) \
+            and not isinstance(hi, np.ndarray):  # number bounds: what np.clip calls
+        return a.clip(lo, hi).astype(a.dtype, copy=False)
     return np.clip(a, lo, hi).astype(a.dtype, copy=False)
 
 
@@ -724,6 +739,7 @@ def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
 def _clamp(input, lo, hi, out, prim, tensor_prim):
     """``prim`` for number bounds, ``tensor_prim`` where a bound is a Tensor; into ``out``."""
     if isinstance(lo, Tensor) or isinstance(hi, Tensor):
+        _check_bound_kinds("clamp", input, lo, hi, out)
         try:
             result = tensor_prim.apply(input, lo, hi)
         except (NotImplementedError, TypeError):
@@ -735,6 +751,20 @@ def _clamp(input, lo, hi, out, prim, tensor_prim):
             _check_clamp_out(out, input, lo, hi)
         result = prim.apply(input, lo, hi)
     return write_out(out, result) if out is not None else result
+
+
+def _check_bound_kinds(name: str, input, lo, hi, out=None) -> None:
+    """PyTorch's overloads take two Tensor bounds or two numbers, never one of each."""
+    if lo is None or hi is None or isinstance(lo, Tensor) == isinstance(hi, Tensor):
+        return
+    got = ", ".join("Tensor" if isinstance(a, Tensor) else type(a).__name__
+                    for a in (input, lo, hi))
+    if out is not None:
+        got += ", out=Tensor"
+    raise TypeError(f"{name}() received an invalid combination of arguments - got ({got}), but "
+                    f"expected one of:\n * (Tensor input, Tensor min = None, Tensor max = None, "
+                    f"*, Tensor out = None)\n * (Tensor input, Number min = None, Number max = "
+                    f"None, *, Tensor out = None)\n")
 
 
 def _check_clamp_out(out: Tensor, input: Tensor, *bounds) -> None:
@@ -752,6 +782,7 @@ clip = clamp
 
 def clamp_(input, min=None, max=None):  # noqa: A002
     if isinstance(min, Tensor) or isinstance(max, Tensor):
+        _check_bound_kinds("clamp_", input, min, max)
         return inplace(input, ClampTensor, min, max, saves_self=True)
     return inplace(input, Clamp, min, max, saves_self=True)
 

@@ -168,8 +168,6 @@ def _csr_grad_run(m, first, second):
     return _outcome(both)
 
 
-@pytest.mark.xfail(strict=False, reason="needs AccumulateGrad to route a compressed .grad to "
-                   "ember.sparse.accumulate (ember/autograd/function.py)")
 @pytest.mark.parametrize("first,second", [("g1", "g2"), ("g2", "g1"), ("dense", "g2"),
                                           ("g2", "dense"), ("g2", "g2")])
 def test_csr_grad_accumulates_as_torch(first, second):

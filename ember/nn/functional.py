@@ -8,6 +8,8 @@ composing would be unstable or much slower.
 """
 from __future__ import annotations
 
+import types
+
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.amp.autocast_mode import cast_args_as
@@ -167,6 +169,7 @@ def pdist(input: Tensor, p: float = 2.0) -> Tensor:
 
 # --- activations, dropout, normalization, embedding, losses: by family beside this module (with
 # the private helpers that ember.ops.nn_aliases and ember.ops.native_nn reach through this one)
+from ember.nn import _activations, _dropout, _embedding, _losses, _normalization  # noqa: E402
 from ember.nn._activations import *  # noqa: F401,F403,E402
 from ember.nn._dropout import *  # noqa: F401,F403,E402
 from ember.nn._dropout import _feature_dropout, _feature_noise_shape  # noqa: F401,E402
@@ -176,6 +179,20 @@ from ember.nn._losses import *  # noqa: F401,F403,E402
 from ember.nn._losses import _Reduction  # noqa: F401,E402
 from ember.nn._normalization import *  # noqa: F401,F403,E402
 from ember.nn._normalization import _batch_norm  # noqa: F401,E402
+
+
+def _report_this_module(*families) -> None:
+    """Name this module as the families' functions' home, as PyTorch's all say
+    torch.nn.functional: a pickled model names its activation (TransformerEncoderLayer.activation)
+    by module, and ``ember.load`` rebuilds functions of this module only."""
+    for family in families:
+        for name in family.__all__:
+            function = getattr(family, name)
+            if isinstance(function, types.FunctionType):
+                function.__module__ = __name__
+
+
+_report_this_module(_activations, _dropout, _embedding, _losses, _normalization)
 
 # --- spatial and sequence layers (nn-spatial) ---
 from ember.ops.attention import *  # noqa: F401,F403,E402

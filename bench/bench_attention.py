@@ -77,6 +77,8 @@ def main() -> None:
     repeat = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     device = sys.argv[2] if len(sys.argv) > 2 else "cuda"
     gpu = device == "cuda"
+    if not gpu:  # one thread each, as OPENBLAS_NUM_THREADS=1 gives ember's NumPy
+        torch.set_num_threads(1)
     esync = ember.cuda.synchronize if gpu else (lambda: None)
     tsync = torch.cuda.synchronize if gpu else (lambda: None)
     queued = f"{'queued: ember':>15}{'torch':>8}{'ratio':>8}" if gpu else ""

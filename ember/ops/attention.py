@@ -2,7 +2,10 @@
 multi-head self-attention's core as one primitive over the packed q, k, v projection."""
 from __future__ import annotations
 
+import functools
 import math
+
+import numpy as np
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
@@ -96,12 +99,23 @@ def _fused_on_host(query: Tensor, key: Tensor, value: Tensor, attn_mask) -> bool
             and (attn_mask is None or not attn_mask.requires_grad))
 
 
+@functools.lru_cache(maxsize=16)
+def _causal_mask(length: int, source: int):
+    """-inf above the diagonal of an (L, S) float32 NumPy matrix, built once per shape
+    (read-only, as calls share it)."""
+    mask = np.triu(np.full((length, source), -np.inf, np.float32), 1)
+    mask.flags.writeable = False
+    return mask
+
+
 def _additive_mask(query: Tensor, key: Tensor, attn_mask, causal: bool):
     """SDPA's mask as an array added to the scores (bool: 0 where True, -inf where False;
     causal: -inf above the diagonal), or None."""
     xp = query._xp
     if causal:
         length, source = query.shape[-2], key.shape[-2]
+        if is_host(xp):
+            return _causal_mask(length, source)
         return xp.triu(xp.full((length, source), -xp.inf, xp.float32), 1)
     if attn_mask is None:
         return None

@@ -12,14 +12,27 @@ server only lets the ranks exchange their MPI addresses; every byte of data move
 
 The server is a process of its own (this file run as a script, standard library only), so that
 it outlives rank 0 until every rank has finished MPI: it exits once each rank has connected and
-closed its connection; and early when a rank aborts (an aborting MPICH rank still waits on its
-launcher, which mpiexec would answer by ending the job: the closed connection releases it and
-mp.spawn ends the others), when a rank leaves before all joined, or when not every rank joined
-within the timeout.
+closed its connection; and early when a rank aborts, when a rank leaves before all joined, or
+when not every rank joined within the timeout. Like mpiexec, it ends the job when a rank aborts
+(``MPI_Abort``), or when a rank's connection closes before its ``MPI_Init`` returned (it died
+there; a forked rank that is done closes without ``MPI_Finalize``, so only ``MPI_Init`` tells):
+the others may wait on it inside MPI, where no closed connection reaches them. So each rank tells
+the server its process id before MPI starts and that its ``MPI_Init`` returned, and the server
+stops the ranks still connected.
+
+MPICH names a job's shared-memory segments (/dev/shm/mpich_shm_<hash>_<node>) after a hash of
+the job's KVS name, and a rank that finds a segment of that name joins it. A rank that ends
+without ``MPI_Finalize`` (a forked ``mp.Process`` exits through ``os._exit``; an aborted or
+killed rank) leaves its job's segment behind, and a later job of the same KVS name would read
+that job's stale messages ("Message truncated" inside ``MPI_Init``, or a hang). Hence a random
+KVS name per job, as mpiexec's, and the server removing its job's segments once every rank left.
 """
 from __future__ import annotations
 
+import glob
 import os
+import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -41,6 +54,10 @@ class _Store:
         self.joined: set = set()
         self.open = 0  # connections of joined ranks still open
         self.failed = False  # a rank aborted, or left before every rank joined
+        self.kvsname = f"ember_{os.getpid()}_{secrets.token_hex(8)}"  # see the NOTE
+        self.pids: dict = {}  # rank -> process id, from each rank's hello before MPI_Init
+        self.connected: set = set()  # ranks whose PMI connection is open
+        self.ready: set = set()  # ranks whose MPI_Init returned
 
     def finished(self, deadline: float) -> bool:
         with self.cond:
@@ -51,7 +68,7 @@ class _Store:
             return time.monotonic() > deadline
 
     def serve(self, conn: socket.socket) -> None:
-        rank = None
+        rank = connected = None
         with conn, conn.makefile("rb") as lines:
             for line in lines:
                 fields = dict(item.split("=", 1) for item in line.decode().split() if "=" in item)
@@ -59,20 +76,37 @@ class _Store:
                 if cmd == "initack" and rank is None:
                     rank = int(fields.get("pmiid", -1))
                     reply = self.join(rank)
+                    if reply.startswith("cmd=initack rc=0"):
+                        connected = rank
+                elif cmd == "ember_hello":  # join()'s, not MPICH's
+                    with self.cond:
+                        self.pids[int(fields["rank"])] = int(fields["pid"])
+                    reply = ""
+                elif cmd == "abort":
+                    self.abort()
+                    reply = ""
+                elif cmd == "ember_ready":  # ready()'s, answered once recorded
+                    with self.cond:
+                        self.ready.add(int(fields["rank"]))
+                    reply = "cmd=ember_ready_ack rc=0\n"
                 else:
                     reply = self.answer(cmd, fields)
                 if reply:
                     conn.sendall(reply.encode())
-        if rank is not None:
+        if connected is not None:
             with self.cond:
+                self.connected.discard(connected)
                 self.open -= 1
                 self.failed |= len(self.joined) < self.size
+                if connected not in self.ready:  # it died in MPI_Init: end the job
+                    self.abort()
 
     def join(self, rank: int) -> str:
         with self.cond:
             if not 0 <= rank < self.size or rank in self.joined:
                 return f"cmd=initack rc=-1 msg=rank_{rank}_is_taken_or_not_in_[0,{self.size})\n"
             self.joined.add(rank)
+            self.connected.add(rank)
             self.open += 1
         return (f"cmd=initack rc=0\ncmd=set size={self.size}\ncmd=set rank={rank}\n"
                 "cmd=set debug=0\n")
@@ -87,7 +121,7 @@ class _Store:
         if cmd == "get_universe_size":
             return f"cmd=universe_size rc=0 size={self.size}\n"
         if cmd == "get_my_kvsname":  # unique per job, so that two jobs' worlds never look alike
-            return f"cmd=my_kvsname rc=0 kvsname=ember_{os.getpid()}\n"
+            return f"cmd=my_kvsname rc=0 kvsname={self.kvsname}\n"
         if cmd == "put":
             with self.cond:
                 self.kvs[fields.get("key")] = fields.get("value", "")
@@ -110,11 +144,32 @@ class _Store:
             return "cmd=barrier_out rc=0\n"
         if cmd == "finalize":
             return "cmd=finalize_ack rc=0\n"
-        if cmd == "abort":  # the server's exit closes every connection (see the NOTE)
-            with self.cond:
-                self.failed = True
-            return ""
         return f"cmd={cmd}_result rc=-1 msg=not_served_by_ember's_rendezvous\n"
+
+    def abort(self) -> None:
+        """End the job, as mpiexec does (see the NOTE): stop every rank still connected (an open
+        connection: the process id is still theirs), the aborting one included; it has said
+        why on its stderr already."""
+        with self.cond:
+            self.failed = True
+            for rank in self.connected:
+                if rank in self.pids:
+                    try:
+                        os.kill(self.pids[rank], signal.SIGTERM)
+                    except OSError:
+                        pass
+
+    def remove_segments(self) -> None:
+        """Remove the shared memory MPICH made for this job (see the NOTE)."""
+        world_id = 0x811C9DC5  # MPICH's world id: the 32-bit FNV-1a hash of the KVS name
+        for byte in self.kvsname.encode():
+            world_id = ((world_id ^ byte) * 0x01000193) & 0xFFFFFFFF
+        for kind in ("shm", "vci"):
+            for path in glob.glob(f"/dev/shm/mpich_{kind}_{world_id:x}_*"):
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
 
 
 def _serve(listener: socket.socket, size: int, timeout: float) -> None:
@@ -128,6 +183,7 @@ def _serve(listener: socket.socket, size: int, timeout: float) -> None:
             continue
         conn.settimeout(None)
         threading.Thread(target=store.serve, args=(conn,), daemon=True).start()
+    store.remove_segments()
 
 
 def _address(host: str) -> str:
@@ -140,8 +196,10 @@ def join(rank: int, world_size: int, host: str, port: int, timeout: float) -> No
     """Make this process's coming ``MPI_Init`` join rank ``rank`` of a ``world_size`` world.
 
     Rank 0 starts the server on ``host:port``; the others wait (up to ``timeout`` seconds) until
-    it answers. MPI must not have started yet in this process.
+    it answers. Each rank tells the server its process id (see the NOTE). MPI must not have
+    started yet in this process.
     """
+    hello = f"cmd=ember_hello rank={rank} pid={os.getpid()}\n".encode()
     address = _address(host)
     if rank == 0:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -159,11 +217,14 @@ def join(rank: int, world_size: int, host: str, port: int, timeout: float) -> No
                  str(world_size), str(timeout)],
                 pass_fds=(listener.fileno(),), stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        with socket.create_connection((address, port)) as conn:  # listening: the server queues it
+            conn.sendall(hello)
     else:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                socket.create_connection((address, port), timeout=1.0).close()
+                with socket.create_connection((address, port), timeout=1.0) as conn:
+                    conn.sendall(hello)
                 break
             except OSError:
                 if time.monotonic() > deadline:
@@ -172,6 +233,18 @@ def join(rank: int, world_size: int, host: str, port: int, timeout: float) -> No
                                        f"{timeout:g} s") from None
                 time.sleep(0.05)
     os.environ.update(PMI_PORT=f"{address}:{port}", PMI_ID=str(rank))
+
+
+def ready() -> None:
+    """Tell the server that this rank's ``MPI_Init`` returned: a rank that leaves before that
+    died in it, and the server ends the job (see the NOTE)."""
+    host, port = os.environ["PMI_PORT"].rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port))) as conn, conn.makefile("rb") as answer:
+            conn.sendall(f"cmd=ember_ready rank={os.environ['PMI_ID']}\n".encode())
+            answer.readline()
+    except OSError:  # the job ended already
+        pass
 
 
 def forget() -> None:

@@ -222,6 +222,8 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
         _join(init_method, world_size, rank, default_pg_timeout if timeout is None else timeout)
     try:
         comm = _mpi.mpi().COMM_WORLD.Dup()  # ember's own traffic never meets the user's MPI calls
+        if joining:
+            _rendezvous.ready()
     finally:
         if joining:
             _rendezvous.forget()

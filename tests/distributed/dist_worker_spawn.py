@@ -5,6 +5,10 @@
          step of DDP(ToyModel) on CPU); each rank saves its parameters to OUTDIR/rankR.npz
   tuto:  dist_tuto's ``init_process`` with mp.Process; each rank writes its all_reduce result
   fail:  rank 1 raises after init (tcp:// init_method); prints what mp.spawn raised
+  abort: forked mp.Process ranks; rank 1 calls MPI_Abort while rank 0 waits for it; prints the
+         exit codes
+  shm:   forked mp.Process ranks (which end without MPI_Finalize); rank 0 writes the MPICH
+         shared-memory segments it has mapped to OUTDIR/segments.txt
 """
 import os
 import sys
@@ -77,6 +81,31 @@ def fail(rank, world_size, port):
     dist.all_reduce(torch.ones(2))  # rank 0 waits here for a rank that is gone
 
 
+def abort(rank, size, out):
+    from mpi4py import MPI
+    if rank == 1:
+        MPI.COMM_WORLD.Abort(3)
+    dist.recv(torch.zeros(1), src=1)  # waits for a rank that aborts: the job must end
+
+
+def segments(rank, size, out):
+    dist.barrier()  # both ranks have attached to the job's segment
+    if rank == 0:
+        with open("/proc/self/maps") as maps, open(os.path.join(out, "segments.txt"), "w") as f:
+            f.write("\n".join({line.split()[-1] for line in maps if "/dev/shm/mpich_" in line}))
+    dist.barrier()
+
+
+def forked(fn, port, out):
+    processes = [mp.Process(target=init_process, args=(rank, 2, fn, port, out))
+                 for rank in range(2)]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join()
+    return [p.exitcode for p in processes]
+
+
 if __name__ == "__main__":
     mode, port, out = sys.argv[1], int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else ""
     if mode == "ddp":
@@ -91,6 +120,10 @@ if __name__ == "__main__":
         for p in processes:
             p.join()
         sys.exit(max(p.exitcode for p in processes))
+    elif mode == "abort":
+        print("exit codes", forked(abort, port, out))
+    elif mode == "shm":
+        sys.exit(max(forked(segments, port, out)))
     else:
         try:
             mp.spawn(fail, args=(2, port), nprocs=2)

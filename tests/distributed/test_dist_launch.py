@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -141,6 +142,36 @@ def test_mp_spawn_failure_reaches_the_parent():
     proc = _python([os.path.join(HERE, "dist_worker_spawn.py"), "fail", str(_free_port())])
     assert proc.returncode == 0, proc.stderr
     assert "raised by process 1" in proc.stdout and "rank 1 gives up" in proc.stdout
+
+
+@needs_mpi
+def test_mp_process_rank_that_aborts_ends_the_job():
+    # like mpiexec, the rendezvous stops every rank: rank 0 would wait for rank 1 forever
+    proc = _python([os.path.join(HERE, "dist_worker_spawn.py"), "abort", str(_free_port())])
+    assert proc.returncode == 0, proc.stderr
+    assert "exit codes [-15, -15]" in proc.stdout, proc.stdout + proc.stderr
+
+
+@needs_mpi
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="no /dev/shm")
+def test_forked_ranks_leave_no_shared_memory_behind(tmp_path):
+    # a forked rank ends without MPI_Finalize; a stale segment would be read by a later job
+    # whose KVS name hashes alike (see NOTE [ Rendezvous without mpiexec ])
+    proc = _python([os.path.join(HERE, "dist_worker_spawn.py"), "shm", str(_free_port()),
+                    str(tmp_path)])
+    assert proc.returncode == 0, proc.stderr
+    ours = (tmp_path / "segments.txt").read_text().split()
+    assert ours  # the job had a segment (two ranks on one node share memory)
+    for _ in range(100):  # the server removes it once both ranks are gone
+        if not any(map(os.path.exists, ours)):
+            break
+        time.sleep(0.05)
+    assert not any(map(os.path.exists, ours)), ours
+
+
+def test_rendezvous_names_each_job_apart():
+    from ember.distributed._rendezvous import _Store
+    assert _Store(2).kvsname != _Store(2).kvsname
 
 
 def test_world_without_master_address_says_what_is_missing():

@@ -9,7 +9,7 @@ import ml_dtypes
 import numpy as np
 
 from ember.backend import cuda
-from ember.backend.device import get_array_module
+from ember.backend.device import get_array_module, zeros_as
 
 _BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 _FLOAT16 = np.dtype(np.float16)
@@ -44,6 +44,31 @@ def linalg(xp):
 def scatter_add(xp, target, index, values) -> None:
     """target[index] += values, accumulating repeated indices (np.add.at / cupyx.scatter_add)."""
     ufunc_at(xp, "add", target, index, values)
+
+
+# Below this many values np.add.at's fixed cost beats building a sparse matrix (~30 us).
+_SPARSE_SUM_MIN = 1 << 12
+
+
+def index_sum(xp, index, values, rows: int, weights=None):
+    """A fresh (rows, d) array whose row i sums ``values[j] * weights[j]`` over j with
+    ``index[j] == i``; ``index`` (n,) in [0, rows), ``values`` (n, d). On the host, large
+    float sums are one CSR product over the sorted index (~10x np.add.at's per-element loop)."""
+    if (values.__class__ is np.ndarray and values.size >= _SPARSE_SUM_MIN and values.ndim == 2
+            and values.dtype.kind in "fc" and values.dtype.itemsize >= 4):
+        import scipy.sparse
+        order = np.argsort(index, kind="stable")  # equal indices summed in their order
+        indptr = np.zeros(rows + 1, np.int64)
+        np.cumsum(np.bincount(index, minlength=rows), out=indptr[1:])
+        data = (np.ones(index.size, values.dtype) if weights is None
+                else weights[order].astype(values.dtype))
+        select = scipy.sparse.csr_matrix((data, order, indptr), shape=(rows, index.size))
+        return np.asarray(select @ values)
+    if weights is not None:
+        values = values * weights.astype(values.dtype, copy=False)[:, None]
+    out = zeros_as(xp, values, (rows,) + values.shape[1:], values.dtype)
+    scatter_add(xp, out, index, values)
+    return out
 
 
 # What CuPy 14's ``ufunc.at`` takes: add on these dtypes, maximum/minimum on those less float16,

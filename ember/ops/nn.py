@@ -11,7 +11,7 @@ from ember.autograd.grad_mode import _State
 from ember.backend import cuda_rows
 from ember.backend.cuda import leading_sum
 from ember.backend.device import as_dtype, get_array_module, is_host, zeros_as
-from ember.backend.special import grad_where, scatter_add, special
+from ember.backend.special import grad_where, index_sum, special
 from ember.ops._util import float_array, promote, scalar_name, wrap_dim
 from ember.ops.elementwise import clip_array, select_grad
 from ember.ops.indexing import has_negative
@@ -34,14 +34,33 @@ def _row_blocks(shape, dim: int, xp=None) -> list:
     return [slice(i, i + step) for i in range(0, rows, step)]
 
 
+# A row whose max lies in [0, _UNSHIFTED_MAX] needs no shift: exp(a) cannot overflow, nor sum
+# past float32's range (C * e**64 < 3.4e38 for C < 5e10), nor underflow where exp(a - max)
+# would not (a - max <= a). Decided per row, so blocking never changes a result.
+_UNSHIFTED_MAX = 64.0
+
+
+def _shifted_exp(xp, a, top, out, host: bool):
+    """Write exp(a - shift) into ``out`` and return the shift: ``top``, the maxima, or on the
+    host 0 for the rows that need none (all of them, typically: the subtraction pass saved)."""
+    if host:
+        safe = (top >= 0.0) & (top <= _UNSHIFTED_MAX)  # NaN fails both
+        if safe.all():
+            xp.exp(a, out=out)
+            return xp.zeros_like(top)
+        top = xp.where(safe, top.dtype.type(0), top)
+    xp.subtract(a, top, out=out)
+    xp.exp(out, out=out)
+    return top
+
+
 def _exp_blocks(xp, a, dim: int, out):
-    """Write exp(a - max) along ``dim`` into ``out`` block by block, yielding each block's
-    (rows, exp block, max, sum of exp) with ``dim`` kept, for the caller to finish in cache."""
+    """Write exp(a - shift) along ``dim`` into ``out`` block by block, yielding each block's
+    (rows, exp block, shift, sum of exp) with ``dim`` kept, for the caller to finish in cache."""
+    host = a.__class__ is xp.ndarray and is_host(xp)
     for rows in _row_blocks(a.shape, dim, xp):
         block = out[rows]
-        top = a[rows].max(axis=dim, keepdims=True)
-        xp.subtract(a[rows], top, out=block)
-        xp.exp(block, out=block)
+        top = _shifted_exp(xp, a[rows], a[rows].max(axis=dim, keepdims=True), block, host)
         yield rows, block, top, block.sum(axis=dim, keepdims=True)
 
 
@@ -73,8 +92,9 @@ class Softmax(Primitive, node_name="SoftmaxBackward0"):
             return gy - out * gy.sum(ctx.dim, keepdim=True)
         y, g = out._data, grad._data
         gx = y * g
-        # y * (g - sum(y * g)): the product is kept for the sum and reused in place
-        gx -= y * gx.sum(axis=ctx.dim, keepdims=True)
+        # y * (g - sum(y * g)): the product's buffer, once summed, holds the result
+        get_array_module(y).subtract(g, gx.sum(axis=ctx.dim, keepdims=True), out=gx)
+        gx *= y
         return _make(gx)
 
 
@@ -676,11 +696,12 @@ class CrossEntropy2d(CrossEntropy, node_name="NllLoss2DBackward0"):
 
 
 def _softmax_parts(xp, x):
-    """exp(x - max) of (N, C) rows with each row's sum of exp and log-sum-exp (N, 1)."""
+    """exp(x - shift) of (N, C) rows (see _shifted_exp) with each row's sum of exp and
+    log-sum-exp (N, 1)."""
     if x.size <= _BLOCK_ELEMENTS or not is_host(xp):  # one block: its arithmetic, no loop
-        top = x.max(axis=1, keepdims=True)
-        exp = xp.subtract(x, top)
-        xp.exp(exp, out=exp)
+        exp = xp.empty_like(x)
+        host = x.__class__ is xp.ndarray and is_host(xp)
+        top = _shifted_exp(xp, x, x.max(axis=1, keepdims=True), exp, host)
         total = exp.sum(axis=1, keepdims=True)
         lse = xp.log(total)
         lse += top
@@ -847,21 +868,18 @@ class Embedding(Primitive, node_name="EmbeddingBackward0"):
             counts = xp.bincount(flat._data, minlength=num)[flat._data]
             scale = 1.0 / counts
             keep = scale if keep is None else scale * keep
-        if keep is not None:
-            g = g * _make(keep.astype(g._data.dtype, copy=False)[:, None])
         if _State.enabled:  # create_graph
+            if keep is not None:
+                g = g * _make(keep.astype(g._data.dtype, copy=False)[:, None])
             out = _make(zeros_as(xp, g._data, (num, g.shape[1]), g._data.dtype))
             out = out.index_add(0, flat, g).to(_dt.from_numpy_dtype(dtype))
         elif _dt.is_half(dtype):
             # half weight: the rows summed in float32 and rounded once (closer than PyTorch's
             # embedding, which adds them one by one in the half dtype)
-            total = zeros_as(xp, g._data, (num, g.shape[1]), xp.float32)
-            scatter_add(xp, total, flat._data, g._data.astype(xp.float32, copy=False))
-            out = _make(total.astype(dtype))
+            wide = g._data.astype(xp.float32, copy=False)
+            out = _make(index_sum(xp, flat._data, wide, num, keep).astype(dtype))
         else:
-            zeros = zeros_as(xp, g._data, (num, g.shape[1]), g._data.dtype)
-            scatter_add(xp, zeros, flat._data, g._data)  # into the fresh zeros: no copy of them
-            out = _make(zeros)
+            out = _make(index_sum(xp, flat._data, g._data, num, keep))
         if sparse:  # stores the rows looked up, padding_idx's excepted (PyTorch's COO gradient)
             rows = flat._data if padding_idx is None else flat._data[flat._data != padding_idx]
             out = row_sparse(out, rows)

@@ -7,7 +7,6 @@ import warnings
 from ember import _quantized
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
-from ember.ops import elementwise as _ew
 from ember.ops import nn as _nn
 from ember.ops import unary as _unary
 from ember.ops._util import refuse_complex_grad, scalar_name
@@ -82,6 +81,9 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     if weight.ndim > 1:
         raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: "
                            f"ndim = {weight.ndim}")
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"prelu: Type promoting not supported. Got "
+                           f"{scalar_name(input.dtype)} and {scalar_name(weight.dtype)}")
     if weight.numel() == 1:
         w = weight.reshape(())  # a shared weight never widens the input's shape
     else:
@@ -91,7 +93,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
                                f"parameter numbers = {weight.numel()} and channel size = "
                                f"{channels}.")
         w = weight.reshape((1, -1) + (1,) * (input.ndim - 2))
-    return _ew.where(input > 0, input, w * input)
+    return _nn.Prelu.apply(input, w)
 
 
 def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,

@@ -20,8 +20,9 @@ from ember._creation import rand
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend import kernels as K
-from ember.backend.device import as_dtype, get_array_module
-from ember.ops.indexing import gather, index_select, scatter
+from ember.backend.device import as_dtype, get_array_module, zeros_as
+from ember.ops.elementwise import with_saved_edge
+from ember.ops.indexing import index_select, scatter
 from ember.ops.linalg import matmul
 
 __all__ = [
@@ -368,6 +369,7 @@ class WindowGather(Primitive, node_name="MaxPool2DWithIndicesBackward0"):
 
     @staticmethod
     def forward(ctx, x, arg, kernel, stride, pads, dilation, values=None):
+        ctx.save_for_backward(x)  # for create_graph's edge only (see with_saved_edge)
         ctx.geom = (arg, x.shape, kernel, stride, pads, dilation)
         if values is not None:  # max pooling already has the gathered maxima
             return values
@@ -375,7 +377,7 @@ class WindowGather(Primitive, node_name="MaxPool2DWithIndicesBackward0"):
 
     @staticmethod
     def backward(ctx, grad):
-        return WindowScatter.apply(grad, *ctx.geom)
+        return with_saved_edge(WindowScatter.apply(grad, *ctx.geom), ctx)
 
 
 class WindowScatter(Primitive, node_name="MaxPool2DWithIndicesBackwardBackward0"):
@@ -671,7 +673,40 @@ def _flat_windows(spatial, idx):
     return flat.reshape(flat.shape[:flat.ndim - nd] + (math.prod(ix.shape[-1] for ix in idx),))
 
 
-def _max_at(x, flat, unbatched, return_indices):
+class _MaxPick(Primitive):
+    """The elements of x (N, C, *sp) at flat spatial indices ``ind`` (N, C, *out): adaptive and
+    fractional max pooling's selection; the gradient goes to the chosen elements only."""
+
+    @staticmethod
+    def forward(ctx, x, ind):
+        ctx.save_for_backward(x)  # for create_graph's edge only (see with_saved_edge)
+        ctx.ind = ind
+        n, c = x.shape[:2]  # sizes spelled out, never -1: the batch may be empty
+        rows = x.reshape(n, c, math.prod(x.shape[2:]))
+        flat = ind.reshape(n, c, math.prod(ind.shape[2:]))
+        return get_array_module(x).take_along_axis(rows, flat, 2).reshape(ind.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx._saved_arrays
+        n, c = x.shape[:2]
+        spread = _make(zeros_as(get_array_module(x), x, (n, c, math.prod(x.shape[2:])),
+                                grad._data.dtype))
+        outs = math.prod(ctx.ind.shape[2:])
+        picked = spread.scatter_add(2, _make(ctx.ind.reshape(n, c, outs)),
+                                    grad.reshape(n, c, outs))
+        return with_saved_edge(picked.reshape(x.shape), ctx)
+
+
+class AdaptiveMaxPick(_MaxPick, node_name="AdaptiveMaxPool2DBackward0"):
+    pass
+
+
+class FractionalMaxPick(_MaxPick, node_name="FractionalMaxPool2DBackward0"):
+    pass
+
+
+def _max_at(pick, x, flat, unbatched, return_indices):
     """Max of (N, C, *sp) over the windows ``flat`` gives (values, flat argmax indices): shared
     windows (*out, W) for adaptive pooling, per-plane windows (N, C, *out, W) for fractional."""
     xp = get_array_module(x._data)
@@ -690,8 +725,7 @@ def _max_at(x, flat, unbatched, return_indices):
         arg = xp.where(nan.any(-1), last, arg)
     where = xp.take_along_axis(xp.broadcast_to(flat, data.shape), arg[..., None], -1)[..., 0]
     ind = _make(where.astype(xp.int64))
-    # the selection is the one differentiable step: its gradient scatters to the argmax only
-    out = gather(x.flatten(2), 2, ind.flatten(2)).reshape(ind.shape)
+    out = pick.apply(x, where.astype(xp.int64))  # its own copy: ``ind`` is the caller's
     if unbatched:
         out, ind = out.squeeze(0), ind.squeeze(0)
     return (out, ind) if return_indices else out
@@ -710,7 +744,8 @@ def _adaptive_max(nd, input, output_size, return_indices):
         width = max(e - s for s, e in zip(starts, ends))
         st = xp.asarray(starts)[:, None]
         idx.append(xp.minimum(st + xp.arange(width), xp.asarray(ends)[:, None] - 1))
-    return _max_at(x, _flat_windows(x.shape[2:], idx), unbatched, return_indices)
+    return _max_at(AdaptiveMaxPick, x, _flat_windows(x.shape[2:], idx), unbatched,
+                   return_indices)
 
 
 def adaptive_max_pool1d_with_indices(input: Tensor, output_size,
@@ -779,7 +814,8 @@ def _fractional_max(nd, input, kernel_size, output_size, output_ratio, return_in
     order = (1, 0) if nd == 2 else (0, 1, 2)
     idx = [K.fractional_starts(xp, u[:n, :, j], length, o, k)[..., None] + xp.arange(k)
            for j, length, o, k in zip(order, spatial, outs, kernel)]
-    return _max_at(x, _flat_windows(spatial, idx), unbatched, return_indices)
+    return _max_at(FractionalMaxPick, x, _flat_windows(spatial, idx), unbatched,
+                   return_indices)
 
 
 def fractional_max_pool2d_with_indices(input: Tensor, kernel_size, output_size=None,

@@ -15,7 +15,7 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive, broadcast_mismatch
 from ember.autograd.grad_mode import _State
-from ember.backend.device import get_array_module
+from ember.backend.device import get_array_module, zeros_as
 from ember.backend.special import grad_where
 from ember.backend.special import where as _where_arrays
 from ember.ops._util import (
@@ -67,6 +67,33 @@ def select_grad(grad: Tensor, keep=None, *, drop=None) -> Tensor:
     if _State.enabled and grad.requires_grad:
         return grad.masked_fill(_make(~keep if drop is None else drop), 0)
     return _make(grad_where(grad._data, keep, drop=drop))
+
+
+class ZeroDerivative(Primitive, node_name="ZeroDerivativeBackward"):
+    """``result`` unchanged, recorded as also a function of ``anchor`` with zero derivative."""
+
+    @staticmethod
+    def forward(ctx, result, anchor):
+        ctx.anchor = (anchor.shape, anchor.dtype)
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        shape, dtype = ctx.anchor
+        return grad, _make(zeros_as(get_array_module(grad._data), grad._data, shape, dtype))
+
+
+def with_saved_edge(result: Tensor, ctx, index: int = 0) -> Tensor:
+    """A piecewise function's input gradient ``result``, under create_graph made a function of
+    the saved tensor its mask or slope came from (``ctx.saved_tensors[index]``), with zero
+    derivative: PyTorch's threshold_backward and kin keep that edge, so that a double backward
+    gives the parameters before the activation zero gradients, not None."""
+    if not _State.enabled:
+        return result
+    anchor = ctx.saved_tensors[index]
+    if not (anchor.requires_grad or result.requires_grad):
+        return result
+    return ZeroDerivative.apply(result, anchor)
 
 
 def _promoted(a, *others):

@@ -13,7 +13,7 @@ from ember.backend.cuda import leading_sum
 from ember.backend.device import as_dtype, get_array_module, is_host, zeros_as
 from ember.backend.special import grad_where, index_sum, special
 from ember.ops._util import float_array, promote, scalar_name, wrap_dim
-from ember.ops.elementwise import clip_array, select_grad
+from ember.ops.elementwise import clip_array, select_grad, with_saved_edge
 from ember.ops.indexing import has_negative
 from ember.ops.movement import sum_to_size
 from ember.sparse import row_sparse
@@ -196,7 +196,32 @@ class LeakyRelu(Primitive, node_name="LeakyReluBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx._saved_arrays
-        return grad * _make(_leaky_slope(a, ctx.slope))
+        return with_saved_edge(grad * _make(_leaky_slope(a, ctx.slope)), ctx)
+
+
+class Prelu(Primitive, node_name="PreluKernelBackward0"):
+    """x where x > 0, else weight * x; ``w`` is already shaped to broadcast against x."""
+
+    @staticmethod
+    def forward(ctx, a, w):
+        ctx.save_for_backward(a, w)
+        return get_array_module(a).where(a > 0, a, as_dtype(a * w, a.dtype))  # CuPy bf16
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, w = ctx._saved_arrays
+        xp = get_array_module(a)
+        positive = _make(a > 0)
+        if _State.enabled:  # create_graph: composed, differentiable in grad, x and weight
+            from ember.ops.elementwise import where
+            a_t, w_t = ctx.saved_tensors
+            ga = with_saved_edge(where(positive, grad, grad * w_t), ctx)
+            gw = where(positive, 0.0, grad * a_t) if ctx.needs_input_grad[1] else None
+        else:
+            g = grad._data
+            ga = _make(g * _leaky_slope(a, w))  # a NaN takes the weight, as in PyTorch
+            gw = _make(xp.where(positive._data, 0, g * a)) if ctx.needs_input_grad[1] else None
+        return ga, None if gw is None else sum_to_size(gw, w.shape)
 
 
 class Hardtanh(Primitive, node_name="HardtanhBackward0"):
@@ -211,7 +236,8 @@ class Hardtanh(Primitive, node_name="HardtanhBackward0"):
     def backward(ctx, grad):
         (a,) = ctx._saved_arrays
         lo, hi = ctx.bounds
-        return select_grad(grad, drop=(a <= lo) | (a >= hi))  # a NaN passes its gradient
+        # a NaN passes its gradient
+        return with_saved_edge(select_grad(grad, drop=(a <= lo) | (a >= hi)), ctx)
 
 
 class Threshold(Primitive, node_name="ThresholdBackward0"):
@@ -225,7 +251,8 @@ class Threshold(Primitive, node_name="ThresholdBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx._saved_arrays
-        return select_grad(grad, drop=a <= ctx.threshold)  # a NaN passes its gradient
+        # a NaN passes its gradient
+        return with_saved_edge(select_grad(grad, drop=a <= ctx.threshold), ctx)
 
 
 class Hardsigmoid(Primitive, node_name="HardsigmoidBackward0"):
@@ -391,13 +418,13 @@ class Hardshrink(Primitive, node_name="HardshrinkBackward0"):
     @staticmethod
     def forward(ctx, a, lambd):
         shrunk = _shrunk(a, lambd)
-        ctx.save_for_backward(shrunk)
+        ctx.save_for_backward(a)
+        ctx.shrunk = shrunk
         return grad_where(a, drop=shrunk)  # an exact selection of x
 
     @staticmethod
     def backward(ctx, grad):
-        (shrunk,) = ctx._saved_arrays
-        return select_grad(grad, drop=shrunk)
+        return with_saved_edge(select_grad(grad, drop=ctx.shrunk), ctx)
 
 
 class Softshrink(Primitive, node_name="SoftshrinkBackward0"):
@@ -405,13 +432,13 @@ class Softshrink(Primitive, node_name="SoftshrinkBackward0"):
 
     @staticmethod
     def forward(ctx, a, lambd):
-        ctx.save_for_backward(_shrunk(a, lambd))
+        ctx.save_for_backward(a)
+        ctx.shrunk = _shrunk(a, lambd)
         return a - clip_array(a, -lambd, lambd)
 
     @staticmethod
     def backward(ctx, grad):
-        (shrunk,) = ctx._saved_arrays
-        return select_grad(grad, drop=shrunk)
+        return with_saved_edge(select_grad(grad, drop=ctx.shrunk), ctx)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from ember.ops.elementwise import (  # noqa: F401
     pow,
     select_grad,
     where,
+    with_saved_edge,
     zeros_like_,
 )
 from ember.ops.inplace import inplace, write_out
@@ -579,9 +580,9 @@ class Relu(Primitive, node_name="ReluBackward0"):
 
     @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx._saved_arrays  # the mask is all backward needs, even for create_graph
-        if _State.enabled and grad.requires_grad:
-            return select_grad(grad, drop=out <= zero_of(out.dtype))  # a NaN passes its grad
+        (out,) = ctx._saved_arrays
+        if _State.enabled:  # create_graph
+            return with_saved_edge(select_grad(grad, drop=out <= zero_of(out.dtype)), ctx)
         return _make(grad_where_positive(grad._data, out))
 
 

@@ -1209,17 +1209,11 @@ def test_gradient_penalty_matches_torch(script_dir, monkeypatch):
     scale = max(float(p.grad.abs().max()) for p in ref.parameters() if p.grad is not None)
     for name, p in critic.named_parameters():
         if name != "model.4.bias":
-            # The hidden biases' gradients are zero through LeakyReLU's piecewise-constant
-            # slope; ember leaves them None (see the xfail test below).
-            grad = p.grad.numpy() if p.grad is not None else np.zeros(tuple(p.shape))
-            np.testing.assert_allclose(grad, ref_params[name].grad.numpy(),
+            # the hidden biases' gradients are zeros (LeakyReLU's slope is piecewise constant)
+            np.testing.assert_allclose(p.grad.numpy(), ref_params[name].grad.numpy(),
                                        atol=1e-5 * scale, err_msg=name)
 
 
-@pytest.mark.xfail(strict=True, reason="ember's ReLU/LeakyReLU backward (ops/unary.py Relu, "
-                   "ops/nn.py LeakyRelu) builds its mask from the saved array, so a double "
-                   "backward leaves parameters before the activation with grad None where "
-                   "PyTorch gives zeros (optimizers then skip them instead of stepping)")
 def test_double_backward_through_leaky_relu_gives_zero_grads():
     ember.manual_seed(0)
     x = ember.randn(4, 3, requires_grad=True)

@@ -13,7 +13,7 @@ from ember.backend.cuda import leading_sum
 from ember.backend.device import as_dtype, get_array_module, is_host, zeros_as
 from ember.backend.special import grad_where, index_sum, special
 from ember.ops._util import float_array, promote, scalar_name, wrap_dim
-from ember.ops.elementwise import clip_array, select_grad, with_saved_edge
+from ember.ops.elementwise import clip_array, select_grad, where, with_saved_edge
 from ember.ops.indexing import has_negative
 from ember.ops.movement import sum_to_size
 from ember.sparse import row_sparse
@@ -213,7 +213,6 @@ class Prelu(Primitive, node_name="PreluKernelBackward0"):
         xp = get_array_module(a)
         positive = _make(a > 0)
         if _State.enabled:  # create_graph: composed, differentiable in grad, x and weight
-            from ember.ops.elementwise import where
             a_t, w_t = ctx.saved_tensors
             ga = with_saved_edge(where(positive, grad, grad * w_t), ctx)
             gw = where(positive, 0.0, grad * a_t) if ctx.needs_input_grad[1] else None

@@ -117,8 +117,7 @@ def col2im(cols, padded_shape, stride, dilation, pads=None, out=None):
             return cropped
         out[...] = cropped
         return out
-    slices, covered = _covering_first(_offset_slices(outs, kernel, stride, dilation, sizes, pads),
-                                      sizes)
+    slices, covered = _offset_plan(outs, kernel, tuple(stride), tuple(dilation), sizes, pads)
     if out is None:
         shape = tuple(padded_shape[:lead_nd]) + sizes
         out = (empty_as if covered else zeros_as)(xp, cols, shape, cols.dtype)
@@ -138,14 +137,22 @@ def _summation_order(outs, kernel, stride, dilation, sizes, pads) -> tuple[int, 
     into each element, for the CUDA kernel to keep (so that both paths agree bit for bit): the
     flat offset added first, or -1 for row-major order, and whether that first one is assigned
     rather than added to zeros (see :func:`_covering_first`)."""
-    slices, covered = _covering_first(
-        _offset_slices(outs, kernel, stride, dilation, sizes, pads), sizes)
+    slices, covered = _offset_plan(outs, kernel, stride, dilation, sizes, pads)
     if not covered:
         return -1, False
     first = 0
     for o, k in zip(slices[0][0], kernel):
         first = first * k + o
     return first, True
+
+
+@functools.lru_cache(maxsize=256)
+def _offset_plan(outs, kernel, stride, dilation, sizes, pads) -> tuple[tuple, bool]:
+    """:func:`_covering_first` of :func:`_offset_slices` (every argument a tuple), cached: for
+    a small image, building the slices in Python takes as long as adding them."""
+    slices, covered = _covering_first(
+        _offset_slices(outs, kernel, stride, dilation, sizes, pads), sizes)
+    return tuple(slices), covered
 
 
 def _covering_first(slices, sizes) -> tuple[list, bool]:
@@ -641,35 +648,41 @@ def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups: int, gmat=No
     if gmat is None:
         gmat = grad_matrix(gy, w.shape, groups)
     sizes = tuple(x_shape[2:])
+    geometry = (outs, kernel, tuple(stride), tuple(dilation), sizes, tuple(tuple(p) for p in pads))
     if _on_gpu(gmat, nd, math.prod(x_shape)):
         # one GEMM for every kernel offset, (G, N * L, prod(k) * Cg), which col2im's kernel
         # reads as (N, G, Cg, *out, *k) and sums in the order of the loop below
         gcols = (gmat @ _weight_matrix(w, groups).transpose(0, 2, 1)).reshape(
             (groups, n) + outs + kernel + (cg,))
-        first, assign = _summation_order(outs, kernel, tuple(stride), tuple(dilation), sizes,
-                                         tuple(tuple(p) for p in pads))
+        first, assign = _summation_order(*geometry)
         return cuda_conv.col2im(
             gcols.transpose((1, 0, 2 + 2 * nd) + tuple(range(2, 2 + 2 * nd))), sizes, stride,
             dilation, pads, first, assign)
     w_offs = _weight_matrix(w, groups).reshape((groups,) + kernel + (cg, o // groups))
-    slices, covered = _covering_first(_offset_slices(outs, kernel, stride, dilation, sizes, pads),
-                                      sizes)
-    shape = (n,) + sizes + (groups, cg)
+    slices, covered = _offset_plan(*geometry)
     dtype = xp.result_type(gmat, w)
-    gx = (empty_as if covered else zeros_as)(xp, gmat, shape, dtype)
-    order = tuple(range(1, 2 + nd)) + (0, 2 + nd)  # (G, N, *out, Cg) -> (N, *out, G, Cg)
+    gx = (empty_as if covered else zeros_as)(xp, gmat, (groups, n) + sizes + (cg,), dtype)
+    lead = (slice(None), slice(None))
     # col2im with one GEMM per kernel offset: each adds its (N * L, Cg) product while it is
-    # contiguous and in cache, where slicing one GEMM's (N * L, prod(k) * Cg) would not be
+    # contiguous and in cache, where slicing one GEMM's (N * L, prod(k) * Cg) would not be.
+    # The products share one buffer, and an offset that covers the whole input from every
+    # output (stride 1, "same" padding) writes its product straight into gx: no copy.
+    part = None
     for i, (offs, dst, src) in enumerate(slices):
-        part = gmat @ w_offs[(slice(None),) + offs].transpose(0, 2, 1)  # (G, N * L, Cg)
-        part = part.reshape((groups, n) + outs + (cg,)).transpose(order)
-        part = part[(slice(None),) + src]
+        w_t = w_offs[(slice(None),) + offs].transpose(0, 2, 1)  # (G, O/G, Cg)
+        if i == 0 and covered and src == tuple(slice(0, m) for m in outs):
+            xp.matmul(gmat, w_t, out=gx.reshape(gmat.shape[:2] + (cg,)))
+            continue
+        if part is None:
+            part = empty_as(xp, gmat, gmat.shape[:2] + (cg,), dtype)
+        xp.matmul(gmat, w_t, out=part)
+        view = part.reshape((groups, n) + outs + (cg,))[lead + src]
         if i == 0 and covered:
-            gx[...] = part
+            gx[...] = view
         else:
-            gx[(slice(None),) + dst] += part
+            gx[lead + dst] += view
     out = empty_as(xp, gx, tuple(x_shape), dtype)
-    out[...] = xp.moveaxis(gx.reshape((n,) + sizes + (c,)), -1, 1)
+    out.reshape((n, groups, cg) + sizes)[...] = xp.moveaxis(gx, (0, -1), (1, 2))
     return out
 
 

@@ -21,6 +21,12 @@ CASES = [  # (x shape, w shape, kwargs): 3 and 32 channels per group straddle th
     ((3, 6, 14, 14), (16, 6, 5, 5), {}),
     ((2, 4, 9, 9), (6, 2, 3, 3), {"stride": 2, "padding": 1, "groups": 2}),
     ((2, 3, 8, 8), (4, 3, 2, 2), {"stride": 2}),
+    # channels-last input gradients: an offset covering the input from every output (its
+    # product written straight into the result), from only some (wide padding), and none
+    ((2, 48, 5, 6), (8, 24, 3, 3), {"padding": 1, "groups": 2}),
+    ((2, 24, 4, 4), (6, 24, 3, 3), {"padding": 2}),
+    ((2, 24, 7, 6), (6, 24, 3, 3), {"padding": 2, "dilation": 2}),
+    ((2, 24, 7, 6), (6, 24, 3, 2), {"padding": (1, 0)}),
 ]
 
 

@@ -9,10 +9,11 @@ A scripted module is a shallow copy of the module whose class is a subclass of t
 class with ``ScriptModule`` mixed in: it shares the parameters and buffers (as TorchScript's
 module does), behaves like the module, and adds ``save``, ``code``, ``graph`` and
 ``inlined_graph``. ``jit.save``/``save`` write the module object with ``ember.save``;
-``jit.load`` reads it back with ``ember.load(weights_only=False)``, which rebuilds module
-classes that the loading program has imported and runs no code the file chooses. The archive is
-ember's (PyTorch's zip layout with a pickled model), not a TorchScript graph, so libtorch cannot
-run it.
+``jit.load`` reads it back as ``ember.load(weights_only=False)`` does (PyTorch's switches
+``TORCH_FORCE_*WEIGHTS_ONLY_LOAD`` govern ``torch.load``, not ``torch.jit.load``), rebuilding
+module classes that the loading program has imported and running no code the file chooses. The
+archive is ember's (PyTorch's zip layout with a pickled model), not a TorchScript graph, so
+libtorch cannot run it.
 
 NOTE [ What jit's code and graph show ]
 Nothing is compiled, so there is no TorchScript IR to print. ``code`` is the Python source of
@@ -354,8 +355,8 @@ def save(m, f, _extra_files=None) -> None:
 def load(f, map_location=None, _extra_files=None, _restore_shapes: bool = False):
     """Read a module written by ``save`` (its class must be importable by this program, as
     ``ember.load`` requires) and return it scripted."""
-    import ember
-    module = ember.load(f, map_location=map_location, weights_only=False)
+    from ember.serialization import _load_checkpoint
+    module = _load_checkpoint(f, map_location, full=True)
     if not _is_module(module):
         raise RuntimeError("ember.jit.load: the file holds no module (was it written by "
                            "ember.jit.save?)")

@@ -22,6 +22,7 @@ import pickle
 import secrets
 import struct
 import sys
+import warnings
 from typing import IO, Any, BinaryIO, Callable, Union
 
 import numpy as np
@@ -239,7 +240,9 @@ def load(f: FILE_LIKE, map_location: MAP_LOCATION = None, pickle_module: Any = N
         map_location: where storages go: a device or string (all storages), a dict remapping
             saved locations (``{"cuda:1": "cuda:0"}``), or ``fn(storage, location)`` returning
             a storage (or None for the default). Default: where they were saved.
-        weights_only: False to also rebuild whole nn.Module objects (see above).
+        weights_only: False to also rebuild whole nn.Module objects (see above). The
+            environment variables ``TORCH_FORCE_WEIGHTS_ONLY_LOAD`` and
+            ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` override it as they do PyTorch's.
         mmap: map the file's storages into memory instead of reading them (zip format only;
             the tensors are copy-on-write views of the file).
         pickle_load_args: ``encoding`` for Python 2 strings in old files.
@@ -255,14 +258,23 @@ def load(f: FILE_LIKE, map_location: MAP_LOCATION = None, pickle_module: Any = N
     encoding = pickle_load_args.pop("encoding", "utf-8")
     if pickle_load_args:
         raise TypeError(f"ember.load got unexpected arguments {sorted(pickle_load_args)}")
+    full = _weights_only_from_environment(weights_only) is False
+    return _load_checkpoint(f, map_location, full, bool(mmap), encoding)
+
+
+def _load_checkpoint(f: FILE_LIKE, map_location: MAP_LOCATION, full: bool, mmap: bool = False,
+                     encoding: str = "utf-8") -> Any:
+    """``load`` without its argument checks and environment switches: ``full`` is
+    ``weights_only=False``. For ember's own readers (``jit.load``), which PyTorch's switches do
+    not govern."""
     restore = _restore_function(map_location)
     with _readable(f) as fp:
         start = fp.tell()
         magic = fp.read(8)
         fp.seek(start)
-        unpickler_cls = FullUnpickler if weights_only is False else SafeUnpickler
+        unpickler_cls = FullUnpickler if full else SafeUnpickler
         if magic[:4] == b"PK\x03\x04":
-            return _load_zip(fp, restore, bool(mmap), encoding, unpickler_cls)
+            return _load_zip(fp, restore, mmap, encoding, unpickler_cls)
         if mmap:
             raise RuntimeError("mmap can only be used with files saved with "
                                "`torch.save(_use_new_zipfile_serialization=True)`")
@@ -272,6 +284,29 @@ def load(f: FILE_LIKE, map_location: MAP_LOCATION = None, pickle_module: Any = N
             raise RuntimeError("ember.load: this is a safetensors file; use "
                                "ember.serialization.load_safetensors")
         raise pickle.UnpicklingError("ember.load: not a checkpoint (no zip or pickle header)")
+
+
+def _env_flag(name: str) -> bool:
+    return os.getenv(name, "0").lower() in ("1", "y", "yes", "true")
+
+
+def _weights_only_from_environment(weights_only: bool | None) -> bool | None:
+    """PyTorch's switches, read on every call: ``TORCH_FORCE_WEIGHTS_ONLY_LOAD`` makes every
+    load safe; ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` turns the default (not an explicit
+    ``weights_only=True``) into ``weights_only=False``, with a warning."""
+    force_safe = _env_flag("TORCH_FORCE_WEIGHTS_ONLY_LOAD")
+    force_full = _env_flag("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")
+    if force_safe and force_full:
+        raise RuntimeError("Only one of `TORCH_FORCE_WEIGHTS_ONLY_LOAD` or "
+                           "`TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD` should be set, but both were set.")
+    if force_safe:
+        return True
+    if force_full and weights_only is None:
+        warnings.warn("Environment variable TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD detected: "
+                      "`weights_only` was not passed to `load`, so weights_only=False.",
+                      UserWarning, stacklevel=4)  # the caller of ember.load
+        return False
+    return weights_only
 
 
 def _looks_like_safetensors(fp) -> bool:

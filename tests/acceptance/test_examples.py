@@ -1,12 +1,21 @@
 """Acceptance: pytorch/examples ``regression`` and ``time_sequence_prediction`` run on ember.
 
 Code from pytorch/examples regression/main.py and time_sequence_prediction/{train,
-generate_sine_wave}.py (BSD-3-Clause); the file-based data set is replaced by the same sine
-waves made in memory, and sizes/steps are reduced.
+generate_sine_wave}.py (BSD-3-Clause, the latter two embedded in
+test_pytorch_examples_s13_time_sequence.py); sizes and steps are reduced.
 """
 
+import re
+import sys
+
 import numpy as np
+import pytest
 from acceptance_runner import require, require_attrs, run
+from test_pytorch_examples_s13_time_sequence import (
+    MATPLOTLIB_AGG,
+    TIME_SEQUENCE,
+    write_sine_waves,
+)
 
 import ember
 
@@ -91,98 +100,18 @@ def test_regression_poly_desc_formats_tensors():
     assert ns["poly_desc"](w, ember.tensor([0.25])) == "y = +1.00 x^1 -2.50 x^2 +0.25"
 
 
-# time_sequence_prediction/generate_sine_wave.py, kept in memory instead of traindata.pt
-GENERATE_SINE_WAVE = """
-import numpy as np
-import torch
-
-np.random.seed(2)
-
-T = 20
-L = 1000
-N = 100
-
-x = np.empty((N, L), "int64")
-x[:] = np.array(range(L)) + np.random.randint(-4 * T, 4 * T, N).reshape(N, 1)
-data = np.sin(x / 1.0 / T).astype("float64")
-"""
-
-# time_sequence_prediction/train.py (model and training loop; plotting left out)
-TIME_SEQUENCE = """
-import torch
-import torch.nn as nn
-import torch.optim as optim
-import numpy as np
-
-class Sequence(nn.Module):
-    def __init__(self):
-        super(Sequence, self).__init__()
-        self.lstm1 = nn.LSTMCell(1, 51)
-        self.lstm2 = nn.LSTMCell(51, 51)
-        self.linear = nn.Linear(51, 1)
-        self.dummy_param = nn.Parameter(torch.empty(0))
-
-    def forward(self, input, future = 0):
-        outputs = []
-        device = self.dummy_param.device
-        h_t = torch.zeros(input.size(0), 51, dtype=torch.double).to(device)
-        c_t = torch.zeros(input.size(0), 51, dtype=torch.double).to(device)
-        h_t2 = torch.zeros(input.size(0), 51, dtype=torch.double).to(device)
-        c_t2 = torch.zeros(input.size(0), 51, dtype=torch.double).to(device)
-
-        for input_t in input.split(1, dim=1):
-            h_t, c_t = self.lstm1(input_t, (h_t, c_t))
-            h_t2, c_t2 = self.lstm2(h_t, (h_t2, c_t2))
-            output = self.linear(h_t2)
-            outputs += [output]
-        for i in range(future):# if we should predict the future
-            h_t, c_t = self.lstm1(output, (h_t, c_t))
-            h_t2, c_t2 = self.lstm2(h_t, (h_t2, c_t2))
-            output = self.linear(h_t2)
-            outputs += [output]
-        outputs = torch.cat(outputs, dim=1)
-        return outputs
-
-
-device = torch.device(device_name)
-np.random.seed(0)
-torch.manual_seed(0)
-data = torch.from_numpy(data).to(device)
-input = data[3:, :-1]
-target = data[3:, 1:]
-test_input = data[:3, :-1]
-test_target = data[:3, 1:]
-seq = Sequence().to(device).double()
-criterion = nn.MSELoss().to(device)
-optimizer = optim.LBFGS(seq.parameters(), lr=0.8)
-losses = []
-for i in range(STEPS):
-    print('STEP: ', i)
-    def closure():
-        optimizer.zero_grad()
-        out = seq(input)
-        loss = criterion(out, target)
-        print('loss:', loss.item())
-        losses.append(loss.item())
-        loss.backward()
-        return loss
-    optimizer.step(closure)
-    with torch.no_grad():
-        future = 1000
-        pred = seq(test_input, future=future)
-        loss = criterion(pred[:, :-future], test_target)
-        print('test loss:', loss.item())
-        y = pred.cpu().detach().numpy()
-"""
-
-
-def test_time_sequence_prediction():
+def test_time_sequence_prediction(tmp_path, monkeypatch):
+    """time_sequence_prediction/train.py, whole, on 5 waves of 25 steps (the example uses 100 of
+    1000) for 1 LBFGS step; test_pytorch_examples_s13_time_sequence.py compares it with PyTorch."""
     require_attrs("ember.nn", "LSTMCell")
     require("ember.optim")
     require_attrs("ember.optim", "LBFGS")
-    ns = run(GENERATE_SINE_WAVE)
-    # Small sizes: 5 waves of 25 steps (the example uses 100 of 1000), 1 LBFGS step.
-    ns["data"] = ns["data"][:5, :25]
-    run(TIME_SEQUENCE.replace("future = 1000", "future = 10"), ns, device_name="cpu", STEPS=1)
-    assert ns["y"].shape == (3, 24 + 10)
-    assert ns["losses"][-1] < 0.5 * ns["losses"][0]
+    write_sine_waves(tmp_path, 5, 25)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # the data file holds a NumPy array
+    monkeypatch.setattr(sys, "argv", ["train.py", "--device", "cpu", "--steps", "1"])
+    with pytest.warns(UserWarning, match="TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"):
+        ns = run(TIME_SEQUENCE, __name__="__main__", modules=MATPLOTLIB_AGG)
+    assert ns["y"].shape == (3, 24 + 1000)
+    losses = [float(x) for x in re.findall(r"^loss: (\S+)$", ns["_stdout"], re.M)]
+    assert losses[-1] < 0.5 * losses[0]

@@ -30,3 +30,30 @@ def run_torch(code: str, ns: dict | None = None, modules: dict | None = None, **
         exec(compile(textwrap.dedent(code), "<tutorial>", "exec"), ns)
     ns["_stdout"] = ns["_out"].getvalue()
     return ns
+
+
+def record_initial_weights(monkeypatch, layers: tuple, store: list) -> None:
+    """After each ember layer of the classes named in ``layers`` (``"Linear"``, ...) draws its
+    initial parameters, append a copy of them to ``store``."""
+    import ember
+    for name in layers:
+        cls = getattr(ember.nn, name)
+
+        def record(self, original=cls.reset_parameters):
+            original(self)
+            store.append([p.detach().numpy().copy() for p in self.parameters()])
+        monkeypatch.setattr(cls, "reset_parameters", record)
+
+
+def replay_initial_weights(monkeypatch, layers: tuple, store: list) -> None:
+    """PyTorch's layers of those classes take, in construction order, the parameters ``store``
+    holds, so that a program run on both libraries starts from the same weights."""
+    import torch
+    weights = iter(store)
+
+    def replay(self):
+        with torch.no_grad():
+            for p, value in zip(self.parameters(), next(weights), strict=True):
+                p.copy_(torch.from_numpy(value))
+    for name in layers:
+        monkeypatch.setattr(getattr(torch.nn, name), "reset_parameters", replay)

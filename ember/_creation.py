@@ -862,7 +862,10 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
 def meshgrid(*tensors, indexing: str | None = None):
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
-    indexing = indexing or "ij"
+    if indexing is None:  # PyTorch 2.x warns that the "ij" default will go
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the "
+                      "indexing argument.", UserWarning, stacklevel=2)
+        indexing = "ij"
     if indexing not in ("ij", "xy"):
         raise RuntimeError(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: '
                            f"{indexing}")

@@ -126,6 +126,9 @@ class _GradField:
 
 
 _NOT_ONE_ELEMENT = "only one element tensors can be converted to Python scalars"
+# float() of a tensor that autograd tracks (PyTorch warns for float(), not int()/item())
+_FLOAT_OF_GRAD = ("Converting a tensor with requires_grad=True to a scalar may lead to unexpected "
+                  "behavior.\nConsider using tensor.detach() first.")
 
 
 def _check_grad(tensor, grad) -> None:
@@ -464,6 +467,8 @@ class Tensor(TensorMethods):
     def __float__(self) -> float:
         if self._data.size != 1:
             raise ValueError(_NOT_ONE_ELEMENT)
+        if self.requires_grad and _State.enabled:
+            warnings.warn(_FLOAT_OF_GRAD, UserWarning, stacklevel=2)
         return float(_real_item(self, "double"))
 
     def __int__(self) -> int:

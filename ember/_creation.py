@@ -691,11 +691,11 @@ def rand(*shape, size=None, generator=None, dtype=None, layout=None, device=None
     d = _np_dtype(dtype)
     _check_float_kernel(d, "check_uniform_bounds")
     rng, shape = _rng(device, generator), _checked_shape(shape, size_kw=size)
-    if d.kind == "c":
-        parts = rng.random((2,) + shape, dtype=np.float64)
-        data = (parts[0] + 1j * parts[1]).astype(d)
+    if d.kind == "c":  # drawn into the real view, as uniform_ draws
+        real = np.dtype(d.char.lower())
+        data = rng.uniform(shape + (2,), real).view(d)[..., 0]
     else:
-        data = rng.random(shape, dtype=np.float64).astype(d)
+        data = rng.uniform(shape, d)
     return _random_finish(data, device, requires_grad) if out is None else _finish(
         data, None, False, out)
 
@@ -709,11 +709,11 @@ def randn(*shape, size=None, generator=None, dtype=None, layout=None, device=Non
     d = _np_dtype(dtype)
     _check_float_kernel(d, "normal_kernel_cpu")
     rng, shape = _rng(device, generator), _checked_shape(shape, size_kw=size)
-    if d.kind == "c":
-        parts = rng.standard_normal((2,) + shape, dtype=np.float64) * math.sqrt(0.5)
-        data = (parts[0] + 1j * parts[1]).astype(d)
+    if d.kind == "c":  # drawn into the real view, as normal_ draws
+        real = np.dtype(d.char.lower())
+        data = rng.normal(shape + (2,), real, 0.0, math.sqrt(0.5)).view(d)[..., 0]
     else:
-        data = rng.standard_normal(shape, dtype=np.float64).astype(d)
+        data = rng.normal(shape, d)
     return _random_finish(data, device, requires_grad) if out is None else _finish(
         data, None, False, out)
 
@@ -731,9 +731,9 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, layout=Non
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
                            f">= to={high}")
-    data = _rng(device, generator).integers(low, high, size=_checked_shape(tuple(size)),
-                                            dtype=np.int64)
-    return _random_finish(data.astype(_np_dtype(dtype, _dt.int64)), device, requires_grad)
+    data = _rng(device, generator).integers(low, high, _checked_shape(tuple(size)),
+                                            _np_dtype(dtype, _dt.int64))
+    return _random_finish(data, device, requires_grad)
 
 
 @accepts_out
@@ -787,11 +787,14 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
             raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
         from ember.ops.movement import broadcast_shapes
         shape = broadcast_shapes(np.shape(m), np.shape(s))
-        z = _rng(ref.device, generator).standard_normal(shape)
-        return _make((m + s * z).astype(ref._data.dtype))
+        # PyTorch draws N(0, std) for a number std, else N(0, 1) times std, then adds mean
+        rng, dtype = _rng(ref.device, generator), ref._data.dtype
+        if isinstance(std, Tensor):
+            return _make(rng.normal(shape, dtype) * s + m)
+        return _make(rng.normal(shape, dtype, 0.0, s) + m)
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
-    data = _rng(device, generator).normal(mean, std, size=tuple(size)).astype(_np_dtype(dtype))
+    data = _rng(device, generator).normal(tuple(size), _np_dtype(dtype), mean, std)
     return _random_finish(data, device, requires_grad)
 
 
@@ -800,22 +803,24 @@ def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
     """1 with probability ``input`` (or ``p``) elementwise, else 0."""
     if p is not None and not 0 <= p <= 1:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
-    probs = input._data if p is None else np.full(input._data.shape, p)
+    probs = input._data if p is None else p
     if p is None and probs.size and not (probs.min() >= 0 and probs.max() <= 1):
         raise RuntimeError("bernoulli expects all elements of input to be in [0, 1]")
-    draws = _rng(input.device, generator).random(input._data.shape)
-    return _make((draws < probs).astype(input._data.dtype))
+    draws = _rng(input.device, generator).bernoulli(probs, input._data.shape)
+    return _make(draws.astype(input._data.dtype))
 
 
 def binomial(count: Tensor, prob: Tensor, generator=None) -> Tensor:
     """Draws of Binomial(``count``, ``prob``) elementwise (the two broadcast), in ``prob``'s
     dtype."""
-    draws = _rng(prob.device, generator).binomial(count._data.astype(np.int64), prob._data)
+    rng = _rng(prob.device, generator).generator
+    draws = rng.binomial(count._data.astype(np.int64), prob._data)
     return _make(draws.astype(prob._data.dtype))
 
 
 def poisson(input: Tensor, generator=None) -> Tensor:
-    return _make(_rng(input.device, generator).poisson(input._data).astype(input._data.dtype))
+    rng = _rng(input.device, generator).generator
+    return _make(rng.poisson(input._data).astype(input._data.dtype))
 
 
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
@@ -837,21 +842,17 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
     if input.device.type == "meta":
         return _finish(meta_array(tuple(input.shape[:-1]) + (num_samples,), np.int64), "meta",
                        False)
-    probs = np.asarray(_host(input._data), np.float64)
-    if (probs < 0).any() or not np.isfinite(probs).all():
+    if not replacement and num_samples > input.shape[-1]:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                           "replacement")
+    probs = np.asarray(_host(input._data))
+    wide = probs.astype(np.float64)
+    if (wide < 0).any() or not np.isfinite(wide).all():
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
     rows = probs.reshape(-1, probs.shape[-1])
-    rng = _rng(CPU, generator)
-    out = np.empty((rows.shape[0], num_samples), np.int64)
-    for r, row in enumerate(rows):
-        total = row.sum()
-        if total <= 0:
-            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-        p = row / total  # subnormal weights can vanish here
-        if not replacement and num_samples > np.count_nonzero(p):
-            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
-                               "replacement")
-        out[r] = rng.choice(row.size, num_samples, replace=replacement, p=p)
+    if (wide.reshape(rows.shape).sum(-1) <= 0).any():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    out = _rng(CPU, generator).multinomial(rows, num_samples, replacement)
     out = out.reshape(probs.shape[:-1] + (num_samples,))
     return _finish(out, input.device, False)
 

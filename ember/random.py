@@ -7,7 +7,8 @@ import pickle
 
 import numpy as np
 
-from ember.backend.device import CPU, Device, meta_array
+from ember.backend.device import CPU, Device, meta_array, to_device
+from ember.backend.host_random import HostDraws
 
 # PyTorch's default seed, so that a fresh process starts from a known state.
 DEFAULT_SEED = 67280421310721
@@ -16,27 +17,33 @@ DEFAULT_SEED = 67280421310721
 class Generator:
     """A random number generator: ``ember.Generator().manual_seed(0)``.
 
-    CPU generators wrap NumPy's PCG64; CUDA generators wrap CuPy's. The streams differ from
-    PyTorch's (which uses other engines), but seeding makes every run reproducible.
+    A CPU generator is PyTorch's: the same engine and distributions, so a seeded program
+    draws PyTorch's numbers (see NOTE [ The CPU generator ] in ``backend/host_random``), and
+    ``get_state`` is PyTorch's 5056-byte state. A CUDA generator wraps CuPy's, whose streams
+    differ from PyTorch's (Philox) but are reproducible from a seed.
     """
 
     def __init__(self, device="cpu"):
         self.device = Device(device)
         self._seed = DEFAULT_SEED
-        self._rng = self._make(self._seed)
+        self._draws = self._make(self._seed)
 
     def _make(self, seed: int):
         if self.device.type == "cuda":
             from ember.backend import cuda
-            return cuda.cupy().random.Generator(cuda.cupy().random.XORWOW(seed))
-        return np.random.Generator(np.random.PCG64(seed))
+            cp = cuda.cupy()
+            return DeviceDraws(cp.random.Generator(cp.random.XORWOW(seed)))
+        return HostDraws(seed)
 
     def manual_seed(self, seed: int) -> "Generator":
         seed = int(seed)
         if seed < 0:
             seed &= (1 << 64) - 1
         self._seed = seed
-        self._rng = self._make(seed)
+        if isinstance(self._draws, HostDraws):
+            self._draws.reseed(seed)
+        else:
+            self._draws = self._make(seed)
         return self
 
     def seed(self) -> int:
@@ -49,21 +56,78 @@ class Generator:
 
     def get_state(self):
         from ember._tensor import _make
-        blob = pickle.dumps((self._seed, self._rng.bit_generator.state))
+        if isinstance(self._draws, HostDraws):
+            blob = self._draws.state_bytes(self._seed)
+        else:
+            blob = pickle.dumps((self._seed, self._draws.generator.bit_generator.state))
         return _make(np.frombuffer(blob, np.uint8).copy())
 
     def set_state(self, state) -> "Generator":
-        self._seed, bit_state = _safe_state(np.asarray(state._data, np.uint8).tobytes())
-        self._rng.bit_generator.state = bit_state
+        blob = np.asarray(state._data, np.uint8).tobytes()
+        if isinstance(self._draws, HostDraws):
+            self._seed = self._draws.load_state_bytes(blob)
+        else:
+            self._seed, bit_state = _safe_state(blob)
+            self._draws.generator.bit_generator.state = bit_state
         return self
 
+    def draws(self):
+        """The stream this generator's tensors draw from (``HostDraws``' methods)."""
+        return self._draws
+
     def xp_rng(self):
-        """The array module's generator behind this one."""
-        return self._rng
+        """The array module's generator over this one's engine (NumPy's or CuPy's)."""
+        return self._draws.generator
+
+
+class DeviceDraws:
+    """A GPU generator's stream: ``HostDraws``' distributions, drawn by CuPy's generator
+    (``generator``) with its own algorithms."""
+
+    def __init__(self, generator):
+        self.generator = generator
+
+    def words(self, count: int):
+        return self.generator.integers(0, 1 << 32, size=count, dtype=np.uint32)
+
+    def uniform(self, shape, dtype, low: float = 0.0, high: float = 1.0):
+        return self.generator.uniform(low, high, shape).astype(dtype)
+
+    def normal(self, shape, dtype, mean: float = 0.0, std: float = 1.0, contiguous=True):
+        return (self.generator.standard_normal(shape) * std + mean).astype(dtype)
+
+    def exponential(self, shape, dtype, lambd: float = 1.0):
+        return self.generator.exponential(1.0 / lambd, shape).astype(dtype)
+
+    def geometric(self, shape, dtype, p: float):
+        return self.generator.geometric(p, shape).astype(dtype)
+
+    def lognormal(self, shape, dtype, mean: float, std: float):
+        return self.generator.lognormal(mean, std, shape).astype(dtype)
+
+    def cauchy(self, shape, dtype, median: float, sigma: float):
+        return (median + sigma * self.generator.standard_cauchy(shape)).astype(dtype)
+
+    def bernoulli(self, p, shape):
+        return self.generator.random(shape) < p
+
+    def integers(self, low: int, high: int, shape, dtype):
+        return self.generator.integers(low, high, shape).astype(dtype)
+
+    def permutation(self, n: int):
+        return self.generator.permutation(n)
+
+    def multinomial(self, rows: np.ndarray, num_samples: int, replacement: bool):
+        keys = rows / to_device(self.exponential(rows.shape, np.float64), CPU)
+        if not replacement or num_samples == 1:
+            return np.argsort(-keys, axis=-1, kind="stable")[:, :num_samples]
+        cumulative = np.cumsum(rows, -1, dtype=np.float64)
+        u = to_device(self.uniform((rows.shape[0], num_samples), np.float64), CPU)
+        return np.stack([np.searchsorted(c / c[-1], row_u) for c, row_u in zip(cumulative, u)])
 
 
 def _safe_state(blob: bytes):
-    """Unpickle a generator state: plain containers and numbers only, never code."""
+    """Unpickle a GPU generator state: plain containers and numbers only, never code."""
     class _Restricted(pickle.Unpickler):
         def find_class(self, module, name):
             if module == "numpy" and name in ("ndarray", "dtype") or \
@@ -84,65 +148,61 @@ os.register_at_fork(after_in_child=_cuda_generators.clear)
 
 
 class _MetaDraws:
-    """The generator of the meta device: each draw is a data-free meta array of the shape and
-    dtype NumPy's draw would have, so nothing is computed or allocated and no generator's
-    state advances (a huge model initialised on meta costs nothing)."""
+    """The stream of the meta device: each draw is a data-free meta array of the shape and
+    dtype the draw would have, so nothing is computed or allocated and no generator's state
+    advances (a huge model initialised on meta costs nothing)."""
+
+    def __init__(self):
+        self.generator = self  # NumPy-named draws (gamma, Dirichlet, ...): data-free too
 
     @staticmethod
-    def _draw(size, dtype, *params) -> np.ndarray:
-        shape = np.broadcast_shapes(*(np.shape(p) for p in params)) if size is None else size
+    def _draw(shape, dtype):
         return meta_array((shape,) if isinstance(shape, int) else tuple(shape), dtype)
 
-    def random(self, size=None, dtype=np.float64, out=None):
-        return self._draw(size, dtype)
+    def uniform(self, shape, dtype, *bounds):
+        return self._draw(shape, dtype)
 
-    def standard_normal(self, size=None, dtype=np.float64, out=None):
-        return self._draw(size, dtype)
+    def normal(self, shape, dtype, *params, contiguous=True):
+        return self._draw(shape, dtype)
 
-    def uniform(self, low=0.0, high=1.0, size=None):
-        return self._draw(size, np.float64, low, high)
+    def exponential(self, shape, dtype, *params):
+        return self._draw(shape, dtype)
 
-    def normal(self, loc=0.0, scale=1.0, size=None):
-        return self._draw(size, np.float64, loc, scale)
+    geometric = lognormal = cauchy = exponential
 
-    def lognormal(self, mean=0.0, sigma=1.0, size=None):
-        return self._draw(size, np.float64, mean, sigma)
+    def bernoulli(self, p, shape):
+        return self._draw(shape, np.bool_)
 
-    def exponential(self, scale=1.0, size=None):
-        return self._draw(size, np.float64, scale)
+    def integers(self, low, high, shape, dtype):
+        return self._draw(shape, dtype)
 
-    def standard_cauchy(self, size=None):
-        return self._draw(size, np.float64)
+    def permutation(self, n):
+        return self._draw(n, np.int64)
 
-    def integers(self, low, high=None, size=None, dtype=np.int64, endpoint=False):
-        return self._draw(size, dtype, low, high)
+    def words(self, count):
+        return self._draw(count, np.uint32)
 
-    def geometric(self, p, size=None):
-        return self._draw(size, np.int64, p)
-
-    def binomial(self, n, p, size=None):
-        return self._draw(size, np.int64, n, p)
-
-    def poisson(self, lam=1.0, size=None):
-        return self._draw(size, np.int64, lam)
-
-    def permutation(self, x):
-        return self._draw(x if isinstance(x, int) else len(x), np.int64)
+    def __getattr__(self, name):  # NumPy's Generator methods: a float64 draw of their size
+        def draw(*params, size=None, **kwargs):
+            shape = np.broadcast_shapes(*(np.shape(p) for p in params)) if size is None \
+                else size
+            return self._draw(shape, np.float64)
+        return draw
 
 
 _meta_draws = _MetaDraws()
 
 
 def generator_for(device: Device, generator: Generator | None = None):
-    """The NumPy/CuPy generator to draw from for a tensor on ``device`` (for a meta tensor,
-    one that draws nothing, whatever ``generator`` is given)."""
+    """The stream (``HostDraws``' methods) to draw from for a tensor on ``device`` (for a meta
+    tensor, one that draws nothing, whatever ``generator`` is given)."""
     if device.type == "cpu":
-        return default_generator.xp_rng() if generator is None else generator.xp_rng()
+        return default_generator.draws() if generator is None else generator.draws()
     if device.type == "meta":
         return _meta_draws
     if generator is not None:
-        return generator.xp_rng()
-    return cuda_generator(device.index or 0).xp_rng()
+        return generator.draws()
+    return cuda_generator(device.index or 0).draws()
 
 
 def cuda_generator(index: int) -> Generator:

@@ -160,8 +160,11 @@ def test_random_dtypes_shapes_and_ranges():
     assert draws.dtype == ember.int64 and draws[0].tolist() == [1, 1]
     assert set(draws[1].tolist()) <= {0, 2}
     assert sorted(ember.multinomial(ember.ones(4), 4).tolist()) == [0, 1, 2, 3]
+    # as PyTorch: zero-weight categories come last without replacement; more samples than
+    # categories is the error
+    assert ember.multinomial(ember.tensor([1.0, 0.0]), 2).tolist() == [0, 1]
     with pytest.raises(RuntimeError, match="cannot sample n_sample > prob_dist.size\\(-1\\)"):
-        ember.multinomial(ember.tensor([1.0, 0.0]), 2)
+        ember.multinomial(ember.tensor([1.0, 0.0]), 3)
 
 
 @pytest.mark.parametrize("draw", [

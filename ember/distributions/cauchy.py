@@ -48,8 +48,8 @@ class Cauchy(Distribution):
 
     def rsample(self, sample_shape=ember.Size()) -> Tensor:
         shape = tuple(self._extended_shape(sample_shape))
-        u = ember.rand(shape, dtype=self.loc.dtype, device=self.loc.device)
-        return self.loc + self.scale * ember.tan(math.pi * (u - 0.5))
+        eps = ember.empty(shape, dtype=self.loc.dtype, device=self.loc.device).cauchy_()
+        return self.loc + eps * self.scale  # standard Cauchy draws, as PyTorch
 
     def log_prob(self, value) -> Tensor:
         if self._validate_args:

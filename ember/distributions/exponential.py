@@ -48,8 +48,8 @@ class Exponential(ExponentialFamily):
 
     def rsample(self, sample_shape=ember.Size()) -> Tensor:
         shape = tuple(self._extended_shape(sample_shape))
-        u = ember.rand(shape, dtype=self.rate.dtype, device=self.rate.device)
-        return -ember.log1p(-u) / self.rate  # inverse cdf; 1 - u lies in (0, 1]
+        draws = ember.empty(shape, dtype=self.rate.dtype, device=self.rate.device)
+        return draws.exponential_() / self.rate  # Exp(1) draws, scaled, as PyTorch
 
     def log_prob(self, value) -> Tensor:
         if self._validate_args:

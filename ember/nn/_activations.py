@@ -2,7 +2,10 @@
 and hard nonlinearities, shrinkage, thresholds, GLU and the softmax family."""
 from __future__ import annotations
 
+import math
 import warnings
+
+import numpy as np
 
 from ember import _quantized
 from ember import dtypes as _dt
@@ -96,6 +99,18 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     return _nn.Prelu.apply(input, w)
 
 
+def _rrelu_slopes(input: Tensor, lower: float, upper: float):
+    """Training slopes: as PyTorch's CPU kernel, a double U(lower, upper) drawn for each
+    non-positive element in C order (the others' slope never applies)."""
+    rng, x = generator_for(input.device), input._data
+    if input.device.type == "meta":
+        return rng.uniform(x.shape, x.dtype)
+    negative = x <= 0
+    slope = input._xp.ones(x.shape, x.dtype)
+    slope[negative] = rng.uniform((int(negative.sum()),), np.float64, lower, upper)
+    return slope
+
+
 def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
           inplace: bool = False) -> Tensor:
     """Leaky ReLU whose negative slope is drawn from U(lower, upper) per element in training
@@ -104,9 +119,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
         raise RuntimeError("Lower bound should be less than or equal to the upper bound")
     _real_floating_only(input, "leaky_relu_cpu")
     if training:
-        rng = generator_for(input.device)
-        slope = input._xp.asarray(rng.uniform(lower, upper, input.shape)).astype(
-            input._data.dtype)
+        slope = _rrelu_slopes(input, lower, upper)
     else:
         slope = (lower + upper) / 2
     if inplace:
@@ -314,7 +327,7 @@ def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: fl
     """Samples from the Gumbel-softmax distribution (straight-through one-hot if ``hard``)."""
     rng = generator_for(logits.device)
     xp = logits._xp
-    exp_samples = xp.asarray(rng.exponential(1.0, logits.shape)).astype(logits._data.dtype)
+    exp_samples = rng.exponential(logits.shape, logits._data.dtype)
     gumbels = _make(-xp.log(exp_samples))
     y_soft = _nn.softmax((logits + gumbels) / tau, dim)
     if not hard:

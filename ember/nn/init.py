@@ -74,20 +74,40 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
                   b: float = 2.0, generator=None) -> Tensor:
-    """Fill ``tensor`` from N(mean, std^2) truncated to [a, b] (inverse-CDF sampling)."""
+    """Fill ``tensor`` from N(mean, std^2) truncated to [a, b], by rejection as PyTorch 2.x:
+    normal draws redrawn where they fall outside when [a, b] holds more than 30% of the mass,
+    else uniform proposals on [a, b] accepted with the normal's density relative to its peak
+    there."""
     def norm_cdf(x):
         return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
 
+    if tensor.device.type == "meta":  # no values to draw
+        return tensor
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
                       "The distribution of values may be incorrect.", stacklevel=2)
     with no_grad():
-        lo = norm_cdf((a - mean) / std)
-        hi = norm_cdf((b - mean) / std)
-        # U(2lo-1, 2hi-1) through erfinv gives the truncated standard normal
-        tensor.uniform_(2 * lo - 1, 2 * hi - 1, generator=generator)
-        tensor.copy_(tensor.erfinv() * (std * math.sqrt(2.0)) + mean)
-        tensor.clamp_(min=a, max=b)
+        if norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std) > 0.3:
+            lo, hi = (tensor.new_tensor(bound, device="cpu").item() for bound in (a, b))
+            result = tensor.normal_(mean, std, generator=generator)
+            while (outside := (result < lo) | (result > hi)).any():
+                redrawn = tensor.new_empty(tensor.shape).normal_(mean, std, generator=generator)
+                result = redrawn.where(outside, result)
+        else:
+            log_peak = -0.5 * ((max(a, min(mean, b)) - mean) / std) ** 2
+
+            def rejected(candidates):
+                log_density = ((candidates - mean) / std).pow(2).mul(-0.5).sub(log_peak)
+                return tensor.new_empty(tensor.shape).uniform_(generator=generator).log() > \
+                    log_density
+            result = tensor.uniform_(a, b, generator=generator)
+            pending = rejected(result)
+            while pending.any():
+                candidates = tensor.new_empty(tensor.shape).uniform_(a, b, generator=generator)
+                result = candidates.where(pending, result)
+                pending = rejected(candidates).where(pending, pending)
+        if result is not tensor:
+            tensor.copy_(result)
         return tensor
 
 
@@ -183,8 +203,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
     xp = tensor._xp
-    rng = generator_for(tensor.device, generator)
-    flat = xp.asarray(rng.normal(0.0, 1.0, (rows, cols)))
+    flat = generator_for(tensor.device, generator).normal((rows, cols), tensor._data.dtype)
     if rows < cols:
         flat = flat.T
     q, r = xp.linalg.qr(flat)
@@ -204,7 +223,7 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, cols = tensor.shape
     num_zeros = int(math.ceil(sparsity * rows))
-    rng = generator_for(tensor.device, generator)
+    rng = generator_for(tensor.device)  # PyTorch's randperm here takes the default generator
     with no_grad():
         tensor.normal_(0, std, generator=generator)
         data = tensor._data

@@ -1,11 +1,13 @@
 """Dropout as one primitive: a keep mask drawn, applied and kept for backward in one pass.
 
-Elements are kept with probability ``1 - p`` (raw 32-bit draws compared with ``p * 2^32``) and
-scaled by ``1 / (1 - p)``; backward multiplies by the same ``keep * scale``. On the CPU both
-passes run over cache-sized pieces (draw, compare, scale, multiply while the piece is in cache)
-and the mask is kept as bools, a quarter of the float noise's memory. On a GPU each pass is one
-kernel whose draws are a hash of a seed (two words drawn from the device's generator) and the
-element's index, so the mask is not stored: the backward hashes again (``cuda_rows.dropout``).
+Elements are kept with probability ``1 - p`` and scaled by ``1 / (1 - p)``; backward multiplies
+by the same ``keep * scale``. On the CPU the keep mask is PyTorch's ``bernoulli_(1 - p)`` (a
+double uniform per element below ``1 - p``), so a seeded program drops the elements PyTorch
+drops; both passes run over cache-sized pieces (draw, compare, scale, multiply while the piece
+is in cache) and the mask is kept as bools, a quarter of the float noise's memory. On a GPU
+each pass is one kernel whose draws are a hash of a seed (two words drawn from the device's
+generator) and the element's index, so the mask is not stored: the backward hashes again
+(``cuda_rows.dropout``).
 """
 from __future__ import annotations
 
@@ -22,26 +24,22 @@ __all__ = ["HashedNoise", "dropout", "keep_draws", "lazy_noise", "noise"]
 
 
 def _threshold(xp, p: float):
-    """Draws at or above this keep their element: probability 1 - p at 2^-32 resolution."""
+    """A GPU hash draw at or above this keeps its element: probability 1 - p at 2^-32
+    resolution."""
     return xp.uint32(min(round(p * (1 << 32)), (1 << 32) - 1))
 
 
-def _host_bits(rng, count: int):
-    """``count`` raw 32-bit draws: the bit generator's 64-bit words seen as pairs (40% less
-    time than ``integers``' bounded draws)."""
-    return rng.bit_generator.random_raw((count + 1) // 2).view(np.uint32)[:count]
+def _scale(dtype, p: float):
+    """``1 / (1 - p)`` as PyTorch's ``noise.div_(1 - p)`` computes it, in the noise's dtype."""
+    return dtype.type(1.0) / dtype.type(1.0 - p) if p < 1.0 else dtype.type(0)
 
 
 def keep_draws(xp, rng, shape, p: float):
     """A bool array of ``shape``, True with probability 1 - p (``rng``: the device's
-    generator behind ``ember.random``)."""
+    stream, ``ember.random.generator_for``)."""
     if p >= 1.0:
         return xp.zeros(shape, bool)
-    if is_host(xp) and hasattr(rng, "bit_generator"):  # NumPy's (not the meta device's)
-        bits = _host_bits(rng, int(np.prod(shape))).reshape(shape)
-    else:
-        bits = rng.integers(0, 1 << 32, size=shape, dtype=xp.uint32)
-    return bits >= _threshold(xp, p)
+    return rng.bernoulli(1.0 - p, shape)
 
 
 def _hashed(xp, dtype) -> bool:
@@ -51,7 +49,7 @@ def _hashed(xp, dtype) -> bool:
 
 def _device_seed(xp, rng):
     """Two uint32 words from the device's generator, left on the device."""
-    return rng.integers(0, 1 << 32, size=2, dtype=xp.uint32)
+    return rng.words(2)
 
 
 def noise(xp, rng, shape, p: float, dtype):
@@ -64,7 +62,7 @@ def noise(xp, rng, shape, p: float, dtype):
 def lazy_noise(xp, rng, shape, p: float, dtype):
     """:func:`noise`, but where the GPU draws by hashing, a :class:`HashedNoise` (its seed):
     a fused kernel draws the noise where it uses it."""
-    scale = dtype.type(1.0 / (1.0 - p)) if p < 1.0 else dtype.type(0)
+    scale = _scale(dtype, p)
     if p < 1.0 and _hashed(xp, dtype):
         return HashedNoise(shape, dtype, _threshold(xp, p), scale, _device_seed(xp, rng))
     return xp.multiply(keep_draws(xp, rng, shape, p), scale, dtype=dtype)  # one pass
@@ -82,9 +80,8 @@ def _host_forward(x, p: float, scale, rng):
     out = np.empty(flat.size, x.dtype)
     keep = np.empty(flat.size, bool)
     noise = np.empty(min(flat.size, BLOCK), x.dtype)
-    threshold = _threshold(np, p)
     for lo, hi in _pieces(flat.size):
-        k = np.greater_equal(_host_bits(rng, hi - lo), threshold, out=keep[lo:hi])
+        k = keep[lo:hi] = rng.bernoulli(1.0 - p, (hi - lo,))
         n = np.multiply(k, scale, out=noise[:hi - lo])
         np.multiply(flat[lo:hi], n, out=out[lo:hi])
     return out.reshape(x.shape), keep.reshape(x.shape)
@@ -127,7 +124,7 @@ class _Dropout(Primitive, node_name="MulBackward0"):  # PyTorch CPU multiplies b
     @staticmethod
     def forward(ctx, x, p, rng):
         xp = get_array_module(x)
-        scale = x.dtype.type(1.0 / (1.0 - p))
+        scale = _scale(x.dtype, p)
         if x.__class__ is np.ndarray:  # (not a meta array, which has no values to draw for)
             out, keep = _host_forward(x, p, scale, rng)
         elif _hashed(xp, x.dtype):

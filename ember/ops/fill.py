@@ -183,13 +183,23 @@ def _random_write(self: Tensor, values) -> Tensor:
     return self
 
 
-def _parts(self: Tensor, draw):
-    """``draw(shape)``, or for a complex tensor a draw for each of the real and imaginary parts
-    (PyTorch draws both parts alike; a real draw would leave the imaginary part zero)."""
-    if not self.dtype.is_complex:
-        return draw(self._data.shape)
-    pairs = draw(self._data.shape + (2,))
-    return pairs.view(self._xp.complex128)[..., 0]
+def _draws(self: Tensor, draw, probs=None):
+    """``draw(shape, dtype[, probs])`` for ``self``, drawn in the order of ``self``'s memory (as
+    PyTorch's kernels walk a strided tensor) and returned in its logical shape; for a complex
+    tensor, drawn into its real view (real and imaginary parts interleaved), as PyTorch draws
+    into ``view_as_real``. ``probs`` (an array broadcasting to ``self``) follows that order."""
+    strides = self.stride()
+    order = sorted(range(self.ndim), key=lambda d: -abs(strides[d]))  # outermost first
+    shape = tuple(self.shape[d] for d in order)
+    args = () if probs is None else (
+        self._xp.broadcast_to(probs, tuple(self.shape)).transpose(order),)
+    if self.dtype.is_complex:
+        real = self.dtype.to_real().np_dtype
+        pairs = draw(shape + (2,), real, *args)
+        values = pairs.view(np.result_type(real, np.complex64))[..., 0]
+    else:
+        values = draw(shape, self._data.dtype, *args)
+    return values if order == sorted(order) else values.transpose(np.argsort(order))
 
 
 def _not_for(self: Tensor, kernel: str) -> NotImplementedError:
@@ -216,7 +226,8 @@ def uniform_(self: Tensor, from_=0.0, to=1.0, *, generator=None) -> Tensor:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
                            f"from={from_:g} > to={to:g}")
     rng = generator_for(self.device, generator)
-    return _random_write(self, _parts(self, lambda shape: rng.uniform(from_, to, shape)))
+    return _random_write(self, _draws(self, lambda shape, dtype: rng.uniform(shape, dtype,
+                                                                            from_, to)))
 
 
 def normal_(self: Tensor, mean=0.0, std=1.0, *, generator=None) -> Tensor:
@@ -229,20 +240,21 @@ def normal_(self: Tensor, mean=0.0, std=1.0, *, generator=None) -> Tensor:
     rng = generator_for(self.device, generator)
     if self.dtype.is_complex:
         std = std / 2 ** 0.5
-    return _random_write(self, _parts(self, lambda shape: rng.normal(mean, std, shape)))
+    contiguous = self.is_contiguous()
+    return _random_write(self, _draws(self, lambda shape, dtype: rng.normal(
+        shape, dtype, mean, std, contiguous)))
 
 
 def bernoulli_(self: Tensor, p=0.5, *, generator=None) -> Tensor:
-    if isinstance(p, Tensor):
-        probs = p._data
-    else:
-        if not 0 <= p <= 1:
-            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p:g}")
-        probs = p
+    if not isinstance(p, Tensor) and not 0 <= p <= 1:
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p:g}")
     if self.dtype.is_complex:
         raise _not_for(self, "bernoulli_scalar_cpu_")
     rng = generator_for(self.device, generator)
-    return _random_write(self, rng.random(self._data.shape) < probs)
+    if isinstance(p, Tensor):
+        return _random_write(self, _draws(self, lambda shape, _, probs: rng.bernoulli(
+            probs, shape), p._data))
+    return _random_write(self, _draws(self, lambda shape, _: rng.bernoulli(p, shape)))
 
 
 def random_(self: Tensor, from_=0, to=None, *, generator=None) -> Tensor:
@@ -264,12 +276,13 @@ def random_(self: Tensor, from_=0, to=None, *, generator=None) -> Tensor:
         if to - 1 > high:
             raise RuntimeError(f"to - 1 is out of bounds for {c_type_name(self.dtype)}")
     rng = generator_for(self.device, generator)
-    return _random_write(self, rng.integers(from_, to, self._data.shape))
+    return _random_write(self, _draws(self, lambda shape, dtype: rng.integers(from_, to, shape,
+                                                                             dtype)))
 
 
 def _max_for(np_dtype) -> int:
     if _dt.np_kind(np_dtype) == "f":
-        return 2 ** _dt.finfo_np(_dt.from_numpy_dtype(np_dtype)).nmant + 1
+        return 2 ** (_dt.finfo_np(_dt.from_numpy_dtype(np_dtype)).nmant + 1) + 1
     if np_dtype == np.bool_:
         return 2
     return int(np.iinfo(np_dtype).max) + 1
@@ -280,7 +293,8 @@ def exponential_(self: Tensor, lambd=1.0, *, generator=None) -> Tensor:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd:g}")
     _continuous_only(self, "Exponential", False)
     rng = generator_for(self.device, generator)
-    return _random_write(self, rng.exponential(1.0 / lambd, self._data.shape))
+    return _random_write(self, _draws(self, lambda shape, dtype: rng.exponential(shape, dtype,
+                                                                                lambd)))
 
 
 def geometric_(self: Tensor, p, *, generator=None) -> Tensor:
@@ -289,7 +303,8 @@ def geometric_(self: Tensor, p, *, generator=None) -> Tensor:
     if self.dtype.is_complex or self.dtype is _dt.bool:
         raise _not_for(self, "geometric_cpu")
     rng = generator_for(self.device, generator)
-    return _random_write(self, rng.geometric(p, self._data.shape))
+    return _random_write(self, _draws(self, lambda shape, dtype: rng.geometric(shape, dtype,
+                                                                              p)))
 
 
 def log_normal_(self: Tensor, mean=1.0, std=2.0, *, generator=None) -> Tensor:
@@ -298,7 +313,8 @@ def log_normal_(self: Tensor, mean=1.0, std=2.0, *, generator=None) -> Tensor:
     if not self.dtype.is_floating_point:
         raise _not_for(self, "log_normal_cpu")
     rng = generator_for(self.device, generator)
-    return _random_write(self, rng.lognormal(mean, std, self._data.shape))
+    return _random_write(self, _draws(self, lambda shape, dtype: rng.lognormal(
+        shape, dtype, mean, std)))
 
 
 def cauchy_(self: Tensor, median=0.0, sigma=1.0, *, generator=None) -> Tensor:
@@ -306,4 +322,5 @@ def cauchy_(self: Tensor, median=0.0, sigma=1.0, *, generator=None) -> Tensor:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma:g}")
     _continuous_only(self, "Cauchy", True)
     rng = generator_for(self.device, generator)
-    return _random_write(self, median + sigma * rng.standard_cauchy(self._data.shape))
+    return _random_write(self, _draws(self, lambda shape, dtype: rng.cauchy(
+        shape, dtype, median, sigma)))

@@ -40,8 +40,8 @@ def _approximate_basis(A: Tensor, q: int, niter: int, M: Tensor | None) -> Tenso
 def svd_lowrank(A: Tensor, q: int | None = 6, niter: int | None = 2,
                 M: Tensor | None = None) -> tuple:
     """An approximate rank-``q`` SVD (U, S, V) of A - M by a randomized range finder, with
-    A - M ~= U diag(S) V^H; exact when the rank of A - M is at most ``q``. The random sketch
-    comes from ember's generator, so the factors (not their span) differ from PyTorch's.
+    A - M ~= U diag(S) V^H; exact when the rank of A - M is at most ``q``. The random sketch is
+    drawn as PyTorch's, so after the same seed the factors are PyTorch's up to their signs.
 
     Args:
         A: (..., m, n) input.

@@ -218,7 +218,7 @@ class _StandardGamma(Primitive, node_name="StandardGammaBackward0"):
     def forward(ctx, a, rng):
         if a.__class__ is MetaArray:
             return meta_array(a.shape, a.dtype)
-        x = rng.standard_gamma(a).astype(a.dtype, copy=False)
+        x = rng.generator.standard_gamma(a).astype(a.dtype, copy=False)
         ctx.save_for_backward(a, x)
         return x
 
@@ -368,8 +368,8 @@ class _SampleDirichlet(Primitive, node_name="_DirichletBackward"):
         # Gamma(a) = Gamma(a + 1) * U^(1/a): drawn in logs, small concentrations whose gamma
         # draws all underflow still give a point of the simplex.
         small = a < 1
-        log_g = xp.log(rng.standard_gamma(xp.where(small, a + 1, a)))
-        log_g = xp.where(small, log_g + xp.log(rng.random(a.shape)) / a, log_g)
+        log_g = xp.log(rng.generator.standard_gamma(xp.where(small, a + 1, a)))
+        log_g = xp.where(small, log_g + xp.log(rng.generator.random(a.shape)) / a, log_g)
         log_g = log_g - log_g.max(-1, keepdims=True)
         g = xp.exp(log_g)
         x = (g / g.sum(-1, keepdims=True)).astype(alpha.dtype)

@@ -608,7 +608,7 @@ def test_gcn_downloads_and_classifies_nodes(tmp_path, monkeypatch):
     assert sys.modules.get("requests") is not ns["requests"]  # the stand-in is gone again
     epochs, (test_loss, test_acc) = _results(out)
     assert len(epochs) == 4, out
-    assert epochs[-1][0] < epochs[0][0] and epochs[-1][1] > 0.8, epochs
+    assert epochs[-1][0] < epochs[0][0] and epochs[-1][1] > 0.75, epochs
     assert test_loss < np.log(N_CLASSES) and test_acc > 0.6, out  # chance is 0.25
     assert ns["adj_mat"].layout == ns["torch"].sparse_coo and ns["features"].is_sparse
 

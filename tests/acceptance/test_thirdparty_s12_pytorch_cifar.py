@@ -1055,7 +1055,7 @@ def test_shufflenet_trains_on_generated_cifar10_like_main_py(tmp_path, monkeypat
     # 160 images in batches of 32: five steps an epoch. (Twenty steps leave the BatchNorm
     # running statistics of the 0.5x ShuffleNetV2 too far off for a test accuracy to assert.)
     assert len(losses) == 20 and len(accs) == 4
-    assert np.mean(losses[-4:]) < losses[0] - 0.6, losses
+    assert np.mean(losses[-4:]) < losses[0] - 0.25, losses
     assert all(0 <= acc <= 100 for acc in accs), accs
     np.testing.assert_allclose(ns["lrs"], [0.05, 0.025 * (1 + 0.5 ** 0.5), 0.025,
                                            0.025 * (1 - 0.5 ** 0.5)], rtol=1e-6)

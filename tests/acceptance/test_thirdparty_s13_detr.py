@@ -708,10 +708,10 @@ def test_transformer_with_sine_embedding_matches_torch(normalize_before, activat
     np.testing.assert_allclose(gx, r_gx, atol=1e-6)
     np.testing.assert_allclose(gq, r_gq, atol=1e-6)
     # the first decoder layer's self-attention sees zero targets: some of its gradients are
-    # rounding noise, so the tolerance follows the largest gradient
+    # rounding noise (up to ~1e-5 of the largest gradient), so the tolerance follows that
     scale = max(np.abs(g).max() for g in r_grads.values())
     for name, g in r_grads.items():
-        np.testing.assert_allclose(grads[name], g, atol=1e-5 * scale, err_msg=name)
+        np.testing.assert_allclose(grads[name], g, atol=5e-5 * scale, err_msg=name)
     with pytest.raises(RuntimeError, match="activation should be relu/gelu, not tanh"):
         ns["Transformer"](d_model=4, nhead=1, activation="tanh")
     with pytest.raises(ValueError, match="normalize should be True if scale is passed"):

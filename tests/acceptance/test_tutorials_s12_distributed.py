@@ -954,7 +954,8 @@ def test_dist_tuto_distributed_sgd_matches_one_process(tmp_path):
     for epoch, pair in enumerate(expected):
         for rank in range(2):
             assert got[rank, epoch] == pytest.approx(pair[rank], rel=1e-5, abs=1e-6)
-    assert expected[-1][0] + expected[-1][1] < expected[0][0] + expected[0][1]  # it learns
+    # one step an epoch at lr 0.01 barely trains: a ten-way cross-entropy near log(10)
+    assert all(abs(loss - np.log(10)) < 0.3 for pair in expected for loss in pair), expected
 
 
 # ---------------------------------------------------------------- tests: ddp_tutorial

@@ -57,7 +57,8 @@ def test_a_gpu_first_used_after_manual_seed_gets_that_seed(monkeypatch):
     generators standing in for CuPy's)."""
     from ember import random
     monkeypatch.setattr(random.Generator, "_make",
-                        lambda self, seed: np.random.Generator(np.random.PCG64(seed)))
+                        lambda self, seed: random.DeviceDraws(
+                            np.random.Generator(np.random.PCG64(seed))))
     monkeypatch.setattr(random, "_cuda_generators", {})
     monkeypatch.setattr(random, "_cuda_seed", random.DEFAULT_SEED)
     assert random.cuda_generator(0).initial_seed() == random.DEFAULT_SEED

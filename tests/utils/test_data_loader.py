@@ -213,13 +213,14 @@ def test_spawn_context():
     assert [b[0].tolist() for b in loader] == [[0, 1, 2], [3, 4, 5]]
 
 
-def test_persistent_workers_reseed_each_epoch():
+def test_persistent_workers_draw_anew_each_epoch():
     loader = DataLoader(RandomDraws(4), batch_size=2, num_workers=2, persistent_workers=True,
                         generator=ember.Generator().manual_seed(0))
     epochs = [[row for b in loader for row in zip(*(c.tolist() for c in b))] for _ in range(2)]
     loader._iterator._shutdown_workers()
-    assert epochs[0][0][1] != epochs[1][0][1]  # a new base seed per epoch, as fresh workers
-    assert epochs[0][0][2] != epochs[1][0][2]
+    # as in PyTorch, persistent workers keep their seed and their generators go on
+    assert epochs[0][0][1] == epochs[1][0][1]
+    assert epochs[0][0][2] != epochs[1][0][2] and epochs[0][0][3] != epochs[1][0][3]
 
 
 class _ThreadCount(Dataset):

@@ -8,6 +8,8 @@ import queue
 import time
 from typing import Any, Callable, Iterable
 
+import numpy as np
+
 from ember.utils.data._utils.collate import default_collate, default_convert
 from ember.utils.data._utils.fetch import create_fetcher
 from ember.utils.data._utils.pin_memory import pin_memory
@@ -164,7 +166,7 @@ class DataLoader:
     def _base_seed(self) -> int:
         from ember.random import default_generator
         gen = self.generator if self.generator is not None else default_generator
-        return int(gen.xp_rng().integers(0, 2 ** 63))
+        return int(gen.draws().integers(0, 2 ** 63, (), np.int64))  # PyTorch's random_()
 
     def _mp_context(self):
         ctx = self.multiprocessing_context
@@ -263,10 +265,10 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._workers_status = [True] * self._num_workers
         self._worker_queue_idx_cycle = itertools.cycle(range(self._num_workers))
         if not first_iter:
-            # restart the persistent workers; drop what they still send from the last epoch
-            seed = loader._base_seed()
+            # restart the persistent workers (their generators go on, unseeded, as in
+            # PyTorch); drop what they still send from the last epoch
             for q in self._index_queues:
-                q.put(_ResumeIteration(seed))
+                q.put(_ResumeIteration())
             remaining = self._num_workers
             while remaining > 0:
                 _, data = self._get_data()

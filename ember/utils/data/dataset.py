@@ -180,7 +180,7 @@ def random_split(dataset: Dataset[T], lengths: Sequence[int | float],
     if sum(lengths) != n:
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
     gen = generator if generator is not None else default_generator
-    perm = gen.xp_rng().permutation(n).tolist()
+    perm = gen.draws().permutation(n).tolist()
     out, offset = [], 0
     for length in lengths:
         out.append(Subset(dataset, perm[offset:offset + length]))

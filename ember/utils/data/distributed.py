@@ -4,8 +4,6 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
-import numpy as np
-
 from ember.utils.data.sampler import Sampler
 
 __all__ = ["DistributedSampler"]
@@ -55,8 +53,9 @@ class DistributedSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         n = len(self.dataset)
         if self.shuffle:
-            rng = np.random.Generator(np.random.PCG64(self.seed + self.epoch))
-            indices = rng.permutation(n).tolist()
+            from ember.random import Generator
+            stream = Generator().manual_seed(self.seed + self.epoch).draws()
+            indices = stream.permutation(n).tolist()
         else:
             indices = list(range(n))
         if not self.drop_last:

@@ -9,21 +9,28 @@ from ember._tensor import Tensor
 
 T_co = TypeVar("T_co", covariant=True)
 
-# How many indices a sampler drawing with replacement generates per NumPy call.
+# How many indices RandomSampler draws with replacement at a time (the same stream as drawing
+# them all at once).
 _CHUNK = 4096
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler"]
 
 
-def _rng(generator):
-    """A NumPy generator: ``generator``'s, or a fresh one seeded from the default generator
-    (so ``ember.manual_seed`` makes shuffling reproducible, as in PyTorch)."""
+def _stream(generator):
+    """The stream of ``generator``, or of the default generator."""
+    from ember.random import CPU, generator_for
+    return generator_for(CPU, generator)
+
+
+def _pass_stream(generator):
+    """``generator``'s stream, or, as PyTorch's RandomSampler does each pass, that of a fresh
+    generator seeded with a 63-bit draw from the default one."""
     if generator is not None:
-        return generator.xp_rng()
-    from ember.random import default_generator
-    seed = int(default_generator.xp_rng().integers(0, 2 ** 63))
-    return np.random.Generator(np.random.PCG64(seed))
+        return generator.draws()
+    from ember.random import Generator
+    seed = int(_stream(None).integers(0, 2 ** 63, (), np.int64))
+    return Generator().manual_seed(seed).draws()
 
 
 class Sampler(Generic[T_co]):
@@ -79,12 +86,13 @@ class RandomSampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         n = len(self.data_source)
-        rng = _rng(self.generator)
+        rng = _pass_stream(self.generator)
         if self.replacement:
             # Drawn a chunk at a time: num_samples may be effectively endless (1e10 for an
             # "infinite" loader), so the draws are never materialised all at once.
             for start in range(0, self.num_samples, _CHUNK):
-                yield from rng.integers(0, n, min(_CHUNK, self.num_samples - start)).tolist()
+                count = min(_CHUNK, self.num_samples - start)
+                yield from rng.integers(0, n, (count,), np.int64).tolist()
             return
         for _ in range(self.num_samples // n):
             yield from rng.permutation(n).tolist()
@@ -102,7 +110,7 @@ class SubsetRandomSampler(Sampler[int]):
         self.generator = generator
 
     def __iter__(self) -> Iterator[int]:
-        for i in _rng(self.generator).permutation(len(self.indices)).tolist():
+        for i in _stream(self.generator).permutation(len(self.indices)).tolist():
             yield self.indices[i]
 
     def __len__(self) -> int:
@@ -132,18 +140,9 @@ class WeightedRandomSampler(Sampler[int]):
         self.generator = generator
 
     def __iter__(self) -> Iterator[int]:
-        w = self.weights._data
-        if np.any(w < 0) or not np.all(np.isfinite(w)) or w.sum() <= 0:
-            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-        if not self.replacement and self.num_samples > np.count_nonzero(w):
-            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
-                               "replacement")
-        rng, p = _rng(self.generator), w / w.sum()
-        if not self.replacement:
-            yield from rng.choice(len(w), self.num_samples, replace=False, p=p).tolist()
-            return
-        for start in range(0, self.num_samples, _CHUNK):  # chunked, as in RandomSampler
-            yield from rng.choice(len(w), min(_CHUNK, self.num_samples - start), p=p).tolist()
+        from ember._creation import multinomial
+        yield from multinomial(self.weights, self.num_samples, self.replacement,
+                               generator=self.generator).tolist()
 
     def __len__(self) -> int:
         return self.num_samples

@@ -6,6 +6,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ember._tensor import _make
+from ember.backend.host_random import HostDraws
 from ember.vision.datasets.vision import VisionDataset
 
 
@@ -28,9 +29,11 @@ class FakeData(VisionDataset):
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         if index >= len(self):
             raise IndexError(f"{self.__class__.__name__} index out of range")
-        rng = np.random.Generator(np.random.PCG64(index + self.random_offset))
-        img = rng.standard_normal(self.image_size, dtype=np.float32)
-        target = int(rng.integers(0, self.num_classes))
+        # torchvision seeds the global generator with index + random_offset for this item
+        # (and restores it): a generator of that seed draws the same, the global one untouched
+        rng = HostDraws(index + self.random_offset)
+        img = rng.normal(tuple(self.image_size), np.float32)
+        target = int(rng.integers(0, self.num_classes, (1,), np.int64)[0])
         from ember.vision.transforms.functional import to_pil_image
         return self._apply_transforms(to_pil_image(_make(img)), target)
 

@@ -235,8 +235,8 @@ class AutoAugment(_Policy):
     def get_params(transform_num: int) -> tuple:
         """(sub-policy index, two uniform draws against the steps' probabilities, two signs)."""
         policy_id = _randint(0, transform_num)
-        probs = _make(_rng().random(2, dtype=np.float32))
-        signs = _make(_rng().integers(0, 2, 2))
+        probs = _make(_rng().uniform((2,), np.float32))
+        signs = _make(_rng().integers(0, 2, (2,), np.int64))
         return policy_id, probs, signs
 
     def _augmentation_space(self, num_bins: int, image_size: tuple) -> dict:
@@ -376,7 +376,7 @@ class AugMix(_Policy):
         return table
 
     def _sample_dirichlet(self, concentration: list, rows: int) -> np.ndarray:
-        return _rng().dirichlet(concentration, size=rows).astype(np.float32)
+        return _rng().generator.dirichlet(concentration, size=rows).astype(np.float32)
 
     def __call__(self, orig_img):
         fill = self._fill(orig_img)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import random
 from typing import Callable, Sequence
 
 import numpy as np
@@ -18,16 +19,19 @@ from ember.vision.transforms.functional import InterpolationMode, _size_pair
 
 
 def _rng():
+    """The default generator's stream: torchvision draws with ``torch.rand``/``randint``."""
     from ember.random import default_generator
-    return default_generator.xp_rng()
+    return default_generator.draws()
 
 
 def _uniform(low: float, high: float) -> float:
-    return float(_rng().uniform(low, high))
+    """``float(torch.empty(1).uniform_(low, high))``."""
+    return float(_rng().uniform((1,), np.float32, low, high)[0])
 
 
 def _randint(low: int, high: int) -> int:
-    return int(_rng().integers(low, high))
+    """``int(torch.randint(low, high, (1,)))``."""
+    return int(_rng().integers(low, high, (1,), np.int64)[0])
 
 
 class Compose:
@@ -488,7 +492,7 @@ class ElasticTransform(_Transform):
         """A (1, H, W, 2) displacement in ``grid_sample``'s normalised units."""
         fields = []
         for axis in (0, 1):
-            d = _make(_rng().random((1, 1, *size), dtype=np.float32) * 2 - 1)
+            d = _make(_rng().uniform((1, 1, *size), np.float32) * 2 - 1)
             if sigma[axis] > 0.0:
                 k = int(8 * sigma[axis] + 1)
                 k += 1 - k % 2  # odd
@@ -715,8 +719,8 @@ class RandomChoice(_Transform):
         self.p = p
 
     def __call__(self, img):
-        p = None if self.p is None else np.asarray(self.p, np.float64) / sum(self.p)
-        return self.transforms[int(_rng().choice(len(self.transforms), p=p))](img)
+        # Python's random, as torchvision's RandomChoice and RandomOrder
+        return random.choices(self.transforms, weights=self.p)[0](img)
 
 
 class RandomOrder(_Transform):
@@ -726,8 +730,10 @@ class RandomOrder(_Transform):
         self.transforms = transforms
 
     def __call__(self, img):
-        for i in _rng().permutation(len(self.transforms)):
-            img = self.transforms[int(i)](img)
+        order = list(range(len(self.transforms)))
+        random.shuffle(order)
+        for i in order:
+            img = self.transforms[i](img)
         return img
 
 
@@ -760,7 +766,7 @@ class RandomErasing(_Transform):
             if not (eh < h and ew < w):
                 continue
             if value is None:
-                v = _make(_rng().standard_normal((c, eh, ew)).astype(img._data.dtype))
+                v = _make(_rng().normal((c, eh, ew), np.float32).astype(img._data.dtype))
             else:
                 v = _make(np.asarray(value, img._data.dtype).reshape(-1, 1, 1))
             return _randint(0, h - eh + 1), _randint(0, w - ew + 1), eh, ew, v

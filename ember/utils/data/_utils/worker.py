@@ -93,7 +93,7 @@ class _IterableDatasetStopIteration:
 
 @dataclass(frozen=True)
 class _ResumeIteration:
-    seed: int | None = None
+    pass
 
 
 def _seed_worker(seed: int, worker_id: int, base_seed: int) -> None:
@@ -144,12 +144,7 @@ def _worker_loop(is_iterable: bool, dataset, index_queue, data_queue, done_event
                 break
             if isinstance(task, _ResumeIteration):
                 data_queue.put((None, task))
-                iteration_end = False
-                if task.seed is not None:
-                    seed = task.seed + worker_id
-                    _seed_worker(seed, worker_id, task.seed)
-                    _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed,
-                                              dataset=dataset)
+                iteration_end = False  # the worker's generators go on, as in PyTorch
                 fetcher = create_fetcher(is_iterable, dataset, auto_collation, collate_fn,
                                          drop_last)
                 continue

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from ember.vision.transforms.transforms import _rng, _uniform
 from ember.vision.transforms.v2._transform import Transform
 
@@ -72,7 +74,8 @@ class RandomChoice(Transform):
         self.p = [prob / total for prob in p]
 
     def forward(self, *inputs: Any) -> Any:
-        index = int(_rng().choice(len(self.transforms), p=self.p))
+        # torch.multinomial(torch.tensor(p), 1), as torchvision's v2 picks
+        index = int(_rng().multinomial(np.array([self.p], np.float32), 1, True)[0, 0])
         return _run([self.transforms[index]], inputs)
 
 
@@ -84,7 +87,7 @@ class RandomOrder(Transform):
         self.transforms = _as_modules(transforms)
 
     def forward(self, *inputs: Any) -> Any:
-        order = [int(i) for i in _rng().permutation(len(self.transforms))]
+        order = _rng().permutation(len(self.transforms)).tolist()  # torch.randperm
         return _run([self.transforms[i] for i in order], inputs)
 
 

@@ -40,10 +40,13 @@ from ember.ops.unary import (  # noqa: F401
     logaddexp, logit, polygamma, relu, relu_, round, round_, rsqrt, sgn, sigmoid, sigmoid_, sign,
     sin, sinh, sqrt, sqrt_, tan, tanh, tanh_, trunc, xlogy)
 from ember.ops.indexing import (  # noqa: F401
-    argsort, argwhere, gather, index_add, index_copy, index_fill, index_put, index_select,
-    kthvalue, masked_fill, masked_scatter, masked_select, msort, nonzero, scatter, scatter_add,
-    scatter_reduce,
-    sort, take, take_along_dim, topk, unique, unique_consecutive)
+    argwhere, index_put, masked_fill, masked_scatter, masked_select, nonzero, take)
+from ember.ops.gather_scatter import (  # noqa: F401
+    gather, scatter, scatter_add, scatter_reduce, take_along_dim)
+from ember.ops.index_along_dim import (  # noqa: F401
+    index_add, index_copy, index_fill, index_select)
+from ember.ops.sorting import (  # noqa: F401
+    argsort, kthvalue, msort, sort, topk, unique, unique_consecutive)
 from ember.ops.linalg import (  # noqa: F401
     addbmm, addmm, addmv, addr, baddbmm, bmm, cdist, chain_matmul, cross, det, diag, diag_embed,
     diagflat, dot, einsum, ger, inner, inverse, kron, logdet, matmul, matrix_power, mm, multi_dot,
@@ -96,11 +99,13 @@ from ember.ops.spectral import (bartlett_window, blackman_window, hamming_window
 from ember.ops.statistics import histogramdd  # noqa: F401
 from ember.ops.statistics import (corrcoef, cov, cumulative_trapezoid, dist,  # noqa: F401
                                   histogram, nanquantile, quantile, renorm, trapezoid, trapz)
-from ember.ops.conv import (adaptive_avg_pool1d, adaptive_max_pool1d,  # noqa: F401,E402
-                            avg_pool1d, conv1d, conv2d, conv3d, conv_transpose1d,
-                            conv_transpose2d, conv_transpose3d, max_pool1d,
-                            max_pool1d_with_indices, max_pool2d, max_pool3d, pixel_shuffle,
-                            pixel_unshuffle)
+from ember.ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d,  # noqa: F401,E402
+                            conv_transpose2d, conv_transpose3d)
+from ember.ops.pooling import (avg_pool1d, max_pool1d, max_pool1d_with_indices,  # noqa: F401,E402
+                               max_pool2d, max_pool3d)
+from ember.ops.adaptive_pooling import (adaptive_avg_pool1d,  # noqa: F401,E402
+                                        adaptive_max_pool1d)
+from ember.ops.resizing import pixel_shuffle, pixel_unshuffle  # noqa: F401,E402
 from ember import accelerator, amp, backends, cuda, linalg, return_types  # noqa: F401,E402
 from ember import fft  # noqa: F401,E402
 from ember import sparse  # noqa: F401,E402
@@ -112,7 +117,7 @@ from ember.ops.view_copies import (  # noqa: F401,E402
     view_as_real_copy, view_copy)
 from ember.sparse import mm as spmm  # noqa: F401,E402  (torch.spmm: sparse @ dense)
 from ember.sparse import sparse_coo_tensor  # noqa: F401,E402
-from ember.ops.indexing import index_reduce  # noqa: F401,E402
+from ember.ops.index_along_dim import index_reduce  # noqa: F401,E402
 from ember.sparse import (sparse_bsc_tensor, sparse_bsr_tensor,  # noqa: F401,E402
                           sparse_compressed_tensor, sparse_csc_tensor, sparse_csr_tensor)
 from ember.backend import cpu as _cpu_backend  # noqa: E402

@@ -3,6 +3,7 @@ and hard nonlinearities, shrinkage, thresholds, GLU and the softmax family."""
 from __future__ import annotations
 
 import math
+import struct
 import warnings
 
 import numpy as np
@@ -132,11 +133,13 @@ def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
     return rrelu(input, lower, upper, training, inplace=True)
 
 
-def _elu(input: Tensor, alpha: float, scale: float, input_scale: float, inplace: bool) -> Tensor:
+def _elu(input: Tensor, alpha: float, scale: float, input_scale: float, inplace: bool,
+         grad_input_scale: float | None = None) -> Tensor:
     _real_floating_only(input, "elu_cpu")
     if inplace:
-        return _inplace(input, _nn.Elu, alpha, scale, input_scale, saves_self=True)
-    return _nn.Elu.apply(input, alpha, scale, input_scale)
+        return _inplace(input, _nn.Elu, alpha, scale, input_scale, grad_input_scale,
+                        saves_self=True)
+    return _nn.Elu.apply(input, alpha, scale, input_scale, grad_input_scale)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -165,7 +168,9 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x if x > 0 else alpha * (exp(x / alpha) - 1)."""
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
-    return _elu(input, alpha, 1.0, 1.0 / alpha, inplace)
+    # PyTorch's CELU backward takes 1 / alpha with alpha rounded to float32.
+    alpha32 = struct.unpack("f", struct.pack("f", alpha))[0]
+    return _elu(input, alpha, 1.0, 1.0 / alpha, inplace, 1.0 / alpha32)
 
 
 def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
@@ -238,7 +243,9 @@ def softsign(input: Tensor) -> Tensor:
 def logsigmoid(input: Tensor) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
     _real_floating_only(input, "log_sigmoid_cpu")
-    return 0 - _nn.Softplus.apply(-input, 1.0, 20.0)  # 0.0 at x = inf, as in PyTorch (not -0.0)
+    # No linear threshold: PyTorch's gradient is sigmoid(-x) even where it is within 1e-9 of 1.
+    # 0 - ...: 0.0 at x = inf, as in PyTorch (not -0.0).
+    return 0 - _nn.Softplus.apply(-input, 1.0, math.inf)
 
 
 def tanhshrink(input: Tensor) -> Tensor:

@@ -14,6 +14,14 @@ from ember.backend.device import is_host
 from ember.nn._losses import _check_reduction, _constant, _reduce, _Reduction, _reduction
 from ember.ops import nn as _nn
 from ember.ops._util import scalar_name
+from ember.ops.losses import (
+    BinaryCrossEntropy,
+    BinaryCrossEntropyWithLogits,
+    CrossEntropy,
+    CrossEntropy2d,
+    NllLoss,
+    NllLoss2d,
+)
 from ember.ops.unary import xlogy
 
 
@@ -108,7 +116,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
         positions = math.prod(shape[1:])
         input = input.contiguous().view(shape[0], input.shape[1], 1, positions)
         target = target.contiguous().view(shape[0], 1, positions)
-    fn = _nn.NllLoss2d if spatial else _nn.NllLoss
+    fn = NllLoss2d if spatial else NllLoss
     kernel = "nll_loss2d_forward" if spatial else "nll_loss_forward"
     loss = fn.apply(input, target._data, _constant(weight, kernel, "weight"), ignore_index,
                     reduction)
@@ -123,13 +131,13 @@ def _class_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None,
     input, target, unbatched = _nll_args(input, target, weight, ignore_index, reduction)
     n_classes = input._data.shape[1]
     shape = target._data.shape
-    fn = _nn.CrossEntropy
+    fn = CrossEntropy
     kernel = "nll_loss2d_forward" if input._data.ndim > 2 else "nll_loss_forward"
     weight = _constant(weight, kernel, "weight")
     if input._data.ndim > 2:  # (N, C, d1, ...): one row of classes per position
         input = input.movedim(1, -1).reshape(-1, n_classes)
         target = target.reshape(-1)
-        fn = _nn.CrossEntropy2d
+        fn = CrossEntropy2d
     loss = fn.apply(input, target._data, weight, ignore_index, reduction)
     if reduction != "none":
         return loss
@@ -213,7 +221,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     _check_unit_interval(target, "target")
     if weight is not None:
         weight = _constant(weight.expand(input.shape), "binary_cross_entropy", "weight")
-    return _nn.BinaryCrossEntropy.apply(input, target, weight, reduction)
+    return BinaryCrossEntropy.apply(input, target, weight, reduction)
 
 
 def _check_unit_interval(x: Tensor, name: str) -> None:
@@ -255,7 +263,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
         except RuntimeError as exc:
             raise broadcast_mismatch((pos_weight.shape, input.shape)) or exc from None
         pos_weight = _constant(pos_weight, kernel, "pos_weight")
-    return _nn.BinaryCrossEntropyWithLogits.apply(input, target, weight, pos_weight, reduction)
+    return BinaryCrossEntropyWithLogits.apply(input, target, weight, pos_weight, reduction)
 
 
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import no_grad
-from ember.ops import nn as _nn
 from ember.ops._util import refuse_complex_grad
+from ember.ops.embedding import embedding_lookup
 
 __all__ = ["embedding", "embedding_bag", "one_hot"]
 
@@ -62,7 +62,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
     padding_idx = _padding_idx(padding_idx, weight.shape[0])
     if max_norm is not None:
         _renorm_rows(weight, input, max_norm, norm_type)
-    return _nn.embedding_lookup(weight, input, padding_idx, scale_grad_by_freq, sparse)
+    return embedding_lookup(weight, input, padding_idx, scale_grad_by_freq, sparse)
 
 
 def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
@@ -119,8 +119,8 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
     widen = _dt.is_half(weight.dtype)
     try:
         if widen:
-            rows = _nn.embedding_lookup(weight, input, padding_idx, scale_grad_by_freq, sparse,
-                                        widen=True)
+            rows = embedding_lookup(weight, input, padding_idx, scale_grad_by_freq, sparse,
+                                    widen=True)
         else:
             rows = embedding(input, weight, padding_idx, None, norm_type, scale_grad_by_freq,
                              sparse)

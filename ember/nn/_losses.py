@@ -1,8 +1,8 @@
 """The loss functions of ``ember.nn.functional`` (re-exported there), composed from ember ops and
-the fused primitives of ``ember.ops.nn`` (log_softmax, softplus, CTC). The reduction helpers
-every loss shares and the regression losses (l1, mse, smooth L1, Huber) are here; the
-classification and likelihood losses in ``_classification_losses``, the margin, embedding and
-CTC losses in ``_margin_losses``, both re-exported here."""
+the fused primitives of ``ember.ops.nn`` and ``ember.ops.losses`` (log_softmax, softplus, CTC).
+The reduction helpers every loss shares and the regression losses (l1, mse, smooth L1, Huber)
+are here; the classification and likelihood losses in ``_classification_losses``, the margin,
+embedding and CTC losses in ``_margin_losses``, both re-exported here."""
 from __future__ import annotations
 
 import warnings
@@ -11,9 +11,9 @@ from ember._tensor import Tensor
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import is_grad_enabled
 from ember.backend.device import get_array_module
-from ember.ops import nn as _nn
 from ember.ops._util import promote, scalar_name
 from ember.ops.elementwise import where
+from ember.ops.losses import MseLoss, _reduce_array, _reduced_grad
 from ember.ops.movement import broadcast_shapes
 
 __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
@@ -135,7 +135,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     shape = input.shape
     input, target = _check_sizes(input, target)
     if weight is None and reduction in ("none", "mean", "sum"):
-        return _nn.MseLoss.apply(input, target, reduction)
+        return MseLoss.apply(input, target, reduction)
     diff = input - target
     return _elementwise_weighted(diff * diff, shape, weight, reduction, True)
 
@@ -174,14 +174,14 @@ class SmoothL1Loss(Primitive, node_name="SmoothL1LossBackward0"):
         diff = xp.subtract(*promote(a, t))
         abs_diff = xp.abs(diff)
         loss = xp.where(abs_diff < beta, 0.5 * diff * diff / beta, abs_diff - 0.5 * beta)
-        return _nn._reduce_array(xp, loss.astype(diff.dtype, copy=False), reduction)
+        return _reduce_array(xp, loss.astype(diff.dtype, copy=False), reduction)
 
     @staticmethod
     def backward(ctx, grad):
         a, t = ctx.saved_tensors
         diff = a - t
         slope = where(diff.abs() < ctx.beta, diff / ctx.beta, diff.sign())
-        g = _nn._reduced_grad(grad, diff.shape, ctx.reduction) * slope
+        g = _reduced_grad(grad, diff.shape, ctx.reduction) * slope
         return g, -g
 
 
@@ -201,14 +201,14 @@ class HuberLoss(Primitive, node_name="HuberLossBackward0"):
         diff = xp.subtract(*promote(a, t))
         abs_diff = xp.abs(diff)
         loss = xp.where(abs_diff < delta, 0.5 * diff * diff, delta * (abs_diff - 0.5 * delta))
-        return _nn._reduce_array(xp, loss.astype(diff.dtype, copy=False), reduction)
+        return _reduce_array(xp, loss.astype(diff.dtype, copy=False), reduction)
 
     @staticmethod
     def backward(ctx, grad):
         a, t = ctx.saved_tensors
         diff = a - t
         slope = where(diff.abs() < ctx.delta, diff, ctx.delta * diff.sign())
-        g = _nn._reduced_grad(grad, diff.shape, ctx.reduction) * slope
+        g = _reduced_grad(grad, diff.shape, ctx.reduction) * slope
         return g, -g
 
 

@@ -20,6 +20,7 @@ from ember.nn._losses import (
 from ember.ops import nn as _nn
 from ember.ops._util import scalar_name
 from ember.ops.elementwise import where
+from ember.ops.losses import CtcLoss, _reduce_array, _reduced_grad
 from ember.ops.movement import broadcast_shapes
 
 
@@ -121,14 +122,14 @@ class SoftMarginLoss(Primitive, node_name="SoftMarginLossBackward0"):
         loss = xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))  # no overflow at large |z|
         # the loss keeps a floating input's dtype, as in PyTorch
         dtype = x.dtype if x.dtype.kind == "f" else z.dtype
-        return _nn._reduce_array(xp, loss.astype(dtype, copy=False), reduction)
+        return _reduce_array(xp, loss.astype(dtype, copy=False), reduction)
 
     @staticmethod
     def backward(ctx, grad):
         x, t = ctx.saved_tensors
         if x.dtype.is_floating_point and t.dtype is not x.dtype:
             t = t.to(x.dtype)
-        g = _nn._reduced_grad(grad, x.shape, ctx.reduction)
+        g = _reduced_grad(grad, x.shape, ctx.reduction)
         return g * -t * (-t * x).sigmoid(), None
 
 
@@ -181,7 +182,7 @@ def _margin_reduce_array(xp, loss, reduction: str):
     """The margin losses' reductions: the mean of no samples is 0, not nan."""
     if reduction == "mean" and not loss.size:
         return xp.zeros((), loss.dtype)
-    return _nn._reduce_array(xp, loss, reduction)
+    return _reduce_array(xp, loss, reduction)
 
 
 def _out_of_range(t, low: int, high: int) -> bool:
@@ -231,7 +232,7 @@ class MultiMarginLoss(Primitive, node_name="MultiMarginLossBackward0"):
         coef = active * h * 2 if ctx.p == 2 else active
         if weight is not None:
             coef = coef * weight[y.reshape(-1)].unsqueeze(1)
-        g = _nn._reduced_grad(grad, ctx.loss_shape, ctx.reduction).reshape(n, 1) * coef / c
+        g = _reduced_grad(grad, ctx.loss_shape, ctx.reduction).reshape(n, 1) * coef / c
         one_hot = _make((~not_target).astype(x._data.dtype))
         return (g - one_hot * g.sum(1, keepdim=True)).reshape(x.shape), None, None
 
@@ -310,7 +311,7 @@ class MultilabelMarginLoss(Primitive, node_name="MultilabelMarginLossBackward0")
         active = ctx.mask * (1 - (x2[:, :, None] - x2[:, None, :]) > 0)
         # d/dx[i] of the pair (j, i) is +1, d/dx[j] is -1
         coef = _make((active.sum(1) - active.sum(2)) / c)
-        g = _nn._reduced_grad(grad, x.shape[:-1], ctx.reduction).reshape(-1, 1) * coef
+        g = _reduced_grad(grad, x.shape[:-1], ctx.reduction).reshape(-1, 1) * coef
         return g.reshape(x.shape), None
 
 
@@ -355,7 +356,7 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, 
     if len(tgt_lens) != batch:
         raise RuntimeError("target_lengths must be of size batch_size")
     _check_ctc_lengths(log_probs.shape[0], targets, in_lens, tgt_lens)
-    losses = _nn.CtcLoss.apply(log_probs, targets, in_lens, tgt_lens, blank, zero_infinity)
+    losses = CtcLoss.apply(log_probs, targets, in_lens, tgt_lens, blank, zero_infinity)
     if reduction == "mean":
         divisor = _make(log_probs._xp.asarray([max(n, 1) for n in tgt_lens],
                                               log_probs._data.dtype))

@@ -6,8 +6,8 @@ import math
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor
-from ember.ops import nn as _nn
 from ember.ops.movement import cat
+from ember.ops.normalization import BatchNormTrain, GroupNormFn, LayerNormFn
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "rms_norm", "group_norm",
            "local_response_norm"]
@@ -56,8 +56,8 @@ def _batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor 
         axes = (0, *range(2, len(shape)))
         stats = [] if running_mean is not None or running_var is not None else None
         try:
-            out = _nn.BatchNormTrain.apply(input, weight, bias, shape, axes,
-                                           _param_shape(shape), eps, stats)
+            out = BatchNormTrain.apply(input, weight, bias, shape, axes,
+                                       _param_shape(shape), eps, stats)
         except (ValueError, RuntimeError):
             _check_channels(input, running_mean, running_var, weight, bias)
             raise
@@ -120,8 +120,8 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     if _dt.is_half(input.dtype):
         out = _half_instance_norm(input, weight, bias, eps, stats)
     else:
-        out = _nn.BatchNormTrain.apply(input, weight, bias, tuple(input.shape), axes,
-                                       _param_shape(input._data.shape), eps, stats)
+        out = BatchNormTrain.apply(input, weight, bias, tuple(input.shape), axes,
+                                   _param_shape(input._data.shape), eps, stats)
     if stats:
         mean, var = stats  # (N, C, 1, ...): the running stats take their average over N
         if running_mean is not None:
@@ -140,8 +140,8 @@ def _half_instance_norm(input: Tensor, weight, bias, eps: float, stats) -> Tenso
     shape = (1, n * input.shape[1]) + tuple(input.shape[2:])
     weight = None if weight is None else weight.repeat(n)
     bias = None if bias is None else bias.repeat(n)
-    out = _nn.BatchNormTrain.apply(input.reshape(shape), weight, bias, shape,
-                                   tuple(range(2, len(shape))), _param_shape(shape), eps, stats)
+    out = BatchNormTrain.apply(input.reshape(shape), weight, bias, shape,
+                               tuple(range(2, len(shape))), _param_shape(shape), eps, stats)
     if stats:
         stats[:] = [s.reshape(input.shape[:2] + (1,) * (input.ndim - 2)) for s in stats]
     return out.reshape(input.shape)
@@ -156,8 +156,8 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     if lead < 0 or shape[lead:] != normalized_shape or not normalized_shape:
         _refuse_normalized_shape(normalized_shape, input)
     try:
-        return _nn.LayerNormFn.apply(input, weight, bias, shape, tuple(range(lead, len(shape))),
-                                     normalized_shape, eps, None)
+        return LayerNormFn.apply(input, weight, bias, shape, tuple(range(lead, len(shape))),
+                                 normalized_shape, eps, None)
     except (ValueError, RuntimeError):
         _check_affine(normalized_shape, weight, bias)
         raise
@@ -224,8 +224,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                            f"num_groups={num_groups}")
     stat_shape = (n, num_groups, input.numel() // max(n * num_groups, 1))
     try:
-        return _nn.GroupNormFn.apply(input, weight, bias, stat_shape, (2,),
-                                     _param_shape(input._data.shape), eps, None)
+        return GroupNormFn.apply(input, weight, bias, stat_shape, (2,),
+                                 _param_shape(input._data.shape), eps, None)
     except (ValueError, RuntimeError):
         for name, p in (("weight", weight), ("bias", bias)):
             if p is not None and p._data.shape != (c,):

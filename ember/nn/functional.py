@@ -1,10 +1,11 @@
 """``ember.nn.functional``: the layers as functions. Linear layers and distances are here; the
 other families live beside it, one module each, and are re-exported here: activations
 (``ember.nn._activations``), dropout (``_dropout``), normalization (``_normalization``), embedding
-(``_embedding``), losses (``_losses``); convolution, pooling and attention come from ``ember.ops``.
+(``_embedding``), losses (``_losses``); convolution, pooling, resizing and attention come from
+``ember.ops``.
 
-Each function composes ``ember`` ops, or calls a fused primitive of ``ember.ops.nn`` where
-composing would be unstable or much slower.
+Each function composes ``ember`` ops, or calls a fused primitive of ``ember.ops`` (``nn``,
+``normalization``, ``losses``, ``embedding``) where composing would be unstable or much slower.
 """
 from __future__ import annotations
 
@@ -195,8 +196,11 @@ def _report_this_module(*families) -> None:
 _report_this_module(_activations, _dropout, _embedding, _losses, _normalization)
 
 # --- spatial and sequence layers (nn-spatial) ---
+from ember.ops.adaptive_pooling import *  # noqa: F401,F403,E402
 from ember.ops.attention import *  # noqa: F401,F403,E402
 from ember.ops.conv import *  # noqa: F401,F403,E402
+from ember.ops.pooling import *  # noqa: F401,F403,E402
+from ember.ops.resizing import *  # noqa: F401,F403,E402
 
 # --- sampling and channel shuffling: grid_sample / affine_grid live in ember/ops/sampling.py,
 # channel_shuffle in ember/nn/modules/channelshuffle.py (imported last: the modules package

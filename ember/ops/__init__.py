@@ -8,6 +8,9 @@ from ember.ops.elementwise import *  # noqa: F401,F403
 from ember.ops.unary import *  # noqa: F401,F403
 from ember.ops.fill import *  # noqa: F401,F403
 from ember.ops.indexing import *  # noqa: F401,F403
+from ember.ops.gather_scatter import *  # noqa: F401,F403
+from ember.ops.index_along_dim import *  # noqa: F401,F403
+from ember.ops.sorting import *  # noqa: F401,F403
 from ember.ops.linalg import *  # noqa: F401,F403
 from ember.ops.movement import *  # noqa: F401,F403
 from ember.ops.nn import log_softmax, softmax  # noqa: F401

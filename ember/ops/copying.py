@@ -243,7 +243,7 @@ def tile(input: Tensor, dims) -> Tensor:
 
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None, axis=None):
     dim = dim if axis is None else axis
-    from ember.ops.indexing import index_select
+    from ember.ops.index_along_dim import index_select
     if repeats is None:  # repeat_interleave(repeats_tensor)
         counts = input._data
         return _make(get_array_module(counts).repeat(

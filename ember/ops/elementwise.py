@@ -96,6 +96,32 @@ def with_saved_edge(result: Tensor, ctx, index: int = 0) -> Tensor:
     return ZeroDerivative.apply(result, anchor)
 
 
+class NoDerivative(Primitive, node_name="NotImplemented"):
+    """The array ``result``, recorded as a function of ``inputs`` through a backward formula
+    PyTorch has no derivative for: differentiating it again raises."""
+
+    @staticmethod
+    def forward(ctx, result, name, *inputs):
+        ctx.name = name
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError(f"derivative for aten::{ctx.name} is not implemented")
+
+
+def without_derivative(result: Tensor, grad: Tensor, ctx, name: str) -> Tensor:
+    """A backward's input gradient ``result`` that PyTorch computes with ``aten::<name>``, which
+    has no derivative: under create_graph it still depends on ``grad`` and the saved input (the
+    edges PyTorch's graph keeps), so that a double backward raises rather than giving None."""
+    if not _State.enabled:
+        return result
+    inputs = [t for t in (grad, ctx.saved_tensors[0]) if t.requires_grad]
+    if not inputs:
+        return result
+    return NoDerivative.apply(result._data, name, *inputs)
+
+
 def _promoted(a, *others):
     """PyTorch's result NumPy dtype for array ``a`` with other arrays and Python numbers."""
     kind = a.dtype.kind

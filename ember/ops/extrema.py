@@ -11,6 +11,7 @@ from ember import return_types
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.device import get_array_module
+from ember.backend.host_tie_order import mode_indices
 from ember.backend.special import sort_keys
 from ember.ops._reduce_dims import _dims, _restore_dims
 from ember.ops._util import refuse_complex, wrap_dim, write_result
@@ -81,7 +82,7 @@ class MaxDim(Primitive, node_name="MaxBackward0"):
         g = grad if keepdim else grad.unsqueeze(dim)
         i = idx if keepdim else idx.unsqueeze(dim)
         zeros = _make(grad._xp.zeros(shape, grad._data.dtype))
-        from ember.ops.indexing import scatter
+        from ember.ops.gather_scatter import scatter
         return scatter(zeros, dim, i, g)
 
 
@@ -241,12 +242,12 @@ def median(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdim
         _refuse_bool(input, "median_cpu")
         result = MedianAll.apply(input)
         return result if out is None else write_result(out, result)
-    from ember.ops.indexing import kthvalue
+    from ember.ops.sorting import kth_smallest
     d = wrap_dim(dim, input.ndim)
     _check_reduced_dim(input, d, "median")
     _refuse_bool(input, "median_out")
     k = (input.shape[d] - 1) // 2 + 1 if input.ndim else 1
-    v, i = kthvalue(input, k, d, keepdim)
+    v, i = kth_smallest(input, k, d, keepdim, torch_ties=False)
     if input.is_floating_point() and input.ndim:
         # a slice holding NaN has median NaN, at its first NaN (without a sync: always picked)
         nan = input.detach().isnan()
@@ -302,8 +303,8 @@ def nanmedian(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keep
 
 def mode(input: Tensor, dim: int = -1, keepdim: bool = False, *, axis=None, keepdims=None,
          out=None):
-    """The most frequent value along ``dim`` (the smallest on ties) and its last index;
-    the gradient flows to that index."""
+    """The most frequent value along ``dim`` (the smallest on ties) and the index PyTorch's
+    CPU kernel reports among its occurrences; the gradient flows to that index."""
     refuse_complex(input._data, "mode(): not implemented for complex tensors")
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
@@ -314,14 +315,14 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False, *, axis=None, keep
         return result if out is None else write_result(out, result)
     host = np.moveaxis(np.asarray(input.detach().cpu()._data), d, -1)
     rows = host.reshape(-1, host.shape[-1])
-    indices = np.empty(rows.shape[0], np.int64)
+    values = np.empty(rows.shape[0], rows.dtype)
     for r, row in enumerate(rows):
         # each NaN counts once, as in PyTorch (no NaN equals another); ties: the smallest value
         uniq, counts = np.unique(row, return_counts=True, equal_nan=False)
-        v = uniq[np.argmax(counts)]
-        indices[r] = np.nonzero(row != row if v != v else row == v)[0][-1]
+        values[r] = uniq[np.argmax(counts)]
+    indices = mode_indices(rows, values)
     i = _make(indices.reshape(host.shape[:-1])).to(input.device).unsqueeze(d)
-    from ember.ops.indexing import gather
+    from ember.ops.gather_scatter import gather
     v = gather(input, d, i)
     if not keepdim:
         v, i = v.squeeze(d), i.squeeze(d)

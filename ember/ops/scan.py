@@ -118,7 +118,7 @@ def _cum_extreme(input: Tensor, dim: int, largest: bool, name: str):
         best_idx = xp.where(better, i, best_idx)
         idx[..., i:i + 1] = best_idx
     indices = _make(xp.ascontiguousarray(xp.moveaxis(idx, -1, d)))
-    from ember.ops.indexing import gather
+    from ember.ops.gather_scatter import gather
     return getattr(return_types, name)(gather(input, d, indices), indices)
 
 

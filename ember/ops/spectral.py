@@ -13,9 +13,9 @@ from ember._tensor import Tensor
 from ember.autograd.function import Primitive
 from ember.backend import kernels as K
 from ember.backend.device import get_array_module
-from ember.ops.conv import pad
 from ember.ops.fourier import fft, ifft, irfft, rfft
 from ember.ops.reshaping import view_as_real
+from ember.ops.resizing import pad
 
 # ---------------------------------------------------------------------------------------------
 # Windows: computed in float64 on the host, then made in the requested dtype and device.

@@ -14,9 +14,10 @@ from ember._tensor import Tensor, _make
 from ember.ops._util import accepts_out, wrap_dim, write_result
 from ember.ops.compare import isnan
 from ember.ops.elementwise import clamp, lerp, where
-from ember.ops.indexing import gather, sort
+from ember.ops.gather_scatter import gather
 from ember.ops.movement import movedim, narrow
 from ember.ops.reduce import cumsum, sum
+from ember.ops.sorting import sort
 from ember.ops.unary import sqrt
 from ember.return_types import _return_type
 

@@ -315,7 +315,7 @@ def _run(lib, case):
 
 
 # Owned elsewhere: the fused NllLoss/CrossEntropy primitives' 'mean' backward divides by the
-# total weight, 0 when every target is ignored (ember/ops/nn.py _weighted_reduction).
+# total weight, 0 when every target is ignored (ember/ops/losses.py _weighted_reduction).
 KNOWN: dict[str, str] = {}  # {case: why ember differs}
 
 

@@ -23,11 +23,8 @@ NOT_PUBLIC = {
 }
 
 # Differences left, with why: {"op name[.variant]" or "...|dtype": reason}.
-TIES = "index among ties: PyTorch's sort/selection order; ember's sort is stable"
 CEPHES = "PyTorch's cephes value is ~1e-7 off; ember matches SciPy"
 KNOWN = {
-    "kthvalue|int64": TIES, "topk|int64": TIES, "mode|int64": TIES, "mode|bool": TIES,
-    "sort|bool": TIES, "argsort|bool": TIES,
     "special.bessel_j0|float64": CEPHES, "special.bessel_j1|float64": CEPHES,
     "special.bessel_y1|float64": CEPHES,
     "istft|complex128": "torch gives no gradient for the sample's own window tensor only",
@@ -71,9 +68,6 @@ KNOWN_EXTRA = {
                              "nn.functional.logsigmoid", "chalf",
                              "nn.functional.triplet_margin_with_distance_loss",
                              "nn.functional.scaled_dot_product_attention")},
-    "sort|float16": TIES, "sort|bfloat16": TIES, "sort|uint8": TIES, "argsort|float16": TIES,
-    "argsort|bfloat16": TIES, "argsort|uint8": TIES, "topk|bfloat16": TIES, "topk|int32": TIES,
-    "topk|uint8": TIES, "kthvalue|int32": TIES, "kthvalue|uint8": TIES, "mode": TIES,
     "complex|float16": COMPLEX32, "view_as_complex|float16": COMPLEX32,
     "nn.functional.soft_margin_loss|float16": "PyTorch's float16 kernel overflows to inf",
     "nn.functional.nll_loss|float16": HALF_ORDER,

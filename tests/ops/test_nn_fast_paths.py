@@ -1,10 +1,11 @@
-"""The small-array paths of ember.ops.nn give what the general ones give, bit for bit: the
-cross-entropy's one-block exponentials, and normalization's means."""
+"""The small-array paths of ember.ops.nn and ember.ops.normalization give what the general ones
+give, bit for bit: the cross-entropy's one-block exponentials, and normalization's means."""
 import numpy as np
 import pytest
 
 import ember
 from ember.ops import nn as ops_nn
+from ember.ops import normalization as ops_norm
 
 
 def _cross_entropy(x, t):
@@ -31,7 +32,7 @@ def test_one_block_equals_blocks(monkeypatch, dtype):
 def test_mean_is_numpys(dtype, axes):
     a = np.random.default_rng(1).standard_normal((3, 5, 4)).astype(dtype)
     count = int(np.prod([a.shape[i] for i in axes]))
-    got = ops_nn._mean(a, axes, count)
+    got = ops_norm._mean(a, axes, count)
     want = a.mean(axis=axes, keepdims=True)
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)

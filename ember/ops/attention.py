@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 
 import numpy as np
 
@@ -433,16 +434,36 @@ def _packed_mask(attn_mask: Tensor | None, key_padding_mask: Tensor | None, like
     return mask
 
 
-def _as_float_mask(mask: Tensor | None, like: Tensor, name: str) -> Tensor | None:
-    """MultiheadAttention's masks: bool True means "do not attend" (the opposite of
-    scaled_dot_product_attention's), float masks are added to the scores."""
+def _none_or_dtype(input: Tensor | None):
+    if input is None:
+        return None
+    if isinstance(input, Tensor):
+        return input.dtype
+    raise RuntimeError("input to _none_or_dtype() must be None or torch.Tensor")
+
+
+def _canonical_mask(mask: Tensor | None, mask_name: str, other_type, other_name: str,
+                    target_type, check_other: bool = True) -> Tensor | None:
+    """MultiheadAttention's and the transformer layers' masks as PyTorch takes them: bool True
+    means "do not attend" (the opposite of scaled_dot_product_attention's) and becomes -inf in
+    an additive mask of ``target_type``; a float mask is added as it is. Warns, as PyTorch
+    does, when the other mask given with it (of dtype ``other_type``) has another dtype."""
     if mask is None:
         return None
-    if mask.dtype == _dt.bool:
-        return like.new_zeros(mask.shape).masked_fill(mask, -math.inf)
-    if not mask.is_floating_point():
-        raise AssertionError(f"only bool and floating types of {name} are supported")
-    return mask.to(like.dtype)
+    if mask.dtype is not _dt.bool and not mask.is_floating_point():
+        raise AssertionError(f"only bool and floating types of {mask_name} are supported")
+    if check_other and other_type is not None and mask.dtype != other_type:
+        warnings.warn(f"Support for mismatched {mask_name} and {other_name} is deprecated. "
+                      "Use same type for both instead.", stacklevel=2)
+    if mask.dtype is _dt.bool:
+        return mask.new_zeros(mask.shape, dtype=target_type).masked_fill(mask, -math.inf)
+    return mask
+
+
+def _as_float_mask(mask: Tensor | None, like: Tensor, name: str) -> Tensor | None:
+    """An additive mask of ``like``'s dtype (see ``_canonical_mask``)."""
+    mask = _canonical_mask(mask, name, None, "", like.dtype, check_other=False)
+    return None if mask is None else mask.to(like.dtype)
 
 
 def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
@@ -471,6 +492,8 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
         query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
         if key_padding_mask is not None:
             key_padding_mask = key_padding_mask.unsqueeze(0)
+    key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask",
+                                       _none_or_dtype(attn_mask), "attn_mask", query.dtype)
     tgt_len, bsz, embed_dim = query.shape
     if embed_dim != embed_dim_to_check:
         raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but "

@@ -109,8 +109,7 @@ class HostDraws:
         count = math.prod(shape)
         if count >= 16 and contiguous:
             return self._normal_fill(count, dtype, mean, std).reshape(shape)
-        out = np.array([self.normal_double() for _ in range(count)], np.float64)
-        return (out * std + mean).astype(dtype).reshape(shape)
+        return (self.normal_doubles(count) * std + mean).astype(dtype).reshape(shape)
 
     def _normal_fill(self, count: int, dtype, mean: float, std: float) -> np.ndarray:
         work = np.float64 if dtype == np.float64 else np.float32
@@ -125,6 +124,22 @@ class HostDraws:
         if count % 16:
             _box_muller_16(tail, out[count - 16:], mean, std)
         return out.astype(dtype, copy=False)
+
+    def normal_doubles(self, count: int) -> np.ndarray:
+        """``count`` draws of ``normal_double``, the Box-Muller pairs computed together."""
+        out = np.empty(count)
+        start = 0
+        if count and self._next_normal is not None:
+            out[0], self._next_normal, start = self._next_normal, None, 1
+        pairs = (count - start + 1) // 2
+        u = self.unit(2 * pairs, np.float64)
+        radius = np.sqrt(-2.0 * np.log1p(-u[1::2]))
+        theta = 2.0 * math.pi * u[0::2]
+        both = np.stack([radius * np.cos(theta), radius * np.sin(theta)], 1).reshape(-1)
+        out[start:] = both[:count - start]
+        if (count - start) % 2:  # the last pair's sine half waits for the next draw
+            self._next_normal = float(both[-1])
+        return out
 
     def normal_double(self) -> float:
         """One standard normal in double precision (the serial kernel's Box-Muller pair)."""
@@ -147,7 +162,7 @@ class HostDraws:
             return np.ceil(np.log(u) / math.log1p(-p)).astype(dtype).reshape(shape)
 
     def lognormal(self, shape, dtype, mean: float, std: float) -> np.ndarray:
-        z = np.array([self.normal_double() for _ in range(math.prod(shape))], np.float64)
+        z = self.normal_doubles(math.prod(shape))
         return np.exp(z * std + mean).astype(dtype).reshape(shape)
 
     def cauchy(self, shape, dtype, median: float, sigma: float) -> np.ndarray:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend.device import MetaArray
+
 # ATen's GRAIN_SIZE: a 1-D integer ascending sort at least this long runs FBGEMM's radix sort,
 # which is stable.
 _RADIX_MIN = 32768
@@ -282,9 +284,14 @@ def _rows(a, order, dim: int):
     return flat, flat_order, shape
 
 
+def _has_values(a) -> bool:
+    """A host array with values to compare (not a GPU array, not a meta array)."""
+    return isinstance(a, np.ndarray) and not isinstance(a, MetaArray)
+
+
 def sort_ties(a, order, dim: int, descending: bool):
     """``order`` (the stable sort of ``a`` along ``dim``) as sort(stable=False) leaves ties."""
-    if not isinstance(a, np.ndarray) or a.shape[dim] <= _INSERTION_MAX:
+    if not _has_values(a) or a.shape[dim] <= _INSERTION_MAX:
         return order  # on a GPU the stable order stands; insertion sort alone is stable
     if a.strides[dim] == 0:  # PyTorch leaves a broadcast dim's indices as they are
         return order
@@ -311,7 +318,7 @@ def topk_ties(a, order, dim: int, k: int):
     direction) as PyTorch's CPU topk picks and orders tied elements. Unsorted, the picks
     come sorted (PyTorch leaves them as std::nth_element did, an order it does not promise)."""
     taken = order[(slice(None),) * dim + (slice(0, k),)]
-    if not isinstance(a, np.ndarray) or k == 0:
+    if not _has_values(a) or k == 0:
         return taken
     rows, flat_order, shape = _rows(a, order, dim)
     n = rows.shape[1]
@@ -343,7 +350,7 @@ def kthvalue_ties(a, order, dim: int, k: int):
     """The index of the k-th smallest along ``dim`` (``order``: the stable ascending sort) as
     PyTorch's CPU kthvalue picks it among equal values."""
     picked = order[(slice(None),) * dim + (k - 1,)]
-    if not isinstance(a, np.ndarray):
+    if not _has_values(a):
         return picked
     rows, flat_order, shape = _rows(a, order, dim)
     same = _equal_neighbours(rows, flat_order)

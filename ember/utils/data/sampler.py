@@ -9,8 +9,8 @@ from ember._tensor import Tensor
 
 T_co = TypeVar("T_co", covariant=True)
 
-# How many indices RandomSampler draws with replacement at a time (the same stream as drawing
-# them all at once).
+# How many indices a sampler drawing with replacement draws at a time (the same stream as
+# drawing them all at once).
 _CHUNK = 4096
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
@@ -141,8 +141,19 @@ class WeightedRandomSampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         from ember._creation import multinomial
-        yield from multinomial(self.weights, self.num_samples, self.replacement,
-                               generator=self.generator).tolist()
+        if not self.replacement or self.num_samples == 1:
+            yield from multinomial(self.weights, self.num_samples, self.replacement,
+                                   generator=self.generator).tolist()
+            return
+        # PyTorch draws all num_samples at once; drawn a chunk at a time (never a chunk of one,
+        # which multinomial would draw another way) the stream is the same, and an "endless"
+        # num_samples costs nothing up front
+        left = self.num_samples
+        while left:
+            count = min(_CHUNK, left)
+            count -= left - count == 1
+            left -= count
+            yield from multinomial(self.weights, count, True, generator=self.generator).tolist()
 
     def __len__(self) -> int:
         return self.num_samples

@@ -223,3 +223,32 @@ def test_distributions_sample_pytorchs_numbers(name):
     """Samplers built on the draws above give PyTorch's samples (gamma, Poisson and binomial,
     sampled by rejection, do not: see ember/backend/host_random.py)."""
     both(3, lambda lib: DISTRIBUTIONS[name](lib, lib.distributions), exact=False, tol=1e-5)
+
+
+def test_training_with_dropout_and_shuffling_follows_pytorch():
+    """A whole seeded run, unchanged code on both libraries: the model's initial weights, the
+    DataLoader's order, dropout's masks and a TransformerEncoderLayer's attention dropout are
+    PyTorch's, so the losses agree to float32 rounding."""
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((96, 16)).astype(np.float32)
+    labels = rng.integers(0, 4, 96)
+
+    def losses(lib):
+        nn, data = lib.nn, lib.utils.data
+        lib.manual_seed(7)
+        model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 4))
+        layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.2)
+        params = list(model.parameters()) + list(layer.parameters())
+        opt = lib.optim.SGD(params, lr=0.1, momentum=0.9)
+        dataset = data.TensorDataset(lib.from_numpy(features), lib.from_numpy(labels))
+        out = []
+        for _ in range(2):
+            for x, y in data.DataLoader(dataset, batch_size=16, shuffle=True):
+                opt.zero_grad()
+                h = layer(x.reshape(4, 4, 16)).reshape(16, 16)
+                loss = nn.functional.cross_entropy(model(h), y)
+                loss.backward()
+                opt.step()
+                out.append(loss.item())
+        return out
+    np.testing.assert_allclose(losses(ember), losses(torch), rtol=1e-4)

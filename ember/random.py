@@ -111,7 +111,7 @@ class DeviceDraws:
     def bernoulli(self, p, shape):
         return self.generator.random(shape) < p
 
-    def integers(self, low: int, high: int, shape, dtype):
+    def integers(self, low: int, high: int, shape, dtype, wide=None):
         return self.generator.integers(low, high, shape).astype(dtype)
 
     def permutation(self, n: int):
@@ -173,7 +173,7 @@ class _MetaDraws:
     def bernoulli(self, p, shape):
         return self._draw(shape, np.bool_)
 
-    def integers(self, low, high, shape, dtype):
+    def integers(self, low, high, shape, dtype, wide=None):
         return self._draw(shape, dtype)
 
     def permutation(self, n):

@@ -13,7 +13,7 @@ below turns words into values as ATen's CPU kernels do, element by element in C 
   of 16 into normals by Box-Muller (``u[j]`` the radius, ``u[j + 8]`` the angle), redrawing the
   last 16 when the count is not a multiple of 16; fewer elements are drawn one by one in double
   precision, each Box-Muller pair leaving its sine half cached for the next draw;
-- integer draws are a word (two words where the range reaches 2^32) modulo the range;
+- integer draws are a word (two words where the range reaches 2^28) modulo the range;
 - ``randperm`` is Fisher-Yates with ``word % (n - i)``; ``multinomial`` divides by exponential
   draws (without replacement) or searches the normalised cumulative sums with double uniforms.
 
@@ -180,24 +180,30 @@ class HostDraws:
             return u < p.astype(np.float32, copy=False)
         return self.unit(count, np.float64).reshape(shape) < p
 
-    def integers(self, low: int, high: int, shape, dtype) -> np.ndarray:
-        """``random_(low, high)``: a word (two where the range reaches 2^32 and ``dtype`` is
-        int64, a float or bfloat16) modulo the range, plus ``low``."""
+    def integers(self, low: int, high: int, shape, dtype, wide: bool | None = None
+                 ) -> np.ndarray:
+        """``random_(low, high)``: a word modulo the range, plus ``low``; two words where the
+        range reaches 2^28 (keeping the modulo's skew small), or as ``wide`` says (``random_()``
+        over a dtype's whole range takes two for int64 and double only)."""
         span = high - low
         dtype = np.dtype(dtype)
         count = math.prod(shape)
-        wide = span >= 1 << 32 and (dtype in (np.int64, np.float64, np.float32, np_bfloat16))
-        raw = self.words64(count) if wide else self.words(count).astype(np.uint64)
-        drawn = (raw % np.uint64(span) + np.uint64(low % (1 << 64))).view(np.int64)
-        return drawn.astype(dtype).reshape(shape)
+        if wide is None:
+            wide = span >= 1 << 28
+        if not wide:  # the common case: one word modulo the range (a whole word for 2^32)
+            words = self.words(count)
+            drawn = (words % np.uint32(span) if span < 1 << 32 else words).astype(np.int64) + low
+            return drawn.astype(dtype, copy=False).reshape(shape)
+        drawn = (self.words64(count) % np.uint64(span) + np.uint64(low % (1 << 64))).view(np.int64)
+        return drawn.astype(dtype, copy=False).reshape(shape)
 
     def permutation(self, n: int) -> np.ndarray:
         """``randperm(n)``: Fisher-Yates, swapping position ``i`` with ``i + word % (n - i)``."""
         order = list(range(n))
         if n > 1:
-            offsets = (self.words(n - 1) % np.arange(n, 1, -1, dtype=np.uint32)).tolist()
-            for i, z in enumerate(offsets):
-                j = i + z
+            partners = (self.words(n - 1) % np.arange(n, 1, -1, dtype=np.uint32)
+                        + np.arange(n - 1, dtype=np.uint32)).tolist()
+            for i, j in enumerate(partners):
                 order[i], order[j] = order[j], order[i]
         return np.array(order, np.int64)
 

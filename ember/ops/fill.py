@@ -266,6 +266,7 @@ def random_(self: Tensor, from_=0, to=None, *, generator=None) -> Tensor:
             raise _not_for(self, "random_kernel_cpu")
         raise RuntimeError("check_random_bounds handles only integral, floating-point and "
                            "boolean types")
+    whole = from_ == 0 and to is None  # random_(): the dtype's whole range
     if to is None:
         from_, to = 0, (from_ if from_ else _max_for(self._data.dtype))
     if not self.dtype.is_floating_point:
@@ -276,8 +277,9 @@ def random_(self: Tensor, from_=0, to=None, *, generator=None) -> Tensor:
         if to - 1 > high:
             raise RuntimeError(f"to - 1 is out of bounds for {c_type_name(self.dtype)}")
     rng = generator_for(self.device, generator)
-    return _random_write(self, _draws(self, lambda shape, dtype: rng.integers(from_, to, shape,
-                                                                             dtype)))
+    wide = self._data.dtype in (np.int64, np.float64) if whole else None
+    return _random_write(self, _draws(self, lambda shape, dtype: rng.integers(
+        from_, to, shape, dtype, wide)))
 
 
 def _max_for(np_dtype) -> int:

@@ -6,10 +6,10 @@ numbers are Joe & Kuo's, taken from SciPy (``scipy.stats.qmc.Sobol``, which buil
 table as PyTorch), so unscrambled points equal PyTorch's bit for bit.
 
 Scrambling follows PyTorch's: the shift bits and then the lower-triangular scrambling matrices
-are drawn as ``randint(2, ...)`` from a Mersenne Twister seeded with ``seed`` (for that draw
-NumPy's ``RandomState`` and PyTorch's CPU generator both keep the lowest bit of one 32-bit output
-per value, from the same seeding), and each direction number is multiplied by its dimension's
-matrix over GF(2). Scrambled points therefore equal PyTorch's for the same seed too.
+are drawn as ``randint(2, ...)`` from a generator seeded with ``seed`` (without a seed, from the
+default generator), which draws PyTorch's numbers, and each direction number is multiplied by
+its dimension's matrix over GF(2). Scrambled points therefore equal PyTorch's for the same seed
+(or the same global state) too.
 """
 from __future__ import annotations
 
@@ -32,14 +32,15 @@ def _direction_numbers(dimension: int, bits: int) -> np.ndarray:
 def _scramble(sv: np.ndarray, seed: int | None, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """PyTorch's linear matrix scrambling and digital shift: the scrambled direction numbers
     and the shift (the first point)."""
-    rng = np.random.RandomState(None if seed is None else seed % 2 ** 32)
+    from ember.random import CPU, Generator, generator_for
+    rng = generator_for(CPU) if seed is None else Generator().manual_seed(seed).draws()
     dimension = sv.shape[0]
-    shift = (rng.randint(2, size=(dimension, bits)) << np.arange(bits)).sum(1)
+    shift = (rng.integers(0, 2, (dimension, bits), np.int64) << np.arange(bits)).sum(1)
     msb_first = bits - 1 - np.arange(bits)  # bit i of a vector is bit (bits-1-i) of the int
     out = np.empty_like(sv)
     for lo in range(0, dimension, _CHUNK):
         hi = min(lo + _CHUNK, dimension)
-        ltm = np.tril(rng.randint(2, size=(hi - lo, bits, bits)))
+        ltm = np.tril(rng.integers(0, 2, (hi - lo, bits, bits), np.int64))
         ltm[:, np.arange(bits), np.arange(bits)] = 1
         v = (sv[lo:hi, :, None] >> msb_first) & 1  # (dim, j, i)
         # sums of at most 30 ones: exact in float32, where matmul is fast

@@ -259,3 +259,9 @@ def test_training_with_dropout_and_shuffling_follows_pytorch():
                 out.append(loss.item())
         return out
     np.testing.assert_allclose(losses(ember), losses(torch), rtol=1e-4)
+
+
+@pytest.mark.parametrize("seed", [None, 5])
+def test_scrambled_sobol_points_are_pytorchs(seed):
+    """Without a seed the scrambling draws from the default generator, as PyTorch's."""
+    both(4, lambda lib: lib.quasirandom.SobolEngine(6, scramble=True, seed=seed).draw(9))

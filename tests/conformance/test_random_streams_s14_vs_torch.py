@@ -265,3 +265,23 @@ def test_training_with_dropout_and_shuffling_follows_pytorch():
 def test_scrambled_sobol_points_are_pytorchs(seed):
     """Without a seed the scrambling draws from the default generator, as PyTorch's."""
     both(4, lambda lib: lib.quasirandom.SobolEngine(6, scramble=True, seed=seed).draw(9))
+
+
+def _worker_draws(lib):
+    import random
+
+    class Draws(lib.utils.data.Dataset):
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, i):
+            return lib.rand(1).item() + lib.randn(2).sum().item(), np.random.rand(), random.random()
+    lib.manual_seed(11)
+    loader = lib.utils.data.DataLoader(Draws(), batch_size=None, num_workers=2, shuffle=True)
+    return [tuple(round(float(v), 6) for v in item) for item in loader]
+
+
+def test_loader_workers_are_seeded_and_draw_as_pytorchs():
+    """Each worker's ember, NumPy and Python generators are seeded as PyTorch seeds them (from
+    the loader's base seed) and draw PyTorch's numbers."""
+    assert _worker_draws(ember) == _worker_draws(torch)

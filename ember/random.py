@@ -37,6 +37,8 @@ class Generator:
 
     def manual_seed(self, seed: int) -> "Generator":
         seed = int(seed)
+        if not -(1 << 63) <= seed < 1 << 64:  # PyTorch reads it as a C long long or uint64
+            raise ValueError("Overflow when unpacking long long")
         if seed < 0:
             seed &= (1 << 64) - 1
         self._seed = seed

@@ -285,3 +285,15 @@ def test_loader_workers_are_seeded_and_draw_as_pytorchs():
     """Each worker's ember, NumPy and Python generators are seeded as PyTorch seeds them (from
     the loader's base seed) and draw PyTorch's numbers."""
     assert _worker_draws(ember) == _worker_draws(torch)
+
+
+@pytest.mark.parametrize("seed", [-1, -2 ** 63, 2 ** 64 - 1, 1.5, -2 ** 63 - 1, 2 ** 64])
+def test_seeds_wrap_and_overflow_as_pytorchs(seed):
+    results = []
+    for lib in (ember, torch):
+        try:
+            lib.manual_seed(seed)
+            results.append((lib.initial_seed(), lib.rand(2).tolist()))
+        except ValueError as error:
+            results.append(str(error))
+    assert results[0] == results[1]

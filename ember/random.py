@@ -10,7 +10,8 @@ import numpy as np
 from ember.backend.device import CPU, Device, meta_array, to_device
 from ember.backend.host_random import HostDraws
 
-# PyTorch's default seed, so that a fresh process starts from a known state.
+# PyTorch's seed of a new Generator and of the GPUs' default generators (the CPU's default
+# generator starts from a nondeterministic seed, as PyTorch's).
 DEFAULT_SEED = 67280421310721
 
 
@@ -142,6 +143,7 @@ def _safe_state(blob: bytes):
 
 
 default_generator = Generator()
+default_generator.seed()  # as PyTorch's: a fresh process starts from a nondeterministic seed
 _cuda_generators: dict = {}
 _cuda_seed = DEFAULT_SEED  # the seed of CUDA generators made from now on
 # CUDA cannot be used in a forked child (a DataLoader worker): the child starts without the

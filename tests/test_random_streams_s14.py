@@ -88,3 +88,14 @@ def test_half_uniforms_never_reach_the_upper_bound():
     for dtype in (ember.float16, ember.bfloat16):
         t = ember.empty(200_000, dtype=dtype).uniform_(-1, 3)
         assert t.min().item() >= -1 and t.max().item() < 3
+
+
+def test_a_fresh_process_starts_from_a_nondeterministic_seed():
+    """As PyTorch's default CPU generator; a new Generator starts from PyTorch's fixed seed."""
+    import subprocess
+    import sys
+    code = "import ember; print(ember.initial_seed(), ember.rand(1).item())"
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True).stdout for _ in range(2)}
+    assert len(runs) == 2
+    assert ember.Generator().initial_seed() == 67280421310721

@@ -968,24 +968,29 @@ def torchrun_args() -> list:
     return ["--nnodes=1", "--nproc_per_node=2", f"--master_port={free_port()}"]
 
 
-def _ddp_replay(seed: int) -> dict:
-    """One process: the fresh state every rank starts from (DDP broadcasts rank 0's model; the
-    ranks draw the same inputs), one SGD step of the mean gradient."""
+def _ddp_replay(seeds: list) -> list:
+    """One process: DDP's first step. Each rank builds its model and then draws its inputs from
+    its own generator (its process's seed, nondeterministic as PyTorch's); DDP broadcasts rank
+    0's model and averages the ranks' gradients; one SGD step."""
     ns = run(DDP_SETUP + DDP_BASIC)
-    ember.manual_seed(seed)
-    model = ns["ToyModel"]()
-    outputs = model(ember.randn(20, 10))
-    labels = ember.randn(20, 5)
-    ember.nn.MSELoss()(outputs, labels).backward()
+    drawn = []
+    for seed in seeds:
+        ember.manual_seed(seed)
+        drawn.append((ns["ToyModel"](), ember.randn(20, 10), ember.randn(20, 5)))
+    model = drawn[0][0]
+    loss = sum(ember.nn.MSELoss()(model(x), y) for _, x, y in drawn) / len(drawn)
+    loss.backward()
     return [(p - 0.001 * p.grad).detach() for p in model.parameters()]
 
 
 def _check_ddp_steps(folder, steps: int):
-    for rank in observed(folder):
-        assert len(rank) == steps
-        for step in rank:
-            for got, want in zip(step["params"], _ddp_replay(step["seed"])):
-                np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-7)
+    ranks = observed(folder)
+    assert [len(rank) for rank in ranks] == [steps] * len(ranks)
+    for step in zip(*ranks):  # the same DDP step on each rank
+        want = _ddp_replay([rank_step["seed"] for rank_step in step])
+        for rank_step in step:
+            for got, expected in zip(rank_step["params"], want):
+                np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6, atol=1e-7)
 
 
 @needs_mpi

@@ -2,10 +2,20 @@
 does) only when nothing else can see that array: otherwise an in-place accumulation into one
 ``.grad`` would change another tensor. Every case here checks values against NumPy."""
 import numpy as np
+import pytest
 
 import ember
 from ember._tensor import _make
+from ember.autograd import function
 from ember.autograd.function import grad_accumulator
+
+
+def _require_plain_frames():
+    """Another library's frame evaluator (PyTorch's Dynamo, after a test compiled with real
+    torch in this process) adds references to every frame's arguments: ember then copies every
+    gradient (safe), and a test that a gradient is taken has no premise."""
+    if function._refs_of_engine_argument() != function._ENGINE_REFS:
+        pytest.skip("a frame evaluation hook installed in this process changes reference counts")
 
 
 def _leaf(*shape):
@@ -14,6 +24,7 @@ def _leaf(*shape):
 
 
 def test_an_unshared_gradient_is_taken_without_a_copy():
+    _require_plain_frames()
     x = _leaf(3)
     buffer = [_make(np.full(3, 2.0))]  # as the engine holds it: in its buffer list only
     address = buffer[0]._data.ctypes.data  # (holding the array itself would share it)
@@ -98,6 +109,7 @@ def test_module_gradients_match_numpy_over_steps():
 
 
 def test_a_reshaped_unshared_gradient_is_taken_without_a_copy():
+    _require_plain_frames()
     x = _leaf(2, 3)
     owner = np.full((6,), 2.0)
     buffer = [_make(owner.reshape(2, 3))]  # a sum reshaped: its owner held by the view alone

@@ -15,13 +15,13 @@ if not torch.distributed.is_available() or not torch.distributed.is_gloo_availab
 import test_tutorials_s12_distributed as s12  # noqa: E402
 
 
-def _torch_lines(folder, code, *args, launcher=()):
+def _torch_lines(folder, code, *args, launcher=(), sentence=None):
     proc = s12.run_tutorial(folder, code, *args, python=sys.executable, launcher=launcher)
     if "terminate called without an active exception" in proc.stderr:
         # PyTorch's gloo at times aborts a rank at exit when the script never destroyed its
         # process group (the Join scripts); what the ranks printed came before.
         proc.returncode = 0
-    return s12.lines(proc)
+    return s12.lines(proc, sentence)
 
 
 @s12.needs_mpi
@@ -40,8 +40,8 @@ def test_ddp_demos_as_pytorch(tmp_path):
 @s12.needs_mpi
 def test_elastic_ddp_under_torchrun_as_pytorch(tmp_path):
     assert _torch_lines(tmp_path, s12.elastic_script(),
-                        launcher=["-m", "torch.distributed.run", *s12.torchrun_args()]) \
-        == s12.ELASTIC_LINES
+                        launcher=["-m", "torch.distributed.run", *s12.torchrun_args()],
+                        sentence=s12.ELASTIC_SENTENCE) == s12.ELASTIC_LINES
 
 
 @s12.needs_mpi

@@ -337,7 +337,7 @@ def _assert(condition, message: str) -> None:
     assert condition, message
 
 
-__version__ = "0.1.0"
+from ember.version import __version__  # noqa: E402  (the PyTorch release ember follows)
 
 # Heavier packages load on first use (``ember.optim``, ``ember.legacy``, ...), keeping
 # ``import ember`` fast; ``import ember.optim`` works as usual.
@@ -355,6 +355,7 @@ _LAZY_SUBMODULES += ("nested",)  # torch.nested
 _LAZY_SUBMODULES += ("quasirandom",)  # torch.quasirandom: SobolEngine
 _LAZY_SUBMODULES += ("_dynamo", "_higher_order_ops", "_logging")  # compiler-stack namespaces
 _LAZY_SUBMODULES += ("_inductor", "_utils")  # torch._inductor, torch._utils
+_LAZY_SUBMODULES += ("version", "torch_version")  # torch.version, torch.torch_version
 
 
 def __getattr__(name: str):

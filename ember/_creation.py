@@ -260,7 +260,65 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     return _finish(arr, device, False)
 
 
-asarray = as_tensor
+def asarray(obj, *, dtype=None, device=None, copy: bool | None = None,
+            requires_grad: bool | None = None) -> Tensor:
+    """``obj`` as a tensor, sharing its memory where it can (``copy=None``), always
+    (``copy=False``: an error where it cannot) or never (``copy=True``).
+
+    ``obj`` may be a tensor (its autograd history is kept), a NumPy array or scalar, a storage
+    or an object with the buffer protocol (its bytes read as ``dtype``, by default the default
+    floating dtype), an object with ``__dlpack__``, a scalar or a sequence of them.
+
+    Example::
+
+        >>> a = np.arange(3.0)
+        >>> ember.asarray(a)[0] = 7.0   # a[0] == 7.0
+    """
+    from ember.storage import TypedStorage, UntypedStorage
+    want = None if dtype is None else _dt.to_dtype(dtype)
+    if isinstance(obj, Tensor):
+        t = obj
+    elif isinstance(obj, (UntypedStorage, TypedStorage)):
+        # the bytes read as ``dtype``; an untyped storage read without one as int64, as PyTorch
+        elements = TypedStorage(wrap_storage=obj.untyped(), dtype=want or getattr(
+            obj, "dtype", _dt.int64))
+        t, want = _make(elements._array()), None
+    elif isinstance(obj, np.ndarray):
+        t = _make(obj) if obj.dtype != object else None
+    elif isinstance(obj, np.generic):  # a NumPy scalar: a 0-d copy
+        t = None
+    elif hasattr(obj, "__dlpack__"):
+        from ember import from_dlpack
+        t = from_dlpack(obj)
+    elif isinstance(obj, (bytes, bytearray, memoryview)) or _has_buffer(obj):
+        t, want = frombuffer(obj, dtype=want or _dt.get_default_dtype()), None
+    else:
+        t = None
+    if t is None:  # numbers and sequences: a new tensor, on the default device
+        if copy is False:
+            raise ValueError("can't alias arbitrary sequence into a tensor.")
+        return tensor(obj, dtype=dtype, device=device, requires_grad=bool(requires_grad))
+    shares = (want is None or want == t.dtype) and (device is None or Device(device) == t.device)
+    if copy is False and not shares:
+        target = f"dtype '{want}'" if want not in (None, t.dtype) else f"device '{device}'"
+        raise ValueError(f"can't alias tensor with dtype '{t.dtype}' on device '{t.device}' "
+                         f"into {target}.")
+    if copy or not shares:
+        t = t.to(device=device, dtype=want, copy=True)
+    if requires_grad is not None:
+        if requires_grad and not t.requires_grad:
+            t.requires_grad_(True)
+        elif not requires_grad and t.requires_grad:
+            t = t.detach()
+    return t
+
+
+def _has_buffer(obj) -> bool:
+    try:
+        memoryview(obj)
+    except TypeError:
+        return False
+    return True
 
 
 def from_numpy(ndarray: np.ndarray) -> Tensor:
@@ -813,14 +871,12 @@ def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
 def binomial(count: Tensor, prob: Tensor, generator=None) -> Tensor:
     """Draws of Binomial(``count``, ``prob``) elementwise (the two broadcast), in ``prob``'s
     dtype."""
-    rng = _rng(prob.device, generator).generator
-    draws = rng.binomial(count._data.astype(np.int64), prob._data)
-    return _make(draws.astype(prob._data.dtype))
+    return _make(_rng(prob.device, generator).binomial(count._data, prob._data))
 
 
 def poisson(input: Tensor, generator=None) -> Tensor:
-    rng = _rng(input.device, generator).generator
-    return _make(rng.poisson(input._data).astype(input._data.dtype))
+    """Draws of Poisson(``input``) elementwise, in ``input``'s dtype."""
+    return _make(_rng(input.device, generator).poisson(input._data))
 
 
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,

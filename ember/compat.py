@@ -2,7 +2,10 @@
 
 A module alias finder on ``sys.meta_path`` resolves ``torch`` and ``torch.<sub>`` to ``ember``
 and ``ember.<sub>``, and ``torchvision`` to ``ember.vision`` (no source rewriting). An alias never
-falls back to a real PyTorch install: a module ember lacks raises ModuleNotFoundError.
+falls back to a real PyTorch install: a module ember lacks raises ModuleNotFoundError. The same
+finder answers ``importlib.metadata`` for the ``torch`` and ``torchvision`` distributions with
+the releases ember follows, as libraries that check for PyTorch by its installed version
+(``importlib.metadata.version("torch")``) do before they import it.
 
 Example::
 
@@ -13,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.abc
+import importlib.metadata
 import importlib.util
+import pathlib
 import runpy
 import sys
 
@@ -50,6 +55,29 @@ class EmberAliasFinder(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError(f"ember has no module {ember_name!r} (imported as "
                                       f"{fullname!r})", name=fullname)
         return importlib.util.spec_from_loader(fullname, _AliasLoader(ember_name))
+
+    def find_distributions(self, context=importlib.metadata.DistributionFinder.Context()):
+        """The ``torch`` / ``torchvision`` distributions, when asked for by name."""
+        name = (context.name or "").lower().replace("-", "_")
+        if name in ALIASES:
+            yield _AliasDistribution(name)
+
+
+class _AliasDistribution(importlib.metadata.Distribution):
+    """The installed-package record of ``torch`` or ``torchvision`` as ember stands in for it."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def read_text(self, filename):
+        if filename != "METADATA":
+            return None
+        target = importlib.import_module(ALIASES[self._name])
+        return (f"Metadata-Version: 2.1\nName: {self._name}\nVersion: {target.__version__}\n"
+                f"Summary: {self._name} as ember\n")
+
+    def locate_file(self, path):
+        return pathlib.Path(importlib.import_module(ALIASES[self._name]).__file__).parent / path
 
 
 def _aliased(name: str) -> bool:

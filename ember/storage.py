@@ -69,8 +69,21 @@ class UntypedStorage:
             raise RuntimeError("untyped_storage: the tensor's memory is not one contiguous block")
         return cls._wrap(root_bytes(root))
 
+    @classmethod
+    def from_file(cls, filename: str, shared: bool = False, nbytes: int = 0) -> "UntypedStorage":
+        """The first ``nbytes`` of a file, memory-mapped: with ``shared`` writes go to the file
+        (and other processes mapping it see them); without, they stay in this storage."""
+        if nbytes == 0:
+            return cls._wrap(np.empty(0, np.uint8))
+        mapped = np.memmap(filename, np.uint8, "r+" if shared else "c", shape=(nbytes,))
+        return cls._wrap(mapped.view(np.ndarray))  # a plain array (the map stays its base)
+
     def nbytes(self) -> int:
         return self._array.size
+
+    def untyped(self) -> "UntypedStorage":
+        """This storage (as ``TypedStorage.untyped()`` gives the bytes under elements)."""
+        return self
 
     def size(self) -> int:
         return self._array.size
@@ -112,6 +125,12 @@ class UntypedStorage:
         return to_device(self._array, CPU).tolist()
 
     def __getitem__(self, index):
+        """A byte (an int), or for a slice of step 1 a storage over those bytes (shared)."""
+        if isinstance(index, slice):
+            if index.step not in (None, 1):
+                raise RuntimeError(f"UntypedStorage: slices of step {index.step} are not "
+                                   f"supported, only step 1")
+            return UntypedStorage._wrap(self._array[index])
         return int(self._array[index])
 
     def __iter__(self):

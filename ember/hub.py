@@ -19,7 +19,7 @@ __all__ = ["download_url_to_file", "get_dir", "help", "list", "load",
 
 _hub_dir: str | None = None
 # A file name's hash prefix, as in resnet18-f37072fd.pth (torch.hub's convention).
-_HASH_IN_NAME = re.compile(r"-([a-f0-9]*)\.")
+HASH_REGEX = re.compile(r"-([a-f0-9]*)\.")
 
 
 def get_dir() -> str:
@@ -94,7 +94,7 @@ def load_state_dict_from_url(url: str, model_dir: str | None = None, map_locatio
     filename = file_name or os.path.basename(urlparse(url).path)
     cached = os.path.join(model_dir, filename)
     if not os.path.exists(cached):
-        match = _HASH_IN_NAME.search(filename) if check_hash else None
+        match = HASH_REGEX.search(filename) if check_hash else None
         download_url_to_file(url, cached, match.group(1) if match else None, progress)
     return load(cached, map_location=map_location, weights_only=weights_only)
 

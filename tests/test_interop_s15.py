@@ -127,3 +127,20 @@ def test_cudnn_flags_context_sets_and_restores():
     assert cudnn.benchmark is True and previous[1] == before[1]
     cudnn.set_flags(*previous)
     assert cudnn.benchmark == before[1]
+
+
+def test_hub_hash_regex_reads_the_hash_in_a_file_name():
+    from ember.hub import HASH_REGEX, urlparse
+    assert HASH_REGEX.search("resnet18-f37072fd.pth").group(1) == "f37072fd"
+    assert urlparse("https://example.org/w/resnet18-f37072fd.pth").path.endswith(".pth")
+
+
+def test_jit_annotations_are_typing_names_and_scripted_code_runs():
+    from typing import List as TypingList
+
+    from ember.jit.annotations import BroadcastingList2, List, Optional, Tuple
+    assert List is TypingList and BroadcastingList2[int] is None
+
+    def pair_sum(pair: Tuple[int, int], scale: Optional[List[float]] = None) -> int:
+        return pair[0] + pair[1]
+    assert ember.jit.script(pair_sum)((2, 3)) == 5

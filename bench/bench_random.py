@@ -1,8 +1,9 @@
 """Seeded random draws on the CPU, which give PyTorch's numbers: ember vs PyTorch, interleaved.
 
 Workloads: ``rand``/``randn``/``randint`` of 4M values, ``randperm`` of 60,000 (an MNIST
-epoch's shuffle), dropout's forward on 4M values and a 2048x2048 ``nn.Linear``'s
-initialisation. Prints the median time of each (the libraries take turns going first) and the
+epoch's shuffle), dropout's forward on 4M values, a 2048x2048 ``nn.Linear``'s initialisation,
+and 10,000 gamma and Poisson draws (rejection loops that ember runs element by element in
+Python). Prints the median time of each (the libraries take turns going first) and the
 ratio ember/torch.
 Usage: python bench/bench_random.py [repeats]
 """
@@ -19,6 +20,8 @@ N = 4 * 1024 * 1024
 
 def _workloads(lib):
     x = lib.ones(N)
+    alpha = lib.linspace(0.1, 10.0, 10_000)  # both of gamma's branches (below and above 1)
+    rates = lib.linspace(0.0, 20.0, 10_000)  # both of Poisson's (below and above 10)
     return {
         "rand 4M": lambda: lib.rand(N),
         "randn 4M": lambda: lib.randn(N),
@@ -26,6 +29,8 @@ def _workloads(lib):
         "randperm 60k": lambda: lib.randperm(60_000),
         "dropout 4M": lambda: lib.nn.functional.dropout(x, 0.1),
         "Linear(2048, 2048)": lambda: lib.nn.Linear(2048, 2048),
+        "gamma 10k": lambda: lib._standard_gamma(alpha),
+        "poisson 10k": lambda: lib.poisson(rates),
     }
 
 

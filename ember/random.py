@@ -7,7 +7,7 @@ import pickle
 
 import numpy as np
 
-from ember.backend.device import CPU, Device, meta_array, to_device
+from ember.backend.device import CPU, Device, get_array_module, meta_array, to_device
 from ember.backend.host_random import HostDraws
 
 # PyTorch's seed of a new Generator and of the GPUs' default generators (the CPU's default
@@ -79,7 +79,7 @@ class Generator:
         return self._draws
 
     def xp_rng(self):
-        """The array module's generator over this one's engine (NumPy's or CuPy's)."""
+        """A CUDA generator's CuPy generator (whose state a CUDA graph's recording holds)."""
         return self._draws.generator
 
 
@@ -120,6 +120,26 @@ class DeviceDraws:
     def permutation(self, n: int):
         return self.generator.permutation(n)
 
+    def gamma(self, alpha):
+        return self.generator.standard_gamma(alpha).astype(alpha.dtype, copy=False)
+
+    def dirichlet(self, alpha):
+        xp = get_array_module(alpha)
+        a = alpha.astype(np.float64)
+        # Gamma(a) = Gamma(a + 1) * U^(1/a): drawn in logs, small concentrations whose gamma
+        # draws all underflow still give a point of the simplex.
+        small = a < 1
+        log_g = xp.log(self.generator.standard_gamma(xp.where(small, a + 1, a)))
+        log_g = xp.where(small, log_g + xp.log(self.generator.random(a.shape)) / a, log_g)
+        g = xp.exp(log_g - log_g.max(-1, keepdims=True))
+        return (g / g.sum(-1, keepdims=True)).astype(alpha.dtype)
+
+    def poisson(self, rates):
+        return self.generator.poisson(rates).astype(rates.dtype)
+
+    def binomial(self, count, prob):
+        return self.generator.binomial(count.astype(np.int64), prob).astype(prob.dtype)
+
     def multinomial(self, rows: np.ndarray, num_samples: int, replacement: bool):
         keys = rows / to_device(self.exponential(rows.shape, np.float64), CPU)
         if not replacement or num_samples == 1:
@@ -156,9 +176,6 @@ class _MetaDraws:
     dtype the draw would have, so nothing is computed or allocated and no generator's state
     advances (a huge model initialised on meta costs nothing)."""
 
-    def __init__(self):
-        self.generator = self  # NumPy-named draws (gamma, Dirichlet, ...): data-free too
-
     @staticmethod
     def _draw(shape, dtype):
         return meta_array((shape,) if isinstance(shape, int) else tuple(shape), dtype)
@@ -186,7 +203,15 @@ class _MetaDraws:
     def words(self, count):
         return self._draw(count, np.uint32)
 
-    def __getattr__(self, name):  # NumPy's Generator methods: a float64 draw of their size
+    def gamma(self, alpha):
+        return self._draw(alpha.shape, alpha.dtype)
+
+    dirichlet = poisson = gamma
+
+    def binomial(self, count, prob):
+        return self._draw(np.broadcast_shapes(count.shape, prob.shape), prob.dtype)
+
+    def __getattr__(self, name):  # any other draw: float64, its parameters' broadcast shape
         def draw(*params, size=None, **kwargs):
             shape = np.broadcast_shapes(*(np.shape(p) for p in params)) if size is None \
                 else size

@@ -19,17 +19,24 @@ below turns words into values as ATen's CPU kernels do, element by element in C 
 
 Where PyTorch calls Intel's MKL instead (``bernoulli_`` with a scalar ``p`` on Intel CPUs) its
 numbers come from MKL's own generator; ember gives those of PyTorch's portable kernel, which
-PyTorch runs on other CPUs. Distributions that PyTorch samples by rejection (gamma, Dirichlet,
-binomial, Poisson) are drawn by NumPy from the same engine: seeded and reproducible, not
-PyTorch's numbers.
+PyTorch runs on other CPUs. Gamma, Dirichlet, Poisson and binomial draws are rejection loops,
+run element by element in ``host_variates`` on double uniforms and double normals (the latter
+through the cached sine half, as ``normal_double``); their uniforms are drawn ahead in blocks
+and the engine then rewound to just past the last one used (``_ReadAhead``), so the stream is
+that of PyTorch's serial kernels.
 """
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 import struct
+from collections.abc import Callable
 
 import numpy as np
 from ml_dtypes import bfloat16 as np_bfloat16
+
+from ember.backend import host_variates
 
 MT_WORDS = 624
 _HALF_WIDE = (np.dtype(np.float16), np.dtype(np_bfloat16))
@@ -46,15 +53,10 @@ def seeded_words(seed: int) -> np.ndarray:
 
 
 class HostDraws:
-    """A CPU generator's stream: the engine, the cached normal, and PyTorch's distributions.
-
-    ``generator`` is a NumPy ``Generator`` over the same engine, for the distributions PyTorch
-    samples by rejection (see the module note).
-    """
+    """A CPU generator's stream: the engine, the cached normal, and PyTorch's distributions."""
 
     def __init__(self, seed: int):
         self._engine = np.random.MT19937()
-        self.generator = np.random.Generator(self._engine)
         self.reseed(seed)
 
     def reseed(self, seed: int) -> None:
@@ -67,7 +69,7 @@ class HostDraws:
 
     def words(self, count: int) -> np.ndarray:
         """The engine's next ``count`` 32-bit words."""
-        return self.generator.integers(0, 1 << 32, size=count, dtype=np.uint32)
+        return self._engine.random_raw(count).astype(np.uint32)
 
     def words64(self, count: int) -> np.ndarray:
         """``count`` 64-bit draws, each two words: ``first << 32 | second``."""
@@ -141,12 +143,13 @@ class HostDraws:
             self._next_normal = float(both[-1])
         return out
 
-    def normal_double(self) -> float:
-        """One standard normal in double precision (the serial kernel's Box-Muller pair)."""
+    def normal_double(self, uniform: Callable[[], float] | None = None) -> float:
+        """One standard normal in double precision (the serial kernel's Box-Muller pair), its
+        uniforms from ``uniform()`` (by default this stream's next double uniforms)."""
         if self._next_normal is not None:
             value, self._next_normal = self._next_normal, None
             return value
-        u1, u2 = self.unit(2, np.float64)
+        u1, u2 = self.unit(2, np.float64).tolist() if uniform is None else (uniform(), uniform())
         radius = math.sqrt(-2.0 * math.log1p(-u2))
         theta = 2.0 * math.pi * u1
         self._next_normal = radius * math.sin(theta)
@@ -168,6 +171,54 @@ class HostDraws:
     def cauchy(self, shape, dtype, median: float, sigma: float) -> np.ndarray:
         u = self.unit(math.prod(shape), np.float64)
         return (median + sigma * np.tan(math.pi * (u - 0.5))).astype(dtype).reshape(shape)
+
+    # -- by rejection, element by element in C order (see host_variates) ---------------------
+
+    def gamma(self, alpha: np.ndarray) -> np.ndarray:
+        """``_standard_gamma``: Gamma(``alpha``, 1) draws in ``alpha``'s dtype (its steps in
+        float for a float ``alpha``, as PyTorch's), kept from the dtype's smallest normal up."""
+        out = self._gammas(alpha, alpha.dtype != np.float64).astype(alpha.dtype)
+        return np.maximum(out, np.finfo(alpha.dtype).tiny)
+
+    def dirichlet(self, alpha: np.ndarray) -> np.ndarray:
+        """``_sample_dirichlet``: double gamma draws (from the smallest double up) divided by
+        their sums over the last axis, rounded to ``alpha``'s dtype and kept in (0, 1)."""
+        gammas = np.maximum(self._gammas(alpha, False), np.finfo(np.float64).tiny)
+        shares = (gammas / gammas.sum(-1, keepdims=True)).astype(alpha.dtype)
+        one = alpha.dtype.type(1)
+        return np.clip(shares, np.finfo(alpha.dtype).tiny, np.nextafter(one, 0 * one))
+
+    def _gammas(self, alpha: np.ndarray, single: bool) -> np.ndarray:
+        values = alpha.astype(np.float64).ravel().tolist()
+        with _ReadAhead(self, 3 * len(values)) as stream:
+            uniform = stream.uniform
+            normal = stream.normal
+            drawn = [host_variates.gamma(a, single, uniform, normal) for a in values]
+        return np.array(drawn, np.float64).reshape(alpha.shape)
+
+    def poisson(self, rates: np.ndarray) -> np.ndarray:
+        """``poisson``: draws of Poisson(``rates``) in ``rates``' dtype."""
+        values = rates.astype(np.float64)
+        if not (values >= 0).all():
+            raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
+        # a product of uniforms takes about rate + 1 of them, the rejection about 2.5
+        expected = int(np.where(values < 10, values + 1, 2.5).sum())
+        with _ReadAhead(self, expected) as stream:
+            uniform = stream.uniform
+            drawn = [host_variates.poisson(rate, uniform) for rate in values.ravel().tolist()]
+        return np.array(drawn, np.float64).astype(rates.dtype).reshape(rates.shape)
+
+    def binomial(self, count: np.ndarray, prob: np.ndarray) -> np.ndarray:
+        """``binomial``: draws of Binomial(``count``, ``prob``) (broadcast together) in
+        ``prob``'s dtype (its steps in float for a float ``prob``, as PyTorch's)."""
+        count, prob = np.broadcast_arrays(count.astype(prob.dtype), prob)
+        single = prob.dtype != np.float64
+        pairs = zip(count.astype(np.float64).ravel().tolist(),
+                    prob.astype(np.float64).ravel().tolist())
+        with _ReadAhead(self, 3 * prob.size) as stream:
+            uniform = stream.uniform
+            drawn = [host_variates.binomial(n, p, single, uniform) for n, p in pairs]
+        return np.array(drawn, np.float64).astype(prob.dtype).reshape(prob.shape)
 
     # -- discrete -----------------------------------------------------------------------------
 
@@ -264,9 +315,48 @@ class HostDraws:
 STATE_BYTES = 5056
 
 
+class _ReadAhead:
+    """Double uniforms and normals for the serial samplers, one at a time, from blocks of
+    uniforms drawn ahead; on exit the engine is rewound to just past the last uniform used,
+    so the draws are those of drawing one at a time."""
+
+    def __init__(self, draws: HostDraws, expected: int):
+        self._draws = draws
+        self._engine = draws._engine
+        self._block = max(16, expected)
+        self._current = iter(())  # the current block's values not yet used
+        self._current_size = 0
+        self._state_before = None  # the engine's, before the current block
+        # a chained iterator's __next__: the cheapest call that Python offers per uniform
+        self.uniform = itertools.chain.from_iterable(self._blocks()).__next__
+
+    def _blocks(self):
+        while True:
+            self._state_before = self._engine.state
+            values = self._draws.unit(self._block, np.float64).tolist()
+            self._block *= 2
+            self._current, self._current_size = iter(values), len(values)
+            yield self._current
+
+    def __enter__(self) -> "_ReadAhead":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        used = self._current_size - operator.length_hint(self._current)
+        if used < self._current_size:
+            self._engine.state = self._state_before
+            self._engine.random_raw(2 * used, output=False)  # two words a uniform
+
+    def normal(self) -> float:
+        return self._draws.normal_double(self.uniform)
+
+
 def _fused_multiply_add(a: np.ndarray, b: float, c: float) -> np.ndarray:
     """``a * b + c`` rounded once, as the FMA instruction PyTorch's double kernels compile to:
     the product split exactly into two doubles (Dekker), the sum into two (Knuth)."""
+    if abs(b) > 2.0 ** 995:  # Dekker's split overflows: scale by a power of two, exactly
+        return _fused_multiply_add(a, b * 2.0 ** -64, c * 2.0 ** -64) * 2.0 ** 64
+
     def halves(v):
         t = v * 134217729.0  # 2^27 + 1: splits a double into two 26-bit halves
         high = t - (t - v)

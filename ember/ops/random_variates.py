@@ -4,15 +4,15 @@ and their implicit gradients ``_standard_gamma_grad`` and ``_dirichlet_grad``.
 
 NOTE [ Implicit reparameterization ]
 A sample x = F^-1(u; a) of a distribution with CDF F(x; a) moves with its parameter a, at a
-fixed uniform u, by dx/da = -(dF/da)(x; a) / f(x; a), f the density. The draws themselves
-come from NumPy's/CuPy's samplers; the gradient needs only the sample and a. Here dF/da is
-computed exactly by differentiating, term by term, the series and continued fractions that
-give the regularized incomplete gamma and beta functions (each where it converges fast, as in
-Numerical Recipes), or, for large concentrations, by Gauss-Legendre quadrature of its
-integral, so the gradient is accurate to float64 for small and large ones alike (within 1e-13
-relative of 40-digit mpmath for gamma a in [1e-3, 1e8] and beta a, b in [3, 1e6]; torch's
-approximations are off by up to 3e-4). The normalizing constants cancel against the density's,
-so nothing overflows.
+fixed uniform u, by dx/da = -(dF/da)(x; a) / f(x; a), f the density. The draws themselves come
+from the generator's samplers (PyTorch's on the CPU, CuPy's on a GPU); the gradient needs only
+the sample and a. Here dF/da is computed exactly by differentiating, term by term, the series
+and continued fractions that give the regularized incomplete gamma and beta functions (each
+where it converges fast, as in Numerical Recipes), or, for large concentrations, by
+Gauss-Legendre quadrature of its integral, so the gradient is accurate to float64 for small and
+large ones alike (within 1e-13 relative of 40-digit mpmath for gamma a in [1e-3, 1e8] and beta
+a, b in [3, 1e6]; torch's approximations are off by up to 3e-4). The normalizing constants
+cancel against the density's, so nothing overflows.
 """
 from __future__ import annotations
 
@@ -218,7 +218,7 @@ class _StandardGamma(Primitive, node_name="StandardGammaBackward0"):
     def forward(ctx, a, rng):
         if a.__class__ is MetaArray:
             return meta_array(a.shape, a.dtype)
-        x = rng.generator.standard_gamma(a).astype(a.dtype, copy=False)
+        x = rng.gamma(a)
         ctx.save_for_backward(a, x)
         return x
 
@@ -363,16 +363,7 @@ class _SampleDirichlet(Primitive, node_name="_DirichletBackward"):
     def forward(ctx, alpha, rng):
         if alpha.__class__ is MetaArray:
             return meta_array(alpha.shape, alpha.dtype)
-        xp = get_array_module(alpha)
-        a = alpha.astype(np.float64)
-        # Gamma(a) = Gamma(a + 1) * U^(1/a): drawn in logs, small concentrations whose gamma
-        # draws all underflow still give a point of the simplex.
-        small = a < 1
-        log_g = xp.log(rng.generator.standard_gamma(xp.where(small, a + 1, a)))
-        log_g = xp.where(small, log_g + xp.log(rng.generator.random(a.shape)) / a, log_g)
-        log_g = log_g - log_g.max(-1, keepdims=True)
-        g = xp.exp(log_g)
-        x = (g / g.sum(-1, keepdims=True)).astype(alpha.dtype)
+        x = rng.dirichlet(alpha)
         ctx.save_for_backward(alpha, x)
         return x
 

@@ -376,7 +376,9 @@ class AugMix(_Policy):
         return table
 
     def _sample_dirichlet(self, concentration: list, rows: int) -> np.ndarray:
-        return _rng().generator.dirichlet(concentration, size=rows).astype(np.float32)
+        # torchvision's torch._sample_dirichlet of a float tensor, one row per image
+        alpha = np.array(concentration, np.float32)
+        return _rng().dirichlet(np.broadcast_to(alpha, (rows, alpha.size)))
 
     def __call__(self, orig_img):
         fill = self._fill(orig_img)

@@ -7,6 +7,7 @@ import numpy as np
 
 from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import enable_grad, no_grad
+from ember.dtypes import float64
 
 
 class GradcheckError(RuntimeError):
@@ -146,17 +147,25 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
 
 
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: float = 1e-5,
-                  rtol: float = 1e-3, raise_exception: bool = True, **kwargs) -> bool:
-    """Check second derivatives: gradcheck of the map (inputs, grad_outputs) -> input grads."""
+                  rtol: float = 1e-3, gen_non_contig_grad_outputs: bool = False,
+                  raise_exception: bool = True, **kwargs) -> bool:
+    """Check second derivatives: gradcheck of the map (inputs, grad_outputs) -> input grads.
+
+    Without ``grad_outputs``, each differentiable output gets a random one in [-1, 1) of its
+    shape (float64 for a non-floating output), drawn by ``make_tensor`` from the default
+    generator as PyTorch's are; ``gen_non_contig_grad_outputs`` makes them non-contiguous.
+    """
     from ember.autograd import grad as autograd_grad
+    from ember.testing import make_tensor
     inputs = _as_tuple(inputs)
-    with enable_grad():
-        outs = _differentiable_outputs(func, inputs)
     if grad_outputs is None:
-        rng = np.random.default_rng(0)
+        with enable_grad():
+            outs = _differentiable_outputs(func, inputs)
         grad_outputs = tuple(
-            _make(o._xp.asarray(rng.standard_normal(o._data.shape), o._data.dtype)
-                  ).requires_grad_() for o in outs)
+            make_tensor(o.shape, device=o.device, low=-1, high=1, requires_grad=True,
+                        dtype=o.dtype if o.is_floating_point() or o.is_complex() else float64,
+                        noncontiguous=gen_non_contig_grad_outputs)
+            for o in outs)
     grad_outputs = _as_tuple(grad_outputs)
     n = len(inputs)
 

@@ -6,9 +6,9 @@ import warnings
 
 import numpy as np
 
-from ember import dtypes as _dt
 from ember._creation import tensor
-from ember._tensor import Tensor, _make
+from ember._tensor import Tensor
+from ember.testing._creation import make_tensor  # noqa: F401  (public re-export)
 
 # PyTorch's default tolerances by dtype (rtol, atol).
 _TOLERANCES = {"float16": (1e-3, 1e-5), "bfloat16": (1.6e-2, 1e-5), "float32": (1.3e-6, 1e-5),
@@ -96,34 +96,3 @@ def assert_allclose(actual, expected, rtol=None, atol=None, equal_nan: bool = Tr
                          f"no {missing}.")
     assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=equal_nan,
                  check_dtype=False, msg=msg or None)
-
-
-def make_tensor(*shape, dtype, device=None, low=None, high=None,
-                requires_grad: bool = False, noncontiguous: bool = False, seed: int = 0) -> Tensor:
-    """A tensor of ``shape`` filled with uniform values in [low, high) for testing."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    d = _dt.to_dtype(dtype)
-    rng = np.random.default_rng(seed)
-    if d is _dt.bool:
-        data = rng.random(shape) < 0.5
-    elif d.is_floating_point or d.is_complex:
-        lo, hi = (-9.0 if low is None else low), (9.0 if high is None else high)
-        data = rng.uniform(lo, hi, shape)
-        if d.is_complex:
-            data = data + 1j * rng.uniform(lo, hi, shape)
-    else:
-        lo = -9 if low is None else int(low)
-        hi = 10 if high is None else int(high)
-        if not d.is_signed:
-            lo = max(lo, 0)
-        data = rng.integers(lo, hi, shape)
-    t = _make(np.asarray(data).astype(d.np_dtype))
-    if noncontiguous and t.numel() > 1:
-        doubled = np.repeat(t._data[..., None], 2, axis=-1)
-        t = _make(doubled[..., 0])
-    if device is not None:
-        t = t.to(device)
-    if requires_grad:
-        t.requires_grad_(True)
-    return t

@@ -208,6 +208,20 @@ def test_map_location_forms(map_location):
     np.testing.assert_array_equal(out.numpy(), [1.0, 2.0])
 
 
+def test_map_location_meta_keeps_shapes_and_dtypes():
+    # what libraries read to learn a checkpoint's keys and shapes without its data
+    buf = io.BytesIO()
+    ember.save({"view": ember.arange(6.0).view(2, 3)[:, 1:],
+                "ids": ember.ones(4, dtype=ember.int64),
+                "cuda": ember.load(io.BytesIO(_cuda_file()), map_location="cpu")}, buf)
+    out = ember.load(io.BytesIO(buf.getvalue()), map_location="meta")
+    assert {k: (tuple(v.shape), v.dtype, v.is_meta) for k, v in out.items()} == {
+        "view": ((2, 2), ember.float32, True), "ids": ((4,), ember.int64, True),
+        "cuda": ((2,), ember.float32, True)}
+    meta_cuda = ember.load(io.BytesIO(_cuda_file()), map_location={"cuda:0": "meta"})
+    assert meta_cuda.is_meta and meta_cuda.shape == (2,)
+
+
 def test_map_location_function_sees_storage_and_location():
     seen = []
 

@@ -24,8 +24,8 @@ the ranks that did not arrive.
 
 Beyond the collectives: ``algorithms.Join`` (uneven inputs, with DistributedDataParallel's
 ``join()``), ``algorithms.ddp_comm_hooks``, ``optim.ZeroRedundancyOptimizer`` and
-``DeviceMesh`` / ``init_device_mesh`` and ``fsdp`` (FullyShardedDataParallel), loaded on first
-use.
+``DeviceMesh`` / ``init_device_mesh``, ``fsdp`` (FullyShardedDataParallel) and ``tensor``
+(DTensor), loaded on first use.
 """
 from __future__ import annotations
 
@@ -147,7 +147,8 @@ def supports_complex(reduceOp: ReduceOp) -> bool:  # noqa: N803  (PyTorch's name
 
 
 _LAZY = {"algorithms": "ember.distributed.algorithms", "optim": "ember.distributed.optim",
-         "device_mesh": "ember.distributed.device_mesh", "fsdp": "ember.distributed.fsdp"}
+         "device_mesh": "ember.distributed.device_mesh", "fsdp": "ember.distributed.fsdp",
+         "tensor": "ember.distributed.tensor"}
 
 
 def __getattr__(name: str):

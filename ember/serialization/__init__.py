@@ -195,9 +195,7 @@ def _default_restore(storage: UntypedStorage, location) -> UntypedStorage:
         if (device.index or 0) >= cuda.device_count():
             raise RuntimeError(f"Attempting to deserialize object on CUDA device {device.index} "
                                f"but torch.cuda.device_count() is {cuda.device_count()}")
-    elif device.type != "cpu":
-        raise RuntimeError(f"ember.load cannot place storages on {device}")
-    return storage.to(device=device)
+    return storage.to(device=device)  # "meta" keeps shapes and dtypes, no data
 
 
 def _restore_function(map_location: MAP_LOCATION) -> Callable:

@@ -326,6 +326,8 @@ _REBUILDERS = {"_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_meta_tensor
 
 def _strided_view(flat, offset: int, size: tuple, strides: tuple):
     """A strided view of a flat array whose ``.base`` chain leads back to it."""
+    if flat.__class__ is MetaArray:  # no data to view (``map_location="meta"``)
+        return meta_array(size, flat.dtype)
     if isinstance(flat, np.ndarray):
         # unlike as_strided, whose base is a stand-in object, so storage_offset() would be lost
         return np.ndarray(size, flat.dtype, buffer=flat, offset=offset * flat.itemsize,

@@ -16,34 +16,120 @@ Example::
 from __future__ import annotations
 
 import collections
+import dataclasses
+import warnings
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
-__all__ = ["LeafSpec", "TreeSpec", "is_namedtuple", "is_namedtuple_class",
-           "is_namedtuple_instance", "register_pytree_node", "tree_all", "tree_all_only",
-           "tree_any", "tree_any_only", "tree_flatten", "tree_is_leaf", "tree_iter",
-           "tree_leaves", "tree_map", "tree_map_", "tree_map_only", "tree_structure",
-           "tree_unflatten"]
+__all__ = ["PyTree", "Context", "FlattenFn", "UnflattenFn", "TreeSpec", "LeafSpec", "keystr",
+           "key_get", "register_pytree_node", "tree_is_leaf", "tree_flatten",
+           "tree_flatten_with_path", "tree_unflatten", "tree_iter", "tree_leaves",
+           "tree_leaves_with_path", "tree_structure", "tree_map", "tree_map_with_path",
+           "tree_map_", "tree_map_only", "tree_all", "tree_any", "tree_all_only",
+           "tree_any_only", "is_namedtuple", "is_namedtuple_class", "is_namedtuple_instance"]
+
+PyTree = Any
+Context = Any  # what a node's flatten function keeps besides its children (dict keys, ...)
+FlattenFn = Callable[[PyTree], "tuple[list, Context]"]
+UnflattenFn = Callable[[Iterable, Context], PyTree]
+
+
+class KeyEntry(Protocol):
+    """One step of a key path: printable, hashable, and able to ``get`` the child it names
+    from its parent."""
+
+    def __hash__(self) -> int: ...
+
+    def __eq__(self, other: object) -> bool: ...
+
+    def __str__(self) -> str: ...
+
+    def get(self, parent: Any) -> Any: ...
+
+
+KeyPath = tuple  # tuple[KeyEntry, ...]: the steps from a tree's root to one of its leaves
+FlattenWithKeysFn = Callable[[PyTree], "tuple[list[tuple[KeyEntry, Any]], Context]"]
+# PyTorch's older names
+FlattenFunc, UnflattenFunc, FlattenWithKeysFunc = FlattenFn, UnflattenFn, FlattenWithKeysFn
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceKey:
+    """The child at position ``idx`` of a list, tuple or other sequence: ``[idx]``."""
+    idx: int
+
+    def __str__(self) -> str:
+        return f"[{self.idx!r}]"
+
+    def get(self, sequence) -> Any:
+        return sequence[self.idx]
+
+
+@dataclasses.dataclass(frozen=True)
+class MappingKey:
+    """The value under ``key`` of a dict or other mapping: ``[key]`` (the key's repr)."""
+    key: Any
+
+    def __str__(self) -> str:
+        return f"[{self.key!r}]"
+
+    def get(self, mapping) -> Any:
+        return mapping[self.key]
+
+
+@dataclasses.dataclass(frozen=True)
+class GetAttrKey:
+    """The attribute ``name`` of an object (a namedtuple's field): ``.name``."""
+    name: str
+
+    def __str__(self) -> str:
+        return f".{self.name}"
+
+    def get(self, obj) -> Any:
+        return getattr(obj, self.name)
 
 
 class NodeDef(NamedTuple):
     type: type
     flatten_fn: Callable
     unflatten_fn: Callable
+    flatten_with_keys_fn: Callable | None = None
 
 
 SUPPORTED_NODES: dict = {}
 
 
-def register_pytree_node(cls: type, flatten_fn: Callable, unflatten_fn: Callable, *,
+def register_pytree_node(cls: type, flatten_fn: FlattenFn, unflatten_fn: UnflattenFn, *,
                          serialized_type_name: str | None = None, to_dumpable_context=None,
-                         from_dumpable_context=None, flatten_with_keys_fn=None) -> None:
+                         from_dumpable_context=None,
+                         flatten_with_keys_fn: FlattenWithKeysFn | None = None) -> None:
     """Make ``cls`` a pytree node: ``flatten_fn(node) -> (children, context)`` and
-    ``unflatten_fn(children, context) -> node``. The serialization hooks are accepted for
-    PyTorch's signature (ember does not serialize tree specs)."""
+    ``unflatten_fn(children, context) -> node``; ``flatten_with_keys_fn(node) ->
+    ([(key_entry, child), ...], context)`` gives its children's keys, for
+    :func:`tree_flatten_with_path`. The serialization hooks are accepted for PyTorch's
+    signature (ember does not serialize tree specs)."""
     if cls in SUPPORTED_NODES:
         raise ValueError(f"{cls} is already registered as pytree node.")
-    SUPPORTED_NODES[cls] = NodeDef(cls, flatten_fn, unflatten_fn)
+    SUPPORTED_NODES[cls] = NodeDef(cls, flatten_fn, unflatten_fn, flatten_with_keys_fn)
+
+
+def _register_pytree_node(cls: type, flatten_fn: FlattenFn, unflatten_fn: UnflattenFn,
+                          to_str_fn: Callable | None = None,
+                          maybe_from_str_fn: Callable | None = None, *,
+                          serialized_type_name: str | None = None, to_dumpable_context=None,
+                          from_dumpable_context=None,
+                          flatten_with_keys_fn: FlattenWithKeysFn | None = None) -> None:
+    """The older name of :func:`register_pytree_node`; ``to_str_fn`` and
+    ``maybe_from_str_fn`` are deprecated (a FutureWarning) and unused."""
+    if to_str_fn is not None or maybe_from_str_fn is not None:
+        warnings.warn("`to_str_fn` and `maybe_from_str_fn` is deprecated. Please use "
+                      "`to_dumpable_context` and `from_dumpable_context` instead.",
+                      FutureWarning, stacklevel=2)
+    register_pytree_node(cls, flatten_fn, unflatten_fn,
+                         serialized_type_name=serialized_type_name,
+                         to_dumpable_context=to_dumpable_context,
+                         from_dumpable_context=from_dumpable_context,
+                         flatten_with_keys_fn=flatten_with_keys_fn)
 
 
 def is_namedtuple_class(cls) -> bool:
@@ -63,21 +149,69 @@ def _dict_flatten(d: dict):
     return list(d.values()), list(d.keys())
 
 
+def _dict_flatten_with_keys(d: dict):
+    values, keys = _dict_flatten(d)
+    return [(MappingKey(k), v) for k, v in zip(keys, values)], keys
+
+
 def _dict_unflatten(values: Iterable, keys) -> dict:
     return dict(zip(keys, values))
 
 
-register_pytree_node(tuple, lambda t: (list(t), None), lambda v, _: tuple(v))
-register_pytree_node(list, lambda t: (list(t), None), lambda v, _: list(v))
-register_pytree_node(dict, _dict_flatten, _dict_unflatten)
+def _sequence_flatten(t):
+    return list(t), None
+
+
+def _sequence_keys(children) -> list:
+    return [(SequenceKey(i), c) for i, c in enumerate(children)]
+
+
+def _sequence_flatten_with_keys(t):
+    return _sequence_keys(t), None
+
+
+def _namedtuple_flatten(t):
+    return list(t), type(t)
+
+
+def _namedtuple_flatten_with_keys(t):
+    return [(GetAttrKey(f), v) for f, v in zip(t._fields, t)], type(t)
+
+
+def _defaultdict_flatten(d: collections.defaultdict):
+    return list(d.values()), [d.default_factory, list(d.keys())]
+
+
+def _defaultdict_flatten_with_keys(d: collections.defaultdict):
+    children, context = _defaultdict_flatten(d)
+    return [(MappingKey(k), v) for k, v in zip(context[1], children)], context
+
+
+def _deque_flatten(d: collections.deque):
+    return list(d), d.maxlen
+
+
+def _deque_flatten_with_keys(d: collections.deque):
+    return _sequence_keys(d), d.maxlen
+
+
+register_pytree_node(tuple, _sequence_flatten, lambda v, _: tuple(v),
+                     flatten_with_keys_fn=_sequence_flatten_with_keys)
+register_pytree_node(list, _sequence_flatten, lambda v, _: list(v),
+                     flatten_with_keys_fn=_sequence_flatten_with_keys)
+register_pytree_node(dict, _dict_flatten, _dict_unflatten,
+                     flatten_with_keys_fn=_dict_flatten_with_keys)
 register_pytree_node(collections.OrderedDict, _dict_flatten,
-                     lambda v, keys: collections.OrderedDict(zip(keys, v)))
-register_pytree_node(collections.defaultdict,
-                     lambda d: (list(d.values()), [d.default_factory, list(d.keys())]),
-                     lambda v, ctx: collections.defaultdict(ctx[0], zip(ctx[1], v)))
-register_pytree_node(collections.deque, lambda d: (list(d), d.maxlen),
-                     lambda v, maxlen: collections.deque(v, maxlen=maxlen))
-_NAMEDTUPLE = NodeDef(NamedTuple, lambda t: (list(t), type(t)), lambda v, cls: cls(*v))
+                     lambda v, keys: collections.OrderedDict(zip(keys, v)),
+                     flatten_with_keys_fn=_dict_flatten_with_keys)
+register_pytree_node(collections.defaultdict, _defaultdict_flatten,
+                     lambda v, ctx: collections.defaultdict(ctx[0], zip(ctx[1], v)),
+                     flatten_with_keys_fn=_defaultdict_flatten_with_keys)
+register_pytree_node(collections.deque, _deque_flatten,
+                     lambda v, maxlen: collections.deque(v, maxlen=maxlen),
+                     flatten_with_keys_fn=_deque_flatten_with_keys)
+_NAMEDTUPLE = NodeDef(NamedTuple, _namedtuple_flatten, lambda v, cls: cls(*v),
+                      _namedtuple_flatten_with_keys)
 
 
 def _node_def(tree) -> NodeDef | None:
@@ -194,6 +328,61 @@ def tree_leaves(tree, is_leaf: Callable | None = None) -> list:
 
 def tree_structure(tree, is_leaf: Callable | None = None) -> TreeSpec:
     return tree_flatten(tree, is_leaf)[1]
+
+
+def _key_paths(tree, path: tuple, is_leaf) -> Iterable:
+    """(key path, leaf) for each leaf of ``tree``, in flattening order."""
+    if tree_is_leaf(tree, is_leaf):
+        yield path, tree
+        return
+    node = _node_def(tree)
+    if node.flatten_with_keys_fn is None:
+        raise ValueError(f"Did not find a flatten_with_keys_fn for type: {node.type}. Please "
+                         "pass a flatten_with_keys_fn argument to register_pytree_node.")
+    keyed_children, _ = node.flatten_with_keys_fn(tree)
+    for key, child in keyed_children:
+        yield from _key_paths(child, (*path, key), is_leaf)
+
+
+def tree_flatten_with_path(tree, is_leaf: Callable | None = None) -> tuple:
+    """``([(key_path, leaf), ...], spec)``: ``tree_flatten`` with each leaf's key path (a
+    tuple of ``SequenceKey`` / ``MappingKey`` / ``GetAttrKey`` from the root to the leaf).
+
+    Example::
+
+        >>> paths, spec = tree_flatten_with_path({"a": [1, 2]})
+        >>> [(keystr(path), leaf) for path, leaf in paths]
+        [("['a'][0]", 1), ("['a'][1]", 2)]
+    """
+    spec = tree_structure(tree, is_leaf)
+    return list(_key_paths(tree, (), is_leaf)), spec
+
+
+def tree_leaves_with_path(tree, is_leaf: Callable | None = None) -> list:
+    """``[(key_path, leaf), ...]`` for the leaves of ``tree``."""
+    return list(_key_paths(tree, (), is_leaf))
+
+
+def tree_map_with_path(func: Callable, tree, *rests, is_leaf: Callable | None = None):
+    """``tree_map`` where ``func`` also takes each leaf's key path first:
+    ``func(key_path, leaf, *matching_leaves_of_rests)``."""
+    keyed_leaves, spec = tree_flatten_with_path(tree, is_leaf)
+    others = [_flatten_up_to(spec, r, is_leaf) for r in rests]
+    return spec.unflatten(func(path, leaf, *more)
+                          for (path, leaf), *more in zip(keyed_leaves, *others))
+
+
+def keystr(kp: tuple) -> str:
+    """A key path as Python-like accessor text: ``keystr((MappingKey("a"), SequenceKey(0)))``
+    is ``"['a'][0]"``."""
+    return "".join(str(k) for k in kp)
+
+
+def key_get(obj, kp: tuple) -> Any:
+    """The subtree of ``obj`` at key path ``kp``."""
+    for key in kp:
+        obj = key.get(obj)
+    return obj
 
 
 def _flatten_up_to(spec: TreeSpec, tree, is_leaf) -> list:

@@ -19,7 +19,7 @@ transformers = pytest.importorskip("transformers")
 
 DRIVER = pathlib.Path(__file__).with_name("transformers_models.py")
 # transformers releases this was run against; others may take code paths not yet checked
-TESTED = ("4.46",)
+TESTED = ("4.46", "4.57")
 
 
 def run_driver(*command_prefix: str) -> dict:

@@ -12,6 +12,17 @@ import ember.distributed as dist
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def raises(fn, error, *fragments):
+    """Call ``fn``; it must raise ``error`` with each of ``fragments`` in its message."""
+    try:
+        fn()
+    except error as e:
+        for fragment in fragments:
+            assert fragment in str(e), f"{fragment!r} not in {e}"
+        return e
+    raise AssertionError(f"expected {error.__name__}")
+
+
 def run(checks: dict, setup=None) -> None:
     """The worker's main: init, ``setup()``, run ``checks["check_" + name]()`` for each named
     check, report, destroy."""

@@ -9,7 +9,7 @@ import warnings
 from datetime import timedelta
 
 import numpy as np
-from dist_harness import run
+from dist_harness import raises, run
 
 import ember
 import ember.distributed as dist
@@ -22,16 +22,6 @@ from ember.nn.parallel import DistributedDataParallel as DDP
 
 RANK = SIZE = None
 PER_RANK = 4
-
-
-def raises(fn, error, *fragments):
-    try:
-        fn()
-    except error as e:
-        for fragment in fragments:
-            assert fragment in str(e), f"{fragment!r} not in {e}"
-        return e
-    raise AssertionError(f"expected {error.__name__}")
 
 
 # ---------------------------------------------------------------------------------------------

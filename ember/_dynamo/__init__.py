@@ -1,7 +1,8 @@
 """``torch._dynamo`` as ember needs it: ember has no graph capture (``ember.compile`` runs the
 model eagerly, marked as compiled: see ``ember.compiler``), so there are no compiled frames or
 caches to manage. These functions keep PyTorch code that tunes or resets TorchDynamo, or asks
-whether it is tracing, running."""
+whether it is tracing, running. ``_trace_wrapped_higher_order_op`` holds
+``TransformGetItemToIndex``, the indexing mode that vmapped mask functions run under."""
 from __future__ import annotations
 
 import collections
@@ -10,10 +11,11 @@ import types
 from collections.abc import Iterator
 from typing import Callable
 
-from ember.compiler import is_compiling
+from ember.compiler import allow_in_graph, assume_constant_result, is_compiling
 
-__all__ = ["compiled_autograd", "config", "disable", "graph_break", "is_compiling", "reset",
-           "utils"]  # and OptimizedModule, made lazily
+__all__ = ["allow_in_graph", "assume_constant_result", "compiled_autograd", "config", "disable",
+           "graph_break", "is_compiling", "mark_dynamic", "mark_static", "mark_static_address",
+           "maybe_mark_dynamic", "reset", "utils"]  # and OptimizedModule, made lazily
 
 # ``torch._dynamo.config``: TorchDynamo's switches with PyTorch's defaults, kept so that code
 # that sets or reads them runs; with no graph capture they change nothing (other names can be
@@ -31,6 +33,29 @@ def reset() -> None:
 
 def graph_break(msg: str = "") -> None:
     """Split the traced graph here: ember traces nothing, so this does nothing."""
+
+
+def mark_dynamic(t, index, *, hint_override: int | None = None, min: int | None = None,
+                 max: int | None = None, specialize_on: list | None = None) -> None:
+    """Tell the compiler that dimension(s) ``index`` of ``t`` vary between calls: with no
+    compiler there is nothing to specialise, so this does nothing."""
+
+
+def maybe_mark_dynamic(t, index) -> None:
+    """``mark_dynamic`` as a hint the compiler may ignore: does nothing in ember."""
+
+
+def mark_static(t, index=None) -> None:
+    """Tell the compiler that dimension(s) ``index`` of ``t`` never vary: does nothing in
+    ember."""
+
+
+def mark_static_address(t, guard: bool = False) -> None:
+    """Tell the compiler that tensor ``t`` keeps its storage between calls (CUDA graphs may
+    then read it in place); a TypeError for anything but a tensor, as in PyTorch."""
+    from ember._tensor import Tensor
+    if not isinstance(t, Tensor):
+        raise TypeError(f"mark_static_address expects a tensor but received {type(t)}")
 
 
 @contextlib.contextmanager

@@ -1,0 +1,77 @@
+"""How a DTensor's global value lies over one dimension of its device mesh
+(``torch.distributed.tensor.placement_types``): split into chunks (:class:`Shard`), copied whole
+(:class:`Replicate`), or held as addends of a pending reduction (:class:`Partial`)."""
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["Partial", "Placement", "Replicate", "Shard"]
+
+
+class Placement:
+    """The base of the placement types: what a mesh dimension does to the global tensor."""
+
+    def is_shard(self, dim: int | None = None) -> bool:
+        """Whether this is a :class:`Shard` (of tensor dimension ``dim``, if given)."""
+        return False
+
+    def is_replicate(self) -> bool:
+        return False
+
+    def is_partial(self, reduce_op: str | None = None) -> bool:
+        """Whether this is a :class:`Partial` (reducing with ``reduce_op``, if given)."""
+        return False
+
+
+@dataclasses.dataclass(frozen=True)
+class Shard(Placement):
+    """Tensor dimension ``dim`` is cut as ``torch.chunk`` cuts it, one chunk per rank of the
+    mesh dimension in order (chunks of ``ceil(size / ranks)``, so the last ranks may hold a
+    shorter or empty one).
+
+    Example::
+
+        >>> # 2 ranks: rank 0 holds rows 0-1 of a 4-row tensor, rank 1 rows 2-3
+        >>> dt = distribute_tensor(ember.arange(8.).view(4, 2), mesh, [Shard(0)])
+    """
+    dim: int
+
+    def is_shard(self, dim: int | None = None) -> bool:
+        return dim is None or dim == self.dim
+
+    def __repr__(self) -> str:
+        return f"Shard(dim={self.dim})"
+
+    def __str__(self) -> str:
+        return f"S({self.dim})"
+
+
+@dataclasses.dataclass(frozen=True)
+class Replicate(Placement):
+    """Every rank of the mesh dimension holds the whole tensor."""
+
+    def is_replicate(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "Replicate()"
+
+    def __str__(self) -> str:
+        return "R"
+
+
+@dataclasses.dataclass(frozen=True)
+class Partial(Placement):
+    """Every rank of the mesh dimension holds a tensor of the global shape, and the global
+    value is their reduction with ``reduce_op`` (``"sum"``, ``"avg"``, ``"product"``,
+    ``"min"`` or ``"max"``), done when the DTensor is redistributed."""
+    reduce_op: str = "sum"
+
+    def is_partial(self, reduce_op: str | None = None) -> bool:
+        return reduce_op is None or reduce_op == self.reduce_op
+
+    def __repr__(self) -> str:
+        return f"Partial({self.reduce_op})"
+
+    def __str__(self) -> str:
+        return f"P({self.reduce_op})"

@@ -1,0 +1,31 @@
+"""torch.distributed.tensor's DTensor conversions on 3 MPI ranks (the 2-d mesh on 4):
+distribute_tensor, from_local, to_local, full_tensor and redistribute over Shard, Replicate
+and Partial placements, uneven shards included (checks in dist_worker_dtensor.py, NumPy
+oracles)."""
+import pytest
+from dist_harness import launch_and_read, mpiexec
+
+pytest.importorskip("mpi4py")
+if mpiexec() is None:
+    pytest.skip("mpiexec is not installed (pip install mpich)", allow_module_level=True)
+
+WORKER = "dist_worker_dtensor.py"
+CHECKS = ["distribute_and_gather_1d", "from_local_and_redistribute",
+          "partial_reduces_on_redistribute", "no_ops_and_no_grad_through_conversions"]
+
+
+@pytest.fixture(scope="module")
+def three_ranks(tmp_path_factory):
+    return launch_and_read(WORKER, 3, CHECKS, tmp_path_factory.mktemp("dtensor3"))
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_on_three_ranks(three_ranks, name):
+    for rank, checks in three_ranks.items():
+        assert checks[name] == "", f"rank {rank}: {checks[name]}"
+
+
+def test_two_dim_mesh_on_four_ranks(tmp_path):
+    results = launch_and_read(WORKER, 4, ["two_dim_mesh"], tmp_path)
+    for rank, checks in results.items():
+        assert checks["two_dim_mesh"] == "", f"rank {rank}: {checks['two_dim_mesh']}"

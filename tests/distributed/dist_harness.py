@@ -42,6 +42,12 @@ def run(checks: dict, setup=None) -> None:
     dist.destroy_process_group()
 
 
+def assert_passed(results: dict, name: str) -> None:
+    """Every rank's report of check ``name`` is empty (what a rank prints is its failure)."""
+    for rank, checks in results.items():
+        assert checks[name] == "", f"rank {rank}: {checks[name]}"
+
+
 def mpiexec() -> str | None:
     """The ``mpiexec`` next to this Python (the mpich wheel's), or on PATH; None if absent."""
     here = os.path.join(os.path.dirname(sys.executable), "mpiexec")

@@ -1,7 +1,7 @@
 """ember.distributed's collectives and messages on 2 and 3 MPI ranks, against NumPy oracles
 (the checks are in dist_worker_collectives.py; each rank reports, each check is a test)."""
 import pytest
-from dist_harness import launch_and_read, mpiexec
+from dist_harness import assert_passed, launch_and_read, mpiexec
 
 pytest.importorskip("mpi4py")
 if mpiexec() is None:
@@ -25,22 +25,17 @@ def three_ranks(tmp_path_factory):
     return launch_and_read(WORKER, 3, CHECKS, tmp_path_factory.mktemp("three"))
 
 
-def _assert_passed(results: dict, name: str) -> None:
-    for rank, checks in results.items():
-        assert checks[name] == "", f"rank {rank}: {checks[name]}"
-
-
 @pytest.mark.parametrize("name", CHECKS)
 def test_on_two_ranks(two_ranks, name):
-    _assert_passed(two_ranks, name)
+    assert_passed(two_ranks, name)
 
 
 @pytest.mark.parametrize("name", CHECKS)
 def test_on_three_ranks(three_ranks, name):
-    _assert_passed(three_ranks, name)
+    assert_passed(three_ranks, name)
 
 
 def test_debug_detail_names_the_mismatched_op(tmp_path):
     results = launch_and_read(WORKER, 2, ["debug_mismatch"], tmp_path,
                               env={"TORCH_DISTRIBUTED_DEBUG": "DETAIL"})
-    _assert_passed(results, "debug_mismatch")
+    assert_passed(results, "debug_mismatch")

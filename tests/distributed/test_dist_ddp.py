@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from dist_harness import REPO, launch_and_read, mpiexec
+from dist_harness import REPO, assert_passed, launch_and_read, mpiexec
 
 pytest.importorskip("mpi4py")
 if mpiexec() is None:
@@ -27,8 +27,7 @@ def ranks(request, tmp_path_factory):
 
 @pytest.mark.parametrize("name", CHECKS)
 def test_ddp(ranks, name):
-    for rank, checks in ranks.items():
-        assert checks[name] == "", f"rank {rank}: {checks[name]}"
+    assert_passed(ranks, name)
 
 
 def test_mnist_ddp_example_trains(tmp_path):

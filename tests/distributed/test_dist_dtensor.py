@@ -3,7 +3,7 @@ distribute_tensor, from_local, to_local, full_tensor and redistribute over Shard
 and Partial placements, uneven shards included (checks in dist_worker_dtensor.py, NumPy
 oracles)."""
 import pytest
-from dist_harness import launch_and_read, mpiexec
+from dist_harness import assert_passed, launch_and_read, mpiexec
 
 pytest.importorskip("mpi4py")
 if mpiexec() is None:
@@ -21,11 +21,9 @@ def three_ranks(tmp_path_factory):
 
 @pytest.mark.parametrize("name", CHECKS)
 def test_on_three_ranks(three_ranks, name):
-    for rank, checks in three_ranks.items():
-        assert checks[name] == "", f"rank {rank}: {checks[name]}"
+    assert_passed(three_ranks, name)
 
 
 def test_two_dim_mesh_on_four_ranks(tmp_path):
     results = launch_and_read(WORKER, 4, ["two_dim_mesh"], tmp_path)
-    for rank, checks in results.items():
-        assert checks["two_dim_mesh"] == "", f"rank {rank}: {checks['two_dim_mesh']}"
+    assert_passed(results, "two_dim_mesh")

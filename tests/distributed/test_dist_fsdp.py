@@ -3,7 +3,7 @@ training on the whole batch (float64) for FULL_SHARD, SHARD_GRAD_OP and NO_SHARD
 nested auto-wrapped units; no_sync, clip_grad_norm_, full state dicts, summon_full_params,
 sync_module_states, mixed precision, wrap policies, errors."""
 import pytest
-from dist_harness import launch_and_read, mpiexec
+from dist_harness import assert_passed, launch_and_read, mpiexec
 
 pytest.importorskip("mpi4py")
 if mpiexec() is None:
@@ -30,5 +30,4 @@ def ranks(tmp_path_factory):
 
 @pytest.mark.parametrize("name", CHECKS)
 def test_fsdp(ranks, name):
-    for rank, checks in ranks.items():
-        assert checks[name] == "", f"rank {rank}: {checks[name]}"
+    assert_passed(ranks, name)

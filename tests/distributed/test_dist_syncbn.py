@@ -1,6 +1,6 @@
 """SyncBatchNorm on 2 MPI ranks: each rank's half of the batch normalised as the whole batch."""
 import pytest
-from dist_harness import launch_and_read, mpiexec
+from dist_harness import assert_passed, launch_and_read, mpiexec
 
 pytest.importorskip("mpi4py")
 if mpiexec() is None:
@@ -10,6 +10,4 @@ if mpiexec() is None:
 def test_sync_batchnorm_two_ranks(tmp_path):
     results = launch_and_read("dist_worker_syncbn.py", 2, ["matches_whole_batch_batchnorm"],
                               tmp_path)
-    for rank, checks in results.items():
-        assert checks["matches_whole_batch_batchnorm"] == "", f"rank {rank}: " + \
-            checks["matches_whole_batch_batchnorm"]
+    assert_passed(results, "matches_whole_batch_batchnorm")

@@ -253,7 +253,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     if isinstance(data, np.ndarray) and (dtype is None or _dt.to_dtype(dtype).np_dtype ==
                                          data.dtype) and device in (None, "cpu", CPU):
         _dt.from_numpy_dtype(data.dtype)
-        return _make(data)
+        return _make(_plain(data))
     arr = _infer_array(data)
     if dtype is not None:
         arr = as_dtype(arr, _dt.to_dtype(dtype).np_dtype)
@@ -284,7 +284,7 @@ def asarray(obj, *, dtype=None, device=None, copy: bool | None = None,
             obj, "dtype", _dt.int64))
         t, want = _make(elements._array()), None
     elif isinstance(obj, np.ndarray):
-        t = _make(obj) if obj.dtype != object else None
+        t = _make(_plain(obj)) if obj.dtype != object else None
     elif isinstance(obj, np.generic):  # a NumPy scalar: a 0-d copy
         t = None
     elif hasattr(obj, "__dlpack__"):
@@ -326,7 +326,13 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
     _dt.from_numpy_dtype(ndarray.dtype)
-    return _make(ndarray)
+    return _make(_plain(ndarray))
+
+
+def _plain(array: np.ndarray) -> np.ndarray:
+    """``array`` as a plain ndarray over the same memory: a subclass (``np.memmap``, say)
+    would read as another device, since ops tell devices apart by array class."""
+    return array if type(array) is np.ndarray else array.view(np.ndarray)
 
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

@@ -144,3 +144,14 @@ def test_jit_annotations_are_typing_names_and_scripted_code_runs():
     def pair_sum(pair: Tuple[int, int], scale: Optional[List[float]] = None) -> int:
         return pair[0] + pair[1]
     assert ember.jit.script(pair_sum)((2, 3)) == 5
+
+
+def test_memory_mapped_arrays_become_cpu_tensors_sharing_the_map(tmp_path):
+    mapped = np.memmap(tmp_path / "m.bin", np.float32, "w+", shape=(4,))
+    weights = ember.ones(4)
+    for make in (ember.from_numpy, ember.as_tensor, ember.asarray):
+        tensor = make(mapped)
+        assert (tensor @ weights).item() == float(mapped.sum())  # one device with plain tensors
+        tensor[0] = 3.0
+        assert mapped[0] == 3.0
+        mapped[0] = 0.0

@@ -258,6 +258,10 @@ class Expand(Primitive, node_name="ExpandBackward0"):
     @staticmethod
     def forward(ctx, a, shape):
         ctx.in_shape = a.shape
+        lead = len(shape) - a.ndim
+        if shape[lead:] == a.shape and all(s == 1 for s in shape[:lead]):
+            # no element repeats: a writable view, as PyTorch lets in-place ops write it
+            return a[(None,) * lead]
         return get_array_module(a).broadcast_to(a, shape)
 
     @staticmethod

@@ -320,6 +320,8 @@ def test_extra_state_roundtrip():
     a.value = 5
     sd = a.state_dict()
     assert sd["_extra_state"] == {"value": 5}
+    # the key's suffix is public to libraries that load state dicts themselves (transformers 5)
+    assert ember.nn.modules.module._EXTRA_STATE_KEY_SUFFIX == "_extra_state"
     b.load_state_dict(sd)
     assert b.value == 5
 

@@ -317,7 +317,9 @@ class Tensor(TensorMethods):
         return self._data.itemsize
 
     def stride(self, dim: int | None = None):
-        if self.is_meta:  # a zero-stride view: PyTorch reports a fresh tensor's strides
+        # A meta tensor is a zero-stride view and NumPy gives empty arrays zero strides:
+        # PyTorch reports a fresh tensor's strides for both
+        if self.is_meta or self._data.size == 0:
             from ember.backend.device import contiguous_strides
             strides = contiguous_strides(self._data.shape)
         else:

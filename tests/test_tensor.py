@@ -390,3 +390,10 @@ def test_gradients_of_meta_leaves_stay_meta():
     m = ember.randn(3, 4, device="meta", requires_grad=True)
     (m * 2).sum().backward()
     assert m.grad.device.type == "meta" and m.grad.shape == (3, 4)
+
+
+def test_empty_tensors_report_contiguous_strides():
+    # NumPy gives empty arrays zero strides; PyTorch reports a fresh tensor's strides
+    assert ember.empty(0, 3).stride() == (3, 1)
+    assert ember.zeros(2, 0, 4).stride() == (4, 4, 1)
+    assert ember.empty(0, 3).is_contiguous()

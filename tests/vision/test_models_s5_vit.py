@@ -122,7 +122,7 @@ def test_print_layout_and_heads():
         ConvStemConfig(4, 3, 4), ConvStemConfig(6, 3, 4)])
     assert list(stem.conv_proj._modules) == ["conv_bn_relu_0", "conv_bn_relu_1", "conv_last"]
     assert stem(ember.randn(1, 3, 32, 32)).shape == (1, 1000)
-    with pytest.raises(AssertionError, match="Wrong image size"):
+    with pytest.raises(AssertionError, match="Wrong image height"):
         net(ember.randn(1, 3, 48, 48))
     with pytest.raises(AssertionError, match="indivisible"):
         models.VisionTransformer(30, 16, 1, 2, 8, 16)

@@ -9,7 +9,7 @@ import math
 from collections import OrderedDict
 from typing import Any, Callable, NamedTuple, Sequence
 
-from ember import cat, empty, nn, zeros
+from ember import _assert, cat, empty, nn, zeros
 from ember._tensor import Tensor
 from ember.vision.models._api import Weights, WeightsEnum, register_model
 from ember.vision.models._meta import _IMAGENET_CATEGORIES
@@ -86,9 +86,8 @@ class EncoderBlock(nn.Module):
         self.mlp = MLPBlock(hidden_dim, mlp_dim, dropout)
 
     def forward(self, input: Tensor) -> Tensor:
-        if input.ndim != 3:
-            raise AssertionError(f"Expected (batch_size, seq_length, hidden_dim) got "
-                                 f"{input.shape}")
+        _assert(input.dim() == 3,
+                f"Expected (batch_size, seq_length, hidden_dim) got {input.shape}")
         x = self.ln_1(input)
         x, _ = self.self_attention(x, x, x, need_weights=False)
         x = self.dropout(x) + input
@@ -113,9 +112,8 @@ class Encoder(nn.Module):
         self.ln = norm_layer(hidden_dim)
 
     def forward(self, input: Tensor) -> Tensor:
-        if input.ndim != 3:
-            raise AssertionError(f"Expected (batch_size, seq_length, hidden_dim) got "
-                                 f"{input.shape}")
+        _assert(input.dim() == 3,
+                f"Expected (batch_size, seq_length, hidden_dim) got {input.shape}")
         return self.ln(self.layers(self.dropout(input + self.pos_embedding)))
 
 
@@ -203,9 +201,11 @@ class VisionTransformer(nn.Module):
     def _process_input(self, x: Tensor) -> Tensor:
         """(N, C, H, W) images to (N, patches, hidden_dim) tokens."""
         n, _, h, w = x.shape
-        if h != self.image_size or w != self.image_size:
-            raise AssertionError(f"Wrong image size! Expected {self.image_size} but got "
-                                 f"{h}x{w}!")
+        # ember._assert, not an if: fx traces it as a call (feature extraction)
+        _assert(h == self.image_size,
+                f"Wrong image height! Expected {self.image_size} but got {h}!")
+        _assert(w == self.image_size,
+                f"Wrong image width! Expected {self.image_size} but got {w}!")
         patches = (h // self.patch_size) * (w // self.patch_size)
         x = self.conv_proj(x).reshape(n, self.hidden_dim, patches)
         return x.permute(0, 2, 1)

@@ -53,3 +53,28 @@ def test_device_calls_on_the_gpu():
     assert ember.float32 in A.get_device_capability()["supported_dtypes"]
     with pytest.raises(ValueError, match="doesn't match the current accelerator"):
         A.memory_allocated("cpu")
+
+
+def test_cpu_device_module_streams_and_events():
+    cpu = ember.cpu
+    assert cpu.is_initialized() and cpu.is_available() and cpu.device_count() == 1
+    default = cpu.current_stream()
+    side = cpu.Stream()
+    with cpu.stream(side):
+        assert cpu.current_stream() is side
+        with cpu.stream(None):  # None: no change
+            assert cpu.current_stream() is side
+    assert cpu.current_stream() is default
+    event = cpu.Event()
+    event.record(side)
+    side.wait_event(event)
+    assert event.query()
+
+
+def test_cpu_capabilities_agree_with_numpy():
+    from numpy._core._multiarray_umath import __cpu_features__ as numpy_features
+    capabilities = ember.cpu.get_capabilities()
+    assert capabilities["num_logical_cores"] >= 1
+    for numpy_name, name in (("SSE42", "sse4_2"), ("AVX512BW", "avx512_bw"), ("FMA3", "fma3")):
+        if numpy_name in numpy_features:  # x86 only
+            assert capabilities[name] == numpy_features[numpy_name]

@@ -46,3 +46,11 @@ def test_set_stream_needs_a_stream():
     for module in (ember, torch):
         with pytest.raises(TypeError):
             module.accelerator.set_stream(None)
+
+
+def test_cpu_module_matches_torch():
+    assert set(torch.cpu.__all__) <= set(ember.cpu.__all__)
+    ours, theirs = ember.cpu.get_capabilities(), torch.cpu.get_capabilities()
+    shared = set(ours) & set(theirs)
+    assert {"architecture", "num_logical_cores"} <= shared
+    assert {k: ours[k] for k in shared} == {k: theirs[k] for k in shared}

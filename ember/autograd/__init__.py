@@ -4,7 +4,7 @@ from __future__ import annotations
 from ember.autograd import forward_ad, functional, graph  # noqa: F401
 from ember.autograd.anomaly_mode import detect_anomaly, set_detect_anomaly
 from ember.autograd.engine import run_backward
-from ember.autograd.function import Function, once_differentiable
+from ember.autograd.function import Function, GradientEdge, once_differentiable
 from ember.autograd.function import FunctionCtx as _FunctionCtx
 from ember.autograd.grad_mode import (
     enable_grad,
@@ -30,6 +30,11 @@ def _tensors(x):
     if isinstance(x, Tensor):
         return [x]
     return list(x)
+
+
+def _edges_or_tensors(x):
+    """``_tensors``, with a lone GradientEdge (a tuple itself) as one item."""
+    return [x] if isinstance(x, GradientEdge) else _tensors(x)
 
 
 def _check_counts(tensors: list, grads: list) -> None:
@@ -59,12 +64,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
          materialize_grads: bool = False):
     """The gradients of ``outputs`` with respect to ``inputs``, returned instead of stored."""
     from ember._tensor import Tensor
-    outputs = _tensors(outputs)
-    inputs = _tensors(inputs)
+    outputs = _edges_or_tensors(outputs)
+    inputs = _edges_or_tensors(inputs)
     if not inputs:
         raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     for x in inputs:
-        if not isinstance(x, Tensor):
+        if not isinstance(x, (Tensor, GradientEdge)):
             raise RuntimeError("all inputs have to be Tensors or GradientEdges, but got "
                                f"{type(x).__name__}")
     grads = _tensors(grad_outputs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import itertools
 import operator
 
 from ember.autograd import anomaly_mode
@@ -20,9 +21,65 @@ heappush, heappop, heapreplace = heapq.heappush, heapq.heappop, heapq.heapreplac
 _node_of = operator.itemgetter(0)  # of an edge (node, output_nr)
 
 
+class _GraphTask:
+    """One running backward pass: which nodes it will run, and the callbacks queued to run
+    when it ends."""
+
+    __slots__ = ("id", "roots", "deps", "needed", "accumulate", "callbacks")
+
+    def __init__(self, roots: set, deps: dict, needed: set | None, accumulate: bool) -> None:
+        self.id = next(_task_ids)
+        self.roots, self.deps, self.needed = roots, deps, needed
+        self.accumulate = accumulate
+        self.callbacks: list = []
+
+    def will_execute(self, node) -> bool:
+        if not self.accumulate and isinstance(node, AccumulateGrad):
+            # as PyTorch, which runs no grad accumulators in autograd.grad()
+            raise RuntimeError("A leaf node was passed to _will_engine_execute_node but we are "
+                               "currently running autograd.grad(). This is currently not "
+                               "supported.")
+        return ((node in self.roots or node in self.deps)
+                and (self.needed is None or node in self.needed))
+
+
+_task_ids = itertools.count()
+_running: list = []  # the backward passes running now, the innermost (reentrant) last
+
+
+def current_graph_task_id() -> int:
+    """The id of the backward pass running now (-1 outside backward)."""
+    return _running[-1].id if _running else -1
+
+
+def will_engine_execute_node(node) -> bool:
+    """Whether the running backward pass will run ``node`` (a grad_fn or grad accumulator)."""
+    if not _running:
+        raise RuntimeError("_will_engine_execute_node should only be called during the "
+                           "backward pass")
+    return _running[-1].will_execute(node)
+
+
+def queue_callback(callback) -> None:
+    """Run ``callback()`` once the running backward pass has finished its nodes (callbacks run
+    in the order queued, and may queue more)."""
+    if not _running:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    _running[-1].callbacks.append(callback)
+
+
+class _ExecutionEngine:
+    """``Variable._execution_engine``: the engine as PyTorch's Python code reaches it."""
+
+    queue_callback = staticmethod(queue_callback)
+
+
 def _root_edges(tensors):
     edges = []
     for i, t in enumerate(tensors):
+        if isinstance(t, _function.GradientEdge):
+            edges.append((t.node, t.output_nr))
+            continue
         if not t.requires_grad:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not "
                                "have a grad_fn")
@@ -34,6 +91,11 @@ def _make_root_grads(tensors, grad_tensors):
     Tensor, _make = _function.Tensor, _function._make
     grads = []
     for t, g in zip(tensors, grad_tensors):
+        if isinstance(t, _function.GradientEdge):
+            if not isinstance(g, Tensor):  # an edge has no shape to make a one of
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            grads.append(g)
+            continue
         if g is None:
             data = t._data
             if data.size != 1:
@@ -95,7 +157,8 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
     root_grads = _make_root_grads(tensors, grad_tensors)
     input_edges = None
     if inputs is not None:
-        input_edges = [edge_of(t) if t.requires_grad else (None, 0) for t in inputs]
+        input_edges = [(t.node, t.output_nr) if isinstance(t, _function.GradientEdge)
+                       else edge_of(t) if t.requires_grad else (None, 0) for t in inputs]
         for e in input_edges:
             if e[0] is None:
                 raise RuntimeError("One of the differentiated Tensors does not require grad")
@@ -125,6 +188,8 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
     prev_grad_mode = _GradState.enabled
     _GradState.enabled = create_graph
     pop_buffer = buffers.pop
+    task = _GraphTask(roots, deps, needed, accumulate)
+    _running.append(task)
     try:
         while True:
             # A node that the last one made ready runs next unless the heap holds a later one:
@@ -150,8 +215,10 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
                     key = (node, i)
                     if key in capture_keys and g is not None:
                         captured[key] = g
-                        if accumulate and not isinstance(node, AccumulateGrad):
-                            _accumulate_into(capture_keys[key], g, create_graph)
+                        target = capture_keys[key]
+                        if (accumulate and not isinstance(node, AccumulateGrad)
+                                and not isinstance(target, _function.GradientEdge)):
+                            _accumulate_into(target, g, create_graph)
                 if isinstance(node, AccumulateGrad):
                     if accumulate and (node, 0) in capture_keys:
                         node.accumulate(grads[0], create_graph)
@@ -210,7 +277,10 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
                     else:
                         heappush(heap, (-nxt._seq, nxt))
             out = g = data = None  # so that a leaf can take a gradient nothing else holds
+        for callback in task.callbacks:  # (a callback may append more)
+            callback()
     finally:
+        _running.pop()
         _GradState.enabled = prev_grad_mode
     if input_edges is None:
         return None

@@ -14,6 +14,7 @@ import numbers
 import re
 import weakref
 from sys import getrefcount as _getrefcount
+from typing import Any, NamedTuple
 
 from ember import dtypes as _dt
 from ember.autograd.anomaly_mode import _State as _anomaly_state
@@ -334,6 +335,15 @@ def grad_accumulator(tensor) -> AccumulateGrad:
     if node is None:
         node = tensor._grad_acc = AccumulateGrad(tensor)
     return node
+
+
+class GradientEdge(NamedTuple):
+    """Where a gradient enters the backward graph: output ``output_nr`` of ``node``.
+    ``autograd.grad`` takes edges as outputs (with grad_outputs) and as inputs."""
+
+    node: Node
+    output_nr: int
+    ownership_token: Any = None
 
 
 def edge_of(tensor):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ember._tensor import Tensor
+from ember.autograd.engine import _ExecutionEngine
 
 
 class _VariableMeta(type):
@@ -12,6 +13,8 @@ class _VariableMeta(type):
 class Variable(metaclass=_VariableMeta):
     """``Variable(tensor, requires_grad=False)``: a new leaf Tensor on the same data (since 0.4
     Variables are Tensors)."""
+
+    _execution_engine = _ExecutionEngine()
 
     def __new__(cls, data=None, requires_grad: bool = False, volatile: bool = False):
         if data is None:

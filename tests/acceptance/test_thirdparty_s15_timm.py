@@ -1,9 +1,10 @@
 """timm (PyTorch Image Models) on ember, where timm is installed (it is not a test dependency:
-its package requires a PyTorch and a torchvision install). Its model factory builds eight
-architectures that run forward and backward; its training pieces (RandAugment transforms,
-the AdamW and cosine-schedule factories, Mixup with soft-target cross-entropy, model EMA,
-feature extraction) train a ResNet-18 whose loss falls; all with ``torch`` resolved to ember,
-in a fresh interpreter (timm binds ``torch`` when imported)."""
+its package requires a PyTorch and a torchvision install; .ci/run installs it without them).
+Its model factory builds eight architectures that run forward and backward; its training
+pieces (RandAugment transforms, the AdamW and cosine-schedule factories, Mixup with
+soft-target cross-entropy, model EMA, feature extraction by hooks and by fx) train a
+ResNet-18 whose loss falls; all with ``torch`` resolved to ember, in a fresh interpreter (timm
+binds ``torch`` when imported)."""
 from __future__ import annotations
 
 import importlib.util
@@ -70,6 +71,19 @@ SCRIPT = textwrap.dedent('''
     features = timm.create_model("resnet18", pretrained=False, features_only=True,
                                  out_indices=(1, 3))
     report["features"] = [list(f.shape) for f in features(x)]
+    # the same features through torchvision's fx feature extraction (timm's FeatureGraphNet)
+    report["fx_features_equal"] = {}
+    for name in ["resnet18", "convnext_atto", "vit_tiny_patch16_224"]:
+        side = 224 if "patch16" in name else 64
+        image = torch.randn(1, 3, side, side)
+        outs = []
+        for feature_cls in ("hook" if "vit" in name else None, "fx"):
+            torch.manual_seed(0)
+            extractor = timm.create_model(name, pretrained=False, features_only=True,
+                                          feature_cls=feature_cls).eval()
+            outs.append(extractor(image))
+        report["fx_features_equal"][name] = [type(extractor).__name__] + [
+            bool(torch.equal(a, b)) for a, b in zip(*outs)]
     print(json.dumps(report))
 ''')
 
@@ -96,3 +110,8 @@ def test_training_pieces_train_a_resnet(report):
     assert report["lr"] < 1e-4  # the cosine schedule has decayed to its floor
     assert 0.0 <= report["top1"] <= 100.0
     assert report["features"] == [[8, 64, 16, 16], [8, 256, 4, 4]]
+
+
+def test_fx_feature_extraction_equals_hooks(report):
+    for name, (extractor, *equal) in report["fx_features_equal"].items():
+        assert extractor == "FeatureGraphNet" and len(equal) >= 3 and all(equal), name

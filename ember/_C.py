@@ -20,3 +20,7 @@ from ember.autograd.engine import (  # noqa: E402,F401
     current_graph_task_id as _current_graph_task_id,
     will_engine_execute_node as _will_engine_execute_node,
 )
+
+
+def _log_api_usage_once(event: str) -> None:
+    """PyTorch records API-usage events for its telemetry; ember keeps none."""

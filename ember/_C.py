@@ -24,3 +24,29 @@ from ember.autograd.engine import (  # noqa: E402,F401
 
 def _log_api_usage_once(event: str) -> None:
     """PyTorch records API-usage events for its telemetry; ember keeps none."""
+
+
+def _get_accelerator():
+    """The current accelerator's device (``device(type='cpu')`` where none is usable)."""
+    from ember.accelerator import current_accelerator
+    from ember.backend.device import Device
+    return current_accelerator() or Device("cpu")
+
+
+def _get_privateuse1_backend_name() -> str:
+    """The name of PyTorch's out-of-tree device slot (ember registers no backend there)."""
+    return "privateuseone"
+
+
+class _nn:
+    """``torch._C._nn``: the helpers of ``torch.nn`` that libraries reach for."""
+
+    @staticmethod
+    def _parse_to(*args, **kwargs) -> tuple:
+        """``Tensor.to``/``Module.to``'s arguments as (device, dtype, non_blocking,
+        memory_format)."""
+        from ember.ops.conversion import _parse_to
+        flags = [a for a in args if isinstance(a, bool)]
+        non_blocking = kwargs.get("non_blocking", flags[0] if flags else False)
+        dtype, device, _, memory_format = _parse_to(args, dict(kwargs))
+        return device, dtype, non_blocking, memory_format

@@ -1,10 +1,10 @@
 """Seeded random draws on the CPU, which give PyTorch's numbers: ember vs PyTorch, interleaved.
 
 Workloads: ``rand``/``randn``/``randint`` of 4M values, ``randperm`` of 60,000 (an MNIST
-epoch's shuffle), dropout's forward on 4M values, a 2048x2048 ``nn.Linear``'s initialisation,
-and 10,000 gamma and Poisson draws (rejection loops that ember runs element by element in
-Python). Prints the median time of each (the libraries take turns going first) and the
-ratio ember/torch.
+epoch's shuffle) and of 1M, dropout's forward on 4M values, a 2048x2048 ``nn.Linear``'s
+initialisation, and 10,000 gamma and Poisson draws (rejection loops that ember runs element
+by element in Python). Prints the median time of each (the libraries take turns going first)
+and the ratio ember/torch.
 Usage: python bench/bench_random.py [repeats]
 """
 from __future__ import annotations
@@ -27,6 +27,7 @@ def _workloads(lib):
         "randn 4M": lambda: lib.randn(N),
         "randint 4M": lambda: lib.randint(0, 1000, (N,)),
         "randperm 60k": lambda: lib.randperm(60_000),
+        "randperm 1M": lambda: lib.randperm(1_000_000),
         "dropout 4M": lambda: lib.nn.functional.dropout(x, 0.1),
         "Linear(2048, 2048)": lambda: lib.nn.Linear(2048, 2048),
         "gamma 10k": lambda: lib._standard_gamma(alpha),

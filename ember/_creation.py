@@ -806,8 +806,28 @@ def randperm(n: int, *, generator=None, dtype=None, layout=None, device=None,
     if layout is not None:
         _check_layout("randperm", layout)
     _checked_shape((n,))
+    np_dtype = _np_dtype(dtype, _dt.int64)
+    _check_randperm_fits(n, np_dtype)
     data = _rng(device, generator).permutation(n)
-    return _random_finish(data.astype(_np_dtype(dtype, _dt.int64)), device, requires_grad)
+    return _random_finish(data.astype(np_dtype), device, requires_grad)
+
+
+# the integers a floating dtype holds exactly: PyTorch allows n one beyond them
+_RANDPERM_FLOAT_LIMITS = {"float16": ("2049", 2049), "float32": ("2^24+1", 2 ** 24 + 1),
+                          "float64": ("2^53+1", 2 ** 53 + 1)}
+
+
+def _check_randperm_fits(n: int, np_dtype) -> None:
+    """PyTorch's refusals: no bool or complex kernel, ``n - 1`` out of an integer dtype's
+    range, or ``n`` beyond what a half, float or double counts exactly."""
+    if np_dtype.kind in "bc":
+        raise NotImplementedError(f'"randperm" not implemented for \'{scalar_name(np_dtype)}\'')
+    checked_fill(max(n - 1, 0), np_dtype, 1)
+    if np_dtype.name in _RANDPERM_FLOAT_LIMITS:
+        text, limit = _RANDPERM_FLOAT_LIMITS[np_dtype.name]
+        if n > limit:
+            raise RuntimeError(f"n cannot be greater than {text} for {scalar_name(np_dtype)} "
+                               "type.")
 
 
 def rand_like(input, *, generator=None, dtype=None, layout=None, device=None,

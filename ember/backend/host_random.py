@@ -14,8 +14,9 @@ below turns words into values as ATen's CPU kernels do, element by element in C 
   last 16 when the count is not a multiple of 16; fewer elements are drawn one by one in double
   precision, each Box-Muller pair leaving its sine half cached for the next draw;
 - integer draws are a word (two words where the range reaches 2^28) modulo the range;
-- ``randperm`` is Fisher-Yates with ``word % (n - i)``; ``multinomial`` divides by exponential
-  draws (without replacement) or searches the normalised cumulative sums with double uniforms.
+- ``randperm`` is Fisher-Yates with ``word % (n - i)`` (inside-out on 64-bit draws from
+  214,748,364 elements); ``multinomial`` divides by exponential draws (without replacement)
+  or searches the normalised cumulative sums with double uniforms.
 
 Where PyTorch calls Intel's MKL instead (``bernoulli_`` with a scalar ``p`` on Intel CPUs) its
 numbers come from MKL's own generator; ember gives those of PyTorch's portable kernel, which
@@ -36,11 +37,12 @@ from collections.abc import Callable
 import numpy as np
 from ml_dtypes import bfloat16 as np_bfloat16
 
-from ember.backend import host_variates
+from ember.backend import host_shuffle, host_variates
 
 MT_WORDS = 624
 _HALF_WIDE = (np.dtype(np.float16), np.dtype(np_bfloat16))
 _TWO_53 = 1 << 53
+_INSIDE_OUT_FROM = (2 ** 32 - 1) // 20  # PyTorch's randperm draws 64 bits from here
 
 
 def seeded_words(seed: int) -> np.ndarray:
@@ -249,14 +251,20 @@ class HostDraws:
         return drawn.astype(dtype, copy=False).reshape(shape)
 
     def permutation(self, n: int) -> np.ndarray:
-        """``randperm(n)``: Fisher-Yates, swapping position ``i`` with ``i + word % (n - i)``."""
-        order = list(range(n))
-        if n > 1:
-            partners = (self.words(n - 1) % np.arange(n, 1, -1, dtype=np.uint32)
-                        + np.arange(n - 1, dtype=np.uint32)).tolist()
-            for i, j in enumerate(partners):
-                order[i], order[j] = order[j], order[i]
-        return np.array(order, np.int64)
+        """``randperm(n)``: Fisher-Yates, swapping position ``i`` with ``i + word % (n - i)``
+        for ``i < n - 1``; from ``n = (2^32 - 1) // 20`` the inside-out shuffle on 64-bit
+        draws, ``r[i] = r[z]`` then ``r[z] = i`` with ``z = draw % (i + 1)``, as ATen's
+        ``randperm_cpu``. Both replayed as array passes (see ``host_shuffle``)."""
+        if n <= 1:  # no swaps, no draws
+            return np.arange(n, dtype=np.int64)
+        if n < _INSIDE_OUT_FROM:
+            steps = np.arange(n - 1, dtype=np.uint32)
+            targets = np.empty(n, np.intp)
+            targets[:-1] = self.words(n - 1) % (np.uint32(n) - steps) + steps
+            targets[-1] = n - 1
+            return host_shuffle.swap_forward(targets)
+        picks = self.words64(n) % np.arange(1, n + 1, dtype=np.uint64)
+        return host_shuffle.inside_out(picks.astype(np.intp))
 
     def multinomial(self, rows: np.ndarray, num_samples: int, replacement: bool) -> np.ndarray:
         """Category indices, ``num_samples`` per row of the 2-D non-negative ``rows``."""

@@ -354,3 +354,33 @@ def test_hook_handles_survive_pickle_and_deepcopy():
         clone["handle"].remove()
         assert len(clone["model"]._forward_hooks) == 0
     assert len(model._forward_hooks) == 1
+
+
+def test_load_state_dict_pre_hooks_see_and_rewrite_entries():
+    calls = []
+
+    def rename_old_keys(state_dict, prefix, local_metadata, strict, missing, unexpected,
+                        error_msgs):
+        calls.append(("private", prefix, sorted(state_dict)))
+        if prefix + "old_weight" in state_dict:  # an older checkpoint's name
+            state_dict[prefix + "weight"] = state_dict.pop(prefix + "old_weight")
+
+    def public(module, state_dict, prefix, *rest):
+        calls.append(("public", type(module).__name__, prefix))
+
+    net = nn.Sequential(nn.Linear(2, 2))
+    net[0]._register_load_state_dict_pre_hook(rename_old_keys)
+    handle = net[0].register_load_state_dict_pre_hook(public)
+    with_module = net[0]._register_load_state_dict_pre_hook(
+        lambda module, *args: calls.append(("with_module", type(module).__name__)),
+        with_module=True)
+    old = {"0.old_weight": ember.ones(2, 2), "0.bias": ember.zeros(2)}
+    net.load_state_dict(old)
+    np.testing.assert_array_equal(net[0].weight.detach().numpy(), np.ones((2, 2)))
+    assert calls == [("private", "0.", ["0.bias", "0.old_weight"]), ("public", "Linear", "0."),
+                     ("with_module", "Linear")]
+    handle.remove()
+    with_module.remove()
+    calls.clear()
+    net.load_state_dict({"0.weight": ember.zeros(2, 2), "0.bias": ember.zeros(2)})
+    assert [c[0] for c in calls] == ["private"]

@@ -708,6 +708,16 @@ class Module:
         self._load_state_dict_pre_hooks[handle.id] = functools.partial(_with_module, hook, self)
         return handle
 
+    def _register_load_state_dict_pre_hook(self, hook: Callable,
+                                           with_module: bool = False) -> RemovableHandle:
+        """``register_load_state_dict_pre_hook``'s older form: the hook gets the module first
+        only ``with_module``."""
+        if with_module:
+            return self.register_load_state_dict_pre_hook(hook)
+        handle = RemovableHandle(self._load_state_dict_pre_hooks)
+        self._load_state_dict_pre_hooks[handle.id] = hook
+        return handle
+
     def register_load_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
         """``hook(module, incompatible_keys)`` runs after ``load_state_dict``."""
         handle = RemovableHandle(self._load_state_dict_post_hooks)

@@ -1,9 +1,11 @@
 """HuggingFace transformers on ember: 17 architectures (GPT-2, BERT, RoBERTa, DistilBERT, Llama,
-Mistral, T5, BART, GPT-Neo, Whisper, wav2vec 2.0, ViT, ResNet, ConvNeXt, Swin, CLIP), built
-from tiny random configurations by transformers' own code, train, generate and round-trip
-through ``save_pretrained``/``from_pretrained`` (safetensors and pickle) with ``torch``
-resolved to ember. tests/conformance/test_transformers_s15_vs_torch.py compares the numbers
-with real PyTorch's.
+Mistral, T5, BART, GPT-Neo, Whisper, wav2vec 2.0, ViT, ResNet, ConvNeXt, Swin, CLIP) and, where
+the installed transformers has them, 7 newer ones (Qwen3, Gemma 3, Phi-3, the
+mixtures-of-experts Mixtral, Qwen3-MoE and gpt-oss, the state-space Mamba), built from tiny
+random configurations by transformers' own code, train, generate and round-trip through
+``save_pretrained``/``from_pretrained`` (safetensors and pickle) with ``torch`` resolved to
+ember. tests/conformance/test_transformers_s15_vs_torch.py compares the numbers with real
+PyTorch's.
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ def ember_reports():
 def test_every_architecture_trains(ember_reports):
     failures = {name: r["error"] for name, r in ember_reports.items() if "error" in r}
     assert not failures
-    assert len(ember_reports) == 17
+    assert len(ember_reports) >= 17
     for name, report in ember_reports.items():
         losses = report["losses"]
         assert all(math.isfinite(x) for x in losses), name
@@ -51,9 +53,11 @@ def test_every_architecture_trains(ember_reports):
 
 
 def test_generation_and_checkpoints(ember_reports):
-    for name, new_tokens in (("gpt2", 5), ("llama", 5), ("t5", 5)):
-        generated = ember_reports[name]["generated"]
-        assert len(generated) == 2 and all(len(row) >= new_tokens for row in generated)
+    for name in ("gpt2", "llama", "t5", "mixtral", "mamba"):
+        if name not in ember_reports:  # an architecture this transformers lacks
+            continue
+        generated = ember_reports[name]["generated"]  # 5 new tokens after a prompt
+        assert len(generated) == 2 and all(len(row) >= 5 for row in generated)
         assert all(0 <= token < 100 for row in generated for token in row)
     for name in ("gpt2", "bert"):
         assert ember_reports[name]["reloaded_equal"] == [True, True], name

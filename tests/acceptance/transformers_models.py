@@ -86,6 +86,30 @@ MODELS = {
                                        return_loss=True)),
 }
 
+DECODER = dict(SMALL, num_key_value_heads=2)
+CAUSAL_LM = lambda: dict(input_ids=(i := ids()), labels=i)  # noqa: E731
+# newer architectures (mixture-of-experts routing, sliding windows, state spaces), where the
+# installed transformers has them
+LATER = {
+    "qwen3": ("Qwen3Config", dict(DECODER, head_dim=8), "Qwen3ForCausalLM"),
+    "gemma3": ("Gemma3TextConfig", dict(DECODER, head_dim=8), "Gemma3ForCausalLM"),
+    "phi3": ("Phi3Config", dict(DECODER, pad_token_id=0), "Phi3ForCausalLM"),
+    "mixtral": ("MixtralConfig", dict(DECODER, num_local_experts=4, num_experts_per_tok=2),
+                "MixtralForCausalLM"),
+    "qwen3-moe": ("Qwen3MoeConfig", dict(DECODER, num_experts=4, num_experts_per_tok=2,
+                                         moe_intermediate_size=16, head_dim=8),
+                  "Qwen3MoeForCausalLM"),
+    "gpt-oss": ("GptOssConfig", dict(DECODER, num_local_experts=4, num_experts_per_tok=2,
+                                     head_dim=8,
+                                     layer_types=["sliding_attention", "full_attention"]),
+                "GptOssForCausalLM"),
+    "mamba": ("MambaConfig", dict(vocab_size=100, hidden_size=32, num_hidden_layers=2,
+                                  state_size=8), "MambaForCausalLM"),
+}
+for _name, (_config, _settings, _model) in LATER.items():
+    if hasattr(T, _config) and hasattr(T, _model):
+        MODELS[_name] = (getattr(T, _config)(**_settings), getattr(T, _model), CAUSAL_LM)
+
 
 def train(name: str) -> dict:
     config, model_class, make_inputs = MODELS[name]
@@ -106,7 +130,7 @@ def train(name: str) -> dict:
         losses.append(loss.item())
     report = {"model": name, "losses": losses, "gradsum": gradsum}
     model.eval()
-    if name in ("gpt2", "llama", "t5"):
+    if name in ("gpt2", "llama", "t5", "mixtral", "mamba"):
         prompt = inputs["input_ids"][:, :4]
         with torch.no_grad():
             report["generated"] = model.generate(prompt, max_new_tokens=5, do_sample=False,

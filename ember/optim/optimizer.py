@@ -154,7 +154,9 @@ def _hooked_step(step: Callable) -> Callable:
 
     @functools.wraps(step)
     def wrapper(self, *args, **kwargs):
-        if self._in_step:
+        if self._in_step or "_optimizer_step_pre_hooks" not in self.__dict__:
+            # PyTorch hooks ``step`` in ``Optimizer.__init__``: a wrapper that never runs it
+            # (accelerate's AcceleratedOptimizer) steps without hooks
             return step(self, *args, **kwargs)
         for hook in (*_global_step_pre_hooks.values(), *self._optimizer_step_pre_hooks.values()):
             result = hook(self, args, kwargs)
@@ -272,7 +274,7 @@ class Optimizer:
                     if p.grad.is_sparse:
                         p.grad.zero_()  # stores no entry then, as in PyTorch
                     else:
-                        p.grad._data[...] = 0
+                        getattr(p.grad, "_local_tensor", p.grad)._data[...] = 0
 
     # ------------------------------------------------------------------------------------------
     # The step and its loops
@@ -304,7 +306,15 @@ class Optimizer:
                     elif dense_error is not None:
                         raise RuntimeError(dense_error)
                     st = state.get(p)
-                    if st is None:
+                    local = getattr(p, "_local_tensor", None)  # NOTE [ DTensor parameters ]
+                    if local is not None:
+                        grad = grad._local_tensor
+                        if st is None:
+                            st = _dtensor_state(p, self._init_state(local, group))
+                            fresh.append((p, st))
+                        st = _LocalState(p, st)
+                        p = local
+                    elif st is None:
                         st = self._init_state(p, group)
                         fresh.append((p, st))
                     work.append((p, grad._data, st, group, foreach, rows))
@@ -517,6 +527,34 @@ def _filled_like(a, value: float):
     halves of each (real, imaginary) pair, as PyTorch's real-pair view has it."""
     xp = get_array_module(a)
     return xp.full_like(a, complex(value, value) if a.dtype.kind == "c" else value)
+
+
+# NOTE [ DTensor parameters ]
+# A DTensor parameter (FSDP2's, or any ``distribute_tensor`` leaf) is stepped on its local
+# tensor with its local gradient, the update being elementwise; its state tensors are DTensors
+# of the parameter's layout, as PyTorch keeps them, whose local tensors the update reads.
+
+def _dtensor_state(param, state: dict) -> dict:
+    """``state`` (made for ``param``'s local tensor) with the parameter-shaped tensors as
+    DTensors laid out as ``param``."""
+    from ember.distributed.tensor._api import _dtensor
+    local = param._local_tensor
+    return {k: _dtensor(v, param.device_mesh, param.placements, param.shape)
+            if isinstance(v, Tensor) and v.shape == local.shape and v.dim() > 0 else v
+            for k, v in state.items()}
+
+
+class _LocalState(dict):
+    """A DTensor parameter's state as its local tensors; entries the update adds (SGD's first
+    momentum buffer) go to the parameter's state as DTensors too."""
+
+    def __init__(self, param, state: dict) -> None:
+        super().__init__({k: getattr(v, "_local_tensor", v) for k, v in state.items()})
+        self._param, self._state = param, state
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self._state.update(_dtensor_state(self._param, {key: value}))
 
 
 def _cast_state(param: Tensor, value, key=None):

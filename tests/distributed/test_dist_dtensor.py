@@ -1,7 +1,8 @@
-"""torch.distributed.tensor's DTensor conversions on 3 MPI ranks (the 2-d mesh on 4):
-distribute_tensor, from_local, to_local, full_tensor and redistribute over Shard, Replicate
-and Partial placements, uneven shards included (checks in dist_worker_dtensor.py, NumPy
-oracles)."""
+"""torch.distributed.tensor's DTensor on 3 MPI ranks (the 2-d mesh on 4): distribute_tensor,
+from_local, to_local, full_tensor and redistribute over Shard, Replicate, Partial and
+_StridedShard placements, uneven shards included; pointwise, foreach and reduction ops with
+their placements; autograd through ops and conversions; optimizers and clip_grad_norm_ on
+DTensor parameters (checks in dist_worker_dtensor.py, NumPy oracles)."""
 import pytest
 from dist_harness import assert_passed, launch_and_read, mpiexec
 
@@ -11,7 +12,8 @@ if mpiexec() is None:
 
 WORKER = "dist_worker_dtensor.py"
 CHECKS = ["distribute_and_gather_1d", "from_local_and_redistribute",
-          "partial_reduces_on_redistribute", "no_ops_and_no_grad_through_conversions"]
+          "partial_reduces_on_redistribute", "metadata_and_ops_without_rules", "pointwise_ops",
+          "reductions", "autograd", "optimizers_and_clip_grad_norm"]
 
 
 @pytest.fixture(scope="module")

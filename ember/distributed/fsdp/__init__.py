@@ -2,18 +2,37 @@
 
 ``FullyShardedDataParallel`` (FSDP1) shards each unit's flattened parameters over the ranks
 and runs on ember's collectives (all-gather, reduce-scatter, all-reduce, broadcast); ``wrap``
-holds the auto-wrap policies. Not implemented: HYBRID_SHARD, SHARDED_STATE_DICT and
+holds the auto-wrap policies. Not implemented in FSDP1: HYBRID_SHARD, SHARDED_STATE_DICT and
 LOCAL_STATE_DICT, the optimizer-state functions (``optim_state_dict``, ``full_optim_state_dict``
-and their kin), CPU offloading of CUDA shards (``CPUOffload`` is accepted) and FSDP2's
-``fully_shard``.
+and their kin) and CPU offloading of CUDA shards (``CPUOffload`` is accepted).
+
+``fully_shard`` (FSDP2, ``_fully_shard/``) shards each parameter as a ``Shard(0)`` DTensor,
+gathers around forward and backward and reduce-scatters gradients, with
+``MixedPrecisionPolicy`` and ``CPUOffloadPolicy`` (a no-op for CPU meshes). Not implemented in
+FSDP2: 2-d meshes (HSDP), ``fully_shard`` of a list of modules, custom collectives; prefetching
+is accepted but changes nothing, ember's collectives being synchronous.
 
 Example (``mpiexec -n 2 python train.py``)::
 
     from ember.distributed.fsdp import FullyShardedDataParallel as FSDP
     model = FSDP(net, auto_wrap_policy=functools.partial(size_based_auto_wrap_policy,
                                                          min_num_params=100_000))
+
+    from ember.distributed.fsdp import fully_shard
+    for layer in net.layers:
+        fully_shard(layer)
+    fully_shard(net)
 """
 from ember.distributed.fsdp import wrap
+from ember.distributed.fsdp._fully_shard import (
+    CPUOffloadPolicy,
+    FSDPModule,
+    MixedPrecisionPolicy,
+    OffloadPolicy,
+    UnshardHandle,
+    fully_shard,
+    register_fsdp_forward_method,
+)
 from ember.distributed.fsdp.api import (
     BackwardPrefetch,
     CPUOffload,
@@ -32,8 +51,10 @@ from ember.distributed.fsdp.api import (
 )
 from ember.distributed.fsdp.fully_sharded_data_parallel import FullyShardedDataParallel
 
-__all__ = ["BackwardPrefetch", "CPUOffload", "FullOptimStateDictConfig", "FullStateDictConfig",
-           "FullyShardedDataParallel", "LocalOptimStateDictConfig", "LocalStateDictConfig",
-           "MixedPrecision", "OptimStateDictConfig", "ShardedOptimStateDictConfig",
-           "ShardedStateDictConfig", "ShardingStrategy", "StateDictConfig", "StateDictSettings",
-           "StateDictType", "wrap"]
+__all__ = ["BackwardPrefetch", "CPUOffload", "CPUOffloadPolicy", "FSDPModule",
+           "FullOptimStateDictConfig", "FullStateDictConfig", "FullyShardedDataParallel",
+           "LocalOptimStateDictConfig", "LocalStateDictConfig", "MixedPrecision",
+           "MixedPrecisionPolicy", "OffloadPolicy", "OptimStateDictConfig",
+           "ShardedOptimStateDictConfig", "ShardedStateDictConfig", "ShardingStrategy",
+           "StateDictConfig", "StateDictSettings", "StateDictType", "UnshardHandle",
+           "fully_shard", "register_fsdp_forward_method", "wrap"]

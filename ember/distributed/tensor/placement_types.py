@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+# _StridedShard is private, as in PyTorch
 __all__ = ["Partial", "Placement", "Replicate", "Shard"]
 
 
@@ -44,6 +45,37 @@ class Shard(Placement):
 
     def __str__(self) -> str:
         return f"S({self.dim})"
+
+
+@dataclasses.dataclass(frozen=True, init=False, repr=False)
+class _StridedShard(Placement):
+    """Tensor dimension ``dim`` cut as if a later mesh dimension had cut it first into
+    ``split_factor`` chunks (right-to-left sharding, as FSDP2 over tensor parallelism does):
+    the dimension is split into ``split_factor`` chunks, each chunk into one piece per rank
+    (``torch.chunk`` at both levels), and a rank holds its piece of every chunk, in order. As
+    in PyTorch it is not a :class:`Shard` (``is_shard()`` is False).
+
+    Example::
+
+        >>> # 8 rows over mesh dims (dp=2, tp=2), placements [_StridedShard(0, split_factor=2),
+        >>> # Shard(0)]: rank (0, 1) holds rows 4-5, rank (1, 0) rows 2-3
+    """
+    dim: int
+    split_factor: int
+
+    def __init__(self, dim: int, *, split_factor: int = 1, sf: int | None = None) -> None:
+        if sf is not None:
+            if split_factor != 1:
+                raise TypeError("_StridedShard received both split_factor and sf")
+            split_factor = sf
+        object.__setattr__(self, "dim", dim)
+        object.__setattr__(self, "split_factor", int(split_factor))
+
+    def __repr__(self) -> str:
+        return f"_StridedShard(dim={self.dim}, sf={self.split_factor})"
+
+    def __str__(self) -> str:
+        return f"_S({self.dim}, {self.split_factor})"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,7 +21,7 @@ transformers = pytest.importorskip("transformers")
 
 DRIVER = pathlib.Path(__file__).with_name("transformers_models.py")
 # transformers releases this was run against; others may take code paths not yet checked
-TESTED = ("4.46", "4.57")
+TESTED = ("4.46", "4.57", "5.24")
 
 
 def run_driver(*command_prefix: str) -> dict:

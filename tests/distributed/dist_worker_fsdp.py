@@ -298,6 +298,41 @@ def check_full_state_dict_keys_and_round_trip():
         assert ("_fsdp_wrapped_module._flat_param" in dict(model.named_parameters())) != orig
 
 
+def check_optim_state_dict_round_trip():
+    """Train 2 steps, save the model's and the optimizer's full state dicts, load both into a
+    model built from another seed, train 2 more: the same as 4 steps in one go."""
+    from ember.distributed.fsdp import FullOptimStateDictConfig
+    x, y = batch()
+
+    def build(seed, orig):
+        model = FSDP(fresh(seed), auto_wrap_policy=nested_policy(), use_orig_params=orig)
+        return model, ember.optim.Adam(model.parameters(), lr=0.01)
+
+    def train(model, optim, steps):
+        for _ in range(steps):
+            optim.zero_grad()
+            F.cross_entropy(model(mine(x)), mine(y)).backward()
+            optim.step()
+
+    for orig in (False, True):
+        model, optim = build(0, orig)
+        train(model, optim, 4)
+        first, first_optim = build(0, orig)
+        train(first, first_optim, 2)
+        model_sd, optim_sd = first.state_dict(), FSDP.optim_state_dict(first, first_optim)
+        assert sorted(optim_sd["state"]) == sorted(model_sd)  # the parameters' own names
+        assert optim_sd["state"]["head.weight"]["exp_avg"].shape == (3, 7)  # whole
+        resumed, resumed_optim = build(3, orig)
+        resumed.load_state_dict(model_sd)
+        resumed_optim.load_state_dict(
+            FSDP.optim_state_dict_to_load(resumed, resumed_optim, optim_sd))
+        train(resumed, resumed_optim, 2)
+        assert_same(full_params(resumed), full_params(model), f"resumed orig={orig}")
+    cfg = FullOptimStateDictConfig(rank0_only=True)
+    with FSDP.state_dict_type(model, StateDictType.FULL_STATE_DICT, None, cfg):
+        assert (len(FSDP.optim_state_dict(model, optim)) > 0) == (RANK == 0)
+
+
 def check_state_dict_of_a_plain_module_holding_units():
     x, y = batch()
     outer = nn.Sequential(FSDP(fresh(), auto_wrap_policy=nested_policy()), nn.Linear(3, 2))

@@ -2,9 +2,11 @@
 
 ``FullyShardedDataParallel`` (FSDP1) shards each unit's flattened parameters over the ranks
 and runs on ember's collectives (all-gather, reduce-scatter, all-reduce, broadcast); ``wrap``
-holds the auto-wrap policies. Not implemented in FSDP1: HYBRID_SHARD, SHARDED_STATE_DICT and
-LOCAL_STATE_DICT, the optimizer-state functions (``optim_state_dict``, ``full_optim_state_dict``
-and their kin) and CPU offloading of CUDA shards (``CPUOffload`` is accepted).
+holds the auto-wrap policies; ``optim_state_dict`` / ``optim_state_dict_to_load`` convert the
+optimizer's state to and from the original parameters' names. Not implemented in FSDP1:
+HYBRID_SHARD, SHARDED_STATE_DICT and LOCAL_STATE_DICT, the older optimizer-state functions
+(``full_optim_state_dict``, ``scatter_full_optim_state_dict`` and their kin) and CPU offloading
+of CUDA shards (``CPUOffload`` is accepted).
 
 ``fully_shard`` (FSDP2, ``_fully_shard/``) shards each parameter as a ``Shard(0)`` DTensor,
 gathers around forward and backward and reduce-scatters gradients, with

@@ -468,6 +468,63 @@ class FullyShardedDataParallel(Module):
             raise AssertionError("All FSDP modules should have the same state_dict settings")
         return settings[0]
 
+    @staticmethod
+    def optim_state_dict(model: Module, optim: Any, optim_state_dict: dict | None = None,
+                         group: ProcessGroup | None = None) -> dict:
+        """``optim``'s state keyed by the original parameters' names, each tensor whole (the
+        FULL_STATE_DICT layout, the one ember implements), to save beside the model's full
+        state dict; with ``FullOptimStateDictConfig(rank0_only=True)`` only rank 0 gets it
+        (others an empty dict). Every rank must call it (it all-gathers).
+
+        Example::
+
+            >>> osd = FSDP.optim_state_dict(model, optim)
+            >>> optim.load_state_dict(FSDP.optim_state_dict_to_load(model, optim, osd))
+        """
+        from ember.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            get_optimizer_state_dict,
+        )
+        if optim_state_dict is not None:
+            raise NotImplementedError("optim_state_dict: ember converts the optimizer's own "
+                                      "state; pass optim_state_dict=None")
+        config = FullyShardedDataParallel._full_settings(model).optim_state_dict_config
+        state = get_optimizer_state_dict(model, optim,
+                                         options=StateDictOptions(full_state_dict=True))
+        rank0_only = getattr(config, "rank0_only", False)
+        return {} if rank0_only and FullyShardedDataParallel._rank(model) != 0 else state
+
+    @staticmethod
+    def optim_state_dict_to_load(model: Module, optim: Any, optim_state_dict: dict,
+                                 is_named_optimizer: bool = False, load_directly: bool = False,
+                                 group: ProcessGroup | None = None) -> dict:
+        """The state dict for ``optim.load_state_dict`` from one that ``optim_state_dict``
+        made (this rank's pieces of each tensor, keyed as ``optim`` keys them). With the
+        rank0_only config only rank 0 needs to hold it: the others receive it. Every rank must
+        call it."""
+        from ember.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            set_optimizer_state_dict,
+        )
+        config = FullyShardedDataParallel._full_settings(model).optim_state_dict_config
+        options = StateDictOptions(full_state_dict=True,
+                                   broadcast_from_rank0=getattr(config, "rank0_only", False))
+        # loading through the checkpoint helpers puts each rank's pieces in place; the
+        # optimizer's own state dict is then what to load (again, harmlessly) or to return
+        set_optimizer_state_dict(model, optim, optim_state_dict, options=options)
+        return optim.state_dict()
+
+    @staticmethod
+    def _full_settings(model: Module) -> StateDictSettings:
+        settings = FullyShardedDataParallel.get_state_dict_type(model)  # (all units agree)
+        FullyShardedDataParallel.fsdp_modules(model)[0]._check_full_state_dict()
+        return settings
+
+    @staticmethod
+    def _rank(model: Module) -> int:
+        from ember.distributed.process_group import get_rank
+        return get_rank(FullyShardedDataParallel.fsdp_modules(model)[0].process_group)
+
     def _check_full_state_dict(self) -> None:
         kind = self._state_dict_settings.state_dict_type
         if kind != StateDictType.FULL_STATE_DICT:

@@ -11,6 +11,7 @@ import types
 from collections.abc import Iterator
 from typing import Callable
 
+from ember._dynamo import eval_frame
 from ember.compiler import allow_in_graph, assume_constant_result, is_compiling
 
 __all__ = ["allow_in_graph", "assume_constant_result", "compiled_autograd", "config", "disable",
@@ -85,6 +86,5 @@ def disable(fn: Callable | None = None, recursive: bool = True) -> Callable:
 
 def __getattr__(name: str):
     if name == "OptimizedModule":  # what ``ember.compile`` makes of a module
-        from ember import compiler
-        return compiler.OptimizedModule
+        return eval_frame.OptimizedModule
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -217,6 +217,16 @@ def cumulative(xp, name: str, a, axis: int, dtype=None):
     return getattr(xp, name)(a, axis=axis, dtype=dtype)
 
 
+def exp(a):
+    """``e ** a``. On the CPU, float32 goes through float64 and is rounded once: NumPy's float32
+    exp (a SIMD approximation) is an ulp off the correctly rounded value for about 40% of
+    inputs, PyTorch's for about 1%, and sinusoidal timestep embeddings scale exp's result by up
+    to a million before taking sines, which turns an ulp into a different angle."""
+    if a.__class__ is np.ndarray and a.dtype == np.float32:
+        return np.exp(a, dtype=np.float64).astype(np.float32)
+    return get_array_module(a).exp(a)
+
+
 def matmul(a, b, out=None):
     """``a @ b`` (into ``out`` if given). On a GPU, the floating dtypes go to cuBLAS directly
     (``cuda.gemm``: less host time than CuPy's matmul, and CuPy 14 has no batched bfloat16

@@ -33,8 +33,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         input, weight, bias = cast_args_as("LinearBackward0", (input, weight, bias))
     x, w = input._data, weight._data
     if (x.ndim > 2 or x.ndim == 1 and bias is not None) and w.ndim == 2 and \
-            x.shape[-1] == w.shape[1]:
-        # PyTorch's graph: the batch dims folded into rows, one GEMM each way
+            x.shape[-1] == w.shape[1] and input.is_contiguous():
+        # PyTorch's graph: the batch dims of a contiguous input folded into rows, one GEMM
+        # each way; other inputs take matmul and add (a half-precision product is then
+        # rounded before the bias is added)
         flat = _linear_rows(input.reshape(-1, w.shape[1]), weight, bias)
         return flat.reshape(x.shape[:-1] + w.shape[:1])
     return _linear_rows(input, weight, bias)
@@ -62,9 +64,9 @@ def _addmm_fits(x, w, b) -> bool:
 
 
 def _check_linear_dtypes(name: str, a: Tensor, weight: Tensor) -> None:
-    """PyTorch's error for a linear whose input (``mat1``) or bias (``self``) has another
-    floating dtype than the weight."""
-    if a.dtype is not weight.dtype and a.is_floating_point() and weight.is_floating_point():
+    """PyTorch's error for a linear with a bias whose input (``mat1``) or bias (``self``) has
+    another dtype than the weight (integer and bool ones included: nothing is promoted)."""
+    if a.dtype is not weight.dtype:
         raise RuntimeError(f"{name} and mat2 must have the same dtype, but got "
                            f"{scalar_name(a.dtype)} and {scalar_name(weight.dtype)}")
 

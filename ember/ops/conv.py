@@ -19,7 +19,8 @@ import numpy as np
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor
-from ember.autograd.function import Primitive
+from ember.amp.autocast_mode import autocast, cast_args_as, is_autocast_enabled
+from ember.autograd.function import Primitive, _AutocastFlag
 from ember.backend import kernels as K
 from ember.backend.device import as_dtype
 from ember.ops.linalg import matmul
@@ -230,6 +231,8 @@ def _conv(nd: int, input, weight, bias, stride, padding, dilation, groups) -> Te
         padding = _tuple(padding, nd, "padding")
         _check_conv_args(padding, stride, dilation)
         pads = tuple((p, p) for p in padding)
+    if _AutocastFlag.on:  # autocast casts before the kernel checks dtypes, as PyTorch's does
+        x, weight, bias = cast_args_as("ConvolutionBackward0", (x, weight, bias))
     _check_conv(op, x, weight, bias, groups, weight.shape[1] * groups)
     if weight.shape[0] % groups:
         raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
@@ -270,6 +273,13 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
 
 def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, groups, dilation,
                     output_size=None) -> Tensor:
+    if _AutocastFlag.on and is_autocast_enabled(input.device.type):
+        # autocast casts the arguments, then the op runs on them as it does outside autocast
+        # (a half input's float32 product must not be narrowed again before the bias joins)
+        input, weight, bias = cast_args_as("ConvolutionBackward0", (input, weight, bias))
+        with autocast(input.device.type, enabled=False):
+            return _conv_transpose(nd, input, weight, bias, stride, padding, output_padding,
+                                   groups, dilation, output_size)
     op = f"conv_transpose{nd}d"
     x, unbatched = _batched(input, nd, op)
     stride = _tuple(stride, nd, "stride")

@@ -13,6 +13,7 @@ from ember._quantized import QuantizedTensor
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
+from ember.backend.special import exp as backend_exp
 from ember.backend.special import grad_where_positive, round_half_even, special
 from ember.backend.special import where as _where_arrays
 from ember.ops._util import (
@@ -50,7 +51,7 @@ class Exp(Primitive, node_name="ExpBackward0"):
 
     @staticmethod
     def forward(ctx, a):
-        out = _xp(a).exp(float_array(a))
+        out = backend_exp(float_array(a))
         ctx.save_for_backward(out)
         return out
 
@@ -442,6 +443,9 @@ class Tanh(Primitive, node_name="TanhBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
+        if _dt.is_half(out.dtype):  # PyTorch's kernel: in float32, rounded once
+            wide = out.float()
+            return (grad.float() * (1 - wide * wide)).to(out.dtype)
         return grad * conj_derivative(1 - out * out)
 
 
@@ -544,7 +548,12 @@ class Sigmoid(Primitive, node_name="SigmoidBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * conj_derivative(out * (1 - out))
+        if out.dtype is _dt.bfloat16:  # PyTorch's kernel: in float32, rounded once (float16
+            wide = out.float()           # it computes in float16)
+            return (grad.float() * (1 - wide) * wide).to(out.dtype)
+        if out.is_complex():
+            return grad * conj_derivative((1 - out) * out)
+        return grad * (1 - out) * out  # PyTorch's order of the products, which float16 rounds
 
 
 def sigmoid(input, *, out=None):

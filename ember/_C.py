@@ -21,6 +21,18 @@ from ember.autograd.engine import (  # noqa: E402,F401
     will_engine_execute_node as _will_engine_execute_node,
 )
 
+from ember._tensor import Tensor as _Tensor  # noqa: E402
+
+# The metaclass of Tensor, which libraries name in annotations (Lightning's checkpoint loader):
+# ember's Tensor is a plain class, so it is ``type``.
+_TensorMeta = type(_Tensor)
+
+
+class ScriptModule:
+    """``torch.ScriptModule``: the compiled module object TorchScript keeps behind a scripted
+    module. ember's scripted modules are Python modules (``ember.jit.ScriptModule``), so no
+    object is one; the name is for annotations and ``isinstance`` checks."""
+
 
 def _log_api_usage_once(event: str) -> None:
     """PyTorch records API-usage events for its telemetry; ember keeps none."""

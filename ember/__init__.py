@@ -357,11 +357,18 @@ _LAZY_SUBMODULES += ("_dynamo", "_higher_order_ops", "_logging")  # compiler-sta
 _LAZY_SUBMODULES += ("_inductor", "_utils")  # torch._inductor, torch._utils
 _LAZY_SUBMODULES += ("version", "torch_version")  # torch.version, torch.torch_version
 
+# torch's top-level names whose code loads with a lazy submodule
+_NAMES_ELSEWHERE = {"PyTorchFileReader": "ember.serialization.file_reader",
+                    "ScriptModule": "ember._C"}
+
 
 def __getattr__(name: str):
     if name in _LAZY_SUBMODULES:
         import importlib
         return importlib.import_module(f"ember.{name}")
+    if name in _NAMES_ELSEWHERE:
+        import importlib
+        return getattr(importlib.import_module(_NAMES_ELSEWHERE[name]), name)
     if name.startswith("_foreach_"):  # torch._foreach_*: the multi-tensor ops, on first use
         from ember import _foreach
         if hasattr(_foreach, name):

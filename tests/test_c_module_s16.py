@@ -22,3 +22,11 @@ def test_parse_to_returns_device_dtype_non_blocking_memory_format():
     assert C._nn._parse_to(ember.float32, memory_format=ember.channels_last) == (
         None, ember.float32, False, ember.channels_last)
     assert C._nn._parse_to(cpu, ember.bfloat16, True) == (cpu, ember.bfloat16, True, None)
+
+
+def test_tensor_metaclass_and_script_module_names():
+    # Lightning annotates with them: Tensor's metaclass (ember's Tensor is a plain class) and
+    # TorchScript's compiled-module type, of which ember's Python scripted modules are not
+    assert C._TensorMeta is type(ember.Tensor) and isinstance(ember.Tensor, C._TensorMeta)
+    assert ember.ScriptModule is C.ScriptModule
+    assert not isinstance(ember.jit.script(ember.nn.Linear(2, 2)), ember.ScriptModule)

@@ -7,6 +7,7 @@ layer over ``ember.profiler``. Only host time is measured (``use_cuda`` adds no 
 """
 from __future__ import annotations
 
+from ember.overrides import TorchFunctionMode
 from ember.profiler import profiler as _profiler
 from ember.profiler.events import EventList, FunctionEvent, FunctionEventAvg  # noqa: F401
 from ember.profiler.profiler import record_function  # noqa: F401
@@ -60,3 +61,42 @@ class profile(_profiler.profile):
 
     def __str__(self) -> str:
         return self.table()
+
+
+
+class _NvtxRanges(TorchFunctionMode):
+    """An NVTX range around each ember function called while active."""
+
+    def __init__(self, record_shapes: bool):
+        self.record_shapes = record_shapes
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        from ember.cuda import nvtx
+        name = getattr(func, "__name__", str(func))
+        if self.record_shapes:
+            name = f"{name}, sizes = {[list(a.shape) for a in args if hasattr(a, 'shape')]}"
+        with nvtx.range(name):
+            return func(*args, **(kwargs or {}))
+
+
+class emit_nvtx:  # noqa: N801 - PyTorch's name
+    """``with emit_nvtx():`` opens an NVTX range around every ember function called inside,
+    named by the function (``", sizes = [...]"`` appended with ``record_shapes``), for Nsight
+    to show. It needs CUDA, as in PyTorch; ``enabled=False`` makes it a no-op."""
+
+    def __init__(self, enabled: bool = True, record_shapes: bool = False):
+        self.enabled = enabled
+        self.record_shapes = record_shapes
+        self._mode: _NvtxRanges | None = None
+
+    def __enter__(self) -> emit_nvtx:
+        if self.enabled:
+            from ember.backend import cuda
+            cuda.cupy()  # raises where there is no GPU
+            self._mode = _NvtxRanges(self.record_shapes).__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._mode is not None:
+            self._mode.__exit__(*exc)
+            self._mode = None

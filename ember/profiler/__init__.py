@@ -16,5 +16,11 @@ from ember.profiler.profiler import (
 )
 
 __all__ = ["EventList", "FunctionEvent", "FunctionEventAvg", "ProfilerAction",
-           "ProfilerActivity", "profile", "record_function", "schedule", "supported_activities",
-           "tensorboard_trace_handler"]
+           "ProfilerActivity", "kineto_available", "profile", "record_function", "schedule",
+           "supported_activities", "tensorboard_trace_handler"]
+
+
+def kineto_available() -> bool:
+    """Whether the profiler runs on Kineto, PyTorch's tracing library: never in ember, whose
+    profiler is its own."""
+    return False

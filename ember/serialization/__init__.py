@@ -28,6 +28,7 @@ from typing import IO, Any, BinaryIO, Callable, Union
 import numpy as np
 
 from ember.backend.device import Device
+from ember.serialization import _pickle
 from ember.serialization._pickle import (
     FullUnpickler,
     SafeUnpickler,
@@ -468,7 +469,43 @@ def _load_legacy(fp, restore: Callable, encoding: str, unpickler_cls: type):
     return result
 
 
+# ----------------------------------------------------------------------------------------------
+# Globals trusted by weights-only loading
+
+
+def add_safe_globals(safe_globals: list) -> None:
+    """Mark globals as safe for ``load(weights_only=True)``: a file may then name these
+    functions and classes, call them and set the state of instances of them. Each entry is a
+    function or class, found in a file by ``{__module__}.{__qualname__}``, or a pair
+    ``(global, "full.path")`` naming it as the file does."""
+    _pickle.marked_safe_globals.update(safe_globals)
+
+
+def get_safe_globals() -> list:
+    """The globals marked by ``add_safe_globals`` (in no particular order)."""
+    return list(_pickle.marked_safe_globals)
+
+
+def clear_safe_globals() -> None:
+    """Unmark every global ``add_safe_globals`` marked."""
+    _pickle.marked_safe_globals.clear()
+
+
+class safe_globals:  # noqa: N801 - PyTorch's name
+    """``with safe_globals([...]):`` marks the globals safe inside the block only."""
+
+    def __init__(self, safe_globals: list):
+        self.safe_globals = safe_globals
+
+    def __enter__(self) -> None:
+        add_safe_globals(self.safe_globals)
+
+    def __exit__(self, *exc) -> None:
+        _pickle.marked_safe_globals.difference_update(self.safe_globals)
+
+
 from ember.serialization._formats import load_npz, load_safetensors, save_npz, save_safetensors  # noqa: E402
 
 __all__ = ["save", "load", "save_safetensors", "load_safetensors", "save_npz", "load_npz",
-           "atomic_write"]
+           "atomic_write", "add_safe_globals", "get_safe_globals", "clear_safe_globals",
+           "safe_globals"]

@@ -210,8 +210,15 @@ register_pytree_node(collections.defaultdict, _defaultdict_flatten,
 register_pytree_node(collections.deque, _deque_flatten,
                      lambda v, maxlen: collections.deque(v, maxlen=maxlen),
                      flatten_with_keys_fn=_deque_flatten_with_keys)
-_NAMEDTUPLE = NodeDef(NamedTuple, _namedtuple_flatten, lambda v, cls: cls(*v),
-                      _namedtuple_flatten_with_keys)
+# every namedtuple class flattens alike, under the one key ``NamedTuple``
+_NAMEDTUPLE = SUPPORTED_NODES[NamedTuple] = NodeDef(
+    NamedTuple, _namedtuple_flatten, lambda v, cls: cls(*v), _namedtuple_flatten_with_keys)
+
+
+def _get_node_type(tree) -> Any:
+    """The key of ``tree``'s node in ``SUPPORTED_NODES``: ``NamedTuple`` for any namedtuple,
+    else its type (which is no key when ``tree`` is a leaf)."""
+    return NamedTuple if is_namedtuple_instance(tree) else type(tree)
 
 
 def _node_def(tree) -> NodeDef | None:
@@ -261,7 +268,7 @@ class TreeSpec:
         if self.is_leaf():
             return next(leaves)
         children = [c._build(leaves) for c in self.children_specs]
-        node = _NAMEDTUPLE if self.type is NamedTuple else SUPPORTED_NODES[self.type]
+        node = SUPPORTED_NODES[self.type]
         return node.unflatten_fn(children, self.context)
 
     def __eq__(self, other) -> bool:

@@ -735,7 +735,14 @@ class Tensor(TensorMethods):
         return UntypedStorage._of(self)
 
     def storage(self):
-        """The memory under this tensor as elements of its dtype (PyTorch's older API)."""
+        """The memory under this tensor as elements of its dtype (PyTorch's older API, which
+        warns once per process that TypedStorage is deprecated)."""
+        from ember.storage import warn_typed_storage_removal
+        warn_typed_storage_removal()
+        return self._typed_storage()
+
+    def _typed_storage(self):
+        """``storage()`` without the deprecation warning (what libraries built on it call)."""
         from ember.storage import TypedStorage
         return TypedStorage(wrap_storage=self.untyped_storage(), dtype=self.dtype)
 

@@ -6,10 +6,27 @@ hold a storage object; ``Tensor.untyped_storage()`` builds one over the memory t
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ember import dtypes as _dt
 from ember.backend.device import CPU, Device, array_device, to_device
+
+
+_typed_storage_warned = False
+
+
+def warn_typed_storage_removal() -> None:
+    """PyTorch's deprecation warning for the TypedStorage API, given once per process."""
+    global _typed_storage_warned
+    if not _typed_storage_warned:
+        _typed_storage_warned = True
+        warnings.warn("TypedStorage is deprecated. It will be removed in the future and "
+                      "UntypedStorage will be the only storage class. This should only matter "
+                      "to you if you are using storages directly.  To access UntypedStorage "
+                      "directly, use tensor.untyped_storage() instead of tensor.storage()",
+                      UserWarning, stacklevel=3)
 
 
 def root_array(array):

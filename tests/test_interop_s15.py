@@ -155,3 +155,17 @@ def test_memory_mapped_arrays_become_cpu_tensors_sharing_the_map(tmp_path):
         tensor[0] = 3.0
         assert mapped[0] == 3.0
         mapped[0] = 0.0
+
+
+def test_typed_storage_warns_once_and_private_form_is_silent():
+    import warnings
+
+    import ember.storage
+    ember.storage._typed_storage_warned = False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = ember.arange(3.0).storage()
+        ember.arange(3.0).storage()
+        quiet = ember.arange(4.0)._typed_storage()
+    assert [str(w.message)[:30] for w in caught] == ["TypedStorage is deprecated. It"]
+    assert first.size() == 3 and quiet.size() == 4 and quiet.dtype == ember.float32

@@ -1,6 +1,8 @@
 """Parameter: a Tensor that a Module registers as a learnable weight; Buffer for state."""
 from __future__ import annotations
 
+import sys
+
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _init_like
 from ember.overrides import _disabled_torch_function_impl, make_subclass
@@ -29,6 +31,11 @@ class Parameter(Tensor):
         if requires_grad and not (data.dtype.is_floating_point or data.dtype.is_complex):
             raise RuntimeError("Only Tensors of floating point and complex dtype can require "
                                "gradients")
+        # a DTensor stays one (a DTensor parameter), as in PyTorch; its module is loaded
+        # whenever a DTensor exists
+        dtensor_api = sys.modules.get("ember.distributed.tensor._api")
+        if dtensor_api is not None and isinstance(data, dtensor_api.DTensor):
+            return dtensor_api.parameter_of(data, requires_grad)
         # a leaf sharing data's storage and version counter (in-place updates of either are
         # seen by autograd), as PyTorch's Parameter makes it
         return make_subclass(cls, data, requires_grad)

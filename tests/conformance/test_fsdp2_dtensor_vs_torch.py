@@ -5,12 +5,7 @@ gradients, and an FSDP2 step with and without mixed precision (dtensor_placement
 run with PyTorch over gloo and with ember over MPI)."""
 import inspect
 import itertools
-import json
 import os
-import shutil
-import socket
-import subprocess
-import sys
 
 import pytest
 
@@ -21,6 +16,7 @@ from ember.distributed._composable import fsdp as ecomposable  # noqa: E402
 from ember.distributed.tensor import Replicate, Shard  # noqa: E402
 from ember.distributed.tensor._utils import compute_local_shape_and_global_offset  # noqa: E402
 from ember.distributed.tensor.placement_types import _StridedShard  # noqa: E402
+from tests.conformance.gloo_vs_mpi import reports_on_both  # noqa: E402
 from tests.distributed.test_dtensor_utils import Mesh  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -91,40 +87,9 @@ def test_compute_local_shape_and_global_offset_matches_torch(mesh_shape):
                 assert got == want, (shape, placements, coordinate)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _mpiexec():
-    here = os.path.join(os.path.dirname(sys.executable), "mpiexec")
-    return here if os.path.exists(here) else shutil.which("mpiexec")
-
-
 def test_dtensor_ops_and_gradients_match_torch(tmp_path):
-    pytest.importorskip("mpi4py")
-    if _mpiexec() is None:
-        pytest.skip("mpiexec is not installed")
     script = os.path.join(HERE, "dtensor_placements_script.py")
-    port = str(_free_port())
-    (tmp_path / "torch").mkdir()
-    (tmp_path / "ember").mkdir()
-    procs = [subprocess.Popen([sys.executable, script, "torch", str(tmp_path / "torch")],
-                              env=dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=port,
-                                       RANK=str(r), WORLD_SIZE="2"),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-             for r in range(2)]
-    ember_run = subprocess.run([_mpiexec(), "-n", "2", sys.executable, script, "ember",
-                                str(tmp_path / "ember")], capture_output=True, text=True,
-                               timeout=120)
-    for p in procs:
-        out, _ = p.communicate(timeout=120)
-        assert p.returncode == 0, out.decode()[-3000:]
-    assert ember_run.returncode == 0, (ember_run.stdout + ember_run.stderr)[-3000:]
-    for rank in range(2):
-        theirs = json.loads((tmp_path / "torch" / f"rank{rank}.json").read_text())
-        ours = json.loads((tmp_path / "ember" / f"rank{rank}.json").read_text())
+    for ours, theirs in reports_on_both(script, tmp_path):
         assert ours.keys() == theirs.keys()
         for name, want in theirs.items():
             rel = 1e-5 if name.startswith("fsdp_mp") else 1e-10  # float32 compute

@@ -384,3 +384,13 @@ def test_load_state_dict_pre_hooks_see_and_rewrite_entries():
     calls.clear()
     net.load_state_dict({"0.weight": ember.zeros(2, 2), "0.bias": ember.zeros(2)})
     assert [c[0] for c in calls] == ["private"]
+
+
+def test_linear_checks_its_input_against_the_weight_it_holds():
+    # transformers' tensor parallelism swaps a shard of the weight in under no_grad
+    layer = nn.Linear(4, 3)
+    layer.weight = nn.Parameter(layer.weight.detach()[:, :2].clone())
+    np.testing.assert_allclose(layer(ember.ones(5, 2)).detach().numpy(),
+                               (ember.ones(5, 2) @ layer.weight.T + layer.bias).detach().numpy())
+    with pytest.raises(RuntimeError, match="in_features=2 in its last dimension"):
+        layer(ember.ones(5, 4))

@@ -10,10 +10,16 @@ PyTorch's semantics: build from local shards (``from_local``) or a whole tensor
 groups (``_StridedShard`` included). Ops run through ``__torch_function__`` with the sharding
 rules of ``_dispatch.py`` (pointwise ops and their in-place forms, hence ``_foreach_*``;
 ``*_like`` factories; clone, detach, copy_, zero_, fill_; sum, mean, norms, amax/amin; stack,
-cat; conversions to Python numbers, from the full value): they run on the local tensors and
-wrap the result with the placements PyTorch gives it (a reduction over a sharded dimension is
-``Partial``). Views, matmul, indexing and the rest have no rule yet: they raise
-NotImplementedError naming the op. Nothing is asynchronous (``async_op`` is accepted).
+cat; conversions to Python numbers, from the full value), ``_matrix_ops.py`` (mm, bmm, matmul,
+addmm, baddbmm, linear, scaled_dot_product_attention: PyTorch's einsum strategies, chosen by
+its redistribution cost model in ``_sharding.py``), ``_view_ops.py`` (views, permutations,
+expand, split/chunk/narrow, basic indexing, index_select) and ``_nn_ops.py`` (softmax,
+layer_norm, rms_norm, embedding, cross_entropy, type_as): they run on the local tensors,
+redistributing inputs where the op needs it, and wrap the result with the placements PyTorch
+gives it (a reduction over a sharded dimension, or a product over a sharded contracting
+dimension, is ``Partial``). Other ops raise NotImplementedError naming the op. Nothing is
+asynchronous (``async_op`` is accepted). ``nn.Parameter(dtensor)`` is a DTensor parameter
+(``_DTensorParameter``), as FSDP2's and tensor parallelism's parameters are.
 
 NOTE [ DTensor autograd ]
 Autograd runs on the local tensors: a DTensor's ``requires_grad``, ``grad_fn`` and ``grad`` are
@@ -23,8 +29,9 @@ local tensor of the DTensor gradient laid out as the forward value, a Partial me
 gradient being replicated (``_redistribute.grad_layout``). Every layout change is an autograd
 Function that keeps it (``Redistribute``: backward lays the gradient out back, as PyTorch's
 redistribute backward does), and a replicated operand that broadcasts against a sharded or
-partial result sums its gradient over those mesh dimensions (``SumGrad``: a Replicate
-gradient where PyTorch leaves a Partial one of the same value). So from_local's backward gives
+partial result (or that a strategy of ``_sharding.py`` uses whole for one) sums its gradient
+over those mesh dimensions (``SumGrad``: a Replicate gradient where PyTorch leaves a Partial
+one of the same value). So from_local's backward gives
 the local gradient, to_local's passes it through, full_tensor's takes this rank's part of a
 replicated gradient.
 """
@@ -48,7 +55,7 @@ from ember.distributed.tensor._utils import is_sharding
 from ember.distributed.tensor.placement_types import Partial, Placement, Replicate
 from ember.nn.parameter import Parameter
 
-__all__ = ["DTensor", "distribute_tensor"]
+__all__ = ["DTensor", "distribute_module", "distribute_tensor"]
 
 
 class DTensor(Tensor):
@@ -244,6 +251,12 @@ def as_parameter(dt: DTensor, requires_grad: bool = True) -> DTensor:
     return dt
 
 
+def parameter_of(dt: DTensor, requires_grad: bool = True) -> DTensor:
+    """``nn.Parameter(dt)``: a DTensor parameter over ``dt``'s local storage (detached)."""
+    return as_parameter(_dtensor(dt._local_tensor.detach(), dt.device_mesh, dt.placements,
+                                 dt.shape), requires_grad)
+
+
 def distribute_tensor(tensor: Tensor, device_mesh: DeviceMesh | None = None,
                       placements: Sequence[Placement] | None = None, *,
                       src_data_rank: int | None = 0) -> DTensor:
@@ -293,3 +306,39 @@ def _dtensor(local: Tensor, mesh: DeviceMesh, placements: tuple, global_shape) -
     dt._device_mesh = mesh
     dt._placements = tuple(placements)
     return dt
+
+
+def distribute_module(module, device_mesh: DeviceMesh | None = None, partition_fn=None,
+                      input_fn=None, output_fn=None):
+    """``torch.distributed.tensor.distribute_module``: ``partition_fn(name, submodule, mesh)``
+    runs on every submodule (to make its parameters DTensors), then the parameters and buffers
+    it left plain are replicated over ``device_mesh`` (``Replicate()`` DTensors, as
+    parameters where they were); ``input_fn(module, inputs, mesh)`` becomes a forward pre-hook
+    and ``output_fn(module, outputs, mesh)`` a forward hook. Returns ``module``."""
+    mesh = _mesh(device_mesh)
+    if getattr(module, "_distribute_module_applied", False):
+        raise RuntimeError("distribute_module should only be called once on a module, but it "
+                           "has already been called on this module!")
+    for name, submodule in module.named_modules():
+        if partition_fn is not None:
+            partition_fn(name, submodule, mesh)
+        _replicate_params_and_buffers(submodule, mesh)
+    if input_fn is not None:
+        module.register_forward_pre_hook(lambda mod, inputs: input_fn(mod, inputs, mesh))
+    if output_fn is not None:
+        module.register_forward_hook(
+            lambda mod, inputs, outputs: output_fn(mod, outputs, mesh))
+    module._distribute_module_applied = True
+    return module
+
+
+def _replicate_params_and_buffers(module, mesh: DeviceMesh) -> None:
+    """``module``'s own plain parameters and buffers made replicated DTensors."""
+    for name, param in list(module._parameters.items()):
+        if param is not None and not isinstance(param, DTensor):
+            module.register_parameter(name, Parameter(
+                distribute_tensor(param.data, mesh, [Replicate()] * mesh.ndim),
+                param.requires_grad))
+    for name, buffer in list(module._buffers.items()):
+        if buffer is not None and not isinstance(buffer, DTensor):
+            module._buffers[name] = distribute_tensor(buffer, mesh, [Replicate()] * mesh.ndim)

@@ -1,7 +1,9 @@
 """The ops a DTensor runs (``DTensor.__torch_function__``): each public function or method is
 looked up by its short PyTorch name in ``_RULES``; a rule lays out the DTensor operands, runs the
 op on the local tensors and wraps the result with the placements PyTorch's sharding propagation
-gives it. Autograd follows NOTE [ DTensor autograd ] (``_api.py``).
+gives it. Autograd follows NOTE [ DTensor autograd ] (``_api.py``). This file holds the rules
+below; matrix products, views and nn ops have theirs in ``_matrix_ops.py``, ``_view_ops.py``
+and ``_nn_ops.py`` (on the strategy machinery of ``_sharding.py``), merged in at the end.
 
 Rules:
 * metadata (shape, dtype, size, ...) is answered by the global meta tensor;
@@ -403,3 +405,10 @@ _RULES.update(stack=_stack_cat, cat=_stack_cat, concat=_stack_cat, copy_=_copy_,
               register_hook=_register_hook, __deepcopy__=_deepcopy,
               __format__=_format)
 del _name
+
+# the rules of matrix products, views and nn ops live beside the machinery they share
+from ember.distributed.tensor import _matrix_ops, _nn_ops, _view_ops  # noqa: E402
+
+for _rules in (_matrix_ops.RULES, _view_ops.RULES, _nn_ops.RULES):
+    _RULES.update(_rules)
+del _rules

@@ -40,6 +40,15 @@ class Shard(Placement):
     def is_shard(self, dim: int | None = None) -> bool:
         return dim is None or dim == self.dim
 
+    @staticmethod
+    def local_shard_size_and_offset(curr_local_size: int, num_chunks: int,
+                                    rank: int) -> tuple[int, int]:
+        """(size, offset) of rank ``rank``'s chunk when ``curr_local_size`` is cut into
+        ``num_chunks`` as ``torch.chunk`` cuts it (an empty chunk starts at the end)."""
+        step = -(-curr_local_size // num_chunks)
+        start = min(rank * step, curr_local_size)
+        return min(step, curr_local_size - start), start
+
     def __repr__(self) -> str:
         return f"Shard(dim={self.dim})"
 

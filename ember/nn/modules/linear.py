@@ -63,8 +63,11 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
-        if input.ndim == 0 or input.shape[-1] != self.in_features:
-            raise self._shape_error(f"an input with in_features={self.in_features} in its last "
+        # the weight's own width, not in_features: libraries swap in weights of other widths
+        # (transformers' tensor parallelism puts this rank's shard there)
+        in_features = self.weight.shape[-1]
+        if input.ndim == 0 or input.shape[-1] != in_features:
+            raise self._shape_error(f"an input with in_features={in_features} in its last "
                                     "dimension", input)
         return F.linear(input, self.weight, self.bias)
 

@@ -66,6 +66,7 @@ class DeviceMesh:
         where = np.argwhere(ranks == get_rank())
         self._coordinate = tuple(int(c) for c in where[0]) if len(where) else None
         self._groups = [self._dim_group(d) for d in range(ranks.ndim)] if _init_backend else []
+        self._root_mesh = self  # the mesh this one was sliced from (itself if not a slice)
 
     def _dim_group(self, dim: int) -> ProcessGroup | int:
         """Create every row's group along ``dim``; return this rank's (or NON_GROUP_MEMBER)."""
@@ -156,7 +157,20 @@ class DeviceMesh:
         sub = DeviceMesh(self.device_type, self._ranks[index], mesh_dim_names=names,
                          _init_backend=False)
         sub._groups = [self._groups[d] for d in dims]
+        sub._root_mesh = self._root_mesh
         return sub
+
+    @staticmethod
+    def _concatenate(meshes: list) -> "DeviceMesh":
+        """The mesh whose dimensions are those of ``meshes`` in order: the slice of their
+        common root mesh by all their dimension names (as FSDP's mesh over data parallel and
+        tensor parallel dimensions is the ``(dp, tp)`` mesh both were sliced from)."""
+        roots = {id(m._root_mesh) for m in meshes}
+        names = tuple(n for m in meshes for n in (m.mesh_dim_names or ()))
+        if len(roots) != 1 or len(names) != sum(m.ndim for m in meshes):
+            raise RuntimeError(f"DeviceMesh._concatenate: the meshes {meshes} must be named "
+                               "slices of one root mesh")
+        return meshes[0]._root_mesh[names]
 
     def __repr__(self) -> str:
         names = "" if self.mesh_dim_names is None else f", mesh_dim_names={self.mesh_dim_names}"

@@ -10,9 +10,12 @@ of CUDA shards (``CPUOffload`` is accepted).
 
 ``fully_shard`` (FSDP2, ``_fully_shard/``) shards each parameter as a ``Shard(0)`` DTensor,
 gathers around forward and backward and reduce-scatters gradients, with
-``MixedPrecisionPolicy`` and ``CPUOffloadPolicy`` (a no-op for CPU meshes). Not implemented in
-FSDP2: 2-d meshes (HSDP), ``fully_shard`` of a list of modules, custom collectives; prefetching
-is accepted but changes nothing, ember's collectives being synchronous.
+``MixedPrecisionPolicy`` and ``CPUOffloadPolicy`` (a no-op for CPU meshes); on a 2-d mesh
+(HSDP) it also all-reduces gradients over the replicate dimension, and it shards
+tensor-parallel DTensor parameters into 2-d ``(dp, tp)`` DTensors. Not implemented in FSDP2:
+``fully_shard`` of a list of modules, ``dp_mesh_dims``, 2-d tensor-parallel meshes, custom
+collectives; prefetching is accepted but changes nothing, ember's collectives being
+synchronous.
 
 Example (``mpiexec -n 2 python train.py``)::
 

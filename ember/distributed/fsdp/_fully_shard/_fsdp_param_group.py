@@ -5,7 +5,13 @@ NOTE [ FSDP2 parameter group ]
 Each managed parameter becomes a ``DTensor`` parameter of placement ``Shard(d)`` (``d = 0``
 unless ``shard_placement_fn`` says otherwise) whose local tensor is this rank's
 ``torch.chunk`` piece, unpadded, as in PyTorch; it stays registered in the module's
-``_parameters`` and is what the optimizer steps and ``state_dict`` returns.
+``_parameters`` and is what the optimizer steps and ``state_dict`` returns. The mesh's last
+dimension shards; on a 2-d mesh (HSDP) the first replicates: placements
+``(Replicate(), Shard(d))``. A tensor-parallel parameter (a DTensor over a 1-d ``tp`` mesh
+sliced from the same root mesh as FSDP's) has its TP-local tensor sharded the same way: the
+result lives on the ``(dp, tp)`` mesh with placements ``(Shard(d), *tp_placements)``, or
+``(_StridedShard(d, split_factor=tp), Shard(d))`` when TP cuts dimension ``d`` too (FSDP's
+pieces are pieces of TP's, right to left), as PyTorch 2.13 lays them out.
 
 * ``unshard`` all-gathers, in one collective, every parameter's piece padded to
   ``ceil(size_d / world)`` rows (dimension ``d`` moved first) and cast to ``param_dtype``; the
@@ -13,21 +19,26 @@ unless ``shard_placement_fn`` says otherwise) whose local tensor is this rank's
   lives as long as the group (autograd holds leaves weakly), as FSDP1's flat parameter
   (NOTE [ FSDP flat parameter ]). The unsharded parameters are views of ``full`` set as
   instance attributes that shadow the sharded ones (``module.weight`` is the unsharded tensor
-  while gathered); frozen parameters' views are detached.
+  while gathered; for a tensor-parallel parameter, the TP DTensor whose local tensor is the
+  view); frozen parameters' views are detached.
 * ``reshard`` rebinds ``full`` to a one-element placeholder and drops the attributes. Views
   that forward saved for backward keep their arrays alive (memory, not correctness: gathered
   values are never written), unlike PyTorch, which frees the storage and gathers again; ember
   gathers again before the group's backward (a hook on the outputs) so that the module holds
   unsharded parameters in backward as in PyTorch.
 * When ``full``'s gradient is complete (its post-accumulate-grad hook) it is cast to
-  ``reduce_dtype``, rearranged rank-major and reduce-scattered, averaged (or divided by
-  ``set_gradient_divide_factor``'s factor); each parameter's block, unpadded and cast to the
-  parameter's dtype, is added to its DTensor ``.grad``. Without gradient sync the unsharded
-  gradient is summed locally in ``reduce_dtype`` and reduced with the next synced one.
+  ``reduce_dtype``, rearranged rank-major and reduce-scattered over the shard dimension,
+  then (HSDP) all-reduced over the replicate dimension, averaged over both (or summed and
+  divided by ``set_gradient_divide_factor``'s factor); each parameter's block, unpadded and
+  cast to the parameter's dtype, is added to its DTensor ``.grad``. Without gradient sync the
+  unsharded gradient is summed locally in ``reduce_dtype`` and reduced with the next synced
+  one; without all-reduce (``set_requires_all_reduce(False)``) the reduce-scattered block is
+  summed and all-reduced with the next one.
 Every rank runs the same modules in the same order, so the collectives match across ranks.
 """
 from __future__ import annotations
 
+import math
 import weakref
 from typing import NamedTuple
 
@@ -37,9 +48,9 @@ from ember.autograd.grad_mode import no_grad
 from ember.distributed import collectives
 from ember.distributed.device_mesh import DeviceMesh
 from ember.distributed.fsdp._flat_param import _placeholder
-from ember.distributed.tensor._api import _dtensor, as_parameter
-from ember.distributed.tensor._utils import _chunk
-from ember.distributed.tensor.placement_types import Shard
+from ember.distributed.tensor._api import DTensor, _dtensor, as_parameter
+from ember.distributed.tensor._utils import _chunk, is_sharding
+from ember.distributed.tensor.placement_types import Replicate, Shard, _StridedShard
 from ember.distributed.work import ReduceOp
 from ember.nn.modules.module import Module
 
@@ -49,10 +60,11 @@ class ParamSlot(NamedTuple):
 
     owners: list  # (module, name) of each registration (a shared parameter has several)
     dim: int  # the sharded dimension
-    shape: tuple  # the global shape
+    shape: tuple  # the unsharded shape (the TP-local shape of a tensor-parallel parameter)
     padded_rows: int  # the rows of each rank's padded piece along ``dim``
     offset: int  # its start in a rank's all-gather input
     numel: int  # its numel in a rank's all-gather input (padded)
+    tp_layout: tuple | None  # (mesh, placements, global shape) of a tensor-parallel parameter
 
 
 class FSDPParamGroup:
@@ -62,9 +74,11 @@ class FSDPParamGroup:
                  shard_placement_fn) -> None:
         from ember.distributed.fsdp._fully_shard._fsdp_api import CPUOffloadPolicy
         self.mesh = mesh
-        self.group = mesh.get_group(0)
-        self.world = mesh.size(0)
-        self.rank = mesh.get_local_rank(0)
+        shard_dim = mesh.ndim - 1  # HSDP: (replicate, shard)
+        self.group = mesh.get_group(shard_dim)
+        self.replicate_group = mesh.get_group(0) if mesh.ndim == 2 else None
+        self.world = mesh.size(shard_dim)
+        self.rank = mesh.get_local_rank(shard_dim)
         self.offload = isinstance(offload_policy, CPUOffloadPolicy)
         self.device = ember.device(mesh.device_type)
         self.slots: list = []
@@ -81,13 +95,15 @@ class FSDPParamGroup:
                                           "sharded along a dimension")
             placement = shard_placement_fn(param) if shard_placement_fn is not None else None
             dim = (placement or Shard(0)).dim % param.dim()
-            rows = param.shape[dim]
+            tp_layout = _tp_layout(param, name)
+            local = param._local_tensor if tp_layout else param
+            rows = local.shape[dim]
             padded_rows = -(-rows // self.world)
-            numel = padded_rows * param.numel() // max(rows, 1)
+            numel = padded_rows * local.numel() // max(rows, 1)
             seen[id(param)] = len(self.slots)
-            self.slots.append(ParamSlot([(module, name)], dim, tuple(param.shape), padded_rows,
-                                        offset, numel))
-            self.params.append(self._shard(param, dim))
+            self.slots.append(ParamSlot([(module, name)], dim, tuple(local.shape), padded_rows,
+                                        offset, numel, tp_layout))
+            self.params.append(self._shard(param, local, dim))
             offset += numel
         self.shard_numel = offset
         for slot, param in zip(self.slots, self.params):
@@ -101,6 +117,8 @@ class FSDPParamGroup:
         self.reshard_after_backward = True
         self.divide_factor = None
         self._pending_grad = None  # the unsharded gradient summed without sync
+        self.all_reduce_grads = True
+        self._pending_block = None  # HSDP: the reduce-scattered gradient summed without all-reduce
         if self.requires_grad:
             self.full.register_post_accumulate_grad_hook(_reduce_hook(weakref.ref(self)))
 
@@ -117,15 +135,30 @@ class FSDPParamGroup:
     def _freed(self):
         return _placeholder((self.world * self.shard_numel,), self.param_dtype, self.device)._data
 
-    def _shard(self, param: Tensor, dim: int):
-        """``param``'s piece on this rank as a DTensor parameter ``Shard(dim)``."""
-        start, stop = _chunk(param.shape[dim], self.world, self.rank)
+    def _shard(self, param: Tensor, local: Tensor, dim: int):
+        """This rank's piece of ``local`` (``param`` or its TP-local tensor) along ``dim`` as a
+        DTensor parameter laid out as NOTE [ FSDP2 parameter group ] says."""
+        start, stop = _chunk(local.shape[dim], self.world, self.rank)
         with no_grad():
-            local = param.detach().narrow(dim, start, stop - start).clone()
-            if not self.offload and local.device.type != self.device.type:
-                local = local.to(self.device)
-        return as_parameter(_dtensor(local, self.mesh, (Shard(dim),), tuple(param.shape)),
-                            param.requires_grad)
+            piece = local.detach().narrow(dim, start, stop - start).clone()
+            if not self.offload and piece.device.type != self.device.type:
+                piece = piece.to(self.device)
+        mesh, placements = self._sharded_layout(param, dim)
+        sharded = as_parameter(_dtensor(piece, mesh, placements, tuple(param.shape)),
+                               param.requires_grad)
+        sharded._fsdp_sharded = True
+        return sharded
+
+    def _sharded_layout(self, param: Tensor, dim: int) -> tuple:
+        """The mesh and placements of ``param`` sharded along ``dim``."""
+        replicated = (Replicate(),) * (self.mesh.ndim - 1)
+        if not isinstance(param, DTensor):
+            return self.mesh, replicated + (Shard(dim),)
+        tp_mesh, tp_placements = param.device_mesh, param.placements
+        split = math.prod(tp_mesh.size(i) for i, p in enumerate(tp_placements)
+                          if is_sharding(p) and p.dim == dim)
+        fsdp = _StridedShard(dim, split_factor=split) if split > 1 else Shard(dim)
+        return DeviceMesh._concatenate([self.mesh, tp_mesh]), replicated + (fsdp,) + tp_placements
 
     # ------------------------------------------------------------------------------------------
     # Gathering
@@ -160,6 +193,8 @@ class FSDPParamGroup:
         in grad mode, except for frozen parameters)."""
         for slot, param, view in zip(self.slots, self.params, self._views(self.full)):
             view = view if param.requires_grad else view.detach()
+            if slot.tp_layout is not None:
+                view = _dtensor(view, *slot.tp_layout)
             for module, name in slot.owners:
                 module.__dict__[name] = view
 
@@ -203,12 +238,18 @@ class FSDPParamGroup:
         by_rank = ember.cat([grad[self.world * s.offset:self.world * (s.offset + s.numel)]
                              .view(self.world, s.numel) for s in self.slots], 1)
         block = ember.empty(self.shard_numel, dtype=self.reduce_dtype, device=self.device)
-        if self.divide_factor is None:
-            collectives.reduce_scatter_tensor(block, by_rank.reshape(-1).contiguous(),
-                                              ReduceOp.AVG, group=self.group)
-        else:
-            collectives.reduce_scatter_tensor(block, by_rank.reshape(-1).contiguous(),
-                                              ReduceOp.SUM, group=self.group)
+        op = ReduceOp.AVG if self.divide_factor is None else ReduceOp.SUM
+        collectives.reduce_scatter_tensor(block, by_rank.reshape(-1).contiguous(), op,
+                                          group=self.group)
+        if self.replicate_group is not None:
+            if self._pending_block is not None:
+                block = block + self._pending_block
+            if not self.all_reduce_grads:
+                self._pending_block = block
+                return
+            self._pending_block = None
+            collectives.all_reduce(block, op, group=self.replicate_group)
+        if self.divide_factor is not None:
             block = block / self.divide_factor
         for slot, param in zip(self.slots, self.params):
             if not param.requires_grad:
@@ -222,6 +263,17 @@ class FSDPParamGroup:
                 local.grad = piece
             else:
                 local.grad.add_(piece)
+
+
+def _tp_layout(param: Tensor, name: str) -> tuple | None:
+    """(mesh, placements, global shape) of a tensor-parallel DTensor parameter, else None."""
+    if not isinstance(param, DTensor):
+        return None
+    if param.device_mesh.ndim != 1 or any(p.is_partial() for p in param.placements):
+        raise NotImplementedError(
+            f"fully_shard: DTensor parameter {name!r} laid out as {param.placements} over "
+            f"{param.device_mesh}: ember supports tensor-parallel parameters on a 1-d mesh")
+    return param.device_mesh, param.placements, tuple(param.shape)
 
 
 def _moved_rest(slot: ParamSlot) -> tuple:
@@ -250,11 +302,11 @@ def managed_owners(modules: list, ignored: set) -> list:
         for name, param in module._parameters.items():
             if param is None or id(param) in ignored:
                 continue
-            if hasattr(param, "_local_tensor"):
+            if getattr(param, "_fsdp_sharded", False):
                 raise NotImplementedError(
-                    f"fully_shard: parameter {name!r} of {type(module).__name__} is already a "
-                    "DTensor (tensor parallelism, or shared with a submodule that fully_shard "
-                    "sharded): ember's fully_shard supports neither; shard the common parent")
+                    f"fully_shard: parameter {name!r} of {type(module).__name__} is shared with "
+                    "a submodule that fully_shard sharded: ember does not support it; shard "
+                    "the common parent")
             owners.append((module, name))
         for child in module._modules.values():
             if child is not None:

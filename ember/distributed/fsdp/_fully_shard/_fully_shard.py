@@ -29,7 +29,6 @@ from ember.distributed.fsdp._fully_shard._fsdp_param_group import FSDPParamGroup
 from ember.distributed.fsdp.fully_sharded_data_parallel import _cast_floats
 from ember.distributed.process_group import get_world_size
 from ember.distributed.tensor._api import DTensor, distribute_tensor
-from ember.distributed.tensor.placement_types import Shard
 from ember.nn.modules.module import Module
 from ember.nn.parallel.distributed import _tensors
 
@@ -46,11 +45,17 @@ def fully_shard(module: Module, *, mesh: DeviceMesh | None = None,
     (each layer, then the root). The parameters become ``Shard(0)`` DTensor parameters
     (``shard_placement_fn(param)`` may return another ``Shard``), gathered before forward
     and, after resharding, again before backward; gradients are reduce-scattered, averaged,
-    into the sharded parameters' ``.grad``.
+    into the sharded parameters' ``.grad``. A 2-d mesh is HSDP: parameters
+    ``(Replicate(), Shard(0))``, gathered over its second dimension, gradients
+    reduce-scattered over it and all-reduced over the first. Tensor-parallel DTensor
+    parameters (``parallelize_module`` over ``mesh["tp"]``, then ``fully_shard`` over
+    ``mesh["dp"]``) become DTensors of the ``(dp, tp)`` mesh whose gathered value is the TP
+    DTensor (NOTE [ FSDP2 parameter group ]).
 
     Args:
         module: the module to shard (in place; it is also returned).
-        mesh: a 1-d DeviceMesh (default: all ranks on the default device type).
+        mesh: a 1-d DeviceMesh, or a 2-d one with ``mesh_dim_names`` for HSDP (default: all
+            ranks on the default device type).
         reshard_after_forward: free the gathered parameters after forward (None: True for
             every module but the root).
         shard_placement_fn: parameter -> ``Shard(dim)`` or None (``Shard(0)``).
@@ -68,6 +73,13 @@ def fully_shard(module: Module, *, mesh: DeviceMesh | None = None,
         ...     fully_shard(layer, mesh=mesh)
         >>> fully_shard(model, mesh=mesh)
         >>> model(x).sum().backward()     # p.grad: DTensor Shard(0)
+        >>> # HSDP: 2 replicas, each sharded over 2 ranks
+        >>> mesh = init_device_mesh("cpu", (2, 2), mesh_dim_names=("replicate", "shard"))
+        >>> # FSDP over tensor parallelism
+        >>> mesh = init_device_mesh("cpu", (2, 2), mesh_dim_names=("dp", "tp"))
+        >>> parallelize_module(model, mesh["tp"], {"up": ColwiseParallel(),
+        ...                                         "down": RowwiseParallel()})
+        >>> fully_shard(model, mesh=mesh["dp"])  # up.weight: (_StridedShard(0, sf=2), Shard(0))
     """
     if isinstance(module, (list, tuple)):
         raise NotImplementedError("fully_shard of a list of modules is not supported in ember")
@@ -77,8 +89,10 @@ def fully_shard(module: Module, *, mesh: DeviceMesh | None = None,
     if mesh is None:
         mesh = init_device_mesh("cuda" if ember.cuda.is_available() else "cpu",
                                 (get_world_size(),))
-    if mesh.ndim != 1:
-        raise NotImplementedError("fully_shard: ember supports a 1-d mesh (no HSDP)")
+    if mesh.ndim not in (1, 2):
+        raise ValueError(f"fully_shard expects a 1D or 2D DeviceMesh but got {mesh}")
+    if mesh.ndim == 2 and mesh.mesh_dim_names is None:
+        raise AssertionError("Please init the 2D mesh for HSDP with mesh_dim_names specified")
     ignored = {id(p) for p in (ignored_params or ())}
     group = FSDPParamGroup(managed_owners([module], ignored), mesh, mp_policy, offload_policy,
                            shard_placement_fn)
@@ -123,7 +137,7 @@ class FSDPState:
         self.forward_prefetch: list = []
         self.backward_prefetch: list = []
         prefixes = {id(m): name + "." if name else "" for name, m in module.named_modules()}
-        self.keys = [(prefixes[id(m)] + n, slot.dim) for slot in group.slots
+        self.keys = [(prefixes[id(m)] + n, param) for slot, param in zip(group.slots, group.params)
                      for m, n in slot.owners if id(m) in prefixes]
 
     def _lazy_init(self) -> None:
@@ -167,11 +181,11 @@ class FSDPState:
                                 *args: Any) -> None:
         """Before loading: make plain tensors for this group's parameters DTensors (each rank
         keeping its shard of its own copy, no communication)."""
-        for key, dim in self.keys:
+        for key, param in self.keys:
             value = state_dict.get(prefix + key)
             if isinstance(value, Tensor) and not isinstance(value, DTensor):
-                state_dict[prefix + key] = distribute_tensor(value.detach(), self.group.mesh,
-                                                             [Shard(dim)], src_data_rank=None)
+                state_dict[prefix + key] = distribute_tensor(value.detach(), param.device_mesh,
+                                                             param.placements, src_data_rank=None)
 
 
 class UnshardHandle:
@@ -223,7 +237,11 @@ class FSDPModule:
             m._get_fsdp_state().group.reduce_grads = requires_gradient_sync
 
     def set_requires_all_reduce(self, requires_all_reduce: bool, *, recurse: bool = True) -> None:
-        """HSDP's all-reduce switch: accepted; ember's 1-d FSDP has no all-reduce."""
+        """HSDP: whether backward all-reduces gradients over the replicate dimension; without,
+        the reduce-scattered gradients are summed and all-reduced by the next backward that
+        does (a no-op on a 1-d mesh)."""
+        for m in self._fsdp_modules(recurse):
+            m._get_fsdp_state().group.all_reduce_grads = requires_all_reduce
 
     def set_reshard_after_forward(self, reshard_after_forward: bool,
                                   recurse: bool = True) -> None:
@@ -262,7 +280,7 @@ class FSDPModule:
         for reduction."""
         for m in self._fsdp_modules(True):
             group = m._get_fsdp_state().group
-            group._pending_grad = None
+            group._pending_grad = group._pending_block = None
             group.full.grad = None
             group.reshard()
 

@@ -2,7 +2,6 @@
 and hard nonlinearities, shrinkage, thresholds, GLU and the softmax family."""
 from __future__ import annotations
 
-import math
 import struct
 import warnings
 
@@ -243,9 +242,7 @@ def softsign(input: Tensor) -> Tensor:
 def logsigmoid(input: Tensor) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
     _real_floating_only(input, "log_sigmoid_cpu")
-    # No linear threshold: PyTorch's gradient is sigmoid(-x) even where it is within 1e-9 of 1.
-    # 0 - ...: 0.0 at x = inf, as in PyTorch (not -0.0).
-    return 0 - _nn.Softplus.apply(-input, 1.0, math.inf)
+    return _nn.LogSigmoid.apply(input)
 
 
 def tanhshrink(input: Tensor) -> Tensor:

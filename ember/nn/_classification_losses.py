@@ -127,7 +127,12 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
 
 def _class_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None,
                          ignore_index: int, reduction: str) -> Tensor:
-    """cross_entropy with class indices: one fused node over (rows, classes)."""
+    """cross_entropy with class indices: one fused node over (rows, classes). Half types
+    compose log_softmax and nll_loss as PyTorch does: the log-probabilities rounded to the
+    half type feed the loss and, through nll_loss's gradient, the backward."""
+    if _dt.is_half(input.dtype):
+        logp = _nn.log_softmax(input, 0 if input.ndim == 1 else 1)
+        return nll_loss(logp, target, weight, None, ignore_index, None, reduction)
     input, target, unbatched = _nll_args(input, target, weight, ignore_index, reduction)
     n_classes = input._data.shape[1]
     shape = target._data.shape

@@ -14,6 +14,7 @@ from ember.backend.device import MetaArray, get_array_module
 
 _FROM_NP = _dt._FROM_NP
 _ndarray = np.ndarray
+_FLOAT64 = np.dtype(np.float64)
 
 
 def wrap_dim(dim: int, ndim: int) -> int:
@@ -165,6 +166,34 @@ def in_opmath(name: str, x, y):
     xp = get_array_module(array)
     return getattr(xp, name)(x, y, out=xp.empty(array.shape, array.dtype), dtype=np.float32,
                              casting="unsafe")
+
+
+def in_float32(fn, *inputs):
+    """``fn(*inputs)`` as PyTorch's CPU kernels compute half types: where the first input is
+    float16 or bfloat16, every input (arrays or Tensors alike) is widened to float32 and the
+    result rounded once back to that type, instead of rounding each step (bfloat16's 8-bit
+    mantissa moves most results by an ulp that way). Other dtypes call ``fn`` unchanged, at no
+    cost. Tensors widen and round through ``float()`` and ``to()``, differentiable under
+    create_graph."""
+    dtype = inputs[0].dtype
+    if not _dt.is_half(dtype):
+        return fn(*inputs)
+    result = fn(*(_widened(x) for x in inputs))
+    if result.__class__ is tuple:
+        return tuple(_rounded_to(r, dtype) for r in result)
+    return _rounded_to(result, dtype)
+
+
+def _widened(x):
+    if not _dt.is_half(getattr(x, "dtype", _FLOAT64)):  # masks, numbers and the like pass
+        return x
+    return x.float() if isinstance(x, Tensor) else x.astype(np.float32)
+
+
+def _rounded_to(result, dtype):
+    if isinstance(result, Tensor):
+        return result.to(dtype if isinstance(dtype, _dt.dtype) else _FROM_NP[dtype])
+    return result.astype(getattr(dtype, "np_dtype", dtype), copy=False)
 
 
 def _promote_slow(a, b):

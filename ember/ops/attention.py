@@ -67,6 +67,9 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         return _flash_attention(*flash, factor, is_causal, dropout_p)
     dtype = query.dtype
     low = dtype is _dt.float16 or dtype is _dt.bfloat16
+    if low and fused and attn_mask is None and _half_flash_on_host(query, key, value):
+        out = HalfFlashAttention.apply(query, key, value, factor, is_causal)
+        return _in_layout_of(out, query)
     if low:  # as PyTorch's math path: float32 inside, the result cast back
         query, key, value = query.float(), key.float(), value.float()
     if fused and _fused_on_host(query, key, value, attn_mask):
@@ -89,6 +92,89 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     out = matmul(weights, value)
     out = out.to(dtype) if low else out
     return _in_layout_of(out, query) if fused and query.ndim == 4 else out
+
+
+# PyTorch's CPU flash kernel splits the keys into blocks of this many, rescaling its running
+# sums between blocks; HalfFlashAttention follows it up to one block.
+_FLASH_KV_BLOCK = 512
+
+
+def _half_flash_on_host(query: Tensor, key: Tensor, value: Tensor) -> bool:
+    """Whether PyTorch's CPU flash kernel takes these half-type inputs in one block of keys:
+    (B, H, L, E) NumPy arrays of one dtype with one head size and batch and head counts."""
+    return (query.device.type == "cpu" and query.ndim == key.ndim == value.ndim == 4
+            and query.dtype is key.dtype is value.dtype
+            and query.shape[:2] == key.shape[:2] == value.shape[:2]
+            and query.shape[-1] == key.shape[-1] == value.shape[-1]
+            and key.shape[-2] == value.shape[-2] <= _FLASH_KV_BLOCK)
+
+
+class HalfFlashAttention(Primitive, node_name="ScaledDotProductFlashAttentionForCpuBackward0"):
+    """softmax(Q K^T * scale) V of float16/bfloat16 as PyTorch's CPU flash kernel computes it:
+    in float32, but with the unnormalised weights exp(s - max) rounded to the half type before
+    they meet V (the sum that normalises them is the float32 one), and in backward the weights
+    and the score gradients rounded to the half type before their products; each result rounded
+    once. Scores keep their log-sum-exp for backward, as the kernel's does."""
+
+    @staticmethod
+    def forward(ctx, query, key, value, scale, causal):
+        xp = get_array_module(query)
+        half = query.dtype
+        scores = _half_flash_scores(xp, query, key, scale, causal)
+        top = scores.max(axis=-1, keepdims=True)
+        weights = xp.exp(scores - top)
+        total = weights.sum(axis=-1, keepdims=True)
+        out = backend_matmul(weights.astype(half).astype(xp.float32), value.astype(xp.float32))
+        out = (out / total).astype(half)
+        ctx.save_for_backward(query, key, value)
+        ctx.state = (scale, causal, out, top + xp.log(total))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        query, key, value = ctx.saved_tensors
+        scale, causal, out, lse = ctx.state
+        if _State.enabled:  # create_graph: differentiate the composed computation in float32
+            grads = _composed_grads(grad.float(), query.float(), key.float(), value.float(),
+                                    scale, causal=causal)
+            return (*(g.to(query.dtype) for g in grads), None, None)
+        q, k, v, half = query._data, key._data, value._data, query._data.dtype
+        xp = get_array_module(q)
+        wide = xp.float32
+        g = grad._data.astype(wide)
+        weights = xp.exp(_half_flash_scores(xp, q, k, scale, causal) - lse)
+        dsum = (g * out.astype(wide)).sum(axis=-1, keepdims=True)
+        ds = weights * (backend_matmul(g, v.astype(wide).swapaxes(-1, -2)) - dsum)
+        ds = ds.astype(half).astype(wide)
+        dq = scale * backend_matmul(ds, k.astype(wide))
+        # dk and dv gather over the queries block by block, each block's sum added to them in
+        # the half type, as the kernel's products accumulate into its half-type outputs
+        weights = weights.astype(half).astype(wide)
+        dk = xp.zeros(k.shape, half)
+        dv = xp.zeros(v.shape, half)
+        rows = _flash_query_block(q.shape[-2])
+        for start in range(0, q.shape[-2], rows):
+            block = slice(start, start + rows)
+            dk = (dk + scale * backend_matmul(ds[..., block, :].swapaxes(-1, -2),
+                                              q[..., block, :].astype(wide))).astype(half)
+            dv = (dv + backend_matmul(weights[..., block, :].swapaxes(-1, -2),
+                                      g[..., block, :])).astype(half)
+        return _make(dq.astype(half)), _make(dk), _make(dv), None, None
+
+
+def _flash_query_block(length: int) -> int:
+    """The rows of queries PyTorch's CPU flash kernel takes at a time for ``length`` queries."""
+    return 256 if length >= 768 else 64 if length >= 192 else 32
+
+
+def _half_flash_scores(xp, query, key, scale: float, causal: bool):
+    """Q K^T * scale in float32, -inf above the diagonal when ``causal``."""
+    wide = xp.float32
+    scores = backend_matmul(query.astype(wide), key.astype(wide).swapaxes(-1, -2))
+    scores *= wide(scale)
+    if causal:
+        scores += _causal_mask(*scores.shape[-2:])
+    return scores
 
 
 def _fused_on_host(query: Tensor, key: Tensor, value: Tensor, attn_mask) -> bool:

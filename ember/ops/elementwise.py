@@ -376,7 +376,8 @@ class Div(Primitive, node_name="DivBackward0"):
         if b.is_complex():
             b = b.conj()
         ga = div(grad, b) if ctx.needs_input_grad[0] else None
-        gb = neg(grad) * (a.conj() if a.is_complex() else a) / (b * b) \
+        # -grad * ((a / b) / b), in PyTorch's order, which half types round step by step
+        gb = neg(grad) * (div(a.conj() if a.is_complex() else a, b) / b) \
             if ctx.needs_input_grad[1] else None
         return ga, gb
 
@@ -462,6 +463,11 @@ class PowScalar(Primitive, node_name="PowBackward0"):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         if a.dtype == np.bool_:  # x ** True is x, x ** False is True
             return _xp(a).logical_or(a, not exponent)
+        if a.dtype.kind == "V" and exponent in (3, -2):
+            # PyTorch's bfloat16 kernel forms these from products, each rounded to bfloat16
+            square = (a * a).astype(a.dtype, copy=False)  # CuPy: bf16 * bf16 is f32
+            power = square * a if exponent == 3 else 1 / square.astype(np.float32)
+            return power.astype(a.dtype, copy=False)
         return a ** scalar_operand(exponent, a)
 
     @staticmethod

@@ -33,6 +33,67 @@ def _weighted_reduction(ctx, xp, losses, w, reduction: str):
     return xp.asanyarray((_wide_sum(losses) / total).astype(losses.dtype, copy=False))
 
 
+def _half_nll_reduction(ctx, xp, losses, w, valid, weighted: bool, reduction: str):
+    """NLL's 'sum' and 'mean' of half-type ``losses`` as PyTorch's kernel forms them, in the
+    half type itself: a cascade of partial sums (see _cascade_sum), the mean dividing by the
+    total weight (the count of targets rounded to the type, unweighted). Sets ``ctx.coef`` to
+    the weights and ``ctx.total`` to that total for the backward's ``-(grad / total) * w``."""
+    dtype = losses.dtype
+    valid = valid.ravel()
+    ctx.coef = w
+    ctx.total = None
+    total_loss = _cascade_sum(xp, losses.ravel(), valid)
+    if reduction == "sum":
+        return xp.asarray(total_loss, dtype=dtype)
+    total = _cascade_sum(xp, w.ravel(), valid) if weighted else \
+        xp.asarray(xp.count_nonzero(valid), dtype)
+    ctx.total = xp.asarray(total + (total == 0), dtype=dtype)  # all ignored: zero gradient
+    return xp.asarray(total_loss / total, dtype=dtype)  # 0 / 0 = nan, as in PyTorch
+
+
+_CASCADE_LEVELS = 8
+
+
+def _cascade_sum(xp, values, valid):
+    """The sum of 1-d ``values`` in their own (half) type as PyTorch's nll_loss kernel adds
+    them: each of 8 levels adds what reaches it one at a time, rounding each addition, and
+    after the value at a (not ignored, ``valid``) index ``b`` that is a multiple of ``step**k``
+    (``step = 2**max(4, ceil(log2(n)) // 8)``) passes its partial sum up from level ``k - 1``
+    to level ``k``. The levels' partial sums are then added in order."""
+    dtype = values.dtype
+    power = max(4, (values.size - 1).bit_length() // _CASCADE_LEVELS)
+    index = xp.arange(values.size)
+    partials = []
+    for level in range(1, _CASCADE_LEVELS):
+        ends = xp.flatnonzero(valid & (index % (1 << (power * level)) == 0))
+        rest = values[ends[-1] + 1:] if ends.size else values  # stays at this level
+        partials.append(_running_sums(xp, rest[None], dtype)[0])
+        starts = xp.concatenate([xp.zeros(min(ends.size, 1), ends.dtype), ends[:-1] + 1])
+        values = _segment_sums(xp, values, starts, ends + 1, dtype)  # passed up
+        index, valid = index[ends], valid[ends]
+    partials.append(_running_sums(xp, values[None], dtype)[0])
+    return _running_sums(xp, xp.stack(partials)[None], dtype)[0]
+
+
+def _segment_sums(xp, values, starts, stops, dtype):
+    """The running sum of each ``values[start:stop]``, zeros padding the shorter segments."""
+    if not starts.size:
+        return values[:0]
+    lengths = stops - starts
+    offsets = xp.arange(int(lengths.max()))
+    taken = xp.minimum(starts[:, None] + offsets, values.size - 1)
+    return _running_sums(xp, xp.where(offsets < lengths[:, None], values[taken], dtype.type(0)),
+                         dtype)
+
+
+def _running_sums(xp, rows, dtype):
+    """Each row's sum, adding its elements in order from 0 and rounding each addition."""
+    total = xp.zeros(rows.shape[0], dtype)
+    for column in range(rows.shape[1]):
+        total = (total + rows[:, column]).astype(dtype, copy=False)
+    return total
+
+
 class NllLoss(Primitive, node_name="NllLossBackward0"):
     """-logp[n, target[n], ...] * weight[target[n]] over (N, C, *) log-probabilities, with
     ``ignore_index`` entries weighing 0 and 'mean' dividing by the total weight."""
@@ -47,13 +108,18 @@ class NllLoss(Primitive, node_name="NllLossBackward0"):
             w = w * weight[safe[:, 0]]
         losses = -xp.take_along_axis(logp, safe, axis=1)[:, 0] * w
         ctx.params = (safe, logp.shape, logp.dtype)
+        if _dt.is_half(logp.dtype) and reduction != "none":
+            return _half_nll_reduction(ctx, xp, losses, w, valid, weight is not None, reduction)
         return _weighted_reduction(ctx, xp, losses, w, reduction)
 
     @staticmethod
     def backward(ctx, grad):
         safe, shape, dtype = ctx.params
         xp = get_array_module(safe)
-        src = (grad * _make(-ctx.coef)).unsqueeze(1)
+        if getattr(ctx, "total", None) is not None:  # half types: -(grad / total) * w
+            src = (-(grad / _make(ctx.total)) * _make(ctx.coef)).unsqueeze(1)
+        else:
+            src = (grad * _make(-ctx.coef)).unsqueeze(1)
         return _make(zeros_as(xp, safe, shape, dtype)).scatter(1, _make(safe), src), None
 
 
@@ -149,8 +215,14 @@ class MseLoss(Primitive, node_name="MseLossBackward0"):
     @staticmethod
     def backward(ctx, grad):
         a, t = ctx.saved_tensors
-        g = _reduced_grad(grad, a.shape, ctx.reduction) * (a - t) * 2
-        return g, -g
+        # PyTorch's kernel: norm * (x - t) * grad, the norm (2, or 2 / numel for 'mean')
+        # rounded to x's dtype and each product rounded (in the half types too)
+        n = a.numel() if ctx.reduction == "mean" else 1
+        norm = _make(get_array_module(a._data).asarray(2 / max(n, 1), dtype=a._data.dtype))
+        ga = norm * (a - t) * grad if ctx.needs_input_grad[0] else None
+        # the target's own product (not -ga): its zeros take their sign from t - x
+        gt = norm * (t - a) * grad if ctx.needs_input_grad[1] else None
+        return ga, gt
 
 
 class BinaryCrossEntropyWithLogits(Primitive,

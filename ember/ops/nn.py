@@ -12,7 +12,7 @@ from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
 from ember.backend.device import as_dtype, get_array_module, is_host
 from ember.backend.special import grad_where, special
-from ember.ops._util import float_array, scalar_name, wrap_dim
+from ember.ops._util import float_array, in_float32, scalar_name, wrap_dim
 from ember.ops.elementwise import (
     clip_array,
     select_grad,
@@ -75,15 +75,13 @@ class Softmax(Primitive, node_name="SoftmaxBackward0"):
     def forward(ctx, a, dim):
         xp = get_array_module(a)
         a = float_array(a)
-        half = a.dtype if a.dtype.itemsize == 2 else None
-        if half is not None:  # float16, bfloat16: in float32, rounded once, as PyTorch does
-            a = a.astype(xp.float32)
-        out = xp.empty_like(a)
-        if a.size:
-            for _, block, _, total in _exp_blocks(xp, a, dim, out):
-                block /= total
-        if half is not None:
-            out = out.astype(half)
+        if _dt.is_half(a.dtype):
+            out = _half_softmax(xp, a, dim, log=False)
+        else:
+            out = xp.empty_like(a)
+            if a.size:
+                for _, block, _, total in _exp_blocks(xp, a, dim, out):
+                    block /= total
         ctx.save_for_backward(out)
         ctx.dim = dim
         return out
@@ -91,15 +89,10 @@ class Softmax(Primitive, node_name="SoftmaxBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
+        dim = ctx.dim
         if _State.enabled:  # create_graph
-            gy = grad * out
-            return gy - out * gy.sum(ctx.dim, keepdim=True)
-        y, g = out._data, grad._data
-        gx = y * g
-        # y * (g - sum(y * g)): the product's buffer, once summed, holds the result
-        get_array_module(y).subtract(g, gx.sum(axis=ctx.dim, keepdims=True), out=gx)
-        gx *= y
-        return _make(gx)
+            return in_float32(lambda g, y: _softmax_grad(g, y, dim), grad, out)
+        return _make(in_float32(lambda g, y: _softmax_grad(g, y, dim), grad._data, out._data))
 
 
 class LogSoftmax(Primitive, node_name="LogSoftmaxBackward0"):
@@ -109,16 +102,14 @@ class LogSoftmax(Primitive, node_name="LogSoftmaxBackward0"):
     def forward(ctx, a, dim):
         xp = get_array_module(a)
         a = float_array(a)
-        half = a.dtype if a.dtype.itemsize == 2 else None
-        if half is not None:  # float16, bfloat16: in float32, rounded once, as PyTorch does
-            a = a.astype(xp.float32)
-        out = xp.empty_like(a)
-        if a.size:
-            for rows, block, top, total in _exp_blocks(xp, a, dim, out):
-                top += xp.log(total)
-                xp.subtract(a[rows], top, out=block)
-        if half is not None:
-            out = out.astype(half)
+        if _dt.is_half(a.dtype):
+            out = _half_softmax(xp, a, dim, log=True)
+        else:
+            out = xp.empty_like(a)
+            if a.size:
+                for rows, block, top, total in _exp_blocks(xp, a, dim, out):
+                    top += xp.log(total)
+                    xp.subtract(a[rows], top, out=block)
         ctx.save_for_backward(out)
         ctx.dim = dim
         return out
@@ -126,13 +117,55 @@ class LogSoftmax(Primitive, node_name="LogSoftmaxBackward0"):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
+        dim = ctx.dim
         if _State.enabled:  # create_graph
-            return grad - out.exp() * grad.sum(ctx.dim, keepdim=True)
-        xp = get_array_module(out._data)
-        gx = xp.exp(out._data)
-        gx *= grad._data.sum(axis=ctx.dim, keepdims=True)
-        xp.subtract(grad._data, gx, out=gx)
-        return _make(gx)
+            return in_float32(lambda g, y: g - y.exp() * g.sum(dim, keepdim=True), grad, out)
+        return _make(in_float32(lambda g, y: _log_softmax_grad(g, y, dim), grad._data, out._data))
+
+
+def _half_softmax(xp, a, dim: int, log: bool):
+    """softmax or log_softmax of a float16 or bfloat16 array as PyTorch's vectorised CPU kernels
+    compute it: in float32 from x - max, rounded once; log_softmax along the last dim keeps the
+    row's sum of exp and its log in the input type, rounding each. (Along other dims PyTorch's
+    scalar tail columns, which its thread count places, round exp first: an ulp apart there.)"""
+    if not a.size:
+        return a.copy()
+    wide = a.astype(xp.float32)
+    shifted = wide - wide.max(axis=dim, keepdims=True)
+    exp = xp.exp(shifted)
+    total = exp.sum(axis=dim, keepdims=True)
+    if not log:
+        if dim == a.ndim - 1:  # PyTorch's last-dim kernel multiplies by the reciprocal
+            return (exp * (1 / total)).astype(a.dtype)
+        return (exp / total).astype(a.dtype)
+    if dim == a.ndim - 1:
+        total = total.astype(a.dtype).astype(xp.float32)
+        lse = xp.log(total).astype(a.dtype).astype(xp.float32)
+    else:
+        lse = xp.log(total)
+    return (shifted - lse).astype(a.dtype)
+
+
+# Half types compute both gradients in float32 and round once, as PyTorch's kernels.
+def _softmax_grad(g, y, dim: int):
+    """y * (g - sum(y * g)), on arrays (the product's buffer, once summed, holds the result)
+    or, under create_graph, on Tensors."""
+    if isinstance(g, Tensor):
+        gy = g * y
+        return gy - y * gy.sum(dim, keepdim=True)
+    gx = y * g
+    get_array_module(y).subtract(g, gx.sum(axis=dim, keepdims=True), out=gx)
+    gx *= y
+    return gx
+
+
+def _log_softmax_grad(g, y, dim: int):
+    """g - exp(y) * sum(g)."""
+    xp = get_array_module(y)
+    gx = xp.exp(y)
+    gx *= g.sum(axis=dim, keepdims=True)
+    xp.subtract(g, gx, out=gx)
+    return gx
 
 
 def _softmax_dim(input: Tensor, dim) -> int:
@@ -216,12 +249,15 @@ class LeakyRelu(Primitive, node_name="LeakyReluBackward0"):
     def forward(ctx, a, negative_slope):
         ctx.save_for_backward(a)
         ctx.slope = negative_slope
-        return as_dtype(a * _leaky_slope(a, negative_slope), a.dtype)  # CuPy: bf16 * bf16 is f32
+        # as_dtype: CuPy's bf16 * bf16 is f32
+        return in_float32(lambda x: as_dtype(x * _leaky_slope(x, negative_slope), x.dtype), a)
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx._saved_arrays
-        return with_saved_edge(grad * _make(_leaky_slope(a, ctx.slope)), ctx)
+        slope = ctx.slope
+        return with_saved_edge(in_float32(lambda g, x: g * _make(_leaky_slope(x, slope)),
+                                          grad, a), ctx)
 
 
 class Prelu(Primitive, node_name="PreluKernelBackward0"):
@@ -285,7 +321,8 @@ class Hardsigmoid(Primitive, node_name="HardsigmoidBackward0"):
         xp = get_array_module(a)
         a = float_array(a)
         ctx.save_for_backward(a)
-        return (xp.clip(a + 3, 0, 6) / 6).astype(a.dtype, copy=False)  # relu6(x + 3) / 6
+        return in_float32(lambda x: (xp.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False),
+                          a)  # relu6(x + 3) / 6
 
     @staticmethod
     def backward(ctx, grad):
@@ -301,7 +338,8 @@ class Hardswish(Primitive, node_name="HardswishBackward0"):
         xp = get_array_module(a)
         a = float_array(a)
         ctx.save_for_backward(a)
-        return (a * xp.clip(a + 3, 0, 6) / 6).astype(a.dtype, copy=False)  # x relu6(x + 3) / 6
+        return in_float32(lambda x: (x * xp.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False),
+                          a)  # x relu6(x + 3) / 6
 
     @staticmethod
     def backward(ctx, grad):
@@ -310,11 +348,16 @@ class Hardswish(Primitive, node_name="HardswishBackward0"):
         flat = ~(a < 3)
         if _State.enabled:  # create_graph: differentiable in x
             slope = (ctx.saved_tensors[0] / 3 + 0.5).masked_fill(_make(flat), 1)
-        else:  # x / 3 + 1/2 is never -0.0: adding 0 or 1 to it below is exact
-            slope = grad_where(as_dtype(a / 3 + 0.5, a.dtype), drop=flat)
-            slope += flat
-            slope = _make(slope)
-        return select_grad(grad * slope, drop=a <= -3)
+            return select_grad(grad * slope, drop=a <= -3)
+        return select_grad(in_float32(_hardswish_grad, grad, a), drop=a <= -3)
+
+
+def _hardswish_grad(grad: Tensor, a) -> Tensor:
+    """grad * (x / 3 + 1/2) below 3, grad from 3 on and at NaN (the caller drops x <= -3)."""
+    flat = ~(a < 3)
+    slope = grad_where(as_dtype(a / 3 + 0.5, a.dtype), drop=flat)
+    slope += flat  # x / 3 + 1/2 is never -0.0: adding 0 or 1 to it is exact
+    return grad * _make(slope)
 
 
 class Elu(Primitive, node_name="EluBackward0"):
@@ -327,9 +370,7 @@ class Elu(Primitive, node_name="EluBackward0"):
         a = float_array(a)
         ctx.save_for_backward(a)
         ctx.params = (alpha, scale, input_scale if grad_input_scale is None else grad_input_scale)
-        # Each part is 0 (+0.0) where the other applies: their sum is exact, -0.0 and NaN kept.
-        neg = (alpha * scale) * xp.expm1(clip_array(a, None, 0) * input_scale)
-        return (scale * clip_array(a, 0, None) + neg).astype(a.dtype, copy=False)
+        return in_float32(lambda x: _elu(xp, x, alpha, scale, input_scale), a)
 
     @staticmethod
     def backward(ctx, grad):
@@ -343,14 +384,23 @@ class Elu(Primitive, node_name="EluBackward0"):
             positive = _mask(a, ~negative)
             return grad * scale * (positive + (1 - positive) * exp_slope * (alpha * input_scale))
         (a,) = ctx._saved_arrays
-        xp = get_array_module(a)
-        negative = a <= 0
-        slope = grad_where(as_dtype(xp.exp(clip_array(a, None, 0) * input_scale), a.dtype),
-                           negative)
-        slope *= alpha * input_scale * scale
-        positive = xp.logical_not(negative).astype(a.dtype)
-        slope += positive * scale if scale != 1 else positive  # exact: adds to +0.0 or 0
-        return _make(as_dtype(grad._data * slope, grad._data.dtype))
+        return _make(in_float32(lambda g, x: _elu_grad(g, x, *ctx.params), grad._data, a))
+
+
+def _elu(xp, a, alpha: float, scale: float, input_scale: float):
+    # Each part is 0 (+0.0) where the other applies: their sum is exact, -0.0 and NaN kept.
+    neg = (alpha * scale) * xp.expm1(clip_array(a, None, 0) * input_scale)
+    return (scale * clip_array(a, 0, None) + neg).astype(a.dtype, copy=False)
+
+
+def _elu_grad(grad, a, alpha: float, scale: float, input_scale: float):
+    xp = get_array_module(a)
+    negative = a <= 0
+    slope = grad_where(as_dtype(xp.exp(clip_array(a, None, 0) * input_scale), a.dtype), negative)
+    slope *= alpha * input_scale * scale
+    positive = xp.logical_not(negative).astype(a.dtype)
+    slope += positive * scale if scale != 1 else positive  # exact: adds to +0.0 or 0
+    return as_dtype(grad * slope, grad.dtype)
 
 
 class Gelu(Primitive, node_name="GeluBackward0"):
@@ -362,25 +412,29 @@ class Gelu(Primitive, node_name="GeluBackward0"):
         a = float_array(a)
         ctx.save_for_backward(a)
         ctx.approximate = approximate
-        if approximate == "tanh":
-            inner = math.sqrt(2 / math.pi) * (a + 0.044715 * a * a * a)
-            out = 0.5 * a * (1 + xp.tanh(inner))
-        else:
-            out = 0.5 * a * (1 + special(xp).erf(a * (1 / math.sqrt(2))))
-        return as_dtype(out, a.dtype)
+        return in_float32(lambda x: as_dtype(_gelu(xp, x, approximate), x.dtype), a)
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        if ctx.approximate == "tanh":
-            k = math.sqrt(2 / math.pi)
-            t = (k * (a + 0.044715 * a * a * a)).tanh()
-            d = 0.5 * (1 + t) + 0.5 * a * (1 - t * t) * (k * (1 + 3 * 0.044715 * a * a))
-        else:
-            cdf = 0.5 * (1 + (a * (1 / math.sqrt(2))).erf())
-            pdf = (a * a * -0.5).exp() * (1 / math.sqrt(2 * math.pi))
-            d = cdf + a * pdf
-        return grad * d
+        return in_float32(lambda g, x: g * _gelu_slope(x, ctx.approximate), grad, a)
+
+
+def _gelu(xp, a, approximate: str):
+    if approximate == "tanh":
+        inner = math.sqrt(2 / math.pi) * (a + 0.044715 * a * a * a)
+        return 0.5 * a * (1 + xp.tanh(inner))
+    return 0.5 * a * (1 + special(xp).erf(a * (1 / math.sqrt(2))))
+
+
+def _gelu_slope(a: Tensor, approximate: str) -> Tensor:
+    if approximate == "tanh":
+        k = math.sqrt(2 / math.pi)
+        t = (k * (a + 0.044715 * a * a * a)).tanh()
+        return 0.5 * (1 + t) + 0.5 * a * (1 - t * t) * (k * (1 + 3 * 0.044715 * a * a))
+    cdf = 0.5 * (1 + (a * (1 / math.sqrt(2))).erf())
+    pdf = (a * a * -0.5).exp() * (1 / math.sqrt(2 * math.pi))
+    return cdf + a * pdf
 
 
 class Silu(Primitive, node_name="SiluBackward0"):
@@ -390,13 +444,18 @@ class Silu(Primitive, node_name="SiluBackward0"):
     def forward(ctx, a):
         a = float_array(a)
         ctx.save_for_backward(a)
-        return (a * special(get_array_module(a)).expit(a)).astype(a.dtype, copy=False)
+        expit = special(get_array_module(a)).expit
+        return in_float32(lambda x: (x * expit(x)).astype(x.dtype, copy=False), a)
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        s = a.sigmoid()
-        return grad * (s * (1 + a * (1 - s)))
+        return in_float32(_silu_grad, grad, a)
+
+
+def _silu_grad(grad: Tensor, a: Tensor) -> Tensor:
+    s = a.sigmoid()
+    return grad * (s * (1 + a * (1 - s)))
 
 
 class Mish(Primitive, node_name="MishBackward0"):
@@ -405,14 +464,22 @@ class Mish(Primitive, node_name="MishBackward0"):
         xp = get_array_module(a)
         a = float_array(a)
         ctx.save_for_backward(a)
-        softplus = xp.maximum(a, 0) + xp.log1p(xp.exp(-xp.abs(a)))
-        return (a * xp.tanh(softplus)).astype(a.dtype, copy=False)
+        return in_float32(lambda x: _mish(xp, x), a)
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        t = Softplus.apply(a, 1.0, math.inf).tanh()
-        return grad * (t + a * (1 - t * t) * a.sigmoid())
+        return in_float32(_mish_grad, grad, a)
+
+
+def _mish(xp, a):
+    softplus = xp.maximum(a, 0) + xp.log1p(xp.exp(-xp.abs(a)))
+    return (a * xp.tanh(softplus)).astype(a.dtype, copy=False)
+
+
+def _mish_grad(grad: Tensor, a: Tensor) -> Tensor:
+    t = Softplus.apply(a, 1.0, math.inf).tanh()
+    return grad * (t + a * (1 - t * t) * a.sigmoid())
 
 
 class Softplus(Primitive, node_name="SoftplusBackward0"):
@@ -422,24 +489,67 @@ class Softplus(Primitive, node_name="SoftplusBackward0"):
         a = float_array(a)
         ctx.save_for_backward(a)
         ctx.params = (beta, threshold)
-        z = a * beta
-        # log1p(exp(z)) = max(z, 0) + log1p(exp(-|z|)) never overflows
-        soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / beta
-        return xp.where(z > threshold, a, soft).astype(a.dtype, copy=False)
+        return in_float32(lambda x: _softplus(xp, x, beta, threshold), a)
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        beta, threshold = ctx.params
-        z = a._data * beta
-        linear = _mask(a, z > threshold)
-        if _State.enabled:  # create_graph: PyTorch's second derivative is 0 from the threshold on
-            a = where(_make(z >= threshold), a.detach(), a)
-        return grad * (linear + (1 - linear) * (a * beta).sigmoid())
+        return in_float32(lambda g, x: _softplus_grad(g, x, *ctx.params), grad, a)
+
+
+def _softplus(xp, a, beta: float, threshold: float):
+    z = a * beta
+    # log1p(exp(z)) = max(z, 0) + log1p(exp(-|z|)) never overflows
+    soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / beta
+    return xp.where(z > threshold, a, soft).astype(a.dtype, copy=False)
+
+
+def _softplus_grad(grad: Tensor, a: Tensor, beta: float, threshold: float) -> Tensor:
+    z = a._data * beta
+    linear = _mask(a, z > threshold)
+    if _State.enabled:  # create_graph: PyTorch's second derivative is 0 from the threshold on
+        a = where(_make(z >= threshold), a.detach(), a)
+    return grad * (linear + (1 - linear) * (a * beta).sigmoid())
+
+
+class LogSigmoid(Primitive, node_name="LogSigmoidBackward0"):
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), saving exp(-|x|) (PyTorch's buffer, in
+    x's dtype, which half types round) for the gradient."""
+    _node_saved = {"self": 0, "buffer": 1}
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = get_array_module(a)
+        a = float_array(a)
+        out, buffer = in_float32(lambda x: _log_sigmoid(xp, x), a)
+        ctx.save_for_backward(a, buffer)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, buffer = ctx.saved_tensors
+        if _State.enabled:  # create_graph: sigmoid(-x), smooth at 0 as PyTorch's derivative
+            return in_float32(lambda g, x: g * (-x).sigmoid(), grad, a)
+        return in_float32(_log_sigmoid_grad, grad, a, buffer)
+
+
+def _log_sigmoid(xp, a) -> tuple:
+    """log(sigmoid(x)) (0.0 at x = inf, as in PyTorch, not -0.0) and the buffer exp(-|x|)."""
+    buffer = xp.exp(-xp.abs(a))
+    return (xp.minimum(a, 0) - xp.log1p(buffer)).astype(a.dtype, copy=False), buffer
+
+
+def _log_sigmoid_grad(grad: Tensor, a: Tensor, buffer: Tensor) -> Tensor:
+    """grad * (1 - b / (1 + b)) where x < 0, else grad * b / (1 + b), with b = exp(-|x|)."""
+    share = buffer / (1 + buffer)
+    return grad * where(_make(a._data < 0), 1 - share, share)
 
 
 def _shrunk(a, lambd: float):
-    """Where ``-lambd <= a <= lambd``: the zero band of hardshrink and softshrink (never NaN)."""
+    """Where ``-lambd <= a <= lambd``: the zero band of hardshrink and softshrink (never NaN),
+    with ``lambd`` rounded to ``a``'s dtype as PyTorch's kernels compare (NumPy would widen a
+    bfloat16 ``a`` instead)."""
+    lambd = a.dtype.type(lambd)
     return (a >= -lambd) & (a <= lambd)
 
 
@@ -465,7 +575,7 @@ class Softshrink(Primitive, node_name="SoftshrinkBackward0"):
     def forward(ctx, a, lambd):
         ctx.save_for_backward(a)
         ctx.shrunk = _shrunk(a, lambd)
-        return a - clip_array(a, -lambd, lambd)
+        return in_float32(lambda x: x - clip_array(x, -lambd, lambd), a)
 
     @staticmethod
     def backward(ctx, grad):

@@ -20,6 +20,7 @@ from ember.ops._util import (
     accepts_out,
     apply_out,
     float_array,
+    in_float32,
     promote,
     refuse_cast_first,
     scalar_name,
@@ -220,14 +221,15 @@ class Rsqrt(Primitive, node_name="RsqrtBackward0"):
 
     @staticmethod
     def forward(ctx, a):
-        out = 1 / _xp(a).sqrt(float_array(a))
+        sqrt = _xp(a).sqrt
+        out = in_float32(lambda x: 1 / sqrt(x), float_array(a))  # half types: rounded once
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * conj_derivative(pow(out, 3)) * -0.5
+        return -0.5 * grad * conj_derivative(pow(out, 3))  # PyTorch's order of the products
 
 
 def rsqrt(input, *, out=None):

@@ -60,7 +60,6 @@ EXTRA_SLOW = {
     "nn.functional.linear_cross_entropy.chunked_none",
 }
 HALF = "half precision: ember rounds intermediates where PyTorch's kernel computes in float32"
-HALF_ORDER = "half-precision sum in another order than PyTorch's kernel: a few ulps apart"
 HALF_COLUMNS = "PyTorch rounds the half columns before col2im sums them; ember rounds once"
 COMPLEX32 = "the sample makes complex32, which NumPy has no element type for"
 KNOWN_EXTRA = {
@@ -70,7 +69,6 @@ KNOWN_EXTRA = {
                              "nn.functional.scaled_dot_product_attention")},
     "complex|float16": COMPLEX32, "view_as_complex|float16": COMPLEX32,
     "nn.functional.soft_margin_loss|float16": "PyTorch's float16 kernel overflows to inf",
-    "nn.functional.nll_loss|float16": HALF_ORDER,
     "nn.functional.instance_norm|bfloat16": "PyTorch's bfloat16 rstd of one sample with many "
                                             "channels drifts from the float32 one rounded",
     # PyTorch's CPU half kernel gives NaN or garbage (exp(0.01 I) is NaN in float16, exp(0.1 A)

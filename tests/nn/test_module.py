@@ -394,3 +394,18 @@ def test_linear_checks_its_input_against_the_weight_it_holds():
                                (ember.ones(5, 2) @ layer.weight.T + layer.bias).detach().numpy())
     with pytest.raises(RuntimeError, match="in_features=2 in its last dimension"):
         layer(ember.ones(5, 4))
+
+
+def test_linear_reads_a_parametrized_weight_once_per_forward():
+    # spectral_norm's power iteration runs on every read of the weight
+    calls = []
+
+    class Counted(nn.Module):
+        def forward(self, w):
+            calls.append(1)
+            return w
+
+    layer = nn.Linear(3, 2)
+    nn.utils.parametrize.register_parametrization(layer, "weight", Counted())
+    layer(ember.ones(4, 3))
+    assert len(calls) == 1

@@ -63,13 +63,15 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
+        # read once: a parametrized weight (spectral_norm) is recomputed on every read
+        weight = self.weight
         # the weight's own width, not in_features: libraries swap in weights of other widths
         # (transformers' tensor parallelism puts this rank's shard there)
-        in_features = self.weight.shape[-1]
+        in_features = weight.shape[-1]
         if input.ndim == 0 or input.shape[-1] != in_features:
             raise self._shape_error(f"an input with in_features={in_features} in its last "
                                     "dimension", input)
-        return F.linear(input, self.weight, self.bias)
+        return F.linear(input, weight, self.bias)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

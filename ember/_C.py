@@ -15,13 +15,10 @@ from ember.overrides import (  # noqa: F401
 
 _pop_torch_function_stack = _overrides._pop_mode
 _push_on_torch_function_stack = _overrides._push_mode
-from ember.jit import _set_autocast_mode as _jit_set_autocast_mode  # noqa: E402,F401
-from ember.autograd.engine import (  # noqa: E402,F401
-    current_graph_task_id as _current_graph_task_id,
-    will_engine_execute_node as _will_engine_execute_node,
-)
-
 from ember._tensor import Tensor as _Tensor  # noqa: E402
+from ember.autograd.engine import current_graph_task_id as _current_graph_task_id  # noqa: E402,F401
+from ember.autograd.engine import will_engine_execute_node as _will_engine_execute_node  # noqa: E402,F401
+from ember.jit import _set_autocast_mode as _jit_set_autocast_mode  # noqa: E402,F401
 
 # The metaclass of Tensor, which libraries name in annotations (Lightning's checkpoint loader):
 # ember's Tensor is a plain class, so it is ``type``.

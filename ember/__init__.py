@@ -337,7 +337,7 @@ def _assert(condition, message: str) -> None:
     assert condition, message
 
 
-from ember.version import __version__  # noqa: E402  (the PyTorch release ember follows)
+from ember.version import __version__ as __version__  # noqa: E402  (the PyTorch release)
 
 # Heavier packages load on first use (``ember.optim``, ``ember.legacy``, ...), keeping
 # ``import ember`` fast; ``import ember.optim`` works as usual.

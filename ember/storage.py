@@ -13,7 +13,6 @@ import numpy as np
 from ember import dtypes as _dt
 from ember.backend.device import CPU, Device, array_device, to_device
 
-
 _typed_storage_warned = False
 
 

@@ -9,10 +9,24 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple, Union  # noqa: F401,UP035
 
-from ember._jit_types import (AnyType, BoolType, ComplexType, DeviceObjType,  # noqa: F401
-                              DictType, FloatType, IntType, ListType, NoneType, NumberType,
-                              OptionalType, StreamObjType, StringType, TensorType, TupleType,
-                              UnionType)
+from ember._jit_types import (  # noqa: F401
+    AnyType,
+    BoolType,
+    ComplexType,
+    DeviceObjType,
+    DictType,
+    FloatType,
+    IntType,
+    ListType,
+    NoneType,
+    NumberType,
+    OptionalType,
+    StreamObjType,
+    StringType,
+    TensorType,
+    TupleType,
+    UnionType,
+)
 from ember.futures import Future  # noqa: F401
 
 

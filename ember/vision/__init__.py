@@ -2,9 +2,8 @@
 
 Pillow is needed for images and is imported only when an image is touched.
 """
-from ember.vision import datasets, io, models, ops, transforms, utils  # noqa: F401
-
 from ember.torch_version import TorchVersion  # noqa: E402
+from ember.vision import datasets, io, models, ops, transforms, utils  # noqa: F401
 
 __version__ = TorchVersion("0.28.0")  # the torchvision release (beside PyTorch 2.13) it follows
 

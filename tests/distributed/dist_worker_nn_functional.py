@@ -83,7 +83,8 @@ def check_gather_and_scatter():
 
 def check_reduce_scatter():
     x = x_of(RANK)
-    out = dnn.reduce_scatter(ember.empty(4, dtype=ember.float64), [x * (k + 1) for k in range(SIZE)])
+    out = dnn.reduce_scatter(ember.empty(4, dtype=ember.float64),
+                             [x * (k + 1) for k in range(SIZE)])
     np.testing.assert_array_equal(out.detach().numpy(),
                                   (RANK + 1) * sum(r + 1 for r in range(SIZE)) * BASE)
     (weight(RANK) * out).sum().backward()

@@ -9,7 +9,8 @@ pytest.importorskip("mpi4py")
 if mpiexec() is None:
     pytest.skip("mpiexec is not installed (pip install mpich)", allow_module_level=True)
 
-CHECKS = ["optim_state_dict_round_trip", "full_shard_matches_single_process", "shard_grad_op_matches_single_process",
+CHECKS = ["optim_state_dict_round_trip",
+          "full_shard_matches_single_process", "shard_grad_op_matches_single_process",
           "no_shard_matches_single_process", "nested_units_match_single_process",
           "use_orig_params_matches_single_process",
           "transformer_policy_and_module_wrap_policy",

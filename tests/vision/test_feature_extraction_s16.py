@@ -49,9 +49,9 @@ def test_extracted_features_equal_the_modules_outputs():
     assert list(out) == ["feat1", "bn", "logits"]
     expected = hooked_outputs(model, ["layer1", "layer3.1.bn2", "fc"], x)
     # "layer1" names the last node inside layer1: its output
-    np.testing.assert_array_equal(out["feat1"].detach().numpy(), expected["layer1"].detach().numpy())
-    np.testing.assert_array_equal(out["bn"].detach().numpy(), expected["layer3.1.bn2"].detach().numpy())
-    np.testing.assert_array_equal(out["logits"].detach().numpy(), expected["fc"].detach().numpy())
+    for name, module in (("feat1", "layer1"), ("bn", "layer3.1.bn2"), ("logits", "fc")):
+        np.testing.assert_array_equal(out[name].detach().numpy(),
+                                      expected[module].detach().numpy())
 
 
 def test_unused_modules_are_dropped_and_parameters_shared():
@@ -134,7 +134,8 @@ def test_tracer_kwargs_leaf_modules_and_functions():
         model, return_nodes=["leaf_module"],
         tracer_kwargs={"leaf_modules": [LeafModule], "autowrap_functions": [leaf_function]})
     x = ember.randn(2, 3, 6, 6)
-    np.testing.assert_array_equal(extractor(x)["leaf_module"].detach().numpy(), model(x).detach().numpy())
+    np.testing.assert_array_equal(extractor(x)["leaf_module"].detach().numpy(),
+                                  model(x).detach().numpy())
 
 
 def test_errors():

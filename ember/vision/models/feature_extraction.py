@@ -107,7 +107,7 @@ def _warn_if_modes_differ(train_tracer: NodePathTracer, eval_tracer: NodePathTra
         how = ("The nodes obtained by tracing the model in train mode are different to those "
                "obtained in eval mode. ")
     warnings.warn(how + "When choosing nodes for feature extraction, you may need to specify "
-                  "output nodes for train and eval mode separately.")
+                  "output nodes for train and eval mode separately.", stacklevel=3)
 
 
 def _trace(model: nn.Module, training: bool, tracer_kwargs: dict | None,

@@ -317,6 +317,11 @@ def _run(lib, case):
 # Owned elsewhere: the fused NllLoss/CrossEntropy primitives' 'mean' backward divides by the
 # total weight, 0 when every target is ignored (ember/ops/losses.py _weighted_reduction).
 KNOWN: dict[str, str] = {}  # {case: why ember differs}
+# cases whose value PyTorch leaves undefined: only the result's kind and shape are compared
+UNDEFINED_IN_TORCH = {
+    "mlm empty": "multilabel_margin_loss of an empty batch returns uninitialised memory "
+                 "(3.8e+180 in one CI run, -1.6e-09 in another)",
+}
 
 
 @pytest.mark.parametrize("name", [
@@ -329,6 +334,8 @@ def test_matches_torch(name):
         assert got[1].split(". (Could")[0] == want[1].split(". (Could")[0], (want, got)
         return
     assert got[:2] == want[:2], (want, got)
+    if name in UNDEFINED_IN_TORCH:
+        return
     for i, (a, b) in enumerate(zip(want[2:], got[2:])):
         np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-9, equal_nan=True,
                                    err_msg=f"{name} [{i}]")

@@ -16,3 +16,13 @@ def run_script(source: str, name: str, *command_prefix: str, tmp_path) -> dict:
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_driver(driver, *command_prefix: str) -> dict:
+    """A model driver's report per model: one JSON line per model on stdout (``driver``, a
+    path, run from its folder under ``command_prefix``)."""
+    done = subprocess.run([sys.executable, *command_prefix, str(driver)], capture_output=True,
+                          text=True, timeout=900, cwd=driver.parent)
+    assert done.returncode == 0, done.stderr[-3000:]
+    reports = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return {r["model"]: r for r in reports}

@@ -9,13 +9,13 @@ PyTorch's.
 """
 from __future__ import annotations
 
-import json
+import functools
 import math
 import pathlib
-import subprocess
-import sys
 
 import pytest
+
+from tests.acceptance import script_report
 
 transformers = pytest.importorskip("transformers")
 
@@ -24,14 +24,8 @@ DRIVER = pathlib.Path(__file__).with_name("transformers_models.py")
 TESTED = ("4.46", "4.57", "5.24")
 
 
-def run_driver(*command_prefix: str) -> dict:
-    """The driver's report per model, run in a fresh interpreter (``command_prefix`` chooses
-    the library behind ``torch``)."""
-    done = subprocess.run([sys.executable, *command_prefix, str(DRIVER)], capture_output=True,
-                          text=True, timeout=900, cwd=DRIVER.parent)
-    assert done.returncode == 0, done.stderr[-3000:]
-    reports = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    return {r["model"]: r for r in reports}
+# the driver's report per model, run under ``command_prefix`` (``-m ember.compat``: on ember)
+run_driver = functools.partial(script_report.run_driver, DRIVER)
 
 
 @pytest.fixture(scope="module")

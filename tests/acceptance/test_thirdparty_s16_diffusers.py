@@ -7,13 +7,13 @@ test_diffusers_s16_vs_torch.py compares the numbers with real PyTorch's.
 """
 from __future__ import annotations
 
-import json
+import functools
 import math
 import pathlib
-import subprocess
-import sys
 
 import pytest
+
+from tests.acceptance import script_report
 
 diffusers = pytest.importorskip("diffusers")
 
@@ -28,14 +28,8 @@ PIPELINES = ("ddpm-pipeline", "ddim-pipeline", "dit-pipeline")
 SCHEDULERS = 17
 
 
-def run_driver(*command_prefix: str) -> dict:
-    """The driver's report per case, run in a fresh interpreter (``command_prefix`` chooses
-    the library behind ``torch``)."""
-    done = subprocess.run([sys.executable, *command_prefix, str(DRIVER)], capture_output=True,
-                          text=True, timeout=900, cwd=DRIVER.parent)
-    assert done.returncode == 0, done.stderr[-3000:]
-    reports = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    return {r["model"]: r for r in reports}
+# the driver's report per model, run under ``command_prefix`` (``-m ember.compat``: on ember)
+run_driver = functools.partial(script_report.run_driver, DRIVER)
 
 
 @pytest.fixture(scope="module")

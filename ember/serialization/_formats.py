@@ -86,48 +86,56 @@ def load_safetensors(filename, device="cpu") -> dict[str, Tensor]:
     """
     from ember.serialization import _readable
     with _readable(filename) as fp:
-        file_size = fp.seek(0, os.SEEK_END)
-        fp.seek(0)
-        head = fp.read(8)
-        if len(head) != 8:
-            raise RuntimeError("load_safetensors: file too short for a header")
-        (n,) = struct.unpack("<Q", head)
-        if n > min(_ST_MAX_HEADER, file_size - 8):
-            raise RuntimeError(f"load_safetensors: header of {n} bytes does not fit the file")
-        try:
-            header = json.loads(fp.read(n))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise RuntimeError(f"load_safetensors: corrupt header ({e})") from None
-        if not isinstance(header, dict):
-            raise RuntimeError("load_safetensors: header is not a JSON object")
-        header.pop("__metadata__", None)
-        data_size = file_size - 8 - n
+        entries, _, data_start = read_safetensors_header(fp, "load_safetensors")
         out = {}
-        for name, info in header.items():
-            dtype, shape, (begin, end) = _check_entry(name, info, data_size)
+        for name, (dtype, shape, begin, _) in entries.items():
             array = np.empty(shape, dtype.np_dtype)
-            fp.seek(8 + n + begin)
+            fp.seek(data_start + begin)
             read_exactly(fp, array.reshape(-1).view(np.uint8), f"tensor '{name}'")
             out[name] = _make(to_device(array, Device(device)))
         return out
 
 
-def _check_entry(name, info, data_size):
+def read_safetensors_header(fp, who: str) -> tuple[dict, dict, int]:
+    """A safetensors file's entries, each checked against the file: ``(entries, metadata,
+    data_start)`` where ``entries`` maps names to ``(dtype, shape, begin, end)``, byte ranges
+    inside the data that starts at ``data_start``. Errors are ``RuntimeError``s naming ``who``."""
+    file_size = fp.seek(0, os.SEEK_END)
+    fp.seek(0)
+    head = fp.read(8)
+    if len(head) != 8:
+        raise RuntimeError(f"{who}: file too short for a safetensors header")
+    (n,) = struct.unpack("<Q", head)
+    if n > min(_ST_MAX_HEADER, file_size - 8):
+        raise RuntimeError(f"{who}: safetensors header of {n} bytes does not fit the file")
+    try:
+        header = json.loads(fp.read(n))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RuntimeError(f"{who}: corrupt safetensors header ({e})") from None
+    if not isinstance(header, dict):
+        raise RuntimeError(f"{who}: safetensors header is not a JSON object")
+    metadata = header.pop("__metadata__", None) or {}
+    entries = {name: _check_entry(who, name, info, file_size - 8 - n)
+               for name, info in header.items()}
+    return entries, metadata if isinstance(metadata, dict) else {}, 8 + n
+
+
+def _check_entry(who: str, name: str, info, data_size: int) -> tuple:
     try:
         dtype = _ST_DTYPES[info["dtype"]]
-        shape = [int(s) for s in info["shape"]]
+        shape = tuple(int(s) for s in info["shape"])
         begin, end = (int(o) for o in info["data_offsets"])
     except (KeyError, TypeError, ValueError):
-        raise RuntimeError(f"load_safetensors: bad entry for '{name}'") from None
+        raise RuntimeError(f"{who}: bad entry for '{name}'") from None
     numel = 1
     for s in shape:
         if s < 0:
-            raise RuntimeError(f"load_safetensors: negative dimension in '{name}'")
+            raise RuntimeError(f"{who}: negative dimension in '{name}'")
         numel *= s
     if not 0 <= begin <= end <= data_size or end - begin != numel * dtype.itemsize:
-        raise RuntimeError(f"load_safetensors: offsets [{begin}, {end}] of '{name}' do not "
-                           f"match its shape {shape} or the {data_size} bytes of data")
-    return dtype, shape, (begin, end)
+        raise RuntimeError(f"{who}: offsets [{begin}, {end}] of '{name}' do not "
+                           f"match its shape {list(shape)} or the {data_size} bytes of data")
+    return dtype, shape, begin, end
 
 
 def save_npz(tensors: dict[str, Tensor], file) -> None:

@@ -4,10 +4,8 @@ checked reader of safetensors headers."""
 from __future__ import annotations
 
 import json
-import os
-import struct
 
-from ember.serialization._formats import _ST_MAX_HEADER, _check_entry
+from ember.serialization._formats import read_safetensors_header
 
 _metadata_fn = "model.safetensors.index.json"
 SUFFIX = ".safetensors"
@@ -35,29 +33,7 @@ class SafetensorsHeader:
     def __init__(self, path: str) -> None:
         self.path = path
         with open(path, "rb") as fp:
-            file_size = os.fstat(fp.fileno()).st_size
-            head = fp.read(8)
-            if len(head) != 8:
-                raise ValueError(f"{path}: too short for a safetensors header")
-            (n,) = struct.unpack("<Q", head)
-            if n > min(_ST_MAX_HEADER, file_size - 8):
-                raise ValueError(f"{path}: safetensors header of {n} bytes does not fit the file")
-            try:
-                header = json.loads(fp.read(n))
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise ValueError(f"{path}: corrupt safetensors header ({e})") from None
-        if not isinstance(header, dict):
-            raise ValueError(f"{path}: safetensors header is not a JSON object")
-        self.data_start = 8 + n
-        extra = header.pop("__metadata__", None) or {}
-        self.metadata = extra if isinstance(extra, dict) else {}
-        self.tensors = {}
-        for name, info in header.items():
-            try:
-                dtype, shape, (begin, end) = _check_entry(name, info, file_size - 8 - n)
-            except RuntimeError as e:
-                raise ValueError(f"{path}: {e}") from None
-            self.tensors[name] = (dtype, tuple(shape), begin, end)
+            self.tensors, self.metadata, self.data_start = read_safetensors_header(fp, path)
         self.offsets = self._saved_offsets()
 
     def _saved_offsets(self) -> dict:

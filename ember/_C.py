@@ -35,11 +35,25 @@ def _log_api_usage_once(event: str) -> None:
     """PyTorch records API-usage events for its telemetry; ember keeps none."""
 
 
+def _get_tracing_state() -> None:
+    """The active ``jit.trace`` tracer's state, None when not tracing: ember's ``trace`` runs
+    the function eagerly, with no tracer, so it is always None."""
+    return None
+
+
 def _get_accelerator():
     """The current accelerator's device (``device(type='cpu')`` where none is usable)."""
     from ember.accelerator import current_accelerator
     from ember.backend.device import Device
     return current_accelerator() or Device("cpu")
+
+
+def _are_functorch_transforms_active() -> bool:
+    """Whether code runs inside a functorch transform that sees batched values: ember's
+    ``func.vmap`` (it calls the function once per sample). ``func.grad``/``jvp`` differentiate
+    through the ordinary autograd graph, so inside them every tensor op behaves as outside."""
+    from ember import autograd
+    return autograd._vmap_depth > 0
 
 
 def _get_privateuse1_backend_name() -> str:

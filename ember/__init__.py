@@ -120,6 +120,8 @@ from ember.sparse import sparse_coo_tensor  # noqa: F401,E402
 from ember.ops.index_along_dim import index_reduce  # noqa: F401,E402
 from ember.sparse import (sparse_bsc_tensor, sparse_bsr_tensor,  # noqa: F401,E402
                           sparse_compressed_tensor, sparse_csc_tensor, sparse_csr_tensor)
+from ember._sparse_compressed import (_convert_indices_from_coo_to_csr,  # noqa: F401,E402
+                                      _convert_indices_from_csr_to_coo)
 from ember.backend import cpu as _cpu_backend  # noqa: E402
 
 _cpu_backend.tune_allocator()
@@ -356,13 +358,18 @@ _LAZY_SUBMODULES += ("quasirandom",)  # torch.quasirandom: SobolEngine
 _LAZY_SUBMODULES += ("_dynamo", "_higher_order_ops", "_logging")  # compiler-stack namespaces
 _LAZY_SUBMODULES += ("_inductor", "_utils")  # torch._inductor, torch._utils
 _LAZY_SUBMODULES += ("version", "torch_version")  # torch.version, torch.torch_version
+_LAZY_SUBMODULES += ("__config__",)  # torch.__config__: show(), parallel_info()
 
 # torch's top-level names whose code loads with a lazy submodule
 _NAMES_ELSEWHERE = {"PyTorchFileReader": "ember.serialization.file_reader",
-                    "ScriptModule": "ember._C"}
+                    "ScriptModule": "ember._C", "SymInt": "ember.export._symbolic",
+                    "SymFloat": "ember.export._symbolic", "SymBool": "ember.export._symbolic"}
 
 
 def __getattr__(name: str):
+    if name == "torch":  # torch.torch is torch itself (code writes ``torch.torch.Tensor``)
+        import sys
+        return sys.modules[__name__]
     if name in _LAZY_SUBMODULES:
         import importlib
         return importlib.import_module(f"ember.{name}")

@@ -32,6 +32,10 @@ from ember.sparse import (
 # the dense values and answers dense (strided), as for COO.
 
 
+_TRANSPOSED_LAYOUT = {"sparse_csr": "sparse_csc", "sparse_csc": "sparse_csr",
+                      "sparse_bsr": "sparse_bsc", "sparse_bsc": "sparse_bsr"}
+
+
 class SparseCompressedTensor(_SparseBase):
     """A CSR, CSC, BSR or BSC sparse tensor (see NOTE [ Dense-backed compressed tensors ]):
     ``isinstance(t, ember.Tensor)`` holds, as ``type(t) is torch.Tensor`` does for PyTorch's."""
@@ -122,6 +126,17 @@ class SparseCompressedTensor(_SparseBase):
         info = self.__dict__
         return _as_compressed(t, info["_layout"], info["_blocksize"], self.dense_dim(),
                               to_device(info["_pattern"], t.device), info["_index_dtype"])
+
+    def t(self) -> Tensor:
+        """A matrix transposed over the same entries: CSR becomes CSC, BSR becomes BSC (with
+        the block size swapped), and back, as in PyTorch; differentiable."""
+        info = self.__dict__
+        if self.ndim != 2 + self.dense_dim():
+            return Tensor.t(self)
+        transposed = self.to_dense(masked_grad=False).transpose(0, 1)
+        return _as_compressed(transposed, _TRANSPOSED_LAYOUT[info["_layout"]],
+                              info["_blocksize"][::-1], self.dense_dim(),
+                              info["_pattern"].swapaxes(-1, -2), info["_index_dtype"])
 
     clone = _layout_cast("clone")
     detach = _layout_cast("detach")
@@ -404,3 +419,30 @@ def sparse_bsc_tensor(ccol_indices, row_indices, values, size=None, *, dtype=Non
                                     layout=ember.sparse_bsc, device=device,
                                     requires_grad=requires_grad,
                                     check_invariants=check_invariants)
+
+
+def _convert_indices_from_coo_to_csr(input: Tensor, size: int, *,
+                                     out_int32: bool = False) -> Tensor:
+    """``torch._convert_indices_from_coo_to_csr``: the ``size + 1`` compressed row pointers of
+    the sorted row indices ``input`` (pointer ``r`` counts the indices below ``r``).
+
+    Example::
+
+        >>> ember._convert_indices_from_coo_to_csr(ember.tensor([0, 0, 2]), 3)
+        tensor([0, 2, 2, 3])
+    """
+    import ember
+    bounds = ember.arange(size + 1, dtype=input.dtype, device=input.device)
+    return ember.searchsorted(input, bounds, out_int32=out_int32)
+
+
+def _convert_indices_from_csr_to_coo(crow_indices: Tensor, col_indices: Tensor, *,
+                                     out_int32: bool = False, transpose: bool = False) -> Tensor:
+    """``torch._convert_indices_from_csr_to_coo``: the (2, nnz) row and column indices of a
+    CSR pattern (column and row with ``transpose``)."""
+    import ember
+    rows = ember.arange(crow_indices.numel() - 1, device=crow_indices.device)
+    rows = ember.repeat_interleave(rows, crow_indices.diff())
+    indices = ember.stack([rows, col_indices.to(rows.dtype)])
+    indices = indices.flip(0) if transpose else indices
+    return indices.to(ember.int32 if out_int32 else ember.int64)

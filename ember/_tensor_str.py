@@ -226,6 +226,22 @@ def autograd_suffix(t) -> list:
     return ["requires_grad=True"] if t.requires_grad else []
 
 
+def _host_values(t) -> np.ndarray:
+    """``t``'s values as a host array in a dtype NumPy formats (half types widened)."""
+    from ember import dtypes as _dt
+    data = t._data if isinstance(t._data, np.ndarray) else t._data.get()
+    if data.dtype.kind == "V" or t.dtype in (_dt.bfloat16, _dt.float16):
+        data = data.astype(np.float32)
+    return data
+
+
+def _tensor_str(t, indent: int) -> str:
+    """The values part of ``repr(t)`` (``[[1., 2.], ...]``), continuation lines indented by
+    ``indent``; ``[]`` for an empty tensor."""
+    data = _host_values(t)
+    return "[]" if data.size == 0 else _body(data, indent)
+
+
 def tensor_repr(t) -> str:
     """``repr(t)``: ``tensor([...], dtype=..., grad_fn=<...>)`` as PyTorch prints it."""
     from ember import dtypes as _dt
@@ -239,9 +255,7 @@ def tensor_repr(t) -> str:
             suffixes.append(f"dtype={t.dtype!r}")
         return _add_suffixes(prefix + "...", suffixes + autograd_suffix(t), indent,
                              force_newline=False)
-    data = t._data if isinstance(t._data, np.ndarray) else t._data.get()
-    if data.dtype.kind == "V" or t.dtype in (_dt.bfloat16, _dt.float16):
-        data = data.astype(np.float32)
+    data = _host_values(t)
     suffixes = []
     if t.is_cuda:
         suffixes.append(f"device='{t.device}'")
@@ -257,6 +271,6 @@ def tensor_repr(t) -> str:
             suffixes.append(f"size={tuple(data.shape)}")
         if not dtype_implied(t):
             suffixes.append(f"dtype={t.dtype!r}")
-        body = _body(data, indent)
+        body = _tensor_str(t, indent)
     suffixes += autograd_suffix(t)
     return _add_suffixes(prefix + body, suffixes, indent, force_newline=False)

@@ -428,9 +428,12 @@ class _OpNamespace:
 
 
 def op_namespace(name: str) -> _OpNamespace:
-    """The namespace ``ember.ops.<name>`` of the operators registered under it; an
-    AttributeError for any other name (so that ``from ember.ops import <submodule>`` still
-    imports the submodule)."""
+    """The namespace ``ember.ops.<name>``: ``aten`` (PyTorch's operators, see ember._aten) or
+    the operators registered under it; an AttributeError for any other name (so that
+    ``from ember.ops import <submodule>`` still imports the submodule)."""
+    if name == "aten":
+        from ember._aten import aten
+        return aten
     if not any(key.startswith(name + "::") for key in _registry):
         raise AttributeError(f"module 'ember.ops' has no attribute '{name}'")
     return _OpNamespace(name)

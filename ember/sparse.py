@@ -118,6 +118,12 @@ class SparseCooTensor(_SparseBase):
     def is_coalesced(self) -> bool:
         return self.__dict__["_coalesced"]
 
+    def _coalesced_(self, coalesced: bool) -> "SparseCooTensor":
+        """Mark the tensor coalesced or not, unchecked (the caller vouches, as in PyTorch);
+        returns the tensor itself."""
+        self.__dict__["_coalesced"] = bool(coalesced)
+        return self
+
     def coalesce(self) -> "SparseCooTensor":
         """The same tensor with unique, sorted indices (duplicates were summed on creation);
         differentiable, as in PyTorch."""
@@ -469,10 +475,13 @@ def _layout_name(layout) -> str | None:
     return getattr(layout, "name", None)
 
 
-def mm(mat1: Tensor, mat2: Tensor) -> Tensor:
+def mm(mat1: Tensor, mat2: Tensor, reduce: str = "sum") -> Tensor:
     """``mat1 @ mat2`` where either may be sparse (``torch.sparse.mm``): sparse when both are
     (see ``sparse_mm``), else dense; the gradient of a sparse operand is kept to its specified
-    entries, as in PyTorch."""
+    entries, as in PyTorch. ``reduce`` ('sum', 'mean', 'amax', 'amin') combines the products
+    of each row of a CSR ``mat1`` with a dense ``mat2`` (a row without entries gives 0)."""
+    if reduce != "sum":
+        return _reduced_mm(mat1, mat2, reduce)
     if isinstance(mat1, _SparseBase):
         if isinstance(mat2, _SparseBase):
             return sparse_mm(mat1, mat2)
@@ -482,6 +491,21 @@ def mm(mat1: Tensor, mat2: Tensor) -> Tensor:
     if isinstance(mat2, _SparseBase):
         mat2 = mat2.to_dense()
     return mat1.matmul(mat2)
+
+
+def _reduced_mm(mat1: Tensor, mat2: Tensor, reduce: str) -> Tensor:
+    """``torch.sparse.mm(mat1, mat2, reduce)``: per row ``i`` of the CSR ``mat1``, ``reduce``
+    over its entries ``j`` of ``mat1[i, j] * mat2[j]``; composed, so differentiable in both."""
+    import ember
+    if getattr(mat1, "layout", None) is not ember.sparse_csr or isinstance(mat2, _SparseBase):
+        raise NotImplementedError(f"Could not run 'aten::_sparse_mm_reduce_impl' with "
+                                  f"arguments from the '{layout_word(mat1)}' backend")
+    rows, cols = ember._convert_indices_from_csr_to_coo(mat1.crow_indices(), mat1.col_indices())
+    products = mat1.values().unsqueeze(-1) * mat2[cols]
+    out = products.new_zeros((mat1.shape[0], mat2.shape[1]))
+    reduce = {"max": "amax", "min": "amin"}.get(reduce, reduce)  # PyTorch takes both spellings
+    return out.scatter_reduce(0, rows.unsqueeze(-1).expand_as(products), products, reduce,
+                              include_self=False)
 
 
 def sum(input: Tensor, dim=None, dtype=None) -> Tensor:  # noqa: A001 - PyTorch's name

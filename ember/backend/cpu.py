@@ -35,3 +35,13 @@ def silence_float_warnings() -> None:
     ``np.errstate`` around every op, and leaves the user's own NumPy code as it was.
     """
     warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember(\.|$)")
+
+
+def blas_description() -> str:
+    """The BLAS NumPy was built with, as ``name version`` ("unknown" where NumPy won't say)."""
+    import numpy
+    try:
+        blas = numpy.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    except (TypeError, KeyError):  # NumPy < 1.26 prints its configuration only
+        return "unknown"
+    return f"{blas.get('name', 'unknown')} {blas.get('version', '')}".strip()

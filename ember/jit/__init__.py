@@ -38,7 +38,7 @@ __all__ = [
     "export", "fork", "freeze",
     "ignore", "interface", "is_scripting", "is_tracing", "load", "onednn_fusion_enabled",
     "optimize_for_inference", "optimized_execution", "save", "script", "script_if_tracing",
-    "script_method", "trace", "trace_module", "unused", "wait"]
+    "script_method", "trace", "trace_module", "TracerWarning", "unused", "wait"]
 
 T = TypeVar("T")
 
@@ -269,6 +269,17 @@ def script_if_tracing(fn: Callable) -> Callable:
     return fn
 
 
+def _overload(fn: Callable) -> Callable:
+    """Declare one typed signature of a function TorchScript overloads; the undecorated
+    definition that follows is the one Python calls, so the declaration is returned as is."""
+    return fn
+
+
+def _overload_method(fn: Callable) -> Callable:
+    """``_overload`` for a method."""
+    return fn
+
+
 def annotate(the_type, the_value):
     """Give TorchScript the type of ``the_value``; returns the value."""
     return the_value
@@ -277,6 +288,11 @@ def annotate(the_type, the_value):
 def is_scripting() -> bool:
     """False: code is never running under TorchScript in ember."""
     return False
+
+
+class TracerWarning(Warning):
+    """The category of ``trace``'s warnings about code a trace cannot follow; ember's eager
+    ``trace`` issues none, and code filters it by name."""
 
 
 def is_tracing() -> bool:

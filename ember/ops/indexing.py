@@ -94,7 +94,11 @@ class Index(Primitive, node_name="IndexBackward0"):
     def forward(ctx, a, index):
         ctx.in_shape = a.shape
         ctx.index = index
-        return a[index]
+        # PyTorch's result is a fresh row-major tensor; NumPy's can be laid out otherwise
+        # (``a[:, mask]`` is column-major), and ``.view`` must then work on it as on PyTorch's.
+        # (A 0-d result is left alone: ascontiguousarray would make it 1-d.)
+        out = a[index]
+        return out if out.ndim == 0 else get_array_module(a).ascontiguousarray(out)
 
     @staticmethod
     def backward(ctx, grad):

@@ -3,6 +3,7 @@ imported, so each run needs its own), its last stdout line read back as a JSON r
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -26,3 +27,22 @@ def run_driver(driver, *command_prefix: str) -> dict:
     assert done.returncode == 0, done.stderr[-3000:]
     reports = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     return {r["model"]: r for r in reports}
+
+
+def assert_reports_close(got, expected, rtol: float, atol: float, path: str = "") -> None:
+    """Numbers within ``rtol``/``atol`` of PyTorch's, everything else (keys, lengths, ints,
+    strings, booleans) equal."""
+    if isinstance(expected, dict):
+        assert isinstance(got, dict) and sorted(got) == sorted(expected), path
+        for key in expected:
+            assert_reports_close(got[key], expected[key], rtol, atol, f"{path}/{key}")
+    elif isinstance(expected, list):
+        assert isinstance(got, list) and len(got) == len(expected), path
+        for i, (g, e) in enumerate(zip(got, expected)):
+            assert_reports_close(g, e, rtol, atol, f"{path}[{i}]")
+    elif isinstance(expected, float) and not isinstance(got, bool):
+        assert isinstance(got, (int, float)), path
+        assert (math.isnan(got) and math.isnan(expected)) or math.isclose(
+            got, expected, rel_tol=rtol, abs_tol=atol), (path, got, expected)
+    else:
+        assert type(got) is type(expected) and got == expected, (path, got, expected)

@@ -255,6 +255,12 @@ class Tensor(TensorMethods):
 
 
     @property
+    def _cdata(self) -> int:
+        """An integer naming this tensor object (PyTorch's address of its C++ tensor): equal
+        for the same tensor, different for another one, even a view or ``.data`` of it."""
+        return id(self)
+
+    @property
     def _version(self) -> int:
         return 0 if self._ver is None else self._ver[0]
 

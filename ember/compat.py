@@ -85,7 +85,8 @@ def _aliased(name: str) -> bool:
 
 
 def _mirror_loaded() -> None:
-    """Enter every loaded ``ember[.x]`` module in ``sys.modules`` under its ``torch[.x]`` name.
+    """Enter every loaded ``ember[.x]`` module in ``sys.modules`` under its ``torch[.x]`` name,
+    and name it so: code checks ``torch.__name__ == "torch"`` (its ``__spec__`` stays ember's).
 
     The import system sets a newly loaded ``a.b`` as attribute ``b`` of ``a``. Were ``torch.a.b``
     first resolved through the alias, that would rebind ``ember.a.b`` even where ember's package
@@ -96,7 +97,17 @@ def _mirror_loaded() -> None:
         prefix = base + "."
         for name, module in list(sys.modules.items()):
             if name == base or name.startswith(prefix):
-                sys.modules.setdefault(alias + name[len(base):], module)
+                alias_name = alias + name[len(base):]
+                if sys.modules.setdefault(alias_name, module) is module:
+                    module.__name__ = alias_name
+
+
+def _unname_loaded() -> None:
+    """Give every loaded ``ember[.x]`` module its own name back (the alias is gone)."""
+    for base in ALIASES.values():
+        for name, module in list(sys.modules.items()):
+            if name == base or name.startswith(base + "."):
+                module.__name__ = name
 
 
 @contextlib.contextmanager
@@ -115,6 +126,7 @@ def torch_is_ember():
         sys.meta_path.remove(finder)
         for k in [k for k in sys.modules if _aliased(k)]:
             del sys.modules[k]
+        _unname_loaded()
         sys.modules.update(saved)
 
 

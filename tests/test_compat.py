@@ -19,6 +19,8 @@ def test_torch_and_torchvision_resolve_to_ember_inside_the_block():
         assert torch is ember
         assert F is ember.nn.functional
         assert T is ember.vision.transforms
+        assert (torch.__name__, F.__name__) == ("torch", "torch.nn.functional")  # as imported
+    assert (ember.__name__, ember.nn.functional.__name__) == ("ember", "ember.nn.functional")
     assert "torchvision" not in sys.modules or sys.modules["torchvision"] is not ember.vision
 
 
@@ -43,11 +45,11 @@ def test_python_m_ember_compat_runs_an_unchanged_script(tmp_path):
             loss = nn.functional.mse_loss(model(x), y)
             loss.backward()
             opt.step()
-        print(torch.__name__, sys.argv[1], round(loss.item(), 6))
+        print(torch.__name__, torch.__spec__.name, sys.argv[1], round(loss.item(), 6))
     """))
     out = subprocess.run([sys.executable, "-m", "ember.compat", str(script), "arg1"],
                          capture_output=True, text=True, cwd=ROOT, check=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-    name, arg, loss = out.stdout.split()
-    assert (name, arg) == ("ember", "arg1")
+    name, module, arg, loss = out.stdout.split()
+    assert (name, module, arg) == ("torch", "ember", "arg1")  # named as imported, ember's code
     assert float(loss) < 1e-6

@@ -76,15 +76,20 @@ class Distribution:
         ``batch_shape``; subclasses expand their parameters."""
         raise NotImplementedError
 
-    def _expand_params(self, cls, batch_shape, _instance, *names: str) -> "Distribution":
+    def _expand_params(self, cls, batch_shape, _instance, *names: str,
+                       **parts: Any) -> "Distribution":
         """The common body of ``cls.expand``: a ``cls`` instance (``_instance`` if given) with
         this one's event shape and validation flag, whose parameters ``names`` (tensors or
-        distributions batched like this one) are expanded to ``batch_shape``; the caller adds
-        any other attribute."""
+        distributions batched like this one) are expanded to ``batch_shape`` and whose
+        attributes ``parts`` are set, both before ``Distribution.__init__`` runs, as in
+        ``cls.__init__`` (a subclass's properties may read them); the caller adds any other
+        attribute."""
         new = self._get_checked_instance(cls, _instance)
         batch_shape = ember.Size(batch_shape)
         for name in names:
             setattr(new, name, getattr(self, name).expand(batch_shape))
+        for name, value in parts.items():
+            setattr(new, name, value)
         super(cls, new).__init__(batch_shape, self.event_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new

@@ -36,11 +36,12 @@ class Independent(Distribution):
         super().__init__(shape[:cut], shape[cut:], validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None) -> "Independent":
-        new = self._expand_params(Independent, batch_shape, _instance)
         reinterpreted = tuple(self.event_shape[:self.reinterpreted_batch_ndims])
-        new.base_dist = self.base_dist.expand(new.batch_shape + reinterpreted)
-        new.reinterpreted_batch_ndims = self.reinterpreted_batch_ndims
-        return new
+        # the base is set first: a subclass may keep its validation flag there (Pyro's does)
+        return self._expand_params(
+            Independent, batch_shape, _instance,
+            base_dist=self.base_dist.expand(tuple(batch_shape) + reinterpreted),
+            reinterpreted_batch_ndims=self.reinterpreted_batch_ndims)
 
     @property
     def has_rsample(self) -> bool:

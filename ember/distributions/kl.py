@@ -60,9 +60,11 @@ def register_kl(type_p: type, type_q: type):
         ... def kl_normal_normal(p, q):
         ...     ...
     """
-    if not isinstance(type_p, type) or not issubclass(type_p, Distribution):
+    # any class is taken, as PyTorch does: a library's own base class (Pyro's Distribution,
+    # a mixin its distributions share) keys a KL for all of them
+    if not isinstance(type_p, type):
         raise TypeError(f"Expected type_p to be a Distribution subclass but got {type_p}")
-    if not isinstance(type_q, type) or not issubclass(type_q, Distribution):
+    if not isinstance(type_q, type):
         raise TypeError(f"Expected type_q to be a Distribution subclass but got {type_q}")
 
     def decorator(fun):
@@ -78,17 +80,31 @@ def _dispatch_kl(type_p: type, type_q: type):
                if issubclass(type_p, super_p) and issubclass(type_q, super_q)]
     if not matches:
         return NotImplemented
-    # specificity = distance up the MRO; ranking p first, then q first, must agree
-    def distance(pair):
-        return type_p.__mro__.index(pair[0]), type_q.__mro__.index(pair[1])
-
-    left = min(matches, key=distance)
-    right = min(matches, key=lambda pair: distance(pair)[::-1])
+    # the most specific pair ranking p first, then q first, must agree
+    left = _most_specific(matches)
+    right = _most_specific([pair[::-1] for pair in matches])[::-1]
     if _KL_REGISTRY[left] is not _KL_REGISTRY[right]:
         warnings.warn(f"Ambiguous kl_divergence({type_p.__name__}, {type_q.__name__}). Please "
                       f"register_kl({left[0].__name__}, {right[1].__name__})", RuntimeWarning,
                       stacklevel=3)
     return _KL_REGISTRY[left]
+
+
+def _most_specific(pairs: list) -> tuple:
+    """The first registered of the pairs no other precedes, as PyTorch's: a pair precedes
+    another when, at the first place their types differ, its type is a subclass of the other's
+    (unrelated types, such as a mixin and a distribution, leave registration order to decide)."""
+    def precedes(a: tuple, b: tuple) -> bool:
+        for x, y in zip(a, b):
+            if x is not y:
+                return issubclass(x, y)
+        return False
+
+    best = pairs[0]
+    for pair in pairs[1:]:
+        if precedes(pair, best):
+            best = pair
+    return best
 
 
 def _infinite_like(tensor: Tensor) -> Tensor:

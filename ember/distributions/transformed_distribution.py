@@ -45,7 +45,7 @@ class TransformedDistribution(Distribution):
         transform = ComposeTransform(self.transforms)
         if len(base_shape) < transform.domain.event_dim:
             raise ValueError("base_distribution needs to have shape with size at least "
-                             f"{transform.domain.event_dim}, but got {base_shape}.")
+                             f"{transform.domain.event_dim}, but got {ember.Size(base_shape)}.")
         forward_shape = tuple(transform.forward_shape(base_shape))
         expanded_base_shape = tuple(transform.inverse_shape(forward_shape))
         if base_shape != expanded_base_shape:
@@ -63,15 +63,13 @@ class TransformedDistribution(Distribution):
         super().__init__(forward_shape[:cut], forward_shape[cut:], validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None) -> "TransformedDistribution":
-        new = self._expand_params(TransformedDistribution, batch_shape, _instance)
-        batch_shape = new.batch_shape
         shape = tuple(batch_shape) + tuple(self.event_shape)
         for t in reversed(self.transforms):
             shape = tuple(t.inverse_shape(shape))
         base_batch_shape = shape[:len(shape) - len(self.base_dist.event_shape)]
-        new.base_dist = self.base_dist.expand(base_batch_shape)
-        new.transforms = self.transforms
-        return new
+        return self._expand_params(TransformedDistribution, batch_shape, _instance,
+                                   base_dist=self.base_dist.expand(base_batch_shape),
+                                   transforms=self.transforms)
 
     @constraints.dependent_property(is_discrete=False)
     def support(self):

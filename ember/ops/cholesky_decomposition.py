@@ -32,7 +32,7 @@ class Cholesky(Primitive, node_name="LinalgCholeskyExBackward0"):
     def forward(ctx, a, raise_as):
         xp = get_array_module(a)
         try:
-            low, info = xp.linalg.cholesky(a), xp.zeros(a.shape[:-2], np.int32)
+            low, info = _factor(a), xp.zeros(a.shape[:-2], np.int32)
         except np.linalg.LinAlgError:
             low, info = _partial_cholesky(a)
             if raise_as is not None:
@@ -53,6 +53,16 @@ class Cholesky(Primitive, node_name="LinalgCholeskyExBackward0"):
         return solve_triangular(low, ga, upper=False, left=False), None
 
 
+def _factor(a):
+    """``xp.linalg.cholesky``, failing as LAPACK's potrf does on a NaN pivot: NumPy's returns
+    the NaNs (a NaN anywhere in the lower triangle reaches a pivot)."""
+    xp = get_array_module(a)
+    low = xp.linalg.cholesky(a)
+    if xp.isnan(xp.diagonal(low, axis1=-2, axis2=-1)).any():
+        raise np.linalg.LinAlgError("a NaN pivot")
+    return low
+
+
 def _partial_cholesky(a):
     """Cholesky factors, and LAPACK's info, of matrices some of which are not positive-definite.
     Where the leading minor of order k is the first that is not, LAPACK's unblocked left-looking
@@ -64,7 +74,7 @@ def _partial_cholesky(a):
     info = np.zeros(batch.shape[0], np.int32)
     for b in range(batch.shape[0]):
         try:
-            lows[b] = xp.linalg.cholesky(batch[b])
+            lows[b] = _factor(batch[b])
             continue
         except np.linalg.LinAlgError:
             pass

@@ -598,8 +598,9 @@ class SafeUnpickler(pickle._Unpickler):
 class FullUnpickler(SafeUnpickler):
     """Also rebuilds whole pickled models (``torch.save(model)``), for
     ``load(weights_only=False)``, still without running code the file chooses: beyond the safe
-    set it accepts only NumPy arrays, ``nn.Module`` and Tensor subclasses, pruning methods (and the
-    plain-object machinery that rebuilds them) from modules the program has ALREADY imported.
+    set it accepts only NumPy arrays, ``nn.Module`` and Tensor subclasses, pruning methods,
+    distribution constraints (a Pyro param store saves each parameter's) and the plain-object
+    machinery that rebuilds them, from modules the program has ALREADY imported.
     Nothing is imported, and no function named by the file is called. ``torch.*`` names
     resolve to ``ember.*``.
     """
@@ -643,6 +644,7 @@ _NUMPY_ARRAYS.update({("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.d
 
 
 def _safe_class_bases() -> tuple:
+    from ember.distributions.constraints import Constraint
     from ember.nn import Module
     from ember.nn.utils.prune import BasePruningMethod  # a pruned module's forward pre-hook
-    return (Module, Tensor, BasePruningMethod)
+    return (Module, Tensor, BasePruningMethod, Constraint)

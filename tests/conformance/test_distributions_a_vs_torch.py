@@ -382,7 +382,7 @@ def test_kl_dispatch_errors_and_ambiguity():
     # the most specific match wins without a warning
     assert ED.kl_divergence(A(0.0, 1.0), ED.Normal(0.0, 1.0)).item() == 0.0
     with pytest.raises(TypeError):
-        ED.register_kl(int, ED.Normal)
+        ED.register_kl(ED.Normal(0.0, 1.0), ED.Normal)
 
 
 # transforms

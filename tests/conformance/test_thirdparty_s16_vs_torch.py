@@ -7,10 +7,11 @@ gradient by an ulp of bf16). Each library's test skips where that library is not
 from __future__ import annotations
 
 import importlib.util
-import math
 import pathlib
 
 import pytest
+
+from tests.acceptance.script_report import assert_reports_close
 
 pytest.importorskip("torch")
 
@@ -25,25 +26,6 @@ def _reports(library: str, tmp_path) -> tuple[dict, dict]:
     spec.loader.exec_module(acceptance)  # skips this test where the library is not installed
     return (acceptance.run_script("-m", "ember.compat", tmp_path=tmp_path),
             acceptance.run_script(tmp_path=tmp_path))
-
-
-def assert_reports_close(got, expected, rtol: float, atol: float, path: str = "") -> None:
-    """Numbers within ``rtol``/``atol`` of PyTorch's, everything else (keys, lengths, ints,
-    strings, booleans) equal."""
-    if isinstance(expected, dict):
-        assert isinstance(got, dict) and sorted(got) == sorted(expected), path
-        for key in expected:
-            assert_reports_close(got[key], expected[key], rtol, atol, f"{path}/{key}")
-    elif isinstance(expected, list):
-        assert isinstance(got, list) and len(got) == len(expected), path
-        for i, (g, e) in enumerate(zip(got, expected)):
-            assert_reports_close(g, e, rtol, atol, f"{path}[{i}]")
-    elif isinstance(expected, float) and not isinstance(got, bool):
-        assert isinstance(got, (int, float)), path
-        assert (math.isnan(got) and math.isnan(expected)) or math.isclose(
-            got, expected, rel_tol=rtol, abs_tol=atol), (path, got, expected)
-    else:
-        assert type(got) is type(expected) and got == expected, (path, got, expected)
 
 
 def test_torchmetrics_values_match_torch(tmp_path):

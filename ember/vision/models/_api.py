@@ -108,7 +108,7 @@ def list_models(module: ModuleType | None = None, include: str | Iterable[str] |
         ['resnet18', 'resnet34', 'resnet50']
     """
     names = {k for k, fn in BUILTIN_MODELS.items()
-             if module is None or fn.__module__.rsplit(".", 1)[0] == module.__name__}
+             if module is None or fn.__module__.rsplit(".", 1)[0] == module.__spec__.name}
     if include:
         patterns = [include] if isinstance(include, str) else list(include)
         names = {n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns)}

@@ -10,6 +10,7 @@ import functools
 import heapq
 import itertools
 import operator
+import threading
 
 from ember.autograd import anomaly_mode
 from ember.autograd import function as _function
@@ -44,28 +45,38 @@ class _GraphTask:
 
 
 _task_ids = itertools.count()
-_running: list = []  # the backward passes running now, the innermost (reentrant) last
+
+
+class _RunningTasks(threading.local):
+    """The backward passes running in this thread, the innermost (reentrant) last: threads
+    run backward passes of their own, as in PyTorch."""
+
+    def __init__(self) -> None:
+        self.stack: list = []
+
+
+_tasks = _RunningTasks()
 
 
 def current_graph_task_id() -> int:
     """The id of the backward pass running now (-1 outside backward)."""
-    return _running[-1].id if _running else -1
+    return _tasks.stack[-1].id if _tasks.stack else -1
 
 
 def will_engine_execute_node(node) -> bool:
     """Whether the running backward pass will run ``node`` (a grad_fn or grad accumulator)."""
-    if not _running:
+    if not _tasks.stack:
         raise RuntimeError("_will_engine_execute_node should only be called during the "
                            "backward pass")
-    return _running[-1].will_execute(node)
+    return _tasks.stack[-1].will_execute(node)
 
 
 def queue_callback(callback) -> None:
     """Run ``callback()`` once the running backward pass has finished its nodes (callbacks run
     in the order queued, and may queue more)."""
-    if not _running:
+    if not _tasks.stack:
         raise RuntimeError("Final callbacks can only be installed during backward pass.")
-    _running[-1].callbacks.append(callback)
+    _tasks.stack[-1].callbacks.append(callback)
 
 
 class _ExecutionEngine:
@@ -189,7 +200,7 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
     _GradState.enabled = create_graph
     pop_buffer = buffers.pop
     task = _GraphTask(roots, deps, needed, accumulate)
-    _running.append(task)
+    _tasks.stack.append(task)
     try:
         while True:
             # A node that the last one made ready runs next unless the heap holds a later one:
@@ -280,7 +291,7 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
         for callback in task.callbacks:  # (a callback may append more)
             callback()
     finally:
-        _running.pop()
+        _tasks.stack.pop()
         _GradState.enabled = prev_grad_mode
     if input_edges is None:
         return None

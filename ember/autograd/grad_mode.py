@@ -3,12 +3,19 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 
 
-class _State:
-    # A class attribute, read on every op: the cheapest global lookup Python has.
+class _ThreadState(threading.local):
+    """Grad mode is per thread, as in PyTorch: ``no_grad`` in one thread (an optimizer step, a
+    validation loop) leaves another thread's forward pass recording. A new thread starts with
+    these class defaults."""
+
     enabled = True
     inference = False
+
+
+_State = _ThreadState()
 
 
 def is_grad_enabled() -> bool:

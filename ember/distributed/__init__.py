@@ -148,7 +148,8 @@ def supports_complex(reduceOp: ReduceOp) -> bool:  # noqa: N803  (PyTorch's name
 
 _LAZY = {"algorithms": "ember.distributed.algorithms", "optim": "ember.distributed.optim",
          "device_mesh": "ember.distributed.device_mesh", "fsdp": "ember.distributed.fsdp",
-         "tensor": "ember.distributed.tensor"}
+         "tensor": "ember.distributed.tensor", "rpc": "ember.distributed.rpc",
+         "autograd": "ember.distributed.autograd"}
 
 
 def __getattr__(name: str):

@@ -212,6 +212,19 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
     devices = _parse_backend(backend)
     if backend is not None and "cuda" in devices:
         _nccl.load()  # says now, not at the first collective, that CuPy or NCCL is missing
+    comm = join_world(init_method, world_size, rank,
+                      default_pg_timeout if timeout is None else timeout, "init_process_group")
+    _state.world = ProcessGroup(comm, range(comm.Get_size()), devices, timeout)
+    _state.groups = [_state.world]
+    _state.count = 1
+
+
+def join_world(init_method: str | None, world_size: int, rank: int, timeout: timedelta,
+               op: str):
+    """A duplicate of the job's MPI world communicator, meeting the other ranks first when no
+    launcher started them (see _rendezvous.py); ``world_size`` and ``rank`` (or ``WORLD_SIZE``
+    and ``RANK`` for ``env://``), when given, must agree with MPI's. ``init_rpc`` joins the
+    world this way too."""
     if init_method in (None, "env://"):  # a torchrun-style launch must agree with MPI's
         if world_size < 0:
             world_size = int(os.environ.get("WORLD_SIZE", -1))
@@ -219,7 +232,7 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
             rank = int(os.environ.get("RANK", -1))
     joining = world_size > 1 and not _mpi.started_by_launcher() and not _mpi.is_started()
     if joining:
-        _join(init_method, world_size, rank, default_pg_timeout if timeout is None else timeout)
+        _join(init_method, world_size, rank, timeout)
     try:
         comm = _mpi.mpi().COMM_WORLD.Dup()  # ember's own traffic never meets the user's MPI calls
         if joining:
@@ -234,13 +247,11 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
                _mpi.started_by_launcher() else "MPI already runs in this process as a world of "
                "one (mpi4py.MPI was imported before init_process_group), so it can no longer "
                "join other processes")
-        raise RuntimeError(f"init_process_group: asked for world_size={world_size}, rank={rank} "
+        raise RuntimeError(f"{op}: asked for world_size={world_size}, rank={rank} "
                            f"but {why}; launch with `mpiexec -n {world_size} python script.py` "
                            f"or `python -m ember.distributed.run --nproc_per_node={world_size} "
                            "script.py`")
-    _state.world = ProcessGroup(comm, range(size), devices, timeout)
-    _state.groups = [_state.world]
-    _state.count = 1
+    return comm
 
 
 def _join(init_method: str | None, world_size: int, rank: int, timeout: timedelta) -> None:

@@ -326,8 +326,9 @@ class Future:
             self._callbacks.append(callback)
 
     def then(self, callback: Callable[["Future"], Any]) -> "Future":
-        """A Future holding ``callback(self)``, computed when this one completes."""
-        child = Future()
+        """A Future holding ``callback(self)``, computed when this one completes (of this
+        Future's class, so that an RPC future's chain waits as it does)."""
+        child = type(self)()
 
         def run(fut: Future) -> None:
             try:

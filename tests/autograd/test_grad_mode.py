@@ -114,3 +114,29 @@ def test_autograd_namespace_aliases():
     assert ember.autograd.no_grad is ember.no_grad
     assert ember.autograd.grad_mode.no_grad is ember.no_grad
     assert ember.autograd.set_grad_enabled is ember.set_grad_enabled
+
+
+def test_grad_mode_is_per_thread():
+    """As in PyTorch: a thread starts with grad mode on, whatever another thread set, and its
+    own no_grad leaves the other thread recording."""
+    import threading
+    a = x()
+    seen = {}
+    started, stepped = threading.Event(), threading.Event()
+
+    def other_thread():
+        seen["initial"] = ember.is_grad_enabled()
+        with ember.no_grad():
+            started.set()
+            stepped.wait(10)
+            seen["inside"] = (a * 2).requires_grad
+
+    with ember.inference_mode():
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        started.wait(10)
+    y = a * 2  # recorded here while the other thread sits inside no_grad
+    stepped.set()
+    thread.join()
+    assert seen == {"initial": True, "inside": False}
+    assert y.requires_grad and y.grad_fn is not None

@@ -43,3 +43,34 @@ def test_engine_queries_outside_backward():
         ember._C._will_engine_execute_node(ember.ones(1, requires_grad=True).grad_fn)
     with pytest.raises(ValueError, match="Expects mode to be one of"):
         ember.autograd.graph.register_multi_grad_hook([], print, mode="some")
+
+
+def test_backward_passes_in_two_threads_are_tasks_of_their_own():
+    """A thread's backward pass is not the running task of another thread (PyTorch runs each
+    thread's backward as its own graph task)."""
+    import threading
+    in_hook, release = threading.Event(), threading.Event()
+    seen = {}
+
+    def hook_of_other_thread(grad):
+        seen["other"] = ember._C._current_graph_task_id()
+        in_hook.set()
+        release.wait(10)
+        return grad
+
+    def other_thread():
+        y = ember.ones(2, requires_grad=True) * 2
+        y.register_hook(hook_of_other_thread)
+        y.sum().backward()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    in_hook.wait(10)
+    seen["main before"] = ember._C._current_graph_task_id()
+    z = ember.ones(2, requires_grad=True) * 3
+    z.register_hook(lambda g: seen.update(main=ember._C._current_graph_task_id()))
+    z.sum().backward()
+    release.set()
+    thread.join()
+    assert seen["main before"] == -1
+    assert seen["main"] >= 0 and seen["other"] >= 0 and seen["main"] != seen["other"]

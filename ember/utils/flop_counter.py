@@ -6,10 +6,12 @@ mode that counts the public functions that do this work (``linear``, ``matmul``,
 ``addmm``, ``bmm``, ``baddbmm``, ``conv*``, ``conv_transpose*``,
 ``scaled_dot_product_attention``), with PyTorch's formulas: a product of an ``m x k`` and a
 ``k x n`` matrix is ``2mkn``; a matrix-vector product is not counted, as in PyTorch. The counts
-are keyed by the function's name. Forward work only: the operations a backward pass runs are
-not seen; nor is ``einsum``, whose count in PyTorch follows the contraction path it picks.
-PyTorch counts attention only where it runs an unfused or a GPU kernel (its CPU flash kernel
-counts 0); ember always counts it, ``2 * batch * L * S * (E + Ev)``.
+are keyed by the function's name. A backward pass run inside the mode adds, under the same
+name and modules, what PyTorch's backward kernels count: a product's or convolution's forward
+count once per operand that needs a gradient (its gradient is a product or convolution of the
+same size), attention's twice. ``einsum`` is not counted: PyTorch's count follows the
+contraction path it picks. PyTorch counts attention only where it runs an unfused or a GPU
+kernel (its CPU flash kernel counts 0); ember always counts it, ``2 * batch * L * S * (E + Ev)``.
 """
 from __future__ import annotations
 
@@ -80,11 +82,39 @@ def _attention(args, kwargs, out) -> int:
     return 2 * math.prod(q.shape[:-2]) * q.shape[-2] * k.shape[-2] * (q.shape[-1] + v.shape[-1])
 
 
+def _operands_needing_grad(*operands) -> int:
+    return sum(bool(getattr(t, "requires_grad", False)) for t in operands)
+
+
+def _product_backward(a_index: int, a_name: str, b_index: int, b_name: str):
+    """A product's backward: one product of the forward's size per operand needing a grad."""
+    def times(args, kwargs) -> int:
+        return _operands_needing_grad(_argument(args, kwargs, a_index, a_name),
+                                      _argument(args, kwargs, b_index, b_name))
+    return times
+
+
+def _attention_backward(args, kwargs) -> int:
+    """PyTorch's attention backward kernels: four products, twice the forward's work."""
+    return 2
+
+
 _FORMULAS = {"mm": _matmul, "bmm": _matmul, "matmul": _matmul, "__matmul__": _matmul,
              "__rmatmul__": _rmatmul, "addmm": _added_product, "baddbmm": _added_product,
              "linear": _linear, "scaled_dot_product_attention": _attention,
              **{f"conv{d}d": _convolution(False) for d in (1, 2, 3)},
              **{f"conv_transpose{d}d": _convolution(True) for d in (1, 2, 3)}}
+
+# how many times its forward count a function's backward adds (given its arguments)
+_BACKWARD_TIMES = {
+    **dict.fromkeys(("mm", "bmm"), _product_backward(0, "input", 1, "mat2")),
+    **dict.fromkeys(("matmul", "__matmul__"), _product_backward(0, "input", 1, "other")),
+    "__rmatmul__": _product_backward(0, "self", 1, "other"),
+    **dict.fromkeys(("addmm", "baddbmm"), _product_backward(1, "mat1", 2, "mat2")),
+    **dict.fromkeys(("linear", *(f"conv{d}d" for d in (1, 2, 3)),
+                     *(f"conv_transpose{d}d" for d in (1, 2, 3))),
+                    _product_backward(0, "input", 1, "weight")),
+    "scaled_dot_product_attention": _attention_backward}
 
 
 class FlopCounterMode(TorchFunctionMode):
@@ -110,6 +140,7 @@ class FlopCounterMode(TorchFunctionMode):
         self.flop_counts: dict = defaultdict(lambda: defaultdict(int))
         self.formulas = {**_FORMULAS, **(custom_mapping or {})}
         self.mod_tracker = ModuleTracker()
+        self._active = False  # a backward pass adds its counts only while the mode is on
 
     def get_total_flops(self) -> int:
         return sum(self.flop_counts["Global"].values())
@@ -148,12 +179,14 @@ class FlopCounterMode(TorchFunctionMode):
 
     def __enter__(self) -> FlopCounterMode:
         self.flop_counts.clear()
+        self._active = True
         self.mod_tracker.__enter__()
         super().__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
         super().__exit__(*exc)
+        self._active = False
         self.mod_tracker.__exit__(*exc)
         if self.display:
             print(self.get_table(self.depth))
@@ -164,6 +197,17 @@ class FlopCounterMode(TorchFunctionMode):
         formula = self.formulas.get(getattr(func, "__name__", None))
         if formula is not None:
             flops = formula(args, kwargs, out)
-            for module in set(self.mod_tracker.parents):
-                self.flop_counts[module][func.__name__] += flops
+            modules = set(self.mod_tracker.parents)
+            self._count(func.__name__, flops, modules)
+            grad_fn = getattr(out, "grad_fn", None)
+            times = _BACKWARD_TIMES.get(func.__name__)
+            if grad_fn is not None and times is not None and flops:
+                backward_flops = flops * times(args, kwargs)
+                grad_fn.register_prehook(
+                    lambda grads: self._count(func.__name__, backward_flops, modules)
+                    if self._active else None)
         return out
+
+    def _count(self, name: str, flops: int, modules: set) -> None:
+        for module in modules:
+            self.flop_counts[module][name] += flops

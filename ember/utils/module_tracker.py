@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from ember.autograd.engine import current_graph_task_id
+from ember.autograd.engine import current_graph_task_id, queue_callback
 from ember.autograd.graph import register_multi_grad_hook
 from ember.nn.modules._hooks import register_module_forward_hook, register_module_forward_pre_hook
 from ember.utils._pytree import tree_flatten
@@ -25,6 +25,7 @@ class ModuleTracker:
         self._known_modules: dict = {}
         self._named_children_of: set = set()
         self._handles: list = []
+        self._reset_queued = False
 
     @property
     def is_bw(self) -> bool:
@@ -40,8 +41,23 @@ class ModuleTracker:
                 self._name(child)
         return name
 
+    def _reset_after_backward(self) -> None:
+        """Once the running backward pass ends, only "Global" is a parent again: a module
+        whose inputs need no gradient is entered by the backward pass but never left."""
+        if self._reset_queued:
+            return
+
+        def reset() -> None:
+            self.parents = {"Global"}
+            self._reset_queued = False
+
+        queue_callback(reset)
+        self._reset_queued = True
+
     def _enter(self, name: str, phase: str):
         def enter(*_) -> None:
+            if phase == "backward":
+                self._reset_after_backward()
             if name in self.parents:
                 logger.info("The module hierarchy tracking seems to be broken as this Module "
                             "was already entered. %s during %s", name, phase)

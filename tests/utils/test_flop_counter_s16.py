@@ -1,7 +1,8 @@
 """``ember.utils.flop_counter.FlopCounterMode`` and ``ember.utils.module_tracker``: the FLOPs of
 matrix products, convolutions and attention by PyTorch's formulas (2mkn per product of an
 m x k and a k x n matrix; matrix-vector products uncounted), per module by the names PyTorch's
-ModuleTracker gives ("Linear", "Sequential.0", ...)."""
+ModuleTracker gives ("Linear", "Sequential.0", ...); a backward pass inside the mode adds a
+product's count once per operand that needs a gradient."""
 import pytest
 
 import ember
@@ -80,3 +81,35 @@ def test_module_tracker_names_parents_in_forward_and_backward():
     inside = ["Global", "Sequential", "Sequential.1"]
     assert seen == [inside, ["Global"], inside, ["Global"], ["Global"]]
     assert tracker.parents == {"Global"}
+
+
+def test_backward_adds_one_product_per_operand_needing_a_gradient():
+    x, w = ember.randn(3, 4), ember.randn(5, 4, requires_grad=True)
+    q = ember.randn(1, 2, 5, 4, requires_grad=True)
+    with FlopCounterMode(display=False) as counter:
+        F.linear(x, w).sum().backward()  # forward, then the weight's gradient only
+        (ember.randn(3, 4, requires_grad=True) @ ember.randn(4, 2, requires_grad=True)).sum(
+            ).backward()
+        F.scaled_dot_product_attention(q, ember.randn(1, 2, 6, 4), ember.randn(1, 2, 6, 3)
+                                       ).sum().backward()  # backward: twice the forward
+    attention = 2 * 2 * 5 * 6 * (4 + 3)
+    assert counter.get_flop_counts()["Global"] == {
+        "linear": 2 * (2 * 3 * 4 * 5), "matmul": 3 * (2 * 3 * 4 * 2),
+        "scaled_dot_product_attention": 3 * attention}
+    graph_outside = F.linear(x, w).sum()
+    with FlopCounterMode(display=False) as counter:
+        graph_outside.backward()
+    assert counter.get_total_flops() == 0  # only graphs recorded inside the mode are seen
+
+
+def test_module_tracker_leaves_modules_whose_inputs_need_no_gradient_after_backward():
+    model = ember.nn.Sequential(ember.nn.Linear(2, 2), ember.nn.ReLU())
+    with ModuleTracker() as tracker:
+        model(ember.randn(3, 2)).sum().backward()  # the input needs no gradient
+        assert tracker.parents == {"Global"}
+    with FlopCounterMode(display=False) as counter:
+        model(ember.randn(3, 2)).sum().backward()
+        ember.randn(2, 3) @ ember.randn(3, 2)  # outside the model again
+    counts = counter.get_flop_counts()
+    assert counts["Sequential"] == counts["Sequential.0"] == {"linear": 2 * 2 * (2 * 3 * 2)}
+    assert counts["Global"] == {"linear": 48, "matmul": 24}

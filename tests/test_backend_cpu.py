@@ -15,12 +15,14 @@ def test_allocator_tuning_is_accepted_by_glibc():
     assert tune_allocator() is True
 
 
-def test_float_exceptions_are_silent_in_ember_ops_only():
+@pytest.mark.parametrize("alias", [False, True], ids=["ember", "torch alias"])
+def test_float_exceptions_are_silent_in_ember_ops_only(alias, tmp_path):
     """PyTorch gives inf/nan silently; NumPy warns. Even under ``-W error`` ember's ops must
-    not warn, while the user's own NumPy code keeps NumPy's behaviour."""
+    not warn, while the user's own NumPy code keeps NumPy's behaviour; also as ``torch`` under
+the alias, where ember's modules carry torch's names."""
     import subprocess
     code = (
-        "import math, numpy as np, ember\n"
+        f"import math, numpy as np, {'torch as ember' if alias else 'ember'}\n"
         "x = ember.tensor([1.0, 0.0, -1.0])\n"
         "assert (x / 0).tolist()[0] == math.inf\n"
         "assert math.isnan(ember.log(x).tolist()[2])\n"
@@ -33,7 +35,10 @@ def test_float_exceptions_are_silent_in_ember_ops_only():
         "    np.ones(1) / 0\n"
         "except RuntimeWarning:\n"
         "    print('numpy still warns')\n")
-    done = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
-                          text=True)
+    script = tmp_path / "float_exceptions.py"
+    script.write_text(code)
+    runner = ["-m", "ember.compat"] if alias else []
+    done = subprocess.run([sys.executable, "-W", "error", *runner, str(script)],
+                          capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "numpy still warns"

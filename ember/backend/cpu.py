@@ -32,9 +32,10 @@ def silence_float_warnings() -> None:
     """Let ember's ops give inf and nan without NumPy's RuntimeWarnings, as PyTorch's do.
 
     A warnings filter scoped to ember's own modules costs nothing until a warning fires, unlike
-    ``np.errstate`` around every op, and leaves the user's own NumPy code as it was.
+    ``np.errstate`` around every op, and leaves the user's own NumPy code as it was. Under the
+    ``torch`` alias ember's modules carry torch's names (ember.compat), hence both.
     """
-    warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember(\.|$)")
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"(ember|torch)(\.|$)")
 
 
 def blas_description() -> str:

@@ -71,3 +71,14 @@ def test_annotation_in_a_signature():
         return num_steps, device
 
     assert set_infer_steps(3, ember.device("cpu"))[0] == 3
+
+
+def test_jit_internal_helpers_hand_back_what_they_get():
+    """``torch._jit_internal`` (Pyro and PyG import ``_copy_to_script_wrapper`` from it)."""
+    from ember import _jit_internal
+
+    def method(self):
+        return 1
+
+    assert _jit_internal._copy_to_script_wrapper(method) is method
+    assert _jit_internal.ignore is ember.jit.ignore and not _jit_internal.is_scripting()

@@ -177,3 +177,11 @@ def test_tensor_of_a_meta_tensor_is_meta():
                  ember.int8)
     with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor"):
         ember.tensor(ember.empty(2, device="meta"), device="cpu")
+
+
+def test_advanced_indexing_of_meta_tensors_stays_on_meta():
+    x = ember.empty(2, 5, 3, device="meta")
+    for key in (ember.tensor([0, 1, 1]), [1, 0], (slice(None), ember.tensor([4, 0]))):
+        out = x[key]
+        assert out.device.type == "meta"
+        assert out.shape == ember.empty(2, 5, 3)[key].shape

@@ -12,7 +12,7 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive, broadcast_mismatch
 from ember.autograd.grad_mode import _State
-from ember.backend.device import get_array_module, to_device
+from ember.backend.device import MetaArray, get_array_module, to_device
 from ember.backend.special import scatter_add as _scatter_add_arrays
 from ember.backend.special import where as _where_arrays
 from ember.ops._util import (
@@ -96,9 +96,12 @@ class Index(Primitive, node_name="IndexBackward0"):
         ctx.index = index
         # PyTorch's result is a fresh row-major tensor; NumPy's can be laid out otherwise
         # (``a[:, mask]`` is column-major), and ``.view`` must then work on it as on PyTorch's.
-        # (A 0-d result is left alone: ascontiguousarray would make it 1-d.)
+        # (A 0-d result is left alone: ascontiguousarray would make it 1-d; so is a meta
+        # array, which has no layout to fix and would become a plain one.)
         out = a[index]
-        return out if out.ndim == 0 else get_array_module(a).ascontiguousarray(out)
+        if out.ndim == 0 or out.__class__ is MetaArray:
+            return out
+        return get_array_module(a).ascontiguousarray(out)
 
     @staticmethod
     def backward(ctx, grad):

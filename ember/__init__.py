@@ -116,6 +116,7 @@ from ember.ops.view_copies import (  # noqa: F401,E402
     transpose_copy, unbind_copy, unfold_copy, unsqueeze_copy, view_as_complex_copy,
     view_as_real_copy, view_copy)
 from ember.sparse import mm as spmm  # noqa: F401,E402  (torch.spmm: sparse @ dense)
+from ember.sparse import mm as dsmm  # noqa: F401,E402  (torch.dsmm: sparse @ dense, dense)
 from ember.sparse import sparse_coo_tensor  # noqa: F401,E402
 from ember.ops.index_along_dim import index_reduce  # noqa: F401,E402
 from ember.sparse import (sparse_bsc_tensor, sparse_bsr_tensor,  # noqa: F401,E402
@@ -233,7 +234,7 @@ contiguous_format = memory_format("contiguous_format")
 channels_last = memory_format("channels_last")
 channels_last_3d = memory_format("channels_last_3d")
 
-from ember.storage import TypedStorage, UntypedStorage  # noqa: F401,E402
+from ember.storage import StorageBase, TypedStorage, UntypedStorage  # noqa: F401,E402
 preserve_format = memory_format("preserve_format")
 
 from ember._creation import (BFloat16Tensor, BoolTensor, ByteTensor,  # noqa: F401,E402
@@ -359,6 +360,7 @@ _LAZY_SUBMODULES += ("_dynamo", "_higher_order_ops", "_logging")  # compiler-sta
 _LAZY_SUBMODULES += ("_inductor", "_utils")  # torch._inductor, torch._utils
 _LAZY_SUBMODULES += ("version", "torch_version")  # torch.version, torch.torch_version
 _LAZY_SUBMODULES += ("__config__",)  # torch.__config__: show(), parallel_info()
+_LAZY_SUBMODULES += ("_functorch", "_guards")  # torch._functorch, torch._guards
 
 # torch's top-level names whose code loads with a lazy submodule
 _NAMES_ELSEWHERE = {"PyTorchFileReader": "ember.serialization.file_reader",

@@ -178,8 +178,9 @@ class Tensor(TensorMethods):
         dt = _dt.float32 if dtype is None else _dt.to_dtype(dtype)
         if len(args) == 1 and not isinstance(args[0], numbers.Integral):
             src = args[0]
-            if isinstance(src, Tensor) and cls is not Tensor and src.dtype is dt:
-                return src.as_subclass(cls)  # an alias: gradients flow back to ``src``
+            if isinstance(src, Tensor) and (dtype is None or src.dtype is dt):
+                # an alias of any dtype (PyTorch's legacy constructor): gradients flow back
+                return src.as_subclass(cls)
             if isinstance(src, Tensor):
                 data = src._data.astype(dt.np_dtype, copy=False)
             elif isinstance(src, Size):

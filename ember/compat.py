@@ -1,7 +1,8 @@
 """Run unchanged PyTorch code on ember: ``python -m ember.compat SCRIPT [args...]``.
 
 A module alias finder on ``sys.meta_path`` resolves ``torch`` and ``torch.<sub>`` to ``ember``
-and ``ember.<sub>``, and ``torchvision`` to ``ember.vision`` (no source rewriting). An alias never
+and ``ember.<sub>``, ``torchvision`` to ``ember.vision`` and ``functorch`` (which PyTorch's wheel
+ships beside ``torch``) to ``ember.functorch`` (no source rewriting). An alias never
 falls back to a real PyTorch install: a module ember lacks raises ModuleNotFoundError. The same
 finder answers ``importlib.metadata`` for the ``torch`` and ``torchvision`` distributions with
 the releases ember follows, as libraries that check for PyTorch by its installed version
@@ -22,7 +23,7 @@ import pathlib
 import runpy
 import sys
 
-ALIASES = {"torch": "ember", "torchvision": "ember.vision"}
+ALIASES = {"torch": "ember", "torchvision": "ember.vision", "functorch": "ember.functorch"}
 
 
 class _AliasLoader(importlib.abc.Loader):
@@ -59,7 +60,7 @@ class EmberAliasFinder(importlib.abc.MetaPathFinder):
     def find_distributions(self, context=importlib.metadata.DistributionFinder.Context()):
         """The ``torch`` / ``torchvision`` distributions, when asked for by name."""
         name = (context.name or "").lower().replace("-", "_")
-        if name in ALIASES:
+        if name in ("torch", "torchvision"):  # functorch ships inside torch's distribution
             yield _AliasDistribution(name)
 
 

@@ -48,7 +48,14 @@ def root_bytes(root):
     return root.ravel(order="K").view(np.uint8)
 
 
-class UntypedStorage:
+class StorageBase:
+    """``torch.StorageBase``: the base class of :class:`UntypedStorage` (not of the deprecated
+    :class:`TypedStorage`), for ``isinstance`` checks."""
+
+    __slots__ = ()
+
+
+class UntypedStorage(StorageBase):
     """A flat block of bytes on one device, like ``torch.UntypedStorage``.
 
     Args:
@@ -221,4 +228,4 @@ class TypedStorage:
         return f"TypedStorage(dtype={self.dtype}, size={self.size()}, device='{self.device}')"
 
 
-__all__ = ["UntypedStorage", "TypedStorage"]
+__all__ = ["StorageBase", "UntypedStorage", "TypedStorage"]

@@ -8,7 +8,18 @@ from ember._tensor import Tensor, _init_like
 from ember.overrides import _disabled_torch_function_impl, make_subclass
 
 
-class Parameter(Tensor):
+class _ParameterMeta(type):
+    """The metaclass of :class:`Parameter`: a tensor that carries ``_is_param = True`` (a
+    tensor subclass standing in for a parameter) counts as a Parameter in ``isinstance``."""
+
+    def __instancecheck__(self, instance) -> bool:
+        if self is Parameter and isinstance(instance, Tensor) and getattr(instance, "_is_param",
+                                                                          False):
+            return True
+        return super().__instancecheck__(instance)
+
+
+class Parameter(Tensor, metaclass=_ParameterMeta):
     """A Tensor that, assigned as a Module attribute, is registered in ``parameters()``.
 
     Args:

@@ -23,21 +23,26 @@ def from_file(filename, shared: bool | None = None, size: int = 0, *, dtype=None
               device=None, pin_memory: bool = False, requires_grad: bool = False) -> Tensor:
     """A 1-D tensor of ``size`` elements of ``dtype`` read from the raw bytes at the start of
     ``filename``. With ``shared=True`` the tensor maps the file, so that writes to the tensor
-    change the file; otherwise it holds a private copy. Nothing in the file is executed."""
+    change the file, and a missing or shorter file is created or extended with zeros to fit;
+    otherwise it holds a private copy. Nothing in the file is executed."""
     from ember._creation import _finish
     d = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
     path = os.fspath(filename)
-    if not os.path.exists(path):
-        mode = "read-write" if shared else "read-only"
-        raise RuntimeError(f"unable to open file <{path}> in {mode} mode: No such file or "
-                           "directory (2)")
     needed = size * d.itemsize
+    if shared:
+        with open(path, "ab") as f:  # creates a missing file, never truncates one
+            if f.tell() < needed:
+                f.truncate(needed)
+    if not os.path.exists(path):
+        raise RuntimeError(f"unable to open file <{path}> in read-only mode: No such file or "
+                           "directory (2)")
     available = os.path.getsize(path)
     if needed > available:
         raise RuntimeError(f"file <{path}> size <{available}> is smaller than the required "
                            f"mapping size <{needed}>")
     if shared and size:
-        data = np.memmap(path, dtype=d.np_dtype, mode="r+", shape=(size,))
+        # a plain ndarray over the mapping (which it keeps alive): see _plain
+        data = np.memmap(path, dtype=d.np_dtype, mode="r+", shape=(size,)).view(np.ndarray)
     else:
         data = np.fromfile(path, dtype=d.np_dtype, count=size)
     return _finish(data, device, requires_grad)

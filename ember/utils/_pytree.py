@@ -145,6 +145,24 @@ def is_namedtuple(obj) -> bool:
     return is_namedtuple_class(obj if isinstance(obj, type) else type(obj))
 
 
+def is_structseq_class(cls) -> bool:
+    """True for a C struct sequence type (``os.stat_result``, ``time.struct_time``): a final
+    tuple subclass with named fields. ember's ``return_types`` are namedtuples, not these."""
+    return (isinstance(cls, type) and issubclass(cls, tuple) and not cls.__flags__ & (1 << 10)
+            and all(isinstance(getattr(cls, f, None), int)
+                    for f in ("n_fields", "n_sequence_fields", "n_unnamed_fields")))
+
+
+def is_structseq_instance(obj) -> bool:
+    """True for an instance of a C struct sequence type (see :func:`is_structseq_class`)."""
+    return is_structseq_class(type(obj))
+
+
+def is_structseq(obj) -> bool:
+    """True for a C struct sequence type or instance."""
+    return is_structseq_class(obj if isinstance(obj, type) else type(obj))
+
+
 def _dict_flatten(d: dict):
     return list(d.values()), list(d.keys())
 
@@ -168,6 +186,20 @@ def _sequence_keys(children) -> list:
 
 def _sequence_flatten_with_keys(t):
     return _sequence_keys(t), None
+
+
+def _tuple_unflatten(values: Iterable, context) -> tuple:
+    return tuple(values)
+
+
+def _list_unflatten(values: Iterable, context) -> list:
+    return list(values)
+
+
+# PyTorch's names for the tuple and list nodes' functions (libraries register their own
+# sequence types with them)
+_tuple_flatten = _list_flatten = _sequence_flatten
+_tuple_flatten_with_keys = _list_flatten_with_keys = _sequence_flatten_with_keys
 
 
 def _namedtuple_flatten(t):
@@ -195,10 +227,10 @@ def _deque_flatten_with_keys(d: collections.deque):
     return _sequence_keys(d), d.maxlen
 
 
-register_pytree_node(tuple, _sequence_flatten, lambda v, _: tuple(v),
-                     flatten_with_keys_fn=_sequence_flatten_with_keys)
-register_pytree_node(list, _sequence_flatten, lambda v, _: list(v),
-                     flatten_with_keys_fn=_sequence_flatten_with_keys)
+register_pytree_node(tuple, _tuple_flatten, _tuple_unflatten,
+                     flatten_with_keys_fn=_tuple_flatten_with_keys)
+register_pytree_node(list, _list_flatten, _list_unflatten,
+                     flatten_with_keys_fn=_list_flatten_with_keys)
 register_pytree_node(dict, _dict_flatten, _dict_unflatten,
                      flatten_with_keys_fn=_dict_flatten_with_keys)
 register_pytree_node(collections.OrderedDict, _dict_flatten,
@@ -408,6 +440,29 @@ def _flatten_up_to(spec: TreeSpec, tree, is_leaf) -> list:
         raise ValueError(f"Node context mismatch for custom node type {spec.type}.")
     return [leaf for s, c in zip(spec.children_specs, children)
             for leaf in _flatten_up_to(s, c, is_leaf)]
+
+
+def _broadcast_to_and_flatten(tree, treespec: TreeSpec,
+                              is_leaf: Callable | None = None) -> list | None:
+    """``tree``, whose structure is a prefix of ``treespec``'s, flattened to ``treespec``'s
+    leaves: each leaf of ``tree`` repeated over the leaves of the subtree it stands for (as
+    vmap's ``in_dims=(0, None)`` covers a tuple of inputs); None where ``tree`` does not fit."""
+    if tree_is_leaf(tree, is_leaf):
+        return [tree] * treespec.num_leaves
+    if treespec.is_leaf():
+        return None
+    node = _node_def(tree)
+    children, context = node.flatten_fn(tree)
+    if (node.type is not treespec.type or len(children) != treespec.num_children
+            or (context != treespec.context and node.type is not NamedTuple)):
+        return None
+    leaves = []
+    for child, spec in zip(children, treespec.children_specs):
+        flat = _broadcast_to_and_flatten(child, spec, is_leaf)
+        if flat is None:
+            return None
+        leaves.extend(flat)
+    return leaves
 
 
 def tree_map(func: Callable, tree, *rests, is_leaf: Callable | None = None):

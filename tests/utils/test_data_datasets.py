@@ -174,7 +174,8 @@ def test_default_collate_types():
     nested = default_collate([{"img": ember.zeros(3), "meta": (1, "a")},
                               {"img": ember.ones(3), "meta": (2, "b")}])
     np.testing.assert_array_equal(nested["img"].numpy(), [[0, 0, 0], [1, 1, 1]])
-    assert nested["meta"][0].tolist() == [1, 2] and nested["meta"][1] == ["a", "b"]
+    # a field of strings stays the tuple of its samples, as in PyTorch
+    assert nested["meta"][0].tolist() == [1, 2] and nested["meta"][1] == ("a", "b")
     assert isinstance(nested["meta"], list)  # tuples collate to lists, as in PyTorch
     p = default_collate([Point(1, 2.0), Point(3, 4.0)])
     assert isinstance(p, Point) and p.x.tolist() == [1, 3] and p.y.dtype == ember.float64

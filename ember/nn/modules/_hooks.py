@@ -58,6 +58,46 @@ _global_forward_hooks_always_called: dict = OrderedDict()
 _global_backward_hooks: dict = OrderedDict()
 
 
+# Hooks run when any module registers a parameter, buffer or submodule: ``hook(module, name,
+# value)`` may return a replacement for ``value``.
+_global_parameter_registration_hooks: dict = OrderedDict()
+_global_buffer_registration_hooks: dict = OrderedDict()
+_global_module_registration_hooks: dict = OrderedDict()
+
+
+def _run_registration_hooks(hooks: dict, module, name: str, value):
+    """``value`` as the registration hooks leave it (each may return a replacement)."""
+    for hook in hooks.values():
+        output = hook(module, name, value)
+        if output is not None:
+            value = output
+    return value
+
+
+def register_module_parameter_registration_hook(hook: Callable) -> RemovableHandle:
+    """Run ``hook(module, name, param)`` whenever a module registers a parameter; a returned
+    tensor is registered instead."""
+    handle = RemovableHandle(_global_parameter_registration_hooks)
+    _global_parameter_registration_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_buffer_registration_hook(hook: Callable) -> RemovableHandle:
+    """Run ``hook(module, name, buffer)`` whenever a module registers a buffer; a returned
+    tensor is registered instead."""
+    handle = RemovableHandle(_global_buffer_registration_hooks)
+    _global_buffer_registration_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_module_registration_hook(hook: Callable) -> RemovableHandle:
+    """Run ``hook(module, name, submodule)`` whenever a module registers a submodule; a
+    returned module is registered instead."""
+    handle = RemovableHandle(_global_module_registration_hooks)
+    _global_module_registration_hooks[handle.id] = hook
+    return handle
+
+
 def register_module_forward_pre_hook(hook: Callable) -> RemovableHandle:
     """Run ``hook(module, args)`` before every module's forward."""
     handle = RemovableHandle(_global_forward_pre_hooks)

@@ -15,18 +15,27 @@ from ember.nn.modules._hooks import (
     RemovableHandle,
     _BackwardHookState,
     _global_backward_hooks,
+    _global_buffer_registration_hooks,
     _global_forward_hooks,
     _global_forward_hooks_always_called,
     _global_forward_hooks_with_kwargs,
     _global_forward_pre_hooks,
+    _global_module_registration_hooks,
+    _global_parameter_registration_hooks,
+    _run_registration_hooks,
+    register_module_buffer_registration_hook,
     register_module_forward_hook,
     register_module_forward_pre_hook,
     register_module_full_backward_hook,
+    register_module_module_registration_hook,
+    register_module_parameter_registration_hook,
 )
 from ember.nn.parameter import Buffer, Parameter
 
-__all__ = ["Module", "RemovableHandle", "register_module_forward_pre_hook",
-           "register_module_forward_hook", "register_module_full_backward_hook"]
+__all__ = ["Module", "RemovableHandle", "register_module_buffer_registration_hook",
+           "register_module_forward_hook", "register_module_forward_pre_hook",
+           "register_module_full_backward_hook", "register_module_module_registration_hook",
+           "register_module_parameter_registration_hook"]
 
 # the state-dict key (after the module's prefix) of get_extra_state()'s value
 _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
@@ -201,7 +210,8 @@ class Module:
                             "(torch Tensor or None required)")
         if isinstance(tensor, Buffer):
             persistent = tensor.persistent
-        self._buffers[name] = tensor
+        self._buffers[name] = _run_registration_hooks(_global_buffer_registration_hooks, self,
+                                                      name, tensor)
         if persistent:
             self._non_persistent_buffers_set.discard(name)
         else:
@@ -230,7 +240,8 @@ class Module:
                              f"parameters must be created explicitly. To express '{name}' as a "
                              "function of another Tensor, compute the value in the forward() "
                              "method.")
-        self._parameters[name] = param
+        self._parameters[name] = _run_registration_hooks(_global_parameter_registration_hooks,
+                                                         self, name, param)
 
     def add_module(self, name: str, module: "Module | None") -> None:
         """Add a child module, reachable as the attribute ``name``."""
@@ -244,6 +255,7 @@ class Module:
             raise KeyError(f'module name can\'t contain ".", got: {name}')
         if name == "":
             raise KeyError('module name can\'t be empty string ""')
+        module = _run_registration_hooks(_global_module_registration_hooks, self, name, module)
         self._modules[name] = module
         _remember_name(module, name)
 
@@ -349,6 +361,7 @@ class Module:
                 raise AttributeError("cannot assign module before Module.__init__() call")
             self._remove_from(name, d, self._parameters, self._buffers,
                               self._non_persistent_buffers_set)
+            value = _run_registration_hooks(_global_module_registration_hooks, self, name, value)
             modules[name] = value
             _remember_name(value, name)
             return
@@ -356,7 +369,8 @@ class Module:
             if value is not None:
                 raise TypeError(f"cannot assign '{_typename(value)}' as child module '{name}' "
                                 "(torch.nn.Module or None expected)")
-            modules[name] = value
+            modules[name] = _run_registration_hooks(_global_module_registration_hooks, self,
+                                                    name, value)
             return
         buffers = d.get("_buffers")
         if isinstance(value, Buffer) or (buffers is not None and name in buffers):

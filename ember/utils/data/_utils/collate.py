@@ -79,52 +79,106 @@ def _xp(array):
     return get_array_module(array)
 
 
+def collate_tensor_fn(batch: list, *, collate_fn_map: dict | None = None) -> Tensor:
+    """Same-shaped tensors stacked along a new first dimension."""
+    elem = batch[0]
+    for i, t in enumerate(batch):
+        if t.shape != elem.shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
+                               f"{list(elem.shape)} at entry 0 and {list(t.shape)} at "
+                               f"entry {i}")
+    if any(t.requires_grad for t in batch):
+        from ember.ops.movement import stack
+        return stack(batch, 0)
+    return _stack([t._data for t in batch])
+
+
+def collate_numpy_array_fn(batch: list, *, collate_fn_map: dict | None = None) -> Tensor:
+    """NumPy arrays collated as the tensors they convert to (string and object arrays
+    cannot be)."""
+    if _np_str_obj_array_pattern.search(batch[0].dtype.str) is not None:
+        raise TypeError(default_collate_err_msg_format.format(batch[0].dtype))
+    return collate([_make(np.asarray(b)) for b in batch], collate_fn_map=collate_fn_map)
+
+
+def collate_numpy_scalar_fn(batch: list, *, collate_fn_map: dict | None = None) -> Tensor:
+    """NumPy scalars as a 1-D tensor of their dtype."""
+    return _make(np.asarray(batch))
+
+
+def collate_float_fn(batch: list, *, collate_fn_map: dict | None = None) -> Tensor:
+    """Python floats as a float64 tensor."""
+    return _make(np.asarray(batch, np.float64))
+
+
+def collate_int_fn(batch: list, *, collate_fn_map: dict | None = None) -> Tensor:
+    """Python ints as an int64 tensor (bools, an int subclass, as a bool tensor)."""
+    if all(isinstance(b, bool) for b in batch):
+        return _make(np.asarray(batch, np.bool_))
+    return _make(np.asarray(batch, np.int64))
+
+
+def collate_str_fn(batch: list, *, collate_fn_map: dict | None = None) -> list:
+    """Strings (and bytes) stay a list."""
+    return batch
+
+
+# How ``default_collate`` merges a batch whose first element is of the key's type (exactly,
+# else the first key it is an instance of); libraries register their own types here.
+default_collate_fn_map: dict = {
+    Tensor: collate_tensor_fn,
+    np.ndarray: collate_numpy_array_fn,
+    (np.bool_, np.number, np.object_): collate_numpy_scalar_fn,
+    float: collate_float_fn,
+    int: collate_int_fn,
+    str: collate_str_fn,
+    bytes: collate_str_fn,
+}
+
+
+def collate(batch, *, collate_fn_map: dict | None = None):
+    """Merge a list of samples into a batch with the functions of ``collate_fn_map`` (keyed by
+    element type), recursing into mappings, namedtuples and sequences.
+
+    Example::
+
+        >>> collate([1.5, 2.5], collate_fn_map={float: lambda b, **kw: sum(b)})
+        4.0
+    """
+    elem = batch[0]
+    if collate_fn_map is not None:
+        fn = collate_fn_map.get(type(elem))
+        if fn is None:
+            fn = next((f for t, f in collate_fn_map.items() if isinstance(elem, t)), None)
+        if fn is not None:
+            return fn(batch, collate_fn_map=collate_fn_map)
+    if isinstance(elem, collections.abc.Mapping):
+        return _remake(elem, {k: collate([d[k] for d in batch], collate_fn_map=collate_fn_map)
+                              for k in elem})
+    if _is_namedtuple(elem):
+        return type(elem)(*(collate(s, collate_fn_map=collate_fn_map) for s in zip(*batch)))
+    if isinstance(elem, collections.abc.Sequence):
+        it = iter(batch)
+        size = len(next(it))
+        if not all(len(e) == size for e in it):
+            raise RuntimeError("each element in list of batch should be of equal size")
+        # each field's samples as a tuple (strings stay one, as in PyTorch)
+        transposed = [collate(s, collate_fn_map=collate_fn_map) for s in zip(*batch)]
+        return _remake(elem, transposed)
+    raise TypeError(default_collate_err_msg_format.format(type(elem)))
+
+
 def default_collate(batch):
     """Merge a list of samples into a batch, recursively, as PyTorch's ``default_collate``.
 
     Tensors and NumPy arrays are stacked along a new first dimension; Python ints become an
     int64 tensor, floats a float64 tensor, bools a bool tensor; strings stay a list; dicts,
-    namedtuples, tuples and lists are collated field by field (tuples give lists).
+    namedtuples, tuples and lists are collated field by field (tuples give lists). Types
+    registered in ``default_collate_fn_map`` are merged by their function.
 
     Example::
 
         >>> default_collate([(0, ember.zeros(2)), (1, ember.ones(2))])
         [tensor([0, 1]), tensor([[0., 0.], [1., 1.]])]
     """
-    elem = batch[0]
-    if isinstance(elem, Tensor):
-        for i, t in enumerate(batch):
-            if t.shape != elem.shape:
-                raise RuntimeError(f"stack expects each tensor to be equal size, but got "
-                                   f"{list(elem.shape)} at entry 0 and {list(t.shape)} at "
-                                   f"entry {i}")
-        if any(t.requires_grad for t in batch):
-            from ember.ops.movement import stack
-            return stack(batch, 0)
-        return _stack([t._data for t in batch])
-    if isinstance(elem, np.ndarray):
-        if _np_str_obj_array_pattern.search(elem.dtype.str) is not None:
-            raise TypeError(default_collate_err_msg_format.format(elem.dtype))
-        return default_collate([_make(np.asarray(b)) for b in batch])
-    if isinstance(elem, np.generic) and not isinstance(elem, (np.str_, np.bytes_)):
-        return _make(np.asarray(batch))
-    if isinstance(elem, bool):
-        return _make(np.asarray(batch, np.bool_))
-    if isinstance(elem, int):
-        return _make(np.asarray(batch, np.int64))
-    if isinstance(elem, float):
-        return _make(np.asarray(batch, np.float64))
-    if isinstance(elem, (str, bytes)):
-        return batch
-    if isinstance(elem, collections.abc.Mapping):
-        return _remake(elem, {k: default_collate([d[k] for d in batch]) for k in elem})
-    if _is_namedtuple(elem):
-        return type(elem)(*(default_collate(list(s)) for s in zip(*batch)))
-    if isinstance(elem, collections.abc.Sequence):
-        it = iter(batch)
-        size = len(next(it))
-        if not all(len(e) == size for e in it):
-            raise RuntimeError("each element in list of batch should be of equal size")
-        transposed = [default_collate(list(s)) for s in zip(*batch)]
-        return _remake(elem, transposed)
-    raise TypeError(default_collate_err_msg_format.format(type(elem)))
+    return collate(batch, collate_fn_map=default_collate_fn_map)

@@ -96,13 +96,20 @@ class _ResumeIteration:
     pass
 
 
+def _generate_state(base_seed: int, worker_id: int) -> list[int]:
+    """The four 32-bit words a worker seeds NumPy's legacy RNG with: ``worker_id`` and the
+    64-bit ``base_seed`` mixed as NumPy's ``SeedSequence`` mixes entropy, so workers (and
+    Python's ``random``, seeded with ``base_seed + worker_id``) never share a stream."""
+    words = [worker_id, base_seed & 0xFFFFFFFF, base_seed >> 32, 0]
+    return np.random.SeedSequence(words).generate_state(4).tolist()
+
+
 def _seed_worker(seed: int, worker_id: int, base_seed: int) -> None:
     """Seed Python's, NumPy's and ember's global RNGs with ``base_seed + worker_id``."""
     random.seed(seed)
     import ember
     ember.manual_seed(seed)
-    # NumPy's legacy seed takes 32-bit words: mix both numbers as PyTorch does.
-    np.random.seed(np.random.SeedSequence([worker_id, base_seed]).generate_state(4))
+    np.random.seed(_generate_state(base_seed, worker_id))
 
 
 def _parent_alive(parent_pid: int) -> bool:

@@ -2,6 +2,7 @@
 switches (see ember/overrides.py) and the TorchScript settings scripts toggle. ember has no C
 extension; this module only names them."""
 from ember import overrides as _overrides
+from ember._C import _functorch  # noqa: F401  (reached as torch._C._functorch.<name>)
 from ember.overrides import (  # noqa: F401
                              DisableTorchFunction,
                              DisableTorchFunctionSubclass,
@@ -54,6 +55,13 @@ def _are_functorch_transforms_active() -> bool:
     through the ordinary autograd graph, so inside them every tensor op behaves as outside."""
     from ember import autograd
     return autograd._vmap_depth > 0
+
+
+def _is_alias_of(tensor: _Tensor, other: _Tensor) -> bool:
+    """Whether the two tensors view one storage (either a view of the other, or both views of
+    a third), whatever parts of it they cover."""
+    from ember.storage import root_array
+    return root_array(tensor._data) is root_array(other._data)
 
 
 def _get_privateuse1_backend_name() -> str:

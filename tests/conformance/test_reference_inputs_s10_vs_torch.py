@@ -63,6 +63,7 @@ def _params():
 def test_reference_inputs_match_torch(op, dtype):
     if dtype not in op.supported_dtypes("cpu"):
         pytest.skip("torch does not support this dtype")
+    known = op_key(op) in KNOWN  # expected to fail: its first difference is enough
     failures = []
     for sample in op.reference_inputs("cpu", dtype):
         try:
@@ -71,4 +72,6 @@ def test_reference_inputs_match_torch(op, dtype):
             continue
         if found:
             failures.append(f"{found[:300]} on {sample.summary()[:300]}")
+            if known:
+                break
     assert not failures, f"{len(failures)} samples differ:\n" + "\n".join(failures[:4])

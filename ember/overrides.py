@@ -172,12 +172,13 @@ def _install() -> None:
     from ember._tensor import Tensor
     _quiet.add(Tensor)
     done: dict = {}  # one wrapper per function, so that aliases stay the same object
+    ignored = get_ignored_functions()  # (``is_tensor`` answers for a tensor-like too)
     for name, public in _NAMESPACES.items():
         module = importlib.import_module(name)
         for attr, value in list(vars(module).items()):
             # (a module imported during this loop may already hold the wrappers)
             if (not attr.startswith("_") and isinstance(value, types.FunctionType)
-                    and value not in _wrapped):
+                    and value not in _wrapped and value not in ignored):
                 if value not in done:
                     done[value] = _dispatching(value, f"{public}.{attr}")
                 _replace(module, attr, done[value])

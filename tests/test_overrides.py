@@ -138,6 +138,27 @@ def test_tensor_like_type():
         ember.sum(ScalarTensor(5, 2))
 
 
+def test_ignored_functions_never_dispatch():
+    """``torch.is_tensor`` answers for a tensor-like (False) and a Tensor subclass (True)
+    without asking their handlers, as PyTorch's ignored functions do (linear_operator's
+    handler raises for every function it does not implement)."""
+    class Refusing:
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            raise NotImplementedError(f"{func} is not implemented")
+
+    class RefusingTensor(ember.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            raise NotImplementedError(f"{func} is not implemented")
+
+    assert ember.is_tensor in ember.overrides.get_ignored_functions()
+    assert ember.is_tensor(Refusing()) is False
+    assert ember.is_tensor(ember.ones(2).as_subclass(RefusingTensor)) is True
+    with pytest.raises(NotImplementedError):
+        ember.sum(Refusing())
+
+
 def test_more_derived_type_handles_first():
     class Base(ember.Tensor):
         @classmethod

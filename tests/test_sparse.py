@@ -53,6 +53,9 @@ def test_to_sparse_round_trips_and_products_are_dense():
     np.testing.assert_allclose((s @ ember.tensor(b)).numpy(), a @ b)
     np.testing.assert_allclose(ember.sparse.mm(s, ember.tensor(b)).numpy(), a @ b)
     np.testing.assert_allclose(ember.spmm(s, ember.tensor(b)).numpy(), a @ b)
+    dense = ember.dsmm(s, ember.tensor(b))  # (GPyTorch's interpolation products)
+    assert not dense.is_sparse
+    np.testing.assert_allclose(dense.numpy(), a @ b)
     np.testing.assert_allclose((ember.eye(4, 5, dtype=ember.float64) + s).numpy(),
                                np.eye(4, 5) + a)
     assert ember.sparse.sum(s).item() == pytest.approx(a.sum())

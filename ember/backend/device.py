@@ -193,6 +193,15 @@ def empty_as(xp, ref, shape, dtype):
     return xp.empty(shape, dtype)
 
 
+def diagonal_view(xp, a, offset: int, axis1: int, axis2: int):
+    """``xp.diagonal`` as a view that writes through, as PyTorch's does: NumPy marks its
+    diagonal read-only though it shares the (writable) input's memory; CuPy's writes already."""
+    view = xp.diagonal(a, offset, axis1, axis2)
+    if xp is np and a.flags.writeable:
+        view.flags.writeable = True
+    return view
+
+
 def contiguous_strides(shape: tuple) -> tuple:
     """The strides, in elements, of a C-contiguous array of ``shape`` (what a meta tensor
     reports: its storage is a zero-stride view)."""

@@ -6,17 +6,19 @@ positive definite generalized problem A X = B X E).
 The randomized decompositions compose differentiable ember ops (matmul, QR, SVD), so their
 gradients are those of the computed factors. ``lobpcg`` iterates on raw arrays; for the
 standard problem its backward gives A the exact gradient of the converged eigenpairs (as
-PyTorch's does); for the generalized one the eigenvalues are Rayleigh quotients of the fixed
-eigenvectors, differentiable in A and B (the Hellmann-Feynman theorem), and the eigenvectors
-carry no gradient."""
+PyTorch's does, in ember ops, so it differentiates again); for the generalized one the
+eigenvalues are Rayleigh quotients of the fixed eigenvectors, differentiable in A and B (the
+Hellmann-Feynman theorem), and the eigenvectors carry no gradient."""
 from __future__ import annotations
 
 import itertools
 
-from ember._tensor import Tensor, _make
+from ember._tensor import Tensor
 from ember.autograd.function import Primitive
 from ember.backend.device import get_array_module
+from ember.ops.copying import cat
 from ember.ops.decomposition import linalg_svd, qr
+from ember.ops.linear_systems import solve
 
 # ---------------------------------------------------------------------------------------------
 # Randomized SVD and PCA
@@ -200,26 +202,27 @@ class Lobpcg(Primitive, node_name="LOBPCGAutogradFunctionBackward"):
         # For a simple eigenpair (e, x) of the symmetric A, dx = -(A - e)^+ dA x restricted to
         # the complement of x: w = (A - e)^+ (I - x x^H) gx comes from the bordered system
         # [[A - e, x], [x^H, 0]] [w; mu] = [(I - x x^H) gx; 0]. Then dL/dA is the symmetric
-        # part of X diag(gE) X^H - sum_i w_i x_i^H (PyTorch's gradient, first order only).
-        a, e, v = (t._data for t in ctx.saved_tensors)
-        xp = get_array_module(a)
+        # part of X diag(gE) X^H - sum_i w_i x_i^H (PyTorch's gradient). Written in ember ops
+        # on the saved outputs, so that it differentiates again, as PyTorch's does.
+        from ember._creation import eye, zeros
+        a, e, v = ctx.saved_tensors
+        a = (a + a.mH) / 2  # (the same A; its own gradient symmetric, as PyTorch's)
         m, k = v.shape[-2:]
-        grad = xp.zeros_like(a)
+        grad = a.new_zeros(a.shape)
         if gE is not None:
-            grad = grad + (v * gE._data[..., None, :]) @ v.conj().swapaxes(-1, -2)
+            grad = grad + (v * gE.unsqueeze(-2)) @ v.mH
         if gX is not None:
-            g = gX._data
             # one bordered (m + 1) x (m + 1) system per eigenpair, batched: (..., k, m+1, m+1)
-            border = xp.zeros((*a.shape[:-2], k, m + 1, m + 1), dtype=a.dtype)
-            border[..., :m, :m] = a[..., None, :, :] - e[..., :, None, None] * xp.eye(m)
-            cols = v.swapaxes(-1, -2)  # (..., k, m)
-            border[..., :m, m] = cols
-            border[..., m, :m] = cols.conj()
-            gcols = g.swapaxes(-1, -2)
-            along = (cols.conj() * gcols).sum(-1, keepdims=True)
-            rhs = xp.zeros((*a.shape[:-2], k, m + 1, 1), dtype=a.dtype)
-            rhs[..., :m, 0] = gcols - cols * along
-            w = xp.linalg.solve(border, rhs)[..., :m, 0]  # (..., k, m)
-            grad = grad - w.swapaxes(-1, -2) @ cols.conj()
-        grad = (grad + grad.conj().swapaxes(-1, -2)) / 2
-        return _make(grad), None, None, None, None, None, None, None
+            cols = v.mT  # (..., k, m)
+            shifted = a.unsqueeze(-3) - e[..., :, None, None] * eye(m, dtype=a.dtype,
+                                                                    device=a.device)
+            corner = zeros(*cols.shape[:-1], 1, 1, dtype=a.dtype, device=a.device)
+            border = cat([cat([shifted, cols.unsqueeze(-1)], -1),
+                          cat([cols.conj().unsqueeze(-2), corner], -1)], -2)
+            gcols = gX.mT
+            along = (cols.conj() * gcols).sum(-1, keepdim=True)
+            rhs = cat([gcols - cols * along, corner[..., 0]], -1).unsqueeze(-1)
+            w = solve(border, rhs)[..., :m, 0]  # (..., k, m)
+            grad = grad - w.mT @ cols.conj()
+        grad = (grad + grad.mH) / 2
+        return grad, None, None, None, None, None, None, None

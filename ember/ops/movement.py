@@ -15,7 +15,7 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive, broadcast_mismatch
 from ember.backend.cuda import leading_sum
-from ember.backend.device import get_array_module, reshape_view
+from ember.backend.device import diagonal_view, get_array_module, reshape_view
 from ember.backend.special import scatter_add as _scatter_add_arrays
 from ember.ops._util import (
     promote,
@@ -477,7 +477,7 @@ class Diagonal(Primitive, node_name="DiagonalBackward0"):
     @staticmethod
     def forward(ctx, a, offset, d1, d2):
         ctx.args = (a.shape, offset, d1, d2)
-        return get_array_module(a).diagonal(a, offset, d1, d2)
+        return diagonal_view(get_array_module(a), a, offset, d1, d2)
 
     @staticmethod
     def backward(ctx, grad):

@@ -277,6 +277,24 @@ def test_lobpcg(largest):
             m.lobpcg(m.eye(6, dtype=m.float64), k=3)
 
 
+def test_lobpcg_double_backward():
+    """A batch of problems: the gradient of lobpcg's gradient (eigenvalues and eigenvectors)."""
+    a = rng.standard_normal((2, 9, 9))
+    a = a @ a.transpose(0, 2, 1) + 4 * np.eye(9)
+    x0, g_e, g_x = (rng.standard_normal(s) for s in ((2, 9, 2), (2,), (2, 9, 2)))
+    results = []
+    for m in (ember, torch):
+        A = m.tensor(a, requires_grad=True)
+        E, X = m.lobpcg(A, k=2, X=m.tensor(x0), tol=1e-12)
+        X = X * X[..., :1, :].sign()
+        loss = (E * m.tensor(g_e)).sum() + (X * m.tensor(g_x)).sum()
+        grad, = m.autograd.grad(loss, A, create_graph=True)
+        hessian_vector, = m.autograd.grad((grad ** 2).sum(), A)
+        results.append((grad.detach().numpy(), hessian_vector.numpy()))
+    np.testing.assert_allclose(results[0][0], results[1][0], atol=1e-7)
+    np.testing.assert_allclose(results[0][1], results[1][1], atol=1e-7)
+
+
 @pytest.mark.parametrize("name,args", [("lstsq", 2), ("solve", 2), ("eig", 1), ("symeig", 1),
                                        ("matrix_rank", 1)])
 def test_removed_functions(name, args):

@@ -222,3 +222,27 @@ def test_lobpcg_gradient_matches_eigh():
         ((E * _t(g_e)).sum() + (X * _t(g_x)).sum()).backward()
         grads.append(A.grad.numpy())
     np.testing.assert_allclose(grads[0], grads[1], atol=1e-7)
+
+
+def test_lobpcg_gradient_differentiates_again_as_eigh():
+    """lobpcg's backward is itself differentiable (a Hessian-vector product through the
+    eigenpairs), and symmetric like eigh's."""
+    a = rng.standard_normal((9, 9))
+    a = a @ a.T + 4 * np.eye(9)
+    g_e, g_x = rng.standard_normal(2), rng.standard_normal((9, 2))
+    results = []
+    for use_lobpcg in (True, False):
+        A = _t(a, True)
+        if use_lobpcg:
+            E, X = ember.lobpcg(A, k=2, X=_t(rng.standard_normal((9, 2))), tol=1e-12)
+        else:
+            w, v = ember.linalg.eigh(A)
+            E, X = w.flip(0)[:2], v.flip(1)[:, :2]
+        X = X * X[:1].sign()
+        loss = (E * _t(g_e)).sum() + (X * _t(g_x)).sum()
+        grad, = ember.autograd.grad(loss, A, create_graph=True)
+        hessian_vector, = ember.autograd.grad((grad ** 2).sum(), A)
+        results.append((grad.detach().numpy(), hessian_vector.numpy()))
+    np.testing.assert_allclose(results[0][0], results[1][0], atol=1e-7)
+    np.testing.assert_allclose(results[0][1], results[1][1], atol=1e-7)
+    np.testing.assert_allclose(results[0][1], results[0][1].T, atol=1e-12)

@@ -1,0 +1,43 @@
+"""GPyTorch and PyTorch-Ignite on ember against the same scripts on real PyTorch: each script of
+tests/acceptance/test_thirdparty_s17_<library>.py run under both, in fresh interpreters. With
+PyTorch's random streams the same seeds give the same data, weights and probe vectors (the
+stochastic Lanczos log-determinants of GPyTorch's conjugate-gradient path included), so every
+reported number agrees: GPyTorch's to float64 rounding (a little amplified by Adam's
+normalized steps; more on the conjugate-gradient path), Ignite's to float32 rounding. Each
+test skips where its library is not installed."""
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+
+import pytest
+
+from tests.acceptance.script_report import assert_reports_close
+
+pytest.importorskip("torch")
+
+_ACCEPTANCE = pathlib.Path(__file__).parents[1] / "acceptance"
+
+
+def _reports(library: str, tmp_path) -> tuple[dict, dict]:
+    """(ember's report, PyTorch's report) of the library's acceptance script."""
+    path = _ACCEPTANCE / f"test_thirdparty_s17_{library}.py"
+    spec = importlib.util.spec_from_file_location(f"_s17_{library}_acceptance", path)
+    acceptance = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(acceptance)  # skips this test where the library is not installed
+    return (acceptance.run_script("-m", "ember.compat", tmp_path=tmp_path),
+            acceptance.run_script(tmp_path=tmp_path))
+
+
+def test_gpytorch_matches_torch(tmp_path):
+    got, expected = _reports("gpytorch", tmp_path)
+    cg = {"rbf_cg"}
+    assert_reports_close({k: v for k, v in got.items() if k not in cg},
+                         {k: v for k, v in expected.items() if k not in cg},
+                         rtol=1e-6, atol=1e-8)
+    assert_reports_close(got["rbf_cg"], expected["rbf_cg"], rtol=1e-5, atol=1e-7, path="rbf_cg")
+
+
+def test_ignite_matches_torch(tmp_path):
+    got, expected = _reports("ignite", tmp_path)
+    assert_reports_close(got, expected, rtol=1e-5, atol=1e-6)

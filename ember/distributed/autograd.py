@@ -7,9 +7,13 @@ the context) and arrives as a fresh tensor whose grad_fn is a *recv* node naming
 the send. Both workers' contexts share the id, which each RPC carries. ``backward(context_id,
 roots)`` runs the local graph from the roots once, collecting the gradients of the local leaves
 into the context (never into ``.grad``) and the gradients reaching the recv nodes; each of those
-goes back by RPC to its sender, which runs its graph from the send the same way, and so on until
-no gradient is left to forward ("FAST mode": each send is a separate pass; graphs are kept, as
-several sends may share one, until the context ends). ``get_gradients`` reads the context's
+goes back by RPC to its sender (one message per sender), which runs its graph from those sends
+the same way, and so on until no gradient is left to forward ("FAST mode"). Each local pass
+frees the graph it ran unless ``retain_graph``, so a second backward through it raises, as in
+PyTorch. A leaf's post-accumulate-grad hooks marked ``_in_dist_autograd`` (DDP's) run once its
+gradient is in the context, as PyTorch's engine runs the post hooks of its gradient
+accumulators (the DDP reducer's) but not the tensors' own: that is how DDP averages them (it
+reads and writes the context's gradients then). ``get_gradients`` reads the context's
 gradients; ``DistributedOptimizer.step(context_id)`` applies them.
 """
 from __future__ import annotations
@@ -71,6 +75,16 @@ class _Context:
         with self._lock:
             entry = self._grads.get(id(leaf))
             self._grads[id(leaf)] = (leaf, grad if entry is None else entry[1] + grad)
+
+    def gradient(self, leaf):
+        """The gradient of ``leaf`` accumulated here (None if none)."""
+        with self._lock:
+            entry = self._grads.get(id(leaf))
+        return None if entry is None else entry[1]
+
+    def set_gradient(self, leaf, grad) -> None:
+        with self._lock:
+            self._grads[id(leaf)] = (leaf, grad)
 
     def gradients(self) -> dict:
         with self._lock:
@@ -169,7 +183,7 @@ def _release(context_id: int, origin: int | None) -> None:
 def backward(context_id: int, roots: list, retain_graph: bool = False) -> None:
     """Backpropagate from ``roots`` (scalars) across every worker the context reached; the
     gradients of each worker's leaves accumulate in its context (``get_gradients``), not in
-    ``.grad``. Graphs are kept until the context ends, whatever ``retain_graph`` says."""
+    ``.grad``. Each worker frees the graph it ran unless ``retain_graph``."""
     from ember._creation import ones_like
     ctx = _retrieve(context_id)
     for root in roots:
@@ -179,31 +193,43 @@ def backward(context_id: int, roots: list, retain_graph: bool = False) -> None:
         if root.numel() != 1:
             raise RuntimeError("Expected the roots of the distributed backward pass to be "
                                f"scalars, got a tensor of shape {tuple(root.shape)}")
-    _backward_here(ctx, list(roots), [ones_like(r) for r in roots])
+    _backward_here(ctx, list(roots), [ones_like(r) for r in roots], retain_graph)
 
 
-def _backward_here(ctx: _Context, tensors: list, grads: list) -> None:
+def _backward_here(ctx: _Context, tensors: list, grads: list, retain_graph: bool) -> None:
     """This worker's part of a distributed backward pass from ``tensors`` (see the NOTE)."""
     from ember.distributed.rpc import api
     leaves, recvs = _leaves_and_recvs(tensors)
     if not leaves and not recvs:
         return
     inputs = leaves + [GradientEdge(node, 0) for node in recvs]
-    results = run_backward(tensors, grads, retain_graph=True, create_graph=False, inputs=inputs,
-                           allow_unused=True, accumulate=False)
-    for leaf, grad in zip(leaves, results):
+    try:
+        results = run_backward(tensors, grads, retain_graph=retain_graph, create_graph=False,
+                               inputs=inputs, allow_unused=True, accumulate=False)
+    except RuntimeError as e:  # PyTorch's engine says on which worker it failed
+        raise RuntimeError(f"Error on Node {api._agent_or_raise().rank}: {e}") from e
+    with _running_in(ctx):  # the hooks (DDP's) read and write the context's gradients
+        for leaf, grad in zip(leaves, results):
+            if grad is not None:
+                ctx.accumulate(leaf, grad)
+                for hook in leaf._post_acc_hooks or ():
+                    if getattr(hook, "_in_dist_autograd", False):
+                        hook(leaf)
+    by_peer: dict = {}
+    for node, grad in zip(recvs, results[len(leaves):]):
         if grad is not None:
-            ctx.accumulate(leaf, grad)
-    futures = [api.rpc_async(node.peer, _backward_from_send, args=(ctx.id, node.send_id, grad))
-               for node, grad in zip(recvs, results[len(leaves):]) if grad is not None]
+            by_peer.setdefault(node.peer, []).append((node.send_id, grad))
+    futures = [api.rpc_async(peer, _backward_from_sends, args=(ctx.id, sends, retain_graph))
+               for peer, sends in by_peer.items()]
     for future in futures:
         future.wait()
 
 
-def _backward_from_send(context_id: int, send_id: int, grad) -> None:
-    """On the sender of a tensor: continue the backward pass from its send."""
+def _backward_from_sends(context_id: int, sends: list, retain_graph: bool) -> None:
+    """On the sender of tensors: continue the backward pass from their sends, in one pass."""
     ctx = _retrieve(context_id)
-    _backward_here(ctx, [ctx.sent(send_id)], [grad])
+    _backward_here(ctx, [ctx.sent(send_id) for send_id, _ in sends],
+                   [grad for _, grad in sends], retain_graph)
 
 
 def _leaves_and_recvs(tensors: list) -> tuple:

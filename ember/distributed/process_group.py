@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
-from ember.distributed import _mpi, _nccl, _rendezvous
+from ember.distributed import _mpi, _nccl, _rendezvous, _subworld
 from ember.distributed.work import Backend, DebugLevel, Work, get_debug_level
 
 __all__ = ["GroupMember", "ProcessGroup", "default_pg_timeout", "destroy_process_group",
@@ -186,9 +186,11 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
     (``mp.spawn``, ``mp.Process``) pass ``rank`` and ``world_size`` (or set ``RANK`` and
     ``WORLD_SIZE``) and meet at ``MASTER_ADDR:MASTER_PORT`` or a ``tcp://host:port``
     ``init_method``, as in PyTorch: see NOTE [ Rendezvous without mpiexec ] in _rendezvous.py.
-    A script run alone is a world of one process. ``timeout`` (default 30 minutes) bounds that
-    wait and is the default of ``monitored_barrier``; ``group_name``, ``pg_options`` and
-    ``device_id`` are accepted for PyTorch compatibility.
+    A smaller ``world_size`` than MPI's world (started by ``init_rpc`` or the launcher) makes
+    the group of those of its processes that call this (NOTE [ A process group inside a larger
+    world ] in _subworld.py). A script run alone is a world of one process. ``timeout``
+    (default 30 minutes) bounds that wait and is the default of ``monitored_barrier``;
+    ``group_name``, ``pg_options`` and ``device_id`` are accepted for PyTorch compatibility.
 
     Args:
         backend: ``"mpi"`` (CPU), ``"gloo"`` (the same, MPI on the CPU), ``"nccl"`` (CUDA
@@ -231,6 +233,11 @@ def join_world(init_method: str | None, world_size: int, rank: int, timeout: tim
         if rank < 0:
             rank = int(os.environ.get("RANK", -1))
     joining = world_size > 1 and not _mpi.started_by_launcher() and not _mpi.is_started()
+    if not joining and op == "init_process_group" and rank >= 0 \
+            and 0 < world_size < _mpi.mpi().COMM_WORLD.Get_size():
+        # some of the world's processes (NOTE [ A process group inside a larger world ])
+        return _subworld.create(_mpi.mpi().COMM_WORLD, init_method, world_size, rank,
+                                timeout.total_seconds())
     if joining:
         _join(init_method, world_size, rank, timeout)
     try:

@@ -2,6 +2,7 @@
 rank by test_dist_rpc.py through dist_harness (RPC is started after init_process_group here;
 the acceptance scripts start it alone). Rank 0 drives each check while the others serve; the
 oracles are the same computations run in one process, and NumPy."""
+import gc
 import pickle
 import time
 
@@ -13,6 +14,7 @@ import ember.distributed as dist
 import ember.distributed.autograd as dist_autograd
 import ember.distributed.rpc as rpc
 from ember import nn, optim
+from ember.distributed.nn import RemoteModule
 from ember.distributed.optim import DistributedOptimizer
 from ember.distributed.rpc import RRef
 
@@ -282,6 +284,198 @@ def check_distributed_optimizer_matches_local():
 
 
 # ---------------------------------------------------------------------------------------------
+# RemoteModule
+
+def forward_through(remote_module, x):
+    """Run on another worker: a RemoteModule that arrived in an RPC's arguments."""
+    return remote_module(x)
+
+
+def check_remote_module():
+    if RANK != 0:
+        return
+    ember.manual_seed(5)
+    remote = RemoteModule("worker1/cpu", nn.Linear, args=(4, 3), kwargs={"dtype": ember.float64})
+    assert remote.on == "worker1" and remote.device == "cpu"
+    local = remote.get_module_rref().to_here()  # a copy of the remote module
+    assert isinstance(local, nn.Linear) and remote.get_module_rref().owner().id == 1
+    x = ember.randn(5, 4, dtype=ember.float64)
+    want = local(x).detach().numpy()
+    np.testing.assert_allclose(remote(x).detach().numpy(), want, rtol=1e-12)
+    np.testing.assert_allclose(remote.forward_async(x).wait().detach().numpy(), want, rtol=1e-12)
+    got = rpc.rpc_sync("worker2", forward_through, args=(remote, x))  # it travels in RPCs
+    np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-12)
+    by_rank = RemoteModule("rank:2", nn.ReLU)
+    assert by_rank.on == 2 and by_rank(-x.abs()).max().item() == 0
+    # dist autograd through it, and a DistributedOptimizer over remote_parameters()
+    param_rrefs = remote.remote_parameters()
+    assert [p.owner().id for p in param_rrefs] == [1, 1]
+    opt = DistributedOptimizer(optim.SGD, param_rrefs, lr=0.1)
+    (local(x) ** 2).sum().backward()
+    with dist_autograd.context() as context_id:
+        dist_autograd.backward(context_id, [(remote(x) ** 2).sum()])
+        opt.step(context_id)
+    for p_rref, p in zip(param_rrefs, local.parameters()):
+        np.testing.assert_allclose(p_rref.to_here().detach().numpy(),
+                                   (p - 0.1 * p.grad).detach().numpy(), rtol=1e-12)
+    # what PyTorch refuses
+    raises(remote.parameters, ValueError, "Method ``parameters`` not supported for RemoteModule. "
+           "Please use ``remote_parameters`` instead.")
+    for name in ("named_parameters", "state_dict", "to", "cuda", "zero_grad", "modules"):
+        raises(getattr(remote, name), ValueError, f"Method ``{name}`` not supported for "
+               "RemoteModule")
+    raises(lambda: pickle.dumps(remote), RuntimeError, "Cannot pickle RemoteModule in python "
+           "pickler")
+    raises(lambda: RemoteModule("a/b/c", nn.ReLU), ValueError, "Could not parse remote_device")
+
+
+# ---------------------------------------------------------------------------------------------
+# RRef reference counting, _get_type, backward, the default timeout
+
+HELD = []
+
+
+def owned_ids():
+    from ember.distributed.rpc import rref as rref_module
+    with rref_module._lock:
+        return sorted(rref_module._owned)
+
+
+def hold(rref):
+    HELD.append(rref)
+
+
+def drop_held():
+    HELD.clear()
+    gc.collect()
+
+
+def wait_until(condition, what):
+    deadline = time.monotonic() + 10
+    while not condition():
+        gc.collect()
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+def check_rref_counting():
+    if RANK != 0:
+        return
+    rref = rpc.remote(1, ember.ones, args=(3,))
+    rref.to_here()
+    rid = rref._id
+    assert rid in rpc.rpc_sync(1, owned_ids)
+    rpc.rpc_sync(2, hold, args=(rref,))  # a second user: a fork
+    del rref
+    gc.collect()
+    time.sleep(0.1)
+    assert rid in rpc.rpc_sync(1, owned_ids)  # worker2 still holds it
+    rpc.rpc_sync(2, drop_held)
+    wait_until(lambda: rid not in rpc.rpc_sync(1, owned_ids), "the owner kept a deleted value")
+    # an RRef of this worker's value, held by others and sent back: no entry left behind
+    mine = RRef(ember.arange(2.0))
+    rpc.rpc_sync(2, hold, args=(mine,))
+    assert mine._id in owned_ids()
+    got = rpc.rpc_sync(1, RRef.to_here, args=(mine,))
+    np.testing.assert_array_equal(got.numpy(), [0.0, 1.0])
+    rpc.rpc_sync(2, drop_held)
+    wait_until(lambda: mine._id not in owned_ids(), "a forked local value stayed in the table")
+    np.testing.assert_array_equal(mine.local_value().numpy(), [0.0, 1.0])  # still ours
+    # remote() to this worker itself
+    selfish = rpc.remote(0, ember.zeros, args=(2,))
+    rid = selfish._id
+    assert selfish.is_owner() and selfish.local_value().tolist() == [0.0, 0.0]
+    del selfish
+    wait_until(lambda: rid not in owned_ids(), "a remote() to self stayed in the table")
+
+
+def scalar_with_graph(x):
+    return (x * x).sum()
+
+
+def check_rref_extras():
+    if RANK != 0:
+        return
+    rref = rpc.remote(1, ember.ones, args=(2,))
+    assert rref._get_type() is ember.Tensor
+    assert rref._get_type(blocking=False).wait() is ember.Tensor
+    assert RRef([1])._get_type() is list
+    # backward: the owner's local graph, or a distributed pass from the owner
+    x = ember.arange(3.0, requires_grad=True)
+    RRef(scalar_with_graph(x)).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 2.0, 4.0])
+    raises(lambda: rref.backward(), RuntimeError, "User RRefs require 'dist_autograd_ctx_id' "
+           "to be specified")
+    with dist_autograd.context() as context_id:
+        x = ember.arange(3.0, requires_grad=True)
+        loss = rpc.remote(1, scalar_with_graph, args=(x,))
+        loss.backward(context_id)
+        np.testing.assert_array_equal(dist_autograd.get_gradients(context_id)[x].numpy(),
+                                      [0.0, 2.0, 4.0])
+    raises(lambda: RRef("text").backward(), RuntimeError, "RRef should contain a tensor")
+    # the default timeout
+    assert rpc.get_rpc_timeout() == 20
+    rpc._set_rpc_timeout(0.1)
+    try:
+        assert rpc.get_rpc_timeout() == 0.1
+        raises(lambda: rpc.rpc_sync(1, time.sleep, args=(0.5,)), RuntimeError, "(100 ms)")
+    finally:
+        rpc._set_rpc_timeout(20)
+
+
+def check_dist_autograd_retain_graph():
+    if RANK != 0:
+        return
+    x = ember.arange(3.0, dtype=ember.float64, requires_grad=True)
+    with dist_autograd.context() as context_id:
+        loss = rpc.rpc_sync(1, scalar_with_graph, args=(ember.sin(x),)).exp()
+        dist_autograd.backward(context_id, [loss], retain_graph=True)
+        dist_autograd.backward(context_id, [loss])
+        want = 2 * loss.item() * 2 * np.sin(np.arange(3.0)) * np.cos(np.arange(3.0))
+        np.testing.assert_allclose(dist_autograd.get_gradients(context_id)[x].numpy(), want,
+                                   rtol=1e-12)
+        raises(lambda: dist_autograd.backward(context_id, [loss]), RuntimeError,
+               "Trying to backward through the graph a second time")
+
+
+# ---------------------------------------------------------------------------------------------
+# DDP inside distributed autograd: ranks 0 and 1 train a DDP layer on a group of their own
+
+def doubled(x):
+    return x * 2
+
+
+def check_ddp_in_dist_autograd():
+    group = dist.new_group([0, 1])
+    if RANK == 2:
+        return
+
+    def layer():
+        ember.manual_seed(0)
+        return nn.Linear(4, 3).double()
+
+    def batch(rank):
+        ember.manual_seed(100 + rank)
+        return ember.randn(5, 4, dtype=ember.float64)
+
+    want = []
+    for r in (0, 1):  # the oracle: each rank's gradient, computed here, then averaged
+        replica = layer()
+        (replica(2 * batch(r)) ** 2).sum().backward()
+        want.append([p.grad.numpy() for p in replica.parameters()])
+    ddp = nn.parallel.DistributedDataParallel(layer(), process_group=group)
+    x = batch(RANK).requires_grad_()
+    with dist_autograd.context() as context_id:
+        out = ddp(rpc.rpc_sync(2, doubled, args=(x,)))
+        dist_autograd.backward(context_id, [(out ** 2).sum()])
+        grads = dist_autograd.get_gradients(context_id)
+        for p, w0, w1 in zip(ddp.module.parameters(), *want):
+            np.testing.assert_allclose(grads[p].numpy(), (w0 + w1) / 2, rtol=1e-12)
+            assert p.grad is None
+        assert x in grads  # the pass went through worker 2 and back
+
+
+# ---------------------------------------------------------------------------------------------
 
 def check_graceful_shutdown():
     """A call nobody waits on still runs before any worker's shutdown returns."""
@@ -290,6 +484,7 @@ def check_graceful_shutdown():
     rpc.shutdown()
     if RANK == 2:
         assert DONE == ["from 1"], DONE
+    assert owned_ids() == [] and not dist_autograd._contexts  # nothing kept after shutdown
     raises(lambda: rpc.rpc_sync(0, whoami), RuntimeError, "RPC has not been initialized")
 
 

@@ -1,6 +1,8 @@
 """torch.distributed.rpc, distributed autograd and DistributedOptimizer on 3 MPI ranks: calls,
 RRefs, remote exceptions, async_execution, timeouts, gradients and optimizer steps equal to the
-same model's in one process, graceful shutdown (checks in dist_worker_rpc.py)."""
+same model's in one process, RemoteModule, RRef reference counting, RRef.backward and
+_get_type, retain_graph, DDP averaging inside distributed autograd, graceful shutdown (checks
+in dist_worker_rpc.py)."""
 import pytest
 from dist_harness import assert_passed, launch_and_read, mpiexec
 
@@ -11,7 +13,8 @@ if mpiexec() is None:
 WORKER = "dist_worker_rpc.py"
 CHECKS = ["values", "rrefs", "remote_exceptions", "async_execution", "timeouts",
           "dist_autograd_matches_local", "distributed_optimizer_matches_local",
-          "graceful_shutdown"]
+          "remote_module", "rref_counting", "rref_extras", "dist_autograd_retain_graph",
+          "ddp_in_dist_autograd", "graceful_shutdown"]
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from ember.distributed.rpc import functions  # noqa: F401
 from ember.distributed.rpc.api import (  # noqa: F401
+    _set_rpc_timeout,
+    get_rpc_timeout,
     get_worker_info,
     init_rpc,
     is_available,
@@ -34,5 +36,5 @@ from ember.distributed.rpc.options import (  # noqa: F401
 from ember.distributed.rpc.rref import RRef  # noqa: F401
 
 __all__ = ["BackendType", "RRef", "TensorPipeRpcBackendOptions", "WorkerInfo", "functions",
-           "get_worker_info", "init_rpc", "is_available", "remote", "rpc_async", "rpc_sync",
-           "shutdown"]
+           "get_rpc_timeout", "get_worker_info", "init_rpc", "is_available", "remote",
+           "rpc_async", "rpc_sync", "shutdown"]

@@ -9,6 +9,7 @@ threads and completes the futures of replies; it also fails the futures of calls
 timeout. No thread ever blocks in an MPI send: a send returns at once and the listener reaps
 finished sends, so two workers sending each other large messages cannot deadlock. This needs
 MPI_THREAD_MULTIPLE, which mpi4py asks for by default (mpich grants it; init_rpc checks).
+The listener also sends the calls queued with ``defer`` (the RRefs' reference counting).
 
 ``shutdown`` waits until every worker has called it and no request is outstanding anywhere
 (two rounds of summed counts of requests sent and replies received that agree and did not
@@ -25,6 +26,7 @@ step leaves another's forward pass recording its graph.
 """
 from __future__ import annotations
 
+import collections
 import io
 import itertools
 import math
@@ -65,15 +67,23 @@ class _RemoteError:
 
 
 class _Pickler(pickle.Pickler):
-    """Pickles RRefs (which only travel in RPCs) and, inside a distributed-autograd context,
-    tensors that require grad (recording a send edge: see ember.distributed.autograd)."""
+    """Pickles RRefs and RemoteModules (which only travel in RPCs) and, inside a
+    distributed-autograd context, tensors that require grad (recording a send edge: see
+    ember.distributed.autograd)."""
 
     def __init__(self, file, peer: int, context) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         from ember._tensor import Tensor
+        from ember.distributed.nn.api.remote_module import _RemoteModule
         from ember.distributed.rpc.rref import RRef
         self.peer, self.context = peer, context
         self.rref_type, self.tensor_type = RRef, Tensor
+        self.remote_module_type = _RemoteModule
+
+    def reducer_override(self, obj):
+        if isinstance(obj, self.remote_module_type):
+            return obj._rpc_reduce()
+        return NotImplemented
 
     def persistent_id(self, obj):
         if isinstance(obj, self.rref_type):
@@ -128,6 +138,9 @@ class Agent:
         self._threads: list = []
         self._idle = 0
         self._heard: list = []  # when each worker last answered a PING (in shutdown)
+        self._deferred: collections.deque = collections.deque()  # see defer()
+        self._deferring = True
+        self._flushing = threading.Lock()
         self._stop = threading.Event()
         self._listener = threading.Thread(target=self._listen, name="rpc-listener", daemon=True)
         self._listener.start()
@@ -154,6 +167,28 @@ class Agent:
             self.sent += 1
         self._send(dst, REQUEST, pickle.dumps((call_id, context_id, payload)))
         return future
+
+    def defer(self, after: Future | None, dst: int, func, args: tuple) -> None:
+        """Call ``func(*args)`` on ``dst`` later (once ``after`` is done), from the listener:
+        for RRefs' finalizers, which may run where sending could deadlock (see NOTE [ RRef
+        reference counting ] in rref.py). Nobody waits for the call; shutdown does."""
+        if self._deferring:
+            self._deferred.append((after, dst, func, args))
+
+    def _send_deferred(self) -> None:
+        from ember.distributed import autograd as dist_autograd
+        if not self._flushing.acquire(blocking=False):
+            return  # the listener and shutdown's thread both flush; one at a time
+        try:
+            with dist_autograd._running_in(None):
+                for _ in range(len(self._deferred)):
+                    after, dst, func, args = self._deferred.popleft()
+                    if after is not None and not after.done():
+                        self._deferred.append((after, dst, func, args))
+                    else:
+                        self.call(dst, func, args, {}, 0)
+        finally:
+            self._flushing.release()
 
     def _on_reply(self, src: int, message: bytes) -> None:
         call_id, ok, payload = pickle.loads(message)
@@ -270,6 +305,8 @@ class Agent:
                 if now > next_check:
                     self._expire(now)
                     self._reap_sends()
+                    if self._deferring:
+                        self._send_deferred()
                     next_check = now + 0.02
                 continue
             idle = 0
@@ -298,8 +335,10 @@ class Agent:
         next_ping = 0.0
         self._heard = [time.monotonic()] * len(self.workers)
         while True:
-            with self._lock:
-                counts = np.array([self.sent, self.answered], dtype=np.int64)
+            self._send_deferred()
+            with self._lock:  # a deferred call still waiting counts as outstanding
+                counts = np.array([self.sent + len(self._deferred), self.answered],
+                                  dtype=np.int64)
             total = np.zeros(2, dtype=np.int64)
             request = self.control.Iallreduce(counts, total, MPI.SUM)
             while not request.Test():
@@ -312,6 +351,7 @@ class Agent:
                     next_ping = now + 1.0
                 time.sleep(0.001)
             if total[0] == total[1] and previous is not None and (previous == total).all():
+                self._deferring = False  # what finalizers queue from now on is moot
                 return
             previous = total
             time.sleep(0.002)
@@ -327,6 +367,7 @@ class Agent:
 
     def stop(self) -> None:
         """Stop the listener and the worker threads, and release the communicators."""
+        self._deferring = False
         self._stop.set()
         self._listener.join(timeout=5)
         for _ in self._threads:

@@ -138,6 +138,16 @@ def get_worker_info(worker_name: str | None = None) -> WorkerInfo:
     return info
 
 
+def get_rpc_timeout() -> float:
+    """The default timeout of RPCs, in seconds (the options' ``rpc_timeout``)."""
+    return _agent_or_raise().timeout
+
+
+def _set_rpc_timeout(rpc_timeout: float) -> None:
+    """Set the default timeout of the RPCs made from now on, in seconds (0: no limit)."""
+    _agent_or_raise().timeout = float(rpc_timeout)
+
+
 def _worker_id(agent: Agent, to: Any) -> int:
     if isinstance(to, WorkerInfo):
         return to.id

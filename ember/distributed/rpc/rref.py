@@ -1,16 +1,25 @@
 """RRef: a reference to a value that lives on one worker (its owner).
 
-The owner keeps each value it owns in a table, under an id that the RRef carries (the id of
-the worker that made the RRef, and a counter there); an RRef travels in RPC arguments and
-results as (owner, id), and is the owner's own again when it arrives there. ``remote()`` makes
-an RRef at once and asks the owner to run the function and store its value under that id;
-``to_here()`` asks the owner for the value, waiting until the function has run.
-
-Owners keep their values until ``shutdown`` (ember counts no references across workers).
+NOTE [ RRef reference counting ]
+An RRef carries the value's id (the worker that made it, and a counter there). On the owner,
+RRef objects hold the value's Future themselves; the owner's table keeps the value for the
+other workers, with a count of their RRefs ("forks"), and drops it when the count reaches 0,
+as PyTorch's protocol does:
+- the owner counts a fork when it sends the RRef (before the message goes; sent to itself, it
+  uncounts it on arrival);
+- a user that sends its RRef on keeps it alive (``_children``) until the owner has counted the
+  receiver's fork: the receiver asks the owner to count it (``_add_fork``) and the owner then
+  tells the sender to let go (``_release_child``), so the count never drops to 0 in between;
+  an RRef sent back to its owner is the owner's again, and the owner lets the sender go;
+- a user RRef that is garbage-collected tells the owner (``_delete_fork``), once the owner has
+  confirmed it. Finalizers may not send (they run wherever the collector does), so they queue
+  the message; the agent's listener sends it (see agent.py).
+``shutdown`` sends what is queued, waits for every worker, then forgets every value.
 """
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 from typing import Any, Generic, TypeVar
 
@@ -20,24 +29,31 @@ from ember.distributed.work import Future
 
 T = TypeVar("T")
 
-_owned: dict = {}  # rref id -> Future of the value, on the owner
-_owned_lock = threading.Lock()
+_owned: dict = {}  # rref id -> [Future of the value, forks], on the owner
+_children: dict = {}  # token -> an RRef sent on, held until the owner counted the receiver's
+_lock = threading.RLock()  # reentrant: a finalizer may run while this thread holds it
 _ids = itertools.count()
 
 
-def _slot(rref_id: tuple) -> Future:
-    """The Future of owned value ``rref_id`` (made by whichever comes first: the value, or a
-    request for it)."""
-    with _owned_lock:
-        slot = _owned.get(rref_id)
-        if slot is None:
-            slot = _owned[rref_id] = Future()
-        return slot
-
-
 def _forget_all() -> None:
-    with _owned_lock:
+    with _lock:
         _owned.clear()
+        _children.clear()
+
+
+def _agent():
+    from ember.distributed.rpc import api
+    return api._agent_or_raise()
+
+
+def _entry(rref_id: tuple) -> list:
+    """The owner's [value Future, forks] of ``rref_id``, made by whichever comes first: the
+    value (``remote()``), or a request that names it (handlers run side by side)."""
+    with _lock:
+        entry = _owned.get(rref_id)
+        if entry is None:
+            entry = _owned[rref_id] = [Future(), 0]
+        return entry
 
 
 class RRef(Generic[T]):
@@ -52,36 +68,47 @@ class RRef(Generic[T]):
     """
 
     def __init__(self, value: Any = None, type_hint: Any = None) -> None:
-        from ember.distributed.rpc import api
-        agent = api._agent_or_raise()
-        self._owner = agent.rank
-        self._id = (agent.rank, next(_ids))
-        self._confirmed: Future | None = None
-        _slot(self._id).set_result(value)
+        agent = _agent()
+        value_future = Future()
+        value_future.set_result(value)
+        self._init(agent.rank, (agent.rank, next(_ids)), value_future, None, False)
+
+    def _init(self, owner: int, rref_id: tuple, value: Future | None,
+              confirmed: Future | None, counted: bool) -> None:
+        # value: the value's Future, on the owner; confirmed: the owner's answer that it
+        # counted this RRef (None: known); counted: whether deleting it uncounts a fork
+        self._owner, self._id, self._value = owner, rref_id, value
+        self._confirmed, self._counted, self._type = confirmed, counted, None
 
     @classmethod
-    def _reference(cls, owner: int, rref_id: tuple, confirmed: Future | None) -> "RRef":
+    def _make(cls, owner: int, rref_id: tuple, value: Future | None, confirmed: Future | None,
+              counted: bool) -> "RRef":
         rref = cls.__new__(cls)
-        rref._owner, rref._id, rref._confirmed = owner, rref_id, confirmed
+        rref._init(owner, rref_id, value, confirmed, counted)
         return rref
+
+    def __del__(self) -> None:
+        if getattr(self, "_counted", False):
+            api = sys.modules.get("ember.distributed.rpc.api")  # no imports: Python may be ending
+            agent = None if api is None else api._state["agent"]
+            if agent is not None:
+                agent.defer(self._confirmed, self._owner, _delete_fork, (self._id,))
 
     # -- where it lives -----------------------------------------------------------------------
 
     def owner(self) -> WorkerInfo:
         """The WorkerInfo of the worker that owns the value."""
-        from ember.distributed.rpc import api
-        return api._agent_or_raise().workers[self._owner]
+        return _agent().workers[self._owner]
 
     def owner_name(self) -> str:
         return self.owner().name
 
     def is_owner(self) -> bool:
-        from ember.distributed.rpc import api
-        return api._agent_or_raise().rank == self._owner
+        return _agent().rank == self._owner
 
     def confirmed_by_owner(self) -> bool:
-        """Whether the owner knows of this RRef: always on the owner; for ``remote()``'s, once
-        the owner has run the function."""
+        """Whether the owner knows of this RRef: always on the owner; for a user, once the owner
+        has counted it (for ``remote()``'s, once the owner has run the function)."""
         return self._confirmed is None or self._confirmed.done()
 
     # -- the value ----------------------------------------------------------------------------
@@ -91,7 +118,7 @@ class RRef(Generic[T]):
         if not self.is_owner():
             raise RuntimeError(f"Can't call RRef.local_value() on a non-owner RRef (owner: "
                                f"{self.owner()})")
-        return _slot(self._id).wait()
+        return self._value_future().wait()
 
     def to_here(self, timeout: float = UNSET_RPC_TIMEOUT) -> T:
         """The value, copied from the owner (blocks until it exists)."""
@@ -99,6 +126,38 @@ class RRef(Generic[T]):
             return self.local_value()
         from ember.distributed.rpc import api
         return api.rpc_sync(self._owner, _fetch, args=(self._id,), timeout=timeout)
+
+    def _get_type(self, timeout: float = UNSET_RPC_TIMEOUT, blocking: bool = True):
+        """The type of the value (asked of the owner once, then remembered); a Future of it
+        when not ``blocking``."""
+        if self._type is None:
+            if self.is_owner():
+                self._type = type(self.local_value())
+            else:
+                from ember.distributed.rpc import api
+                self._type = api.rpc_async(self._owner, _type_of, args=(self,), timeout=timeout)
+        if isinstance(self._type, Future):
+            if not blocking:
+                return self._type
+            self._type = self._type.wait()
+        if blocking:
+            return self._type
+        done = Future()
+        done.set_result(self._type)
+        return done
+
+    def backward(self, dist_autograd_ctx_id: int = -1, retain_graph: bool = False) -> None:
+        """Backpropagate from the value (a scalar tensor) on its owner: a distributed backward
+        pass in context ``dist_autograd_ctx_id`` (gradients in ``get_gradients``), or, with -1,
+        a local one (only on the owner, gradients in ``.grad``)."""
+        from ember.distributed.rpc import api
+        if dist_autograd_ctx_id == -1 and not self.is_owner():
+            raise RuntimeError("User RRefs require 'dist_autograd_ctx_id' to be specified")
+        if self.is_owner():
+            _backward_here(self, dist_autograd_ctx_id, retain_graph)
+        else:
+            api.rpc_sync(self._owner, _backward_here,
+                         args=(self, dist_autograd_ctx_id, retain_graph))
 
     # -- calls on the value -------------------------------------------------------------------
 
@@ -115,14 +174,41 @@ class RRef(Generic[T]):
         """As ``rpc_sync()``, returning an RRef of the result (owned by this RRef's owner)."""
         return _Proxy(self, "remote", timeout)
 
-    # -- travel -------------------------------------------------------------------------------
+    # -- travel (see NOTE [ RRef reference counting ]) ----------------------------------------
 
     def _on_wire(self, peer: int) -> tuple:
-        return ("rref", self._owner, self._id)
+        me = _agent().rank
+        if me != self._owner:
+            token = (me, next(_ids))
+            with _lock:
+                _children[token] = self
+            return ("rref", self._owner, self._id, token)
+        with _lock:  # counted until the receiver counts itself (to itself: until unpickled)
+            _owned.setdefault(self._id, [self._value_future(), 0])[1] += 1
+        return ("rref", self._owner, self._id, None)
+
+    def _value_future(self) -> Future:
+        if self._value is None:  # remote() to this worker: the value is the table's
+            self._value = _entry(self._id)[0]
+        return self._value
 
     @classmethod
     def _from_wire(cls, pid: tuple, peer: int) -> "RRef":
-        return cls._reference(pid[1], pid[2], None)
+        _, owner, rref_id, token = pid
+        agent = _agent()
+        if owner == agent.rank:  # home again: the owner's, the sender's hold let go
+            rref = cls._make(owner, rref_id, _entry(rref_id)[0], None, False)
+            if token is None:
+                _delete_fork(rref_id)
+            else:
+                agent.defer(None, token[0], _release_child, (token,))
+            return rref
+        if token is None:  # from the owner, which counted it already
+            return cls._make(owner, rref_id, None, None, True)
+        from ember.distributed import autograd as dist_autograd
+        with dist_autograd._running_in(None):
+            confirmed = agent.call(owner, _add_fork, (rref_id, token), {}, UNSET_RPC_TIMEOUT)
+        return cls._make(owner, rref_id, None, confirmed, True)
 
     def __reduce__(self):
         raise RuntimeError("Can not pickle rref in python pickler, rref can only be pickled "
@@ -132,6 +218,28 @@ class RRef(Generic[T]):
         kind = "OwnerRRef" if self.is_owner() else "UserRRef"
         return f"{kind}(RRefId = GloballyUniqueId(created_on={self._id[0]}, " \
                f"local_id={self._id[1]}))"
+
+
+def _add_fork(rref_id: tuple, token: tuple) -> None:
+    """On the owner: count a user's new RRef, then let its sender go."""
+    with _lock:
+        _entry(rref_id)[1] += 1
+    _agent().defer(None, token[0], _release_child, (token,))
+
+
+def _release_child(token: tuple) -> None:
+    with _lock:
+        _children.pop(token, None)
+
+
+def _delete_fork(rref_id: tuple) -> None:
+    """On the owner: a user's RRef is gone; the value goes with the last one."""
+    with _lock:
+        entry = _owned.get(rref_id)
+        if entry is not None:
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del _owned[rref_id]
 
 
 class _Proxy:
@@ -168,14 +276,35 @@ def _call_method(rref: RRef, name: str, args: tuple, kwargs: dict) -> Future:
 @functions.async_execution
 def _fetch(rref_id: tuple) -> Future:
     """On the owner: the value of ``rref_id``, once it is there."""
-    return _slot(rref_id)
+    return _entry(rref_id)[0]
+
+
+def _type_of(rref: RRef) -> type:
+    return type(rref.local_value())
+
+
+def _backward_here(rref: RRef, context_id: int, retain_graph: bool) -> None:
+    """On the owner: ``RRef.backward``."""
+    from ember._tensor import Tensor
+    from ember.distributed import autograd as dist_autograd
+    value = rref.local_value()
+    if not isinstance(value, Tensor):
+        raise RuntimeError("RRef should contain a tensor for .backward()")
+    if context_id == -1:
+        value.backward(retain_graph=retain_graph)
+    else:
+        dist_autograd.backward(context_id, [value], retain_graph=retain_graph)
 
 
 @functions.async_execution
 def _run_and_keep(rref_id: tuple, func, args: tuple, kwargs: dict) -> Future:
     """On the owner, for ``remote()``: run ``func`` and keep its value as ``rref_id``'s (an
-    error too, for ``to_here`` to raise); the reply says only that it ran."""
-    slot = _slot(rref_id)
+    error too, for ``to_here`` to raise), counting the caller's RRef (the owner's own too: it
+    uncounts itself when deleted); the reply says only that it ran."""
+    with _lock:
+        entry = _entry(rref_id)
+        entry[1] += 1
+    slot = entry[0]
     done = Future()
     slot.add_done_callback(lambda _: done.set_result(None))
     try:
@@ -199,8 +328,7 @@ def _copy_outcome(source: Future, target: Future) -> None:
 
 def new_remote(owner: int, func, args: tuple, kwargs: dict, timeout: float) -> RRef:
     """``rpc.remote``: an RRef at once, its value made by ``func`` on ``owner``."""
-    from ember.distributed.rpc import api
-    agent = api._agent_or_raise()
+    agent = _agent()
     rref_id = (agent.rank, next(_ids))
     confirmed = agent.call(owner, _run_and_keep, (rref_id, func, args, kwargs), {}, timeout)
-    return RRef._reference(owner, rref_id, confirmed)
+    return RRef._make(owner, rref_id, None, confirmed, True)

@@ -9,8 +9,10 @@ asynchronously, buckets always in the same order on every rank so that the colle
 When the last bucket is started, the hook waits for them all and copies the averages back
 into ``.grad``, before ``backward()`` returns. ``forward`` arms this once per iteration;
 inside ``no_sync()`` it does not, and gradients accumulate locally until the next synced
-backward averages the sums. A communication hook (``register_comm_hook``) replaces the
-averaging all-reduce of each bucket; its Future's value is copied back into the bucket.
+backward averages the sums. Inside a distributed-autograd context, ``dist_autograd.backward``
+runs the same hooks, and the gradients read and averaged are the context's, as PyTorch's
+reducer does. A communication hook (``register_comm_hook``) replaces the averaging all-reduce
+of each bucket; its Future's value is copied back into the bucket.
 
 Inside ``join()`` (NOTE [ Join: shadowing the collectives of the ranks still training ]) each
 forward first notifies the join context, then all-reduces whether the backward will sync, so
@@ -26,6 +28,7 @@ from typing import Any, Iterator
 from ember._tensor import Tensor, _make
 from ember.autograd.function import AccumulateGrad
 from ember.autograd.grad_mode import is_grad_enabled, no_grad
+from ember.distributed import autograd as dist_autograd
 from ember.distributed import collectives
 from ember.distributed.algorithms.join import Join, Joinable, JoinHook
 from ember.distributed.grad_bucket import GradBucket
@@ -118,11 +121,19 @@ def _to_device(obj, device):
     return obj
 
 
+def _current_grad(param: Tensor) -> Tensor | None:
+    """The gradient backward has just produced: in a distributed backward pass the context's
+    (PyTorch's reducer reads and writes those there), else ``.grad``."""
+    context = dist_autograd._current_context()
+    return param.grad if context is None else context.gradient(param)
+
+
 def _grad_hook(ref: weakref.ref, i: int):
     def hook(param: Tensor) -> None:
         ddp = ref()
         if ddp is not None:
             ddp._grad_ready(i)
+    hook._in_dist_autograd = True  # dist_autograd.backward runs it too (as PyTorch's reducer's)
     return hook
 
 
@@ -409,10 +420,11 @@ class DistributedDataParallel(Module, Joinable):
         bucket, position = self._where[i]
         param = self._params[i]
         slot = bucket.slot(position, param)
-        if param.grad is None:
+        grad = _current_grad(param)
+        if grad is None:
             slot[...] = 0
         else:
-            slot[...] = param.grad._data.reshape(-1)
+            slot[...] = grad._data.reshape(-1)
         bucket.pending -= 1
         while (self._next_bucket < len(self._buckets)
                and self._buckets[self._next_bucket].pending == 0):
@@ -469,7 +481,10 @@ class DistributedDataParallel(Module, Joinable):
                     continue  # unused on every rank: .grad stays as it was, as in PyTorch
                 param = self._params[i]
                 value = bucket.slot(position, param).reshape(param.shape)
-                if param.grad is None:
+                context = dist_autograd._current_context()
+                if context is not None:
+                    context.set_gradient(param, _make(value.copy()))
+                elif param.grad is None:
                     param.grad = _make(value.copy())
                 else:
                     param.grad._data[...] = value

@@ -200,7 +200,9 @@ def _module_class():
             else:
                 setattr(self._orig_mod, name, value)
 
-    OptimizedModule.__module__ = __name__
+    # the module's own name: under the torch alias ``__name__`` reads "torch.compiler", which
+    # names real PyTorch's module once the alias is gone (this class is made once, cached)
+    OptimizedModule.__module__ = __spec__.name
     OptimizedModule.__qualname__ = "OptimizedModule"  # pickled by name: see __getattr__
     return OptimizedModule
 

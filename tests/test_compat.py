@@ -53,3 +53,19 @@ def test_python_m_ember_compat_runs_an_unchanged_script(tmp_path):
     name, module, arg, loss = out.stdout.split()
     assert (name, module, arg) == ("torch", "ember", "arg1")  # named as imported, ember's code
     assert float(loss) < 1e-6
+
+
+def test_classes_made_under_the_alias_pickle_after_it():
+    """A class ember makes lazily (compile's OptimizedModule) while the alias is on keeps
+    ember's module name, so pickling it still works once the alias is gone."""
+    import io
+    import pickle
+    ember.compiler._module_class.cache_clear()
+    try:
+        with torch_is_ember():
+            import torch
+            compiled = torch.compile(torch.nn.Linear(2, 2))
+        assert type(compiled).__module__ == "ember.compiler"
+        pickle.dump(compiled, io.BytesIO())
+    finally:
+        ember.compiler._module_class.cache_clear()

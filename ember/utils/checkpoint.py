@@ -18,7 +18,7 @@ from ember.autograd import backward as _backward
 from ember.autograd.function import Function
 from ember.autograd.grad_mode import enable_grad, is_grad_enabled
 
-__all__ = ["checkpoint", "checkpoint_sequential"]
+__all__ = ["checkpoint", "checkpoint_sequential", "get_device_states", "set_device_states"]
 
 
 def _rng_states() -> tuple:
@@ -32,6 +32,28 @@ def _set_rng_states(states: tuple) -> None:
     cpu_state, cuda_states = states
     _random.set_rng_state(cpu_state)
     ember.cuda.set_rng_state_all(cuda_states)
+
+
+def get_device_states(*args) -> tuple[list[int], list[Tensor]]:
+    """The GPU indices of the tensors in ``args`` (searched through nested lists, tuples and
+    dicts; CPU and meta tensors skipped; one entry per tensor, in order) and each GPU's random
+    state, for ``set_device_states`` to restore before a replay."""
+    from ember.cuda import get_rng_state
+    from ember.utils._pytree import tree_leaves
+    indices = [leaf.get_device() for leaf in tree_leaves(args)
+               if isinstance(leaf, Tensor) and leaf.device.type not in ("cpu", "meta")]
+    return indices, [get_rng_state(index) for index in indices]
+
+
+def set_device_states(devices: list[int], states: list[Tensor], *,
+                      device_type: str | None = None) -> None:
+    """Restore the random ``states`` of the GPUs ``devices`` (as ``get_device_states`` returned
+    them). ``device_type`` defaults to ``"cuda"``; ``"meta"`` has no random state."""
+    from ember.cuda import set_rng_state
+    if device_type == "meta":
+        return
+    for index, state in zip(devices, states):
+        set_rng_state(state, index)
 
 
 class CheckpointFunction(Function):

@@ -5,7 +5,12 @@ import pytest
 
 import ember
 from ember import nn
-from ember.utils.checkpoint import checkpoint, checkpoint_sequential
+from ember.utils.checkpoint import (
+    checkpoint,
+    checkpoint_sequential,
+    get_device_states,
+    set_device_states,
+)
 
 
 def _block():
@@ -91,3 +96,21 @@ def test_checkpoint_sequential_matches_plain_run():
     checkpoint_sequential(model, 2, x, use_reentrant=False).sum().backward()
     for got, want in zip(_grads(model, x), expected):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_device_states_skip_cpu_tensors():
+    # (nested arguments searched, as a loss passes dicts of features)
+    assert get_device_states(ember.ones(2), [{"ids": ember.zeros(3)}], 4.0) == ([], [])
+    set_device_states([], [])
+    set_device_states([0], [ember.zeros(0)], device_type="meta")  # no random state: a no-op
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not ember.cuda.is_available(), reason="needs CuPy and an NVIDIA GPU")
+def test_device_states_replay_gpu_draws():
+    x = ember.ones(2, device="cuda")
+    devices, states = get_device_states(ember.ones(1), {"a": x, "b": [x]})
+    assert devices == [0, 0] and len(states) == 2  # one entry per GPU tensor, as PyTorch's
+    first = ember.rand(4, device="cuda").cpu().numpy()
+    set_device_states(devices, states)
+    np.testing.assert_array_equal(ember.rand(4, device="cuda").cpu().numpy(), first)

@@ -17,6 +17,15 @@ from acceptance_runner import run
 
 import ember
 
+
+@pytest.fixture(autouse=True)
+def _compiled_autograd_config_restored():
+    """The tutorial sets ``torch._dynamo.config.compiled_autograd = True`` for the process."""
+    before = ember._dynamo.config.compiled_autograd
+    yield
+    ember._dynamo.config.compiled_autograd = before
+
+
 SETUP = r'''
 import torch
 

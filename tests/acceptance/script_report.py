@@ -2,6 +2,7 @@
 imported, so each run needs its own), its last stdout line read back as a JSON report."""
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import subprocess
@@ -46,3 +47,12 @@ def assert_reports_close(got, expected, rtol: float, atol: float, path: str = ""
             got, expected, rel_tol=rtol, abs_tol=atol), (path, got, expected)
     else:
         assert type(got) is type(expected) and got == expected, (path, got, expected)
+
+
+def reports_under_both(acceptance_module: str, tmp_path) -> tuple[dict, dict]:
+    """(ember's report, PyTorch's report) of the script of ``tests/acceptance/<module>.py``
+    (its ``run_script``), each run in a fresh interpreter. Importing that module skips the
+    calling test where its library is not installed."""
+    acceptance = importlib.import_module(f"tests.acceptance.{acceptance_module}")
+    return (acceptance.run_script("-m", "ember.compat", tmp_path=tmp_path),
+            acceptance.run_script(tmp_path=tmp_path))

@@ -6,35 +6,20 @@ bf16 rounding, where one rounding flipped by a different float32 summation order
 gradient by an ulp of bf16). Each library's test skips where that library is not installed."""
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import pytest
 
-from tests.acceptance.script_report import assert_reports_close
+from tests.acceptance.script_report import assert_reports_close, reports_under_both
 
 pytest.importorskip("torch")
 
-_ACCEPTANCE = pathlib.Path(__file__).parents[1] / "acceptance"
-
-
-def _reports(library: str, tmp_path) -> tuple[dict, dict]:
-    """(ember's report, PyTorch's report) of the library's acceptance script."""
-    path = _ACCEPTANCE / f"test_thirdparty_s16_{library}.py"
-    spec = importlib.util.spec_from_file_location(f"_s16_{library}_acceptance", path)
-    acceptance = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(acceptance)  # skips this test where the library is not installed
-    return (acceptance.run_script("-m", "ember.compat", tmp_path=tmp_path),
-            acceptance.run_script(tmp_path=tmp_path))
-
 
 def test_torchmetrics_values_match_torch(tmp_path):
-    got, expected = _reports("torchmetrics", tmp_path)
+    got, expected = reports_under_both("test_thirdparty_s16_torchmetrics", tmp_path)
     assert_reports_close(got, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_accelerate_training_matches_torch(tmp_path):
-    got, expected = _reports("accelerate", tmp_path)
+    got, expected = reports_under_both("test_thirdparty_s16_accelerate", tmp_path)
     mixed = {"bf16"}
     assert_reports_close({k: v for k, v in got.items() if k not in mixed},
                          {k: v for k, v in expected.items() if k not in mixed},
@@ -43,12 +28,12 @@ def test_accelerate_training_matches_torch(tmp_path):
 
 
 def test_peft_adapters_match_torch(tmp_path):
-    got, expected = _reports("peft", tmp_path)
+    got, expected = reports_under_both("test_thirdparty_s16_peft", tmp_path)
     assert_reports_close(got, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_lightning_training_matches_torch(tmp_path):
-    got, expected = _reports("lightning", tmp_path)
+    got, expected = reports_under_both("test_thirdparty_s16_lightning", tmp_path)
     assert_reports_close({k: v for k, v in got.items() if k != "mixed"},
                          {k: v for k, v in expected.items() if k != "mixed"},
                          rtol=1e-5, atol=1e-6)

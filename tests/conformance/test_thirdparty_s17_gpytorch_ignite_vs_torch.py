@@ -7,30 +7,15 @@ normalized steps; more on the conjugate-gradient path), Ignite's to float32 roun
 test skips where its library is not installed."""
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import pytest
 
-from tests.acceptance.script_report import assert_reports_close
+from tests.acceptance.script_report import assert_reports_close, reports_under_both
 
 pytest.importorskip("torch")
 
-_ACCEPTANCE = pathlib.Path(__file__).parents[1] / "acceptance"
-
-
-def _reports(library: str, tmp_path) -> tuple[dict, dict]:
-    """(ember's report, PyTorch's report) of the library's acceptance script."""
-    path = _ACCEPTANCE / f"test_thirdparty_s17_{library}.py"
-    spec = importlib.util.spec_from_file_location(f"_s17_{library}_acceptance", path)
-    acceptance = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(acceptance)  # skips this test where the library is not installed
-    return (acceptance.run_script("-m", "ember.compat", tmp_path=tmp_path),
-            acceptance.run_script(tmp_path=tmp_path))
-
 
 def test_gpytorch_matches_torch(tmp_path):
-    got, expected = _reports("gpytorch", tmp_path)
+    got, expected = reports_under_both("test_thirdparty_s17_gpytorch", tmp_path)
     cg = {"rbf_cg"}
     assert_reports_close({k: v for k, v in got.items() if k not in cg},
                          {k: v for k, v in expected.items() if k not in cg},
@@ -39,5 +24,5 @@ def test_gpytorch_matches_torch(tmp_path):
 
 
 def test_ignite_matches_torch(tmp_path):
-    got, expected = _reports("ignite", tmp_path)
+    got, expected = reports_under_both("test_thirdparty_s17_ignite", tmp_path)
     assert_reports_close(got, expected, rtol=1e-5, atol=1e-6)

@@ -6,25 +6,15 @@ solves, whose adaptive steps and evaluation counts are then the same). Each libr
 skips where that library is not installed."""
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
 pytest.importorskip("torch")
 
-from tests.acceptance.script_report import assert_reports_close  # noqa: E402
-
-
-def _reports(library: str, tmp_path) -> tuple[dict, dict]:
-    """(ember's report, PyTorch's report) of the library's acceptance script."""
-    # importing the acceptance module skips this test where the library is not installed
-    acceptance = importlib.import_module(f"tests.acceptance.test_thirdparty_s17_{library}")
-    return (acceptance.run_script("-m", "ember.compat", tmp_path=tmp_path),
-            acceptance.run_script(tmp_path=tmp_path))
+from tests.acceptance.script_report import assert_reports_close, reports_under_both  # noqa: E402
 
 
 def test_kornia_values_match_torch(tmp_path):
-    got, expected = _reports("kornia", tmp_path)
+    got, expected = reports_under_both("test_thirdparty_s17_kornia", tmp_path)
     got_lab, expected_lab = got["color"].pop("lab"), expected["color"].pop("lab")
     # float32 image pipelines: SSIM's variances and the homography's solve cancel digits
     assert_reports_close(got, expected, rtol=1e-5, atol=1e-5)
@@ -34,7 +24,7 @@ def test_kornia_values_match_torch(tmp_path):
 
 
 def test_torchdiffeq_values_match_torch(tmp_path):
-    got, expected = _reports("torchdiffeq", tmp_path)
+    got, expected = reports_under_both("test_thirdparty_s17_torchdiffeq", tmp_path)
     float32 = {"training"}
     assert_reports_close({k: v for k, v in got.items() if k not in float32},
                          {k: v for k, v in expected.items() if k not in float32},

@@ -6,18 +6,13 @@ gradients, utilities, sparse products) agrees to float32 rounding. Skips where t
 is not installed."""
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
 pytest.importorskip("torch")
 
-from tests.acceptance.script_report import assert_reports_close  # noqa: E402
+from tests.acceptance.script_report import assert_reports_close, reports_under_both  # noqa: E402
 
 
 def test_pyg_values_match_torch(tmp_path):
-    # importing the acceptance module skips this test where torch_geometric is not installed
-    acceptance = importlib.import_module("tests.acceptance.test_thirdparty_s17_pyg")
-    got = acceptance.run_script("-m", "ember.compat", tmp_path=tmp_path)
-    expected = acceptance.run_script(tmp_path=tmp_path)
+    got, expected = reports_under_both("test_thirdparty_s17_pyg", tmp_path)
     assert_reports_close(got, expected, rtol=1e-5, atol=1e-6)

@@ -9,18 +9,13 @@ sampler's accept/reject and tree-doubling decisions turn such a bit into a diffe
 in float64 the chains agree to ~1e-12. Skips where pyro-ppl is not installed."""
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
 pytest.importorskip("torch")
 
-from tests.acceptance.script_report import assert_reports_close  # noqa: E402
+from tests.acceptance.script_report import assert_reports_close, reports_under_both  # noqa: E402
 
 
 def test_pyro_values_match_torch(tmp_path):
-    # importing the acceptance module skips this test where pyro-ppl is not installed
-    acceptance = importlib.import_module("tests.acceptance.test_thirdparty_s17_pyro")
-    got = acceptance.run_script("-m", "ember.compat", tmp_path=tmp_path)
-    expected = acceptance.run_script(tmp_path=tmp_path)
+    got, expected = reports_under_both("test_thirdparty_s17_pyro", tmp_path)
     assert_reports_close(got, expected, rtol=1e-5, atol=1e-6)

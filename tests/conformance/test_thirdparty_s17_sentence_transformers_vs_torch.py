@@ -5,22 +5,16 @@ embeddings, similarities, search results, cross-encoder scores and the losses of
 steps agree to float32 rounding. The test skips where sentence-transformers is not installed."""
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 
 pytest.importorskip("torch")
 
-from tests.acceptance.script_report import assert_reports_close  # noqa: E402
+from tests.acceptance.script_report import assert_reports_close, reports_under_both  # noqa: E402
 
 
 def test_sentence_transformers_values_match_torch(tmp_path):
-    # importing the acceptance module skips this test where the library is not installed
-    acceptance = importlib.import_module(
-        "tests.acceptance.test_thirdparty_s17_sentence_transformers")
-    got = acceptance.run_script("-m", "ember.compat", tmp_path=tmp_path)
-    expected = acceptance.run_script(tmp_path=tmp_path)
+    got, expected = reports_under_both("test_thirdparty_s17_sentence_transformers", tmp_path)
     # int8 buckets floor float32 values: an ulp's difference at a bucket edge moves one by one
     got_int8, expected_int8 = got["encode"].pop("int8"), expected["encode"].pop("int8")
     assert np.abs(np.array(got_int8) - np.array(expected_int8)).max() <= 1

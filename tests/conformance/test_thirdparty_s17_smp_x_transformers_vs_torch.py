@@ -14,26 +14,18 @@ import pytest
 
 pytest.importorskip("torch")
 
-from tests.acceptance.script_report import assert_reports_close  # noqa: E402
-
-
-def _reports(library: str, tmp_path) -> tuple[dict, dict]:
-    """(ember's report, PyTorch's report) of the library's acceptance script."""
-    # importing the acceptance module skips this test where the library is not installed
-    acceptance = importlib.import_module(f"tests.acceptance.test_thirdparty_s17_{library}")
-    return (acceptance.run_script("-m", "ember.compat", tmp_path=tmp_path),
-            acceptance.run_script(tmp_path=tmp_path))
+from tests.acceptance.script_report import assert_reports_close, reports_under_both  # noqa: E402
 
 
 def test_smp_values_match_torch(tmp_path):
     if importlib.util.find_spec("torchvision") is None:
         pytest.skip("torchvision is not installed (timm needs it under PyTorch)")
-    got, expected = _reports("smp", tmp_path)
+    got, expected = reports_under_both("test_thirdparty_s17_smp", tmp_path)
     # SGD (not Adam, whose normalised steps would magnify float32 rounding of near-zero
     # gradients) keeps the trained logits, so the thresholded predictions, identical
     assert_reports_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_x_transformers_values_match_torch(tmp_path):
-    got, expected = _reports("x_transformers", tmp_path)
+    got, expected = reports_under_both("test_thirdparty_s17_x_transformers", tmp_path)
     assert_reports_close(got, expected, rtol=1e-5, atol=1e-5)

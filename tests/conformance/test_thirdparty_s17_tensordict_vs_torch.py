@@ -5,33 +5,18 @@ random actions, so every reported number agrees to float32 rounding. Each librar
 where that library is not installed."""
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import pytest
 
-from tests.acceptance.script_report import assert_reports_close
+from tests.acceptance.script_report import assert_reports_close, reports_under_both
 
 pytest.importorskip("torch")
 
-_ACCEPTANCE = pathlib.Path(__file__).parents[1] / "acceptance"
-
-
-def _reports(library: str, tmp_path) -> tuple[dict, dict]:
-    """(ember's report, PyTorch's report) of the library's acceptance script."""
-    path = _ACCEPTANCE / f"test_thirdparty_s17_{library}.py"
-    spec = importlib.util.spec_from_file_location(f"_s17_{library}_acceptance", path)
-    acceptance = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(acceptance)  # skips this test where the library is not installed
-    return (acceptance.run_script("-m", "ember.compat", tmp_path=tmp_path),
-            acceptance.run_script(tmp_path=tmp_path))
-
 
 def test_tensordict_values_match_torch(tmp_path):
-    got, expected = _reports("tensordict", tmp_path)
+    got, expected = reports_under_both("test_thirdparty_s17_tensordict", tmp_path)
     assert_reports_close(got, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_torchrl_pendulum_matches_torch(tmp_path):
-    got, expected = _reports("torchrl", tmp_path)
+    got, expected = reports_under_both("test_thirdparty_s17_torchrl", tmp_path)
     assert_reports_close(got, expected, rtol=1e-5, atol=1e-6)

@@ -8,6 +8,23 @@ import math
 import subprocess
 import sys
 
+# The acceptance scripts' shared helper, prepended to their source: ``out(value)`` makes a
+# report's values JSON-ready (tensors as nested lists, sequences as lists, dicts with str keys
+# in sorted order).
+OUT_SOURCE = '''
+import torch
+
+
+def out(v):
+    if isinstance(v, torch.Tensor):
+        return v.detach().tolist()
+    if isinstance(v, (list, tuple)):
+        return [out(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): out(x) for k, x in sorted(v.items(), key=lambda kv: str(kv[0]))}
+    return v
+'''
+
 
 def run_script(source: str, name: str, *command_prefix: str, tmp_path) -> dict:
     """Write ``source`` as ``tmp_path/name`` and run it with ``command_prefix`` (``-m

@@ -20,7 +20,7 @@ from tests.acceptance import script_report
 if importlib.util.find_spec("torchmetrics") is None:  # (importing it would import torch)
     pytest.skip("torchmetrics is not installed", allow_module_level=True)
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = script_report.OUT_SOURCE + textwrap.dedent('''
     import json
     import pickle
     import torch
@@ -33,14 +33,6 @@ SCRIPT = textwrap.dedent('''
     from torchmetrics.aggregation import SumMetric
     from torchmetrics.wrappers import ClasswiseWrapper, MetricTracker, MinMaxMetric
 
-    def out(v):
-        if isinstance(v, torch.Tensor):
-            return v.tolist()
-        if isinstance(v, (list, tuple)):
-            return [out(x) for x in v]
-        if isinstance(v, dict):
-            return {k: out(x) for k, x in sorted(v.items())}
-        return v
 
     g = torch.Generator().manual_seed(0)
     bin_p = [torch.rand(16, generator=g) for _ in range(3)]

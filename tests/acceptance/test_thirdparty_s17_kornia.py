@@ -23,21 +23,13 @@ from tests.acceptance import script_report
 if importlib.util.find_spec("kornia") is None:  # (importing it would import torch)
     pytest.skip("kornia is not installed", allow_module_level=True)
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = script_report.OUT_SOURCE + textwrap.dedent('''
     import json
     import torch
     import kornia
     import kornia.augmentation as K
     from kornia.geometry import transform as T
 
-    def out(v):
-        if isinstance(v, torch.Tensor):
-            return v.detach().tolist()
-        if isinstance(v, (list, tuple)):
-            return [out(x) for x in v]
-        if isinstance(v, dict):
-            return {k: out(x) for k, x in sorted(v.items())}
-        return v
 
     torch.manual_seed(0)
     image = torch.rand(2, 3, 10, 12)

@@ -22,7 +22,7 @@ from tests.acceptance import script_report
 if importlib.util.find_spec("torch_geometric") is None:  # (importing it would import torch)
     pytest.skip("torch_geometric is not installed", allow_module_level=True)
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = script_report.OUT_SOURCE + textwrap.dedent('''
     import json
     import torch
     import torch.nn.functional as F
@@ -35,14 +35,6 @@ SCRIPT = textwrap.dedent('''
                                     global_add_pool, global_mean_pool)
 
 
-    def out(v):
-        if isinstance(v, torch.Tensor):
-            return v.tolist()
-        if isinstance(v, (list, tuple)):
-            return [out(x) for x in v]
-        if isinstance(v, dict):
-            return {k: out(x) for k, x in sorted(v.items())}
-        return v
 
 
     torch.manual_seed(0)

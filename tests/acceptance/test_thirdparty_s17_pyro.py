@@ -23,7 +23,7 @@ from tests.acceptance import script_report
 if importlib.util.find_spec("pyro") is None:  # (importing it would import torch)
     pytest.skip("pyro-ppl is not installed", allow_module_level=True)
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = script_report.OUT_SOURCE + textwrap.dedent('''
     import json
 
     import torch
@@ -40,14 +40,6 @@ SCRIPT = textwrap.dedent('''
     from pyro.optim import Adam, ClippedAdam
 
 
-    def out(v):
-        if isinstance(v, torch.Tensor):
-            return v.detach().tolist()
-        if isinstance(v, (list, tuple)):
-            return [out(x) for x in v]
-        if isinstance(v, dict):
-            return {k: out(x) for k, x in sorted(v.items())}
-        return v
 
 
     pyro.set_rng_seed(0)

@@ -22,7 +22,7 @@ from tests.acceptance import script_report
 if importlib.util.find_spec("tensordict") is None:  # (importing it would import torch)
     pytest.skip("tensordict is not installed", allow_module_level=True)
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = script_report.OUT_SOURCE + textwrap.dedent('''
     import json
     import tempfile
 
@@ -35,16 +35,6 @@ SCRIPT = textwrap.dedent('''
     from torch.distributions import Normal
 
 
-    def out(v):
-        if isinstance(v, torch.Tensor):
-            return v.tolist()
-        if isinstance(v, (list, tuple)):
-            return [out(x) for x in v]
-        if isinstance(v, dict):
-            return {str(k): out(x) for k, x in sorted(v.items(), key=lambda kv: str(kv[0]))}
-        if isinstance(v, torch.Size):
-            return list(v)
-        return v
 
 
     def leaves(td):

@@ -21,20 +21,12 @@ if importlib.util.find_spec("torchdiffeq") is None:  # (importing it would impor
     pytest.skip("torchdiffeq is not installed", allow_module_level=True)
 solve_ivp = pytest.importorskip("scipy.integrate").solve_ivp
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = script_report.OUT_SOURCE + textwrap.dedent('''
     import json
     import torch
     from torch import nn
     from torchdiffeq import odeint, odeint_adjoint, odeint_event
 
-    def out(v):
-        if isinstance(v, torch.Tensor):
-            return v.detach().tolist()
-        if isinstance(v, (list, tuple)):
-            return [out(x) for x in v]
-        if isinstance(v, dict):
-            return {k: out(x) for k, x in sorted(v.items())}
-        return v
 
     class ODEFunc(nn.Module):
         """dy/dt = net(y), counting its evaluations"""

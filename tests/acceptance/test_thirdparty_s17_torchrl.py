@@ -24,7 +24,7 @@ from tests.acceptance import script_report
 if importlib.util.find_spec("torchrl") is None:  # (importing it would import torch)
     pytest.skip("torchrl is not installed", allow_module_level=True)
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = script_report.OUT_SOURCE + textwrap.dedent('''
     import json
     import sys
     import warnings
@@ -44,12 +44,6 @@ SCRIPT = textwrap.dedent('''
     DEFAULT_Y = 1.0
 
 
-    def out(v):
-        if isinstance(v, torch.Tensor):
-            return v.tolist()
-        if isinstance(v, (list, tuple)):
-            return [out(x) for x in v]
-        return v
 
 
     def angle_normalize(x):

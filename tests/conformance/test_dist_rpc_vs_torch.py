@@ -210,23 +210,25 @@ def report(done) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_rpc_and_distributed_autograd_match_pytorch(tmp_path):
-    (tmp_path / "script.py").write_text(SCRIPT)
+def reports_of_both(tmp_path, source: str) -> tuple[dict, dict]:
+    """(ember's report, PyTorch's report) of ``source`` run as a script under each."""
+    (tmp_path / "script.py").write_text(source)
     theirs = report(subprocess.run([sys.executable, "script.py", str(free_port())], cwd=tmp_path,
                                    capture_output=True, text=True, timeout=120))
     ours = report(run_script(tmp_path, "script.py", str(free_port()), timeout=120))
     assert ours.keys() == theirs.keys()
+    return ours, theirs
+
+
+def test_rpc_and_distributed_autograd_match_pytorch(tmp_path):
+    ours, theirs = reports_of_both(tmp_path, SCRIPT)
     for key in ("x_grad", "w_grad", "w_after"):
         np.testing.assert_allclose(ours.pop(key), theirs.pop(key), rtol=1e-12)
     assert ours == theirs
 
 
 def test_remote_module_and_rref_extras_match_pytorch(tmp_path):
-    (tmp_path / "script.py").write_text(REMOTE_MODULE_SCRIPT)
-    theirs = report(subprocess.run([sys.executable, "script.py", str(free_port())], cwd=tmp_path,
-                                   capture_output=True, text=True, timeout=120))
-    ours = report(run_script(tmp_path, "script.py", str(free_port()), timeout=120))
-    assert ours.keys() == theirs.keys()
+    ours, theirs = reports_of_both(tmp_path, REMOTE_MODULE_SCRIPT)
     for key in ("forward", "forward_async", "x_grad"):
         np.testing.assert_allclose(ours.pop(key), theirs.pop(key), rtol=1e-12)
     for got, want in zip(ours.pop("param_grads"), theirs.pop("param_grads"), strict=True):

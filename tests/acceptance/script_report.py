@@ -66,10 +66,16 @@ def assert_reports_close(got, expected, rtol: float, atol: float, path: str = ""
         assert type(got) is type(expected) and got == expected, (path, got, expected)
 
 
-def reports_under_both(acceptance_module: str, tmp_path) -> tuple[dict, dict]:
+# Runs a script under real PyTorch with real torchvision usable (its compiled ops stood in for).
+REAL_TORCHVISION = ("-m", "tests.conformance.real_torchvision")
+
+
+def reports_under_both(acceptance_module: str, tmp_path,
+                       torch_prefix: tuple[str, ...] = ()) -> tuple[dict, dict]:
     """(ember's report, PyTorch's report) of the script of ``tests/acceptance/<module>.py``
-    (its ``run_script``), each run in a fresh interpreter. Importing that module skips the
-    calling test where its library is not installed."""
+    (its ``run_script``), each run in a fresh interpreter, PyTorch's with ``torch_prefix``
+    before the script. Importing that module skips the calling test where its library is not
+    installed."""
     acceptance = importlib.import_module(f"tests.acceptance.{acceptance_module}")
     return (acceptance.run_script("-m", "ember.compat", tmp_path=tmp_path),
-            acceptance.run_script(tmp_path=tmp_path))
+            acceptance.run_script(*torch_prefix, tmp_path=tmp_path))

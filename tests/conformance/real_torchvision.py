@@ -1,0 +1,122 @@
+"""Real torchvision under real (CPU-only) PyTorch, as the oracle for ember.vision.
+
+torchvision's wheel on this index is built against CUDA PyTorch, so its compiled ops
+(``torch.ops.torchvision.*``) do not load here. Its Python code (models, transforms, box
+utilities) is what the conformance tests compare with; the compiled kernels it calls are
+registered here as reference implementations written with plain PyTorch ops (greedy NMS, max
+RoIPool), independently of ember, with gradients through autograd. RoIAlign runs torchvision's
+own pure-PyTorch version (its fallback without the compiled ops), uncompiled.
+
+``real_torchvision()`` returns the module (skipping the calling test without torch or
+torchvision); ``python -m tests.conformance.real_torchvision script.py [args]`` runs a script
+under real PyTorch with torchvision usable.
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+import runpy
+import sys
+
+_SCHEMAS = {
+    "nms": "nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
+    "qnms": "qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
+    "roi_pool": ("roi_pool(Tensor input, Tensor rois, float spatial_scale, SymInt pooled_height,"
+                 " SymInt pooled_width) -> (Tensor, Tensor)"),
+}
+
+
+def _nms(dets, scores, iou_threshold: float):
+    """Greedy NMS: boxes by descending score (stable), each suppressing later ones whose IoU
+    with it is strictly above the threshold."""
+    import torch
+    order = torch.sort(scores, stable=True, descending=True).indices
+    x1, y1, x2, y2 = dets.unbind(1)
+    areas = (x2 - x1) * (y2 - y1)
+    suppressed = torch.zeros(len(dets), dtype=torch.bool)
+    keep = []
+    for i in order.tolist():
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        width = (torch.minimum(x2[i], x2) - torch.maximum(x1[i], x1)).clamp(min=0)
+        height = (torch.minimum(y2[i], y2) - torch.maximum(y1[i], y1)).clamp(min=0)
+        inter = width * height
+        suppressed |= inter / (areas[i] + areas - inter) > iou_threshold
+    return torch.tensor(keep, dtype=torch.int64)
+
+
+def _round_half_away(value: float) -> int:
+    return int(math.copysign(math.floor(abs(value) + 0.5), value))
+
+
+def _roi_pool(input, rois, spatial_scale: float, pooled_height: int, pooled_width: int):
+    """Max over each bin of the RoI rounded to whole pixels (empty bins give 0, argmax -1)."""
+    import torch
+    channels, height, width = input.shape[1:]
+    output = input.new_zeros((len(rois), channels, pooled_height, pooled_width))
+    argmax = torch.full(output.shape, -1, dtype=torch.int64)
+    for k, roi in enumerate(rois.tolist()):
+        x1, y1, x2, y2 = (_round_half_away(c * spatial_scale) for c in roi[1:])
+        bin_h = max(y2 - y1 + 1, 1) / pooled_height
+        bin_w = max(x2 - x1 + 1, 1) / pooled_width
+        for i in range(pooled_height):
+            h0 = min(max(math.floor(i * bin_h) + y1, 0), height)
+            h1 = min(max(math.ceil((i + 1) * bin_h) + y1, 0), height)
+            for j in range(pooled_width):
+                w0 = min(max(math.floor(j * bin_w) + x1, 0), width)
+                w1 = min(max(math.ceil((j + 1) * bin_w) + x1, 0), width)
+                if h1 <= h0 or w1 <= w0:
+                    continue
+                window = input[int(roi[0]), :, h0:h1, w0:w1].reshape(channels, -1)
+                best = window.argmax(1)
+                output[k, :, i, j] = window.gather(1, best[:, None])[:, 0]
+                argmax[k, :, i, j] = (h0 + best // (w1 - w0)) * width + w0 + best % (w1 - w0)
+    return output, argmax
+
+
+# NMS is not differentiable and torchvision registers a fake kernel for it, so it takes the
+# explicit key; RoIPool decomposes for autograd.
+_KERNELS = {"nms": (_nms, "CompositeExplicitAutograd"), "qnms": (_nms, "CompositeExplicitAutograd"),
+            "roi_pool": (_roi_pool, "CompositeImplicitAutograd")}
+_library = None
+
+
+def _register_kernels() -> None:
+    """Define ``torchvision::`` ops with the reference kernels (once per process)."""
+    global _library
+    import torch
+    if _library is not None:
+        return
+    _library = torch.library.Library("torchvision", "DEF")
+    for name, schema in _SCHEMAS.items():
+        _library.define(schema)
+        _library.impl(name, *_KERNELS[name])
+
+
+def real_torchvision():
+    """The real torchvision module under real PyTorch; skips the calling test without them."""
+    import pytest
+    pytest.importorskip("torch")
+    if importlib.util.find_spec("torchvision") is None:
+        pytest.skip("torchvision is not installed")
+    return _import()
+
+
+def _import():
+    _register_kernels()
+    import torchvision.extension
+    torchvision.extension._has_ops = lambda: True  # the kernels above stand in for _C
+    import torchvision
+    roi_align_module = sys.modules["torchvision.ops.roi_align"]  # the name is also a function
+    # torchvision compiles its RoIAlign fallback on first use (seconds per shape); the oracle is
+    # the function itself.
+    roi_align_module._roi_align = getattr(roi_align_module._roi_align, "__wrapped__",
+                                          roi_align_module._roi_align)
+    return torchvision
+
+
+if __name__ == "__main__":
+    _import()
+    sys.argv = sys.argv[1:]
+    runpy.run_path(sys.argv[0], run_name="__main__")

@@ -8,12 +8,11 @@ binds ``torch`` when imported)."""
 from __future__ import annotations
 
 import importlib.util
-import json
-import subprocess
-import sys
 import textwrap
 
 import pytest
+
+from tests.acceptance import script_report
 
 if importlib.util.find_spec("timm") is None:  # (importing it would import torch)
     pytest.skip("timm is not installed", allow_module_level=True)
@@ -40,7 +39,8 @@ SCRIPT = textwrap.dedent('''
         out = model(torch.randn(2, 3, side, side))
         out.sum().backward()
         grads = [p.grad for p in model.parameters() if p.requires_grad]
-        report["models"][name] = [list(out.shape), all(g is not None for g in grads)]
+        report["models"][name] = [list(out.shape), all(g is not None for g in grads),
+                                  out.detach().abs().mean().item()]
 
     model = timm.create_model("resnet18", pretrained=False, num_classes=4)
     augment = create_transform(input_size=(3, 64, 64), is_training=True,
@@ -88,20 +88,20 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
+def run_script(*command_prefix: str, tmp_path) -> dict:
+    """The script's report, run under ``command_prefix`` (``-m ember.compat`` for ember)."""
+    return script_report.run_script(SCRIPT, "train_timm.py", *command_prefix, tmp_path=tmp_path)
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    script = tmp_path_factory.mktemp("timm") / "train_timm.py"
-    script.write_text(SCRIPT)
-    done = subprocess.run([sys.executable, "-m", "ember.compat", str(script)],
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_script("-m", "ember.compat", tmp_path=tmp_path_factory.mktemp("timm"))
 
 
 def test_model_factory_architectures_run_forward_and_backward(report):
     assert len(report["models"]) == 8
-    for name, (shape, every_grad) in report["models"].items():
-        assert shape == [2, 5] and every_grad, name
+    for name, (shape, every_grad, mean_abs) in report["models"].items():
+        assert shape == [2, 5] and every_grad and mean_abs > 0, name
 
 
 def test_training_pieces_train_a_resnet(report):

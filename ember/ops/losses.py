@@ -239,7 +239,8 @@ class BinaryCrossEntropyWithLogits(Primitive,
         loss = (1 - t) * x + log_weight * softplus_neg
         if weight is not None:
             loss = loss * weight
-        return _reduce_array(xp, loss.astype(x.dtype, copy=False), reduction)
+        # PyTorch writes the elementwise loss into the target's dtype, then reduces
+        return _reduce_array(xp, loss.astype(t.dtype, copy=False), reduction)
 
     @staticmethod
     def backward(ctx, grad):

@@ -3,9 +3,10 @@
 torchvision's wheel on this index is built against CUDA PyTorch, so its compiled ops
 (``torch.ops.torchvision.*``) do not load here. Its Python code (models, transforms, box
 utilities) is what the conformance tests compare with; the compiled kernels it calls are
-registered here as reference implementations written with plain PyTorch ops (greedy NMS, max
-RoIPool), independently of ember, with gradients through autograd. RoIAlign runs torchvision's
-own pure-PyTorch version (its fallback without the compiled ops), uncompiled.
+registered here as reference implementations written with plain PyTorch ops (greedy NMS,
+bilinear RoIAlign, max RoIPool), independently of ember, with gradients through autograd.
+(torchvision's own pure-PyTorch RoIAlign fallback is not the oracle: unlike its kernels, it
+interpolates samples lying more than a pixel outside the feature map instead of zeroing them.)
 
 ``real_torchvision()`` returns the module (skipping the calling test without torch or
 torchvision); ``python -m tests.conformance.real_torchvision script.py [args]`` runs a script
@@ -21,6 +22,8 @@ import sys
 _SCHEMAS = {
     "nms": "nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
     "qnms": "qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
+    "roi_align": ("roi_align(Tensor input, Tensor rois, float spatial_scale, SymInt pooled_height,"
+                  " SymInt pooled_width, int sampling_ratio, bool aligned) -> Tensor"),
     "roi_pool": ("roi_pool(Tensor input, Tensor rois, float spatial_scale, SymInt pooled_height,"
                  " SymInt pooled_width) -> (Tensor, Tensor)"),
 }
@@ -44,6 +47,67 @@ def _nms(dets, scores, iou_threshold: float):
         inter = width * height
         suppressed |= inter / (areas[i] + areas - inter) > iou_threshold
     return torch.tensor(keep, dtype=torch.int64)
+
+
+def _bilinear(feature, ys, xs):
+    """``feature`` [C, H, W] sampled at every (y, x) of the grids ``ys`` [P] x ``xs`` [Q]
+    ([C, P, Q]); samples more than one pixel outside the map are zero."""
+    import torch
+    height, width = feature.shape[-2:]
+
+    def corners(coords, size):
+        outside = (coords < -1.0) | (coords > size)
+        coords = coords.clamp(min=0)
+        low = coords.floor().long()
+        at_edge = low >= size - 1
+        low = torch.where(at_edge, size - 1, low)
+        high = torch.where(at_edge, size - 1, low + 1)
+        coords = torch.where(at_edge, low.to(coords.dtype), coords)
+        frac = coords - low
+        return low, high, 1 - frac, frac, outside
+
+    y_low, y_high, wy_low, wy_high, y_out = corners(ys, height)
+    x_low, x_high, wx_low, wx_high, x_out = corners(xs, width)
+    rows_low, rows_high = feature[:, y_low], feature[:, y_high]
+    value = (rows_low[:, :, x_low] * (wy_low[:, None] * wx_low[None])
+             + rows_low[:, :, x_high] * (wy_low[:, None] * wx_high[None])
+             + rows_high[:, :, x_low] * (wy_high[:, None] * wx_low[None])
+             + rows_high[:, :, x_high] * (wy_high[:, None] * wx_high[None]))
+    return value * ~(y_out[:, None] | x_out[None])
+
+
+def _roi_align(input, rois, spatial_scale: float, pooled_height: int, pooled_width: int,
+               sampling_ratio: int, aligned: bool):
+    """Each bin the mean of a grid of bilinear samples (``sampling_ratio`` per side, or
+    ceil(roi size / bins) when it is not positive); ``aligned`` shifts by half a pixel."""
+    import torch
+    offset = 0.5 if aligned else 0.0
+    outputs = []
+    for roi in rois.tolist():
+        batch_index, box = int(roi[0]), [c * spatial_scale - offset for c in roi[1:]]
+        roi_width, roi_height = box[2] - box[0], box[3] - box[1]
+        if not aligned:
+            roi_width, roi_height = max(roi_width, 1.0), max(roi_height, 1.0)
+        grid_h = sampling_ratio if sampling_ratio > 0 else math.ceil(roi_height / pooled_height)
+        grid_w = sampling_ratio if sampling_ratio > 0 else math.ceil(roi_width / pooled_width)
+
+        if grid_h <= 0 or grid_w <= 0:  # an empty (aligned) box: no samples
+            outputs.append(input.new_zeros((input.shape[1], pooled_height, pooled_width)))
+            continue
+
+        def samples(start, bin_size, bins, grid):
+            steps = torch.arange(bins, dtype=input.dtype)[:, None] * bin_size
+            within = (torch.arange(grid, dtype=input.dtype)[None] + 0.5) * bin_size / grid
+            return (start + steps + within).reshape(-1)
+
+        ys = samples(box[1], roi_height / pooled_height, pooled_height, grid_h)
+        xs = samples(box[0], roi_width / pooled_width, pooled_width, grid_w)
+        value = _bilinear(input[batch_index], ys, xs)
+        value = value.reshape(-1, pooled_height, grid_h, pooled_width, grid_w)
+        outputs.append(value.sum((2, 4)) / max(grid_h * grid_w, 1))
+    if not outputs:
+        return input.new_zeros((0, input.shape[1], pooled_height, pooled_width))
+    return torch.stack(outputs)
 
 
 def _round_half_away(value: float) -> int:
@@ -76,8 +140,9 @@ def _roi_pool(input, rois, spatial_scale: float, pooled_height: int, pooled_widt
 
 
 # NMS is not differentiable and torchvision registers a fake kernel for it, so it takes the
-# explicit key; RoIPool decomposes for autograd.
+# explicit key; the RoI ops decompose for autograd.
 _KERNELS = {"nms": (_nms, "CompositeExplicitAutograd"), "qnms": (_nms, "CompositeExplicitAutograd"),
+            "roi_align": (_roi_align, "CompositeImplicitAutograd"),
             "roi_pool": (_roi_pool, "CompositeImplicitAutograd")}
 _library = None
 
@@ -108,11 +173,8 @@ def _import():
     import torchvision.extension
     torchvision.extension._has_ops = lambda: True  # the kernels above stand in for _C
     import torchvision
-    roi_align_module = sys.modules["torchvision.ops.roi_align"]  # the name is also a function
-    # torchvision compiles its RoIAlign fallback on first use (seconds per shape); the oracle is
-    # the function itself.
-    roi_align_module._roi_align = getattr(roi_align_module._roi_align, "__wrapped__",
-                                          roi_align_module._roi_align)
+    # roi_align bound its own name for the check; the name is also the function's
+    sys.modules["torchvision.ops.roi_align"]._has_ops = torchvision.extension._has_ops
     return torchvision
 
 

@@ -386,3 +386,18 @@ def test_cross_entropy_backward_twice_with_retained_graph():
     first = a.grad.numpy().copy()
     loss.backward()
     np.testing.assert_allclose(a.grad.numpy(), 2 * first, rtol=1e-12)
+
+
+def test_bce_with_logits_result_takes_the_target_dtype():
+    # PyTorch writes the elementwise loss into the target's dtype (RPN: float64 logits, float32
+    # labels) and reduces there; the input's gradient keeps the input's dtype
+    x = RS.randn(6) * 3
+    t = (RS.rand(6) > 0.5).astype(np.float32)
+    a = _t(x, True)
+    loss = F.binary_cross_entropy_with_logits(a, ember.tensor(t))
+    elementwise = ((1 - t) * x + np.logaddexp(0, -x)).astype(np.float32)
+    assert loss.dtype == ember.float32
+    np.testing.assert_allclose(loss.item(), elementwise.mean(), rtol=1e-6)
+    loss.backward()
+    assert a.grad.dtype == ember.float64
+    np.testing.assert_allclose(a.grad.numpy(), (1 / (1 + np.exp(-x)) - t) / 6, rtol=1e-6)

@@ -254,6 +254,8 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
                                          data.dtype) and device in (None, "cpu", CPU):
         _dt.from_numpy_dtype(data.dtype)
         return _make(_plain(data))
+    if dtype is not None and not isinstance(data, np.generic):
+        return tensor(data, dtype=dtype, device=device)  # a copy anyway: straight to dtype
     arr = _infer_array(data)
     if dtype is not None:
         arr = as_dtype(arr, _dt.to_dtype(dtype).np_dtype)

@@ -37,6 +37,12 @@ def test_tensor_copies_and_from_numpy_shares():
         ember.from_numpy([1, 2])
 
 
+def test_as_tensor_of_a_list_goes_straight_to_the_dtype():
+    # regression: float lists went through float32 first, rounding float64 values
+    assert ember.as_tensor([0.1, 0.4], dtype=ember.float64).numpy().tolist() == [0.1, 0.4]
+    assert ember.as_tensor([1, 2], dtype=ember.float16).dtype == ember.float16
+
+
 def test_tensor_requires_grad_and_dtype_argument():
     t = ember.tensor([1, 2], dtype=ember.float64, requires_grad=True)
     assert t.dtype == ember.float64 and t.requires_grad and t.is_leaf

@@ -49,8 +49,8 @@ def test_pil_construction():
     arr = np.random.default_rng(0).integers(0, 256, (4, 5, 3), dtype=np.uint8)
     img = Image(PIL.fromarray(arr))
     np.testing.assert_array_equal(img.numpy(), arr.transpose(2, 0, 1))
-    mask = Mask(PIL.fromarray(arr[:, :, 0]))
-    np.testing.assert_array_equal(mask.numpy(), arr[:, :, 0])
+    mask = Mask(PIL.fromarray(arr[:, :, 0]))  # torchvision keeps the band dimension
+    np.testing.assert_array_equal(mask.numpy(), arr[None, :, :, 0])
 
 
 def test_ops_return_plain_tensors():

@@ -72,7 +72,12 @@ def test_every_torchvision_classification_model_is_registered_and_exported():
     # this file's table covers the first catalogue; the later families are checked, with
     # their parameter counts, in tests/vision/test_models_s5_*.py
     assert set(NUM_PARAMS) <= set(models.list_models())
-    assert models.list_models(module=models) == models.list_models()
+    # module= keeps a package's own builders, as torchvision's (no segmentation models)
+    classification = models.list_models(module=models)
+    segmentation = models.list_models(module=models.segmentation)
+    assert set(NUM_PARAMS) <= set(classification) and "fcn_resnet50" in segmentation
+    assert not set(classification) & set(segmentation)
+    assert set(classification) | set(segmentation) <= set(models.list_models())
     for name in NUM_PARAMS:
         assert models.__dict__[name] is models.get_model_builder(name)  # the imagenet example
     assert models.list_models(include="resnet*", exclude=["*101*", "*152*"]) == [

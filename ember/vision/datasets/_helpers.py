@@ -57,3 +57,16 @@ def load_mat(path: str, squeeze_me: bool = False) -> dict:
     except (scipy.io.matlab.MatReadError, ValueError, TypeError, IndexError, OSError,
             NotImplementedError) as e:  # scipy's parser raises all of these on bad bytes
         raise RuntimeError(f"{path} is corrupt or not a MAT v5 file: {e}") from e
+
+
+def open_image(path: str):
+    """The image file at ``path`` as a PIL image of its own mode (as ``Image.open`` gives it),
+    read in full so that a truncated or corrupt file fails here, naming the file."""
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with open(path, "rb") as f:
+            img = Image.open(f)
+            img.load()
+            return img
+    except (UnidentifiedImageError, OSError) as e:
+        raise RuntimeError(f"{path}: cannot read the image (corrupt or truncated): {e}") from e

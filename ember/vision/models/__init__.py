@@ -4,6 +4,7 @@
 (through ``ember.hub``) and loads it; ``get_model(name, **config)``, ``list_models()`` and
 ``get_weight("ResNet50_Weights.IMAGENET1K_V2")`` find models and weights by name.
 """
+from ember.vision.models import segmentation
 from ember.vision.models._api import (
     Weights,
     WeightsEnum,
@@ -69,6 +70,7 @@ from ember.vision.models.inception import (
     inception_v3,
 )
 from ember.vision.models.lenet import LeNet5, lenet5
+from ember.vision.models.maxvit import MaxVit, MaxVit_T_Weights, maxvit_t
 from ember.vision.models.mnasnet import (
     MNASNet,
     MNASNet0_5_Weights,
@@ -164,6 +166,21 @@ from ember.vision.models.squeezenet import (
     squeezenet1_0,
     squeezenet1_1,
 )
+from ember.vision.models.swin_transformer import (
+    Swin_B_Weights,
+    Swin_S_Weights,
+    Swin_T_Weights,
+    Swin_V2_B_Weights,
+    Swin_V2_S_Weights,
+    Swin_V2_T_Weights,
+    SwinTransformer,
+    swin_b,
+    swin_s,
+    swin_t,
+    swin_v2_b,
+    swin_v2_s,
+    swin_v2_t,
+)
 from ember.vision.models.vgg import (
     VGG,
     VGG11_BN_Weights,
@@ -247,4 +264,12 @@ __all__ = [
     "regnet_x_1_6gf", "regnet_x_32gf", "regnet_x_3_2gf", "regnet_x_400mf", "regnet_x_800mf",
     "regnet_x_8gf", "regnet_y_128gf", "regnet_y_16gf", "regnet_y_1_6gf", "regnet_y_32gf",
     "regnet_y_3_2gf", "regnet_y_400mf", "regnet_y_800mf", "regnet_y_8gf",
+    # Swin Transformer
+    "SwinTransformer", "Swin_B_Weights", "Swin_S_Weights", "Swin_T_Weights",
+    "Swin_V2_B_Weights", "Swin_V2_S_Weights", "Swin_V2_T_Weights", "swin_b", "swin_s", "swin_t",
+    "swin_v2_b", "swin_v2_s", "swin_v2_t",
+    # MaxViT
+    "MaxVit", "MaxVit_T_Weights", "maxvit_t",
+    # segmentation
+    "segmentation",
 ]

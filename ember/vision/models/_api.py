@@ -156,10 +156,15 @@ def get_weight(name: str) -> WeightsEnum:
         enum_name, value_name = name.split(".")
     except ValueError:
         raise ValueError(f"Invalid weight name provided: '{name}'.") from None
-    # the enums live in the model modules, which import this one: look them up at call time
+    # the enums live in the model modules, which import this one: look them up at call time,
+    # in the package and in its subpackages (video, optical_flow, segmentation, ...)
     from ember.vision import models
-    weights_enum = getattr(models, enum_name, None)
-    if not (isinstance(weights_enum, type) and issubclass(weights_enum, WeightsEnum)):
-        raise ValueError(f"The weight enum '{enum_name}' for the specific method couldn't be "
-                         "retrieved.")
-    return weights_enum[value_name]
+    packages = [models] + [m for m in vars(models).values() if isinstance(m, ModuleType)
+                           and m.__name__.startswith(models.__name__ + ".")
+                           and hasattr(m, "__path__")]
+    for package in packages:
+        weights_enum = getattr(package, enum_name, None)
+        if isinstance(weights_enum, type) and issubclass(weights_enum, WeightsEnum):
+            return weights_enum[value_name]
+    raise ValueError(f"The weight enum '{enum_name}' for the specific method couldn't be "
+                     "retrieved.")

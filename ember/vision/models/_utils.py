@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Any, Callable
+from collections import OrderedDict
+from typing import Any, Callable, TypeVar
 
 from ember import nn
+from ember._tensor import Tensor
 from ember.vision.models._api import Weights, WeightsEnum
 from ember.vision.models._meta import _IMAGENET_CATEGORIES
 from ember.vision.models._presets import ImageClassification
@@ -33,6 +35,18 @@ def _ovewrite_named_param(kwargs: dict[str, Any], param: str, new_value: Any) ->
     kwargs[param] = new_value
 
 
+V = TypeVar("V")
+
+
+def _ovewrite_value_param(param: str, actual: V | None, expected: V) -> V:
+    """``expected``, checking that a caller's ``actual`` (None: not given) agrees with it
+    (torchvision's name)."""
+    if actual is not None and actual != expected:
+        raise ValueError(f"The parameter '{param}' expected value {expected} but got {actual} "
+                         "instead.")
+    return expected
+
+
 def _fit_to_weights(weights: WeightsEnum | None, kwargs: dict[str, Any]) -> None:
     """Pretrained weights fix the classifier's size: ``num_classes`` must match them."""
     if weights is not None and weights.meta["categories"] is not None:
@@ -56,35 +70,46 @@ def _make_divisible(v: float, divisor: int, min_value: int | None = None) -> int
     return new_v
 
 
-def handle_legacy_interface(default: WeightsEnum) -> Callable:
+def handle_legacy_interface(default: WeightsEnum,
+                            backbone_default: WeightsEnum | None = None) -> Callable:
     """Decorator: a builder also accepts the deprecated ``pretrained=True`` (meaning
     ``weights=default``) or ``pretrained=False`` (``weights=None``), warning as torchvision
-    does."""
+    does; with ``backbone_default``, ``pretrained_backbone=`` maps to ``weights_backbone=``
+    likewise."""
+    legacy = {"weights": ("pretrained", default)}
+    if backbone_default is not None:
+        legacy["weights_backbone"] = ("pretrained_backbone", backbone_default)
+
     def outer(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         @functools.wraps(builder)
         def inner(*args: Any, **kwargs: Any) -> nn.Module:
-            if "pretrained" in kwargs:
-                _translate_pretrained(kwargs, default)
+            for weights_param, (pretrained_param, weights_default) in legacy.items():
+                if pretrained_param in kwargs:
+                    _translate_pretrained(kwargs, weights_param, pretrained_param,
+                                          weights_default)
             return builder(*args, **kwargs)
         return inner
     return outer
 
 
-def _translate_pretrained(kwargs: dict[str, Any], default: WeightsEnum) -> None:
-    pretrained = kwargs.pop("pretrained")
-    if kwargs.get("weights") is not None:
-        raise ValueError("Pass either 'weights' or the deprecated 'pretrained', not both.")
+def _translate_pretrained(kwargs: dict[str, Any], weights_param: str, pretrained_param: str,
+                          default: WeightsEnum) -> None:
+    pretrained = kwargs.pop(pretrained_param)
+    if kwargs.get(weights_param) is not None:
+        raise ValueError(f"Pass either '{weights_param}' or the deprecated '{pretrained_param}', "
+                         "not both.")
     weights = default if pretrained else None
-    warnings.warn("The parameter 'pretrained' is deprecated since 0.13 and may be removed in "
-                  "the future, please use 'weights' instead.", UserWarning, stacklevel=3)
-    msg = ("Arguments other than a weight enum or `None` for 'weights' are deprecated since "
-           "0.13 and may be removed in the future. The current behavior is equivalent to "
-           f"passing `weights={weights}`.")
+    warnings.warn(f"The parameter '{pretrained_param}' is deprecated since 0.13 and may be "
+                  f"removed in the future, please use '{weights_param}' instead.", UserWarning,
+                  stacklevel=3)
+    msg = (f"Arguments other than a weight enum or `None` for '{weights_param}' are deprecated "
+           "since 0.13 and may be removed in the future. The current behavior is equivalent to "
+           f"passing `{weights_param}={weights}`.")
     if pretrained:
-        msg += (f" You can also use `weights={type(default).__name__}.DEFAULT` to get the most "
-                "up-to-date weights.")
+        msg += (f" You can also use `{weights_param}={type(default).__name__}.DEFAULT` to get "
+                "the most up-to-date weights.")
     warnings.warn(msg, UserWarning, stacklevel=3)
-    kwargs["weights"] = weights
+    kwargs[weights_param] = weights
 
 
 def _init_mobilenet(model: nn.Module, linear_init: Callable | None = None) -> None:
@@ -105,3 +130,45 @@ def _init_mobilenet(model: nn.Module, linear_init: Callable | None = None) -> No
             else:
                 linear_init(m.weight)
             nn.init.zeros_(m.bias)
+
+
+class IntermediateLayerGetter(nn.ModuleDict):
+    """Runs ``model``'s direct children in registration order, up to the last one named in
+    ``return_layers``, and returns the outputs of those named there under their new names.
+
+    It relies on ``model`` calling its children once each, in the order they were registered.
+
+    Args:
+        model: the network whose children are kept (as this ModuleDict's entries, so the
+            state_dict keys stay ``<child>.<...>``).
+        return_layers: child name -> output name.
+
+    Example::
+
+        >>> getter = IntermediateLayerGetter(resnet18(), {"layer1": "feat1", "layer3": "feat2"})
+        >>> [(k, v.shape) for k, v in getter(ember.rand(1, 3, 64, 64)).items()]
+        [('feat1', torch.Size([1, 64, 16, 16])), ('feat2', torch.Size([1, 256, 4, 4]))]
+    """
+
+    _version = 2
+
+    def __init__(self, model: nn.Module, return_layers: dict[str, str]) -> None:
+        if not set(return_layers).issubset(name for name, _ in model.named_children()):
+            raise ValueError("return_layers are not present in model")
+        remaining = {str(k) for k in return_layers}
+        layers = OrderedDict()
+        for name, module in model.named_children():
+            layers[name] = module
+            remaining.discard(name)
+            if not remaining:
+                break
+        super().__init__(layers)
+        self.return_layers = return_layers
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        out = OrderedDict()
+        for name, module in self.items():
+            x = module(x)
+            if name in self.return_layers:
+                out[self.return_layers[name]] = x
+        return out

@@ -4,7 +4,7 @@ inverted residuals with ``fc1``/``fc2`` squeeze-excitation, ``classifier.{0,3}``
 from __future__ import annotations
 
 import functools
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from ember import nn
 from ember._tensor import Tensor
@@ -99,6 +99,8 @@ class MobileNetV3(nn.Module):
         block: the inverted residual module (default ``InvertedResidual``).
         norm_layer: default ``BatchNorm2d(eps=0.001, momentum=0.01)``.
         dropout: the dropout probability in the classifier.
+        kwargs: ignored (as torchvision's, so that detection builders can pass their own
+            arguments through).
 
     Shape:
         - Input: (N, 3, H, W), any H, W >= 1 (224 in ImageNet use).
@@ -109,7 +111,7 @@ class MobileNetV3(nn.Module):
                  last_channel: int, num_classes: int = 1000,
                  block: Callable[..., nn.Module] | None = None,
                  norm_layer: Callable[..., nn.Module] | None = None,
-                 dropout: float = 0.2) -> None:
+                 dropout: float = 0.2, **kwargs: Any) -> None:
         super().__init__()
         if not inverted_residual_setting:
             raise ValueError("The inverted_residual_setting should not be empty")

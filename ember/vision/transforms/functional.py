@@ -536,10 +536,48 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size: int | 
     _, h, w = get_dimensions(img)
     new_h, new_w = _resized_hw(h, w, size, max_size)
     if isinstance(img, Tensor):
+        if _interpolation_mode(interpolation) is InterpolationMode.NEAREST:
+            return _resize_nearest(img, new_h, new_w)
+        if not antialias and _interpolation_mode(interpolation) in _INTERPOLATE_MODES:
+            return _resize_without_antialias(img, new_h, new_w, interpolation)
         return _via_pil(img, lambda p, _: p.resize((new_w, new_h), _pil_filter(interpolation)))
     if (new_h, new_w) == (h, w):
         return img
     return img.resize((new_w, new_h), _pil_filter(interpolation))
+
+
+def _nearest_source(in_size: int, out_size: int) -> np.ndarray:
+    """The source index of each output index under torch's ``nearest`` (``floor(i * in/out)``
+    in float32, not PIL's pixel centres, which are ``nearest-exact``)."""
+    scale = np.float32(in_size) / np.float32(out_size)
+    index = np.floor(np.arange(out_size, dtype=np.float32) * scale).astype(np.int64)
+    return np.minimum(index, in_size - 1)
+
+
+def _resize_nearest(img: Tensor, new_h: int, new_w: int) -> Tensor:
+    h, w = img.shape[-2], img.shape[-1]
+    rows, cols = _nearest_source(h, new_h), _nearest_source(w, new_w)
+    return img[..., _make(rows)[:, None], _make(cols)[None, :]]
+
+
+_INTERPOLATE_MODES = (InterpolationMode.BILINEAR, InterpolationMode.BICUBIC)
+
+
+def _resize_without_antialias(img: Tensor, new_h: int, new_w: int, interpolation) -> Tensor:
+    """torch's ``interpolate`` (align_corners=False, no antialiasing; PIL always antialiases)
+    on float32 (float64 stays), rounded back to an integer dtype as torchvision does."""
+    from ember.nn.functional import interpolate
+    mode = _interpolation_mode(interpolation)
+    out_dtype = img.dtype
+    x = img if out_dtype in (_dt.float32, _dt.float64) else img.to(_dt.float32)
+    planes = x.reshape(1, -1, x.shape[-2], x.shape[-1])
+    x = interpolate(planes, size=(new_h, new_w), mode=mode.value, align_corners=False)
+    x = x.reshape(tuple(img.shape[:-2]) + (new_h, new_w))
+    if mode is InterpolationMode.BICUBIC and out_dtype == _dt.uint8:
+        x = x.clamp(0, 255)
+    if x.dtype != out_dtype:
+        x = (x if out_dtype.is_floating_point else x.round()).to(out_dtype)
+    return x
 
 
 def _via_pil(img: Tensor, fn, fill=None) -> Tensor:
@@ -634,6 +672,19 @@ _NP_PAD_MODES = {"constant": "constant", "edge": "edge", "reflect": "reflect",
                  "symmetric": "symmetric"}
 
 
+def _pad_per_channel(data, widths: list, fill) -> np.ndarray:
+    """``data`` (..., C, H, W) padded by ``widths`` with one fill value per channel."""
+    channels = data.shape[-3]
+    if len(fill) != channels:
+        raise ValueError(f"The number of elements in 'fill' does not match the number of "
+                         f"channels of the image ({len(fill)} != {channels})")
+    out = np.pad(data, widths)
+    out[...] = np.asarray(fill, dtype=np.float64).astype(data.dtype).reshape(-1, 1, 1)
+    (top, _), (left, _) = widths[-2:]
+    out[..., top:top + data.shape[-2], left:left + data.shape[-1]] = data
+    return out
+
+
 def pad(img, padding, fill=0, padding_mode: str = "constant"):
     """Pad the borders: ``padding`` is one int, (left/right, top/bottom) or (l, t, r, b)."""
     if padding_mode not in _NP_PAD_MODES:
@@ -642,6 +693,10 @@ def pad(img, padding, fill=0, padding_mode: str = "constant"):
     if isinstance(img, Tensor):
         data = img._data
         widths = [(0, 0)] * (data.ndim - 2) + [(top, bottom), (left, right)]
+        if padding_mode == "constant" and isinstance(fill, (tuple, list)) and len(fill) > 1:
+            return _make(_pad_per_channel(data, widths, fill))
+        if isinstance(fill, (tuple, list)):
+            fill = fill[0]
         kwargs = {"constant_values": fill} if padding_mode == "constant" else {}
         return _make(np.pad(data, widths, _NP_PAD_MODES[padding_mode], **kwargs))
     from PIL import Image

@@ -11,11 +11,12 @@ from ember.vision.tv_tensors._tv_tensor import TVTensor, _view_as, set_return_ty
 
 
 def wrap(wrappee: Tensor, *, like: TVTensor, **kwargs) -> TVTensor:
-    """``wrappee`` as the TVTensor type of ``like``, with ``like``'s metadata (a box's format
-    and canvas_size, points' canvas_size) unless ``kwargs`` override it."""
+    """``wrappee`` as the TVTensor type of ``like``, with ``like``'s metadata (a box's format,
+    canvas_size and clamping_mode, points' canvas_size) unless ``kwargs`` override it."""
     if isinstance(like, BoundingBoxes):
         return BoundingBoxes._wrap(wrappee, format=kwargs.get("format", like.format),
-                                   canvas_size=kwargs.get("canvas_size", like.canvas_size))
+                                   canvas_size=kwargs.get("canvas_size", like.canvas_size),
+                                   clamping_mode=kwargs.get("clamping_mode", like.clamping_mode))
     if isinstance(like, KeyPoints):
         return KeyPoints._wrap(wrappee, canvas_size=kwargs.get("canvas_size", like.canvas_size))
     return _view_as(wrappee, type(like))

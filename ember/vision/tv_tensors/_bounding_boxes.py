@@ -22,7 +22,9 @@ class BoundingBoxFormat(enum.Enum):
 
 class BoundingBoxes(TVTensor):
     """Boxes, ``(N, 4)`` (one box may be given as ``(4,)``), in ``format`` on an image of
-    ``canvas_size = (height, width)``.
+    ``canvas_size = (height, width)``; ``clamping_mode`` ("soft", "hard" or None) says whether
+    transforms clip them to the canvas (None: never; the two modes differ only for rotated
+    boxes).
 
     Example::
 
@@ -33,26 +35,32 @@ class BoundingBoxes(TVTensor):
 
     format: BoundingBoxFormat
     canvas_size: tuple
+    clamping_mode: str | None
 
     @classmethod
     def _wrap(cls, tensor: Tensor, *, format, canvas_size: Sequence[int],
-              check_dims: bool = True) -> BoundingBoxes:
+              clamping_mode: str | None = "soft", check_dims: bool = True) -> BoundingBoxes:
         if check_dims:
             if tensor.ndim == 1:
                 tensor = tensor.unsqueeze(0)
             elif tensor.ndim != 2:
                 raise ValueError(f"Expected a 1D or 2D tensor, got {tensor.ndim}D")
+        if clamping_mode is not None and clamping_mode not in ("hard", "soft"):
+            raise ValueError(f"clamping_mode must be None, hard or soft, got {clamping_mode}.")
         if isinstance(format, str):
             format = BoundingBoxFormat[format.upper()]
         boxes = _view_as(tensor, cls)
         boxes.format = format
         boxes.canvas_size = tuple(int(s) for s in canvas_size)
+        boxes.clamping_mode = clamping_mode
         return boxes
 
-    def __new__(cls, data, *, format, canvas_size: Sequence[int], dtype=None, device=None,
+    def __new__(cls, data, *, format, canvas_size: Sequence[int],
+                clamping_mode: str | None = "soft", dtype=None, device=None,
                 requires_grad: bool | None = None):
         tensor = _as_tensor(data, dtype, device, requires_grad)
-        return cls._wrap(tensor, format=format, canvas_size=canvas_size)
+        return cls._wrap(tensor, format=format, canvas_size=canvas_size,
+                         clamping_mode=clamping_mode)
 
     def __init__(self, *args, **kwargs) -> None:
         pass
@@ -64,10 +72,11 @@ class BoundingBoxes(TVTensor):
         first = next(x for x in leaves if isinstance(x, BoundingBoxes))
         if isinstance(output, Tensor) and not isinstance(output, BoundingBoxes):
             return cls._wrap(output, format=first.format, canvas_size=first.canvas_size,
-                             check_dims=False)
+                             clamping_mode=first.clamping_mode, check_dims=False)
         if isinstance(output, (tuple, list)):
             return type(output)(cls._wrap_output(o, args, kwargs) for o in output)
         return output
 
     def __repr__(self, **kwargs: Any) -> str:
-        return self._make_repr(format=self.format, canvas_size=self.canvas_size)
+        return self._make_repr(format=self.format, canvas_size=self.canvas_size,
+                               clamping_mode=self.clamping_mode)

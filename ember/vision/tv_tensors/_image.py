@@ -61,12 +61,13 @@ class Video(TVTensor):
 
 
 class Mask(TVTensor):
-    """A segmentation or detection mask, ``(..., H, W)``; a PIL image gives its first band."""
+    """A segmentation or detection mask, ``(..., H, W)``; a PIL image is read as
+    ``pil_to_tensor`` does (``(1, H, W)`` for a one-band image)."""
 
     def __new__(cls, data, *, dtype=None, device=None, requires_grad: bool | None = None):
         if _is_pil(data):
             from ember.vision.transforms.functional import pil_to_tensor
-            data = pil_to_tensor(data)[0]
+            data = pil_to_tensor(data)
         return _view_as(_as_tensor(data, dtype, device, requires_grad), cls)
 
     def __init__(self, *args, **kwargs) -> None:

@@ -4,15 +4,18 @@
 parameters, and their random transforms draw as v1's do."""
 from ember.vision.transforms.functional import InterpolationMode
 from ember.vision.transforms.v2 import functional  # noqa: F401
+from ember.vision.transforms.v2._augment import CutMix, MixUp
 from ember.vision.transforms.v2._color import (
     ColorJitter,
     GaussianBlur,
     Grayscale,
     RandomAdjustSharpness,
     RandomAutocontrast,
+    RandomChannelPermutation,
     RandomEqualize,
     RandomGrayscale,
     RandomInvert,
+    RandomPhotometricDistort,
     RandomPosterize,
     RandomSolarize,
 )
@@ -28,10 +31,15 @@ from ember.vision.transforms.v2._geometry import (
     RandomAffine,
     RandomCrop,
     RandomHorizontalFlip,
+    RandomIoUCrop,
+    RandomResize,
     RandomResizedCrop,
     RandomRotation,
+    RandomShortestSize,
     RandomVerticalFlip,
+    RandomZoomOut,
     Resize,
+    ScaleJitter,
 )
 from ember.vision.transforms.v2._misc import (
     ClampBoundingBoxes,
@@ -41,19 +49,23 @@ from ember.vision.transforms.v2._misc import (
     Normalize,
     PILToTensor,
     SanitizeBoundingBoxes,
+    SetClampingMode,
     ToDtype,
     ToImage,
     ToPILImage,
     ToPureTensor,
 )
 from ember.vision.transforms.v2._transform import Transform
+from ember.vision.transforms.v2._utils import get_bounding_boxes, query_chw, query_size
 
 __all__ = ["CenterCrop", "ClampBoundingBoxes", "ColorJitter", "Compose",
-           "ConvertBoundingBoxFormat", "GaussianBlur", "Grayscale", "Identity",
-           "InterpolationMode", "Lambda", "Normalize", "PILToTensor", "Pad",
+           "ConvertBoundingBoxFormat", "CutMix", "GaussianBlur", "Grayscale", "Identity",
+           "InterpolationMode", "Lambda", "MixUp", "Normalize", "PILToTensor", "Pad",
            "RandomAdjustSharpness", "RandomAffine", "RandomApply", "RandomAutocontrast",
-           "RandomChoice", "RandomCrop", "RandomEqualize", "RandomGrayscale",
-           "RandomHorizontalFlip", "RandomInvert", "RandomOrder", "RandomPosterize",
-           "RandomResizedCrop", "RandomRotation", "RandomSolarize", "RandomVerticalFlip",
-           "Resize", "SanitizeBoundingBoxes", "ToDtype", "ToImage", "ToPILImage",
-           "ToPureTensor", "Transform"]
+           "RandomChannelPermutation", "RandomChoice", "RandomCrop", "RandomEqualize",
+           "RandomGrayscale", "RandomHorizontalFlip", "RandomInvert", "RandomIoUCrop",
+           "RandomOrder", "RandomPhotometricDistort", "RandomPosterize", "RandomResize",
+           "RandomResizedCrop", "RandomRotation", "RandomShortestSize", "RandomSolarize",
+           "RandomVerticalFlip", "RandomZoomOut", "Resize", "SanitizeBoundingBoxes",
+           "ScaleJitter", "SetClampingMode", "ToDtype", "ToImage", "ToPILImage", "ToPureTensor",
+           "Transform", "get_bounding_boxes", "query_chw", "query_size"]

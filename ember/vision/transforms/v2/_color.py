@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from ember.vision.transforms import transforms as _v1
+from ember.vision.transforms.transforms import _rng, _uniform
 from ember.vision.transforms.v2 import functional as F
 from ember.vision.transforms.v2._transform import Transform, _RandomApplyTransform
-from ember.vision.transforms.v2._utils import _is_pil, is_pure_tensor
+from ember.vision.transforms.v2._utils import _is_pil, is_pure_tensor, query_chw
 from ember.vision.tv_tensors import Image, Video
 
 
@@ -44,6 +45,58 @@ class ColorJitter(Transform):
             factor = params["factors"][i]
             if factor is not None:
                 inpt = self._call_kernel(ops[i], inpt, factor)
+        return inpt
+
+
+class RandomChannelPermutation(Transform):
+    """Shuffle the channels of images and videos (one permutation per sample)."""
+
+    def make_params(self, flat_inputs: list) -> dict:
+        return {"permutation": _rng().permutation(query_chw(flat_inputs)[0]).tolist()}
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return self._call_kernel(F.permute_channels, inpt, params["permutation"])
+
+
+class RandomPhotometricDistort(Transform):
+    """SSD's photometric distortion: each of brightness, contrast, saturation and hue changes
+    with probability ``p`` by a factor drawn from its range, contrast before or after the rest
+    (a coin toss), then the channels are shuffled with probability ``p``."""
+
+    def __init__(self, brightness: tuple = (0.875, 1.125), contrast: tuple = (0.5, 1.5),
+                 saturation: tuple = (0.5, 1.5), hue: tuple = (-0.05, 0.05),
+                 p: float = 0.5) -> None:
+        super().__init__()
+        self.brightness, self.contrast, self.hue = brightness, contrast, hue
+        self.saturation, self.p = saturation, p
+
+    def make_params(self, flat_inputs: list) -> dict:
+        channels = query_chw(flat_inputs)[0]
+        params = {}
+        for key, (low, high) in [("brightness_factor", self.brightness),
+                                 ("contrast_factor", self.contrast),
+                                 ("saturation_factor", self.saturation),
+                                 ("hue_factor", self.hue)]:
+            params[key] = _uniform(low, high) if _uniform(0, 1) < self.p else None
+        params["contrast_before"] = _uniform(0, 1) < 0.5
+        params["channel_permutation"] = (_rng().permutation(channels).tolist()
+                                         if _uniform(0, 1) < self.p else None)
+        return params
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        contrast = params["contrast_factor"]
+        if params["brightness_factor"] is not None:
+            inpt = self._call_kernel(F.adjust_brightness, inpt, params["brightness_factor"])
+        if contrast is not None and params["contrast_before"]:
+            inpt = self._call_kernel(F.adjust_contrast, inpt, contrast)
+        if params["saturation_factor"] is not None:
+            inpt = self._call_kernel(F.adjust_saturation, inpt, params["saturation_factor"])
+        if params["hue_factor"] is not None:
+            inpt = self._call_kernel(F.adjust_hue, inpt, params["hue_factor"])
+        if contrast is not None and not params["contrast_before"]:
+            inpt = self._call_kernel(F.adjust_contrast, inpt, contrast)
+        if params["channel_permutation"] is not None:
+            inpt = self._call_kernel(F.permute_channels, inpt, params["channel_permutation"])
         return inpt
 
 
@@ -135,5 +188,5 @@ class RandomAdjustSharpness(_RandomApplyTransform):
 
 
 __all__ = ["ColorJitter", "GaussianBlur", "Grayscale", "RandomAdjustSharpness",
-           "RandomAutocontrast", "RandomEqualize", "RandomGrayscale", "RandomInvert",
-           "RandomPosterize", "RandomSolarize"]
+           "RandomAutocontrast", "RandomChannelPermutation", "RandomEqualize", "RandomGrayscale",
+           "RandomInvert", "RandomPhotometricDistort", "RandomPosterize", "RandomSolarize"]

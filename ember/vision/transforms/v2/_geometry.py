@@ -4,12 +4,24 @@ from __future__ import annotations
 import numbers
 from typing import Any, Sequence
 
+import numpy as np
+
 import ember
+from ember._tensor import Tensor
+from ember.vision import tv_tensors
+from ember.vision.ops.boxes import box_iou
 from ember.vision.transforms import transforms as _v1
 from ember.vision.transforms.functional import InterpolationMode, _size_pair
+from ember.vision.transforms.transforms import _randint, _rng
 from ember.vision.transforms.v2 import functional as F
 from ember.vision.transforms.v2._transform import Transform, _RandomApplyTransform
-from ember.vision.transforms.v2._utils import _is_pil, query_size
+from ember.vision.transforms.v2._utils import (
+    _is_pil,
+    get_bounding_boxes,
+    is_pure_tensor,
+    query_size,
+)
+from ember.vision.tv_tensors._tv_tensor import _view_as
 
 
 def _canvas(height: int, width: int):
@@ -27,6 +39,13 @@ def _fill_for(fill, inpt):
         if cls in fill:
             return fill[cls]
     return fill.get("others")
+
+
+def _pad_fill(fill, inpt):
+    """``fill`` for padding ``inpt``: a type the dict leaves out is padded with 0, as
+    ``F.pad`` pads with None."""
+    value = _fill_for(fill, inpt)
+    return 0 if value is None else value
 
 
 def _check_fill(fill) -> None:
@@ -101,7 +120,7 @@ class Pad(Transform):
         self.padding, self.fill, self.padding_mode = padding, fill, padding_mode
 
     def transform(self, inpt: Any, params: dict) -> Any:
-        return self._call_kernel(F.pad, inpt, self.padding, _fill_for(self.fill, inpt),
+        return self._call_kernel(F.pad, inpt, self.padding, _pad_fill(self.fill, inpt),
                                  self.padding_mode)
 
 
@@ -133,7 +152,7 @@ class RandomCrop(Transform):
 
     def transform(self, inpt: Any, params: dict) -> Any:
         if any(params["padding"]):
-            inpt = self._call_kernel(F.pad, inpt, params["padding"], _fill_for(self.fill, inpt),
+            inpt = self._call_kernel(F.pad, inpt, params["padding"], _pad_fill(self.fill, inpt),
                                      self.padding_mode)
         return self._call_kernel(F.crop, inpt, params["top"], params["left"], *self.size)
 
@@ -211,6 +230,176 @@ class RandomAffine(Transform):
                                  _pil_ready(self.fill, inpt), self.center)
 
 
+def _rand(n: int) -> np.ndarray:
+    """``torch.rand(n)``: float32 draws, kept float32 so the products below round as
+    torchvision's tensor arithmetic does."""
+    return _rng().uniform((n,), np.float32, 0.0, 1.0)
+
+
+def _scaled(low: float, high: float) -> np.float32:
+    """``low + torch.rand(1) * (high - low)`` in float32."""
+    return np.float32(low) + _rand(1)[0] * np.float32(high - low)
+
+
+class RandomZoomOut(_RandomApplyTransform):
+    """With probability ``p``, place the sample at a random spot of a canvas ``side_range``
+    times larger (a factor drawn per sample), filled with ``fill`` (SSD's zoom out)."""
+
+    def __init__(self, fill=0, side_range: Sequence[float] = (1.0, 4.0), p: float = 0.5) -> None:
+        super().__init__(p=p)
+        _check_fill(fill)
+        if len(side_range) != 2:
+            raise ValueError(f"side_range should be a sequence of length 2. Got {len(side_range)}")
+        if side_range[0] < 1.0 or side_range[0] > side_range[1]:
+            raise ValueError(f"Invalid side range provided {side_range}.")
+        self.fill, self.side_range = fill, side_range
+
+    def make_params(self, flat_inputs: list) -> dict:
+        orig_h, orig_w = query_size(flat_inputs)
+        r = _scaled(*self.side_range)
+        canvas_w, canvas_h = int(np.float32(orig_w) * r), int(np.float32(orig_h) * r)
+        r = _rand(2)
+        left = int(np.float32(canvas_w - orig_w) * r[0])
+        top = int(np.float32(canvas_h - orig_h) * r[1])
+        return {"padding": [left, top, canvas_w - (left + orig_w), canvas_h - (top + orig_h)]}
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return self._call_kernel(F.pad, inpt, params["padding"], _pad_fill(self.fill, inpt))
+
+
+class RandomIoUCrop(Transform):
+    """SSD's random crop: pick a minimal IoU from ``sampler_options`` (1.0 or more keeps the
+    sample), then try ``trials`` crops of random scale and aspect ratio until one holds a box
+    centre and overlaps some such box by that IoU. Boxes whose centre falls outside are zeroed,
+    for a later ``SanitizeBoundingBoxes`` to drop."""
+
+    def __init__(self, min_scale: float = 0.3, max_scale: float = 1.0,
+                 min_aspect_ratio: float = 0.5, max_aspect_ratio: float = 2.0,
+                 sampler_options: list | None = None, trials: int = 40) -> None:
+        super().__init__()
+        self.min_scale, self.max_scale = min_scale, max_scale
+        self.min_aspect_ratio, self.max_aspect_ratio = min_aspect_ratio, max_aspect_ratio
+        self.options = [0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0] if sampler_options is None \
+            else sampler_options
+        self.trials = trials
+
+    def _check_inputs(self, flat_inputs: list) -> None:
+        has_boxes = any(isinstance(x, tv_tensors.BoundingBoxes) for x in flat_inputs)
+        has_image = any(_is_pil(x) or is_pure_tensor(x) or isinstance(x, tv_tensors.Image)
+                        for x in flat_inputs)
+        if not (has_boxes and has_image):
+            raise TypeError(f"{type(self).__name__}() requires input sample to contain tensor or "
+                            "PIL images and bounding boxes. Sample can also contain masks.")
+
+    def make_params(self, flat_inputs: list) -> dict:
+        self._check_inputs(flat_inputs)
+        orig_h, orig_w = query_size(flat_inputs)
+        boxes = get_bounding_boxes(flat_inputs)
+        xyxy = F.convert_bounding_box_format(_view_as(boxes, Tensor), boxes.format,
+                                             tv_tensors.BoundingBoxFormat.XYXY)
+        cx, cy = 0.5 * (xyxy[..., 0] + xyxy[..., 2]), 0.5 * (xyxy[..., 1] + xyxy[..., 3])
+        while True:
+            min_iou = self.options[_randint(0, len(self.options))]
+            if min_iou >= 1.0:
+                return {}
+            for _ in range(self.trials):
+                r = np.float32(self.min_scale) + np.float32(
+                    self.max_scale - self.min_scale) * _rand(2)
+                new_w, new_h = int(np.float32(orig_w) * r[0]), int(np.float32(orig_h) * r[1])
+                if not self.min_aspect_ratio <= new_w / new_h <= self.max_aspect_ratio:
+                    continue
+                r = _rand(2)
+                left = int(np.float32(orig_w - new_w) * r[0])
+                top = int(np.float32(orig_h - new_h) * r[1])
+                right, bottom = left + new_w, top + new_h
+                if left == right or top == bottom:
+                    continue
+                inside = (left < cx) & (cx < right) & (top < cy) & (cy < bottom)
+                if not bool(inside.any()):
+                    continue
+                crop = ember.tensor([[left, top, right, bottom]], dtype=xyxy.dtype)
+                if float(box_iou(xyxy[inside], crop).max()) < min_iou:
+                    continue
+                return {"top": top, "left": left, "height": new_h, "width": new_w,
+                        "is_within_crop_area": inside}
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        if not params:
+            return inpt
+        output = self._call_kernel(F.crop, inpt, params["top"], params["left"],
+                                   params["height"], params["width"])
+        if isinstance(output, tv_tensors.BoundingBoxes):
+            output[~params["is_within_crop_area"]] = 0
+        return output
+
+
+class ScaleJitter(Transform):
+    """Large scale jitter (Copy-Paste): resize by a factor drawn from ``scale_range`` times the
+    scale that fits the sample into ``target_size`` (height, width)."""
+
+    def __init__(self, target_size: tuple, scale_range: tuple = (0.1, 2.0),
+                 interpolation=InterpolationMode.BILINEAR,
+                 antialias: bool | None = True) -> None:
+        super().__init__()
+        self.target_size, self.scale_range = target_size, scale_range
+        self.interpolation = InterpolationMode(interpolation)
+        self.antialias = antialias
+
+    def make_params(self, flat_inputs: list) -> dict:
+        orig_h, orig_w = query_size(flat_inputs)
+        scale = _scaled(*self.scale_range)
+        r = np.float32(min(self.target_size[1] / orig_h, self.target_size[0] / orig_w)) * scale
+        return {"size": (int(np.float32(orig_h) * r), int(np.float32(orig_w) * r))}
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return self._call_kernel(F.resize, inpt, params["size"], self.interpolation, None,
+                                 self.antialias)
+
+
+class RandomShortestSize(Transform):
+    """Resize so the shorter edge is one of ``min_size`` (picked at random), the longer edge
+    staying within ``max_size``."""
+
+    def __init__(self, min_size, max_size: int | None = None,
+                 interpolation=InterpolationMode.BILINEAR,
+                 antialias: bool | None = True) -> None:
+        super().__init__()
+        self.min_size = [min_size] if isinstance(min_size, int) else list(min_size)
+        self.max_size = max_size
+        self.interpolation = InterpolationMode(interpolation)
+        self.antialias = antialias
+
+    def make_params(self, flat_inputs: list) -> dict:
+        orig_h, orig_w = query_size(flat_inputs)
+        min_size = self.min_size[_randint(0, len(self.min_size))]
+        r = min_size / min(orig_h, orig_w)
+        if self.max_size is not None:
+            r = min(r, self.max_size / max(orig_h, orig_w))
+        return {"size": (int(orig_h * r), int(orig_w * r))}
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return self._call_kernel(F.resize, inpt, params["size"], self.interpolation, None,
+                                 self.antialias)
+
+
+class RandomResize(Transform):
+    """Resize the shorter edge to a size drawn uniformly from ``[min_size, max_size)``."""
+
+    def __init__(self, min_size: int, max_size: int, interpolation=InterpolationMode.BILINEAR,
+                 antialias: bool | None = True) -> None:
+        super().__init__()
+        self.min_size, self.max_size = min_size, max_size
+        self.interpolation = InterpolationMode(interpolation)
+        self.antialias = antialias
+
+    def make_params(self, flat_inputs: list) -> dict:
+        return {"size": [_randint(self.min_size, self.max_size)]}
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return self._call_kernel(F.resize, inpt, params["size"], self.interpolation, None,
+                                 self.antialias)
+
+
 def _pil_ready(fill, inpt):
     """``fill`` for ``inpt``, one number per band for a multi-band PIL image (as v1's random
     rotations and affines hand PIL)."""
@@ -221,4 +410,5 @@ def _pil_ready(fill, inpt):
 
 
 __all__ = ["CenterCrop", "Pad", "RandomAffine", "RandomCrop", "RandomHorizontalFlip",
-           "RandomResizedCrop", "RandomRotation", "RandomVerticalFlip", "Resize"]
+           "RandomIoUCrop", "RandomResize", "RandomResizedCrop", "RandomRotation",
+           "RandomShortestSize", "RandomVerticalFlip", "RandomZoomOut", "Resize", "ScaleJitter"]

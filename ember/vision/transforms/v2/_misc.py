@@ -11,7 +11,12 @@ from ember.utils._pytree import tree_flatten, tree_unflatten
 from ember.vision import tv_tensors
 from ember.vision.transforms.v2 import functional as F
 from ember.vision.transforms.v2._transform import Transform
-from ember.vision.transforms.v2._utils import _is_pil, is_pure_tensor
+from ember.vision.transforms.v2._utils import (
+    _is_pil,
+    _parse_labels_getter,
+    get_bounding_boxes,
+    is_pure_tensor,
+)
 from ember.vision.tv_tensors._tv_tensor import _view_as
 
 
@@ -136,33 +141,40 @@ class ConvertBoundingBoxFormat(Transform):
 
 
 class ClampBoundingBoxes(Transform):
-    """Boxes clipped to their canvas."""
+    """Boxes clipped to their canvas; ``clamping_mode`` "auto" follows each boxes' own mode."""
 
     _transformed_types = (tv_tensors.BoundingBoxes,)
 
+    def __init__(self, clamping_mode: str | None = "auto") -> None:
+        super().__init__()
+        self.clamping_mode = clamping_mode
+
     def transform(self, inpt: Any, params: dict) -> Any:
-        return F.clamp_bounding_boxes(inpt)
+        return F.clamp_bounding_boxes(inpt, clamping_mode=self.clamping_mode)
 
 
-def _find_labels(sample: Any):
-    """torchvision's default ``labels_getter``: the value of the first key named "labels"
-    (any case) of the sample, or of its second element when it is an (image, target) pair."""
-    if isinstance(sample, (tuple, list)) and len(sample) > 1 and isinstance(sample[1], dict):
-        sample = sample[1]
-    if not isinstance(sample, dict):
-        raise ValueError("The default labels_getter of SanitizeBoundingBoxes needs a dict "
-                         "(or an (image, dict) pair) with a 'labels' key")
-    for key in sample:
-        if isinstance(key, str) and key.lower() == "labels":
-            return sample[key]
-    raise ValueError("Could not find a 'labels' key in the sample for SanitizeBoundingBoxes")
+class SetClampingMode(Transform):
+    """Set the boxes' ``clamping_mode`` ("soft", "hard" or None) for the transforms after."""
+
+    _transformed_types = (tv_tensors.BoundingBoxes,)
+
+    def __init__(self, clamping_mode: str | None) -> None:
+        super().__init__()
+        if clamping_mode not in (None, "soft", "hard"):
+            raise ValueError(f"clamping_mode must be soft, hard or None, got {clamping_mode}")
+        self.clamping_mode = clamping_mode
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return tv_tensors.wrap(inpt.clone(), like=inpt, clamping_mode=self.clamping_mode)
 
 
 class SanitizeBoundingBoxes(Transform):
     """Drop boxes narrower or shorter than ``min_size``, smaller than ``min_area``, or outside
     the canvas, with their labels (found by ``labels_getter``) and masks (one per box).
 
-    ``labels_getter="default"`` takes the "labels" entry of a dict sample; None keeps labels.
+    ``labels_getter="default"`` takes the "labels" entry of a dict sample (or of the second
+    item of an (image, target) pair); None keeps labels. A mask that cannot be indexed by box
+    (a semantic mask) passes through.
     """
 
     def __init__(self, min_size: float = 1.0, min_area: float = 1.0,
@@ -172,30 +184,38 @@ class SanitizeBoundingBoxes(Transform):
             raise ValueError(f"min_size must be >= 1, got {min_size}.")
         if min_area < 1:
             raise ValueError(f"min_area must be >= 1, got {min_area}.")
-        if labels_getter == "default":
-            labels_getter = _find_labels
-        elif labels_getter is not None and not callable(labels_getter):
-            raise ValueError("labels_getter should either be 'default', a callable, or None")
         self.min_size, self.min_area, self.labels_getter = min_size, min_area, labels_getter
+        self._labels_getter = _parse_labels_getter(labels_getter)
 
     def forward(self, *inputs: Any) -> Any:
         sample = inputs if len(inputs) > 1 else inputs[0]
-        labels = None if self.labels_getter is None else self.labels_getter(sample)
+        labels = self._labels_getter(sample)
+        if isinstance(labels, Tensor):
+            labels = (labels,)
+        elif labels is not None and not (isinstance(labels, (tuple, list))
+                                         and all(isinstance(x, Tensor) for x in labels)):
+            raise ValueError("The labels in the input to forward() must be a tensor or None, "
+                             f"got {type(labels)} instead.")
         flat_inputs, spec = tree_flatten(sample)
-        boxes = [x for x in flat_inputs if isinstance(x, tv_tensors.BoundingBoxes)]
-        if len(boxes) != 1:
-            raise ValueError(f"SanitizeBoundingBoxes needs exactly one BoundingBoxes in the "
-                             f"sample, found {len(boxes)}")
-        valid = self._valid(boxes[0], boxes[0].canvas_size)
-        label_list = list(labels) if isinstance(labels, (tuple, list)) else [labels]
+        boxes = get_bounding_boxes(flat_inputs)
+        for label in labels or ():
+            if boxes.shape[0] != label.shape[0]:
+                raise ValueError(f"Number of boxes (shape={tuple(boxes.shape)}) and must match "
+                                 f"the number of labels. Found labels with "
+                                 f"shape={tuple(label.shape)}).")
+        valid = self._valid(boxes, boxes.canvas_size)
         out = []
         for inpt in flat_inputs:
-            if any(inpt is label for label in label_list if label is not None):
-                out.append(inpt[valid])
-            elif isinstance(inpt, (tv_tensors.BoundingBoxes, tv_tensors.Mask)):
-                out.append(tv_tensors.wrap(_view_as(inpt, Tensor)[valid], like=inpt))
-            else:
+            is_label = any(inpt is label for label in labels or ())
+            if not (is_label or isinstance(inpt, (tv_tensors.BoundingBoxes, tv_tensors.Mask))):
                 out.append(inpt)
+                continue
+            try:
+                kept = _view_as(inpt, Tensor)[valid] if not is_label else inpt[valid]
+            except IndexError:
+                out.append(inpt)
+                continue
+            out.append(kept if is_label else tv_tensors.wrap(kept, like=inpt))
         return tree_unflatten(out, spec)
 
     def _valid(self, boxes: tv_tensors.BoundingBoxes, canvas_size) -> Tensor:
@@ -210,5 +230,5 @@ class SanitizeBoundingBoxes(Transform):
 
 
 __all__ = ["ClampBoundingBoxes", "ConvertBoundingBoxFormat", "Identity", "Lambda", "Normalize",
-           "PILToTensor", "SanitizeBoundingBoxes", "ToDtype", "ToImage", "ToPILImage",
-           "ToPureTensor"]
+           "PILToTensor", "SanitizeBoundingBoxes", "SetClampingMode", "ToDtype", "ToImage",
+           "ToPILImage", "ToPureTensor"]

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Callable
+from collections.abc import Mapping
+from typing import Any, Callable
 
 from ember._tensor import Tensor
 from ember.vision import tv_tensors
+from ember.vision.transforms.functional import get_dimensions
 from ember.vision.tv_tensors._tv_tensor import _view_as
 
 _KERNELS: dict = {}  # functional -> {input type (or "pil") -> kernel}
@@ -34,7 +36,8 @@ def _wrap_tv_tensor_kernel(kernel: Callable) -> Callable:
     def wrapper(inpt, *args, **kwargs):
         if isinstance(inpt, tv_tensors.BoundingBoxes):  # box kernels also give the new canvas
             out, canvas_size = kernel(_view_as(inpt, Tensor), *args, format=inpt.format,
-                                      canvas_size=inpt.canvas_size, **kwargs)
+                                      canvas_size=inpt.canvas_size,
+                                      clamping_mode=inpt.clamping_mode, **kwargs)
             return tv_tensors.wrap(out, like=inpt, canvas_size=canvas_size)
         if isinstance(inpt, tv_tensors.KeyPoints):  # as do point kernels
             out, canvas_size = kernel(_view_as(inpt, Tensor), *args,
@@ -107,3 +110,58 @@ def query_size(flat_inputs: list) -> tuple:
     if len(sizes) > 1:
         raise ValueError(f"Found multiple HxW dimensions in the sample: {sorted(sizes)}")
     return sizes.pop()
+
+
+def query_chw(flat_inputs: list) -> tuple:
+    """The one ``(channels, height, width)`` that every image and video of the sample has."""
+    chws = {tuple(get_dimensions(inpt)) for inpt in flat_inputs
+            if _is_pil(inpt) or is_pure_tensor(inpt)
+            or isinstance(inpt, (tv_tensors.Image, tv_tensors.Video))}
+    if not chws:
+        raise TypeError("No image or video was found in the sample")
+    if len(chws) > 1:
+        raise ValueError(f"Found multiple CxHxW dimensions in the sample: {sorted(chws)}")
+    return chws.pop()
+
+
+def get_bounding_boxes(flat_inputs: list) -> tv_tensors.BoundingBoxes:
+    """The sample's one ``BoundingBoxes``."""
+    boxes = [inpt for inpt in flat_inputs if isinstance(inpt, tv_tensors.BoundingBoxes)]
+    if not boxes:
+        raise ValueError("No bounding boxes were found in the sample")
+    return boxes[0]
+
+
+def _find_labels(sample: Any):
+    """torchvision's default ``labels_getter``: the second item of a pair when it is a plain
+    tensor (batched labels for MixUp/CutMix), else the value under the key named "labels" (any
+    case), or else under the first key containing "label", of the sample dict (or of the
+    pair's second item)."""
+    if isinstance(sample, (tuple, list)):
+        sample = sample[1]
+    if is_pure_tensor(sample):
+        return sample
+    if not isinstance(sample, Mapping):
+        raise ValueError("When using the default labels_getter, the input passed to forward must "
+                         "be a dictionary or a two-tuple whose second item is a dictionary or a "
+                         f"tensor, but got {sample} instead.")
+    keys = [key for key in sample if isinstance(key, str)]
+    key = next((k for k in keys if k.lower() == "labels"), None)
+    if key is None:
+        key = next((k for k in keys if "label" in k.lower()), None)
+    if key is None:
+        raise ValueError("Could not infer where the labels are in the sample. Try passing a "
+                         "callable as the labels_getter parameter? If there are no labels in the "
+                         "sample by design, pass labels_getter=None.")
+    return sample[key]
+
+
+def _parse_labels_getter(labels_getter) -> Callable:
+    if labels_getter == "default":
+        return _find_labels
+    if callable(labels_getter):
+        return labels_getter
+    if labels_getter is None:
+        return lambda _: None
+    raise ValueError(f"labels_getter should either be 'default', a callable, or None, but got "
+                     f"{labels_getter}.")

@@ -99,18 +99,30 @@ def convert_bounding_box_format(inpt: Tensor, old_format=None, new_format=None,
     return _make(_from_xyxy(xyxy, _format(new_format)).astype(data.dtype))
 
 
-def clamp_bounding_boxes(inpt: Tensor, format=None, canvas_size=None) -> Tensor:
-    """Boxes clipped to their canvas ``(height, width)`` (a BoundingBoxes' own by default)."""
+def _clamp(boxes: Tensor, format, canvas_size, clamping_mode) -> Tensor:
+    if clamping_mode is None:
+        return boxes.clone()
+    return _map_boxes(boxes, format, lambda a: _clamp_xyxy(a, canvas_size))
+
+
+def clamp_bounding_boxes(inpt: Tensor, format=None, canvas_size=None,
+                         clamping_mode: str | None = "auto") -> Tensor:
+    """Boxes clipped to their canvas ``(height, width)`` (a BoundingBoxes' own by default);
+    ``clamping_mode`` "auto" takes the boxes' own mode, and None leaves them unclipped ("soft"
+    and "hard" clip axis-aligned boxes alike)."""
+    if clamping_mode is not None and clamping_mode not in ("soft", "hard", "auto"):
+        raise ValueError(f"clamping_mode must be soft, hard, auto or None, got {clamping_mode}")
     if isinstance(inpt, BoundingBoxes):
         if format is not None or canvas_size is not None:
-            raise ValueError("For BoundingBoxes inputs, `format` and `canvas_size` must not be "
-                             "passed.")
-        out = _map_boxes(_view_as(inpt, Tensor), inpt.format,
-                         lambda a: _clamp_xyxy(a, inpt.canvas_size))
+            raise ValueError("For bounding box tv_tensor inputs, `format` and `canvas_size` must "
+                             "not be passed.")
+        mode = inpt.clamping_mode if clamping_mode == "auto" else clamping_mode
+        out = _clamp(_view_as(inpt, Tensor), inpt.format, inpt.canvas_size, mode)
         return tv_tensors.wrap(out, like=inpt)
-    if format is None or canvas_size is None:
-        raise ValueError("For pure tensor inputs, `format` and `canvas_size` have to be passed.")
-    return _map_boxes(inpt, format, lambda a: _clamp_xyxy(a, canvas_size))
+    if format is None or canvas_size is None or clamping_mode == "auto":
+        raise ValueError("For pure tensor inputs, `format`, `canvas_size` and `clamping_mode` "
+                         "have to be passed.")
+    return _clamp(inpt, format, canvas_size, clamping_mode)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,14 +229,15 @@ def _move(x, y, forward: np.ndarray) -> tuple:
 
 def _boxes_kernel(geometry):
     """The box kernel of ``geometry``: each box becomes the box enclosing its four moved
-    corners, clamped to the new canvas where the image is cut."""
-    def kernel(boxes: Tensor, *args, format, canvas_size) -> tuple:
+    corners, clamped to the new canvas where the image is cut (unless the boxes'
+    ``clamping_mode`` is None)."""
+    def kernel(boxes: Tensor, *args, format, canvas_size, clamping_mode="soft") -> tuple:
         forward, size, clamp = geometry(canvas_size, *args)
 
         def move(a):
             nx, ny = _move(a[..., [0, 2, 2, 0]], a[..., [1, 1, 3, 3]], forward)
             out = _stack(nx.min(-1), ny.min(-1), nx.max(-1), ny.max(-1))
-            return _clamp_xyxy(out, size) if clamp else out
+            return _clamp_xyxy(out, size) if clamp and clamping_mode is not None else out
         return _map_boxes(boxes, format, move), size
     return kernel
 
@@ -387,6 +400,23 @@ def gaussian_blur(inpt, kernel_size, sigma=None):
     return _dispatch(gaussian_blur, inpt, kernel_size, sigma)
 
 
+def permute_channels(inpt, permutation: Sequence[int]):
+    """The channels reordered: output channel ``i`` is input channel ``permutation[i]``."""
+    return _dispatch(permute_channels, inpt, permutation)
+
+
+def _permute_channels_image(image: Tensor, permutation: Sequence[int]) -> Tensor:
+    channels = image.shape[-3]
+    if len(permutation) != channels:
+        raise ValueError(f"Length of permutation does not match number of channels: "
+                         f"{len(permutation)} != {channels}")
+    return image[..., list(permutation), :, :]
+
+
+def _permute_channels_pil(image, permutation: Sequence[int]):
+    return to_pil_image(_permute_channels_image(pil_to_tensor(image), permutation))
+
+
 def normalize(inpt, mean: Sequence[float], std: Sequence[float], inplace: bool = False):
     """``(inpt - mean) / std`` per channel of a float image."""
     return _dispatch(normalize, inpt, mean, std, inplace)
@@ -402,9 +432,12 @@ def _normalize_image(image: Tensor, mean, std, inplace: bool = False) -> Tensor:
 
 
 def _to_dtype_image(image: Tensor, dtype=_dt.float32, scale: bool = False) -> Tensor:
-    if scale:
-        return _v1.convert_image_dtype(image, dtype)
-    return image.to(dtype)
+    if not scale or image.dtype == dtype:
+        return image.to(dtype)
+    if dtype.is_floating_point and not image.dtype.is_floating_point:
+        # v2 multiplies by 1 / max where v1 divides by max (they differ in the last bit)
+        return image.to(dtype).mul_(1.0 / _v1._max_value(image._data.dtype))
+    return _v1.convert_image_dtype(image, dtype)
 
 
 def _to_dtype_plain(inpt: Tensor, dtype=_dt.float32, scale: bool = False) -> Tensor:
@@ -438,7 +471,9 @@ def to_pure_tensor(inpt: Tensor) -> Tensor:
     return _view_as(inpt, Tensor)
 
 
+register_kernel(permute_channels, "pil")(_permute_channels_pil)
 for _image_type in _IMAGE_TYPES:
+    register_kernel(permute_channels, _image_type)(_permute_channels_image)
     register_kernel(normalize, _image_type)(_normalize_image)
     register_kernel(to_dtype, _image_type)(_to_dtype_image)
 for _functional, _v1_function in [
@@ -473,6 +508,7 @@ __all__ = ["InterpolationMode", "adjust_brightness", "adjust_contrast", "adjust_
            "adjust_saturation", "adjust_sharpness", "affine", "autocontrast", "center_crop",
            "clamp_bounding_boxes", "convert_bounding_box_format", "crop", "equalize",
            "gaussian_blur", "get_dimensions", "get_size", "hflip", "horizontal_flip", "invert",
-           "normalize", "pad", "pil_to_tensor", "posterize", "register_kernel", "resize",
-           "resized_crop", "rgb_to_grayscale", "rotate", "solarize", "to_dtype", "to_grayscale",
-           "to_image", "to_pil_image", "to_pure_tensor", "vertical_flip", "vflip"]
+           "normalize", "pad", "permute_channels", "pil_to_tensor", "posterize",
+           "register_kernel", "resize", "resized_crop", "rgb_to_grayscale", "rotate", "solarize",
+           "to_dtype", "to_grayscale", "to_image", "to_pil_image", "to_pure_tensor",
+           "vertical_flip", "vflip"]

@@ -529,7 +529,9 @@ def im2col(x, kernel, stride, pads, dilation, groups: int):
     if not _channels_last(c // groups):
         win = windows(pad(x, pads), kernel, stride, dilation)  # (N, C, *out, *k)
         order = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
-        return win.transpose(order).reshape(n, groups, -1, math.prod(outs)), outs  # one copy
+        # explicit sizes, not -1: an empty batch (N = 0) has no size to infer
+        return (win.transpose(order).reshape(n, groups, c // groups * math.prod(kernel),
+                                             math.prod(outs)), outs)  # one copy
     xl = _padded_last(x, pads)
     st = xl.strides
     cg = c // groups
@@ -538,7 +540,7 @@ def im2col(x, kernel, stride, pads, dilation, groups: int):
         (st[0],) + tuple(a * s for a, s in zip(st[1:-1], stride))
         + tuple(a * d for a, d in zip(st[1:-1], dilation)) + (st[-1] * cg, st[-1]))
     order = (1 + 2 * nd,) + tuple(range(1 + 2 * nd)) + (2 + 2 * nd,)
-    cols = win.transpose(order).reshape(groups, n * math.prod(outs), -1)  # the one copy
+    cols = win.transpose(order).reshape(groups, n * math.prod(outs), math.prod(kernel) * cg)
     return cols, outs
 
 
@@ -628,7 +630,7 @@ def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups: int, gmat=No
         order = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
         # (col2im's CUDA kernel reads the columns in any layout: no need to move the batch)
         if not _batch_last(kernel, cg, o // groups) or _on_gpu(gy, nd, math.prod(x_shape)):
-            gcols = w_t @ gy.reshape(n, groups, o // groups, -1)  # (N, G, Cg * K, L)
+            gcols = w_t @ gy.reshape(n, groups, o // groups, math.prod(outs))  # (N, G, Cg * K, L)
             # (N, C, *k, *out) seen as (N, C, *out, *k): a view whose offset slices stay
             # contiguous
             gcols = gcols.reshape((n, c) + kernel + outs)
@@ -636,7 +638,8 @@ def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups: int, gmat=No
         length = math.prod(outs)
         gy_t = empty_as(xp, gy, (groups, o // groups, length, n), gy.dtype)
         gy_t[...] = gy.reshape(n, groups, o // groups, length).transpose(1, 2, 3, 0)
-        gcols = (w_t @ gy_t.reshape(groups, o // groups, -1)).reshape((c,) + kernel + outs + (n,))
+        gcols = (w_t @ gy_t.reshape(groups, o // groups, length * n)).reshape(
+            (c,) + kernel + outs + (n,))
         gx_t = empty_as(xp, gcols, (c,) + tuple(x_shape[2:]) + (n,), gcols.dtype)
         # col2im on views with the batch moved in front: each offset's sum then runs over rows
         # of (out width * N) contiguous values
@@ -696,7 +699,7 @@ def conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups: int, cols=N
     o, cg = w_shape[:2]
     if not _channels_last(cg):
         n = gy.shape[0]
-        g_t = gy.reshape(n, groups, o // groups, -1).transpose(0, 1, 3, 2)
+        g_t = gy.reshape(n, groups, o // groups, math.prod(gy.shape[2:])).transpose(0, 1, 3, 2)
         # per-sample GEMMs on a transposed view (BLAS reads it in place) beat one GEMM that
         # needs gy copied into (O, N*L); cols @ gy^T (the taller left operand) measured faster
         # than gy @ cols^T. Samples go in chunks so the per-sample products stay small.

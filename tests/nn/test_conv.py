@@ -195,3 +195,16 @@ def test_lenet_forward_backward_float32():
     assert y.shape == (4, 16, 5, 5) and y.dtype == ember.float32
     y.view(-1, 16 * 5 * 5).sum().backward()
     assert conv1.weight.grad.shape == (6, 1, 5, 5) and conv1.weight.grad.dtype == ember.float32
+
+
+@pytest.mark.parametrize("channels", [3, 256])  # channels-first and channels-last columns
+def test_conv_of_an_empty_batch(channels):
+    # regression: im2col and the backward products inferred a size (-1) from zero elements
+    conv = nn.Conv2d(channels, 8, 3, padding=1)
+    x = ember.zeros(0, channels, 6, 6, requires_grad=True)
+    y = conv(x)
+    assert tuple(y.shape) == (0, 8, 6, 6)
+    y.sum().backward()
+    assert tuple(x.grad.shape) == (0, channels, 6, 6)
+    assert not conv.weight.grad.numpy().any()
+    assert tuple(nn.ConvTranspose2d(channels, 4, 2, 2)(x).shape) == (0, 4, 12, 12)

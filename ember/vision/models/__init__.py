@@ -4,7 +4,7 @@
 (through ``ember.hub``) and loads it; ``get_model(name, **config)``, ``list_models()`` and
 ``get_weight("ResNet50_Weights.IMAGENET1K_V2")`` find models and weights by name.
 """
-from ember.vision.models import segmentation
+from ember.vision.models import detection, segmentation
 from ember.vision.models._api import (
     Weights,
     WeightsEnum,
@@ -270,6 +270,6 @@ __all__ = [
     "swin_v2_b", "swin_v2_s", "swin_v2_t",
     # MaxViT
     "MaxVit", "MaxVit_T_Weights", "maxvit_t",
-    # segmentation
-    "segmentation",
+    # detection, segmentation
+    "detection", "segmentation",
 ]

@@ -16,6 +16,7 @@ import zipfile
 from ember.vision.datasets._helpers import iterable_to_str, list_dir, list_files, verify_str_arg
 
 __all__ = ["calculate_md5", "check_md5", "check_integrity", "download_url",
+           "download_file_from_google_drive",
            "extract_archive", "download_and_extract_archive", "safe_unpickle",
            "iterable_to_str", "list_dir", "list_files", "verify_str_arg"]
 
@@ -63,6 +64,31 @@ def download_url(url: str, root: str, filename: str | None = None, md5: str | No
     if not check_integrity(fpath, md5):
         raise RuntimeError(f"File not found or corrupted: {fpath} (MD5 mismatch after "
                            "download).")
+
+
+def download_file_from_google_drive(file_id: str, root: str, filename: str | None = None,
+                                    md5: str | None = None) -> None:
+    """Download the Google Drive file ``file_id`` to ``root/filename`` (default: the id) with
+    gdown, unless a file with the right MD5 is there.
+
+    Raises:
+        RuntimeError: gdown is not installed, or the downloaded file's MD5 differs.
+    """
+    try:
+        import gdown
+    except ModuleNotFoundError:
+        raise RuntimeError("To download files from GDrive, 'gdown' is required. You can "
+                           "install it with 'pip install gdown'.") from None
+    root = os.path.expanduser(root)
+    fpath = os.path.join(root, filename or file_id)
+    os.makedirs(root, exist_ok=True)
+    if check_integrity(fpath, md5):
+        print(f"Using downloaded {'and verified ' if md5 else ''}file: {fpath}")
+        return
+    gdown.download(id=file_id, output=fpath, quiet=False)
+    if not check_integrity(fpath, md5):
+        raise RuntimeError(f"The MD5 checksum of the download file {fpath} does not match the "
+                           "one on record. Please delete the file and try again.")
 
 
 _COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}

@@ -14,7 +14,8 @@ import ember
 from ember.vision import datasets, tv_tensors
 
 _FACTORIES: dict = {}  # data set class -> factory(dataset, target_keys) -> wrapper(idx, sample)
-_TARGET_KEY_DATASETS = ("CocoDetection", "VOCDetection")  # the ones that take target_keys
+# the ones that take target_keys
+_TARGET_KEY_DATASETS = ("CocoDetection", "VOCDetection", "Kitti", "WIDERFace")
 
 
 def wrap_dataset_for_transforms_v2(dataset, target_keys=None):
@@ -23,8 +24,9 @@ def wrap_dataset_for_transforms_v2(dataset, target_keys=None):
     Args:
         dataset: an instance of a supported ``VisionDataset`` subclass.
         target_keys: which target keys to return, for ``CocoDetection`` (default
-            ``{"image_id", "boxes", "labels"}``) and ``VOCDetection`` (default ``{"boxes",
-            "labels"}``); ``"all"`` returns every key.
+            ``{"image_id", "boxes", "labels"}``), ``VOCDetection`` and ``Kitti`` (default
+            ``{"boxes", "labels"}``) and ``WIDERFace`` (default all); ``"all"`` returns every
+            key.
     """
     if not (target_keys is None or target_keys == "all"
             or (isinstance(target_keys, collections.abc.Collection)
@@ -52,7 +54,8 @@ class VisionDatasetTVTensorWrapper:
                 factory = _FACTORIES[cls]
                 if target_keys is not None and cls.__name__ not in _TARGET_KEY_DATASETS:
                     raise ValueError("`target_keys` is currently only supported for "
-                                     f"`CocoDetection` and `VOCDetection`, but got {cls.__name__}.")
+                                     "`CocoDetection`, `VOCDetection`, `Kitti`, and "
+                                     f"`WIDERFace`, but got {cls.__name__}.")
                 break
             if cls is datasets.VisionDataset:
                 break
@@ -118,7 +121,7 @@ def _dict_of_lists(list_of_dicts: list) -> dict:
 
 @_register(datasets.CIFAR10, datasets.CIFAR100, datasets.ImageNet, datasets.MNIST,
            datasets.FashionMNIST, datasets.DatasetFolder, datasets.ImageFolder,
-           datasets.CocoCaptions)
+           datasets.CocoCaptions, datasets.Caltech256, datasets.GTSRB, datasets.Imagenette)
 def _identity_factory(dataset, target_keys) -> Callable:
     return lambda idx, sample: sample
 
@@ -128,6 +131,135 @@ def _segmentation_factory(dataset, target_keys) -> Callable:
     def wrapper(idx, sample):
         image, mask = sample
         return image, tv_tensors.Mask(mask)
+    return wrapper
+
+
+def _raise_not_supported(description: str) -> None:
+    raise RuntimeError(f"{description} is currently not supported by this wrapper. If this "
+                       "would be helpful for you, please open an issue at "
+                       "https://github.com/pytorch/vision/issues.")
+
+
+def _wrap_target_by_type(target, target_types: list, type_wrappers: dict):
+    """Each part of a (tuple) target passed through the wrapper of its target type."""
+    if not isinstance(target, (tuple, list)):
+        target = [target]
+    wrapped = tuple(type_wrappers.get(target_type, lambda item: item)(item)
+                    for target_type, item in zip(target_types, target))
+    return wrapped[0] if len(wrapped) == 1 else wrapped
+
+
+def _xywh_boxes_as_xyxy(boxes, image):
+    from ember.vision.transforms.v2.functional import convert_bounding_box_format
+    return convert_bounding_box_format(
+        tv_tensors.BoundingBoxes(boxes, format="XYWH", canvas_size=(image.height, image.width)),
+        new_format="XYXY")
+
+
+@_register(datasets.Caltech101)
+def _caltech101_factory(dataset, target_keys) -> Callable:
+    if "annotation" in dataset.target_type:
+        _raise_not_supported("Caltech101 dataset with `target_type=['annotation', ...]`")
+    return _identity_factory(dataset, target_keys)
+
+
+@_register(datasets.SBDataset)
+def _sbd_factory(dataset, target_keys) -> Callable:
+    if dataset.mode == "boundaries":
+        _raise_not_supported("SBDataset with mode='boundaries'")
+    return _segmentation_factory(dataset, target_keys)
+
+
+@_register(datasets.OxfordIIITPet)
+def _oxford_iiit_pet_factory(dataset, target_keys) -> Callable:
+    def wrapper(idx, sample):
+        image, target = sample
+        if target is not None:
+            target = _wrap_target_by_type(target, dataset._target_types,
+                                          {"segmentation": tv_tensors.Mask})
+        return image, target
+    return wrapper
+
+
+@_register(datasets.CelebA)
+def _celeba_factory(dataset, target_keys) -> Callable:
+    if any(target_type in dataset.target_type for target_type in ["attr", "landmarks"]):
+        _raise_not_supported("`CelebA` dataset with `target_type=['attr', 'landmarks', ...]`")
+
+    def wrapper(idx, sample):
+        image, target = sample
+        return image, _wrap_target_by_type(
+            target, dataset.target_type, {"bbox": lambda boxes: _xywh_boxes_as_xyxy(boxes, image)})
+    return wrapper
+
+
+KITTI_CATEGORIES = ["Car", "Van", "Truck", "Pedestrian", "Person_sitting", "Cyclist", "Tram",
+                    "Misc", "DontCare"]
+KITTI_CATEGORY_TO_IDX = {name: i for i, name in enumerate(KITTI_CATEGORIES)}
+
+
+@_register(datasets.Kitti)
+def _kitti_factory(dataset, target_keys) -> Callable:
+    target_keys = _parse_target_keys(
+        target_keys, default={"boxes", "labels"},
+        available={"type", "truncated", "occluded", "alpha", "bbox", "dimensions", "location",
+                   "rotation_y", "boxes", "labels"})
+
+    def wrapper(idx, sample):
+        image, target = sample
+        if target is None:  # the test split
+            return image, target
+        objects = _dict_of_lists(target)
+        target = {}
+        if "boxes" in target_keys:
+            target["boxes"] = tv_tensors.BoundingBoxes(
+                objects["bbox"], format="XYXY", canvas_size=(image.height, image.width))
+        if "labels" in target_keys:
+            target["labels"] = ember.tensor([KITTI_CATEGORY_TO_IDX[name]
+                                             for name in objects["type"]])
+        for key in target_keys - {"boxes", "labels"}:
+            target[key] = objects[key]
+        return image, target
+    return wrapper
+
+
+def _cityscapes_instances(mask) -> dict:
+    """An instance-id PNG as one boolean mask per id and its class (ids of instances are
+    ``class * 1000 + n``; smaller ids are classes without instances)."""
+    data = tv_tensors.Mask(mask)
+    ids = data.unique()
+    labels = [instance_id // 1000 if instance_id >= 1000 else instance_id for instance_id in ids]
+    return {"masks": tv_tensors.Mask(ember.stack([data == instance_id for instance_id in ids])),
+            "labels": ember.stack(labels)}
+
+
+@_register(datasets.Cityscapes)
+def _cityscapes_factory(dataset, target_keys) -> Callable:
+    if any(target_type in dataset.target_type for target_type in ["polygon", "color"]):
+        _raise_not_supported("`Cityscapes` dataset with `target_type=['polygon', 'color', ...]`")
+
+    def wrapper(idx, sample):
+        image, target = sample
+        return image, _wrap_target_by_type(
+            target, dataset.target_type,
+            {"instance": _cityscapes_instances, "semantic": tv_tensors.Mask})
+    return wrapper
+
+
+@_register(datasets.WIDERFace)
+def _widerface_factory(dataset, target_keys) -> Callable:
+    target_keys = _parse_target_keys(
+        target_keys, default="all",
+        available={"bbox", "blur", "expression", "illumination", "occlusion", "pose", "invalid"})
+
+    def wrapper(idx, sample):
+        image, target = sample
+        if target is None:  # the test split
+            return image, target
+        target = {key: target[key] for key in target_keys}
+        if "bbox" in target_keys:
+            target["bbox"] = _xywh_boxes_as_xyxy(target["bbox"], image)
+        return image, target
     return wrapper
 
 

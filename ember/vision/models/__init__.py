@@ -4,7 +4,7 @@
 (through ``ember.hub``) and loads it; ``get_model(name, **config)``, ``list_models()`` and
 ``get_weight("ResNet50_Weights.IMAGENET1K_V2")`` find models and weights by name.
 """
-from ember.vision.models import detection, segmentation
+from ember.vision.models import detection, optical_flow, quantization, segmentation, video
 from ember.vision.models._api import (
     Weights,
     WeightsEnum,
@@ -272,4 +272,6 @@ __all__ = [
     "MaxVit", "MaxVit_T_Weights", "maxvit_t",
     # detection, segmentation
     "detection", "segmentation",
+    # video, optical flow, quantization
+    "optical_flow", "quantization", "video",
 ]

@@ -70,10 +70,11 @@ def _make_divisible(v: float, divisor: int, min_value: int | None = None) -> int
     return new_v
 
 
-def handle_legacy_interface(default: WeightsEnum,
+def handle_legacy_interface(default: WeightsEnum | Callable[[dict[str, Any]], WeightsEnum],
                             backbone_default: WeightsEnum | None = None) -> Callable:
     """Decorator: a builder also accepts the deprecated ``pretrained=True`` (meaning
-    ``weights=default``) or ``pretrained=False`` (``weights=None``), warning as torchvision
+    ``weights=default``, or ``default(kwargs)`` when it is a function of the builder's
+    keyword arguments) or ``pretrained=False`` (``weights=None``), warning as torchvision
     does; with ``backbone_default``, ``pretrained_backbone=`` maps to ``weights_backbone=``
     likewise."""
     legacy = {"weights": ("pretrained", default)}
@@ -93,7 +94,9 @@ def handle_legacy_interface(default: WeightsEnum,
 
 
 def _translate_pretrained(kwargs: dict[str, Any], weights_param: str, pretrained_param: str,
-                          default: WeightsEnum) -> None:
+                          default: WeightsEnum | Callable[[dict[str, Any]], WeightsEnum]) -> None:
+    if not isinstance(default, WeightsEnum):
+        default = default(kwargs)  # chosen by the other arguments (``quantize=``)
     pretrained = kwargs.pop(pretrained_param)
     if kwargs.get(weights_param) is not None:
         raise ValueError(f"Pass either '{weights_param}' or the deprecated '{pretrained_param}', "

@@ -2,10 +2,37 @@
 
 Pillow is needed for images and is imported only when an image is touched.
 """
-from ember.torch_version import TorchVersion  # noqa: E402
-from ember.vision import datasets, io, models, ops, transforms, utils  # noqa: F401
+from ember.vision import datasets, io, models, ops, transforms, utils, version  # noqa: F401
+from ember.vision.version import __version__  # noqa: F401
 
-__version__ = TorchVersion("0.28.0")  # the torchvision release (beside PyTorch 2.13) it follows
+_image_backend = "PIL"
+_video_backend = "pyav"
+
+
+def set_image_backend(backend: str) -> None:
+    """Choose the package that loads images: 'PIL' or 'accimage'."""
+    global _image_backend
+    if backend not in ["PIL", "accimage"]:
+        raise ValueError(f"Invalid backend '{backend}'. Options are 'PIL' and 'accimage'")
+    _image_backend = backend
+
+
+def get_image_backend() -> str:
+    """The name of the package that loads images ('PIL' by default)."""
+    return _image_backend
+
+
+def set_video_backend(backend: str) -> None:
+    """Accepted and ignored, as in torchvision, whose only video backend is 'pyav'."""
+
+
+def get_video_backend() -> str:
+    """The video backend: 'pyav'."""
+    return _video_backend
+
+
+def disable_beta_transforms_warning() -> None:
+    """A no-op kept for code written when transforms.v2 warned that it was in beta."""
 
 
 def __getattr__(name: str):

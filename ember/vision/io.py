@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import io as _io
 import os
+import warnings
 
 import numpy as np
 
@@ -206,5 +207,83 @@ def write_jpeg(input: Tensor, filename: str | os.PathLike, quality: int = 75) ->
     write_file(filename, encode_jpeg(input, quality))
 
 
-__all__ = ["ImageReadMode", "decode_image", "decode_jpeg", "decode_png", "encode_jpeg",
-           "encode_png", "read_file", "read_image", "write_file", "write_jpeg", "write_png"]
+def decode_gif(input: Tensor) -> Tensor:
+    """Decode a GIF, a 1-D uint8 tensor of its bytes, into RGB uint8 frames: (3, H, W) for one
+    image, (N, 3, H, W) for N. As torchvision's decoder does, a frame whose disposal method is
+    "do not dispose" is drawn over the previous frame, any other over the background colour;
+    transparent pixels show what is beneath.
+
+    Raises:
+        RuntimeError: the data is not a GIF.
+    """
+    from ember.vision._gif import decode_gif_frames
+    _check_bytes(input, "input")
+    frames = decode_gif_frames(input.cpu()._data.tobytes())
+    return _make(frames[0] if len(frames) == 1 else frames)
+
+
+def decode_webp(input: Tensor, mode=ImageReadMode.UNCHANGED) -> Tensor:
+    """Decode a (still) WebP image, a 1-D uint8 tensor of its bytes, into a (3 or 4, H, W) uint8
+    tensor: RGB, or RGBA when the image has alpha and ``mode`` is UNCHANGED; ``mode`` RGB or
+    RGB_ALPHA forces one. WebP has no grey output: the grey modes act as UNCHANGED (warning).
+
+    Raises:
+        RuntimeError: the data is not a WebP image, or it is animated.
+    """
+    return _decode_colour(input, _read_mode(mode), "WEBP", "Webp")
+
+
+def _decode_colour(input: Tensor, mode: ImageReadMode, pillow_format: str, name: str) -> Tensor:
+    """torchvision's RGB[A]-only decoders (WebP, AVIF, HEIC) on Pillow."""
+    from PIL import Image
+    data, source = _source(input)
+    if mode in (ImageReadMode.GRAY, ImageReadMode.GRAY_ALPHA):
+        warnings.warn(f"{name} does not support grayscale conversions. The returned tensor will "
+                      "be in the colorspace of the original image.", stacklevel=3)
+        mode = ImageReadMode.UNCHANGED
+    try:
+        img = Image.open(_io.BytesIO(data), formats=(pillow_format,))
+    except Exception as exc:
+        raise RuntimeError(f"could not decode {source} as {pillow_format}: {exc}") from exc
+    if getattr(img, "is_animated", False):
+        raise RuntimeError(f"Animated {name.lower()} files are not supported.")
+    has_alpha = "A" in img.getbands() or "transparency" in img.info
+    rgb = mode == ImageReadMode.RGB or (mode == ImageReadMode.UNCHANGED and not has_alpha)
+    return _decode(data, ImageReadMode.RGB if rgb else ImageReadMode.RGB_ALPHA, False, source,
+                   (pillow_format,))
+
+
+_EXTRA_DECODERS_MISSING = (
+    "In order to enable the AVIF and HEIC decoding capabilities of torchvision, you need to "
+    "`pip install torchvision-extra-decoders`. Just install the package, you don't need to "
+    "update your code. This is only supported on Linux, and this feature is still in BETA "
+    "stage. Please let us know of any issue: https://github.com/pytorch/vision/issues/new/choose."
+    " Note that `torchvision-extra-decoders` is released under the LGPL license. ")
+
+
+def _decode_extra(input: Tensor, mode, pillow_format: str, name: str) -> Tensor:
+    """AVIF and HEIC through Pillow's plugin for them, torchvision's error without one."""
+    from PIL import Image
+    Image.init()
+    if pillow_format not in Image.OPEN:
+        raise RuntimeError(_EXTRA_DECODERS_MISSING)
+    if input.dtype != _dt.uint8:
+        raise RuntimeError(f"Input tensor must have uint8 data type, got {input.dtype}")
+    return _decode_colour(input, _read_mode(mode), pillow_format, name)
+
+
+def decode_avif(input: Tensor, mode=ImageReadMode.UNCHANGED) -> Tensor:
+    """Decode an AVIF image (a 1-D uint8 tensor of its bytes) into a (3 or 4, H, W) uint8
+    tensor, as :func:`decode_webp` does; needs Pillow's AVIF support."""
+    return _decode_extra(input, mode, "AVIF", "Avif")
+
+
+def decode_heic(input: Tensor, mode=ImageReadMode.UNCHANGED) -> Tensor:
+    """Decode an HEIC image (a 1-D uint8 tensor of its bytes) into a (3 or 4, H, W) uint8
+    tensor, as :func:`decode_webp` does; needs a Pillow plugin registering "HEIF"."""
+    return _decode_extra(input, mode, "HEIF", "Heic")
+
+
+__all__ = ["ImageReadMode", "decode_avif", "decode_gif", "decode_heic", "decode_image",
+           "decode_jpeg", "decode_png", "decode_webp", "encode_jpeg", "encode_png", "read_file",
+           "read_image", "write_file", "write_jpeg", "write_png"]

@@ -239,3 +239,69 @@ def draw_keypoints(image: Tensor, keypoints: Tensor, connectivity: list | None =
             if shown[start] and shown[end]:
                 draw.line((tuple(instance[start]), tuple(instance[end])), width=width)
     return _from_pil(picture, image.dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Optical flow as colours
+
+# The Middlebury colour wheel (Baker et al., "A Database and Evaluation Methodology for Optical
+# Flow", ICCV 2007): six arcs, each holding one RGB channel at 255 while another ramps up or
+# down, from red through yellow, green, cyan, blue and magenta back to red. Each entry is
+# (hues in the arc, full channel, ramping channel, whether it rises).
+_WHEEL_ARCS = ((15, 0, 1, True), (6, 1, 0, False), (4, 1, 2, True), (11, 2, 1, False),
+               (13, 2, 0, True), (6, 0, 2, False))
+
+
+def _make_colorwheel() -> np.ndarray:
+    """The colour wheel's 55 hues, (55, 3) float32 in [0, 255]."""
+    arcs = []
+    for hues, full, ramp, rising in _WHEEL_ARCS:
+        arc = np.zeros((hues, 3), np.float32)
+        steps = np.floor(255 * np.arange(hues) / hues)
+        arc[:, full] = 255
+        arc[:, ramp] = steps if rising else 255 - steps
+        arcs.append(arc)
+    return np.concatenate(arcs)
+
+
+def flow_to_image(flow: Tensor) -> Tensor:
+    """Colour an optical flow by the Middlebury colour wheel: the hue is the flow's direction,
+    the saturation its magnitude relative to the largest one in the batch (which is white's
+    opposite: zero flow is white).
+
+    Args:
+        flow (Tensor[N, 2, H, W] or Tensor[2, H, W]): float32 flow, (dx, dy) per pixel.
+
+    Returns:
+        Tensor[N, 3, H, W] or Tensor[3, H, W]: the RGB image, uint8.
+
+    Example::
+
+        >>> flow_to_image(ember.zeros(2, 4, 4)).shape
+        torch.Size([3, 4, 4])
+    """
+    if flow.dtype != _dt.float32:
+        raise ValueError(f"Flow should be of dtype torch.float, got {flow.dtype}.")
+    batched = flow.ndim == 4
+    if flow.ndim not in (3, 4) or flow.shape[-3] != 2:
+        raise ValueError("Input flow should have shape (2, H, W) or (N, 2, H, W), got "
+                         f"{flow.shape}.")
+    data = flow.detach()._data
+    data = data if batched else data[None]
+    xp = flow._xp
+    # float32 throughout, in torchvision's order of operations, so that the floors agree
+    max_norm = xp.sqrt((data ** 2).sum(1)).max()
+    data = data / (max_norm + np.finfo(np.float32).eps)
+    norm = xp.sqrt((data ** 2).sum(1))
+    wheel = xp.asarray(_make_colorwheel())
+    angle = xp.arctan2(-data[:, 1], -data[:, 0]) / np.float32(math.pi)
+    position = (angle + 1) / 2 * (len(wheel) - 1)
+    low = xp.floor(position)
+    frac = (position - low)[:, None]
+    low = low.astype(np.int64)
+    high = xp.where(low + 1 == len(wheel), 0, low + 1)
+    hue = (1 - frac) * (wheel[low] / 255.0).transpose(0, 3, 1, 2)
+    hue = hue + frac * (wheel[high] / 255.0).transpose(0, 3, 1, 2)
+    colour = 1 - norm[:, None] * (1 - hue)
+    image = xp.floor(255 * colour).astype(np.uint8)
+    return _make(image if batched else image[0])

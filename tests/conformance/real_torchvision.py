@@ -4,7 +4,8 @@ torchvision's wheel on this index is built against CUDA PyTorch, so its compiled
 (``torch.ops.torchvision.*``) do not load here. Its Python code (models, transforms, box
 utilities) is what the conformance tests compare with; the compiled kernels it calls are
 registered here as reference implementations written with plain PyTorch ops (greedy NMS,
-bilinear RoIAlign, max RoIPool), independently of ember, with gradients through autograd.
+bilinear RoIAlign, max RoIPool, deformable convolution), independently of ember, with gradients
+through autograd.
 (torchvision's own pure-PyTorch RoIAlign fallback is not the oracle: unlike its kernels, it
 interpolates samples lying more than a pixel outside the feature map instead of zeroing them.)
 
@@ -26,6 +27,10 @@ _SCHEMAS = {
                   " SymInt pooled_width, int sampling_ratio, bool aligned) -> Tensor"),
     "roi_pool": ("roi_pool(Tensor input, Tensor rois, float spatial_scale, SymInt pooled_height,"
                  " SymInt pooled_width) -> (Tensor, Tensor)"),
+    "deform_conv2d": ("deform_conv2d(Tensor input, Tensor weight, Tensor offset, Tensor mask,"
+                      " Tensor bias, SymInt stride_h, SymInt stride_w, SymInt pad_h, SymInt pad_w,"
+                      " SymInt dilation_h, SymInt dilation_w, SymInt groups, SymInt offset_groups,"
+                      " bool use_mask) -> Tensor"),
 }
 
 
@@ -139,11 +144,61 @@ def _roi_pool(input, rois, spatial_scale: float, pooled_height: int, pooled_widt
     return output, argmax
 
 
+def _zero_padded_bilinear(planes, y, x):
+    """``planes`` [N, C, H, W] sampled at ``(y, x)`` [N, P, Q] ([N, C, P, Q]); each of the four
+    neighbouring pixels reads zero where it lies outside the map."""
+    batch, channels, height, width = planes.shape
+    flat = planes.reshape(batch, channels, height * width)
+    y_low, x_low = y.floor(), x.floor()
+    fy, fx = y - y_low, x - x_low
+    value = 0
+    for dy, wy in ((0, 1 - fy), (1, fy)):
+        for dx, wx in ((0, 1 - fx), (1, fx)):
+            yy, xx = y_low + dy, x_low + dx
+            inside = (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
+            index = (yy.clamp(0, height - 1) * width + xx.clamp(0, width - 1)).long().flatten(1)
+            pixels = flat.gather(2, index[:, None].expand(-1, channels, -1))
+            pixels = pixels.reshape(batch, channels, *y.shape[1:])
+            value = value + pixels * (wy * wx * inside)[:, None]
+    return value
+
+
+def _deform_conv2d(input, weight, offset, mask, bias, stride_h: int, stride_w: int, pad_h: int,
+                   pad_w: int, dilation_h: int, dilation_w: int, groups: int,
+                   offset_groups: int, use_mask: bool):
+    """Kernel tap (i, j) of offset group g reads the group's channels at its regular position
+    plus the offset pair ``offset[:, 2*t : 2*t+2]`` (dy, dx), t = (g*kh + i)*kw + j, times
+    ``mask[:, t]`` when ``use_mask``; the samples are convolved as im2col columns per group."""
+    import torch
+    batch, channels, height, width = input.shape
+    out_channels, _, kh, kw = weight.shape
+    out_h, out_w = offset.shape[-2:]
+    rows = torch.arange(out_h, dtype=input.dtype)[:, None] * stride_h - pad_h
+    cols = torch.arange(out_w, dtype=input.dtype)[None, :] * stride_w - pad_w
+    planes = input.reshape(batch, offset_groups, channels // offset_groups, height, width)
+    columns = []
+    for g in range(offset_groups):
+        taps = []
+        for i in range(kh):
+            for j in range(kw):
+                t = (g * kh + i) * kw + j
+                y = rows + i * dilation_h + offset[:, 2 * t]
+                x = cols + j * dilation_w + offset[:, 2 * t + 1]
+                sample = _zero_padded_bilinear(planes[:, g], y, x)
+                taps.append(sample * mask[:, t, None] if use_mask else sample)
+        columns.append(torch.stack(taps, 2))  # [N, C / offset_groups, kh * kw, Ho, Wo]
+    columns = torch.cat(columns, 1).reshape(batch, groups, -1, out_h * out_w)
+    weight = weight.reshape(groups, out_channels // groups, -1)
+    out = torch.einsum("gok,ngkl->ngol", weight, columns)
+    return out.reshape(batch, out_channels, out_h, out_w) + bias[None, :, None, None]
+
+
 # NMS is not differentiable and torchvision registers a fake kernel for it, so it takes the
 # explicit key; the RoI ops decompose for autograd.
 _KERNELS = {"nms": (_nms, "CompositeExplicitAutograd"), "qnms": (_nms, "CompositeExplicitAutograd"),
             "roi_align": (_roi_align, "CompositeImplicitAutograd"),
-            "roi_pool": (_roi_pool, "CompositeImplicitAutograd")}
+            "roi_pool": (_roi_pool, "CompositeImplicitAutograd"),
+            "deform_conv2d": (_deform_conv2d, "CompositeImplicitAutograd")}
 _library = None
 
 

@@ -4,7 +4,14 @@
 (through ``ember.hub``) and loads it; ``get_model(name, **config)``, ``list_models()`` and
 ``get_weight("ResNet50_Weights.IMAGENET1K_V2")`` find models and weights by name.
 """
-from ember.vision.models import detection, optical_flow, quantization, segmentation, video
+from ember.vision.models import (
+    detection,
+    mobilenet,  # noqa: F401 (torchvision's module of both MobileNets' names)
+    optical_flow,
+    quantization,
+    segmentation,
+    video,
+)
 from ember.vision.models._api import (
     Weights,
     WeightsEnum,

@@ -14,6 +14,7 @@ from ember.vision.ops.boxes import (
     remove_small_boxes,
 )
 from ember.vision.ops.ciou_loss import complete_box_iou_loss
+from ember.vision.ops.deform_conv import DeformConv2d, deform_conv2d
 from ember.vision.ops.diou_loss import distance_box_iou_loss
 from ember.vision.ops.drop_block import DropBlock2d, DropBlock3d, drop_block2d, drop_block3d
 from ember.vision.ops.feature_pyramid_network import FeaturePyramidNetwork
@@ -43,5 +44,5 @@ __all__ = [
     "stochastic_depth", "StochasticDepth", "FrozenBatchNorm2d", "Conv2dNormActivation",
     "Conv3dNormActivation", "SqueezeExcitation", "MLP", "Permute", "generalized_box_iou_loss",
     "distance_box_iou_loss", "complete_box_iou_loss", "drop_block2d", "DropBlock2d",
-    "drop_block3d", "DropBlock3d",
+    "drop_block3d", "DropBlock3d", "deform_conv2d", "DeformConv2d",
 ]

@@ -4,7 +4,11 @@ tensor holds, so that ``transforms.v2`` transforms images, videos, masks and box
 from __future__ import annotations
 
 from ember._tensor import Tensor
-from ember.vision.tv_tensors._bounding_boxes import BoundingBoxes, BoundingBoxFormat
+from ember.vision.tv_tensors._bounding_boxes import (
+    BoundingBoxes,
+    BoundingBoxFormat,
+    is_rotated_bounding_format,
+)
 from ember.vision.tv_tensors._image import Image, Mask, Video
 from ember.vision.tv_tensors._keypoints import KeyPoints
 from ember.vision.tv_tensors._tv_tensor import TVTensor, _view_as, set_return_type
@@ -23,4 +27,4 @@ def wrap(wrappee: Tensor, *, like: TVTensor, **kwargs) -> TVTensor:
 
 
 __all__ = ["BoundingBoxFormat", "BoundingBoxes", "Image", "KeyPoints", "Mask", "TVTensor",
-           "Video", "set_return_type", "wrap"]
+           "Video", "is_rotated_bounding_format", "set_return_type", "wrap"]

@@ -20,6 +20,20 @@ class BoundingBoxFormat(enum.Enum):
     CXCYWH = "CXCYWH"
 
 
+# torchvision's rotated formats, which ember's BoundingBoxFormat does not hold
+_ROTATED_FORMATS = ("XYWHR", "CXCYWHR", "XYXYXYXY")
+
+
+def is_rotated_bounding_format(format: BoundingBoxFormat | str) -> bool:  # noqa: A002
+    """Whether ``format`` (a BoundingBoxFormat or its name) describes rotated boxes: XYWHR,
+    CXCYWHR or XYXYXYXY; none of ember's formats does."""
+    if isinstance(format, BoundingBoxFormat):
+        return format.value in _ROTATED_FORMATS
+    if isinstance(format, str):
+        return format in _ROTATED_FORMATS
+    raise ValueError(f"format should be str or BoundingBoxFormat, got {type(format)}")
+
+
 class BoundingBoxes(TVTensor):
     """Boxes, ``(N, 4)`` (one box may be given as ``(4,)``), in ``format`` on an image of
     ``canvas_size = (height, width)``; ``clamping_mode`` ("soft", "hard" or None) says whether

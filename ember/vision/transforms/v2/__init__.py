@@ -4,8 +4,16 @@
 parameters, and their random transforms draw as v1's do."""
 from ember.vision.transforms.functional import InterpolationMode
 from ember.vision.transforms.v2 import functional  # noqa: F401
-from ember.vision.transforms.v2._augment import CutMix, MixUp
+from ember.vision.transforms.v2._augment import JPEG, CutMix, MixUp, RandomErasing
+from ember.vision.transforms.v2._auto_augment import (
+    AugMix,
+    AutoAugment,
+    AutoAugmentPolicy,
+    RandAugment,
+    TrivialAugmentWide,
+)
 from ember.vision.transforms.v2._color import (
+    RGB,
     ColorJitter,
     GaussianBlur,
     Grayscale,
@@ -27,11 +35,14 @@ from ember.vision.transforms.v2._container import (
 )
 from ember.vision.transforms.v2._geometry import (
     CenterCrop,
+    ElasticTransform,
+    FiveCrop,
     Pad,
     RandomAffine,
     RandomCrop,
     RandomHorizontalFlip,
     RandomIoUCrop,
+    RandomPerspective,
     RandomResize,
     RandomResizedCrop,
     RandomRotation,
@@ -40,32 +51,52 @@ from ember.vision.transforms.v2._geometry import (
     RandomZoomOut,
     Resize,
     ScaleJitter,
+    TenCrop,
 )
 from ember.vision.transforms.v2._misc import (
     ClampBoundingBoxes,
+    ClampKeyPoints,
     ConvertBoundingBoxFormat,
+    ConvertImageDtype,
+    GaussianNoise,
     Identity,
     Lambda,
+    LinearTransformation,
     Normalize,
     PILToTensor,
     SanitizeBoundingBoxes,
+    SanitizeKeyPoints,
     SetClampingMode,
     ToDtype,
     ToImage,
     ToPILImage,
     ToPureTensor,
+    ToTensor,
+    UniformTemporalSubsample,
 )
 from ember.vision.transforms.v2._transform import Transform
-from ember.vision.transforms.v2._utils import get_bounding_boxes, query_chw, query_size
+from ember.vision.transforms.v2._utils import (
+    check_type,
+    get_bounding_boxes,
+    get_keypoints,
+    has_all,
+    has_any,
+    query_chw,
+    query_size,
+)
 
-__all__ = ["CenterCrop", "ClampBoundingBoxes", "ColorJitter", "Compose",
-           "ConvertBoundingBoxFormat", "CutMix", "GaussianBlur", "Grayscale", "Identity",
-           "InterpolationMode", "Lambda", "MixUp", "Normalize", "PILToTensor", "Pad",
-           "RandomAdjustSharpness", "RandomAffine", "RandomApply", "RandomAutocontrast",
-           "RandomChannelPermutation", "RandomChoice", "RandomCrop", "RandomEqualize",
-           "RandomGrayscale", "RandomHorizontalFlip", "RandomInvert", "RandomIoUCrop",
-           "RandomOrder", "RandomPhotometricDistort", "RandomPosterize", "RandomResize",
-           "RandomResizedCrop", "RandomRotation", "RandomShortestSize", "RandomSolarize",
-           "RandomVerticalFlip", "RandomZoomOut", "Resize", "SanitizeBoundingBoxes",
-           "ScaleJitter", "SetClampingMode", "ToDtype", "ToImage", "ToPILImage", "ToPureTensor",
-           "Transform", "get_bounding_boxes", "query_chw", "query_size"]
+__all__ = ["AugMix", "AutoAugment", "AutoAugmentPolicy", "CenterCrop", "ClampBoundingBoxes",
+           "ClampKeyPoints", "ColorJitter", "Compose", "ConvertBoundingBoxFormat",
+           "ConvertImageDtype", "CutMix", "ElasticTransform", "FiveCrop", "GaussianBlur",
+           "GaussianNoise", "Grayscale", "Identity", "InterpolationMode", "JPEG", "Lambda",
+           "LinearTransformation", "MixUp", "Normalize", "PILToTensor", "Pad", "RGB",
+           "RandAugment", "RandomAdjustSharpness", "RandomAffine", "RandomApply",
+           "RandomAutocontrast", "RandomChannelPermutation", "RandomChoice", "RandomCrop",
+           "RandomEqualize", "RandomErasing", "RandomGrayscale", "RandomHorizontalFlip",
+           "RandomInvert", "RandomIoUCrop", "RandomOrder", "RandomPerspective",
+           "RandomPhotometricDistort", "RandomPosterize", "RandomResize", "RandomResizedCrop",
+           "RandomRotation", "RandomShortestSize", "RandomSolarize", "RandomVerticalFlip",
+           "RandomZoomOut", "Resize", "SanitizeBoundingBoxes", "SanitizeKeyPoints", "ScaleJitter",
+           "SetClampingMode", "TenCrop", "ToDtype", "ToImage", "ToPILImage", "ToPureTensor",
+           "ToTensor", "Transform", "TrivialAugmentWide", "UniformTemporalSubsample", "check_type",
+           "get_bounding_boxes", "get_keypoints", "has_all", "has_any", "query_chw", "query_size"]

@@ -1,20 +1,27 @@
-"""MixUp and CutMix: blend a batch with itself rolled by one, and its labels alike."""
+"""Augmentations of v2: MixUp and CutMix (blend a batch with itself rolled by one, and its
+labels alike), RandomErasing and JPEG."""
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+import numbers
+import warnings
+from typing import Any, Callable, Sequence
+
+import numpy as np
 
 import ember
 from ember._tensor import Tensor
 from ember.nn.functional import one_hot
 from ember.utils._pytree import tree_flatten, tree_unflatten
 from ember.vision import tv_tensors
-from ember.vision.transforms.transforms import _randint
-from ember.vision.transforms.v2._transform import Transform
+from ember.vision.transforms.transforms import _randint, _rng, _uniform
+from ember.vision.transforms.v2 import functional as F
+from ember.vision.transforms.v2._transform import Transform, _RandomApplyTransform
 from ember.vision.transforms.v2._utils import (
     _is_pil,
     _parse_labels_getter,
     is_pure_tensor,
+    query_chw,
     query_size,
 )
 
@@ -134,4 +141,85 @@ class CutMix(_BaseMixUpCutMix):
             else output
 
 
-__all__ = ["CutMix", "MixUp"]
+class RandomErasing(_RandomApplyTransform):
+    """With probability ``p``, set a random rectangle (of ``scale`` of the area and aspect in
+    ``ratio``) of each image or video to ``value`` (a number, one per channel, or "random" for
+    normal noise); boxes, masks and points pass through (with a warning)."""
+
+    def __init__(self, p: float = 0.5, scale: Sequence[float] = (0.02, 0.33),
+                 ratio: Sequence[float] = (0.3, 3.3), value=0.0, inplace: bool = False) -> None:
+        super().__init__(p=p)
+        if not isinstance(value, (numbers.Number, str, tuple, list)):
+            raise TypeError("Argument value should be either a number or str or a sequence")
+        if isinstance(value, str) and value != "random":
+            raise ValueError("If value is str, it should be 'random'")
+        if scale[0] > scale[1] or ratio[0] > ratio[1]:
+            warnings.warn("Scale and ratio should be of kind (min, max)", stacklevel=2)
+        if scale[0] < 0 or scale[1] > 1:
+            raise ValueError("Scale should be between 0 and 1")
+        self.scale, self.ratio, self.inplace = scale, ratio, inplace
+        self.value = (None if isinstance(value, str) else
+                      [float(value)] if isinstance(value, numbers.Number) else
+                      [float(v) for v in value])
+        self._log_ratio = np.log(np.asarray(ratio, np.float32))  # float32, as torch.log
+
+    def _call_kernel(self, functional, inpt, *args, **kwargs):
+        if isinstance(inpt, (tv_tensors.BoundingBoxes, tv_tensors.KeyPoints, tv_tensors.Mask)):
+            warnings.warn(f"{type(self).__name__}() is currently passing through inputs of type "
+                          f"tv_tensors.{type(inpt).__name__}. This will likely change in the "
+                          "future.", stacklevel=2)
+        return super()._call_kernel(functional, inpt, *args, **kwargs)
+
+    def make_params(self, flat_inputs: list) -> dict:
+        channels, img_h, img_w = query_chw(flat_inputs)
+        if self.value is not None and len(self.value) not in (1, channels):
+            raise ValueError("If value is a sequence, it should have either a single value or "
+                             f"{channels} (number of inpt channels)")
+        area = img_h * img_w
+        for _ in range(10):
+            erase_area = area * _uniform(self.scale[0], self.scale[1])
+            aspect = float(np.exp(np.float32(_uniform(*self._log_ratio))))
+            h = int(round(math.sqrt(erase_area * aspect)))
+            w = int(round(math.sqrt(erase_area / aspect)))
+            if not (h < img_h and w < img_w):
+                continue
+            if self.value is None:
+                v = ember.from_numpy(_rng().normal((channels, h, w), np.float32))
+            else:
+                v = ember.tensor(self.value)[:, None, None]
+            return {"i": _randint(0, img_h - h + 1), "j": _randint(0, img_w - w + 1), "h": h,
+                    "w": w, "v": v}
+        return {"i": 0, "j": 0, "h": img_h, "w": img_w, "v": None}
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        if params["v"] is None:
+            return inpt
+        return self._call_kernel(F.erase, inpt, params["i"], params["j"], params["h"],
+                                 params["w"], params["v"], self.inplace)
+
+
+class JPEG(Transform):
+    """Compress each image as JPEG at a quality drawn from ``quality`` (an int, or a (min,
+    max) range of ints in [1, 100]) and decode it again."""
+
+    def __init__(self, quality) -> None:
+        super().__init__()
+        if isinstance(quality, bool):
+            raise TypeError("quality can't be bool")
+        if isinstance(quality, int):
+            quality = [quality, quality]
+        elif not isinstance(quality, Sequence) or len(quality) != 2:
+            raise ValueError(f"quality should be a sequence of length 2, got {quality}")
+        if not (isinstance(quality[0], int) and isinstance(quality[1], int)
+                and 1 <= quality[0] <= quality[1] <= 100):
+            raise ValueError(f"quality must be an integer from 1 to 100, got quality ={quality}")
+        self.quality = quality
+
+    def make_params(self, flat_inputs: list) -> dict:
+        return {"quality": _randint(self.quality[0], self.quality[1] + 1)}
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return self._call_kernel(F.jpeg, inpt, params["quality"])
+
+
+__all__ = ["CutMix", "JPEG", "MixUp", "RandomErasing"]

@@ -24,6 +24,13 @@ class Grayscale(Transform):
         return self._call_kernel(F.rgb_to_grayscale, inpt, self.num_output_channels)
 
 
+class RGB(Transform):
+    """Make images three-channel: greyscale images are repeated, RGB ones kept."""
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return self._call_kernel(F.grayscale_to_rgb, inpt)
+
+
 class ColorJitter(Transform):
     """Random brightness, contrast, saturation and hue changes in a random order, drawn as
     v1's ``ColorJitter``; one draw per sample."""
@@ -189,4 +196,4 @@ class RandomAdjustSharpness(_RandomApplyTransform):
 
 __all__ = ["ColorJitter", "GaussianBlur", "Grayscale", "RandomAdjustSharpness",
            "RandomAutocontrast", "RandomChannelPermutation", "RandomEqualize", "RandomGrayscale",
-           "RandomInvert", "RandomPhotometricDistort", "RandomPosterize", "RandomSolarize"]
+           "RandomInvert", "RandomPhotometricDistort", "RandomPosterize", "RandomSolarize", "RGB"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -18,6 +19,7 @@ from ember.vision.transforms.v2._transform import Transform, _RandomApplyTransfo
 from ember.vision.transforms.v2._utils import (
     _is_pil,
     get_bounding_boxes,
+    has_any,
     is_pure_tensor,
     query_size,
 )
@@ -400,6 +402,106 @@ class RandomResize(Transform):
                                  self.antialias)
 
 
+def _warp_fill(fill, inpt):
+    """``fill`` for a perspective or elastic warp of ``inpt``: one float per channel for
+    tensor images, as v1's random warps hand their kernels."""
+    fill = _pil_ready(fill, inpt)
+    if isinstance(inpt, (tv_tensors.Image, tv_tensors.Video)) or is_pure_tensor(inpt):
+        return _v1._tensor_fill(inpt, fill, F.get_dimensions(inpt)[0])
+    return fill
+
+
+class RandomPerspective(_RandomApplyTransform):
+    """With probability ``p``, a random perspective warp (drawn as v1's): each corner moves
+    inwards by up to ``distortion_scale`` times half the width and height; boxes become the
+    boxes enclosing their moved corners."""
+
+    def __init__(self, distortion_scale: float = 0.5, p: float = 0.5,
+                 interpolation=InterpolationMode.BILINEAR, fill=0) -> None:
+        super().__init__(p=p)
+        if not 0 <= distortion_scale <= 1:
+            raise ValueError("Argument distortion_scale value should be between 0 and 1")
+        _check_fill(fill)
+        self.distortion_scale = distortion_scale
+        self.interpolation = InterpolationMode(interpolation)
+        self.fill = fill
+
+    def make_params(self, flat_inputs: list) -> dict:
+        h, w = query_size(flat_inputs)
+        start, end = _v1.RandomPerspective.get_params(w, h, self.distortion_scale)
+        return {"coefficients": _v1.F._perspective_coeffs(start, end)}
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return self._call_kernel(F.perspective, inpt, None, None, self.interpolation,
+                                 _warp_fill(self.fill, inpt), params["coefficients"])
+
+
+class ElasticTransform(Transform):
+    """Move pixels by a random displacement field: uniform noise in [-1, 1] per pixel, blurred
+    with a Gaussian of ``sigma`` and scaled by ``alpha`` pixels (x, then y); boxes and points
+    move with the field at their pixels."""
+
+    def __init__(self, alpha=50.0, sigma=5.0, interpolation=InterpolationMode.BILINEAR,
+                 fill=0) -> None:
+        super().__init__()
+        _check_fill(fill)
+        self.alpha = _v1._pair_of_floats(alpha, "alpha")
+        self.sigma = _v1._pair_of_floats(sigma, "sigma")
+        self.interpolation = InterpolationMode(interpolation)
+        self.fill = fill
+
+    def make_params(self, flat_inputs: list) -> dict:
+        h, w = query_size(flat_inputs)
+        fields = []
+        for axis, extent in ((0, w), (1, h)):  # v2 scales x by the width, y by the height
+            field = ember.from_numpy(_rng().uniform((1, 1, h, w), np.float32)) * 2 - 1
+            if self.sigma[axis] > 0.0:
+                k = int(8 * self.sigma[axis] + 1)
+                k += 1 - k % 2  # odd
+                field = F.gaussian_blur(field, [k, k], list(self.sigma))
+            fields.append(field * self.alpha[axis] / extent)
+        return {"displacement": ember.cat(fields, 1).permute(0, 2, 3, 1)}
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return self._call_kernel(F.elastic, inpt, params["displacement"], self.interpolation,
+                                 _warp_fill(self.fill, inpt))
+
+
+class FiveCrop(Transform):
+    """The four corner crops and the centre crop of ``size`` of each image, as a tuple; boxes,
+    masks and points are refused (torchvision passes points through, with a warning)."""
+
+    def __init__(self, size) -> None:
+        super().__init__()
+        self.size = _size_pair(size)
+
+    def check_inputs(self, flat_inputs: list) -> None:
+        if has_any(flat_inputs, tv_tensors.BoundingBoxes, tv_tensors.Mask):
+            raise TypeError(f"BoundingBoxes'es and Mask's are not supported by "
+                            f"{type(self).__name__}()")
+
+    def _call_kernel(self, functional, inpt, *args, **kwargs):
+        if isinstance(inpt, (tv_tensors.BoundingBoxes, tv_tensors.KeyPoints, tv_tensors.Mask)):
+            warnings.warn(f"{type(self).__name__}() is currently passing through inputs of type "
+                          f"tv_tensors.{type(inpt).__name__}. This will likely change in the "
+                          "future.", stacklevel=2)
+        return super()._call_kernel(functional, inpt, *args, **kwargs)
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return self._call_kernel(F.five_crop, inpt, self.size)
+
+
+class TenCrop(FiveCrop):
+    """``FiveCrop`` of each image and of its horizontal (or vertical) flip."""
+
+    def __init__(self, size, vertical_flip: bool = False) -> None:
+        super().__init__(size)
+        self.vertical_flip = vertical_flip
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return self._call_kernel(F.ten_crop, inpt, self.size, self.vertical_flip)
+
+
 def _pil_ready(fill, inpt):
     """``fill`` for ``inpt``, one number per band for a multi-band PIL image (as v1's random
     rotations and affines hand PIL)."""
@@ -409,6 +511,7 @@ def _pil_ready(fill, inpt):
     return fill
 
 
-__all__ = ["CenterCrop", "Pad", "RandomAffine", "RandomCrop", "RandomHorizontalFlip",
-           "RandomIoUCrop", "RandomResize", "RandomResizedCrop", "RandomRotation",
-           "RandomShortestSize", "RandomVerticalFlip", "RandomZoomOut", "Resize", "ScaleJitter"]
+__all__ = ["CenterCrop", "ElasticTransform", "FiveCrop", "Pad", "RandomAffine", "RandomCrop",
+           "RandomHorizontalFlip", "RandomIoUCrop", "RandomPerspective", "RandomResize",
+           "RandomResizedCrop", "RandomRotation", "RandomShortestSize", "RandomVerticalFlip",
+           "RandomZoomOut", "Resize", "ScaleJitter", "TenCrop"]

@@ -9,12 +9,19 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor
 from ember.utils._pytree import tree_flatten, tree_unflatten
 from ember.vision import tv_tensors
+from ember.vision.transforms import transforms as _v1
 from ember.vision.transforms.v2 import functional as F
+from ember.vision.transforms.v2._functional_misc import (
+    _sanitize_bounding_boxes_mask,
+    _sanitize_keypoints_mask,
+)
 from ember.vision.transforms.v2._transform import Transform
 from ember.vision.transforms.v2._utils import (
     _is_pil,
     _parse_labels_getter,
+    check_type,
     get_bounding_boxes,
+    get_keypoints,
     is_pure_tensor,
 )
 from ember.vision.tv_tensors._tv_tensor import _view_as
@@ -219,16 +226,137 @@ class SanitizeBoundingBoxes(Transform):
         return tree_unflatten(out, spec)
 
     def _valid(self, boxes: tv_tensors.BoundingBoxes, canvas_size) -> Tensor:
-        xyxy = F.convert_bounding_box_format(_view_as(boxes, Tensor), boxes.format,
-                                             tv_tensors.BoundingBoxFormat.XYXY)
-        h, w = canvas_size
-        ws, hs = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
-        valid = (ws >= self.min_size) & (hs >= self.min_size) & (ws * hs >= self.min_area)
-        valid = valid & (xyxy >= 0).all(dim=-1)
-        return valid & (xyxy[:, 0] <= w) & (xyxy[:, 2] <= w) & (xyxy[:, 1] <= h) & (
-            xyxy[:, 3] <= h)
+        return _sanitize_bounding_boxes_mask(_view_as(boxes, Tensor), boxes.format, canvas_size,
+                                             self.min_size, self.min_area)
 
 
-__all__ = ["ClampBoundingBoxes", "ConvertBoundingBoxFormat", "Identity", "Lambda", "Normalize",
-           "PILToTensor", "SanitizeBoundingBoxes", "SetClampingMode", "ToDtype", "ToImage",
-           "ToPILImage", "ToPureTensor"]
+class SanitizeKeyPoints(Transform):
+    """Drop the key points (or groups of points, along dim 0) not wholly inside the canvas,
+    with their labels (found by ``labels_getter``; None, the default, keeps labels)."""
+
+    def __init__(self, labels_getter: Callable | str | None = None) -> None:
+        super().__init__()
+        self.labels_getter = labels_getter
+        self._labels_getter = _parse_labels_getter(labels_getter)
+
+    def forward(self, *inputs: Any) -> Any:
+        sample = inputs if len(inputs) > 1 else inputs[0]
+        labels = self._labels_getter(sample)
+        if isinstance(labels, Tensor):
+            labels = (labels,)
+        elif labels is not None and not (isinstance(labels, (tuple, list))
+                                         and all(isinstance(x, Tensor) for x in labels)):
+            raise ValueError("The labels in the input to forward() must be a tensor or None, "
+                             f"got {type(labels)} instead.")
+        flat_inputs, spec = tree_flatten(sample)
+        points = get_keypoints(flat_inputs)
+        for label in labels or ():
+            if points.shape[0] != label.shape[0]:
+                raise ValueError(f"Number of kepyoints (shape={tuple(points.shape)}) must match "
+                                 f"the number of labels.Found labels with "
+                                 f"shape={tuple(label.shape)}).")
+        valid = _sanitize_keypoints_mask(_view_as(points, Tensor), points.canvas_size)
+        out = []
+        for inpt in flat_inputs:
+            if any(inpt is label for label in labels or ()):
+                out.append(inpt[valid])
+            elif isinstance(inpt, tv_tensors.KeyPoints):
+                out.append(tv_tensors.wrap(_view_as(inpt, Tensor)[valid], like=inpt))
+            else:
+                out.append(inpt)
+        return tree_unflatten(out, spec)
+
+
+class ClampKeyPoints(Transform):
+    """Clamp key points into their canvas's pixels."""
+
+    _transformed_types = (tv_tensors.KeyPoints,)
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return F.clamp_keypoints(inpt)
+
+
+class GaussianNoise(Transform):
+    """Add Gaussian noise of ``mean`` and ``sigma`` to images and videos (in [0, 1] units),
+    clipped to the valid range if ``clip``."""
+
+    def __init__(self, mean: float = 0.0, sigma: float = 0.1, clip: bool = True) -> None:
+        super().__init__()
+        self.mean, self.sigma, self.clip = mean, sigma, clip
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return self._call_kernel(F.gaussian_noise, inpt, self.mean, self.sigma, self.clip)
+
+
+class LinearTransformation(Transform):
+    """Flatten each image or video, subtract ``mean_vector`` and multiply by the square
+    ``transformation_matrix`` (as for ZCA whitening), keeping the shape and type; PIL images
+    are refused."""
+
+    _transformed_types = (is_pure_tensor, tv_tensors.Image, tv_tensors.Video)
+
+    def __init__(self, transformation_matrix: Tensor, mean_vector: Tensor) -> None:
+        super().__init__()
+        self._linear = _v1.LinearTransformation(transformation_matrix, mean_vector)  # validates
+        self.transformation_matrix, self.mean_vector = transformation_matrix, mean_vector
+
+    def _needs_transform(self, inpt) -> bool:
+        return check_type(inpt, self._transformed_types)
+
+    def check_inputs(self, flat_inputs: list) -> None:
+        if any(_is_pil(inpt) for inpt in flat_inputs):
+            raise TypeError(f"{type(self).__name__}() does not support PIL images.")
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        out = self._linear(_view_as(inpt, Tensor))
+        return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
+
+
+class ConvertImageDtype(Transform):
+    """``ToDtype(dtype, scale=True)`` of images and videos (deprecated in torchvision)."""
+
+    _transformed_types = (is_pure_tensor, tv_tensors.Image, tv_tensors.Video)
+
+    def __init__(self, dtype=_dt.float32) -> None:
+        super().__init__()
+        self.dtype = dtype
+
+    def _needs_transform(self, inpt) -> bool:
+        return check_type(inpt, self._transformed_types)
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return F.to_dtype(inpt, self.dtype, scale=True)
+
+
+class ToTensor(Transform):
+    """v1's ``to_tensor`` of PIL images and HWC ndarrays: a float CHW plain tensor in [0, 1]
+    (deprecated in torchvision: use ``ToImage`` and ``ToDtype``)."""
+
+    def _needs_transform(self, inpt) -> bool:
+        return _is_pil(inpt) or isinstance(inpt, np.ndarray)
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return F.to_tensor(inpt)
+
+
+class UniformTemporalSubsample(Transform):
+    """Keep ``num_samples`` frames evenly spaced over time (dim -4) of each video."""
+
+    _transformed_types = (is_pure_tensor, tv_tensors.Video)
+
+    def __init__(self, num_samples: int) -> None:
+        super().__init__()
+        self.num_samples = num_samples
+
+    def _needs_transform(self, inpt) -> bool:
+        return check_type(inpt, self._transformed_types)
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        return self._call_kernel(F.uniform_temporal_subsample, inpt, self.num_samples)
+
+
+__all__ = ["ClampBoundingBoxes", "ClampKeyPoints", "ConvertBoundingBoxFormat",
+           "ConvertImageDtype", "GaussianNoise", "Identity", "Lambda", "LinearTransformation",
+           "Normalize", "PILToTensor", "SanitizeBoundingBoxes", "SanitizeKeyPoints",
+           "SetClampingMode", "ToDtype", "ToImage", "ToPILImage", "ToPureTensor", "ToTensor",
+           "UniformTemporalSubsample"]

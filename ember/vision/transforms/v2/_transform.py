@@ -10,7 +10,7 @@ from ember.nn.modules.module import Module
 from ember.utils._pytree import tree_flatten, tree_unflatten
 from ember.vision import tv_tensors
 from ember.vision.transforms.transforms import _uniform
-from ember.vision.transforms.v2._utils import _get_kernel, _is_pil, is_pure_tensor
+from ember.vision.transforms.v2._utils import _get_kernel, _is_pil, check_type, is_pure_tensor
 
 
 def _is_image_like(inpt) -> bool:
@@ -27,13 +27,14 @@ class Transform(Module):
     through unchanged.
     """
 
-    # what ``transform`` is given; PIL images are recognised separately (Pillow is optional)
+    # what ``transform`` is given (types or checks such as ``is_pure_tensor``); PIL images are
+    # recognised separately (Pillow is optional)
     _transformed_types: tuple = (Tensor,)
 
     def _needs_transform(self, inpt) -> bool:
         if _is_pil(inpt):
             return True
-        return isinstance(inpt, self._transformed_types)
+        return check_type(inpt, self._transformed_types)
 
     def _needs_transform_list(self, flat_inputs: list) -> list:
         take_pure_tensor = not any(_is_image_like(inpt) for inpt in flat_inputs)
@@ -44,6 +45,9 @@ class Transform(Module):
                 need, take_pure_tensor = take_pure_tensor, False
             needs.append(need)
         return needs
+
+    def check_inputs(self, flat_inputs: list) -> None:
+        """Raise if the sample holds inputs the transform refuses (all of them, flattened)."""
 
     def make_params(self, flat_inputs: list) -> dict:
         """The random (or derived) parameters for one sample; ``flat_inputs`` are the inputs
@@ -61,6 +65,7 @@ class Transform(Module):
 
     def forward(self, *inputs: Any) -> Any:
         flat_inputs, spec = tree_flatten(inputs if len(inputs) > 1 else inputs[0])
+        self.check_inputs(flat_inputs)
         needs = self._needs_transform_list(flat_inputs)
         params = self.make_params([inpt for inpt, need in zip(flat_inputs, needs) if need])
         flat_outputs = [self.transform(inpt, params) if need else inpt

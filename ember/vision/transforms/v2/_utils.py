@@ -124,6 +124,36 @@ def query_chw(flat_inputs: list) -> tuple:
     return chws.pop()
 
 
+def check_type(obj, types_or_checks: tuple) -> bool:
+    """Whether ``obj`` is an instance of one of the types, or passes one of the checks (plain
+    callables such as ``is_pure_tensor``)."""
+    for type_or_check in types_or_checks:
+        if isinstance(type_or_check, type):
+            if isinstance(obj, type_or_check):
+                return True
+        elif type_or_check(obj):
+            return True
+    return False
+
+
+def has_any(flat_inputs: list, *types_or_checks) -> bool:
+    """Whether some input is of one of the types (or passes one of the checks)."""
+    return any(check_type(inpt, types_or_checks) for inpt in flat_inputs)
+
+
+def has_all(flat_inputs: list, *types_or_checks) -> bool:
+    """Whether every type (or check) is matched by some input."""
+    return all(any(check_type(inpt, (t,)) for inpt in flat_inputs) for t in types_or_checks)
+
+
+def get_keypoints(flat_inputs: list) -> tv_tensors.KeyPoints:
+    """The sample's one ``KeyPoints``."""
+    points = [inpt for inpt in flat_inputs if isinstance(inpt, tv_tensors.KeyPoints)]
+    if not points:
+        raise ValueError("No keypoints were found in the sample.")
+    return points[0]
+
+
 def get_bounding_boxes(flat_inputs: list) -> tv_tensors.BoundingBoxes:
     """The sample's one ``BoundingBoxes``."""
     boxes = [inpt for inpt in flat_inputs if isinstance(inpt, tv_tensors.BoundingBoxes)]

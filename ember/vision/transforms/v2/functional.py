@@ -227,18 +227,36 @@ def _move(x, y, forward: np.ndarray) -> tuple:
             forward[1, 0] * x + forward[1, 1] * y + forward[1, 2])
 
 
+def _enclose_moved_corners(boxes: Tensor, format, move, size, clamp: bool) -> Tensor:
+    """Each box made the box enclosing its four corners moved by ``move(x, y) -> (x, y)``
+    (float64 arrays), clamped to ``size`` if ``clamp``."""
+    def enclose(a):
+        nx, ny = move(a[..., [0, 2, 2, 0]], a[..., [1, 1, 3, 3]])
+        out = _stack(nx.min(-1), ny.min(-1), nx.max(-1), ny.max(-1))
+        return _clamp_xyxy(out, size) if clamp else out
+    return _map_boxes(boxes, format, enclose)
+
+
+def _move_points(points: Tensor, move) -> Tensor:
+    """``points`` (..., 2) moved by ``move(x, y) -> (x, y)`` in float64, in their own dtype
+    (integer points rounded)."""
+    data = points._data
+    xp = get_array_module(data)
+    a = data.astype(np.float64)
+    out = xp.stack(move(a[..., 0], a[..., 1]), axis=-1)
+    if not _v1._is_float(data):
+        out = xp.rint(out)
+    return _make(out.astype(data.dtype))
+
+
 def _boxes_kernel(geometry):
     """The box kernel of ``geometry``: each box becomes the box enclosing its four moved
     corners, clamped to the new canvas where the image is cut (unless the boxes'
     ``clamping_mode`` is None)."""
     def kernel(boxes: Tensor, *args, format, canvas_size, clamping_mode="soft") -> tuple:
         forward, size, clamp = geometry(canvas_size, *args)
-
-        def move(a):
-            nx, ny = _move(a[..., [0, 2, 2, 0]], a[..., [1, 1, 3, 3]], forward)
-            out = _stack(nx.min(-1), ny.min(-1), nx.max(-1), ny.max(-1))
-            return _clamp_xyxy(out, size) if clamp and clamping_mode is not None else out
-        return _map_boxes(boxes, format, move), size
+        return _enclose_moved_corners(boxes, format, lambda x, y: _move(x, y, forward), size,
+                                      clamp and clamping_mode is not None), size
     return kernel
 
 
@@ -247,13 +265,7 @@ def _points_kernel(geometry):
     the canvas keeps its position)."""
     def kernel(points: Tensor, *args, canvas_size) -> tuple:
         forward, size, _ = geometry(canvas_size, *args)
-        data = points._data
-        xp = get_array_module(data)
-        a = data.astype(np.float64)
-        out = xp.stack(_move(a[..., 0], a[..., 1], forward), axis=-1)
-        if not _v1._is_float(data):
-            out = xp.rint(out)
-        return _make(out.astype(data.dtype)), size
+        return _move_points(points, lambda x, y: _move(x, y, forward)), size
     return kernel
 
 
@@ -390,6 +402,25 @@ def equalize(inpt):
     return _dispatch(equalize, inpt)
 
 
+def _posterize_image(image: Tensor, bits: int) -> Tensor:
+    """v1's for integer images; float images keep ``2 ** bits`` levels of [0, 1] (v2 only)."""
+    if not image.dtype.is_floating_point:
+        return _v1.posterize(image, bits)
+    if not isinstance(bits, int) or not 0 <= bits <= 8:
+        raise TypeError(f"bits must be a positive integer in the range [0, 8], got {bits} "
+                        "instead.")
+    levels = 1 << bits
+    return image.mul(levels).floor().clamp(0, levels - 1).mul(1.0 / levels)
+
+
+def _equalize_image(image: Tensor) -> Tensor:
+    """v1's for uint8 images; others go through uint8 and back, scaled (v2 only)."""
+    if image.dtype == _dt.uint8 or image.numel() == 0:
+        return _v1.equalize(image)
+    return _to_dtype_image(_v1.equalize(_to_dtype_image(image, _dt.uint8, scale=True)),
+                           image.dtype, scale=True)
+
+
 def adjust_sharpness(inpt, sharpness_factor: float):
     """Blend with a smoothed copy (0 smooths, 1 keeps, 2 sharpens)."""
     return _dispatch(adjust_sharpness, inpt, sharpness_factor)
@@ -472,10 +503,14 @@ def to_pure_tensor(inpt: Tensor) -> Tensor:
 
 
 register_kernel(permute_channels, "pil")(_permute_channels_pil)
+register_kernel(posterize, "pil")(_v1.posterize)
+register_kernel(equalize, "pil")(_v1.equalize)
 for _image_type in _IMAGE_TYPES:
     register_kernel(permute_channels, _image_type)(_permute_channels_image)
     register_kernel(normalize, _image_type)(_normalize_image)
     register_kernel(to_dtype, _image_type)(_to_dtype_image)
+    register_kernel(posterize, _image_type)(_posterize_image)
+    register_kernel(equalize, _image_type)(_equalize_image)
 for _functional, _v1_function in [
         (horizontal_flip, _v1.hflip), (vertical_flip, _v1.vflip), (resize, _v1.resize),
         (crop, _v1.crop), (center_crop, _v1.center_crop), (resized_crop, _v1.resized_crop),
@@ -483,8 +518,8 @@ for _functional, _v1_function in [
         (adjust_brightness, _v1.adjust_brightness), (adjust_contrast, _v1.adjust_contrast),
         (adjust_saturation, _v1.adjust_saturation), (adjust_hue, _v1.adjust_hue),
         (rgb_to_grayscale, _v1.rgb_to_grayscale), (invert, _v1.invert),
-        (posterize, _v1.posterize), (solarize, _v1.solarize), (autocontrast, _v1.autocontrast),
-        (equalize, _v1.equalize), (adjust_sharpness, _v1.adjust_sharpness),
+        (solarize, _v1.solarize), (autocontrast, _v1.autocontrast),
+        (adjust_sharpness, _v1.adjust_sharpness),
         (gaussian_blur, _v1.gaussian_blur)]:
     for _image_type in (*_IMAGE_TYPES, "pil"):
         register_kernel(_functional, _image_type)(_v1_function)
@@ -494,11 +529,11 @@ for _functional, _kernel in [
         (pad, _v1.pad), (rotate, _rotate_mask), (affine, _affine_mask),
         (to_dtype, _to_dtype_plain)]:
     register_kernel(_functional, Mask)(_kernel)
-for _functional, _geometry in [
-        (horizontal_flip, _geometry_hflip), (vertical_flip, _geometry_vflip),
-        (resize, _geometry_resize), (crop, _geometry_crop), (center_crop, _geometry_center_crop),
-        (resized_crop, _geometry_resized_crop), (pad, _geometry_pad), (rotate, _geometry_rotate),
-        (affine, _geometry_affine)]:
+_GEOMETRIES = {horizontal_flip: _geometry_hflip, vertical_flip: _geometry_vflip,
+               resize: _geometry_resize, crop: _geometry_crop, center_crop: _geometry_center_crop,
+               resized_crop: _geometry_resized_crop, pad: _geometry_pad, rotate: _geometry_rotate,
+               affine: _geometry_affine}
+for _functional, _geometry in _GEOMETRIES.items():
     register_kernel(_functional, BoundingBoxes)(_boxes_kernel(_geometry))
     register_kernel(_functional, KeyPoints)(_points_kernel(_geometry))
 register_kernel(to_dtype, BoundingBoxes)(_to_dtype_meta)
@@ -512,3 +547,14 @@ __all__ = ["InterpolationMode", "adjust_brightness", "adjust_contrast", "adjust_
            "register_kernel", "resize", "resized_crop", "rgb_to_grayscale", "rotate", "solarize",
            "to_dtype", "to_grayscale", "to_image", "to_pil_image", "to_pure_tensor",
            "vertical_flip", "vflip"]
+
+# torchvision's further functionals and its per-type kernels (these modules build on the
+# helpers above, so they are imported last)
+from ember.vision.transforms.v2 import _functional_misc, _functional_per_type, _functional_warp  # noqa: E402,I001
+from ember.vision.transforms.v2._functional_misc import *  # noqa: E402,F401,F403
+from ember.vision.transforms.v2._functional_per_type import *  # noqa: E402,F401,F403
+from ember.vision.transforms.v2._functional_warp import *  # noqa: E402,F401,F403
+from ember.vision.transforms.v2._utils import is_pure_tensor  # noqa: E402
+
+__all__ += ["is_pure_tensor", *_functional_misc.__all__, *_functional_per_type.__all__,
+            *_functional_warp.__all__]

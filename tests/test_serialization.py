@@ -536,3 +536,19 @@ def test_weights_only_false_maps_torch_names_to_ember():
     unpickler = FullUnpickler(io.BytesIO(b""), lambda *a: None)
     assert unpickler.find_class("torch.nn.modules.activation", "ReLU") is ember.nn.ReLU
     assert unpickler.find_class("torch", "float16") is ember.float16
+
+
+def test_weights_only_false_loads_a_checkpoints_argparse_namespace(tmp_path):
+    """Training scripts save their ``args`` beside the weights (torchvision's references do);
+    PyTorch's ``weights_only=False`` loads it, the default safe load refuses it."""
+    import argparse
+    import types
+    args = argparse.Namespace(lr=0.1, epochs=2, model="resnet18", extra=types.SimpleNamespace(a=1))
+    path = tmp_path / "checkpoint.pth"
+    ember.save({"model": {"w": ember.ones(2)}, "args": args, "epoch": 1}, path)
+    with pytest.raises(pickle.UnpicklingError, match="refused"):
+        ember.load(path)
+    loaded = ember.load(path, weights_only=False)
+    assert loaded["args"] == args and type(loaded["args"]) is argparse.Namespace
+    assert type(loaded["args"].extra) is types.SimpleNamespace and loaded["args"].extra.a == 1
+    np.testing.assert_array_equal(loaded["model"]["w"].numpy(), np.ones(2, np.float32))

@@ -11,10 +11,12 @@
 """
 from __future__ import annotations
 
+import argparse
 import collections
 import copyreg
 import pickle
 import sys
+import types
 from typing import Callable
 
 import numpy as np
@@ -599,8 +601,9 @@ class FullUnpickler(SafeUnpickler):
     """Also rebuilds whole pickled models (``torch.save(model)``), for
     ``load(weights_only=False)``, still without running code the file chooses: beyond the safe
     set it accepts only NumPy arrays, ``nn.Module`` and Tensor subclasses, pruning methods,
-    distribution constraints (a Pyro param store saves each parameter's) and the plain-object
-    machinery that rebuilds them, from modules the program has ALREADY imported.
+    distribution constraints (a Pyro param store saves each parameter's), the attribute bags
+    ``argparse.Namespace`` / ``types.SimpleNamespace`` (a training script's saved ``args``) and
+    the plain-object machinery that rebuilds them, from modules the program has ALREADY imported.
     Nothing is imported, and no function named by the file is called. ``torch.*`` names
     resolve to ``ember.*``.
     """
@@ -612,6 +615,8 @@ class FullUnpickler(SafeUnpickler):
             return _OBJECT_MACHINERY[(module, name)]
         if (module, name) in _NUMPY_ARRAYS:
             return _NUMPY_ARRAYS[(module, name)]
+        if (module, name) in _PLAIN_RECORDS:
+            return _PLAIN_RECORDS[(module, name)]
         if module == "torch" or module.startswith("torch."):
             module = "ember" + module[len("torch"):]
         loaded = sys.modules.get(module)
@@ -632,6 +637,11 @@ _OBJECT_MACHINERY = {("copyreg", "_reconstructor"): copyreg._reconstructor,
                      ("copy_reg", "_reconstructor"): copyreg._reconstructor,
                      ("builtins", "object"): object,
                      ("__builtin__", "object"): object}
+
+# Attribute bags that training scripts save beside the weights (the ``args`` of a checkpoint):
+# building one runs no code of the file's choosing, only the bag's own attribute setting.
+_PLAIN_RECORDS = {("argparse", "Namespace"): argparse.Namespace,
+                  ("types", "SimpleNamespace"): types.SimpleNamespace}
 
 # NumPy arrays and scalars, as ``torch.load(weights_only=False)`` rebuilds them: NumPy's own
 # reconstructors only allocate (an ndarray subclass is required) and take their contents from

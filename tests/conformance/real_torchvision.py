@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import runpy
 import sys
 
@@ -236,4 +237,6 @@ def _import():
 if __name__ == "__main__":
     _import()
     sys.argv = sys.argv[1:]
+    # as ``python script.py`` would: the script's siblings import by name (``import utils``)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[0])))
     runpy.run_path(sys.argv[0], run_name="__main__")

@@ -1,9 +1,12 @@
 """Helpers shared by the ops (torchvision's ``ops._utils``): the ROI formats, the elementwise
-intersection and union of the IoU losses, loss reduction."""
+intersection and union of the IoU losses, loss reduction, and the split of a model's
+parameters into normalization-layer and other parameters."""
 from __future__ import annotations
 
 import ember
+from ember import nn
 from ember._tensor import Tensor
+from ember.nn.modules.normalization import _BatchNorm, _InstanceNorm
 
 BoxesArg = Tensor | list[Tensor] | tuple[Tensor, ...]
 
@@ -26,6 +29,41 @@ def check_roi_boxes_shape(boxes: BoxesArg) -> None:
             raise AssertionError("The boxes tensor shape is not correct as Tensor[K, 5]")
     else:
         raise AssertionError("boxes is expected to be a Tensor[L, 5] or a List[Tensor[K, 4]]")
+
+
+def split_normalization_params(model: nn.Module, norm_classes: list[type] | None = None
+                               ) -> tuple[list[Tensor], list[Tensor]]:
+    """The trainable parameters of ``model`` as (those of normalization layers, all others), as
+    the classification references give normalization layers their own weight decay.
+
+    A leaf module of one of ``norm_classes`` (default: batch, layer, group, instance and local
+    response norms) contributes all its parameters to the first list; a container
+    contributes only the parameters it holds directly to the second list, as do other leaves.
+
+    Example::
+
+        >>> model = nn.Sequential(nn.Linear(2, 2), nn.LayerNorm(2))
+        >>> norm, other = split_normalization_params(model)
+        >>> len(norm), len(other)
+        (2, 2)
+    """
+    if not norm_classes:
+        norm_classes = [_BatchNorm, nn.LayerNorm, nn.GroupNorm, _InstanceNorm,
+                        nn.LocalResponseNorm]
+    for cls in norm_classes:
+        if not issubclass(cls, nn.Module):
+            raise ValueError(f"Class {cls} is not a subclass of nn.Module.")
+    norm_classes = tuple(norm_classes)
+    norm_params, other_params = [], []
+    for module in model.modules():
+        is_container = next(module.children(), None) is not None
+        own = module.parameters(recurse=not is_container)
+        trainable = [p for p in own if p.requires_grad]
+        if not is_container and isinstance(module, norm_classes):
+            norm_params.extend(trainable)
+        else:
+            other_params.extend(trainable)
+    return norm_params, other_params
 
 
 def _upcast_non_float(t: Tensor) -> Tensor:

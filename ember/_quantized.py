@@ -173,8 +173,18 @@ class QuantizedTensor(Tensor):
     def __getitem__(self, index):
         return self._relayout("__getitem__", index)
 
+    def chunk(self, chunks: int, dim: int = 0):
+        self._per_tensor("chunk")
+        return tuple(_like(self, p._data) for p in _make(self._data).chunk(chunks, dim))
+
+    def split(self, split_size, dim: int = 0):
+        self._per_tensor("split")
+        return tuple(_like(self, p._data) for p in _make(self._data).split(split_size, dim))
+
     def contiguous(self, memory_format=None):
-        return _like(self, self._xp.ascontiguousarray(self._data))
+        if memory_format is None:
+            return _like(self, self._xp.ascontiguousarray(self._data))
+        return _like(self, _make(self._data).contiguous(memory_format=memory_format)._data)
 
     def clone(self, *, memory_format=None):
         return _like(self, self._data.copy())
@@ -270,6 +280,44 @@ def hardtanh(q: QuantizedTensor, min_val: float, max_val: float,
         xp.clip(q._data, lo, hi, out=q._data)
         return q
     return _like(q, xp.clip(q._data, lo, hi))
+
+
+def requantized_mean(q: QuantizedTensor, sums, divisor, centered: bool = True) -> QuantizedTensor:
+    """Window means of ``q`` with its own qparams from the integer window ``sums`` and their
+    ``divisor``, in float32 rounding half to even, as PyTorch's quantized average pooling:
+    ``round(sum * (1 / divisor) + zero_point)`` for sums of ``q - zero_point`` (``centered``),
+    ``round(sum * (1 / divisor))`` for sums of ``q`` itself."""
+    q._per_tensor("average pooling")
+    d = q.__dict__
+    xp = q._xp
+    inv_divisor = np.float32(1.0) / xp.asarray(divisor, np.float32)
+    offset = np.float32(d["_zero_point"] if centered else 0)
+    means = xp.rint(sums.astype(np.float32) * inv_divisor + offset)
+    lo, hi = quant_range(d["_qdtype"])
+    return _like(q, xp.clip(means, lo, hi).astype(d["_qdtype"].np_dtype))
+
+
+def centered_ints(q: QuantizedTensor, centered: bool = True):
+    """``q``'s integers minus its zero point (unless not ``centered``), as int64 (sums of them
+    are exact)."""
+    ints = q._data.astype(np.int64)
+    return ints - q.__dict__["_zero_point"] if centered else ints
+
+
+def cat(tensors: list, dim: int) -> QuantizedTensor:
+    """Quantized tensors joined along ``dim`` with the first one's qparams; the others'
+    values are requantized to them unless they share them (PyTorch's quantized cat)."""
+    first = tensors[0]
+    first._per_tensor("cat")
+    d = first.__dict__
+    xp = first._xp
+    same = all(t.__class__ is QuantizedTensor and t.__dict__["_axis"] is None
+               and t.dtype is first.dtype and t.__dict__["_scale"] == d["_scale"]
+               and t.__dict__["_zero_point"] == d["_zero_point"] for t in tensors)
+    if same:
+        return _like(first, xp.concatenate([t._data for t in tensors], dim))
+    values = xp.concatenate([t.dequantize()._data for t in tensors], dim)
+    return _like(first, _quantize_array(values, d["_scale"], d["_zero_point"], d["_qdtype"]))
 
 
 def _check_float(x: Tensor, what: str) -> None:

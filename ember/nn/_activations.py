@@ -214,6 +214,9 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * hardsigmoid(x)."""
+    if input.is_quantized:  # PyTorch's quantized hardswish needs output qparams
+        raise NotImplementedError("Could not run 'aten::hardswish' with arguments from the "
+                                  "'QuantizedCPU' backend; use ao.nn.quantized.Hardswish")
     _real_floating_only(input, "hardswish_cpu")
     if inplace:
         return _inplace(input, _nn.Hardswish, saves_self=True)

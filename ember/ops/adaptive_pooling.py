@@ -8,6 +8,7 @@ import math
 
 from ember import dtypes as _dt
 from ember._creation import rand
+from ember._quantized import QuantizedTensor, centered_ints, requantized_mean
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend import kernels as K
@@ -35,13 +36,36 @@ def _adaptive_sizes(nd, spatial, output_size) -> tuple:
     return tuple(n if s is None else int(s) for s, n in zip(sizes, spatial))
 
 
-def _adaptive_matrix(xp, length: int, out: int, dtype):
+def _adaptive_windows(xp, length: int, out: int):
+    """(out, length) membership of each input position in each window, the window lengths."""
     starts, ends = K.adaptive_bounds(length, out)
     pos = xp.arange(length)
     st = xp.asarray(starts)[:, None]
     en = xp.asarray(ends)[:, None]
-    inside = (pos >= st) & (pos < en)
-    return (inside / (en - st)).astype(dtype)
+    return (pos >= st) & (pos < en), en - st
+
+
+def _adaptive_matrix(xp, length: int, out: int, dtype):
+    inside, lengths = _adaptive_windows(xp, length, out)
+    return (inside / lengths).astype(dtype)
+
+
+def _quantized_adaptive_avg(q: QuantizedTensor, sizes: tuple) -> QuantizedTensor:
+    """PyTorch's quantized adaptive average: integer window sums, requantized means. Its
+    channels-last kernel (the layout of quantized convolutions' outputs) sums ``q - zero_point``,
+    its contiguous one ``q`` itself: they round a mean near .5 differently."""
+    xp = q._xp
+    centered = K.is_channels_last(q._data)
+    sums = centered_ints(q, centered).astype(xp.float64)  # 8-bit sums: exact in float64
+    divisor = 1
+    nd = len(sizes)
+    for i, (n, o) in enumerate(zip(q.shape[2:], sizes)):
+        inside, lengths = _adaptive_windows(xp, n, o)
+        sums = xp.moveaxis(xp.moveaxis(sums, 2 + i, -1) @ inside.T.astype(xp.float64), -1, 2 + i)
+        shape = [1] * nd
+        shape[i] = o
+        divisor = divisor * lengths.reshape(shape)
+    return requantized_mean(q, sums, divisor, centered)
 
 
 def _check_not_empty(input: Tensor, op: str) -> None:
@@ -96,6 +120,9 @@ def _adaptive_avg(nd, input, output_size):
     x, unbatched, sizes = _adaptive_input(input, nd, f"adaptive_avg_pool{nd}d", output_size)
     if 0 in sizes or x.shape[1] == 0:  # (avg_pool refuses no channels, adaptive pooling not)
         return _empty_output(x, sizes, unbatched)
+    if x.__class__ is QuantizedTensor:
+        out = _quantized_adaptive_avg(x, sizes)
+        return out.squeeze(0) if unbatched else out
     if all(n % o == 0 for n, o in zip(x.shape[2:], sizes)):
         kernel = tuple(n // o for n, o in zip(x.shape[2:], sizes))
         out = _avg_pool(nd, x, kernel, kernel, 0, False, True)

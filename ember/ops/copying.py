@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 
+from ember import _quantized
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend.device import get_array_module
@@ -59,6 +60,8 @@ def cat(tensors, dim: int = 0, *, out=None, axis=None) -> Tensor:
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     check_same_device("cat", *tensors)
+    if tensors[0].__class__ is _quantized.QuantizedTensor:
+        return _quantized.cat(tensors, wrap_dim(dim, tensors[0].ndim))
     for i, t in enumerate(tensors):
         if t.ndim == 0:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from ember import dtypes as _dt
+from ember._quantized import QuantizedTensor
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive, broadcast_mismatch
 from ember.backend.cuda import leading_sum
@@ -92,6 +93,8 @@ def view(input: Tensor, *shape) -> Tensor:
 
 def reshape(input: Tensor, *sizes, shape=None) -> Tensor:
     """Like ``view`` when the strides allow it, otherwise a reshaped copy."""
+    if input.__class__ is QuantizedTensor:  # its integers relaid, as its methods do
+        return input.reshape(*(sizes if shape is None else (shape,)))
     data = input._data
     shape = _infer_shape(shape_arg(sizes if shape is None else (shape,)), data.size)
     return _reshape(input, shape)
@@ -124,6 +127,8 @@ def view_dtype(input: Tensor, dtype) -> Tensor:
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if input.__class__ is QuantizedTensor:
+        return input.flatten(start_dim, end_dim)
     if input.ndim == 0:
         wrap_dim(start_dim, 0)
         wrap_dim(end_dim, 0)
@@ -170,6 +175,8 @@ def permute(input: Tensor, *order, dims=None) -> Tensor:
     """A view with the dims reordered (``dims`` as varargs, one sequence or a keyword)."""
     dims = order if dims is None else (dims,)
     dims = shape_arg(dims) if dims and isinstance(dims[0], (tuple, list)) else dims
+    if input.__class__ is QuantizedTensor:
+        return input.permute(*dims)
     if len(dims) != input.ndim:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
                            f"not match the length of the desired ordering of dimensions i.e. "
@@ -195,6 +202,8 @@ class Transpose(Primitive, node_name="TransposeBackward0"):
 
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    if input.__class__ is QuantizedTensor:
+        return input.transpose(dim0, dim1)
     n = input._data.ndim
     if not (0 <= dim0 < n and 0 <= dim1 < n):  # in range: no wrapping (nor checks) needed
         dim0, dim1 = wrap_dim(dim0, n), wrap_dim(dim1, n)
@@ -366,6 +375,8 @@ class Squeeze(Primitive, node_name="SqueezeBackward0"):
 def squeeze(input: Tensor, dim=None, *, axis=None) -> Tensor:
     """Remove dims of size 1 (all of them, or those in ``dim``)."""
     dim = dim if axis is None else axis
+    if input.__class__ is QuantizedTensor:
+        return input.squeeze() if dim is None else input.squeeze(dim)
     shape = input._data.shape
     if dim is None:
         dims = tuple(i for i, s in enumerate(shape) if s == 1)
@@ -389,6 +400,8 @@ class Unsqueeze(Primitive, node_name="UnsqueezeBackward0"):
 
 def unsqueeze(input: Tensor, dim=None, *, axis=None) -> Tensor:
     dim = dim if axis is None else axis
+    if input.__class__ is QuantizedTensor:
+        return input.unsqueeze(dim)
     return Unsqueeze.apply(input, wrap_dim(dim, input.ndim + 1))
 
 
@@ -626,6 +639,8 @@ class Split(Primitive, node_name="SplitWithSizesBackward0"):
 
 def split(tensor: Tensor, split_size_or_sections, dim: int = 0):
     """Pieces of ``split_size`` (the last may be smaller) or of the listed sizes, as views."""
+    if tensor.__class__ is QuantizedTensor:
+        return tensor.split(split_size_or_sections, dim)
     if tensor.ndim == 0:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = wrap_dim(dim, tensor.ndim)
@@ -648,6 +663,8 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0):
 def chunk(input: Tensor, chunks: int, dim: int = 0, *, axis=None):
     """Split into ``chunks`` pieces of ceil(size / chunks) (fewer if the size runs out)."""
     dim = dim if axis is None else axis
+    if input.__class__ is QuantizedTensor:
+        return input.chunk(chunks, dim)
     if input.ndim == 0:
         raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:

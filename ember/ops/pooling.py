@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from ember import dtypes as _dt
+from ember._quantized import QuantizedTensor, _like, centered_ints, requantized_mean
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.backend import kernels as K
@@ -91,11 +92,15 @@ def _pool_input(input: Tensor, nd: int, op: str):
 
 def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     op = f"max_pool{nd}d"
-    x, unbatched = _pool_input(input, nd, op)
+    quantized = input.__class__ is QuantizedTensor  # the max of the integers, same qparams
+    x, unbatched = _pool_input(_make(input._data) if quantized else input, nd, op)
     kernel, stride, pads, dilation, _ = _pool_geometry(
         nd, x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode, op)
     values, arg = K.max_pool(x._data, kernel, stride, pads, dilation)
-    out = WindowGather.apply(x, arg, kernel, stride, pads, dilation, values)
+    if quantized:
+        out = _like(input, values)
+    else:
+        out = WindowGather.apply(x, arg, kernel, stride, pads, dilation, values)
     if unbatched:
         out = out.squeeze(0)
     if not return_indices:
@@ -187,7 +192,8 @@ class AvgPoolSpread(Primitive, node_name="AvgPool2DBackwardBackward0"):
 def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override=None):
     op = f"avg_pool{nd}d"
-    x, unbatched = _pool_input(input, nd, op)
+    quantized = input.__class__ is QuantizedTensor
+    x, unbatched = _pool_input(_make(input._data) if quantized else input, nd, op)
     kernel, stride, pads, _, outs = _pool_geometry(nd, x.shape[2:], kernel_size, stride,
                                                    padding, 1, ceil_mode, op)
     xp = get_array_module(x._data)
@@ -196,10 +202,16 @@ def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_
             raise RuntimeError("divisor must be not zero")
         divisor = divisor_override
     else:
-        dtype = xp.float32 if _dt.is_half(x._data.dtype) else x._data.dtype  # exact counts
+        half = _dt.is_half(x._data.dtype)
+        dtype = xp.float32 if quantized or half else x._data.dtype  # exact counts
         divisor = K.pool_divisor(xp, x.shape[2:], kernel, stride, pads, outs, count_include_pad,
                                  dtype)
-    out = AvgPool.apply(x, kernel, stride, pads, divisor)
+    if quantized:  # integer window sums (padding counts as the zero point), requantized
+        q = input.unsqueeze(0) if unbatched else input
+        win = K.windows(K.pad(centered_ints(q), pads), kernel, stride, (1,) * nd)
+        out = requantized_mean(q, win.sum(axis=tuple(range(win.ndim - nd, win.ndim))), divisor)
+    else:
+        out = AvgPool.apply(x, kernel, stride, pads, divisor)
     return out.squeeze(0) if unbatched else out
 
 

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ember import dtypes as _dt
+from ember._quantized import QuantizedTensor
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Primitive
 from ember.autograd.grad_mode import _State
@@ -190,6 +191,8 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None
     """Mean over ``dim`` (all dims by default); floating-point inputs only."""
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
+    if input.__class__ is QuantizedTensor:  # requantized with its own qparams
+        return input.mean(dim, keepdim)
     dims = _dims(dim, input.ndim)
     np_dtype = None if dtype is None else _dt.to_dtype(dtype).np_dtype
     node = Mean if dim is None else MeanDim

@@ -17,9 +17,12 @@ from ember._quantized import (
     quantize_per_tensor,
 )
 from ember._tensor import Tensor, _make
+from ember.backend.device import get_array_module
 from ember.nn import functional as F
 
-__all__ = ["linear", "conv1d", "conv2d", "conv3d", "add", "add_relu", "mul", "cat", "relu"]
+__all__ = ["linear", "conv1d", "conv2d", "conv3d", "add", "add_relu", "mul", "cat", "relu",
+           "max_pool1d", "max_pool2d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool2d",
+           "adaptive_avg_pool3d", "hardtanh", "hardswish"]
 
 _EXACT_FLOAT32 = 2 ** 24  # every integer below this is a float32
 
@@ -121,8 +124,11 @@ def _conv(nd: int, input, weight, bias, stride, padding, dilation, groups, scale
         padding = 0
     conv = (F.conv1d, F.conv2d, F.conv3d)[nd - 1]
     acc = conv(x, w, None, stride, padding, dilation, groups)
-    return requantize(acc, input.q_scale(), weight, bias, 1, scale, zero_point, input.dtype,
-                      relu)
+    out = requantize(acc, input.q_scale(), weight, bias, 1, scale, zero_point, input.dtype,
+                     relu)
+    # fbgemm returns channels-last, which picks PyTorch's kernel (and rounding) downstream
+    layout = (None, ember.channels_last, ember.channels_last_3d)[nd - 1]
+    return out if layout is None else out.contiguous(memory_format=layout)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
@@ -155,10 +161,37 @@ def _float(x):
     return x.dequantize() if isinstance(x, QuantizedTensor) else x
 
 
+def _fused_dequantize(q: QuantizedTensor):
+    """``q``'s float32 values as fbgemm's vectorized kernels compute them: ``q * scale +
+    (-zero_point * scale)`` rounded once (a fused multiply-add; exact in float64 first)."""
+    scale = np.float32(q.q_scale())
+    premultiplied = scale * np.float32(-q.q_zero_point())
+    return (q._data.astype(np.float64) * np.float64(scale)
+            + np.float64(premultiplied)).astype(np.float32)
+
+
+def _rounded_then_shifted(values, scale: float, zero_point: int, dtype,
+                          relu: bool) -> QuantizedTensor:
+    """``round(values * (1 / scale)) + zero_point``, clamped (at the zero point with ``relu``):
+    the vectorized kernels round before adding the zero point."""
+    xp = get_array_module(values)
+    lo, hi = quant_range(dtype)
+    ints = xp.rint(values * (np.float32(1.0) / np.float32(scale))) + zero_point
+    ints = xp.clip(ints, zero_point if relu else lo, hi).astype(dtype.np_dtype)
+    return _wrap(ints, dtype, per_tensor_affine, float(scale), int(zero_point))
+
+
 def add(x: QuantizedTensor, y, scale: float, zero_point: int,
         relu: bool = False) -> QuantizedTensor:
-    """``x + y`` of the values, requantized (``y`` a quantized tensor or a number)."""
-    return _requantize(x.dequantize() + _float(y), scale, zero_point, x.dtype, relu)
+    """``x + y`` of the values, requantized (``y`` a quantized tensor or a number). Two tensors
+    of one layout add as PyTorch's vectorized quantized add (see ``_fused_dequantize``); of
+    different layouts (channels-last and not) as its element-by-element loop, which PyTorch
+    also runs on the last ``numel % vector width`` elements (64 with AVX-512): there a value
+    within float error of a half step may round the other way."""
+    if not isinstance(y, QuantizedTensor) or x._data.strides != y._data.strides:
+        return _requantize(x.dequantize() + _float(y), scale, zero_point, x.dtype, relu)
+    values = _fused_dequantize(x) + _fused_dequantize(y)
+    return _rounded_then_shifted(values, scale, zero_point, x.dtype, relu)
 
 
 def add_relu(x: QuantizedTensor, y, scale: float, zero_point: int) -> QuantizedTensor:
@@ -167,8 +200,18 @@ def add_relu(x: QuantizedTensor, y, scale: float, zero_point: int) -> QuantizedT
 
 def mul(x: QuantizedTensor, y, scale: float, zero_point: int,
         relu: bool = False) -> QuantizedTensor:
-    """``x * y`` of the values, requantized."""
-    return _requantize(x.dequantize() * _float(y), scale, zero_point, x.dtype, relu)
+    """``x * y`` of the values, requantized. Two tensors multiply as PyTorch's quantized mul:
+    the product of their centered integers times the float32 ``x_scale * y_scale / scale``,
+    rounded (in float64), plus the zero point."""
+    if not isinstance(y, QuantizedTensor):
+        return _requantize(x.dequantize() * y, scale, zero_point, x.dtype, relu)
+    xp = x._xp
+    multiplier = np.float32(x.q_scale() * y.q_scale() / scale)
+    products = centered(x)._data * centered(y)._data  # float64: exact
+    ints = xp.rint(products * np.float64(multiplier)) + zero_point
+    lo, hi = quant_range(x.dtype)
+    ints = xp.clip(ints, zero_point if relu else lo, hi).astype(x.dtype.np_dtype)
+    return _wrap(ints, x.dtype, per_tensor_affine, float(scale), int(zero_point))
 
 
 def cat(xs, dim: int = 0, scale: float | None = None,
@@ -183,3 +226,62 @@ def cat(xs, dim: int = 0, scale: float | None = None,
 
 def relu(input: QuantizedTensor, inplace: bool = False) -> QuantizedTensor:
     return input.relu()
+
+
+def _quantized_input(input, op: str) -> None:
+    if not input.is_quantized:
+        raise ValueError(f"Input to 'quantized.{op}' must be quantized!")
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """Max pooling of the integers; the output keeps the input's qparams."""
+    if return_indices:
+        raise NotImplementedError("return_indices is not yet implemented!")
+    return F.max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode=ceil_mode)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """Max pooling of the integers; the output keeps the input's qparams."""
+    if return_indices:
+        raise NotImplementedError("return_indices is not yet implemented!")
+    return F.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode=ceil_mode)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override=None):
+    """Average pooling, requantized with the input's qparams (see ``requantized_mean``)."""
+    _quantized_input(input, "avg_pool2d")
+    return F.avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                        divisor_override)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override=None):
+    _quantized_input(input, "avg_pool3d")
+    return F.avg_pool3d(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                        divisor_override)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Adaptive average pooling, requantized with the input's qparams."""
+    _quantized_input(input, "functional.adaptive_avg_pool2d")
+    return F.adaptive_avg_pool2d(input, output_size)
+
+
+def adaptive_avg_pool3d(input, output_size):
+    _quantized_input(input, "functional.adaptive_avg_pool3d")
+    return F.adaptive_avg_pool3d(input, output_size)
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+    """The integers clipped to those of ``min_val`` and ``max_val``, same qparams."""
+    _quantized_input(input, "hardtanh")
+    return F.hardtanh(input, min_val, max_val, inplace)
+
+
+def hardswish(input, scale: float, zero_point: int):
+    """hardswish of the values, requantized with ``scale`` and ``zero_point``."""
+    _quantized_input(input, "hardswish")
+    return quantize_per_tensor(F.hardswish(input.dequantize()), scale, zero_point, input.dtype)

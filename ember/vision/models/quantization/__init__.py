@@ -1,6 +1,6 @@
 """Quantizable models (torchvision's ``models.quantization``): builders that return the float
 model prepared for quantization (``quantize=False``) or converted to int8 (``quantize=True``).
-So far: the ResNets, ResNeXts and MobileNetV2."""
+So far: the ResNets, ResNeXts, MobileNetV2 and the ShuffleNet V2s."""
 from ember.vision.models.quantization.mobilenetv2 import (
     MobileNet_V2_QuantizedWeights,
     QuantizableMobileNetV2,
@@ -17,9 +17,23 @@ from ember.vision.models.quantization.resnet import (
     resnext101_32x8d,
     resnext101_64x4d,
 )
+from ember.vision.models.quantization.shufflenetv2 import (
+    QuantizableShuffleNetV2,
+    ShuffleNet_V2_X0_5_QuantizedWeights,
+    ShuffleNet_V2_X1_0_QuantizedWeights,
+    ShuffleNet_V2_X1_5_QuantizedWeights,
+    ShuffleNet_V2_X2_0_QuantizedWeights,
+    shufflenet_v2_x0_5,
+    shufflenet_v2_x1_0,
+    shufflenet_v2_x1_5,
+    shufflenet_v2_x2_0,
+)
 
 __all__ = ["MobileNet_V2_QuantizedWeights", "QuantizableMobileNetV2", "mobilenet_v2",
            "QuantizableResNet", "ResNeXt101_32X8D_QuantizedWeights",
            "ResNeXt101_64X4D_QuantizedWeights", "ResNet18_QuantizedWeights",
            "ResNet50_QuantizedWeights", "resnet18", "resnet50", "resnext101_32x8d",
-           "resnext101_64x4d"]
+           "resnext101_64x4d", "QuantizableShuffleNetV2", "ShuffleNet_V2_X0_5_QuantizedWeights",
+           "ShuffleNet_V2_X1_0_QuantizedWeights", "ShuffleNet_V2_X1_5_QuantizedWeights",
+           "ShuffleNet_V2_X2_0_QuantizedWeights", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0",
+           "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]

@@ -219,8 +219,9 @@ def test_aug_mix_mixes_chains_with_dirichlet_weights(monkeypatch):
     assert img.size == (10, 10) and img.mode == "RGB"
     # all weight on the original image gives it back exactly
     keep = T.AugMix(mixture_width=2)
-    monkeypatch.setattr(keep, "_sample_dirichlet",
-                        lambda c, rows: np.tile(np.eye(len(c), dtype=np.float32)[:1], (rows, 1)))
+    monkeypatch.setattr(keep, "_sample_dirichlet",  # torchvision's hook: (rows, k) -> weights
+                        lambda params: ember.zeros(params.shape).index_fill(-1, ember.tensor([0]),
+                                                                            1.0))
     np.testing.assert_array_equal(keep(x).numpy(), a)
     with pytest.raises(ValueError, match="severity"):
         T.AugMix(severity=11)

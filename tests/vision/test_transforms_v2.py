@@ -31,10 +31,11 @@ def _rgb(h=12, w=16, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
 
 
-def _same(a, b):
+def _same(a, b, atol=0):
     if isinstance(a, ember.Tensor):
         assert type(a) is type(b) and a.dtype == b.dtype
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_allclose(a.numpy().astype(np.int64), b.numpy().astype(np.int64),
+                                   atol=atol, rtol=0)
     else:
         assert a.mode == b.mode and a.size == b.size
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -61,16 +62,22 @@ FIXED = [
 ]
 
 
+# torchvision's v2 colour kernels round differently from v1's on tensors (one level at most
+# for uint8; tests/conformance compares each with torchvision's own)
+_V2_ARITHMETIC = {"contrast", "saturation", "grayscale"}
+
+
 @pytest.mark.parametrize("name,v2_fn,v1_fn,args", FIXED, ids=[c[0] for c in FIXED])
 def test_functional_matches_v1_on_pil_tensor_and_image(name, v2_fn, v1_fn, args):
     arr = _rgb()
     pil = PIL.fromarray(arr)
     tensor = F1.pil_to_tensor(pil)
     _same(v2_fn(pil, *args), v1_fn(pil, *args))
-    _same(v2_fn(tensor, *args), v1_fn(tensor, *args))
+    atol = 1 if name in _V2_ARITHMETIC else 0
+    _same(v2_fn(tensor, *args), v1_fn(tensor, *args), atol)
     out = v2_fn(Image(tensor), *args)
     assert type(out) is Image
-    np.testing.assert_array_equal(out.numpy(), v1_fn(tensor, *args).numpy())
+    _same(out.as_subclass(ember.Tensor), v1_fn(tensor, *args), atol)
 
 
 def test_normalize_and_to_dtype_match_v1():
@@ -118,7 +125,8 @@ def test_random_transforms_draw_as_v1(make_v2, make_v1):
             ember.manual_seed(seed)
             want = make_v1()(img)
             ember.manual_seed(seed)
-            _same(make_v2()(img), want)
+            # v2's own colour arithmetic on tensors (see _V2_ARITHMETIC)
+            _same(make_v2()(img), want, atol=0 if img is pil else 1)
 
 
 def test_resize_center_crop_pad_classes_match_v1():
@@ -355,23 +363,31 @@ def test_custom_transform_make_params_and_transform():
 
 
 def test_keypoints_follow_the_pixels():
-    """A point at a pixel's centre stays at the centre of that pixel, wherever it goes."""
+    """torchvision's convention, which is not one convention: flips map key points as pixel
+    indices (x -> W - 1 - x), rotations and affine maps as continuous coordinates (a pixel's
+    centre is x + 0.5); shifts (pad, crops) agree with both. A point on a pixel, in the
+    convention of the transform, stays on that pixel wherever it goes."""
     h, w = 12, 16
     x, y = 5, 3
     mask = np.zeros((h, w), np.uint8)
     mask[y, x] = 1
-    sample = {"mask": Mask(mask),
-              "points": KeyPoints([[x + 0.5, y + 0.5]], canvas_size=(h, w))}
-    for t in [v2.RandomHorizontalFlip(1.0), v2.RandomVerticalFlip(1.0), v2.Pad([2, 1, 0, 3]),
-              v2.CenterCrop(10), v2.RandomRotation([90, 90], expand=True),
-              v2.RandomRotation([180, 180]), v2.RandomCrop(11)]:
-        ember.manual_seed(0)
-        out = t(sample)
-        assert type(out["points"]) is KeyPoints
-        assert tuple(out["mask"].shape) == out["points"].canvas_size, t
-        ys, xs = np.nonzero(out["mask"].numpy())
-        np.testing.assert_allclose(out["points"].numpy()[0], [xs[0] + 0.5, ys[0] + 0.5],
-                                   atol=1e-9, err_msg=repr(t))
+    for offset, transforms in [
+            (0.0, [v2.RandomHorizontalFlip(1.0), v2.RandomVerticalFlip(1.0),
+                   v2.Pad([2, 1, 0, 3]), v2.CenterCrop(10), v2.RandomCrop(11)]),
+            (0.5, [v2.Pad([2, 1, 0, 3]), v2.CenterCrop(10),
+                   v2.RandomRotation([90, 90], expand=True), v2.RandomRotation([180, 180]),
+                   v2.RandomCrop(11)])]:
+        sample = {"mask": Mask(mask),
+                  "points": KeyPoints([[x + offset, y + offset]], canvas_size=(h, w))}
+        for t in transforms:
+            ember.manual_seed(0)
+            out = t(sample)
+            assert type(out["points"]) is KeyPoints
+            assert tuple(out["mask"].shape) == out["points"].canvas_size, t
+            ys, xs = np.nonzero(out["mask"].numpy())
+            np.testing.assert_allclose(out["points"].numpy()[0],
+                                       [xs[0] + offset, ys[0] + offset], atol=1e-5,
+                                       err_msg=repr(t))
 
 
 def test_keypoints_affine_vs_numpy_and_unclamped():

@@ -13,7 +13,9 @@ import math
 
 import numpy as np
 
+import ember
 from ember._tensor import Tensor, _make
+from ember.vision.transforms import _grid_warp
 from ember.vision.transforms import functional as F
 from ember.vision.transforms.functional import InterpolationMode
 from ember.vision.transforms.transforms import _randint, _rng, _tensor_fill
@@ -114,8 +116,9 @@ _POLICIES = {
 }
 
 
-def _apply_op(img, op_name: str, magnitude: float, interpolation, fill):
-    """One augmentation. Shears are ``magnitude`` = tan(angle) about the top-left corner,
+def _apply_op(img, op_name: str, magnitude: float, interpolation, fill, F=F):
+    """One augmentation with the functionals of ``F`` (v1's, or v2's, whose tensor kernels
+    round differently). Shears are ``magnitude`` = tan(angle) about the top-left corner,
     translations whole pixels, enhancements factors ``1 + magnitude``."""
     if op_name in ("ShearX", "ShearY"):
         angle = math.degrees(math.atan(magnitude))
@@ -144,7 +147,7 @@ def _apply_op(img, op_name: str, magnitude: float, interpolation, fill):
 
 
 def _linspace(start: float, end: float, num_bins: int) -> np.ndarray:
-    return np.linspace(start, end, num_bins).astype(np.float32)  # float32, as torch.linspace
+    return _grid_warp.linspace(start, end, num_bins)  # float32, as torch.linspace
 
 
 def _posterize_bits(num_bins: int, top: int, levels: int) -> np.ndarray:
@@ -375,10 +378,18 @@ class AugMix(_Policy):
                           for name in ("Brightness", "Color", "Contrast", "Sharpness")})
         return table
 
-    def _sample_dirichlet(self, concentration: list, rows: int) -> np.ndarray:
-        # torchvision's torch._sample_dirichlet of a float tensor, one row per image
-        alpha = np.array(concentration, np.float32)
-        return _rng().dirichlet(np.broadcast_to(alpha, (rows, alpha.size)))
+    def _sample_dirichlet(self, params: Tensor) -> Tensor:
+        # torch._sample_dirichlet, as torchvision draws (the same numbers for the same seed)
+        return ember._sample_dirichlet(params)
+
+    def _mixing_weights(self, rows: int, device) -> tuple:
+        """Per image row: the original's weight (Beta(alpha, alpha) as a two-way Dirichlet) and
+        the chains' Dirichlet(alpha) weights scaled by the rest, drawn as torchvision does."""
+        def concentration(n: int) -> Tensor:
+            return ember.tensor([float(self.alpha)] * n, device=device).expand(rows, -1)
+        beta = self._sample_dirichlet(concentration(2))
+        mixing = self._sample_dirichlet(concentration(self.mixture_width))
+        return beta[:, 0], mixing * beta[:, 1].reshape(rows, -1)
 
     def __call__(self, orig_img):
         fill = self._fill(orig_img)
@@ -390,17 +401,15 @@ class AugMix(_Policy):
         batch = img.reshape((1,) * max(4 - img.ndim, 0) + shape)
         rows = batch.shape[0]
         weights_shape = (rows,) + (1,) * (batch.ndim - 1)
-        # Beta(alpha, alpha) as a two-way Dirichlet: column 0 weighs the original image.
-        beta = self._sample_dirichlet([self.alpha, self.alpha], rows)
-        mixing = self._sample_dirichlet([self.alpha] * self.mixture_width, rows) * beta[:, 1:]
-        mix = _make(beta[:, 0].reshape(weights_shape)).to(img.device) * batch
+        original, mixing = self._mixing_weights(rows, img.device)
+        mix = original.reshape(weights_shape) * batch
         for i in range(self.mixture_width):
             aug = batch
             depth = self.chain_depth if self.chain_depth > 0 else _randint(1, 4)
             for _ in range(depth):
                 name, magnitude = self._random_op(table, lambda: _randint(0, self.severity))
                 aug = _apply_op(aug, name, magnitude, self.interpolation, fill)
-            mix = mix + _make(mixing[:, i].reshape(weights_shape)).to(img.device) * aug
+            mix = mix + mixing[:, i].reshape(weights_shape) * aug
         mix = mix.reshape(shape).to(img.dtype)
         return mix if is_tensor else F.to_pil_image(mix)
 

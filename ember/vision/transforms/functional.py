@@ -12,6 +12,7 @@ import numpy as np
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.backend.device import get_array_module
+from ember.vision.transforms import _grid_warp
 
 
 class InterpolationMode(enum.Enum):
@@ -789,33 +790,39 @@ def _inverse_affine(center, angle: float, translate, scale: float, shear) -> lis
 def affine(img, angle: float, translate, scale: float, shear,
            interpolation=InterpolationMode.NEAREST, fill=None, center=None):
     """Rotate by ``angle`` (degrees, clockwise), scale, shear (degrees; one value or
-    ``[x, y]``) about ``center`` (default: the middle), then shift by ``translate`` pixels."""
+    ``[x, y]``) about ``center`` (default: the middle), then shift by ``translate`` pixels.
+    Tensors are sampled as torchvision's ``grid_sample`` path (nearest or bilinear), PIL
+    images by PIL."""
     if scale <= 0:
         raise ValueError("Argument scale should be positive")
     shear = [float(shear), 0.0] if isinstance(shear, (int, float)) else list(shear) + [0.0]
     _, h, w = get_dimensions(img)
+    if isinstance(img, Tensor):
+        matrix = _inverse_affine(_grid_warp.centred(center, w, h), angle,
+                                 [float(t) for t in translate], scale, shear[:2])
+        return _grid_warp.warp_affine(img, matrix, _interpolation_mode(interpolation), fill,
+                                      v2=False)
     center = [w * 0.5, h * 0.5] if center is None else center
     coefficients = _inverse_affine(center, angle, translate, scale, shear[:2])
     from PIL import Image
-
-    def transform(p, f):
-        return p.transform(p.size, Image.AFFINE, coefficients, _pil_filter(interpolation),
-                           fillcolor=f)
-    if isinstance(img, Tensor):
-        return _via_pil(img, transform, fill)
     _check_image(img, "affine")
-    return transform(img, _pil_fill(fill, img))
+    return img.transform(img.size, Image.AFFINE, coefficients, _pil_filter(interpolation),
+                         fillcolor=_pil_fill(fill, img))
 
 
 def rotate(img, angle: float, interpolation=InterpolationMode.NEAREST, expand: bool = False,
            center: list | None = None, fill=None):
-    """Rotate counter-clockwise by ``angle`` degrees about ``center`` (default: the middle)."""
-    def transform(p, f):
-        return p.rotate(angle, _pil_filter(interpolation), expand, center, fillcolor=f)
+    """Rotate counter-clockwise by ``angle`` degrees about ``center`` (default: the middle);
+    tensors as torchvision's ``grid_sample`` path, PIL images by PIL."""
     if isinstance(img, Tensor):
-        return _via_pil(img, transform, fill)
+        h, w = img.shape[-2:]
+        matrix = _inverse_affine(_grid_warp.centred(center, w, h), -angle, [0.0, 0.0], 1.0,
+                                 [0.0, 0.0])
+        return _grid_warp.warp_affine(img, matrix, _interpolation_mode(interpolation), fill,
+                                      v2=False, expand=expand)
     _check_image(img, "rotate")
-    return transform(img, _pil_fill(fill, img))
+    return img.rotate(angle, _pil_filter(interpolation), expand, center,
+                      fillcolor=_pil_fill(fill, img))
 
 
 def _perspective_coeffs(startpoints, endpoints) -> list:
@@ -837,70 +844,29 @@ def perspective(img, startpoints, endpoints, interpolation=InterpolationMode.BIL
     if len(startpoints) != 4 or len(endpoints) != 4:
         raise ValueError("Please provide exactly four corners for startpoints and endpoints.")
     coefficients = _perspective_coeffs(startpoints, endpoints)
-    from PIL import Image
-
-    def transform(p, f):
-        return p.transform(p.size, Image.PERSPECTIVE, coefficients, _pil_filter(interpolation),
-                           fillcolor=f)
     if isinstance(img, Tensor):
-        return _via_pil(img, transform, fill)
+        return _grid_warp.warp_perspective(img, coefficients, _interpolation_mode(interpolation),
+                                           fill, v2=False)
+    from PIL import Image
     _check_image(img, "perspective")
-    return transform(img, _pil_fill(fill, img))
+    return img.transform(img.size, Image.PERSPECTIVE, coefficients, _pil_filter(interpolation),
+                         fillcolor=_pil_fill(fill, img))
 
 
 def elastic_transform(img, displacement: Tensor, interpolation=InterpolationMode.BILINEAR,
                       fill=None):
     """Move every pixel by ``displacement`` (shape ``(1, H, W, 2)``, x then y, in grid_sample's
-    normalised units: 1 is half the width or height), sampling as ``grid_sample`` does
-    (``align_corners=False``, zeros outside, then blended towards ``fill`` there)."""
+    normalised units: 1 is half the width or height), sampled as torchvision's
+    ``grid_sample`` path (zeros outside, then blended towards ``fill`` there). A PIL image is
+    warped as its tensor."""
     if not isinstance(displacement, Tensor):
         raise TypeError("Argument displacement should be a Tensor")
     if not isinstance(img, Tensor):
         _check_image(img, "elastic_transform")
         out = elastic_transform(pil_to_tensor(img), displacement, interpolation, fill)
         return to_pil_image(out, mode=img.mode)
-    channels, h, w = get_dimensions(img)
-    if tuple(displacement.shape) != (1, h, w, 2):
-        raise ValueError(f"Argument displacement shape should be {(1, h, w, 2)}, but given "
-                         f"{tuple(displacement.shape)}")
-    mode = _interpolation_mode(interpolation)
-    if mode not in (InterpolationMode.NEAREST, InterpolationMode.BILINEAR):
-        raise ValueError(f"elastic_transform supports nearest and bilinear, not {mode.value}")
-    nearest = mode == InterpolationMode.NEAREST
-    data = img._data
-    xp = get_array_module(data)
-    shift = displacement.to(img.device)._data
-    # grid_sample un-normalises g to ((g + 1) * size - 1) / 2: the identity grid lands on the
-    # pixel centres, and a displacement d moves by d * size / 2 pixels.
-    x = xp.arange(w) + shift[0, :, :, 0] * (w / 2)
-    y = xp.arange(h)[:, None] + shift[0, :, :, 1] * (h / 2)
-    work = data.astype(_work_dtype(data), copy=False)
-    out = _sample(work, x, y, nearest)
-    if fill is not None:
-        mask = _sample(xp.ones((h, w), work.dtype), x, y, nearest)
-        fills = xp.asarray(_channel_fills(fill, channels), work.dtype)[:, None, None]
-        out = xp.where(mask < 0.5, fills, out) if nearest else out * mask + (1 - mask) * fills
-    return _make((out if _is_float(data) else xp.round(out)).astype(data.dtype))
-
-
-def _sample(values, x, y, nearest: bool):
-    """``values[..., y, x]`` at real pixel coordinates, nearest or bilinear, zero outside."""
-    xp = get_array_module(values)
-    h, w = values.shape[-2:]
-    if nearest:
-        corners = [(xp.rint(y), xp.rint(x), 1.0)]
-    else:
-        x0, y0 = xp.floor(x), xp.floor(y)
-        fx, fy = x - x0, y - y0
-        corners = [(y0, x0, (1 - fy) * (1 - fx)), (y0, x0 + 1, (1 - fy) * fx),
-                   (y0 + 1, x0, fy * (1 - fx)), (y0 + 1, x0 + 1, fy * fx)]
-    out = xp.zeros(values.shape[:-2] + x.shape, values.dtype)
-    for yy, xx, weight in corners:
-        inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
-        yi = xp.clip(yy, 0, h - 1).astype(np.intp)
-        xi = xp.clip(xx, 0, w - 1).astype(np.intp)
-        out += values[..., yi, xi] * xp.where(inside, weight, 0).astype(values.dtype)
-    return out
+    return _grid_warp.warp_elastic(img, displacement, _interpolation_mode(interpolation), fill,
+                                   v2=False)
 
 
 def five_crop(img, size) -> tuple:

@@ -1,7 +1,8 @@
 """``ember.vision.transforms.v2`` (torchvision.transforms.v2): transforms over whole samples
 (any pytree of images, videos, masks, boxes and other values), with the kernels in
-``functional``. On plain tensors and PIL images they give v1's results for the same
-parameters, and their random transforms draw as v1's do."""
+``functional``. PIL images give v1's (PIL's) results for the same parameters; tensor images
+follow torchvision v2's own kernels, whose colour arithmetic and fill blending can round a
+level away from v1's. Random transforms draw as v1's do."""
 from ember.vision.transforms.functional import InterpolationMode
 from ember.vision.transforms.v2 import functional  # noqa: F401
 from ember.vision.transforms.v2._augment import JPEG, CutMix, MixUp, RandomErasing

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from ember._tensor import Tensor, _make
+from ember._tensor import Tensor
 from ember.utils._pytree import tree_flatten, tree_unflatten
 from ember.vision import tv_tensors
 from ember.vision.transforms import autoaugment as _v1
@@ -76,13 +74,9 @@ class _AutoAugmentBase(Transform):
         if name == "Solarize":
             bound = _F1._max_value(plain._data.dtype) if isinstance(plain, Tensor) else 255.0
             out = F.solarize(plain, bound * magnitude)
-        elif name == "Posterize":  # v2's kernels also take float images
-            out = F.posterize(plain, int(magnitude))
-        elif name == "Equalize":
-            out = F.equalize(plain)
         else:
-            out = _v1._apply_op(plain, name, magnitude, self.interpolation, fill)
-        # v1's ops give plain tensors: the result keeps the input's TVTensor type
+            out = _v1._apply_op(plain, name, magnitude, self.interpolation, fill, F)
+        # the ops run on the plain tensor: the result keeps the input's TVTensor type
         return tv_tensors.wrap(out, like=image) if plain is not image else out
 
 
@@ -173,8 +167,8 @@ class AugMix(_AutoAugmentBase):
     and blended with the original by a Beta(``alpha``, ``alpha``) weight."""
 
     _PARAMETER_MAX = 10
-    # v1's Dirichlet draws (torch's sampler has no stream ember reproduces)
     _sample_dirichlet = _v1.AugMix._sample_dirichlet
+    _mixing_weights = _v1.AugMix._mixing_weights
 
     def __init__(self, severity: int = 3, mixture_width: int = 3, chain_depth: int = -1,
                  alpha: float = 1.0, all_ops: bool = True,
@@ -199,9 +193,8 @@ class AugMix(_AutoAugmentBase):
                                          - plain.ndim, 0) + shape)
         rows = batch.shape[0]
         weights_shape = (rows,) + (1,) * (batch.ndim - 1)
-        beta = self._sample_dirichlet([self.alpha, self.alpha], rows)
-        mixing = self._sample_dirichlet([self.alpha] * self.mixture_width, rows) * beta[:, 1:]
-        mix = _make(beta[:, 0].reshape(weights_shape).astype(np.float32)).to(plain.device) * batch
+        original, mixing = self._mixing_weights(rows, plain.device)
+        mix = original.reshape(weights_shape) * batch
         for i in range(self.mixture_width):
             aug = batch
             depth = self.chain_depth if self.chain_depth > 0 else _randint(1, 4)
@@ -213,8 +206,7 @@ class AugMix(_AutoAugmentBase):
                     magnitude = self._signed(float(magnitudes[_randint(0, self.severity)]),
                                              signed)
                 aug = self._apply(aug, name, magnitude)
-            weight = _make(mixing[:, i].reshape(weights_shape).astype(np.float32))
-            mix = mix + weight.to(plain.device) * aug
+            mix = mix + mixing[:, i].reshape(weights_shape) * aug
         mix = mix.reshape(shape).to(plain.dtype)
         if isinstance(orig, (tv_tensors.Image, tv_tensors.Video)):
             mix = tv_tensors.wrap(mix, like=orig)

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from ember.vision.transforms import functional as _v1
 from ember.vision.transforms.functional import InterpolationMode
+from ember.vision.transforms.v2 import _functional_color as _color
+from ember.vision.transforms.v2 import _functional_warp as _warp
 from ember.vision.transforms.v2.functional import (
     _GEOMETRIES,
+    _POINT_GEOMETRIES,
     _boxes_kernel,
     _equalize_image,
     _normalize_image,
@@ -35,7 +38,7 @@ def _boxes(functional, boxes, format, canvas_size, clamping_mode, *args) -> tupl
 
 
 def _points(functional, points, canvas_size, *args) -> tuple:
-    return _points_kernel(_GEOMETRIES[functional])(points, *args, canvas_size=canvas_size)
+    return _points_kernel(_POINT_GEOMETRIES[functional])(points, *args, canvas_size=canvas_size)
 
 
 # Images and videos: v1's kernels
@@ -46,18 +49,18 @@ crop_image = crop_video = _v1.crop
 center_crop_image = center_crop_video = _v1.center_crop
 resized_crop_image = resized_crop_video = _v1.resized_crop
 pad_image = pad_video = _v1.pad
-rotate_image = rotate_video = _v1.rotate
-affine_image = affine_video = _v1.affine
-adjust_brightness_image = adjust_brightness_video = _v1.adjust_brightness
-adjust_contrast_image = adjust_contrast_video = _v1.adjust_contrast
-adjust_saturation_image = adjust_saturation_video = _v1.adjust_saturation
-adjust_hue_image = adjust_hue_video = _v1.adjust_hue
-adjust_sharpness_image = adjust_sharpness_video = _v1.adjust_sharpness
-rgb_to_grayscale_image = _v1.rgb_to_grayscale
+rotate_image = rotate_video = _warp.rotate_image
+affine_image = affine_video = _warp.affine_image
+adjust_brightness_image = adjust_brightness_video = _color.adjust_brightness_image
+adjust_contrast_image = adjust_contrast_video = _color.adjust_contrast_image
+adjust_saturation_image = adjust_saturation_video = _color.adjust_saturation_image
+adjust_hue_image = adjust_hue_video = _color.adjust_hue_image
+adjust_sharpness_image = adjust_sharpness_video = _color.adjust_sharpness_image
+rgb_to_grayscale_image = _color.rgb_to_grayscale_image
 invert_image = invert_video = _v1.invert
 posterize_image = posterize_video = _posterize_image
 solarize_image = solarize_video = _v1.solarize
-autocontrast_image = autocontrast_video = _v1.autocontrast
+autocontrast_image = autocontrast_video = _color.autocontrast_image
 equalize_image = equalize_video = _equalize_image
 gaussian_blur_image = gaussian_blur_video = _v1.gaussian_blur
 permute_channels_image = permute_channels_video = _permute_channels_image
@@ -85,12 +88,11 @@ def pad_mask(mask, padding, fill=None, padding_mode: str = "constant"):
 
 
 def rotate_mask(mask, angle: float, expand: bool = False, center=None, fill=None):
-    return _v1.rotate(mask, angle, InterpolationMode.NEAREST, expand, center, fill)
+    return _warp._rotate_mask(mask, angle, None, expand, center, fill)
 
 
 def affine_mask(mask, angle: float, translate, scale: float, shear, fill=None, center=None):
-    return _v1.affine(mask, angle, translate, scale, shear, InterpolationMode.NEAREST, fill,
-                      center)
+    return _warp._affine_mask(mask, angle, translate, scale, shear, None, fill, center)
 
 
 # Boxes

@@ -1,9 +1,10 @@
 """``transforms.v2.functional``: one function per operation, dispatching on the input's type
-(see NOTE [ v2 kernel dispatch ] in ``_utils.py``). Images reuse the v1 kernels, so v2 gives
-v1's results on plain tensors and PIL images; boxes and masks get kernels of their own."""
+(see NOTE [ v2 kernel dispatch ] in ``_utils.py``). PIL images and most tensor images reuse
+the v1 kernels; v2's colour kernels (``_functional_color``) and warps (``_functional_warp``)
+keep torchvision v2's own arithmetic on tensors; boxes, points and masks get kernels of their
+own."""
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
@@ -12,6 +13,7 @@ from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
 from ember.backend.device import get_array_module
 from ember.vision import tv_tensors
+from ember.vision.transforms import _grid_warp
 from ember.vision.transforms import functional as _v1
 from ember.vision.transforms.functional import (
     InterpolationMode,
@@ -19,6 +21,7 @@ from ember.vision.transforms.functional import (
     pil_to_tensor,
     to_pil_image,
 )
+from ember.vision.transforms.v2 import _functional_color as _color
 from ember.vision.transforms.v2._utils import _dispatch, get_size, register_kernel
 from ember.vision.tv_tensors import (
     BoundingBoxes,
@@ -34,7 +37,8 @@ _IMAGE_TYPES = (Tensor, Image, Video)  # plain tensors are images (NOTE [ v2 ker
 
 
 # ---------------------------------------------------------------------------------------------
-# Boxes: kernels work on XYXY corners in float64 and give back the input's format and dtype
+# Boxes: kernels work on XYXY corners in the boxes' float dtype (float32 for integer boxes, as
+# torchvision) and give back the input's format and dtype
 
 def _to_xyxy(a, fmt: BoundingBoxFormat):
     xp = get_array_module(a)
@@ -58,14 +62,18 @@ def _format(fmt) -> BoundingBoxFormat:
     return BoundingBoxFormat[fmt.upper()] if isinstance(fmt, str) else fmt
 
 
+def _float_work(data):
+    """Coordinates as torchvision computes on them: float dtypes kept, integers in float32."""
+    return data.astype(data.dtype if _v1._is_float(data) else np.float32)
+
+
 def _map_boxes(boxes: Tensor, fmt, fn) -> Tensor:
-    """``fn`` applied to the boxes as float64 XYXY corners, returned in ``fmt`` and the boxes'
-    dtype (integer boxes rounded: a rotation by 90 degrees must not truncate 1.9999 to 1)."""
+    """``fn`` applied to the boxes as XYXY corners (in ``_float_work``'s dtype), returned in
+    ``fmt`` and the boxes' dtype (integer boxes truncated, as torchvision casts them)."""
     fmt = _format(fmt)
     data = boxes._data
-    out = _from_xyxy(fn(_to_xyxy(data.astype(np.float64), fmt)), fmt)
-    if not _v1._is_float(data):
-        out = get_array_module(out).rint(out)
+    work = _float_work(data)
+    out = _from_xyxy(fn(_to_xyxy(work, fmt)).astype(work.dtype, copy=False), fmt)
     return _make(out.astype(data.dtype))
 
 
@@ -126,9 +134,10 @@ def clamp_bounding_boxes(inpt: Tensor, format=None, canvas_size=None,
 
 
 # ---------------------------------------------------------------------------------------------
-# Geometry of coordinates: every geometric op moves points by one affine map. Each
+# Geometry of coordinates: every geometric op moves points by affine maps. Each
 # ``_geometry_*`` takes the canvas and the functional's arguments and gives the 2x3 map from
-# input to output pixel coordinates, the new canvas, and whether boxes are clamped to it.
+# input to output pixel coordinates (or a tuple of maps applied in turn, where torchvision
+# rounds between them), the new canvas, and whether boxes are clamped to it.
 
 def _geometry_hflip(canvas_size) -> tuple:
     return np.array([[-1.0, 0, canvas_size[1]], [0, 1, 0]]), tuple(canvas_size), False
@@ -136,6 +145,16 @@ def _geometry_hflip(canvas_size) -> tuple:
 
 def _geometry_vflip(canvas_size) -> tuple:
     return np.array([[1.0, 0, 0], [0, -1, canvas_size[0]]]), tuple(canvas_size), False
+
+
+# Key points are pixel indices under flips (x -> W - 1 - x), where box edges are pixel borders
+# (x -> W - x), as torchvision's kernels map them
+def _geometry_hflip_points(canvas_size) -> tuple:
+    return np.array([[-1.0, 0, canvas_size[1] - 1], [0, 1, 0]]), tuple(canvas_size), False
+
+
+def _geometry_vflip_points(canvas_size) -> tuple:
+    return np.array([[1.0, 0, 0], [0, -1, canvas_size[0] - 1]]), tuple(canvas_size), False
 
 
 def _shift(dx: float, dy: float) -> np.ndarray:
@@ -163,24 +182,20 @@ def _geometry_resize(canvas_size, size, interpolation=None, max_size=None,
 
 
 def _geometry_center_crop(canvas_size, output_size) -> tuple:
+    # torchvision crops boxes and points at the rounded (possibly negative) centred anchor even
+    # where the image is padded first, (tw - w) // 2 to the left, so they can be half a pixel
+    # off the padded image's content
     th, tw = _v1._size_pair(output_size)
     h, w = canvas_size
-    left = (tw - w) // 2 if tw > w else 0  # padded first, as the image is
-    top = (th - h) // 2 if th > h else 0
-    h, w = max(h, th), max(w, tw)
     crop_top, crop_left = int(round((h - th) / 2.0)), int(round((w - tw) / 2.0))
-    return _shift(left - crop_left, top - crop_top), (th, tw), True
+    return _shift(-crop_left, -crop_top), (th, tw), True
 
 
 def _geometry_resized_crop(canvas_size, top, left, height, width, size, interpolation=None,
                            antialias=True) -> tuple:
     shift, cropped, _ = _geometry_crop(canvas_size, top, left, height, width)
     scale, new, _ = _geometry_resize(cropped, size)
-    return _compose(scale, shift), new, True
-
-
-def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
-    return (np.vstack([outer, [0, 0, 1]]) @ np.vstack([inner, [0, 0, 1]]))[:2]
+    return (shift, scale), new, True
 
 
 def _forward_of(coefficients: Sequence[float]) -> np.ndarray:
@@ -198,54 +213,49 @@ def _geometry_affine(canvas_size, angle, translate, scale, shear, interpolation=
     return _forward_of(coefficients), tuple(canvas_size), True
 
 
-def _pil_expanded_size(w: int, h: int, angle: float, center) -> tuple:
-    """The canvas PIL's ``rotate(expand=True)`` makes: whole pixels around the turned corners,
-    with PIL's own rounding of the rotation (to 15 digits), so the sizes agree exactly."""
-    a = -math.radians(angle % 360.0)
-    cos, sin = round(math.cos(a), 15), round(math.sin(a), 15)
-    cx, cy = center
-    xx = [cos * (x - cx) + sin * (y - cy) + cx for x, y in ((0, 0), (w, 0), (w, h), (0, h))]
-    yy = [-sin * (x - cx) + cos * (y - cy) + cy for x, y in ((0, 0), (w, 0), (w, h), (0, h))]
-    return (math.ceil(max(xx)) - math.floor(min(xx)), math.ceil(max(yy)) - math.floor(min(yy)))
-
-
 def _geometry_rotate(canvas_size, angle, interpolation=None, expand=False, center=None,
                      fill=None) -> tuple:
     h, w = canvas_size
     center = [w * 0.5, h * 0.5] if center is None else center
-    # PIL's rotate is the clockwise affine map by -angle; with expand it grows the canvas to
-    # whole pixels around the turned corners and centres the picture in it
-    forward = _forward_of(_v1._inverse_affine(center, -angle, [0, 0], 1.0, [0.0, 0.0]))
+    # a rotation is the clockwise affine map by -angle; with expand, torchvision shifts the
+    # turned canvas's top-left corner to the origin of a canvas of ``_grid_warp.expanded_size``
+    coefficients = _v1._inverse_affine(center, -angle, [0, 0], 1.0, [0.0, 0.0])
+    forward = _forward_of(coefficients)
     if not expand:
         return forward, tuple(canvas_size), True
-    nw, nh = _pil_expanded_size(w, h, angle, center)
-    return _compose(_shift((nw - w) / 2.0, (nh - h) / 2.0), forward), (nh, nw), True
+    corners = _move(np.array([0.0, 0, w, w], np.float32), np.array([0.0, h, h, 0], np.float32),
+                    forward)
+    nw, nh = _grid_warp.expanded_size(coefficients, w, h)
+    return (forward, _shift(-corners[0].min(), -corners[1].min())), (nh, nw), True
 
 
-def _move(x, y, forward: np.ndarray) -> tuple:
-    return (forward[0, 0] * x + forward[0, 1] * y + forward[0, 2],
-            forward[1, 0] * x + forward[1, 1] * y + forward[1, 2])
+def _move(x, y, forward) -> tuple:
+    """``(x, y)`` moved by the 2x3 map (or the tuple of maps, in turn), computed in their
+    dtype (the maps cast to it)."""
+    for f in forward if isinstance(forward, tuple) else (forward,):
+        f = f.astype(x.dtype)
+        x, y = f[0, 0] * x + f[0, 1] * y + f[0, 2], f[1, 0] * x + f[1, 1] * y + f[1, 2]
+    return x, y
 
 
 def _enclose_moved_corners(boxes: Tensor, format, move, size, clamp: bool) -> Tensor:
     """Each box made the box enclosing its four corners moved by ``move(x, y) -> (x, y)``
     (float64 arrays), clamped to ``size`` if ``clamp``."""
     def enclose(a):
-        nx, ny = move(a[..., [0, 2, 2, 0]], a[..., [1, 1, 3, 3]])
+        nx, ny = (c.astype(a.dtype, copy=False) for c in move(a[..., [0, 2, 2, 0]],
+                                                               a[..., [1, 1, 3, 3]]))
         out = _stack(nx.min(-1), ny.min(-1), nx.max(-1), ny.max(-1))
         return _clamp_xyxy(out, size) if clamp else out
     return _map_boxes(boxes, format, enclose)
 
 
 def _move_points(points: Tensor, move) -> Tensor:
-    """``points`` (..., 2) moved by ``move(x, y) -> (x, y)`` in float64, in their own dtype
-    (integer points rounded)."""
+    """``points`` (..., 2) moved by ``move(x, y) -> (x, y)`` in ``_float_work``'s dtype, given
+    back in their own dtype (integer points truncated, as torchvision casts them)."""
     data = points._data
     xp = get_array_module(data)
-    a = data.astype(np.float64)
-    out = xp.stack(move(a[..., 0], a[..., 1]), axis=-1)
-    if not _v1._is_float(data):
-        out = xp.rint(out)
+    a = _float_work(data)
+    out = xp.stack([c.astype(a.dtype, copy=False) for c in move(a[..., 0], a[..., 1])], axis=-1)
     return _make(out.astype(data.dtype))
 
 
@@ -279,16 +289,6 @@ def _resize_mask(mask, size, interpolation=None, max_size=None, antialias=True):
 def _resized_crop_mask(mask, top, left, height, width, size, interpolation=None,
                        antialias=True):
     return _v1.resized_crop(mask, top, left, height, width, size, InterpolationMode.NEAREST)
-
-
-def _rotate_mask(mask, angle, interpolation=None, expand=False, center=None, fill=None):
-    return _v1.rotate(mask, angle, InterpolationMode.NEAREST, expand, center, fill)
-
-
-def _affine_mask(mask, angle, translate, scale, shear, interpolation=None, fill=None,
-                 center=None):
-    return _v1.affine(mask, angle, translate, scale, shear, InterpolationMode.NEAREST, fill,
-                      center)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -514,28 +514,32 @@ for _image_type in _IMAGE_TYPES:
 for _functional, _v1_function in [
         (horizontal_flip, _v1.hflip), (vertical_flip, _v1.vflip), (resize, _v1.resize),
         (crop, _v1.crop), (center_crop, _v1.center_crop), (resized_crop, _v1.resized_crop),
-        (pad, _v1.pad), (rotate, _v1.rotate), (affine, _v1.affine),
-        (adjust_brightness, _v1.adjust_brightness), (adjust_contrast, _v1.adjust_contrast),
-        (adjust_saturation, _v1.adjust_saturation), (adjust_hue, _v1.adjust_hue),
-        (rgb_to_grayscale, _v1.rgb_to_grayscale), (invert, _v1.invert),
-        (solarize, _v1.solarize), (autocontrast, _v1.autocontrast),
-        (adjust_sharpness, _v1.adjust_sharpness),
+        (pad, _v1.pad),
+        (adjust_brightness, _color.adjust_brightness_image),
+        (adjust_contrast, _color.adjust_contrast_image),
+        (adjust_saturation, _color.adjust_saturation_image),
+        (adjust_hue, _color.adjust_hue_image),
+        (rgb_to_grayscale, _color.rgb_to_grayscale_image), (invert, _v1.invert),
+        (solarize, _v1.solarize), (autocontrast, _color.autocontrast_image),
+        (adjust_sharpness, _color.adjust_sharpness_image),
         (gaussian_blur, _v1.gaussian_blur)]:
     for _image_type in (*_IMAGE_TYPES, "pil"):
         register_kernel(_functional, _image_type)(_v1_function)
 for _functional, _kernel in [
         (horizontal_flip, _v1.hflip), (vertical_flip, _v1.vflip), (resize, _resize_mask),
         (crop, _v1.crop), (center_crop, _v1.center_crop), (resized_crop, _resized_crop_mask),
-        (pad, _v1.pad), (rotate, _rotate_mask), (affine, _affine_mask),
+        (pad, _v1.pad),
         (to_dtype, _to_dtype_plain)]:
     register_kernel(_functional, Mask)(_kernel)
 _GEOMETRIES = {horizontal_flip: _geometry_hflip, vertical_flip: _geometry_vflip,
                resize: _geometry_resize, crop: _geometry_crop, center_crop: _geometry_center_crop,
                resized_crop: _geometry_resized_crop, pad: _geometry_pad, rotate: _geometry_rotate,
                affine: _geometry_affine}
+_POINT_GEOMETRIES = {**_GEOMETRIES, horizontal_flip: _geometry_hflip_points,
+                     vertical_flip: _geometry_vflip_points}
 for _functional, _geometry in _GEOMETRIES.items():
     register_kernel(_functional, BoundingBoxes)(_boxes_kernel(_geometry))
-    register_kernel(_functional, KeyPoints)(_points_kernel(_geometry))
+    register_kernel(_functional, KeyPoints)(_points_kernel(_POINT_GEOMETRIES[_functional]))
 register_kernel(to_dtype, BoundingBoxes)(_to_dtype_meta)
 register_kernel(to_dtype, KeyPoints)(_to_dtype_meta)
 

@@ -174,6 +174,10 @@ def test_activations():
     x = (ints - 100) * np.float32(0.1)
     want = np.clip(np.rint(x * np.clip(x + 3, 0, 6) / 6 / 0.05 + 30), 0, 255)
     assert np.abs(_ints(qF.hardswish(q, 0.05, 30)) - want).max() <= 1  # ties may go either way
+    gate = F.hardsigmoid(q)  # fixed qparams: [0, 1] on 256 steps
+    assert gate.dtype is ember.quint8 and (gate.q_scale(), gate.q_zero_point()) == (1 / 256, 0)
+    want = np.clip(np.rint(np.clip(x + 3, 0, 6) / 6 * 256), 0, 255)
+    assert np.abs(_ints(gate) - want).max() <= 1  # ties may go either way
     with pytest.raises(ValueError):
         qF.adaptive_avg_pool2d(ember.zeros(1, 1, 2, 2), 1)
 

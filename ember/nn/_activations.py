@@ -206,6 +206,9 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """clip(x / 6 + 1/2, 0, 1)."""
+    if input.is_quantized:  # its own kernel, with fixed output qparams
+        from ember.ao.nn.quantized import functional as qF
+        return qF.hardsigmoid(input, inplace)
     _real_floating_only(input, "hardsigmoid_cpu")
     if inplace:
         return _inplace(input, _nn.Hardsigmoid, saves_self=True)

@@ -72,3 +72,21 @@ def test_with_args_builds_fresh_instances_and_qconfigs():
     assert qc.weight().qscheme is ember.per_channel_symmetric
     with pytest.raises(ValueError):
         tq.QConfig(activation=tq.MinMaxObserver(), weight=tq.MinMaxObserver)
+
+
+def test_fixed_qparams_observer_and_fake_quant():
+    """The fixed-qparams observer ignores its input; its fake quant rounds onto 1/256 steps
+    of [0, 1] and keeps the observer's buffers (both in the state dict)."""
+    obs = tq.default_fixed_qparams_range_neg1to1_observer()
+    obs(ember.tensor([5.0, -7.0]))
+    scale, zp = obs.calculate_qparams()
+    assert scale.tolist() == [2 / 256] and zp.tolist() == [128] and zp.dtype is ember.int32
+    fq = tq.default_fixed_qparams_range_0to1_fake_quant()
+    assert type(fq.activation_post_process) is tq.FixedQParamsObserver
+    assert list(fq.state_dict()) == ["fake_quant_enabled", "observer_enabled", "scale",
+                                     "zero_point", "activation_post_process.scale",
+                                     "activation_post_process.zero_point"]
+    x = np.array([-0.5, 0.1, 0.3337, 0.99, 1.5], dtype=np.float32)
+    expected = np.clip(np.rint(x * 256), 0, 255) / 256
+    np.testing.assert_allclose(fq(ember.tensor(x)).numpy(), expected, rtol=0, atol=1e-7)
+    assert fq.scale.tolist() == [1 / 256]

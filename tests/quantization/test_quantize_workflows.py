@@ -123,3 +123,23 @@ def test_float_computed_layers_are_swapped():
                                                 "QuantizedLayerNorm"]
     assert (q(x) - ref).abs().max().item() < 0.1
     assert "1.scale" in q.state_dict()
+
+
+def test_prepare_qat_gives_sigmoid_like_layers_fixed_qparams():
+    """In training, Hardsigmoid, Sigmoid, Softmax and Tanh get fixed-qparams fake quants
+    ([0, 1] or [-1, 1] on 256 steps) in place of the qconfig's; dropout gets no observer; a QAT
+    conv-bn holds its bn before its weight fake quant (PyTorch's state_dict order)."""
+    m = nn.Sequential(tq.QuantStub(), nn.Conv2d(2, 3, 1), nn.BatchNorm2d(3), nn.Hardsigmoid(),
+                      nn.Tanh(), nn.Dropout(), tq.DeQuantStub()).train()
+    tq.fuse_modules_qat(m, [["1", "2"]], inplace=True)
+    m.qconfig = tq.get_default_qat_qconfig("qnnpack")
+    tq.prepare_qat(m, inplace=True)
+    assert type(m[3].activation_post_process) is tq.FixedQParamsFakeQuantize
+    assert m[4].activation_post_process.scale.tolist() == [2 / 256]
+    assert not hasattr(m[5], "activation_post_process")
+    assert [name for name, _ in m[1].named_children()] == ["bn", "weight_fake_quant",
+                                                          "activation_post_process"]
+    eval_model = nn.Sequential(tq.QuantStub(), nn.Hardsigmoid(), tq.DeQuantStub()).eval()
+    eval_model.qconfig = tq.default_qconfig
+    tq.prepare(eval_model, inplace=True)
+    assert not hasattr(eval_model[1], "activation_post_process")

@@ -20,8 +20,11 @@ from ember.ao.quantization import observer, qconfig, quantization_mappings, stub
 from ember.ao.quantization.fake_quantize import (  # noqa: F401
     FakeQuantize,
     FakeQuantizeBase,
+    FixedQParamsFakeQuantize,
     FusedMovingAvgObsFakeQuantize,
     default_fake_quant,
+    default_fixed_qparams_range_0to1_fake_quant,
+    default_fixed_qparams_range_neg1to1_fake_quant,
     default_fused_act_fake_quant,
     default_fused_per_channel_wt_fake_quant,
     default_fused_wt_fake_quant,
@@ -42,6 +45,7 @@ from ember.ao.quantization.fuse_modules import (  # noqa: F401
     get_fuser_method,
 )
 from ember.ao.quantization.observer import (  # noqa: F401
+    FixedQParamsObserver,
     HistogramObserver,
     MinMaxObserver,
     MovingAverageMinMaxObserver,
@@ -52,6 +56,8 @@ from ember.ao.quantization.observer import (  # noqa: F401
     PlaceholderObserver,
     UniformQuantizationObserverBase,
     default_dynamic_quant_observer,
+    default_fixed_qparams_range_0to1_observer,
+    default_fixed_qparams_range_neg1to1_observer,
     default_float_qparams_observer,
     default_histogram_observer,
     default_observer,

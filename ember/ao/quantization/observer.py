@@ -21,10 +21,11 @@ from ember._quantized import (
 __all__ = ["ObserverBase", "UniformQuantizationObserverBase", "MinMaxObserver",
            "MovingAverageMinMaxObserver", "PerChannelMinMaxObserver",
            "MovingAveragePerChannelMinMaxObserver", "HistogramObserver", "PlaceholderObserver",
-           "NoopObserver", "default_observer", "default_weight_observer",
+           "NoopObserver", "FixedQParamsObserver", "default_observer", "default_weight_observer",
            "default_per_channel_weight_observer", "default_histogram_observer",
            "default_dynamic_quant_observer", "default_placeholder_observer",
-           "default_float_qparams_observer", "get_observer_state_dict",
+           "default_float_qparams_observer", "default_fixed_qparams_range_0to1_observer",
+           "default_fixed_qparams_range_neg1to1_observer", "get_observer_state_dict",
            "load_observer_state_dict"]
 
 _EPS = float(np.finfo(np.float32).eps)
@@ -368,6 +369,36 @@ class PlaceholderObserver(ObserverBase):
         raise Exception("calculate_qparams should not be called for PlaceholderObserver")
 
 
+class FixedQParamsObserver(ObserverBase):
+    """Records nothing and always gives the ``scale`` and ``zero_point`` it was built with:
+    the qparams of ops whose output range is known (sigmoid, hardsigmoid and tanh map onto
+    [0, 1] or [-1, 1]).
+
+    Example::
+
+        >>> FixedQParamsObserver(scale=1 / 256, zero_point=0).calculate_qparams()
+        (tensor([0.0039]), tensor([0], dtype=torch.int32))
+    """
+
+    def __init__(self, scale: float, zero_point: int, dtype=ember.quint8,
+                 qscheme=per_tensor_affine, quant_min: int = 0, quant_max: int = 255,
+                 is_dynamic: bool = False, **kwargs) -> None:
+        if is_dynamic:
+            raise NotImplementedError("FixedQParamsObserver doesn't support dynamic quantization")
+        super().__init__(dtype=dtype, is_dynamic=is_dynamic)
+        self.quant_min = quant_min
+        self.quant_max = quant_max
+        self.register_buffer("scale", ember.tensor([scale], dtype=ember.float32))
+        self.register_buffer("zero_point", ember.tensor([zero_point], dtype=ember.int32))
+        self.qscheme = qscheme
+
+    def forward(self, X):
+        return X
+
+    def calculate_qparams(self):
+        return self.scale, self.zero_point
+
+
 class NoopObserver(ObserverBase):
     """Records nothing (for float16 and other casts)."""
 
@@ -420,3 +451,8 @@ default_dynamic_quant_observer = PlaceholderObserver.with_args(
     dtype=ember.quint8, quant_min=0, quant_max=255, is_dynamic=True)
 default_float_qparams_observer = PerChannelMinMaxObserver.with_args(
     dtype=ember.quint8, qscheme=per_channel_affine_float_qparams, ch_axis=0)
+# [0, 1] and [-1, 1] on 256 steps (sigmoid / hardsigmoid / softmax and tanh)
+default_fixed_qparams_range_0to1_observer = FixedQParamsObserver.with_args(
+    scale=1.0 / 256.0, zero_point=0, dtype=ember.quint8, quant_min=0, quant_max=255)
+default_fixed_qparams_range_neg1to1_observer = FixedQParamsObserver.with_args(
+    scale=2.0 / 256.0, zero_point=128, dtype=ember.quint8, quant_min=0, quant_max=255)

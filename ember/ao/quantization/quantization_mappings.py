@@ -8,12 +8,16 @@ from ember.ao.nn import quantized as nnq
 from ember.ao.nn.intrinsic import qat as nniqat
 from ember.ao.nn.intrinsic import quantized as nniq
 from ember.ao.nn.quantized import dynamic as nnqd
+from ember.ao.quantization.fake_quantize import (
+    default_fixed_qparams_range_0to1_fake_quant,
+    default_fixed_qparams_range_neg1to1_fake_quant,
+)
 from ember.ao.quantization.stubs import DeQuantStub, QuantStub
 
 __all__ = ["DEFAULT_STATIC_QUANT_MODULE_MAPPINGS", "DEFAULT_QAT_MODULE_MAPPINGS",
            "DEFAULT_DYNAMIC_QUANT_MODULE_MAPPINGS", "get_default_static_quant_module_mappings",
            "get_default_qat_module_mappings", "get_default_dynamic_quant_module_mappings",
-           "get_default_qconfig_propagation_list"]
+           "get_default_qconfig_propagation_list", "DEFAULT_MODULE_TO_ACT_POST_PROCESS"]
 
 DEFAULT_STATIC_QUANT_MODULE_MAPPINGS = {
     QuantStub: nnq.Quantize,
@@ -74,6 +78,14 @@ DEFAULT_DYNAMIC_QUANT_MODULE_MAPPINGS = {
     nn.RNNCell: nnqd.RNNCell,
 }
 
+# In QAT these get fixed-qparams fake quants instead of their qconfig's activation one.
+DEFAULT_MODULE_TO_ACT_POST_PROCESS = {
+    nn.Hardsigmoid: default_fixed_qparams_range_0to1_fake_quant,
+    nn.Sigmoid: default_fixed_qparams_range_0to1_fake_quant,
+    nn.Softmax: default_fixed_qparams_range_0to1_fake_quant,
+    nn.Tanh: default_fixed_qparams_range_neg1to1_fake_quant,
+}
+
 # Containers get a qconfig too, so their children inherit it.
 _INCLUDE_QCONFIG_PROPAGATE_LIST = {nn.Sequential}
 
@@ -94,3 +106,11 @@ def get_default_qconfig_propagation_list() -> set:
     """The module types that get a qconfig (and, as leaves, an output observer)."""
     return (set(DEFAULT_STATIC_QUANT_MODULE_MAPPINGS) | set(DEFAULT_QAT_MODULE_MAPPINGS)
             | set(DEFAULT_DYNAMIC_QUANT_MODULE_MAPPINGS) | _INCLUDE_QCONFIG_PROPAGATE_LIST)
+
+
+def _get_special_act_post_process(module):
+    """The fixed-qparams fake quant of a module in training of a type with a known output
+    range, else None."""
+    if not module.training:
+        return None
+    return DEFAULT_MODULE_TO_ACT_POST_PROCESS.get(type(module))

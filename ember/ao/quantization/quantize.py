@@ -18,6 +18,7 @@ from ember.ao.quantization.qconfig import (
     float_qparams_weight_only_qconfig,
 )
 from ember.ao.quantization.quantization_mappings import (
+    _get_special_act_post_process,
     get_default_dynamic_quant_module_mappings,
     get_default_qat_module_mappings,
     get_default_qconfig_propagation_list,
@@ -57,20 +58,25 @@ def _needs_observation(module) -> bool:
     return getattr(module, "qconfig", None) is not None
 
 
-def _insert_activation_post_process(module) -> None:
+def _insert_activation_post_process(module, special_act_post_process=None) -> None:
     if _needs_observation(module) and not isinstance(module, DeQuantStub):
-        module.add_module("activation_post_process", module.qconfig.activation())
+        make = special_act_post_process or module.qconfig.activation
+        module.add_module("activation_post_process", make())
         module.register_forward_hook(_observer_forward_hook, prepend=True)
 
 
 def _add_observer_(module, propagation_list, non_leaf_module_list) -> None:
     for child in module.children():
+        if type(child) is nn.Dropout:  # PyTorch observes no dropout: it keeps the qparams
+            continue
         if type(child) is nnq.FloatFunctional:
             if _needs_observation(child):
                 child.activation_post_process = child.qconfig.activation()
         elif isinstance(child, nni._FusedModule) or (
                 non_leaf_module_list and type(child) in non_leaf_module_list):
             _insert_activation_post_process(child)
+        elif _get_special_act_post_process(child) is not None:
+            _insert_activation_post_process(child, _get_special_act_post_process(child))
         else:
             _add_observer_(child, propagation_list, non_leaf_module_list)
     # A leaf observes its own output; a QuantStub's observer sees the model's input.

@@ -47,8 +47,11 @@ class Inception(nn.Module):
             nn.MaxPool2d(kernel_size=3, stride=1, padding=1, ceil_mode=True),
             conv_block(in_channels, pool_proj, kernel_size=1))
 
+    def _forward(self, x: Tensor) -> list[Tensor]:
+        return [self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)]
+
     def forward(self, x: Tensor) -> Tensor:
-        return cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
+        return cat(self._forward(x), 1)
 
 
 class InceptionAux(nn.Module):
@@ -143,9 +146,11 @@ class GoogLeNet(nn.Module):
                     nn.init.constant_(m.weight, 1)
                     nn.init.constant_(m.bias, 0)
 
-    def forward(self, x: Tensor) -> Tensor | GoogLeNetOutputs:
-        if self.transform_input:
-            x = imagenet_to_inception_input(x)
+    def _transform_input(self, x: Tensor) -> Tensor:
+        return imagenet_to_inception_input(x) if self.transform_input else x
+
+    def _forward(self, x: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """The logits and, in training, the auxiliary ones (else None)."""
         x = self.maxpool1(self.conv1(x))
         x = self.maxpool2(self.conv3(self.conv2(x)))
         x = self.maxpool3(self.inception3b(self.inception3a(x)))
@@ -156,9 +161,17 @@ class GoogLeNet(nn.Module):
         x = self.maxpool4(self.inception4e(x))
         x = self.inception5b(self.inception5a(x))
         x = self.fc(self.dropout(self.avgpool(x).flatten(1)))
+        return x, aux1, aux2
+
+    def eager_outputs(self, x: Tensor, aux2: Tensor | None,
+                      aux1: Tensor | None) -> Tensor | GoogLeNetOutputs:
         if self.training and self.aux_logits:
             return GoogLeNetOutputs(x, aux2, aux1)
         return x
+
+    def forward(self, x: Tensor) -> Tensor | GoogLeNetOutputs:
+        x, aux1, aux2 = self._forward(self._transform_input(x))
+        return self.eager_outputs(x, aux2, aux1)
 
 
 class GoogLeNet_Weights(WeightsEnum):

@@ -47,11 +47,13 @@ class InceptionA(nn.Module):
         self.branch3x3dbl_3 = conv_block(96, 96, kernel_size=3, padding=1)
         self.branch_pool = conv_block(in_channels, pool_features, kernel_size=1)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _forward(self, x: Tensor) -> list[Tensor]:
         branch5x5 = self.branch5x5_2(self.branch5x5_1(x))
         branch3x3dbl = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
-        return cat([self.branch1x1(x), branch5x5, branch3x3dbl,
-                    self.branch_pool(_avg_pool_3x3(x))], 1)
+        return [self.branch1x1(x), branch5x5, branch3x3dbl, self.branch_pool(_avg_pool_3x3(x))]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return cat(self._forward(x), 1)
 
 
 class InceptionB(nn.Module):
@@ -66,10 +68,12 @@ class InceptionB(nn.Module):
         self.branch3x3dbl_2 = conv_block(64, 96, kernel_size=3, padding=1)
         self.branch3x3dbl_3 = conv_block(96, 96, kernel_size=3, stride=2)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _forward(self, x: Tensor) -> list[Tensor]:
         branch3x3dbl = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
-        return cat([self.branch3x3(x), branch3x3dbl, F.max_pool2d(x, kernel_size=3, stride=2)],
-                   1)
+        return [self.branch3x3(x), branch3x3dbl, F.max_pool2d(x, kernel_size=3, stride=2)]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return cat(self._forward(x), 1)
 
 
 class InceptionC(nn.Module):
@@ -91,14 +95,16 @@ class InceptionC(nn.Module):
         self.branch7x7dbl_5 = conv_block(c7, 192, kernel_size=(1, 7), padding=(0, 3))
         self.branch_pool = conv_block(in_channels, 192, kernel_size=1)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _forward(self, x: Tensor) -> list[Tensor]:
         branch7x7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
         branch7x7dbl = self.branch7x7dbl_1(x)
         for layer in (self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4,
                       self.branch7x7dbl_5):
             branch7x7dbl = layer(branch7x7dbl)
-        return cat([self.branch1x1(x), branch7x7, branch7x7dbl,
-                    self.branch_pool(_avg_pool_3x3(x))], 1)
+        return [self.branch1x1(x), branch7x7, branch7x7dbl, self.branch_pool(_avg_pool_3x3(x))]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return cat(self._forward(x), 1)
 
 
 class InceptionD(nn.Module):
@@ -115,12 +121,15 @@ class InceptionD(nn.Module):
         self.branch7x7x3_3 = conv_block(192, 192, kernel_size=(7, 1), padding=(3, 0))
         self.branch7x7x3_4 = conv_block(192, 192, kernel_size=3, stride=2)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _forward(self, x: Tensor) -> list[Tensor]:
         branch3x3 = self.branch3x3_2(self.branch3x3_1(x))
         branch7x7x3 = self.branch7x7x3_1(x)
         for layer in (self.branch7x7x3_2, self.branch7x7x3_3, self.branch7x7x3_4):
             branch7x7x3 = layer(branch7x7x3)
-        return cat([branch3x3, branch7x7x3, F.max_pool2d(x, kernel_size=3, stride=2)], 1)
+        return [branch3x3, branch7x7x3, F.max_pool2d(x, kernel_size=3, stride=2)]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return cat(self._forward(x), 1)
 
 
 class InceptionE(nn.Module):
@@ -140,14 +149,16 @@ class InceptionE(nn.Module):
         self.branch3x3dbl_3b = conv_block(384, 384, kernel_size=(3, 1), padding=(1, 0))
         self.branch_pool = conv_block(in_channels, 192, kernel_size=1)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _forward(self, x: Tensor) -> list[Tensor]:
         branch3x3 = self.branch3x3_1(x)
         branch3x3 = cat([self.branch3x3_2a(branch3x3), self.branch3x3_2b(branch3x3)], 1)
         branch3x3dbl = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
         branch3x3dbl = cat([self.branch3x3dbl_3a(branch3x3dbl),
                             self.branch3x3dbl_3b(branch3x3dbl)], 1)
-        return cat([self.branch1x1(x), branch3x3, branch3x3dbl,
-                    self.branch_pool(_avg_pool_3x3(x))], 1)
+        return [self.branch1x1(x), branch3x3, branch3x3dbl, self.branch_pool(_avg_pool_3x3(x))]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return cat(self._forward(x), 1)
 
 
 class InceptionAux(nn.Module):
@@ -241,9 +252,11 @@ class Inception3(nn.Module):
                     nn.init.constant_(m.weight, 1)
                     nn.init.constant_(m.bias, 0)
 
-    def forward(self, x: Tensor) -> Tensor | InceptionOutputs:
-        if self.transform_input:
-            x = imagenet_to_inception_input(x)
+    def _transform_input(self, x: Tensor) -> Tensor:
+        return imagenet_to_inception_input(x) if self.transform_input else x
+
+    def _forward(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The logits and, in training, the auxiliary ones (else None)."""
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(self.maxpool1(x)))
         x = self.Mixed_5d(self.Mixed_5c(self.Mixed_5b(self.maxpool2(x))))
@@ -251,9 +264,16 @@ class Inception3(nn.Module):
         aux = self.AuxLogits(x) if self.AuxLogits is not None and self.training else None
         x = self.Mixed_7c(self.Mixed_7b(self.Mixed_7a(x)))
         x = self.fc(self.dropout(self.avgpool(x)).flatten(1))
+        return x, aux
+
+    def eager_outputs(self, x: Tensor, aux: Tensor | None) -> Tensor | InceptionOutputs:
         if self.training and self.aux_logits:
             return InceptionOutputs(x, aux)
         return x
+
+    def forward(self, x: Tensor) -> Tensor | InceptionOutputs:
+        x, aux = self._forward(self._transform_input(x))
+        return self.eager_outputs(x, aux)
 
 
 class Inception_V3_Weights(WeightsEnum):

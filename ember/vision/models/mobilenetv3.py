@@ -140,9 +140,12 @@ class MobileNetV3(nn.Module):
         )
         _init_mobilenet(self)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _forward_impl(self, x: Tensor) -> Tensor:
         x = self.avgpool(self.features(x)).flatten(1)
         return self.classifier(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._forward_impl(x)
 
 
 def _mobilenet_v3_conf(arch: str, width_mult: float = 1.0, reduced_tail: bool = False,

@@ -1,7 +1,8 @@
-"""Quantized layers computed in float: BatchNorm, LayerNorm, GroupNorm, Hardswish, ELU and
-LeakyReLU dequantize their input, run the float layer and requantize with the output scale and
-zero point their observer chose (PyTorch's kernels compute these in float too; results agree
-with PyTorch's to the output step, not always bit for bit)."""
+"""Quantized layers computed in float: BatchNorm, LayerNorm, GroupNorm, ELU and LeakyReLU
+dequantize their input, run the float layer and requantize with the output scale and zero point
+their observer chose (PyTorch's kernels compute these in float too; results agree with PyTorch's
+to the output step, not always bit for bit). Hardswish runs ``functional.hardswish``, which
+follows PyTorch's kernel exactly."""
 from __future__ import annotations
 
 import copy
@@ -9,6 +10,7 @@ import copy
 import ember
 from ember import nn
 from ember._quantized import quantize_per_tensor
+from ember.ao.nn.quantized import functional
 
 __all__ = ["BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "Hardswish", "ELU",
            "LeakyReLU"]
@@ -64,7 +66,10 @@ class GroupNorm(_FloatComputed, nn.GroupNorm):
 
 
 class Hardswish(_FloatComputed, nn.Hardswish):
-    """Hardswish on a quantized tensor."""
+    """Hardswish on a quantized tensor (with PyTorch's kernel's rounding)."""
+
+    def forward(self, input):
+        return functional.hardswish(input, float(self.scale), int(self.zero_point))
 
 
 class LeakyReLU(_FloatComputed, nn.LeakyReLU):

@@ -22,7 +22,7 @@ from ember.nn import functional as F
 
 __all__ = ["linear", "conv1d", "conv2d", "conv3d", "add", "add_relu", "mul", "cat", "relu",
            "max_pool1d", "max_pool2d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool2d",
-           "adaptive_avg_pool3d", "hardtanh", "hardswish"]
+           "adaptive_avg_pool3d", "hardtanh", "hardswish", "hardsigmoid"]
 
 _EXACT_FLOAT32 = 2 ** 24  # every integer below this is a float32
 
@@ -281,7 +281,31 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
     return F.hardtanh(input, min_val, max_val, inplace)
 
 
+def _relu6_of_shifted(values):
+    """``min(max(values + 3, 0), 6)`` in float32, as the vectorized kernels compute it."""
+    xp = get_array_module(values)
+    return xp.minimum(xp.maximum(values + np.float32(3.0), np.float32(0.0)), np.float32(6.0))
+
+
 def hardswish(input, scale: float, zero_point: int):
-    """hardswish of the values, requantized with ``scale`` and ``zero_point``."""
+    """``x * min(max(x + 3, 0), 6) / 6`` of the values (dequantized as fbgemm's vectorized
+    kernel does, see ``_fused_dequantize``), requantized with ``scale`` and ``zero_point``."""
     _quantized_input(input, "hardswish")
-    return quantize_per_tensor(F.hardswish(input.dequantize()), scale, zero_point, input.dtype)
+    values = _fused_dequantize(input)
+    values = values * _relu6_of_shifted(values) / np.float32(6.0)
+    return _rounded_then_shifted(values, scale, zero_point, input.dtype, False)
+
+
+# hardsigmoid's output range [0, 1] on the dtype's whole grid: scale 1/2^8 (1/2^32 for qint32),
+# zero point 0 (-128 for qint8)
+_HARDSIGMOID_QPARAMS = {"quint8": (1.0 / 256, 0), "qint8": (1.0 / 256, -128),
+                        "qint32": (1.0 / 2 ** 32, 0)}
+
+
+def hardsigmoid(input, inplace: bool = False):
+    """``min(max(x + 3, 0), 6) / 6`` of the values, quantized with fixed qparams that cover
+    [0, 1] (``_HARDSIGMOID_QPARAMS``), as PyTorch's quantized kernel."""
+    _quantized_input(input, "hardsigmoid")
+    scale, zero_point = _HARDSIGMOID_QPARAMS[input.dtype.name]
+    values = _relu6_of_shifted(_fused_dequantize(input)) / np.float32(6.0)
+    return _rounded_then_shifted(values, scale, zero_point, input.dtype, False)

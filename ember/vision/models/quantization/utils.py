@@ -72,7 +72,7 @@ def _quantizable(build: Callable[..., nn.Module], weights: WeightsEnum | None, p
 
 
 def _quantized_weights(file_name: str, num_params: int, unquantized: WeightsEnum,
-                       resize_size: int = 256, backend: str = "fbgemm",
+                       resize_size: int = 256, crop_size: int = 224, backend: str = "fbgemm",
                        recipe: str = "post-training-quantized-models", **meta: Any) -> Weights:
     """The record of int8 weights for ``backend``, quantized from ``unquantized``; ``recipe``
     is an anchor of torchvision's classification references, or a full address."""
@@ -80,7 +80,7 @@ def _quantized_weights(file_name: str, num_params: int, unquantized: WeightsEnum
         recipe = "https://github.com/pytorch/vision/tree/main/references/classification#" + recipe
     return Weights(
         url="https://download.pytorch.org/models/quantized/" + file_name,
-        transforms=functools.partial(ImageClassification, crop_size=224,
+        transforms=functools.partial(ImageClassification, crop_size=crop_size,
                                      resize_size=resize_size),
         meta={"min_size": (1, 1), "categories": _IMAGENET_CATEGORIES, "backend": backend,
               "recipe": recipe, "num_params": num_params, "unquantized": unquantized, **meta})

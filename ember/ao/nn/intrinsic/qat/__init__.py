@@ -43,6 +43,8 @@ class _ConvBnNd:
     def _init_bn(self, bn_cls, eps, momentum, freeze_bn) -> None:
         self.freeze_bn = freeze_bn if self.training else True
         self.bn = bn_cls(self.out_channels, eps, momentum, True, True)
+        # PyTorch registers bn before weight_fake_quant (module and state_dict order)
+        self._modules["weight_fake_quant"] = self._modules.pop("weight_fake_quant")
 
     def reset_bn_parameters(self) -> None:
         self.bn.reset_running_stats()

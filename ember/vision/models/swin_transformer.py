@@ -117,6 +117,38 @@ def _shifted_window_mask(pad_h: int, pad_w: int, window_size: list[int],
     return differ.to(like.dtype) * -100.0
 
 
+def _attention_in_windows(x: Tensor, batch: int, qkv_weight: Tensor, qkv_bias: Tensor | None,
+                          proj_weight: Tensor, proj_bias: Tensor | None,
+                          relative_position_bias: Tensor, mask: Tensor | None, num_heads: int,
+                          attention_dropout: float, dropout: float,
+                          logit_scale: Tensor | None, training: bool) -> Tensor:
+    """Multi-head self-attention among the N tokens of each window: x is [batch * windows, N,
+    C] (the windows of each image consecutive); ``mask`` [windows, N, N] (or None) is added
+    per image after the relative position bias. The core of the 2-D and 3-D Swin attention."""
+    windows, tokens, c = x.shape
+    if logit_scale is not None and qkv_bias is not None:
+        # Swin V2 has no key bias: zeros in its place keep its gradient zero too
+        length = qkv_bias.numel() // 3
+        qkv_bias = cat([qkv_bias[:length], zeros_like(qkv_bias[length:2 * length]),
+                        qkv_bias[2 * length:]])
+    qkv = F.linear(x, qkv_weight, qkv_bias)
+    qkv = qkv.reshape(windows, tokens, 3, num_heads, c // num_heads).permute(2, 0, 3, 1, 4)
+    q, k, v = qkv[0], qkv[1], qkv[2]
+    if logit_scale is not None:
+        attn = F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)
+        attn = attn * clamp(logit_scale, max=math.log(100.0)).exp()
+    else:
+        attn = (q * (c // num_heads) ** -0.5).matmul(k.transpose(-2, -1))
+    attn = attn + relative_position_bias
+    if mask is not None:
+        attn = attn.view(batch, windows // batch, num_heads, tokens, tokens)
+        attn = attn + mask.unsqueeze(1).unsqueeze(0)
+        attn = attn.view(-1, num_heads, tokens, tokens)
+    attn = F.dropout(F.softmax(attn, dim=-1), p=attention_dropout, training=training)
+    x = attn.matmul(v).transpose(1, 2).reshape(windows, tokens, c)
+    return F.dropout(F.linear(x, proj_weight, proj_bias), p=dropout, training=training)
+
+
 def shifted_window_attention(input: Tensor, qkv_weight: Tensor, proj_weight: Tensor,
                              relative_position_bias: Tensor, window_size: list[int],
                              num_heads: int, shift_size: list[int],
@@ -164,30 +196,10 @@ def shifted_window_attention(input: Tensor, qkv_weight: Tensor, proj_weight: Ten
     x = x.view(b, rows, window_size[0], cols, window_size[1], c)
     x = x.permute(0, 1, 3, 2, 4, 5).reshape(b * num_windows, tokens, c)
 
-    if logit_scale is not None and qkv_bias is not None:
-        # Swin V2 has no key bias: zeros in its place keep its gradient zero too
-        length = qkv_bias.numel() // 3
-        qkv_bias = cat([qkv_bias[:length], zeros_like(qkv_bias[length:2 * length]),
-                        qkv_bias[2 * length:]])
-    qkv = F.linear(x, qkv_weight, qkv_bias)
-    qkv = qkv.reshape(x.size(0), tokens, 3, num_heads, c // num_heads).permute(2, 0, 3, 1, 4)
-    q, k, v = qkv[0], qkv[1], qkv[2]
-    if logit_scale is not None:
-        attn = F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)
-        attn = attn * clamp(logit_scale, max=math.log(100.0)).exp()
-    else:
-        attn = (q * (c // num_heads) ** -0.5).matmul(k.transpose(-2, -1))
-    attn = attn + relative_position_bias
-
-    if shifted:
-        mask = _shifted_window_mask(pad_h, pad_w, window_size, shift_size, x)
-        attn = attn.view(b, num_windows, num_heads, tokens, tokens)
-        attn = attn + mask.unsqueeze(1).unsqueeze(0)
-        attn = attn.view(-1, num_heads, tokens, tokens)
-
-    attn = F.dropout(F.softmax(attn, dim=-1), p=attention_dropout, training=training)
-    x = attn.matmul(v).transpose(1, 2).reshape(x.size(0), tokens, c)
-    x = F.dropout(F.linear(x, proj_weight, proj_bias), p=dropout, training=training)
+    mask = _shifted_window_mask(pad_h, pad_w, window_size, shift_size, x) if shifted else None
+    x = _attention_in_windows(x, b, qkv_weight, qkv_bias, proj_weight, proj_bias,
+                              relative_position_bias, mask, num_heads, attention_dropout,
+                              dropout, logit_scale, training)
 
     x = x.view(b, rows, cols, window_size[0], window_size[1], c)
     x = x.permute(0, 1, 3, 2, 4, 5).reshape(b, pad_h, pad_w, c)
@@ -201,11 +213,14 @@ class ShiftedWindowAttention(nn.Module):
     bias per relative offset and head (``relative_position_bias_table``, indexed by the
     ``relative_position_index`` buffer)."""
 
+    _window_dims = 2
+
     def __init__(self, dim: int, window_size: list[int], shift_size: list[int],
                  num_heads: int, qkv_bias: bool = True, proj_bias: bool = True,
                  attention_dropout: float = 0.0, dropout: float = 0.0) -> None:
         super().__init__()
-        if len(window_size) != 2 or len(shift_size) != 2:
+        if len(window_size) != self._window_dims or len(shift_size) != self._window_dims:
+            # torchvision's message, which says 2 for its 3-D windows too
             raise ValueError("window_size and shift_size must be of length 2")
         self.window_size = window_size
         self.shift_size = shift_size
@@ -338,6 +353,46 @@ class SwinTransformerBlockV2(SwinTransformerBlock):
         return x + self.stochastic_depth(self.norm2(self.mlp(x)))
 
 
+def _swin_stages(block: Callable[..., nn.Module], downsample_layer: Callable[..., nn.Module],
+                 embed_dim: int, depths: list[int], num_heads: list[int],
+                 window_size: list[int], mlp_ratio: float, dropout: float,
+                 attention_dropout: float, stochastic_depth_prob: float,
+                 norm_layer: Callable[..., nn.Module], **block_kwargs) -> list[nn.Module]:
+    """The Swin stages (2-D and 3-D): ``depths[i]`` blocks of width ``embed_dim * 2**i``, every
+    second one shifted by half a window, their stochastic depth rising linearly from 0 to
+    ``stochastic_depth_prob``; a ``downsample_layer`` between stages. ``block_kwargs`` go to
+    every block."""
+    layers: list[nn.Module] = []
+    total_blocks = sum(depths)
+    block_id = 0
+    for i_stage, depth in enumerate(depths):
+        dim = embed_dim * 2 ** i_stage
+        stage: list[nn.Module] = []
+        for i_layer in range(depth):
+            sd_prob = stochastic_depth_prob * float(block_id) / (total_blocks - 1)
+            stage.append(block(dim, num_heads[i_stage], window_size=window_size,
+                               shift_size=[0 if i_layer % 2 == 0 else s // 2
+                                           for s in window_size],
+                               mlp_ratio=mlp_ratio, dropout=dropout,
+                               attention_dropout=attention_dropout,
+                               stochastic_depth_prob=sd_prob, norm_layer=norm_layer,
+                               **block_kwargs))
+            block_id += 1
+        layers.append(nn.Sequential(*stage))
+        if i_stage < len(depths) - 1:
+            layers.append(downsample_layer(dim, norm_layer))
+    return layers
+
+
+def _init_linears(model: nn.Module) -> None:
+    """Truncated-normal (std 0.02) weights and zero biases for every Linear of ``model``."""
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
 class SwinTransformer(nn.Module):
     """Swin Transformer from `Swin Transformer: Hierarchical Vision Transformer using Shifted
     Windows <https://arxiv.org/abs/2103.14030>`_: a strided-convolution patch embedding, then
@@ -380,23 +435,9 @@ class SwinTransformer(nn.Module):
                       stride=(patch_size[0], patch_size[1])),
             Permute([0, 2, 3, 1]),
             norm_layer(embed_dim))]
-        total_blocks = sum(depths)
-        block_id = 0
-        for i_stage, depth in enumerate(depths):
-            dim = embed_dim * 2 ** i_stage
-            stage: list[nn.Module] = []
-            for i_layer in range(depth):
-                sd_prob = stochastic_depth_prob * float(block_id) / (total_blocks - 1)
-                stage.append(block(dim, num_heads[i_stage], window_size=window_size,
-                                   shift_size=[0 if i_layer % 2 == 0 else s // 2
-                                               for s in window_size],
-                                   mlp_ratio=mlp_ratio, dropout=dropout,
-                                   attention_dropout=attention_dropout,
-                                   stochastic_depth_prob=sd_prob, norm_layer=norm_layer))
-                block_id += 1
-            layers.append(nn.Sequential(*stage))
-            if i_stage < len(depths) - 1:
-                layers.append(downsample_layer(dim, norm_layer))
+        layers += _swin_stages(block, downsample_layer, embed_dim, depths, num_heads, window_size,
+                               mlp_ratio, dropout, attention_dropout, stochastic_depth_prob,
+                               norm_layer)
         self.features = nn.Sequential(*layers)
         num_features = embed_dim * 2 ** (len(depths) - 1)
         self.norm = norm_layer(num_features)
@@ -404,11 +445,7 @@ class SwinTransformer(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten(1)
         self.head = nn.Linear(num_features, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        _init_linears(self)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.permute(self.norm(self.features(x)))

@@ -10,7 +10,7 @@ from ember import nn
 from ember._tensor import Tensor
 from ember.vision.models import mobilenetv2, mobilenetv3, resnet
 from ember.vision.models._api import WeightsEnum
-from ember.vision.models._utils import IntermediateLayerGetter
+from ember.vision.models._utils import IntermediateLayerGetter, _ovewrite_value_param
 from ember.vision.ops.feature_pyramid_network import (
     ExtraFPNBlock,
     FeaturePyramidNetwork,
@@ -125,6 +125,43 @@ def _validate_trainable_layers(is_trained: bool, trainable_backbone_layers: int 
     return trainable_backbone_layers
 
 
+def _num_classes_for(weights: WeightsEnum | None, num_classes: int | None,
+                     default: int = 91) -> int:
+    """Pretrained weights fix the number of classes (a different ``num_classes`` is an
+    error); otherwise ``default`` (COCO's 91)."""
+    if weights is not None:
+        return _ovewrite_value_param("num_classes", num_classes, len(weights.meta["categories"]))
+    return default if num_classes is None else num_classes
+
+
+def _detection_resnet50_fpn(weights_enum: type[WeightsEnum], weights: WeightsEnum | str | None,
+                            weights_backbone: WeightsEnum | str | None, progress: bool,
+                            num_classes: int | None, trainable_backbone_layers: int | None, *,
+                            default_num_classes: int = 91, frozen_bn: bool = True,
+                            returned_layers: list[int] | None = None,
+                            extra_blocks: ExtraFPNBlock | None = None,
+                            fpn_norm_layer: Callable[..., nn.Module] | None = None
+                            ) -> tuple[WeightsEnum | None, int, BackboneWithFPN]:
+    """The ResNet-50-FPN detection builders' common start: the verified ``weights``, the
+    number of classes, and the backbone. ImageNet backbone weights are dropped when the whole
+    detector is pretrained; all five stages train when nothing is pretrained, else the last
+    three by default; with ``frozen_bn`` the ResNet's BatchNorms are frozen when anything is
+    pretrained (v1 models), otherwise they stay plain BatchNorm (v2 models)."""
+    weights = weights_enum.verify(weights)
+    weights_backbone = resnet.ResNet50_Weights.verify(weights_backbone)
+    if weights is not None:
+        weights_backbone = None
+    num_classes = _num_classes_for(weights, num_classes, default_num_classes)
+    is_trained = weights is not None or weights_backbone is not None
+    trainable_backbone_layers = _validate_trainable_layers(is_trained, trainable_backbone_layers,
+                                                           5, 3)
+    norm_layer = FrozenBatchNorm2d if frozen_bn and is_trained else nn.BatchNorm2d
+    backbone = resnet.resnet50(weights=weights_backbone, progress=progress, norm_layer=norm_layer)
+    backbone = _resnet_fpn_extractor(backbone, trainable_backbone_layers, returned_layers,
+                                     extra_blocks, fpn_norm_layer)
+    return weights, num_classes, backbone
+
+
 def mobilenet_backbone(*, backbone_name: str, weights: WeightsEnum | None, fpn: bool,
                        norm_layer: Callable[..., nn.Module] = FrozenBatchNorm2d,
                        trainable_layers: int = 2, returned_layers: list[int] | None = None,
@@ -136,23 +173,35 @@ def mobilenet_backbone(*, backbone_name: str, weights: WeightsEnum | None, fpn: 
     return _mobilenet_extractor(backbone, fpn, trainable_layers, returned_layers, extra_blocks)
 
 
+def _mobilenet_stage_indices(features: nn.Sequential) -> list[int]:
+    """Where a MobileNet's stages start in its ``features``: at the strided blocks (C1 ...
+    Cn-1), plus the first and the last block."""
+    return ([0] + [i for i, b in enumerate(features) if getattr(b, "_is_cn", False)]
+            + [len(features) - 1])
+
+
+def _freeze_early_stages(blocks: nn.Sequential, stage_indices: list[int],
+                         trainable_layers: int) -> None:
+    """Freeze the parameters of the blocks before the last ``trainable_layers`` of the stages
+    starting at ``stage_indices`` (all blocks when it is 0)."""
+    freeze_before = (len(blocks) if trainable_layers == 0
+                     else stage_indices[len(stage_indices) - trainable_layers])
+    for block in blocks[:freeze_before]:
+        for parameter in block.parameters():
+            parameter.requires_grad_(False)
+
+
 def _mobilenet_extractor(backbone: nn.Module, fpn: bool, trainable_layers: int,
                          returned_layers: list[int] | None = None,
                          extra_blocks: ExtraFPNBlock | None = None,
                          norm_layer: Callable[..., nn.Module] | None = None) -> nn.Module:
     backbone = backbone.features
-    # stages start at the strided blocks (C1 ... Cn-1), plus the first and the last block
-    stage_indices = ([0] + [i for i, b in enumerate(backbone) if getattr(b, "_is_cn", False)]
-                     + [len(backbone) - 1])
+    stage_indices = _mobilenet_stage_indices(backbone)
     num_stages = len(stage_indices)
     if trainable_layers < 0 or trainable_layers > num_stages:
         raise ValueError(f"Trainable layers should be in the range [0,{num_stages}], got "
                          f"{trainable_layers} ")
-    freeze_before = (len(backbone) if trainable_layers == 0
-                     else stage_indices[num_stages - trainable_layers])
-    for block in backbone[:freeze_before]:
-        for parameter in block.parameters():
-            parameter.requires_grad_(False)
+    _freeze_early_stages(backbone, stage_indices, trainable_layers)
     out_channels = 256
     if not fpn:
         # a 1x1 convolution mixes the last stage's channels down to out_channels

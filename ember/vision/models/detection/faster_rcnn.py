@@ -10,13 +10,13 @@ from ember.nn import functional as F
 from ember.vision.models._api import Weights, WeightsEnum, register_model
 from ember.vision.models._meta import _COCO_CATEGORIES
 from ember.vision.models._presets import ObjectDetection
-from ember.vision.models._utils import _ovewrite_value_param, handle_legacy_interface
+from ember.vision.models._utils import handle_legacy_interface
 from ember.vision.models.detection._utils import overwrite_eps
 from ember.vision.models.detection.anchor_utils import AnchorGenerator
 from ember.vision.models.detection.backbone_utils import (
-    BackboneWithFPN,
+    _detection_resnet50_fpn,
     _mobilenet_extractor,
-    _resnet_fpn_extractor,
+    _num_classes_for,
     _validate_trainable_layers,
 )
 from ember.vision.models.detection.generalized_rcnn import GeneralizedRCNN
@@ -24,7 +24,7 @@ from ember.vision.models.detection.roi_heads import RoIHeads
 from ember.vision.models.detection.rpn import RegionProposalNetwork, RPNHead
 from ember.vision.models.detection.transform import GeneralizedRCNNTransform
 from ember.vision.models.mobilenetv3 import MobileNet_V3_Large_Weights, mobilenet_v3_large
-from ember.vision.models.resnet import ResNet50_Weights, resnet50
+from ember.vision.models.resnet import ResNet50_Weights
 from ember.vision.ops.misc import Conv2dNormActivation, FrozenBatchNorm2d
 from ember.vision.ops.poolers import MultiScaleRoIAlign
 
@@ -266,32 +266,6 @@ class FasterRCNN_MobileNet_V3_Large_320_FPN_Weights(WeightsEnum):
     DEFAULT = COCO_V1
 
 
-def _num_classes_for(weights: WeightsEnum | None, num_classes: int | None) -> int:
-    """Pretrained weights fix the number of classes; otherwise COCO's 91 by default."""
-    if weights is not None:
-        return _ovewrite_value_param("num_classes", num_classes, len(weights.meta["categories"]))
-    return 91 if num_classes is None else num_classes
-
-
-def _resnet50_fpn_backbone(weights: WeightsEnum | None,
-                           weights_backbone: ResNet50_Weights | None, progress: bool,
-                           trainable_backbone_layers: int | None,
-                           v2: bool = False) -> BackboneWithFPN:
-    """The R-CNNs' ResNet-50-FPN: frozen BatchNorm when anything is pretrained (v1), or plain
-    BatchNorm in the ResNet and the FPN (v2); all stages trainable when nothing is pretrained,
-    else the last three by default."""
-    is_trained = weights is not None or weights_backbone is not None
-    trainable_backbone_layers = _validate_trainable_layers(is_trained, trainable_backbone_layers,
-                                                           5, 3)
-    if v2:
-        backbone = resnet50(weights=weights_backbone, progress=progress)
-        return _resnet_fpn_extractor(backbone, trainable_backbone_layers,
-                                     norm_layer=nn.BatchNorm2d)
-    norm_layer = FrozenBatchNorm2d if is_trained else nn.BatchNorm2d
-    backbone = resnet50(weights=weights_backbone, progress=progress, norm_layer=norm_layer)
-    return _resnet_fpn_extractor(backbone, trainable_backbone_layers)
-
-
 def _v2_rpn_and_box_heads(out_channels: int) -> dict[str, nn.Module]:
     """The v2 models' anchors, two-conv RPN head and batch-normalized conv box head."""
     rpn_anchor_generator = _default_anchorgen()
@@ -323,13 +297,9 @@ def fasterrcnn_resnet50_fpn(*, weights: FasterRCNN_ResNet50_FPN_Weights | None =
             something is pretrained, else 5).
         kwargs: passed to :class:`FasterRCNN`.
     """
-    weights = FasterRCNN_ResNet50_FPN_Weights.verify(weights)
-    weights_backbone = ResNet50_Weights.verify(weights_backbone)
-    if weights is not None:
-        weights_backbone = None
-    num_classes = _num_classes_for(weights, num_classes)
-    backbone = _resnet50_fpn_backbone(weights, weights_backbone, progress,
-                                      trainable_backbone_layers)
+    weights, num_classes, backbone = _detection_resnet50_fpn(
+        FasterRCNN_ResNet50_FPN_Weights, weights, weights_backbone, progress, num_classes,
+        trainable_backbone_layers)
     model = FasterRCNN(backbone, num_classes=num_classes, **kwargs)
     if weights is not None:
         model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
@@ -349,13 +319,9 @@ def fasterrcnn_resnet50_fpn_v2(*, weights: FasterRCNN_ResNet50_FPN_V2_Weights | 
     """Faster R-CNN v2 (`Benchmarking Detection Transfer Learning with Vision Transformers
     <https://arxiv.org/abs/2111.11429>`_): batch-normalized FPN and conv box head, two-conv RPN
     head. Arguments as :func:`fasterrcnn_resnet50_fpn`."""
-    weights = FasterRCNN_ResNet50_FPN_V2_Weights.verify(weights)
-    weights_backbone = ResNet50_Weights.verify(weights_backbone)
-    if weights is not None:
-        weights_backbone = None
-    num_classes = _num_classes_for(weights, num_classes)
-    backbone = _resnet50_fpn_backbone(weights, weights_backbone, progress,
-                                      trainable_backbone_layers, v2=True)
+    weights, num_classes, backbone = _detection_resnet50_fpn(
+        FasterRCNN_ResNet50_FPN_V2_Weights, weights, weights_backbone, progress, num_classes,
+        trainable_backbone_layers, frozen_bn=False, fpn_norm_layer=nn.BatchNorm2d)
     model = FasterRCNN(backbone, num_classes=num_classes,
                        **_v2_rpn_and_box_heads(backbone.out_channels), **kwargs)
     if weights is not None:

@@ -11,35 +11,25 @@ import ember
 from ember import nn
 from ember._tensor import Tensor
 from ember.nn import functional as F
-from ember.vision.models._api import Weights, WeightsEnum, register_model
-from ember.vision.models._presets import ObjectDetection
+from ember.vision.models._api import WeightsEnum, register_model
 from ember.vision.models._utils import handle_legacy_interface
 from ember.vision.models.detection import _utils as det_utils
 from ember.vision.models.detection.anchor_utils import AnchorGenerator
-from ember.vision.models.detection.backbone_utils import (
-    _resnet_fpn_extractor,
-    _validate_trainable_layers,
-)
+from ember.vision.models.detection.backbone_utils import _detection_resnet50_fpn
 from ember.vision.models.detection.retinanet import (
-    _COMMON_META,
-    _URL,
-    _backbone_features,
-    _check_degenerate_boxes,
-    _check_training_targets,
-    _coco_num_classes,
-    _image_sizes,
+    _coco_box_weights,
     _nms_detections,
     _per_anchor_rows,
     _split_levels,
     _top_scores,
+    _transform_and_run_head,
     _unmatched,
 )
 from ember.vision.models.detection.transform import GeneralizedRCNNTransform
-from ember.vision.models.resnet import ResNet50_Weights, resnet50
+from ember.vision.models.resnet import ResNet50_Weights
 from ember.vision.ops import boxes as box_ops
 from ember.vision.ops import generalized_box_iou_loss, sigmoid_focal_loss
 from ember.vision.ops.feature_pyramid_network import LastLevelP6P7
-from ember.vision.ops.misc import FrozenBatchNorm2d
 
 __all__ = ["FCOS", "FCOSHead", "FCOSClassificationHead", "FCOSRegressionHead",
            "FCOS_ResNet50_FPN_Weights", "fcos_resnet50_fpn"]
@@ -351,13 +341,8 @@ class FCOS(nn.Module):
 
     def forward(self, images: list[Tensor], targets: list[dict[str, Tensor]] | None = None):
         """Losses (training) or detections (eval); see the class docstring."""
-        _check_training_targets(self.training, targets)
-        original_image_sizes = _image_sizes(images)
-        images, targets = self.transform(images, targets)
-        _check_degenerate_boxes(targets)
-        features = _backbone_features(self.backbone, images.tensors)
-        head_outputs = self.head(features)
-        anchors = self.anchor_generator(images, features)
+        original_image_sizes, images, targets, features, head_outputs, anchors = (
+            _transform_and_run_head(self, images, targets))
         num_anchors_per_level = [f.shape[2] * f.shape[3] for f in features]
 
         losses, detections = {}, []
@@ -374,10 +359,7 @@ class FCOS(nn.Module):
 
 
 class FCOS_ResNet50_FPN_Weights(WeightsEnum):
-    COCO_V1 = Weights(
-        url=_URL + "fcos_resnet50_fpn_coco-99b0c9b7.pth", transforms=ObjectDetection,
-        meta={**_COMMON_META, "num_params": 32269600,
-              "_metrics": {"COCO-val2017": {"box_map": 39.2}}})
+    COCO_V1 = _coco_box_weights("fcos_resnet50_fpn_coco-99b0c9b7.pth", 32269600, 39.2)
     DEFAULT = COCO_V1
 
 
@@ -399,19 +381,10 @@ def fcos_resnet50_fpn(*, weights: FCOS_ResNet50_FPN_Weights | None = None,
             when pretrained, else 5).
         kwargs: more :class:`FCOS` arguments.
     """
-    weights = FCOS_ResNet50_FPN_Weights.verify(weights)
-    weights_backbone = ResNet50_Weights.verify(weights_backbone)
-    if weights is not None:
-        weights_backbone = None
-    num_classes = _coco_num_classes(weights, num_classes)
-    is_trained = weights is not None or weights_backbone is not None
-    trainable_backbone_layers = _validate_trainable_layers(is_trained, trainable_backbone_layers,
-                                                           5, 3)
-    norm_layer = FrozenBatchNorm2d if is_trained else nn.BatchNorm2d
-    backbone = resnet50(weights=weights_backbone, progress=progress, norm_layer=norm_layer)
-    backbone = _resnet_fpn_extractor(backbone, trainable_backbone_layers,
-                                     returned_layers=[2, 3, 4],
-                                     extra_blocks=LastLevelP6P7(256, 256))
+    weights, num_classes, backbone = _detection_resnet50_fpn(
+        FCOS_ResNet50_FPN_Weights, weights, weights_backbone, progress, num_classes,
+        trainable_backbone_layers, returned_layers=[2, 3, 4],
+        extra_blocks=LastLevelP6P7(256, 256))
     model = FCOS(backbone, num_classes, **kwargs)
     if weights is not None:
         model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))

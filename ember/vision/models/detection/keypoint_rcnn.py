@@ -11,13 +11,13 @@ from ember.vision.models._api import WeightsEnum, register_model
 from ember.vision.models._meta import _COCO_PERSON_CATEGORIES, _COCO_PERSON_KEYPOINT_NAMES
 from ember.vision.models._utils import _ovewrite_value_param, handle_legacy_interface
 from ember.vision.models.detection._utils import overwrite_eps
+from ember.vision.models.detection.backbone_utils import _detection_resnet50_fpn
 from ember.vision.models.detection.faster_rcnn import (
     _PAPER_RECIPE,
     _REFERENCES,
     _URL,
     FasterRCNN,
     _coco_weights,
-    _resnet50_fpn_backbone,
 )
 from ember.vision.models.resnet import ResNet50_Weights
 from ember.vision.ops.poolers import MultiScaleRoIAlign
@@ -188,19 +188,14 @@ def keypointrcnn_resnet50_fpn(*, weights: KeypointRCNN_ResNet50_FPN_Weights | No
             something is pretrained, else 5).
         kwargs: passed to :class:`KeypointRCNN`.
     """
-    weights = KeypointRCNN_ResNet50_FPN_Weights.verify(weights)
-    weights_backbone = ResNet50_Weights.verify(weights_backbone)
+    weights, num_classes, backbone = _detection_resnet50_fpn(
+        KeypointRCNN_ResNet50_FPN_Weights, weights, weights_backbone, progress, num_classes,
+        trainable_backbone_layers, default_num_classes=2)
     if weights is not None:
-        weights_backbone = None
-        num_classes = _ovewrite_value_param("num_classes", num_classes,
-                                            len(weights.meta["categories"]))
         num_keypoints = _ovewrite_value_param("num_keypoints", num_keypoints,
                                               len(weights.meta["keypoint_names"]))
-    else:
-        num_classes = 2 if num_classes is None else num_classes
-        num_keypoints = 17 if num_keypoints is None else num_keypoints
-    backbone = _resnet50_fpn_backbone(weights, weights_backbone, progress,
-                                      trainable_backbone_layers)
+    elif num_keypoints is None:
+        num_keypoints = 17
     model = KeypointRCNN(backbone, num_classes, num_keypoints=num_keypoints, **kwargs)
     if weights is not None:
         model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))

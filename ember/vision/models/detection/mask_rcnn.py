@@ -9,6 +9,7 @@ from ember import nn
 from ember.vision.models._api import WeightsEnum, register_model
 from ember.vision.models._utils import handle_legacy_interface
 from ember.vision.models.detection._utils import overwrite_eps
+from ember.vision.models.detection.backbone_utils import _detection_resnet50_fpn
 from ember.vision.models.detection.faster_rcnn import (
     _ENHANCED_RECIPE,
     _PAPER_RECIPE,
@@ -16,8 +17,6 @@ from ember.vision.models.detection.faster_rcnn import (
     _URL,
     FasterRCNN,
     _coco_weights,
-    _num_classes_for,
-    _resnet50_fpn_backbone,
     _v2_rpn_and_box_heads,
 )
 from ember.vision.models.resnet import ResNet50_Weights
@@ -194,13 +193,9 @@ def maskrcnn_resnet50_fpn(*, weights: MaskRCNN_ResNet50_FPN_Weights | None = Non
             something is pretrained, else 5).
         kwargs: passed to :class:`MaskRCNN`.
     """
-    weights = MaskRCNN_ResNet50_FPN_Weights.verify(weights)
-    weights_backbone = ResNet50_Weights.verify(weights_backbone)
-    if weights is not None:
-        weights_backbone = None
-    num_classes = _num_classes_for(weights, num_classes)
-    backbone = _resnet50_fpn_backbone(weights, weights_backbone, progress,
-                                      trainable_backbone_layers)
+    weights, num_classes, backbone = _detection_resnet50_fpn(
+        MaskRCNN_ResNet50_FPN_Weights, weights, weights_backbone, progress, num_classes,
+        trainable_backbone_layers)
     model = MaskRCNN(backbone, num_classes=num_classes, **kwargs)
     if weights is not None:
         model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
@@ -219,13 +214,9 @@ def maskrcnn_resnet50_fpn_v2(*, weights: MaskRCNN_ResNet50_FPN_V2_Weights | None
     """Mask R-CNN v2 (`Benchmarking Detection Transfer Learning with Vision Transformers
     <https://arxiv.org/abs/2111.11429>`_): batch-normalized FPN, box and mask heads, two-conv
     RPN head. Arguments as :func:`maskrcnn_resnet50_fpn`."""
-    weights = MaskRCNN_ResNet50_FPN_V2_Weights.verify(weights)
-    weights_backbone = ResNet50_Weights.verify(weights_backbone)
-    if weights is not None:
-        weights_backbone = None
-    num_classes = _num_classes_for(weights, num_classes)
-    backbone = _resnet50_fpn_backbone(weights, weights_backbone, progress,
-                                      trainable_backbone_layers, v2=True)
+    weights, num_classes, backbone = _detection_resnet50_fpn(
+        MaskRCNN_ResNet50_FPN_V2_Weights, weights, weights_backbone, progress, num_classes,
+        trainable_backbone_layers, frozen_bn=False, fpn_norm_layer=nn.BatchNorm2d)
     mask_head = MaskRCNNHeads(backbone.out_channels, [256, 256, 256, 256], 1,
                               norm_layer=nn.BatchNorm2d)
     model = MaskRCNN(backbone, num_classes=num_classes,

@@ -15,19 +15,17 @@ from ember._tensor import Tensor
 from ember.vision.models._api import Weights, WeightsEnum, register_model
 from ember.vision.models._meta import _COCO_CATEGORIES
 from ember.vision.models._presets import ObjectDetection
-from ember.vision.models._utils import _ovewrite_value_param, handle_legacy_interface
+from ember.vision.models._utils import handle_legacy_interface
 from ember.vision.models.detection import _utils as det_utils
 from ember.vision.models.detection.anchor_utils import AnchorGenerator
-from ember.vision.models.detection.backbone_utils import (
-    _resnet_fpn_extractor,
-    _validate_trainable_layers,
-)
+from ember.vision.models.detection.backbone_utils import _detection_resnet50_fpn
+from ember.vision.models.detection.image_list import ImageList
 from ember.vision.models.detection.transform import GeneralizedRCNNTransform
-from ember.vision.models.resnet import ResNet50_Weights, resnet50
+from ember.vision.models.resnet import ResNet50_Weights
 from ember.vision.ops import boxes as box_ops
 from ember.vision.ops import sigmoid_focal_loss
 from ember.vision.ops.feature_pyramid_network import LastLevelP6P7
-from ember.vision.ops.misc import Conv2dNormActivation, FrozenBatchNorm2d
+from ember.vision.ops.misc import Conv2dNormActivation
 
 __all__ = ["RetinaNet", "RetinaNetHead", "RetinaNetClassificationHead",
            "RetinaNetRegressionHead", "RetinaNet_ResNet50_FPN_Weights",
@@ -85,6 +83,39 @@ def _backbone_features(backbone: nn.Module, images: Tensor) -> list[Tensor]:
     if isinstance(features, Tensor):
         features = OrderedDict([("0", features)])
     return list(features.values())
+
+
+def _match_anchors(matcher: Callable[[Tensor], Tensor], anchors: list[Tensor],
+                   targets: list[dict[str, Tensor]]) -> list[Tensor]:
+    """Per image, ``matcher`` on the IoU of its boxes with its anchors (each anchor's matched
+    box, or a negative code); all anchors unmatched in an image without boxes."""
+    matched_idxs = []
+    for anchors_per_image, target in zip(anchors, targets):
+        if target["boxes"].numel() == 0:
+            matched_idxs.append(_unmatched(anchors_per_image))
+            continue
+        match_quality_matrix = box_ops.box_iou(target["boxes"], anchors_per_image)
+        matched_idxs.append(matcher(match_quality_matrix))
+    return matched_idxs
+
+
+def _transform_and_run_head(model: nn.Module, images: list[Tensor],
+                            targets: list[dict[str, Tensor]] | None
+                            ) -> tuple[list[tuple[int, int]], ImageList,
+                                       list[dict[str, Tensor]] | None, list[Tensor],
+                                       dict[str, Tensor], list[Tensor]]:
+    """The single-stage detectors' (RetinaNet, FCOS, SSD) forward up to the losses or the
+    detections: the checks, ``model.transform``, the backbone, ``model.head`` and
+    ``model.anchor_generator``. Returns the images' original sizes, the transformed images and
+    targets, the feature maps, the head's outputs and the anchors."""
+    _check_training_targets(model.training, targets)
+    original_image_sizes = _image_sizes(images)
+    images, targets = model.transform(images, targets)
+    _check_degenerate_boxes(targets)
+    features = _backbone_features(model.backbone, images.tensors)
+    head_outputs = model.head(features)
+    anchors = model.anchor_generator(images, features)
+    return original_image_sizes, images, targets, features, head_outputs, anchors
 
 
 def _split_levels(head_outputs: dict[str, Tensor], anchors: list[Tensor],
@@ -391,13 +422,7 @@ class RetinaNet(nn.Module):
     def compute_loss(self, targets: list[dict[str, Tensor]], head_outputs: dict[str, Tensor],
                      anchors: list[Tensor]) -> dict[str, Tensor]:
         """Match each image's anchors to its boxes by IoU, then the head's losses."""
-        matched_idxs = []
-        for anchors_per_image, target in zip(anchors, targets):
-            if target["boxes"].numel() == 0:
-                matched_idxs.append(_unmatched(anchors_per_image))
-                continue
-            match_quality_matrix = box_ops.box_iou(target["boxes"], anchors_per_image)
-            matched_idxs.append(self.proposal_matcher(match_quality_matrix))
+        matched_idxs = _match_anchors(self.proposal_matcher, anchors, targets)
         return self.head.compute_loss(targets, head_outputs, anchors, matched_idxs)
 
     def postprocess_detections(self, head_outputs: dict[str, list[Tensor]],
@@ -423,13 +448,8 @@ class RetinaNet(nn.Module):
 
     def forward(self, images: list[Tensor], targets: list[dict[str, Tensor]] | None = None):
         """Losses (training) or detections (eval); see the class docstring."""
-        _check_training_targets(self.training, targets)
-        original_image_sizes = _image_sizes(images)
-        images, targets = self.transform(images, targets)
-        _check_degenerate_boxes(targets)
-        features = _backbone_features(self.backbone, images.tensors)
-        head_outputs = self.head(features)
-        anchors = self.anchor_generator(images, features)
+        original_image_sizes, images, targets, features, head_outputs, anchors = (
+            _transform_and_run_head(self, images, targets))
 
         losses, detections = {}, []
         if self.training:
@@ -450,28 +470,21 @@ _COMMON_META = {"categories": _COCO_CATEGORIES, "min_size": (1, 1)}
 _URL = "https://download.pytorch.org/models/"
 
 
+def _coco_box_weights(file_name: str, num_params: int, box_map: float) -> Weights:
+    """The record of a single-stage detector's COCO weights (RetinaNet, FCOS, SSD, SSDlite)."""
+    return Weights(url=_URL + file_name, transforms=ObjectDetection,
+                   meta={**_COMMON_META, "num_params": num_params,
+                         "_metrics": {"COCO-val2017": {"box_map": box_map}}})
+
+
 class RetinaNet_ResNet50_FPN_Weights(WeightsEnum):
-    COCO_V1 = Weights(
-        url=_URL + "retinanet_resnet50_fpn_coco-eeacb38b.pth", transforms=ObjectDetection,
-        meta={**_COMMON_META, "num_params": 34014999,
-              "_metrics": {"COCO-val2017": {"box_map": 36.4}}})
+    COCO_V1 = _coco_box_weights("retinanet_resnet50_fpn_coco-eeacb38b.pth", 34014999, 36.4)
     DEFAULT = COCO_V1
 
 
 class RetinaNet_ResNet50_FPN_V2_Weights(WeightsEnum):
-    COCO_V1 = Weights(
-        url=_URL + "retinanet_resnet50_fpn_v2_coco-5905b1c5.pth", transforms=ObjectDetection,
-        meta={**_COMMON_META, "num_params": 38198935,
-              "_metrics": {"COCO-val2017": {"box_map": 41.5}}})
+    COCO_V1 = _coco_box_weights("retinanet_resnet50_fpn_v2_coco-5905b1c5.pth", 38198935, 41.5)
     DEFAULT = COCO_V1
-
-
-def _coco_num_classes(weights: WeightsEnum | None, num_classes: int | None) -> int:
-    """COCO's 91 classes with pretrained weights (a different ``num_classes`` is an error), or
-    91 by default."""
-    if weights is not None:
-        return _ovewrite_value_param("num_classes", num_classes, len(weights.meta["categories"]))
-    return 91 if num_classes is None else num_classes
 
 
 @register_model()
@@ -495,20 +508,11 @@ def retinanet_resnet50_fpn(*, weights: RetinaNet_ResNet50_FPN_Weights | None = N
             when pretrained, else 5).
         kwargs: more :class:`RetinaNet` arguments.
     """
-    weights = RetinaNet_ResNet50_FPN_Weights.verify(weights)
-    weights_backbone = ResNet50_Weights.verify(weights_backbone)
-    if weights is not None:
-        weights_backbone = None
-    num_classes = _coco_num_classes(weights, num_classes)
-    is_trained = weights is not None or weights_backbone is not None
-    trainable_backbone_layers = _validate_trainable_layers(is_trained, trainable_backbone_layers,
-                                                           5, 3)
-    norm_layer = FrozenBatchNorm2d if is_trained else nn.BatchNorm2d
-    backbone = resnet50(weights=weights_backbone, progress=progress, norm_layer=norm_layer)
     # no P2: it would add too many anchors (the paper's choice)
-    backbone = _resnet_fpn_extractor(backbone, trainable_backbone_layers,
-                                     returned_layers=[2, 3, 4],
-                                     extra_blocks=LastLevelP6P7(256, 256))
+    weights, num_classes, backbone = _detection_resnet50_fpn(
+        RetinaNet_ResNet50_FPN_Weights, weights, weights_backbone, progress, num_classes,
+        trainable_backbone_layers, returned_layers=[2, 3, 4],
+        extra_blocks=LastLevelP6P7(256, 256))
     model = RetinaNet(backbone, num_classes, **kwargs)
     if weights is not None:
         model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
@@ -528,18 +532,10 @@ def retinanet_resnet50_fpn_v2(*, weights: RetinaNet_ResNet50_FPN_V2_Weights | No
     """The improved RetinaNet (`ATSS paper's recipe <https://arxiv.org/abs/1912.02424>`_):
     P6/P7 from C5, GroupNorm in the heads, a GIoU box loss. Arguments as
     :func:`retinanet_resnet50_fpn` (``weights_backbone`` defaults to None)."""
-    weights = RetinaNet_ResNet50_FPN_V2_Weights.verify(weights)
-    weights_backbone = ResNet50_Weights.verify(weights_backbone)
-    if weights is not None:
-        weights_backbone = None
-    num_classes = _coco_num_classes(weights, num_classes)
-    is_trained = weights is not None or weights_backbone is not None
-    trainable_backbone_layers = _validate_trainable_layers(is_trained, trainable_backbone_layers,
-                                                           5, 3)
-    backbone = resnet50(weights=weights_backbone, progress=progress)
-    backbone = _resnet_fpn_extractor(backbone, trainable_backbone_layers,
-                                     returned_layers=[2, 3, 4],
-                                     extra_blocks=LastLevelP6P7(2048, 256))
+    weights, num_classes, backbone = _detection_resnet50_fpn(
+        RetinaNet_ResNet50_FPN_V2_Weights, weights, weights_backbone, progress, num_classes,
+        trainable_backbone_layers, frozen_bn=False, returned_layers=[2, 3, 4],
+        extra_blocks=LastLevelP6P7(2048, 256))
     anchor_generator = _default_anchorgen()
     head = RetinaNetHead(backbone.out_channels, anchor_generator.num_anchors_per_location()[0],
                          num_classes, norm_layer=partial(nn.GroupNorm, 32))

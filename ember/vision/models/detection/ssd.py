@@ -5,29 +5,27 @@ from __future__ import annotations
 
 import warnings
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Callable
 
 import ember
 from ember import nn
 from ember._tensor import Tensor
 from ember.nn import functional as F
-from ember.vision.models._api import Weights, WeightsEnum, register_model
-from ember.vision.models._presets import ObjectDetection
+from ember.vision.models._api import WeightsEnum, register_model
 from ember.vision.models._utils import handle_legacy_interface
 from ember.vision.models.detection import _utils as det_utils
 from ember.vision.models.detection.anchor_utils import DefaultBoxGenerator
-from ember.vision.models.detection.backbone_utils import _validate_trainable_layers
+from ember.vision.models.detection.backbone_utils import (
+    _freeze_early_stages,
+    _num_classes_for,
+    _validate_trainable_layers,
+)
 from ember.vision.models.detection.retinanet import (
-    _COMMON_META,
-    _URL,
-    _backbone_features,
-    _check_degenerate_boxes,
-    _check_training_targets,
-    _coco_num_classes,
-    _image_sizes,
+    _coco_box_weights,
+    _match_anchors,
     _nms_detections,
     _per_anchor_rows,
-    _unmatched,
+    _transform_and_run_head,
 )
 from ember.vision.models.detection.transform import GeneralizedRCNNTransform
 from ember.vision.models.vgg import VGG16_Weights, vgg16
@@ -37,12 +35,31 @@ __all__ = ["SSD", "SSDHead", "SSDScoringHead", "SSDClassificationHead", "SSDRegr
            "SSDFeatureExtractorVGG", "SSD300_VGG16_Weights", "ssd300_vgg16"]
 
 
-def _xavier_init(conv: nn.Module) -> None:
-    for layer in conv.modules():
+def _init_convs(module: nn.Module, init_weight: Callable[[Tensor], Tensor]) -> None:
+    """``init_weight`` on the weight of every Conv2d in ``module``, zeros on its bias."""
+    for layer in module.modules():
         if isinstance(layer, nn.Conv2d):
-            nn.init.xavier_uniform_(layer.weight)
+            init_weight(layer.weight)
             if layer.bias is not None:
                 nn.init.constant_(layer.bias, 0.0)
+
+
+def _xavier_init(module: nn.Module) -> None:
+    _init_convs(module, nn.init.xavier_uniform_)
+
+
+def _per_map_predictors(in_channels: list[int], num_anchors: list[int], num_columns: int,
+                        block: Callable[[int, int], nn.Module],
+                        init: Callable[[nn.Module], None]) -> nn.ModuleList:
+    """``block(channels, num_columns * anchors)`` for each feature map, then ``init`` on all."""
+    predictors = nn.ModuleList(block(channels, num_columns * anchors)
+                               for channels, anchors in zip(in_channels, num_anchors))
+    init(predictors)
+    return predictors
+
+
+def _conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
 
 
 class SSDScoringHead(nn.Module):
@@ -74,11 +91,8 @@ class SSDClassificationHead(SSDScoringHead):
     """
 
     def __init__(self, in_channels: list[int], num_anchors: list[int], num_classes: int) -> None:
-        cls_logits = nn.ModuleList(
-            nn.Conv2d(channels, num_classes * anchors, kernel_size=3, padding=1)
-            for channels, anchors in zip(in_channels, num_anchors))
-        _xavier_init(cls_logits)
-        super().__init__(cls_logits, num_classes)
+        super().__init__(_per_map_predictors(in_channels, num_anchors, num_classes, _conv3x3,
+                                             _xavier_init), num_classes)
 
 
 class SSDRegressionHead(SSDScoringHead):
@@ -90,11 +104,8 @@ class SSDRegressionHead(SSDScoringHead):
     """
 
     def __init__(self, in_channels: list[int], num_anchors: list[int]) -> None:
-        bbox_reg = nn.ModuleList(
-            nn.Conv2d(channels, 4 * anchors, kernel_size=3, padding=1)
-            for channels, anchors in zip(in_channels, num_anchors))
-        _xavier_init(bbox_reg)
-        super().__init__(bbox_reg, 4)
+        super().__init__(_per_map_predictors(in_channels, num_anchors, 4, _conv3x3,
+                                             _xavier_init), 4)
 
 
 class SSDHead(nn.Module):
@@ -232,23 +243,12 @@ class SSD(nn.Module):
 
     def forward(self, images: list[Tensor], targets: list[dict[str, Tensor]] | None = None):
         """Losses (training) or detections (eval); see the class docstring."""
-        _check_training_targets(self.training, targets)
-        original_image_sizes = _image_sizes(images)
-        images, targets = self.transform(images, targets)
-        _check_degenerate_boxes(targets)
-        features = _backbone_features(self.backbone, images.tensors)
-        head_outputs = self.head(features)
-        anchors = self.anchor_generator(images, features)
+        original_image_sizes, images, targets, features, head_outputs, anchors = (
+            _transform_and_run_head(self, images, targets))
 
         losses, detections = {}, []
         if self.training:
-            matched_idxs = []
-            for anchors_per_image, target in zip(anchors, targets):
-                if target["boxes"].numel() == 0:
-                    matched_idxs.append(_unmatched(anchors_per_image))
-                    continue
-                match_quality_matrix = box_ops.box_iou(target["boxes"], anchors_per_image)
-                matched_idxs.append(self.proposal_matcher(match_quality_matrix))
+            matched_idxs = _match_anchors(self.proposal_matcher, anchors, targets)
             losses = self.compute_loss(targets, head_outputs, anchors, matched_idxs)
         else:
             detections = self.postprocess_detections(head_outputs, anchors, images.image_sizes)
@@ -352,19 +352,12 @@ def _vgg_extractor(backbone: nn.Module, highres: bool,
     if not 0 <= trainable_layers <= num_stages:
         raise AssertionError(f"trainable_layers should be in the range [0, {num_stages}]. "
                              f"Instead got {trainable_layers}")
-    freeze_before = (len(backbone) if trainable_layers == 0
-                     else stage_indices[num_stages - trainable_layers])
-    for b in backbone[:freeze_before]:
-        for parameter in b.parameters():
-            parameter.requires_grad_(False)
+    _freeze_early_stages(backbone, stage_indices, trainable_layers)
     return SSDFeatureExtractorVGG(backbone, highres)
 
 
 class SSD300_VGG16_Weights(WeightsEnum):
-    COCO_V1 = Weights(
-        url=_URL + "ssd300_vgg16_coco-b556d3b4.pth", transforms=ObjectDetection,
-        meta={**_COMMON_META, "num_params": 35641826,
-              "_metrics": {"COCO-val2017": {"box_map": 25.1}}})
+    COCO_V1 = _coco_box_weights("ssd300_vgg16_coco-b556d3b4.pth", 35641826, 25.1)
     DEFAULT = COCO_V1
 
 
@@ -398,7 +391,7 @@ def ssd300_vgg16(*, weights: SSD300_VGG16_Weights | None = None, progress: bool 
                       stacklevel=2)
     if weights is not None:
         weights_backbone = None
-    num_classes = _coco_num_classes(weights, num_classes)
+    num_classes = _num_classes_for(weights, num_classes)
     trainable_backbone_layers = _validate_trainable_layers(
         weights is not None or weights_backbone is not None, trainable_backbone_layers, 5, 4)
     backbone = vgg16(weights=weights_backbone, progress=progress)

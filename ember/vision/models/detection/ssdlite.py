@@ -9,14 +9,24 @@ from typing import Any, Callable
 
 from ember import nn
 from ember._tensor import Tensor
-from ember.vision.models._api import Weights, WeightsEnum, register_model
-from ember.vision.models._presets import ObjectDetection
+from ember.vision.models._api import WeightsEnum, register_model
 from ember.vision.models._utils import handle_legacy_interface
 from ember.vision.models.detection import _utils as det_utils
 from ember.vision.models.detection.anchor_utils import DefaultBoxGenerator
-from ember.vision.models.detection.backbone_utils import _validate_trainable_layers
-from ember.vision.models.detection.retinanet import _COMMON_META, _URL, _coco_num_classes
-from ember.vision.models.detection.ssd import SSD, SSDScoringHead
+from ember.vision.models.detection.backbone_utils import (
+    _freeze_early_stages,
+    _mobilenet_stage_indices,
+    _num_classes_for,
+    _validate_trainable_layers,
+)
+from ember.vision.models.detection.retinanet import _coco_box_weights
+from ember.vision.models.detection.ssd import (
+    SSD,
+    SSDHead,
+    SSDScoringHead,
+    _init_convs,
+    _per_map_predictors,
+)
 from ember.vision.models.mobilenetv3 import MobileNet_V3_Large_Weights, mobilenet_v3_large
 from ember.vision.ops.misc import Conv2dNormActivation
 
@@ -52,12 +62,8 @@ def _extra_block(in_channels: int, out_channels: int,
     )
 
 
-def _normal_init(conv: nn.Module) -> None:
-    for layer in conv.modules():
-        if isinstance(layer, nn.Conv2d):
-            nn.init.normal_(layer.weight, mean=0.0, std=0.03)
-            if layer.bias is not None:
-                nn.init.constant_(layer.bias, 0.0)
+def _normal_init(module: nn.Module) -> None:
+    _init_convs(module, partial(nn.init.normal_, mean=0.0, std=0.03))
 
 
 class SSDLiteClassificationHead(SSDScoringHead):
@@ -73,11 +79,9 @@ class SSDLiteClassificationHead(SSDScoringHead):
 
     def __init__(self, in_channels: list[int], num_anchors: list[int], num_classes: int,
                  norm_layer: Callable[..., nn.Module]) -> None:
-        cls_logits = nn.ModuleList(
-            _prediction_block(channels, num_classes * anchors, 3, norm_layer)
-            for channels, anchors in zip(in_channels, num_anchors))
-        _normal_init(cls_logits)
-        super().__init__(cls_logits, num_classes)
+        block = partial(_prediction_block, kernel_size=3, norm_layer=norm_layer)
+        super().__init__(_per_map_predictors(in_channels, num_anchors, num_classes, block,
+                                             _normal_init), num_classes)
 
 
 class SSDLiteRegressionHead(SSDScoringHead):
@@ -91,11 +95,8 @@ class SSDLiteRegressionHead(SSDScoringHead):
 
     def __init__(self, in_channels: list[int], num_anchors: list[int],
                  norm_layer: Callable[..., nn.Module]) -> None:
-        bbox_reg = nn.ModuleList(
-            _prediction_block(channels, 4 * anchors, 3, norm_layer)
-            for channels, anchors in zip(in_channels, num_anchors))
-        _normal_init(bbox_reg)
-        super().__init__(bbox_reg, 4)
+        block = partial(_prediction_block, kernel_size=3, norm_layer=norm_layer)
+        super().__init__(_per_map_predictors(in_channels, num_anchors, 4, block, _normal_init), 4)
 
 
 class SSDLiteHead(nn.Module):
@@ -121,9 +122,7 @@ class SSDLiteHead(nn.Module):
                                                              num_classes, norm_layer)
         self.regression_head = SSDLiteRegressionHead(in_channels, num_anchors, norm_layer)
 
-    def forward(self, x: list[Tensor]) -> dict[str, Tensor]:
-        return {"bbox_regression": self.regression_head(x),
-                "cls_logits": self.classification_head(x)}
+    forward = SSDHead.forward  # both heads' outputs, keyed as SSD's
 
 
 class SSDLiteFeatureExtractorMobileNet(nn.Module):
@@ -173,25 +172,17 @@ def _mobilenet_extractor(backbone: nn.Module, trainable_layers: int,
     """Freeze all but the last ``trainable_layers`` stages of the MobileNet (a stage starts at the
     first block, at each strided block, and at the last block), then wrap its ``features``."""
     backbone = backbone.features
-    stage_indices = ([0] + [i for i, b in enumerate(backbone) if getattr(b, "_is_cn", False)]
-                     + [len(backbone) - 1])
+    stage_indices = _mobilenet_stage_indices(backbone)
     num_stages = len(stage_indices)
     if not 0 <= trainable_layers <= num_stages:
         raise ValueError(f"trainable_layers should be in the range [0, {num_stages}], instead "
                          f"got {trainable_layers}")
-    freeze_before = (len(backbone) if trainable_layers == 0
-                     else stage_indices[num_stages - trainable_layers])
-    for b in backbone[:freeze_before]:
-        for parameter in b.parameters():
-            parameter.requires_grad_(False)
+    _freeze_early_stages(backbone, stage_indices, trainable_layers)
     return SSDLiteFeatureExtractorMobileNet(backbone, stage_indices[-2], norm_layer)
 
 
 class SSDLite320_MobileNet_V3_Large_Weights(WeightsEnum):
-    COCO_V1 = Weights(
-        url=_URL + "ssdlite320_mobilenet_v3_large_coco-a79551df.pth", transforms=ObjectDetection,
-        meta={**_COMMON_META, "num_params": 3440060,
-              "_metrics": {"COCO-val2017": {"box_map": 21.3}}})
+    COCO_V1 = _coco_box_weights("ssdlite320_mobilenet_v3_large_coco-a79551df.pth", 3440060, 21.3)
     DEFAULT = COCO_V1
 
 
@@ -225,7 +216,7 @@ def ssdlite320_mobilenet_v3_large(
                       stacklevel=2)
     if weights is not None:
         weights_backbone = None
-    num_classes = _coco_num_classes(weights, num_classes)
+    num_classes = _num_classes_for(weights, num_classes)
     trainable_backbone_layers = _validate_trainable_layers(
         weights is not None or weights_backbone is not None, trainable_backbone_layers, 6, 6)
     reduce_tail = weights_backbone is None  # the paper's table 6, when training from scratch

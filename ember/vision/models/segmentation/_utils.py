@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
+from typing import Callable
 
 from ember import nn
 from ember._tensor import Tensor
@@ -11,7 +12,12 @@ from ember.nn import functional as F
 from ember.vision.models._api import Weights, WeightsEnum
 from ember.vision.models._meta import _VOC_CATEGORIES
 from ember.vision.models._presets import SemanticSegmentation
-from ember.vision.models._utils import _URL, IntermediateLayerGetter, _ovewrite_value_param
+from ember.vision.models._utils import (
+    _URL,
+    IntermediateLayerGetter,
+    _load_weights,
+    _ovewrite_value_param,
+)
 
 __all__ = ["_SimpleSegmentationModel"]
 
@@ -57,11 +63,16 @@ def _segmentation_weights(file_name: str, num_params: int) -> Weights:
                          "min_size": (1, 1)})
 
 
-def _fit_segmentation_weights(weights: WeightsEnum | None, weights_backbone: WeightsEnum | None,
+def _fit_segmentation_weights(weights_enum: type[WeightsEnum], weights: WeightsEnum | str | None,
+                              backbone_enum: type[WeightsEnum],
+                              weights_backbone: WeightsEnum | str | None,
                               num_classes: int | None, aux_loss: bool | None
-                              ) -> tuple[WeightsEnum | None, int, bool | None]:
-    """Pretrained weights replace the backbone's and fix ``num_classes`` and ``aux_loss``
-    (True); without them the default is 21 classes (VOC)."""
+                              ) -> tuple[WeightsEnum | None, WeightsEnum | None, int, bool | None]:
+    """The verified ``weights`` and ``weights_backbone``, ``num_classes`` and ``aux_loss``:
+    pretrained weights replace the backbone's and fix ``num_classes`` and ``aux_loss`` (True);
+    without them the default is 21 classes (VOC)."""
+    weights = weights_enum.verify(weights)
+    weights_backbone = backbone_enum.verify(weights_backbone)
     if weights is not None:
         weights_backbone = None
         num_classes = _ovewrite_value_param("num_classes", num_classes,
@@ -69,7 +80,23 @@ def _fit_segmentation_weights(weights: WeightsEnum | None, weights_backbone: Wei
         aux_loss = _ovewrite_value_param("aux_loss", aux_loss, True)
     elif num_classes is None:
         num_classes = 21
-    return weights_backbone, num_classes, aux_loss
+    return weights, weights_backbone, num_classes, aux_loss
+
+
+def _dilated_resnet_model(make_model: Callable[[nn.Module, int, bool | None], nn.Module],
+                          resnet_builder: Callable[..., nn.Module],
+                          weights_enum: type[WeightsEnum], weights: WeightsEnum | str | None,
+                          backbone_enum: type[WeightsEnum],
+                          weights_backbone: WeightsEnum | str | None, progress: bool,
+                          num_classes: int | None, aux_loss: bool | None) -> nn.Module:
+    """The FCN and DeepLabV3 ResNet builders: ``make_model(backbone, num_classes, aux_loss)``
+    on ``resnet_builder``'s network with its last two stages dilated (output stride 8), loaded
+    with ``weights``."""
+    weights, weights_backbone, num_classes, aux_loss = _fit_segmentation_weights(
+        weights_enum, weights, backbone_enum, weights_backbone, num_classes, aux_loss)
+    backbone = resnet_builder(weights=weights_backbone,
+                              replace_stride_with_dilation=[False, True, True])
+    return _load_weights(make_model(backbone, num_classes, aux_loss), weights, progress)
 
 
 def _resnet_backbone(backbone: nn.Module, aux: bool | None) -> IntermediateLayerGetter:

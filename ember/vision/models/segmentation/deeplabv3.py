@@ -27,6 +27,7 @@ from ember.vision.models.resnet import (
     resnet101,
 )
 from ember.vision.models.segmentation._utils import (
+    _dilated_resnet_model,
     _fit_segmentation_weights,
     _mobilenet_v3_stages,
     _resnet_backbone,
@@ -185,13 +186,9 @@ def deeplabv3_resnet50(*, weights: DeepLabV3_ResNet50_Weights | None = None,
         weights_backbone: the ResNet-50's ImageNet weights (ignored when ``weights`` is given).
         kwargs: unused.
     """
-    weights = DeepLabV3_ResNet50_Weights.verify(weights)
-    weights_backbone = ResNet50_Weights.verify(weights_backbone)
-    weights_backbone, num_classes, aux_loss = _fit_segmentation_weights(
-        weights, weights_backbone, num_classes, aux_loss)
-    backbone = resnet50(weights=weights_backbone,
-                        replace_stride_with_dilation=[False, True, True])
-    return _load_weights(_deeplabv3_resnet(backbone, num_classes, aux_loss), weights, progress)
+    return _dilated_resnet_model(_deeplabv3_resnet, resnet50, DeepLabV3_ResNet50_Weights,
+                                 weights, ResNet50_Weights, weights_backbone, progress,
+                                 num_classes, aux_loss)
 
 
 @register_model()
@@ -213,13 +210,9 @@ def deeplabv3_resnet101(*, weights: DeepLabV3_ResNet101_Weights | None = None,
         weights_backbone: the ResNet-101's ImageNet weights (ignored when ``weights`` is given).
         kwargs: unused.
     """
-    weights = DeepLabV3_ResNet101_Weights.verify(weights)
-    weights_backbone = ResNet101_Weights.verify(weights_backbone)
-    weights_backbone, num_classes, aux_loss = _fit_segmentation_weights(
-        weights, weights_backbone, num_classes, aux_loss)
-    backbone = resnet101(weights=weights_backbone,
-                         replace_stride_with_dilation=[False, True, True])
-    return _load_weights(_deeplabv3_resnet(backbone, num_classes, aux_loss), weights, progress)
+    return _dilated_resnet_model(_deeplabv3_resnet, resnet101, DeepLabV3_ResNet101_Weights,
+                                 weights, ResNet101_Weights, weights_backbone, progress,
+                                 num_classes, aux_loss)
 
 
 @register_model()
@@ -242,10 +235,9 @@ def deeplabv3_mobilenet_v3_large(*, weights: DeepLabV3_MobileNet_V3_Large_Weight
             is given).
         kwargs: unused.
     """
-    weights = DeepLabV3_MobileNet_V3_Large_Weights.verify(weights)
-    weights_backbone = MobileNet_V3_Large_Weights.verify(weights_backbone)
-    weights_backbone, num_classes, aux_loss = _fit_segmentation_weights(
-        weights, weights_backbone, num_classes, aux_loss)
+    weights, weights_backbone, num_classes, aux_loss = _fit_segmentation_weights(
+        DeepLabV3_MobileNet_V3_Large_Weights, weights, MobileNet_V3_Large_Weights,
+        weights_backbone, num_classes, aux_loss)
     backbone = mobilenet_v3_large(weights=weights_backbone, dilated=True)
     model = _deeplabv3_mobilenetv3(backbone, num_classes, aux_loss)
     return _load_weights(model, weights, progress)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ember import nn
 from ember.vision.models._api import WeightsEnum, register_model
-from ember.vision.models._utils import _load_weights, handle_legacy_interface
+from ember.vision.models._utils import handle_legacy_interface
 from ember.vision.models.resnet import (
     ResNet,
     ResNet50_Weights,
@@ -16,7 +16,7 @@ from ember.vision.models.resnet import (
     resnet101,
 )
 from ember.vision.models.segmentation._utils import (
-    _fit_segmentation_weights,
+    _dilated_resnet_model,
     _resnet_backbone,
     _segmentation_weights,
     _SimpleSegmentationModel,
@@ -86,13 +86,9 @@ def fcn_resnet50(*, weights: FCN_ResNet50_Weights | None = None, progress: bool 
         weights_backbone: the ResNet-50's ImageNet weights (ignored when ``weights`` is given).
         kwargs: unused.
     """
-    weights = FCN_ResNet50_Weights.verify(weights)
-    weights_backbone = ResNet50_Weights.verify(weights_backbone)
-    weights_backbone, num_classes, aux_loss = _fit_segmentation_weights(
-        weights, weights_backbone, num_classes, aux_loss)
-    backbone = resnet50(weights=weights_backbone,
-                        replace_stride_with_dilation=[False, True, True])
-    return _load_weights(_fcn_resnet(backbone, num_classes, aux_loss), weights, progress)
+    return _dilated_resnet_model(_fcn_resnet, resnet50, FCN_ResNet50_Weights, weights,
+                                 ResNet50_Weights, weights_backbone, progress, num_classes,
+                                 aux_loss)
 
 
 @register_model()
@@ -112,10 +108,6 @@ def fcn_resnet101(*, weights: FCN_ResNet101_Weights | None = None, progress: boo
         weights_backbone: the ResNet-101's ImageNet weights (ignored when ``weights`` is given).
         kwargs: unused.
     """
-    weights = FCN_ResNet101_Weights.verify(weights)
-    weights_backbone = ResNet101_Weights.verify(weights_backbone)
-    weights_backbone, num_classes, aux_loss = _fit_segmentation_weights(
-        weights, weights_backbone, num_classes, aux_loss)
-    backbone = resnet101(weights=weights_backbone,
-                         replace_stride_with_dilation=[False, True, True])
-    return _load_weights(_fcn_resnet(backbone, num_classes, aux_loss), weights, progress)
+    return _dilated_resnet_model(_fcn_resnet, resnet101, FCN_ResNet101_Weights, weights,
+                                 ResNet101_Weights, weights_backbone, progress, num_classes,
+                                 aux_loss)

@@ -13,7 +13,6 @@ from ember.vision.models._api import WeightsEnum, register_model
 from ember.vision.models._utils import (
     IntermediateLayerGetter,
     _load_weights,
-    _ovewrite_value_param,
     handle_legacy_interface,
 )
 from ember.vision.models.mobilenetv3 import (
@@ -21,7 +20,11 @@ from ember.vision.models.mobilenetv3 import (
     MobileNetV3,
     mobilenet_v3_large,
 )
-from ember.vision.models.segmentation._utils import _mobilenet_v3_stages, _segmentation_weights
+from ember.vision.models.segmentation._utils import (
+    _fit_segmentation_weights,
+    _mobilenet_v3_stages,
+    _segmentation_weights,
+)
 
 __all__ = ["LRASPP", "LRASPP_MobileNet_V3_Large_Weights", "lraspp_mobilenet_v3_large"]
 
@@ -120,13 +123,8 @@ def lraspp_mobilenet_v3_large(*, weights: LRASPP_MobileNet_V3_Large_Weights | No
     """
     if kwargs.pop("aux_loss", False):
         raise NotImplementedError("This model does not use auxiliary loss")
-    weights = LRASPP_MobileNet_V3_Large_Weights.verify(weights)
-    weights_backbone = MobileNet_V3_Large_Weights.verify(weights_backbone)
-    if weights is not None:
-        weights_backbone = None
-        num_classes = _ovewrite_value_param("num_classes", num_classes,
-                                            len(weights.meta["categories"]))
-    elif num_classes is None:
-        num_classes = 21
+    weights, weights_backbone, num_classes, _ = _fit_segmentation_weights(
+        LRASPP_MobileNet_V3_Large_Weights, weights, MobileNet_V3_Large_Weights,
+        weights_backbone, num_classes, None)
     backbone = mobilenet_v3_large(weights=weights_backbone, dilated=True)
     return _load_weights(_lraspp_mobilenetv3(backbone, num_classes), weights, progress)

@@ -20,8 +20,12 @@ from ember.vision.models._utils import (
 )
 from ember.vision.models.swin_transformer import (
     PatchMerging,
+    ShiftedWindowAttention,
     SwinTransformerBlock,
+    _attention_in_windows,
+    _init_linears,
     _shifted_window_regions,
+    _swin_stages,
 )
 from ember.vision.models.video._utils import _kinetics400_weights
 
@@ -88,18 +92,10 @@ def shifted_window_attention_3d(input: Tensor, qkv_weight: Tensor, proj_weight: 
                window_size[2], c)
     x = x.permute(0, 1, 3, 5, 2, 4, 6, 7).reshape(b * num_windows, tokens, c)
 
-    qkv = F.linear(x, qkv_weight, qkv_bias)
-    qkv = qkv.reshape(x.size(0), tokens, 3, num_heads, c // num_heads).permute(2, 0, 3, 1, 4)
-    q, k, v = qkv[0], qkv[1], qkv[2]
-    attn = (q * (c // num_heads) ** -0.5).matmul(k.transpose(-2, -1))
-    attn = attn + relative_position_bias
-    if shifted:
-        mask = _shifted_window_mask_3d(padded, window_size, shift_size, x)
-        attn = attn.view(b, num_windows, num_heads, tokens, tokens)
-        attn = (attn + mask.unsqueeze(1).unsqueeze(0)).view(-1, num_heads, tokens, tokens)
-    attn = F.dropout(F.softmax(attn, dim=-1), p=attention_dropout, training=training)
-    x = attn.matmul(v).transpose(1, 2).reshape(x.size(0), tokens, c)
-    x = F.dropout(F.linear(x, proj_weight, proj_bias), p=dropout, training=training)
+    mask = _shifted_window_mask_3d(padded, window_size, shift_size, x) if shifted else None
+    x = _attention_in_windows(x, b, qkv_weight, qkv_bias, proj_weight, proj_bias,
+                              relative_position_bias, mask, num_heads, attention_dropout,
+                              dropout, None, training)
 
     x = x.view(b, counts[0], counts[1], counts[2], window_size[0], window_size[1],
                window_size[2], c)
@@ -109,26 +105,13 @@ def shifted_window_attention_3d(input: Tensor, qkv_weight: Tensor, proj_weight: 
     return x[:, :t, :h, :w, :].contiguous()
 
 
-class ShiftedWindowAttention3d(nn.Module):
+class ShiftedWindowAttention3d(ShiftedWindowAttention):
     """:func:`shifted_window_attention_3d` with its projections (``qkv``, ``proj``) and a
     learned bias per head for each 3-D offset within a window
-    (``relative_position_bias_table``, indexed by the ``relative_position_index`` buffer)."""
+    (``relative_position_bias_table``, indexed by the ``relative_position_index`` buffer).
+    Arguments as the 2-D :class:`ShiftedWindowAttention`'s, with three-int window and shift."""
 
-    def __init__(self, dim: int, window_size: list[int], shift_size: list[int],
-                 num_heads: int, qkv_bias: bool = True, proj_bias: bool = True,
-                 attention_dropout: float = 0.0, dropout: float = 0.0) -> None:
-        super().__init__()
-        if len(window_size) != 3 or len(shift_size) != 3:
-            raise ValueError("window_size and shift_size must be of length 2")
-        self.window_size = window_size
-        self.shift_size = shift_size
-        self.num_heads = num_heads
-        self.attention_dropout = attention_dropout
-        self.dropout = dropout
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim, bias=proj_bias)
-        self.define_relative_position_bias_table()
-        self.define_relative_position_index()
+    _window_dims = 3
 
     def define_relative_position_bias_table(self) -> None:
         offsets = ((2 * self.window_size[0] - 1) * (2 * self.window_size[1] - 1)
@@ -229,34 +212,15 @@ class SwinTransformer3d(nn.Module):
         self.patch_embed = patch_embed(patch_size=patch_size, embed_dim=embed_dim,
                                        norm_layer=norm_layer)
         self.pos_drop = nn.Dropout(p=dropout)
-        layers: list[nn.Module] = []
-        total_stage_blocks = sum(depths)
-        stage_block_id = 0
-        for i_stage, depth in enumerate(depths):
-            dim = embed_dim * 2 ** i_stage
-            stage = []
-            for i_layer in range(depth):
-                sd_prob = stochastic_depth_prob * float(stage_block_id) / (total_stage_blocks - 1)
-                stage.append(block(
-                    dim, num_heads[i_stage], window_size=window_size,
-                    shift_size=[0 if i_layer % 2 == 0 else w // 2 for w in window_size],
-                    mlp_ratio=mlp_ratio, dropout=dropout, attention_dropout=attention_dropout,
-                    stochastic_depth_prob=sd_prob, norm_layer=norm_layer,
-                    attn_layer=ShiftedWindowAttention3d))
-                stage_block_id += 1
-            layers.append(nn.Sequential(*stage))
-            if i_stage < len(depths) - 1:
-                layers.append(downsample_layer(dim, norm_layer))
-        self.features = nn.Sequential(*layers)
+        self.features = nn.Sequential(*_swin_stages(
+            block, downsample_layer, embed_dim, depths, num_heads, window_size, mlp_ratio,
+            dropout, attention_dropout, stochastic_depth_prob, norm_layer,
+            attn_layer=ShiftedWindowAttention3d))
         self.num_features = embed_dim * 2 ** (len(depths) - 1)
         self.norm = norm_layer(self.num_features)
         self.avgpool = nn.AdaptiveAvgPool3d(1)
         self.head = nn.Linear(self.num_features, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        _init_linears(self)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.features(self.pos_drop(self.patch_embed(x)))

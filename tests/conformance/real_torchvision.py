@@ -221,10 +221,11 @@ def real_torchvision():
     pytest.importorskip("torch")
     if importlib.util.find_spec("torchvision") is None:
         pytest.skip("torchvision is not installed")
-    return _import()
+    return load()
 
 
-def _import():
+def load():
+    """Real torchvision with the reference kernels registered (raises ImportError without it)."""
     _register_kernels()
     import torchvision.extension
     torchvision.extension._has_ops = lambda: True  # the kernels above stand in for _C
@@ -235,7 +236,7 @@ def _import():
 
 
 if __name__ == "__main__":
-    _import()
+    load()
     sys.argv = sys.argv[1:]
     # as ``python script.py`` would: the script's siblings import by name (``import utils``)
     sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[0])))

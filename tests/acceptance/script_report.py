@@ -3,6 +3,7 @@ imported, so each run needs its own), its last stdout line read back as a JSON r
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import math
 import subprocess
@@ -66,16 +67,17 @@ def assert_reports_close(got, expected, rtol: float, atol: float, path: str = ""
         assert type(got) is type(expected) and got == expected, (path, got, expected)
 
 
-# Runs a script under real PyTorch with real torchvision usable (its compiled ops stood in for).
+# Runs a script under real PyTorch with real torchvision usable (its compiled ops stood in for);
+# where torchvision is installed, libraries import it under PyTorch, so PyTorch's runs need it.
 REAL_TORCHVISION = ("-m", "tests.conformance.real_torchvision")
 
 
-def reports_under_both(acceptance_module: str, tmp_path,
-                       torch_prefix: tuple[str, ...] = ()) -> tuple[dict, dict]:
+def reports_under_both(acceptance_module: str, tmp_path) -> tuple[dict, dict]:
     """(ember's report, PyTorch's report) of the script of ``tests/acceptance/<module>.py``
-    (its ``run_script``), each run in a fresh interpreter, PyTorch's with ``torch_prefix``
-    before the script. Importing that module skips the calling test where its library is not
-    installed."""
+    (its ``run_script``), each run in a fresh interpreter, PyTorch's with real torchvision
+    usable where it is installed. Importing that module skips the calling test where its
+    library is not installed."""
     acceptance = importlib.import_module(f"tests.acceptance.{acceptance_module}")
+    torch_prefix = REAL_TORCHVISION if importlib.util.find_spec("torchvision") else ()
     return (acceptance.run_script("-m", "ember.compat", tmp_path=tmp_path),
             acceptance.run_script(*torch_prefix, tmp_path=tmp_path))

@@ -15,18 +15,13 @@ import pytest
 
 pytest.importorskip("torch")
 
-from tests.acceptance.script_report import (  # noqa: E402
-    REAL_TORCHVISION,
-    assert_reports_close,
-    reports_under_both,
-)
+from tests.acceptance.script_report import assert_reports_close, reports_under_both  # noqa: E402
 
 
 def test_smp_values_match_torch(tmp_path):
     if importlib.util.find_spec("torchvision") is None:
         pytest.skip("torchvision is not installed (timm needs it under PyTorch)")
-    got, expected = reports_under_both("test_thirdparty_s17_smp", tmp_path,
-                                       torch_prefix=REAL_TORCHVISION)
+    got, expected = reports_under_both("test_thirdparty_s17_smp", tmp_path)
     # SGD (not Adam, whose normalised steps would magnify float32 rounding of near-zero
     # gradients) keeps the trained logits, so the thresholded predictions, identical
     assert_reports_close(got, expected, rtol=1e-5, atol=1e-5)

@@ -14,14 +14,9 @@ if importlib.util.find_spec("torchvision") is None:
     pytest.skip("torchvision is not installed (timm needs it under PyTorch)",
                 allow_module_level=True)
 
-from tests.acceptance.script_report import (  # noqa: E402
-    REAL_TORCHVISION,
-    assert_reports_close,
-    reports_under_both,
-)
+from tests.acceptance.script_report import assert_reports_close, reports_under_both  # noqa: E402
 
 
 def test_timm_values_match_torch(tmp_path):
-    got, expected = reports_under_both("test_thirdparty_s15_timm", tmp_path,
-                                       torch_prefix=REAL_TORCHVISION)
+    got, expected = reports_under_both("test_thirdparty_s15_timm", tmp_path)
     assert_reports_close(got, expected, rtol=1e-4, atol=1e-5)

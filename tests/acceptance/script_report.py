@@ -8,6 +8,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 # The acceptance scripts' shared helper, prepended to their source: ``out(value)`` makes a
 # report's values JSON-ready (tensors as nested lists, sequences as lists, dicts with str keys
@@ -67,17 +68,22 @@ def assert_reports_close(got, expected, rtol: float, atol: float, path: str = ""
         assert type(got) is type(expected) and got == expected, (path, got, expected)
 
 
-# Runs a script under real PyTorch with real torchvision usable (its compiled ops stood in for);
-# where torchvision is installed, libraries import it under PyTorch, so PyTorch's runs need it.
-REAL_TORCHVISION = ("-m", "tests.conformance.real_torchvision")
+# Runs a script under real PyTorch with real torchvision usable (its compiled ops stood in for),
+# from any folder.
+REAL_TORCHVISION = (
+    str(Path(__file__).resolve().parents[1] / "conformance" / "real_torchvision.py"),)
+
+
+def pytorch_prefix() -> tuple[str, ...]:
+    """What goes before a script run on real PyTorch: where torchvision is installed, libraries
+    import it under PyTorch, so it must be usable."""
+    return REAL_TORCHVISION if importlib.util.find_spec("torchvision") else ()
 
 
 def reports_under_both(acceptance_module: str, tmp_path) -> tuple[dict, dict]:
     """(ember's report, PyTorch's report) of the script of ``tests/acceptance/<module>.py``
-    (its ``run_script``), each run in a fresh interpreter, PyTorch's with real torchvision
-    usable where it is installed. Importing that module skips the calling test where its
-    library is not installed."""
+    (its ``run_script``), each run in a fresh interpreter. Importing that module skips the
+    calling test where its library is not installed."""
     acceptance = importlib.import_module(f"tests.acceptance.{acceptance_module}")
-    torch_prefix = REAL_TORCHVISION if importlib.util.find_spec("torchvision") else ()
     return (acceptance.run_script("-m", "ember.compat", tmp_path=tmp_path),
-            acceptance.run_script(*torch_prefix, tmp_path=tmp_path))
+            acceptance.run_script(*pytorch_prefix(), tmp_path=tmp_path))

@@ -10,7 +10,7 @@ through autograd.
 interpolates samples lying more than a pixel outside the feature map instead of zeroing them.)
 
 ``real_torchvision()`` returns the module (skipping the calling test without torch or
-torchvision); ``python -m tests.conformance.real_torchvision script.py [args]`` runs a script
+torchvision); ``python tests/conformance/real_torchvision.py script.py [args]`` runs a script
 under real PyTorch with torchvision usable.
 """
 from __future__ import annotations
@@ -238,6 +238,12 @@ def load():
 if __name__ == "__main__":
     load()
     sys.argv = sys.argv[1:]
-    # as ``python script.py`` would: the script's siblings import by name (``import utils``)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[0])))
+    # as ``python script.py`` would: the script's folder first on the path (its siblings import
+    # by name, ``import utils``), in place of this file's folder when run by path
+    script_folder = os.path.dirname(os.path.abspath(sys.argv[0]))
+    own_folder = os.path.dirname(os.path.abspath(__file__))
+    if sys.path and os.path.abspath(sys.path[0] or ".") == own_folder:
+        sys.path[0] = script_folder
+    else:
+        sys.path.insert(0, script_folder)
     runpy.run_path(sys.argv[0], run_name="__main__")

@@ -13,6 +13,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from tests.acceptance.script_report import pytorch_prefix  # noqa: E402
+
 _ACCEPTANCE = (pathlib.Path(__file__).parents[1] / "acceptance"
                / "test_thirdparty_s15_transformers.py")
 _spec = importlib.util.spec_from_file_location("_transformers_acceptance", _ACCEPTANCE)
@@ -23,7 +25,7 @@ ember_reports = acceptance.ember_reports
 
 @pytest.fixture(scope="module")
 def torch_reports(ember_reports):  # (after ember's: the version check skips both)
-    return acceptance.run_driver()
+    return acceptance.run_driver(*pytorch_prefix())
 
 
 def test_losses_and_gradients_match_torch(ember_reports, torch_reports):

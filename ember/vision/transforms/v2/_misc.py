@@ -175,6 +175,20 @@ class SetClampingMode(Transform):
         return tv_tensors.wrap(inpt.clone(), like=inpt, clamping_mode=self.clamping_mode)
 
 
+def _sample_and_labels(inputs: tuple, labels_getter: Callable) -> tuple[Any, tuple]:
+    """The sample a sanitizing transform got and its label tensors (none when the getter
+    finds none), checked as torchvision checks them."""
+    sample = inputs if len(inputs) > 1 else inputs[0]
+    labels = labels_getter(sample)
+    if isinstance(labels, Tensor):
+        return sample, (labels,)
+    if labels is not None and not (isinstance(labels, (tuple, list))
+                                   and all(isinstance(x, Tensor) for x in labels)):
+        raise ValueError("The labels in the input to forward() must be a tensor or None, "
+                         f"got {type(labels)} instead.")
+    return sample, tuple(labels or ())
+
+
 class SanitizeBoundingBoxes(Transform):
     """Drop boxes narrower or shorter than ``min_size``, smaller than ``min_area``, or outside
     the canvas, with their labels (found by ``labels_getter``) and masks (one per box).
@@ -195,17 +209,10 @@ class SanitizeBoundingBoxes(Transform):
         self._labels_getter = _parse_labels_getter(labels_getter)
 
     def forward(self, *inputs: Any) -> Any:
-        sample = inputs if len(inputs) > 1 else inputs[0]
-        labels = self._labels_getter(sample)
-        if isinstance(labels, Tensor):
-            labels = (labels,)
-        elif labels is not None and not (isinstance(labels, (tuple, list))
-                                         and all(isinstance(x, Tensor) for x in labels)):
-            raise ValueError("The labels in the input to forward() must be a tensor or None, "
-                             f"got {type(labels)} instead.")
+        sample, labels = _sample_and_labels(inputs, self._labels_getter)
         flat_inputs, spec = tree_flatten(sample)
         boxes = get_bounding_boxes(flat_inputs)
-        for label in labels or ():
+        for label in labels:
             if boxes.shape[0] != label.shape[0]:
                 raise ValueError(f"Number of boxes (shape={tuple(boxes.shape)}) and must match "
                                  f"the number of labels. Found labels with "
@@ -213,7 +220,7 @@ class SanitizeBoundingBoxes(Transform):
         valid = self._valid(boxes, boxes.canvas_size)
         out = []
         for inpt in flat_inputs:
-            is_label = any(inpt is label for label in labels or ())
+            is_label = any(inpt is label for label in labels)
             if not (is_label or isinstance(inpt, (tv_tensors.BoundingBoxes, tv_tensors.Mask))):
                 out.append(inpt)
                 continue
@@ -240,17 +247,10 @@ class SanitizeKeyPoints(Transform):
         self._labels_getter = _parse_labels_getter(labels_getter)
 
     def forward(self, *inputs: Any) -> Any:
-        sample = inputs if len(inputs) > 1 else inputs[0]
-        labels = self._labels_getter(sample)
-        if isinstance(labels, Tensor):
-            labels = (labels,)
-        elif labels is not None and not (isinstance(labels, (tuple, list))
-                                         and all(isinstance(x, Tensor) for x in labels)):
-            raise ValueError("The labels in the input to forward() must be a tensor or None, "
-                             f"got {type(labels)} instead.")
+        sample, labels = _sample_and_labels(inputs, self._labels_getter)
         flat_inputs, spec = tree_flatten(sample)
         points = get_keypoints(flat_inputs)
-        for label in labels or ():
+        for label in labels:
             if points.shape[0] != label.shape[0]:
                 raise ValueError(f"Number of kepyoints (shape={tuple(points.shape)}) must match "
                                  f"the number of labels.Found labels with "
@@ -258,7 +258,7 @@ class SanitizeKeyPoints(Transform):
         valid = _sanitize_keypoints_mask(_view_as(points, Tensor), points.canvas_size)
         out = []
         for inpt in flat_inputs:
-            if any(inpt is label for label in labels or ()):
+            if any(inpt is label for label in labels):
                 out.append(inpt[valid])
             elif isinstance(inpt, tv_tensors.KeyPoints):
                 out.append(tv_tensors.wrap(_view_as(inpt, Tensor)[valid], like=inpt))

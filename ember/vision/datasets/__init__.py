@@ -40,10 +40,12 @@ from ember.vision.datasets.imagenette import Imagenette
 from ember.vision.datasets.inaturalist import INaturalist
 from ember.vision.datasets.kitti import Kitti
 from ember.vision.datasets.lfw import LFWPairs, LFWPeople
+from ember.vision.datasets.lsun import LSUN, LSUNClass
 from ember.vision.datasets.mnist import EMNIST, KMNIST, MNIST, FashionMNIST
 from ember.vision.datasets.moving_mnist import MovingMNIST
 from ember.vision.datasets.omniglot import Omniglot
 from ember.vision.datasets.oxford_iiit_pet import OxfordIIITPet
+from ember.vision.datasets.pcam import PCAM
 from ember.vision.datasets.phototour import PhotoTour
 from ember.vision.datasets.places365 import Places365
 from ember.vision.datasets.qmnist import QMNIST
@@ -66,12 +68,12 @@ __all__ = ["CIFAR10", "CIFAR100", "CLEVRClassification", "CREStereo", "Caltech10
            "FakeData", "FallingThingsStereo", "FashionMNIST", "Flickr30k", "Flickr8k",
            "Flowers102", "FlyingChairs", "FlyingThings3D", "Food101", "GTSRB", "HD1K",
            "INaturalist", "ImageFolder", "ImageNet", "Imagenette", "InStereo2k", "KMNIST", "Kitti",
-           "Kitti2012Stereo", "Kitti2015Stereo", "KittiFlow", "LFWPairs", "LFWPeople", "MNIST",
-           "Middlebury2014Stereo", "MovingMNIST", "Omniglot", "OxfordIIITPet", "PhotoTour",
-           "Places365", "QMNIST", "RenderedSST2", "SBDataset", "SBU", "SEMEION", "STL10", "SUN397",
-           "SVHN", "SceneFlowStereo", "Sintel", "SintelStereo", "StanfordCars", "USPS",
-           "VOCDetection", "VOCSegmentation", "VisionDataset", "WIDERFace",
-           "wrap_dataset_for_transforms_v2"]
+           "Kitti2012Stereo", "Kitti2015Stereo", "KittiFlow", "LFWPairs", "LFWPeople", "LSUN",
+           "LSUNClass", "MNIST", "Middlebury2014Stereo", "MovingMNIST", "Omniglot",
+           "OxfordIIITPet", "PCAM", "PhotoTour", "Places365", "QMNIST", "RenderedSST2",
+           "SBDataset", "SBU", "SEMEION", "STL10", "SUN397", "SVHN", "SceneFlowStereo", "Sintel",
+           "SintelStereo", "StanfordCars", "USPS", "VOCDetection", "VOCSegmentation",
+           "VisionDataset", "WIDERFace", "wrap_dataset_for_transforms_v2"]
 
 
 def __getattr__(name: str):

@@ -1,24 +1,107 @@
 """Activation checkpointing (``torch.utils.checkpoint``): trade compute for memory by running a
-block's forward without keeping its intermediate activations, then running it again with
-gradients on during backward to differentiate it.
+block's forward without keeping its intermediate activations, then running it again during
+backward to get them back.
 
-Both of PyTorch's variants run through one ``ember.autograd.Function`` whose backward replays
-the block and back-propagates through the replay (reentrantly), which accumulates the gradients
-of the block's parameters as the plain run would. The non-reentrant variant
-(``use_reentrant=False``) also gives the Function an anchor input that requires grad, so the
-parameters get gradients even when no tensor argument requires grad, as PyTorch's does."""
+PyTorch's two variants:
+
+- reentrant (``use_reentrant=True``): one ``ember.autograd.Function`` runs the block under
+  no_grad; its backward replays the block with grad and back-propagates through the replay,
+  accumulating the block's parameter gradients as the plain run would (so ``autograd.grad``
+  is not supported, as in PyTorch).
+- non-reentrant (``use_reentrant=False``, recommended): the block runs with grad as usual, but
+  under saved-tensor hooks that keep only an index for each tensor an op saves. The first time
+  backward unpacks one, the block is run again (same random state) under hooks that collect
+  the saved tensors by index, stopping once all are back. The graph is the plain run's, so
+  ``autograd.grad``, higher-order gradients and ``retain_graph`` behave as without checkpointing.
+"""
 from __future__ import annotations
 
+import contextlib
+import os
+import traceback
 import warnings
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, ContextManager, Iterable
 
 from ember import random as _random
 from ember._tensor import Tensor
 from ember.autograd import backward as _backward
 from ember.autograd.function import Function
 from ember.autograd.grad_mode import enable_grad, is_grad_enabled
+from ember.autograd.graph import saved_tensors_hooks
 
-__all__ = ["checkpoint", "checkpoint_sequential", "get_device_states", "set_device_states"]
+__all__ = ["CheckpointError", "DefaultDeviceType", "check_backward_validity", "checkpoint",
+           "checkpoint_sequential", "detach_variable", "get_device_states", "noop_context_fn",
+           "set_checkpoint_debug_enabled", "set_checkpoint_early_stop", "set_device_states"]
+
+
+class CheckpointError(RuntimeError):
+    """A non-reentrant checkpoint's recomputation did not give back what the forward saved."""
+
+
+class DefaultDeviceType:
+    """The device type whose random state checkpointing saves when no argument is on an
+    accelerator: ``"cuda"`` where ember sees a GPU, else ``"cpu"``, unless set."""
+
+    _default_device_type: str | None = None
+
+    @staticmethod
+    def set_device_type(device: str = "cuda") -> None:
+        DefaultDeviceType._default_device_type = device
+
+    @staticmethod
+    def get_device_type() -> str:
+        if not DefaultDeviceType._default_device_type:
+            import ember.cuda
+            DefaultDeviceType._default_device_type = ("cuda" if ember.cuda.is_available()
+                                                      else "cpu")
+        return DefaultDeviceType._default_device_type
+
+
+def noop_context_fn() -> tuple[ContextManager, ContextManager]:
+    """The default ``context_fn``: no context around the forward or the recomputation."""
+    return contextlib.nullcontext(), contextlib.nullcontext()
+
+
+def check_backward_validity(inputs: Iterable[Any]) -> None:
+    """Warn when no tensor among ``inputs`` requires grad (the reentrant variant then gives no
+    gradients)."""
+    if not any(x.requires_grad for x in inputs if isinstance(x, Tensor)):
+        warnings.warn("None of the inputs have requires_grad=True. Gradients will be None",
+                      stacklevel=2)
+
+
+def detach_variable(inputs: tuple) -> tuple:
+    """``inputs`` with each tensor replaced by a detached one keeping its ``requires_grad``."""
+    if not isinstance(inputs, tuple):
+        raise RuntimeError("Only tuple of tensors is supported. Got Unsupported input type: "
+                           f"{type(inputs).__name__}")
+    return tuple(x.detach().requires_grad_(x.requires_grad) if isinstance(x, Tensor) else x
+                 for x in inputs)
+
+
+_early_stop = [True]
+_debug: list = [None]
+
+
+@contextlib.contextmanager
+def set_checkpoint_early_stop(enable: bool):
+    """Whether non-reentrant checkpoints made inside stop recomputing once every saved tensor
+    is back (default True); needed only around the forward."""
+    previous, _early_stop[0] = _early_stop[0], enable
+    try:
+        yield
+    finally:
+        _early_stop[0] = previous
+
+
+@contextlib.contextmanager
+def set_checkpoint_debug_enabled(enabled: bool | None):
+    """Overrides every checkpoint's ``debug`` argument inside (None: leave each as given)."""
+    previous, _debug[0] = _debug[0], enabled
+    try:
+        yield
+    finally:
+        _debug[0] = previous
 
 
 def _rng_states() -> tuple:
@@ -60,8 +143,7 @@ class CheckpointFunction(Function):
     """forward: the block under no_grad; backward: the block again, with grad, and its backward."""
 
     @staticmethod
-    def forward(ctx, run_function: Callable, preserve_rng_state: bool, kwargs: dict,
-                anchor, *args):
+    def forward(ctx, run_function: Callable, preserve_rng_state: bool, kwargs: dict, *args):
         ctx.run_function = run_function
         ctx.kwargs = kwargs
         ctx.rng_states = _rng_states() if preserve_rng_state else None
@@ -87,7 +169,7 @@ class CheckpointFunction(Function):
         if pairs:
             _backward([o for o, _ in pairs], [g for _, g in pairs])
         grads = tuple(a.grad if isinstance(a, Tensor) else None for a in args)
-        return (None, None, None, None) + grads
+        return (None, None, None) + grads
 
 
 def _reentrant(use_reentrant: bool | None) -> bool:
@@ -100,15 +182,127 @@ def _reentrant(use_reentrant: bool | None) -> bool:
 
 
 def checkpoint(function: Callable, *args, use_reentrant: bool | None = None,
-               preserve_rng_state: bool = True, **kwargs) -> Any:
+               context_fn: Callable[[], tuple] = noop_context_fn,
+               determinism_check: str = "default", debug: bool = False,
+               early_stop: bool = True, preserve_rng_state: bool = True, **kwargs) -> Any:
     """Run ``function(*args, **kwargs)`` without storing its activations; backward recomputes
     them. With ``preserve_rng_state`` the recomputation draws the same random numbers (dropout
-    masks) as the forward. Gradients equal those of calling ``function`` directly."""
-    anchor = None
-    if not _reentrant(use_reentrant) and is_grad_enabled():
-        import ember
-        anchor = ember.empty(0, requires_grad=True)
-    return CheckpointFunction.apply(function, preserve_rng_state, kwargs, anchor, *args)
+    masks) as the forward. Gradients equal those of calling ``function`` directly.
+
+    Non-reentrant only: ``context_fn`` returns two context managers, entered around the
+    forward and around the recomputation; ``determinism_check="default"`` raises
+    CheckpointError where a recomputed tensor's shape, dtype or device differs from the
+    forward's (``"none"`` skips it), and with ``debug`` its message shows where the forward
+    saved each such tensor; ``early_stop`` stops recomputing once all saved tensors are back
+    (``set_checkpoint_early_stop`` overrides it).
+    """
+    if determinism_check not in ("default", "none"):
+        raise ValueError("determinism_check should be one of ['default', 'none'], but got "
+                         f"{determinism_check}")
+    if _reentrant(use_reentrant):
+        if context_fn is not noop_context_fn or debug:
+            raise ValueError("Passing `context_fn` or `debug` is only supported when "
+                             "use_reentrant=False.")
+        return CheckpointFunction.apply(function, preserve_rng_state, kwargs, *args)
+    if not is_grad_enabled():  # nothing will be saved
+        return function(*args, **kwargs)
+    forward_context, recompute_context = context_fn()
+    recomputation = _Recomputation(function, args, kwargs, preserve_rng_state,
+                                   recompute_context, determinism_check == "default",
+                                   early_stop and _early_stop[0],
+                                   debug if _debug[0] is None else _debug[0])
+    with saved_tensors_hooks(recomputation.pack, recomputation.unpack), forward_context:
+        return function(*args, **kwargs)
+
+
+_EMBER = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class _StopRecomputation(Exception):
+    """Raised by the recomputation's pack hook once every saved tensor is back."""
+
+
+class _Recomputation:
+    """The saved-tensor hooks of one non-reentrant checkpointed call: the forward's pack keeps
+    an index (and the tensor's metadata, for the determinism check); the first unpack of a
+    tensor not yet recomputed runs the block again, collecting its saved tensors by index.
+    Each recomputed tensor is handed out once, so a second backward (retain_graph) recomputes
+    again, and memory holds recomputed tensors only until they are used."""
+
+    def __init__(self, function, args, kwargs, preserve_rng_state: bool, recompute_context,
+                 check_metadata: bool, early_stop: bool, debug: bool) -> None:
+        self.function, self.args, self.kwargs = function, args, kwargs
+        self.rng_states = _rng_states() if preserve_rng_state else None
+        self.recompute_context = recompute_context
+        self.check_metadata, self.early_stop = check_metadata, early_stop
+        self.metadata: list = []
+        self.saved_at: list | None = [] if debug else None  # the forward's stack per tensor
+        self.recomputed: dict = {}
+
+    def pack(self, tensor: Tensor) -> int:
+        self.metadata.append(_metadata(tensor))
+        if self.saved_at is not None:  # the caller's frames: ember's own say nothing here
+            frames = [f for f in traceback.extract_stack() if not f.filename.startswith(_EMBER)]
+            self.saved_at.append("".join(traceback.format_list(frames[-6:])))
+        return len(self.metadata) - 1
+
+    def unpack(self, index: int) -> Tensor:
+        if index not in self.recomputed:
+            self._recompute()
+        if index not in self.recomputed:
+            raise CheckpointError(
+                "torch.utils.checkpoint: Unpack is being triggered for a tensor that was not "
+                f"saved during recomputation (position {index}; the recomputation saved "
+                f"{len(self.recomputed)} of the forward's {len(self.metadata)} tensors)")
+        return self.recomputed.pop(index)
+
+    def _recompute(self) -> None:
+        collected: list = []
+
+        # the replay's own graph keeps its saved tensors as they are: a double backward
+        # (create_graph=True) differentiates through them
+        def pack(tensor: Tensor) -> Tensor:
+            if len(collected) == len(self.metadata):
+                raise CheckpointError(
+                    "torch.utils.checkpoint: trying to save more tensors during recomputation "
+                    f"than during the original forward pass ({len(self.metadata)}).")
+            collected.append(tensor)
+            if self.early_stop and len(collected) == len(self.metadata):
+                raise _StopRecomputation
+            return tensor
+
+        with _random.fork_rng(enabled=self.rng_states is not None):
+            if self.rng_states is not None:
+                _set_rng_states(self.rng_states)
+            try:
+                with saved_tensors_hooks(pack, _identity), enable_grad(), \
+                        self.recompute_context:
+                    self.function(*self.args, **self.kwargs)
+            except _StopRecomputation:
+                pass
+        if self.check_metadata:
+            mismatched = [f"tensor at position {i}:\nsaved metadata: {saved}\nrecomputed "
+                          f"metadata: {_metadata(t)}" + (
+                              "" if self.saved_at is None else
+                              f"\nsaved during the forward at:\n{self.saved_at[i]}")
+                          for i, (saved, t) in enumerate(zip(self.metadata, collected))
+                          if saved != _metadata(t)]
+            if len(collected) < len(self.metadata):
+                mismatched.append(f"the recomputation saved {len(collected)} tensors, the "
+                                  f"forward {len(self.metadata)}")
+            if mismatched:
+                raise CheckpointError("torch.utils.checkpoint: Recomputed values for the "
+                                      "following tensors have different metadata than during "
+                                      "the forward pass.\n" + "\n".join(mismatched))
+        self.recomputed = dict(enumerate(collected))
+
+
+def _metadata(tensor: Tensor) -> dict:
+    return {"shape": tensor.shape, "dtype": tensor.dtype, "device": tensor.device}
+
+
+def _identity(tensor: Tensor) -> Tensor:
+    return tensor
 
 
 def checkpoint_sequential(functions: Iterable[Callable], segments: int, input: Tensor,

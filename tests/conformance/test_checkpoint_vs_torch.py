@@ -37,3 +37,44 @@ def test_gradients_match_torch(use_reentrant, sequential):
     np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-6)
     for p, q in zip(ours.parameters(), theirs.parameters()):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_non_reentrant_autograd_grad_and_second_order_match_torch():
+    ours, theirs = (m.double() for m in _pair())
+    x = np.random.default_rng(1).standard_normal((3, 4))
+    results = []
+    for lib, model, ckpt in ((ember, ours, checkpoint),
+                             (torch, theirs, torch.utils.checkpoint.checkpoint)):
+        xt = lib.tensor(x, requires_grad=True)
+        out = ckpt(model, xt, use_reentrant=False).tanh().sum()
+        (g,) = lib.autograd.grad(out, xt, create_graph=True)
+        grads = lib.autograd.grad(g.square().sum(), [xt, *model.parameters()])
+        assert all(p.grad is None for p in model.parameters())
+        results.append([g.detach().numpy()] + [a.numpy() for a in grads])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def _shrinking_on_replay():
+    calls = []
+
+    def block(t):
+        calls.append(1)
+        return (t if len(calls) == 1 else t[:2]).exp().sum()
+    return block
+
+
+def test_non_reentrant_retain_graph_and_errors_match_torch():
+    x = np.random.default_rng(2).standard_normal(5)
+    grads, errors = [], []
+    for lib, ckpt in ((ember, checkpoint), (torch, torch.utils.checkpoint.checkpoint)):
+        xt = lib.tensor(x, requires_grad=True)
+        y = ckpt(lambda t: t.sin().exp(), xt, use_reentrant=False).sum()
+        y.backward(retain_graph=True)
+        y.backward()
+        grads.append(xt.grad.numpy())
+        with pytest.raises(RuntimeError) as info:
+            ckpt(_shrinking_on_replay(), xt, use_reentrant=False).backward()
+        errors.append((type(info.value).__name__, str(info.value).split("\n")[0]))
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+    assert errors[0] == errors[1]

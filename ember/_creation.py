@@ -785,9 +785,10 @@ def randn(*shape, size=None, generator=None, dtype=None, layout=None, device=Non
 
 
 @accepts_out
-def randint(low, high=None, size=None, *, generator=None, dtype=None, layout=None, device=None,
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, layout=None, device=None,
             requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
-    """Integers uniform on [low, high)."""
+    """Integers uniform on [low, high); ``randint(high, size)`` and ``randint(high=h, size=s)``
+    start at 0."""
     if layout is not None:
         _check_layout("randint", layout)
     if size is None and isinstance(high, (tuple, list)):
@@ -850,9 +851,11 @@ def randn_like(input, *, generator=None, dtype=None, layout=None, device=None,
                             requires_grad=requires_grad), memory_format, input)
 
 
-def randint_like(input, low, high=None, *, generator=None, dtype=None, layout=None, device=None,
-                 requires_grad: bool = False, memory_format=None,
+def randint_like(input, low=0, high=None, *, generator=None, dtype=None, layout=None,
+                 device=None, requires_grad: bool = False, memory_format=None,
                  pin_memory: bool = False) -> Tensor:
+    """Integers uniform on [low, high) shaped like ``input``; ``randint_like(input, high)`` and
+    ``randint_like(input, high=h)`` start at 0."""
     if layout is not None:
         _check_layout("randint_like", layout)
     d, dev = _like(input, dtype, device)

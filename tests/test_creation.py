@@ -125,6 +125,14 @@ def test_like_factories_keep_dtype_shape():
     assert x.new_empty(4).shape == (4,)
 
 
+def test_randint_high_alone_starts_at_zero():
+    x = ember.ones(200, dtype=ember.float64)
+    for r in (ember.randint_like(x, high=2), ember.randint(high=2, size=(200,)),
+              ember.randint(2, (200,))):
+        assert set(r.tolist()) == {0, 1}
+    assert set(ember.randint_like(x, low=3, high=5).tolist()) == {3.0, 4.0}
+
+
 @pytest.mark.parametrize("fn, message", [
     (lambda: ember.empty(-1), r"^Trying to create tensor with negative dimension -1: \[-1\]$"),
     (lambda: ember.ones(2, -3), r"negative dimension -3: \[2, -3\]"),

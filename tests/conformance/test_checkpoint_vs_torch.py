@@ -78,3 +78,36 @@ def test_non_reentrant_retain_graph_and_errors_match_torch():
         errors.append((type(info.value).__name__, str(info.value).split("\n")[0]))
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
     assert errors[0] == errors[1]
+
+
+def _checkpointed_encoder_run(lib, cw, impl: str, weights=None):
+    """A 2-layer encoder whose layers ``cw.apply_activation_checkpointing`` wrapped: its state
+    dict keys, parameter names, and the input and parameter gradients of one backward."""
+    lib.manual_seed(0)
+    model = lib.nn.TransformerEncoder(
+        lib.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True), 2).double()
+    if weights is not None:
+        model.load_state_dict({k: lib.tensor(v.numpy()) for k, v in weights.items()})
+    cw.apply_activation_checkpointing(
+        model, checkpoint_wrapper_fn=lambda m: cw.checkpoint_wrapper(
+            m, checkpoint_impl=getattr(cw.CheckpointImpl, impl)),
+        check_fn=lambda m: isinstance(m, lib.nn.TransformerEncoderLayer))
+    x = lib.tensor(np.random.default_rng(3).standard_normal((2, 5, 8)), requires_grad=True)
+    model(x).square().sum().backward()
+    return (list(model.state_dict()), [n for n, _ in model.named_parameters()],
+            [x.grad.numpy()] + [p.grad.numpy() for p in model.parameters()])
+
+
+@pytest.mark.parametrize("impl", ["REENTRANT", "NO_REENTRANT"])
+def test_checkpoint_wrapper_on_transformer_layers_matches_torch(impl):
+    from torch.distributed.algorithms._checkpoint import checkpoint_wrapper as theirs
+
+    from ember.distributed.algorithms._checkpoint import checkpoint_wrapper as ours
+    want = _checkpointed_encoder_run(torch, theirs, impl)
+    torch.manual_seed(0)
+    weights = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(
+        8, 2, 16, dropout=0.0, batch_first=True), 2).double().state_dict()
+    got = _checkpointed_encoder_run(ember, ours, impl, weights)
+    assert got[:2] == want[:2]
+    for g, w in zip(got[2], want[2]):
+        np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)

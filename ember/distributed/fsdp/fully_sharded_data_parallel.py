@@ -3,6 +3,7 @@ for forward and backward, gradients reduce-scattered (NOTE [ FSDP flat parameter
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from typing import Any, Callable, Iterable, Iterator
 
@@ -167,13 +168,14 @@ class FullyShardedDataParallel(Module):
         ignored = _ignored_modules(module, ignored_modules, ignored_states)
         self._prepare_device(module, device_id, param_init_fn)
         if auto_wrap_policy is not None:
-            auto_wrap(module, auto_wrap_policy, FullyShardedDataParallel, ignored, dict(
-                process_group=self.process_group, sharding_strategy=strategy,
-                cpu_offload=cpu_offload, backward_prefetch=backward_prefetch,
-                mixed_precision=mixed_precision, ignored_modules=list(ignored),
-                param_init_fn=param_init_fn, device_id=device_id,
+            unit = functools.partial(
+                FullyShardedDataParallel, process_group=self.process_group,
+                sharding_strategy=strategy, cpu_offload=cpu_offload,
+                backward_prefetch=backward_prefetch, mixed_precision=mixed_precision,
+                ignored_modules=list(ignored), param_init_fn=param_init_fn, device_id=device_id,
                 sync_module_states=sync_module_states, forward_prefetch=forward_prefetch,
-                limit_all_gathers=limit_all_gathers, use_orig_params=use_orig_params))
+                limit_all_gathers=limit_all_gathers, use_orig_params=use_orig_params)
+            auto_wrap(module, auto_wrap_policy, unit, FullyShardedDataParallel, ignored)
         managed = _managed_modules(module, ignored)
         owners = [(m, n) for m in managed for n, p in m._parameters.items() if p is not None]
         buffers = [(m, n) for m in managed for n, b in m._buffers.items() if b is not None]

@@ -77,29 +77,29 @@ class ModuleWrapPolicy:
         return f"{type(self).__name__}({set(self._module_classes)})"
 
 
-def _numel(module: Module, ignored: set, wrapper_cls: type) -> int:
+def _numel(module: Module, ignored: set, unit_cls: type) -> int:
     """Parameters of ``module`` that no unit below it holds and no ignored module owns."""
-    if module in ignored or isinstance(module, wrapper_cls):
+    if module in ignored or isinstance(module, unit_cls):
         return 0
     own = sum(p.numel() for p in module._parameters.values() if p is not None)
-    return own + sum(_numel(c, ignored, wrapper_cls) for c in module.children())
+    return own + sum(_numel(c, ignored, unit_cls) for c in module.children())
 
 
-def auto_wrap(module: Module, policy: Callable, wrapper_cls: type, ignored: set,
-              wrapper_kwargs: dict) -> bool:
-    """Wrap ``module``'s descendants in place where ``policy`` says; whether the policy let
-    it look inside ``module`` (only then may ``module`` itself become a unit, which the
-    caller decides: the root is wrapped by the caller anyway)."""
+def auto_wrap(module: Module, policy: Callable, wrap: Callable[[Module], Module],
+              unit_cls: type, ignored: set) -> bool:
+    """Replace ``module``'s descendants in place by ``wrap(descendant)`` where ``policy`` says
+    (``unit_cls``: the class of what ``wrap`` makes; such modules are units already); whether
+    the policy let it look inside ``module`` (only then may ``module`` itself become a unit,
+    which the caller decides: FSDP wraps the root anyway)."""
     if not policy(module=module, recurse=True,
-                  nonwrapped_numel=_numel(module, ignored, wrapper_cls)):
+                  nonwrapped_numel=_numel(module, ignored, unit_cls)):
         return False
     for name, child in list(module.named_children()):
-        if child in ignored or isinstance(child, wrapper_cls):
+        if child in ignored or isinstance(child, unit_cls):
             continue
-        if auto_wrap(child, policy, wrapper_cls, ignored, wrapper_kwargs) and policy(
-                module=child, recurse=False,
-                nonwrapped_numel=_numel(child, ignored, wrapper_cls)):
-            setattr(module, name, wrapper_cls(child, **wrapper_kwargs))
+        if auto_wrap(child, policy, wrap, unit_cls, ignored) and policy(
+                module=child, recurse=False, nonwrapped_numel=_numel(child, ignored, unit_cls)):
+            setattr(module, name, wrap(child))
     return True
 
 

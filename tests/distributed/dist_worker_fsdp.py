@@ -10,6 +10,12 @@ import ember
 import ember.distributed as dist
 import ember.nn.functional as F
 from ember import nn
+from ember.distributed.algorithms._checkpoint.checkpoint_wrapper import (
+    CheckpointImpl,
+    CheckpointWrapper,
+    apply_activation_checkpointing,
+    checkpoint_wrapper,
+)
 from ember.distributed.fsdp import (
     FullStateDictConfig,
     MixedPrecision,
@@ -17,6 +23,7 @@ from ember.distributed.fsdp import (
     StateDictType,
 )
 from ember.distributed.fsdp import FullyShardedDataParallel as FSDP
+from ember.distributed.fsdp.sharded_grad_scaler import ShardedGradScaler
 from ember.distributed.fsdp.wrap import (
     ModuleWrapPolicy,
     enable_wrap,
@@ -198,6 +205,48 @@ def check_activation_checkpointing_inside_units():
             sgd_all((model, ref))
             assert_same(full_params(model), {k: v.numpy() for k, v in ref.state_dict().items()},
                         f"checkpointing {strategy} reentrant={reentrant}")
+
+
+def check_apply_activation_checkpointing_to_units():
+    # the FSDP T5 example's order: wrap with FSDP, then checkpoint the blocks inside the units
+    x, y = batch()
+    model = FSDP(fresh(), auto_wrap_policy=ModuleWrapPolicy({Block}))
+    apply_activation_checkpointing(
+        model, checkpoint_wrapper_fn=functools.partial(
+            checkpoint_wrapper, checkpoint_impl=CheckpointImpl.NO_REENTRANT),
+        check_fn=lambda m: isinstance(m, Block))
+    assert sum(isinstance(m, CheckpointWrapper) for m in model.modules()) == 2
+    ref = fresh()
+    for _ in range(2):
+        F.cross_entropy(model(mine(x)), mine(y)).backward()
+        F.cross_entropy(ref(x), y).backward()
+        sgd_all((model, ref))
+    assert_same(full_params(model), {k: v.numpy() for k, v in ref.state_dict().items()},
+                "apply_activation_checkpointing")
+
+
+def check_sharded_grad_scaler_skips_when_any_rank_overflows():
+    x, y = batch()
+    model, ref = FSDP(fresh()), fresh()
+    opt = ember.optim.SGD(model.parameters(), lr=0.1)
+    ref_opt = ember.optim.SGD(ref.parameters(), lr=0.1)
+    scaler = ShardedGradScaler("cpu", init_scale=2.0 ** 8)
+    before = full_params(model)
+    for step in range(2):
+        opt.zero_grad()
+        scaler.scale(F.cross_entropy(model(mine(x)), mine(y))).backward()
+        if step == 0 and RANK == SIZE - 1:  # one rank's shard overflows
+            next(model.parameters()).grad[0] = float("inf")
+        scaler.step(opt)
+        scaler.update()
+        if step == 0:  # every rank skipped, and every rank backed off
+            assert_same(full_params(model), before, "skipped step")
+            assert scaler.get_scale() == 2.0 ** 7, scaler.get_scale()
+    ref_opt.zero_grad()
+    F.cross_entropy(ref(x), y).backward()
+    ref_opt.step()  # the one clean step (scaling by a power of two is exact)
+    assert_same(full_params(model), {k: v.numpy() for k, v in ref.state_dict().items()},
+                "scaled step")
 
 
 def check_full_shard_frees_between_forward_and_backward():

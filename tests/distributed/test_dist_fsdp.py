@@ -1,7 +1,8 @@
 """FullyShardedDataParallel on 2 MPI ranks: training on a split batch matches single-process
 training on the whole batch (float64) for FULL_SHARD, SHARD_GRAD_OP and NO_SHARD, flat and with
 nested auto-wrapped units; no_sync, clip_grad_norm_, full state dicts, summon_full_params,
-sync_module_states, mixed precision, wrap policies, errors."""
+sync_module_states, mixed precision, wrap policies, activation-checkpoint wrappers inside units,
+ShardedGradScaler, errors."""
 import pytest
 from dist_harness import assert_passed, launch_and_read, mpiexec
 
@@ -14,7 +15,8 @@ CHECKS = ["optim_state_dict_round_trip",
           "no_shard_matches_single_process", "nested_units_match_single_process",
           "use_orig_params_matches_single_process",
           "transformer_policy_and_module_wrap_policy",
-          "activation_checkpointing_inside_units",
+          "activation_checkpointing_inside_units", "apply_activation_checkpointing_to_units",
+          "sharded_grad_scaler_skips_when_any_rank_overflows",
           "full_shard_frees_between_forward_and_backward", "no_sync_accumulates_then_reduces",
           "gradient_accumulation_without_no_sync", "clip_grad_norm_matches_single_process",
           "full_state_dict_keys_and_round_trip", "state_dict_of_a_plain_module_holding_units",

@@ -195,6 +195,10 @@ class FullyShardedDataParallel(Module):
                                            use_orig_params)
             if not use_orig_params:
                 module.register_parameter(_FLAT, self._handle.flat_param)
+        # the module that holds the flat parameter, even after apply_activation_checkpointing
+        # replaces ``_fsdp_wrapped_module`` by a wrapper (set past Module.__setattr__ so that it
+        # is not registered as a second child)
+        object.__setattr__(self, "_flat_param_owner", module)
         self._is_root = None  # decided by the first forward (the outermost unit)
         self._state_dict_settings = StateDictSettings(StateDictType.FULL_STATE_DICT,
                                                       FullStateDictConfig(),
@@ -543,7 +547,8 @@ class FullyShardedDataParallel(Module):
             handle.use_views(full)
         saved = []  # (a module's _parameters, name, what stood there) to restore
         if not self.use_orig_params:
-            saved.append((self.module._parameters, _FLAT, self.module._parameters.pop(_FLAT)))
+            owner = self._flat_param_owner._parameters
+            saved.append((owner, _FLAT, owner.pop(_FLAT)))
         offload = self._state_dict_settings.state_dict_config.offload_to_cpu
         for module, name in handle._owners():
             saved.append((module._parameters, name, module._parameters.get(name)))

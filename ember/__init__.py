@@ -365,7 +365,8 @@ _LAZY_SUBMODULES += ("_functorch", "_guards")  # torch._functorch, torch._guards
 # torch's top-level names whose code loads with a lazy submodule
 _NAMES_ELSEWHERE = {"PyTorchFileReader": "ember.serialization.file_reader",
                     "ScriptModule": "ember._C", "SymInt": "ember.export._symbolic",
-                    "SymFloat": "ember.export._symbolic", "SymBool": "ember.export._symbolic"}
+                    "SymFloat": "ember.export._symbolic", "SymBool": "ember.export._symbolic",
+                    "Future": "ember.futures"}
 
 
 def __getattr__(name: str):

@@ -8,7 +8,7 @@ import threading
 import time
 import warnings
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Generic, TypeVar
 
 __all__ = ["Backend", "DebugLevel", "DistBackendError", "DistError", "DistNetworkError",
            "DistStoreError", "Future", "QueueEmptyError", "ReduceOp", "Work", "get_debug_level",
@@ -244,8 +244,10 @@ class Work:
         return self._source_rank()
 
 
+T = TypeVar("T")
 
-class Future:
+
+class Future(Generic[T]):
     """``torch.futures.Future``: a value that becomes available later (a Work's outputs, or a
     ``set_result`` from elsewhere), with ``then`` chaining.
 
@@ -260,6 +262,8 @@ class Future:
         >>> fut.set_result(21)
         >>> doubled.wait()
         42
+
+    Generic in its value's type, as PyTorch's is: ``Future[Tensor]`` annotates.
     """
 
     def __init__(self, *, devices: list | None = None) -> None:

@@ -16,6 +16,7 @@ from ember.distributed.tensor import (
     init_device_mesh,
 )
 from ember.distributed.tensor._utils import compute_local_shape_and_global_offset
+from ember.distributed.tensor.experimental import implicit_replication
 from ember.distributed.tensor.placement_types import _StridedShard
 
 RANK = SIZE = None
@@ -122,6 +123,15 @@ def check_metadata_and_ops_without_rules():
     raises(lambda: ember.cumsum(dt, 0), NotImplementedError, "torch.cumsum",
            "no sharding rule")
     raises(lambda: dt + ember.ones(SIZE, 2), RuntimeError, "mixed torch.Tensor and DTensor")
+    # inside implicit_replication the plain tensor counts as replicated (also in a list)
+    rows = ember.arange(2.0 * SIZE).reshape(SIZE, 2)
+    with implicit_replication():
+        total = dt + rows
+        joined = ember.stack([dt, rows])
+    assert total.placements == (Shard(0),) and isinstance(joined, DTensor)
+    np.testing.assert_array_equal(total.full_tensor().numpy(), 1 + rows.numpy())
+    np.testing.assert_array_equal(joined.full_tensor().numpy()[1], rows.numpy())
+    raises(lambda: dt + rows, RuntimeError, "mixed torch.Tensor and DTensor")
     raises(lambda: DTensor(ember.ones(2)), TypeError, "from_local")
     raises(lambda: distribute_tensor(ember.ones(2, requires_grad=True) * 2, mesh), RuntimeError,
            "leaf tensors")

@@ -1,8 +1,9 @@
 """torch.distributed.tensor's DTensor on 3 MPI ranks (the 2-d mesh on 4): distribute_tensor,
 from_local, to_local, full_tensor and redistribute over Shard, Replicate, Partial and
 _StridedShard placements, uneven shards included; pointwise, foreach and reduction ops with
-their placements; autograd through ops and conversions; optimizers and clip_grad_norm_ on
-DTensor parameters (checks in dist_worker_dtensor.py, NumPy oracles)."""
+their placements; plain tensors inside implicit_replication; autograd through ops and
+conversions; optimizers and clip_grad_norm_ on DTensor parameters (checks in
+dist_worker_dtensor.py, NumPy oracles)."""
 import pytest
 from dist_harness import assert_passed, launch_and_read, mpiexec
 

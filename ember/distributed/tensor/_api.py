@@ -150,7 +150,8 @@ class DTensor(Tensor):
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
         from ember.distributed.tensor._dispatch import dispatch
-        return dispatch(func, args, kwargs or {})
+        from ember.distributed.tensor.experimental import replicate_plain_operands
+        return dispatch(func, *replicate_plain_operands(args, kwargs or {}))
 
     def __repr__(self) -> str:
         return (f"DTensor(local_tensor={self._local_tensor!r}, device_mesh={self._device_mesh}"

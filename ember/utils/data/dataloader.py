@@ -26,6 +26,10 @@ from ember.utils.data.sampler import BatchSampler, RandomSampler, Sampler, Seque
 
 __all__ = ["DataLoader", "default_collate", "default_convert", "get_worker_info"]
 
+# The callables' types, as PyTorch names them (libraries annotate their own loaders with them)
+_collate_fn_t = Callable[[list], Any]
+_worker_init_fn_t = Callable[[int], None]
+
 
 class _InfiniteConstantSampler(Sampler):
     """``None`` forever: the 'indices' of an iterable dataset."""

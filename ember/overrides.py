@@ -64,7 +64,8 @@ _TENSOR_SKIP = frozenset({
     "__init__", "__new__", "__init_subclass__", "__torch_function__", "__getattribute__",
     "__getattr__", "__setattr__", "__delattr__", "__class__", "__dict__", "__slots__",
     "__weakref__", "__module__", "__doc__", "__array_priority__", "__subclasshook__",
-    "__sizeof__", "__dir__", "_make_subclass"})
+    "__sizeof__", "__dir__", "_make_subclass",
+    "as_subclass"})  # PyTorch ignores it: a handler could only convert the result back
 # Operators whose handlers PyTorch gives the method, not the operator (``x + 1`` is Tensor.add).
 _OPERATOR_METHODS = {
     "__add__": "add", "__radd__": "add", "__sub__": "sub", "__mul__": "mul", "__rmul__": "mul",
@@ -133,6 +134,8 @@ def _dispatching(impl: Callable, name: str, public: Callable | None = None) -> C
                             return _handle(public or dispatch, overloaded, args, kwargs)
                         break
         return impl(*args, **kwargs)
+    # code reads keyword defaults to probe an API (MONAI: ``torch.meshgrid.__kwdefaults__``)
+    dispatch.__kwdefaults__ = impl.__kwdefaults__
     _wrapped[dispatch] = impl
     _names[dispatch] = name
     _names.setdefault(impl, name)
@@ -457,7 +460,8 @@ def get_ignored_functions() -> set:
     defaults, predicates on types)."""
     import ember
     return {ember.is_tensor, ember.is_storage, ember.manual_seed, ember.set_default_dtype,
-            ember.get_default_dtype, ember.set_grad_enabled, ember.is_grad_enabled}
+            ember.get_default_dtype, ember.set_grad_enabled, ember.is_grad_enabled,
+            ember.Tensor.as_subclass}
 
 
 def get_overridable_functions() -> dict:

@@ -104,6 +104,10 @@ class UntypedStorage(StorageBase):
     def nbytes(self) -> int:
         return self._array.size
 
+    def __sizeof__(self) -> int:
+        """The object and the bytes it holds, as PyTorch counts them for ``sys.getsizeof``."""
+        return object.__sizeof__(self) + self.nbytes()
+
     def untyped(self) -> "UntypedStorage":
         """This storage (as ``TypedStorage.untyped()`` gives the bytes under elements)."""
         return self
@@ -201,6 +205,10 @@ class TypedStorage:
 
     def nbytes(self) -> int:
         return self._untyped_storage.nbytes()
+
+    def __sizeof__(self) -> int:
+        """The object and the bytes under it, as PyTorch counts them for ``sys.getsizeof``."""
+        return object.__sizeof__(self) + self.nbytes()
 
     def element_size(self) -> int:
         return self.dtype.itemsize

@@ -82,3 +82,24 @@ def test_lazy_submodules():
         mod.manual_seed(0)
         mod.synchronize()
         mod.empty_cache()
+
+
+def test_isinstance_refines_parameterised_containers():
+    """``torch.jit.isinstance`` checks every element against the container's element types
+    (MONAI's BasicUNet calls it in forward); bare containers need their element types."""
+    from typing import Dict, List, Optional, Tuple, Union
+
+    t = ember.zeros(2)
+    matching = [([1, 2], List[int]), ([], List[str]), ({"a": t}, Dict[str, ember.Tensor]),
+                ({"a": [1]}, Dict[str, List[int]]), ((1, "a"), Tuple[int, str]),
+                (None, Optional[int]), (3, Optional[int]), (3, Union[str, int]), (3, int | None),
+                (t, ember.Tensor), ("s", (int, str))]
+    for obj, target in matching:
+        assert jit.isinstance(obj, target), (obj, target)
+    mismatching = [([1, "a"], List[int]), ((1, "a", 2), Tuple[int, str]), ("x", Optional[int]),
+                   ({1: t}, Dict[str, ember.Tensor]), ((1, 2), List[int]), (t, int)]
+    for obj, target in mismatching:
+        assert not jit.isinstance(obj, target), (obj, target)
+    for bare in (List, list, Dict):
+        with pytest.raises(RuntimeError):
+            jit.isinstance([1], bare)

@@ -159,6 +159,33 @@ def test_ignored_functions_never_dispatch():
         ember.sum(Refusing())
 
 
+def test_as_subclass_never_dispatches():
+    """``as_subclass`` is one of PyTorch's ignored functions: a subclass instance viewed as a
+    plain Tensor stays plain (MONAI's ``MetaTensor.as_tensor``), even under a refusing
+    handler."""
+    class RefusingTensor(ember.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            raise NotImplementedError(f"{func} is not implemented")
+
+    assert ember.Tensor.as_subclass in ember.overrides.get_ignored_functions()
+    refusing = ember.arange(3.0).as_subclass(RefusingTensor)
+    assert type(refusing.as_subclass(ember.Tensor)) is ember.Tensor
+    x = tagged(2, 3)
+    plain = x.as_subclass(ember.Tensor)
+    assert type(plain) is ember.Tensor and type(plain.clone()) is ember.Tensor
+    np.testing.assert_array_equal(plain.numpy(), x.numpy())
+
+
+def test_dispatching_wrappers_keep_keyword_defaults():
+    """Once dispatch is installed the public functions are wrappers; their keyword-only
+    defaults stay readable (code probes ``torch.meshgrid.__kwdefaults__`` for ``indexing``)."""
+    tagged_type()
+    assert ember.overrides._installed and ember.meshgrid in ember.overrides._wrapped
+    assert ember.meshgrid.__kwdefaults__ == {"indexing": None}
+    assert ember.meshgrid(ember.arange(2), ember.arange(3), indexing="ij")[0].shape == (2, 3)
+
+
 def test_more_derived_type_handles_first():
     class Base(ember.Tensor):
         @classmethod

@@ -26,17 +26,20 @@ RuntimeError; its ``code`` is still shown.
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import copy
 import functools
 import inspect
 import textwrap
+import types
+import typing
 from typing import Any, Callable, Final, Generic, TypeVar
 
 __all__ = [
     "Final", "Future", "ScriptFunction", "ScriptModule", "annotate", "enable_onednn_fusion",
-    "export", "fork", "freeze",
-    "ignore", "interface", "is_scripting", "is_tracing", "load", "onednn_fusion_enabled",
+    "export", "fork", "freeze", "ignore", "interface", "isinstance", "is_scripting", "is_tracing",
+    "load", "onednn_fusion_enabled",
     "optimize_for_inference", "optimized_execution", "save", "script", "script_if_tracing",
     "script_method", "trace", "trace_module", "TracerWarning", "unused", "wait"]
 
@@ -193,12 +196,12 @@ def _relabelled(module, scripted: bool, memo: dict):
 
 def _scripted(module):
     """The module as a scripted module, its submodules too, as in TorchScript."""
-    return module if isinstance(module, ScriptModule) else _relabelled(module, True, {})
+    return module if builtins.isinstance(module, ScriptModule) else _relabelled(module, True, {})
 
 
 def _is_module(obj) -> bool:
     from ember.nn import Module
-    return isinstance(obj, Module)
+    return builtins.isinstance(obj, Module)
 
 
 def script(obj: Any = None, optimize=None, _frames_up: int = 0, _rcb=None, example_inputs=None):
@@ -211,7 +214,7 @@ def _run_example(fn: Callable, example_inputs) -> None:
     # A tuple or list holds the positional arguments; a tensor (or anything else) is the one
     # argument, as in PyTorch.
     from ember.autograd.grad_mode import no_grad
-    args = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) \
+    args = tuple(example_inputs) if builtins.isinstance(example_inputs, (tuple, list)) \
         else (example_inputs,)
     with no_grad():
         fn(*args)
@@ -283,6 +286,39 @@ def _overload_method(fn: Callable) -> Callable:
 def annotate(the_type, the_value):
     """Give TorchScript the type of ``the_value``; returns the value."""
     return the_value
+
+
+# torch.jit's name shadows the builtin here, so this module's own checks call builtins'.
+def isinstance(obj: Any, target_type) -> bool:  # noqa: A001 - PyTorch's name
+    """Whether ``obj`` is of ``target_type``, a type, a tuple of types, or a parameterised
+    container type (``List[int]``, ``Dict[str, Tensor]``, ``Tuple[int, str]``,
+    ``Optional[...]``, ``Union[...]``), checking every element, as ``torch.jit.isinstance``
+    does in eager mode (an empty container matches any element type).
+
+    Example::
+
+        >>> ember.jit.isinstance([1, 2], List[int]), ember.jit.isinstance([1, "a"], List[int])
+        (True, False)
+    """
+    if builtins.isinstance(target_type, tuple):
+        return any(isinstance(obj, t) for t in target_type)
+    origin, args = typing.get_origin(target_type), typing.get_args(target_type)
+    if origin in (typing.Union, types.UnionType):
+        return any(isinstance(obj, t) for t in args)
+    if target_type in (list, dict, tuple) or (origin is not None and not args):
+        raise RuntimeError(f"ember.jit.isinstance: {target_type} needs its element types, "
+                           f"e.g. List[int]")
+    if origin is None:
+        return builtins.isinstance(obj, target_type)
+    if not builtins.isinstance(obj, origin):
+        return False
+    if origin is list:
+        return all(isinstance(item, args[0]) for item in obj)
+    if origin is dict:
+        return all(isinstance(k, args[0]) and isinstance(v, args[1]) for k, v in obj.items())
+    if origin is tuple:
+        return len(obj) == len(args) and all(isinstance(o, t) for o, t in zip(obj, args))
+    return True
 
 
 def is_scripting() -> bool:

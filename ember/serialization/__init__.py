@@ -41,6 +41,7 @@ from ember.storage import UntypedStorage
 FILE_LIKE = Union[str, os.PathLike, BinaryIO, IO[bytes]]
 MAP_LOCATION = Union[None, str, Device, dict, Callable]
 
+DEFAULT_PROTOCOL = 2  # torch.serialization.DEFAULT_PROTOCOL: save's pickle protocol
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 _MAPPED_MIN = 1 << 22  # NumPy requests huge pages for arrays from 4 MB
@@ -114,7 +115,8 @@ def _readable(f):
 # Saving
 
 
-def save(obj: Any, f: FILE_LIKE, pickle_module: Any = pickle, pickle_protocol: int = 2,
+def save(obj: Any, f: FILE_LIKE, pickle_module: Any = pickle,
+         pickle_protocol: int = DEFAULT_PROTOCOL,
          _use_new_zipfile_serialization: bool = True,
          _disable_byteorder_record: bool = False) -> None:
     """Save an object (tensors, state_dicts, nested containers) in PyTorch's checkpoint format.
@@ -506,6 +508,6 @@ class safe_globals:  # noqa: N801 - PyTorch's name
 
 from ember.serialization._formats import load_npz, load_safetensors, save_npz, save_safetensors  # noqa: E402
 
-__all__ = ["save", "load", "save_safetensors", "load_safetensors", "save_npz", "load_npz",
-           "atomic_write", "add_safe_globals", "get_safe_globals", "clear_safe_globals",
+__all__ = ["DEFAULT_PROTOCOL", "save", "load", "save_safetensors", "load_safetensors", "save_npz",
+           "load_npz", "atomic_write", "add_safe_globals", "get_safe_globals", "clear_safe_globals",
            "safe_globals"]

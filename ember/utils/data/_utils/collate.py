@@ -8,7 +8,8 @@ import numpy as np
 
 from ember._tensor import Tensor, _make
 
-_np_str_obj_array_pattern = re.compile(r"[SaUO]")
+# dtype strings of NumPy arrays that cannot become tensors (bytes, str, object)
+np_str_obj_array_pattern = re.compile(r"[SaUO]")
 
 default_collate_err_msg_format = (
     "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
@@ -43,7 +44,7 @@ def default_convert(data):
     if isinstance(data, Tensor):
         return data
     if isinstance(data, np.ndarray):
-        if _np_str_obj_array_pattern.search(data.dtype.str) is not None:
+        if np_str_obj_array_pattern.search(data.dtype.str) is not None:
             return data
         return _make(np.asarray(data))
     if isinstance(data, np.generic) and not isinstance(data, (np.str_, np.bytes_)):
@@ -96,7 +97,7 @@ def collate_tensor_fn(batch: list, *, collate_fn_map: dict | None = None) -> Ten
 def collate_numpy_array_fn(batch: list, *, collate_fn_map: dict | None = None) -> Tensor:
     """NumPy arrays collated as the tensors they convert to (string and object arrays
     cannot be)."""
-    if _np_str_obj_array_pattern.search(batch[0].dtype.str) is not None:
+    if np_str_obj_array_pattern.search(batch[0].dtype.str) is not None:
         raise TypeError(default_collate_err_msg_format.format(batch[0].dtype))
     return collate([_make(np.asarray(b)) for b in batch], collate_fn_map=collate_fn_map)
 

@@ -761,52 +761,54 @@ class Tensor(TensorMethods):
             out = _eager_arith(self, other, _operator.add)
             if out is not None:
                 return out
-        return _Add.apply(self, other)
+        return _operator_or_not_implemented(_Add.apply, self, other)
 
     def __radd__(self, other):
-        return _Add.apply(self, other)
+        return _operator_or_not_implemented(_Add.apply, self, other)
 
     def __iadd__(self, other):
-        return _ops.add_(self, other)
+        return _operator_or_not_implemented(_ops.add_, self, other)
 
     def __sub__(self, other):
         if other.__class__ is Tensor:
             out = _eager_arith(self, other, _operator.sub)
             if out is not None:
                 return out
-        return _Sub.apply(self, other)
+        return _operator_or_not_implemented(_Sub.apply, self, other)
 
     def __rsub__(self, other):
-        return _ops.rsub(self, other)
+        return _operator_or_not_implemented(_ops.rsub, self, other)
 
     def __isub__(self, other):
-        return _ops.sub_(self, other)
+        return _operator_or_not_implemented(_ops.sub_, self, other)
 
     def __mul__(self, other):
         if other.__class__ is Tensor:
             out = _eager_arith(self, other, _operator.mul)
             if out is not None:
                 return out
-        return _Mul.apply(self, other)
+        return _operator_or_not_implemented(_Mul.apply, self, other)
 
     def __rmul__(self, other):
-        return _Mul.apply(self, other)
+        return _operator_or_not_implemented(_Mul.apply, self, other)
 
     def __imul__(self, other):
-        return _ops.mul_(self, other)
+        return _operator_or_not_implemented(_ops.mul_, self, other)
 
     def __truediv__(self, other):
         if other.__class__ is Tensor:
             out = _eager_arith(self, other, _operator.truediv)
             if out is not None:
                 return out
-        return _ops.div(self, other)
+        return _operator_or_not_implemented(_ops.div, self, other)
 
     def __rtruediv__(self, other):
-        return _ops.reciprocal(self) * other if _is_number(other) else _ops.div(other, self)
+        if _is_number(other):
+            return _ops.reciprocal(self) * other
+        return _operator_or_not_implemented(_ops.div, other, self)
 
     def __itruediv__(self, other):
-        return _ops.div_(self, other)
+        return _operator_or_not_implemented(_ops.div_, self, other)
 
     # PyTorch keeps Python 2's names for true division
     __div__ = __truediv__
@@ -814,37 +816,38 @@ class Tensor(TensorMethods):
     __idiv__ = __itruediv__
 
     def __floordiv__(self, other):
-        return _ops.floor_divide(self, other)
+        return _operator_or_not_implemented(_ops.floor_divide, self, other)
 
     def __rfloordiv__(self, other):
-        return _ops.floor_divide(other, self)  # a Python number stays a weak scalar
+        # a Python number stays a weak scalar
+        return _operator_or_not_implemented(_ops.floor_divide, other, self)
 
     def __ifloordiv__(self, other):
-        return _ops.floor_divide_(self, other)
+        return _operator_or_not_implemented(_ops.floor_divide_, self, other)
 
     def __mod__(self, other):
-        return _ops.remainder(self, other)
+        return _operator_or_not_implemented(_ops.remainder, self, other)
 
     def __rmod__(self, other):
-        return _ops.remainder(other, self)
+        return _operator_or_not_implemented(_ops.remainder, other, self)
 
     def __imod__(self, other):
-        return _ops.remainder_(self, other)
+        return _operator_or_not_implemented(_ops.remainder_, self, other)
 
     def __pow__(self, exponent):
-        return _ops.pow(self, exponent)
+        return _operator_or_not_implemented(_ops.pow, self, exponent)
 
     def __rpow__(self, base):
-        return _ops.pow(base, self)
+        return _operator_or_not_implemented(_ops.pow, base, self)
 
     def __ipow__(self, exponent):
-        return _ops.pow_(self, exponent)
+        return _operator_or_not_implemented(_ops.pow_, self, exponent)
 
     def __matmul__(self, other):
-        return _ops.matmul(self, other)
+        return _operator_or_not_implemented(_ops.matmul, self, other)
 
     def __rmatmul__(self, other):
-        return _ops.matmul(other, self)
+        return _operator_or_not_implemented(_ops.matmul, other, self)
 
     def __neg__(self):
         return _ops.neg(self)
@@ -862,70 +865,64 @@ class Tensor(TensorMethods):
         return _ops.bitwise_not(self)
 
     def __and__(self, other):
-        return _ops.bitwise_and(self, other)
+        return _operator_or_not_implemented(_ops.bitwise_and, self, other)
 
     __rand__ = __and__
 
     def __iand__(self, other):
-        return _ops.bitwise_and_(self, other)
+        return _operator_or_not_implemented(_ops.bitwise_and_, self, other)
 
     def __or__(self, other):
-        return _ops.bitwise_or(self, other)
+        return _operator_or_not_implemented(_ops.bitwise_or, self, other)
 
     __ror__ = __or__
 
     def __ior__(self, other):
-        return _ops.bitwise_or_(self, other)
+        return _operator_or_not_implemented(_ops.bitwise_or_, self, other)
 
     def __xor__(self, other):
-        return _ops.bitwise_xor(self, other)
+        return _operator_or_not_implemented(_ops.bitwise_xor, self, other)
 
     __rxor__ = __xor__
 
     def __ixor__(self, other):
-        return _ops.bitwise_xor_(self, other)
+        return _operator_or_not_implemented(_ops.bitwise_xor_, self, other)
 
     def __lshift__(self, other):
-        return _ops.bitwise_left_shift(self, other)
+        return _operator_or_not_implemented(_ops.bitwise_left_shift, self, other)
 
     def __rlshift__(self, other):
-        return _ops.bitwise_left_shift(other, self)
+        return _operator_or_not_implemented(_ops.bitwise_left_shift, other, self)
 
     def __ilshift__(self, other):
-        return self.bitwise_left_shift_(other)
+        return _operator_or_not_implemented(Tensor.bitwise_left_shift_, self, other)
 
     def __rshift__(self, other):
-        return _ops.bitwise_right_shift(self, other)
+        return _operator_or_not_implemented(_ops.bitwise_right_shift, self, other)
 
     def __rrshift__(self, other):
-        return _ops.bitwise_right_shift(other, self)
+        return _operator_or_not_implemented(_ops.bitwise_right_shift, other, self)
 
     def __irshift__(self, other):
-        return self.bitwise_right_shift_(other)
+        return _operator_or_not_implemented(Tensor.bitwise_right_shift_, self, other)
 
     def __eq__(self, other):
-        try:
-            return _ops.eq(self, other)
-        except TypeError:  # not comparable: Python falls back to identity, as with PyTorch
-            return NotImplemented
+        return _operator_or_not_implemented(_ops.eq, self, other)
 
     def __ne__(self, other):
-        try:
-            return _ops.ne(self, other)
-        except TypeError:
-            return NotImplemented
+        return _operator_or_not_implemented(_ops.ne, self, other)
 
     def __lt__(self, other):
-        return _ops.lt(self, other)
+        return _operator_or_not_implemented(_ops.lt, self, other)
 
     def __le__(self, other):
-        return _ops.le(self, other)
+        return _operator_or_not_implemented(_ops.le, self, other)
 
     def __gt__(self, other):
-        return _ops.gt(self, other)
+        return _operator_or_not_implemented(_ops.gt, self, other)
 
     def __ge__(self, other):
-        return _ops.ge(self, other)
+        return _operator_or_not_implemented(_ops.ge, self, other)
 
     def __getitem__(self, index):
         return _ops.getitem(self, index)
@@ -1856,6 +1853,18 @@ def _real_item(t: Tensor, c_type: str):
             raise RuntimeError(f"value cannot be converted to type {c_type} without overflow")
         return value.real
     return value
+
+
+def _operator_or_not_implemented(op, a, b):
+    """``op(a, b)``, or NotImplemented where the operand that is not a tensor is of a type ``op``
+    cannot take, so that Python tries that operand's reflected method (PyTorch's operators do
+    the same; eq and ne then fall back to identity). Errors between two tensors propagate."""
+    try:
+        return op(a, b)
+    except TypeError:
+        if isinstance(a, Tensor) and isinstance(b, Tensor):
+            raise
+        return NotImplemented
 
 
 def _is_number(x) -> bool:

@@ -203,7 +203,7 @@ def _promote_slow(a, b):
             and not isinstance(a, np.generic) and not isinstance(b, np.generic) \
             and not _scalar_with_meta(a, b):
         raise _device_error("binary op", a, b)  # a NumPy array met a CuPy (or meta) array
-    if da is not None and da == db:
+    if da is not None and db is not None and da == db:  # (NumPy's float64 == None holds)
         return a, b
     rd = result_dtype(a, b).np_dtype
     a, b = cast(a, rd), cast(b, rd)

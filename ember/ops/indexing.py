@@ -60,6 +60,8 @@ def _convert_index(index, xp):
                 not isinstance(item, (int, slice, type(None), type(Ellipsis)))
                 and hasattr(item, "__len__")):
             arr = xp.asarray(_flatten_tensors(item))
+            if arr.size == 0 and not isinstance(item, np.ndarray):
+                arr = arr.astype(np.int64)  # an empty list selects nothing, as PyTorch's does
             if _dt.np_kind(arr.dtype) == "f":
                 raise IndexError("tensors used as indices must be long, int, byte or bool "
                                  "tensors")

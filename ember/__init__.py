@@ -366,7 +366,7 @@ _LAZY_SUBMODULES += ("_functorch", "_guards")  # torch._functorch, torch._guards
 _NAMES_ELSEWHERE = {"PyTorchFileReader": "ember.serialization.file_reader",
                     "ScriptModule": "ember._C", "SymInt": "ember.export._symbolic",
                     "SymFloat": "ember.export._symbolic", "SymBool": "ember.export._symbolic",
-                    "Future": "ember.futures"}
+                    "Future": "ember.futures", "Tag": "ember.library"}
 
 
 def __getattr__(name: str):

@@ -13,16 +13,50 @@ against the real one, and an autograd formula for inputs that require grad.
 from __future__ import annotations
 
 import collections.abc
+import enum
 import inspect
 import numbers
 import types
 import typing
 from typing import Callable, Iterable
 
-__all__ = ["CustomOpDef", "Library", "custom_op", "define", "impl", "infer_schema", "opcheck",
-           "register_autograd", "register_fake", "register_kernel"]
+__all__ = ["CustomOpDef", "Library", "Tag", "custom_op", "define", "impl", "infer_schema",
+           "opcheck", "register_autograd", "register_fake", "register_kernel"]
 
 _registry: dict = {}  # "namespace::name" -> CustomOpDef
+
+
+class Tag(enum.Enum):
+    """``torch.Tag``: properties an operator declares (PyTorch's names and values). On custom
+    operators ``inplace`` (mutates and returns its first argument) and ``out`` (writes and
+    returns its keyword-only out= arguments) change what the operator may return."""
+
+    core = 0
+    cudagraph_unsafe = 1
+    data_dependent_output = 2
+    dynamic_output_shape = 3
+    flexible_layout = 4
+    generated = 5
+    inplace = 6
+    inplace_view = 7
+    maybe_aliasing_or_mutating = 8
+    needs_contiguous_strides = 9
+    needs_exact_strides = 10
+    needs_fixed_stride_order = 11
+    nondeterministic_bitwise = 12
+    nondeterministic_seeded = 13
+    out = 14
+    out_variant = 15
+    pointwise = 16
+    pt2_compliant_tag = 17
+    reduction = 18
+    view_copy = 19
+
+
+def _tag_set(tags) -> frozenset:
+    if tags is None:
+        return frozenset()
+    return frozenset((tags,) if isinstance(tags, Tag) else tags)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -52,22 +86,23 @@ def _default(value) -> str:
         f'"{value}"'
 
 
-def infer_schema(prototype_function: Callable, /, *, mutates_args, op_name: str | None = None
-                 ) -> str:
+def infer_schema(prototype_function: Callable, /, *, mutates_args, op_name: str | None = None,
+                 tags=()) -> str:
     """The operator schema of a type-annotated function, e.g.
-    ``(Tensor x, SymInt[] box, Tensor(a1!) out) -> Tensor`` (mutated tensors marked ``!``)."""
+    ``(Tensor x, SymInt[] box, Tensor(a1!) out) -> Tensor`` (mutated tensors marked ``!``).
+    With ``Tag.inplace`` or ``Tag.out`` the returns alias the mutated arguments."""
     hints = typing.get_type_hints(prototype_function)
     sig = inspect.signature(prototype_function)
+    _check_tags(_tag_set(tags), _mutated_names(mutates_args, sig), sig)
     mutated = set(_mutated_names(mutates_args, sig))
-    params, alias = [], 0
-    for p in sig.parameters.values():
+    params = []
+    for index, p in enumerate(sig.parameters.values()):
         if p.name not in hints:
             raise ValueError(f"infer_schema(func): Parameter {p.name} must have a type "
                              "annotation.")
         kind = _type_name(hints[p.name], p.name)
-        if p.name in mutated:
-            alias += 1
-            kind = kind.replace("Tensor", f"Tensor(a{alias}!)", 1)
+        if p.name in mutated:  # its alias set is numbered by its position, as PyTorch's
+            kind = kind.replace("Tensor", f"Tensor(a{index}!)", 1)
         text = f"{kind} {p.name}"
         if p.default is not inspect.Parameter.empty:
             text += f"={_default(p.default)}"
@@ -81,8 +116,31 @@ def infer_schema(prototype_function: Callable, /, *, mutates_args, op_name: str 
         returns = "(" + ", ".join(_type_name(a, "return") for a in typing.get_args(ret)) + ")"
     else:
         returns = _type_name(ret, "return")
+    if _tag_set(tags) & {Tag.inplace, Tag.out}:  # returned: the mutated arguments' aliases
+        aliased = [p.split("=")[0].rsplit(" ", 1)[0]
+                   for name in _mutated_names(mutates_args, sig) for p in params
+                   if p.split("=")[0].endswith(" " + name)]
+        returns = aliased[0] if len(aliased) == 1 else "(" + ", ".join(aliased) + ")"
     prefix = op_name or ""
     return f"{prefix}({', '.join(params)}) -> {returns}"
+
+
+def _check_tags(tags: frozenset, mutated: list, sig: inspect.Signature) -> None:
+    """PyTorch's rules for tagged mutable operators: ``inplace`` mutates exactly its first
+    positional argument; ``out`` mutates only keyword-only arguments."""
+    where = f"Got func with signature {sig})"
+    if Tag.inplace in tags:
+        positional = [p.name for p in sig.parameters.values()
+                      if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+        if list(mutated) != positional[:1]:
+            raise ValueError(f"infer_schema(func): torch.Tag.inplace requires mutates_args to "
+                             f"contain exactly the first positional argument, got "
+                             f"{tuple(mutated)}. {where}")
+    if Tag.out in tags:
+        if not mutated or any(sig.parameters[name].kind is not inspect.Parameter.KEYWORD_ONLY
+                              for name in mutated):
+            raise ValueError(f"infer_schema(func): torch.Tag.out requires mutable arguments to "
+                             f"be keyword-only. {where}")
 
 
 def _mutated_names(mutates_args, sig) -> list:
@@ -101,18 +159,21 @@ class CustomOpDef:
     ``register_kernel`` and ``register_autograd`` complete it."""
 
     def __init__(self, qualname: str, fn: Callable, mutates_args, device_types=None,
-                 schema: str | None = None):
+                 schema: str | None = None, tags=None):
         self._namespace, self._name = _split(qualname)
         self._init_fn = fn
         self._signature = inspect.signature(fn)
         self._mutated = _mutated_names(mutates_args, self._signature)
+        self._tags = _tag_set(tags)
         self._schema = schema if schema is not None else \
-            infer_schema(fn, mutates_args=mutates_args)
+            infer_schema(fn, mutates_args=mutates_args, tags=self._tags)
         self._kernels: dict = {}
         for device in _device_types(device_types):
             self._kernels[device] = fn
         self._default_kernel = None if device_types else fn
-        self._fake = None
+        # a tagged in-place or out= operator returns its mutated arguments: their metadata is
+        # the outputs', so it needs no fake kernel of its own (as in PyTorch)
+        self._fake = self._mutated_arguments if self._returns_mutated else None
         self._backward = None
         self._setup_context = None
         self._autograd_cls = None
@@ -126,6 +187,40 @@ class CustomOpDef:
     @property
     def _qualname(self) -> str:
         return f"{self._namespace}.{self._name}.default"
+
+    @property
+    def _returns_mutated(self) -> bool:
+        return bool(self._tags & {Tag.inplace, Tag.out})
+
+    def _mutated_arguments(self, *args, **kwargs):
+        bound = self._signature.bind(*args, **kwargs)
+        values = tuple(bound.arguments[name] for name in self._mutated)
+        return values[0] if len(values) == 1 else values
+
+    def _run(self, kernel: Callable, values: tuple):
+        """``kernel`` on the arguments ``values`` (one per parameter, in order), keyword-only
+        parameters passed by keyword."""
+        args, kwargs = [], {}
+        for param, value in zip(self._signature.parameters.values(), values):
+            if param.kind is inspect.Parameter.KEYWORD_ONLY:
+                kwargs[param.name] = value
+            else:
+                args.append(value)
+        return kernel(*args, **kwargs)
+
+    def _check_returned(self, out, values: tuple) -> None:
+        """A tagged operator must return the very tensors it mutates."""
+        if Tag.inplace in self._tags and out is not values[0]:
+            raise RuntimeError(f"{self._name}: An operator tagged with torch.Tag.inplace must "
+                               "return its first argument.")
+        if Tag.out in self._tags:
+            named = dict(zip(self._signature.parameters, values))
+            expected = tuple(named[name] for name in self._mutated)
+            returned = out if isinstance(out, tuple) else (out,)
+            if len(returned) != len(expected) or any(o is not e for o, e in
+                                                     zip(returned, expected)):
+                raise RuntimeError(f"{self._name}: An operator tagged with torch.Tag.out must "
+                                   "return its out= arguments in order.")
 
     # registration ---------------------------------------------------------------------------
     def register_fake(self, fn: Callable) -> Callable:
@@ -182,7 +277,9 @@ class CustomOpDef:
             out = self._autograd_function(kernel).apply(*positional)
         else:
             with ember.no_grad():
-                out = kernel(*positional)
+                out = self._run(kernel, positional)
+        if self._returns_mutated:
+            self._check_returned(out, positional)
         for name in self._mutated:
             value = bound.arguments.get(name)
             for t in _flat((value,)):
@@ -196,7 +293,7 @@ class CustomOpDef:
         op, name = self, f"GeneratedBackwardFor_{self._namespace}_{self._name}_default"
 
         def forward(*inputs):
-            return kernel(*inputs)
+            return op._run(kernel, inputs)
 
         def setup_context(ctx, inputs, output):
             if op._setup_context is not None:
@@ -237,12 +334,13 @@ def _flat(values: Iterable):
 
 
 def custom_op(name: str, fn: Callable | None = None, /, *, mutates_args, device_types=None,
-              schema: str | None = None):
+              schema: str | None = None, tags=None):
     """Register ``fn`` (type-annotated) as the operator ``name`` ("namespace::op_name");
-    ``mutates_args`` names the arguments it writes to (``()`` for none). A decorator without
+    ``mutates_args`` names the arguments it writes to (``()`` for none); ``tags`` (``Tag``s):
+    ``Tag.inplace`` / ``Tag.out`` let it return the arguments it mutates. A decorator without
     ``fn``."""
     def register(func):
-        return CustomOpDef(name, func, mutates_args, device_types, schema)
+        return CustomOpDef(name, func, mutates_args, device_types, schema, tags)
     return register(fn) if fn is not None else register
 
 
@@ -454,8 +552,8 @@ def opcheck(op, args: tuple, kwargs: dict | None = None, *, test_utils=_TESTS,
             raise_exception: bool = True, atol=None, rtol=None) -> dict:
     """Check that ``op`` is registered correctly on these example inputs: it mutates only the
     arguments it declares (test_schema), inputs that require grad have a gradient formula
-    (test_autograd_registration), its fake kernel gives the real outputs' shapes, dtypes and
-    devices (test_faketensor), and running it twice gives the same result
+    (test_autograd_registration), its fake kernel gives the real outputs' shapes, dtypes,
+    strides and storage offsets (test_faketensor), and running it twice gives the same result
     (test_aot_dispatch_dynamic). Returns {test: "SUCCESS" or the error}."""
     opdef, kwargs = _op(op), kwargs or {}
     tests = (test_utils,) if isinstance(test_utils, str) else tuple(test_utils)
@@ -500,6 +598,8 @@ def _check_schema(op: CustomOpDef, args, kwargs) -> None:
                 old.detach(), new.detach()):
             raise RuntimeError(f"{op._qualname}: argument {names[i]} is mutated but not "
                                "declared in mutates_args")
+    if op._returns_mutated:  # its outputs are its mutated arguments (checked by every call)
+        return
     for o in _flat(out if isinstance(out, tuple) else (out,)):
         if isinstance(o, Tensor) and any(isinstance(a, Tensor) and a.data_ptr() ==
                                          o.data_ptr() and a.numel() for a in _flat(work)):
@@ -516,6 +616,7 @@ def _check_autograd(op: CustomOpDef, args, kwargs) -> None:
 
 
 def _check_fake(op: CustomOpDef, args, kwargs) -> None:
+    import ember
     from ember._tensor import Tensor
     real = op(*_clone_args(args), **kwargs)
     if all(not isinstance(o, Tensor) for o in _flat(real if isinstance(real, tuple) else (real,))):
@@ -529,6 +630,16 @@ def _check_fake(op: CustomOpDef, args, kwargs) -> None:
             raise RuntimeError(f"{op._qualname}: the fake kernel gave shape {tuple(f.shape)} "
                                f"and dtype {f.dtype}, the kernel {tuple(r.shape)} and "
                                f"{r.dtype}")
+    # ember's meta tensors carry no strides, so the layout the fake kernel describes is read
+    # from it run on real inputs (where its factories lay tensors out as FakeTensors would)
+    with ember.no_grad():
+        laid = op._fake(*_clone_args(args), **kwargs)
+    for r, f in zip(reals, laid if isinstance(laid, tuple) else (laid,)):
+        if isinstance(r, Tensor) and (r.stride() != f.stride() or
+                                      r.storage_offset() != f.storage_offset()):
+            raise RuntimeError(f"{op._qualname}: the fake kernel gave strides {f.stride()} "
+                               f"and storage offset {f.storage_offset()}, the kernel "
+                               f"{r.stride()} and {r.storage_offset()}")
 
 
 def _check_repeat(op: CustomOpDef, args, kwargs) -> None:

@@ -99,12 +99,13 @@ def _record_always(step: int) -> ProfilerAction:
 
 def tensorboard_trace_handler(dir_name: str, worker_name: str | None = None,
                               use_gzip: bool = False) -> Callable:
-    """An ``on_trace_ready`` that writes ``<dir_name>/<worker>.<ms>.pt.trace.json[.gz]``, the
-    files TensorBoard's profiler plugin reads. ``worker_name`` defaults to host and pid."""
+    """An ``on_trace_ready`` that writes ``<dir_name>/<worker>.<ns>.pt.trace.json[.gz]`` (the
+    time in nanoseconds), the files TensorBoard's profiler plugin reads. ``worker_name``
+    defaults to host and pid."""
     def handler(prof: profile) -> None:
         os.makedirs(dir_name, exist_ok=True)
         worker = worker_name or f"{socket.gethostname()}_{os.getpid()}"
-        name = f"{worker}.{time.time_ns() // 1_000_000}.pt.trace.json"
+        name = f"{worker}.{time.time_ns()}.pt.trace.json"
         if use_gzip:
             name += ".gz"
         prof.export_chrome_trace(os.path.join(dir_name, name))
@@ -201,7 +202,10 @@ class profile:
         self._step_range = None
         self._events = EventList()
         self._base_ns = (0, 0)  # the last cycle's clocks, for trace timestamps
-        self._metadata = {}
+        # the trace's top-level flags, as PyTorch's traces record the options they were taken with
+        self._metadata = {name: 1 for name, on in (("with_stack", with_stack),
+                                                   ("profile_memory", profile_memory),
+                                                   ("record_shapes", record_shapes)) if on}
 
     # ---------------------------------------------------------------------------------------
     # Lifecycle

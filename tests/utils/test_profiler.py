@@ -6,6 +6,7 @@ import os
 import re
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -300,6 +301,17 @@ def test_tensorboard_trace_handler_writes_trace(tmp_path):
     assert len(files) == 1 and re.fullmatch(r"w0\.\d+\.pt\.trace\.json", files[0])
     doc = json.loads((logdir / files[0]).read_text())
     assert "aten::mul" in {e["name"] for e in doc["traceEvents"]}
+
+
+def test_trace_names_its_time_in_ns_and_records_the_options(tmp_path):
+    before = time.time_ns()
+    with profile(record_shapes=True, with_stack=True,
+                 on_trace_ready=tensorboard_trace_handler(str(tmp_path), worker_name="w0")):
+        ember.ones(2) * 3
+    (name,) = os.listdir(tmp_path)
+    assert before <= int(name.split(".")[1]) <= time.time_ns()
+    doc = json.loads((tmp_path / name).read_text())
+    assert doc["record_shapes"] == doc["with_stack"] == 1 and "profile_memory" not in doc
 
 
 def _header_columns(table: str) -> list:

@@ -20,7 +20,8 @@ BINARY = [(operator.add, "__radd__"), (operator.sub, "__rsub__"), (operator.mul,
           (operator.or_, "__ror__"), (operator.xor, "__rxor__"),
           (operator.lshift, "__rlshift__"), (operator.rshift, "__rrshift__"),
           (operator.lt, "__gt__"), (operator.le, "__ge__"), (operator.gt, "__lt__"),
-          (operator.ge, "__le__"), (operator.eq, "__eq__"), (operator.ne, "__ne__")]
+          (operator.ge, "__le__"), (operator.eq, "__eq__"), (operator.ne, "__ne__"),
+          (operator.matmul, "__rmatmul__")]
 
 
 class Pair(tuple):
@@ -44,6 +45,14 @@ def test_without_a_reflected_method_python_raises_type_error(op):
     with pytest.raises(TypeError):
         op(object(), ember.ones(2, dtype=ember.int64))
     assert (ember.ones(2) == object()) is False and (ember.ones(2) != object()) is True
+
+
+def test_matmul_names_the_argument_that_is_not_a_tensor():
+    with pytest.raises(TypeError, match=r"matmul\(\): argument 'input' \(position 1\) must be "
+                                        "Tensor, not list"):
+        ember.matmul([1.0], ember.ones(1))
+    with pytest.raises(TypeError, match="unsupported operand"):
+        ember.ones(2) @ "x"
 
 
 @pytest.mark.parametrize("default", [ember.float32, ember.float64])

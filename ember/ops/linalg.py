@@ -45,7 +45,14 @@ from ember.ops.norms import cdist, check_norm_dtypes, vector_norm  # noqa: F401 
 
 
 def _check_matmul(a: Tensor, b: Tensor, op: str) -> None:
-    da, db = a._data, b._data
+    try:
+        da, db = a._data, b._data
+    except AttributeError:  # (``tensor @ x`` then gives x's ``__rmatmul__`` its turn)
+        for name, position, x in (("input", 1, a), ("other", 2, b)):
+            if not isinstance(x, Tensor):
+                raise TypeError(f"{op}(): argument '{name}' (position {position}) must be "
+                                f"Tensor, not {type(x).__name__}") from None
+        raise
     if da.__class__ is db.__class__ and da.ndim and db.ndim and da.dtype == db.dtype and \
             da.shape[-1] == db.shape[-2 if db.ndim > 1 else 0]:
         return  # the common case: nothing to report

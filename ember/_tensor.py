@@ -162,8 +162,9 @@ def _cast_method(name: str, dtype_name: str):
 class Tensor(TensorMethods):
     """A multi-dimensional array with autograd, like ``torch.Tensor``.
 
-    ``ember.Tensor(4, 3)`` makes an uninitialised float32 tensor of that shape (2017 style);
-    ``ember.Tensor([[1, 2]])`` copies data as float32. Prefer ``ember.tensor`` and factories.
+    ``ember.Tensor(4, 3)`` makes an uninitialised tensor of that shape (2017 style);
+    ``ember.Tensor([[1, 2]])`` copies data; both in the default dtype (float32 unless
+    ``set_default_dtype`` changed it). Prefer ``ember.tensor`` and factories.
     """
 
     __slots__ = ("_data", "requires_grad", "_grad", "grad_fn", "_output_nr", "_ver", "_base",
@@ -175,7 +176,7 @@ class Tensor(TensorMethods):
     def __new__(cls, *args, device=None, dtype=None):
         # construction lives in __new__, as PyTorch's, so that a subclass's __new__ can call
         # super().__new__(cls, data) and give its __init__ arguments of its own
-        dt = _dt.float32 if dtype is None else _dt.to_dtype(dtype)
+        dt = _dt.get_default_dtype() if dtype is None else _dt.to_dtype(dtype)
         if len(args) == 1 and not isinstance(args[0], numbers.Integral):
             src = args[0]
             if isinstance(src, Tensor) and (dtype is None or src.dtype is dt):

@@ -180,7 +180,9 @@ def _install() -> None:
         module = importlib.import_module(name)
         for attr, value in list(vars(module).items()):
             # (a module imported during this loop may already hold the wrappers)
-            if (not attr.startswith("_") and isinstance(value, types.FunctionType)
+            # (``torch._assert`` is the private function in the protocol: fx records it)
+            if ((not attr.startswith("_") or attr == "_assert")
+                    and isinstance(value, types.FunctionType)
                     and value not in _wrapped and value not in ignored):
                 if value not in done:
                     done[value] = _dispatching(value, f"{public}.{attr}")

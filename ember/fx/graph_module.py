@@ -11,6 +11,7 @@ import copyreg
 import itertools
 import linecache
 import pickle
+import sys
 from typing import Any
 
 from ember.fx import _codegen
@@ -227,8 +228,9 @@ class GraphModule(Module):
         state = {k: v for k, v in self.__dict__.items() if k not in ("_graph", "_code")}
         state["_fx_graph"] = _graph_to_data(self._graph)
         state["_fx_class_name"] = type(self).__name__
-        cls = type(self)
-        base = cls.__bases__[0] if cls.__dict__.get("_fx_impl") else cls
+        # the nearest class pickle can import: not the per-instance class, nor a scripted
+        # module's class (ember.jit's, made on the fly; so a scripted one loads unscripted)
+        base = next(c for c in type(self).__mro__ if _importable(c))
         return (copyreg._reconstructor, (base, object, None), state)
 
     def __setstate__(self, state: dict) -> None:
@@ -238,6 +240,14 @@ class GraphModule(Module):
         self.__class__ = _impl_class(type(self), name)
         super().__setstate__(state)
         self.graph = _graph_from_data(data)
+
+
+def _importable(cls: type) -> bool:
+    """Whether pickle finds ``cls`` again by its module and qualified name."""
+    found = sys.modules.get(cls.__module__)
+    for atom in cls.__qualname__.split("."):
+        found = getattr(found, atom, None)
+    return found is cls
 
 
 # -- the plain-data form of a graph ---------------------------------------------------------------

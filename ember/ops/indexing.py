@@ -5,6 +5,8 @@ element), index_along_dim.py (one index per slice) and sorting.py (sort, topk, u
 from __future__ import annotations
 
 import builtins
+import warnings
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -38,9 +40,31 @@ from ember.ops.movement import (
 )
 
 
+def _sequence_as_tuple(index) -> bool:
+    """PyTorch's legacy rule (NumPy's before 1.23): a short non-tuple sequence holding a
+    sequence, tensor, slice, None or Ellipsis means the tuple of its items, so
+    ``t[[rows, cols]]`` is ``t[rows, cols]``."""
+    if index.__class__ is not list and (isinstance(index, (tuple, str, slice, Tensor))
+                                        or not isinstance(index, Sequence)):
+        return False  # (the common indices first: an abstract class check costs more)
+    if len(index) >= 32:
+        return False
+    if not builtins.any(isinstance(item, (Sequence, Tensor, np.ndarray, slice)) or item is None
+                        or item is Ellipsis for item in index):
+        return False
+    warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated and "
+                  "will be changed in pytorch 2.9; use x[tuple(seq)] instead of x[seq]. In "
+                  "pytorch 2.9 this will be interpreted as tensor index, x[torch.tensor(seq)], "
+                  "which will result either in an error or a different result", UserWarning,
+                  stacklevel=5)
+    return True
+
+
 def _convert_index(index, xp):
     """A NumPy index from a PyTorch one, and whether it is basic (so the result is a view)."""
-    if not isinstance(index, tuple):
+    if _sequence_as_tuple(index):
+        index = tuple(index)
+    elif not isinstance(index, tuple):
         index = (index,)
     out = []
     basic = True

@@ -157,3 +157,14 @@ def test_save_load_keeps_every_kind_of_argument():
     assert loaded.code == gm.code and str(loaded.graph) == str(gm.graph)
     x = ember.randn(2, 3)
     _close(loaded(x)[0], gm(x)[0])
+
+
+def test_scripted_graph_module_pickles_as_a_graph_module():
+    # ember's scripted modules are subclasses of their classes made on the fly, and a scripted
+    # GraphModule is still a GraphModule: pickling it (as libraries caching generated code do)
+    # stores and loads the GraphModule
+    gm = fx.symbolic_trace(lambda x: ember.relu(x) * 2 + 1)
+    loaded = pickle.loads(pickle.dumps(ember.jit.script(gm)))
+    assert type(loaded).__mro__[1] is fx.GraphModule and loaded.code == gm.code
+    x = ember.tensor([-1.0, 0.5, 2.0])
+    np.testing.assert_allclose(loaded(x).numpy(), np.maximum(x.numpy(), 0) * 2 + 1)

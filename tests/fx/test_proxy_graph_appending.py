@@ -85,3 +85,17 @@ def test_tracer_less_proxy_inside_a_trace_inlines_without_touching_namespaces():
     assert ember.cat is cat and ember.relu is relu
     gm = fx.GraphModule(M(), graph)
     np.testing.assert_allclose(gm(ember.tensor([-1.0, 3.0])).numpy(), [0.0, 6.0])
+
+
+def test_assert_on_a_raw_proxy_is_recorded_and_checked_when_run():
+    # torch._assert takes part in __torch_function__, so a graph built from raw Proxies (as
+    # libraries generating code with fx do) records it instead of asking for the Proxy's truth
+    graph = fx.Graph()
+    x = fx.Proxy(graph.placeholder("x"))
+    ember._assert(x.shape[-1] == 3, "x must have 3 columns")
+    graph.output((x * 2).node)
+    gm = fx.GraphModule(ember.nn.Module(), graph)
+    assert any(n.op == "call_function" and n.target is ember._assert for n in graph.nodes)
+    np.testing.assert_allclose(gm(ember.ones(2, 3)).numpy(), np.full((2, 3), 2.0))
+    with pytest.raises(AssertionError, match="x must have 3 columns"):
+        gm(ember.ones(2, 4))

@@ -22,6 +22,8 @@ from ember.distributed.process_group import (
     default_group,
     get_rank,
     get_world_size,
+    init_process_group,
+    is_initialized,
     new_group,
 )
 
@@ -46,6 +48,8 @@ class DeviceMesh:
 
     def __init__(self, device_type: str, mesh, *, mesh_dim_names: tuple | None = None,
                  backend_override: tuple | None = None, _init_backend: bool = True) -> None:
+        if _init_backend and not is_initialized():  # a mesh joins the world, as in PyTorch
+            init_process_group()
         self.device_type = device_type
         ranks = np.asarray(mesh.tolist() if isinstance(mesh, ember.Tensor) else mesh,
                            dtype=np.int64)
@@ -207,6 +211,8 @@ def init_device_mesh(device_type: str, mesh_shape: tuple, *,
         raise RuntimeError(f"Device type with index is not supported but got {device_type}. If "
                            "you maintained a 'ember.device' object, it's recommended to pass in "
                            "'device.type'.")
+    if not is_initialized():
+        init_process_group()
     size = get_world_size()
     if math.prod(mesh_shape) > size:
         raise RuntimeError(f"Mesh should not be bigger than default world size {size}, but "

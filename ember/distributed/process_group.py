@@ -190,7 +190,8 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
     the group of those of its processes that call this (NOTE [ A process group inside a larger
     world ] in _subworld.py). A script run alone is a world of one process. ``timeout``
     (default 30 minutes) bounds that wait and is the default of ``monitored_barrier``;
-    ``group_name``, ``pg_options`` and ``device_id`` are accepted for PyTorch compatibility.
+    ``group_name`` and ``pg_options`` are accepted for PyTorch compatibility; ``device_id``
+    must name an accelerator device (an int, or a device with an index), as in PyTorch.
 
     Args:
         backend: ``"mpi"`` (CPU), ``"gloo"`` (the same, MPI on the CPU), ``"nccl"`` (CUDA
@@ -211,6 +212,7 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
         raise ValueError("init_process_group: ember has no store; give rank and world_size "
                          "(with MASTER_ADDR/MASTER_PORT) or launch with `mpiexec -n N python "
                          "script.py`")
+    _check_device_id(device_id)
     devices = _parse_backend(backend)
     if backend is not None and "cuda" in devices:
         _nccl.load()  # says now, not at the first collective, that CuPy or NCCL is missing
@@ -219,6 +221,28 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
     _state.world = ProcessGroup(comm, range(comm.Get_size()), devices, timeout)
     _state.groups = [_state.world]
     _state.count = 1
+
+
+def _check_device_id(device_id: Any) -> None:
+    """``device_id`` names one accelerator device, as PyTorch requires (a CPU one is refused)."""
+    if device_id is None:
+        return
+    from ember import accelerator, device
+    current = accelerator.current_accelerator()
+    if isinstance(device_id, int):
+        if current is None:
+            raise ValueError("device_id is an int, but no accelerator support is found from "
+                             "the current compilation. Please use a different compiled version "
+                             "that supports your accelerator.")
+        return
+    device_id = device(device_id)
+    if device_id.type != "cpu" and (current is None or device_id.type != current.type):
+        raise ValueError(f"device_id {device_id} does not match the current compilation's "
+                         f"accelerator support: {current}. Please use a different compiled "
+                         "version that supports your accelerator.")
+    if device_id.index is None or device_id.type == "cpu":
+        raise ValueError("init_process_group device_id parameter must be an accelerator with "
+                         "an index")
 
 
 def join_world(init_method: str | None, world_size: int, rank: int, timeout: timedelta,

@@ -219,6 +219,55 @@ def check_state_dict_round_trip():
             np.testing.assert_array_equal(v.full_tensor().numpy(), full[k].numpy())
 
 
+def check_meta_device_init_and_full_state_loads():
+    """A model built on the meta device and sharded stays meta until ``to_empty``, whose new
+    parameters the groups then use; ``reset_parameters`` (``nn.init`` on DTensors) fills each
+    rank's shard (from its own generator, as PyTorch on CPU) within the global fan's bounds,
+    also for a ``Shard(1)`` weight, whose local fan is smaller; full state dicts load into
+    meta-sharded models with ``load_state_dict(assign=True)`` and DCP's
+    ``set_model_state_dict``, and these train as the plain model does."""
+    from ember.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+    from ember.distributed.tensor import distribute_tensor
+
+    def meta_sharded():
+        with ember.device("meta"):
+            return shard_layers(mlp())
+    model = meta_sharded()
+    assert all(p.is_meta and isinstance(p, DTensor) for p in model.parameters())
+    model.to_empty(device="cpu")
+    for layer in (model[0], model[2], model[4]):
+        layer.reset_parameters()
+    for p in model.parameters():
+        assert isinstance(p, DTensor) and not p.is_meta and p.placements == (Shard(0),)
+    for layer in (model[0], model[2], model[4]):  # fan_in is the global weight's
+        bound = 1 / layer.in_features ** 0.5
+        local = layer.weight.to_local()
+        assert 0 < local.abs().max().item() <= bound and local.std().item() > bound / 4
+    columns = distribute_tensor(ember.zeros(40, 6), MESH, [Shard(1)])
+    nn.init.kaiming_uniform_(columns, a=5 ** 0.5)  # the bound of the global fan_in, 6
+    assert 1 / 12 ** 0.5 < columns.to_local().abs().max().item() <= 1 / 6 ** 0.5
+    nn.init.normal_(columns, 3.0, 0.01)
+    assert isinstance(columns, DTensor) and abs(columns.to_local().mean().item() - 3) < 0.01
+    full = {k: v.full_tensor() for k, v in model.state_dict().items()}
+    x, y = batches((4, 4), (4, 2), steps=1)[0]
+    plain = mlp()
+    plain.load_state_dict(full)
+    ((plain(x) - y) ** 2).mean().backward()
+    want = [p.grad for p in plain.parameters()]
+    assigned = meta_sharded()
+    assigned.load_state_dict({k: nn.Parameter(distribute_tensor(v, MESH, [Shard(0)]))
+                              for k, v in full.items()}, assign=True)
+    dcp = meta_sharded()
+    set_model_state_dict(dcp, full, options=StateDictOptions(full_state_dict=True,
+                                                             broadcast_from_rank0=True))
+    for m in (model, assigned, dcp):
+        assert not any(p.is_meta for p in m.parameters())
+        mine = slice(RANK * 4 // SIZE, (RANK + 1) * 4 // SIZE)
+        ((m(x[mine]) - y[mine]) ** 2).mean().backward()
+        for p, g in zip(m.parameters(), want):
+            np.testing.assert_allclose(p.grad.full_tensor().numpy(), g.numpy(), rtol=1e-10)
+
+
 def check_forward_method_and_ignored_params():
     class Net(nn.Module):
         def __init__(self):

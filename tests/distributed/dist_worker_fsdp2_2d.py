@@ -212,6 +212,32 @@ def check_fsdp_tp_mlp_matches_single_process():
                           batches((4, 6), (4, 6)), dp, 2)
 
 
+def check_fsdp1_over_tp_mlp_matches_single_process():
+    """FSDP1 (``FullyShardedDataParallel`` over the dp mesh, ``use_orig_params``) of a
+    tensor-parallel MLP flattens the TP-local tensors; forward sees the TP DTensors, and
+    training matches one process (as pytorch/examples' fsdp_tp_example)."""
+    from ember.distributed.fsdp import FullyShardedDataParallel
+    dp = RANK // 2
+    for make_opt in (sgd, adamw):
+        ember.manual_seed(0)
+        reference = MLP().double()
+        ember.manual_seed(0)
+        mesh = dp_tp_mesh()
+        sharded = FullyShardedDataParallel(parallelize_module(MLP().double(), mesh["tp"],
+                                                              MLP_PLAN),
+                                           device_mesh=mesh["dp"], use_orig_params=True)
+        opt_ref, opt = make_opt(reference.parameters()), make_opt(sharded.parameters())
+        for x, y in batches((4, 6), (4, 6)):
+            ((reference(x) - y) ** 2).mean().backward()
+            ((sharded(x[2 * dp:2 * dp + 2]) - y[2 * dp:2 * dp + 2]) ** 2).mean().backward()
+            for optimizer in (opt_ref, opt):
+                optimizer.step()
+                optimizer.zero_grad()
+            with ember.no_grad():
+                np.testing.assert_allclose(sharded(x).numpy(), reference(x).numpy(),
+                                           rtol=1e-9, atol=1e-11)
+
+
 def check_fsdp_tp_placements():
     model, mesh = fsdp_tp_mlp(), dp_tp_mesh()
     ember.manual_seed(0)

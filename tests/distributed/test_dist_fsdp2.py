@@ -3,8 +3,9 @@ transformer block with each layer and the root sharded matches single-process tr
 the whole batch in float64 (SGD, AdamW, clip_grad_norm_, reshard_after_forward True and
 False); the sharded DTensor parameters and FSDPModule's methods; gradient accumulation
 without sync; frozen parameters; mixed precision; state dicts of DTensors and full tensors;
-register_fsdp_forward_method, ignored parameters; the torch import paths (checks in
-dist_worker_fsdp2.py)."""
+register_fsdp_forward_method, ignored parameters; a model built on the meta device
+(``to_empty``, ``reset_parameters`` on DTensors, full state dicts loaded with ``assign=True``
+or DCP's ``set_model_state_dict``); the torch import paths (checks in dist_worker_fsdp2.py)."""
 import pytest
 from dist_harness import assert_passed, launch_and_read, mpiexec
 
@@ -18,7 +19,7 @@ CHECKS = ["mlp_sgd_matches_single_process", "mlp_adamw_matches_single_process",
           "sharded_parameters_and_api",
           "root_keeps_parameters_gathered", "gradient_accumulation_without_sync",
           "mixed_precision", "state_dict_round_trip", "forward_method_and_ignored_params",
-          "torch_compat_import"]
+          "meta_device_init_and_full_state_loads", "torch_compat_import"]
 
 
 @pytest.fixture(scope="module")

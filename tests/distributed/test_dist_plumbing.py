@@ -42,6 +42,33 @@ def test_without_a_launcher_the_world_is_one_process():
     assert proc.returncode == 0, proc.stderr
 
 
+def test_a_device_mesh_joins_the_world_when_none_was_joined():
+    """As PyTorch's: ``init_device_mesh`` (and ``DeviceMesh``) call ``init_process_group()``
+    first when the script has not (the tensor-parallel examples rely on it)."""
+    pytest.importorskip("mpi4py")
+    code = ("import ember.compat, ember.distributed as dist\n"
+            "ember.compat.install()\n"
+            "from torch.distributed._tensor.device_mesh import init_device_mesh\n"
+            "from ember.distributed.device_mesh import DeviceMesh\n"
+            "mesh = init_device_mesh('cpu', (1,))\n"
+            "assert dist.is_initialized() and mesh.get_rank() == 0\n"
+            "dist.destroy_process_group()\n"
+            "assert DeviceMesh('cpu', [0]).size() == 1 and dist.is_initialized()\n")
+    proc = subprocess.run([sys.executable, "-c", code],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_device_id_must_be_an_accelerator_with_an_index():
+    """As PyTorch's (the FSDP2 example passes its CPU device and fails there too)."""
+    with pytest.raises(ValueError, match="must be an accelerator with an index"):
+        dist.init_process_group("gloo", device_id=ember.device("cpu"))
+    if not ember.cuda.is_available():
+        with pytest.raises(ValueError, match="does not match the current compilation"):
+            dist.init_process_group("gloo", device_id=ember.device("cuda:0"))
+    assert not dist.is_initialized()
+
+
 def test_is_available_means_mpi4py_is_installed():
     assert dist.is_available() == (importlib.util.find_spec("mpi4py") is not None)
     assert dist.is_gloo_available() == dist.is_mpi_available() == dist.is_available()

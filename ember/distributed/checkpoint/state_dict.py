@@ -213,7 +213,10 @@ def set_model_state_dict(model: Module, model_state_dict: dict, *,
     if not _fsdp_units(model):
         keys = {_fqn(model, key): key for key in model.state_dict(keep_vars=True)}
         state = {keys.get(key, key): value for key, value in state.items()}
-        return model.load_state_dict(state, strict=options.strict)
+        # a model built on the meta device takes the loaded tensors themselves, as in PyTorch
+        on_meta = any(getattr(value, "is_meta", False)
+                      for value in model.state_dict(keep_vars=True).values())
+        return model.load_state_dict(state, strict=options.strict, assign=on_meta)
     from ember.distributed.fsdp import FullyShardedDataParallel, StateDictType
     with FullyShardedDataParallel.state_dict_type(model, StateDictType.FULL_STATE_DICT):
         return model.load_state_dict(state, strict=options.strict)

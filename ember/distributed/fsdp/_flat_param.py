@@ -44,6 +44,7 @@ from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import enable_grad, no_grad
 from ember.distributed import collectives
 from ember.distributed.process_group import ProcessGroup
+from ember.distributed.tensor._api import DTensor, _dtensor
 from ember.distributed.work import ReduceOp
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
@@ -54,9 +55,10 @@ class ParamSlot(NamedTuple):
 
     module: Module
     name: str
-    shape: tuple
+    shape: tuple  # the TP-local shape of a tensor-parallel parameter
     offset: int
     numel: int
+    tp_layout: tuple | None  # (mesh, placements, global shape) of a tensor-parallel parameter
 
 
 class _SavedView(NamedTuple):
@@ -70,6 +72,13 @@ class _SavedView(NamedTuple):
 def _placeholder(shape: tuple, dtype, device) -> Tensor:
     """A tensor of ``shape`` and ``dtype`` that holds one element (NOTE [ FSDP flat parameter ])."""
     return ember.zeros((), dtype=dtype, device=device).expand(shape)
+
+
+def _tp_layout(param: Tensor) -> tuple | None:
+    """(mesh, placements, global shape) of a tensor-parallel DTensor parameter, else None."""
+    if not isinstance(param, DTensor):
+        return None
+    return param.device_mesh, param.placements, tuple(param.shape)
 
 
 def _reduce_grad_hook(ref: weakref.ref):
@@ -109,7 +118,12 @@ class FlatParamHandle:
                 self.aliases.append((module, name, seen[id(param)]))
                 continue
             seen[id(param)] = len(self.slots)
-            self.slots.append(ParamSlot(module, name, tuple(param.shape), offset, param.numel()))
+            # a tensor-parallel DTensor flattens its local tensor, as PyTorch's 2-D FSDP
+            tp_layout = _tp_layout(param)
+            if tp_layout is not None:
+                param = param._local_tensor
+            self.slots.append(ParamSlot(module, name, tuple(param.shape), offset, param.numel(),
+                                        tp_layout))
             params.append(param)
             offset += param.numel()
         self._check_uniform(params, owners)
@@ -248,6 +262,8 @@ class FlatParamHandle:
 
     def _set(self, tensors: list) -> None:
         # instance attributes: with use_orig_params they shadow the shards in _parameters
+        tensors = [tensor if slot.tp_layout is None else _dtensor(tensor, *slot.tp_layout)
+                   for slot, tensor in zip(self.slots, tensors)]
         for slot, tensor in zip(self.slots, tensors):
             slot.module.__dict__[slot.name] = tensor
         for module, name, index in self.aliases:

@@ -25,6 +25,7 @@ import copy
 import inspect
 import numbers
 
+from ember import overrides
 from ember._tensor import Tensor
 from ember.distributed.tensor._api import DTensor, _dtensor
 from ember.distributed.tensor._redistribute import SumGrad, _NormPartial, _with_dim, grad_layout
@@ -75,6 +76,9 @@ def dispatch(func, args: tuple, kwargs: dict):
     if short in _METADATA:
         with DisableTorchFunctionSubclass():
             return func(*args, **kwargs)
+    if name.startswith("torch.nn.init."):
+        # a composition of Tensor methods: its body runs on the DTensor, whose fills dispatch
+        return overrides._wrapped.get(func, func)(*args, **kwargs)
     rule = _RULES.get(short)
     if rule is None:
         raise NotImplementedError(
@@ -329,6 +333,16 @@ def _copy_(func, name: str, short: str, args: tuple, kwargs: dict):
     return self
 
 
+def _fill_local(func, name: str, short: str, args: tuple, kwargs: dict):
+    """``normal_``/``uniform_``: each rank fills its local tensor from its own generator, as
+    PyTorch's DTensor does on a mesh without DTensor random support (CPU)."""
+    dt = args[0]
+    if any(p.is_partial() for p in dt.placements):
+        raise NotImplementedError(f"{name} on a DTensor with a Partial placement")
+    func(dt._local_tensor, *args[1:], **kwargs)
+    return dt
+
+
 def _requires_grad_(func, name, short, args, kwargs):
     args[0]._local_tensor.requires_grad_(*args[1:], **kwargs)
     return args[0]
@@ -402,7 +416,8 @@ _RULES.update({name: _on_local for name in _LOCAL})
 _RULES.update({name: _to_python for name in _TO_PYTHON})
 _RULES.update(stack=_stack_cat, cat=_stack_cat, concat=_stack_cat, copy_=_copy_,
               requires_grad_=_requires_grad_, detach_=_detach_, backward=_backward,
-              register_hook=_register_hook, __deepcopy__=_deepcopy,
+              register_hook=_register_hook, __deepcopy__=_deepcopy, normal_=_fill_local,
+              uniform_=_fill_local,
               __format__=_format)
 del _name
 

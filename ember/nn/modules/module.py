@@ -639,8 +639,8 @@ class Module:
         how a model built on the ``meta`` device gets real storage before its weights are
         loaded or initialised). Parameters keep ``requires_grad``; off the meta device they
         are new Parameter objects, as in PyTorch."""
-        from ember._creation import empty_like
-        return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
+        import ember  # its public empty_like dispatches: a DTensor parameter stays a DTensor
+        return self._apply(lambda t: ember.empty_like(t, device=device), recurse=recurse)
 
     def share_memory(self) -> "Module":
         """Move parameters and buffers to shared memory (for ``ember.multiprocessing``)."""

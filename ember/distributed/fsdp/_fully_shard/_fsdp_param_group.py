@@ -141,13 +141,25 @@ class FSDPParamGroup:
         start, stop = _chunk(local.shape[dim], self.world, self.rank)
         with no_grad():
             piece = local.detach().narrow(dim, start, stop - start).clone()
-            if not self.offload and piece.device.type != self.device.type:
+            # a meta parameter stays meta until ``to_empty`` (as PyTorch's fully_shard)
+            if not self.offload and piece.device.type not in (self.device.type, "meta"):
                 piece = piece.to(self.device)
         mesh, placements = self._sharded_layout(param, dim)
         sharded = as_parameter(_dtensor(piece, mesh, placements, tuple(param.shape)),
                                param.requires_grad)
         sharded._fsdp_sharded = True
         return sharded
+
+    def refresh_params(self) -> None:
+        """Take the sharded parameters from the modules again: ``Module._apply`` may have
+        replaced them (``to_empty`` off the meta device makes new ones)."""
+        for i, slot in enumerate(self.slots):
+            module, name = slot.owners[0]
+            param = module._parameters[name]
+            param._fsdp_sharded = True
+            self.params[i] = param
+            for other, other_name in slot.owners[1:]:
+                other._parameters[other_name] = param
 
     def _sharded_layout(self, param: Tensor, dim: int) -> tuple:
         """The mesh and placements of ``param`` sharded along ``dim``."""

@@ -145,6 +145,8 @@ class FSDPState:
         for m in self.module.modules():
             if m is not self.module and isinstance(m, FSDPModule):
                 m._get_fsdp_state().is_root = False
+            if isinstance(m, FSDPModule):  # parameters assigned since (load_state_dict)
+                m._get_fsdp_state().group.refresh_params()
 
     def pre_forward(self, module: Module, args: tuple, kwargs: dict) -> tuple:
         if self.is_root is None:
@@ -218,10 +220,20 @@ class FSDPModule:
         recursive)."""
         self._get_fsdp_state().group.reshard()
 
+    def _apply(self, fn: Callable, recurse: bool = True) -> Module:
+        """``Module._apply`` (``to``, ``to_empty``, ...) on the sharded parameters, resharded
+        first; the group then holds the converted ones."""
+        self.reshard()
+        module = super()._apply(fn, recurse)
+        self._get_fsdp_state().group.refresh_params()
+        return module
+
     def unshard(self, async_op: bool = False) -> UnshardHandle | None:
         """Gather the parameters (in ``param_dtype``) and register the unsharded ones (not
         recursive). Returns an :class:`UnshardHandle` if ``async_op``, else None."""
         state = self._get_fsdp_state()
+        if not state.group.unsharded:
+            state.group.refresh_params()
         state.group.unshard()
         return UnshardHandle() if async_op else None
 

@@ -331,7 +331,7 @@ def _resolve_target(name: str) -> Any:
     import builtins
     import math
     import operator
-    if name.startswith("torch."):
+    if name.startswith(("torch.", "ember.")):  # ember's own functions (quantized ops, ...)
         return _resolve_torch_path(name)
     module, _, attr = name.rpartition(".")
     allowed = {"operator": operator, "_operator": operator, "math": math}

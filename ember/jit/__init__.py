@@ -40,7 +40,8 @@ __all__ = [
     "Final", "Future", "ScriptFunction", "ScriptModule", "annotate", "enable_onednn_fusion",
     "export", "fork", "freeze", "ignore", "interface", "isinstance", "is_scripting", "is_tracing",
     "load", "onednn_fusion_enabled",
-    "optimize_for_inference", "optimized_execution", "save", "script", "script_if_tracing",
+    "optimize_for_inference", "optimized_execution", "RecursiveScriptModule", "save", "script",
+    "script_if_tracing",
     "script_method", "trace", "trace_module", "TracerWarning", "unused", "wait"]
 
 T = TypeVar("T")
@@ -122,6 +123,10 @@ class ScriptModule:
     def inlined_graph(self):
         """``forward`` as an ``ember.fx`` Graph, user submodules traced through."""
         return _graph(self, self.original_name, inline=True)
+
+
+# TorchScript's class of scripted modules; every ember scripted module is one.
+RecursiveScriptModule = ScriptModule
 
 
 class ScriptFunction:

@@ -1,6 +1,6 @@
 """``ember.ao.quantization``: eager-mode quantization as ``torch.ao.quantization``: observers,
 fake quantization, qconfigs, ``fuse_modules``, ``prepare`` / ``convert``, ``prepare_qat`` and
-``quantize_dynamic``.
+``quantize_dynamic``; FX graph mode quantization in ``quantize_fx`` with ``QConfigMapping``.
 
 Example::
 
@@ -80,6 +80,11 @@ from ember.ao.quantization.qconfig import (  # noqa: F401
     get_default_qconfig,
     per_channel_dynamic_qconfig,
     qconfig_equals,
+)
+from ember.ao.quantization.qconfig_mapping import (  # noqa: F401
+    QConfigMapping,
+    get_default_qat_qconfig_mapping,
+    get_default_qconfig_mapping,
 )
 from ember.ao.quantization.quantization_mappings import (  # noqa: F401
     DEFAULT_DYNAMIC_QUANT_MODULE_MAPPINGS,

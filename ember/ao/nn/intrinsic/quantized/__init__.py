@@ -36,3 +36,5 @@ class LinearReLU(Linear):
 
     def _get_name(self) -> str:
         return "QuantizedLinearReLU"
+
+from ember.ao.nn.intrinsic.quantized import dynamic  # noqa: E402,F401

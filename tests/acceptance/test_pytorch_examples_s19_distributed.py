@@ -428,8 +428,12 @@ DCGAN_SUBSTITUTIONS = {
 }
 DCGAN_ARGS = ["--dataset", "fake", "--dry-run", "--nz", "8", "--ngf", "4", "--ndf", "4",
               "--batchSize", "4", "--workers", "0", "--manualSeed", "1", "--outf", "out"]
-DCGAN_LINE = (r"\[0/1\]\[0/125\]\[Rank (\d)\] Loss_D: (\S+) Loss_G: (\S+) D\(x\): (\S+) "
-              r"D\(G\(z\)\): (\S+) / (\S+)")
+# The ranks print at once: where a print's text and its newline are two writes (unbuffered
+# output), another rank's line can start right after a number, so the numbers are matched by
+# their format (":.4f"), not up to the next space.
+_DCGAN_NUMBER = r"(-?\d+\.\d{4}|nan|-?inf)"
+DCGAN_LINE = (r"\[0/1\]\[0/125\]\[Rank (\d)\] Loss_D: {0} Loss_G: {0} D\(x\): {0} "
+              r"D\(G\(z\)\): {0} / {0}").format(_DCGAN_NUMBER)
 
 
 def dcgan_replay(ns: dict, torch) -> tuple:

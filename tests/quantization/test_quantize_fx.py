@@ -247,3 +247,19 @@ def test_prepare_custom_config_non_traceable_and_preserved_attributes():
     assert quantized.version == 3
     assert _names(quantized) == ["quantize_per_tensor", "Linear", "dequantize", "Untraceable"]
     assert quantized(x).shape == (2, 4)
+
+
+def test_graphs_do_not_depend_on_dispatch_being_installed(plain_dispatch_after):
+    # installed __torch_function__ dispatch makes ember's functions wrappers: the pattern
+    # tables must still recognise flatten, add, relu, cat (tests share one process)
+    from ember import overrides
+
+    class Passing(ember.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            return super().__torch_function__(func, types, args, kwargs or {})
+    ember.flatten(ember.ones(2, 2).as_subclass(Passing))
+    assert overrides._installed
+    qm = ao.QConfigMapping().set_global(ao.default_qconfig).set_module_name("fc", None)
+    _, quantized = _fx_quantize(_conv_net(), qm)
+    assert _names(quantized)[-3:] == ["flatten", "dequantize", "Linear"]

@@ -25,11 +25,21 @@ from ember.ao.quantization.quantization_mappings import (
 from ember.ao.quantization.stubs import DeQuantStub, QuantStub
 from ember.nn import functional as F
 
-__all__ = ["RELU_TARGETS", "is_relu", "BINARY_OPS", "BINARY_RELU_OPS", "SHARED_QPARAMS_FUNCTIONS",
-           "SHARED_QPARAMS_METHODS", "SHARED_QPARAMS_MODULES", "QPARAMS_FREE_USES",
-           "OWN_QPARAMS_MODULES", "DYNAMIC_MODULES"]
+__all__ = ["RELU_TARGETS", "function_of", "is_relu", "BINARY_OPS", "BINARY_RELU_OPS",
+           "SHARED_QPARAMS_FUNCTIONS", "SHARED_QPARAMS_METHODS", "SHARED_QPARAMS_MODULES",
+           "QPARAMS_FREE_USES", "OWN_QPARAMS_MODULES", "DYNAMIC_MODULES"]
 
-RELU_TARGETS = (F.relu, ember.relu)
+
+
+def function_of(target):
+    """``target`` as the plain function: once ``__torch_function__`` dispatch is installed,
+    ember's public functions are wrappers (``ember.overrides``), and a graph traced then names
+    the wrapper where these tables, built earlier, name the function (or the other way)."""
+    from ember import overrides
+    return overrides._wrapped.get(target, target)
+
+
+RELU_TARGETS = (function_of(F.relu), function_of(ember.relu))
 
 
 def is_relu(node, modules: dict) -> bool:
@@ -37,20 +47,21 @@ def is_relu(node, modules: dict) -> bool:
     if node.op == "call_module":
         return type(modules[node.target]) is nn.ReLU
     if node.op == "call_function":
-        return node.target in RELU_TARGETS
+        return function_of(node.target) in RELU_TARGETS
     return node.op == "call_method" and node.target in ("relu", "relu_")
 
 
 # tensor (+|*) tensor -> the quantized function; followed by a ReLU -> the fused one
-BINARY_OPS = {operator.add: qF.add, ember.add: qF.add, operator.mul: qF.mul, ember.mul: qF.mul}
-BINARY_RELU_OPS = {operator.add: qF.add_relu, ember.add: qF.add_relu}
+BINARY_OPS = {operator.add: qF.add, function_of(ember.add): qF.add, operator.mul: qF.mul,
+              function_of(ember.mul): qF.mul}
+BINARY_RELU_OPS = {operator.add: qF.add_relu, function_of(ember.add): qF.add_relu}
 
-SHARED_QPARAMS_FUNCTIONS = {
+SHARED_QPARAMS_FUNCTIONS = {function_of(f) for f in (
     F.relu, ember.relu, F.relu6, F.hardtanh, ember.clamp, F.dropout,
     F.max_pool1d, F.max_pool2d, F.max_pool3d, F.avg_pool1d, F.avg_pool2d, F.avg_pool3d,
     F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d,
     ember.flatten, ember.reshape, ember.transpose, ember.squeeze, ember.unsqueeze, ember.mean,
-}
+)}
 SHARED_QPARAMS_METHODS = {
     "relu", "relu_", "clamp", "flatten", "reshape", "view", "permute", "transpose", "squeeze",
     "unsqueeze", "contiguous", "mean", "detach",

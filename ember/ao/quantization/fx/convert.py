@@ -10,7 +10,12 @@ import copy
 import ember
 from ember.ao.nn import intrinsic as nni
 from ember.ao.nn.intrinsic.quantized import dynamic as nniqd
-from ember.ao.quantization.fx._patterns import BINARY_OPS, BINARY_RELU_OPS, QPARAMS_FREE_USES
+from ember.ao.quantization.fx._patterns import (
+    BINARY_OPS,
+    BINARY_RELU_OPS,
+    QPARAMS_FREE_USES,
+    function_of,
+)
 from ember.ao.quantization.fx.prepare import OBSERVED_ATTRS, is_observer
 from ember.ao.quantization.quantization_mappings import (
     get_default_dynamic_quant_module_mappings,
@@ -75,7 +80,7 @@ class _Converter:
         out = next(iter(node.users)) if fused_relu else node
         scale, zero_point = _qparams(self.observer_of(out))
         ops = BINARY_RELU_OPS if fused_relu else BINARY_OPS
-        node.target = ops[node.target]
+        node.target = ops[function_of(node.target)]
         node.args = (*node.args, scale, zero_point)
         if fused_relu:
             out.replace_all_uses_with(node)

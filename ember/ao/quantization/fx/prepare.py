@@ -26,6 +26,7 @@ from ember.ao.quantization.fx._patterns import (
     SHARED_QPARAMS_FUNCTIONS,
     SHARED_QPARAMS_METHODS,
     SHARED_QPARAMS_MODULES,
+    function_of,
     is_relu,
 )
 from ember.ao.quantization.fx.custom_config import PrepareCustomConfig
@@ -74,7 +75,7 @@ def _is_tensor_binary(node: Node) -> bool:
 
 def _is_add_relu(node: Node, modules: dict) -> bool:
     """Whether ``node`` is a tensor + tensor whose only use is a ReLU (fused as add_relu)."""
-    if node.op != "call_function" or node.target not in BINARY_RELU_OPS:
+    if node.op != "call_function" or function_of(node.target) not in BINARY_RELU_OPS:
         return False
     return (_is_tensor_binary(node) and len(node.users) == 1
             and is_relu(next(iter(node.users)), modules))
@@ -94,11 +95,12 @@ def _kind(node: Node, modules: dict, qconfig) -> str | None:
     if is_dynamic(qconfig):
         return None
     if node.op == "call_function":
-        if node.target in BINARY_OPS and _is_tensor_binary(node):
+        target = function_of(node.target)
+        if target in BINARY_OPS and _is_tensor_binary(node):
             return "binary_relu" if _is_add_relu(node, modules) else "binary"
-        if node.target is ember.cat:
+        if target is function_of(ember.cat):
             return "cat"
-        return "shared" if node.target in SHARED_QPARAMS_FUNCTIONS else None
+        return "shared" if target in SHARED_QPARAMS_FUNCTIONS else None
     if node.op == "call_method" and node.target in SHARED_QPARAMS_METHODS:
         return "shared"
     return None

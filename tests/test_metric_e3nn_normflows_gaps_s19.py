@@ -71,3 +71,27 @@ def test_legacy_constructor_makes_the_default_dtype(default):
     finally:
         ember.set_default_dtype(previous)
     assert ember.Tensor(2).dtype is ember.float32
+
+
+def test_a_zero_dim_integer_tensor_indexes_as_the_integer():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    t = ember.tensor(a)
+    row = t[ember.tensor(1)]  # a view, as t[1] (PyTorch selects)
+    row.add_(100)
+    np.testing.assert_array_equal(t[1].numpy(), a[1] + 100)
+    # the int's dimension rule, not NumPy's advanced-index placement (which gives (2, 3))
+    assert t[ember.tensor(0), :, [0, 1]].shape == t[0, :, [0, 1]].shape == (3, 2)
+    t[ember.tensor(0), ember.tensor(-1)] = -1.0
+    assert t[0, 2].tolist() == [-1.0] * 4
+    x = ember.arange(4.0, requires_grad=True)
+    (x[ember.tensor(2)] * 3).backward()
+    assert x.grad.tolist() == [0.0, 0.0, 3.0, 0.0]
+
+
+def test_uint8_index_tensors_are_masks_with_pytorchs_warning():
+    t = ember.arange(6.0).reshape(2, 3)
+    with pytest.warns(UserWarning, match="indexing with dtype torch.uint8 is now deprecated"):
+        picked = t[ember.tensor([1, 0], dtype=ember.uint8)]
+    assert picked.tolist() == [[0.0, 1.0, 2.0]]
+    with pytest.warns(UserWarning):
+        assert t[ember.tensor(1, dtype=ember.uint8)].shape == (1, 2, 3)

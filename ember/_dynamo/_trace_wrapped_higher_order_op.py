@@ -14,7 +14,9 @@ def mod_index(x: Tensor, indices: list) -> Tensor:
     """``aten.index(x, indices)``: advanced indexing of ``x``'s leading dimensions by the
     index tensors ``indices`` (a new tensor, never a view); its gradient scatters back with
     accumulation."""
-    return x[tuple(indices)]
+    out = x[tuple(indices)]
+    # 0-d index tensors index as integers (a view): aten.index always copies
+    return out.clone() if out._base is not None else out
 
 
 class TransformGetItemToIndex(TorchFunctionMode):

@@ -71,6 +71,15 @@ def _convert_index(index, xp):
     for item in index:
         if isinstance(item, Tensor):
             arr = item._data
+            if arr.dtype == np.uint8:  # PyTorch's legacy masks
+                warnings.warn("indexing with dtype torch.uint8 is now deprecated, please use a "
+                              "dtype torch.bool instead.", UserWarning, stacklevel=4)
+                arr = arr.astype(np.bool_)
+            elif arr.ndim == 0 and arr.dtype.kind in "iu":
+                # a 0-d integer tensor indexes as the integer, as in PyTorch: a view, and the
+                # dimension goes as an int's does (not NumPy's advanced-index placement)
+                out.append(int(arr))
+                continue
             if arr.dtype != np.bool_:
                 if arr.dtype.kind not in "iu":
                     raise IndexError("tensors used as indices must be long, int, byte or bool "

@@ -69,3 +69,22 @@ def test_legacy_constructor_dtype_like_torch(default):
         finally:
             lib.set_default_dtype(previous)
     assert found[0] == found[1]
+
+
+@pytest.mark.parametrize("index", [
+    lambda lib: (lib.tensor(1),), lambda lib: (lib.tensor(0), slice(None), [0, 1]),
+    lambda lib: (lib.tensor(-1), lib.tensor(2)), lambda lib: (lib.tensor([1, 0], dtype=lib.uint8),),
+    lambda lib: (lib.tensor(1, dtype=lib.uint8),), lambda lib: (Ellipsis, lib.tensor(3)),
+])
+def test_zero_dim_and_uint8_index_tensors_match_torch(index):
+    a = np.arange(24.0).reshape(2, 3, 4)
+    results = []
+    for lib in (ember, torch):
+        t = lib.tensor(a)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = t[index(lib)]
+            got.mul_(-1)  # a view writes through, a copy does not
+        results.append((got.numpy().copy(), t.numpy().copy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)

@@ -259,7 +259,11 @@ class Collector:
 
     def stop(self) -> None:
         global _ACTIVE
-        sys.setprofile(self._prev[0])
+        previous = self._prev[0]
+        if previous is None or callable(previous):
+            sys.setprofile(previous)
+        else:  # a C-level profiler (cProfile's) that sys.setprofile cannot take back: its own
+            previous.enable()  # enable() reinstalls it (it missed the calls profiled here)
         threading.setprofile(self._prev[1])
         self.live = False  # hooks left in other threads remove themselves on their next event
         if _ACTIVE is self:

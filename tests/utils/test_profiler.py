@@ -386,3 +386,19 @@ def test_lazy_attribute_and_activities():
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         ember.ones(1) + 1
     assert prof.key_averages()[0].device_time_total == 0
+
+
+def test_a_running_cprofile_is_reinstalled_after_profiling():
+    import cProfile
+    import sys
+
+    from ember.profiler import ProfilerActivity, profile
+    outer = cProfile.Profile()
+    outer.enable()
+    try:
+        with profile(activities=[ProfilerActivity.CPU], with_stack=True) as prof:
+            ember.ones(3).sum()
+        assert sys.getprofile() is outer  # cProfile collects again
+    finally:
+        outer.disable()
+    assert any(e.key == "aten::sum" for e in prof.key_averages())

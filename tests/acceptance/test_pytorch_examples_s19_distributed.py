@@ -233,6 +233,12 @@ def torchrun(folder: Path, script: str, *args: str, torch=ember, nproc: int = 2)
                f"--nproc_per_node={nproc}", *pytorch_prefix(), script, *args]
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     done = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=180)
+    if torch is not ember and done.returncode and "terminate called without an active exception" \
+            in done.stderr:
+        # PyTorch's own ranks abort now and then in its C++ teardown (seen once in CI on the
+        # FSDP2 example): the oracle gave no answer, which says nothing about ember
+        pytest.skip("real PyTorch's torchrun aborted in its C++ runtime (terminate called "
+                    "without an active exception)")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return done.stdout + done.stderr
 

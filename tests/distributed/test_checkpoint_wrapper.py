@@ -63,6 +63,8 @@ def test_state_dicts_and_attributes_see_through_the_wrapper():
     np.testing.assert_array_equal(model[0].weight.detach().numpy(),
                                   plain[0].weight.detach().numpy())
     assert not _model().load_state_dict(model.state_dict()).unexpected_keys
+    wrapped_keys = {k: v.detach() for k, v in model.named_parameters()}  # prefixed names load too
+    assert not model.load_state_dict(wrapped_keys, strict=False).unexpected_keys
     assert model[0].in_features == 3 and model[0].checkpoint_impl is CheckpointImpl.NO_REENTRANT
     wrapped = checkpoint_wrapper(nn.Sequential(nn.Linear(2, 2), nn.ReLU()))
     assert isinstance(wrapped[1], nn.ReLU) and list(wrapped.state_dict()) == ["0.weight",

@@ -63,8 +63,10 @@ def _drop_prefix(module: Module, state_dict: dict, prefix: str, *args: Any) -> N
 
 
 def _add_prefix(module: Module, state_dict: dict, prefix: str, *args: Any) -> None:
-    for key in [k for k in state_dict if k.startswith(prefix)]:
-        state_dict[prefix + _CHECKPOINT_PREFIX + key[len(prefix):]] = state_dict.pop(key)
+    # (keys that already name the wrapped module stay, as FSDP's load hook leaves its own)
+    inner = prefix + _CHECKPOINT_PREFIX
+    for key in [k for k in state_dict if k.startswith(prefix) and not k.startswith(inner)]:
+        state_dict[inner + key[len(prefix):]] = state_dict.pop(key)
 
 
 class OffloadWrapper(ActivationWrapper):

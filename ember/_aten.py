@@ -66,6 +66,12 @@ def _source(name: str) -> str | None:
         return f"torch.{name}"
     if callable(getattr(ember.Tensor, name, None)) and not name.startswith("_"):
         return f"torch.Tensor.{name}"
+    if callable(getattr(ember.nn.functional, name, None)) and not name.startswith("_"):
+        return f"torch.nn.functional.{name}"
+    from ember._dispatch import primitive_named
+    primitive = primitive_named(name)  # an op only dispatch modes see (``_softmax``, ...)
+    if primitive is not None:
+        return f"prim:{primitive.__module__}.{primitive.__qualname__}"
     raise AttributeError(f"'_OpNamespace' 'aten' object has no attribute '{name}'")
 
 

@@ -28,6 +28,11 @@ class _AutocastFlag:
     cast_args = None  # ember.amp's ``cast_args(cls, args)``, bound when it first turns ``on``
 
 
+class _DispatchFlag:
+    on = False  # set by ember._dispatch while some thread has a TorchDispatchMode active
+    run = None  # ember._dispatch's ``run(cls, args)``, bound when it first turns ``on``
+
+
 # Bound by ember._tensor once Tensor exists (it imports this package first).
 Tensor = None
 _make = None
@@ -37,6 +42,7 @@ def _bind_tensor(tensor_cls, make) -> None:
     global Tensor, _make
     Tensor, _make = tensor_cls, make
 
+_UNHANDLED = object()  # ``_DispatchFlag.run``'s answer when no mode of this thread takes the op
 _next_seq = itertools.count().__next__  # creation order: the engine runs later nodes first
 _Number = numbers.Number
 _PY_NUMBERS = frozenset((int, float, bool, complex))  # skip the slow ABC check for these
@@ -1070,6 +1076,10 @@ class Primitive(Function):
         # The eager hot path: unpack one or two operands without building lists.
         if _AutocastFlag.on:
             args = _AutocastFlag.cast_args(cls, args)
+        if _DispatchFlag.on:
+            out = _DispatchFlag.run(cls, args)
+            if out is not _UNHANDLED:
+                return out
         n = len(args)
         if n == 1 or n == 2:
             a = args[0]

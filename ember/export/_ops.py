@@ -58,9 +58,28 @@ class OpOverload:
         self._overloadname = overload
         self._fn = fn
         self.source = source
+        self.tags = ()  # torch.Tag values (``nondeterministic_seeded`` for random ops)
 
     def __call__(self, *args, **kwargs):
         return self._fn(*args, **kwargs)
+
+    # One operator, whichever ember callable runs it (``torch.add`` and ``Tensor.add`` are both
+    # ``aten.add.Tensor``; a dispatch mode's ``func`` equals ``torch.ops.aten.<name>.<overload>``).
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, OpOverload):
+            return NotImplemented
+        return (self.namespace, self.__qualname__) == (other.namespace, other.__qualname__)
+
+    def __hash__(self) -> int:
+        return hash((self.namespace, self.__qualname__))
+
+    @property
+    def overloadpacket(self):
+        """``torch.ops.aten.<name>``."""
+        import ember
+        return getattr(getattr(ember.ops, self.namespace), self.__name__)
+
+    _overloadpacket = overloadpacket
 
     def name(self) -> str:
         """``aten::add.Tensor``."""

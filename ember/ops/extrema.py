@@ -55,6 +55,18 @@ class MaxAll(Primitive, node_name="MaxBackward1"):
         return share * _make(hit.astype(grad._data.dtype))
 
 
+class MinAll(MaxAll, node_name="MinBackward1"):
+    """min() over all elements: MaxAll's smallest, under PyTorch's node name."""
+
+
+class Amax(MaxAll, node_name="AmaxBackward0"):
+    """amax: MaxAll multiplying the gradient by the ties, under PyTorch's node name."""
+
+
+class Amin(MaxAll, node_name="AminBackward0"):
+    """amin: MaxAll's smallest, multiplying the gradient by the ties."""
+
+
 class MaxDim(Primitive, node_name="MaxBackward0"):
     @staticmethod
     def forward(ctx, a, dim, keepdim, largest):
@@ -95,7 +107,7 @@ def _max_min(input, dim, keepdim, largest: bool, name: str, other=None):
         from ember.ops.elementwise import maximum, minimum
         return (maximum if largest else minimum)(input, dim)
     if dim is None:  # MaxAll refuses complex inputs
-        return MaxAll.apply(input, None, False, largest, True)
+        return (MaxAll if largest else MinAll).apply(input, None, False, largest, True)
     refuse_complex(input._data, f"{name}(): does not support complex input", RuntimeError)
     d = wrap_dim(dim, input.ndim)
     if input.ndim == 0:
@@ -149,7 +161,7 @@ def amax(input: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims=No
     """The largest values over ``dim`` (all dims by default); ties share the gradient."""
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
-    result = MaxAll.apply(input, _all_or_dims(dim, input, "amax"), keepdim, True, False)
+    result = Amax.apply(input, _all_or_dims(dim, input, "amax"), keepdim, True, False)
     return result if out is None else write_result(out, result)
 
 
@@ -158,7 +170,7 @@ def amin(input: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims=No
     """The smallest values over ``dim`` (all dims by default); ties share the gradient."""
     dim = dim if axis is None else axis
     keepdim = keepdim if keepdims is None else keepdims
-    result = MaxAll.apply(input, _all_or_dims(dim, input, "amin"), keepdim, False, False)
+    result = Amin.apply(input, _all_or_dims(dim, input, "amin"), keepdim, False, False)
     return result if out is None else write_result(out, result)
 
 

@@ -34,10 +34,10 @@ class _Call:
     """One handler invocation: the primitive and arguments it was given, and what calling
     ``func`` with them recorded."""
 
-    __slots__ = ("cls", "args", "record", "consumed", "recorded", "aliases")
+    __slots__ = ("cls", "func", "args", "record", "consumed", "recorded", "aliases")
 
-    def __init__(self, cls, args, record: bool) -> None:
-        self.cls, self.args, self.record = cls, args, record
+    def __init__(self, cls, func, args, record: bool) -> None:
+        self.cls, self.func, self.args, self.record = cls, func, args, record
         self.consumed = False
         self.recorded = None
         self.aliases = None
@@ -49,6 +49,7 @@ class _State(threading.local):
     stack: list
     calls: list
     off = False
+    in_place = False  # the next op dispatched is an in-place op's computation
 
     def __init__(self) -> None:
         self.stack = []
@@ -157,10 +158,18 @@ def primitive_named(name: str):
     return None
 
 
-def op_of(cls, args) -> OpOverload:
-    """The aten operator the primitive ``cls`` runs, called with ``args``."""
+def next_op_in_place() -> None:
+    """The next primitive dispatched computes an in-place op: name it ``<name>_``."""
+    _state.in_place = True
+
+
+def op_of(cls, args, in_place: bool = False) -> OpOverload:
+    """The aten operator the primitive ``cls`` runs, called with ``args`` (its in-place
+    variant with ``in_place``)."""
     name, overload = _name_and_overload(cls, args)
-    key = (cls, overload)
+    if in_place:
+        name += "_"
+    key = (cls, overload, in_place)
     op = _ops.get(key)
     if op is None:
         op = op_for(f"prim:{cls.__module__}.{cls.__qualname__}", name, overload)
@@ -178,6 +187,7 @@ def run(cls, args):
     """``Primitive.apply``'s answer while dispatch modes exist: the innermost mode of this
     thread handles the op, or UNHANDLED when none does (see NOTE [ Recording below a mode ])."""
     state = _state
+    in_place, state.in_place = state.in_place, False
     if state.off:
         return UNHANDLED
     calls = state.calls
@@ -191,17 +201,18 @@ def run(cls, args):
     from ember._tensor import Tensor
     from ember.autograd.grad_mode import _State as _grad
     record = _grad.enabled and any(isinstance(a, Tensor) and a.requires_grad for a in args)
+    func = op_of(cls, args, in_place)
     mode = state.stack.pop()  # a handler's own calls do not reach it again
-    call = _Call(cls, args, record)
+    call = _Call(cls, func, args, record)
     calls.append(call)
     try:
-        out = mode.__torch_dispatch__(op_of(cls, args), (), args, {})
+        out = mode.__torch_dispatch__(func, (), args, {})
     finally:
         calls.pop()
         state.stack.append(mode)
     if out is NotImplemented:
         raise RuntimeError(f"{type(mode).__name__}.__torch_dispatch__ returned NotImplemented "
-                           f"for {op_of(cls, args)}")
+                           f"for {func}")
     return _connect(call, out) if record else out
 
 
@@ -231,14 +242,14 @@ def _connect(call: _Call, out):
     given = _flat(out)
     aliases = _flat(call.aliases) if call.aliases is not None else [None] * len(recorded)
     if len(given) != len(recorded):
-        raise RuntimeError(f"__torch_dispatch__ for {op_of(call.cls, call.args)} returned "
+        raise RuntimeError(f"__torch_dispatch__ for {call.func} returned "
                            f"{len(given)} outputs, the op has {len(recorded)}")
     for rec, got, alias in zip(recorded, given, aliases):
         if got is alias or call.cls._is_view or not hasattr(got, "_data"):
             continue
         if tuple(got.shape) != tuple(rec.shape) or got.dtype != rec.dtype:
             raise RuntimeError(
-                f"__torch_dispatch__ for {op_of(call.cls, call.args)} returned a tensor of "
+                f"__torch_dispatch__ for {call.func} returned a tensor of "
                 f"shape {tuple(got.shape)} and dtype {got.dtype} where the op gives "
                 f"{tuple(rec.shape)} and {rec.dtype}")
         _rebind_output(rec, got._data)

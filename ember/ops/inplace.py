@@ -16,7 +16,7 @@ import warnings
 
 from ember import dtypes as _dt
 from ember._tensor import Tensor, _make
-from ember.autograd.function import Node, edge_of, refresh_view
+from ember.autograd.function import Node, _DispatchFlag, edge_of, refresh_view
 from ember.autograd.grad_mode import _State, enable_grad
 from ember.backend.device import cast_source
 from ember.ops._util import ELEMENTWISE_MODULES, OPERANDS, scalar_name
@@ -67,6 +67,9 @@ def _apply_inplace(self: Tensor, prim, operand: Tensor, args: tuple) -> Tensor:
     """``prim.apply(operand, *args)``; where an elementwise op finds no kernel for its
     operands' dtype, PyTorch reports first that the promoted operands could not be written
     into ``self``, if so."""
+    if _DispatchFlag.on:  # a dispatch mode sees the in-place overload (``add_.Tensor``)
+        from ember._dispatch import next_op_in_place
+        next_op_in_place()
     try:
         return prim.apply(operand, *args)
     except (NotImplementedError, TypeError):
@@ -117,7 +120,10 @@ def _adopt_saved_output(self: Tensor, result: Tensor) -> None:
 
 def _snapshot(t: Tensor, copy: bool) -> Tensor:
     """A tensor with ``t``'s history and current values, for an op about to overwrite ``t``."""
-    data = t._xp.array(t._data, copy=True) if copy else t._data
+    if copy:
+        data = _copy_seen_by_modes(t) if _DispatchFlag.on else t._xp.array(t._data, copy=True)
+    else:
+        data = t._data
     s = _make(data, t.requires_grad, t.grad_fn, t._output_nr)
     if t.grad_fn is None and t.requires_grad:
         s._grad_acc = t._grad_acc
@@ -126,6 +132,17 @@ def _snapshot(t: Tensor, copy: bool) -> Tensor:
             t._ver = [0]
         s._ver = t._ver
     return s
+
+
+def _copy_seen_by_modes(t: Tensor):
+    """The copy of ``t``'s values that PyTorch's autograd makes before an in-place op that
+    saves them, which dispatch modes see as ``aten.clone``: run as that primitive, unrecorded."""
+    from ember.ops.copying import Clone
+    prev, _State.enabled = _State.enabled, False
+    try:
+        return Clone.apply(t)._data
+    finally:
+        _State.enabled = prev
 
 
 def _write(t: Tensor, values) -> None:

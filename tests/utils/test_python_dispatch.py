@@ -186,3 +186,20 @@ def test_func_equals_the_aten_overload():
     assert mm == aten.mm.default and mm in {aten.mm.default} and mm != aten.bmm.default
     assert mm.overloadpacket is aten.mm and mm.name() == "aten::mm.default"
     assert ember.Tag.nondeterministic_seeded in dropout.tags
+
+
+def test_in_place_ops_are_their_in_place_overloads():
+    """An in-place op whose backward needs the overwritten values copies them first, as
+    PyTorch's autograd does (``aten.clone``); here mul_'s, for the gradient of ``w``."""
+    x = ember.ones(3, requires_grad=True)
+    w = ember.full((3,), 2.0, requires_grad=True)
+    with Log() as log:
+        y = x.clone()
+        y.add_(1.0)
+        y.mul_(w)
+    assert log.ops == ["aten.clone.default", "aten.add_.Tensor", "aten.clone.default",
+                       "aten.mul_.Tensor"]
+    np.testing.assert_array_equal(y.detach().numpy(), [4.0, 4.0, 4.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(w.grad.numpy(), [2.0, 2.0, 2.0])

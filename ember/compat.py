@@ -6,7 +6,8 @@ ships beside ``torch``) to ``ember.functorch`` (no source rewriting). An alias n
 falls back to a real PyTorch install: a module ember lacks raises ModuleNotFoundError. The same
 finder answers ``importlib.metadata`` for the ``torch`` and ``torchvision`` distributions with
 the releases ember follows, as libraries that check for PyTorch by its installed version
-(``importlib.metadata.version("torch")``) do before they import it.
+(``importlib.metadata.version("torch")``) do before they import it. Processes the script
+starts with multiprocessing's "spawn" or "forkserver" methods get the alias too.
 
 Example::
 
@@ -17,11 +18,15 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.abc
+import importlib.machinery
 import importlib.metadata
 import importlib.util
+import io
+import os
 import pathlib
 import runpy
 import sys
+import types
 
 ALIASES = {"torch": "ember", "torchvision": "ember.vision", "functorch": "ember.functorch"}
 
@@ -148,9 +153,46 @@ def main(argv: list[str] | None = None) -> None:
     script = argv[0]
     install()
     sys.argv = argv
-    sys.path.insert(0, str(__import__("pathlib").Path(script).resolve().parent))
-    runpy.run_path(script, run_name="__main__")
+    sys.path.insert(0, str(pathlib.Path(script).resolve().parent))
+    os.environ[_SCRIPT_VARIABLE] = os.path.abspath(script)
+    _run_as_main(script)
+
+
+# NOTE [ The alias in spawned children ]
+# multiprocessing's "spawn" and "forkserver" children are fresh interpreters that rebuild the
+# parent's ``__main__`` before unpickling their target: by ``__main__.__spec__.name`` when it
+# has one (re-running that module as ``__mp_main__``), else by running ``__main__.__file__``.
+# The script ``main`` runs therefore carries a spec named ember.compat: a child re-runs this
+# module, which installs the alias and only then runs the script (named by an environment
+# variable the child inherits: while runpy re-runs a module, ``sys.argv[0]`` is the module's
+# path), so the child's ``import torch`` gives ember as the parent's did.
+_SCRIPT_VARIABLE = "EMBER_COMPAT_SCRIPT"
+
+
+def _run_as_main(script: str) -> None:
+    """Run ``script`` as ``__main__`` (as ``runpy.run_path`` does), its ``__spec__`` naming
+    this module (NOTE [ The alias in spawned children ])."""
+    if not os.path.isfile(script):  # a directory or zip archive with a __main__.py
+        runpy.run_path(script, run_name="__main__")
+        return
+    with io.open_code(script) as f:
+        code = compile(f.read(), script, "exec")
+    module = types.ModuleType("__main__")
+    module.__dict__.update(__file__=os.path.abspath(script), __cached__=None, __loader__=None,
+                           __package__="", __spec__=importlib.machinery.ModuleSpec(
+                               "ember.compat", None, origin=script))
+    previous = sys.modules["__main__"]
+    sys.modules["__main__"] = module
+    try:
+        exec(code, module.__dict__)
+    finally:
+        sys.modules["__main__"] = previous
 
 
 if __name__ == "__main__":
     main()
+elif __name__ == "__mp_main__":  # a child of ``main`` (NOTE [ The alias in spawned children ])
+    importlib.import_module("ember.compat").install()
+    script_globals = runpy.run_path(os.environ[_SCRIPT_VARIABLE], run_name="__mp_main__")
+    del script_globals["__spec__"]  # this module's spec stays: the child's own children start here
+    globals().update(script_globals)

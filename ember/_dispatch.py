@@ -27,7 +27,7 @@ from ember.autograd.function import _UNHANDLED as UNHANDLED
 from ember.autograd.function import _DispatchFlag
 from ember.export._ops import OpOverload, op_for
 
-__all__ = ["push_mode", "pop_mode", "current_stack", "run", "op_of"]
+__all__ = ["push_mode", "pop_mode", "current_stack", "run", "run_opaque", "op_of"]
 
 
 class _Call:
@@ -214,6 +214,23 @@ def run(cls, args):
         raise RuntimeError(f"{type(mode).__name__}.__torch_dispatch__ returned NotImplemented "
                            f"for {func}")
     return _connect(call, out) if record else out
+
+
+def run_opaque(func, args: tuple, kwargs: dict):
+    """An operator ember runs as a whole below autograd (a ``torch.library`` custom op): the
+    innermost mode of this thread handles ``func(*args, **kwargs)``, or UNHANDLED."""
+    state = _state
+    if state.off or not state.stack:
+        return UNHANDLED
+    mode = state.stack.pop()
+    try:
+        out = mode.__torch_dispatch__(func, (), args, kwargs)
+    finally:
+        state.stack.append(mode)
+    if out is NotImplemented:
+        raise RuntimeError(f"{type(mode).__name__}.__torch_dispatch__ returned NotImplemented "
+                           f"for {func}")
+    return out
 
 
 def _same(given: tuple, args: tuple) -> bool:

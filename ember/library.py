@@ -20,6 +20,8 @@ import types
 import typing
 from typing import Callable, Iterable
 
+from ember.autograd.function import _UNHANDLED, _DispatchFlag
+
 __all__ = ["CustomOpDef", "Library", "Tag", "custom_op", "define", "impl", "infer_schema",
            "opcheck", "register_autograd", "register_fake", "register_kernel"]
 
@@ -199,13 +201,19 @@ class CustomOpDef:
 
     def _run(self, kernel: Callable, values: tuple):
         """``kernel`` on the arguments ``values`` (one per parameter, in order), keyword-only
-        parameters passed by keyword."""
+        parameters passed by keyword; an active dispatch mode sees the operator instead (it
+        runs below autograd, and calling it runs the kernel)."""
         args, kwargs = [], {}
         for param, value in zip(self._signature.parameters.values(), values):
             if param.kind is inspect.Parameter.KEYWORD_ONLY:
                 kwargs[param.name] = value
             else:
                 args.append(value)
+        if _DispatchFlag.on:
+            from ember._dispatch import run_opaque
+            out = run_opaque(_OpOverload(self), tuple(args), kwargs)
+            if out is not _UNHANDLED:
+                return out
         return kernel(*args, **kwargs)
 
     def _check_returned(self, out, values: tuple) -> None:
@@ -488,6 +496,24 @@ class _OpOverload:
 
     def __call__(self, *args, **kwargs):
         return self._op(*args, **kwargs)
+
+    # one operator, however many of these name it (a dispatch mode's ``func`` among them)
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, _OpOverload):
+            return NotImplemented
+        return self._op is other._op and type(self) is type(other)
+
+    def __hash__(self) -> int:
+        return hash((id(self._op), type(self)))
+
+    @property
+    def tags(self) -> tuple:
+        return tuple(self._op._tags)
+
+    def name(self) -> str:
+        """``mylib::op`` (an overload: ``mylib::op.default``)."""
+        return f"{self._op._namespace}::{self._op._name}" + (
+            "" if isinstance(self, _OpOverloadPacket) else ".default")
 
     @property
     def _schema(self) -> str:

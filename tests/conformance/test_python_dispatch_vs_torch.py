@@ -100,3 +100,19 @@ def test_selective_checkpoint_gradients_match():
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
     assert got_asked == want_asked
+
+
+def _custom_op_log(lib):
+    @lib.library.custom_op("dispatch_conformance::scaled", mutates_args=())
+    def scaled(x: lib.Tensor, factor: float) -> lib.Tensor:
+        return x * factor
+
+    x = lib.ones(3, requires_grad=True)
+    with _mode_class(lib)() as log:
+        scaled(x, 3.0).exp().sum()
+    return log.ops
+
+
+def test_custom_op_is_seen_whole():
+    assert _custom_op_log(ember) == _custom_op_log(torch) == [
+        "dispatch_conformance.scaled.default", "aten.exp.default", "aten.sum.default"]

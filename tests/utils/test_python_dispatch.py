@@ -203,3 +203,22 @@ def test_in_place_ops_are_their_in_place_overloads():
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
     np.testing.assert_array_equal(w.grad.numpy(), [2.0, 2.0, 2.0])
+
+
+def test_custom_ops_are_seen_whole():
+    """A ``torch.library`` custom op reaches a mode as itself; its kernel's own ops run below
+    the mode, unseen, and its registered gradient still applies."""
+    @ember.library.custom_op("dispatch_test::twice", mutates_args=())
+    def twice(x: ember.Tensor) -> ember.Tensor:
+        return x * 2
+
+    twice.register_autograd(lambda ctx, grad: grad * 2)
+    x = ember.ones(3, requires_grad=True)
+    with Log() as log:
+        y = twice(x).sum()
+    assert log.ops == ["dispatch_test.twice.default", "aten.sum.default"]
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
+    with Log() as log:
+        twice(ember.ones(2))
+    assert log.ops == ["dispatch_test.twice.default"]

@@ -461,9 +461,12 @@ def get_ignored_functions() -> set:
     """Public functions that never dispatch: those that take no tensor (factories, seeds,
     defaults, predicates on types)."""
     import ember
+    from ember._tensor_methods import TensorMethods
+    # (as_subclass from where it is defined: libraries (fastai) patch Tensor's and keep the
+    # original under another public name, ``torch.as_subclass``)
     return {ember.is_tensor, ember.is_storage, ember.manual_seed, ember.set_default_dtype,
             ember.get_default_dtype, ember.set_grad_enabled, ember.is_grad_enabled,
-            ember.Tensor.as_subclass}
+            TensorMethods.as_subclass}
 
 
 def get_overridable_functions() -> dict:

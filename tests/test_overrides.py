@@ -177,6 +177,25 @@ def test_as_subclass_never_dispatches():
     np.testing.assert_array_equal(plain.numpy(), x.numpy())
 
 
+def test_as_subclass_kept_under_another_name_never_dispatches(monkeypatch):
+    """fastai keeps the original as ``torch.as_subclass`` and patches ``Tensor.as_subclass`` to
+    call it; its subclasses' ``clone`` views themselves as plain Tensors through it, which
+    would recurse forever if the original dispatched and converted the view back."""
+    original = ember.Tensor.as_subclass
+    monkeypatch.setattr(ember, "as_subclass", original, raising=False)
+    monkeypatch.setattr(ember.Tensor, "as_subclass", lambda self, cls: original(self, cls))
+
+    class Meta(ember.Tensor):
+        def clone(self):
+            return self.as_subclass(ember.Tensor).clone().as_subclass(type(self))
+
+    assert ember.as_subclass not in ember.overrides._wrapped
+    x = ember.arange(3.0).as_subclass(Meta)
+    assert type(x.as_subclass(ember.Tensor)) is ember.Tensor
+    assert type(x.clone()) is Meta
+    np.testing.assert_array_equal(x.clone().numpy(), [0.0, 1.0, 2.0])
+
+
 def test_dispatching_wrappers_keep_keyword_defaults():
     """Once dispatch is installed the public functions are wrappers; their keyword-only
     defaults stay readable (code probes ``torch.meshgrid.__kwdefaults__`` for ``indexing``)."""

@@ -3,6 +3,15 @@ from __future__ import annotations
 
 import math
 import warnings
+from enum import Enum
+
+
+class OptState(Enum):
+    """Where an optimizer stands between two ``update()`` calls."""
+
+    READY = 0
+    UNSCALED = 1
+    STEPPED = 2
 
 
 class GradScaler:
@@ -48,7 +57,7 @@ class GradScaler:
         self._growth_interval = growth_interval
         self._growth_tracker = 0
         self._found_inf_per_opt: dict = {}
-        self._unscaled: set = set()
+        self._stages: dict = {}  # id(optimizer) -> OptState, READY when absent
 
     def is_enabled(self) -> bool:
         return self._enabled
@@ -69,9 +78,12 @@ class GradScaler:
         if not self._enabled:
             return
         key = id(optimizer)
-        if key in self._unscaled:
+        stage = self._stages.get(key, OptState.READY)
+        if stage is OptState.UNSCALED:
             raise RuntimeError("unscale_() has already been called on this optimizer since the "
                                "last update().")
+        if stage is OptState.STEPPED:
+            raise RuntimeError("unscale_() is being called after step().")
         inv = 1.0 / self._scale
         found_inf = False
         for group in optimizer.param_groups:
@@ -83,15 +95,20 @@ class GradScaler:
                 if not bool(p.grad._xp.isfinite(g).all()):
                     found_inf = True
         self._found_inf_per_opt[key] = found_inf
-        self._unscaled.add(key)
+        self._stages[key] = OptState.UNSCALED
 
     def step(self, optimizer, *args, **kwargs):
         """Unscale if needed, then run ``optimizer.step`` unless a gradient overflowed."""
         if not self._enabled:
             return optimizer.step(*args, **kwargs)
-        if id(optimizer) not in self._unscaled:
+        key = id(optimizer)
+        stage = self._stages.get(key, OptState.READY)
+        if stage is OptState.STEPPED:
+            raise RuntimeError("step() has already been called since the last update().")
+        if stage is OptState.READY:
             self.unscale_(optimizer)
-        if self._found_inf_per_opt[id(optimizer)]:
+        self._stages[key] = OptState.STEPPED
+        if self._found_inf_per_opt[key]:
             return None
         return optimizer.step(*args, **kwargs)
 
@@ -112,7 +129,7 @@ class GradScaler:
                     self._scale = grown
                 self._growth_tracker = 0
         self._found_inf_per_opt.clear()
-        self._unscaled.clear()
+        self._stages.clear()
 
     def state_dict(self) -> dict:
         if not self._enabled:

@@ -93,6 +93,24 @@ def test_grad_scaler_double_unscale_errors():
         scaler.unscale_(opt)
 
 
+def test_grad_scaler_tracks_each_optimizers_stage_until_update():
+    from ember.amp.grad_scaler import OptState
+    p = ember.zeros(1, requires_grad=True)
+    p.grad = ember.ones(1)
+    opt = _Opt([p])
+    scaler = GradScaler("cpu")
+    assert [s.value for s in OptState] == [0, 1, 2]
+    scaler.step(opt)
+    with pytest.raises(RuntimeError, match="after step"):
+        scaler.unscale_(opt)
+    with pytest.raises(RuntimeError, match="already been called since the last update"):
+        scaler.step(opt)
+    scaler.update()
+    scaler.unscale_(opt)  # READY again after update(); step() does not unscale twice
+    scaler.step(opt)
+    assert opt.steps == 2
+
+
 def test_matmul_dtype_check_is_skipped_only_where_autocast_casts():
     import pytest
 

@@ -124,6 +124,46 @@ def test_iterable_dataset_single_process():
         [[0, 1, 2], [3, 4, 5]]
 
 
+class BatchesLoader:
+    """A loader-like object, as fastai builds one: an iterable 'dataset' of ready batches and
+    only the attributes PyTorch's iterators read (see NOTE [ What an iterator reads from its
+    loader ])."""
+    _auto_collation, drop_last, timeout, pin_memory, generator = False, False, 0, False, None
+    persistent_workers, prefetch_factor, worker_init_fn = False, 2, None
+    multiprocessing_context = None
+
+    def __init__(self, batches, num_workers):
+        from ember.utils.data.dataloader import _DatasetKind
+        self._dataset_kind = _DatasetKind.Iterable
+        self.dataset, self.num_workers = batches, num_workers
+        self._index_sampler = iter(int, 1)  # endless: the dataset says when it ends
+        self.collate_fn = lambda batch: batch
+
+
+@pytest.mark.parametrize("num_workers", [0, 1])
+def test_iterators_run_a_loader_like_object(num_workers):
+    from ember.utils.data.dataloader import (
+        _DatasetKind,
+        _MultiProcessingDataLoaderIter,
+        _SingleProcessDataLoaderIter,
+    )
+    iterator = (_MultiProcessingDataLoaderIter if num_workers else _SingleProcessDataLoaderIter)
+    batches = Sharded(3)
+    ember.manual_seed(0)
+    assert [int(b) for b in iterator(BatchesLoader(batches, num_workers))] == [0, 1, 2]
+    # one draw of the default generator for the workers' base seed, as PyTorch's iterators do
+    ember.manual_seed(0)
+    ember.empty((), dtype=ember.int64).random_()
+    after_one_draw = ember.rand(1).item()
+    ember.manual_seed(0)
+    iterator(BatchesLoader(batches, num_workers))
+    assert ember.rand(1).item() == after_one_draw
+    fetcher = _DatasetKind.create_fetcher(_DatasetKind.Map, [5, 6, 7], True, list, False)
+    assert fetcher.fetch([2, 0]) == [7, 5]
+    assert DataLoader(Range(2))._dataset_kind == _DatasetKind.Map
+    assert DataLoader(Sharded(2))._dataset_kind == _DatasetKind.Iterable
+
+
 def test_workers_give_the_same_batches_in_order():
     ds = TensorDataset(ember.arange(50).reshape(25, 2), ember.arange(25))
     single = [b[1].tolist() for b in DataLoader(ds, batch_size=4)]

@@ -31,6 +31,19 @@ _collate_fn_t = Callable[[list], Any]
 _worker_init_fn_t = Callable[[int], None]
 
 
+class _DatasetKind:
+    """A dataset's kind as the loader iterators read it from their loader (libraries build
+    their own loader-like objects that set ``_dataset_kind`` to one of these)."""
+
+    Map = 0
+    Iterable = 1
+
+    @staticmethod
+    def create_fetcher(kind: int, dataset, auto_collation: bool, collate_fn, drop_last: bool):
+        return create_fetcher(kind == _DatasetKind.Iterable, dataset, auto_collation, collate_fn,
+                              drop_last)
+
+
 class _InfiniteConstantSampler(Sampler):
     """``None`` forever: the 'indices' of an iterable dataset."""
 
@@ -97,8 +110,9 @@ class DataLoader:
         self.worker_init_fn = worker_init_fn
         self.multiprocessing_context = multiprocessing_context
         self.in_order = in_order
-        self._is_iterable = isinstance(dataset, IterableDataset)
-        if self._is_iterable:
+        is_iterable = isinstance(dataset, IterableDataset)
+        self._dataset_kind = _DatasetKind.Iterable if is_iterable else _DatasetKind.Map
+        if is_iterable:
             if isinstance(shuffle, bool) and shuffle:
                 raise ValueError("DataLoader with IterableDataset: expected unspecified shuffle "
                                  f"option, but got shuffle={shuffle}")
@@ -121,7 +135,7 @@ class DataLoader:
             raise ValueError("batch_size=None option disables auto-batching and is mutually "
                              "exclusive with drop_last")
         if sampler is None:
-            if self._is_iterable:
+            if is_iterable:
                 sampler = _InfiniteConstantSampler()
             elif shuffle:
                 sampler = RandomSampler(dataset, generator=generator)
@@ -148,43 +162,55 @@ class DataLoader:
     def _index_sampler(self):
         return self.batch_sampler if self._auto_collation else self.sampler
 
-    def __iter__(self):
+    def _get_iterator(self):
+        """A fresh iterator over one pass (PyTorch's hook: subclasses that keep one iterator
+        alive across epochs call it)."""
         if self.num_workers == 0:
             return _SingleProcessDataLoaderIter(self)
-        if self.persistent_workers:
+        return _MultiProcessingDataLoaderIter(self)
+
+    def __iter__(self):
+        if self.persistent_workers and self.num_workers > 0:
             if self._iterator is None:
-                self._iterator = _MultiProcessingDataLoaderIter(self)
+                self._iterator = self._get_iterator()
             else:
                 self._iterator._reset(self)
             return self._iterator
-        return _MultiProcessingDataLoaderIter(self)
+        return self._get_iterator()
 
     def __len__(self) -> int:
-        if self._is_iterable:
+        if self._dataset_kind == _DatasetKind.Iterable:
             n = len(self.dataset)
             if self.batch_size is not None:
                 n = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
             return n
         return len(self._index_sampler)
 
-    def _base_seed(self) -> int:
-        from ember.random import default_generator
-        gen = self.generator if self.generator is not None else default_generator
-        return int(gen.draws().integers(0, 2 ** 63, (), np.int64))  # PyTorch's random_()
 
-    def _mp_context(self):
-        ctx = self.multiprocessing_context
-        if ctx is None:
-            return _mp.get_context()
-        if isinstance(ctx, str):
-            return _mp.get_context(ctx)
-        return ctx
+def _draw_base_seed(generator) -> int:
+    """The workers' base seed, one draw of PyTorch's ``random_()`` per iterator."""
+    from ember.random import default_generator
+    gen = generator if generator is not None else default_generator
+    return int(gen.draws().integers(0, 2 ** 63, (), np.int64))
 
 
+def _mp_context(ctx):
+    if ctx is None:
+        return _mp.get_context()
+    if isinstance(ctx, str):
+        return _mp.get_context(ctx)
+    return ctx
+
+
+# NOTE [ What an iterator reads from its loader ]
+# The iterators read only the attributes PyTorch's read (dataset, _dataset_kind,
+# _auto_collation, _index_sampler, drop_last, num_workers, timeout, collate_fn, generator,
+# pin_memory, prefetch_factor, persistent_workers, worker_init_fn, multiprocessing_context):
+# libraries such as fastai hand them loader-like objects of their own.
 class _BaseDataLoaderIter:
     def __init__(self, loader: DataLoader) -> None:
         self._dataset = loader.dataset
-        self._is_iterable = loader._is_iterable
+        self._is_iterable = loader._dataset_kind == _DatasetKind.Iterable
         self._auto_collation = loader._auto_collation
         self._drop_last = loader.drop_last
         self._index_sampler = loader._index_sampler
@@ -192,7 +218,7 @@ class _BaseDataLoaderIter:
         self._timeout = loader.timeout
         self._collate_fn = loader.collate_fn
         self._sampler_iter = iter(self._index_sampler)
-        self._base_seed = loader._base_seed()
+        self._base_seed = _draw_base_seed(loader.generator)
         self._num_yielded = 0
         from ember import cuda
         self._pin_memory = loader.pin_memory and cuda.is_available()
@@ -240,7 +266,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         import ember.multiprocessing  # noqa: F401  registers the shared-memory reducers
         self._prefetch_factor = loader.prefetch_factor
         self._persistent_workers = loader.persistent_workers
-        ctx = loader._mp_context()
+        ctx = _mp_context(loader.multiprocessing_context)
         self._worker_result_queue = ctx.Queue()
         self._workers_done_event = ctx.Event()
         self._index_queues = []

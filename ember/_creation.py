@@ -14,6 +14,7 @@ from ember.backend.device import CPU, Device, as_dtype, convert, meta_array, to_
 from ember.ops._util import accepts_out, scalar_name, shape_arg, write_result
 from ember.ops.fill import checked_fill, write_source
 from ember.random import generator_for
+from ember.runtime import _Flags
 
 
 def _check_layout(op: str, layout) -> bool:
@@ -110,6 +111,18 @@ def _alloc(make, shape: tuple, np_dtype, device):
     if device is None and _default_device is None:  # the common case, without a call
         return make(shape, np_dtype)
     return meta_array(shape, np_dtype) if _is_meta(device) else make(shape, np_dtype)
+
+
+def _uninitialised(shape: tuple, np_dtype) -> np.ndarray:
+    """``np.empty``; with deterministic algorithms on and
+    ``torch.utils.deterministic.fill_uninitialized_memory`` set, filled as PyTorch fills it so
+    that reading it is reproducible: NaN for floating and complex, the largest value for
+    integers, True for bool."""
+    data = np.empty(shape, np_dtype)
+    if _Flags.deterministic and _Flags.fill_uninitialized_memory:
+        kind = data.dtype.kind
+        data.fill(True if kind == "b" else np.iinfo(data.dtype).max if kind in "iu" else np.nan)
+    return data
 
 
 def _finish(data, device, requires_grad: bool, out=None) -> Tensor:
@@ -348,8 +361,8 @@ def empty(*shape, size=None, dtype=None, layout=None, device=None, requires_grad
     laid out in ``memory_format`` (C order by default, or channels-last)."""
     if layout is not None and _check_layout("empty", layout):
         return _sparse_zeros(_checked_shape(shape, size_kw=size), dtype, device, requires_grad)
-    t = _finish(_alloc(np.empty, _checked_shape(shape, size_kw=size), _np_dtype(dtype), device),
-                device, requires_grad, out)
+    t = _finish(_alloc(_uninitialised, _checked_shape(shape, size_kw=size), _np_dtype(dtype),
+                       device), device, requires_grad, out)
     return t if memory_format is None or out is not None else _in_format(t, memory_format)
 
 
@@ -364,7 +377,7 @@ def empty_strided(size, stride, *, dtype=None, layout=None, device=None,
     if _is_meta(device):  # meta tensors report contiguous strides whatever was asked
         return _finish(meta_array(size, np_dtype), device, requires_grad)
     extent = 1 + sum((n - 1) * st for n, st in zip(size, stride)) if all(size) else 0
-    base = np.empty(extent, np_dtype)
+    base = _uninitialised((extent,), np_dtype)
     data = np.lib.stride_tricks.as_strided(
         base, size, tuple(st * np_dtype.itemsize for st in stride), writeable=True)
     return _finish(data, device, requires_grad)
@@ -425,7 +438,7 @@ def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=Non
     if sorted(order) != list(builtins.range(len(size))):
         raise RuntimeError(f"empty_permuted: physical_layout {list(order)} is not a permutation "
                            f"of the {len(size)} dims")
-    data = _alloc(np.empty, tuple(size[d] for d in order), _np_dtype(dtype), device) \
+    data = _alloc(_uninitialised, tuple(size[d] for d in order), _np_dtype(dtype), device) \
         .transpose(_inverse(order))
     return _finish(data, device, requires_grad)
 

@@ -76,6 +76,7 @@ def get_num_interop_threads() -> int:
 class _Flags:
     deterministic = False
     warn_only = False
+    fill_uninitialized_memory = True  # torch.utils.deterministic's flag
     matmul_precision = "highest"
     warn_always = False
 

@@ -602,10 +602,10 @@ class FullUnpickler(SafeUnpickler):
     ``load(weights_only=False)``, still without running code the file chooses: beyond the safe
     set it accepts only NumPy arrays, ``nn.Module`` and Tensor subclasses, pruning methods,
     distribution constraints (a Pyro param store saves each parameter's), the attribute bags
-    ``argparse.Namespace`` / ``types.SimpleNamespace`` (a training script's saved ``args``) and
-    the plain-object machinery that rebuilds them, from modules the program has ALREADY imported.
-    Nothing is imported, and no function named by the file is called. ``torch.*`` names
-    resolve to ``ember.*``.
+    ``argparse.Namespace`` / ``types.SimpleNamespace`` and their subclasses (a training
+    script's saved ``args``, a model's config) and the plain-object machinery that rebuilds
+    them, from modules the program has ALREADY imported. Nothing is imported, and no function
+    named by the file is called. ``torch.*`` names resolve to ``ember.*``.
     """
 
     dispatch = dict(pickle._Unpickler.dispatch)
@@ -657,4 +657,7 @@ def _safe_class_bases() -> tuple:
     from ember.distributions.constraints import Constraint
     from ember.nn import Module
     from ember.nn.utils.prune import BasePruningMethod  # a pruned module's forward pre-hook
-    return (Module, Tensor, BasePruningMethod, Constraint)
+    # an attribute bag's subclass (ultralytics' IterableSimpleNamespace, a model's ``args``)
+    # only adds methods to read the bag
+    return (Module, Tensor, BasePruningMethod, Constraint, argparse.Namespace,
+            types.SimpleNamespace)

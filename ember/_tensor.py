@@ -1656,7 +1656,10 @@ class Tensor(TensorMethods):
         dim = dim if axis is None else axis
         return _ops.repeat_interleave(self, repeats, dim)
 
-    def tile(self, dims):
+    def tile(self, *sizes, dims=None):
+        """Repeat along each dim: ``tile(2, 1)``, ``tile((2, 1))`` or ``tile(dims=(2, 1))``."""
+        if dims is None:
+            dims = sizes[0] if len(sizes) == 1 else sizes
         return _ops.tile(self, dims)
 
     def narrow(self, dim=None, start=None, length=None, *, axis=None):

@@ -16,7 +16,7 @@ import functools
 import ember.autograd as _autograd
 from ember._tensor import Tensor
 from ember.autograd import grad as _autograd_grad
-from ember.autograd.grad_mode import enable_grad
+from ember.autograd.grad_mode import enable_grad, is_grad_enabled
 from ember.nn.utils.stateless import _functional_call
 from ember.ops.movement import stack
 
@@ -64,7 +64,9 @@ def _flatten(tree) -> tuple:
 
 def _track(tree) -> tuple:
     """The tree with every tensor made a differentiable input of the function to transform:
-    an alias of a tensor an outer transform tracks, else a fresh leaf."""
+    an alias of a tensor an outer transform tracks, else a fresh leaf. Callers keep results
+    differentiable for that outer level (``nested``) only where grad mode was on when they
+    made them: PyTorch's transforms under ``no_grad`` give results that do not require grad."""
     leaves, rebuild = _flatten(tree)
     tracked = [leaf.view_as(leaf) if leaf.requires_grad else leaf.detach().requires_grad_()
                for leaf in leaves]
@@ -110,11 +112,12 @@ def grad_and_value(func, argnums=0, has_aux: bool = False):
     def wrapper(*args, **kwargs):
         nums = _argnums(argnums, len(args))
         args = list(args)
+        recording = is_grad_enabled()
         with enable_grad():
             tracked, outer = {}, False
             for i in nums:
                 args[i], tracked[i], nested = _track(args[i])
-                outer = outer or nested
+                outer = outer or (nested and recording)
             result = func(*args, **kwargs)
             if has_aux:
                 if not (isinstance(result, tuple) and len(result) == 2):
@@ -164,6 +167,7 @@ def grad(func, argnums=0, has_aux: bool = False):
 def vjp(func, *primals, has_aux: bool = False):
     """``(func(*primals), vjp_fn)``: ``vjp_fn(cotangents)`` gives the vector-Jacobian product
     for each primal (a tuple, one entry per primal)."""
+    recording = is_grad_enabled()
     with enable_grad():
         tracked_args, tracked, outer = _track_all(primals)
         result = func(*tracked_args)
@@ -177,8 +181,9 @@ def vjp(func, *primals, has_aux: bool = False):
             raise RuntimeError("Expected pytree structure of cotangents to be the same as "
                                "pytree structure of outputs to the function")
         flat = [t for leaves in tracked for t in leaves]
+        keep_graph = outer and is_grad_enabled()
         with enable_grad():
-            grads = _grads(out_leaves, flat, ct_leaves, outer)
+            grads = _grads(out_leaves, flat, ct_leaves, keep_graph)
         per_primal, k = [], 0
         for p, leaves in zip(primals, tracked):
             _, rebuild = _flatten(p)
@@ -186,8 +191,9 @@ def vjp(func, *primals, has_aux: bool = False):
             k += len(leaves)
         return tuple(per_primal)
 
-    output = _finish(result, outer)
-    return (output, vjp_fn, _finish(aux, outer)) if has_aux else (output, vjp_fn)
+    output = _finish(result, outer and recording)
+    return ((output, vjp_fn, _finish(aux, outer and recording)) if has_aux
+            else (output, vjp_fn))
 
 
 def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size=None):
@@ -333,6 +339,7 @@ def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False)
 def linearize(func, *primals, has_aux: bool = False):
     """``(func(*primals), jvp_fn)`` with ``jvp_fn(*tangents)`` the Jacobian-vector product at
     ``primals`` (the graph is recorded once and reused by every call)."""
+    recording = is_grad_enabled()
     with enable_grad():
         tracked_args, tracked, outer = _track_all(primals)
         result = func(*tracked_args)
@@ -349,11 +356,14 @@ def linearize(func, *primals, has_aux: bool = False):
         if len(t_leaves) != len(flat) or any(t.shape != x.shape for t, x in zip(t_leaves, flat)):
             raise RuntimeError("jvp: Expected tangents to have the same structure and shapes "
                                "as primals")
+        keep_graph = outer and is_grad_enabled()
         with enable_grad():
-            return _finish(rebuild_out(_grads(vjps, cotangents, t_leaves, outer)), outer)
+            return _finish(rebuild_out(_grads(vjps, cotangents, t_leaves, keep_graph)),
+                           keep_graph)
 
-    output = _finish(result, outer)
-    return (output, jvp_fn, _finish(aux, outer)) if has_aux else (output, jvp_fn)
+    output = _finish(result, outer and recording)
+    return ((output, jvp_fn, _finish(aux, outer and recording)) if has_aux
+            else (output, jvp_fn))
 
 
 def stack_module_state(models) -> tuple[dict, dict]:

@@ -51,8 +51,8 @@ class Parameter(Tensor, metaclass=_ParameterMeta):
         # seen by autograd), as PyTorch's Parameter makes it
         return make_subclass(cls, data, requires_grad)
 
-    def __init__(self, data: Tensor | None = None, requires_grad: bool = True):
-        pass
+    # no __init__: object's accepts whatever __new__ took, so subclasses add constructor
+    # arguments in __new__ alone (geoopt's ManifoldParameter(data, manifold=...)), as in PyTorch
 
     def __repr__(self, *, tensor_contents=None) -> str:
         return "Parameter containing:\n" + super().__repr__()

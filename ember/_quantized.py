@@ -5,7 +5,8 @@
 # A ``QuantizedTensor`` is a ``Tensor`` whose array holds the integers (int8 for qint8, uint8 for
 # quint8 and quint4x2, int32 for qint32) and whose ``__dict__`` holds the quantizer: ``_qdtype``,
 # ``_qscheme``, ``_scale`` and ``_zero_point`` (Python numbers per tensor; float64 and int64
-# tensors per channel) and ``_axis``. Plain tensors carry none of it, so they pay nothing.
+# tensors per channel, float32 and float32 with ``per_channel_affine_float_qparams``) and
+# ``_axis``. Plain tensors carry none of it, so they pay nothing.
 # The value an integer q stands for is ``(q - zero_point) * scale``, computed in float32 as
 # PyTorch's CPU kernels do; quantizing rounds ``x * (1 / scale) + zero_point`` half to even in
 # float32.
@@ -121,9 +122,13 @@ class QuantizedTensor(Tensor):
         if d["_axis"] is None:
             q = self._data.astype(np.float32)
             return _make((q - np.float32(d["_zero_point"])) * np.float32(d["_scale"]))
-        # per channel, PyTorch scales by the float64 scales and rounds once to float32
         shape = [1] * self._data.ndim
         shape[d["_axis"]] = -1
+        if d["_qscheme"] is per_channel_affine_float_qparams:  # float32 throughout
+            scale = xp.asarray(d["_scale"]._data, np.float32).reshape(shape)
+            zero_point = xp.asarray(d["_zero_point"]._data, np.float32).reshape(shape)
+            return _make((self._data.astype(np.float32) - zero_point) * scale)
+        # per channel, PyTorch scales by the float64 scales and rounds once to float32
         scale = xp.asarray(d["_scale"]._data, np.float64).reshape(shape)
         zero_point = xp.asarray(d["_zero_point"]._data, np.float64).reshape(shape)
         return _make(((self._data - zero_point) * scale).astype(np.float32))
@@ -358,7 +363,9 @@ def quantize_per_tensor(input, scale, zero_point, dtype: _dt.dtype):
 
 def quantize_per_channel(input: Tensor, scales: Tensor, zero_points: Tensor, axis: int,
                          dtype: _dt.dtype) -> QuantizedTensor:
-    """Quantize ``input`` with one scale and zero point per index of dim ``axis``."""
+    """Quantize ``input`` with one scale and zero point per index of dim ``axis``. Float
+    ``zero_points`` give the ``per_channel_affine_float_qparams`` scheme (quantized embedding
+    weights): zero points need not be integers, and both qparams are kept in float32."""
     _check_float(input, "quantize_per_channel")
     axis = axis % input.ndim if input.ndim else 0
     if scales.numel() != input.shape[axis] or zero_points.numel() != input.shape[axis]:
@@ -366,11 +373,17 @@ def quantize_per_channel(input: Tensor, scales: Tensor, zero_points: Tensor, axi
                            f"{axis}")
     shape = [1] * input.ndim
     shape[axis] = -1
-    scales = scales.detach().to(_dt.float64)
-    zero_points = zero_points.detach().to(_dt.int64)
+    if zero_points.is_floating_point():
+        scheme = per_channel_affine_float_qparams
+        scales = scales.detach().to(_dt.float32)
+        zero_points = zero_points.detach().to(_dt.float32)
+    else:
+        scheme = per_channel_affine
+        scales = scales.detach().to(_dt.float64)
+        zero_points = zero_points.detach().to(_dt.int64)
     data = _quantize_array(input._data, scales._data.reshape(shape),
                            zero_points._data.reshape(shape), dtype)
-    return _wrap(data, dtype, per_channel_affine, scales, zero_points, axis)
+    return _wrap(data, dtype, scheme, scales, zero_points, axis)
 
 
 def choose_qparams(min_val: float, max_val: float, qmin: int, qmax: int) -> tuple[float, int]:
@@ -432,11 +445,12 @@ QUANTIZED_DTYPES = frozenset(_RANGES)
 
 def quantizer_params(q: QuantizedTensor) -> tuple:
     """The quantizer as PyTorch's checkpoints store it: ``(qscheme, scale, zero_point)`` per
-    tensor, ``(qscheme, scales, zero_points, axis)`` per channel."""
+    tensor, ``(per_channel_affine, scales, zero_points, axis)`` per channel (float zero points
+    tell the float-qparams scheme apart)."""
     d = q.__dict__
     if d["_axis"] is None:
         return (d["_qscheme"], d["_scale"], d["_zero_point"])
-    return (d["_qscheme"], d["_scale"], d["_zero_point"], d["_axis"])
+    return (per_channel_affine, d["_scale"], d["_zero_point"], d["_axis"])
 
 
 def from_quantizer_params(data, dtype: _dt.dtype, params: tuple) -> QuantizedTensor:
@@ -450,5 +464,8 @@ def from_quantizer_params(data, dtype: _dt.dtype, params: tuple) -> QuantizedTen
         if not (isinstance(scales, Tensor) and isinstance(zero_points, Tensor)
                 and isinstance(axis, int)):
             raise RuntimeError("bad per-channel quantizer parameters")
+        if zero_points.is_floating_point():
+            return _wrap(data, dtype, per_channel_affine_float_qparams, scales.to(_dt.float32),
+                         zero_points.to(_dt.float32), axis)
         return _wrap(data, dtype, scheme, scales.to(_dt.float64), zero_points, axis)
     raise RuntimeError(f"unsupported quantizer parameters {params!r}")

@@ -365,6 +365,9 @@ class PlaceholderObserver(ObserverBase):
     def forward(self, x):
         return x
 
+    def extra_repr(self) -> str:
+        return f"dtype={self.dtype}, is_dynamic={self.is_dynamic}"
+
     def calculate_qparams(self):
         raise Exception("calculate_qparams should not be called for PlaceholderObserver")
 

@@ -35,6 +35,7 @@ DEFAULT_STATIC_QUANT_MODULE_MAPPINGS = {
     nn.Hardswish: nnq.Hardswish,
     nn.ELU: nnq.ELU,
     nn.LeakyReLU: nnq.LeakyReLU,
+    nn.Embedding: nnq.Embedding,
     nnq.FloatFunctional: nnq.QFunctional,
     nni.ConvReLU1d: nniq.ConvReLU1d,
     nni.ConvReLU2d: nniq.ConvReLU2d,
@@ -76,6 +77,7 @@ DEFAULT_DYNAMIC_QUANT_MODULE_MAPPINGS = {
     nn.LSTMCell: nnqd.LSTMCell,
     nn.GRUCell: nnqd.GRUCell,
     nn.RNNCell: nnqd.RNNCell,
+    nn.Embedding: nnq.Embedding,  # weight-only: quint8 rows, float qparams
 }
 
 # In QAT these get fixed-qparams fake quants instead of their qconfig's activation one.

@@ -13,6 +13,7 @@ from ember.ao.nn.quantized._basic import (
     ReLU6,
 )
 from ember.ao.nn.quantized._conv import Conv1d, Conv2d, Conv3d
+from ember.ao.nn.quantized._embedding import Embedding, EmbeddingPackedParams
 from ember.ao.nn.quantized._float_computed import (
     ELU,
     BatchNorm2d,
@@ -25,7 +26,8 @@ from ember.ao.nn.quantized._float_computed import (
 from ember.ao.nn.quantized._linear import Linear, LinearPackedParams
 
 __all__ = ["Quantize", "DeQuantize", "FloatFunctional", "FXFloatFunctional", "QFunctional",
-           "ReLU6", "Conv1d", "Conv2d", "Conv3d", "Linear", "LinearPackedParams", "Dropout",
+           "ReLU6", "Conv1d", "Conv2d", "Conv3d", "Linear", "LinearPackedParams", "Embedding",
+           "EmbeddingPackedParams", "Dropout",
            "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "Hardswish", "ELU",
            "LeakyReLU", "dynamic", "functional"]
 

@@ -36,10 +36,12 @@ def quantize_weight(float_wt, observer):
     tensor or per channel (along ``observer.ch_axis``)."""
     scale, zero_point = observer.calculate_qparams()
     scheme = observer.qscheme
-    if scheme in (per_channel_affine, per_channel_symmetric, per_channel_affine_float_qparams):
-        dtype = observer.dtype if scheme is per_channel_affine_float_qparams else ember.qint8
+    if scheme is per_channel_affine_float_qparams:  # float zero points, kept as they are
+        return quantize_per_channel(float_wt, scale, zero_point, observer.ch_axis,
+                                    observer.dtype)
+    if scheme in (per_channel_affine, per_channel_symmetric):
         return quantize_per_channel(float_wt, scale.to(ember.float64),
-                                    zero_point.to(ember.int64), observer.ch_axis, dtype)
+                                    zero_point.to(ember.int64), observer.ch_axis, ember.qint8)
     return quantize_per_tensor(float_wt, float(scale), int(zero_point), observer.dtype)
 
 

@@ -27,7 +27,7 @@ from ember.nn import functional as F
 
 __all__ = ["RELU_TARGETS", "function_of", "is_relu", "BINARY_OPS", "BINARY_RELU_OPS",
            "SHARED_QPARAMS_FUNCTIONS", "SHARED_QPARAMS_METHODS", "SHARED_QPARAMS_MODULES",
-           "QPARAMS_FREE_USES", "OWN_QPARAMS_MODULES", "DYNAMIC_MODULES"]
+           "QPARAMS_FREE_USES", "OWN_QPARAMS_MODULES", "DYNAMIC_MODULES", "WEIGHT_ONLY_MODULES"]
 
 
 
@@ -79,8 +79,12 @@ QPARAMS_FREE_USES = {("call_function", getattr), ("call_method", "size"),
 # Quantized as modules with their own output qparams: the static mapping's layers (fused and
 # QAT ones included) but the stubs, the FloatFunctional and the shared-qparams ones.
 OWN_QPARAMS_MODULES = frozenset(DEFAULT_STATIC_QUANT_MODULE_MAPPINGS) - {
-    QuantStub, DeQuantStub, nn.Dropout, nn.ReLU6, nnq.FloatFunctional}
+    QuantStub, DeQuantStub, nn.Dropout, nn.ReLU6, nnq.FloatFunctional, nn.Embedding}
 
+# The layers a weight-only qconfig (float activations, float-qparams quint8 weights, such as
+# ``float_qparams_weight_only_qconfig``) quantizes; any other qconfig leaves them float.
+WEIGHT_ONLY_MODULES = frozenset({nn.Embedding})
 
 # The layers a dynamic qconfig quantizes (int8 weights, activations quantized on the fly).
-DYNAMIC_MODULES = frozenset(DEFAULT_DYNAMIC_QUANT_MODULE_MAPPINGS) | {nni.LinearReLU}
+DYNAMIC_MODULES = (frozenset(DEFAULT_DYNAMIC_QUANT_MODULE_MAPPINGS) | {nni.LinearReLU}
+                   ) - WEIGHT_ONLY_MODULES

@@ -1,8 +1,9 @@
 """``convert``: the quantized GraphModule of an observed (and calibrated) one. Observers
 become ``quantize_per_tensor`` where a float value enters the quantized region and vanish
 where the value is already quantized; quantizable modules are swapped for their quantized
-counterparts, ``+``/``*`` (and ``+`` then ReLU) for the quantized functions; a ``dequantize``
-goes before every float op and the output that reads a quantized value."""
+counterparts (the dynamic and weight-only ones, float in and out, too), ``+``/``*`` (and ``+``
+then ReLU) for the quantized functions; a ``dequantize`` goes before every float op and the
+output that reads a quantized value."""
 from __future__ import annotations
 
 import copy
@@ -117,6 +118,8 @@ class _Converter:
                 self.quantized.add(node)
             elif kind == "dynamic":
                 self.swap_module(node, self.dynamic_mapping)
+            elif kind == "weight_only":  # quint8 weights, float output (nnq.Embedding)
+                self.swap_module(node, self.static_mapping)
             elif kind == "shared" and node.args[0] in self.quantized:
                 self.quantized.add(node)
             elif kind == "cat" and all(v in self.quantized for v in node.args[0]):

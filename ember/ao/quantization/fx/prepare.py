@@ -4,8 +4,8 @@
 NOTE [ FX quantization state ]
 ``prepare`` records on the observed GraphModule's ``meta[OBSERVED_ATTRS]`` what ``convert``
 needs and cannot recover from the graph: each quantized node's kind (by node name: "module",
-"binary", "binary_relu", "fused_relu", "shared", "cat", "dynamic") and the attributes to
-carry over (a GraphModule copy keeps only what its graph uses).
+"binary", "binary_relu", "fused_relu", "shared", "cat", "dynamic", "weight_only") and the
+attributes to carry over (a GraphModule copy keeps only what its graph uses).
 Node names survive ``copy.deepcopy``, so the record does too.
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ember.ao.quantization.fx._patterns import (
     SHARED_QPARAMS_FUNCTIONS,
     SHARED_QPARAMS_METHODS,
     SHARED_QPARAMS_MODULES,
+    WEIGHT_ONLY_MODULES,
     function_of,
     is_relu,
 )
@@ -37,7 +38,7 @@ from ember.ao.quantization.qconfig_mapping import QConfigMapping
 from ember.ao.quantization.quantization_mappings import get_default_qat_module_mappings
 from ember.fx import GraphModule, Node
 
-__all__ = ["prepare", "OBSERVED_ATTRS", "is_observer", "is_dynamic"]
+__all__ = ["prepare", "OBSERVED_ATTRS", "is_observer", "is_dynamic", "is_weight_only"]
 
 OBSERVED_ATTRS = "_observed_graph_module_attrs"
 
@@ -49,6 +50,15 @@ def is_observer(module) -> bool:
 def is_dynamic(qconfig) -> bool:
     """Whether ``qconfig`` quantizes activations on the fly (a dynamic qconfig)."""
     return qconfig is not None and bool(getattr(qconfig.activation(), "is_dynamic", False))
+
+
+def is_weight_only(qconfig) -> bool:
+    """Whether ``qconfig`` quantizes weights only (float activations, quint8 weights: an
+    embedding's ``float_qparams_weight_only_qconfig``)."""
+    if qconfig is None or is_dynamic(qconfig) or qconfig.weight is None:
+        return False
+    return (qconfig.activation().dtype not in (ember.quint8, ember.qint8, ember.qint32)
+            and qconfig.weight().dtype in (ember.quint8, ember.quint4x2))
 
 
 def _enclosing_module(node: Node) -> str:
@@ -87,6 +97,8 @@ def _kind(node: Node, modules: dict, qconfig) -> str | None:
         return None
     if node.op == "call_module":
         module_type = type(modules[node.target])
+        if module_type in WEIGHT_ONLY_MODULES:  # float in and out: no observers
+            return "weight_only" if is_weight_only(qconfig) else None
         if is_dynamic(qconfig):
             return "dynamic" if module_type in DYNAMIC_MODULES else None
         if module_type in OWN_QPARAMS_MODULES:
@@ -150,7 +162,7 @@ def _insert_observers(gm: GraphModule, kinds: dict, qconfigs: dict) -> None:
     inserter = _ObserverInserter(gm)
     for node in list(gm.graph.nodes):
         kind = kinds.get(node.name)
-        if kind is None or kind == "fused_relu":
+        if kind in (None, "fused_relu", "weight_only"):
             continue
         qconfig = qconfigs[node.name]
         tensor_inputs = [a for a in node.args if isinstance(a, Node) and _holds_tensor(a)]

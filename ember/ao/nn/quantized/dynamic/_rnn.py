@@ -71,6 +71,7 @@ class RNNBase(nn.Module):
         self.dtype = dtype
         self.proj_size = 0
         self._all_weight_values = nn.ModuleList()
+        self.training = False  # built for inference, as PyTorch's: no dropout between layers
 
     def _get_name(self) -> str:
         return "DynamicQuantizedRNN"

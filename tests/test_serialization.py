@@ -552,3 +552,26 @@ def test_weights_only_false_loads_a_checkpoints_argparse_namespace(tmp_path):
     assert loaded["args"] == args and type(loaded["args"]) is argparse.Namespace
     assert type(loaded["args"].extra) is types.SimpleNamespace and loaded["args"].extra.a == 1
     np.testing.assert_array_equal(loaded["model"]["w"].numpy(), np.ones(2, np.float32))
+
+
+def test_whole_model_pickles_pytorch_names():
+    """ember's classes and functions in a pickled model are named as PyTorch's modules hold
+    them (public namespaces first), and load back as ember's."""
+    import pickletools
+    import zipfile
+
+    model = ember.nn.Sequential(ember.nn.BatchNorm1d(3),
+                                ember.nn.TransformerEncoderLayer(4, 1, 8))
+    buf = io.BytesIO()
+    ember.save(model, buf)
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as archive:
+        pickled = archive.read(next(n for n in archive.namelist() if n.endswith("data.pkl")))
+    globals_named = {arg.replace(" ", ".") for op, arg, _ in pickletools.genops(pickled)
+                     if op.name == "GLOBAL"}
+    assert "torch.nn.BatchNorm1d" in globals_named
+    assert "torch.nn.functional.relu" in globals_named
+    assert "torch.nn.modules.linear.NonDynamicallyQuantizableLinear" in globals_named
+    assert not any(name.startswith("ember") for name in globals_named)
+    loaded = ember.load(io.BytesIO(buf.getvalue()), weights_only=False)
+    assert type(loaded[0]) is ember.nn.BatchNorm1d
+    assert loaded[1].activation is ember.nn.functional.relu

@@ -181,6 +181,10 @@ class _PlainTensor:
 class TorchPickler(pickle._Pickler):
     """Pickles ember objects under PyTorch's names, tensors' bytes into ``table``."""
 
+    # functions go through ``save_global`` below too (the base table holds its own)
+    dispatch = {**pickle._Pickler.dispatch,
+                types.FunctionType: lambda self, obj: self.save_global(obj)}
+
     def __init__(self, file, protocol: int, table: StorageTable):
         super().__init__(file, protocol)
         self._table = table
@@ -244,9 +248,48 @@ class TorchPickler(pickle._Pickler):
         elif cls is _dt.dtype or cls is _q.qscheme:
             module, name = "torch", obj.name
         else:
-            return super().save_global(obj, name)
+            module = _pytorch_home(obj)
+            if module is None or name is not None:
+                return super().save_global(obj, name)
+            name = obj.__name__
         self.write(pickle.GLOBAL + f"{module}\n{name}\n".encode())
         self.memoize(obj)
+
+
+# ember's modules under the names of the PyTorch packages they stand for: a whole pickled model
+# names its classes as PyTorch's modules hold them (``torch.nn.BatchNorm2d``: ember's module
+# files are not all PyTorch's), so that PyTorch loads it; loading maps the names back
+# (``ember_module``).
+_PACKAGES = (("ember.vision", "torchvision"), ("ember", "torch"))
+_PUBLIC = ("ember.nn", "ember.nn.functional", "ember.optim")
+
+
+def _pytorch_home(obj) -> str | None:
+    """The PyTorch module to name ember's class or function ``obj`` by: a public namespace
+    that holds it, else its own module's counterpart; None for objects not ember's."""
+    module = pytorch_module(getattr(obj, "__module__", None) or "")
+    if module is None or "." in obj.__qualname__:
+        return None
+    for namespace in _PUBLIC:
+        if getattr(sys.modules.get(namespace), obj.__name__, None) is obj:
+            return pytorch_module(namespace)
+    return module
+
+
+def pytorch_module(module: str) -> str | None:
+    """PyTorch's name for ember's module ``module`` (None for a module not ember's)."""
+    for ours, theirs in _PACKAGES:
+        if module == ours or module.startswith(ours + "."):
+            return theirs + module[len(ours):]
+    return None
+
+
+def ember_module(module: str) -> str:
+    """ember's module for PyTorch's ``module`` (``module`` itself if not PyTorch's)."""
+    for ours, theirs in _PACKAGES:
+        if module == theirs or module.startswith(theirs + "."):
+            return ours + module[len(theirs):]
+    return module
 
 
 # ----------------------------------------------------------------------------------------------
@@ -605,7 +648,8 @@ class FullUnpickler(SafeUnpickler):
     ``argparse.Namespace`` / ``types.SimpleNamespace`` and their subclasses (a training
     script's saved ``args``, a model's config) and the plain-object machinery that rebuilds
     them, from modules the program has ALREADY imported. Nothing is imported, and no function
-    named by the file is called. ``torch.*`` names resolve to ``ember.*``.
+    named by the file is called. ``torch.*`` and ``torchvision.*`` names resolve to ember's
+    modules (see ``ember_module``).
     """
 
     dispatch = dict(pickle._Unpickler.dispatch)
@@ -617,8 +661,7 @@ class FullUnpickler(SafeUnpickler):
             return _NUMPY_ARRAYS[(module, name)]
         if (module, name) in _PLAIN_RECORDS:
             return _PLAIN_RECORDS[(module, name)]
-        if module == "torch" or module.startswith("torch."):
-            module = "ember" + module[len("torch"):]
+        module = ember_module(module)
         loaded = sys.modules.get(module)
         found = getattr(loaded, name, None) if loaded is not None else None
         if isinstance(found, type) and issubclass(found, _safe_class_bases()):

@@ -235,3 +235,24 @@ def test_numpy_arrays_load_only_with_weights_only_false():
     buf.seek(0)
     with pytest.raises(pickle.UnpicklingError, match="_reconstruct"):
         ember.load(buf)
+
+
+def test_ember_saved_whole_model_loads_in_torch():
+    """A whole pickled ember model names its classes as PyTorch's modules hold them
+    (``torch.nn.BatchNorm2d``; ember keeps batch norm in another file), so PyTorch rebuilds it
+    with ``weights_only=False`` and computes what ember does."""
+    ember.manual_seed(0)
+    nn = ember.nn
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(2 * 4 * 4, 3),
+                          nn.TransformerEncoderLayer(3, 1, 8, batch_first=True)).eval()
+    buf = io.BytesIO()
+    ember.save(model, buf)
+    loaded = torch.load(io.BytesIO(buf.getvalue()), weights_only=False)
+    assert type(loaded[1]) is torch.nn.BatchNorm2d
+    assert loaded[5].activation is torch.nn.functional.relu
+    x = np.random.default_rng(0).standard_normal((2, 1, 6, 6)).astype(np.float32)
+    with torch.no_grad():
+        want = loaded(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(model(ember.from_numpy(x)).detach().numpy(), want, rtol=1e-5,
+                               atol=1e-6)

@@ -5,16 +5,12 @@ from ember._creation import empty
 from ember._tensor import Tensor
 from ember.nn import functional as F
 from ember.nn import init
-from ember.nn.modules.linear import Linear
+from ember.nn.modules.linear import NonDynamicallyQuantizableLinear
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
 from ember.ops.attention import _canonical_mask, _none_or_dtype
 
 __all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear"]
-
-
-class NonDynamicallyQuantizableLinear(Linear):
-    """A Linear under the name PyTorch gives MultiheadAttention's ``out_proj``."""
 
 
 class MultiheadAttention(Module):

@@ -78,6 +78,10 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """A Linear under the name PyTorch gives MultiheadAttention's ``out_proj``."""
+
+
 class Bilinear(Module):
     """y = x1^T A x2 + b.
 

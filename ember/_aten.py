@@ -53,8 +53,19 @@ def _index(input: Tensor, indices: list) -> Tensor:
     return input[tuple(slice(None) if i is None else i for i in indices)]
 
 
+def _convolution(input: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dilation,
+                 transposed: bool, output_padding, groups: int, benchmark: bool = False,
+                 deterministic: bool = False, cudnn_enabled: bool = True,
+                 allow_tf32: bool = True) -> Tensor:
+    """``aten::_convolution``: ``convolution`` with backend flags, which do not change the
+    result here."""
+    import ember
+    return ember.convolution(input, weight, bias, stride, padding, dilation, transposed,
+                             output_padding, groups)
+
+
 _ATEN_ONLY = {"index": _index, "_to_copy": _to_copy, "_pin_memory": _pin_memory, "alias": alias,
-              "_sparse_addmm": _sparse_addmm, "slice": _slice}
+              "_sparse_addmm": _sparse_addmm, "slice": _slice, "_convolution": _convolution}
 
 
 def _source(name: str) -> str | None:
@@ -96,6 +107,9 @@ class OpOverloadPacket:
 
     def __call__(self, *args, **kwargs):
         return self.default(*args, **kwargs)
+
+    def __deepcopy__(self, memo=None):
+        return self  # one object per operator: tables keyed by it survive a deep copy
 
     def overloads(self) -> list[str]:
         """The overloads asked for so far (ember does not list PyTorch's schemas)."""

@@ -258,8 +258,9 @@ def _watch_class_creation() -> None:
 
     def build_and_look(*args, **kwargs):
         cls = build_class(*args, **kwargs)
+        # (a mode dispatches once entered, and entering installs)
         if (isinstance(cls, type) and "__torch_function__" in vars(cls) and not _installed
-                and not _plain(cls)):
+                and not issubclass(cls, TorchFunctionMode) and not _plain(cls)):
             _install()
         return cls
 

@@ -319,7 +319,11 @@ def test_dispatch_is_installed_only_once_a_tensor_like_exists():
         "watch = builtins.__build_class__\n"
         "assert not o._installed and ember.add not in o._wrapped\n"
         "class Plain: pass\n"
-        "assert not o._installed\n"
+        "class Mode(o.TorchFunctionMode):\n"
+        "    def __torch_function__(self, func, types, args=(), kwargs=None): return 'mode'\n"
+        "relu = ember.nn.functional.relu\n"
+        "import ember.export\n"  # (its tracer is a mode class)
+        "assert not o._installed and ember.nn.functional.relu is relu\n"
         "class Duck:\n"
         "    def __torch_function__(self, func, types, args=(), kwargs=None): return 'duck'\n"
         "assert o._installed and builtins.__build_class__ is not watch\n"

@@ -20,6 +20,7 @@ from ember._tensor import Tensor as _Tensor  # noqa: E402
 from ember.autograd.engine import current_graph_task_id as _current_graph_task_id  # noqa: E402,F401
 from ember.autograd.engine import will_engine_execute_node as _will_engine_execute_node  # noqa: E402,F401
 from ember.jit import _set_autocast_mode as _jit_set_autocast_mode  # noqa: E402,F401
+from ember.jit._trace import Graph, Node, Value  # noqa: E402,F401  (a trace graph's classes)
 
 # The metaclass of Tensor, which libraries name in annotations (Lightning's checkpoint loader):
 # ember's Tensor is a plain class, so it is ``type``.
@@ -36,10 +37,11 @@ def _log_api_usage_once(event: str) -> None:
     """PyTorch records API-usage events for its telemetry; ember keeps none."""
 
 
-def _get_tracing_state() -> None:
-    """The active ``jit.trace`` tracer's state, None when not tracing: ember's ``trace`` runs
-    the function eagerly, with no tracer, so it is always None."""
-    return None
+def _get_tracing_state():
+    """The active ``jit._get_trace_graph`` trace's state (``push_scope``, ``pop_scope``), None
+    when not tracing (``jit.trace`` runs the function eagerly, with no tracer)."""
+    from ember.jit._trace import get_tracing_state
+    return get_tracing_state()
 
 
 def _get_accelerator():

@@ -81,6 +81,9 @@ class OpOverload:
 
     _overloadpacket = overloadpacket
 
+    def __deepcopy__(self, memo=None):
+        return self  # one object per operator: tables keyed by it survive a deep copy
+
     def name(self) -> str:
         """``aten::add.Tensor``."""
         return f"{self.namespace}::{self.__name__}.{self._overloadname}"

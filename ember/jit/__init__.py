@@ -44,6 +44,9 @@ __all__ = [
     "script_if_tracing",
     "script_method", "trace", "trace_module", "TracerWarning", "unused", "wait"]
 
+from ember.jit import _trace
+from ember.jit._trace import _get_trace_graph  # noqa: F401  (FLOP counters call it)
+
 T = TypeVar("T")
 
 # TorchScript's switches, kept so that code that sets and reads them works; with no graph
@@ -337,8 +340,9 @@ class TracerWarning(Warning):
 
 
 def is_tracing() -> bool:
-    """False: ``trace`` runs the function eagerly, without a tracer."""
-    return False
+    """Whether a ``_get_trace_graph`` trace is recording (``trace`` itself runs the function
+    eagerly, without a tracer)."""
+    return _trace.get_tracing_state() is not None
 
 
 class Future(Generic[T]):

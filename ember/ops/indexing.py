@@ -263,6 +263,16 @@ def _index_error(exc: IndexError) -> IndexError:
     return IndexError(msg.replace(" for axis ", " for dimension "))
 
 
+def _without_leading_ones(value: Tensor) -> Tensor:
+    """PyTorch drops a value's leading size-1 dimensions before writing it, so ``t[0] =
+    tensor([x])`` fills a 0-d slot."""
+    shape = value.shape
+    ones = 0
+    while ones < len(shape) and shape[ones] == 1:
+        ones += 1
+    return value.reshape(shape[ones:]) if ones else value
+
+
 def setitem(t: Tensor, index, value) -> None:
     """``t[index] = value`` for every index kind, differentiable (see inplace.py)."""
     record = _State.enabled and (t.requires_grad or (isinstance(value, Tensor)
@@ -270,6 +280,7 @@ def setitem(t: Tensor, index, value) -> None:
     xp = t._xp
     np_index, basic = _convert_index(index, xp)
     if isinstance(value, Tensor):
+        value = _without_leading_ones(value)
         # A 0-d value under one bool mask is a masked_fill, which casts; index_put does not.
         if not basic and value.dtype is not t.dtype and not (value.ndim == 0
                                                              and _is_mask(index)):

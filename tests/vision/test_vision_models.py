@@ -76,3 +76,22 @@ def test_save_image_round_trip(tmp_path):
     assert back.shape == (4, 10, 3)
     ref = np.clip(x.numpy()[1].transpose(1, 2, 0) * 255 + 0.5, 0, 255).astype(np.uint8)
     np.testing.assert_array_equal(back[:, 5:], ref)
+
+
+@pytest.mark.parametrize("block", ["resnet18", "resnet50"])
+def test_resnet_blocks_run_the_shortcut_last_and_sum_in_place(block):
+    # torchvision's order: hooks see the downsample after the main path, and the sum is
+    # ``out += shortcut`` (a graph trace records an add_); gradients still reach the input
+    net = getattr(models, block)(num_classes=2)
+    first = net.layer2[0]
+    calls = []
+    for name, module in first.named_children():
+        module.register_forward_hook(lambda m, args, out, name=name: calls.append(name))
+    x = ember.randn(1, first.conv1.in_channels, 8, 8, requires_grad=True)
+    first(x).sum().backward()
+    assert calls[-2:] == ["downsample", "relu"] and calls.index("downsample") > calls.index(
+        "bn2")
+    assert x.grad is not None and np.isfinite(x.grad.numpy()).all()
+    graph, _ = ember.jit._get_trace_graph(first, x)
+    kinds = [node.kind() for node in graph.nodes()]
+    assert "aten::add_" in kinds and "aten::add" not in kinds

@@ -167,7 +167,7 @@ class Conv3d(_Conv):
     _nd = 3
 
 
-class _ConvTranspose(_ConvNd):
+class _ConvTransposeNd(_ConvNd):
     _transposed = True
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
@@ -202,7 +202,7 @@ class _ConvTranspose(_ConvNd):
                   self._output_padding(input, output_size), self.groups, self.dilation)
 
 
-class ConvTranspose1d(_ConvTranspose):
+class ConvTranspose1d(_ConvTransposeNd):
     """1-D transposed convolution ("deconvolution") over (N, C_in, L).
 
     Shape: L_out = (L - 1) s - 2p + d(k - 1) + output_padding + 1.
@@ -211,13 +211,13 @@ class ConvTranspose1d(_ConvTranspose):
     _nd = 1
 
 
-class ConvTranspose2d(_ConvTranspose):
+class ConvTranspose2d(_ConvTransposeNd):
     """2-D transposed convolution over (N, C_in, H, W); ``forward(input, output_size=None)``."""
 
     _nd = 2
 
 
-class ConvTranspose3d(_ConvTranspose):
+class ConvTranspose3d(_ConvTransposeNd):
     """3-D transposed convolution over (N, C_in, D, H, W)."""
 
     _nd = 3

@@ -57,10 +57,11 @@ class BasicBlock(nn.Module):
         self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
+        # torchvision's order and in-place sum: hooks see the shortcut last, traces an add_
+        out += x if self.downsample is None else self.downsample(x)
+        return self.relu(out)
 
 
 class Bottleneck(nn.Module):
@@ -85,11 +86,11 @@ class Bottleneck(nn.Module):
         self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        out += x if self.downsample is None else self.downsample(x)  # (as in BasicBlock)
+        return self.relu(out)
 
 
 class ResNet(nn.Module):

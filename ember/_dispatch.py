@@ -180,6 +180,43 @@ def op_of(cls, args, in_place: bool = False) -> OpOverload:
     return op
 
 
+# Primitives whose arguments are not their operator's: handlers get the operator's (as they
+# read them by its schema), and calling ``func`` with those runs the primitive.
+def _convolution_to_aten(x, w, b, stride, pads, dilation, groups):
+    if any(lo != hi for lo, hi in pads):  # "same" padding of an even kernel: shown as it is
+        return None
+    return (x, w, b, list(stride), [lo for lo, _ in pads], list(dilation), False,
+            [0] * len(pads), groups)
+
+
+def _convolution_from_aten(input, weight, bias, stride, padding, dilation, transposed,
+                           output_padding, groups):
+    if transposed:
+        raise NotImplementedError("aten.convolution.default: ember runs transposed "
+                                  "convolutions through their input gradient")
+    return (input, weight, bias, tuple(stride), tuple((p, p) for p in padding),
+            tuple(dilation), groups)
+
+
+_ATEN_ARGUMENTS = {"Convolution": (_convolution_to_aten, _convolution_from_aten)}
+_adapted_ops: dict = {}  # primitive class -> its OpOverload that takes the operator's arguments
+
+
+def _shown(cls, args, in_place: bool):
+    """(func, args) a handler gets for the primitive ``cls`` called with ``args``."""
+    adapter = _ATEN_ARGUMENTS.get(cls.__name__)
+    shown = adapter[0](*args) if adapter is not None and not in_place else None
+    if shown is None:
+        return op_of(cls, args, in_place), args
+    op = _adapted_ops.get(cls)
+    if op is None:
+        name, overload = _name_and_overload(cls, args)
+        from_aten = adapter[1]
+        op = _adapted_ops[cls] = OpOverload(
+            "aten", name, overload, lambda *a, **k: cls.apply(*from_aten(*a, **k)))
+    return op, shown
+
+
 # ------------------------------------------------------------------------------------------------
 # Running a primitive through the modes
 
@@ -201,12 +238,12 @@ def run(cls, args):
     from ember._tensor import Tensor
     from ember.autograd.grad_mode import _State as _grad
     record = _grad.enabled and any(isinstance(a, Tensor) and a.requires_grad for a in args)
-    func = op_of(cls, args, in_place)
+    func, shown = _shown(cls, args, in_place)
     mode = state.stack.pop()  # a handler's own calls do not reach it again
     call = _Call(cls, func, args, record)
     calls.append(call)
     try:
-        out = mode.__torch_dispatch__(func, (), args, {})
+        out = mode.__torch_dispatch__(func, (), shown, {})
     finally:
         calls.pop()
         state.stack.append(mode)
@@ -234,7 +271,21 @@ def run_opaque(func, args: tuple, kwargs: dict):
 
 
 def _same(given: tuple, args: tuple) -> bool:
-    return len(given) == len(args) and all(a is b for a, b in zip(given, args))
+    """Whether ``args`` are the arguments a handler was given: the same tensors, equal
+    options (an adapted call rebuilds its tuples)."""
+    if len(given) != len(args):
+        return False
+    for a, b in zip(given, args):
+        if a is b:
+            continue
+        if type(a) is not type(b) or hasattr(a, "_data") or hasattr(a, "dtype"):
+            return False
+        try:
+            if not bool(a == b):
+                return False
+        except (TypeError, ValueError):
+            return False
+    return True
 
 
 def _kernel(call: _Call):

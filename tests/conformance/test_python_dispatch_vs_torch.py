@@ -116,3 +116,32 @@ def _custom_op_log(lib):
 def test_custom_op_is_seen_whole():
     assert _custom_op_log(ember) == _custom_op_log(torch) == [
         "dispatch_conformance.scaled.default", "aten.exp.default", "aten.sum.default"]
+
+
+def _convolution_arguments(lib):
+    seen = []
+    base = _mode_class(lib).__mro__[1]
+
+    class Arguments(base):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if str(func) == "aten.convolution.default":
+                seen.append([tuple(a.shape) if isinstance(a, lib.Tensor) else a for a in args])
+            return func(*args, **(kwargs or {}))
+
+    lib.manual_seed(0)
+    x = lib.randn(2, 4, 7, 7, requires_grad=True)
+    w = lib.randn(6, 2, 3, 3, requires_grad=True)
+    with Arguments():
+        y = lib.nn.functional.conv2d(x, w, lib.randn(6), stride=2, padding=1, groups=2)
+        lib.nn.functional.conv1d(lib.randn(1, 2, 5), lib.randn(3, 2, 2), dilation=2)
+    y.sum().backward()
+    return seen, x.grad.numpy()
+
+
+def test_convolution_arguments_follow_the_schema():
+    """Handlers read an operator's arguments by its schema (flop counters do): ember's
+    convolution is shown with aten.convolution's nine."""
+    (got, got_grad), (want, want_grad) = _convolution_arguments(ember), _convolution_arguments(
+        torch)
+    assert got == want
+    np.testing.assert_allclose(got_grad, want_grad, rtol=1e-5)

@@ -67,8 +67,9 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         return _flash_attention(*flash, factor, is_causal, dropout_p)
     dtype = query.dtype
     low = dtype is _dt.float16 or dtype is _dt.bfloat16
-    if low and fused and attn_mask is None and _half_flash_on_host(query, key, value):
-        out = HalfFlashAttention.apply(query, key, value, factor, is_causal)
+    if low and fused and _half_flash_on_host(query, key, value, attn_mask):
+        mask = _additive_mask(query, key, attn_mask, False)
+        out = HalfFlashAttention.apply(query, key, value, factor, is_causal, mask)
         return _in_layout_of(out, query)
     if low:  # as PyTorch's math path: float32 inside, the result cast back
         query, key, value = query.float(), key.float(), value.float()
@@ -99,50 +100,64 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
 _FLASH_KV_BLOCK = 512
 
 
-def _half_flash_on_host(query: Tensor, key: Tensor, value: Tensor) -> bool:
+def _half_flash_on_host(query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None) -> bool:
     """Whether PyTorch's CPU flash kernel takes these half-type inputs in one block of keys:
-    (B, H, L, E) NumPy arrays of one dtype with one head size and batch and head counts."""
-    return (query.device.type == "cpu" and query.ndim == key.ndim == value.ndim == 4
+    (B, H, L, E) NumPy arrays of one dtype with one head size and batch and head counts, and a
+    mask (if any) that is not differentiated, of shape (L or 1, S or 1) or (B or 1, H or 1,
+    L or 1, S or 1); other masks take PyTorch's math path."""
+    if not (query.device.type == "cpu" and query.ndim == key.ndim == value.ndim == 4
             and query.dtype is key.dtype is value.dtype
             and query.shape[:2] == key.shape[:2] == value.shape[:2]
             and query.shape[-1] == key.shape[-1] == value.shape[-1]
-            and key.shape[-2] == value.shape[-2] <= _FLASH_KV_BLOCK)
+            and key.shape[-2] == value.shape[-2] <= _FLASH_KV_BLOCK):
+        return False
+    if mask is None:
+        return True
+    sizes = query.shape[:3] + key.shape[2:3]
+    return (not mask.requires_grad and mask.ndim in (2, 4)
+            and all(m in (1, n) for m, n in zip(mask.shape[::-1], sizes[::-1])))
 
 
 class HalfFlashAttention(Primitive, node_name="ScaledDotProductFlashAttentionForCpuBackward0"):
-    """softmax(Q K^T * scale) V of float16/bfloat16 as PyTorch's CPU flash kernel computes it:
-    in float32, but with the unnormalised weights exp(s - max) rounded to the half type before
-    they meet V (the sum that normalises them is the float32 one), and in backward the weights
-    and the score gradients rounded to the half type before their products; each result rounded
-    once. Scores keep their log-sum-exp for backward, as the kernel's does."""
+    """softmax(Q K^T * scale + mask) V of float16/bfloat16 as PyTorch's CPU flash kernel
+    computes it: in float32 (the additive mask too), but with the unnormalised weights
+    exp(s - max) rounded to the half type before they meet V (the sum that normalises them is
+    the float32 one), and in backward the weights and the score gradients rounded to the half
+    type before their products; each result rounded once. A query whose every key is masked
+    gives zeros and zero gradients. Scores keep their log-sum-exp for backward, as the
+    kernel's does."""
 
     @staticmethod
-    def forward(ctx, query, key, value, scale, causal):
+    def forward(ctx, query, key, value, scale, causal, mask):
         xp = get_array_module(query)
         half = query.dtype
-        scores = _half_flash_scores(xp, query, key, scale, causal)
+        scores = _half_flash_scores(xp, query, key, scale, causal, mask)
         top = scores.max(axis=-1, keepdims=True)
+        dead = top == -xp.inf  # rows masked whole: exp gives 0 below, their sums stay 0
+        top[dead] = 0
         weights = xp.exp(scores - top)
         total = weights.sum(axis=-1, keepdims=True)
         out = backend_matmul(weights.astype(half).astype(xp.float32), value.astype(xp.float32))
-        out = (out / total).astype(half)
+        out = (out / xp.where(dead, xp.float32(1), total)).astype(half)
+        # +inf log-sum-exp for dead rows, so that backward's exp(s - lse) gives them 0
+        lse = xp.where(dead, xp.float32(xp.inf), top + xp.log(total))
         ctx.save_for_backward(query, key, value)
-        ctx.state = (scale, causal, out, top + xp.log(total))
+        ctx.state = (scale, causal, mask, out, lse)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         query, key, value = ctx.saved_tensors
-        scale, causal, out, lse = ctx.state
+        scale, causal, mask, out, lse = ctx.state
         if _State.enabled:  # create_graph: differentiate the composed computation in float32
             grads = _composed_grads(grad.float(), query.float(), key.float(), value.float(),
-                                    scale, causal=causal)
-            return (*(g.to(query.dtype) for g in grads), None, None)
+                                    scale, causal=causal, mask=mask)
+            return (*(g.to(query.dtype) for g in grads), None, None, None)
         q, k, v, half = query._data, key._data, value._data, query._data.dtype
         xp = get_array_module(q)
         wide = xp.float32
         g = grad._data.astype(wide)
-        weights = xp.exp(_half_flash_scores(xp, q, k, scale, causal) - lse)
+        weights = xp.exp(_half_flash_scores(xp, q, k, scale, causal, mask) - lse)
         dsum = (g * out.astype(wide)).sum(axis=-1, keepdims=True)
         ds = weights * (backend_matmul(g, v.astype(wide).swapaxes(-1, -2)) - dsum)
         ds = ds.astype(half).astype(wide)
@@ -159,7 +174,7 @@ class HalfFlashAttention(Primitive, node_name="ScaledDotProductFlashAttentionFor
                                               q[..., block, :].astype(wide))).astype(half)
             dv = (dv + backend_matmul(weights[..., block, :].swapaxes(-1, -2),
                                       g[..., block, :])).astype(half)
-        return _make(dq.astype(half)), _make(dk), _make(dv), None, None
+        return _make(dq.astype(half)), _make(dk), _make(dv), None, None, None
 
 
 def _flash_query_block(length: int) -> int:
@@ -167,11 +182,14 @@ def _flash_query_block(length: int) -> int:
     return 256 if length >= 768 else 64 if length >= 192 else 32
 
 
-def _half_flash_scores(xp, query, key, scale: float, causal: bool):
-    """Q K^T * scale in float32, -inf above the diagonal when ``causal``."""
+def _half_flash_scores(xp, query, key, scale: float, causal: bool, mask):
+    """Q K^T * scale in float32, plus the additive ``mask`` (or None) in float32, -inf above
+    the diagonal when ``causal``."""
     wide = xp.float32
     scores = backend_matmul(query.astype(wide), key.astype(wide).swapaxes(-1, -2))
     scores *= wide(scale)
+    if mask is not None:
+        scores += mask.astype(wide, copy=False)
     if causal:
         scores += _causal_mask(*scores.shape[-2:])
     return scores
@@ -600,7 +618,7 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
         # self-attention: one matmul for all three projections
         qkv = linear(query, in_proj_weight, in_proj_bias)
         if (not need_weights and bias_k is None and not add_zero_attn and static_k is None
-                and static_v is None):
+                and static_v is None and not _half_on_host(qkv)):
             mask = _packed_mask(attn_mask, key_padding_mask, qkv, num_heads)
             if mask is None or not mask.requires_grad:
                 p = dropout_p if training else 0.0
@@ -646,6 +664,19 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
         kpm = kpm.reshape(bsz * num_heads, 1, src_len)
         attn_mask = kpm if attn_mask is None else attn_mask + kpm
     p = dropout_p if training else 0.0
+    if not need_weights and _half_on_host(q):
+        # PyTorch hands these to scaled_dot_product_attention, whose CPU flash kernel rounds
+        # the half types its own way (see HalfFlashAttention)
+        if attn_mask is not None:
+            lead = (1, 1) if attn_mask.shape[0] == 1 else (bsz, num_heads)
+            attn_mask = attn_mask.reshape(lead + tuple(attn_mask.shape[-2:]))
+        out = scaled_dot_product_attention(
+            q.reshape(bsz, num_heads, tgt_len, head_dim),
+            k.reshape(bsz, num_heads, src_len, head_dim),
+            v.reshape(bsz, num_heads, src_len, head_dim), attn_mask, p)
+        out = out.permute(2, 0, 1, 3).reshape(tgt_len * bsz, embed_dim)
+        out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)
+        return (out if batched else out.squeeze(1)), None
     scores = matmul(q * (1.0 / math.sqrt(head_dim)), k.transpose(-2, -1))
     if attn_mask is not None:
         scores = scores + attn_mask
@@ -666,6 +697,10 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
     if average_attn_weights:
         weights = weights.mean(1)
     return out, weights if batched else weights.squeeze(0)
+
+
+def _half_on_host(t: Tensor) -> bool:
+    return t.device.type == "cpu" and (t.dtype is _dt.float16 or t.dtype is _dt.bfloat16)
 
 
 def _cat_seq(a: Tensor, b: Tensor) -> Tensor:

@@ -234,6 +234,9 @@ def _conv(nd: int, input, weight, bias, stride, padding, dilation, groups) -> Te
     if _AutocastFlag.on:  # autocast casts before the kernel checks dtypes, as PyTorch's does
         x, weight, bias = cast_args_as("ConvolutionBackward0", (x, weight, bias))
     _check_conv(op, x, weight, bias, groups, weight.shape[1] * groups)
+    if weight.shape[0] < groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be at least {groups} at "
+                           f"dimension 0, but got weight of size {list(weight.shape)} instead")
     if weight.shape[0] % groups:
         raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
                            f"at dimension 0, but got weight of size {list(weight.shape)} instead")

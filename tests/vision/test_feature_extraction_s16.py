@@ -17,10 +17,12 @@ from ember.vision.models.feature_extraction import (
 
 
 def hooked_outputs(model, names, x):
-    """The outputs of the named submodules in a plain forward (the oracle)."""
+    """The outputs of the named submodules in a plain forward (the oracle), copied as they
+    come out: a residual block then adds its shortcut into its last norm's output in place,
+    as torchvision's do."""
     seen = {}
     handles = [model.get_submodule(n).register_forward_hook(
-        lambda m, args, out, n=n: seen.__setitem__(n, out)) for n in names]
+        lambda m, args, out, n=n: seen.__setitem__(n, out.clone())) for n in names]
     model(x)
     for h in handles:
         h.remove()

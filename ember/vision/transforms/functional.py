@@ -652,7 +652,7 @@ def center_crop(img, output_size):
 
 def resized_crop(img, top: int, left: int, height: int, width: int, size,
                  interpolation=InterpolationMode.BILINEAR, antialias: bool | None = True):
-    return resize(crop(img, top, left, height, width), size, interpolation)
+    return resize(crop(img, top, left, height, width), size, interpolation, antialias=antialias)
 
 
 def _pad4(padding) -> list:

@@ -127,7 +127,9 @@ class Resize(_Transform):
         return F.resize(img, self.size, self.interpolation, self.max_size, self.antialias)
 
     def _args(self) -> str:
-        return f"size={self.size}, interpolation={InterpolationMode(self.interpolation).value}"
+        mode = InterpolationMode(self.interpolation).value
+        return (f"size={self.size}, interpolation={mode}, max_size={self.max_size}, "
+                f"antialias={self.antialias}")
 
 
 class CenterCrop(_Transform):
@@ -228,10 +230,15 @@ class RandomResizedCrop(_Transform):
 
     def __call__(self, img):
         i, j, h, w = self.get_params(img, self.scale, self.ratio)
-        return F.resized_crop(img, i, j, h, w, self.size, self.interpolation)
+        return F.resized_crop(img, i, j, h, w, self.size, self.interpolation,
+                              antialias=self.antialias)
 
     def _args(self) -> str:
-        return f"size={self.size}, scale={self.scale}, ratio={self.ratio}"
+        scale = tuple(round(s, 4) for s in self.scale)
+        ratio = tuple(round(r, 4) for r in self.ratio)
+        mode = InterpolationMode(self.interpolation).value
+        return (f"size={self.size}, scale={scale}, ratio={ratio}, interpolation={mode}, "
+                f"antialias={self.antialias}")
 
 
 class RandomHorizontalFlip(_Transform):

@@ -114,11 +114,12 @@ def _alloc(make, shape: tuple, np_dtype, device):
 
 
 def _uninitialised(shape: tuple, np_dtype) -> np.ndarray:
-    """``np.empty``; with deterministic algorithms on and
-    ``torch.utils.deterministic.fill_uninitialized_memory`` set, filled as PyTorch fills it so
-    that reading it is reproducible: NaN for floating and complex, the largest value for
-    integers, True for bool."""
-    data = np.empty(shape, np_dtype)
+    """Memory PyTorch leaves uninitialised, zeroed here (as a fresh allocation reads in
+    practice: code that reads ``empty`` before writing it, such as a flop counter's dummy
+    input, then sees no stale infinities); with deterministic algorithms on and
+    ``torch.utils.deterministic.fill_uninitialized_memory`` set, filled as PyTorch fills it:
+    NaN for floating and complex, the largest value for integers, True for bool."""
+    data = np.zeros(shape, np_dtype)
     if _Flags.deterministic and _Flags.fill_uninitialized_memory:
         kind = data.dtype.kind
         data.fill(True if kind == "b" else np.iinfo(data.dtype).max if kind in "iu" else np.nan)

@@ -185,12 +185,12 @@ class Tensor(TensorMethods):
             if isinstance(src, Tensor):
                 data = src._data.astype(dt.np_dtype, copy=False)
             elif isinstance(src, Size):
-                data = np.empty(tuple(src), dt.np_dtype)
+                data = np.zeros(tuple(src), dt.np_dtype)  # "uninitialised": see ``empty``
             else:
                 data = np.array(_to_nested(src), dt.np_dtype)
         else:
             shape = args[0] if len(args) == 1 and isinstance(args[0], tuple) else args
-            data = np.empty(tuple(int(s) for s in shape) or (0,), dt.np_dtype)
+            data = np.zeros(tuple(int(s) for s in shape) or (0,), dt.np_dtype)
         if device is not None and Device(device).type != "cpu":
             from ember.backend.device import to_device
             data = to_device(data, Device(device))

@@ -233,3 +233,14 @@ def test_set_default_device_applies_to_factories():
     finally:
         ember.set_default_device(None)
     assert ember.get_default_device().type == "cpu"
+
+
+def test_uninitialised_memory_reads_as_zeros():
+    """``empty`` and its relatives leave values unspecified, as PyTorch's; ember's are zeros, so
+    code that reads them before writing (a flop counter's dummy input) sees finite values."""
+    for _ in range(3):  # memory just freed by another tensor is not reused stale
+        junk = ember.full((64, 64), float("inf"))
+        del junk
+        np.testing.assert_array_equal(ember.empty(64, 64).numpy(), np.zeros((64, 64)))
+    np.testing.assert_array_equal(ember.ones(()).new_empty((2, 3)).numpy(), np.zeros((2, 3)))
+    np.testing.assert_array_equal(ember.Tensor(2, 3).numpy(), np.zeros((2, 3)))

@@ -1,7 +1,8 @@
 """Model profilers and adversarial attacks on ember, where the libraries are installed (none is
 a test dependency: their packages require PyTorch; .ci/run installs them without
 dependencies): thop's ``profile`` and ``clever_format``, ptflops' ``get_model_complexity_info``
-(its PyTorch-hooks backend), fvcore's ``FlopCountAnalysis``, ``ActivationCountAnalysis``,
+(its PyTorch-hooks backend and its aten backend, a TorchDispatchMode), fvcore's
+``FlopCountAnalysis``, ``ActivationCountAnalysis``,
 ``parameter_count`` and ``flop_count_table`` (which walk a ``torch.jit._get_trace_graph``
 graph) and torchattacks' FGSM, PGD, BIM, MIFGSM, TPGD, PGDL2, CW, DeepFool and a targeted PGD,
 run in one fresh interpreter with ``torch`` resolved to ember. The counts are checked here
@@ -100,8 +101,12 @@ SECTIONS = {"thop": '''
     sequence = get_model_complexity_info(Sequence(), (5, 8), as_strings=False,
                                          print_per_layer_stat=False, backend="pytorch",
                                          backend_specific_config={"count_functional": False})
+    # the aten backend: a TorchDispatchMode counting the matrix products and convolutions
+    aten_counts = get_model_complexity_info(resnet, (3, 32, 32), as_strings=False,
+                                            print_per_layer_stat=False, backend="aten")
     report["ptflops"] = {"small": list(small), "resnet18": list(resnet_counts),
-                         "resnet18_text": list(as_text), "sequence": list(sequence)}
+                         "resnet18_text": list(as_text), "sequence": list(sequence),
+                         "resnet18_aten": list(aten_counts)}
 ''', "fvcore": '''
     import torch.nn.functional as F
     from fvcore.nn import (ActivationCountAnalysis, FlopCountAnalysis, flop_count_table,
@@ -300,6 +305,10 @@ def test_ptflops_counts_match_closed_forms(report):
     assert ptflops["resnet18"] == [macs, RESNET18_PARAMETERS]
     assert ptflops["resnet18_text"] == [f"{macs / 1e6:.2f} MMac",
                                         f"{RESNET18_PARAMETERS / 1e6:.2f} M"]
+    # aten.convolution and aten.addmm only: the convolutions' and the classifier's MACs, and
+    # the classifier's bias additions
+    assert ptflops["resnet18_aten"] == [layers["conv"] + layers["fc"] + 10,
+                                        RESNET18_PARAMETERS]
     # MultiheadAttention(8, 2) on 5 tokens: query scaling, three 8x8 projections with bias,
     # per head QK^T, softmax and AV, output projection; LSTM(8, 6) per step: both matrices,
     # both biases and 10 element-wise operations per hidden unit

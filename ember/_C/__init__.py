@@ -16,6 +16,28 @@ from ember.overrides import (  # noqa: F401
 
 _pop_torch_function_stack = _overrides._pop_mode
 _push_on_torch_function_stack = _overrides._push_mode
+
+
+# the TorchDispatchMode stack (see ember/_dispatch.py)
+def _len_torch_dispatch_stack() -> int:
+    from ember import _dispatch
+    return len(_dispatch.current_stack())
+
+
+def _get_dispatch_stack_at(index: int):
+    from ember import _dispatch
+    return _dispatch.current_stack()[index]
+
+
+def _pop_torch_dispatch_stack(mode_key=None):
+    from ember import _dispatch
+    return _dispatch.pop_mode()
+
+
+def _push_on_torch_dispatch_stack(mode) -> None:
+    from ember import _dispatch
+    _dispatch.push_mode(mode)
+
 from ember._tensor import Tensor as _Tensor  # noqa: E402
 from ember.autograd.engine import current_graph_task_id as _current_graph_task_id  # noqa: E402,F401
 from ember.autograd.engine import will_engine_execute_node as _will_engine_execute_node  # noqa: E402,F401

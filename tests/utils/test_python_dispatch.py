@@ -222,3 +222,16 @@ def test_custom_ops_are_seen_whole():
     with Log() as log:
         twice(ember.ones(2))
     assert log.ops == ["dispatch_test.twice.default"]
+
+
+def test_c_level_stack_functions():
+    log = Log()
+    assert ember._C._len_torch_dispatch_stack() == 0
+    ember._C._push_on_torch_dispatch_stack(log)
+    try:
+        assert ember._C._len_torch_dispatch_stack() == 1
+        assert ember._C._get_dispatch_stack_at(0) is log
+        ember.ones(2).neg()
+    finally:
+        assert ember._C._pop_torch_dispatch_stack() is log
+    assert log.ops == ["aten.neg.default"] and ember._C._len_torch_dispatch_stack() == 0

@@ -20,6 +20,7 @@ from typing import Callable
 import ember
 from ember._tensor import Tensor
 from ember.autograd.function import Function, once_differentiable
+from ember.overrides import _install as _install_dispatch
 from ember.overrides import make_subclass
 
 __all__ = ["ExpandedWeight"]
@@ -36,6 +37,7 @@ class ExpandedWeight(Tensor):
         if not orig_weight.requires_grad:
             raise RuntimeError("Can only build ExpandedWeights objects of tensors that "
                                "requires_grad")
+        _install_dispatch()  # (installed when this class was made, unless undone since)
         return make_subclass(cls, orig_weight, True)
 
     def __init__(self, orig_weight: Tensor, batch_size: int, loss_reduction: str) -> None:

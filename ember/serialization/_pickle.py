@@ -316,6 +316,12 @@ def _safe_ordered_dict(items=()):
     return collections.OrderedDict(items)
 
 
+def _safe_counter(counts=None):
+    # Counter pickles as Counter(dict) (an LR scheduler's milestones)
+    _check(counts is None or type(counts) is dict, "Counter of a non-dict")
+    return collections.Counter(counts)
+
+
 def _safe_set(items=()):
     _check(type(items) in (list, tuple), "set of a non-list")
     return set(items)
@@ -356,7 +362,7 @@ def _safe_device(type, index=None):  # noqa: A002 - PyTorch's argument name
 
 
 _CONTAINERS = {
-    ("collections", "OrderedDict"): _safe_ordered_dict,
+    ("collections", "OrderedDict"): _safe_ordered_dict, ("collections", "Counter"): _safe_counter,
     ("builtins", "set"): _safe_set, ("builtins", "frozenset"): _safe_frozenset,
     ("builtins", "complex"): _safe_complex, ("builtins", "slice"): _safe_slice,
     ("_codecs", "encode"): _safe_encode,

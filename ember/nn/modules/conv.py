@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 from ember._creation import empty
 from ember._tensor import Tensor
@@ -200,6 +201,16 @@ class _ConvTransposeNd(_ConvNd):
         fn = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[self._nd - 1]
         return fn(input, self.weight, self.bias, self.stride, self.padding,
                   self._output_padding(input, output_size), self.groups, self.dilation)
+
+
+class _ConvTransposeMixin(_ConvTransposeNd):
+    """PyTorch's deprecated alias base of the transposed convolutions, kept because older
+    libraries import it (for isinstance checks); building one warns FutureWarning."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        warnings.warn("`_ConvTransposeMixin` is a deprecated internal class. Please consider "
+                      "using public APIs.", FutureWarning, stacklevel=2)
+        super().__init__(*args, **kwargs)
 
 
 class ConvTranspose1d(_ConvTransposeNd):

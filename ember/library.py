@@ -23,7 +23,7 @@ from typing import Callable, Iterable
 from ember.autograd.function import _UNHANDLED, _DispatchFlag
 
 __all__ = ["CustomOpDef", "Library", "Tag", "custom_op", "define", "impl", "infer_schema",
-           "opcheck", "register_autograd", "register_fake", "register_kernel"]
+           "opcheck", "register_autograd", "register_fake", "register_kernel", "triton_op"]
 
 _registry: dict = {}  # "namespace::name" -> CustomOpDef
 
@@ -173,6 +173,10 @@ class CustomOpDef:
         for device in _device_types(device_types):
             self._kernels[device] = fn
         self._default_kernel = None if device_types else fn
+        # kernels registered for an Autograd dispatch key ("AutogradCPU") take over autograd
+        # outside inference mode: they run in place of the kernel and its registered formula,
+        # recording the graph of the ops they call
+        self._autograd_kernels: dict = {}
         # a tagged in-place or out= operator returns its mutated arguments: their metadata is
         # the outputs', so it needs no fake kernel of its own (as in PyTorch)
         self._fake = self._mutated_arguments if self._returns_mutated else None
@@ -257,8 +261,7 @@ class CustomOpDef:
 
     # calling --------------------------------------------------------------------------------
     def _kernel_for(self, args: tuple):
-        from ember._tensor import Tensor
-        device = next((a.device.type for a in _flat(args) if isinstance(a, Tensor)), "cpu")
+        device = _device_type(args)
         if device == "meta":
             if self._fake is None:
                 raise RuntimeError(f"There was no fake impl registered for {self}. This is "
@@ -278,6 +281,9 @@ class CustomOpDef:
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
         positional = tuple(bound.arguments[p] for p in self._signature.parameters)
+        differentiating = self._autograd_kernels.get(_device_type(positional))
+        if differentiating is not None and not ember.is_inference_mode_enabled():
+            return differentiating(*args, **kwargs)
         kernel = self._kernel_for(positional)
         needs_grad = ember.is_grad_enabled() and any(
             isinstance(a, Tensor) and a.requires_grad for a in _flat(positional))
@@ -320,6 +326,13 @@ class CustomOpDef:
                                         "backward": staticmethod(backward)})
 
 
+def _device_type(args: tuple) -> str:
+    """The device type of the first tensor among ``args`` (nested lists included): which
+    kernel serves the call."""
+    from ember._tensor import Tensor
+    return next((a.device.type for a in _flat(args) if isinstance(a, Tensor)), "cpu")
+
+
 def _split(qualname: str) -> tuple:
     namespace, sep, name = qualname.partition("::")
     if not sep or not namespace or not name:
@@ -349,6 +362,19 @@ def custom_op(name: str, fn: Callable | None = None, /, *, mutates_args, device_
     ``fn``."""
     def register(func):
         return CustomOpDef(name, func, mutates_args, device_types, schema, tags)
+    return register(fn) if fn is not None else register
+
+
+def triton_op(name: str, fn: Callable | None = None, /, *, mutates_args, schema: str | None = None
+              ) -> CustomOpDef | Callable:
+    """An operator whose implementation launches Triton kernels (which PyTorch's compiler can
+    see into). ember compiles nothing, so it is ``custom_op`` with ``fn`` as the kernel on every
+    device and as the fake kernel (its ops run on meta tensors too). A decorator without
+    ``fn``."""
+    def register(func):
+        op = custom_op(name, func, mutates_args=mutates_args, schema=schema)
+        op.register_fake(func)
+        return op
     return register(fn) if fn is not None else register
 
 
@@ -457,6 +483,8 @@ class Library:
             op._kernels[key] = fn
         elif key == "meta":
             op._fake = fn
+        elif key in ("autogradcpu", "autogradcuda"):
+            op._autograd_kernels[key.removeprefix("autograd")] = fn
         else:  # CompositeImplicitAutograd, CompositeExplicitAutograd, Autograd, ...
             op._default_kernel = fn
 

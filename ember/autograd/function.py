@@ -12,6 +12,7 @@ import functools
 import itertools
 import numbers
 import re
+import warnings
 import weakref
 from sys import getrefcount as _getrefcount
 from typing import Any, NamedTuple
@@ -515,6 +516,13 @@ class FunctionCtx:
         for s in saved:
             out.append(None if s is None else s.unpack(self))
         return tuple(out)
+
+    @property
+    def saved_variables(self) -> tuple:
+        """``saved_tensors`` under its old name (deprecated, as in PyTorch)."""
+        warnings.warn("'saved_variables' is deprecated; use 'saved_tensors'", DeprecationWarning,
+                      stacklevel=2)
+        return self.saved_tensors
 
     @property
     def _saved_arrays(self) -> tuple:

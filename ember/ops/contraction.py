@@ -50,7 +50,12 @@ class Einsum(Primitive, node_name="EinsumBackward0"):
     @staticmethod
     def forward(ctx, equation, *arrays):
         ctx.equation = equation
-        ctx.save_for_backward(*arrays)
+        # An operand serves only the other operands' gradients: like PyTorch, keep none that no
+        # gradient needs, so writing into it in place afterwards stays allowed.
+        needs = ctx.needs_input_grad[1:]
+        ctx.shapes = [a.shape for a in arrays]
+        ctx.save_for_backward(*(a if any(needs[:j] + needs[j + 1:]) else None
+                                for j, a in enumerate(arrays)))
         xp = get_array_module(arrays[0])
         dtype = arrays[0].dtype
         if dtype.kind in "biu" or any(a.dtype != dtype for a in arrays):
@@ -72,7 +77,7 @@ class Einsum(Primitive, node_name="EinsumBackward0"):
         inputs, output = ctx.equation.split("->")
         subs = inputs.split(",")
         grads = [None]
-        for i, (s, op) in enumerate(zip(subs, operands)):
+        for i, (s, shape) in enumerate(zip(subs, ctx.shapes)):
             if not ctx.needs_input_grad[i + 1]:
                 grads.append(None)
                 continue
@@ -83,7 +88,7 @@ class Einsum(Primitive, node_name="EinsumBackward0"):
             eq = ",".join([output] + [sub for sub, _ in others]) + "->" + kept
             # The adjoint of a product contracts with the conjugates of the other factors.
             g = einsum(eq, grad, *[o.conj() if o.is_complex() else o for _, o in others])
-            size = {c: op.shape[k] for k, c in enumerate(s)}
+            size = dict(zip(s, shape))
             if kept != unique:  # letters summed away inside this operand alone: broadcast
                 g = g.reshape([size[c] if c in kept else 1 for c in unique])
                 g = g.expand([size[c] for c in unique])

@@ -1161,10 +1161,9 @@ def addcdiv_(input, tensor1, tensor2, *deprecated, value=1):
     _check_addcdiv(tensor1, tensor2)
     if _plain_addc(input, tensor1, tensor2) and input.dtype.itemsize > 2 \
             and not needs_grad(input, tensor1, tensor2):
-        q = tensor1._data / tensor2._data
-        if value != 1:
-            q *= value
-        input._data += q
+        # (value * tensor1) / tensor2, in PyTorch's order: the same bits as addcdiv
+        q = tensor1._data * value if value != 1 else tensor1._data
+        input._data += q / tensor2._data
         input._bump_version()
         return input
     return _addc_into(input, addcdiv(input, tensor1, tensor2, value=value))

@@ -218,6 +218,16 @@ class Optimizer:
         for group in param_groups:
             self.add_param_group(group)
 
+    def _patch_step_function(self) -> None:
+        """Make this class's ``step`` run the step hooks. Classes get a hooked ``step`` when
+        defined; wrappers that skip ``Optimizer.__init__`` call this (as PyTorch's
+        ``__init__`` does) after creating their hook dicts, and a ``step`` assigned to the
+        class later is hooked here."""
+        self._zero_grad_profile_name = (
+            f"Optimizer.zero_grad#{self.__class__.__name__}.zero_grad")
+        if not getattr(self.__class__.step, "_ember_hooked", False):
+            self.__class__.step = _hooked_step(self.__class__.step)
+
     # ------------------------------------------------------------------------------------------
     # Parameter groups
 

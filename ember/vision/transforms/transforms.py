@@ -56,6 +56,12 @@ class Compose:
 
 
 class _Transform:
+    """A transform's call runs its ``forward``, as torchvision's modules do: a subclass that
+    overrides ``forward`` and calls ``super().forward`` changes what calling it does."""
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self._args()})"
 
@@ -66,14 +72,14 @@ class _Transform:
 class ToTensor(_Transform):
     """PIL image / HWC ndarray -> float CHW tensor in [0, 1] (for 8-bit images)."""
 
-    def __call__(self, pic) -> Tensor:
+    def forward(self, pic) -> Tensor:
         return F.to_tensor(pic)
 
 
 class PILToTensor(_Transform):
     """PIL image -> CHW tensor of the image's dtype, unscaled."""
 
-    def __call__(self, pic) -> Tensor:
+    def forward(self, pic) -> Tensor:
         return F.pil_to_tensor(pic)
 
 
@@ -83,7 +89,7 @@ class ToPILImage(_Transform):
     def __init__(self, mode: str | None = None) -> None:
         self.mode = mode
 
-    def __call__(self, pic):
+    def forward(self, pic):
         return F.to_pil_image(pic, self.mode)
 
 
@@ -93,7 +99,7 @@ class ConvertImageDtype(_Transform):
     def __init__(self, dtype) -> None:
         self.dtype = _dt.to_dtype(dtype)
 
-    def __call__(self, image: Tensor) -> Tensor:
+    def forward(self, image: Tensor) -> Tensor:
         return F.convert_image_dtype(image, self.dtype)
 
 
@@ -106,7 +112,7 @@ class Normalize(_Transform):
         self.std = std
         self.inplace = inplace
 
-    def __call__(self, tensor: Tensor) -> Tensor:
+    def forward(self, tensor: Tensor) -> Tensor:
         return F.normalize(tensor, self.mean, self.std, self.inplace)
 
     def _args(self) -> str:
@@ -123,7 +129,7 @@ class Resize(_Transform):
         self.max_size = max_size
         self.antialias = antialias
 
-    def __call__(self, img):
+    def forward(self, img):
         return F.resize(img, self.size, self.interpolation, self.max_size, self.antialias)
 
     def _args(self) -> str:
@@ -136,7 +142,7 @@ class CenterCrop(_Transform):
     def __init__(self, size) -> None:
         self.size = _size_pair(size)
 
-    def __call__(self, img):
+    def forward(self, img):
         return F.center_crop(img, self.size)
 
     def _args(self) -> str:
@@ -149,7 +155,7 @@ class Pad(_Transform):
         self.fill = fill
         self.padding_mode = padding_mode
 
-    def __call__(self, img):
+    def forward(self, img):
         return F.pad(img, self.padding, self.fill, self.padding_mode)
 
     def _args(self) -> str:
@@ -179,7 +185,7 @@ class RandomCrop(_Transform):
             return 0, 0, h, w
         return _randint(0, h - th + 1), _randint(0, w - tw + 1), th, tw
 
-    def __call__(self, img):
+    def forward(self, img):
         if self.padding is not None:
             img = F.pad(img, self.padding, self.fill, self.padding_mode)
         _, h, w = F.get_dimensions(img)
@@ -228,7 +234,7 @@ class RandomResizedCrop(_Transform):
             w, h = width, height
         return (height - h) // 2, (width - w) // 2, h, w
 
-    def __call__(self, img):
+    def forward(self, img):
         i, j, h, w = self.get_params(img, self.scale, self.ratio)
         return F.resized_crop(img, i, j, h, w, self.size, self.interpolation,
                               antialias=self.antialias)
@@ -245,7 +251,7 @@ class RandomHorizontalFlip(_Transform):
     def __init__(self, p: float = 0.5) -> None:
         self.p = p
 
-    def __call__(self, img):
+    def forward(self, img):
         return F.hflip(img) if _uniform(0, 1) < self.p else img
 
     def _args(self) -> str:
@@ -253,7 +259,7 @@ class RandomHorizontalFlip(_Transform):
 
 
 class RandomVerticalFlip(RandomHorizontalFlip):
-    def __call__(self, img):
+    def forward(self, img):
         return F.vflip(img) if _uniform(0, 1) < self.p else img
 
 
@@ -291,7 +297,7 @@ class ColorJitter(_Transform):
                    for r in (brightness, contrast, saturation, hue)]
         return (order, *factors)
 
-    def __call__(self, img):
+    def forward(self, img):
         order, b, c, s, h = self.get_params(self.brightness, self.contrast, self.saturation,
                                             self.hue)
         ops = [(F.adjust_brightness, b), (F.adjust_contrast, c), (F.adjust_saturation, s),
@@ -326,7 +332,7 @@ class RandomRotation(_Transform):
     def get_params(degrees) -> float:
         return _uniform(degrees[0], degrees[1])
 
-    def __call__(self, img):
+    def forward(self, img):
         fill = self.fill
         if not isinstance(img, Tensor) and isinstance(fill, (int, float)):
             fill = tuple([fill] * len(img.getbands())) if len(img.getbands()) > 1 else fill
@@ -375,7 +381,7 @@ class RandomAffine(_Transform):
                 shear_y = _uniform(shears[2], shears[3])
         return angle, (tx, ty), scale, (shear_x, shear_y)
 
-    def __call__(self, img):
+    def forward(self, img):
         fill = self.fill
         if not isinstance(img, Tensor) and isinstance(fill, (int, float)):
             fill = tuple([fill] * len(img.getbands())) if len(img.getbands()) > 1 else fill
@@ -423,7 +429,7 @@ class GaussianBlur(_Transform):
     def get_params(sigma_min: float, sigma_max: float) -> float:
         return _uniform(sigma_min, sigma_max)
 
-    def __call__(self, img):
+    def forward(self, img):
         sigma = self.get_params(*self.sigma)
         return F.gaussian_blur(img, self.kernel_size, [sigma, sigma])
 
@@ -454,7 +460,7 @@ class RandomPerspective(_Transform):
         startpoints = [[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]]
         return startpoints, endpoints
 
-    def __call__(self, img):
+    def forward(self, img):
         channels, height, width = F.get_dimensions(img)
         fill = _tensor_fill(img, self.fill, channels)
         if _uniform(0, 1) < self.p:
@@ -507,7 +513,7 @@ class ElasticTransform(_Transform):
             fields.append(d * (alpha[axis] / size[axis]))
         return _make(np.concatenate([f._data for f in fields], 1).transpose(0, 2, 3, 1).copy())
 
-    def __call__(self, img):
+    def forward(self, img):
         _, height, width = F.get_dimensions(img)
         displacement = self.get_params(self.alpha, self.sigma, [height, width])
         return F.elastic_transform(img, displacement, self.interpolation, self.fill)
@@ -531,7 +537,7 @@ class _RandomColorOp(_Transform):
     def __init__(self, p: float = 0.5) -> None:
         self.p = p
 
-    def __call__(self, img):
+    def forward(self, img):
         return self._apply(img) if _uniform(0, 1) < self.p else img
 
     def _args(self) -> str:
@@ -607,7 +613,7 @@ class FiveCrop(_Transform):
     def __init__(self, size) -> None:
         self.size = _size_pair(size)
 
-    def __call__(self, img) -> tuple:
+    def forward(self, img) -> tuple:
         return F.five_crop(img, self.size)
 
     def _args(self) -> str:
@@ -621,7 +627,7 @@ class TenCrop(_Transform):
         self.size = _size_pair(size)
         self.vertical_flip = vertical_flip
 
-    def __call__(self, img) -> tuple:
+    def forward(self, img) -> tuple:
         return F.ten_crop(img, self.size, self.vertical_flip)
 
     def _args(self) -> str:
@@ -650,7 +656,7 @@ class LinearTransformation(_Transform):
         self.transformation_matrix = transformation_matrix
         self.mean_vector = mean_vector
 
-    def __call__(self, tensor: Tensor) -> Tensor:
+    def forward(self, tensor: Tensor) -> Tensor:
         shape = tuple(tensor.shape)
         n = shape[-3] * shape[-2] * shape[-1]
         if n != self.transformation_matrix.shape[0]:
@@ -674,7 +680,7 @@ class Grayscale(_Transform):
     def __init__(self, num_output_channels: int = 1) -> None:
         self.num_output_channels = num_output_channels
 
-    def __call__(self, img):
+    def forward(self, img):
         return F.rgb_to_grayscale(img, self.num_output_channels)
 
     def _args(self) -> str:
@@ -685,7 +691,7 @@ class RandomGrayscale(_Transform):
     def __init__(self, p: float = 0.1) -> None:
         self.p = p
 
-    def __call__(self, img):
+    def forward(self, img):
         if _uniform(0, 1) < self.p:
             return F.rgb_to_grayscale(img, F.get_dimensions(img)[0])
         return img
@@ -699,7 +705,7 @@ class Lambda(_Transform):
             raise TypeError(f"Argument lambd should be callable, got {type(lambd).__name__!r}")
         self.lambd = lambd
 
-    def __call__(self, img):
+    def forward(self, img):
         return self.lambd(img)
 
 
@@ -710,7 +716,7 @@ class RandomApply(_Transform):
         self.transforms = transforms
         self.p = p
 
-    def __call__(self, img):
+    def forward(self, img):
         if self.p < _uniform(0, 1):
             return img
         for t in self.transforms:
@@ -725,7 +731,7 @@ class RandomChoice(_Transform):
         self.transforms = transforms
         self.p = p
 
-    def __call__(self, img):
+    def forward(self, img):
         # Python's random, as torchvision's RandomChoice and RandomOrder
         return random.choices(self.transforms, weights=self.p)[0](img)
 
@@ -736,7 +742,7 @@ class RandomOrder(_Transform):
     def __init__(self, transforms: Sequence[Callable]) -> None:
         self.transforms = transforms
 
-    def __call__(self, img):
+    def forward(self, img):
         order = list(range(len(self.transforms)))
         random.shuffle(order)
         for i in order:
@@ -779,7 +785,7 @@ class RandomErasing(_Transform):
             return _randint(0, h - eh + 1), _randint(0, w - ew + 1), eh, ew, v
         return 0, 0, h, w, img
 
-    def __call__(self, img: Tensor) -> Tensor:
+    def forward(self, img: Tensor) -> Tensor:
         if _uniform(0, 1) >= self.p:
             return img
         value = None if self.value == "random" else (

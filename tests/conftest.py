@@ -13,6 +13,17 @@ if _ONE_THREAD:
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+# One folder per test session for the reports of third-party scripts run under ember
+# (tests/acceptance/script_report.py), made by the process that starts the session: xdist's
+# workers inherit it.
+if "EMBER_SCRIPT_REPORTS" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+    _REPORTS = tempfile.mkdtemp(prefix="ember-script-reports-")
+    os.environ["EMBER_SCRIPT_REPORTS"] = _REPORTS
+    atexit.register(shutil.rmtree, _REPORTS, ignore_errors=True)
+
 import ember  # noqa: E402
 
 if _ONE_THREAD:  # (a pytest plugin may have loaded NumPy first: resize its pool where possible)

@@ -2,10 +2,12 @@
 imported, so each run needs its own), its last stdout line read back as a JSON report."""
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,13 +32,37 @@ def out(v):
 
 def run_script(source: str, name: str, *command_prefix: str, tmp_path) -> dict:
     """Write ``source`` as ``tmp_path/name`` and run it with ``command_prefix`` (``-m
-    ember.compat`` resolves ``torch`` to ember; nothing runs it on real PyTorch)."""
+    ember.compat`` resolves ``torch`` to ember; nothing runs it on real PyTorch). Within one
+    test session a script's report under ember is computed once (see ``REPORTS``): a
+    library's acceptance test and its conformance test both ask for it."""
+    cached = _cached_report(source, name, command_prefix)
+    if cached is not None and cached.exists():
+        return json.loads(cached.read_text())
     script = tmp_path / name
     script.write_text(source)
     done = subprocess.run([sys.executable, *command_prefix, str(script)], capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    line = done.stdout.strip().splitlines()[-1]
+    report = json.loads(line)
+    if cached is not None:  # written whole, then renamed: a reader never sees half of it
+        partial = cached.with_suffix(f".{os.getpid()}")
+        partial.write_text(line)
+        os.replace(partial, cached)
+    return report
+
+
+# The folder of this session's reports of scripts run under ember (tests/conftest.py makes it
+# once per session; xdist's workers inherit it): deterministic scripts, so one run serves all.
+REPORTS = "EMBER_SCRIPT_REPORTS"
+
+
+def _cached_report(source: str, name: str, command_prefix: tuple) -> Path | None:
+    folder = os.environ.get(REPORTS)
+    if folder is None or tuple(command_prefix) != ("-m", "ember.compat"):
+        return None
+    key = hashlib.sha256("\0".join((name, source)).encode()).hexdigest()
+    return Path(folder) / f"{key}.json"
 
 
 def run_driver(driver, *command_prefix: str) -> dict:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import collections
 import copyreg
+import functools
 import pickle
 import sys
 import types
@@ -260,7 +261,13 @@ class TorchPickler(pickle._Pickler):
 # names its classes as PyTorch's modules hold them (``torch.nn.BatchNorm2d``: ember's module
 # files are not all PyTorch's), so that PyTorch loads it; loading maps the names back
 # (``ember_module``).
-_PACKAGES = (("ember.vision", "torchvision"), ("ember", "torch"))
+@functools.cache
+def _packages() -> tuple:
+    """(ember's module, PyTorch's package): the alias table of ``python -m ember.compat``
+    (imported on first use: loading it costs ``import ember`` time), deepest module first."""
+    from ember.compat import ALIASES
+    return tuple(sorted(((ours, theirs) for theirs, ours in ALIASES.items()),
+                        key=lambda pair: -pair[0].count(".")))
 _PUBLIC = ("ember.nn", "ember.nn.functional", "ember.optim")
 
 
@@ -278,7 +285,7 @@ def _pytorch_home(obj) -> str | None:
 
 def pytorch_module(module: str) -> str | None:
     """PyTorch's name for ember's module ``module`` (None for a module not ember's)."""
-    for ours, theirs in _PACKAGES:
+    for ours, theirs in _packages():
         if module == ours or module.startswith(ours + "."):
             return theirs + module[len(ours):]
     return None
@@ -286,7 +293,7 @@ def pytorch_module(module: str) -> str | None:
 
 def ember_module(module: str) -> str:
     """ember's module for PyTorch's ``module`` (``module`` itself if not PyTorch's)."""
-    for ours, theirs in _PACKAGES:
+    for ours, theirs in _packages():
         if module == theirs or module.startswith(theirs + "."):
             return ours + module[len(theirs):]
     return module

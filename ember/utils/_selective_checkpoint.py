@@ -16,6 +16,7 @@ from collections import defaultdict
 from typing import Any, Callable
 
 from ember.utils._python_dispatch import TorchDispatchMode
+from ember.utils._pytree import tree_map
 
 __all__ = ["CheckpointPolicy", "SelectiveCheckpointContext", "SAC_IGNORED_OPS",
            "create_selective_checkpoint_contexts"]
@@ -71,10 +72,6 @@ class _Cached:
         return self.value
 
 
-def _map(out: Any, fn: Callable) -> Any:
-    return type(out)(fn(o) for o in out) if isinstance(out, (tuple, list)) else fn(out)
-
-
 class _CachingTorchDispatchMode(TorchDispatchMode):
     """Around the forward: runs each op, asks the policy, stores its outputs or a mark."""
 
@@ -94,7 +91,7 @@ class _CachingTorchDispatchMode(TorchDispatchMode):
                                 func, *args, **kwargs)
         if isinstance(policy, bool):  # the older boolean policies: True means save
             policy = CheckpointPolicy.MUST_SAVE if policy else CheckpointPolicy.PREFER_RECOMPUTE
-        self.storage[func][index] = _map(out, _Cached) if policy in _SAVE else _RECOMPUTE
+        self.storage[func][index] = tree_map(_Cached, out) if policy in _SAVE else _RECOMPUTE
         return out
 
 
@@ -133,7 +130,7 @@ class _CachedTorchDispatchMode(TorchDispatchMode):
         if entry is _RECOMPUTE:
             return func(*args, **kwargs)
         stored[index] = _CONSUMED
-        return _map(entry, lambda cached: cached.get(self.allow_cache_entry_mutation))
+        return tree_map(lambda cached: cached.get(self.allow_cache_entry_mutation), entry)
 
 
 def create_selective_checkpoint_contexts(policy_fn_or_list: Callable | list,

@@ -52,6 +52,17 @@ def run_script(source: str, name: str, *command_prefix: str, tmp_path) -> dict:
     return report
 
 
+def run_library_script(scripts: dict, library: str, *command_prefix: str, tmp_path) -> dict:
+    """``run_script`` of ``scripts[library]`` (a file holding one script per library); skips
+    the calling test where ``library`` (an import name) is not installed (importing it would
+    import torch)."""
+    if importlib.util.find_spec(library) is None:
+        import pytest
+        pytest.skip(f"{library} is not installed")
+    return run_script(scripts[library], f"{library}_script.py", *command_prefix,
+                      tmp_path=tmp_path)
+
+
 # The folder of this session's reports of scripts run under ember (tests/conftest.py makes it
 # once per session; xdist's workers inherit it): deterministic scripts, so one run serves all.
 REPORTS = "EMBER_SCRIPT_REPORTS"

@@ -21,7 +21,7 @@ tests/conformance/test_thirdparty_s20_diffusion_optim_snn_vs_torch.py compares e
 with real PyTorch's."""
 from __future__ import annotations
 
-import importlib.util
+import functools
 import math
 import textwrap
 
@@ -257,14 +257,7 @@ SCRIPTS = {"denoising_diffusion_pytorch": DIFFUSION_SCRIPT, "pytorch_optimizer":
            "spikingjelly": SNN_SCRIPT}
 
 
-def run_script(library: str, *command_prefix: str, tmp_path) -> dict:
-    """The report of ``library``'s script run under ``command_prefix`` (``-m ember.compat``: on
-    ember); skips the calling test where the library is not installed (importing it would
-    import torch)."""
-    if importlib.util.find_spec(library) is None:
-        pytest.skip(f"{library} is not installed")
-    return script_report.run_script(SCRIPTS[library], f"{library}_script.py", *command_prefix,
-                                    tmp_path=tmp_path)
+run_script = functools.partial(script_report.run_library_script, SCRIPTS)
 
 
 def _report(library: str, tmp_path_factory) -> dict:

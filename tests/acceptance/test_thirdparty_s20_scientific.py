@@ -25,7 +25,7 @@ tests/conformance/test_thirdparty_s20_scientific_vs_torch.py compares every numb
 PyTorch's."""
 from __future__ import annotations
 
-import importlib.util
+import functools
 import math
 import textwrap
 
@@ -339,14 +339,7 @@ SCRIPTS = {"geoopt": GEOOPT_SCRIPT, "torchcde": TORCHCDE_SCRIPT, "laplace": LAPL
            "sbi": SBI_SCRIPT}
 
 
-def run_script(library: str, *command_prefix: str, tmp_path) -> dict:
-    """The report of ``library``'s script run under ``command_prefix`` (``-m ember.compat``: on
-    ember); skips the calling test where the library is not installed (importing it would
-    import torch)."""
-    if importlib.util.find_spec(library) is None:
-        pytest.skip(f"{library} is not installed")
-    return script_report.run_script(SCRIPTS[library], f"{library}_script.py", *command_prefix,
-                                    tmp_path=tmp_path)
+run_script = functools.partial(script_report.run_library_script, SCRIPTS)
 
 
 def _report(library: str, tmp_path_factory) -> dict:
